@@ -1,0 +1,181 @@
+"""Status-to-error mapping, capped body reads and redaction (one place for each)."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+
+from ._challenge import ChallengeParseError, parse_challenges
+from .errors import (
+    AuthenticationError,
+    AuthorizationError,
+    NotFoundError,
+    RegistryError,
+    RegistryResponseError,
+    RegistryUnavailableError,
+)
+
+DEFAULT_BODY_LIMIT = 4 * 1024 * 1024
+_ERROR_BODY_LIMIT = 64 * 1024
+_SECRET_PARAMS = {"token", "access_token", "refresh_token", "password", "x-amz-signature",
+                  "signature", "sig", "x-amz-credential", "x-goog-signature", "_state"}
+_SECRET_HEADER_RE = re.compile(r"(?i)^(authorization|proxy-authorization|cookie|set-cookie)$")
+
+
+def redact_url(url: str | None) -> str:
+    """A URL with user info and secret-looking query values replaced by ``***``."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        query = urlencode(
+            [(k, "***" if k.lower() in _SECRET_PARAMS else v)
+             for k, v in parse_qsl(parts.query, keep_blank_values=True)],
+            safe=":/,*",
+        )
+        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    except ValueError:
+        return "<unparsable url>"
+
+
+def redact_headers(headers: Any) -> dict[str, str]:
+    """Headers as a dict, with credentials replaced by ``***``."""
+    out: dict[str, str] = {}
+    for k, v in dict(headers or {}).items():
+        out[str(k)] = "***" if _SECRET_HEADER_RE.match(str(k)) else str(v)
+    return out
+
+
+def read_capped(resp: requests.Response, limit: int = DEFAULT_BODY_LIMIT) -> bytes:
+    """Read a whole (small) body, refusing one over ``limit`` bytes before it grows in memory.
+
+    Raises:
+        RegistryResponseError: the body is larger than ``limit`` or shorter than announced.
+    """
+    length = resp.headers.get("Content-Length")
+    if length is not None:
+        try:
+            announced = int(length)
+        except ValueError:
+            raise RegistryResponseError(
+                f"invalid Content-Length {length[:40]!r}", url=redact_url(resp.url)
+            ) from None
+        if announced > limit or announced < 0:
+            resp.close()
+            raise RegistryResponseError(
+                f"response body of {announced} bytes exceeds the {limit}-byte limit",
+                status_code=resp.status_code, url=redact_url(resp.url),
+            )
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        for chunk in resp.iter_content(chunk_size=256 * 1024):
+            total += len(chunk)
+            if total > limit:
+                raise RegistryResponseError(
+                    f"response body exceeds the {limit}-byte limit",
+                    status_code=resp.status_code, url=redact_url(resp.url),
+                )
+            chunks.append(chunk)
+    except requests.RequestException as exc:
+        raise RegistryUnavailableError(
+            f"reading the response from {redact_url(resp.url)} failed: {type(exc).__name__}",
+            url=redact_url(resp.url),
+        ) from None
+    finally:
+        resp.close()
+    return b"".join(chunks)
+
+
+def parse_json(data: bytes, *, what: str) -> Any:
+    """Decode JSON, turning any failure into RegistryResponseError."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        raise RegistryResponseError(f"{what}: the registry sent malformed JSON") from None
+
+
+def error_list(data: bytes) -> list[dict[str, Any]]:
+    """The registry's ``errors`` list from an error body, or [] when there is none."""
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        return []
+    errs = doc.get("errors") if isinstance(doc, dict) else None
+    if not isinstance(errs, list):
+        return []
+    return [
+        {k: e.get(k) for k in ("code", "message", "detail") if k in e}
+        for e in errs
+        if isinstance(e, dict)
+    ]
+
+
+def retry_after(resp: requests.Response, cap: float) -> float | None:
+    """Seconds asked for by ``Retry-After`` (seconds or an HTTP date), capped."""
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), cap)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, min(when.timestamp() - time.time(), cap))
+
+
+def _insufficient_scope(resp: requests.Response) -> bool:
+    try:
+        challenges = parse_challenges(resp.headers.get("WWW-Authenticate", ""))
+    except ChallengeParseError:
+        return False
+    return any(c.params.get("error") == "insufficient_scope" for c in challenges)
+
+
+def raise_for_status(
+    resp: requests.Response,
+    *,
+    context: str,
+    method: str,
+) -> None:
+    """Turn an unexpected answer into the matching typed error (always raises).
+
+    Raises:
+        AuthenticationError, AuthorizationError, NotFoundError,
+        RegistryUnavailableError, RegistryResponseError.
+    """
+    status = resp.status_code
+    url = redact_url(resp.url)
+    try:
+        body = read_capped(resp, _ERROR_BODY_LIMIT) if method != "HEAD" else b""
+    except RegistryError:
+        body = b""
+    errors = error_list(body)
+    detail = "; ".join(
+        f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors
+    )
+    message = f"{context}: {method} {url} -> {status}" + (f" ({detail})" if detail else "")
+    kw: dict[str, Any] = {"status_code": status, "errors": errors, "method": method, "url": url}
+    cls: type[RegistryError]
+    if status == 401:
+        cls = AuthorizationError if _insufficient_scope(resp) else AuthenticationError
+    elif status == 403:
+        cls = AuthorizationError
+    elif status == 404:
+        cls = NotFoundError
+    elif status in (429, 500, 502, 503, 504):
+        cls = RegistryUnavailableError
+    else:
+        cls = RegistryResponseError
+    raise cls(message, **kw)

@@ -1,0 +1,186 @@
+"""A streaming blob reader that hashes as it goes, resumes cuts with Range and verifies at EOF."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+import requests
+import urllib3.exceptions
+
+from ._digest import new_hasher
+from .errors import DigestMismatchError, RegistryError, RegistryUnavailableError
+
+log = logging.getLogger("registry_client")
+
+CHUNK = 1024 * 1024
+_CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    urllib3.exceptions.HTTPError,
+    requests.RequestException,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+)
+
+Opener = Callable[[int], requests.Response]
+"""``opener(offset)`` sends the GET (with ``Range: bytes=offset-`` when offset > 0)."""
+
+
+class VerifyingReader(io.RawIOBase):
+    """Read a blob from the registry, hashing every byte and checking the digest at EOF.
+
+    When the connection is cut, it asks again with ``Range`` from where it got
+    to (or starts over, discarding what it already had, when the server ignores
+    ``Range``), up to ``max_resumes`` times.
+    """
+
+    def __init__(
+        self,
+        opener: Opener,
+        digest: str,
+        *,
+        start: int = 0,
+        hasher: Any = None,
+        expected_size: int | None = None,
+        max_resumes: int = 3,
+        on_bytes: Callable[[int], None] | None = None,
+        what: str = "blob",
+    ) -> None:
+        super().__init__()
+        self._opener = opener
+        self.digest = digest
+        self._hasher = hasher if hasher is not None else new_hasher(digest)
+        self.offset = start
+        self._expected = expected_size
+        self._resumes_left = max_resumes
+        self._on_bytes = on_bytes
+        self._what = what
+        self._verified = False
+        self._resp: requests.Response | None = None
+        self._restarted = False
+        self._open(start)
+
+    # -- connection ---------------------------------------------------------------------
+    def _open(self, offset: int) -> None:
+        resp = self._opener(offset)
+        self._resp = resp
+        total: int | None = None
+        if resp.status_code == 206:
+            m = _CONTENT_RANGE_RE.match(resp.headers.get("Content-Range", "").strip())
+            if not m or int(m.group(1)) != offset:
+                resp.close()
+                raise RegistryUnavailableError(
+                    f"{self._what}: the registry answered Range {offset}- with an unusable "
+                    f"Content-Range {resp.headers.get('Content-Range', '')[:60]!r}"
+                )
+            if m.group(3) != "*":
+                total = int(m.group(3))
+        else:
+            length = resp.headers.get("Content-Length", "")
+            if length.isdigit():
+                total = int(length)
+            if offset:
+                # The server ignored Range: start over, discarding what we had.
+                log.debug("%s: server ignored Range, restarting from 0", self._what)
+                self._hasher = new_hasher(self.digest)
+                self.offset = 0
+                self._restarted = True
+        if total is not None:
+            if self._expected is not None and total != self._expected:
+                resp.close()
+                raise DigestMismatchError(
+                    f"{self._what}: the registry announced {total} bytes, expected "
+                    f"{self._expected}"
+                )
+            self._expected = total
+
+    @property
+    def expected_size(self) -> int | None:
+        """The blob's full size, when the registry or the caller told it."""
+        return self._expected
+
+    @property
+    def restarted(self) -> bool:
+        """True when a resume had to start over because the server ignored Range."""
+        return self._restarted
+
+    def _resume(self, exc: BaseException | None) -> None:
+        if self._resp is not None:
+            self._resp.close()
+        if self._resumes_left <= 0:
+            raise RegistryUnavailableError(
+                f"{self._what}: the download was cut at byte {self.offset} and could not "
+                f"be resumed ({type(exc).__name__ if exc else 'short body'})"
+            ) from None
+        self._resumes_left -= 1
+        log.debug("%s: resuming at byte %d", self._what, self.offset)
+        self._open(self.offset)
+
+    # -- io.RawIOBase -------------------------------------------------------------------
+    def readable(self) -> bool:
+        """Always True."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Read into ``buffer``; raise DigestMismatchError at EOF when the content is wrong."""
+        view = memoryview(buffer).cast("B")
+        want = len(view)
+        if want == 0 or self._verified:
+            return 0
+        while True:
+            assert self._resp is not None
+            try:
+                data = self._resp.raw.read(want, decode_content=True)
+            except _READ_ERRORS as exc:
+                if isinstance(exc, RegistryError):
+                    raise
+                self._resume(exc)
+                continue
+            if data:
+                n = len(data)
+                if self._expected is not None and self.offset + n > self._expected:
+                    self.close()
+                    raise DigestMismatchError(
+                        f"{self._what}: the registry sent more than the {self._expected} "
+                        "bytes announced"
+                    )
+                view[:n] = data
+                self._hasher.update(data)
+                self.offset += n
+                if self._on_bytes is not None:
+                    self._on_bytes(n)
+                return n
+            if self._expected is not None and self.offset < self._expected:
+                self._resume(None)
+                continue
+            self._finish()
+            return 0
+
+    def _finish(self) -> None:
+        if self._resp is not None:
+            self._resp.close()
+        actual = f"{self.digest.split(':', 1)[0]}:{self._hasher.hexdigest()}"
+        if actual != self.digest:
+            raise DigestMismatchError(
+                f"{self._what}: content is {actual}, expected {self.digest}"
+            )
+        self._verified = True
+
+    def read_all(self, chunk: int = CHUNK) -> bytes:
+        """Read to EOF and return everything (verified)."""
+        parts: list[bytes] = []
+        while True:
+            block = self.read(chunk)
+            if not block:
+                return b"".join(parts)
+            parts.append(block)
+
+    def close(self) -> None:
+        """Release the connection."""
+        if self._resp is not None:
+            self._resp.close()
+        super().close()

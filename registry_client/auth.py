@@ -1,0 +1,361 @@
+"""Authentication strategies: the two-hook ``Authenticator`` protocol and its implementations.
+
+The :class:`~registry_client.requester.Requester` owns the auth loop: before it
+sends a request it calls ``handle_request`` (add credentials); on an answer it
+calls ``handle_response``, which returns True when the request should be sent
+once more with fresh credentials. Strategies never send registry requests
+themselves; the token strategy fetches tokens through the transport the
+Requester binds to it (one connection pool).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+import attrs
+import requests
+
+from ._challenge import Challenge, ChallengeParseError, parse_challenges
+from .errors import AuthenticationError, AuthorizationError, RegistryError, TokenError
+
+__all__ = [
+    "Authenticator",
+    "BasicAuthenticator",
+    "NullAuthenticator",
+    "TokenAuthenticator",
+    "get_scopes",
+    "set_scopes",
+]
+
+log = logging.getLogger("registry_client")
+
+_SCOPES_ATTR = "_registry_client_scopes"
+DEFAULT_EXPIRES_IN = 60
+_MAX_TOKEN_BODY = 1 << 20
+
+TokenTransport = Callable[..., requests.Response]
+"""``transport(method, url, *, headers=..., params=..., data=...) -> Response``."""
+
+
+def set_scopes(request: requests.PreparedRequest, scopes: Iterable[str]) -> None:
+    """Record on a prepared request the token scopes its operation needs."""
+    setattr(request, _SCOPES_ATTR, tuple(scopes))
+
+
+def get_scopes(request: requests.PreparedRequest | None) -> tuple[str, ...]:
+    """The token scopes recorded on a prepared request (empty when none)."""
+    value = getattr(request, _SCOPES_ATTR, ())
+    return tuple(value) if isinstance(value, tuple) else ()
+
+
+def _host_of(url: str | None) -> str:
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+@runtime_checkable
+class Authenticator(Protocol):
+    """A strategy that adds credentials to requests and reacts to 401 answers."""
+
+    def handle_request(self, request: requests.PreparedRequest) -> None:
+        """Add credentials to ``request`` before it is sent."""
+
+    def handle_response(self, response: requests.Response) -> bool:
+        """Look at an answer; return True when the request should be sent again."""
+
+
+class NullAuthenticator:
+    """Send no credentials and never retry: for open registries."""
+
+    def handle_request(self, request: requests.PreparedRequest) -> None:
+        """Leave the request as it is."""
+
+    def handle_response(self, response: requests.Response) -> bool:
+        """Never ask for a re-send."""
+        return False
+
+    def __repr__(self) -> str:
+        return "NullAuthenticator()"
+
+
+def _basic_header(username: str, password: str) -> str:
+    raw = f"{username}:{password}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+class BasicAuthenticator:
+    """HTTP Basic credentials, sent after the registry asks for them and then up front.
+
+    The first request to a registry goes without credentials; once the registry
+    answers 401 with a ``Basic`` challenge, every following request to that host
+    carries them (one round trip saved per request).
+    """
+
+    def __init__(self, username: str, password: str) -> None:
+        self.username = username
+        self._header = _basic_header(username, password)
+        self._hosts: set[str] = set()
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: requests.PreparedRequest) -> None:
+        """Add the Basic header when this host is known to want it."""
+        with self._lock:
+            known = _host_of(request.url) in self._hosts
+        if known:
+            request.headers["Authorization"] = self._header
+
+    def handle_response(self, response: requests.Response) -> bool:
+        """On a Basic challenge, remember the host and ask for one re-send."""
+        if response.status_code != 401:
+            return False
+        req = response.request
+        if req is not None and req.headers.get("Authorization") == self._header:
+            return False  # our credentials were refused
+        header = response.headers.get("WWW-Authenticate", "")
+        try:
+            challenges = parse_challenges(header)
+        except ChallengeParseError:
+            return False
+        if not any(c.scheme == "basic" for c in challenges):
+            return False
+        with self._lock:
+            self._hosts.add(_host_of(response.url or (req.url if req else "")))
+        return True
+
+    def __repr__(self) -> str:
+        return f"BasicAuthenticator(username={self.username!r}, password=<redacted>)"
+
+
+@attrs.define
+class _Token:
+    value: str
+    expires_at: float
+
+
+def _scope_key(scopes: Iterable[str]) -> str:
+    return " ".join(sorted(set(s for s in scopes if s)))
+
+
+class TokenAuthenticator:
+    """Docker token auth (Bearer challenges), with Basic as a fallback.
+
+    With no credentials it fetches anonymous tokens, as ``docker pull`` does.
+    Tokens are cached per (realm, service, scope) until ``expires_in`` (default
+    60 s) runs out, shared by every thread. Once a registry's challenge is
+    known, tokens are fetched before the request, so there is no challenge
+    round trip per operation. A refused cached token is replaced once.
+    """
+
+    def __init__(
+        self,
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        refresh_token: str | None = None,
+    ) -> None:
+        self.username = username
+        self._password = password
+        self._refresh: dict[tuple[str, str], str] = {}
+        self._initial_refresh = refresh_token
+        self._challenges: dict[str, Challenge] = {}
+        self._basic_hosts: set[str] = set()
+        self._tokens: dict[tuple[str, str, str], _Token] = {}
+        self._key_locks: dict[tuple[str, str, str], threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._transport: TokenTransport | None = None
+        self._insecure_realm_hosts: set[str] = set()
+        self.token_requests = 0
+
+    def __repr__(self) -> str:
+        secret = "<redacted>" if self._password or self._initial_refresh else None
+        return f"TokenAuthenticator(username={self.username!r}, password={secret!r})"
+
+    # -- wiring -------------------------------------------------------------------------
+    def bind(self, transport: TokenTransport, *, trusted_http_host: str | None = None) -> None:
+        """Use ``transport`` to reach token servers (the Requester's pooled session).
+
+        ``trusted_http_host`` is the registry's own host name when it was
+        configured with plain HTTP: a realm on that host may receive the
+        credentials over HTTP too.
+        """
+        self._transport = transport
+        if trusted_http_host:
+            with self._lock:
+                self._insecure_realm_hosts.add(trusted_http_host.lower())
+
+    @property
+    def has_credentials(self) -> bool:
+        """True when a username/password or refresh token was given."""
+        return bool(self._password is not None or self._initial_refresh)
+
+    # -- hooks --------------------------------------------------------------------------
+    def handle_request(self, request: requests.PreparedRequest) -> None:
+        """Add a Bearer token (fetched or cached) when the host's challenge is known."""
+        host = _host_of(request.url)
+        with self._lock:
+            challenge = self._challenges.get(host)
+            basic = host in self._basic_hosts
+        if challenge is not None:
+            scopes = get_scopes(request) or ((challenge.scope,) if challenge.scope else ())
+            token = self._token_for(challenge, scopes, stale=None)
+            request.headers["Authorization"] = f"Bearer {token}"
+        elif basic and self.username is not None and self._password is not None:
+            request.headers["Authorization"] = _basic_header(self.username, self._password)
+
+    def handle_response(self, response: requests.Response) -> bool:
+        """On a 401 challenge, learn it and ask for one re-send with a fresh token.
+
+        Raises:
+            TokenError: the challenge is malformed, has no realm or an unknown scheme.
+            AuthenticationError: the token server refused the credentials.
+        """
+        if response.status_code != 401:
+            return False
+        header = response.headers.get("WWW-Authenticate")
+        req = response.request
+        if not header:
+            return False
+        try:
+            challenges = parse_challenges(header)
+        except ChallengeParseError as exc:
+            raise TokenError(f"malformed WWW-Authenticate header {header!r}: {exc}") from None
+        bearer = next((c for c in challenges if c.scheme == "bearer"), None)
+        host = _host_of(response.url or (req.url if req else ""))
+        sent = (req.headers.get("Authorization") or "") if req is not None else ""
+        if bearer is None:
+            if any(c.scheme == "basic" for c in challenges):
+                if self.username is None or self._password is None or sent.startswith("Basic"):
+                    return False
+                with self._lock:
+                    self._basic_hosts.add(host)
+                return True
+            raise TokenError(f"unsupported auth challenge {header!r} (want Bearer or Basic)")
+        if not bearer.realm:
+            raise TokenError(f"Bearer challenge without realm: {header!r}")
+        realm_parts = urlsplit(bearer.realm)
+        if realm_parts.scheme not in ("http", "https") or not realm_parts.netloc:
+            raise TokenError(f"Bearer challenge with an unusable realm: {header!r}")
+        with self._lock:
+            self._challenges[host] = bearer
+        scopes = set(get_scopes(req))
+        if bearer.scope:
+            scopes.update(s for s in bearer.scope.split(" ") if s)
+        stale = sent[7:] if sent.startswith("Bearer ") else None
+        self._token_for(bearer, tuple(scopes), stale=stale)
+        return True
+
+    # -- tokens -------------------------------------------------------------------------
+    def _token_for(self, challenge: Challenge, scopes: Iterable[str], stale: str | None) -> str:
+        realm = challenge.realm or ""
+        service = challenge.service or ""
+        key = (realm, service, _scope_key(scopes))
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                cached = self._tokens.get(key)
+            now = time.monotonic()
+            if cached is not None and cached.expires_at > now and cached.value != stale:
+                return cached.value
+            token = self._fetch(realm, service, key[2].split(" ") if key[2] else [])
+            with self._lock:
+                self._tokens[key] = token
+            return token.value
+
+    def _credentials_allowed(self, realm: str) -> bool:
+        parts = urlsplit(realm)
+        if parts.scheme == "https":
+            return True
+        with self._lock:
+            return (parts.hostname or "").lower() in self._insecure_realm_hosts
+
+    def _fetch(self, realm: str, service: str, scopes: list[str]) -> _Token:
+        transport = self._transport or _default_transport()
+        headers: dict[str, str] = {}
+        refresh = self._refresh.get((realm, service)) or self._initial_refresh
+        use_creds = self.has_credentials
+        if use_creds and not self._credentials_allowed(realm):
+            raise TokenError(
+                f"refusing to send credentials to token realm {realm} over plain HTTP "
+                "(use https, or a realm on the registry's own host with protocol='http')"
+            )
+        with self._lock:
+            self.token_requests += 1
+        if refresh:
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": refresh,
+                "service": service,
+                "client_id": "registry-client",
+                "scope": " ".join(scopes),
+            }
+            resp = transport("POST", realm, data=form, headers=headers)
+        else:
+            params: list[tuple[str, str]] = []
+            if service:
+                params.append(("service", service))
+            params.extend(("scope", s) for s in scopes)
+            if use_creds and self.username is not None and self._password is not None:
+                headers["Authorization"] = _basic_header(self.username, self._password)
+                params.append(("account", self.username))
+            resp = transport("GET", realm, params=params, headers=headers)
+        return self._parse_token_response(resp, realm, service)
+
+    def _parse_token_response(self, resp: requests.Response, realm: str, service: str) -> _Token:
+        try:
+            status = resp.status_code
+            if status == 401:
+                raise AuthenticationError(
+                    f"token server {realm} refused the credentials of "
+                    f"{self.username or 'anonymous'} (401)",
+                    status_code=401,
+                )
+            if status == 403:
+                raise AuthorizationError(
+                    f"token server {realm} denied access (403)", status_code=403
+                )
+            if status != 200:
+                raise TokenError(f"token server {realm} answered {status}", status_code=status)
+            body = resp.raw.read(_MAX_TOKEN_BODY + 1, decode_content=True) if resp.raw else b""
+            if not isinstance(body, bytes) or len(body) > _MAX_TOKEN_BODY:
+                raise TokenError(f"token server {realm} sent an oversized or unreadable answer")
+        finally:
+            resp.close()
+        try:
+            doc: Any = json.loads(body)
+        except ValueError:
+            raise TokenError(f"token server {realm} sent malformed JSON") from None
+        if not isinstance(doc, dict):
+            raise TokenError(f"token server {realm} sent JSON that is not an object")
+        value = doc.get("token") or doc.get("access_token")
+        if not isinstance(value, str) or not value or any(c in value for c in "\r\n "):
+            raise TokenError(f"token server {realm} sent no usable token")
+        expires_in = doc.get("expires_in", DEFAULT_EXPIRES_IN)
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+            expires_in = DEFAULT_EXPIRES_IN
+        expires_in = max(float(expires_in), 1.0)
+        margin = min(5.0, expires_in / 10)
+        refresh = doc.get("refresh_token")
+        if isinstance(refresh, str) and refresh:
+            with self._lock:
+                self._refresh[(realm, service)] = refresh
+        return _Token(value, time.monotonic() + expires_in - margin)
+
+
+def _default_transport() -> TokenTransport:
+    session = requests.Session()
+
+    def send(method: str, url: str, **kw: Any) -> requests.Response:
+        try:
+            return session.request(method, url, timeout=(5, 30), stream=True, **kw)
+        except requests.RequestException as exc:
+            raise RegistryError(f"token request to {url} failed: {type(exc).__name__}") from None
+
+    return send

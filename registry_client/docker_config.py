@@ -1,0 +1,146 @@
+"""Credentials the way docker stores them: ``~/.docker/config.json`` and credential helpers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .auth import TokenAuthenticator
+
+__all__ = ["DockerCredentials", "authenticator_for", "config_path", "credentials_for"]
+
+log = logging.getLogger("registry_client")
+
+DOCKER_HUB_KEY = "https://index.docker.io/v1/"
+_HUB_NAMES = {"docker.io", "index.docker.io", "registry-1.docker.io"}
+
+
+@attrs.frozen(repr=False)
+class DockerCredentials:
+    """A username with a password, or an identity token (an OAuth2 refresh token)."""
+
+    username: str | None
+    password: str | None = None
+    identity_token: str | None = None
+
+    def __repr__(self) -> str:
+        return f"DockerCredentials(username={self.username!r}, secret=<redacted>)"
+
+
+def config_path() -> Path:
+    """Docker's config file: ``$DOCKER_CONFIG/config.json`` or ``~/.docker/config.json``."""
+    base = os.environ.get("DOCKER_CONFIG")
+    return Path(base) / "config.json" if base else Path.home() / ".docker" / "config.json"
+
+
+def _normalise(key: str) -> str:
+    host = key.strip()
+    for prefix in ("https://", "http://"):
+        if host.startswith(prefix):
+            host = host[len(prefix):]
+    host = host.split("/", 1)[0].lower()
+    return "docker.io" if host in _HUB_NAMES else host
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable docker config %s: %s", path, type(exc).__name__)
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _from_helper(helper: str, domain: str) -> DockerCredentials | None:
+    exe = shutil.which(f"docker-credential-{helper}")
+    if exe is None:
+        log.warning("docker credential helper docker-credential-%s not found", helper)
+        return None
+    server = DOCKER_HUB_KEY if domain == "docker.io" else domain
+    try:
+        out = subprocess.run(
+            [exe, "get"], input=server.encode(), capture_output=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.warning("credential helper %s failed: %s", helper, type(exc).__name__)
+        return None
+    if out.returncode != 0:
+        return None  # "credentials not found in native keychain"
+    try:
+        doc = json.loads(out.stdout)
+    except ValueError:
+        log.warning("credential helper %s printed malformed JSON", helper)
+        return None
+    user, secret = doc.get("Username"), doc.get("Secret")
+    if not isinstance(secret, str) or not secret:
+        return None
+    if user == "<token>":
+        return DockerCredentials(username=None, identity_token=secret)
+    return DockerCredentials(username=user if isinstance(user, str) else None, password=secret)
+
+
+def _from_auths(auths: dict[str, Any], domain: str) -> DockerCredentials | None:
+    for key, entry in auths.items():
+        if _normalise(key) != domain or not isinstance(entry, dict):
+            continue
+        identity = entry.get("identitytoken")
+        user, password = entry.get("username"), entry.get("password")
+        encoded = entry.get("auth")
+        if isinstance(encoded, str) and encoded:
+            try:
+                decoded = base64.b64decode(encoded, validate=False).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                log.warning("ignoring a malformed auth entry for %s in docker config", domain)
+                continue
+            user, _, password = decoded.partition(":")
+        if isinstance(identity, str) and identity:
+            return DockerCredentials(
+                username=user if isinstance(user, str) else None, identity_token=identity
+            )
+        if isinstance(user, str) and isinstance(password, str):
+            return DockerCredentials(username=user, password=password)
+    return None
+
+
+def credentials_for(domain: str, path: Path | None = None) -> DockerCredentials | None:
+    """The credentials docker would use for ``domain``, or None (anonymous).
+
+    Looks in ``credHelpers`` (per registry), then ``auths``, then ``credsStore``.
+    """
+    domain = _normalise(domain)
+    doc = _load(path or config_path())
+    helpers = doc.get("credHelpers")
+    if isinstance(helpers, dict):
+        for key, helper in helpers.items():
+            if _normalise(key) == domain and isinstance(helper, str):
+                return _from_helper(helper, domain)
+    auths = doc.get("auths")
+    if isinstance(auths, dict):
+        found = _from_auths(auths, domain)
+        if found is not None:
+            return found
+    store = doc.get("credsStore")
+    if isinstance(store, str) and store:
+        return _from_helper(store, domain)
+    return None
+
+
+def authenticator_for(domain: str, path: Path | None = None) -> TokenAuthenticator:
+    """A TokenAuthenticator carrying docker's stored credentials for ``domain``."""
+    creds = credentials_for(domain, path)
+    if creds is None:
+        return TokenAuthenticator()
+    if creds.identity_token:
+        return TokenAuthenticator(username=creds.username, refresh_token=creds.identity_token)
+    return TokenAuthenticator(username=creds.username, password=creds.password)

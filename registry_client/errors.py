@@ -1,0 +1,119 @@
+"""Every error registry_client raises.
+
+::
+
+    RegistryError                       base of all the library raises (but InvalidReferenceError)
+    ├── AuthenticationError             401 after authenticating
+    ├── AuthorizationError              403
+    ├── NotFoundError                   404 (manifest, blob, repository)
+    ├── SchemaV1NotSupportedError
+    ├── UnknownSchemaError
+    ├── DigestMismatchError             content did not match its digest
+    ├── TokenError                      unusable challenge or token answer
+    ├── RegistryUnavailableError        connection refused, timeouts/5xx after retries
+    ├── RegistrySSLError
+    └── RegistryResponseError           any other unexpected status / malformed body
+    InvalidReferenceError(ValueError)
+
+Errors keep the status code, the registry's error list, the method and a
+redacted URL -- never the request or response objects, whose headers carry
+credentials.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "AuthorizationError",
+    "DigestMismatchError",
+    "InvalidReferenceError",
+    "NotFoundError",
+    "RegistryError",
+    "RegistryResponseError",
+    "RegistrySSLError",
+    "RegistryUnavailableError",
+    "SchemaV1NotSupportedError",
+    "TokenError",
+    "UnknownSchemaError",
+]
+
+
+class RegistryError(Exception):
+    """Base class of every error the library raises (except InvalidReferenceError).
+
+    Attributes:
+        status_code: the HTTP status that caused it, when there was one.
+        errors: the registry's ``errors`` list (dicts with code/message/detail).
+        method: the HTTP method of the failed request, when there was one.
+        url: the request URL with any query credentials removed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.errors: list[dict[str, Any]] = list(errors or [])
+        self.method = method
+        self.url = url
+
+    @property
+    def codes(self) -> list[str]:
+        """The registry's error codes (``MANIFEST_UNKNOWN``...), in order."""
+        return [str(e.get("code", "")) for e in self.errors if isinstance(e, dict)]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AuthenticationError(RegistryError):
+    """The registry or its token server refused the credentials (401)."""
+
+
+class AuthorizationError(RegistryError):
+    """The credentials are valid but not allowed to do this (403)."""
+
+
+class NotFoundError(RegistryError):
+    """The manifest, blob, tag, upload or repository does not exist (404)."""
+
+
+class SchemaV1NotSupportedError(RegistryError):
+    """The registry served a Docker schema1 manifest, which is not supported."""
+
+
+class UnknownSchemaError(RegistryError):
+    """The manifest has a media type or shape the library does not know."""
+
+
+class DigestMismatchError(RegistryError):
+    """Content did not match the digest it was requested or announced by."""
+
+
+class TokenError(RegistryError):
+    """An unusable auth challenge or token-server answer."""
+
+
+class RegistryUnavailableError(RegistryError):
+    """The registry could not be reached, timed out or kept failing after retries."""
+
+
+class RegistrySSLError(RegistryError):
+    """TLS failed: bad certificate, wrong host name or protocol mismatch."""
+
+
+class RegistryResponseError(RegistryError):
+    """The registry answered with an unexpected status or a malformed body."""
+
+
+class InvalidReferenceError(ValueError):
+    """An image reference string does not follow the reference grammar."""

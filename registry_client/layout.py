@@ -1,0 +1,165 @@
+"""OCI image layout on disk: ``oci-layout``, ``index.json`` and ``blobs/<alg>/<hex>``.
+
+https://github.com/opencontainers/image-spec/blob/main/image-layout.md
+Every write is atomic (a temp file renamed into place); every digest is
+checked against the grammar before it becomes a file name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from ._digest import is_valid_digest
+from .errors import DigestMismatchError
+
+__all__ = ["REF_NAME", "OCILayout"]
+
+REF_NAME = "org.opencontainers.image.ref.name"
+_LAYOUT = {"imageLayoutVersion": "1.0.0"}
+_INDEX_MEDIA = "application/vnd.oci.image.index.v1+json"
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class OCILayout:
+    """An OCI image layout directory (created on first write)."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.root = Path(directory)
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"OCILayout({str(self.root)!r})"
+
+    def init(self) -> None:
+        """Create ``oci-layout`` and an empty ``index.json`` when they are missing."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        marker = self.root / "oci-layout"
+        if not marker.exists():
+            _atomic_write(marker, json.dumps(_LAYOUT).encode())
+        if not (self.root / "index.json").exists():
+            self.write_index({"schemaVersion": 2, "mediaType": _INDEX_MEDIA, "manifests": []})
+
+    def blob_path(self, digest: str) -> Path:
+        """Where the blob ``digest`` lives; the digest is validated first.
+
+        Raises:
+            ValueError: the digest is malformed (so it can never escape the layout).
+        """
+        if not is_valid_digest(digest):
+            raise ValueError(f"invalid digest {digest[:100]!r}")
+        algo, hexpart = digest.split(":", 1)
+        return self.root / "blobs" / algo / hexpart
+
+    def has_blob(self, digest: str, size: int | None = None) -> bool:
+        """True when the blob is present and its content matches its digest."""
+        path = self.blob_path(digest)
+        try:
+            if size is not None and path.stat().st_size != size:
+                return False
+            algo = digest.split(":", 1)[0]
+            h = hashlib.new(algo)
+            with open(path, "rb") as f:
+                while block := f.read(1 << 20):
+                    h.update(block)
+        except OSError:
+            return False
+        return f"{algo}:{h.hexdigest()}" == digest
+
+    def write_blob(self, digest: str, data: bytes) -> Path:
+        """Store ``data`` as blob ``digest`` after checking it.
+
+        Raises:
+            DigestMismatchError: ``data`` does not match ``digest``.
+        """
+        path = self.blob_path(digest)
+        algo = digest.split(":", 1)[0]
+        actual = f"{algo}:{hashlib.new(algo, data).hexdigest()}"
+        if actual != digest:
+            raise DigestMismatchError(f"blob content is {actual}, expected {digest}")
+        _atomic_write(path, data)
+        return path
+
+    def read_blob(self, digest: str, limit: int | None = None) -> bytes:
+        """Read a blob and check it against its digest.
+
+        Raises:
+            FileNotFoundError: the layout lacks the blob.
+            DigestMismatchError: the file is corrupt.
+            ValueError: it is larger than ``limit``.
+        """
+        path = self.blob_path(digest)
+        if limit is not None and path.stat().st_size > limit:
+            raise ValueError(f"blob {digest} is larger than {limit} bytes")
+        data = path.read_bytes()
+        algo = digest.split(":", 1)[0]
+        actual = f"{algo}:{hashlib.new(algo, data).hexdigest()}"
+        if actual != digest:
+            raise DigestMismatchError(f"layout blob {digest} is corrupt (content is {actual})")
+        return data
+
+    def read_index(self) -> dict[str, Any]:
+        """The parsed ``index.json``.
+
+        Raises:
+            FileNotFoundError: this is not an OCI layout.
+            ValueError: ``index.json`` is malformed.
+        """
+        if not (self.root / "oci-layout").is_file():
+            raise FileNotFoundError(f"{self.root} is not an OCI image layout (no oci-layout file)")
+        doc = json.loads((self.root / "index.json").read_text(encoding="utf-8"))
+        if not isinstance(doc, dict) or not isinstance(doc.get("manifests", []), list):
+            raise ValueError(f"{self.root}/index.json is not an image index")
+        return doc
+
+    def write_index(self, doc: dict[str, Any]) -> None:
+        """Replace ``index.json`` atomically."""
+        _atomic_write(self.root / "index.json", json.dumps(doc, indent=2).encode())
+
+    def add_manifest(self, descriptor: dict[str, Any], ref_name: str) -> None:
+        """Record a manifest in ``index.json`` under ``ref_name`` (replacing that name)."""
+        with self._lock:
+            self.init()
+            doc = self.read_index()
+            entries = [
+                m for m in doc.get("manifests", [])
+                if not (isinstance(m, dict)
+                        and (m.get("annotations") or {}).get(REF_NAME) == ref_name)
+            ]
+            entry = dict(descriptor)
+            entry["annotations"] = {**(entry.get("annotations") or {}), REF_NAME: ref_name}
+            entries.append(entry)
+            doc["manifests"] = entries
+            doc.setdefault("schemaVersion", 2)
+            self.write_index(doc)
+
+    def find(self, ref_name: str) -> dict[str, Any]:
+        """The ``index.json`` entry named ``ref_name``, or the only entry.
+
+        Raises:
+            ValueError: no entry has that name (and there is not exactly one).
+        """
+        entries = [m for m in self.read_index().get("manifests", []) if isinstance(m, dict)]
+        for m in entries:
+            if (m.get("annotations") or {}).get(REF_NAME) == ref_name:
+                return m
+        if len(entries) == 1:
+            return entries[0]
+        names = sorted(str((m.get("annotations") or {}).get(REF_NAME)) for m in entries)
+        raise ValueError(f"{self.root}: no image named {ref_name!r} (have: {', '.join(names)})")

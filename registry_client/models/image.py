@@ -1,0 +1,200 @@
+"""Images, image configuration blobs and tag listings.
+
+:class:`ImageConfig` is the JSON blob a manifest's ``config`` descriptor points
+at (OCI image-spec ``config.md``, Docker image spec v1.2): platform, creation
+time, the container defaults in :class:`ContainerConfig`, the layer
+:class:`RootFS` and the build :class:`History`.  Docker configs carry many more
+keys (``container_config``, ``docker_version``, ``Hostname``, ``OnBuild``...):
+each class keeps the keys it does not model in ``extra``, together with keys
+that were explicitly ``null``, so the blob is written back unchanged.
+
+:class:`Image` is what the library reports about a tag or digest, and
+:class:`TagPage` is one page of a repository's tag list.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from typing import Any
+
+import attrs
+
+from .descriptor import Platform
+
+__all__ = ["ContainerConfig", "History", "Image", "ImageConfig", "RootFS", "TagPage"]
+
+_RFC3339_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))$"
+)
+
+
+def parse_rfc3339(value: str | None) -> _dt.datetime | None:
+    """An aware datetime from an RFC 3339 timestamp, or None when absent or unparsable.
+
+    Accepts ``Z`` or ``+hh:mm`` offsets and any number of fractional digits
+    (Go writes nanoseconds; they are cut to microseconds).
+    """
+    if not isinstance(value, str):
+        return None
+    m = _RFC3339_RE.match(value.strip())
+    if m is None:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in m.group(1, 2, 3, 4, 5, 6))
+    micro = int((m.group(7) or "0")[:6].ljust(6, "0"))
+    if m.group(8):
+        tz = _dt.timezone.utc
+    else:
+        sign = -1 if m.group(9) == "-" else 1
+        offset = _dt.timedelta(hours=int(m.group(10)), minutes=int(m.group(11)))
+        tz = _dt.timezone(sign * offset)
+    try:
+        return _dt.datetime(year, month, day, hour, minute, second, micro, tzinfo=tz)
+    except ValueError:
+        return None
+
+
+@attrs.define(kw_only=True)
+class ContainerConfig:
+    """The defaults a container of the image starts with (the config's ``config`` object).
+
+    JSON keys are capitalised: ``User``, ``ExposedPorts``, ``Env``,
+    ``Entrypoint``, ``Cmd``, ``Volumes``, ``WorkingDir``, ``Labels``,
+    ``StopSignal``, ``ArgsEscaped``.  Anything else (``Hostname``,
+    ``Healthcheck``, ``OnBuild``...) is kept in ``extra``.
+    """
+
+    user: str | None = None
+    exposed_ports: dict[str, dict[str, Any]] | None = None
+    env: list[str] | None = None
+    entrypoint: list[str] | None = None
+    cmd: list[str] | None = None
+    volumes: dict[str, dict[str, Any]] | None = None
+    working_dir: str | None = None
+    labels: dict[str, str] | None = None
+    stop_signal: str | None = None
+    args_escaped: bool | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+    def env_dict(self) -> dict[str, str]:
+        """``env`` as a dict (``"A=b"`` gives ``{"A": "b"}``; later entries win)."""
+        result: dict[str, str] = {}
+        for item in self.env or ():
+            key, _, value = item.partition("=")
+            result[key] = value
+        return result
+
+
+@attrs.define(kw_only=True)
+class RootFS:
+    """The layers of the image, as uncompressed-content digests (``diff_ids``)."""
+
+    type: str
+    diff_ids: list[str]
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define(kw_only=True)
+class History:
+    """One build step of the image; ``empty_layer`` steps added no layer."""
+
+    created: str | None = None
+    created_by: str | None = None
+    author: str | None = None
+    comment: str | None = None
+    empty_layer: bool | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def created_at(self) -> _dt.datetime | None:
+        """``created`` as an aware datetime, or None when absent or unparsable."""
+        return parse_rfc3339(self.created)
+
+
+@attrs.define(kw_only=True)
+class ImageConfig:
+    """An image configuration blob.
+
+    ``os_version`` and ``os_features`` are the JSON keys ``os.version`` and
+    ``os.features``.  ``created`` is kept as the original string; use
+    :attr:`created_at` for a datetime.  Parse one with
+    :func:`registry_client.models.config_from_bytes`.
+    """
+
+    architecture: str
+    os: str
+    variant: str | None = None
+    os_version: str | None = None
+    os_features: list[str] | None = None
+    created: str | None = None
+    author: str | None = None
+    config: ContainerConfig | None = None
+    rootfs: RootFS
+    history: list[History] | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def created_at(self) -> _dt.datetime | None:
+        """``created`` as an aware datetime, or None when absent or unparsable."""
+        return parse_rfc3339(self.created)
+
+    @property
+    def platform(self) -> Platform:
+        """The platform this image was built for."""
+        return Platform(
+            architecture=self.architecture,
+            os=self.os,
+            variant=self.variant,
+            os_version=self.os_version,
+            os_features=tuple(self.os_features or ()),
+        )
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The image labels (empty when there are none)."""
+        if self.config is None or self.config.labels is None:
+            return {}
+        return self.config.labels
+
+
+@attrs.frozen
+class Image:
+    """What the library reports about an image reference.
+
+    ``digest``, ``media_type`` and ``size`` describe the manifest the reference
+    resolves to (an index for multi-platform images); ``platforms`` lists the
+    platforms it offers, each with its own manifest's digest, media type and size.
+    """
+
+    digest: str
+    domain: str
+    repository: str
+    tag: str | None
+    platforms: list[Platform] = attrs.field(hash=False)
+    media_type: str
+    size: int
+
+    @property
+    def name(self) -> str:
+        """``domain/repository``."""
+        return f"{self.domain}/{self.repository}"
+
+    @property
+    def reference(self) -> str:
+        """The full pinned reference: ``domain/repository[:tag]@digest``."""
+        tag = f":{self.tag}" if self.tag else ""
+        return f"{self.domain}/{self.repository}{tag}@{self.digest}"
+
+
+@attrs.frozen
+class TagPage:
+    """One page of a repository's tags.
+
+    ``last`` is the value to pass as ``last=`` to get the next page, or None
+    when this is the final page.
+    """
+
+    name: str
+    tags: list[str] = attrs.field(hash=False)
+    last: str | None = None

@@ -1,0 +1,252 @@
+"""Manifests: Docker schema2 image manifests and manifest lists, OCI manifests and indexes.
+
+Every class keeps the JSON keys it does not know in ``extra`` and writes them
+back, so a manifest read from a registry and written again gives the same JSON.
+Field names are snake_case (``schema_version``, ``media_type``,
+``artifact_type``); the JSON keys are the usual camelCase ones.  Each class has
+a ``MEDIA_TYPE`` class attribute: the Content-Type to send when pushing it.
+
+Parse and serialise with :func:`registry_client.models.manifest_from_bytes` and
+:func:`registry_client.models.manifest_to_bytes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeAlias
+
+import attrs
+
+from ..errors import RegistryResponseError, SchemaV1NotSupportedError, UnknownSchemaError
+from ..mediatypes import (
+    DOCKER_MANIFEST_LIST,
+    DOCKER_MANIFEST_V2,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    SCHEMA1_TYPES,
+)
+from .descriptor import Descriptor, Platform
+
+__all__ = [
+    "Manifest",
+    "ManifestList",
+    "ManifestV2",
+    "OCIIndex",
+    "OCIManifest",
+    "RawManifest",
+    "manifest_class_for",
+]
+
+
+class _ImageManifestMixin:
+    """Helpers shared by the two single-image manifest kinds."""
+
+    __slots__ = ()
+    config: Descriptor
+    layers: list[Descriptor]
+
+    def blobs(self) -> list[Descriptor]:
+        """The config descriptor followed by the layer descriptors."""
+        return [self.config, *self.layers]
+
+    @property
+    def total_size(self) -> int:
+        """Bytes to download for this image: config size plus every layer's size."""
+        return self.config.size + sum(layer.size for layer in self.layers)
+
+
+class _IndexMixin:
+    """Helpers shared by manifest lists and OCI indexes."""
+
+    __slots__ = ()
+    manifests: list[Descriptor]
+
+    def platforms(self) -> list[Platform]:
+        """The platforms of the entries, each with its manifest's digest, media type and size.
+
+        Entries without a platform and BuildKit attestation entries (platform
+        ``unknown/unknown``) are left out.
+        """
+        found: list[Platform] = []
+        for entry in self.manifests:
+            p = entry.platform
+            if p is None or (p.os == "unknown" and p.architecture == "unknown"):
+                continue
+            found.append(
+                attrs.evolve(p, digest=entry.digest, media_type=entry.media_type, size=entry.size)
+            )
+        return found
+
+    def find_platform(self, wanted: Platform | str) -> Descriptor | None:
+        """The first entry whose platform matches ``wanted`` (see :meth:`Platform.matches`).
+
+        ``wanted`` may be a Platform or a string such as ``"linux/arm64"``.
+        Returns None when no entry matches.
+        """
+        want = Platform.parse(wanted) if isinstance(wanted, str) else wanted
+        for entry in self.manifests:
+            if entry.platform is not None and want.matches(entry.platform):
+                return entry
+        return None
+
+
+@attrs.define(kw_only=True)
+class ManifestV2(_ImageManifestMixin):
+    """A Docker image manifest, schema version 2 (one image: a config and its layers)."""
+
+    MEDIA_TYPE: ClassVar[str] = DOCKER_MANIFEST_V2
+
+    schema_version: int = 2
+    media_type: str = DOCKER_MANIFEST_V2
+    config: Descriptor
+    layers: list[Descriptor]
+    annotations: dict[str, str] | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define(kw_only=True)
+class ManifestList(_IndexMixin):
+    """A Docker manifest list: one manifest per platform of a multi-platform image."""
+
+    MEDIA_TYPE: ClassVar[str] = DOCKER_MANIFEST_LIST
+
+    schema_version: int = 2
+    media_type: str = DOCKER_MANIFEST_LIST
+    manifests: list[Descriptor]
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define(kw_only=True)
+class OCIManifest(_ImageManifestMixin):
+    """An OCI image manifest: an image, or an artifact when ``artifact_type`` is set.
+
+    ``media_type`` may be None because the OCI spec lets the JSON omit
+    ``mediaType``; a manifest read without one keeps it absent when written.
+    ``subject`` points at the manifest this one refers to (signatures, SBOMs).
+    """
+
+    MEDIA_TYPE: ClassVar[str] = OCI_MANIFEST
+
+    schema_version: int = 2
+    media_type: str | None = OCI_MANIFEST
+    artifact_type: str | None = None
+    config: Descriptor
+    layers: list[Descriptor]
+    subject: Descriptor | None = None
+    annotations: dict[str, str] | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define(kw_only=True)
+class OCIIndex(_IndexMixin):
+    """An OCI image index: a list of manifests, usually one per platform.
+
+    Also the shape of a referrers-API answer.  ``media_type`` may be None
+    because the OCI spec lets the JSON omit ``mediaType``.
+    """
+
+    MEDIA_TYPE: ClassVar[str] = OCI_INDEX
+
+    schema_version: int = 2
+    media_type: str | None = OCI_INDEX
+    artifact_type: str | None = None
+    manifests: list[Descriptor]
+    subject: Descriptor | None = None
+    annotations: dict[str, str] | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+Manifest: TypeAlias = ManifestV2 | ManifestList | OCIManifest | OCIIndex
+"""Any manifest the library understands."""
+
+
+@attrs.frozen
+class RawManifest:
+    """A manifest exactly as the registry sent it: bytes, Content-Type and digest.
+
+    Keep these bytes when you need the digest to stay the same (re-pushing,
+    signing): serialising a parsed manifest again may order or space keys
+    differently.
+    """
+
+    data: bytes
+    media_type: str
+    digest: str
+
+    @property
+    def size(self) -> int:
+        """The length of the manifest in bytes."""
+        return len(self.data)
+
+    def descriptor(self) -> Descriptor:
+        """A descriptor pointing at this manifest (for an index entry or a subject)."""
+        return Descriptor(media_type=self.media_type, digest=self.digest, size=len(self.data))
+
+
+_CLASSES: dict[str, type[Manifest]] = {
+    DOCKER_MANIFEST_V2: ManifestV2,
+    DOCKER_MANIFEST_LIST: ManifestList,
+    OCI_MANIFEST: OCIManifest,
+    OCI_INDEX: OCIIndex,
+}
+_GENERIC_TYPES = frozenset(
+    {"", "application/json", "text/plain", "application/octet-stream", "binary/octet-stream"}
+)
+
+
+def _normalize_type(content_type: str | None) -> str | None:
+    """The bare, lower-case media type; None for absent or generic types."""
+    if content_type is None:
+        return None
+    base = content_type.split(";", 1)[0].strip().lower()
+    return None if base in _GENERIC_TYPES else base
+
+
+def manifest_class_for(
+    document: Mapping[str, Any], content_type: str | None = None
+) -> type[Manifest]:
+    """Which manifest class a parsed JSON document should be read as.
+
+    Decided by ``content_type`` (parameters ignored; generic types such as
+    ``application/json`` count as absent), else by the document's
+    ``mediaType``, else by its shape: ``manifests`` means an OCIIndex,
+    ``config``/``layers`` an OCIManifest.
+
+    Raises:
+        SchemaV1NotSupportedError: a Docker schema1 manifest (by type or ``schemaVersion: 1``).
+        UnknownSchemaError: an unknown media type or schemaVersion, or an unknown shape.
+        RegistryResponseError: ``mediaType`` is not a string.
+    """
+    ctype = _normalize_type(content_type)
+    version = document.get("schemaVersion")
+    declared = document.get("mediaType")
+    if (
+        ctype in SCHEMA1_TYPES
+        or (type(version) is int and version == 1)
+        or (isinstance(declared, str) and _normalize_type(declared) in SCHEMA1_TYPES)
+    ):
+        raise SchemaV1NotSupportedError(
+            "the registry sent a Docker schema1 manifest, which is not supported"
+        )
+    if type(version) is int and version != 2:
+        raise UnknownSchemaError(f"unsupported manifest schemaVersion {version}")
+    if ctype is not None:
+        cls = _CLASSES.get(ctype)
+        if cls is None:
+            raise UnknownSchemaError(f"unsupported manifest media type {ctype!r}")
+        return cls
+    if declared is not None:
+        if not isinstance(declared, str):
+            raise RegistryResponseError("malformed manifest: mediaType is not a string")
+        cls = _CLASSES.get(declared)
+        if cls is None:
+            raise UnknownSchemaError(f"unsupported manifest media type {declared[:100]!r}")
+        return cls
+    if "manifests" in document:
+        return OCIIndex
+    if "config" in document or "layers" in document:
+        return OCIManifest
+    raise UnknownSchemaError(
+        "cannot tell the manifest type: no media type, and neither 'manifests' "
+        "nor 'config'/'layers' keys"
+    )

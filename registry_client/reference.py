@@ -1,0 +1,277 @@
+"""Parse image references the way docker does (``golang:1.12.0`` -> ``docker.io/library/golang``).
+
+The grammar and the normalisation follow github.com/distribution/reference
+(``regexp.go``, ``normalize.go`` ``ParseNormalizedNamed``, ``reference.go`` ``Parse``) and
+github.com/opencontainers/go-digest ``Parse``::
+
+    reference        := name [ ":" tag ] [ "@" digest ]
+    name             := [domain "/"] remote-name
+    domain           := host [":" port-number]
+    host             := domain-name | "[" IPv6address "]"
+    domain-name      := domain-component ["." domain-component]*
+    domain-component := /([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])/
+    remote-name      := path-component ["/" path-component]*
+    path-component   := alpha-numeric [separator alpha-numeric]*
+    alpha-numeric    := /[a-z0-9]+/
+    separator        := /[_.]|__|[-]+/
+    tag              := /[\\w][\\w.-]{0,127}/
+    digest           := algorithm ":" /[0-9a-fA-F]{32,}/  (sha256: 64, sha512: 128 lowercase hex)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import attrs
+
+from .errors import InvalidReferenceError
+
+__all__ = ["DEFAULT_DOMAIN", "ImageReference", "parse_image_name"]
+
+DEFAULT_DOMAIN = "docker.io"
+"""The domain of Docker Hub that names without a registry domain belong to."""
+
+_LEGACY_DEFAULT_DOMAIN = "index.docker.io"
+_OFFICIAL_REPO_PREFIX = "library/"
+_REPOSITORY_NAME_MAX_LENGTH = 255
+# Longer than any usable reference (domain <= 253 + port, path <= 255, tag <= 128,
+# digest <= 135); checked before any regular expression runs.
+_MAX_REFERENCE_LENGTH = 1024
+_SCHEMES = ("http", "https")
+_DIGEST_HEX_LENGTHS = {"sha256": 64, "sha512": 128}
+
+
+def _any_times(*parts: str) -> str:
+    return "(?:" + "".join(parts) + ")*"
+
+
+# Grammar parts, named and composed as in distribution/reference regexp.go.
+_ALPHANUMERIC = r"[a-z0-9]+"
+_SEPARATOR = r"(?:[._]|__|[-]+)"
+_LOCALHOST = "localhost"
+_DOMAIN_NAME_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_OPTIONAL_PORT = r"(?::[0-9]+)?"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}"
+_IDENTIFIER = r"[a-f0-9]{64}"
+_IPV6_ADDRESS = r"\[(?:[a-fA-F0-9:]+)\]"
+_DOMAIN_NAME = _DOMAIN_NAME_COMPONENT + _any_times(r"\.", _DOMAIN_NAME_COMPONENT)
+_HOST = "(?:" + _DOMAIN_NAME + "|" + _IPV6_ADDRESS + ")"
+_DOMAIN_AND_PORT = _HOST + _OPTIONAL_PORT
+_PATH_COMPONENT = _ALPHANUMERIC + _any_times(_SEPARATOR, _ALPHANUMERIC)
+_REMOTE_NAME = _PATH_COMPONENT + _any_times("/", _PATH_COMPONENT)
+
+# Always used with fullmatch (``$`` would accept a trailing newline); ASCII keeps ``\w`` ASCII.
+_DOMAIN_RE = re.compile(_DOMAIN_AND_PORT, re.ASCII)
+_REMOTE_NAME_RE = re.compile(_REMOTE_NAME, re.ASCII)
+_TAG_RE = re.compile(_TAG, re.ASCII)
+_DIGEST_RE = re.compile(_DIGEST, re.ASCII)
+_IDENTIFIER_RE = re.compile(_IDENTIFIER, re.ASCII)
+_LOWER_HEX_RE = re.compile(r"[a-f0-9]+", re.ASCII)
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*", re.ASCII)
+
+
+def _quote(value: str, limit: int = 200) -> str:
+    quoted = json.dumps(value[:limit], ensure_ascii=False)
+    return quoted if len(value) <= limit else f"{quoted}... ({len(value)} characters)"
+
+
+def _invalid(problem: str, text: str) -> InvalidReferenceError:
+    return InvalidReferenceError(f"invalid reference format: {problem}: {_quote(text)}")
+
+
+def _check_tag(tag: str, text: str) -> None:
+    if not _TAG_RE.fullmatch(tag):
+        raise _invalid(
+            f"invalid tag {_quote(tag)} (want up to 128 letters, digits, '_', '.' or '-', "
+            "not starting with '.' or '-')",
+            text,
+        )
+
+
+def _check_digest(digest: str, text: str) -> None:
+    """Validate ``digest`` like go-digest's ``Parse``."""
+    if not _DIGEST_RE.fullmatch(digest):
+        raise _invalid(f"invalid digest {_quote(digest)} (want algorithm:hex)", text)
+    algorithm, _, encoded = digest.partition(":")
+    size = _DIGEST_HEX_LENGTHS.get(algorithm)
+    if size is None:
+        raise _invalid(f"unsupported digest algorithm {_quote(algorithm)}", text)
+    if len(encoded) != size:
+        raise _invalid(f"invalid {algorithm} digest length (want {size} hex characters)", text)
+    if not _LOWER_HEX_RE.fullmatch(encoded):
+        raise _invalid(f"invalid {algorithm} digest (want lowercase hex)", text)
+
+
+def _split_scheme(text: str) -> tuple[str | None, str]:
+    head, sep, rest = text.partition("://")
+    if sep and _SCHEME_RE.fullmatch(head):
+        return head, rest
+    return None, text
+
+
+def _split_docker_domain(name: str) -> tuple[str, str, bool]:
+    """Split off the registry domain as normalize.go's ``splitDockerDomain`` does.
+
+    Returns ``(domain, remainder, explicit)``; ``explicit`` is False when the
+    default domain was filled in.
+    """
+    maybe_domain, sep, maybe_remainder = name.partition("/")
+    if not sep:
+        return DEFAULT_DOMAIN, _OFFICIAL_REPO_PREFIX + name, False
+    if maybe_domain == _LEGACY_DEFAULT_DOMAIN:
+        domain, remainder = DEFAULT_DOMAIN, maybe_remainder
+    elif (
+        maybe_domain == _LOCALHOST
+        or "." in maybe_domain
+        or ":" in maybe_domain
+        or maybe_domain.lower() != maybe_domain
+    ):
+        domain, remainder = maybe_domain, maybe_remainder
+    else:
+        return DEFAULT_DOMAIN, name, False
+    if domain == DEFAULT_DOMAIN and "/" not in remainder:
+        remainder = _OFFICIAL_REPO_PREFIX + remainder
+    return domain, remainder, True
+
+
+@attrs.frozen
+class ImageReference:
+    """A normalised image reference such as ``docker.io/library/golang:1.12.0``.
+
+    Build one with :func:`parse_image_name`; the constructor does not validate.
+    Unpacks as ``domain, path, tag, digest``. ``scheme`` is only set by
+    ``parse_image_name(..., allow_scheme=True)`` and never appears in ``str()``.
+    """
+
+    domain: str
+    path: str
+    tag: str | None = None
+    digest: str | None = None
+    scheme: str | None = None
+
+    def __iter__(self) -> Iterator[str | None]:
+        """Yield ``domain, path, tag, digest``, like Go's ``ParseImageName`` results."""
+        return iter((self.domain, self.path, self.tag, self.digest))
+
+    def __str__(self) -> str:
+        """Return the full reference: ``name[:tag][@digest]``, without the scheme."""
+        return self.name + self._suffix()
+
+    def _suffix(self) -> str:
+        return (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
+
+    @property
+    def name(self) -> str:
+        """The repository with its domain, e.g. ``docker.io/library/golang``."""
+        return f"{self.domain}/{self.path}"
+
+    @property
+    def reference(self) -> str | None:
+        """What to ask the registry for: the digest if set, else the tag, else None."""
+        return self.digest or self.tag
+
+    @property
+    def familiar_name(self) -> str:
+        """The short name docker shows: ``golang`` for ``docker.io/library/golang``."""
+        if self.domain != DEFAULT_DOMAIN:
+            return self.name
+        if self.path.startswith(_OFFICIAL_REPO_PREFIX):
+            remainder = self.path[len(_OFFICIAL_REPO_PREFIX) :]
+            if "/" not in remainder:
+                return remainder
+        return self.path
+
+    @property
+    def familiar_string(self) -> str:
+        """The short form docker shows, with tag and digest: ``golang:1.12.0``."""
+        return self.familiar_name + self._suffix()
+
+    def with_tag(self, tag: str) -> ImageReference:
+        """Return a copy pointing at ``tag`` (and no digest).
+
+        Raises:
+            InvalidReferenceError: ``tag`` is not a valid tag.
+            TypeError: ``tag`` is not a str.
+        """
+        if not isinstance(tag, str):
+            raise TypeError(f"tag must be a str, not {type(tag).__name__}")
+        _check_tag(tag, f"{self.name}:{tag}")
+        return attrs.evolve(self, tag=tag, digest=None)
+
+    def with_digest(self, digest: str) -> ImageReference:
+        """Return a copy pinned to ``digest``, keeping the tag.
+
+        Raises:
+            InvalidReferenceError: ``digest`` is malformed or of an unsupported algorithm.
+            TypeError: ``digest`` is not a str.
+        """
+        if not isinstance(digest, str):
+            raise TypeError(f"digest must be a str, not {type(digest).__name__}")
+        _check_digest(digest, f"{self.name}@{digest}")
+        return attrs.evolve(self, digest=digest)
+
+
+def parse_image_name(text: str, *, allow_scheme: bool = False) -> ImageReference:
+    """Parse an image name such as ``golang:1.12.0`` into a normalised ImageReference.
+
+    Follows docker's ``reference.ParseNormalizedNamed``: names without a domain
+    belong to ``docker.io`` (single names under ``library/``), ``index.docker.io``
+    becomes ``docker.io`` and a missing tag stays None. With ``allow_scheme`` a
+    leading ``http://`` or ``https://`` is accepted and kept in ``scheme``.
+
+    Raises:
+        InvalidReferenceError: ``text`` is not a valid image reference.
+        TypeError: ``text`` is not a str.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"image reference must be a str, not {type(text).__name__}")
+    if not text:
+        raise _invalid("repository name must have at least one component", text)
+    if len(text) > _MAX_REFERENCE_LENGTH:
+        raise _invalid(f"reference is longer than {_MAX_REFERENCE_LENGTH} characters", text)
+    scheme, rest = _split_scheme(text)
+    if scheme is not None:
+        if not allow_scheme:
+            raise _invalid(f"unexpected scheme {_quote(scheme + '://')} (not allowed here)", text)
+        scheme = scheme.lower()
+        if scheme not in _SCHEMES:
+            raise _invalid(f"unsupported scheme {_quote(scheme)} (want http or https)", text)
+    if _IDENTIFIER_RE.fullmatch(rest):
+        raise _invalid("cannot specify 64-byte hexadecimal strings as a repository name", text)
+    domain, remainder, explicit = _split_docker_domain(rest)
+    if scheme is not None and not explicit:
+        raise _invalid("a reference with a scheme must start with a registry domain", text)
+    before_digest, has_digest, digest = remainder.partition("@")
+    path, has_tag, tag = before_digest.partition(":")
+    if path.lower() != path:
+        raise _invalid(f"repository name {_quote(path)} must be lowercase", text)
+    if not _DOMAIN_RE.fullmatch(domain):
+        raise _invalid(f"invalid registry domain {_quote(domain)}", text)
+    if not path:
+        raise _invalid("repository name must have at least one component", text)
+    if not _REMOTE_NAME_RE.fullmatch(path):
+        raise _invalid(
+            f"invalid repository name {_quote(path)} (want '/'-separated components of "
+            "lowercase letters and digits joined by '.', '_', '__' or dashes)",
+            text,
+        )
+    if len(path) > _REPOSITORY_NAME_MAX_LENGTH:
+        raise _invalid(
+            f"repository name must not be more than {_REPOSITORY_NAME_MAX_LENGTH} characters "
+            f"(got {len(path)})",
+            text,
+        )
+    if has_tag:
+        _check_tag(tag, text)
+    if has_digest:
+        _check_digest(digest, text)
+    return ImageReference(
+        domain=domain,
+        path=path,
+        tag=tag if has_tag else None,
+        digest=digest if has_digest else None,
+        scheme=scheme,
+    )

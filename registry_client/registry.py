@@ -1,0 +1,199 @@
+"""Registry: the entry point -- connect to a registry, ping it, list it, open repositories."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+
+from ._http import parse_json
+from ._pagination import follow_pages, next_link
+from .auth import Authenticator, TokenAuthenticator
+from .errors import RegistryResponseError
+from .reference import ImageReference, parse_image_name
+from .repository import Repository
+from .requester import Requester
+
+__all__ = ["Registry"]
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REPO_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+MAX_CATALOG_PAGE = 100_000
+
+
+class Registry:
+    """A container registry, reached through one pooled, thread-safe Requester.
+
+    Args:
+        domain: as in image references: ``docker.io``, ``ghcr.io``, ``localhost:5000``.
+        authenticator: credentials strategy; None means anonymous token auth (as ``docker pull``).
+        protocol: ``"https"`` (default) or ``"http"`` for a local or insecure registry.
+        session: a ``requests.Session`` to send through (default: a new pooled one).
+        timeout: ``(connect, read)`` seconds, default ``(2, 5)``; streaming reads go on
+            as long as bytes keep flowing.
+        verify: TLS verification, True (default), False or a CA bundle path.
+        proxy: a proxy URL for every request.
+        retries: retries after the first attempt of idempotent requests (default 3).
+        max_workers: parallel transfers and HEADs (default 4).
+        user_agent: the User-Agent header.
+
+    Usable as a context manager; ``close()`` releases the connections.
+    """
+
+    def __init__(
+        self,
+        domain: str = "docker.io",
+        *,
+        authenticator: Authenticator | None = None,
+        protocol: str = "https",
+        session: requests.Session | None = None,
+        timeout: float | tuple[float, float] = (2, 5),
+        verify: bool | str = True,
+        proxy: str | None = None,
+        retries: int = 3,
+        max_workers: int = 4,
+        user_agent: str | None = None,
+        **requester_options: Any,
+    ) -> None:
+        if domain == "index.docker.io":
+            domain = "docker.io"
+        self.domain = domain
+        self.max_workers = max(1, int(max_workers))
+        self._requester = Requester(
+            domain,
+            authenticator if authenticator is not None else TokenAuthenticator(),
+            session,
+            protocol,
+            timeout=timeout,
+            verify=verify,
+            proxy=proxy,
+            retries=retries,
+            user_agent=user_agent,
+            pool_size=max(10, self.max_workers + 2),
+            **requester_options,
+        )
+
+    @classmethod
+    def from_reference(cls, reference: str | ImageReference, **kw: Any) -> Registry:
+        """A Registry for the domain of an image reference (``quay.io/org/app:1.0``).
+
+        Raises:
+            InvalidReferenceError: the reference is malformed.
+        """
+        ref = reference if isinstance(reference, ImageReference) else parse_image_name(
+            reference, allow_scheme=True
+        )
+        if ref.scheme and "protocol" not in kw:
+            kw["protocol"] = ref.scheme
+        return cls(ref.domain, **kw)
+
+    @classmethod
+    def from_docker_config(cls, domain: str = "docker.io", **kw: Any) -> Registry:
+        """A Registry using the credentials docker stored for ``domain``.
+
+        Reads ``~/.docker/config.json`` (or ``$DOCKER_CONFIG/config.json``):
+        ``auths``, ``credsStore`` and ``credHelpers``. Anonymous when none.
+        """
+        from .docker_config import authenticator_for
+
+        if "authenticator" not in kw:
+            kw["authenticator"] = authenticator_for(domain)
+        return cls(domain, **kw)
+
+    def __repr__(self) -> str:
+        return f"Registry(domain={self.domain!r}, protocol={self._requester.protocol!r})"
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._requester.close()
+
+    @property
+    def requester(self) -> Requester:
+        """The Requester every request of this registry goes through."""
+        return self._requester
+
+    def ping(self) -> None:
+        """Check that the registry speaks the v2 API and accepts our credentials.
+
+        Raises:
+            RegistryUnavailableError: it cannot be reached.
+            AuthenticationError: it refused the credentials.
+        """
+        self._requester.send("GET", "", context=f"ping {self.domain}")
+
+    def repository(self, name: str) -> Repository:
+        """The repository ``name`` (``library/alpine``); no request is made.
+
+        Raises:
+            InvalidReferenceError: the name is not a valid repository path.
+        """
+        if not isinstance(name, str) or len(name) > 255 or not _REPO_RE.match(name):
+            from .errors import InvalidReferenceError
+
+            raise InvalidReferenceError(f"invalid repository name {str(name)[:300]!r}")
+        return Repository(name, self._requester, registry=self, max_workers=self.max_workers)
+
+    def repository_from_string(self, s: str) -> Repository:
+        """The repository named by a reference string on this registry (tag/digest ignored).
+
+        Raises:
+            ValueError: the reference is on another registry, or malformed.
+        """
+        ref = parse_image_name(s, allow_scheme=True)
+        if ref.domain != self.domain:
+            raise ValueError(
+                f"{s!r} is on registry {ref.domain!r}, not on {self.domain!r}"
+            )
+        return self.repository(ref.path)
+
+    def _catalog_page(self, url: str) -> tuple[list[str], str | None]:
+        resp = self._requester.send(
+            "GET", url, scopes=("registry:catalog:*",), context=f"catalog of {self.domain}",
+        )
+        doc = parse_json(resp.content, what=f"catalog of {self.domain}")
+        repos = doc.get("repositories") if isinstance(doc, dict) else None
+        if repos is None:
+            repos = []
+        if not isinstance(repos, list) or not all(isinstance(r, str) for r in repos):
+            raise RegistryResponseError(
+                f"catalog of {self.domain}: 'repositories' is not a list of strings"
+            )
+        if len(repos) > MAX_CATALOG_PAGE:
+            raise RegistryResponseError(f"catalog of {self.domain}: page too large")
+        return repos, next_link(resp)
+
+    def iter_repositories(self, page_size: int | None = None) -> Iterator[Repository]:
+        """Every repository in the catalog, page after page.
+
+        Raises:
+            AuthorizationError: the catalog is not open to these credentials.
+        """
+        url = self._requester.url("_catalog")
+        if page_size is not None:
+            url += f"?n={int(page_size)}"
+        pages = follow_pages(
+            url, self._catalog_page, same_origin=self._requester.same_origin,
+            resolve=lambda link, base: self._requester.resolve(link, base),
+        )
+        for names in pages:
+            for name in names:
+                if _REPO_RE.match(name):
+                    yield Repository(
+                        name, self._requester, registry=self, max_workers=self.max_workers
+                    )
+
+    def repositories(self) -> list[Repository]:
+        """Every repository in the catalog (all pages followed)."""
+        return list(self.iter_repositories())
+
+    def search(self, substring: str) -> list[str]:
+        """Names of catalog repositories containing ``substring`` (filtered here, not remotely)."""
+        return [r.name for r in self.iter_repositories() if substring in r.name]

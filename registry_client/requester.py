@@ -1,0 +1,356 @@
+"""The Requester: one pooled session, URL building, the auth loop, retries and stats.
+
+Every request of a :class:`~registry_client.Registry` goes through
+:meth:`Requester.send`, the single funnel where credentials are added, 401s are
+answered (at most one re-send), idempotent requests are retried with backoff,
+and unexpected answers become typed errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import IO, Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import requests.adapters
+
+from ._http import DEFAULT_BODY_LIMIT, raise_for_status, read_capped, redact_url, retry_after
+from .auth import Authenticator, TokenAuthenticator, set_scopes
+from .errors import (
+    AuthenticationError,
+    RegistrySSLError,
+    RegistryUnavailableError,
+)
+
+__all__ = ["Requester", "api_host"]
+
+log = logging.getLogger("registry_client")
+
+_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_DEFAULT_UA = "registry-client/0.1 (+python-requests)"
+
+
+def api_host(domain: str) -> str:
+    """The host that serves the API for ``domain`` (``docker.io`` -> ``registry-1.docker.io``)."""
+    if domain in ("docker.io", "index.docker.io"):
+        return "registry-1.docker.io"
+    return domain
+
+
+def _rewind(data: Any) -> Any:
+    """Return a replayable position marker for a body, or None when it cannot be replayed."""
+    if data is None or isinstance(data, bytes | bytearray | str):
+        return 0
+    tell = getattr(data, "tell", None)
+    seekable = getattr(data, "seekable", None)
+    if callable(tell) and callable(seekable) and seekable():
+        return tell()
+    return None
+
+
+class Requester:
+    """Sends every request of one registry: session, auth, retries, error mapping, stats.
+
+    Args:
+        domain: the registry domain as in image references (``docker.io``, ``localhost:5000``).
+        authenticator: the credentials strategy (default: anonymous token auth).
+        session: a ``requests.Session`` to use (default: a new pooled one, closed by ``close``).
+        protocol: ``"https"`` (default) or ``"http"`` for local / insecure registries.
+        timeout: ``(connect, read)`` seconds; default ``(2, 5)``.
+        verify: TLS verification: True, False or a CA bundle path.
+        proxy: one proxy URL for http and https.
+        retries: retries after the first attempt of an idempotent request (default 3).
+        user_agent: the User-Agent header value.
+        pool_size: connections kept per host (default 10).
+        backoff: base of the exponential backoff, in seconds (default 0.25).
+        body_limit: largest manifest or JSON body read into memory (default 4 MiB).
+    """
+
+    def __init__(
+        self,
+        domain: str,
+        authenticator: Authenticator | None = None,
+        session: requests.Session | None = None,
+        protocol: str = "https",
+        *,
+        timeout: float | tuple[float, float] = (2, 5),
+        verify: bool | str = True,
+        proxy: str | None = None,
+        retries: int = 3,
+        user_agent: str | None = None,
+        pool_size: int = 10,
+        backoff: float = 0.25,
+        max_backoff: float = 30.0,
+        body_limit: int = DEFAULT_BODY_LIMIT,
+    ) -> None:
+        if protocol not in ("http", "https"):
+            raise ValueError(f"protocol must be 'http' or 'https', not {protocol!r}")
+        self.domain = domain
+        self.protocol = protocol
+        self.host = api_host(domain)
+        self.base_url = f"{protocol}://{self.host}"
+        self.authenticator: Authenticator = (
+            authenticator if authenticator is not None else TokenAuthenticator()
+        )
+        self._own_session = session is None
+        self.session = session if session is not None else requests.Session()
+        if self._own_session:
+            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+            self.session.mount("https://", adapter)
+            self.session.mount("http://", adapter)
+        self.session.headers["User-Agent"] = user_agent or _DEFAULT_UA
+        self.timeout = timeout
+        self.verify = verify
+        self.proxies = {"http": proxy, "https": proxy} if proxy else {}
+        self.retries = max(0, int(retries))
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.body_limit = body_limit
+        self.capabilities: dict[str, bool] = {}
+        self._stats_lock = threading.Lock()
+        self._stats: dict[str, Any] = {
+            "requests": 0, "by_method": {}, "bytes_sent": 0, "bytes_received": 0,
+        }
+        bind = getattr(self.authenticator, "bind", None)
+        if callable(bind):
+            bind(self._token_transport,
+                 trusted_http_host=urlsplit(self.base_url).hostname if protocol == "http" else None)
+        if protocol == "http" or verify is False:
+            log.warning(
+                "registry %s: %s", domain,
+                "plain HTTP, traffic is not encrypted" if protocol == "http"
+                else "TLS certificate verification is disabled",
+            )
+
+    def __repr__(self) -> str:
+        return f"Requester(domain={self.domain!r}, protocol={self.protocol!r})"
+
+    # -- stats --------------------------------------------------------------------------
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Counters for your monitoring: requests (total and by method), bytes sent/received."""
+        with self._stats_lock:
+            return {**self._stats, "by_method": dict(self._stats["by_method"])}
+
+    def count_received(self, n: int) -> None:
+        """Add ``n`` bytes to the received counter (used by streaming readers)."""
+        with self._stats_lock:
+            self._stats["bytes_received"] += n
+
+    def count_sent(self, n: int) -> None:
+        """Add ``n`` bytes to the sent counter (used by streaming uploads)."""
+        with self._stats_lock:
+            self._stats["bytes_sent"] += n
+
+    def _count_request(self, method: str, sent: int) -> None:
+        with self._stats_lock:
+            self._stats["requests"] += 1
+            by = self._stats["by_method"]
+            by[method] = by.get(method, 0) + 1
+            self._stats["bytes_sent"] += sent
+
+    # -- urls ---------------------------------------------------------------------------
+    def url(self, path: str) -> str:
+        """The absolute URL of an API path (``"library/alpine/tags/list"`` -> ``.../v2/...``)."""
+        return f"{self.base_url}/v2/{path.lstrip('/')}"
+
+    def resolve(self, location: str, base: str | None = None) -> str:
+        """Resolve a ``Location`` or ``Link`` target (relative or absolute) against the API."""
+        return urljoin(base or self.base_url + "/v2/", location)
+
+    def same_origin(self, url: str) -> bool:
+        """True when ``url`` has the registry's own scheme, host and port."""
+        a, b = urlsplit(url), urlsplit(self.base_url)
+        return (a.scheme, a.hostname, a.port or _default_port(a.scheme)) == (
+            b.scheme, b.hostname, b.port or _default_port(b.scheme)
+        )
+
+    # -- sending ------------------------------------------------------------------------
+    def send(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        scopes: Iterable[str] = (),
+        expected: Iterable[int] = (200,),
+        context: str = "",
+        params: Mapping[str, str] | list[tuple[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | IO[bytes] | Iterable[bytes] | None = None,
+        stream: bool = False,
+        allow_redirects: bool = True,
+        idempotent: bool | None = None,
+        timeout: float | tuple[float, float] | None = None,
+    ) -> requests.Response:
+        """Send one API request and return the answer when its status is in ``expected``.
+
+        ``path_or_url`` is an API path (``"repo/manifests/tag"``) or an absolute
+        URL on the registry (a ``Location``). Credentials are added by the
+        authenticator; a 401 is answered by at most one re-send; idempotent
+        requests are retried on connection errors, timeouts, 429, 502, 503, 504.
+
+        Raises:
+            AuthenticationError, AuthorizationError, NotFoundError, RegistryUnavailableError,
+            RegistrySSLError, RegistryResponseError: the answer was not expected.
+        """
+        method = method.upper()
+        url = path_or_url if "://" in path_or_url else self.url(path_or_url)
+        ok = set(expected)
+        context = context or f"{method.lower()} on {self.domain}"
+        can_retry = (method in _IDEMPOTENT) if idempotent is None else idempotent
+        start_pos = _rewind(data)
+        if start_pos is None:
+            can_retry = False
+        scopes = tuple(scopes)
+        attempt = 0
+        while True:
+            if attempt and start_pos is not None and hasattr(data, "seek"):
+                data.seek(start_pos)  # type: ignore[union-attr]
+            try:
+                resp = self._send_with_auth(
+                    method, url, scopes=scopes, params=params, headers=headers, data=data,
+                    stream=stream, allow_redirects=allow_redirects, timeout=timeout,
+                    replayable=start_pos is not None,
+                )
+            except requests.exceptions.SSLError:
+                raise RegistrySSLError(
+                    f"{context}: TLS error talking to {self.host} "
+                    "(certificate not trusted, or use protocol='http' for a plain-HTTP registry)",
+                    method=method, url=redact_url(url),
+                ) from None
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if can_retry and attempt < self.retries:
+                    self._sleep(attempt, None)
+                    attempt += 1
+                    continue
+                raise RegistryUnavailableError(
+                    f"{context}: {method} {redact_url(url)} failed after {attempt + 1} "
+                    f"attempt(s): {type(exc).__name__}",
+                    method=method, url=redact_url(url),
+                ) from None
+            except requests.RequestException as exc:
+                raise RegistryUnavailableError(
+                    f"{context}: {method} {redact_url(url)} failed: {type(exc).__name__}",
+                    method=method, url=redact_url(url),
+                ) from None
+            if resp.status_code in ok:
+                if not stream:
+                    resp._content = read_capped(resp, self.body_limit)
+                    self.count_received(len(resp._content))
+                return resp
+            if resp.status_code in _RETRY_STATUSES and can_retry and attempt < self.retries:
+                wait = retry_after(resp, self.max_backoff)
+                resp.close()
+                self._sleep(attempt, wait)
+                attempt += 1
+                continue
+            raise_for_status(resp, context=context, method=method)
+
+    def _sleep(self, attempt: int, wait: float | None) -> None:
+        if wait is None:
+            wait = min(self.max_backoff, self.backoff * (2**attempt))
+            wait = wait / 2 + random.uniform(0, wait / 2)
+        log.debug("retrying in %.2fs (attempt %d)", wait, attempt + 1)
+        time.sleep(wait)
+
+    def _send_with_auth(
+        self, method: str, url: str, *, scopes: tuple[str, ...], replayable: bool,
+        params: Any, headers: Any, data: Any, stream: bool, allow_redirects: bool,
+        timeout: Any,
+    ) -> requests.Response:
+        req = requests.Request(method, url, params=params, headers=dict(headers or {}), data=data)
+        prepared = self.session.prepare_request(req)
+        set_scopes(prepared, scopes)
+        start = _rewind(data)
+        for round_ in range(2):
+            self.authenticator.handle_request(prepared)
+            resp = self._transmit(prepared, stream, allow_redirects, timeout)
+            if resp.status_code != 401 or round_ == 1:
+                return resp
+            if not self.authenticator.handle_response(resp):
+                return resp
+            if not replayable:
+                resp.close()
+                raise AuthenticationError(
+                    f"{method} {redact_url(url)}: the registry asked to authenticate in the "
+                    "middle of a streamed body that cannot be sent again",
+                    status_code=401, method=method, url=redact_url(url),
+                )
+            resp.close()
+            if start is not None and hasattr(data, "seek"):
+                data.seek(start)
+            prepared = prepared.copy()
+            prepared.headers.pop("Authorization", None)
+            set_scopes(prepared, scopes)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _transmit(
+        self, prepared: requests.PreparedRequest, stream: bool, allow_redirects: bool,
+        timeout: Any,
+    ) -> requests.Response:
+        t0 = time.monotonic()
+        body = prepared.body
+        sent = len(body) if isinstance(body, bytes | str) else 0
+        resp = self.session.send(
+            prepared,
+            stream=True,
+            timeout=timeout if timeout is not None else self.timeout,
+            verify=self.verify,
+            proxies=self.proxies,
+            allow_redirects=allow_redirects,
+        )
+        self._count_request(prepared.method or "", sent)
+        for hop in resp.history:
+            self._count_request(hop.request.method or "", 0)
+        log.debug(
+            "%s %s -> %s in %.3fs (sent %d bytes, length %s)",
+            prepared.method, redact_url(prepared.url), resp.status_code,
+            time.monotonic() - t0, sent, resp.headers.get("Content-Length", "?"),
+        )
+        return resp
+
+    def _token_transport(self, method: str, url: str, **kw: Any) -> requests.Response:
+        """Send a token-server request through the pooled session, with retries on 5xx."""
+        attempt = 0
+        while True:
+            try:
+                resp = self.session.request(
+                    method, url, timeout=self.timeout, verify=self.verify,
+                    proxies=self.proxies, stream=True, allow_redirects=True, **kw,
+                )
+                self._count_request(method, 0)
+            except requests.exceptions.SSLError:
+                raise RegistrySSLError(
+                    f"TLS error talking to token server {redact_url(url)}"
+                ) from None
+            except requests.RequestException as exc:
+                if attempt < self.retries:
+                    self._sleep(attempt, None)
+                    attempt += 1
+                    continue
+                raise RegistryUnavailableError(
+                    f"token server {redact_url(url)} unreachable: {type(exc).__name__}"
+                ) from None
+            if resp.status_code in (429, 500, 502, 503, 504) and attempt < self.retries:
+                wait = retry_after(resp, self.max_backoff)
+                resp.close()
+                self._sleep(attempt, wait)
+                attempt += 1
+                continue
+            return resp
+
+    def close(self) -> None:
+        """Close the session's pooled connections (when the Requester created the session)."""
+        if self._own_session:
+            self.session.close()
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+

@@ -1,0 +1,101 @@
+"""The shared shape of every service: a requester, a repository name, one request funnel."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import IO
+
+import requests
+
+from .._digest import is_valid_digest
+from ..errors import InvalidReferenceError
+from ..requester import Requester
+
+_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
+
+
+def check_tag(tag: str) -> str:
+    """Return ``tag`` when it follows the tag grammar, else raise InvalidReferenceError."""
+    if not isinstance(tag, str) or not _TAG_RE.match(tag):
+        raise InvalidReferenceError(
+            f"invalid tag {str(tag)[:140]!r}: want [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}"
+        )
+    return tag
+
+
+def check_digest(digest: str) -> str:
+    """Return ``digest`` when it is a valid sha256/sha512 digest.
+
+    Raises:
+        InvalidReferenceError: it is not.
+    """
+    if not is_valid_digest(digest):
+        raise InvalidReferenceError(f"invalid digest {str(digest)[:140]!r}: want sha256:<64 hex>")
+    return digest
+
+
+def check_reference(reference: str) -> str:
+    """Accept a tag or a digest; raise InvalidReferenceError for anything else."""
+    if isinstance(reference, str) and ":" in reference:
+        return check_digest(reference)
+    return check_tag(reference)
+
+
+def is_digest(reference: str) -> bool:
+    """True when ``reference`` is a digest rather than a tag."""
+    return ":" in reference
+
+
+class Service:
+    """Base of the four services: holds only the shared requester and the repository name."""
+
+    def __init__(self, requester: Requester, repository: str) -> None:
+        self._requester = requester
+        self.repository = repository
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(repository={self.repository!r})"
+
+    @property
+    def domain(self) -> str:
+        """The registry domain this service talks to."""
+        return self._requester.domain
+
+    def scope(self, actions: str) -> str:
+        """The token scope for ``actions`` on this repository."""
+        return f"repository:{self.repository}:{actions}"
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        actions: str = "pull",
+        operation: str,
+        expected: Iterable[int] = (200,),
+        extra_scopes: Iterable[str] = (),
+        params: Mapping[str, str] | list[tuple[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | IO[bytes] | Iterable[bytes] | None = None,
+        stream: bool = False,
+        absolute: bool = False,
+        idempotent: bool | None = None,
+        timeout: float | tuple[float, float] | None = None,
+    ) -> requests.Response:
+        """Send a request about this repository (``path`` relative to ``/v2/<name>/``)."""
+        target = path if absolute else f"{self.repository}/{path}"
+        return self._requester.send(
+            method,
+            target,
+            scopes=(self.scope(actions), *extra_scopes),
+            expected=expected,
+            context=f"{operation} ({self.domain}/{self.repository})",
+            params=params,
+            headers=headers,
+            data=data,
+            stream=stream,
+            idempotent=idempotent,
+            timeout=timeout,
+        )
+

@@ -1,0 +1,249 @@
+"""Moving whole images: pull to an OCI layout, push from one, copy between repositories."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from .. import mediatypes
+from .._reader import CHUNK, VerifyingReader
+from ..layout import OCILayout
+from ..models import (
+    Descriptor,
+    Image,
+    Manifest,
+    ManifestList,
+    ManifestV2,
+    OCIIndex,
+    OCIManifest,
+    Platform,
+    RawManifest,
+    config_from_bytes,
+    manifest_from_bytes,
+)
+from ..progress import BlobMounted, BlobSkipped, ProgressCallback, emit
+from ._base import is_digest
+from ._upload import Uploader, UploadSource
+
+if TYPE_CHECKING:
+    from ..repository import Repository
+    from .images import ImageService
+
+_FOREIGN = ("foreign", "nondistributable")
+
+
+def _is_index(m: Manifest) -> bool:
+    return isinstance(m, ManifestList | OCIIndex)
+
+
+def _blobs_of(m: Manifest) -> list[Descriptor]:
+    if isinstance(m, ManifestV2 | OCIManifest):
+        return [d for d in [m.config, *m.layers] if not any(f in d.media_type for f in _FOREIGN)]
+    return []
+
+
+def _run_parallel(
+    fn: Callable[[Descriptor], None], items: Iterable[Descriptor], workers: int
+) -> None:
+    """Run ``fn`` over distinct blobs, largest first, at most ``workers`` at once."""
+    unique: dict[str, Descriptor] = {}
+    for d in items:
+        unique.setdefault(d.digest, d)
+    ordered = sorted(unique.values(), key=lambda d: d.size, reverse=True)
+    if not ordered:
+        return
+    if len(ordered) == 1 or workers == 1:
+        for d in ordered:
+            fn(d)
+        return
+    with ThreadPoolExecutor(max_workers=min(workers, len(ordered))) as pool:
+        for future in [pool.submit(fn, d) for d in ordered]:
+            future.result()
+
+
+def _select(index: ManifestList | OCIIndex, platform: str | Platform) -> Descriptor:
+    want = Platform.parse(platform) if isinstance(platform, str) else platform
+    for d in index.manifests:
+        if d.platform is not None and d.platform.matches(want):
+            return d
+    have = ", ".join(str(d.platform) for d in index.manifests if d.platform is not None)
+    raise ValueError(f"no platform {want} in this index (have: {have})")
+
+
+def _descriptor_dict(raw: RawManifest) -> dict[str, Any]:
+    return {"mediaType": raw.media_type, "digest": raw.digest, "size": len(raw.data)}
+
+
+def _image_from_local(
+    images: ImageService, raw: RawManifest, manifest: Manifest, *, domain: str,
+    repository: str, tag: str | None, config: bytes | None,
+) -> Image:
+    if _is_index(manifest) or config is None:
+        img = images.describe(raw, manifest, tag=tag) if _is_index(manifest) else None
+        assert img is not None
+        return Image(digest=img.digest, domain=domain, repository=repository, tag=tag,
+                     platforms=img.platforms, media_type=img.media_type, size=img.size)
+    cfg = config_from_bytes(config)
+    platform = Platform(
+        architecture=cfg.architecture or "", os=cfg.os or "", variant=cfg.variant,
+        os_version=cfg.os_version, os_features=tuple(cfg.os_features or ()),
+        digest=raw.digest, media_type=raw.media_type, size=len(raw.data),
+    )
+    return Image(digest=raw.digest, domain=domain, repository=repository, tag=tag,
+                 platforms=[platform], media_type=raw.media_type, size=len(raw.data))
+
+
+# -- pull -----------------------------------------------------------------------------------
+def pull_image(
+    images: ImageService, reference: str, directory: str | os.PathLike[str], *,
+    platform: str | Platform | None, progress: ProgressCallback | None,
+) -> Image:
+    """Write the image ``reference`` into an OCI layout at ``directory``."""
+    layout = OCILayout(directory)
+    layout.init()
+    manifests, blobs = images._manifests, images._blobs
+    raw = manifests.get_raw(reference)
+    top = manifest_from_bytes(raw.data, raw.media_type)
+    singles: list[tuple[RawManifest, Manifest]] = []
+    entry_raw = raw
+    if _is_index(top):
+        assert isinstance(top, ManifestList | OCIIndex)
+        chosen = [_select(top, platform)] if platform is not None else list(top.manifests)
+        for d in chosen:
+            child_raw = manifests.get_raw(d.digest)
+            singles.append((child_raw, manifest_from_bytes(child_raw.data, child_raw.media_type)))
+        if platform is not None:
+            entry_raw = singles[0][0]
+        else:
+            layout.write_blob(raw.digest, raw.data)
+    else:
+        singles.append((raw, top))
+
+    def fetch(d: Descriptor) -> None:
+        path = layout.blob_path(d.digest)
+        if layout.has_blob(d.digest, d.size):
+            emit(progress, BlobSkipped(d.digest, d.size))
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        blobs.download(d.digest, path, progress=progress, expected_size=d.size)
+
+    _run_parallel(fetch, (b for _, m in singles for b in _blobs_of(m)), images._max_workers)
+    for child_raw, _ in singles:
+        layout.write_blob(child_raw.digest, child_raw.data)
+    tag = None if is_digest(reference) else reference
+    layout.add_manifest(_descriptor_dict(entry_raw), tag or reference)
+    entry = manifest_from_bytes(entry_raw.data, entry_raw.media_type)
+    config = None
+    if not _is_index(entry):
+        assert isinstance(entry, ManifestV2 | OCIManifest)
+        config = layout.read_blob(entry.config.digest, images._requester.body_limit)
+    return _image_from_local(images, entry_raw, entry, domain=images.domain,
+                             repository=images.repository, tag=tag, config=config)
+
+
+# -- push -----------------------------------------------------------------------------------
+def _local_manifest(layout: OCILayout, desc: dict[str, Any], limit: int) -> RawManifest:
+    digest = desc.get("digest")
+    if not isinstance(digest, str):
+        raise ValueError(f"{layout.root}: index.json entry without a digest")
+    data = layout.read_blob(digest, limit)
+    media = desc.get("mediaType")
+    if not isinstance(media, str) or not media:
+        try:
+            media = json.loads(data).get("mediaType") or mediatypes.OCI_MANIFEST
+        except (ValueError, AttributeError):
+            media = mediatypes.OCI_MANIFEST
+    return RawManifest(data=data, media_type=str(media), digest=digest)
+
+
+def push_image(
+    images: ImageService, directory: str | os.PathLike[str], tag: str, *,
+    progress: ProgressCallback | None,
+) -> Image:
+    """Upload the layout entry named ``tag`` (or the only one) and tag it ``tag``."""
+    layout = OCILayout(directory)
+    limit = images._requester.body_limit
+    raw = _local_manifest(layout, layout.find(tag), limit)
+    top = manifest_from_bytes(raw.data, raw.media_type)
+    children: list[tuple[RawManifest, Manifest]] = []
+    if _is_index(top):
+        assert isinstance(top, ManifestList | OCIIndex)
+        for d in top.manifests:
+            child = _local_manifest(layout, {"digest": d.digest, "mediaType": d.media_type}, limit)
+            children.append((child, manifest_from_bytes(child.data, child.media_type)))
+    else:
+        children.append((raw, top))
+
+    def send(d: Descriptor) -> None:
+        images._blobs.upload(layout.blob_path(d.digest), digest=d.digest, progress=progress)
+
+    _run_parallel(send, (b for _, m in children for b in _blobs_of(m)), images._max_workers)
+    if _is_index(top):
+        for child, _ in children:
+            images._manifests.put(child.digest, child)
+    images._manifests.put(tag, raw)
+    config = None
+    if not _is_index(top):
+        assert isinstance(top, ManifestV2 | OCIManifest)
+        config = layout.read_blob(top.config.digest, limit)
+    return _image_from_local(images, raw, top, domain=images.domain,
+                             repository=images.repository, tag=tag, config=config)
+
+
+# -- copy -----------------------------------------------------------------------------------
+def _same_registry(images: ImageService, target: Repository) -> bool:
+    return target.requester.base_url == images._requester.base_url
+
+
+def copy_image(
+    images: ImageService, reference: str, target: Repository, target_tag: str | None, *,
+    progress: ProgressCallback | None,
+) -> Image:
+    """Copy every platform of ``reference`` to ``target``; manifests keep their bytes."""
+    src_manifests, src_blobs = images._manifests, images._blobs
+    raw = src_manifests.get_raw(reference)
+    top = manifest_from_bytes(raw.data, raw.media_type)
+    children: list[tuple[RawManifest, Manifest]] = []
+    if _is_index(top):
+        assert isinstance(top, ManifestList | OCIIndex)
+        for d in top.manifests:
+            child = src_manifests.get_raw(d.digest)
+            children.append((child, manifest_from_bytes(child.data, child.media_type)))
+    else:
+        children.append((raw, top))
+    same = _same_registry(images, target)
+    same_repo = same and target.name == images.repository
+
+    def move(d: Descriptor) -> None:
+        if same_repo:
+            emit(progress, BlobSkipped(d.digest, d.size))
+            return
+        if same:
+            if target.blobs.mount(d.digest, images.repository):
+                emit(progress, BlobMounted(d.digest, d.size, images.repository))
+                return
+        elif target.blobs.exists(d.digest):
+            emit(progress, BlobSkipped(d.digest, d.size))
+            return
+        reader = src_blobs.open(d.digest, expected_size=d.size)
+        assert isinstance(reader, VerifyingReader)
+        with io.BufferedReader(reader, buffer_size=CHUNK) as buffered:
+            source = UploadSource(buffered, d.size, d.digest, owned=False)
+            Uploader(target.blobs, source, None, progress).run()
+
+    _run_parallel(move, (b for _, m in children for b in _blobs_of(m)), images._max_workers)
+    if _is_index(top):
+        for child, _ in children:
+            target.manifests.put(child.digest, child)
+    tag = target_tag or (None if is_digest(reference) else reference)
+    target.manifests.put(tag or raw.digest, raw)
+    config = None
+    if not _is_index(top):
+        assert isinstance(top, ManifestV2 | OCIManifest)
+        config = src_blobs.get(top.config.digest)
+    return _image_from_local(images, raw, top, domain=target.domain,
+                             repository=target.name, tag=tag, config=config)

@@ -1,0 +1,257 @@
+"""Blob uploads: monolithic (POST + PUT) and chunked (PATCH ... PUT) with resume and cancel."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import re
+from typing import IO, TYPE_CHECKING, Any
+
+from .._digest import compute_digest
+from .._reader import CHUNK
+from ..errors import (
+    DigestMismatchError,
+    RegistryResponseError,
+    RegistryUnavailableError,
+)
+from ..models import Descriptor
+from ..progress import BlobAdvanced, BlobFinished, BlobStarted, ProgressCallback, emit
+
+if TYPE_CHECKING:
+    from .blobs import BlobService
+
+log = logging.getLogger("registry_client")
+
+MONOLITHIC_MAX = 64 * 1024 * 1024
+DEFAULT_CHUNK = 16 * 1024 * 1024
+_OCTET = "application/octet-stream"
+_RANGE_RE = re.compile(r"^(?:bytes=)?0-(-?\d+)$")
+
+
+class UploadSource:
+    """What to upload: a file object positioned at the blob's start, its size and digest."""
+
+    def __init__(
+        self, stream: IO[bytes], size: int | None, digest: str | None, *, owned: bool
+    ) -> None:
+        self.stream = stream
+        self.size = size
+        self.digest = digest
+        self.start = stream.tell() if stream.seekable() else 0
+        self._owned = owned
+
+    @classmethod
+    def from_data(cls, data: Any, digest: str | None) -> UploadSource:
+        """Normalise bytes, a path or a file object; hash seekable content when no digest."""
+        if isinstance(data, bytes | bytearray | memoryview):
+            raw = bytes(data)
+            actual = compute_digest(raw, (digest or "sha256").split(":", 1)[0])
+            if digest is not None and actual != digest:
+                raise DigestMismatchError(f"upload: content is {actual}, expected {digest}")
+            return cls(io.BytesIO(raw), len(raw), actual, owned=True)
+        if isinstance(data, str | os.PathLike):
+            f = open(data, "rb")
+            src = cls(f, os.fstat(f.fileno()).st_size, digest, owned=True)
+        elif hasattr(data, "read"):
+            src = cls(data, None, digest, owned=False)
+            if data.seekable():
+                end = data.seek(0, os.SEEK_END)
+                data.seek(src.start)
+                src.size = end - src.start
+        else:
+            raise TypeError(f"cannot upload {type(data).__name__}: want bytes, a path or a file")
+        if src.digest is None and src.size is not None:
+            h = hashlib.sha256()
+            while block := src.stream.read(CHUNK):
+                h.update(block)
+            src.stream.seek(src.start)
+            src.digest = f"sha256:{h.hexdigest()}"
+        return src
+
+    def close(self) -> None:
+        """Close the file when this source opened it."""
+        if self._owned:
+            self.stream.close()
+
+
+class _CountingBody:
+    """A file-like body for requests that reports progress and counts bytes sent."""
+
+    def __init__(self, uploader: Uploader, length: int) -> None:
+        self._up = uploader
+        self._src = uploader.source.stream
+        self._seekable = self._src.seekable()
+        self._start = self._src.tell() if self._seekable else 0
+        self._length = length
+        self._sent = 0
+
+    def __len__(self) -> int:
+        return self._length - self._sent
+
+    def read(self, n: int = -1) -> bytes:
+        left = self._length - self._sent
+        if left <= 0:
+            return b""
+        block = self._src.read(left if n is None or n < 0 else min(n, left, 4 * CHUNK))
+        self._sent += len(block)
+        self._up.advance(len(block))
+        return block
+
+    def tell(self) -> int:
+        return self._sent
+
+    def seekable(self) -> bool:
+        return self._seekable
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self._up.advance(-self._sent + pos)
+        self._src.seek(self._start + pos)
+        self._sent = pos
+        return pos
+
+
+class Uploader:
+    """One blob upload, from POST to the final PUT (cancelled on failure)."""
+
+    def __init__(
+        self,
+        blobs: BlobService,
+        source: UploadSource,
+        chunk_size: int | None,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.blobs = blobs
+        self.source = source
+        self.chunk_size = chunk_size
+        self.progress = progress
+        self.done = 0
+        self.location: str | None = None
+
+    def advance(self, n: int, *, count: bool = True) -> None:
+        """Account for ``n`` bytes sent (negative after a rewind)."""
+        self.done += n
+        if n > 0 and count:
+            self.blobs._requester.count_sent(n)
+        if self.progress is not None and n:
+            emit(self.progress, BlobAdvanced(
+                self.source.digest or "", n, self.done, self.source.size))
+
+    def _send(self, method: str, url: str, **kw: Any) -> Any:
+        return self.blobs._request(
+            method, self.blobs._requester.resolve(url), actions="pull,push", absolute=True,
+            operation=f"upload blob {self.source.digest or ''}".strip(), **kw,
+        )
+
+    def _set_location(self, resp: Any) -> None:
+        location = resp.headers.get("Location")
+        if not location:
+            raise RegistryResponseError("upload: the registry sent no Location for the session")
+        self.location = self.blobs._requester.resolve(location)
+
+    def run(self) -> Descriptor:
+        """Do the upload and return the blob's descriptor."""
+        src = self.source
+        emit(self.progress, BlobStarted(src.digest or "", src.size, "upload"))
+        resp = self.blobs._request(
+            "POST", "blobs/uploads/", actions="pull,push", expected=(202,),
+            operation="start blob upload",
+        )
+        self._set_location(resp)
+        try:
+            monolithic = (
+                self.chunk_size is None and src.size is not None and src.digest is not None
+                and src.size <= MONOLITHIC_MAX
+            )
+            digest = self._monolithic() if monolithic else self._chunked()
+        except BaseException:
+            if self.location:
+                self.blobs._cancel(self.location)
+            raise
+        emit(self.progress, BlobFinished(digest, self.done))
+        return Descriptor(media_type=_OCTET, digest=digest, size=self.done)
+
+    def _put_final(self, digest: str, body: Any, length: int) -> None:
+        assert self.location is not None
+        resp = self._send(
+            "PUT", self.location, params={"digest": digest}, data=body,
+            headers={"Content-Type": _OCTET, "Content-Length": str(length)},
+            expected=(201, 204),
+        )
+        remote = (resp.headers.get("Docker-Content-Digest") or "").strip()
+        if remote and remote != digest:
+            raise DigestMismatchError(f"upload: registry stored {remote[:100]}, sent {digest}")
+        self.location = None
+
+    def _monolithic(self) -> str:
+        src = self.source
+        assert src.size is not None and src.digest is not None
+        self._put_final(src.digest, _CountingBody(self, src.size), src.size)
+        return src.digest
+
+    def _chunked(self) -> str:
+        src = self.source
+        chunk_size = self.chunk_size or DEFAULT_CHUNK
+        algo = (src.digest or "sha256").split(":", 1)[0]
+        hasher = hashlib.new(algo)
+        offset = 0
+        while True:
+            chunk = src.stream.read(chunk_size)
+            if not chunk:
+                break
+            hasher.update(chunk)
+            self._patch(chunk, offset)
+            offset += len(chunk)
+        digest = f"{algo}:{hasher.hexdigest()}"
+        if src.digest is not None and digest != src.digest:
+            raise DigestMismatchError(f"upload: content is {digest}, expected {src.digest}")
+        self._put_final(digest, b"", 0)
+        return digest
+
+    def _patch(self, chunk: bytes, offset: int) -> None:
+        """Send one chunk; after a cut, resume from the offset the registry reports."""
+        attempts = self.blobs._requester.retries
+        sent_from = offset
+        while True:
+            part = chunk[sent_from - offset:]
+            end = sent_from + len(part) - 1
+            try:
+                resp = self._send(
+                    "PATCH", self.location or "", data=part, idempotent=False,
+                    headers={"Content-Type": _OCTET, "Content-Range": f"{sent_from}-{end}",
+                             "Content-Length": str(len(part))},
+                    expected=(202, 204),
+                )
+            except RegistryUnavailableError:
+                if attempts <= 0:
+                    raise
+                attempts -= 1
+                reported = self._status()
+                if not offset <= reported <= offset + len(chunk):
+                    raise RegistryResponseError(
+                        f"upload: the registry reports offset {reported}, outside the chunk "
+                        f"{offset}-{offset + len(chunk)}"
+                    ) from None
+                log.debug("upload: resuming chunk at byte %d", reported)
+                self.advance(reported - sent_from)
+                sent_from = reported
+                if sent_from == offset + len(chunk):
+                    return
+                continue
+            self.advance(len(part), count=False)  # the requester counted the bytes body
+            self._set_location(resp)
+            return
+
+    def _status(self) -> int:
+        """Ask the registry how many bytes of the upload it has."""
+        resp = self._send("GET", self.location or "", expected=(204, 200))
+        self._set_location(resp)
+        m = _RANGE_RE.match((resp.headers.get("Range") or "").strip())
+        if not m:
+            raise RegistryResponseError(
+                f"upload status: unusable Range {resp.headers.get('Range', '')[:60]!r}"
+            )
+        return int(m.group(1)) + 1
+
+

@@ -1,0 +1,255 @@
+"""BlobService: check, read, stream, download, upload, mount and delete blobs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import IO, BinaryIO
+
+import requests
+
+from .._digest import new_hasher
+from .._reader import CHUNK, VerifyingReader
+from ..errors import DigestMismatchError, NotFoundError, RegistryResponseError
+from ..models import Descriptor
+from ..progress import (
+    BlobAdvanced,
+    BlobFinished,
+    BlobSkipped,
+    BlobStarted,
+    ProgressCallback,
+    emit,
+)
+from ._base import Service, check_digest
+from ._upload import Uploader, UploadSource
+
+_OCTET = "application/octet-stream"
+
+
+class BlobService(Service):
+    """Read and write the blobs (layers, configs) of one repository.
+
+    Every read is verified against the blob's digest before you can rely on it.
+    """
+
+    def head(self, digest: str) -> Descriptor:
+        """Size and media type of a blob, without its body.
+
+        Raises:
+            NotFoundError: the repository has no such blob.
+        """
+        check_digest(digest)
+        resp = self._request("HEAD", f"blobs/{digest}", operation=f"head blob {digest}")
+        length = resp.headers.get("Content-Length", "")
+        if not length.isdigit():
+            raise RegistryResponseError(
+                f"head blob {digest}: no usable Content-Length ({length[:40]!r})"
+            )
+        media = (resp.headers.get("Content-Type") or _OCTET).split(";", 1)[0].strip()
+        return Descriptor(media_type=media, digest=digest, size=int(length))
+
+    def exists(self, digest: str) -> bool:
+        """True when the repository has the blob (one HEAD request)."""
+        try:
+            self.head(digest)
+        except NotFoundError:
+            return False
+        return True
+
+    def size(self, digest: str) -> int:
+        """The blob's size in bytes.
+
+        Raises:
+            NotFoundError: the repository has no such blob.
+        """
+        return self.head(digest).size
+
+    def _opener(self, digest: str) -> object:
+        def open_at(offset: int) -> requests.Response:
+            headers = {"Range": f"bytes={offset}-"} if offset else {}
+            return self._request(
+                "GET", f"blobs/{digest}", operation=f"get blob {digest}",
+                expected=(200, 206), headers=headers, stream=True,
+            )
+        return open_at
+
+    def open(
+        self, digest: str, *, start: int = 0, hasher: object = None,
+        expected_size: int | None = None,
+    ) -> BinaryIO:
+        """Stream a blob: a file object whose reads raise DigestMismatchError at EOF if wrong.
+
+        A cut connection is resumed with ``Range``. Close it (or use ``with``) when done.
+
+        Raises:
+            NotFoundError: the repository has no such blob.
+        """
+        check_digest(digest)
+        reader = VerifyingReader(
+            self._opener(digest),  # type: ignore[arg-type]
+            digest,
+            start=start,
+            hasher=hasher,
+            expected_size=expected_size,
+            max_resumes=self._requester.retries,
+            on_bytes=self._requester.count_received,
+            what=f"blob {digest} of {self.domain}/{self.repository}",
+        )
+        return reader  # type: ignore[return-value]
+
+    def get(self, digest: str) -> bytes:
+        """The whole blob in memory, verified.
+
+        Raises:
+            NotFoundError: the repository has no such blob.
+            DigestMismatchError: the content does not match ``digest``.
+        """
+        with self.open(digest) as f:
+            assert isinstance(f, VerifyingReader)
+            return f.read_all()
+
+    def download(
+        self, digest: str, path: str | os.PathLike[str], *,
+        progress: ProgressCallback | None = None, expected_size: int | None = None,
+    ) -> Path:
+        """Save a blob to ``path``: streamed, verified, and renamed into place only when right.
+
+        Bytes go to ``<path>.partial`` first; a partial file left by an
+        interrupted run is resumed with ``Range``. A file already at ``path``
+        with the right content is kept and nothing is downloaded.
+
+        Raises:
+            NotFoundError: the repository has no such blob.
+            DigestMismatchError: the content does not match (nothing is left at ``path``).
+        """
+        check_digest(digest)
+        dest = Path(path)
+        if dest.is_dir():
+            dest = dest / digest.replace(":", "_")
+        if dest.is_file() and _file_digest(dest, digest) == digest:
+            size = dest.stat().st_size
+            emit(progress, BlobSkipped(digest, size))
+            return dest
+        partial = dest.with_name(dest.name + ".partial")
+        hasher = new_hasher(digest)
+        start = 0
+        if partial.is_file():
+            start = _hash_file(partial, hasher)
+            if expected_size is not None and start > expected_size:
+                partial.unlink()
+                hasher, start = new_hasher(digest), 0
+        reader = self.open(digest, start=start, hasher=hasher, expected_size=expected_size)
+        assert isinstance(reader, VerifyingReader)
+        total = reader.expected_size
+        emit(progress, BlobStarted(digest, total, "download"))
+        try:
+            with reader, open(partial, "r+b" if start else "wb") as out:
+                out.seek(start)
+                while block := reader.read(CHUNK):
+                    pos = reader.offset - len(block)
+                    if out.tell() != pos:  # the server ignored Range: starting over
+                        out.seek(pos)
+                        out.truncate()
+                    out.write(block)
+                    emit(progress, BlobAdvanced(digest, len(block), reader.offset, total))
+                out.truncate()
+        except DigestMismatchError:
+            partial.unlink(missing_ok=True)
+            raise
+        os.replace(partial, dest)
+        emit(progress, BlobFinished(digest, dest.stat().st_size))
+        return dest
+
+    def upload(
+        self,
+        data: bytes | BinaryIO | IO[bytes] | str | os.PathLike[str],
+        *,
+        digest: str | None = None,
+        chunk_size: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Descriptor:
+        """Upload a blob unless the repository already has it; return its descriptor.
+
+        ``data`` is bytes, a binary file object or a file path. Small blobs go
+        in one request; large ones (over 64 MiB) or any upload with
+        ``chunk_size`` go in chunks, resumed from the registry's offset when a
+        chunk is cut. The digest is computed while reading.
+
+        Raises:
+            DigestMismatchError: ``digest`` was given and the content does not match.
+            RegistryResponseError: the registry refused the upload.
+        """
+        if digest is not None:
+            check_digest(digest)
+        source = UploadSource.from_data(data, digest)
+        try:
+            if source.digest is not None and self.exists(source.digest):
+                emit(progress, BlobSkipped(source.digest, source.size or 0))
+                return Descriptor(media_type=_OCTET, digest=source.digest, size=source.size or 0)
+            return Uploader(self, source, chunk_size, progress).run()
+        finally:
+            source.close()
+
+    def mount(self, digest: str, from_repository: str) -> bool:
+        """Link a blob from another repository of this registry; no bytes move.
+
+        Returns False when the registry answered with an upload session instead
+        (that session is cancelled).
+
+        Raises:
+            AuthorizationError: not allowed to read the source or write here.
+        """
+        check_digest(digest)
+        resp = self._request(
+            "POST", "blobs/uploads/", actions="pull,push",
+            extra_scopes=(f"repository:{from_repository}:pull",),
+            operation=f"mount blob {digest} from {from_repository}",
+            params={"mount": digest, "from": from_repository}, expected=(201, 202),
+        )
+        if resp.status_code == 201:
+            return True
+        location = resp.headers.get("Location")
+        if location:
+            self._cancel(location)
+        return False
+
+    def _cancel(self, location: str) -> None:
+        """Cancel an upload session (best effort)."""
+        try:
+            self._request(
+                "DELETE", self._requester.resolve(location), actions="pull,push",
+                operation="cancel upload", expected=(200, 202, 204, 404), absolute=True,
+            )
+        except Exception:
+            pass
+
+    def delete(self, digest: str) -> None:
+        """Delete a blob from the repository.
+
+        Raises:
+            NotFoundError: no such blob.
+            RegistryResponseError: the registry does not allow deletes.
+        """
+        check_digest(digest)
+        self._request(
+            "DELETE", f"blobs/{digest}", actions="delete",
+            operation=f"delete blob {digest}", expected=(200, 202, 204),
+        )
+
+
+def _hash_file(path: Path, hasher: object) -> int:
+    size = 0
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK):
+            hasher.update(block)  # type: ignore[attr-defined]
+            size += len(block)
+    return size
+
+
+def _file_digest(path: Path, digest: str) -> str:
+    algo = digest.split(":", 1)[0]
+    h = hashlib.new(algo)
+    _hash_file(path, h)
+    return f"{algo}:{h.hexdigest()}"
+

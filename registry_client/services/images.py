@@ -1,0 +1,196 @@
+"""ImageService: whole images -- inspect, delete, pull, push, copy, retag."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from ..errors import RegistryResponseError
+from ..models import (
+    Image,
+    ImageConfig,
+    Manifest,
+    ManifestList,
+    ManifestV2,
+    OCIIndex,
+    OCIManifest,
+    Platform,
+    RawManifest,
+    config_from_bytes,
+    manifest_from_bytes,
+)
+from ..progress import ProgressCallback
+from ._base import Service, check_digest, check_reference, check_tag, is_digest
+
+if TYPE_CHECKING:
+    from ..repository import Repository
+    from ..requester import Requester
+    from .blobs import BlobService
+    from .manifests import ManifestService
+    from .tags import TagService
+
+
+class ImageService(Service):
+    """Whole-image operations on one repository."""
+
+    def __init__(
+        self, requester: Requester, repository: str, *, manifests: ManifestService,
+        blobs: BlobService, tags: TagService, max_workers: int = 4,
+    ) -> None:
+        super().__init__(requester, repository)
+        self._manifests = manifests
+        self._blobs = blobs
+        self._tags = tags
+        self._max_workers = max(1, max_workers)
+
+    # -- reading ------------------------------------------------------------------------
+    def get_by_tag(self, tag: str) -> Image:
+        """Describe the image a tag points to, with its platform(s).
+
+        Raises:
+            NotFoundError: no such tag.
+            SchemaV1NotSupportedError, UnknownSchemaError: a manifest type we do not read.
+        """
+        check_tag(tag)
+        return self._image(tag)
+
+    def get_by_digest(self, digest: str) -> Image:
+        """Describe the image with this manifest digest (``Image.tag`` is None).
+
+        Raises:
+            NotFoundError: no such manifest.
+        """
+        check_digest(digest)
+        return self._image(digest)
+
+    def _image(self, reference: str) -> Image:
+        raw = self._manifests.get_raw(reference)
+        manifest = manifest_from_bytes(raw.data, raw.media_type)
+        return self.describe(raw, manifest, tag=None if is_digest(reference) else reference)
+
+    def describe(self, raw: RawManifest, manifest: Manifest, *, tag: str | None) -> Image:
+        """Build the :class:`Image` for a fetched manifest (reads the config of a single one)."""
+        platforms: list[Platform]
+        if isinstance(manifest, ManifestList | OCIIndex):
+            platforms = [
+                _platform_of_entry(d.platform, d.digest, d.media_type, d.size)
+                for d in manifest.manifests
+            ]
+        else:
+            config = self.config(manifest)
+            platforms = [Platform(
+                architecture=config.architecture or "", os=config.os or "",
+                variant=config.variant, os_version=config.os_version,
+                os_features=tuple(config.os_features or ()),
+                digest=raw.digest, media_type=raw.media_type, size=len(raw.data),
+            )]
+        return Image(
+            digest=raw.digest, domain=self.domain, repository=self.repository, tag=tag,
+            platforms=platforms, media_type=raw.media_type, size=len(raw.data),
+        )
+
+    def config(self, manifest: ManifestV2 | OCIManifest) -> ImageConfig:
+        """Fetch and parse the image config blob of a single-platform manifest.
+
+        Raises:
+            RegistryResponseError: the config is too large or malformed.
+            DigestMismatchError: the config does not match its digest.
+        """
+        desc = manifest.config
+        limit = self._requester.body_limit
+        if desc.size > limit:
+            raise RegistryResponseError(
+                f"image config {desc.digest} of {desc.size} bytes exceeds the {limit}-byte limit"
+            )
+        with self._blobs.open(desc.digest, expected_size=desc.size) as f:
+            data = f.read(limit + 1)
+            f.read(1)
+        return config_from_bytes(data)
+
+    def delete_by_digest(self, digest: str) -> None:
+        """Delete the manifest with this digest and every tag pointing to it.
+
+        Raises:
+            NotFoundError: no such manifest.
+        """
+        self._manifests.delete(digest)
+
+    # -- moving images ------------------------------------------------------------------
+    def pull(
+        self, reference: str, directory: str | os.PathLike[str], *,
+        platform: str | Platform | None = None, progress: ProgressCallback | None = None,
+    ) -> Image:
+        """Download an image into an OCI image layout directory (skopeo/umoci/podman read it).
+
+        ``platform`` (``"linux/arm64/v8"`` or a Platform) picks one entry of an
+        index; None pulls every platform. Blobs already in the layout and valid
+        are skipped; every blob is verified and written atomically.
+
+        Raises:
+            NotFoundError: no such image.
+            ValueError: no entry of the index matches ``platform``.
+        """
+        from ._transfer import pull_image
+
+        check_reference(reference)
+        return pull_image(self, reference, directory, platform=platform, progress=progress)
+
+    def push(
+        self, directory: str | os.PathLike[str], tag: str, *,
+        progress: ProgressCallback | None = None,
+    ) -> Image:
+        """Upload an image from an OCI image layout and tag it ``tag``.
+
+        Pushes the ``index.json`` entry whose ``org.opencontainers.image.ref.name``
+        is ``tag`` (or the only entry); uploads only the blobs the registry lacks.
+
+        Raises:
+            FileNotFoundError, ValueError: the layout is missing or has no such image.
+        """
+        from ._transfer import push_image
+
+        check_tag(tag)
+        return push_image(self, directory, tag, progress=progress)
+
+    def copy(
+        self, reference: str, target: Repository, target_tag: str | None = None, *,
+        progress: ProgressCallback | None = None,
+    ) -> Image:
+        """Copy an image (every platform) to another repository, here or on another registry.
+
+        Within one registry blobs are mounted (no bytes move); across registries
+        they stream straight from source to target. Manifest bytes are kept, so
+        digests are the same on both sides. Without ``target_tag`` the source
+        tag is kept (a digest reference is pushed by digest only).
+        """
+        from ._transfer import copy_image
+
+        check_reference(reference)
+        if target_tag is not None:
+            check_tag(target_tag)
+        return copy_image(self, reference, target, target_tag, progress=progress)
+
+    def retag(self, reference: str, new_tag: str) -> Image:
+        """Put the manifest of ``reference`` under ``new_tag`` too; no blob moves.
+
+        Raises:
+            NotFoundError: no such image.
+        """
+        check_reference(reference)
+        check_tag(new_tag)
+        raw = self._manifests.get_raw(reference)
+        self._manifests.put(new_tag, raw)
+        manifest = manifest_from_bytes(raw.data, raw.media_type)
+        return self.describe(raw, manifest, tag=new_tag)
+
+
+def _platform_of_entry(
+    p: Platform | None, digest: str, media_type: str, size: int
+) -> Platform:
+    if p is None:
+        return Platform(architecture="", os="", digest=digest, media_type=media_type, size=size)
+    return Platform(
+        architecture=p.architecture, os=p.os, variant=p.variant, os_version=p.os_version,
+        os_features=tuple(p.os_features or ()), features=tuple(p.features or ()),
+        digest=digest, media_type=media_type, size=size,
+    )

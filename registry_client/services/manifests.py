@@ -1,0 +1,178 @@
+"""ManifestService: get, head, put and delete a repository's manifests."""
+
+from __future__ import annotations
+
+import json
+
+from .. import mediatypes
+from .._digest import compute_digest, is_valid_digest
+from ..errors import DigestMismatchError, RegistryResponseError
+from ..models import (
+    Descriptor,
+    Manifest,
+    RawManifest,
+    manifest_from_bytes,
+    manifest_to_bytes,
+    media_type_of,
+)
+from ._base import Service, check_digest, check_reference, is_digest
+
+_GENERIC_TYPES = {"", "application/json", "text/plain", "application/octet-stream"}
+
+
+def content_type(value: str | None) -> str:
+    """A Content-Type without parameters, lower-cased."""
+    return (value or "").split(";", 1)[0].strip().lower()
+
+
+def _sniff_media_type(data: bytes, header: str) -> str:
+    if header and header not in _GENERIC_TYPES:
+        return header
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        return header
+    media = doc.get("mediaType") if isinstance(doc, dict) else None
+    if isinstance(media, str) and media:
+        return media
+    if isinstance(doc, dict) and isinstance(doc.get("manifests"), list):
+        return mediatypes.OCI_INDEX
+    if isinstance(doc, dict) and "config" in doc:
+        return mediatypes.OCI_MANIFEST
+    return header
+
+
+class ManifestService(Service):
+    """Read and write the manifests of one repository.
+
+    Manifests are kept as the exact bytes the registry served, so digests are
+    always computed from what was received.
+    """
+
+    def get_raw(self, reference: str) -> RawManifest:
+        """Fetch a manifest's exact bytes, its media type and its verified digest.
+
+        ``reference`` is a tag or a digest. The bytes are checked against the
+        digest asked for and against the registry's ``Docker-Content-Digest``.
+
+        Raises:
+            NotFoundError: no such manifest.
+            DigestMismatchError: the bytes do not match a digest.
+            RegistryResponseError: the answer is malformed or too large.
+        """
+        check_reference(reference)
+        resp = self._request(
+            "GET", f"manifests/{reference}", operation=f"get manifest {reference}",
+            headers={"Accept": mediatypes.MANIFEST_ACCEPT},
+        )
+        data = resp.content
+        if not data:
+            raise RegistryResponseError(
+                f"manifest {reference} of {self.repository}: the registry sent an empty body"
+            )
+        header_digest = resp.headers.get("Docker-Content-Digest")
+        digest = self._verify(data, reference, header_digest)
+        media = _sniff_media_type(data, content_type(resp.headers.get("Content-Type")))
+        return RawManifest(data=data, media_type=media, digest=digest)
+
+    def _verify(self, data: bytes, reference: str, header_digest: str | None) -> str:
+        where = f"manifest {reference} of {self.domain}/{self.repository}"
+        wanted: list[str] = []
+        if is_digest(reference):
+            wanted.append(reference)
+        if header_digest:
+            if not is_valid_digest(header_digest.strip()):
+                raise RegistryResponseError(
+                    f"{where}: invalid Docker-Content-Digest {header_digest[:100]!r}"
+                )
+            wanted.append(header_digest.strip())
+        for want in wanted:
+            actual = compute_digest(data, want.split(":", 1)[0])
+            if actual != want:
+                raise DigestMismatchError(f"{where}: content is {actual}, expected {want}")
+        if wanted and wanted[0].startswith("sha256:"):
+            return wanted[0]
+        return compute_digest(data)
+
+    def get(self, reference: str) -> Manifest:
+        """Fetch a manifest as a typed model chosen by its media type.
+
+        Raises:
+            SchemaV1NotSupportedError: the registry served Docker schema1.
+            UnknownSchemaError: an unknown manifest media type.
+            NotFoundError, DigestMismatchError, RegistryResponseError: as for get_raw.
+        """
+        raw = self.get_raw(reference)
+        return manifest_from_bytes(raw.data, raw.media_type)
+
+    def head(self, reference: str) -> Descriptor:
+        """Digest, size and media type of a manifest, without its body.
+
+        Raises:
+            NotFoundError: no such manifest.
+        """
+        check_reference(reference)
+        resp = self._request(
+            "HEAD", f"manifests/{reference}", operation=f"head manifest {reference}",
+            headers={"Accept": mediatypes.MANIFEST_ACCEPT},
+        )
+        digest = (resp.headers.get("Docker-Content-Digest") or "").strip()
+        length = resp.headers.get("Content-Length", "")
+        media = content_type(resp.headers.get("Content-Type"))
+        if is_digest(reference) and digest and digest != reference:
+            raise DigestMismatchError(
+                f"manifest {reference}: the registry reported digest {digest[:100]}"
+            )
+        if (not is_valid_digest(digest) or not length.isdigit()
+                or media in _GENERIC_TYPES):
+            # Some registries omit the digest on HEAD: fall back to the body.
+            raw = self.get_raw(reference)
+            return Descriptor(media_type=raw.media_type, digest=raw.digest, size=len(raw.data))
+        return Descriptor(media_type=media, digest=digest, size=int(length))
+
+    def put(self, reference: str, manifest: Manifest | RawManifest) -> str:
+        """Store a manifest under a tag (or by its digest) and return its digest.
+
+        A :class:`RawManifest` is sent byte for byte; a model is serialised
+        with its media type as Content-Type.
+
+        Raises:
+            DigestMismatchError: the registry computed a different digest.
+            RegistryResponseError: the registry refused the manifest.
+        """
+        check_reference(reference)
+        if isinstance(manifest, RawManifest):
+            data, media = manifest.data, manifest.media_type
+        else:
+            data, media = manifest_to_bytes(manifest), media_type_of(manifest)
+        local = compute_digest(data)
+        if is_digest(reference) and reference != local:
+            algo = reference.split(":", 1)[0]
+            if compute_digest(data, algo) != reference:
+                raise DigestMismatchError(
+                    f"manifest content is {local}, but it is being put as {reference}"
+                )
+        resp = self._request(
+            "PUT", f"manifests/{reference}", actions="pull,push",
+            operation=f"put manifest {reference}", expected=(200, 201, 202, 204),
+            headers={"Content-Type": media}, data=data,
+        )
+        remote = (resp.headers.get("Docker-Content-Digest") or "").strip()
+        if remote and remote.startswith("sha256:") and remote != local:
+            raise DigestMismatchError(
+                f"put manifest {reference}: registry stored {remote[:100]}, sent {local}"
+            )
+        return local
+
+    def delete(self, digest: str) -> None:
+        """Delete a manifest by digest, and with it every tag that points to it.
+
+        Raises:
+            NotFoundError: no such manifest.
+            RegistryResponseError: the registry does not allow deletes.
+        """
+        check_digest(digest)
+        self._request(
+            "DELETE", f"manifests/{digest}", actions="delete",
+            operation=f"delete manifest {digest}", expected=(200, 202, 204),
+        )

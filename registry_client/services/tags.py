@@ -1,0 +1,178 @@
+"""TagService: list tags (every page), resolve them to digests, delete one tag."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Literal, overload
+
+from .. import mediatypes
+from .._digest import compute_digest
+from .._http import parse_json
+from .._pagination import follow_pages, next_link
+from ..errors import NotFoundError, RegistryResponseError
+from ..models import RawManifest, TagPage
+from ._base import Service, check_tag
+
+if TYPE_CHECKING:
+    from ..requester import Requester
+    from .blobs import BlobService
+    from .manifests import ManifestService
+
+log = logging.getLogger("registry_client")
+
+MAX_TAGS_PER_PAGE = 100_000
+_EMPTY_CONFIG = b"{}"
+
+
+def parse_tag_page(data: bytes, *, repository: str) -> tuple[str, list[str]]:
+    """Validate a ``tags/list`` body and return ``(name, tags)``.
+
+    Raises:
+        RegistryResponseError: the body is not a tag list.
+    """
+    doc = parse_json(data, what=f"tag list of {repository}")
+    if not isinstance(doc, dict):
+        raise RegistryResponseError(f"tag list of {repository}: expected a JSON object")
+    tags = doc.get("tags")
+    if tags is None:
+        tags = []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise RegistryResponseError(f"tag list of {repository}: 'tags' is not a list of strings")
+    if len(tags) > MAX_TAGS_PER_PAGE:
+        raise RegistryResponseError(
+            f"tag list of {repository}: {len(tags)} tags in one page exceeds {MAX_TAGS_PER_PAGE}"
+        )
+    name = doc.get("name", repository)
+    return (name if isinstance(name, str) else repository), tags
+
+
+class TagService(Service):
+    """List and delete the tags of one repository."""
+
+    def __init__(
+        self, requester: Requester, repository: str, *, manifests: ManifestService,
+        blobs: BlobService, max_workers: int = 4,
+    ) -> None:
+        super().__init__(requester, repository)
+        self._manifests = manifests
+        self._blobs = blobs
+        self._max_workers = max(1, max_workers)
+
+    def _fetch(self, url: str, params: dict[str, str] | None = None) -> tuple[TagPage, str | None]:
+        resp = self._request(
+            "GET", url, operation="list tags", params=params, absolute=True,
+        )
+        name, tags = parse_tag_page(resp.content, repository=self.repository)
+        link = next_link(resp)
+        return TagPage(name=name, tags=tags, last=(tags[-1] if link and tags else None)), link
+
+    def list(self, n: int | None = None, last: str | None = None) -> TagPage:
+        """One page of tags: ``TagPage(name, tags, last)``; ``last`` is None on the final page.
+
+        Raises:
+            NotFoundError: the repository does not exist.
+        """
+        params: dict[str, str] = {}
+        if n is not None:
+            params["n"] = str(int(n))
+        if last is not None:
+            params["last"] = last
+        page, _ = self._fetch(self._requester.url(f"{self.repository}/tags/list"), params)
+        return page
+
+    def _pages(self, page_size: int | None) -> Iterator[TagPage]:
+        url = self._requester.url(f"{self.repository}/tags/list")
+        if page_size is not None:
+            url += f"?n={int(page_size)}"
+        return follow_pages(
+            url, self._fetch, same_origin=self._requester.same_origin,
+            resolve=lambda link, base: self._requester.resolve(link, base),
+        )
+
+    def iter(self, page_size: int | None = None) -> Iterator[str]:
+        """Every tag, page after page, following the registry's ``Link`` header as given.
+
+        Raises:
+            NotFoundError: the repository does not exist.
+        """
+        for page in self._pages(page_size):
+            yield from page.tags
+
+    @overload
+    def get_all(self, with_digests: Literal[False] = False) -> builtins.list[str]: ...
+    @overload
+    def get_all(self, with_digests: Literal[True]) -> dict[str, str]: ...
+
+    def get_all(self, with_digests: bool = False) -> builtins.list[str] | dict[str, str]:
+        """Every tag; with ``with_digests=True`` a dict tag -> manifest digest.
+
+        Digests come from one HEAD per tag, run in parallel (``max_workers``).
+
+        Raises:
+            NotFoundError: the repository does not exist.
+        """
+        tags = list(self.iter())
+        if not with_digests:
+            return tags
+        if not tags:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(self._max_workers, len(tags))) as pool:
+            descs = list(pool.map(self._manifests.head, tags))
+        return {tag: d.digest for tag, d in zip(tags, descs, strict=True)}
+
+    def delete(self, tag: str) -> None:
+        """Remove this one tag; other tags on the same manifest stay.
+
+        Uses the registry's tag DELETE where it exists; otherwise points the tag
+        at a unique throw-away manifest and deletes that by digest.
+
+        Raises:
+            NotFoundError: the tag does not exist.
+        """
+        check_tag(tag)
+        caps = self._requester.capabilities
+        if caps.get("tag_delete") is not False:
+            try:
+                self._request(
+                    "DELETE", f"manifests/{tag}", actions="delete",
+                    operation=f"delete tag {tag}", expected=(200, 202, 204),
+                )
+                caps["tag_delete"] = True
+                return
+            except NotFoundError:
+                raise
+            except RegistryResponseError as exc:
+                # Distribution 2.8 answers 400 DIGEST_INVALID / 405 UNSUPPORTED to a
+                # DELETE by tag: fall back (and remember it for this registry).
+                # https://github.com/distribution/distribution/issues/1566
+                if exc.status_code not in (400, 405):
+                    raise
+                caps["tag_delete"] = False
+        self._manifests.head(tag)  # NotFoundError for a missing tag
+        self._blobs.upload(_EMPTY_CONFIG)
+        doc = {
+            "schemaVersion": 2,
+            "mediaType": mediatypes.OCI_MANIFEST,
+            "config": {
+                "mediaType": mediatypes.OCI_EMPTY,
+                "digest": compute_digest(_EMPTY_CONFIG),
+                "size": len(_EMPTY_CONFIG),
+            },
+            "layers": [],
+            "annotations": {
+                "io.registry-client.tombstone": f"{tag} {uuid.uuid4()} {time.time()}",
+            },
+        }
+        data = json.dumps(doc, separators=(",", ":")).encode()
+        raw = RawManifest(data=data, media_type=mediatypes.OCI_MANIFEST,
+                          digest=compute_digest(data))
+        digest = self._manifests.put(tag, raw)
+        self._manifests.delete(digest)
+
+

@@ -1,0 +1,54 @@
+"""Small helpers shared by the testing modules (no third-party imports)."""
+
+from __future__ import annotations
+
+import base64
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+#: Every request the testing helpers themselves send to a registry carries a
+#: User-Agent starting with this prefix, so they can be left out of request counts.
+INTERNAL_USER_AGENT = "registry-client-testing"
+
+LOCALHOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago (bind to port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOCALHOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``base`` updated recursively by ``extra`` (neither is modified)."""
+    merged: dict[str, Any] = dict(base)
+    for key, value in extra.items():
+        current = merged.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            merged[key] = deep_merge(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def b64url(data: bytes) -> str:
+    """Base64url without padding, as used by JWS."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decode base64url with or without padding."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def parse_actions(actions: str) -> list[str]:
+    """Split an action list such as ``"pull,push"`` into its (deduplicated) items."""
+    result: list[str] = []
+    for action in actions.split(","):
+        action = action.strip()
+        if action and action not in result:
+            result.append(action)
+    return result

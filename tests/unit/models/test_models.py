@@ -1,0 +1,219 @@
+"""Model helpers: descriptors, manifests' blobs and platforms, image configs, Image."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import attrs
+import pytest
+
+from registry_client import mediatypes as mt
+from registry_client._digest import compute_digest
+from registry_client.models import (
+    Descriptor,
+    Image,
+    ManifestList,
+    ManifestV2,
+    OCIIndex,
+    OCIManifest,
+    Platform,
+    RawManifest,
+    config_from_bytes,
+    converter,
+    manifest_from_bytes,
+    manifest_to_bytes,
+    parse_rfc3339,
+)
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+D1 = "sha256:" + "1" * 64
+D2 = "sha256:" + "2" * 64
+UTC = dt.timezone.utc
+
+
+def load(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+def test_descriptor_positional_and_keywords() -> None:
+    d = Descriptor(mt.OCI_LAYER_GZIP, D1, 10)
+    assert d == Descriptor(media_type=mt.OCI_LAYER_GZIP, digest=D1, size=10)
+    assert d.urls is None and d.annotations is None and d.platform is None and d.extra == {}
+    changed = attrs.evolve(d, annotations={"a": "b"})
+    assert changed.annotations == {"a": "b"} and d.annotations is None
+    assert len({d, Descriptor(mt.OCI_LAYER_GZIP, D1, 10), changed}) == 2
+
+
+def test_descriptor_from_bytes() -> None:
+    blob = b'{"architecture":"amd64"}'
+    d = Descriptor.from_bytes(blob, mt.OCI_CONFIG, annotations={"k": "v"})
+    assert d.digest == compute_digest(blob) and d.size == len(blob)
+    assert d.media_type == mt.OCI_CONFIG and d.annotations == {"k": "v"}
+
+
+def test_build_and_serialise_a_manifest() -> None:
+    config = Descriptor(mt.OCI_CONFIG, D1, 100)
+    layers = [Descriptor(mt.OCI_LAYER_GZIP, D2, 1000)]
+    m = OCIManifest(config=config, layers=layers, annotations={"a": "b"})
+    assert converter.unstructure(m) == {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "config": {"mediaType": mt.OCI_CONFIG, "digest": D1, "size": 100},
+        "layers": [{"mediaType": mt.OCI_LAYER_GZIP, "digest": D2, "size": 1000}],
+        "annotations": {"a": "b"},
+    }
+    assert manifest_from_bytes(manifest_to_bytes(m)) == m
+    docker = ManifestV2(config=config, layers=layers)
+    assert manifest_from_bytes(manifest_to_bytes(docker), mt.DOCKER_MANIFEST_V2) == docker
+
+
+def test_blobs_and_total_size() -> None:
+    m = manifest_from_bytes(load("docker_manifest_v2_nginx.json"))
+    assert isinstance(m, ManifestV2)
+    assert m.blobs() == [m.config, *m.layers]
+    assert len(m.blobs()) == 7
+    assert m.total_size == 7916 + 31403586 + 25772325 + 626 + 955 + 1208 + 1403
+
+
+def test_index_platforms_skip_attestations() -> None:
+    m = manifest_from_bytes(load("oci_index_hello_world.json"))
+    assert isinstance(m, OCIIndex)
+    assert len(m.manifests) == 20
+    platforms = m.platforms()
+    assert [str(p) for p in platforms] == [
+        "linux/amd64",
+        "linux/arm/v5",
+        "linux/arm/v7",
+        "linux/arm64/v8",
+        "linux/386",
+        "linux/mips64le",
+        "linux/ppc64le",
+        "linux/riscv64",
+        "linux/s390x",
+        "windows/amd64",
+        "windows/amd64",
+    ]
+    first = platforms[0]
+    assert first.digest == m.manifests[0].digest
+    assert first.media_type == mt.OCI_MANIFEST and first.size == 861
+    assert platforms[-2].os_version == "10.0.20348.2227"
+    assert platforms[-2].media_type == mt.DOCKER_MANIFEST_V2
+
+
+def test_find_platform() -> None:
+    m = manifest_from_bytes(load("docker_manifest_list_dotnet_runtime.json"))
+    assert isinstance(m, ManifestList)
+    arm64 = m.find_platform("linux/arm64")
+    assert arm64 is not None and arm64.digest.startswith("sha256:35f01ad9")
+    arm = m.find_platform(Platform("arm", "linux", "v7"))
+    assert arm is not None and arm.digest.startswith("sha256:0491818c")
+    win = m.find_platform(Platform("amd64", "windows", os_version="10.0.19041"))
+    assert win is not None and win.digest.startswith("sha256:ccccd4ee")
+    assert m.find_platform("linux/s390x") is None
+    assert m.find_platform("linux/arm/v6") is None
+
+
+def test_windows_and_features_platform_fields() -> None:
+    m = manifest_from_bytes(load("docker_manifest_list_spec_features.json"))
+    assert isinstance(m, ManifestList)
+    assert m.manifests[1].platform == Platform("amd64", "linux", features=("sse4",))
+    oci = manifest_from_bytes(load("oci_index_image_spec_example.json"))
+    assert isinstance(oci, OCIIndex)
+    assert oci.manifests[1].platform == Platform("amd64", "linux", os_features=("sse4",))
+    assert oci.annotations == {"com.example.key1": "value1", "com.example.key2": "value2"}
+
+
+def test_raw_manifest() -> None:
+    data = load("docker_manifest_v2_nginx.json")
+    raw = RawManifest(data=data, media_type=mt.DOCKER_MANIFEST_V2, digest=compute_digest(data))
+    assert raw.size == len(data)
+    assert raw.descriptor() == Descriptor(mt.DOCKER_MANIFEST_V2, raw.digest, len(data))
+    with pytest.raises(AttributeError):
+        raw.data = b""  # type: ignore[misc]
+
+
+def test_image_config_of_real_docker_blob() -> None:
+    cfg = config_from_bytes(load("docker_config_nginx.json"))
+    assert (cfg.architecture, cfg.os) == ("amd64", "linux")
+    assert cfg.platform == Platform("amd64", "linux")
+    assert cfg.created == "2023-05-24T22:43:48.18207587Z"
+    assert cfg.created_at == dt.datetime(2023, 5, 24, 22, 43, 48, 182075, tzinfo=UTC)
+    assert cfg.labels == {"maintainer": "NGINX Docker Maintainers <docker-maint@nginx.com>"}
+    c = cfg.config
+    assert c is not None
+    assert c.env_dict()["NGINX_VERSION"] == "1.25.0"
+    assert c.entrypoint == ["/docker-entrypoint.sh"]
+    assert c.cmd == ["nginx", "-g", "daemon off;"]
+    assert c.exposed_ports == {"80/tcp": {}}
+    assert c.stop_signal == "SIGQUIT" and c.user == "" and c.working_dir == ""
+    assert c.volumes is None and c.extra["Volumes"] is None and c.extra["Hostname"] == ""
+    assert cfg.extra["docker_version"] == "20.10.23"
+    assert cfg.extra["container_config"]["Hostname"] == "23b0fce2f40b"
+    assert len(cfg.rootfs.diff_ids) == 6 and cfg.rootfs.type == "layers"
+    assert cfg.history is not None and len(cfg.history) == 15
+    assert cfg.history[1].empty_layer is True and cfg.history[0].empty_layer is None
+    assert cfg.history[0].created_at == dt.datetime(2023, 5, 23, 1, 20, 14, 56617, tzinfo=UTC)
+
+
+def test_image_config_without_labels() -> None:
+    cfg = config_from_bytes(load("docker_config_alpine.json"))
+    assert cfg.labels == {}
+    assert cfg.config is not None and cfg.config.entrypoint is None
+    oci = config_from_bytes(load("oci_config_spec_example.json"))
+    assert oci.author == "Alyssa P. Hacker <alyspdev@example.com>"
+    assert oci.config is not None and oci.config.user == "alice"
+    assert oci.config.volumes == {"/var/job-result-data": {}, "/var/log/my-app-logs": {}}
+    assert oci.labels["com.example.project.git.url"] == "https://example.com/project.git"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2023-05-24T22:43:48.18207587Z", dt.datetime(2023, 5, 24, 22, 43, 48, 182075, tzinfo=UTC)),
+        ("2023-05-24T22:43:48Z", dt.datetime(2023, 5, 24, 22, 43, 48, tzinfo=UTC)),
+        ("2023-05-24t22:43:48.5z", dt.datetime(2023, 5, 24, 22, 43, 48, 500000, tzinfo=UTC)),
+        (
+            "2023-05-24T22:43:48.123+02:00",
+            dt.datetime(2023, 5, 24, 22, 43, 48, 123000, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        ),
+        ("2023-05-24T22:43:48-05:30", dt.datetime(2023, 5, 25, 4, 13, 48, tzinfo=UTC)),
+        ("2023-05-24T22:43:48", None),
+        ("2023-13-24T22:43:48Z", None),
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_rfc3339(text: str | None, expected: dt.datetime | None) -> None:
+    assert parse_rfc3339(text) == expected
+
+
+def test_image_report() -> None:
+    amd64 = Platform("amd64", "linux", digest=D1, media_type=mt.OCI_MANIFEST, size=861)
+    image = Image(
+        digest=D2,
+        domain="docker.io",
+        repository="library/hello-world",
+        tag="latest",
+        platforms=[amd64],
+        media_type=mt.OCI_INDEX,
+        size=9125,
+    )
+    assert image.name == "docker.io/library/hello-world"
+    assert image.reference == f"docker.io/library/hello-world:latest@{D2}"
+    data = converter.unstructure(image)
+    assert data["mediaType"] == mt.OCI_INDEX and data["tag"] == "latest"
+    assert data["platforms"] == [
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "digest": D1,
+            "mediaType": mt.OCI_MANIFEST,
+            "size": 861,
+        }
+    ]
+    assert converter.structure(data, Image) == image
+    untagged = attrs.evolve(image, tag=None)
+    assert "tag" not in converter.unstructure(untagged)
+    assert untagged.reference == f"docker.io/library/hello-world@{D2}"

@@ -1,0 +1,728 @@
+"""Tests for registry_client.auth: the strategies, driven by hand-built requests objects."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+import types
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+import urllib3
+
+import registry_client.auth as auth_mod
+from registry_client.auth import (
+    Authenticator,
+    BasicAuthenticator,
+    NullAuthenticator,
+    TokenAuthenticator,
+    get_scopes,
+    set_scopes,
+)
+from registry_client.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    RegistryError,
+    TokenError,
+)
+
+REGISTRY = "https://registry.example"
+REALM = "https://auth.example/token"
+CHALLENGE = f'Bearer realm="{REALM}",service="reg",scope="repository:app:pull"'
+PASSWORD = "pa55-w0rd-SECRET"
+
+
+# -- helpers ----------------------------------------------------------------------------
+def make_request(
+    url: str = f"{REGISTRY}/v2/app/manifests/latest",
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    scopes: tuple[str, ...] | None = None,
+) -> requests.PreparedRequest:
+    prepared = requests.Request(method, url, headers=headers or {}).prepare()
+    if scopes is not None:
+        set_scopes(prepared, scopes)
+    return prepared
+
+
+def make_response(
+    status: int = 200,
+    *,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    request: requests.PreparedRequest | None = None,
+    url: str | None = None,
+) -> requests.Response:
+    r = requests.Response()
+    r.status_code = status
+    r.raw = urllib3.HTTPResponse(body=io.BytesIO(body), preload_content=False)
+    r.headers.update(headers or {})
+    r.request = request  # type: ignore[assignment]
+    r.url = url if url is not None else (request.url if request is not None else REGISTRY)
+    return r
+
+
+def challenge_401(
+    request: requests.PreparedRequest, header: str | None = CHALLENGE
+) -> requests.Response:
+    headers = {"WWW-Authenticate": header} if header is not None else {}
+    return make_response(401, headers=headers, request=request)
+
+
+def token_body(token: str = "tok-1", **extra: Any) -> bytes:
+    return json.dumps({"token": token, **extra}).encode()
+
+
+class FakeTransport:
+    """Records token requests and answers them from a callable or a queue of answers."""
+
+    def __init__(
+        self,
+        answers: list[tuple[int, bytes]] | Callable[[int], tuple[int, bytes]] | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self._answers = answers
+        self._delay = delay
+        self._lock = threading.Lock()
+
+    def __call__(self, method: str, url: str, **kw: Any) -> requests.Response:
+        with self._lock:
+            n = len(self.calls)
+            self.calls.append({"method": method, "url": url, **kw})
+        if self._delay:
+            time.sleep(self._delay)
+        if self._answers is None:
+            status, body = 200, token_body(f"tok-{n + 1}")
+        elif callable(self._answers):
+            status, body = self._answers(n)
+        else:
+            status, body = self._answers[min(n, len(self._answers) - 1)]
+        return make_response(status, body=body, url=url)
+
+    def params(self, i: int = -1) -> list[tuple[str, str]]:
+        return list(self.calls[i].get("params") or [])
+
+    def scopes(self, i: int = -1) -> list[str]:
+        return [v for k, v in self.params(i) if k == "scope"]
+
+
+class FakeClock:
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    c = FakeClock()
+    fake_time = types.SimpleNamespace(monotonic=c.monotonic, time=time.time, sleep=time.sleep)
+    monkeypatch.setattr(auth_mod, "time", fake_time)
+    return c
+
+
+def bound_token_auth(
+    transport: FakeTransport, username: str | None = None, password: str | None = None,
+    **kw: Any,
+) -> TokenAuthenticator:
+    auth = TokenAuthenticator(username, password, **kw)
+    auth.bind(transport)
+    return auth
+
+
+def learn(auth: TokenAuthenticator, scopes: tuple[str, ...] = ("repository:app:pull",)) -> str:
+    """Run one challenge round trip; return the Authorization the re-sent request carries."""
+    req = make_request(scopes=scopes)
+    auth.handle_request(req)
+    assert "Authorization" not in req.headers
+    assert auth.handle_response(challenge_401(req)) is True
+    again = make_request(scopes=scopes)
+    auth.handle_request(again)
+    return again.headers["Authorization"]
+
+
+# -- scopes -----------------------------------------------------------------------------
+def test_set_and_get_scopes() -> None:
+    req = make_request()
+    assert get_scopes(req) == ()
+    set_scopes(req, ["repository:a:pull", "repository:b:pull,push"])
+    assert get_scopes(req) == ("repository:a:pull", "repository:b:pull,push")
+    assert get_scopes(None) == ()
+
+
+# -- protocol ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "auth",
+    [NullAuthenticator(), BasicAuthenticator("u", "p"), TokenAuthenticator()],
+    ids=["null", "basic", "token"],
+)
+def test_strategies_satisfy_protocol(auth: object) -> None:
+    assert isinstance(auth, Authenticator)
+
+
+# -- NullAuthenticator ------------------------------------------------------------------
+def test_null_sends_nothing_and_never_retries() -> None:
+    auth = NullAuthenticator()
+    req = make_request()
+    auth.handle_request(req)
+    assert "Authorization" not in req.headers
+    assert auth.handle_response(challenge_401(req)) is False
+    assert auth.handle_response(challenge_401(req, 'Basic realm="r"')) is False
+    assert repr(auth) == "NullAuthenticator()"
+
+
+# -- BasicAuthenticator -----------------------------------------------------------------
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_basic_sends_nothing_before_a_challenge() -> None:
+    auth = BasicAuthenticator("alice", PASSWORD)
+    req = make_request()
+    auth.handle_request(req)
+    assert "Authorization" not in req.headers
+
+
+def test_basic_after_challenge_sends_header_up_front() -> None:
+    auth = BasicAuthenticator("alice", PASSWORD)
+    req = make_request()
+    auth.handle_request(req)
+    assert auth.handle_response(challenge_401(req, 'Basic realm="Registry Realm"')) is True
+    again = make_request()
+    auth.handle_request(again)
+    assert again.headers["Authorization"] == _basic("alice", PASSWORD)
+    # every later request to that host carries it, any path
+    other = make_request(f"{REGISTRY}/v2/other/tags/list")
+    auth.handle_request(other)
+    assert other.headers["Authorization"] == _basic("alice", PASSWORD)
+
+
+def test_basic_only_for_the_challenging_host() -> None:
+    auth = BasicAuthenticator("alice", PASSWORD)
+    req = make_request()
+    auth.handle_response(challenge_401(req, 'Basic realm="r"'))
+    for url in (
+        "https://other.example/v2/",
+        "http://registry.example/v2/",  # other scheme
+        "https://registry.example:8443/v2/",  # other port
+    ):
+        r = make_request(url)
+        auth.handle_request(r)
+        assert "Authorization" not in r.headers, url
+
+
+def test_basic_refuses_to_loop_when_its_credentials_are_refused() -> None:
+    auth = BasicAuthenticator("alice", PASSWORD)
+    req = make_request(headers={"Authorization": _basic("alice", PASSWORD)})
+    assert auth.handle_response(challenge_401(req, 'Basic realm="r"')) is False
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, CHALLENGE, 'Bearer realm="unterminated', "Digest realm=\"x\", nonce=\"y\""],
+)
+def test_basic_ignores_other_challenges(header: str | None) -> None:
+    auth = BasicAuthenticator("alice", PASSWORD)
+    req = make_request()
+    assert auth.handle_response(challenge_401(req, header)) is False
+
+
+@pytest.mark.parametrize("status", [200, 403, 404, 500])
+def test_basic_ignores_non_401(status: int) -> None:
+    auth = BasicAuthenticator("alice", PASSWORD)
+    req = make_request()
+    resp = make_response(status, headers={"WWW-Authenticate": 'Basic realm="r"'}, request=req)
+    assert auth.handle_response(resp) is False
+
+
+def test_basic_repr_hides_password() -> None:
+    auth = BasicAuthenticator("alice", PASSWORD)
+    text = repr(auth)
+    assert "alice" in text
+    assert PASSWORD not in text
+    assert base64.b64encode(f"alice:{PASSWORD}".encode()).decode() not in text
+
+
+# -- TokenAuthenticator: fetching -------------------------------------------------------
+def test_token_anonymous_fetch() -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t)
+    header = learn(auth)
+    assert header == "Bearer tok-1"
+    assert len(t.calls) == 1
+    call = t.calls[0]
+    assert call["method"] == "GET"
+    assert call["url"] == REALM
+    assert "Authorization" not in (call.get("headers") or {})
+    assert ("service", "reg") in t.params()
+    assert t.scopes() == ["repository:app:pull"]
+    assert "account" not in dict(t.params())
+    assert auth.has_credentials is False
+
+
+def test_token_fetch_with_credentials() -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t, "alice", PASSWORD)
+    assert learn(auth) == "Bearer tok-1"
+    call = t.calls[0]
+    assert call["method"] == "GET"
+    assert call["headers"]["Authorization"] == _basic("alice", PASSWORD)
+    assert ("account", "alice") in t.params()
+    assert ("service", "reg") in t.params()
+    assert auth.has_credentials is True
+
+
+def test_token_access_token_field_accepted() -> None:
+    t = FakeTransport([(200, json.dumps({"access_token": "acc"}).encode())])
+    auth = bound_token_auth(t)
+    assert learn(auth) == "Bearer acc"
+
+
+def test_token_scope_from_request_plus_challenge() -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t)
+    req = make_request(scopes=("repository:app:pull,push",))
+    header = f'Bearer realm="{REALM}",service="reg",scope="repository:base:pull"'
+    assert auth.handle_response(challenge_401(req, header)) is True
+    assert len(t.calls) == 1
+    assert sorted(t.scopes(0)) == ["repository:app:pull,push", "repository:base:pull"]
+
+
+def test_token_challenge_scope_is_used_by_the_resend_without_second_fetch() -> None:
+    """The re-sent request must carry the token just fetched for request+challenge scopes.
+
+    The token fetched in handle_response is cached under the union of both scopes,
+    but handle_request looks up the request's scopes only: a second token request
+    for a token that lacks the scope the registry asked for.
+    """
+    t = FakeTransport()
+    auth = bound_token_auth(t)
+    header = f'Bearer realm="{REALM}",service="reg",scope="repository:base:pull"'
+    req = make_request(scopes=("repository:app:pull",))
+    assert auth.handle_response(challenge_401(req, header)) is True
+    again = make_request(scopes=("repository:app:pull",))
+    auth.handle_request(again)
+    assert again.headers["Authorization"] == "Bearer tok-1"
+    assert len(t.calls) == 1
+
+
+def test_token_scope_of_challenge_when_request_has_none() -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t)
+    req = make_request(f"{REGISTRY}/v2/")
+    assert auth.handle_response(challenge_401(req)) is True
+    assert t.scopes() == ["repository:app:pull"]
+    ping = make_request(f"{REGISTRY}/v2/")
+    auth.handle_request(ping)
+    assert ping.headers["Authorization"] == "Bearer tok-1"
+    assert len(t.calls) == 1
+
+
+def test_token_fetched_before_request_once_challenge_known() -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t)
+    learn(auth)
+    other = make_request(f"{REGISTRY}/v2/other/manifests/1", scopes=("repository:other:pull",))
+    auth.handle_request(other)
+    assert other.headers["Authorization"] == "Bearer tok-2"
+    assert len(t.calls) == 2
+    assert t.scopes(1) == ["repository:other:pull"]
+    # another host is not given the token
+    elsewhere = make_request("https://cdn.example/blob", scopes=("repository:app:pull",))
+    auth.handle_request(elsewhere)
+    assert "Authorization" not in elsewhere.headers
+
+
+def test_token_cached_per_scope() -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t)
+    learn(auth)
+    for _ in range(5):
+        r = make_request(scopes=("repository:app:pull",))
+        auth.handle_request(r)
+        assert r.headers["Authorization"] == "Bearer tok-1"
+    # same set in another order is the same cache entry
+    r1 = make_request(scopes=("repository:a:pull", "repository:b:pull"))
+    r2 = make_request(scopes=("repository:b:pull", "repository:a:pull"))
+    auth.handle_request(r1)
+    auth.handle_request(r2)
+    assert r1.headers["Authorization"] == r2.headers["Authorization"] == "Bearer tok-2"
+    r3 = make_request(scopes=("repository:app:pull,push",))
+    auth.handle_request(r3)
+    assert r3.headers["Authorization"] == "Bearer tok-3"
+    assert len(t.calls) == 3
+    assert auth.token_requests == 3
+
+
+def test_token_cached_per_realm_and_service() -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t)
+    learn(auth)
+    other_host = make_request("https://other.example/v2/app/manifests/1",
+                              scopes=("repository:app:pull",))
+    header = 'Bearer realm="https://auth.other/token",service="other",scope="repository:app:pull"'
+    assert auth.handle_response(challenge_401(other_host, header)) is True
+    assert len(t.calls) == 2
+    assert t.calls[1]["url"] == "https://auth.other/token"
+
+
+def test_token_reused_until_expiry(clock: FakeClock) -> None:
+    t = FakeTransport([(200, token_body("t1", expires_in=300)), (200, token_body("t2"))])
+    auth = bound_token_auth(t)
+    assert learn(auth) == "Bearer t1"
+    clock.now += 250
+    r = make_request(scopes=("repository:app:pull",))
+    auth.handle_request(r)
+    assert r.headers["Authorization"] == "Bearer t1"
+    assert len(t.calls) == 1
+    clock.now += 51  # 301 s after issue
+    r = make_request(scopes=("repository:app:pull",))
+    auth.handle_request(r)
+    assert r.headers["Authorization"] == "Bearer t2"
+    assert len(t.calls) == 2
+
+
+def test_token_expires_in_defaults_to_60(clock: FakeClock) -> None:
+    t = FakeTransport()  # answers carry no expires_in
+    auth = bound_token_auth(t)
+    assert learn(auth) == "Bearer tok-1"
+    clock.now += 50
+    r = make_request(scopes=("repository:app:pull",))
+    auth.handle_request(r)
+    assert r.headers["Authorization"] == "Bearer tok-1"
+    clock.now += 11  # 61 s
+    r = make_request(scopes=("repository:app:pull",))
+    auth.handle_request(r)
+    assert r.headers["Authorization"] == "Bearer tok-2"
+    assert len(t.calls) == 2
+
+
+@pytest.mark.parametrize("bad", ["soon", None, True, [1]])
+def test_token_unusable_expires_in_means_default(clock: FakeClock, bad: object) -> None:
+    t = FakeTransport(lambda n: (200, json.dumps({"token": f"t{n}", "expires_in": bad}).encode()))
+    auth = bound_token_auth(t)
+    learn(auth)
+    clock.now += 50
+    r = make_request(scopes=("repository:app:pull",))
+    auth.handle_request(r)
+    assert len(t.calls) == 1
+    clock.now += 11
+    auth.handle_request(make_request(scopes=("repository:app:pull",)))
+    assert len(t.calls) == 2
+
+
+def test_stale_token_refused_triggers_exactly_one_new_fetch() -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t)
+    assert learn(auth) == "Bearer tok-1"
+    sent = make_request(scopes=("repository:app:pull",))
+    auth.handle_request(sent)
+    assert sent.headers["Authorization"] == "Bearer tok-1"
+    assert auth.handle_response(challenge_401(sent)) is True
+    assert len(t.calls) == 2
+    again = make_request(scopes=("repository:app:pull",))
+    auth.handle_request(again)
+    assert again.headers["Authorization"] == "Bearer tok-2"
+    assert len(t.calls) == 2
+
+
+def test_refused_token_already_replaced_by_another_thread_is_not_fetched_again() -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t)
+    learn(auth)
+    first = make_request(scopes=("repository:app:pull",))
+    second = make_request(scopes=("repository:app:pull",))
+    auth.handle_request(first)
+    auth.handle_request(second)
+    assert auth.handle_response(challenge_401(first)) is True
+    assert auth.handle_response(challenge_401(second)) is True  # tok-1 refused again
+    assert len(t.calls) == 2
+
+
+def test_refresh_token_flow() -> None:
+    t = FakeTransport([
+        (200, token_body("t1", refresh_token="R1")),
+        (200, token_body("t2", refresh_token="R2")),
+        (200, token_body("t3")),
+    ])
+    auth = bound_token_auth(t, "alice", PASSWORD)
+    assert learn(auth) == "Bearer t1"
+    assert t.calls[0]["method"] == "GET"
+    r = make_request(scopes=("repository:app:pull,push",))
+    auth.handle_request(r)
+    assert r.headers["Authorization"] == "Bearer t2"
+    post = t.calls[1]
+    assert post["method"] == "POST"
+    assert post["url"] == REALM
+    form = dict(post["data"])
+    assert form["grant_type"] == "refresh_token"
+    assert form["refresh_token"] == "R1"
+    assert form["service"] == "reg"
+    assert form["scope"] == "repository:app:pull,push"
+    assert form.get("client_id")
+    assert "Authorization" not in (post.get("headers") or {})
+    # the newest refresh token is the one used next
+    r = make_request(scopes=("repository:x:pull",))
+    auth.handle_request(r)
+    assert t.calls[2]["method"] == "POST"
+    assert dict(t.calls[2]["data"])["refresh_token"] == "R2"
+
+
+def test_initial_refresh_token_is_used_with_post() -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t, refresh_token="INITIAL-R")
+    assert auth.has_credentials
+    assert learn(auth) == "Bearer tok-1"
+    assert t.calls[0]["method"] == "POST"
+    assert dict(t.calls[0]["data"])["refresh_token"] == "INITIAL-R"
+    assert "INITIAL-R" not in repr(auth)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"",
+        b"{",
+        b'["token"]',
+        b'"token"',
+        b"null",
+        b"{}",
+        b'{"token": ""}',
+        b'{"token": 42}',
+        b'{"token": null, "access_token": null}',
+        b'{"token": "a b"}',
+        b'{"token": "a\\r\\nInjected: 1"}',
+    ],
+)
+def test_unusable_token_answer_is_token_error(body: bytes) -> None:
+    t = FakeTransport([(200, body)])
+    auth = bound_token_auth(t)
+    req = make_request(scopes=("repository:app:pull",))
+    with pytest.raises(TokenError):
+        auth.handle_response(challenge_401(req))
+
+
+def test_oversized_token_answer_is_token_error() -> None:
+    big = b'{"token": "' + b"a" * (2 << 20) + b'"}'
+    t = FakeTransport([(200, big)])
+    auth = bound_token_auth(t)
+    with pytest.raises(TokenError):
+        auth.handle_response(challenge_401(make_request()))
+
+
+def test_token_server_401_is_authentication_error() -> None:
+    t = FakeTransport([(401, b'{"details":"incorrect username or password"}')])
+    auth = bound_token_auth(t, "alice", PASSWORD)
+    with pytest.raises(AuthenticationError) as info:
+        auth.handle_response(challenge_401(make_request()))
+    assert info.value.status_code == 401
+    assert PASSWORD not in str(info.value)
+    assert PASSWORD not in repr(info.value)
+
+
+def test_token_server_403_is_authorization_error() -> None:
+    t = FakeTransport([(403, b"")])
+    auth = bound_token_auth(t)
+    with pytest.raises(AuthorizationError):
+        auth.handle_response(challenge_401(make_request()))
+
+
+@pytest.mark.parametrize("status", [400, 404, 500, 503])
+def test_token_server_other_status_is_registry_error(status: int) -> None:
+    t = FakeTransport([(status, b"oops")])
+    auth = bound_token_auth(t)
+    with pytest.raises(RegistryError) as info:
+        auth.handle_response(challenge_401(make_request()))
+    assert info.value.status_code == status
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        'Bearer service="reg",scope="repository:app:pull"',  # no realm
+        'Bearer realm=""',
+        'Bearer realm="ftp://auth.example/token"',
+        'Bearer realm="/token"',
+        'Digest realm="r", nonce="n"',  # unknown scheme
+        'Negotiate abc==',
+        'Bearer realm="https://auth.example/token',  # malformed
+        'Bearer realm="x" service="y"',
+    ],
+)
+def test_unusable_challenge_is_token_error_quoting_header(header: str) -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t)
+    with pytest.raises(TokenError) as info:
+        auth.handle_response(challenge_401(make_request(), header))
+    assert header in str(info.value)
+    assert t.calls == []
+
+
+def test_401_without_challenge_is_not_retried() -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t)
+    assert auth.handle_response(challenge_401(make_request(), None)) is False
+    assert t.calls == []
+
+
+@pytest.mark.parametrize("status", [200, 403, 404])
+def test_token_ignores_non_401(status: int) -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t)
+    req = make_request()
+    resp = make_response(status, headers={"WWW-Authenticate": CHALLENGE}, request=req)
+    assert auth.handle_response(resp) is False
+    assert t.calls == []
+
+
+def test_token_basic_fallback() -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t, "alice", PASSWORD)
+    req = make_request()
+    assert auth.handle_response(challenge_401(req, 'Basic realm="Registry Realm"')) is True
+    again = make_request()
+    auth.handle_request(again)
+    assert again.headers["Authorization"] == _basic("alice", PASSWORD)
+    # refused Basic credentials are not sent again
+    assert auth.handle_response(challenge_401(again, 'Basic realm="Registry Realm"')) is False
+    assert t.calls == []
+
+
+def test_token_basic_challenge_without_credentials_is_not_retried() -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t)
+    assert auth.handle_response(challenge_401(make_request(), 'Basic realm="r"')) is False
+
+
+def test_bearer_preferred_over_basic() -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t, "alice", PASSWORD)
+    header = f'Basic realm="r", {CHALLENGE}'
+    assert auth.handle_response(challenge_401(make_request(), header)) is True
+    assert len(t.calls) == 1
+
+
+def test_plain_http_realm_on_other_host_with_credentials_is_refused() -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t, "alice", PASSWORD)
+    header = 'Bearer realm="http://auth.example/token",service="reg"'
+    with pytest.raises(TokenError) as info:
+        auth.handle_response(challenge_401(make_request(), header))
+    assert t.calls == []
+    assert PASSWORD not in str(info.value)
+
+
+def test_plain_http_realm_with_refresh_token_is_refused() -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t, refresh_token="RRR")
+    header = 'Bearer realm="http://auth.example/token",service="reg"'
+    with pytest.raises(TokenError):
+        auth.handle_response(challenge_401(make_request(), header))
+    assert t.calls == []
+
+
+def test_plain_http_realm_anonymous_is_allowed() -> None:
+    t = FakeTransport()
+    auth = bound_token_auth(t)
+    header = 'Bearer realm="http://auth.example/token",service="reg"'
+    assert auth.handle_response(challenge_401(make_request(), header)) is True
+    assert len(t.calls) == 1
+    assert "Authorization" not in (t.calls[0].get("headers") or {})
+
+
+def test_plain_http_realm_on_trusted_registry_host_is_allowed() -> None:
+    t = FakeTransport()
+    auth = TokenAuthenticator("alice", PASSWORD)
+    auth.bind(t, trusted_http_host="registry.local")
+    req = make_request("http://registry.local:5000/v2/")
+    header = 'Bearer realm="http://registry.local:5000/token",service="reg"'
+    assert auth.handle_response(challenge_401(req, header)) is True
+    assert t.calls[0]["headers"]["Authorization"] == _basic("alice", PASSWORD)
+
+
+def test_token_repr_hides_secrets() -> None:
+    auth = TokenAuthenticator("alice", PASSWORD)
+    assert "alice" in repr(auth)
+    assert PASSWORD not in repr(auth)
+    assert PASSWORD not in str(auth)
+    t = FakeTransport([(200, token_body("SECRET-TOKEN-VALUE", refresh_token="SECRET-R"))])
+    auth.bind(t)
+    learn(auth)
+    assert "SECRET-TOKEN-VALUE" not in repr(auth)
+    assert "SECRET-R" not in repr(auth)
+    assert "password=None" in repr(TokenAuthenticator())
+
+
+def test_token_error_messages_never_show_password() -> None:
+    for answer in [(200, b"nope"), (500, b""), (200, b"{}")]:
+        t = FakeTransport([answer])
+        auth = bound_token_auth(t, "alice", PASSWORD)
+        with pytest.raises(RegistryError) as info:
+            auth.handle_response(challenge_401(make_request()))
+        assert PASSWORD not in str(info.value)
+        assert _basic("alice", PASSWORD).split()[1] not in str(info.value)
+
+
+def test_concurrent_requests_share_one_token_fetch() -> None:
+    t = FakeTransport(delay=0.05)
+    auth = bound_token_auth(t)
+    barrier = threading.Barrier(16)
+    results: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            req = make_request(scopes=("repository:app:pull",))
+            barrier.wait()
+            assert auth.handle_response(challenge_401(req)) is True
+            again = make_request(scopes=("repository:app:pull",))
+            auth.handle_request(again)
+            with lock:
+                results.append(again.headers["Authorization"])
+        except BaseException as exc:  # pragma: no cover - reported below
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(10)
+    assert errors == []
+    assert len(t.calls) == 1
+    assert results == ["Bearer tok-1"] * 16
+
+
+def test_concurrent_handle_request_with_known_challenge_one_fetch_per_scope() -> None:
+    t = FakeTransport(delay=0.02)
+    auth = bound_token_auth(t)
+    learn(auth)
+    barrier = threading.Barrier(16)
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def worker(i: int) -> None:
+        req = make_request(scopes=(f"repository:r{i % 2}:pull",))
+        barrier.wait()
+        auth.handle_request(req)
+        with lock:
+            seen.append(req.headers["Authorization"])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(10)
+    assert len(seen) == 16
+    assert len(t.calls) == 3  # the first learn + one per new scope
+    assert len(set(seen)) == 2
