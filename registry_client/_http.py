@@ -28,6 +28,18 @@ _SECRET_PARAMS = {"token", "access_token", "refresh_token", "password", "x-amz-s
 _SECRET_HEADER_RE = re.compile(r"(?i)^(authorization|proxy-authorization|cookie|set-cookie)$")
 
 
+def is_digits(value: str) -> bool:
+    """True for a non-empty string of ASCII digits (``"²".isdigit()`` is True, this is not)."""
+    return value.isascii() and value.isdigit()
+
+
+def _secret_param(name: str) -> bool:
+    low = name.lower()
+    return low in _SECRET_PARAMS or any(
+        word in low for word in ("token", "signature", "credential", "password", "secret")
+    )
+
+
 def redact_url(url: str | None) -> str:
     """A URL with user info and secret-looking query values replaced by ``***``."""
     if not url:
@@ -36,7 +48,7 @@ def redact_url(url: str | None) -> str:
         parts = urlsplit(url)
         netloc = parts.netloc.rsplit("@", 1)[-1]
         query = urlencode(
-            [(k, "***" if k.lower() in _SECRET_PARAMS else v)
+            [(k, "***" if _secret_param(k) else v)
              for k, v in parse_qsl(parts.query, keep_blank_values=True)],
             safe=":/,*",
         )
@@ -124,7 +136,7 @@ def retry_after(resp: requests.Response, cap: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if is_digits(value):
         return min(float(value), cap)
     try:
         when = email.utils.parsedate_to_datetime(value)

@@ -12,6 +12,7 @@ import requests
 import urllib3.exceptions
 
 from ._digest import new_hasher
+from ._http import is_digits
 from .errors import DigestMismatchError, RegistryError, RegistryUnavailableError
 
 log = logging.getLogger("registry_client")
@@ -81,7 +82,7 @@ class VerifyingReader(io.RawIOBase):
                 total = int(m.group(3))
         else:
             length = resp.headers.get("Content-Length", "")
-            if length.isdigit():
+            if is_digits(length):
                 total = int(length)
             if offset:
                 # The server ignored Range: start over, discarding what we had.

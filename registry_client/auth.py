@@ -23,7 +23,13 @@ import attrs
 import requests
 
 from ._challenge import Challenge, ChallengeParseError, parse_challenges
-from .errors import AuthenticationError, AuthorizationError, RegistryError, TokenError
+from .errors import (
+    AuthenticationError,
+    AuthorizationError,
+    RegistryError,
+    RegistryUnavailableError,
+    TokenError,
+)
 
 __all__ = [
     "Authenticator",
@@ -166,6 +172,8 @@ class TokenAuthenticator:
         self._initial_refresh = refresh_token
         self._challenges: dict[str, Challenge] = {}
         self._basic_hosts: set[str] = set()
+        # scopes a registry asked for beyond what an operation named: (host, key) -> scopes
+        self._widened: dict[tuple[str, str], tuple[str, ...]] = {}
         self._tokens: dict[tuple[str, str, str], _Token] = {}
         self._key_locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._lock = threading.Lock()
@@ -203,7 +211,11 @@ class TokenAuthenticator:
             challenge = self._challenges.get(host)
             basic = host in self._basic_hosts
         if challenge is not None:
-            scopes = get_scopes(request) or ((challenge.scope,) if challenge.scope else ())
+            scopes = get_scopes(request) or tuple(
+                s for s in (challenge.scope or "").split(" ") if s
+            )
+            with self._lock:
+                scopes = self._widened.get((host, _scope_key(scopes)), scopes)
             token = self._token_for(challenge, scopes, stale=None)
             request.headers["Authorization"] = f"Bearer {token}"
         elif basic and self.username is not None and self._password is not None:
@@ -228,6 +240,8 @@ class TokenAuthenticator:
             raise TokenError(f"malformed WWW-Authenticate header {header!r}: {exc}") from None
         bearer = next((c for c in challenges if c.scheme == "bearer"), None)
         host = _host_of(response.url or (req.url if req else ""))
+        if response.history and _host_of(response.history[0].url) != host:
+            return False  # a redirect target's challenge never gets our credentials
         sent = (req.headers.get("Authorization") or "") if req is not None else ""
         if bearer is None:
             if any(c.scheme == "basic" for c in challenges):
@@ -244,9 +258,13 @@ class TokenAuthenticator:
             raise TokenError(f"Bearer challenge with an unusable realm: {header!r}")
         with self._lock:
             self._challenges[host] = bearer
-        scopes = set(get_scopes(req))
+        asked = get_scopes(req)
+        scopes = set(asked)
         if bearer.scope:
             scopes.update(s for s in bearer.scope.split(" ") if s)
+        if asked and scopes != set(asked):
+            with self._lock:
+                self._widened[(host, _scope_key(asked))] = tuple(sorted(scopes))
         stale = sent[7:] if sent.startswith("Bearer ") else None
         self._token_for(bearer, tuple(scopes), stale=stale)
         return True
@@ -320,6 +338,10 @@ class TokenAuthenticator:
             if status == 403:
                 raise AuthorizationError(
                     f"token server {realm} denied access (403)", status_code=403
+                )
+            if status in (429, 500, 502, 503, 504):
+                raise RegistryUnavailableError(
+                    f"token server {realm} kept failing ({status})", status_code=status
                 )
             if status != 200:
                 raise TokenError(f"token server {realm} answered {status}", status_code=status)

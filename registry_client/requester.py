@@ -36,6 +36,14 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _DEFAULT_UA = "registry-client/0.1 (+python-requests)"
 
 
+class _Adapter(requests.adapters.HTTPAdapter):
+    """An HTTPAdapter whose connections send request bodies in 1 MiB writes (not 16 KiB)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("blocksize", 1 << 20)
+        super().init_poolmanager(*args, **kwargs)
+
+
 def api_host(domain: str) -> str:
     """The host that serves the API for ``domain`` (``docker.io`` -> ``registry-1.docker.io``)."""
     if domain in ("docker.io", "index.docker.io"):
@@ -101,7 +109,7 @@ class Requester:
         self._own_session = session is None
         self.session = session if session is not None else requests.Session()
         if self._own_session:
-            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+            adapter = _Adapter(pool_connections=4, pool_maxsize=pool_size)
             self.session.mount("https://", adapter)
             self.session.mount("http://", adapter)
         self.session.headers["User-Agent"] = user_agent or _DEFAULT_UA
@@ -240,7 +248,10 @@ class Requester:
                     method=method, url=redact_url(url),
                 ) from None
             if resp.status_code in ok:
-                if not stream:
+                if method == "HEAD":
+                    resp._content = b""
+                    resp.close()
+                elif not stream:
                     resp._content = read_capped(resp, self.body_limit)
                     self.count_received(len(resp._content))
                 return resp
@@ -272,6 +283,10 @@ class Requester:
             self.authenticator.handle_request(prepared)
             resp = self._transmit(prepared, stream, allow_redirects, timeout)
             if resp.status_code != 401 or round_ == 1:
+                return resp
+            if not self.same_origin(resp.url or url):
+                # A 401 from a redirect target (a storage host) or a foreign Location is
+                # never answered with our credentials.
                 return resp
             if not self.authenticator.handle_response(resp):
                 return resp

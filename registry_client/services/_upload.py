@@ -13,6 +13,7 @@ from .._digest import compute_digest
 from .._reader import CHUNK
 from ..errors import (
     DigestMismatchError,
+    NotFoundError,
     RegistryResponseError,
     RegistryUnavailableError,
 )
@@ -128,6 +129,7 @@ class Uploader:
         self.progress = progress
         self.done = 0
         self.location: str | None = None
+        self._session_lost = False
 
     def advance(self, n: int, *, count: bool = True) -> None:
         """Account for ``n`` bytes sent (negative after a rewind)."""
@@ -169,8 +171,9 @@ class Uploader:
             if self.location:
                 self.blobs._cancel(self.location)
             raise
-        emit(self.progress, BlobFinished(digest, self.done))
-        return Descriptor(media_type=_OCTET, digest=digest, size=self.done)
+        size = self.source.size if self.source.size is not None else self.done
+        emit(self.progress, BlobFinished(digest, size))
+        return Descriptor(media_type=_OCTET, digest=digest, size=size)
 
     def _put_final(self, digest: str, body: Any, length: int) -> None:
         assert self.location is not None
@@ -191,6 +194,36 @@ class Uploader:
         return src.digest
 
     def _chunked(self) -> str:
+        """Upload in chunks; start over in a new session once when the session was lost.
+
+        Distribution 2.8 keeps the bytes of a PATCH whose connection was cut, but its
+        upload state (the ``_state`` in ``Location``) still names the chunk's start, so
+        every later request on that session fails with 404 BLOB_UPLOAD_INVALID and the
+        session is gone: the only way on is a new session (if the source can rewind).
+        """
+        restarts = 1 if self.source.stream.seekable() else 0
+        while True:
+            self._session_lost = False
+            try:
+                return self._chunked_once()
+            except (NotFoundError, RegistryResponseError) as exc:
+                if not self._session_lost or restarts <= 0:
+                    raise
+                if isinstance(exc, NotFoundError):
+                    self.location = None  # already gone: nothing to cancel
+            restarts -= 1
+            log.debug("upload: the registry dropped the upload session, starting over")
+            if self.location:
+                self.blobs._cancel(self.location)
+            self.source.stream.seek(self.source.start)
+            self.advance(-self.done)
+            resp = self.blobs._request(
+                "POST", "blobs/uploads/", actions="pull,push", expected=(202,),
+                operation="restart blob upload",
+            )
+            self._set_location(resp)
+
+    def _chunked_once(self) -> str:
         src = self.source
         chunk_size = self.chunk_size or DEFAULT_CHUNK
         algo = (src.digest or "sha256").split(":", 1)[0]
@@ -227,12 +260,14 @@ class Uploader:
                 if attempts <= 0:
                     raise
                 attempts -= 1
+                self._session_lost = True  # until the registry shows it still has it
                 reported = self._status()
                 if not offset <= reported <= offset + len(chunk):
                     raise RegistryResponseError(
                         f"upload: the registry reports offset {reported}, outside the chunk "
                         f"{offset}-{offset + len(chunk)}"
                     ) from None
+                self._session_lost = False
                 log.debug("upload: resuming chunk at byte %d", reported)
                 self.advance(reported - sent_from)
                 sent_from = reported

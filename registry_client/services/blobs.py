@@ -10,6 +10,7 @@ from typing import IO, BinaryIO
 import requests
 
 from .._digest import new_hasher
+from .._http import is_digits
 from .._reader import CHUNK, VerifyingReader
 from ..errors import DigestMismatchError, NotFoundError, RegistryResponseError
 from ..models import Descriptor
@@ -42,7 +43,7 @@ class BlobService(Service):
         check_digest(digest)
         resp = self._request("HEAD", f"blobs/{digest}", operation=f"head blob {digest}")
         length = resp.headers.get("Content-Length", "")
-        if not length.isdigit():
+        if not is_digits(length):
             raise RegistryResponseError(
                 f"head blob {digest}: no usable Content-Length ({length[:40]!r})"
             )

@@ -6,6 +6,7 @@ import json
 
 from .. import mediatypes
 from .._digest import compute_digest, is_valid_digest
+from .._http import is_digits
 from ..errors import DigestMismatchError, RegistryResponseError
 from ..models import (
     Descriptor,
@@ -123,7 +124,7 @@ class ManifestService(Service):
             raise DigestMismatchError(
                 f"manifest {reference}: the registry reported digest {digest[:100]}"
             )
-        if (not is_valid_digest(digest) or not length.isdigit()
+        if (not is_valid_digest(digest) or not is_digits(length)
                 or media in _GENERIC_TYPES):
             # Some registries omit the digest on HEAD: fall back to the body.
             raw = self.get_raw(reference)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from ._accesslog import AccessLogEntry, parse_access_log_line
 from ._binary import find_registry_binary
+from ._fault_proxy import FaultProxy
 from ._grants import Grants, Scope
 from ._image import SeededImage, sha256_digest
 from ._process import AUTH_MODES, AuthMode, LocalRegistry
@@ -41,6 +42,7 @@ __all__ = [
     "AUTH_MODES",
     "AccessLogEntry",
     "AuthMode",
+    "FaultProxy",
     "Grants",
     "LocalRegistry",
     "LocalRegistryFactory",

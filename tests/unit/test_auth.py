@@ -326,6 +326,22 @@ def test_token_scope_of_challenge_when_request_has_none() -> None:
     assert len(t.calls) == 1
 
 
+def test_multi_scope_challenge_on_unscoped_request_needs_one_fetch() -> None:
+    """A request without scopes (ping) re-sent after a challenge naming several scopes
+    must reuse the token just fetched for exactly those scopes."""
+    t = FakeTransport()
+    auth = bound_token_auth(t)
+    header = (f'Bearer realm="{REALM}",service="reg",'
+              'scope="repository:b:pull repository:a:pull"')
+    req = make_request(f"{REGISTRY}/v2/")
+    assert auth.handle_response(challenge_401(req, header)) is True
+    assert sorted(t.scopes(0)) == ["repository:a:pull", "repository:b:pull"]
+    again = make_request(f"{REGISTRY}/v2/")
+    auth.handle_request(again)
+    assert again.headers["Authorization"] == "Bearer tok-1"
+    assert len(t.calls) == 1
+
+
 def test_token_fetched_before_request_once_challenge_known() -> None:
     t = FakeTransport()
     auth = bound_token_auth(t)

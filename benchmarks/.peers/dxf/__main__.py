@@ -1,0 +1,2 @@
+import dxf.main
+dxf.main.main()

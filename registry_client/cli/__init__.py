@@ -1,0 +1,105 @@
+"""The ``registry-client`` command line (also ``python -m registry_client``).
+
+A thin layer over the public API with crane's verbs: ``ls`` (``tags``),
+``catalog``, ``manifest``, ``digest``, ``config``, ``inspect``, ``blob``,
+``pull``, ``push``, ``copy``, ``tag``, ``delete`` and ``parse``. Run
+``registry-client --help`` for the flags. Exit status: 0 success, 1 the
+registry or the operation failed, 2 the command line is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+from registry_client import InvalidReferenceError, RegistryError
+
+from ._context import Context, UsageError
+from ._log import Redactor, install_logging, remove_logging
+from ._parser import PROG, build_parser
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "unknown error"
+
+
+def _report(redactor: Redactor, verbose: bool, message: str) -> None:
+    if verbose:
+        sys.stderr.write(redactor(traceback.format_exc()))
+    sys.stderr.write(f"{PROG}: error: {redactor(_one_line(message))}\n")
+    sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit status.
+
+    Errors are reported as one line on stderr (with the traceback only under
+    ``-v``); ``--help`` and ``--version`` return 0 instead of exiting.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    redactor = Redactor()
+    verbose = bool(args.verbose)
+    handler, previous_level = install_logging(sys.stderr, verbose=verbose, redactor=redactor)
+    ctx: Context | None = None
+    try:
+        ctx = Context(args, stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr,
+                      redactor=redactor)
+        if ctx.platform is not None and not args.uses_platform:
+            raise UsageError(f"--platform does not apply to {args.verb}")
+        status: int = args.handler(ctx)
+        sys.stdout.flush()
+        return status
+    except (UsageError, InvalidReferenceError) as exc:
+        _report(redactor, verbose, f"{exc} (see '{PROG} {args.verb} --help')")
+        return EXIT_USAGE
+    except RegistryError as exc:
+        _report(redactor, verbose, str(exc))
+        return EXIT_FAILED
+    except BrokenPipeError:
+        # The reader went away (``registry-client blob ... | head``): stop quietly.
+        _quiet_stdout()
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _report(redactor, verbose, "interrupted")
+        return EXIT_INTERRUPTED
+    except (OSError, LookupError, ValueError) as exc:
+        # Local failures (files, layouts) and "no such platform in this image".
+        _report(redactor, verbose, _describe(exc))
+        return EXIT_FAILED
+    except Exception as exc:  # a bug: still one line, the traceback with -v
+        _report(redactor, verbose, f"unexpected {type(exc).__name__}: {exc}"
+                + ("" if verbose else " (run with -v for the traceback)"))
+        return EXIT_FAILED
+    finally:
+        if ctx is not None:
+            ctx.close()
+        remove_logging(handler, previous_level)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror}"
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc) or type(exc).__name__
+
+
+def _quiet_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+

@@ -1,0 +1,125 @@
+"""Verbs that list and name things: ``ls`` (``tags``), ``catalog`` and ``parse``."""
+
+from __future__ import annotations
+
+import argparse
+from concurrent.futures import ThreadPoolExecutor
+
+from ._context import Context, UsageError
+from ._parser import Parser, add_verb
+
+__all__ = ["register"]
+
+_HUB_ALIASES = {"index.docker.io": "docker.io"}
+
+
+def register(
+    verbs: argparse._SubParsersAction[Parser], common: list[Parser]
+) -> None:
+    """Add ``ls``/``tags``, ``catalog`` and ``parse``."""
+    ls = add_verb(
+        verbs, "ls", common, aliases=("tags",), handler=run_ls,
+        summary="list the tags of a repository",
+        description="List the tags of a repository, one per line (every page is followed).\n"
+        "With --digests each line is 'TAG<TAB>DIGEST' (one HEAD request per tag).",
+    )
+    ls.add_argument("repository", metavar="REPOSITORY", help="e.g. localhost:5000/app")
+    ls.add_argument(
+        "--digests", action="store_true", help="also print the manifest digest of each tag"
+    )
+    ls.add_argument(
+        "--page-size", type=_positive, metavar="N", help="ask the registry for N tags per request"
+    )
+
+    catalog = add_verb(
+        verbs, "catalog", common, handler=run_catalog,
+        summary="list the repositories of a registry",
+        description="List the repositories of a registry (its /v2/_catalog), one per line.\n"
+        "Many registries (Docker Hub among them) do not open their catalog.",
+    )
+    catalog.add_argument("host", metavar="HOST", help="registry domain, e.g. localhost:5000")
+    catalog.add_argument(
+        "--filter", metavar="SUBSTRING", help="only repositories whose name contains SUBSTRING"
+    )
+    catalog.add_argument(
+        "--page-size", type=_positive, metavar="N", help="ask for N repositories per request"
+    )
+
+    parse = add_verb(
+        verbs, "parse", common, handler=run_parse,
+        summary="show how a reference is understood (JSON)",
+        description="Parse a reference as docker does and print it as JSON: domain, path,\n"
+        "tag, digest, name, familiar_name and reference. No request is made.",
+    )
+    parse.add_argument("reference", metavar="REFERENCE", help="e.g. golang:1.22")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def run_ls(ctx: Context) -> int:
+    """``ls REPOSITORY``: print the tags, optionally with their digests."""
+    args = ctx.args
+    ref = ctx.repository_reference(args.repository)
+    repo = ctx.repository(ref)
+    tags = list(repo.tags.iter(page_size=args.page_size))
+    digests: dict[str, str] = {}
+    if args.digests and tags:
+        workers = min(4, len(tags))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            heads = list(pool.map(repo.manifests.head, tags))
+        digests = {tag: head.digest for tag, head in zip(tags, heads, strict=True)}
+    if ctx.json:
+        doc: dict[str, object] = {"name": ref.name, "tags": tags}
+        if args.digests:
+            doc["digests"] = digests
+        ctx.print_json(doc)
+        return 0
+    for tag in tags:
+        ctx.line(f"{tag}\t{digests[tag]}" if args.digests else tag)
+    return 0
+
+
+def run_catalog(ctx: Context) -> int:
+    """``catalog HOST``: print the repository names."""
+    args = ctx.args
+    host = args.host.rstrip("/")
+    bare = host.split("://", 1)[-1].lower()
+    ref = ctx.reference(f"{host}/x", what="host")
+    if "/" in bare or ref.domain.lower() not in (bare, _HUB_ALIASES.get(bare)):
+        raise UsageError(f"host {args.host!r}: give a registry domain such as localhost:5000")
+    registry = ctx.registry(ref)
+    names = [r.name for r in registry.iter_repositories(page_size=args.page_size)]
+    if args.filter is not None:
+        names = [n for n in names if args.filter in n]
+    if ctx.json:
+        ctx.print_json({"repositories": names})
+    else:
+        for name in names:
+            ctx.line(name)
+    return 0
+
+
+def run_parse(ctx: Context) -> int:
+    """``parse REFERENCE``: print the parsed reference as JSON."""
+    ref = ctx.reference(ctx.args.reference)
+    doc: dict[str, str | None] = {
+        "domain": ref.domain,
+        "path": ref.path,
+        "tag": ref.tag,
+        "digest": ref.digest,
+        "name": ref.name,
+        "familiar_name": ref.familiar_name,
+        "reference": ref.reference,
+    }
+    if ref.scheme is not None:
+        doc["scheme"] = ref.scheme
+    ctx.print_json(doc)
+    return 0

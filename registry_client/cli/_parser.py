@@ -1,0 +1,143 @@
+"""The argparse command line: global flags (accepted before or after the verb) and verbs."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn
+
+from registry_client import __version__
+
+if TYPE_CHECKING:
+    from ._context import Context
+
+__all__ = ["PROG", "Parser", "add_verb", "build_parser"]
+
+PROG = "registry-client"
+
+DESCRIPTION = """\
+A command-line client for Docker Registry v2 / OCI registries, with crane's verbs.
+References are written as for `docker pull`: localhost:5000/app:1.0,
+ghcr.io/org/app@sha256:..., alpine (= docker.io/library/alpine). A reference
+without tag or digest means the tag `latest`, except for `delete`, which wants one."""
+
+EPILOG = """\
+connection:
+  --plain-http (alias --insecure, as in crane) talks plain HTTP, without TLS,
+  for local registries such as localhost:5000. --skip-tls-verify keeps HTTPS
+  but accepts any certificate (self-signed registries): the traffic is
+  encrypted, but nobody checks who answers. A reference may also start with
+  http:// or https://, which wins over these flags.
+
+credentials (first found wins):
+  1. --username with --password-stdin (or --password, which other users can
+     see in `ps` and which lands in your shell history: avoid it);
+  2. $REGISTRY_USERNAME and $REGISTRY_PASSWORD;
+  3. docker's config: $DOCKER_CONFIG/config.json or ~/.docker/config.json
+     (`auths`, `credHelpers`, `credsStore`, identity tokens), per registry;
+  4. anonymous (anonymous tokens where the registry hands them out).
+  Credentials from 1 and 2 are sent to every registry of the command (both
+  sides of `copy`); docker's are looked up per registry.
+
+exit status:
+  0 success, 1 the registry or the operation failed, 2 the command line is
+  wrong (unknown flag, invalid reference, platform or tag).
+
+examples:
+  registry-client ls localhost:5000/app --plain-http
+  echo "$TOKEN" | registry-client --username me --password-stdin inspect ghcr.io/me/app:1.0
+  registry-client pull alpine:3.19 ./alpine --platform linux/arm64
+  registry-client copy localhost:5000/app:1.0 registry.example.com/app:1.0
+  registry-client blob localhost:5000/app@sha256:... --plain-http > layer.tar.gz"""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prog: error: message`` and a hint to ``--help``, then exit 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _global_flags(suppress: bool) -> Parser:
+    """The global flags, as a parent parser.
+
+    The copy given to each verb has SUPPRESS defaults, so a flag set before the
+    verb is not reset by the verb's parser (crane-style ``ls REPO --plain-http``).
+    """
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    parent = Parser(add_help=False)
+    group = parent.add_argument_group("global options (before or after the verb)")
+    group.add_argument(
+        "--plain-http", "--insecure", dest="plain_http", action="store_true",
+        default=default(False),
+        help="use plain HTTP, no TLS (local registries); --insecure is the same, as in crane",
+    )
+    group.add_argument(
+        "--skip-tls-verify", action="store_true", default=default(False),
+        help="use HTTPS without checking the certificate (self-signed registries)",
+    )
+    group.add_argument(
+        "-u", "--username", metavar="USER", default=default(None),
+        help="user name for the registry (with --password-stdin)",
+    )
+    group.add_argument(
+        "--password-stdin", action="store_true", default=default(False),
+        help="read the password or token from standard input",
+    )
+    group.add_argument(
+        "--password", metavar="PASSWORD", default=default(None),
+        help="password on the command line: visible in `ps` and shell history, "
+        "prefer --password-stdin",
+    )
+    group.add_argument(
+        "--platform", metavar="OS/ARCH[/VARIANT]", default=default(None),
+        help="pick this platform of a multi-platform image (linux/amd64, linux/arm64/v8)",
+    )
+    group.add_argument(
+        "--json", action="store_true", default=default(False),
+        help="print machine-readable JSON (ls, catalog, digest, inspect, pull, push, copy, tag)",
+    )
+    group.add_argument(
+        "-v", "--verbose", action="store_true", default=default(False),
+        help="trace requests and responses on stderr (credentials and tokens redacted); "
+        "show tracebacks",
+    )
+    group.add_argument(
+        "--version", action="version", version=f"{PROG} {__version__}",
+        help="print the version and exit",
+    )
+    return parent
+
+
+def build_parser() -> Parser:
+    """The full parser: global flags, then one sub-command per verb."""
+    from . import _edit, _listing, _show, _transfer
+
+    parser = Parser(
+        prog=PROG, description=DESCRIPTION, epilog=EPILOG, parents=[_global_flags(False)],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verbs = parser.add_subparsers(
+        dest="verb", metavar="VERB", title="verbs", required=True, parser_class=Parser,
+    )
+    common = [_global_flags(True)]
+    for module in (_listing, _show, _transfer, _edit):
+        module.register(verbs, common)
+    return parser
+
+
+def add_verb(
+    verbs: argparse._SubParsersAction[Parser], name: str, common: list[Parser],
+    *, summary: str, description: str, handler: Callable[[Context], int], platform: bool = False,
+    aliases: tuple[str, ...] = (),
+) -> Parser:
+    """Add one verb; ``handler(ctx) -> int`` runs it, ``platform`` says if --platform applies."""
+    sub = verbs.add_parser(
+        name, aliases=list(aliases), parents=common, help=summary,
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub.set_defaults(handler=handler, uses_platform=platform)
+    return sub

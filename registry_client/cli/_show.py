@@ -1,0 +1,259 @@
+"""Verbs that read one image: ``manifest``, ``digest``, ``config``, ``inspect`` and ``blob``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from registry_client import (
+    Descriptor,
+    Image,
+    ImageConfig,
+    ImageReference,
+    ManifestList,
+    ManifestV2,
+    OCIIndex,
+    OCIManifest,
+    Platform,
+    Repository,
+)
+
+from ._context import Context, UsageError
+from ._parser import Parser, add_verb
+
+__all__ = ["image_json", "register"]
+
+_CHUNK = 1 << 20
+_INDEX_TYPES = (ManifestList.MEDIA_TYPE, OCIIndex.MEDIA_TYPE)
+_DEFAULT_PLATFORM = Platform(architecture="amd64", os="linux")
+_PLATFORM_RULE = (
+    "For a multi-platform image (index or manifest list) the platform is the one\n"
+    "given with --platform; without it, the only entry of the index, else its\n"
+    "first linux/amd64 entry."
+)
+
+
+def register(
+    verbs: argparse._SubParsersAction[Parser], common: list[Parser]
+) -> None:
+    """Add ``manifest``, ``digest``, ``config``, ``inspect`` and ``blob``."""
+    sub = add_verb(
+        verbs, "manifest", common, handler=run_manifest, platform=True,
+        summary="print a manifest exactly as served",
+        description="Print the manifest of an image byte for byte as the registry served it.\n"
+        "With --platform and a multi-platform image, print that platform's manifest.",
+    )
+    sub.add_argument("reference", metavar="REFERENCE", help="e.g. localhost:5000/app:1.0")
+
+    sub = add_verb(
+        verbs, "digest", common, handler=run_digest, platform=True,
+        summary="print the digest of an image",
+        description="Print the manifest digest a reference resolves to (sha256:...).\n"
+        "With --platform and a multi-platform image, the digest of that platform's manifest.",
+    )
+    sub.add_argument("reference", metavar="REFERENCE")
+
+    sub = add_verb(
+        verbs, "config", common, handler=run_config, platform=True,
+        summary="print the config blob of an image",
+        description="Print the image configuration blob (JSON) exactly as stored.\n"
+        + _PLATFORM_RULE,
+    )
+    sub.add_argument("reference", metavar="REFERENCE")
+
+    sub = add_verb(
+        verbs, "inspect", common, handler=run_inspect, platform=True,
+        summary="summarise an image",
+        description="Summarise an image: digest, media type, size, platforms, and for one\n"
+        "platform its creation time, labels and layers. " + _PLATFORM_RULE,
+    )
+    sub.add_argument("reference", metavar="REFERENCE")
+
+    sub = add_verb(
+        verbs, "blob", common, handler=run_blob,
+        summary="write a blob's bytes to stdout or a file",
+        description="Stream a blob (layer or config) to standard output, or save it with -o.\n"
+        "Streamed bytes are verified at the end: on a mismatch the command fails\n"
+        "(exit 1) after writing them. With -o FILE nothing is left at FILE unless the\n"
+        "blob is right, and an interrupted download resumes.",
+    )
+    sub.add_argument(
+        "reference", metavar="REPOSITORY@DIGEST", help="e.g. localhost:5000/app@sha256:..."
+    )
+    sub.add_argument("-o", "--output", metavar="FILE", help="save to FILE instead of stdout")
+
+
+# -- shared helpers ---------------------------------------------------------------------------
+
+def platform_entry(
+    ctx: Context, index: ManifestList | OCIIndex, *, required: bool = True
+) -> Descriptor | None:
+    """The index entry chosen by --platform, or by default the only / first linux/amd64 one."""
+    have = ", ".join(str(p) for p in index.platforms()) or "none"
+    if ctx.platform is not None:
+        found = index.find_platform(ctx.platform)
+        if found is None:
+            raise LookupError(f"no platform {ctx.platform} in this image (have: {have})")
+        return found
+    if len(index.manifests) == 1:
+        return index.manifests[0]
+    found = index.find_platform(_DEFAULT_PLATFORM)
+    if found is None and required:
+        raise LookupError(
+            f"this image has several platforms ({have}): choose one with --platform"
+        )
+    return found
+
+
+def _single(
+    ctx: Context, repo: Repository, reference: str, *, required: bool = True
+) -> tuple[ManifestV2 | OCIManifest | None, Descriptor | None]:
+    """The single-platform manifest of ``reference`` (and its index entry, for an index)."""
+    manifest = repo.manifests.get(reference)
+    entry = None
+    if isinstance(manifest, ManifestList | OCIIndex):
+        entry = platform_entry(ctx, manifest, required=required)
+        if entry is None:
+            return None, None
+        manifest = repo.manifests.get(entry.digest)
+    if not isinstance(manifest, ManifestV2 | OCIManifest):
+        raise LookupError(f"{reference}: an index inside an index is not supported here")
+    return manifest, entry
+
+
+def _pinned_repo(ctx: Context, text: str) -> tuple[ImageReference, Repository, str]:
+    ref, reference = ctx.image_reference(text)
+    return ref, ctx.repository(ref), reference
+
+
+# -- verbs ------------------------------------------------------------------------------------
+def run_manifest(ctx: Context) -> int:
+    """``manifest REFERENCE``: the raw manifest bytes on stdout."""
+    _, repo, reference = _pinned_repo(ctx, ctx.args.reference)
+    if ctx.platform is not None:
+        manifest = repo.manifests.get(reference)
+        if isinstance(manifest, ManifestList | OCIIndex):
+            entry = platform_entry(ctx, manifest)
+            assert entry is not None
+            reference = entry.digest
+    ctx.write_bytes(repo.manifests.get_raw(reference).data)
+    return 0
+
+
+def run_digest(ctx: Context) -> int:
+    """``digest REFERENCE``: the manifest digest."""
+    ref, repo, reference = _pinned_repo(ctx, ctx.args.reference)
+    head = repo.manifests.head(reference)
+    if ctx.platform is not None and head.media_type in _INDEX_TYPES:
+        index = repo.manifests.get(head.digest)
+        if isinstance(index, ManifestList | OCIIndex):
+            entry = platform_entry(ctx, index)
+            assert entry is not None
+            head = entry
+    if ctx.json:
+        ctx.print_json({
+            "reference": str(ref), "digest": head.digest, "media_type": head.media_type,
+            "size": head.size,
+        })
+    else:
+        ctx.line(head.digest)
+    return 0
+
+
+def run_config(ctx: Context) -> int:
+    """``config REFERENCE``: the image config blob on stdout."""
+    _, repo, reference = _pinned_repo(ctx, ctx.args.reference)
+    manifest, _ = _single(ctx, repo, reference)
+    assert manifest is not None
+    ctx.write_bytes(repo.blobs.get(manifest.config.digest))
+    return 0
+
+
+def _platform_json(p: Platform) -> dict[str, Any]:
+    return {
+        "os": p.os, "architecture": p.architecture, "variant": p.variant,
+        "os_version": p.os_version, "platform": str(p), "digest": p.digest,
+        "media_type": p.media_type, "size": p.size,
+    }
+
+
+def image_json(image: Image) -> dict[str, Any]:
+    """An :class:`Image` as a JSON-ready dict."""
+    return {
+        "reference": image.reference, "name": image.name, "domain": image.domain,
+        "repository": image.repository, "tag": image.tag, "digest": image.digest,
+        "media_type": image.media_type, "size": image.size,
+        "platforms": [_platform_json(p) for p in image.platforms],
+    }
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit} ({n} bytes)"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def run_inspect(ctx: Context) -> int:
+    """``inspect REFERENCE``: a summary of the image."""
+    ref, repo, reference = _pinned_repo(ctx, ctx.args.reference)
+    image = repo.images.get_by_digest(reference) if ref.digest else repo.images.get_by_tag(
+        reference
+    )
+    manifest, entry = _single(ctx, repo, image.digest, required=ctx.platform is not None)
+    config: ImageConfig | None = repo.images.config(manifest) if manifest is not None else None
+    doc = image_json(image)
+    doc["reference"] = str(ref) if ref.reference else f"{ref}:latest"
+    doc["pinned"] = image.reference
+    if manifest is not None and config is not None:
+        doc["selected_platform"] = str(config.platform)
+        doc["selected_digest"] = entry.digest if entry is not None else image.digest
+        doc["created"] = config.created
+        doc["labels"] = dict(config.labels)
+        doc["layers"] = len(manifest.layers)
+        doc["layers_size"] = sum(layer.size for layer in manifest.layers)
+    if ctx.json:
+        ctx.print_json(doc)
+        return 0
+    rows = [
+        ("Reference", doc["reference"]),
+        ("Digest", image.digest),
+        ("Media type", image.media_type),
+        ("Size", _size(image.size)),
+        ("Platforms", ", ".join(str(p) for p in image.platforms) or "unknown"),
+    ]
+    if manifest is not None and config is not None:
+        if entry is not None:
+            rows.append(("Showing", f"{config.platform} ({entry.digest})"))
+        rows.append(("Created", config.created or "unknown"))
+        rows.append(("Layers", f"{len(manifest.layers)}, {_size(int(doc['layers_size']))}"))
+        labels = sorted(config.labels.items())
+        rows.append(("Labels", "none" if not labels else f"{labels[0][0]}={labels[0][1]}"))
+        rows.extend(("", f"{k}={v}") for k, v in labels[1:])
+    else:
+        rows.append(("Details", "use --platform to show created, labels and layers"))
+    width = max(len(name) for name, _ in rows) + 2
+    for name, value in rows:
+        ctx.line(f"{name + ':' if name else '':<{width}}{value}")
+    return 0
+
+
+def run_blob(ctx: Context) -> int:
+    """``blob REPOSITORY@DIGEST``: the blob's bytes on stdout, or saved with -o."""
+    args = ctx.args
+    ref = ctx.reference(args.reference)
+    if ref.digest is None:
+        raise UsageError(f"{args.reference!r}: blob wants REPOSITORY@DIGEST (sha256:...)")
+    repo = ctx.repository(ref)
+    if args.output is not None:
+        with ctx.progress("blob") as progress:
+            repo.blobs.download(ref.digest, args.output, progress=progress)
+        return 0
+    out = ctx.binary_stdout()
+    with repo.blobs.open(ref.digest) as f:
+        while chunk := f.read(_CHUNK):
+            out.write(chunk)
+    out.flush()
+    return 0

@@ -1,0 +1,322 @@
+"""BlobService through Registry with a requests-mock adapter: stub, call, assert what was sent."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import requests_mock
+import urllib3
+
+import registry_client.requester as requester_mod
+from registry_client import Descriptor, NullAuthenticator, Registry, TokenAuthenticator
+from registry_client.errors import (
+    DigestMismatchError,
+    InvalidReferenceError,
+    NotFoundError,
+    RegistryResponseError,
+)
+
+BASE = "https://registry.example"
+BLOB = b"0123456789" * 1000
+DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
+BLOB_URL = f"{BASE}/v2/app/blobs/{DIGEST}"
+BIG = 50 * 1024 * 1024
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = types.SimpleNamespace(sleep=lambda s: None, monotonic=time.monotonic, time=time.time)
+    monkeypatch.setattr(requester_mod, "time", fake)
+
+
+@pytest.fixture
+def env() -> tuple[Registry, requests_mock.Adapter]:
+    session = requests.Session()
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    reg = Registry("registry.example", session=session, authenticator=NullAuthenticator(),
+                   retries=2, backoff=0.0)
+    return reg, adapter
+
+
+# -- head / exists / size ---------------------------------------------------------------
+def test_head(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri(
+        "HEAD", BLOB_URL,
+        headers={"Content-Length": str(len(BLOB)), "Content-Type": "application/octet-stream",
+                 "Docker-Content-Digest": DIGEST},
+    )
+    d = reg.repository("app").blobs.head(DIGEST)
+    assert d == Descriptor(media_type="application/octet-stream", digest=DIGEST, size=len(BLOB))
+    assert [(r.method, r.url) for r in adapter.request_history] == [("HEAD", BLOB_URL)]
+
+
+def test_head_of_a_blob_larger_than_the_body_cap(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """Layers are routinely over 4 MiB; a HEAD has no body, so the cap must not apply."""
+    reg, adapter = env
+    adapter.register_uri(
+        "HEAD", BLOB_URL,
+        headers={"Content-Length": str(BIG), "Content-Type": "application/octet-stream"},
+    )
+    assert reg.repository("app").blobs.head(DIGEST).size == BIG
+
+
+def test_exists_for_a_large_blob(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("HEAD", BLOB_URL, headers={"Content-Length": str(BIG)})
+    assert reg.repository("app").blobs.exists(DIGEST) is True
+
+
+def test_size(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("HEAD", BLOB_URL, headers={"Content-Length": "1234"})
+    assert reg.repository("app").blobs.size(DIGEST) == 1234
+
+
+def test_exists_false_on_404(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("HEAD", BLOB_URL, status_code=404)
+    assert reg.repository("app").blobs.exists(DIGEST) is False
+    with pytest.raises(NotFoundError):
+        reg.repository("app").blobs.head(DIGEST)
+
+
+def test_head_without_length(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("HEAD", BLOB_URL, headers={})
+    with pytest.raises(RegistryResponseError):
+        reg.repository("app").blobs.head(DIGEST)
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "\u00b3\u00b9"])
+def test_head_with_latin1_digit_length_raises_registry_error(
+    env: tuple[Registry, requests_mock.Adapter], length: str,
+) -> None:
+    """http.client decodes header bytes as latin-1: 0xB2 arrives as '\u00b2' and
+    str.isdigit() says True, but int() refuses it."""
+    reg, adapter = env
+    adapter.register_uri("HEAD", BLOB_URL, headers={"Content-Length": length})
+    try:
+        reg.repository("app").blobs.head(DIGEST)
+    except RegistryResponseError:
+        pass
+    except Exception as exc:
+        pytest.fail(f"raw {type(exc).__name__} escaped: {exc}")
+    else:
+        pytest.fail("a non-ASCII Content-Length was accepted")
+
+
+@pytest.mark.parametrize("bad", ["latest", "sha256:abc", "sha256:" + "Z" * 64, "../etc"])
+def test_invalid_digest_sends_nothing(
+    env: tuple[Registry, requests_mock.Adapter], bad: str,
+) -> None:
+    reg, adapter = env
+    blobs = reg.repository("app").blobs
+    for call in (blobs.head, blobs.exists, blobs.get, blobs.delete):
+        with pytest.raises(InvalidReferenceError):
+            call(bad)
+    assert adapter.request_history == []
+
+
+# -- get / open -------------------------------------------------------------------------
+def test_get_verified(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", BLOB_URL, content=BLOB,
+                         headers={"Content-Length": str(len(BLOB))})
+    assert reg.repository("app").blobs.get(DIGEST) == BLOB
+    assert reg.requester.stats["bytes_received"] == len(BLOB)
+
+
+def test_get_wrong_content(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", BLOB_URL, content=BLOB[:-1] + b"X")
+    with pytest.raises(DigestMismatchError):
+        reg.repository("app").blobs.get(DIGEST)
+
+
+def test_get_longer_than_announced(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", BLOB_URL, content=BLOB + b"extra",
+                         headers={"Content-Length": str(len(BLOB))})
+    with pytest.raises(DigestMismatchError):
+        reg.repository("app").blobs.get(DIGEST)
+
+
+def test_get_not_found(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", BLOB_URL, status_code=404,
+                         json={"errors": [{"code": "BLOB_UNKNOWN", "message": "blob unknown"}]})
+    with pytest.raises(NotFoundError) as info:
+        reg.repository("app").blobs.get(DIGEST)
+    assert info.value.codes == ["BLOB_UNKNOWN"]
+
+
+class _CutAfter(io.RawIOBase):
+    """A body that yields ``n`` bytes of ``data`` and then breaks the connection."""
+
+    def __init__(self, data: bytes, n: int) -> None:
+        self._data = data[:n]
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if not self._data:
+            raise urllib3.exceptions.ProtocolError("Connection broken")
+        k = min(len(b), len(self._data))
+        b[:k] = self._data[:k]
+        self._data = self._data[k:]
+        return k
+
+
+def test_get_resumes_with_range(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    big = bytes(range(256)) * 6144  # 1.5 MiB: the cut comes after one full 1 MiB read
+    digest = "sha256:" + hashlib.sha256(big).hexdigest()
+    url = f"{BASE}/v2/app/blobs/{digest}"
+    cut = 1024 * 1024
+    first = urllib3.HTTPResponse(
+        body=_CutAfter(big, cut), preload_content=False, status=200,
+        headers={"Content-Length": str(len(big))},
+    )
+    adapter.register_uri("GET", url, [
+        {"raw": first},
+        {"status_code": 206, "content": big[cut:],
+         "headers": {"Content-Range": f"bytes {cut}-{len(big) - 1}/{len(big)}"}},
+    ])
+    assert reg.repository("app").blobs.get(digest) == big
+    assert len(adapter.request_history) == 2
+    assert "Range" not in adapter.request_history[0].headers
+    assert adapter.request_history[1].headers["Range"] == f"bytes={cut}-"
+
+
+def test_download_atomic(env: tuple[Registry, requests_mock.Adapter], tmp_path: Path) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", BLOB_URL, content=BLOB)
+    dest = reg.repository("app").blobs.download(DIGEST, tmp_path / "blob")
+    assert dest.read_bytes() == BLOB
+    assert not (tmp_path / "blob.partial").exists()
+    # already present and valid: nothing downloaded
+    n = len(adapter.request_history)
+    reg.repository("app").blobs.download(DIGEST, tmp_path / "blob")
+    assert len(adapter.request_history) == n
+
+
+def test_download_wrong_content_leaves_nothing(
+    env: tuple[Registry, requests_mock.Adapter], tmp_path: Path,
+) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", BLOB_URL, content=b"tampered")
+    with pytest.raises(DigestMismatchError):
+        reg.repository("app").blobs.download(DIGEST, tmp_path / "blob")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- upload -----------------------------------------------------------------------------
+def test_upload_monolithic(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    received: list[bytes] = []
+
+    def put(request: Any, context: Any) -> bytes:
+        body = request.body
+        received.append(body if isinstance(body, bytes) else body.read())  # the wire reads it
+        context.status_code = 201
+        context.headers["Docker-Content-Digest"] = DIGEST
+        return b""
+
+    adapter.register_uri("HEAD", BLOB_URL, status_code=404)
+    adapter.register_uri(
+        "POST", f"{BASE}/v2/app/blobs/uploads/", status_code=202,
+        headers={"Location": "/v2/app/blobs/uploads/uuid-1?_state=abc"},
+    )
+    adapter.register_uri("PUT", f"{BASE}/v2/app/blobs/uploads/uuid-1", content=put)
+    d = reg.repository("app").blobs.upload(BLOB)
+    assert d.digest == DIGEST and d.size == len(BLOB)
+    methods = [r.method for r in adapter.request_history]
+    assert methods == ["HEAD", "POST", "PUT"]
+    put_req = adapter.request_history[-1]
+    assert put_req.qs["digest"] == [DIGEST]
+    assert put_req.qs["_state"] == ["abc"]
+    assert received == [BLOB]
+    assert put_req.headers["Content-Type"] == "application/octet-stream"
+    assert put_req.headers["Content-Length"] == str(len(BLOB))
+
+
+def test_upload_skipped_when_present(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("HEAD", BLOB_URL, headers={"Content-Length": str(len(BLOB))})
+    d = reg.repository("app").blobs.upload(BLOB)
+    assert d.digest == DIGEST
+    assert [r.method for r in adapter.request_history] == ["HEAD"]
+
+
+def test_upload_with_wrong_digest(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    with pytest.raises(DigestMismatchError):
+        reg.repository("app").blobs.upload(BLOB, digest="sha256:" + "0" * 64)
+    assert adapter.request_history == []
+
+
+# -- mount / delete ---------------------------------------------------------------------
+def test_mount_created(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("POST", f"{BASE}/v2/app/blobs/uploads/", status_code=201)
+    assert reg.repository("app").blobs.mount(DIGEST, "lib/base") is True
+    [req] = adapter.request_history
+    assert req.qs == {"mount": [DIGEST], "from": ["lib/base"]}
+
+
+def test_mount_fallback_cancels_session(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri(
+        "POST", f"{BASE}/v2/app/blobs/uploads/", status_code=202,
+        headers={"Location": "/v2/app/blobs/uploads/u2"},
+    )
+    adapter.register_uri("DELETE", f"{BASE}/v2/app/blobs/uploads/u2", status_code=204)
+    assert reg.repository("app").blobs.mount(DIGEST, "lib/base") is False
+    assert [(r.method, r.path) for r in adapter.request_history] == [
+        ("POST", "/v2/app/blobs/uploads/"), ("DELETE", "/v2/app/blobs/uploads/u2"),
+    ]
+
+
+def test_mount_token_covers_source_pull() -> None:
+    session = requests.Session()
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+    reg = Registry("registry.example", session=session, authenticator=TokenAuthenticator(),
+                   backoff=0.0)
+    adapter.register_uri("GET", "https://auth.example/token", json={"token": "t"})
+
+    def answer(request: Any, context: Any) -> bytes:
+        if request.headers.get("Authorization") == "Bearer t":
+            context.status_code = 201
+        else:
+            context.status_code = 401
+            context.headers["WWW-Authenticate"] = (
+                'Bearer realm="https://auth.example/token",service="reg",'
+                'scope="repository:app:pull,push repository:lib/base:pull"'
+            )
+        return b""
+
+    adapter.register_uri("POST", f"{BASE}/v2/app/blobs/uploads/", content=answer)
+    assert reg.repository("app").blobs.mount(DIGEST, "lib/base") is True
+    [tok] = [r for r in adapter.request_history if r.hostname == "auth.example"]
+    assert sorted(tok.qs["scope"]) == ["repository:app:pull,push", "repository:lib/base:pull"]
+
+
+def test_delete(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("DELETE", BLOB_URL, status_code=202)
+    reg.repository("app").blobs.delete(DIGEST)
+    assert [(r.method, r.url) for r in adapter.request_history] == [("DELETE", BLOB_URL)]

@@ -1,0 +1,453 @@
+"""ManifestService through Registry with a requests-mock adapter: stub, call, assert."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import requests_mock
+
+import registry_client.requester as requester_mod
+from registry_client import (
+    Descriptor,
+    ManifestList,
+    ManifestV2,
+    NullAuthenticator,
+    OCIManifest,
+    RawManifest,
+    Registry,
+    TokenAuthenticator,
+)
+from registry_client.errors import (
+    DigestMismatchError,
+    InvalidReferenceError,
+    NotFoundError,
+    RegistryResponseError,
+    SchemaV1NotSupportedError,
+    UnknownSchemaError,
+)
+
+BASE = "https://registry.example"
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_V1 = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def manifest_bytes(media_type: str | None = OCI_MANIFEST, **extra: Any) -> bytes:
+    doc: dict[str, Any] = {"schemaVersion": 2}
+    if media_type is not None:
+        doc["mediaType"] = media_type
+    doc.update({
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": "sha256:" + "c" * 64, "size": 7023},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": "sha256:" + "d" * 64, "size": 32654}],
+    })
+    doc.update(extra)
+    return json.dumps(doc, indent=3).encode()  # non-canonical spacing: digests are of bytes
+
+
+MANIFEST = manifest_bytes()
+DIGEST = sha256(MANIFEST)
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = types.SimpleNamespace(sleep=lambda s: None, monotonic=time.monotonic, time=time.time)
+    monkeypatch.setattr(requester_mod, "time", fake)
+
+
+@pytest.fixture
+def env() -> tuple[Registry, requests_mock.Adapter]:
+    session = requests.Session()
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    reg = Registry("registry.example", session=session, authenticator=NullAuthenticator(),
+                   retries=1, backoff=0.0)
+    return reg, adapter
+
+
+def stub_get(
+    adapter: requests_mock.Adapter, ref: str, body: bytes = MANIFEST, *,
+    content_type: str | None = OCI_MANIFEST, digest: str | None = DIGEST, status: int = 200,
+) -> None:
+    headers: dict[str, str] = {}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    if digest is not None:
+        headers["Docker-Content-Digest"] = digest
+    adapter.register_uri(
+        "GET", f"{BASE}/v2/app/manifests/{ref}", content=body, headers=headers,
+        status_code=status,
+    )
+
+
+# -- get_raw ----------------------------------------------------------------------------
+def test_get_raw_by_tag(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    stub_get(adapter, "latest")
+    raw = reg.repository("app").manifests.get_raw("latest")
+    assert raw == RawManifest(data=MANIFEST, media_type=OCI_MANIFEST, digest=DIGEST)
+    [req] = adapter.request_history
+    assert (req.method, req.url) == ("GET", f"{BASE}/v2/app/manifests/latest")
+
+
+def test_accept_header_lists_the_four_manifest_types(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    stub_get(adapter, "latest")
+    reg.repository("app").manifests.get_raw("latest")
+    accept = adapter.request_history[0].headers["Accept"]
+    types_ = {part.split(";")[0].strip() for part in accept.split(",")}
+    assert {OCI_MANIFEST, OCI_INDEX, DOCKER_V2, DOCKER_LIST} <= types_
+    assert DOCKER_V1 not in types_
+
+
+def test_get_raw_by_digest(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    stub_get(adapter, DIGEST)
+    raw = reg.repository("app").manifests.get_raw(DIGEST)
+    assert raw.digest == DIGEST
+    assert raw.data == MANIFEST
+
+
+def test_header_digest_mismatch(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    stub_get(adapter, "latest", digest="sha256:" + "0" * 64)
+    with pytest.raises(DigestMismatchError):
+        reg.repository("app").manifests.get_raw("latest")
+
+
+def test_digest_reference_mismatch_without_header(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    wanted = "sha256:" + "e" * 64
+    stub_get(adapter, wanted, digest=None)
+    with pytest.raises(DigestMismatchError):
+        reg.repository("app").manifests.get_raw(wanted)
+
+
+def test_digest_reference_mismatch_with_lying_header(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """The header matches the (wrong) body, but not the digest that was asked for."""
+    reg, adapter = env
+    wanted = "sha256:" + "e" * 64
+    stub_get(adapter, wanted, digest=DIGEST)
+    with pytest.raises(DigestMismatchError):
+        reg.repository("app").manifests.get_raw(wanted)
+
+
+def test_missing_header_digest_is_computed(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    stub_get(adapter, "latest", digest=None)
+    assert reg.repository("app").manifests.get_raw("latest").digest == DIGEST
+
+
+@pytest.mark.parametrize(
+    "bad", ["sha256:short", "md5:abc", "../../etc/passwd", "sha256:" + "G" * 64]
+)
+def test_invalid_header_digest(env: tuple[Registry, requests_mock.Adapter], bad: str) -> None:
+    reg, adapter = env
+    stub_get(adapter, "latest", digest=bad)
+    with pytest.raises(RegistryResponseError):
+        reg.repository("app").manifests.get_raw("latest")
+
+
+def test_sha512_header_verified_and_sha256_returned(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    sha512 = "sha512:" + hashlib.sha512(MANIFEST).hexdigest()
+    stub_get(adapter, "latest", digest=sha512)
+    assert reg.repository("app").manifests.get_raw("latest").digest == DIGEST
+    stub_get(adapter, "bad", digest="sha512:" + "0" * 128)
+    with pytest.raises(DigestMismatchError):
+        reg.repository("app").manifests.get_raw("bad")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "expected"),
+    [
+        (OCI_MANIFEST + "; charset=utf-8", MANIFEST, OCI_MANIFEST),
+        ("Application/VND.oci.image.manifest.v1+json", MANIFEST, OCI_MANIFEST),
+        ("application/json", manifest_bytes(DOCKER_V2), DOCKER_V2),
+        (None, manifest_bytes(DOCKER_V2), DOCKER_V2),
+        ("application/json", manifest_bytes(None), OCI_MANIFEST),
+        ("text/plain", json.dumps({"schemaVersion": 2, "manifests": []}).encode(), OCI_INDEX),
+    ],
+)
+def test_media_type(
+    env: tuple[Registry, requests_mock.Adapter], content_type: str | None, body: bytes,
+    expected: str,
+) -> None:
+    reg, adapter = env
+    stub_get(adapter, "latest", body, content_type=content_type, digest=None)
+    raw = reg.repository("app").manifests.get_raw("latest")
+    assert raw.media_type == expected
+    assert raw.data == body
+
+
+def test_empty_body(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    stub_get(adapter, "latest", b"", digest=None)
+    with pytest.raises(RegistryResponseError):
+        reg.repository("app").manifests.get_raw("latest")
+
+
+def test_not_found(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri(
+        "GET", f"{BASE}/v2/app/manifests/nope", status_code=404,
+        json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]},
+    )
+    with pytest.raises(NotFoundError) as info:
+        reg.repository("app").manifests.get_raw("nope")
+    assert info.value.codes == ["MANIFEST_UNKNOWN"]
+
+
+@pytest.mark.parametrize(
+    "ref", ["", "-bad", "a" * 129, "has space", "sha256:abc", "../x", "tag/slash"],
+)
+def test_invalid_reference_sends_nothing(
+    env: tuple[Registry, requests_mock.Adapter], ref: str,
+) -> None:
+    reg, adapter = env
+    with pytest.raises(InvalidReferenceError):
+        reg.repository("app").manifests.get_raw(ref)
+    assert adapter.request_history == []
+
+
+# -- get (typed) ------------------------------------------------------------------------
+def test_get_oci_manifest(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    stub_get(adapter, "latest")
+    m = reg.repository("app").manifests.get("latest")
+    assert isinstance(m, OCIManifest)
+    assert m.config.digest == "sha256:" + "c" * 64
+    assert [layer.size for layer in m.layers] == [32654]
+
+
+def test_get_docker_v2(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    body = manifest_bytes(DOCKER_V2)
+    stub_get(adapter, "latest", body, content_type=DOCKER_V2, digest=sha256(body))
+    assert isinstance(reg.repository("app").manifests.get("latest"), ManifestV2)
+
+
+def test_get_manifest_list(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    body = (DATA / "docker_manifest_list_golang_alpine.json").read_bytes()
+    stub_get(adapter, "alpine", body, content_type=DOCKER_LIST, digest=sha256(body))
+    m = reg.repository("app").manifests.get("alpine")
+    assert isinstance(m, ManifestList)
+    assert len(m.manifests) >= 2
+
+
+def test_get_schema1_not_supported(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    body = json.dumps({"schemaVersion": 1, "name": "app", "tag": "old", "fsLayers": []}).encode()
+    stub_get(adapter, "old", body, content_type=DOCKER_V1, digest=None)
+    with pytest.raises(SchemaV1NotSupportedError):
+        reg.repository("app").manifests.get("old")
+
+
+def test_get_unknown_schema(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    body = json.dumps({"schemaVersion": 2, "mediaType": "application/x-unknown"}).encode()
+    stub_get(adapter, "x", body, content_type="application/x-unknown", digest=None)
+    with pytest.raises(UnknownSchemaError):
+        reg.repository("app").manifests.get("x")
+
+
+# -- head -------------------------------------------------------------------------------
+def test_head(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri(
+        "HEAD", f"{BASE}/v2/app/manifests/latest",
+        headers={"Docker-Content-Digest": DIGEST, "Content-Length": str(len(MANIFEST)),
+                 "Content-Type": OCI_MANIFEST},
+    )
+    d = reg.repository("app").manifests.head("latest")
+    assert isinstance(d, Descriptor)
+    assert (d.digest, d.size, d.media_type) == (DIGEST, len(MANIFEST), OCI_MANIFEST)
+    [req] = adapter.request_history
+    assert req.method == "HEAD"
+    assert OCI_INDEX in req.headers["Accept"]
+
+
+def test_head_without_digest_falls_back_to_get(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    adapter.register_uri(
+        "HEAD", f"{BASE}/v2/app/manifests/latest",
+        headers={"Content-Length": str(len(MANIFEST)), "Content-Type": OCI_MANIFEST},
+    )
+    stub_get(adapter, "latest", digest=None)
+    d = reg.repository("app").manifests.head("latest")
+    assert (d.digest, d.size, d.media_type) == (DIGEST, len(MANIFEST), OCI_MANIFEST)
+    assert [r.method for r in adapter.request_history] == ["HEAD", "GET"]
+
+
+def test_head_digest_reference_mismatch(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    wanted = "sha256:" + "e" * 64
+    adapter.register_uri(
+        "HEAD", f"{BASE}/v2/app/manifests/{wanted}",
+        headers={"Docker-Content-Digest": DIGEST, "Content-Length": "10",
+                 "Content-Type": OCI_MANIFEST},
+    )
+    with pytest.raises(DigestMismatchError):
+        reg.repository("app").manifests.head(wanted)
+
+
+def test_head_not_found(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("HEAD", f"{BASE}/v2/app/manifests/nope", status_code=404)
+    with pytest.raises(NotFoundError):
+        reg.repository("app").manifests.head("nope")
+    assert len(adapter.request_history) == 1
+
+
+# -- put --------------------------------------------------------------------------------
+def test_put_raw_sends_exact_bytes_and_content_type(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    adapter.register_uri(
+        "PUT", f"{BASE}/v2/app/manifests/v1", status_code=201,
+        headers={"Docker-Content-Digest": DIGEST, "Location": f"/v2/app/manifests/{DIGEST}"},
+    )
+    raw = RawManifest(data=MANIFEST, media_type=OCI_MANIFEST, digest=DIGEST)
+    assert reg.repository("app").manifests.put("v1", raw) == DIGEST
+    [req] = adapter.request_history
+    assert req.method == "PUT"
+    assert req.body == MANIFEST
+    assert req.headers["Content-Type"] == OCI_MANIFEST
+
+
+def test_put_model_serialised_with_its_media_type(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    stub_get(adapter, "latest")
+    model = reg.repository("app").manifests.get("latest")
+    adapter.register_uri("PUT", f"{BASE}/v2/app/manifests/v2", status_code=201)
+    digest = reg.repository("app").manifests.put("v2", model)
+    req = adapter.request_history[-1]
+    assert req.headers["Content-Type"] == OCI_MANIFEST
+    assert digest == sha256(req.body)
+    assert json.loads(req.body) == json.loads(MANIFEST)
+
+
+def test_put_by_digest(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("PUT", f"{BASE}/v2/app/manifests/{DIGEST}", status_code=201)
+    raw = RawManifest(data=MANIFEST, media_type=OCI_MANIFEST, digest=DIGEST)
+    assert reg.repository("app").manifests.put(DIGEST, raw) == DIGEST
+
+
+def test_put_by_wrong_digest_sends_nothing(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    raw = RawManifest(data=MANIFEST, media_type=OCI_MANIFEST, digest=DIGEST)
+    with pytest.raises(DigestMismatchError):
+        reg.repository("app").manifests.put("sha256:" + "0" * 64, raw)
+    assert adapter.request_history == []
+
+
+def test_put_registry_stored_other_digest(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri(
+        "PUT", f"{BASE}/v2/app/manifests/v1", status_code=201,
+        headers={"Docker-Content-Digest": "sha256:" + "0" * 64},
+    )
+    raw = RawManifest(data=MANIFEST, media_type=OCI_MANIFEST, digest=DIGEST)
+    with pytest.raises(DigestMismatchError):
+        reg.repository("app").manifests.put("v1", raw)
+
+
+def test_put_refused(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri(
+        "PUT", f"{BASE}/v2/app/manifests/v1", status_code=400,
+        json={"errors": [{"code": "MANIFEST_INVALID", "message": "manifest invalid"}]},
+    )
+    raw = RawManifest(data=MANIFEST, media_type=OCI_MANIFEST, digest=DIGEST)
+    with pytest.raises(RegistryResponseError) as info:
+        reg.repository("app").manifests.put("v1", raw)
+    assert info.value.status_code == 400
+    assert info.value.codes == ["MANIFEST_INVALID"]
+
+
+def test_put_asks_for_push_scope() -> None:
+    session = requests.Session()
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+    reg = Registry("registry.example", session=session, authenticator=TokenAuthenticator(),
+                   backoff=0.0)
+    adapter.register_uri("GET", "https://auth.example/token", json={"token": "t"})
+
+    def answer(request: Any, context: Any) -> bytes:
+        if request.headers.get("Authorization") == "Bearer t":
+            context.status_code = 201
+        else:
+            context.status_code = 401
+            context.headers["WWW-Authenticate"] = (
+                'Bearer realm="https://auth.example/token",service="reg",'
+                'scope="repository:app:pull,push"'
+            )
+        return b""
+
+    adapter.register_uri("PUT", f"{BASE}/v2/app/manifests/v1", content=answer)
+    raw = RawManifest(data=MANIFEST, media_type=OCI_MANIFEST, digest=DIGEST)
+    reg.repository("app").manifests.put("v1", raw)
+    [tok] = [r for r in adapter.request_history if r.hostname == "auth.example"]
+    assert tok.qs["scope"] == ["repository:app:pull,push"]
+    puts = [r for r in adapter.request_history if r.method == "PUT"]
+    assert [r.body for r in puts] == [MANIFEST, MANIFEST]
+
+
+# -- delete -----------------------------------------------------------------------------
+def test_delete(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("DELETE", f"{BASE}/v2/app/manifests/{DIGEST}", status_code=202)
+    reg.repository("app").manifests.delete(DIGEST)
+    [req] = adapter.request_history
+    assert (req.method, req.url) == ("DELETE", f"{BASE}/v2/app/manifests/{DIGEST}")
+
+
+@pytest.mark.parametrize("ref", ["latest", "sha256:abc", "sha256:" + "A" * 64])
+def test_delete_needs_a_digest(env: tuple[Registry, requests_mock.Adapter], ref: str) -> None:
+    reg, adapter = env
+    with pytest.raises(InvalidReferenceError):
+        reg.repository("app").manifests.delete(ref)
+    assert adapter.request_history == []
+
+
+def test_delete_not_allowed(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri(
+        "DELETE", f"{BASE}/v2/app/manifests/{DIGEST}", status_code=405,
+        json={"errors": [{"code": "UNSUPPORTED", "message": "The operation is unsupported."}]},
+    )
+    with pytest.raises(RegistryResponseError) as info:
+        reg.repository("app").manifests.delete(DIGEST)
+    assert info.value.status_code == 405

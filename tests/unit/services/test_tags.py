@@ -1,0 +1,334 @@
+"""TagService through Registry with a requests-mock adapter: stub, call, assert what was sent."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import types
+from typing import Any
+
+import pytest
+import requests
+import requests_mock
+
+import registry_client.requester as requester_mod
+from registry_client import NullAuthenticator, Registry, TagPage
+from registry_client.errors import (
+    InvalidReferenceError,
+    NotFoundError,
+    RegistryError,
+    RegistryResponseError,
+)
+
+BASE = "https://registry.example"
+TAGS = f"{BASE}/v2/app/tags/list"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+EMPTY_CONFIG_DIGEST = "sha256:" + hashlib.sha256(b"{}").hexdigest()
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = types.SimpleNamespace(sleep=lambda s: None, monotonic=time.monotonic, time=time.time)
+    monkeypatch.setattr(requester_mod, "time", fake)
+
+
+@pytest.fixture
+def env() -> tuple[Registry, requests_mock.Adapter]:
+    session = requests.Session()
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    reg = Registry("registry.example", session=session, authenticator=NullAuthenticator(),
+                   retries=1, backoff=0.0, max_workers=4)
+    return reg, adapter
+
+
+def page(tags: list[str] | None, link: str | None = None, name: str = "app") -> dict[str, Any]:
+    answer: dict[str, Any] = {"json": {"name": name, "tags": tags}}
+    if link is not None:
+        answer["headers"] = {"Link": f'<{link}>; rel="next"'}
+    return answer
+
+
+# -- list -------------------------------------------------------------------------------
+def test_list_final_page(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", TAGS, [page(["a", "b"])])
+    assert reg.repository("app").tags.list() == TagPage(name="app", tags=["a", "b"], last=None)
+    [req] = adapter.request_history
+    assert req.url == TAGS
+
+
+def test_list_with_link_sets_last(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", TAGS, [page(["a", "b"], "/v2/app/tags/list?n=2&last=b")])
+    p = reg.repository("app").tags.list(n=2)
+    assert p.tags == ["a", "b"]
+    assert p.last == "b"
+    assert adapter.request_history[0].qs == {"n": ["2"]}
+
+
+def test_list_sends_n_and_last(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", TAGS, [page(["c"])])
+    p = reg.repository("app").tags.list(n=2, last="b")
+    assert p == TagPage(name="app", tags=["c"], last=None)
+    assert adapter.request_history[0].qs == {"n": ["2"], "last": ["b"]}
+
+
+@pytest.mark.parametrize("tags", [None, []])
+def test_list_empty(env: tuple[Registry, requests_mock.Adapter], tags: list[str] | None) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", TAGS, [page(tags, "/v2/app/tags/list?last=x")])
+    p = reg.repository("app").tags.list()
+    assert p.tags == []
+    assert p.last is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"[]", b'{"tags": "a"}', b'{"tags": [1, 2]}', b'{"tags": [null]}'],
+)
+def test_list_malformed(env: tuple[Registry, requests_mock.Adapter], body: bytes) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", TAGS, content=body)
+    with pytest.raises(RegistryResponseError):
+        reg.repository("app").tags.list()
+
+
+def test_list_unknown_repository(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri(
+        "GET", TAGS, status_code=404,
+        json={"errors": [{"code": "NAME_UNKNOWN", "message": "repository name not known"}]},
+    )
+    with pytest.raises(NotFoundError) as info:
+        reg.repository("app").tags.list()
+    assert info.value.codes == ["NAME_UNKNOWN"]
+
+
+# -- iter / get_all ---------------------------------------------------------------------
+def test_iter_follows_opaque_link_exactly(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    """ECR-style pagination: an opaque token, to be sent back exactly as given."""
+    reg, adapter = env
+    token1 = "ukD72mdD%2FmC8b5xV3susmJzzaTgp3hKwR9nRUW1yZZ6dVrbOaQ%3D%3D"
+    token2 = "AAAA%2Bbbbb%2Fcc%3D"
+    link1 = f"{BASE}/v2/app/tags/list?nextToken={token1}"
+    link2 = f"/v2/app/tags/list?nextToken={token2}"
+
+    def answer(request: Any, context: Any) -> bytes:
+        query = request.url.partition("?")[2]
+        if query == "":
+            context.headers["Link"] = f'<{link1}>; rel="next"'
+            return json.dumps({"name": "app", "tags": ["a", "b"]}).encode()
+        if query == f"nextToken={token1}":
+            context.headers["Link"] = f'<{link2}>; rel="next"'
+            return json.dumps({"name": "app", "tags": ["c"]}).encode()
+        if query == f"nextToken={token2}":
+            return json.dumps({"name": "app", "tags": ["d"]}).encode()
+        context.status_code = 400
+        return b""
+
+    adapter.register_uri("GET", TAGS, content=answer)
+    assert list(reg.repository("app").tags.iter()) == ["a", "b", "c", "d"]
+    assert [r.url for r in adapter.request_history] == [TAGS, link1, BASE + link2]
+
+
+def test_iter_page_size(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", TAGS, [
+        page(["a", "b"], "/v2/app/tags/list?n=2&last=b"), page(["c"]),
+    ])
+    assert list(reg.repository("app").tags.iter(page_size=2)) == ["a", "b", "c"]
+    assert [r.url for r in adapter.request_history] == [
+        f"{TAGS}?n=2", f"{TAGS}?n=2&last=b",
+    ]
+
+
+def test_iter_is_lazy(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", TAGS, [
+        page(["a", "b"], "/v2/app/tags/list?last=b"), page(["c"]),
+    ])
+    it = reg.repository("app").tags.iter()
+    assert next(it) == "a"
+    assert len(adapter.request_history) == 1
+
+
+def test_get_all(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", TAGS, [
+        page(["a", "b"], "/v2/app/tags/list?last=b"),
+        page(["c"], "/v2/app/tags/list?last=c"),
+        page([]),
+    ])
+    assert reg.repository("app").tags.get_all() == ["a", "b", "c"]
+    assert len(adapter.request_history) == 3
+
+
+def test_get_all_with_digests_one_head_per_tag(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    tags = [f"v{i}" for i in range(10)]
+    adapter.register_uri("GET", TAGS, [page(tags)])
+    for i, tag in enumerate(tags):
+        adapter.register_uri(
+            "HEAD", f"{BASE}/v2/app/manifests/{tag}",
+            headers={"Docker-Content-Digest": "sha256:" + f"{i:x}" * 64,
+                     "Content-Length": "500", "Content-Type": OCI_MANIFEST},
+        )
+    result = reg.repository("app").tags.get_all(with_digests=True)
+    assert result == {tag: "sha256:" + f"{i:x}" * 64 for i, tag in enumerate(tags)}
+    heads = [r for r in adapter.request_history if r.method == "HEAD"]
+    assert sorted(r.url for r in heads) == sorted(f"{BASE}/v2/app/manifests/{t}" for t in tags)
+    assert [r.method for r in adapter.request_history].count("GET") == 1
+
+
+def test_get_all_with_digests_empty(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", TAGS, [page([])])
+    assert reg.repository("app").tags.get_all(with_digests=True) == {}
+    assert len(adapter.request_history) == 1
+
+
+# -- delete -----------------------------------------------------------------------------
+def test_delete_with_tag_delete_support(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("DELETE", f"{BASE}/v2/app/manifests/old", status_code=202)
+    reg.repository("app").tags.delete("old")
+    assert [(r.method, r.url) for r in adapter.request_history] == [
+        ("DELETE", f"{BASE}/v2/app/manifests/old"),
+    ]
+
+
+def _fallback_registry(adapter: requests_mock.Adapter, refusal: int) -> dict[str, Any]:
+    """A Distribution-like registry: no DELETE by tag; records the tombstone manifest."""
+    state: dict[str, Any] = {}
+    adapter.register_uri(
+        "DELETE", f"{BASE}/v2/app/manifests/old", status_code=refusal,
+        json={"errors": [{"code": "UNSUPPORTED" if refusal == 405 else "DIGEST_INVALID",
+                          "message": "nope"}]},
+    )
+    adapter.register_uri(
+        "HEAD", f"{BASE}/v2/app/manifests/old",
+        headers={"Docker-Content-Digest": "sha256:" + "a" * 64, "Content-Length": "400",
+                 "Content-Type": OCI_MANIFEST},
+    )
+    adapter.register_uri("HEAD", f"{BASE}/v2/app/blobs/{EMPTY_CONFIG_DIGEST}", status_code=404)
+    adapter.register_uri(
+        "POST", f"{BASE}/v2/app/blobs/uploads/", status_code=202,
+        headers={"Location": "/v2/app/blobs/uploads/u1?_state=s"},
+    )
+    adapter.register_uri(
+        "PUT", f"{BASE}/v2/app/blobs/uploads/u1", status_code=201,
+        headers={"Docker-Content-Digest": EMPTY_CONFIG_DIGEST},
+    )
+
+    def put_manifest(request: Any, context: Any) -> bytes:
+        state["manifest"] = request.body
+        context.status_code = 201
+        context.headers["Docker-Content-Digest"] = sha256(request.body)
+        return b""
+
+    adapter.register_uri("PUT", f"{BASE}/v2/app/manifests/old", content=put_manifest)
+    adapter.register_uri(
+        "DELETE", requests_mock.ANY, status_code=202,
+        additional_matcher=lambda r: "/v2/app/manifests/sha256:" in r.url,
+    )
+    return state
+
+
+@pytest.mark.parametrize("refusal", [405, 400])
+def test_delete_falls_back_to_tombstone(
+    env: tuple[Registry, requests_mock.Adapter], refusal: int,
+) -> None:
+    reg, adapter = env
+    state = _fallback_registry(adapter, refusal)
+    reg.repository("app").tags.delete("old")
+    calls = [(r.method, r.path) for r in adapter.request_history]
+    assert calls[0] == ("DELETE", "/v2/app/manifests/old")
+    assert ("HEAD", "/v2/app/manifests/old") in calls
+    assert ("PUT", "/v2/app/manifests/old") in calls
+    # the throw-away manifest is a valid OCI manifest with the empty config
+    doc = json.loads(state["manifest"])
+    assert doc["mediaType"] == OCI_MANIFEST
+    assert doc["config"]["digest"] == EMPTY_CONFIG_DIGEST
+    put = next(r for r in adapter.request_history
+               if r.method == "PUT" and r.path == "/v2/app/manifests/old")
+    assert put.headers["Content-Type"] == OCI_MANIFEST
+    tombstone = sha256(state["manifest"])
+    assert calls[-1] == ("DELETE", f"/v2/app/manifests/{tombstone}")
+    # the manifest the tag pointed to (and its other tags) is left alone
+    assert ("DELETE", "/v2/app/manifests/sha256:" + "a" * 64) not in calls
+    # the config blob is uploaded before the manifest that references it
+    assert calls.index(("PUT", "/v2/app/blobs/uploads/u1")) < calls.index(
+        ("PUT", "/v2/app/manifests/old"))
+
+
+def test_delete_fallback_is_remembered(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    _fallback_registry(adapter, 405)
+    tags = reg.repository("app").tags
+    tags.delete("old")
+    n = len(adapter.request_history)
+    tags.delete("old")
+    second = [(r.method, r.path) for r in adapter.request_history[n:]]
+    assert second[0] == ("HEAD", "/v2/app/manifests/old")
+    assert ("DELETE", "/v2/app/manifests/old") not in second
+
+
+def test_tombstones_are_unique(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    state = _fallback_registry(adapter, 405)
+    tags = reg.repository("app").tags
+    tags.delete("old")
+    first = state["manifest"]
+    tags.delete("old")
+    assert state["manifest"] != first
+
+
+def test_delete_missing_tag_with_tag_delete(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri(
+        "DELETE", f"{BASE}/v2/app/manifests/gone", status_code=404,
+        json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]},
+    )
+    with pytest.raises(NotFoundError):
+        reg.repository("app").tags.delete("gone")
+    assert len(adapter.request_history) == 1
+
+
+def test_delete_missing_tag_on_fallback(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("DELETE", f"{BASE}/v2/app/manifests/gone", status_code=405)
+    adapter.register_uri("HEAD", f"{BASE}/v2/app/manifests/gone", status_code=404)
+    with pytest.raises(NotFoundError):
+        reg.repository("app").tags.delete("gone")
+    methods = [r.method for r in adapter.request_history]
+    assert methods == ["DELETE", "HEAD"]  # nothing was written
+
+
+@pytest.mark.parametrize("status", [401, 403, 500])
+def test_delete_other_failures_not_hidden(
+    env: tuple[Registry, requests_mock.Adapter], status: int,
+) -> None:
+    reg, adapter = env
+    adapter.register_uri("DELETE", f"{BASE}/v2/app/manifests/old", status_code=status)
+    with pytest.raises(RegistryError) as info:
+        reg.repository("app").tags.delete("old")
+    assert getattr(info.value, "status_code", None) == status
+    assert [r.method for r in adapter.request_history] == ["DELETE"]
+
+
+@pytest.mark.parametrize("tag", ["", "sha256:" + "a" * 64, "-x", "a/b"])
+def test_delete_invalid_tag(env: tuple[Registry, requests_mock.Adapter], tag: str) -> None:
+    reg, adapter = env
+    with pytest.raises(InvalidReferenceError):
+        reg.repository("app").tags.delete(tag)
+    assert adapter.request_history == []

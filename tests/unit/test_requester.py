@@ -1,0 +1,1214 @@
+"""Tests for the transport: Requester (through Registry), _http helpers and _pagination.
+
+Every request goes to a requests-mock adapter mounted on the session handed to
+``Registry``; ``adapter.request_history`` shows exactly what was sent.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import io
+import json
+import logging
+import threading
+import time
+import types
+from typing import Any
+
+import pytest
+import requests
+import requests_mock
+import urllib3
+
+import registry_client.requester as requester_mod
+from registry_client import (
+    BasicAuthenticator,
+    NullAuthenticator,
+    Registry,
+    Requester,
+    TokenAuthenticator,
+)
+from registry_client._http import (
+    DEFAULT_BODY_LIMIT,
+    error_list,
+    raise_for_status,
+    read_capped,
+    redact_url,
+    retry_after,
+)
+from registry_client._pagination import follow_pages, next_link
+from registry_client.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    NotFoundError,
+    RegistryError,
+    RegistryResponseError,
+    RegistrySSLError,
+    RegistryUnavailableError,
+    TokenError,
+)
+
+DOMAIN = "registry.example"
+BASE = f"https://{DOMAIN}"
+REALM = "https://auth.example/token"
+PASSWORD = "hunter2-PASSWORD-xyz"
+TOKEN = "TOKEN-abc.def.SECRET"
+
+
+def challenge(repo: str = "app", actions: str = "pull", realm: str = REALM) -> str:
+    return f'Bearer realm="{realm}",service="reg",scope="repository:{repo}:{actions}"'
+
+
+MANIFEST = json.dumps(
+    {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": "sha256:" + "1" * 64,
+            "size": 2,
+        },
+        "layers": [],
+    },
+    separators=(",", ":"),
+).encode()
+MANIFEST_DIGEST = "sha256:" + hashlib.sha256(MANIFEST).hexdigest()
+MANIFEST_HEADERS = {
+    "Content-Type": "application/vnd.oci.image.manifest.v1+json",
+    "Docker-Content-Digest": MANIFEST_DIGEST,
+}
+MANIFEST_URL = f"{BASE}/v2/app/manifests/latest"
+
+
+# -- fixtures and helpers ---------------------------------------------------------------
+class Sleeps(list[float]):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
+    """Record every backoff sleep of the Requester instead of sleeping."""
+    recorded = Sleeps()
+    fake_time = types.SimpleNamespace(
+        sleep=recorded.append, monotonic=time.monotonic, time=time.time
+    )
+    monkeypatch.setattr(requester_mod, "time", fake_time)
+    return recorded
+
+
+def make(
+    authenticator: Any = None, *, domain: str = DOMAIN, retries: int = 2, **kw: Any
+) -> tuple[Registry, requests_mock.Adapter]:
+    session = requests.Session()
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    kw.setdefault("backoff", 0.0)
+    reg = Registry(domain, session=session, authenticator=authenticator, retries=retries, **kw)
+    return reg, adapter
+
+
+def on_host(adapter: requests_mock.Adapter, host: str) -> list[Any]:
+    return [r for r in adapter.request_history if r.hostname == host]
+
+
+def auth_of(r: Any) -> str | None:
+    return r.headers.get("Authorization")
+
+
+def token_server(
+    adapter: requests_mock.Adapter, tokens: list[str] | None = None, **extra: Any
+) -> None:
+    answers = [{"json": {"token": t, **extra}} for t in (tokens or [TOKEN])]
+    adapter.register_uri("GET", REALM, answers)
+    adapter.register_uri("POST", REALM, answers)
+
+
+def bearer_registry(
+    adapter: requests_mock.Adapter, url: str = MANIFEST_URL, *, accept: set[str] | None = None,
+    method: str = "GET", body: bytes = MANIFEST, headers: dict[str, str] | None = None,
+    status: int = 200, www: str | None = None,
+) -> None:
+    """A registry endpoint that wants ``Bearer <one of accept>`` and challenges otherwise."""
+    good = {f"Bearer {t}" for t in (accept or {TOKEN})}
+
+    def answer(request: Any, context: Any) -> bytes:
+        if request.headers.get("Authorization") in good:
+            context.status_code = status
+            context.headers.update(headers if headers is not None else MANIFEST_HEADERS)
+            return body
+        context.status_code = 401
+        context.headers["WWW-Authenticate"] = www or challenge()
+        return b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}'
+
+    adapter.register_uri(method, url, content=answer)
+
+
+# -- URLs -------------------------------------------------------------------------------
+@pytest.mark.parametrize("domain", ["docker.io", "index.docker.io"])
+def test_docker_hub_api_host(domain: str) -> None:
+    reg, adapter = make(NullAuthenticator(), domain=domain)
+    assert reg.requester.base_url == "https://registry-1.docker.io"
+    adapter.register_uri(
+        "GET", "https://registry-1.docker.io/v2/library/alpine/manifests/3.19",
+        content=MANIFEST, headers=MANIFEST_HEADERS,
+    )
+    raw = reg.repository("library/alpine").manifests.get_raw("3.19")
+    assert raw.digest == MANIFEST_DIGEST
+    assert [r.url for r in adapter.request_history] == [
+        "https://registry-1.docker.io/v2/library/alpine/manifests/3.19"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("domain", "protocol", "url"),
+    [
+        ("ghcr.io", "https", "https://ghcr.io/v2/a/b/tags/list"),
+        ("localhost:5000", "http", "http://localhost:5000/v2/a/b/tags/list"),
+        ("[::1]:5000", "http", "http://[::1]:5000/v2/a/b/tags/list"),
+    ],
+)
+def test_url_building(domain: str, protocol: str, url: str) -> None:
+    reg, _ = make(NullAuthenticator(), domain=domain, protocol=protocol)
+    assert reg.requester.url("a/b/tags/list") == url
+    assert reg.requester.url("/a/b/tags/list") == url
+
+
+def test_ping_is_get_v2() -> None:
+    reg, adapter = make(NullAuthenticator())
+    adapter.register_uri("GET", f"{BASE}/v2/", json={})
+    reg.ping()
+    assert [(r.method, r.url) for r in adapter.request_history] == [("GET", f"{BASE}/v2/")]
+
+
+def test_invalid_protocol() -> None:
+    with pytest.raises(ValueError):
+        Requester(DOMAIN, NullAuthenticator(), requests.Session(), "ftp")
+
+
+def test_user_agent_sent() -> None:
+    reg, adapter = make(NullAuthenticator(), user_agent="my-agent/1.0")
+    adapter.register_uri("GET", f"{BASE}/v2/", json={})
+    reg.ping()
+    assert adapter.request_history[0].headers["User-Agent"] == "my-agent/1.0"
+
+
+# -- the auth loop ----------------------------------------------------------------------
+def test_bearer_challenge_then_token_then_resend_then_cached() -> None:
+    reg, adapter = make()  # authenticator=None: anonymous token auth
+    token_server(adapter)
+    bearer_registry(adapter)
+    repo = reg.repository("app")
+    assert repo.manifests.get_raw("latest").digest == MANIFEST_DIGEST
+    first = adapter.request_history
+    assert [(r.method, r.hostname) for r in first] == [
+        ("GET", DOMAIN), ("GET", "auth.example"), ("GET", DOMAIN),
+    ]
+    assert auth_of(first[0]) is None
+    assert auth_of(first[1]) is None  # anonymous token request
+    assert first[1].qs["scope"] == ["repository:app:pull"]
+    assert first[1].qs["service"] == ["reg"]
+    assert auth_of(first[2]) == f"Bearer {TOKEN}"
+    for _ in range(49):
+        repo.manifests.get_raw("latest")
+    assert len(on_host(adapter, "auth.example")) == 1
+    registry_side = on_host(adapter, DOMAIN)
+    assert len(registry_side) == 51
+    assert all(auth_of(r) == f"Bearer {TOKEN}" for r in registry_side[1:])
+
+
+def test_known_challenge_means_no_round_trip_for_new_scope() -> None:
+    reg, adapter = make()
+    token_server(adapter, ["t-app", "t-other"])
+    bearer_registry(adapter, accept={"t-app"})
+    other_url = f"{BASE}/v2/other/manifests/latest"
+    bearer_registry(adapter, other_url, accept={"t-other"}, www=challenge("other"))
+    reg.repository("app").manifests.get_raw("latest")
+    before = len(adapter.request_history)
+    reg.repository("other").manifests.get_raw("latest")
+    new = adapter.request_history[before:]
+    assert [(r.hostname, auth_of(r)) for r in new] == [
+        ("auth.example", None), (DOMAIN, "Bearer t-other"),
+    ]
+    assert new[0].qs["scope"] == ["repository:other:pull"]
+
+
+def test_registry_always_401_sends_at_most_one_resend() -> None:
+    reg, adapter = make()
+    token_server(adapter)
+    bearer_registry(adapter, accept={"never"})
+    with pytest.raises(AuthenticationError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert len(on_host(adapter, DOMAIN)) == 2
+    assert len(on_host(adapter, "auth.example")) == 1
+    assert info.value.status_code == 401
+    assert TOKEN not in str(info.value)
+    assert "app" in str(info.value)
+    assert DOMAIN in str(info.value)
+
+
+def test_stale_token_is_replaced_exactly_once() -> None:
+    reg, adapter = make()
+    token_server(adapter, ["t1", "t2", "t3"])
+    state = {"good": "t1"}
+
+    def answer(request: Any, context: Any) -> bytes:
+        if request.headers.get("Authorization") == f"Bearer {state['good']}":
+            context.headers.update(MANIFEST_HEADERS)
+            return MANIFEST
+        context.status_code = 401
+        context.headers["WWW-Authenticate"] = challenge()
+        return b""
+
+    adapter.register_uri("GET", MANIFEST_URL, content=answer)
+    repo = reg.repository("app")
+    repo.manifests.get_raw("latest")
+    assert len(adapter.request_history) == 3
+    state["good"] = "t2"  # the registry revokes t1
+    repo.manifests.get_raw("latest")
+    new = adapter.request_history[3:]
+    assert [(r.hostname, auth_of(r)) for r in new] == [
+        (DOMAIN, "Bearer t1"), ("auth.example", None), (DOMAIN, "Bearer t2"),
+    ]
+    repo.manifests.get_raw("latest")
+    assert len(on_host(adapter, "auth.example")) == 2
+
+
+def test_token_fetch_with_credentials_and_push_scope() -> None:
+    reg, adapter = make(TokenAuthenticator("alice", PASSWORD))
+    token_server(adapter)
+    put_url = f"{BASE}/v2/app/manifests/v1"
+    bearer_registry(
+        adapter, put_url, method="PUT", status=201, body=b"",
+        headers={"Docker-Content-Digest": MANIFEST_DIGEST}, www=challenge(actions="pull,push"),
+    )
+    from registry_client import RawManifest
+
+    raw = RawManifest(MANIFEST, "application/vnd.oci.image.manifest.v1+json", MANIFEST_DIGEST)
+    assert reg.repository("app").manifests.put("v1", raw) == MANIFEST_DIGEST
+    [tok] = on_host(adapter, "auth.example")
+    assert tok.qs["scope"] == ["repository:app:pull,push"]
+    assert tok.qs["account"] == ["alice"]
+    assert auth_of(tok) == BasicAuthenticator("alice", PASSWORD)._header
+    puts = on_host(adapter, DOMAIN)
+    assert len(puts) == 2
+    assert puts[1].body == MANIFEST  # the body is sent again, unchanged
+
+
+def test_token_server_refusing_credentials_is_authentication_error() -> None:
+    reg, adapter = make(TokenAuthenticator("alice", PASSWORD))
+    adapter.register_uri("GET", REALM, status_code=401, json={"details": "bad credentials"})
+    bearer_registry(adapter)
+    with pytest.raises(AuthenticationError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert len(on_host(adapter, "auth.example")) == 1  # not retried
+    assert PASSWORD not in str(info.value)
+
+
+def test_token_server_5xx_is_retried() -> None:
+    reg, adapter = make()
+    adapter.register_uri("GET", REALM, [{"status_code": 503}, {"json": {"token": TOKEN}}])
+    bearer_registry(adapter)
+    assert reg.repository("app").manifests.get_raw("latest").digest == MANIFEST_DIGEST
+    assert len(on_host(adapter, "auth.example")) == 2
+
+
+def test_token_server_5xx_after_retries_is_unavailable() -> None:
+    """Contract: "RegistryUnavailableError: ... 5xx after retries" -- for the token server too."""
+    reg, adapter = make(retries=2)
+    adapter.register_uri("GET", REALM, status_code=503)
+    bearer_registry(adapter)
+    with pytest.raises(RegistryUnavailableError):
+        reg.repository("app").manifests.get_raw("latest")
+    assert len(on_host(adapter, "auth.example")) == 3
+
+
+def test_token_server_unreachable_is_unavailable() -> None:
+    reg, adapter = make(retries=1)
+    adapter.register_uri("GET", REALM, exc=requests.exceptions.ConnectionError)
+    bearer_registry(adapter)
+    with pytest.raises(RegistryUnavailableError):
+        reg.repository("app").manifests.get_raw("latest")
+    assert len(on_host(adapter, "auth.example")) == 2
+
+
+def test_plain_http_realm_on_other_host_never_gets_credentials() -> None:
+    reg, adapter = make(TokenAuthenticator("alice", PASSWORD))
+    adapter.register_uri("GET", "http://auth.example/token", json={"token": TOKEN})
+    bearer_registry(adapter, www=challenge(realm="http://auth.example/token"))
+    with pytest.raises(TokenError):
+        reg.repository("app").manifests.get_raw("latest")
+    assert on_host(adapter, "auth.example") == []
+
+
+def test_insufficient_scope_is_authorization_error() -> None:
+    reg, adapter = make()
+    token_server(adapter)
+    www = challenge() + ',error="insufficient_scope"'
+    adapter.register_uri(
+        "GET", MANIFEST_URL, status_code=401, headers={"WWW-Authenticate": www},
+    )
+    with pytest.raises(AuthorizationError):
+        reg.repository("app").manifests.get_raw("latest")
+
+
+def test_basic_auth_flow() -> None:
+    reg, adapter = make(BasicAuthenticator("alice", PASSWORD))
+    header = BasicAuthenticator("alice", PASSWORD)._header
+
+    def answer(request: Any, context: Any) -> bytes:
+        if request.headers.get("Authorization") == header:
+            context.headers.update(MANIFEST_HEADERS)
+            return MANIFEST
+        context.status_code = 401
+        context.headers["WWW-Authenticate"] = 'Basic realm="Registry Realm"'
+        return b""
+
+    adapter.register_uri("GET", MANIFEST_URL, content=answer)
+    repo = reg.repository("app")
+    repo.manifests.get_raw("latest")
+    assert [auth_of(r) for r in adapter.request_history] == [None, header]
+    repo.manifests.get_raw("latest")
+    assert [auth_of(r) for r in adapter.request_history] == [None, header, header]
+
+
+def test_basic_wrong_password_does_not_loop() -> None:
+    reg, adapter = make(BasicAuthenticator("alice", PASSWORD))
+    adapter.register_uri(
+        "GET", MANIFEST_URL, status_code=401,
+        headers={"WWW-Authenticate": 'Basic realm="Registry Realm"'},
+    )
+    with pytest.raises(AuthenticationError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert len(adapter.request_history) == 2
+    assert PASSWORD not in str(info.value)
+    with pytest.raises(AuthenticationError):
+        reg.repository("app").manifests.get_raw("latest")
+    assert len(adapter.request_history) == 3
+
+
+def test_null_authenticator_never_resends() -> None:
+    reg, adapter = make(NullAuthenticator())
+    bearer_registry(adapter)
+    with pytest.raises(AuthenticationError):
+        reg.repository("app").manifests.get_raw("latest")
+    assert len(adapter.request_history) == 1
+
+
+def test_concurrent_first_calls_fetch_one_token() -> None:
+    reg, adapter = make(max_workers=16)
+    token_server(adapter)
+    bearer_registry(adapter)
+    repo = reg.repository("app")
+    barrier = threading.Barrier(16)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            repo.manifests.get_raw("latest")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(10)
+    assert errors == []
+    assert len(on_host(adapter, "auth.example")) == 1
+
+
+# -- retries ----------------------------------------------------------------------------
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_retry_then_success(status: int, sleeps: Sleeps) -> None:
+    reg, adapter = make(NullAuthenticator(), retries=2)
+    adapter.register_uri(
+        "GET", MANIFEST_URL,
+        [{"status_code": status}, {"status_code": status},
+         {"content": MANIFEST, "headers": MANIFEST_HEADERS}],
+    )
+    assert reg.repository("app").manifests.get_raw("latest").digest == MANIFEST_DIGEST
+    assert len(adapter.request_history) == 3
+    assert len(sleeps) == 2
+
+
+def test_retries_exhausted_is_unavailable(sleeps: Sleeps) -> None:
+    reg, adapter = make(NullAuthenticator(), retries=3)
+    adapter.register_uri("GET", MANIFEST_URL, status_code=503)
+    with pytest.raises(RegistryUnavailableError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert len(adapter.request_history) == 4  # retries=3: three retries after the first
+    assert len(sleeps) == 3
+    assert info.value.status_code == 503
+
+
+def test_retries_zero_means_one_attempt() -> None:
+    reg, adapter = make(NullAuthenticator(), retries=0)
+    adapter.register_uri("GET", MANIFEST_URL, status_code=502)
+    with pytest.raises(RegistryUnavailableError):
+        reg.repository("app").manifests.get_raw("latest")
+    assert len(adapter.request_history) == 1
+
+
+def test_500_is_unavailable() -> None:
+    reg, adapter = make(NullAuthenticator(), retries=2)
+    adapter.register_uri("GET", MANIFEST_URL, status_code=500)
+    with pytest.raises(RegistryUnavailableError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert info.value.status_code == 500
+
+
+def test_retry_after_seconds_honoured(sleeps: Sleeps) -> None:
+    reg, adapter = make(NullAuthenticator(), retries=3)
+    adapter.register_uri(
+        "GET", MANIFEST_URL,
+        [{"status_code": 429, "headers": {"Retry-After": "7"}},
+         {"status_code": 503, "headers": {"Retry-After": "2"}},
+         {"content": MANIFEST, "headers": MANIFEST_HEADERS}],
+    )
+    reg.repository("app").manifests.get_raw("latest")
+    assert sleeps == [7.0, 2.0]
+
+
+def test_retry_after_http_date_honoured(sleeps: Sleeps) -> None:
+    reg, adapter = make(NullAuthenticator(), retries=2)
+    when = email.utils.formatdate(time.time() + 10, usegmt=True)
+    adapter.register_uri(
+        "GET", MANIFEST_URL,
+        [{"status_code": 503, "headers": {"Retry-After": when}},
+         {"content": MANIFEST, "headers": MANIFEST_HEADERS}],
+    )
+    reg.repository("app").manifests.get_raw("latest")
+    assert len(sleeps) == 1
+    assert 8.0 < sleeps[0] <= 10.0
+
+
+def test_retry_after_capped_by_max_backoff(sleeps: Sleeps) -> None:
+    reg, adapter = make(NullAuthenticator(), retries=1, max_backoff=30.0)
+    adapter.register_uri(
+        "GET", MANIFEST_URL,
+        [{"status_code": 429, "headers": {"Retry-After": "86400"}},
+         {"content": MANIFEST, "headers": MANIFEST_HEADERS}],
+    )
+    reg.repository("app").manifests.get_raw("latest")
+    assert sleeps == [30.0]
+
+
+def test_retry_after_non_ascii_digit_does_not_escape_as_value_error(sleeps: Sleeps) -> None:
+    """http.client decodes headers as latin-1: byte 0xB2 arrives as '²', which isdigit()."""
+    reg, adapter = make(NullAuthenticator(), retries=1)
+    adapter.register_uri(
+        "GET", MANIFEST_URL,
+        [{"status_code": 503, "headers": {"Retry-After": "\u00b2"}},
+         {"content": MANIFEST, "headers": MANIFEST_HEADERS}],
+    )
+    try:
+        reg.repository("app").manifests.get_raw("latest")
+    except RegistryError:
+        pass
+    except Exception as exc:
+        pytest.fail(f"raw {type(exc).__name__} escaped: {exc}")
+    assert len(adapter.request_history) == 2
+
+
+def test_exponential_backoff_without_retry_after(sleeps: Sleeps) -> None:
+    reg, adapter = make(NullAuthenticator(), retries=3, backoff=1.0, max_backoff=30.0)
+    adapter.register_uri("GET", MANIFEST_URL, status_code=503)
+    with pytest.raises(RegistryUnavailableError):
+        reg.repository("app").manifests.get_raw("latest")
+    assert len(sleeps) == 3
+    for attempt, slept in enumerate(sleeps):
+        base = 2.0**attempt
+        assert base / 2 <= slept <= base
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        requests.exceptions.ConnectionError,
+        requests.exceptions.ConnectTimeout,
+        requests.exceptions.ReadTimeout,
+        requests.exceptions.Timeout,
+    ],
+)
+def test_connection_errors_retried_then_unavailable(exc: type[Exception], sleeps: Sleeps) -> None:
+    reg, adapter = make(NullAuthenticator(), retries=2)
+    adapter.register_uri("GET", MANIFEST_URL, exc=exc)
+    with pytest.raises(RegistryUnavailableError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert len(adapter.request_history) == 3
+    assert len(sleeps) == 2
+    assert not isinstance(info.value, requests.RequestException)
+    assert info.value.method == "GET"
+
+
+def test_connection_error_then_success() -> None:
+    reg, adapter = make(NullAuthenticator(), retries=2)
+    adapter.register_uri(
+        "GET", MANIFEST_URL,
+        [{"exc": requests.exceptions.ConnectionError},
+         {"content": MANIFEST, "headers": MANIFEST_HEADERS}],
+    )
+    assert reg.repository("app").manifests.get_raw("latest").digest == MANIFEST_DIGEST
+    assert len(adapter.request_history) == 2
+
+
+def test_ssl_error_is_registry_ssl_error_not_retried() -> None:
+    reg, adapter = make(NullAuthenticator(), retries=2)
+    adapter.register_uri("GET", MANIFEST_URL, exc=requests.exceptions.SSLError)
+    with pytest.raises(RegistrySSLError):
+        reg.repository("app").manifests.get_raw("latest")
+    assert len(adapter.request_history) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"status_code": 503}, {"exc": requests.exceptions.ConnectionError},
+     {"exc": requests.exceptions.ReadTimeout}],
+)
+def test_post_is_not_retried(answer: dict[str, Any], sleeps: Sleeps) -> None:
+    reg, adapter = make(NullAuthenticator(), retries=3)
+    adapter.register_uri("POST", f"{BASE}/v2/app/blobs/uploads/", [answer, {"status_code": 202}])
+    with pytest.raises(RegistryUnavailableError):
+        reg.requester.send("POST", "app/blobs/uploads/", expected=(202,))
+    assert len(adapter.request_history) == 1
+    assert sleeps == []
+
+
+def test_put_is_retried() -> None:
+    reg, adapter = make(NullAuthenticator(), retries=2)
+    adapter.register_uri(
+        "PUT", f"{BASE}/v2/app/manifests/v1",
+        [{"status_code": 503}, {"status_code": 201,
+                                "headers": {"Docker-Content-Digest": MANIFEST_DIGEST}}],
+    )
+    from registry_client import RawManifest
+
+    raw = RawManifest(MANIFEST, "application/vnd.oci.image.manifest.v1+json", MANIFEST_DIGEST)
+    reg.repository("app").manifests.put("v1", raw)
+    assert [r.body for r in adapter.request_history] == [MANIFEST, MANIFEST]
+
+
+# -- status -> error mapping ------------------------------------------------------------
+ERRORS_BODY = json.dumps(
+    {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown",
+                 "detail": {"Tag": "latest"}}]}
+).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (401, AuthenticationError),
+        (403, AuthorizationError),
+        (404, NotFoundError),
+        (400, RegistryResponseError),
+        (405, RegistryResponseError),
+        (409, RegistryResponseError),
+        (416, RegistryResponseError),
+        (418, RegistryResponseError),
+    ],
+)
+def test_status_maps_to_error(status: int, cls: type[RegistryError]) -> None:
+    reg, adapter = make(NullAuthenticator())
+    adapter.register_uri("GET", MANIFEST_URL, status_code=status, content=ERRORS_BODY)
+    with pytest.raises(cls) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    err = info.value
+    assert type(err) is cls
+    assert err.status_code == status
+    assert err.method == "GET"
+    assert err.url == MANIFEST_URL
+    assert err.codes == ["MANIFEST_UNKNOWN"]
+    assert err.errors[0]["message"] == "manifest unknown"
+    assert "app" in str(err) and DOMAIN in str(err)
+
+
+def test_404_errors_parsed() -> None:
+    reg, adapter = make(NullAuthenticator())
+    adapter.register_uri("GET", MANIFEST_URL, status_code=404, content=ERRORS_BODY)
+    with pytest.raises(NotFoundError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert info.value.errors == [
+        {"code": "MANIFEST_UNKNOWN", "message": "manifest unknown", "detail": {"Tag": "latest"}}
+    ]
+
+
+@pytest.mark.parametrize("body", [b"", b"<html>oops</html>", b'{"errors": "x"}', b"[1,2]"])
+def test_error_without_usable_body(body: bytes) -> None:
+    reg, adapter = make(NullAuthenticator())
+    adapter.register_uri("GET", MANIFEST_URL, status_code=400, content=body)
+    with pytest.raises(RegistryResponseError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert info.value.status_code == 400
+    assert info.value.errors == []
+
+
+def test_unexpected_success_status_is_response_error() -> None:
+    reg, adapter = make(NullAuthenticator())
+    adapter.register_uri("GET", MANIFEST_URL, status_code=204)
+    with pytest.raises(RegistryResponseError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert info.value.status_code == 204
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        requests.exceptions.ConnectionError,
+        requests.exceptions.ProxyError,
+        requests.exceptions.SSLError,
+        requests.exceptions.ConnectTimeout,
+        requests.exceptions.ReadTimeout,
+        requests.exceptions.ChunkedEncodingError,
+        requests.exceptions.ContentDecodingError,
+        requests.exceptions.TooManyRedirects,
+        requests.exceptions.InvalidURL,
+        requests.exceptions.RetryError,
+        requests.exceptions.RequestException,
+    ],
+)
+def test_no_raw_requests_exception_escapes(exc: type[Exception]) -> None:
+    reg, adapter = make(NullAuthenticator(), retries=1)
+    adapter.register_uri("GET", MANIFEST_URL, exc=exc)
+    with pytest.raises(RegistryError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert not isinstance(info.value, requests.RequestException)
+
+
+def test_too_many_redirects_is_registry_error() -> None:
+    reg, adapter = make(NullAuthenticator(), retries=0)
+    adapter.register_uri(
+        "GET", MANIFEST_URL, status_code=302, headers={"Location": MANIFEST_URL},
+    )
+    with pytest.raises(RegistryError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert not isinstance(info.value, requests.RequestException)
+
+
+def test_body_read_cut_is_unavailable() -> None:
+    reg, adapter = make(NullAuthenticator(), retries=0)
+
+    class Cut(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b: Any) -> int:
+            raise urllib3.exceptions.ProtocolError("connection broken")
+
+    adapter.register_uri(
+        "GET", MANIFEST_URL,
+        raw=urllib3.HTTPResponse(body=Cut(), preload_content=False, status=200,
+                                 headers=MANIFEST_HEADERS),
+    )
+    with pytest.raises(RegistryError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert not isinstance(info.value, requests.RequestException)
+
+
+# -- body cap ---------------------------------------------------------------------------
+def test_manifest_over_4_mib_is_refused_by_content_length() -> None:
+    reg, adapter = make(NullAuthenticator())
+    adapter.register_uri(
+        "GET", MANIFEST_URL, content=MANIFEST,
+        headers={**MANIFEST_HEADERS, "Content-Length": str(DEFAULT_BODY_LIMIT + 1)},
+    )
+    with pytest.raises(RegistryResponseError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert "limit" in str(info.value)
+    assert DEFAULT_BODY_LIMIT == 4 * 1024 * 1024
+
+
+def test_body_cap_without_content_length_is_configurable() -> None:
+    reg, adapter = make(NullAuthenticator(), body_limit=64)
+    adapter.register_uri("GET", MANIFEST_URL, content=b"{" + b" " * 200 + b"}")
+    with pytest.raises(RegistryResponseError):
+        reg.repository("app").manifests.get_raw("latest")
+
+
+def test_body_exactly_at_limit_is_accepted() -> None:
+    reg, adapter = make(NullAuthenticator(), body_limit=len(MANIFEST))
+    adapter.register_uri("GET", MANIFEST_URL, content=MANIFEST, headers=MANIFEST_HEADERS)
+    assert reg.repository("app").manifests.get_raw("latest").data == MANIFEST
+
+
+def test_head_answer_is_not_subject_to_body_cap() -> None:
+    """A HEAD has no body: its Content-Length (the size of a big blob) must not be capped."""
+    reg, adapter = make(NullAuthenticator())
+    url = f"{BASE}/v2/app/blobs/sha256:{'a' * 64}"
+    adapter.register_uri("HEAD", url, headers={"Content-Length": str(300 * 1024 * 1024)})
+    resp = reg.requester.send("HEAD", url)
+    assert resp.status_code == 200
+
+
+# -- stats ------------------------------------------------------------------------------
+def test_stats() -> None:
+    reg, adapter = make(NullAuthenticator())
+    assert reg.requester.stats == {
+        "requests": 0, "by_method": {}, "bytes_sent": 0, "bytes_received": 0,
+    }
+    adapter.register_uri("GET", MANIFEST_URL, content=MANIFEST, headers=MANIFEST_HEADERS)
+    adapter.register_uri(
+        "PUT", f"{BASE}/v2/app/manifests/v1", status_code=201,
+        headers={"Docker-Content-Digest": MANIFEST_DIGEST},
+    )
+    adapter.register_uri(
+        "HEAD", MANIFEST_URL,
+        headers={**MANIFEST_HEADERS, "Content-Length": str(len(MANIFEST))},
+    )
+    repo = reg.repository("app")
+    raw = repo.manifests.get_raw("latest")
+    repo.manifests.get_raw("latest")
+    repo.manifests.put("v1", raw)
+    repo.manifests.head("latest")
+    stats = reg.requester.stats
+    assert stats["requests"] == 4
+    assert stats["by_method"] == {"GET": 2, "PUT": 1, "HEAD": 1}
+    assert stats["bytes_sent"] == len(MANIFEST)
+    assert stats["bytes_received"] == 2 * len(MANIFEST)
+    stats["by_method"]["GET"] = 99  # a copy
+    assert reg.requester.stats["by_method"]["GET"] == 2
+
+
+def test_stats_count_every_request_sent() -> None:
+    reg, adapter = make()
+    token_server(adapter)
+    bearer_registry(adapter)
+    reg.repository("app").manifests.get_raw("latest")
+    assert reg.requester.stats["requests"] == len(adapter.request_history) == 3
+
+
+# -- redirects and other hosts ----------------------------------------------------------
+BLOB = b"layer bytes"
+BLOB_DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
+BLOB_URL = f"{BASE}/v2/app/blobs/{BLOB_DIGEST}"
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["https://cdn.example/blobs/x?sig=1", "https://registry.example:8443/blobs/x",
+     "http://registry.example/blobs/x"],
+)
+def test_redirect_to_other_host_drops_bearer(target: str) -> None:
+    reg, adapter = make()
+    token_server(adapter)
+    bearer_registry(
+        adapter, BLOB_URL, status=307, body=b"", headers={"Location": target},
+        www=challenge(),
+    )
+    adapter.register_uri("GET", target, content=BLOB)
+    assert reg.repository("app").blobs.get(BLOB_DIGEST) == BLOB
+    last = adapter.request_history[-1]
+    assert last.url == target
+    assert auth_of(last) is None
+    assert auth_of(adapter.request_history[-2]) == f"Bearer {TOKEN}"
+    assert reg.requester.stats["by_method"]["GET"] == len(
+        [r for r in adapter.request_history if r.method == "GET"]
+    )
+
+
+def test_redirect_to_other_host_drops_basic() -> None:
+    reg, adapter = make(BasicAuthenticator("alice", PASSWORD))
+    header = BasicAuthenticator("alice", PASSWORD)._header
+
+    def answer(request: Any, context: Any) -> bytes:
+        if request.headers.get("Authorization") == header:
+            context.status_code = 307
+            context.headers["Location"] = "https://cdn.example/blob"
+        else:
+            context.status_code = 401
+            context.headers["WWW-Authenticate"] = 'Basic realm="r"'
+        return b""
+
+    adapter.register_uri("GET", BLOB_URL, content=answer)
+    adapter.register_uri("GET", "https://cdn.example/blob", content=BLOB)
+    assert reg.repository("app").blobs.get(BLOB_DIGEST) == BLOB
+    cdn = on_host(adapter, "cdn.example")
+    assert len(cdn) == 1
+    assert auth_of(cdn[0]) is None
+
+
+def test_redirect_target_challenge_never_gets_credentials() -> None:
+    """A redirect target (another host) answering 401 with its own Bearer realm must not
+    make the client send the user's credentials to that realm."""
+    reg, adapter = make(TokenAuthenticator("alice", PASSWORD))
+    token_server(adapter)
+    head_url = BLOB_URL
+    bearer_registry(adapter, head_url, method="HEAD", body=b"",
+                    headers={"Content-Length": str(len(BLOB))})
+    bearer_registry(adapter, BLOB_URL, status=307, body=b"",
+                    headers={"Location": "https://cdn.example/blob"})
+    adapter.register_uri("GET", "https://evil.example/token", json={"token": "evil"})
+    adapter.register_uri(
+        "GET", "https://cdn.example/blob", status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="https://evil.example/token",service="x"'},
+    )
+    repo = reg.repository("app")
+    assert repo.blobs.exists(BLOB_DIGEST)  # the registry's challenge is now known
+    with pytest.raises(RegistryError):
+        repo.blobs.get(BLOB_DIGEST)
+    user_credentials = {BasicAuthenticator("alice", PASSWORD)._header, f"Bearer {TOKEN}"}
+    leaked = [(r.url, auth_of(r)) for r in adapter.request_history
+              if r.hostname not in (DOMAIN, "auth.example") and auth_of(r) in user_credentials]
+    assert leaked == []
+    assert [r.url for r in on_host(adapter, "evil.example")] == []
+
+
+def test_absolute_location_on_other_host_never_gets_credentials() -> None:
+    """An upload Location (or any absolute URL) on another host that answers with its
+    own Bearer challenge must not receive the user's credentials, directly or via a realm."""
+    reg, adapter = make(TokenAuthenticator("alice", PASSWORD))
+    adapter.register_uri("GET", "https://evil.example/token", json={"token": "evil"})
+    adapter.register_uri(
+        "PUT", "https://storage.example/upload/1", status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="https://evil.example/token",service="x"'},
+    )
+    with pytest.raises(RegistryError):
+        reg.requester.send("PUT", "https://storage.example/upload/1", data=b"x",
+                           expected=(201,))
+    basic = BasicAuthenticator("alice", PASSWORD)._header
+    leaked = [(r.url, auth_of(r)) for r in adapter.request_history if auth_of(r) == basic]
+    assert leaked == []
+
+
+def test_redirect_to_presigned_url_error_is_redacted() -> None:
+    reg, adapter = make(NullAuthenticator())
+    s3 = ("https://bucket.s3.amazonaws.com/layer?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+          "&X-Amz-Credential=AKIAEXAMPLE%2F20240101&X-Amz-Security-Token=SESSIONTOKENSECRET"
+          "&X-Amz-Signature=SIGNATURESECRET")
+    adapter.register_uri("GET", BLOB_URL, status_code=307, headers={"Location": s3})
+    adapter.register_uri("GET", s3, status_code=403, text="<Error>AccessDenied</Error>")
+    with pytest.raises(AuthorizationError) as info:
+        reg.repository("app").blobs.get(BLOB_DIGEST)
+    text = f"{info.value} {info.value.url}"
+    assert "SIGNATURESECRET" not in text
+    assert "SESSIONTOKENSECRET" not in text
+
+
+def test_link_with_explicit_default_port_is_followed() -> None:
+    reg, adapter = make(NullAuthenticator())
+    adapter.register_uri("GET", f"{BASE}/v2/app/tags/list", [
+        {"json": {"name": "app", "tags": ["a"]},
+         "headers": {"Link": '<https://REGISTRY.example:443/v2/app/tags/list?last=a>; '
+                             'rel="next"'}},
+    ])
+    adapter.register_uri("GET", "https://registry.example:443/v2/app/tags/list?last=a",
+                         json={"name": "app", "tags": ["b"]})
+    assert reg.repository("app").tags.get_all() == ["a", "b"]
+    assert len(adapter.request_history) == 2
+
+
+# -- Link headers ------------------------------------------------------------------------
+TAGS_URL = f"{BASE}/v2/app/tags/list"
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://evil.example/v2/app/tags/list?last=b",
+        "http://registry.example/v2/app/tags/list?last=b",
+        "https://registry.example:444/v2/app/tags/list?last=b",
+        "//evil.example/v2/app/tags/list?last=b",
+    ],
+)
+def test_tag_link_to_other_host_is_refused(link: str) -> None:
+    reg, adapter = make()
+    token_server(adapter)
+    bearer_registry(
+        adapter, TAGS_URL, body=b'{"name":"app","tags":["a","b"]}',
+        headers={"Link": f'<{link}>; rel="next"'},
+    )
+    target = link if "://" in link else f"https:{link}"
+    adapter.register_uri("GET", target, json={"name": "app", "tags": ["c"]})
+    with pytest.raises(RegistryResponseError):
+        reg.repository("app").tags.get_all()
+    assert {r.hostname for r in adapter.request_history} == {DOMAIN, "auth.example"}
+    assert all(r.port in (443, None) and r.scheme == "https" for r in adapter.request_history)
+
+
+def test_tag_link_loop_is_refused() -> None:
+    reg, adapter = make(NullAuthenticator())
+    adapter.register_uri(
+        "GET", TAGS_URL, json={"name": "app", "tags": ["a"]},
+        headers={"Link": '</v2/app/tags/list?last=a>; rel="next"'},
+    )
+    with pytest.raises(RegistryResponseError):
+        reg.repository("app").tags.get_all()
+    assert [r.url for r in adapter.request_history] == [TAGS_URL, f"{TAGS_URL}?last=a"]
+
+
+def test_tag_link_self_loop_is_refused() -> None:
+    reg, adapter = make(NullAuthenticator())
+    adapter.register_uri(
+        "GET", TAGS_URL, json={"name": "app", "tags": ["a"]},
+        headers={"Link": f'<{TAGS_URL}>; rel="next"'},
+    )
+    with pytest.raises(RegistryResponseError):
+        reg.repository("app").tags.get_all()
+    assert len(adapter.request_history) == 1
+
+
+def test_catalog_pages_followed_and_other_host_refused() -> None:
+    reg, adapter = make(NullAuthenticator())
+    adapter.register_uri(
+        "GET", f"{BASE}/v2/_catalog",
+        [{"json": {"repositories": ["a", "b"]},
+          "headers": {"Link": '</v2/_catalog?last=b&n=2>; rel="next"'}},
+         {"json": {"repositories": ["c"]},
+          "headers": {"Link": '<https://evil.example/v2/_catalog?last=c>; rel="next"'}}],
+    )
+    with pytest.raises(RegistryResponseError):
+        reg.repositories()
+    assert [r.url for r in adapter.request_history] == [
+        f"{BASE}/v2/_catalog", f"{BASE}/v2/_catalog?last=b&n=2",
+    ]
+
+
+# -- secrets ----------------------------------------------------------------------------
+def test_no_secret_in_messages_repr_or_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    auth = TokenAuthenticator("alice", PASSWORD)
+    reg, adapter = make(auth, retries=1)
+    token_server(adapter)
+    bearer_registry(adapter)
+    texts: list[str] = []
+    for status in (403, 404, 400, 503):
+        url = f"{BASE}/v2/app/manifests/s{status}"
+        bearer_registry(adapter, url, status=status, body=ERRORS_BODY, headers={})
+        with pytest.raises(RegistryError) as info:
+            reg.repository("app").manifests.get_raw(f"s{status}")
+        texts += [str(info.value), repr(info.value), str(vars(info.value))]
+    bearer_registry(adapter, accept={"never"}, url=f"{BASE}/v2/app/manifests/never")
+    with pytest.raises(AuthenticationError) as info:
+        reg.repository("app").manifests.get_raw("never")
+    texts += [str(info.value), repr(info.value), str(vars(info.value))]
+    texts += [repr(reg), repr(reg.requester), repr(auth), str(reg.requester.stats),
+              repr(reg.repository("app")), repr(reg.repository("app").manifests)]
+    texts.append(caplog.text)
+    basic = BasicAuthenticator("alice", PASSWORD)._header.split()[1]
+    for text in texts:
+        assert PASSWORD not in text
+        assert TOKEN not in text
+        assert basic not in text
+
+
+def test_url_credentials_redacted_in_errors() -> None:
+    reg, adapter = make(NullAuthenticator())
+    url = f"{BASE}/v2/app/blobs/uploads/x?_state=SECRETSTATE&token=SECRETTOKEN"
+    adapter.register_uri("GET", url, status_code=400)
+    with pytest.raises(RegistryResponseError) as info:
+        reg.requester.send("GET", url)
+    assert "SECRETSTATE" not in str(info.value)
+    assert "SECRETTOKEN" not in str(info.value)
+    assert "SECRET" not in (info.value.url or "")
+
+
+# -- _http helpers ----------------------------------------------------------------------
+def raw_response(
+    status: int = 200, body: bytes = b"", headers: dict[str, str] | None = None,
+    url: str = MANIFEST_URL,
+) -> requests.Response:
+    r = requests.Response()
+    r.status_code = status
+    r.raw = urllib3.HTTPResponse(body=io.BytesIO(body), preload_content=False)
+    r.headers.update(headers or {})
+    r.url = url
+    return r
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://user:pw@host.example/v2/", "https://host.example/v2/"),
+        ("https://h/x?token=abc&n=2", "https://h/x?token=***&n=2"),
+        ("https://h/x?access_token=abc", "https://h/x?access_token=***"),
+        ("https://h/x?refresh_token=abc", "https://h/x?refresh_token=***"),
+        ("https://h/x?password=abc", "https://h/x?password=***"),
+        ("https://h/x?X-Amz-Signature=abc&X-Amz-Credential=c", None),
+        ("https://h/x?sig=abc", "https://h/x?sig=***"),
+        ("https://h/x?_state=abc", "https://h/x?_state=***"),
+        ("https://h/x#frag", "https://h/x"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_redact_url(url: str | None, expected: str | None) -> None:
+    out = redact_url(url)
+    if expected is not None:
+        assert out == expected
+    assert "abc" not in out
+    assert "pw" not in out
+
+
+def test_redact_url_hides_aws_session_token() -> None:
+    """Presigned S3 URLs (ECR layer redirects) carry X-Amz-Security-Token, an STS credential."""
+    url = ("https://bucket.s3.amazonaws.com/layer?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+           "&X-Amz-Credential=AKIA%2F20240101&X-Amz-Security-Token=FwoGZXIvYXdzEXAMPLESESSION"
+           "&X-Amz-Signature=deadbeef")
+    out = redact_url(url)
+    assert "deadbeef" not in out
+    assert "FwoGZXIvYXdzEXAMPLESESSION" not in out
+
+
+def test_read_capped() -> None:
+    assert read_capped(raw_response(body=b"hello"), 5) == b"hello"
+    with pytest.raises(RegistryResponseError):
+        read_capped(raw_response(body=b"hello!"), 5)
+    with pytest.raises(RegistryResponseError) as info:
+        read_capped(raw_response(body=b"x", headers={"Content-Length": "6"}), 5)
+    assert info.value.status_code == 200
+    for bad in ("abc", "-1", "1e3"):
+        with pytest.raises(RegistryResponseError):
+            read_capped(raw_response(body=b"x", headers={"Content-Length": bad}), 5)
+
+
+def test_read_capped_cut_body_is_unavailable() -> None:
+    class Cut(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b: Any) -> int:
+            raise urllib3.exceptions.ProtocolError("connection broken")
+
+    r = raw_response()
+    r.raw = urllib3.HTTPResponse(body=Cut(), preload_content=False)
+    with pytest.raises(RegistryUnavailableError):
+        read_capped(r, 100)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "cls"),
+    [
+        (401, {}, AuthenticationError),
+        (401, {"WWW-Authenticate": 'Bearer realm="r",error="insufficient_scope"'},
+         AuthorizationError),
+        (401, {"WWW-Authenticate": 'Bearer realm="r'}, AuthenticationError),
+        (403, {}, AuthorizationError),
+        (404, {}, NotFoundError),
+        (429, {}, RegistryUnavailableError),
+        (500, {}, RegistryUnavailableError),
+        (502, {}, RegistryUnavailableError),
+        (503, {}, RegistryUnavailableError),
+        (504, {}, RegistryUnavailableError),
+        (400, {}, RegistryResponseError),
+        (409, {}, RegistryResponseError),
+        (201, {}, RegistryResponseError),
+    ],
+)
+def test_raise_for_status(status: int, headers: dict[str, str], cls: type[RegistryError]) -> None:
+    resp = raw_response(status, ERRORS_BODY, headers)
+    with pytest.raises(cls) as info:
+        raise_for_status(resp, context="get manifest latest (registry.example/app)", method="GET")
+    assert type(info.value) is cls
+    assert info.value.status_code == status
+    assert info.value.codes == ["MANIFEST_UNKNOWN"]
+    assert "get manifest latest" in str(info.value)
+    assert "manifest unknown" in str(info.value)
+
+
+def test_raise_for_status_head_does_not_read_body() -> None:
+    resp = raw_response(404, ERRORS_BODY)
+    with pytest.raises(NotFoundError) as info:
+        raise_for_status(resp, context="c", method="HEAD")
+    assert info.value.errors == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (ERRORS_BODY, [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown",
+                        "detail": {"Tag": "latest"}}]),
+        (b'{"errors":[{"code":"DENIED","extra":1},"junk",3]}', [{"code": "DENIED"}]),
+        (b'{"errors":null}', []),
+        (b'{"errors":{"code":"X"}}', []),
+        (b"[]", []),
+        (b"", []),
+        (b"not json", []),
+        (b"[" * 100000, []),
+    ],
+)
+def test_error_list(body: bytes, expected: list[dict[str, Any]]) -> None:
+    assert error_list(body) == expected
+
+
+def test_retry_after_values() -> None:
+    assert retry_after(raw_response(headers={}), 30) is None
+    assert retry_after(raw_response(headers={"Retry-After": "5"}), 30) == 5.0
+    assert retry_after(raw_response(headers={"Retry-After": " 5 "}), 30) == 5.0
+    assert retry_after(raw_response(headers={"Retry-After": "500"}), 30) == 30.0
+    assert retry_after(raw_response(headers={"Retry-After": "0"}), 30) == 0.0
+    assert retry_after(raw_response(headers={"Retry-After": "soon"}), 30) is None
+    assert retry_after(raw_response(headers={"Retry-After": "-3"}), 30) is None
+    past = email.utils.formatdate(time.time() - 100, usegmt=True)
+    assert retry_after(raw_response(headers={"Retry-After": past}), 30) == 0.0
+    future = email.utils.formatdate(time.time() + 20, usegmt=True)
+    value = retry_after(raw_response(headers={"Retry-After": future}), 30)
+    assert value is not None and 18.0 < value <= 20.0
+    far = email.utils.formatdate(time.time() + 3600, usegmt=True)
+    assert retry_after(raw_response(headers={"Retry-After": far}), 30) == 30.0
+
+
+# -- _pagination ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ('</v2/app/tags/list?n=2&last=b>; rel="next"', "/v2/app/tags/list?n=2&last=b"),
+        ("</v2/x?last=b>; rel=next", "/v2/x?last=b"),
+        ('<https://h/v2/x?nextToken=a%2Fb%3D%3D>; rel="next"', "https://h/v2/x?nextToken=a%2Fb%3D%3D"),
+        ('</prev>; rel="prev", </next>; rel="next"', "/next"),
+        ('</a>; title="x"; rel="next"', "/a"),
+        ('</a>; rel="prev"', None),
+        ("", None),
+        ("garbage", None),
+    ],
+)
+def test_next_link(header: str, expected: str | None) -> None:
+    resp = raw_response(headers={"Link": header} if header else {})
+    assert next_link(resp) == expected
+
+
+def test_follow_pages() -> None:
+    pages = {
+        "https://h/1": ("one", "/2"),
+        "https://h/2": ("two", "https://h/3"),
+        "https://h/3": ("three", None),
+    }
+    fetched: list[str] = []
+
+    def fetch(url: str) -> tuple[str, str | None]:
+        fetched.append(url)
+        return pages[url]
+
+    out = list(follow_pages(
+        "https://h/1", fetch, same_origin=lambda u: u.startswith("https://h/"),
+        resolve=lambda link, base: requests.compat.urljoin(base, link),
+    ))
+    assert out == ["one", "two", "three"]
+    assert fetched == ["https://h/1", "https://h/2", "https://h/3"]
+
+
+def test_follow_pages_refuses_loop_and_other_host() -> None:
+    def loop(url: str) -> tuple[str, str | None]:
+        return url, "/1" if url.endswith("/2") else "/2"
+
+    it = follow_pages(
+        "https://h/1", loop, same_origin=lambda u: True,
+        resolve=lambda link, base: requests.compat.urljoin(base, link),
+    )
+    assert next(it) == "https://h/1"
+    assert next(it) == "https://h/2"
+    with pytest.raises(RegistryResponseError):
+        next(it)
+
+    def away(url: str) -> tuple[str, str | None]:
+        return url, "https://evil/next"
+
+    it = follow_pages(
+        "https://h/1", away, same_origin=lambda u: u.startswith("https://h/"),
+        resolve=lambda link, base: requests.compat.urljoin(base, link),
+    )
+    assert next(it) == "https://h/1"
+    with pytest.raises(RegistryResponseError):
+        next(it)
