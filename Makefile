@@ -33,7 +33,7 @@ unit: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit
 
 demo: $(STAMP) system-deps
-	$(BIN)/python -m registry_client.demo
+	$(BIN)/python examples/demo.py
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m benchmarks

@@ -8,6 +8,8 @@ Start with :class:`Registry`::
     print(repo.tags.get_all())
 """
 
+import logging as _logging
+
 from .auth import Authenticator, BasicAuthenticator, NullAuthenticator, TokenAuthenticator
 from .errors import (
     AuthenticationError,
@@ -51,6 +53,9 @@ from .requester import Requester
 from .services import BlobService, ImageService, ManifestService, TagService
 
 __version__ = "0.1.0"
+
+# A library never prints: without the application's own logging set up, records go nowhere.
+_logging.getLogger("registry_client").addHandler(_logging.NullHandler())
 
 __all__ = [
     "AuthenticationError",

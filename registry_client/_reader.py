@@ -135,7 +135,7 @@ class VerifyingReader(io.RawIOBase):
         while True:
             assert self._resp is not None
             try:
-                data = self._resp.raw.read(want, decode_content=True)
+                data = self._read_some(want)
             except _READ_ERRORS as exc:
                 if isinstance(exc, RegistryError):
                     raise
@@ -160,6 +160,18 @@ class VerifyingReader(io.RawIOBase):
                 continue
             self._finish()
             return 0
+
+    def _read_some(self, want: int) -> bytes:
+        # read1 hands over whatever arrived (up to ``want``): a cut then loses nothing
+        # already received, so the resume starts exactly there. ``read(want)`` would
+        # drop a partly filled block when the connection breaks.
+        raw = self._resp.raw if self._resp is not None else None
+        read1 = getattr(raw, "read1", None)
+        if callable(read1):
+            data = read1(want, decode_content=True)
+        else:
+            data = raw.read(want, decode_content=True) if raw is not None else b""
+        return bytes(data) if data else b""
 
     def _finish(self) -> None:
         if self._resp is not None:

@@ -252,7 +252,16 @@ class Requester:
                     resp._content = b""
                     resp.close()
                 elif not stream:
-                    resp._content = read_capped(resp, self.body_limit)
+                    try:
+                        resp._content = read_capped(resp, self.body_limit)
+                    except RegistryUnavailableError:
+                        # the connection broke while reading the body: same as any
+                        # connection error, so an idempotent request is sent again
+                        if can_retry and attempt < self.retries:
+                            self._sleep(attempt, None)
+                            attempt += 1
+                            continue
+                        raise
                     self.count_received(len(resp._content))
                 return resp
             if resp.status_code in _RETRY_STATUSES and can_retry and attempt < self.retries:

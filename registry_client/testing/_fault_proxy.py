@@ -658,18 +658,24 @@ class FaultProxy:
                 if attempt:
                     raise _Cut() from None
         sent = 0
-        for block in body:
-            if cut_at is not None and sent + len(block) >= cut_at:
-                part = block[: cut_at - sent]
-                self._count(record, received=len(part))
-                if part:
-                    upstream.send(part)
-                raise _Cut()
-            self._count(record, received=len(block))
-            upstream.send(block)
-            sent += len(block)
-        if chunked:
-            upstream.send(b"0\r\n\r\n")
+        blocks = iter(body)
+        try:
+            for block in blocks:
+                if cut_at is not None and sent + len(block) >= cut_at:
+                    part = block[: cut_at - sent]
+                    self._count(record, received=len(part))
+                    if part:
+                        upstream.send(part)
+                    raise _Cut()
+                self._count(record, received=len(block))
+                upstream.send(block)
+                sent += len(block)
+            if chunked:
+                upstream.send(b"0\r\n\r\n")
+        except OSError:
+            # The registry answered early and stopped reading (e.g. a 404 for an unknown
+            # upload): read the rest of the client's body so it can read that answer.
+            self._drain(blocks, record)
         if cut_at is not None:
             raise _Cut()  # the body was shorter than the cut point: cut after it
         try:

@@ -1,0 +1,284 @@
+"""BlobService write side against a real Distribution 2.8: upload, mount, delete, resume.
+
+Every test runs against the anonymous registry and the token registry (as its admin, so
+deletes are allowed).  The resume tests put :class:`CutProxy` between client and registry.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _cut_proxy import CutProxy  # noqa: E402
+from _write_helpers import (  # noqa: E402
+    REGISTRY_FIXTURES,
+    WRITE_MODES,
+    LogWindow,
+    MiB,
+    Stats,
+    client_of,
+    sha256,
+)
+
+from registry_client import (  # noqa: E402
+    BlobAdvanced,
+    BlobFinished,
+    BlobSkipped,
+    BlobStarted,
+    DigestMismatchError,
+    NotFoundError,
+    ProgressEvent,
+    Registry,
+)
+from registry_client.testing import LocalRegistry, seed_blob  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module", params=WRITE_MODES)
+def reg(request: pytest.FixtureRequest) -> LocalRegistry:
+    registry: LocalRegistry = request.getfixturevalue(REGISTRY_FIXTURES[request.param])
+    return registry
+
+
+@pytest.fixture(scope="module")
+def rc(reg: LocalRegistry) -> Iterator[Registry]:
+    with client_of(reg) as client:
+        yield client
+
+
+# -- upload -----------------------------------------------------------------------------------
+
+
+def test_upload_bytes_is_monolithic_and_verified(
+    reg: LocalRegistry, rc: Registry, unique_repository: str
+) -> None:
+    repo = rc.repository(unique_repository)
+    data = os.urandom(300_000)
+    log = LogWindow(reg, unique_repository)
+    stats = Stats(rc)
+    events: list[ProgressEvent] = []
+    desc = repo.blobs.upload(data, progress=events.append)
+    assert (desc.digest, desc.size) == (sha256(data), len(data))
+    assert repo.blobs.exists(desc.digest)
+    assert repo.blobs.size(desc.digest) == len(data)
+    assert repo.blobs.get(desc.digest) == data
+    writes = [(e.method, e.status) for e in log.upload_writes()]
+    assert writes == [("POST", 202), ("PUT", 201)]  # one POST + one PUT ?digest=, no PATCH
+    assert stats.delta("bytes_sent") == len(data)
+    assert isinstance(events[0], BlobStarted) and isinstance(events[-1], BlobFinished)
+    assert sum(e.advanced for e in events if isinstance(e, BlobAdvanced)) == len(data)
+
+
+def test_upload_path_and_file_objects(
+    reg: LocalRegistry, rc: Registry, unique_repository: str, tmp_path: Path
+) -> None:
+    repo = rc.repository(unique_repository)
+    from_path, from_file, tail = os.urandom(70_000), os.urandom(50_000), os.urandom(30_000)
+    path = tmp_path / "blob.bin"
+    path.write_bytes(from_path)
+    assert repo.blobs.upload(path).digest == sha256(from_path)  # PathLike
+    assert repo.blobs.upload(str(path)).digest == sha256(from_path)  # str path (now skipped)
+    with open(path, "wb") as f:
+        f.write(from_file)
+    with open(path, "rb") as f:  # a real file object
+        desc = repo.blobs.upload(f)
+    assert (desc.digest, desc.size) == (sha256(from_file), len(from_file))
+    stream = io.BytesIO(b"x" * 1000 + tail)
+    stream.seek(1000)  # a file object is uploaded from its current position
+    desc = repo.blobs.upload(stream)
+    assert (desc.digest, desc.size) == (sha256(tail), len(tail))
+    for data in (from_path, from_file, tail):
+        assert repo.blobs.get(sha256(data)) == data
+
+
+def test_upload_skips_existing_blob(
+    reg: LocalRegistry, rc: Registry, unique_repository: str
+) -> None:
+    repo = rc.repository(unique_repository)
+    data = os.urandom(100_000)
+    first = repo.blobs.upload(data)
+    log = LogWindow(reg, unique_repository)
+    stats = Stats(rc)
+    events: list[ProgressEvent] = []
+    again = repo.blobs.upload(data, progress=events.append)
+    assert (again.digest, again.size) == (first.digest, len(data))
+    assert [e.method for e in log.entries() if e.status != 401] == ["HEAD"]
+    assert log.count("POST") == 0
+    assert stats.delta("bytes_sent") == 0
+    assert events == [BlobSkipped(first.digest, len(data))]
+
+
+def test_upload_with_explicit_chunk_size(
+    reg: LocalRegistry, rc: Registry, unique_repository: str
+) -> None:
+    repo = rc.repository(unique_repository)
+    data = os.urandom(10 * MiB + 1)
+    log = LogWindow(reg, unique_repository)
+    desc = repo.blobs.upload(io.BytesIO(data), chunk_size=3 * MiB)
+    assert (desc.digest, desc.size) == (sha256(data), len(data))
+    writes = [(e.method, e.status) for e in log.upload_writes()]
+    # 3 + 3 + 3 + 1 MiB + 1 byte: four PATCHes, then the closing PUT ?digest= without body
+    assert writes == [("POST", 202)] + [("PATCH", 202)] * 4 + [("PUT", 201)]
+    assert "digest=sha256" in log.upload_writes()[-1].uri
+    assert repo.blobs.get(desc.digest) == data
+
+
+def test_upload_with_wrong_digest_sends_nothing(
+    reg: LocalRegistry, rc: Registry, unique_repository: str
+) -> None:
+    repo = rc.repository(unique_repository)
+    log = LogWindow(reg, unique_repository)
+    with pytest.raises(DigestMismatchError):
+        repo.blobs.upload(b"some bytes", digest=sha256(b"other bytes"))
+    assert log.entries() == []
+    assert not repo.blobs.exists(sha256(b"some bytes"))
+
+
+# -- mount ------------------------------------------------------------------------------------
+
+
+def test_mount_links_a_blob_from_another_repository(
+    reg: LocalRegistry, rc: Registry, unique_repository: str
+) -> None:
+    source, target = f"{unique_repository}/source", f"{unique_repository}/target"
+    data = os.urandom(200_000)
+    digest = rc.repository(source).blobs.upload(data).digest
+    repo = rc.repository(target)
+    assert not repo.blobs.exists(digest)  # Distribution links blobs per repository
+    log = LogWindow(reg, target)
+    stats = Stats(rc)
+    assert repo.blobs.mount(digest, source) is True
+    mounts = [e for e in log.entries() if e.method == "POST" and e.status != 401]
+    assert len(mounts) == 1 and mounts[0].status == 201
+    assert f"from={source.replace('/', '%2F')}" in mounts[0].query
+    assert stats.delta("bytes_sent") == 0
+    assert repo.blobs.get(digest) == data
+
+
+def test_mount_of_a_missing_blob_falls_back_and_cancels(
+    reg: LocalRegistry, rc: Registry, unique_repository: str
+) -> None:
+    source, target = f"{unique_repository}/source", f"{unique_repository}/target"
+    present = rc.repository(source).blobs.upload(os.urandom(1000)).digest
+    missing = sha256(os.urandom(32))
+    repo = rc.repository(target)
+    log = LogWindow(reg, target)
+    # Distribution answers 202 (a new upload session) when it cannot mount
+    assert repo.blobs.mount(missing, source) is False
+    assert repo.blobs.mount(present, f"{unique_repository}/no-such-repo") is False
+    posts = [e for e in log.entries() if e.method == "POST" and e.status != 401]
+    assert [e.status for e in posts] == [202, 202]
+    cancels = [e for e in log.entries() if e.method == "DELETE" and e.status != 401]
+    assert [e.status for e in cancels] == [204, 204]  # both sessions were cancelled
+    assert all("/blobs/uploads/" in e.path for e in cancels)
+    assert not repo.blobs.exists(missing)
+    assert not repo.blobs.exists(present)
+
+
+# -- delete -----------------------------------------------------------------------------------
+
+
+def test_blob_delete_removes_it_and_missing_raises_not_found(
+    reg: LocalRegistry, rc: Registry, unique_repository: str
+) -> None:
+    repo = rc.repository(unique_repository)
+    data = os.urandom(5000)
+    digest = repo.blobs.upload(data).digest
+    repo.blobs.delete(digest)
+    assert not repo.blobs.exists(digest)
+    with pytest.raises(NotFoundError):
+        repo.blobs.get(digest)
+    with pytest.raises(NotFoundError):
+        repo.blobs.delete(digest)
+    with pytest.raises(NotFoundError):
+        repo.blobs.delete(sha256(os.urandom(16)))
+
+
+def test_blob_delete_in_one_repository_leaves_the_other(
+    reg: LocalRegistry, rc: Registry, unique_repository: str
+) -> None:
+    a, b = f"{unique_repository}/a", f"{unique_repository}/b"
+    data = os.urandom(5000)
+    digest = seed_blob(reg, a, data)
+    assert rc.repository(b).blobs.mount(digest, a)
+    rc.repository(a).blobs.delete(digest)
+    assert not rc.repository(a).blobs.exists(digest)
+    assert rc.repository(b).blobs.get(digest) == data
+
+
+# -- resume after a cut connection -------------------------------------------------------------
+
+
+@pytest.fixture
+def cut_proxy(reg: LocalRegistry, request: pytest.FixtureRequest) -> Iterator[CutProxy]:
+    nth, cut_after = request.param
+    with CutProxy(("127.0.0.1", reg.port), method="PATCH", nth=nth, cut_after=cut_after) as proxy:
+        yield proxy
+
+
+def _upload_through(reg: LocalRegistry, proxy: CutProxy, repository: str,
+                    data: bytes) -> tuple[str, LogWindow, Stats]:
+    log = LogWindow(reg, repository)
+    with client_of(reg, host=proxy.host) as client:
+        stats = Stats(client)
+        desc = client.repository(repository).blobs.upload(data, chunk_size=4 * MiB)
+        assert (desc.digest, desc.size) == (sha256(data), len(data))
+        return desc.digest, log, stats
+
+
+@pytest.mark.parametrize("cut_proxy", [(2, 0)], indirect=True, ids=["cut-before-body"])
+def test_cut_chunk_resumes_from_the_reported_offset(
+    reg: LocalRegistry, rc: Registry, cut_proxy: CutProxy, unique_repository: str
+) -> None:
+    """The 2nd PATCH is cut before any body byte arrives: GET status, resend the chunk."""
+    data = os.urandom(10 * MiB)
+    digest, log, stats = _upload_through(reg, cut_proxy, unique_repository, data)
+    assert cut_proxy.cuts == 1
+    statuses = [e for e in log.entries() if e.method == "GET" and "/blobs/uploads/" in e.path]
+    assert [e.status for e in statuses if e.status != 401] == [204]  # Range: 0-4194303
+    writes = [(e.method, e.status) for e in log.upload_writes() if e.status != 401]
+    assert writes[0] == ("POST", 202)  # one session, resumed
+    assert [w for w in writes if w[0] == "POST"] == [("POST", 202)]
+    assert writes.count(("PATCH", 202)) == 3  # 4 + 4 (resent after the cut) + 2 MiB
+    assert writes[-1] == ("PUT", 201)
+    assert stats.delta("bytes_sent") >= len(data)
+    assert rc.repository(unique_repository).blobs.get(digest) == data  # verified read
+
+
+@pytest.mark.parametrize("cut_proxy", [(1, MiB), (2, MiB)], indirect=True,
+                         ids=["first-patch", "second-patch"])
+def test_chunk_cut_in_the_middle_completes(
+    reg: LocalRegistry, rc: Registry, cut_proxy: CutProxy, unique_repository: str
+) -> None:
+    """A PATCH cut after 1 MiB of its 4 MiB chunk: the upload still completes and verifies.
+
+    Distribution 2.8 keeps the 1 MiB that arrived, but the upload state in the Location the
+    client holds still names the chunk's start; the status GET is then refused (404
+    BLOB_UPLOAD_INVALID, "upload resumed at wrong offset") and the session is dead, so the
+    client starts a new session.  A registry that reports the offset goes on from there.
+    """
+    data = os.urandom(10 * MiB)
+    digest, log, stats = _upload_through(reg, cut_proxy, unique_repository, data)
+    assert cut_proxy.cuts == 1
+    statuses = [e for e in log.entries()
+                if e.method == "GET" and "/blobs/uploads/" in e.path and e.status != 401]
+    assert len(statuses) == 1  # the client asked where the upload stands
+    posts = [e for e in log.upload_writes() if e.method == "POST" and e.status != 401]
+    if statuses[0].status == 204:  # resumed in the same session
+        assert len(posts) == 1
+    else:  # the session was lost: started over once
+        assert statuses[0].status == 404
+        assert len(posts) == 2
+    puts = [e for e in log.upload_writes() if e.method == "PUT" and e.status != 401]
+    assert [e.status for e in puts] == [201]
+    assert stats.delta("bytes_sent") >= len(data)
+    assert rc.repository(unique_repository).blobs.get(digest) == data
+    assert rc.repository(unique_repository).blobs.size(digest) == len(data)
