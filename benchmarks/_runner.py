@@ -11,7 +11,6 @@ request sent, every byte on disk), without interpreter start-up and imports.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -129,8 +128,6 @@ def main() -> None:
     spec = json.loads(sys.argv[1])
     result = _rc(spec) if spec["client"] == "registry_client" else _dxf(spec)
     sys.stdout.write(json.dumps(result) + "\n")
-    sys.stdout.flush()
-    os._exit(0)  # skip interpreter teardown: it is not part of the operation
 
 
 if __name__ == "__main__":

@@ -140,7 +140,20 @@ class BlobService(Service):
             if expected_size is not None and start > expected_size:
                 partial.unlink()
                 hasher, start = new_hasher(digest), 0
-        reader = self.open(digest, start=start, hasher=hasher, expected_size=expected_size)
+            elif start and f"{digest.split(':', 1)[0]}:{hasher.copy().hexdigest()}" == digest:
+                # complete and verified, but the run stopped before the rename
+                os.replace(partial, dest)
+                emit(progress, BlobSkipped(digest, start))
+                return dest
+        try:
+            reader = self.open(digest, start=start, hasher=hasher, expected_size=expected_size)
+        except RegistryResponseError as exc:
+            if not start or exc.status_code != 416:
+                raise
+            # 416: the partial file is longer than the blob, so it is not a prefix of it
+            partial.unlink(missing_ok=True)
+            hasher, start = new_hasher(digest), 0
+            reader = self.open(digest, hasher=hasher, expected_size=expected_size)
         assert isinstance(reader, VerifyingReader)
         total = reader.expected_size
         emit(progress, BlobStarted(digest, total, "download"))

@@ -68,7 +68,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, cast
 from urllib.parse import urlsplit
 
 from ._util import LOCALHOST
@@ -100,12 +100,19 @@ _REASONS = {
 }
 
 
-class _Cut(Exception):
-    """Abort the connection (after a fault or a broken peer)."""
+_CloseMode = Literal["reset", "fin", "cut"]
 
-    def __init__(self, graceful: bool = False) -> None:
-        super().__init__("connection cut")
-        self.graceful = graceful
+
+class _Cut(Exception):
+    """Abort the connection: ``reset`` (RST now), ``fin`` (clean close) or ``cut``.
+
+    ``cut`` closes our side cleanly so every byte already sent is delivered, waits
+    (briefly) for the client to notice, then resets the connection.
+    """
+
+    def __init__(self, mode: _CloseMode = "reset") -> None:
+        super().__init__(f"connection {mode}")
+        self.mode: _CloseMode = mode
 
 
 @dataclasses.dataclass
@@ -194,7 +201,7 @@ class _Conn:
 
     def __init__(self, sock: socket.socket, timeout: float) -> None:
         self.sock = sock
-        self.rfile: BinaryIO = sock.makefile("rb", buffering=_BLOCK)
+        self.rfile = cast(BinaryIO, sock.makefile("rb", buffering=_BLOCK))
         self.upstream: http.client.HTTPConnection | None = None
         self.timeout = timeout
 
@@ -204,13 +211,18 @@ class _Conn:
         except OSError:
             raise _Cut() from None
 
-    def close(self, *, reset: bool = False, graceful: bool = False) -> None:
+    def close(self, mode: _CloseMode | None = None) -> None:
         self.close_upstream()
         try:
-            if reset:
-                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            elif graceful:
+            if mode in ("fin", "cut"):
                 self.sock.shutdown(socket.SHUT_WR)
+            if mode == "cut":
+                self.sock.settimeout(0.2)
+                deadline = time.monotonic() + 1.0
+                while time.monotonic() < deadline and self.sock.recv(_BLOCK):
+                    pass  # until the client closes its side too (bounded)
+            if mode in ("reset", "cut"):
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         except OSError:
             pass
         try:
@@ -296,6 +308,10 @@ class FaultProxy:
         """Stop accepting, cut every open connection and wait (bounded) for the threads."""
         self._stopping.set()
         for sock in self._listeners.values():
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept() on Linux
+            except OSError:
+                pass
             try:
                 sock.close()
             except OSError:
@@ -468,7 +484,7 @@ class FaultProxy:
                 if rule.exhausted() or not rule.matches(server, method, target):
                     continue
                 rule.matched += 1
-                if (rule.matched - 1) % rule.every:
+                if rule.matched % rule.every:  # only every n-th match
                     continue
                 rule.applied += 1
                 return rule
@@ -505,8 +521,7 @@ class FaultProxy:
             thread.start()
 
     def _serve(self, server: str, conn: _Conn) -> None:
-        reset = False
-        graceful = False
+        mode: _CloseMode | None = None
         try:
             while not self._stopping.is_set():
                 head = _read_head(conn.rfile)
@@ -515,11 +530,11 @@ class FaultProxy:
                 if not self._exchange(server, conn, head):
                     break
         except _Cut as cut:
-            reset, graceful = not cut.graceful, cut.graceful
+            mode = cut.mode
         except (OSError, ValueError, http.client.HTTPException):
-            reset = True
+            mode = "reset"
         finally:
-            conn.close(reset=reset, graceful=graceful)
+            conn.close(mode)
             with self._lock:
                 self._conns.discard(conn)
                 self._threads.discard(threading.current_thread())
@@ -707,7 +722,7 @@ class FaultProxy:
         if no_body:
             resp.read()
             if action in ("cut", "short") and rule is not None and rule.on == "response":
-                raise _Cut(graceful=action == "short")
+                raise _Cut("fin" if action == "short" else "cut")
             return
 
         limit = rule.after_bytes if action in ("cut", "short") and rule is not None \
@@ -717,7 +732,7 @@ class FaultProxy:
         while True:
             if limit is not None and position >= limit:
                 conn.close_upstream()
-                raise _Cut(graceful=action == "short")
+                raise _Cut("fin" if action == "short" else "cut")
             want = _BLOCK if limit is None else min(_BLOCK, limit - position)
             if action == "throttle" and rule is not None:
                 want = max(1, min(want, int(rule.rate / 20)))
@@ -744,10 +759,10 @@ class FaultProxy:
                     time.sleep(ahead)
         if chunked:
             conn.send(b"0\r\n\r\n")
-        if limit is not None:
-            raise _Cut(graceful=action == "short")  # body ended before the cut point
+        if limit is not None:  # the body ended before the cut point
+            raise _Cut("fin" if action == "short" else "cut")
         if until_close:
-            raise _Cut(graceful=True)
+            raise _Cut("fin")
 
 
 # -- HTTP parsing helpers -------------------------------------------------------------------

@@ -129,7 +129,8 @@ def test_inspect_human_and_json(
     assert "linux/amd64, linux/arm64/v8" in text
     assert "org.example.team=core" in text
     assert "2024-01-02T03:04:05Z" in text
-    doc = json.loads(cli("inspect", ref, "--plain-http", "--json", "--platform", "linux/arm64").stdout)
+    machine = cli("inspect", ref, "--plain-http", "--json", "--platform", "linux/arm64")
+    doc = json.loads(machine.stdout)
     assert doc["digest"] == index.digest
     assert [p["platform"] for p in doc["platforms"]] == PLATFORMS
     assert doc["selected_platform"] == "linux/arm64/v8"
@@ -166,7 +167,8 @@ def test_pull_then_push_keeps_the_digest(
     assert pulled.returncode == 0, pulled.stderr
     assert lines(pulled.stdout) == [f"{host}/{unique_repository}:1.0@{index.digest}"]
     assert (layout / "oci-layout").is_file()
-    pushed = cli("--plain-http", "--json", "push", str(layout), f"{host}/{unique_repository}-copy:1.0")
+    target = f"{host}/{unique_repository}-copy:1.0"
+    pushed = cli("--plain-http", "--json", "push", str(layout), target)
     assert pushed.returncode == 0, pushed.stderr
     doc = json.loads(pushed.stdout)
     assert doc["digest"] == index.digest

@@ -16,6 +16,7 @@ modules after putting this folder on ``sys.path`` (the tests folder is not a pac
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
 import json
 import os
@@ -136,13 +137,18 @@ def build_image(
     media: str = "oci",
     layers: Sequence[bytes] | None = None,
     label: str = "",
+    gzipped: bool = False,
 ) -> BuiltImage:
     """An image with random layers of ``layer_sizes`` (or the given ``layers``).
 
     The manifest is indented (not canonical JSON), so keeping its exact bytes matters.
+    Layers are raw random bytes; with ``gzipped`` they are real gzip streams, as skopeo
+    wants them (it compresses a layer it finds uncompressed, which changes its digest).
     """
     manifest_type, _, config_type, layer_type = _TYPES[media]
     blobs = list(layers) if layers is not None else [os.urandom(n) for n in layer_sizes]
+    if gzipped:
+        blobs = [gzip.compress(b, compresslevel=1, mtime=0) for b in blobs]
     digests = [sha256(b) for b in blobs]
     config = json.dumps({
         **_platform(platform),
@@ -182,10 +188,12 @@ def build_index(children: Sequence[BuiltImage], *, media: str = "oci") -> BuiltI
                       children=list(children))
 
 
-def two_platform_index(media: str = "docker", layer_size: int = 64 * 1024) -> BuiltImage:
+def two_platform_index(
+    media: str = "docker", layer_size: int = 64 * 1024, *, gzipped: bool = False
+) -> BuiltImage:
     """An index of linux/amd64 and linux/arm64/v8 images (two layers each, all distinct)."""
     children = [
-        build_image((layer_size, 1000), platform=p, media=media)
+        build_image((layer_size, 1000), platform=p, media=media, gzipped=gzipped)
         for p in ("linux/amd64", "linux/arm64/v8")
     ]
     return build_index(children, media=media)

@@ -68,7 +68,9 @@ def test_exists_size_and_head(
     assert head.media_type == "application/octet-stream"
 
 
-def test_get_and_open(any_registry: LocalRegistry, client: Registry, unique_repository: str) -> None:
+def test_get_and_open(
+    any_registry: LocalRegistry, client: Registry, unique_repository: str
+) -> None:
     data = os.urandom(300_000)
     digest = seed_blob(any_registry, unique_repository, data)
     blobs = client.repository(unique_repository).blobs
@@ -339,3 +341,41 @@ def test_download_of_256_mib_keeps_memory_flat(
         # free the 256 MiB the registry keeps in RAM-backed storage for the whole session
         shutil.rmtree(blob_data_path(anon_registry, digest).parent, ignore_errors=True)
 
+
+
+def test_download_finishes_a_complete_partial_file_without_fetching(
+    anon_registry: LocalRegistry,
+    client_for: ClientFactory,
+    unique_repository: str,
+    tmp_path: Path,
+) -> None:
+    # the previous run wrote every byte but stopped before renaming <dest>.partial
+    data = os.urandom(100_000)
+    digest = seed_blob(anon_registry, unique_repository, data)
+    target = tmp_path / "blob.bin"
+    partial_of(target).write_bytes(data)
+    anon_registry.clear_access_log()
+    client_for(anon_registry).repository(unique_repository).blobs.download(digest, target)
+    assert target.read_bytes() == data
+    assert not partial_of(target).exists()
+    # a Range from the end would get 416 from Distribution: nothing to fetch at all
+    assert anon_registry.request_count("GET", f"/v2/{unique_repository}/blobs/") == 0
+
+
+def test_download_starts_over_when_the_partial_file_is_too_long(
+    anon_registry: LocalRegistry,
+    client_for: ClientFactory,
+    unique_repository: str,
+    tmp_path: Path,
+) -> None:
+    data = os.urandom(100_000)
+    digest = seed_blob(anon_registry, unique_repository, data)
+    target = tmp_path / "blob.bin"
+    partial_of(target).write_bytes(data + b"left over from something else")
+    anon_registry.clear_access_log()
+    client_for(anon_registry).repository(unique_repository).blobs.download(digest, target)
+    assert target.read_bytes() == data
+    assert not partial_of(target).exists()
+    blob_path = f"/v2/{unique_repository}/blobs/{digest}"
+    assert anon_registry.request_count("GET", blob_path, status=416) == 1  # Range past the end
+    assert anon_registry.request_count("GET", blob_path, status=200) == 1  # then from scratch

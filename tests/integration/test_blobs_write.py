@@ -16,8 +16,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _cut_proxy import CutProxy  # noqa: E402
-from _write_helpers import (  # noqa: E402
+from _cut_proxy import CutProxy
+from _write_helpers import (
     REGISTRY_FIXTURES,
     WRITE_MODES,
     LogWindow,
@@ -27,7 +27,7 @@ from _write_helpers import (  # noqa: E402
     sha256,
 )
 
-from registry_client import (  # noqa: E402
+from registry_client import (
     BlobAdvanced,
     BlobFinished,
     BlobSkipped,
@@ -37,7 +37,7 @@ from registry_client import (  # noqa: E402
     ProgressEvent,
     Registry,
 )
-from registry_client.testing import LocalRegistry, seed_blob  # noqa: E402
+from registry_client.testing import LocalRegistry, seed_blob
 
 pytestmark = pytest.mark.integration
 

@@ -1,8 +1,9 @@
-"""ImageService reads (get_by_tag, get_by_digest) and delete_by_digest on a real Distribution 2.8."""
+"""ImageService reads (get_by_tag, get_by_digest) and delete_by_digest on Distribution 2.8."""
 
 from __future__ import annotations
 
 import json
+from typing import Literal
 
 import pytest
 
@@ -72,10 +73,13 @@ def test_get_by_digest_of_a_single_manifest_takes_os_arch_variant_from_config(
 
 @pytest.mark.parametrize("media", ["docker", "oci"])
 def test_get_by_tag_of_an_index_lists_every_platform(
-    any_registry: LocalRegistry, client: Registry, unique_repository: str, media: str
+    any_registry: LocalRegistry,
+    client: Registry,
+    unique_repository: str,
+    media: Literal["docker", "oci"],
 ) -> None:
     platforms = ["linux/amd64", "linux/arm64/v8"]
-    index = seed_image(any_registry, unique_repository, "latest", media=media,  # type: ignore[arg-type]
+    index = seed_image(any_registry, unique_repository, "latest", media=media,
                        platforms=platforms)
     result = client.repository(unique_repository).images.get_by_tag("latest")
     assert result.digest == index.digest
@@ -127,7 +131,7 @@ def test_delete_by_digest_removes_the_manifest_and_all_its_tags(
     repo = client.repository(unique_repository)
     assert repo.images.get_by_tag("b").digest == doomed.digest
 
-    assert repo.images.delete_by_digest(doomed.digest) is None
+    repo.images.delete_by_digest(doomed.digest)
 
     with pytest.raises(NotFoundError):
         repo.images.get_by_digest(doomed.digest)

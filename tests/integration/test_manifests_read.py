@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -32,7 +32,7 @@ ALL_MANIFEST_TYPES = [
 ]
 UNKNOWN_DIGEST = "sha256:" + "ab" * 32
 
-KINDS = {
+KINDS: dict[str, tuple[Literal["docker", "oci"], list[str] | None, type]] = {
     "docker-manifest": ("docker", None, ManifestV2),
     "oci-manifest": ("oci", None, OCIManifest),
     "docker-list": ("docker", ["linux/amd64", "linux/arm64/v8"], ManifestList),

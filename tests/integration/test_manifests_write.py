@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _write_helpers import (  # noqa: E402
+from _write_helpers import (
     DOCKER_MANIFEST,
     OCI_INDEX,
     REGISTRY_FIXTURES,
@@ -29,7 +29,7 @@ from _write_helpers import (  # noqa: E402
     upload_image,
 )
 
-from registry_client import (  # noqa: E402
+from registry_client import (
     DigestMismatchError,
     ManifestV2,
     NotFoundError,
@@ -39,7 +39,7 @@ from registry_client import (  # noqa: E402
     Registry,
     RegistryResponseError,
 )
-from registry_client.testing import LocalRegistry  # noqa: E402
+from registry_client.testing import LocalRegistry
 
 pytestmark = pytest.mark.integration
 

@@ -64,8 +64,9 @@ def test_get_all_with_digests(
     result = client.repository(unique_repository).tags.get_all(with_digests=True)
     assert result == expected
     # one HEAD per tag, no manifest body downloaded
-    assert any_registry.request_count("HEAD", f"/v2/{unique_repository}/manifests/", status=200) == 5
-    assert any_registry.request_count("GET", f"/v2/{unique_repository}/manifests/") == 0
+    manifests = f"/v2/{unique_repository}/manifests/"
+    assert any_registry.request_count("HEAD", manifests, status=200) == 5
+    assert any_registry.request_count("GET", manifests) == 0
 
 
 def test_get_all_with_digests_of_an_empty_repository(

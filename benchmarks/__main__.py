@@ -1,0 +1,412 @@
+"""``python -m benchmarks`` (``make bench``): registry_client against skopeo, python-dxf and
+a curl floor, on real registries on loopback.  See ``benchmarks/RESULTS.md`` for how to read
+the output, and ``--help`` for the flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from . import _report
+from ._data import LocalImage, make_image, seed_local_image
+from ._measure import run_process
+from ._servers import BenchRegistry, PagingProxy
+from ._workloads import CLI, CLIENTS, DXF, SKOPEO, WORKLOADS, Env, Gap, Invocation
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent
+PEERS = HERE / ".peers"
+DXF_REQUIREMENT = "python-dxf==12.1.1"
+MIB = 1 << 20
+CREDS = ("alice", "alice-secret")
+SKOPEO_CACHE = "/var/lib/containers/cache"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    p.add_argument("--runs", type=int, default=None,
+                   help="measured runs per client and workload (default 5; quick: 2)")
+    p.add_argument("--warmup", type=int, default=None,
+                   help="unmeasured warm-up runs per client (default 1; quick: 0)")
+    p.add_argument("--quick", action="store_true",
+                   help="small data and few runs: a smoke test, not a measurement")
+    p.add_argument("--only", default="abcdefg",
+                   help="workloads to run, e.g. 'a,d,g' (default: all of a-g)")
+    p.add_argument("--clients", default=None,
+                   help="comma-separated subset of: " + ", ".join(CLIENTS))
+    p.add_argument("--json", type=Path, default=HERE / "results" / "latest.json",
+                   help="where to write the JSON results")
+    p.add_argument("--markdown", type=Path, default=None,
+                   help="where to write the Markdown page (default: benchmarks/RESULTS.md "
+                        "for a full run, else next to the JSON)")
+    p.add_argument("--no-peers", action="store_true",
+                   help="do not install python-dxf into benchmarks/.peers (its rows become gaps)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    args = p.parse_args(argv)
+    args.only = [c for c in args.only.replace(",", "").strip() if c]
+    unknown = [c for c in args.only if c not in WORKLOADS]
+    if unknown:
+        p.error(f"unknown workload(s) {unknown}; choose from {''.join(WORKLOADS)}")
+    if args.clients:
+        args.clients = [c.strip() for c in args.clients.split(",") if c.strip()]
+        bad = [c for c in args.clients if c not in CLIENTS]
+        if bad:
+            p.error(f"unknown client(s) {bad}")
+    if args.runs is None:
+        args.runs = 2 if args.quick else 5
+    if args.warmup is None:
+        args.warmup = 0 if args.quick else 1
+    if args.runs < 1:
+        p.error("--runs must be >= 1")
+    return args
+
+
+class Sizes:
+    def __init__(self, quick: bool) -> None:
+        self.layers = [4 * MIB] * 4 if quick else [64 * MIB] * 4
+        self.big = 64 * MIB if quick else 1024 * MIB
+        self.n_manifests = 20 if quick else 200
+        self.n_tags = 200 if quick else 2000
+        self.page = 10 if quick else 100
+
+    @property
+    def need_bytes(self) -> int:
+        return 8 * (sum(self.layers) + self.big)
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+# -- environment -----------------------------------------------------------------------------
+
+def ensure_peers(no_peers: bool) -> tuple[Path | None, str | None]:
+    """python-dxf in benchmarks/.peers (never a project dependency); (path, gap reason)."""
+    if (PEERS / "dxf" / "__init__.py").is_file():
+        return PEERS, None
+    if no_peers:
+        return None, "python-dxf not installed (--no-peers)"
+    log(f"installing {DXF_REQUIREMENT} into {PEERS} (benchmark-only, pip --target)")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "--target", str(PEERS), DXF_REQUIREMENT],
+        capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0 or not (PEERS / "dxf" / "__init__.py").is_file():
+        return None, f"pip could not install {DXF_REQUIREMENT}: {proc.stderr.strip()[-300:]}"
+    return PEERS, None
+
+
+def find_cli() -> tuple[list[str] | None, str | None]:
+    if importlib.util.find_spec("registry_client.cli") is None:
+        return None, ("registry_client.cli does not exist yet (the CLI is being written): "
+                      "CLI rows not measured")
+    script = Path(sys.executable).parent / "registry-client"
+    if script.is_file():
+        return [str(script)], None
+    return [sys.executable, "-m", "registry_client"], None
+
+
+def skopeo_prefix() -> tuple[list[str] | None, str | None, str]:
+    """How to start skopeo with an empty blob-info cache every time, and a note saying how.
+
+    skopeo remembers in a cache (as root: /var/lib/containers/cache) where it saw each blob
+    and then *mounts* it instead of uploading it: from the second run on, a push would move
+    no bytes.  Each run gets its own empty cache (a private tmpfs in a mount namespace).
+    """
+    exe = shutil.which("skopeo")
+    if exe is None:
+        return None, "skopeo not installed (apt-get install skopeo)", ""
+    if os.geteuid() == 0:
+        Path(SKOPEO_CACHE).mkdir(parents=True, exist_ok=True)
+        probe = subprocess.run(["unshare", "-m", "sh", "-c",
+                                f"mount -t tmpfs bench-cache {SKOPEO_CACHE}"],
+                               capture_output=True, check=False)
+        if probe.returncode == 0:
+            return (["unshare", "-m", "sh", "-c",
+                     f'mount -t tmpfs bench-cache {SKOPEO_CACHE} && exec "$@"', "sh", exe],
+                    None, "fresh blob-info cache per run (private tmpfs)")
+        return (["sh", "-c", f'rm -f {SKOPEO_CACHE}/blob-info-cache-v1.boltdb && exec "$@"',
+                 "sh", exe], None, "blob-info cache deleted before each run")
+    return (["sh", "-c", 'rm -f "$HOME/.local/share/containers/cache/'
+             'blob-info-cache-v1.boltdb" && exec "$@"', "sh", exe], None,
+            "blob-info cache deleted before each run")
+
+
+def data_dir(sizes: Sizes) -> Path:
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        if shutil.disk_usage(shm).free > sizes.need_bytes:
+            return shm
+    return Path(tempfile.gettempdir())
+
+
+def client_env(root: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy",
+                                "pythonpath", "docker_config", "registry_auth_file")}
+    home = root / "home"
+    (home / ".docker").mkdir(parents=True, exist_ok=True)
+    (home / "run").mkdir(parents=True, exist_ok=True)
+    env.update({"HOME": str(home), "DOCKER_CONFIG": str(home / ".docker"),
+                "XDG_RUNTIME_DIR": str(home / "run"), "PYTHONDONTWRITEBYTECODE": "1"})
+    return env
+
+
+def machine_meta(root: Path, runs: int, warmup: int, quick: bool) -> dict[str, Any]:
+    cpu_model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / (1 << 30)
+
+    def version(cmd: list[str]) -> str:
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return "?"
+        return out.strip().splitlines()[0] if out.strip() else "?"
+
+    versions = ", ".join([
+        f"Python {platform.python_version()}",
+        version(["skopeo", "--version"]),
+        version(["curl", "--version"]).split(" (")[0],
+        "docker-registry " + version(["docker-registry", "--version"]).split()[-1],
+        DXF_REQUIREMENT,
+    ])
+    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "cpus": os.cpu_count(), "cpu_model": cpu_model, "mem_gib": mem,
+            "data_dir": str(root), "data_dir_fs": str(root.parent),
+            "versions": versions, "runs": runs, "warmup": warmup, "quick": quick,
+            "python": sys.executable}
+
+
+# -- running ---------------------------------------------------------------------------------
+
+def run_once(env: Env, inv: Invocation) -> dict[str, Any]:
+    marks = [(reg, reg.mark()) for reg in inv.count_on]
+    proxy_before = inv.proxy.counts() if inv.proxy is not None else {}
+    res = run_process(inv.argv, env=inv.env, cwd=REPO_ROOT, timeout=600,
+                      stdout_path=inv.stdout_path)
+    run: dict[str, Any] = {"ok": res.ok, "wall_s": res.wall_s, "maxrss_kib": res.maxrss_kib,
+                           "cpu_s": res.user_s + res.sys_s, "error": None}
+    deltas = [(reg, reg.since(m)) for reg, m in marks]
+    run["registry_requests"] = sum(d["requests"] for _, d in deltas)
+    run["token_requests"] = sum(d["token_requests"] for _, d in deltas)
+    run["connections"] = sum(d["connections"] for _, d in deltas)
+    kinds: dict[str, int] = {}
+    for reg, d in deltas:
+        for k, v in d["by_kind"].items():
+            key = f"{reg.name}: {k}" if len(deltas) > 1 else k
+            kinds[key] = kinds.get(key, 0) + v
+    run["by_kind"] = kinds
+    if inv.proxy is not None:
+        after = inv.proxy.counts()
+        run["proxy_pages"] = after.get("pages", 0) - proxy_before.get("pages", 0)
+        run["proxy_connections"] = after.get("connections", 0) - proxy_before.get("connections", 0)
+        run["proxy_requests"] = {k: after.get(k, 0) - proxy_before.get(k, 0) for k in after}
+    report = res.json_line() if inv.op_from_runner else None
+    run["op_s"] = report.get("op_s") if report else None
+    if report and "client_stats" in report:
+        run["client_stats"] = report["client_stats"]
+    run["time_s"] = run["op_s"] if run["op_s"] is not None else res.wall_s
+    if not res.ok:
+        run["error"] = f"exit {res.returncode}: {res.error_tail()}"
+    elif inv.op_from_runner and run["op_s"] is None:
+        run["ok"], run["error"] = False, f"no report from the runner: {res.error_tail()}"
+    elif inv.validate is not None:
+        problem = inv.validate(res)
+        if problem:
+            run["ok"], run["error"] = False, f"wrong result: {problem}"
+    for p in inv.cleanup:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return run
+
+
+def run_workload(env: Env, key: str, rows: list[str], runs: int, warmup: int,
+                 payload: int) -> dict[str, Any]:
+    w = WORKLOADS[key]
+    results: dict[str, dict[str, Any]] = {r: {"runs": []} for r in rows}
+    gaps: dict[str, str] = {}
+    t0 = time.monotonic()
+    for i in range(warmup + runs):
+        order = rows[i % len(rows):] + rows[:i % len(rows)]
+        for row in order:
+            if row in gaps:
+                continue
+            inv = w.build(env, row)
+            if isinstance(inv, Gap):
+                gaps[row] = inv.reason
+                continue
+            run = run_once(env, inv)
+            if not run["ok"]:
+                log(f"({key}) {row}: run {i} failed: {run['error'][:300]}")
+            if i >= warmup:
+                results[row]["runs"].append(run)
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row in gaps:
+            out[row] = {"gap": gaps[row]}
+        else:
+            out[row] = _report.summarize(results[row]["runs"], payload)
+    _report.add_ratios(out)
+    return {"results": out, "elapsed_s": time.monotonic() - t0}
+
+
+def import_breakdown(python: str, env: dict[str, str]) -> list[tuple[str, int]]:
+    proc = subprocess.run([python, "-X", "importtime", "-c", "import registry_client"],
+                          capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False)
+    rows: list[tuple[str, int]] = []
+    for line in proc.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s+)(\S+)", line)
+        if m and len(m.group(3)) <= 3:  # top-level imports and their direct children
+            rows.append((m.group(4), int(m.group(2))))
+    rows.sort(key=lambda r: r[1], reverse=True)
+    return rows[:15]
+
+
+# -- main ------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    sizes = Sizes(args.quick)
+    if shutil.which("docker-registry") is None and not Path("/usr/bin/docker-registry").exists():
+        log("docker-registry is not installed (apt-get install docker-registry)")
+        return 2
+    gaps: dict[str, str] = {}
+    if shutil.which("curl") is None:
+        log("curl is not installed: no floor to compare with")
+        return 2
+    peers, why = ensure_peers(args.no_peers)
+    if why:
+        gaps[DXF] = why
+    cli, why = find_cli()
+    if why:
+        gaps[CLI] = why
+    sk_prefix, why, sk_note = skopeo_prefix()
+    if why:
+        gaps[SKOPEO] = why
+    root = Path(tempfile.mkdtemp(prefix="rc-bench-", dir=data_dir(sizes)))
+    log(f"data in {root}")
+    servers: list[Any] = []
+    report: dict[str, Any] = {"workloads": {}, "gaps": {}}
+    try:
+        need_image = any(k in args.only for k in "abcdg")
+        t = time.monotonic()
+        image = make_image(root / "image", "v1", sizes.layers if need_image else [1024])
+        big = make_image(root / "big", "big", [sizes.big]) if "f" in args.only else None
+        tags_img = make_image(root / "tags-image", "t0000", [1024])
+        log(f"generated test data in {time.monotonic() - t:.1f} s")
+
+        t = time.monotonic()
+        treg = BenchRegistry("token", "token", users={CREDS[0]: CREDS[1]})
+        servers.append(treg)
+        anon = BenchRegistry("anon", "anonymous")
+        servers.append(anon)
+        anon2 = BenchRegistry("anon2", "anonymous")
+        servers.append(anon2)
+        tag_names = [f"t{i:04d}" for i in range(sizes.n_tags)]
+        for reg in (treg, anon):
+            seed_local_image(reg.reg, Env.IMAGE_REPO, image)
+            if big is not None:
+                seed_local_image(reg.reg, Env.BIG_REPO, big)
+            if "d" in args.only or "e" in args.only:
+                seed_local_image(reg.reg, Env.TAGS_REPO, tags_img, tag_names)
+        proxy_t = proxy_a = None
+        if "e" in args.only:
+            proxy_t = PagingProxy(treg.url, sizes.page)
+            proxy_a = PagingProxy(anon.url, sizes.page)
+            servers += [proxy_t, proxy_a]
+        log(f"registries started and seeded in {time.monotonic() - t:.1f} s")
+
+        env = Env(
+            root=root, repo_root=REPO_ROOT, python=sys.executable, token=treg, anon=anon,
+            anon2=anon2, proxy_token=proxy_t, proxy_anon=proxy_a, image=image, big=big,
+            tags=tag_names, manifest_tags=tag_names[:sizes.n_manifests],
+            page_size=sizes.page, creds=CREDS, skopeo_prefix=sk_prefix or ["false"],
+            base_env=client_env(root), peers_path=peers, cli=cli, gaps=gaps,
+        )
+        if sk_prefix is None:
+            env.gaps[SKOPEO] = gaps[SKOPEO]
+        payloads = {
+            "a": image.blob_bytes, "b": image.blob_bytes, "c": image.blob_bytes,
+            "d": len(tags_img.manifest) * sizes.n_manifests,
+            "e": sum(len(t) + 3 for t in tag_names),
+            "f": big.layers[0].size if big is not None else 0, "g": 0,
+        }
+        layers_label = f"{len(sizes.layers)} x {sizes.layers[0] // MIB} MiB layers"
+        big_label = (f"{sizes.big // MIB} MiB" if sizes.big < 1024 * MIB
+                     else f"{sizes.big // (1024 * MIB)} GiB")
+        for key in args.only:
+            w = WORKLOADS[key]
+            rows = list(w.rows)
+            if args.clients and key != "g":
+                rows = [r for r in rows if r in args.clients]
+            runs = args.runs * 2 if key == "g" else args.runs
+            title = w.title.format(layers=layers_label, n_manifests=sizes.n_manifests,
+                                   n_tags=sizes.n_tags, page=sizes.page, big=big_label)
+            log(f"({key}) {title}: {len(rows)} clients x ({args.warmup} + {runs}) runs")
+            part = run_workload(env, key, rows, runs, args.warmup, payloads[key])
+            part.update({"title": title, "name": w.name, "payload_bytes": payloads[key],
+                         "runs": runs})
+            if SKOPEO in part["results"] and sk_note:
+                part["results"][SKOPEO]["note"] = sk_note
+            if DXF in part["results"]:
+                part["results"][DXF]["note"] = "anonymous registry (no token auth over http)"
+            report["workloads"][key] = part
+            log(f"({key}) done in {part['elapsed_s']:.0f} s")
+        if "g" in args.only:
+            report["import_breakdown"] = import_breakdown(sys.executable, env.base_env)
+        ctx = {"cli": cli is not None, "n_blobs": len(image.blobs),
+               "n_manifests": sizes.n_manifests, "max_workers": 4, "n_tags": sizes.n_tags,
+               "n_pages": -(-sizes.n_tags // sizes.page), "big_label": big_label}
+        report["goals"] = _report.evaluate_goals(report["workloads"], ctx)
+    finally:
+        for s in reversed(servers):
+            try:
+                s.stop()
+            except Exception as exc:  # keep stopping the others
+                log(f"stopping {s}: {exc}")
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    report["gaps"] = dict(gaps)
+    report["meta"] = machine_meta(root, args.runs, args.warmup, args.quick)
+    report["meta"]["elapsed_s"] = time.monotonic() - started
+    report["meta"]["workloads"] = "".join(args.only)
+    print(_report.console(report))
+    _report.write_json(report, args.json)
+    full = not args.quick and sorted(args.only) == sorted(WORKLOADS) and not args.clients
+    md_path = args.markdown or (HERE / "RESULTS.md" if full else args.json.with_suffix(".md"))
+    previous = md_path.read_text() if md_path.is_file() else None
+    if previous is None and (HERE / "RESULTS.md").is_file():
+        previous = (HERE / "RESULTS.md").read_text()
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    md_path.write_text(_report.markdown(report, previous))
+    if full and args.markdown is None:
+        _report.write_json(report, HERE / "RESULTS.json")
+    log(f"JSON: {args.json}; Markdown: {md_path}; total {report['meta']['elapsed_s']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,232 @@
+"""The CLI in-process: usage errors, redaction, logging and progress bars (fast, no subprocess)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from registry_client.cli import main
+from registry_client.cli._log import Redactor, install_logging, remove_logging
+from registry_client.cli._progress import ProgressBars
+from registry_client.progress import BlobAdvanced, BlobFinished, BlobMounted, BlobStarted
+from registry_client.testing import LocalRegistry, seed_image
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+class FakeTerminal(io.StringIO):
+    """A text stream that claims to be a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+# -- usage errors -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["ls", "localhost:5000/app", "--username", "alice"], "--password"),
+        (["ls", "localhost:5000/app", "--password", "x", "--password-stdin"], "not both"),
+        (["manifest", "localhost:5000/app", "--platform", "linux"], "--platform"),
+        (["ls", "localhost:5000/app", "--platform", "linux/amd64"], "does not apply"),
+        (["ls", "localhost:5000/app:1.0"], "without a tag"),
+        (["ls", "localhost:5000/app", "--page-size", "0"], "page-size"),
+        (["tag", "localhost:5000/app:1.0", "other/app:2"], "bare tag"),
+        (["blob", "localhost:5000/app:1.0"], "REPOSITORY@DIGEST"),
+        (["delete", "localhost:5000/app"], "REPOSITORY:TAG"),
+        (["push", ".", f"localhost:5000/app@{DIGEST}"], "not to a digest"),
+        (["push", "no-such-dir", "localhost:5000/app:1.0"], "OCI image layout"),
+        (["copy", "localhost:5000/a:1", f"localhost:5000/b@{DIGEST}"], "not a digest"),
+        (["catalog", "localhost:5000/app"], "registry domain"),
+        (["catalog", "myhost"], "registry domain"),
+        (["parse", "app/UPPER"], "lowercase"),
+    ],
+)
+def test_usage_errors(
+    args: list[str], needle: str, capsys: pytest.CaptureFixture[str],
+    docker_config_dir: Path,
+) -> None:
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert needle in err
+
+
+def test_environment_needs_both_variables(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], docker_config_dir: Path
+) -> None:
+    monkeypatch.setenv("REGISTRY_USERNAME", "alice")
+    assert main(["ls", "localhost:5000/app"]) == 2
+    assert "REGISTRY_PASSWORD" in capsys.readouterr().err
+
+
+def test_password_stdin_must_not_be_empty(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], docker_config_dir: Path
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n"))
+    assert main(["ls", "localhost:5000/app", "-u", "alice", "--password-stdin"]) == 2
+    assert "nothing was read" in capsys.readouterr().err
+
+
+def test_parse_with_scheme(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["parse", f"http://localhost:5000/app:1.0@{DIGEST}"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["scheme"] == "http"
+    assert (doc["tag"], doc["digest"], doc["reference"]) == ("1.0", DIGEST, DIGEST)
+
+
+def test_help_and_version_return_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for word in ("--insecure", "--skip-tls-verify", "--password-stdin", "REGISTRY_USERNAME",
+                 "credHelpers", "exit status"):
+        assert word in text
+    assert main(["--version"]) == 0
+
+
+# -- redaction and logging ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("Authorization: Bearer abc.def.ghi", "abc.def.ghi"),
+        ("{'Authorization': 'Basic YWxpY2U6c2VjcmV0'}", "YWxpY2U6c2VjcmV0"),
+        ("sent bearer opaque-token-123 to x", "opaque-token-123"),
+        ("token eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln here", "eyJhbGciOiJFUzI1NiJ9"),
+        ("GET /token?refresh_token=r3fr3sh&scope=x", "r3fr3sh"),
+        ('{"access_token": "tok-456"}', "tok-456"),
+        ("the password is hunter2-long", "hunter2-long"),
+    ],
+)
+def test_redactor_masks_credentials(text: str, secret: str) -> None:
+    redact = Redactor(["hunter2-long"])
+    assert secret not in redact(text)
+    assert "***" in redact(text)
+
+
+def test_redactor_keeps_challenges_and_harmless_query_values() -> None:
+    redact = Redactor()
+    challenge = 'Bearer realm="https://auth.example/token",service="registry"'
+    assert redact(challenge) == challenge
+    assert redact('Basic realm="Registry Realm"') == 'Basic realm="Registry Realm"'
+    url = redact.url("https://u:p@h/v2/a/tags/list?n=10&last=b&X-Amz-Signature=s3cr3t")
+    assert url == "https://h/v2/a/tags/list?n=10&last=b&X-Amz-Signature=***"
+
+
+def test_logging_filter_redacts_every_record() -> None:
+    stream = io.StringIO()
+    redactor = Redactor(["pa55-word"])
+    handler, previous = install_logging(stream, verbose=True, redactor=redactor)
+    try:
+        log = logging.getLogger("registry_client")
+        log.debug("login with %s and %s", "pa55-word", "Authorization: Bearer xyz.abc.def")
+        logging.getLogger("registry_client.services").debug("Basic dXNlcjpwYXNz")
+    finally:
+        remove_logging(handler, previous)
+    text = stream.getvalue()
+    assert "pa55-word" not in text and "xyz.abc.def" not in text and "dXNlcjpwYXNz" not in text
+    assert text.count("registry-client: debug: ") == 2
+
+
+def test_without_v_library_setup_warnings_are_quiet() -> None:
+    stream = io.StringIO()
+    handler, previous = install_logging(stream, verbose=False, redactor=Redactor())
+    try:
+        from registry_client import Registry
+
+        Registry("localhost:5000", protocol="http").close()
+        logging.getLogger("registry_client").warning("something worth a warning")
+    finally:
+        remove_logging(handler, previous)
+    assert stream.getvalue() == "registry-client: warning: something worth a warning\n"
+
+
+# -- progress ---------------------------------------------------------------------------------
+def test_progress_bars_are_thread_safe() -> None:
+    stream = FakeTerminal()
+    bars = ProgressBars(stream, "pull")
+
+    def transfer(n: int) -> None:
+        digest = f"sha256:{n:064x}"
+        bars(BlobStarted(digest, 4096, "download"))
+        for done in range(1024, 4097, 1024):
+            bars(BlobAdvanced(digest, 1024, done, 4096))
+        bars(BlobFinished(digest, 4096))
+
+    threads = [threading.Thread(target=transfer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    bars(BlobMounted(DIGEST, 100, "other/repo"))
+    assert bars._total.n == bars._total.total == 8 * 4096 + 100
+    bars.close()
+    assert "pull" in stream.getvalue()
+
+
+@pytest.mark.integration
+def test_pull_draws_progress_only_on_a_terminal(
+    anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    docker_config_dir: Path,
+) -> None:
+    image = seed_image(anon_registry, unique_repository, "1.0", layers=(50_000, 60_000))
+    ref = f"{anon_registry.host}/{unique_repository}:1.0"
+    assert main(["--plain-http", "pull", ref, str(tmp_path / "quiet")]) == 0
+    quiet = capsys.readouterr()
+    assert quiet.err == ""
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["--plain-http", "pull", ref, str(tmp_path / "bars")]) == 0
+    assert image.digest in capsys.readouterr().out
+    assert "pull" in terminal.getvalue() and "100%" in terminal.getvalue()
+
+
+# -- packaging ----------------------------------------------------------------------------------
+def test_importing_the_cli_does_not_import_tqdm() -> None:
+    code = "import sys, registry_client.cli; print('tqdm' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    assert result.stdout.strip() == b"False"
+
+
+def test_console_script() -> None:
+    script = Path(sys.executable).parent / "registry-client"
+    if not script.exists():
+        pytest.skip("the package is not installed with its console script")
+    result = subprocess.run([str(script), "--version"], capture_output=True, check=False)
+    assert result.returncode == 0
+    assert result.stdout.startswith(b"registry-client ")
+
+
+# -- connection flags -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("flags", "reference", "protocol", "verify"),
+    [
+        ([], "example.com/app", "https", True),
+        (["--plain-http"], "example.com/app", "http", True),
+        (["--insecure"], "example.com/app", "http", True),
+        (["--skip-tls-verify"], "example.com/app", "https", False),
+        (["--plain-http"], "https://example.com/app", "https", True),
+    ],
+)
+def test_connection_flags(
+    flags: list[str], reference: str, protocol: str, verify: bool, docker_config_dir: Path
+) -> None:
+    from registry_client.cli._context import Context
+    from registry_client.cli._parser import build_parser
+
+    args = build_parser().parse_args([*flags, "ls", reference])
+    ctx = Context(args, stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(),
+                  redactor=Redactor())
+    try:
+        requester = ctx.registry(ctx.reference(reference)).requester
+        assert (requester.protocol, requester.verify) == (protocol, verify)
+    finally:
+        ctx.close()

@@ -1,0 +1,439 @@
+"""Whole images against a real Distribution 2.8: push, pull (OCI layout), copy, re-push.
+
+A 3-layer image (1 MiB, 20 MiB with an explicit ``chunk_size``, 70 MiB chunked
+automatically) and a 2-platform index are pushed once per auth mode (module-scoped
+fixtures) and then pulled, pushed again from the layout, and copied within the registry
+(blob mounts) and to a second registry - every blob and manifest digest must survive.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _write_helpers import (
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    OCI_MANIFEST,
+    REF_NAME,
+    REGISTRY_FIXTURES,
+    WRITE_MODES,
+    BuiltImage,
+    LogWindow,
+    MiB,
+    Stats,
+    build_image,
+    client_of,
+    layout_blobs,
+    layout_entry,
+    layout_manifest_closure,
+    two_platform_index,
+    upload_image,
+    write_layout,
+)
+
+from registry_client import (
+    BlobMounted,
+    BlobSkipped,
+    Image,
+    NotFoundError,
+    Platform,
+    ProgressEvent,
+    Registry,
+    Repository,
+)
+from registry_client.testing import LocalRegistry, LocalRegistryFactory
+
+pytestmark = pytest.mark.integration
+
+MANIFEST_ONLY = 16 * 1024  # bytes a transfer may send when no blob moves (manifests only)
+
+
+@pytest.fixture(scope="module", params=WRITE_MODES)
+def reg(request: pytest.FixtureRequest) -> LocalRegistry:
+    registry: LocalRegistry = request.getfixturevalue(REGISTRY_FIXTURES[request.param])
+    return registry
+
+
+@pytest.fixture(scope="module")
+def rc(reg: LocalRegistry) -> Iterator[Registry]:
+    with client_of(reg) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def other_reg(local_registry_factory: LocalRegistryFactory) -> LocalRegistry:
+    """A second (anonymous) registry instance: the target of cross-registry copies."""
+    return local_registry_factory("anonymous")
+
+
+@pytest.fixture
+def oc(other_reg: LocalRegistry) -> Iterator[Registry]:
+    with client_of(other_reg) as client:
+        yield client
+
+
+def fresh_name(reg: LocalRegistry, what: str) -> str:
+    return f"transfer-{reg.auth}/{what}-{uuid.uuid4().hex[:8]}"
+
+
+def assert_same_image(repo: Repository, image: BuiltImage, reference: str) -> None:
+    """``repo`` serves every manifest and blob of ``image`` with the original digests."""
+    raw = repo.manifests.get_raw(reference)
+    assert (raw.digest, raw.data) == (image.digest, image.manifest)
+    for child in image.children:
+        assert repo.manifests.get_raw(child.digest).data == child.manifest
+    for digest, data in image.blobs.items():
+        assert repo.blobs.size(digest) == len(data), digest
+
+
+# -- the 3-layer image ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def big_image() -> BuiltImage:
+    return build_image((1 * MiB, 20 * MiB, 70 * MiB), media="oci", label="big")
+
+
+@dataclass
+class PushedBig:
+    repository: str
+    digest: str
+    patches: dict[str, int] = field(default_factory=dict)
+    """Layer digest -> PATCH requests its upload took."""
+    monolithic_puts: dict[str, int] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def big_source(
+    reg: LocalRegistry, rc: Registry, big_image: BuiltImage,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> PushedBig:
+    """The big image pushed blob by blob: bytes, a file object with chunk_size, a path."""
+    name = fresh_name(reg, "big")
+    repo = rc.repository(name)
+    small, medium, large = big_image.layers
+    path = tmp_path_factory.mktemp("big-layer") / "layer3"
+    path.write_bytes(big_image.blobs[large])
+    pushed = PushedBig(repository=name, digest="")
+    sources = {
+        small: (big_image.blobs[small], None),
+        medium: (io.BytesIO(big_image.blobs[medium]), 5 * MiB),
+        large: (path, None),  # 70 MiB > 64 MiB: chunked automatically (16 MiB chunks)
+        big_image.config_digest: (big_image.blobs[big_image.config_digest or ""], None),
+    }
+    for digest, (source, chunk_size) in sources.items():
+        log = LogWindow(reg, name)
+        desc = repo.blobs.upload(source, chunk_size=chunk_size)  # type: ignore[arg-type]
+        assert desc.digest == digest
+        writes = log.upload_writes()
+        pushed.patches[str(digest)] = sum(1 for e in writes if e.method == "PATCH")
+        pushed.monolithic_puts[str(digest)] = sum(
+            1 for e in writes if e.method == "PUT" and e.status == 201
+        )
+    pushed.digest = repo.manifests.put("v1", big_image.raw())
+    return pushed
+
+
+def test_push_three_layer_image_with_chunked_uploads(
+    rc: Registry, big_image: BuiltImage, big_source: PushedBig
+) -> None:
+    small, medium, large = big_image.layers
+    assert big_source.patches == {
+        small: 0,  # 1 MiB: one monolithic PUT
+        medium: 4,  # 20 MiB / explicit 5 MiB chunks
+        large: 5,  # 70 MiB / default 16 MiB chunks
+        big_image.config_digest: 0,
+    }
+    assert set(big_source.monolithic_puts.values()) == {1}  # each upload closed by one PUT
+    assert big_source.digest == big_image.digest
+    repo = rc.repository(big_source.repository)
+    assert_same_image(repo, big_image, "v1")
+    assert repo.blobs.get(small) == big_image.blobs[small]
+    image = repo.images.get_by_tag("v1")
+    assert (image.digest, image.media_type) == (big_image.digest, OCI_MANIFEST)
+    assert [str(p) for p in image.platforms] == ["linux/amd64"]
+
+
+@dataclass
+class Pulled:
+    directory: Path
+    image: Image
+
+
+@pytest.fixture(scope="module")
+def big_pulled(
+    rc: Registry, big_source: PushedBig, tmp_path_factory: pytest.TempPathFactory
+) -> Pulled:
+    directory = tmp_path_factory.mktemp("big-pulled")
+    image = rc.repository(big_source.repository).images.pull("v1", directory)
+    return Pulled(directory, image)
+
+
+def test_pull_writes_an_oci_layout_with_the_original_digests(
+    reg: LocalRegistry, big_image: BuiltImage, big_source: PushedBig, big_pulled: Pulled
+) -> None:
+    directory = big_pulled.directory
+    assert (directory / "oci-layout").read_text().replace(" ", "") == (
+        '{"imageLayoutVersion":"1.0.0"}'
+    )
+    entry = layout_entry(directory, "v1")
+    assert entry["digest"] == big_image.digest
+    assert entry["mediaType"] == OCI_MANIFEST
+    assert entry["size"] == len(big_image.manifest)
+    assert entry["annotations"][REF_NAME] == "v1"
+    blobs = layout_blobs(directory)  # every file matches its name
+    assert set(blobs) == {big_image.digest, *big_image.blobs}
+    assert blobs[big_image.digest].read_bytes() == big_image.manifest
+    for digest in big_image.blobs:
+        assert blobs[digest].stat().st_size == len(big_image.blobs[digest])
+    image = big_pulled.image
+    assert (image.digest, image.tag) == (big_image.digest, "v1")
+    assert (image.domain, image.repository) == (reg.host, big_source.repository)
+    assert [(p.os, p.architecture) for p in image.platforms] == [("linux", "amd64")]
+    leftovers = [p for p in directory.rglob("*") if p.name.endswith((".partial", ".tmp"))]
+    assert leftovers == []
+
+
+def test_pull_again_skips_blobs_already_present(
+    reg: LocalRegistry, rc: Registry, big_image: BuiltImage, big_source: PushedBig,
+    big_pulled: Pulled,
+) -> None:
+    log = LogWindow(reg, big_source.repository)
+    stats = Stats(rc)
+    events: list[ProgressEvent] = []
+    image = rc.repository(big_source.repository).images.pull(
+        "v1", big_pulled.directory, progress=events.append
+    )
+    assert image.digest == big_image.digest
+    assert log.blob_reads() == []  # no blob GET at all
+    assert stats.delta("bytes_received") < MANIFEST_ONLY
+    skipped = {e.digest for e in events if isinstance(e, BlobSkipped)}
+    assert skipped == set(big_image.blobs)
+    assert set(layout_blobs(big_pulled.directory)) == {big_image.digest, *big_image.blobs}
+
+
+@dataclass
+class PushedCopy:
+    repository: str
+    image: Image
+
+
+@pytest.fixture(scope="module")
+def big_pushed(reg: LocalRegistry, rc: Registry, big_pulled: Pulled) -> PushedCopy:
+    """The pulled layout pushed to another repository with ``images.push``."""
+    name = fresh_name(reg, "big-pushed")
+    image = rc.repository(name).images.push(big_pulled.directory, "v1")
+    return PushedCopy(name, image)
+
+
+def test_push_pulled_layout_to_another_repository(
+    reg: LocalRegistry, rc: Registry, big_image: BuiltImage, big_pushed: PushedCopy
+) -> None:
+    image = big_pushed.image
+    assert (image.digest, image.tag, image.media_type) == (big_image.digest, "v1",
+                                                           OCI_MANIFEST)
+    assert (image.domain, image.repository) == (reg.host, big_pushed.repository)
+    assert [str(p) for p in image.platforms] == ["linux/amd64"]
+    assert_same_image(rc.repository(big_pushed.repository), big_image, "v1")
+
+
+def test_pushing_the_same_image_again_sends_no_blob_bytes(
+    reg: LocalRegistry, rc: Registry, big_image: BuiltImage, big_pulled: Pulled,
+    big_pushed: PushedCopy,
+) -> None:
+    log = LogWindow(reg, big_pushed.repository)
+    stats = Stats(rc)
+    image = rc.repository(big_pushed.repository).images.push(big_pulled.directory, "v1")
+    assert image.digest == big_image.digest
+    assert stats.delta("bytes_sent") < MANIFEST_ONLY
+    assert log.upload_writes() == []  # no POST/PATCH/PUT on blobs/uploads
+    heads = {e.path.rsplit("/", 1)[1] for e in log.entries() if e.method == "HEAD"}
+    assert heads == set(big_image.blobs)
+    assert log.count("PUT", "/manifests/v1") >= 1
+
+
+def test_copy_within_the_registry_mounts_and_sends_no_blob_bytes(
+    reg: LocalRegistry, rc: Registry, big_image: BuiltImage, big_source: PushedBig
+) -> None:
+    target = rc.repository(fresh_name(reg, "big-copy"))
+    log = LogWindow(reg, target.name)
+    stats = Stats(rc)
+    events: list[ProgressEvent] = []
+    image = rc.repository(big_source.repository).images.copy(
+        "v1", target, progress=events.append
+    )
+    assert (image.digest, image.tag) == (big_image.digest, "v1")
+    assert (image.domain, image.repository) == (reg.host, target.name)
+    assert stats.delta("bytes_sent") < MANIFEST_ONLY
+    writes = [e for e in log.upload_writes() if e.status != 401]
+    assert {e.method for e in writes} == {"POST"}  # mounts only: no PATCH, no blob PUT
+    assert all(e.status == 201 and "mount=" in e.query for e in writes)
+    assert len(writes) == len(big_image.blobs)
+    assert {e.digest for e in events if isinstance(e, BlobMounted)} == set(big_image.blobs)
+    assert_same_image(target, big_image, "v1")
+    renamed = rc.repository(big_source.repository).images.copy("v1", target, "renamed")
+    assert (renamed.tag, renamed.digest) == ("renamed", big_image.digest)
+    assert target.manifests.head("renamed").digest == big_image.digest
+
+
+def test_copy_to_another_registry_keeps_every_digest(
+    rc: Registry, oc: Registry, other_reg: LocalRegistry, big_image: BuiltImage,
+    big_source: PushedBig, reg: LocalRegistry,
+) -> None:
+    target = oc.repository(fresh_name(reg, "big-across"))
+    stats = Stats(oc)
+    image = rc.repository(big_source.repository).images.copy("v1", target)
+    assert (image.digest, image.tag) == (big_image.digest, "v1")
+    assert (image.domain, image.repository) == (other_reg.host, target.name)
+    assert stats.delta("bytes_sent") >= sum(len(b) for b in big_image.blobs.values())
+    assert_same_image(target, big_image, "v1")
+    assert target.blobs.get(big_image.layers[0]) == big_image.blobs[big_image.layers[0]]
+    # again: the target has every blob, so nothing but the manifest moves
+    log = LogWindow(other_reg, target.name)
+    stats = Stats(oc)
+    rc.repository(big_source.repository).images.copy("v1", target, "again")
+    assert stats.delta("bytes_sent") < MANIFEST_ONLY
+    assert log.upload_writes() == []
+    assert target.manifests.head("again").digest == big_image.digest
+
+
+# -- the 2-platform index ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def index_image() -> BuiltImage:
+    return two_platform_index(media="docker", layer_size=256 * 1024)
+
+
+@pytest.fixture(scope="module")
+def index_source(reg: LocalRegistry, rc: Registry, index_image: BuiltImage) -> str:
+    name = fresh_name(reg, "multi")
+    assert upload_image(rc.repository(name), index_image, "multi") == index_image.digest
+    return name
+
+
+def test_pull_two_platform_index_writes_every_platform(
+    reg: LocalRegistry, rc: Registry, index_image: BuiltImage, index_source: str,
+    tmp_path: Path,
+) -> None:
+    image = rc.repository(index_source).images.pull("multi", tmp_path)
+    entry = layout_entry(tmp_path, "multi")
+    assert (entry["digest"], entry["mediaType"]) == (index_image.digest, DOCKER_LIST)
+    blobs = layout_blobs(tmp_path)
+    assert set(blobs) == {*index_image.manifests(), *index_image.blobs}
+    for digest, data in {**index_image.manifests(), **index_image.blobs}.items():
+        assert blobs[digest].read_bytes() == data
+    assert (image.digest, image.tag, image.media_type) == (index_image.digest, "multi",
+                                                           DOCKER_LIST)
+    assert (image.domain, image.repository) == (reg.host, index_source)
+    assert [(str(p), p.digest) for p in image.platforms] == [
+        (c.platform, c.digest) for c in index_image.children
+    ]
+
+
+@pytest.mark.parametrize("platform", ["linux/arm64/v8", Platform("arm64", "linux", "v8")],
+                         ids=["str", "Platform"])
+def test_pull_one_platform_writes_only_that_platform(
+    rc: Registry, index_image: BuiltImage, index_source: str, tmp_path: Path,
+    platform: str | Platform,
+) -> None:
+    arm = index_image.child("linux/arm64/v8")
+    image = rc.repository(index_source).images.pull("multi", tmp_path, platform=platform)
+    entry = layout_entry(tmp_path, "multi")  # index.json points at the child manifest
+    assert (entry["digest"], entry["mediaType"], entry["size"]) == (
+        arm.digest, DOCKER_MANIFEST, len(arm.manifest)
+    )
+    assert set(layout_blobs(tmp_path)) == {arm.digest, *arm.blobs}
+    assert layout_manifest_closure(tmp_path, arm.digest) == {arm.digest, *arm.blobs}
+    assert image.digest == arm.digest
+    assert [str(p) for p in image.platforms] == ["linux/arm64/v8"]
+
+
+def test_push_pulled_index_layout_and_push_it_again(
+    reg: LocalRegistry, rc: Registry, index_image: BuiltImage, index_source: str,
+    tmp_path: Path,
+) -> None:
+    rc.repository(index_source).images.pull("multi", tmp_path)
+    target = rc.repository(fresh_name(reg, "multi-pushed"))
+    image = target.images.push(tmp_path, "multi")
+    assert (image.digest, image.tag, image.repository) == (index_image.digest, "multi",
+                                                           target.name)
+    assert image.domain == reg.host
+    assert_same_image(target, index_image, "multi")
+    log = LogWindow(reg, target.name)
+    stats = Stats(rc)
+    again = target.images.push(tmp_path, "multi")
+    assert again.digest == index_image.digest
+    assert stats.delta("bytes_sent") < MANIFEST_ONLY
+    assert log.upload_writes() == []
+
+
+def test_push_handwritten_oci_layout_with_an_index(
+    reg: LocalRegistry, rc: Registry, tmp_path: Path
+) -> None:
+    index = two_platform_index(media="oci", layer_size=100 * 1024)
+    write_layout(tmp_path / "src", index, "2.0")
+    target = rc.repository(fresh_name(reg, "oci-index"))
+    image = target.images.push(tmp_path / "src", "2.0")
+    assert (image.digest, image.tag, image.repository) == (index.digest, "2.0", target.name)
+    assert_same_image(target, index, "2.0")
+    back = target.images.pull("2.0", tmp_path / "back")
+    assert back.digest == index.digest
+    src_blobs, back_blobs = layout_blobs(tmp_path / "src"), layout_blobs(tmp_path / "back")
+    assert set(src_blobs) == set(back_blobs)
+    for digest, path in src_blobs.items():
+        assert back_blobs[digest].read_bytes() == path.read_bytes()
+
+
+def test_copy_index_within_the_registry_mounts_every_blob(
+    reg: LocalRegistry, rc: Registry, index_image: BuiltImage, index_source: str
+) -> None:
+    target = rc.repository(fresh_name(reg, "multi-copy"))
+    log = LogWindow(reg, target.name)
+    stats = Stats(rc)
+    image = rc.repository(index_source).images.copy("multi", target)
+    assert (image.digest, image.tag, image.repository) == (index_image.digest, "multi",
+                                                           target.name)
+    assert len(image.platforms) == 2
+    assert stats.delta("bytes_sent") < MANIFEST_ONLY
+    writes = [e for e in log.upload_writes() if e.status != 401]
+    assert all(e.method == "POST" and e.status == 201 for e in writes)
+    assert len(writes) == len(index_image.blobs)
+    assert_same_image(target, index_image, "multi")
+
+
+def test_copy_index_to_another_registry_keeps_every_digest(
+    reg: LocalRegistry, rc: Registry, oc: Registry, other_reg: LocalRegistry,
+    index_image: BuiltImage, index_source: str,
+) -> None:
+    target = oc.repository(fresh_name(reg, "multi-across"))
+    image = rc.repository(index_source).images.copy("multi", target, "copied")
+    assert (image.digest, image.tag) == (index_image.digest, "copied")
+    assert (image.domain, image.repository) == (other_reg.host, target.name)
+    assert [p.digest for p in image.platforms] == [c.digest for c in index_image.children]
+    assert_same_image(target, index_image, "copied")
+    assert target.images.get_by_tag("copied").digest == index_image.digest
+
+
+def test_copy_by_digest_pushes_without_a_tag(
+    reg: LocalRegistry, rc: Registry, oc: Registry, index_image: BuiltImage,
+    index_source: str,
+) -> None:
+    target = oc.repository(fresh_name(reg, "by-digest"))
+    image = rc.repository(index_source).images.copy(index_image.digest, target)
+    assert (image.digest, image.tag, image.repository) == (index_image.digest, None,
+                                                           target.name)
+    assert_same_image(target, index_image, index_image.digest)
+    with pytest.raises(NotFoundError):
+        target.manifests.head("multi")
+    with pytest.raises(NotFoundError):  # Distribution: no tag yet, NAME_UNKNOWN
+        target.tags.get_all()
