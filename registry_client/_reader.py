@@ -35,8 +35,8 @@ class VerifyingReader(io.RawIOBase):
     """Read a blob from the registry, hashing every byte and checking the digest at EOF.
 
     When the connection is cut, it asks again with ``Range`` from where it got
-    to (or starts over, discarding what it already had, when the server ignores
-    ``Range``), up to ``max_resumes`` times.
+    to (when the server ignores ``Range`` and sends the whole blob again, the
+    bytes already delivered are skipped), up to ``max_resumes`` times.
     """
 
     def __init__(
@@ -63,10 +63,13 @@ class VerifyingReader(io.RawIOBase):
         self._verified = False
         self._resp: requests.Response | None = None
         self._restarted = False
+        self._skip = 0
+        self._use_read1 = True
         self._open(start)
 
     # -- connection ---------------------------------------------------------------------
     def _open(self, offset: int) -> None:
+        self._skip = 0
         resp = self._opener(offset)
         self._resp = resp
         total: int | None = None
@@ -85,10 +88,11 @@ class VerifyingReader(io.RawIOBase):
             if is_digits(length):
                 total = int(length)
             if offset:
-                # The server ignored Range: start over, discarding what we had.
-                log.debug("%s: server ignored Range, restarting from 0", self._what)
-                self._hasher = new_hasher(self.digest)
-                self.offset = 0
+                # The server ignored Range and sends the whole blob again: skip the
+                # ``offset`` bytes the caller already has (and the hasher already saw),
+                # so the stream stays the blob's bytes, each exactly once.
+                log.debug("%s: server ignored Range, skipping %d bytes", self._what, offset)
+                self._skip = offset
                 self._restarted = True
         if total is not None:
             if self._expected is not None and total != self._expected:
@@ -106,7 +110,7 @@ class VerifyingReader(io.RawIOBase):
 
     @property
     def restarted(self) -> bool:
-        """True when a resume had to start over because the server ignored Range."""
+        """True when a resume got the whole blob again because the server ignored Range."""
         return self._restarted
 
     def _resume(self, exc: BaseException | None) -> None:
@@ -141,6 +145,12 @@ class VerifyingReader(io.RawIOBase):
                     raise
                 self._resume(exc)
                 continue
+            if data and self._skip:
+                dropped = min(self._skip, len(data))
+                self._skip -= dropped
+                data = data[dropped:]
+                if not data:
+                    continue
             if data:
                 n = len(data)
                 if self._expected is not None and self.offset + n > self._expected:
@@ -166,11 +176,16 @@ class VerifyingReader(io.RawIOBase):
         # already received, so the resume starts exactly there. ``read(want)`` would
         # drop a partly filled block when the connection breaks.
         raw = self._resp.raw if self._resp is not None else None
-        read1 = getattr(raw, "read1", None)
-        if callable(read1):
-            data = read1(want, decode_content=True)
-        else:
-            data = raw.read(want, decode_content=True) if raw is not None else b""
+        if raw is None:
+            return b""
+        if self._use_read1:
+            try:
+                data = raw.read1(want, decode_content=True)
+            except (AttributeError, NotImplementedError, io.UnsupportedOperation):
+                self._use_read1 = False  # urllib3 1.x, or a body object without read1
+            else:
+                return bytes(data) if data else b""
+        data = raw.read(want, decode_content=True)
         return bytes(data) if data else b""
 
     def _finish(self) -> None:

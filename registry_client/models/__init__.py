@@ -13,15 +13,9 @@ Read a manifest with :func:`manifest_from_bytes`, write one with
 
 from __future__ import annotations
 
-from ._converter import (
-    config_from_bytes,
-    converter,
-    descriptor_from_dict,
-    manifest_from_bytes,
-    manifest_to_bytes,
-    media_type_of,
-    tag_page_from_bytes,
-)
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 from .descriptor import Descriptor, Platform
 from .image import ContainerConfig, History, Image, ImageConfig, RootFS, TagPage, parse_rfc3339
 from .manifest import (
@@ -33,6 +27,80 @@ from .manifest import (
     RawManifest,
     manifest_class_for,
 )
+
+if TYPE_CHECKING:
+    from cattrs import Converter
+
+    converter: Converter
+
+# The cattrs converter is built on first use, so ``import registry_client`` stays cheap.
+
+
+def __getattr__(name: str) -> Any:
+    if name == "converter":
+        from ._converter import converter
+
+        return converter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def manifest_from_bytes(data: bytes, content_type: str | None = None) -> Manifest:
+    """Parse manifest bytes into the model chosen by Content-Type, then mediaType, then shape.
+
+    Raises:
+        SchemaV1NotSupportedError: a Docker schema1 manifest.
+        UnknownSchemaError: an unknown manifest media type.
+        RegistryResponseError: malformed JSON or a document of the wrong shape.
+    """
+    from ._converter import manifest_from_bytes as parse
+
+    return parse(data, content_type)
+
+
+def manifest_to_bytes(manifest: Manifest) -> bytes:
+    """Serialise a manifest model to compact JSON bytes."""
+    from ._converter import manifest_to_bytes as dump
+
+    return dump(manifest)
+
+
+def media_type_of(manifest: Manifest) -> str:
+    """The media type of a manifest model (its ``media_type``, else its class's)."""
+    return manifest.media_type or type(manifest).MEDIA_TYPE
+
+
+def config_from_bytes(data: bytes) -> ImageConfig:
+    """Parse an image config blob.
+
+    Raises:
+        RegistryResponseError: malformed JSON or a document of the wrong shape.
+    """
+    from ._converter import config_from_bytes as parse
+
+    return parse(data)
+
+
+def descriptor_from_dict(data: Mapping[str, Any]) -> Descriptor:
+    """Validate and build a Descriptor from its JSON object.
+
+    Raises:
+        RegistryResponseError: the object is not a valid descriptor.
+    """
+    from ._converter import descriptor_from_dict as parse
+
+    return parse(data)
+
+
+def tag_page_from_bytes(data: bytes, last: str | None = None) -> TagPage:
+    """Parse a ``tags/list`` body into a TagPage.
+
+    Raises:
+        RegistryResponseError: the body is not a tag list.
+    """
+    from ._converter import tag_page_from_bytes as parse
+
+    return parse(data, last)
+
 
 __all__ = [
     "ContainerConfig",

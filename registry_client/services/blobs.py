@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 import requests
 
@@ -24,6 +23,9 @@ from ..progress import (
 )
 from ._base import Service, check_digest
 from ._upload import Uploader, UploadSource
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _OCTET = "application/octet-stream"
 
@@ -124,6 +126,8 @@ class BlobService(Service):
             NotFoundError: the repository has no such blob.
             DigestMismatchError: the content does not match (nothing is left at ``path``).
         """
+        from pathlib import Path
+
         check_digest(digest)
         dest = Path(path)
         if dest.is_dir():

@@ -6,9 +6,7 @@ import builtins
 import json
 import logging
 import time
-import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Literal, overload
 
 from .. import mediatypes
@@ -122,6 +120,8 @@ class TagService(Service):
             return tags
         if not tags:
             return {}
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=min(self._max_workers, len(tags))) as pool:
             descs = list(pool.map(self._manifests.head, tags))
         return {tag: d.digest for tag, d in zip(tags, descs, strict=True)}
@@ -154,6 +154,8 @@ class TagService(Service):
                 if exc.status_code not in (400, 405):
                     raise
                 caps["tag_delete"] = False
+        import uuid
+
         self._manifests.head(tag)  # NotFoundError for a missing tag
         self._blobs.upload(_EMPTY_CONFIG)
         doc = {
