@@ -161,7 +161,7 @@ def client_env(root: Path) -> dict[str, str]:
     (home / ".docker").mkdir(parents=True, exist_ok=True)
     (home / "run").mkdir(parents=True, exist_ok=True)
     env.update({"HOME": str(home), "DOCKER_CONFIG": str(home / ".docker"),
-                "XDG_RUNTIME_DIR": str(home / "run"), "PYTHONDONTWRITEBYTECODE": "1"})
+                "XDG_RUNTIME_DIR": str(home / "run")})
     return env
 
 

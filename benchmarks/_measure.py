@@ -1,7 +1,11 @@
-"""Run one client process and measure it: wall time and peak RSS (``os.wait4`` rusage).
+"""Run one client process and measure it: wall time, peak RSS and CPU time.
 
-``ru_maxrss`` from ``wait4`` is the largest resident set of the process and of every
-descendant it waited for (for a shell script: its biggest ``curl``), in KiB on Linux.
+Peak RSS is ``ru_maxrss`` of the process and of every descendant it waited for (for a shell
+script: its biggest ``curl``), in KiB.  It is read by GNU ``/usr/bin/time`` (``%M``), not by
+``os.wait4`` here: on Linux a child's ``ru_maxrss`` starts at the resident size of the
+process it was forked from (the kernel keeps the high-water mark across ``exec``), so a
+child of this ~100 MiB orchestrator would never report less than ~100 MiB.  ``time`` is a
+tiny program, so what it reports is the client's own.
 """
 
 from __future__ import annotations
@@ -52,6 +56,10 @@ class ProcessResult:
         return ("timed out; " if self.timed_out else "") + text[-n:]
 
 
+TIME = "/usr/bin/time"
+HAVE_TIME = os.access(TIME, os.X_OK)
+
+
 def run_process(
     argv: Sequence[str],
     *,
@@ -61,12 +69,16 @@ def run_process(
     stdout_path: str | os.PathLike[str] | None = None,
 ) -> ProcessResult:
     """Run ``argv`` to completion; stdout/stderr go to temporary files (or ``stdout_path``)."""
+    rusage_file = tempfile.NamedTemporaryFile(prefix="bench-rusage-", delete=False)
+    rusage_file.close()
+    full = ([TIME, "-f", "%M %U %S", "-o", rusage_file.name, "--", *argv] if HAVE_TIME
+            else list(argv))
     with tempfile.TemporaryFile() as err_f, (
         open(stdout_path, "wb") if stdout_path is not None else tempfile.TemporaryFile()
     ) as out_f:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            list(argv), stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f,
+            full, stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f,
             env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True,
         )
         timed_out = threading.Event()
@@ -92,9 +104,17 @@ def run_process(
         if stdout_path is None:
             out_f.seek(0)
             stdout = out_f.read().decode("utf-8", "replace")
+    maxrss, user, sys_ = int(ru.ru_maxrss), ru.ru_utime, ru.ru_stime
+    if HAVE_TIME:
+        try:
+            last = Path(rusage_file.name).read_text().strip().splitlines()[-1].split()
+            maxrss, user, sys_ = int(last[0]), float(last[1]), float(last[2])
+        except (OSError, IndexError, ValueError):
+            maxrss = -1  # unknown (killed before time could report)
+    os.unlink(rusage_file.name)
     return ProcessResult(
-        argv=list(argv), returncode=proc.returncode, wall_s=wall, maxrss_kib=int(ru.ru_maxrss),
-        user_s=ru.ru_utime, sys_s=ru.ru_stime, stdout=stdout, stderr=stderr,
+        argv=list(argv), returncode=proc.returncode, wall_s=wall, maxrss_kib=maxrss,
+        user_s=user, sys_s=sys_, stdout=stdout, stderr=stderr,
         timed_out=timed_out.is_set(),
     )
 

@@ -158,6 +158,9 @@ class _ProxyServer(ThreadingHTTPServer):
 
 class _ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: without TCP_NODELAY, Nagle + delayed ACK stall
+    # every keep-alive response by ~40 ms
+    disable_nagle_algorithm = True
     server: _ProxyServer
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -229,17 +229,25 @@ class LocalRegistry:
 
     # -- logs ----------------------------------------------------------------------------
 
-    def access_log_entries(self, *, include_internal: bool = False) -> list[AccessLogEntry]:
+    def access_log_entries(
+        self, *, include_internal: bool = False, wait: float = 2.0
+    ) -> list[AccessLogEntry]:
         """Parsed access log entries so far (oldest first).
 
         Requests sent by the helpers of this package (readiness probes, seeding, log sync)
-        are left out unless ``include_internal`` is true.
+        are left out unless ``include_internal`` is true. With ``wait > 0`` the log is first
+        synchronised (:meth:`sync_access_log`), so every request already answered is in it.
         """
+        if wait > 0 and self.running:
+            self.sync_access_log(wait)
         return [e for e in self._log.entries() if include_internal or not e.internal]
 
-    def access_log(self, *, include_internal: bool = False) -> list[str]:
+    def access_log(self, *, include_internal: bool = False, wait: float = 2.0) -> list[str]:
         """Requests seen so far as ``"METHOD /path?query"`` strings (oldest first)."""
-        return [str(e) for e in self.access_log_entries(include_internal=include_internal)]
+        return [
+            str(e)
+            for e in self.access_log_entries(include_internal=include_internal, wait=wait)
+        ]
 
     def request_count(
         self,
@@ -256,11 +264,9 @@ class LocalRegistry:
         first synchronised (:meth:`sync_access_log`) so requests that already got their
         answer are counted; ``wait=0`` counts what has been read so far.
         """
-        if wait > 0:
-            self.sync_access_log(timeout=wait)
         return sum(
             1
-            for e in self.access_log_entries()
+            for e in self.access_log_entries(wait=wait)
             if (method is None or e.method == method.upper())
             and (path_contains is None or path_contains in e.uri)
             and (status is None or e.status == status)

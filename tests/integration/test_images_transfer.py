@@ -109,7 +109,7 @@ class PushedBig:
     digest: str
     patches: dict[str, int] = field(default_factory=dict)
     """Layer digest -> PATCH requests its upload took."""
-    monolithic_puts: dict[str, int] = field(default_factory=dict)
+    final_puts: dict[str, int] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,7 @@ def big_source(
         assert desc.digest == digest
         writes = log.upload_writes()
         pushed.patches[str(digest)] = sum(1 for e in writes if e.method == "PATCH")
-        pushed.monolithic_puts[str(digest)] = sum(
+        pushed.final_puts[str(digest)] = sum(
             1 for e in writes if e.method == "PUT" and e.status == 201
         )
     pushed.digest = repo.manifests.put("v1", big_image.raw())
@@ -153,7 +153,7 @@ def test_push_three_layer_image_with_chunked_uploads(
         large: 5,  # 70 MiB / default 16 MiB chunks
         big_image.config_digest: 0,
     }
-    assert set(big_source.monolithic_puts.values()) == {1}  # each upload closed by one PUT
+    assert set(big_source.final_puts.values()) == {1}  # each upload closed by one PUT
     assert big_source.digest == big_image.digest
     repo = rc.repository(big_source.repository)
     assert_same_image(repo, big_image, "v1")

@@ -1,0 +1,210 @@
+"""Uploads under faults: chunk resume from the registry's offset, safe final PUT, cancel.
+
+Facts about Distribution 2.8 these tests rely on (checked through the proxy): a PATCH
+that was cut *before* any body byte arrived leaves the session intact, and the upload
+status (``GET`` on the session) reports the committed offset; a PATCH cut *after* some
+bytes arrived (or whose answer was lost) leaves a session whose every later request is
+``404 BLOB_UPLOAD_INVALID`` -- the only way on is a new session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from registry_client import Registry, RegistryError, RegistryUnavailableError
+from registry_client.testing import FaultProxy, LocalRegistry, seed_image
+
+MB = 1_000_000
+DATA = os.urandom(3 * MB + 12_345)
+DIGEST = "sha256:" + hashlib.sha256(DATA).hexdigest()
+
+
+@pytest.fixture
+def proxy(anon_registry: LocalRegistry) -> Iterator[FaultProxy]:
+    with FaultProxy(anon_registry, timeout=5) as p:
+        yield p
+
+
+def client(proxy: FaultProxy, **kw: Any) -> Registry:
+    kw.setdefault("backoff", 0.01)
+    return Registry(proxy.host, protocol="http", **kw)
+
+
+def stored(reg: LocalRegistry, repo: str, digest: str) -> bytes:
+    """The blob as the registry serves it, fetched directly (not through the proxy)."""
+    r = requests.get(f"{reg.url}/v2/{repo}/blobs/{digest}", timeout=10)
+    assert r.status_code == 200, r.status_code
+    return r.content
+
+
+def of(proxy: FaultProxy, method: str) -> list[Any]:
+    return [r for r in proxy.requests if r.method == method and "/blobs/uploads/" in r.path]
+
+
+def session_id(path: str) -> str:
+    m = re.search(r"/blobs/uploads/([0-9a-f-]+)", path)
+    assert m, path
+    return m.group(1)
+
+
+# -- chunked: resume from the registry's offset ------------------------------------------
+@pytest.mark.parametrize("fault", ["reset", "cut-before-body"])
+def test_chunk_resumes_from_the_offset_the_registry_reports(
+    proxy: FaultProxy, anon_registry: LocalRegistry, unique_repository: str, fault: str
+) -> None:
+    if fault == "reset":  # the registry never sees the 2nd PATCH
+        proxy.add_rule("PATCH", "/blobs/uploads/", action="reset", every=2)
+    else:  # headers reach the registry, then the connection breaks: no body byte
+        proxy.add_rule("PATCH", "/blobs/uploads/", action="cut", on="request", after_bytes=0,
+                       every=2)
+    desc = client(proxy).repository(unique_repository).blobs.upload(DATA, chunk_size=MB)
+    assert desc.digest == DIGEST and desc.size == len(DATA)
+    assert stored(anon_registry, unique_repository, DIGEST) == DATA
+    patches = of(proxy, "PATCH")
+    ranges = [p.headers["content-range"] for p in patches]
+    # the 2nd chunk is sent again from the registry-reported offset (after a status GET)
+    assert ranges == ["0-999999", "1000000-1999999", "1000000-1999999", "2000000-2999999",
+                      "3000000-3012344"]
+    assert patches[1].status is None
+    status_checks = of(proxy, "GET")
+    assert len(status_checks) == 1 and status_checks[0].time > patches[1].time
+    assert len(of(proxy, "POST")) == 1  # same session throughout
+    assert len({session_id(p.path) for p in patches}) == 1
+
+
+@pytest.mark.parametrize("action", ["cut", "drop"])
+def test_a_chunk_cut_midway_starts_a_new_session(
+    proxy: FaultProxy, anon_registry: LocalRegistry, unique_repository: str, action: str
+) -> None:
+    # Distribution keeps the partial chunk but its session state no longer matches:
+    # the status check answers 404 BLOB_UPLOAD_INVALID, so the upload starts over.
+    proxy.add_rule("PATCH", "/blobs/uploads/", action=action,  # type: ignore[arg-type]
+                   on="request" if action == "cut" else "response", after_bytes=400_000,
+                   every=2)
+    desc = client(proxy).repository(unique_repository).blobs.upload(DATA, chunk_size=MB)
+    assert desc.digest == DIGEST
+    assert stored(anon_registry, unique_repository, DIGEST) == DATA
+    assert len(of(proxy, "POST")) == 2
+    assert [g.status for g in of(proxy, "GET")] == [404]
+    (put,) = of(proxy, "PUT")
+    assert put.status == 201 and f"digest={DIGEST}".replace(":", "%3A") in put.path
+
+
+# -- the final PUT -------------------------------------------------------------------------
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("status", [502, 503])
+def test_a_5xx_on_the_final_put_is_retried(
+    proxy: FaultProxy, anon_registry: LocalRegistry, unique_repository: str, chunked: bool,
+    status: int,
+) -> None:
+    proxy.add_rule("PUT", "/blobs/uploads/", action="status", status=status)
+    desc = client(proxy).repository(unique_repository).blobs.upload(
+        DATA, chunk_size=MB if chunked else None
+    )
+    assert desc.digest == DIGEST
+    assert stored(anon_registry, unique_repository, DIGEST) == DATA
+    puts = of(proxy, "PUT")
+    assert [p.status for p in puts] == [status, 201]
+    assert session_id(puts[0].path) == session_id(puts[1].path)
+    # a monolithic PUT carries the whole blob each time; a chunked one carries nothing
+    assert [p.request_bytes for p in puts] == ([0, 0] if chunked else [len(DATA)] * 2)
+
+
+def test_a_final_put_whose_answer_was_lost_is_recognised(
+    proxy: FaultProxy, anon_registry: LocalRegistry, unique_repository: str
+) -> None:
+    # The registry stored the blob but the answer never arrived; the repeated PUT finds
+    # the session gone (404 BLOB_UPLOAD_UNKNOWN): the blob is there, so this is success.
+    proxy.add_rule("PUT", "/blobs/uploads/", action="drop")
+    desc = client(proxy).repository(unique_repository).blobs.upload(DATA)
+    assert desc.digest == DIGEST
+    assert stored(anon_registry, unique_repository, DIGEST) == DATA
+    assert [p.status for p in of(proxy, "PUT")][:2] == [None, 404]
+
+
+def test_a_monolithic_put_cut_midway_is_sent_again(
+    proxy: FaultProxy, anon_registry: LocalRegistry, unique_repository: str
+) -> None:
+    proxy.add_rule("PUT", "/blobs/uploads/", action="cut", on="request", after_bytes=MB)
+    desc = client(proxy).repository(unique_repository).blobs.upload(DATA)
+    assert desc.digest == DIGEST
+    assert stored(anon_registry, unique_repository, DIGEST) == DATA
+    puts = of(proxy, "PUT")
+    assert puts[0].request_bytes == MB and puts[0].status is None
+    assert puts[-1].status == 201 and puts[-1].request_bytes == len(DATA)
+
+
+# -- cancel when the upload finally fails ---------------------------------------------------
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_failed_upload_cancels_its_session(
+    proxy: FaultProxy, anon_registry: LocalRegistry, unique_repository: str, chunked: bool
+) -> None:
+    method = "PATCH" if chunked else "PUT"
+    proxy.add_rule(method, "/blobs/uploads/", action="status", status=500, times=None)
+    with pytest.raises(RegistryUnavailableError) as info:
+        client(proxy, retries=1).repository(unique_repository).blobs.upload(
+            DATA, chunk_size=MB if chunked else None
+        )
+    assert info.value.status_code == 500
+    (post,) = of(proxy, "POST")
+    (delete,) = of(proxy, "DELETE")
+    assert delete.status in (200, 202, 204)
+    uuid = post.headers.get("x-nothing") or session_id(delete.path)
+    assert delete.time > max(r.time for r in of(proxy, method))
+    # the session is gone on the registry
+    r = requests.get(f"{anon_registry.url}/v2/{unique_repository}/blobs/uploads/{uuid}",
+                     timeout=5)
+    assert r.status_code == 404
+    head = requests.head(f"{anon_registry.url}/v2/{unique_repository}/blobs/{DIGEST}",
+                         timeout=5)
+    assert head.status_code == 404
+
+
+def test_no_cancel_after_success(
+    proxy: FaultProxy, anon_registry: LocalRegistry, unique_repository: str
+) -> None:
+    client(proxy).repository(unique_repository).blobs.upload(DATA, chunk_size=2 * MB)
+    assert of(proxy, "DELETE") == []
+    assert [r.method for r in proxy.requests] == ["HEAD", "POST", "PATCH", "PATCH", "PUT"]
+
+
+# -- whole images -----------------------------------------------------------------------------
+def test_push_through_faults_then_verified(
+    proxy: FaultProxy, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path
+) -> None:
+    source = seed_image(anon_registry, unique_repository + "-src", "v1",
+                        layers=[2 * MB, 700_000, 3000])
+    direct = Registry(anon_registry.host, protocol="http")
+    direct.repository(source.repository).images.pull("v1", tmp_path / "oci")
+
+    proxy.add_rule("PUT", "/blobs/uploads/", action="cut", on="request", after_bytes=300_000)
+    proxy.add_rule("PUT", "/blobs/uploads/", action="status", status=503)
+    proxy.add_rule("PUT", "/manifests/", action="status", status=502)
+    proxy.add_rule("HEAD", "/blobs/", action="reset")
+    pushed = client(proxy).repository(unique_repository).images.push(tmp_path / "oci", "v2")
+    assert pushed.digest == source.digest and pushed.tag == "v2"
+
+    target = direct.repository(unique_repository)
+    assert target.manifests.get_raw("v2").data == source.manifest
+    for digest, data in source.blobs.items():
+        assert target.blobs.get(digest) == data
+    assert of(proxy, "DELETE") == [] or all(
+        d.status in (200, 202, 204, 404) for d in of(proxy, "DELETE")
+    )
+
+
+def test_errors_of_a_failed_upload_are_typed(
+    proxy: FaultProxy, unique_repository: str
+) -> None:
+    proxy.add_rule("POST", "/blobs/uploads/", action="reset", times=None)
+    with pytest.raises(RegistryError):
+        client(proxy, retries=1).repository(unique_repository).blobs.upload(DATA)
+    assert proxy.count("POST") == 1  # POST is not idempotent: never sent twice
