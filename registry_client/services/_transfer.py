@@ -75,7 +75,27 @@ def _select(index: ManifestList | OCIIndex, platform: str | Platform) -> Descrip
 
 
 def _descriptor_dict(raw: RawManifest) -> dict[str, Any]:
+    # The entry keeps the manifest's true media type, as crane does. skopeo 1.9
+    # (containers/image v5.23) looks ``oci:DIR:TAG`` up among OCI-typed entries only, so
+    # a pulled Docker schema2 image is read there as ``oci:DIR``; an OCI-typed entry for
+    # Docker content would instead break ``skopeo inspect`` (it parses by entry type).
     return {"mediaType": raw.media_type, "digest": raw.digest, "size": len(raw.data)}
+
+
+def _content_media_type(data: bytes, fallback: object) -> str:
+    """The manifest's own ``mediaType`` when it names a manifest type, else ``fallback``."""
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        doc = None
+    own = doc.get("mediaType") if isinstance(doc, dict) else None
+    if isinstance(own, str) and own in mediatypes.MANIFEST_TYPES:
+        return own
+    if isinstance(fallback, str) and fallback:
+        return fallback
+    if isinstance(doc, dict) and isinstance(doc.get("manifests"), list):
+        return mediatypes.OCI_INDEX
+    return mediatypes.OCI_MANIFEST
 
 
 def _image_from_local(
@@ -151,13 +171,9 @@ def _local_manifest(layout: OCILayout, desc: dict[str, Any], limit: int) -> RawM
     if not isinstance(digest, str):
         raise ValueError(f"{layout.root}: index.json entry without a digest")
     data = layout.read_blob(digest, limit)
-    media = desc.get("mediaType")
-    if not isinstance(media, str) or not media:
-        try:
-            media = json.loads(data).get("mediaType") or mediatypes.OCI_MANIFEST
-        except (ValueError, AttributeError):
-            media = mediatypes.OCI_MANIFEST
-    return RawManifest(data=data, media_type=str(media), digest=digest)
+    return RawManifest(
+        data=data, media_type=_content_media_type(data, desc.get("mediaType")), digest=digest
+    )
 
 
 def push_image(

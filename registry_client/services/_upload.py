@@ -14,6 +14,7 @@ from .._reader import CHUNK
 from ..errors import (
     DigestMismatchError,
     NotFoundError,
+    RegistryError,
     RegistryResponseError,
     RegistryUnavailableError,
 )
@@ -177,21 +178,58 @@ class Uploader:
 
     def _put_final(self, digest: str, body: Any, length: int) -> None:
         assert self.location is not None
-        resp = self._send(
-            "PUT", self.location, params={"digest": digest}, data=body,
-            headers={"Content-Type": _OCTET, "Content-Length": str(length)},
-            expected=(201, 204),
-        )
+        try:
+            resp = self._send(
+                "PUT", self.location, params={"digest": digest}, data=body,
+                headers={"Content-Type": _OCTET, "Content-Length": str(length)},
+                expected=(201, 204),
+            )
+        except (NotFoundError, RegistryUnavailableError):
+            # A PUT whose answer was lost may have completed: the retried PUT then
+            # finds the session gone (404 BLOB_UPLOAD_UNKNOWN). The registry only
+            # stores a blob under the digest it verified, so its presence is success.
+            if self._blob_present(digest):
+                log.debug("upload: the final PUT's answer was lost, but the blob is there")
+                self.location = None
+                return
+            raise
         remote = (resp.headers.get("Docker-Content-Digest") or "").strip()
         if remote and remote != digest:
             raise DigestMismatchError(f"upload: registry stored {remote[:100]}, sent {digest}")
         self.location = None
 
+    def _blob_present(self, digest: str) -> bool:
+        try:
+            return self.blobs.exists(digest)
+        except RegistryError:
+            return False
+
     def _monolithic(self) -> str:
+        """PUT the blob in one request; start over in a new session once when it was lost.
+
+        A PUT cut in the middle of its body leaves Distribution's session unusable (404
+        BLOB_UPLOAD_INVALID for the retried PUT), as a cut PATCH does.
+        """
         src = self.source
         assert src.size is not None and src.digest is not None
-        self._put_final(src.digest, _CountingBody(self, src.size), src.size)
-        return src.digest
+        restarts = 1 if src.stream.seekable() else 0
+        while True:
+            try:
+                self._put_final(src.digest, _CountingBody(self, src.size), src.size)
+                return src.digest
+            except NotFoundError:
+                if restarts <= 0:
+                    raise
+            restarts -= 1
+            self.location = None  # already gone: nothing to cancel
+            log.debug("upload: the registry dropped the upload session, starting over")
+            src.stream.seek(src.start)
+            self.advance(-self.done)
+            resp = self.blobs._request(
+                "POST", "blobs/uploads/", actions="pull,push", expected=(202,),
+                operation="restart blob upload",
+            )
+            self._set_location(resp)
 
     def _chunked(self) -> str:
         """Upload in chunks; start over in a new session once when the session was lost.

@@ -132,16 +132,21 @@ def test_skopeo_reads_a_pulled_docker_schema2_layout(
     in index.json.  skopeo 1.9 looks a ``:TAG`` up among OCI-typed entries only, so it is
     addressed as the layout's only image (``oci:DIR``)."""
     image = build_image((2500,), media="docker", gzipped=True)
-    source, target = name(reg, "docker-pulled"), name(reg, "docker-from-skopeo")
+    source = name(reg, "docker-pulled")
     upload_image(rc.repository(source), image, "1.0")
     rc.repository(source).images.pull("1.0", tmp_path)
     assert layout_entry(tmp_path, "1.0")["mediaType"] == DOCKER_MANIFEST
-    info = json.loads(run_skopeo(skopeo, "inspect", f"oci:{tmp_path}"))
-    assert (info["Digest"], info["Layers"]) == (image.digest, image.layers)
-    run_skopeo(skopeo, "copy", f"oci:{tmp_path}", docker_ref(reg, target, "1.0"),
-               "--dest-tls-verify=false", *skopeo_creds(reg, "dest"))
-    raw = rc.repository(target).manifests.get_raw("1.0")
-    assert (raw.digest, raw.media_type) == (image.digest, DOCKER_MANIFEST)
+    for n, where in enumerate((f"oci:{tmp_path}",)):
+        info = json.loads(run_skopeo(skopeo, "inspect", where))
+        assert (info["Digest"], info["Layers"]) == (image.digest, image.layers)
+        target = name(reg, f"docker-from-skopeo-{n}")
+        run_skopeo(skopeo, "copy", where, docker_ref(reg, target, "1.0"),
+                   "--dest-tls-verify=false", *skopeo_creds(reg, "dest"))
+        raw = rc.repository(target).manifests.get_raw("1.0")
+        assert (raw.digest, raw.media_type) == (image.digest, DOCKER_MANIFEST)
+    # and our own push reads the Docker manifest back with its real media type
+    pushed = rc.repository(name(reg, "docker-repushed")).images.push(tmp_path, "1.0")
+    assert (pushed.digest, pushed.media_type) == (image.digest, DOCKER_MANIFEST)
 
 
 def test_skopeo_copies_a_pulled_index_layout_with_all_platforms(
