@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _report
-from ._data import LocalImage, make_image, seed_local_image
+from ._data import make_image, seed_local_image
 from ._measure import run_process
 from ._servers import BenchRegistry, PagingProxy
 from ._workloads import CLI, CLIENTS, DXF, SKOPEO, WORKLOADS, Env, Gap, Invocation
@@ -190,7 +190,8 @@ def machine_meta(root: Path, runs: int, warmup: int, quick: bool) -> dict[str, A
         "docker-registry " + version(["docker-registry", "--version"]).split()[-1],
         DXF_REQUIREMENT,
     ])
-    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    return {"loadavg_end": os.getloadavg(),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "cpus": os.cpu_count(), "cpu_model": cpu_model, "mem_gib": mem,
             "data_dir": str(root), "data_dir_fs": str(root.parent),
             "versions": versions, "runs": runs, "warmup": warmup, "quick": quick,
@@ -289,6 +290,10 @@ def import_breakdown(python: str, env: dict[str, str]) -> list[tuple[str, int]]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
+    load_start = os.getloadavg()
+    if load_start[0] > 1.0:
+        log(f"load average is {load_start[0]:.2f} on {os.cpu_count()} CPUs: other work on this "
+            "machine will make the timings noisy")
     sizes = Sizes(args.quick)
     if shutil.which("docker-registry") is None and not Path("/usr/bin/docker-registry").exists():
         log("docker-registry is not installed (apt-get install docker-registry)")
@@ -392,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     report["gaps"] = dict(gaps)
     report["meta"] = machine_meta(root, args.runs, args.warmup, args.quick)
     report["meta"]["elapsed_s"] = time.monotonic() - started
+    report["meta"]["loadavg_start"] = load_start
     report["meta"]["workloads"] = "".join(args.only)
     print(_report.console(report))
     _report.write_json(report, args.json)

@@ -15,9 +15,11 @@ import zlib
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
 import requests
+import requests.adapters
 
 from registry_client.testing import LocalRegistry
 
@@ -138,8 +140,17 @@ def make_image(layout: Path, tag: str, layer_payloads: Sequence[int]) -> LocalIm
 
 # -- seeding (raw requests, internal User-Agent: never counted) ---------------------------
 
+class _BigWrites(requests.adapters.HTTPAdapter):
+    """Send file bodies in 1 MiB writes (http.client's default is 8 KiB)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("blocksize", MIB)
+        super().init_poolmanager(*args, **kwargs)
+
+
 def _session(reg: LocalRegistry, repositories: Iterable[str]) -> requests.Session:
     s = requests.Session()
+    s.mount("http://", _BigWrites())
     s.headers["User-Agent"] = f"{INTERNAL_UA}/seed"
     s.headers.update(reg.admin_headers(list(repositories)))
     return s

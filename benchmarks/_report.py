@@ -11,7 +11,6 @@ from typing import Any
 
 from ._workloads import (
     CLI,
-    CURL,
     CURLP,
     DXF,
     FLOOR,
@@ -284,8 +283,8 @@ HOW_TO = """\
 ## How to run
 
 ```
-make bench                                  # = .venv/bin/python -m benchmarks (full run, ~{minutes} min here)
-.venv/bin/python -m benchmarks --quick      # small data, 2 runs: a smoke test (< 1 min)
+make bench                              # .venv/bin/python -m benchmarks: full run, ~{minutes} min
+.venv/bin/python -m benchmarks --quick  # small data, 2 runs: a smoke test (< 1 min)
 .venv/bin/python -m benchmarks --only a,f --runs 7
 .venv/bin/python -m benchmarks --help
 ```
@@ -311,8 +310,9 @@ Results: the console, `benchmarks/results/latest.json`, and (for a full run) thi
   For (e), `(N pages)` is the number of `tags/list` pages the paging proxy served.
 * **conns** -- TCP connections the client opened to the registry (distinct client ports in
   the registry's log), or to the paging proxy for (e).
-* **peak RSS** -- `ru_maxrss` of the client process (`os.wait4`), the largest over the runs;
-  for shell scripts (curl floor, skopeo loop) the largest single process in it.
+* **peak RSS** -- `ru_maxrss` of the client process (read by GNU `/usr/bin/time`, so not
+  inflated by the orchestrator it was forked from), the largest over the runs; for shell
+  scripts (curl floor, skopeo loop) the largest single process in it.
 * **x curl** -- time / the sequential curl floor's time; **x curl -P4** -- / the `xargs -P4`
   curl floor. The curl floor knows every URL and digest in advance, fetches one token once,
   keeps connections alive inside one curl process, writes blobs to disk, verifies nothing.
@@ -332,7 +332,9 @@ def markdown(report: dict[str, Any], previous: str | None) -> str:
              f"{meta['date']} -- {meta['cpus']} CPUs ({meta['cpu_model']}), "
              f"{meta['mem_gib']:.0f} GiB RAM, data in `{meta['data_dir_fs']}`; "
              f"{meta['versions']}; {meta['runs']} measured runs "
-             f"(+{meta['warmup']} warm-up) per client; whole run {meta['elapsed_s']:.0f} s."
+             f"(+{meta['warmup']} warm-up) per client; whole run {meta['elapsed_s']:.0f} s; "
+             f"load average {meta['loadavg_start'][0]:.2f} at the start, "
+             f"{meta['loadavg_end'][0]:.2f} at the end."
              + (" **Quick mode (small data): not the real numbers.**" if meta["quick"] else ""),
              "", "## Goals", ""]
     grows = [["", "workload", "client", "goal", "measured"]]
@@ -346,12 +348,14 @@ def markdown(report: dict[str, Any], previous: str | None) -> str:
         parts.append("")
         parts.append(f"Payload {w['payload_bytes'] / MIB:.1f} MiB; {w['runs']} runs.")
         parts.append("")
-        rows = [list(COLUMNS) + ["note"]]
+        rows = [[*COLUMNS, "note"]]
         for n, r in w["results"].items():
             cells = row_cells(n, r, key)
             note = cells[-1] if cells[1] in ("gap", "FAILED") else r.get("note", "")
-            rows.append(cells[:-1] + [note] if cells[1] not in ("gap", "FAILED")
-                        else cells[:2] + [""] * (len(COLUMNS) - 2) + [note])
+            if cells[1] in ("gap", "FAILED"):
+                rows.append([*cells[:2], *[""] * (len(COLUMNS) - 2), note])
+            else:
+                rows.append([*cells[:-1], note])
         parts.append(_md_table(rows))
         parts.append("")
         if key == "g" and report.get("import_breakdown"):

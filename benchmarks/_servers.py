@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
 import threading
 import time
 import uuid
@@ -154,6 +155,14 @@ class _ProxyServer(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         self.proxy._count("connections")
         super().process_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Count clients that reset the connection (closing it with unread data) quietly."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+            self.proxy._count("client_resets")
+        else:
+            super().handle_error(request, client_address)
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):

@@ -93,6 +93,7 @@ class Env:
         return f"{prefix}-{next(self._n)}"
 
     def scratch(self, name: str) -> Path:
+        (self.root / "scratch").mkdir(exist_ok=True)
         return self.root / "scratch" / self.unique(name)
 
     def script(self, name: str, text: str) -> Path:

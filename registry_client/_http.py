@@ -72,19 +72,25 @@ def read_capped(resp: requests.Response, limit: int = DEFAULT_BODY_LIMIT) -> byt
         RegistryResponseError: the body is larger than ``limit`` or shorter than announced.
     """
     length = resp.headers.get("Content-Length")
+    announced: int | None = None
     if length is not None:
         try:
             announced = int(length)
         except ValueError:
+            resp.close()
             raise RegistryResponseError(
                 f"invalid Content-Length {length[:40]!r}", url=redact_url(resp.url)
             ) from None
         if announced > limit or announced < 0:
             resp.close()
             raise RegistryResponseError(
-                f"response body of {announced} bytes exceeds the {limit}-byte limit",
+                f"response body of {announced} bytes exceeds the {limit}-byte limit"
+                if announced > limit else f"invalid Content-Length {announced}",
                 status_code=resp.status_code, url=redact_url(resp.url),
             )
+    # With a Content-Encoding the decoded size legitimately differs from the header.
+    encoding = (resp.headers.get("Content-Encoding") or "").strip().lower()
+    exact = announced if encoding in ("", "identity") else None
     chunks: list[bytes] = []
     total = 0
     try:
@@ -95,7 +101,18 @@ def read_capped(resp: requests.Response, limit: int = DEFAULT_BODY_LIMIT) -> byt
                     f"response body exceeds the {limit}-byte limit",
                     status_code=resp.status_code, url=redact_url(resp.url),
                 )
+            if exact is not None and total > exact:
+                raise RegistryResponseError(
+                    f"response body is longer than its Content-Length of {exact} bytes",
+                    status_code=resp.status_code, url=redact_url(resp.url),
+                )
             chunks.append(chunk)
+        if exact is not None and total < exact:
+            raise RegistryResponseError(
+                f"response body of {total} bytes is shorter than its Content-Length "
+                f"of {exact} bytes",
+                status_code=resp.status_code, url=redact_url(resp.url),
+            )
     except requests.RequestException as exc:
         raise RegistryUnavailableError(
             f"reading the response from {redact_url(resp.url)} failed: {type(exc).__name__}",

@@ -159,7 +159,9 @@ class Registry:
             "GET", url, scopes=("registry:catalog:*",), context=f"catalog of {self.domain}",
         )
         doc = parse_json(resp.content, what=f"catalog of {self.domain}")
-        repos = doc.get("repositories") if isinstance(doc, dict) else None
+        if not isinstance(doc, dict):
+            raise RegistryResponseError(f"catalog of {self.domain}: expected a JSON object")
+        repos = doc.get("repositories")
         if repos is None:
             repos = []
         if not isinstance(repos, list) or not all(isinstance(r, str) for r in repos):

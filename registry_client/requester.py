@@ -195,13 +195,16 @@ class Requester:
         allow_redirects: bool = True,
         idempotent: bool | None = None,
         timeout: float | tuple[float, float] | None = None,
+        retry_connection_errors: bool = True,
     ) -> requests.Response:
         """Send one API request and return the answer when its status is in ``expected``.
 
         ``path_or_url`` is an API path (``"repo/manifests/tag"``) or an absolute
         URL on the registry (a ``Location``). Credentials are added by the
         authenticator; a 401 is answered by at most one re-send; idempotent
-        requests are retried on connection errors, timeouts, 429, 502, 503, 504.
+        requests are retried on connection errors, timeouts, 429, 502, 503, 504
+        (``retry_connection_errors=False``: only on the statuses, for a caller
+        that must recover from a cut itself, as a blob upload does).
 
         Raises:
             AuthenticationError, AuthorizationError, NotFoundError, RegistryUnavailableError,
@@ -233,7 +236,7 @@ class Requester:
                     method=method, url=redact_url(url),
                 ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if can_retry and attempt < self.retries:
+                if can_retry and retry_connection_errors and attempt < self.retries:
                     self._sleep(attempt, None)
                     attempt += 1
                     continue

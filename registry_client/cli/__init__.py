@@ -2,7 +2,8 @@
 
 A thin layer over the public API with crane's verbs: ``ls`` (``tags``),
 ``catalog``, ``manifest``, ``digest``, ``config``, ``inspect``, ``blob``,
-``pull``, ``push``, ``copy``, ``tag``, ``delete`` and ``parse``. Run
+``pull``, ``push``, ``copy``, ``tag``, ``delete`` and ``parse``, plus ``referrers``,
+``attach`` (OCI 1.1 artifacts) and ``prune`` (retention). Run
 ``registry-client --help`` for the flags. Exit status: 0 success, 1 the
 registry or the operation failed, 2 the command line is wrong.
 """

@@ -98,7 +98,8 @@ def _global_flags(suppress: bool) -> Parser:
     )
     group.add_argument(
         "--json", action="store_true", default=default(False),
-        help="print machine-readable JSON (ls, catalog, digest, inspect, pull, push, copy, tag)",
+        help="print machine-readable JSON (ls, catalog, digest, inspect, pull, push, copy, tag, "
+        "referrers, attach, prune)",
     )
     group.add_argument(
         "-v", "--verbose", action="store_true", default=default(False),
@@ -114,7 +115,7 @@ def _global_flags(suppress: bool) -> Parser:
 
 def build_parser() -> Parser:
     """The full parser: global flags, then one sub-command per verb."""
-    from . import _edit, _listing, _show, _transfer
+    from . import _artifacts, _edit, _listing, _prune, _show, _transfer
 
     parser = Parser(
         prog=PROG, description=DESCRIPTION, epilog=EPILOG, parents=[_global_flags(False)],
@@ -124,7 +125,7 @@ def build_parser() -> Parser:
         dest="verb", metavar="VERB", title="verbs", required=True, parser_class=Parser,
     )
     common = [_global_flags(True)]
-    for module in (_listing, _show, _transfer, _edit):
+    for module in (_listing, _show, _transfer, _edit, _artifacts, _prune):
         module.register(verbs, common)
     return parser
 

@@ -52,6 +52,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+MAX_INDEX_ENTRIES = 1000
+"""The most entries an image index / manifest list may have (more is refused as hostile)."""
 StructureHook = Callable[[Any, Any], Any]
 
 
@@ -368,10 +371,18 @@ def manifest_from_bytes(data: bytes, content_type: str | None = None) -> Manifes
     Raises:
         SchemaV1NotSupportedError: a Docker schema1 manifest.
         UnknownSchemaError: a media type, schemaVersion or shape the library does not know.
-        RegistryResponseError: invalid JSON or a malformed manifest.
+        RegistryResponseError: invalid JSON, a malformed manifest, or an index with more
+            than ``MAX_INDEX_ENTRIES`` (1,000) entries.
     """
     doc = _load_object(data, "manifest")
     cls = manifest_class_for(doc, content_type)
+    entries = doc.get("manifests")
+    if cls in (ManifestList, OCIIndex) and isinstance(entries, list) \
+            and len(entries) > MAX_INDEX_ENTRIES:
+        raise RegistryResponseError(
+            f"{cls.__name__} with {len(entries)} entries: more than {MAX_INDEX_ENTRIES} "
+            "is refused"
+        )
     return _structure(doc, cls, f"{cls.__name__} manifest")
 
 

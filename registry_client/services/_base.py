@@ -82,6 +82,7 @@ class Service:
         absolute: bool = False,
         idempotent: bool | None = None,
         timeout: float | tuple[float, float] | None = None,
+        retry_connection_errors: bool = True,
     ) -> requests.Response:
         """Send a request about this repository (``path`` relative to ``/v2/<name>/``)."""
         target = path if absolute else f"{self.repository}/{path}"
@@ -97,5 +98,6 @@ class Service:
             stream=stream,
             idempotent=idempotent,
             timeout=timeout,
+            retry_connection_errors=retry_connection_errors,
         )
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .images import ImageService
 
 _FOREIGN = ("foreign", "nondistributable")
+_IMAGE_CONFIGS = (mediatypes.OCI_CONFIG, mediatypes.DOCKER_CONFIG)
 
 
 def _is_index(m: Manifest) -> bool:
@@ -107,6 +108,14 @@ def _image_from_local(
         assert img is not None
         return Image(digest=img.digest, domain=domain, repository=repository, tag=tag,
                      platforms=img.platforms, media_type=img.media_type, size=img.size)
+    assert isinstance(manifest, ManifestV2 | OCIManifest)
+    if manifest.config.media_type not in _IMAGE_CONFIGS:
+        # An OCI 1.1 artifact (SBOM, signature): its config is no image config (often the
+        # empty ``{}``), so there is no platform to report.
+        platform = Platform(architecture="", os="", digest=raw.digest,
+                            media_type=raw.media_type, size=len(raw.data))
+        return Image(digest=raw.digest, domain=domain, repository=repository, tag=tag,
+                     platforms=[platform], media_type=raw.media_type, size=len(raw.data))
     cfg = config_from_bytes(config)
     platform = Platform(
         architecture=cfg.architecture or "", os=cfg.os or "", variant=cfg.variant,

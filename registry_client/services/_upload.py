@@ -176,13 +176,15 @@ class Uploader:
         emit(self.progress, BlobFinished(digest, size))
         return Descriptor(media_type=_OCTET, digest=digest, size=size)
 
-    def _put_final(self, digest: str, body: Any, length: int) -> None:
+    def _put_final(
+        self, digest: str, body: Any, length: int, *, retry_cuts: bool = True
+    ) -> None:
         assert self.location is not None
         try:
             resp = self._send(
                 "PUT", self.location, params={"digest": digest}, data=body,
                 headers={"Content-Type": _OCTET, "Content-Length": str(length)},
-                expected=(201, 204),
+                expected=(201, 204), retry_connection_errors=retry_cuts,
             )
         except (NotFoundError, RegistryUnavailableError):
             # A PUT whose answer was lost may have completed: the retried PUT then
@@ -205,24 +207,31 @@ class Uploader:
             return False
 
     def _monolithic(self) -> str:
-        """PUT the blob in one request; start over in a new session once when it was lost.
+        """PUT the blob in one request; after a cut, PUT it again in a new session.
 
-        A PUT cut in the middle of its body leaves Distribution's session unusable (404
-        BLOB_UPLOAD_INVALID for the retried PUT), as a cut PATCH does.
+        A PUT cut in the middle of its body leaves Distribution's session unusable (every
+        later request on it is 404 BLOB_UPLOAD_INVALID), so sending the body to the same
+        session again would only move it for nothing: a cut goes straight to a new
+        session (the old one is cancelled), at most ``retries`` times. 429/502/503/504
+        answers are retried on the same session by the requester as usual.
         """
         src = self.source
         assert src.size is not None and src.digest is not None
-        restarts = 1 if src.stream.seekable() else 0
+        restarts = self.blobs._requester.retries if src.stream.seekable() else 0
         while True:
             try:
-                self._put_final(src.digest, _CountingBody(self, src.size), src.size)
+                self._put_final(src.digest, _CountingBody(self, src.size), src.size,
+                                retry_cuts=False)
                 return src.digest
-            except NotFoundError:
-                if restarts <= 0:
+            except (NotFoundError, RegistryUnavailableError) as exc:
+                cut = isinstance(exc, RegistryUnavailableError) and exc.status_code is None
+                if restarts <= 0 or not (cut or isinstance(exc, NotFoundError)):
                     raise
+                if cut and self.location:
+                    self.blobs._cancel(self.location)
             restarts -= 1
-            self.location = None  # already gone: nothing to cancel
-            log.debug("upload: the registry dropped the upload session, starting over")
+            self.location = None
+            log.debug("upload: the PUT was cut or its session lost, starting a new session")
             src.stream.seek(src.start)
             self.advance(-self.done)
             resp = self.blobs._request(

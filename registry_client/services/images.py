@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from ..errors import RegistryResponseError
 from ..models import (
+    Descriptor,
     Image,
     ImageConfig,
     Manifest,
@@ -25,6 +27,7 @@ from ._base import Service, check_digest, check_reference, check_tag, is_digest
 if TYPE_CHECKING:
     from ..repository import Repository
     from ..requester import Requester
+    from ._referrers import ArtifactItem
     from .blobs import BlobService
     from .manifests import ManifestService
     from .tags import TagService
@@ -154,7 +157,7 @@ class ImageService(Service):
 
     def copy(
         self, reference: str, target: Repository, target_tag: str | None = None, *,
-        progress: ProgressCallback | None = None,
+        progress: ProgressCallback | None = None, referrers: bool = False,
     ) -> Image:
         """Copy an image (every platform) to another repository, here or on another registry.
 
@@ -162,13 +165,51 @@ class ImageService(Service):
         they stream straight from source to target. Manifest bytes are kept, so
         digests are the same on both sides. Without ``target_tag`` the source
         tag is kept (a digest reference is pushed by digest only).
+
+        With ``referrers=True`` the referrers (signatures, SBOMs...) of the image
+        and of each manifest of an index are copied too, by digest (one level:
+        not the referrers of referrers); where the target has no referrers API
+        its referrers tag schema index is updated. Default False.
         """
         from ._transfer import copy_image
 
         check_reference(reference)
         if target_tag is not None:
             check_tag(target_tag)
-        return copy_image(self, reference, target, target_tag, progress=progress)
+        image = copy_image(self, reference, target, target_tag, progress=progress)
+        if referrers:
+            from ._referrers import copy_referrers
+
+            subjects = [image.digest, *(p.digest for p in image.platforms if p.digest)]
+            copy_referrers(self, subjects, target, progress=progress)
+        return image
+
+    def attach(
+        self, subject_digest: str, artifact_type: str, blobs_or_files: Iterable[ArtifactItem],
+        annotations: Mapping[str, str] | None = None,
+    ) -> Descriptor:
+        """Push an artifact (SBOM, signature...) that refers to an image; return its descriptor.
+
+        The artifact is an OCI image manifest with ``artifactType``, the empty
+        config ``{}``, one layer per item and ``subject`` = the image's
+        descriptor, pushed by digest. An item is bytes or a file path, or a
+        ``(data, media_type)`` pair; the media type defaults to
+        ``application/octet-stream`` and files get an
+        ``org.opencontainers.image.title`` annotation (their name).
+        ``subject_digest`` may also be a tag. When the registry does not answer
+        with ``OCI-Subject`` (no referrers API), the referrers tag schema's index
+        ``sha256-<hex>`` is updated too: read, add, write -- the last writer wins
+        when two clients attach to one image at the same moment.
+
+        Raises:
+            NotFoundError: no such subject.
+            RegistryResponseError: the registry refused the artifact, or the
+                referrers tag holds something other than an OCI index.
+        """
+        from ._referrers import attach_artifact
+
+        check_reference(subject_digest)
+        return attach_artifact(self, subject_digest, artifact_type, blobs_or_files, annotations)
 
     def retag(self, reference: str, new_tag: str) -> Image:
         """Put the manifest of ``reference`` under ``new_tag`` too; no blob moves.

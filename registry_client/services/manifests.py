@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from .. import mediatypes
 from .._digest import compute_digest, is_valid_digest
@@ -131,6 +132,26 @@ class ManifestService(Service):
             return Descriptor(media_type=raw.media_type, digest=raw.digest, size=len(raw.data))
         return Descriptor(media_type=media, digest=digest, size=int(length))
 
+    def referrers(self, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
+        """The manifests whose ``subject`` is ``digest`` (signatures, SBOMs...), OCI 1.1.
+
+        Uses the referrers API (``GET /v2/<name>/referrers/<digest>``, every page);
+        where the registry lacks it (404, as Distribution 2.8), reads the OCI index
+        under the referrers tag schema's ``sha256-<hex>`` tag instead, and remembers
+        for this registry that the API is missing. ``artifact_type`` keeps only
+        referrers of that type (the registry is asked to filter, and the list is
+        filtered here too). Each descriptor carries ``artifact_type`` and
+        ``annotations``. No referrers: an empty list.
+
+        Raises:
+            NotFoundError: the repository is unknown to a registry with the referrers API.
+            RegistryResponseError: the answer, or the referrers tag, is not an OCI index.
+        """
+        from ._referrers import list_referrers
+
+        check_digest(digest)
+        return list_referrers(self, digest, artifact_type)
+
     def put(self, reference: str, manifest: Manifest | RawManifest) -> str:
         """Store a manifest under a tag (or by its digest) and return its digest.
 
@@ -141,6 +162,12 @@ class ManifestService(Service):
             DigestMismatchError: the registry computed a different digest.
             RegistryResponseError: the registry refused the manifest.
         """
+        return self._put(reference, manifest)[0]
+
+    def _put(
+        self, reference: str, manifest: Manifest | RawManifest
+    ) -> tuple[str, Mapping[str, str]]:
+        """:meth:`put`, also returning the answer's headers (``OCI-Subject``)."""
         check_reference(reference)
         if isinstance(manifest, RawManifest):
             data, media = manifest.data, manifest.media_type
@@ -163,7 +190,7 @@ class ManifestService(Service):
             raise DigestMismatchError(
                 f"put manifest {reference}: registry stored {remote[:100]}, sent {local}"
             )
-        return local
+        return local, resp.headers
 
     def delete(self, digest: str) -> None:
         """Delete a manifest by digest, and with it every tag that points to it.

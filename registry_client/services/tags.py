@@ -13,7 +13,7 @@ from .. import mediatypes
 from .._digest import compute_digest
 from .._http import parse_json
 from .._pagination import follow_pages, next_link
-from ..errors import NotFoundError, RegistryResponseError
+from ..errors import InvalidReferenceError, NotFoundError, RegistryResponseError
 from ..models import RawManifest, TagPage
 from ._base import Service, check_tag
 
@@ -32,7 +32,8 @@ def parse_tag_page(data: bytes, *, repository: str) -> tuple[str, list[str]]:
     """Validate a ``tags/list`` body and return ``(name, tags)``.
 
     Raises:
-        RegistryResponseError: the body is not a tag list.
+        RegistryResponseError: the body is not a tag list, has more than
+            ``MAX_TAGS_PER_PAGE`` tags, or a tag that breaks the tag grammar.
     """
     doc = parse_json(data, what=f"tag list of {repository}")
     if not isinstance(doc, dict):
@@ -46,6 +47,13 @@ def parse_tag_page(data: bytes, *, repository: str) -> tuple[str, list[str]]:
         raise RegistryResponseError(
             f"tag list of {repository}: {len(tags)} tags in one page exceeds {MAX_TAGS_PER_PAGE}"
         )
+    for tag in tags:  # a tag is later used in URLs and file names: grammar first
+        try:
+            check_tag(tag)
+        except InvalidReferenceError:
+            raise RegistryResponseError(
+                f"tag list of {repository}: the registry sent an invalid tag {tag[:140]!r}"
+            ) from None
     name = doc.get("name", repository)
     return (name if isinstance(name, str) else repository), tags
 

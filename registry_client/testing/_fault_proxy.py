@@ -43,11 +43,12 @@ left (``times``) decides the fault:
 ``"ignore_range"``
     Forward without the ``Range`` header (a server that ignores ``Range``).
 ``"redirect"``
-    Answer ``307`` to a URL on the proxy's *storage host* (another loopback port).  The
-    storage host serves the same content, fetched from the upstream with the credentials
-    of the redirected request (as a pre-signed URL would), and records the headers it got
-    in :attr:`FaultProxy.storage_requests`, so tests can prove no ``Authorization`` reached
-    it.  Rules with ``server="storage"`` apply faults on the storage host.
+    Forward; when the registry answers with a success, answer ``307`` instead, to a URL on
+    the proxy's *storage host* (another loopback port); other answers (401...) go back as
+    they are.  The storage host serves the same content, fetched from the upstream with
+    the credentials of the redirected request (as a pre-signed URL would), and records the
+    headers it got in :attr:`FaultProxy.storage_requests`, so tests can prove no
+    ``Authorization`` reached it.  Rules with ``server="storage"`` apply faults there.
 
 Every request is recorded (:attr:`FaultProxy.requests`): method, target, headers (names
 lower-cased), time, the fault applied, the status sent and body byte counts.  Threads are
@@ -62,6 +63,7 @@ import http.client
 import json
 import re
 import secrets
+import select
 import socket
 import struct
 import threading
@@ -575,7 +577,16 @@ class FaultProxy:
             self._answer_status(conn, record, rule)
             return keep_alive
         if action == "redirect":
-            self._drain(body, record)
+            # Like a registry with a storage redirect: it authenticates the request first
+            # (a 401 or 404 goes back as it is), and only then sends a success elsewhere.
+            resp = self._forward(conn, record, head.method, upstream_target, upstream_headers,
+                                 body, None)
+            if not 200 <= resp.status < 300:
+                self._relay(conn, record, head.method, resp, None)
+                if resp.will_close:
+                    conn.close_upstream()
+                return keep_alive
+            conn.close_upstream()  # do not read the body we are not going to send
             token = secrets.token_urlsafe(16)
             keep = [(k, v) for k, v in head.headers
                     if k.lower() in ("authorization", "accept", "host")]
@@ -641,6 +652,14 @@ class FaultProxy:
 
     # -- forwarding ----------------------------------------------------------------------
     def _upstream(self, conn: _Conn) -> http.client.HTTPConnection:
+        sock = conn.upstream.sock if conn.upstream is not None else None
+        if sock is not None:
+            try:  # an idle kept-alive connection is readable only when the peer closed it
+                readable, _, _ = select.select([sock], [], [], 0)
+            except (OSError, ValueError):
+                readable = [sock]
+            if readable:
+                conn.close_upstream()
         if conn.upstream is None:
             conn.upstream = http.client.HTTPConnection(
                 self.upstream_host, self.upstream_port, timeout=self.timeout

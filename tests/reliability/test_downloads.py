@@ -6,6 +6,7 @@ Every test talks to the real registry through a :class:`FaultProxy`.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import random
 import time
@@ -190,7 +191,7 @@ def test_5xx_is_retried_with_exponential_backoff_and_jitter(
     assert raw.digest == image.digest and raw.data == image.manifest
     times = [r.time for r in proxy.requests if "/manifests/v1" in r.path]
     assert len(times) == 4
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     # attempt n waits backoff * 2**n, half of it random: [0.1, 0.2], [0.2, 0.4], [0.4, 0.8]
     for n, gap in enumerate(gaps):
         base = 0.2 * 2**n
@@ -286,7 +287,7 @@ def test_pull_through_cuts_and_5xx_is_complete_and_verified(
 def test_interrupted_pull_rerun_reuses_what_was_verified(
     proxy: FaultProxy, image: SeededImage, tmp_path: Path
 ) -> None:
-    big, middle, small = image.layers
+    big, middle, _small = image.layers
     reg = client(proxy, retries=1, max_workers=1)  # largest blob first, one at a time
     rule = proxy.add_rule("GET", f"/blobs/{middle}", action="cut", after_bytes=300_000,
                           times=None)

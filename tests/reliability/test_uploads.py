@@ -118,28 +118,53 @@ def test_a_5xx_on_the_final_put_is_retried(
     assert [p.request_bytes for p in puts] == ([0, 0] if chunked else [len(DATA)] * 2)
 
 
+@pytest.mark.parametrize("chunked", [False, True])
 def test_a_final_put_whose_answer_was_lost_is_recognised(
-    proxy: FaultProxy, anon_registry: LocalRegistry, unique_repository: str
+    proxy: FaultProxy, anon_registry: LocalRegistry, unique_repository: str, chunked: bool
 ) -> None:
-    # The registry stored the blob but the answer never arrived; the repeated PUT finds
-    # the session gone (404 BLOB_UPLOAD_UNKNOWN): the blob is there, so this is success.
+    # The registry stored the blob but the answer never arrived. The chunked upload's
+    # empty PUT is sent again and finds the session gone (404 BLOB_UPLOAD_UNKNOWN); the
+    # monolithic one is not re-sent blindly. Either way a HEAD finds the blob: success.
     proxy.add_rule("PUT", "/blobs/uploads/", action="drop")
-    desc = client(proxy).repository(unique_repository).blobs.upload(DATA)
+    desc = client(proxy).repository(unique_repository).blobs.upload(
+        DATA, chunk_size=MB if chunked else None
+    )
     assert desc.digest == DIGEST
     assert stored(anon_registry, unique_repository, DIGEST) == DATA
-    assert [p.status for p in of(proxy, "PUT")][:2] == [None, 404]
+    assert [p.status for p in of(proxy, "PUT")] == ([None, 404] if chunked else [None])
+    last = proxy.requests[-1]
+    assert (last.method, last.status) == ("HEAD", 200) and last.path.endswith(DIGEST)
+    assert len(of(proxy, "POST")) == 1
 
 
-def test_a_monolithic_put_cut_midway_is_sent_again(
+def test_a_monolithic_put_cut_midway_goes_to_a_new_session(
     proxy: FaultProxy, anon_registry: LocalRegistry, unique_repository: str
 ) -> None:
+    # Distribution cannot continue a session whose PUT body was cut: the blob is sent
+    # again in a new session, and not (uselessly) to the old one first.
     proxy.add_rule("PUT", "/blobs/uploads/", action="cut", on="request", after_bytes=MB)
     desc = client(proxy).repository(unique_repository).blobs.upload(DATA)
     assert desc.digest == DIGEST
     assert stored(anon_registry, unique_repository, DIGEST) == DATA
-    puts = of(proxy, "PUT")
-    assert puts[0].request_bytes == MB and puts[0].status is None
-    assert puts[-1].status == 201 and puts[-1].request_bytes == len(DATA)
+    first, second = of(proxy, "PUT")
+    assert (first.request_bytes, first.status) == (MB, None)
+    assert (second.request_bytes, second.status) == (len(DATA), 201)
+    assert session_id(first.path) != session_id(second.path)
+    assert len(of(proxy, "POST")) == 2
+    (cancel,) = of(proxy, "DELETE")
+    assert session_id(cancel.path) == session_id(first.path)
+    assert proxy.bytes_from_client == MB + len(DATA)  # nothing else was re-sent
+
+
+def test_repeated_cuts_of_a_monolithic_put_are_bounded(
+    proxy: FaultProxy, unique_repository: str
+) -> None:
+    proxy.add_rule("PUT", "/blobs/uploads/", action="cut", on="request", after_bytes=MB,
+                   times=None)
+    with pytest.raises(RegistryUnavailableError):
+        client(proxy, retries=2).repository(unique_repository).blobs.upload(DATA)
+    assert len(of(proxy, "PUT")) == 3 and len(of(proxy, "POST")) == 3
+    assert len(of(proxy, "DELETE")) == 3  # every session cancelled
 
 
 # -- cancel when the upload finally fails ---------------------------------------------------

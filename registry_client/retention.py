@@ -1,0 +1,339 @@
+"""Retention: decide which tags of a repository to delete (a plan), then delete them.
+
+Policies, combined into one :func:`plan`:
+
+* ``keep=N`` -- keep the newest N tags by image ``created`` time (from the config
+  blob; for an index, from its first platform's config);
+* ``keep_semver=N`` -- keep the N highest semantic versions (``1.2.3``, ``v1.2.3``,
+  ``2.0.0-rc.1``); tags that are not semver are not ranked by this policy;
+* ``keep_patterns`` -- keep tags matching any of these ``fnmatch`` globs (``"v*"``);
+* ``older_than`` -- ``"30d"``, ``"12h"``, ``"2w"`` (or a ``timedelta``).
+
+A tag is deleted only when no keep rule protects it and, when ``older_than`` is
+set, its image is older than that; without ``older_than``, every tag outside
+the keep rules goes. Always kept, whatever the rules: tags whose ``created``
+time is unknown, and the referrers tag schema's ``sha256-<hex>`` tags (they
+list an image's signatures and SBOMs).
+
+:func:`apply` deletes the planned tags one by one with ``repo.tags.delete``
+(this tag only, never another tag on the same manifest), after checking that
+each still points to the planned digest::
+
+    from registry_client import retention
+    p = retention.plan(repo, keep=10, older_than="30d", keep_patterns=["release-*"])
+    retention.apply(repo, p)
+
+Space is reclaimed by the registry's garbage collector, not by the delete
+(Distribution: ``registry garbage-collect --delete-untagged``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fnmatch
+import logging
+import re
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .errors import NotFoundError, RegistryError
+from .models import ManifestList, ManifestV2, OCIIndex, OCIManifest, parse_rfc3339
+
+if TYPE_CHECKING:
+    from .repository import Repository
+
+__all__ = ["RetentionPlan", "TagDecision", "apply", "parse_duration", "plan", "semver_key"]
+
+log = logging.getLogger("registry_client")
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION_RE = re.compile(r"^(?:\d+[smhdw])+$")
+_PART_RE = re.compile(r"(\d+)([smhdw])")
+_IDENT = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
+_SEMVER_RE = re.compile(
+    rf"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-({_IDENT}(?:\.{_IDENT})*))?"
+    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
+)
+# The referrers tag schema (OCI distribution-spec 1.1) and cosign's .sig/.att/.sbom tags.
+_REFERRERS_TAG_RE = re.compile(r"^sha(?:256|512)-[0-9a-f]{64}(?:\.(?:sig|att|sbom))?$")
+_CREATED_ANNOTATION = "org.opencontainers.image.created"
+_FOREIGN = ("foreign", "nondistributable")
+
+
+def parse_duration(value: str | _dt.timedelta) -> _dt.timedelta:
+    """``"30d"``, ``"12h"``, ``"2w"``, ``"1d12h"`` (units s, m, h, d, w) as a timedelta.
+
+    Raises:
+        ValueError: not such a duration, or not positive.
+    """
+    if isinstance(value, _dt.timedelta):
+        result = value
+    else:
+        text = value.strip().lower() if isinstance(value, str) else ""
+        if not _DURATION_RE.match(text):
+            raise ValueError(
+                f"invalid duration {str(value)[:40]!r}: want a number and a unit s, m, h, d "
+                "or w, such as 30d, 12h or 2w"
+            )
+        seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART_RE.findall(text))
+        result = _dt.timedelta(seconds=seconds)
+    if result <= _dt.timedelta(0):
+        raise ValueError("the duration must be positive")
+    return result
+
+
+def semver_key(tag: str) -> tuple[Any, ...] | None:
+    """A sort key giving semantic-version precedence, or None when ``tag`` is not semver.
+
+    ``MAJOR.MINOR.PATCH`` with an optional leading ``v`` and ``-prerelease``;
+    a pre-release sorts before its release (``1.0.0-rc.1 < 1.0.0``).
+    """
+    m = _SEMVER_RE.match(tag)
+    if m is None:
+        return None
+    core = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    if m.group(4) is None:
+        return (*core, 1, ())
+    parts = tuple(
+        (0, int(p), "") if p.isdigit() else (1, 0, p) for p in m.group(4).split(".")
+    )
+    return (*core, 0, parts)
+
+
+@attrs.frozen
+class TagDecision:
+    """What the plan does with one tag, and why.
+
+    ``created`` is the image's creation time (None when unknown); ``frees`` is,
+    for a deleted tag, the blob bytes (configs and layers of every platform)
+    that no kept manifest uses -- 0 when another, kept tag has the same digest.
+    A blob that several deleted tags use is counted once, for the first of them.
+    """
+
+    tag: str
+    digest: str
+    created: _dt.datetime | None
+    reason: str
+    frees: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``created`` in ISO 8601)."""
+        return {
+            "tag": self.tag, "digest": self.digest,
+            "created": self.created.isoformat() if self.created else None,
+            "reason": self.reason, "frees": self.frees,
+        }
+
+
+@attrs.frozen
+class RetentionPlan:
+    """The tags of ``repository`` to ``delete`` and to ``keep``, newest first."""
+
+    repository: str
+    delete: list[TagDecision]
+    keep: list[TagDecision]
+
+    @property
+    def frees(self) -> int:
+        """Bytes the deletions free in this repository (before garbage collection)."""
+        return sum(d.frees for d in self.delete)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: repository, delete, keep and frees."""
+        return {
+            "repository": self.repository,
+            "delete": [d.to_dict() for d in self.delete],
+            "keep": [d.to_dict() for d in self.keep],
+            "frees": self.frees,
+        }
+
+
+@attrs.frozen
+class _Facts:
+    created: _dt.datetime | None
+    blobs: dict[str, int]
+
+
+def _blobs(manifest: ManifestV2 | OCIManifest) -> dict[str, int]:
+    return {
+        d.digest: d.size for d in manifest.blobs()
+        if not any(f in d.media_type for f in _FOREIGN)
+    }
+
+
+def _created(repo: Repository, manifest: ManifestV2 | OCIManifest) -> _dt.datetime | None:
+    when = None
+    try:
+        when = repo.images.config(manifest).created_at
+    except RegistryError:
+        pass  # an artifact's config, or no config at all: no creation time there
+    if when is None and manifest.annotations:
+        when = parse_rfc3339(manifest.annotations.get(_CREATED_ANNOTATION))
+    return when
+
+
+def _facts(repo: Repository, digest: str) -> _Facts:
+    manifest = repo.manifests.get(digest)
+    if isinstance(manifest, ManifestV2 | OCIManifest):
+        return _Facts(_created(repo, manifest), _blobs(manifest))
+    assert isinstance(manifest, ManifestList | OCIIndex)
+    blobs: dict[str, int] = {}
+    created = None
+    platforms = manifest.platforms()
+    first = platforms[0].digest if platforms else None
+    for entry in manifest.manifests:
+        try:
+            child = repo.manifests.get(entry.digest)
+        except NotFoundError:
+            continue
+        if isinstance(child, ManifestV2 | OCIManifest):
+            blobs.update(_blobs(child))
+            if entry.digest == first:
+                created = _created(repo, child)
+    if created is None and isinstance(manifest, OCIIndex) and manifest.annotations:
+        created = parse_rfc3339(manifest.annotations.get(_CREATED_ANNOTATION))
+    return _Facts(created, blobs)
+
+
+def _label(delta: _dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit in ("w", "d", "h", "m"):
+        if seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def _age(delta: _dt.timedelta) -> str:
+    if delta.days >= 2:
+        return f"{delta.days} days"
+    return f"{int(delta.total_seconds() // 3600)} hours"
+
+
+def plan(
+    repo: Repository, *, keep: int | None = None, keep_semver: int | None = None,
+    keep_patterns: Iterable[str] = (), older_than: str | _dt.timedelta | None = None,
+    now: _dt.datetime | None = None,
+) -> RetentionPlan:
+    """Decide which tags of ``repo`` to delete; nothing is deleted (see :func:`apply`).
+
+    Reads every tag's digest, manifest and config (in parallel). ``now``
+    (default: the current time, UTC) is when ``older_than`` counts from.
+
+    Raises:
+        ValueError: no deletion rule (``keep``, ``keep_semver`` or ``older_than``), a
+            negative count, or a bad duration.
+        NotFoundError: the repository does not exist.
+    """
+    if keep is None and keep_semver is None and older_than is None:
+        raise ValueError("give keep, keep_semver or older_than: otherwise nothing can go")
+    if (keep is not None and keep < 0) or (keep_semver is not None and keep_semver < 0):
+        raise ValueError("keep and keep_semver must not be negative")
+    max_age = parse_duration(older_than) if older_than is not None else None
+    now = now or _dt.datetime.now(_dt.timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=_dt.timezone.utc)
+    patterns = list(keep_patterns)
+    tags: dict[str, str] = repo.tags.get_all(with_digests=True)
+    digests = sorted(set(tags.values()))
+    workers = repo.registry.max_workers if repo.registry is not None else 4
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(digests) or 1))) as pool:
+        facts = dict(zip(digests, pool.map(lambda d: _facts(repo, d), digests), strict=True))
+
+    def created(tag: str) -> _dt.datetime | None:
+        return facts[tags[tag]].created
+
+    # newest first (equal times: by tag name), then the tags of unknown age
+    dated = {t: w for t in tags if (w := created(t)) is not None}
+    ranked = sorted(sorted(dated), key=dated.__getitem__, reverse=True)
+    ranked += sorted(t for t in tags if t not in dated)
+    newest = {t: i + 1 for i, t in enumerate(ranked[:keep])} if keep is not None else {}
+    semvers = {t: k for t in tags if (k := semver_key(t)) is not None}
+    versions = sorted(sorted(semvers), key=semvers.__getitem__, reverse=True)
+    top = ({t: i + 1 for i, t in enumerate(versions[:keep_semver])}
+           if keep_semver is not None else {})
+    label = _label(max_age) if max_age is not None else ""
+
+    kept: list[TagDecision] = []
+    going: list[TagDecision] = []
+    for tag in ranked:
+        when = created(tag)
+        protect = []
+        if _REFERRERS_TAG_RE.match(tag):
+            protect.append("referrers tag schema index")
+        if tag in newest:
+            protect.append(f"newest {keep} (#{newest[tag]})")
+        if tag in top:
+            protect.append(f"top {keep_semver} semver (#{top[tag]})")
+        protect += [f"matches {p!r}" for p in patterns if fnmatch.fnmatchcase(tag, p)][:1]
+        if when is None:
+            protect.append("created time unknown")
+        if protect:
+            kept.append(TagDecision(tag, tags[tag], when, "; ".join(protect)))
+            continue
+        assert when is not None
+        if max_age is not None:
+            age = now - when
+            if age <= max_age:
+                kept.append(TagDecision(tag, tags[tag], when, f"newer than {label}"))
+                continue
+            reason = f"older than {label} ({_age(age)} old)"
+        else:
+            outside = []
+            if keep is not None:
+                outside.append(f"not among the newest {keep}")
+            if keep_semver is not None:
+                outside.append(f"not in the top {keep_semver} semver")
+            reason = ", ".join(outside)
+        going.append(TagDecision(tag, tags[tag], when, reason))
+    return RetentionPlan(repo.name, _with_frees(going, kept, facts), kept)
+
+
+def _with_frees(
+    going: list[TagDecision], kept: list[TagDecision], facts: dict[str, _Facts]
+) -> list[TagDecision]:
+    kept_digests = {d.digest: d.tag for d in kept}
+    used = {b for d in kept for b in facts[d.digest].blobs}
+    result = []
+    for d in going:
+        if d.digest in kept_digests:
+            result.append(attrs.evolve(
+                d, reason=f"{d.reason}; digest also tagged {kept_digests[d.digest]} "
+                "(kept): frees nothing",
+            ))
+            continue
+        blobs = facts[d.digest].blobs
+        mine = {b: s for b, s in blobs.items() if b not in used}
+        used.update(mine)
+        result.append(attrs.evolve(d, frees=sum(mine.values())))
+    return result
+
+
+def apply(repo: Repository, plan: RetentionPlan) -> list[str]:
+    """Delete the tags ``plan`` selected, one by one; return the tags deleted.
+
+    Each tag is deleted alone (``repo.tags.delete``: other tags on the same
+    manifest stay). A tag that is gone or points to another digest than
+    planned (it was pushed again since) is skipped and left alone.
+
+    Raises:
+        ValueError: the plan is for another repository.
+    """
+    if plan.repository != repo.name:
+        raise ValueError(f"this plan is for {plan.repository!r}, not {repo.name!r}")
+    deleted: list[str] = []
+    for decision in plan.delete:
+        try:
+            current = repo.manifests.head(decision.tag).digest
+            if current != decision.digest:
+                log.warning("%s:%s now points to %s, not %s as planned: skipped",
+                            repo.name, decision.tag, current, decision.digest)
+                continue
+            repo.tags.delete(decision.tag)
+        except NotFoundError:
+            log.info("%s:%s is already gone", repo.name, decision.tag)
+            continue
+        deleted.append(decision.tag)
+    return deleted

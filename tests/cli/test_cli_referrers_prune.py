@@ -1,0 +1,179 @@
+"""``referrers``, ``attach`` and ``prune`` through ``python -m registry_client``, real registry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from registry_client.testing import LocalRegistry, seed_image, seed_tags
+
+CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]
+pytestmark = pytest.mark.integration
+
+SBOM = "application/spdx+json"
+SIG = "application/vnd.example.signature.v1"
+
+
+def lines(out: bytes) -> list[str]:
+    return out.decode().splitlines()
+
+
+def ok(result: subprocess.CompletedProcess[bytes]) -> subprocess.CompletedProcess[bytes]:
+    assert result.returncode == 0, result.stderr.decode()
+    return result
+
+
+# -- attach / referrers ---------------------------------------------------------------------
+def test_attach_then_list_referrers(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    ref = f"{anon_registry.host}/{unique_repository}:1.0"
+    sbom = tmp_path / "sbom.json"
+    sbom.write_text('{"spdxVersion": "SPDX-2.3"}')
+    notes = tmp_path / "notes.txt"
+    notes.write_text("built by ci")
+
+    attached = ok(cli("attach", ref, "--plain-http", "--artifact-type", SBOM, str(sbom),
+                      str(notes), "--annotation", "org.example.tool=syft",
+                      "--annotation", "empty="))
+    [sbom_digest] = lines(attached.stdout)
+    assert sbom_digest.startswith("sha256:")
+    sig = ok(cli("--plain-http", "--json", "attach", f"{anon_registry.host}/"
+                 f"{unique_repository}@{image.digest}", "--artifact-type", SIG, str(notes)))
+    sig_doc = json.loads(sig.stdout)
+    assert sig_doc["subject"] == image.digest
+    assert sig_doc["artifact_type"] == SIG
+
+    listed = ok(cli("referrers", ref, "--plain-http"))
+    rows = {d: (t, size) for d, t, size in (line.split("\t") for line in lines(listed.stdout))}
+    assert rows.keys() == {sbom_digest, sig_doc["digest"]}
+    assert rows[sbom_digest][0] == SBOM
+    assert rows[sig_doc["digest"]] == (SIG, str(sig_doc["size"]))
+    filtered = ok(cli("referrers", ref, "--plain-http", "--artifact-type", SIG))
+    assert [line.split("\t")[0] for line in lines(filtered.stdout)] == [sig_doc["digest"]]
+
+    doc = json.loads(ok(cli("referrers", ref, "--plain-http", "--json",
+                            "--artifact-type", SBOM)).stdout)
+    assert doc["subject"] == image.digest
+    [entry] = doc["referrers"]
+    assert entry["digest"] == sbom_digest
+    assert entry["annotations"] == {"org.example.tool": "syft", "empty": ""}
+    # the fallback tag of the referrers tag schema is there
+    tags = lines(ok(cli("ls", f"{anon_registry.host}/{unique_repository}", "--plain-http")).stdout)
+    assert sorted(tags) == sorted(["1.0", image.digest.replace(":", "-")])
+
+
+def test_referrers_of_an_image_without_any(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str,
+) -> None:
+    seed_image(anon_registry, unique_repository, "1.0")
+    result = ok(cli("referrers", f"{anon_registry.host}/{unique_repository}:1.0",
+                    "--plain-http"))
+    assert result.stdout == b""
+
+
+def test_attach_usage_errors(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    seed_image(anon_registry, unique_repository, "1.0")
+    ref = f"{anon_registry.host}/{unique_repository}:1.0"
+    f = tmp_path / "f"
+    f.write_text("x")
+    bad = cli("attach", ref, "--plain-http", "--artifact-type", SIG, str(f),
+              "--annotation", "novalue")
+    assert bad.returncode == 2
+    assert b"KEY=VALUE" in bad.stderr
+    missing = cli("attach", ref, "--plain-http", "--artifact-type", SIG, str(tmp_path / "nope"))
+    assert missing.returncode == 2
+    no_type = cli("attach", ref, "--plain-http", str(f))
+    assert no_type.returncode == 2
+
+
+# -- prune ----------------------------------------------------------------------------------
+def name(i: int) -> str:
+    return f"v1.{i}.0" if i % 2 == 0 else f"build-{i}"
+
+
+@pytest.fixture
+def aged_repository(anon_registry: LocalRegistry, unique_repository: str) -> str:
+    """30 tags, ages 3*i days + 12 h (i = 0..29), distinct digests; alias shares v1.20.0."""
+    now = dt.datetime.now(dt.timezone.utc)
+    for i in range(29):
+        seed_image(anon_registry, unique_repository, name(i), seed=i,
+                   created=now - dt.timedelta(days=3 * i, hours=12))
+    seed_tags(anon_registry, unique_repository, ["alias-20"], seed=20,
+              created=now - dt.timedelta(days=60, hours=12))
+    return f"{anon_registry.host}/{unique_repository}"
+
+
+def expected_gone() -> set[str]:
+    # --keep 4 --keep-semver 2 --keep-pattern 'v1.2*' --older-than 30d
+    gone = {
+        name(i) for i in range(29)
+        if 3 * i + 0.5 > 30 and i >= 4 and name(i) not in {"v1.28.0", "v1.26.0"}
+        and not name(i).startswith("v1.2")
+    }
+    return gone | {"alias-20"}
+
+
+def test_prune_dry_run_shows_the_plan_and_deletes_nothing(
+    cli: CliRunner, aged_repository: str,
+) -> None:
+    args = ["prune", aged_repository, "--plain-http", "--keep", "4", "--keep-semver", "2",
+            "--keep-pattern", "v1.2*", "--older-than", "30d", "--dry-run"]
+    text = ok(cli(*args))
+    out = lines(text.stdout)
+    assert out[0].split() == ["ACTION", "TAG", "DIGEST", "CREATED", "FREES", "REASON"]
+    rows = [line.split() for line in out[1:-2]]
+    assert {r[1] for r in rows if r[0] == "delete"} == expected_gone()
+    assert {r[1] for r in rows if r[0] == "keep"} == (
+        {name(i) for i in range(29)} | {"alias-20"}
+    ) - expected_gone()
+    assert len(rows) == 30
+    alias = next(line for line in out if line.split()[1:2] == ["alias-20"])
+    assert "frees nothing" in alias and "0 B" in alias
+    assert out[-2].startswith(f"30 tags: {len(expected_gone())} to delete (frees ")
+    assert out[-1] == "dry run: nothing deleted"
+    left = lines(ok(cli("ls", aged_repository, "--plain-http")).stdout)
+    assert len(left) == 30
+
+    doc = json.loads(ok(cli(*args, "--json")).stdout)
+    assert doc["dry_run"] is True and doc["deleted"] == []
+    assert {d["tag"] for d in doc["delete"]} == expected_gone()
+    assert doc["frees"] == sum(d["frees"] for d in doc["delete"]) > 0
+    assert all(d["created"] and d["reason"] for d in doc["delete"] + doc["keep"])
+
+
+def test_prune_deletes_what_the_dry_run_showed(cli: CliRunner, aged_repository: str) -> None:
+    digests_before = dict(
+        line.split("\t") for line in lines(ok(cli("ls", aged_repository, "--plain-http",
+                                                   "--digests")).stdout)
+    )
+    result = ok(cli("--json", "prune", aged_repository, "--plain-http", "--keep", "4",
+                    "--keep-semver", "2", "--keep-pattern", "v1.2*", "--older-than", "30d"))
+    doc = json.loads(result.stdout)
+    assert doc["dry_run"] is False
+    assert set(doc["deleted"]) == expected_gone()
+    after = dict(
+        line.split("\t") for line in lines(ok(cli("ls", aged_repository, "--plain-http",
+                                                   "--digests")).stdout)
+    )
+    assert set(after) == set(digests_before) - expected_gone()
+    assert all(after[tag] == digests_before[tag] for tag in after)
+    assert after["v1.20.0"] == digests_before["alias-20"]  # shared digest survived
+
+
+def test_prune_usage_errors(cli: CliRunner, aged_repository: str) -> None:
+    nothing = cli("prune", aged_repository, "--plain-http", "--keep-pattern", "v*")
+    assert nothing.returncode == 2
+    assert b"--older-than" in nothing.stderr
+    bad_age = cli("prune", aged_repository, "--plain-http", "--older-than", "a month")
+    assert bad_age.returncode == 2
+    with_tag = cli("prune", f"{aged_repository}:v1.0.0", "--plain-http", "--keep", "1")
+    assert with_tag.returncode == 2

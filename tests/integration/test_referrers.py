@@ -1,0 +1,195 @@
+"""OCI 1.1 referrers against a real Distribution 2.8, which has no referrers API.
+
+Attaching an artifact there must fall back to the referrers tag schema: the image's
+``sha256-<hex>`` tag holds an OCI index whose entries carry ``artifactType`` and
+annotations. Listing, filtering, a second artifact, and ``copy(..., referrers=True)``
+to another registry are checked on the real thing; the registry *with* the API is
+covered by ``tests/unit/services/test_referrers.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from registry_client import Registry
+from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image
+
+pytestmark = pytest.mark.integration
+
+ClientFactory = Callable[..., Registry]
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+EMPTY_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+SBOM = "application/spdx+json"
+SIG = "application/vnd.example.signature.v1"
+TITLE = "org.opencontainers.image.title"
+PLATFORMS = ["linux/amd64", "linux/arm64/v8"]
+
+
+def fallback_tag(digest: str) -> str:
+    return digest.replace(":", "-")
+
+
+@pytest.fixture(scope="module")
+def second_registry(local_registry_factory: LocalRegistryFactory) -> LocalRegistry:
+    """Another anonymous registry, the target of copies with referrers."""
+    return local_registry_factory("anonymous")
+
+
+@pytest.fixture
+def sbom_file(tmp_path: Path) -> Path:
+    path = tmp_path / "sbom.spdx.json"
+    path.write_text(json.dumps({"spdxVersion": "SPDX-2.3", "name": "app"}))
+    return path
+
+
+def test_attach_lists_through_the_referrers_tag_schema(
+    anon_registry: LocalRegistry, unique_repository: str, client_for: ClientFactory,
+    sbom_file: Path,
+) -> None:
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    repo = client_for(anon_registry).repository(unique_repository)
+    assert repo.manifests.referrers(image.digest) == []
+
+    sbom = repo.images.attach(image.digest, SBOM, [sbom_file], {"org.example.tool": "syft"})
+    [listed] = repo.manifests.referrers(image.digest)
+    assert listed.digest == sbom.digest
+    assert listed.artifact_type == SBOM
+    assert listed.annotations == {"org.example.tool": "syft"}
+
+    # The fallback: the tag exists and holds an OCI index with artifactType + annotations.
+    tag = fallback_tag(image.digest)
+    assert tag in repo.tags.get_all()
+    raw = repo.manifests.get_raw(tag)
+    assert raw.media_type == OCI_INDEX
+    doc = json.loads(raw.data)
+    assert doc["manifests"] == [{
+        "mediaType": OCI_MANIFEST, "digest": sbom.digest, "size": sbom.size,
+        "annotations": {"org.example.tool": "syft"}, "artifactType": SBOM,
+    }]
+
+    # The artifact itself: empty config, the file as a titled layer, the image as subject.
+    artifact = json.loads(repo.manifests.get_raw(sbom.digest).data)
+    assert artifact["artifactType"] == SBOM
+    assert artifact["config"]["digest"] == EMPTY_DIGEST
+    assert artifact["subject"]["digest"] == image.digest
+    assert artifact["subject"]["mediaType"] == image.media_type
+    [layer] = artifact["layers"]
+    assert layer["annotations"] == {TITLE: "sbom.spdx.json"}
+    assert repo.blobs.get(layer["digest"]) == sbom_file.read_bytes()
+
+
+def test_second_artifact_and_filters(
+    anon_registry: LocalRegistry, unique_repository: str, client_for: ClientFactory,
+    sbom_file: Path,
+) -> None:
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    repo = client_for(anon_registry).repository(unique_repository)
+    sbom = repo.images.attach("1.0", SBOM, [sbom_file])
+    sig = repo.images.attach("1.0", SIG, [(b"signature bytes", SIG)], {"signer": "ci"})
+    assert sbom.digest != sig.digest
+
+    both = repo.manifests.referrers(image.digest)
+    assert {(d.digest, d.artifact_type) for d in both} == {
+        (sbom.digest, SBOM), (sig.digest, SIG),
+    }
+    assert [d.digest for d in repo.manifests.referrers(image.digest, SBOM)] == [sbom.digest]
+    [only_sig] = repo.manifests.referrers(image.digest, artifact_type=SIG)
+    assert (only_sig.digest, only_sig.annotations) == (sig.digest, {"signer": "ci"})
+    assert repo.manifests.referrers(image.digest, "application/nothing") == []
+    index = json.loads(repo.manifests.get_raw(fallback_tag(image.digest)).data)
+    assert [m["artifactType"] for m in index["manifests"]] == [SBOM, SIG]
+
+    # Attaching the same artifact again does not list it twice.
+    repo.images.attach("1.0", SBOM, [sbom_file])
+    assert len(repo.manifests.referrers(image.digest)) == 2
+
+
+def test_missing_api_costs_one_round_trip_per_registry(
+    anon_registry: LocalRegistry, unique_repository: str, client_for: ClientFactory,
+) -> None:
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    client = client_for(anon_registry)
+    repo = client.repository(unique_repository)
+    repo.images.attach("1.0", SIG, [b"one"])
+    for _ in range(3):
+        assert len(client.repository(unique_repository).manifests.referrers(image.digest)) == 1
+    assert client.requester.capabilities["referrers_api"] is False
+    path = f"/v2/{unique_repository}/referrers/"
+    assert anon_registry.request_count("GET", path) == 1
+    assert anon_registry.request_count("GET", path, status=404) == 1
+
+
+def test_copy_with_referrers_to_another_registry(
+    anon_registry: LocalRegistry, second_registry: LocalRegistry, unique_repository: str,
+    client_for: ClientFactory, sbom_file: Path,
+) -> None:
+    index = seed_image(anon_registry, unique_repository, "2.0", platforms=PLATFORMS,
+                       media="oci")
+    source = client_for(anon_registry).repository(unique_repository)
+    sbom = source.images.attach("2.0", SBOM, [sbom_file], {"scope": "index"})
+    child = index.children[1].digest
+    sig = source.images.attach(child, SIG, [(b"arm64 signature", SIG)])
+
+    target_client = client_for(second_registry)
+    target = target_client.repository(unique_repository)
+    copied = source.images.copy("2.0", target, referrers=True)
+    assert copied.digest == index.digest
+    assert copied.domain == second_registry.host
+
+    [there] = target.manifests.referrers(index.digest)
+    assert (there.digest, there.artifact_type, there.annotations) == (
+        sbom.digest, SBOM, {"scope": "index"},
+    )
+    [child_sig] = target.manifests.referrers(child, SIG)
+    assert child_sig.digest == sig.digest
+    assert target.manifests.referrers(index.children[0].digest) == []
+    # The artifacts arrived whole, with their blobs, and their fallback indexes were written.
+    layer = json.loads(target.manifests.get_raw(sbom.digest).data)["layers"][0]
+    assert target.blobs.get(layer["digest"]) == sbom_file.read_bytes()
+    assert set(target.tags.get_all()) == {
+        "2.0", fallback_tag(index.digest), fallback_tag(child),
+    }
+    assert target_client.requester.capabilities["referrers_api"] is False
+
+
+def test_copy_without_referrers_leaves_them_behind(
+    anon_registry: LocalRegistry, second_registry: LocalRegistry, unique_repository: str,
+    client_for: ClientFactory,
+) -> None:
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    source = client_for(anon_registry).repository(unique_repository)
+    source.images.attach("1.0", SIG, [b"sig"])
+    target = client_for(second_registry).repository(unique_repository)
+    source.images.copy("1.0", target)
+    assert target.manifests.referrers(image.digest) == []
+    assert target.tags.get_all() == ["1.0"]
+
+
+def test_copy_with_referrers_within_one_registry_mounts(
+    anon_registry: LocalRegistry, unique_repository: str, client_for: ClientFactory,
+) -> None:
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    client = client_for(anon_registry)
+    source = client.repository(unique_repository)
+    sig = source.images.attach("1.0", SIG, [b"mounted signature"])
+    target = client.repository(f"{unique_repository}-mirror")
+    source.images.copy("1.0", target, "mirrored", referrers=True)
+    assert [d.digest for d in target.manifests.referrers(image.digest)] == [sig.digest]
+    assert anon_registry.request_count(
+        "PUT", f"/v2/{unique_repository}-mirror/blobs/uploads/") == 0
+
+
+def test_attach_and_list_with_token_auth(
+    token_registry: LocalRegistry, unique_repository: str, client_for: ClientFactory,
+) -> None:
+    image = seed_image(token_registry, unique_repository, "1.0")
+    repo = client_for(token_registry).repository(unique_repository)
+    sig = repo.images.attach("1.0", SIG, [b"token-mode signature"])
+    assert [d.digest for d in repo.manifests.referrers(image.digest, SIG)] == [sig.digest]
+    reader = client_for(token_registry, "reader").repository(unique_repository)
+    assert [d.artifact_type for d in reader.manifests.referrers(image.digest)] == [SIG]

@@ -1,0 +1,340 @@
+"""Referrers and artifacts through Registry with a requests-mock adapter: stub, call, assert.
+
+The registry stubbed here *has* the referrers API (200 + OCI index, ``OCI-Filters-Applied``,
+``OCI-Subject`` on PUT), which the real Distribution 2.8 of the integration tests lacks;
+the fallback cases check the 404 -> referrers-tag-schema switch and what is remembered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import requests_mock
+
+import registry_client.requester as requester_mod
+from registry_client import Descriptor, NullAuthenticator, Registry
+from registry_client.errors import NotFoundError, RegistryResponseError
+from registry_client.services._referrers import referrers_tag
+
+BASE = "https://registry.example"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+EMPTY = "application/vnd.oci.empty.v1+json"
+EMPTY_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+SBOM = "application/spdx+json"
+SIG = "application/vnd.example.signature"
+SUBJECT = "sha256:" + "5" * 64
+FALLBACK_TAG = "sha256-" + "5" * 64
+REFERRERS_URL = f"{BASE}/v2/app/referrers/{SUBJECT}"
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def entry(n: int, artifact_type: str | None, **annotations: str) -> dict[str, Any]:
+    doc: dict[str, Any] = {"mediaType": OCI_MANIFEST, "digest": "sha256:" + str(n) * 64,
+                           "size": 500 + n}
+    if artifact_type is not None:
+        doc["artifactType"] = artifact_type
+    if annotations:
+        doc["annotations"] = annotations
+    return doc
+
+
+def index(*entries: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": list(entries)}
+    ).encode()
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = types.SimpleNamespace(sleep=lambda s: None, monotonic=time.monotonic, time=time.time)
+    monkeypatch.setattr(requester_mod, "time", fake)
+
+
+@pytest.fixture
+def env() -> tuple[Registry, requests_mock.Adapter]:
+    session = requests.Session()
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+    reg = Registry("registry.example", session=session, authenticator=NullAuthenticator(),
+                   retries=1, backoff=0.0)
+    return reg, adapter
+
+
+def stub_referrers(adapter: requests_mock.Adapter, body: bytes, **headers: str) -> None:
+    adapter.register_uri(
+        "GET", re.compile(re.escape(REFERRERS_URL) + r"(\?.*)?$"), content=body,
+        headers={"Content-Type": OCI_INDEX, **headers},
+    )
+
+
+def stub_no_api(adapter: requests_mock.Adapter) -> None:
+    """Distribution 2.8: the route does not exist -> plain-text 404."""
+    adapter.register_uri(
+        "GET", re.compile(re.escape(REFERRERS_URL)), status_code=404,
+        text="404 page not found\n", headers={"Content-Type": "text/plain; charset=utf-8"},
+    )
+
+
+def stub_fallback(adapter: requests_mock.Adapter, body: bytes | None) -> None:
+    url = f"{BASE}/v2/app/manifests/{FALLBACK_TAG}"
+    if body is None:
+        adapter.register_uri("GET", url, status_code=404, json={"errors": [
+            {"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]})
+    else:
+        adapter.register_uri("GET", url, content=body, headers={"Content-Type": OCI_INDEX})
+
+
+def calls(adapter: requests_mock.Adapter, method: str, fragment: str) -> list[Any]:
+    return [r for r in adapter.request_history if r.method == method and fragment in r.url]
+
+
+# -- listing through the API --------------------------------------------------------------
+def test_referrers_from_the_api(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    stub_referrers(adapter, index(entry(1, SBOM, a="1"), entry(2, SIG)))
+    found = reg.repository("app").manifests.referrers(SUBJECT)
+    assert [(d.digest, d.artifact_type, d.size) for d in found] == [
+        ("sha256:" + "1" * 64, SBOM, 501), ("sha256:" + "2" * 64, SIG, 502),
+    ]
+    assert found[0].annotations == {"a": "1"}
+    [req] = adapter.request_history
+    assert req.url == REFERRERS_URL
+    assert OCI_INDEX in req.headers["Accept"]
+    assert reg.requester.capabilities["referrers_api"] is True
+
+
+def test_empty_index_means_no_referrers(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    stub_referrers(adapter, index())
+    assert reg.repository("app").manifests.referrers(SUBJECT) == []
+    assert not calls(adapter, "GET", "/manifests/")
+
+
+def test_filter_applied_by_the_registry(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    stub_referrers(adapter, index(entry(1, SBOM)), **{"OCI-Filters-Applied": "artifactType"})
+    found = reg.repository("app").manifests.referrers(SUBJECT, SBOM)
+    assert [d.artifact_type for d in found] == [SBOM]
+    [req] = adapter.request_history
+    assert req.qs == {"artifacttype": [SBOM]}
+
+
+def test_filter_not_applied_is_done_client_side(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    stub_referrers(adapter, index(entry(1, SBOM), entry(2, SIG), entry(3, SBOM)))
+    found = reg.repository("app").manifests.referrers(SUBJECT, SBOM)
+    assert [d.digest[-1] for d in found] == ["1", "3"]
+
+
+def test_referrers_pages_are_followed(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", REFERRERS_URL, content=index(entry(1, SBOM)), headers={
+        "Content-Type": OCI_INDEX, "Link": f'<{REFERRERS_URL}?next=2>; rel="next"'})
+    adapter.register_uri("GET", f"{REFERRERS_URL}?next=2", content=index(entry(2, SIG)),
+                         headers={"Content-Type": OCI_INDEX})
+    found = reg.repository("app").manifests.referrers(SUBJECT)
+    assert [d.digest[-1] for d in found] == ["1", "2"]
+
+
+def test_unknown_repository_is_not_mistaken_for_a_missing_api(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", REFERRERS_URL, status_code=404, json={"errors": [
+        {"code": "NAME_UNKNOWN", "message": "repository name not known to registry"}]})
+    with pytest.raises(NotFoundError):
+        reg.repository("app").manifests.referrers(SUBJECT)
+    assert "referrers_api" not in reg.requester.capabilities
+    assert not calls(adapter, "GET", "/manifests/")
+
+
+def test_an_answer_that_is_no_index_is_an_error(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    stub_referrers(adapter, b'{"schemaVersion": 2, "config": {}}')
+    with pytest.raises(RegistryResponseError):
+        reg.repository("app").manifests.referrers(SUBJECT)
+
+
+# -- the referrers tag schema fallback ------------------------------------------------------
+def test_404_falls_back_to_the_tag_once_per_registry(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    stub_no_api(adapter)
+    stub_fallback(adapter, index(entry(1, SBOM, k="v")))
+    repo = reg.repository("app")
+    first = repo.manifests.referrers(SUBJECT)
+    assert [(d.artifact_type, d.annotations) for d in first] == [(SBOM, {"k": "v"})]
+    assert reg.requester.capabilities["referrers_api"] is False
+    # same registry, another repository object: no second 404 round trip
+    again = reg.repository("app").manifests.referrers(SUBJECT, SIG)
+    assert again == []
+    assert len(calls(adapter, "GET", "/referrers/")) == 1
+    assert len(calls(adapter, "GET", f"/manifests/{FALLBACK_TAG}")) == 2
+
+
+def test_no_fallback_tag_means_no_referrers(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    reg, adapter = env
+    stub_no_api(adapter)
+    stub_fallback(adapter, None)
+    assert reg.repository("app").manifests.referrers(SUBJECT) == []
+
+
+def test_fallback_tag_holding_no_index_is_an_error(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    stub_no_api(adapter)
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {
+        "mediaType": EMPTY, "digest": EMPTY_DIGEST, "size": 2}, "layers": []}).encode()
+    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/{FALLBACK_TAG}", content=body,
+                         headers={"Content-Type": OCI_MANIFEST})
+    with pytest.raises(RegistryResponseError, match="referrers tag schema"):
+        reg.repository("app").manifests.referrers(SUBJECT)
+
+
+def test_fallback_entry_without_artifact_type_is_completed(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """go-containerregistry writes fallback entries without artifactType: read the manifest."""
+    reg, adapter = env
+    stub_no_api(adapter)
+    artifact = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": SIG,
+        "config": {"mediaType": EMPTY, "digest": EMPTY_DIGEST, "size": 2}, "layers": [],
+        "annotations": {"signer": "me"},
+    }).encode()
+    digest = sha256(artifact)
+    stub_fallback(adapter, index({"mediaType": OCI_MANIFEST, "digest": digest,
+                                  "size": len(artifact)}))
+    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/{digest}", content=artifact,
+                         headers={"Content-Type": OCI_MANIFEST})
+    [found] = reg.repository("app").manifests.referrers(SUBJECT, SIG)
+    assert (found.artifact_type, found.annotations) == (SIG, {"signer": "me"})
+
+
+def test_referrers_tag_schema_names() -> None:
+    assert referrers_tag(SUBJECT) == FALLBACK_TAG
+    long = "sha512:" + "ab" * 64
+    assert referrers_tag(long) == "sha512-" + "ab" * 32
+
+
+# -- attach ---------------------------------------------------------------------------------
+def stub_push(adapter: requests_mock.Adapter, *, oci_subject: bool) -> None:
+    adapter.register_uri(
+        "HEAD", f"{BASE}/v2/app/manifests/1.0",
+        headers={"Docker-Content-Digest": SUBJECT, "Content-Length": "1234",
+                 "Content-Type": OCI_MANIFEST},
+    )
+    # every blob is already there: HEAD answers 200, nothing is uploaded
+    adapter.register_uri("HEAD", re.compile(r".*/v2/app/blobs/sha256:[0-9a-f]{64}$"),
+                         headers={"Content-Length": "2"})
+
+    def put(request: Any, context: Any) -> str:
+        context.status_code = 201
+        context.headers["Docker-Content-Digest"] = sha256(request.body)
+        if oci_subject:
+            context.headers["OCI-Subject"] = SUBJECT
+        return ""
+
+    adapter.register_uri("PUT", re.compile(r".*/v2/app/manifests/.*"), text=put)
+
+
+def pushed(adapter: requests_mock.Adapter, reference: str) -> dict[str, Any]:
+    [req] = calls(adapter, "PUT", f"/manifests/{reference}")
+    doc: dict[str, Any] = json.loads(req.body)
+    return doc
+
+
+def test_attach_on_a_registry_with_the_api(
+    env: tuple[Registry, requests_mock.Adapter], tmp_path: Path,
+) -> None:
+    reg, adapter = env
+    stub_push(adapter, oci_subject=True)
+    sbom = tmp_path / "sbom.spdx.json"
+    sbom.write_bytes(b'{"spdxVersion": "SPDX-2.3"}')
+    desc = reg.repository("app").images.attach(
+        "1.0", SBOM, [sbom, (b"sig", SIG), b"raw"], {"org.example/k": "v"},
+    )
+    doc = pushed(adapter, desc.digest)
+    assert doc["artifactType"] == SBOM
+    assert doc["config"] == {"mediaType": EMPTY, "digest": EMPTY_DIGEST, "size": 2}
+    assert doc["subject"] == {"mediaType": OCI_MANIFEST, "digest": SUBJECT, "size": 1234}
+    assert doc["annotations"] == {"org.example/k": "v"}
+    assert [layer["mediaType"] for layer in doc["layers"]] == [
+        "application/octet-stream", SIG, "application/octet-stream",
+    ]
+    assert doc["layers"][0]["annotations"] == {"org.opencontainers.image.title": "sbom.spdx.json"}
+    assert doc["layers"][0]["digest"] == sha256(sbom.read_bytes())
+    assert "annotations" not in doc["layers"][1]
+    assert desc == Descriptor(media_type=OCI_MANIFEST, digest=desc.digest, size=desc.size,
+                              artifact_type=SBOM, annotations={"org.example/k": "v"})
+    # OCI-Subject came back: the registry indexes the subject, no fallback tag is touched
+    assert not calls(adapter, "GET", FALLBACK_TAG)
+    assert not calls(adapter, "PUT", FALLBACK_TAG)
+    assert reg.requester.capabilities["referrers_api"] is True
+
+
+def test_attach_without_oci_subject_writes_the_fallback_index(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    stub_push(adapter, oci_subject=False)
+    stub_fallback(adapter, None)
+    desc = reg.repository("app").images.attach("1.0", SIG, [], {"who": "ci"})
+    artifact = pushed(adapter, desc.digest)
+    assert artifact["layers"] == [{"mediaType": EMPTY, "digest": EMPTY_DIGEST, "size": 2}]
+    fallback = pushed(adapter, FALLBACK_TAG)
+    assert fallback["mediaType"] == OCI_INDEX
+    assert fallback["manifests"] == [{
+        "mediaType": OCI_MANIFEST, "digest": desc.digest, "size": desc.size,
+        "artifactType": SIG, "annotations": {"who": "ci"},
+    }]
+    [put] = calls(adapter, "PUT", FALLBACK_TAG)
+    assert put.headers["Content-Type"] == OCI_INDEX
+
+
+def test_attach_appends_to_an_existing_fallback_index(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    stub_push(adapter, oci_subject=False)
+    stub_fallback(adapter, index(entry(1, SBOM, keep="me")))
+    desc = reg.repository("app").images.attach("1.0", SIG, [b"x"])
+    fallback = pushed(adapter, FALLBACK_TAG)
+    assert [m["digest"] for m in fallback["manifests"]] == ["sha256:" + "1" * 64, desc.digest]
+    assert fallback["manifests"][0]["annotations"] == {"keep": "me"}
+    assert fallback["manifests"][1]["artifactType"] == SIG
+
+
+def test_attach_does_not_list_an_artifact_twice(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    stub_push(adapter, oci_subject=False)
+    stub_fallback(adapter, None)
+    desc = reg.repository("app").images.attach("1.0", SIG, [b"same"])
+    adapter.register_uri(
+        "GET", f"{BASE}/v2/app/manifests/{FALLBACK_TAG}", headers={"Content-Type": OCI_INDEX},
+        content=index({"mediaType": OCI_MANIFEST, "digest": desc.digest, "size": desc.size,
+                       "artifactType": SIG}),
+    )
+    again = reg.repository("app").images.attach("1.0", SIG, [b"same"])
+    assert again.digest == desc.digest
+    assert len(calls(adapter, "PUT", FALLBACK_TAG)) == 1
