@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from .. import mediatypes
 from .._reader import CHUNK, VerifyingReader
 from ..layout import OCILayout
@@ -22,7 +24,6 @@ from ..models import (
     OCIManifest,
     Platform,
     RawManifest,
-    config_from_bytes,
     manifest_from_bytes,
 )
 from ..progress import BlobMounted, BlobSkipped, ProgressCallback, emit
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from .images import ImageService
 
 _FOREIGN = ("foreign", "nondistributable")
-_IMAGE_CONFIGS = (mediatypes.OCI_CONFIG, mediatypes.DOCKER_CONFIG)
 
 
 def _is_index(m: Manifest) -> bool:
@@ -103,27 +103,9 @@ def _image_from_local(
     images: ImageService, raw: RawManifest, manifest: Manifest, *, domain: str,
     repository: str, tag: str | None, config: bytes | None,
 ) -> Image:
-    if _is_index(manifest) or config is None:
-        img = images.describe(raw, manifest, tag=tag) if _is_index(manifest) else None
-        assert img is not None
-        return Image(digest=img.digest, domain=domain, repository=repository, tag=tag,
-                     platforms=img.platforms, media_type=img.media_type, size=img.size)
-    assert isinstance(manifest, ManifestV2 | OCIManifest)
-    if manifest.config.media_type not in _IMAGE_CONFIGS:
-        # An OCI 1.1 artifact (SBOM, signature): its config is no image config (often the
-        # empty ``{}``), so there is no platform to report.
-        platform = Platform(architecture="", os="", digest=raw.digest,
-                            media_type=raw.media_type, size=len(raw.data))
-        return Image(digest=raw.digest, domain=domain, repository=repository, tag=tag,
-                     platforms=[platform], media_type=raw.media_type, size=len(raw.data))
-    cfg = config_from_bytes(config)
-    platform = Platform(
-        architecture=cfg.architecture or "", os=cfg.os or "", variant=cfg.variant,
-        os_version=cfg.os_version, os_features=tuple(cfg.os_features or ()),
-        digest=raw.digest, media_type=raw.media_type, size=len(raw.data),
-    )
-    return Image(digest=raw.digest, domain=domain, repository=repository, tag=tag,
-                 platforms=[platform], media_type=raw.media_type, size=len(raw.data))
+    """Describe a moved image as it is at its destination, from content already at hand."""
+    image = images.describe(raw, manifest, tag=tag, config_data=config)
+    return attrs.evolve(image, domain=domain, repository=repository)
 
 
 # -- pull -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from .. import mediatypes
 from ..errors import RegistryResponseError
 from ..models import (
     Descriptor,
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from .blobs import BlobService
     from .manifests import ManifestService
     from .tags import TagService
+
+
+_IMAGE_CONFIGS = (mediatypes.OCI_CONFIG, mediatypes.DOCKER_CONFIG)
 
 
 class ImageService(Service):
@@ -71,16 +75,30 @@ class ImageService(Service):
         manifest = manifest_from_bytes(raw.data, raw.media_type)
         return self.describe(raw, manifest, tag=None if is_digest(reference) else reference)
 
-    def describe(self, raw: RawManifest, manifest: Manifest, *, tag: str | None) -> Image:
-        """Build the :class:`Image` for a fetched manifest (reads the config of a single one)."""
+    def describe(
+        self, raw: RawManifest, manifest: Manifest, *, tag: str | None,
+        config_data: bytes | None = None,
+    ) -> Image:
+        """Build the :class:`Image` for a fetched manifest.
+
+        For a single manifest the platform comes from its config blob: ``config_data``
+        when given, else fetched. An artifact (its config is no image config, e.g. the
+        empty ``{}`` of OCI 1.1 artifacts) reports one platform with empty os/arch.
+        """
         platforms: list[Platform]
         if isinstance(manifest, ManifestList | OCIIndex):
             platforms = [
                 _platform_of_entry(d.platform, d.digest, d.media_type, d.size)
                 for d in manifest.manifests
             ]
+        elif manifest.config.media_type not in _IMAGE_CONFIGS:
+            platforms = [Platform(architecture="", os="", digest=raw.digest,
+                                  media_type=raw.media_type, size=len(raw.data))]
         else:
-            config = self.config(manifest)
+            config = (
+                config_from_bytes(config_data) if config_data is not None
+                else self.config(manifest)
+            )
             platforms = [Platform(
                 architecture=config.architecture or "", os=config.os or "",
                 variant=config.variant, os_version=config.os_version,
