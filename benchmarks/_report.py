@@ -206,8 +206,8 @@ def _kinds_text(row: dict[str, Any]) -> str:
 
 # -- formatting ------------------------------------------------------------------------------
 
-COLUMNS = ("client", "time s", "process s", "MB/s", "registry req", "token req", "conns",
-           "peak RSS MiB", "x curl", "x curl -P4")
+COLUMNS = ("client", "time s", "process s", "CPU s", "MB/s", "registry req", "token req",
+           "conns", "peak RSS MiB", "x curl", "x curl -P4")
 
 
 def _fmt(v: Any, spec: str = ".3f") -> str:
@@ -220,9 +220,9 @@ def _fmt(v: Any, spec: str = ".3f") -> str:
 
 def row_cells(name: str, row: dict[str, Any], workload: str) -> list[str]:
     if "gap" in row:
-        return [name, "gap", "", "", "", "", "", "", "", row["gap"]]
+        return [name, "gap", *[""] * (len(COLUMNS) - 2), row["gap"]]
     if "median_s" not in row:
-        return [name, "FAILED", "", "", "", "", "", "", "", (row.get("error") or "")[:120]]
+        return [name, "FAILED", *[""] * (len(COLUMNS) - 2), (row.get("error") or "")[:120]]
     reqs = _range_text(row, "registry_requests")
     if row.get("proxy_pages") is not None:
         reqs += f" ({_range_text(row, 'proxy_pages')} pages)"
@@ -233,6 +233,7 @@ def row_cells(name: str, row: dict[str, Any], workload: str) -> list[str]:
     return [
         name, _fmt(row["median_s"]),
         _fmt(proc) if row.get("median_op_s") is not None else "=",
+        _fmt(row.get("cpu_s"), ".2f"),
         _fmt(row.get("mb_per_s"), ".0f"),
         reqs if workload != "g" or row.get("registry_requests") else "-",
         _range_text(row, "token_requests") if workload != "g" else "-",
@@ -304,6 +305,8 @@ Results: the console, `benchmarks/results/latest.json`, and (for a full run) thi
   (client created, every request sent, every byte on disk), *without* interpreter start-up
   and imports -- that cost is workload (g). **process s** is the whole subprocess for those
   rows; for command-line clients (`skopeo`, the CLI, curl) time = process time (`=`).
+* **CPU s** -- median user + system CPU time of the client process (and its children):
+  less sensitive than wall time to other load on the machine.
 * **MB/s** -- payload (blob bytes; manifests for d) / time, 10^6 bytes.
 * **registry req / token req** -- requests the registry logged (access log) and requests the
   token server answered, per run (a range when runs differ). Challenges (401) count.

@@ -51,6 +51,7 @@ from .registry import Registry
 from .repository import Repository
 from .requester import Requester
 from .services import BlobService, ImageService, ManifestService, TagService
+from .services._plan import BlobPlan, CopyPlan
 
 __version__ = "0.1.0"
 
@@ -65,9 +66,11 @@ __all__ = [
     "BlobAdvanced",
     "BlobFinished",
     "BlobMounted",
+    "BlobPlan",
     "BlobService",
     "BlobSkipped",
     "BlobStarted",
+    "CopyPlan",
     "Descriptor",
     "DigestMismatchError",
     "Image",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from registry_client import Image
+from registry_client import CopyPlan, Image
+from registry_client.sync import copy_all_tags, load_sync_file, sync
 
 from ._context import DEFAULT_TAG, Context, UsageError
 from ._parser import Parser, add_verb
@@ -53,6 +54,26 @@ def register(
     )
     sub.add_argument("source", metavar="SOURCE", help="e.g. localhost:5000/app:1.0")
     sub.add_argument("destination", metavar="DESTINATION", help="e.g. registry.example.com/app")
+    sub.add_argument(
+        "--dry-run", action="store_true",
+        help="copy nothing: print per blob whether it would be skipped (already there),\n"
+        "mounted or transferred, and the bytes to move (HEAD requests only)",
+    )
+    sub.add_argument(
+        "--all-tags", action="store_true",
+        help="SOURCE is a repository: copy every tag of it to DESTINATION (a repository)",
+    )
+
+    sub = add_verb(
+        verbs, "sync", common, handler=run_sync,
+        summary="copy many repositories as a mapping file says",
+        description="Copy images as FILE maps them: a JSON object (or flat YAML lines\n"
+        "'source: target') of source references to target repositories. A source\n"
+        "without tag or digest copies every tag. Images are copied a few at a time;\n"
+        "a failure is reported and the others go on (exit 1 if any failed).",
+    )
+    sub.add_argument("file", metavar="FILE", help="the mapping (JSON or YAML)")
+    sub.add_argument("--dry-run", action="store_true", help="print the copy plans only")
 
 
 def _report(ctx: Context, image: Image) -> int:
@@ -88,8 +109,24 @@ def run_push(ctx: Context) -> int:
     return _report(ctx, image)
 
 
+def _print_plans(ctx: Context, plans: list[CopyPlan]) -> int:
+    if ctx.json:
+        ctx.print_json([p.to_dict() for p in plans])
+        return 0
+    for plan in plans:
+        ctx.line(f"{plan.source} -> {plan.target}" + (f":{plan.tag}" if plan.tag else ""))
+        for b in plan.blobs:
+            ctx.line(f"  {b.action:<8} {b.digest}  {b.size} bytes")
+        ctx.line(f"  {len(plan.manifests)} manifest(s); {plan.count('skip')} skip, "
+                 f"{plan.count('mount')} mount, {plan.count('transfer')} transfer; "
+                 f"{plan.bytes_to_transfer} bytes to transfer")
+    return 0
+
+
 def run_copy(ctx: Context) -> int:
     """``copy SOURCE DESTINATION``."""
+    if ctx.args.all_tags:
+        return _copy_all_tags(ctx)
     src, reference = ctx.image_reference(ctx.args.source, what="source")
     dst = ctx.reference(ctx.args.destination, what="destination")
     if dst.digest is not None:
@@ -98,6 +135,48 @@ def run_copy(ctx: Context) -> int:
         )
     source = ctx.repository(src)
     target = ctx.repository(dst)
+    if ctx.args.dry_run:
+        return _print_plans(ctx, [source.images.copy(reference, target, dst.tag, dry_run=True)])
     with ctx.progress("copy") as progress:
         image = source.images.copy(reference, target, dst.tag, progress=progress)
     return _report(ctx, image)
+
+
+def _copy_all_tags(ctx: Context) -> int:
+    src = ctx.repository_reference(ctx.args.source, what="source")
+    dst = ctx.repository_reference(ctx.args.destination, what="destination")
+    results = copy_all_tags(ctx.repository(src), ctx.repository(dst), dry_run=ctx.args.dry_run)
+    plans = [r for r in results if isinstance(r, CopyPlan)]
+    if plans:
+        return _print_plans(ctx, plans)
+    images = [r for r in results if isinstance(r, Image)]
+    if ctx.json:
+        ctx.print_json([image_json(i) for i in images])
+    else:
+        for image in images:
+            ctx.line(image.reference)
+    return 0
+
+
+def run_sync(ctx: Context) -> int:
+    """``sync FILE``."""
+    try:
+        entries = load_sync_file(ctx.args.file)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"sync file: {exc}") from None
+    result = sync(entries, ctx.registry, dry_run=ctx.args.dry_run)
+    plans = [r for r in result.copied if isinstance(r, CopyPlan)]
+    if plans:
+        _print_plans(ctx, plans)
+    elif ctx.json:
+        ctx.print_json({
+            "copied": [image_json(i) for i in result.copied if isinstance(i, Image)],
+            "failed": [{"image": name, "error": err} for name, err in result.failed],
+        })
+    else:
+        for image in result.copied:
+            if isinstance(image, Image):
+                ctx.line(image.reference)
+    for name, error in result.failed:
+        ctx.stderr.write(f"registry-client: error: {name}: {error}\n")
+    return 0 if result.ok else 1

@@ -28,33 +28,24 @@ from ..models import (
 )
 from ..progress import BlobMounted, BlobSkipped, ProgressCallback, emit
 from ._base import is_digest
+from ._plan import BlobPlan, CopyPlan, blobs_of, distinct_largest_first, make_plan
 from ._upload import Uploader, UploadSource
 
 if TYPE_CHECKING:
     from ..repository import Repository
     from .images import ImageService
 
-_FOREIGN = ("foreign", "nondistributable")
 
 
 def _is_index(m: Manifest) -> bool:
     return isinstance(m, ManifestList | OCIIndex)
 
 
-def _blobs_of(m: Manifest) -> list[Descriptor]:
-    if isinstance(m, ManifestV2 | OCIManifest):
-        return [d for d in [m.config, *m.layers] if not any(f in d.media_type for f in _FOREIGN)]
-    return []
-
-
 def _run_parallel(
     fn: Callable[[Descriptor], None], items: Iterable[Descriptor], workers: int
 ) -> None:
     """Run ``fn`` over distinct blobs, largest first, at most ``workers`` at once."""
-    unique: dict[str, Descriptor] = {}
-    for d in items:
-        unique.setdefault(d.digest, d)
-    ordered = sorted(unique.values(), key=lambda d: d.size, reverse=True)
+    ordered = distinct_largest_first(items)
     if not ordered:
         return
     if len(ordered) == 1 or workers == 1:
@@ -142,7 +133,7 @@ def pull_image(
         path.parent.mkdir(parents=True, exist_ok=True)
         blobs.download(d.digest, path, progress=progress, expected_size=d.size)
 
-    _run_parallel(fetch, (b for _, m in singles for b in _blobs_of(m)), images._max_workers)
+    _run_parallel(fetch, (b for _, m in singles for b in blobs_of(m)), images._max_workers)
     for child_raw, _ in singles:
         layout.write_blob(child_raw.digest, child_raw.data)
     tag = None if is_digest(reference) else reference
@@ -188,7 +179,7 @@ def push_image(
     def send(d: Descriptor) -> None:
         images._blobs.upload(layout.blob_path(d.digest), digest=d.digest, progress=progress)
 
-    _run_parallel(send, (b for _, m in children for b in _blobs_of(m)), images._max_workers)
+    _run_parallel(send, (b for _, m in children for b in blobs_of(m)), images._max_workers)
     if _is_index(top):
         for child, _ in children:
             images._manifests.put(child.digest, child)
@@ -202,51 +193,78 @@ def push_image(
 
 
 # -- copy -----------------------------------------------------------------------------------
-def _same_registry(images: ImageService, target: Repository) -> bool:
-    return target.requester.base_url == images._requester.base_url
+def _source_tree(
+    images: ImageService, reference: str
+) -> tuple[RawManifest, Manifest, list[tuple[RawManifest, Manifest]]]:
+    """The top manifest and the image manifests under it (itself for a single image)."""
+    raw = images._manifests.get_raw(reference)
+    top = manifest_from_bytes(raw.data, raw.media_type)
+    children: list[tuple[RawManifest, Manifest]] = []
+    if _is_index(top):
+        assert isinstance(top, ManifestList | OCIIndex)
+        for d in top.manifests:
+            child = images._manifests.get_raw(d.digest)
+            children.append((child, manifest_from_bytes(child.data, child.media_type)))
+    else:
+        children.append((raw, top))
+    return raw, top, children
+
+
+def _map_parallel(fn: Callable[[Descriptor], BlobPlan], items: list[Descriptor],
+                  workers: int) -> list[BlobPlan]:
+    if len(items) <= 1 or workers == 1:
+        return [fn(d) for d in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+def plan_copy(
+    images: ImageService, reference: str, target: Repository, target_tag: str | None,
+) -> CopyPlan:
+    """What copying ``reference`` to ``target`` would do (manifest GETs and blob HEADs only)."""
+    raw, _, children = _source_tree(images, reference)
+    tag = target_tag or (None if is_digest(reference) else reference)
+    return make_plan(images, raw, children, target, tag, check_target=True,
+                     run=lambda fn, items: _map_parallel(fn, items, images._max_workers))
 
 
 def copy_image(
     images: ImageService, reference: str, target: Repository, target_tag: str | None, *,
     progress: ProgressCallback | None,
 ) -> Image:
-    """Copy every platform of ``reference`` to ``target``; manifests keep their bytes."""
-    src_manifests, src_blobs = images._manifests, images._blobs
-    raw = src_manifests.get_raw(reference)
-    top = manifest_from_bytes(raw.data, raw.media_type)
-    children: list[tuple[RawManifest, Manifest]] = []
-    if _is_index(top):
-        assert isinstance(top, ManifestList | OCIIndex)
-        for d in top.manifests:
-            child = src_manifests.get_raw(d.digest)
-            children.append((child, manifest_from_bytes(child.data, child.media_type)))
-    else:
-        children.append((raw, top))
-    same = _same_registry(images, target)
-    same_repo = same and target.name == images.repository
+    """Copy every platform of ``reference`` to ``target``; manifests keep their bytes.
 
-    def move(d: Descriptor) -> None:
-        if same_repo:
-            emit(progress, BlobSkipped(d.digest, d.size))
+    The copy runs one plan: within a registry every blob is mounted (a mount the
+    registry declines falls back to a transfer); across registries one HEAD per
+    blob decides between skip and a streamed transfer.
+    """
+    src_blobs = images._blobs
+    raw, top, children = _source_tree(images, reference)
+    tag = target_tag or (None if is_digest(reference) else reference)
+    same = target.requester.base_url == images._requester.base_url
+    plan = make_plan(images, raw, children, target, tag, check_target=not same,
+                     run=lambda fn, items: _map_parallel(fn, items, images._max_workers))
+
+    def move(b: BlobPlan) -> None:
+        if b.action == "skip":
+            emit(progress, BlobSkipped(b.digest, b.size))
             return
-        if same:
-            if target.blobs.mount(d.digest, images.repository):
-                emit(progress, BlobMounted(d.digest, d.size, images.repository))
-                return
-        elif target.blobs.exists(d.digest):
-            emit(progress, BlobSkipped(d.digest, d.size))
+        if b.action == "mount" and target.blobs.mount(b.digest, images.repository):
+            emit(progress, BlobMounted(b.digest, b.size, images.repository))
             return
-        reader = src_blobs.open(d.digest, expected_size=d.size)
+        reader = src_blobs.open(b.digest, expected_size=b.size)
         assert isinstance(reader, VerifyingReader)
         with io.BufferedReader(reader, buffer_size=CHUNK) as buffered:
-            source = UploadSource(buffered, d.size, d.digest, owned=False)
+            source = UploadSource(buffered, b.size, b.digest, owned=False)
             Uploader(target.blobs, source, None, progress).run()
 
-    _run_parallel(move, (b for _, m in children for b in _blobs_of(m)), images._max_workers)
-    if _is_index(top):
-        for child, _ in children:
+    by_digest = {b.digest: b for b in plan.blobs}
+    _run_parallel(lambda d: move(by_digest[d.digest]),
+                  (Descriptor(media_type=b.media_type, digest=b.digest, size=b.size)
+                   for b in plan.blobs), images._max_workers)
+    for child, _ in children:
+        if child.digest != raw.digest:
             target.manifests.put(child.digest, child)
-    tag = target_tag or (None if is_digest(reference) else reference)
     target.manifests.put(tag or raw.digest, raw)
     config = None
     if not _is_index(top):

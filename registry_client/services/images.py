@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
 from .. import mediatypes
 from ..errors import RegistryResponseError
@@ -24,6 +24,7 @@ from ..models import (
 )
 from ..progress import ProgressCallback
 from ._base import Service, check_digest, check_reference, check_tag, is_digest
+from ._plan import CopyPlan
 
 if TYPE_CHECKING:
     from ..repository import Repository
@@ -173,10 +174,25 @@ class ImageService(Service):
         check_tag(tag)
         return push_image(self, directory, tag, progress=progress)
 
+    @overload
     def copy(
         self, reference: str, target: Repository, target_tag: str | None = None, *,
         progress: ProgressCallback | None = None, referrers: bool = False,
-    ) -> Image:
+        dry_run: Literal[False] = False,
+    ) -> Image: ...
+
+    @overload
+    def copy(
+        self, reference: str, target: Repository, target_tag: str | None = None, *,
+        progress: ProgressCallback | None = None, referrers: bool = False,
+        dry_run: Literal[True],
+    ) -> CopyPlan: ...
+
+    def copy(
+        self, reference: str, target: Repository, target_tag: str | None = None, *,
+        progress: ProgressCallback | None = None, referrers: bool = False,
+        dry_run: bool = False,
+    ) -> Image | CopyPlan:
         """Copy an image (every platform) to another repository, here or on another registry.
 
         Within one registry blobs are mounted (no bytes move); across registries
@@ -188,12 +204,18 @@ class ImageService(Service):
         and of each manifest of an index are copied too, by digest (one level:
         not the referrers of referrers); where the target has no referrers API
         its referrers tag schema index is updated. Default False.
+
+        With ``dry_run=True`` nothing is written: the :class:`CopyPlan` says, per
+        blob, whether the copy would skip it (the target has it), mount it or
+        transfer it, and how many bytes would move (manifest GETs, blob HEADs only).
         """
-        from ._transfer import copy_image
+        from ._transfer import copy_image, plan_copy
 
         check_reference(reference)
         if target_tag is not None:
             check_tag(target_tag)
+        if dry_run:
+            return plan_copy(self, reference, target, target_tag)
         image = copy_image(self, reference, target, target_tag, progress=progress)
         if referrers:
             from ._referrers import copy_referrers

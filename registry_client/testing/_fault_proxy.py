@@ -21,11 +21,13 @@ left (``times``) decides the fault:
 
 ``"cut"``
     ``on="response"`` (default): forward, send the status line, headers and ``after_bytes``
-    bytes of the body, then reset the connection.  ``on="request"``: forward the headers and
-    ``after_bytes`` bytes of the request body upstream, then reset both connections.
+    bytes of the body, then break the connection (the bytes sent are delivered first, then
+    it is reset).  ``on="request"``: forward the headers and ``after_bytes`` bytes of the
+    request body upstream, then reset both connections.  A body no longer than
+    ``after_bytes`` is passed through whole: nothing is cut and the rule's budget is kept.
 ``"short"``
     Send ``after_bytes`` bytes of a body whose ``Content-Length`` promises more, then close
-    the connection cleanly (FIN, not RST).
+    the connection cleanly (FIN, not RST); a body no longer than that is not touched.
 ``"status"``
     Answer ``status`` (500, 502, 503, 429, 401 ...) without forwarding; ``retry_after`` adds
     a ``Retry-After`` header, ``headers`` / ``body`` replace the defaults.
@@ -60,6 +62,7 @@ from __future__ import annotations
 
 import dataclasses
 import http.client
+import itertools
 import json
 import re
 import secrets
@@ -171,6 +174,8 @@ class ProxiedRequest:
     """Request body bytes read from the client."""
     response_bytes: int = 0
     """Response body bytes written to the client."""
+    connection: int = 0
+    """Which client connection carried it (numbered from 1 in accept order)."""
 
 
 @dataclasses.dataclass
@@ -201,7 +206,8 @@ class _Grant:
 class _Conn:
     """One client connection: the socket, a buffered reader, and its upstream connection."""
 
-    def __init__(self, sock: socket.socket, timeout: float) -> None:
+    def __init__(self, sock: socket.socket, timeout: float, number: int = 0) -> None:
+        self.number = number
         self.sock = sock
         self.rfile = cast(BinaryIO, sock.makefile("rb", buffering=_BLOCK))
         self.upstream: http.client.HTTPConnection | None = None
@@ -280,6 +286,7 @@ class FaultProxy:
         self._threads: set[threading.Thread] = set()
         self._conns: set[_Conn] = set()
         self._accept_threads: list[threading.Thread] = []
+        self._numbers = itertools.count(1)
         self.bytes_from_client = 0
         """Request body bytes received from clients (both servers), for transfer accounting."""
         self.bytes_to_client = 0
@@ -492,6 +499,14 @@ class FaultProxy:
                 return rule
         return None
 
+    def _unapply(self, rule: FaultRule | None, record: ProxiedRequest) -> None:
+        """The fault turned out to have nothing to act on: give its budget back."""
+        if rule is None:
+            return
+        with self._lock:
+            rule.applied -= 1
+            record.fault = None
+
     def _count(self, record: ProxiedRequest, *, sent: int = 0, received: int = 0) -> None:
         with self._lock:
             record.response_bytes += sent
@@ -513,7 +528,7 @@ class FaultProxy:
                 continue
             sock.settimeout(self.timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = _Conn(sock, self.timeout)
+            conn = _Conn(sock, self.timeout, next(self._numbers))
             thread = threading.Thread(
                 target=self._serve, args=(server, conn), daemon=True, name=f"fault-{server}-conn"
             )
@@ -547,7 +562,7 @@ class FaultProxy:
         record = ProxiedRequest(
             server="proxy" if server == "proxy" else "storage",
             method=head.method, path=head.target,
-            headers=_header_dict(head.headers), time=time.time(),
+            headers=_header_dict(head.headers), time=time.time(), connection=conn.number,
         )
         with self._lock:
             self._records.append(record)
@@ -710,8 +725,8 @@ class FaultProxy:
             # The registry answered early and stopped reading (e.g. a 404 for an unknown
             # upload): read the rest of the client's body so it can read that answer.
             self._drain(blocks, record)
-        if cut_at is not None:
-            raise _Cut()  # the body was shorter than the cut point: cut after it
+        if cut_at is not None:  # the body ended before the cut point: nothing to cut
+            self._unapply(rule, record)
         try:
             return upstream.getresponse()
         except (OSError, http.client.HTTPException):
@@ -741,7 +756,7 @@ class FaultProxy:
         if no_body:
             resp.read()
             if action in ("cut", "short") and rule is not None and rule.on == "response":
-                raise _Cut("fin" if action == "short" else "cut")
+                self._unapply(rule, record)  # a complete answer: there is no body to cut
             return
 
         limit = rule.after_bytes if action in ("cut", "short") and rule is not None \
@@ -750,8 +765,19 @@ class FaultProxy:
         started = time.monotonic()
         while True:
             if limit is not None and position >= limit:
-                conn.close_upstream()
-                raise _Cut("fin" if action == "short" else "cut")
+                try:  # is anything left to hold back?
+                    more = not resp.isclosed() and bool(resp.read(1))
+                except (OSError, http.client.HTTPException):
+                    more = True
+                if more:
+                    conn.close_upstream()
+                    raise _Cut("fin" if action == "short" else "cut")
+                # The whole body was sent: cutting now would only close a connection the
+                # client rightly keeps for its next request. No fault after all.
+                assert rule is not None
+                self._unapply(rule, record)
+                limit = None
+                continue
             want = _BLOCK if limit is None else min(_BLOCK, limit - position)
             if action == "throttle" and rule is not None:
                 want = max(1, min(want, int(rule.rate / 20)))
@@ -778,8 +804,9 @@ class FaultProxy:
                     time.sleep(ahead)
         if chunked:
             conn.send(b"0\r\n\r\n")
-        if limit is not None:  # the body ended before the cut point
-            raise _Cut("fin" if action == "short" else "cut")
+        if limit is not None:  # the body ended before the cut point: nothing was cut
+            assert rule is not None
+            self._unapply(rule, record)
         if until_close:
             raise _Cut("fin")
 

@@ -146,6 +146,12 @@ def test_a_hanging_token_server_is_bounded(token_server: TokenServer, proxy: Fau
         client(proxy, retries=1, timeout=(1, 0.3)).repository(REPO).manifests.get_raw("v1")
     assert time.monotonic() - t0 < 3
     token_server.delay = 0
+    # both attempts reached the token server, which answers them late: wait for that,
+    # so their records do not land in the next test's counts
+    deadline = time.monotonic() + 5
+    while token_server.count < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert token_server.count == 2
 
 
 # -- bad challenges -----------------------------------------------------------------------------

@@ -55,6 +55,7 @@ def test_forwards_records_and_keeps_connections_alive(proxy: FaultProxy) -> None
     assert recs[0].path == f"/v2/{REPO}/blobs/{DIGEST}" and recs[0].fault is None
     assert recs[0].response_bytes == len(BLOB)
     assert proxy.count("GET", "/blobs/") == 4 and proxy.count(path=DIGEST) == 4
+    assert len({r.connection for r in recs}) == 1  # one kept-alive connection throughout
     assert proxy.storage_requests == []
 
 
@@ -96,6 +97,21 @@ def test_cut_response_after_n_bytes(proxy: FaultProxy) -> None:
     assert proxy.requests[0].response_bytes == 100_000
     # the next request goes through untouched
     assert requests.get(blob_url(proxy), timeout=5).content == BLOB
+
+
+def test_a_cut_point_beyond_the_body_cuts_nothing(proxy: FaultProxy) -> None:
+    rule = proxy.add_rule("GET", "/blobs/", action="cut", after_bytes=len(BLOB))
+    with requests.Session() as s:
+        assert s.get(blob_url(proxy), timeout=5).content == BLOB
+        assert rule.applied == 0 and not rule.exhausted()
+        rule.after_bytes = 10  # the budget was kept: the next request is cut
+        with pytest.raises(requests.RequestException):
+            s.get(blob_url(proxy), timeout=5)
+        assert rule.applied == 1
+        assert s.get(blob_url(proxy), timeout=5).content == BLOB
+    first, cut, last = proxy.requests
+    assert (first.fault, cut.fault, last.fault) == (None, "cut", None)
+    assert first.connection == cut.connection != last.connection
 
 
 def test_short_body_closes_cleanly(proxy: FaultProxy) -> None:

@@ -1,0 +1,119 @@
+"""Copy plans: what a copy would do with each blob -- skip, mount or transfer -- before it acts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Literal
+
+import attrs
+
+from ..models import Descriptor, Manifest, ManifestV2, OCIManifest, RawManifest
+
+if TYPE_CHECKING:
+    from ..repository import Repository
+    from .images import ImageService
+
+__all__ = ["BlobAction", "BlobPlan", "CopyPlan"]
+
+BlobAction = Literal["skip", "mount", "transfer"]
+_FOREIGN = ("foreign", "nondistributable")
+
+
+@attrs.frozen
+class BlobPlan:
+    """One blob of a copy: its digest, size, media type and what the copy does with it.
+
+    ``action`` is ``"skip"`` (the target has it), ``"mount"`` (linked from the
+    source repository of the same registry, no bytes move) or ``"transfer"``
+    (streamed from source to target).
+    """
+
+    digest: str
+    size: int
+    media_type: str
+    action: BlobAction
+
+
+@attrs.frozen
+class CopyPlan:
+    """What copying one image would do, computed with HEAD requests only.
+
+    ``manifests`` lists the manifest digests to put (children first, the top one
+    last); ``blobs`` the distinct blobs, largest first.
+    """
+
+    source: str
+    target: str
+    tag: str | None
+    manifests: tuple[str, ...]
+    blobs: tuple[BlobPlan, ...]
+
+    @property
+    def bytes_to_transfer(self) -> int:
+        """Blob bytes the copy would move over the network."""
+        return sum(b.size for b in self.blobs if b.action == "transfer")
+
+    def count(self, action: BlobAction) -> int:
+        """How many blobs get ``action``."""
+        return sum(1 for b in self.blobs if b.action == action)
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready summary."""
+        return {
+            "source": self.source, "target": self.target, "tag": self.tag,
+            "manifests": list(self.manifests),
+            "blobs": [attrs.asdict(b) for b in self.blobs],
+            "bytes_to_transfer": self.bytes_to_transfer,
+        }
+
+
+def blobs_of(manifest: Manifest) -> list[Descriptor]:
+    """The config and layers of an image manifest (foreign layers left out); [] for an index."""
+    if isinstance(manifest, ManifestV2 | OCIManifest):
+        return [
+            d for d in [manifest.config, *manifest.layers]
+            if not any(f in d.media_type for f in _FOREIGN)
+        ]
+    return []
+
+
+def distinct_largest_first(items: Iterable[Descriptor]) -> list[Descriptor]:
+    """Each digest once, largest blobs first (they dominate the wall time)."""
+    unique: dict[str, Descriptor] = {}
+    for d in items:
+        unique.setdefault(d.digest, d)
+    return sorted(unique.values(), key=lambda d: d.size, reverse=True)
+
+
+def make_plan(
+    images: ImageService, raw: RawManifest, children: list[tuple[RawManifest, Manifest]],
+    target: Repository, tag: str | None, *, check_target: bool,
+    run: Callable[[Callable[[Descriptor], BlobPlan], list[Descriptor]], list[BlobPlan]],
+) -> CopyPlan:
+    """Decide per blob; with ``check_target`` one HEAD per blob on the target decides skips.
+
+    Without it (a real copy within one registry) every blob is planned as a mount:
+    mounting a blob the target already has is answered 201 as well, so the HEAD
+    would be a wasted round trip.
+    """
+    same = target.requester.base_url == images._requester.base_url
+    same_repo = same and target.name == images.repository
+
+    def decide(d: Descriptor) -> BlobPlan:
+        action: BlobAction
+        if same_repo:
+            action = "skip"
+        elif check_target and target.blobs.exists(d.digest):
+            action = "skip"
+        else:
+            action = "mount" if same else "transfer"
+        return BlobPlan(d.digest, d.size, d.media_type, action)
+
+    blobs = distinct_largest_first(b for _, m in children for b in blobs_of(m))
+    planned = run(decide, blobs)
+    manifests = [c.digest for c, _ in children if c.digest != raw.digest] + [raw.digest]
+    return CopyPlan(
+        source=f"{images.domain}/{images.repository}@{raw.digest}",
+        target=f"{target.domain}/{target.name}",
+        tag=tag, manifests=tuple(manifests), blobs=tuple(planned),
+    )

@@ -1,0 +1,160 @@
+"""Copy many images: every tag of a repository, or a whole mapping of source -> target repos.
+
+A sync file maps source repositories to target repositories, as JSON::
+
+    {"localhost:5000/app": "registry.example.com/mirror/app",
+     "localhost:5000/tools:1.2": "registry.example.com/tools"}
+
+or as the same flat mapping in YAML (``source: target`` lines; PyYAML is used
+when installed, else this simple form is read directly). A source with a tag or
+digest copies that image; without, every tag. Images are copied concurrently
+(a bounded pool); each image runs one copy plan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .models import Image
+from .reference import ImageReference, parse_image_name
+from .registry import Registry
+from .repository import Repository
+from .services._plan import CopyPlan
+
+__all__ = ["SyncEntry", "SyncResult", "copy_all_tags", "load_sync_file", "sync"]
+
+
+@attrs.frozen
+class SyncEntry:
+    """One line of a sync file: a source reference and a target repository reference."""
+
+    source: str
+    target: str
+
+
+@attrs.frozen
+class SyncResult:
+    """What a sync did: the images copied (or the plans, for a dry run) and the failures."""
+
+    copied: tuple[Image | CopyPlan, ...]
+    failed: tuple[tuple[str, str], ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every image was copied."""
+        return not self.failed
+
+
+def copy_all_tags(
+    source: Repository, target: Repository, *, max_workers: int = 4, dry_run: bool = False,
+) -> list[Image | CopyPlan]:
+    """Copy every tag of ``source`` to ``target`` (same tags), a few images at a time.
+
+    With ``dry_run=True`` returns each image's :class:`CopyPlan` and writes nothing.
+    """
+    tags = source.tags.get_all()
+    return _run(
+        [(source, tag, target) for tag in tags], max_workers=max_workers, dry_run=dry_run
+    )[0]
+
+
+def _run(
+    jobs: list[tuple[Repository, str, Repository]], *, max_workers: int, dry_run: bool,
+) -> tuple[list[Image | CopyPlan], list[tuple[str, str]]]:
+    def one(job: tuple[Repository, str, Repository]) -> Image | CopyPlan:
+        src, reference, dst = job
+        tag = None if ":" in reference else reference
+        if dry_run:
+            return src.images.copy(reference, dst, tag, dry_run=True)
+        return src.images.copy(reference, dst, tag)
+
+    results: list[Image | CopyPlan] = []
+    failures: list[tuple[str, str]] = []
+    if not jobs:
+        return results, failures
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(jobs)))) as pool:
+        futures = [(job, pool.submit(one, job)) for job in jobs]
+        for (src, reference, _), future in futures:
+            try:
+                results.append(future.result())
+            except Exception as exc:
+                failures.append((f"{src.domain}/{src.name}:{reference}", str(exc)))
+    return results, failures
+
+
+# ``key: value`` where the key may hold a port (``localhost:5000/app``): the separator is
+# the first colon followed by a space.
+_YAML_LINE = re.compile(
+    r"""^\s*(?P<k>"[^"]*"|'[^']*'|[^:#\s][^#]*?)\s*:\s+"""
+    r"""(?P<v>"[^"]*"|'[^']*'|[^#\s]+)\s*(?:\#.*)?$"""
+)
+
+
+def load_sync_file(path: str | os.PathLike[str]) -> list[SyncEntry]:
+    """Read a JSON or flat YAML mapping of source -> target references.
+
+    Raises:
+        ValueError: the file is not such a mapping.
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    doc: Any
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = _load_yaml(text)
+    if not isinstance(doc, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in doc.items()
+    ):
+        raise ValueError(f"{path}: want a mapping of source reference -> target repository")
+    return [SyncEntry(k, v) for k, v in doc.items()]
+
+
+def _load_yaml(text: str) -> Any:
+    try:
+        import yaml  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    except ImportError:
+        out: dict[str, str] = {}
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            m = _YAML_LINE.match(line)
+            if not m:
+                raise ValueError(f"line {n}: want 'source: target'") from None
+            out[m["k"].strip("\"'")] = m["v"].strip("\"'")
+        return out
+    return yaml.safe_load(text)
+
+
+def sync(
+    entries: Iterable[SyncEntry],
+    registry_for: Callable[[ImageReference], Registry],
+    *, max_workers: int = 4, dry_run: bool = False,
+) -> SyncResult:
+    """Copy every entry's images to its target; ``registry_for(ref)`` opens registries.
+
+    A source without tag or digest copies every tag. Failures are collected,
+    not raised, so one bad image does not stop the rest.
+
+    Raises:
+        InvalidReferenceError: an entry is not a valid reference.
+    """
+    jobs: list[tuple[Repository, str, Repository]] = []
+    for entry in entries:
+        src_ref = parse_image_name(entry.source, allow_scheme=True)
+        dst_ref = parse_image_name(entry.target, allow_scheme=True)
+        src = registry_for(src_ref).repository(src_ref.path)
+        dst = registry_for(dst_ref).repository(dst_ref.path)
+        if src_ref.reference is not None:
+            jobs.append((src, src_ref.reference, dst))
+        else:
+            jobs.extend((src, tag, dst) for tag in src.tags.get_all())
+    copied, failed = _run(jobs, max_workers=max_workers, dry_run=dry_run)
+    return SyncResult(copied=tuple(copied), failed=tuple(failed))

@@ -1,0 +1,139 @@
+"""Copy plans (dry runs), copy of every tag and sync files, against real registries."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from registry_client import CopyPlan, Image, Registry
+from registry_client.sync import SyncEntry, copy_all_tags, load_sync_file, sync
+from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image
+
+
+@pytest.fixture()
+def pair(local_registry_factory: LocalRegistryFactory) -> tuple[LocalRegistry, LocalRegistry]:
+    return local_registry_factory("anonymous"), local_registry_factory("anonymous")
+
+
+def client(reg: LocalRegistry) -> Registry:
+    return Registry(reg.host, protocol="http")
+
+
+def test_dry_run_within_a_registry_plans_mounts_then_skips(
+    pair: tuple[LocalRegistry, LocalRegistry],
+) -> None:
+    src, _ = pair
+    image = seed_image(src, "plan/src", "1.0", platforms=["linux/amd64", "linux/arm64/v8"])
+    with client(src) as reg:
+        repo, target = reg.repository("plan/src"), reg.repository("plan/dst")
+        before = reg.requester.stats
+        plan = repo.images.copy("1.0", target, dry_run=True)
+        after = reg.requester.stats
+        assert isinstance(plan, CopyPlan)
+        assert {b.action for b in plan.blobs} == {"mount"}
+        assert {b.digest for b in plan.blobs} == set(image.blobs)
+        assert plan.bytes_to_transfer == 0
+        assert plan.manifests[-1] == image.digest and len(plan.manifests) == 3
+        assert after["bytes_sent"] == before["bytes_sent"]  # a plan moves nothing
+        assert set(after["by_method"]) <= {"GET", "HEAD"}
+        assert src.request_count("POST") == 0 and src.request_count("PUT") == 0
+        with pytest.raises(Exception):  # noqa: B017 - nothing was written
+            target.manifests.head("1.0")
+        copied = repo.images.copy("1.0", target)
+        assert copied.digest == image.digest
+        again = repo.images.copy("1.0", target, dry_run=True)
+        assert {b.action for b in again.blobs} == {"skip"}
+
+
+def test_dry_run_across_registries_plans_transfers_then_skips(
+    pair: tuple[LocalRegistry, LocalRegistry],
+) -> None:
+    src, dst = pair
+    image = seed_image(src, "plan/x", "2.0", layers=(3000, 5000))
+    with client(src) as a, client(dst) as b:
+        target = b.repository("plan/x")
+        plan = a.repository("plan/x").images.copy("2.0", target, dry_run=True)
+        assert {p.action for p in plan.blobs} == {"transfer"}
+        assert plan.bytes_to_transfer == sum(len(v) for v in image.blobs.values())
+        assert [p.size for p in plan.blobs] == sorted((p.size for p in plan.blobs), reverse=True)
+        assert b.requester.stats["bytes_sent"] == 0
+        assert dst.request_count("HEAD") == len(image.blobs) and dst.request_count("PUT") == 0
+        a.repository("plan/x").images.copy("2.0", target)
+        again = a.repository("plan/x").images.copy("2.0", target, dry_run=True)
+        assert {p.action for p in again.blobs} == {"skip"} and again.bytes_to_transfer == 0
+
+
+def test_copy_all_tags_and_its_dry_run(pair: tuple[LocalRegistry, LocalRegistry]) -> None:
+    src, dst = pair
+    digests = {tag: seed_image(src, "all/app", tag, seed=i).digest
+               for i, tag in enumerate(["1", "2", "3"])}
+    with client(src) as a, client(dst) as b:
+        plans = copy_all_tags(a.repository("all/app"), b.repository("all/app"), dry_run=True)
+        assert all(isinstance(p, CopyPlan) for p in plans) and len(plans) == 3
+        assert b.requester.stats["bytes_sent"] == 0
+        images = copy_all_tags(a.repository("all/app"), b.repository("all/app"), max_workers=3)
+        assert {i.tag: i.digest for i in images if isinstance(i, Image)} == digests
+        assert b.repository("all/app").tags.get_all(with_digests=True) == digests
+
+
+def test_sync_file_json_and_yaml(pair: tuple[LocalRegistry, LocalRegistry], tmp_path: Path) -> None:
+    src, dst = pair
+    one = seed_image(src, "sync/one", "1.0")
+    two = seed_image(src, "sync/two", "a", seed=2)
+    seed_image(src, "sync/two", "b", seed=3)
+    (tmp_path / "m.json").write_text(json.dumps({
+        f"{src.host}/sync/one:1.0": f"{dst.host}/mirror/one",
+        f"{src.host}/sync/two": f"{dst.host}/mirror/two",
+    }))
+    (tmp_path / "m.yaml").write_text(
+        f"# mirror\n{src.host}/sync/one:1.0: {dst.host}/mirror/one\n"
+        f'"{src.host}/sync/two": {dst.host}/mirror/two  # every tag\n'
+    )
+    assert load_sync_file(tmp_path / "m.json") == load_sync_file(tmp_path / "m.yaml")
+    regs: dict[str, Registry] = {}
+
+    def registry_for(ref: object) -> Registry:
+        domain = ref.domain  # type: ignore[attr-defined]
+        return regs.setdefault(domain, Registry(domain, protocol="http"))
+
+    result = sync(load_sync_file(tmp_path / "m.json"), registry_for)
+    assert result.ok and len(result.copied) == 3
+    with client(dst) as b:
+        assert b.repository("mirror/one").manifests.head("1.0").digest == one.digest
+        assert b.repository("mirror/two").manifests.head("a").digest == two.digest
+        assert sorted(b.repository("mirror/two").tags.get_all()) == ["a", "b"]
+    bad = sync([SyncEntry(f"{src.host}/sync/missing:1", f"{dst.host}/x")], registry_for)
+    assert not bad.ok and "missing" in bad.failed[0][0]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "registry_client", *args],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_cli_copy_dry_run_and_sync(
+    pair: tuple[LocalRegistry, LocalRegistry], tmp_path: Path
+) -> None:
+    src, dst = pair
+    image = seed_image(src, "cli/app", "1.0", layers=(1000,))
+    out = cli("copy", f"{src.host}/cli/app:1.0", f"{src.host}/cli/other", "--dry-run",
+              "--plain-http")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("mount ") == len(image.blobs) and "0 bytes to transfer" in out.stdout
+    out = cli("copy", f"{src.host}/cli/app:1.0", f"{dst.host}/cli/app", "--dry-run", "--json",
+              "--plain-http")
+    plans = json.loads(out.stdout)
+    assert {b["action"] for b in plans[0]["blobs"]} == {"transfer"}
+    out = cli("copy", f"{src.host}/cli/app", f"{dst.host}/cli/app", "--all-tags", "--plain-http")
+    assert out.returncode == 0 and image.digest in out.stdout
+    (tmp_path / "s.json").write_text(json.dumps({f"{src.host}/cli/app": f"{dst.host}/cli/m"}))
+    out = cli("sync", str(tmp_path / "s.json"), "--plain-http")
+    assert out.returncode == 0, out.stderr
+    assert f"{dst.host}/cli/m:1.0@{image.digest}" in out.stdout
+    (tmp_path / "bad.json").write_text(json.dumps({f"{src.host}/cli/nope:1": f"{dst.host}/x"}))
+    out = cli("sync", str(tmp_path / "bad.json"), "--plain-http")
+    assert out.returncode == 1 and "nope" in out.stderr
