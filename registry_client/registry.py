@@ -12,6 +12,8 @@ from ._http import parse_json
 from ._pagination import follow_pages, next_link
 from .auth import Authenticator, TokenAuthenticator
 from .errors import RegistryResponseError
+from .quirks import has_quirk, max_page_size
+from .ratelimit import RateLimit
 from .reference import ImageReference, parse_image_name
 from .repository import Repository
 from .requester import Requester
@@ -120,6 +122,29 @@ class Registry:
         """The Requester every request of this registry goes through."""
         return self._requester
 
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The pull budget the registry last reported (Docker Hub's ratelimit headers)."""
+        return self._requester.rate_limit
+
+    def check_rate_limit(self, reference: str | ImageReference) -> RateLimit | None:
+        """Ask for the current rate limit with a manifest HEAD (not counted by Docker Hub).
+
+        ``reference`` names an image on this registry (``library/alpine:latest``).
+        Returns None when the registry reports no limit.
+
+        Raises:
+            NotFoundError: the image does not exist.
+        """
+        if isinstance(reference, ImageReference):
+            ref = reference
+        else:
+            ref = parse_image_name(reference)
+            if ref.domain != self.domain:  # a path on this registry ("org/app:1")
+                ref = parse_image_name(f"{self.domain}/{reference}")
+        self.repository(ref.path).manifests.head(ref.reference or "latest")
+        return self._requester.rate_limit
+
     def ping(self) -> None:
         """Check that the registry speaks the v2 API and accepts our credentials.
 
@@ -178,7 +203,13 @@ class Registry:
         Raises:
             AuthorizationError: the catalog is not open to these credentials.
         """
+        if has_quirk(self._requester.host, "dockerhub-no-catalog"):
+            raise RegistryResponseError(
+                f"{self.domain} does not offer the catalog API (/v2/_catalog); "
+                "list repositories through Docker Hub's own API instead"
+            )
         url = self._requester.url("_catalog")
+        page_size = max_page_size(self._requester.host, page_size)
         if page_size is not None:
             url += f"?n={int(page_size)}"
         pages = follow_pages(

@@ -26,6 +26,7 @@ from .errors import (
     RegistrySSLError,
     RegistryUnavailableError,
 )
+from .ratelimit import RateLimit, parse_rate_limit
 
 __all__ = ["Requester", "api_host"]
 
@@ -121,6 +122,8 @@ class Requester:
         self.max_backoff = max_backoff
         self.body_limit = body_limit
         self.capabilities: dict[str, bool] = {}
+        self._paused_until = 0.0
+        self._rate_limit: RateLimit | None = None
         self._stats_lock = threading.Lock()
         self._stats: dict[str, Any] = {
             "requests": 0, "by_method": {}, "bytes_sent": 0, "bytes_received": 0,
@@ -270,17 +273,34 @@ class Requester:
             if resp.status_code in _RETRY_STATUSES and can_retry and attempt < self.retries:
                 wait = retry_after(resp, self.max_backoff)
                 resp.close()
-                self._sleep(attempt, wait)
+                self._sleep(attempt, wait, shared=resp.status_code == 429)
                 attempt += 1
                 continue
             raise_for_status(resp, context=context, method=method)
 
-    def _sleep(self, attempt: int, wait: float | None) -> None:
+    def _sleep(self, attempt: int, wait: float | None, *, shared: bool = False) -> None:
         if wait is None:
             wait = min(self.max_backoff, self.backoff * (2**attempt))
             wait = wait / 2 + random.uniform(0, wait / 2)
+        if shared:
+            # A 429 is about this host, not this request: every worker waits it out
+            # together instead of each discovering the limit on its own.
+            with self._stats_lock:
+                self._paused_until = max(self._paused_until, time.monotonic() + wait)
         log.debug("retrying in %.2fs (attempt %d)", wait, attempt + 1)
         time.sleep(wait)
+
+    def _wait_for_budget(self) -> None:
+        with self._stats_lock:
+            delay = self._paused_until - time.monotonic()
+        if delay > 0:
+            time.sleep(min(delay, self.max_backoff))
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The rate limit the registry last reported (Docker Hub headers), or None."""
+        with self._stats_lock:
+            return self._rate_limit
 
     def _send_with_auth(
         self, method: str, url: str, *, scopes: tuple[str, ...], replayable: bool,
@@ -321,6 +341,7 @@ class Requester:
         self, prepared: requests.PreparedRequest, stream: bool, allow_redirects: bool,
         timeout: Any,
     ) -> requests.Response:
+        self._wait_for_budget()
         t0 = time.monotonic()
         body = prepared.body
         sent = len(body) if isinstance(body, bytes | str) else 0
@@ -335,6 +356,11 @@ class Requester:
         self._count_request(prepared.method or "", sent)
         for hop in resp.history:
             self._count_request(hop.request.method or "", 0)
+        if "ratelimit-limit" in resp.headers:
+            limit = parse_rate_limit(resp.headers)
+            if limit is not None:
+                with self._stats_lock:
+                    self._rate_limit = limit
         log.debug(
             "%s %s -> %s in %.3fs (sent %d bytes, length %s)",
             prepared.method, redact_url(prepared.url), resp.status_code,

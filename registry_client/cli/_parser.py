@@ -115,7 +115,7 @@ def _global_flags(suppress: bool) -> Parser:
 
 def build_parser() -> Parser:
     """The full parser: global flags, then one sub-command per verb."""
-    from . import _artifacts, _edit, _listing, _prune, _show, _transfer
+    from . import _artifacts, _edit, _listing, _prune, _ratelimit, _show, _transfer
 
     parser = Parser(
         prog=PROG, description=DESCRIPTION, epilog=EPILOG, parents=[_global_flags(False)],
@@ -125,7 +125,7 @@ def build_parser() -> Parser:
         dest="verb", metavar="VERB", title="verbs", required=True, parser_class=Parser,
     )
     common = [_global_flags(True)]
-    for module in (_listing, _show, _transfer, _edit, _artifacts, _prune):
+    for module in (_listing, _show, _transfer, _edit, _artifacts, _prune, _ratelimit):
         module.register(verbs, common)
     return parser
 

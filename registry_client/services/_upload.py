@@ -10,6 +10,7 @@ import re
 from typing import IO, TYPE_CHECKING, Any
 
 from .._digest import compute_digest
+from .._http import is_digits
 from .._reader import CHUNK
 from ..errors import (
     DigestMismatchError,
@@ -20,6 +21,7 @@ from ..errors import (
 )
 from ..models import Descriptor
 from ..progress import BlobAdvanced, BlobFinished, BlobStarted, ProgressCallback, emit
+from ..quirks import chunk_size_limit
 
 if TYPE_CHECKING:
     from .blobs import BlobService
@@ -130,6 +132,7 @@ class Uploader:
         self.progress = progress
         self.done = 0
         self.location: str | None = None
+        self.effective_chunk: int = chunk_size or DEFAULT_CHUNK
         self._session_lost = False
 
     def advance(self, n: int, *, count: bool = True) -> None:
@@ -162,6 +165,7 @@ class Uploader:
             operation="start blob upload",
         )
         self._set_location(resp)
+        self._note_chunk_limits(resp)
         try:
             monolithic = (
                 self.chunk_size is None and src.size is not None and src.digest is not None
@@ -270,9 +274,21 @@ class Uploader:
             )
             self._set_location(resp)
 
+    def _note_chunk_limits(self, resp: Any) -> None:
+        """Fit the chunk size to the registry: OCI-Chunk-Min-Length and known host limits."""
+        host = self.blobs._requester.host
+        size = self.chunk_size or DEFAULT_CHUNK
+        limit = chunk_size_limit(host)
+        if limit is not None:
+            size = min(size, limit)
+        minimum = (resp.headers.get("OCI-Chunk-Min-Length") or "").strip()
+        if is_digits(minimum):
+            size = max(size, int(minimum))
+        self.effective_chunk = size
+
     def _chunked_once(self) -> str:
         src = self.source
-        chunk_size = self.chunk_size or DEFAULT_CHUNK
+        chunk_size = self.effective_chunk
         algo = (src.digest or "sha256").split(":", 1)[0]
         hasher = hashlib.new(algo)
         offset = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from typing import IO, TYPE_CHECKING, BinaryIO
 
@@ -11,7 +12,13 @@ import requests
 from .._digest import new_hasher
 from .._http import is_digits
 from .._reader import CHUNK, VerifyingReader
-from ..errors import DigestMismatchError, NotFoundError, RegistryResponseError
+from ..errors import (
+    AuthenticationError,
+    AuthorizationError,
+    DigestMismatchError,
+    NotFoundError,
+    RegistryResponseError,
+)
 from ..models import Descriptor
 from ..progress import (
     BlobAdvanced,
@@ -27,6 +34,7 @@ from ._upload import Uploader, UploadSource
 if TYPE_CHECKING:
     from pathlib import Path
 
+log = logging.getLogger("registry_client")
 _OCTET = "application/octet-stream"
 
 
@@ -213,18 +221,22 @@ class BlobService(Service):
         """Link a blob from another repository of this registry; no bytes move.
 
         Returns False when the registry answered with an upload session instead
-        (that session is cancelled).
-
-        Raises:
-            AuthorizationError: not allowed to read the source or write here.
+        (that session is cancelled), or refused the mount with 401/403/404 as
+        Harbor does for a source it cannot read (see ``registry_client.quirks``):
+        the caller then uploads the blob, which fails clearly if it is not allowed.
         """
         check_digest(digest)
-        resp = self._request(
-            "POST", "blobs/uploads/", actions="pull,push",
-            extra_scopes=(f"repository:{from_repository}:pull",),
-            operation=f"mount blob {digest} from {from_repository}",
-            params={"mount": digest, "from": from_repository}, expected=(201, 202),
-        )
+        try:
+            resp = self._request(
+                "POST", "blobs/uploads/", actions="pull,push",
+                extra_scopes=(f"repository:{from_repository}:pull",),
+                operation=f"mount blob {digest} from {from_repository}",
+                params={"mount": digest, "from": from_repository}, expected=(201, 202),
+            )
+        except (AuthenticationError, AuthorizationError, NotFoundError) as exc:
+            log.debug("mount of %s from %s refused (%s): will upload", digest,
+                      from_repository, exc.status_code)
+            return False
         if resp.status_code == 201:
             return True
         location = resp.headers.get("Location")

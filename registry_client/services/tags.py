@@ -15,6 +15,7 @@ from .._http import parse_json
 from .._pagination import follow_pages, next_link
 from ..errors import InvalidReferenceError, NotFoundError, RegistryResponseError
 from ..models import RawManifest, TagPage
+from ..quirks import max_page_size
 from ._base import Service, check_tag
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ class TagService(Service):
             NotFoundError: the repository does not exist.
         """
         params: dict[str, str] = {}
+        n = max_page_size(self._requester.host, n)
         if n is not None:
             params["n"] = str(int(n))
         if last is not None:
@@ -94,6 +96,7 @@ class TagService(Service):
 
     def _pages(self, page_size: int | None) -> Iterator[TagPage]:
         url = self._requester.url(f"{self.repository}/tags/list")
+        page_size = max_page_size(self._requester.host, page_size)
         if page_size is not None:
             url += f"?n={int(page_size)}"
         return follow_pages(
