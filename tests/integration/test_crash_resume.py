@@ -1,0 +1,63 @@
+"""Crash-safe resume: a process killed in the middle of a transfer, then run again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from registry_client import Registry
+from registry_client.testing import LocalRegistry, LocalRegistryFactory
+
+SIZE = 48 * 1024 * 1024
+
+DOWNLOAD = textwrap.dedent("""
+    import json, os, signal, sys
+    from registry_client import Registry, BlobAdvanced
+    host, digest, dest, kill_at = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    reg = Registry(host, protocol="http")
+
+    def progress(event):
+        if kill_at and isinstance(event, BlobAdvanced) and event.done >= kill_at * event.total:
+            os.kill(os.getpid(), signal.SIGKILL)   # no cleanup, no finally: a crash
+
+    reg.repository("crash/app").blobs.download(digest, dest, progress=progress)
+    print(json.dumps(reg.requester.stats))
+""")
+
+
+def _run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_download_killed_halfway_resumes_with_less_than_60_percent(
+    local_registry_factory: LocalRegistryFactory, tmp_path: Path
+) -> None:
+    reg: LocalRegistry = local_registry_factory("anonymous")
+    source = tmp_path / "blob"
+    with open(source, "wb") as f:
+        for _ in range(SIZE // (1 << 20)):
+            f.write(os.urandom(1 << 20))
+    digest = "sha256:" + hashlib.sha256(source.read_bytes()).hexdigest()
+    with Registry(reg.host, protocol="http") as client:
+        client.repository("crash/app").blobs.upload(source)
+    dest = tmp_path / "out" / "blob"
+    dest.parent.mkdir()
+
+    killed = _run(DOWNLOAD, reg.host, digest, str(dest), "0.5")
+    assert killed.returncode == -9, killed.stderr
+    partial = dest.with_name("blob.partial")
+    assert not dest.exists() and partial.is_file()
+    assert 0.45 * SIZE <= partial.stat().st_size < SIZE
+
+    again = _run(DOWNLOAD, reg.host, digest, str(dest), "0")
+    assert again.returncode == 0, again.stderr
+    received = json.loads(again.stdout)["bytes_received"]
+    assert received < 0.6 * SIZE
+    assert hashlib.sha256(dest.read_bytes()).hexdigest() == digest.split(":")[1]
+    assert not partial.exists()
