@@ -88,10 +88,16 @@ class Sleeps(list[float]):
 
 @pytest.fixture(autouse=True)
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
-    """Record every backoff sleep of the Requester instead of sleeping."""
+    """Record every backoff sleep of the Requester instead of sleeping (a fake clock advances)."""
     recorded = Sleeps()
+    clock = [time.monotonic()]
+
+    def sleep(seconds: float) -> None:
+        recorded.append(seconds)
+        clock[0] += seconds
+
     fake_time = types.SimpleNamespace(
-        sleep=recorded.append, monotonic=time.monotonic, time=time.time
+        sleep=sleep, monotonic=lambda: clock[0], time=time.time
     )
     monkeypatch.setattr(requester_mod, "time", fake_time)
     return recorded
