@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import os
 import re
@@ -125,7 +126,11 @@ class Uploader:
         source: UploadSource,
         chunk_size: int | None,
         progress: ProgressCallback | None,
+        state_file: str | os.PathLike[str] | None = None,
     ) -> None:
+        from pathlib import Path
+
+        self.state_file = Path(state_file) if state_file is not None else None
         self.blobs = blobs
         self.source = source
         self.chunk_size = chunk_size
@@ -160,22 +165,22 @@ class Uploader:
         """Do the upload and return the blob's descriptor."""
         src = self.source
         emit(self.progress, BlobStarted(src.digest or "", src.size, "upload"))
-        resp = self.blobs._request(
-            "POST", "blobs/uploads/", actions="pull,push", expected=(202,),
-            operation="start blob upload",
-        )
-        self._set_location(resp)
-        self._note_chunk_limits(resp)
+        resumed = self._resume_from_state()
+        if not resumed:
+            self._note_chunk_limits(self._start_session("start blob upload"))
         try:
             monolithic = (
-                self.chunk_size is None and src.size is not None and src.digest is not None
-                and src.size <= MONOLITHIC_MAX
+                self.chunk_size is None and self.state_file is None and src.size is not None
+                and src.digest is not None and src.size <= MONOLITHIC_MAX
             )
-            digest = self._monolithic() if monolithic else self._chunked()
+            digest = self._monolithic() if monolithic else self._chunked(resumed)
         except BaseException:
-            if self.location:
+            # With a state file the session is kept for the next run to resume.
+            if self.location and self.state_file is None:
                 self.blobs._cancel(self.location)
             raise
+        if self.state_file is not None:
+            self.state_file.unlink(missing_ok=True)
         size = self.source.size if self.source.size is not None else self.done
         emit(self.progress, BlobFinished(digest, size))
         return Descriptor(media_type=_OCTET, digest=digest, size=size)
@@ -238,13 +243,65 @@ class Uploader:
             log.debug("upload: the PUT was cut or its session lost, starting a new session")
             src.stream.seek(src.start)
             self.advance(-self.done)
-            resp = self.blobs._request(
-                "POST", "blobs/uploads/", actions="pull,push", expected=(202,),
-                operation="restart blob upload",
-            )
-            self._set_location(resp)
+            self._start_session("restart blob upload")
 
-    def _chunked(self) -> str:
+    def _start_session(self, operation: str) -> Any:
+        """POST a new upload session (retried like an idempotent request: an unused
+        session costs nothing) and remember its Location."""
+        resp = self.blobs._request(
+            "POST", "blobs/uploads/", actions="pull,push", expected=(202,),
+            operation=operation, idempotent=True,
+        )
+        self._set_location(resp)
+        return resp
+
+    # -- crash-safe resume ------------------------------------------------------------------
+    def _save_state(self, offset: int) -> None:
+        if self.state_file is None or self.location is None:
+            return
+        doc = {"location": self.location, "offset": offset, "digest": self.source.digest,
+               "size": self.source.size, "chunk_size": self.effective_chunk,
+               "repository": self.blobs.repository, "registry": self.blobs.domain}
+        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
+        tmp.write_text(json.dumps(doc))
+        os.replace(tmp, self.state_file)
+
+    def _resume_from_state(self) -> int | None:
+        """Continue the session a killed run left in the state file; None: start afresh.
+
+        The state must name the same blob (digest and size), registry and repository,
+        and the registry must still have the session; the source is re-read up to the
+        offset the registry reports, so the digest covers every byte.
+        """
+        if self.state_file is None or not self.state_file.is_file():
+            return None
+        src = self.source
+        try:
+            doc = json.loads(self.state_file.read_text())
+            ok = (isinstance(doc, dict) and src.digest is not None
+                  and doc.get("digest") == src.digest and doc.get("size") == src.size and doc.get("repository")
+                  == self.blobs.repository and doc.get("registry") == self.blobs.domain
+                  and isinstance(doc.get("location"), str) and src.stream.seekable())
+        except (OSError, ValueError):
+            ok = False
+        if not ok:
+            return None
+        location = self.blobs._requester.resolve(doc["location"])
+        if not self.blobs._requester.same_origin(location):
+            return None
+        self.location = location
+        try:
+            offset = self._status()
+        except RegistryError:
+            log.debug("upload: the saved session is gone, starting a new one")
+            self.location = None
+            return None
+        chunk = doc.get("chunk_size")
+        self.effective_chunk = chunk if isinstance(chunk, int) and chunk > 0 else DEFAULT_CHUNK
+        log.debug("upload: resuming a saved session at byte %d", offset)
+        return offset
+
+    def _chunked(self, resumed: int | None = None) -> str:
         """Upload in chunks; start over in a new session once when the session was lost.
 
         Distribution 2.8 keeps the bytes of a PATCH whose connection was cut, but its
@@ -256,23 +313,20 @@ class Uploader:
         while True:
             self._session_lost = False
             try:
-                return self._chunked_once()
+                return self._chunked_once(resumed or 0)
             except (NotFoundError, RegistryResponseError) as exc:
                 if not self._session_lost or restarts <= 0:
                     raise
                 if isinstance(exc, NotFoundError):
                     self.location = None  # already gone: nothing to cancel
             restarts -= 1
+            resumed = None
             log.debug("upload: the registry dropped the upload session, starting over")
             if self.location:
                 self.blobs._cancel(self.location)
             self.source.stream.seek(self.source.start)
             self.advance(-self.done)
-            resp = self.blobs._request(
-                "POST", "blobs/uploads/", actions="pull,push", expected=(202,),
-                operation="restart blob upload",
-            )
-            self._set_location(resp)
+            self._start_session("restart blob upload")
 
     def _note_chunk_limits(self, resp: Any) -> None:
         """Fit the chunk size to the registry: OCI-Chunk-Min-Length and known host limits."""
@@ -286,12 +340,22 @@ class Uploader:
             size = max(size, int(minimum))
         self.effective_chunk = size
 
-    def _chunked_once(self) -> str:
+    def _chunked_once(self, start: int = 0) -> str:
         src = self.source
         chunk_size = self.effective_chunk
         algo = (src.digest or "sha256").split(":", 1)[0]
         hasher = hashlib.new(algo)
         offset = 0
+        if start:
+            src.stream.seek(src.start)
+            while offset < start:  # the registry has these bytes: hash them, send nothing
+                block = src.stream.read(min(CHUNK, start - offset))
+                if not block:
+                    raise RegistryResponseError("upload: the source is shorter than the "
+                                                "offset the registry reports")
+                hasher.update(block)
+                offset += len(block)
+            self.advance(offset, count=False)
         while True:
             chunk = src.stream.read(chunk_size)
             if not chunk:
@@ -335,10 +399,12 @@ class Uploader:
                 self.advance(reported - sent_from)
                 sent_from = reported
                 if sent_from == offset + len(chunk):
+                    self._save_state(sent_from)
                     return
                 continue
-            self.advance(len(part), count=False)  # the requester counted the bytes body
             self._set_location(resp)
+            self._save_state(offset + len(chunk))  # before anyone hears of the progress
+            self.advance(len(part), count=False)  # the requester counted the bytes body
             return
 
     def _status(self) -> int:

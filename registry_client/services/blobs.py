@@ -194,6 +194,7 @@ class BlobService(Service):
         digest: str | None = None,
         chunk_size: int | None = None,
         progress: ProgressCallback | None = None,
+        state_file: str | os.PathLike[str] | None = None,
     ) -> Descriptor:
         """Upload a blob unless the repository already has it; return its descriptor.
 
@@ -201,6 +202,12 @@ class BlobService(Service):
         in one request; large ones (over 64 MiB) or any upload with
         ``chunk_size`` go in chunks, resumed from the registry's offset when a
         chunk is cut. The digest is computed while reading.
+
+        With ``state_file`` the upload is chunked and crash-safe: after every
+        chunk the session URL and offset are saved there, and a later run with
+        the same file and content resumes that session (the registry permitting;
+        a session that expired means a fresh upload). The file is removed once
+        the blob is stored, and kept (with the session) when the upload fails.
 
         Raises:
             DigestMismatchError: ``digest`` was given and the content does not match.
@@ -213,7 +220,7 @@ class BlobService(Service):
             if source.digest is not None and self.exists(source.digest):
                 emit(progress, BlobSkipped(source.digest, source.size or 0))
                 return Descriptor(media_type=_OCTET, digest=source.digest, size=source.size or 0)
-            return Uploader(self, source, chunk_size, progress).run()
+            return Uploader(self, source, chunk_size, progress, state_file).run()
         finally:
             source.close()
 
