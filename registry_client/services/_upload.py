@@ -278,10 +278,11 @@ class Uploader:
         src = self.source
         try:
             doc = json.loads(self.state_file.read_text())
-            ok = (isinstance(doc, dict) and src.digest is not None
-                  and doc.get("digest") == src.digest and doc.get("size") == src.size and doc.get("repository")
-                  == self.blobs.repository and doc.get("registry") == self.blobs.domain
-                  and isinstance(doc.get("location"), str) and src.stream.seekable())
+            wanted = {"digest": src.digest, "size": src.size,
+                      "repository": self.blobs.repository, "registry": self.blobs.domain}
+            ok = (isinstance(doc, dict) and src.digest is not None and src.stream.seekable()
+                  and all(doc.get(k) == v for k, v in wanted.items())
+                  and isinstance(doc.get("location"), str))
         except (OSError, ValueError):
             ok = False
         if not ok:
