@@ -274,15 +274,24 @@ def run_workload(env: Env, key: str, rows: list[str], runs: int, warmup: int,
 
 
 def import_breakdown(python: str, env: dict[str, str]) -> list[tuple[str, int]]:
-    proc = subprocess.run([python, "-X", "importtime", "-c", "import registry_client"],
-                          capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False)
+    """What ``import registry_client`` costs on top of ``import requests`` (importtime, us)."""
+    proc = subprocess.run(
+        [python, "-X", "importtime", "-c", "import requests; import registry_client"],
+        capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False)
     rows: list[tuple[str, int]] = []
+    after_requests = False
     for line in proc.stderr.splitlines():
         m = re.match(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s+)(\S+)", line)
-        if m and len(m.group(3)) <= 3:  # top-level imports and their direct children
-            rows.append((m.group(4), int(m.group(2))))
+        if not m:
+            continue
+        depth, name = len(m.group(3)), m.group(4)
+        if depth == 1 and name == "requests":
+            after_requests = True
+            continue
+        if after_requests and depth <= 5:  # down to the grandchildren of registry_client
+            rows.append(("- " * (depth // 2) + name, int(m.group(2))))
     rows.sort(key=lambda r: r[1], reverse=True)
-    return rows[:15]
+    return [r for r in rows if r[1] >= 1000][:16]
 
 
 # -- main ------------------------------------------------------------------------------------

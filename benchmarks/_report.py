@@ -234,9 +234,10 @@ def row_cells(name: str, row: dict[str, Any], workload: str) -> list[str]:
         name, _fmt(row["median_s"]),
         _fmt(proc) if row.get("median_op_s") is not None else "=",
         _fmt(row.get("cpu_s"), ".2f"),
-        _fmt(row.get("mb_per_s"), ".0f"),
+        _fmt(row.get("mb_per_s"), ".2f" if (row.get("mb_per_s") or 0) < 10 else ".0f"),
         reqs if workload != "g" or row.get("registry_requests") else "-",
-        _range_text(row, "token_requests") if workload != "g" else "-",
+        _range_text(row, "token_requests") if workload != "g" or row.get("registry_requests")
+        else "-",
         conns if workload != "g" else "-",
         _fmt(row.get("peak_rss_mib"), ".1f"),
         _fmt(row.get("x_curl"), ".2f"), _fmt(row.get("x_curl_parallel"), ".2f"),
@@ -362,8 +363,9 @@ def markdown(report: dict[str, Any], previous: str | None) -> str:
         parts.append(_md_table(rows))
         parts.append("")
         if key == "g" and report.get("import_breakdown"):
-            parts.append("Slowest imports under `import registry_client` "
-                         "(`python -X importtime`, cumulative ms):")
+            parts.append("What `import registry_client` adds after `import requests` "
+                         "(one `python -X importtime -c 'import requests; import "
+                         "registry_client'`, down to grandchildren, cumulative ms):")
             parts.append("")
             parts.append(_md_table([["module", "cumulative ms"]] + [
                 [m, f"{us / 1000:.1f}"] for m, us in report["import_breakdown"]]))

@@ -225,10 +225,16 @@ def test_500_and_non_idempotent_requests_are_not_retried(
     with pytest.raises(RegistryUnavailableError):
         client(proxy).repository(image.repository).manifests.get_raw("v1")
     assert proxy.count("GET", "/manifests/v1") == 1
+    # a mount POST is not idempotent: a 503 is not retried
     proxy.add_rule("POST", "/blobs/uploads/", action="status", status=503)
+    some_blob = next(iter(image.blobs))
     with pytest.raises(RegistryUnavailableError):
-        client(proxy).repository(image.repository).blobs.upload(b"x" * 10)
+        client(proxy).repository(image.repository + "-m").blobs.mount(some_blob, image.repository)
     assert proxy.count("POST", "/blobs/uploads/") == 1
+    # starting an upload session is safe to repeat: that POST is retried
+    proxy.add_rule("POST", "/blobs/uploads/", action="status", status=503)
+    client(proxy).repository(image.repository).blobs.upload(b"x" * 10)
+    assert proxy.count("POST", "/blobs/uploads/") == 3
 
 
 @pytest.mark.parametrize("action", ["short", "cut", "reset"])
