@@ -123,6 +123,23 @@ def read_capped(resp: requests.Response, limit: int = DEFAULT_BODY_LIMIT) -> byt
     return b"".join(chunks)
 
 
+def discard(resp: requests.Response, limit: int = 64 * 1024) -> None:
+    """Drain an unwanted small body, then close: the connection goes back to the pool.
+
+    Closing a streamed response whose body was not read closes its socket, so every
+    401 challenge, HEAD or retried 503 would cost a new TCP connection (keep-alive lost).
+    """
+    try:
+        seen = 0
+        for chunk in resp.iter_content(16 * 1024):
+            seen += len(chunk)
+            if seen > limit:
+                break
+    except Exception:
+        pass
+    resp.close()
+
+
 def parse_json(data: bytes, *, what: str) -> Any:
     """Decode JSON, turning any failure into RegistryResponseError."""
     try:

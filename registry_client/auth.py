@@ -23,6 +23,7 @@ import attrs
 import requests
 
 from ._challenge import Challenge, ChallengeParseError, parse_challenges
+from ._http import discard
 from .errors import (
     AuthenticationError,
     AuthorizationError,
@@ -349,7 +350,7 @@ class TokenAuthenticator:
             if not isinstance(body, bytes) or len(body) > _MAX_TOKEN_BODY:
                 raise TokenError(f"token server {realm} sent an oversized or unreadable answer")
         finally:
-            resp.close()
+            discard(resp)
         try:
             doc: Any = json.loads(body)
         except ValueError:

@@ -19,7 +19,14 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import requests.adapters
 
-from ._http import DEFAULT_BODY_LIMIT, raise_for_status, read_capped, redact_url, retry_after
+from ._http import (
+    DEFAULT_BODY_LIMIT,
+    discard,
+    raise_for_status,
+    read_capped,
+    redact_url,
+    retry_after,
+)
 from .auth import Authenticator, TokenAuthenticator, set_scopes
 from .errors import (
     AuthenticationError,
@@ -123,6 +130,8 @@ class Requester:
         self.body_limit = body_limit
         self.capabilities: dict[str, bool] = {}
         self._paused_until = 0.0
+        self._primed = False
+        self._prime_lock = threading.Lock()
         self._rate_limit: RateLimit | None = None
         self._stats_lock = threading.Lock()
         self._stats: dict[str, Any] = {
@@ -255,8 +264,8 @@ class Requester:
                 ) from None
             if resp.status_code in ok:
                 if method == "HEAD":
+                    discard(resp)
                     resp._content = b""
-                    resp.close()
                 elif not stream:
                     try:
                         resp._content = read_capped(resp, self.body_limit)
@@ -272,7 +281,7 @@ class Requester:
                 return resp
             if resp.status_code in _RETRY_STATUSES and can_retry and attempt < self.retries:
                 wait = retry_after(resp, self.max_backoff)
-                resp.close()
+                discard(resp)
                 self._sleep(attempt, wait, shared=resp.status_code == 429)
                 attempt += 1
                 continue
@@ -302,7 +311,24 @@ class Requester:
         with self._stats_lock:
             return self._rate_limit
 
-    def _send_with_auth(
+    def _send_with_auth(self, method: str, url: str, **kw: Any) -> requests.Response:
+        """Send with credentials; the very first request to the registry goes alone.
+
+        Until one answer has come back nobody knows the registry's auth challenge, so
+        parallel workers would each be refused with a 401 and fetch a token of their
+        own. The first request is sent while the others wait; once it is answered the
+        challenge is known and everyone asks for tokens up front.
+        """
+        if not self._primed:
+            with self._prime_lock:
+                if not self._primed:
+                    try:
+                        return self._send_once_with_auth(method, url, **kw)
+                    finally:
+                        self._primed = True
+        return self._send_once_with_auth(method, url, **kw)
+
+    def _send_once_with_auth(
         self, method: str, url: str, *, scopes: tuple[str, ...], replayable: bool,
         params: Any, headers: Any, data: Any, stream: bool, allow_redirects: bool,
         timeout: Any,
@@ -329,7 +355,7 @@ class Requester:
                     "middle of a streamed body that cannot be sent again",
                     status_code=401, method=method, url=redact_url(url),
                 )
-            resp.close()
+            discard(resp)
             if start is not None and hasattr(data, "seek"):
                 data.seek(start)
             prepared = prepared.copy()
@@ -392,7 +418,7 @@ class Requester:
                 ) from None
             if resp.status_code in (429, 500, 502, 503, 504) and attempt < self.retries:
                 wait = retry_after(resp, self.max_backoff)
-                resp.close()
+                discard(resp)
                 self._sleep(attempt, wait)
                 attempt += 1
                 continue
