@@ -12,7 +12,7 @@ import requests
 import urllib3.exceptions
 
 from ._digest import new_hasher
-from ._http import is_digits
+from ._http import discard, is_digits
 from .errors import DigestMismatchError, RegistryError, RegistryUnavailableError
 
 log = logging.getLogger("registry_client")
@@ -133,9 +133,21 @@ class VerifyingReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         """Read into ``buffer``; raise DigestMismatchError at EOF when the content is wrong."""
         view = memoryview(buffer).cast("B")
-        want = len(view)
-        if want == 0 or self._verified:
-            return 0
+        data = self.read_chunk(len(view))
+        n = len(data)
+        view[:n] = data
+        return n
+
+    def read_chunk(self, want: int = CHUNK) -> bytes:
+        """The next bytes as they arrive (at most ``want``; b"" at a verified EOF).
+
+        The fast path for copying loops: no intermediate buffer, no extra copy.
+
+        Raises:
+            DigestMismatchError: at EOF, when the content does not match the digest.
+        """
+        if want <= 0 or self._verified:
+            return b""
         while True:
             assert self._resp is not None
             try:
@@ -159,17 +171,16 @@ class VerifyingReader(io.RawIOBase):
                         f"{self._what}: the registry sent more than the {self._expected} "
                         "bytes announced"
                     )
-                view[:n] = data
                 self._hasher.update(data)
                 self.offset += n
                 if self._on_bytes is not None:
                     self._on_bytes(n)
-                return n
+                return data
             if self._expected is not None and self.offset < self._expected:
                 self._resume(None)
                 continue
             self._finish()
-            return 0
+            return b""
 
     def _read_some(self, want: int) -> bytes:
         # read1 hands over whatever arrived (up to ``want``): a cut then loses nothing
@@ -184,13 +195,13 @@ class VerifyingReader(io.RawIOBase):
             except (AttributeError, NotImplementedError, io.UnsupportedOperation):
                 self._use_read1 = False  # urllib3 1.x, or a body object without read1
             else:
-                return bytes(data) if data else b""
+                return data if isinstance(data, bytes) else bytes(data or b"")
         data = raw.read(want, decode_content=True)
-        return bytes(data) if data else b""
+        return data if isinstance(data, bytes) else bytes(data or b"")
 
     def _finish(self) -> None:
         if self._resp is not None:
-            self._resp.close()
+            discard(self._resp)  # the body is read: the connection goes back to the pool
         actual = f"{self.digest.split(':', 1)[0]}:{self._hasher.hexdigest()}"
         if actual != self.digest:
             raise DigestMismatchError(
@@ -198,11 +209,17 @@ class VerifyingReader(io.RawIOBase):
             )
         self._verified = True
 
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes as they arrive (everything when ``size`` is -1 or None)."""
+        if size is None or size < 0:
+            return self.read_all()
+        return self.read_chunk(size)
+
     def read_all(self, chunk: int = CHUNK) -> bytes:
         """Read to EOF and return everything (verified)."""
         parts: list[bytes] = []
         while True:
-            block = self.read(chunk)
+            block = self.read_chunk(chunk)
             if not block:
                 return b"".join(parts)
             parts.append(block)

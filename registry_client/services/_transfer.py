@@ -29,7 +29,7 @@ from ..models import (
 from ..progress import BlobMounted, BlobSkipped, ProgressCallback, emit
 from ._base import is_digest
 from ._plan import BlobPlan, CopyPlan, blobs_of, distinct_largest_first, make_plan
-from ._upload import Uploader, UploadSource
+from ._upload import MONOLITHIC_MAX, Uploader, UploadSource
 
 if TYPE_CHECKING:
     from ..repository import Repository
@@ -254,8 +254,13 @@ def copy_image(
             return
         reader = src_blobs.open(b.digest, expected_size=b.size)
         assert isinstance(reader, VerifyingReader)
-        with io.BufferedReader(reader, buffer_size=CHUNK) as buffered:
-            source = UploadSource(buffered, b.size, b.digest, owned=False)
+        with reader:
+            # One PUT streams the reader as it arrives; chunked uploads (large blobs)
+            # need whole chunks, which a buffered reader assembles.
+            stream: io.RawIOBase | io.BufferedReader = (
+                reader if b.size <= MONOLITHIC_MAX else io.BufferedReader(reader, CHUNK)
+            )
+            source = UploadSource(stream, b.size, b.digest, owned=False)  # type: ignore[arg-type]
             Uploader(target.blobs, source, None, progress).run()
 
     by_digest = {b.digest: b for b in plan.blobs}

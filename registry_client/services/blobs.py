@@ -172,7 +172,7 @@ class BlobService(Service):
         try:
             with reader, open(partial, "r+b" if start else "wb") as out:
                 out.seek(start)
-                while block := reader.read(CHUNK):
+                while block := reader.read_chunk(CHUNK):
                     pos = reader.offset - len(block)
                     if out.tell() != pos:  # the server ignored Range: starting over
                         out.seek(pos)
