@@ -52,7 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="where to write the Markdown page (default: benchmarks/RESULTS.md "
                         "for a full run, else next to the JSON)")
     p.add_argument("--no-peers", action="store_true",
-                   help="do not install python-dxf into benchmarks/.peers (its rows become gaps)")
+                   help="do not install python-dxf into benchmarks/.peers when it is missing "
+                        "(its rows become gaps; an existing install is used)")
     p.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     args = p.parse_args(argv)
     args.only = [c for c in args.only.replace(",", "").strip() if c]
@@ -165,6 +166,16 @@ def client_env(root: Path) -> dict[str, str]:
     return env
 
 
+def git_commit() -> str:
+    """The commit measured (``git describe --always --dirty``), or "?"."""
+    try:
+        out = subprocess.run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    return out or "?"
+
+
 def machine_meta(root: Path, runs: int, warmup: int, quick: bool) -> dict[str, Any]:
     cpu_model = "?"
     try:
@@ -190,7 +201,7 @@ def machine_meta(root: Path, runs: int, warmup: int, quick: bool) -> dict[str, A
         "docker-registry " + version(["docker-registry", "--version"]).split()[-1],
         DXF_REQUIREMENT,
     ])
-    return {"loadavg_end": os.getloadavg(),
+    return {"loadavg_end": os.getloadavg(), "commit_end": git_commit(),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "cpus": os.cpu_count(), "cpu_model": cpu_model, "mem_gib": mem,
             "data_dir": str(root), "data_dir_fs": str(root.parent),
@@ -300,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
     load_start = os.getloadavg()
+    commit = git_commit()
     if load_start[0] > 1.0:
         log(f"load average is {load_start[0]:.2f} on {os.cpu_count()} CPUs: other work on this "
             "machine will make the timings noisy")
@@ -408,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     report["meta"] = machine_meta(root, args.runs, args.warmup, args.quick)
     report["meta"]["elapsed_s"] = time.monotonic() - started
     report["meta"]["loadavg_start"] = load_start
+    report["meta"]["commit"] = commit
     report["meta"]["workloads"] = "".join(args.only)
     print(_report.console(report))
     _report.write_json(report, args.json)

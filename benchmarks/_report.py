@@ -333,7 +333,11 @@ def markdown(report: dict[str, Any], previous: str | None) -> str:
              "section at the end is kept when the page is regenerated.", "",
              HOW_TO.format(minutes=max(1, round(meta["elapsed_s"] / 60))), "",
              "## This machine", "",
-             f"{meta['date']} -- {meta['cpus']} CPUs ({meta['cpu_model']}), "
+             f"{meta['date']}, commit `{meta.get('commit', '?')}`"
+             + (f" (`{meta['commit_end']}` at the end)"
+                if meta.get("commit_end", meta.get("commit")) != meta.get("commit") else "")
+             + " -- "
+             f"{meta['cpus']} CPUs ({meta['cpu_model']}), "
              f"{meta['mem_gib']:.0f} GiB RAM, data in `{meta['data_dir_fs']}`; "
              f"{meta['versions']}; {meta['runs']} measured runs "
              f"(+{meta['warmup']} warm-up) per client; whole run {meta['elapsed_s']:.0f} s; "

@@ -1,2 +1,0 @@
-import dxf.main
-dxf.main.main()
