@@ -204,7 +204,11 @@ def raise_for_status(
     status = resp.status_code
     url = redact_url(resp.url)
     try:
-        body = read_capped(resp, _ERROR_BODY_LIMIT) if method != "HEAD" else b""
+        if method == "HEAD":
+            discard(resp)  # no body: keep the connection
+            body = b""
+        else:
+            body = read_capped(resp, _ERROR_BODY_LIMIT)
     except RegistryError:
         body = b""
     errors = error_list(body)

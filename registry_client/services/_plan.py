@@ -87,7 +87,7 @@ def distinct_largest_first(items: Iterable[Descriptor]) -> list[Descriptor]:
 
 def make_plan(
     images: ImageService, raw: RawManifest, children: list[tuple[RawManifest, Manifest]],
-    target: Repository, tag: str | None, *, check_target: bool,
+    target: Repository, tag: str | None, *, check_target: bool, for_push: bool = False,
     run: Callable[[Callable[[Descriptor], BlobPlan], list[Descriptor]], list[BlobPlan]],
 ) -> CopyPlan:
     """Decide per blob; with ``check_target`` one HEAD per blob on the target decides skips.
@@ -103,7 +103,7 @@ def make_plan(
         action: BlobAction
         if same_repo:
             action = "skip"
-        elif check_target and target.blobs.exists(d.digest):
+        elif check_target and target.blobs.exists(d.digest, for_push=for_push):
             action = "skip"
         else:
             action = "mount" if same else "transfer"

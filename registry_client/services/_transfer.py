@@ -243,7 +243,11 @@ def copy_image(
     tag = target_tag or (None if is_digest(reference) else reference)
     same = target.requester.base_url == images._requester.base_url
     plan = make_plan(images, raw, children, target, tag, check_target=not same,
+                     for_push=True,
                      run=lambda fn, items: _map_parallel(fn, items, images._max_workers))
+    config_digest = (top.config.digest if isinstance(top, ManifestV2 | OCIManifest)
+                     and top.config.size <= images._requester.body_limit else None)
+    kept: dict[str, bytes] = {}
 
     def move(b: BlobPlan) -> None:
         if b.action == "skip":
@@ -251,6 +255,11 @@ def copy_image(
             return
         if b.action == "mount" and target.blobs.mount(b.digest, images.repository):
             emit(progress, BlobMounted(b.digest, b.size, images.repository))
+            return
+        if b.digest == config_digest:  # small, and needed to describe the result: keep it
+            kept[b.digest] = src_blobs.get(b.digest)
+            source = UploadSource.from_data(kept[b.digest], b.digest)
+            Uploader(target.blobs, source, None, progress).run()
             return
         reader = src_blobs.open(b.digest, expected_size=b.size)
         assert isinstance(reader, VerifyingReader)
@@ -274,6 +283,6 @@ def copy_image(
     config = None
     if not _is_index(top):
         assert isinstance(top, ManifestV2 | OCIManifest)
-        config = src_blobs.get(top.config.digest)
+        config = kept.get(top.config.digest)
     return _image_from_local(images, raw, top, domain=target.domain,
                              repository=target.name, tag=tag, config=config)

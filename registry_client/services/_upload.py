@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("registry_client")
 
 MONOLITHIC_MAX = 64 * 1024 * 1024
-DEFAULT_CHUNK = 16 * 1024 * 1024
+DEFAULT_CHUNK = 16 * 1024 * 1024  # chunks read into memory (a stream that can't rewind)
+STREAM_CHUNK = 64 * 1024 * 1024  # chunks streamed from a file
 _OCTET = "application/octet-stream"
 _RANGE_RE = re.compile(r"^(?:bytes=)?0-(-?\d+)$")
 
@@ -169,9 +170,13 @@ class Uploader:
         if not resumed:
             self._note_chunk_limits(self._start_session("start blob upload"))
         try:
+            # One streamed PUT for small blobs, and for a stream of known size and digest
+            # that cannot be rewound (a copy from another registry): chunking it would buy
+            # no resume, only requests. Large files go in chunks streamed from the file.
             monolithic = (
                 self.chunk_size is None and self.state_file is None and src.size is not None
-                and src.digest is not None and src.size <= MONOLITHIC_MAX
+                and src.digest is not None
+                and (src.size <= MONOLITHIC_MAX or not src.stream.seekable())
             )
             digest = self._monolithic() if monolithic else self._chunked(resumed)
         except BaseException:
@@ -211,7 +216,7 @@ class Uploader:
 
     def _blob_present(self, digest: str) -> bool:
         try:
-            return self.blobs.exists(digest)
+            return self.blobs.exists(digest, for_push=True)
         except RegistryError:
             return False
 
@@ -332,7 +337,7 @@ class Uploader:
     def _note_chunk_limits(self, resp: Any) -> None:
         """Fit the chunk size to the registry: OCI-Chunk-Min-Length and known host limits."""
         host = self.blobs._requester.host
-        size = self.chunk_size or DEFAULT_CHUNK
+        size = self.chunk_size or (STREAM_CHUNK if self._streams_views() else DEFAULT_CHUNK)
         limit = chunk_size_limit(host)
         if limit is not None:
             size = min(size, limit)
@@ -341,7 +346,38 @@ class Uploader:
             size = max(size, int(minimum))
         self.effective_chunk = size
 
+    def _streams_views(self) -> bool:
+        """True when chunks can be sent straight from the source (seekable, digest known).
+
+        Crash-safe uploads (a state file) send whole chunks from memory instead, so the
+        state is saved after each chunk before the next one starts: Distribution drops a
+        session whose PATCH was cut mid-body, so only a stop between chunks can resume.
+        """
+        src = self.source
+        return (self.state_file is None and src.stream.seekable()
+                and src.digest is not None and src.size is not None)
+
+    def _chunked_views(self, start: int) -> str:
+        """PATCH chunks streamed from the file itself: nothing held in memory, no hashing.
+
+        The digest was computed before (it decided whether to upload at all) and the
+        registry checks it on the final PUT.
+        """
+        src = self.source
+        assert src.digest is not None and src.size is not None
+        offset = start
+        if start:
+            self.advance(start, count=False)
+        while offset < src.size:
+            length = min(self.effective_chunk, src.size - offset)
+            self._patch(None, offset, length)
+            offset += length
+        self._put_final(src.digest, b"", 0)
+        return src.digest
+
     def _chunked_once(self, start: int = 0) -> str:
+        if self._streams_views():
+            return self._chunked_views(start)
         src = self.source
         chunk_size = self.effective_chunk
         algo = (src.digest or "sha256").split(":", 1)[0]
@@ -362,7 +398,7 @@ class Uploader:
             if not chunk:
                 break
             hasher.update(chunk)
-            self._patch(chunk, offset)
+            self._patch(chunk, offset, len(chunk))
             offset += len(chunk)
         digest = f"{algo}:{hasher.hexdigest()}"
         if src.digest is not None and digest != src.digest:
@@ -370,42 +406,52 @@ class Uploader:
         self._put_final(digest, b"", 0)
         return digest
 
-    def _patch(self, chunk: bytes, offset: int) -> None:
-        """Send one chunk; after a cut, resume from the offset the registry reports."""
+    def _patch(self, chunk: bytes | None, offset: int, length: int) -> None:
+        """Send bytes ``offset .. offset+length`` (``chunk``, or streamed from the source
+        when None); after a cut, resume from the offset the registry reports."""
         attempts = self.blobs._requester.retries
         sent_from = offset
         while True:
-            part = chunk[sent_from - offset:]
-            end = sent_from + len(part) - 1
+            size = offset + length - sent_from
+            end = sent_from + size - 1
+            body: bytes | _CountingBody
+            if chunk is None:
+                self.source.stream.seek(self.source.start + sent_from)
+                body = _CountingBody(self, size)
+            else:
+                body = chunk[sent_from - offset:]
             try:
                 resp = self._send(
-                    "PATCH", self.location or "", data=part, idempotent=False,
+                    "PATCH", self.location or "", data=body, idempotent=False,
                     headers={"Content-Type": _OCTET, "Content-Range": f"{sent_from}-{end}",
-                             "Content-Length": str(len(part))},
+                             "Content-Length": str(size)},
                     expected=(202, 204),
                 )
             except RegistryUnavailableError:
+                if isinstance(body, _CountingBody):
+                    self.advance(-body.tell())  # counted while streaming; recounted below
                 if attempts <= 0:
                     raise
                 attempts -= 1
                 self._session_lost = True  # until the registry shows it still has it
                 reported = self._status()
-                if not offset <= reported <= offset + len(chunk):
+                if not offset <= reported <= offset + length:
                     raise RegistryResponseError(
                         f"upload: the registry reports offset {reported}, outside the chunk "
-                        f"{offset}-{offset + len(chunk)}"
+                        f"{offset}-{offset + length}"
                     ) from None
                 self._session_lost = False
                 log.debug("upload: resuming chunk at byte %d", reported)
                 self.advance(reported - sent_from)
                 sent_from = reported
-                if sent_from == offset + len(chunk):
+                if sent_from == offset + length:
                     self._save_state(sent_from)
                     return
                 continue
             self._set_location(resp)
-            self._save_state(offset + len(chunk))  # before anyone hears of the progress
-            self.advance(len(part), count=False)  # the requester counted the bytes body
+            self._save_state(offset + length)  # before anyone hears of the progress
+            if not isinstance(body, _CountingBody):
+                self.advance(size, count=False)  # the requester counted the bytes body
             return
 
     def _status(self) -> int:

@@ -50,8 +50,13 @@ class BlobService(Service):
         Raises:
             NotFoundError: the repository has no such blob.
         """
+        return self._head(digest, "pull")
+
+    def _head(self, digest: str, actions: str) -> Descriptor:
         check_digest(digest)
-        resp = self._request("HEAD", f"blobs/{digest}", operation=f"head blob {digest}")
+        resp = self._request(
+            "HEAD", f"blobs/{digest}", actions=actions, operation=f"head blob {digest}"
+        )
         length = resp.headers.get("Content-Length", "")
         if not is_digits(length):
             raise RegistryResponseError(
@@ -60,10 +65,14 @@ class BlobService(Service):
         media = (resp.headers.get("Content-Type") or _OCTET).split(";", 1)[0].strip()
         return Descriptor(media_type=media, digest=digest, size=int(length))
 
-    def exists(self, digest: str) -> bool:
-        """True when the repository has the blob (one HEAD request)."""
+    def exists(self, digest: str, *, for_push: bool = False) -> bool:
+        """True when the repository has the blob (one HEAD request).
+
+        ``for_push=True`` asks for the push scope up front, so the upload that
+        usually follows reuses the same token.
+        """
         try:
-            self.head(digest)
+            self._head(digest, "pull,push" if for_push else "pull")
         except NotFoundError:
             return False
         return True
@@ -217,7 +226,7 @@ class BlobService(Service):
             check_digest(digest)
         source = UploadSource.from_data(data, digest)
         try:
-            if source.digest is not None and self.exists(source.digest):
+            if source.digest is not None and self.exists(source.digest, for_push=True):
                 emit(progress, BlobSkipped(source.digest, source.size or 0))
                 return Descriptor(media_type=_OCTET, digest=source.digest, size=source.size or 0)
             return Uploader(self, source, chunk_size, progress, state_file).run()

@@ -127,7 +127,7 @@ def big_source(
     sources = {
         small: (big_image.blobs[small], None),
         medium: (io.BytesIO(big_image.blobs[medium]), 5 * MiB),
-        large: (path, None),  # 70 MiB > 64 MiB: chunked automatically (16 MiB chunks)
+        large: (path, None),  # 70 MiB > 64 MiB: chunked automatically (64 MiB chunks)
         big_image.config_digest: (big_image.blobs[big_image.config_digest or ""], None),
     }
     for digest, (source, chunk_size) in sources.items():
@@ -150,7 +150,7 @@ def test_push_three_layer_image_with_chunked_uploads(
     assert big_source.patches == {
         small: 0,  # 1 MiB: one monolithic PUT
         medium: 4,  # 20 MiB / explicit 5 MiB chunks
-        large: 5,  # 70 MiB / default 16 MiB chunks
+        large: 2,  # 70 MiB / default 64 MiB chunks, streamed from the file
         big_image.config_digest: 0,
     }
     assert set(big_source.final_puts.values()) == {1}  # each upload closed by one PUT
