@@ -8,9 +8,11 @@ Start with :class:`Registry`::
     print(repo.tags.get_all())
 """
 
-import logging as _logging
+from __future__ import annotations
 
-from .auth import Authenticator, BasicAuthenticator, NullAuthenticator, TokenAuthenticator
+import importlib as _importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     AuthenticationError,
     AuthorizationError,
@@ -25,38 +27,71 @@ from .errors import (
     TokenError,
     UnknownSchemaError,
 )
-from .models import (
-    Descriptor,
-    Image,
-    ImageConfig,
-    Manifest,
-    ManifestList,
-    ManifestV2,
-    OCIIndex,
-    OCIManifest,
-    Platform,
-    RawManifest,
-    TagPage,
-)
-from .progress import (
-    BlobAdvanced,
-    BlobFinished,
-    BlobMounted,
-    BlobSkipped,
-    BlobStarted,
-    ProgressEvent,
-)
-from .reference import ImageReference, parse_image_name
-from .registry import Registry
-from .repository import Repository
-from .requester import Requester
-from .services import BlobService, ImageService, ManifestService, TagService
-from .services._plan import BlobPlan, CopyPlan
 
 __version__ = "0.1.0"
 
-# A library never prints: without the application's own logging set up, records go nowhere.
-_logging.getLogger("registry_client").addHandler(_logging.NullHandler())
+# Names are loaded on first use (PEP 562), so ``import registry_client`` stays cheap for
+# programs that only need part of it (the CLI's --help, parse_image_name...). Using a
+# name loads its module and what that needs (requests for Registry), exactly once.
+_LAZY = {
+    "Authenticator": ".auth", "BasicAuthenticator": ".auth", "NullAuthenticator": ".auth",
+    "TokenAuthenticator": ".auth",
+    "Descriptor": ".models", "Image": ".models", "ImageConfig": ".models",
+    "Manifest": ".models", "ManifestList": ".models", "ManifestV2": ".models",
+    "OCIIndex": ".models", "OCIManifest": ".models", "Platform": ".models",
+    "RawManifest": ".models", "TagPage": ".models",
+    "BlobAdvanced": ".progress", "BlobFinished": ".progress", "BlobMounted": ".progress",
+    "BlobSkipped": ".progress", "BlobStarted": ".progress", "ProgressEvent": ".progress",
+    "ImageReference": ".reference", "parse_image_name": ".reference",
+    "Registry": ".registry", "Repository": ".repository", "Requester": ".requester",
+    "BlobService": ".services", "ImageService": ".services", "ManifestService": ".services",
+    "TagService": ".services",
+    "BlobPlan": ".services._plan", "CopyPlan": ".services._plan",
+}
+
+if TYPE_CHECKING:
+    from .auth import Authenticator, BasicAuthenticator, NullAuthenticator, TokenAuthenticator
+    from .models import (
+        Descriptor,
+        Image,
+        ImageConfig,
+        Manifest,
+        ManifestList,
+        ManifestV2,
+        OCIIndex,
+        OCIManifest,
+        Platform,
+        RawManifest,
+        TagPage,
+    )
+    from .progress import (
+        BlobAdvanced,
+        BlobFinished,
+        BlobMounted,
+        BlobSkipped,
+        BlobStarted,
+        ProgressEvent,
+    )
+    from .reference import ImageReference, parse_image_name
+    from .registry import Registry
+    from .repository import Repository
+    from .requester import Requester
+    from .services import BlobService, ImageService, ManifestService, TagService
+    from .services._plan import BlobPlan, CopyPlan
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "AuthenticationError",

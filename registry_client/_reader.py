@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import logging
 import re
 from collections.abc import Callable
 from typing import Any
@@ -13,9 +12,8 @@ import urllib3.exceptions
 
 from ._digest import new_hasher
 from ._http import discard, is_digits
+from ._log import log
 from .errors import DigestMismatchError, RegistryError, RegistryUnavailableError
-
-log = logging.getLogger("registry_client")
 
 CHUNK = 1024 * 1024
 _CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")

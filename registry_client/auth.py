@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -41,7 +40,6 @@ __all__ = [
     "set_scopes",
 ]
 
-log = logging.getLogger("registry_client")
 
 _SCOPES_ATTR = "_registry_client_scopes"
 DEFAULT_EXPIRES_IN = 60

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -14,11 +13,11 @@ from typing import Any
 
 import attrs
 
+from ._log import log
 from .auth import TokenAuthenticator
 
 __all__ = ["DockerCredentials", "authenticator_for", "config_path", "credentials_for"]
 
-log = logging.getLogger("registry_client")
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 _HUB_NAMES = {"docker.io", "index.docker.io", "registry-1.docker.io"}

@@ -8,7 +8,6 @@ and unexpected answers become typed errors.
 
 from __future__ import annotations
 
-import logging
 import random
 import threading
 import time
@@ -27,6 +26,7 @@ from ._http import (
     redact_url,
     retry_after,
 )
+from ._log import log
 from .auth import Authenticator, TokenAuthenticator, set_scopes
 from .errors import (
     AuthenticationError,
@@ -37,7 +37,6 @@ from .ratelimit import RateLimit, parse_rate_limit
 
 __all__ = ["Requester", "api_host"]
 
-log = logging.getLogger("registry_client")
 
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import fnmatch
-import logging
 import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._log import log
 from .errors import NotFoundError, RegistryError
 from .models import ManifestList, ManifestV2, OCIIndex, OCIManifest, parse_rfc3339
 
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RetentionPlan", "TagDecision", "apply", "parse_duration", "plan", "semver_key"]
 
-log = logging.getLogger("registry_client")
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION_RE = re.compile(r"^(?:\d+[smhdw])+$")

@@ -18,7 +18,6 @@ the other entry is lost from the index (the artifact itself stays pushed).
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -30,6 +29,7 @@ import attrs
 
 from .. import mediatypes
 from .._digest import compute_digest
+from .._log import log
 from .._pagination import follow_pages, next_link
 from ..errors import NotFoundError, RegistryResponseError
 from ..models import (
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from .images import ImageService
     from .manifests import ManifestService
 
-log = logging.getLogger("registry_client")
 
 CAPABILITY = "referrers_api"
 TITLE = "org.opencontainers.image.title"

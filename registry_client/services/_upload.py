@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import logging
 import os
 import re
 from typing import IO, TYPE_CHECKING, Any
 
 from .._digest import compute_digest
 from .._http import is_digits
+from .._log import log
 from .._reader import CHUNK
 from ..errors import (
     DigestMismatchError,
@@ -27,7 +27,6 @@ from ..quirks import chunk_size_limit
 if TYPE_CHECKING:
     from .blobs import BlobService
 
-log = logging.getLogger("registry_client")
 
 MONOLITHIC_MAX = 64 * 1024 * 1024
 DEFAULT_CHUNK = 16 * 1024 * 1024  # chunks read into memory (a stream that can't rewind)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 from typing import IO, TYPE_CHECKING, BinaryIO
 
@@ -11,6 +10,7 @@ import requests
 
 from .._digest import new_hasher
 from .._http import is_digits
+from .._log import log
 from .._reader import CHUNK, VerifyingReader
 from ..errors import (
     AuthenticationError,
@@ -34,7 +34,6 @@ from ._upload import Uploader, UploadSource
 if TYPE_CHECKING:
     from pathlib import Path
 
-log = logging.getLogger("registry_client")
 _OCTET = "application/octet-stream"
 
 

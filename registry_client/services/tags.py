@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import logging
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Literal, overload
@@ -23,7 +22,6 @@ if TYPE_CHECKING:
     from .blobs import BlobService
     from .manifests import ManifestService
 
-log = logging.getLogger("registry_client")
 
 MAX_TAGS_PER_PAGE = 100_000
 _EMPTY_CONFIG = b"{}"
