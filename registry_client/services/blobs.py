@@ -29,7 +29,6 @@ from ..progress import (
     emit,
 )
 from ._base import Service, check_digest
-from ._upload import Uploader, UploadSource
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -223,6 +222,8 @@ class BlobService(Service):
         """
         if digest is not None:
             check_digest(digest)
+        from ._upload import Uploader, UploadSource  # loaded on the first upload
+
         source = UploadSource.from_data(data, digest)
         try:
             if source.digest is not None and self.exists(source.digest, for_push=True):

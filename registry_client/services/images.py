@@ -24,11 +24,11 @@ from ..models import (
 )
 from ..progress import ProgressCallback
 from ._base import Service, check_digest, check_reference, check_tag, is_digest
-from ._plan import CopyPlan
 
 if TYPE_CHECKING:
     from ..repository import Repository
     from ..requester import Requester
+    from ._plan import CopyPlan
     from ._referrers import ArtifactItem
     from .blobs import BlobService
     from .manifests import ManifestService
