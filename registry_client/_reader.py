@@ -63,6 +63,7 @@ class VerifyingReader(io.RawIOBase):
         self._restarted = False
         self._skip = 0
         self._use_read1 = True
+        self._direct: Any = None
         self._open(start)
 
     # -- connection ---------------------------------------------------------------------
@@ -70,6 +71,9 @@ class VerifyingReader(io.RawIOBase):
         self._skip = 0
         resp = self._opener(offset)
         self._resp = resp
+        fp = getattr(resp.raw, "_fp", None)
+        plain = not resp.headers.get("Content-Encoding")
+        self._direct = fp if plain and callable(getattr(fp, "readinto", None)) else None
         total: int | None = None
         if resp.status_code == 206:
             m = _CONTENT_RANGE_RE.match(resp.headers.get("Content-Range", "").strip())
@@ -144,12 +148,28 @@ class VerifyingReader(io.RawIOBase):
         Raises:
             DigestMismatchError: at EOF, when the content does not match the digest.
         """
+        data = self._next(want, None)
+        return data if isinstance(data, bytes) else bytes(data)
+
+    def read_into(self, buffer: bytearray) -> memoryview:
+        """Receive the next bytes straight into ``buffer``; a view of them (empty at EOF).
+
+        The view is only valid until the next call (the buffer is reused): write or
+        hash it at once. This is the download loop's zero-copy path.
+
+        Raises:
+            DigestMismatchError: at EOF, when the content does not match the digest.
+        """
+        data = self._next(len(buffer), buffer)
+        return data if isinstance(data, memoryview) else memoryview(data)
+
+    def _next(self, want: int, buffer: bytearray | None) -> bytes | memoryview:
         if want <= 0 or self._verified:
             return b""
         while True:
             assert self._resp is not None
             try:
-                data = self._read_some(want)
+                data = self._read_some(want, buffer)
             except _READ_ERRORS as exc:
                 if isinstance(exc, RegistryError):
                     raise
@@ -180,13 +200,18 @@ class VerifyingReader(io.RawIOBase):
             self._finish()
             return b""
 
-    def _read_some(self, want: int) -> bytes:
+    def _read_some(self, want: int, buffer: bytearray | None = None) -> bytes | memoryview:
         # read1 hands over whatever arrived (up to ``want``): a cut then loses nothing
         # already received, so the resume starts exactly there. ``read(want)`` would
         # drop a partly filled block when the connection breaks.
         raw = self._resp.raw if self._resp is not None else None
         if raw is None:
             return b""
+        if buffer is not None and self._direct is not None:
+            # Straight from the socket into the caller's buffer (no Content-Encoding to
+            # undo): http.client's readinto is recv_into, no intermediate bytes object.
+            view = memoryview(buffer)[:want]
+            return view[: self._direct.readinto(view)]
         if self._use_read1:
             try:
                 data = raw.read1(want, decode_content=True)

@@ -179,7 +179,8 @@ class BlobService(Service):
         try:
             with reader, open(partial, "r+b" if start else "wb") as out:
                 out.seek(start)
-                while block := reader.read_chunk(CHUNK):
+                buffer = bytearray(CHUNK)
+                while block := reader.read_into(buffer):
                     pos = reader.offset - len(block)
                     if out.tell() != pos:  # the server ignored Range: starting over
                         out.seek(pos)
