@@ -208,6 +208,13 @@ class Uploader:
                 self.location = None
                 return
             raise
+        except RegistryResponseError as exc:
+            if "DIGEST_INVALID" in exc.codes:  # the bytes sent do not hash to ``digest``
+                raise DigestMismatchError(
+                    f"upload: the registry found the content does not match {digest} "
+                    f"({exc.message})", status_code=exc.status_code, errors=exc.errors,
+                ) from None
+            raise
         remote = (resp.headers.get("Docker-Content-Digest") or "").strip()
         if remote and remote != digest:
             raise DigestMismatchError(f"upload: registry stored {remote[:100]}, sent {digest}")

@@ -282,3 +282,16 @@ def test_chunk_cut_in_the_middle_completes(
     assert stats.delta("bytes_sent") >= len(data)
     assert rc.repository(unique_repository).blobs.get(digest) == data
     assert rc.repository(unique_repository).blobs.size(digest) == len(data)
+
+
+def test_upload_of_a_file_with_a_wrong_digest_is_a_digest_mismatch(
+    anon_registry: LocalRegistry, tmp_path: Path
+) -> None:
+    reg = anon_registry
+    path = tmp_path / "f"
+    path.write_bytes(b"real content")
+    wrong = "sha256:" + "0" * 64
+    with Registry(reg.host, protocol="http") as client:
+        with pytest.raises(DigestMismatchError):
+            client.repository("wrong/digest").blobs.upload(path, digest=wrong)
+        assert not client.repository("wrong/digest").blobs.exists(wrong)
