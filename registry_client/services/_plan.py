@@ -67,13 +67,15 @@ class CopyPlan:
         }
 
 
+def distributable(d: Descriptor) -> bool:
+    """False for foreign / non-distributable layers (Windows base layers), never moved."""
+    return not any(f in d.media_type for f in _FOREIGN)
+
+
 def blobs_of(manifest: Manifest) -> list[Descriptor]:
     """The config and layers of an image manifest (foreign layers left out); [] for an index."""
     if isinstance(manifest, ManifestV2 | OCIManifest):
-        return [
-            d for d in [manifest.config, *manifest.layers]
-            if not any(f in d.media_type for f in _FOREIGN)
-        ]
+        return [d for d in [manifest.config, *manifest.layers] if distributable(d)]
     return []
 
 

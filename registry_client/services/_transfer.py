@@ -27,9 +27,18 @@ from ..models import (
     manifest_from_bytes,
 )
 from ..progress import BlobMounted, BlobSkipped, ProgressCallback, emit
+from . import _light
 from ._base import is_digest
-from ._plan import BlobPlan, CopyPlan, blobs_of, distinct_largest_first, make_plan
+from ._plan import (
+    BlobPlan,
+    CopyPlan,
+    blobs_of,
+    distinct_largest_first,
+    distributable,
+    make_plan,
+)
 from ._upload import MONOLITHIC_MAX, Uploader, UploadSource
+from .images import _platform_of_entry
 
 if TYPE_CHECKING:
     from ..repository import Repository
@@ -55,15 +64,6 @@ def _run_parallel(
     with ThreadPoolExecutor(max_workers=min(workers, len(ordered))) as pool:
         for future in [pool.submit(fn, d) for d in ordered]:
             future.result()
-
-
-def _select(index: ManifestList | OCIIndex, platform: str | Platform) -> Descriptor:
-    want = Platform.parse(platform) if isinstance(platform, str) else platform
-    for d in index.manifests:
-        if d.platform is not None and d.platform.matches(want):
-            return d
-    have = ", ".join(str(d.platform) for d in index.manifests if d.platform is not None)
-    raise ValueError(f"no platform {want} in this index (have: {have})")
 
 
 def _descriptor_dict(raw: RawManifest) -> dict[str, Any]:
@@ -100,26 +100,41 @@ def _image_from_local(
 
 
 # -- pull -----------------------------------------------------------------------------------
+def _choose(entries: list[Descriptor], platform: str | Platform) -> Descriptor:
+    want = Platform.parse(platform) if isinstance(platform, str) else platform
+    for d in entries:
+        if d.platform is not None and d.platform.matches(want):
+            return d
+    have = ", ".join(str(d.platform) for d in entries if d.platform is not None)
+    raise ValueError(f"no platform {want} in this index (have: {have})")
+
+
 def pull_image(
     images: ImageService, reference: str, directory: str | os.PathLike[str], *,
     platform: str | Platform | None, progress: ProgressCallback | None,
 ) -> Image:
-    """Write the image ``reference`` into an OCI layout at ``directory``."""
+    """Write the image ``reference`` into an OCI layout at ``directory``.
+
+    Manifests are read with the light parser (``_light``): moving bytes needs only
+    their descriptors, not the typed models.
+    """
     layout = OCILayout(directory)
     layout.init()
     manifests, blobs = images._manifests, images._blobs
     raw = manifests.get_raw(reference)
-    top = manifest_from_bytes(raw.data, raw.media_type)
-    singles: list[tuple[RawManifest, Manifest]] = []
-    entry_raw = raw
-    if _is_index(top):
-        assert isinstance(top, ManifestList | OCIIndex)
-        chosen = [_select(top, platform)] if platform is not None else list(top.manifests)
+    is_index, top = _light.read(raw)
+    singles: list[tuple[RawManifest, list[Descriptor]]] = []
+    entry_raw, entries = raw, top
+    if is_index:
+        chosen = [_choose(top, platform)] if platform is not None else top
         for d in chosen:
             child_raw = manifests.get_raw(d.digest)
-            singles.append((child_raw, manifest_from_bytes(child_raw.data, child_raw.media_type)))
+            child_is_index, child_blobs = _light.read(child_raw)
+            if child_is_index:
+                raise ValueError(f"nested index {d.digest} is not supported by pull")
+            singles.append((child_raw, child_blobs))
         if platform is not None:
-            entry_raw = singles[0][0]
+            entry_raw, entries = singles[0]
         else:
             layout.write_blob(raw.digest, raw.data)
     else:
@@ -133,18 +148,22 @@ def pull_image(
         path.parent.mkdir(parents=True, exist_ok=True)
         blobs.download(d.digest, path, progress=progress, expected_size=d.size)
 
-    _run_parallel(fetch, (b for _, m in singles for b in blobs_of(m)), images._max_workers)
+    wanted = (b for _, descs in singles for b in descs if distributable(b))
+    _run_parallel(fetch, wanted, images._max_workers)
     for child_raw, _ in singles:
         layout.write_blob(child_raw.digest, child_raw.data)
     tag = None if is_digest(reference) else reference
     layout.add_manifest(_descriptor_dict(entry_raw), tag or reference)
-    entry = manifest_from_bytes(entry_raw.data, entry_raw.media_type)
-    config = None
-    if not _is_index(entry):
-        assert isinstance(entry, ManifestV2 | OCIManifest)
-        config = layout.read_blob(entry.config.digest, images._requester.body_limit)
-    return _image_from_local(images, entry_raw, entry, domain=images.domain,
-                             repository=images.repository, tag=tag, config=config)
+    if entry_raw is raw and is_index:
+        platforms = [_platform_of_entry(d.platform, d.digest, d.media_type, d.size)
+                     for d in top]
+    else:
+        config = entries[0]
+        data = layout.read_blob(config.digest, images._requester.body_limit)
+        platforms = [_light.image_platform(entry_raw, config, data)]
+    return Image(digest=entry_raw.digest, domain=images.domain, repository=images.repository,
+                 tag=tag, platforms=platforms, media_type=entry_raw.media_type,
+                 size=len(entry_raw.data))
 
 
 # -- push -----------------------------------------------------------------------------------

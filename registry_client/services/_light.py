@@ -1,0 +1,124 @@
+"""Just what moving an image needs from manifest bytes, read without the typed models.
+
+Pulling only needs the blob descriptors (or an index's entries) and the config's
+platform fields. Reading them straight from ``json.loads`` spares the first use of
+the cattrs converter (its import and generated hooks, ~15-20 ms per process) on the
+transfer path. The same checks apply as in ``models``: manifest type chosen the same
+way (schema1 and unknown types refused), digests against the grammar, sizes as
+non-negative integers, at most 1,000 index entries.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import mediatypes
+from .._digest import is_valid_digest
+from ..errors import RegistryResponseError
+from ..models import Descriptor, ManifestList, OCIIndex, Platform, RawManifest
+from ..models.manifest import manifest_class_for
+
+MAX_INDEX_ENTRIES = 1000  # as models._converter.MAX_INDEX_ENTRIES
+IMAGE_CONFIGS = (mediatypes.OCI_CONFIG, mediatypes.DOCKER_CONFIG)
+
+
+def _object(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        raise RegistryResponseError(f"{what}: malformed JSON") from None
+    if not isinstance(doc, dict):
+        raise RegistryResponseError(f"{what}: expected a JSON object")
+    return doc
+
+
+def _str(value: object, where: str, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise RegistryResponseError(f"manifest: {where} is not a string")
+    return value
+
+
+def _strings(value: object, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RegistryResponseError(f"manifest: {where} is not a list of strings")
+    return tuple(value)
+
+
+def _platform(value: object, where: str) -> Platform | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise RegistryResponseError(f"manifest: {where} is not an object")
+    return Platform(
+        architecture=_str(value.get("architecture"), f"{where}.architecture") or "",
+        os=_str(value.get("os"), f"{where}.os") or "",
+        variant=_str(value.get("variant"), f"{where}.variant", optional=True),
+        os_version=_str(value.get("os.version"), f"{where}.os.version", optional=True),
+        os_features=_strings(value.get("os.features"), f"{where}.os.features"),
+        features=_strings(value.get("features"), f"{where}.features"),
+    )
+
+
+def descriptor(value: object, where: str) -> Descriptor:
+    """A validated descriptor (media type, digest, size, platform) from a JSON object."""
+    if not isinstance(value, dict):
+        raise RegistryResponseError(f"manifest: {where} is not an object")
+    digest = value.get("digest")
+    if not is_valid_digest(digest):
+        raise RegistryResponseError(f"manifest: invalid digest {str(digest)[:100]!r} at {where}")
+    size = value.get("size")
+    if type(size) is not int or size < 0:
+        raise RegistryResponseError(f"manifest: invalid size {str(size)[:40]!r} at {where}")
+    assert isinstance(digest, str)
+    return Descriptor(
+        media_type=_str(value.get("mediaType"), f"{where}.mediaType") or "",
+        digest=digest, size=size,
+        platform=_platform(value.get("platform"), f"{where}.platform"),
+    )
+
+
+def read(raw: RawManifest) -> tuple[bool, list[Descriptor]]:
+    """``(is_index, descriptors)``: an index's entries, or an image's config then layers.
+
+    Raises:
+        SchemaV1NotSupportedError, UnknownSchemaError: a manifest type we do not read.
+        RegistryResponseError: malformed or oversized.
+    """
+    doc = _object(raw.data, f"manifest {raw.digest}")
+    cls = manifest_class_for(doc, raw.media_type)
+    if cls in (ManifestList, OCIIndex):
+        entries = doc.get("manifests")
+        if not isinstance(entries, list):
+            raise RegistryResponseError("manifest: 'manifests' is not a list")
+        if len(entries) > MAX_INDEX_ENTRIES:
+            raise RegistryResponseError(
+                f"manifest: an index of {len(entries)} entries exceeds {MAX_INDEX_ENTRIES}"
+            )
+        return True, [descriptor(e, f"$.manifests[{i}]") for i, e in enumerate(entries)]
+    layers = doc.get("layers")
+    if not isinstance(layers, list):
+        raise RegistryResponseError("manifest: 'layers' is not a list")
+    return False, [descriptor(doc.get("config"), "$.config"),
+                   *(descriptor(d, f"$.layers[{i}]") for i, d in enumerate(layers))]
+
+
+def image_platform(raw: RawManifest, config: Descriptor, config_data: bytes) -> Platform:
+    """The platform of a single image, from its config blob (empty for an artifact)."""
+    if config.media_type not in IMAGE_CONFIGS:
+        return Platform(architecture="", os="", digest=raw.digest,
+                        media_type=raw.media_type, size=len(raw.data))
+    doc = _object(config_data, f"image config {config.digest}")
+    where = "image config"
+    return Platform(
+        architecture=_str(doc.get("architecture"), f"{where} architecture") or "",
+        os=_str(doc.get("os"), f"{where} os") or "",
+        variant=_str(doc.get("variant"), f"{where} variant", optional=True),
+        os_version=_str(doc.get("os.version"), f"{where} os.version", optional=True),
+        os_features=_strings(doc.get("os.features"), f"{where} os.features"),
+        digest=raw.digest, media_type=raw.media_type, size=len(raw.data),
+    )
