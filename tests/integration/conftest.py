@@ -79,6 +79,22 @@ def _make_authenticator(
     return TokenAuthenticator(name, secret)
 
 
+@pytest.fixture(scope="module", params=("anonymous", "token"))
+def reg(request: pytest.FixtureRequest) -> LocalRegistry:
+    """The write-side tests' registry: the anonymous one, then the token one."""
+    name = {"anonymous": "anon_registry", "token": "token_registry"}[request.param]
+    registry: LocalRegistry = request.getfixturevalue(name)
+    return registry
+
+
+@pytest.fixture(scope="module")
+def rc(reg: LocalRegistry) -> Iterator[Registry]:
+    """A client of ``reg`` as its admin (token mode), so deletes are allowed."""
+    auth = TokenAuthenticator(*reg.admin) if reg.admin is not None else None
+    with Registry(reg.host, protocol="http", authenticator=auth) as client:
+        yield client
+
+
 @pytest.fixture
 def blob_data_path() -> Callable[[LocalRegistry, str], Path]:
     """``blob_data_path(reg, digest) -> Path`` of the blob's ``data`` file in storage."""

@@ -18,8 +18,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _cut_proxy import CutProxy
 from _write_helpers import (
-    REGISTRY_FIXTURES,
-    WRITE_MODES,
     LogWindow,
     MiB,
     Stats,
@@ -40,18 +38,6 @@ from registry_client import (
 from registry_client.testing import LocalRegistry, seed_blob
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module", params=WRITE_MODES)
-def reg(request: pytest.FixtureRequest) -> LocalRegistry:
-    registry: LocalRegistry = request.getfixturevalue(REGISTRY_FIXTURES[request.param])
-    return registry
-
-
-@pytest.fixture(scope="module")
-def rc(reg: LocalRegistry) -> Iterator[Registry]:
-    with client_of(reg) as client:
-        yield client
 
 
 # -- upload -----------------------------------------------------------------------------------

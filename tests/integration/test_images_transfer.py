@@ -24,8 +24,6 @@ from _write_helpers import (
     DOCKER_MANIFEST,
     OCI_MANIFEST,
     REF_NAME,
-    REGISTRY_FIXTURES,
-    WRITE_MODES,
     BuiltImage,
     LogWindow,
     MiB,
@@ -55,18 +53,6 @@ from registry_client.testing import LocalRegistry, LocalRegistryFactory
 pytestmark = pytest.mark.integration
 
 MANIFEST_ONLY = 16 * 1024  # bytes a transfer may send when no blob moves (manifests only)
-
-
-@pytest.fixture(scope="module", params=WRITE_MODES)
-def reg(request: pytest.FixtureRequest) -> LocalRegistry:
-    registry: LocalRegistry = request.getfixturevalue(REGISTRY_FIXTURES[request.param])
-    return registry
-
-
-@pytest.fixture(scope="module")
-def rc(reg: LocalRegistry) -> Iterator[Registry]:
-    with client_of(reg) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _write_helpers import (
     DOCKER_MANIFEST,
     OCI_INDEX,
-    REGISTRY_FIXTURES,
-    WRITE_MODES,
     LogWindow,
     build_image,
     build_index,
-    client_of,
     sha256,
     two_platform_index,
     upload_image,
@@ -42,18 +38,6 @@ from registry_client import (
 from registry_client.testing import LocalRegistry
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module", params=WRITE_MODES)
-def reg(request: pytest.FixtureRequest) -> LocalRegistry:
-    registry: LocalRegistry = request.getfixturevalue(REGISTRY_FIXTURES[request.param])
-    return registry
-
-
-@pytest.fixture(scope="module")
-def rc(reg: LocalRegistry) -> Iterator[Registry]:
-    with client_of(reg) as client:
-        yield client
 
 
 # -- put --------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +24,8 @@ from _write_helpers import (
     DOCKER_MANIFEST,
     OCI_INDEX,
     OCI_MANIFEST,
-    REGISTRY_FIXTURES,
-    WRITE_MODES,
     BuiltImage,
     build_image,
-    client_of,
     file_digest,
     layout_blobs,
     layout_entry,
@@ -43,18 +39,6 @@ from registry_client import Registry
 from registry_client.testing import LocalRegistry
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module", params=WRITE_MODES)
-def reg(request: pytest.FixtureRequest) -> LocalRegistry:
-    registry: LocalRegistry = request.getfixturevalue(REGISTRY_FIXTURES[request.param])
-    return registry
-
-
-@pytest.fixture(scope="module")
-def rc(reg: LocalRegistry) -> Iterator[Registry]:
-    with client_of(reg) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
