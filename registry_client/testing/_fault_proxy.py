@@ -72,11 +72,10 @@ import struct
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from types import TracebackType
 from typing import BinaryIO, Literal, cast
 from urllib.parse import urlsplit
 
-from ._util import LOCALHOST
+from ._util import LOCALHOST, StartStop
 
 __all__ = ["FaultAction", "FaultProxy", "FaultRule", "ProxiedRequest"]
 
@@ -251,7 +250,7 @@ class _Conn:
             self.upstream = None
 
 
-class FaultProxy:
+class FaultProxy(StartStop):
     """A threaded HTTP/1.1 proxy on 127.0.0.1 that injects faults (see the module docs).
 
     Args:
@@ -338,17 +337,6 @@ class FaultProxy:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self._accept_threads = []
         self._listeners = {}
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         where = self.host if self._listeners else "stopped"

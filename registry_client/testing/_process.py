@@ -15,7 +15,6 @@ import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, Literal
 
 import requests
@@ -24,7 +23,7 @@ from ._accesslog import SYNC_PREFIX, AccessLogEntry, LogCapture
 from ._binary import basic_header, find_registry_binary, make_htpasswd
 from ._grants import Grants
 from ._token_server import TokenServer
-from ._util import INTERNAL_USER_AGENT, LOCALHOST, deep_merge, free_port
+from ._util import INTERNAL_USER_AGENT, LOCALHOST, StartStop, deep_merge, free_port
 
 AuthMode = Literal["anonymous", "basic", "token"]
 AUTH_MODES: tuple[AuthMode, ...] = ("anonymous", "basic", "token")
@@ -34,7 +33,7 @@ DEFAULT_ADMIN = ("admin", "admin-pass")
 _running: weakref.WeakSet[LocalRegistry] = weakref.WeakSet()
 
 
-class LocalRegistry:
+class LocalRegistry(StartStop):
     """A real Distribution registry process on ``127.0.0.1`` with throw-away storage.
 
     ``auth`` is ``"anonymous"`` (no auth), ``"basic"`` (htpasswd: every user may do
@@ -151,17 +150,6 @@ class LocalRegistry:
         self._spawn(find_registry_binary(self._binary), self._workdir / "config.json")
         if not self._wait_ready():
             raise RuntimeError(self._startup_failure("registry (restart)"))
-
-    def __enter__(self) -> LocalRegistry:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         where = self.url if self._port is not None and self.running else "stopped"

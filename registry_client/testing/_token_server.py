@@ -15,13 +15,12 @@ import time
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ._grants import Grants, Scope, default_grants, grant_access, split_scopes
 from ._jwt import TokenSigner
-from ._util import LOCALHOST
+from ._util import LOCALHOST, StartStop
 
 DEFAULT_SERVICE = "registry-client-test-registry"
 DEFAULT_ISSUER = "registry-client-test-token-server"
@@ -79,7 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-class TokenServer:
+class TokenServer(StartStop):
     """A threaded token server implementing Docker's token authentication protocol.
 
     * ``GET /token?service=S&scope=S1&scope=S2[&account=A][&offline_token=true]`` with
@@ -164,17 +163,6 @@ class TokenServer:
             shutil.rmtree(self._directory, ignore_errors=True)
             self._directory = None
             self._own_directory = False
-
-    def __enter__(self) -> TokenServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def running(self) -> bool:

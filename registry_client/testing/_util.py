@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import abc
 import base64
 import socket
 from collections.abc import Mapping
-from typing import Any
+from types import TracebackType
+from typing import Any, TypeVar
+
+_S = TypeVar("_S", bound="StartStop")
 
 #: Every request the testing helpers themselves send to a registry carries a
 #: User-Agent starting with this prefix, so they can be left out of request counts.
@@ -52,3 +56,26 @@ def parse_actions(actions: str) -> list[str]:
         if action and action not in result:
             result.append(action)
     return result
+
+
+class StartStop(abc.ABC):
+    """Base of the test servers: ``with X(...) as x`` calls ``start()`` and ``stop()``."""
+
+    @abc.abstractmethod
+    def start(self: _S) -> _S:
+        """Start serving; return self."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop serving (idempotent)."""
+
+    def __enter__(self: _S) -> _S:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
