@@ -7,7 +7,7 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -50,20 +50,23 @@ def _is_index(m: Manifest) -> bool:
     return isinstance(m, ManifestList | OCIIndex)
 
 
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _parallel(fn: Callable[[_T], _R], items: list[_T], workers: int) -> list[_R]:
+    """``fn`` over ``items`` in order, at most ``workers`` at once (inline for one item)."""
+    if len(items) <= 1 or workers == 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
 def _run_parallel(
     fn: Callable[[Descriptor], None], items: Iterable[Descriptor], workers: int
 ) -> None:
     """Run ``fn`` over distinct blobs, largest first, at most ``workers`` at once."""
-    ordered = distinct_largest_first(items)
-    if not ordered:
-        return
-    if len(ordered) == 1 or workers == 1:
-        for d in ordered:
-            fn(d)
-        return
-    with ThreadPoolExecutor(max_workers=min(workers, len(ordered))) as pool:
-        for future in [pool.submit(fn, d) for d in ordered]:
-            future.result()
+    _parallel(fn, distinct_largest_first(items), workers)
 
 
 def _descriptor_dict(raw: RawManifest) -> dict[str, Any]:
@@ -229,14 +232,6 @@ def _source_tree(
     return raw, top, children
 
 
-def _map_parallel(fn: Callable[[Descriptor], BlobPlan], items: list[Descriptor],
-                  workers: int) -> list[BlobPlan]:
-    if len(items) <= 1 or workers == 1:
-        return [fn(d) for d in items]
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(fn, items))
-
-
 def plan_copy(
     images: ImageService, reference: str, target: Repository, target_tag: str | None,
 ) -> CopyPlan:
@@ -244,7 +239,7 @@ def plan_copy(
     raw, _, children = _source_tree(images, reference)
     tag = target_tag or (None if is_digest(reference) else reference)
     return make_plan(images, raw, children, target, tag, check_target=True,
-                     run=lambda fn, items: _map_parallel(fn, items, images._max_workers))
+                     run=lambda fn, items: _parallel(fn, items, images._max_workers))
 
 
 def copy_image(
@@ -263,7 +258,7 @@ def copy_image(
     same = target.requester.base_url == images._requester.base_url
     plan = make_plan(images, raw, children, target, tag, check_target=not same,
                      for_push=True,
-                     run=lambda fn, items: _map_parallel(fn, items, images._max_workers))
+                     run=lambda fn, items: _parallel(fn, items, images._max_workers))
     config_digest = (top.config.digest if isinstance(top, ManifestV2 | OCIManifest)
                      and top.config.size <= images._requester.body_limit else None)
     kept: dict[str, bytes] = {}
@@ -291,10 +286,7 @@ def copy_image(
             source = UploadSource(stream, b.size, b.digest, owned=False)  # type: ignore[arg-type]
             Uploader(target.blobs, source, None, progress).run()
 
-    by_digest = {b.digest: b for b in plan.blobs}
-    _run_parallel(lambda d: move(by_digest[d.digest]),
-                  (Descriptor(media_type=b.media_type, digest=b.digest, size=b.size)
-                   for b in plan.blobs), images._max_workers)
+    _parallel(move, list(plan.blobs), images._max_workers)  # distinct, largest first
     for child, _ in children:
         if child.digest != raw.digest:
             target.manifests.put(child.digest, child)
