@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import time
-import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,7 @@ import requests
 import requests_mock
 import urllib3
 
-import registry_client.requester as requester_mod
-from registry_client import Descriptor, NullAuthenticator, Registry, TokenAuthenticator
+from registry_client import Descriptor, Registry, TokenAuthenticator
 from registry_client.errors import (
     DigestMismatchError,
     InvalidReferenceError,
@@ -30,21 +28,10 @@ BLOB_URL = f"{BASE}/v2/app/blobs/{DIGEST}"
 BIG = 50 * 1024 * 1024
 
 
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = types.SimpleNamespace(sleep=lambda s: None, monotonic=time.monotonic, time=time.time)
-    monkeypatch.setattr(requester_mod, "time", fake)
-
-
 @pytest.fixture
-def env() -> tuple[Registry, requests_mock.Adapter]:
-    session = requests.Session()
-    adapter = requests_mock.Adapter()
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    reg = Registry("registry.example", session=session, authenticator=NullAuthenticator(),
-                   retries=2, backoff=0.0)
-    return reg, adapter
+def env(mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]]
+        ) -> tuple[Registry, requests_mock.Adapter]:
+    return mocked_registry(retries=2)
 
 
 # -- head / exists / size ---------------------------------------------------------------

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +12,10 @@ import pytest
 import requests
 import requests_mock
 
-import registry_client.requester as requester_mod
 from registry_client import (
     Descriptor,
     ManifestList,
     ManifestV2,
-    NullAuthenticator,
     OCIManifest,
     RawManifest,
     Registry,
@@ -65,21 +62,10 @@ MANIFEST = manifest_bytes()
 DIGEST = sha256(MANIFEST)
 
 
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = types.SimpleNamespace(sleep=lambda s: None, monotonic=time.monotonic, time=time.time)
-    monkeypatch.setattr(requester_mod, "time", fake)
-
-
 @pytest.fixture
-def env() -> tuple[Registry, requests_mock.Adapter]:
-    session = requests.Session()
-    adapter = requests_mock.Adapter()
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    reg = Registry("registry.example", session=session, authenticator=NullAuthenticator(),
-                   retries=1, backoff=0.0)
-    return reg, adapter
+def env(mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]]
+        ) -> tuple[Registry, requests_mock.Adapter]:
+    return mocked_registry(retries=1)
 
 
 def stub_get(

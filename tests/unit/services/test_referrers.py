@@ -10,17 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
-import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import requests_mock
 
-import registry_client.requester as requester_mod
-from registry_client import Descriptor, NullAuthenticator, Registry
+from registry_client import Descriptor, Registry
 from registry_client.errors import NotFoundError, RegistryResponseError
 from registry_client.services._referrers import referrers_tag
 
@@ -56,20 +53,10 @@ def index(*entries: dict[str, Any]) -> bytes:
     ).encode()
 
 
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = types.SimpleNamespace(sleep=lambda s: None, monotonic=time.monotonic, time=time.time)
-    monkeypatch.setattr(requester_mod, "time", fake)
-
-
 @pytest.fixture
-def env() -> tuple[Registry, requests_mock.Adapter]:
-    session = requests.Session()
-    adapter = requests_mock.Adapter()
-    session.mount("https://", adapter)
-    reg = Registry("registry.example", session=session, authenticator=NullAuthenticator(),
-                   retries=1, backoff=0.0)
-    return reg, adapter
+def env(mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]]
+        ) -> tuple[Registry, requests_mock.Adapter]:
+    return mocked_registry(retries=1)
 
 
 def stub_referrers(adapter: requests_mock.Adapter, body: bytes, **headers: str) -> None:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-import types
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
 import requests_mock
 
-import registry_client.requester as requester_mod
-from registry_client import NullAuthenticator, Registry, TagPage
+from registry_client import Registry, TagPage
 from registry_client.errors import (
     InvalidReferenceError,
     NotFoundError,
@@ -31,21 +28,10 @@ def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = types.SimpleNamespace(sleep=lambda s: None, monotonic=time.monotonic, time=time.time)
-    monkeypatch.setattr(requester_mod, "time", fake)
-
-
 @pytest.fixture
-def env() -> tuple[Registry, requests_mock.Adapter]:
-    session = requests.Session()
-    adapter = requests_mock.Adapter()
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    reg = Registry("registry.example", session=session, authenticator=NullAuthenticator(),
-                   retries=1, backoff=0.0, max_workers=4)
-    return reg, adapter
+def env(mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]]
+        ) -> tuple[Registry, requests_mock.Adapter]:
+    return mocked_registry(retries=1)
 
 
 def page(tags: list[str] | None, link: str | None = None, name: str = "app") -> dict[str, Any]:
