@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 
-from ..models import Descriptor, Manifest, ManifestV2, OCIManifest, RawManifest
+from ..models import Descriptor, RawManifest
 
 if TYPE_CHECKING:
     from ..repository import Repository
@@ -72,13 +72,6 @@ def distributable(d: Descriptor) -> bool:
     return not any(f in d.media_type for f in _FOREIGN)
 
 
-def blobs_of(manifest: Manifest) -> list[Descriptor]:
-    """The config and layers of an image manifest (foreign layers left out); [] for an index."""
-    if isinstance(manifest, ManifestV2 | OCIManifest):
-        return [d for d in [manifest.config, *manifest.layers] if distributable(d)]
-    return []
-
-
 def distinct_largest_first(items: Iterable[Descriptor]) -> list[Descriptor]:
     """Each digest once, largest blobs first (they dominate the wall time)."""
     unique: dict[str, Descriptor] = {}
@@ -88,7 +81,8 @@ def distinct_largest_first(items: Iterable[Descriptor]) -> list[Descriptor]:
 
 
 def make_plan(
-    images: ImageService, raw: RawManifest, children: list[tuple[RawManifest, Manifest]],
+    images: ImageService, raw: RawManifest,
+    children: list[tuple[RawManifest, list[Descriptor]]],
     target: Repository, tag: str | None, *, check_target: bool, for_push: bool = False,
     run: Callable[[Callable[[Descriptor], BlobPlan], list[Descriptor]], list[BlobPlan]],
 ) -> CopyPlan:
@@ -111,7 +105,7 @@ def make_plan(
             action = "mount" if same else "transfer"
         return BlobPlan(d.digest, d.size, d.media_type, action)
 
-    blobs = distinct_largest_first(b for _, m in children for b in blobs_of(m))
+    blobs = distinct_largest_first(b for _, descs in children for b in descs)
     planned = run(decide, blobs)
     manifests = [c.digest for c, _ in children if c.digest != raw.digest] + [raw.digest]
     return CopyPlan(

@@ -6,37 +6,18 @@ import io
 import json
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
-
-import attrs
+from typing import TYPE_CHECKING, Any
 
 from .. import mediatypes
 from .._reader import CHUNK, VerifyingReader
+from ..errors import RegistryResponseError
 from ..layout import OCILayout
-from ..models import (
-    Descriptor,
-    Image,
-    Manifest,
-    ManifestList,
-    ManifestV2,
-    OCIIndex,
-    OCIManifest,
-    Platform,
-    RawManifest,
-    manifest_from_bytes,
-)
+from ..models import Descriptor, Image, Platform, RawManifest
 from ..progress import BlobMounted, BlobSkipped, ProgressCallback, emit
 from . import _light
 from ._base import is_digest
-from ._plan import (
-    BlobPlan,
-    CopyPlan,
-    blobs_of,
-    distinct_largest_first,
-    distributable,
-    make_plan,
-)
+from ._plan import BlobPlan, CopyPlan, distinct_largest_first, distributable, make_plan
+from ._schedule import parallel, transfer
 from ._upload import MONOLITHIC_MAX, Uploader, UploadSource
 from .images import _platform_of_entry
 
@@ -45,28 +26,11 @@ if TYPE_CHECKING:
     from .images import ImageService
 
 
-
-def _is_index(m: Manifest) -> bool:
-    return isinstance(m, ManifestList | OCIIndex)
-
-
-_T = TypeVar("_T")
-_R = TypeVar("_R")
-
-
-def _parallel(fn: Callable[[_T], _R], items: list[_T], workers: int) -> list[_R]:
-    """``fn`` over ``items`` in order, at most ``workers`` at once (inline for one item)."""
-    if len(items) <= 1 or workers == 1:
-        return [fn(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(fn, items))
-
-
 def _run_parallel(
     fn: Callable[[Descriptor], None], items: Iterable[Descriptor], workers: int
 ) -> None:
-    """Run ``fn`` over distinct blobs, largest first, at most ``workers`` at once."""
-    _parallel(fn, distinct_largest_first(items), workers)
+    """Run ``fn`` over distinct blobs, largest first, with a slot kept for small ones."""
+    transfer(fn, distinct_largest_first(items), workers)
 
 
 def _descriptor_dict(raw: RawManifest) -> dict[str, Any]:
@@ -93,13 +57,31 @@ def _content_media_type(data: bytes, fallback: object) -> str:
     return mediatypes.OCI_MANIFEST
 
 
-def _image_from_local(
-    images: ImageService, raw: RawManifest, manifest: Manifest, *, domain: str,
-    repository: str, tag: str | None, config: bytes | None,
+def _light_image(
+    raw: RawManifest, is_index: bool, descs: list[Descriptor], config_data: bytes | None, *,
+    domain: str, repository: str, tag: str | None,
 ) -> Image:
-    """Describe a moved image as it is at its destination, from content already at hand."""
-    image = images.describe(raw, manifest, tag=tag, config_data=config)
-    return attrs.evolve(image, domain=domain, repository=repository)
+    """The :class:`Image` of a moved manifest, from its light descriptors.
+
+    ``config_data`` is the image config (single images; ignored for an artifact).
+    """
+    if is_index:
+        platforms = [_platform_of_entry(d.platform, d.digest, d.media_type, d.size)
+                     for d in descs]
+    else:
+        platforms = [_light.image_platform(raw, descs[0], config_data or b"")]
+    return Image(digest=raw.digest, domain=domain, repository=repository, tag=tag,
+                 platforms=platforms, media_type=raw.media_type, size=len(raw.data))
+
+
+def _read_config(images: ImageService, config: Descriptor) -> bytes:
+    """The config blob (verified), refused when larger than the body limit."""
+    limit = images._requester.body_limit
+    if config.size > limit:
+        raise RegistryResponseError(
+            f"image config {config.digest} of {config.size} bytes exceeds the {limit}-byte limit"
+        )
+    return images._blobs.get(config.digest)
 
 
 # -- pull -----------------------------------------------------------------------------------
@@ -130,8 +112,8 @@ def pull_image(
     entry_raw, entries = raw, top
     if is_index:
         chosen = [_choose(top, platform)] if platform is not None else top
-        for d in chosen:
-            child_raw = manifests.get_raw(d.digest)
+        fetched = parallel(manifests.get_raw, [d.digest for d in chosen], images._max_workers)
+        for d, child_raw in zip(chosen, fetched, strict=True):
             child_is_index, child_blobs = _light.read(child_raw)
             if child_is_index:
                 raise ValueError(f"nested index {d.digest} is not supported by pull")
@@ -157,16 +139,11 @@ def pull_image(
         layout.write_blob(child_raw.digest, child_raw.data)
     tag = None if is_digest(reference) else reference
     layout.add_manifest(_descriptor_dict(entry_raw), tag or reference)
-    if entry_raw is raw and is_index:
-        platforms = [_platform_of_entry(d.platform, d.digest, d.media_type, d.size)
-                     for d in top]
-    else:
-        config = entries[0]
-        data = layout.read_blob(config.digest, images._requester.body_limit)
-        platforms = [_light.image_platform(entry_raw, config, data)]
-    return Image(digest=entry_raw.digest, domain=images.domain, repository=images.repository,
-                 tag=tag, platforms=platforms, media_type=entry_raw.media_type,
-                 size=len(entry_raw.data))
+    whole_index = entry_raw is raw and is_index
+    data = None if whole_index else layout.read_blob(entries[0].digest,
+                                                     images._requester.body_limit)
+    return _light_image(entry_raw, whole_index, entries, data, domain=images.domain,
+                        repository=images.repository, tag=tag)
 
 
 # -- push -----------------------------------------------------------------------------------
@@ -188,58 +165,63 @@ def push_image(
     layout = OCILayout(directory)
     limit = images._requester.body_limit
     raw = _local_manifest(layout, layout.find(tag), limit)
-    top = manifest_from_bytes(raw.data, raw.media_type)
-    children: list[tuple[RawManifest, Manifest]] = []
-    if _is_index(top):
-        assert isinstance(top, ManifestList | OCIIndex)
-        for d in top.manifests:
-            child = _local_manifest(layout, {"digest": d.digest, "mediaType": d.media_type}, limit)
-            children.append((child, manifest_from_bytes(child.data, child.media_type)))
-    else:
-        children.append((raw, top))
+    is_index, top, children = _tree(
+        raw, lambda d: _local_manifest(layout, {"digest": d.digest, "mediaType": d.media_type},
+                                       limit), workers=1)
 
     def send(d: Descriptor) -> None:
         images._blobs.upload(layout.blob_path(d.digest), digest=d.digest, progress=progress)
 
-    _run_parallel(send, (b for _, m in children for b in blobs_of(m)), images._max_workers)
-    if _is_index(top):
+    _run_parallel(send, (b for _, descs in children for b in descs), images._max_workers)
+    if is_index:
         for child, _ in children:
             images._manifests.put(child.digest, child)
     images._manifests.put(tag, raw)
-    config = None
-    if not _is_index(top):
-        assert isinstance(top, ManifestV2 | OCIManifest)
-        config = layout.read_blob(top.config.digest, limit)
-    return _image_from_local(images, raw, top, domain=images.domain,
-                             repository=images.repository, tag=tag, config=config)
+    config_data = None if is_index else layout.read_blob(top[0].digest, limit)
+    return _light_image(raw, is_index, top, config_data, domain=images.domain,
+                        repository=images.repository, tag=tag)
 
 
 # -- copy -----------------------------------------------------------------------------------
+_Children = list[tuple[RawManifest, list[Descriptor]]]
+
+
+def _tree(
+    raw: RawManifest, get_child: Callable[[Descriptor], RawManifest], *, workers: int
+) -> tuple[bool, list[Descriptor], _Children]:
+    """``(is_index, descriptors, children)`` of ``raw``, read with the light parser.
+
+    ``children`` pairs each image manifest under the top (itself for a single image)
+    with its distributable blobs; a nested index has none of its own.
+    """
+    is_index, top = _light.read(raw)
+    if not is_index:
+        return False, top, [(raw, [b for b in top if distributable(b)])]
+    children = []
+    for child in parallel(get_child, top, workers):
+        child_is_index, descs = _light.read(child)
+        children.append((child, [] if child_is_index else [b for b in descs if distributable(b)]))
+    return True, top, children
+
+
 def _source_tree(
     images: ImageService, reference: str
-) -> tuple[RawManifest, Manifest, list[tuple[RawManifest, Manifest]]]:
-    """The top manifest and the image manifests under it (itself for a single image)."""
+) -> tuple[RawManifest, bool, list[Descriptor], _Children]:
+    """``(raw, is_index, descriptors, children)`` of ``reference`` in the source repository."""
     raw = images._manifests.get_raw(reference)
-    top = manifest_from_bytes(raw.data, raw.media_type)
-    children: list[tuple[RawManifest, Manifest]] = []
-    if _is_index(top):
-        assert isinstance(top, ManifestList | OCIIndex)
-        for d in top.manifests:
-            child = images._manifests.get_raw(d.digest)
-            children.append((child, manifest_from_bytes(child.data, child.media_type)))
-    else:
-        children.append((raw, top))
-    return raw, top, children
+    is_index, top, children = _tree(raw, lambda d: images._manifests.get_raw(d.digest),
+                                    workers=images._max_workers)
+    return raw, is_index, top, children
 
 
 def plan_copy(
     images: ImageService, reference: str, target: Repository, target_tag: str | None,
 ) -> CopyPlan:
     """What copying ``reference`` to ``target`` would do (manifest GETs and blob HEADs only)."""
-    raw, _, children = _source_tree(images, reference)
+    raw, _, _, children = _source_tree(images, reference)
     tag = target_tag or (None if is_digest(reference) else reference)
     return make_plan(images, raw, children, target, tag, check_target=True,
-                     run=lambda fn, items: _parallel(fn, items, images._max_workers))
+                     run=lambda fn, items: parallel(fn, items, images._max_workers))
 
 
 def copy_image(
@@ -250,17 +232,19 @@ def copy_image(
 
     The copy runs one plan: within a registry every blob is mounted (a mount the
     registry declines falls back to a transfer); across registries one HEAD per
-    blob decides between skip and a streamed transfer.
+    blob decides between skip and a streamed transfer. Manifests are read with the
+    light parser, as for pull: moving bytes needs only their descriptors.
     """
     src_blobs = images._blobs
-    raw, top, children = _source_tree(images, reference)
+    raw, is_index, top, children = _source_tree(images, reference)
     tag = target_tag or (None if is_digest(reference) else reference)
     same = target.requester.base_url == images._requester.base_url
     plan = make_plan(images, raw, children, target, tag, check_target=not same,
                      for_push=True,
-                     run=lambda fn, items: _parallel(fn, items, images._max_workers))
-    config_digest = (top.config.digest if isinstance(top, ManifestV2 | OCIManifest)
-                     and top.config.size <= images._requester.body_limit else None)
+                     run=lambda fn, items: parallel(fn, items, images._max_workers))
+    config = None if is_index else top[0]
+    limit = images._requester.body_limit
+    config_digest = config.digest if config is not None and config.size <= limit else None
     kept: dict[str, bytes] = {}
 
     def move(b: BlobPlan) -> None:
@@ -286,14 +270,14 @@ def copy_image(
             source = UploadSource(stream, b.size, b.digest, owned=False)  # type: ignore[arg-type]
             Uploader(target.blobs, source, None, progress).run()
 
-    _parallel(move, list(plan.blobs), images._max_workers)  # distinct, largest first
+    transfer(move, plan.blobs, images._max_workers)  # distinct, largest first
     for child, _ in children:
         if child.digest != raw.digest:
             target.manifests.put(child.digest, child)
     target.manifests.put(tag or raw.digest, raw)
-    config = None
-    if not _is_index(top):
-        assert isinstance(top, ManifestV2 | OCIManifest)
-        config = kept.get(top.config.digest)
-    return _image_from_local(images, raw, top, domain=target.domain,
-                             repository=target.name, tag=tag, config=config)
+    config_data = None
+    if config is not None and config.media_type in _light.IMAGE_CONFIGS:
+        # Mounted or skipped, the config was not read on the way: read it from the source.
+        config_data = kept.get(config.digest) or _read_config(images, config)
+    return _light_image(raw, is_index, top, config_data, domain=target.domain,
+                        repository=target.name, tag=tag)

@@ -259,6 +259,8 @@ def test_copy_within_the_registry_mounts_and_sends_no_blob_bytes(
     )
     assert (image.digest, image.tag) == (big_image.digest, "v1")
     assert (image.domain, image.repository) == (reg.host, target.name)
+    # the config was mounted, not read on the way: the platform still comes from it
+    assert [str(p) for p in image.platforms] == [big_image.platform]
     assert stats.delta("bytes_sent") < MANIFEST_ONLY
     writes = [e for e in log.upload_writes() if e.status != 401]
     assert {e.method for e in writes} == {"POST"}  # mounts only: no PATCH, no blob PUT
@@ -286,7 +288,9 @@ def test_copy_to_another_registry_keeps_every_digest(
     # again: the target has every blob, so nothing but the manifest moves
     log = LogWindow(other_reg, target.name)
     stats = Stats(oc)
-    rc.repository(big_source.repository).images.copy("v1", target, "again")
+    again = rc.repository(big_source.repository).images.copy("v1", target, "again")
+    assert [str(p) for p in again.platforms] == [big_image.platform]  # config skipped
+    assert [str(p) for p in image.platforms] == [big_image.platform]  # config sent
     assert stats.delta("bytes_sent") < MANIFEST_ONLY
     assert log.upload_writes() == []
     assert target.manifests.head("again").digest == big_image.digest
