@@ -22,7 +22,7 @@ from typing import Any
 from . import _report
 from ._data import make_image, seed_local_image
 from ._measure import run_process
-from ._servers import BenchRegistry, PagingProxy, fix_token_server_latency
+from ._servers import BenchRegistry, PagingProxy
 from ._workloads import CLI, CLIENTS, DXF, SKOPEO, WORKLOADS, Env, Gap, Invocation
 
 HERE = Path(__file__).resolve().parent
@@ -357,7 +357,6 @@ def main(argv: list[str] | None = None) -> int:
         log(f"generated test data in {time.monotonic() - t:.1f} s")
 
         t = time.monotonic()
-        fix_token_server_latency()
         treg = BenchRegistry("token", "token", users={CREDS[0]: CREDS[1]})
         servers.append(treg)
         anon = BenchRegistry("anon", "anonymous")

@@ -32,19 +32,6 @@ _REMOTE_RE = re.compile(r'http\.request\.remoteaddr="?([^"\s]+)"?')
 _UA_RE = re.compile(r'http\.request\.useragent=(?:"((?:[^"\\]|\\.)*)"|(\S+))')
 
 
-def fix_token_server_latency() -> None:
-    """Give the test token server TCP_NODELAY, as real token servers have.
-
-    Its handler writes headers and body in two writes; without TCP_NODELAY every request
-    after the first on a keep-alive connection waits ~40 ms (Nagle + delayed ACK).  That
-    would add 40 ms to any client that fetches a second token over a pooled connection,
-    which is an artefact of the test double, not of the client.
-    """
-    from registry_client.testing import _token_server
-
-    _token_server._Handler.disable_nagle_algorithm = True
-
-
 class _CountingCapture(LogCapture):
     """The plugin's log capture, plus the client address of every application log line."""
 
