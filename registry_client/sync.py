@@ -23,7 +23,9 @@ from typing import Any
 
 import attrs
 
+from .errors import InvalidReferenceError, RegistryError
 from .models import Image
+from .progress import ProgressCallback
 from .reference import ImageReference, parse_image_name
 from .registry import Registry
 from .repository import Repository
@@ -55,38 +57,62 @@ class SyncResult:
 
 def copy_all_tags(
     source: Repository, target: Repository, *, max_workers: int = 4, dry_run: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> list[Image | CopyPlan]:
     """Copy every tag of ``source`` to ``target`` (same tags), a few images at a time.
 
     With ``dry_run=True`` returns each image's :class:`CopyPlan` and writes nothing.
+
+    Raises:
+        RegistryError: a tag could not be copied. Every other tag is still copied
+            first; the error raised is the first failure's (its type kept), naming
+            the tag. :func:`sync` reports every failure instead.
     """
-    tags = source.tags.get_all()
-    return _run(
-        [(source, tag, target) for tag in tags], max_workers=max_workers, dry_run=dry_run
-    )[0]
+    jobs = [_Job(source, tag, target, tag) for tag in source.tags.get_all()]
+    copied, failed = _run(jobs, max_workers=max_workers, dry_run=dry_run, progress=progress)
+    if failed:
+        name, exc = failed[0]
+        if isinstance(exc, RegistryError):
+            raise type(exc)(f"copy {name}: {exc}", status_code=exc.status_code,
+                            errors=exc.errors, method=exc.method, url=exc.url) from exc
+        raise exc
+    return copied
+
+
+@attrs.frozen
+class _Job:
+    source: Repository
+    reference: str  # a tag or a digest
+    target: Repository
+    target_tag: str | None
+
+    @property
+    def name(self) -> str:
+        sep = "@" if ":" in self.reference else ":"
+        return f"{self.source.domain}/{self.source.name}{sep}{self.reference}"
 
 
 def _run(
-    jobs: list[tuple[Repository, str, Repository]], *, max_workers: int, dry_run: bool,
-) -> tuple[list[Image | CopyPlan], list[tuple[str, str]]]:
-    def one(job: tuple[Repository, str, Repository]) -> Image | CopyPlan:
-        src, reference, dst = job
-        tag = None if ":" in reference else reference
+    jobs: list[_Job], *, max_workers: int, dry_run: bool, progress: ProgressCallback | None,
+) -> tuple[list[Image | CopyPlan], list[tuple[str, Exception]]]:
+    def one(job: _Job) -> Image | CopyPlan:
         if dry_run:
-            return src.images.copy(reference, dst, tag, dry_run=True)
-        return src.images.copy(reference, dst, tag)
+            return job.source.images.copy(job.reference, job.target, job.target_tag,
+                                          dry_run=True)
+        return job.source.images.copy(job.reference, job.target, job.target_tag,
+                                      progress=progress)
 
     results: list[Image | CopyPlan] = []
-    failures: list[tuple[str, str]] = []
+    failures: list[tuple[str, Exception]] = []
     if not jobs:
         return results, failures
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(jobs)))) as pool:
         futures = [(job, pool.submit(one, job)) for job in jobs]
-        for (src, reference, _), future in futures:
+        for job, future in futures:
             try:
                 results.append(future.result())
             except Exception as exc:
-                failures.append((f"{src.domain}/{src.name}:{reference}", str(exc)))
+                failures.append((job.name, exc))
     return results, failures
 
 
@@ -136,25 +162,45 @@ def _load_yaml(text: str) -> Any:
 def sync(
     entries: Iterable[SyncEntry],
     registry_for: Callable[[ImageReference], Registry],
-    *, max_workers: int = 4, dry_run: bool = False,
+    *, max_workers: int = 4, dry_run: bool = False, progress: ProgressCallback | None = None,
 ) -> SyncResult:
     """Copy every entry's images to its target; ``registry_for(ref)`` opens registries.
 
-    A source without tag or digest copies every tag. Failures are collected,
-    not raised, so one bad image does not stop the rest.
+    A source without tag or digest copies every tag (its target must then be a
+    repository); a source naming one image is copied to the target's tag when the
+    target has one, else under the source's tag. Failures (an image, or a source
+    repository that cannot be listed) are collected, not raised, so one bad entry
+    does not stop the rest.
 
     Raises:
-        InvalidReferenceError: an entry is not a valid reference.
+        InvalidReferenceError: an entry is not a valid reference, or its target can't
+            be used (a digest; a tag for a whole repository). Checked before any copy.
     """
-    jobs: list[tuple[Repository, str, Repository]] = []
+    parsed = []
     for entry in entries:
         src_ref = parse_image_name(entry.source, allow_scheme=True)
         dst_ref = parse_image_name(entry.target, allow_scheme=True)
-        src = registry_for(src_ref).repository(src_ref.path)
-        dst = registry_for(dst_ref).repository(dst_ref.path)
-        if src_ref.reference is not None:
-            jobs.append((src, src_ref.reference, dst))
-        else:
-            jobs.extend((src, tag, dst) for tag in src.tags.get_all())
-    copied, failed = _run(jobs, max_workers=max_workers, dry_run=dry_run)
-    return SyncResult(copied=tuple(copied), failed=tuple(failed))
+        if dst_ref.digest is not None:
+            raise InvalidReferenceError(
+                f"sync target {entry.target!r}: give a repository or a tag, not a digest")
+        if dst_ref.tag is not None and src_ref.tag is None and src_ref.digest is None:
+            raise InvalidReferenceError(
+                f"sync target {entry.target!r}: every tag of {entry.source!r} is copied "
+                "under its own name, so the target must be a repository without a tag")
+        parsed.append((entry, src_ref, dst_ref))
+    jobs: list[_Job] = []
+    failed: list[tuple[str, Exception]] = []
+    for entry, src_ref, dst_ref in parsed:
+        try:
+            src = registry_for(src_ref).repository(src_ref.path)
+            dst = registry_for(dst_ref).repository(dst_ref.path)
+            if src_ref.reference is not None:
+                tag = dst_ref.tag or src_ref.tag
+                jobs.append(_Job(src, src_ref.reference, dst, tag))
+            else:
+                jobs.extend(_Job(src, t, dst, t) for t in src.tags.get_all())
+        except RegistryError as exc:
+            failed.append((entry.source, exc))
+    copied, failures = _run(jobs, max_workers=max_workers, dry_run=dry_run, progress=progress)
+    failed += failures
+    return SyncResult(copied=tuple(copied), failed=tuple((n, str(e)) for n, e in failed))

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from registry_client import CopyPlan, Image
-from registry_client.sync import copy_all_tags, load_sync_file, sync
+from registry_client.sync import SyncEntry, SyncResult, load_sync_file, sync
 
 from ._context import DEFAULT_TAG, Context, UsageError
 from ._parser import Parser, add_verb
@@ -143,19 +143,33 @@ def run_copy(ctx: Context) -> int:
 
 
 def _copy_all_tags(ctx: Context) -> int:
-    src = ctx.repository_reference(ctx.args.source, what="source")
-    dst = ctx.repository_reference(ctx.args.destination, what="destination")
-    results = copy_all_tags(ctx.repository(src), ctx.repository(dst), dry_run=ctx.args.dry_run)
-    plans = [r for r in results if isinstance(r, CopyPlan)]
+    ctx.repository_reference(ctx.args.source, what="source")
+    ctx.repository_reference(ctx.args.destination, what="destination")
+    entry = SyncEntry(ctx.args.source, ctx.args.destination)
+    with ctx.progress("copy") as progress:
+        result = sync([entry], ctx.registry, dry_run=ctx.args.dry_run, progress=progress)
+    return _report_sync(ctx, result, as_list=True)
+
+
+def _report_sync(ctx: Context, result: SyncResult, *, as_list: bool = False) -> int:
+    """Plans (dry run) or copied images on stdout, one error line per failure; 1 if any."""
+    plans = [r for r in result.copied if isinstance(r, CopyPlan)]
+    images = [r for r in result.copied if isinstance(r, Image)]
     if plans:
-        return _print_plans(ctx, plans)
-    images = [r for r in results if isinstance(r, Image)]
-    if ctx.json:
+        _print_plans(ctx, plans)
+    elif ctx.json and as_list:
         ctx.print_json([image_json(i) for i in images])
+    elif ctx.json:
+        ctx.print_json({
+            "copied": [image_json(i) for i in images],
+            "failed": [{"image": name, "error": err} for name, err in result.failed],
+        })
     else:
         for image in images:
             ctx.line(image.reference)
-    return 0
+    for name, error in result.failed:
+        ctx.stderr.write(f"registry-client: error: {name}: {error}\n")
+    return 0 if result.ok else 1
 
 
 def run_sync(ctx: Context) -> int:
@@ -164,19 +178,6 @@ def run_sync(ctx: Context) -> int:
         entries = load_sync_file(ctx.args.file)
     except (OSError, ValueError) as exc:
         raise UsageError(f"sync file: {exc}") from None
-    result = sync(entries, ctx.registry, dry_run=ctx.args.dry_run)
-    plans = [r for r in result.copied if isinstance(r, CopyPlan)]
-    if plans:
-        _print_plans(ctx, plans)
-    elif ctx.json:
-        ctx.print_json({
-            "copied": [image_json(i) for i in result.copied if isinstance(i, Image)],
-            "failed": [{"image": name, "error": err} for name, err in result.failed],
-        })
-    else:
-        for image in result.copied:
-            if isinstance(image, Image):
-                ctx.line(image.reference)
-    for name, error in result.failed:
-        ctx.stderr.write(f"registry-client: error: {name}: {error}\n")
-    return 0 if result.ok else 1
+    with ctx.progress("sync") as progress:
+        result = sync(entries, ctx.registry, dry_run=ctx.args.dry_run, progress=progress)
+    return _report_sync(ctx, result)

@@ -12,7 +12,7 @@ from .. import mediatypes
 from .._digest import compute_digest
 from .._http import parse_json
 from .._pagination import follow_pages, next_link
-from ..errors import InvalidReferenceError, NotFoundError, RegistryResponseError
+from ..errors import InvalidReferenceError, NotFoundError, RegistryError, RegistryResponseError
 from ..models import RawManifest, TagPage
 from ..quirks import max_page_size
 from ._base import Service, check_tag
@@ -165,7 +165,7 @@ class TagService(Service):
                 caps["tag_delete"] = False
         import uuid
 
-        self._manifests.head(tag)  # NotFoundError for a missing tag
+        original = self._manifests.get_raw(tag)  # NotFoundError for a missing tag
         self._blobs.upload(_EMPTY_CONFIG)
         doc = {
             "schemaVersion": 2,
@@ -184,6 +184,19 @@ class TagService(Service):
         raw = RawManifest(data=data, media_type=mediatypes.OCI_MANIFEST,
                           digest=compute_digest(data))
         digest = self._manifests.put(tag, raw)
-        self._manifests.delete(digest)
+        try:
+            self._manifests.delete(digest)
+        except RegistryError as exc:
+            # The registry refuses the delete (deletes disabled, no delete right...): put
+            # the tag back where it was, so a failed delete changes nothing.
+            try:
+                self._manifests.put(tag, original)
+            except RegistryError:
+                raise type(exc)(
+                    f"delete tag {tag}: {exc}; the tag now names a throw-away manifest "
+                    f"and could not be put back on {original.digest}",
+                    status_code=exc.status_code, errors=exc.errors,
+                ) from exc
+            raise
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from registry_client import CopyPlan, Image, Registry
-from registry_client.sync import SyncEntry, copy_all_tags, load_sync_file, sync
+from registry_client import CopyPlan, Image, InvalidReferenceError, NotFoundError, Registry
+from registry_client.sync import SyncEntry, SyncResult, copy_all_tags, load_sync_file, sync
 from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image
 
 
@@ -80,6 +80,61 @@ def test_copy_all_tags_and_its_dry_run(pair: tuple[LocalRegistry, LocalRegistry]
         assert b.repository("all/app").tags.get_all(with_digests=True) == digests
 
 
+def test_copy_all_tags_copies_the_rest_then_raises_the_first_failure(
+    pair: tuple[LocalRegistry, LocalRegistry],
+) -> None:
+    src, dst = pair
+    seeded = {tag: seed_image(src, "broken/app", tag, seed=10 + i)
+              for i, tag in enumerate(["1", "2", "3"])}
+    with client(src) as a, client(dst) as b:
+        a.repository("broken/app").blobs.delete(seeded["2"].layers[0])  # tag 2 can't be copied
+        with pytest.raises(NotFoundError, match=r"broken/app:2"):
+            copy_all_tags(a.repository("broken/app"), b.repository("broken/app"))
+        assert b.repository("broken/app").tags.get_all(with_digests=True) == {
+            "1": seeded["1"].digest, "3": seeded["3"].digest}
+
+
+def test_sync_reports_a_missing_repository_and_copies_the_rest(
+    pair: tuple[LocalRegistry, LocalRegistry],
+) -> None:
+    src, dst = pair
+    one = seed_image(src, "sync/here", "1.0")
+    with client(src) as a, client(dst) as b:
+        by_domain = {src.host: a, dst.host: b}
+        result = sync([SyncEntry(f"{src.host}/sync/not-there", f"{dst.host}/m/gone"),
+                       SyncEntry(f"{src.host}/sync/here", f"{dst.host}/m/here")],
+                      lambda ref: by_domain[ref.domain])
+        assert [name for name, _ in result.failed] == [f"{src.host}/sync/not-there"]
+        assert [i.digest for i in result.copied if isinstance(i, Image)] == [one.digest]
+        assert b.repository("m/here").manifests.head("1.0").digest == one.digest
+
+
+def test_sync_targets_with_a_tag_and_bad_targets(
+    pair: tuple[LocalRegistry, LocalRegistry],
+) -> None:
+    src, dst = pair
+    one = seed_image(src, "sync/tagged", "v1")
+    with client(src) as a, client(dst) as b:
+        by_domain = {src.host: a, dst.host: b}
+
+        def run(source: str, target: str) -> SyncResult:
+            return sync([SyncEntry(source, target)], lambda ref: by_domain[ref.domain])
+
+        assert run(f"{src.host}/sync/tagged:v1", f"{dst.host}/m/t:renamed").ok
+        assert b.repository("m/t").tags.get_all() == ["renamed"]
+        assert run(f"{src.host}/sync/tagged@{one.digest}", f"{dst.host}/m/d:pinned").ok
+        assert b.repository("m/d").manifests.head("pinned").digest == one.digest
+        before = dst.request_count("PUT")
+        with pytest.raises(InvalidReferenceError, match="must be a repository"):
+            run(f"{src.host}/sync/tagged", f"{dst.host}/m/all:latest")
+        with pytest.raises(InvalidReferenceError, match="not a digest"):
+            run(f"{src.host}/sync/tagged:v1", f"{dst.host}/m/x@{one.digest}")
+        assert dst.request_count("PUT") == before  # refused before anything was copied
+        missing = "sha256:" + "0" * 64
+        failed = run(f"{src.host}/sync/tagged@{missing}", f"{dst.host}/m/y")
+        assert [name for name, _ in failed.failed] == [f"{src.host}/sync/tagged@{missing}"]
+
+
 def test_sync_file_json_and_yaml(pair: tuple[LocalRegistry, LocalRegistry], tmp_path: Path) -> None:
     src, dst = pair
     one = seed_image(src, "sync/one", "1.0")
@@ -137,3 +192,18 @@ def test_cli_copy_dry_run_and_sync(
     (tmp_path / "bad.json").write_text(json.dumps({f"{src.host}/cli/nope:1": f"{dst.host}/x"}))
     out = cli("sync", str(tmp_path / "bad.json"), "--plain-http")
     assert out.returncode == 1 and "nope" in out.stderr
+
+
+def test_cli_copy_all_tags_reports_a_tag_that_fails(
+    pair: tuple[LocalRegistry, LocalRegistry],
+) -> None:
+    src, dst = pair
+    good = seed_image(src, "cli/some", "good", seed=21)
+    bad = seed_image(src, "cli/some", "bad", seed=22)
+    with client(src) as a:
+        a.repository("cli/some").blobs.delete(bad.layers[0])
+    out = cli("copy", f"{src.host}/cli/some", f"{dst.host}/cli/some", "--all-tags",
+              "--plain-http")
+    assert out.returncode == 1
+    assert out.stdout.splitlines() == [f"{dst.host}/cli/some:good@{good.digest}"]
+    assert f"{src.host}/cli/some:bad" in out.stderr and out.stderr.count("error") == 1

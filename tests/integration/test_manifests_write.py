@@ -33,6 +33,7 @@ from registry_client import (
     Platform,
     RawManifest,
     Registry,
+    RegistryError,
     RegistryResponseError,
 )
 from registry_client.testing import LocalRegistry
@@ -200,6 +201,23 @@ def test_tags_delete_of_a_missing_tag_raises_not_found(
     assert repo.tags.get_all() == ["present"]
     with pytest.raises(NotFoundError):
         rc.repository(f"{unique_repository}/nothing-here").tags.delete("latest")
+
+
+def test_a_refused_tag_delete_leaves_the_tag_where_it_was() -> None:
+    # Distribution's default: deletes disabled. The fallback moves the tag to a throw-away
+    # manifest before the delete by digest is refused; the tag must be put back.
+    with LocalRegistry(delete_enabled=False) as no_deletes:
+        with Registry(no_deletes.host, protocol="http") as client:
+            repo = client.repository("keep/tags")
+            image = build_image((321,), media="docker")
+            upload_image(repo, image, "v1")
+            repo.manifests.put("v2", image.raw())
+            with pytest.raises(RegistryError) as caught:
+                repo.tags.delete("v1")
+            assert caught.value.status_code == 405
+            assert repo.manifests.get_raw("v1").data == image.manifest
+            assert repo.manifests.head("v2").digest == image.digest
+            assert sorted(repo.tags.get_all()) == ["v1", "v2"]
 
 
 def test_delete_by_digest_removes_the_manifest_and_every_tag(

@@ -105,9 +105,12 @@ def test_tag_delete_capability_is_remembered() -> None:
     reg, adapter = make("registry.example")
     base = "https://registry.example/v2/app"
     # requests-mock tries the matcher registered last first: the catch-alls go first
-    adapter.register_uri("HEAD", requests_mock.ANY, status_code=200, headers={
-        "Docker-Content-Digest": sha256(b"m"), "Content-Length": "1",
+    manifest = b'{"schemaVersion":2,"config":{},"layers":[]}'
+    adapter.register_uri("GET", requests_mock.ANY, status_code=200, content=manifest, headers={
+        "Docker-Content-Digest": sha256(manifest),
         "Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    adapter.register_uri("HEAD", requests_mock.ANY, status_code=200, headers={
+        "Docker-Content-Digest": sha256(b"{}"), "Content-Length": "2"})  # the empty config
     adapter.register_uri("PUT", requests_mock.ANY, status_code=201)
     adapter.register_uri("DELETE", requests_mock.ANY, status_code=202)
     adapter.register_uri("DELETE", f"{base}/manifests/a", status_code=405,

@@ -22,6 +22,13 @@ BASE = "https://registry.example"
 TAGS = f"{BASE}/v2/app/tags/list"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 EMPTY_CONFIG_DIGEST = "sha256:" + hashlib.sha256(b"{}").hexdigest()
+ORIGINAL = json.dumps({
+    "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+               "digest": "sha256:" + "c" * 64, "size": 2},
+    "layers": [],
+}).encode()
+ORIGINAL_DIGEST = "sha256:" + hashlib.sha256(ORIGINAL).hexdigest()
 
 
 def sha256(data: bytes) -> str:
@@ -202,9 +209,8 @@ def _fallback_registry(adapter: requests_mock.Adapter, refusal: int) -> dict[str
                           "message": "nope"}]},
     )
     adapter.register_uri(
-        "HEAD", f"{BASE}/v2/app/manifests/old",
-        headers={"Docker-Content-Digest": "sha256:" + "a" * 64, "Content-Length": "400",
-                 "Content-Type": OCI_MANIFEST},
+        "GET", f"{BASE}/v2/app/manifests/old", content=ORIGINAL,
+        headers={"Docker-Content-Digest": ORIGINAL_DIGEST, "Content-Type": OCI_MANIFEST},
     )
     adapter.register_uri("HEAD", f"{BASE}/v2/app/blobs/{EMPTY_CONFIG_DIGEST}", status_code=404)
     adapter.register_uri(
@@ -218,6 +224,7 @@ def _fallback_registry(adapter: requests_mock.Adapter, refusal: int) -> dict[str
 
     def put_manifest(request: Any, context: Any) -> bytes:
         state["manifest"] = request.body
+        state.setdefault("puts", []).append(request.body)
         context.status_code = 201
         context.headers["Docker-Content-Digest"] = sha256(request.body)
         return b""
@@ -239,7 +246,7 @@ def test_delete_falls_back_to_tombstone(
     reg.repository("app").tags.delete("old")
     calls = [(r.method, r.path) for r in adapter.request_history]
     assert calls[0] == ("DELETE", "/v2/app/manifests/old")
-    assert ("HEAD", "/v2/app/manifests/old") in calls
+    assert ("GET", "/v2/app/manifests/old") in calls
     assert ("PUT", "/v2/app/manifests/old") in calls
     # the throw-away manifest is a valid OCI manifest with the empty config
     doc = json.loads(state["manifest"])
@@ -251,7 +258,7 @@ def test_delete_falls_back_to_tombstone(
     tombstone = sha256(state["manifest"])
     assert calls[-1] == ("DELETE", f"/v2/app/manifests/{tombstone}")
     # the manifest the tag pointed to (and its other tags) is left alone
-    assert ("DELETE", "/v2/app/manifests/sha256:" + "a" * 64) not in calls
+    assert ("DELETE", f"/v2/app/manifests/{ORIGINAL_DIGEST}") not in calls
     # the config blob is uploaded before the manifest that references it
     assert calls.index(("PUT", "/v2/app/blobs/uploads/u1")) < calls.index(
         ("PUT", "/v2/app/manifests/old"))
@@ -265,7 +272,7 @@ def test_delete_fallback_is_remembered(env: tuple[Registry, requests_mock.Adapte
     n = len(adapter.request_history)
     tags.delete("old")
     second = [(r.method, r.path) for r in adapter.request_history[n:]]
-    assert second[0] == ("HEAD", "/v2/app/manifests/old")
+    assert second[0] == ("GET", "/v2/app/manifests/old")
     assert ("DELETE", "/v2/app/manifests/old") not in second
 
 
@@ -293,11 +300,57 @@ def test_delete_missing_tag_with_tag_delete(env: tuple[Registry, requests_mock.A
 def test_delete_missing_tag_on_fallback(env: tuple[Registry, requests_mock.Adapter]) -> None:
     reg, adapter = env
     adapter.register_uri("DELETE", f"{BASE}/v2/app/manifests/gone", status_code=405)
-    adapter.register_uri("HEAD", f"{BASE}/v2/app/manifests/gone", status_code=404)
+    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/gone", status_code=404)
     with pytest.raises(NotFoundError):
         reg.repository("app").tags.delete("gone")
     methods = [r.method for r in adapter.request_history]
-    assert methods == ["DELETE", "HEAD"]  # nothing was written
+    assert methods == ["DELETE", "GET"]  # nothing was written
+
+
+@pytest.mark.parametrize("refusal", [405, 403])
+def test_a_refused_delete_by_digest_puts_the_tag_back(
+    env: tuple[Registry, requests_mock.Adapter], refusal: int,
+) -> None:
+    # deletes disabled (405 UNSUPPORTED) or not allowed (403): the tag must not stay on
+    # the throw-away manifest
+    reg, adapter = env
+    state = _fallback_registry(adapter, 405)
+    adapter.register_uri(
+        "DELETE", requests_mock.ANY, status_code=refusal,
+        json={"errors": [{"code": "UNSUPPORTED" if refusal == 405 else "DENIED",
+                          "message": "nope"}]},
+        additional_matcher=lambda r: "/v2/app/manifests/sha256:" in r.url,
+    )
+    with pytest.raises(RegistryError) as caught:
+        reg.repository("app").tags.delete("old")
+    assert caught.value.status_code == refusal
+    tombstone, restored = state["puts"]
+    assert json.loads(tombstone)["config"]["digest"] == EMPTY_CONFIG_DIGEST
+    assert restored == ORIGINAL  # the tag's own bytes, put back under the tag
+    put = [r for r in adapter.request_history
+           if r.method == "PUT" and r.path == "/v2/app/manifests/old"][-1]
+    assert put.headers["Content-Type"] == OCI_MANIFEST
+
+
+def test_a_tag_that_cannot_be_put_back_is_named_in_the_error(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    _fallback_registry(adapter, 405)
+    adapter.register_uri(
+        "DELETE", requests_mock.ANY, status_code=405,
+        additional_matcher=lambda r: "/v2/app/manifests/sha256:" in r.url,
+    )
+    responses = iter([201, 500])
+
+    def put_manifest(request: Any, context: Any) -> bytes:
+        context.status_code = next(responses)
+        context.headers["Docker-Content-Digest"] = sha256(request.body)
+        return b""
+
+    adapter.register_uri("PUT", f"{BASE}/v2/app/manifests/old", content=put_manifest)
+    with pytest.raises(RegistryError, match=f"could not be put back on {ORIGINAL_DIGEST}"):
+        reg.repository("app").tags.delete("old")
 
 
 @pytest.mark.parametrize("status", [401, 403, 500])
