@@ -43,6 +43,10 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _DEFAULT_UA = "registry-client/0.1 (+python-requests)"
 
 
+TLS_HINT = "certificate not trusted, or use protocol='http' for a plain-HTTP registry"
+"""The advice a TLS failure's message ends with (the CLI swaps in its flags)."""
+
+
 class _Adapter(requests.adapters.HTTPAdapter):
     """An HTTPAdapter whose connections send request bodies in 1 MiB writes (not 16 KiB)."""
 
@@ -123,6 +127,7 @@ class Requester:
         self.timeout = timeout
         self.verify = verify
         self.proxies = {"http": proxy, "https": proxy} if proxy else {}
+        self._env_settings: dict[tuple[str, str], tuple[dict[str, str], bool | str]] = {}
         self.retries = max(0, int(retries))
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -242,8 +247,7 @@ class Requester:
                 )
             except requests.exceptions.SSLError:
                 raise RegistrySSLError(
-                    f"{context}: TLS error talking to {self.host} "
-                    "(certificate not trusted, or use protocol='http' for a plain-HTTP registry)",
+                    f"{context}: TLS error talking to {self.host} ({TLS_HINT})",
                     method=method, url=redact_url(url),
                 ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
@@ -370,12 +374,13 @@ class Requester:
         t0 = time.monotonic()
         body = prepared.body
         sent = len(body) if isinstance(body, bytes | str) else 0
+        proxies, verify = self._settings_for(prepared.url or "")
         resp = self.session.send(
             prepared,
             stream=True,
             timeout=timeout if timeout is not None else self.timeout,
-            verify=self.verify,
-            proxies=self.proxies,
+            verify=verify,
+            proxies=proxies,
             allow_redirects=allow_redirects,
         )
         self._count_request(prepared.method or "", sent)
@@ -392,6 +397,25 @@ class Requester:
             time.monotonic() - t0, sent, resp.headers.get("Content-Length", "?"),
         )
         return resp
+
+    def _settings_for(self, url: str) -> tuple[dict[str, str], bool | str]:
+        """Proxies and TLS verification for ``url``, as ``requests.request`` would use them.
+
+        ``proxy=`` and ``verify=`` win; otherwise, when the session trusts the
+        environment (requests' default), HTTP(S)_PROXY / NO_PROXY and
+        REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE apply, exactly as for a plain
+        ``requests.get``. Worked out once per scheme and host.
+        """
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        found = self._env_settings.get(key)
+        if found is None:
+            merged = self.session.merge_environment_settings(
+                url, dict(self.proxies), True, self.verify, None)
+            verify = merged["verify"]
+            found = (dict(merged["proxies"]), True if verify is None else verify)
+            self._env_settings[key] = found
+        return found
 
     def _token_transport(self, method: str, url: str, **kw: Any) -> requests.Response:
         """Send a token-server request through the pooled session, with retries on 5xx."""

@@ -13,8 +13,12 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+import warnings
 
-from registry_client import InvalidReferenceError, RegistryError
+import urllib3
+
+from registry_client import InvalidReferenceError, RegistryError, RegistrySSLError
+from registry_client.requester import TLS_HINT
 
 from ._context import Context, UsageError
 from ._log import Redactor, install_logging, remove_logging
@@ -26,6 +30,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+_CLI_TLS_HINT = ("certificate not trusted: --skip-tls-verify skips the check, "
+                 "--plain-http is for a plain-HTTP registry")
 
 
 def _one_line(text: str) -> str:
@@ -59,12 +65,21 @@ def main(argv: list[str] | None = None) -> int:
                       redactor=redactor)
         if ctx.platform is not None and not args.uses_platform:
             raise UsageError(f"--platform does not apply to {args.verb}")
-        status: int = args.handler(ctx)
+        with warnings.catch_warnings():
+            if args.skip_tls_verify:
+                # Asked for on the command line: urllib3's InsecureRequestWarning for each
+                # host would only repeat it on stderr.
+                warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            status: int = args.handler(ctx)
         sys.stdout.flush()
         return status
     except (UsageError, InvalidReferenceError) as exc:
         _report(redactor, verbose, f"{exc} (see '{PROG} {args.verb} --help')")
         return EXIT_USAGE
+    except RegistrySSLError as exc:
+        message = str(exc).replace(TLS_HINT, _CLI_TLS_HINT)
+        _report(redactor, verbose, message)
+        return EXIT_FAILED
     except RegistryError as exc:
         _report(redactor, verbose, str(exc))
         return EXIT_FAILED

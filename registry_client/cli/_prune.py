@@ -101,16 +101,17 @@ def run_prune(ctx: Context) -> int:
         repo, keep=args.keep, keep_semver=args.keep_semver,
         keep_patterns=args.keep_pattern, older_than=older_than,
     )
+    if not ctx.json:  # the plan is on screen before anything is deleted
+        _table(ctx, plan)
+        ctx.line(
+            f"{len(plan.delete) + len(plan.keep)} tags: {len(plan.delete)} to delete "
+            f"(frees {_bytes(plan.frees)}), {len(plan.keep)} to keep"
+        )
+        ctx.stdout.flush()
     deleted = [] if args.dry_run else retention.apply(repo, plan)
     if ctx.json:
         ctx.print_json({**plan.to_dict(), "dry_run": bool(args.dry_run), "deleted": deleted})
     else:
-        _table(ctx, plan)
-        summary = (
-            f"{len(plan.delete) + len(plan.keep)} tags: {len(plan.delete)} to delete "
-            f"(frees {_bytes(plan.frees)}), {len(plan.keep)} to keep"
-        )
-        ctx.line(summary)
         ctx.line("dry run: nothing deleted" if args.dry_run else f"deleted {len(deleted)} tags")
     skipped = [d.tag for d in plan.delete if d.tag not in deleted]
     if skipped and not args.dry_run:

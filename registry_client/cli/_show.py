@@ -16,6 +16,7 @@ from registry_client import (
     OCIManifest,
     Platform,
     Repository,
+    mediatypes,
 )
 
 from ._context import Context, UsageError
@@ -25,6 +26,7 @@ __all__ = ["image_json", "register"]
 
 _CHUNK = 1 << 20
 _INDEX_TYPES = (ManifestList.MEDIA_TYPE, OCIIndex.MEDIA_TYPE)
+_IMAGE_CONFIGS = (mediatypes.OCI_CONFIG, mediatypes.DOCKER_CONFIG)
 _DEFAULT_PLATFORM = Platform(architecture="amd64", os="linux")
 _PLATFORM_RULE = (
     "For a multi-platform image (index or manifest list) the platform is the one\n"
@@ -203,17 +205,24 @@ def run_inspect(ctx: Context) -> int:
         reference
     )
     manifest, entry = _single(ctx, repo, image.digest, required=ctx.platform is not None)
-    config: ImageConfig | None = repo.images.config(manifest) if manifest is not None else None
+    # An artifact (attach, OCI 1.1) has no image config to read: no platform, no labels.
+    config: ImageConfig | None = None
+    if manifest is not None and manifest.config.media_type in _IMAGE_CONFIGS:
+        config = repo.images.config(manifest)
     doc = image_json(image)
     doc["reference"] = str(ref) if ref.reference else f"{ref}:latest"
     doc["pinned"] = image.reference
-    if manifest is not None and config is not None:
-        doc["selected_platform"] = str(config.platform)
+    if manifest is not None:
         doc["selected_digest"] = entry.digest if entry is not None else image.digest
-        doc["created"] = config.created
-        doc["labels"] = dict(config.labels)
         doc["layers"] = len(manifest.layers)
         doc["layers_size"] = sum(layer.size for layer in manifest.layers)
+    if manifest is not None and config is None:
+        doc["artifact_type"] = (getattr(manifest, "artifact_type", None)
+                                or manifest.config.media_type)
+    if config is not None:
+        doc["selected_platform"] = str(config.platform)
+        doc["created"] = config.created
+        doc["labels"] = dict(config.labels)
     if ctx.json:
         ctx.print_json(doc)
         return 0
@@ -232,6 +241,9 @@ def run_inspect(ctx: Context) -> int:
         labels = sorted(config.labels.items())
         rows.append(("Labels", "none" if not labels else f"{labels[0][0]}={labels[0][1]}"))
         rows.extend(("", f"{k}={v}") for k, v in labels[1:])
+    elif manifest is not None:
+        rows.append(("Artifact type", str(doc["artifact_type"])))
+        rows.append(("Layers", f"{len(manifest.layers)}, {_size(int(doc['layers_size']))}"))
     else:
         rows.append(("Details", "use --platform to show created, labels and layers"))
     width = max(len(name) for name, _ in rows) + 2

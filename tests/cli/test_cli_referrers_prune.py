@@ -68,6 +68,14 @@ def test_attach_then_list_referrers(
     tags = lines(ok(cli("ls", f"{anon_registry.host}/{unique_repository}", "--plain-http")).stdout)
     assert sorted(tags) == sorted(["1.0", image.digest.replace(":", "-")])
 
+    # inspect summarises an artifact too: no image config, so no platform or labels
+    artifact = f"{anon_registry.host}/{unique_repository}@{sbom_digest}"
+    text = ok(cli("inspect", artifact, "--plain-http")).stdout.decode()
+    assert sbom_digest in text and f"Artifact type: {SBOM}" in " ".join(text.split())
+    art = json.loads(ok(cli("inspect", artifact, "--plain-http", "--json")).stdout)
+    assert (art["digest"], art["artifact_type"], art["layers"]) == (sbom_digest, SBOM, 2)
+    assert "labels" not in art and "selected_platform" not in art
+
 
 def test_referrers_of_an_image_without_any(
     cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str,
@@ -167,6 +175,23 @@ def test_prune_deletes_what_the_dry_run_showed(cli: CliRunner, aged_repository: 
     assert set(after) == set(digests_before) - expected_gone()
     assert all(after[tag] == digests_before[tag] for tag in after)
     assert after["v1.20.0"] == digests_before["alias-20"]  # shared digest survived
+
+
+def test_a_refused_prune_shows_its_plan_and_leaves_every_tag(cli: CliRunner) -> None:
+    # deletes disabled (Distribution's default): the plan is printed before the first
+    # delete fails, and the tag the delete was refused for still names its image
+    with LocalRegistry(delete_enabled=False) as reg:
+        image = seed_tags(reg, "prune/refused", ["a", "b", "c"])
+        repo = f"{reg.host}/prune/refused"
+        result = cli("prune", repo, "--plain-http", "--keep", "1")
+        assert result.returncode == 1
+        out = lines(result.stdout)
+        assert out[0].split()[:2] == ["ACTION", "TAG"]
+        assert sum(1 for line in out[1:] if line.split()[:1] == ["delete"]) == 2
+        assert out[-1].startswith("3 tags: 2 to delete")
+        assert b"405" in result.stderr or b"UNSUPPORTED" in result.stderr
+        after = lines(ok(cli("ls", repo, "--plain-http", "--digests")).stdout)
+        assert sorted(after) == [f"{t}\t{image.digest}" for t in "abc"]
 
 
 def test_prune_usage_errors(cli: CliRunner, aged_repository: str) -> None:

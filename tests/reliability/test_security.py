@@ -563,7 +563,9 @@ def test_verify_false_and_plain_http_warn_once_per_registry(
     assert len(warned) == 2 and all("plain HTTP" in w for w in warned)
 
 
-def test_default_requests_ask_for_verification() -> None:
+def test_default_requests_ask_for_verification(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     reg, adapter = _mock_registry()
     adapter.register_uri("GET", "https://registry.example/v2/", json={})
     reg.ping()

@@ -1218,3 +1218,64 @@ def test_follow_pages_refuses_loop_and_other_host() -> None:
     assert next(it) == "https://h/1"
     with pytest.raises(RegistryResponseError):
         next(it)
+
+
+# -- environment: proxies and CA bundle, as for requests.get ------------------------------
+class _Recorder(requests.adapters.BaseAdapter):
+    """Answers 200 to everything and records the proxies/verify each send got."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, dict[str, str], object]] = []
+
+    def send(self, request: requests.PreparedRequest, **kw: Any) -> requests.Response:
+        self.seen.append((request.url or "", dict(kw.get("proxies") or {}), kw.get("verify")))
+        resp = requests.Response()
+        resp.status_code = 200
+        resp.raw = io.BytesIO(b"{}")
+        resp.url = request.url or ""
+        resp.request = request
+        resp.headers["Content-Type"] = "application/json"
+        return resp
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def _recording_registry(**kw: Any) -> tuple[Registry, _Recorder]:
+    session = requests.Session()
+    rec = _Recorder()
+    session.mount("https://", rec)
+    session.mount("http://", rec)
+    return Registry("registry.example", session=session, authenticator=NullAuthenticator(),
+                    **kw), rec
+
+
+def test_proxy_and_ca_bundle_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any,
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    reg, rec = _recording_registry()
+    reg.ping()
+    reg.ping()
+    assert [(p.get("https"), v) for _, p, v in rec.seen] == [
+        ("http://proxy.example:3128", str(bundle))] * 2
+
+
+def test_no_proxy_and_explicit_settings_win_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "registry.example")
+    reg, rec = _recording_registry()
+    reg.ping()
+    assert rec.seen[-1][1].get("https") is None
+    monkeypatch.delenv("NO_PROXY")
+    reg, rec = _recording_registry(proxy="http://mine.example:8080", verify=False)
+    reg.ping()
+    assert (rec.seen[-1][1].get("https"), rec.seen[-1][2]) == ("http://mine.example:8080", False)
