@@ -132,6 +132,12 @@ class VerifyingReader(io.RawIOBase):
         """Always True."""
         return True
 
+    def tell(self) -> int:
+        """How many bytes of the blob were read so far (its offset)."""
+        if self.closed:
+            raise ValueError("I/O operation on closed blob reader")
+        return self.offset
+
     def readinto(self, buffer: Any) -> int:
         """Read into ``buffer``; raise DigestMismatchError at EOF when the content is wrong."""
         view = memoryview(buffer).cast("B")
@@ -164,6 +170,8 @@ class VerifyingReader(io.RawIOBase):
         return data if isinstance(data, memoryview) else memoryview(data)
 
     def _next(self, want: int, buffer: bytearray | None) -> bytes | memoryview:
+        if self.closed:
+            raise ValueError("I/O operation on closed blob reader")
         if want <= 0 or self._verified:
             return b""
         while True:

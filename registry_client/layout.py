@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._digest import is_valid_digest
+from ._locks import locked_directory
 from .errors import DigestMismatchError
 
 __all__ = ["REF_NAME", "OCILayout"]
@@ -25,13 +26,28 @@ _LAYOUT = {"imageLayoutVersion": "1.0.0"}
 _INDEX_MEDIA = "application/vnd.oci.image.index.v1+json"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes, *, replace: bool = True) -> None:
+    """Write ``data`` to a temp file, then move it to ``path`` in one step.
+
+    With ``replace=False`` an existing ``path`` is kept (created only if missing,
+    atomically: a concurrent writer's file is never overwritten).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            except OSError:  # a filesystem without hard links: the best it allows
+                if not path.exists():
+                    os.replace(tmp, path)
+            Path(tmp).unlink(missing_ok=True)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -52,9 +68,11 @@ class OCILayout:
         self.root.mkdir(parents=True, exist_ok=True)
         marker = self.root / "oci-layout"
         if not marker.exists():
-            _atomic_write(marker, json.dumps(_LAYOUT).encode())
-        if not (self.root / "index.json").exists():
-            self.write_index({"schemaVersion": 2, "mediaType": _INDEX_MEDIA, "manifests": []})
+            _atomic_write(marker, json.dumps(_LAYOUT).encode(), replace=False)
+        index = self.root / "index.json"
+        if not index.exists():  # never over an index.json another writer just made
+            empty = {"schemaVersion": 2, "mediaType": _INDEX_MEDIA, "manifests": []}
+            _atomic_write(index, json.dumps(empty, indent=2).encode(), replace=False)
 
     def blob_path(self, digest: str) -> Path:
         """Where the blob ``digest`` lives; the digest is validated first.
@@ -133,9 +151,13 @@ class OCILayout:
         _atomic_write(self.root / "index.json", json.dumps(doc, indent=2).encode())
 
     def add_manifest(self, descriptor: dict[str, Any], ref_name: str) -> None:
-        """Record a manifest in ``index.json`` under ``ref_name`` (replacing that name)."""
-        with self._lock:
-            self.init()
+        """Record a manifest in ``index.json`` under ``ref_name`` (replacing that name).
+
+        Safe against other writers of the same layout, in this process or another:
+        the read-modify-write of ``index.json`` holds a lock on the layout directory.
+        """
+        self.init()
+        with self._lock, locked_directory(self.root):
             doc = self.read_index()
             entries = [
                 m for m in doc.get("manifests", [])

@@ -137,6 +137,15 @@ def _split_docker_domain(name: str) -> tuple[str, str, bool]:
     return domain, remainder, True
 
 
+def is_valid_domain(text: str) -> bool:
+    """True for a registry domain as references write it: ``host[:port]``.
+
+    ``host`` is a DNS name, an IPv4 address or a bracketed IPv6 address
+    (``localhost:5000``, ``ghcr.io``, ``[::1]:5000``); no scheme, no path.
+    """
+    return len(text) <= 255 and _DOMAIN_RE.fullmatch(text) is not None
+
+
 @attrs.frozen
 class ImageReference:
     """A normalised image reference such as ``docker.io/library/golang:1.12.0``.
@@ -155,6 +164,34 @@ class ImageReference:
     def __iter__(self) -> Iterator[str | None]:
         """Yield ``domain, path, tag, digest``, like Go's ``ParseImageName`` results."""
         return iter((self.domain, self.path, self.tag, self.digest))
+
+    def _key(self) -> tuple[str, str, str, str, str]:
+        # A missing tag/digest/scheme sorts first ("" < anything), never None vs str.
+        return (self.domain, self.path, self.tag or "", self.digest or "", self.scheme or "")
+
+    def __lt__(self, other: object) -> bool:
+        """Order by domain, path, tag, digest (then scheme): ``sorted(refs)`` works."""
+        if not isinstance(other, ImageReference):
+            return NotImplemented
+        return self._key() < other._key()
+
+    def __le__(self, other: object) -> bool:
+        """See :meth:`__lt__`."""
+        if not isinstance(other, ImageReference):
+            return NotImplemented
+        return self._key() <= other._key()
+
+    def __gt__(self, other: object) -> bool:
+        """See :meth:`__lt__`."""
+        if not isinstance(other, ImageReference):
+            return NotImplemented
+        return self._key() > other._key()
+
+    def __ge__(self, other: object) -> bool:
+        """See :meth:`__lt__`."""
+        if not isinstance(other, ImageReference):
+            return NotImplemented
+        return self._key() >= other._key()
 
     def __str__(self) -> str:
         """Return the full reference: ``name[:tag][@digest]``, without the scheme."""

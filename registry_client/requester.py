@@ -34,6 +34,7 @@ from .errors import (
     RegistryUnavailableError,
 )
 from .ratelimit import RateLimit, parse_rate_limit
+from .reference import is_valid_domain
 
 __all__ = ["Requester", "api_host"]
 
@@ -110,6 +111,11 @@ class Requester:
     ) -> None:
         if protocol not in ("http", "https"):
             raise ValueError(f"protocol must be 'http' or 'https', not {protocol!r}")
+        if not is_valid_domain(domain):
+            raise ValueError(
+                f"registry domain {domain[:100]!r} is not host[:port]: give e.g. 'ghcr.io' or "
+                "'localhost:5000' (no scheme, no path; protocol='http' for plain HTTP)"
+            )
         self.domain = domain
         self.protocol = protocol
         self.host = api_host(domain)

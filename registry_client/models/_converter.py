@@ -309,6 +309,17 @@ converter.register_structure_hook_factory(lambda t: t in _MODELS, _make_structur
 converter.register_unstructure_hook_factory(lambda t: t in _MODELS, _make_unstructure)
 
 
+def _structure_manifest(value: Any, _: object) -> Manifest:
+    """``converter.structure(doc, Manifest)``: the class is chosen as for a fetched manifest."""
+    if not isinstance(value, Mapping):
+        raise _BadValue(f"expected an object, got {_kind(value)}")
+    cls: Any = manifest_class_for(value)
+    return converter.structure(value, cls)  # type: ignore[no-any-return]
+
+
+converter.register_structure_hook(Manifest, _structure_manifest)
+
+
 # -- errors ------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ import requests
 
 from .._digest import new_hasher
 from .._http import is_digits
+from .._locks import locked_file
 from .._log import log
 from .._reader import CHUNK, VerifyingReader
 from ..errors import (
@@ -152,48 +153,79 @@ class BlobService(Service):
             emit(progress, BlobSkipped(digest, size))
             return dest
         partial = dest.with_name(dest.name + ".partial")
-        hasher = new_hasher(digest)
-        start = 0
-        if partial.is_file():
-            start = _hash_file(partial, hasher)
-            if expected_size is not None and start > expected_size:
+        # One download of ``dest`` at a time (threads or processes): the others wait,
+        # then find the file in place and keep it.
+        with locked_file(partial) as out:
+            if dest.is_file() and _file_digest(dest, digest) == digest:
                 partial.unlink()
-                hasher, start = new_hasher(digest), 0
-            elif start and f"{digest.split(':', 1)[0]}:{hasher.copy().hexdigest()}" == digest:
-                # complete and verified, but the run stopped before the rename
-                os.replace(partial, dest)
-                emit(progress, BlobSkipped(digest, start))
+                emit(progress, BlobSkipped(digest, dest.stat().st_size))
                 return dest
+            try:
+                return self._download_locked(digest, dest, partial, out, progress,
+                                             expected_size)
+            except BaseException:
+                if os.fstat(out.fileno()).st_size == 0:  # nothing worth resuming
+                    partial.unlink(missing_ok=True)
+                raise
+
+    def _download_locked(
+        self, digest: str, dest: Path, partial: Path, out: BinaryIO,
+        progress: ProgressCallback | None, expected_size: int | None,
+    ) -> Path:
+        hasher = new_hasher(digest)
+        start = _hash_stream(out, hasher)  # what an interrupted run left
+        if expected_size is not None and start > expected_size:
+            hasher, start = new_hasher(digest), 0
+        elif start and f"{digest.split(':', 1)[0]}:{hasher.copy().hexdigest()}" == digest:
+            # complete and verified, but the run stopped before the rename
+            os.replace(partial, dest)
+            emit(progress, BlobSkipped(digest, start))
+            return dest
+        while True:
+            try:
+                self._receive(digest, out, hasher, start, progress, expected_size)
+            except DigestMismatchError:
+                if start:
+                    # The bytes kept from an earlier run were not the blob's: start over.
+                    log.debug("download %s: the partial file was wrong, starting over", digest)
+                    hasher, start = new_hasher(digest), 0
+                    continue
+                partial.unlink(missing_ok=True)
+                raise
+            break
+        os.replace(partial, dest)
+        emit(progress, BlobFinished(digest, dest.stat().st_size))
+        return dest
+
+    def _receive(
+        self, digest: str, out: BinaryIO, hasher: object, start: int,
+        progress: ProgressCallback | None, expected_size: int | None,
+    ) -> None:
+        """Append the blob from ``start`` to ``out`` (which holds its first ``start`` bytes)."""
         try:
             reader = self.open(digest, start=start, hasher=hasher, expected_size=expected_size)
         except RegistryResponseError as exc:
             if not start or exc.status_code != 416:
                 raise
             # 416: the partial file is longer than the blob, so it is not a prefix of it
-            partial.unlink(missing_ok=True)
-            hasher, start = new_hasher(digest), 0
-            reader = self.open(digest, hasher=hasher, expected_size=expected_size)
+            start = 0
+            reader = self.open(digest, hasher=new_hasher(digest), expected_size=expected_size)
         assert isinstance(reader, VerifyingReader)
         total = reader.expected_size
         emit(progress, BlobStarted(digest, total, "download"))
-        try:
-            with reader, open(partial, "r+b" if start else "wb") as out:
-                out.seek(start)
-                buffer = bytearray(CHUNK)
-                while block := reader.read_into(buffer):
-                    pos = reader.offset - len(block)
-                    if out.tell() != pos:  # the server ignored Range: starting over
-                        out.seek(pos)
-                        out.truncate()
-                    out.write(block)
-                    emit(progress, BlobAdvanced(digest, len(block), reader.offset, total))
-                out.truncate()
-        except DigestMismatchError:
-            partial.unlink(missing_ok=True)
-            raise
-        os.replace(partial, dest)
-        emit(progress, BlobFinished(digest, dest.stat().st_size))
-        return dest
+        with reader:
+            out.seek(start)
+            out.truncate()
+            buffer = bytearray(CHUNK)
+            while block := reader.read_into(buffer):
+                pos = reader.offset - len(block)
+                if out.tell() != pos:  # the server ignored Range: starting over
+                    out.seek(pos)
+                    out.truncate()
+                out.write(block)
+                emit(progress, BlobAdvanced(digest, len(block), reader.offset, total))
+            out.truncate()
+            out.flush()
 
     def upload(
         self,
@@ -285,13 +317,19 @@ class BlobService(Service):
         )
 
 
-def _hash_file(path: Path, hasher: object) -> int:
+def _hash_stream(f: BinaryIO, hasher: object) -> int:
+    """Hash ``f`` from its start to its end; the number of bytes (the position is at the end)."""
+    f.seek(0)
     size = 0
-    with open(path, "rb") as f:
-        while block := f.read(CHUNK):
-            hasher.update(block)  # type: ignore[attr-defined]
-            size += len(block)
+    while block := f.read(CHUNK):
+        hasher.update(block)  # type: ignore[attr-defined]
+        size += len(block)
     return size
+
+
+def _hash_file(path: Path, hasher: object) -> int:
+    with open(path, "rb") as f:
+        return _hash_stream(f, hasher)
 
 
 def _file_digest(path: Path, digest: str) -> str:

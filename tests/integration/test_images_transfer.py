@@ -8,10 +8,13 @@ fixtures) and then pulled, pushed again from the layout, and copied within the r
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +51,7 @@ from registry_client import (
     Registry,
     Repository,
 )
-from registry_client.testing import LocalRegistry, LocalRegistryFactory
+from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image, seed_tags
 
 pytestmark = pytest.mark.integration
 
@@ -427,3 +430,30 @@ def test_copy_by_digest_pushes_without_a_tag(
         target.manifests.head("multi")
     with pytest.raises(NotFoundError):  # Distribution: no tag yet, NAME_UNKNOWN
         target.tags.get_all()
+
+
+# -- concurrent pulls into one layout -------------------------------------------------------------
+
+
+def test_concurrent_pulls_into_one_layout_keep_every_tag(tmp_path: Path) -> None:
+    # Six threads, one shared Registry, one layout directory: three tags of one image
+    # (the same blobs, downloaded at the same time) and three other images.
+    with LocalRegistry() as registry, Registry(registry.host, protocol="http") as client:
+        shared = seed_tags(registry, "conc/app", ["s1", "s2", "s3"])
+        others = {t: seed_image(registry, "conc/app", t, seed=40 + i, layers=(300_000,))
+                  for i, t in enumerate(["o1", "o2", "o3"])}
+        repo = client.repository("conc/app")
+        tags = ["s1", "o1", "s2", "o2", "s3", "o3"]
+        with ThreadPoolExecutor(6) as pool:
+            images = list(pool.map(lambda t: repo.images.pull(t, tmp_path), tags))
+        expected = {**{t: shared.digest for t in ["s1", "s2", "s3"]},
+                    **{t: img.digest for t, img in others.items()}}
+        assert {i.tag: i.digest for i in images} == expected
+        index = json.loads((tmp_path / "index.json").read_text())
+        names = {m["annotations"]["org.opencontainers.image.ref.name"]: m["digest"]
+                 for m in index["manifests"]}
+        assert names == expected
+        files = [p for p in tmp_path.rglob("*") if p.is_file()]
+        assert not [p for p in files if p.name.endswith((".partial", ".tmp"))]
+        for path in (tmp_path / "blobs" / "sha256").iterdir():
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name

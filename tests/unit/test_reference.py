@@ -551,3 +551,16 @@ def test_any_text_parses_or_raises_invalid_reference(text: str, allow_scheme: bo
 @given(_reference_like(), st.booleans())
 def test_reference_like_strings_round_trip(text: str, allow_scheme: bool) -> None:
     _check(text, allow_scheme)
+
+
+def test_references_sort_by_name_then_tag_then_digest() -> None:
+    digest = "sha256:" + "1" * 64
+    refs = [parse_image_name(t) for t in ["b:1", "a:2", f"a@{digest}", "a", "a:1"]]
+    assert [str(r) for r in sorted(refs)] == [
+        "docker.io/library/a", f"docker.io/library/a@{digest}", "docker.io/library/a:1",
+        "docker.io/library/a:2", "docker.io/library/b:1",
+    ]
+    assert parse_image_name("a") < parse_image_name("a:1") <= parse_image_name("a:1")
+    assert parse_image_name("b") > parse_image_name("a:9") >= parse_image_name("a:9")
+    with pytest.raises(TypeError):
+        _ = parse_image_name("a") < "a"  # type: ignore[operator]

@@ -1279,3 +1279,16 @@ def test_no_proxy_and_explicit_settings_win_over_the_environment(
     reg, rec = _recording_registry(proxy="http://mine.example:8080", verify=False)
     reg.ping()
     assert (rec.seen[-1][1].get("https"), rec.seen[-1][2]) == ("http://mine.example:8080", False)
+
+
+@pytest.mark.parametrize("domain", ["https://quay.io", "", "quay.io/", "quay.io/ns", "a b",
+                                    "host:port", "-bad.example"])
+def test_a_registry_domain_that_is_not_host_port_is_refused_up_front(domain: str) -> None:
+    with pytest.raises(ValueError, match="not host"):
+        Registry(domain)
+
+
+@pytest.mark.parametrize("domain", ["quay.io", "localhost:5000", "[::1]:5000",
+                                    "127.0.0.1:5000", "docker.io", "Registry.Example:443"])
+def test_registry_domains_as_references_write_them(domain: str) -> None:
+    assert Registry(domain, authenticator=NullAuthenticator()).domain == domain

@@ -21,6 +21,7 @@ from registry_client.errors import (
 from registry_client.models import (
     Descriptor,
     ImageConfig,
+    Manifest,
     ManifestList,
     ManifestV2,
     OCIIndex,
@@ -78,6 +79,22 @@ def test_manifest_round_trips_through_converter(name: str, cls: type[Any]) -> No
     original = doc(name)
     model = converter.structure(original, cls)
     assert converter.unstructure(model) == original
+
+
+@pytest.mark.parametrize(("name", "cls"), sorted(MANIFEST_FILES.items()))
+def test_the_manifest_union_picks_the_class(name: str, cls: type[Any]) -> None:
+    model = converter.structure(doc(name), Manifest)
+    assert type(model) is cls
+    assert converter.unstructure(model) == doc(name)
+
+
+def test_the_manifest_union_refuses_what_it_does_not_read() -> None:
+    with pytest.raises(SchemaV1NotSupportedError):
+        converter.structure({"schemaVersion": 1, "fsLayers": []}, Manifest)
+    with pytest.raises(UnknownSchemaError):
+        converter.structure({"schemaVersion": 2, "mediaType": "text/plain"}, Manifest)
+    with pytest.raises(ValueError, match="expected an object"):
+        converter.structure(["not", "a", "manifest"], Manifest)
 
 
 @pytest.mark.parametrize(("name", "cls"), sorted(MANIFEST_FILES.items()))

@@ -125,6 +125,22 @@ def test_get_verified(env: tuple[Registry, requests_mock.Adapter]) -> None:
     assert reg.requester.stats["bytes_received"] == len(BLOB)
 
 
+def test_a_closed_blob_stream_reads_nothing_more(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    adapter.register_uri("GET", BLOB_URL, content=BLOB,
+                         headers={"Content-Length": str(len(BLOB))})
+    f = reg.repository("app").blobs.open(DIGEST)
+    assert f.read(10) == BLOB[:10] and f.tell() == 10
+    f.close()
+    with pytest.raises(ValueError, match="closed"):
+        f.read()
+    with pytest.raises(ValueError, match="closed"):
+        f.tell()
+    assert len(adapter.request_history) == 1  # no new request after close
+
+
 def test_get_wrong_content(env: tuple[Registry, requests_mock.Adapter]) -> None:
     reg, adapter = env
     adapter.register_uri("GET", BLOB_URL, content=BLOB[:-1] + b"X")
