@@ -25,6 +25,7 @@ from ._grants import Grants, Scope
 from ._image import SeededImage, sha256_digest
 from ._process import AUTH_MODES, AuthMode, LocalRegistry
 from ._seed import SeedError, seed_blob, seed_image, seed_many_repositories, seed_tags
+from ._tls import self_signed_certificate
 from ._token_server import TokenRequest, TokenServer
 
 try:  # the fixtures need pytest; everything else works without it
@@ -59,6 +60,7 @@ __all__ = [
     "seed_image",
     "seed_many_repositories",
     "seed_tags",
+    "self_signed_certificate",
     "sha256_digest",
     "unique_repository",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -94,45 +95,52 @@ def test_copy_all_tags_copies_the_rest_then_raises_the_first_failure(
             "1": seeded["1"].digest, "3": seeded["3"].digest}
 
 
-def test_sync_reports_a_missing_repository_and_copies_the_rest(
-    pair: tuple[LocalRegistry, LocalRegistry],
-) -> None:
+SyncRun = Callable[..., SyncResult]
+
+
+@pytest.fixture()
+def synced(pair: tuple[LocalRegistry, LocalRegistry]) -> Iterator[tuple[Registry, SyncRun]]:
+    """(target client, ``run((source, target), ...)``): sync between the pair's registries."""
     src, dst = pair
-    one = seed_image(src, "sync/here", "1.0")
     with client(src) as a, client(dst) as b:
         by_domain = {src.host: a, dst.host: b}
-        result = sync([SyncEntry(f"{src.host}/sync/not-there", f"{dst.host}/m/gone"),
-                       SyncEntry(f"{src.host}/sync/here", f"{dst.host}/m/here")],
-                      lambda ref: by_domain[ref.domain])
-        assert [name for name, _ in result.failed] == [f"{src.host}/sync/not-there"]
-        assert [i.digest for i in result.copied if isinstance(i, Image)] == [one.digest]
-        assert b.repository("m/here").manifests.head("1.0").digest == one.digest
+
+        def run(*entries: tuple[str, str]) -> SyncResult:
+            return sync([SyncEntry(s, t) for s, t in entries], lambda r: by_domain[r.domain])
+
+        yield b, run
+
+
+def test_sync_reports_a_missing_repository_and_copies_the_rest(
+    pair: tuple[LocalRegistry, LocalRegistry], synced: tuple[Registry, SyncRun],
+) -> None:
+    (src, dst), (b, run) = pair, synced
+    one = seed_image(src, "sync/here", "1.0")
+    result = run((f"{src.host}/sync/not-there", f"{dst.host}/m/gone"),
+                 (f"{src.host}/sync/here", f"{dst.host}/m/here"))
+    assert [name for name, _ in result.failed] == [f"{src.host}/sync/not-there"]
+    assert [i.digest for i in result.copied if isinstance(i, Image)] == [one.digest]
+    assert b.repository("m/here").manifests.head("1.0").digest == one.digest
 
 
 def test_sync_targets_with_a_tag_and_bad_targets(
-    pair: tuple[LocalRegistry, LocalRegistry],
+    pair: tuple[LocalRegistry, LocalRegistry], synced: tuple[Registry, SyncRun],
 ) -> None:
-    src, dst = pair
+    (src, dst), (b, run) = pair, synced
     one = seed_image(src, "sync/tagged", "v1")
-    with client(src) as a, client(dst) as b:
-        by_domain = {src.host: a, dst.host: b}
-
-        def run(source: str, target: str) -> SyncResult:
-            return sync([SyncEntry(source, target)], lambda ref: by_domain[ref.domain])
-
-        assert run(f"{src.host}/sync/tagged:v1", f"{dst.host}/m/t:renamed").ok
-        assert b.repository("m/t").tags.get_all() == ["renamed"]
-        assert run(f"{src.host}/sync/tagged@{one.digest}", f"{dst.host}/m/d:pinned").ok
-        assert b.repository("m/d").manifests.head("pinned").digest == one.digest
-        before = dst.request_count("PUT")
-        with pytest.raises(InvalidReferenceError, match="must be a repository"):
-            run(f"{src.host}/sync/tagged", f"{dst.host}/m/all:latest")
-        with pytest.raises(InvalidReferenceError, match="not a digest"):
-            run(f"{src.host}/sync/tagged:v1", f"{dst.host}/m/x@{one.digest}")
-        assert dst.request_count("PUT") == before  # refused before anything was copied
-        missing = "sha256:" + "0" * 64
-        failed = run(f"{src.host}/sync/tagged@{missing}", f"{dst.host}/m/y")
-        assert [name for name, _ in failed.failed] == [f"{src.host}/sync/tagged@{missing}"]
+    assert run((f"{src.host}/sync/tagged:v1", f"{dst.host}/m/t:renamed")).ok
+    assert b.repository("m/t").tags.get_all() == ["renamed"]
+    assert run((f"{src.host}/sync/tagged@{one.digest}", f"{dst.host}/m/d:pinned")).ok
+    assert b.repository("m/d").manifests.head("pinned").digest == one.digest
+    before = dst.request_count("PUT")
+    with pytest.raises(InvalidReferenceError, match="must be a repository"):
+        run((f"{src.host}/sync/tagged", f"{dst.host}/m/all:latest"))
+    with pytest.raises(InvalidReferenceError, match="not a digest"):
+        run((f"{src.host}/sync/tagged:v1", f"{dst.host}/m/x@{one.digest}"))
+    assert dst.request_count("PUT") == before  # refused before anything was copied
+    missing = "sha256:" + "0" * 64
+    failed = run((f"{src.host}/sync/tagged@{missing}", f"{dst.host}/m/y"))
+    assert [name for name, _ in failed.failed] == [f"{src.host}/sync/tagged@{missing}"]
 
 
 def test_sync_file_json_and_yaml(pair: tuple[LocalRegistry, LocalRegistry], tmp_path: Path) -> None:

@@ -8,10 +8,8 @@ records what it receives; requests-mock where a hostile registry is needed.
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import http.server
-import ipaddress
 import json
 import logging
 import os
@@ -38,7 +36,7 @@ from registry_client import (
     TokenError,
 )
 from registry_client.layout import OCILayout
-from registry_client.testing import FaultProxy, LocalRegistry, seed_image
+from registry_client.testing import FaultProxy, LocalRegistry, seed_image, self_signed_certificate
 
 ALICE = ("alice", "alice-secret")
 READER = ("reader", "reader-secret")
@@ -463,33 +461,6 @@ def test_a_lying_content_length_is_a_response_error(length: object, body: bytes)
 
 
 # -- TLS -------------------------------------------------------------------------------------------
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 class _V2(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -506,7 +477,7 @@ class _V2(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed_certificate(tmp_path)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _V2)
     server.daemon_threads = True
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
