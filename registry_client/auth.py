@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import attrs
 import requests
@@ -303,36 +305,76 @@ class TokenAuthenticator:
                 f"refusing to send credentials to token realm {realm} over plain HTTP "
                 "(use https, or a realm on the registry's own host with protocol='http')"
             )
+        if refresh:
+            resp = self._post_refresh(transport, realm, service, scopes, refresh)
+            server_issued = refresh != self._initial_refresh
+            if (resp.status_code in (400, 401) and server_issued
+                    and use_creds and self._password is not None):
+                # The refresh token the server handed out was refused (revoked or
+                # expired): forget it and ask again with the password.
+                discard(resp)
+                with self._lock:
+                    self._refresh.pop((realm, service), None)
+            else:
+                return self._parse_token_response(resp, realm, service,
+                                                  what="the refresh token of")
+        params: list[tuple[str, str]] = []
+        if service:
+            params.append(("service", service))
+        params.extend(("scope", s) for s in scopes)
+        if use_creds and self.username is not None and self._password is not None:
+            headers["Authorization"] = _basic_header(self.username, self._password)
+            params.append(("account", self.username))
         with self._lock:
             self.token_requests += 1
-        if refresh:
-            form = {
-                "grant_type": "refresh_token",
-                "refresh_token": refresh,
-                "service": service,
-                "client_id": "registry-client",
-                "scope": " ".join(scopes),
-            }
-            resp = transport("POST", realm, data=form, headers=headers)
-        else:
-            params: list[tuple[str, str]] = []
-            if service:
-                params.append(("service", service))
-            params.extend(("scope", s) for s in scopes)
-            if use_creds and self.username is not None and self._password is not None:
-                headers["Authorization"] = _basic_header(self.username, self._password)
-                params.append(("account", self.username))
-            resp = transport("GET", realm, params=params, headers=headers)
+        resp = transport("GET", realm, params=params, headers=headers)
         return self._parse_token_response(resp, realm, service)
 
-    def _parse_token_response(self, resp: requests.Response, realm: str, service: str) -> _Token:
+    def _post_refresh(
+        self, transport: TokenTransport, realm: str, service: str, scopes: list[str],
+        refresh: str,
+    ) -> requests.Response:
+        """POST the refresh-token grant; redirects are followed only on the realm's origin.
+
+        The token is in the body, which requests would re-send to any host on a
+        307/308: a redirect to another scheme, host or port is refused instead.
+        """
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh,
+            "service": service,
+            "client_id": "registry-client",
+            "scope": " ".join(scopes),
+        }
+        url = realm
+        for _ in range(_MAX_TOKEN_REDIRECTS + 1):
+            with self._lock:
+                self.token_requests += 1
+            resp = transport("POST", url, data=form, headers={}, allow_redirects=False)
+            location = resp.headers.get("Location") if resp.is_redirect else None
+            if not location:
+                return resp
+            discard(resp)
+            target = urljoin(url, location)
+            if _origin(target) != _origin(realm):
+                raise TokenError(
+                    f"token server {realm} redirected a refresh-token request to another "
+                    "host: not followed (the token would go with it)"
+                )
+            url = target
+        raise TokenError(f"token server {realm}: too many redirects")
+
+    def _parse_token_response(
+        self, resp: requests.Response, realm: str, service: str,
+        what: str = "the credentials of",
+    ) -> _Token:
         try:
             status = resp.status_code
-            if status == 401:
+            if status == 401 or (status == 400 and what != "the credentials of"):
                 raise AuthenticationError(
-                    f"token server {realm} refused the credentials of "
-                    f"{self.username or 'anonymous'} (401)",
-                    status_code=401,
+                    f"token server {realm} refused {what} "
+                    f"{self.username or 'anonymous'} ({status})",
+                    status_code=status,
                 )
             if status == 403:
                 raise AuthorizationError(
@@ -351,23 +393,42 @@ class TokenAuthenticator:
             discard(resp)
         try:
             doc: Any = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise TokenError(f"token server {realm} sent malformed JSON") from None
         if not isinstance(doc, dict):
             raise TokenError(f"token server {realm} sent JSON that is not an object")
         value = doc.get("token") or doc.get("access_token")
-        if not isinstance(value, str) or not value or any(c in value for c in "\r\n "):
+        if not isinstance(value, str) or not _TOKEN_RE.fullmatch(value):
             raise TokenError(f"token server {realm} sent no usable token")
-        expires_in = doc.get("expires_in", DEFAULT_EXPIRES_IN)
-        if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
-            expires_in = DEFAULT_EXPIRES_IN
-        expires_in = max(float(expires_in), 1.0)
+        expires_in = max(_seconds(doc.get("expires_in")), 1.0)
         margin = min(5.0, expires_in / 10)
         refresh = doc.get("refresh_token")
         if isinstance(refresh, str) and refresh:
             with self._lock:
                 self._refresh[(realm, service)] = refresh
         return _Token(value, time.monotonic() + expires_in - margin)
+
+
+_MAX_TOKEN_REDIRECTS = 5
+_TOKEN_RE = re.compile(r"[\x21-\x7e]{1,65536}")
+"""A token goes into an ``Authorization: Bearer`` header: visible ASCII, no spaces."""
+
+
+def _seconds(value: object) -> float:
+    """``expires_in`` as finite seconds; the default lifetime when it is missing or absurd."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return float(DEFAULT_EXPIRES_IN)
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return float(DEFAULT_EXPIRES_IN)
+    return seconds if math.isfinite(seconds) else float(DEFAULT_EXPIRES_IN)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, (parts.hostname or "").lower(), port
 
 
 def _default_transport() -> TokenTransport:

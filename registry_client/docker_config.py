@@ -78,7 +78,9 @@ def _from_helper(helper: str, domain: str) -> DockerCredentials | None:
         return None  # "credentials not found in native keychain"
     try:
         doc = json.loads(out.stdout)
-    except ValueError:
+    except (ValueError, RecursionError):
+        doc = None
+    if not isinstance(doc, dict):
         log.warning("credential helper %s printed malformed JSON", helper)
         return None
     user, secret = doc.get("Username"), doc.get("Secret")

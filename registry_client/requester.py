@@ -426,11 +426,12 @@ class Requester:
     def _token_transport(self, method: str, url: str, **kw: Any) -> requests.Response:
         """Send a token-server request through the pooled session, with retries on 5xx."""
         attempt = 0
+        kw.setdefault("allow_redirects", True)
         while True:
             try:
                 resp = self.session.request(
                     method, url, timeout=self.timeout, verify=self.verify,
-                    proxies=self.proxies, stream=True, allow_redirects=True, **kw,
+                    proxies=self.proxies, stream=True, **kw,
                 )
                 self._count_request(method, 0)
             except requests.exceptions.SSLError:

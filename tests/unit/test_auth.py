@@ -421,7 +421,8 @@ def test_token_expires_in_defaults_to_60(clock: FakeClock) -> None:
     assert len(t.calls) == 2
 
 
-@pytest.mark.parametrize("bad", ["soon", None, True, [1]])
+@pytest.mark.parametrize("bad", ["soon", None, True, [1], 10**400, float("nan"), float("inf")],
+                         ids=["str", "null", "bool", "list", "huge", "nan", "infinity"])
 def test_token_unusable_expires_in_means_default(clock: FakeClock, bad: object) -> None:
     t = FakeTransport(lambda n: (200, json.dumps({"token": f"t{n}", "expires_in": bad}).encode()))
     auth = bound_token_auth(t)
@@ -517,6 +518,8 @@ def test_initial_refresh_token_is_used_with_post() -> None:
         b'{"token": null, "access_token": null}',
         b'{"token": "a b"}',
         b'{"token": "a\\r\\nInjected: 1"}',
+        b'{"token": "T\\u20ac"}',
+        b"[" * 100_000,
     ],
 )
 def test_unusable_token_answer_is_token_error(body: bytes) -> None:
@@ -742,3 +745,67 @@ def test_concurrent_handle_request_with_known_challenge_one_fetch_per_scope() ->
     assert len(seen) == 16
     assert len(t.calls) == 3  # the first learn + one per new scope
     assert len(set(seen)) == 2
+
+
+# -- the refresh-token POST and redirects ------------------------------------------------
+class RedirectingTransport:
+    """A token realm that answers the refresh POST with a redirect to ``location``."""
+
+    def __init__(self, location: str, status: int = 307) -> None:
+        self.location = location
+        self.status = status
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    def __call__(self, method: str, url: str, **kw: Any) -> requests.Response:
+        self.calls.append((method, url, kw))
+        if url == REALM:
+            return make_response(self.status, headers={"Location": self.location}, url=url)
+        return make_response(200, body=token_body("moved"), url=url)
+
+
+@pytest.mark.parametrize("elsewhere", ["https://evil.example/steal",
+                                       "http://auth.example/token",
+                                       "https://auth.example:8443/token"])
+def test_a_refresh_token_is_not_posted_to_another_host(elsewhere: str) -> None:
+    t = RedirectingTransport(elsewhere)
+    auth = bound_token_auth(t, refresh_token="SECRET-REFRESH")
+    with pytest.raises(TokenError, match="another host"):
+        auth.handle_response(challenge_401(make_request()))
+    assert [url for _, url, _ in t.calls] == [REALM]  # never sent to the other host
+    assert t.calls[0][2]["allow_redirects"] is False
+
+
+def test_a_refresh_post_follows_a_redirect_on_the_realm_host() -> None:
+    t = RedirectingTransport("/token/v2", status=308)
+    auth = bound_token_auth(t, refresh_token="SECRET-REFRESH")
+    assert learn(auth) == "Bearer moved"
+    assert [url for _, url, _ in t.calls] == [REALM, "https://auth.example/token/v2"]
+    assert dict(t.calls[1][2]["data"])["refresh_token"] == "SECRET-REFRESH"
+
+
+def test_a_refused_server_refresh_token_falls_back_to_the_password() -> None:
+    t = FakeTransport([
+        (200, token_body("t1", refresh_token="R1")),  # GET with the password
+        (401, b'{"error": "invalid_grant"}'),           # POST with R1: revoked
+        (200, token_body("t2")),                        # GET with the password again
+        (200, token_body("t3")),
+    ])
+    auth = bound_token_auth(t, "alice", PASSWORD)
+    assert learn(auth) == "Bearer t1"
+
+    def header_for(scope: str) -> str:
+        r = make_request(scopes=(scope,))
+        auth.handle_request(r)  # the realm is known: the token is fetched up front
+        return r.headers["Authorization"]
+
+    assert header_for("repository:b:pull") == "Bearer t2"
+    assert [c["method"] for c in t.calls] == ["GET", "POST", "GET"]
+    assert header_for("repository:c:pull") == "Bearer t3"
+    assert t.calls[-1]["method"] == "GET"  # the refused refresh token is forgotten
+
+
+def test_a_refused_initial_refresh_token_is_an_authentication_error() -> None:
+    t = FakeTransport([(400, b'{"error": "invalid_grant"}')])
+    auth = bound_token_auth(t, "alice", refresh_token="IDENTITY")
+    with pytest.raises(AuthenticationError, match="refresh token"):
+        auth.handle_response(challenge_401(make_request()))

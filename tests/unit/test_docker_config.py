@@ -1,0 +1,42 @@
+"""docker config.json credentials: helpers that misbehave degrade to anonymous, never crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from registry_client.docker_config import credentials_for
+
+
+def _helper(bin_dir: Path, name: str, output: str, status: int = 0) -> None:
+    script = bin_dir / f"docker-credential-{name}"
+    script.write_text(f"#!/bin/sh\ncat <<'EOF'\n{output}\nEOF\nexit {status}\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+
+
+@pytest.mark.parametrize(("output", "status"), [
+    ("[]", 0), ('"just a string"', 0), ("null", 0), ("42", 0), ("{not json", 0),
+    ("[" * 100_000, 0), ('{"Username": "u"}', 0), ("credentials not found", 1),
+])
+def test_a_helper_that_prints_no_credentials_means_anonymous(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, output: str, status: int,
+) -> None:
+    _helper(tmp_path, "odd", output, status)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credHelpers": {"registry.example": "odd"}}))
+    assert credentials_for("registry.example", config) is None
+
+
+def test_a_helper_with_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _helper(tmp_path, "good", '{"ServerURL": "registry.example", "Username": "u", '
+                              '"Secret": "s3cret"}')
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credHelpers": {"registry.example": "good"}}))
+    found = credentials_for("registry.example", config)
+    assert found is not None and (found.username, found.password) == ("u", "s3cret")
