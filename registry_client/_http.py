@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import re
 import time
 from typing import Any
@@ -216,7 +217,8 @@ def raise_for_status(
         f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors
     )
     message = f"{context}: {method} {url} -> {status}" + (f" ({detail})" if detail else "")
-    kw: dict[str, Any] = {"status_code": status, "errors": errors, "method": method, "url": url}
+    kw: dict[str, Any] = {"status_code": status, "errors": errors, "method": method, "url": url,
+                          "retry_after": retry_after(resp, math.inf)}
     cls: type[RegistryError]
     if status == 401:
         cls = AuthorizationError if _insufficient_scope(resp) else AuthenticationError

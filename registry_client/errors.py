@@ -48,6 +48,7 @@ class RegistryError(Exception):
         errors: the registry's ``errors`` list (dicts with code/message/detail).
         method: the HTTP method of the failed request, when there was one.
         url: the request URL with any query credentials removed.
+        retry_after: the seconds the registry asked to wait (``Retry-After``), or None.
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class RegistryError(Exception):
         errors: list[dict[str, Any]] | None = None,
         method: str | None = None,
         url: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -65,6 +67,7 @@ class RegistryError(Exception):
         self.errors: list[dict[str, Any]] = list(errors or [])
         self.method = method
         self.url = url
+        self.retry_after = retry_after
 
     @property
     def codes(self) -> list[str]:

@@ -53,6 +53,12 @@ def _atomic_write(path: Path, data: bytes, *, replace: bool = True) -> None:
         raise
 
 
+def _ref_name(entry: dict[str, Any]) -> object:
+    """The entry's ``org.opencontainers.image.ref.name`` (None when absent or malformed)."""
+    annotations = entry.get("annotations")
+    return annotations.get(REF_NAME) if isinstance(annotations, dict) else None
+
+
 class OCILayout:
     """An OCI image layout directory (created on first write)."""
 
@@ -162,10 +168,11 @@ class OCILayout:
             entries = [
                 m for m in doc.get("manifests", [])
                 if not (isinstance(m, dict)
-                        and (m.get("annotations") or {}).get(REF_NAME) == ref_name)
+                        and _ref_name(m) == ref_name)
             ]
             entry = dict(descriptor)
-            entry["annotations"] = {**(entry.get("annotations") or {}), REF_NAME: ref_name}
+            own = entry.get("annotations")
+            entry["annotations"] = {**(own if isinstance(own, dict) else {}), REF_NAME: ref_name}
             entries.append(entry)
             doc["manifests"] = entries
             doc.setdefault("schemaVersion", 2)
@@ -179,9 +186,9 @@ class OCILayout:
         """
         entries = [m for m in self.read_index().get("manifests", []) if isinstance(m, dict)]
         for m in entries:
-            if (m.get("annotations") or {}).get(REF_NAME) == ref_name:
+            if _ref_name(m) == ref_name:
                 return m
         if len(entries) == 1:
             return entries[0]
-        names = sorted(str((m.get("annotations") or {}).get(REF_NAME)) for m in entries)
+        names = sorted(str(_ref_name(m)) for m in entries)
         raise ValueError(f"{self.root}: no image named {ref_name!r} (have: {', '.join(names)})")

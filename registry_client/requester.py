@@ -258,7 +258,7 @@ class Requester:
                 ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if can_retry and retry_connection_errors and attempt < self.retries:
-                    self._sleep(attempt, None)
+                    self.back_off(attempt, None)
                     attempt += 1
                     continue
                 raise RegistryUnavailableError(
@@ -282,7 +282,7 @@ class Requester:
                         # the connection broke while reading the body: same as any
                         # connection error, so an idempotent request is sent again
                         if can_retry and attempt < self.retries:
-                            self._sleep(attempt, None)
+                            self.back_off(attempt, None)
                             attempt += 1
                             continue
                         raise
@@ -291,12 +291,17 @@ class Requester:
             if resp.status_code in _RETRY_STATUSES and can_retry and attempt < self.retries:
                 wait = retry_after(resp, self.max_backoff)
                 discard(resp)
-                self._sleep(attempt, wait, shared=resp.status_code == 429)
+                self.back_off(attempt, wait, shared=resp.status_code == 429)
                 attempt += 1
                 continue
             raise_for_status(resp, context=context, method=method)
 
-    def _sleep(self, attempt: int, wait: float | None, *, shared: bool = False) -> None:
+    def back_off(self, attempt: int, wait: float | None, *, shared: bool = False) -> None:
+        """Sleep before retry number ``attempt + 1``: ``wait`` (a Retry-After) when given,
+        else exponential backoff with jitter, never more than ``max_backoff``. With
+        ``shared`` (a 429) every request to this registry waits until then too."""
+        if wait is not None:
+            wait = min(wait, self.max_backoff)
         if wait is None:
             wait = min(self.max_backoff, self.backoff * (2**attempt))
             wait = wait / 2 + random.uniform(0, wait / 2)
@@ -440,7 +445,7 @@ class Requester:
                 ) from None
             except requests.RequestException as exc:
                 if attempt < self.retries:
-                    self._sleep(attempt, None)
+                    self.back_off(attempt, None)
                     attempt += 1
                     continue
                 raise RegistryUnavailableError(
@@ -449,7 +454,7 @@ class Requester:
             if resp.status_code in (429, 500, 502, 503, 504) and attempt < self.retries:
                 wait = retry_after(resp, self.max_backoff)
                 discard(resp)
-                self._sleep(attempt, wait)
+                self.back_off(attempt, wait)
                 attempt += 1
                 continue
             return resp

@@ -39,7 +39,9 @@ class CopyPlan:
     """What copying one image would do, computed with HEAD requests only.
 
     ``manifests`` lists the manifest digests to put (children first, the top one
-    last); ``blobs`` the distinct blobs, largest first.
+    last); ``blobs`` the distinct blobs, largest first. With ``copy(...,
+    referrers=True)``, ``referrers`` holds the plan of each referrer (signature,
+    SBOM...) that would be copied too.
     """
 
     source: str
@@ -47,11 +49,13 @@ class CopyPlan:
     tag: str | None
     manifests: tuple[str, ...]
     blobs: tuple[BlobPlan, ...]
+    referrers: tuple[CopyPlan, ...] = ()
 
     @property
     def bytes_to_transfer(self) -> int:
-        """Blob bytes the copy would move over the network."""
-        return sum(b.size for b in self.blobs if b.action == "transfer")
+        """Blob bytes the copy would move over the network (referrers included)."""
+        own = sum(b.size for b in self.blobs if b.action == "transfer")
+        return own + sum(r.bytes_to_transfer for r in self.referrers)
 
     def count(self, action: BlobAction) -> int:
         """How many blobs get ``action``."""
@@ -64,6 +68,7 @@ class CopyPlan:
             "manifests": list(self.manifests),
             "blobs": [attrs.asdict(b) for b in self.blobs],
             "bytes_to_transfer": self.bytes_to_transfer,
+            "referrers": [r.to_dict() for r in self.referrers],
         }
 
 

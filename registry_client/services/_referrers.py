@@ -44,6 +44,7 @@ from ..progress import ProgressCallback
 
 if TYPE_CHECKING:
     from ..repository import Repository
+    from ._plan import CopyPlan
     from .blobs import BlobService
     from .images import ImageService
     from .manifests import ManifestService
@@ -277,3 +278,19 @@ def copy_referrers(
                 add_to_fallback(target.manifests, subject, entry)
             copied.append(entry)
     return copied
+
+
+def plan_referrers(
+    images: ImageService, subjects: Iterable[str], target: Repository,
+) -> tuple[CopyPlan, ...]:
+    """The copy plan of each referrer :func:`copy_referrers` would copy (nothing written)."""
+    from ._transfer import plan_copy
+
+    plans: list[CopyPlan] = []
+    for subject in dict.fromkeys(subjects):
+        for entry in images._manifests.referrers(subject):
+            try:
+                plans.append(plan_copy(images, entry.digest, target, None))
+            except NotFoundError:
+                continue  # a stale fallback index entry: copy_referrers skips it too
+    return tuple(plans)

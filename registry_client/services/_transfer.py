@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .. import mediatypes
+from .._log import log
 from .._reader import CHUNK, VerifyingReader
-from ..errors import RegistryResponseError
+from ..errors import RegistryResponseError, RegistryUnavailableError
 from ..layout import OCILayout
 from ..models import Descriptor, Image, Platform, RawManifest
 from ..progress import BlobMounted, BlobSkipped, ProgressCallback, emit
@@ -186,21 +187,42 @@ def push_image(
 _Children = list[tuple[RawManifest, list[Descriptor]]]
 
 
+_MAX_INDEX_DEPTH = 4
+"""How deep indexes may nest under the top one (a cycle or a hostile chain stops here)."""
+
+
 def _tree(
     raw: RawManifest, get_child: Callable[[Descriptor], RawManifest], *, workers: int
 ) -> tuple[bool, list[Descriptor], _Children]:
     """``(is_index, descriptors, children)`` of ``raw``, read with the light parser.
 
-    ``children`` pairs each image manifest under the top (itself for a single image)
-    with its distributable blobs; a nested index has none of its own.
+    ``children`` pairs every manifest under the top (itself for a single image) with
+    its distributable blobs, in the order they must be written: the manifests an
+    index lists come before the index (a nested index after its own children, and
+    with no blobs of its own).
     """
     is_index, top = _light.read(raw)
     if not is_index:
         return False, top, [(raw, [b for b in top if distributable(b)])]
-    children = []
-    for child in parallel(get_child, top, workers):
-        child_is_index, descs = _light.read(child)
-        children.append((child, [] if child_is_index else [b for b in descs if distributable(b)]))
+    children: _Children = []
+    seen: set[str] = set()
+
+    def walk(entries: list[Descriptor], depth: int) -> None:
+        fresh = [d for d in entries if d.digest not in seen]
+        seen.update(d.digest for d in fresh)
+        for child in parallel(get_child, fresh, workers):
+            child_is_index, descs = _light.read(child)
+            if child_is_index:
+                if depth >= _MAX_INDEX_DEPTH:
+                    raise RegistryResponseError(
+                        f"manifest {raw.digest}: indexes nest more than "
+                        f"{_MAX_INDEX_DEPTH} deep")
+                walk(descs, depth + 1)
+                children.append((child, []))
+            else:
+                children.append((child, [b for b in descs if distributable(b)]))
+
+    walk(top, 1)
     return True, top, children
 
 
@@ -259,6 +281,20 @@ def copy_image(
             source = UploadSource.from_data(kept[b.digest], b.digest)
             Uploader(target.blobs, source, None, progress).run()
             return
+        restarts = target.requester.retries
+        while True:
+            try:
+                return stream_blob(b)
+            except RegistryUnavailableError as exc:
+                # A connection cut on the way (the source's own resumes used up, or the
+                # target's PUT cut: its session is gone and the stream can't rewind):
+                # the blob goes again, read afresh from the source, in a new session.
+                if exc.status_code is not None or restarts <= 0:
+                    raise
+                restarts -= 1
+                log.debug("copy: blob %s was cut on the way, sending it again", b.digest)
+
+    def stream_blob(b: BlobPlan) -> None:
         reader = src_blobs.open(b.digest, expected_size=b.size)
         assert isinstance(reader, VerifyingReader)
         with reader:

@@ -117,6 +117,23 @@ class _CountingBody:
         return pos
 
 
+def forget_state(blobs: BlobService, state_file: str | os.PathLike[str]) -> None:
+    """Remove a crash-resume state file, cancelling the upload session it saved."""
+    from pathlib import Path
+
+    path = Path(state_file)
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        doc = None
+    location = doc.get("location") if isinstance(doc, dict) else None
+    if isinstance(location, str):
+        url = blobs._requester.resolve(location)
+        if blobs._requester.same_origin(url):
+            blobs._cancel(url)
+    path.unlink(missing_ok=True)
+
+
 class Uploader:
     """One blob upload, from POST to the final PUT (cancelled on failure)."""
 
@@ -302,8 +319,9 @@ class Uploader:
         if not self.blobs._requester.same_origin(location):
             return None
         self.location = location
+        saved = doc.get("offset")
         try:
-            offset = self._status()
+            offset = self._status(saved if isinstance(saved, int) else 0)
         except RegistryError:
             log.debug("upload: the saved session is gone, starting a new one")
             self.location = None
@@ -321,16 +339,23 @@ class Uploader:
         every later request on that session fails with 404 BLOB_UPLOAD_INVALID and the
         session is gone: the only way on is a new session (if the source can rewind).
         """
-        restarts = 1 if self.source.stream.seekable() else 0
+        restarts = self.blobs._requester.retries if self.source.stream.seekable() else 0
         while True:
             self._session_lost = False
             try:
                 return self._chunked_once(resumed or 0)
             except (NotFoundError, RegistryResponseError) as exc:
-                if not self._session_lost or restarts <= 0:
+                if not self._session_lost:
                     raise
                 if isinstance(exc, NotFoundError):
                     self.location = None  # already gone: nothing to cancel
+                if restarts <= 0:
+                    # The cause is the connection, not a missing blob or repository.
+                    raise RegistryUnavailableError(
+                        f"upload blob {self.source.digest or ''}: the connection was cut "
+                        f"and the registry dropped the upload session ({exc.message})",
+                        status_code=exc.status_code, errors=exc.errors,
+                    ) from exc
             restarts -= 1
             resumed = None
             log.debug("upload: the registry dropped the upload session, starting over")
@@ -433,14 +458,20 @@ class Uploader:
                              "Content-Length": str(size)},
                     expected=(202, 204),
                 )
-            except RegistryUnavailableError:
+            except RegistryUnavailableError as exc:
                 if isinstance(body, _CountingBody):
                     self.advance(-body.tell())  # counted while streaming; recounted below
                 if attempts <= 0:
                     raise
+                if exc.status_code is not None:
+                    # 429/5xx: wait as the requester does for any request (Retry-After,
+                    # backoff, a 429 pausing every worker) before asking where it stands.
+                    self.blobs._requester.back_off(
+                        self.blobs._requester.retries - attempts, exc.retry_after,
+                        shared=exc.status_code == 429)
                 attempts -= 1
                 self._session_lost = True  # until the registry shows it still has it
-                reported = self._status()
+                reported = self._status(sent_from)
                 if not offset <= reported <= offset + length:
                     raise RegistryResponseError(
                         f"upload: the registry reports offset {reported}, outside the chunk "
@@ -460,8 +491,13 @@ class Uploader:
                 self.advance(size, count=False)  # the requester counted the bytes body
             return
 
-    def _status(self) -> int:
-        """Ask the registry how many bytes of the upload it has."""
+    def _status(self, known: int) -> int:
+        """Ask the registry how many bytes of the upload it has.
+
+        ``Range: 0-N`` names the last byte held, so ``0-0`` is ambiguous: Distribution
+        answers it for an empty session as well as for one byte. ``known`` (the offset
+        the client last saw confirmed) decides: 0 when nothing was confirmed yet.
+        """
         resp = self._send("GET", self.location or "", expected=(204, 200))
         self._set_location(resp)
         m = _RANGE_RE.match((resp.headers.get("Range") or "").strip())
@@ -469,6 +505,9 @@ class Uploader:
             raise RegistryResponseError(
                 f"upload status: unusable Range {resp.headers.get('Range', '')[:60]!r}"
             )
-        return int(m.group(1)) + 1
+        end = int(m.group(1))
+        if end == 0 and known == 0:
+            return 0
+        return end + 1
 
 

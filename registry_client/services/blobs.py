@@ -255,16 +255,26 @@ class BlobService(Service):
         """
         if digest is not None:
             check_digest(digest)
-        from ._upload import Uploader, UploadSource  # loaded on the first upload
+        from ._upload import Uploader, UploadSource, forget_state  # loaded on first upload
 
         source = UploadSource.from_data(data, digest)
         try:
-            if source.digest is not None and self.exists(source.digest, for_push=True):
-                emit(progress, BlobSkipped(source.digest, source.size or 0))
-                return Descriptor(media_type=_OCTET, digest=source.digest, size=source.size or 0)
+            present = self._present(source.digest) if source.digest is not None else None
+            if present is not None:
+                if state_file is not None:  # a session saved by an earlier run is not needed
+                    forget_state(self, state_file)
+                emit(progress, BlobSkipped(present.digest, present.size))
+                return Descriptor(media_type=_OCTET, digest=present.digest, size=present.size)
             return Uploader(self, source, chunk_size, progress, state_file).run()
         finally:
             source.close()
+
+    def _present(self, digest: str) -> Descriptor | None:
+        """The blob's descriptor (size from the registry) when the repository has it."""
+        try:
+            return self._head(digest, "pull,push")
+        except NotFoundError:
+            return None
 
     def mount(self, digest: str, from_repository: str) -> bool:
         """Link a blob from another repository of this registry; no bytes move.

@@ -6,6 +6,8 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal, overload
 
+import attrs
+
 from .. import mediatypes
 from ..errors import RegistryResponseError
 from ..models import (
@@ -215,7 +217,12 @@ class ImageService(Service):
         if target_tag is not None:
             check_tag(target_tag)
         if dry_run:
-            return plan_copy(self, reference, target, target_tag)
+            plan = plan_copy(self, reference, target, target_tag)
+            if referrers:
+                from ._referrers import plan_referrers
+
+                plan = attrs.evolve(plan, referrers=plan_referrers(self, plan.manifests, target))
+            return plan
         image = copy_image(self, reference, target, target_tag, progress=progress)
         if referrers:
             from ._referrers import copy_referrers

@@ -7,6 +7,7 @@ deletes are allowed).  The resume tests put :class:`CutProxy` between client and
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -100,6 +101,36 @@ def test_upload_skips_existing_blob(
     assert log.count("POST") == 0
     assert stats.delta("bytes_sent") == 0
     assert events == [BlobSkipped(first.digest, len(data))]
+
+
+def test_a_skipped_upload_reports_the_registry_size_and_drops_a_saved_session(
+    reg: LocalRegistry, rc: Registry, unique_repository: str, tmp_path: Path
+) -> None:
+    repo = rc.repository(unique_repository)
+    data = os.urandom(5000)
+    first = repo.blobs.upload(data)
+    # a stream that can't tell its size, with the digest given: the size comes from the HEAD
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "wb") as w:
+        w.write(data)
+    with os.fdopen(read_end, "rb") as pipe:
+        assert repo.blobs.upload(pipe, digest=first.digest).size == len(data)
+    # a state file saved by an earlier, interrupted run: not needed any more
+    session = rc.requester.send("POST", f"{unique_repository}/blobs/uploads/",
+                                scopes=[f"repository:{unique_repository}:pull,push"],
+                                expected=(202,))
+    location = rc.requester.resolve(session.headers["Location"])
+    state = tmp_path / "upload.json"
+    state.write_text(json.dumps({
+        "location": location, "offset": 0, "digest": first.digest, "size": len(data),
+        "chunk_size": 1000, "repository": unique_repository, "registry": reg.host}))
+    source = tmp_path / "blob"
+    source.write_bytes(data)
+    assert repo.blobs.upload(source, state_file=state).size == len(data)
+    assert not state.exists()
+    with pytest.raises(NotFoundError):  # the saved session was cancelled
+        rc.requester.send("GET", location, scopes=[f"repository:{unique_repository}:pull"],
+                          expected=(204,))
 
 
 def test_upload_with_explicit_chunk_size(

@@ -32,6 +32,7 @@ from _write_helpers import (
     MiB,
     Stats,
     build_image,
+    build_index,
     client_of,
     layout_blobs,
     layout_entry,
@@ -51,6 +52,7 @@ from registry_client import (
     Registry,
     Repository,
 )
+from registry_client.layout import OCILayout
 from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image, seed_tags
 
 pytestmark = pytest.mark.integration
@@ -457,3 +459,66 @@ def test_concurrent_pulls_into_one_layout_keep_every_tag(tmp_path: Path) -> None
         assert not [p for p in files if p.name.endswith((".partial", ".tmp"))]
         for path in (tmp_path / "blobs" / "sha256").iterdir():
             assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name
+
+
+# -- a nested index: an index listing an index ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def nested_index() -> BuiltImage:
+    inner = two_platform_index(media="oci", layer_size=2000)
+    other = build_image((3000,), platform="linux/s390x", media="oci")
+    return build_index([inner, other], media="oci")
+
+
+def _upload_nested(repo: Repository, outer: BuiltImage, tag: str) -> None:
+    inner, other = outer.children
+    upload_image(repo, inner, None)
+    upload_image(repo, other, None)
+    repo.manifests.put(tag, outer.raw())
+
+
+def _assert_nested(repo: Repository, outer: BuiltImage, tag: str) -> None:
+    assert repo.manifests.get_raw(tag).data == outer.manifest
+    inner, other = outer.children
+    for manifest in [inner, other, *inner.children]:
+        assert repo.manifests.get_raw(manifest.digest).data == manifest.manifest
+    for digest, data in outer.blobs.items():
+        assert repo.blobs.get(digest) == data
+
+
+def test_copy_and_plan_of_a_nested_index(
+    reg: LocalRegistry, rc: Registry, oc: Registry, nested_index: BuiltImage,
+) -> None:
+    source = rc.repository(fresh_name(reg, "nested"))
+    _upload_nested(source, nested_index, "v1")
+    inner, other = nested_index.children
+    for target in (rc.repository(fresh_name(reg, "nested-copy")),
+                   oc.repository(fresh_name(reg, "nested-across"))):
+        plan = source.images.copy("v1", target, dry_run=True)
+        assert set(plan.manifests) == {nested_index.digest, inner.digest, other.digest,
+                                       *(c.digest for c in inner.children)}
+        assert plan.manifests[-1] == nested_index.digest
+        assert plan.manifests.index(inner.digest) > max(
+            plan.manifests.index(c.digest) for c in inner.children)
+        assert {b.digest for b in plan.blobs} == set(nested_index.blobs)
+        copied = source.images.copy("v1", target)
+        assert copied.digest == nested_index.digest
+        _assert_nested(target, nested_index, "v1")
+
+
+def test_push_of_a_layout_with_a_nested_index(
+    reg: LocalRegistry, rc: Registry, nested_index: BuiltImage, tmp_path: Path,
+) -> None:
+    layout = OCILayout(tmp_path)
+    layout.init()
+    for digest, data in nested_index.blobs.items():
+        layout.write_blob(digest, data)
+    inner, other = nested_index.children
+    for manifest in [nested_index, inner, other, *inner.children]:
+        layout.write_blob(manifest.digest, manifest.manifest)
+    layout.add_manifest({"mediaType": nested_index.media_type, "digest": nested_index.digest,
+                         "size": len(nested_index.manifest)}, "v1")
+    target = rc.repository(fresh_name(reg, "nested-push"))
+    assert target.images.push(tmp_path, "v1").digest == nested_index.digest
+    _assert_nested(target, nested_index, "v1")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_client import Registry
+from registry_client import NotFoundError, Registry
 from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image
 
 pytestmark = pytest.mark.integration
@@ -137,6 +137,15 @@ def test_copy_with_referrers_to_another_registry(
 
     target_client = client_for(second_registry)
     target = target_client.repository(unique_repository)
+    plan = source.images.copy("2.0", target, referrers=True, dry_run=True)
+    assert {r.manifests[-1] for r in plan.referrers} == {sbom.digest, sig.digest}
+    assert all(b.action == "transfer" for r in plan.referrers for b in r.blobs)
+    assert plan.bytes_to_transfer == (
+        sum(b.size for b in plan.blobs)
+        + sum(b.size for r in plan.referrers for b in r.blobs))
+    assert [r["manifests"] for r in plan.to_dict()["referrers"]]  # type: ignore[index]
+    with pytest.raises(NotFoundError):  # a plan writes nothing: no such repository yet
+        target.tags.get_all()
     copied = source.images.copy("2.0", target, referrers=True)
     assert copied.digest == index.digest
     assert copied.domain == second_registry.host

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,51 @@ def test_chunk_resumes_from_the_offset_the_registry_reports(
     assert len(status_checks) == 1 and status_checks[0].time > patches[1].time
     assert len(of(proxy, "POST")) == 1  # same session throughout
     assert len({session_id(p.path) for p in patches}) == 1
+
+
+@pytest.mark.parametrize("status", [429, 503])
+@pytest.mark.parametrize("which", [1, 2])
+def test_a_refused_patch_waits_then_resumes_from_the_registry_offset(
+    proxy: FaultProxy, anon_registry: LocalRegistry, unique_repository: str, status: int,
+    which: int,
+) -> None:
+    # An empty session reports "Range: 0-0" (the same as one byte held): the first chunk
+    # must still start at byte 0. Retry-After is honoured before asking for the status.
+    proxy.add_rule("PATCH", "/blobs/uploads/", action="status", status=status,
+                   retry_after=1, every=which)
+    started = time.monotonic()
+    desc = client(proxy).repository(unique_repository).blobs.upload(DATA, chunk_size=MB)
+    assert time.monotonic() - started >= 0.9
+    assert desc.digest == DIGEST
+    assert stored(anon_registry, unique_repository, DIGEST) == DATA
+    patches = of(proxy, "PATCH")
+    assert [p.status for p in patches].count(status) == 1
+    refused = next(i for i, p in enumerate(patches) if p.status == status)
+    again = patches[refused + 1]
+    assert again.headers["content-range"] == patches[refused].headers["content-range"]
+    assert again.headers["content-range"].startswith(f"{(which - 1) * MB}-")
+
+
+def test_two_cut_chunks_start_two_new_sessions(
+    proxy: FaultProxy, anon_registry: LocalRegistry, unique_repository: str
+) -> None:
+    proxy.add_rule("PATCH", "/blobs/uploads/", action="cut", on="request",
+                   after_bytes=400_000, times=2, every=2)
+    desc = client(proxy).repository(unique_repository).blobs.upload(DATA, chunk_size=MB)
+    assert desc.digest == DIGEST
+    assert stored(anon_registry, unique_repository, DIGEST) == DATA
+    assert len(of(proxy, "POST")) == 3
+
+
+def test_chunk_cuts_beyond_the_retries_are_unavailability_not_not_found(
+    proxy: FaultProxy, unique_repository: str
+) -> None:
+    proxy.add_rule("PATCH", "/blobs/uploads/", action="cut", on="request",
+                   after_bytes=400_000, times=None)
+    with pytest.raises(RegistryUnavailableError, match="upload session"):
+        client(proxy, retries=1).repository(unique_repository).blobs.upload(
+            DATA, chunk_size=MB)
+    assert len(of(proxy, "POST")) == 2
 
 
 @pytest.mark.parametrize("action", ["cut", "drop"])
@@ -237,3 +283,31 @@ def test_errors_of_a_failed_upload_are_typed(
     # Starting an upload session is safe to repeat (an unused session costs nothing), so
     # the POST is retried like an idempotent request: 1 try + 1 retry, then a typed error.
     assert proxy.count("POST") == 2
+
+
+# -- a copy between registries under cuts -------------------------------------------------------
+@pytest.mark.parametrize("where", ["target PUT", "source GET"])
+def test_a_copy_across_registries_survives_a_cut(
+    proxy: FaultProxy, anon_registry: LocalRegistry, where: str,
+    local_registry_factory: Any,
+) -> None:
+    # The streamed PUT can't rewind its source: after a cut the blob is read afresh
+    # from the source and sent in a new session.
+    source = local_registry_factory("anonymous")
+    image = seed_image(source, "copy/cut", "v1", layers=(2 * MB,))
+    if where == "target PUT":
+        proxy.add_rule("PUT", "/blobs/uploads/", action="cut", on="request",
+                       after_bytes=MB)
+    with Registry(source.host, protocol="http", retries=0) as src:
+        if where == "source GET":  # the source read resumes are used up: retries=0
+            with FaultProxy(source, timeout=5) as src_proxy:
+                src_proxy.add_rule("GET", "/blobs/sha256:", action="cut", after_bytes=MB)
+                with Registry(src_proxy.host, protocol="http", retries=0) as cut_src:
+                    copied = cut_src.repository("copy/cut").images.copy(
+                        "v1", client(proxy).repository("copy/cut"))
+        else:
+            copied = src.repository("copy/cut").images.copy(
+                "v1", client(proxy).repository("copy/cut"))
+    assert copied.digest == image.digest
+    for digest, data in image.blobs.items():
+        assert stored(anon_registry, "copy/cut", digest) == data

@@ -1,0 +1,52 @@
+"""OCILayout on its own: index.json updates, lookups in odd index files, concurrent writers."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from registry_client.layout import REF_NAME, OCILayout
+
+D = "sha256:" + "a" * 64
+
+
+def test_find_in_an_index_with_malformed_annotations_is_a_value_error(tmp_path: Path) -> None:
+    layout = OCILayout(tmp_path)
+    layout.init()
+    (tmp_path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        {"digest": D, "annotations": [REF_NAME]}, {"digest": D, "annotations": "v1"},
+    ]}))
+    with pytest.raises(ValueError, match="no image named 'v1'"):
+        layout.find("v1")
+    layout.add_manifest({"digest": D, "mediaType": "x", "size": 1, "annotations": "bad"}, "v1")
+    assert layout.find("v1")["annotations"] == {REF_NAME: "v1"}
+
+
+def test_concurrent_writers_of_one_layout_lose_no_entry(tmp_path: Path) -> None:
+    # separate OCILayout objects, as separate pulls (or processes) have
+    names = [f"t{i}" for i in range(24)]
+    barrier = threading.Barrier(len(names), timeout=10)
+
+    def add(name: str) -> None:
+        layout = OCILayout(tmp_path)
+        barrier.wait()
+        layout.add_manifest({"digest": D, "mediaType": "x", "size": 1}, name)
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    index = json.loads((tmp_path / "index.json").read_text())
+    assert sorted(m["annotations"][REF_NAME] for m in index["manifests"]) == sorted(names)
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_init_keeps_an_index_another_writer_made(tmp_path: Path) -> None:
+    first = OCILayout(tmp_path)
+    first.add_manifest({"digest": D, "mediaType": "x", "size": 1}, "kept")
+    OCILayout(tmp_path).init()
+    assert OCILayout(tmp_path).find("kept")["digest"] == D
