@@ -240,6 +240,19 @@ class VerifyingReader(io.RawIOBase):
             )
         self._verified = True
 
+    def verify(self) -> None:
+        """Check, at the end of the blob, that nothing follows and the digest matches.
+
+        For a caller that has read exactly the blob's size and will not read on
+        (a streamed upload): call it before the last bytes are passed on.
+
+        Raises:
+            DigestMismatchError: more bytes follow, or the content does not match.
+        """
+        if self._next(1, None):
+            self.close()
+            raise DigestMismatchError(f"{self._what}: the registry sent more than expected")
+
     def read(self, size: int | None = -1) -> bytes:
         """Up to ``size`` bytes as they arrive (everything when ``size`` is -1 or None)."""
         if size is None or size < 0:

@@ -27,6 +27,51 @@ if TYPE_CHECKING:
     from .images import ImageService
 
 
+class _OpenOnRead(io.RawIOBase):
+    """A blob reader opened by ``opener`` on the first read (and closed with this)."""
+
+    def __init__(self, opener: Callable[[], object], keep: list[bytes] | None = None) -> None:
+        super().__init__()
+        self._opener = opener
+        self._keep = keep  # when given, every byte read is appended here too
+        self._reader: VerifyingReader | None = None
+
+    def _open(self) -> VerifyingReader:
+        if self._reader is None:
+            reader = self._opener()
+            assert isinstance(reader, VerifyingReader)
+            self._reader = reader
+        return self._reader
+
+    def readable(self) -> bool:
+        """Always True."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Read into ``buffer`` from the blob (opening it first)."""
+        n = self._open().readinto(buffer)
+        if self._keep is not None and n:
+            self._keep.append(bytes(memoryview(buffer)[:n]))
+        return n
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes of the blob (opening it first)."""
+        data = self._open().read(size)
+        if self._keep is not None and data:
+            self._keep.append(data)
+        return data
+
+    def verify(self) -> None:
+        """Check the blob's digest at its end (see :meth:`VerifyingReader.verify`)."""
+        self._open().verify()
+
+    def close(self) -> None:
+        """Close the blob reader, if it was opened."""
+        if self._reader is not None:
+            self._reader.close()
+        super().close()
+
+
 def _run_parallel(
     fn: Callable[[Descriptor], None], items: Iterable[Descriptor], workers: int
 ) -> None:
@@ -276,11 +321,6 @@ def copy_image(
         if b.action == "mount" and target.blobs.mount(b.digest, images.repository):
             emit(progress, BlobMounted(b.digest, b.size, images.repository))
             return
-        if b.digest == config_digest:  # small, and needed to describe the result: keep it
-            kept[b.digest] = src_blobs.get(b.digest)
-            source = UploadSource.from_data(kept[b.digest], b.digest)
-            Uploader(target.blobs, source, None, progress).run()
-            return
         restarts = target.requester.retries
         while True:
             try:
@@ -295,9 +335,12 @@ def copy_image(
                 log.debug("copy: blob %s was cut on the way, sending it again", b.digest)
 
     def stream_blob(b: BlobPlan) -> None:
-        reader = src_blobs.open(b.digest, expected_size=b.size)
-        assert isinstance(reader, VerifyingReader)
-        with reader:
+        # The source is opened on the first read: the target's session (and the right
+        # to push) comes first, so a refused upload costs no source GET. The config is
+        # small and describes the result: its bytes are kept on the way.
+        keep: list[bytes] | None = [] if b.digest == config_digest else None
+        with _OpenOnRead(lambda: src_blobs.open(b.digest, expected_size=b.size),
+                         keep) as reader:
             # One PUT streams the reader as it arrives; chunked uploads (large blobs)
             # need whole chunks, which a buffered reader assembles.
             stream: io.RawIOBase | io.BufferedReader = (
@@ -305,6 +348,8 @@ def copy_image(
             )
             source = UploadSource(stream, b.size, b.digest, owned=False)  # type: ignore[arg-type]
             Uploader(target.blobs, source, None, progress).run()
+        if keep is not None:
+            kept[b.digest] = b"".join(keep)  # verified: the reader reached its EOF check
 
     transfer(move, plan.blobs, images._max_workers)  # distinct, largest first
     for child, _ in children:

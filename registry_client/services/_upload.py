@@ -101,6 +101,12 @@ class _CountingBody:
             return b""
         block = self._src.read(left if n is None or n < 0 else min(n, left, 4 * CHUNK))
         self._sent += len(block)
+        if self._sent >= self._length:
+            # The last block: a source that can check its digest (a blob streamed from
+            # another registry) does so now, before the registry gets the final bytes.
+            verify = getattr(self._src, "verify", None)
+            if callable(verify):
+                verify()
         self._up.advance(len(block))
         return block
 

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from registry_client import CopyPlan, Image, InvalidReferenceError, NotFoundError, Registry
+from registry_client import (
+    AuthorizationError,
+    CopyPlan,
+    Image,
+    InvalidReferenceError,
+    NotFoundError,
+    Registry,
+    TokenAuthenticator,
+)
 from registry_client.sync import SyncEntry, SyncResult, copy_all_tags, load_sync_file, sync
 from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image
 
@@ -215,3 +223,20 @@ def test_cli_copy_all_tags_reports_a_tag_that_fails(
     assert out.returncode == 1
     assert out.stdout.splitlines() == [f"{dst.host}/cli/some:good@{good.digest}"]
     assert f"{src.host}/cli/some:bad" in out.stderr and out.stderr.count("error") == 1
+
+
+def test_a_copy_the_target_refuses_reads_no_source_blob(
+    pair: tuple[LocalRegistry, LocalRegistry],
+) -> None:
+    # "reader" may pull but not push on the target: its upload session is refused, and
+    # no blob was fetched from the source for nothing
+    src, _ = pair
+    seed_image(src, "refuse/src", "1.0", layers=(50_000, 60_000))
+    with LocalRegistry("token", users={"reader": "pw"},
+                       grants={"reader": {"*": "pull"}}) as target_reg, \
+            client(src) as a, \
+            Registry(target_reg.host, protocol="http",
+                     authenticator=TokenAuthenticator("reader", "pw")) as b:
+        with pytest.raises(AuthorizationError):
+            a.repository("refuse/src").images.copy("1.0", b.repository("refuse/dst"))
+        assert src.request_count("GET", "/blobs/") == 0

@@ -20,7 +20,12 @@ from typing import Any
 import pytest
 import requests
 
-from registry_client import Registry, RegistryError, RegistryUnavailableError
+from registry_client import (
+    DigestMismatchError,
+    Registry,
+    RegistryError,
+    RegistryUnavailableError,
+)
 from registry_client.testing import FaultProxy, LocalRegistry, seed_image
 
 MB = 1_000_000
@@ -311,3 +316,22 @@ def test_a_copy_across_registries_survives_a_cut(
     assert copied.digest == image.digest
     for digest, data in image.blobs.items():
         assert stored(anon_registry, "copy/cut", digest) == data
+
+
+def test_a_copy_checks_the_source_digest_before_the_target_gets_the_last_byte(
+    proxy: FaultProxy, anon_registry: LocalRegistry, local_registry_factory: Any,
+) -> None:
+    # The source flips one byte: the copy stops with DigestMismatchError before its PUT
+    # is complete, so the target never even judges (or stores) the wrong content.
+    source = local_registry_factory("anonymous")
+    seed_image(source, "copy/corrupt", "v1", layers=(2 * MB,))
+    with FaultProxy(source, timeout=5) as src_proxy:
+        src_proxy.add_rule("GET", "/blobs/sha256:", action="corrupt", offset=MB, times=None)
+        with Registry(src_proxy.host, protocol="http") as src, pytest.raises(
+                DigestMismatchError):
+            src.repository("copy/corrupt").images.copy("v1", client(proxy).repository("c/x"))
+    layer_puts = [p for p in of(proxy, "PUT") if p.headers.get("content-length") == str(2 * MB)]
+    assert layer_puts and all(p.status is None and p.request_bytes < 2 * MB
+                              for p in layer_puts)
+    with pytest.raises(RegistryError):
+        client(proxy).repository("c/x").manifests.head("v1")
