@@ -115,7 +115,14 @@ def has_quirk(host: str, name: str) -> bool:
 
 
 def max_page_size(host: str, wanted: int | None) -> int | None:
-    """The page size to ask for: ``wanted``, clamped where a registry has a limit."""
+    """The page size to ask for: ``wanted``, clamped where a registry has a limit.
+
+    Raises:
+        ValueError: ``wanted`` is not a positive integer (0 would list nothing).
+    """
+    if wanted is not None and (isinstance(wanted, bool) or not isinstance(wanted, int)
+                               or wanted < 1):
+        raise ValueError(f"a page size must be a positive integer, not {wanted!r}")
     quirk = _BY_NAME["ecr-page-size"]
     if wanted is not None and quirk.value is not None and quirk.applies_to(host):
         return min(wanted, quirk.value)

@@ -8,15 +8,17 @@ from typing import Any
 
 import requests
 
+from . import mediatypes
 from ._http import parse_json
 from ._pagination import follow_pages, next_link
 from .auth import Authenticator, TokenAuthenticator
 from .errors import RegistryResponseError
 from .quirks import has_quirk, max_page_size
-from .ratelimit import RateLimit
+from .ratelimit import RateLimit, parse_rate_limit
 from .reference import ImageReference, parse_image_name
 from .repository import Repository
 from .requester import Requester
+from .services._base import check_reference
 
 __all__ = ["Registry"]
 
@@ -140,10 +142,19 @@ class Registry:
             ref = reference
         else:
             ref = parse_image_name(reference)
-            if ref.domain != self.domain:  # a path on this registry ("org/app:1")
-                ref = parse_image_name(f"{self.domain}/{reference}")
-        self.repository(ref.path).manifests.head(ref.reference or "latest")
-        return self._requester.rate_limit
+            if ref.domain != self.domain and not _names_a_domain(reference):
+                ref = parse_image_name(f"{self.domain}/{reference}")  # "org/app:1" here
+        if ref.domain != self.domain:
+            raise ValueError(f"{str(reference)!r} is on registry {ref.domain!r}, "
+                             f"not on {self.domain!r}")
+        repo = self.repository(ref.path)
+        tag = ref.reference or "latest"
+        check_reference(tag)
+        resp = self._requester.send(
+            "HEAD", f"{repo.name}/manifests/{tag}", scopes=(f"repository:{repo.name}:pull",),
+            headers={"Accept": mediatypes.MANIFEST_ACCEPT}, context=f"rate limit of {ref}",
+        )
+        return parse_rate_limit(resp.headers)  # this answer's, not an older one's
 
     def ping(self) -> None:
         """Check that the registry speaks the v2 API and accepts our credentials.
@@ -230,3 +241,9 @@ class Registry:
     def search(self, substring: str) -> list[str]:
         """Names of catalog repositories containing ``substring`` (filtered here, not remotely)."""
         return [r.name for r in self.iter_repositories() if substring in r.name]
+
+
+def _names_a_domain(reference: str) -> bool:
+    """True when the reference starts with a registry domain, as docker decides it."""
+    first, sep, _ = reference.partition("/")
+    return bool(sep) and ("." in first or ":" in first or first == "localhost")

@@ -33,6 +33,8 @@ DEFAULT_ADMIN = ("admin", "admin-pass")
 _running: weakref.WeakSet[LocalRegistry] = weakref.WeakSet()
 
 
+_INSTANCE_HEADER = "X-Registry-Client-Instance"
+
 class LocalRegistry(StartStop):
     """A real Distribution registry process on ``127.0.0.1`` with throw-away storage.
 
@@ -89,6 +91,7 @@ class LocalRegistry(StartStop):
         self._process: subprocess.Popen[str] | None = None
         self._last_returncode: int | None = None
         self._threads: list[threading.Thread] = []
+        self._instance = secrets.token_hex(8)
         self._log = LogCapture()
         self.config: dict[str, Any] = {}
         """The configuration the registry was started with (set by :meth:`start`)."""
@@ -294,7 +297,10 @@ class LocalRegistry(StartStop):
         config: dict[str, Any] = {
             "version": 0.1,
             "log": {"level": self.log_level, "accesslog": {"disabled": False}},
-            "http": {"addr": f"{LOCALHOST}:{self._port}", "secret": secrets.token_hex(16)},
+            "http": {"addr": f"{LOCALHOST}:{self._port}", "secret": secrets.token_hex(16),
+                     # every answer names this process: another server that took the
+                     # port first is never mistaken for it
+                     "headers": {_INSTANCE_HEADER: [self._instance]}},
             "storage": {
                 "filesystem": {"rootdirectory": str(storage)},
                 "delete": {"enabled": self.delete_enabled},
@@ -354,7 +360,10 @@ class LocalRegistry(StartStop):
                 try:
                     response = session.get(f"{self.url}/v2/", headers=headers, timeout=1)
                     if response.status_code in (200, 401):
-                        return True
+                        if response.headers.get(_INSTANCE_HEADER) == self._instance:
+                            return True
+                        # Someone else answers on this port: ours will fail to bind and
+                        # exit, and start() then tries another port.
                 except requests.RequestException:
                     pass
                 time.sleep(0.02)

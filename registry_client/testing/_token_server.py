@@ -106,8 +106,10 @@ class TokenServer(StartStop):
     ) -> None:
         self.users: dict[str, str] = dict(users or {})
         """User name -> password; may be changed while the server runs."""
+        self._admin = admin
         self.grants: dict[str | None, dict[str, str]] = default_grants(self.users, admin)
-        """Effective grant rules (defaults overlaid with ``grants``); mutable at runtime."""
+        """Effective grant rules (defaults overlaid with ``grants``); mutable at runtime.
+        A user without an entry (one added to :attr:`users` later) gets the defaults."""
         for user, rules in (grants or {}).items():
             self.grants[user] = dict(rules)
         self.lifetime = lifetime
@@ -317,7 +319,10 @@ class TokenServer(StartStop):
             return user, 401, _error("UNAUTHORIZED", "incorrect username or password"), challenge
 
         scopes = [s for s in map(Scope.parse, split_scopes(params.get("scope", []))) if s]
-        access = grant_access(self.grants.get(user, {}), scopes)
+        rules = self.grants.get(user)
+        if rules is None:  # a user added at runtime: the defaults, as for the others
+            rules = default_grants([user] if user else [], self._admin).get(user, {})
+        access = grant_access(rules, scopes)
         lifetime = self.lifetime
         token = self.mint(
             access,

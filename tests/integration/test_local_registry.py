@@ -185,6 +185,16 @@ def test_token_server_refuses_bad_password(token_registry: LocalRegistry) -> Non
     assert (last.user, last.status, last.scopes) == ("mallory", 401, ["repository:x:pull"])
 
 
+def test_a_user_added_at_runtime_gets_the_default_grants() -> None:
+    with LocalRegistry("token") as reg:
+        reg.users["dave"] = "pw"  # the token server's own table: applies at once
+        response = get_token(reg, "repository:team/app:pull,push", auth=("dave", "pw"))
+        assert response.status_code == 200
+        claims = json.loads(b64url_decode(response.json()["token"].split(".")[1]))
+        assert claims["access"] == [
+            {"type": "repository", "name": "team/app", "actions": ["pull", "push"]}]
+
+
 def test_grants_are_enforced(token_registry: LocalRegistry, unique_repository: str) -> None:
     reg = token_registry
     seed_image(reg, unique_repository, "v1")
@@ -571,3 +581,20 @@ def test_plugin_fixtures_stop_at_session_end_and_never_skip(tmp_path: Path) -> N
         assert pid_is_gone(info["pid"])
         assert all(port_is_closed(port) for port in info["ports"])
         assert not Path(info["storage"]).exists()
+
+
+def test_a_port_taken_by_another_registry_is_never_mistaken_for_ours(
+    anon_registry: LocalRegistry, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The race between free_port() and the registry binding it, forced: the first port
+    # offered is one another registry already serves. start() must not take that one's
+    # answer for its own, and moves on to another port.
+    import registry_client.testing._process as process_mod
+
+    offered = iter([anon_registry.port])
+    real = process_mod.free_port
+    monkeypatch.setattr(process_mod, "free_port", lambda: next(offered, None) or real())
+    with LocalRegistry() as mine:
+        assert mine.port != anon_registry.port
+        assert mine.running
+        assert requests.get(f"{mine.url}/v2/_catalog", timeout=5).json() == {"repositories": []}

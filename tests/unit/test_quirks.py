@@ -150,6 +150,22 @@ def test_rate_limit_is_updated_from_any_response_and_checked_with_a_head() -> No
     assert [r.method for r in adapter.request_history] == ["HEAD"]
 
 
+def test_check_rate_limit_reports_this_answer_and_only_this_registry() -> None:
+    reg, adapter = make("docker.io")
+    url = "https://registry-1.docker.io/v2/library/alpine/manifests/latest"
+    manifest = {"Docker-Content-Digest": sha256(b"m"), "Content-Length": "1",
+                "Content-Type": "application/vnd.docker.distribution.manifest.v2+json"}
+    adapter.register_uri("HEAD", url, [
+        {"headers": {"ratelimit-limit": "100;w=21600", **manifest}},
+        {"headers": manifest},  # no limit now (a paid account, say)
+    ])
+    assert reg.check_rate_limit("alpine") is not None
+    assert reg.check_rate_limit("library/alpine:latest") is None
+    with pytest.raises(ValueError, match=r"ghcr\.io"):
+        reg.check_rate_limit("ghcr.io/foo/bar")
+    assert len(adapter.request_history) == 2
+
+
 def test_429_makes_every_worker_back_off_together(monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
     clock = [1000.0]
@@ -172,3 +188,15 @@ def test_429_makes_every_worker_back_off_together(monkeypatch: pytest.MonkeyPatc
     clock[0] -= 5
     reg.repository("app").tags.list()
     assert slept[-1] == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.5])
+def test_a_page_size_that_is_not_a_positive_integer_is_refused(bad: object) -> None:
+    reg, adapter = make("registry.example")
+    with pytest.raises(ValueError, match="positive integer"):
+        list(reg.iter_repositories(page_size=bad))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="positive integer"):
+        list(reg.repository("app").tags.iter(page_size=bad))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="positive integer"):
+        reg.repository("app").tags.list(n=bad)  # type: ignore[arg-type]
+    assert adapter.request_history == []
