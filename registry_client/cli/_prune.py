@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-
-from registry_client import retention
+from typing import TYPE_CHECKING
 
 from ._context import Context, UsageError
 from ._listing import _positive
 from ._parser import Parser, add_verb
+
+if TYPE_CHECKING:
+    from registry_client.retention import RetentionPlan
 
 __all__ = ["register"]
 
@@ -68,7 +70,7 @@ def _short(digest: str) -> str:
     return digest.partition(":")[2][:12]
 
 
-def _table(ctx: Context, plan: retention.RetentionPlan) -> None:
+def _table(ctx: Context, plan: RetentionPlan) -> None:
     rows = [("ACTION", "TAG", "DIGEST", "CREATED", "FREES", "REASON")]
     for action, decisions in (("delete", plan.delete), ("keep", plan.keep)):
         for d in decisions:
@@ -86,6 +88,8 @@ def _table(ctx: Context, plan: retention.RetentionPlan) -> None:
 
 def run_prune(ctx: Context) -> int:
     """``prune REPOSITORY``."""
+    from registry_client import retention  # loaded by this verb only: a quicker CLI start
+
     args = ctx.args
     if args.keep is None and args.keep_semver is None and args.older_than is None:
         raise UsageError("say what may go: --keep N, --keep-semver N and/or --older-than AGE")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from registry_client import CopyPlan, Image
-from registry_client.sync import SyncEntry, SyncResult, load_sync_file, sync
 
 from ._context import DEFAULT_TAG, Context, UsageError
 from ._parser import Parser, add_verb
 from ._show import image_json
+
+if TYPE_CHECKING:
+    from registry_client.sync import SyncResult
 
 __all__ = ["register"]
 
@@ -145,6 +148,8 @@ def run_copy(ctx: Context) -> int:
 def _copy_all_tags(ctx: Context) -> int:
     ctx.repository_reference(ctx.args.source, what="source")
     ctx.repository_reference(ctx.args.destination, what="destination")
+    from registry_client.sync import SyncEntry, sync  # this verb only: a quicker CLI start
+
     entry = SyncEntry(ctx.args.source, ctx.args.destination)
     with ctx.progress("copy") as progress:
         result = sync([entry], ctx.registry, dry_run=ctx.args.dry_run, progress=progress)
@@ -174,6 +179,8 @@ def _report_sync(ctx: Context, result: SyncResult, *, as_list: bool = False) -> 
 
 def run_sync(ctx: Context) -> int:
     """``sync FILE``."""
+    from registry_client.sync import load_sync_file, sync  # this verb only
+
     try:
         entries = load_sync_file(ctx.args.file)
     except (OSError, ValueError) as exc:
