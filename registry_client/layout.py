@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import threading
 from pathlib import Path
@@ -26,6 +27,20 @@ _LAYOUT = {"imageLayoutVersion": "1.0.0"}
 _INDEX_MEDIA = "application/vnd.oci.image.index.v1+json"
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux tells it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: the classic read-and-restore
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, data: bytes, *, replace: bool = True) -> None:
     """Write ``data`` to a temp file, then move it to ``path`` in one step.
 
@@ -35,6 +50,13 @@ def _atomic_write(path: Path, data: bytes, *, replace: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes 0600 files: give the file the mode of the one it replaces, or
+        # what the umask allows a new file (0644 usually), as skopeo and crane do.
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            mode = 0o666 & ~_umask()
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         if replace:

@@ -170,6 +170,7 @@ def _make_structure(cls: type[Any]) -> StructureHook:
     overrides: dict[str, Any] = {}
     keys: dict[str, str] = {}  # JSON key -> field name
     absent_is_none: list[tuple[str, str]] = []
+    empty_by_default: list[str] = []  # JSON keys of fields whose default is ()
     for field in attrs.fields(cls):
         if not _in_json(cls, field):
             overrides[field.name] = override(omit=True)
@@ -182,6 +183,8 @@ def _make_structure(cls: type[Any]) -> StructureHook:
         overrides[field.name] = override(rename=key, struct_hook=hook)
         if field.default not in (attrs.NOTHING, None) and _allows_none(field.type):
             absent_is_none.append((key, field.name))
+        if isinstance(field.default, tuple) and field.default == ():
+            empty_by_default.append(key)
     generated = make_dict_structure_fn(cls, converter, **overrides)
     has_extra = "extra" in attrs.fields_dict(cls)
 
@@ -191,8 +194,10 @@ def _make_structure(cls: type[Any]) -> StructureHook:
         instance = generated(obj, cls)
         changes: dict[str, Any] = {name: None for key, name in absent_is_none if key not in obj}
         if has_extra:
-            # Unknown keys, and known keys that were explicitly null, so both survive.
-            extra = {k: v for k, v in obj.items() if k not in keys or v is None}
+            # Unknown keys, known keys that were explicitly null, and empty lists of
+            # fields whose default is empty (else left out when written): all survive.
+            extra = {k: v for k, v in obj.items()
+                     if k not in keys or v is None or (v == [] and k in empty_by_default)}
             if extra:
                 changes["extra"] = extra
         return attrs.evolve(instance, **changes) if changes else instance

@@ -29,13 +29,15 @@ _ARCH_ALIASES = {"aarch64": "arm64", "x86_64": "amd64", "x86-64": "amd64"}
 
 
 def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
-    """Turn any iterable of strings (a JSON list, say) into a tuple."""
+    """Turn any iterable of strings (a JSON list, say) into a tuple; one string is one item."""
+    if isinstance(value, str):
+        return (value,)
     return tuple(value)
 
 
 def _opt_str_tuple(value: Iterable[str] | None) -> tuple[str, ...] | None:
     """Like :func:`_str_tuple` but keeps ``None``."""
-    return None if value is None else tuple(value)
+    return None if value is None else _str_tuple(value)
 
 
 def _normalized(os: str, architecture: str, variant: str | None) -> tuple[str, str, str | None]:

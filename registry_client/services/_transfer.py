@@ -131,8 +131,17 @@ def _read_config(images: ImageService, config: Descriptor) -> bytes:
 
 
 # -- pull -----------------------------------------------------------------------------------
+def _wanted(platform: object) -> Platform:
+    if isinstance(platform, str):
+        return Platform.parse(platform)
+    if isinstance(platform, Platform):
+        return platform
+    raise TypeError(f"platform must be a string such as 'linux/arm64' or a Platform, "
+                    f"not {type(platform).__name__}")
+
+
 def _choose(entries: list[Descriptor], platform: str | Platform) -> Descriptor:
-    want = Platform.parse(platform) if isinstance(platform, str) else platform
+    want = _wanted(platform)
     for d in entries:
         if d.platform is not None and d.platform.matches(want):
             return d
@@ -150,12 +159,20 @@ def pull_image(
     their descriptors, not the typed models.
     """
     layout = OCILayout(directory)
-    layout.init()
     manifests, blobs = images._manifests, images._blobs
     raw = manifests.get_raw(reference)
     is_index, top = _light.read(raw)
     singles: list[tuple[RawManifest, list[Descriptor]]] = []
     entry_raw, entries = raw, top
+    config_data: bytes | None = None
+    if not is_index and platform is not None:
+        # As docker: a single image is pulled for another platform only if it is one.
+        want = _wanted(platform)
+        config_data = _read_config(images, top[0])
+        have = _light.image_platform(raw, top[0], config_data)
+        if not have.matches(want):
+            what = f"a single {have} image" if have.os else "not an image (an artifact)"
+            raise ValueError(f"{reference} is {what}, not {want}")
     if is_index:
         chosen = [_choose(top, platform)] if platform is not None else top
         fetched = parallel(manifests.get_raw, [d.digest for d in chosen], images._max_workers)
@@ -164,12 +181,15 @@ def pull_image(
             if child_is_index:
                 raise ValueError(f"nested index {d.digest} is not supported by pull")
             singles.append((child_raw, child_blobs))
-        if platform is not None:
-            entry_raw, entries = singles[0]
-        else:
-            layout.write_blob(raw.digest, raw.data)
     else:
         singles.append((raw, top))
+    layout.init()  # only now: a refused platform leaves no layout behind
+    if is_index and platform is not None:
+        entry_raw, entries = singles[0]
+    elif is_index:
+        layout.write_blob(raw.digest, raw.data)
+    if config_data is not None:
+        layout.write_blob(top[0].digest, config_data)  # read for the check: kept
 
     def fetch(d: Descriptor) -> None:
         path = layout.blob_path(d.digest)

@@ -353,6 +353,26 @@ def test_pull_one_platform_writes_only_that_platform(
     assert [str(p) for p in image.platforms] == ["linux/arm64/v8"]
 
 
+def test_pull_with_a_platform_refuses_what_does_not_match_and_writes_nothing(
+    reg: LocalRegistry, rc: Registry, index_source: str, tmp_path: Path,
+) -> None:
+    single = rc.repository(fresh_name(reg, "single"))
+    amd = build_image((1000,), platform="linux/amd64", media="oci")
+    upload_image(single, amd, "v1")
+    with pytest.raises(ValueError, match="linux/amd64"):
+        single.images.pull("v1", tmp_path / "a", platform="linux/arm64")
+    with pytest.raises(ValueError, match="no platform linux/s390x"):
+        rc.repository(index_source).images.pull("multi", tmp_path / "b",
+                                                platform="linux/s390x")
+    with pytest.raises(TypeError, match="platform must be"):
+        rc.repository(index_source).images.pull("multi", tmp_path / "c",
+                                                platform=42)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []  # no layout left behind
+    image = single.images.pull("v1", tmp_path / "d", platform="linux/amd64")
+    assert image.digest == amd.digest
+    assert set(layout_blobs(tmp_path / "d")) == {amd.digest, *amd.blobs}
+
+
 def test_push_pulled_index_layout_and_push_it_again(
     reg: LocalRegistry, rc: Registry, index_image: BuiltImage, index_source: str,
     tmp_path: Path,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import stat
 import threading
 from pathlib import Path
 
@@ -50,3 +53,18 @@ def test_init_keeps_an_index_another_writer_made(tmp_path: Path) -> None:
     first.add_manifest({"digest": D, "mediaType": "x", "size": 1}, "kept")
     OCILayout(tmp_path).init()
     assert OCILayout(tmp_path).find("kept")["digest"] == D
+
+
+def test_layout_files_get_the_umask_mode_and_replaced_files_keep_theirs(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        layout = OCILayout(tmp_path / "l")
+        layout.add_manifest({"digest": D, "mediaType": "x", "size": 1}, "v1")
+        path = layout.write_blob("sha256:" + hashlib.sha256(b"x").hexdigest(), b"x")
+        for f in (path, tmp_path / "l" / "index.json", tmp_path / "l" / "oci-layout"):
+            assert stat.S_IMODE(f.stat().st_mode) == 0o644, f
+        (tmp_path / "l" / "index.json").chmod(0o664)
+        layout.add_manifest({"digest": D, "mediaType": "x", "size": 1}, "v2")
+        assert stat.S_IMODE((tmp_path / "l" / "index.json").stat().st_mode) == 0o664
+    finally:
+        os.umask(old)

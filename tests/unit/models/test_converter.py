@@ -438,3 +438,22 @@ def test_tag_page_from_bytes() -> None:
     for bad in (b'{"name": "x", "tags": "a"}', b'{"tags": []}', b"[]", b"{"):
         with pytest.raises(RegistryResponseError):
             tag_page_from_bytes(bad)
+
+
+def test_empty_platform_feature_lists_that_were_present_are_written_back() -> None:
+    doc = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [{
+        "mediaType": mt.OCI_MANIFEST, "digest": D1, "size": 1,
+        "platform": {"architecture": "amd64", "os": "windows", "os.features": [],
+                     "features": []},
+    }, {
+        "mediaType": mt.OCI_MANIFEST, "digest": D2, "size": 1,
+        "platform": {"architecture": "amd64", "os": "linux"},
+    }]}
+    assert converter.unstructure(converter.structure(doc, OCIIndex)) == doc
+    assert manifest_to_bytes(manifest_from_bytes(dumps(doc))) == dumps(doc).replace(b" ", b"")
+
+
+def test_one_feature_string_is_one_feature() -> None:
+    from registry_client import Platform
+
+    assert Platform("amd64", "windows", os_features="win32k").os_features == ("win32k",)  # type: ignore[arg-type]
