@@ -169,7 +169,10 @@ class OCILayout:
         """
         if not (self.root / "oci-layout").is_file():
             raise FileNotFoundError(f"{self.root} is not an OCI image layout (no oci-layout file)")
-        doc = json.loads((self.root / "index.json").read_text(encoding="utf-8"))
+        try:
+            doc = json.loads((self.root / "index.json").read_text(encoding="utf-8"))
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            raise ValueError(f"{self.root}/index.json is not valid JSON ({exc})") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("manifests", []), list):
             raise ValueError(f"{self.root}/index.json is not an image index")
         return doc

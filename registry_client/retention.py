@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as _dt
 import fnmatch
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -310,15 +310,21 @@ def _with_frees(
     return result
 
 
-def apply(repo: Repository, plan: RetentionPlan) -> list[str]:
+def apply(
+    repo: Repository, plan: RetentionPlan, *,
+    on_deleted: Callable[[str], None] | None = None,
+) -> list[str]:
     """Delete the tags ``plan`` selected, one by one; return the tags deleted.
 
     Each tag is deleted alone (``repo.tags.delete``: other tags on the same
     manifest stay). A tag that is gone or points to another digest than
     planned (it was pushed again since) is skipped and left alone.
+    ``on_deleted(tag)`` is called after each delete, so a caller knows what
+    was deleted even when a later delete fails.
 
     Raises:
         ValueError: the plan is for another repository.
+        RegistryError: a delete failed (the tags before it are deleted).
     """
     if plan.repository != repo.name:
         raise ValueError(f"this plan is for {plan.repository!r}, not {repo.name!r}")
@@ -335,4 +341,6 @@ def apply(repo: Repository, plan: RetentionPlan) -> list[str]:
             log.info("%s:%s is already gone", repo.name, decision.tag)
             continue
         deleted.append(decision.tag)
+        if on_deleted is not None:
+            on_deleted(decision.tag)
     return deleted

@@ -6,6 +6,8 @@ import argparse
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from registry_client import RegistryError
+
 from ._context import Context, UsageError
 from ._listing import _positive
 from ._parser import Parser, add_verb
@@ -112,7 +114,19 @@ def run_prune(ctx: Context) -> int:
             f"(frees {_bytes(plan.frees)}), {len(plan.keep)} to keep"
         )
         ctx.stdout.flush()
-    deleted = [] if args.dry_run else retention.apply(repo, plan)
+    deleted: list[str] = []
+    if not args.dry_run:
+        try:
+            retention.apply(repo, plan, on_deleted=deleted.append)
+        except RegistryError:
+            # Say what was already deleted before the error line (exit 1).
+            if ctx.json:
+                ctx.print_json({**plan.to_dict(), "dry_run": False, "deleted": deleted,
+                                "complete": False})
+            else:
+                ctx.line(f"deleted {len(deleted)} tags before the error"
+                         + (f": {', '.join(deleted)}" if deleted else ""))
+            raise
     if ctx.json:
         ctx.print_json({**plan.to_dict(), "dry_run": bool(args.dry_run), "deleted": deleted})
     else:

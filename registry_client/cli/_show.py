@@ -171,10 +171,15 @@ def run_config(ctx: Context) -> int:
     return 0
 
 
+def _platform_text(p: Platform) -> str | None:
+    """``os/arch[/variant]``; None for an artifact or an entry without a platform."""
+    return str(p) if p.os or p.architecture else None
+
+
 def _platform_json(p: Platform) -> dict[str, Any]:
     return {
         "os": p.os, "architecture": p.architecture, "variant": p.variant,
-        "os_version": p.os_version, "platform": str(p), "digest": p.digest,
+        "os_version": p.os_version, "platform": _platform_text(p), "digest": p.digest,
         "media_type": p.media_type, "size": p.size,
     }
 
@@ -231,7 +236,8 @@ def run_inspect(ctx: Context) -> int:
         ("Digest", image.digest),
         ("Media type", image.media_type),
         ("Size", _size(image.size)),
-        ("Platforms", ", ".join(str(p) for p in image.platforms) or "unknown"),
+        ("Platforms", ", ".join(t for t in map(_platform_text, image.platforms) if t)
+         or "none (not an image)"),
     ]
     if manifest is not None and config is not None:
         if entry is not None:

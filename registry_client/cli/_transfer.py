@@ -160,15 +160,16 @@ def _report_sync(ctx: Context, result: SyncResult, *, as_list: bool = False) -> 
     """Plans (dry run) or copied images on stdout, one error line per failure; 1 if any."""
     plans = [r for r in result.copied if isinstance(r, CopyPlan)]
     images = [r for r in result.copied if isinstance(r, Image)]
-    if plans:
-        _print_plans(ctx, plans)
-    elif ctx.json and as_list:
-        ctx.print_json([image_json(i) for i in images])
-    elif ctx.json:
+    if ctx.json and not as_list:  # sync: one shape, dry run or not, failures included
         ctx.print_json({
             "copied": [image_json(i) for i in images],
+            "planned": [p.to_dict() for p in plans],
             "failed": [{"image": name, "error": err} for name, err in result.failed],
         })
+    elif plans:
+        _print_plans(ctx, plans)
+    elif ctx.json:
+        ctx.print_json([image_json(i) for i in images])
     else:
         for image in images:
             ctx.line(image.reference)

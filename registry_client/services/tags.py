@@ -197,6 +197,10 @@ class TagService(Service):
                     f"and could not be put back on {original.digest}",
                     status_code=exc.status_code, errors=exc.errors,
                 ) from exc
-            raise
+            raise type(exc)(
+                f"delete tag {tag}: the registry refused the delete, the tag is left as it "
+                f"was ({exc})", status_code=exc.status_code, errors=exc.errors,
+                method=exc.method, url=exc.url, retry_after=exc.retry_after,
+            ) from exc
 
 

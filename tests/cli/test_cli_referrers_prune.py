@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_client.testing import LocalRegistry, seed_image, seed_tags
+from registry_client.testing import FaultProxy, LocalRegistry, seed_image, seed_tags
 
 CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]
 pytestmark = pytest.mark.integration
@@ -72,8 +72,10 @@ def test_attach_then_list_referrers(
     artifact = f"{anon_registry.host}/{unique_repository}@{sbom_digest}"
     text = ok(cli("inspect", artifact, "--plain-http")).stdout.decode()
     assert sbom_digest in text and f"Artifact type: {SBOM}" in " ".join(text.split())
+    assert "Platforms: none (not an image)" in " ".join(text.split())
     art = json.loads(ok(cli("inspect", artifact, "--plain-http", "--json")).stdout)
     assert (art["digest"], art["artifact_type"], art["layers"]) == (sbom_digest, SBOM, 2)
+    assert [p["platform"] for p in art["platforms"]] == [None]
     assert "labels" not in art and "selected_platform" not in art
 
 
@@ -188,8 +190,10 @@ def test_a_refused_prune_shows_its_plan_and_leaves_every_tag(cli: CliRunner) -> 
         out = lines(result.stdout)
         assert out[0].split()[:2] == ["ACTION", "TAG"]
         assert sum(1 for line in out[1:] if line.split()[:1] == ["delete"]) == 2
-        assert out[-1].startswith("3 tags: 2 to delete")
+        assert out[-2].startswith("3 tags: 2 to delete")
+        assert out[-1] == "deleted 0 tags before the error"
         assert b"405" in result.stderr or b"UNSUPPORTED" in result.stderr
+        assert b"delete tag " in result.stderr and b"left as it was" in result.stderr
         after = lines(ok(cli("ls", repo, "--plain-http", "--digests")).stdout)
         assert sorted(after) == [f"{t}\t{image.digest}" for t in "abc"]
 
@@ -202,3 +206,18 @@ def test_prune_usage_errors(cli: CliRunner, aged_repository: str) -> None:
     assert bad_age.returncode == 2
     with_tag = cli("prune", f"{aged_repository}:v1.0.0", "--plain-http", "--keep", "1")
     assert with_tag.returncode == 2
+
+
+def test_a_prune_that_fails_part_way_says_what_it_deleted(cli: CliRunner) -> None:
+    # the first delete goes through, the second is refused (403)
+    with LocalRegistry() as reg, FaultProxy(reg, timeout=5) as proxy:
+        seed_tags(reg, "prune/partial", ["a", "b", "c"])
+        proxy.add_rule("DELETE", "/manifests/sha256:", action="status", status=403,
+                       times=None, every=2)
+        repo = f"{proxy.host}/prune/partial"
+        result = cli("--json", "prune", repo, "--plain-http", "--keep", "1")
+        assert result.returncode == 1
+        doc = json.loads(result.stdout)
+        assert doc["complete"] is False and len(doc["deleted"]) == 1
+        left = lines(ok(cli("ls", repo, "--plain-http")).stdout)
+        assert sorted(left + doc["deleted"]) == ["a", "b", "c"]

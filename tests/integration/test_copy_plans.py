@@ -208,6 +208,16 @@ def test_cli_copy_dry_run_and_sync(
     (tmp_path / "bad.json").write_text(json.dumps({f"{src.host}/cli/nope:1": f"{dst.host}/x"}))
     out = cli("sync", str(tmp_path / "bad.json"), "--plain-http")
     assert out.returncode == 1 and "nope" in out.stderr
+    # --json has one shape, dry run or not, and always lists the failures
+    (tmp_path / "mixed.json").write_text(json.dumps({
+        f"{src.host}/cli/app": f"{dst.host}/cli/mixed", f"{src.host}/cli/nope": f"{dst.host}/y"}))
+    for extra in ([], ["--dry-run"]):
+        out = cli("--json", "sync", str(tmp_path / "mixed.json"), "--plain-http", *extra)
+        assert out.returncode == 1
+        doc = json.loads(out.stdout)
+        assert set(doc) == {"copied", "planned", "failed"}
+        assert [f["image"] for f in doc["failed"]] == [f"{src.host}/cli/nope"]
+        assert len(doc["planned" if extra else "copied"]) == 1
 
 
 def test_cli_copy_all_tags_reports_a_tag_that_fails(

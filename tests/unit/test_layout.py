@@ -68,3 +68,11 @@ def test_layout_files_get_the_umask_mode_and_replaced_files_keep_theirs(tmp_path
         assert stat.S_IMODE((tmp_path / "l" / "index.json").stat().st_mode) == 0o664
     finally:
         os.umask(old)
+
+
+def test_a_malformed_index_json_is_named_in_the_error(tmp_path: Path) -> None:
+    layout = OCILayout(tmp_path)
+    layout.init()
+    (tmp_path / "index.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"index\.json is not valid JSON"):
+        layout.find("v1")
