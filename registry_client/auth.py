@@ -179,6 +179,7 @@ class TokenAuthenticator:
         self._key_locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._lock = threading.Lock()
         self._transport: TokenTransport | None = None
+        self._transports: dict[str, TokenTransport] = {}  # registry -> its transport
         self._insecure_realm_hosts: set[str] = set()
         self.token_requests = 0
 
@@ -187,14 +188,23 @@ class TokenAuthenticator:
         return f"TokenAuthenticator(username={self.username!r}, password={secret!r})"
 
     # -- wiring -------------------------------------------------------------------------
-    def bind(self, transport: TokenTransport, *, trusted_http_host: str | None = None) -> None:
+    def bind(
+        self, transport: TokenTransport, *, trusted_http_host: str | None = None,
+        registry: str | None = None,
+    ) -> None:
         """Use ``transport`` to reach token servers (the Requester's pooled session).
 
+        ``registry`` (``scheme://host[:port]``) ties the transport to the registry it
+        serves: one authenticator shared by several ``Registry`` objects fetches each
+        registry's tokens through that registry's own session, proxy and TLS settings.
         ``trusted_http_host`` is the registry's own host name when it was
         configured with plain HTTP: a realm on that host may receive the
         credentials over HTTP too.
         """
         self._transport = transport
+        if registry:
+            with self._lock:
+                self._transports[registry.lower()] = transport
         if trusted_http_host:
             with self._lock:
                 self._insecure_realm_hosts.add(trusted_http_host.lower())
@@ -217,7 +227,7 @@ class TokenAuthenticator:
             )
             with self._lock:
                 scopes = self._widened.get((host, _scope_key(scopes)), scopes)
-            token = self._token_for(challenge, scopes, stale=None)
+            token = self._token_for(challenge, scopes, stale=None, registry=host)
             request.headers["Authorization"] = f"Bearer {token}"
         elif basic and self.username is not None and self._password is not None:
             request.headers["Authorization"] = _basic_header(self.username, self._password)
@@ -267,11 +277,14 @@ class TokenAuthenticator:
             with self._lock:
                 self._widened[(host, _scope_key(asked))] = tuple(sorted(scopes))
         stale = sent[7:] if sent.startswith("Bearer ") else None
-        self._token_for(bearer, tuple(scopes), stale=stale)
+        self._token_for(bearer, tuple(scopes), stale=stale, registry=host)
         return True
 
     # -- tokens -------------------------------------------------------------------------
-    def _token_for(self, challenge: Challenge, scopes: Iterable[str], stale: str | None) -> str:
+    def _token_for(
+        self, challenge: Challenge, scopes: Iterable[str], stale: str | None,
+        registry: str = "",
+    ) -> str:
         realm = challenge.realm or ""
         service = challenge.service or ""
         key = (realm, service, _scope_key(scopes))
@@ -283,7 +296,8 @@ class TokenAuthenticator:
             now = time.monotonic()
             if cached is not None and cached.expires_at > now and cached.value != stale:
                 return cached.value
-            token = self._fetch(realm, service, key[2].split(" ") if key[2] else [])
+            token = self._fetch(realm, service, key[2].split(" ") if key[2] else [],
+                                registry)
             with self._lock:
                 self._tokens[key] = token
             return token.value
@@ -295,8 +309,12 @@ class TokenAuthenticator:
         with self._lock:
             return (parts.hostname or "").lower() in self._insecure_realm_hosts
 
-    def _fetch(self, realm: str, service: str, scopes: list[str]) -> _Token:
-        transport = self._transport or _default_transport()
+    def _fetch(
+        self, realm: str, service: str, scopes: list[str], registry: str = "",
+    ) -> _Token:
+        with self._lock:
+            transport = self._transports.get(registry) or self._transport
+        transport = transport or _default_transport()
         headers: dict[str, str] = {}
         refresh = self._refresh.get((realm, service)) or self._initial_refresh
         use_creds = self.has_credentials

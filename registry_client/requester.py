@@ -129,7 +129,11 @@ class Requester:
             adapter = _Adapter(pool_connections=4, pool_maxsize=pool_size)
             self.session.mount("https://", adapter)
             self.session.mount("http://", adapter)
-        self.session.headers["User-Agent"] = user_agent or _DEFAULT_UA
+        # Sent with each request, not set on the session: a session the caller handed
+        # in keeps its own headers (and its own User-Agent unless ``user_agent`` is given).
+        keeps_own = self.session.headers.get("User-Agent") not in (
+            None, requests.utils.default_user_agent())
+        self._user_agent = user_agent or (None if keeps_own else _DEFAULT_UA)
         self.timeout = timeout
         self.verify = verify
         self.proxies = {"http": proxy, "https": proxy} if proxy else {}
@@ -150,7 +154,8 @@ class Requester:
         bind = getattr(self.authenticator, "bind", None)
         if callable(bind):
             bind(self._token_transport,
-                 trusted_http_host=urlsplit(self.base_url).hostname if protocol == "http" else None)
+                 trusted_http_host=urlsplit(self.base_url).hostname if protocol == "http" else None,
+                 registry=self.base_url)
         if protocol == "http" or verify is False:
             log.warning(
                 "registry %s: %s", domain,
@@ -347,7 +352,10 @@ class Requester:
         params: Any, headers: Any, data: Any, stream: bool, allow_redirects: bool,
         timeout: Any,
     ) -> requests.Response:
-        req = requests.Request(method, url, params=params, headers=dict(headers or {}), data=data)
+        merged = dict(headers or {})
+        if self._user_agent is not None:
+            merged.setdefault("User-Agent", self._user_agent)
+        req = requests.Request(method, url, params=params, headers=merged, data=data)
         prepared = self.session.prepare_request(req)
         set_scopes(prepared, scopes)
         start = _rewind(data)
@@ -432,6 +440,8 @@ class Requester:
         """Send a token-server request through the pooled session, with retries on 5xx."""
         attempt = 0
         kw.setdefault("allow_redirects", True)
+        if self._user_agent is not None:
+            kw["headers"] = {"User-Agent": self._user_agent, **(kw.get("headers") or {})}
         while True:
             try:
                 resp = self.session.request(

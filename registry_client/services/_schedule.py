@@ -26,12 +26,31 @@ def parallel(fn: Callable[[_T], _R], items: Sequence[_T], workers: int) -> list[
         return list(pool.map(fn, items))
 
 
+class Cancelled(Exception):
+    """Raised in a worker whose transfer was called off (another one failed, or Ctrl-C)."""
+
+
+_local = threading.local()
+
+
+def check_cancelled() -> None:
+    """In a transfer worker, stop (raise :class:`Cancelled`) once the transfer is called off.
+
+    The byte loops (download, upload bodies) call it per block, so a failure or an
+    interrupt stops every running blob within a block instead of letting them finish.
+    Outside a transfer it does nothing.
+    """
+    event: threading.Event | None = getattr(_local, "cancel", None)
+    if event is not None and event.is_set():
+        raise Cancelled("transfer called off")
+
+
 def transfer(fn: Callable[[_T], object], largest_first: Sequence[_T], workers: int) -> None:
     """Run ``fn`` over ``largest_first`` (sorted by size, largest first) on ``workers`` threads.
 
     One thread works from the small end, the others from the large end. After a
-    failure no new item is started; the first exception is raised once the running
-    ones have finished.
+    failure (or an interrupt of the caller) no new item starts and the running ones
+    stop at their next block; the first exception is then raised.
     """
     items = list(largest_first)
     if len(items) <= 1 or workers <= 1:
@@ -41,23 +60,38 @@ def transfer(fn: Callable[[_T], object], largest_first: Sequence[_T], workers: i
     queue = deque(items)
     lock = threading.Lock()
     errors: list[BaseException] = []
+    cancel = threading.Event()
 
     def worker(small_end: bool) -> None:
-        while True:
-            with lock:
-                if errors or not queue:
-                    return
-                item = queue.pop() if small_end else queue.popleft()
-            try:
-                fn(item)
-            except BaseException as exc:  # re-raised in the caller's thread
+        _local.cancel = cancel
+        try:
+            while True:
                 with lock:
-                    errors.append(exc)
-                return
+                    if errors or cancel.is_set() or not queue:
+                        return
+                    item = queue.pop() if small_end else queue.popleft()
+                try:
+                    fn(item)
+                except Cancelled:
+                    return
+                except BaseException as exc:  # re-raised in the caller's thread
+                    with lock:
+                        errors.append(exc)
+                    cancel.set()
+                    return
+        finally:
+            _local.cancel = None
 
     threads = min(workers, len(items))
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        for i in range(threads):
-            pool.submit(worker, i == 0)
+    pool = ThreadPoolExecutor(max_workers=threads)
+    try:
+        futures = [pool.submit(worker, i == 0) for i in range(threads)]
+        for future in futures:
+            future.result()
+    except BaseException:
+        cancel.set()  # Ctrl-C (or any error here): the workers stop at their next block
+        raise
+    finally:
+        pool.shutdown(wait=True)
     if errors:
         raise errors[0]

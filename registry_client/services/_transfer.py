@@ -127,7 +127,7 @@ def _read_config(images: ImageService, config: Descriptor) -> bytes:
         raise RegistryResponseError(
             f"image config {config.digest} of {config.size} bytes exceeds the {limit}-byte limit"
         )
-    return images._blobs.get(config.digest)
+    return images._blobs.get(config.digest, expected_size=config.size)
 
 
 # -- pull -----------------------------------------------------------------------------------

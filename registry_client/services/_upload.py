@@ -23,6 +23,7 @@ from ..errors import (
 from ..models import Descriptor
 from ..progress import BlobAdvanced, BlobFinished, BlobStarted, ProgressCallback, emit
 from ..quirks import chunk_size_limit
+from ._schedule import check_cancelled
 
 if TYPE_CHECKING:
     from .blobs import BlobService
@@ -99,6 +100,7 @@ class _CountingBody:
         left = self._length - self._sent
         if left <= 0:
             return b""
+        check_cancelled()  # another blob of the same transfer failed: stop sending
         block = self._src.read(left if n is None or n < 0 else min(n, left, 4 * CHUNK))
         self._sent += len(block)
         if self._sent >= self._length:
@@ -201,9 +203,11 @@ class Uploader:
                 and (src.size <= MONOLITHIC_MAX or not src.stream.seekable())
             )
             digest = self._monolithic() if monolithic else self._chunked(resumed)
-        except BaseException:
-            # With a state file the session is kept for the next run to resume.
-            if self.location and self.state_file is None:
+        except BaseException as exc:
+            # With a state file the session is kept for the next run to resume; on
+            # Ctrl-C nothing more is sent (the registry expires the session itself).
+            if (self.location and self.state_file is None
+                    and not isinstance(exc, KeyboardInterrupt)):
                 self.blobs._cancel(self.location)
             raise
         if self.state_file is not None:
@@ -431,6 +435,7 @@ class Uploader:
                 offset += len(block)
             self.advance(offset, count=False)
         while True:
+            check_cancelled()
             chunk = src.stream.read(chunk_size)
             if not chunk:
                 break

@@ -30,6 +30,7 @@ from ..progress import (
     emit,
 )
 from ._base import Service, check_digest
+from ._schedule import Cancelled, check_cancelled
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -117,14 +118,17 @@ class BlobService(Service):
         )
         return reader  # type: ignore[return-value]
 
-    def get(self, digest: str) -> bytes:
+    def get(self, digest: str, *, expected_size: int | None = None) -> bytes:
         """The whole blob in memory, verified.
+
+        ``expected_size`` (from a descriptor) makes a registry announcing or sending
+        another size an error before the bytes are read.
 
         Raises:
             NotFoundError: the repository has no such blob.
-            DigestMismatchError: the content does not match ``digest``.
+            DigestMismatchError: the content does not match ``digest`` (or its size).
         """
-        with self.open(digest) as f:
+        with self.open(digest, expected_size=expected_size) as f:
             assert isinstance(f, VerifyingReader)
             return f.read_all()
 
@@ -163,8 +167,10 @@ class BlobService(Service):
             try:
                 return self._download_locked(digest, dest, partial, out, progress,
                                              expected_size)
-            except BaseException:
-                if os.fstat(out.fileno()).st_size == 0:  # nothing worth resuming
+            except BaseException as exc:
+                # Kept for a resume: the bytes of a cut or interrupted download. Not kept:
+                # nothing, or a download called off because its transfer failed elsewhere.
+                if isinstance(exc, Cancelled) or os.fstat(out.fileno()).st_size == 0:
                     partial.unlink(missing_ok=True)
                 raise
 
@@ -218,6 +224,7 @@ class BlobService(Service):
             out.truncate()
             buffer = bytearray(CHUNK)
             while block := reader.read_into(buffer):
+                check_cancelled()  # another blob of the same transfer failed: stop
                 pos = reader.offset - len(block)
                 if out.tell() != pos:  # the server ignored Range: starting over
                     out.seek(pos)
@@ -304,11 +311,12 @@ class BlobService(Service):
         return False
 
     def _cancel(self, location: str) -> None:
-        """Cancel an upload session (best effort)."""
+        """Cancel an upload session: best effort, one short try (no retries)."""
         try:
             self._request(
                 "DELETE", self._requester.resolve(location), actions="pull,push",
                 operation="cancel upload", expected=(200, 202, 204, 404), absolute=True,
+                idempotent=False, retry_connection_errors=False, timeout=(2, 2),
             )
         except Exception:
             pass

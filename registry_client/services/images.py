@@ -126,10 +126,9 @@ class ImageService(Service):
             raise RegistryResponseError(
                 f"image config {desc.digest} of {desc.size} bytes exceeds the {limit}-byte limit"
             )
-        with self._blobs.open(desc.digest, expected_size=desc.size) as f:
-            data = f.read(limit + 1)
-            f.read(1)
-        return config_from_bytes(data)
+        # Read to the end (a read returns what has arrived so far): the size was checked
+        # against the limit, the reader refuses more than it, and verifies the digest.
+        return config_from_bytes(self._blobs.get(desc.digest, expected_size=desc.size))
 
     def delete_by_digest(self, digest: str) -> None:
         """Delete the manifest with this digest and every tag pointing to it.

@@ -751,7 +751,11 @@ class FaultProxy(StartStop):
             and rule.on == "response" else None
         position = 0
         started = time.monotonic()
+        cut_next = False
         while True:
+            if cut_next:
+                conn.close_upstream()
+                raise _Cut("fin" if action == "short" else "cut")
             if limit is not None and position >= limit:
                 try:  # is anything left to hold back?
                     more = not resp.isclosed() and bool(resp.read(1))
@@ -776,6 +780,21 @@ class FaultProxy(StartStop):
                 raise _Cut() from None
             if not block:
                 break
+            if limit is not None and position + len(block) >= limit:
+                # This block reaches the cut point: find out whether anything follows
+                # before the client gets it, so a body that ends exactly here is passed
+                # through as no fault at all (a client reading it whole sees the rule
+                # already un-applied).
+                try:
+                    more = not resp.isclosed() and bool(resp.read(1))
+                except (OSError, http.client.HTTPException):
+                    more = True
+                if not more:
+                    assert rule is not None
+                    self._unapply(rule, record)
+                    limit = None
+                else:
+                    cut_next = True  # a byte of what follows was read: cut after this block
             if action == "corrupt" and rule is not None \
                     and position <= rule.offset < position + len(block):
                 i = rule.offset - position

@@ -12,6 +12,7 @@ from registry_client import (
     NullAuthenticator,
     Registry,
     RegistryError,
+    TokenAuthenticator,
 )
 from registry_client.testing import LocalRegistry, seed_blob, seed_image
 
@@ -261,3 +262,21 @@ def test_basic_credentials_are_sent_up_front_after_the_first_challenge(
     assert basic_registry.request_count(status=401) == 1
     assert basic_registry.request_count("HEAD", status=200) == 20
     assert basic_registry.request_count() == 21
+
+
+def test_one_authenticator_shared_by_two_registries_uses_each_ones_session() -> None:
+    with LocalRegistry("token") as one, LocalRegistry("token") as two:
+        auth = TokenAuthenticator(*one.admin)  # the same admin credentials on both
+        with Registry(one.host, protocol="http", authenticator=auth) as a, \
+                Registry(two.host, protocol="http", authenticator=auth) as b:
+            b.close()  # b was built last; a's token fetches must not go through it
+            before = b.requester.stats["requests"]
+            a.ping()
+            list(a.iter_repositories())
+            assert b.requester.stats["requests"] == before
+            assert one.token_server is not None and one.token_server.count >= 1
+            b2 = Registry(two.host, protocol="http", authenticator=auth)
+            b2.ping()
+            list(b2.iter_repositories())
+            assert two.token_server is not None and two.token_server.count >= 1
+            b2.close()

@@ -159,3 +159,19 @@ def test_delete_by_digest_of_an_index_keeps_its_children(
         repo.images.get_by_tag("multi")
     for child in index.children:
         assert repo.images.get_by_digest(child.digest).digest == child.digest
+
+
+def test_a_large_image_config_is_read_whole(
+    any_registry: LocalRegistry, client: Registry, unique_repository: str
+) -> None:
+    # Real configs are often tens of KiB: a read returns what has arrived so far, so the
+    # config must be read to its end (and verified there), not with one read call.
+    labels = {f"org.example.label-{i}": "x" * 200 for i in range(2000)}  # ~450 KB
+    seeded = seed_image(any_registry, unique_repository, "big", labels=labels)
+    repo = client.repository(unique_repository)
+    for _ in range(3):
+        image = repo.images.get_by_tag("big")
+        assert image.digest == seeded.digest
+        assert [str(p) for p in image.platforms] == ["linux/amd64"]
+        manifest = repo.manifests.get("big")
+        assert repo.images.config(manifest).labels == labels  # type: ignore[arg-type]

@@ -352,3 +352,44 @@ def test_pull_of_an_index_retries_child_manifests(
     for child in index.children:
         assert blobs[child.digest] == child.manifest
         assert all(blobs[d] == data for d, data in child.blobs.items())
+
+
+# -- calling a transfer off -----------------------------------------------------------------------
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("operation", ["pull", "copy"])
+def test_an_error_in_one_blob_stops_the_others_within_a_block(
+    proxy: FaultProxy, anon_registry: LocalRegistry, tmp_path: Path, operation: str,
+    local_registry_factory: Any,
+) -> None:
+    # Three 4 MiB layers at 1 MB/s each would take ~4 s; the progress callback raises on
+    # the first bytes, and every running blob stops at its next block.
+    import threading
+
+    seed_image(anon_registry, "stop/app", "v1", layers=(4 << 20, 4 << 20, 4 << 20), seed=7)
+    proxy.add_rule("GET", "/blobs/sha256:", action="throttle", rate=1_000_000, times=None)
+
+    raised = threading.Event()
+
+    def progress(event: object) -> None:  # one blob fails; the others would go on
+        if type(event).__name__ == "BlobAdvanced" and not raised.is_set():
+            raised.set()
+            raise _Stop("enough")
+
+    def pool_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")}
+
+    before = pool_threads()
+    started = time.monotonic()
+    with pytest.raises(_Stop):
+        repo = client(proxy).repository("stop/app")
+        if operation == "pull":
+            repo.images.pull("v1", tmp_path, progress=progress)
+        else:
+            target = local_registry_factory("anonymous")
+            with Registry(target.host, protocol="http") as other:
+                repo.images.copy("v1", other.repository("stop/copy"), progress=progress)
+    assert time.monotonic() - started < 2.5
+    assert pool_threads() <= before  # no worker left running

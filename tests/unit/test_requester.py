@@ -198,6 +198,24 @@ def test_user_agent_sent() -> None:
     adapter.register_uri("GET", f"{BASE}/v2/", json={})
     reg.ping()
     assert adapter.request_history[0].headers["User-Agent"] == "my-agent/1.0"
+    assert reg.requester.session.headers["User-Agent"] != "my-agent/1.0"  # not set on it
+
+
+def test_a_callers_session_keeps_its_headers_and_its_user_agent() -> None:
+    session = requests.Session()
+    session.headers["User-Agent"] = "my-app/2.0"
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+    adapter.register_uri("GET", f"{BASE}/v2/", json={})
+    reg = Registry(DOMAIN, session=session, authenticator=NullAuthenticator())
+    reg.ping()
+    assert adapter.request_history[0].headers["User-Agent"] == "my-app/2.0"
+    assert dict(session.headers) == {**requests.utils.default_headers(),
+                                     "User-Agent": "my-app/2.0"}
+    plain, adapter = make(NullAuthenticator())  # requests' default UA: ours is sent
+    adapter.register_uri("GET", f"{BASE}/v2/", json={})
+    plain.ping()
+    assert adapter.request_history[0].headers["User-Agent"].startswith("registry-client/")
 
 
 # -- the auth loop ----------------------------------------------------------------------
