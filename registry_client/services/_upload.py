@@ -125,20 +125,28 @@ class _CountingBody:
         return pos
 
 
+def _saved_session(blobs: BlobService, path: Any) -> tuple[dict[str, Any], str] | None:
+    """The state a crash-safe upload saved at ``path`` and its session URL on this
+    registry; None when there is no such file, it is unreadable, or it names another host."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    location = doc.get("location") if isinstance(doc, dict) else None
+    if not isinstance(location, str):
+        return None
+    url = blobs._requester.resolve(location)
+    return (doc, url) if blobs._requester.same_origin(url) else None
+
+
 def forget_state(blobs: BlobService, state_file: str | os.PathLike[str]) -> None:
     """Remove a crash-resume state file, cancelling the upload session it saved."""
     from pathlib import Path
 
     path = Path(state_file)
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
-        doc = None
-    location = doc.get("location") if isinstance(doc, dict) else None
-    if isinstance(location, str):
-        url = blobs._requester.resolve(location)
-        if blobs._requester.same_origin(url):
-            blobs._cancel(url)
+    saved = _saved_session(blobs, path)
+    if saved is not None:
+        blobs._cancel(saved[1])
     path.unlink(missing_ok=True)
 
 
@@ -314,19 +322,14 @@ class Uploader:
         if self.state_file is None or not self.state_file.is_file():
             return None
         src = self.source
-        try:
-            doc = json.loads(self.state_file.read_text())
-            wanted = {"digest": src.digest, "size": src.size,
-                      "repository": self.blobs.repository, "registry": self.blobs.domain}
-            ok = (isinstance(doc, dict) and src.digest is not None and src.stream.seekable()
-                  and all(doc.get(k) == v for k, v in wanted.items())
-                  and isinstance(doc.get("location"), str))
-        except (OSError, ValueError):
-            ok = False
-        if not ok:
+        saved = _saved_session(self.blobs, self.state_file)
+        if saved is None:
             return None
-        location = self.blobs._requester.resolve(doc["location"])
-        if not self.blobs._requester.same_origin(location):
+        doc, location = saved
+        wanted = {"digest": src.digest, "size": src.size,
+                  "repository": self.blobs.repository, "registry": self.blobs.domain}
+        if (src.digest is None or not src.stream.seekable()
+                or any(doc.get(k) != v for k, v in wanted.items())):
             return None
         self.location = location
         saved = doc.get("offset")

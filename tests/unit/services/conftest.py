@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 import types
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests
 import requests_mock
 
 import registry_client.requester as requester_mod
-from registry_client import NullAuthenticator, Registry
+from registry_client import NullAuthenticator, Registry, TokenAuthenticator
 
 MockedRegistry = tuple[Registry, requests_mock.Adapter]
 
@@ -35,5 +36,39 @@ def mocked_registry() -> Callable[..., MockedRegistry]:
         reg = Registry("registry.example", session=session, authenticator=NullAuthenticator(),
                        retries=retries, backoff=0.0, max_workers=4)
         return reg, adapter
+
+    return make
+
+
+TokenChallenged = Callable[[str], tuple[Registry, requests_mock.Adapter, Callable[..., bytes]]]
+
+
+@pytest.fixture
+def token_challenged() -> TokenChallenged:
+    """``token_challenged(scope)``: a token-auth Registry on a fresh adapter, plus an answer.
+
+    The answer (a requests-mock ``content`` callback) is 201 for ``Bearer t`` and
+    otherwise a 401 whose challenge asks for ``scope``; the realm hands out ``t``.
+    """
+
+    def make(scope: str) -> tuple[Registry, requests_mock.Adapter, Callable[..., bytes]]:
+        session = requests.Session()
+        adapter = requests_mock.Adapter()
+        session.mount("https://", adapter)
+        reg = Registry("registry.example", session=session,
+                       authenticator=TokenAuthenticator(), backoff=0.0)
+        adapter.register_uri("GET", "https://auth.example/token", json={"token": "t"})
+
+        def answer(request: Any, context: Any) -> bytes:
+            if request.headers.get("Authorization") == "Bearer t":
+                context.status_code = 201
+            else:
+                context.status_code = 401
+                context.headers["WWW-Authenticate"] = (
+                    f'Bearer realm="https://auth.example/token",service="reg",scope="{scope}"'
+                )
+            return b""
+
+        return reg, adapter, answer
 
     return make

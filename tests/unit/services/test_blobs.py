@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import requests_mock
 import urllib3
 
-from registry_client import Descriptor, Registry, TokenAuthenticator
+from registry_client import Descriptor, Registry
 from registry_client.errors import (
     DigestMismatchError,
     InvalidReferenceError,
@@ -293,25 +292,9 @@ def test_mount_fallback_cancels_session(env: tuple[Registry, requests_mock.Adapt
     ]
 
 
-def test_mount_token_covers_source_pull() -> None:
-    session = requests.Session()
-    adapter = requests_mock.Adapter()
-    session.mount("https://", adapter)
-    reg = Registry("registry.example", session=session, authenticator=TokenAuthenticator(),
-                   backoff=0.0)
-    adapter.register_uri("GET", "https://auth.example/token", json={"token": "t"})
-
-    def answer(request: Any, context: Any) -> bytes:
-        if request.headers.get("Authorization") == "Bearer t":
-            context.status_code = 201
-        else:
-            context.status_code = 401
-            context.headers["WWW-Authenticate"] = (
-                'Bearer realm="https://auth.example/token",service="reg",'
-                'scope="repository:app:pull,push repository:lib/base:pull"'
-            )
-        return b""
-
+def test_mount_token_covers_source_pull(token_challenged: Callable[..., Any]) -> None:
+    reg, adapter, answer = token_challenged(
+        "repository:app:pull,push repository:lib/base:pull")
     adapter.register_uri("POST", f"{BASE}/v2/app/blobs/uploads/", content=answer)
     assert reg.repository("app").blobs.mount(DIGEST, "lib/base") is True
     [tok] = [r for r in adapter.request_history if r.hostname == "auth.example"]

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import requests_mock
 
 from registry_client import (
@@ -19,7 +18,6 @@ from registry_client import (
     OCIManifest,
     RawManifest,
     Registry,
-    TokenAuthenticator,
 )
 from registry_client.errors import (
     DigestMismatchError,
@@ -383,25 +381,8 @@ def test_put_refused(env: tuple[Registry, requests_mock.Adapter]) -> None:
     assert info.value.codes == ["MANIFEST_INVALID"]
 
 
-def test_put_asks_for_push_scope() -> None:
-    session = requests.Session()
-    adapter = requests_mock.Adapter()
-    session.mount("https://", adapter)
-    reg = Registry("registry.example", session=session, authenticator=TokenAuthenticator(),
-                   backoff=0.0)
-    adapter.register_uri("GET", "https://auth.example/token", json={"token": "t"})
-
-    def answer(request: Any, context: Any) -> bytes:
-        if request.headers.get("Authorization") == "Bearer t":
-            context.status_code = 201
-        else:
-            context.status_code = 401
-            context.headers["WWW-Authenticate"] = (
-                'Bearer realm="https://auth.example/token",service="reg",'
-                'scope="repository:app:pull,push"'
-            )
-        return b""
-
+def test_put_asks_for_push_scope(token_challenged: Callable[..., Any]) -> None:
+    reg, adapter, answer = token_challenged("repository:app:pull,push")
     adapter.register_uri("PUT", f"{BASE}/v2/app/manifests/v1", content=answer)
     raw = RawManifest(data=MANIFEST, media_type=OCI_MANIFEST, digest=DIGEST)
     reg.repository("app").manifests.put("v1", raw)
