@@ -220,8 +220,12 @@ def raise_for_status(
     kw: dict[str, Any] = {"status_code": status, "errors": errors, "method": method, "url": url,
                           "retry_after": retry_after(resp, math.inf)}
     cls: type[RegistryError]
-    if status == 401:
-        cls = AuthorizationError if _insufficient_scope(resp) else AuthenticationError
+    if status == 401 and _insufficient_scope(resp):
+        # Distribution's text for this is "authentication required": say what it means
+        cls = AuthorizationError
+        message += " -- these credentials may not do this (insufficient_scope)"
+    elif status == 401:
+        cls = AuthenticationError
     elif status == 403:
         cls = AuthorizationError
     elif status == 404:

@@ -99,9 +99,12 @@ def _from_auths(auths: dict[str, Any], domain: str) -> DockerCredentials | None:
         user, password = entry.get("username"), entry.get("password")
         encoded = entry.get("auth")
         if isinstance(encoded, str) and encoded:
-            try:
-                decoded = base64.b64decode(encoded, validate=False).decode("utf-8")
+            try:  # as docker does: strict base64 (line breaks ignored) of "user:password"
+                compact = encoded.replace("\r", "").replace("\n", "")
+                decoded = base64.b64decode(compact, validate=True).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError):
+                decoded = ""
+            if ":" not in decoded:
                 log.warning("ignoring a malformed auth entry for %s in docker config", domain)
                 continue
             user, _, password = decoded.partition(":")

@@ -6,13 +6,16 @@
     ├── AuthenticationError             401 after authenticating
     ├── AuthorizationError              403
     ├── NotFoundError                   404 (manifest, blob, repository)
+    │   └── PlatformNotFoundError       no manifest for the platform asked for (also a ValueError)
     ├── SchemaV1NotSupportedError
     ├── UnknownSchemaError
     ├── DigestMismatchError             content did not match its digest
     ├── TokenError                      unusable challenge or token answer
     ├── RegistryUnavailableError        connection refused, timeouts/5xx after retries
     ├── RegistrySSLError
-    └── RegistryResponseError           any other unexpected status / malformed body
+    ├── RegistryResponseError           any other unexpected status / malformed body
+    └── LayoutError                     an OCI layout on disk is malformed or lacks the image
+        └── LayoutNotFoundError         not a layout, or a blob file it lists is missing
     InvalidReferenceError(ValueError)
 
 Errors keep the status code, the registry's error list, the method and a
@@ -29,7 +32,10 @@ __all__ = [
     "AuthorizationError",
     "DigestMismatchError",
     "InvalidReferenceError",
+    "LayoutError",
+    "LayoutNotFoundError",
     "NotFoundError",
+    "PlatformNotFoundError",
     "RegistryError",
     "RegistryResponseError",
     "RegistrySSLError",
@@ -90,6 +96,13 @@ class NotFoundError(RegistryError):
     """The manifest, blob, tag, upload or repository does not exist (404)."""
 
 
+class PlatformNotFoundError(NotFoundError, ValueError):
+    """The image has no manifest for the platform asked for (``pull(..., platform=)``).
+
+    Also a ``ValueError``, as it was before it had a type of its own.
+    """
+
+
 class SchemaV1NotSupportedError(RegistryError):
     """The registry served a Docker schema1 manifest, which is not supported."""
 
@@ -116,6 +129,20 @@ class RegistrySSLError(RegistryError):
 
 class RegistryResponseError(RegistryError):
     """The registry answered with an unexpected status or a malformed body."""
+
+
+class LayoutError(RegistryError, ValueError):
+    """An OCI image layout on disk is malformed, or has no image of the name asked for.
+
+    Also a ``ValueError``, as it was before it had a type of its own.
+    """
+
+
+class LayoutNotFoundError(LayoutError, FileNotFoundError):
+    """A directory is not an OCI image layout, or a blob file its manifests list is missing.
+
+    Also a ``FileNotFoundError`` (so an ``OSError``), as it was before it had a type of its own.
+    """
 
 
 class InvalidReferenceError(ValueError):

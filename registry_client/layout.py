@@ -18,7 +18,7 @@ from typing import Any
 
 from ._digest import is_valid_digest
 from ._locks import locked_directory
-from .errors import DigestMismatchError
+from .errors import DigestMismatchError, LayoutError, LayoutNotFoundError
 
 __all__ = ["REF_NAME", "OCILayout"]
 
@@ -106,10 +106,11 @@ class OCILayout:
         """Where the blob ``digest`` lives; the digest is validated first.
 
         Raises:
-            ValueError: the digest is malformed (so it can never escape the layout).
+            LayoutError: the digest is malformed (so it can never escape the layout);
+                also a ValueError.
         """
         if not is_valid_digest(digest):
-            raise ValueError(f"invalid digest {digest[:100]!r}")
+            raise LayoutError(f"{self.root}: invalid digest {digest[:100]!r}")
         algo, hexpart = digest.split(":", 1)
         return self.root / "blobs" / algo / hexpart
 
@@ -146,14 +147,17 @@ class OCILayout:
         """Read a blob and check it against its digest.
 
         Raises:
-            FileNotFoundError: the layout lacks the blob.
+            LayoutNotFoundError: the layout lacks the blob (a FileNotFoundError too).
             DigestMismatchError: the file is corrupt.
-            ValueError: it is larger than ``limit``.
+            LayoutError: it is larger than ``limit`` (a ValueError too).
         """
         path = self.blob_path(digest)
-        if limit is not None and path.stat().st_size > limit:
-            raise ValueError(f"blob {digest} is larger than {limit} bytes")
-        data = path.read_bytes()
+        try:
+            if limit is not None and path.stat().st_size > limit:
+                raise LayoutError(f"{self.root}: blob {digest} is larger than {limit} bytes")
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise LayoutNotFoundError(f"{self.root}: blob {digest} is missing") from None
         algo = digest.split(":", 1)[0]
         actual = f"{algo}:{hashlib.new(algo, data).hexdigest()}"
         if actual != digest:
@@ -164,17 +168,21 @@ class OCILayout:
         """The parsed ``index.json``.
 
         Raises:
-            FileNotFoundError: this is not an OCI layout.
-            ValueError: ``index.json`` is malformed.
+            LayoutNotFoundError: this is not an OCI layout (a FileNotFoundError too).
+            LayoutError: ``index.json`` is malformed (a ValueError too).
         """
         if not (self.root / "oci-layout").is_file():
-            raise FileNotFoundError(f"{self.root} is not an OCI image layout (no oci-layout file)")
+            raise LayoutNotFoundError(
+                f"{self.root} is not an OCI image layout (no oci-layout file)")
         try:
             doc = json.loads((self.root / "index.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise LayoutNotFoundError(f"{self.root} is not an OCI image layout "
+                                      "(no index.json)") from None
         except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-            raise ValueError(f"{self.root}/index.json is not valid JSON ({exc})") from None
+            raise LayoutError(f"{self.root}/index.json is not valid JSON ({exc})") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("manifests", []), list):
-            raise ValueError(f"{self.root}/index.json is not an image index")
+            raise LayoutError(f"{self.root}/index.json is not an image index")
         return doc
 
     def write_index(self, doc: dict[str, Any]) -> None:
@@ -207,7 +215,8 @@ class OCILayout:
         """The ``index.json`` entry named ``ref_name``, or the only entry.
 
         Raises:
-            ValueError: no entry has that name (and there is not exactly one).
+            LayoutError: no entry has that name (and there is not exactly one);
+                also a ValueError.
         """
         entries = [m for m in self.read_index().get("manifests", []) if isinstance(m, dict)]
         for m in entries:
@@ -216,4 +225,4 @@ class OCILayout:
         if len(entries) == 1:
             return entries[0]
         names = sorted(str(_ref_name(m)) for m in entries)
-        raise ValueError(f"{self.root}: no image named {ref_name!r} (have: {', '.join(names)})")
+        raise LayoutError(f"{self.root}: no image named {ref_name!r} (have: {', '.join(names)})")

@@ -8,6 +8,7 @@ and unexpected answers become typed errors.
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -30,6 +31,7 @@ from ._log import log
 from .auth import Authenticator, TokenAuthenticator, set_scopes
 from .errors import (
     AuthenticationError,
+    RegistryError,
     RegistrySSLError,
     RegistryUnavailableError,
 )
@@ -261,6 +263,13 @@ class Requester:
                     f"{context}: TLS error talking to {self.host} ({TLS_HINT})",
                     method=method, url=redact_url(url),
                 ) from None
+            except RegistryError as exc:
+                # raised on the way (token server, CA bundle): say which operation it stopped
+                if exc.method is None:
+                    exc.message = f"{context}: {exc.message}"
+                    exc.args = (exc.message,)
+                    exc.method, exc.url = method, redact_url(url)
+                raise
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if can_retry and retry_connection_errors and attempt < self.retries:
                     self.back_off(attempt, None)
@@ -433,6 +442,12 @@ class Requester:
                 url, dict(self.proxies), True, self.verify, None)
             verify = merged["verify"]
             found = (dict(merged["proxies"]), True if verify is None else verify)
+            if parts.scheme == "https" and isinstance(verify, str) and not os.path.exists(verify):
+                # requests would raise a bare OSError for this, deep inside the send
+                raise RegistrySSLError(
+                    f"the CA bundle {verify!r} for {parts.netloc} does not exist "
+                    "(from verify= or REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE)"
+                )
             self._env_settings[key] = found
         return found
 
@@ -442,6 +457,7 @@ class Requester:
         kw.setdefault("allow_redirects", True)
         if self._user_agent is not None:
             kw["headers"] = {"User-Agent": self._user_agent, **(kw.get("headers") or {})}
+        self._settings_for(url)  # a CA bundle that does not exist is a typed error
         while True:
             try:
                 resp = self.session.request(

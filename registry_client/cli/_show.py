@@ -25,13 +25,13 @@ from ._parser import Parser, add_verb
 __all__ = ["image_json", "register"]
 
 _CHUNK = 1 << 20
-_INDEX_TYPES = (ManifestList.MEDIA_TYPE, OCIIndex.MEDIA_TYPE)
 _IMAGE_CONFIGS = (mediatypes.OCI_CONFIG, mediatypes.DOCKER_CONFIG)
 _DEFAULT_PLATFORM = Platform(architecture="amd64", os="linux")
 _PLATFORM_RULE = (
     "For a multi-platform image (index or manifest list) the platform is the one\n"
     "given with --platform; without it, the only entry of the index, else its\n"
-    "first linux/amd64 entry."
+    "first linux/amd64 entry. A single-platform image with --platform must be of\n"
+    "that platform (as pull checks), or the command fails."
 )
 
 
@@ -43,7 +43,8 @@ def register(
         verbs, "manifest", common, handler=run_manifest, platform=True,
         summary="print a manifest exactly as served",
         description="Print the manifest of an image byte for byte as the registry served it.\n"
-        "With --platform and a multi-platform image, print that platform's manifest.",
+        "With --platform and a multi-platform image, print that platform's manifest;\n"
+        "a single-platform image must be of that platform, or the command fails.",
     )
     sub.add_argument("reference", metavar="REFERENCE", help="e.g. localhost:5000/app:1.0")
 
@@ -51,7 +52,8 @@ def register(
         verbs, "digest", common, handler=run_digest, platform=True,
         summary="print the digest of an image",
         description="Print the manifest digest a reference resolves to (sha256:...).\n"
-        "With --platform and a multi-platform image, the digest of that platform's manifest.",
+        "With --platform and a multi-platform image, the digest of that platform's manifest;\n"
+        "a single-platform image must be of that platform, or the command fails.",
     )
     sub.add_argument("reference", metavar="REFERENCE")
 
@@ -120,7 +122,24 @@ def _single(
         manifest = repo.manifests.get(entry.digest)
     if not isinstance(manifest, ManifestV2 | OCIManifest):
         raise LookupError(f"{reference}: an index inside an index is not supported here")
+    if entry is None:
+        refuse_other_platform(ctx, repo, manifest)
     return manifest, entry
+
+
+def refuse_other_platform(
+    ctx: Context, repo: Repository, manifest: ManifestV2 | OCIManifest
+) -> None:
+    """As ``pull`` does: --platform on a single image must name that image's own platform."""
+    want = ctx.platform
+    if want is None:
+        return
+    name = ctx.args.reference
+    if manifest.config.media_type not in _IMAGE_CONFIGS:
+        raise LookupError(f"{name} is not an image (an artifact), not {want}")
+    have = repo.images.config(manifest).platform
+    if not have.matches(want):
+        raise LookupError(f"{name} is a single {have} image, not {want}")
 
 
 def _pinned_repo(ctx: Context, text: str) -> tuple[ImageReference, Repository, str]:
@@ -138,6 +157,8 @@ def run_manifest(ctx: Context) -> int:
             entry = platform_entry(ctx, manifest)
             assert entry is not None
             reference = entry.digest
+        elif isinstance(manifest, ManifestV2 | OCIManifest):
+            refuse_other_platform(ctx, repo, manifest)
     ctx.write_bytes(repo.manifests.get_raw(reference).data)
     return 0
 
@@ -146,12 +167,14 @@ def run_digest(ctx: Context) -> int:
     """``digest REFERENCE``: the manifest digest."""
     ref, repo, reference = _pinned_repo(ctx, ctx.args.reference)
     head = repo.manifests.head(reference)
-    if ctx.platform is not None and head.media_type in _INDEX_TYPES:
-        index = repo.manifests.get(head.digest)
-        if isinstance(index, ManifestList | OCIIndex):
-            entry = platform_entry(ctx, index)
+    if ctx.platform is not None:
+        manifest = repo.manifests.get(head.digest)
+        if isinstance(manifest, ManifestList | OCIIndex):
+            entry = platform_entry(ctx, manifest)
             assert entry is not None
             head = entry
+        elif isinstance(manifest, ManifestV2 | OCIManifest):
+            refuse_other_platform(ctx, repo, manifest)
     if ctx.json:
         ctx.print_json({
             "reference": str(ref), "digest": head.digest, "media_type": head.media_type,

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 from .. import mediatypes
 from .._log import log
 from .._reader import CHUNK, VerifyingReader
-from ..errors import RegistryResponseError, RegistryUnavailableError
+from ..errors import (
+    LayoutError,
+    LayoutNotFoundError,
+    PlatformNotFoundError,
+    RegistryResponseError,
+    RegistryUnavailableError,
+)
 from ..layout import OCILayout
 from ..models import Descriptor, Image, Platform, RawManifest
 from ..progress import BlobMounted, BlobSkipped, ProgressCallback, emit
@@ -146,7 +152,49 @@ def _choose(entries: list[Descriptor], platform: str | Platform) -> Descriptor:
         if d.platform is not None and d.platform.matches(want):
             return d
     have = ", ".join(str(d.platform) for d in entries if d.platform is not None)
-    raise ValueError(f"no platform {want} in this index (have: {have})")
+    raise PlatformNotFoundError(f"no platform {want} in this index (have: {have})")
+
+
+def _pick_platform(
+    images: ImageService, raw: RawManifest, entries: list[Descriptor], platform: str | Platform
+) -> tuple[RawManifest, list[Descriptor]]:
+    """The image manifest for ``platform`` under the index ``raw`` (and its descriptors).
+
+    The first entry whose platform matches wins (as crane picks); an entry that is
+    itself an index is searched the same way -- a matching one, and then those
+    that name no platform -- down to ``_MAX_INDEX_DEPTH`` levels.
+
+    Raises:
+        PlatformNotFoundError: nothing under ``raw`` is an image for ``platform``.
+    """
+    want = _wanted(platform)
+
+    def search(
+        entries: list[Descriptor], depth: int
+    ) -> tuple[RawManifest, list[Descriptor]] | None:
+        matching = [d for d in entries if d.platform is not None and d.platform.matches(want)]
+        nested = [d for d in entries
+                  if d.platform is None and d.media_type in mediatypes.INDEX_TYPES]
+        for d in matching[:1] + nested:
+            child = images._manifests.get_raw(d.digest)
+            child_is_index, descs = _light.read(child)
+            if not child_is_index:
+                if d.platform is not None:
+                    return child, descs
+                continue
+            if depth >= _MAX_INDEX_DEPTH:
+                raise RegistryResponseError(
+                    f"manifest {raw.digest}: indexes nest more than {_MAX_INDEX_DEPTH} deep")
+            found = search(descs, depth + 1)
+            if found is not None:
+                return found
+        return None
+
+    found = search(entries, 1)
+    if found is None:
+        _choose(entries, want)  # raises, naming the platforms the index has
+        raise PlatformNotFoundError(f"no image for platform {want} under {raw.digest}")
+    return found
 
 
 def pull_image(
@@ -172,15 +220,12 @@ def pull_image(
         have = _light.image_platform(raw, top[0], config_data)
         if not have.matches(want):
             what = f"a single {have} image" if have.os else "not an image (an artifact)"
-            raise ValueError(f"{reference} is {what}, not {want}")
-    if is_index:
-        chosen = [_choose(top, platform)] if platform is not None else top
-        fetched = parallel(manifests.get_raw, [d.digest for d in chosen], images._max_workers)
-        for d, child_raw in zip(chosen, fetched, strict=True):
-            child_is_index, child_blobs = _light.read(child_raw)
-            if child_is_index:
-                raise ValueError(f"nested index {d.digest} is not supported by pull")
-            singles.append((child_raw, child_blobs))
+            raise PlatformNotFoundError(f"{reference} is {what}, not {want}")
+    if is_index and platform is not None:
+        singles.append(_pick_platform(images, raw, top, platform))
+    elif is_index:  # every manifest under it, nested indexes included
+        singles.extend(_tree(raw, lambda d: manifests.get_raw(d.digest),
+                             workers=images._max_workers)[2])
     else:
         singles.append((raw, top))
     layout.init()  # only now: a refused platform leaves no layout behind
@@ -216,7 +261,7 @@ def pull_image(
 def _local_manifest(layout: OCILayout, desc: dict[str, Any], limit: int) -> RawManifest:
     digest = desc.get("digest")
     if not isinstance(digest, str):
-        raise ValueError(f"{layout.root}: index.json entry without a digest")
+        raise LayoutError(f"{layout.root}: index.json entry without a digest")
     data = layout.read_blob(digest, limit)
     return RawManifest(
         data=data, media_type=_content_media_type(data, desc.get("mediaType")), digest=digest
@@ -238,7 +283,11 @@ def push_image(
     def send(d: Descriptor) -> None:
         images._blobs.upload(layout.blob_path(d.digest), digest=d.digest, progress=progress)
 
-    _run_parallel(send, (b for _, descs in children for b in descs), images._max_workers)
+    wanted = [b for _, descs in children for b in descs]
+    for d in wanted:  # before anything is sent: a layout missing a blob pushes nothing
+        if not layout.blob_path(d.digest).is_file():
+            raise LayoutNotFoundError(f"{layout.root}: blob {d.digest} is missing")
+    _run_parallel(send, wanted, images._max_workers)
     if is_index:
         for child, _ in children:
             images._manifests.put(child.digest, child)

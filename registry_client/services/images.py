@@ -151,7 +151,8 @@ class ImageService(Service):
 
         Raises:
             NotFoundError: no such image.
-            ValueError: no entry of the index matches ``platform``.
+            PlatformNotFoundError: no entry of the index matches ``platform``, or a
+                single image is of another platform (a NotFoundError and a ValueError).
         """
         from ._transfer import pull_image
 
@@ -168,7 +169,9 @@ class ImageService(Service):
         is ``tag`` (or the only entry); uploads only the blobs the registry lacks.
 
         Raises:
-            FileNotFoundError, ValueError: the layout is missing or has no such image.
+            LayoutNotFoundError: the directory is not an OCI layout, or a blob file its
+                manifests list is missing (a FileNotFoundError too); nothing is sent.
+            LayoutError: the layout is malformed or has no such image (a ValueError too).
         """
         from ._transfer import push_image
 

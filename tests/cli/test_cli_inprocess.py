@@ -231,3 +231,21 @@ def test_connection_flags(
         assert (requester.protocol, requester.verify) == (protocol, verify)
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize("verb", ["digest", "manifest", "config", "inspect"])
+def test_platform_on_a_single_image_must_match_as_for_pull(
+    verb: str, anon_registry: LocalRegistry, unique_repository: str,
+    capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    """--platform on a single linux/amd64 image: arm64 fails (as pull does), amd64 works."""
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    ref = f"{anon_registry.host}/{unique_repository}:1.0"
+    assert main(["--plain-http", verb, ref, "--platform", "linux/arm64"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "is a single linux/amd64 image, not linux/arm64" in err
+    assert main(["--plain-http", verb, ref, "--platform", "linux/amd64"]) == 0
+    out, _ = capsys.readouterr()
+    if verb == "digest":
+        assert out.strip() == image.digest

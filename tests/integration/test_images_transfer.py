@@ -46,8 +46,10 @@ from registry_client import (
     BlobMounted,
     BlobSkipped,
     Image,
+    LayoutNotFoundError,
     NotFoundError,
     Platform,
+    PlatformNotFoundError,
     ProgressEvent,
     Registry,
     Repository,
@@ -359,9 +361,11 @@ def test_pull_with_a_platform_refuses_what_does_not_match_and_writes_nothing(
     single = rc.repository(fresh_name(reg, "single"))
     amd = build_image((1000,), platform="linux/amd64", media="oci")
     upload_image(single, amd, "v1")
-    with pytest.raises(ValueError, match="linux/amd64"):
+    with pytest.raises(PlatformNotFoundError, match="linux/amd64") as info:
         single.images.pull("v1", tmp_path / "a", platform="linux/arm64")
-    with pytest.raises(ValueError, match="no platform linux/s390x"):
+    # typed (a RegistryError, as the contract wants) and still what it was before
+    assert isinstance(info.value, NotFoundError) and isinstance(info.value, ValueError)
+    with pytest.raises(PlatformNotFoundError, match="no platform linux/s390x"):
         rc.repository(index_source).images.pull("multi", tmp_path / "b",
                                                 platform="linux/s390x")
     with pytest.raises(TypeError, match="platform must be"):
@@ -542,3 +546,43 @@ def test_push_of_a_layout_with_a_nested_index(
     target = rc.repository(fresh_name(reg, "nested-push"))
     assert target.images.push(tmp_path, "v1").digest == nested_index.digest
     _assert_nested(target, nested_index, "v1")
+
+
+def test_pull_of_a_nested_index_writes_every_manifest_and_blob(
+    reg: LocalRegistry, rc: Registry, nested_index: BuiltImage, tmp_path: Path,
+) -> None:
+    source = rc.repository(fresh_name(reg, "nested-pull"))
+    _upload_nested(source, nested_index, "v1")
+    inner, other = nested_index.children
+    image = source.images.pull("v1", tmp_path / "all")
+    assert image.digest == nested_index.digest
+    assert layout_entry(tmp_path / "all", "v1")["digest"] == nested_index.digest
+    manifests = {nested_index.digest, inner.digest, other.digest,
+                 *(c.digest for c in inner.children)}
+    assert set(layout_blobs(tmp_path / "all")) == manifests | set(nested_index.blobs)
+    # and what was pulled pushes back whole
+    again = rc.repository(fresh_name(reg, "nested-again"))
+    assert again.images.push(tmp_path / "all", "v1").digest == nested_index.digest
+    _assert_nested(again, nested_index, "v1")
+    # the entry for the platform is an index itself: the image is found in it
+    amd = inner.child("linux/amd64")
+    picked = source.images.pull("v1", tmp_path / "amd", platform="linux/amd64")
+    assert picked.digest == amd.digest
+    assert set(layout_blobs(tmp_path / "amd")) == {amd.digest, *amd.blobs}
+    with pytest.raises(PlatformNotFoundError):
+        source.images.pull("v1", tmp_path / "none", platform="windows/amd64")
+    assert not (tmp_path / "none").exists()
+
+
+def test_push_of_a_layout_missing_a_blob_sends_nothing(
+    reg: LocalRegistry, rc: Registry, index_image: BuiltImage, index_source: str,
+    tmp_path: Path,
+) -> None:
+    rc.repository(index_source).images.pull("multi", tmp_path)
+    victim = list(index_image.child("linux/arm64/v8").blobs)[-1]
+    OCILayout(tmp_path).blob_path(victim).unlink()
+    target = rc.repository(fresh_name(reg, "holed"))
+    with pytest.raises(LayoutNotFoundError, match=victim) as info:
+        target.images.push(tmp_path, "multi")
+    assert isinstance(info.value, FileNotFoundError)
+    assert not any(target.blobs.exists(d) for d in index_image.blobs if d != victim)

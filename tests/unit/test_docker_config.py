@@ -40,3 +40,22 @@ def test_a_helper_with_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     config.write_text(json.dumps({"credHelpers": {"registry.example": "good"}}))
     found = credentials_for("registry.example", config)
     assert found is not None and (found.username, found.password) == ("u", "s3cret")
+
+
+@pytest.mark.parametrize("auth", ["!!!!", "bm90LWEtcGFpcg==", "dXNlcjpwYXNz!!", "%%%"])
+def test_an_auth_that_is_not_base64_of_user_colon_password_is_ignored_with_a_warning(
+    tmp_path: Path, auth: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As docker: strict base64 of "user:password" (here garbage, "not-a-pair", junk)."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auths": {"registry.example": {"auth": auth}}}))
+    with caplog.at_level("WARNING", logger="registry_client"):
+        assert credentials_for("registry.example", config) is None
+    assert "malformed auth entry" in caplog.text
+
+
+def test_an_auth_with_line_breaks_is_read_as_docker_reads_it(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auths": {"registry.example": {"auth": "dXNlcjpw\nYXNz"}}}))
+    found = credentials_for("registry.example", config)
+    assert found is not None and (found.username, found.password) == ("user", "pass")

@@ -76,3 +76,37 @@ def test_a_malformed_index_json_is_named_in_the_error(tmp_path: Path) -> None:
     (tmp_path / "index.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"index\.json is not valid JSON"):
         layout.find("v1")
+
+
+def test_layout_problems_are_typed_errors_and_keep_their_old_types(tmp_path: Path) -> None:
+    """RegistryError is the base of everything the library raises; the old types still catch."""
+    from registry_client import LayoutError, LayoutNotFoundError, RegistryError
+
+    with pytest.raises(LayoutNotFoundError, match="not an OCI image layout") as missing:
+        OCILayout(tmp_path / "nowhere").find("v1")
+    assert isinstance(missing.value, FileNotFoundError)
+    assert isinstance(missing.value, RegistryError)
+    layout = OCILayout(tmp_path)
+    layout.init()
+    with pytest.raises(LayoutNotFoundError, match=D):
+        layout.read_blob(D)
+    layout.add_manifest({"digest": D, "mediaType": "x", "size": 1}, "v1")
+    layout.add_manifest({"digest": D, "mediaType": "x", "size": 1}, "v2")
+    with pytest.raises(LayoutError, match="no image named 'v3'") as nameless:
+        layout.find("v3")
+    assert isinstance(nameless.value, ValueError) and isinstance(nameless.value, RegistryError)
+    (tmp_path / "index.json").write_text("{not json")
+    with pytest.raises(LayoutError, match="not valid JSON"):
+        layout.find("v1")
+    (tmp_path / "index.json").write_text("[]")
+    with pytest.raises(LayoutError, match="not an image index"):
+        layout.find("v1")
+    (tmp_path / "index.json").unlink()
+    with pytest.raises(LayoutNotFoundError, match=r"no index\.json"):
+        layout.find("v1")
+    with pytest.raises(LayoutError, match="invalid digest"):
+        layout.blob_path("sha256:../../etc/passwd")
+    big = "sha256:" + hashlib.sha256(b"x" * 10).hexdigest()
+    layout.write_blob(big, b"x" * 10)
+    with pytest.raises(LayoutError, match="larger than 5 bytes"):
+        layout.read_blob(big, 5)

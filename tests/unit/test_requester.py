@@ -373,8 +373,9 @@ def test_insufficient_scope_is_authorization_error() -> None:
     adapter.register_uri(
         "GET", MANIFEST_URL, status_code=401, headers={"WWW-Authenticate": www},
     )
-    with pytest.raises(AuthorizationError):
+    with pytest.raises(AuthorizationError, match="may not do this") as info:
         reg.repository("app").manifests.get_raw("latest")
+    assert info.value.status_code == 401
 
 
 def test_basic_auth_flow() -> None:
@@ -1310,3 +1311,45 @@ def test_a_registry_domain_that_is_not_host_port_is_refused_up_front(domain: str
                                     "127.0.0.1:5000", "docker.io", "Registry.Example:443"])
 def test_registry_domains_as_references_write_them(domain: str) -> None:
     assert Registry(domain, authenticator=NullAuthenticator()).domain == domain
+
+
+def test_a_refused_token_names_the_operation_it_stopped() -> None:
+    """Errors name the registry, the repository and the operation -- a token refusal too."""
+    reg, adapter = make(TokenAuthenticator("alice", PASSWORD))
+    adapter.register_uri("GET", REALM, status_code=401, json={"details": "bad credentials"})
+    bearer_registry(adapter)
+    with pytest.raises(AuthenticationError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    message = str(info.value)
+    assert "app" in message and "latest" in message and DOMAIN in message
+    assert "refused the credentials of alice" in message
+    assert info.value.method == "GET" and info.value.url == MANIFEST_URL
+    assert PASSWORD not in message
+
+
+def test_an_unreachable_token_server_names_the_operation_it_stopped() -> None:
+    reg, adapter = make(retries=0)
+    adapter.register_uri("GET", REALM, exc=requests.exceptions.ConnectionError)
+    bearer_registry(adapter)
+    with pytest.raises(RegistryUnavailableError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert "latest" in str(info.value) and "auth.example" in str(info.value)
+    assert info.value.method == "GET"
+
+
+@pytest.mark.parametrize("source", ["verify", "REQUESTS_CA_BUNDLE"])
+def test_a_ca_bundle_that_does_not_exist_is_a_tls_error(
+    source: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests raises a bare OSError for a missing CA bundle; we raise RegistrySSLError."""
+    missing = str(tmp_path / "no-such-ca.pem")
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    if source == "verify":
+        reg = Registry(DOMAIN, verify=missing, retries=0)
+    else:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", missing)
+        reg = Registry(DOMAIN, retries=0)
+    with pytest.raises(RegistrySSLError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert missing in str(info.value) and "latest" in str(info.value)
+    reg.close()
