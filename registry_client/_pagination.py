@@ -14,7 +14,10 @@ T = TypeVar("T")
 
 _LINK_RE = re.compile(r'<([^>]*)>\s*((?:;\s*[^,;]+)*)')
 _REL_RE = re.compile(r'rel\s*=\s*"?([^";]+)"?', re.I)
-MAX_PAGES = 100_000
+MAX_PAGES = 10_000
+"""Pages followed at most: a registry linking to ever new pages is stopped here."""
+MAX_ITEMS = 1_000_000
+"""Tags or repositories read at most over all pages (memory stays bounded)."""
 
 
 def next_link(resp: requests.Response) -> str | None:
@@ -35,21 +38,32 @@ def follow_pages(
     *,
     same_origin: Callable[[str], bool],
     resolve: Callable[[str, str], str],
+    count: Callable[[T], int] = lambda _: 0,
 ) -> Iterator[T]:
     """Yield each page's value, following next links; refuse loops and other hosts.
 
-    ``fetch(url)`` returns ``(value, next_link_or_None)``.
+    ``fetch(url)`` returns ``(value, next_link_or_None)``; ``count(value)`` is how
+    many entries a page holds (at most ``MAX_ITEMS`` over all pages).
 
     Raises:
-        RegistryResponseError: a link points to another host or back to a page already seen.
+        RegistryResponseError: a link points to another host or back to a page already
+            seen, or the pages go on past ``MAX_PAGES`` pages or ``MAX_ITEMS`` entries.
     """
     url: str | None = first_url
     seen: set[str] = set()
+    items = 0
     while url is not None:
-        if url in seen or len(seen) >= MAX_PAGES:
+        if url in seen:
             raise RegistryResponseError(f"pagination loop: the registry linked back to {url}")
+        if len(seen) >= MAX_PAGES:
+            raise RegistryResponseError(
+                f"the registry's pages go on past {MAX_PAGES} pages: stopped at {url}")
         seen.add(url)
         value, link = fetch(url)
+        items += count(value)
+        if items > MAX_ITEMS:
+            raise RegistryResponseError(
+                f"the registry's pages go on past {MAX_ITEMS} entries: stopped at {url}")
         yield value
         if link is None:
             return

@@ -71,9 +71,10 @@ class VerifyingReader(io.RawIOBase):
         self._skip = 0
         resp = self._opener(offset)
         self._resp = resp
+        # The bytes as served, whatever Content-Encoding says (never decoded: the digest
+        # is of what the registry stores). http.client's readinto is recv_into.
         fp = getattr(resp.raw, "_fp", None)
-        plain = not resp.headers.get("Content-Encoding")
-        self._direct = fp if plain and callable(getattr(fp, "readinto", None)) else None
+        self._direct = fp if callable(getattr(fp, "readinto", None)) else None
         total: int | None = None
         if resp.status_code == 206:
             m = _CONTENT_RANGE_RE.match(resp.headers.get("Content-Range", "").strip())
@@ -139,7 +140,11 @@ class VerifyingReader(io.RawIOBase):
         return self.offset
 
     def readinto(self, buffer: Any) -> int:
-        """Read into ``buffer``; raise DigestMismatchError at EOF when the content is wrong."""
+        """Read into ``buffer``; raise DigestMismatchError at the end when the content is wrong.
+
+        The read that would deliver the blob's last byte (when its size is known) or
+        the first one at EOF raises instead: wrong content is never handed over whole.
+        """
         view = memoryview(buffer).cast("B")
         data = self.read_chunk(len(view))
         n = len(data)
@@ -199,6 +204,10 @@ class VerifyingReader(io.RawIOBase):
                     )
                 self._hasher.update(data)
                 self.offset += n
+                if self.offset == self._expected:
+                    # the last byte: verified before anyone gets it, so a reader that
+                    # stops at the blob's size (tarfile, readinto) never sees bad bytes
+                    self._finish()
                 if self._on_bytes is not None:
                     self._on_bytes(n)
                 return data
@@ -216,18 +225,18 @@ class VerifyingReader(io.RawIOBase):
         if raw is None:
             return b""
         if buffer is not None and self._direct is not None:
-            # Straight from the socket into the caller's buffer (no Content-Encoding to
-            # undo): http.client's readinto is recv_into, no intermediate bytes object.
+            # Straight from the socket into the caller's buffer (Content-Encoding is
+            # never undone): http.client's readinto is recv_into, no intermediate bytes.
             view = memoryview(buffer)[:want]
             return view[: self._direct.readinto(view)]
         if self._use_read1:
             try:
-                data = raw.read1(want, decode_content=True)
+                data = raw.read1(want, decode_content=False)
             except (AttributeError, NotImplementedError, io.UnsupportedOperation):
                 self._use_read1 = False  # urllib3 1.x, or a body object without read1
             else:
                 return data if isinstance(data, bytes) else bytes(data or b"")
-        data = raw.read(want, decode_content=True)
+        data = raw.read(want, decode_content=False)
         return data if isinstance(data, bytes) else bytes(data or b"")
 
     def _finish(self) -> None:

@@ -264,7 +264,11 @@ class TokenAuthenticator:
             raise TokenError(f"unsupported auth challenge {header!r} (want Bearer or Basic)")
         if not bearer.realm:
             raise TokenError(f"Bearer challenge without realm: {header!r}")
-        realm_parts = urlsplit(bearer.realm)
+        try:
+            realm_parts = urlsplit(bearer.realm)
+            realm_parts.port  # noqa: B018 -- a port out of range raises here, not later
+        except ValueError:  # "http://[::1": not a URL
+            raise TokenError(f"Bearer challenge with an unusable realm: {header!r}") from None
         if realm_parts.scheme not in ("http", "https") or not realm_parts.netloc:
             raise TokenError(f"Bearer challenge with an unusable realm: {header!r}")
         with self._lock:

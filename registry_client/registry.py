@@ -142,9 +142,9 @@ class Registry:
             ref = reference
         else:
             ref = parse_image_name(reference)
-            if ref.domain != self.domain and not _names_a_domain(reference):
+            if ref.domain.lower() != self.domain.lower() and not _names_a_domain(reference):
                 ref = parse_image_name(f"{self.domain}/{reference}")  # "org/app:1" here
-        if ref.domain != self.domain:
+        if ref.domain.lower() != self.domain.lower():  # host names ignore case
             raise ValueError(f"{str(reference)!r} is on registry {ref.domain!r}, "
                              f"not on {self.domain!r}")
         repo = self.repository(ref.path)
@@ -174,7 +174,8 @@ class Registry:
         if not isinstance(name, str) or len(name) > 255 or not _REPO_RE.match(name):
             from .errors import InvalidReferenceError
 
-            raise InvalidReferenceError(f"invalid repository name {str(name)[:300]!r}")
+            raise InvalidReferenceError(
+                f"invalid repository name {str(name)[:300]!r}: {_why_not_a_name(name)}")
         return Repository(name, self._requester, registry=self, max_workers=self.max_workers)
 
     def repository_from_string(self, s: str) -> Repository:
@@ -184,7 +185,7 @@ class Registry:
             ValueError: the reference is on another registry, or malformed.
         """
         ref = parse_image_name(s, allow_scheme=True)
-        if ref.domain != self.domain:
+        if ref.domain.lower() != self.domain.lower():  # host names ignore case
             raise ValueError(
                 f"{s!r} is on registry {ref.domain!r}, not on {self.domain!r}"
             )
@@ -226,6 +227,7 @@ class Registry:
         pages = follow_pages(
             url, self._catalog_page, same_origin=self._requester.same_origin,
             resolve=lambda link, base: self._requester.resolve(link, base),
+            count=len,
         )
         for names in pages:
             for name in names:
@@ -247,3 +249,18 @@ def _names_a_domain(reference: str) -> bool:
     """True when the reference starts with a registry domain, as docker decides it."""
     first, sep, _ = reference.partition("/")
     return bool(sep) and ("." in first or ":" in first or first == "localhost")
+
+
+def _why_not_a_name(name: object) -> str:
+    """What is wrong with a repository name, in the words parse_image_name uses."""
+    if not isinstance(name, str):
+        return f"a repository name is a str, not {type(name).__name__}"
+    if len(name) > 255:
+        return f"it is {len(name)} characters long, at most 255 are allowed"
+    if name.lower() != name:
+        return "repository names must be lowercase"
+    if ":" in name or "@" in name:
+        return ("a repository name has no tag or digest (repository_from_string takes "
+                "'app:1.0')")
+    return ("want '/'-separated components of lowercase letters and digits, "
+            "joined by '.', '_', '__' or '-'")

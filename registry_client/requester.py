@@ -32,6 +32,7 @@ from .auth import Authenticator, TokenAuthenticator, set_scopes
 from .errors import (
     AuthenticationError,
     RegistryError,
+    RegistryResponseError,
     RegistrySSLError,
     RegistryUnavailableError,
 )
@@ -113,6 +114,11 @@ class Requester:
     ) -> None:
         if protocol not in ("http", "https"):
             raise ValueError(f"protocol must be 'http' or 'https', not {protocol!r}")
+        parts = timeout if isinstance(timeout, tuple) else (timeout,)
+        if not 1 <= len(parts) <= 2 or not all(
+                isinstance(t, int | float) and not isinstance(t, bool) and t > 0 for t in parts):
+            raise ValueError(f"timeout must be seconds > 0, or (connect, read) seconds > 0, "
+                             f"not {timeout!r}")
         if not is_valid_domain(domain):
             raise ValueError(
                 f"registry domain {domain[:100]!r} is not host[:port]: give e.g. 'ghcr.io' or "
@@ -198,12 +204,27 @@ class Requester:
         return f"{self.base_url}/v2/{path.lstrip('/')}"
 
     def resolve(self, location: str, base: str | None = None) -> str:
-        """Resolve a ``Location`` or ``Link`` target (relative or absolute) against the API."""
-        return urljoin(base or self.base_url + "/v2/", location)
+        """Resolve a ``Location`` or ``Link`` target (relative or absolute) against the API.
+
+        Raises:
+            RegistryResponseError: the target is not a usable URL (``http://[::1``,
+                a port out of range).
+        """
+        try:
+            url = urljoin(base or self.base_url + "/v2/", location)
+            urlsplit(url).port  # noqa: B018 -- a port out of range raises here, not later
+        except ValueError as exc:
+            raise RegistryResponseError(
+                f"the registry sent an unusable URL {location[:100]!r} ({exc})") from None
+        return url
 
     def same_origin(self, url: str) -> bool:
         """True when ``url`` has the registry's own scheme, host and port."""
-        a, b = urlsplit(url), urlsplit(self.base_url)
+        try:
+            a, b = urlsplit(url), urlsplit(self.base_url)
+            a.port  # noqa: B018 -- may raise
+        except ValueError:
+            return False
         return (a.scheme, a.hostname, a.port or _default_port(a.scheme)) == (
             b.scheme, b.hostname, b.port or _default_port(b.scheme)
         )
@@ -270,6 +291,13 @@ class Requester:
                     exc.args = (exc.message,)
                     exc.method, exc.url = method, redact_url(url)
                 raise
+            except ValueError as exc:
+                # requests parsing a URL the registry sent (a redirect's Location):
+                # "Invalid IPv6 URL", "Port out of range"
+                raise RegistryResponseError(
+                    f"{context}: {method} {redact_url(url)}: could not use the registry's "
+                    f"answer ({exc})", method=method, url=redact_url(url),
+                ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if can_retry and retry_connection_errors and attempt < self.retries:
                     self.back_off(attempt, None)

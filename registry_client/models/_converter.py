@@ -171,6 +171,7 @@ def _make_structure(cls: type[Any]) -> StructureHook:
     keys: dict[str, str] = {}  # JSON key -> field name
     absent_is_none: list[tuple[str, str]] = []
     empty_by_default: list[str] = []  # JSON keys of fields whose default is ()
+    required_nullable: list[str] = []  # JSON keys of fields with no default that allow None
     for field in attrs.fields(cls):
         if not _in_json(cls, field):
             overrides[field.name] = override(omit=True)
@@ -183,6 +184,8 @@ def _make_structure(cls: type[Any]) -> StructureHook:
         overrides[field.name] = override(rename=key, struct_hook=hook)
         if field.default not in (attrs.NOTHING, None) and _allows_none(field.type):
             absent_is_none.append((key, field.name))
+        elif field.default is attrs.NOTHING and _allows_none(field.type):
+            required_nullable.append(key)  # written without its key when None
         if isinstance(field.default, tuple) and field.default == ():
             empty_by_default.append(key)
     generated = make_dict_structure_fn(cls, converter, **overrides)
@@ -191,7 +194,8 @@ def _make_structure(cls: type[Any]) -> StructureHook:
     def structure(obj: Any, _: Any) -> Any:
         if not isinstance(obj, Mapping):
             raise _BadValue(f"expected an object, got {_kind(obj)}")
-        instance = generated(obj, cls)
+        missing = [key for key in required_nullable if key not in obj]
+        instance = generated({**obj, **dict.fromkeys(missing)} if missing else obj, cls)
         changes: dict[str, Any] = {name: None for key, name in absent_is_none if key not in obj}
         if has_extra:
             # Unknown keys, known keys that were explicitly null, and empty lists of

@@ -126,13 +126,18 @@ def _light_image(
                  platforms=platforms, media_type=raw.media_type, size=len(raw.data))
 
 
-def _read_config(images: ImageService, config: Descriptor) -> bytes:
-    """The config blob (verified), refused when larger than the body limit."""
+def _check_config_size(images: ImageService, config: Descriptor) -> None:
+    """Refuse a config blob larger than the body limit (it is read into memory)."""
     limit = images._requester.body_limit
     if config.size > limit:
         raise RegistryResponseError(
             f"image config {config.digest} of {config.size} bytes exceeds the {limit}-byte limit"
         )
+
+
+def _read_config(images: ImageService, config: Descriptor) -> bytes:
+    """The config blob (verified), refused when larger than the body limit."""
+    _check_config_size(images, config)
     return images._blobs.get(config.digest, expected_size=config.size)
 
 
@@ -228,6 +233,8 @@ def pull_image(
                              workers=images._max_workers)[2])
     else:
         singles.append((raw, top))
+    if not is_index or platform is not None:  # the returned Image reads its config
+        _check_config_size(images, singles[0][1][0])
     layout.init()  # only now: a refused platform leaves no layout behind
     if is_index and platform is not None:
         entry_raw, entries = singles[0]

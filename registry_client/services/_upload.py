@@ -251,7 +251,10 @@ class Uploader:
                 ) from None
             raise
         remote = (resp.headers.get("Docker-Content-Digest") or "").strip()
-        if remote and remote != digest:
+        # A registry names what it stored by its canonical digest (sha256) whatever the
+        # algorithm of the one sent (sha512...): only digests of one algorithm compare.
+        same_algorithm = remote.split(":", 1)[0] == digest.split(":", 1)[0]
+        if remote and same_algorithm and remote != digest:
             raise DigestMismatchError(f"upload: registry stored {remote[:100]}, sent {digest}")
         self.location = None
 
@@ -439,7 +442,7 @@ class Uploader:
             self.advance(offset, count=False)
         while True:
             check_cancelled()
-            chunk = src.stream.read(chunk_size)
+            chunk = _read_full(src.stream, chunk_size)
             if not chunk:
                 break
             hasher.update(chunk)
@@ -525,3 +528,19 @@ class Uploader:
         return end + 1
 
 
+def _read_full(stream: Any, size: int) -> bytes:
+    """Up to ``size`` bytes, fewer only at EOF: a pipe or socket hands over 64 KiB per
+    read, and each short read sent as its own PATCH would cost a round trip (and break
+    a registry's minimum chunk length)."""
+    first = stream.read(size)
+    if not first or len(first) >= size:
+        return bytes(first or b"")
+    parts = [first]
+    got = len(first)
+    while got < size:
+        more = stream.read(size - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)

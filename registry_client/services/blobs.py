@@ -87,7 +87,11 @@ class BlobService(Service):
 
     def _opener(self, digest: str) -> object:
         def open_at(offset: int) -> requests.Response:
-            headers = {"Range": f"bytes={offset}-"} if offset else {}
+            # The blob is the bytes as served: never a decoded Content-Encoding (a storage
+            # backend serving a gzip layer "Content-Encoding: gzip" must not be unzipped).
+            headers = {"Accept-Encoding": "identity"}
+            if offset:
+                headers["Range"] = f"bytes={offset}-"
             return self._request(
                 "GET", f"blobs/{digest}", operation=f"get blob {digest}",
                 expected=(200, 206), headers=headers, stream=True,
@@ -187,9 +191,10 @@ class BlobService(Service):
             os.replace(partial, dest)
             emit(progress, BlobSkipped(digest, start))
             return dest
+        shown = _Shown()
         while True:
             try:
-                self._receive(digest, out, hasher, start, progress, expected_size)
+                self._receive(digest, out, hasher, start, progress, expected_size, shown)
             except DigestMismatchError:
                 if start:
                     # The bytes kept from an earlier run were not the blob's: start over.
@@ -205,9 +210,14 @@ class BlobService(Service):
 
     def _receive(
         self, digest: str, out: BinaryIO, hasher: object, start: int,
-        progress: ProgressCallback | None, expected_size: int | None,
+        progress: ProgressCallback | None, expected_size: int | None, shown: _Shown,
     ) -> None:
-        """Append the blob from ``start`` to ``out`` (which holds its first ``start`` bytes)."""
+        """Append the blob from ``start`` to ``out`` (which holds its first ``start`` bytes).
+
+        Progress: one BlobStarted per download; the bytes a resume keeps are reported
+        once (as an upload's resume does), and a start-over takes back what was reported
+        with a negative ``advanced``, so the events always add up to the blob's size.
+        """
         try:
             reader = self.open(digest, start=start, hasher=hasher, expected_size=expected_size)
         except RegistryResponseError as exc:
@@ -218,7 +228,12 @@ class BlobService(Service):
             reader = self.open(digest, hasher=new_hasher(digest), expected_size=expected_size)
         assert isinstance(reader, VerifyingReader)
         total = reader.expected_size
-        emit(progress, BlobStarted(digest, total, "download"))
+        if not shown.started:
+            shown.started = True
+            emit(progress, BlobStarted(digest, total, "download"))
+        if shown.done != start:  # kept from an earlier run, or taken back on a start-over
+            emit(progress, BlobAdvanced(digest, start - shown.done, start, total))
+            shown.done = start
         with reader:
             out.seek(start)
             out.truncate()
@@ -230,6 +245,9 @@ class BlobService(Service):
                     out.seek(pos)
                     out.truncate()
                 out.write(block)
+                if pos != shown.done:  # the server ignored Range: the count starts over too
+                    emit(progress, BlobAdvanced(digest, pos - shown.done, pos, total))
+                shown.done = reader.offset
                 emit(progress, BlobAdvanced(digest, len(block), reader.offset, total))
             out.truncate()
             out.flush()
@@ -356,3 +374,12 @@ def _file_digest(path: Path, digest: str) -> str:
     _hash_file(path, h)
     return f"{algo}:{h.hexdigest()}"
 
+
+class _Shown:
+    """What a download's progress events have reported so far."""
+
+    __slots__ = ("done", "started")
+
+    def __init__(self) -> None:
+        self.started = False
+        self.done = 0

@@ -100,6 +100,7 @@ class TagService(Service):
         return follow_pages(
             url, self._fetch, same_origin=self._requester.same_origin,
             resolve=lambda link, base: self._requester.resolve(link, base),
+            count=lambda page: len(page.tags),
         )
 
     def iter(self, page_size: int | None = None) -> Iterator[str]:

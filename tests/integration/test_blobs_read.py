@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import resource
@@ -212,8 +213,26 @@ def test_open_of_a_corrupted_blob_raises_at_eof(
         with pytest.raises(DigestMismatchError):
             while chunk := stream.read(32 * 1024):
                 received += len(chunk)
-    # the bytes were streamed as they came; the error came at the end, not at the bad byte
-    assert received == len(data)
+    # the bytes were streamed as they came; the error came at the end, not at the bad byte:
+    # with the read that would have handed over the blob's last byte
+    assert len(data) - 32 * 1024 <= received < len(data)
+
+
+def test_a_reader_that_stops_at_the_size_still_hears_of_corruption(
+    anon_registry: LocalRegistry,
+    client_for: ClientFactory,
+    unique_repository: str,
+    corrupted_blob: tuple[str, bytes],
+) -> None:
+    """tarfile, readinto(size)...: they never read past the end, and must not get bad bytes."""
+    digest, data = corrupted_blob
+    blobs = client_for(anon_registry).repository(unique_repository).blobs
+    with blobs.open(digest) as stream, pytest.raises(DigestMismatchError):
+        got = b""
+        while len(got) < len(data):
+            got += stream.read(len(data) - len(got))
+    with blobs.open(digest) as stream, pytest.raises(DigestMismatchError):
+        io.BufferedReader(stream).readinto(bytearray(len(data)))  # type: ignore[arg-type]
 
 
 # -- resume -------------------------------------------------------------------------------
@@ -234,7 +253,12 @@ def test_download_resumes_a_partial_file_with_range(
     client = client_for(anon_registry)
     anon_registry.clear_access_log()
     received_before = client.requester.stats["bytes_received"]
-    client.repository(unique_repository).blobs.download(digest, target)
+    events: list[ProgressEvent] = []
+    client.repository(unique_repository).blobs.download(digest, target, progress=events.append)
+    # the kept half is reported once, as a resumed upload reports it: a bar ends at 100 %
+    assert sum(e.advanced for e in events if isinstance(e, BlobAdvanced)) == len(data)
+    assert [type(e) for e in events if not isinstance(e, BlobAdvanced)] == [
+        BlobStarted, BlobFinished]
 
     assert target.read_bytes() == data
     assert not partial_of(target).exists()
@@ -260,8 +284,15 @@ def test_download_with_a_corrupted_partial_file_starts_over(
     blobs = client.repository(unique_repository).blobs
     anon_registry.clear_access_log()
 
-    assert blobs.download(digest, target).read_bytes() == data
+    events: list[ProgressEvent] = []
+    assert blobs.download(digest, target, progress=events.append).read_bytes() == data
     assert not partial_of(target).exists()
+    # one start; what the wrong start reported is taken back, so the sum is the size
+    advanced = [e for e in events if isinstance(e, BlobAdvanced)]
+    assert sum(e.advanced for e in advanced) == len(data)
+    assert any(e.advanced < 0 for e in advanced) and advanced[-1].done == len(data)
+    assert [type(e) for e in events if not isinstance(e, BlobAdvanced)] == [
+        BlobStarted, BlobFinished]
     blob_path = f"/v2/{unique_repository}/blobs/{digest}"
     # the resume (Range) ended in a digest mismatch, so the whole blob came once more
     assert anon_registry.request_count("GET", blob_path, status=206) == 1

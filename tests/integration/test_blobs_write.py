@@ -6,12 +6,14 @@ deletes are allowed).  The resume tests put :class:`CutProxy` between client and
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,6 +148,50 @@ def test_upload_with_explicit_chunk_size(
     assert writes == [("POST", 202)] + [("PATCH", 202)] * 4 + [("PUT", 201)]
     assert "digest=sha256" in log.upload_writes()[-1].uri
     assert repo.blobs.get(desc.digest) == data
+
+
+class _Pipe(io.RawIOBase):
+    """A stream that hands over at most 64 KiB per read, as a pipe or a socket does."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), 64 * 1024, len(self._data))
+        buffer[:n] = self._data[:n]
+        self._data = self._data[n:]
+        return n
+
+
+def test_chunks_from_a_stream_of_short_reads_are_whole_chunks(
+    reg: LocalRegistry, rc: Registry, unique_repository: str
+) -> None:
+    repo = rc.repository(unique_repository)
+    data = os.urandom(5 * MiB + 3)
+    log = LogWindow(reg, unique_repository)
+    desc = repo.blobs.upload(_Pipe(data), chunk_size=2 * MiB)  # type: ignore[arg-type]
+    assert desc.digest == sha256(data)
+    writes = [(e.method, e.status) for e in log.upload_writes()]
+    # 2 + 2 + 1 MiB + 3 bytes: three PATCHes, not one per 64 KiB read
+    assert writes == [("POST", 202)] + [("PATCH", 202)] * 3 + [("PUT", 201)]
+    assert repo.blobs.get(desc.digest) == data
+
+
+def test_upload_with_a_sha512_digest(
+    reg: LocalRegistry, rc: Registry, unique_repository: str
+) -> None:
+    """The registry names what it stored by sha256: that is no mismatch with a sha512."""
+    repo = rc.repository(unique_repository)
+    data = os.urandom(10_000)
+    digest = "sha512:" + hashlib.sha512(data).hexdigest()
+    desc = repo.blobs.upload(data, digest=digest)
+    assert (desc.digest, desc.size) == (digest, len(data))
+    assert repo.blobs.get(digest) == data
+    with pytest.raises(DigestMismatchError):
+        repo.blobs.upload(data[:-1] + b"x", digest=digest)
 
 
 def test_upload_with_wrong_digest_sends_nothing(

@@ -411,6 +411,29 @@ CASES = [
     Case("upload-put-418", op_upload,
          upload_answer({"Location": f"{V2}/app/blobs/uploads/u1"}, put_status=418),
          RegistryResponseError, "418"),
+    # -- URLs that do not parse (urllib raises a bare ValueError for them) -----------------
+    Case("blob-redirect-to-a-broken-url", op_blob,
+         blob_answer(b"", status=307, Location="http://[::1/blob"),
+         RegistryResponseError, "Invalid IPv6 URL"),
+    Case("tags-link-broken-url", op_tags,
+         tags_answer({"tags": ["a"]}, Link='<http://[::1/v2/app/tags/list>; rel="next"'),
+         RegistryResponseError, "unusable URL"),
+    Case("tags-link-port-out-of-range", op_tags,
+         tags_answer({"tags": ["a"]},
+                     Link='<https://registry.example:99999999/v2/app/tags/list>; rel="next"'),
+         RegistryResponseError, "unusable URL"),
+    Case("catalog-link-broken-url", op_catalog,
+         catalog_answer({"repositories": ["a"]}, Link='<http://[::1/v2/_catalog>; rel="next"'),
+         RegistryResponseError, "unusable URL"),
+    Case("challenge-realm-broken-url", op_raw,
+         token_answer({}, challenge='Bearer realm="http://[::1/token",service="x"'),
+         TokenError, "unusable realm"),
+    Case("upload-location-broken-url", op_upload, upload_answer({"Location": "http://[::1"}),
+         RegistryResponseError, "unusable URL"),
+    # -- a blob stored gzip-compressed and served "Content-Encoding: gzip" (S3, CloudFront) --
+    Case("blob-content-encoding-is-not-undone", op_blob,
+         blob_answer(BLOB, **{"Content-Encoding": "gzip"}), None,
+         check=lambda data: data == BLOB),
 ]
 
 
@@ -490,3 +513,59 @@ def test_an_upload_location_on_another_host_gets_no_credentials() -> None:
     assert reg.repository("app").blobs.upload(BLOB).digest == BLOB_DIGEST
     (put,) = [r for r in adapter.request_history if r.hostname == "storage.example"]
     assert "Authorization" not in put.headers
+
+
+def test_blob_gets_ask_for_the_bytes_as_stored() -> None:
+    """Accept-Encoding: identity -- so no server compresses a blob on the way."""
+    session = requests.Session()
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+    reg = Registry("registry.example", session=session, retries=0)
+    blob_answer(BLOB)(adapter)
+    assert reg.repository("app").blobs.get(BLOB_DIGEST) == BLOB
+    assert adapter.request_history[-1].headers["Accept-Encoding"] == "identity"
+
+
+@pytest.mark.parametrize("limit", ["MAX_PAGES", "MAX_ITEMS"])
+def test_pages_that_never_end_are_stopped(limit: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every page links to a new one: no loop to detect, so the totals stop it."""
+    import registry_client._pagination as pagination
+
+    monkeypatch.setattr(pagination, limit, 30)
+    session = requests.Session()
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+    reg = Registry("registry.example", session=session, retries=0)
+    served = []
+
+    def page(request: Any, context: Any) -> dict[str, Any]:
+        n = int(request.qs.get("last", ["0"])[0])
+        served.append(n)
+        context.headers["Link"] = f'</v2/app/tags/list?last={n + 1}>; rel="next"'
+        return {"name": "app", "tags": [f"t{n}a", f"t{n}b"]}
+
+    adapter.register_uri("GET", requests_mock.ANY, json=page)
+    _, error = run_bounded(lambda: reg.repository("app").tags.get_all())
+    assert isinstance(error, RegistryResponseError), error
+    assert "go on past 30" in str(error)
+    assert len(served) <= 31
+
+
+def test_a_config_over_the_body_limit_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    """The Image a pull returns is read from the config: refuse it first, not last."""
+    big = json.dumps({"architecture": "amd64", "os": "linux",
+                      "pad": "x" * (5 * 1024 * 1024)}).encode()
+    session = requests.Session()
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+    reg = Registry("registry.example", session=session, retries=0)
+    json_manifest(manifest(config=desc(sha(big), len(big), OCI_CONFIG)))(adapter)
+    with_blobs(adapter)
+    adapter.register_uri("GET", f"{V2}/app/blobs/{sha(big)}", content=big,
+                         headers={"Content-Length": str(len(big))})
+    with pytest.raises(RegistryResponseError, match="exceeds"):
+        reg.repository("app").images.pull("v1", tmp_path / "oci")
+    assert not (tmp_path / "oci").exists()
+    assert [r.method for r in adapter.request_history] == ["GET"]  # the manifest only

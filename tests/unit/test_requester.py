@@ -41,6 +41,7 @@ from registry_client._pagination import follow_pages, next_link
 from registry_client.errors import (
     AuthenticationError,
     AuthorizationError,
+    InvalidReferenceError,
     NotFoundError,
     RegistryError,
     RegistryResponseError,
@@ -191,6 +192,31 @@ def test_ping_is_get_v2() -> None:
 def test_invalid_protocol() -> None:
     with pytest.raises(ValueError):
         Requester(DOMAIN, NullAuthenticator(), requests.Session(), "ftp")
+
+
+@pytest.mark.parametrize("timeout", [-1, 0, (2, -5), (1, 2, 3), "5", True, ()])
+def test_a_timeout_that_is_not_positive_seconds_is_refused_at_once(timeout: Any) -> None:
+    """Not at the first request, from deep inside urllib3."""
+    with pytest.raises(ValueError, match="timeout must be"):
+        Registry(DOMAIN, timeout=timeout)
+
+
+@pytest.mark.parametrize(("name", "why"), [
+    ("Team/App", "must be lowercase"),
+    ("app:1.0", "no tag or digest"),
+    ("a" * 300, "300 characters long, at most 255"),
+    ("app//x", "'/'-separated components"),
+])
+def test_a_bad_repository_name_says_what_is_wrong(name: str, why: str) -> None:
+    with pytest.raises(InvalidReferenceError, match=why):
+        Registry(DOMAIN).repository(name)
+
+
+def test_a_reference_on_this_registry_matches_whatever_the_case_of_its_host() -> None:
+    reg = Registry("localhost:5000", protocol="http")
+    assert reg.repository_from_string("LOCALHOST:5000/app:1.0").name == "app"
+    with pytest.raises(ValueError, match="on registry"):
+        reg.repository_from_string("otherhost:5000/app")
 
 
 def test_user_agent_sent() -> None:

@@ -457,3 +457,16 @@ def test_one_feature_string_is_one_feature() -> None:
     from registry_client import Platform
 
     assert Platform("amd64", "windows", os_features="win32k").os_features == ("win32k",)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("tag", [None, "1.0"])
+def test_an_image_round_trips_with_or_without_a_tag(tag: str | None) -> None:
+    """get_by_digest gives tag=None; written without the key, it must read back."""
+    from registry_client import Image, Platform
+
+    image = Image(digest="sha256:" + "a" * 64, domain="localhost:5000", repository="app",
+                  tag=tag, platforms=[Platform("amd64", "linux")],
+                  media_type=mt.OCI_MANIFEST, size=1)
+    doc = converter.unstructure(image)
+    assert ("tag" in doc) == (tag is not None)
+    assert converter.structure(json.loads(json.dumps(doc)), Image) == image
