@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
+import urllib3.exceptions
 
 from ._challenge import ChallengeParseError, parse_challenges
 from .errors import (
@@ -115,13 +116,28 @@ def read_capped(resp: requests.Response, limit: int = DEFAULT_BODY_LIMIT) -> byt
                 status_code=resp.status_code, url=redact_url(resp.url),
             )
     except requests.RequestException as exc:
+        # requests reports a read timeout while streaming as a ConnectionError
+        timed_out = any(isinstance(a, urllib3.exceptions.ReadTimeoutError) for a in exc.args)
         raise RegistryUnavailableError(
-            f"reading the response from {redact_url(resp.url)} failed: {type(exc).__name__}",
+            f"reading the response from {redact_url(resp.url)} failed: "
+            + ("read timed out" if timed_out else type(exc).__name__),
             url=redact_url(resp.url),
         ) from None
     finally:
         resp.close()
     return b"".join(chunks)
+
+
+def _short_text(resp: requests.Response, body: bytes) -> str:
+    """A plain-text error body worth showing (one short printable line), else ""."""
+    ctype = (resp.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if ctype not in ("", "text/plain") or not body or len(body) > 300:
+        return ""
+    try:
+        text = body.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return ""
+    return text if text.isprintable() and "\n" not in text else ""
 
 
 def discard(resp: requests.Response, limit: int = 64 * 1024) -> None:
@@ -216,7 +232,11 @@ def raise_for_status(
     detail = "; ".join(
         f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors
     )
+    if not detail:
+        detail = _short_text(resp, body)
     message = f"{context}: {method} {url} -> {status}" + (f" ({detail})" if detail else "")
+    if status == 400 and "HTTP request to an HTTPS server" in detail:
+        message += " -- the registry speaks HTTPS: drop protocol='http' (--plain-http)"
     kw: dict[str, Any] = {"status_code": status, "errors": errors, "method": method, "url": url,
                           "retry_after": retry_after(resp, math.inf)}
     cls: type[RegistryError]

@@ -180,7 +180,9 @@ class TokenAuthenticator:
         self._lock = threading.Lock()
         self._transport: TokenTransport | None = None
         self._transports: dict[str, TokenTransport] = {}  # registry -> its transport
-        self._insecure_realm_hosts: set[str] = set()
+        # registry (scheme://host:port) -> its host name, for registries configured with
+        # plain HTTP: a realm on that host may get the credentials over HTTP too
+        self._trusted_http: dict[str, str] = {}
         self.token_requests = 0
 
     def __repr__(self) -> str:
@@ -199,15 +201,16 @@ class TokenAuthenticator:
         registry's tokens through that registry's own session, proxy and TLS settings.
         ``trusted_http_host`` is the registry's own host name when it was
         configured with plain HTTP: a realm on that host may receive the
-        credentials over HTTP too.
+        credentials over HTTP too -- for that registry's tokens only (a shared
+        authenticator does not lend the trust to its other registries).
         """
         self._transport = transport
         if registry:
             with self._lock:
                 self._transports[registry.lower()] = transport
-        if trusted_http_host:
+        if trusted_http_host and registry:
             with self._lock:
-                self._insecure_realm_hosts.add(trusted_http_host.lower())
+                self._trusted_http[registry.lower()] = trusted_http_host.lower()
 
     @property
     def has_credentials(self) -> bool:
@@ -306,12 +309,13 @@ class TokenAuthenticator:
                 self._tokens[key] = token
             return token.value
 
-    def _credentials_allowed(self, realm: str) -> bool:
+    def _credentials_allowed(self, realm: str, registry: str) -> bool:
         parts = urlsplit(realm)
         if parts.scheme == "https":
             return True
         with self._lock:
-            return (parts.hostname or "").lower() in self._insecure_realm_hosts
+            trusted = self._trusted_http.get(registry.lower())
+        return trusted is not None and (parts.hostname or "").lower() == trusted
 
     def _fetch(
         self, realm: str, service: str, scopes: list[str], registry: str = "",
@@ -322,7 +326,7 @@ class TokenAuthenticator:
         headers: dict[str, str] = {}
         refresh = self._refresh.get((realm, service)) or self._initial_refresh
         use_creds = self.has_credentials
-        if use_creds and not self._credentials_allowed(realm):
+        if use_creds and not self._credentials_allowed(realm, registry):
             raise TokenError(
                 f"refusing to send credentials to token realm {realm} over plain HTTP "
                 "(use https, or a realm on the registry's own host with protocol='http')"

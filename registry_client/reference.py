@@ -78,6 +78,15 @@ def _quote(value: str, limit: int = 200) -> str:
     return quoted if len(value) <= limit else f"{quoted}... ({len(value)} characters)"
 
 
+_USERINFO_RE = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*://)?)[^/\[\]]*@")
+
+
+def hide_userinfo(domain_or_url: str) -> str:
+    """``user:password@host`` (before the first ``/``) shown as ``***@host``: a domain
+    quoted back in an error never repeats a password someone put in it."""
+    return _USERINFO_RE.sub(r"\1***@", domain_or_url)
+
+
 def _invalid(problem: str, text: str) -> InvalidReferenceError:
     return InvalidReferenceError(f"invalid reference format: {problem}: {_quote(text)}")
 
@@ -286,7 +295,8 @@ def parse_image_name(text: str, *, allow_scheme: bool = False) -> ImageReference
     if path.lower() != path:
         raise _invalid(f"repository name {_quote(path)} must be lowercase", text)
     if not _DOMAIN_RE.fullmatch(domain):
-        raise _invalid(f"invalid registry domain {_quote(domain)}", text)
+        raise _invalid(f"invalid registry domain {_quote(hide_userinfo(domain))}",
+                       hide_userinfo(text))
     if not path:
         raise _invalid("repository name must have at least one component", text)
     if not _REMOTE_NAME_RE.fullmatch(path):

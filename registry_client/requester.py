@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -37,7 +38,7 @@ from .errors import (
     RegistryUnavailableError,
 )
 from .ratelimit import RateLimit, parse_rate_limit
-from .reference import is_valid_domain
+from .reference import hide_userinfo, is_valid_domain
 
 __all__ = ["Requester", "api_host"]
 
@@ -47,7 +48,8 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _DEFAULT_UA = "registry-client/0.1 (+python-requests)"
 
 
-TLS_HINT = "certificate not trusted, or use protocol='http' for a plain-HTTP registry"
+TLS_HINT = ("verify= names a CA bundle to trust, verify=False skips the check; "
+            "protocol='http' is for a plain-HTTP registry")
 """The advice a TLS failure's message ends with (the CLI swaps in its flags)."""
 
 
@@ -57,6 +59,29 @@ class _Adapter(requests.adapters.HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("blocksize", 1 << 20)
         super().init_poolmanager(*args, **kwargs)
+
+
+def tls_reason(exc: BaseException) -> str:
+    """What went wrong in a TLS handshake, in words, with the hint that fits it."""
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen or not isinstance(e, BaseException):
+            continue
+        seen.add(id(e))
+        if isinstance(e, ssl.SSLCertVerificationError):
+            why = e.verify_message or e.reason or "certificate verify failed"
+            return f"certificate not trusted ({why}); {TLS_HINT}"
+        if isinstance(e, ssl.SSLError):
+            why = str(e.reason or e)
+            if e.reason in ("WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "HTTP_REQUEST"):
+                return f"{why}: is it a plain-HTTP registry? use protocol='http'"
+            return f"{why}; {TLS_HINT}"
+        todo.extend(a for a in e.args if isinstance(a, BaseException))
+        todo.extend(x for x in (e.__cause__, e.__context__, getattr(e, "reason", None))
+                    if x is not None)
+    return TLS_HINT
 
 
 def api_host(domain: str) -> str:
@@ -121,7 +146,8 @@ class Requester:
                              f"not {timeout!r}")
         if not is_valid_domain(domain):
             raise ValueError(
-                f"registry domain {domain[:100]!r} is not host[:port]: give e.g. 'ghcr.io' or "
+                f"registry domain {hide_userinfo(domain)[:100]!r} is not host[:port]: give "
+                "e.g. 'ghcr.io' or "
                 "'localhost:5000' (no scheme, no path; protocol='http' for plain HTTP)"
             )
         self.domain = domain
@@ -143,7 +169,10 @@ class Requester:
             None, requests.utils.default_user_agent())
         self._user_agent = user_agent or (None if keeps_own else _DEFAULT_UA)
         self.timeout = timeout
-        self.verify = verify
+        if session is not None and verify is True and session.verify is not True and isinstance(
+                session.verify, bool | str | os.PathLike):
+            verify = session.verify  # a caller's session keeps its own TLS setting
+        self.verify = os.fspath(verify) if isinstance(verify, os.PathLike) else verify
         self.proxies = {"http": proxy, "https": proxy} if proxy else {}
         self._env_settings: dict[tuple[str, str], tuple[dict[str, str], bool | str]] = {}
         self.retries = max(0, int(retries))
@@ -279,9 +308,9 @@ class Requester:
                     stream=stream, allow_redirects=allow_redirects, timeout=timeout,
                     replayable=start_pos is not None,
                 )
-            except requests.exceptions.SSLError:
+            except requests.exceptions.SSLError as exc:
                 raise RegistrySSLError(
-                    f"{context}: TLS error talking to {self.host} ({TLS_HINT})",
+                    f"{context}: TLS error talking to {self.host}: {tls_reason(exc)}",
                     method=method, url=redact_url(url),
                 ) from None
             except RegistryError as exc:
@@ -320,13 +349,17 @@ class Requester:
                 elif not stream:
                     try:
                         resp._content = read_capped(resp, self.body_limit)
-                    except RegistryUnavailableError:
+                    except RegistryUnavailableError as exc:
                         # the connection broke while reading the body: same as any
                         # connection error, so an idempotent request is sent again
                         if can_retry and attempt < self.retries:
                             self.back_off(attempt, None)
                             attempt += 1
                             continue
+                        exc.message = (f"{context}: {method} {redact_url(url)} failed after "
+                                       f"{attempt + 1} attempt(s): {exc.message}")
+                        exc.args = (exc.message,)
+                        exc.method = method
                         raise
                     self.count_received(len(resp._content))
                 return resp
@@ -469,6 +502,8 @@ class Requester:
             merged = self.session.merge_environment_settings(
                 url, dict(self.proxies), True, self.verify, None)
             verify = merged["verify"]
+            if isinstance(verify, os.PathLike):
+                verify = os.fspath(verify)
             found = (dict(merged["proxies"]), True if verify is None else verify)
             if parts.scheme == "https" and isinstance(verify, str) and not os.path.exists(verify):
                 # requests would raise a bare OSError for this, deep inside the send
@@ -493,9 +528,9 @@ class Requester:
                     proxies=self.proxies, stream=True, **kw,
                 )
                 self._count_request(method, 0)
-            except requests.exceptions.SSLError:
+            except requests.exceptions.SSLError as exc:
                 raise RegistrySSLError(
-                    f"TLS error talking to token server {redact_url(url)}"
+                    f"TLS error talking to token server {redact_url(url)}: {tls_reason(exc)}"
                 ) from None
             except requests.RequestException as exc:
                 if attempt < self.retries:

@@ -135,7 +135,7 @@ def load_sync_file(path: str | os.PathLike[str]) -> list[SyncEntry]:
     try:
         doc = json.loads(text)
     except ValueError:
-        doc = _load_yaml(text)
+        doc = _load_yaml(text, path)
     if not isinstance(doc, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in doc.items()
     ):
@@ -143,7 +143,7 @@ def load_sync_file(path: str | os.PathLike[str]) -> list[SyncEntry]:
     return [SyncEntry(k, v) for k, v in doc.items()]
 
 
-def _load_yaml(text: str) -> Any:
+def _load_yaml(text: str, path: str | os.PathLike[str]) -> Any:
     try:
         import yaml  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:
@@ -151,9 +151,11 @@ def _load_yaml(text: str) -> Any:
         for n, line in enumerate(text.splitlines(), 1):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
+            if line.rstrip() in ("---", "..."):  # document start / end markers
+                continue
             m = _YAML_LINE.match(line)
             if not m:
-                raise ValueError(f"line {n}: want 'source: target'") from None
+                raise ValueError(f"{path}, line {n}: want 'source: target'") from None
             out[m["k"].strip("\"'")] = m["v"].strip("\"'")
         return out
     return yaml.safe_load(text)

@@ -30,7 +30,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-_CLI_TLS_HINT = ("certificate not trusted: --skip-tls-verify skips the check, "
+_CLI_TLS_HINT = ("--skip-tls-verify skips the check (REQUESTS_CA_BUNDLE names a CA bundle); "
                  "--plain-http is for a plain-HTTP registry")
 
 
@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         _report(redactor, verbose, f"{exc} (see '{PROG} {args.verb} --help')")
         return EXIT_USAGE
     except RegistrySSLError as exc:
-        message = str(exc).replace(TLS_HINT, _CLI_TLS_HINT)
+        message = str(exc).replace(TLS_HINT, _CLI_TLS_HINT).replace(
+            "use protocol='http'", "use --plain-http")
         _report(redactor, verbose, message)
         return EXIT_FAILED
     except RegistryError as exc:

@@ -282,15 +282,27 @@ def copy_referrers(
 
 def plan_referrers(
     images: ImageService, subjects: Iterable[str], target: Repository,
+    arriving: Iterable[str] = (),
 ) -> tuple[CopyPlan, ...]:
-    """The copy plan of each referrer :func:`copy_referrers` would copy (nothing written)."""
+    """The copy plan of each referrer :func:`copy_referrers` would copy (nothing written).
+
+    ``arriving`` names blobs the copy brings to the target before the referrers
+    (the image's own): a transfer of those, or of a blob an earlier referrer brings,
+    is planned as a skip -- the copy finds them there by then, so they move once.
+    """
     from ._transfer import plan_copy
 
+    there = set(arriving)
     plans: list[CopyPlan] = []
     for subject in dict.fromkeys(subjects):
         for entry in images._manifests.referrers(subject):
             try:
-                plans.append(plan_copy(images, entry.digest, target, None))
+                plan = plan_copy(images, entry.digest, target, None)
             except NotFoundError:
                 continue  # a stale fallback index entry: copy_referrers skips it too
+            blobs = tuple(attrs.evolve(b, action="skip")
+                          if b.digest in there and b.action == "transfer" else b
+                          for b in plan.blobs)
+            there.update(b.digest for b in blobs)
+            plans.append(attrs.evolve(plan, blobs=blobs))
     return tuple(plans)

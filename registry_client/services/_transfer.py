@@ -369,7 +369,7 @@ def plan_copy(
 
 def copy_image(
     images: ImageService, reference: str, target: Repository, target_tag: str | None, *,
-    progress: ProgressCallback | None,
+    progress: ProgressCallback | None, copied_manifests: list[str] | None = None,
 ) -> Image:
     """Copy every platform of ``reference`` to ``target``; manifests keep their bytes.
 
@@ -432,6 +432,8 @@ def copy_image(
         if child.digest != raw.digest:
             target.manifests.put(child.digest, child)
     target.manifests.put(tag or raw.digest, raw)
+    if copied_manifests is not None:  # every manifest of the tree, nested ones included
+        copied_manifests.extend(plan.manifests)
     config_data = None
     if config is not None and config.media_type in _light.IMAGE_CONFIGS:
         # Mounted or skipped, the config was not read on the way: read it from the source.

@@ -188,11 +188,17 @@ class Uploader:
             operation=f"upload blob {self.source.digest or ''}".strip(), **kw,
         )
 
+    @property
+    def _where(self) -> str:
+        return f"{self.blobs.domain}/{self.blobs.repository}"
+
     def _set_location(self, resp: Any) -> None:
         location = resp.headers.get("Location")
         if not location:
-            raise RegistryResponseError("upload: the registry sent no Location for the session")
-        self.location = self.blobs._requester.resolve(location)
+            raise RegistryResponseError(
+                f"upload to {self._where}: the registry sent no Location for the session")
+        # relative to the URL of the request it answers (RFC 7231), not to /v2/
+        self.location = self.blobs._requester.resolve(location, resp.url or None)
 
     def run(self) -> Descriptor:
         """Do the upload and return the blob's descriptor."""
@@ -246,7 +252,8 @@ class Uploader:
         except RegistryResponseError as exc:
             if "DIGEST_INVALID" in exc.codes:  # the bytes sent do not hash to ``digest``
                 raise DigestMismatchError(
-                    f"upload: the registry found the content does not match {digest} "
+                    f"upload to {self._where}: the registry found the content does not "
+                    f"match {digest} "
                     f"({exc.message})", status_code=exc.status_code, errors=exc.errors,
                 ) from None
             raise
@@ -255,7 +262,8 @@ class Uploader:
         # algorithm of the one sent (sha512...): only digests of one algorithm compare.
         same_algorithm = remote.split(":", 1)[0] == digest.split(":", 1)[0]
         if remote and same_algorithm and remote != digest:
-            raise DigestMismatchError(f"upload: registry stored {remote[:100]}, sent {digest}")
+            raise DigestMismatchError(
+                f"upload to {self._where}: registry stored {remote[:100]}, sent {digest}")
         self.location = None
 
     def _blob_present(self, digest: str) -> bool:
@@ -368,8 +376,9 @@ class Uploader:
                 if restarts <= 0:
                     # The cause is the connection, not a missing blob or repository.
                     raise RegistryUnavailableError(
-                        f"upload blob {self.source.digest or ''}: the connection was cut "
-                        f"and the registry dropped the upload session ({exc.message})",
+                        f"upload blob {self.source.digest or ''} to {self._where}: the "
+                        "chunk upload failed (cut or refused) and the registry's upload "
+                        f"session could not be resumed ({exc.message})",
                         status_code=exc.status_code, errors=exc.errors,
                     ) from exc
             restarts -= 1
@@ -435,7 +444,8 @@ class Uploader:
             while offset < start:  # the registry has these bytes: hash them, send nothing
                 block = src.stream.read(min(CHUNK, start - offset))
                 if not block:
-                    raise RegistryResponseError("upload: the source is shorter than the "
+                    raise RegistryResponseError(f"upload to {self._where}: the source is "
+                                                "shorter than the "
                                                 "offset the registry reports")
                 hasher.update(block)
                 offset += len(block)
@@ -450,7 +460,8 @@ class Uploader:
             offset += len(chunk)
         digest = f"{algo}:{hasher.hexdigest()}"
         if src.digest is not None and digest != src.digest:
-            raise DigestMismatchError(f"upload: content is {digest}, expected {src.digest}")
+            raise DigestMismatchError(
+                f"upload to {self._where}: content is {digest}, expected {src.digest}")
         self._put_final(digest, b"", 0)
         return digest
 
@@ -475,12 +486,16 @@ class Uploader:
                              "Content-Length": str(size)},
                     expected=(202, 204),
                 )
-            except RegistryUnavailableError as exc:
+            except (RegistryUnavailableError, RegistryResponseError) as exc:
+                # 416: the registry holds another offset than this chunk starts at
+                # (Distribution); ask where it stands, as after a cut
+                if isinstance(exc, RegistryResponseError) and exc.status_code != 416:
+                    raise
                 if isinstance(body, _CountingBody):
                     self.advance(-body.tell())  # counted while streaming; recounted below
                 if attempts <= 0:
                     raise
-                if exc.status_code is not None:
+                if exc.status_code is not None and exc.status_code != 416:
                     # 429/5xx: wait as the requester does for any request (Retry-After,
                     # backoff, a 429 pausing every worker) before asking where it stands.
                     self.blobs._requester.back_off(
@@ -491,7 +506,8 @@ class Uploader:
                 reported = self._status(sent_from)
                 if not offset <= reported <= offset + length:
                     raise RegistryResponseError(
-                        f"upload: the registry reports offset {reported}, outside the chunk "
+                        f"upload to {self._where}: the registry reports offset {reported}, "
+                        "outside the chunk "
                         f"{offset}-{offset + length}"
                     ) from None
                 self._session_lost = False
@@ -503,6 +519,18 @@ class Uploader:
                     return
                 continue
             self._set_location(resp)
+            kept = _kept(resp, sent_from, offset + length)
+            if kept is not None and attempts > 0:
+                # the registry says it kept less of this chunk than was sent: send the rest
+                log.debug("upload: the registry kept the chunk up to byte %d of %d",
+                          kept, offset + length)
+                attempts -= 1
+                if isinstance(body, _CountingBody):  # counted while streaming
+                    self.advance(kept - (offset + length))
+                else:
+                    self.advance(kept - sent_from, count=False)
+                sent_from = kept
+                continue
             self._save_state(offset + length)  # before anyone hears of the progress
             if not isinstance(body, _CountingBody):
                 self.advance(size, count=False)  # the requester counted the bytes body
@@ -520,12 +548,27 @@ class Uploader:
         m = _RANGE_RE.match((resp.headers.get("Range") or "").strip())
         if not m:
             raise RegistryResponseError(
-                f"upload status: unusable Range {resp.headers.get('Range', '')[:60]!r}"
+                f"upload status of {self._where}: unusable Range "
+                f"{resp.headers.get('Range', '')[:60]!r}"
             )
         end = int(m.group(1))
         if end == 0 and known == 0:
             return 0
         return end + 1
+
+
+def _kept(resp: Any, sent_from: int, end: int) -> int | None:
+    """Where a PATCH answer's ``Range: 0-N`` says the registry's copy ends, when that is
+    inside the bytes just sent (it kept only part of them); None when it kept them all,
+    or the header is absent, unusable or ambiguous (``0-0``: some registries answer it
+    whatever they hold, so it never triggers a re-send)."""
+    m = _RANGE_RE.match((resp.headers.get("Range") or "").strip())
+    if not m:
+        return None
+    last = int(m.group(1))
+    if last <= 0 or not sent_from <= last + 1 < end:
+        return None
+    return last + 1
 
 
 def _read_full(stream: Any, size: int) -> bytes:

@@ -324,15 +324,15 @@ class BlobService(Service):
         if resp.status_code == 201:
             return True
         location = resp.headers.get("Location")
-        if location:
-            self._cancel(location)
+        if location:  # relative to the POST's URL (RFC 7231), not to /v2/
+            self._cancel(self._requester.resolve(location, resp.url or None))
         return False
 
     def _cancel(self, location: str) -> None:
         """Cancel an upload session: best effort, one short try (no retries)."""
         try:
             self._request(
-                "DELETE", self._requester.resolve(location), actions="pull,push",
+                "DELETE", location, actions="pull,push",
                 operation="cancel upload", expected=(200, 202, 204, 404), absolute=True,
                 idempotent=False, retry_connection_errors=False, timeout=(2, 2),
             )

@@ -223,14 +223,16 @@ class ImageService(Service):
             if referrers:
                 from ._referrers import plan_referrers
 
-                plan = attrs.evolve(plan, referrers=plan_referrers(self, plan.manifests, target))
+                plan = attrs.evolve(plan, referrers=plan_referrers(
+                    self, plan.manifests, target, arriving=(b.digest for b in plan.blobs)))
             return plan
-        image = copy_image(self, reference, target, target_tag, progress=progress)
-        if referrers:
+        copied: list[str] = []
+        image = copy_image(self, reference, target, target_tag, progress=progress,
+                           copied_manifests=copied)
+        if referrers:  # of every manifest copied, as the dry run plans them
             from ._referrers import copy_referrers
 
-            subjects = [image.digest, *(p.digest for p in image.platforms if p.digest)]
-            copy_referrers(self, subjects, target, progress=progress)
+            copy_referrers(self, copied, target, progress=progress)
         return image
 
     def attach(

@@ -188,7 +188,8 @@ class ManifestService(Service):
         remote = (resp.headers.get("Docker-Content-Digest") or "").strip()
         if remote and remote.startswith("sha256:") and remote != local:
             raise DigestMismatchError(
-                f"put manifest {reference}: registry stored {remote[:100]}, sent {local}"
+                f"put manifest {reference} ({self.domain}/{self.repository}): registry "
+                f"stored {remote[:100]}, sent {local}"
             )
         return local, resp.headers
 

@@ -68,3 +68,41 @@ def test_skip_tls_verify_is_quiet_and_an_untrusted_certificate_names_the_flags(
     assert listed.stderr.decode().count("\n") == 1  # ...and that is the only line
     assert "InsecureRequestWarning" not in listed.stderr.decode()
     assert "NAME_UNKNOWN" in listed.stderr.decode() or "not found" in listed.stderr.decode()
+
+
+# -- the library against the same registry: the reason of a TLS failure is told -------------
+def test_tls_failures_say_why(tls_registry: str, tmp_path: Path) -> None:
+    from registry_client import Registry, RegistryResponseError, RegistrySSLError
+
+    cert = tmp_path / "cert.pem"
+    port = tls_registry.rsplit(":", 1)[1]
+    with pytest.raises(RegistrySSLError, match=r"self.signed") as untrusted:
+        Registry(tls_registry, retries=0).ping()
+    assert "verify=" in str(untrusted.value)
+    with pytest.raises(RegistrySSLError, match=r"(?i)hostname mismatch"):
+        Registry(f"localhost:{port}", verify=str(cert), retries=0).ping()
+    with pytest.raises(RegistryResponseError, match="speaks HTTPS"):
+        Registry(tls_registry, protocol="http", retries=0).ping()
+    with pytest.raises(RegistrySSLError, match="does not exist"):
+        Registry(tls_registry, verify=tmp_path / "missing.pem", retries=0).ping()
+    Registry(tls_registry, verify=cert, retries=0).ping()  # a Path works too
+
+
+def test_a_callers_session_keeps_its_tls_setting(tls_registry: str, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from registry_client import Registry
+
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    session = requests.Session()
+    session.verify = str(tmp_path / "cert.pem")
+    Registry(tls_registry, session=session, retries=0).ping()
+
+
+def test_https_to_a_plain_http_registry_says_so(anon_registry: object) -> None:
+    from registry_client import Registry, RegistrySSLError
+    from registry_client.testing import LocalRegistry
+
+    assert isinstance(anon_registry, LocalRegistry)
+    with pytest.raises(RegistrySSLError, match="plain-HTTP registry\\? use protocol='http'"):
+        Registry(anon_registry.host, verify=False, retries=0).ping()

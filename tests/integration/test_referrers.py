@@ -139,10 +139,12 @@ def test_copy_with_referrers_to_another_registry(
     target = target_client.repository(unique_repository)
     plan = source.images.copy("2.0", target, referrers=True, dry_run=True)
     assert {r.manifests[-1] for r in plan.referrers} == {sbom.digest, sig.digest}
-    assert all(b.action == "transfer" for r in plan.referrers for b in r.blobs)
-    assert plan.bytes_to_transfer == (
-        sum(b.size for b in plan.blobs)
-        + sum(b.size for r in plan.referrers for b in r.blobs))
+    # every blob moves once: the empty config both artifacts share is sent by the first
+    moving = [b for b in plan.blobs] + [b for r in plan.referrers for b in r.blobs]
+    transfers = [b.digest for b in moving if b.action == "transfer"]
+    assert sorted(transfers) == sorted({b.digest for b in moving})
+    assert EMPTY_DIGEST in transfers
+    assert plan.bytes_to_transfer == sum({b.digest: b.size for b in moving}.values())
     assert [r["manifests"] for r in plan.to_dict()["referrers"]]  # type: ignore[index]
     with pytest.raises(NotFoundError):  # a plan writes nothing: no such repository yet
         target.tags.get_all()
@@ -202,3 +204,29 @@ def test_attach_and_list_with_token_auth(
     assert [d.digest for d in repo.manifests.referrers(image.digest, SIG)] == [sig.digest]
     reader = client_for(token_registry, "reader").repository(unique_repository)
     assert [d.artifact_type for d in reader.manifests.referrers(image.digest)] == [SIG]
+
+
+def test_copy_with_referrers_of_a_nested_index_copies_what_its_plan_lists(
+    anon_registry: LocalRegistry, second_registry: LocalRegistry, unique_repository: str,
+    client_for: ClientFactory,
+) -> None:
+    """Referrers of manifests inside a nested index are copied, as the dry run plans."""
+    from registry_client import RawManifest
+
+    inner = seed_image(anon_registry, unique_repository, "inner", platforms=PLATFORMS,
+                       media="oci")
+    source = client_for(anon_registry).repository(unique_repository)
+    inner_raw = source.manifests.get_raw("inner")
+    top = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_INDEX, "digest": inner_raw.digest, "size": len(inner_raw.data)},
+    ]}).encode()
+    from registry_client._digest import compute_digest
+
+    source.manifests.put("top", RawManifest(top, OCI_INDEX, compute_digest(top)))
+    arm = inner.children[1].digest
+    sig = source.images.attach(arm, SIG, [(b"arm64 signature", SIG)])
+    target = client_for(second_registry).repository(unique_repository + "-nested")
+    plan = source.images.copy("top", target, referrers=True, dry_run=True)
+    assert [r.manifests[-1] for r in plan.referrers] == [sig.digest]
+    source.images.copy("top", target, referrers=True)
+    assert [d.digest for d in target.manifests.referrers(arm, SIG)] == [sig.digest]

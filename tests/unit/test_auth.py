@@ -661,11 +661,24 @@ def test_plain_http_realm_anonymous_is_allowed() -> None:
 def test_plain_http_realm_on_trusted_registry_host_is_allowed() -> None:
     t = FakeTransport()
     auth = TokenAuthenticator("alice", PASSWORD)
-    auth.bind(t, trusted_http_host="registry.local")
+    auth.bind(t, trusted_http_host="registry.local", registry="http://registry.local:5000")
     req = make_request("http://registry.local:5000/v2/")
-    header = 'Bearer realm="http://registry.local:5000/token",service="reg"'
+    header = 'Bearer realm="http://registry.local:5001/token",service="reg"'
     assert auth.handle_response(challenge_401(req, header)) is True
     assert t.calls[0]["headers"]["Authorization"] == _basic("alice", PASSWORD)
+
+
+def test_a_shared_authenticator_trusts_a_plain_http_realm_only_for_its_own_registry() -> None:
+    """Registry A (plain HTTP on a.local) must not lend its trust to registry B's realm."""
+    t = FakeTransport()
+    auth = TokenAuthenticator("alice", PASSWORD)
+    auth.bind(t, trusted_http_host="a.local", registry="http://a.local:5000")
+    auth.bind(t, trusted_http_host="b.local", registry="http://b.local:5000")
+    req = make_request("http://b.local:5000/v2/")
+    header = 'Bearer realm="http://a.local:5001/token",service="reg"'
+    with pytest.raises(TokenError, match="plain HTTP"):
+        auth.handle_response(challenge_401(req, header))
+    assert t.calls == []
 
 
 def test_token_repr_hides_secrets() -> None:

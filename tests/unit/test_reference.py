@@ -564,3 +564,14 @@ def test_references_sort_by_name_then_tag_then_digest() -> None:
     assert parse_image_name("b") > parse_image_name("a:9") >= parse_image_name("a:9")
     with pytest.raises(TypeError):
         _ = parse_image_name("a") < "a"  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("text", [
+    "bob:s3cret@host:5000/app", "http://bob:s3cret@127.0.0.1:5000/app:1",
+    "bob:s3@cret@host:5000/app",
+])
+def test_a_password_put_in_the_domain_is_not_repeated_in_the_error(text: str) -> None:
+    with pytest.raises(InvalidReferenceError) as info:
+        parse_image_name(text, allow_scheme=True)
+    assert "cret" not in str(info.value) and "***@host" in str(info.value).replace(
+        "127.0.0.1", "host")

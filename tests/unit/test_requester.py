@@ -1379,3 +1379,52 @@ def test_a_ca_bundle_that_does_not_exist_is_a_tls_error(
         reg.repository("app").manifests.get_raw("latest")
     assert missing in str(info.value) and "latest" in str(info.value)
     reg.close()
+
+
+def test_a_password_put_in_the_domain_is_not_repeated_in_the_error() -> None:
+    with pytest.raises(ValueError, match=r"\*\*\*@127\.0\.0\.1:5000") as info:
+        Registry("bob:s3cret@127.0.0.1:5000", protocol="http")
+    assert "s3cret" not in str(info.value)
+
+
+
+def test_a_body_that_stalls_is_a_read_timeout_naming_the_operation() -> None:
+    """A loopback server sends the headers and part of a manifest, then nothing."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        conns = []
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 1000\r\n\r\n{\"schemaVersion\"")
+            conns.append(conn)  # kept open, silent
+        for c in conns:
+            c.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        reg = Registry(f"127.0.0.1:{port}", protocol="http", authenticator=NullAuthenticator(),
+                       timeout=(1, 0.3), retries=1, backoff=0.0)
+        with pytest.raises(RegistryUnavailableError) as info:
+            reg.repository("app").manifests.get_raw("latest")
+        message = str(info.value)
+        assert "latest" in message and "2 attempt(s)" in message and "read timed out" in message
+        assert info.value.method == "GET"
+        reg.close()
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()

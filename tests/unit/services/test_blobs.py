@@ -306,3 +306,86 @@ def test_delete(env: tuple[Registry, requests_mock.Adapter]) -> None:
     adapter.register_uri("DELETE", BLOB_URL, status_code=202)
     reg.repository("app").blobs.delete(DIGEST)
     assert [(r.method, r.url) for r in adapter.request_history] == [("DELETE", BLOB_URL)]
+
+
+# -- upload sessions that Distribution does not exercise -----------------------------------
+class _Session:
+    """A fake upload session: the bytes held, and how it answers PATCH / GET / PUT."""
+
+    def __init__(self, adapter: requests_mock.Adapter, *, keep_half_once: bool = False,
+                 refuse_offset_once: bool = False, location: str = "s1?_state=a") -> None:
+        self.held = b""
+        self.keep_half_once = keep_half_once
+        self.refuse_offset_once = refuse_offset_once
+        self.paths: list[str] = []
+        adapter.register_uri("HEAD", BLOB_URL, status_code=404)
+        # "s1?...", relative: resolved against the POST's URL, as RFC 7231 says
+        adapter.register_uri("POST", f"{BASE}/v2/app/blobs/uploads/", status_code=202,
+                             headers={"Location": location})
+        session = f"{BASE}/v2/app/blobs/uploads/s1"
+        adapter.register_uri("PATCH", session, content=self.patch)
+        adapter.register_uri("GET", session, content=self.status)
+        adapter.register_uri("PUT", session, content=self.put)
+        adapter.register_uri("DELETE", session, status_code=204)
+
+    def _range(self, context: Any) -> None:
+        context.headers["Range"] = f"0-{len(self.held) - 1}"
+        context.headers["Location"] = "s1?_state=b"
+
+    def patch(self, request: Any, context: Any) -> bytes:
+        self.paths.append(request.path)
+        body = request.body if isinstance(request.body, bytes) else request.body.read()
+        start = int(request.headers["Content-Range"].split("-")[0])
+        if start != len(self.held) or self.refuse_offset_once:
+            self.refuse_offset_once = False
+            context.status_code = 416
+            self._range(context)
+            return b""
+        if self.keep_half_once:
+            self.keep_half_once = False
+            body = body[: len(body) // 2]
+        self.held += body
+        context.status_code = 202
+        self._range(context)
+        return b""
+
+    def status(self, request: Any, context: Any) -> bytes:
+        context.status_code = 204
+        self._range(context)
+        return b""
+
+    def put(self, request: Any, context: Any) -> bytes:
+        self.paths.append(request.path)
+        if "sha256:" + hashlib.sha256(self.held).hexdigest() != request.qs["digest"][0]:
+            context.status_code = 400
+            return b'{"errors":[{"code":"DIGEST_INVALID","message":"digest invalid"}]}'
+        context.status_code = 201
+        context.headers["Docker-Content-Digest"] = DIGEST
+        return b""
+
+
+@pytest.mark.parametrize("case", ["relative-location", "kept-half", "416-then-status"])
+def test_chunked_upload_sessions_resume_from_what_the_registry_holds(
+    env: tuple[Registry, requests_mock.Adapter], case: str,
+) -> None:
+    reg, adapter = env
+    session = _Session(adapter, keep_half_once=case == "kept-half",
+                       refuse_offset_once=case == "416-then-status",
+                       location="s1?_state=a" if case == "relative-location"
+                       else "/v2/app/blobs/uploads/s1?_state=a")
+    events: list[Any] = []
+    d = reg.repository("app").blobs.upload(BLOB, chunk_size=4000, progress=events.append)
+    assert d.digest == DIGEST and session.held == BLOB
+    assert all(p == "/v2/app/blobs/uploads/s1" for p in session.paths), session.paths
+    advanced = [e.advanced for e in events if hasattr(e, "advanced")]
+    assert sum(advanced) == len(BLOB)
+
+
+def test_upload_errors_name_the_registry_and_repository(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    adapter.register_uri("HEAD", BLOB_URL, status_code=404)
+    adapter.register_uri("POST", f"{BASE}/v2/app/blobs/uploads/", status_code=202)
+    with pytest.raises(RegistryResponseError, match=r"registry\.example/app: .*no Location"):
+        reg.repository("app").blobs.upload(BLOB)
