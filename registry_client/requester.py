@@ -61,6 +61,15 @@ class _Adapter(requests.adapters.HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
 
 
+_URL_ERRORS = ("Invalid IPv6 URL", "Port out of range", "Port could not be cast",
+               "does not appear to be an IPv4 or IPv6 address")
+
+
+def _is_url_error(exc: ValueError) -> bool:
+    """True for the ValueErrors urllib.parse / ipaddress raise for a URL they can't read."""
+    return type(exc) is ValueError and any(m in str(exc) for m in _URL_ERRORS)
+
+
 def tls_reason(exc: BaseException) -> str:
     """What went wrong in a TLS handshake, in words, with the hint that fits it."""
     seen: set[int] = set()
@@ -320,13 +329,6 @@ class Requester:
                     exc.args = (exc.message,)
                     exc.method, exc.url = method, redact_url(url)
                 raise
-            except ValueError as exc:
-                # requests parsing a URL the registry sent (a redirect's Location):
-                # "Invalid IPv6 URL", "Port out of range"
-                raise RegistryResponseError(
-                    f"{context}: {method} {redact_url(url)}: could not use the registry's "
-                    f"answer ({exc})", method=method, url=redact_url(url),
-                ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if can_retry and retry_connection_errors and attempt < self.retries:
                     self.back_off(attempt, None)
@@ -341,6 +343,16 @@ class Requester:
                 raise RegistryUnavailableError(
                     f"{context}: {method} {redact_url(url)} failed: {type(exc).__name__}",
                     method=method, url=redact_url(url),
+                ) from None
+            except ValueError as exc:
+                # requests parsing a URL the registry sent (a redirect's Location):
+                # "Invalid IPv6 URL", "Port out of range". Anything else (a caller's
+                # progress callback raising while the body is sent) is not ours to wrap.
+                if not _is_url_error(exc):
+                    raise
+                raise RegistryResponseError(
+                    f"{context}: {method} {redact_url(url)}: could not use the registry's "
+                    f"answer ({exc})", method=method, url=redact_url(url),
                 ) from None
             if resp.status_code in ok:
                 if method == "HEAD":

@@ -30,6 +30,17 @@ class Cancelled(Exception):
     """Raised in a worker whose transfer was called off (another one failed, or Ctrl-C)."""
 
 
+class Interrupted(Cancelled):
+    """Raised in a worker whose transfer the caller interrupted (Ctrl-C): what it has
+    received is worth keeping for a resume."""
+
+
+class _CallOff(threading.Event):
+    """A transfer's cancel flag, and whether an interrupt of the caller set it."""
+
+    interrupted = False
+
+
 _local = threading.local()
 
 
@@ -42,6 +53,8 @@ def check_cancelled() -> None:
     """
     event: threading.Event | None = getattr(_local, "cancel", None)
     if event is not None and event.is_set():
+        if getattr(event, "interrupted", False):
+            raise Interrupted("transfer interrupted")
         raise Cancelled("transfer called off")
 
 
@@ -60,7 +73,7 @@ def transfer(fn: Callable[[_T], object], largest_first: Sequence[_T], workers: i
     queue = deque(items)
     lock = threading.Lock()
     errors: list[BaseException] = []
-    cancel = threading.Event()
+    cancel = _CallOff()
 
     def worker(small_end: bool) -> None:
         _local.cancel = cancel
@@ -89,7 +102,10 @@ def transfer(fn: Callable[[_T], object], largest_first: Sequence[_T], workers: i
         for future in futures:
             future.result()
     except BaseException:
-        cancel.set()  # Ctrl-C (or any error here): the workers stop at their next block
+        # Ctrl-C (or any error here): the workers stop at their next block, keeping what
+        # they received (an interrupted pull resumes from its .partial files)
+        cancel.interrupted = True
+        cancel.set()
         raise
     finally:
         pool.shutdown(wait=True)

@@ -326,12 +326,19 @@ def _tree(
     if not is_index:
         return False, top, [(raw, [b for b in top if distributable(b)])]
     children: _Children = []
-    seen: set[str] = set()
+    fetched: dict[str, RawManifest] = {}
+    added: set[str] = set()
 
     def walk(entries: list[Descriptor], depth: int) -> None:
-        fresh = [d for d in entries if d.digest not in seen]
-        seen.update(d.digest for d in fresh)
-        for child in parallel(get_child, fresh, workers):
+        # Each manifest is fetched once (a level's in parallel) and listed once, after
+        # everything under it: a child two indexes share comes before both of them.
+        need = list({d.digest: d for d in entries if d.digest not in fetched}.values())
+        for d, child in zip(need, parallel(get_child, need, workers), strict=True):
+            fetched[d.digest] = child
+        for d in entries:
+            if d.digest in added:
+                continue
+            child = fetched[d.digest]
             child_is_index, descs = _light.read(child)
             if child_is_index:
                 if depth >= _MAX_INDEX_DEPTH:
@@ -339,8 +346,11 @@ def _tree(
                         f"manifest {raw.digest}: indexes nest more than "
                         f"{_MAX_INDEX_DEPTH} deep")
                 walk(descs, depth + 1)
-                children.append((child, []))
+                if d.digest not in added:
+                    added.add(d.digest)
+                    children.append((child, []))
             else:
+                added.add(d.digest)
                 children.append((child, [b for b in descs if distributable(b)]))
 
     walk(top, 1)

@@ -30,7 +30,7 @@ from ..progress import (
     emit,
 )
 from ._base import Service, check_digest
-from ._schedule import Cancelled, check_cancelled
+from ._schedule import Cancelled, Interrupted, check_cancelled
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -172,9 +172,11 @@ class BlobService(Service):
                 return self._download_locked(digest, dest, partial, out, progress,
                                              expected_size)
             except BaseException as exc:
-                # Kept for a resume: the bytes of a cut or interrupted download. Not kept:
-                # nothing, or a download called off because its transfer failed elsewhere.
-                if isinstance(exc, Cancelled) or os.fstat(out.fileno()).st_size == 0:
+                # Kept for a resume: the bytes of a cut or interrupted download (Ctrl-C
+                # included). Not kept: nothing, or a download called off because its
+                # transfer failed elsewhere.
+                called_off = isinstance(exc, Cancelled) and not isinstance(exc, Interrupted)
+                if called_off or os.fstat(out.fileno()).st_size == 0:
                     partial.unlink(missing_ok=True)
                 raise
 

@@ -586,3 +586,25 @@ def test_push_of_a_layout_missing_a_blob_sends_nothing(
         target.images.push(tmp_path, "multi")
     assert isinstance(info.value, FileNotFoundError)
     assert not any(target.blobs.exists(d) for d in index_image.blobs if d != victim)
+
+
+def test_a_child_shared_by_two_nested_indexes_is_put_before_both(
+    reg: LocalRegistry, rc: Registry, oc: Registry, tmp_path: Path,
+) -> None:
+    """outer -> [inner -> [amd, arm], amd]: amd must be put before inner, and once."""
+    inner = two_platform_index(media="oci", layer_size=1500)
+    amd = inner.children[0]
+    outer = build_index([inner, amd], media="oci")
+    source = rc.repository(fresh_name(reg, "shared-child"))
+    upload_image(source, inner, None)
+    source.manifests.put("v1", outer.raw())
+    for target in (rc.repository(fresh_name(reg, "shared-copy")),
+                   oc.repository(fresh_name(reg, "shared-across"))):
+        plan = source.images.copy("v1", target, dry_run=True)
+        assert plan.manifests.index(amd.digest) < plan.manifests.index(inner.digest)
+        assert len(plan.manifests) == len(set(plan.manifests)) == 4
+        assert source.images.copy("v1", target).digest == outer.digest
+        assert target.manifests.get_raw(inner.digest).data == inner.manifest
+    source.images.pull("v1", tmp_path)
+    pushed = oc.repository(fresh_name(reg, "shared-push"))
+    assert pushed.images.push(tmp_path, "v1").digest == outer.digest

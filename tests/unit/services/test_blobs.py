@@ -389,3 +389,65 @@ def test_upload_errors_name_the_registry_and_repository(
     adapter.register_uri("POST", f"{BASE}/v2/app/blobs/uploads/", status_code=202)
     with pytest.raises(RegistryResponseError, match=r"registry\.example/app: .*no Location"):
         reg.repository("app").blobs.upload(BLOB)
+
+
+def test_a_progress_callback_error_reaches_the_caller_unchanged(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """A bug in the caller's callback is theirs: never dressed up as a registry error."""
+    reg, adapter = env
+    adapter.register_uri("HEAD", BLOB_URL, status_code=404)
+    adapter.register_uri("POST", f"{BASE}/v2/app/blobs/uploads/", status_code=202,
+                         headers={"Location": "/v2/app/blobs/uploads/u1"})
+
+    def put(request: Any, context: Any) -> bytes:
+        body = request.body
+        while not isinstance(body, bytes) and body.read(4096):  # the wire reads it
+            pass
+        context.status_code = 201
+        return b""
+
+    adapter.register_uri("PUT", f"{BASE}/v2/app/blobs/uploads/u1", content=put)
+    adapter.register_uri("DELETE", f"{BASE}/v2/app/blobs/uploads/u1", status_code=204)
+
+    def callback(event: Any) -> None:
+        if type(event).__name__ == "BlobAdvanced":
+            raise ValueError("my own bug")
+
+    with pytest.raises(ValueError, match="my own bug") as info:
+        reg.repository("app").blobs.upload(BLOB, progress=callback)
+    assert type(info.value) is ValueError
+
+
+@pytest.mark.parametrize("interrupted", [True, False])
+def test_a_download_keeps_its_partial_file_when_interrupted_not_when_called_off(
+    env: tuple[Registry, requests_mock.Adapter], tmp_path: Path, interrupted: bool,
+) -> None:
+    """Ctrl-C during a pull keeps what arrived (the re-run resumes); a transfer called
+    off because another blob failed leaves nothing."""
+    from registry_client.services import _schedule
+
+    reg, adapter = env
+    big = bytes(range(256)) * (3 * 4096)  # 3 MiB: three blocks
+    digest = "sha256:" + hashlib.sha256(big).hexdigest()
+    adapter.register_uri("GET", f"{BASE}/v2/app/blobs/{digest}", content=big,
+                         headers={"Content-Length": str(len(big))})
+    call_off = _schedule._CallOff()
+    call_off.interrupted = interrupted
+    _schedule._local.cancel = call_off
+
+    def after_the_first_block(event: Any) -> None:
+        if type(event).__name__ == "BlobAdvanced":
+            call_off.set()  # as transfer() does when the caller is interrupted
+
+    try:
+        with pytest.raises(_schedule.Cancelled):
+            reg.repository("app").blobs.download(digest, tmp_path / "blob",
+                                                 progress=after_the_first_block)
+    finally:
+        _schedule._local.cancel = None
+    partial = tmp_path / "blob.partial"
+    assert partial.exists() == interrupted
+    assert not (tmp_path / "blob").exists()
+    if interrupted:
+        assert big.startswith(partial.read_bytes()) and partial.stat().st_size > 0
