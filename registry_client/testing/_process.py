@@ -44,6 +44,11 @@ class LocalRegistry(StartStop):
     ``basic`` / ``token`` mode (``admin`` / ``admin-pass`` unless ``users`` gives
     ``"admin"`` another password).  Use as a context manager or call :meth:`start` /
     :meth:`stop`.
+
+    ``extra_config`` is merged into the generated Distribution configuration. A
+    port of your own goes in ``{"http": {"addr": "127.0.0.1:PORT"}}``: the
+    registry listens there (and fails to start, saying so, when it is taken);
+    otherwise it gets a free port.
     """
 
     def __init__(
@@ -88,6 +93,7 @@ class LocalRegistry(StartStop):
         self._given_storage = Path(storage_dir) if storage_dir is not None else None
         self._workdir: Path | None = None
         self._port: int | None = None
+        self._fixed_port = False  # the port came from extra_config http.addr
         self._process: subprocess.Popen[str] | None = None
         self._last_returncode: int | None = None
         self._threads: list[threading.Thread] = []
@@ -122,7 +128,7 @@ class LocalRegistry(StartStop):
                 if self._wait_ready():
                     break
                 self._kill()
-                if "address already in use" not in self.output_tail():
+                if "address already in use" not in self.output_tail() or self._fixed_port:
                     raise RuntimeError(self._startup_failure(binary))
                 self._port = free_port()
                 self.config["http"]["addr"] = f"{LOCALHOST}:{self._port}"
@@ -320,7 +326,19 @@ class LocalRegistry(StartStop):
                     "rootcertbundle": str(self.token_server.root_cert_path),
                 }
             }
-        return deep_merge(config, self.extra_config)
+        merged = deep_merge(config, self.extra_config)
+        wanted = (self.extra_config.get("http") or {}).get("addr")
+        if wanted is not None:
+            # The caller's port: used for the readiness probe, host and url, and never
+            # swapped for another one when it is taken.
+            address, _, port = str(wanted).rpartition(":")
+            if address not in (LOCALHOST, "") or not port.isdigit():
+                raise ValueError(f"extra_config http.addr must be '{LOCALHOST}:PORT', "
+                                 f"not {wanted!r}")
+            self._port = int(port)
+            self._fixed_port = True
+            merged["http"]["addr"] = f"{LOCALHOST}:{self._port}"
+        return merged
 
     def _spawn(self, binary: str, config_path: Path) -> None:
         self._log.clear_output()

@@ -598,3 +598,19 @@ def test_a_port_taken_by_another_registry_is_never_mistaken_for_ours(
         assert mine.port != anon_registry.port
         assert mine.running
         assert requests.get(f"{mine.url}/v2/_catalog", timeout=5).json() == {"repositories": []}
+
+
+def test_a_port_given_in_extra_config_is_the_port_used() -> None:
+    from registry_client.testing._util import free_port
+
+    port = free_port()
+    config = {"http": {"addr": f"127.0.0.1:{port}"}}
+    with LocalRegistry(extra_config=config, startup_timeout=20) as reg:
+        assert reg.host == f"127.0.0.1:{port}"
+        assert requests.get(f"{reg.url}/v2/", timeout=5).status_code == 200
+        # taken now: a second registry asked for it fails, and says so, instead of
+        # quietly listening somewhere else
+        with pytest.raises(RuntimeError, match="address already in use"):
+            LocalRegistry(extra_config=config, startup_timeout=20).start()
+    with pytest.raises(ValueError, match=r"http\.addr"):
+        LocalRegistry(extra_config={"http": {"addr": "0.0.0.0:5000"}}).start()
