@@ -114,6 +114,12 @@ def has_quirk(host: str, name: str) -> bool:
     return quirk is not None and quirk.applies_to(host)
 
 
+def hub_refuses_deletes(host: str, exc: Exception) -> bool:
+    """True for Docker Hub's 405 to a DELETE (quirk ``dockerhub-no-delete``): no
+    fallback can help there, and none may write to the repository trying."""
+    return getattr(exc, "status_code", None) == 405 and has_quirk(host, "dockerhub-no-delete")
+
+
 def max_page_size(host: str, wanted: int | None) -> int | None:
     """The page size to ask for: ``wanted``, clamped where a registry has a limit.
 

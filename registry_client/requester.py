@@ -373,6 +373,11 @@ class Requester:
                         exc.args = (exc.message,)
                         exc.method = method
                         raise
+                    except RegistryResponseError as exc:  # over the body cap, or short
+                        exc.message = f"{context}: {method} {redact_url(url)}: {exc.message}"
+                        exc.args = (exc.message,)
+                        exc.method = method
+                        raise
                     self.count_received(len(resp._content))
                 return resp
             if resp.status_code in _RETRY_STATUSES and can_retry and attempt < self.retries:

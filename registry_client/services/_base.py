@@ -9,7 +9,8 @@ from typing import IO
 import requests
 
 from .._digest import is_valid_digest
-from ..errors import InvalidReferenceError
+from ..errors import InvalidReferenceError, RegistryResponseError
+from ..quirks import hub_refuses_deletes
 from ..requester import Requester
 
 _TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
@@ -86,18 +87,25 @@ class Service:
     ) -> requests.Response:
         """Send a request about this repository (``path`` relative to ``/v2/<name>/``)."""
         target = path if absolute else f"{self.repository}/{path}"
-        return self._requester.send(
-            method,
-            target,
-            scopes=(self.scope(actions), *extra_scopes),
-            expected=expected,
-            context=f"{operation} ({self.domain}/{self.repository})",
-            params=params,
-            headers=headers,
-            data=data,
-            stream=stream,
-            idempotent=idempotent,
-            timeout=timeout,
-            retry_connection_errors=retry_connection_errors,
-        )
+        try:
+            return self._requester.send(
+                method,
+                target,
+                scopes=(self.scope(actions), *extra_scopes),
+                expected=expected,
+                context=f"{operation} ({self.domain}/{self.repository})",
+                params=params,
+                headers=headers,
+                data=data,
+                stream=stream,
+                idempotent=idempotent,
+                timeout=timeout,
+                retry_connection_errors=retry_connection_errors,
+            )
+        except RegistryResponseError as exc:
+            if method == "DELETE" and hub_refuses_deletes(self._requester.host, exc):
+                exc.message += (" -- Docker Hub refuses deletes on the registry API "
+                                "(quirk dockerhub-no-delete): delete through Hub's own API")
+                exc.args = (exc.message,)
+            raise
 

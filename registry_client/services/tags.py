@@ -14,7 +14,7 @@ from .._http import parse_json
 from .._pagination import follow_pages, next_link
 from ..errors import InvalidReferenceError, NotFoundError, RegistryError, RegistryResponseError
 from ..models import RawManifest, TagPage
-from ..quirks import max_page_size
+from ..quirks import hub_refuses_deletes, max_page_size
 from ._base import Service, check_tag
 
 if TYPE_CHECKING:
@@ -161,8 +161,9 @@ class TagService(Service):
                 # Distribution 2.8 answers 400 DIGEST_INVALID / 405 UNSUPPORTED to a
                 # DELETE by tag: fall back (and remember it for this registry).
                 # https://github.com/distribution/distribution/issues/1566
-                if exc.status_code not in (400, 405):
-                    raise
+                if exc.status_code not in (400, 405) or hub_refuses_deletes(
+                        self._requester.host, exc):
+                    raise  # (Docker Hub: never a tombstone over a live tag there)
                 caps["tag_delete"] = False
         import uuid
 

@@ -200,3 +200,26 @@ def test_a_page_size_that_is_not_a_positive_integer_is_refused(bad: object) -> N
     with pytest.raises(ValueError, match="positive integer"):
         reg.repository("app").tags.list(n=bad)  # type: ignore[arg-type]
     assert adapter.request_history == []
+
+
+def test_docker_hub_deletes_fail_naming_the_quirk_and_write_nothing() -> None:
+    """No throw-away manifest over a live Hub tag: Hub refuses every registry-API delete."""
+    reg, adapter = make("docker.io")
+    adapter.register_uri(requests_mock.ANY, requests_mock.ANY, status_code=500)  # unexpected
+    adapter.register_uri("DELETE", requests_mock.ANY, status_code=405,
+                         json={"errors": [{"code": "UNSUPPORTED", "message": "unsupported"}]})
+    repo = reg.repository("me/app")
+    with pytest.raises(RegistryResponseError, match="dockerhub-no-delete"):
+        repo.tags.delete("1.0")
+    with pytest.raises(RegistryResponseError, match="dockerhub-no-delete"):
+        repo.images.delete_by_digest("sha256:" + "a" * 64)
+    assert {r.method for r in adapter.request_history} == {"DELETE"}
+
+
+def test_a_body_over_the_cap_names_the_operation() -> None:
+    reg, adapter = make("registry.example", body_limit=100)
+    adapter.register_uri("GET", "https://registry.example/v2/app/manifests/big",
+                         content=b"x" * 101, headers={"Content-Length": "101"})
+    with pytest.raises(RegistryResponseError, match=r"get manifest big .*exceeds") as info:
+        reg.repository("app").manifests.get_raw("big")
+    assert "registry.example/app" in str(info.value)
