@@ -75,6 +75,15 @@ class RegistryError(Exception):
         self.url = url
         self.retry_after = retry_after
 
+    def _reword(self, message: str, *, method: str | None = None, url: str | None = None) -> None:
+        """Say more where the error passes on its way up (the operation, a quirk)."""
+        self.message = message
+        self.args = (message,)
+        if method is not None:
+            self.method = method
+        if url is not None:
+            self.url = url
+
     @property
     def codes(self) -> list[str]:
         """The registry's error codes (``MANIFEST_UNKNOWN``...), in order."""

@@ -325,9 +325,7 @@ class Requester:
             except RegistryError as exc:
                 # raised on the way (token server, CA bundle): say which operation it stopped
                 if exc.method is None:
-                    exc.message = f"{context}: {exc.message}"
-                    exc.args = (exc.message,)
-                    exc.method, exc.url = method, redact_url(url)
+                    exc._reword(f"{context}: {exc.message}", method=method, url=redact_url(url))
                 raise
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if can_retry and retry_connection_errors and attempt < self.retries:
@@ -368,15 +366,12 @@ class Requester:
                             self.back_off(attempt, None)
                             attempt += 1
                             continue
-                        exc.message = (f"{context}: {method} {redact_url(url)} failed after "
-                                       f"{attempt + 1} attempt(s): {exc.message}")
-                        exc.args = (exc.message,)
-                        exc.method = method
+                        exc._reword(f"{context}: {method} {redact_url(url)} failed after "
+                                    f"{attempt + 1} attempt(s): {exc.message}", method=method)
                         raise
                     except RegistryResponseError as exc:  # over the body cap, or short
-                        exc.message = f"{context}: {method} {redact_url(url)}: {exc.message}"
-                        exc.args = (exc.message,)
-                        exc.method = method
+                        exc._reword(f"{context}: {method} {redact_url(url)}: {exc.message}",
+                                    method=method)
                         raise
                     self.count_received(len(resp._content))
                 return resp

@@ -18,6 +18,7 @@ from registry_client import (
     Repository,
     mediatypes,
 )
+from registry_client.models import manifest_from_bytes
 
 from ._context import Context, UsageError
 from ._parser import Parser, add_verb
@@ -151,15 +152,16 @@ def _pinned_repo(ctx: Context, text: str) -> tuple[ImageReference, Repository, s
 def run_manifest(ctx: Context) -> int:
     """``manifest REFERENCE``: the raw manifest bytes on stdout."""
     _, repo, reference = _pinned_repo(ctx, ctx.args.reference)
+    raw = repo.manifests.get_raw(reference)
     if ctx.platform is not None:
-        manifest = repo.manifests.get(reference)
+        manifest = manifest_from_bytes(raw.data, raw.media_type)  # as get: no second GET
         if isinstance(manifest, ManifestList | OCIIndex):
             entry = platform_entry(ctx, manifest)
             assert entry is not None
-            reference = entry.digest
+            raw = repo.manifests.get_raw(entry.digest)
         elif isinstance(manifest, ManifestV2 | OCIManifest):
             refuse_other_platform(ctx, repo, manifest)
-    ctx.write_bytes(repo.manifests.get_raw(reference).data)
+    ctx.write_bytes(raw.data)
     return 0
 
 

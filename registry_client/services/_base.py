@@ -104,8 +104,7 @@ class Service:
             )
         except RegistryResponseError as exc:
             if method == "DELETE" and hub_refuses_deletes(self._requester.host, exc):
-                exc.message += (" -- Docker Hub refuses deletes on the registry API "
-                                "(quirk dockerhub-no-delete): delete through Hub's own API")
-                exc.args = (exc.message,)
+                exc._reword(exc.message + " -- Docker Hub refuses deletes on the registry API "
+                            "(quirk dockerhub-no-delete): delete through Hub's own API")
             raise
 
