@@ -5,13 +5,15 @@ from __future__ import annotations
 import builtins
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Literal, overload
 
 from .. import mediatypes
 from .._digest import compute_digest
 from .._http import parse_json
+from .._log import log
 from .._pagination import follow_pages, next_link
+from .._vanished import tag_vanished
 from ..errors import InvalidReferenceError, NotFoundError, RegistryError, RegistryResponseError
 from ..models import RawManifest, TagPage
 from ..quirks import hub_refuses_deletes, max_page_size
@@ -120,7 +122,9 @@ class TagService(Service):
     def get_all(self, with_digests: bool = False) -> builtins.list[str] | dict[str, str]:
         """Every tag; with ``with_digests=True`` a dict tag -> manifest digest.
 
-        Digests come from one HEAD per tag, run in parallel (``max_workers``).
+        Digests come from one HEAD per tag, run in parallel (``max_workers``). A tag
+        deleted between the list and its HEAD is left out and logged (see
+        :meth:`digests`).
 
         Raises:
             NotFoundError: the repository does not exist.
@@ -128,13 +132,44 @@ class TagService(Service):
         tags = list(self.iter())
         if not with_digests:
             return tags
-        if not tags:
+        return self.digests(tags)
+
+    def digests(self, tags: Iterable[str]) -> dict[str, str]:
+        """The manifest digest of each of ``tags``: one HEAD per tag, in parallel.
+
+        On a busy registry a tag may be deleted after it was listed: a tag whose
+        manifest answers 404 (``MANIFEST_UNKNOWN``) is left out of the dict and
+        logged as vanished, never an error. A tag pushed again meanwhile gets its
+        new digest.
+
+        Raises:
+            NotFoundError: the repository does not exist (``NAME_UNKNOWN``).
+            InvalidReferenceError: a name is not a tag.
+        """
+        names = [check_tag(t) for t in tags]
+        if not names:
             return {}
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=min(self._max_workers, len(tags))) as pool:
-            descs = list(pool.map(self._manifests.head, tags))
-        return {tag: d.digest for tag, d in zip(tags, descs, strict=True)}
+        with ThreadPoolExecutor(max_workers=min(self._max_workers, len(names))) as pool:
+            found = list(pool.map(self._digest_or_none, names))
+        return {tag: d for tag, d in zip(names, found, strict=True) if d is not None}
+
+    def _digest_or_none(self, tag: str) -> str | None:
+        try:
+            return self._manifests.head(tag).digest
+        except NotFoundError as exc:
+            if not tag_vanished(exc, self.repository, tag):
+                raise
+            if exc.method == "HEAD":  # no body, no error code: one GET tells tag from repo
+                try:
+                    return self._manifests.get_raw(tag).digest
+                except NotFoundError as again:
+                    if not tag_vanished(again, self.repository, tag):
+                        raise
+        log.warning("%s/%s:%s vanished (deleted since the tag list was read): left out",
+                    self.domain, self.repository, tag)
+        return None
 
     def delete(self, tag: str) -> None:
         """Remove this one tag; other tags on the same manifest stay.
