@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._log import log
+from ._vanished import tag_vanished
 from .errors import NotFoundError, RegistryError
 from .models import ManifestList, ManifestV2, OCIIndex, OCIManifest, parse_rfc3339
 
@@ -129,11 +130,16 @@ class TagDecision:
 
 @attrs.frozen
 class RetentionPlan:
-    """The tags of ``repository`` to ``delete`` and to ``keep``, newest first."""
+    """The tags of ``repository`` to ``delete`` and to ``keep``, newest first.
+
+    ``vanished`` names the tags that were listed but deleted by someone else
+    before the plan could read them (a busy registry): they are in neither list.
+    """
 
     repository: str
     delete: list[TagDecision]
     keep: list[TagDecision]
+    vanished: list[str] = attrs.field(factory=list)
 
     @property
     def frees(self) -> int:
@@ -141,12 +147,13 @@ class RetentionPlan:
         return sum(d.frees for d in self.delete)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: repository, delete, keep and frees."""
+        """A JSON-ready dict: repository, delete, keep, frees and vanished."""
         return {
             "repository": self.repository,
             "delete": [d.to_dict() for d in self.delete],
             "keep": [d.to_dict() for d in self.keep],
             "frees": self.frees,
+            "vanished": list(self.vanished),
         }
 
 
@@ -174,8 +181,14 @@ def _created(repo: Repository, manifest: ManifestV2 | OCIManifest) -> _dt.dateti
     return when
 
 
-def _facts(repo: Repository, digest: str) -> _Facts:
-    manifest = repo.manifests.get(digest)
+def _facts(repo: Repository, digest: str) -> _Facts | None:
+    """What the plan needs of one manifest; None when it was deleted since its HEAD."""
+    try:
+        manifest = repo.manifests.get(digest)
+    except NotFoundError as exc:
+        if not tag_vanished(exc, repo.name, digest):
+            raise
+        return None
     if isinstance(manifest, ManifestV2 | OCIManifest):
         return _Facts(_created(repo, manifest), _blobs(manifest))
     assert isinstance(manifest, ManifestList | OCIIndex)
@@ -219,7 +232,9 @@ def plan(
     """Decide which tags of ``repo`` to delete; nothing is deleted (see :func:`apply`).
 
     Reads every tag's digest, manifest and config (in parallel). ``now``
-    (default: the current time, UTC) is when ``older_than`` counts from.
+    (default: the current time, UTC) is when ``older_than`` counts from. A tag
+    deleted by someone else while the plan reads it is left out, logged and named
+    in :attr:`RetentionPlan.vanished`.
 
     Raises:
         ValueError: no deletion rule (``keep``, ``keep_semver`` or ``older_than``), a
@@ -235,11 +250,21 @@ def plan(
     if now.tzinfo is None:
         now = now.replace(tzinfo=_dt.timezone.utc)
     patterns = list(keep_patterns)
-    tags: dict[str, str] = repo.tags.get_all(with_digests=True)
+    # A tag deleted by someone else while the plan reads (its HEAD, or its manifest
+    # by digest, answers 404) is left out and reported in ``vanished``.
+    listed = list(repo.tags.iter())
+    tags: dict[str, str] = repo.tags.digests(listed)
     digests = sorted(set(tags.values()))
     workers = repo.registry.max_workers if repo.registry is not None else 4
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(digests) or 1))) as pool:
-        facts = dict(zip(digests, pool.map(lambda d: _facts(repo, d), digests), strict=True))
+        found = dict(zip(digests, pool.map(lambda d: _facts(repo, d), digests), strict=True))
+    facts = {d: f for d, f in found.items() if f is not None}
+    for tag, digest in list(tags.items()):
+        if digest not in facts:
+            log.warning("%s:%s vanished (its manifest %s was deleted while planning): "
+                        "left out", repo.name, tag, digest)
+            del tags[tag]
+    vanished = sorted(t for t in listed if t not in tags)
 
     def created(tag: str) -> _dt.datetime | None:
         return facts[tags[tag]].created
@@ -287,7 +312,7 @@ def plan(
                 outside.append(f"not in the top {keep_semver} semver")
             reason = ", ".join(outside)
         going.append(TagDecision(tag, tags[tag], when, reason))
-    return RetentionPlan(repo.name, _with_frees(going, kept, facts), kept)
+    return RetentionPlan(repo.name, _with_frees(going, kept, facts), kept, vanished)
 
 
 def _with_frees(
