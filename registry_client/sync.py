@@ -23,6 +23,8 @@ from typing import Any
 
 import attrs
 
+from ._log import log
+from ._vanished import tag_vanished
 from .errors import InvalidReferenceError, RegistryError
 from .models import Image
 from .progress import ProgressCallback
@@ -31,7 +33,7 @@ from .registry import Registry
 from .repository import Repository
 from .services._plan import CopyPlan
 
-__all__ = ["SyncEntry", "SyncResult", "copy_all_tags", "load_sync_file", "sync"]
+__all__ = ["CopiedTags", "SyncEntry", "SyncResult", "copy_all_tags", "load_sync_file", "sync"]
 
 
 @attrs.frozen
@@ -44,10 +46,16 @@ class SyncEntry:
 
 @attrs.frozen
 class SyncResult:
-    """What a sync did: the images copied (or the plans, for a dry run) and the failures."""
+    """What a sync did: the images copied (or the plans, for a dry run) and the failures.
+
+    ``vanished`` names the source images (``host/repo:tag``) whose tag was listed but
+    deleted by someone else before its copy began (a busy registry): left out, not
+    failures.
+    """
 
     copied: tuple[Image | CopyPlan, ...]
     failed: tuple[tuple[str, str], ...]
+    vanished: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -55,28 +63,44 @@ class SyncResult:
         return not self.failed
 
 
+class CopiedTags(list[Image | CopyPlan]):
+    """What :func:`copy_all_tags` copied: a list of images (or plans, for a dry run).
+
+    ``vanished`` lists the source tags that were deleted by someone else between
+    the tag list and their copy (a busy registry): they were left out.
+    """
+
+    def __init__(self, items: Iterable[Image | CopyPlan] = (), vanished: Iterable[str] = ()
+                 ) -> None:
+        super().__init__(items)
+        self.vanished: list[str] = list(vanished)
+
+
 def copy_all_tags(
     source: Repository, target: Repository, *, max_workers: int = 4, dry_run: bool = False,
     progress: ProgressCallback | None = None,
-) -> list[Image | CopyPlan]:
+) -> CopiedTags:
     """Copy every tag of ``source`` to ``target`` (same tags), a few images at a time.
 
     With ``dry_run=True`` returns each image's :class:`CopyPlan` and writes nothing.
+    A tag deleted from ``source`` after the tag list was read is left out, logged and
+    named in the result's ``vanished``.
 
     Raises:
         RegistryError: a tag could not be copied. Every other tag is still copied
             first; the error raised is the first failure's (its type kept), naming
             the tag. :func:`sync` reports every failure instead.
     """
-    jobs = [_Job(source, tag, target, tag) for tag in source.tags.get_all()]
-    copied, failed = _run(jobs, max_workers=max_workers, dry_run=dry_run, progress=progress)
+    jobs = [_Job(source, tag, target, tag, listed=True) for tag in source.tags.get_all()]
+    copied, failed, vanished = _run(jobs, max_workers=max_workers, dry_run=dry_run,
+                                    progress=progress)
     if failed:
         name, exc = failed[0]
         if isinstance(exc, RegistryError):
             raise type(exc)(f"copy {name}: {exc}", status_code=exc.status_code,
                             errors=exc.errors, method=exc.method, url=exc.url) from exc
         raise exc
-    return copied
+    return CopiedTags(copied, [job.reference for job in vanished])
 
 
 @attrs.frozen
@@ -85,6 +109,7 @@ class _Job:
     reference: str  # a tag or a digest
     target: Repository
     target_tag: str | None
+    listed: bool = False  # the reference is a tag read from the source's tag list
 
     @property
     def name(self) -> str:
@@ -94,7 +119,8 @@ class _Job:
 
 def _run(
     jobs: list[_Job], *, max_workers: int, dry_run: bool, progress: ProgressCallback | None,
-) -> tuple[list[Image | CopyPlan], list[tuple[str, Exception]]]:
+) -> tuple[list[Image | CopyPlan], list[tuple[str, Exception]], list[_Job]]:
+    """``(copied, failures, vanished)``: a listed tag whose manifest is gone is not a failure."""
     def one(job: _Job) -> Image | CopyPlan:
         if dry_run:
             return job.source.images.copy(job.reference, job.target, job.target_tag,
@@ -104,16 +130,24 @@ def _run(
 
     results: list[Image | CopyPlan] = []
     failures: list[tuple[str, Exception]] = []
+    vanished: list[_Job] = []
     if not jobs:
-        return results, failures
+        return results, failures, vanished
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(jobs)))) as pool:
         futures = [(job, pool.submit(one, job)) for job in jobs]
         for job, future in futures:
             try:
                 results.append(future.result())
+            except RegistryError as exc:
+                if job.listed and tag_vanished(exc, job.source.name, job.reference):
+                    log.warning("%s vanished (deleted since the tag list was read): "
+                                "not copied", job.name)
+                    vanished.append(job)
+                else:
+                    failures.append((job.name, exc))
             except Exception as exc:
                 failures.append((job.name, exc))
-    return results, failures
+    return results, failures, vanished
 
 
 # ``key: value`` where the key may hold a port (``localhost:5000/app``): the separator is
@@ -172,7 +206,8 @@ def sync(
     repository); a source naming one image is copied to the target's tag when the
     target has one, else under the source's tag. Failures (an image, or a source
     repository that cannot be listed) are collected, not raised, so one bad entry
-    does not stop the rest.
+    does not stop the rest. A listed tag deleted from the source before its copy
+    began is left out and named in :attr:`SyncResult.vanished`, not a failure.
 
     Raises:
         InvalidReferenceError: an entry is not a valid reference, or its target can't
@@ -200,9 +235,11 @@ def sync(
                 tag = dst_ref.tag or src_ref.tag
                 jobs.append(_Job(src, src_ref.reference, dst, tag))
             else:
-                jobs.extend(_Job(src, t, dst, t) for t in src.tags.get_all())
+                jobs.extend(_Job(src, t, dst, t, listed=True) for t in src.tags.get_all())
         except RegistryError as exc:
             failed.append((entry.source, exc))
-    copied, failures = _run(jobs, max_workers=max_workers, dry_run=dry_run, progress=progress)
+    copied, failures, vanished = _run(jobs, max_workers=max_workers, dry_run=dry_run,
+                                      progress=progress)
     failed += failures
-    return SyncResult(copied=tuple(copied), failed=tuple((n, str(e)) for n, e in failed))
+    return SyncResult(copied=tuple(copied), failed=tuple((n, str(e)) for n, e in failed),
+                      vanished=tuple(job.name for job in vanished))

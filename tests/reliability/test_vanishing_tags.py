@@ -1,0 +1,174 @@
+"""A tag deleted between the tag list and its HEAD/GET, on a real registry (a busy registry).
+
+The FaultProxy answers 404 ``MANIFEST_UNKNOWN`` for one tag's manifest URL (HEAD and
+GET), as Distribution does for a tag deleted after the list was read. Every "for each
+tag" path leaves that tag out, reports it and handles every other tag.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from registry_client import CopyPlan, Image, NotFoundError, Registry, retention
+from registry_client.sync import SyncEntry, copy_all_tags, sync
+from registry_client.testing import (
+    FaultProxy,
+    LocalRegistry,
+    LocalRegistryFactory,
+    SeededImage,
+    seed_image,
+)
+
+pytestmark = pytest.mark.integration
+
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+TAGS = ["v1.0.0", "v1.1.0", "gone", "v1.2.0", "v1.3.0"]
+GONE = "gone"
+MANIFEST_UNKNOWN = json.dumps({"errors": [{
+    "code": "MANIFEST_UNKNOWN", "message": "manifest unknown", "detail": {"Tag": GONE},
+}]}).encode()
+
+
+@pytest.fixture
+def seeded(anon_registry: LocalRegistry, unique_repository: str) -> dict[str, SeededImage]:
+    return {
+        tag: seed_image(anon_registry, unique_repository, tag, seed=40 + i, layers=(256,),
+                        created=NOW - dt.timedelta(days=10 * i))
+        for i, tag in enumerate(TAGS)
+    }
+
+
+def vanish(proxy: FaultProxy, repository: str, reference: str = GONE) -> None:
+    """From now on ``repository``'s ``reference`` answers as a deleted tag does."""
+    path = rf"^/v2/{repository}/manifests/{reference}$"
+    proxy.add_rule("HEAD", path, action="status", status=404, body=b"", times=None)
+    proxy.add_rule("GET", path, action="status", status=404, body=MANIFEST_UNKNOWN,
+                   headers={"Content-Type": "application/json"}, times=None)
+
+
+@pytest.fixture
+def proxy(anon_registry: LocalRegistry) -> Iterator[FaultProxy]:
+    with FaultProxy(anon_registry, timeout=5) as p:
+        yield p
+
+
+@pytest.fixture
+def through(proxy: FaultProxy) -> Iterator[Registry]:
+    with Registry(proxy.host, protocol="http", retries=1, backoff=0.0) as reg:
+        yield reg
+
+
+def digests(seeded: dict[str, SeededImage], *, without: str = GONE) -> dict[str, str]:
+    return {tag: image.digest for tag, image in seeded.items() if tag != without}
+
+
+def test_get_all_with_digests_returns_every_other_tag_and_logs_the_gone_one(
+    seeded: dict[str, SeededImage], proxy: FaultProxy, through: Registry,
+    unique_repository: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    vanish(proxy, unique_repository)
+    repo = through.repository(unique_repository)
+    with caplog.at_level(logging.WARNING, logger="registry_client"):
+        assert repo.tags.get_all(with_digests=True) == digests(seeded)
+    assert sorted(repo.tags.get_all()) == sorted(TAGS)  # the list itself still names it
+    [record] = [r for r in caplog.records if f"{unique_repository}:{GONE}" in r.getMessage()]
+    assert "vanished" in record.getMessage()
+    # the HEAD's 404 has no body: one GET told a gone tag from a gone repository
+    assert proxy.count("GET", rf"/manifests/{GONE}$") == 1
+
+
+def test_get_all_with_digests_still_raises_for_a_gone_repository(
+    seeded: dict[str, SeededImage], proxy: FaultProxy, through: Registry,
+    unique_repository: str,
+) -> None:
+    body = json.dumps({"errors": [{"code": "NAME_UNKNOWN", "message": "repository name not "
+                                   "known to registry"}]}).encode()
+    proxy.add_rule("HEAD", "/manifests/", action="status", status=404, body=b"", times=None)
+    proxy.add_rule("GET", "/manifests/", action="status", status=404, body=body,
+                   headers={"Content-Type": "application/json"}, times=None)
+    with pytest.raises(NotFoundError) as info:
+        through.repository(unique_repository).tags.get_all(with_digests=True)
+    assert "NAME_UNKNOWN" in info.value.codes
+
+
+def test_retention_plan_plans_every_other_tag_and_names_the_gone_one(
+    seeded: dict[str, SeededImage], proxy: FaultProxy, through: Registry,
+    unique_repository: str,
+) -> None:
+    vanish(proxy, unique_repository)
+    plan = retention.plan(through.repository(unique_repository), keep=1, now=NOW)
+    assert plan.vanished == [GONE]
+    assert [d.tag for d in plan.keep] == ["v1.0.0"]
+    assert [d.tag for d in plan.delete] == ["v1.1.0", "v1.2.0", "v1.3.0"]
+    for d in [*plan.keep, *plan.delete]:
+        assert d.digest == seeded[d.tag].digest
+    assert plan.to_dict()["vanished"] == [GONE]
+
+
+def test_retention_plan_names_a_tag_whose_manifest_went_after_its_head(
+    seeded: dict[str, SeededImage], proxy: FaultProxy, through: Registry,
+    unique_repository: str,
+) -> None:
+    # the HEAD saw the tag, then the image was deleted by digest before its GET
+    vanish(proxy, unique_repository, seeded["v1.2.0"].digest)
+    plan = retention.plan(through.repository(unique_repository), older_than="15d", now=NOW)
+    assert plan.vanished == ["v1.2.0"]
+    assert [d.tag for d in plan.keep] == ["v1.0.0", "v1.1.0"]
+    assert [d.tag for d in plan.delete] == ["gone", "v1.3.0"]
+
+
+def test_copy_all_tags_copies_every_other_tag_and_reports_the_gone_one(
+    seeded: dict[str, SeededImage], proxy: FaultProxy, through: Registry,
+    unique_repository: str, local_registry_factory: LocalRegistryFactory,
+) -> None:
+    vanish(proxy, unique_repository)
+    source = through.repository(unique_repository)
+    with Registry(local_registry_factory("anonymous").host, protocol="http") as b:
+        target = b.repository("mirror/app")
+        plans = copy_all_tags(source, target, dry_run=True)
+        assert all(isinstance(p, CopyPlan) for p in plans) and len(plans) == 4
+        assert plans.vanished == [GONE]
+        images = copy_all_tags(source, target, max_workers=2)
+        assert images.vanished == [GONE]
+        assert {i.tag: i.digest for i in images if isinstance(i, Image)} == digests(seeded)
+        assert target.tags.get_all(with_digests=True) == digests(seeded)
+
+
+def test_copy_all_tags_still_raises_when_a_blob_of_a_listed_tag_is_missing(
+    seeded: dict[str, SeededImage], proxy: FaultProxy, through: Registry,
+    unique_repository: str, local_registry_factory: LocalRegistryFactory,
+) -> None:
+    # a 404 that is not the tag's own manifest is a failure, not a vanished tag
+    proxy.add_rule("GET", f"/blobs/{seeded['v1.1.0'].layers[0]}", action="status",
+                   status=404, body=b'{"errors":[{"code":"BLOB_UNKNOWN"}]}', times=None)
+    with Registry(local_registry_factory("anonymous").host, protocol="http") as b:
+        with pytest.raises(NotFoundError, match=r":v1\.1\.0"):
+            copy_all_tags(through.repository(unique_repository), b.repository("m/app"))
+        assert sorted(b.repository("m/app").tags.get_all()) == sorted(
+            set(TAGS) - {"v1.1.0"})
+
+
+def test_sync_reports_the_gone_tag_apart_from_failures(
+    seeded: dict[str, SeededImage], proxy: FaultProxy, through: Registry,
+    unique_repository: str, local_registry_factory: LocalRegistryFactory,
+) -> None:
+    vanish(proxy, unique_repository)
+    dst = local_registry_factory("anonymous")
+    with Registry(dst.host, protocol="http") as b:
+        by_domain = {proxy.host: through, dst.host: b}
+        result = sync([SyncEntry(f"{proxy.host}/{unique_repository}", f"{dst.host}/m/app"),
+                       SyncEntry(f"{proxy.host}/{unique_repository}:{GONE}",
+                                 f"{dst.host}/m/named")],
+                      lambda r: by_domain[r.domain])
+        assert result.vanished == (f"{proxy.host}/{unique_repository}:{GONE}",)
+        # a source naming the gone tag itself is a failure: nothing was listed
+        assert [name for name, _ in result.failed] == [
+            f"{proxy.host}/{unique_repository}:{GONE}"]
+        assert sorted(i.tag or "" for i in result.copied if isinstance(i, Image)) == sorted(
+            digests(seeded))
+        assert b.repository("m/app").tags.get_all(with_digests=True) == digests(seeded)
