@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ThreadPoolExecutor
 
 from ._context import Context, UsageError
 from ._parser import Parser, add_verb
@@ -71,17 +70,21 @@ def run_ls(ctx: Context) -> int:
     repo = ctx.repository(ref)
     tags = list(repo.tags.iter(page_size=args.page_size))
     digests: dict[str, str] = {}
-    if args.digests and tags:
-        workers = min(4, len(tags))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            heads = list(pool.map(repo.manifests.head, tags))
-        digests = {tag: head.digest for tag, head in zip(tags, heads, strict=True)}
+    vanished: list[str] = []
+    if args.digests:
+        # A tag deleted since the list (a busy registry) is left out and named.
+        digests = repo.tags.digests(tags)
+        vanished = [t for t in tags if t not in digests]
+        tags = [t for t in tags if t in digests]
     if ctx.json:
         doc: dict[str, object] = {"name": ref.name, "tags": tags}
         if args.digests:
             doc["digests"] = digests
+            doc["vanished"] = vanished
         ctx.print_json(doc)
         return 0
+    if vanished:
+        ctx.stderr.write(f"vanished (deleted since the tag list): {', '.join(vanished)}\n")
     for tag in tags:
         ctx.line(f"{tag}\t{digests[tag]}" if args.digests else tag)
     return 0

@@ -114,6 +114,9 @@ def run_prune(ctx: Context) -> int:
             f"(frees {_bytes(plan.frees)}), {len(plan.keep)} to keep"
         )
         ctx.stdout.flush()
+        if plan.vanished:
+            ctx.stderr.write(f"vanished while planning (deleted meanwhile): "
+                             f"{', '.join(plan.vanished)}\n")
     deleted: list[str] = []
     if not args.dry_run:
         try:

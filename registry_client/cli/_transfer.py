@@ -165,6 +165,7 @@ def _report_sync(ctx: Context, result: SyncResult, *, as_list: bool = False) -> 
             "copied": [image_json(i) for i in images],
             "planned": [p.to_dict() for p in plans],
             "failed": [{"image": name, "error": err} for name, err in result.failed],
+            "vanished": list(result.vanished),
         })
     elif plans:
         _print_plans(ctx, plans)
@@ -173,6 +174,9 @@ def _report_sync(ctx: Context, result: SyncResult, *, as_list: bool = False) -> 
     else:
         for image in images:
             ctx.line(image.reference)
+    if result.vanished:  # a busy source: not an error
+        ctx.stderr.write("vanished from the source (deleted since the tag list): "
+                         f"{', '.join(result.vanished)}\n")
     for name, error in result.failed:
         ctx.stderr.write(f"registry-client: error: {name}: {error}\n")
     return 0 if result.ok else 1
