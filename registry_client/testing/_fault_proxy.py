@@ -634,6 +634,8 @@ class FaultProxy(StartStop):
         lines += [f"{k}: {v}" for k, v in headers.items()]
         if "content-length" not in names:
             lines.append(f"Content-Length: {len(body)}")
+        if record.method == "HEAD":  # the headers of the GET's answer, never a body
+            body = b""
         payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
         record.status = status
         conn.send(payload)

@@ -75,6 +75,21 @@ def test_status_for_first_k_matching_requests_then_forward(proxy: FaultProxy) ->
     assert requests.get(blob_url(proxy), timeout=5).status_code == 200
 
 
+def test_a_status_answer_to_a_head_has_no_body(proxy: FaultProxy) -> None:
+    # one rule for HEAD and GET with a JSON body: the HEAD gets the headers only, so
+    # the kept-alive connection still reads the next answer right
+    body = b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}'
+    proxy.add_rule(None, r"/blobs/sha256:", action="status", status=404, body=body, times=2)
+    with requests.Session() as s:
+        head = s.head(blob_url(proxy), timeout=5)
+        assert head.status_code == 404 and head.headers["Content-Length"] == str(len(body))
+        get = s.get(blob_url(proxy), timeout=5)
+        assert get.status_code == 404 and get.content == body
+        assert s.get(blob_url(proxy), timeout=5).content == BLOB
+    assert len({r.connection for r in proxy.requests}) == 1
+    assert [r.response_bytes for r in proxy.requests[:2]] == [0, len(body)]
+
+
 def test_rules_match_in_order_and_every_nth(proxy: FaultProxy) -> None:
     proxy.add_rule("GET", "/blobs/", action="status", status=502, every=2, times=2)
     proxy.add_rule("GET", "/blobs/", action="status", status=500, times=1)
