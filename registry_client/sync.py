@@ -5,17 +5,15 @@ A sync file maps source repositories to target repositories, as JSON::
     {"localhost:5000/app": "registry.example.com/mirror/app",
      "localhost:5000/tools:1.2": "registry.example.com/tools"}
 
-or as the same flat mapping in YAML (``source: target`` lines; PyYAML is used
-when installed, else this simple form is read directly). A source with a tag or
-digest copies that image; without, every tag. Images are copied concurrently
-(a bounded pool); each image runs one copy plan.
+or as the same mapping in YAML (``source: target`` lines, read with PyYAML). A
+source with a tag or digest copies that image; without, every tag. Images are
+copied concurrently (a bounded pool); each image runs one copy plan.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -150,25 +148,28 @@ def _run(
     return results, failures, vanished
 
 
-# ``key: value`` where the key may hold a port (``localhost:5000/app``): the separator is
-# the first colon followed by a space.
-_YAML_LINE = re.compile(
-    r"""^\s*(?P<k>"[^"]*"|'[^']*'|[^:#\s][^#]*?)\s*:\s+"""
-    r"""(?P<v>"[^"]*"|'[^']*'|[^#\s]+)\s*(?:\#.*)?$"""
-)
-
-
 def load_sync_file(path: str | os.PathLike[str]) -> list[SyncEntry]:
-    """Read a JSON or flat YAML mapping of source -> target references.
+    """Read a JSON or YAML mapping of source -> target references.
+
+    JSON is read as JSON when it parses (a ``.json`` file must); anything else is
+    read as YAML (PyYAML's ``safe_load``).
 
     Raises:
-        ValueError: the file is not such a mapping.
+        ValueError: the file is not UTF-8, not valid JSON/YAML (the message names
+            the file and the line), or not a flat mapping of strings.
+        OSError: the file cannot be read.
     """
-    text = Path(path).read_text(encoding="utf-8")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     doc: Any
     try:
         doc = json.loads(text)
-    except ValueError:
+    except json.JSONDecodeError as exc:
+        if str(path).lower().endswith(".json"):
+            raise ValueError(f"{path}, line {exc.lineno}, column {exc.colno}: {exc.msg}"
+                             ) from None
         doc = _load_yaml(text, path)
     if not isinstance(doc, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in doc.items()
@@ -178,21 +179,21 @@ def load_sync_file(path: str | os.PathLike[str]) -> list[SyncEntry]:
 
 
 def _load_yaml(text: str, path: str | os.PathLike[str]) -> Any:
+    """``yaml.safe_load(text)``; a malformed document is a ValueError naming file and line."""
+    import yaml  # only sync files need it: a quicker import of the package
+
     try:
-        import yaml  # type: ignore[import-untyped, import-not-found, unused-ignore]
-    except ImportError:
-        out: dict[str, str] = {}
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            if line.rstrip() in ("---", "..."):  # document start / end markers
-                continue
-            m = _YAML_LINE.match(line)
-            if not m:
-                raise ValueError(f"{path}, line {n}: want 'source: target'") from None
-            out[m["k"].strip("\"'")] = m["v"].strip("\"'")
-        return out
-    return yaml.safe_load(text)
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = " ".join(str(exc.problem or exc.context or "malformed YAML").split())
+        raise ValueError(f"{path}{where}: {what}") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ValueError(f"{path}, line {line}: character #x{char:04x} is not allowed in YAML"
+                         ) from None
 
 
 def sync(
