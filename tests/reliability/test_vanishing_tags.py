@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from registry_client import CopyPlan, Image, NotFoundError, Registry, retention
 from registry_client.sync import SyncEntry, copy_all_tags, sync
@@ -172,3 +173,35 @@ def test_sync_reports_the_gone_tag_apart_from_failures(
         assert sorted(i.tag or "" for i in result.copied if isinstance(i, Image)) == sorted(
             digests(seeded))
         assert b.repository("m/app").tags.get_all(with_digests=True) == digests(seeded)
+
+
+@pytest.mark.parametrize("path", ["get_all", "retention", "copy_all_tags"])
+def test_a_tag_really_deleted_right_after_the_tag_list(
+    seeded: dict[str, SeededImage], anon_registry: LocalRegistry, unique_repository: str,
+    local_registry_factory: LocalRegistryFactory, path: str,
+) -> None:
+    # no proxy: a response hook deletes the image of GONE for real, on the registry,
+    # as soon as the tag list has been read and before any HEAD or GET of a tag
+    gone_url = f"{anon_registry.url}/v2/{unique_repository}/manifests/{seeded[GONE].digest}"
+    deleted: list[int] = []
+
+    def delete_after_listing(resp: requests.Response, *args: object, **kwargs: object) -> None:
+        if resp.request.method == "GET" and "/tags/list" in resp.url and not deleted:
+            deleted.append(requests.delete(gone_url, timeout=5).status_code)
+
+    session = requests.Session()
+    session.hooks["response"].append(delete_after_listing)
+    with Registry(anon_registry.host, protocol="http", session=session) as reg:
+        repo = reg.repository(unique_repository)
+        if path == "get_all":
+            assert repo.tags.get_all(with_digests=True) == digests(seeded)
+        elif path == "retention":
+            plan = retention.plan(repo, keep=2, now=NOW)
+            assert plan.vanished == [GONE]
+            assert sorted(d.tag for d in [*plan.keep, *plan.delete]) == sorted(digests(seeded))
+        else:
+            with Registry(local_registry_factory("anonymous").host, protocol="http") as b:
+                images = copy_all_tags(repo, b.repository("m/app"))
+                assert images.vanished == [GONE]
+                assert b.repository("m/app").tags.get_all(with_digests=True) == digests(seeded)
+    assert deleted == [202]
