@@ -28,5 +28,5 @@ def tag_vanished(exc: RegistryError, repository: str, tag: str) -> bool:
         return False
     if "NAME_UNKNOWN" in exc.codes:
         return False  # the repository is gone, not one tag
-    path = urlsplit(exc.url or "").path
-    return path.endswith(f"/v2/{repository}/manifests/{tag}")
+    _, v2, rest = urlsplit(exc.url or "").path.partition("/v2/")
+    return bool(v2) and rest == f"{repository}/manifests/{tag}"
