@@ -6,9 +6,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# A second venv with the LOWEST versions pyproject.toml allows for the direct
+# dependencies (uv's --resolution lowest-direct), so a declared floor cannot rot.
+LOWEST := .venv-lowest
+LOWEST_STAMP := $(LOWEST)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint unit integration bench system-deps clean
+.PHONY: demo test lint unit lowest integration bench system-deps clean
 
 # Debian's own python3 needs python3-venv for `-m venv` (ensurepip); install it if missing.
 $(STAMP): pyproject.toml
@@ -19,6 +23,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
+
+# uv resolves the lowest versions (pip cannot); installed into the main venv.
+$(BIN)/uv: $(STAMP)
+	$(BIN)/pip install -q uv
+	touch $@
+
+# Rebuilt when pyproject.toml changes, like the main venv; uv's cache keeps it fast.
+$(LOWEST_STAMP): pyproject.toml $(BIN)/uv
+	rm -rf $(LOWEST)
+	$(BIN)/uv venv -q --python $(BIN)/python $(LOWEST)
+	$(BIN)/uv pip install -q --python $(LOWEST)/bin/python --resolution lowest-direct -e '.[test]'
+	@echo "lowest: $$($(BIN)/uv pip freeze -q --python $(LOWEST)/bin/python \
+		| grep -iE '^(requests|urllib3|attrs|cattrs|tqdm|pyyaml)==' | tr '\n' ' ')"
+	touch $(LOWEST_STAMP)
 
 # docker-registry: the real registry the tests run; skopeo: interop tests and the
 # benchmark's peer; time (GNU /usr/bin/time): the benchmark's peak-RSS readings.
@@ -33,8 +51,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check registry_client tests examples benchmarks
 	$(BIN)/mypy --strict registry_client
 
-test: $(STAMP) system-deps lint
+test: $(STAMP) system-deps lint lowest
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# The unit tests and one real-registry pull with the lowest allowed dependencies.
+lowest: $(LOWEST_STAMP) system-deps
+	$(LOWEST)/bin/python -m pytest -q -p no:cacheprovider tests/unit \
+		tests/integration/test_dependency_floors.py
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit
@@ -46,4 +69,4 @@ bench: $(STAMP) system-deps
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(LOWEST) build *.egg-info
