@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from . import mediatypes
+from ._log import log
+from .errors import NotFoundError
+from .models import Descriptor
 from .requester import Requester
-from .services import BlobService, ImageService, ManifestService, TagService
+from .services import BlobService, ImageService, ManifestService, TagService, _light
+from .services._schedule import parallel
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -24,6 +31,7 @@ class Repository:
         self.name = name
         self.registry = registry
         self.requester = requester
+        self._max_workers = max(1, max_workers)
         self.manifests = ManifestService(requester, name)
         self.blobs = BlobService(requester, name)
         self.tags = TagService(
@@ -38,6 +46,102 @@ class Repository:
     def domain(self) -> str:
         """The registry domain (``docker.io``, ``localhost:5000``...)."""
         return self.requester.domain
+
+    def delete(
+        self, *, dry_run: bool = False, on_deleted: Callable[[str], None] | None = None,
+    ) -> list[str]:
+        """Delete every manifest of this repository, and with them all its tags.
+
+        Lists the tags and resolves each to its manifest; for an index
+        (multi-platform image) also the manifests it lists that are in this
+        repository. Each manifest is then deleted once by digest, however many
+        tags point to it, and an index before the manifests it lists. Returns the
+        digests deleted, in that order. A tag that disappears meanwhile is skipped,
+        and a manifest that someone else deleted first counts as gone (not
+        returned, not an error). ``dry_run=True`` deletes nothing and returns the
+        digests that would be deleted. ``on_deleted(digest)`` is called after each
+        delete, so you know what went even when a later delete fails.
+
+        Only manifests reached from a tag are found: ones pushed by digest alone,
+        that no tagged index lists, stay. The layers and configs stay on the
+        registry's disk until its garbage collector runs (Distribution:
+        ``registry garbage-collect``), and Distribution keeps the repository's
+        name in its catalog.
+
+        Raises:
+            NotFoundError: the repository does not exist.
+            RegistryResponseError: the registry refused a delete (deletes not
+                enabled: Distribution's ``storage.delete.enabled``); the manifests
+                before it are deleted.
+        """
+        order = self._manifests_to_delete()
+        if dry_run:
+            return order
+        deleted: list[str] = []
+        for digest in order:
+            try:
+                self.manifests.delete(digest)
+            except NotFoundError:
+                log.info("%s@%s was already deleted", self.name, digest)
+                continue
+            deleted.append(digest)
+            if on_deleted is not None:
+                on_deleted(digest)
+        return deleted
+
+    def _head(self, reference: str) -> Descriptor | None:
+        """The manifest's descriptor, or None when it is gone (404)."""
+        try:
+            return self.manifests.head(reference)
+        except NotFoundError:
+            return None
+
+    def _manifests_to_delete(self) -> list[str]:
+        """Every manifest reached from a tag, an index before what it lists, each once."""
+        tags = self.tags.get_all()
+        found: dict[str, Descriptor] = {}  # digest -> descriptor, in the order found
+        for tag, desc in zip(tags, parallel(self._head, tags, self._max_workers), strict=True):
+            if desc is None:
+                log.info("%s:%s disappeared while it was listed: skipped", self.name, tag)
+            else:
+                found.setdefault(desc.digest, desc)
+        lists: dict[str, list[str]] = {}  # index digest -> the digests it lists found here
+        todo = [d for d in found.values() if d.media_type in mediatypes.INDEX_TYPES]
+        while todo:
+            for desc in todo:
+                lists[desc.digest] = []
+                try:
+                    raw = self.manifests.get_raw(desc.digest)
+                except NotFoundError:
+                    log.info("%s@%s disappeared while it was read", self.name, desc.digest)
+                    continue
+                is_index, entries = _light.read(raw)
+                if not is_index:  # the HEAD's media type said index, the body does not
+                    continue
+                wanted = list(dict.fromkeys(e.digest for e in entries))
+                heads = parallel(self._head, wanted, self._max_workers)
+                for child in heads:
+                    if child is None:  # not in this repository (or deleted meanwhile)
+                        continue
+                    lists[desc.digest].append(child.digest)
+                    found.setdefault(child.digest, child)
+            todo = [d for d in found.values()
+                    if d.media_type in mediatypes.INDEX_TYPES and d.digest not in lists]
+        # Kahn's order: a manifest comes once every index listing it has come.
+        waiting = dict.fromkeys(found, 0)
+        for listed_digests in lists.values():
+            for listed in listed_digests:
+                waiting[listed] += 1
+        ready = deque(d for d, n in waiting.items() if n == 0)
+        order: list[str] = []
+        while ready:
+            digest = ready.popleft()
+            order.append(digest)
+            for listed in lists.get(digest, ()):
+                waiting[listed] -= 1
+                if waiting[listed] == 0:
+                    ready.append(listed)
+        return order
 
     def __repr__(self) -> str:
         return f"Repository(domain={self.domain!r}, name={self.name!r})"

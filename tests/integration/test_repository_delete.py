@@ -1,0 +1,64 @@
+"""Repository.delete against a real Distribution 2.8, anonymous and token (admin) modes."""
+
+from __future__ import annotations
+
+import pytest
+
+from registry_client import NotFoundError, Registry
+from registry_client.testing import LocalRegistry, seed_image, seed_tags
+
+pytestmark = pytest.mark.integration
+
+PLATFORMS = ["linux/amd64", "linux/arm64/v8"]
+
+
+def remaining_tags(rc: Registry, name: str) -> list[str]:
+    """The repository's tags; none when Distribution says the repository is unknown."""
+    try:
+        return rc.repository(name).tags.get_all()
+    except NotFoundError:
+        return []
+
+
+def test_delete_takes_every_manifest_once_and_leaves_other_repositories(
+    reg: LocalRegistry, rc: Registry, unique_repository: str
+) -> None:
+    doomed, bystander = f"{unique_repository}/doomed", f"{unique_repository}/bystander"
+    single = seed_tags(reg, doomed, ["1.0", "latest"], seed=1)       # two tags, one digest
+    multi = seed_image(reg, doomed, "multi", platforms=PLATFORMS, seed=2)
+    kept = seed_tags(reg, bystander, ["1.0", "latest"], seed=1)      # same image elsewhere
+    kept_multi = seed_image(reg, bystander, "multi", platforms=PLATFORMS, seed=2)
+
+    deleted = rc.repository(doomed).delete()
+
+    assert sorted(deleted) == sorted(
+        [single.digest, multi.digest, *(c.digest for c in multi.children)])
+    assert deleted.index(multi.digest) < min(deleted.index(c.digest) for c in multi.children)
+    assert remaining_tags(rc, doomed) == []
+    for digest in deleted:
+        with pytest.raises(NotFoundError):
+            rc.repository(doomed).manifests.head(digest)
+    other = rc.repository(bystander)
+    assert sorted(other.tags.get_all()) == ["1.0", "latest", "multi"]
+    assert other.manifests.get_raw("latest").data == kept.manifest
+    assert other.manifests.get_raw("multi").data == kept_multi.manifest
+    for child in kept_multi.children:
+        assert other.manifests.head(child.digest).digest == child.digest
+    assert rc.repository(doomed).delete() == []                   # again: nothing left
+
+
+def test_dry_run_deletes_nothing_and_names_what_would_go(
+    reg: LocalRegistry, rc: Registry, unique_repository: str
+) -> None:
+    single = seed_tags(reg, unique_repository, ["a", "b"], seed=3)
+    multi = seed_image(reg, unique_repository, "multi", platforms=PLATFORMS, seed=4)
+    repo = rc.repository(unique_repository)
+
+    planned = repo.delete(dry_run=True)
+
+    assert sorted(planned) == sorted(
+        [single.digest, multi.digest, *(c.digest for c in multi.children)])
+    assert sorted(repo.tags.get_all()) == ["a", "b", "multi"]
+    assert repo.manifests.get_raw("multi").data == multi.manifest
+    for child in multi.children:
+        assert repo.manifests.head(child.digest).digest == child.digest
