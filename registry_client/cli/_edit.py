@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from registry_client import InvalidReferenceError
+from registry_client import InvalidReferenceError, RegistryError
 
 from ._context import Context, UsageError
 from ._parser import Parser, add_verb
@@ -29,14 +29,26 @@ def register(
 
     sub = add_verb(
         verbs, "delete", common, handler=run_delete,
-        summary="delete a tag, or a manifest by digest",
+        summary="delete a tag, a manifest by digest, or a whole repository (--all)",
         description="With a tag (host/app:1.0), remove that tag only: other tags on the\n"
         "same manifest stay. With a digest (host/app@sha256:...), delete the manifest\n"
         "and with it every tag pointing to it. When both are given the digest is used.\n"
+        "With --all and a repository (host/app), delete every manifest its tags reach,\n"
+        "each once, an index before its platforms, printing each digest as it goes\n"
+        "(--dry-run: print them, delete nothing). The bytes stay on the registry's disk\n"
+        "until its garbage collector runs (Distribution: registry garbage-collect), and\n"
+        "Distribution keeps the repository's name in its catalog.\n"
         "The registry must allow deletes (Distribution: storage.delete.enabled).",
     )
     sub.add_argument(
-        "reference", metavar="REFERENCE", help="host/app:TAG or host/app@sha256:..."
+        "reference", metavar="REFERENCE",
+        help="host/app:TAG, host/app@sha256:..., or host/app with --all",
+    )
+    sub.add_argument(
+        "--all", action="store_true", help="delete every manifest of the repository"
+    )
+    sub.add_argument(
+        "--dry-run", action="store_true", help="with --all: print what would go, delete nothing"
     )
 
 
@@ -61,14 +73,52 @@ def run_tag(ctx: Context) -> int:
 
 def run_delete(ctx: Context) -> int:
     """``delete REFERENCE``."""
+    if ctx.args.all:
+        return _delete_repository(ctx)
+    if ctx.args.dry_run:
+        raise UsageError("--dry-run goes with --all (a repository)")
     ref = ctx.reference(ctx.args.reference)
     if ref.digest is None and ref.tag is None:
         raise UsageError(
-            f"{ctx.args.reference!r}: say what to delete: REPOSITORY:TAG or REPOSITORY@DIGEST"
+            f"{ctx.args.reference!r}: say what to delete: REPOSITORY:TAG, REPOSITORY@DIGEST "
+            "or REPOSITORY --all"
         )
     repo = ctx.repository(ref)
     if ref.digest is not None:
         repo.images.delete_by_digest(ref.digest)
     elif ref.tag is not None:
         repo.tags.delete(ref.tag)
+    return 0
+
+
+def _delete_repository(ctx: Context) -> int:
+    """``delete REPOSITORY --all [--dry-run]``: each digest on stdout as it goes."""
+    repo = ctx.repository(ctx.repository_reference(ctx.args.reference))
+    deleted: list[str] = []
+
+    def report(digest: str) -> None:
+        deleted.append(digest)
+        if not ctx.json:
+            ctx.line(digest)
+            ctx.stdout.flush()
+
+    if ctx.args.dry_run:
+        for digest in repo.delete(dry_run=True):
+            report(digest)
+        ctx.stderr.write(f"dry run: {len(deleted)} manifests would go, nothing deleted\n")
+    else:
+        try:
+            repo.delete(on_deleted=report)
+        except RegistryError:
+            if ctx.json:  # what went before the error line (exit 1)
+                ctx.print_json(deleted)
+            ctx.stderr.write(f"deleted {len(deleted)} manifests before the error\n")
+            raise
+        noun = "manifest" if len(deleted) == 1 else "manifests"
+        ctx.stderr.write(
+            f"deleted {len(deleted)} {noun} of {repo.name}; the registry frees their bytes "
+            "when its garbage collector runs (Distribution: registry garbage-collect)\n"
+        )
+    if ctx.json:
+        ctx.print_json(deleted)
     return 0

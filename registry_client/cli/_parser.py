@@ -19,7 +19,8 @@ DESCRIPTION = """\
 A command-line client for Docker Registry v2 / OCI registries, with crane's verbs.
 References are written as for `docker pull`: localhost:5000/app:1.0,
 ghcr.io/org/app@sha256:..., alpine (= docker.io/library/alpine). A reference
-without tag or digest means the tag `latest`, except for `delete`, which wants one."""
+without tag or digest means the tag `latest`, except for `delete`, which wants one
+(or --all)."""
 
 EPILOG = """\
 connection:

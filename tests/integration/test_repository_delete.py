@@ -35,6 +35,7 @@ def test_delete_takes_every_manifest_once_and_leaves_other_repositories(
         [single.digest, multi.digest, *(c.digest for c in multi.children)])
     assert deleted.index(multi.digest) < min(deleted.index(c.digest) for c in multi.children)
     assert remaining_tags(rc, doomed) == []
+    assert doomed in [r.name for r in rc.repositories()]  # Distribution keeps the name
     for digest in deleted:
         with pytest.raises(NotFoundError):
             rc.repository(doomed).manifests.head(digest)

@@ -1,0 +1,89 @@
+"""``registry-client delete REPOSITORY --all`` against a real registry (subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+
+import pytest
+
+from registry_client.testing import LocalRegistry, seed_image, seed_tags
+
+CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]
+pytestmark = pytest.mark.integration
+
+PLATFORMS = ["linux/amd64", "linux/arm64/v8"]
+
+
+def lines(out: bytes) -> list[str]:
+    return out.decode().splitlines()
+
+
+def ok(result: subprocess.CompletedProcess[bytes]) -> subprocess.CompletedProcess[bytes]:
+    assert result.returncode == 0, result.stderr.decode()
+    return result
+
+
+def test_dry_run_lists_every_manifest_then_all_deletes_them(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str
+) -> None:
+    single = seed_tags(anon_registry, unique_repository, ["1.0", "latest"], seed=5)
+    multi = seed_image(anon_registry, unique_repository, "multi", platforms=PLATFORMS, seed=6)
+    everything = sorted([single.digest, multi.digest, *(c.digest for c in multi.children)])
+    repo = f"{anon_registry.host}/{unique_repository}"
+
+    dry = ok(cli("--plain-http", "delete", repo, "--all", "--dry-run"))
+    assert sorted(lines(dry.stdout)) == everything
+    assert "nothing deleted" in dry.stderr.decode()
+    assert sorted(lines(ok(cli("--plain-http", "ls", repo)).stdout)) == ["1.0", "latest", "multi"]
+
+    dry_json = ok(cli("--plain-http", "--json", "delete", repo, "--all", "--dry-run"))
+    assert sorted(json.loads(dry_json.stdout)) == everything
+
+    done = ok(cli("--plain-http", "--json", "delete", repo, "--all"))
+    deleted = json.loads(done.stdout)
+    assert sorted(deleted) == everything
+    assert deleted.index(multi.digest) < min(deleted.index(c.digest) for c in multi.children)
+    assert lines(ok(cli("--plain-http", "ls", repo)).stdout) == []
+    again = ok(cli("--plain-http", "delete", repo, "--all"))
+    assert lines(again.stdout) == []
+
+
+def test_all_prints_each_digest_as_it_goes(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str
+) -> None:
+    image = seed_image(anon_registry, unique_repository, "1.0", seed=7)
+    repo = f"{anon_registry.host}/{unique_repository}"
+    done = ok(cli("--plain-http", "delete", repo, "--all"))
+    assert lines(done.stdout) == [image.digest]
+    assert "deleted 1 manifest" in done.stderr.decode()
+    assert "garbage-collect" in done.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["delete", "localhost:5000/app:1.0", "--all"], "without a tag or digest"),
+        (["delete", "localhost:5000/app@sha256:" + "a" * 64, "--all"], "without a tag or digest"),
+        (["delete", "localhost:5000/app:1.0", "--dry-run"], "--all"),
+        (["delete", "localhost:5000/app"], "--all"),
+    ],
+)
+def test_usage_errors(cli: CliRunner, args: list[str], needle: str) -> None:
+    result = cli("--plain-http", *args)
+    assert result.returncode == 2
+    assert needle in result.stderr.decode()
+
+
+def test_a_refused_delete_exits_1_and_leaves_every_tag(cli: CliRunner) -> None:
+    with LocalRegistry(delete_enabled=False) as reg:        # Distribution's default
+        image = seed_tags(reg, "rmrepo/refused", ["a", "b"])
+        repo = f"{reg.host}/rmrepo/refused"
+        result = cli("--plain-http", "--json", "delete", repo, "--all")
+        assert result.returncode == 1
+        assert json.loads(result.stdout) == []
+        assert b"deleted 0 manifests before the error" in result.stderr
+        assert b"405" in result.stderr or b"UNSUPPORTED" in result.stderr
+        after = lines(ok(cli("--plain-http", "ls", repo, "--digests")).stdout)
+        assert sorted(after) == [f"{t}\t{image.digest}" for t in "ab"]
