@@ -44,6 +44,10 @@ left (``times``) decides the fault:
     (the "response lost" case).
 ``"ignore_range"``
     Forward without the ``Range`` header (a server that ignores ``Range``).
+``"headers"``
+    Forward, with the response headers named in ``headers`` replaced by the values given
+    there (or added); e.g. ``{"Content-Type": "binary/octet-stream"}`` for a registry
+    whose storage serves manifests with a generic type.
 ``"redirect"``
     Forward; when the registry answers with a success, answer ``307`` instead, to a URL on
     the proxy's *storage host* (another loopback port); other answers (401...) go back as
@@ -81,11 +85,11 @@ __all__ = ["FaultAction", "FaultProxy", "FaultRule", "ProxiedRequest"]
 
 FaultAction = Literal[
     "cut", "short", "status", "delay", "throttle", "corrupt", "reset", "drop",
-    "ignore_range", "redirect",
+    "ignore_range", "redirect", "headers",
 ]
 _ACTIONS: frozenset[str] = frozenset(
     {"cut", "short", "status", "delay", "throttle", "corrupt", "reset", "drop",
-     "ignore_range", "redirect"}
+     "ignore_range", "redirect", "headers"}
 )
 _HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-connection", "proxy-authenticate",
@@ -734,9 +738,12 @@ class FaultProxy(StartStop):
         chunked = not no_body and length is None and resp.chunked
         until_close = not no_body and length is None and not resp.chunked
         lines = [f"HTTP/1.1 {resp.status} {resp.reason}"]
+        replace = {k.lower(): (k, v) for k, v in rule.headers.items()} \
+            if rule is not None and action == "headers" else {}
         for k, v in resp.getheaders():
-            if k.lower() not in _HOP_BY_HOP:
+            if k.lower() not in _HOP_BY_HOP and k.lower() not in replace:
                 lines.append(f"{k}: {v}")
+        lines.extend(f"{k}: {v}" for k, v in replace.values())
         if chunked:
             lines.append("Transfer-Encoding: chunked")
         if until_close:
