@@ -17,7 +17,7 @@ from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
-from ..errors import RegistryResponseError, SchemaV1NotSupportedError, UnknownSchemaError
+from ..errors import SchemaV1NotSupportedError, UnknownSchemaError
 from ..mediatypes import (
     DOCKER_MANIFEST_LIST,
     DOCKER_MANIFEST_V2,
@@ -25,6 +25,7 @@ from ..mediatypes import (
     OCI_MANIFEST,
     SCHEMA1_TYPES,
 )
+from ._mediatype import bare_type, manifest_media_type
 from .descriptor import Descriptor, Platform
 
 __all__ = [
@@ -189,17 +190,6 @@ _CLASSES: dict[str, type[Manifest]] = {
     OCI_MANIFEST: OCIManifest,
     OCI_INDEX: OCIIndex,
 }
-_GENERIC_TYPES = frozenset(
-    {"", "application/json", "text/plain", "application/octet-stream", "binary/octet-stream"}
-)
-
-
-def _normalize_type(content_type: str | None) -> str | None:
-    """The bare, lower-case media type; None for absent or generic types."""
-    if content_type is None:
-        return None
-    base = content_type.split(";", 1)[0].strip().lower()
-    return None if base in _GENERIC_TYPES else base
 
 
 def manifest_class_for(
@@ -207,46 +197,31 @@ def manifest_class_for(
 ) -> type[Manifest]:
     """Which manifest class a parsed JSON document should be read as.
 
-    Decided by ``content_type`` (parameters ignored; generic types such as
-    ``application/json`` count as absent), else by the document's
-    ``mediaType``, else by its shape: ``manifests`` means an OCIIndex,
-    ``config``/``layers`` an OCIManifest.
+    The media type is decided by :func:`~registry_client.models._mediatype.manifest_media_type`:
+    ``content_type`` (parameters ignored; generic types such as ``application/json``
+    count as absent), else the document's ``mediaType``, else its shape
+    (``manifests`` means an OCIIndex, ``config``/``layers`` an OCIManifest).
 
     Raises:
         SchemaV1NotSupportedError: a Docker schema1 manifest (by type or ``schemaVersion: 1``).
         UnknownSchemaError: an unknown media type or schemaVersion, or an unknown shape.
         RegistryResponseError: ``mediaType`` is not a string.
     """
-    ctype = _normalize_type(content_type)
     version = document.get("schemaVersion")
-    declared = document.get("mediaType")
-    if (
-        ctype in SCHEMA1_TYPES
-        or (type(version) is int and version == 1)
-        or (isinstance(declared, str) and _normalize_type(declared) in SCHEMA1_TYPES)
-    ):
+    own = document.get("mediaType")
+    if (type(version) is int and version == 1) or (
+            isinstance(own, str) and bare_type(own) in SCHEMA1_TYPES):
+        raise SchemaV1NotSupportedError(
+            "the registry sent a Docker schema1 manifest, which is not supported"
+        )
+    media = manifest_media_type(document, content_type)
+    if media in SCHEMA1_TYPES:
         raise SchemaV1NotSupportedError(
             "the registry sent a Docker schema1 manifest, which is not supported"
         )
     if type(version) is int and version != 2:
         raise UnknownSchemaError(f"unsupported manifest schemaVersion {version}")
-    if ctype is not None:
-        cls = _CLASSES.get(ctype)
-        if cls is None:
-            raise UnknownSchemaError(f"unsupported manifest media type {ctype!r}")
-        return cls
-    if declared is not None:
-        if not isinstance(declared, str):
-            raise RegistryResponseError("malformed manifest: mediaType is not a string")
-        cls = _CLASSES.get(declared)
-        if cls is None:
-            raise UnknownSchemaError(f"unsupported manifest media type {declared[:100]!r}")
-        return cls
-    if "manifests" in document:
-        return OCIIndex
-    if "config" in document or "layers" in document:
-        return OCIManifest
-    raise UnknownSchemaError(
-        "cannot tell the manifest type: no media type, and neither 'manifests' "
-        "nor 'config'/'layers' keys"
-    )
+    cls = _CLASSES.get(bare_type(media))
+    if cls is None:
+        raise UnknownSchemaError(f"unsupported manifest media type {media[:100]!r}")
+    return cls

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from ..errors import (
 )
 from ..layout import OCILayout
 from ..models import Descriptor, Image, Platform, RawManifest
+from ..models._mediatype import manifest_media_type
 from ..progress import BlobMounted, BlobSkipped, ProgressCallback, emit
 from . import _light
 from ._base import is_digest
@@ -91,22 +91,6 @@ def _descriptor_dict(raw: RawManifest) -> dict[str, Any]:
     # a pulled Docker schema2 image is read there as ``oci:DIR``; an OCI-typed entry for
     # Docker content would instead break ``skopeo inspect`` (it parses by entry type).
     return {"mediaType": raw.media_type, "digest": raw.digest, "size": len(raw.data)}
-
-
-def _content_media_type(data: bytes, fallback: object) -> str:
-    """The manifest's own ``mediaType`` when it names a manifest type, else ``fallback``."""
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError):
-        doc = None
-    own = doc.get("mediaType") if isinstance(doc, dict) else None
-    if isinstance(own, str) and own in mediatypes.MANIFEST_TYPES:
-        return own
-    if isinstance(fallback, str) and fallback:
-        return fallback
-    if isinstance(doc, dict) and isinstance(doc.get("manifests"), list):
-        return mediatypes.OCI_INDEX
-    return mediatypes.OCI_MANIFEST
 
 
 def _light_image(
@@ -270,9 +254,9 @@ def _local_manifest(layout: OCILayout, desc: dict[str, Any], limit: int) -> RawM
     if not isinstance(digest, str):
         raise LayoutError(f"{layout.root}: index.json entry without a digest")
     data = layout.read_blob(digest, limit)
-    return RawManifest(
-        data=data, media_type=_content_media_type(data, desc.get("mediaType")), digest=digest
-    )
+    # The document says what it is (mediaType, else shape); the index.json entry's type
+    # is no Content-Type: layouts of older versions typed Docker manifests as OCI.
+    return RawManifest(data=data, media_type=manifest_media_type(data), digest=digest)
 
 
 def push_image(

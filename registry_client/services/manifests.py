@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from .. import mediatypes
@@ -17,31 +16,8 @@ from ..models import (
     manifest_to_bytes,
     media_type_of,
 )
+from ..models._mediatype import manifest_media_type, specific_type
 from ._base import Service, check_digest, check_reference, is_digest
-
-_GENERIC_TYPES = {"", "application/json", "text/plain", "application/octet-stream"}
-
-
-def content_type(value: str | None) -> str:
-    """A Content-Type without parameters, lower-cased."""
-    return (value or "").split(";", 1)[0].strip().lower()
-
-
-def _sniff_media_type(data: bytes, header: str) -> str:
-    if header and header not in _GENERIC_TYPES:
-        return header
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError):
-        return header
-    media = doc.get("mediaType") if isinstance(doc, dict) else None
-    if isinstance(media, str) and media:
-        return media
-    if isinstance(doc, dict) and isinstance(doc.get("manifests"), list):
-        return mediatypes.OCI_INDEX
-    if isinstance(doc, dict) and "config" in doc:
-        return mediatypes.OCI_MANIFEST
-    return header
 
 
 class ManifestService(Service):
@@ -74,7 +50,7 @@ class ManifestService(Service):
             )
         header_digest = resp.headers.get("Docker-Content-Digest")
         digest = self._verify(data, reference, header_digest)
-        media = _sniff_media_type(data, content_type(resp.headers.get("Content-Type")))
+        media = manifest_media_type(data, resp.headers.get("Content-Type"))
         return RawManifest(data=data, media_type=media, digest=digest)
 
     def _verify(self, data: bytes, reference: str, header_digest: str | None) -> str:
@@ -120,14 +96,14 @@ class ManifestService(Service):
         )
         digest = (resp.headers.get("Docker-Content-Digest") or "").strip()
         length = resp.headers.get("Content-Length", "")
-        media = content_type(resp.headers.get("Content-Type"))
+        media = specific_type(resp.headers.get("Content-Type"))
         if is_digest(reference) and digest and digest != reference:
             raise DigestMismatchError(
                 f"manifest {reference}: the registry reported digest {digest[:100]}"
             )
-        if (not is_valid_digest(digest) or not is_digits(length)
-                or media in _GENERIC_TYPES):
-            # Some registries omit the digest on HEAD: fall back to the body.
+        if not is_valid_digest(digest) or not is_digits(length) or media is None:
+            # Some registries omit the digest on HEAD, or send a generic Content-Type
+            # (which only the body can settle): fall back to the body.
             raw = self.get_raw(reference)
             return Descriptor(media_type=raw.media_type, digest=raw.digest, size=len(raw.data))
         return Descriptor(media_type=media, digest=digest, size=int(length))
@@ -173,6 +149,7 @@ class ManifestService(Service):
             data, media = manifest.data, manifest.media_type
         else:
             data, media = manifest_to_bytes(manifest), media_type_of(manifest)
+        media = manifest_media_type(data, media)  # a generic type is never sent: bytes decide
         local = compute_digest(data)
         if is_digest(reference) and reference != local:
             algo = reference.split(":", 1)[0]

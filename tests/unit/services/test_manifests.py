@@ -176,6 +176,9 @@ def test_sha512_header_verified_and_sha256_returned(
         (None, manifest_bytes(DOCKER_V2), DOCKER_V2),
         ("application/json", manifest_bytes(None), OCI_MANIFEST),
         ("text/plain", json.dumps({"schemaVersion": 2, "manifests": []}).encode(), OCI_INDEX),
+        ("binary/octet-stream", manifest_bytes(DOCKER_V2), DOCKER_V2),  # S3-style storage
+        ("binary/octet-stream; charset=utf-8", manifest_bytes(None), OCI_MANIFEST),
+        ("", json.dumps({"schemaVersion": 2, "manifests": []}).encode(), OCI_INDEX),
     ],
 )
 def test_media_type(
@@ -187,6 +190,16 @@ def test_media_type(
     raw = reg.repository("app").manifests.get_raw("latest")
     assert raw.media_type == expected
     assert raw.data == body
+
+
+def test_a_generic_body_that_is_no_manifest_is_refused(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    stub_get(adapter, "latest", b"<html>a login page</html>", content_type="text/plain",
+             digest=None)
+    with pytest.raises(RegistryResponseError):  # never a RawManifest typed text/plain
+        reg.repository("app").manifests.get_raw("latest")
 
 
 def test_empty_body(env: tuple[Registry, requests_mock.Adapter]) -> None:
@@ -291,6 +304,21 @@ def test_head_without_digest_falls_back_to_get(
     assert [r.method for r in adapter.request_history] == ["HEAD", "GET"]
 
 
+def test_head_with_a_generic_content_type_reads_the_body(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    body = manifest_bytes(DOCKER_V2)
+    adapter.register_uri(
+        "HEAD", f"{BASE}/v2/app/manifests/latest",
+        headers={"Docker-Content-Digest": sha256(body), "Content-Length": str(len(body)),
+                 "Content-Type": "binary/octet-stream"},
+    )
+    stub_get(adapter, "latest", body, content_type="binary/octet-stream", digest=sha256(body))
+    d = reg.repository("app").manifests.head("latest")
+    assert (d.digest, d.size, d.media_type) == (sha256(body), len(body), DOCKER_V2)
+
+
 def test_head_digest_reference_mismatch(env: tuple[Registry, requests_mock.Adapter]) -> None:
     reg, adapter = env
     wanted = "sha256:" + "e" * 64
@@ -326,6 +354,19 @@ def test_put_raw_sends_exact_bytes_and_content_type(
     assert req.method == "PUT"
     assert req.body == MANIFEST
     assert req.headers["Content-Type"] == OCI_MANIFEST
+
+
+@pytest.mark.parametrize("generic", ["application/json", "binary/octet-stream", ""])
+def test_put_never_sends_a_generic_content_type(
+    env: tuple[Registry, requests_mock.Adapter], generic: str,
+) -> None:
+    reg, adapter = env
+    body = manifest_bytes(DOCKER_V2)
+    adapter.register_uri("PUT", f"{BASE}/v2/app/manifests/v1", status_code=201,
+                         headers={"Docker-Content-Digest": sha256(body)})
+    raw = RawManifest(data=body, media_type=generic, digest=sha256(body))
+    reg.repository("app").manifests.put("v1", raw)
+    assert adapter.request_history[-1].headers["Content-Type"] == DOCKER_V2
 
 
 def test_put_model_serialised_with_its_media_type(

@@ -1,0 +1,95 @@
+"""The one decision of which manifest type a document is: Content-Type, mediaType, shape.
+
+Registries, proxies and files on disk do not always say what a manifest is: some
+answer with a generic ``Content-Type`` (``application/json``, ``text/plain``,
+``application/octet-stream``, S3-style ``binary/octet-stream``, or none), OCI
+manifests may omit ``mediaType``. :func:`manifest_media_type` decides, as regclient
+does: a specific Content-Type, else the document's own ``mediaType``, else its
+shape. Every reader of manifests (``get_raw``, ``head``, ``get``, the transfers and
+the light parser) asks it, so a generic type never reaches a ``RawManifest``, a PUT
+or an ``index.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import RegistryResponseError, UnknownSchemaError
+from ..mediatypes import (
+    DOCKER_MANIFEST_V1,
+    DOCKER_MANIFEST_V1_SIGNED,
+    OCI_INDEX,
+    OCI_MANIFEST,
+)
+
+__all__ = ["GENERIC_CONTENT_TYPES", "bare_type", "manifest_media_type", "specific_type"]
+
+GENERIC_CONTENT_TYPES = frozenset(
+    {"", "application/json", "text/plain", "application/octet-stream", "binary/octet-stream"}
+)
+"""Content-Types that say nothing about which manifest a body is (compared bare)."""
+
+
+def bare_type(value: str | None) -> str:
+    """A media type without parameters (``; charset=utf-8``), lower-cased."""
+    return (value or "").split(";", 1)[0].strip().lower()
+
+
+def specific_type(value: str | None) -> str | None:
+    """The bare media type of ``value``; None when it is absent or generic."""
+    base = bare_type(value)
+    return None if base in GENERIC_CONTENT_TYPES else base
+
+
+def manifest_media_type(
+    document: bytes | Mapping[str, Any], content_type: str | None = None
+) -> str:
+    """The media type of a manifest: Content-Type, then ``mediaType``, then shape.
+
+    1. ``content_type`` when it is specific (parameters ignored, lower-cased);
+    2. else the document's ``mediaType`` when it is a specific type;
+    3. else the shape: ``schemaVersion: 1`` is Docker schema1 (signed when it has
+       ``signatures``), ``manifests`` an OCI index, ``config``/``layers`` an
+       OCI image manifest (a Docker one says so in ``mediaType``).
+
+    ``document`` is the manifest's bytes (parsed only when the Content-Type does not
+    decide) or its parsed JSON object. The type returned may still be one the library
+    does not read (schema1, an unknown type): the parser refuses those.
+
+    Raises:
+        RegistryResponseError: the body had to be read and is not a JSON object, or
+            its ``mediaType`` is not a string.
+        UnknownSchemaError: nothing tells what the document is.
+    """
+    declared = specific_type(content_type)
+    if declared is not None:
+        return declared
+    doc = _load(document) if isinstance(document, bytes | bytearray) else document
+    own = doc.get("mediaType")
+    if own is not None and not isinstance(own, str):
+        raise RegistryResponseError("malformed manifest: mediaType is not a string")
+    if own is not None and specific_type(own) is not None:
+        return own
+    version = doc.get("schemaVersion")
+    if type(version) is int and version == 1:
+        return DOCKER_MANIFEST_V1_SIGNED if "signatures" in doc else DOCKER_MANIFEST_V1
+    if "manifests" in doc:
+        return OCI_INDEX
+    if "config" in doc or "layers" in doc:
+        return OCI_MANIFEST
+    raise UnknownSchemaError(
+        "cannot tell the manifest type: no media type, and neither 'manifests' "
+        "nor 'config'/'layers' keys"
+    )
+
+
+def _load(data: bytes | bytearray) -> Mapping[str, Any]:
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        raise RegistryResponseError("manifest is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise RegistryResponseError("manifest is not a JSON object")
+    return doc

@@ -1,0 +1,87 @@
+"""The one decision of a manifest's media type: Content-Type, then mediaType, then shape."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from registry_client import mediatypes as mt
+from registry_client.errors import RegistryResponseError, UnknownSchemaError
+from registry_client.models._mediatype import (
+    GENERIC_CONTENT_TYPES,
+    manifest_media_type,
+    specific_type,
+)
+
+IMAGE = {"schemaVersion": 2, "config": {}, "layers": []}
+DOCKER_IMAGE = {**IMAGE, "mediaType": mt.DOCKER_MANIFEST_V2}
+INDEX = {"schemaVersion": 2, "manifests": []}
+GENERIC = ["application/json", "text/plain", "application/octet-stream",
+           "binary/octet-stream", "", None, "application/json; charset=utf-8",
+           "Binary/Octet-Stream", " text/plain ;charset=utf-8"]
+
+
+def dumps(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc).encode()
+
+
+def test_the_generic_list() -> None:
+    assert GENERIC_CONTENT_TYPES == {
+        "", "application/json", "text/plain", "application/octet-stream",
+        "binary/octet-stream"}
+
+
+@pytest.mark.parametrize("content_type", GENERIC)
+def test_a_generic_content_type_says_nothing(content_type: str | None) -> None:
+    assert specific_type(content_type) is None
+    assert manifest_media_type(dumps(DOCKER_IMAGE), content_type) == mt.DOCKER_MANIFEST_V2
+    assert manifest_media_type(dumps(IMAGE), content_type) == mt.OCI_MANIFEST
+    assert manifest_media_type(dumps(INDEX), content_type) == mt.OCI_INDEX
+
+
+@pytest.mark.parametrize(
+    ("content_type", "doc", "expected"),
+    [
+        # 1. a specific Content-Type wins (parameters and case ignored)
+        (mt.OCI_INDEX, {**INDEX, "mediaType": mt.DOCKER_MANIFEST_LIST}, mt.OCI_INDEX),
+        (mt.DOCKER_MANIFEST_V2 + "; charset=utf-8", IMAGE, mt.DOCKER_MANIFEST_V2),
+        (mt.OCI_MANIFEST.upper(), IMAGE, mt.OCI_MANIFEST),
+        ("application/vnd.example.unknown+json", IMAGE, "application/vnd.example.unknown+json"),
+        # 2. then the document's mediaType, when it is a specific one
+        ("binary/octet-stream", {**INDEX, "mediaType": mt.DOCKER_MANIFEST_LIST},
+         mt.DOCKER_MANIFEST_LIST),
+        (None, {**IMAGE, "mediaType": "application/json"}, mt.OCI_MANIFEST),
+        (None, {**IMAGE, "mediaType": ""}, mt.OCI_MANIFEST),
+        # 3. then the shape
+        ("text/plain", {"schemaVersion": 2, "layers": []}, mt.OCI_MANIFEST),
+        ("text/plain", {"schemaVersion": 2, "config": {}}, mt.OCI_MANIFEST),
+        ("", {"schemaVersion": 1, "fsLayers": []}, mt.DOCKER_MANIFEST_V1),
+        ("", {"schemaVersion": 1, "fsLayers": [], "signatures": []},
+         mt.DOCKER_MANIFEST_V1_SIGNED),
+    ],
+)
+def test_content_type_then_media_type_then_shape(
+    content_type: str | None, doc: dict[str, Any], expected: str
+) -> None:
+    assert manifest_media_type(dumps(doc), content_type) == expected
+    assert manifest_media_type(doc, content_type) == expected  # parsed or not
+
+
+def test_a_specific_content_type_needs_no_body() -> None:
+    assert manifest_media_type(b"not json at all", mt.OCI_MANIFEST) == mt.OCI_MANIFEST
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"<html>hello</html>", RegistryResponseError),
+        (b"[1, 2]", RegistryResponseError),
+        (dumps({**IMAGE, "mediaType": 3}), RegistryResponseError),
+        (dumps({"schemaVersion": 2, "blobs": []}), UnknownSchemaError),
+    ],
+)
+def test_nothing_tells_the_type(body: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        manifest_media_type(body, "binary/octet-stream")
