@@ -4,7 +4,7 @@
 * :class:`ManifestV2`, :class:`ManifestList`, :class:`OCIManifest`,
   :class:`OCIIndex` (together :data:`Manifest`) and :class:`RawManifest`;
 * :class:`ImageConfig` (with :class:`ContainerConfig`, :class:`RootFS`,
-  :class:`History`), :class:`Image` and :class:`TagPage`.
+  :class:`History`), :class:`Image`, :class:`ImageDetails` and :class:`TagPage`.
 
 Read a manifest with :func:`manifest_from_bytes`, write one with
 :func:`manifest_to_bytes`; ``converter`` is the cattrs converter behind them
@@ -17,7 +17,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .descriptor import Descriptor, Platform
-from .image import ContainerConfig, History, Image, ImageConfig, RootFS, TagPage, parse_rfc3339
+from .image import (
+    ContainerConfig,
+    History,
+    Image,
+    ImageConfig,
+    ImageDetails,
+    RootFS,
+    TagPage,
+    parse_rfc3339,
+)
 from .manifest import (
     Manifest,
     ManifestList,
@@ -108,6 +117,7 @@ __all__ = [
     "History",
     "Image",
     "ImageConfig",
+    "ImageDetails",
     "Manifest",
     "ManifestList",
     "ManifestV2",

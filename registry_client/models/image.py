@@ -8,7 +8,8 @@ keys (``container_config``, ``docker_version``, ``Hostname``, ``OnBuild``...):
 each class keeps the keys it does not model in ``extra``, together with keys
 that were explicitly ``null``, so the blob is written back unchanged.
 
-:class:`Image` is what the library reports about a tag or digest, and
+:class:`Image` is what the library reports about a tag or digest,
+:class:`ImageDetails` what it reports about each platform of it, and
 :class:`TagPage` is one page of a repository's tag list.
 """
 
@@ -22,7 +23,9 @@ import attrs
 
 from .descriptor import Platform
 
-__all__ = ["ContainerConfig", "History", "Image", "ImageConfig", "RootFS", "TagPage"]
+__all__ = [
+    "ContainerConfig", "History", "Image", "ImageConfig", "ImageDetails", "RootFS", "TagPage",
+]
 
 _RFC3339_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
@@ -165,6 +168,10 @@ class Image:
     ``digest``, ``media_type`` and ``size`` describe the manifest the reference
     resolves to (an index for multi-platform images); ``platforms`` lists the
     platforms it offers, each with its own manifest's digest, media type and size.
+
+    ``size`` is the byte size of that manifest document itself -- not of the
+    image's layers. For the bytes an image takes (config + layers, per
+    platform) use :meth:`ImageService.details`.
     """
 
     digest: str
@@ -185,6 +192,24 @@ class Image:
         """The full pinned reference: ``domain/repository[:tag]@digest``."""
         tag = f":{self.tag}" if self.tag else ""
         return f"{self.domain}/{self.repository}{tag}@{self.digest}"
+
+
+@attrs.frozen
+class ImageDetails:
+    """One platform of an image: which manifest, when it was built, its labels and size.
+
+    ``platform`` is the platform with its manifest's digest, media type and size;
+    ``digest`` is that manifest's digest; ``created`` the config's ``created``
+    time (timezone-aware; None when absent or unparsable); ``labels`` the
+    config's labels (empty when none); ``size`` the bytes the platform's image
+    takes in the registry: its config blob plus its layers (compressed, as stored).
+    """
+
+    platform: Platform
+    digest: str
+    created: _dt.datetime | None
+    labels: dict[str, str] = attrs.field(hash=False)
+    size: int
 
 
 @attrs.frozen

@@ -14,6 +14,7 @@ from ..models import (
     Descriptor,
     Image,
     ImageConfig,
+    ImageDetails,
     Manifest,
     ManifestList,
     ManifestV2,
@@ -129,6 +130,29 @@ class ImageService(Service):
         # Read to the end (a read returns what has arrived so far): the size was checked
         # against the limit, the reader refuses more than it, and verifies the digest.
         return config_from_bytes(self._blobs.get(desc.digest, expected_size=desc.size))
+
+    def details(
+        self, reference: str, platform: str | Platform | None = None
+    ) -> list[ImageDetails]:
+        """Per platform: its manifest digest, creation time, labels and size in bytes.
+
+        One entry per platform of an index, in the index's order (entries without a
+        real platform -- attestations, ``unknown/unknown``, artifacts -- and indexes
+        nested in it are left out), or one for a single image. ``size`` counts the
+        config blob and the layers as stored; ``created`` and ``labels`` come from
+        the image config.
+        ``platform`` (``"linux/arm64"`` or a Platform) keeps only that platform.
+        The platforms' manifests and configs are fetched in parallel.
+
+        Raises:
+            NotFoundError: no such image.
+            PlatformNotFoundError: nothing of ``platform`` (also a ValueError).
+            SchemaV1NotSupportedError, UnknownSchemaError: a manifest type we do not read.
+        """
+        from ._details import image_details
+
+        check_reference(reference)
+        return image_details(self, reference, platform)
 
     def delete_by_digest(self, digest: str) -> None:
         """Delete the manifest with this digest and every tag pointing to it.

@@ -1,0 +1,91 @@
+"""``ImageService.details``: per platform, the manifest digest, creation time, labels and size.
+
+Manifests are read with the light parser (as the transfers do) and each platform's
+manifest and config are fetched in parallel, ``max_workers`` at a time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from ..errors import PlatformNotFoundError, RegistryResponseError
+from ..models import Descriptor, ImageDetails, Platform, RawManifest, parse_rfc3339
+from . import _light
+from ._schedule import parallel
+from ._transfer import _choose, _read_config, _wanted
+from .images import _platform_of_entry
+
+if TYPE_CHECKING:
+    from .images import ImageService
+
+
+def _is_platform(p: Platform | None) -> bool:
+    """True for an entry that runs somewhere (not an attestation's unknown/unknown)."""
+    return p is not None and p.os not in ("", "unknown") \
+        and p.architecture not in ("", "unknown")
+
+
+def _created_and_labels(
+    config_data: bytes | None, where: str
+) -> tuple[datetime | None, dict[str, str]]:
+    """The config's ``created`` (aware, None when absent or unparsable) and its labels."""
+    if config_data is None:
+        return None, {}
+    doc = _light._object(config_data, where)
+    container = doc.get("config")
+    labels = container.get("Labels") if isinstance(container, dict) else None
+    if labels is None:
+        labels = {}
+    if not isinstance(labels, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+        raise RegistryResponseError(f"{where}: config.Labels is not an object of strings")
+    created = doc.get("created")
+    return parse_rfc3339(created if isinstance(created, str) else None), dict(labels)
+
+
+def _details(
+    images: ImageService, platform: Platform, raw: RawManifest, descs: list[Descriptor],
+    config_data: bytes | None,
+) -> ImageDetails:
+    config = descs[0]
+    if config_data is None and config.media_type in _light.IMAGE_CONFIGS:
+        config_data = _read_config(images, config)
+    created, labels = _created_and_labels(config_data, f"image config {config.digest}")
+    return ImageDetails(platform=platform, digest=raw.digest, created=created, labels=labels,
+                        size=sum(d.size for d in descs))  # config + layers
+
+
+def image_details(
+    images: ImageService, reference: str, platform: str | Platform | None
+) -> list[ImageDetails]:
+    """See :meth:`ImageService.details`."""
+    want = _wanted(platform) if platform is not None else None
+    raw = images._manifests.get_raw(reference)
+    is_index, descs = _light.read(raw)
+    if not is_index:
+        config = descs[0]
+        data = _read_config(images, config) if config.media_type in _light.IMAGE_CONFIGS \
+            else None
+        have = _light.image_platform(raw, config, data or b"")
+        if want is not None and not have.matches(want):
+            what = f"a single {have} image" if have.os else "not an image (an artifact)"
+            raise PlatformNotFoundError(f"{reference} is {what}, not {want}")
+        return [_details(images, have, raw, descs, data)]
+    entries = [d for d in descs if _is_platform(d.platform)]
+    if want is not None:
+        matching = [d for d in entries if d.platform is not None and d.platform.matches(want)]
+        if not matching:
+            _choose(entries, want)  # raises, naming the platforms the index has
+        entries = matching
+
+    def one(d: Descriptor) -> ImageDetails | None:
+        child = images._manifests.get_raw(d.digest)
+        child_is_index, child_descs = _light.read(child)
+        if child_is_index:  # an index inside an index: not one platform's image
+            return None
+        return _details(images, _platform_of_entry(d.platform, d.digest, d.media_type, d.size),
+                        child, child_descs, None)
+
+    found = parallel(one, entries, images._max_workers)
+    return [d for d in found if d is not None]
