@@ -9,6 +9,7 @@ from registry_client import (
     Descriptor,
     Image,
     ImageConfig,
+    ImageDetails,
     ImageReference,
     ManifestList,
     ManifestV2,
@@ -219,13 +220,46 @@ def image_json(image: Image) -> dict[str, Any]:
     }
 
 
-def _size(n: int) -> str:
+def _created_text(d: ImageDetails) -> str:
+    if d.created is None:
+        return "unknown"
+    return d.created.isoformat().replace("+00:00", "Z")
+
+
+def _details_json(d: ImageDetails) -> dict[str, Any]:
+    return {
+        "platform": _platform_text(d.platform), "digest": d.digest,
+        "created": None if d.created is None else _created_text(d),
+        "labels": dict(d.labels), "size": d.size,
+    }
+
+
+def _details_rows(details: list[ImageDetails]) -> list[tuple[str, str]]:
+    """One row per platform: platform, digest, created, size (config + layers), labels."""
+    if not details:
+        return [("Per platform", "none")]
+    width = max(len(str(d.platform)) for d in details)
+    rows = []
+    for i, d in enumerate(details):
+        count = len(d.labels)
+        rows.append(("Per platform" if i == 0 else "",
+                     f"{d.platform!s:<{width}}  {d.digest}  {_created_text(d)}  "
+                     f"{_short_size(d.size)}  {count} label{'' if count == 1 else 's'}"))
+    return rows
+
+
+def _short_size(n: int) -> str:
     value = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if value < 1024 or unit == "GiB":
-            return f"{n} B" if unit == "B" else f"{value:.1f} {unit} ({n} bytes)"
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _size(n: int) -> str:
+    short = _short_size(n)
+    return short if n < 1024 else f"{short} ({n} bytes)"
 
 
 def run_inspect(ctx: Context) -> int:
@@ -253,6 +287,10 @@ def run_inspect(ctx: Context) -> int:
         doc["selected_platform"] = str(config.platform)
         doc["created"] = config.created
         doc["labels"] = dict(config.labels)
+    is_index = image.media_type in mediatypes.INDEX_TYPES
+    # per platform: digest, created, labels and config + layer bytes (one for a single image)
+    details = repo.images.details(image.digest, platform=ctx.platform if is_index else None)
+    doc["platform_details"] = [_details_json(d) for d in details]
     if ctx.json:
         ctx.print_json(doc)
         return 0
@@ -260,10 +298,12 @@ def run_inspect(ctx: Context) -> int:
         ("Reference", doc["reference"]),
         ("Digest", image.digest),
         ("Media type", image.media_type),
-        ("Size", _size(image.size)),
+        ("Manifest size", _size(image.size)),
         ("Platforms", ", ".join(t for t in map(_platform_text, image.platforms) if t)
          or "none (not an image)"),
     ]
+    if is_index:
+        rows.extend(_details_rows(details))
     if manifest is not None and config is not None:
         if entry is not None:
             rows.append(("Showing", f"{config.platform} ({entry.digest})"))

@@ -137,6 +137,35 @@ def test_inspect_human_and_json(
     assert doc["selected_digest"] == index.children[1].digest
     assert doc["labels"] == {"org.example.team": "core"}
     assert (doc["layers"], doc["layers_size"]) == (2, 300)
+    arm = index.children[1]
+    assert arm.config_digest is not None
+    assert doc["platform_details"] == [{
+        "platform": "linux/arm64/v8", "digest": arm.digest, "created": "2024-01-02T03:04:05Z",
+        "labels": {"org.example.team": "core"},
+        "size": len(arm.blobs[arm.config_digest]) + 300,
+    }]
+
+
+def test_inspect_shows_a_row_per_platform_of_an_index(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str
+) -> None:
+    index = seed_image(anon_registry, unique_repository, "1.0", platforms=PLATFORMS,
+                       layers=(2048,), labels={"a": "1", "b": "2"})
+    ref = f"{anon_registry.host}/{unique_repository}:1.0"
+    human = cli("inspect", ref, "--plain-http")
+    assert human.returncode == 0, human.stderr
+    text = human.stdout.decode()
+    for child in index.children:
+        [row] = [line for line in text.splitlines() if child.digest in line
+                 and "Showing" not in line]
+        assert child.config_digest is not None
+        size = len(child.blobs[child.config_digest]) + 2048  # config + layer bytes
+        assert row.split()[-7:] == [child.platform, child.digest, "2024-01-02T03:04:05Z",
+                                    f"{size / 1024:.1f}", "KiB", "2", "labels"]
+    doc = json.loads(cli("inspect", ref, "--plain-http", "--json").stdout)
+    assert [(d["platform"], d["digest"]) for d in doc["platform_details"]] == [
+        (p, c.digest) for p, c in zip(PLATFORMS, index.children, strict=True)]
+    assert all(d["labels"] == {"a": "1", "b": "2"} for d in doc["platform_details"])
 
 
 # -- blob ---------------------------------------------------------------------------------------
