@@ -29,6 +29,7 @@ from .errors import (
     SchemaV1NotSupportedError,
     TokenError,
     UnknownSchemaError,
+    UnsupportedDigestError,
 )
 
 __version__ = "0.1.0"
@@ -146,6 +147,7 @@ __all__ = [
     "TokenAuthenticator",
     "TokenError",
     "UnknownSchemaError",
+    "UnsupportedDigestError",
     "__version__",
     "parse_image_name",
 ]

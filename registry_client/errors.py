@@ -10,6 +10,7 @@
     ├── SchemaV1NotSupportedError
     ├── UnknownSchemaError
     ├── DigestMismatchError             content did not match its digest
+    ├── UnsupportedDigestError          a digest the client cannot verify (also a ValueError)
     ├── TokenError                      unusable challenge or token answer
     ├── RegistryUnavailableError        connection refused, timeouts/5xx after retries
     ├── RegistrySSLError
@@ -43,6 +44,7 @@ __all__ = [
     "SchemaV1NotSupportedError",
     "TokenError",
     "UnknownSchemaError",
+    "UnsupportedDigestError",
 ]
 
 
@@ -122,6 +124,16 @@ class UnknownSchemaError(RegistryError):
 
 class DigestMismatchError(RegistryError):
     """Content did not match the digest it was requested or announced by."""
+
+
+class UnsupportedDigestError(RegistryError, ValueError):
+    """A valid digest of an algorithm the client cannot verify content against.
+
+    Documents may name content by any algorithm of the OCI digest grammar
+    (``sha256+b64u:…``, ``multihash+base58:…``) and are read as they are; fetching
+    content by such a digest is refused rather than done unverified. sha256 and
+    sha512 are verified. Also a ``ValueError`` (a digest the client cannot use).
+    """
 
 
 class TokenError(RegistryError):

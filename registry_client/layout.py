@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ._digest import is_valid_digest
+from ._digest import is_valid_digest, require_verifiable
 from ._locks import locked_directory
 from .errors import DigestMismatchError, LayoutError, LayoutNotFoundError
 
@@ -108,9 +108,12 @@ class OCILayout:
         Raises:
             LayoutError: the digest is malformed (so it can never escape the layout);
                 also a ValueError.
+            UnsupportedDigestError: a valid digest of an algorithm the client cannot
+                verify: no file name is made of it.
         """
         if not is_valid_digest(digest):
             raise LayoutError(f"{self.root}: invalid digest {digest[:100]!r}")
+        require_verifiable(digest, where=str(self.root))
         algo, hexpart = digest.split(":", 1)
         return self.root / "blobs" / algo / hexpart
 

@@ -98,7 +98,8 @@ def _structure_bool(value: object, _: object) -> bool:
 def _structure_digest(value: object, _: object) -> str:
     digest = _structure_str(value, _)
     if not is_valid_digest(digest):
-        raise _BadValue(f"invalid digest {digest[:100]!r} (want sha256:<64 hex> or sha512:...)")
+        raise _BadValue(f"invalid digest {digest[:100]!r} (want algorithm:encoded, "
+                        "e.g. sha256:<64 hex>)")
     return digest
 
 

@@ -8,7 +8,7 @@ from typing import IO
 
 import requests
 
-from .._digest import is_valid_digest
+from .._digest import is_valid_digest, require_verifiable
 from ..errors import InvalidReferenceError, RegistryResponseError
 from ..quirks import hub_refuses_deletes
 from ..requester import Requester
@@ -25,21 +25,29 @@ def check_tag(tag: str) -> str:
     return tag
 
 
-def check_digest(digest: str) -> str:
-    """Return ``digest`` when it is a valid sha256/sha512 digest.
+def check_digest(digest: str, *, verify: bool = True) -> str:
+    """Return ``digest`` when it follows the digest grammar (and, by default, is verifiable).
+
+    With ``verify`` (the default) only algorithms content can be checked against
+    (sha256, sha512) pass; ``verify=False`` also lets through the other algorithms
+    of the OCI grammar, for calls that fetch no content (HEAD).
 
     Raises:
-        InvalidReferenceError: it is not.
+        InvalidReferenceError: it does not follow the grammar.
+        UnsupportedDigestError: ``verify`` and an algorithm the client cannot verify.
     """
     if not is_valid_digest(digest):
         raise InvalidReferenceError(f"invalid digest {str(digest)[:140]!r}: want sha256:<64 hex>")
-    return digest
+    return require_verifiable(digest) if verify else digest
 
 
-def check_reference(reference: str) -> str:
-    """Accept a tag or a digest; raise InvalidReferenceError for anything else."""
+def check_reference(reference: str, *, verify: bool = True) -> str:
+    """Accept a tag or a digest; raise InvalidReferenceError for anything else.
+
+    ``verify`` is as for :func:`check_digest`.
+    """
     if isinstance(reference, str) and ":" in reference:
-        return check_digest(reference)
+        return check_digest(reference, verify=verify)
     return check_tag(reference)
 
 

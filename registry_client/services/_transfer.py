@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .. import mediatypes
+from .._digest import require_verifiable
 from .._log import log
 from .._reader import CHUNK, VerifyingReader
 from ..errors import (
@@ -108,6 +109,13 @@ def _light_image(
         platforms = [_light.image_platform(raw, descs[0], config_data or b"")]
     return Image(digest=raw.digest, domain=domain, repository=repository, tag=tag,
                  platforms=platforms, media_type=raw.media_type, size=len(raw.data))
+
+
+def _require_verifiable(reference: str, children: _Children) -> None:
+    """Refuse, before anything moves, an image naming a blob by a digest we cannot verify."""
+    for _, descs in children:
+        for d in descs:
+            require_verifiable(d.digest, where=reference)
 
 
 def _check_config_size(images: ImageService, config: Descriptor) -> None:
@@ -219,6 +227,7 @@ def pull_image(
         singles.append((raw, top))
     if not is_index or platform is not None:  # the returned Image reads its config
         _check_config_size(images, singles[0][1][0])
+    _require_verifiable(reference, [(r, [b for b in d if distributable(b)]) for r, d in singles])
     layout.init()  # only now: a refused platform leaves no layout behind
     if is_index and platform is not None:
         entry_raw, entries = singles[0]
@@ -374,6 +383,7 @@ def copy_image(
     """
     src_blobs = images._blobs
     raw, is_index, top, children = _source_tree(images, reference)
+    _require_verifiable(reference, children)
     tag = target_tag or (None if is_digest(reference) else reference)
     same = target.requester.base_url == images._requester.base_url
     plan = make_plan(images, raw, children, target, tag, check_target=not same,

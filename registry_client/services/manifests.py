@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .. import mediatypes
-from .._digest import compute_digest, is_valid_digest
+from .._digest import compute_digest, is_verifiable_digest
 from .._http import is_digits
 from ..errors import DigestMismatchError, RegistryResponseError
 from ..models import (
@@ -59,7 +59,8 @@ class ManifestService(Service):
         if is_digest(reference):
             wanted.append(reference)
         if header_digest:
-            if not is_valid_digest(header_digest.strip()):
+            # The registry's own digest must be one we can check the bytes against.
+            if not is_verifiable_digest(header_digest.strip()):
                 raise RegistryResponseError(
                     f"{where}: invalid Docker-Content-Digest {header_digest[:100]!r}"
                 )
@@ -86,10 +87,18 @@ class ManifestService(Service):
     def head(self, reference: str) -> Descriptor:
         """Digest, size and media type of a manifest, without its body.
 
+        For a digest of another algorithm than the registry's (``sha512:…``), the
+        registry's canonical sha256 ``Docker-Content-Digest`` is accepted and
+        returned, as :meth:`get_raw` returns the sha256 digest. A digest the client
+        cannot verify (``sha256+b64u:…``) may be HEADed too; when the answer lacks a
+        sha256/sha512 digest, a size or a media type, the GET it would fall back to
+        is refused (UnsupportedDigestError).
+
         Raises:
             NotFoundError: no such manifest.
+            DigestMismatchError: the registry reported another digest of the same algorithm.
         """
-        check_reference(reference)
+        check_reference(reference, verify=False)
         resp = self._request(
             "HEAD", f"manifests/{reference}", operation=f"head manifest {reference}",
             headers={"Accept": mediatypes.MANIFEST_ACCEPT},
@@ -97,15 +106,19 @@ class ManifestService(Service):
         digest = (resp.headers.get("Docker-Content-Digest") or "").strip()
         length = resp.headers.get("Content-Length", "")
         media = specific_type(resp.headers.get("Content-Type"))
-        if is_digest(reference) and digest and digest != reference:
+        by_digest = is_digest(reference)
+        if by_digest and digest and digest != reference \
+                and digest.partition(":")[0] == reference.partition(":")[0]:
             raise DigestMismatchError(
                 f"manifest {reference}: the registry reported digest {digest[:100]}"
             )
-        if not is_valid_digest(digest) or not is_digits(length) or media is None:
+        if not is_verifiable_digest(digest) or not is_digits(length) or media is None:
             # Some registries omit the digest on HEAD, or send a generic Content-Type
             # (which only the body can settle): fall back to the body.
             raw = self.get_raw(reference)
             return Descriptor(media_type=raw.media_type, digest=raw.digest, size=len(raw.data))
+        if by_digest and reference.startswith("sha256:"):
+            digest = reference
         return Descriptor(media_type=media, digest=digest, size=int(length))
 
     def referrers(self, digest: str, artifact_type: str | None = None) -> list[Descriptor]:

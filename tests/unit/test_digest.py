@@ -1,0 +1,143 @@
+"""Digests as the OCI image-spec writes them: read every registered-grammar digest,
+verify (and fetch by) sha256 and sha512 only.
+
+The cases are those of the image-spec's own descriptor schema tests
+(``schema/descriptor_test.go``): https://github.com/opencontainers/image-spec
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from registry_client import (
+    RawManifest,
+    RegistryError,
+    RegistryResponseError,
+    UnsupportedDigestError,
+)
+from registry_client._digest import (
+    is_valid_digest,
+    is_verifiable_digest,
+    new_hasher,
+    require_verifiable,
+)
+from registry_client.layout import REF_NAME, OCILayout
+from registry_client.models import descriptor_from_dict, manifest_from_bytes, manifest_to_bytes
+from registry_client.services import _light
+
+SHA256 = "sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270"
+SHA512 = "sha512:" + hashlib.sha512(b"x").hexdigest()
+B64U = "sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564"
+MULTIHASH = "multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8"
+OTHER_VALID = [
+    "sha256+b64:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b",
+    "sha256+foo-bar:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b",
+    "sha256.foo-bar:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b",
+    MULTIHASH,
+    B64U,
+    "sha256+b64u.unknownlength:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564=",
+]
+INVALID = [
+    ":5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270",  # no algorithm
+    "sha256",  # no encoded part
+    "SHA256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270",
+    "sha256:5B0BCABD1ED22E9FB1310CF6C2DEC7CDEF19F0AD69EFA1F392E94A4333501270",  # upper hex
+    "sha256+foo+-b:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b",
+    "sha256:" + "a" * 63,  # a registered algorithm's length is checked
+    "sha512:" + "a" * 64,
+    "sha256+b64u:../../etc/passwd",
+    "sha256+b64u:a/b",
+    "sha256:",
+    "",
+    None,
+    "sha256+b64u:" + "a" * 300,  # longer than any real digest
+]
+
+
+@pytest.mark.parametrize("digest", [SHA256, SHA512, *OTHER_VALID])
+def test_the_spec_s_valid_digests_are_valid(digest: str) -> None:
+    assert is_valid_digest(digest)
+
+
+@pytest.mark.parametrize("digest", INVALID)
+def test_the_spec_s_invalid_digests_are_invalid(digest: str | None) -> None:
+    assert not is_valid_digest(digest)
+    assert not is_verifiable_digest(digest)
+
+
+def test_only_sha256_and_sha512_are_verifiable() -> None:
+    assert is_verifiable_digest(SHA256) and is_verifiable_digest(SHA512)
+    assert new_hasher(SHA512).name == "sha512"
+    for digest in OTHER_VALID:
+        assert not is_verifiable_digest(digest)
+        with pytest.raises(UnsupportedDigestError, match="unsupported digest algorithm"):
+            require_verifiable(digest)
+        with pytest.raises(UnsupportedDigestError):
+            new_hasher(digest)  # no hashing (so no download) by an unknown algorithm
+
+
+def test_the_error_is_a_registry_error_and_a_value_error() -> None:
+    with pytest.raises(UnsupportedDigestError) as info:
+        require_verifiable(MULTIHASH, where="layout x")
+    assert isinstance(info.value, RegistryError) and isinstance(info.value, ValueError)
+    assert str(info.value).startswith("layout x: unsupported digest algorithm "
+                                      "'multihash+base58'")
+
+
+# -- documents that use them are read ---------------------------------------------------
+def oci_manifest(layer_digest: str) -> bytes:
+    return json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": SHA256,
+                   "size": 1470},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": layer_digest, "size": 1000000}],
+    }, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("digest", OTHER_VALID)
+def test_models_and_the_light_parser_read_them(digest: str) -> None:
+    data = oci_manifest(digest)
+    model = manifest_from_bytes(data)
+    assert model.layers[0].digest == digest  # type: ignore[union-attr]
+    assert manifest_to_bytes(model) == data
+    assert descriptor_from_dict({"mediaType": "x/y", "digest": digest, "size": 1}).digest \
+        == digest
+    raw = RawManifest(data=data, media_type="application/vnd.oci.image.manifest.v1+json",
+                      digest="sha256:" + hashlib.sha256(data).hexdigest())
+    _, descs = _light.read(raw)
+    assert descs[1].digest == digest
+
+
+@pytest.mark.parametrize("digest", INVALID[:-2])
+def test_models_and_the_light_parser_still_refuse_malformed_ones(digest: str) -> None:
+    data = oci_manifest(digest)
+    with pytest.raises(RegistryResponseError):
+        manifest_from_bytes(data)
+    raw = RawManifest(data=data, media_type="application/vnd.oci.image.manifest.v1+json",
+                      digest="sha256:" + hashlib.sha256(data).hexdigest())
+    with pytest.raises(RegistryResponseError):
+        _light.read(raw)
+
+
+def test_a_layout_index_with_them_is_read_but_makes_no_file_name(tmp_path: Path) -> None:
+    layout = OCILayout(tmp_path)
+    layout.init()
+    (tmp_path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": B64U,
+         "size": 5, "annotations": {REF_NAME: "b64"}},
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": SHA256,
+         "size": 5, "annotations": {REF_NAME: "plain"}},
+    ]}))
+    assert layout.find("b64")["digest"] == B64U
+    assert layout.find("plain")["digest"] == SHA256
+    assert layout.blob_path(SHA256) == tmp_path / "blobs" / "sha256" / SHA256[7:]
+    with pytest.raises(UnsupportedDigestError):
+        layout.blob_path(B64U)
+    with pytest.raises(UnsupportedDigestError):
+        layout.read_blob(MULTIHASH)
+    assert not (tmp_path / "blobs").exists()
