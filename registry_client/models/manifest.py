@@ -17,7 +17,7 @@ from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
-from ..errors import SchemaV1NotSupportedError, UnknownSchemaError
+from ..errors import RegistryResponseError, SchemaV1NotSupportedError, UnknownSchemaError
 from ..mediatypes import (
     DOCKER_MANIFEST_LIST,
     DOCKER_MANIFEST_V2,
@@ -25,7 +25,7 @@ from ..mediatypes import (
     OCI_MANIFEST,
     SCHEMA1_TYPES,
 )
-from ._mediatype import bare_type, manifest_media_type
+from ._mediatype import bare_type, manifest_media_type, specific_type
 from .descriptor import Descriptor, Platform
 
 __all__ = [
@@ -168,11 +168,25 @@ class RawManifest:
     Keep these bytes when you need the digest to stay the same (re-pushing,
     signing): serialising a parsed manifest again may order or space keys
     differently.
+
+    A generic ``media_type`` (``application/json``, ``binary/octet-stream``, empty...)
+    is replaced by the type the bytes declare (their ``mediaType``, else their
+    shape), so it never travels on to a PUT or an ``index.json``; bytes that say
+    nothing keep what was given.
     """
 
     data: bytes
     media_type: str
     digest: str
+
+    def __attrs_post_init__(self) -> None:
+        if specific_type(self.media_type) is not None:
+            return
+        try:
+            real = manifest_media_type(self.data, self.media_type)
+        except (RegistryResponseError, UnknownSchemaError, TypeError, AttributeError):
+            return
+        object.__setattr__(self, "media_type", real)
 
     @property
     def size(self) -> int:

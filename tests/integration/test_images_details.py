@@ -34,7 +34,8 @@ def put_index(client: Registry, repository: str, tag: str,
               entries: list[dict[str, object]]) -> str:
     data = json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX,
                        "manifests": entries}).encode()
-    raw = RawManifest(data=data, media_type=mediatypes.OCI_INDEX, digest="")
+    raw = RawManifest(data=data, media_type=mediatypes.OCI_INDEX,
+                      digest="sha256:" + hashlib.sha256(data).hexdigest())
     return client.repository(repository).manifests.put(tag, raw)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from registry_client import RawManifest
 from registry_client import mediatypes as mt
 from registry_client.errors import RegistryResponseError, UnknownSchemaError
 from registry_client.models._mediatype import (
@@ -85,3 +86,15 @@ def test_a_specific_content_type_needs_no_body() -> None:
 def test_nothing_tells_the_type(body: bytes, error: type[Exception]) -> None:
     with pytest.raises(error):
         manifest_media_type(body, "binary/octet-stream")
+
+
+@pytest.mark.parametrize("content_type", GENERIC[:5])
+def test_a_raw_manifest_never_keeps_a_generic_type(content_type: str | None) -> None:
+    raw = RawManifest(data=dumps(DOCKER_IMAGE), media_type=content_type or "", digest="sha256:x")
+    assert raw.media_type == mt.DOCKER_MANIFEST_V2
+    assert RawManifest(dumps(INDEX), content_type or "", "sha256:x").media_type == mt.OCI_INDEX
+    # bytes that say nothing keep what was given (a put of them is refused)
+    assert RawManifest(b"<html/>", content_type or "", "sha256:x").media_type == (
+        content_type or "")
+    # a specific type is kept as given, even when the bytes disagree
+    assert RawManifest(dumps(DOCKER_IMAGE), mt.OCI_MANIFEST, "d").media_type == mt.OCI_MANIFEST

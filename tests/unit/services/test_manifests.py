@@ -369,6 +369,16 @@ def test_put_never_sends_a_generic_content_type(
     assert adapter.request_history[-1].headers["Content-Type"] == DOCKER_V2
 
 
+def test_put_of_bytes_that_say_no_type_is_refused_before_sending(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    raw = RawManifest(data=b"<html/>", media_type="text/plain", digest=sha256(b"<html/>"))
+    with pytest.raises(RegistryResponseError):
+        reg.repository("app").manifests.put("v1", raw)
+    assert adapter.request_history == []
+
+
 def test_put_model_serialised_with_its_media_type(
     env: tuple[Registry, requests_mock.Adapter],
 ) -> None:
