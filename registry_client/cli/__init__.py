@@ -23,6 +23,7 @@ from registry_client.requester import TLS_HINT
 from ._context import Context, UsageError
 from ._log import Redactor, install_logging, remove_logging
 from ._parser import PROG, build_parser
+from ._text import printable, printable_lines
 
 __all__ = ["main"]
 
@@ -40,8 +41,8 @@ def _one_line(text: str) -> str:
 
 def _report(redactor: Redactor, verbose: bool, message: str) -> None:
     if verbose:
-        sys.stderr.write(redactor(traceback.format_exc()))
-    sys.stderr.write(f"{PROG}: error: {redactor(_one_line(message))}\n")
+        sys.stderr.write(printable_lines(redactor(traceback.format_exc())))
+    sys.stderr.write(f"{PROG}: error: {printable(redactor(_one_line(message)))}\n")
     sys.stderr.flush()
 
 

@@ -27,6 +27,7 @@ from registry_client import (
 from registry_client.progress import ProgressCallback
 
 from ._log import Redactor, trace_hook
+from ._text import json_safe, printable
 
 __all__ = ["Context", "UsageError"]
 
@@ -180,12 +181,20 @@ class Context:
 
     # -- output --------------------------------------------------------------------------
     def line(self, text: str = "") -> None:
-        """Print one line of text on stdout."""
-        self.stdout.write(text + "\n")
+        """Print one line of text on stdout, control characters escaped (tabs kept)."""
+        self.stdout.write(printable(text, keep_tabs=True) + "\n")
+
+    def error_line(self, text: str) -> None:
+        """Print one line on stderr, control characters escaped."""
+        self.stderr.write(printable(text) + "\n")
 
     def print_json(self, doc: Any) -> None:
-        """Print a JSON document on stdout (indented, keys in the order given)."""
-        self.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        """Print a JSON document on stdout (indented, keys in the order given).
+
+        Every control character is a JSON escape (C1 and DEL too), so the
+        document is exact and safe on a terminal.
+        """
+        self.stdout.write(json_safe(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
 
     def binary_stdout(self) -> BinaryIO:
         """stdout for raw bytes."""

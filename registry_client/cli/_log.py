@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
+from ._text import printable, printable_lines
+
 __all__ = ["RedactingFilter", "Redactor", "install_logging", "trace_hook"]
 
 LOGGER_NAME = "registry_client"
@@ -126,9 +128,25 @@ class _QuietSetupWarnings(logging.Filter):
 
 
 class _Formatter(logging.Formatter):
+    """``registry-client: LEVEL: message``, with the registry's control characters escaped.
+
+    A message is one line: a line feed in it (from an error body, a tag) is
+    escaped too. Only the request trace and tracebacks keep their line feeds,
+    which the CLI and Python put there.
+    """
+
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        return f"registry-client: {record.levelname.lower()}: {text}"
+        message = record.getMessage()
+        message = (printable_lines(message) if record.name == TRACE_LOGGER_NAME
+                   else printable(message))
+        text = f"registry-client: {record.levelname.lower()}: {message}"
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            text += "\n" + printable_lines(record.exc_text)
+        if record.stack_info:
+            text += "\n" + printable_lines(self.formatStack(record.stack_info))
+        return text
 
 
 def install_logging(

@@ -136,7 +136,5 @@ def run_prune(ctx: Context) -> int:
         ctx.line("dry run: nothing deleted" if args.dry_run else f"deleted {len(deleted)} tags")
     skipped = [d.tag for d in plan.delete if d.tag not in deleted]
     if skipped and not args.dry_run:
-        ctx.stderr.write(
-            f"skipped (gone or pushed again since the plan): {', '.join(skipped)}\n"
-        )
+        ctx.error_line(f"skipped (gone or pushed again since the plan): {', '.join(skipped)}")
     return 0

@@ -178,7 +178,7 @@ def _report_sync(ctx: Context, result: SyncResult, *, as_list: bool = False) -> 
         ctx.stderr.write("vanished from the source (deleted since the tag list): "
                          f"{', '.join(result.vanished)}\n")
     for name, error in result.failed:
-        ctx.stderr.write(f"registry-client: error: {name}: {error}\n")
+        ctx.error_line(f"registry-client: error: {name}: {error}")
     return 0 if result.ok else 1
 
 
