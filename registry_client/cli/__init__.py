@@ -5,7 +5,8 @@ A thin layer over the public API with crane's verbs: ``ls`` (``tags``),
 ``pull``, ``push``, ``copy``, ``tag``, ``delete`` and ``parse``, plus ``referrers``,
 ``attach`` (OCI 1.1 artifacts) and ``prune`` (retention). Run
 ``registry-client --help`` for the flags. Exit status: 0 success, 1 the
-registry or the operation failed, 2 the command line is wrong.
+registry or the operation failed, 2 the command line is wrong, 141 standard
+output was closed before everything was written (``| head``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+# 128 + SIGPIPE: a shell's status for crane or coreutils cut short by `| head`
+EXIT_CLOSED_STDOUT = 141
 _CLI_TLS_HINT = ("--skip-tls-verify skips the check (REQUESTS_CA_BUNDLE names a CA bundle); "
                  "--plain-http is for a plain-HTTP registry")
 
@@ -72,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                 # host would only repeat it on stderr.
                 warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
             status: int = args.handler(ctx)
-        sys.stdout.flush()
+        if not _flush_stdout():
+            return status or EXIT_CLOSED_STDOUT
         return status
     except (UsageError, InvalidReferenceError) as exc:
         _report(redactor, verbose, f"{exc} (see '{PROG} {args.verb} --help')")
@@ -88,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (``registry-client blob ... | head``): stop quietly.
         _quiet_stdout()
-        return EXIT_FAILED
+        return EXIT_CLOSED_STDOUT
     except KeyboardInterrupt:
         _report(redactor, verbose, "interrupted")
         return EXIT_INTERRUPTED
@@ -104,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         if ctx is not None:
             ctx.close()
         remove_logging(handler, previous_level)
+        _flush_stdout()  # lines printed before an error: no "Exception ignored" at exit
 
 
 def _describe(exc: BaseException) -> str:
@@ -112,6 +117,16 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, KeyError) and exc.args:
         return str(exc.args[0])
     return str(exc) or type(exc).__name__
+
+
+def _flush_stdout() -> bool:
+    """Flush stdout; False when its reader has gone (stdout then points at /dev/null)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        return False
+    return True
 
 
 def _quiet_stdout() -> None:

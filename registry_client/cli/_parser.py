@@ -42,7 +42,8 @@ credentials (first found wins):
 
 exit status:
   0 success, 1 the registry or the operation failed, 2 the command line is
-  wrong (unknown flag, invalid reference, platform or tag).
+  wrong (unknown flag, invalid reference, platform or tag), 141 standard
+  output was closed early (`| head`), as crane and coreutils report it.
 
 examples:
   registry-client ls localhost:5000/app --plain-http

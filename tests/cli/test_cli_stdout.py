@@ -1,0 +1,94 @@
+"""A closed stdout (``| head -0``) and exact flag names (no argparse abbreviations)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from registry_client.testing import LocalRegistry, seed_tags
+
+EXIT_SIGPIPE = 141  # 128 + SIGPIPE: what a shell reports for crane or `seq` cut by `head`
+
+
+def run_with_closed_stdout(
+    *args: str, cwd: Path, docker_config_dir: Path, unbuffered: bool = False,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the CLI with stdout a pipe whose reader is already gone (``| head -0``).
+
+    Buffered (Python's default for a pipe) the closed pipe shows at the final
+    flush; unbuffered (``PYTHONUNBUFFERED``) at the first line written.
+    """
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("REGISTRY_") and k != "PYTHONUNBUFFERED"}
+    env["DOCKER_CONFIG"] = str(docker_config_dir)
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "registry_client", *args], stdout=write_end,
+            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, cwd=cwd,
+            timeout=60, check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.fixture(scope="module")
+def tagged_repo(local_registry: LocalRegistry) -> str:
+    seed_tags(local_registry, "stdout/app", [f"1.{i}" for i in range(30)])
+    return f"{local_registry.host}/stdout/app"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["parse", "golang:1.22"], ["ls", "{repo}", "--plain-http"],
+     ["ls", "{repo}", "--plain-http", "--digests", "--json"],
+     ["manifest", "{repo}:1.0", "--plain-http"]],
+    ids=["parse", "ls", "ls-json", "manifest"],
+)
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+def test_closed_stdout_is_a_quiet_sigpipe_exit(
+    args: list[str], unbuffered: bool, tagged_repo: str, tmp_path: Path,
+    docker_config_dir: Path,
+) -> None:
+    argv = [a.format(repo=tagged_repo) for a in args]
+    result = run_with_closed_stdout(*argv, cwd=tmp_path, docker_config_dir=docker_config_dir,
+                                    unbuffered=unbuffered)
+    assert result.returncode == EXIT_SIGPIPE, result.stderr
+    assert result.stderr == b""  # no traceback, no "Exception ignored" at exit
+
+
+def test_failure_with_closed_stdout_keeps_its_status(
+    tagged_repo: str, tmp_path: Path, docker_config_dir: Path
+) -> None:
+    result = run_with_closed_stdout(
+        "manifest", f"{tagged_repo}:no-such-tag", "--plain-http",
+        cwd=tmp_path, docker_config_dir=docker_config_dir,
+    )
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith("registry-client: error:") and "404" in line
+
+
+def test_sync_failure_with_closed_buffered_stdout_keeps_status_1(
+    tagged_repo: str, tmp_path: Path, docker_config_dir: Path
+) -> None:
+    host = tagged_repo.split("/", 1)[0]
+    mapping = tmp_path / "mirror.json"
+    mapping.write_text(json.dumps({
+        f"{tagged_repo}:1.0": f"{host}/stdout/mirror",       # copied: a line on stdout
+        f"{tagged_repo}:no-such-tag": f"{host}/stdout/mirror",  # fails: a line on stderr
+    }))
+    result = run_with_closed_stdout(
+        "sync", str(mapping), "--plain-http", cwd=tmp_path, docker_config_dir=docker_config_dir,
+    )
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert "no-such-tag" in line and "Traceback" not in line
