@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from registry_client import __version__
 
@@ -54,7 +54,16 @@ examples:
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line on stderr (exit status 2)."""
+    """An ArgumentParser whose errors are one line on stderr (exit status 2).
+
+    Flags must be spelled out: argparse's prefix matching (``--dig`` for
+    ``--digests``) is off, so a flag added later never changes what an old
+    script's abbreviation meant.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         """Print ``prog: error: message`` and a hint to ``--help``, then exit 2."""

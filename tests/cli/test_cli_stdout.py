@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from registry_client.cli import main
 from registry_client.testing import LocalRegistry, seed_tags
 
 EXIT_SIGPIPE = 141  # 128 + SIGPIPE: what a shell reports for crane or `seq` cut by `head`
@@ -75,6 +76,22 @@ def test_failure_with_closed_stdout_keeps_its_status(
     assert result.returncode == 1
     [line] = result.stderr.decode().splitlines()
     assert line.startswith("registry-client: error:") and "404" in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["ls", "localhost:5000/app", "--dig"], ["ls", "localhost:5000/app", "--plain"],
+     ["--plain", "ls", "localhost:5000/app"], ["inspect", "localhost:5000/app", "--js"],
+     ["copy", "localhost:5000/a:1", "localhost:5000/b", "--all"]],
+    ids=["verb-flag", "global-after-verb", "global-before-verb", "json", "all-tags"],
+)
+def test_abbreviated_flags_are_refused(
+    args: list[str], capsys: pytest.CaptureFixture[str], docker_config_dir: Path
+) -> None:
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "unrecognized arguments" in err
 
 
 def test_sync_failure_with_closed_buffered_stdout_keeps_status_1(
