@@ -92,6 +92,14 @@ class NullAuthenticator:
         return "NullAuthenticator()"
 
 
+def _require_username(username: str | None, password: str | None) -> None:
+    if password is not None and not username:
+        raise ValueError(
+            "a password was given without a username: give both (the password would "
+            "otherwise never be sent)"
+        )
+
+
 def _basic_header(username: str, password: str) -> str:
     raw = f"{username}:{password}".encode()
     return "Basic " + base64.b64encode(raw).decode("ascii")
@@ -106,6 +114,8 @@ class BasicAuthenticator:
     """
 
     def __init__(self, username: str, password: str) -> None:
+        """Raises ValueError when ``username`` is empty or None."""
+        _require_username(username, password)
         self.username = username
         self._header = _basic_header(username, password)
         self._hosts: set[str] = set()
@@ -167,6 +177,8 @@ class TokenAuthenticator:
         *,
         refresh_token: str | None = None,
     ) -> None:
+        """Raises ValueError for a ``password`` without a ``username``."""
+        _require_username(username, password)
         self.username = username
         self._password = password
         self._refresh: dict[tuple[str, str], str] = {}

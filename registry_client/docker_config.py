@@ -88,7 +88,10 @@ def _from_helper(helper: str, domain: str) -> DockerCredentials | None:
         return None
     if user == "<token>":
         return DockerCredentials(username=None, identity_token=secret)
-    return DockerCredentials(username=user if isinstance(user, str) else None, password=secret)
+    if not isinstance(user, str) or not user:
+        log.warning("credential helper %s gave a secret without a username: ignored", helper)
+        return None
+    return DockerCredentials(username=user, password=secret)
 
 
 def _from_auths(auths: dict[str, Any], domain: str) -> DockerCredentials | None:
@@ -113,6 +116,10 @@ def _from_auths(auths: dict[str, Any], domain: str) -> DockerCredentials | None:
                 username=user if isinstance(user, str) else None, identity_token=identity
             )
         if isinstance(user, str) and isinstance(password, str):
+            if not user:  # an authenticator refuses a password without a username
+                log.warning("ignoring an auth entry without a username for %s in docker "
+                            "config", domain)
+                continue
             return DockerCredentials(username=user, password=password)
     return None
 

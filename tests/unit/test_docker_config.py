@@ -59,3 +59,28 @@ def test_an_auth_with_line_breaks_is_read_as_docker_reads_it(tmp_path: Path) -> 
     config.write_text(json.dumps({"auths": {"registry.example": {"auth": "dXNlcjpw\nYXNz"}}}))
     found = credentials_for("registry.example", config)
     assert found is not None and (found.username, found.password) == ("user", "pass")
+
+
+@pytest.mark.parametrize("entry", [{"auth": "OnMzY3JldA=="}, {"username": "", "password": "pw"}],
+                         ids=["auth-colon-password", "empty-username"])
+def test_a_password_without_username_is_ignored_with_a_warning(
+    tmp_path: Path, entry: dict[str, str], caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An authenticator refuses a password without a username: anonymous, not a crash."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auths": {"registry.example": entry}}))
+    with caplog.at_level("WARNING", logger="registry_client"):
+        assert credentials_for("registry.example", config) is None
+    assert "without a username" in caplog.text
+
+
+def test_a_helper_secret_without_username_is_ignored_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    _helper(tmp_path, "nouser", '{"ServerURL": "registry.example", "Secret": "s3cret"}')
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credHelpers": {"registry.example": "nouser"}}))
+    with caplog.at_level("WARNING", logger="registry_client"):
+        assert credentials_for("registry.example", config) is None
+    assert "without a username" in caplog.text and "s3cret" not in caplog.text
