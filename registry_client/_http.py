@@ -211,8 +211,12 @@ def raise_for_status(
     *,
     context: str,
     method: str,
+    hint: str | None = None,
 ) -> None:
     """Turn an unexpected answer into the matching typed error (always raises).
+
+    ``hint`` (from :func:`registry_client.auth.refusal_hint`) says what to change
+    when a 401/403 is about the credentials that were, or were not, sent.
 
     Raises:
         AuthenticationError, AuthorizationError, NotFoundError,
@@ -240,10 +244,14 @@ def raise_for_status(
     kw: dict[str, Any] = {"status_code": status, "errors": errors, "method": method, "url": url,
                           "retry_after": retry_after(resp, math.inf)}
     cls: type[RegistryError]
-    if status == 401 and _insufficient_scope(resp):
+    scope_refused = status == 401 and _insufficient_scope(resp)
+    if hint and status in (401, 403):
+        message += f" -- {hint}" + (" (insufficient_scope)" if scope_refused else "")
+    if scope_refused:
         # Distribution's text for this is "authentication required": say what it means
         cls = AuthorizationError
-        message += " -- these credentials may not do this (insufficient_scope)"
+        if not hint:
+            message += " -- these credentials may not do this (insufficient_scope)"
     elif status == 401:
         cls = AuthenticationError
     elif status == 403:

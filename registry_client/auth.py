@@ -92,6 +92,19 @@ class NullAuthenticator:
         return "NullAuthenticator()"
 
 
+NO_CREDENTIALS_HINT = (
+    "no credentials were given: pass authenticator=TokenAuthenticator(username, password) "
+    "or use Registry.from_docker_config(domain)"
+)
+"""Added to the error of an anonymous request the registry refused (401/403)."""
+
+BEARER_HINT = (
+    "the registry asks for a Bearer token, which BasicAuthenticator does not fetch: "
+    "use TokenAuthenticator(username, password) (it answers Basic challenges too)"
+)
+"""Added to the error of a BasicAuthenticator request refused with a Bearer challenge."""
+
+
 def _require_username(username: str | None, password: str | None) -> None:
     if password is not None and not username:
         raise ValueError(
@@ -445,6 +458,28 @@ class TokenAuthenticator:
             with self._lock:
                 self._refresh[(realm, service)] = refresh
         return _Token(value, time.monotonic() + expires_in - margin)
+
+
+def refusal_hint(authenticator: object, response: requests.Response) -> str | None:
+    """What to change when ``authenticator``'s request was refused with ``response``.
+
+    None when there is nothing to add: the status is not 401/403, or the
+    credentials were sent and refused.
+    """
+    if response.status_code not in (401, 403):
+        return None
+    if isinstance(authenticator, NullAuthenticator) or (
+            isinstance(authenticator, TokenAuthenticator) and not authenticator.has_credentials):
+        return NO_CREDENTIALS_HINT
+    if isinstance(authenticator, BasicAuthenticator) and response.status_code == 401:
+        try:
+            schemes = {c.scheme for c in parse_challenges(
+                response.headers.get("WWW-Authenticate", ""))}
+        except ChallengeParseError:
+            return None
+        if "bearer" in schemes and "basic" not in schemes:
+            return BEARER_HINT
+    return None
 
 
 _MAX_TOKEN_REDIRECTS = 5

@@ -29,7 +29,7 @@ from ._http import (
     retry_after,
 )
 from ._log import log
-from .auth import Authenticator, TokenAuthenticator, set_scopes
+from .auth import Authenticator, TokenAuthenticator, refusal_hint, set_scopes
 from .errors import (
     AuthenticationError,
     RegistryError,
@@ -381,7 +381,8 @@ class Requester:
                 self.back_off(attempt, wait, shared=resp.status_code == 429)
                 attempt += 1
                 continue
-            raise_for_status(resp, context=context, method=method)
+            raise_for_status(resp, context=context, method=method,
+                             hint=refusal_hint(self.authenticator, resp))
 
     def back_off(self, attempt: int, wait: float | None, *, shared: bool = False) -> None:
         """Sleep before retry number ``attempt + 1``: ``wait`` (a Retry-After) when given,

@@ -1,4 +1,4 @@
-"""Authenticators refuse half credentials."""
+"""Authenticators refuse half credentials, and a refused request says what to change."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ import requests
 import requests_mock
 
 from registry_client import (
+    AuthenticationError,
+    AuthorizationError,
     BasicAuthenticator,
+    NullAuthenticator,
     Registry,
     TokenAuthenticator,
 )
+from registry_client.auth import NO_CREDENTIALS_HINT
 
 DOMAIN = "registry.example"
 REALM = "https://auth.example/token"
@@ -49,3 +53,65 @@ def test_username_alone_and_refresh_token_alone_stay_valid() -> None:
     assert not TokenAuthenticator(username="alice").has_credentials
     assert TokenAuthenticator(refresh_token="refresh-xyz").has_credentials
     assert TokenAuthenticator("alice", "pw").has_credentials
+
+
+# -- anonymous requests refused -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "authenticator", [TokenAuthenticator(), NullAuthenticator()], ids=["anonymous-token", "null"],
+)
+def test_anonymous_insufficient_scope_says_no_credentials_were_given(
+    authenticator: Any,
+) -> None:
+    reg, adapter = make(authenticator)
+    adapter.register_uri("GET", REALM, json={"token": "anon-token"})
+    adapter.register_uri("GET", MANIFEST_URL, status_code=401, content=UNAUTHORIZED,
+                         headers={"WWW-Authenticate": DENIED})
+    with pytest.raises(AuthorizationError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    message = str(info.value)
+    assert NO_CREDENTIALS_HINT in message
+    assert "from_docker_config" in message and "insufficient_scope" in message
+    assert "these credentials" not in message
+    assert info.value.status_code == 401
+
+
+def test_anonymous_basic_challenge_says_no_credentials_were_given() -> None:
+    reg, adapter = make(TokenAuthenticator())
+    adapter.register_uri("GET", MANIFEST_URL, status_code=401, content=UNAUTHORIZED,
+                         headers={"WWW-Authenticate": 'Basic realm="Registry Realm"'})
+    with pytest.raises(AuthenticationError, match="no credentials were given"):
+        reg.repository("app").manifests.get_raw("latest")
+
+
+def test_credentials_without_rights_keep_the_insufficient_scope_message() -> None:
+    reg, adapter = make(TokenAuthenticator("alice", "pw"))
+    adapter.register_uri("GET", REALM, json={"token": "alice-token"})
+    adapter.register_uri("GET", MANIFEST_URL, status_code=401, content=UNAUTHORIZED,
+                         headers={"WWW-Authenticate": DENIED})
+    with pytest.raises(AuthorizationError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert "these credentials may not do this" in str(info.value)
+    assert "no credentials" not in str(info.value)
+
+
+# -- Basic against a Bearer registry ------------------------------------------------------------
+def test_basic_authenticator_against_bearer_says_use_token_authenticator() -> None:
+    reg, adapter = make(BasicAuthenticator("alice", "s3cret-pw"))
+    adapter.register_uri("GET", MANIFEST_URL, status_code=401, content=UNAUTHORIZED,
+                         headers={"WWW-Authenticate": BEARER})
+    with pytest.raises(AuthenticationError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    message = str(info.value)
+    assert "TokenAuthenticator" in message and "Bearer" in message
+    assert "s3cret-pw" not in message
+    assert [r.hostname for r in adapter.request_history] == [DOMAIN]  # no token server asked
+
+
+def test_basic_authenticator_wrong_password_has_no_bearer_hint() -> None:
+    reg, adapter = make(BasicAuthenticator("alice", "wrong"))
+    adapter.register_uri("GET", MANIFEST_URL, status_code=401, content=UNAUTHORIZED,
+                         headers={"WWW-Authenticate": 'Basic realm="Registry Realm"'})
+    with pytest.raises(AuthenticationError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert "TokenAuthenticator" not in str(info.value)
+    assert "no credentials" not in str(info.value)

@@ -393,7 +393,7 @@ def test_plain_http_realm_on_other_host_never_gets_credentials() -> None:
 
 
 def test_insufficient_scope_is_authorization_error() -> None:
-    reg, adapter = make()
+    reg, adapter = make(TokenAuthenticator("alice", PASSWORD))  # anonymous: see test_auth_refusals
     token_server(adapter)
     www = challenge() + ',error="insufficient_scope"'
     adapter.register_uri(
