@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         _report(redactor, verbose, message)
         return EXIT_FAILED
     except RegistryError as exc:
-        _report(redactor, verbose, str(exc))
+        _report(redactor, verbose, ctx.explain(str(exc)) if ctx is not None else str(exc))
         return EXIT_FAILED
     except BrokenPipeError:
         # The reader went away (``registry-client blob ... | head``): stop quietly.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, Literal, TextIO
 
 import requests
 import requests.adapters
@@ -24,6 +24,7 @@ from registry_client import (
     docker_config,
     parse_image_name,
 )
+from registry_client.auth import NO_CREDENTIALS_HINT
 from registry_client.progress import ProgressCallback
 
 from ._log import Redactor, trace_hook
@@ -35,6 +36,13 @@ ENV_USERNAME = "REGISTRY_USERNAME"
 ENV_PASSWORD = "REGISTRY_PASSWORD"
 DEFAULT_TAG = "latest"
 USER_AGENT = f"registry-client-cli/{__version__}"
+SIDE_FLAGS = {"src": "--src-creds", "dest": "--dest-creds"}
+_CLI_NO_CREDENTIALS = ("no credentials were given: use --username with --password-stdin, "
+                       f"${ENV_USERNAME}/${ENV_PASSWORD} or `docker login`")
+_CLI_NO_CREDENTIALS_SIDES = ("no credentials were given: use --src-creds USER[:PASSWORD] / "
+                             "--dest-creds USER[:PASSWORD] or `docker login`")
+
+Side = Literal["src", "dest"]
 
 
 class UsageError(Exception):
@@ -56,8 +64,15 @@ class Context:
         self.json: bool = bool(args.json)
         self.verbose: bool = bool(args.verbose)
         self.platform: Platform | None = self._parse_platform(args.platform)
+        self._stdin_used_by: str | None = None
+        self._credentials_from = ""
         self._credentials = self._explicit_credentials()
-        self._registries: dict[tuple[str, str], Registry] = {}
+        self._side_credentials: dict[str, tuple[str, str]] = {}
+        for side, flag in SIDE_FLAGS.items():
+            value: str | None = getattr(args, f"{side}_creds", None)
+            if value is not None:
+                self._side_credentials[side] = self._parse_side_credentials(flag, value)
+        self._registries: dict[tuple[str, str, str | None], Registry] = {}
 
     # -- flags ---------------------------------------------------------------------------
     @staticmethod
@@ -76,11 +91,13 @@ class Context:
             raise UsageError("give either --password or --password-stdin, not both")
         password: str | None = args.password
         if args.password_stdin:
+            self._claim_stdin("--password-stdin")
             password = self.stdin.read()
             password = password.removesuffix("\n").removesuffix("\r")
             if not password:
                 raise UsageError("--password-stdin: nothing was read from standard input")
         username: str | None = args.username
+        self._credentials_from = "--username/--password"
         if username is not None or password is not None:
             username = username if username is not None else os.environ.get(ENV_USERNAME)
             password = password if password is not None else os.environ.get(ENV_PASSWORD)
@@ -98,8 +115,82 @@ class Context:
                 return None
             if username is None or password is None:
                 raise UsageError(f"set both ${ENV_USERNAME} and ${ENV_PASSWORD}, or neither")
+            self._credentials_from = f"${ENV_USERNAME}/${ENV_PASSWORD}"
         self.redactor.add(password)
         return username, password
+
+    def _claim_stdin(self, flag: str) -> None:
+        if self._stdin_used_by is not None:
+            raise UsageError(
+                f"{self._stdin_used_by} and {flag} both want a password from standard input, "
+                "which holds one password: give the other as USER:PASSWORD"
+            )
+        self._stdin_used_by = flag
+
+    def _parse_side_credentials(self, flag: str, value: str) -> tuple[str, str]:
+        """``USER[:PASSWORD]`` (skopeo's form); without a password, one line of stdin."""
+        username, colon, password = value.partition(":")
+        if not username:
+            raise UsageError(f"{flag}: give USER[:PASSWORD], with a user name")
+        if colon:
+            if not password:
+                raise UsageError(f"{flag} {username}: empty password")
+        else:
+            isatty = getattr(self.stdin, "isatty", None)
+            if callable(isatty) and isatty():
+                raise UsageError(
+                    f"{flag} {username}: no password: give {username}:PASSWORD, or pipe the "
+                    "password on standard input"
+                )
+            self._claim_stdin(flag)
+            password = self.stdin.readline().removesuffix("\n").removesuffix("\r")
+            if not password:
+                raise UsageError(f"{flag} {username}: nothing was read from standard input")
+        self.redactor.add(password)
+        return username, password
+
+    def check_sides(
+        self, sources: Iterable[ImageReference], targets: Iterable[ImageReference]
+    ) -> None:
+        """Refuse credentials that would reach a registry they are not for.
+
+        ``--src-creds``/``--dest-creds`` are for one registry each;
+        ``--username``/``--password`` and ``$REGISTRY_USERNAME``/``$REGISTRY_PASSWORD``
+        are for a command that talks to one registry (or whose every registry has
+        its own ``--*-creds``; the environment is then unused).
+
+        Raises:
+            UsageError: with the flags to use instead.
+        """
+        domains: dict[str, list[str]] = {"src": [], "dest": []}
+        for side, refs in (("src", sources), ("dest", targets)):
+            for ref in refs:
+                if ref.domain.lower() not in domains[side]:
+                    domains[side].append(ref.domain.lower())
+        for side, flag in SIDE_FLAGS.items():
+            if side in self._side_credentials and len(domains[side]) > 1:
+                what = "sources" if side == "src" else "targets"
+                raise UsageError(
+                    f"{flag} is for one registry, and the {what} are on several "
+                    f"({', '.join(domains[side])})"
+                )
+        every = list(dict.fromkeys(domains["src"] + domains["dest"]))
+        if self._credentials is None or len(every) < 2:
+            return
+        covered = all(side in self._side_credentials for side in SIDE_FLAGS)
+        if covered and self._credentials_from.startswith("$"):
+            return  # each registry has its own: the environment's are not used
+        raise UsageError(
+            f"{self._credentials_from} are for one registry, and this command talks to "
+            f"{len(every)} ({', '.join(every)}): give each side its own with "
+            "--src-creds USER[:PASSWORD] and --dest-creds USER[:PASSWORD]"
+        )
+
+    def explain(self, message: str) -> str:
+        """A library error message with the CLI's flags in place of the library's advice."""
+        hint = (_CLI_NO_CREDENTIALS_SIDES if hasattr(self.args, "src_creds")
+                else _CLI_NO_CREDENTIALS)
+        return message.replace(NO_CREDENTIALS_HINT, hint)
 
     # -- references ----------------------------------------------------------------------
     def reference(self, text: str, what: str = "reference") -> ImageReference:
@@ -126,10 +217,12 @@ class Context:
         return ref
 
     # -- registries ----------------------------------------------------------------------
-    def authenticator(self, domain: str) -> Authenticator | None:
-        """Credentials for ``domain``: flags > environment > docker config > anonymous."""
-        if self._credentials is not None:
-            username, password = self._credentials
+    def authenticator(self, domain: str, side: Side | None = None) -> Authenticator | None:
+        """Credentials for ``domain``: the side's --*-creds > flags > environment >
+        docker config > anonymous."""
+        explicit = self._side_credentials.get(side or "", self._credentials)
+        if explicit is not None:
+            username, password = explicit
             return TokenAuthenticator(username=username, password=password)
         found = docker_config.credentials_for(domain)
         if found is None:
@@ -150,15 +243,20 @@ class Context:
         session.hooks["response"].append(trace_hook(self.redactor))
         return session
 
-    def registry(self, ref: ImageReference) -> Registry:
-        """The Registry of a reference, opened once per domain and protocol."""
+    def registry(self, ref: ImageReference, side: Side | None = None) -> Registry:
+        """The Registry of a reference, opened once per domain, protocol and credentials.
+
+        ``side`` (``"src"``/``"dest"``, for copy and sync) picks that side's
+        ``--src-creds``/``--dest-creds`` when given; call :meth:`check_sides` first.
+        """
         args = self.args
         protocol = ref.scheme or ("http" if args.plain_http else "https")
-        key = (ref.domain, protocol)
+        own = side if side in self._side_credentials else None
+        key = (ref.domain, protocol, own)
         if key not in self._registries:
             self._registries[key] = Registry(
                 ref.domain,
-                authenticator=self.authenticator(ref.domain),
+                authenticator=self.authenticator(ref.domain, own),
                 protocol=protocol,
                 verify=not args.skip_tls_verify,
                 session=self._session(),
@@ -166,9 +264,9 @@ class Context:
             )
         return self._registries[key]
 
-    def repository(self, ref: ImageReference) -> Repository:
-        """The repository a reference names."""
-        return self.registry(ref).repository(ref.path)
+    def repository(self, ref: ImageReference, side: Side | None = None) -> Repository:
+        """The repository a reference names (``side``: as for :meth:`registry`)."""
+        return self.registry(ref, side).repository(ref.path)
 
     def close(self) -> None:
         """Close every registry (and session) this run opened."""

@@ -37,8 +37,12 @@ credentials (first found wins):
   3. docker's config: $DOCKER_CONFIG/config.json or ~/.docker/config.json
      (`auths`, `credHelpers`, `credsStore`, identity tokens), per registry;
   4. anonymous (anonymous tokens where the registry hands them out).
-  Credentials from 1 and 2 are sent to every registry of the command (both
-  sides of `copy`); docker's are looked up per registry.
+  1 and 2 are for a command that talks to one registry: `copy` and `sync`
+  between two registries refuse them (exit 2) rather than send one
+  registry's password to the other. Give each side its own with
+  --src-creds USER[:PASSWORD] and --dest-creds USER[:PASSWORD] (as skopeo;
+  without :PASSWORD, one line of standard input); a side without them uses
+  docker's config for its host, which is always looked up per registry.
 
 exit status:
   0 success, 1 the registry or the operation failed, 2 the command line is

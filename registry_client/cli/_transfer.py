@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from registry_client import CopyPlan, Image
+from registry_client import CopyPlan, Image, ImageReference, Registry
 
-from ._context import DEFAULT_TAG, Context, UsageError
+from ._context import DEFAULT_TAG, Context, Side, UsageError
 from ._parser import Parser, add_verb
 from ._show import image_json
 
@@ -51,12 +51,14 @@ def register(
         description="Copy an image with all its platforms, on one registry (blobs are\n"
         "mounted, nothing is downloaded) or between two (blobs stream from one to the\n"
         "other). Digests stay the same. Without a tag, DESTINATION keeps the source\n"
-        "tag (a source given by digest is copied by digest only). Credentials from\n"
-        "docker's config are looked up per registry; --username/--password and\n"
-        "$REGISTRY_USERNAME/$REGISTRY_PASSWORD are used for both.",
+        "tag (a source given by digest is copied by digest only). Each side's\n"
+        "credentials: --src-creds / --dest-creds, else docker's config for its host;\n"
+        "--username/--password and $REGISTRY_USERNAME/$REGISTRY_PASSWORD only when\n"
+        "both are on one registry.",
     )
     sub.add_argument("source", metavar="SOURCE", help="e.g. localhost:5000/app:1.0")
     sub.add_argument("destination", metavar="DESTINATION", help="e.g. registry.example.com/app")
+    _side_credentials(sub)
     sub.add_argument(
         "--dry-run", action="store_true",
         help="copy nothing: print per blob whether it would be skipped (already there),\n"
@@ -77,6 +79,23 @@ def register(
     )
     sub.add_argument("file", metavar="FILE", help="the mapping (JSON or YAML)")
     sub.add_argument("--dry-run", action="store_true", help="print the copy plans only")
+    _side_credentials(sub)
+
+
+def _side_credentials(sub: Parser) -> None:
+    group = sub.add_argument_group(
+        "credentials per side (as skopeo)",
+        "USER alone reads the password from one line of standard input; a PASSWORD on\n"
+        "the command line is visible in `ps` and shell history. A side without its flag\n"
+        "uses docker's config for its registry.")
+    group.add_argument(
+        "--src-creds", metavar="USER[:PASSWORD]",
+        help="credentials for the source registry only",
+    )
+    group.add_argument(
+        "--dest-creds", metavar="USER[:PASSWORD]",
+        help="credentials for the destination registry only",
+    )
 
 
 def _report(ctx: Context, image: Image) -> int:
@@ -136,8 +155,9 @@ def run_copy(ctx: Context) -> int:
         raise UsageError(
             f"destination {ctx.args.destination!r}: give a repository or a tag, not a digest"
         )
-    source = ctx.repository(src)
-    target = ctx.repository(dst)
+    ctx.check_sides([src], [dst])
+    source = ctx.repository(src, "src")
+    target = ctx.repository(dst, "dest")
     if ctx.args.dry_run:
         return _print_plans(ctx, [source.images.copy(reference, target, dst.tag, dry_run=True)])
     with ctx.progress("copy") as progress:
@@ -146,13 +166,17 @@ def run_copy(ctx: Context) -> int:
 
 
 def _copy_all_tags(ctx: Context) -> int:
-    ctx.repository_reference(ctx.args.source, what="source")
-    ctx.repository_reference(ctx.args.destination, what="destination")
+    src = ctx.repository_reference(ctx.args.source, what="source")
+    dst = ctx.repository_reference(ctx.args.destination, what="destination")
+    ctx.check_sides([src], [dst])
     from registry_client.sync import SyncEntry, sync  # this verb only: a quicker CLI start
+
+    def registry_for(ref: ImageReference) -> Registry:
+        return ctx.registry(ref, "src" if ref == src else "dest")
 
     entry = SyncEntry(ctx.args.source, ctx.args.destination)
     with ctx.progress("copy") as progress:
-        result = sync([entry], ctx.registry, dry_run=ctx.args.dry_run, progress=progress)
+        result = sync([entry], registry_for, dry_run=ctx.args.dry_run, progress=progress)
     return _report_sync(ctx, result, as_list=True)
 
 
@@ -178,7 +202,7 @@ def _report_sync(ctx: Context, result: SyncResult, *, as_list: bool = False) -> 
         ctx.stderr.write("vanished from the source (deleted since the tag list): "
                          f"{', '.join(result.vanished)}\n")
     for name, error in result.failed:
-        ctx.error_line(f"registry-client: error: {name}: {error}")
+        ctx.error_line(f"registry-client: error: {name}: {ctx.explain(error)}")
     return 0 if result.ok else 1
 
 
@@ -190,6 +214,35 @@ def run_sync(ctx: Context) -> int:
         entries = load_sync_file(ctx.args.file)
     except (OSError, ValueError) as exc:
         raise UsageError(f"sync file: {exc}") from None
+    sources = [ctx.reference(e.source, "sync source") for e in entries]
+    targets = [ctx.reference(e.target, "sync target") for e in entries]
+    ctx.check_sides(sources, targets)
+    side_of = _sides_by_registry(ctx, sources, targets)
+
+    def registry_for(ref: ImageReference) -> Registry:
+        return ctx.registry(ref, side_of.get(ref.domain.lower()))
+
     with ctx.progress("sync") as progress:
-        result = sync(entries, ctx.registry, dry_run=ctx.args.dry_run, progress=progress)
+        result = sync(entries, registry_for, dry_run=ctx.args.dry_run, progress=progress)
     return _report_sync(ctx, result)
+
+
+def _sides_by_registry(
+    ctx: Context, sources: list[ImageReference], targets: list[ImageReference]
+) -> dict[str, Side]:
+    """Which side's --*-creds each registry of a sync file gets (check_sides ran first)."""
+    src = {r.domain.lower() for r in sources}
+    dst = {r.domain.lower() for r in targets}
+    side_of: dict[str, Side] = {}
+    sides: tuple[tuple[Side, set[str]], ...] = (("src", src), ("dest", dst))
+    for side, domains in sides:
+        if getattr(ctx.args, f"{side}_creds") is None:
+            continue
+        for domain in domains:
+            if side_of.get(domain, side) != side:
+                raise UsageError(
+                    f"{domain} is both a source and a target: give its credentials once "
+                    "(--src-creds or --dest-creds)"
+                )
+            side_of[domain] = side
+    return side_of
