@@ -421,6 +421,13 @@ class TokenAuthenticator:
     ) -> _Token:
         try:
             status = resp.status_code
+            if status in (401, 403) and not self.has_credentials:
+                cls = AuthenticationError if status == 401 else AuthorizationError
+                raise cls(
+                    f"token server {realm} refused an anonymous token ({status}) -- "
+                    f"{NO_CREDENTIALS_HINT}",
+                    status_code=status,
+                )
             if status == 401 or (status == 400 and what != "the credentials of"):
                 raise AuthenticationError(
                     f"token server {realm} refused {what} "

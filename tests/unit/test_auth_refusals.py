@@ -115,3 +115,25 @@ def test_basic_authenticator_wrong_password_has_no_bearer_hint() -> None:
         reg.repository("app").manifests.get_raw("latest")
     assert "TokenAuthenticator" not in str(info.value)
     assert "no credentials" not in str(info.value)
+
+
+def test_token_server_refusing_an_anonymous_token_says_no_credentials_were_given() -> None:
+    reg, adapter = make(TokenAuthenticator())
+    adapter.register_uri("GET", REALM, status_code=401,
+                         json={"errors": [{"code": "UNAUTHORIZED"}]})
+    adapter.register_uri("GET", MANIFEST_URL, status_code=401, headers={"WWW-Authenticate": BEARER})
+    with pytest.raises(AuthenticationError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    message = str(info.value)
+    assert NO_CREDENTIALS_HINT in message and "anonymous" in message
+    assert "credentials of" not in message
+
+
+def test_token_server_refusing_a_password_names_the_user() -> None:
+    reg, adapter = make(TokenAuthenticator("alice", "s3cret-pw"))
+    adapter.register_uri("GET", REALM, status_code=401)
+    adapter.register_uri("GET", MANIFEST_URL, status_code=401, headers={"WWW-Authenticate": BEARER})
+    with pytest.raises(AuthenticationError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert "alice" in str(info.value) and "s3cret-pw" not in str(info.value)
+    assert NO_CREDENTIALS_HINT not in str(info.value)
