@@ -101,7 +101,7 @@ class Context:
         if username is not None or password is not None:
             username = username if username is not None else os.environ.get(ENV_USERNAME)
             password = password if password is not None else os.environ.get(ENV_PASSWORD)
-            if username is None:
+            if not username:
                 raise UsageError(f"a password was given without --username (or ${ENV_USERNAME})")
             if password is None:
                 raise UsageError(

@@ -210,3 +210,10 @@ def test_creds_flags_belong_to_copy_and_sync_only(
 ) -> None:
     assert main(["ls", "127.0.0.1:9/a", "--src-creds", "alice:pw"]) == 2
     assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_an_empty_username_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    assert main(["ls", "127.0.0.1:9/a", "-u", "", "--password", "pw"]) == 2
+    assert "without --username" in capsys.readouterr().err
