@@ -84,7 +84,7 @@ def run_ls(ctx: Context) -> int:
         ctx.print_json(doc)
         return 0
     if vanished:
-        ctx.stderr.write(f"vanished (deleted since the tag list): {', '.join(vanished)}\n")
+        ctx.error_line(f"vanished (deleted since the tag list): {', '.join(vanished)}")
     for tag in tags:
         ctx.line(f"{tag}\t{digests[tag]}" if args.digests else tag)
     return 0

@@ -115,8 +115,8 @@ def run_prune(ctx: Context) -> int:
         )
         ctx.stdout.flush()
         if plan.vanished:
-            ctx.stderr.write(f"vanished while planning (deleted meanwhile): "
-                             f"{', '.join(plan.vanished)}\n")
+            ctx.error_line(f"vanished while planning (deleted meanwhile): "
+                           f"{', '.join(plan.vanished)}")
     deleted: list[str] = []
     if not args.dry_run:
         try:

@@ -199,8 +199,8 @@ def _report_sync(ctx: Context, result: SyncResult, *, as_list: bool = False) -> 
         for image in images:
             ctx.line(image.reference)
     if result.vanished:  # a busy source: not an error
-        ctx.stderr.write("vanished from the source (deleted since the tag list): "
-                         f"{', '.join(result.vanished)}\n")
+        ctx.error_line("vanished from the source (deleted since the tag list): "
+                       f"{', '.join(result.vanished)}")
     for name, error in result.failed:
         ctx.error_line(f"registry-client: error: {name}: {ctx.explain(error)}")
     return 0 if result.ok else 1

@@ -124,3 +124,20 @@ def test_error_body_and_headers_are_escaped(
         assert "X-Note: hi\\x1b[2Jthere" in err
     else:
         assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("verbose", [False, True], ids=["quiet", "verbose"])
+def test_ls_of_a_hostile_tag_list_prints_no_control_character(
+    local_registry: LocalRegistry, verbose: bool, capsys: pytest.CaptureFixture[str],
+    docker_config_dir: Path,
+) -> None:
+    body = json.dumps({"name": "terminal/app", "tags": ["1.0", "x\x1b[2J\u009b"]}).encode()
+    with FaultProxy(local_registry, timeout=5) as proxy:
+        proxy.add_rule("GET", r"/tags/list", action="status", status=200, times=None,
+                       headers={"Content-Type": "application/json"}, body=body)
+        args = ["ls", f"{proxy.host}/terminal/app", "--plain-http"]
+        assert main(args + (["-v"] if verbose else [])) == 1  # the library refuses the tag
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert RAW_CONTROL.search(err) is None, err
+    assert "invalid tag" in err
