@@ -217,3 +217,13 @@ def test_an_empty_username_is_a_usage_error(
 ) -> None:
     assert main(["ls", "127.0.0.1:9/a", "-u", "", "--password", "pw"]) == 2
     assert "without --username" in capsys.readouterr().err
+
+
+def test_sync_on_one_registry_takes_one_side_flag_not_two(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    mapping = tmp_path / "sync.json"
+    mapping.write_text(json.dumps({"127.0.0.1:9/a:1": "127.0.0.1:9/b"}))
+    args = ["sync", str(mapping), "--src-creds", "alice:pw", "--dest-creds", "bob:pw2"]
+    assert main(args) == 2
+    assert "both a source and a target" in capsys.readouterr().err
