@@ -81,12 +81,17 @@ def register(
         description="Stream a blob (layer or config) to standard output, or save it with -o.\n"
         "Streamed bytes are verified at the end: on a mismatch the command fails\n"
         "(exit 1) after writing them. With -o FILE nothing is left at FILE unless the\n"
-        "blob is right, and an interrupted download resumes.",
+        "blob is right, and an interrupted download resumes. -o writes through what is\n"
+        "there: a symlink's target (the link stays), a FIFO or device as a stream.\n"
+        "A blob is not written to a terminal unless -o - asks for it (as curl does).",
     )
     sub.add_argument(
         "reference", metavar="REPOSITORY@DIGEST", help="e.g. localhost:5000/app@sha256:..."
     )
-    sub.add_argument("-o", "--output", metavar="FILE", help="save to FILE instead of stdout")
+    sub.add_argument(
+        "-o", "--output", metavar="FILE",
+        help="save to FILE instead of stdout ('-': stdout, even a terminal)",
+    )
 
 
 # -- shared helpers ---------------------------------------------------------------------------
@@ -329,8 +334,12 @@ def run_blob(ctx: Context) -> int:
     ref = ctx.reference(args.reference)
     if ref.digest is None:
         raise UsageError(f"{args.reference!r}: blob wants REPOSITORY@DIGEST (sha256:...)")
+    if args.output is None and _is_terminal(ctx.stdout):
+        raise UsageError(
+            "a blob is binary and standard output is a terminal: save it with -o FILE, "
+            "or give -o - to print it anyway")
     repo = ctx.repository(ref)
-    if args.output is not None:
+    if args.output is not None and args.output != "-":
         with ctx.progress("blob") as progress:
             repo.blobs.download(ref.digest, args.output, progress=progress)
         return 0
@@ -340,3 +349,11 @@ def run_blob(ctx: Context) -> int:
             out.write(chunk)
     out.flush()
     return 0
+
+
+def _is_terminal(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(callable(isatty) and isatty())
+    except (OSError, ValueError):  # closed or detached
+        return False

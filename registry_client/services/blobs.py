@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from typing import IO, TYPE_CHECKING, BinaryIO
 
 import requests
@@ -142,13 +144,19 @@ class BlobService(Service):
     ) -> Path:
         """Save a blob to ``path``: streamed, verified, and renamed into place only when right.
 
-        Bytes go to ``<path>.partial`` first; a partial file left by an
-        interrupted run is resumed with ``Range``. A file already at ``path``
-        with the right content is kept and nothing is downloaded.
+        Bytes go to a ``.partial`` file next to the destination first; a partial
+        file left by an interrupted run is resumed with ``Range``. A file already
+        at ``path`` with the right content is kept and nothing is downloaded.
+        ``path`` is written through as the user has it: a symlink's target is
+        replaced (the link stays a link), a FIFO or device (``/dev/null``) gets the
+        bytes streamed into it, a missing parent directory is created. Returns
+        ``path`` (in a directory: ``path/<algorithm>_<hex>``).
 
         Raises:
             NotFoundError: the repository has no such blob.
-            DigestMismatchError: the content does not match (nothing is left at ``path``).
+            DigestMismatchError: the content does not match (nothing is left at ``path``;
+                a FIFO or device has had the bytes already).
+            OSError: the destination cannot be written (the error names ``path``).
         """
         from pathlib import Path
 
@@ -156,21 +164,37 @@ class BlobService(Service):
         dest = Path(path)
         if dest.is_dir():
             dest = dest / digest.replace(":", "_")
-        if dest.is_file() and _file_digest(dest, digest) == digest:
-            size = dest.stat().st_size
-            emit(progress, BlobSkipped(digest, size))
+        if _is_special(dest):
+            self._stream_into(digest, dest, progress, expected_size)
             return dest
-        partial = dest.with_name(dest.name + ".partial")
-        # One download of ``dest`` at a time (threads or processes): the others wait,
+        # Through a symlink (or a chain of them) to the file it names: that file is
+        # replaced, in its own directory (a rename cannot cross filesystems), and
+        # the link stays as the user made it.
+        real = Path(os.path.realpath(dest))
+        if real.is_file() and _file_digest(real, digest) == digest:
+            emit(progress, BlobSkipped(digest, real.stat().st_size))
+            return dest
+        partial = real.with_name(real.name + ".partial")
+        try:
+            _make_parent(real, dest)
+            self._download_to(digest, real, partial, progress, expected_size)
+        except OSError as exc:
+            raise _naming(exc, partial, dest) from None
+        return dest
+
+    def _download_to(
+        self, digest: str, real: Path, partial: Path, progress: ProgressCallback | None,
+        expected_size: int | None,
+    ) -> None:
+        # One download of ``real`` at a time (threads or processes): the others wait,
         # then find the file in place and keep it.
         with locked_file(partial) as out:
-            if dest.is_file() and _file_digest(dest, digest) == digest:
+            if real.is_file() and _file_digest(real, digest) == digest:
                 partial.unlink()
-                emit(progress, BlobSkipped(digest, dest.stat().st_size))
-                return dest
+                emit(progress, BlobSkipped(digest, real.stat().st_size))
+                return
             try:
-                return self._download_locked(digest, dest, partial, out, progress,
-                                             expected_size)
+                self._download_locked(digest, real, partial, out, progress, expected_size)
             except BaseException as exc:
                 # Kept for a resume: the bytes of a cut or interrupted download (Ctrl-C
                 # included). Not kept: nothing, or a download called off because its
@@ -180,10 +204,33 @@ class BlobService(Service):
                     partial.unlink(missing_ok=True)
                 raise
 
+    def _stream_into(
+        self, digest: str, dest: Path, progress: ProgressCallback | None,
+        expected_size: int | None,
+    ) -> None:
+        """Write the blob into a FIFO or device as it arrives: no partial file, no rename.
+
+        The registry is asked first, so a missing blob never leaves a FIFO's reader
+        waiting; a mismatch raises at the end, when the reader has had the bytes.
+        """
+        with self.open(digest, expected_size=expected_size) as reader:
+            assert isinstance(reader, VerifyingReader)
+            total = reader.expected_size
+            emit(progress, BlobStarted(digest, total, "download"))
+            # no O_CREAT, no O_TRUNC: what is there is written to, never replaced
+            fd = os.open(dest, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+            with open(fd, "wb") as out:
+                buffer = bytearray(CHUNK)
+                while block := reader.read_into(buffer):
+                    check_cancelled()
+                    out.write(block)
+                    emit(progress, BlobAdvanced(digest, len(block), reader.offset, total))
+        emit(progress, BlobFinished(digest, reader.offset))
+
     def _download_locked(
         self, digest: str, dest: Path, partial: Path, out: BinaryIO,
         progress: ProgressCallback | None, expected_size: int | None,
-    ) -> Path:
+    ) -> None:
         hasher = new_hasher(digest)
         start = _hash_stream(out, hasher)  # what an interrupted run left
         if expected_size is not None and start > expected_size:
@@ -192,7 +239,7 @@ class BlobService(Service):
             # complete and verified, but the run stopped before the rename
             os.replace(partial, dest)
             emit(progress, BlobSkipped(digest, start))
-            return dest
+            return
         shown = _Shown()
         while True:
             try:
@@ -208,7 +255,6 @@ class BlobService(Service):
             break
         os.replace(partial, dest)
         emit(progress, BlobFinished(digest, dest.stat().st_size))
-        return dest
 
     def _receive(
         self, digest: str, out: BinaryIO, hasher: object, start: int,
@@ -353,6 +399,37 @@ class BlobService(Service):
             "DELETE", f"blobs/{digest}", actions="delete",
             operation=f"delete blob {digest}", expected=(200, 202, 204),
         )
+
+
+def _is_special(path: Path) -> bool:
+    """True for what a download streams into: an existing FIFO, device or other non-file
+    (after symlinks); False for a regular file, a directory or nothing."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _make_parent(real: Path, dest: Path) -> None:
+    """Create the directory ``real`` goes in (as ``pull`` does); a file in the way is
+    a NotADirectoryError naming the user's ``dest``."""
+    parent = real.parent
+    for ancestor in (parent, *parent.parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise NotADirectoryError(
+                    errno.ENOTDIR, f"{ancestor} is not a directory", str(dest))
+            break
+    parent.mkdir(parents=True, exist_ok=True)
+
+
+def _naming(exc: OSError, partial: Path, dest: Path) -> OSError:
+    """``exc`` as the user would read it: naming their ``dest``, never the ``.partial``
+    file the library writes first."""
+    if str(partial) not in (str(exc.filename), str(exc.filename2)):
+        return exc
+    return type(exc)(exc.errno, exc.strerror, str(dest))
 
 
 def _hash_stream(f: BinaryIO, hasher: object) -> int:

@@ -1,0 +1,132 @@
+"""``registry-client blob``: -o through symlinks, FIFOs and devices; never a binary blob on a
+terminal unless ``-o -`` asks for it (in-process, against a real registry)."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from registry_client.cli import main
+from registry_client.testing import LocalRegistry, seed_image
+
+pytestmark = pytest.mark.integration
+
+
+class BinaryTerminal(io.TextIOWrapper):
+    """A stdout that claims to be a terminal, keeping what is written to it."""
+
+    def __init__(self) -> None:
+        super().__init__(io.BytesIO(), encoding="utf-8")
+
+    def isatty(self) -> bool:
+        return True
+
+    def written(self) -> bytes:
+        self.flush()
+        raw = self.buffer
+        assert isinstance(raw, io.BytesIO)
+        return raw.getvalue()
+
+
+@pytest.fixture
+def layer(anon_registry: LocalRegistry, unique_repository: str) -> tuple[str, bytes]:
+    """``host/repo@digest`` of a 200 kB layer, and its bytes."""
+    image = seed_image(anon_registry, unique_repository, "1.0", layers=(200_000,))
+    digest = image.layers[0]
+    return f"{anon_registry.host}/{unique_repository}@{digest}", image.blobs[digest]
+
+
+def test_blob_o_into_a_symlink_writes_the_target(
+    layer: tuple[str, bytes], tmp_path: Path, docker_config_dir: Path,
+) -> None:
+    ref, data = layer
+    target = tmp_path / "real.bin"
+    link = tmp_path / "link.bin"
+    link.symlink_to(target.name)
+    assert main(["--plain-http", "blob", ref, "-o", str(link)]) == 0
+    assert link.is_symlink()
+    assert target.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "docker-config", "link.bin", "real.bin"]
+
+
+def test_blob_o_into_a_fifo_streams_it(
+    layer: tuple[str, bytes], tmp_path: Path, docker_config_dir: Path,
+) -> None:
+    ref, data = layer
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+
+    def read() -> None:
+        with open(fifo, "rb") as f:
+            got.append(f.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert main(["--plain-http", "blob", ref, "-o", str(fifo)]) == 0
+    finally:
+        reader.join(timeout=30)
+        if reader.is_alive():
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert got == [data]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_blob_o_into_a_character_device_keeps_it(
+    layer: tuple[str, bytes], tmp_path: Path, docker_config_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ref, _ = layer
+    null = tmp_path / "null"
+    os.mknod(null, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    assert main(["--plain-http", "blob", ref, "-o", str(null)]) == 0
+    assert capsys.readouterr().err == ""
+    assert stat.S_ISCHR(os.lstat(null).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docker-config", "null"]
+
+
+def test_blob_o_under_a_file_names_the_path_not_the_partial_file(
+    layer: tuple[str, bytes], tmp_path: Path, docker_config_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ref, _ = layer
+    (tmp_path / "file").write_bytes(b"x")
+    assert main(["--plain-http", "blob", ref, "-o", str(tmp_path / "file" / "x.bin")]) == 1
+    err = capsys.readouterr().err
+    assert "not a directory" in err
+    assert ".partial" not in err
+
+
+def test_blob_refuses_a_terminal_unless_o_dash(
+    layer: tuple[str, bytes], monkeypatch: pytest.MonkeyPatch, docker_config_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ref, data = layer
+    terminal = BinaryTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert main(["--plain-http", "blob", ref]) == 2
+    err = capsys.readouterr().err
+    assert "terminal" in err and "-o -" in err
+    assert terminal.written() == b""
+
+    assert main(["--plain-http", "blob", ref, "-o", "-"]) == 0
+    assert terminal.written() == data
+
+
+def test_blob_o_dash_writes_stdout(
+    layer: tuple[str, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    docker_config_dir: Path, capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    ref, data = layer
+    monkeypatch.chdir(tmp_path)
+    assert main(["--plain-http", "blob", ref, "-o", "-"]) == 0
+    assert capsysbinary.readouterr().out == data
+    assert not (tmp_path / "-").exists()
