@@ -91,8 +91,36 @@ class OCILayout:
     def __repr__(self) -> str:
         return f"OCILayout({str(self.root)!r})"
 
+    def check_writable(self) -> None:
+        """Refuse a directory that is not a layout to write into (nothing is changed).
+
+        A file is "not a directory"; a directory holding an ``index.json`` but no
+        ``oci-layout`` file belongs to something else (a ``package.json``-style
+        ``index.json``) and is never written over; a layout whose ``index.json``
+        is malformed is refused before anything is downloaded into it.
+
+        Raises:
+            LayoutError: the directory cannot be written as a layout (a ValueError too).
+        """
+        if self.root.exists() and not self.root.is_dir():
+            raise LayoutError(f"{self.root}: not a directory (a layout is a directory)")
+        index = self.root / "index.json"
+        if not (index.exists() or index.is_symlink()):
+            return
+        if not (self.root / "oci-layout").is_file():
+            raise LayoutError(
+                f"{self.root} holds an index.json but no oci-layout file: it is not an OCI "
+                "image layout, and its index.json is left as it is (choose another directory)")
+        self.read_index()
+
     def init(self) -> None:
-        """Create ``oci-layout`` and an empty ``index.json`` when they are missing."""
+        """Create ``oci-layout`` and an empty ``index.json`` when they are missing.
+
+        Raises:
+            LayoutError: the directory is a file, or holds an ``index.json`` that is
+                not a layout's (see :meth:`check_writable`).
+        """
+        self.check_writable()
         self.root.mkdir(parents=True, exist_ok=True)
         marker = self.root / "oci-layout"
         if not marker.exists():
@@ -116,6 +144,30 @@ class OCILayout:
         require_verifiable(digest, where=str(self.root))
         algo, hexpart = digest.split(":", 1)
         return self.root / "blobs" / algo / hexpart
+
+    def inside(self, path: Path) -> Path:
+        """The real path of ``path`` (symlinks followed), which must be in the layout.
+
+        Raises:
+            LayoutError: ``path`` leads outside the layout directory (a symlink out of
+                it, say); also a ValueError.
+        """
+        real = Path(os.path.realpath(path))
+        root = Path(os.path.realpath(self.root))
+        if real != root and root not in real.parents:
+            raise LayoutError(f"{path} leads outside the layout {self.root} (to {real}): "
+                              "refused")
+        return real
+
+    def checked_blob_path(self, digest: str) -> Path:
+        """:meth:`blob_path`, refused when it leads outside the layout (a symlink out).
+
+        Raises:
+            LayoutError: the digest is malformed, or the path leads outside the layout.
+        """
+        path = self.blob_path(digest)
+        self.inside(path)
+        return path
 
     def has_blob(self, digest: str, size: int | None = None) -> bool:
         """True when the blob is present and its content matches its digest."""

@@ -204,6 +204,7 @@ def pull_image(
     their descriptors, not the typed models.
     """
     layout = OCILayout(directory)
+    layout.check_writable()  # before any request: a folder that is not a layout is refused
     manifests, blobs = images._manifests, images._blobs
     raw = manifests.get_raw(reference)
     is_index, top = _light.read(raw)
@@ -237,7 +238,7 @@ def pull_image(
         layout.write_blob(top[0].digest, config_data)  # read for the check: kept
 
     def fetch(d: Descriptor) -> None:
-        path = layout.blob_path(d.digest)
+        path = layout.checked_blob_path(d.digest)  # a download writes through symlinks
         if layout.has_blob(d.digest, d.size):
             emit(progress, BlobSkipped(d.digest, d.size))
             return

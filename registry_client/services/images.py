@@ -177,6 +177,9 @@ class ImageService(Service):
             NotFoundError: no such image.
             PlatformNotFoundError: no entry of the index matches ``platform``, or a
                 single image is of another platform (a NotFoundError and a ValueError).
+            LayoutError: ``directory`` is a file, holds an ``index.json`` that is not a
+                layout's (no ``oci-layout`` file: it is left untouched), or a blob path
+                in it leads outside it; refused before any request (a ValueError too).
         """
         from ._transfer import pull_image
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from registry_client import LayoutError
 from registry_client.layout import REF_NAME, OCILayout
 
 D = "sha256:" + "a" * 64
@@ -110,3 +111,30 @@ def test_layout_problems_are_typed_errors_and_keep_their_old_types(tmp_path: Pat
     layout.write_blob(big, b"x" * 10)
     with pytest.raises(LayoutError, match="larger than 5 bytes"):
         layout.read_blob(big, 5)
+
+
+# -- writing only into a layout ---------------------------------------------------------------
+def test_a_folder_with_a_foreign_index_json_is_not_written(tmp_path: Path) -> None:
+    index = tmp_path / "index.json"
+    index.write_bytes(b'{"name": "app", "version": "1.0.0"}')
+    layout = OCILayout(tmp_path)
+    for call in (layout.check_writable, layout.init,
+                 lambda: layout.add_manifest({"digest": D}, "v1")):
+        with pytest.raises(LayoutError, match="no oci-layout"):
+            call()
+    assert index.read_bytes() == b'{"name": "app", "version": "1.0.0"}'
+    assert [p.name for p in tmp_path.iterdir()] == ["index.json"]
+
+
+def test_a_file_is_not_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"x")
+    with pytest.raises(LayoutError, match="not a directory"):
+        OCILayout(tmp_path / "f").init()
+    assert (tmp_path / "f").read_bytes() == b"x"
+
+
+def test_a_layout_with_a_malformed_index_is_refused_before_writing(tmp_path: Path) -> None:
+    OCILayout(tmp_path).init()
+    (tmp_path / "index.json").write_bytes(b"{not json")
+    with pytest.raises(LayoutError, match="not valid JSON"):
+        OCILayout(tmp_path).check_writable()

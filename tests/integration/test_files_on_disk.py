@@ -1,0 +1,207 @@
+"""Files as users have them: downloads through symlinks, FIFOs and devices; pulls into
+folders that are not layouts.
+
+Against a real Distribution 2.8 (as root: the character device is made with mknod).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from registry_client import DigestMismatchError, LayoutError, Registry
+from registry_client.layout import OCILayout
+from registry_client.testing import LocalRegistry, seed_blob, seed_image
+
+pytestmark = pytest.mark.integration
+
+BlobPath = Callable[[LocalRegistry, str], Path]
+
+
+@pytest.fixture
+def anon(anon_registry: LocalRegistry) -> Iterator[Registry]:
+    with Registry(anon_registry.host, protocol="http") as client:
+        yield client
+
+
+@pytest.fixture
+def blob(anon_registry: LocalRegistry, unique_repository: str) -> tuple[str, bytes]:
+    data = os.urandom(300_000)
+    return seed_blob(anon_registry, unique_repository, data), data
+
+
+def leftovers(directory: Path, *keep: Path) -> list[str]:
+    """Names in ``directory`` other than ``keep`` (temp or partial files left behind)."""
+    return sorted(p.name for p in directory.iterdir() if p not in keep)
+
+
+class FifoReader:
+    """Read a FIFO to its end in a thread (a download into it blocks until one opens it)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data = b""
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        with open(self.path, "rb") as f:
+            self.data = f.read()
+
+    def join(self) -> bytes:
+        self._thread.join(timeout=30)
+        if self._thread.is_alive():  # the writer never came: let the reader end
+            os.close(os.open(self.path, os.O_WRONLY | os.O_NONBLOCK))
+            self._thread.join(timeout=5)
+            pytest.fail("nothing was written to the FIFO")
+        return self.data
+
+
+# -- blobs.download writes through what is there -----------------------------------------------
+def test_download_into_a_symlink_writes_its_target_and_keeps_the_link(
+    anon: Registry, unique_repository: str, blob: tuple[str, bytes], tmp_path: Path,
+) -> None:
+    digest, data = blob
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = elsewhere / "layer.bin"
+    target.write_bytes(b"old content")
+    links = tmp_path / "links"
+    links.mkdir()
+    link = links / "layer.bin"
+    link.symlink_to(os.path.relpath(target, links))
+    assert anon.repository(unique_repository).blobs.download(digest, link) == link
+    assert link.is_symlink()
+    assert target.read_bytes() == data
+    assert leftovers(links, link) == []
+    assert leftovers(elsewhere, target) == []
+
+
+def test_download_into_a_dangling_symlink_creates_its_target(
+    anon: Registry, unique_repository: str, blob: tuple[str, bytes], tmp_path: Path,
+) -> None:
+    digest, data = blob
+    target = tmp_path / "store" / "layer.bin"
+    target.parent.mkdir()
+    link = tmp_path / "layer.bin"
+    link.symlink_to(target)
+    anon.repository(unique_repository).blobs.download(digest, link)
+    assert link.is_symlink()
+    assert target.read_bytes() == data
+    assert leftovers(target.parent, target) == []
+
+
+def test_download_into_a_fifo_streams_to_the_reader(
+    anon: Registry, unique_repository: str, blob: tuple[str, bytes], tmp_path: Path,
+) -> None:
+    digest, data = blob
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = FifoReader(fifo)
+    assert anon.repository(unique_repository).blobs.download(digest, fifo) == fifo
+    assert reader.join() == data
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert leftovers(tmp_path, fifo) == []
+
+
+def test_download_into_a_fifo_still_raises_on_a_mismatch(
+    anon_registry: LocalRegistry, anon: Registry, unique_repository: str,
+    blob: tuple[str, bytes], blob_data_path: BlobPath, tmp_path: Path,
+) -> None:
+    digest, _ = blob
+    stored = blob_data_path(anon_registry, digest)
+    content = bytearray(stored.read_bytes())
+    content[1000] ^= 0xFF
+    stored.write_bytes(bytes(content))
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = FifoReader(fifo)
+    with pytest.raises(DigestMismatchError, match=digest):
+        anon.repository(unique_repository).blobs.download(digest, fifo)
+    reader.join()
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert leftovers(tmp_path, fifo) == []
+
+
+def test_download_into_a_character_device_keeps_the_device(
+    anon: Registry, unique_repository: str, blob: tuple[str, bytes], tmp_path: Path,
+) -> None:
+    digest, _ = blob
+    null = tmp_path / "null"
+    os.mknod(null, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # a private /dev/null
+    assert anon.repository(unique_repository).blobs.download(digest, null) == null
+    mode = os.lstat(null).st_mode
+    assert stat.S_ISCHR(mode)
+    assert os.lstat(null).st_rdev == os.makedev(1, 3)
+    assert leftovers(tmp_path, null) == []
+
+
+def test_download_creates_missing_parent_directories(
+    anon: Registry, unique_repository: str, blob: tuple[str, bytes], tmp_path: Path,
+) -> None:
+    digest, data = blob
+    target = tmp_path / "a" / "b" / "layer.bin"
+    assert anon.repository(unique_repository).blobs.download(digest, target) == target
+    assert target.read_bytes() == data
+    assert leftovers(target.parent, target) == []
+
+
+def test_download_under_a_file_names_the_users_path_not_the_partial_file(
+    anon: Registry, unique_repository: str, blob: tuple[str, bytes], tmp_path: Path,
+) -> None:
+    digest, _ = blob
+    (tmp_path / "file").write_bytes(b"x")
+    target = tmp_path / "file" / "layer.bin"
+    with pytest.raises(OSError) as info:
+        anon.repository(unique_repository).blobs.download(digest, target)
+    assert ".partial" not in str(info.value)
+    assert str(tmp_path / "file") in str(info.value)
+
+
+# -- pull refuses what is not a layout -----------------------------------------------------------
+def test_pull_into_a_folder_whose_index_json_is_not_a_layouts_is_refused(
+    anon_registry: LocalRegistry, anon: Registry, unique_repository: str, tmp_path: Path,
+) -> None:
+    seed_image(anon_registry, unique_repository, "1.0")
+    project = tmp_path / "project"
+    project.mkdir()
+    index = project / "index.json"
+    content = b'{\n  "name": "my-app",\n  "version": "1.0.0",\n  "main": "index.js"\n}\n'
+    index.write_bytes(content)
+    with pytest.raises(LayoutError, match="oci-layout"):
+        anon.repository(unique_repository).images.pull("1.0", project)
+    assert index.read_bytes() == content
+    assert sorted(p.name for p in project.iterdir()) == ["index.json"]
+
+
+def test_pull_into_a_file_says_not_a_directory(
+    anon_registry: LocalRegistry, anon: Registry, unique_repository: str, tmp_path: Path,
+) -> None:
+    seed_image(anon_registry, unique_repository, "1.0")
+    target = tmp_path / "notes.txt"
+    target.write_bytes(b"mine")
+    with pytest.raises(LayoutError, match="not a directory"):
+        anon.repository(unique_repository).images.pull("1.0", target)
+    assert target.read_bytes() == b"mine"
+
+
+def test_pull_refuses_a_layout_blob_that_is_a_symlink_out_of_the_layout(
+    anon_registry: LocalRegistry, anon: Registry, unique_repository: str, tmp_path: Path,
+) -> None:
+    """A symlink in blobs/ must not make a pull write over a file outside the layout."""
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    layout_dir = tmp_path / "layout"
+    OCILayout(layout_dir).init()
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious")
+    path = OCILayout(layout_dir).blob_path(image.layers[0])
+    path.parent.mkdir(parents=True)
+    path.symlink_to(victim)
+    with pytest.raises(LayoutError, match="outside"):
+        anon.repository(unique_repository).images.pull("1.0", layout_dir)
+    assert victim.read_bytes() == b"precious"
