@@ -7,6 +7,7 @@ checked against the grammar before it becomes a file name.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -14,7 +15,7 @@ import stat
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ._digest import is_valid_digest, require_verifiable
 from ._locks import locked_directory
@@ -169,6 +170,45 @@ class OCILayout:
         self.inside(path)
         return path
 
+    def open_blob(self, digest: str, size: int | None = None) -> BinaryIO:
+        """Open a blob file for reading, after checking it is the layout's own.
+
+        The path must resolve inside the layout, be a regular file (not a FIFO or a
+        device) and, when ``size`` is given, hold that many bytes.
+
+        Raises:
+            LayoutNotFoundError: the blob file is missing (a FileNotFoundError too).
+            LayoutError: it leads outside the layout or is not a regular file.
+            DigestMismatchError: its size is not ``size``.
+        """
+        path = self.blob_path(digest)
+        real = self.inside(path)
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            # O_NONBLOCK: a FIFO put there opens at once (and is refused below)
+            fd = os.open(real, flags | getattr(os, "O_NONBLOCK", 0))
+        except FileNotFoundError:
+            raise LayoutNotFoundError(f"{self.root}: blob {digest} is missing") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # swapped for a symlink since it was resolved
+                raise LayoutError(f"{path}: changed while it was opened, refused") from None
+            raise
+        f = os.fdopen(fd, "rb")
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise LayoutError(f"{path}: blob {digest} is not a regular file")
+            if size is not None and info.st_size != size:
+                raise DigestMismatchError(
+                    f"{path}: blob {digest} has {info.st_size} bytes, its descriptor "
+                    f"says {size}")
+            if hasattr(os, "O_NONBLOCK"):
+                os.set_blocking(fd, True)
+        except BaseException:
+            f.close()
+            raise
+        return f
+
     def has_blob(self, digest: str, size: int | None = None) -> bool:
         """True when the blob is present and its content matches its digest."""
         path = self.blob_path(digest)
@@ -203,20 +243,20 @@ class OCILayout:
 
         Raises:
             LayoutNotFoundError: the layout lacks the blob (a FileNotFoundError too).
-            DigestMismatchError: the file is corrupt.
-            LayoutError: it is larger than ``limit`` (a ValueError too).
+            DigestMismatchError: the file is corrupt (the error names the file).
+            LayoutError: it is larger than ``limit``, leads outside the layout or is
+                not a regular file (a ValueError too).
         """
         path = self.blob_path(digest)
-        try:
-            if limit is not None and path.stat().st_size > limit:
+        with self.open_blob(digest) as f:
+            if limit is not None and os.fstat(f.fileno()).st_size > limit:
                 raise LayoutError(f"{self.root}: blob {digest} is larger than {limit} bytes")
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise LayoutNotFoundError(f"{self.root}: blob {digest} is missing") from None
+            data = f.read()
         algo = digest.split(":", 1)[0]
         actual = f"{algo}:{hashlib.new(algo, data).hexdigest()}"
         if actual != digest:
-            raise DigestMismatchError(f"layout blob {digest} is corrupt (content is {actual})")
+            raise DigestMismatchError(
+                f"{path}: layout blob {digest} is corrupt (content is {actual})")
         return data
 
     def read_index(self) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from .._log import log
 from .._reader import CHUNK, VerifyingReader
 from ..errors import (
     LayoutError,
-    LayoutNotFoundError,
     PlatformNotFoundError,
     RegistryResponseError,
     RegistryUnavailableError,
@@ -26,7 +25,7 @@ from . import _light
 from ._base import is_digest
 from ._plan import BlobPlan, CopyPlan, distinct_largest_first, distributable, make_plan
 from ._schedule import parallel, transfer
-from ._upload import MONOLITHIC_MAX, Uploader, UploadSource
+from ._upload import MONOLITHIC_MAX, Uploader, UploadSource, send_layout_blob
 from .images import _platform_of_entry
 
 if TYPE_CHECKING:
@@ -282,12 +281,13 @@ def push_image(
                                        limit), workers=1)
 
     def send(d: Descriptor) -> None:
-        images._blobs.upload(layout.blob_path(d.digest), digest=d.digest, progress=progress)
+        send_layout_blob(images._blobs, layout, d, progress)
 
     wanted = [b for _, descs in children for b in descs]
-    for d in wanted:  # before anything is sent: a layout missing a blob pushes nothing
-        if not layout.blob_path(d.digest).is_file():
-            raise LayoutNotFoundError(f"{layout.root}: blob {d.digest} is missing")
+    for d in wanted:
+        # Before anything is sent: a layout missing a blob, or whose blob file leads out
+        # of it (a symlink to a file elsewhere), or has another size, pushes nothing.
+        layout.open_blob(d.digest, d.size).close()
     _run_parallel(send, wanted, images._max_workers)
     if is_index:
         for child, _ in children:

@@ -9,7 +9,7 @@ import os
 import re
 from typing import IO, TYPE_CHECKING, Any
 
-from .._digest import compute_digest
+from .._digest import compute_digest, new_hasher
 from .._http import is_digits
 from .._log import log
 from .._reader import CHUNK
@@ -26,6 +26,7 @@ from ..quirks import chunk_size_limit
 from ._schedule import check_cancelled
 
 if TYPE_CHECKING:
+    from ..layout import OCILayout
     from .blobs import BlobService
 
 
@@ -80,6 +81,94 @@ class UploadSource:
         """Close the file when this source opened it."""
         if self._owned:
             self.stream.close()
+
+
+class CheckedFile:
+    """A blob file of a layout being pushed: hashed while it streams, checked before the
+    upload is committed (nothing on disk is trusted: the file may have changed since
+    it was written).
+
+    A small blob (up to ``IN_MEMORY``) is read once into memory and checked before its
+    upload starts; a larger one goes in PATCH requests, hashed as it is read, and is
+    checked before the final PUT that commits it -- at the latest, before the last
+    block of the last PATCH is handed over. Bytes read again (a PATCH resent after a
+    cut) are not hashed twice, so the file is read once however it goes.
+    """
+
+    IN_MEMORY = 4 * 1024 * 1024
+
+    def __init__(self, f: IO[bytes], digest: str, name: str) -> None:
+        self._f: IO[bytes] = f
+        self.digest = digest
+        self.name = name
+        self.size = os.fstat(f.fileno()).st_size
+        self._hasher = new_hasher(digest)
+        self._hashed = 0  # the bytes 0 .. _hashed-1 went through the hasher, in order
+        self._pos = f.tell()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self._pos = self._f.seek(pos, whence)
+        return self._pos
+
+    def read(self, n: int | None = -1) -> bytes:
+        data = self._f.read(-1 if n is None else n)
+        start, self._pos = self._pos, self._pos + len(data)
+        if start <= self._hashed < self._pos:
+            self._hasher.update(memoryview(data)[self._hashed - start:])
+            self._hashed = self._pos
+        return data
+
+    def preload(self) -> None:
+        """Read the whole (small) file into memory and check it, before any request.
+
+        Raises:
+            DigestMismatchError: the content does not match the digest.
+        """
+        self._f.seek(0)
+        self._pos = 0
+        data = self.read()
+        self.check()
+        self._f = io.BytesIO(data)
+        self._pos = 0
+
+    def verify(self) -> None:
+        """At the blob's last byte (a streamed body's last block): check the digest.
+
+        Before the end (a PATCH that is not the last) there is nothing to check yet.
+        """
+        if self._hashed >= self.size:
+            self.check()
+
+    def check(self) -> None:
+        """Raise unless the file's bytes hash to the digest (read what was skipped).
+
+        Raises:
+            DigestMismatchError: they do not; the error names the file.
+        """
+        if self._hashed < self.size:  # skipped by a resume: hash the rest, in order
+            back = self._f.tell()
+            self._f.seek(self._hashed)
+            while block := self._f.read(CHUNK):
+                self._hasher.update(block)
+                self._hashed += len(block)
+            self._f.seek(back)
+        actual = f"{self.digest.split(':', 1)[0]}:{self._hasher.hexdigest()}"
+        if actual != self.digest or self._hashed != self.size:
+            raise DigestMismatchError(
+                f"{self.name}: content is {actual}, expected {self.digest} (the file changed "
+                "after it was written); its upload was stopped before being committed")
+
+    def close(self) -> None:
+        """The caller closes the file it opened."""
 
 
 class _CountingBody:
@@ -137,6 +226,25 @@ def _saved_session(blobs: BlobService, path: Any) -> tuple[dict[str, Any], str] 
         return None
     url = blobs._requester.resolve(location)
     return (doc, url) if blobs._requester.same_origin(url) else None
+
+
+def send_layout_blob(
+    blobs: BlobService, layout: OCILayout, descriptor: Descriptor,
+    progress: ProgressCallback | None,
+) -> None:
+    """Upload one blob of an OCI layout unless the registry has it, trusting nothing on
+    disk: the file must be the layout's own (:meth:`OCILayout.open_blob`) and is hashed
+    while it is sent (:class:`CheckedFile`).
+
+    Raises:
+        LayoutError: the blob file leads outside the layout or is not a regular file.
+        DigestMismatchError: its content is not the blob's (naming the file); the upload
+            is stopped before it is committed.
+    """
+    with layout.open_blob(descriptor.digest, descriptor.size) as f:
+        name = str(layout.blob_path(descriptor.digest))
+        blobs.upload(CheckedFile(f, descriptor.digest, name),  # type: ignore[arg-type]
+                     digest=descriptor.digest, progress=progress)
 
 
 def forget_state(blobs: BlobService, state_file: str | os.PathLike[str]) -> None:
@@ -203,19 +311,24 @@ class Uploader:
     def run(self) -> Descriptor:
         """Do the upload and return the blob's descriptor."""
         src = self.source
+        # One streamed PUT for small blobs, and for a stream of known size and digest
+        # that cannot be rewound (a copy from another registry): chunking it would buy
+        # no resume, only requests. Large files go in chunks streamed from the file; so
+        # does a layout's blob file too large to check in memory before its PUT.
+        checked = isinstance(src.stream, CheckedFile)
+        monolithic = (
+            self.chunk_size is None and self.state_file is None and src.size is not None
+            and src.digest is not None
+            and (src.size <= MONOLITHIC_MAX or not src.stream.seekable())
+            and not (checked and src.size > CheckedFile.IN_MEMORY)
+        )
+        if checked and monolithic:
+            src.stream.preload()  # type: ignore[attr-defined]  # checked before any request
         emit(self.progress, BlobStarted(src.digest or "", src.size, "upload"))
         resumed = self._resume_from_state()
         if not resumed:
             self._note_chunk_limits(self._start_session("start blob upload"))
         try:
-            # One streamed PUT for small blobs, and for a stream of known size and digest
-            # that cannot be rewound (a copy from another registry): chunking it would buy
-            # no resume, only requests. Large files go in chunks streamed from the file.
-            monolithic = (
-                self.chunk_size is None and self.state_file is None and src.size is not None
-                and src.digest is not None
-                and (src.size <= MONOLITHIC_MAX or not src.stream.seekable())
-            )
             digest = self._monolithic() if monolithic else self._chunked(resumed)
         except BaseException as exc:
             # With a state file the session is kept for the next run to resume; on
@@ -428,6 +541,8 @@ class Uploader:
             length = min(self.effective_chunk, src.size - offset)
             self._patch(None, offset, length)
             offset += length
+        if isinstance(src.stream, CheckedFile):
+            src.stream.check()  # a layout's file: nothing is committed unless it is right
         self._put_final(src.digest, b"", 0)
         return src.digest
 

@@ -198,7 +198,12 @@ class ImageService(Service):
         Raises:
             LayoutNotFoundError: the directory is not an OCI layout, or a blob file its
                 manifests list is missing (a FileNotFoundError too); nothing is sent.
-            LayoutError: the layout is malformed or has no such image (a ValueError too).
+            LayoutError: the layout is malformed or has no such image, or a file of it
+                leads outside the layout (a symlink out) or is not a regular file;
+                nothing is sent (a ValueError too).
+            DigestMismatchError: a blob file's content is not its digest's (it changed on
+                disk); the error names the file, and that blob's upload is stopped
+                before the PUT that would commit it.
         """
         from ._transfer import push_image
 

@@ -1,11 +1,12 @@
 """Files as users have them: downloads through symlinks, FIFOs and devices; pulls into
-folders that are not layouts.
+folders that are not layouts; pushes of layouts whose files were changed or point outside.
 
 Against a real Distribution 2.8 (as root: the character device is made with mknod).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import threading
@@ -16,7 +17,7 @@ import pytest
 
 from registry_client import DigestMismatchError, LayoutError, Registry
 from registry_client.layout import OCILayout
-from registry_client.testing import LocalRegistry, seed_blob, seed_image
+from registry_client.testing import FaultProxy, LocalRegistry, seed_blob, seed_image
 
 pytestmark = pytest.mark.integration
 
@@ -205,3 +206,115 @@ def test_pull_refuses_a_layout_blob_that_is_a_symlink_out_of_the_layout(
     with pytest.raises(LayoutError, match="outside"):
         anon.repository(unique_repository).images.pull("1.0", layout_dir)
     assert victim.read_bytes() == b"precious"
+
+
+# -- push trusts nothing on disk -----------------------------------------------------------------
+@pytest.fixture
+def pulled(
+    anon_registry: LocalRegistry, anon: Registry, unique_repository: str, tmp_path: Path,
+) -> tuple[Path, str]:
+    """A layout holding a pulled image (two layers); returns it and the big layer's digest."""
+    image = seed_image(anon_registry, unique_repository, "1.0", layers=(200_000, 3_000))
+    anon.repository(unique_repository).images.pull("1.0", tmp_path / "layout")
+    return tmp_path / "layout", image.layers[0]
+
+
+def _uploads(proxy: FaultProxy) -> list[str]:
+    return [f"{r.method} {r.path}" for r in proxy.requests if r.method in ("POST", "PATCH", "PUT")]
+
+
+def test_push_of_a_tampered_blob_stops_before_its_final_put(
+    anon_registry: LocalRegistry, pulled: tuple[Path, str], unique_repository: str,
+) -> None:
+    layout_dir, layer = pulled
+    path = OCILayout(layout_dir).blob_path(layer)
+    content = bytearray(path.read_bytes())
+    content[150_000] ^= 0xFF  # same size, other bytes
+    path.write_bytes(bytes(content))
+    with FaultProxy(anon_registry, timeout=5) as proxy:
+        target = Registry(proxy.host, protocol="http").repository(unique_repository + "-copy")
+        with pytest.raises(DigestMismatchError) as info:
+            target.images.push(layout_dir, "1.0")
+        assert str(path) in str(info.value)
+        assert proxy.count("PUT", "/manifests/") == 0
+        # the tampered blob's upload never reached the PUT that commits it
+        assert proxy.count("PUT", f"digest={layer.replace(':', '%3A')}") == 0
+        assert proxy.count("PUT", f"digest={layer}") == 0
+        assert not target.blobs.exists(layer)
+
+
+def test_push_of_a_blob_symlinked_out_of_the_layout_sends_nothing(
+    anon_registry: LocalRegistry, pulled: tuple[Path, str], unique_repository: str,
+    tmp_path: Path,
+) -> None:
+    layout_dir, layer = pulled
+    path = OCILayout(layout_dir).blob_path(layer)
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(path.read_bytes())  # even the right bytes: outside is outside
+    path.unlink()
+    path.symlink_to(outside)
+    with FaultProxy(anon_registry, timeout=5) as proxy:
+        target = Registry(proxy.host, protocol="http").repository(unique_repository + "-copy")
+        with pytest.raises(LayoutError, match="outside"):
+            target.images.push(layout_dir, "1.0")
+        assert _uploads(proxy) == []
+        assert proxy.bytes_from_client == 0
+
+
+def test_push_of_a_manifest_symlinked_out_of_the_layout_is_refused(
+    anon_registry: LocalRegistry, pulled: tuple[Path, str], unique_repository: str,
+    tmp_path: Path,
+) -> None:
+    layout_dir, _ = pulled
+    entry = OCILayout(layout_dir).find("1.0")
+    path = OCILayout(layout_dir).blob_path(entry["digest"])
+    outside = tmp_path / "manifest.json"
+    outside.write_bytes(path.read_bytes())
+    path.unlink()
+    path.symlink_to(outside)
+    with FaultProxy(anon_registry, timeout=5) as proxy:
+        target = Registry(proxy.host, protocol="http").repository(unique_repository + "-copy")
+        with pytest.raises(LayoutError, match="outside"):
+            target.images.push(layout_dir, "1.0")
+        assert proxy.bytes_from_client == 0
+
+
+def test_push_allows_a_symlink_inside_the_layout(
+    anon_registry: LocalRegistry, pulled: tuple[Path, str], unique_repository: str,
+) -> None:
+    """Tools that share blobs inside a layout with links keep working."""
+    layout_dir, layer = pulled
+    path = OCILayout(layout_dir).blob_path(layer)
+    shared = layout_dir / "shared.bin"
+    os.replace(path, shared)
+    path.symlink_to(os.path.relpath(shared, path.parent))
+    with Registry(anon_registry.host, protocol="http") as client:
+        target = client.repository(unique_repository + "-copy")
+        target.images.push(layout_dir, "1.0")
+        data = target.blobs.get(layer)
+    assert "sha256:" + hashlib.sha256(data).hexdigest() == layer
+
+
+def test_push_of_a_big_tampered_blob_stops_before_its_final_put(
+    anon_registry: LocalRegistry, anon: Registry, unique_repository: str, tmp_path: Path,
+) -> None:
+    """Over 64 MiB the blob goes in PATCH chunks: the check still comes before the PUT."""
+    image = seed_image(anon_registry, unique_repository, "1.0", layers=(65 * 1024 * 1024 + 7,))
+    layout_dir = tmp_path / "layout"
+    anon.repository(unique_repository).images.pull("1.0", layout_dir)
+    layer = image.layers[0]
+    path = OCILayout(layout_dir).blob_path(layer)
+    with open(path, "r+b") as f:
+        f.seek(64 * 1024 * 1024 + 3)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with FaultProxy(anon_registry, timeout=10) as proxy:
+        target = Registry(proxy.host, protocol="http").repository(unique_repository + "-copy")
+        with pytest.raises(DigestMismatchError) as info:
+            target.images.push(layout_dir, "1.0")
+        assert str(path) in str(info.value)
+        assert proxy.count("PUT", "/manifests/") == 0
+        assert proxy.count("PUT", f"digest={layer.replace(':', '%3A')}") == 0
+        assert proxy.count("PATCH") >= 1  # it did stream: the check came while it went
+        assert not target.blobs.exists(layer)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_client import LayoutError
+from registry_client import DigestMismatchError, LayoutError
 from registry_client.layout import REF_NAME, OCILayout
 
 D = "sha256:" + "a" * 64
@@ -111,6 +111,58 @@ def test_layout_problems_are_typed_errors_and_keep_their_old_types(tmp_path: Pat
     layout.write_blob(big, b"x" * 10)
     with pytest.raises(LayoutError, match="larger than 5 bytes"):
         layout.read_blob(big, 5)
+
+
+# -- trusting nothing on disk ---------------------------------------------------------------------
+def _layout_with_blob(root: Path, data: bytes) -> tuple[OCILayout, str]:
+    layout = OCILayout(root)
+    layout.init()
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    layout.write_blob(digest, data)
+    return layout, digest
+
+
+def test_open_blob_refuses_a_symlink_out_of_the_layout(tmp_path: Path) -> None:
+    layout, digest = _layout_with_blob(tmp_path / "layout", b"blob")
+    outside = tmp_path / "secret"
+    outside.write_bytes(b"blob")
+    path = layout.blob_path(digest)
+    path.unlink()
+    path.symlink_to(outside)
+    with pytest.raises(LayoutError, match="outside"):
+        layout.open_blob(digest)
+    with pytest.raises(LayoutError, match="outside"):
+        layout.read_blob(digest)
+    with pytest.raises(LayoutError, match="outside"):
+        layout.checked_blob_path(digest)
+
+
+def test_open_blob_allows_a_symlink_inside_and_checks_the_size(tmp_path: Path) -> None:
+    layout, digest = _layout_with_blob(tmp_path, b"blob")
+    path = layout.blob_path(digest)
+    os.replace(path, tmp_path / "kept")
+    path.symlink_to("../../kept")
+    with layout.open_blob(digest, 4) as f:
+        assert f.read() == b"blob"
+    with pytest.raises(DigestMismatchError, match=str(path)):
+        layout.open_blob(digest, 5)
+
+
+def test_open_blob_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
+    layout = OCILayout(tmp_path)
+    layout.init()
+    path = layout.blob_path(D)
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    with pytest.raises(LayoutError, match="not a regular file"):
+        layout.open_blob(D)
+
+
+def test_read_blob_of_a_changed_file_names_it(tmp_path: Path) -> None:
+    layout, digest = _layout_with_blob(tmp_path, b"blob")
+    layout.blob_path(digest).write_bytes(b"blub")
+    with pytest.raises(DigestMismatchError, match=str(layout.blob_path(digest))):
+        layout.read_blob(digest)
 
 
 # -- writing only into a layout ---------------------------------------------------------------
