@@ -89,9 +89,9 @@ class CheckedFile:
     it was written).
 
     A small blob (up to ``IN_MEMORY``) is read once into memory and checked before its
-    upload starts; a larger one goes in PATCH requests, hashed as it is read, and is
-    checked before the final PUT that commits it -- at the latest, before the last
-    block of the last PATCH is handed over. Bytes read again (a PATCH resent after a
+    upload starts; a larger one is hashed as it is read and checked before the last
+    block of the body (the one PUT, or the last PATCH) is handed over, so the request
+    that would commit it never completes. Bytes read again (a PATCH resent after a
     cut) are not hashed twice, so the file is read once however it goes.
     """
 
@@ -313,17 +313,18 @@ class Uploader:
         src = self.source
         # One streamed PUT for small blobs, and for a stream of known size and digest
         # that cannot be rewound (a copy from another registry): chunking it would buy
-        # no resume, only requests. Large files go in chunks streamed from the file; so
-        # does a layout's blob file too large to check in memory before its PUT.
-        checked = isinstance(src.stream, CheckedFile)
+        # no resume, only requests. Large files go in chunks streamed from the file. A
+        # layout's blob file is checked before any request when it fits in memory, else
+        # before the body's last block leaves (_CountingBody): the PUT that would commit
+        # it never completes, so it costs no extra PATCH.
         monolithic = (
             self.chunk_size is None and self.state_file is None and src.size is not None
             and src.digest is not None
             and (src.size <= MONOLITHIC_MAX or not src.stream.seekable())
-            and not (checked and src.size > CheckedFile.IN_MEMORY)
         )
-        if checked and monolithic:
-            src.stream.preload()  # type: ignore[attr-defined]  # checked before any request
+        if isinstance(src.stream, CheckedFile) and src.size is not None \
+                and src.size <= CheckedFile.IN_MEMORY:
+            src.stream.preload()  # checked before any request
         emit(self.progress, BlobStarted(src.digest or "", src.size, "upload"))
         resumed = self._resume_from_state()
         if not resumed:
