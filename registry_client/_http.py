@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import email.utils
+import errno
+import http.client
 import json
 import math
+import os
 import re
+import socket
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -24,6 +28,8 @@ from .errors import (
 )
 
 DEFAULT_BODY_LIMIT = 4 * 1024 * 1024
+TIMEOUT_HINT = "raise timeout= for a slow registry"
+"""The advice a timeout's message ends with (the CLI swaps in its flag)."""
 _ERROR_BODY_LIMIT = 64 * 1024
 _SECRET_PARAMS = {"token", "access_token", "refresh_token", "password", "x-amz-signature",
                   "signature", "sig", "x-amz-credential", "x-goog-signature", "_state"}
@@ -65,6 +71,93 @@ def redact_headers(headers: Any) -> dict[str, str]:
     for k, v in dict(headers or {}).items():
         out[str(k)] = "***" if _SECRET_HEADER_RE.match(str(k)) else str(v)
     return out
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception it wraps (args, cause, context, urllib3's ``reason``)."""
+    seen: set[int] = set()
+    out: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        out.append(e)
+        todo.extend(e.args)
+        todo.extend((e.__cause__, e.__context__, getattr(e, "reason", None)))
+    return out
+
+
+def connection_failure(exc: BaseException) -> tuple[str, str]:
+    """Why a connection failed, as ``(kind, words)``: the cause the user can act on.
+
+    ``kind`` is one of ``refused``, ``dns``, ``connect`` (no connection made, for
+    another reason), ``connect-timeout``, ``read-timeout``,
+    ``closed`` (the server hung up without answering), ``reset``, ``broken-pipe``,
+    ``proxy``, ``broken`` (cut mid-answer) or ``other``; ``words`` say it plainly
+    ("connection refused"). Never a URL: requests' own messages carry the query string.
+    """
+    chain = _chain(exc)
+
+    def has(*types: type[BaseException]) -> BaseException | None:
+        return next((e for e in chain if isinstance(e, types)), None)
+
+    def has_errno(*codes: int) -> bool:
+        return any(isinstance(e, OSError) and e.errno in codes for e in chain)
+
+    if has(ConnectionRefusedError) or has_errno(errno.ECONNREFUSED):
+        return "refused", "connection refused"
+    gai = has(socket.gaierror)
+    if gai is not None or has(urllib3.exceptions.NameResolutionError):
+        why = getattr(gai, "strerror", None)
+        return "dns", "name resolution failed" + (f" ({why})" if why else "")
+    if has(requests.exceptions.ProxyError, urllib3.exceptions.ProxyError):
+        refused = " (connection refused)" if has(urllib3.exceptions.NewConnectionError) else ""
+        return "proxy", f"the proxy could not be reached or failed{refused}"
+    if (has(requests.exceptions.ConnectTimeout)
+            or any(isinstance(e, urllib3.exceptions.ConnectTimeoutError)
+                   and not isinstance(e, urllib3.exceptions.NewConnectionError) for e in chain)):
+        return "connect-timeout", "connect timed out"
+    if has(requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError,
+           socket.timeout, TimeoutError):
+        return "read-timeout", "read timed out"
+    if has(http.client.RemoteDisconnected):
+        return "closed", "the server closed the connection without answering"
+    if has(ConnectionResetError) or has_errno(errno.ECONNRESET):
+        return "reset", "connection reset by peer"
+    if has(BrokenPipeError) or has_errno(errno.EPIPE):
+        return "broken-pipe", "the server closed the connection while the request was sent"
+    if has(requests.exceptions.ChunkedEncodingError, http.client.IncompleteRead,
+           urllib3.exceptions.ProtocolError):
+        return "broken", "the connection broke in the middle of the answer"
+    os_error = next((e for e in chain if isinstance(e, OSError) and e.errno), None)
+    why = os.strerror(os_error.errno).lower() if os_error and os_error.errno else ""
+    if has(urllib3.exceptions.NewConnectionError):
+        return "connect", "could not connect" + (f" ({why})" if why else "")
+    return "other", why or type(exc).__name__
+
+
+def failure_cause(exc: BaseException) -> BaseException | None:
+    """The exception to chain a connection error to: the low-level cause, without a URL.
+
+    requests wraps urllib3's ``MaxRetryError``, whose message names the URL with its
+    query (a pre-signed storage URL carries credentials there); what it wraps --
+    ``NewConnectionError``, ``ProtocolError``, ``ReadTimeoutError``, an ``OSError`` --
+    names only host and port.
+    """
+    inner: BaseException | None = exc
+    while isinstance(inner, requests.RequestException | urllib3.exceptions.MaxRetryError):
+        if isinstance(inner, urllib3.exceptions.MaxRetryError):
+            inner = inner.reason
+            continue
+        wrapped = next((a for a in inner.args if isinstance(a, BaseException)), None)
+        if wrapped is None:
+            break
+        inner = wrapped
+    if inner is None or "://" in str(inner):
+        return None
+    return inner
 
 
 def read_capped(resp: requests.Response, limit: int = DEFAULT_BODY_LIMIT) -> bytes:
@@ -117,12 +210,12 @@ def read_capped(resp: requests.Response, limit: int = DEFAULT_BODY_LIMIT) -> byt
             )
     except requests.RequestException as exc:
         # requests reports a read timeout while streaming as a ConnectionError
-        timed_out = any(isinstance(a, urllib3.exceptions.ReadTimeoutError) for a in exc.args)
+        kind, words = connection_failure(exc)
         raise RegistryUnavailableError(
-            f"reading the response from {redact_url(resp.url)} failed: "
-            + ("read timed out" if timed_out else type(exc).__name__),
+            f"reading the response from {redact_url(resp.url)} failed: {words}"
+            + (f" ({TIMEOUT_HINT})" if kind == "read-timeout" else ""),
             url=redact_url(resp.url),
-        ) from None
+        ) from failure_cause(exc)
     finally:
         resp.close()
     return b"".join(chunks)
@@ -239,7 +332,9 @@ def raise_for_status(
     if not detail:
         detail = _short_text(resp, body)
     message = f"{context}: {method} {url} -> {status}" + (f" ({detail})" if detail else "")
-    if status == 400 and "HTTP request to an HTTPS server" in detail:
+    # Go's TLS servers answer a plain-HTTP request with this text, nginx with an HTML page
+    if status == 400 and ("HTTP request to an HTTPS server" in detail
+                          or b"plain HTTP request was sent to HTTPS port" in body):
         message += " -- the registry speaks HTTPS: drop protocol='http' (--plain-http)"
     kw: dict[str, Any] = {"status_code": status, "errors": errors, "method": method, "url": url,
                           "retry_after": retry_after(resp, math.inf)}

@@ -22,7 +22,10 @@ import requests.adapters
 
 from ._http import (
     DEFAULT_BODY_LIMIT,
+    TIMEOUT_HINT,
+    connection_failure,
     discard,
+    failure_cause,
     raise_for_status,
     read_capped,
     redact_url,
@@ -51,6 +54,9 @@ _DEFAULT_UA = "registry-client/0.1 (+python-requests)"
 TLS_HINT = ("verify= names a CA bundle to trust, verify=False skips the check; "
             "protocol='http' is for a plain-HTTP registry")
 """The advice a TLS failure's message ends with (the CLI swaps in its flags)."""
+
+HTTPS_PORT_HINT = "is it an HTTPS port? use protocol='https'"
+"""The advice when a plain-HTTP request gets no answer (the CLI swaps in its words)."""
 
 
 class _Adapter(requests.adapters.HTTPAdapter):
@@ -191,6 +197,7 @@ class Requester:
         self.capabilities: dict[str, bool] = {}
         self._paused_until = 0.0
         self._primed = False
+        self._answered = False  # has any answer come back (the plain-HTTP hint needs none)
         self._prime_lock = threading.Lock()
         self._rate_limit: RateLimit | None = None
         self._stats_lock = threading.Lock()
@@ -321,27 +328,31 @@ class Requester:
                 raise RegistrySSLError(
                     f"{context}: TLS error talking to {self.host}: {tls_reason(exc)}",
                     method=method, url=redact_url(url),
-                ) from None
+                ) from failure_cause(exc)
             except RegistryError as exc:
                 # raised on the way (token server, CA bundle): say which operation it stopped
                 if exc.method is None:
                     exc._reword(f"{context}: {exc.message}", method=method, url=redact_url(url))
                 raise
             except (requests.ConnectionError, requests.Timeout) as exc:
+                kind, words = connection_failure(exc)
                 if can_retry and retry_connection_errors and attempt < self.retries:
+                    log.debug("%s %s: %s", method, redact_url(url), words)
                     self.back_off(attempt, None)
                     attempt += 1
                     continue
                 raise RegistryUnavailableError(
                     f"{context}: {method} {redact_url(url)} failed after {attempt + 1} "
-                    f"attempt(s): {type(exc).__name__}",
+                    f"attempt(s): {self._explain(kind, words, url, timeout)}",
                     method=method, url=redact_url(url),
-                ) from None
+                ) from failure_cause(exc)
             except requests.RequestException as exc:
+                kind, words = connection_failure(exc)
                 raise RegistryUnavailableError(
-                    f"{context}: {method} {redact_url(url)} failed: {type(exc).__name__}",
+                    f"{context}: {method} {redact_url(url)} failed: "
+                    f"{self._explain(kind, words, url, timeout)}",
                     method=method, url=redact_url(url),
-                ) from None
+                ) from failure_cause(exc)
             except ValueError as exc:
                 # requests parsing a URL the registry sent (a redirect's Location):
                 # "Invalid IPv6 URL", "Port out of range". Anything else (a caller's
@@ -383,6 +394,25 @@ class Requester:
                 continue
             raise_for_status(resp, context=context, method=method,
                              hint=refusal_hint(self.authenticator, resp))
+
+    def _explain(self, kind: str, words: str, url: str,
+                 timeout: float | tuple[float, float] | None) -> str:
+        """A connection failure in words, with the advice that fits it."""
+        parts = urlsplit(url)
+        where = parts.netloc.rsplit("@", 1)[-1]
+        limits = timeout if timeout is not None else self.timeout
+        connect, read = limits if isinstance(limits, tuple) else (limits, limits)
+        if kind == "refused":
+            return f"{words} (is a registry listening on {where}?)"
+        if kind == "dns":
+            return f"{parts.hostname}: {words}"
+        if kind == "connect-timeout":
+            return f"{words} (no connection to {where} within {connect:g} s; {TIMEOUT_HINT})"
+        if kind == "read-timeout":
+            return f"{words} (no answer within {read:g} s; {TIMEOUT_HINT})"
+        if kind in ("closed", "reset") and parts.scheme == "http" and not self._answered:
+            return f"{words} ({HTTPS_PORT_HINT})"
+        return words
 
     def back_off(self, attempt: int, wait: float | None, *, shared: bool = False) -> None:
         """Sleep before retry number ``attempt + 1``: ``wait`` (a Retry-After) when given,
@@ -485,6 +515,7 @@ class Requester:
             proxies=proxies,
             allow_redirects=allow_redirects,
         )
+        self._answered = True
         self._count_request(prepared.method or "", sent)
         for hop in resp.history:
             self._count_request(hop.request.method or "", 0)
@@ -544,15 +575,19 @@ class Requester:
             except requests.exceptions.SSLError as exc:
                 raise RegistrySSLError(
                     f"TLS error talking to token server {redact_url(url)}: {tls_reason(exc)}"
-                ) from None
+                ) from failure_cause(exc)
             except requests.RequestException as exc:
+                kind, words = connection_failure(exc)
                 if attempt < self.retries:
                     self.back_off(attempt, None)
                     attempt += 1
                     continue
+                explained = self._explain(kind, words, url, None).replace(
+                    "is a registry listening", "is the token server listening")
                 raise RegistryUnavailableError(
-                    f"token server {redact_url(url)} unreachable: {type(exc).__name__}"
-                ) from None
+                    f"token server {redact_url(url)} unreachable after {attempt + 1} "
+                    f"attempt(s): {explained}"
+                ) from failure_cause(exc)
             if resp.status_code in (429, 500, 502, 503, 504) and attempt < self.retries:
                 wait = retry_after(resp, self.max_backoff)
                 discard(resp)

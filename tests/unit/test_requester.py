@@ -6,14 +6,20 @@ Every request goes to a requests-mock adapter mounted on the session handed to
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
 import io
 import json
 import logging
+import socket
+import ssl
+import struct
 import threading
 import time
+import traceback
 import types
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -1428,3 +1434,171 @@ def test_a_body_that_stalls_is_a_read_timeout_naming_the_operation() -> None:
         stop.set()
         thread.join(5)
         listener.close()
+
+
+# -- connection errors keep their cause ----------------------------------------------------
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    cause = exc.__cause__
+    while cause is not None and cause not in out:
+        out.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    return out
+
+
+def test_a_refused_connection_says_refused_and_chains_the_os_error() -> None:
+    port = _closed_port()
+    reg = Registry(f"127.0.0.1:{port}", protocol="http", authenticator=NullAuthenticator(),
+                   retries=1, backoff=0.0)
+    with pytest.raises(RegistryUnavailableError) as caught:
+        reg.ping()
+    err = caught.value
+    assert "connection refused" in str(err) and f"127.0.0.1:{port}" in str(err)
+    assert "2 attempt(s)" in str(err)
+    assert any(isinstance(c, ConnectionRefusedError) for c in _causes(err))
+
+
+@contextlib.contextmanager
+def _server(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A loopback TCP server that hands each connection to ``handle``; stopped on exit."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                handle(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def _hang_up(conn: socket.socket) -> None:
+    conn.recv(65536)  # read the request, answer nothing
+
+
+def _reset(conn: socket.socket) -> None:
+    conn.recv(65536)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def _tls_only(certfile: str, keyfile: str) -> Callable[[socket.socket], None]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certfile, keyfile)
+
+    def handle(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            context.wrap_socket(conn, server_side=True)  # a plain-HTTP request: no handshake
+
+    return handle
+
+
+@pytest.mark.parametrize(("handler", "words"), [
+    (_hang_up, "the server closed the connection without answering"),
+    (_reset, "connection reset by peer"),
+])
+def test_a_plain_http_request_to_a_port_that_hangs_up_suggests_https(
+    handler: Callable[[socket.socket], None], words: str,
+) -> None:
+    with _server(handler) as port:
+        reg = Registry(f"127.0.0.1:{port}", protocol="http", authenticator=NullAuthenticator(),
+                       retries=0)
+        with pytest.raises(RegistryUnavailableError) as caught:
+            reg.ping()
+    message = str(caught.value)
+    assert words in message and "HTTPS port? use protocol='https'" in message
+    assert _causes(caught.value)
+
+
+def test_plain_http_to_a_tls_port_says_so(tmp_path: Any) -> None:
+    from registry_client.testing import self_signed_certificate
+
+    cert, key = self_signed_certificate(tmp_path)
+    with _server(_tls_only(str(cert), str(key))) as port:
+        reg = Registry(f"127.0.0.1:{port}", protocol="http", authenticator=NullAuthenticator(),
+                       retries=0)
+        with pytest.raises(RegistryError) as caught:
+            reg.ping()
+    assert "use protocol='https'" in str(caught.value)
+
+
+def test_nginx_answering_plain_http_on_its_https_port_says_so() -> None:
+    reg, adapter = make(NullAuthenticator(), retries=0)
+    adapter.register_uri(
+        "GET", f"{BASE}/v2/", status_code=400, headers={"Content-Type": "text/html"},
+        text="<html><head><title>400 The plain HTTP request was sent to HTTPS port</title>",
+    )
+    with pytest.raises(RegistryResponseError, match="speaks HTTPS"):
+        reg.ping()
+
+
+def _name_resolution_error() -> requests.exceptions.ConnectionError:
+    try:
+        try:
+            raise socket.gaierror(-2, "Name or service not known")
+        except OSError as exc:
+            raise urllib3.exceptions.NameResolutionError("nope.example", None, exc) from exc  # type: ignore[arg-type]
+    except urllib3.exceptions.NameResolutionError as exc:
+        return requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(
+            None, "/v2/?token=SECRET-IN-URL", exc))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("raised", "words"), [
+    (_name_resolution_error(), "name resolution failed (Name or service not known)"),
+    (requests.exceptions.ConnectTimeout(urllib3.exceptions.ConnectTimeoutError(
+        None, "timed out")), "connect timed out (no connection to registry.example within 2 s; "
+     "raise timeout= for a slow registry)"),
+    (requests.exceptions.ReadTimeout(urllib3.exceptions.ReadTimeoutError(
+        None, "/v2/?token=SECRET-IN-URL", "Read timed out.")),  # type: ignore[arg-type]
+     "read timed out (no answer within 5 s; raise timeout= for a slow registry)"),
+    (requests.exceptions.ConnectionError(urllib3.exceptions.ProtocolError(
+        "Connection aborted.", ConnectionResetError(104, "Connection reset by peer"))),
+     "connection reset by peer"),
+], ids=["dns", "connect-timeout", "read-timeout", "reset"])
+def test_connection_errors_say_their_cause_and_chain_it(raised: Exception, words: str) -> None:
+    reg, adapter = make(NullAuthenticator(), retries=1)
+    adapter.register_uri("GET", MANIFEST_URL, exc=raised)
+    with pytest.raises(RegistryUnavailableError) as caught:
+        reg.repository("app").manifests.get_raw("latest")
+    err = caught.value
+    assert words in str(err)
+    assert err.__cause__ is not None
+    text = "".join(traceback.format_exception(err))
+    assert "SECRET-IN-URL" not in text  # the cause chained is the one without the URL
+
+
+def test_a_token_server_that_refuses_connections_says_so() -> None:
+    port = _closed_port()
+    session = requests.Session()
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+    adapter.register_uri("GET", MANIFEST_URL, status_code=401, headers={
+        "WWW-Authenticate": challenge(realm=f"http://127.0.0.1:{port}/token")})
+    reg = Registry(DOMAIN, session=session, authenticator=TokenAuthenticator(), retries=1,
+                   backoff=0.0)
+    # the realm is plain HTTP on another host: allowed for an anonymous token
+    session.mount("http://", requests.adapters.HTTPAdapter())
+    with pytest.raises(RegistryUnavailableError) as caught:
+        reg.repository("app").manifests.get_raw("latest")
+    assert "connection refused" in str(caught.value)
+    assert any(isinstance(c, ConnectionRefusedError) for c in _causes(caught.value))
