@@ -13,7 +13,7 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -47,6 +47,10 @@ __all__ = ["Requester", "api_host"]
 
 
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# A gateway's 502/504 says the registry's own answer never came back: it may have acted.
+_MAYBE_DONE_STATUSES = frozenset({502, 504})
+# Failures before a byte of the request left: the registry cannot have acted on it.
+_NOT_SENT = frozenset({"refused", "dns", "connect", "connect-timeout", "proxy"})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _DEFAULT_UA = "registry-client/0.1 (+python-requests)"
 
@@ -291,6 +295,8 @@ class Requester:
         idempotent: bool | None = None,
         timeout: float | tuple[float, float] | None = None,
         retry_connection_errors: bool = True,
+        done_if_gone: bool | None = None,
+        retry_if: Callable[[RegistryError], bool] | None = None,
     ) -> requests.Response:
         """Send one API request and return the answer when its status is in ``expected``.
 
@@ -299,7 +305,14 @@ class Requester:
         authenticator; a 401 is answered by at most one re-send; idempotent
         requests are retried on connection errors, timeouts, 429, 502, 503, 504
         (``retry_connection_errors=False``: only on the statuses, for a caller
-        that must recover from a cut itself, as a blob upload does).
+        that must recover from a cut itself, as a blob upload does), and on any
+        error answer ``retry_if`` accepts.
+
+        ``done_if_gone`` (default: True for DELETE): a 404 to a retry, after an
+        attempt the registry may have acted on without its answer arriving (the
+        connection broke or timed out once the request was sent, a gateway's 502/504,
+        an answer ``retry_if`` accepted), means what was asked is done: that 404
+        answer is returned instead of raising NotFoundError.
 
         Raises:
             AuthenticationError, AuthorizationError, NotFoundError, RegistryUnavailableError,
@@ -314,6 +327,9 @@ class Requester:
         if start_pos is None:
             can_retry = False
         scopes = tuple(scopes)
+        if done_if_gone is None:
+            done_if_gone = method == "DELETE"
+        maybe_done = False  # an earlier attempt may have been acted on, its answer lost
         attempt = 0
         while True:
             if attempt and start_pos is not None and hasattr(data, "seek"):
@@ -336,6 +352,8 @@ class Requester:
                 raise
             except (requests.ConnectionError, requests.Timeout) as exc:
                 kind, words = connection_failure(exc)
+                if kind not in _NOT_SENT:
+                    maybe_done = True
                 if can_retry and retry_connection_errors and attempt < self.retries:
                     log.debug("%s %s: %s", method, redact_url(url), words)
                     self.back_off(attempt, None)
@@ -363,6 +381,14 @@ class Requester:
                     f"{context}: {method} {redact_url(url)}: could not use the registry's "
                     f"answer ({exc})", method=method, url=redact_url(url),
                 ) from None
+            if resp.status_code == 404 and maybe_done and done_if_gone and 404 not in ok:
+                # The registry did it on an attempt whose answer was lost: done, not "not
+                # found" (a retried DELETE would otherwise report its own success as failure).
+                discard(resp)
+                log.info("%s %s: 404 after an attempt whose answer was lost: taken as done",
+                         method, redact_url(url))
+                resp._content = b""
+                return resp
             if resp.status_code in ok:
                 if method == "HEAD":
                     discard(resp)
@@ -373,6 +399,7 @@ class Requester:
                     except RegistryUnavailableError as exc:
                         # the connection broke while reading the body: same as any
                         # connection error, so an idempotent request is sent again
+                        maybe_done = True
                         if can_retry and attempt < self.retries:
                             self.back_off(attempt, None)
                             attempt += 1
@@ -386,14 +413,26 @@ class Requester:
                         raise
                     self.count_received(len(resp._content))
                 return resp
+            if resp.status_code in _MAYBE_DONE_STATUSES:
+                maybe_done = True
             if resp.status_code in _RETRY_STATUSES and can_retry and attempt < self.retries:
                 wait = retry_after(resp, self.max_backoff)
                 discard(resp)
                 self.back_off(attempt, wait, shared=resp.status_code == 429)
                 attempt += 1
                 continue
-            raise_for_status(resp, context=context, method=method,
-                             hint=refusal_hint(self.authenticator, resp))
+            try:
+                raise_for_status(resp, context=context, method=method,
+                                 hint=refusal_hint(self.authenticator, resp))
+            except RegistryError as exc:
+                if retry_if is None or not can_retry or attempt >= self.retries \
+                        or not retry_if(exc):
+                    raise
+                # a transient failure the caller knows (the registry may have acted)
+                maybe_done = True
+                self.back_off(attempt, exc.retry_after)
+                attempt += 1
+                continue
 
     def _explain(self, kind: str, words: str, url: str,
                  timeout: float | tuple[float, float] | None) -> str:

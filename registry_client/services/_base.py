@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO
 
 import requests
 
 from .._digest import is_valid_digest, require_verifiable
-from ..errors import InvalidReferenceError, RegistryResponseError
+from ..errors import InvalidReferenceError, RegistryError, RegistryResponseError
 from ..quirks import hub_refuses_deletes
 from ..requester import Requester
 
@@ -92,8 +92,13 @@ class Service:
         idempotent: bool | None = None,
         timeout: float | tuple[float, float] | None = None,
         retry_connection_errors: bool = True,
+        retry_if: Callable[[RegistryError], bool] | None = None,
     ) -> requests.Response:
-        """Send a request about this repository (``path`` relative to ``/v2/<name>/``)."""
+        """Send a request about this repository (``path`` relative to ``/v2/<name>/``).
+
+        A DELETE answered 404 after an attempt whose answer was lost is done (the
+        404 answer is returned); ``retry_if`` retries the error answers it accepts.
+        """
         target = path if absolute else f"{self.repository}/{path}"
         try:
             return self._requester.send(
@@ -109,6 +114,7 @@ class Service:
                 idempotent=idempotent,
                 timeout=timeout,
                 retry_connection_errors=retry_connection_errors,
+                retry_if=retry_if,
             )
         except RegistryResponseError as exc:
             if method == "DELETE" and hub_refuses_deletes(self._requester.host, exc):

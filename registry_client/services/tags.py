@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import json
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Literal, overload
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 MAX_TAGS_PER_PAGE = 100_000
 _EMPTY_CONFIG = b"{}"
+_TOMBSTONE_ROUNDS = 3
 
 
 def parse_tag_page(data: bytes, *, repository: str) -> tuple[str, list[str]]:
@@ -175,7 +177,9 @@ class TagService(Service):
         """Remove this one tag; other tags on the same manifest stay.
 
         Uses the registry's tag DELETE where it exists; otherwise points the tag
-        at a unique throw-away manifest and deletes that by digest.
+        at a unique throw-away manifest and deletes that by digest. A delete whose
+        answer was lost and that is found done on the retry is done; a tag whose
+        delete may have happened is never put back.
 
         Raises:
             NotFoundError: the tag does not exist.
@@ -200,44 +204,90 @@ class TagService(Service):
                         self._requester.host, exc):
                     raise  # (Docker Hub: never a tombstone over a live tag there)
                 caps["tag_delete"] = False
-        import uuid
+        try:
+            self._delete_by_tombstone(tag)
+        except RegistryError as exc:
+            if not exc.message.startswith(f"delete tag {tag}"):
+                exc._reword(f"delete tag {tag}: {exc.message}")
+            raise
 
+    def _delete_by_tombstone(self, tag: str) -> None:
+        """Point ``tag`` at a unique throw-away manifest, then delete that by digest.
+
+        Distribution deletes the manifest first and untags second: a delete that
+        races another (its 500 ``invalid checksum digest format``, or an answer that
+        was lost) may have deleted the manifest and left the tag naming nothing. So
+        when the delete's outcome was not a plain success the dance is done again
+        on the same tag, until a delete is answered as done.
+        """
         original = self._manifests.get_raw(tag)  # NotFoundError for a missing tag
         self._blobs.upload(_EMPTY_CONFIG)
-        doc = {
-            "schemaVersion": 2,
-            "mediaType": mediatypes.OCI_MANIFEST,
-            "config": {
-                "mediaType": mediatypes.OCI_EMPTY,
-                "digest": compute_digest(_EMPTY_CONFIG),
-                "size": len(_EMPTY_CONFIG),
-            },
-            "layers": [],
-            "annotations": {
-                "io.registry-client.tombstone": f"{tag} {uuid.uuid4()} {time.time()}",
-            },
-        }
-        data = json.dumps(doc, separators=(",", ":")).encode()
-        raw = RawManifest(data=data, media_type=mediatypes.OCI_MANIFEST,
-                          digest=compute_digest(data))
-        digest = self._manifests.put(tag, raw)
-        try:
-            self._manifests.delete(digest)
-        except RegistryError as exc:
-            # The registry refuses the delete (deletes disabled, no delete right...): put
-            # the tag back where it was, so a failed delete changes nothing.
+        for round_ in range(_TOMBSTONE_ROUNDS):
+            digest = self._manifests.put(tag, _tombstone(tag))
             try:
-                self._manifests.put(tag, original)
-            except RegistryError:
-                raise type(exc)(
-                    f"delete tag {tag}: {exc}; the tag now names a throw-away manifest "
-                    f"and could not be put back on {original.digest}",
-                    status_code=exc.status_code, errors=exc.errors,
-                ) from exc
-            raise type(exc)(
-                f"delete tag {tag}: the registry refused the delete, the tag is left as it "
-                f"was ({exc})", status_code=exc.status_code, errors=exc.errors,
-                method=exc.method, url=exc.url, retry_after=exc.retry_after,
-            ) from exc
+                resp = self._request(
+                    "DELETE", f"manifests/{digest}", actions="delete",
+                    operation=f"delete tag {tag} (throw-away manifest {digest})",
+                    expected=(200, 202, 204), retry_if=_racing_delete,
+                )
+            except RegistryError as exc:
+                refused = exc.status_code is not None and 400 <= exc.status_code < 500
+                if round_ or not refused:
+                    # It may have been deleted (a 5xx after Distribution deleted the
+                    # manifest, the last answer lost): never put the tag back then.
+                    exc._reword(
+                        f"{exc.message}; the delete may have happened, "
+                        f"so the tag was not put back on {original.digest} (it names the "
+                        f"throw-away manifest {digest} unless the delete went through)")
+                    raise
+                # The registry refused (deletes disabled, no delete right...): put the
+                # tag back where it was, so a failed delete changes nothing.
+                try:
+                    self._manifests.put(tag, original)
+                except RegistryError as put_exc:
+                    exc._reword(
+                        f"delete tag {tag}: {exc.message}; the tag now names a throw-away "
+                        f"manifest and could not be put back on {original.digest} "
+                        f"({put_exc.message})")
+                    raise exc from None
+                exc._reword(f"delete tag {tag}: the registry refused the delete, the tag is "
+                            f"left as it was ({exc.message})")
+                raise
+            if resp.status_code != 404:
+                return
+            # Found done after a lost answer or a racing delete's 500: the registry may
+            # have deleted the manifest without untagging it. Go round again.
+        log.warning("delete tag %s in %s: the registry kept losing or failing its answers; "
+                    "the tag may still be listed without a manifest", tag, self.repository)
 
 
+def _racing_delete(exc: RegistryError) -> bool:
+    """Distribution's 500 when deletes race, retried like a 502-504.
+
+    Deleting a manifest, Distribution 2.8 deletes it, then reads every tag link of the
+    repository to untag the ones naming it; a link another request is writing reads
+    empty ("invalid checksum digest format" in its log, a bare ``UNKNOWN`` 500 on the
+    wire). The manifest is gone by then, its tags may not be. The throw-away manifest
+    is ours alone, so any 500 on its delete is safe to retry.
+    """
+    return exc.status_code == 500
+
+
+def _tombstone(tag: str) -> RawManifest:
+    """A unique, valid, empty OCI manifest to move ``tag`` to before deleting it."""
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": mediatypes.OCI_MANIFEST,
+        "config": {
+            "mediaType": mediatypes.OCI_EMPTY,
+            "digest": compute_digest(_EMPTY_CONFIG),
+            "size": len(_EMPTY_CONFIG),
+        },
+        "layers": [],
+        "annotations": {
+            "io.registry-client.tombstone": f"{tag} {uuid.uuid4()} {time.time()}",
+        },
+    }
+    data = json.dumps(doc, separators=(",", ":")).encode()
+    return RawManifest(data=data, media_type=mediatypes.OCI_MANIFEST,
+                       digest=compute_digest(data))

@@ -1436,6 +1436,111 @@ def test_a_body_that_stalls_is_a_read_timeout_naming_the_operation() -> None:
         listener.close()
 
 
+# -- deletes whose answer was lost --------------------------------------------------------
+DIGEST = "sha256:" + "d" * 64
+MANIFEST_404 = {"status_code": 404,
+                "json": {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}}
+
+
+def _delete_calls(reg: Registry) -> dict[str, tuple[str, Any]]:
+    repo = reg.repository("app")
+    return {
+        "manifests.delete": (f"{BASE}/v2/app/manifests/{DIGEST}",
+                             lambda: repo.manifests.delete(DIGEST)),
+        "images.delete_by_digest": (f"{BASE}/v2/app/manifests/{DIGEST}",
+                                    lambda: repo.images.delete_by_digest(DIGEST)),
+        "blobs.delete": (f"{BASE}/v2/app/blobs/{DIGEST}", lambda: repo.blobs.delete(DIGEST)),
+        "tags.delete": (f"{BASE}/v2/app/manifests/v1", lambda: repo.tags.delete("v1")),
+    }
+
+
+DELETES = ["manifests.delete", "images.delete_by_digest", "blobs.delete", "tags.delete"]
+# answers that may come after the registry acted: the connection broke once the request
+# was sent, the answer timed out, a gateway lost the registry's answer
+def _refused() -> requests.exceptions.ConnectionError:
+    """What requests raises for a refused connection (urllib3 2: the OSError as cause)."""
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except OSError as exc:
+            raise urllib3.exceptions.NewConnectionError(
+                None, f"Failed to establish a new connection: {exc}") from exc
+    except urllib3.exceptions.NewConnectionError as exc:
+        return requests.exceptions.ConnectionError(
+            urllib3.exceptions.MaxRetryError(None, "/v2/?secret=s3cr3t", exc))
+
+
+class _CutBody(io.RawIOBase):
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        raise urllib3.exceptions.ProtocolError("connection broken")
+
+
+LOST = [
+    {"exc": requests.exceptions.ReadTimeout},
+    {"exc": requests.exceptions.ConnectionError(
+        urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104, "x")))},
+    {"raw": "cut"},
+    {"status_code": 504},
+    {"status_code": 502},
+]
+
+
+def _answers(lost: dict[str, Any]) -> list[dict[str, Any]]:
+    if lost.get("raw") == "cut":  # a 202 whose body broke off: a fresh response each time
+        lost = {"raw": urllib3.HTTPResponse(body=_CutBody(), preload_content=False,
+                                            status=202, headers={"Content-Length": "10"})}
+    return [lost, MANIFEST_404]
+
+
+@pytest.mark.parametrize("lost", LOST, ids=["read-timeout", "reset", "cut", "504", "502"])
+@pytest.mark.parametrize("call", DELETES)
+def test_a_delete_found_gone_after_its_answer_was_lost_is_done(
+    call: str, lost: dict[str, Any]
+) -> None:
+    reg, adapter = make(NullAuthenticator(), retries=2)
+    url, delete = _delete_calls(reg)[call]
+    adapter.register_uri("DELETE", url, _answers(lost))
+    delete()  # no NotFoundError: the first attempt did it
+    assert [r.method for r in adapter.request_history] == ["DELETE", "DELETE"]
+
+
+@pytest.mark.parametrize("call", DELETES)
+def test_a_delete_answered_404_at_once_is_not_found(call: str) -> None:
+    reg, adapter = make(NullAuthenticator(), retries=2)
+    url, delete = _delete_calls(reg)[call]
+    adapter.register_uri("DELETE", url, [MANIFEST_404])
+    with pytest.raises(NotFoundError):
+        delete()
+
+
+@pytest.mark.parametrize("never_sent", [
+    {"exc": requests.exceptions.ConnectTimeout},
+    {"exc": _refused()},
+    {"status_code": 503},
+    {"status_code": 429},
+], ids=["connect-timeout", "refused", "503", "429"])
+def test_a_404_after_an_attempt_that_never_reached_the_registry_is_not_found(
+    never_sent: dict[str, Any]
+) -> None:
+    reg, adapter = make(NullAuthenticator(), retries=2)
+    adapter.register_uri("DELETE", f"{BASE}/v2/app/manifests/{DIGEST}",
+                         [never_sent, MANIFEST_404])
+    with pytest.raises(NotFoundError):
+        reg.repository("app").manifests.delete(DIGEST)
+    assert len(adapter.request_history) == 2
+
+
+def test_a_get_found_gone_after_a_lost_answer_is_still_not_found() -> None:
+    reg, adapter = make(NullAuthenticator(), retries=2)
+    adapter.register_uri("GET", MANIFEST_URL,
+                         [{"exc": requests.exceptions.ReadTimeout}, MANIFEST_404])
+    with pytest.raises(NotFoundError):
+        reg.repository("app").manifests.get_raw("latest")
+
+
 # -- connection errors keep their cause ----------------------------------------------------
 def _closed_port() -> int:
     with socket.socket() as s:

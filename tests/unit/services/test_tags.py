@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 import requests_mock
 
 from registry_client import Registry, TagPage
@@ -371,3 +372,118 @@ def test_delete_invalid_tag(env: tuple[Registry, requests_mock.Adapter], tag: st
     with pytest.raises(InvalidReferenceError):
         reg.repository("app").tags.delete(tag)
     assert adapter.request_history == []
+
+
+# -- deletes whose outcome is uncertain ----------------------------------------------------
+# Distribution 2.8's answer when deletes race (its log says "invalid checksum digest format")
+RACING_500 = {"status_code": 500, "json": {"errors": [
+    {"code": "UNKNOWN", "message": "unknown error", "detail": {}}]}}
+TOMBSTONE_GONE = {"status_code": 404, "json": {"errors": [
+    {"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}}
+
+
+def _tombstone_deletes(adapter: requests_mock.Adapter) -> list[Any]:
+    return [r for r in adapter.request_history
+            if r.method == "DELETE" and "/v2/app/manifests/sha256:" in r.url]
+
+
+def _answer_tombstone_deletes(adapter: requests_mock.Adapter, answers: list[Any]) -> None:
+    adapter.register_uri(
+        "DELETE", requests_mock.ANY, answers,
+        additional_matcher=lambda r: "/v2/app/manifests/sha256:" in r.url,
+    )
+
+
+@pytest.mark.parametrize("first", [
+    {"exc": requests.exceptions.ReadTimeout}, RACING_500, {"status_code": 504},
+], ids=["answer-lost", "racing-500", "gateway-timeout"])
+def test_a_tombstone_delete_found_done_is_never_undone(
+    mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]], first: dict[str, Any],
+) -> None:
+    # Distribution deletes the manifest, then untags: after a lost answer or its racing
+    # 500 the retry sees 404 (done), and the tag may be left naming nothing, so the
+    # tombstone is put and deleted once more; the original is never put back.
+    reg, adapter = mocked_registry(retries=2)
+    state = _fallback_registry(adapter, 405)
+    _answer_tombstone_deletes(adapter, [first, TOMBSTONE_GONE, {"status_code": 202}])
+    reg.repository("app").tags.delete("old")
+    assert ORIGINAL not in state["puts"]
+    assert len(state["puts"]) == 2  # a second tombstone, cleanly deleted
+    deleted = [r.path.rsplit("/", 1)[1] for r in _tombstone_deletes(adapter)]
+    assert deleted[:2] == [sha256(state["puts"][0])] * 2
+    assert deleted[2:] == [sha256(state["puts"][1])]
+
+
+def test_a_racing_500_on_the_tombstone_delete_is_retried(
+    mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]],
+) -> None:
+    reg, adapter = mocked_registry(retries=2)
+    state = _fallback_registry(adapter, 405)
+    _answer_tombstone_deletes(adapter, [RACING_500, {"status_code": 202}])
+    reg.repository("app").tags.delete("old")
+    assert len(_tombstone_deletes(adapter)) == 2
+    assert ORIGINAL not in state["puts"]
+
+
+@pytest.mark.parametrize("answer", [
+    {"exc": requests.exceptions.ReadTimeout},
+    RACING_500,
+    {"status_code": 503, "headers": {"Retry-After": "7"}},
+], ids=["answers-lost", "500", "503"])
+def test_a_tombstone_delete_that_may_have_happened_does_not_put_the_tag_back(
+    mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]], answer: dict[str, Any],
+) -> None:
+    reg, adapter = mocked_registry(retries=1)
+    state = _fallback_registry(adapter, 405)
+    _answer_tombstone_deletes(adapter, [answer])
+    with pytest.raises(RegistryError) as caught:
+        reg.repository("app").tags.delete("old")
+    assert ORIGINAL not in state["puts"]  # never put back: the delete may have happened
+    err = caught.value
+    assert str(err).startswith("delete tag old")
+    assert "may have happened" in str(err) and "not put back" in str(err)
+    tombstone = sha256(state["puts"][0])
+    assert err.method == "DELETE"
+    assert err.url == f"{BASE}/v2/app/manifests/{tombstone}"
+    if "status_code" in answer:
+        assert err.status_code == answer["status_code"]
+    if "headers" in answer:
+        assert err.retry_after == 7
+
+
+def test_a_refused_tombstone_delete_keeps_status_method_url_and_retry_after(
+    mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]],
+) -> None:
+    reg, adapter = mocked_registry(retries=1)
+    state = _fallback_registry(adapter, 405)
+    _answer_tombstone_deletes(adapter, [{"status_code": 429, "headers": {"Retry-After": "9"}},
+                                        {"status_code": 429, "headers": {"Retry-After": "9"}}])
+    with pytest.raises(RegistryError) as caught:
+        reg.repository("app").tags.delete("old")
+    err = caught.value
+    assert state["puts"][-1] == ORIGINAL  # refused outright: the tag is put back
+    assert (err.status_code, err.retry_after, err.method) == (429, 9, "DELETE")
+    assert err.url is not None and "/v2/app/manifests/sha256:" in err.url
+    assert str(err).startswith("delete tag old: the registry refused the delete")
+
+
+def test_a_tag_missing_on_the_fallback_says_delete(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    adapter.register_uri("DELETE", f"{BASE}/v2/app/manifests/gone", status_code=405)
+    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/gone", **TOMBSTONE_GONE)
+    with pytest.raises(NotFoundError) as caught:
+        reg.repository("app").tags.delete("gone")
+    assert str(caught.value).startswith("delete tag gone")
+    assert caught.value.status_code == 404 and caught.value.method == "GET"
+
+
+def test_a_lost_answer_to_a_tag_delete_found_done_is_done(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    adapter.register_uri("DELETE", f"{BASE}/v2/app/manifests/old",
+                         [{"exc": requests.exceptions.ReadTimeout}, TOMBSTONE_GONE])
+    reg.repository("app").tags.delete("old")
+    assert [r.method for r in adapter.request_history] == ["DELETE", "DELETE"]
