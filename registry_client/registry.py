@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 import requests
 
 from . import mediatypes
-from ._http import parse_json
+from ._challenge import ChallengeParseError, parse_challenges
+from ._http import parse_json, raise_for_status, redact_url
 from ._pagination import follow_pages, next_link
 from .auth import Authenticator, TokenAuthenticator
 from .errors import RegistryResponseError
@@ -157,13 +159,31 @@ class Registry:
         return parse_rate_limit(resp.headers)  # this answer's, not an older one's
 
     def ping(self) -> None:
-        """Check that the registry speaks the v2 API and accepts our credentials.
+        """Check that a registry answers at this domain and accepts our credentials.
+
+        The answer to ``GET /v2/`` must be a registry's: the
+        ``Docker-Distribution-API-Version`` header, or (for registries that omit
+        it) a JSON object, or a Basic/Bearer challenge. A web server that is not a
+        registry (an HTML page, a 404) is told apart from a registry that refuses.
 
         Raises:
             RegistryUnavailableError: it cannot be reached.
             AuthenticationError: it refused the credentials.
+            RegistryResponseError: the server there is not a container registry.
         """
-        self._requester.send("GET", "", context=f"ping {self.domain}")
+        context = f"ping {self.domain}"
+        resp = self._requester.send("GET", "", context=context, expected=(200, 401, 403, 404))
+        if _answers_like_a_registry(resp):
+            if resp.status_code != 200:
+                raise_for_status(resp, context=context, method="GET")
+            return
+        url = redact_url(resp.url)
+        raise RegistryResponseError(
+            f"{context}: {url} is not a container registry: it answered {resp.status_code} "
+            f"with {_what_body(resp)}, without the Docker-Distribution-API-Version header "
+            "or a registry's auth challenge (wrong host, port or path?)",
+            status_code=resp.status_code, method="GET", url=url,
+        )
 
     def repository(self, name: str) -> Repository:
         """The repository ``name`` (``library/alpine``); no request is made.
@@ -243,6 +263,42 @@ class Registry:
     def search(self, substring: str) -> list[str]:
         """Names of catalog repositories containing ``substring`` (filtered here, not remotely)."""
         return [r.name for r in self.iter_repositories() if substring in r.name]
+
+
+def _answers_like_a_registry(resp: requests.Response) -> bool:
+    """True for an answer to ``GET /v2/`` only a registry gives.
+
+    The API version header (Distribution, Harbor, Quay, ...); else, for registries that
+    omit it, a Basic or Bearer challenge on a 401, or a JSON object body (``{}`` on a
+    200, the ``errors`` list on an error).
+    """
+    if resp.headers.get("Docker-Distribution-API-Version", "").strip().startswith("registry/"):
+        return True
+    if resp.status_code == 401:
+        try:
+            challenges = parse_challenges(resp.headers.get("WWW-Authenticate", ""))
+        except ChallengeParseError:
+            challenges = []
+        if any(c.scheme.lower() in ("basic", "bearer") for c in challenges):
+            return True
+    try:
+        doc = json.loads(resp.content)
+    except (ValueError, RecursionError):
+        return False
+    if resp.status_code == 200:
+        return isinstance(doc, dict)
+    return isinstance(doc, dict) and isinstance(doc.get("errors"), list)
+
+
+def _what_body(resp: requests.Response) -> str:
+    """The body of an answer in a few words (``an HTML page``, ``an empty body``)."""
+    ctype = (resp.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+    head = resp.content[:512].lstrip().lower()
+    if not resp.content:
+        return "an empty body"
+    if ctype == "text/html" or head.startswith((b"<!doctype html", b"<html")):
+        return "an HTML page"
+    return f"a {ctype} body" if ctype else "a body that is not a registry's JSON"
 
 
 def _names_a_domain(reference: str) -> bool:

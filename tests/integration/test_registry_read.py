@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import math
-from collections.abc import Callable
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -12,6 +16,8 @@ from registry_client import (
     InvalidReferenceError,
     NullAuthenticator,
     Registry,
+    RegistryResponseError,
+    RegistryUnavailableError,
     Repository,
 )
 from registry_client.testing import (
@@ -218,3 +224,58 @@ def test_from_reference_takes_the_scheme_of_the_reference(anon_registry: LocalRe
     ) as client:
         assert client.requester.protocol == "http"
         assert client.repository("app").manifests.head("1").digest == image.digest
+
+
+# -- ping proves a registry ----------------------------------------------------------------
+class _WebPage(http.server.BaseHTTPRequestHandler):
+    """A plain web server: an HTML page for every path, /v2/ included."""
+
+    def do_GET(self) -> None:
+        body = b"<!DOCTYPE html><html><body><h1>It works!</h1></body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def web_server() -> Iterator[str]:
+    """``127.0.0.1:PORT`` of a plain web server that is not a registry; stopped after."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WebPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_ping_of_a_plain_web_server_says_it_is_not_a_registry(web_server: str) -> None:
+    with Registry(web_server, protocol="http", retries=0) as reg:
+        with pytest.raises(RegistryResponseError) as caught:
+            reg.ping()
+    message = str(caught.value)
+    assert "not a container registry" in message and "an HTML page" in message
+    assert caught.value.status_code == 200
+
+
+def test_ping_of_a_real_registry_passes_in_every_auth_mode(
+    any_registry: LocalRegistry, client_for: ClientFactory,
+) -> None:
+    client_for(any_registry, "admin").ping()
+
+
+def test_ping_of_a_closed_port_says_refused() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with Registry(f"127.0.0.1:{port}", protocol="http", retries=0) as reg:
+        with pytest.raises(RegistryUnavailableError, match="connection refused") as caught:
+            reg.ping()
+    assert isinstance(caught.value.__cause__, Exception)

@@ -1707,3 +1707,65 @@ def test_a_token_server_that_refuses_connections_says_so() -> None:
         reg.repository("app").manifests.get_raw("latest")
     assert "connection refused" in str(caught.value)
     assert any(isinstance(c, ConnectionRefusedError) for c in _causes(caught.value))
+
+
+# -- ping proves a registry ----------------------------------------------------------------
+V2 = f"{BASE}/v2/"
+API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
+
+
+@pytest.mark.parametrize("answer", [
+    {"status_code": 200, "headers": {"Content-Type": "text/html"},
+     "text": "<!DOCTYPE html><html><body>Welcome to nginx!</body></html>"},
+    {"status_code": 200, "headers": {"Content-Type": "text/plain"}, "text": "OK"},
+    {"status_code": 200, "json": ["not", "an", "object"]},
+    {"status_code": 200, "text": ""},
+    {"status_code": 401, "headers": {"WWW-Authenticate": "Negotiate"}, "text": "<html>"},
+    {"status_code": 401, "text": "go away"},
+    {"status_code": 404, "headers": {"Content-Type": "text/html"}, "text": "<h1>Not Found</h1>"},
+    {"status_code": 403, "headers": {"Content-Type": "text/html"}, "text": "<h1>Forbidden</h1>"},
+], ids=["html", "text", "json-list", "empty", "401-negotiate", "401-no-challenge", "404-html",
+        "403-html"])
+def test_ping_refuses_a_server_that_is_not_a_registry(answer: dict[str, Any]) -> None:
+    reg, adapter = make(NullAuthenticator())
+    adapter.register_uri("GET", V2, **answer)
+    with pytest.raises(RegistryResponseError) as caught:
+        reg.ping()
+    err = caught.value
+    assert type(err) is RegistryResponseError
+    assert "not a container registry" in str(err) and V2 in str(err)
+    assert "Docker-Distribution-API-Version" in str(err)
+    assert (err.status_code, err.method, err.url) == (answer["status_code"], "GET", V2)
+
+
+@pytest.mark.parametrize("answer", [
+    {"status_code": 200, "json": {}},  # no header, but the registry's answer
+    {"status_code": 200, "headers": API_VERSION, "text": ""},
+    {"status_code": 200, "headers": {**API_VERSION, "Content-Type": "text/html"}, "text": "<p>"},
+], ids=["json-object", "header-empty-body", "header-html"])
+def test_ping_accepts_what_answers_like_a_registry(answer: dict[str, Any]) -> None:
+    reg, adapter = make(NullAuthenticator())
+    adapter.register_uri("GET", V2, **answer)
+    reg.ping()
+
+
+@pytest.mark.parametrize("answer", [
+    {"status_code": 401, "headers": {"WWW-Authenticate": 'Basic realm="registry"'}},
+    {"status_code": 401, "headers": {"WWW-Authenticate": challenge()}},
+    {"status_code": 401, "headers": API_VERSION},
+], ids=["basic", "bearer", "header-only"])
+def test_ping_of_a_registry_that_refuses_credentials_is_an_authentication_error(
+    answer: dict[str, Any],
+) -> None:
+    reg, adapter = make(NullAuthenticator())
+    adapter.register_uri("GET", V2, **answer)
+    with pytest.raises(AuthenticationError):
+        reg.ping()
+
+
+def test_ping_of_a_registry_answering_404_with_its_header_is_not_found() -> None:
+    reg, adapter = make(NullAuthenticator())
+    adapter.register_uri("GET", V2, status_code=404, headers=API_VERSION,
+                         json={"errors": [{"code": "NOT_FOUND", "message": "x"}]})
+    with pytest.raises(NotFoundError):
+        reg.ping()
