@@ -20,9 +20,9 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import requests.adapters
 
+from . import _http
 from ._http import (
     DEFAULT_BODY_LIMIT,
-    TIMEOUT_HINT,
     connection_failure,
     discard,
     failure_cause,
@@ -58,6 +58,9 @@ _DEFAULT_UA = "registry-client/0.1 (+python-requests)"
 TLS_HINT = ("verify= names a CA bundle to trust, verify=False skips the check; "
             "protocol='http' is for a plain-HTTP registry")
 """The advice a TLS failure's message ends with (the CLI swaps in its flags)."""
+
+TIMEOUT_HINT = _http.TIMEOUT_HINT
+"""The advice a timeout's message ends with (the CLI swaps in its flag)."""
 
 HTTPS_PORT_HINT = "is it an HTTPS port? use protocol='https'"
 """The advice when a plain-HTTP request gets no answer (the CLI swaps in its words)."""

@@ -18,8 +18,8 @@ import warnings
 
 import urllib3
 
-from registry_client import InvalidReferenceError, RegistryError, RegistrySSLError
-from registry_client.requester import TLS_HINT
+from registry_client import InvalidReferenceError, RegistryError
+from registry_client.requester import HTTPS_PORT_HINT, TIMEOUT_HINT, TLS_HINT
 
 from ._context import Context, UsageError
 from ._log import Redactor, install_logging, remove_logging
@@ -36,6 +36,19 @@ EXIT_INTERRUPTED = 130
 EXIT_CLOSED_STDOUT = 141
 _CLI_TLS_HINT = ("--skip-tls-verify skips the check (REQUESTS_CA_BUNDLE names a CA bundle); "
                  "--plain-http is for a plain-HTTP registry")
+# The library's advice names its arguments; the command line's names its flags.
+_CLI_WORDS = (
+    (TLS_HINT, _CLI_TLS_HINT),
+    ("use protocol='http'", "use --plain-http"),
+    (TIMEOUT_HINT, "raise --timeout for a slow registry"),
+    (HTTPS_PORT_HINT, "is it an HTTPS port? drop --plain-http"),
+)
+
+
+def _in_cli_words(message: str) -> str:
+    for library, cli in _CLI_WORDS:
+        message = message.replace(library, cli)
+    return message
 
 
 def _one_line(text: str) -> str:
@@ -81,13 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, InvalidReferenceError) as exc:
         _report(redactor, verbose, f"{exc} (see '{PROG} {args.verb} --help')")
         return EXIT_USAGE
-    except RegistrySSLError as exc:
-        message = str(exc).replace(TLS_HINT, _CLI_TLS_HINT).replace(
-            "use protocol='http'", "use --plain-http")
-        _report(redactor, verbose, message)
-        return EXIT_FAILED
     except RegistryError as exc:
-        _report(redactor, verbose, ctx.explain(str(exc)) if ctx is not None else str(exc))
+        message = _in_cli_words(str(exc))
+        _report(redactor, verbose, ctx.explain(message) if ctx is not None else message)
         return EXIT_FAILED
     except BrokenPipeError:
         # The reader went away (``registry-client blob ... | head``): stop quietly.

@@ -261,6 +261,7 @@ class Context:
                 verify=not args.skip_tls_verify,
                 session=self._session(),
                 user_agent=USER_AGENT,
+                **({"timeout": args.timeout} if args.timeout is not None else {}),
             )
         return self._registries[key]
 

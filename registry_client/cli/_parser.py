@@ -95,6 +95,11 @@ def _global_flags(suppress: bool) -> Parser:
         help="use HTTPS without checking the certificate (self-signed registries)",
     )
     group.add_argument(
+        "--timeout", metavar="SECONDS", type=_seconds, default=default(None),
+        help="seconds to wait for a connection and for each answer (default: 2 to "
+        "connect, 5 for an answer)",
+    )
+    group.add_argument(
         "-u", "--username", metavar="USER", default=default(None),
         help="user name for the registry (with --password-stdin)",
     )
@@ -126,6 +131,17 @@ def _global_flags(suppress: bool) -> Parser:
         help="print the version and exit",
     )
     return parent
+
+
+def _seconds(text: str) -> float:
+    """``--timeout``'s value: seconds, a number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"want seconds above zero, not {text!r}")
+    return value
 
 
 def build_parser() -> Parser:

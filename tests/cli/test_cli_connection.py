@@ -1,0 +1,110 @@
+"""The CLI when the connection fails: the cause in one line, the chain under ``-v``.
+
+In-process ``main()`` against loopback ports that refuse, hang or hang up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from registry_client.cli import main
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _server(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A loopback TCP server handing each connection to ``handle``; stopped on exit."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                handle(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def _silent(conn: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        conn.recv(65536)
+        conn.recv(1)  # wait for the client to give up
+
+
+def _hang_up(conn: socket.socket) -> None:
+    conn.recv(65536)
+
+
+@pytest.mark.parametrize("verbose", [False, True], ids=["plain", "verbose"])
+def test_a_refused_connection_says_refused(
+    verbose: bool, capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    port = _closed_port()
+    args = ["--plain-http", "-u", "alice", "--password", "s3cret-PASSWORD",
+            "digest", f"127.0.0.1:{port}/app:1.0"]
+    assert main(["-v", *args] if verbose else args) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    last = err.splitlines()[-1]
+    assert last.startswith("registry-client: error: ")
+    assert "connection refused" in last and f"127.0.0.1:{port}" in last
+    assert "s3cret-PASSWORD" not in err
+    if verbose:  # the chain down to the OS error
+        assert "ConnectionRefusedError" in err and "direct cause" in err
+    else:
+        assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_timeout_names_the_flag_to_raise_it(
+    capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    with _server(_silent) as port:
+        assert main(["--plain-http", "--timeout", "0.3", "digest",
+                     f"127.0.0.1:{port}/app:1.0"]) == 1
+    err = capsys.readouterr().err
+    assert "read timed out" in err and "0.3 s" in err
+    assert "--timeout" in err and "timeout=" not in err
+
+
+def test_plain_http_to_a_port_that_hangs_up_suggests_dropping_plain_http(
+    capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    with _server(_hang_up) as port:
+        assert main(["--plain-http", "digest", f"127.0.0.1:{port}/app:1.0"]) == 1
+    err = capsys.readouterr().err
+    assert "closed the connection without answering" in err
+    assert "drop --plain-http" in err and "protocol=" not in err
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_a_timeout_that_is_not_seconds_is_a_usage_error(
+    value: str, capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    assert main(["--timeout", value, "digest", "localhost:5000/app:1.0"]) == 2
+    assert "--timeout" in capsys.readouterr().err
