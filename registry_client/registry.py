@@ -17,7 +17,7 @@ from .auth import Authenticator, TokenAuthenticator
 from .errors import RegistryResponseError
 from .quirks import has_quirk, max_page_size
 from .ratelimit import RateLimit, parse_rate_limit
-from .reference import ImageReference, parse_image_name
+from .reference import ImageReference, is_valid_domain, parse_image_name
 from .repository import Repository
 from .requester import Requester
 from .services._base import check_reference
@@ -191,12 +191,36 @@ class Registry:
         Raises:
             InvalidReferenceError: the name is not a valid repository path.
         """
+        host = self._registry_host_in(name)
+        if host is not None:
+            from .errors import InvalidReferenceError
+
+            raise InvalidReferenceError(
+                f"invalid repository name {name[:300]!r}: it starts with the registry host "
+                f"{host!r}; a repository name is the path on the registry "
+                f"({name.split('/', 1)[1][:300]!r}), or give the whole reference to "
+                "repository_from_string")
         if not isinstance(name, str) or len(name) > 255 or not _REPO_RE.match(name):
             from .errors import InvalidReferenceError
 
             raise InvalidReferenceError(
                 f"invalid repository name {str(name)[:300]!r}: {_why_not_a_name(name)}")
         return Repository(name, self._requester, registry=self, max_workers=self.max_workers)
+
+    def _registry_host_in(self, name: object) -> str | None:
+        """The registry host a repository name starts with, if it does.
+
+        ``localhost:5000/app`` (a port: never a path component) or this registry's
+        own domain (``ghcr.io/org/app`` on ghcr.io). Other dotted first components
+        are legal paths (mirrors keep ``docker.io/library/alpine`` as one).
+        """
+        if not isinstance(name, str) or "/" not in name:
+            return None
+        first = name.split("/", 1)[0]
+        own = {self.domain.lower(), self._requester.host.lower()}
+        if first.lower() in own or (":" in first and is_valid_domain(first)):
+            return first
+        return None
 
     def repository_from_string(self, s: str) -> Repository:
         """The repository named by a reference string on this registry (tag/digest ignored).

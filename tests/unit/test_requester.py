@@ -1769,3 +1769,63 @@ def test_ping_of_a_registry_answering_404_with_its_header_is_not_found() -> None
                          json={"errors": [{"code": "NOT_FOUND", "message": "x"}]})
     with pytest.raises(NotFoundError):
         reg.ping()
+
+
+# -- errors that name the user's call --------------------------------------------------------
+@pytest.mark.parametrize(("name", "host"), [
+    ("localhost:5000/app", "localhost:5000"),
+    ("registry.example/team/app", "registry.example"),
+    ("REGISTRY.example/team/app", "REGISTRY.example"),
+    ("ghcr.io:443/org/app", "ghcr.io:443"),
+])
+def test_a_repository_name_with_a_registry_host_says_so(name: str, host: str) -> None:
+    with pytest.raises(InvalidReferenceError) as caught:
+        Registry(DOMAIN).repository(name)
+    message = str(caught.value)
+    assert f"registry host {host!r}" in message
+    assert "repository_from_string" in message
+
+
+def test_a_repository_whose_first_component_has_a_dot_is_still_a_repository() -> None:
+    # legal on any registry (mirrors keep "docker.io/library/alpine" as a path)
+    assert Registry(DOMAIN).repository("mirror.example/library/alpine").name == (
+        "mirror.example/library/alpine")
+
+
+REPO_CALLS: dict[str, Callable[[Any, str], Any]] = {
+    "manifests.get_raw": lambda repo, ref: repo.manifests.get_raw(ref),
+    "manifests.head": lambda repo, ref: repo.manifests.head(ref),
+    "images.get_by_tag": lambda repo, ref: repo.images.get_by_tag(ref),
+    "tags.delete": lambda repo, ref: repo.tags.delete(ref),
+    "manifests.delete": lambda repo, ref: repo.manifests.delete(ref),
+    "blobs.get": lambda repo, ref: repo.blobs.get(ref),
+}
+
+
+@pytest.mark.parametrize(("call", "wanted"), [
+    ("manifests.get_raw", "a tag or digest"),
+    ("manifests.head", "a tag or digest"),
+    ("images.get_by_tag", "a tag"),
+    ("tags.delete", "a tag"),
+    ("manifests.delete", "a digest"),
+    ("blobs.get", "a digest"),
+])
+@pytest.mark.parametrize("reference", [
+    "team/app:1.0", "localhost:5000/team/app:1.0", "app:1.0", f"app@{MANIFEST_DIGEST}",
+])
+def test_a_full_reference_where_a_tag_or_digest_belongs_says_so(
+    call: str, wanted: str, reference: str,
+) -> None:
+    reg, adapter = make(NullAuthenticator())
+    with pytest.raises(InvalidReferenceError) as caught:
+        REPO_CALLS[call](reg.repository("app"), reference)
+    assert f"expected {wanted}, got the reference {reference!r}" in str(caught.value)
+    assert adapter.request_history == []
+
+
+@pytest.mark.parametrize("value", ["sha256:abc", "-bad", "sha512:" + "z" * 128])
+def test_a_malformed_tag_or_digest_is_not_called_a_reference(value: str) -> None:
+    reg, _ = make(NullAuthenticator())
+    with pytest.raises(InvalidReferenceError) as caught:
+        reg.repository("app").manifests.get_raw(value)
+    assert "got the reference" not in str(caught.value)
