@@ -106,6 +106,21 @@ def tls_reason(exc: BaseException) -> str:
     return TLS_HINT
 
 
+_WARNED: set[tuple[str, str]] = set()
+_WARNED_LOCK = threading.Lock()
+
+
+def _warn_once(domain: str, what: str) -> None:
+    """Log ``what`` about ``domain`` once per process: a program making a Registry per
+    request (or per thread) would otherwise repeat it for every one."""
+    key = (domain.lower(), what)
+    with _WARNED_LOCK:
+        if key in _WARNED:
+            return
+        _WARNED.add(key)
+    log.warning("registry %s: %s", domain, what, extra={"setup_notice": True})
+
+
 def api_host(domain: str) -> str:
     """The host that serves the API for ``domain`` (``docker.io`` -> ``registry-1.docker.io``)."""
     if domain in ("docker.io", "index.docker.io"):
@@ -217,11 +232,8 @@ class Requester:
                  trusted_http_host=urlsplit(self.base_url).hostname if protocol == "http" else None,
                  registry=self.base_url)
         if protocol == "http" or verify is False:
-            log.warning(
-                "registry %s: %s", domain,
-                "plain HTTP, traffic is not encrypted" if protocol == "http"
-                else "TLS certificate verification is disabled",
-            )
+            _warn_once(domain, "plain HTTP, traffic is not encrypted" if protocol == "http"
+                       else "TLS certificate verification is disabled")
 
     def __repr__(self) -> str:
         return f"Requester(domain={self.domain!r}, protocol={self.protocol!r})"

@@ -124,7 +124,7 @@ class _QuietSetupWarnings(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.module == "requester" and record.funcName == "__init__")
+        return not getattr(record, "setup_notice", False)
 
 
 class _Formatter(logging.Formatter):

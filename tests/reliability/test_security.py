@@ -514,10 +514,13 @@ def test_tls_is_verified_by_default(
 
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
-def test_verify_false_and_plain_http_warn_once_per_registry(
+def test_verify_false_and_plain_http_warn_once_per_host(
     tls_server: tuple[str, Path], anon_registry: LocalRegistry,
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import registry_client.requester as requester_mod
+
+    monkeypatch.setattr(requester_mod, "_WARNED", set())  # as in a fresh process
     host, _ = tls_server
     caplog.set_level(logging.DEBUG, logger="registry_client")
     insecure = Registry(host, authenticator=NullAuthenticator(), verify=False)
@@ -528,10 +531,10 @@ def test_verify_false_and_plain_http_warn_once_per_registry(
     plain = Registry(anon_registry.host, protocol="http")
     for _ in range(3):
         plain.ping()
-    other = Registry(anon_registry.host, protocol="http")
+    other = Registry(anon_registry.host, protocol="http")  # the same host: said already
     other.ping()
     warned = _warnings(caplog)
-    assert len(warned) == 2 and all("plain HTTP" in w for w in warned)
+    assert len(warned) == 1 and "plain HTTP" in warned[0]
 
 
 def test_default_requests_ask_for_verification(monkeypatch: pytest.MonkeyPatch) -> None:

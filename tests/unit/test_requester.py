@@ -1829,3 +1829,26 @@ def test_a_malformed_tag_or_digest_is_not_called_a_reference(value: str) -> None
     with pytest.raises(InvalidReferenceError) as caught:
         reg.repository("app").manifests.get_raw(value)
     assert "got the reference" not in str(caught.value)
+
+
+# -- the plain-HTTP / no-verification warning: once per host per process --------------------
+def test_the_insecure_warning_is_logged_once_per_host_per_process(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(requester_mod, "_WARNED", set())
+    caplog.set_level(logging.WARNING, logger="registry_client")
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "registry_client"]
+
+    for _ in range(3):
+        Registry("localhost:5000", protocol="http")
+    Registry("LOCALHOST:5000", protocol="http")
+    assert warnings() == ["registry localhost:5000: plain HTTP, traffic is not encrypted"]
+    Registry("localhost:5001", protocol="http")
+    for _ in range(2):
+        Registry("localhost:5000", verify=False)
+    assert warnings()[1:] == [
+        "registry localhost:5001: plain HTTP, traffic is not encrypted",
+        "registry localhost:5000: TLS certificate verification is disabled",
+    ]
