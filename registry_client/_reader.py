@@ -11,7 +11,7 @@ import requests
 import urllib3.exceptions
 
 from ._digest import new_hasher
-from ._http import discard, is_digits
+from ._http import connection_failure, discard, failure_cause, is_digits
 from ._log import log
 from .errors import DigestMismatchError, RegistryError, RegistryUnavailableError
 
@@ -122,8 +122,8 @@ class VerifyingReader(io.RawIOBase):
         if self._resumes_left <= 0:
             raise RegistryUnavailableError(
                 f"{self._what}: the download was cut at byte {self.offset} and could not "
-                f"be resumed ({type(exc).__name__ if exc else 'short body'})"
-            ) from None
+                f"be resumed ({connection_failure(exc)[1] if exc else 'short body'})"
+            ) from (failure_cause(exc) if exc else None)
         self._resumes_left -= 1
         log.debug("%s: resuming at byte %d", self._what, self.offset)
         self._open(self.offset)

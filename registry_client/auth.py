@@ -24,7 +24,7 @@ import attrs
 import requests
 
 from ._challenge import Challenge, ChallengeParseError, parse_challenges
-from ._http import discard
+from ._http import connection_failure, discard, failure_cause, redact_url
 from .errors import (
     AuthenticationError,
     AuthorizationError,
@@ -518,6 +518,7 @@ def _default_transport() -> TokenTransport:
         try:
             return session.request(method, url, timeout=(5, 30), stream=True, **kw)
         except requests.RequestException as exc:
-            raise RegistryError(f"token request to {url} failed: {type(exc).__name__}") from None
+            raise RegistryError(f"token request to {redact_url(url)} failed: "
+                                f"{connection_failure(exc)[1]}") from failure_cause(exc)
 
     return send

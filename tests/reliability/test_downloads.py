@@ -97,6 +97,9 @@ def test_cuts_beyond_the_retry_budget_give_unavailable(
         client(proxy, retries=2).repository(image.repository).blobs.get(layer)
     assert "cut at byte 300000" in str(info.value)
     assert len(blob_gets(proxy, layer)) == 3  # first attempt + 2 resumes
+    # the cause in words (not an exception class name), and chained
+    assert "connection" in str(info.value).rsplit("(", 1)[1]
+    assert info.value.__cause__ is not None
 
 
 def test_restart_from_zero_when_the_server_ignores_range(

@@ -822,3 +822,22 @@ def test_a_refused_initial_refresh_token_is_an_authentication_error() -> None:
     auth = bound_token_auth(t, "alice", refresh_token="IDENTITY")
     with pytest.raises(AuthenticationError, match="refresh token"):
         auth.handle_response(challenge_401(make_request()))
+
+
+def test_an_unbound_token_authenticator_says_why_the_token_server_is_unreachable() -> None:
+    import socket
+
+    from registry_client import RegistryError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    realm = f"https://127.0.0.1:{port}/token"
+    auth = TokenAuthenticator()  # not bound to a Registry: its own session
+    req = make_request(scopes=("repository:app:pull",))
+    auth.handle_request(req)
+    with pytest.raises(RegistryError) as caught:
+        auth.handle_response(challenge_401(
+            req, f'Bearer realm="{realm}",service="reg",scope="repository:app:pull"'))
+    assert "connection refused" in str(caught.value) and realm in str(caught.value)
+    assert isinstance(caught.value.__cause__, Exception)
