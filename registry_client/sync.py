@@ -95,8 +95,7 @@ def copy_all_tags(
     if failed:
         name, exc = failed[0]
         if isinstance(exc, RegistryError):
-            raise type(exc)(f"copy {name}: {exc}", status_code=exc.status_code,
-                            errors=exc.errors, method=exc.method, url=exc.url) from exc
+            exc._reword(f"copy {name}: {exc.message}")  # keeps status, Retry-After, request
         raise exc
     return CopiedTags(copied, [job.reference for job in vanished])
 

@@ -369,6 +369,7 @@ class Uploader:
                     f"upload to {self._where}: the registry found the content does not "
                     f"match {digest} "
                     f"({exc.message})", status_code=exc.status_code, errors=exc.errors,
+                    method=exc.method, url=exc.url,
                 ) from None
             raise
         remote = (resp.headers.get("Docker-Content-Digest") or "").strip()
@@ -494,6 +495,7 @@ class Uploader:
                         "chunk upload failed (cut or refused) and the registry's upload "
                         f"session could not be resumed ({exc.message})",
                         status_code=exc.status_code, errors=exc.errors,
+                        method=exc.method, url=exc.url, retry_after=exc.retry_after,
                     ) from exc
             restarts -= 1
             resumed = None
