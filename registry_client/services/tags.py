@@ -256,7 +256,13 @@ class TagService(Service):
             if resp.status_code != 404:
                 return
             # Found done after a lost answer or a racing delete's 500: the registry may
-            # have deleted the manifest without untagging it. Go round again.
+            # have deleted the manifest without untagging it. Go round again -- unless
+            # the tag names another image by now (pushed meanwhile): that is not ours.
+            try:
+                if self._manifests.head(tag).digest != digest:
+                    return
+            except NotFoundError:
+                pass
         log.warning("delete tag %s in %s: the registry kept losing or failing its answers; "
                     "the tag may still be listed without a manifest", tag, self.repository)
 

@@ -406,12 +406,27 @@ def test_a_tombstone_delete_found_done_is_never_undone(
     reg, adapter = mocked_registry(retries=2)
     state = _fallback_registry(adapter, 405)
     _answer_tombstone_deletes(adapter, [first, TOMBSTONE_GONE, {"status_code": 202}])
+    adapter.register_uri("HEAD", f"{BASE}/v2/app/manifests/old", status_code=404)
     reg.repository("app").tags.delete("old")
     assert ORIGINAL not in state["puts"]
     assert len(state["puts"]) == 2  # a second tombstone, cleanly deleted
     deleted = [r.path.rsplit("/", 1)[1] for r in _tombstone_deletes(adapter)]
     assert deleted[:2] == [sha256(state["puts"][0])] * 2
     assert deleted[2:] == [sha256(state["puts"][1])]
+
+
+def test_a_tag_pushed_again_meanwhile_is_left_alone(
+    mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]],
+) -> None:
+    # the delete was found done; by then CI had pushed the tag again: no second round
+    reg, adapter = mocked_registry(retries=2)
+    state = _fallback_registry(adapter, 405)
+    _answer_tombstone_deletes(adapter, [RACING_500, TOMBSTONE_GONE])
+    fresh = "sha256:" + "f" * 64
+    adapter.register_uri("HEAD", f"{BASE}/v2/app/manifests/old", headers={
+        "Docker-Content-Digest": fresh, "Content-Type": OCI_MANIFEST, "Content-Length": "9"})
+    reg.repository("app").tags.delete("old")
+    assert len(state["puts"]) == 1 and len(_tombstone_deletes(adapter)) == 2
 
 
 def test_a_racing_500_on_the_tombstone_delete_is_retried(
