@@ -332,9 +332,12 @@ def raise_for_status(
     if not detail:
         detail = _short_text(resp, body)
     message = f"{context}: {method} {url} -> {status}" + (f" ({detail})" if detail else "")
-    # Go's TLS servers answer a plain-HTTP request with this text, nginx with an HTML page
+    # Go's TLS servers answer a plain-HTTP request with this text, nginx with an HTML page;
+    # to a HEAD, Go's answer is a bare "HTTP/1.0 400" without a single header
     if status == 400 and ("HTTP request to an HTTPS server" in detail
-                          or b"plain HTTP request was sent to HTTPS port" in body):
+                          or b"plain HTTP request was sent to HTTPS port" in body
+                          or (method == "HEAD" and url.startswith("http:")
+                              and not resp.headers)):
         message += " -- the registry speaks HTTPS: drop protocol='http' (--plain-http)"
     kw: dict[str, Any] = {"status_code": status, "errors": errors, "method": method, "url": url,
                           "retry_after": retry_after(resp, math.inf)}

@@ -42,6 +42,7 @@ _CLI_WORDS = (
     ("use protocol='http'", "use --plain-http"),
     (TIMEOUT_HINT, "raise --timeout for a slow registry"),
     (HTTPS_PORT_HINT, "is it an HTTPS port? drop --plain-http"),
+    ("drop protocol='http' (--plain-http)", "drop --plain-http"),
 )
 
 

@@ -108,3 +108,19 @@ def test_a_timeout_that_is_not_seconds_is_a_usage_error(
 ) -> None:
     assert main(["--timeout", value, "digest", "localhost:5000/app:1.0"]) == 2
     assert "--timeout" in capsys.readouterr().err
+
+
+def _go_tls_answer(conn: socket.socket) -> None:
+    # what Go's TLS server (the registry's) writes back to a plain-HTTP request
+    conn.recv(65536)
+    conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS "
+                 b"server.\n")
+
+
+def test_plain_http_to_a_registrys_tls_port_names_the_flag(
+    capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    with _server(_go_tls_answer) as port:
+        assert main(["--plain-http", "digest", f"127.0.0.1:{port}/app:1.0"]) == 1
+    err = capsys.readouterr().err
+    assert "speaks HTTPS: drop --plain-http" in err and "protocol=" not in err

@@ -1852,3 +1852,11 @@ def test_the_insecure_warning_is_logged_once_per_host_per_process(
         "registry localhost:5001: plain HTTP, traffic is not encrypted",
         "registry localhost:5000: TLS certificate verification is disabled",
     ]
+
+
+def test_a_bare_400_to_a_plain_http_head_suggests_https() -> None:
+    # Go's TLS server answers a plain-HTTP request with "HTTP/1.0 400" and no header
+    reg, adapter = make(NullAuthenticator(), protocol="http", retries=0)
+    adapter.register_uri("HEAD", f"http://{DOMAIN}/v2/app/manifests/latest", status_code=400)
+    with pytest.raises(RegistryResponseError, match="speaks HTTPS"):
+        reg.repository("app").manifests.head("latest")
