@@ -230,31 +230,11 @@ class TagService(Service):
                     operation=f"delete tag {tag} (throw-away manifest {digest})",
                     expected=(200, 202, 204), retry_if=_racing_delete,
                 )
+                if resp.status_code != 404:
+                    return
             except RegistryError as exc:
-                refused = exc.status_code is not None and 400 <= exc.status_code < 500
-                if round_ or not refused:
-                    # It may have been deleted (a 5xx after Distribution deleted the
-                    # manifest, the last answer lost): never put the tag back then.
-                    exc._reword(
-                        f"{exc.message}; the delete may have happened, "
-                        f"so the tag was not put back on {original.digest} (it names the "
-                        f"throw-away manifest {digest} unless the delete went through)")
-                    raise
-                # The registry refused (deletes disabled, no delete right...): put the
-                # tag back where it was, so a failed delete changes nothing.
-                try:
-                    self._manifests.put(tag, original)
-                except RegistryError as put_exc:
-                    exc._reword(
-                        f"delete tag {tag}: {exc.message}; the tag now names a throw-away "
-                        f"manifest and could not be put back on {original.digest} "
-                        f"({put_exc.message})")
-                    raise exc from None
-                exc._reword(f"delete tag {tag}: the registry refused the delete, the tag is "
-                            f"left as it was ({exc.message})")
-                raise
-            if resp.status_code != 404:
-                return
+                # returns only when the throw-away manifest is gone: deleted after all
+                self._failed_delete(exc, tag, digest, original, may_restore=round_ == 0)
             # Found done after a lost answer or a racing delete's 500: the registry may
             # have deleted the manifest without untagging it. Go round again -- unless
             # the tag names another image by now (pushed meanwhile): that is not ours.
@@ -265,6 +245,40 @@ class TagService(Service):
                 pass
         log.warning("delete tag %s in %s: the registry kept losing or failing its answers; "
                     "the tag may still be listed without a manifest", tag, self.repository)
+
+
+    def _failed_delete(self, exc: RegistryError, tag: str, digest: str,
+                       original: RawManifest, *, may_restore: bool) -> None:
+        """After the throw-away manifest's delete failed: was it deleted all the same?
+
+        Gone (an earlier attempt did it, its answer lost): return, the delete is done.
+        Still there: the registry refused (deletes disabled, no delete right...), so put
+        the tag back where it was (first round only) and raise. Unknown: raise without
+        putting anything back -- the delete may have happened.
+        """
+        try:
+            self._manifests.head(digest)
+            still_there: bool | None = True
+        except NotFoundError:
+            return
+        except RegistryError:
+            still_there = None
+        if not still_there or not may_restore:
+            exc._reword(
+                f"{exc.message}; the delete may have happened, so the tag was not put back "
+                f"on {original.digest} (it names the throw-away manifest {digest} unless "
+                "the delete went through)")
+            raise exc
+        try:
+            self._manifests.put(tag, original)
+        except RegistryError as put_exc:
+            exc._reword(
+                f"delete tag {tag}: {exc.message}; the tag now names a throw-away manifest "
+                f"and could not be put back on {original.digest} ({put_exc.message})")
+            raise exc from None
+        exc._reword(f"delete tag {tag}: the registry refused the delete, the tag is left as "
+                    f"it was ({exc.message})")
+        raise exc
 
 
 def _racing_delete(exc: RegistryError) -> bool:

@@ -235,6 +235,16 @@ def _fallback_registry(adapter: requests_mock.Adapter, refusal: int) -> dict[str
         "DELETE", requests_mock.ANY, status_code=202,
         additional_matcher=lambda r: "/v2/app/manifests/sha256:" in r.url,
     )
+
+    def head_by_digest(request: Any, context: Any) -> bytes:  # the tombstone is there
+        context.headers.update({"Docker-Content-Digest": request.path.rsplit("/", 1)[1],
+                                "Content-Type": OCI_MANIFEST, "Content-Length": "100"})
+        return b""
+
+    adapter.register_uri(
+        "HEAD", requests_mock.ANY, content=head_by_digest,
+        additional_matcher=lambda r: "/v2/app/manifests/sha256:" in r.url,
+    )
     return state
 
 
@@ -440,6 +450,13 @@ def test_a_racing_500_on_the_tombstone_delete_is_retried(
     assert ORIGINAL not in state["puts"]
 
 
+def _tombstone_heads(adapter: requests_mock.Adapter, answer: dict[str, Any]) -> None:
+    adapter.register_uri(
+        "HEAD", requests_mock.ANY, **answer,
+        additional_matcher=lambda r: "/v2/app/manifests/sha256:" in r.url,
+    )
+
+
 @pytest.mark.parametrize("answer", [
     {"exc": requests.exceptions.ReadTimeout},
     RACING_500,
@@ -451,6 +468,7 @@ def test_a_tombstone_delete_that_may_have_happened_does_not_put_the_tag_back(
     reg, adapter = mocked_registry(retries=1)
     state = _fallback_registry(adapter, 405)
     _answer_tombstone_deletes(adapter, [answer])
+    _tombstone_heads(adapter, {"status_code": 503})  # and nobody can tell if it did
     with pytest.raises(RegistryError) as caught:
         reg.repository("app").tags.delete("old")
     assert ORIGINAL not in state["puts"]  # never put back: the delete may have happened
@@ -502,3 +520,22 @@ def test_a_lost_answer_to_a_tag_delete_found_done_is_done(
                          [{"exc": requests.exceptions.ReadTimeout}, TOMBSTONE_GONE])
     reg.repository("app").tags.delete("old")
     assert [r.method for r in adapter.request_history] == ["DELETE", "DELETE"]
+
+
+@pytest.mark.parametrize("refusal", [
+    {"status_code": 429}, {"status_code": 500}, {"exc": requests.exceptions.ReadTimeout},
+], ids=["429", "500", "answers-lost"])
+def test_a_tombstone_found_gone_after_a_failed_delete_is_done(
+    mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]],
+    refusal: dict[str, Any],
+) -> None:
+    # the first answer was lost (the registry deleted it), the retries were refused: the
+    # HEAD finds the throw-away manifest gone, so the tag is never put back
+    reg, adapter = mocked_registry(retries=1)
+    state = _fallback_registry(adapter, 405)
+    _answer_tombstone_deletes(adapter, [{"exc": requests.exceptions.ReadTimeout}, refusal,
+                                        {"status_code": 202}])
+    _tombstone_heads(adapter, {"status_code": 404})
+    adapter.register_uri("HEAD", f"{BASE}/v2/app/manifests/old", status_code=404)
+    reg.repository("app").tags.delete("old")
+    assert ORIGINAL not in state["puts"]
