@@ -4,7 +4,8 @@ Between a tag list and the HEAD or GET of each tag, CI or a cleaner may delete a
 tag: its manifest URL then answers 404 ``MANIFEST_UNKNOWN`` (a HEAD: 404, no body).
 Paths that go "for each tag" leave such a tag out and report it. Everything else
 keeps failing as before: a 404 for the repository (``NAME_UNKNOWN``), for a blob or
-a child manifest, and every other status.
+a child manifest, every other status -- and every 404 of another registry (a
+mirror's target) or of a write (a refused manifest PUT), even on the same path.
 """
 
 from __future__ import annotations
@@ -13,20 +14,52 @@ from urllib.parse import urlsplit
 
 from .errors import NotFoundError, RegistryError
 
-__all__ = ["tag_vanished"]
+__all__ = ["repository_gone", "tag_vanished"]
+
+_READS = ("GET", "HEAD")
 
 
-def tag_vanished(exc: RegistryError, repository: str, tag: str) -> bool:
-    """True when ``exc`` is the 404 of ``tag``'s own manifest in ``repository``.
-
-    The URL must be ``.../v2/<repository>/manifests/<tag>``, so a 404 of a blob or
-    of a child manifest (by digest) met while copying the tag is never taken for it.
-    Any error code but ``NAME_UNKNOWN`` counts (``MANIFEST_UNKNOWN``; Harbor says
-    ``NOT_FOUND``); a HEAD's 404 has none, so callers confirm it with one GET.
-    """
+def _read_under(exc: RegistryError, base_url: str) -> str | None:
+    """The ``/v2/`` path ``exc`` failed on, when it is a 404 of a GET/HEAD on ``base_url``."""
     if not isinstance(exc, NotFoundError) or exc.status_code != 404:
+        return None
+    if (exc.method or "").upper() not in _READS:
+        return None
+    try:
+        got, want = urlsplit(exc.url or ""), urlsplit(base_url)
+        same = (got.scheme.lower(), got.hostname, got.port) == (
+            want.scheme.lower(), want.hostname, want.port)
+    except ValueError:
+        return None
+    if not same or not got.path.startswith("/v2/"):
+        return None
+    return got.path[len("/v2/"):]
+
+
+def tag_vanished(exc: RegistryError, base_url: str, repository: str, reference: str) -> bool:
+    """True when ``exc`` is the 404 of a read of ``reference``'s own manifest.
+
+    Only a GET or HEAD of ``<base_url>/v2/<repository>/manifests/<reference>`` -- the
+    source's read of that very tag (or digest) -- counts, so a 404 of a blob, of a
+    child manifest, of another registry (a copy's target) or of a PUT met while
+    copying the tag is never taken for it. Any error code but ``NAME_UNKNOWN``
+    counts (``MANIFEST_UNKNOWN``; Harbor says ``NOT_FOUND``); a HEAD's 404 has none,
+    so callers confirm it with one GET.
+    """
+    path = _read_under(exc, base_url)
+    if path is None or "NAME_UNKNOWN" in exc.codes:
+        return False  # (NAME_UNKNOWN: the repository is gone, not one tag)
+    return path == f"{repository}/manifests/{reference}"
+
+
+def repository_gone(exc: RegistryError, base_url: str, repository: str) -> bool:
+    """True when ``exc`` says ``repository`` on ``base_url`` no longer exists.
+
+    A 404 ``NAME_UNKNOWN`` answering a GET or HEAD of one of its manifests or blobs:
+    the repository was deleted after its tag list was read.
+    """
+    path = _read_under(exc, base_url)
+    if path is None or "NAME_UNKNOWN" not in exc.codes:
         return False
-    if "NAME_UNKNOWN" in exc.codes:
-        return False  # the repository is gone, not one tag
-    _, v2, rest = urlsplit(exc.url or "").path.partition("/v2/")
-    return bool(v2) and rest == f"{repository}/manifests/{tag}"
+    rest = path[len(repository) + 1:] if path.startswith(f"{repository}/") else ""
+    return rest.startswith(("manifests/", "blobs/"))

@@ -90,11 +90,11 @@ class Repository:
         return deleted
 
     def _head(self, reference: str) -> Descriptor | None:
-        """The manifest's descriptor, or None when it is gone (404)."""
+        """The manifest's descriptor, or None when it is gone (a 404 a GET confirms)."""
         try:
-            return self.manifests.head(reference)
+            return self.tags._find(reference)  # the rule tags.digests() and retention use
         except NotFoundError:
-            return None
+            return None  # a child manifest of another repository
 
     def _manifests_to_delete(self) -> list[str]:
         """Every manifest reached from a tag, an index before what it lists, each once."""
@@ -102,7 +102,8 @@ class Repository:
         found: dict[str, Descriptor] = {}  # digest -> descriptor, in the order found
         for tag, desc in zip(tags, parallel(self._head, tags, self._max_workers), strict=True):
             if desc is None:
-                log.info("%s:%s disappeared while it was listed: skipped", self.name, tag)
+                log.warning("%s:%s vanished (deleted since the tag list was read): skipped",
+                            self.name, tag)
             else:
                 found.setdefault(desc.digest, desc)
         lists: dict[str, list[str]] = {}  # index digest -> the digests it lists found here

@@ -186,7 +186,7 @@ def _facts(repo: Repository, digest: str) -> _Facts | None:
     try:
         manifest = repo.manifests.get(digest)
     except NotFoundError as exc:
-        if not tag_vanished(exc, repo.name, digest):
+        if not tag_vanished(exc, repo.requester.base_url, repo.name, digest):
             raise
         return None
     if isinstance(manifest, ManifestV2 | OCIManifest):
@@ -356,13 +356,17 @@ def apply(
     deleted: list[str] = []
     for decision in plan.delete:
         try:
-            current = repo.manifests.head(decision.tag).digest
-            if current != decision.digest:
+            # the rule tags.digests() and plan() use: a HEAD's 404 is confirmed by a GET
+            found = repo.tags._find(decision.tag)
+            if found is not None and found.digest != decision.digest:
                 log.warning("%s:%s now points to %s, not %s as planned: skipped",
-                            repo.name, decision.tag, current, decision.digest)
+                            repo.name, decision.tag, found.digest, decision.digest)
                 continue
-            repo.tags.delete(decision.tag)
+            if found is not None:
+                repo.tags.delete(decision.tag)
         except NotFoundError:
+            found = None
+        if found is None:
             log.info("%s:%s is already gone", repo.name, decision.tag)
             continue
         deleted.append(decision.tag)

@@ -136,7 +136,10 @@ def _run(
             try:
                 results.append(future.result())
             except RegistryError as exc:
-                if job.listed and tag_vanished(exc, job.source.name, job.reference):
+                # only the source's own read of the listed tag: never a 404 of the
+                # target (a refused PUT on a mirror's same path)
+                if job.listed and tag_vanished(exc, job.source.requester.base_url,
+                                               job.source.name, job.reference):
                     log.warning("%s vanished (deleted since the tag list was read): "
                                 "not copied", job.name)
                     vanished.append(job)

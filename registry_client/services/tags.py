@@ -16,7 +16,7 @@ from .._log import log
 from .._pagination import follow_pages, next_link
 from .._vanished import tag_vanished
 from ..errors import InvalidReferenceError, NotFoundError, RegistryError, RegistryResponseError
-from ..models import RawManifest, TagPage
+from ..models import Descriptor, RawManifest, TagPage
 from ..quirks import hub_refuses_deletes, max_page_size
 from ._base import Service, check_tag
 
@@ -158,20 +158,40 @@ class TagService(Service):
         return {tag: d for tag, d in zip(names, found, strict=True) if d is not None}
 
     def _digest_or_none(self, tag: str) -> str | None:
+        desc = self._find(tag)
+        if desc is None:
+            log.warning("%s/%s:%s vanished (deleted since the tag list was read): left out",
+                        self.domain, self.repository, tag)
+            return None
+        return desc.digest
+
+    def _find(self, reference: str) -> Descriptor | None:
+        """The descriptor of ``reference``'s manifest, or None when it is gone (deleted).
+
+        The one rule for "is this listed tag (or manifest) still there", used by
+        :meth:`digests`, ``retention.apply`` and ``Repository.delete``: a HEAD, and
+        when it answers 404 -- no body, so no error code -- one GET that tells a gone
+        tag (``MANIFEST_UNKNOWN``) from a gone repository (``NAME_UNKNOWN``, raised)
+        and from a HEAD a proxy or registry gets wrong (the GET serves the manifest).
+
+        Raises:
+            NotFoundError: the repository does not exist.
+        """
+        base = self._requester.base_url
         try:
-            return self._manifests.head(tag).digest
+            return self._manifests.head(reference)
         except NotFoundError as exc:
-            if not tag_vanished(exc, self.repository, tag):
+            if not tag_vanished(exc, base, self.repository, reference):
                 raise
-            if exc.method == "HEAD":  # no body, no error code: one GET tells tag from repo
-                try:
-                    return self._manifests.get_raw(tag).digest
-                except NotFoundError as again:
-                    if not tag_vanished(again, self.repository, tag):
-                        raise
-        log.warning("%s/%s:%s vanished (deleted since the tag list was read): left out",
-                    self.domain, self.repository, tag)
-        return None
+            if exc.method != "HEAD":  # a GET fallback inside head() already said so
+                return None
+        try:
+            raw = self._manifests.get_raw(reference)
+        except NotFoundError as again:
+            if not tag_vanished(again, base, self.repository, reference):
+                raise
+            return None
+        return Descriptor(media_type=raw.media_type, digest=raw.digest, size=len(raw.data))
 
     def delete(self, tag: str) -> None:
         """Remove this one tag; other tags on the same manifest stay.

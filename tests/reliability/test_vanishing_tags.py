@@ -205,3 +205,62 @@ def test_a_tag_really_deleted_right_after_the_tag_list(
                 assert images.vanished == [GONE]
                 assert b.repository("m/app").tags.get_all(with_digests=True) == digests(seeded)
     assert deleted == [202]
+
+
+@pytest.fixture
+def target_proxy(local_registry_factory: LocalRegistryFactory) -> Iterator[FaultProxy]:
+    """A second registry (a mirror's target) behind its own fault proxy."""
+    with FaultProxy(local_registry_factory("anonymous"), timeout=5) as p:
+        yield p
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [(MANIFEST_UNKNOWN, "application/json"),
+     (b'{"errors":[{"code":"NOT_FOUND","message":"project team not found"}]}',
+      "application/json"),
+     (b"<html><body>404 Not Found</body></html>", "text/html")],
+    ids=["manifest-unknown", "harbor-not-found", "html"],
+)
+def test_a_404_of_the_targets_manifest_put_is_a_failure_not_a_vanished_tag(
+    seeded: dict[str, SeededImage], anon_registry: LocalRegistry, unique_repository: str,
+    target_proxy: FaultProxy, body: bytes, content_type: str,
+) -> None:
+    # A mirror: the same repository path on both sides. The target refuses the PUT
+    # of one tag with a 404 on the very path the source's tag has.
+    target_proxy.add_rule("PUT", rf"^/v2/{unique_repository}/manifests/{GONE}$",
+                          action="status", status=404, body=body,
+                          headers={"Content-Type": content_type}, times=None)
+    with Registry(anon_registry.host, protocol="http") as a, \
+            Registry(target_proxy.host, protocol="http", retries=0) as b:
+        by_domain = {anon_registry.host: a, target_proxy.host: b}
+        result = sync([SyncEntry(f"{anon_registry.host}/{unique_repository}",
+                                 f"{target_proxy.host}/{unique_repository}")],
+                      lambda r: by_domain[r.domain])
+        assert not result.ok and result.vanished == ()
+        assert [name for name, _ in result.failed] == [
+            f"{anon_registry.host}/{unique_repository}:{GONE}"]
+        with pytest.raises(NotFoundError, match=rf":{GONE}"):
+            copy_all_tags(a.repository(unique_repository), b.repository(unique_repository))
+        assert sorted(b.repository(unique_repository).tags.get_all()) == sorted(
+            set(TAGS) - {GONE})
+
+
+def test_a_tag_whose_head_says_404_but_whose_get_serves_it_is_there_for_every_path(
+    seeded: dict[str, SeededImage], proxy: FaultProxy, through: Registry,
+    unique_repository: str, anon_registry: LocalRegistry,
+) -> None:
+    # a HEAD's 404 is confirmed by a GET everywhere (get_all, retention, repo delete)
+    odd = "v1.3.0"  # the oldest: planned for deletion
+    proxy.add_rule("HEAD", rf"^/v2/{unique_repository}/manifests/{odd}$", action="status",
+                   status=404, body=b"", times=None)
+    repo = through.repository(unique_repository)
+    assert repo.tags.get_all(with_digests=True)[odd] == seeded[odd].digest
+    assert seeded[odd].digest in repo.delete(dry_run=True)
+    plan = retention.plan(repo, keep=3, now=NOW)
+    assert plan.vanished == [] and [d.tag for d in plan.delete] == ["v1.2.0", odd]
+    deleted = retention.apply(repo, plan)
+    assert deleted == ["v1.2.0", odd]
+    with Registry(anon_registry.host, protocol="http") as direct:
+        assert sorted(direct.repository(unique_repository).tags.get_all()) == sorted(
+            ["v1.0.0", "v1.1.0", GONE])
