@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 from ._log import log
-from ._vanished import tag_vanished
+from ._vanished import repository_gone, tag_vanished
 from .errors import InvalidReferenceError, RegistryError
 from .models import Image
 from .progress import ProgressCallback
@@ -107,6 +107,15 @@ class _Job:
     target: Repository
     target_tag: str | None
     listed: bool = False  # the reference is a tag read from the source's tag list
+    entry: str = ""  # the sync entry (source) the job came from, as the user wrote it
+
+    @property
+    def source_key(self) -> tuple[str, str]:
+        return self.source.requester.base_url, self.source.name
+
+    @property
+    def repository_name(self) -> str:
+        return self.entry or f"{self.source.domain}/{self.source.name}"
 
     @property
     def name(self) -> str:
@@ -114,32 +123,58 @@ class _Job:
         return f"{self.source.domain}/{self.source.name}{sep}{self.reference}"
 
 
+class _RepositoryGone(Exception):
+    """A listed tag not tried: its source repository was found deleted meanwhile."""
+
+
 def _run(
     jobs: list[_Job], *, max_workers: int, dry_run: bool, progress: ProgressCallback | None,
 ) -> tuple[list[Image | CopyPlan], list[tuple[str, Exception]], list[_Job]]:
-    """``(copied, failures, vanished)``: a listed tag whose manifest is gone is not a failure."""
+    """``(copied, failures, vanished)``: a listed tag whose manifest is gone is not a failure.
+
+    Only the source's own read of the listed tag (a GET or HEAD of its manifest URL
+    on the source registry) answering 404 makes the tag vanished: a 404 of the
+    target (a refused PUT, on a mirror's same path) stays a failure. A source
+    repository found deleted (404 ``NAME_UNKNOWN``) after its tag list is one
+    failure naming it; its tags not yet begun are not tried.
+    """
+    gone: dict[tuple[str, str], RegistryError] = {}  # source repository -> its NAME_UNKNOWN
+
     def one(job: _Job) -> Image | CopyPlan:
-        if dry_run:
+        if job.listed and job.source_key in gone:
+            raise _RepositoryGone
+        try:
+            if dry_run:
+                return job.source.images.copy(job.reference, job.target, job.target_tag,
+                                              dry_run=True)
             return job.source.images.copy(job.reference, job.target, job.target_tag,
-                                          dry_run=True)
-        return job.source.images.copy(job.reference, job.target, job.target_tag,
-                                      progress=progress)
+                                          progress=progress)
+        except RegistryError as exc:
+            if job.listed and repository_gone(exc, *job.source_key):
+                gone.setdefault(job.source_key, exc)
+            raise
 
     results: list[Image | CopyPlan] = []
     failures: list[tuple[str, Exception]] = []
     vanished: list[_Job] = []
     if not jobs:
         return results, failures, vanished
+    not_copied: dict[tuple[str, str], int] = {}
+    reported: set[tuple[str, str]] = set()  # gone repositories given their one failure
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(jobs)))) as pool:
         futures = [(job, pool.submit(one, job)) for job in jobs]
         for job, future in futures:
             try:
                 results.append(future.result())
-            except RegistryError as exc:
-                # only the source's own read of the listed tag: never a 404 of the
-                # target (a refused PUT on a mirror's same path)
-                if job.listed and tag_vanished(exc, job.source.requester.base_url,
-                                               job.source.name, job.reference):
+            except (_RepositoryGone, RegistryError) as exc:
+                key = job.source_key
+                if isinstance(exc, _RepositoryGone) or (
+                        key in gone and repository_gone(exc, *key)):
+                    not_copied[key] = not_copied.get(key, 0) + 1
+                    if key not in reported:
+                        reported.add(key)
+                        failures.append((job.repository_name, gone[key]))
+                elif job.listed and tag_vanished(exc, key[0], job.source.name, job.reference):
                     log.warning("%s vanished (deleted since the tag list was read): "
                                 "not copied", job.name)
                     vanished.append(job)
@@ -147,6 +182,11 @@ def _run(
                     failures.append((job.name, exc))
             except Exception as exc:
                 failures.append((job.name, exc))
+    for key in reported:  # (the failure holds this very error: reworded in place)
+        error = gone[key]
+        count = not_copied[key]
+        error._reword(f"the repository was deleted after its tag list was read: {count} "
+                      f"tag{'s' if count != 1 else ''} not copied ({error.message})")
     return results, failures, vanished
 
 
@@ -238,7 +278,8 @@ def sync(
                 tag = dst_ref.tag or src_ref.tag
                 jobs.append(_Job(src, src_ref.reference, dst, tag))
             else:
-                jobs.extend(_Job(src, t, dst, t, listed=True) for t in src.tags.get_all())
+                jobs.extend(_Job(src, t, dst, t, listed=True, entry=entry.source)
+                            for t in src.tags.get_all())
         except RegistryError as exc:
             failed.append((entry.source, exc))
     copied, failures, vanished = _run(jobs, max_workers=max_workers, dry_run=dry_run,

@@ -246,6 +246,30 @@ def test_a_404_of_the_targets_manifest_put_is_a_failure_not_a_vanished_tag(
             set(TAGS) - {GONE})
 
 
+def test_a_repository_gone_after_its_tag_list_is_one_failure(
+    seeded: dict[str, SeededImage], proxy: FaultProxy, through: Registry,
+    unique_repository: str, local_registry_factory: LocalRegistryFactory,
+) -> None:
+    name_unknown = json.dumps({"errors": [{"code": "NAME_UNKNOWN", "message": "repository "
+                                           "name not known to registry"}]}).encode()
+    for method in ("HEAD", "GET"):
+        proxy.add_rule(method, rf"^/v2/{unique_repository}/(manifests|blobs)/",
+                       action="status", status=404,
+                       body=name_unknown if method == "GET" else b"",
+                       headers={"Content-Type": "application/json"}, times=None)
+    dst = local_registry_factory("anonymous")
+    with Registry(dst.host, protocol="http") as b:
+        by_domain = {proxy.host: through, dst.host: b}
+        result = sync([SyncEntry(f"{proxy.host}/{unique_repository}", f"{dst.host}/m/gone")],
+                      lambda r: by_domain[r.domain], max_workers=2)
+    [(name, error)] = result.failed
+    assert name == f"{proxy.host}/{unique_repository}"
+    assert "repository" in error and "not known" in error
+    assert result.copied == () and result.vanished == ()
+    # its remaining tags were not tried once the repository was known gone
+    assert proxy.count("GET", rf"^/v2/{unique_repository}/manifests/") < len(TAGS)
+
+
 def test_a_tag_whose_head_says_404_but_whose_get_serves_it_is_there_for_every_path(
     seeded: dict[str, SeededImage], proxy: FaultProxy, through: Registry,
     unique_repository: str, anon_registry: LocalRegistry,
