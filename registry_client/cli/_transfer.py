@@ -177,14 +177,18 @@ def _copy_all_tags(ctx: Context) -> int:
     entry = SyncEntry(ctx.args.source, ctx.args.destination)
     with ctx.progress("copy") as progress:
         result = sync([entry], registry_for, dry_run=ctx.args.dry_run, progress=progress)
-    return _report_sync(ctx, result, as_list=True)
+    return _report_sync(ctx, result)
 
 
-def _report_sync(ctx: Context, result: SyncResult, *, as_list: bool = False) -> int:
-    """Plans (dry run) or copied images on stdout, one error line per failure; 1 if any."""
+def _report_sync(ctx: Context, result: SyncResult) -> int:
+    """Plans (dry run) or copied images on stdout, one error line per failure; 1 if any.
+
+    With ``--json``, ``sync`` and ``copy --all-tags`` print one object, dry run or
+    not: ``copied``, ``planned``, ``failed`` and ``vanished``.
+    """
     plans = [r for r in result.copied if isinstance(r, CopyPlan)]
     images = [r for r in result.copied if isinstance(r, Image)]
-    if ctx.json and not as_list:  # sync: one shape, dry run or not, failures included
+    if ctx.json:  # one shape, dry run or not, failures and vanished tags included
         ctx.print_json({
             "copied": [image_json(i) for i in images],
             "planned": [p.to_dict() for p in plans],
@@ -193,8 +197,6 @@ def _report_sync(ctx: Context, result: SyncResult, *, as_list: bool = False) -> 
         })
     elif plans:
         _print_plans(ctx, plans)
-    elif ctx.json:
-        ctx.print_json([image_json(i) for i in images])
     else:
         for image in images:
             ctx.line(image.reference)
