@@ -262,7 +262,7 @@ def plan(
     for tag, digest in list(tags.items()):
         if digest not in facts:
             log.warning("%s:%s vanished (its manifest %s was deleted while planning): "
-                        "left out", repo.name, tag, digest)
+                        "left out", repo.name, tag, digest, extra={"summarized": True})
             del tags[tag]
     vanished = sorted(t for t in listed if t not in tags)
 

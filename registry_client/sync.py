@@ -176,7 +176,7 @@ def _run(
                         failures.append((job.repository_name, gone[key]))
                 elif job.listed and tag_vanished(exc, key[0], job.source.name, job.reference):
                     log.warning("%s vanished (deleted since the tag list was read): "
-                                "not copied", job.name)
+                                "not copied", job.name, extra={"summarized": True})
                     vanished.append(job)
                 else:
                     failures.append((job.name, exc))

@@ -127,6 +127,18 @@ class _QuietSetupWarnings(logging.Filter):
         return not getattr(record, "setup_notice", False)
 
 
+class _QuietSummarized(logging.Filter):
+    """Without ``-v``, drop notices the verb prints itself (``summarized``).
+
+    A tag deleted while ``ls --digests``, ``prune``, ``copy --all-tags`` or ``sync``
+    read it is logged by the library and named again in the verb's own summary
+    line: once on stderr is enough.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "summarized", False)
+
+
 class _Formatter(logging.Formatter):
     """``registry-client: LEVEL: message``, with the registry's control characters escaped.
 
@@ -169,6 +181,7 @@ def install_logging(
     else:
         handler.setLevel(logging.WARNING)
         handler.addFilter(_QuietSetupWarnings())
+        handler.addFilter(_QuietSummarized())
         logger.setLevel(logging.WARNING)
     logger.addHandler(handler)
     return handler, previous

@@ -161,7 +161,7 @@ class TagService(Service):
         desc = self._find(tag)
         if desc is None:
             log.warning("%s/%s:%s vanished (deleted since the tag list was read): left out",
-                        self.domain, self.repository, tag)
+                        self.domain, self.repository, tag, extra={"summarized": True})
             return None
         return desc.digest
 

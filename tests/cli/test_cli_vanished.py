@@ -98,3 +98,68 @@ def test_copy_all_tags_and_sync_copy_every_other_tag_and_name_the_gone_one(
     assert sorted(i["tag"] for i in doc["copied"]) == ["a", "b", "c"]
     left = ok(cli("ls", f"{dst.host}/m/sync", "--plain-http")).stdout.decode().split()
     assert sorted(left) == ["a", "b", "c"]
+
+
+def test_copy_all_tags_json_names_the_gone_tag_as_sync_does(
+    cli: CliRunner, seeded: dict[str, SeededImage], proxy: FaultProxy, unique_repository: str,
+    local_registry_factory: LocalRegistryFactory,
+) -> None:
+    dst = local_registry_factory("anonymous")
+    source = f"{proxy.host}/{unique_repository}"
+    for extra in ([], ["--dry-run"]):
+        result = ok(cli("--json", "copy", "--all-tags", *extra, source, f"{dst.host}/m/js",
+                        "--plain-http"))
+        doc = json.loads(result.stdout)
+        assert doc["vanished"] == [f"{source}:{GONE}"] and doc["failed"] == []
+        done, planned = (doc["planned"], doc["copied"]) if extra else (
+            doc["copied"], doc["planned"])
+        assert planned == [] and len(done) == 3
+        assert sorted(x["tag"] for x in done) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("verb", ["copy", "sync", "ls"])
+def test_each_vanished_tag_is_named_once_on_stderr(
+    cli: CliRunner, seeded: dict[str, SeededImage], proxy: FaultProxy, unique_repository: str,
+    local_registry_factory: LocalRegistryFactory, tmp_path: Path, verb: str,
+) -> None:
+    dst = local_registry_factory("anonymous")
+    source = f"{proxy.host}/{unique_repository}"
+    (tmp_path / "m.json").write_text(json.dumps({source: f"{dst.host}/m/once"}))
+    args = {"copy": ["copy", "--all-tags", source, f"{dst.host}/m/once"],
+            "sync": ["sync", str(tmp_path / "m.json")],
+            "ls": ["ls", source, "--digests"]}[verb]
+    err = ok(cli(*args, "--plain-http")).stderr.decode()
+    [line] = [x for x in err.splitlines() if GONE in x]
+    assert "vanished" in line
+
+
+def test_a_404_of_the_targets_manifest_put_fails_the_copy(
+    cli: CliRunner, seeded: dict[str, SeededImage], anon_registry: LocalRegistry,
+    unique_repository: str, local_registry_factory: LocalRegistryFactory, tmp_path: Path,
+) -> None:
+    # a mirror: the target refuses one tag's PUT with a 404 on the source's very path
+    not_found = b'{"errors":[{"code":"NOT_FOUND","message":"project not found"}]}'
+    with FaultProxy(local_registry_factory("anonymous"), timeout=5) as target:
+        target.add_rule("PUT", rf"^/v2/{unique_repository}/manifests/{GONE}$",
+                        action="status", status=404, body=not_found,
+                        headers={"Content-Type": "application/json"}, times=None)
+        source = f"{anon_registry.host}/{unique_repository}"
+        mirror = f"{target.host}/{unique_repository}"
+        (tmp_path / "m.json").write_text(json.dumps({source: mirror}))
+        for args in (["copy", "--all-tags", source, mirror], ["sync", str(tmp_path / "m.json")]):
+            result = cli(*args, "--plain-http")
+            err = result.stderr.decode()
+            assert result.returncode == 1, err
+            assert f"{source}:{GONE}" in err and "error" in err and "vanished" not in err
+        doc = json.loads(cli("--json", "sync", str(tmp_path / "m.json"), "--plain-http").stdout)
+        assert doc["vanished"] == [] and [f["image"] for f in doc["failed"]] == [
+            f"{source}:{GONE}"]
+
+
+def test_delete_all_names_the_tags_it_skipped_as_vanished(
+    cli: CliRunner, seeded: dict[str, SeededImage], proxy: FaultProxy, unique_repository: str,
+) -> None:
+    repo = f"{proxy.host}/{unique_repository}"
+    result = ok(cli("--plain-http", "delete", repo, "--all"))
+    [line] = [x for x in result.stderr.decode().splitlines() if GONE in x]
+    assert "vanished" in line and "skipped" in line
