@@ -118,8 +118,8 @@ def _global_flags(suppress: bool) -> Parser:
     )
     group.add_argument(
         "--json", action="store_true", default=default(False),
-        help="print machine-readable JSON (ls, catalog, digest, inspect, pull, push, copy, tag, "
-        "referrers, attach, prune)",
+        help="print machine-readable JSON (ls, catalog, digest, inspect, pull, push, copy, sync, "
+        "tag, delete, referrers, attach, prune, ratelimit)",
     )
     group.add_argument(
         "-v", "--verbose", action="store_true", default=default(False),

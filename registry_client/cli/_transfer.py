@@ -72,10 +72,12 @@ def register(
     sub = add_verb(
         verbs, "sync", common, handler=run_sync,
         summary="copy many repositories as a mapping file says",
-        description="Copy images as FILE maps them: a JSON object (or flat YAML lines\n"
-        "'source: target') of source references to target repositories. A source\n"
-        "without tag or digest copies every tag. Images are copied a few at a time;\n"
-        "a failure is reported and the others go on (exit 1 if any failed).",
+        description="Copy images as FILE maps them: a JSON object or a YAML mapping\n"
+        "('source: target' lines) of source references to target repositories, each\n"
+        "source listed once. A source without tag or digest copies every tag. Images\n"
+        "are copied a few at a time; a failure is reported and the others go on\n"
+        "(exit 1 if any failed). A file that is not such a mapping (a source listed\n"
+        "twice, a source without target) is refused, naming its line (exit 2).",
     )
     sub.add_argument("file", metavar="FILE", help="the mapping (JSON or YAML)")
     sub.add_argument("--dry-run", action="store_true", help="print the copy plans only")
