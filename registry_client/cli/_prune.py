@@ -68,6 +68,10 @@ def _bytes(n: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _tags(n: int) -> str:
+    return f"{n} tag" if n == 1 else f"{n} tags"
+
+
 def _short(digest: str) -> str:
     return digest.partition(":")[2][:12]
 
@@ -110,7 +114,7 @@ def run_prune(ctx: Context) -> int:
     if not ctx.json:  # the plan is on screen before anything is deleted
         _table(ctx, plan)
         ctx.line(
-            f"{len(plan.delete) + len(plan.keep)} tags: {len(plan.delete)} to delete "
+            f"{_tags(len(plan.delete) + len(plan.keep))}: {len(plan.delete)} to delete "
             f"(frees {_bytes(plan.frees)}), {len(plan.keep)} to keep"
         )
         ctx.stdout.flush()
@@ -127,13 +131,13 @@ def run_prune(ctx: Context) -> int:
                 ctx.print_json({**plan.to_dict(), "dry_run": False, "deleted": deleted,
                                 "complete": False})
             else:
-                ctx.line(f"deleted {len(deleted)} tags before the error"
+                ctx.line(f"deleted {_tags(len(deleted))} before the error"
                          + (f": {', '.join(deleted)}" if deleted else ""))
             raise
     if ctx.json:
         ctx.print_json({**plan.to_dict(), "dry_run": bool(args.dry_run), "deleted": deleted})
     else:
-        ctx.line("dry run: nothing deleted" if args.dry_run else f"deleted {len(deleted)} tags")
+        ctx.line("dry run: nothing deleted" if args.dry_run else f"deleted {_tags(len(deleted))}")
     skipped = [d.tag for d in plan.delete if d.tag not in deleted]
     if skipped and not args.dry_run:
         ctx.error_line(f"skipped (gone or pushed again since the plan): {', '.join(skipped)}")

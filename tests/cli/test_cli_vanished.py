@@ -163,3 +163,12 @@ def test_delete_all_names_the_tags_it_skipped_as_vanished(
     result = ok(cli("--plain-http", "delete", repo, "--all"))
     [line] = [x for x in result.stderr.decode().splitlines() if GONE in x]
     assert "vanished" in line and "skipped" in line
+
+
+def test_prune_counts_one_tag_in_the_singular(
+    cli: CliRunner, seeded: dict[str, SeededImage], proxy: FaultProxy, unique_repository: str,
+) -> None:
+    repo = f"{proxy.host}/{unique_repository}"
+    out = ok(cli("prune", repo, "--plain-http", "--keep", "2")).stdout.decode().splitlines()
+    assert out[-2] == "3 tags: 1 to delete" + out[-2][len("3 tags: 1 to delete"):]
+    assert out[-1] == "deleted 1 tag"
