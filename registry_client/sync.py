@@ -12,16 +12,14 @@ copied concurrently (a bounded pool); each image runs one copy plan.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
 
 import attrs
 
 from ._log import log
+from ._syncfile import read_mapping
 from ._vanished import repository_gone, tag_vanished
 from .errors import InvalidReferenceError, RegistryError
 from .models import Image
@@ -203,172 +201,7 @@ def load_sync_file(path: str | os.PathLike[str]) -> list[SyncEntry]:
             names the file, and the line where it can (the entry for JSON).
         OSError: the file cannot be read.
     """
-    try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    lines: dict[object, int] = {}  # a source -> the line it is on (YAML; JSON: found)
-    doc: Any
-    try:
-        doc = json.loads(text, object_pairs_hook=_unique_pairs)
-    except _Duplicate as dup:
-        raise ValueError(f"{path}{_json_line(text, dup.key, 2)}: {dup.key!r} is listed twice"
-                         ) from None
-    except RecursionError:
-        raise ValueError(f"{path}: nested too deeply (a sync file is a flat mapping)"
-                         ) from None
-    except json.JSONDecodeError as exc:
-        if str(path).lower().endswith(".json"):
-            raise ValueError(f"{path}, line {exc.lineno}, column {exc.colno}: {exc.msg}"
-                             ) from None
-        doc, lines, top = _load_yaml(text, path)
-    else:
-        top = 0  # (json gives no positions; the entries' lines are found by their key)
-        if isinstance(doc, dict):
-            lines = {k: n for k in doc if (n := _json_line_number(text, k, 1))}
-    return _entries(doc, path, lines, top)
-
-
-def _entries(doc: Any, path: str | os.PathLike[str], lines: dict[object, int], top: int
-             ) -> list[SyncEntry]:
-    """The entries of a loaded document; anything but a flat string mapping names the entry."""
-    if not isinstance(doc, dict):
-        where = f", line {top}" if top else ""
-        got = "nothing" if doc is None else f"got {_kind(doc)}"
-        raise ValueError(f"{path}{where}: want a mapping of source reference -> target "
-                         f"repository, {got}")
-    for source, target in doc.items():
-        where = f", line {lines[source]}" if source in lines else ""
-        if not isinstance(source, str):
-            raise ValueError(f"{path}{where}: the source {source!r} is {_kind(source)}, want "
-                             "a source reference (quote it)")
-        if target is None:
-            raise ValueError(f"{path}{where}: the source {source!r} has no target")
-        if not isinstance(target, str):
-            hint = " (quote it)" if not isinstance(target, list | dict) else ""
-            raise ValueError(f"{path}{where}: the source {source!r}: the target is "
-                             f"{_kind(target)}, want a target repository{hint}")
-    return [SyncEntry(k, v) for k, v in doc.items()]
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return f"a {type(value).__name__}"
-
-
-class _Duplicate(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """``object_pairs_hook``: a JSON object naming a key twice is refused (json keeps the last)."""
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _Duplicate(key)
-        result[key] = value
-    return result
-
-
-def _json_line_number(text: str, key: object, occurrence: int) -> int | None:
-    """The line of the ``occurrence``-th ``"key":`` in a JSON text (escapes as json writes)."""
-    if not isinstance(key, str):
-        return None
-    import re
-
-    pattern = re.compile(re.escape(json.dumps(key)) + r"\s*:")
-    for n, match in enumerate(pattern.finditer(text), 1):
-        if n == occurrence:
-            return text.count("\n", 0, match.start()) + 1
-    return None
-
-
-def _json_line(text: str, key: str, occurrence: int) -> str:
-    line = _json_line_number(text, key, occurrence)
-    return f", line {line}" if line else ""
-
-
-_LOADERS: dict[Any, Any] = {}  # base loader -> its duplicate-refusing subclass
-
-
-def _yaml_loader(base: Any = None) -> Any:
-    """A safe YAML loader (libyaml's CSafeLoader when there) that refuses duplicate keys.
-
-    PyYAML keeps the last of two equal keys: a source listed twice would be
-    dropped without a word. The check names the second key's line.
-    """
-    import yaml  # only sync files need it: a quicker import of the package
-
-    if base is None:
-        base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    if base in _LOADERS:
-        return _LOADERS[base]
-
-    def construct_mapping(self: Any, node: Any, deep: bool = False) -> Any:
-        if isinstance(node, yaml.MappingNode):
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue  # merged keys may be overridden: YAML says so
-                key = self.construct_object(key_node)
-                try:
-                    twice = key in seen
-                except TypeError:
-                    continue  # an unhashable key: the base class refuses it
-                if twice:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"{key!r} is listed twice", key_node.start_mark)
-                seen.add(key)
-        return base.construct_mapping(self, node, deep)
-
-    loader = type(f"_Unique{base.__name__}", (base,), {"construct_mapping": construct_mapping})
-    _LOADERS[base] = loader
-    return loader
-
-
-def _load_yaml(text: str, path: str | os.PathLike[str]) -> tuple[Any, dict[object, int], int]:
-    """``(document, line of each top-level key, line of the document)`` of a YAML text.
-
-    A malformed or too deeply nested document, or a key listed twice, is a
-    ValueError naming the file and line.
-    """
-    import yaml  # only sync files need it: a quicker import of the package
-
-    loader = _yaml_loader()(text)
-    try:
-        node = loader.get_single_node()
-        doc = loader.construct_document(node) if node is not None else None
-        lines: dict[object, int] = {}
-        if isinstance(node, yaml.MappingNode):
-            for key_node, _ in node.value:
-                if isinstance(key_node, yaml.ScalarNode):
-                    lines.setdefault(loader.construct_object(key_node),
-                                     key_node.start_mark.line + 1)
-        return doc, lines, (node.start_mark.line + 1 if node is not None else 0)
-    except RecursionError:
-        raise ValueError(f"{path}: nested too deeply (a sync file is a flat mapping)"
-                         ) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        what = " ".join(str(exc.problem or exc.context or "malformed YAML").split())
-        raise ValueError(f"{path}{where}: {what}") from None
-    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
-        line = text.count("\n", 0, exc.position) + 1
-        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        raise ValueError(f"{path}, line {line}: character #x{char:04x} is not allowed in YAML"
-                         ) from None
-    finally:
-        loader.dispose()
+    return [SyncEntry(source, target) for source, target in read_mapping(path)]
 
 
 def sync(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from registry_client import sync as sync_module
+from registry_client import _syncfile
 from registry_client.sync import SyncEntry, load_sync_file
 
 APP = SyncEntry("localhost:5000/app", "mirror.example.com/app")
@@ -165,7 +165,7 @@ def test_a_utf8_byte_order_mark_is_read_in_json_and_yaml(tmp_path: Path, name: s
 def test_both_loaders_refuse_duplicates_and_name_the_line(tmp_path: Path, base: str) -> None:
     if not hasattr(yaml, base):  # libyaml missing: the fallback is what runs
         base = "SafeLoader"
-    loader = sync_module._yaml_loader(getattr(yaml, base))
+    loader = _syncfile._yaml_loader(getattr(yaml, base))
     assert issubclass(loader, getattr(yaml, base))
     text = "a: b\nc: d\na: e\n"
     with pytest.raises(yaml.MarkedYAMLError) as info:
@@ -174,6 +174,6 @@ def test_both_loaders_refuse_duplicates_and_name_the_line(tmp_path: Path, base: 
 
 
 def test_libyaml_is_used_when_there() -> None:
-    loader = sync_module._yaml_loader()
+    loader = _syncfile._yaml_loader()
     expected = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
     assert issubclass(loader, expected)
