@@ -89,16 +89,20 @@ class ManifestService(Service):
 
         For a digest of another algorithm than the registry's (``sha512:…``), the
         registry's canonical sha256 ``Docker-Content-Digest`` is accepted and
-        returned, as :meth:`get_raw` returns the sha256 digest. A digest the client
-        cannot verify (``sha256+b64u:…``) may be HEADed too; when the answer lacks a
-        sha256/sha512 digest, a size or a media type, the GET it would fall back to
-        is refused (UnsupportedDigestError).
+        returned, as :meth:`get_raw` returns the sha256 digest. head cannot verify
+        a sha512 reference against a sha256 answer: without the body nothing ties
+        the two together, so the sha256 is the registry's word. Use
+        :meth:`get_raw` to verify (it checks the bytes against both). When the
+        answer lacks a digest, a size or a specific media type, the body is
+        fetched (and verified) instead.
 
         Raises:
             NotFoundError: no such manifest.
             DigestMismatchError: the registry reported another digest of the same algorithm.
+            UnsupportedDigestError: a digest the client cannot verify
+                (``sha256+b64u:…``), refused before any request.
         """
-        check_reference(reference, verify=False)
+        check_reference(reference)
         resp = self._request(
             "HEAD", f"manifests/{reference}", operation=f"head manifest {reference}",
             headers={"Accept": mediatypes.MANIFEST_ACCEPT},
