@@ -38,9 +38,13 @@ class ManifestService(Service):
             DigestMismatchError: the bytes do not match a digest.
             RegistryResponseError: the answer is malformed or too large.
         """
+        return self._get_raw(reference, "get manifest")
+
+    def _get_raw(self, reference: str, verb: str) -> RawManifest:
+        """:meth:`get_raw`, its errors naming the user's call (``verb``: "head manifest")."""
         check_reference(reference)
         resp = self._request(
-            "GET", f"manifests/{reference}", operation=f"get manifest {reference}",
+            "GET", f"manifests/{reference}", operation=f"{verb} {reference}",
             headers={"Accept": mediatypes.MANIFEST_ACCEPT},
         )
         data = resp.content
@@ -94,7 +98,7 @@ class ManifestService(Service):
         the two together, so the sha256 is the registry's word. Use
         :meth:`get_raw` to verify (it checks the bytes against both). When the
         answer lacks a digest, a size or a specific media type, the body is
-        fetched (and verified) instead.
+        fetched (and verified) instead; its errors still say "head manifest".
 
         Raises:
             NotFoundError: no such manifest.
@@ -119,7 +123,7 @@ class ManifestService(Service):
         if not is_verifiable_digest(digest) or not is_digits(length) or media is None:
             # Some registries omit the digest on HEAD, or send a generic Content-Type
             # (which only the body can settle): fall back to the body.
-            raw = self.get_raw(reference)
+            raw = self._get_raw(reference, "head manifest")
             return Descriptor(media_type=raw.media_type, digest=raw.digest, size=len(raw.data))
         if by_digest and reference.startswith("sha256:"):
             digest = reference

@@ -12,6 +12,7 @@ import requests_mock
 
 from registry_client import (
     DigestMismatchError,
+    NotFoundError,
     Registry,
     RegistryResponseError,
     UnsupportedDigestError,
@@ -118,6 +119,18 @@ def test_head_by_an_unverifiable_digest_is_refused_before_any_request(env: Env) 
     with pytest.raises(UnsupportedDigestError, match="unsupported digest algorithm 'sha256"):
         reg.repository("app").manifests.head(B64U)
     assert adapter.request_history == []
+
+
+def test_a_head_falling_back_to_get_names_the_head_in_its_errors(env: Env) -> None:
+    reg, adapter = env
+    adapter.register_uri("HEAD", f"{BASE}/v2/app/manifests/{SHA512}", headers={
+        "Content-Type": "application/json", "Content-Length": "10"})
+    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/{SHA512}", status_code=404,
+                         json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "unknown"}]})
+    with pytest.raises(NotFoundError) as caught:
+        reg.repository("app").manifests.head(SHA512)
+    assert str(caught.value).startswith(f"head manifest {SHA512}"), caught.value
+    assert [r.method for r in adapter.request_history] == ["HEAD", "GET"]
 
 
 def test_a_docker_content_digest_of_another_algorithm_is_refused(env: Env) -> None:
