@@ -290,8 +290,9 @@ class Context:
     def print_json(self, doc: Any) -> None:
         """Print a JSON document on stdout (indented, keys in the order given).
 
-        Every control character is a JSON escape (C1 and DEL too), so the
-        document is exact and safe on a terminal.
+        Every control character is a JSON escape (C1 and DEL too), and so are
+        format characters (bidi overrides...) and lone surrogates, so the
+        document is exact, always encodable and safe on a terminal.
         """
         self.stdout.write(json_safe(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
 

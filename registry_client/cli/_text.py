@@ -3,13 +3,20 @@
 A label, tag, annotation or error body is whatever the registry (or whoever
 pushed the image) put there. Written raw, ``ESC ] 0 ; ... BEL`` retitles the
 window, ``ESC [ 2 J`` clears the screen and ``CSI`` sequences (``ESC [`` or the
-one-byte C1 ``U+009B``) can move the cursor to paint over earlier output. Every
-human-readable line the CLI prints goes through :func:`printable`; raw outputs
-(``manifest``, ``config``, ``blob``) never do, and JSON escapes these
-characters itself (see :func:`json_safe`).
+one-byte C1 ``U+009B``) can move the cursor to paint over earlier output. Bidi
+overrides and isolates (``U+202E``, ``U+2066``...), zero-width characters and
+other format characters (category Cf) reorder or hide text ("Trojan Source"),
+line and paragraph separators break lines, and a lone surrogate (a JSON
+``\\ud83d`` escape) cannot even be encoded. Every human-readable line the CLI
+prints goes through :func:`printable`; raw outputs (``manifest``, ``config``,
+``blob``) never do, and JSON escapes these characters itself (see
+:func:`json_safe`).
 """
 
 from __future__ import annotations
+
+import re
+import unicodedata
 
 __all__ = ["json_safe", "printable", "printable_lines"]
 
@@ -30,18 +37,48 @@ _TABLE_KEEP_TABS = {code: text for code, text in _TABLE.items() if code != 0x09}
 # JSON must escape only C0; DEL and C1 are legal raw in a JSON string. \u escapes
 # of them decode to the same string, so the document's value does not change.
 _JSON_TABLE = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+# Format characters, line/paragraph separators and (lone) surrogates: invisible or
+# reordering on a terminal, or not encodable. Only non-ASCII text is looked at.
+_INVISIBLE = frozenset({"Cf", "Zl", "Zp", "Cs"})
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _is_invisible(char: str) -> bool:
+    return unicodedata.category(char) in _INVISIBLE
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group()
+    if not _is_invisible(char):
+        return char
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if not _is_invisible(char):
+        return char
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # JSON writes an astral character as a surrogate pair
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def printable(text: str, *, keep_tabs: bool = False) -> str:
     """``text`` with every control character written as a visible escape (``\\x1b``).
 
     C0 characters and DEL become ``\\xNN`` (``\\t``, ``\\n``, ``\\r`` by name), C1
-    characters ``\\u0080``-``\\u009f``; other characters, backslashes included, are
-    kept, so applying it twice changes nothing. ``keep_tabs`` leaves TAB alone for
-    lines whose fields the CLI itself separates with tabs (a TAB cannot drive a
-    terminal).
+    characters ``\\u0080``-``\\u009f``; format characters (bidi overrides and
+    isolates, zero-width characters, BOM: category Cf), ``U+2028``/``U+2029`` and
+    lone surrogates become ``\\u202e``, ``\\ud83d`` (``\\U000e0001`` beyond the
+    BMP); other characters, backslashes included, are kept, so applying it twice
+    changes nothing. ``keep_tabs`` leaves TAB alone for lines whose fields the CLI
+    itself separates with tabs (a TAB cannot drive a terminal).
     """
-    return text.translate(_TABLE_KEEP_TABS if keep_tabs else _TABLE)
+    text = text.translate(_TABLE_KEEP_TABS if keep_tabs else _TABLE)
+    return text if text.isascii() else _NON_ASCII.sub(_visible, text)
 
 
 def printable_lines(text: str) -> str:
@@ -54,9 +91,13 @@ def printable_lines(text: str) -> str:
 
 
 def json_safe(document: str) -> str:
-    """A JSON text with DEL and C1 characters written as ``\\u`` escapes too.
+    """A JSON text with DEL, C1 and the characters :func:`printable` escapes as ``\\u``.
 
     ``json.dumps(..., ensure_ascii=False)`` escapes C0 only; a raw ``U+009B`` is a
-    CSI to many terminals. The parsed value is the same.
+    CSI to many terminals, a raw ``U+202E`` reverses the line, and a lone
+    surrogate cannot be encoded at all. Such characters occur only inside JSON
+    strings, where their ``\\u`` escapes (a surrogate pair beyond the BMP) parse
+    back to the same value.
     """
-    return document.translate(_JSON_TABLE)
+    document = document.translate(_JSON_TABLE)
+    return document if document.isascii() else _NON_ASCII.sub(_json_escape, document)
