@@ -134,6 +134,13 @@ _KEYS: dict[type, dict[str, str]] = {
 _NOT_IN_JSON: dict[type, frozenset[str]] = {
     Platform: frozenset({"digest", "media_type", "size"}),
 }
+# Informative string fields a builder may fill with another JSON type (a Unix time
+# for ``created``): read as None, the value kept in ``extra`` and written back, so
+# one odd field does not make the image unreadable (ImageDetails reads it so too).
+_LENIENT_STRINGS: dict[type, frozenset[str]] = {
+    ImageConfig: frozenset({"created"}),
+    History: frozenset({"created"}),
+}
 _STRUCT_HOOKS: dict[tuple[type, str], StructureHook] = {
     (Descriptor, "digest"): _structure_digest,
     (Descriptor, "size"): _structure_size,
@@ -191,18 +198,23 @@ def _make_structure(cls: type[Any]) -> StructureHook:
             empty_by_default.append(key)
     generated = make_dict_structure_fn(cls, converter, **overrides)
     has_extra = "extra" in attrs.fields_dict(cls)
+    lenient = _LENIENT_STRINGS.get(cls, frozenset())
 
     def structure(obj: Any, _: Any) -> Any:
         if not isinstance(obj, Mapping):
             raise _BadValue(f"expected an object, got {_kind(obj)}")
+        odd = {k: v for k, v in obj.items() if k in lenient and not isinstance(v, str)}
         missing = [key for key in required_nullable if key not in obj]
-        instance = generated({**obj, **dict.fromkeys(missing)} if missing else obj, cls)
+        fields = {**obj, **dict.fromkeys(missing), **dict.fromkeys(odd)} \
+            if missing or odd else obj
+        instance = generated(fields, cls)
         changes: dict[str, Any] = {name: None for key, name in absent_is_none if key not in obj}
         if has_extra:
             # Unknown keys, known keys that were explicitly null, and empty lists of
             # fields whose default is empty (else left out when written): all survive.
             extra = {k: v for k, v in obj.items()
-                     if k not in keys or v is None or (v == [] and k in empty_by_default)}
+                     if k not in keys or v is None or (v == [] and k in empty_by_default)
+                     or k in odd}
             if extra:
                 changes["extra"] = extra
         return attrs.evolve(instance, **changes) if changes else instance

@@ -168,6 +168,47 @@ def test_inspect_shows_a_row_per_platform_of_an_index(
     assert all(d["labels"] == {"a": "1", "b": "2"} for d in doc["platform_details"])
 
 
+def test_inspect_of_a_config_whose_created_is_a_number_shows_the_image(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str
+) -> None:
+    # The spec wants an RFC 3339 string; some builders write a Unix time.
+    # details() reads it as unknown, and so does inspect.
+    from registry_client import RawManifest, Registry
+    from registry_client._digest import compute_digest
+
+    layer = b"L" * 5
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux", "created": 1700000000,
+        "config": {"Labels": {"a": "1"}},
+        "rootfs": {"type": "layers", "diff_ids": [compute_digest(layer)]},
+    }).encode()
+    oci = "application/vnd.oci.image.manifest.v1+json"
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": oci,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": compute_digest(config), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": compute_digest(layer), "size": len(layer)}],
+    }).encode()
+    with Registry(anon_registry.host, protocol="http") as reg:
+        repo = reg.repository(unique_repository)
+        repo.blobs.upload(layer)
+        repo.blobs.upload(config)
+        repo.manifests.put("n", RawManifest(manifest, oci, compute_digest(manifest)))
+        [details] = repo.images.details("n")
+    assert details.created is None
+    ref = f"{anon_registry.host}/{unique_repository}:n"
+    human = cli("inspect", ref, "--plain-http")
+    assert human.returncode == 0, human.stderr
+    rows = lines(human.stdout)
+    assert "Created:       unknown" in rows and "Labels:        a=1" in rows
+    machine = cli("inspect", ref, "--plain-http", "--json")
+    assert machine.returncode == 0, machine.stderr
+    doc = json.loads(machine.stdout)
+    assert doc["created"] is None and doc["labels"] == {"a": "1"}
+    assert doc["platform_details"][0]["created"] is None
+
+
 # -- blob ---------------------------------------------------------------------------------------
 def test_blob_to_stdout_is_byte_exact_and_to_a_file(
     cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path

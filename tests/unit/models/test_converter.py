@@ -394,6 +394,22 @@ def test_unknown_keys_are_kept_at_every_level() -> None:
     assert json.loads(manifest_to_bytes(m)) == body
 
 
+@pytest.mark.parametrize("created", [1700000000, 1.5, True, {"unix": 1}, ["2024"]])
+def test_a_created_that_is_no_string_is_unknown_and_kept(created: Any) -> None:
+    # created is informative (details() already reads such a config as created None):
+    # the image stays readable, and the value survives in extra and when written.
+    body = doc("oci_config_spec_example.json")
+    body["created"] = created
+    body["history"][0]["created"] = created
+    config = config_from_bytes(dumps(body))
+    assert (config.created, config.created_at) == (None, None)
+    assert config.extra["created"] == created
+    assert config.history is not None
+    assert (config.history[0].created, config.history[0].created_at) == (None, None)
+    assert config.history[0].extra["created"] == created
+    assert converter.unstructure(config) == body
+
+
 def test_fields_win_over_extra_after_a_change() -> None:
     m = config_from_bytes(raw("docker_config_alpine.json"))
     assert m.config is not None
