@@ -470,22 +470,30 @@ class TokenAuthenticator:
 def refusal_hint(authenticator: object, response: requests.Response) -> str | None:
     """What to change when ``authenticator``'s request was refused with ``response``.
 
-    None when there is nothing to add: the status is not 401/403, or the
-    credentials were sent and refused.
+    A registry that asks for Basic again after it was sent a username and
+    password refused them: the hint names the user (never the password), as a
+    token server's refusal does. None when there is nothing to add (the status
+    is not 401/403, or a 403 to credentials that were sent).
     """
     if response.status_code not in (401, 403):
         return None
     if isinstance(authenticator, NullAuthenticator) or (
             isinstance(authenticator, TokenAuthenticator) and not authenticator.has_credentials):
         return NO_CREDENTIALS_HINT
-    if isinstance(authenticator, BasicAuthenticator) and response.status_code == 401:
+    if isinstance(authenticator, BasicAuthenticator | TokenAuthenticator) \
+            and response.status_code == 401:
         try:
             schemes = {c.scheme for c in parse_challenges(
                 response.headers.get("WWW-Authenticate", ""))}
         except ChallengeParseError:
             return None
-        if "bearer" in schemes and "basic" not in schemes:
+        if isinstance(authenticator, BasicAuthenticator) \
+                and "bearer" in schemes and "basic" not in schemes:
             return BEARER_HINT
+        request = response.request
+        sent = request.headers.get("Authorization", "") if request is not None else ""
+        if "basic" in schemes and sent[:6].lower() == "basic " and authenticator.username:
+            return f"the registry refused the credentials of {authenticator.username}"
     return None
 
 

@@ -94,6 +94,17 @@ def test_wrong_password_is_one_line_exit_1(
     assert "alice" in line and "nope" not in line
 
 
+def test_wrong_password_on_a_basic_registry_names_the_user(
+    cli: CliRunner, basic_image: str
+) -> None:
+    result = cli("digest", f"{basic_image}:1.0", "--plain-http", "--username", "alice",
+                 "--password", "nope")
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert "the registry refused the credentials of alice" in line, line
+    assert "nope" not in line
+
+
 def test_identity_token_from_docker_config_is_a_refresh_token(
     cli: CliRunner, token_registry: LocalRegistry, docker_config_dir: Path,
     unique_repository: str,

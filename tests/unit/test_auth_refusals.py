@@ -117,6 +117,22 @@ def test_basic_authenticator_wrong_password_has_no_bearer_hint() -> None:
     assert "no credentials" not in str(info.value)
 
 
+@pytest.mark.parametrize("authenticator", [BasicAuthenticator, TokenAuthenticator],
+                         ids=["basic", "token-with-basic-fallback"])
+def test_a_basic_registry_refusing_a_password_names_the_user(authenticator: Any) -> None:
+    reg, adapter = make(authenticator("alice", "s3cret-pw"))
+    adapter.register_uri("GET", MANIFEST_URL, status_code=401, content=UNAUTHORIZED,
+                         headers={"WWW-Authenticate": 'Basic realm="Registry Realm"'})
+    with pytest.raises(AuthenticationError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    message = str(info.value)
+    assert "the registry refused the credentials of alice" in message, message
+    assert "s3cret-pw" not in message and NO_CREDENTIALS_HINT not in message
+    assert info.value.status_code == 401
+    # the credentials were sent (and refused), not just challenged for
+    assert adapter.request_history[-1].headers["Authorization"].startswith("Basic ")
+
+
 def test_token_server_refusing_an_anonymous_token_says_no_credentials_were_given() -> None:
     reg, adapter = make(TokenAuthenticator())
     adapter.register_uri("GET", REALM, status_code=401,
