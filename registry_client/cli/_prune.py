@@ -76,14 +76,24 @@ def _short(digest: str) -> str:
     return digest.partition(":")[2][:12]
 
 
+def _when(created: dt.datetime) -> str:
+    """``created`` to the minute in UTC (``Z``), the year always four digits.
+
+    Go's zero time (year 1) is common; with an east offset it has no UTC form
+    in Python (year 0), so it keeps its own offset.
+    """
+    try:
+        created = created.astimezone(dt.timezone.utc)
+    except OverflowError:
+        pass
+    return created.isoformat(timespec="minutes").replace("+00:00", "Z")
+
+
 def _table(ctx: Context, plan: RetentionPlan) -> None:
     rows = [("ACTION", "TAG", "DIGEST", "CREATED", "FREES", "REASON")]
     for action, decisions in (("delete", plan.delete), ("keep", plan.keep)):
         for d in decisions:
-            created = (
-                d.created.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
-                if d.created else "-"
-            )
+            created = _when(d.created) if d.created else "-"
             frees = _bytes(d.frees) if action == "delete" else "-"
             rows.append((action, d.tag, _short(d.digest), created, frees, d.reason))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]

@@ -221,3 +221,17 @@ def test_a_prune_that_fails_part_way_says_what_it_deleted(cli: CliRunner) -> Non
         assert doc["complete"] is False and len(doc["deleted"]) == 1
         left = lines(ok(cli("ls", repo, "--plain-http")).stdout)
         assert sorted(left + doc["deleted"]) == ["a", "b", "c"]
+
+
+def test_prune_shows_year_one_times_with_four_digit_years(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str
+) -> None:
+    # Go's zero time (0001-01-01T00:00:00Z) is what some builders write; with an
+    # offset, that time has no UTC form at all in Python (year 0).
+    seed_image(anon_registry, unique_repository, "zero", seed=1, created="0001-01-01T00:00:00Z")
+    seed_image(anon_registry, unique_repository, "east", seed=2,
+               created="0001-01-01T01:00:00+05:00")
+    result = ok(cli("prune", f"{anon_registry.host}/{unique_repository}", "--plain-http",
+                    "--keep", "1", "--dry-run"))
+    rows = {line.split()[1]: line.split()[3] for line in lines(result.stdout)[1:-2]}
+    assert rows == {"zero": "0001-01-01T00:00Z", "east": "0001-01-01T01:00+05:00"}
