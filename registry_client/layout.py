@@ -17,9 +17,9 @@ import threading
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ._digest import is_valid_digest, require_verifiable
 from ._locks import locked_directory
 from .errors import DigestMismatchError, LayoutError, LayoutNotFoundError
+from .reference import is_valid_digest, require_verifiable
 
 __all__ = ["REF_NAME", "OCILayout"]
 

@@ -16,6 +16,11 @@ github.com/opencontainers/go-digest ``Parse``::
     separator        := /[_.]|__|[-]+/
     tag              := /[\\w][\\w.-]{0,127}/
     digest           := algorithm ":" /[0-9a-fA-F]{32,}/  (sha256: 64, sha512: 128 lowercase hex)
+
+This module is the one owner of that grammar: every other module asks it whether a
+tag, a digest or a repository name is valid (``is_valid_*``, ``check_*``). A digest inside a document (a descriptor)
+follows the wider OCI grammar (:func:`is_valid_digest`): any registered or
+unregistered algorithm, of which sha256 and sha512 can be verified.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from collections.abc import Iterator
 
 import attrs
 
-from .errors import InvalidReferenceError
+from .errors import InvalidReferenceError, UnsupportedDigestError
 
 __all__ = ["DEFAULT_DOMAIN", "ImageReference", "parse_image_name"]
 
@@ -40,7 +45,9 @@ _REPOSITORY_NAME_MAX_LENGTH = 255
 # digest <= 135); checked before any regular expression runs.
 _MAX_REFERENCE_LENGTH = 1024
 _SCHEMES = ("http", "https")
-_DIGEST_HEX_LENGTHS = {"sha256": 64, "sha512": 128}
+_DIGEST_HEX_LENGTHS = {"sha256": 64, "sha512": 128}  # the algorithms content is verified by
+_MAX_DIGEST_LENGTH = 256
+_TAG_WANT = "up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
 
 
 def _any_times(*parts: str) -> str:
@@ -56,6 +63,11 @@ _OPTIONAL_PORT = r"(?::[0-9]+)?"
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}"
 _IDENTIFIER = r"[a-f0-9]{64}"
+# A digest in a document: OCI image-spec descriptor.md "Digests" (go-digest's DigestRegexp)
+#   algorithm ::= component ([+._-] component)*, component ::= [a-z0-9]+
+#   encoded   ::= [a-zA-Z0-9=_-]+
+# https://github.com/opencontainers/image-spec/blob/main/descriptor.md#digests
+_OCI_DIGEST = r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+"
 _IPV6_ADDRESS = r"\[(?:[a-fA-F0-9:]+)\]"
 _DOMAIN_NAME = _DOMAIN_NAME_COMPONENT + _any_times(r"\.", _DOMAIN_NAME_COMPONENT)
 _HOST = "(?:" + _DOMAIN_NAME + "|" + _IPV6_ADDRESS + ")"
@@ -69,6 +81,7 @@ _REMOTE_NAME_RE = re.compile(_REMOTE_NAME, re.ASCII)
 _TAG_RE = re.compile(_TAG, re.ASCII)
 _DIGEST_RE = re.compile(_DIGEST, re.ASCII)
 _IDENTIFIER_RE = re.compile(_IDENTIFIER, re.ASCII)
+_OCI_DIGEST_RE = re.compile(_OCI_DIGEST, re.ASCII)
 _LOWER_HEX_RE = re.compile(r"[a-f0-9]+", re.ASCII)
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*", re.ASCII)
 
@@ -93,11 +106,7 @@ def _invalid(problem: str, text: str) -> InvalidReferenceError:
 
 def _check_tag(tag: str, text: str) -> None:
     if not _TAG_RE.fullmatch(tag):
-        raise _invalid(
-            f"invalid tag {_quote(tag)} (want up to 128 letters, digits, '_', '.' or '-', "
-            "not starting with '.' or '-')",
-            text,
-        )
+        raise _invalid(f"invalid tag {_quote(tag)} (want {_TAG_WANT})", text)
 
 
 def _check_digest(digest: str, text: str) -> None:
@@ -322,3 +331,150 @@ def parse_image_name(text: str, *, allow_scheme: bool = False) -> ImageReference
         digest=digest if has_digest else None,
         scheme=scheme,
     )
+
+
+# -- the grammar as the rest of the package asks it ---------------------------------------
+def is_valid_tag(value: object) -> bool:
+    """True for a tag: up to 128 ASCII letters, digits, ``_ . -``, not led by ``.`` or ``-``."""
+    return isinstance(value, str) and _TAG_RE.fullmatch(value) is not None
+
+
+def is_valid_repository_name(value: object) -> bool:
+    """True for a repository name on a registry (``library/alpine``): '/'-separated
+    lowercase components, at most 255 characters, no domain, tag or digest."""
+    return (isinstance(value, str) and len(value) <= _REPOSITORY_NAME_MAX_LENGTH
+            and _REMOTE_NAME_RE.fullmatch(value) is not None)
+
+
+def is_valid_digest(value: object) -> bool:
+    """True when ``value`` follows the OCI digest grammar: ``sha256:<64 hex>``, ``sha256+b64u:…``.
+
+    sha256 and sha512 digests must have their exact lowercase-hex encoding. A valid
+    digest of another algorithm may be read, and safely put in a URL, but content
+    cannot be verified against it: see :func:`is_verifiable_digest`.
+    """
+    if not isinstance(value, str) or len(value) > _MAX_DIGEST_LENGTH:
+        return False
+    if not _OCI_DIGEST_RE.fullmatch(value):
+        return False
+    algorithm, _, encoded = value.partition(":")
+    size = _DIGEST_HEX_LENGTHS.get(algorithm)
+    return size is None or (len(encoded) == size and bool(_LOWER_HEX_RE.fullmatch(encoded)))
+
+
+def is_verifiable_digest(value: object) -> bool:
+    """True for a valid digest whose algorithm the client can check content against."""
+    return is_valid_digest(value) and str(value).partition(":")[0] in _DIGEST_HEX_LENGTHS
+
+
+def require_verifiable(digest: str, *, where: str | None = None) -> str:
+    """Return ``digest`` when content can be verified against it, else raise.
+
+    ``where`` (a layout, a manifest...) starts the message when given.
+
+    Raises:
+        UnsupportedDigestError: a valid digest of an algorithm the client cannot verify
+            (fetching by it would be an unverified download).
+    """
+    if not is_verifiable_digest(digest):
+        algo = str(digest).partition(":")[0]
+        raise UnsupportedDigestError(
+            (f"{where}: " if where else "")
+            + f"unsupported digest algorithm {algo[:60]!r} ({str(digest)[:140]}): the client "
+            f"verifies only {' and '.join(_DIGEST_HEX_LENGTHS)} and fetches nothing unverified"
+        )
+    return digest
+
+
+_REGISTERED_ALGORITHMS = ("sha256", "sha384", "sha512", "blake3")
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _given_a_reference(value: object, wanted: str) -> None:
+    """Raise when ``value`` is a whole image reference (``team/app:1.0``) given where a
+    tag or a digest belongs: say so, and what to give instead."""
+    if not isinstance(value, str) or len(value) > _MAX_REFERENCE_LENGTH:
+        return
+    algorithm, colon, rest = value.partition(":")
+    if "/" not in value and "@" not in value:
+        if not colon or algorithm in _REGISTERED_ALGORITHMS or "+" in algorithm or (
+                len(rest) >= 32 and set(rest) <= _HEX):
+            return  # a malformed tag or digest, not a reference
+    try:
+        ref = parse_image_name(value)
+    except InvalidReferenceError:
+        return
+    hint = f": give {ref.reference!r}" if ref.reference else ""
+    raise InvalidReferenceError(
+        f"expected {wanted}, got the reference {value!r}{hint} (the repository is "
+        "chosen by registry.repository(...))")
+
+
+def check_tag(tag: str) -> str:
+    """Return ``tag`` when it follows the tag grammar, else raise InvalidReferenceError."""
+    if not is_valid_tag(tag):
+        _given_a_reference(tag, "a tag")
+        raise InvalidReferenceError(f"invalid tag {str(tag)[:140]!r}: want {_TAG_WANT}")
+    return tag
+
+
+def check_digest(digest: str, *, verify: bool = True) -> str:
+    """Return ``digest`` when it follows the digest grammar (and, by default, is verifiable).
+
+    With ``verify`` (the default) only algorithms content can be checked against
+    (sha256, sha512) pass; ``verify=False`` also lets through the other algorithms
+    of the OCI grammar, for calls that fetch no content (HEAD).
+
+    Raises:
+        InvalidReferenceError: it does not follow the grammar.
+        UnsupportedDigestError: ``verify`` and an algorithm the client cannot verify.
+    """
+    if not is_valid_digest(digest):
+        _given_a_reference(digest, "a digest")
+        raise InvalidReferenceError(f"invalid digest {str(digest)[:140]!r}: want sha256:<64 hex>")
+    return require_verifiable(digest) if verify else digest
+
+
+def check_reference(reference: str, *, verify: bool = True) -> str:
+    """Accept a tag or a digest; raise InvalidReferenceError for anything else.
+
+    ``verify`` is as for :func:`check_digest`.
+    """
+    if not (is_valid_tag(reference) or is_valid_digest(reference)):
+        _given_a_reference(reference, "a tag or digest")
+    if isinstance(reference, str) and ":" in reference:
+        return check_digest(reference, verify=verify)
+    return check_tag(reference)
+
+
+def is_digest(reference: str) -> bool:
+    """True when ``reference`` (a checked tag or digest) is a digest rather than a tag."""
+    return ":" in reference
+
+
+def check_repository_name(name: str) -> str:
+    """Return ``name`` when it is a repository name, else raise saying what is wrong.
+
+    Raises:
+        InvalidReferenceError: not a repository name (``Team/App``, ``app:1.0``...).
+    """
+    if not is_valid_repository_name(name):
+        raise InvalidReferenceError(
+            f"invalid repository name {str(name)[:300]!r}: {_why_not_a_name(name)}")
+    return name
+
+
+def _why_not_a_name(name: object) -> str:
+    """What is wrong with a repository name, in the words parse_image_name uses."""
+    if not isinstance(name, str):
+        return f"a repository name is a str, not {type(name).__name__}"
+    if len(name) > _REPOSITORY_NAME_MAX_LENGTH:
+        return (f"it is {len(name)} characters long, at most {_REPOSITORY_NAME_MAX_LENGTH} "
+                "are allowed")
+    if name.lower() != name:
+        return "repository names must be lowercase"
+    if ":" in name or "@" in name:
+        return ("a repository name has no tag or digest (repository_from_string takes "
+                "'app:1.0')")
+    return ("want '/'-separated components of lowercase letters and digits, "
+            "joined by '.', '_', '__' or '-'")

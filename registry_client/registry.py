@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,18 +13,22 @@ from ._challenge import ChallengeParseError, parse_challenges
 from ._http import parse_json, raise_for_status, redact_url
 from ._pagination import follow_pages, next_link
 from .auth import Authenticator, TokenAuthenticator
-from .errors import RegistryResponseError
+from .errors import InvalidReferenceError, RegistryResponseError
 from .quirks import has_quirk, max_page_size
 from .ratelimit import RateLimit, parse_rate_limit
-from .reference import ImageReference, is_valid_domain, parse_image_name
+from .reference import (
+    ImageReference,
+    check_reference,
+    check_repository_name,
+    is_valid_domain,
+    is_valid_repository_name,
+    parse_image_name,
+)
 from .repository import Repository
 from .requester import Requester
-from .services._base import check_reference
 
 __all__ = ["Registry"]
 
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REPO_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 MAX_CATALOG_PAGE = 100_000
 
 
@@ -193,18 +196,12 @@ class Registry:
         """
         host = self._registry_host_in(name)
         if host is not None:
-            from .errors import InvalidReferenceError
-
             raise InvalidReferenceError(
                 f"invalid repository name {name[:300]!r}: it starts with the registry host "
                 f"{host!r}; a repository name is the path on the registry "
                 f"({name.split('/', 1)[1][:300]!r}), or give the whole reference to "
                 "repository_from_string")
-        if not isinstance(name, str) or len(name) > 255 or not _REPO_RE.match(name):
-            from .errors import InvalidReferenceError
-
-            raise InvalidReferenceError(
-                f"invalid repository name {str(name)[:300]!r}: {_why_not_a_name(name)}")
+        check_repository_name(name)
         return Repository(name, self._requester, registry=self, max_workers=self.max_workers)
 
     def _registry_host_in(self, name: object) -> str | None:
@@ -275,7 +272,7 @@ class Registry:
         )
         for names in pages:
             for name in names:
-                if _REPO_RE.match(name):
+                if is_valid_repository_name(name):
                     yield Repository(
                         name, self._requester, registry=self, max_workers=self.max_workers
                     )
@@ -330,17 +327,3 @@ def _names_a_domain(reference: str) -> bool:
     first, sep, _ = reference.partition("/")
     return bool(sep) and ("." in first or ":" in first or first == "localhost")
 
-
-def _why_not_a_name(name: object) -> str:
-    """What is wrong with a repository name, in the words parse_image_name uses."""
-    if not isinstance(name, str):
-        return f"a repository name is a str, not {type(name).__name__}"
-    if len(name) > 255:
-        return f"it is {len(name)} characters long, at most 255 are allowed"
-    if name.lower() != name:
-        return "repository names must be lowercase"
-    if ":" in name or "@" in name:
-        return ("a repository name has no tag or digest (repository_from_string takes "
-                "'app:1.0')")
-    return ("want '/'-separated components of lowercase letters and digits, "
-            "joined by '.', '_', '__' or '-'")

@@ -34,8 +34,8 @@ from cattrs.gen import (
     override,
 )
 
-from .._digest import is_valid_digest
 from ..errors import RegistryError, RegistryResponseError
+from ..reference import is_valid_digest
 from .descriptor import Descriptor, Platform
 from .image import ContainerConfig, History, Image, ImageConfig, RootFS, TagPage
 from .manifest import Manifest, ManifestList, ManifestV2, OCIIndex, OCIManifest, manifest_class_for

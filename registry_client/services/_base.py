@@ -2,88 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO
 
 import requests
 
-from .._digest import is_valid_digest, require_verifiable
-from ..errors import InvalidReferenceError, RegistryError, RegistryResponseError
+from ..errors import RegistryError, RegistryResponseError
 from ..quirks import hub_refuses_deletes
-from ..reference import parse_image_name
 from ..requester import Requester
-
-_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
-
-
-_DIGEST_ALGORITHMS = ("sha256", "sha384", "sha512", "blake3")
-_HEX = frozenset("0123456789abcdefABCDEF")
-
-
-def _given_a_reference(value: object, wanted: str) -> None:
-    """Raise when ``value`` is a whole image reference (``team/app:1.0``) given where a
-    tag or a digest belongs: say so, and what to give instead."""
-    if not isinstance(value, str) or len(value) > 1024:
-        return
-    algorithm, colon, rest = value.partition(":")
-    if "/" not in value and "@" not in value:
-        if not colon or algorithm in _DIGEST_ALGORITHMS or "+" in algorithm or (
-                len(rest) >= 32 and set(rest) <= _HEX):
-            return  # a malformed tag or digest, not a reference
-    try:
-        ref = parse_image_name(value)
-    except InvalidReferenceError:
-        return
-    hint = f": give {ref.reference!r}" if ref.reference else ""
-    raise InvalidReferenceError(
-        f"expected {wanted}, got the reference {value!r}{hint} (the repository is "
-        "chosen by registry.repository(...))")
-
-
-def check_tag(tag: str) -> str:
-    """Return ``tag`` when it follows the tag grammar, else raise InvalidReferenceError."""
-    if not isinstance(tag, str) or not _TAG_RE.match(tag):
-        _given_a_reference(tag, "a tag")
-        raise InvalidReferenceError(
-            f"invalid tag {str(tag)[:140]!r}: want [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}"
-        )
-    return tag
-
-
-def check_digest(digest: str, *, verify: bool = True) -> str:
-    """Return ``digest`` when it follows the digest grammar (and, by default, is verifiable).
-
-    With ``verify`` (the default) only algorithms content can be checked against
-    (sha256, sha512) pass; ``verify=False`` also lets through the other algorithms
-    of the OCI grammar, for calls that fetch no content (HEAD).
-
-    Raises:
-        InvalidReferenceError: it does not follow the grammar.
-        UnsupportedDigestError: ``verify`` and an algorithm the client cannot verify.
-    """
-    if not is_valid_digest(digest):
-        _given_a_reference(digest, "a digest")
-        raise InvalidReferenceError(f"invalid digest {str(digest)[:140]!r}: want sha256:<64 hex>")
-    return require_verifiable(digest) if verify else digest
-
-
-def check_reference(reference: str, *, verify: bool = True) -> str:
-    """Accept a tag or a digest; raise InvalidReferenceError for anything else.
-
-    ``verify`` is as for :func:`check_digest`.
-    """
-    if not (isinstance(reference, str) and (_TAG_RE.match(reference)
-                                            or is_valid_digest(reference))):
-        _given_a_reference(reference, "a tag or digest")
-    if isinstance(reference, str) and ":" in reference:
-        return check_digest(reference, verify=verify)
-    return check_tag(reference)
-
-
-def is_digest(reference: str) -> bool:
-    """True when ``reference`` is a digest rather than a tag."""
-    return ":" in reference
 
 
 class Service:

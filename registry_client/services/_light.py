@@ -14,10 +14,10 @@ import json
 from typing import Any
 
 from .. import mediatypes
-from .._digest import is_valid_digest
 from ..errors import RegistryResponseError
 from ..models import Descriptor, ManifestList, OCIIndex, Platform, RawManifest
 from ..models.manifest import manifest_class_for
+from ..reference import is_valid_digest
 
 MAX_INDEX_ENTRIES = 1000  # as models._converter.MAX_INDEX_ENTRIES
 IMAGE_CONFIGS = (mediatypes.OCI_CONFIG, mediatypes.DOCKER_CONFIG)

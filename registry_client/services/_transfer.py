@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .. import mediatypes
-from .._digest import require_verifiable
 from .._log import log
 from .._reader import CHUNK, VerifyingReader
 from ..errors import (
@@ -21,8 +20,8 @@ from ..layout import OCILayout
 from ..models import Descriptor, Image, Platform, RawManifest
 from ..models._mediatype import manifest_media_type
 from ..progress import BlobMounted, BlobSkipped, ProgressCallback, emit
+from ..reference import is_digest, require_verifiable
 from . import _light
-from ._base import is_digest
 from ._plan import BlobPlan, CopyPlan, distinct_largest_first, distributable, make_plan
 from ._schedule import parallel, transfer
 from ._upload import MONOLITHIC_MAX, Uploader, UploadSource, send_layout_blob

@@ -31,7 +31,8 @@ from ..progress import (
     ProgressCallback,
     emit,
 )
-from ._base import Service, check_digest
+from ..reference import check_digest
+from ._base import Service
 from ._schedule import Cancelled, Interrupted, check_cancelled
 
 if TYPE_CHECKING:

@@ -26,7 +26,8 @@ from ..models import (
     manifest_from_bytes,
 )
 from ..progress import ProgressCallback
-from ._base import Service, check_digest, check_reference, check_tag, is_digest
+from ..reference import check_digest, check_reference, check_tag, is_digest
+from ._base import Service
 
 if TYPE_CHECKING:
     from ..repository import Repository

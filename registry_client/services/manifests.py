@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .. import mediatypes
-from .._digest import compute_digest, is_verifiable_digest
+from .._digest import compute_digest
 from .._http import is_digits
 from ..errors import DigestMismatchError, RegistryResponseError
 from ..models import (
@@ -17,7 +17,8 @@ from ..models import (
     media_type_of,
 )
 from ..models._mediatype import manifest_media_type, specific_type
-from ._base import Service, check_digest, check_reference, is_digest
+from ..reference import check_digest, check_reference, is_digest, is_verifiable_digest
+from ._base import Service
 
 
 class ManifestService(Service):

@@ -18,7 +18,8 @@ from .._vanished import tag_vanished
 from ..errors import InvalidReferenceError, NotFoundError, RegistryError, RegistryResponseError
 from ..models import Descriptor, RawManifest, TagPage
 from ..quirks import hub_refuses_deletes, max_page_size
-from ._base import Service, check_tag
+from ..reference import check_tag
+from ._base import Service
 
 if TYPE_CHECKING:
     from ..requester import Requester

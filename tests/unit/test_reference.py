@@ -12,7 +12,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry_client.errors import InvalidReferenceError
-from registry_client.reference import DEFAULT_DOMAIN, ImageReference, parse_image_name
+from registry_client.reference import (
+    DEFAULT_DOMAIN,
+    ImageReference,
+    check_digest,
+    check_reference,
+    check_repository_name,
+    check_tag,
+    is_valid_digest,
+    is_valid_repository_name,
+    is_valid_tag,
+    parse_image_name,
+)
 
 HEX64 = "f" * 64
 SHA256 = "sha256:" + HEX64
@@ -575,3 +586,58 @@ def test_a_password_put_in_the_domain_is_not_repeated_in_the_error(text: str) ->
         parse_image_name(text, allow_scheme=True)
     assert "cret" not in str(info.value) and "***@host" in str(info.value).replace(
         "127.0.0.1", "host")
+
+
+# -- the grammar every other module asks (reference.py is its one owner) -------------------
+@pytest.mark.parametrize("tag", ["v1\n", "latest\n", "1.0\r\n"])
+def test_a_tag_with_a_trailing_newline_is_not_a_tag(tag: str) -> None:
+    """``$`` in a ``match`` accepts a final newline; the grammar is matched whole."""
+    assert not is_valid_tag(tag)
+    with pytest.raises(InvalidReferenceError, match="invalid tag"):
+        check_tag(tag)
+    with pytest.raises(InvalidReferenceError, match="invalid tag"):
+        check_reference(tag)
+
+
+@pytest.mark.parametrize("name", ["app\n", "team/app\n"])
+def test_a_repository_name_with_a_trailing_newline_is_not_a_name(name: str) -> None:
+    assert not is_valid_repository_name(name)
+    with pytest.raises(InvalidReferenceError, match="invalid repository name"):
+        check_repository_name(name)
+
+
+@pytest.mark.parametrize("digest", ["sha256:" + HEX64 + "\n", "sha256+b64u:abc\n", "foo:abc\n"])
+def test_a_digest_with_a_trailing_newline_is_not_a_digest(digest: str) -> None:
+    assert not is_valid_digest(digest)
+    with pytest.raises(InvalidReferenceError, match="invalid digest"):
+        check_digest(digest, verify=False)
+
+
+@pytest.mark.parametrize(("value", "tag", "name", "digest"), [
+    ("v1", True, True, False),
+    ("team/app", False, True, False),
+    ("_x", True, False, False),
+    ("a" * 128, True, True, False),
+    ("a" * 129, False, True, False),
+    ("a" * 256, False, False, False),
+    (SHA256, False, False, True),
+    ("sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564", False, False, True),
+    ("sha256:" + "F" * 64, False, False, False),
+    ("", False, False, False),
+    (None, False, False, False),
+])
+def test_the_grammar_answers_for_every_module(
+    value: object, tag: bool, name: bool, digest: bool
+) -> None:
+    assert (is_valid_tag(value), is_valid_repository_name(value), is_valid_digest(value)) == (
+        tag, name, digest)
+
+
+def test_the_repository_name_checks_say_what_is_wrong() -> None:
+    for name, why in [("Team/App", "must be lowercase"), ("app:1.0", "no tag or digest"),
+                      ("a" * 300, "300 characters long, at most 255"),
+                      ("app//x", "'/'-separated components"), (3, "not int")]:
+        with pytest.raises(InvalidReferenceError, match=why):
+            check_repository_name(name)  # type: ignore[arg-type]
+    assert check_repository_name("team/app") == "team/app"
+
