@@ -18,7 +18,8 @@ github.com/opencontainers/go-digest ``Parse``::
     digest           := algorithm ":" /[0-9a-fA-F]{32,}/  (sha256: 64, sha512: 128 lowercase hex)
 
 This module is the one owner of that grammar: every other module asks it whether a
-tag, a digest or a repository name is valid (``is_valid_*``, ``check_*``). A digest inside a document (a descriptor)
+tag, a digest or a repository name is valid (``is_valid_*``, ``check_*``), and
+builds token scopes with :func:`scope`. A digest inside a document (a descriptor)
 follows the wider OCI grammar (:func:`is_valid_digest`): any registered or
 unregistered algorithm, of which sha256 and sha512 can be verified.
 """
@@ -334,6 +335,19 @@ def parse_image_name(text: str, *, allow_scheme: bool = False) -> ImageReference
 
 
 # -- the grammar as the rest of the package asks it ---------------------------------------
+CATALOG_SCOPE = "registry:catalog:*"
+"""The token scope of the catalog (``GET /v2/_catalog``)."""
+
+
+def scope(repository: str, actions: str) -> str:
+    """The token scope for ``actions`` (``"pull"``, ``"pull,push"``, ``"delete"``) on a repository.
+
+    ``scope("team/app", "pull")`` is ``"repository:team/app:pull"``, the resource scope of
+    the Docker token spec; every scope the library asks for is built here.
+    """
+    return f"repository:{repository}:{actions}"
+
+
 def is_valid_tag(value: object) -> bool:
     """True for a tag: up to 128 ASCII letters, digits, ``_ . -``, not led by ``.`` or ``-``."""
     return isinstance(value, str) and _TAG_RE.fullmatch(value) is not None

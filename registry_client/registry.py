@@ -17,12 +17,14 @@ from .errors import InvalidReferenceError, RegistryResponseError
 from .quirks import has_quirk, max_page_size
 from .ratelimit import RateLimit, parse_rate_limit
 from .reference import (
+    CATALOG_SCOPE,
     ImageReference,
     check_reference,
     check_repository_name,
     is_valid_domain,
     is_valid_repository_name,
     parse_image_name,
+    scope,
 )
 from .repository import Repository
 from .requester import Requester
@@ -156,7 +158,7 @@ class Registry:
         tag = ref.reference or "latest"
         check_reference(tag)
         resp = self._requester.send(
-            "HEAD", f"{repo.name}/manifests/{tag}", scopes=(f"repository:{repo.name}:pull",),
+            "HEAD", f"{repo.name}/manifests/{tag}", scopes=(scope(repo.name, "pull"),),
             headers={"Accept": mediatypes.MANIFEST_ACCEPT}, context=f"rate limit of {ref}",
         )
         return parse_rate_limit(resp.headers)  # this answer's, not an older one's
@@ -234,7 +236,7 @@ class Registry:
 
     def _catalog_page(self, url: str) -> tuple[list[str], str | None]:
         resp = self._requester.send(
-            "GET", url, scopes=("registry:catalog:*",), context=f"catalog of {self.domain}",
+            "GET", url, scopes=(CATALOG_SCOPE,), context=f"catalog of {self.domain}",
         )
         doc = parse_json(resp.content, what=f"catalog of {self.domain}")
         if not isinstance(doc, dict):

@@ -9,6 +9,7 @@ import requests
 
 from ..errors import RegistryError, RegistryResponseError
 from ..quirks import hub_refuses_deletes
+from ..reference import scope
 from ..requester import Requester
 
 
@@ -29,7 +30,7 @@ class Service:
 
     def scope(self, actions: str) -> str:
         """The token scope for ``actions`` on this repository."""
-        return f"repository:{self.repository}:{actions}"
+        return scope(self.repository, actions)
 
     def _request(
         self,

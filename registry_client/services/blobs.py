@@ -31,7 +31,7 @@ from ..progress import (
     ProgressCallback,
     emit,
 )
-from ..reference import check_digest
+from ..reference import check_digest, scope
 from ._base import Service
 from ._schedule import Cancelled, Interrupted, check_cancelled
 
@@ -362,7 +362,7 @@ class BlobService(Service):
         try:
             resp = self._request(
                 "POST", "blobs/uploads/", actions="pull,push",
-                extra_scopes=(f"repository:{from_repository}:pull",),
+                extra_scopes=(scope(from_repository, "pull"),),
                 operation=f"mount blob {digest} from {from_repository}",
                 params={"mount": digest, "from": from_repository}, expected=(201, 202),
             )

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from registry_client.errors import InvalidReferenceError
 from registry_client.reference import (
+    CATALOG_SCOPE,
     DEFAULT_DOMAIN,
     ImageReference,
     check_digest,
@@ -23,6 +24,7 @@ from registry_client.reference import (
     is_valid_repository_name,
     is_valid_tag,
     parse_image_name,
+    scope,
 )
 
 HEX64 = "f" * 64
@@ -641,3 +643,8 @@ def test_the_repository_name_checks_say_what_is_wrong() -> None:
             check_repository_name(name)  # type: ignore[arg-type]
     assert check_repository_name("team/app") == "team/app"
 
+
+def test_scope_strings_are_built_in_one_place() -> None:
+    assert scope("team/app", "pull") == "repository:team/app:pull"
+    assert scope("app", "pull,push") == "repository:app:pull,push"
+    assert CATALOG_SCOPE == "registry:catalog:*"
