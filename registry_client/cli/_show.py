@@ -20,6 +20,7 @@ from registry_client import (
     mediatypes,
 )
 from registry_client.models import manifest_from_bytes
+from registry_client.models._mediatype import IMAGE_CONFIG_TYPES
 
 from ._context import Context, UsageError
 from ._parser import Parser, add_verb
@@ -27,7 +28,6 @@ from ._parser import Parser, add_verb
 __all__ = ["image_json", "register"]
 
 _CHUNK = 1 << 20
-_IMAGE_CONFIGS = (mediatypes.OCI_CONFIG, mediatypes.DOCKER_CONFIG)
 _DEFAULT_PLATFORM = Platform(architecture="amd64", os="linux")
 _PLATFORM_RULE = (
     "For a multi-platform image (index or manifest list) the platform is the one\n"
@@ -142,7 +142,7 @@ def refuse_other_platform(
     if want is None:
         return
     name = ctx.args.reference
-    if manifest.config.media_type not in _IMAGE_CONFIGS:
+    if manifest.config.media_type not in IMAGE_CONFIG_TYPES:
         raise LookupError(f"{name} is not an image (an artifact), not {want}")
     have = repo.images.config(manifest).platform
     if not have.matches(want):
@@ -276,7 +276,7 @@ def run_inspect(ctx: Context) -> int:
     manifest, entry = _single(ctx, repo, image.digest, required=ctx.platform is not None)
     # An artifact (attach, OCI 1.1) has no image config to read: no platform, no labels.
     config: ImageConfig | None = None
-    if manifest is not None and manifest.config.media_type in _IMAGE_CONFIGS:
+    if manifest is not None and manifest.config.media_type in IMAGE_CONFIG_TYPES:
         config = repo.images.config(manifest)
     doc = image_json(image)
     doc["reference"] = str(ref) if ref.reference else f"{ref}:latest"

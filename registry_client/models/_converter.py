@@ -38,7 +38,15 @@ from ..errors import RegistryError, RegistryResponseError
 from ..reference import is_valid_digest
 from .descriptor import Descriptor, Platform
 from .image import ContainerConfig, History, Image, ImageConfig, RootFS, TagPage
-from .manifest import Manifest, ManifestList, ManifestV2, OCIIndex, OCIManifest, manifest_class_for
+from .manifest import (
+    MAX_INDEX_ENTRIES,
+    Manifest,
+    ManifestList,
+    ManifestV2,
+    OCIIndex,
+    OCIManifest,
+    manifest_class_for,
+)
 
 __all__ = [
     "config_from_bytes",
@@ -53,8 +61,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-MAX_INDEX_ENTRIES = 1000
-"""The most entries an image index / manifest list may have (more is refused as hostile)."""
 StructureHook = Callable[[Any, Any], Any]
 
 

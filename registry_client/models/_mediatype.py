@@ -18,18 +18,33 @@ from typing import Any
 
 from ..errors import RegistryResponseError, UnknownSchemaError
 from ..mediatypes import (
+    DOCKER_CONFIG,
     DOCKER_MANIFEST_V1,
     DOCKER_MANIFEST_V1_SIGNED,
+    OCI_CONFIG,
     OCI_INDEX,
     OCI_MANIFEST,
 )
 
-__all__ = ["GENERIC_CONTENT_TYPES", "bare_type", "manifest_media_type", "specific_type"]
+__all__ = [
+    "GENERIC_CONTENT_TYPES",
+    "IMAGE_CONFIG_TYPES",
+    "bare_type",
+    "manifest_media_type",
+    "specific_type",
+]
 
 GENERIC_CONTENT_TYPES = frozenset(
     {"", "application/json", "text/plain", "application/octet-stream", "binary/octet-stream"}
 )
 """Content-Types that say nothing about which manifest a body is (compared bare)."""
+
+IMAGE_CONFIG_TYPES = frozenset({OCI_CONFIG, DOCKER_CONFIG})
+"""Config media types of container images, read as an ImageConfig (platform, history...).
+
+A manifest with any other config (``application/vnd.oci.empty.v1+json``, a Helm
+chart's...) is an artifact: it has no image config to read.
+"""
 
 
 def bare_type(value: str | None) -> str:

@@ -29,6 +29,7 @@ from ._mediatype import bare_type, manifest_media_type, specific_type
 from .descriptor import Descriptor, Platform
 
 __all__ = [
+    "MAX_INDEX_ENTRIES",
     "Manifest",
     "ManifestList",
     "ManifestV2",
@@ -37,6 +38,9 @@ __all__ = [
     "RawManifest",
     "manifest_class_for",
 ]
+
+MAX_INDEX_ENTRIES = 1000
+"""The most entries an image index / manifest list may have (more is refused as hostile)."""
 
 
 class _ImageManifestMixin:

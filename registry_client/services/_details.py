@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import PlatformNotFoundError, RegistryResponseError
 from ..models import Descriptor, ImageDetails, Platform, RawManifest, parse_rfc3339
+from ..models._mediatype import IMAGE_CONFIG_TYPES
 from . import _light
 from ._schedule import parallel
 from ._transfer import _choose, _read_config, _wanted
@@ -49,7 +50,7 @@ def _details(
     config_data: bytes | None,
 ) -> ImageDetails:
     config = descs[0]
-    if config_data is None and config.media_type in _light.IMAGE_CONFIGS:
+    if config_data is None and config.media_type in IMAGE_CONFIG_TYPES:
         config_data = _read_config(images, config)
     created, labels = _created_and_labels(config_data, f"image config {config.digest}")
     return ImageDetails(platform=platform, digest=raw.digest, created=created, labels=labels,
@@ -65,7 +66,7 @@ def image_details(
     is_index, descs = _light.read(raw)
     if not is_index:
         config = descs[0]
-        data = _read_config(images, config) if config.media_type in _light.IMAGE_CONFIGS \
+        data = _read_config(images, config) if config.media_type in IMAGE_CONFIG_TYPES \
             else None
         have = _light.image_platform(raw, config, data or b"")
         if want is not None and not have.matches(want):

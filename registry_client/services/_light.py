@@ -13,14 +13,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .. import mediatypes
 from ..errors import RegistryResponseError
 from ..models import Descriptor, ManifestList, OCIIndex, Platform, RawManifest
-from ..models.manifest import manifest_class_for
+from ..models._mediatype import IMAGE_CONFIG_TYPES
+from ..models.manifest import MAX_INDEX_ENTRIES, manifest_class_for
 from ..reference import is_valid_digest
-
-MAX_INDEX_ENTRIES = 1000  # as models._converter.MAX_INDEX_ENTRIES
-IMAGE_CONFIGS = (mediatypes.OCI_CONFIG, mediatypes.DOCKER_CONFIG)
 
 
 def _object(data: bytes, what: str) -> dict[str, Any]:
@@ -109,7 +106,7 @@ def read(raw: RawManifest) -> tuple[bool, list[Descriptor]]:
 
 def image_platform(raw: RawManifest, config: Descriptor, config_data: bytes) -> Platform:
     """The platform of a single image, from its config blob (empty for an artifact)."""
-    if config.media_type not in IMAGE_CONFIGS:
+    if config.media_type not in IMAGE_CONFIG_TYPES:
         return Platform(architecture="", os="", digest=raw.digest,
                         media_type=raw.media_type, size=len(raw.data))
     doc = _object(config_data, f"image config {config.digest}")

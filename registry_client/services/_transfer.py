@@ -18,7 +18,7 @@ from ..errors import (
 )
 from ..layout import OCILayout
 from ..models import Descriptor, Image, Platform, RawManifest
-from ..models._mediatype import manifest_media_type
+from ..models._mediatype import IMAGE_CONFIG_TYPES, manifest_media_type
 from ..progress import BlobMounted, BlobSkipped, ProgressCallback, emit
 from ..reference import is_digest, require_verifiable
 from . import _light
@@ -439,7 +439,7 @@ def copy_image(
     if copied_manifests is not None:  # every manifest of the tree, nested ones included
         copied_manifests.extend(plan.manifests)
     config_data = None
-    if config is not None and config.media_type in _light.IMAGE_CONFIGS:
+    if config is not None and config.media_type in IMAGE_CONFIG_TYPES:
         # Mounted or skipped, the config was not read on the way: read it from the source.
         config_data = kept.get(config.digest) or _read_config(images, config)
     return _light_image(raw, is_index, top, config_data, domain=target.domain,

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Literal, overload
 
 import attrs
 
-from .. import mediatypes
 from ..errors import RegistryResponseError
 from ..models import (
     Descriptor,
@@ -25,6 +24,7 @@ from ..models import (
     config_from_bytes,
     manifest_from_bytes,
 )
+from ..models._mediatype import IMAGE_CONFIG_TYPES
 from ..progress import ProgressCallback
 from ..reference import check_digest, check_reference, check_tag, is_digest
 from ._base import Service
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from .tags import TagService
 
 
-_IMAGE_CONFIGS = (mediatypes.OCI_CONFIG, mediatypes.DOCKER_CONFIG)
 
 
 class ImageService(Service):
@@ -96,7 +95,7 @@ class ImageService(Service):
                 _platform_of_entry(d.platform, d.digest, d.media_type, d.size)
                 for d in manifest.manifests
             ]
-        elif manifest.config.media_type not in _IMAGE_CONFIGS:
+        elif manifest.config.media_type not in IMAGE_CONFIG_TYPES:
             platforms = [Platform(architecture="", os="", digest=raw.digest,
                                   media_type=raw.media_type, size=len(raw.data))]
         else:
