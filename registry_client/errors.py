@@ -21,12 +21,13 @@
 
 Errors keep the status code, the registry's error list, the method and a
 redacted URL -- never the request or response objects, whose headers carry
-credentials.
+credentials. Context is added on the way up with :meth:`RegistryError.with_context`
+only, which keeps every field (``Retry-After`` too).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar, overload
 
 __all__ = [
     "AuthenticationError",
@@ -46,6 +47,10 @@ __all__ = [
     "UnknownSchemaError",
     "UnsupportedDigestError",
 ]
+
+
+_E = TypeVar("_E", bound="RegistryError")
+_K = TypeVar("_K", bound="RegistryError")
 
 
 class RegistryError(Exception):
@@ -77,14 +82,44 @@ class RegistryError(Exception):
         self.url = url
         self.retry_after = retry_after
 
-    def _reword(self, message: str, *, method: str | None = None, url: str | None = None) -> None:
-        """Say more where the error passes on its way up (the operation, a quirk)."""
-        self.message = message
-        self.args = (message,)
+    @overload
+    def with_context(
+        self: _E, message: str, *, method: str | None = None, url: str | None = None,
+        kind: None = None,
+    ) -> _E: ...
+
+    @overload
+    def with_context(
+        self, message: str, *, method: str | None = None, url: str | None = None,
+        kind: type[_K],
+    ) -> _K: ...
+
+    def with_context(
+        self, message: str, *, method: str | None = None, url: str | None = None,
+        kind: type[RegistryError] | None = None,
+    ) -> RegistryError:
+        """Say more where the error passes on its way up (the operation, a quirk).
+
+        The one way the library adds context to an error: ``message`` replaces the
+        text (include ``self.message`` to keep it); ``method`` and ``url`` name the
+        request it failed on when given. Everything else -- status code, the
+        registry's errors, ``Retry-After`` -- is kept. Without ``kind`` the error
+        itself is reworded and returned (re-raise it, or ``raise`` bare); with
+        ``kind`` a new error of that class carrying every field is returned, for
+        an answer that means something more specific (``DIGEST_INVALID`` ->
+        :class:`DigestMismatchError`) -- raise it ``from`` the original.
+        """
+        target = self if kind is None else kind(
+            message, status_code=self.status_code, errors=self.errors, method=self.method,
+            url=self.url, retry_after=self.retry_after,
+        )
+        target.message = message
+        target.args = (message,)
         if method is not None:
-            self.method = method
+            target.method = method
         if url is not None:
-            self.url = url
+            target.url = url
+        return target
 
     @property
     def codes(self) -> list[str]:

@@ -363,7 +363,8 @@ class Requester:
             except RegistryError as exc:
                 # raised on the way (token server, CA bundle): say which operation it stopped
                 if exc.method is None:
-                    exc._reword(f"{context}: {exc.message}", method=method, url=redact_url(url))
+                    exc.with_context(f"{context}: {exc.message}", method=method,
+                                     url=redact_url(url))
                 raise
             except (requests.ConnectionError, requests.Timeout) as exc:
                 kind, words = connection_failure(exc)
@@ -419,12 +420,13 @@ class Requester:
                             self.back_off(attempt, None)
                             attempt += 1
                             continue
-                        exc._reword(f"{context}: {method} {redact_url(url)} failed after "
-                                    f"{attempt + 1} attempt(s): {exc.message}", method=method)
+                        exc.with_context(f"{context}: {method} {redact_url(url)} failed after "
+                                         f"{attempt + 1} attempt(s): {exc.message}",
+                                         method=method)
                         raise
                     except RegistryResponseError as exc:  # over the body cap, or short
-                        exc._reword(f"{context}: {method} {redact_url(url)}: {exc.message}",
-                                    method=method)
+                        exc.with_context(f"{context}: {method} {redact_url(url)}: {exc.message}",
+                                         method=method)
                         raise
                     self.count_received(len(resp._content))
                 return resp

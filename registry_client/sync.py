@@ -93,7 +93,7 @@ def copy_all_tags(
     if failed:
         name, exc = failed[0]
         if isinstance(exc, RegistryError):
-            exc._reword(f"copy {name}: {exc.message}")  # keeps status, Retry-After, request
+            exc.with_context(f"copy {name}: {exc.message}")  # keeps status, Retry-After, request
         raise exc
     return CopiedTags(copied, [job.reference for job in vanished])
 

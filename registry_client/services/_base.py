@@ -75,7 +75,7 @@ class Service:
             )
         except RegistryResponseError as exc:
             if method == "DELETE" and hub_refuses_deletes(self._requester.host, exc):
-                exc._reword(exc.message + " -- Docker Hub refuses deletes on the registry API "
-                            "(quirk dockerhub-no-delete): delete through Hub's own API")
+                exc.with_context(exc.message + " -- Docker Hub refuses deletes on the registry "
+                                 "API (quirk dockerhub-no-delete): delete through Hub's own API")
             raise
 

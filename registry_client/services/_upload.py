@@ -365,11 +365,9 @@ class Uploader:
             raise
         except RegistryResponseError as exc:
             if "DIGEST_INVALID" in exc.codes:  # the bytes sent do not hash to ``digest``
-                raise DigestMismatchError(
+                raise exc.with_context(
                     f"upload to {self._where}: the registry found the content does not "
-                    f"match {digest} "
-                    f"({exc.message})", status_code=exc.status_code, errors=exc.errors,
-                    method=exc.method, url=exc.url,
+                    f"match {digest} ({exc.message})", kind=DigestMismatchError,
                 ) from None
             raise
         remote = (resp.headers.get("Docker-Content-Digest") or "").strip()
@@ -490,12 +488,11 @@ class Uploader:
                     self.location = None  # already gone: nothing to cancel
                 if restarts <= 0:
                     # The cause is the connection, not a missing blob or repository.
-                    raise RegistryUnavailableError(
+                    raise exc.with_context(
                         f"upload blob {self.source.digest or ''} to {self._where}: the "
                         "chunk upload failed (cut or refused) and the registry's upload "
                         f"session could not be resumed ({exc.message})",
-                        status_code=exc.status_code, errors=exc.errors,
-                        method=exc.method, url=exc.url, retry_after=exc.retry_after,
+                        kind=RegistryUnavailableError,
                     ) from exc
             restarts -= 1
             resumed = None

@@ -229,7 +229,7 @@ class TagService(Service):
             self._delete_by_tombstone(tag)
         except RegistryError as exc:
             if not exc.message.startswith(f"delete tag {tag}"):
-                exc._reword(f"delete tag {tag}: {exc.message}")
+                exc.with_context(f"delete tag {tag}: {exc.message}")
             raise
 
     def _delete_by_tombstone(self, tag: str) -> None:
@@ -285,7 +285,7 @@ class TagService(Service):
         except RegistryError:
             still_there = None
         if not still_there or not may_restore:
-            exc._reword(
+            exc.with_context(
                 f"{exc.message}; the delete may have happened, so the tag was not put back "
                 f"on {original.digest} (it names the throw-away manifest {digest} unless "
                 "the delete went through)")
@@ -293,12 +293,12 @@ class TagService(Service):
         try:
             self._manifests.put(tag, original)
         except RegistryError as put_exc:
-            exc._reword(
+            exc.with_context(
                 f"delete tag {tag}: {exc.message}; the tag now names a throw-away manifest "
                 f"and could not be put back on {original.digest} ({put_exc.message})")
             raise exc from None
-        exc._reword(f"delete tag {tag}: the registry refused the delete, the tag is left as "
-                    f"it was ({exc.message})")
+        exc.with_context(f"delete tag {tag}: the registry refused the delete, the tag is left "
+                         f"as it was ({exc.message})")
         raise exc
 
 

@@ -469,3 +469,21 @@ def test_an_upload_the_registry_finds_corrupt_keeps_the_request_in_its_error(
     err = caught.value
     assert (err.status_code, err.method, err.codes) == (400, "PUT", ["DIGEST_INVALID"])
     assert err.url is not None and err.url.startswith(f"{BASE}/v2/app/blobs/uploads/u1")
+
+
+def test_an_upload_the_registry_finds_corrupt_keeps_its_retry_after(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """The error changes kind (DigestMismatchError) but loses nothing of the answer."""
+    reg, adapter = env
+    adapter.register_uri("HEAD", BLOB_URL, status_code=404)
+    adapter.register_uri("POST", f"{BASE}/v2/app/blobs/uploads/", status_code=202,
+                         headers={"Location": "/v2/app/blobs/uploads/u1?_state=s"})
+    adapter.register_uri(
+        "PUT", f"{BASE}/v2/app/blobs/uploads/u1", status_code=400,
+        headers={"Retry-After": "3"},
+        json={"errors": [{"code": "DIGEST_INVALID", "message": "digest invalid"}]},
+    )
+    with pytest.raises(DigestMismatchError) as caught:
+        reg.repository("app").blobs.upload(BLOB)
+    assert (caught.value.retry_after, caught.value.status_code) == (3.0, 400)
