@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import requests
 
 from . import mediatypes
 from ._challenge import ChallengeParseError, parse_challenges
-from ._http import parse_json, raise_for_status, redact_url
+from ._http import DEFAULT_BODY_LIMIT, parse_json, raise_for_status, redact_url
 from ._pagination import follow_pages, next_link
 from .auth import Authenticator, TokenAuthenticator
 from .errors import InvalidReferenceError, RegistryResponseError
@@ -29,9 +29,31 @@ from .reference import (
 from .repository import Repository
 from .requester import Requester
 
-__all__ = ["Registry"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["Registry", "RegistryOptions"]
 
 MAX_CATALOG_PAGE = 100_000
+
+
+class RegistryOptions(TypedDict, total=False):
+    """The keyword options of :class:`Registry`, as ``from_reference`` and
+    ``from_docker_config`` pass them on (see ``Registry`` for what each means)."""
+
+    authenticator: Authenticator | None
+    protocol: str
+    session: requests.Session | None
+    timeout: float | tuple[float, float]
+    verify: bool | str
+    proxy: str | None
+    retries: int
+    max_workers: int
+    user_agent: str | None
+    pool_size: int | None
+    backoff: float
+    max_backoff: float
+    body_limit: int
 
 
 class Registry:
@@ -49,6 +71,13 @@ class Registry:
         retries: retries after the first attempt of idempotent requests (default 3).
         max_workers: parallel transfers and HEADs (default 4).
         user_agent: the User-Agent header.
+        pool_size: connections kept open per host (default ``max(10, max_workers + 2)``);
+            used only for the session the Registry makes itself.
+        backoff: base of the exponential backoff between retries, in seconds (default 0.25).
+        max_backoff: the longest wait between retries, in seconds, ``Retry-After``
+            included (default 30).
+        body_limit: the largest manifest or JSON body read into memory, in bytes
+            (default 4 MiB); a larger one is a ``RegistryResponseError``.
 
     Usable as a context manager; ``close()`` releases the connections.
     """
@@ -66,7 +95,10 @@ class Registry:
         retries: int = 3,
         max_workers: int = 4,
         user_agent: str | None = None,
-        **requester_options: Any,
+        pool_size: int | None = None,
+        backoff: float = 0.25,
+        max_backoff: float = 30.0,
+        body_limit: int = DEFAULT_BODY_LIMIT,
     ) -> None:
         if domain == "index.docker.io":
             domain = "docker.io"
@@ -82,13 +114,20 @@ class Registry:
             proxy=proxy,
             retries=retries,
             user_agent=user_agent,
-            pool_size=max(10, self.max_workers + 2),
-            **requester_options,
+            pool_size=max(10, self.max_workers + 2) if pool_size is None else pool_size,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            body_limit=body_limit,
         )
 
     @classmethod
-    def from_reference(cls, reference: str | ImageReference, **kw: Any) -> Registry:
+    def from_reference(
+        cls, reference: str | ImageReference, **kw: Unpack[RegistryOptions]
+    ) -> Registry:
         """A Registry for the domain of an image reference (``quay.io/org/app:1.0``).
+
+        ``kw`` are the options of :class:`Registry`; a reference written with a
+        scheme (``http://localhost:5000/app``) sets ``protocol`` unless given.
 
         Raises:
             InvalidReferenceError: the reference is malformed.
@@ -101,11 +140,15 @@ class Registry:
         return cls(ref.domain, **kw)
 
     @classmethod
-    def from_docker_config(cls, domain: str = "docker.io", **kw: Any) -> Registry:
+    def from_docker_config(
+        cls, domain: str = "docker.io", **kw: Unpack[RegistryOptions]
+    ) -> Registry:
         """A Registry using the credentials docker stored for ``domain``.
 
         Reads ``~/.docker/config.json`` (or ``$DOCKER_CONFIG/config.json``):
         ``auths``, ``credsStore`` and ``credHelpers``. Anonymous when none.
+        ``kw`` are the options of :class:`Registry` (an ``authenticator`` given
+        there wins over the stored credentials).
         """
         from .docker_config import authenticator_for
 

@@ -1,0 +1,59 @@
+"""Tests for registry_client.registry: what Registry(...) takes and passes on."""
+
+from __future__ import annotations
+
+import inspect
+import pydoc
+import typing
+
+import pytest
+import requests
+
+from registry_client import NullAuthenticator, Registry
+from registry_client.registry import RegistryOptions
+
+OPTIONS = ["authenticator", "protocol", "session", "timeout", "verify", "proxy", "retries",
+           "max_workers", "user_agent", "pool_size", "backoff", "max_backoff", "body_limit"]
+
+
+def test_every_option_is_a_documented_keyword_only_parameter() -> None:
+    params = inspect.signature(Registry).parameters
+    assert list(params) == ["domain", *OPTIONS]
+    assert all(params[name].kind is inspect.Parameter.KEYWORD_ONLY for name in OPTIONS)
+    text = pydoc.render_doc(Registry, renderer=pydoc.plaintext)
+    for name in OPTIONS:
+        assert f"{name}:" in text, name  # an "Args:" entry, not only the signature
+
+
+def test_the_factories_take_the_same_options() -> None:
+    assert list(typing.get_type_hints(RegistryOptions)) == OPTIONS
+    for factory in (Registry.from_reference, Registry.from_docker_config):
+        kw = inspect.signature(factory).parameters["kw"]
+        assert "Unpack[RegistryOptions]" in str(kw.annotation), factory
+
+
+def test_the_options_reach_the_requester() -> None:
+    reg = Registry("localhost:5000", protocol="http", authenticator=NullAuthenticator(),
+                   retries=1, backoff=0.5, max_backoff=2.0, body_limit=1234, pool_size=20)
+    r = reg.requester
+    assert (r.retries, r.backoff, r.max_backoff, r.body_limit) == (1, 0.5, 2.0, 1234)
+    adapter = r.session.get_adapter("http://localhost:5000/v2/")
+    assert isinstance(adapter, requests.adapters.HTTPAdapter)
+    assert adapter.poolmanager.connection_pool_kw["maxsize"] == 20
+
+
+def test_the_pool_grows_with_the_workers_unless_sized() -> None:
+    def maxsize(reg: Registry) -> int:
+        adapter = reg.requester.session.get_adapter("https://ghcr.io/v2/")
+        assert isinstance(adapter, requests.adapters.HTTPAdapter)
+        return int(adapter.poolmanager.connection_pool_kw["maxsize"])
+
+    assert maxsize(Registry("ghcr.io")) == 10
+    assert maxsize(Registry("ghcr.io", max_workers=16)) == 18
+
+
+def test_an_unknown_option_is_refused() -> None:
+    with pytest.raises(TypeError):
+        Registry("ghcr.io", pool=3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Registry.from_reference("ghcr.io/app", pool=3)  # type: ignore[call-arg]
