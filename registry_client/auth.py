@@ -1,11 +1,12 @@
-"""Authentication strategies: the two-hook ``Authenticator`` protocol and its implementations.
+"""Authentication strategies: the ``Authenticator`` protocol and its implementations.
 
 The :class:`~registry_client.requester.Requester` owns the auth loop: before it
-sends a request it calls ``handle_request`` (add credentials); on an answer it
+sends a request it calls ``handle_request`` (add credentials); on a 401 answer it
 calls ``handle_response``, which returns True when the request should be sent
 once more with fresh credentials. Strategies never send registry requests
-themselves; the token strategy fetches tokens through the transport the
-Requester binds to it (one connection pool).
+themselves; one that needs HTTP of its own (the token strategy) implements the
+optional ``bind`` hook and gets the Requester's transport (one connection pool).
+See :class:`Authenticator` for the whole contract.
 """
 
 from __future__ import annotations
@@ -34,32 +35,62 @@ from .errors import (
 )
 
 __all__ = [
+    "SCOPES_ATTRIBUTE",
     "Authenticator",
     "BasicAuthenticator",
+    "BindableAuthenticator",
     "NullAuthenticator",
     "TokenAuthenticator",
+    "TokenTransport",
     "get_scopes",
     "set_scopes",
 ]
 
 
-_SCOPES_ATTR = "_registry_client_scopes"
 DEFAULT_EXPIRES_IN = 60
 _MAX_TOKEN_BODY = 1 << 20
 
 TokenTransport = Callable[..., requests.Response]
-"""``transport(method, url, *, headers=..., params=..., data=...) -> Response``."""
+"""How an authenticator sends its own requests (to a token server), given by ``bind``.
+
+``transport(method, url, *, params=..., headers=..., data=..., allow_redirects=...)``
+returns a streamed ``requests.Response`` (read it, then close it). It goes through
+the registry's session, proxy and TLS settings, and raises ``RegistryError`` when
+the server cannot be reached.
+"""
+
+SCOPES_ATTRIBUTE = "registry_scopes"
+"""The attribute of a ``PreparedRequest`` holding its token scopes (a tuple of str).
+
+Set by the Requester on every request it sends (:func:`set_scopes`); read it with
+:func:`get_scopes`, which also answers for a request that has none. It is an
+attribute of the request, not a header: nothing of it is sent.
+"""
 
 
 def set_scopes(request: requests.PreparedRequest, scopes: Iterable[str]) -> None:
-    """Record on a prepared request the token scopes its operation needs."""
-    setattr(request, _SCOPES_ATTR, tuple(scopes))
+    """Record the token scopes ``request``'s operation needs (the Requester does this)."""
+    setattr(request, SCOPES_ATTRIBUTE, tuple(scopes))
 
 
 def get_scopes(request: requests.PreparedRequest | None) -> tuple[str, ...]:
-    """The token scopes recorded on a prepared request (empty when none)."""
-    value = getattr(request, _SCOPES_ATTR, ())
-    return tuple(value) if isinstance(value, tuple) else ()
+    """The token scopes the operation of ``request`` needs; empty when none were recorded.
+
+    Scopes are Docker token-spec strings: ``"repository:team/app:pull"``,
+    ``"repository:team/app:pull,push"``, ``"registry:catalog:*"``. A ping asks none.
+    """
+    value = getattr(request, SCOPES_ATTRIBUTE, ())
+    return value if isinstance(value, tuple) else ()
+
+
+def copy_for_resend(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """The copy of ``request`` the Requester sends again after ``handle_response``
+    asked for it: the same request and scopes, without its ``Authorization`` header
+    (``handle_request`` adds the fresh one). ``request`` itself is left as sent."""
+    again = request.copy()
+    again.headers.pop("Authorization", None)
+    set_scopes(again, get_scopes(request))
+    return again
 
 
 def _host_of(url: str | None) -> str:
@@ -69,13 +100,58 @@ def _host_of(url: str | None) -> str:
 
 @runtime_checkable
 class Authenticator(Protocol):
-    """A strategy that adds credentials to requests and reacts to 401 answers."""
+    """A strategy that adds credentials to requests and reacts to 401 answers.
+
+    Any object with these two methods is an authenticator; no base class is needed
+    (``NullAuthenticator`` is the smallest example). For every request the Requester:
+
+    1. prepares it and records the token scopes its operation needs in the
+       request's ``registry_scopes`` attribute, which ``get_scopes(request)`` returns
+       (``("repository:team/app:pull",)``; empty for a ping) -- in both hooks
+       (``get_scopes(response.request)`` in ``handle_response``);
+    2. calls ``handle_request(request)``: set headers (``Authorization``) here;
+    3. sends it; when the registry (its own scheme, host and port: never a
+       redirect target) answers 401, calls ``handle_response(response)``. True
+       sends the request once more -- a copy without the ``Authorization`` header,
+       same scopes, passed to ``handle_request`` again. False, or a 401 to the
+       copy, ends the request with that 401 (an ``AuthenticationError``). Raising
+       a ``RegistryError`` there (``TokenError``...) ends it with that error.
+
+    The hooks never send registry requests. One authenticator serves every thread
+    of a Registry, and may be shared by several: keep its state thread-safe.
+
+    Optional hook -- ``bind(transport, *, trusted_http_host=None, registry=None)``
+    (see :class:`BindableAuthenticator`): an authenticator that must make HTTP
+    requests of its own (to fetch tokens) gets each Requester's transport, once,
+    when that Requester is built with it.
+    """
 
     def handle_request(self, request: requests.PreparedRequest) -> None:
-        """Add credentials to ``request`` before it is sent."""
+        """Add credentials to ``request`` before it is sent (``get_scopes(request)``
+        says what the operation needs)."""
 
     def handle_response(self, response: requests.Response) -> bool:
-        """Look at an answer; return True when the request should be sent again."""
+        """Look at a 401 answer; return True when the request should be sent again."""
+
+
+@runtime_checkable
+class BindableAuthenticator(Authenticator, Protocol):
+    """An :class:`Authenticator` with the optional ``bind`` hook (``TokenAuthenticator``)."""
+
+    def bind(
+        self, transport: TokenTransport, *, trusted_http_host: str | None = None,
+        registry: str | None = None,
+    ) -> None:
+        """Take the transport to send the authenticator's own requests through.
+
+        Called once by each Requester built with this authenticator. ``transport`` is
+        a :data:`TokenTransport` using that Requester's session, proxy and TLS settings;
+        ``registry`` is the registry it serves (``https://ghcr.io``, ``scheme://host[:port]``):
+        keep one transport per registry when the authenticator is shared.
+        ``trusted_http_host`` is the registry's host name when it was configured
+        with plain HTTP (``protocol="http"``), else None: a token server on that host
+        may get credentials over plain HTTP, for that registry only.
+        """
 
 
 class NullAuthenticator:

@@ -32,7 +32,14 @@ from ._http import (
     retry_after,
 )
 from ._log import log
-from .auth import Authenticator, TokenAuthenticator, refusal_hint, set_scopes
+from .auth import (
+    Authenticator,
+    BindableAuthenticator,
+    TokenAuthenticator,
+    copy_for_resend,
+    refusal_hint,
+    set_scopes,
+)
 from .errors import (
     AuthenticationError,
     RegistryError,
@@ -226,11 +233,10 @@ class Requester:
         self._stats: dict[str, Any] = {
             "requests": 0, "by_method": {}, "bytes_sent": 0, "bytes_received": 0,
         }
-        bind = getattr(self.authenticator, "bind", None)
-        if callable(bind):
-            bind(self._token_transport,
-                 trusted_http_host=urlsplit(self.base_url).hostname if protocol == "http" else None,
-                 registry=self.base_url)
+        if isinstance(self.authenticator, BindableAuthenticator):  # the optional hook
+            self.authenticator.bind(
+                self._token_transport, registry=self.base_url,
+                trusted_http_host=urlsplit(self.base_url).hostname if protocol == "http" else None)
         if protocol == "http" or verify is False:
             _warn_once(domain, "plain HTTP, traffic is not encrypted" if protocol == "http"
                        else "TLS certificate verification is disabled")
@@ -549,9 +555,7 @@ class Requester:
             discard(resp)
             if start is not None and hasattr(data, "seek"):
                 data.seek(start)
-            prepared = prepared.copy()
-            prepared.headers.pop("Authorization", None)
-            set_scopes(prepared, scopes)
+            prepared = copy_for_resend(prepared)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _transmit(

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import logging
+import pydoc
 import socket
 import ssl
 import struct
@@ -44,6 +45,12 @@ from registry_client._http import (
     retry_after,
 )
 from registry_client._pagination import follow_pages, next_link
+from registry_client.auth import (
+    Authenticator,
+    BindableAuthenticator,
+    TokenTransport,
+    get_scopes,
+)
 from registry_client.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -1860,3 +1867,73 @@ def test_a_bare_400_to_a_plain_http_head_suggests_https() -> None:
     adapter.register_uri("HEAD", f"http://{DOMAIN}/v2/app/manifests/latest", status_code=400)
     with pytest.raises(RegistryResponseError, match="speaks HTTPS"):
         reg.repository("app").manifests.head("latest")
+
+
+# -- the Authenticator contract, as a custom authenticator sees it --------------------------
+class _HeaderAuth:
+    """A custom authenticator written from help(Authenticator) alone: two hooks, no bind."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, tuple[str, ...], str | None]] = []
+        self.challenged = False
+
+    def handle_request(self, request: requests.PreparedRequest) -> None:
+        self.seen.append(("request", get_scopes(request), request.headers.get("Authorization")))
+        request.headers["Authorization"] = "Custom " + ("fresh" if self.challenged else "stale")
+
+    def handle_response(self, response: requests.Response) -> bool:
+        self.seen.append(("response", get_scopes(response.request), None))
+        if self.challenged:
+            return False
+        self.challenged = True
+        return True
+
+
+def test_a_custom_authenticator_with_the_two_hooks_sees_scopes_and_one_resend() -> None:
+    auth = _HeaderAuth()
+    assert isinstance(auth, Authenticator) and not isinstance(auth, BindableAuthenticator)
+    reg, adapter = make(auth)
+    adapter.register_uri("GET", f"{BASE}/v2/app/tags/list", [
+        {"status_code": 401, "headers": {"WWW-Authenticate": "Custom"}},
+        {"json": {"name": "app", "tags": ["1"]}},
+    ])
+    assert reg.repository("app").tags.get_all() == ["1"]
+    scope = ("repository:app:pull",)
+    assert auth.seen == [("request", scope, None), ("response", scope, None),
+                         ("request", scope, None)]  # the re-sent copy: no old Authorization
+    assert [r.headers["Authorization"] for r in adapter.request_history] == [
+        "Custom stale", "Custom fresh"]
+
+
+class _BindingAuth(NullAuthenticator):
+    def __init__(self) -> None:
+        self.bound: list[dict[str, Any]] = []
+
+    def bind(self, transport: TokenTransport, *, trusted_http_host: str | None = None,
+             registry: str | None = None) -> None:
+        self.bound.append({"transport": transport, "trusted_http_host": trusted_http_host,
+                           "registry": registry})
+
+
+def test_an_authenticator_with_bind_is_handed_the_requesters_transport() -> None:
+    auth = _BindingAuth()
+    assert isinstance(auth, BindableAuthenticator)
+    _reg, adapter = make(auth, domain="localhost:5000")
+    assert [(b["registry"], b["trusted_http_host"]) for b in auth.bound] == [
+        ("https://localhost:5000", None)]
+    adapter.register_uri("GET", "https://auth.example/token", json={"token": "t"})
+    resp = auth.bound[0]["transport"]("GET", "https://auth.example/token", params=[])
+    assert resp.status_code == 200 and adapter.request_history[-1].hostname == "auth.example"
+    plain = _BindingAuth()
+    Registry("localhost:5000", protocol="http", authenticator=plain)
+    assert [(b["registry"], b["trusted_http_host"]) for b in plain.bound] == [
+        ("http://localhost:5000", "localhost")]
+
+
+def test_help_on_the_authenticator_protocol_names_every_hook() -> None:
+    text = pydoc.render_doc(Authenticator, renderer=pydoc.plaintext)
+    for name in ("handle_request", "handle_response", "bind", "get_scopes",
+                 "BindableAuthenticator", "thread"):
+        assert name in text, name
+    bind_text = pydoc.render_doc(BindableAuthenticator, renderer=pydoc.plaintext)
+    assert "trusted_http_host" in bind_text and "registry" in bind_text
