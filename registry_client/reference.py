@@ -61,7 +61,8 @@ _SEPARATOR = r"(?:[._]|__|[-]+)"
 _LOCALHOST = "localhost"
 _DOMAIN_NAME_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _OPTIONAL_PORT = r"(?::[0-9]+)?"
-_TAG = r"[\w][\w.-]{0,127}"
+_TAG_CHARS = r"\w.-"
+_TAG = rf"[\w][{_TAG_CHARS}]{{0,127}}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}"
 _IDENTIFIER = r"[a-f0-9]{64}"
 # A digest in a document: OCI image-spec descriptor.md "Digests" (go-digest's DigestRegexp)
@@ -80,6 +81,7 @@ _REMOTE_NAME = _PATH_COMPONENT + _any_times("/", _PATH_COMPONENT)
 _DOMAIN_RE = re.compile(_DOMAIN_AND_PORT, re.ASCII)
 _REMOTE_NAME_RE = re.compile(_REMOTE_NAME, re.ASCII)
 _TAG_RE = re.compile(_TAG, re.ASCII)
+_NOT_TAG_CHAR_RE = re.compile(rf"[^{_TAG_CHARS}]", re.ASCII)
 _DIGEST_RE = re.compile(_DIGEST, re.ASCII)
 _IDENTIFIER_RE = re.compile(_IDENTIFIER, re.ASCII)
 _OCI_DIGEST_RE = re.compile(_OCI_DIGEST, re.ASCII)
@@ -351,6 +353,25 @@ def scope(repository: str, actions: str) -> str:
 def is_valid_tag(value: object) -> bool:
     """True for a tag: up to 128 ASCII letters, digits, ``_ . -``, not led by ``.`` or ``-``."""
     return isinstance(value, str) and _TAG_RE.fullmatch(value) is not None
+
+
+def referrers_tag(digest: str) -> str:
+    """The referrers tag schema's tag for ``digest``: ``sha256:ab...`` -> ``sha256-ab...``.
+
+    Algorithm cut to 32 characters, encoded part to 64, other characters -> ``-``.
+    """
+    algorithm, _, encoded = digest.partition(":")
+    return _NOT_TAG_CHAR_RE.sub("-", f"{algorithm[:32]}-{encoded[:64]}")
+
+
+def is_referrers_tag(tag: str) -> bool:
+    """True for a sha256/sha512 tag of the referrers tag schema (``sha256-<64 hex>``),
+    or cosign's ``.sig``, ``.att`` and ``.sbom`` tags named after it."""
+    stem, dot, suffix = tag.partition(".")
+    algorithm, dash, encoded = stem.partition("-")
+    return (dash == "-" and algorithm in _DIGEST_HEX_LENGTHS and len(encoded) == 64
+            and bool(_LOWER_HEX_RE.fullmatch(encoded))
+            and (not dot or suffix in ("sig", "att", "sbom")))
 
 
 def is_valid_repository_name(value: object) -> bool:

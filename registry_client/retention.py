@@ -42,6 +42,7 @@ from ._log import log
 from ._vanished import tag_vanished
 from .errors import NotFoundError, RegistryError
 from .models import ManifestList, ManifestV2, OCIIndex, OCIManifest, parse_rfc3339
+from .reference import is_referrers_tag
 
 if TYPE_CHECKING:
     from .repository import Repository
@@ -58,7 +59,6 @@ _SEMVER_RE = re.compile(
     r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
 )
 # The referrers tag schema (OCI distribution-spec 1.1) and cosign's .sig/.att/.sbom tags.
-_REFERRERS_TAG_RE = re.compile(r"^sha(?:256|512)-[0-9a-f]{64}(?:\.(?:sig|att|sbom))?$")
 _CREATED_ANNOTATION = "org.opencontainers.image.created"
 _FOREIGN = ("foreign", "nondistributable")
 
@@ -285,7 +285,7 @@ def plan(
     for tag in ranked:
         when = created(tag)
         protect = []
-        if _REFERRERS_TAG_RE.match(tag):
+        if is_referrers_tag(tag):
             protect.append("referrers tag schema index")
         if tag in newest:
             protect.append(f"newest {keep} (#{newest[tag]})")

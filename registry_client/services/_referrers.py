@@ -19,7 +19,6 @@ the other entry is lost from the index (the artifact itself stays pushed).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
@@ -41,6 +40,7 @@ from ..models import (
     manifest_to_bytes,
 )
 from ..progress import ProgressCallback
+from ..reference import referrers_tag
 
 if TYPE_CHECKING:
     from ..repository import Repository
@@ -57,20 +57,10 @@ EMPTY_DESCRIPTOR = Descriptor(
     media_type=mediatypes.OCI_EMPTY, digest=compute_digest(EMPTY_JSON), size=len(EMPTY_JSON)
 )
 _OCTET = "application/octet-stream"
-_NOT_TAG_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
 
 Blob: TypeAlias = bytes | str | os.PathLike[str]
 ArtifactItem: TypeAlias = Blob | tuple[Blob, str]
 """One layer of an artifact: bytes or a file path, alone or as ``(data, media_type)``."""
-
-
-def referrers_tag(digest: str) -> str:
-    """The referrers tag schema's tag for ``digest``: ``sha256:ab...`` -> ``sha256-ab...``.
-
-    Algorithm cut to 32 characters, encoded part to 64, other characters -> ``-``.
-    """
-    algorithm, _, encoded = digest.partition(":")
-    return _NOT_TAG_CHARS.sub("-", f"{algorithm[:32]}-{encoded[:64]}")
 
 
 def _index_of(data: bytes, what: str) -> OCIIndex:

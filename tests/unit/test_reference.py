@@ -20,10 +20,12 @@ from registry_client.reference import (
     check_reference,
     check_repository_name,
     check_tag,
+    is_referrers_tag,
     is_valid_digest,
     is_valid_repository_name,
     is_valid_tag,
     parse_image_name,
+    referrers_tag,
     scope,
 )
 
@@ -648,3 +650,15 @@ def test_scope_strings_are_built_in_one_place() -> None:
     assert scope("team/app", "pull") == "repository:team/app:pull"
     assert scope("app", "pull,push") == "repository:app:pull,push"
     assert CATALOG_SCOPE == "registry:catalog:*"
+
+
+def test_the_referrers_tag_schema_is_named_and_recognised_in_one_place() -> None:
+    for digest in (SHA256, SHA512, REDIS):
+        tag = referrers_tag(digest)
+        assert is_valid_tag(tag) and is_referrers_tag(tag)
+        assert all(is_referrers_tag(f"{tag}.{kind}") for kind in ("sig", "att", "sbom"))
+    assert referrers_tag(REDIS) == "sha256-" + REDIS[7:]
+    assert referrers_tag("sha256+b64u:a=b/c") == "sha256-b64u-a-b-c"
+    for tag in ("latest", "sha256-" + "f" * 63, "sha256-" + "F" * 64, "md5-" + "f" * 64,
+                "sha256-" + HEX64 + ".txt", "sha256_" + HEX64):
+        assert not is_referrers_tag(tag), tag
