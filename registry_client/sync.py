@@ -183,8 +183,8 @@ def _run(
     for key in reported:  # (the failure holds this very error: reworded in place)
         error = gone[key]
         count = not_copied[key]
-        error._reword(f"the repository was deleted after its tag list was read: {count} "
-                      f"tag{'s' if count != 1 else ''} not copied ({error.message})")
+        error.with_context(f"the repository was deleted after its tag list was read: {count} "
+                           f"tag{'s' if count != 1 else ''} not copied ({error.message})")
     return results, failures, vanished
 
 
