@@ -48,7 +48,8 @@ _MAX_REFERENCE_LENGTH = 1024
 _SCHEMES = ("http", "https")
 _DIGEST_HEX_LENGTHS = {"sha256": 64, "sha512": 128}  # the algorithms content is verified by
 _MAX_DIGEST_LENGTH = 256
-_TAG_WANT = "up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
+TAG_RULE = "up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
+"""What a tag may be, in the words every message about a bad tag uses."""
 
 
 def _any_times(*parts: str) -> str:
@@ -109,7 +110,7 @@ def _invalid(problem: str, text: str) -> InvalidReferenceError:
 
 def _check_tag(tag: str, text: str) -> None:
     if not _TAG_RE.fullmatch(tag):
-        raise _invalid(f"invalid tag {_quote(tag)} (want {_TAG_WANT})", text)
+        raise _invalid(f"invalid tag {_quote(tag)} (want {TAG_RULE})", text)
 
 
 def _check_digest(digest: str, text: str) -> None:
@@ -449,7 +450,7 @@ def check_tag(tag: str) -> str:
     """Return ``tag`` when it follows the tag grammar, else raise InvalidReferenceError."""
     if not is_valid_tag(tag):
         _given_a_reference(tag, "a tag")
-        raise InvalidReferenceError(f"invalid tag {str(tag)[:140]!r}: want {_TAG_WANT}")
+        raise InvalidReferenceError(f"invalid tag {str(tag)[:140]!r}: want {TAG_RULE}")
     return tag
 
 

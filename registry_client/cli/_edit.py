@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from registry_client import InvalidReferenceError, RegistryError
+from registry_client.reference import TAG_RULE
 
 from ._context import Context, UsageError
 from ._parser import Parser, add_verb
@@ -60,8 +61,7 @@ def run_tag(ctx: Context) -> int:
         ref.with_tag(new_tag)
     except InvalidReferenceError:
         raise UsageError(
-            f"NEWTAG {new_tag[:140]!r}: give a bare tag such as 1.1 (letters, digits, "
-            "'_', '.', '-'; up to 128)"
+            f"NEWTAG {new_tag[:140]!r}: give a bare tag such as 1.1 ({TAG_RULE})"
         ) from None
     image = ctx.repository(ref).images.retag(reference, new_tag)
     if ctx.json:
