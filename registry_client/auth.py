@@ -114,10 +114,11 @@ class Authenticator(Protocol):
        redirect target) answers 401, calls ``handle_response(response)``. True
        sends the request once more -- a copy without the ``Authorization`` header,
        same scopes, passed to ``handle_request`` again. False, or a 401 to the
-       copy, ends the request with that 401 (an ``AuthenticationError``). Raising
-       a ``RegistryError`` there (``TokenError``...) ends it with that error.
+       copy, ends the request with that 401 as its error (``AuthenticationError``;
+       ``AuthorizationError`` for an ``insufficient_scope`` challenge).
+       A ``RegistryError`` raised there (``TokenError``...) ends it with that error.
 
-    The hooks never send registry requests. One authenticator serves every thread
+    The hooks do not send registry requests themselves. One authenticator serves every thread
     of a Registry, and may be shared by several: keep its state thread-safe.
 
     Optional hook -- ``bind(transport, *, trusted_http_host=None, registry=None)``
