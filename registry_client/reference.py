@@ -50,6 +50,8 @@ _DIGEST_HEX_LENGTHS = {"sha256": 64, "sha512": 128}  # the algorithms content is
 _MAX_DIGEST_LENGTH = 256
 TAG_RULE = "up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
 """What a tag may be, in the words every message about a bad tag uses."""
+DIGEST_RULE = "algorithm:encoded, e.g. sha256:<64 hex>"
+"""What a digest looks like, in the words messages about a bad digest use."""
 
 
 def _any_times(*parts: str) -> str:
@@ -467,7 +469,7 @@ def check_digest(digest: str, *, verify: bool = True) -> str:
     """
     if not is_valid_digest(digest):
         _given_a_reference(digest, "a digest")
-        raise InvalidReferenceError(f"invalid digest {str(digest)[:140]!r}: want sha256:<64 hex>")
+        raise InvalidReferenceError(f"invalid digest {str(digest)[:140]!r}: want {DIGEST_RULE}")
     return require_verifiable(digest) if verify else digest
 
 

@@ -35,7 +35,7 @@ from cattrs.gen import (
 )
 
 from ..errors import RegistryError, RegistryResponseError
-from ..reference import is_valid_digest
+from ..reference import DIGEST_RULE, is_valid_digest
 from .descriptor import Descriptor, Platform
 from .image import ContainerConfig, History, Image, ImageConfig, RootFS, TagPage
 from .manifest import (
@@ -104,8 +104,7 @@ def _structure_bool(value: object, _: object) -> bool:
 def _structure_digest(value: object, _: object) -> str:
     digest = _structure_str(value, _)
     if not is_valid_digest(digest):
-        raise _BadValue(f"invalid digest {digest[:100]!r} (want algorithm:encoded, "
-                        "e.g. sha256:<64 hex>)")
+        raise _BadValue(f"invalid digest {digest[:100]!r} (want {DIGEST_RULE})")
     return digest
 
 
