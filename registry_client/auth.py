@@ -7,23 +7,40 @@ once more with fresh credentials. Strategies never send registry requests
 themselves; one that needs HTTP of its own (the token strategy) implements the
 optional ``bind`` hook and gets the Requester's transport (one connection pool).
 See :class:`Authenticator` for the whole contract.
+
+The contract lives in ``_auth_protocol.py``, the null and Basic strategies in
+``_auth_basic.py``, the token strategy here; this module exports them all.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import attrs
 import requests
 
+from ._auth_basic import (
+    BasicAuthenticator,
+    NullAuthenticator,
+    basic_header,
+    host_of,
+    require_username,
+)
+from ._auth_protocol import (
+    SCOPES_ATTRIBUTE,
+    Authenticator,
+    BindableAuthenticator,
+    TokenTransport,
+    get_scopes,
+    set_scopes,
+)
 from ._challenge import Challenge, ChallengeParseError, parse_challenges
 from ._http import connection_failure, discard, failure_cause, redact_url
 from .errors import (
@@ -50,125 +67,6 @@ __all__ = [
 DEFAULT_EXPIRES_IN = 60
 _MAX_TOKEN_BODY = 1 << 20
 
-TokenTransport = Callable[..., requests.Response]
-"""How an authenticator sends its own requests (to a token server), given by ``bind``.
-
-``transport(method, url, *, params=..., headers=..., data=..., allow_redirects=...)``
-returns a streamed ``requests.Response`` (read it, then close it). It goes through
-the registry's session, proxy and TLS settings, and raises ``RegistryError`` when
-the server cannot be reached.
-"""
-
-SCOPES_ATTRIBUTE = "registry_scopes"
-"""The attribute of a ``PreparedRequest`` holding its token scopes (a tuple of str).
-
-Set by the Requester on every request it sends (:func:`set_scopes`); read it with
-:func:`get_scopes`, which also answers for a request that has none. It is an
-attribute of the request, not a header: nothing of it is sent.
-"""
-
-
-def set_scopes(request: requests.PreparedRequest, scopes: Iterable[str]) -> None:
-    """Record the token scopes ``request``'s operation needs (the Requester does this)."""
-    setattr(request, SCOPES_ATTRIBUTE, tuple(scopes))
-
-
-def get_scopes(request: requests.PreparedRequest | None) -> tuple[str, ...]:
-    """The token scopes the operation of ``request`` needs; empty when none were recorded.
-
-    Scopes are Docker token-spec strings: ``"repository:team/app:pull"``,
-    ``"repository:team/app:pull,push"``, ``"registry:catalog:*"``. A ping asks none.
-    """
-    value = getattr(request, SCOPES_ATTRIBUTE, ())
-    return value if isinstance(value, tuple) else ()
-
-
-def copy_for_resend(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """The copy of ``request`` the Requester sends again after ``handle_response``
-    asked for it: the same request and scopes, without its ``Authorization`` header
-    (``handle_request`` adds the fresh one). ``request`` itself is left as sent."""
-    again = request.copy()
-    again.headers.pop("Authorization", None)
-    set_scopes(again, get_scopes(request))
-    return again
-
-
-def _host_of(url: str | None) -> str:
-    parts = urlsplit(url or "")
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-@runtime_checkable
-class Authenticator(Protocol):
-    """A strategy that adds credentials to requests and reacts to 401 answers.
-
-    Any object with these two methods is an authenticator; no base class is needed
-    (``NullAuthenticator`` is the smallest example). For every request the Requester:
-
-    1. prepares it and records the token scopes its operation needs in the
-       request's ``registry_scopes`` attribute, which ``get_scopes(request)`` returns
-       (``("repository:team/app:pull",)``; empty for a ping) -- in both hooks
-       (``get_scopes(response.request)`` in ``handle_response``);
-    2. calls ``handle_request(request)``: set headers (``Authorization``) here;
-    3. sends it; when the registry (its own scheme, host and port: never a
-       redirect target) answers 401, calls ``handle_response(response)``. True
-       sends the request once more -- a copy without the ``Authorization`` header,
-       same scopes, passed to ``handle_request`` again. False, or a 401 to the
-       copy, ends the request with that 401 as its error (``AuthenticationError``;
-       ``AuthorizationError`` for an ``insufficient_scope`` challenge).
-       A ``RegistryError`` raised there (``TokenError``...) ends it with that error.
-
-    The hooks do not send registry requests themselves. One authenticator serves every thread
-    of a Registry, and may be shared by several: keep its state thread-safe.
-
-    Optional hook -- ``bind(transport, *, trusted_http_host=None, registry=None)``
-    (see :class:`BindableAuthenticator`): an authenticator that must make HTTP
-    requests of its own (to fetch tokens) gets each Requester's transport, once,
-    when that Requester is built with it.
-    """
-
-    def handle_request(self, request: requests.PreparedRequest) -> None:
-        """Add credentials to ``request`` before it is sent (``get_scopes(request)``
-        says what the operation needs)."""
-
-    def handle_response(self, response: requests.Response) -> bool:
-        """Look at a 401 answer; return True when the request should be sent again."""
-
-
-@runtime_checkable
-class BindableAuthenticator(Authenticator, Protocol):
-    """An :class:`Authenticator` with the optional ``bind`` hook (``TokenAuthenticator``)."""
-
-    def bind(
-        self, transport: TokenTransport, *, trusted_http_host: str | None = None,
-        registry: str | None = None,
-    ) -> None:
-        """Take the transport to send the authenticator's own requests through.
-
-        Called once by each Requester built with this authenticator. ``transport`` is
-        a :data:`TokenTransport` using that Requester's session, proxy and TLS settings;
-        ``registry`` is the registry it serves (``https://ghcr.io``, ``scheme://host[:port]``):
-        keep one transport per registry when the authenticator is shared.
-        ``trusted_http_host`` is the registry's host name when it was configured
-        with plain HTTP (``protocol="http"``), else None: a token server on that host
-        may get credentials over plain HTTP, for that registry only.
-        """
-
-
-class NullAuthenticator:
-    """Send no credentials and never retry: for open registries."""
-
-    def handle_request(self, request: requests.PreparedRequest) -> None:
-        """Leave the request as it is."""
-
-    def handle_response(self, response: requests.Response) -> bool:
-        """Never ask for a re-send."""
-        return False
-
-    def __repr__(self) -> str:
-        return "NullAuthenticator()"
-
-
 NO_CREDENTIALS_HINT = (
     "no credentials were given: pass authenticator=TokenAuthenticator(username, password) "
     "or use Registry.from_docker_config(domain)"
@@ -180,64 +78,6 @@ BEARER_HINT = (
     "use TokenAuthenticator(username, password) (it answers Basic challenges too)"
 )
 """Added to the error of a BasicAuthenticator request refused with a Bearer challenge."""
-
-
-def _require_username(username: str | None, password: str | None) -> None:
-    if password is not None and not username:
-        raise ValueError(
-            "a password was given without a username: give both (the password would "
-            "otherwise never be sent)"
-        )
-
-
-def _basic_header(username: str, password: str) -> str:
-    raw = f"{username}:{password}".encode()
-    return "Basic " + base64.b64encode(raw).decode("ascii")
-
-
-class BasicAuthenticator:
-    """HTTP Basic credentials, sent after the registry asks for them and then up front.
-
-    The first request to a registry goes without credentials; once the registry
-    answers 401 with a ``Basic`` challenge, every following request to that host
-    carries them (one round trip saved per request).
-    """
-
-    def __init__(self, username: str, password: str) -> None:
-        """Raises ValueError when ``username`` is empty or None."""
-        _require_username(username, password)
-        self.username = username
-        self._header = _basic_header(username, password)
-        self._hosts: set[str] = set()
-        self._lock = threading.Lock()
-
-    def handle_request(self, request: requests.PreparedRequest) -> None:
-        """Add the Basic header when this host is known to want it."""
-        with self._lock:
-            known = _host_of(request.url) in self._hosts
-        if known:
-            request.headers["Authorization"] = self._header
-
-    def handle_response(self, response: requests.Response) -> bool:
-        """On a Basic challenge, remember the host and ask for one re-send."""
-        if response.status_code != 401:
-            return False
-        req = response.request
-        if req is not None and req.headers.get("Authorization") == self._header:
-            return False  # our credentials were refused
-        header = response.headers.get("WWW-Authenticate", "")
-        try:
-            challenges = parse_challenges(header)
-        except ChallengeParseError:
-            return False
-        if not any(c.scheme == "basic" for c in challenges):
-            return False
-        with self._lock:
-            self._hosts.add(_host_of(response.url or (req.url if req else "")))
-        return True
-
-    def __repr__(self) -> str:
-        return f"BasicAuthenticator(username={self.username!r}, password=<redacted>)"
 
 
 @attrs.define
@@ -268,7 +108,7 @@ class TokenAuthenticator:
         refresh_token: str | None = None,
     ) -> None:
         """Raises ValueError for a ``password`` without a ``username``."""
-        _require_username(username, password)
+        require_username(username, password)
         self.username = username
         self._password = password
         self._refresh: dict[tuple[str, str], str] = {}
@@ -322,7 +162,7 @@ class TokenAuthenticator:
     # -- hooks --------------------------------------------------------------------------
     def handle_request(self, request: requests.PreparedRequest) -> None:
         """Add a Bearer token (fetched or cached) when the host's challenge is known."""
-        host = _host_of(request.url)
+        host = host_of(request.url)
         with self._lock:
             challenge = self._challenges.get(host)
             basic = host in self._basic_hosts
@@ -335,7 +175,7 @@ class TokenAuthenticator:
             token = self._token_for(challenge, scopes, stale=None, registry=host)
             request.headers["Authorization"] = f"Bearer {token}"
         elif basic and self.username is not None and self._password is not None:
-            request.headers["Authorization"] = _basic_header(self.username, self._password)
+            request.headers["Authorization"] = basic_header(self.username, self._password)
 
     def handle_response(self, response: requests.Response) -> bool:
         """On a 401 challenge, learn it and ask for one re-send with a fresh token.
@@ -355,8 +195,8 @@ class TokenAuthenticator:
         except ChallengeParseError as exc:
             raise TokenError(f"malformed WWW-Authenticate header {header!r}: {exc}") from None
         bearer = next((c for c in challenges if c.scheme == "bearer"), None)
-        host = _host_of(response.url or (req.url if req else ""))
-        if response.history and _host_of(response.history[0].url) != host:
+        host = host_of(response.url or (req.url if req else ""))
+        if response.history and host_of(response.history[0].url) != host:
             return False  # a redirect target's challenge never gets our credentials
         sent = (req.headers.get("Authorization") or "") if req is not None else ""
         if bearer is None:
@@ -451,7 +291,7 @@ class TokenAuthenticator:
             params.append(("service", service))
         params.extend(("scope", s) for s in scopes)
         if use_creds and self.username is not None and self._password is not None:
-            headers["Authorization"] = _basic_header(self.username, self._password)
+            headers["Authorization"] = basic_header(self.username, self._password)
             params.append(("account", self.username))
         with self._lock:
             self.token_requests += 1

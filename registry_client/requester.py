@@ -21,6 +21,7 @@ import requests
 import requests.adapters
 
 from . import _http
+from ._auth_protocol import Authenticator, BindableAuthenticator, copy_for_resend, set_scopes
 from ._http import (
     DEFAULT_BODY_LIMIT,
     connection_failure,
@@ -32,14 +33,7 @@ from ._http import (
     retry_after,
 )
 from ._log import log
-from .auth import (
-    Authenticator,
-    BindableAuthenticator,
-    TokenAuthenticator,
-    copy_for_resend,
-    refusal_hint,
-    set_scopes,
-)
+from .auth import TokenAuthenticator, refusal_hint
 from .errors import (
     AuthenticationError,
     RegistryError,

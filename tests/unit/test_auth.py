@@ -17,12 +17,10 @@ import urllib3
 
 import registry_client.auth as auth_mod
 from registry_client.auth import (
-    SCOPES_ATTRIBUTE,
     Authenticator,
     BasicAuthenticator,
     NullAuthenticator,
     TokenAuthenticator,
-    copy_for_resend,
     get_scopes,
     set_scopes,
 )
@@ -843,23 +841,3 @@ def test_an_unbound_token_authenticator_says_why_the_token_server_is_unreachable
             req, f'Bearer realm="{realm}",service="reg",scope="repository:app:pull"'))
     assert "connection refused" in str(caught.value) and realm in str(caught.value)
     assert isinstance(caught.value.__cause__, Exception)
-
-
-# -- the scopes channel ----------------------------------------------------------------------
-def test_scopes_are_the_documented_attribute_of_the_request() -> None:
-    req = make_request(scopes=("repository:app:pull",))
-    assert get_scopes(req) == ("repository:app:pull",)
-    assert getattr(req, SCOPES_ATTRIBUTE) == ("repository:app:pull",)
-    assert SCOPES_ATTRIBUTE == "registry_scopes"
-    assert get_scopes(make_request()) == ()  # another request has none
-    assert "registry_scopes" not in str(make_request(scopes=("x",)).headers)  # never sent
-
-
-def test_a_copy_to_send_again_keeps_the_scopes_and_drops_the_credentials() -> None:
-    req = make_request(scopes=("repository:app:pull,push",), headers={
-        "Authorization": "Bearer old", "Accept": "application/json"})
-    again = copy_for_resend(req)
-    assert again is not req and again.url == req.url and again.method == req.method
-    assert get_scopes(again) == ("repository:app:pull,push",)
-    assert "Authorization" not in again.headers and again.headers["Accept"] == "application/json"
-    assert req.headers["Authorization"] == "Bearer old"  # the request sent is left as it was

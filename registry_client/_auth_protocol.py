@@ -1,0 +1,123 @@
+"""The contract between the Requester and a credentials strategy: :class:`Authenticator`.
+
+:class:`Authenticator` names the two hooks every strategy has,
+:class:`BindableAuthenticator` the optional third, and :func:`get_scopes` the token
+scopes each request carries to them. Everything here is exported by
+:mod:`registry_client.auth` too, next to the strategies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Protocol, runtime_checkable
+
+import requests
+
+__all__ = [
+    "SCOPES_ATTRIBUTE",
+    "Authenticator",
+    "BindableAuthenticator",
+    "TokenTransport",
+    "copy_for_resend",
+    "get_scopes",
+    "set_scopes",
+]
+
+TokenTransport = Callable[..., requests.Response]
+"""How an authenticator sends its own requests (to a token server), given by ``bind``.
+
+``transport(method, url, *, params=..., headers=..., data=..., allow_redirects=...)``
+returns a streamed ``requests.Response`` (read it, then close it). It goes through
+the registry's session, proxy and TLS settings, and raises ``RegistryError`` when
+the server cannot be reached.
+"""
+
+SCOPES_ATTRIBUTE = "registry_scopes"
+"""The attribute of a ``PreparedRequest`` holding its token scopes (a tuple of str).
+
+Set by the Requester on every request it sends (:func:`set_scopes`); read it with
+:func:`get_scopes`, which also answers for a request that has none. It is an
+attribute of the request, not a header: nothing of it is sent.
+"""
+
+
+def set_scopes(request: requests.PreparedRequest, scopes: Iterable[str]) -> None:
+    """Record the token scopes ``request``'s operation needs (the Requester does this)."""
+    setattr(request, SCOPES_ATTRIBUTE, tuple(scopes))
+
+
+def get_scopes(request: requests.PreparedRequest | None) -> tuple[str, ...]:
+    """The token scopes the operation of ``request`` needs; empty when none were recorded.
+
+    Scopes are Docker token-spec strings: ``"repository:team/app:pull"``,
+    ``"repository:team/app:pull,push"``, ``"registry:catalog:*"``. A ping asks none.
+    """
+    value = getattr(request, SCOPES_ATTRIBUTE, ())
+    return value if isinstance(value, tuple) else ()
+
+
+def copy_for_resend(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """The copy of ``request`` the Requester sends again after ``handle_response``
+    asked for it: the same request and scopes, without its ``Authorization`` header
+    (``handle_request`` adds the fresh one). ``request`` itself is left as sent."""
+    again = request.copy()
+    again.headers.pop("Authorization", None)
+    set_scopes(again, get_scopes(request))
+    return again
+
+
+@runtime_checkable
+class Authenticator(Protocol):
+    """A strategy that adds credentials to requests and reacts to 401 answers.
+
+    Any object with these two methods is an authenticator; no base class is needed
+    (``NullAuthenticator`` is the smallest example). For every request the Requester:
+
+    1. prepares it and records the token scopes its operation needs in the
+       request's ``registry_scopes`` attribute, which ``get_scopes(request)`` returns
+       (``("repository:team/app:pull",)``; empty for a ping) -- in both hooks
+       (``get_scopes(response.request)`` in ``handle_response``);
+    2. calls ``handle_request(request)``: set headers (``Authorization``) here;
+    3. sends it; when the registry (its own scheme, host and port: never a
+       redirect target) answers 401, calls ``handle_response(response)``. True
+       sends the request once more -- a copy without the ``Authorization`` header,
+       same scopes, passed to ``handle_request`` again. False, or a 401 to the
+       copy, ends the request with that 401 as its error (``AuthenticationError``;
+       ``AuthorizationError`` for an ``insufficient_scope`` challenge).
+       A ``RegistryError`` raised there (``TokenError``...) ends it with that error.
+
+    The hooks do not send registry requests themselves. One authenticator serves every thread
+    of a Registry, and may be shared by several: keep its state thread-safe.
+
+    Optional hook -- ``bind(transport, *, trusted_http_host=None, registry=None)``
+    (see :class:`BindableAuthenticator`): an authenticator that must make HTTP
+    requests of its own (to fetch tokens) gets each Requester's transport, once,
+    when that Requester is built with it.
+    """
+
+    def handle_request(self, request: requests.PreparedRequest) -> None:
+        """Add credentials to ``request`` before it is sent (``get_scopes(request)``
+        says what the operation needs)."""
+
+    def handle_response(self, response: requests.Response) -> bool:
+        """Look at a 401 answer; return True when the request should be sent again."""
+
+
+@runtime_checkable
+class BindableAuthenticator(Authenticator, Protocol):
+    """An :class:`Authenticator` with the optional ``bind`` hook (``TokenAuthenticator``)."""
+
+    def bind(
+        self, transport: TokenTransport, *, trusted_http_host: str | None = None,
+        registry: str | None = None,
+    ) -> None:
+        """Take the transport to send the authenticator's own requests through.
+
+        Called once by each Requester built with this authenticator. ``transport`` is
+        a :data:`TokenTransport` using that Requester's session, proxy and TLS settings;
+        ``registry`` is the registry it serves (``https://ghcr.io``, ``scheme://host[:port]``):
+        keep one transport per registry when the authenticator is shared.
+        ``trusted_http_host`` is the registry's host name when it was configured
+        with plain HTTP (``protocol="http"``), else None: a token server on that host
+        may get credentials over plain HTTP, for that registry only.
+        """
