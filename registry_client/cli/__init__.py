@@ -11,10 +11,13 @@ output was closed before everything was written (``| head``).
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import sys
 import traceback
 import warnings
+from typing import TextIO, cast
 
 import urllib3
 
@@ -63,6 +66,27 @@ def _report(redactor: Redactor, verbose: bool, message: str) -> None:
     sys.stderr.flush()
 
 
+class _ClosedBytes(io.RawIOBase):
+    """The bytes side of :class:`_ClosedStdout`: writing is a closed pipe."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        raise BrokenPipeError(errno.EPIPE, "standard output is closed")
+
+
+class _ClosedStdout(io.TextIOBase):
+    """Stands in for a stdout whose descriptor was closed (``>&-``): Python sets
+    ``sys.stdout`` to None then. Writing to it (text or bytes) is a closed pipe
+    (exit 141)."""
+
+    buffer = _ClosedBytes()
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(errno.EPIPE, "standard output is closed")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit status.
 
@@ -79,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     handler, previous_level = install_logging(sys.stderr, verbose=verbose, redactor=redactor)
     ctx: Context | None = None
     try:
-        ctx = Context(args, stdin=sys.stdin, stdout=sys.stdout, stderr=sys.stderr,
-                      redactor=redactor)
+        ctx = Context(args, stdin=sys.stdin, stdout=sys.stdout or cast(TextIO, _ClosedStdout()),
+                      stderr=sys.stderr, redactor=redactor)
         if ctx.platform is not None and not args.uses_platform:
             raise UsageError(f"--platform does not apply to {args.verb}")
         with warnings.catch_warnings():
@@ -131,6 +155,8 @@ def _describe(exc: BaseException) -> str:
 
 def _flush_stdout() -> bool:
     """Flush stdout; False when its reader has gone (stdout then points at /dev/null)."""
+    if sys.stdout is None:  # its descriptor was closed: nothing was buffered
+        return True
     try:
         sys.stdout.flush()
     except BrokenPipeError:

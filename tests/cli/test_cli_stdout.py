@@ -41,6 +41,23 @@ def run_with_closed_stdout(
         os.close(write_end)
 
 
+def run_with_stdout_fd_closed(
+    *args: str, cwd: Path, docker_config_dir: Path,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the CLI with file descriptor 1 closed (``registry-client ... >&-``).
+
+    Python then starts with ``sys.stdout`` set to None.
+    """
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("REGISTRY_") and k != "PYTHONUNBUFFERED"}
+    env["DOCKER_CONFIG"] = str(docker_config_dir)
+    return subprocess.run(
+        ["/bin/sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "registry_client",
+         *args], stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, cwd=cwd,
+        timeout=60, check=False,
+    )
+
+
 @pytest.fixture(scope="module")
 def tagged_repo(local_registry: LocalRegistry) -> str:
     seed_tags(local_registry, "stdout/app", [f"1.{i}" for i in range(30)])
@@ -71,6 +88,30 @@ def test_failure_with_closed_stdout_keeps_its_status(
 ) -> None:
     result = run_with_closed_stdout(
         "manifest", f"{tagged_repo}:no-such-tag", "--plain-http",
+        cwd=tmp_path, docker_config_dir=docker_config_dir,
+    )
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith("registry-client: error:") and "404" in line
+
+
+@pytest.mark.parametrize(
+    "args", [["parse", "golang:1.12"], ["ls", "{repo}", "--plain-http"],
+             ["manifest", "{repo}:1.0", "--plain-http"]], ids=["parse", "ls", "manifest-bytes"])
+def test_a_closed_stdout_descriptor_is_a_quiet_sigpipe_exit(
+    args: list[str], tagged_repo: str, tmp_path: Path, docker_config_dir: Path,
+) -> None:
+    argv = [a.format(repo=tagged_repo) for a in args]
+    result = run_with_stdout_fd_closed(*argv, cwd=tmp_path, docker_config_dir=docker_config_dir)
+    assert result.returncode == EXIT_SIGPIPE, result.stderr
+    assert result.stderr == b""
+
+
+def test_a_failure_with_a_closed_stdout_descriptor_keeps_its_status(
+    tagged_repo: str, tmp_path: Path, docker_config_dir: Path,
+) -> None:
+    result = run_with_stdout_fd_closed(
+        "ls", tagged_repo.replace("stdout/app", "stdout/nosuch"), "--plain-http",
         cwd=tmp_path, docker_config_dir=docker_config_dir,
     )
     assert result.returncode == 1
