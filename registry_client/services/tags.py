@@ -239,7 +239,7 @@ class TagService(Service):
         races another (its 500 ``invalid checksum digest format``, or an answer that
         was lost) may have deleted the manifest and left the tag naming nothing. So
         when the delete's outcome was not a plain success the dance is done again
-        on the same tag, until a delete is answered as done.
+        on the same tag while the tag list still has the tag and it names nothing.
         """
         original = self._manifests.get_raw(tag)  # NotFoundError for a missing tag
         self._blobs.upload(_EMPTY_CONFIG)
@@ -257,16 +257,29 @@ class TagService(Service):
                 # returns only when the throw-away manifest is gone: deleted after all
                 self._failed_delete(exc, tag, digest, original, may_restore=round_ == 0)
             # Found done after a lost answer or a racing delete's 500: the registry may
-            # have deleted the manifest without untagging it. Go round again -- unless
-            # the tag names another image by now (pushed meanwhile): that is not ours.
-            try:
-                if self._manifests.head(tag).digest != digest:
-                    return
-            except NotFoundError:
-                pass
+            # have deleted the manifest without untagging it. Go round again only then.
+            if not self._left_dangling(tag, digest):
+                return
         log.warning("delete tag %s in %s: the registry kept losing or failing its answers; "
                     "the tag may still be listed without a manifest", tag, self.repository)
 
+    def _left_dangling(self, tag: str, digest: str) -> bool:
+        """After a delete only found done: is ``tag`` still listed, naming nothing?
+
+        HEAD of the tag cannot tell: it is 404 both for a tag that is gone and for
+        one left naming a deleted manifest. The tag list can: a tag untagged by the
+        delete is not listed any more (nor is any tag of a repository gone with it).
+        A listed tag naming another manifest was pushed again meanwhile: not ours.
+        """
+        try:
+            if tag not in self.iter():
+                return False
+        except NotFoundError:
+            return False
+        try:
+            return self._manifests.head(tag).digest == digest
+        except NotFoundError:
+            return True
 
     def _failed_delete(self, exc: RegistryError, tag: str, digest: str,
                        original: RawManifest, *, may_restore: bool) -> None:

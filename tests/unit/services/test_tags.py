@@ -416,6 +416,7 @@ def test_a_tombstone_delete_found_done_is_never_undone(
     reg, adapter = mocked_registry(retries=2)
     state = _fallback_registry(adapter, 405)
     _answer_tombstone_deletes(adapter, [first, TOMBSTONE_GONE, {"status_code": 202}])
+    adapter.register_uri("GET", TAGS, [page(["new", "old"])])  # listed, naming nothing
     adapter.register_uri("HEAD", f"{BASE}/v2/app/manifests/old", status_code=404)
     reg.repository("app").tags.delete("old")
     assert ORIGINAL not in state["puts"]
@@ -433,10 +434,49 @@ def test_a_tag_pushed_again_meanwhile_is_left_alone(
     state = _fallback_registry(adapter, 405)
     _answer_tombstone_deletes(adapter, [RACING_500, TOMBSTONE_GONE])
     fresh = "sha256:" + "f" * 64
+    adapter.register_uri("GET", TAGS, [page(["old"])])
     adapter.register_uri("HEAD", f"{BASE}/v2/app/manifests/old", headers={
         "Docker-Content-Digest": fresh, "Content-Type": OCI_MANIFEST, "Content-Length": "9"})
     reg.repository("app").tags.delete("old")
     assert len(state["puts"]) == 1 and len(_tombstone_deletes(adapter)) == 2
+
+
+@pytest.mark.parametrize("listing", [
+    page(["new"]), page(None), {"status_code": 404, "json": {"errors": [
+        {"code": "NAME_UNKNOWN", "message": "repository name not known to registry"}]}},
+], ids=["other-tags", "no-tags", "repository-gone"])
+def test_a_tombstone_delete_found_done_and_untagged_is_one_round(
+    mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]],
+    listing: dict[str, Any], caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The answer was lost, the retry met 404 and the tag list no longer has the tag:
+    # the registry deleted and untagged. No second throw-away manifest, no warning
+    # (HEAD of the tag is 404 both ways, so it cannot tell this from a dangling tag).
+    reg, adapter = mocked_registry(retries=2)
+    state = _fallback_registry(adapter, 405)
+    _answer_tombstone_deletes(adapter, [{"exc": requests.exceptions.ReadTimeout},
+                                        TOMBSTONE_GONE, {"status_code": 202}])
+    adapter.register_uri("GET", TAGS, [listing])
+    adapter.register_uri("HEAD", f"{BASE}/v2/app/manifests/old", status_code=404)
+    with caplog.at_level("WARNING"):
+        reg.repository("app").tags.delete("old")
+    assert len(state["puts"]) == 1 and len(_tombstone_deletes(adapter)) == 2
+    assert not [r for r in caplog.records if "kept losing" in r.getMessage()]
+
+
+def test_a_tag_left_dangling_every_round_is_warned_about(
+    mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    reg, adapter = mocked_registry(retries=2)
+    state = _fallback_registry(adapter, 405)
+    _answer_tombstone_deletes(adapter, [RACING_500, TOMBSTONE_GONE] * 3)
+    adapter.register_uri("GET", TAGS, [page(["old"])])
+    adapter.register_uri("HEAD", f"{BASE}/v2/app/manifests/old", status_code=404)
+    with caplog.at_level("WARNING"):
+        reg.repository("app").tags.delete("old")
+    assert len(state["puts"]) == 3
+    assert [r for r in caplog.records if "kept losing" in r.getMessage()]
 
 
 def test_a_racing_500_on_the_tombstone_delete_is_retried(
@@ -536,6 +576,8 @@ def test_a_tombstone_found_gone_after_a_failed_delete_is_done(
     _answer_tombstone_deletes(adapter, [{"exc": requests.exceptions.ReadTimeout}, refusal,
                                         {"status_code": 202}])
     _tombstone_heads(adapter, {"status_code": 404})
+    adapter.register_uri("GET", TAGS, [page([])])
     adapter.register_uri("HEAD", f"{BASE}/v2/app/manifests/old", status_code=404)
     reg.repository("app").tags.delete("old")
     assert ORIGINAL not in state["puts"]
+    assert len(state["puts"]) == 1  # the tag is not listed any more: done
