@@ -286,9 +286,9 @@ class TagService(Service):
         """After the throw-away manifest's delete failed: was it deleted all the same?
 
         Gone (an earlier attempt did it, its answer lost): return, the delete is done.
-        Still there: the registry refused (deletes disabled, no delete right...), so put
-        the tag back where it was (first round only) and raise. Unknown: raise without
-        putting anything back -- the delete may have happened.
+        Still there: the registry refused (deletes disabled, no delete right...) or never
+        answered, so put the tag back where it was (first round only) and raise.
+        Unknown: raise without putting anything back -- the delete may have happened.
         """
         try:
             self._manifests.head(digest)
@@ -310,8 +310,11 @@ class TagService(Service):
                 f"delete tag {tag}: {exc.message}; the tag now names a throw-away manifest "
                 f"and could not be put back on {original.digest} ({put_exc.message})")
             raise exc from None
-        exc.with_context(f"delete tag {tag}: the registry refused the delete, the tag is left "
-                         f"as it was ({exc.message})")
+        # No answer at all (timeouts, resets) is no refusal: say what is known.
+        what = ("the registry refused the delete" if exc.status_code is not None else
+                "the delete could not be confirmed (no answer; the throw-away manifest "
+                "was still there)")
+        exc.with_context(f"delete tag {tag}: {what}, the tag is left as it was ({exc.message})")
         raise exc
 
 

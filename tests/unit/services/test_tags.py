@@ -540,6 +540,25 @@ def test_a_refused_tombstone_delete_keeps_status_method_url_and_retry_after(
     assert str(err).startswith("delete tag old: the registry refused the delete")
 
 
+def test_an_unanswered_tombstone_delete_is_not_called_refused(
+    mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]],
+) -> None:
+    # every attempt timed out, and the throw-away manifest is still there: nothing was
+    # deleted, so the tag goes back -- but the registry did not refuse anything
+    reg, adapter = mocked_registry(retries=1)
+    state = _fallback_registry(adapter, 405)
+    _answer_tombstone_deletes(adapter, [{"exc": requests.exceptions.ReadTimeout}] * 2)
+    with pytest.raises(RegistryError) as caught:
+        reg.repository("app").tags.delete("old")
+    err = caught.value
+    assert state["puts"][-1] == ORIGINAL
+    assert err.status_code is None and err.method == "DELETE"
+    message = str(err)
+    assert message.startswith("delete tag old: the delete could not be confirmed")
+    assert "refused" not in message and "timed out" in message
+    assert "the tag is left as it was" in message
+
+
 def test_a_tag_missing_on_the_fallback_says_delete(
     env: tuple[Registry, requests_mock.Adapter],
 ) -> None:
