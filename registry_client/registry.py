@@ -211,7 +211,7 @@ class Registry:
 
         The answer to ``GET /v2/`` must be a registry's: the
         ``Docker-Distribution-API-Version`` header, or (for registries that omit
-        it) a JSON object, or a Basic/Bearer challenge. A web server that is not a
+        it) the empty JSON object ``{}``, or a Basic/Bearer challenge. A web server that is not a
         registry (an HTML page, a 404) is told apart from a registry that refuses.
 
         Raises:
@@ -335,8 +335,8 @@ def _answers_like_a_registry(resp: requests.Response) -> bool:
     """True for an answer to ``GET /v2/`` only a registry gives.
 
     The API version header (Distribution, Harbor, Quay, ...); else, for registries that
-    omit it, a Basic or Bearer challenge on a 401, or a JSON object body (``{}`` on a
-    200, the ``errors`` list on an error).
+    omit it, a Basic or Bearer challenge on a 401, or a registry's JSON body (the empty
+    object ``{}`` on a 200, the ``errors`` list on an error).
     """
     if resp.headers.get("Docker-Distribution-API-Version", "").strip().startswith("registry/"):
         return True
@@ -352,7 +352,9 @@ def _answers_like_a_registry(resp: requests.Response) -> bool:
     except (ValueError, RecursionError):
         return False
     if resp.status_code == 200:
-        return isinstance(doc, dict)
+        # Registries answer /v2/ with an empty object; any other JSON object is some
+        # other JSON API (a health endpoint, a web app), not a registry.
+        return isinstance(doc, dict) and not doc
     return isinstance(doc, dict) and isinstance(doc.get("errors"), list)
 
 
@@ -364,7 +366,9 @@ def _what_body(resp: requests.Response) -> str:
         return "an empty body"
     if ctype == "text/html" or head.startswith((b"<!doctype html", b"<html")):
         return "an HTML page"
-    return f"a {ctype} body" if ctype else "a body that is not a registry's JSON"
+    if ctype:
+        return f"{'an' if ctype[0] in 'aeiou' else 'a'} {ctype} body"
+    return "a body that is not a registry's JSON"
 
 
 def _names_a_domain(reference: str) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from registry_client import (
+    AuthenticationError,
     AuthorizationError,
     InvalidReferenceError,
     NullAuthenticator,
@@ -242,10 +243,22 @@ class _WebPage(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def web_server() -> Iterator[str]:
+class _JsonApi(_WebPage):
+    """A JSON API that is not a registry: a JSON object for every path, /v2/ included."""
+
+    def do_GET(self) -> None:
+        body = b'{"service": "billing-api", "version": 2, "status": "ok"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(params=[_WebPage, _JsonApi], ids=["html", "json-api"])
+def web_server(request: pytest.FixtureRequest) -> Iterator[str]:
     """``127.0.0.1:PORT`` of a plain web server that is not a registry; stopped after."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WebPage)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), request.param)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -261,8 +274,19 @@ def test_ping_of_a_plain_web_server_says_it_is_not_a_registry(web_server: str) -
         with pytest.raises(RegistryResponseError) as caught:
             reg.ping()
     message = str(caught.value)
-    assert "not a container registry" in message and "an HTML page" in message
+    assert "not a container registry" in message
+    assert ("an HTML page" in message) or ("an application/json body" in message)
     assert caught.value.status_code == 200
+
+
+def test_anonymous_ping_of_a_basic_auth_registry_says_how_to_give_credentials(
+    basic_registry: LocalRegistry,
+) -> None:
+    with Registry(basic_registry.host, protocol="http", retries=0) as reg:
+        with pytest.raises(AuthenticationError) as caught:
+            reg.ping()
+    assert caught.value.status_code == 401
+    assert "no credentials were given" in str(caught.value)
 
 
 def test_ping_of_a_real_registry_passes_in_every_auth_mode(

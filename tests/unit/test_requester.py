@@ -1731,8 +1731,9 @@ API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
     {"status_code": 401, "text": "go away"},
     {"status_code": 404, "headers": {"Content-Type": "text/html"}, "text": "<h1>Not Found</h1>"},
     {"status_code": 403, "headers": {"Content-Type": "text/html"}, "text": "<h1>Forbidden</h1>"},
+    {"status_code": 200, "json": {"service": "billing-api", "version": 2, "status": "ok"}},
 ], ids=["html", "text", "json-list", "empty", "401-negotiate", "401-no-challenge", "404-html",
-        "403-html"])
+        "403-html", "json-api"])
 def test_ping_refuses_a_server_that_is_not_a_registry(answer: dict[str, Any]) -> None:
     reg, adapter = make(NullAuthenticator())
     adapter.register_uri("GET", V2, **answer)
@@ -1768,6 +1769,25 @@ def test_ping_of_a_registry_that_refuses_credentials_is_an_authentication_error(
     adapter.register_uri("GET", V2, **answer)
     with pytest.raises(AuthenticationError):
         reg.ping()
+
+
+def test_ping_names_the_body_of_a_json_api_with_an_article() -> None:
+    reg, adapter = make(NullAuthenticator())
+    adapter.register_uri("GET", V2, json={"status": "ok"},
+                         headers={"Content-Type": "application/json"})
+    with pytest.raises(RegistryResponseError, match="with an application/json body"):
+        reg.ping()
+
+
+def test_anonymous_ping_refused_says_how_to_give_credentials() -> None:
+    reg, adapter = make(NullAuthenticator())
+    adapter.register_uri("GET", V2, status_code=401, json={"errors": [
+        {"code": "UNAUTHORIZED", "message": "authentication required"}]},
+        headers={**API_VERSION, "WWW-Authenticate": 'Basic realm="registry"'})
+    with pytest.raises(AuthenticationError) as caught:
+        reg.ping()
+    assert caught.value.status_code == 401
+    assert "no credentials were given" in str(caught.value)
 
 
 def test_ping_of_a_registry_answering_404_with_its_header_is_not_found() -> None:
