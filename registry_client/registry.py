@@ -12,7 +12,7 @@ from . import mediatypes
 from ._challenge import ChallengeParseError, parse_challenges
 from ._http import DEFAULT_BODY_LIMIT, parse_json, raise_for_status, redact_url
 from ._pagination import follow_pages, next_link
-from .auth import Authenticator, TokenAuthenticator
+from .auth import Authenticator, TokenAuthenticator, refusal_hint
 from .errors import InvalidReferenceError, RegistryResponseError
 from .quirks import has_quirk, max_page_size
 from .ratelimit import RateLimit, parse_rate_limit
@@ -222,8 +222,9 @@ class Registry:
         context = f"ping {self.domain}"
         resp = self._requester.send("GET", "", context=context, expected=(200, 401, 403, 404))
         if _answers_like_a_registry(resp):
-            if resp.status_code != 200:
-                raise_for_status(resp, context=context, method="GET")
+            if resp.status_code != 200:  # with the advice any other refusal gets
+                raise_for_status(resp, context=context, method="GET",
+                                 hint=refusal_hint(self._requester.authenticator, resp))
             return
         url = redact_url(resp.url)
         raise RegistryResponseError(
