@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from . import mediatypes
 from ._log import log
-from .errors import NotFoundError
+from .errors import NotFoundError, RegistryError
 from .models import Descriptor
 from .requester import Requester
 from .services import BlobService, ImageService, ManifestService, TagService, _light
@@ -74,20 +74,24 @@ class Repository:
                 enabled: Distribution's ``storage.delete.enabled``); the manifests
                 before it are deleted.
         """
-        order = self._manifests_to_delete()
-        if dry_run:
-            return order
-        deleted: list[str] = []
-        for digest in order:
-            try:
-                self.manifests.delete(digest)
-            except NotFoundError:
-                log.info("%s@%s was already deleted", self.name, digest)
-                continue
-            deleted.append(digest)
-            if on_deleted is not None:
-                on_deleted(digest)
-        return deleted
+        try:
+            order = self._manifests_to_delete()
+            if dry_run:
+                return order
+            deleted: list[str] = []
+            for digest in order:
+                try:
+                    self.manifests.delete(digest)
+                except NotFoundError:
+                    log.info("%s@%s was already deleted", self.name, digest)
+                    continue
+                deleted.append(digest)
+                if on_deleted is not None:
+                    on_deleted(digest)
+            return deleted
+        except RegistryError as exc:  # name the user's call before the step that failed
+            exc.with_context(f"delete repository {self.name}: {exc.message}")
+            raise
 
     def _head(self, reference: str) -> Descriptor | None:
         """The manifest's descriptor, or None when it is gone (a 404 a GET confirms)."""

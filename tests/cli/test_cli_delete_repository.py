@@ -87,3 +87,15 @@ def test_a_refused_delete_exits_1_and_leaves_every_tag(cli: CliRunner) -> None:
         assert b"405" in result.stderr or b"UNSUPPORTED" in result.stderr
         after = lines(ok(cli("--plain-http", "ls", repo, "--digests")).stdout)
         assert sorted(after) == [f"{t}\t{image.digest}" for t in "ab"]
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["all", "dry-run"])
+def test_a_missing_repository_says_delete_repository(
+    cli: CliRunner, anon_registry: LocalRegistry, dry_run: list[str],
+) -> None:
+    result = cli("--plain-http", "delete", f"{anon_registry.host}/rmrepo/nosuch", "--all",
+                 *dry_run)
+    assert result.returncode == 1
+    error = [line for line in lines(result.stderr) if "error:" in line]
+    assert len(error) == 1
+    assert "error: delete repository rmrepo/nosuch: " in error[0] and "404" in error[0]

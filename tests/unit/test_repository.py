@@ -278,3 +278,28 @@ def test_an_unknown_repository_is_not_found(fake: FakeRegistry, reg: Registry) -
     fake.exists = False
     with pytest.raises(NotFoundError):
         reg.repository("app").delete()
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["delete", "dry-run"])
+def test_a_failed_repository_delete_names_the_delete(
+    fake: FakeRegistry, reg: Registry, dry_run: bool,
+) -> None:
+    fake.exists = False
+    with pytest.raises(NotFoundError) as caught:
+        reg.repository("app").delete(dry_run=dry_run)
+    err = caught.value
+    assert str(err).startswith("delete repository app: ")
+    assert "list tags" in str(err)  # the step that failed, after the user's call
+    assert (err.status_code, err.method) == (404, "GET")
+    assert err.url is not None and err.url.endswith("/v2/app/tags/list")
+
+
+def test_a_refused_manifest_delete_names_the_repository_delete(
+    fake: FakeRegistry, reg: Registry,
+) -> None:
+    fake.push(image(1), "a")
+    fake.deletes_allowed = False
+    with pytest.raises(RegistryResponseError) as caught:
+        reg.repository("app").delete()
+    assert str(caught.value).startswith("delete repository app: delete manifest ")
+    assert (caught.value.status_code, caught.value.method) == (405, "DELETE")
