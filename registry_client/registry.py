@@ -240,6 +240,17 @@ class Registry:
         Raises:
             InvalidReferenceError: the name is not a valid repository path.
         """
+        if isinstance(name, str) and "://" in name:
+            scheme, _, rest = name.partition("://")
+            try:
+                path = parse_image_name(name, allow_scheme=True).path
+            except (InvalidReferenceError, ValueError):
+                path = rest.partition("/")[2]
+            raise InvalidReferenceError(
+                f"invalid repository name {name[:300]!r}: it has a scheme and host "
+                f"({scheme[:20]}://{rest.partition('/')[0][:255]}); a repository name is the "
+                f"path on the registry ({path[:300]!r}), or give the whole reference to "
+                "repository_from_string")
         host = self._registry_host_in(name)
         if host is not None:
             raise InvalidReferenceError(
@@ -261,6 +272,8 @@ class Registry:
             return None
         first = name.split("/", 1)[0]
         own = {self.domain.lower(), self._requester.host.lower()}
+        if own & _DOCKER_HUB_HOSTS:  # docker.io has other names: all are the host
+            own |= _DOCKER_HUB_HOSTS
         if first.lower() in own or (":" in first and is_valid_domain(first)):
             return first
         return None
@@ -330,6 +343,9 @@ class Registry:
     def search(self, substring: str) -> list[str]:
         """Names of catalog repositories containing ``substring`` (filtered here, not remotely)."""
         return [r.name for r in self.iter_repositories() if substring in r.name]
+
+
+_DOCKER_HUB_HOSTS = {"docker.io", "index.docker.io", "registry-1.docker.io"}
 
 
 def _answers_like_a_registry(resp: requests.Response) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Literal, overload
 
 from .. import mediatypes
-from .._digest import compute_digest
+from .._digest import compute_digest, is_valid_digest
 from .._http import parse_json
 from .._log import log
 from .._pagination import follow_pages, next_link
@@ -204,7 +204,12 @@ class TagService(Service):
 
         Raises:
             NotFoundError: the tag does not exist.
+            InvalidReferenceError: ``tag`` is not a tag (a digest, a reference).
         """
+        if isinstance(tag, str) and is_valid_digest(tag):
+            raise InvalidReferenceError(
+                f"expected a tag, got the digest {tag[:140]!r}: tags.delete removes one tag; "
+                "images.delete_by_digest deletes a manifest by digest (with every tag on it)")
         check_tag(tag)
         caps = self._requester.capabilities
         if caps.get("tag_delete") is not False:

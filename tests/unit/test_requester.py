@@ -1813,6 +1813,38 @@ def test_a_repository_name_with_a_registry_host_says_so(name: str, host: str) ->
     assert "repository_from_string" in message
 
 
+@pytest.mark.parametrize(("name", "path"), [
+    ("http://localhost:5000/app", "app"),
+    ("https://registry.example/team/app", "team/app"),
+])
+def test_a_repository_name_with_a_scheme_says_so(name: str, path: str) -> None:
+    with pytest.raises(InvalidReferenceError) as caught:
+        Registry(DOMAIN).repository(name)
+    message = str(caught.value)
+    assert "scheme and host" in message and f"({path!r})" in message
+    assert "repository_from_string" in message
+    assert "tag or digest" not in message
+
+
+@pytest.mark.parametrize("name", [
+    "index.docker.io/library/alpine", "docker.io/library/alpine",
+    "registry-1.docker.io/library/alpine",
+])
+def test_a_docker_hub_repository_name_with_any_hub_host_says_so(name: str) -> None:
+    with pytest.raises(InvalidReferenceError) as caught:
+        Registry("docker.io").repository(name)
+    assert f"registry host {name.split('/')[0]!r}" in str(caught.value)
+
+
+def test_tags_delete_of_a_digest_points_at_delete_by_digest() -> None:
+    reg, adapter = make(NullAuthenticator())
+    with pytest.raises(InvalidReferenceError) as caught:
+        reg.repository("app").tags.delete(MANIFEST_DIGEST)
+    assert f"expected a tag, got the digest {MANIFEST_DIGEST!r}" in str(caught.value)
+    assert "images.delete_by_digest" in str(caught.value)
+    assert adapter.request_history == []
+
+
 def test_a_repository_whose_first_component_has_a_dot_is_still_a_repository() -> None:
     # legal on any registry (mirrors keep "docker.io/library/alpine" as a path)
     assert Registry(DOMAIN).repository("mirror.example/library/alpine").name == (
