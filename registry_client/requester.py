@@ -220,7 +220,7 @@ class Requester:
         self.capabilities: dict[str, bool] = {}
         self._paused_until = 0.0
         self._primed = False
-        self._answered = False  # has any answer come back (the plain-HTTP hint needs none)
+        self._answered = False  # a registry's answer came back (the plain-HTTP hint needs none)
         self._prime_lock = threading.Lock()
         self._rate_limit: RateLimit | None = None
         self._stats_lock = threading.Lock()
@@ -569,7 +569,10 @@ class Requester:
             proxies=proxies,
             allow_redirects=allow_redirects,
         )
-        self._answered = True
+        if resp.status_code != 400 or resp.headers:
+            # Go's TLS port answers a plain-HTTP GET with a bare 400 (not one header) and
+            # hangs up on other methods: that 400 keeps the HTTPS-port hint alive.
+            self._answered = True
         self._count_request(prepared.method or "", sent)
         for hop in resp.history:
             self._count_request(hop.request.method or "", 0)

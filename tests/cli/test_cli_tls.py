@@ -88,6 +88,20 @@ def test_tls_failures_say_why(tls_registry: str, tmp_path: Path) -> None:
     Registry(tls_registry, verify=cert, retries=0).ping()  # a Path works too
 
 
+def test_the_https_port_hint_stays_after_the_tls_ports_400(tls_registry: str) -> None:
+    # Go's TLS server answers a plain-HTTP GET with a bare 400 and hangs up on a DELETE
+    # without a word: that 400 is no answer from a registry, so the hint must stay.
+    from registry_client import Registry, RegistryResponseError, RegistryUnavailableError
+    from registry_client.requester import HTTPS_PORT_HINT
+
+    repo = Registry(tls_registry, protocol="http", retries=0).repository("app")
+    with pytest.raises(RegistryResponseError, match="speaks HTTPS"):
+        repo.tags.get_all()
+    with pytest.raises(RegistryUnavailableError) as caught:
+        repo.manifests.delete("sha256:" + "a" * 64)
+    assert HTTPS_PORT_HINT in str(caught.value)
+
+
 def test_a_callers_session_keeps_its_tls_setting(tls_registry: str, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from registry_client import Registry
