@@ -281,6 +281,11 @@ class TagService(Service):
                 return False
         except NotFoundError:
             return False
+        except RegistryError as exc:  # the delete is done; another round would be a guess
+            log.warning("delete tag %s in %s: done, but whether the tag is still listed "
+                        "without a manifest could not be checked (%s)",
+                        tag, self.repository, exc.message)
+            return False
         try:
             return self._manifests.head(tag).digest == digest
         except NotFoundError:

@@ -464,6 +464,22 @@ def test_a_tombstone_delete_found_done_and_untagged_is_one_round(
     assert not [r for r in caplog.records if "kept losing" in r.getMessage()]
 
 
+def test_a_tag_list_that_fails_after_a_delete_found_done_is_only_warned_about(
+    mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # the delete is done; whether the tag dangles cannot be told: no error, no new round
+    reg, adapter = mocked_registry(retries=1)
+    state = _fallback_registry(adapter, 405)
+    _answer_tombstone_deletes(adapter, [{"exc": requests.exceptions.ReadTimeout},
+                                        TOMBSTONE_GONE])
+    adapter.register_uri("GET", TAGS, status_code=503)
+    with caplog.at_level("WARNING"):
+        reg.repository("app").tags.delete("old")
+    assert len(state["puts"]) == 1 and ORIGINAL not in state["puts"]
+    assert [r for r in caplog.records if "could not be checked" in r.getMessage()]
+
+
 def test_a_tag_left_dangling_every_round_is_warned_about(
     mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]],
     caplog: pytest.LogCaptureFixture,
