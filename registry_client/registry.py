@@ -258,6 +258,10 @@ class Registry:
                 f"{host!r}; a repository name is the path on the registry "
                 f"({name.split('/', 1)[1][:300]!r}), or give the whole reference to "
                 "repository_from_string")
+        if isinstance(name, str) and ("@" in name or ":" in name) and len(name) <= 300:
+            raise InvalidReferenceError(
+                f"invalid repository name {name!r}: a repository name has no tag or digest; "
+                f"for the image, use repository_from_string({self.domain + '/' + name!r})")
         check_repository_name(name)
         return Repository(name, self._requester, registry=self, max_workers=self.max_workers)
 

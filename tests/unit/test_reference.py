@@ -662,3 +662,12 @@ def test_the_referrers_tag_schema_is_named_and_recognised_in_one_place() -> None
     for tag in ("latest", "sha256-" + "f" * 63, "sha256-" + "F" * 64, "md5-" + "f" * 64,
                 "sha256-" + HEX64 + ".txt", "sha256_" + HEX64):
         assert not is_referrers_tag(tag), tag
+
+
+def test_a_repository_name_with_a_tag_names_the_call_that_takes_it() -> None:
+    """The hint shows the user's own reference, not an unrelated example."""
+    from registry_client import Registry
+
+    with Registry("localhost:5000", protocol="http") as reg, pytest.raises(
+            ValueError, match=r"repository_from_string\('localhost:5000/team/app:1\.0'\)"):
+        reg.repository("team/app:1.0")
