@@ -26,8 +26,9 @@ from registry_client.requester import HTTPS_PORT_HINT, TIMEOUT_HINT, TLS_HINT
 
 from ._context import Context, UsageError
 from ._log import Redactor, install_logging, remove_logging
-from ._parser import PROG, build_parser
+from ._parser import PROG
 from ._text import printable, printable_lines
+from ._verbs import build_parser
 
 __all__ = ["main"]
 

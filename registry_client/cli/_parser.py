@@ -11,7 +11,7 @@ from registry_client import __version__
 if TYPE_CHECKING:
     from ._context import Context
 
-__all__ = ["PROG", "Parser", "add_verb", "build_parser"]
+__all__ = ["DESCRIPTION", "EPILOG", "PROG", "Parser", "add_verb", "global_flags"]
 
 PROG = "registry-client"
 
@@ -74,7 +74,7 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _global_flags(suppress: bool) -> Parser:
+def global_flags(suppress: bool) -> Parser:
     """The global flags, as a parent parser.
 
     The copy given to each verb has SUPPRESS defaults, so a flag set before the
@@ -142,23 +142,6 @@ def _seconds(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"want seconds above zero, not {text!r}")
     return value
-
-
-def build_parser() -> Parser:
-    """The full parser: global flags, then one sub-command per verb."""
-    from . import _artifacts, _edit, _listing, _prune, _ratelimit, _show, _transfer
-
-    parser = Parser(
-        prog=PROG, description=DESCRIPTION, epilog=EPILOG, parents=[_global_flags(False)],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    verbs = parser.add_subparsers(
-        dest="verb", metavar="VERB", title="verbs", required=True, parser_class=Parser,
-    )
-    common = [_global_flags(True)]
-    for module in (_listing, _show, _transfer, _edit, _artifacts, _prune, _ratelimit):
-        module.register(verbs, common)
-    return parser
 
 
 def add_verb(

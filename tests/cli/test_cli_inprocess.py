@@ -221,7 +221,7 @@ def test_connection_flags(
     flags: list[str], reference: str, protocol: str, verify: bool, docker_config_dir: Path
 ) -> None:
     from registry_client.cli._context import Context
-    from registry_client.cli._parser import build_parser
+    from registry_client.cli._verbs import build_parser
 
     args = build_parser().parse_args([*flags, "ls", reference])
     ctx = Context(args, stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(),
