@@ -150,7 +150,7 @@ class Registry:
         ``kw`` are the options of :class:`Registry` (an ``authenticator`` given
         there wins over the stored credentials).
         """
-        from .docker_config import authenticator_for
+        from .docker_config import authenticator_for  # json/subprocess only for this call
 
         if "authenticator" not in kw:
             kw["authenticator"] = authenticator_for(domain)

@@ -317,7 +317,7 @@ class Context:
         if not (callable(isatty) and isatty()):
             yield None
             return
-        from ._progress import ProgressBars
+        from ._progress import ProgressBars  # tqdm only when a terminal shows bars
 
         bars = ProgressBars(self.stderr, verb)
         try:

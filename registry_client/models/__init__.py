@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     if name == "converter":
-        from ._converter import converter
+        from ._converter import converter  # cattrs loads on first use
 
         return converter
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -61,14 +61,14 @@ def manifest_from_bytes(data: bytes, content_type: str | None = None) -> Manifes
         UnknownSchemaError: an unknown manifest media type.
         RegistryResponseError: malformed JSON or a document of the wrong shape.
     """
-    from ._converter import manifest_from_bytes as parse
+    from ._converter import manifest_from_bytes as parse  # cattrs loads on first use
 
     return parse(data, content_type)
 
 
 def manifest_to_bytes(manifest: Manifest) -> bytes:
     """Serialise a manifest model to compact JSON bytes."""
-    from ._converter import manifest_to_bytes as dump
+    from ._converter import manifest_to_bytes as dump  # cattrs loads on first use
 
     return dump(manifest)
 
@@ -84,7 +84,7 @@ def config_from_bytes(data: bytes) -> ImageConfig:
     Raises:
         RegistryResponseError: malformed JSON or a document of the wrong shape.
     """
-    from ._converter import config_from_bytes as parse
+    from ._converter import config_from_bytes as parse  # cattrs loads on first use
 
     return parse(data)
 
@@ -95,7 +95,7 @@ def descriptor_from_dict(data: Mapping[str, Any]) -> Descriptor:
     Raises:
         RegistryResponseError: the object is not a valid descriptor.
     """
-    from ._converter import descriptor_from_dict as parse
+    from ._converter import descriptor_from_dict as parse  # cattrs loads on first use
 
     return parse(data)
 
@@ -106,7 +106,7 @@ def tag_page_from_bytes(data: bytes, last: str | None = None) -> TagPage:
     Raises:
         RegistryResponseError: the body is not a tag list.
     """
-    from ._converter import tag_page_from_bytes as parse
+    from ._converter import tag_page_from_bytes as parse  # cattrs loads on first use
 
     return parse(data, last)
 
