@@ -24,11 +24,14 @@ from ..reference import is_digest, require_verifiable
 from . import _light
 from ._plan import BlobPlan, CopyPlan, distinct_largest_first, distributable, make_plan
 from ._schedule import parallel, transfer
-from ._upload import MONOLITHIC_MAX, Uploader, UploadSource, send_layout_blob
+from ._upload import MONOLITHIC_MAX, Uploader
+from ._upload_sessions import UploadSessions
+from ._upload_source import CheckedFile, UploadSource
 from .images import _platform_of_entry
 
 if TYPE_CHECKING:
     from ..repository import Repository
+    from .blobs import BlobService
     from .images import ImageService
 
 
@@ -257,6 +260,25 @@ def pull_image(
 
 
 # -- push -----------------------------------------------------------------------------------
+def send_layout_blob(
+    blobs: BlobService, layout: OCILayout, descriptor: Descriptor,
+    progress: ProgressCallback | None,
+) -> None:
+    """Upload one blob of an OCI layout unless the registry has it, trusting nothing on
+    disk: the file must be the layout's own (:meth:`OCILayout.open_blob`) and is hashed
+    while it is sent (:class:`CheckedFile`).
+
+    Raises:
+        LayoutError: the blob file leads outside the layout or is not a regular file.
+        DigestMismatchError: its content is not the blob's (naming the file); the upload
+            is stopped before it is committed.
+    """
+    with layout.open_blob(descriptor.digest, descriptor.size) as f:
+        name = str(layout.blob_path(descriptor.digest))
+        blobs.upload(CheckedFile(f, descriptor.digest, name),  # type: ignore[arg-type]
+                     digest=descriptor.digest, progress=progress)
+
+
 def _local_manifest(layout: OCILayout, desc: dict[str, Any], limit: int) -> RawManifest:
     digest = desc.get("digest")
     if not isinstance(digest, str):
@@ -393,6 +415,8 @@ def copy_image(
     limit = images._requester.body_limit
     config_digest = config.digest if config is not None and config.size <= limit else None
     kept: dict[str, bytes] = {}
+    sessions = UploadSessions(target.requester, target.name,
+                              present=lambda d: target.blobs.exists(d, for_push=True))
 
     def move(b: BlobPlan) -> None:
         if b.action == "skip":
@@ -427,7 +451,7 @@ def copy_image(
                 reader if b.size <= MONOLITHIC_MAX else io.BufferedReader(reader, CHUNK)
             )
             source = UploadSource(stream, b.size, b.digest, owned=False)  # type: ignore[arg-type]
-            Uploader(target.blobs, source, None, progress).run()
+            Uploader(target.requester, sessions, source, None, progress).run()
         if keep is not None:
             kept[b.digest] = b"".join(keep)  # verified: the reader reached its EOF check
 

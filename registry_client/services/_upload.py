@@ -1,15 +1,14 @@
-"""Blob uploads: monolithic (POST + PUT) and chunked (PATCH ... PUT) with resume and cancel."""
+"""One blob upload: monolithic (POST + PUT) or chunked (PATCH ... PUT), with resume and cancel."""
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
-from typing import IO, TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-from .._digest import compute_digest, new_hasher
 from .._http import is_digits
 from .._log import log
 from .._reader import CHUNK
@@ -23,12 +22,10 @@ from ..errors import (
 from ..models import Descriptor
 from ..progress import BlobAdvanced, BlobFinished, BlobStarted, ProgressCallback, emit
 from ..quirks import chunk_size_limit
+from ..requester import Requester
 from ._schedule import check_cancelled
-
-if TYPE_CHECKING:
-    from ..layout import OCILayout
-    from .blobs import BlobService
-
+from ._upload_sessions import UploadSessions
+from ._upload_source import CheckedFile, CountingBody, UploadSource, read_full
 
 MONOLITHIC_MAX = 64 * 1024 * 1024
 DEFAULT_CHUNK = 16 * 1024 * 1024  # chunks read into memory (a stream that can't rewind)
@@ -37,242 +34,25 @@ _OCTET = "application/octet-stream"
 _RANGE_RE = re.compile(r"^(?:bytes=)?0-(-?\d+)$")
 
 
-class UploadSource:
-    """What to upload: a file object positioned at the blob's start, its size and digest."""
-
-    def __init__(
-        self, stream: IO[bytes], size: int | None, digest: str | None, *, owned: bool
-    ) -> None:
-        self.stream = stream
-        self.size = size
-        self.digest = digest
-        self.start = stream.tell() if stream.seekable() else 0
-        self._owned = owned
-
-    @classmethod
-    def from_data(cls, data: Any, digest: str | None) -> UploadSource:
-        """Normalise bytes, a path or a file object; hash seekable content when no digest."""
-        if isinstance(data, bytes | bytearray | memoryview):
-            raw = bytes(data)
-            actual = compute_digest(raw, (digest or "sha256").split(":", 1)[0])
-            if digest is not None and actual != digest:
-                raise DigestMismatchError(f"upload: content is {actual}, expected {digest}")
-            return cls(io.BytesIO(raw), len(raw), actual, owned=True)
-        if isinstance(data, str | os.PathLike):
-            f = open(data, "rb")
-            src = cls(f, os.fstat(f.fileno()).st_size, digest, owned=True)
-        elif hasattr(data, "read"):
-            src = cls(data, None, digest, owned=False)
-            if data.seekable():
-                end = data.seek(0, os.SEEK_END)
-                data.seek(src.start)
-                src.size = end - src.start
-        else:
-            raise TypeError(f"cannot upload {type(data).__name__}: want bytes, a path or a file")
-        if src.digest is None and src.size is not None:
-            h = hashlib.sha256()
-            while block := src.stream.read(CHUNK):
-                h.update(block)
-            src.stream.seek(src.start)
-            src.digest = f"sha256:{h.hexdigest()}"
-        return src
-
-    def close(self) -> None:
-        """Close the file when this source opened it."""
-        if self._owned:
-            self.stream.close()
-
-
-class CheckedFile:
-    """A blob file of a layout being pushed: hashed while it streams, checked before the
-    upload is committed (nothing on disk is trusted: the file may have changed since
-    it was written).
-
-    A small blob (up to ``IN_MEMORY``) is read once into memory and checked before its
-    upload starts; a larger one is hashed as it is read and checked before the last
-    block of the body (the one PUT, or the last PATCH) is handed over, so the request
-    that would commit it never completes. Bytes read again (a PATCH resent after a
-    cut) are not hashed twice, so the file is read once however it goes.
-    """
-
-    IN_MEMORY = 4 * 1024 * 1024
-
-    def __init__(self, f: IO[bytes], digest: str, name: str) -> None:
-        self._f: IO[bytes] = f
-        self.digest = digest
-        self.name = name
-        self.size = os.fstat(f.fileno()).st_size
-        self._hasher = new_hasher(digest)
-        self._hashed = 0  # the bytes 0 .. _hashed-1 went through the hasher, in order
-        self._pos = f.tell()
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        self._pos = self._f.seek(pos, whence)
-        return self._pos
-
-    def read(self, n: int | None = -1) -> bytes:
-        data = self._f.read(-1 if n is None else n)
-        start, self._pos = self._pos, self._pos + len(data)
-        if start <= self._hashed < self._pos:
-            self._hasher.update(memoryview(data)[self._hashed - start:])
-            self._hashed = self._pos
-        return data
-
-    def preload(self) -> None:
-        """Read the whole (small) file into memory and check it, before any request.
-
-        Raises:
-            DigestMismatchError: the content does not match the digest.
-        """
-        self._f.seek(0)
-        self._pos = 0
-        data = self.read()
-        self.check()
-        self._f = io.BytesIO(data)
-        self._pos = 0
-
-    def verify(self) -> None:
-        """At the blob's last byte (a streamed body's last block): check the digest.
-
-        Before the end (a PATCH that is not the last) there is nothing to check yet.
-        """
-        if self._hashed >= self.size:
-            self.check()
-
-    def check(self) -> None:
-        """Raise unless the file's bytes hash to the digest (read what was skipped).
-
-        Raises:
-            DigestMismatchError: they do not; the error names the file.
-        """
-        if self._hashed < self.size:  # skipped by a resume: hash the rest, in order
-            back = self._f.tell()
-            self._f.seek(self._hashed)
-            while block := self._f.read(CHUNK):
-                self._hasher.update(block)
-                self._hashed += len(block)
-            self._f.seek(back)
-        actual = f"{self.digest.split(':', 1)[0]}:{self._hasher.hexdigest()}"
-        if actual != self.digest or self._hashed != self.size:
-            raise DigestMismatchError(
-                f"{self.name}: content is {actual}, expected {self.digest} (the file changed "
-                "after it was written); its upload was stopped before being committed")
-
-    def close(self) -> None:
-        """The caller closes the file it opened."""
-
-
-class _CountingBody:
-    """A file-like body for requests that reports progress and counts bytes sent."""
-
-    def __init__(self, uploader: Uploader, length: int) -> None:
-        self._up = uploader
-        self._src = uploader.source.stream
-        self._seekable = self._src.seekable()
-        self._start = self._src.tell() if self._seekable else 0
-        self._length = length
-        self._sent = 0
-
-    def __len__(self) -> int:
-        return self._length - self._sent
-
-    def read(self, n: int = -1) -> bytes:
-        left = self._length - self._sent
-        if left <= 0:
-            return b""
-        check_cancelled()  # another blob of the same transfer failed: stop sending
-        block = self._src.read(left if n is None or n < 0 else min(n, left, 4 * CHUNK))
-        self._sent += len(block)
-        if self._sent >= self._length:
-            # The last block: a source that can check its digest (a blob streamed from
-            # another registry) does so now, before the registry gets the final bytes.
-            verify = getattr(self._src, "verify", None)
-            if callable(verify):
-                verify()
-        self._up.advance(len(block))
-        return block
-
-    def tell(self) -> int:
-        return self._sent
-
-    def seekable(self) -> bool:
-        return self._seekable
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        self._up.advance(-self._sent + pos)
-        self._src.seek(self._start + pos)
-        self._sent = pos
-        return pos
-
-
-def _saved_session(blobs: BlobService, path: Any) -> tuple[dict[str, Any], str] | None:
-    """The state a crash-safe upload saved at ``path`` and its session URL on this
-    registry; None when there is no such file, it is unreadable, or it names another host."""
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    location = doc.get("location") if isinstance(doc, dict) else None
-    if not isinstance(location, str):
-        return None
-    url = blobs._requester.resolve(location)
-    return (doc, url) if blobs._requester.same_origin(url) else None
-
-
-def send_layout_blob(
-    blobs: BlobService, layout: OCILayout, descriptor: Descriptor,
-    progress: ProgressCallback | None,
-) -> None:
-    """Upload one blob of an OCI layout unless the registry has it, trusting nothing on
-    disk: the file must be the layout's own (:meth:`OCILayout.open_blob`) and is hashed
-    while it is sent (:class:`CheckedFile`).
-
-    Raises:
-        LayoutError: the blob file leads outside the layout or is not a regular file.
-        DigestMismatchError: its content is not the blob's (naming the file); the upload
-            is stopped before it is committed.
-    """
-    with layout.open_blob(descriptor.digest, descriptor.size) as f:
-        name = str(layout.blob_path(descriptor.digest))
-        blobs.upload(CheckedFile(f, descriptor.digest, name),  # type: ignore[arg-type]
-                     digest=descriptor.digest, progress=progress)
-
-
-def forget_state(blobs: BlobService, state_file: str | os.PathLike[str]) -> None:
-    """Remove a crash-resume state file, cancelling the upload session it saved."""
-    from pathlib import Path
-
-    path = Path(state_file)
-    saved = _saved_session(blobs, path)
-    if saved is not None:
-        blobs._cancel(saved[1])
-    path.unlink(missing_ok=True)
-
-
 class Uploader:
-    """One blob upload, from POST to the final PUT (cancelled on failure)."""
+    """One blob upload, from POST to the final PUT (cancelled on failure).
+
+    ``requester`` counts the bytes, resolves URLs and paces retries; ``sessions`` sends
+    the requests of the repository's upload sessions.
+    """
 
     def __init__(
         self,
-        blobs: BlobService,
+        requester: Requester,
+        sessions: UploadSessions,
         source: UploadSource,
         chunk_size: int | None,
         progress: ProgressCallback | None,
         state_file: str | os.PathLike[str] | None = None,
     ) -> None:
-        from pathlib import Path
-
         self.state_file = Path(state_file) if state_file is not None else None
-        self.blobs = blobs
+        self.requester = requester
+        self.sessions = sessions
         self.source = source
         self.chunk_size = chunk_size
         self.progress = progress
@@ -285,20 +65,19 @@ class Uploader:
         """Account for ``n`` bytes sent (negative after a rewind)."""
         self.done += n
         if n > 0 and count:
-            self.blobs._requester.count_sent(n)
+            self.requester.count_sent(n)
         if self.progress is not None and n:
             emit(self.progress, BlobAdvanced(
                 self.source.digest or "", n, self.done, self.source.size))
 
     def _send(self, method: str, url: str, **kw: Any) -> Any:
-        return self.blobs._request(
-            method, self.blobs._requester.resolve(url), actions="pull,push", absolute=True,
-            operation=f"upload blob {self.source.digest or ''}".strip(), **kw,
+        return self.sessions.send(
+            method, url, operation=f"upload blob {self.source.digest or ''}".strip(), **kw,
         )
 
     @property
     def _where(self) -> str:
-        return f"{self.blobs.domain}/{self.blobs.repository}"
+        return f"{self.sessions.domain}/{self.sessions.repository}"
 
     def _set_location(self, resp: Any) -> None:
         location = resp.headers.get("Location")
@@ -306,7 +85,7 @@ class Uploader:
             raise RegistryResponseError(
                 f"upload to {self._where}: the registry sent no Location for the session")
         # relative to the URL of the request it answers (RFC 7231), not to /v2/
-        self.location = self.blobs._requester.resolve(location, resp.url or None)
+        self.location = self.requester.resolve(location, resp.url or None)
 
     def run(self) -> Descriptor:
         """Do the upload and return the blob's descriptor."""
@@ -315,7 +94,7 @@ class Uploader:
         # that cannot be rewound (a copy from another registry): chunking it would buy
         # no resume, only requests. Large files go in chunks streamed from the file. A
         # layout's blob file is checked before any request when it fits in memory, else
-        # before the body's last block leaves (_CountingBody): the PUT that would commit
+        # before the body's last block leaves (CountingBody): the PUT that would commit
         # it never completes, so it costs no extra PATCH.
         monolithic = (
             self.chunk_size is None and self.state_file is None and src.size is not None
@@ -336,7 +115,7 @@ class Uploader:
             # Ctrl-C nothing more is sent (the registry expires the session itself).
             if (self.location and self.state_file is None
                     and not isinstance(exc, KeyboardInterrupt)):
-                self.blobs._cancel(self.location)
+                self.sessions.cancel(self.location)
             raise
         if self.state_file is not None:
             self.state_file.unlink(missing_ok=True)
@@ -381,7 +160,7 @@ class Uploader:
 
     def _blob_present(self, digest: str) -> bool:
         try:
-            return self.blobs.exists(digest, for_push=True)
+            return self.sessions.present(digest)
         except RegistryError:
             return False
 
@@ -396,18 +175,18 @@ class Uploader:
         """
         src = self.source
         assert src.size is not None and src.digest is not None
-        restarts = self.blobs._requester.retries if src.stream.seekable() else 0
+        restarts = self.requester.retries if src.stream.seekable() else 0
         while True:
             try:
-                self._put_final(src.digest, _CountingBody(self, src.size), src.size,
-                                retry_cuts=False)
+                body = CountingBody(src.stream, src.size, self.advance)
+                self._put_final(src.digest, body, src.size, retry_cuts=False)
                 return src.digest
             except (NotFoundError, RegistryUnavailableError) as exc:
                 cut = isinstance(exc, RegistryUnavailableError) and exc.status_code is None
                 if restarts <= 0 or not (cut or isinstance(exc, NotFoundError)):
                     raise
                 if cut and self.location:
-                    self.blobs._cancel(self.location)
+                    self.sessions.cancel(self.location)
             restarts -= 1
             self.location = None
             log.debug("upload: the PUT was cut or its session lost, starting a new session")
@@ -418,10 +197,7 @@ class Uploader:
     def _start_session(self, operation: str) -> Any:
         """POST a new upload session (retried like an idempotent request: an unused
         session costs nothing) and remember its Location."""
-        resp = self.blobs._request(
-            "POST", "blobs/uploads/", actions="pull,push", expected=(202,),
-            operation=operation, idempotent=True,
-        )
+        resp = self.sessions.start(operation)
         self._set_location(resp)
         return resp
 
@@ -431,7 +207,7 @@ class Uploader:
             return
         doc = {"location": self.location, "offset": offset, "digest": self.source.digest,
                "size": self.source.size, "chunk_size": self.effective_chunk,
-               "repository": self.blobs.repository, "registry": self.blobs.domain}
+               "repository": self.sessions.repository, "registry": self.sessions.domain}
         tmp = self.state_file.with_name(self.state_file.name + ".tmp")
         tmp.write_text(json.dumps(doc))
         os.replace(tmp, self.state_file)
@@ -446,12 +222,12 @@ class Uploader:
         if self.state_file is None or not self.state_file.is_file():
             return None
         src = self.source
-        saved = _saved_session(self.blobs, self.state_file)
+        saved = self.sessions.saved_session(self.state_file)
         if saved is None:
             return None
         doc, location = saved
         wanted = {"digest": src.digest, "size": src.size,
-                  "repository": self.blobs.repository, "registry": self.blobs.domain}
+                  "repository": self.sessions.repository, "registry": self.sessions.domain}
         if (src.digest is None or not src.stream.seekable()
                 or any(doc.get(k) != v for k, v in wanted.items())):
             return None
@@ -476,7 +252,7 @@ class Uploader:
         every later request on that session fails with 404 BLOB_UPLOAD_INVALID and the
         session is gone: the only way on is a new session (if the source can rewind).
         """
-        restarts = self.blobs._requester.retries if self.source.stream.seekable() else 0
+        restarts = self.requester.retries if self.source.stream.seekable() else 0
         while True:
             self._session_lost = False
             try:
@@ -498,14 +274,14 @@ class Uploader:
             resumed = None
             log.debug("upload: the registry dropped the upload session, starting over")
             if self.location:
-                self.blobs._cancel(self.location)
+                self.sessions.cancel(self.location)
             self.source.stream.seek(self.source.start)
             self.advance(-self.done)
             self._start_session("restart blob upload")
 
     def _note_chunk_limits(self, resp: Any) -> None:
         """Fit the chunk size to the registry: OCI-Chunk-Min-Length and known host limits."""
-        host = self.blobs._requester.host
+        host = self.requester.host
         size = self.chunk_size or (STREAM_CHUNK if self._streams_views() else DEFAULT_CHUNK)
         limit = chunk_size_limit(host)
         if limit is not None:
@@ -567,7 +343,7 @@ class Uploader:
             self.advance(offset, count=False)
         while True:
             check_cancelled()
-            chunk = _read_full(src.stream, chunk_size)
+            chunk = read_full(src.stream, chunk_size)
             if not chunk:
                 break
             hasher.update(chunk)
@@ -583,15 +359,15 @@ class Uploader:
     def _patch(self, chunk: bytes | None, offset: int, length: int) -> None:
         """Send bytes ``offset .. offset+length`` (``chunk``, or streamed from the source
         when None); after a cut, resume from the offset the registry reports."""
-        attempts = self.blobs._requester.retries
+        attempts = self.requester.retries
         sent_from = offset
         while True:
             size = offset + length - sent_from
             end = sent_from + size - 1
-            body: bytes | _CountingBody
+            body: bytes | CountingBody
             if chunk is None:
                 self.source.stream.seek(self.source.start + sent_from)
-                body = _CountingBody(self, size)
+                body = CountingBody(self.source.stream, size, self.advance)
             else:
                 body = chunk[sent_from - offset:]
             try:
@@ -606,15 +382,15 @@ class Uploader:
                 # (Distribution); ask where it stands, as after a cut
                 if isinstance(exc, RegistryResponseError) and exc.status_code != 416:
                     raise
-                if isinstance(body, _CountingBody):
+                if isinstance(body, CountingBody):
                     self.advance(-body.tell())  # counted while streaming; recounted below
                 if attempts <= 0:
                     raise
                 if exc.status_code is not None and exc.status_code != 416:
                     # 429/5xx: wait as the requester does for any request (Retry-After,
                     # backoff, a 429 pausing every worker) before asking where it stands.
-                    self.blobs._requester.back_off(
-                        self.blobs._requester.retries - attempts, exc.retry_after,
+                    self.requester.back_off(
+                        self.requester.retries - attempts, exc.retry_after,
                         shared=exc.status_code == 429)
                 attempts -= 1
                 self._session_lost = True  # until the registry shows it still has it
@@ -640,14 +416,14 @@ class Uploader:
                 log.debug("upload: the registry kept the chunk up to byte %d of %d",
                           kept, offset + length)
                 attempts -= 1
-                if isinstance(body, _CountingBody):  # counted while streaming
+                if isinstance(body, CountingBody):  # counted while streaming
                     self.advance(kept - (offset + length))
                 else:
                     self.advance(kept - sent_from, count=False)
                 sent_from = kept
                 continue
             self._save_state(offset + length)  # before anyone hears of the progress
-            if not isinstance(body, _CountingBody):
+            if not isinstance(body, CountingBody):
                 self.advance(size, count=False)  # the requester counted the bytes body
             return
 
@@ -684,21 +460,3 @@ def _kept(resp: Any, sent_from: int, end: int) -> int | None:
     if last <= 0 or not sent_from <= last + 1 < end:
         return None
     return last + 1
-
-
-def _read_full(stream: Any, size: int) -> bytes:
-    """Up to ``size`` bytes, fewer only at EOF: a pipe or socket hands over 64 KiB per
-    read, and each short read sent as its own PATCH would cost a round trip (and break
-    a registry's minimum chunk length)."""
-    first = stream.read(size)
-    if not first or len(first) >= size:
-        return bytes(first or b"")
-    parts = [first]
-    got = len(first)
-    while got < size:
-        more = stream.read(size - got)
-        if not more:
-            break
-        parts.append(more)
-        got += len(more)
-    return b"".join(parts)

@@ -1,0 +1,260 @@
+"""Blob downloads to a path: streamed, verified, resumed from a ``.partial`` file, renamed
+into place only when right (or streamed into a FIFO or device)."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from .._digest import new_hasher
+from .._locks import locked_file
+from .._log import log
+from .._reader import CHUNK, VerifyingReader
+from ..errors import DigestMismatchError, RegistryResponseError
+from ..progress import (
+    BlobAdvanced,
+    BlobFinished,
+    BlobSkipped,
+    BlobStarted,
+    ProgressCallback,
+    emit,
+)
+from ._schedule import Cancelled, Interrupted, check_cancelled
+
+OpenBlob = Callable[..., BinaryIO]
+"""``BlobService.open``: ``(digest, *, start=0, hasher=None, expected_size=None)``."""
+
+
+class Downloader:
+    """Saves the blobs of one repository to files; ``open_blob`` streams a blob from it."""
+
+    def __init__(self, open_blob: OpenBlob) -> None:
+        self._open = open_blob
+
+    def download(
+        self, digest: str, path: str | os.PathLike[str], *,
+        progress: ProgressCallback | None = None, expected_size: int | None = None,
+    ) -> Path:
+        """Save a blob to ``path``: streamed, verified, and renamed into place only when right.
+
+        Bytes go to a ``.partial`` file next to the destination first; a partial
+        file left by an interrupted run is resumed with ``Range``. A file already
+        at ``path`` with the right content is kept and nothing is downloaded.
+        ``path`` is written through as the user has it: a symlink's target is
+        replaced (the link stays a link), a FIFO or device (``/dev/null``) gets the
+        bytes streamed into it, a missing parent directory is created. Returns
+        ``path`` (in a directory: ``path/<algorithm>_<hex>``).
+
+        Raises:
+            NotFoundError: the repository has no such blob.
+            DigestMismatchError: the content does not match (nothing is left at ``path``;
+                a FIFO or device has had the bytes already).
+            OSError: the destination cannot be written (the error names ``path``).
+        """
+        dest = Path(path)
+        if dest.is_dir():
+            dest = dest / digest.replace(":", "_")
+        if _is_special(dest):
+            self._stream_into(digest, dest, progress, expected_size)
+            return dest
+        # Through a symlink (or a chain of them) to the file it names: that file is
+        # replaced, in its own directory (a rename cannot cross filesystems), and
+        # the link stays as the user made it.
+        real = Path(os.path.realpath(dest))
+        if real.is_file() and _file_digest(real, digest) == digest:
+            emit(progress, BlobSkipped(digest, real.stat().st_size))
+            return dest
+        partial = real.with_name(real.name + ".partial")
+        try:
+            _make_parent(real, dest)
+            self._download_to(digest, real, partial, progress, expected_size)
+        except OSError as exc:
+            raise _naming(exc, partial, dest) from None
+        return dest
+
+    def _download_to(
+        self, digest: str, real: Path, partial: Path, progress: ProgressCallback | None,
+        expected_size: int | None,
+    ) -> None:
+        # One download of ``real`` at a time (threads or processes): the others wait,
+        # then find the file in place and keep it.
+        with locked_file(partial) as out:
+            if real.is_file() and _file_digest(real, digest) == digest:
+                partial.unlink()
+                emit(progress, BlobSkipped(digest, real.stat().st_size))
+                return
+            try:
+                self._download_locked(digest, real, partial, out, progress, expected_size)
+            except BaseException as exc:
+                # Kept for a resume: the bytes of a cut or interrupted download (Ctrl-C
+                # included). Not kept: nothing, or a download called off because its
+                # transfer failed elsewhere.
+                called_off = isinstance(exc, Cancelled) and not isinstance(exc, Interrupted)
+                if called_off or os.fstat(out.fileno()).st_size == 0:
+                    partial.unlink(missing_ok=True)
+                raise
+
+    def _stream_into(
+        self, digest: str, dest: Path, progress: ProgressCallback | None,
+        expected_size: int | None,
+    ) -> None:
+        """Write the blob into a FIFO or device as it arrives: no partial file, no rename.
+
+        The registry is asked first, so a missing blob never leaves a FIFO's reader
+        waiting; a mismatch raises at the end, when the reader has had the bytes.
+        """
+        with self._open(digest, expected_size=expected_size) as reader:
+            assert isinstance(reader, VerifyingReader)
+            total = reader.expected_size
+            emit(progress, BlobStarted(digest, total, "download"))
+            # no O_CREAT, no O_TRUNC: what is there is written to, never replaced
+            fd = os.open(dest, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+            with open(fd, "wb") as out:
+                buffer = bytearray(CHUNK)
+                while block := reader.read_into(buffer):
+                    check_cancelled()
+                    out.write(block)
+                    emit(progress, BlobAdvanced(digest, len(block), reader.offset, total))
+        emit(progress, BlobFinished(digest, reader.offset))
+
+    def _download_locked(
+        self, digest: str, dest: Path, partial: Path, out: BinaryIO,
+        progress: ProgressCallback | None, expected_size: int | None,
+    ) -> None:
+        hasher = new_hasher(digest)
+        start = _hash_stream(out, hasher)  # what an interrupted run left
+        if expected_size is not None and start > expected_size:
+            hasher, start = new_hasher(digest), 0
+        elif start and f"{digest.split(':', 1)[0]}:{hasher.copy().hexdigest()}" == digest:
+            # complete and verified, but the run stopped before the rename
+            os.replace(partial, dest)
+            emit(progress, BlobSkipped(digest, start))
+            return
+        shown = _Shown()
+        while True:
+            try:
+                self._receive(digest, out, hasher, start, progress, expected_size, shown)
+            except DigestMismatchError:
+                if start:
+                    # The bytes kept from an earlier run were not the blob's: start over.
+                    log.debug("download %s: the partial file was wrong, starting over", digest)
+                    hasher, start = new_hasher(digest), 0
+                    continue
+                partial.unlink(missing_ok=True)
+                raise
+            break
+        os.replace(partial, dest)
+        emit(progress, BlobFinished(digest, dest.stat().st_size))
+
+    def _receive(
+        self, digest: str, out: BinaryIO, hasher: object, start: int,
+        progress: ProgressCallback | None, expected_size: int | None, shown: _Shown,
+    ) -> None:
+        """Append the blob from ``start`` to ``out`` (which holds its first ``start`` bytes).
+
+        Progress: one BlobStarted per download; the bytes a resume keeps are reported
+        once (as an upload's resume does), and a start-over takes back what was reported
+        with a negative ``advanced``, so the events always add up to the blob's size.
+        """
+        try:
+            reader = self._open(digest, start=start, hasher=hasher, expected_size=expected_size)
+        except RegistryResponseError as exc:
+            if not start or exc.status_code != 416:
+                raise
+            # 416: the partial file is longer than the blob, so it is not a prefix of it
+            start = 0
+            reader = self._open(digest, hasher=new_hasher(digest), expected_size=expected_size)
+        assert isinstance(reader, VerifyingReader)
+        total = reader.expected_size
+        if not shown.started:
+            shown.started = True
+            emit(progress, BlobStarted(digest, total, "download"))
+        if shown.done != start:  # kept from an earlier run, or taken back on a start-over
+            emit(progress, BlobAdvanced(digest, start - shown.done, start, total))
+            shown.done = start
+        with reader:
+            out.seek(start)
+            out.truncate()
+            buffer = bytearray(CHUNK)
+            while block := reader.read_into(buffer):
+                check_cancelled()  # another blob of the same transfer failed: stop
+                pos = reader.offset - len(block)
+                if out.tell() != pos:  # the server ignored Range: starting over
+                    out.seek(pos)
+                    out.truncate()
+                out.write(block)
+                if pos != shown.done:  # the server ignored Range: the count starts over too
+                    emit(progress, BlobAdvanced(digest, pos - shown.done, pos, total))
+                shown.done = reader.offset
+                emit(progress, BlobAdvanced(digest, len(block), reader.offset, total))
+            out.truncate()
+            out.flush()
+
+
+
+def _is_special(path: Path) -> bool:
+    """True for what a download streams into: an existing FIFO, device or other non-file
+    (after symlinks); False for a regular file, a directory or nothing."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _make_parent(real: Path, dest: Path) -> None:
+    """Create the directory ``real`` goes in (as ``pull`` does); a file in the way is
+    a NotADirectoryError naming the user's ``dest``."""
+    parent = real.parent
+    for ancestor in (parent, *parent.parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise NotADirectoryError(
+                    errno.ENOTDIR, f"{ancestor} is not a directory", str(dest))
+            break
+    parent.mkdir(parents=True, exist_ok=True)
+
+
+def _naming(exc: OSError, partial: Path, dest: Path) -> OSError:
+    """``exc`` as the user would read it: naming their ``dest``, never the ``.partial``
+    file the library writes first."""
+    if str(partial) not in (str(exc.filename), str(exc.filename2)):
+        return exc
+    return type(exc)(exc.errno, exc.strerror, str(dest))
+
+
+def _hash_stream(f: BinaryIO, hasher: object) -> int:
+    """Hash ``f`` from its start to its end; the number of bytes (the position is at the end)."""
+    f.seek(0)
+    size = 0
+    while block := f.read(CHUNK):
+        hasher.update(block)  # type: ignore[attr-defined]
+        size += len(block)
+    return size
+
+
+def _hash_file(path: Path, hasher: object) -> int:
+    with open(path, "rb") as f:
+        return _hash_stream(f, hasher)
+
+
+def _file_digest(path: Path, digest: str) -> str:
+    algo = digest.split(":", 1)[0]
+    h = hashlib.new(algo)
+    _hash_file(path, h)
+    return f"{algo}:{h.hexdigest()}"
+
+
+class _Shown:
+    """What a download's progress events have reported so far."""
+
+    __slots__ = ("done", "started")
+
+    def __init__(self) -> None:
+        self.started = False
+        self.done = 0

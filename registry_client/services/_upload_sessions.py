@@ -1,0 +1,81 @@
+"""The upload sessions of one repository: open one, send on it, cancel it, and the state
+file a crash-safe upload keeps its session in."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from ..requester import Requester
+from ._base import Service
+
+
+class UploadSessions(Service):
+    """Requests on the upload sessions (``/v2/<name>/blobs/uploads/``) of one repository.
+
+    ``present(digest)`` says whether the repository has a blob (a HEAD asking for the
+    push scope): the owner of the blobs answers it, as it answers ``exists``.
+    """
+
+    def __init__(
+        self, requester: Requester, repository: str, *, present: Callable[[str], bool]
+    ) -> None:
+        super().__init__(requester, repository)
+        self._present = present
+
+    def present(self, digest: str) -> bool:
+        """True when the repository has the blob ``digest``."""
+        return self._present(digest)
+
+    def start(self, operation: str) -> requests.Response:
+        """POST a new upload session (retried like an idempotent request: an unused
+        session costs nothing); its ``Location`` is in the answer."""
+        return self._request(
+            "POST", "blobs/uploads/", actions="pull,push", expected=(202,),
+            operation=operation, idempotent=True,
+        )
+
+    def send(self, method: str, url: str, *, operation: str, **kw: Any) -> requests.Response:
+        """Send a request on a session URL (resolved against the registry, push scope)."""
+        return self._request(
+            method, self._requester.resolve(url), actions="pull,push", absolute=True,
+            operation=operation, **kw,
+        )
+
+    def cancel(self, location: str) -> None:
+        """Cancel an upload session: best effort, one short try (no retries)."""
+        try:
+            self._request(
+                "DELETE", location, actions="pull,push",
+                operation="cancel upload", expected=(200, 202, 204, 404), absolute=True,
+                idempotent=False, retry_connection_errors=False, timeout=(2, 2),
+            )
+        except Exception:
+            pass
+
+    def saved_session(self, path: Path) -> tuple[dict[str, Any], str] | None:
+        """The state a crash-safe upload saved at ``path`` and its session URL on this
+        registry; None when there is no such file, it is unreadable, or it names another
+        host."""
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        location = doc.get("location") if isinstance(doc, dict) else None
+        if not isinstance(location, str):
+            return None
+        url = self._requester.resolve(location)
+        return (doc, url) if self._requester.same_origin(url) else None
+
+    def forget_state(self, state_file: str | os.PathLike[str]) -> None:
+        """Remove a crash-resume state file, cancelling the upload session it saved."""
+        path = Path(state_file)
+        saved = self.saved_session(path)
+        if saved is not None:
+            self.cancel(saved[1])
+        path.unlink(missing_ok=True)

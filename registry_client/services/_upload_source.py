@@ -1,0 +1,211 @@
+"""What an upload reads: the source (bytes, a file, a stream), a layout's checked blob
+file, and the request body that counts and reports the bytes it hands over."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Callable
+from typing import IO, Any
+
+from .._digest import compute_digest, new_hasher
+from .._reader import CHUNK
+from ..errors import DigestMismatchError
+from ._schedule import check_cancelled
+
+
+class UploadSource:
+    """What to upload: a file object positioned at the blob's start, its size and digest."""
+
+    def __init__(
+        self, stream: IO[bytes], size: int | None, digest: str | None, *, owned: bool
+    ) -> None:
+        self.stream = stream
+        self.size = size
+        self.digest = digest
+        self.start = stream.tell() if stream.seekable() else 0
+        self._owned = owned
+
+    @classmethod
+    def from_data(cls, data: Any, digest: str | None) -> UploadSource:
+        """Normalise bytes, a path or a file object; hash seekable content when no digest."""
+        if isinstance(data, bytes | bytearray | memoryview):
+            raw = bytes(data)
+            actual = compute_digest(raw, (digest or "sha256").split(":", 1)[0])
+            if digest is not None and actual != digest:
+                raise DigestMismatchError(f"upload: content is {actual}, expected {digest}")
+            return cls(io.BytesIO(raw), len(raw), actual, owned=True)
+        if isinstance(data, str | os.PathLike):
+            f = open(data, "rb")
+            src = cls(f, os.fstat(f.fileno()).st_size, digest, owned=True)
+        elif hasattr(data, "read"):
+            src = cls(data, None, digest, owned=False)
+            if data.seekable():
+                end = data.seek(0, os.SEEK_END)
+                data.seek(src.start)
+                src.size = end - src.start
+        else:
+            raise TypeError(f"cannot upload {type(data).__name__}: want bytes, a path or a file")
+        if src.digest is None and src.size is not None:
+            h = hashlib.sha256()
+            while block := src.stream.read(CHUNK):
+                h.update(block)
+            src.stream.seek(src.start)
+            src.digest = f"sha256:{h.hexdigest()}"
+        return src
+
+    def close(self) -> None:
+        """Close the file when this source opened it."""
+        if self._owned:
+            self.stream.close()
+
+
+class CheckedFile:
+    """A blob file of a layout being pushed: hashed while it streams, checked before the
+    upload is committed (nothing on disk is trusted: the file may have changed since
+    it was written).
+
+    A small blob (up to ``IN_MEMORY``) is read once into memory and checked before its
+    upload starts; a larger one is hashed as it is read and checked before the last
+    block of the body (the one PUT, or the last PATCH) is handed over, so the request
+    that would commit it never completes. Bytes read again (a PATCH resent after a
+    cut) are not hashed twice, so the file is read once however it goes.
+    """
+
+    IN_MEMORY = 4 * 1024 * 1024
+
+    def __init__(self, f: IO[bytes], digest: str, name: str) -> None:
+        self._f: IO[bytes] = f
+        self.digest = digest
+        self.name = name
+        self.size = os.fstat(f.fileno()).st_size
+        self._hasher = new_hasher(digest)
+        self._hashed = 0  # the bytes 0 .. _hashed-1 went through the hasher, in order
+        self._pos = f.tell()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self._pos = self._f.seek(pos, whence)
+        return self._pos
+
+    def read(self, n: int | None = -1) -> bytes:
+        data = self._f.read(-1 if n is None else n)
+        start, self._pos = self._pos, self._pos + len(data)
+        if start <= self._hashed < self._pos:
+            self._hasher.update(memoryview(data)[self._hashed - start:])
+            self._hashed = self._pos
+        return data
+
+    def preload(self) -> None:
+        """Read the whole (small) file into memory and check it, before any request.
+
+        Raises:
+            DigestMismatchError: the content does not match the digest.
+        """
+        self._f.seek(0)
+        self._pos = 0
+        data = self.read()
+        self.check()
+        self._f = io.BytesIO(data)
+        self._pos = 0
+
+    def verify(self) -> None:
+        """At the blob's last byte (a streamed body's last block): check the digest.
+
+        Before the end (a PATCH that is not the last) there is nothing to check yet.
+        """
+        if self._hashed >= self.size:
+            self.check()
+
+    def check(self) -> None:
+        """Raise unless the file's bytes hash to the digest (read what was skipped).
+
+        Raises:
+            DigestMismatchError: they do not; the error names the file.
+        """
+        if self._hashed < self.size:  # skipped by a resume: hash the rest, in order
+            back = self._f.tell()
+            self._f.seek(self._hashed)
+            while block := self._f.read(CHUNK):
+                self._hasher.update(block)
+                self._hashed += len(block)
+            self._f.seek(back)
+        actual = f"{self.digest.split(':', 1)[0]}:{self._hasher.hexdigest()}"
+        if actual != self.digest or self._hashed != self.size:
+            raise DigestMismatchError(
+                f"{self.name}: content is {actual}, expected {self.digest} (the file changed "
+                "after it was written); its upload was stopped before being committed")
+
+    def close(self) -> None:
+        """The caller closes the file it opened."""
+
+
+class CountingBody:
+    """A file-like request body: ``length`` bytes of ``stream`` from where it stands,
+    each block handed over reported to ``advance`` (negative after a rewind)."""
+
+    def __init__(self, stream: IO[bytes], length: int, advance: Callable[[int], None]) -> None:
+        self._advance = advance
+        self._src = stream
+        self._seekable = self._src.seekable()
+        self._start = self._src.tell() if self._seekable else 0
+        self._length = length
+        self._sent = 0
+
+    def __len__(self) -> int:
+        return self._length - self._sent
+
+    def read(self, n: int = -1) -> bytes:
+        left = self._length - self._sent
+        if left <= 0:
+            return b""
+        check_cancelled()  # another blob of the same transfer failed: stop sending
+        block = self._src.read(left if n is None or n < 0 else min(n, left, 4 * CHUNK))
+        self._sent += len(block)
+        if self._sent >= self._length:
+            # The last block: a source that can check its digest (a blob streamed from
+            # another registry) does so now, before the registry gets the final bytes.
+            verify = getattr(self._src, "verify", None)
+            if callable(verify):
+                verify()
+        self._advance(len(block))
+        return block
+
+    def tell(self) -> int:
+        return self._sent
+
+    def seekable(self) -> bool:
+        return self._seekable
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self._advance(-self._sent + pos)
+        self._src.seek(self._start + pos)
+        self._sent = pos
+        return pos
+
+
+def read_full(stream: Any, size: int) -> bytes:
+    """Up to ``size`` bytes, fewer only at EOF: a pipe or socket hands over 64 KiB per
+    read, and each short read sent as its own PATCH would cost a round trip (and break
+    a registry's minimum chunk length)."""
+    first = stream.read(size)
+    if not first or len(first) >= size:
+        return bytes(first or b"")
+    parts = [first]
+    got = len(first)
+    while got < size:
+        more = stream.read(size - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
