@@ -7,18 +7,16 @@ manifest and config are fetched in parallel, ``max_workers`` at a time.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from ..errors import PlatformNotFoundError, RegistryResponseError
 from ..models import Descriptor, ImageDetails, Platform, RawManifest, parse_rfc3339
 from ..models._mediatype import IMAGE_CONFIG_TYPES
+from ..requester import Requester
 from . import _light
+from ._platforms import choose_platform, platform_of_entry, read_config, wanted_platform
 from ._schedule import parallel
-from ._transfer import _choose, _read_config, _wanted
-from .images import _platform_of_entry
-
-if TYPE_CHECKING:
-    from .images import ImageService
+from .blobs import BlobService
+from .manifests import ManifestService
 
 
 def _is_platform(p: Platform | None) -> bool:
@@ -45,48 +43,61 @@ def _created_and_labels(
     return parse_rfc3339(created if isinstance(created, str) else None), dict(labels)
 
 
-def _details(
-    images: ImageService, platform: Platform, raw: RawManifest, descs: list[Descriptor],
-    config_data: bytes | None,
-) -> ImageDetails:
-    config = descs[0]
-    if config_data is None and config.media_type in IMAGE_CONFIG_TYPES:
-        config_data = _read_config(images, config)
-    created, labels = _created_and_labels(config_data, f"image config {config.digest}")
-    return ImageDetails(platform=platform, digest=raw.digest, created=created, labels=labels,
-                        size=sum(d.size for d in descs))  # config + layers
+class DetailsReader:
+    """Reads the details of images of one repository, ``max_workers`` platforms at a time."""
 
+    def __init__(
+        self, requester: Requester, *, manifests: ManifestService, blobs: BlobService,
+        max_workers: int,
+    ) -> None:
+        self._requester = requester
+        self._manifests = manifests
+        self._blobs = blobs
+        self._max_workers = max_workers
 
-def image_details(
-    images: ImageService, reference: str, platform: str | Platform | None
-) -> list[ImageDetails]:
-    """See :meth:`ImageService.details`."""
-    want = _wanted(platform) if platform is not None else None
-    raw = images._manifests.get_raw(reference)
-    is_index, descs = _light.read(raw)
-    if not is_index:
+    def _config(self, config: Descriptor) -> bytes:
+        return read_config(self._blobs, config, self._requester.body_limit)
+
+    def _details(
+        self, platform: Platform, raw: RawManifest, descs: list[Descriptor],
+        config_data: bytes | None,
+    ) -> ImageDetails:
         config = descs[0]
-        data = _read_config(images, config) if config.media_type in IMAGE_CONFIG_TYPES \
-            else None
-        have = _light.image_platform(raw, config, data or b"")
-        if want is not None and not have.matches(want):
-            what = f"a single {have} image" if have.os else "not an image (an artifact)"
-            raise PlatformNotFoundError(f"{reference} is {what}, not {want}")
-        return [_details(images, have, raw, descs, data)]
-    entries = [d for d in descs if _is_platform(d.platform)]
-    if want is not None:
-        matching = [d for d in entries if d.platform is not None and d.platform.matches(want)]
-        if not matching:
-            _choose(entries, want)  # raises, naming the platforms the index has
-        entries = matching
+        if config_data is None and config.media_type in IMAGE_CONFIG_TYPES:
+            config_data = self._config(config)
+        created, labels = _created_and_labels(config_data, f"image config {config.digest}")
+        return ImageDetails(platform=platform, digest=raw.digest, created=created, labels=labels,
+                            size=sum(d.size for d in descs))  # config + layers
 
-    def one(d: Descriptor) -> ImageDetails | None:
-        child = images._manifests.get_raw(d.digest)
-        child_is_index, child_descs = _light.read(child)
-        if child_is_index:  # an index inside an index: not one platform's image
-            return None
-        return _details(images, _platform_of_entry(d.platform, d.digest, d.media_type, d.size),
-                        child, child_descs, None)
+    def details(self, reference: str, platform: str | Platform | None) -> list[ImageDetails]:
+        """See :meth:`ImageService.details`."""
+        want = wanted_platform(platform) if platform is not None else None
+        raw = self._manifests.get_raw(reference)
+        is_index, descs = _light.read(raw)
+        if not is_index:
+            config = descs[0]
+            data = self._config(config) if config.media_type in IMAGE_CONFIG_TYPES \
+                else None
+            have = _light.image_platform(raw, config, data or b"")
+            if want is not None and not have.matches(want):
+                what = f"a single {have} image" if have.os else "not an image (an artifact)"
+                raise PlatformNotFoundError(f"{reference} is {what}, not {want}")
+            return [self._details(have, raw, descs, data)]
+        entries = [d for d in descs if _is_platform(d.platform)]
+        if want is not None:
+            matching = [d for d in entries if d.platform is not None and d.platform.matches(want)]
+            if not matching:
+                choose_platform(entries, want)  # raises, naming the platforms the index has
+            entries = matching
 
-    found = parallel(one, entries, images._max_workers)
-    return [d for d in found if d is not None]
+        def one(d: Descriptor) -> ImageDetails | None:
+            child = self._manifests.get_raw(d.digest)
+            child_is_index, child_descs = _light.read(child)
+            if child_is_index:  # an index inside an index: not one platform's image
+                return None
+            return self._details(
+                platform_of_entry(d.platform, d.digest, d.media_type, d.size),
+                child, child_descs, None)
+
+        found = parallel(one, entries, self._max_workers)
+        return [d for d in found if d is not None]

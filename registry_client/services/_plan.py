@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 import attrs
 
 from ..models import Descriptor, RawManifest
-
-if TYPE_CHECKING:
-    from ..repository import Repository
-    from .images import ImageService
+from ..requester import Requester
+from .blobs import BlobService
+from .manifests import ManifestService
 
 __all__ = ["BlobAction", "BlobPlan", "CopyPlan"]
 
 BlobAction = Literal["skip", "mount", "transfer"]
+
+
+class CopyTarget(Protocol):
+    """Where a copy goes: a :class:`~registry_client.Repository` (what services use of it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def domain(self) -> str: ...
+    @property
+    def requester(self) -> Requester: ...
+    @property
+    def blobs(self) -> BlobService: ...
+    @property
+    def manifests(self) -> ManifestService: ...
+
+
 _FOREIGN = ("foreign", "nondistributable")
 
 
@@ -86,19 +102,20 @@ def distinct_largest_first(items: Iterable[Descriptor]) -> list[Descriptor]:
 
 
 def make_plan(
-    images: ImageService, raw: RawManifest,
+    requester: Requester, repository: str, raw: RawManifest,
     children: list[tuple[RawManifest, list[Descriptor]]],
-    target: Repository, tag: str | None, *, check_target: bool, for_push: bool = False,
+    target: CopyTarget, tag: str | None, *, check_target: bool, for_push: bool = False,
     run: Callable[[Callable[[Descriptor], BlobPlan], list[Descriptor]], list[BlobPlan]],
 ) -> CopyPlan:
-    """Decide per blob; with ``check_target`` one HEAD per blob on the target decides skips.
+    """Decide per blob of copying ``raw`` from ``repository`` (on ``requester``'s registry);
+    with ``check_target`` one HEAD per blob on the target decides skips.
 
     Without it (a real copy within one registry) every blob is planned as a mount:
     mounting a blob the target already has is answered 201 as well, so the HEAD
     would be a wasted round trip.
     """
-    same = target.requester.base_url == images._requester.base_url
-    same_repo = same and target.name == images.repository
+    same = target.requester.base_url == requester.base_url
+    same_repo = same and target.name == repository
 
     def decide(d: Descriptor) -> BlobPlan:
         action: BlobAction
@@ -114,7 +131,7 @@ def make_plan(
     planned = run(decide, blobs)
     manifests = [c.digest for c, _ in children if c.digest != raw.digest] + [raw.digest]
     return CopyPlan(
-        source=f"{images.domain}/{images.repository}@{raw.digest}",
+        source=f"{requester.domain}/{repository}@{raw.digest}",
         target=f"{target.domain}/{target.name}",
         tag=tag, manifests=tuple(manifests), blobs=tuple(planned),
     )

@@ -6,9 +6,6 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal, overload
 
-import attrs
-
-from ..errors import RegistryResponseError
 from ..models import (
     Descriptor,
     Image,
@@ -27,17 +24,22 @@ from ..models import (
 from ..models._mediatype import IMAGE_CONFIG_TYPES
 from ..progress import ProgressCallback
 from ..reference import check_digest, check_reference, check_tag, is_digest
+from ..requester import Requester
+from ._attach import ArtifactItem, Attacher
 from ._base import Service
+from ._copy import Copier
+from ._details import DetailsReader
+from ._plan import CopyPlan
+from ._platforms import platform_of_entry, read_config
+from ._pull import Puller
+from ._push import Pusher
+from ._referrers import Referrers
+from .blobs import BlobService
+from .manifests import ManifestService
+from .tags import TagService
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the public signature names it; services sit below repositories
     from ..repository import Repository
-    from ..requester import Requester
-    from ._plan import CopyPlan
-    from ._referrers import ArtifactItem
-    from .blobs import BlobService
-    from .manifests import ManifestService
-    from .tags import TagService
-
 
 
 
@@ -52,7 +54,17 @@ class ImageService(Service):
         self._manifests = manifests
         self._blobs = blobs
         self._tags = tags
-        self._max_workers = max(1, max_workers)
+        workers = max(1, max_workers)
+        self._details = DetailsReader(requester, manifests=manifests, blobs=blobs,
+                                      max_workers=workers)
+        self._puller = Puller(requester, repository, manifests=manifests, blobs=blobs,
+                              max_workers=workers)
+        self._pusher = Pusher(requester, repository, manifests=manifests, blobs=blobs,
+                              max_workers=workers)
+        self._copier = Copier(requester, repository, manifests=manifests, blobs=blobs,
+                              max_workers=workers)
+        self._attacher = Attacher(manifests=manifests, blobs=blobs, referrers=Referrers(
+            requester, repository, manifests=manifests))
 
     # -- reading ------------------------------------------------------------------------
     def get_by_tag(self, tag: str) -> Image:
@@ -92,7 +104,7 @@ class ImageService(Service):
         platforms: list[Platform]
         if isinstance(manifest, ManifestList | OCIIndex):
             platforms = [
-                _platform_of_entry(d.platform, d.digest, d.media_type, d.size)
+                platform_of_entry(d.platform, d.digest, d.media_type, d.size)
                 for d in manifest.manifests
             ]
         elif manifest.config.media_type not in IMAGE_CONFIG_TYPES:
@@ -121,15 +133,8 @@ class ImageService(Service):
             RegistryResponseError: the config is too large or malformed.
             DigestMismatchError: the config does not match its digest.
         """
-        desc = manifest.config
-        limit = self._requester.body_limit
-        if desc.size > limit:
-            raise RegistryResponseError(
-                f"image config {desc.digest} of {desc.size} bytes exceeds the {limit}-byte limit"
-            )
-        # Read to the end (a read returns what has arrived so far): the size was checked
-        # against the limit, the reader refuses more than it, and verifies the digest.
-        return config_from_bytes(self._blobs.get(desc.digest, expected_size=desc.size))
+        return config_from_bytes(
+            read_config(self._blobs, manifest.config, self._requester.body_limit))
 
     def details(
         self, reference: str, platform: str | Platform | None = None
@@ -149,10 +154,8 @@ class ImageService(Service):
             PlatformNotFoundError: nothing of ``platform`` (also a ValueError).
             SchemaV1NotSupportedError, UnknownSchemaError: a manifest type we do not read.
         """
-        from ._details import image_details
-
         check_reference(reference)
-        return image_details(self, reference, platform)
+        return self._details.details(reference, platform)
 
     def delete_by_digest(self, digest: str) -> None:
         """Delete the manifest with this digest and every tag pointing to it.
@@ -181,10 +184,8 @@ class ImageService(Service):
                 layout's (no ``oci-layout`` file: it is left untouched), or a blob path
                 in it leads outside it; refused before any request (a ValueError too).
         """
-        from ._transfer import pull_image
-
         check_reference(reference)
-        return pull_image(self, reference, directory, platform=platform, progress=progress)
+        return self._puller.pull(reference, directory, platform=platform, progress=progress)
 
     def push(
         self, directory: str | os.PathLike[str], tag: str, *,
@@ -205,10 +206,8 @@ class ImageService(Service):
                 disk); the error names the file, and that blob's upload is stopped
                 before the PUT that would commit it.
         """
-        from ._transfer import push_image
-
         check_tag(tag)
-        return push_image(self, directory, tag, progress=progress)
+        return self._pusher.push(directory, tag, progress=progress)
 
     @overload
     def copy(
@@ -245,27 +244,11 @@ class ImageService(Service):
         blob, whether the copy would skip it (the target has it), mount it or
         transfer it, and how many bytes would move (manifest GETs, blob HEADs only).
         """
-        from ._transfer import copy_image, plan_copy
-
         check_reference(reference)
         if target_tag is not None:
             check_tag(target_tag)
-        if dry_run:
-            plan = plan_copy(self, reference, target, target_tag)
-            if referrers:
-                from ._referrers import plan_referrers
-
-                plan = attrs.evolve(plan, referrers=plan_referrers(
-                    self, plan.manifests, target, arriving=(b.digest for b in plan.blobs)))
-            return plan
-        copied: list[str] = []
-        image = copy_image(self, reference, target, target_tag, progress=progress,
-                           copied_manifests=copied)
-        if referrers:  # of every manifest copied, as the dry run plans them
-            from ._referrers import copy_referrers
-
-            copy_referrers(self, copied, target, progress=progress)
-        return image
+        return self._copier.copy(reference, target, target_tag, progress=progress,
+                                 referrers=referrers, dry_run=dry_run)
 
     def attach(
         self, subject_digest: str, artifact_type: str, blobs_or_files: Iterable[ArtifactItem],
@@ -289,10 +272,8 @@ class ImageService(Service):
             RegistryResponseError: the registry refused the artifact, or the
                 referrers tag holds something other than an OCI index.
         """
-        from ._referrers import attach_artifact
-
         check_reference(subject_digest)
-        return attach_artifact(self, subject_digest, artifact_type, blobs_or_files, annotations)
+        return self._attacher.attach(subject_digest, artifact_type, blobs_or_files, annotations)
 
     def retag(self, reference: str, new_tag: str) -> Image:
         """Put the manifest of ``reference`` under ``new_tag`` too; no blob moves.
@@ -306,15 +287,3 @@ class ImageService(Service):
         self._manifests.put(new_tag, raw)
         manifest = manifest_from_bytes(raw.data, raw.media_type)
         return self.describe(raw, manifest, tag=new_tag)
-
-
-def _platform_of_entry(
-    p: Platform | None, digest: str, media_type: str, size: int
-) -> Platform:
-    if p is None:
-        return Platform(architecture="", os="", digest=digest, media_type=media_type, size=size)
-    return Platform(
-        architecture=p.architecture, os=p.os, variant=p.variant, os_version=p.os_version,
-        os_features=tuple(p.os_features or ()), features=tuple(p.features or ()),
-        digest=digest, media_type=media_type, size=size,
-    )

@@ -18,7 +18,9 @@ from ..models import (
 )
 from ..models._mediatype import manifest_media_type, specific_type
 from ..reference import check_digest, check_reference, is_digest, is_verifiable_digest
+from ..requester import Requester
 from ._base import Service
+from ._referrers import Referrers
 
 
 class ManifestService(Service):
@@ -27,6 +29,10 @@ class ManifestService(Service):
     Manifests are kept as the exact bytes the registry served, so digests are
     always computed from what was received.
     """
+
+    def __init__(self, requester: Requester, repository: str) -> None:
+        super().__init__(requester, repository)
+        self._referrers = Referrers(requester, repository, manifests=self)
 
     def get_raw(self, reference: str) -> RawManifest:
         """Fetch a manifest's exact bytes, its media type and its verified digest.
@@ -145,10 +151,8 @@ class ManifestService(Service):
             NotFoundError: the repository is unknown to a registry with the referrers API.
             RegistryResponseError: the answer, or the referrers tag, is not an OCI index.
         """
-        from ._referrers import list_referrers
-
         check_digest(digest)
-        return list_referrers(self, digest, artifact_type)
+        return self._referrers.find(digest, artifact_type)
 
     def put(self, reference: str, manifest: Manifest | RawManifest) -> str:
         """Store a manifest under a tag (or by its digest) and return its digest.
@@ -160,12 +164,13 @@ class ManifestService(Service):
             DigestMismatchError: the registry computed a different digest.
             RegistryResponseError: the registry refused the manifest.
         """
-        return self._put(reference, manifest)[0]
+        return self.put_with_headers(reference, manifest)[0]
 
-    def _put(
+    def put_with_headers(
         self, reference: str, manifest: Manifest | RawManifest
     ) -> tuple[str, Mapping[str, str]]:
-        """:meth:`put`, also returning the answer's headers (``OCI-Subject``)."""
+        """:meth:`put`, also returning the registry's answer headers: ``OCI-Subject``
+        there says the registry indexed the manifest's ``subject`` (referrers API)."""
         check_reference(reference)
         if isinstance(manifest, RawManifest):
             data, media = manifest.data, manifest.media_type

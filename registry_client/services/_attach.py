@@ -1,0 +1,84 @@
+"""Attaching an artifact (SBOM, signature...) to an image: OCI 1.1 ``subject`` manifests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TypeAlias
+
+from .. import mediatypes
+from .._digest import compute_digest
+from ..models import Descriptor, OCIManifest, RawManifest, manifest_to_bytes
+from ._referrers import Referrers
+from .blobs import BlobService
+from .manifests import ManifestService
+
+TITLE = "org.opencontainers.image.title"
+EMPTY_JSON = b"{}"
+EMPTY_DESCRIPTOR = Descriptor(
+    media_type=mediatypes.OCI_EMPTY, digest=compute_digest(EMPTY_JSON), size=len(EMPTY_JSON)
+)
+_OCTET = "application/octet-stream"
+
+Blob: TypeAlias = bytes | str | os.PathLike[str]
+ArtifactItem: TypeAlias = Blob | tuple[Blob, str]
+"""One layer of an artifact: bytes or a file path, alone or as ``(data, media_type)``."""
+
+
+class Attacher:
+    """Pushes artifacts into one repository: its blobs, its manifest, and where the
+    registry lacks the referrers API, the entry in the referrers tag schema's index."""
+
+    def __init__(
+        self, *, manifests: ManifestService, blobs: BlobService, referrers: Referrers
+    ) -> None:
+        self._manifests = manifests
+        self._blobs = blobs
+        self._referrers = referrers
+
+    def _layer(self, item: ArtifactItem) -> Descriptor:
+        data, media_type = item if isinstance(item, tuple) else (item, _OCTET)
+        if isinstance(data, bytes | bytearray | memoryview):
+            uploaded = self._blobs.upload(bytes(data))
+            return Descriptor(media_type=media_type, digest=uploaded.digest, size=uploaded.size)
+        path = Path(data)
+        uploaded = self._blobs.upload(path)
+        return Descriptor(
+            media_type=media_type, digest=uploaded.digest, size=path.stat().st_size,
+            annotations={TITLE: path.name},
+        )
+
+    def attach(
+        self, subject: str, artifact_type: str, items: Iterable[ArtifactItem],
+        annotations: Mapping[str, str] | None,
+    ) -> Descriptor:
+        """Push an artifact manifest whose subject is ``subject``; list it where needed."""
+        head = self._manifests.head(subject)
+        subject_desc = Descriptor(media_type=head.media_type, digest=head.digest,
+                                  size=head.size)
+        layers = [self._layer(item) for item in items]
+        self._blobs.upload(EMPTY_JSON)
+        artifact = OCIManifest(
+            artifact_type=artifact_type, config=EMPTY_DESCRIPTOR,
+            # image-spec: an artifact without files SHOULD carry the empty descriptor as layer
+            layers=layers or [EMPTY_DESCRIPTOR],
+            subject=subject_desc, annotations=dict(annotations) if annotations else None,
+        )
+        data = manifest_to_bytes(artifact)
+        digest, headers = self._manifests.put_with_headers(
+            compute_digest(data),
+            RawManifest(data=data, media_type=mediatypes.OCI_MANIFEST,
+                        digest=compute_digest(data)),
+        )
+        entry = Descriptor(
+            media_type=mediatypes.OCI_MANIFEST, digest=digest, size=len(data),
+            artifact_type=artifact_type, annotations=artifact.annotations,
+        )
+        if headers.get("OCI-Subject"):
+            # The registry indexed the subject itself: it has the referrers API.
+            self._referrers.note_api(True)
+        else:
+            # No OCI-Subject header: the client MUST keep the referrers tag up to date.
+            self._referrers.add_to_fallback(subject_desc.digest, entry)
+        return entry

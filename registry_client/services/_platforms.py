@@ -1,0 +1,81 @@
+"""Platforms of moved images: choosing one, describing an image from light descriptors,
+and reading its config blob within the body limit."""
+
+from __future__ import annotations
+
+from ..errors import PlatformNotFoundError, RegistryResponseError
+from ..models import Descriptor, Image, Platform, RawManifest
+from . import _light
+from .blobs import BlobService
+
+
+def wanted_platform(platform: object) -> Platform:
+    """``platform`` (``"linux/arm64"`` or a Platform) as a Platform."""
+    if isinstance(platform, str):
+        return Platform.parse(platform)
+    if isinstance(platform, Platform):
+        return platform
+    raise TypeError(f"platform must be a string such as 'linux/arm64' or a Platform, "
+                    f"not {type(platform).__name__}")
+
+
+def choose_platform(entries: list[Descriptor], platform: str | Platform) -> Descriptor:
+    """The first index entry of ``platform``.
+
+    Raises:
+        PlatformNotFoundError: none, naming the platforms the index has.
+    """
+    want = wanted_platform(platform)
+    for d in entries:
+        if d.platform is not None and d.platform.matches(want):
+            return d
+    have = ", ".join(str(d.platform) for d in entries if d.platform is not None)
+    raise PlatformNotFoundError(f"no platform {want} in this index (have: {have})")
+
+
+def platform_of_entry(
+    p: Platform | None, digest: str, media_type: str, size: int
+) -> Platform:
+    """The :class:`Platform` of an index entry, naming the manifest it points to."""
+    if p is None:
+        return Platform(architecture="", os="", digest=digest, media_type=media_type, size=size)
+    return Platform(
+        architecture=p.architecture, os=p.os, variant=p.variant, os_version=p.os_version,
+        os_features=tuple(p.os_features or ()), features=tuple(p.features or ()),
+        digest=digest, media_type=media_type, size=size,
+    )
+
+
+def light_image(
+    raw: RawManifest, is_index: bool, descs: list[Descriptor], config_data: bytes | None, *,
+    domain: str, repository: str, tag: str | None,
+) -> Image:
+    """The :class:`Image` of a moved manifest, from its light descriptors.
+
+    ``config_data`` is the image config (single images; ignored for an artifact).
+    """
+    if is_index:
+        platforms = [platform_of_entry(d.platform, d.digest, d.media_type, d.size)
+                     for d in descs]
+    else:
+        platforms = [_light.image_platform(raw, descs[0], config_data or b"")]
+    return Image(digest=raw.digest, domain=domain, repository=repository, tag=tag,
+                 platforms=platforms, media_type=raw.media_type, size=len(raw.data))
+
+
+def check_config_size(config: Descriptor, limit: int) -> None:
+    """Refuse a config blob larger than the body limit (it is read into memory)."""
+    if config.size > limit:
+        raise RegistryResponseError(
+            f"image config {config.digest} of {config.size} bytes exceeds the {limit}-byte limit"
+        )
+
+
+def read_config(blobs: BlobService, config: Descriptor, limit: int) -> bytes:
+    """The config blob (verified), refused when larger than the body limit ``limit``.
+
+    Read to the end (a read returns what has arrived so far): the size was checked
+    against the limit, the reader refuses more than it, and verifies the digest.
+    """
+    check_config_size(config, limit)
+    return blobs.get(config.digest, expected_size=config.size)

@@ -1,0 +1,154 @@
+"""Pulling an image into an OCI image layout directory."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .. import mediatypes
+from ..errors import PlatformNotFoundError, RegistryResponseError
+from ..layout import OCILayout
+from ..models import Descriptor, Image, Platform, RawManifest
+from ..progress import BlobSkipped, ProgressCallback, emit
+from ..reference import is_digest
+from ..requester import Requester
+from . import _light
+from ._plan import distinct_largest_first, distributable
+from ._platforms import (
+    check_config_size,
+    choose_platform,
+    light_image,
+    read_config,
+    wanted_platform,
+)
+from ._schedule import transfer
+from ._tree import MAX_INDEX_DEPTH, manifest_tree, require_verifiable_blobs
+from .blobs import BlobService
+from .manifests import ManifestService
+
+
+def _descriptor_dict(raw: RawManifest) -> dict[str, Any]:
+    # The entry keeps the manifest's true media type, as crane does. skopeo 1.9
+    # (containers/image v5.23) looks ``oci:DIR:TAG`` up among OCI-typed entries only, so
+    # a pulled Docker schema2 image is read there as ``oci:DIR``; an OCI-typed entry for
+    # Docker content would instead break ``skopeo inspect`` (it parses by entry type).
+    return {"mediaType": raw.media_type, "digest": raw.digest, "size": len(raw.data)}
+
+
+class Puller:
+    """Pulls images of one repository into OCI layouts.
+
+    Manifests are read with the light parser (``_light``): moving bytes needs only
+    their descriptors, not the typed models. Blobs move ``max_workers`` at a time.
+    """
+
+    def __init__(
+        self, requester: Requester, repository: str, *, manifests: ManifestService,
+        blobs: BlobService, max_workers: int,
+    ) -> None:
+        self._requester = requester
+        self._repository = repository
+        self._manifests = manifests
+        self._blobs = blobs
+        self._max_workers = max_workers
+
+    def pull(
+        self, reference: str, directory: str | os.PathLike[str], *,
+        platform: str | Platform | None, progress: ProgressCallback | None,
+    ) -> Image:
+        """Write the image ``reference`` into an OCI layout at ``directory``."""
+        layout = OCILayout(directory)
+        layout.check_writable()  # before any request: a folder that is not a layout is refused
+        manifests, blobs = self._manifests, self._blobs
+        raw = manifests.get_raw(reference)
+        is_index, top = _light.read(raw)
+        singles: list[tuple[RawManifest, list[Descriptor]]] = []
+        entry_raw, entries = raw, top
+        config_data: bytes | None = None
+        if not is_index and platform is not None:
+            # As docker: a single image is pulled for another platform only if it is one.
+            want = wanted_platform(platform)
+            config_data = read_config(blobs, top[0], self._requester.body_limit)
+            have = _light.image_platform(raw, top[0], config_data)
+            if not have.matches(want):
+                what = f"a single {have} image" if have.os else "not an image (an artifact)"
+                raise PlatformNotFoundError(f"{reference} is {what}, not {want}")
+        if is_index and platform is not None:
+            singles.append(self._pick_platform(raw, top, platform))
+        elif is_index:  # every manifest under it, nested indexes included
+            singles.extend(manifest_tree(raw, lambda d: manifests.get_raw(d.digest),
+                                        workers=self._max_workers)[2])
+        else:
+            singles.append((raw, top))
+        if not is_index or platform is not None:  # the returned Image reads its config
+            check_config_size(singles[0][1][0], self._requester.body_limit)
+        require_verifiable_blobs(
+            reference, [(r, [b for b in d if distributable(b)]) for r, d in singles])
+        layout.init()  # only now: a refused platform leaves no layout behind
+        if is_index and platform is not None:
+            entry_raw, entries = singles[0]
+        elif is_index:
+            layout.write_blob(raw.digest, raw.data)
+        if config_data is not None:
+            layout.write_blob(top[0].digest, config_data)  # read for the check: kept
+
+        def fetch(d: Descriptor) -> None:
+            path = layout.checked_blob_path(d.digest)  # a download writes through symlinks
+            if layout.has_blob(d.digest, d.size):
+                emit(progress, BlobSkipped(d.digest, d.size))
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            blobs.download(d.digest, path, progress=progress, expected_size=d.size)
+
+        wanted = (b for _, descs in singles for b in descs if distributable(b))
+        transfer(fetch, distinct_largest_first(wanted), self._max_workers)
+        for child_raw, _ in singles:
+            layout.write_blob(child_raw.digest, child_raw.data)
+        tag = None if is_digest(reference) else reference
+        layout.add_manifest(_descriptor_dict(entry_raw), tag or reference)
+        whole_index = entry_raw is raw and is_index
+        data = None if whole_index else layout.read_blob(entries[0].digest,
+                                                         self._requester.body_limit)
+        return light_image(entry_raw, whole_index, entries, data,
+                           domain=self._requester.domain, repository=self._repository, tag=tag)
+
+    def _pick_platform(
+        self, raw: RawManifest, entries: list[Descriptor], platform: str | Platform
+    ) -> tuple[RawManifest, list[Descriptor]]:
+        """The image manifest for ``platform`` under the index ``raw`` (and its descriptors).
+
+        The first entry whose platform matches wins (as crane picks); an entry that is
+        itself an index is searched the same way -- a matching one, and then those
+        that name no platform -- down to ``MAX_INDEX_DEPTH`` levels.
+
+        Raises:
+            PlatformNotFoundError: nothing under ``raw`` is an image for ``platform``.
+        """
+        want = wanted_platform(platform)
+
+        def search(
+            entries: list[Descriptor], depth: int
+        ) -> tuple[RawManifest, list[Descriptor]] | None:
+            matching = [d for d in entries if d.platform is not None and d.platform.matches(want)]
+            nested = [d for d in entries
+                      if d.platform is None and d.media_type in mediatypes.INDEX_TYPES]
+            for d in matching[:1] + nested:
+                child = self._manifests.get_raw(d.digest)
+                child_is_index, descs = _light.read(child)
+                if not child_is_index:
+                    if d.platform is not None:
+                        return child, descs
+                    continue
+                if depth >= MAX_INDEX_DEPTH:
+                    raise RegistryResponseError(
+                        f"manifest {raw.digest}: indexes nest more than {MAX_INDEX_DEPTH} deep")
+                found = search(descs, depth + 1)
+                if found is not None:
+                    return found
+            return None
+
+        found = search(entries, 1)
+        if found is None:
+            choose_platform(entries, want)  # raises, naming the platforms the index has
+            raise PlatformNotFoundError(f"no image for platform {want} under {raw.digest}")
+        return found
