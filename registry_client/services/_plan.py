@@ -18,7 +18,11 @@ BlobAction = Literal["skip", "mount", "transfer"]
 
 
 class CopyTarget(Protocol):
-    """Where a copy goes: a :class:`~registry_client.Repository` (what services use of it)."""
+    """Where a copy goes: a :class:`~registry_client.Repository`.
+
+    Declared here, with just what a copy uses of it, so that the services (below
+    repositories in the layering) need not import ``repository.py``.
+    """
 
     @property
     def name(self) -> str: ...

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,13 @@ from ..progress import BlobAdvanced, BlobFinished, BlobStarted, ProgressCallback
 from ..quirks import chunk_size_limit
 from ..requester import Requester
 from ._schedule import check_cancelled
-from ._upload_sessions import UploadSessions
+from ._upload_sessions import UploadSessions, kept_end, range_end
 from ._upload_source import CheckedFile, CountingBody, UploadSource, read_full
 
 MONOLITHIC_MAX = 64 * 1024 * 1024
 DEFAULT_CHUNK = 16 * 1024 * 1024  # chunks read into memory (a stream that can't rewind)
 STREAM_CHUNK = 64 * 1024 * 1024  # chunks streamed from a file
 _OCTET = "application/octet-stream"
-_RANGE_RE = re.compile(r"^(?:bytes=)?0-(-?\d+)$")
 
 
 class Uploader:
@@ -410,7 +408,7 @@ class Uploader:
                     return
                 continue
             self._set_location(resp)
-            kept = _kept(resp, sent_from, offset + length)
+            kept = kept_end(resp, sent_from, offset + length)
             if kept is not None and attempts > 0:
                 # the registry says it kept less of this chunk than was sent: send the rest
                 log.debug("upload: the registry kept the chunk up to byte %d of %d",
@@ -436,27 +434,12 @@ class Uploader:
         """
         resp = self._send("GET", self.location or "", expected=(204, 200))
         self._set_location(resp)
-        m = _RANGE_RE.match((resp.headers.get("Range") or "").strip())
-        if not m:
+        end = range_end(resp)
+        if end is None:
             raise RegistryResponseError(
                 f"upload status of {self._where}: unusable Range "
                 f"{resp.headers.get('Range', '')[:60]!r}"
             )
-        end = int(m.group(1))
         if end == 0 and known == 0:
             return 0
         return end + 1
-
-
-def _kept(resp: Any, sent_from: int, end: int) -> int | None:
-    """Where a PATCH answer's ``Range: 0-N`` says the registry's copy ends, when that is
-    inside the bytes just sent (it kept only part of them); None when it kept them all,
-    or the header is absent, unusable or ambiguous (``0-0``: some registries answer it
-    whatever they hold, so it never triggers a re-send)."""
-    m = _RANGE_RE.match((resp.headers.get("Range") or "").strip())
-    if not m:
-        return None
-    last = int(m.group(1))
-    if last <= 0 or not sent_from <= last + 1 < end:
-        return None
-    return last + 1

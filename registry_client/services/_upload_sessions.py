@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ import requests
 
 from ..requester import Requester
 from ._base import Service
+
+_RANGE_RE = re.compile(r"^(?:bytes=)?0-(-?\d+)$")
 
 
 class UploadSessions(Service):
@@ -79,3 +82,21 @@ class UploadSessions(Service):
         if saved is not None:
             self.cancel(saved[1])
         path.unlink(missing_ok=True)
+
+
+def range_end(resp: requests.Response) -> int | None:
+    """``N`` of an upload answer's ``Range: 0-N`` (the last byte the registry holds);
+    None when the header is absent or unusable."""
+    m = _RANGE_RE.match((resp.headers.get("Range") or "").strip())
+    return int(m.group(1)) if m else None
+
+
+def kept_end(resp: requests.Response, sent_from: int, end: int) -> int | None:
+    """Where a PATCH answer's ``Range: 0-N`` says the registry's copy ends, when that is
+    inside the bytes just sent (it kept only part of them); None when it kept them all,
+    or the header is absent, unusable or ambiguous (``0-0``: some registries answer it
+    whatever they hold, so it never triggers a re-send)."""
+    last = range_end(resp)
+    if last is None or last <= 0 or not sent_from <= last + 1 < end:
+        return None
+    return last + 1

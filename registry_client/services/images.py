@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Literal, overload
+from typing import Literal, overload
 
 from ..models import (
     Descriptor,
@@ -29,7 +29,7 @@ from ._attach import ArtifactItem, Attacher
 from ._base import Service
 from ._copy import Copier
 from ._details import DetailsReader
-from ._plan import CopyPlan
+from ._plan import CopyPlan, CopyTarget
 from ._platforms import platform_of_entry, read_config
 from ._pull import Puller
 from ._push import Pusher
@@ -37,10 +37,6 @@ from ._referrers import Referrers
 from .blobs import BlobService
 from .manifests import ManifestService
 from .tags import TagService
-
-if TYPE_CHECKING:  # the public signature names it; services sit below repositories
-    from ..repository import Repository
-
 
 
 class ImageService(Service):
@@ -211,24 +207,26 @@ class ImageService(Service):
 
     @overload
     def copy(
-        self, reference: str, target: Repository, target_tag: str | None = None, *,
+        self, reference: str, target: CopyTarget, target_tag: str | None = None, *,
         progress: ProgressCallback | None = None, referrers: bool = False,
         dry_run: Literal[False] = False,
     ) -> Image: ...
 
     @overload
     def copy(
-        self, reference: str, target: Repository, target_tag: str | None = None, *,
+        self, reference: str, target: CopyTarget, target_tag: str | None = None, *,
         progress: ProgressCallback | None = None, referrers: bool = False,
         dry_run: Literal[True],
     ) -> CopyPlan: ...
 
     def copy(
-        self, reference: str, target: Repository, target_tag: str | None = None, *,
+        self, reference: str, target: CopyTarget, target_tag: str | None = None, *,
         progress: ProgressCallback | None = None, referrers: bool = False,
         dry_run: bool = False,
     ) -> Image | CopyPlan:
         """Copy an image (every platform) to another repository, here or on another registry.
+
+        ``target`` is a :class:`~registry_client.Repository` (``registry.repository(...)``).
 
         Within one registry blobs are mounted (no bytes move); across registries
         they stream straight from source to target. Manifest bytes are kept, so
