@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import Literal, overload
+from functools import cached_property
+from typing import TYPE_CHECKING, Literal, overload
 
 from ..models import (
     Descriptor,
@@ -25,18 +26,19 @@ from ..models._mediatype import IMAGE_CONFIG_TYPES
 from ..progress import ProgressCallback
 from ..reference import check_digest, check_reference, check_tag, is_digest
 from ..requester import Requester
-from ._attach import ArtifactItem, Attacher
 from ._base import Service
-from ._copy import Copier
-from ._details import DetailsReader
-from ._plan import CopyPlan, CopyTarget
 from ._platforms import platform_of_entry, read_config
-from ._pull import Puller
-from ._push import Pusher
-from ._referrers import Referrers
 from .blobs import BlobService
 from .manifests import ManifestService
 from .tags import TagService
+
+if TYPE_CHECKING:  # imported where first used: see the collaborators below
+    from ._attach import ArtifactItem, Attacher
+    from ._copy import Copier
+    from ._details import DetailsReader
+    from ._plan import CopyPlan, CopyTarget
+    from ._pull import Puller
+    from ._push import Pusher
 
 
 class ImageService(Service):
@@ -50,17 +52,47 @@ class ImageService(Service):
         self._manifests = manifests
         self._blobs = blobs
         self._tags = tags
-        workers = max(1, max_workers)
-        self._details = DetailsReader(requester, manifests=manifests, blobs=blobs,
-                                      max_workers=workers)
-        self._puller = Puller(requester, repository, manifests=manifests, blobs=blobs,
-                              max_workers=workers)
-        self._pusher = Pusher(requester, repository, manifests=manifests, blobs=blobs,
-                              max_workers=workers)
-        self._copier = Copier(requester, repository, manifests=manifests, blobs=blobs,
-                              max_workers=workers)
-        self._attacher = Attacher(manifests=manifests, blobs=blobs, referrers=Referrers(
-            requester, repository, manifests=manifests))
+        self._max_workers = max(1, max_workers)
+
+    # -- collaborators ------------------------------------------------------------------
+    # Each is built on first use, from the requester, the repository name and the
+    # services it works with; its module is loaded then (layouts, copy plans, uploads):
+    # ``from registry_client import Registry`` (benchmark g) does not pay for them.
+    @cached_property
+    def _details(self) -> DetailsReader:
+        from ._details import DetailsReader  # cold start: loaded on the first details()
+
+        return DetailsReader(self._requester, manifests=self._manifests, blobs=self._blobs,
+                             max_workers=self._max_workers)
+
+    @cached_property
+    def _puller(self) -> Puller:
+        from ._pull import Puller  # cold start: loaded on the first pull
+
+        return Puller(self._requester, self.repository, manifests=self._manifests,
+                      blobs=self._blobs, max_workers=self._max_workers)
+
+    @cached_property
+    def _pusher(self) -> Pusher:
+        from ._push import Pusher  # cold start: loaded on the first push
+
+        return Pusher(self._requester, self.repository, manifests=self._manifests,
+                      blobs=self._blobs, max_workers=self._max_workers)
+
+    @cached_property
+    def _copier(self) -> Copier:
+        from ._copy import Copier  # cold start: loaded on the first copy
+
+        return Copier(self._requester, self.repository, manifests=self._manifests,
+                      blobs=self._blobs, max_workers=self._max_workers)
+
+    @cached_property
+    def _attacher(self) -> Attacher:
+        from ._attach import Attacher  # cold start: loaded on the first attach
+        from ._referrers import Referrers  # with it
+
+        return Attacher(manifests=self._manifests, blobs=self._blobs, referrers=Referrers(
+            self._requester, self.repository, manifests=self._manifests))
 
     # -- reading ------------------------------------------------------------------------
     def get_by_tag(self, tag: str) -> Image:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .. import mediatypes
 from .._digest import compute_digest
@@ -18,9 +20,10 @@ from ..models import (
 )
 from ..models._mediatype import manifest_media_type, specific_type
 from ..reference import check_digest, check_reference, is_digest, is_verifiable_digest
-from ..requester import Requester
 from ._base import Service
-from ._referrers import Referrers
+
+if TYPE_CHECKING:  # imported where first used: see _referrers
+    from ._referrers import Referrers
 
 
 class ManifestService(Service):
@@ -30,9 +33,11 @@ class ManifestService(Service):
     always computed from what was received.
     """
 
-    def __init__(self, requester: Requester, repository: str) -> None:
-        super().__init__(requester, repository)
-        self._referrers = Referrers(requester, repository, manifests=self)
+    @cached_property
+    def _referrers(self) -> Referrers:
+        from ._referrers import Referrers  # cold start: loaded on the first referrers call
+
+        return Referrers(self._requester, self.repository, manifests=self)
 
     def get_raw(self, reference: str) -> RawManifest:
         """Fetch a manifest's exact bytes, its media type and its verified digest.
