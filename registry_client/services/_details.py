@@ -31,7 +31,7 @@ def _created_and_labels(
     """The config's ``created`` (aware, None when absent or unparsable) and its labels."""
     if config_data is None:
         return None, {}
-    doc = _light._object(config_data, where)
+    doc = _light.json_object(config_data, where)
     container = doc.get("config")
     labels = container.get("Labels") if isinstance(container, dict) else None
     if labels is None:

@@ -20,7 +20,8 @@ from ..models.manifest import MAX_INDEX_ENTRIES, manifest_class_for
 from ..reference import is_valid_digest
 
 
-def _object(data: bytes, what: str) -> dict[str, Any]:
+def json_object(data: bytes, what: str) -> dict[str, Any]:
+    """``data`` parsed as a JSON object; RegistryResponseError naming ``what`` when not."""
     try:
         doc = json.loads(data)
     except (ValueError, RecursionError):
@@ -86,7 +87,7 @@ def read(raw: RawManifest) -> tuple[bool, list[Descriptor]]:
         SchemaV1NotSupportedError, UnknownSchemaError: a manifest type we do not read.
         RegistryResponseError: malformed or oversized.
     """
-    doc = _object(raw.data, f"manifest {raw.digest}")
+    doc = json_object(raw.data, f"manifest {raw.digest}")
     cls = manifest_class_for(doc, raw.media_type)
     if cls in (ManifestList, OCIIndex):
         entries = doc.get("manifests")
@@ -109,7 +110,7 @@ def image_platform(raw: RawManifest, config: Descriptor, config_data: bytes) -> 
     if config.media_type not in IMAGE_CONFIG_TYPES:
         return Platform(architecture="", os="", digest=raw.digest,
                         media_type=raw.media_type, size=len(raw.data))
-    doc = _object(config_data, f"image config {config.digest}")
+    doc = json_object(config_data, f"image config {config.digest}")
     where = "image config"
     return Platform(
         architecture=_str(doc.get("architecture"), f"{where} architecture") or "",
