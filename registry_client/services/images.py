@@ -89,7 +89,7 @@ class ImageService(Service):
     @cached_property
     def _attacher(self) -> Attacher:
         from ._attach import Attacher  # cold start: loaded on the first attach
-        from ._referrers import Referrers  # with it
+        from ._referrers import Referrers  # cold start: on the first attach or referrers()
 
         return Attacher(manifests=self._manifests, blobs=self._blobs, referrers=Referrers(
             self._requester, self.repository, manifests=self._manifests))
