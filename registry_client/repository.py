@@ -96,7 +96,7 @@ class Repository:
     def _head(self, reference: str) -> Descriptor | None:
         """The manifest's descriptor, or None when it is gone (a 404 a GET confirms)."""
         try:
-            return self.tags._find(reference)  # the rule tags.digests() and retention use
+            return self.tags.find(reference)  # the rule tags.digests() and retention use
         except NotFoundError:
             return None  # a child manifest of another repository
 

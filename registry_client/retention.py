@@ -357,7 +357,7 @@ def apply(
     for decision in plan.delete:
         try:
             # the rule tags.digests() and plan() use: a HEAD's 404 is confirmed by a GET
-            found = repo.tags._find(decision.tag)
+            found = repo.tags.find(decision.tag)
             if found is not None and found.digest != decision.digest:
                 log.warning("%s:%s now points to %s, not %s as planned: skipped",
                             repo.name, decision.tag, found.digest, decision.digest)

@@ -33,10 +33,11 @@ from .manifests import ManifestService
 from .tags import TagService
 
 if TYPE_CHECKING:  # imported where first used: see the collaborators below
+    from ..repository import Repository  # annotations only: services sit below it
     from ._attach import ArtifactItem, Attacher
     from ._copy import Copier
     from ._details import DetailsReader
-    from ._plan import CopyPlan, CopyTarget
+    from ._plan import CopyPlan
     from ._pull import Puller
     from ._push import Pusher
 
@@ -239,20 +240,20 @@ class ImageService(Service):
 
     @overload
     def copy(
-        self, reference: str, target: CopyTarget, target_tag: str | None = None, *,
+        self, reference: str, target: Repository, target_tag: str | None = None, *,
         progress: ProgressCallback | None = None, referrers: bool = False,
         dry_run: Literal[False] = False,
     ) -> Image: ...
 
     @overload
     def copy(
-        self, reference: str, target: CopyTarget, target_tag: str | None = None, *,
+        self, reference: str, target: Repository, target_tag: str | None = None, *,
         progress: ProgressCallback | None = None, referrers: bool = False,
         dry_run: Literal[True],
     ) -> CopyPlan: ...
 
     def copy(
-        self, reference: str, target: CopyTarget, target_tag: str | None = None, *,
+        self, reference: str, target: Repository, target_tag: str | None = None, *,
         progress: ProgressCallback | None = None, referrers: bool = False,
         dry_run: bool = False,
     ) -> Image | CopyPlan:

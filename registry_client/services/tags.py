@@ -159,17 +159,17 @@ class TagService(Service):
         return {tag: d for tag, d in zip(names, found, strict=True) if d is not None}
 
     def _digest_or_none(self, tag: str) -> str | None:
-        desc = self._find(tag)
+        desc = self.find(tag)
         if desc is None:
             log.warning("%s/%s:%s vanished (deleted since the tag list was read): left out",
                         self.domain, self.repository, tag, extra={"summarized": True})
             return None
         return desc.digest
 
-    def _find(self, reference: str) -> Descriptor | None:
+    def find(self, reference: str) -> Descriptor | None:
         """The descriptor of ``reference``'s manifest, or None when it is gone (deleted).
 
-        The one rule for "is this listed tag (or manifest) still there", used by
+        For a tag read from a listing a moment ago, on a busy registry. The one rule for "is this listed tag (or manifest) still there", used by
         :meth:`digests`, ``retention.apply`` and ``Repository.delete``: a HEAD, and
         when it answers 404 -- no body, so no error code -- one GET that tells a gone
         tag (``MANIFEST_UNKNOWN``) from a gone repository (``NAME_UNKNOWN``, raised)
