@@ -152,7 +152,7 @@ class TagService(Service):
         names = [check_tag(t) for t in tags]
         if not names:
             return {}
-        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import ThreadPoolExecutor  # cold start: threads when HEADs run
 
         with ThreadPoolExecutor(max_workers=min(self._max_workers, len(names))) as pool:
             found = list(pool.map(self._digest_or_none, names))
@@ -169,11 +169,12 @@ class TagService(Service):
     def find(self, reference: str) -> Descriptor | None:
         """The descriptor of ``reference``'s manifest, or None when it is gone (deleted).
 
-        For a tag read from a listing a moment ago, on a busy registry. The one rule for "is this listed tag (or manifest) still there", used by
-        :meth:`digests`, ``retention.apply`` and ``Repository.delete``: a HEAD, and
-        when it answers 404 -- no body, so no error code -- one GET that tells a gone
-        tag (``MANIFEST_UNKNOWN``) from a gone repository (``NAME_UNKNOWN``, raised)
-        and from a HEAD a proxy or registry gets wrong (the GET serves the manifest).
+        For a tag read from a listing a moment ago, on a busy registry: the one rule
+        for "is this listed tag (or manifest) still there", used by :meth:`digests`,
+        ``retention.apply`` and ``Repository.delete``. A HEAD, and when it answers
+        404 -- no body, so no error code -- one GET that tells a gone tag
+        (``MANIFEST_UNKNOWN``) from a gone repository (``NAME_UNKNOWN``, raised) and
+        from a HEAD a proxy or registry gets wrong (the GET serves the manifest).
 
         Raises:
             NotFoundError: the repository does not exist.
