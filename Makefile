@@ -50,6 +50,7 @@ system-deps:
 lint: $(STAMP)
 	$(BIN)/ruff check registry_client tests examples benchmarks
 	$(BIN)/mypy --strict registry_client
+	$(BIN)/lint-imports --no-cache
 
 test: $(STAMP) system-deps lint lowest
 	$(BIN)/pytest -q -p no:cacheprovider

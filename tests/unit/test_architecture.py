@@ -1,0 +1,103 @@
+"""The package's shape, checked: import layers, no cycles, no reaching into privates.
+
+These guard the rules a newcomer relies on to find the module for a behaviour
+(see the layers in pyproject.toml's ``[tool.importlinter]``); each test says how
+to mend what it finds.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "registry_client"
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def _library_files() -> list[Path]:
+    """Every module of the library proper (the test helpers in testing/ are not)."""
+    return sorted(p for p in PACKAGE.rglob("*.py") if "testing" not in p.relative_to(PACKAGE).parts)
+
+
+def _lint_imports(root: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"], cwd=root, env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )
+
+
+def test_the_import_contracts_hold(tmp_path: Path) -> None:
+    result = _lint_imports(ROOT, tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(("module", "upward"), [
+    ("models/descriptor.py", "from registry_client.services import images as _up"),
+    ("reference.py", "import registry_client.requester as _up"),
+    ("services/blobs.py", "from registry_client.cli import main as _up"),
+])
+def test_an_upward_import_breaks_the_layers(tmp_path: Path, module: str, upward: str) -> None:
+    """The contract is not vacuous: one import against the direction fails the check."""
+    copy = tmp_path / "repo"
+    shutil.copytree(PACKAGE, copy / "registry_client",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
+    target = copy / "registry_client" / module
+    target.write_text(target.read_text() + f"\n{upward}  # noqa\n")
+    result = _lint_imports(copy, tmp_path)
+    assert result.returncode != 0
+    assert "BROKEN" in result.stdout
+
+
+def test_imports_inside_functions_say_why() -> None:
+    """An import inside a function is for an optional or heavy dependency, and says so.
+
+    Everything else is imported at the module's top, where the reader looks for it.
+    Mend: move the import up, or put a one-line ``# reason`` on it (or the line above).
+    """
+    silent: list[str] = []
+    for path in _library_files():
+        source = path.read_text()
+        lines = source.splitlines()
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Import | ast.ImportFrom):
+                    line = lines[sub.lineno - 1]
+                    if "#" not in line and not _comment_above(lines, sub.lineno - 1):
+                        silent.append(f"{path.relative_to(ROOT)}:{sub.lineno}: {line.strip()}")
+    assert silent == []
+
+
+def _comment_above(lines: list[str], index: int) -> bool:
+    """True when a comment heads the run of import lines that ``lines[index]`` is in."""
+    index -= 1
+    while index >= 0 and lines[index].strip().startswith(("from ", "import ")):
+        index -= 1
+    return index >= 0 and lines[index].strip().startswith("#")
+
+
+_REACHING = re.compile(r"\b(images|blobs|manifests|tags|svc|service)\._[a-z]")
+
+
+def test_no_module_reads_a_service_s_privates() -> None:
+    """``blobs._requester`` in another module couples it to BlobService's insides.
+
+    Mend: pass what is needed to the collaborator, or give the service a method.
+    """
+    found = [f"{p.relative_to(ROOT)}:{n}: {line.strip()}"
+             for p in _library_files()
+             for n, line in enumerate(p.read_text().splitlines(), 1)
+             if _REACHING.search(line)]
+    assert found == []
