@@ -11,6 +11,7 @@ import requests
 from . import mediatypes
 from ._challenge import ChallengeParseError, parse_challenges
 from ._http import DEFAULT_BODY_LIMIT, parse_json, raise_for_status, redact_url
+from ._log import log
 from ._pagination import follow_pages, next_link
 from .auth import Authenticator, TokenAuthenticator, refusal_hint
 from .errors import InvalidReferenceError, RegistryResponseError
@@ -339,6 +340,9 @@ class Registry:
                     yield Repository(
                         name, self._requester, registry=self, max_workers=self.max_workers
                     )
+                else:  # never a URL or file name; the user hears of it, not silence
+                    log.warning("catalog of %s: left out %r, which is not a repository name",
+                                self.domain, name[:300])
 
     def repositories(self) -> list[Repository]:
         """Every repository in the catalog (all pages followed)."""

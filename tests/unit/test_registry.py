@@ -57,3 +57,21 @@ def test_an_unknown_option_is_refused() -> None:
         Registry("ghcr.io", pool=3)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
         Registry.from_reference("ghcr.io/app", pool=3)  # type: ignore[call-arg]
+
+
+def test_a_catalog_name_that_is_no_repository_name_is_left_out_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The catalog drops a name it could not use, and says so (it used to be silent)."""
+    import requests_mock
+
+    reg = Registry("localhost:5000", protocol="http", authenticator=NullAuthenticator())
+    with requests_mock.Mocker(session=reg.requester.session) as mock:
+        mock.get("http://localhost:5000/v2/_catalog",
+                 json={"repositories": ["a/b", "Bad Name\x1b[2J", "c/d"]})
+        with caplog.at_level("WARNING", logger="registry_client"):
+            names = [r.name for r in reg.repositories()]
+    assert names == ["a/b", "c/d"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "catalog of localhost:5000: left out 'Bad Name\\x1b[2J', which is not a repository name"
+    ]
