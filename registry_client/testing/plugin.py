@@ -14,6 +14,11 @@ Fixtures
 
 When the registry binary is missing the fixtures *fail* (they never skip) with a message
 explaining how to install it (``apt-get install docker-registry``).
+
+pytest loads this module in every project where registry_client is installed, so it
+imports only the standard library and pytest: the registry machinery (requests, the
+library, cryptography) is imported when a fixture first starts a registry. Turn the
+plugin off with ``-p no:registry_client`` (or ``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1``).
 """
 
 from __future__ import annotations
@@ -21,14 +26,16 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ._binary import find_registry_binary
-from ._process import AuthMode, LocalRegistry
 
-LocalRegistryFactory = Callable[..., LocalRegistry]
+if TYPE_CHECKING:
+    from ._process import AuthMode, LocalRegistry
+
+LocalRegistryFactory = Callable[..., "LocalRegistry"]
 
 _counter = itertools.count(1)
 
@@ -38,6 +45,8 @@ def _start(auth: AuthMode, kwargs: dict[str, Any]) -> LocalRegistry:
         find_registry_binary(kwargs.get("binary"))
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
+    from ._process import LocalRegistry  # requests and the library: only once a test needs one
+
     return LocalRegistry(auth, **kwargs).start()
 
 
