@@ -1,4 +1,4 @@
-"""Status-to-error mapping, capped body reads and redaction (one place for each)."""
+"""Status-to-error mapping and capped body reads (one place for each)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,15 @@ import http.client
 import json
 import math
 import os
-import re
 import socket
 import time
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 import urllib3.exceptions
 
 from ._challenge import ChallengeParseError, parse_challenges
+from ._redact import redact_url
 from .errors import (
     AuthenticationError,
     AuthorizationError,
@@ -31,46 +30,11 @@ DEFAULT_BODY_LIMIT = 4 * 1024 * 1024
 TIMEOUT_HINT = "raise timeout= for a slow registry"
 """The advice a timeout's message ends with (the CLI swaps in its flag)."""
 _ERROR_BODY_LIMIT = 64 * 1024
-_SECRET_PARAMS = {"token", "access_token", "refresh_token", "password", "x-amz-signature",
-                  "signature", "sig", "x-amz-credential", "x-goog-signature", "_state"}
-_SECRET_HEADER_RE = re.compile(r"(?i)^(authorization|proxy-authorization|cookie|set-cookie)$")
 
 
 def is_digits(value: str) -> bool:
     """True for a non-empty string of ASCII digits (``"²".isdigit()`` is True, this is not)."""
     return value.isascii() and value.isdigit()
-
-
-def _secret_param(name: str) -> bool:
-    low = name.lower()
-    return low in _SECRET_PARAMS or any(
-        word in low for word in ("token", "signature", "credential", "password", "secret")
-    )
-
-
-def redact_url(url: str | None) -> str:
-    """A URL with user info and secret-looking query values replaced by ``***``."""
-    if not url:
-        return ""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc.rsplit("@", 1)[-1]
-        query = urlencode(
-            [(k, "***" if _secret_param(k) else v)
-             for k, v in parse_qsl(parts.query, keep_blank_values=True)],
-            safe=":/,*",
-        )
-        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-    except ValueError:
-        return "<unparsable url>"
-
-
-def redact_headers(headers: Any) -> dict[str, str]:
-    """Headers as a dict, with credentials replaced by ``***``."""
-    out: dict[str, str] = {}
-    for k, v in dict(headers or {}).items():
-        out[str(k)] = "***" if _SECRET_HEADER_RE.match(str(k)) else str(v)
-    return out
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

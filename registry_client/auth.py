@@ -42,7 +42,8 @@ from ._auth_protocol import (
     set_scopes,
 )
 from ._challenge import Challenge, ChallengeParseError, parse_challenges
-from ._http import connection_failure, discard, failure_cause, redact_url
+from ._http import connection_failure, discard, failure_cause
+from ._redact import redact_url
 from .errors import (
     AuthenticationError,
     AuthorizationError,

@@ -32,6 +32,7 @@ from collections.abc import Iterator
 
 import attrs
 
+from ._redact import hide_userinfo
 from .errors import InvalidReferenceError, UnsupportedDigestError
 
 __all__ = ["DEFAULT_DOMAIN", "ImageReference", "parse_image_name"]
@@ -95,15 +96,6 @@ _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*", re.ASCII)
 def _quote(value: str, limit: int = 200) -> str:
     quoted = json.dumps(value[:limit], ensure_ascii=False)
     return quoted if len(value) <= limit else f"{quoted}... ({len(value)} characters)"
-
-
-_USERINFO_RE = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*://)?)[^/\[\]]*@")
-
-
-def hide_userinfo(domain_or_url: str) -> str:
-    """``user:password@host`` (before the first ``/``) shown as ``***@host``: a domain
-    quoted back in an error never repeats a password someone put in it."""
-    return _USERINFO_RE.sub(r"\1***@", domain_or_url)
 
 
 def _invalid(problem: str, text: str) -> InvalidReferenceError:

@@ -10,9 +10,10 @@ import requests
 
 from . import mediatypes
 from ._challenge import ChallengeParseError, parse_challenges
-from ._http import DEFAULT_BODY_LIMIT, parse_json, raise_for_status, redact_url
+from ._http import DEFAULT_BODY_LIMIT, parse_json, raise_for_status
 from ._log import log
 from ._pagination import follow_pages, next_link
+from ._redact import redact_url
 from .auth import Authenticator, TokenAuthenticator, refusal_hint
 from .errors import InvalidReferenceError, RegistryResponseError
 from .quirks import has_quirk, max_page_size

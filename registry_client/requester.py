@@ -29,10 +29,10 @@ from ._http import (
     failure_cause,
     raise_for_status,
     read_capped,
-    redact_url,
     retry_after,
 )
 from ._log import log
+from ._redact import hide_userinfo, redact_url
 from .auth import TokenAuthenticator, refusal_hint
 from .errors import (
     AuthenticationError,
@@ -42,7 +42,7 @@ from .errors import (
     RegistryUnavailableError,
 )
 from .ratelimit import RateLimit, parse_rate_limit
-from .reference import hide_userinfo, is_valid_domain
+from .reference import is_valid_domain
 
 __all__ = ["Requester", "api_host"]
 

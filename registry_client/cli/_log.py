@@ -3,19 +3,18 @@
 The library already logs requests with redacted URLs; this module adds a
 header-level trace (``>`` request, ``<`` response) and a :class:`RedactingFilter`
 that scrubs every record once more before it is written, as a second line of
-defence: ``Authorization`` values, ``Bearer``/``Basic`` credentials, JWT-looking
-strings, secret query parameters and the literal secrets the CLI was given.
+defence. What counts as a secret is decided by :mod:`registry_client._redact`
+(:class:`Redactor`, re-exported here), which the library uses too.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
+
+from registry_client._redact import Redactor
 
 from ._text import printable, printable_lines
 
@@ -23,76 +22,6 @@ __all__ = ["RedactingFilter", "Redactor", "install_logging", "trace_hook"]
 
 LOGGER_NAME = "registry_client"
 TRACE_LOGGER_NAME = "registry_client.cli"
-MASK = "***"
-
-_NOT_CHALLENGE = r"(?!(?:realm|service|scope|error|error_description|charset)=)"
-_PATTERNS = (
-    # "Authorization: <anything>" (also Proxy-Authorization), header or repr form.
-    re.compile(r"(?i)((?:proxy-)?authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\r\n,}]+"),
-    # Credentials after an auth scheme, but not the parameters of a challenge.
-    re.compile(r"(?i)\b(bearer\s+)" + _NOT_CHALLENGE + r"[^\s'\",}]+"),
-    re.compile(r"(?i)\b(basic\s+)" + _NOT_CHALLENGE + r"[A-Za-z0-9+/=._~-]+"),
-    # JWTs (three base64url parts, the first one a JSON object: "eyJ...").
-    re.compile(r"()\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
-    # Secret-looking key=value pairs (query strings, form bodies, JSON).
-    re.compile(
-        r"(?i)((?:access_token|refresh_token|identitytoken|token|password|secret|"
-        r"x-amz-signature|x-amz-credential|x-goog-signature|signature|sig|_state)"
-        r"['\"]?\s*[=:]\s*['\"]?)[^&\s'\",}]+"
-    ),
-)
-# Query parameters that carry no secret and help reading a trace; all others are masked.
-_SAFE_PARAMS = frozenset({"n", "last", "mount", "from", "digest", "scope", "service", "account"})
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-
-
-class Redactor:
-    """Replaces credentials in text with ``***``: known patterns plus given literal secrets."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: set[str] = set()
-        for s in secrets:
-            self.add(s)
-
-    def add(self, secret: str | None) -> None:
-        """Also mask every occurrence of ``secret`` (ignored when empty or very short)."""
-        if secret and len(secret) >= 3:
-            self._secrets.add(secret)
-
-    def __call__(self, text: str) -> str:
-        """Return ``text`` with every credential masked."""
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, MASK)
-        for pattern in _PATTERNS:
-            text = pattern.sub(lambda m: m.group(1) + MASK, text)
-        return text
-
-    def url(self, url: str | None) -> str:
-        """``url`` without user info, with every query value except harmless ones masked."""
-        if not url:
-            return ""
-        try:
-            parts = urlsplit(url)
-            query = urlencode(
-                [(k, v if k.lower() in _SAFE_PARAMS else MASK)
-                 for k, v in parse_qsl(parts.query, keep_blank_values=True)],
-                safe=":/,*@",
-            )
-            netloc = parts.netloc.rsplit("@", 1)[-1]
-            return self(urlunsplit((parts.scheme, netloc, parts.path, query, "")))
-        except ValueError:
-            return "<unparsable url>"
-
-    def headers(self, headers: Mapping[str, Any]) -> list[str]:
-        """``Name: value`` lines, with credential headers masked."""
-        lines = []
-        for name, value in headers.items():
-            shown = MASK if str(name).lower() in _SECRET_HEADERS else self(str(value))
-            if str(name).lower() == "location":
-                shown = self.url(str(value))
-            lines.append(f"{name}: {shown}")
-        return lines
-
 
 class RedactingFilter(logging.Filter):
     """A logging filter that renders each record and masks every credential in it."""

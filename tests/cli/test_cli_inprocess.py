@@ -93,33 +93,6 @@ def test_help_and_version_return_0(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 # -- redaction and logging ----------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("text", "secret"),
-    [
-        ("Authorization: Bearer abc.def.ghi", "abc.def.ghi"),
-        ("{'Authorization': 'Basic YWxpY2U6c2VjcmV0'}", "YWxpY2U6c2VjcmV0"),
-        ("sent bearer opaque-token-123 to x", "opaque-token-123"),
-        ("token eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln here", "eyJhbGciOiJFUzI1NiJ9"),
-        ("GET /token?refresh_token=r3fr3sh&scope=x", "r3fr3sh"),
-        ('{"access_token": "tok-456"}', "tok-456"),
-        ("the password is hunter2-long", "hunter2-long"),
-    ],
-)
-def test_redactor_masks_credentials(text: str, secret: str) -> None:
-    redact = Redactor(["hunter2-long"])
-    assert secret not in redact(text)
-    assert "***" in redact(text)
-
-
-def test_redactor_keeps_challenges_and_harmless_query_values() -> None:
-    redact = Redactor()
-    challenge = 'Bearer realm="https://auth.example/token",service="registry"'
-    assert redact(challenge) == challenge
-    assert redact('Basic realm="Registry Realm"') == 'Basic realm="Registry Realm"'
-    url = redact.url("https://u:p@h/v2/a/tags/list?n=10&last=b&X-Amz-Signature=s3cr3t")
-    assert url == "https://h/v2/a/tags/list?n=10&last=b&X-Amz-Signature=***"
-
-
 def test_logging_filter_redacts_every_record() -> None:
     stream = io.StringIO()
     redactor = Redactor(["pa55-word"])

@@ -1,0 +1,164 @@
+"""What is secret and how it is masked: one policy for the library and the command line.
+
+Secret are the credential headers (``Authorization``, ``Proxy-Authorization``,
+``Cookie``, ``Set-Cookie``), the user info of a URL, query parameters and
+JSON/form fields named like credentials (tokens, passwords, signatures, the
+upload ``_state``), credentials after an auth scheme (``Bearer``, ``Basic``)
+and JWTs. A secret is shown as ``***``.
+
+URLs have two views:
+
+* :func:`redact_url`, for the library's errors and log lines: user info dropped,
+  secret parameters masked, the others kept, so that an error still says which
+  page, upload or digest it was about;
+* :meth:`Redactor.url`, for the CLI's ``-v`` trace: every parameter masked but a
+  few known harmless ones, because the trace shows every URL, redirects to blob
+  storage included, whose parameters no one here knows.
+
+A domain the user typed is quoted back with :func:`hide_userinfo` (``***@host``),
+which keeps the text recognisable. This module imports only the standard
+library, so every layer may use it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+__all__ = [
+    "MASK",
+    "SAFE_PARAMS",
+    "SECRET_HEADERS",
+    "SECRET_NAMES",
+    "Redactor",
+    "hide_userinfo",
+    "is_secret_header",
+    "is_secret_param",
+    "redact_url",
+]
+
+MASK = "***"
+"""What a secret is replaced by."""
+
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+"""Headers whose value is a credential (lower case)."""
+
+SECRET_NAMES = frozenset({
+    "token", "access_token", "refresh_token", "password", "_state",
+    "signature", "sig", "x-amz-signature", "x-amz-credential", "x-goog-signature",
+    # docker's config.json / credential helper answer fields ("identitytoken", "Secret")
+    "identitytoken", "secret",
+})
+"""Query parameters and JSON/form fields whose value is a credential (lower case).
+
+``_state`` is Distribution's signed upload state; the signatures and
+credentials are those of presigned blob-storage redirects (S3, GCS)."""
+
+# A parameter is secret too when its name contains one of these (X-Amz-Security-Token).
+_SECRET_WORDS = ("token", "signature", "credential", "password", "secret")
+
+SAFE_PARAMS = frozenset({"n", "last", "mount", "from", "digest", "scope", "service", "account"})
+"""Query parameters the CLI trace shows; it masks every other one."""
+
+_USERINFO_RE = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*://)?)[^/\[\]]*@")
+
+_NOT_CHALLENGE = r"(?!(?:realm|service|scope|error|error_description|charset)=)"
+_PATTERNS = (
+    # "Authorization: <anything>" (also Proxy-Authorization), header or repr form.
+    re.compile(r"(?i)((?:proxy-)?authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\r\n,}]+"),
+    # Credentials after an auth scheme, but not the parameters of a challenge.
+    re.compile(r"(?i)\b(bearer\s+)" + _NOT_CHALLENGE + r"[^\s'\",}]+"),
+    re.compile(r"(?i)\b(basic\s+)" + _NOT_CHALLENGE + r"[A-Za-z0-9+/=._~-]+"),
+    # JWTs (three base64url parts, the first one a JSON object: "eyJ...").
+    re.compile(r"()\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
+    # Secret key=value pairs (query strings, form bodies, JSON); the name may end a
+    # longer one (X-Amz-Security-Token).
+    re.compile(
+        r"(?i)((?:" + "|".join(re.escape(name) for name in sorted(SECRET_NAMES)) + r")"
+        r"['\"]?\s*[=:]\s*['\"]?)[^&\s'\",}]+"
+    ),
+)
+
+
+def is_secret_header(name: str) -> bool:
+    """True for a header whose value is a credential (any case)."""
+    return name.lower() in SECRET_HEADERS
+
+
+def is_secret_param(name: str) -> bool:
+    """True for a query parameter whose value may be a credential (any case)."""
+    low = name.lower()
+    return low in SECRET_NAMES or any(word in low for word in _SECRET_WORDS)
+
+
+def redact_url(url: str | None) -> str:
+    """A URL with user info and secret-looking query values replaced by ``***``."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        query = urlencode(
+            [(k, MASK if is_secret_param(k) else v)
+             for k, v in parse_qsl(parts.query, keep_blank_values=True)],
+            safe=":/,*",
+        )
+        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    except ValueError:
+        return "<unparsable url>"
+
+
+def hide_userinfo(domain_or_url: str) -> str:
+    """``user:password@host`` (before the first ``/``) shown as ``***@host``: a domain
+    quoted back in an error never repeats a password someone put in it."""
+    return _USERINFO_RE.sub(r"\1" + MASK + "@", domain_or_url)
+
+
+class Redactor:
+    """Replaces credentials in text with ``***``: known patterns plus given literal secrets."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[str] = set()
+        for s in secrets:
+            self.add(s)
+
+    def add(self, secret: str | None) -> None:
+        """Also mask every occurrence of ``secret`` (ignored when empty or very short)."""
+        if secret and len(secret) >= 3:
+            self._secrets.add(secret)
+
+    def __call__(self, text: str) -> str:
+        """Return ``text`` with every credential masked."""
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        for pattern in _PATTERNS:
+            text = pattern.sub(lambda m: m.group(1) + MASK, text)
+        return text
+
+    def url(self, url: str | None) -> str:
+        """``url`` without user info, with every query value except harmless ones masked."""
+        if not url:
+            return ""
+        try:
+            parts = urlsplit(url)
+            query = urlencode(
+                [(k, v if k.lower() in SAFE_PARAMS else MASK)
+                 for k, v in parse_qsl(parts.query, keep_blank_values=True)],
+                safe=":/,*@",
+            )
+            netloc = parts.netloc.rsplit("@", 1)[-1]
+            return self(urlunsplit((parts.scheme, netloc, parts.path, query, "")))
+        except ValueError:
+            return "<unparsable url>"
+
+    def headers(self, headers: Mapping[str, Any]) -> list[str]:
+        """``Name: value`` lines, with credential headers masked."""
+        lines = []
+        for name, value in headers.items():
+            shown = MASK if is_secret_header(str(name)) else self(str(value))
+            if str(name).lower() == "location":
+                shown = self.url(str(value))
+            lines.append(f"{name}: {shown}")
+        return lines
