@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"registries started and seeded in {time.monotonic() - t:.1f} s")
 
         env = Env(
-            root=root, repo_root=REPO_ROOT, python=sys.executable, token=treg, anon=anon,
+            root=root, python=sys.executable, token=treg, anon=anon,
             anon2=anon2, proxy_token=proxy_t, proxy_anon=proxy_a, image=image, big=big,
             tags=tag_names, manifest_tags=tag_names[:sizes.n_manifests],
             page_size=sizes.page, creds=CREDS, skopeo_prefix=sk_prefix or ["false"],

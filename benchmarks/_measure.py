@@ -117,10 +117,3 @@ def run_process(
         user_s=user, sys_s=sys_, stdout=stdout, stderr=stderr,
         timed_out=timed_out.is_set(),
     )
-
-
-def tail_file(path: Path, n: int = 600) -> str:
-    try:
-        return path.read_text(errors="replace")[-n:]
-    except OSError:
-        return ""

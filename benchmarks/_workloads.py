@@ -65,7 +65,6 @@ class Env:
     """Everything the command builders need."""
 
     root: Path
-    repo_root: Path
     python: str
     token: BenchRegistry
     anon: BenchRegistry

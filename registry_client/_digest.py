@@ -1,4 +1,4 @@
-"""Hashing helpers: hash content by a digest's algorithm and check it against the digest.
+"""Hashing helpers: hash content by a digest's algorithm, compute a digest.
 
 The digest grammar itself (``is_valid_digest``, ``is_verifiable_digest``,
 ``require_verifiable``) belongs to :mod:`registry_client.reference`, where the
@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .errors import DigestMismatchError
 from .reference import is_valid_digest, is_verifiable_digest, require_verifiable
 
 __all__ = [
@@ -19,7 +18,6 @@ __all__ = [
     "is_verifiable_digest",
     "new_hasher",
     "require_verifiable",
-    "verify_bytes",
 ]
 
 
@@ -36,11 +34,3 @@ def new_hasher(digest: str) -> Any:
 def compute_digest(data: bytes, algorithm: str = "sha256") -> str:
     """The ``algo:hex`` digest of ``data``."""
     return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
-
-
-def verify_bytes(data: bytes, digest: str, *, what: str = "content") -> None:
-    """Raise DigestMismatchError unless ``data`` hashes to ``digest``."""
-    algo = digest.split(":", 1)[0]
-    actual = compute_digest(data, algo)
-    if actual != digest:
-        raise DigestMismatchError(f"{what} digest mismatch: expected {digest}, got {actual}")

@@ -52,8 +52,6 @@ class CutProxy:
         """How many request bodies were cut (0 or 1)."""
         self.matching_requests = 0
         """How many requests with ``method`` went through (including the cut one)."""
-        self.cut_request_line = ""
-        """The request line of the request that was cut."""
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._listener: socket.socket | None = None
@@ -209,7 +207,6 @@ class CutProxy:
                     if (self.cuts == 0 and self.matching_requests >= self.nth
                             and length > self.cut_after):
                         self.cuts = 1
-                        self.cut_request_line = request_line.decode("latin-1")
                         cut_at = self.cut_after
             upstream.sendall(head)
             # -- its body

@@ -33,8 +33,6 @@ from registry_client import (
 )
 from registry_client.testing import AccessLogEntry, LocalRegistry
 
-WRITE_MODES = ("anonymous", "token")
-REGISTRY_FIXTURES = {"anonymous": "anon_registry", "token": "token_registry"}
 MiB = 1024 * 1024
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
