@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import requests
 
 from ._challenge import ChallengeParseError, parse_challenges
+from ._redact import REDACTED
 
 __all__ = ["BasicAuthenticator", "NullAuthenticator", "basic_header", "host_of",
            "require_username"]
@@ -95,4 +96,4 @@ class BasicAuthenticator:
         return True
 
     def __repr__(self) -> str:
-        return f"BasicAuthenticator(username={self.username!r}, password=<redacted>)"
+        return f"BasicAuthenticator(username={self.username!r}, password={REDACTED})"

@@ -4,7 +4,7 @@ Secret are the credential headers (``Authorization``, ``Proxy-Authorization``,
 ``Cookie``, ``Set-Cookie``), the user info of a URL, query parameters and
 JSON/form fields named like credentials (tokens, passwords, signatures, the
 upload ``_state``), credentials after an auth scheme (``Bearer``, ``Basic``)
-and JWTs. A secret is shown as ``***``.
+and JWTs. A secret is shown as ``***`` (``<redacted>`` in a credential object's repr).
 
 URLs have two views:
 
@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = [
     "MASK",
+    "REDACTED",
     "SAFE_PARAMS",
     "SECRET_HEADERS",
     "SECRET_NAMES",
@@ -40,7 +41,10 @@ __all__ = [
 ]
 
 MASK = "***"
-"""What a secret is replaced by."""
+"""What a secret is replaced by in text: URLs, headers, messages."""
+
+REDACTED = "<redacted>"
+"""What a credential object's ``repr`` shows for its secret (never its length or start)."""
 
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 """Headers whose value is a credential (lower case)."""

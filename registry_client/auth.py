@@ -43,7 +43,7 @@ from ._auth_protocol import (
 )
 from ._challenge import Challenge, ChallengeParseError, parse_challenges
 from ._http import connection_failure, discard, failure_cause
-from ._redact import redact_url
+from ._redact import REDACTED, redact_url
 from .errors import (
     AuthenticationError,
     AuthorizationError,
@@ -129,7 +129,7 @@ class TokenAuthenticator:
         self.token_requests = 0
 
     def __repr__(self) -> str:
-        secret = "<redacted>" if self._password or self._initial_refresh else None
+        secret = REDACTED if self._password or self._initial_refresh else None
         return f"TokenAuthenticator(username={self.username!r}, password={secret!r})"
 
     # -- wiring -------------------------------------------------------------------------

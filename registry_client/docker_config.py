@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from ._log import log
+from ._redact import REDACTED
 from .auth import TokenAuthenticator
 
 __all__ = ["DockerCredentials", "authenticator_for", "config_path", "credentials_for"]
@@ -32,7 +33,7 @@ class DockerCredentials:
     identity_token: str | None = None
 
     def __repr__(self) -> str:
-        return f"DockerCredentials(username={self.username!r}, secret=<redacted>)"
+        return f"DockerCredentials(username={self.username!r}, secret={REDACTED})"
 
 
 def config_path() -> Path:
