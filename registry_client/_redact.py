@@ -69,19 +69,27 @@ SAFE_PARAMS = frozenset({"n", "last", "mount", "from", "digest", "scope", "servi
 _USERINFO_RE = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*://)?)[^/\[\]]*@")
 
 _NOT_CHALLENGE = r"(?!(?:realm|service|scope|error|error_description|charset)=)"
+# After an auth scheme in free text, a credential rather than a word of prose: it holds a
+# digit or a base64/JWT symbol, a capital past its first letter (base64), or is long.
+# ("Bearer challenge without realm", "want Bearer or Basic" keep their words.)
+_CREDENTIAL = r"(?=[^\s'\",}]*[0-9+/=._~-]|[^\s'\",}][a-z]*[A-Z]|[^\s'\",}]{20})"
 _PATTERNS = (
     # "Authorization: <anything>" (also Proxy-Authorization), header or repr form.
     re.compile(r"(?i)((?:proxy-)?authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\r\n,}]+"),
     # Credentials after an auth scheme, but not the parameters of a challenge.
-    re.compile(r"(?i)\b(bearer\s+)" + _NOT_CHALLENGE + r"[^\s'\",}]+"),
-    re.compile(r"(?i)\b(basic\s+)" + _NOT_CHALLENGE + r"[A-Za-z0-9+/=._~-]+"),
+    re.compile(r"(?i)\b(bearer\s+)" + _NOT_CHALLENGE + r"(?-i:" + _CREDENTIAL + r")"
+               r"[^\s'\",}]+"),
+    re.compile(r"(?i)\b(basic\s+)" + _NOT_CHALLENGE + r"(?-i:" + _CREDENTIAL + r")"
+               r"[A-Za-z0-9+/=._~-]+"),
     # JWTs (three base64url parts, the first one a JSON object: "eyJ...").
     re.compile(r"()\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
     # Secret key=value pairs (query strings, form bodies, JSON); the name may end a
     # longer one (X-Amz-Security-Token).
+    # A value follows the separator at once (password=x), or in quotes after a space
+    # ("password": "x"); "password: give the other" is prose.
     re.compile(
         r"(?i)((?:" + "|".join(re.escape(name) for name in sorted(SECRET_NAMES)) + r")"
-        r"['\"]?\s*[=:]\s*['\"]?)[^&\s'\",}]+"
+        r"['\"]?\s*[=:](?:['\"]?|\s*['\"]))[^&\s'\",}]+"
     ),
 )
 

@@ -169,3 +169,28 @@ def test_a_secret_name_is_masked_in_urls_and_in_text(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(SECRET_HEADERS))
 def test_a_secret_header_is_masked_by_the_trace(name: str) -> None:
     assert Redactor().headers({name.title(): "v4lue"}) == [f"{name.title()}: {MASK}"]
+
+
+@pytest.mark.parametrize("text", [
+    "--src-creds and --dest-creds both want a password from standard input, which holds "
+    "one password: give the other as USER:PASSWORD",
+    "get manifest 1 (h/app): Bearer challenge without realm: 'Bearer service=\"x\"'",
+    "unsupported auth challenge 'Negotiate' (want Bearer or Basic)",
+    "Bearer challenge with an unusable realm",
+    "copy: no password: give it after a colon",
+])
+def test_redactor_keeps_words_that_only_follow_a_secret_name(text: str) -> None:
+    """Plain words after 'Bearer', 'Basic' or 'password:' are prose, not credentials."""
+    assert Redactor()(text) == text
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ("Bearer dXNlcjpwYXNz in a message", "dXNlcjpwYXNz"),
+    ("Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),
+    ("token bearer abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyz"),
+    ("password=s3cret&x=1", "s3cret"),
+    ("password:plain", "plain"),
+    ('{"password": "two words"}', "two words"),
+])
+def test_redactor_still_masks_credential_shaped_values(text: str, secret: str) -> None:
+    assert secret not in Redactor()(text)
