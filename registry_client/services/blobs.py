@@ -231,6 +231,8 @@ class BlobService(Service):
         (that session is cancelled), or refused the mount with 401/403/404 as
         Harbor does for a source it cannot read (see ``registry_client.quirks``):
         the caller then uploads the blob, which fails clearly if it is not allowed.
+        A mount of a non-sha256 blob is confirmed with a HEAD (Distribution answers
+        201 to a sha512 mount without linking the blob), False when it is not there.
         """
         check_digest(digest)
         try:
@@ -245,7 +247,16 @@ class BlobService(Service):
                       from_repository, exc.status_code)
             return False
         if resp.status_code == 201:
-            return True
+            if digest.startswith("sha256:"):
+                return True
+            # Distribution 2.8 answers 201 to a mount of a sha512 blob without linking it
+            # (a manifest naming it is then refused with MANIFEST_BLOB_UNKNOWN): for the
+            # digests a registry does not key its storage by, one HEAD makes sure.
+            if self.exists(digest):
+                return True
+            log.debug("mount of %s from %s answered 201 but linked nothing: will upload",
+                      digest, from_repository)
+            return False
         location = resp.headers.get("Location")
         if location:  # relative to the POST's URL (RFC 7231), not to /v2/
             self._sessions.cancel(self._requester.resolve(location, resp.url or None))

@@ -226,6 +226,21 @@ def test_mount_links_a_blob_from_another_repository(
     assert repo.blobs.get(digest) == data
 
 
+def test_mount_of_a_sha512_blob_is_checked_and_falls_back(
+    reg: LocalRegistry, rc: Registry, unique_repository: str
+) -> None:
+    """Distribution 2.8 answers 201 to a sha512 mount without linking the blob: the
+    client checks, says False, and the caller's upload then stores it."""
+    source, target = f"{unique_repository}/source", f"{unique_repository}/target"
+    data = os.urandom(5000)
+    digest = "sha512:" + hashlib.sha512(data).hexdigest()
+    rc.repository(source).blobs.upload(data, digest=digest)
+    repo = rc.repository(target)
+    assert repo.blobs.mount(digest, source) is False
+    repo.blobs.upload(data, digest=digest)
+    assert repo.blobs.get(digest) == data
+
+
 def test_mount_of_a_missing_blob_falls_back_and_cancels(
     reg: LocalRegistry, rc: Registry, unique_repository: str
 ) -> None:
