@@ -592,7 +592,7 @@ def test_a_password_put_in_the_domain_is_not_repeated_in_the_error(text: str) ->
         "127.0.0.1", "host")
 
 
-# -- the grammar every other module asks (reference.py is its one owner) -------------------
+# -- the grammar every other module asks (registry_client.reference is its one owner) -----
 @pytest.mark.parametrize("tag", ["v1\n", "latest\n", "1.0\r\n"])
 def test_a_tag_with_a_trailing_newline_is_not_a_tag(tag: str) -> None:
     """``$`` in a ``match`` accepts a final newline; the grammar is matched whole."""

@@ -1,0 +1,110 @@
+"""Checks of the tags, digests and names callers hand to a service, with messages that
+say what is wrong and what to give instead."""
+
+from __future__ import annotations
+
+from ..errors import InvalidReferenceError
+from ._grammar import (
+    DIGEST_RULE,
+    MAX_REFERENCE_LENGTH,
+    REPOSITORY_NAME_MAX_LENGTH,
+    TAG_RULE,
+    is_valid_digest,
+    is_valid_repository_name,
+    is_valid_tag,
+    require_verifiable,
+)
+from ._parse import parse_image_name
+
+_REGISTERED_ALGORITHMS = ("sha256", "sha384", "sha512", "blake3")
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _given_a_reference(value: object, wanted: str) -> None:
+    """Raise when ``value`` is a whole image reference (``team/app:1.0``) given where a
+    tag or a digest belongs: say so, and what to give instead."""
+    if not isinstance(value, str) or len(value) > MAX_REFERENCE_LENGTH:
+        return
+    algorithm, colon, rest = value.partition(":")
+    if "/" not in value and "@" not in value:
+        if not colon or algorithm in _REGISTERED_ALGORITHMS or "+" in algorithm or (
+                len(rest) >= 32 and set(rest) <= _HEX):
+            return  # a malformed tag or digest, not a reference
+    try:
+        ref = parse_image_name(value)
+    except InvalidReferenceError:
+        return
+    hint = f": give {ref.reference!r}" if ref.reference else ""
+    raise InvalidReferenceError(
+        f"expected {wanted}, got the reference {value!r}{hint} (the repository is "
+        "chosen by registry.repository(...))")
+
+
+def check_tag(tag: str) -> str:
+    """Return ``tag`` when it follows the tag grammar, else raise InvalidReferenceError."""
+    if not is_valid_tag(tag):
+        _given_a_reference(tag, "a tag")
+        raise InvalidReferenceError(f"invalid tag {str(tag)[:140]!r}: want {TAG_RULE}")
+    return tag
+
+
+def check_digest(digest: str, *, verify: bool = True) -> str:
+    """Return ``digest`` when it follows the digest grammar (and, by default, is verifiable).
+
+    With ``verify`` (the default) only algorithms content can be checked against
+    (sha256, sha512) pass; ``verify=False`` also lets through the other algorithms
+    of the OCI grammar, for calls that fetch no content (HEAD).
+
+    Raises:
+        InvalidReferenceError: it does not follow the grammar.
+        UnsupportedDigestError: ``verify`` and an algorithm the client cannot verify.
+    """
+    if not is_valid_digest(digest):
+        _given_a_reference(digest, "a digest")
+        raise InvalidReferenceError(f"invalid digest {str(digest)[:140]!r}: want {DIGEST_RULE}")
+    return require_verifiable(digest) if verify else digest
+
+
+def check_reference(reference: str, *, verify: bool = True) -> str:
+    """Accept a tag or a digest; raise InvalidReferenceError for anything else.
+
+    ``verify`` is as for :func:`check_digest`.
+    """
+    if not (is_valid_tag(reference) or is_valid_digest(reference)):
+        _given_a_reference(reference, "a tag or digest")
+    if isinstance(reference, str) and ":" in reference:
+        return check_digest(reference, verify=verify)
+    return check_tag(reference)
+
+
+def is_digest(reference: str) -> bool:
+    """True when ``reference`` (a checked tag or digest) is a digest rather than a tag."""
+    return ":" in reference
+
+
+def check_repository_name(name: str) -> str:
+    """Return ``name`` when it is a repository name, else raise saying what is wrong.
+
+    Raises:
+        InvalidReferenceError: not a repository name (``Team/App``, ``app:1.0``...).
+    """
+    if not is_valid_repository_name(name):
+        raise InvalidReferenceError(
+            f"invalid repository name {str(name)[:300]!r}: {_why_not_a_name(name)}")
+    return name
+
+
+def _why_not_a_name(name: object) -> str:
+    """What is wrong with a repository name, in the words parse_image_name uses."""
+    if not isinstance(name, str):
+        return f"a repository name is a str, not {type(name).__name__}"
+    if len(name) > REPOSITORY_NAME_MAX_LENGTH:
+        return (f"it is {len(name)} characters long, at most {REPOSITORY_NAME_MAX_LENGTH} "
+                "are allowed")
+    if name.lower() != name:
+        return "repository names must be lowercase"
+    if ":" in name or "@" in name:
+        return ("a repository name has no tag or digest (repository_from_string takes "
+                "'app:1.0')")
+    return ("want '/'-separated components of lowercase letters and digits, "
+            "joined by '.', '_', '__' or '-'")
