@@ -76,6 +76,34 @@ def _atomic_write(path: Path, data: bytes, *, replace: bool = True) -> None:
         raise
 
 
+def _read_regular(path: Path, what: str) -> bytes:
+    """The bytes of the layout file ``path``, which must be a regular file.
+
+    Opened without blocking first, so a FIFO put in its place is refused at once
+    instead of waiting forever for a writer.
+
+    Raises:
+        FileNotFoundError: it is missing.
+        LayoutError: it is a FIFO, a device or a directory.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except IsADirectoryError:  # where opening a directory read-only fails
+        raise LayoutError(f"{path}: {what} is not a regular file (a directory)") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise LayoutError(f"{path}: {what} is not a regular file")
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as f:
+            fd = -1
+            return f.read()
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
 def _ref_name(entry: dict[str, Any]) -> object:
     """The entry's ``org.opencontainers.image.ref.name`` (None when absent or malformed)."""
     annotations = entry.get("annotations")
@@ -106,13 +134,34 @@ class OCILayout:
         if self.root.exists() and not self.root.is_dir():
             raise LayoutError(f"{self.root}: not a directory (a layout is a directory)")
         index = self.root / "index.json"
-        if not (index.exists() or index.is_symlink()):
-            return
-        if not (self.root / "oci-layout").is_file():
+        marker = self.root / "oci-layout"
+        has_index = index.exists() or index.is_symlink()
+        if has_index and not (marker.exists() or marker.is_symlink()):
             raise LayoutError(
                 f"{self.root} holds an index.json but no oci-layout file: it is not an OCI "
                 "image layout, and its index.json is left as it is (choose another directory)")
-        self.read_index()
+        if marker.exists() or marker.is_symlink():
+            self._check_marker()
+        if has_index:
+            doc = self.read_index()
+            if doc.get("schemaVersion") != 2 or not isinstance(doc.get("manifests"), list):
+                raise LayoutError(
+                    f"{index} is not an image index (no schemaVersion 2 and manifests "
+                    "list): it is not an OCI image layout's, and is left as it is")
+
+    def _check_marker(self) -> None:
+        """Refuse an ``oci-layout`` file that is not a 1.x layout's (left as it is)."""
+        marker = self.root / "oci-layout"
+        data = _read_regular(marker, "oci-layout")
+        try:
+            doc = json.loads(data)
+        except (ValueError, RecursionError):
+            doc = None
+        version = doc.get("imageLayoutVersion") if isinstance(doc, dict) else None
+        if not (isinstance(version, str) and version.split(".")[0] == "1"):
+            raise LayoutError(
+                f"{marker} does not say imageLayoutVersion 1.x: {self.root} is not an OCI "
+                "image layout this client can write, and is left as it is")
 
     def init(self) -> None:
         """Create ``oci-layout`` and an empty ``index.json`` when they are missing.
@@ -122,7 +171,8 @@ class OCILayout:
                 not a layout's (see :meth:`check_writable`).
         """
         self.check_writable()
-        self.root.mkdir(parents=True, exist_ok=True)
+        # through a symlink to a directory still to be made (as a download does)
+        Path(os.path.realpath(self.root)).mkdir(parents=True, exist_ok=True)
         marker = self.root / "oci-layout"
         if not marker.exists():
             _atomic_write(marker, json.dumps(_LAYOUT).encode(), replace=False)
@@ -170,6 +220,27 @@ class OCILayout:
         self.inside(path)
         return path
 
+    def writable_blob_path(self, digest: str) -> Path:
+        """:meth:`checked_blob_path` for a blob about to be written: a layout blob is a
+        regular file, so a FIFO, device or socket found there is removed (blobs/ is
+        the layout's own) and never written into.
+
+        Raises:
+            LayoutError: the digest is malformed, the path leads outside the layout,
+                or a directory is in the blob's place.
+        """
+        path = self.blob_path(digest)
+        real = self.inside(path)
+        try:
+            mode = os.lstat(real).st_mode
+        except FileNotFoundError:
+            return path
+        if stat.S_ISDIR(mode):
+            raise LayoutError(f"{path}: blob {digest} is not a regular file (a directory)")
+        if not stat.S_ISREG(mode):
+            real.unlink()
+        return path
+
     def open_blob(self, digest: str, size: int | None = None) -> BinaryIO:
         """Open a blob file for reading, after checking it is the layout's own.
 
@@ -193,11 +264,15 @@ class OCILayout:
             if exc.errno == errno.ELOOP:  # swapped for a symlink since it was resolved
                 raise LayoutError(f"{path}: changed while it was opened, refused") from None
             raise
-        f = os.fdopen(fd, "rb")
         try:
             info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
+            if not stat.S_ISREG(info.st_mode):  # checked before fdopen, which refuses a dir
                 raise LayoutError(f"{path}: blob {digest} is not a regular file")
+        except BaseException:
+            os.close(fd)
+            raise
+        f = os.fdopen(fd, "rb")
+        try:
             if size is not None and info.st_size != size:
                 raise DigestMismatchError(
                     f"{path}: blob {digest} has {info.st_size} bytes, its descriptor "
@@ -217,7 +292,15 @@ class OCILayout:
                 return False
             algo = digest.split(":", 1)[0]
             h = hashlib.new(algo)
-            with open(path, "rb") as f:
+            # never blocks on a FIFO put there; only a regular file counts as the blob
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                         | getattr(os, "O_CLOEXEC", 0))
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                return False
+            if hasattr(os, "O_NONBLOCK"):
+                os.set_blocking(fd, True)
+            with os.fdopen(fd, "rb") as f:
                 while block := f.read(1 << 20):
                     h.update(block)
         except OSError:
@@ -266,14 +349,19 @@ class OCILayout:
             LayoutNotFoundError: this is not an OCI layout (a FileNotFoundError too).
             LayoutError: ``index.json`` is malformed (a ValueError too).
         """
-        if not (self.root / "oci-layout").is_file():
+        marker = self.root / "oci-layout"
+        if not (marker.exists() or marker.is_symlink()):
             raise LayoutNotFoundError(
                 f"{self.root} is not an OCI image layout (no oci-layout file)")
+        if not marker.is_file():
+            raise LayoutError(f"{marker}: oci-layout is not a regular file")
         try:
-            doc = json.loads((self.root / "index.json").read_text(encoding="utf-8"))
+            data = _read_regular(self.root / "index.json", "index.json")
         except FileNotFoundError:
             raise LayoutNotFoundError(f"{self.root} is not an OCI image layout "
                                       "(no index.json)") from None
+        try:
+            doc = json.loads(data.decode("utf-8"))
         except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             raise LayoutError(f"{self.root}/index.json is not valid JSON ({exc})") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("manifests", []), list):

@@ -93,7 +93,9 @@ class Puller:
             layout.write_blob(top[0].digest, config_data)  # read for the check: kept
 
         def fetch(d: Descriptor) -> None:
-            path = layout.checked_blob_path(d.digest)  # a download writes through symlinks
+            # a download writes through symlinks (so: none out of the layout) and into
+            # FIFOs and devices (so: none of those left in blobs/, all regular files)
+            path = layout.writable_blob_path(d.digest)
             if layout.has_blob(d.digest, d.size):
                 emit(progress, BlobSkipped(d.digest, d.size))
                 return

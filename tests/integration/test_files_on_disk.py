@@ -208,6 +208,105 @@ def test_pull_refuses_a_layout_blob_that_is_a_symlink_out_of_the_layout(
     assert victim.read_bytes() == b"precious"
 
 
+@pytest.mark.parametrize("kind", ["fifo", "chardev"])
+def test_pull_replaces_a_fifo_or_device_in_blobs_with_the_blob(
+    anon_registry: LocalRegistry, anon: Registry, unique_repository: str, tmp_path: Path,
+    kind: str,
+) -> None:
+    """Layout blobs are regular files: a special file in blobs/ is never streamed into."""
+    image = seed_image(anon_registry, unique_repository, "1.0", layers=(20_000,))
+    layout_dir = tmp_path / "layout"
+    OCILayout(layout_dir).init()
+    path = OCILayout(layout_dir).blob_path(image.layers[0])
+    path.parent.mkdir(parents=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    done: list[object] = []
+
+    def pull() -> None:
+        try:
+            anon.repository(unique_repository).images.pull("1.0", layout_dir)
+            done.append("ok")
+        except Exception as exc:  # reported below
+            done.append(exc)
+
+    thread = threading.Thread(target=pull, daemon=True)
+    thread.start()
+    thread.join(30)
+    if thread.is_alive():  # blocked on the FIFO: let it go, then fail
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+        thread.join(10)
+        pytest.fail("pull blocked on a FIFO in blobs/")
+    assert done == ["ok"]
+    assert stat.S_ISREG(os.lstat(path).st_mode)
+    assert "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest() == image.layers[0]
+
+
+@pytest.mark.parametrize(("marker", "index"), [
+    ('{"imageLayoutVersion":"2.0.0"}', '{"schemaVersion":2,"manifests":[]}'),
+    ("hello", '{"schemaVersion":2,"manifests":[]}'),
+    ('{"imageLayoutVersion":"1.0.0"}', '{"name":"x","main":"index.js"}'),
+])
+def test_pull_into_a_folder_that_is_not_a_1_x_layout_is_refused(
+    anon_registry: LocalRegistry, anon: Registry, unique_repository: str, tmp_path: Path,
+    marker: str, index: str,
+) -> None:
+    seed_image(anon_registry, unique_repository, "1.0")
+    (tmp_path / "oci-layout").write_text(marker)
+    (tmp_path / "index.json").write_text(index)
+    with pytest.raises(LayoutError, match=r"not an OCI image layout|not an image index"):
+        anon.repository(unique_repository).images.pull("1.0", tmp_path)
+    assert (tmp_path / "oci-layout").read_text() == marker
+    assert (tmp_path / "index.json").read_text() == index
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.json", "oci-layout"]
+
+
+def test_pull_into_a_dangling_symlink_creates_its_target(
+    anon_registry: LocalRegistry, anon: Registry, unique_repository: str, tmp_path: Path,
+) -> None:
+    seed_image(anon_registry, unique_repository, "1.0")
+    link = tmp_path / "layout"
+    link.symlink_to("store/layout")
+    anon.repository(unique_repository).images.pull("1.0", link)
+    assert link.is_symlink()
+    assert OCILayout(tmp_path / "store" / "layout").find("1.0")["digest"]
+
+
+@pytest.mark.parametrize("verb", ["push", "pull"])
+def test_a_fifo_index_json_is_refused_without_blocking(
+    anon_registry: LocalRegistry, anon: Registry, unique_repository: str, tmp_path: Path,
+    verb: str,
+) -> None:
+    seed_image(anon_registry, unique_repository, "1.0")
+    layout_dir = tmp_path / "layout"
+    anon.repository(unique_repository).images.pull("1.0", layout_dir)
+    (layout_dir / "index.json").unlink()
+    os.mkfifo(layout_dir / "index.json")
+    done: list[object] = []
+
+    def run() -> None:
+        try:
+            if verb == "push":
+                anon.repository(unique_repository + "-copy").images.push(layout_dir, "1.0")
+            else:
+                anon.repository(unique_repository).images.pull("1.0", layout_dir)
+            done.append("ok")
+        except Exception as exc:  # checked below
+            done.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(30)
+    if thread.is_alive():
+        os.close(os.open(layout_dir / "index.json", os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(10)
+        pytest.fail(f"{verb} blocked on a FIFO index.json")
+    assert len(done) == 1 and isinstance(done[0], LayoutError)
+    assert "index.json" in str(done[0]) and "not a regular file" in str(done[0])
+
+
 # -- push trusts nothing on disk -----------------------------------------------------------------
 @pytest.fixture
 def pulled(
@@ -355,3 +454,20 @@ def test_push_of_a_mid_size_tampered_blob_never_sends_its_last_byte(
         assert str(path) in str(info.value)
         assert proxy.count("PUT", "/manifests/") == 0
         assert not target.blobs.exists(layer)
+
+
+@pytest.mark.parametrize("which", ["layer", "manifest", "config"])
+def test_push_of_a_layout_whose_blob_is_a_directory_is_a_layout_error(
+    anon_registry: LocalRegistry, anon: Registry, unique_repository: str, tmp_path: Path,
+    which: str,
+) -> None:
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    layout_dir = tmp_path / "layout"
+    anon.repository(unique_repository).images.pull("1.0", layout_dir)
+    digest = {"layer": image.layers[0], "manifest": image.digest,
+              "config": image.config_digest}[which]
+    path = OCILayout(layout_dir).blob_path(digest)
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(LayoutError, match=f"blob {digest} is not a regular file"):
+        anon.repository(unique_repository + "-copy").images.push(layout_dir, "1.0")

@@ -190,3 +190,101 @@ def test_a_layout_with_a_malformed_index_is_refused_before_writing(tmp_path: Pat
     (tmp_path / "index.json").write_bytes(b"{not json")
     with pytest.raises(LayoutError, match="not valid JSON"):
         OCILayout(tmp_path).check_writable()
+
+
+# -- layout files that are not regular files ---------------------------------------------------
+def test_a_fifo_index_json_is_refused_without_blocking(tmp_path: Path) -> None:
+    layout = OCILayout(tmp_path)
+    layout.init()
+    (tmp_path / "index.json").unlink()
+    os.mkfifo(tmp_path / "index.json")  # no writer ever comes: a blocking open would hang
+    for call in (layout.read_index, layout.check_writable, lambda: layout.find("v1")):
+        with pytest.raises(LayoutError, match=r"index.json.*not a regular file"):
+            call()
+
+
+def test_a_fifo_or_directory_oci_layout_is_refused(tmp_path: Path) -> None:
+    for kind, make in (("fifo", os.mkfifo), ("dir", os.mkdir)):
+        root = tmp_path / kind
+        OCILayout(root).init()
+        (root / "oci-layout").unlink()
+        make(root / "oci-layout")
+        with pytest.raises(LayoutError, match=r"oci-layout.*not a regular file"):
+            OCILayout(root).check_writable()
+
+
+def test_a_directory_blob_is_a_layout_error_naming_the_blob(tmp_path: Path) -> None:
+    layout, digest = _layout_with_blob(tmp_path, b"blob")
+    path = layout.blob_path(digest)
+    path.unlink()
+    path.mkdir()
+    for call in (lambda: layout.open_blob(digest), lambda: layout.read_blob(digest)):
+        with pytest.raises(LayoutError, match=f"blob {digest} is not a regular file"):
+            call()
+
+
+def test_has_blob_of_a_fifo_is_false_without_blocking(tmp_path: Path) -> None:
+    layout = OCILayout(tmp_path)
+    layout.init()
+    digest = "sha256:" + hashlib.sha256(b"").hexdigest()
+    path = layout.blob_path(digest)
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    assert layout.has_blob(digest) is False
+    assert layout.has_blob(digest, 0) is False
+
+
+def test_writable_blob_path_replaces_special_files_and_refuses_directories(
+    tmp_path: Path,
+) -> None:
+    layout = OCILayout(tmp_path)
+    layout.init()
+    path = layout.blob_path(D)
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    assert layout.writable_blob_path(D) == path
+    assert not os.path.lexists(path)  # the FIFO is gone: a download makes a regular file
+    path.mkdir()
+    with pytest.raises(LayoutError, match=f"blob {D} is not a regular file"):
+        layout.writable_blob_path(D)
+    assert path.is_dir()
+
+
+# -- what counts as a layout to write into ------------------------------------------------------
+@pytest.mark.parametrize(("marker", "index"), [
+    ('{"imageLayoutVersion": "2.0.0"}', '{"schemaVersion": 2, "manifests": []}'),
+    ("hello", '{"schemaVersion": 2, "manifests": []}'),
+    ('["imageLayoutVersion"]', '{"schemaVersion": 2, "manifests": []}'),
+    ('{"imageLayoutVersion": "1.0.0"}', '{"name": "x", "main": "index.js"}'),
+    ('{"imageLayoutVersion": "1.0.0"}', '{"schemaVersion": 1, "manifests": []}'),
+    ('{"imageLayoutVersion": "1.0.0"}', '{"schemaVersion": 2, "manifests": {}}'),
+])
+def test_a_folder_that_is_not_a_1_x_layout_is_not_written(
+    tmp_path: Path, marker: str, index: str,
+) -> None:
+    (tmp_path / "oci-layout").write_text(marker)
+    (tmp_path / "index.json").write_text(index)
+    layout = OCILayout(tmp_path)
+    for call in (layout.check_writable, layout.init,
+                 lambda: layout.add_manifest({"digest": D}, "v1")):
+        with pytest.raises(LayoutError, match=r"not an OCI image layout|not an image index"):
+            call()
+    assert (tmp_path / "oci-layout").read_text() == marker
+    assert (tmp_path / "index.json").read_text() == index
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.json", "oci-layout"]
+
+
+def test_an_oci_layout_of_version_1_x_without_index_is_written(tmp_path: Path) -> None:
+    (tmp_path / "oci-layout").write_text('{"imageLayoutVersion": "1.1.0"}')
+    layout = OCILayout(tmp_path)
+    layout.add_manifest({"digest": D}, "v1")
+    assert layout.find("v1")["digest"] == D
+
+
+def test_init_through_a_dangling_symlink_creates_its_target(tmp_path: Path) -> None:
+    link = tmp_path / "layout"
+    link.symlink_to("store/layout")
+    OCILayout(link).init()
+    assert link.is_symlink()
+    assert (tmp_path / "store" / "layout" / "oci-layout").is_file()
+    assert OCILayout(link).read_index()["manifests"] == []
