@@ -7,7 +7,10 @@ description, and ``flock`` excludes descriptions, not processes. Where
 
 from __future__ import annotations
 
+import errno
+import itertools
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,22 +38,43 @@ def locked_directory(path: Path) -> Iterator[None]:
 
 @contextmanager
 def locked_file(path: Path) -> Iterator[BinaryIO]:
-    """Open ``path`` for reading and writing (created when missing), locked exclusively.
+    """Open the temp file ``path`` for reading and writing (created when missing), locked
+    exclusively.
+
+    ``path`` is a name the caller owns (a download's ``.partial``), so it is only ever a
+    regular file: it is opened without following a symlink, and a symlink, FIFO, device
+    or socket found there is removed and a file made in its place, never written through.
+    A directory there is an IsADirectoryError (whatever it holds is left alone).
 
     The lock is on the file itself, so whoever held it before may have renamed or
     removed it meanwhile (a finished download renames its ``.partial``): the lock
     only counts when ``path`` still names the file that was locked, otherwise it
     is taken again on whatever ``path`` is now.
     """
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    flags = (os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    for attempt in itertools.count():
+        _clear_special(path)
+        try:
+            fd = os.open(path, flags, 0o644)
+        except OSError as exc:
+            # swapped for a link, socket or directory meanwhile: look again (not forever:
+            # an ELOOP may come from a looping parent directory, not from ``path``)
+            if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EISDIR) and attempt < 5:
+                continue
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for a FIFO or device
+            os.close(fd)
+            continue
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
         f = os.fdopen(fd, "r+b")
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             mine = os.fstat(fd)
             try:
-                now = os.stat(path)
+                now = os.lstat(path)
             except FileNotFoundError:
                 now = None
         except BaseException:
@@ -63,3 +87,21 @@ def locked_file(path: Path) -> Iterator[BinaryIO]:
         yield f
     finally:
         f.close()
+
+
+def _clear_special(path: Path) -> None:
+    """Remove what is at the temp name ``path`` unless it is a regular file or nothing."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(
+            errno.EISDIR, f"{path} is a directory, in the way of the temporary file "
+            "a download writes first (remove it)", str(path))
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

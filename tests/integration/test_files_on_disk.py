@@ -164,6 +164,46 @@ def test_download_under_a_file_names_the_users_path_not_the_partial_file(
     assert str(tmp_path / "file") in str(info.value)
 
 
+def test_download_never_writes_through_a_symlinked_partial_file(
+    anon: Registry, unique_repository: str, blob: tuple[str, bytes], tmp_path: Path,
+) -> None:
+    """The .partial name is the library's own: a symlink put there is replaced, never
+    followed (it could point at any file the user can write)."""
+    digest, data = blob
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious")
+    (tmp_path / "b.bin.partial").symlink_to(victim)
+    anon.repository(unique_repository).blobs.download(digest, tmp_path / "b.bin")
+    assert victim.read_bytes() == b"precious"
+    assert (tmp_path / "b.bin").read_bytes() == data
+    assert not (tmp_path / "b.bin").is_symlink()
+    assert leftovers(tmp_path, victim, tmp_path / "b.bin") == []
+
+
+def test_download_replaces_a_fifo_in_place_of_its_partial_file(
+    anon: Registry, unique_repository: str, blob: tuple[str, bytes], tmp_path: Path,
+) -> None:
+    digest, data = blob
+    os.mkfifo(tmp_path / "c.bin.partial")
+    anon.repository(unique_repository).blobs.download(digest, tmp_path / "c.bin")
+    assert (tmp_path / "c.bin").read_bytes() == data
+    assert leftovers(tmp_path, tmp_path / "c.bin") == []
+
+
+def test_download_with_a_directory_in_place_of_its_partial_file_says_so(
+    anon: Registry, unique_repository: str, blob: tuple[str, bytes], tmp_path: Path,
+) -> None:
+    digest, _ = blob
+    (tmp_path / "a.bin.partial").mkdir()
+    with pytest.raises(IsADirectoryError) as info:
+        anon.repository(unique_repository).blobs.download(digest, tmp_path / "a.bin")
+    assert info.value.filename == str(tmp_path / "a.bin")
+    assert "a.bin.partial" in str(info.value)
+    assert "temporary" in str(info.value)
+    assert (tmp_path / "a.bin.partial").is_dir()
+    assert not os.path.lexists(tmp_path / "a.bin")
+
+
 # -- pull refuses what is not a layout -----------------------------------------------------------
 def test_pull_into_a_folder_whose_index_json_is_not_a_layouts_is_refused(
     anon_registry: LocalRegistry, anon: Registry, unique_repository: str, tmp_path: Path,
@@ -240,6 +280,23 @@ def test_pull_replaces_a_fifo_or_device_in_blobs_with_the_blob(
         thread.join(10)
         pytest.fail("pull blocked on a FIFO in blobs/")
     assert done == ["ok"]
+    assert stat.S_ISREG(os.lstat(path).st_mode)
+    assert "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest() == image.layers[0]
+
+
+def test_pull_into_a_layout_whose_partial_file_is_a_symlink_out_writes_nothing_there(
+    anon_registry: LocalRegistry, anon: Registry, unique_repository: str, tmp_path: Path,
+) -> None:
+    image = seed_image(anon_registry, unique_repository, "1.0", layers=(20_000,))
+    layout_dir = tmp_path / "layout"
+    OCILayout(layout_dir).init()
+    path = OCILayout(layout_dir).blob_path(image.layers[0])
+    path.parent.mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious")
+    path.with_name(path.name + ".partial").symlink_to(victim)
+    anon.repository(unique_repository).images.pull("1.0", layout_dir)
+    assert victim.read_bytes() == b"precious"
     assert stat.S_ISREG(os.lstat(path).st_mode)
     assert "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest() == image.layers[0]
 
