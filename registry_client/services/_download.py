@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -45,22 +46,27 @@ class Downloader:
         Bytes go to a ``.partial`` file next to the destination first; a partial
         file left by an interrupted run is resumed with ``Range``. A file already
         at ``path`` with the right content is kept and nothing is downloaded.
-        ``path`` is written through as the user has it: a symlink's target is
-        replaced (the link stays a link), a FIFO or device (``/dev/null``) gets the
-        bytes streamed into it, a missing parent directory is created. Returns
-        ``path`` (in a directory: ``path/<algorithm>_<hex>``).
+        ``path`` is written through as the user has it (see ``BlobService.download``):
+        a symlink's target is replaced keeping its mode, a FIFO or device gets the
+        bytes streamed into it, ``/dev/stdout`` and ``/dev/fd/N`` are the open
+        descriptor, a missing parent directory is created, ``dir/`` must exist.
 
         Raises:
             NotFoundError: the repository has no such blob.
             DigestMismatchError: the content does not match (nothing is left at ``path``;
                 a FIFO or device has had the bytes already).
-            OSError: the destination cannot be written (the error names ``path``).
+            OSError: the destination cannot be written (same type and errno, naming
+                ``path``).
         """
         dest = Path(path)
-        if dest.is_dir():
-            dest = dest / digest.replace(":", "_")
-        if _is_special(dest):
-            self._stream_into(digest, dest, progress, expected_size)
+        descriptor = _descriptor_of(dest)
+        if descriptor is None:
+            dest = _destination(os.fspath(path), dest, digest)
+        if descriptor is not None or _is_special(dest):
+            try:
+                self._stream_into(digest, dest, progress, expected_size, descriptor)
+            except OSError as exc:
+                raise _naming(exc, dest, dest) from None
             return dest
         # Through a symlink (or a chain of them) to the file it names: that file is
         # replaced, in its own directory (a rename cannot cross filesystems), and
@@ -101,7 +107,7 @@ class Downloader:
 
     def _stream_into(
         self, digest: str, dest: Path, progress: ProgressCallback | None,
-        expected_size: int | None,
+        expected_size: int | None, descriptor: int | None = None,
     ) -> None:
         """Write the blob into a FIFO or device as it arrives: no partial file, no rename.
 
@@ -112,9 +118,11 @@ class Downloader:
             assert isinstance(reader, VerifyingReader)
             total = reader.expected_size
             emit(progress, BlobStarted(digest, total, "download"))
-            # no O_CREAT, no O_TRUNC: what is there is written to, never replaced
-            fd = os.open(dest, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
-            with open(fd, "wb") as out:
+            # no O_CREAT, no O_TRUNC: what is there is written to, never replaced; an
+            # open descriptor (/dev/stdout) is written as it is (appending stays appending)
+            fd = descriptor if descriptor is not None else os.open(
+                dest, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+            with open(fd, "wb", closefd=descriptor is None) as out:
                 buffer = bytearray(CHUNK)
                 while block := reader.read_into(buffer):
                     check_cancelled()
@@ -132,6 +140,7 @@ class Downloader:
             hasher, start = new_hasher(digest), 0
         elif start and f"{digest.split(':', 1)[0]}:{hasher.copy().hexdigest()}" == digest:
             # complete and verified, but the run stopped before the rename
+            _keep_mode(out, dest)
             os.replace(partial, dest)
             emit(progress, BlobSkipped(digest, start))
             return
@@ -148,6 +157,7 @@ class Downloader:
                 partial.unlink(missing_ok=True)
                 raise
             break
+        _keep_mode(out, dest)
         os.replace(partial, dest)
         emit(progress, BlobFinished(digest, dest.stat().st_size))
 
@@ -222,10 +232,63 @@ def _make_parent(real: Path, dest: Path) -> None:
 
 def _naming(exc: OSError, partial: Path, dest: Path) -> OSError:
     """``exc`` as the user would read it: naming their ``dest``, never the ``.partial``
-    file the library writes first."""
-    if str(partial) not in (str(exc.filename), str(exc.filename2)):
+    file the library writes first; a write error that names no file (a full disk, a
+    FIFO's reader gone) gets ``dest`` too. Same type, same errno."""
+    if exc.errno is None:  # not a file error (a requests exception is an OSError too)
+        return exc
+    if exc.filename is not None and str(partial) not in (str(exc.filename),
+                                                         str(exc.filename2)):
         return exc
     return type(exc)(exc.errno, exc.strerror, str(dest))
+
+
+_FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd)/([0-9]+)")
+_STD_PATHS = {"/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _descriptor_of(dest: Path) -> int | None:
+    """The open descriptor ``dest`` names (``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N``,
+    ``/proc/self/fd/N``), or None. Writing to it keeps a ``>> log`` appending; opening
+    the path anew (or renaming over the file it resolves to) would not."""
+    name = str(dest)
+    if name in _STD_PATHS:
+        return _STD_PATHS[name]
+    match = _FD_PATH.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def _destination(raw: str, dest: Path, digest: str) -> Path:
+    """The file a download of ``digest`` to the user's ``raw`` path writes.
+
+    A directory gets ``<algorithm>_<hex>`` in it; a path ending in a separator names a
+    directory, which must be there (as ``curl -o dir/``): never a file named ``dir``.
+    A symlink loop is an ELOOP error, never replaced by a file.
+    """
+    try:
+        os.stat(dest)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), raw) from None
+    if dest.is_dir():
+        return dest / digest.replace(":", "_")
+    if raw.endswith(tuple(s for s in (os.sep, os.altsep) if s)):
+        if os.path.lexists(dest):
+            raise NotADirectoryError(
+                errno.ENOTDIR, "not a directory (the path ends with a separator)", raw)
+        raise IsADirectoryError(
+            errno.EISDIR, "the path ends with a separator, so it names a directory, and "
+            "there is none: create it first, or drop the trailing separator", raw)
+    return dest
+
+
+def _keep_mode(out: BinaryIO, dest: Path) -> None:
+    """Give the download the mode of the file it is about to replace (a 0600 file stays
+    0600), as layout writes do; a new file keeps the umask's mode."""
+    try:
+        mode = stat.S_IMODE(os.stat(dest).st_mode)
+    except OSError:
+        return
+    os.fchmod(out.fileno(), mode)
 
 
 def _hash_stream(f: BinaryIO, hasher: object) -> int:

@@ -153,15 +153,21 @@ class BlobService(Service):
         file left by an interrupted run is resumed with ``Range``. A file already
         at ``path`` with the right content is kept and nothing is downloaded.
         ``path`` is written through as the user has it: a symlink's target is
-        replaced (the link stays a link), a FIFO or device (``/dev/null``) gets the
-        bytes streamed into it, a missing parent directory is created. Returns
-        ``path`` (in a directory: ``path/<algorithm>_<hex>``).
+        replaced (the link stays a link, the file keeps its mode), a FIFO or device
+        (``/dev/null``) gets the bytes streamed into it, ``/dev/stdout``,
+        ``/dev/stderr`` and ``/dev/fd/N`` are written as the open descriptor they
+        name (a ``>> log`` keeps appending), a missing parent directory is created.
+        Returns ``path`` (in a directory: ``path/<algorithm>_<hex>``; a path ending
+        in a separator must be an existing directory).
 
         Raises:
             NotFoundError: the repository has no such blob.
             DigestMismatchError: the content does not match (nothing is left at ``path``;
                 a FIFO or device has had the bytes already).
-            OSError: the destination cannot be written (the error names ``path``).
+            OSError: the destination cannot be written: a full disk, a FIFO's reader
+                gone (BrokenPipeError), a symlink loop (ELOOP), ``dir/`` with no such
+                directory (IsADirectoryError)... The error keeps its type and errno and
+                names ``path``.
         """
         check_digest(digest)
         return self._downloader.download(digest, path, progress=progress,

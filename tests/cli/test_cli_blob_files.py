@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -130,3 +131,21 @@ def test_blob_o_dash_writes_stdout(
     assert main(["--plain-http", "blob", ref, "-o", "-"]) == 0
     assert capsysbinary.readouterr().out == data
     assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize(("name", "stream"), [("/dev/stdout", "stdout"),
+                                               ("/dev/stderr", "stderr")])
+def test_blob_o_dev_stdout_appends_to_a_redirected_log(
+    layer: tuple[str, bytes], tmp_path: Path, docker_config_dir: Path, name: str, stream: str,
+) -> None:
+    """`blob -o /dev/stdout >> log` appends, as `-o -` does: the log is not replaced."""
+    ref, data = layer
+    log = tmp_path / "app.log"
+    log.write_bytes(b"HEADER\n")
+    with open(log, "ab") as f:
+        proc = subprocess.run(
+            [sys.executable, "-m", "registry_client", "--plain-http",
+             "blob", ref, "-o", name],
+            **{stream: f}, stdin=subprocess.DEVNULL, timeout=60, check=False)
+    assert proc.returncode == 0
+    assert log.read_bytes() == b"HEADER\n" + data

@@ -6,9 +6,11 @@ Against a real Distribution 2.8 (as root: the character device is made with mkno
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -202,6 +204,119 @@ def test_download_with_a_directory_in_place_of_its_partial_file_says_so(
     assert "temporary" in str(info.value)
     assert (tmp_path / "a.bin.partial").is_dir()
     assert not os.path.lexists(tmp_path / "a.bin")
+
+
+def test_download_into_a_symlink_loop_is_an_eloop_error_and_keeps_the_link(
+    anon: Registry, unique_repository: str, blob: tuple[str, bytes], tmp_path: Path,
+) -> None:
+    digest, _ = blob
+    (tmp_path / "loop1").symlink_to("loop2")
+    (tmp_path / "loop2").symlink_to("loop1")
+    with pytest.raises(OSError) as info:
+        anon.repository(unique_repository).blobs.download(digest, tmp_path / "loop1")
+    assert info.value.errno == errno.ELOOP
+    assert info.value.filename == str(tmp_path / "loop1")
+    assert os.readlink(tmp_path / "loop1") == "loop2"
+    assert leftovers(tmp_path, tmp_path / "loop1", tmp_path / "loop2") == []
+
+
+def test_download_into_an_open_descriptor_appends_to_it(
+    anon: Registry, unique_repository: str, blob: tuple[str, bytes], tmp_path: Path,
+) -> None:
+    """/dev/fd/N (like /dev/stdout) is the descriptor the caller holds: written to, never
+    replaced by a renamed file (which lost a `>> log` redirection's content)."""
+    digest, data = blob
+    log = tmp_path / "app.log"
+    log.write_bytes(b"HEADER\n")
+    inode = log.stat().st_ino
+    with open(log, "ab") as f:
+        for name in (f"/dev/fd/{f.fileno()}", f"/proc/self/fd/{f.fileno()}"):
+            anon.repository(unique_repository).blobs.download(digest, name)
+    assert log.read_bytes() == b"HEADER\n" + data + data
+    assert log.stat().st_ino == inode
+    assert leftovers(tmp_path, log) == []
+
+
+def test_a_fifo_reader_gone_early_is_a_broken_pipe_naming_the_fifo(
+    anon: Registry, unique_repository: str, blob: tuple[str, bytes], tmp_path: Path,
+) -> None:
+    digest, _ = blob
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def read_a_little() -> None:
+        with open(fifo, "rb") as f:
+            f.read(10)
+
+    reader = threading.Thread(target=read_a_little, daemon=True)
+    reader.start()
+    with pytest.raises(BrokenPipeError) as info:
+        anon.repository(unique_repository).blobs.download(digest, fifo)
+    reader.join(10)
+    assert info.value.errno == errno.EPIPE
+    assert info.value.filename == str(fifo)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 100 kB tmpfs (as root), unmounted afterwards."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=100k", "tmpfs", str(mount)],
+                   check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_is_an_enospc_error_naming_the_users_path(
+    anon: Registry, unique_repository: str, blob: tuple[str, bytes], tiny_disk: Path,
+) -> None:
+    digest, _ = blob  # 300 kB into 100 kB
+    with pytest.raises(OSError) as info:
+        anon.repository(unique_repository).blobs.download(digest, tiny_disk / "x.bin")
+    assert info.value.errno == errno.ENOSPC
+    assert info.value.filename == str(tiny_disk / "x.bin")
+
+
+def test_download_into_a_path_ending_in_a_separator_wants_a_directory(
+    anon: Registry, unique_repository: str, blob: tuple[str, bytes], tmp_path: Path,
+) -> None:
+    digest, data = blob
+    blobs = anon.repository(unique_repository).blobs
+    with pytest.raises(IsADirectoryError) as info:
+        blobs.download(digest, f"{tmp_path}/newdir/")
+    assert info.value.filename == f"{tmp_path}/newdir/"
+    assert not os.path.lexists(tmp_path / "newdir")
+    (tmp_path / "file").write_bytes(b"mine")
+    with pytest.raises(NotADirectoryError):
+        blobs.download(digest, f"{tmp_path}/file/")
+    assert (tmp_path / "file").read_bytes() == b"mine"
+    (tmp_path / "dir").mkdir()
+    saved = blobs.download(digest, f"{tmp_path}/dir/")
+    assert saved == tmp_path / "dir" / digest.replace(":", "_")
+    assert saved.read_bytes() == data
+    assert leftovers(tmp_path, tmp_path / "file", tmp_path / "dir") == []
+
+
+def test_download_keeps_the_mode_of_the_file_it_replaces(
+    anon: Registry, unique_repository: str, blob: tuple[str, bytes], tmp_path: Path,
+) -> None:
+    digest, data = blob
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"old")
+    secret.chmod(0o600)
+    (tmp_path / "link").symlink_to("secret.bin")
+    blobs = anon.repository(unique_repository).blobs
+    blobs.download(digest, tmp_path / "link")
+    assert secret.read_bytes() == data
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(b"old")
+    plain.chmod(0o640)
+    blobs.download(digest, plain)
+    assert stat.S_IMODE(plain.stat().st_mode) == 0o640
 
 
 # -- pull refuses what is not a layout -----------------------------------------------------------
