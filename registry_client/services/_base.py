@@ -9,7 +9,7 @@ import requests
 
 from ..errors import RegistryError, RegistryResponseError
 from ..quirks import hub_refuses_deletes
-from ..reference import scope
+from ..reference import is_valid_digest, scope
 from ..requester import Requester
 
 
@@ -77,5 +77,17 @@ class Service:
             if method == "DELETE" and hub_refuses_deletes(self._requester.host, exc):
                 exc.with_context(exc.message + " -- Docker Hub refuses deletes on the registry "
                                  "API (quirk dockerhub-no-delete): delete through Hub's own API")
+            elif method == "DELETE" and _deletes_disabled(path, exc):
+                exc.with_context(exc.message + " -- the registry does not allow deletes "
+                                 "(Distribution: storage.delete.enabled: true in its config, "
+                                 "or REGISTRY_STORAGE_DELETE_ENABLED=true)")
             raise
+
+
+def _deletes_disabled(path: str, exc: RegistryResponseError) -> bool:
+    """True for Distribution's answer to a DELETE by digest while deletes are off (its
+    default): 405 UNSUPPORTED. A DELETE by tag gets that answer either way (see
+    ``tags.delete``), so it says nothing there."""
+    return (exc.status_code == 405 and "UNSUPPORTED" in exc.codes
+            and is_valid_digest(path.rsplit("/", 1)[-1]))
 

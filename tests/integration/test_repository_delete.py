@@ -63,3 +63,24 @@ def test_dry_run_deletes_nothing_and_names_what_would_go(
     assert repo.manifests.get_raw("multi").data == multi.manifest
     for child in multi.children:
         assert repo.manifests.head(child.digest).digest == child.digest
+
+
+def test_deletes_refused_by_the_registry_say_how_to_enable_them() -> None:
+    """Distribution answers 405 UNSUPPORTED while storage.delete.enabled is off (its
+    default): the error says so, for every kind of delete."""
+    from registry_client import RegistryResponseError
+
+    with LocalRegistry(delete_enabled=False) as reg, \
+            Registry(reg.host, protocol="http") as client:
+        image = seed_tags(reg, "rmrepo/refused", ["a", "b"])
+        repo = client.repository("rmrepo/refused")
+        calls = [repo.delete, lambda: repo.manifests.delete(image.digest),
+                 lambda: repo.images.delete_by_digest(image.digest),
+                 lambda: repo.blobs.delete(image.config_digest)]
+        for call in calls:
+            with pytest.raises(RegistryResponseError) as info:
+                call()
+            assert info.value.status_code == 405
+            assert "storage.delete.enabled" in str(info.value)
+            assert "UNSUPPORTED" in str(info.value)  # the registry's own words stay
+        assert sorted(repo.tags.get_all()) == ["a", "b"]
