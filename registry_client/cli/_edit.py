@@ -105,20 +105,24 @@ def _delete_repository(ctx: Context) -> int:
     if ctx.args.dry_run:
         for digest in repo.delete(dry_run=True):
             report(digest)
-        ctx.stderr.write(f"dry run: {len(deleted)} manifests would go, nothing deleted\n")
+        ctx.stderr.write(f"dry run: {_manifests(len(deleted))} would go, nothing deleted\n")
     else:
         try:
             repo.delete(on_deleted=report)
         except RegistryError:
             if ctx.json:  # what went before the error line (exit 1)
                 ctx.print_json(deleted)
-            ctx.stderr.write(f"deleted {len(deleted)} manifests before the error\n")
+            ctx.stderr.write(f"deleted {_manifests(len(deleted))} before the error\n")
             raise
-        noun = "manifest" if len(deleted) == 1 else "manifests"
         ctx.stderr.write(
-            f"deleted {len(deleted)} {noun} of {repo.name}; the registry frees their bytes "
-            "when its garbage collector runs (Distribution: registry garbage-collect)\n"
+            f"deleted {_manifests(len(deleted))} of {repo.name}; the registry frees their "
+            "bytes when its garbage collector runs (Distribution: registry garbage-collect)\n"
         )
     if ctx.json:
         ctx.print_json(deleted)
     return 0
+
+
+def _manifests(count: int) -> str:
+    """``1 manifest``, ``2 manifests``."""
+    return f"{count} manifest" if count == 1 else f"{count} manifests"

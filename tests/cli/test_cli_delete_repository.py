@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from registry_client.testing import LocalRegistry, seed_image, seed_tags
+from registry_client.testing import FaultProxy, LocalRegistry, seed_image, seed_tags
 
 CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]
 pytestmark = pytest.mark.integration
@@ -100,3 +100,19 @@ def test_a_missing_repository_says_delete_repository(
     error = [line for line in lines(result.stderr) if "error:" in line]
     assert len(error) == 1
     assert "error: delete repository rmrepo/nosuch: " in error[0] and "404" in error[0]
+
+
+def test_messages_count_manifests_in_the_singular_too(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str,
+) -> None:
+    seed_image(anon_registry, unique_repository, "v0", seed=8)
+    repo = f"{anon_registry.host}/{unique_repository}"
+    dry = ok(cli("--plain-http", "delete", repo, "--all", "--dry-run")).stderr.decode()
+    assert "dry run: 1 manifest would go" in dry
+    seed_image(anon_registry, unique_repository, "v1", seed=9)
+    with FaultProxy(anon_registry, timeout=5) as proxy:  # the second DELETE is refused
+        proxy.add_rule("DELETE", "/manifests/", action="status", status=403, times=None,
+                       every=2)
+        refused = cli("--plain-http", "delete", f"{proxy.host}/{unique_repository}", "--all")
+    assert refused.returncode == 1
+    assert "deleted 1 manifest before the error" in refused.stderr.decode()
