@@ -114,6 +114,14 @@ def _delete_repository(ctx: Context) -> int:
                 ctx.print_json(deleted)
             ctx.stderr.write(f"deleted {_manifests(len(deleted))} before the error\n")
             raise
+        except BrokenPipeError:
+            # `delete --all | head -1`: the reader of the digests is gone. A delete whose
+            # digest nobody can read is not worth continuing; stop, and say how far it got
+            # on stderr (the exit status alone, 141, does not say that anything went).
+            ctx.error_line(
+                f"stopped after {len(deleted)} deletion{'' if len(deleted) == 1 else 's'}: "
+                f"standard output was closed; the rest of {repo.name} is kept")
+            raise
         ctx.stderr.write(
             f"deleted {_manifests(len(deleted))} of {repo.name}; the registry frees their "
             "bytes when its garbage collector runs (Distribution: registry garbage-collect)\n"

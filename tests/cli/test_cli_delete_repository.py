@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from registry_client import Registry
 from registry_client.testing import FaultProxy, LocalRegistry, seed_image, seed_tags
 
 CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]
@@ -100,6 +105,33 @@ def test_a_missing_repository_says_delete_repository(
     error = [line for line in lines(result.stderr) if "error:" in line]
     assert len(error) == 1
     assert "error: delete repository rmrepo/nosuch: " in error[0] and "404" in error[0]
+
+
+def test_a_closed_stdout_stops_the_deletes_and_says_how_far_they_got(
+    docker_config_dir: Path, anon_registry: LocalRegistry, unique_repository: str,
+) -> None:
+    """`delete --all | head -1`: the rest is kept, stderr says how many went, exit 141."""
+    for i in range(8):
+        seed_image(anon_registry, unique_repository, f"v{i}", seed=100 + i)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env["DOCKER_CONFIG"] = str(docker_config_dir)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "registry_client", "--plain-http", "delete",
+         f"{anon_registry.host}/{unique_repository}", "--all"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+    assert child.stdout is not None and child.stderr is not None
+    first = child.stdout.readline()
+    child.stdout.close()  # as `head -1` does
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 141
+    assert first.startswith(b"sha256:")
+    match = re.search(r"stopped after (\d+) deletions?\b.*standard output was closed", stderr)
+    assert match, stderr
+    done = int(match.group(1))
+    assert 1 <= done < 8
+    with Registry(anon_registry.host, protocol="http") as client:
+        left = client.repository(unique_repository).tags.get_all()
+    assert len(left) == 8 - done
 
 
 def test_messages_count_manifests_in_the_singular_too(
