@@ -38,6 +38,8 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 # 128 + SIGPIPE: a shell's status for crane or coreutils cut short by `| head`
 EXIT_CLOSED_STDOUT = 141
+# -o names for standard output itself: a broken pipe there is the quiet 141 too
+_STDOUT_NAMES = frozenset({"-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"})
 _CLI_TLS_HINT = ("--skip-tls-verify skips the check (REQUESTS_CA_BUNDLE names a CA bundle); "
                  "--plain-http is for a plain-HTTP registry")
 # The library's advice names its arguments; the command line's names its flags.
@@ -124,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         message = _in_cli_words(str(exc))
         _report(redactor, verbose, ctx.explain(message) if ctx is not None else message)
         return EXIT_FAILED
-    except BrokenPipeError:
+    except BrokenPipeError as exc:
+        if exc.filename is not None and str(exc.filename) not in _STDOUT_NAMES:
+            # a FIFO given to -o lost its reader: the file named could not be written
+            _report(redactor, verbose, _describe(exc))
+            return EXIT_FAILED
         # The reader went away (``registry-client blob ... | head``): stop quietly.
         _quiet_stdout()
         return EXIT_CLOSED_STDOUT

@@ -149,3 +149,27 @@ def test_blob_o_dev_stdout_appends_to_a_redirected_log(
             **{stream: f}, stdin=subprocess.DEVNULL, timeout=60, check=False)
     assert proc.returncode == 0
     assert log.read_bytes() == b"HEADER\n" + data
+
+
+def test_blob_o_into_a_fifo_whose_reader_leaves_is_an_error_naming_it(
+    layer: tuple[str, bytes], tmp_path: Path, docker_config_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Not the quiet 141 of a closed stdout: the file the user named could not be written."""
+    ref, _ = layer
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def read_a_little() -> None:
+        with open(fifo, "rb") as f:
+            f.read(10)
+
+    reader = threading.Thread(target=read_a_little, daemon=True)
+    reader.start()
+    try:
+        assert main(["--plain-http", "blob", ref, "-o", str(fifo)]) == 1
+    finally:
+        reader.join(timeout=30)
+    err = capsys.readouterr().err
+    assert str(fifo) in err
+    assert "Broken pipe" in err
