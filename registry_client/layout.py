@@ -312,8 +312,11 @@ class OCILayout:
 
         Raises:
             DigestMismatchError: ``data`` does not match ``digest``.
+            LayoutError: a directory is in the blob's place (it is left as it is).
         """
         path = self.blob_path(digest)
+        if path.is_dir() and not path.is_symlink():
+            raise LayoutError(f"{path}: blob {digest} is not a regular file (a directory)")
         algo = digest.split(":", 1)[0]
         actual = f"{algo}:{hashlib.new(algo, data).hexdigest()}"
         if actual != digest:

@@ -288,3 +288,13 @@ def test_init_through_a_dangling_symlink_creates_its_target(tmp_path: Path) -> N
     assert link.is_symlink()
     assert (tmp_path / "store" / "layout" / "oci-layout").is_file()
     assert OCILayout(link).read_index()["manifests"] == []
+
+
+def test_write_blob_over_a_directory_is_a_layout_error(tmp_path: Path) -> None:
+    layout = OCILayout(tmp_path)
+    layout.init()
+    digest = "sha256:" + hashlib.sha256(b"{}").hexdigest()
+    layout.blob_path(digest).mkdir(parents=True)
+    with pytest.raises(LayoutError, match=f"blob {digest} is not a regular file"):
+        layout.write_blob(digest, b"{}")
+    assert layout.blob_path(digest).is_dir()
