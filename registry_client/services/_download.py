@@ -111,10 +111,17 @@ class Downloader:
     ) -> None:
         """Write the blob into a FIFO or device as it arrives: no partial file, no rename.
 
-        The registry is asked first, so a missing blob never leaves a FIFO's reader
-        waiting; a mismatch raises at the end, when the reader has had the bytes.
+        The registry is asked first, so a missing blob never opens the FIFO for
+        writing; a reader already waiting on it is let go with an end of file. A
+        mismatch raises at the end, when the reader has had the bytes.
         """
-        with self._open(digest, expected_size=expected_size) as reader:
+        try:
+            opened = self._open(digest, expected_size=expected_size)
+        except BaseException:
+            if descriptor is None:
+                _release_fifo_reader(dest)
+            raise
+        with opened as reader:
             assert isinstance(reader, VerifyingReader)
             total = reader.expected_size
             emit(progress, BlobStarted(digest, total, "download"))
@@ -279,6 +286,17 @@ def _destination(raw: str, dest: Path, digest: str) -> Path:
             errno.EISDIR, "the path ends with a separator, so it names a directory, and "
             "there is none: create it first, or drop the trailing separator", raw)
     return dest
+
+
+def _release_fifo_reader(dest: Path) -> None:
+    """End the wait of a reader blocked on the FIFO ``dest`` (it reads an end of file);
+    nothing when it is no FIFO or nobody reads it (ENXIO)."""
+    try:
+        if not stat.S_ISFIFO(os.stat(dest).st_mode):
+            return
+        os.close(os.open(dest, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)))
+    except OSError:
+        pass
 
 
 def _keep_mode(out: BinaryIO, dest: Path) -> None:

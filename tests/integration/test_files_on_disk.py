@@ -12,12 +12,13 @@ import os
 import stat
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from registry_client import DigestMismatchError, LayoutError, Registry
+from registry_client import DigestMismatchError, LayoutError, NotFoundError, Registry
 from registry_client.layout import OCILayout
 from registry_client.testing import FaultProxy, LocalRegistry, seed_blob, seed_image
 
@@ -129,6 +130,20 @@ def test_download_into_a_fifo_still_raises_on_a_mismatch(
     reader.join()
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
     assert leftovers(tmp_path, fifo) == []
+
+
+def test_a_missing_blob_releases_a_fifo_reader_with_nothing(
+    anon: Registry, unique_repository: str, blob: tuple[str, bytes], tmp_path: Path,
+) -> None:
+    """The reader waiting on the FIFO gets an end of file, not a wait forever."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = FifoReader(fifo)
+    time.sleep(0.2)  # the reader is waiting in open() before the download fails
+    with pytest.raises(NotFoundError):
+        anon.repository(unique_repository).blobs.download("sha256:" + "1" * 64, fifo)
+    assert reader.join() == b""
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
 def test_download_into_a_character_device_keeps_the_device(
