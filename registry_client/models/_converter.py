@@ -35,7 +35,16 @@ from cattrs.gen import (
 )
 
 from ..errors import RegistryError, RegistryResponseError
-from ..reference import DIGEST_RULE, is_valid_digest
+from ._strict import (
+    BadValue,
+    kind,
+    message,
+    structure_bool,
+    structure_digest,
+    structure_int,
+    structure_size,
+    structure_str,
+)
 from .descriptor import Descriptor, Platform
 from .image import ContainerConfig, History, Image, ImageConfig, RootFS, TagPage
 from .manifest import (
@@ -62,57 +71,6 @@ __all__ = [
 T = TypeVar("T")
 
 StructureHook = Callable[[Any, Any], Any]
-
-
-class _BadValue(ValueError):
-    """A value of the wrong JSON type or out of range; its message is shown as is."""
-
-
-_KINDS = {type(None): "null", bool: "a boolean", list: "an array", dict: "an object"}
-
-
-def _kind(value: object) -> str:
-    """How a JSON value looks, for error messages."""
-    if isinstance(value, str):
-        return f"the string {value[:40]!r}"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"the number {value!r}"[:60]
-    return _KINDS.get(type(value), type(value).__name__)
-
-
-# -- strict scalar hooks ----------------------------------------------------
-
-
-def _structure_str(value: object, _: object) -> str:
-    if isinstance(value, str):
-        return value
-    raise _BadValue(f"expected a string, got {_kind(value)}")
-
-
-def _structure_int(value: object, _: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise _BadValue(f"expected an integer, got {_kind(value)}")
-
-
-def _structure_bool(value: object, _: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise _BadValue(f"expected true or false, got {_kind(value)}")
-
-
-def _structure_digest(value: object, _: object) -> str:
-    digest = _structure_str(value, _)
-    if not is_valid_digest(digest):
-        raise _BadValue(f"invalid digest {digest[:100]!r} (want {DIGEST_RULE})")
-    return digest
-
-
-def _structure_size(value: object, _: object) -> int:
-    size = _structure_int(value, _)
-    if size < 0:
-        raise _BadValue(f"size must not be negative, got {size}")
-    return size
 
 
 # -- key naming --------------------------------------------------------------
@@ -147,8 +105,8 @@ _LENIENT_STRINGS: dict[type, frozenset[str]] = {
     History: frozenset({"created"}),
 }
 _STRUCT_HOOKS: dict[tuple[type, str], StructureHook] = {
-    (Descriptor, "digest"): _structure_digest,
-    (Descriptor, "size"): _structure_size,
+    (Descriptor, "digest"): structure_digest,
+    (Descriptor, "size"): structure_size,
 }
 _MANIFEST_MODELS = (ManifestV2, ManifestList, OCIManifest, OCIIndex)
 _MODELS: frozenset[type] = frozenset(
@@ -207,7 +165,7 @@ def _make_structure(cls: type[Any]) -> StructureHook:
 
     def structure(obj: Any, _: Any) -> Any:
         if not isinstance(obj, Mapping):
-            raise _BadValue(f"expected an object, got {_kind(obj)}")
+            raise BadValue(f"expected an object, got {kind(obj)}")
         odd = {k: v for k, v in obj.items() if k in lenient and not isinstance(v, str)}
         missing = [key for key in required_nullable if key not in obj]
         fields = {**obj, **dict.fromkeys(missing), **dict.fromkeys(odd)} \
@@ -255,9 +213,9 @@ def _make_unstructure(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
 
 
 _REPORT_KEYS: dict[str, tuple[str, StructureHook]] = {
-    "digest": ("digest", _structure_digest),
-    "mediaType": ("media_type", _structure_str),
-    "size": ("size", _structure_size),
+    "digest": ("digest", structure_digest),
+    "mediaType": ("media_type", structure_str),
+    "size": ("size", structure_size),
 }
 
 
@@ -306,7 +264,7 @@ def _array_hook(tp: Any) -> StructureHook:
 
     def structure_array(value: Any, t: Any) -> Any:
         if not isinstance(value, (list, tuple)):
-            raise _BadValue(f"expected an array, got {_kind(value)}")
+            raise BadValue(f"expected an array, got {kind(value)}")
         return inner(value, t)
 
     return structure_array
@@ -317,7 +275,7 @@ def _object_hook(tp: Any) -> StructureHook:
 
     def structure_object(value: Any, t: Any) -> Any:
         if not isinstance(value, Mapping):
-            raise _BadValue(f"expected an object, got {_kind(value)}")
+            raise BadValue(f"expected an object, got {kind(value)}")
         return inner(value, t)
 
     return structure_object
@@ -327,9 +285,9 @@ converter = cattrs.Converter(unstruct_collection_overrides={tuple: list})
 """The library's converter: ``converter.structure(json_dict, Descriptor)``,
 ``converter.unstructure(model)`` -> JSON-ready dict."""
 
-converter.register_structure_hook(str, _structure_str)
-converter.register_structure_hook(int, _structure_int)
-converter.register_structure_hook(bool, _structure_bool)
+converter.register_structure_hook(str, structure_str)
+converter.register_structure_hook(int, structure_int)
+converter.register_structure_hook(bool, structure_bool)
 converter.register_structure_hook_factory(lambda t: _is_list(t) or _is_var_tuple(t), _array_hook)
 converter.register_structure_hook_factory(_is_dict, _object_hook)
 converter.register_structure_hook_factory(lambda t: t in _MODELS, _make_structure)
@@ -339,7 +297,7 @@ converter.register_unstructure_hook_factory(lambda t: t in _MODELS, _make_unstru
 def _structure_manifest(value: Any, _: object) -> Manifest:
     """``converter.structure(doc, Manifest)``: the class is chosen as for a fetched manifest."""
     if not isinstance(value, Mapping):
-        raise _BadValue(f"expected an object, got {_kind(value)}")
+        raise BadValue(f"expected an object, got {kind(value)}")
     cls: Any = manifest_class_for(value)
     return converter.structure(value, cls)  # type: ignore[no-any-return]
 
@@ -350,18 +308,10 @@ converter.register_structure_hook(Manifest, _structure_manifest)
 # -- errors ------------------------------------------------------------------
 
 
-def _message(exc: BaseException) -> str:
-    if isinstance(exc, _BadValue):
-        return str(exc)
-    if isinstance(exc, KeyError):
-        return "required field missing"
-    return f"invalid value ({type(exc).__name__}: {str(exc)[:100]})"
-
-
 def _problems(exc: BaseException, path: str = "$") -> list[str]:
     """Flatten a cattrs validation error into ``"<problem> at <JSON path>"`` strings."""
     if not isinstance(exc, (ClassValidationError, IterableValidationError)):
-        return [f"{_message(exc)} at {path}"]
+        return [f"{message(exc)} at {path}"]
     noted, plain = exc.group_exceptions()
     found: list[str] = []
     for sub, note in noted:
@@ -391,7 +341,7 @@ def _load_object(data: bytes, what: str) -> dict[str, Any]:
     except TypeError as exc:
         raise RegistryResponseError(f"{what} must be bytes, got {type(data).__name__}") from exc
     if not isinstance(doc, dict):
-        raise RegistryResponseError(f"{what} must be a JSON object, got {_kind(doc)}")
+        raise RegistryResponseError(f"{what} must be a JSON object, got {kind(doc)}")
     return doc
 
 
