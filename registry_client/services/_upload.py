@@ -91,16 +91,18 @@ class Uploader:
         # One streamed PUT for small blobs, and for a stream of known size and digest
         # that cannot be rewound (a copy from another registry): chunking it would buy
         # no resume, only requests. Large files go in chunks streamed from the file. A
-        # layout's blob file is checked before any request when it fits in memory, else
-        # before the body's last block leaves (CountingBody): the PUT that would commit
-        # it never completes, so it costs no extra PATCH.
+        # layout's blob file (nothing on disk is trusted) is checked before its upload
+        # is committed: one that fits in memory before any request, a larger one in
+        # PATCHes hashed as they go, so the committing PUT is never sent for bad bytes
+        # (one PATCH more than a single PUT would cost, for files over IN_MEMORY).
+        checked = isinstance(src.stream, CheckedFile)
         monolithic = (
             self.chunk_size is None and self.state_file is None and src.size is not None
             and src.digest is not None
             and (src.size <= MONOLITHIC_MAX or not src.stream.seekable())
+            and not (checked and src.size > CheckedFile.IN_MEMORY)
         )
-        if isinstance(src.stream, CheckedFile) and src.size is not None \
-                and src.size <= CheckedFile.IN_MEMORY:
+        if isinstance(src.stream, CheckedFile) and monolithic:
             src.stream.preload()  # checked before any request
         emit(self.progress, BlobStarted(src.digest or "", src.size, "upload"))
         resumed = self._resume_from_state()

@@ -67,9 +67,9 @@ class CheckedFile:
     it was written).
 
     A small blob (up to ``IN_MEMORY``) is read once into memory and checked before its
-    upload starts; a larger one is hashed as it is read and checked before the last
-    block of the body (the one PUT, or the last PATCH) is handed over, so the request
-    that would commit it never completes. Bytes read again (a PATCH resent after a
+    upload starts; a larger one goes in PATCH requests, hashed as it is read, and is
+    checked before the final PUT that commits it -- at the latest, before the last
+    block of the last PATCH is handed over. Bytes read again (a PATCH resent after a
     cut) are not hashed twice, so the file is read once however it goes.
     """
 
