@@ -1,8 +1,7 @@
 """Hashing helpers: hash content by a digest's algorithm, compute a digest.
 
 The digest grammar itself (``is_valid_digest``, ``is_verifiable_digest``,
-``require_verifiable``) belongs to :mod:`registry_client.reference`, where the
-package imports it from; the names stay importable here too.
+``require_verifiable``) belongs to :mod:`registry_client.reference`: import it from there.
 """
 
 from __future__ import annotations
@@ -10,15 +9,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .reference import is_valid_digest, is_verifiable_digest, require_verifiable
+from .reference import require_verifiable
 
-__all__ = [
-    "compute_digest",
-    "is_valid_digest",
-    "is_verifiable_digest",
-    "new_hasher",
-    "require_verifiable",
-]
+__all__ = ["compute_digest", "new_hasher"]
 
 
 def new_hasher(digest: str) -> Any:

@@ -16,6 +16,7 @@ github.com/opencontainers/go-digest ``Parse``::
     separator        := /[_.]|__|[-]+/
     tag              := /[\\w][\\w.-]{0,127}/
     digest           := algorithm ":" /[0-9a-fA-F]{32,}/  (sha256: 64, sha512: 128 lowercase hex)
+    algorithm        := /[A-Za-z][A-Za-z0-9]*/ [/[-_+.]/ /[A-Za-z][A-Za-z0-9]*/]*
 
 This module is the one owner of that grammar: every other module asks it whether a
 tag, a digest or a repository name is valid (``is_valid_*``, ``check_*``), and
@@ -70,6 +71,9 @@ from ._grammar import (
 )
 from ._grammar import (
     is_verifiable_digest as is_verifiable_digest,
+)
+from ._grammar import (
+    reads_as_a_digest as reads_as_a_digest,
 )
 from ._grammar import (
     referrers_tag as referrers_tag,

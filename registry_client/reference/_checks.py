@@ -12,12 +12,10 @@ from ._grammar import (
     is_valid_digest,
     is_valid_repository_name,
     is_valid_tag,
+    reads_as_a_digest,
     require_verifiable,
 )
 from ._parse import parse_image_name
-
-_REGISTERED_ALGORITHMS = ("sha256", "sha384", "sha512", "blake3")
-_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def _given_a_reference(value: object, wanted: str) -> None:
@@ -25,11 +23,8 @@ def _given_a_reference(value: object, wanted: str) -> None:
     tag or a digest belongs: say so, and what to give instead."""
     if not isinstance(value, str) or len(value) > MAX_REFERENCE_LENGTH:
         return
-    algorithm, colon, rest = value.partition(":")
-    if "/" not in value and "@" not in value:
-        if not colon or algorithm in _REGISTERED_ALGORITHMS or "+" in algorithm or (
-                len(rest) >= 32 and set(rest) <= _HEX):
-            return  # a malformed tag or digest, not a reference
+    if "/" not in value and "@" not in value and (":" not in value or reads_as_a_digest(value)):
+        return  # a malformed tag or digest, not a reference
     try:
         ref = parse_image_name(value)
     except InvalidReferenceError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 
 from ..errors import UnsupportedDigestError
 
@@ -23,7 +24,12 @@ REPOSITORY_NAME_MAX_LENGTH = 255
 MAX_REFERENCE_LENGTH = 1024
 SCHEMES = ("http", "https")
 DIGEST_HEX_LENGTHS = {"sha256": 64, "sha512": 128}  # the algorithms content is verified by
+# The algorithms the OCI image-spec registers (descriptor.md "Registered algorithms").
+REGISTERED_ALGORITHMS = ("sha256", "sha384", "sha512", "blake3")
 _MAX_DIGEST_LENGTH = 256
+_MIN_REFERENCE_HEX = 32  # a reference's digest: at least 32 hex digits (go-digest)
+_HEX_DIGITS = frozenset(string.hexdigits)
+_ALGORITHM_SEPARATORS = str.maketrans("-_+.", "    ")
 TAG_RULE = "up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
 """What a tag may be, in the words every message about a bad tag uses."""
 DIGEST_RULE = "algorithm:encoded, e.g. sha256:<64 hex>"
@@ -42,13 +48,15 @@ _DOMAIN_NAME_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _OPTIONAL_PORT = r"(?::[0-9]+)?"
 _TAG_CHARS = r"\w.-"
 _TAG = rf"[\w][{_TAG_CHARS}]{{0,127}}"
-_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9a-fA-F]{32,}"
-_IDENTIFIER = r"[a-f0-9]{64}"
-# A digest in a document: OCI image-spec descriptor.md "Digests" (go-digest's DigestRegexp)
-#   algorithm ::= component ([+._-] component)*, component ::= [a-z0-9]+
-#   encoded   ::= [a-zA-Z0-9=_-]+
+# The one digest grammar: the union of the two places digests are written, whose own
+# rules are predicates on its two parts (reference_digest_problem, is_valid_digest):
+# - in a reference (distribution/reference regexp.go, go-digest Parse): algorithm
+#   components [A-Za-z][A-Za-z0-9]*, encoded [0-9a-fA-F]{32,};
+# - in a document (OCI image-spec descriptor.md "Digests", go-digest's DigestRegexp):
+#   algorithm components [a-z0-9]+, encoded [a-zA-Z0-9=_-]+.
+# Both join algorithm components with one of [+._-].
 # https://github.com/opencontainers/image-spec/blob/main/descriptor.md#digests
-_OCI_DIGEST = r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+"
+_DIGEST = r"(?P<algorithm>[A-Za-z0-9]+(?:[-_+.][A-Za-z0-9]+)*):(?P<encoded>[A-Za-z0-9=_-]+)"
 _IPV6_ADDRESS = r"\[(?:[a-fA-F0-9:]+)\]"
 _DOMAIN_NAME = _DOMAIN_NAME_COMPONENT + _any_times(r"\.", _DOMAIN_NAME_COMPONENT)
 _HOST = "(?:" + _DOMAIN_NAME + "|" + _IPV6_ADDRESS + ")"
@@ -62,8 +70,6 @@ REMOTE_NAME_RE = re.compile(_REMOTE_NAME, re.ASCII)
 TAG_RE = re.compile(_TAG, re.ASCII)
 _NOT_TAG_CHAR_RE = re.compile(rf"[^{_TAG_CHARS}]", re.ASCII)
 DIGEST_RE = re.compile(_DIGEST, re.ASCII)
-IDENTIFIER_RE = re.compile(_IDENTIFIER, re.ASCII)
-_OCI_DIGEST_RE = re.compile(_OCI_DIGEST, re.ASCII)
 LOWER_HEX_RE = re.compile(r"[a-f0-9]+", re.ASCII)
 SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*", re.ASCII)
 
@@ -128,6 +134,20 @@ def is_valid_repository_name(value: object) -> bool:
             and REMOTE_NAME_RE.fullmatch(value) is not None)
 
 
+def _digest_parts(value: object) -> tuple[str, str] | None:
+    """``(algorithm, encoded)`` of a string that follows the one digest grammar, else None."""
+    if not isinstance(value, str):
+        return None
+    match = DIGEST_RE.fullmatch(value)
+    return None if match is None else (match["algorithm"], match["encoded"])
+
+
+def _has_encoded_length(algorithm: str, encoded: str) -> bool:
+    """A registered algorithm's exact lowercase-hex length; other algorithms: any."""
+    size = DIGEST_HEX_LENGTHS.get(algorithm)
+    return size is None or (len(encoded) == size and bool(LOWER_HEX_RE.fullmatch(encoded)))
+
+
 def is_valid_digest(value: object) -> bool:
     """True when ``value`` follows the OCI digest grammar: ``sha256:<64 hex>``, ``sha256+b64u:…``.
 
@@ -135,13 +155,58 @@ def is_valid_digest(value: object) -> bool:
     digest of another algorithm may be read, and safely put in a URL, but content
     cannot be verified against it: see :func:`is_verifiable_digest`.
     """
-    if not isinstance(value, str) or len(value) > _MAX_DIGEST_LENGTH:
+    if isinstance(value, str) and len(value) > _MAX_DIGEST_LENGTH:
         return False
-    if not _OCI_DIGEST_RE.fullmatch(value):
+    parts = _digest_parts(value)
+    if parts is None:
         return False
-    algorithm, _, encoded = value.partition(":")
+    algorithm, encoded = parts
+    return algorithm.lower() == algorithm and _has_encoded_length(algorithm, encoded)
+
+
+def reference_digest_problem(digest: str) -> str | None:
+    """What is wrong with ``digest`` as the ``@digest`` of a reference, or None.
+
+    The reference grammar (go-digest's ``Parse``): algorithm components start with a
+    letter, the encoded part is at least 32 hex digits, and only a verifiable algorithm
+    (sha256, sha512) with its exact lowercase-hex length is accepted.
+    """
+    parts = _digest_parts(digest)
+    if parts is None or not _is_reference_digest(*parts):
+        return f"invalid digest {quote(digest)} (want {DIGEST_RULE})"
+    algorithm, encoded = parts
     size = DIGEST_HEX_LENGTHS.get(algorithm)
-    return size is None or (len(encoded) == size and bool(LOWER_HEX_RE.fullmatch(encoded)))
+    if size is None:
+        return f"unsupported digest algorithm {quote(algorithm)}"
+    if len(encoded) != size:
+        return f"invalid {algorithm} digest length (want {size} hex characters)"
+    if not LOWER_HEX_RE.fullmatch(encoded):
+        return f"invalid {algorithm} digest (want lowercase hex)"
+    return None
+
+
+def _is_reference_digest(algorithm: str, encoded: str) -> bool:
+    """The reference grammar's narrower parts: lettered algorithm components, hex encoding."""
+    components = algorithm.translate(_ALGORITHM_SEPARATORS).split(" ")
+    return all(c[0].isalpha() for c in components) and _is_reference_hex(encoded)
+
+
+def _is_reference_hex(encoded: str) -> bool:
+    return len(encoded) >= _MIN_REFERENCE_HEX and set(encoded) <= _HEX_DIGITS
+
+
+def reads_as_a_digest(value: str) -> bool:
+    """True when ``value`` (``x:y``) is written as a digest, even a malformed one, rather
+    than as ``name:tag``: a registered algorithm, an encoding (``sha256+b64u``), or at
+    least 32 hex digits after the colon."""
+    algorithm, _, encoded = value.partition(":")
+    return (algorithm in REGISTERED_ALGORITHMS or "+" in algorithm
+            or _is_reference_hex(encoded))
+
+
+def is_identifier(text: str) -> bool:
+    """True for 64 lowercase hex digits: an image ID, which docker refuses as a name."""
+    return len(text) == DIGEST_HEX_LENGTHS["sha256"] and bool(LOWER_HEX_RE.fullmatch(text))
 
 
 def is_verifiable_digest(value: object) -> bool:

@@ -10,13 +10,9 @@ from .._redact import hide_userinfo
 from ..errors import InvalidReferenceError
 from ._grammar import (
     DEFAULT_DOMAIN,
-    DIGEST_HEX_LENGTHS,
-    DIGEST_RE,
     DOMAIN_RE,
-    IDENTIFIER_RE,
     LEGACY_DEFAULT_DOMAIN,
     LOCALHOST,
-    LOWER_HEX_RE,
     MAX_REFERENCE_LENGTH,
     OFFICIAL_REPO_PREFIX,
     REMOTE_NAME_RE,
@@ -25,7 +21,9 @@ from ._grammar import (
     SCHEMES,
     TAG_RE,
     TAG_RULE,
+    is_identifier,
     quote,
+    reference_digest_problem,
 )
 
 
@@ -40,16 +38,9 @@ def _check_tag(tag: str, text: str) -> None:
 
 def _check_digest(digest: str, text: str) -> None:
     """Validate ``digest`` like go-digest's ``Parse``."""
-    if not DIGEST_RE.fullmatch(digest):
-        raise _invalid(f"invalid digest {quote(digest)} (want algorithm:hex)", text)
-    algorithm, _, encoded = digest.partition(":")
-    size = DIGEST_HEX_LENGTHS.get(algorithm)
-    if size is None:
-        raise _invalid(f"unsupported digest algorithm {quote(algorithm)}", text)
-    if len(encoded) != size:
-        raise _invalid(f"invalid {algorithm} digest length (want {size} hex characters)", text)
-    if not LOWER_HEX_RE.fullmatch(encoded):
-        raise _invalid(f"invalid {algorithm} digest (want lowercase hex)", text)
+    problem = reference_digest_problem(digest)
+    if problem is not None:
+        raise _invalid(problem, text)
 
 
 def _split_scheme(text: str) -> tuple[str | None, str]:
@@ -214,7 +205,7 @@ def parse_image_name(text: str, *, allow_scheme: bool = False) -> ImageReference
         scheme = scheme.lower()
         if scheme not in SCHEMES:
             raise _invalid(f"unsupported scheme {quote(scheme)} (want http or https)", text)
-    if IDENTIFIER_RE.fullmatch(rest):
+    if is_identifier(rest):
         raise _invalid("cannot specify 64-byte hexadecimal strings as a repository name", text)
     domain, remainder, explicit = _split_docker_domain(rest)
     if scheme is not None and not explicit:

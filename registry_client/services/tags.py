@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Literal, overload
 
 from .. import mediatypes
-from .._digest import compute_digest, is_valid_digest
+from .._digest import compute_digest
 from .._http import parse_json
 from .._log import log
 from .._pagination import follow_pages, next_link
@@ -18,7 +18,7 @@ from .._vanished import tag_vanished
 from ..errors import InvalidReferenceError, NotFoundError, RegistryError, RegistryResponseError
 from ..models import Descriptor, RawManifest, TagPage
 from ..quirks import hub_refuses_deletes, max_page_size
-from ..reference import check_tag
+from ..reference import check_tag, is_valid_digest
 from ._base import Service
 
 if TYPE_CHECKING:

@@ -19,14 +19,10 @@ from registry_client import (
     RegistryResponseError,
     UnsupportedDigestError,
 )
-from registry_client._digest import (
-    is_valid_digest,
-    is_verifiable_digest,
-    new_hasher,
-    require_verifiable,
-)
+from registry_client._digest import new_hasher
 from registry_client.layout import REF_NAME, OCILayout
 from registry_client.models import descriptor_from_dict, manifest_from_bytes, manifest_to_bytes
+from registry_client.reference import is_valid_digest, is_verifiable_digest, require_verifiable
 from registry_client.services import _light
 
 SHA256 = "sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270"

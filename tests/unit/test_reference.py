@@ -15,6 +15,7 @@ from registry_client.errors import InvalidReferenceError
 from registry_client.reference import (
     CATALOG_SCOPE,
     DEFAULT_DOMAIN,
+    DIGEST_RULE,
     ImageReference,
     check_digest,
     check_reference,
@@ -25,6 +26,7 @@ from registry_client.reference import (
     is_valid_repository_name,
     is_valid_tag,
     parse_image_name,
+    reads_as_a_digest,
     referrers_tag,
     scope,
 )
@@ -671,3 +673,29 @@ def test_a_repository_name_with_a_tag_names_the_call_that_takes_it() -> None:
     with Registry("localhost:5000", protocol="http") as reg, pytest.raises(
             ValueError, match=r"repository_from_string\('localhost:5000/team/app:1\.0'\)"):
         reg.repository("team/app:1.0")
+
+
+@pytest.mark.parametrize("digest", ["sha256:" + "f" * 31, "sha-:" + HEX64, "sha256:" + "g" * 64])
+def test_a_malformed_digest_is_worded_alike_in_a_reference_and_alone(digest: str) -> None:
+    """One wording for what a digest looks like: ``DIGEST_RULE``, in both messages."""
+    with pytest.raises(InvalidReferenceError) as in_reference:
+        parse_image_name(f"repo@{digest}")
+    with pytest.raises(InvalidReferenceError) as alone:
+        check_digest(digest)
+    assert f"want {DIGEST_RULE}" in str(in_reference.value)
+    assert f"want {DIGEST_RULE}" in str(alone.value)
+
+
+def test_a_long_digest_in_a_reference_is_told_its_length() -> None:
+    """The OCI grammar's 256-character cap is not the reference grammar's rule."""
+    with pytest.raises(InvalidReferenceError, match="invalid sha256 digest length"):
+        parse_image_name("repo@sha256:" + "f" * 300)
+
+
+@pytest.mark.parametrize(("value", "digest_like"), [
+    ("sha384:abc", True), ("blake3:x", True), ("sha256+b64u:abc", True),
+    ("foo:" + HEX64[:32], True), ("foo:" + "F" * 40, True),
+    ("app:1.0", False), ("foo:" + "f" * 31, False), ("foo:" + "g" * 40, False),
+])
+def test_what_reads_as_a_digest_rather_than_name_tag(value: str, digest_like: bool) -> None:
+    assert reads_as_a_digest(value) is digest_like
