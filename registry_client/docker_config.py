@@ -16,12 +16,12 @@ import attrs
 from ._log import log
 from ._redact import REDACTED
 from .auth import TokenAuthenticator
+from .reference import DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN, is_docker_hub
 
 __all__ = ["DockerCredentials", "authenticator_for", "config_path", "credentials_for"]
 
 
-DOCKER_HUB_KEY = "https://index.docker.io/v1/"
-_HUB_NAMES = {"docker.io", "index.docker.io", "registry-1.docker.io"}
+DOCKER_HUB_KEY = f"https://{LEGACY_DEFAULT_DOMAIN}/v1/"
 
 
 @attrs.frozen(repr=False)
@@ -48,7 +48,7 @@ def _normalise(key: str) -> str:
         if host.startswith(prefix):
             host = host[len(prefix):]
     host = host.split("/", 1)[0].lower()
-    return "docker.io" if host in _HUB_NAMES else host
+    return DEFAULT_DOMAIN if is_docker_hub(host) else host
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def _from_helper(helper: str, domain: str) -> DockerCredentials | None:
     if exe is None:
         log.warning("docker credential helper docker-credential-%s not found", helper)
         return None
-    server = DOCKER_HUB_KEY if domain == "docker.io" else domain
+    server = DOCKER_HUB_KEY if domain == DEFAULT_DOMAIN else domain
     try:
         out = subprocess.run(
             [exe, "get"], input=server.encode(), capture_output=True, timeout=30, check=False

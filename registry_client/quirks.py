@@ -13,6 +13,8 @@ import fnmatch
 
 import attrs
 
+from .reference import DOCKER_HUB_HOSTS
+
 __all__ = ["QUIRKS", "Quirk", "chunk_size_limit", "has_quirk", "max_page_size"]
 
 
@@ -33,8 +35,6 @@ class Quirk:
         return any(fnmatch.fnmatchcase(host, pattern) for pattern in self.hosts)
 
 
-_DOCKER_HUB = ("docker.io", "registry-1.docker.io", "index.docker.io")
-
 QUIRKS: tuple[Quirk, ...] = (
     Quirk(
         "ecr-page-size", ("*.dkr.ecr.*.amazonaws.com", "*.dkr.ecr.*.amazonaws.com.cn"),
@@ -51,19 +51,19 @@ QUIRKS: tuple[Quirk, ...] = (
         value=4 * 1024 * 1024,
     ),
     Quirk(
-        "dockerhub-no-catalog", _DOCKER_HUB,
+        "dockerhub-no-catalog", DOCKER_HUB_HOSTS,
         "Docker Hub does not serve /v2/_catalog",
         "catalog calls fail at once with a clear RegistryResponseError (no request sent)",
         "https://docs.docker.com/docker-hub/api/latest/",
     ),
     Quirk(
-        "dockerhub-no-delete", _DOCKER_HUB,
+        "dockerhub-no-delete", DOCKER_HUB_HOSTS,
         "Docker Hub refuses DELETE on the registry API (deletes go through Hub's own API)",
         "the 405/UNSUPPORTED answer is mapped to RegistryResponseError naming the quirk",
         "https://docs.docker.com/docker-hub/api/latest/",
     ),
     Quirk(
-        "dockerhub-no-cross-registry-mount", _DOCKER_HUB,
+        "dockerhub-no-cross-registry-mount", DOCKER_HUB_HOSTS,
         "a blob can only be mounted from another repository of the same registry",
         "copies between registries stream blobs; mount is only tried within one registry",
         "https://distribution.github.io/distribution/spec/api/#cross-repository-blob-mount",

@@ -20,7 +20,10 @@ from .quirks import has_quirk, max_page_size
 from .ratelimit import RateLimit, parse_rate_limit
 from .reference import (
     CATALOG_SCOPE,
+    DEFAULT_DOMAIN,
+    DOCKER_HUB_HOSTS,
     ImageReference,
+    canonical_domain,
     check_reference,
     check_repository_name,
     is_valid_domain,
@@ -86,7 +89,7 @@ class Registry:
 
     def __init__(
         self,
-        domain: str = "docker.io",
+        domain: str = DEFAULT_DOMAIN,
         *,
         authenticator: Authenticator | None = None,
         protocol: str = "https",
@@ -102,8 +105,7 @@ class Registry:
         max_backoff: float = 30.0,
         body_limit: int = DEFAULT_BODY_LIMIT,
     ) -> None:
-        if domain == "index.docker.io":
-            domain = "docker.io"
+        domain = canonical_domain(domain)
         self.domain = domain
         self.max_workers = max(1, int(max_workers))
         self._requester = Requester(
@@ -143,7 +145,7 @@ class Registry:
 
     @classmethod
     def from_docker_config(
-        cls, domain: str = "docker.io", **kw: Unpack[RegistryOptions]
+        cls, domain: str = DEFAULT_DOMAIN, **kw: Unpack[RegistryOptions]
     ) -> Registry:
         """A Registry using the credentials docker stored for ``domain``.
 
@@ -278,8 +280,8 @@ class Registry:
             return None
         first = name.split("/", 1)[0]
         own = {self.domain.lower(), self._requester.host.lower()}
-        if own & _DOCKER_HUB_HOSTS:  # docker.io has other names: all are the host
-            own |= _DOCKER_HUB_HOSTS
+        if own.intersection(DOCKER_HUB_HOSTS):  # docker.io has other names: all are the host
+            own.update(DOCKER_HUB_HOSTS)
         if first.lower() in own or (":" in first and is_valid_domain(first)):
             return first
         return None
@@ -354,9 +356,6 @@ class Registry:
         return [r.name for r in self.iter_repositories() if substring in r.name]
 
 
-_DOCKER_HUB_HOSTS = {"docker.io", "index.docker.io", "registry-1.docker.io"}
-
-
 def _answers_like_a_registry(resp: requests.Response) -> bool:
     """True for an answer to ``GET /v2/`` only a registry gives.
 
@@ -401,4 +400,3 @@ def _names_a_domain(reference: str) -> bool:
     """True when the reference starts with a registry domain, as docker decides it."""
     first, sep, _ = reference.partition("/")
     return bool(sep) and ("." in first or ":" in first or first == "localhost")
-

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from registry_client.reference import canonical_domain
+
 from ._context import Context, UsageError
 from ._parser import Parser, add_verb
 
 __all__ = ["register"]
-
-_HUB_ALIASES = {"index.docker.io": "docker.io"}
 
 
 def register(
@@ -96,7 +96,7 @@ def run_catalog(ctx: Context) -> int:
     host = args.host.rstrip("/")
     bare = host.split("://", 1)[-1].lower()
     ref = ctx.reference(f"{host}/x", what="host")
-    if "/" in bare or ref.domain.lower() not in (bare, _HUB_ALIASES.get(bare)):
+    if "/" in bare or ref.domain.lower() not in (bare, canonical_domain(bare)):
         raise UsageError(f"host {args.host!r}: give a registry domain such as localhost:5000")
     registry = ctx.registry(ref)
     names = [r.name for r in registry.iter_repositories(page_size=args.page_size)]

@@ -52,7 +52,22 @@ from ._grammar import (
     DIGEST_RULE as DIGEST_RULE,
 )
 from ._grammar import (
+    DOCKER_HUB_API_HOST as DOCKER_HUB_API_HOST,
+)
+from ._grammar import (
+    DOCKER_HUB_HOSTS as DOCKER_HUB_HOSTS,
+)
+from ._grammar import (
+    LEGACY_DEFAULT_DOMAIN as LEGACY_DEFAULT_DOMAIN,
+)
+from ._grammar import (
     TAG_RULE as TAG_RULE,
+)
+from ._grammar import (
+    canonical_domain as canonical_domain,
+)
+from ._grammar import (
+    is_docker_hub as is_docker_hub,
 )
 from ._grammar import (
     is_referrers_tag as is_referrers_tag,

@@ -17,6 +17,14 @@ DEFAULT_DOMAIN = "docker.io"
 """The domain of Docker Hub that names without a registry domain belong to."""
 
 LEGACY_DEFAULT_DOMAIN = "index.docker.io"
+"""Docker Hub's old name, which references may still use; it means :data:`DEFAULT_DOMAIN`."""
+
+DOCKER_HUB_API_HOST = "registry-1.docker.io"
+"""The host that serves Docker Hub's registry API (``docker.io`` only names it)."""
+
+DOCKER_HUB_HOSTS = (DEFAULT_DOMAIN, DOCKER_HUB_API_HOST, LEGACY_DEFAULT_DOMAIN)
+"""Every name of Docker Hub: the one place its aliases are written."""
+
 OFFICIAL_REPO_PREFIX = "library/"
 REPOSITORY_NAME_MAX_LENGTH = 255
 # Longer than any usable reference (domain <= 253 + port, path <= 255, tag <= 128,
@@ -78,6 +86,16 @@ def quote(value: str, limit: int = 200) -> str:
     quoted = json.dumps(value[:limit], ensure_ascii=False)
     return quoted if len(value) <= limit else f"{quoted}... ({len(value)} characters)"
 
+
+
+def canonical_domain(domain: str) -> str:
+    """The domain as references name it: ``index.docker.io`` is ``docker.io``, as in docker."""
+    return DEFAULT_DOMAIN if domain == LEGACY_DEFAULT_DOMAIN else domain
+
+
+def is_docker_hub(host: str) -> bool:
+    """True for any of Docker Hub's names (``docker.io``, ``registry-1.docker.io``...)."""
+    return host.lower() in DOCKER_HUB_HOSTS
 
 
 def is_valid_domain(text: str) -> bool:

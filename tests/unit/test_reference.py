@@ -16,11 +16,16 @@ from registry_client.reference import (
     CATALOG_SCOPE,
     DEFAULT_DOMAIN,
     DIGEST_RULE,
+    DOCKER_HUB_API_HOST,
+    DOCKER_HUB_HOSTS,
+    LEGACY_DEFAULT_DOMAIN,
     ImageReference,
+    canonical_domain,
     check_digest,
     check_reference,
     check_repository_name,
     check_tag,
+    is_docker_hub,
     is_referrers_tag,
     is_valid_digest,
     is_valid_repository_name,
@@ -699,3 +704,14 @@ def test_a_long_digest_in_a_reference_is_told_its_length() -> None:
 ])
 def test_what_reads_as_a_digest_rather_than_name_tag(value: str, digest_like: bool) -> None:
     assert reads_as_a_digest(value) is digest_like
+
+
+def test_docker_hub_s_names_and_what_each_means() -> None:
+    assert DOCKER_HUB_HOSTS == (DEFAULT_DOMAIN, DOCKER_HUB_API_HOST, LEGACY_DEFAULT_DOMAIN)
+    assert canonical_domain("index.docker.io") == "docker.io"
+    assert canonical_domain("docker.io") == "docker.io"
+    assert canonical_domain("registry-1.docker.io") == "registry-1.docker.io"  # a host
+    assert canonical_domain("ghcr.io") == "ghcr.io"
+    assert all(is_docker_hub(host) for host in (*DOCKER_HUB_HOSTS, "Docker.IO"))
+    assert not is_docker_hub("ghcr.io") and not is_docker_hub("docker.io.example")
+    assert parse_image_name(f"{LEGACY_DEFAULT_DOMAIN}/alpine").domain == DEFAULT_DOMAIN
