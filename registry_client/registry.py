@@ -28,6 +28,7 @@ from .reference import (
     check_repository_name,
     is_valid_domain,
     is_valid_repository_name,
+    names_a_domain,
     parse_image_name,
     scope,
 )
@@ -196,7 +197,7 @@ class Registry:
             ref = reference
         else:
             ref = parse_image_name(reference)
-            if ref.domain.lower() != self.domain.lower() and not _names_a_domain(reference):
+            if ref.domain.lower() != self.domain.lower() and not names_a_domain(reference):
                 ref = parse_image_name(f"{self.domain}/{reference}")  # "org/app:1" here
         if ref.domain.lower() != self.domain.lower():  # host names ignore case
             raise ValueError(f"{str(reference)!r} is on registry {ref.domain!r}, "
@@ -394,9 +395,3 @@ def _what_body(resp: requests.Response) -> str:
     if ctype:
         return f"{'an' if ctype[0] in 'aeiou' else 'a'} {ctype} body"
     return "a body that is not a registry's JSON"
-
-
-def _names_a_domain(reference: str) -> bool:
-    """True when the reference starts with a registry domain, as docker decides it."""
-    first, sep, _ = reference.partition("/")
-    return bool(sep) and ("." in first or ":" in first or first == "localhost")

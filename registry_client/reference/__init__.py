@@ -100,6 +100,7 @@ from ._grammar import (
     scope as scope,
 )
 from ._parse import ImageReference, parse_image_name
+from ._parse import names_a_domain as names_a_domain
 
 __all__ = ["DEFAULT_DOMAIN", "ImageReference", "parse_image_name"]
 # The other names above are the rest of the package's: the checks and predicates

@@ -75,6 +75,15 @@ def _split_docker_domain(name: str) -> tuple[str, str, bool]:
     return domain, remainder, True
 
 
+def names_a_domain(text: str) -> bool:
+    """True when an image name starts with a registry domain, as docker decides it.
+
+    ``localhost:5000/app``, ``ghcr.io/app`` and ``Team/app`` (a component that is not
+    lowercase) start with one; ``team/app`` and ``app`` are Docker Hub names.
+    """
+    return _split_docker_domain(text)[2]
+
+
 @attrs.frozen
 class ImageReference:
     """A normalised image reference such as ``docker.io/library/golang:1.12.0``.

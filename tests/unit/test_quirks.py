@@ -166,6 +166,14 @@ def test_check_rate_limit_reports_this_answer_and_only_this_registry() -> None:
     assert len(adapter.request_history) == 2
 
 
+def test_check_rate_limit_reads_the_registry_of_a_reference_as_docker_does() -> None:
+    """The domain split is parse_image_name's: an upper-case first component is a host."""
+    reg, adapter = make("localhost:5000")
+    with pytest.raises(ValueError, match="is on registry 'Team', not on 'localhost:5000'"):
+        reg.check_rate_limit("Team/app:1")
+    assert adapter.request_history == []
+
+
 def test_429_makes_every_worker_back_off_together(monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
     clock = [1000.0]

@@ -30,6 +30,7 @@ from registry_client.reference import (
     is_valid_digest,
     is_valid_repository_name,
     is_valid_tag,
+    names_a_domain,
     parse_image_name,
     reads_as_a_digest,
     referrers_tag,
@@ -715,3 +716,15 @@ def test_docker_hub_s_names_and_what_each_means() -> None:
     assert all(is_docker_hub(host) for host in (*DOCKER_HUB_HOSTS, "Docker.IO"))
     assert not is_docker_hub("ghcr.io") and not is_docker_hub("docker.io.example")
     assert parse_image_name(f"{LEGACY_DEFAULT_DOMAIN}/alpine").domain == DEFAULT_DOMAIN
+
+
+@pytest.mark.parametrize(("text", "explicit"), [
+    ("localhost:5000/app", True), ("localhost/app", True), ("ghcr.io/org/app", True),
+    ("index.docker.io/app", True), ("[::1]:5000/app", True),
+    ("Team/app", True),  # not lowercase: a host name, as docker's splitDockerDomain says
+    ("team/app", False), ("app", False), ("app:1.0", False), ("localhost", False),
+])
+def test_names_a_domain_splits_as_docker_does(text: str, explicit: bool) -> None:
+    assert names_a_domain(text) is explicit
+    if explicit:
+        assert parse_image_name(text).domain != DEFAULT_DOMAIN or text.startswith("index.")
