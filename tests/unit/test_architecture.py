@@ -59,6 +59,88 @@ def test_an_upward_import_breaks_the_layers(tmp_path: Path, module: str, upward:
     assert "BROKEN" in result.stdout
 
 
+def _module_name(package: Path, path: Path) -> str:
+    parts = path.relative_to(package.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports_around_the_layers(package: Path) -> list[str]:
+    """Imports import-linter cannot see as breaking a layer, in a copy of the package.
+
+    - The root package (``import registry_client``, ``from registry_client import
+      Registry``, ``from .. import Registry`` landing on the root): its lazy
+      ``__getattr__`` loads any module, so the import hides which one. Only the CLI,
+      a thin layer over the public API, may; importing a submodule through the root
+      (``from .. import mediatypes``) names the module, and is fine.
+    - The project's own ``tests`` and ``benchmarks``, which are not installed.
+    """
+    root = package.name
+    submodules = {p.stem for p in package.glob("*.py")} | {
+        p.parent.name for p in package.glob("*/__init__.py")}
+    found: list[str] = []
+    for path in sorted(package.rglob("*.py")):
+        inner = path.relative_to(package).parts
+        module = _module_name(package, path)
+        is_package = path.name == "__init__.py"
+        may_use_root = module == root or inner[0] in ("cli", "testing")
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets: list[tuple[str, list[str]]] = []
+            if isinstance(node, ast.Import):
+                targets = [(a.name if a.asname else a.name.split(".")[0], []) for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = module if is_package else module.rpartition(".")[0]
+                if node.level:
+                    base = ".".join(base.split(".")[: len(base.split(".")) - node.level + 1])
+                    target = f"{base}.{node.module}" if node.module else base
+                else:
+                    target = node.module or ""
+                targets = [(target, [a.name for a in node.names])]
+            for target, names in targets:
+                top = target.split(".")[0]
+                if top in ("tests", "benchmarks"):
+                    found.append(f"{module}:{node.lineno}: imports {target} (not installed)")
+                elif target == root and not may_use_root and (
+                        not names or any(n not in submodules for n in names)):
+                    found.append(f"{module}:{node.lineno}: imports the root package "
+                                 f"{', '.join(n for n in names if n not in submodules)}")
+    return found
+
+
+def test_the_library_imports_neither_its_root_nor_the_project_s_tests() -> None:
+    """Mend: import the name from the module that defines it (``from ..registry import
+    Registry``), where the layers can see it; move test-only code to ``testing``."""
+    assert _imports_around_the_layers(PACKAGE) == []
+
+
+@pytest.mark.parametrize(("module", "line", "caught"), [
+    ("models/image.py", "from registry_client import Registry", True),
+    ("services/blobs.py", "import registry_client", True),
+    ("services/blobs.py", "import registry_client.errors", True),  # binds the root
+    ("models/image.py", "from .. import Registry", True),
+    ("registry.py", "from . import Repository", True),
+    ("reference/_grammar.py", "import benchmarks", True),
+    ("services/tags.py", "from tests.conftest import seed", True),
+    ("cli/_show.py", "import tests.unit", True),
+    ("testing/__init__.py", "from benchmarks import run", True),
+    # allowed: the CLI over the public API, a submodule named through its package
+    ("cli/_show.py", "from registry_client import Registry", False),
+    ("models/image.py", "from .. import errors", False),
+    ("services/blobs.py", "import registry_client.errors as errors", False),
+])
+def test_an_import_around_the_layers_is_caught(
+    tmp_path: Path, module: str, line: str, caught: bool,
+) -> None:
+    """The check is not vacuous: each such import in a copy of the package is found."""
+    copy = tmp_path / "registry_client"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    target = copy / module
+    target.write_text(target.read_text() + f"\n{line}  # noqa\n")
+    found = _imports_around_the_layers(copy)
+    assert bool(found) is caught, found
+    if caught:
+        assert found[0].startswith(_module_name(copy, target) + ":")
+
+
 def test_imports_inside_functions_say_why() -> None:
     """An import inside a function is for an optional or heavy dependency, and says so.
 
