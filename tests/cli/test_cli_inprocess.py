@@ -60,6 +60,17 @@ def test_usage_errors(
     assert needle in err
 
 
+@pytest.mark.parametrize("host", ["docker.io", "index.docker.io", "registry-1.docker.io"])
+def test_catalog_of_any_docker_hub_name_is_docker_hub_s(
+    host: str, capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    """Every name of Docker Hub is a registry domain; Hub has no catalog (no request sent)."""
+    assert main(["catalog", host]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "does not offer the catalog API" in err and "registry domain" not in err
+
+
 def test_environment_needs_both_variables(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], docker_config_dir: Path
 ) -> None:
