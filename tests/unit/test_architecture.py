@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,6 +52,7 @@ def test_the_import_contracts_hold(tmp_path: Path) -> None:
     ("reference/_grammar.py", "import registry_client.requester as _up"),
     ("services/blobs.py", "from registry_client.cli import main as _up"),
     ("cli/_show.py", "import registry_client.__main__ as _up"),
+    ("__main__.py", "import registry_client.testing as _up"),  # testing-outside
 ])
 def test_an_upward_import_breaks_the_layers(tmp_path: Path, module: str, upward: str) -> None:
     """The contract is not vacuous: one import against the direction fails the check."""
@@ -147,27 +149,34 @@ def test_an_import_around_the_layers_is_caught(
         assert found[0].startswith(_module_name(copy, target) + ":")
 
 
-def _layered_modules() -> set[str]:
+def _contract(contract_id: str) -> dict[str, Any]:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
-    layers = next(c for c in config["contracts"] if c["id"] == "layers")["layers"]
-    return {name.strip() for layer in layers for name in re.split(r"[:|]", layer)}
+    contract: dict[str, Any] = next(c for c in config["contracts"] if c["id"] == contract_id)
+    return contract
 
 
-def test_every_module_is_in_a_layer() -> None:
-    """A module outside the layers contract is checked by none of its rules.
-
-    Mend: add it (or its package) to ``layers`` in pyproject.toml, in the layer of
-    what it does. Only ``testing`` (outside the library) and the root package are not.
-    """
-    layered = _layered_modules()
+def _outside(covered: set[str]) -> list[str]:
+    """Library modules (not testing/, not the root) that no name in ``covered`` contains."""
     outside = []
     for path in _library_files():
         module = _module_name(PACKAGE, path)
         parts = module.split(".")
         if module != PACKAGE.name and not any(
-                ".".join(parts[:n]) in layered for n in range(2, len(parts) + 1)):
+                ".".join(parts[:n]) in covered for n in range(2, len(parts) + 1)):
             outside.append(module)
-    assert outside == []
+    return outside
+
+
+def test_every_module_is_in_a_layer() -> None:
+    """A module outside the contracts is checked by none of their rules.
+
+    Mend: add it (or its package) to ``layers`` in pyproject.toml, in the layer of
+    what it does, and to the ``testing-outside`` sources. Only ``testing`` (outside
+    the library) and the root package are in neither.
+    """
+    layers = _contract("layers")["layers"]
+    assert _outside({n.strip() for layer in layers for n in re.split(r"[:|]", layer)}) == []
+    assert _outside(set(_contract("testing-outside")["source_modules"])) == []
 
 
 def test_imports_inside_functions_say_why() -> None:
