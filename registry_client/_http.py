@@ -10,6 +10,7 @@ import math
 import os
 import socket
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -17,6 +18,7 @@ import urllib3.exceptions
 
 from ._challenge import ChallengeParseError, parse_challenges
 from ._redact import redact_url
+from ._response import Answer, Response
 from .errors import (
     AuthenticationError,
     AuthorizationError,
@@ -124,7 +126,39 @@ def failure_cause(exc: BaseException) -> BaseException | None:
     return inner
 
 
-def read_capped(resp: requests.Response, limit: int = DEFAULT_BODY_LIMIT) -> bytes:
+def body_blocks(resp: Answer, size: int) -> Iterator[bytes]:
+    """The body of ``resp`` in blocks of about ``size`` bytes, Content-Encoding undone.
+
+    For the library's own :class:`Response` its ``iter_body``; for an answer of the
+    HTTP library, urllib3's public ``stream()``, with its failures raised as requests'
+    exceptions (exactly as ``requests`` itself does).
+
+    Raises:
+        requests.RequestException: the connection broke, timed out or sent garbage.
+    """
+    if isinstance(resp, Response):
+        yield from resp.iter_body(size)
+        return
+    raw = getattr(resp, "raw", None)
+    if raw is None:
+        return
+    if not hasattr(raw, "stream"):  # a plain file object (a test double)
+        while block := raw.read(size):
+            yield block
+        return
+    try:
+        yield from raw.stream(size, True)  # True: undo the Content-Encoding
+    except urllib3.exceptions.ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except urllib3.exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.exceptions.ConnectionError(exc) from exc
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from exc
+
+
+def read_capped(resp: Answer, limit: int = DEFAULT_BODY_LIMIT) -> bytes:
     """Read a whole (small) body, refusing one over ``limit`` bytes before it grows in memory.
 
     Raises:
@@ -153,7 +187,7 @@ def read_capped(resp: requests.Response, limit: int = DEFAULT_BODY_LIMIT) -> byt
     chunks: list[bytes] = []
     total = 0
     try:
-        for chunk in resp.iter_content(chunk_size=256 * 1024):
+        for chunk in body_blocks(resp, 256 * 1024):
             total += len(chunk)
             if total > limit:
                 raise RegistryResponseError(
@@ -185,7 +219,7 @@ def read_capped(resp: requests.Response, limit: int = DEFAULT_BODY_LIMIT) -> byt
     return b"".join(chunks)
 
 
-def _short_text(resp: requests.Response, body: bytes) -> str:
+def _short_text(resp: Answer, body: bytes) -> str:
     """A plain-text error body worth showing (one short printable line), else ""."""
     ctype = (resp.headers.get("Content-Type") or "").split(";")[0].strip().lower()
     if ctype not in ("", "text/plain") or not body or len(body) > 300:
@@ -197,7 +231,7 @@ def _short_text(resp: requests.Response, body: bytes) -> str:
     return text if text.isprintable() and "\n" not in text else ""
 
 
-def discard(resp: requests.Response, limit: int = 64 * 1024) -> None:
+def discard(resp: Answer, limit: int = 64 * 1024) -> None:
     """Drain an unwanted small body, then close: the connection goes back to the pool.
 
     Closing a streamed response whose body was not read closes its socket, so every
@@ -205,7 +239,7 @@ def discard(resp: requests.Response, limit: int = 64 * 1024) -> None:
     """
     try:
         seen = 0
-        for chunk in resp.iter_content(16 * 1024):
+        for chunk in body_blocks(resp, 16 * 1024):
             seen += len(chunk)
             if seen > limit:
                 break
@@ -238,7 +272,7 @@ def error_list(data: bytes) -> list[dict[str, Any]]:
     ]
 
 
-def retry_after(resp: requests.Response, cap: float) -> float | None:
+def retry_after(resp: Answer, cap: float) -> float | None:
     """Seconds asked for by ``Retry-After`` (seconds or an HTTP date), capped."""
     value = resp.headers.get("Retry-After")
     if not value:
@@ -255,7 +289,7 @@ def retry_after(resp: requests.Response, cap: float) -> float | None:
     return max(0.0, min(when.timestamp() - time.time(), cap))
 
 
-def _insufficient_scope(resp: requests.Response) -> bool:
+def _insufficient_scope(resp: Answer) -> bool:
     try:
         challenges = parse_challenges(resp.headers.get("WWW-Authenticate", ""))
     except ChallengeParseError:
@@ -264,7 +298,7 @@ def _insufficient_scope(resp: requests.Response) -> bool:
 
 
 def raise_for_status(
-    resp: requests.Response,
+    resp: Answer,
     *,
     context: str,
     method: str,

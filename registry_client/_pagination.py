@@ -6,8 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-import requests
-
+from ._response import Answer
 from .errors import RegistryResponseError
 
 T = TypeVar("T")
@@ -20,7 +19,7 @@ MAX_ITEMS = 1_000_000
 """Tags or repositories read at most over all pages (memory stays bounded)."""
 
 
-def next_link(resp: requests.Response) -> str | None:
+def next_link(resp: Answer) -> str | None:
     """The ``rel="next"`` target of a ``Link`` header, unresolved, or None."""
     header = resp.headers.get("Link")
     if not header:

@@ -13,6 +13,7 @@ import urllib3.exceptions
 from ._digest import new_hasher
 from ._http import connection_failure, discard, failure_cause, is_digits
 from ._log import log
+from ._response import Response
 from .errors import DigestMismatchError, RegistryError, RegistryUnavailableError
 
 CHUNK = 1024 * 1024
@@ -25,7 +26,7 @@ _READ_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
 )
 
-Opener = Callable[[int], requests.Response]
+Opener = Callable[[int], Response]
 """``opener(offset)`` sends the GET (with ``Range: bytes=offset-`` when offset > 0)."""
 
 
@@ -59,11 +60,9 @@ class VerifyingReader(io.RawIOBase):
         self._on_bytes = on_bytes
         self._what = what
         self._verified = False
-        self._resp: requests.Response | None = None
+        self._resp: Response | None = None
         self._restarted = False
         self._skip = 0
-        self._use_read1 = True
-        self._direct: Any = None
         self._open(start)
 
     # -- connection ---------------------------------------------------------------------
@@ -71,10 +70,6 @@ class VerifyingReader(io.RawIOBase):
         self._skip = 0
         resp = self._opener(offset)
         self._resp = resp
-        # The bytes as served, whatever Content-Encoding says (never decoded: the digest
-        # is of what the registry stores). http.client's readinto is recv_into.
-        fp = getattr(resp.raw, "_fp", None)
-        self._direct = fp if callable(getattr(fp, "readinto", None)) else None
         total: int | None = None
         if resp.status_code == 206:
             m = _CONTENT_RANGE_RE.match(resp.headers.get("Content-Range", "").strip())
@@ -159,22 +154,21 @@ class VerifyingReader(io.RawIOBase):
         Raises:
             DigestMismatchError: at EOF, when the content does not match the digest.
         """
-        data = self._next(want, None)
-        return data if isinstance(data, bytes) else bytes(data)
+        return self._next(want)
 
     def read_into(self, buffer: bytearray) -> memoryview:
-        """Receive the next bytes straight into ``buffer``; a view of them (empty at EOF).
+        """The next bytes as they arrive, at most ``len(buffer)``, as a view (empty at EOF).
 
-        The view is only valid until the next call (the buffer is reused): write or
-        hash it at once. This is the download loop's zero-copy path.
+        The view is only valid until the next call: write or hash it at once. This is
+        the download loop's path: the bytes are handed on as they came off the socket,
+        without a copy (``buffer`` only sets the size).
 
         Raises:
             DigestMismatchError: at EOF, when the content does not match the digest.
         """
-        data = self._next(len(buffer), buffer)
-        return data if isinstance(data, memoryview) else memoryview(data)
+        return memoryview(self._next(len(buffer)))
 
-    def _next(self, want: int, buffer: bytearray | None) -> bytes | memoryview:
+    def _next(self, want: int) -> bytes:
         if self.closed:
             raise ValueError("I/O operation on closed blob reader")
         if want <= 0 or self._verified:
@@ -182,7 +176,7 @@ class VerifyingReader(io.RawIOBase):
         while True:
             assert self._resp is not None
             try:
-                data = self._read_some(want, buffer)
+                data = self._read_some(want)
             except _READ_ERRORS as exc:
                 if isinstance(exc, RegistryError):
                     raise
@@ -217,27 +211,15 @@ class VerifyingReader(io.RawIOBase):
             self._finish()
             return b""
 
-    def _read_some(self, want: int, buffer: bytearray | None = None) -> bytes | memoryview:
-        # read1 hands over whatever arrived (up to ``want``): a cut then loses nothing
-        # already received, so the resume starts exactly there. ``read(want)`` would
-        # drop a partly filled block when the connection breaks.
-        raw = self._resp.raw if self._resp is not None else None
-        if raw is None:
+    def _read_some(self, want: int) -> bytes:
+        # The bytes as served, whatever Content-Encoding says (never decoded: the digest
+        # is of what the registry stores). read1 hands over whatever arrived (up to
+        # ``want``): a cut then loses nothing already received, so the resume starts
+        # exactly there. ``read(want)`` would drop a partly filled block when the
+        # connection breaks.
+        if self._resp is None:
             return b""
-        if buffer is not None and self._direct is not None:
-            # Straight from the socket into the caller's buffer (Content-Encoding is
-            # never undone): http.client's readinto is recv_into, no intermediate bytes.
-            view = memoryview(buffer)[:want]
-            return view[: self._direct.readinto(view)]
-        if self._use_read1:
-            try:
-                data = raw.read1(want, decode_content=False)
-            except (AttributeError, NotImplementedError, io.UnsupportedOperation):
-                self._use_read1 = False  # urllib3 1.x, or a body object without read1
-            else:
-                return data if isinstance(data, bytes) else bytes(data or b"")
-        data = raw.read(want, decode_content=False)
-        return data if isinstance(data, bytes) else bytes(data or b"")
+        return self._resp.read1(want)
 
     def _finish(self) -> None:
         if self._resp is not None:
@@ -258,7 +240,7 @@ class VerifyingReader(io.RawIOBase):
         Raises:
             DigestMismatchError: more bytes follow, or the content does not match.
         """
-        if self._next(1, None):
+        if self._next(1):
             self.close()
             raise DigestMismatchError(f"{self._what}: the registry sent more than expected")
 

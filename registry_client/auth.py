@@ -44,6 +44,8 @@ from ._auth_protocol import (
 from ._challenge import Challenge, ChallengeParseError, parse_challenges
 from ._http import connection_failure, discard, failure_cause
 from ._redact import REDACTED, redact_url
+from ._response import Response
+from ._retry import TOKEN_POLICY
 from .errors import (
     AuthenticationError,
     AuthorizationError,
@@ -356,13 +358,14 @@ class TokenAuthenticator:
                 raise AuthorizationError(
                     f"token server {realm} denied access (403)", status_code=403
                 )
-            if status in (429, 500, 502, 503, 504):
+            if status in TOKEN_POLICY.statuses:  # still, after the transport's retries
                 raise RegistryUnavailableError(
                     f"token server {realm} kept failing ({status})", status_code=status
                 )
             if status != 200:
                 raise TokenError(f"token server {realm} answered {status}", status_code=status)
-            body = resp.raw.read(_MAX_TOKEN_BODY + 1, decode_content=True) if resp.raw else b""
+            # True: the Content-Encoding undone (urllib3's public read)
+            body = resp.raw.read(_MAX_TOKEN_BODY + 1, True) if resp.raw else b""
             if not isinstance(body, bytes) or len(body) > _MAX_TOKEN_BODY:
                 raise TokenError(f"token server {realm} sent an oversized or unreadable answer")
         finally:
@@ -385,7 +388,7 @@ class TokenAuthenticator:
         return _Token(value, time.monotonic() + expires_in - margin)
 
 
-def refusal_hint(authenticator: object, response: requests.Response) -> str | None:
+def refusal_hint(authenticator: object, response: requests.Response | Response) -> str | None:
     """What to change when ``authenticator``'s request was refused with ``response``.
 
     A registry that asks for Basic again after it was sent a username and
@@ -408,9 +411,13 @@ def refusal_hint(authenticator: object, response: requests.Response) -> str | No
         if isinstance(authenticator, BasicAuthenticator) \
                 and "bearer" in schemes and "basic" not in schemes:
             return BEARER_HINT
-        request = response.request
-        sent = request.headers.get("Authorization", "") if request is not None else ""
-        if "basic" in schemes and sent[:6].lower() == "basic " and authenticator.username:
+        if isinstance(response, Response):
+            sent = response.sent_auth_scheme
+        else:
+            request = response.request
+            sent = request.headers.get("Authorization", "") if request is not None else ""
+            sent = sent.split(" ", 1)[0].lower() if " " in sent else ""
+        if "basic" in schemes and sent == "basic" and authenticator.username:
             return f"the registry refused the credentials of {authenticator.username}"
     return None
 

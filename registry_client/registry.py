@@ -14,6 +14,7 @@ from ._http import DEFAULT_BODY_LIMIT, parse_json, raise_for_status
 from ._log import log
 from ._pagination import follow_pages, next_link
 from ._redact import redact_url
+from ._response import Response
 from .auth import Authenticator, TokenAuthenticator, refusal_hint
 from .errors import InvalidReferenceError, RegistryResponseError
 from .quirks import has_quirk, max_page_size
@@ -357,7 +358,7 @@ class Registry:
         return [r.name for r in self.iter_repositories() if substring in r.name]
 
 
-def _answers_like_a_registry(resp: requests.Response) -> bool:
+def _answers_like_a_registry(resp: Response) -> bool:
     """True for an answer to ``GET /v2/`` only a registry gives.
 
     The API version header (Distribution, Harbor, Quay, ...); else, for registries that
@@ -384,7 +385,7 @@ def _answers_like_a_registry(resp: requests.Response) -> bool:
     return isinstance(doc, dict) and isinstance(doc.get("errors"), list)
 
 
-def _what_body(resp: requests.Response) -> str:
+def _what_body(resp: Response) -> str:
     """The body of an answer in a few words (``an HTML page``, ``an empty body``)."""
     ctype = (resp.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
     head = resp.content[:512].lstrip().lower()

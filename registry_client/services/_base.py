@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO
 
-import requests
-
+from .._response import Response
 from ..errors import RegistryError, RegistryResponseError
 from ..quirks import hub_refuses_deletes
 from ..reference import is_valid_digest, scope
@@ -50,7 +49,7 @@ class Service:
         timeout: float | tuple[float, float] | None = None,
         retry_connection_errors: bool = True,
         retry_if: Callable[[RegistryError], bool] | None = None,
-    ) -> requests.Response:
+    ) -> Response:
         """Send a request about this repository (``path`` relative to ``/v2/<name>/``).
 
         A DELETE answered 404 after an attempt whose answer was lost is done (the

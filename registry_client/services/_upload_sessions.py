@@ -10,8 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import requests
-
+from .._response import Response
 from ..requester import Requester
 from ._base import Service
 
@@ -35,7 +34,7 @@ class UploadSessions(Service):
         """True when the repository has the blob ``digest``."""
         return self._present(digest)
 
-    def start(self, operation: str) -> requests.Response:
+    def start(self, operation: str) -> Response:
         """POST a new upload session (retried like an idempotent request: an unused
         session costs nothing); its ``Location`` is in the answer."""
         return self._request(
@@ -43,7 +42,7 @@ class UploadSessions(Service):
             operation=operation, idempotent=True,
         )
 
-    def send(self, method: str, url: str, *, operation: str, **kw: Any) -> requests.Response:
+    def send(self, method: str, url: str, *, operation: str, **kw: Any) -> Response:
         """Send a request on a session URL (resolved against the registry, push scope)."""
         return self._request(
             method, self._requester.resolve(url), actions="pull,push", absolute=True,
@@ -84,14 +83,14 @@ class UploadSessions(Service):
         path.unlink(missing_ok=True)
 
 
-def range_end(resp: requests.Response) -> int | None:
+def range_end(resp: Response) -> int | None:
     """``N`` of an upload answer's ``Range: 0-N`` (the last byte the registry holds);
     None when the header is absent or unusable."""
     m = _RANGE_RE.match((resp.headers.get("Range") or "").strip())
     return int(m.group(1)) if m else None
 
 
-def kept_end(resp: requests.Response, sent_from: int, end: int) -> int | None:
+def kept_end(resp: Response, sent_from: int, end: int) -> int | None:
     """Where a PATCH answer's ``Range: 0-N`` says the registry's copy ends, when that is
     inside the bytes just sent (it kept only part of them); None when it kept them all,
     or the header is absent, unusable or ambiguous (``0-0``: some registries answer it

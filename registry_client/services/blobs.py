@@ -7,11 +7,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO
 
-import requests
-
 from .._http import is_digits
 from .._log import log
 from .._reader import VerifyingReader
+from .._response import Response
 from ..errors import (
     AuthenticationError,
     AuthorizationError,
@@ -93,7 +92,7 @@ class BlobService(Service):
         return self.head(digest).size
 
     def _opener(self, digest: str) -> object:
-        def open_at(offset: int) -> requests.Response:
+        def open_at(offset: int) -> Response:
             # The blob is the bytes as served: never a decoded Content-Encoding (a storage
             # backend serving a gzip layer "Content-Encoding: gzip" must not be unzipped).
             headers = {"Accept-Encoding": "identity"}

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-import registry_client.requester as requester_mod
+import registry_client._retry as retry_mod
 from registry_client import (
     DigestMismatchError,
     Registry,
@@ -187,7 +187,7 @@ def test_5xx_is_retried_with_exponential_backoff_and_jitter(
         jitter.append((a, b))
         return real_uniform(a, b)
 
-    monkeypatch.setattr(requester_mod.random, "uniform", spy)
+    monkeypatch.setattr(retry_mod.random, "uniform", spy)
     proxy.add_rule("GET", "/manifests/v1", action="status", status=503, times=3)
     reg = client(proxy, backoff=0.2, retries=3)
     raw = reg.repository(image.repository).manifests.get_raw("v1")

@@ -1,0 +1,141 @@
+"""The library's own answer type: what services get back from the Requester.
+
+Services read an answer's status, headers, URL and body (read whole, or streamed
+for a blob) through :class:`Response`, never through the HTTP library underneath,
+so that library can change without them noticing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+__all__ = ["Answer", "Body", "Response"]
+
+
+class Answer(Protocol):
+    """What reading an answer's status and headers needs: a :class:`Response`, or the
+    HTTP library's own answer inside the transport and the auth layer."""
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status."""
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The headers (case-insensitive)."""
+
+    @property
+    def url(self) -> str:
+        """The URL that answered."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+class Body(Protocol):
+    """A body still on the wire, as the transport hands it over."""
+
+    def read(self, amt: int) -> bytes:
+        """Up to ``amt`` bytes as served (Content-Encoding never undone); b"" at the end."""
+
+    def read1(self, amt: int) -> bytes:
+        """What has arrived, at most ``amt`` bytes, as served; b"" at the end."""
+
+    def iter_body(self, size: int) -> Iterator[bytes]:
+        """The body in blocks, Content-Encoding undone (for JSON and manifests)."""
+
+    def close(self) -> None:
+        """Release the connection (closing it when the body was not read to its end)."""
+
+
+class Response:
+    """An answer of the registry: status, headers, the URL that answered, and its body.
+
+    The body was read whole (``content``) unless the request asked for a stream; a
+    streamed body is read with ``read``/``read1``/``readinto`` (the bytes as served,
+    never decoded: a blob's digest is of the stored bytes) and must be closed.
+
+    Attributes:
+        status_code: the HTTP status.
+        headers: the headers, a case-insensitive mapping.
+        url: the URL that answered (after redirects).
+        history: the URLs of the redirects followed on the way, first to last.
+        sent_auth_scheme: the scheme of the credentials the request that got this
+            answer carried (``"basic"``, ``"bearer"``; ``""``: none), never the
+            credentials: what a refusal refused.
+    """
+
+    __slots__ = ("_body", "_stream", "headers", "history", "sent_auth_scheme", "status_code",
+                 "url")
+
+    def __init__(
+        self,
+        status_code: int,
+        headers: Mapping[str, str],
+        url: str,
+        body: bytes | None = None,
+        *,
+        stream: Body | None = None,
+        history: tuple[str, ...] = (),
+        sent_auth_scheme: str = "",
+    ) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.url = url
+        self.history = history
+        self.sent_auth_scheme = sent_auth_scheme
+        self._body = body
+        self._stream = stream
+
+    def __repr__(self) -> str:
+        return f"<Response [{self.status_code}]>"
+
+    @property
+    def content(self) -> bytes:
+        """The whole body (a streamed one is read to its end first, Content-Encoding undone)."""
+        if self._body is None:
+            self._body = b"".join(self.iter_body(256 * 1024)) if self._stream else b""
+        return self._body
+
+    def iter_body(self, size: int) -> Iterator[bytes]:
+        """The body in blocks of about ``size`` bytes, Content-Encoding undone."""
+        if self._stream is None:
+            if self._body:
+                yield self._body
+            return
+        yield from self._stream.iter_body(size)
+
+    def read(self, amt: int = -1) -> bytes:
+        """Up to ``amt`` bytes of a streamed body as served (all when ``amt`` < 0)."""
+        stream = self._stream
+        if stream is None:
+            return b""
+        if amt >= 0:
+            return stream.read(amt)
+        parts: list[bytes] = []
+        while block := stream.read(1 << 20):
+            parts.append(block)
+        return b"".join(parts)
+
+    def read1(self, amt: int) -> bytes:
+        """What has arrived of a streamed body, at most ``amt`` bytes, as served.
+
+        A cut connection loses nothing already received: the bytes before it come back
+        from this call, the error from the next one.
+        """
+        if self._stream is None:
+            return b""
+        return self._stream.read1(amt)
+
+    def readinto(self, buffer: Any) -> int:
+        """Read up to ``len(buffer)`` bytes of a streamed body (as served) into ``buffer``."""
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        """Release the connection (needed for a streamed body not read to its end)."""
+        if self._stream is not None:
+            self._stream.close()

@@ -1,0 +1,324 @@
+"""The transport seam: the only module that sends with ``requests`` and reads its answers.
+
+:class:`Transport` owns the pooled ``requests.Session`` (proxies, TLS settings,
+User-Agent) and turns its answers into the library's own
+:class:`~registry_client._response.Response`. Nothing above it (the Requester's
+retry loop aside, which maps ``requests``' exceptions to typed errors) touches
+``requests.Response`` or urllib3.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import ssl
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import requests.adapters
+
+from ._http import TIMEOUT_HINT, body_blocks
+from ._log import log
+from ._redact import redact_url
+from ._response import Response
+from .errors import RegistrySSLError
+from .ratelimit import RateLimit, parse_rate_limit
+
+__all__ = ["HTTPS_PORT_HINT", "TLS_HINT", "Transport", "is_url_error", "tls_reason"]
+
+_DEFAULT_UA = "registry-client/0.1 (+python-requests)"
+
+TLS_HINT = ("verify= names a CA bundle to trust, verify=False skips the check; "
+            "protocol='http' is for a plain-HTTP registry")
+"""The advice a TLS failure's message ends with (the CLI swaps in its flags)."""
+
+HTTPS_PORT_HINT = "is it an HTTPS port? use protocol='https'"
+"""The advice when a plain-HTTP request gets no answer (the CLI swaps in its words)."""
+
+_URL_ERRORS = ("Invalid IPv6 URL", "Port out of range", "Port could not be cast",
+               "does not appear to be an IPv4 or IPv6 address")
+
+Timeout = float | tuple[float, float]
+
+
+def is_url_error(exc: ValueError) -> bool:
+    """True for the ValueErrors urllib.parse / ipaddress raise for a URL they can't read."""
+    return type(exc) is ValueError and any(m in str(exc) for m in _URL_ERRORS)
+
+
+def tls_reason(exc: BaseException) -> str:
+    """What went wrong in a TLS handshake, in words, with the hint that fits it."""
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen or not isinstance(e, BaseException):
+            continue
+        seen.add(id(e))
+        if isinstance(e, ssl.SSLCertVerificationError):
+            why = e.verify_message or e.reason or "certificate verify failed"
+            return f"certificate not trusted ({why}); {TLS_HINT}"
+        if isinstance(e, ssl.SSLError):
+            why = str(e.reason or e)
+            if e.reason in ("WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "HTTP_REQUEST"):
+                return f"{why}: is it a plain-HTTP registry? use protocol='http'"
+            return f"{why}; {TLS_HINT}"
+        todo.extend(a for a in e.args if isinstance(a, BaseException))
+        todo.extend(x for x in (e.__cause__, e.__context__, getattr(e, "reason", None))
+                    if x is not None)
+    return TLS_HINT
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    """An HTTPAdapter whose connections send request bodies in 1 MiB writes (not 16 KiB)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("blocksize", 1 << 20)
+        super().init_poolmanager(*args, **kwargs)
+
+
+class _StreamedBody:
+    """A body still on the wire, read through urllib3's public ``HTTPResponse`` API.
+
+    ``read``/``read1`` hand over the bytes as served (the Content-Encoding is never
+    undone: a blob's digest is of the stored bytes); ``iter_body`` undoes it, as a JSON
+    or manifest body needs.
+    """
+
+    __slots__ = ("_read1", "_resp")
+
+    def __init__(self, resp: requests.Response) -> None:
+        self._resp = resp
+        self._read1 = True
+
+    def read(self, amt: int) -> bytes:
+        raw = self._resp.raw
+        data = raw.read(amt, False) if raw is not None else b""  # False: as served
+        return data if isinstance(data, bytes) else bytes(data or b"")
+
+    def read1(self, amt: int) -> bytes:
+        raw = self._resp.raw
+        if raw is None:
+            return b""
+        if self._read1:
+            try:
+                data = raw.read1(amt, False)  # False: as served, never decoded
+            except (AttributeError, NotImplementedError, io.UnsupportedOperation):
+                self._read1 = False  # urllib3 before 2.3 has no read1: read() then
+            else:
+                return data if isinstance(data, bytes) else bytes(data or b"")
+        return self.read(amt)
+
+    def iter_body(self, size: int) -> Iterator[bytes]:
+        return body_blocks(self._resp, size)
+
+    def close(self) -> None:
+        self._resp.close()
+
+
+def to_response(resp: requests.Response, body: bytes | None) -> Response:
+    """The library's answer for ``resp``: its body ``body`` when read, else streamed."""
+    sent = resp.request.headers.get("Authorization", "") if resp.request is not None else ""
+    return Response(
+        resp.status_code, resp.headers, resp.url or "", body,
+        stream=_StreamedBody(resp) if body is None else None,
+        history=tuple(hop.url for hop in resp.history),
+        sent_auth_scheme=sent.split(" ", 1)[0].lower() if " " in sent else "",
+    )
+
+
+class Transport:
+    """The pooled HTTP session of one Requester, with its proxies, TLS and User-Agent, and
+    the counters of what went over it (requests, bytes, the last rate limit reported).
+
+    Args:
+        session: a ``requests.Session`` to send through (default: a new pooled one,
+            closed by :meth:`close`).
+        timeout: ``(connect, read)`` seconds, or one number for both.
+        verify: TLS verification: True, False or a CA bundle path.
+        proxy: one proxy URL for http and https.
+        user_agent: the User-Agent header value.
+        pool_size: connections kept per host.
+    """
+
+    def __init__(
+        self,
+        session: requests.Session | None,
+        *,
+        timeout: Timeout,
+        verify: bool | str | os.PathLike[str],
+        proxy: str | None,
+        user_agent: str | None,
+        pool_size: int,
+    ) -> None:
+        self._own_session = session is None
+        self.session = session if session is not None else requests.Session()
+        if self._own_session:
+            adapter = _Adapter(pool_connections=4, pool_maxsize=pool_size)
+            self.session.mount("https://", adapter)
+            self.session.mount("http://", adapter)
+        # Sent with each request, not set on the session: a session the caller handed
+        # in keeps its own headers (and its own User-Agent unless ``user_agent`` is given).
+        keeps_own = self.session.headers.get("User-Agent") not in (
+            None, requests.utils.default_user_agent())
+        self.user_agent = user_agent or (None if keeps_own else _DEFAULT_UA)
+        self.timeout = timeout
+        if session is not None and verify is True and session.verify is not True and isinstance(
+                session.verify, bool | str | os.PathLike):
+            verify = session.verify  # a caller's session keeps its own TLS setting
+        self.verify: bool | str = os.fspath(verify) if isinstance(verify, os.PathLike) else verify
+        self.proxies = {"http": proxy, "https": proxy} if proxy else {}
+        self._env_settings: dict[tuple[str, str], tuple[dict[str, str], bool | str]] = {}
+        self.answered = False  # a registry's answer came back (the plain-HTTP hint needs none)
+        self._rate_limit: RateLimit | None = None
+        self._stats_lock = threading.Lock()
+        self._stats: dict[str, Any] = {
+            "requests": 0, "by_method": {}, "bytes_sent": 0, "bytes_received": 0,
+        }
+
+    # -- stats --------------------------------------------------------------------------
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Counters: requests (total and by method), bytes sent/received."""
+        with self._stats_lock:
+            return {**self._stats, "by_method": dict(self._stats["by_method"])}
+
+    def count_received(self, n: int) -> None:
+        """Add ``n`` bytes to the received counter."""
+        with self._stats_lock:
+            self._stats["bytes_received"] += n
+
+    def count_sent(self, n: int) -> None:
+        """Add ``n`` bytes to the sent counter."""
+        with self._stats_lock:
+            self._stats["bytes_sent"] += n
+
+    def _count_request(self, method: str, sent: int) -> None:
+        with self._stats_lock:
+            self._stats["requests"] += 1
+            by = self._stats["by_method"]
+            by[method] = by.get(method, 0) + 1
+            self._stats["bytes_sent"] += sent
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The rate limit the registry last reported (Docker Hub headers), or None."""
+        with self._stats_lock:
+            return self._rate_limit
+
+    # -- sending ------------------------------------------------------------------------
+
+    def prepare(
+        self, method: str, url: str, *, params: Any, headers: Mapping[str, str] | None,
+        data: Any,
+    ) -> requests.PreparedRequest:
+        """A request ready to send: the session's defaults and the User-Agent merged in."""
+        merged = dict(headers or {})
+        if self.user_agent is not None:
+            merged.setdefault("User-Agent", self.user_agent)
+        req = requests.Request(method, url, params=params, headers=merged, data=data)
+        return self.session.prepare_request(req)
+
+    def send(
+        self, prepared: requests.PreparedRequest, *, allow_redirects: bool,
+        timeout: Timeout | None,
+    ) -> requests.Response:
+        """Send ``prepared``; the answer's body is left on the wire (read it, or close it)."""
+        t0 = time.monotonic()
+        body = prepared.body
+        sent = len(body) if isinstance(body, bytes | str) else 0
+        proxies, verify = self.settings_for(prepared.url or "")
+        resp = self.session.send(
+            prepared,
+            stream=True,
+            timeout=timeout if timeout is not None else self.timeout,
+            verify=verify,
+            proxies=proxies,
+            allow_redirects=allow_redirects,
+        )
+        if resp.status_code != 400 or resp.headers:
+            # Go's TLS port answers a plain-HTTP GET with a bare 400 (not one header) and
+            # hangs up on other methods: that 400 keeps the HTTPS-port hint alive.
+            self.answered = True
+        self._count_request(prepared.method or "", sent)
+        for hop in resp.history:
+            self._count_request(hop.request.method or "", 0)
+        if "ratelimit-limit" in resp.headers:
+            limit = parse_rate_limit(resp.headers)
+            if limit is not None:
+                with self._stats_lock:
+                    self._rate_limit = limit
+        log.debug(
+            "%s %s -> %s in %.3fs (sent %d bytes, length %s)",
+            prepared.method, redact_url(prepared.url), resp.status_code,
+            time.monotonic() - t0, sent, resp.headers.get("Content-Length", "?"),
+        )
+        return resp
+
+    def request(self, method: str, url: str, **kw: Any) -> requests.Response:
+        """Send a request outside the registry API (a token server's), body left on the wire."""
+        self.settings_for(url)  # a CA bundle that does not exist is a typed error
+        if self.user_agent is not None:
+            kw["headers"] = {"User-Agent": self.user_agent, **(kw.get("headers") or {})}
+        resp = self.session.request(method, url, timeout=self.timeout, verify=self.verify,
+                                    proxies=self.proxies, stream=True, **kw)
+        self._count_request(method, 0)
+        return resp
+
+    def explain(self, kind: str, words: str, url: str, timeout: Timeout | None) -> str:
+        """A connection failure (``kind``, ``words`` from ``_http.connection_failure``) of
+        a request to ``url`` in words, with the advice that fits it."""
+        parts = urlsplit(url)
+        where = parts.netloc.rsplit("@", 1)[-1]
+        limits = timeout if timeout is not None else self.timeout
+        connect, read = limits if isinstance(limits, tuple) else (limits, limits)
+        if kind == "refused":
+            return f"{words} (is a registry listening on {where}?)"
+        if kind == "dns":
+            return f"{parts.hostname}: {words}"
+        if kind == "connect-timeout":
+            return f"{words} (no connection to {where} within {connect:g} s; {TIMEOUT_HINT})"
+        if kind == "read-timeout":
+            return f"{words} (no answer within {read:g} s; {TIMEOUT_HINT})"
+        if kind in ("closed", "reset") and parts.scheme == "http" and not self.answered:
+            return f"{words} ({HTTPS_PORT_HINT})"
+        return words
+
+    def settings_for(self, url: str) -> tuple[dict[str, str], bool | str]:
+        """Proxies and TLS verification for ``url``, as ``requests.request`` would use them.
+
+        ``proxy=`` and ``verify=`` win; otherwise, when the session trusts the
+        environment (requests' default), HTTP(S)_PROXY / NO_PROXY and
+        REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE apply, exactly as for a plain
+        ``requests.get``. Worked out once per scheme and host.
+
+        Raises:
+            RegistrySSLError: the CA bundle to use does not exist.
+        """
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        found = self._env_settings.get(key)
+        if found is None:
+            merged = self.session.merge_environment_settings(
+                url, dict(self.proxies), True, self.verify, None)
+            verify = merged["verify"]
+            if isinstance(verify, os.PathLike):
+                verify = os.fspath(verify)
+            found = (dict(merged["proxies"]), True if verify is None else verify)
+            if parts.scheme == "https" and isinstance(verify, str) and not os.path.exists(verify):
+                # requests would raise a bare OSError for this, deep inside the send
+                raise RegistrySSLError(
+                    f"the CA bundle {verify!r} for {parts.netloc} does not exist "
+                    "(from verify= or REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE)"
+                )
+            self._env_settings[key] = found
+        return found
+
+    def close(self) -> None:
+        """Close the session's pooled connections (when this transport created the session)."""
+        if self._own_session:
+            self.session.close()
