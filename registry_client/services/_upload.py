@@ -359,7 +359,8 @@ class Uploader:
     def _patch(self, chunk: bytes | None, offset: int, length: int) -> None:
         """Send bytes ``offset .. offset+length`` (``chunk``, or streamed from the source
         when None); after a cut, resume from the offset the registry reports."""
-        attempts = self.requester.retries
+        policy = self.requester.chunk_policy
+        tries = 0  # retries used
         sent_from = offset
         while True:
             size = offset + length - sent_from
@@ -380,19 +381,20 @@ class Uploader:
             except (RegistryUnavailableError, RegistryResponseError) as exc:
                 # 416: the registry holds another offset than this chunk starts at
                 # (Distribution); ask where it stands, as after a cut
-                if isinstance(exc, RegistryResponseError) and exc.status_code != 416:
+                status = exc.status_code
+                cut = isinstance(exc, RegistryUnavailableError) and status is None
+                if not cut and status not in policy.statuses:
                     raise
                 if isinstance(body, CountingBody):
                     self.advance(-body.tell())  # counted while streaming; recounted below
-                if attempts <= 0:
+                if not policy.should_retry(tries):
                     raise
-                if exc.status_code is not None and exc.status_code != 416:
+                if status is not None and status != 416:
                     # 429/5xx: wait as the requester does for any request (Retry-After,
                     # backoff, a 429 pausing every worker) before asking where it stands.
-                    self.requester.back_off(
-                        self.requester.retries - attempts, exc.retry_after,
-                        shared=exc.status_code == 429)
-                attempts -= 1
+                    self.requester.back_off(tries, exc.retry_after, shared=status == 429,
+                                            policy=policy)
+                tries += 1
                 self._session_lost = True  # until the registry shows it still has it
                 reported = self._status(sent_from)
                 if not offset <= reported <= offset + length:
@@ -411,11 +413,11 @@ class Uploader:
                 continue
             self._set_location(resp)
             kept = kept_end(resp, sent_from, offset + length)
-            if kept is not None and attempts > 0:
+            if kept is not None and policy.should_retry(tries):
                 # the registry says it kept less of this chunk than was sent: send the rest
                 log.debug("upload: the registry kept the chunk up to byte %d of %d",
                           kept, offset + length)
-                attempts -= 1
+                tries += 1
                 if isinstance(body, CountingBody):  # counted while streaming
                     self.advance(kept - (offset + length))
                 else:
