@@ -15,6 +15,7 @@ import registry_client
 from registry_client import BasicAuthenticator, NullAuthenticator, Registry
 from registry_client._request import Request
 from registry_client._response import Response
+from registry_client._transport import to_response
 
 BASE = "https://registry.example"
 
@@ -131,3 +132,23 @@ def test_a_body_factory_makes_the_body_again_for_the_answer_to_a_401() -> None:
     first, second = adapter.request_history
     assert "Authorization" not in first.headers and second.headers["Authorization"]
     assert b"".join(second.body) == b"{}"
+
+
+def test_without_read1_a_stream_is_read_with_read() -> None:
+    """urllib3 before 2.3 (the declared floor is 2.0) has no ``read1``."""
+
+    class OldRaw:
+        def __init__(self) -> None:
+            self.data = io.BytesIO(b"abcdef")
+            self.asked: list[tuple[int, bool]] = []
+
+        def read(self, amt: int, decode: bool) -> bytes:
+            self.asked.append((amt, decode))
+            return self.data.read(amt)
+
+    old = requests.Response()
+    old.status_code = 200
+    old.raw = OldRaw()
+    resp = to_response(old, None)
+    assert resp.read1(4) == b"abcd" and resp.read1(4) == b"ef" and resp.read1(4) == b""
+    assert old.raw.asked == [(4, False)] * 3  # never decoded
