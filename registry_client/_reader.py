@@ -7,7 +7,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import requests
 import urllib3.exceptions
 
 from ._digest import new_hasher
@@ -20,7 +19,6 @@ CHUNK = 1024 * 1024
 _CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 _READ_ERRORS: tuple[type[BaseException], ...] = (
     urllib3.exceptions.HTTPError,
-    requests.RequestException,
     ConnectionError,
     TimeoutError,
     OSError,
