@@ -173,7 +173,8 @@ class Copier:
             if b.action == "mount" and target.blobs.mount(b.digest, self._repository):
                 emit(progress, BlobMounted(b.digest, b.size, self._repository))
                 return
-            restarts = target.requester.retries
+            policy = target.requester.policy
+            tries = 0
             while True:
                 try:
                     return stream_blob(b)
@@ -181,9 +182,9 @@ class Copier:
                     # A connection cut on the way (the source's own resumes used up, or the
                     # target's PUT cut: its session is gone and the stream can't rewind):
                     # the blob goes again, read afresh from the source, in a new session.
-                    if exc.status_code is not None or restarts <= 0:
+                    if exc.status_code is not None or not policy.should_retry(tries):
                         raise
-                    restarts -= 1
+                    tries += 1
                     log.debug("copy: blob %s was cut on the way, sending it again", b.digest)
 
         def stream_blob(b: BlobPlan) -> None:
