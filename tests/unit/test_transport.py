@@ -13,7 +13,6 @@ import requests_mock
 
 import registry_client
 from registry_client import BasicAuthenticator, NullAuthenticator, Registry
-from registry_client._request import Request
 from registry_client._response import Response
 from registry_client._transport import to_response
 
@@ -58,16 +57,6 @@ def test_a_streamed_body_is_read_as_served_and_a_small_one_decoded() -> None:
     assert reg.requester.send("GET", "r/manifests/v1").content == blob
 
 
-def test_readinto_fills_a_buffer_from_the_stream() -> None:
-    reg, adapter = make()
-    adapter.register_uri("GET", f"{BASE}/v2/r/blobs/sha256:x", body=io.BytesIO(b"0123456789"))
-    resp = reg.requester.send("GET", "r/blobs/sha256:x", stream=True)
-    buffer = bytearray(4)
-    assert resp.readinto(buffer) == 4 and buffer == b"0123"
-    assert resp.read() == b"456789"
-    resp.close()
-
-
 def test_history_names_the_redirects_followed() -> None:
     reg, adapter = make()
     adapter.register_uri("GET", f"{BASE}/v2/r/blobs/sha256:x", status_code=307,
@@ -79,33 +68,6 @@ def test_history_names_the_redirects_followed() -> None:
     assert resp.content == b"blob"
 
 
-def test_a_body_factory_replays_a_body_that_cannot_seek() -> None:
-    reg, adapter = make(retries=2)
-    adapter.register_uri("PUT", f"{BASE}/v2/r/manifests/v1",
-                         [{"status_code": 503}, {"status_code": 201}])
-    made: list[int] = []
-
-    def body() -> Any:
-        made.append(1)
-        return iter([b"{", b"}"])  # a generator: sent once, never rewound
-
-    resp = reg.requester.send_request(Request(
-        "PUT", "r/manifests/v1", expected=frozenset({201}), body_factory=body))
-    assert resp.status_code == 201 and len(made) == 2
-    # each attempt got a fresh, whole body (requests-mock keeps the iterator it was given)
-    assert [b"".join(r.body) for r in adapter.request_history] == [b"{}", b"{}"]
-
-
-def test_which_requests_may_repeat() -> None:
-    assert Request("GET", "x").may_repeat
-    assert not Request("POST", "x").may_repeat
-    assert Request("POST", "x", idempotent=True).may_repeat
-    assert not Request("PUT", "x", body=iter([b"a"])).may_repeat  # cannot be replayed
-    assert Request("PUT", "x", body_factory=lambda: iter([b"a"])).may_repeat
-    assert Request("PUT", "x", body=io.BytesIO(b"a")).may_repeat
-    assert Request("delete", "x").gone_is_done and not Request("GET", "x").gone_is_done
-
-
 def test_services_and_readers_never_touch_the_http_librarys_internals() -> None:
     package = pathlib.Path(registry_client.__file__).parent
     for path in package.rglob("*.py"):
@@ -113,25 +75,6 @@ def test_services_and_readers_never_touch_the_http_librarys_internals() -> None:
         assert not re.search(r"_content\b|raw\._fp", text), path
         if "services" in path.parts:
             assert not re.search(r"^\s*(import|from) requests\b", text, re.M), path
-
-
-def test_a_body_factory_makes_the_body_again_for_the_answer_to_a_401() -> None:
-    session = requests.Session()
-    adapter = requests_mock.Adapter()
-    session.mount("https://", adapter)
-    reg = Registry("registry.example", session=session, backoff=0.0,
-                   authenticator=BasicAuthenticator("user", "pw"))
-    adapter.register_uri("PUT", f"{BASE}/v2/r/manifests/v1", [
-        {"status_code": 401, "headers": {"WWW-Authenticate": 'Basic realm="r"'}},
-        {"status_code": 201},
-    ])
-    resp = reg.requester.send_request(Request(
-        "PUT", "r/manifests/v1", expected=frozenset({201}),
-        body_factory=lambda: iter([b"{", b"}"])))
-    assert resp.status_code == 201
-    first, second = adapter.request_history
-    assert "Authorization" not in first.headers and second.headers["Authorization"]
-    assert b"".join(second.body) == b"{}"
 
 
 def test_without_read1_a_stream_is_read_with_read() -> None:
@@ -152,3 +95,30 @@ def test_without_read1_a_stream_is_read_with_read() -> None:
     resp = to_response(old, None)
     assert resp.read1(4) == b"abcd" and resp.read1(4) == b"ef" and resp.read1(4) == b""
     assert old.raw.asked == [(4, False)] * 3  # never decoded
+
+
+def test_readinto_fills_a_buffer_from_the_stream() -> None:
+    reg, adapter = make()
+    adapter.register_uri("GET", f"{BASE}/v2/r/blobs/sha256:x", body=io.BytesIO(b"0123456789"))
+    resp = reg.requester.send("GET", "r/blobs/sha256:x", stream=True)
+    buffer = bytearray(4)
+    assert resp.readinto(buffer) == 4 and buffer == b"0123"
+    assert resp.read() == b"456789"
+    resp.close()
+
+
+def test_an_answer_names_the_scheme_of_the_credentials_sent_never_them() -> None:
+    session = requests.Session()
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+    reg = Registry("registry.example", session=session, backoff=0.0,
+                   authenticator=BasicAuthenticator("user", "s3cret"))
+    adapter.register_uri("GET", f"{BASE}/v2/", status_code=401,
+                         headers={"WWW-Authenticate": 'Basic realm="r"'})
+    resp = reg.requester.send("GET", "", expected=(401,))
+    assert resp.sent_auth_scheme == "basic"  # the re-send carried Basic credentials
+    values = [getattr(resp, name) for name in Response.__slots__ if name != "_stream"]
+    assert not any("s3cret" in str(v) or "dXNlcjpzM2NyZXQ" in str(v) for v in values)
+    anonymous, anon_adapter = make()
+    anon_adapter.register_uri("GET", f"{BASE}/v2/", status_code=401)
+    assert anonymous.requester.send("GET", "", expected=(401,)).sent_auth_scheme == ""
