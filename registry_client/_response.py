@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
-__all__ = ["Answer", "Body", "Response"]
+__all__ = ["Answer", "Response", "Stream"]
 
 
 class Answer(Protocol):
@@ -33,7 +33,7 @@ class Answer(Protocol):
         """Release the connection."""
 
 
-class Body(Protocol):
+class Stream(Protocol):
     """A body still on the wire, as the transport hands it over."""
 
     def read(self, amt: int) -> bytes:
@@ -76,7 +76,7 @@ class Response:
         url: str,
         body: bytes | None = None,
         *,
-        stream: Body | None = None,
+        stream: Stream | None = None,
         history: tuple[str, ...] = (),
         sent_auth_scheme: str = "",
     ) -> None:
