@@ -44,7 +44,7 @@ from .errors import (
     RegistryUnavailableError,
 )
 from .ratelimit import RateLimit
-from .reference import is_valid_domain
+from .reference import DEFAULT_DOMAIN, DOCKER_HUB_API_HOST, canonical_domain, is_valid_domain
 
 __all__ = ["HTTPS_PORT_HINT", "TIMEOUT_HINT", "TLS_HINT", "Requester", "Response", "api_host",
            "tls_reason"]
@@ -76,9 +76,7 @@ def _warn_once(domain: str, what: str) -> None:
 
 def api_host(domain: str) -> str:
     """The host that serves the API for ``domain`` (``docker.io`` -> ``registry-1.docker.io``)."""
-    if domain in ("docker.io", "index.docker.io"):
-        return "registry-1.docker.io"
-    return domain
+    return DOCKER_HUB_API_HOST if canonical_domain(domain) == DEFAULT_DOMAIN else domain
 
 
 class Requester:

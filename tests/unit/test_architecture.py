@@ -223,9 +223,6 @@ def test_no_module_reads_a_service_s_privates() -> None:
     assert found == []
 
 
-# requester.py's api_host is rewritten by the transport seam (issue #13); it moves to
-# registry_client.reference's DOCKER_HUB_API_HOST/canonical_domain when that lands.
-_HUB_NAMES_PENDING = {"registry_client/requester.py"}
 
 
 def test_docker_hub_s_names_are_written_in_one_place() -> None:
@@ -239,7 +236,7 @@ def test_docker_hub_s_names_are_written_in_one_place() -> None:
     found = []
     for path in _library_files():
         where = str(path.relative_to(ROOT))
-        if where in _HUB_NAMES_PENDING or path == PACKAGE / "reference" / "_grammar.py":
+        if path == PACKAGE / "reference" / "_grammar.py":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
