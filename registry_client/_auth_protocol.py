@@ -8,7 +8,7 @@ scopes each request carries to them. Everything here is exported by
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
 import requests
@@ -23,14 +23,22 @@ __all__ = [
     "set_scopes",
 ]
 
-TokenTransport = Callable[..., requests.Response]
-"""How an authenticator sends its own requests (to a token server), given by ``bind``.
+class TokenTransport(Protocol):
+    """How an authenticator sends its own requests (to a token server), given by ``bind``.
 
-``transport(method, url, *, params=..., headers=..., data=..., allow_redirects=...)``
-returns a streamed ``requests.Response`` (read it, then close it). It goes through
-the registry's session, proxy and TLS settings, and raises ``RegistryError`` when
-the server cannot be reached.
-"""
+    It goes through the registry's session, proxy and TLS settings, retries as the
+    token policy says, and raises ``RegistryError`` when the server cannot be reached.
+    """
+
+    def __call__(
+        self, method: str, url: str, *,
+        params: Mapping[str, str] | list[tuple[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None, data: Mapping[str, str] | None = None,
+        allow_redirects: bool = True,
+    ) -> requests.Response:
+        """Send ``method url`` and return the answer as a streamed ``requests.Response``
+        (read it, then close it). ``data`` is a form body (an OAuth2 token POST)."""
+
 
 SCOPES_ATTRIBUTE = "registry_scopes"
 """The attribute of a ``PreparedRequest`` holding its token scopes (a tuple of str).
@@ -121,3 +129,8 @@ class BindableAuthenticator(Authenticator, Protocol):
         with plain HTTP (``protocol="http"``), else None: a token server on that host
         may get credentials over plain HTTP, for that registry only.
         """
+
+
+# help() and error messages name the public module these are exported from.
+for _public in (Authenticator, BindableAuthenticator, TokenTransport):
+    _public.__module__ = "registry_client.auth"
