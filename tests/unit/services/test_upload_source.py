@@ -11,7 +11,7 @@ from typing import IO
 import pytest
 
 from registry_client import DigestMismatchError
-from registry_client.services._upload import CheckedFile
+from registry_client.services._upload_source import CheckedFile
 
 DATA = os.urandom(100_000)
 DIGEST = "sha256:" + hashlib.sha256(DATA).hexdigest()
