@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import pytest
 
@@ -20,7 +19,6 @@ from registry_client import (
     UnsupportedDigestError,
 )
 from registry_client._digest import new_hasher
-from registry_client.layout import REF_NAME, OCILayout
 from registry_client.models import descriptor_from_dict, manifest_from_bytes, manifest_to_bytes
 from registry_client.reference import is_valid_digest, is_verifiable_digest, require_verifiable
 from registry_client.services import _light
@@ -118,22 +116,3 @@ def test_models_and_the_light_parser_still_refuse_malformed_ones(digest: str) ->
                       digest="sha256:" + hashlib.sha256(data).hexdigest())
     with pytest.raises(RegistryResponseError):
         _light.read(raw)
-
-
-def test_a_layout_index_with_them_is_read_but_makes_no_file_name(tmp_path: Path) -> None:
-    layout = OCILayout(tmp_path)
-    layout.init()
-    (tmp_path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
-        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": B64U,
-         "size": 5, "annotations": {REF_NAME: "b64"}},
-        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": SHA256,
-         "size": 5, "annotations": {REF_NAME: "plain"}},
-    ]}))
-    assert layout.find("b64")["digest"] == B64U
-    assert layout.find("plain")["digest"] == SHA256
-    assert layout.blob_path(SHA256) == tmp_path / "blobs" / "sha256" / SHA256[7:]
-    with pytest.raises(UnsupportedDigestError):
-        layout.blob_path(B64U)
-    with pytest.raises(UnsupportedDigestError):
-        layout.read_blob(MULTIHASH)
-    assert not (tmp_path / "blobs").exists()

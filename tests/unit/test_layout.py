@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_client import DigestMismatchError, LayoutError
+from registry_client import DigestMismatchError, LayoutError, UnsupportedDigestError
 from registry_client.layout import REF_NAME, OCILayout
 
 D = "sha256:" + "a" * 64
@@ -298,3 +298,28 @@ def test_write_blob_over_a_directory_is_a_layout_error(tmp_path: Path) -> None:
     with pytest.raises(LayoutError, match=f"blob {digest} is not a regular file"):
         layout.write_blob(digest, b"{}")
     assert layout.blob_path(digest).is_dir()
+
+
+# -- digests of other algorithms (the image-spec's own descriptor test cases) ----------
+SHA256 = "sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270"
+B64U = "sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564"
+MULTIHASH = "multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8"
+
+
+def test_a_layout_index_with_them_is_read_but_makes_no_file_name(tmp_path: Path) -> None:
+    layout = OCILayout(tmp_path)
+    layout.init()
+    (tmp_path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": B64U,
+         "size": 5, "annotations": {REF_NAME: "b64"}},
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": SHA256,
+         "size": 5, "annotations": {REF_NAME: "plain"}},
+    ]}))
+    assert layout.find("b64")["digest"] == B64U
+    assert layout.find("plain")["digest"] == SHA256
+    assert layout.blob_path(SHA256) == tmp_path / "blobs" / "sha256" / SHA256[7:]
+    with pytest.raises(UnsupportedDigestError):
+        layout.blob_path(B64U)
+    with pytest.raises(UnsupportedDigestError):
+        layout.read_blob(MULTIHASH)
+    assert not (tmp_path / "blobs").exists()
