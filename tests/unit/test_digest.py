@@ -8,20 +8,12 @@ The cases are those of the image-spec's own descriptor schema tests
 from __future__ import annotations
 
 import hashlib
-import json
 
 import pytest
 
-from registry_client import (
-    RawManifest,
-    RegistryError,
-    RegistryResponseError,
-    UnsupportedDigestError,
-)
+from registry_client import RegistryError, UnsupportedDigestError
 from registry_client._digest import new_hasher
-from registry_client.models import descriptor_from_dict, manifest_from_bytes, manifest_to_bytes
 from registry_client.reference import is_valid_digest, is_verifiable_digest, require_verifiable
-from registry_client.services import _light
 
 SHA256 = "sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270"
 SHA512 = "sha512:" + hashlib.sha512(b"x").hexdigest()
@@ -80,39 +72,3 @@ def test_the_error_is_a_registry_error_and_a_value_error() -> None:
     assert isinstance(info.value, RegistryError) and isinstance(info.value, ValueError)
     assert str(info.value).startswith("layout x: unsupported digest algorithm "
                                       "'multihash+base58'")
-
-
-# -- documents that use them are read ---------------------------------------------------
-def oci_manifest(layer_digest: str) -> bytes:
-    return json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": SHA256,
-                   "size": 1470},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": layer_digest, "size": 1000000}],
-    }, separators=(",", ":")).encode()
-
-
-@pytest.mark.parametrize("digest", OTHER_VALID)
-def test_models_and_the_light_parser_read_them(digest: str) -> None:
-    data = oci_manifest(digest)
-    model = manifest_from_bytes(data)
-    assert model.layers[0].digest == digest  # type: ignore[union-attr]
-    assert manifest_to_bytes(model) == data
-    assert descriptor_from_dict({"mediaType": "x/y", "digest": digest, "size": 1}).digest \
-        == digest
-    raw = RawManifest(data=data, media_type="application/vnd.oci.image.manifest.v1+json",
-                      digest="sha256:" + hashlib.sha256(data).hexdigest())
-    _, descs = _light.read(raw)
-    assert descs[1].digest == digest
-
-
-@pytest.mark.parametrize("digest", INVALID[:-2])
-def test_models_and_the_light_parser_still_refuse_malformed_ones(digest: str) -> None:
-    data = oci_manifest(digest)
-    with pytest.raises(RegistryResponseError):
-        manifest_from_bytes(data)
-    raw = RawManifest(data=data, media_type="application/vnd.oci.image.manifest.v1+json",
-                      digest="sha256:" + hashlib.sha256(data).hexdigest())
-    with pytest.raises(RegistryResponseError):
-        _light.read(raw)

@@ -14,7 +14,7 @@ from registry_client import (
     SchemaV1NotSupportedError,
     UnknownSchemaError,
 )
-from registry_client.models import manifest_from_bytes
+from registry_client.models import descriptor_from_dict, manifest_from_bytes, manifest_to_bytes
 from registry_client.services import _light
 
 D = "sha256:" + "a" * 64
@@ -78,3 +78,67 @@ def test_image_platform_from_config_and_for_artifacts() -> None:
     assert _light.image_platform(r, artifact, b"{}").architecture == ""
     with pytest.raises(RegistryResponseError):
         _light.image_platform(r, descs[0], b"[]")
+
+
+# -- digests of other algorithms (the image-spec's descriptor test cases) are read ------
+SHA256 = "sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270"
+B64U = "sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564"
+MULTIHASH = "multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8"
+OTHER_VALID = [
+    "sha256+b64:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b",
+    "sha256+foo-bar:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b",
+    "sha256.foo-bar:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b",
+    MULTIHASH,
+    B64U,
+    "sha256+b64u.unknownlength:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564=",
+]
+INVALID = [
+    ":5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270",  # no algorithm
+    "sha256",  # no encoded part
+    "SHA256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270",
+    "sha256:5B0BCABD1ED22E9FB1310CF6C2DEC7CDEF19F0AD69EFA1F392E94A4333501270",  # upper hex
+    "sha256+foo+-b:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b",
+    "sha256:" + "a" * 63,  # a registered algorithm's length is checked
+    "sha512:" + "a" * 64,
+    "sha256+b64u:../../etc/passwd",
+    "sha256+b64u:a/b",
+    "sha256:",
+    "",
+    None,
+    "sha256+b64u:" + "a" * 300,  # longer than any real digest
+]
+
+
+def oci_manifest(layer_digest: str) -> bytes:
+    return json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": SHA256,
+                   "size": 1470},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": layer_digest, "size": 1000000}],
+    }, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("digest", OTHER_VALID)
+def test_models_and_the_light_parser_read_them(digest: str) -> None:
+    data = oci_manifest(digest)
+    model = manifest_from_bytes(data)
+    assert model.layers[0].digest == digest  # type: ignore[union-attr]
+    assert manifest_to_bytes(model) == data
+    assert descriptor_from_dict({"mediaType": "x/y", "digest": digest, "size": 1}).digest \
+        == digest
+    raw = RawManifest(data=data, media_type="application/vnd.oci.image.manifest.v1+json",
+                      digest="sha256:" + hashlib.sha256(data).hexdigest())
+    _, descs = _light.read(raw)
+    assert descs[1].digest == digest
+
+
+@pytest.mark.parametrize("digest", INVALID[:-2])
+def test_models_and_the_light_parser_still_refuse_malformed_ones(digest: str) -> None:
+    data = oci_manifest(digest)
+    with pytest.raises(RegistryResponseError):
+        manifest_from_bytes(data)
+    raw = RawManifest(data=data, media_type="application/vnd.oci.image.manifest.v1+json",
+                      digest="sha256:" + hashlib.sha256(data).hexdigest())
+    with pytest.raises(RegistryResponseError):
+        _light.read(raw)
