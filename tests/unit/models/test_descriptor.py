@@ -1,10 +1,13 @@
-"""Platform.parse, str() and matches()."""
+"""Descriptor and Platform (models/descriptor.py): Platform.parse, str() and matches()."""
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
-from registry_client.models import Platform, converter
+from registry_client import mediatypes as mt
+from registry_client._digest import compute_digest
+from registry_client.models import Descriptor, Platform, converter
 
 
 @pytest.mark.parametrize(
@@ -132,3 +135,23 @@ def test_platform_json_keys() -> None:
     assert back == Platform(
         "amd64", "windows", os_version="10.0.17763.1697", os_features=["win32k"]
     )
+
+
+# -- Descriptor ----------------------------------------------------------------------
+D1 = "sha256:" + "1" * 64
+
+
+def test_descriptor_positional_and_keywords() -> None:
+    d = Descriptor(mt.OCI_LAYER_GZIP, D1, 10)
+    assert d == Descriptor(media_type=mt.OCI_LAYER_GZIP, digest=D1, size=10)
+    assert d.urls is None and d.annotations is None and d.platform is None and d.extra == {}
+    changed = attrs.evolve(d, annotations={"a": "b"})
+    assert changed.annotations == {"a": "b"} and d.annotations is None
+    assert len({d, Descriptor(mt.OCI_LAYER_GZIP, D1, 10), changed}) == 2
+
+
+def test_descriptor_from_bytes() -> None:
+    blob = b'{"architecture":"amd64"}'
+    d = Descriptor.from_bytes(blob, mt.OCI_CONFIG, annotations={"k": "v"})
+    assert d.digest == compute_digest(blob) and d.size == len(blob)
+    assert d.media_type == mt.OCI_CONFIG and d.annotations == {"k": "v"}

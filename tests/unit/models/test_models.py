@@ -36,22 +36,6 @@ def load(name: str) -> bytes:
     return (DATA / name).read_bytes()
 
 
-def test_descriptor_positional_and_keywords() -> None:
-    d = Descriptor(mt.OCI_LAYER_GZIP, D1, 10)
-    assert d == Descriptor(media_type=mt.OCI_LAYER_GZIP, digest=D1, size=10)
-    assert d.urls is None and d.annotations is None and d.platform is None and d.extra == {}
-    changed = attrs.evolve(d, annotations={"a": "b"})
-    assert changed.annotations == {"a": "b"} and d.annotations is None
-    assert len({d, Descriptor(mt.OCI_LAYER_GZIP, D1, 10), changed}) == 2
-
-
-def test_descriptor_from_bytes() -> None:
-    blob = b'{"architecture":"amd64"}'
-    d = Descriptor.from_bytes(blob, mt.OCI_CONFIG, annotations={"k": "v"})
-    assert d.digest == compute_digest(blob) and d.size == len(blob)
-    assert d.media_type == mt.OCI_CONFIG and d.annotations == {"k": "v"}
-
-
 def test_build_and_serialise_a_manifest() -> None:
     config = Descriptor(mt.OCI_CONFIG, D1, 100)
     layers = [Descriptor(mt.OCI_LAYER_GZIP, D2, 1000)]
