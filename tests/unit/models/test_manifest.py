@@ -1,4 +1,4 @@
-"""Model helpers: descriptors, manifests' blobs and platforms, image configs, Image."""
+"""Manifests (models/manifest.py): building, blobs and sizes, index platforms, RawManifest."""
 
 from __future__ import annotations
 
