@@ -1,4 +1,4 @@
-"""Tests for the transport: Requester (through Registry), _http helpers and _pagination.
+"""Tests for the transport: Requester (through Registry), _http helpers.
 
 Every request goes to a requests-mock adapter mounted on the session handed to
 ``Registry``; ``adapter.request_history`` shows exactly what was sent.
@@ -43,7 +43,6 @@ from registry_client._http import (
     read_capped,
     retry_after,
 )
-from registry_client._pagination import follow_pages, next_link
 from registry_client.auth import (
     Authenticator,
     BindableAuthenticator,
@@ -1179,68 +1178,6 @@ def test_retry_after_values() -> None:
     assert retry_after(raw_response(headers={"Retry-After": far}), 30) == 30.0
 
 
-# -- _pagination ------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        ('</v2/app/tags/list?n=2&last=b>; rel="next"', "/v2/app/tags/list?n=2&last=b"),
-        ("</v2/x?last=b>; rel=next", "/v2/x?last=b"),
-        ('<https://h/v2/x?nextToken=a%2Fb%3D%3D>; rel="next"', "https://h/v2/x?nextToken=a%2Fb%3D%3D"),
-        ('</prev>; rel="prev", </next>; rel="next"', "/next"),
-        ('</a>; title="x"; rel="next"', "/a"),
-        ('</a>; rel="prev"', None),
-        ("", None),
-        ("garbage", None),
-    ],
-)
-def test_next_link(header: str, expected: str | None) -> None:
-    resp = raw_response(headers={"Link": header} if header else {})
-    assert next_link(resp) == expected
-
-
-def test_follow_pages() -> None:
-    pages = {
-        "https://h/1": ("one", "/2"),
-        "https://h/2": ("two", "https://h/3"),
-        "https://h/3": ("three", None),
-    }
-    fetched: list[str] = []
-
-    def fetch(url: str) -> tuple[str, str | None]:
-        fetched.append(url)
-        return pages[url]
-
-    out = list(follow_pages(
-        "https://h/1", fetch, same_origin=lambda u: u.startswith("https://h/"),
-        resolve=lambda link, base: requests.compat.urljoin(base, link),
-    ))
-    assert out == ["one", "two", "three"]
-    assert fetched == ["https://h/1", "https://h/2", "https://h/3"]
-
-
-def test_follow_pages_refuses_loop_and_other_host() -> None:
-    def loop(url: str) -> tuple[str, str | None]:
-        return url, "/1" if url.endswith("/2") else "/2"
-
-    it = follow_pages(
-        "https://h/1", loop, same_origin=lambda u: True,
-        resolve=lambda link, base: requests.compat.urljoin(base, link),
-    )
-    assert next(it) == "https://h/1"
-    assert next(it) == "https://h/2"
-    with pytest.raises(RegistryResponseError):
-        next(it)
-
-    def away(url: str) -> tuple[str, str | None]:
-        return url, "https://evil/next"
-
-    it = follow_pages(
-        "https://h/1", away, same_origin=lambda u: u.startswith("https://h/"),
-        resolve=lambda link, base: requests.compat.urljoin(base, link),
-    )
-    assert next(it) == "https://h/1"
-    with pytest.raises(RegistryResponseError):
-        next(it)
 
 
 # -- environment: proxies and CA bundle, as for requests.get ------------------------------
@@ -1363,7 +1300,6 @@ def test_a_password_put_in_the_domain_is_not_repeated_in_the_error() -> None:
     with pytest.raises(ValueError, match=r"\*\*\*@127\.0\.0\.1:5000") as info:
         Registry("bob:s3cret@127.0.0.1:5000", protocol="http")
     assert "s3cret" not in str(info.value)
-
 
 
 def test_a_body_that_stalls_is_a_read_timeout_naming_the_operation() -> None:
