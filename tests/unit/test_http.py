@@ -1,0 +1,145 @@
+"""The HTTP helpers (_http): capped body reads, status to typed error, the registry's
+error list, Retry-After; on hand-built responses."""
+
+from __future__ import annotations
+
+import email.utils
+import io
+import json
+import time
+from typing import Any
+
+import pytest
+import requests
+import urllib3
+
+from registry_client._http import (
+    error_list,
+    raise_for_status,
+    read_capped,
+    retry_after,
+)
+from registry_client.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    NotFoundError,
+    RegistryError,
+    RegistryResponseError,
+    RegistryUnavailableError,
+)
+
+MANIFEST_URL = "https://registry.example/v2/app/manifests/latest"
+ERRORS_BODY = json.dumps(
+    {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown",
+                 "detail": {"Tag": "latest"}}]}
+).encode()
+
+
+def raw_response(
+    status: int = 200, body: bytes = b"", headers: dict[str, str] | None = None,
+    url: str = MANIFEST_URL,
+) -> requests.Response:
+    r = requests.Response()
+    r.status_code = status
+    r.raw = urllib3.HTTPResponse(body=io.BytesIO(body), preload_content=False)
+    r.headers.update(headers or {})
+    r.url = url
+    return r
+
+
+def test_read_capped() -> None:
+    assert read_capped(raw_response(body=b"hello"), 5) == b"hello"
+    with pytest.raises(RegistryResponseError):
+        read_capped(raw_response(body=b"hello!"), 5)
+    with pytest.raises(RegistryResponseError) as info:
+        read_capped(raw_response(body=b"x", headers={"Content-Length": "6"}), 5)
+    assert info.value.status_code == 200
+    for bad in ("abc", "-1", "1e3"):
+        with pytest.raises(RegistryResponseError):
+            read_capped(raw_response(body=b"x", headers={"Content-Length": bad}), 5)
+
+
+def test_read_capped_cut_body_is_unavailable() -> None:
+    class Cut(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b: Any) -> int:
+            raise urllib3.exceptions.ProtocolError("connection broken")
+
+    r = raw_response()
+    r.raw = urllib3.HTTPResponse(body=Cut(), preload_content=False)
+    with pytest.raises(RegistryUnavailableError):
+        read_capped(r, 100)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "cls"),
+    [
+        (401, {}, AuthenticationError),
+        (401, {"WWW-Authenticate": 'Bearer realm="r",error="insufficient_scope"'},
+         AuthorizationError),
+        (401, {"WWW-Authenticate": 'Bearer realm="r'}, AuthenticationError),
+        (403, {}, AuthorizationError),
+        (404, {}, NotFoundError),
+        (429, {}, RegistryUnavailableError),
+        (500, {}, RegistryUnavailableError),
+        (502, {}, RegistryUnavailableError),
+        (503, {}, RegistryUnavailableError),
+        (504, {}, RegistryUnavailableError),
+        (400, {}, RegistryResponseError),
+        (409, {}, RegistryResponseError),
+        (201, {}, RegistryResponseError),
+    ],
+)
+def test_raise_for_status(status: int, headers: dict[str, str], cls: type[RegistryError]) -> None:
+    resp = raw_response(status, ERRORS_BODY, headers)
+    with pytest.raises(cls) as info:
+        raise_for_status(resp, context="get manifest latest (registry.example/app)", method="GET")
+    assert type(info.value) is cls
+    assert info.value.status_code == status
+    assert info.value.codes == ["MANIFEST_UNKNOWN"]
+    assert "get manifest latest" in str(info.value)
+    assert "manifest unknown" in str(info.value)
+
+
+def test_raise_for_status_head_does_not_read_body() -> None:
+    resp = raw_response(404, ERRORS_BODY)
+    with pytest.raises(NotFoundError) as info:
+        raise_for_status(resp, context="c", method="HEAD")
+    assert info.value.errors == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (ERRORS_BODY, [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown",
+                        "detail": {"Tag": "latest"}}]),
+        (b'{"errors":[{"code":"DENIED","extra":1},"junk",3]}', [{"code": "DENIED"}]),
+        (b'{"errors":null}', []),
+        (b'{"errors":{"code":"X"}}', []),
+        (b"[]", []),
+        (b"", []),
+        (b"not json", []),
+        (b"[" * 100000, []),
+    ],
+)
+def test_error_list(body: bytes, expected: list[dict[str, Any]]) -> None:
+    assert error_list(body) == expected
+
+
+def test_retry_after_values() -> None:
+    assert retry_after(raw_response(headers={}), 30) is None
+    assert retry_after(raw_response(headers={"Retry-After": "5"}), 30) == 5.0
+    assert retry_after(raw_response(headers={"Retry-After": " 5 "}), 30) == 5.0
+    assert retry_after(raw_response(headers={"Retry-After": "500"}), 30) == 30.0
+    assert retry_after(raw_response(headers={"Retry-After": "0"}), 30) == 0.0
+    assert retry_after(raw_response(headers={"Retry-After": "soon"}), 30) is None
+    assert retry_after(raw_response(headers={"Retry-After": "-3"}), 30) is None
+    past = email.utils.formatdate(time.time() - 100, usegmt=True)
+    assert retry_after(raw_response(headers={"Retry-After": past}), 30) == 0.0
+    future = email.utils.formatdate(time.time() + 20, usegmt=True)
+    value = retry_after(raw_response(headers={"Retry-After": future}), 30)
+    assert value is not None and 18.0 < value <= 20.0
+    far = email.utils.formatdate(time.time() + 3600, usegmt=True)
+    assert retry_after(raw_response(headers={"Retry-After": far}), 30) == 30.0
