@@ -19,8 +19,7 @@ from registry_client import (
     Repository,
     mediatypes,
 )
-from registry_client.models import manifest_from_bytes
-from registry_client.models._mediatype import IMAGE_CONFIG_TYPES
+from registry_client.models import IMAGE_CONFIG_TYPES, manifest_from_bytes
 
 from ._context import Context, UsageError
 from ._parser import Parser, add_verb

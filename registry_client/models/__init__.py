@@ -7,7 +7,9 @@
   :class:`History`), :class:`Image`, :class:`ImageDetails` and :class:`TagPage`.
 
 Read a manifest with :func:`manifest_from_bytes`, write one with
-:func:`manifest_to_bytes`; ``converter`` is the cattrs converter behind them
+:func:`manifest_to_bytes`; :func:`manifest_media_type` decides a manifest's media
+type (the body settles a generic Content-Type), :data:`IMAGE_CONFIG_TYPES` are the
+media types of an image config. ``converter`` is the cattrs converter behind them
 (``converter.unstructure(model)`` gives the JSON-ready dict).
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._mediatype import IMAGE_CONFIG_TYPES, manifest_media_type, specific_type
 from .descriptor import Descriptor, Platform
 from .image import (
     ContainerConfig,
@@ -112,6 +115,7 @@ def tag_page_from_bytes(data: bytes, last: str | None = None) -> TagPage:
 
 
 __all__ = [
+    "IMAGE_CONFIG_TYPES",
     "ContainerConfig",
     "Descriptor",
     "History",
@@ -132,8 +136,10 @@ __all__ = [
     "descriptor_from_dict",
     "manifest_class_for",
     "manifest_from_bytes",
+    "manifest_media_type",
     "manifest_to_bytes",
     "media_type_of",
     "parse_rfc3339",
+    "specific_type",
     "tag_page_from_bytes",
 ]

@@ -12,8 +12,7 @@ import attrs
 from .._log import log
 from .._reader import CHUNK, VerifyingReader
 from ..errors import NotFoundError, RegistryUnavailableError
-from ..models import Descriptor, Image, RawManifest
-from ..models._mediatype import IMAGE_CONFIG_TYPES
+from ..models import IMAGE_CONFIG_TYPES, Descriptor, Image, RawManifest
 from ..progress import BlobMounted, BlobSkipped, ProgressCallback, emit
 from ..reference import is_digest
 from ..requester import Requester

@@ -9,8 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..errors import PlatformNotFoundError, RegistryResponseError
-from ..models import Descriptor, ImageDetails, Platform, RawManifest, parse_rfc3339
-from ..models._mediatype import IMAGE_CONFIG_TYPES
+from ..models import (
+    IMAGE_CONFIG_TYPES,
+    Descriptor,
+    ImageDetails,
+    Platform,
+    RawManifest,
+    parse_rfc3339,
+)
 from ..requester import Requester
 from . import _light
 from ._platforms import choose_platform, platform_of_entry, read_config, wanted_platform

@@ -14,8 +14,7 @@ import json
 from typing import Any
 
 from ..errors import RegistryResponseError
-from ..models import Descriptor, ManifestList, OCIIndex, Platform, RawManifest
-from ..models._mediatype import IMAGE_CONFIG_TYPES
+from ..models import IMAGE_CONFIG_TYPES, Descriptor, ManifestList, OCIIndex, Platform, RawManifest
 from ..models.manifest import MAX_INDEX_ENTRIES, manifest_class_for
 from ..reference import is_valid_digest
 

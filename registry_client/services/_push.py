@@ -7,8 +7,7 @@ from typing import Any
 
 from ..errors import LayoutError
 from ..layout import OCILayout
-from ..models import Descriptor, Image, RawManifest
-from ..models._mediatype import manifest_media_type
+from ..models import Descriptor, Image, RawManifest, manifest_media_type
 from ..progress import ProgressCallback
 from ..requester import Requester
 from ._plan import distinct_largest_first

@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Literal, overload
 
 from ..models import (
+    IMAGE_CONFIG_TYPES,
     Descriptor,
     Image,
     ImageConfig,
@@ -22,7 +23,6 @@ from ..models import (
     config_from_bytes,
     manifest_from_bytes,
 )
-from ..models._mediatype import IMAGE_CONFIG_TYPES
 from ..progress import ProgressCallback
 from ..reference import check_digest, check_reference, check_tag, is_digest
 from ..requester import Requester

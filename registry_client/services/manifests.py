@@ -15,10 +15,11 @@ from ..models import (
     Manifest,
     RawManifest,
     manifest_from_bytes,
+    manifest_media_type,
     manifest_to_bytes,
     media_type_of,
+    specific_type,
 )
-from ..models._mediatype import manifest_media_type, specific_type
 from ..reference import check_digest, check_reference, is_digest, is_verifiable_digest
 from ._base import Service
 
