@@ -1,0 +1,195 @@
+"""Deleting one tag: the registry's tag DELETE, else Distribution's tombstone dance.
+
+Distribution 2.8 has no DELETE by tag (it answers 400 ``DIGEST_INVALID`` or 405
+``UNSUPPORTED``): the tag is pointed at a unique throw-away manifest, which is then
+deleted by digest. Whether the registry has the tag DELETE is remembered in
+``requester.capabilities["tag_delete"]``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable
+
+from .. import mediatypes
+from .._digest import compute_digest
+from .._log import log
+from ..errors import NotFoundError, RegistryError, RegistryResponseError
+from ..models import RawManifest
+from ..quirks import hub_refuses_deletes
+from ..requester import Requester
+from ._base import Service
+from .blobs import BlobService
+from .manifests import ManifestService
+
+_EMPTY_CONFIG = b"{}"
+_TOMBSTONE_ROUNDS = 3
+
+
+class TagDeleter(Service):
+    """Deletes single tags of one repository, with the tombstone fallback.
+
+    ``listed`` lists the repository's tags (every page): after a delete found done, it
+    tells a tag untagged by the delete from one left naming nothing.
+    """
+
+    def __init__(
+        self, requester: Requester, repository: str, *, manifests: ManifestService,
+        blobs: BlobService, listed: Callable[[], Iterable[str]],
+    ) -> None:
+        super().__init__(requester, repository)
+        self._manifests = manifests
+        self._blobs = blobs
+        self._listed = listed
+
+    def delete(self, tag: str) -> None:
+        """Remove the tag ``tag`` (checked by the caller): see ``TagService.delete``."""
+        caps = self._requester.capabilities
+        if caps.get("tag_delete") is not False:
+            try:
+                self._request(
+                    "DELETE", f"manifests/{tag}", actions="delete",
+                    operation=f"delete tag {tag}", expected=(200, 202, 204),
+                )
+                caps["tag_delete"] = True
+                return
+            except NotFoundError:
+                raise
+            except RegistryResponseError as exc:
+                # Distribution 2.8 answers 400 DIGEST_INVALID / 405 UNSUPPORTED to a
+                # DELETE by tag: fall back (and remember it for this registry).
+                # https://github.com/distribution/distribution/issues/1566
+                if exc.status_code not in (400, 405) or hub_refuses_deletes(
+                        self._requester.host, exc):
+                    raise  # (Docker Hub: never a tombstone over a live tag there)
+                caps["tag_delete"] = False
+        try:
+            self._delete_by_tombstone(tag)
+        except RegistryError as exc:
+            if not exc.message.startswith(f"delete tag {tag}"):
+                exc.with_context(f"delete tag {tag}: {exc.message}")
+            raise
+
+    def _delete_by_tombstone(self, tag: str) -> None:
+        """Point ``tag`` at a unique throw-away manifest, then delete that by digest.
+
+        Distribution deletes the manifest first and untags second: a delete that
+        races another (its 500 ``invalid checksum digest format``, or an answer that
+        was lost) may have deleted the manifest and left the tag naming nothing. So
+        when the delete's outcome was not a plain success the dance is done again
+        on the same tag while the tag list still has the tag and it names nothing.
+        """
+        original = self._manifests.get_raw(tag)  # NotFoundError for a missing tag
+        self._blobs.upload(_EMPTY_CONFIG)
+        for round_ in range(_TOMBSTONE_ROUNDS):
+            digest = self._manifests.put(tag, _tombstone(tag))
+            try:
+                resp = self._request(
+                    "DELETE", f"manifests/{digest}", actions="delete",
+                    operation=f"delete tag {tag} (throw-away manifest {digest})",
+                    expected=(200, 202, 204), retry_if=_racing_delete,
+                )
+                if resp.status_code != 404:
+                    return
+            except RegistryError as exc:
+                # returns only when the throw-away manifest is gone: deleted after all
+                self._failed_delete(exc, tag, digest, original, may_restore=round_ == 0)
+            # Found done after a lost answer or a racing delete's 500: the registry may
+            # have deleted the manifest without untagging it. Go round again only then.
+            if not self._left_dangling(tag, digest):
+                return
+        log.warning("delete tag %s in %s: the registry kept losing or failing its answers; "
+                    "the tag may still be listed without a manifest", tag, self.repository)
+
+    def _left_dangling(self, tag: str, digest: str) -> bool:
+        """After a delete only found done: is ``tag`` still listed, naming nothing?
+
+        HEAD of the tag cannot tell: it is 404 both for a tag that is gone and for
+        one left naming a deleted manifest. The tag list can: a tag untagged by the
+        delete is not listed any more (nor is any tag of a repository gone with it).
+        A listed tag naming another manifest was pushed again meanwhile: not ours.
+        """
+        try:
+            if tag not in self._listed():
+                return False
+        except NotFoundError:
+            return False
+        except RegistryError as exc:  # the delete is done; another round would be a guess
+            log.warning("delete tag %s in %s: done, but whether the tag is still listed "
+                        "without a manifest could not be checked (%s)",
+                        tag, self.repository, exc.message)
+            return False
+        try:
+            return self._manifests.head(tag).digest == digest
+        except NotFoundError:
+            return True
+
+    def _failed_delete(self, exc: RegistryError, tag: str, digest: str,
+                       original: RawManifest, *, may_restore: bool) -> None:
+        """After the throw-away manifest's delete failed: was it deleted all the same?
+
+        Gone (an earlier attempt did it, its answer lost): return, the delete is done.
+        Still there: the registry refused (deletes disabled, no delete right...) or never
+        answered, so put the tag back where it was (first round only) and raise.
+        Unknown: raise without putting anything back -- the delete may have happened.
+        """
+        try:
+            self._manifests.head(digest)
+            still_there: bool | None = True
+        except NotFoundError:
+            return
+        except RegistryError:
+            still_there = None
+        if not still_there or not may_restore:
+            exc.with_context(
+                f"{exc.message}; the delete may have happened, so the tag was not put back "
+                f"on {original.digest} (it names the throw-away manifest {digest} unless "
+                "the delete went through)")
+            raise exc
+        try:
+            self._manifests.put(tag, original)
+        except RegistryError as put_exc:
+            exc.with_context(
+                f"delete tag {tag}: {exc.message}; the tag now names a throw-away manifest "
+                f"and could not be put back on {original.digest} ({put_exc.message})")
+            raise exc from None
+        # No answer at all (timeouts, resets) is no refusal: say what is known.
+        what = ("the registry refused the delete" if exc.status_code is not None else
+                "the delete could not be confirmed (no answer; the throw-away manifest "
+                "was still there)")
+        exc.with_context(f"delete tag {tag}: {what}, the tag is left as it was ({exc.message})")
+        raise exc
+
+
+def _racing_delete(exc: RegistryError) -> bool:
+    """Distribution's 500 when deletes race, retried like a 502-504.
+
+    Deleting a manifest, Distribution 2.8 deletes it, then reads every tag link of the
+    repository to untag the ones naming it; a link another request is writing reads
+    empty ("invalid checksum digest format" in its log, a bare ``UNKNOWN`` 500 on the
+    wire). The manifest is gone by then, its tags may not be. The throw-away manifest
+    is ours alone, so any 500 on its delete is safe to retry.
+    """
+    return exc.status_code == 500
+
+
+def _tombstone(tag: str) -> RawManifest:
+    """A unique, valid, empty OCI manifest to move ``tag`` to before deleting it."""
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": mediatypes.OCI_MANIFEST,
+        "config": {
+            "mediaType": mediatypes.OCI_EMPTY,
+            "digest": compute_digest(_EMPTY_CONFIG),
+            "size": len(_EMPTY_CONFIG),
+        },
+        "layers": [],
+        "annotations": {
+            "io.registry-client.tombstone": f"{tag} {uuid.uuid4()} {time.time()}",
+        },
+    }
+    data = json.dumps(doc, separators=(",", ":")).encode()
+    return RawManifest(data=data, media_type=mediatypes.OCI_MANIFEST,
+                       digest=compute_digest(data))
