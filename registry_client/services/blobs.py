@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, BinaryIO
+from typing import IO, BinaryIO
 
 from .._http import is_digits
 from .._log import log
@@ -21,10 +21,10 @@ from ..models import Descriptor
 from ..progress import BlobSkipped, ProgressCallback, emit
 from ..reference import check_digest, scope
 from ._base import Service
-
-if TYPE_CHECKING:  # imported where first used: see _downloader, _sessions, upload
-    from ._download import Downloader
-    from ._upload_sessions import UploadSessions
+from ._download import Downloader
+from ._upload import Uploader
+from ._upload_sessions import UploadSessions
+from ._upload_source import UploadSource
 
 _OCTET = "application/octet-stream"
 
@@ -35,19 +35,13 @@ class BlobService(Service):
     Every read is verified against the blob's digest before you can rely on it.
     """
 
-    # Downloads and uploads are built on first use, and their modules loaded then: they
-    # are not needed to read, and ``from registry_client import Registry`` (benchmark g)
-    # stays as quick as when they were part of this module.
+    # Downloads and upload sessions are built on first use.
     @cached_property
     def _downloader(self) -> Downloader:
-        from ._download import Downloader  # cold start: loaded on the first download
-
         return Downloader(self.open)
 
     @cached_property
     def _sessions(self) -> UploadSessions:
-        from ._upload_sessions import UploadSessions  # cold start: on the first upload/mount
-
         return UploadSessions(self._requester, self.repository, present=self._present_for_push)
 
     def head(self, digest: str) -> Descriptor:
@@ -200,10 +194,6 @@ class BlobService(Service):
         """
         if digest is not None:
             check_digest(digest)
-        # cold start: chunking, resume and sources load on the first upload
-        from ._upload import Uploader
-        from ._upload_source import UploadSource
-
         source = UploadSource.from_data(data, digest)
         try:
             present = self._present(source.digest) if source.digest is not None else None

@@ -26,20 +26,21 @@ from ..models import (
 from ..progress import ProgressCallback
 from ..reference import check_digest, check_reference, check_tag, is_digest
 from ..requester import Requester
+from ._attach import ArtifactItem, Attacher
 from ._base import Service
+from ._copy import Copier
+from ._details import DetailsReader
+from ._plan import CopyPlan
 from ._platforms import platform_of_entry, read_config
+from ._pull import Puller
+from ._push import Pusher
+from ._referrers import Referrers
 from .blobs import BlobService
 from .manifests import ManifestService
 from .tags import TagService
 
-if TYPE_CHECKING:  # imported where first used: see the collaborators below
+if TYPE_CHECKING:
     from ..repository import Repository  # annotations only: services sit below it
-    from ._attach import ArtifactItem, Attacher
-    from ._copy import Copier
-    from ._details import DetailsReader
-    from ._plan import CopyPlan
-    from ._pull import Puller
-    from ._push import Pusher
 
 
 class ImageService(Service):
@@ -57,41 +58,29 @@ class ImageService(Service):
 
     # -- collaborators ------------------------------------------------------------------
     # Each is built on first use, from the requester, the repository name and the
-    # services it works with; its module is loaded then (layouts, copy plans, uploads):
-    # ``from registry_client import Registry`` (benchmark g) does not pay for them.
+    # services it works with.
     @cached_property
     def _details(self) -> DetailsReader:
-        from ._details import DetailsReader  # cold start: loaded on the first details()
-
         return DetailsReader(self._requester, manifests=self._manifests, blobs=self._blobs,
                              max_workers=self._max_workers)
 
     @cached_property
     def _puller(self) -> Puller:
-        from ._pull import Puller  # cold start: loaded on the first pull
-
         return Puller(self._requester, self.repository, manifests=self._manifests,
                       blobs=self._blobs, max_workers=self._max_workers)
 
     @cached_property
     def _pusher(self) -> Pusher:
-        from ._push import Pusher  # cold start: loaded on the first push
-
         return Pusher(self._requester, self.repository, manifests=self._manifests,
                       blobs=self._blobs, max_workers=self._max_workers)
 
     @cached_property
     def _copier(self) -> Copier:
-        from ._copy import Copier  # cold start: loaded on the first copy
-
         return Copier(self._requester, self.repository, manifests=self._manifests,
                       blobs=self._blobs, max_workers=self._max_workers)
 
     @cached_property
     def _attacher(self) -> Attacher:
-        from ._attach import Attacher  # cold start: loaded on the first attach
-        from ._referrers import Referrers  # cold start: on the first attach or referrers()
-
         return Attacher(manifests=self._manifests, blobs=self._blobs, referrers=Referrers(
             self._requester, self.repository, manifests=self._manifests))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from .. import mediatypes
 from .._digest import compute_digest
@@ -22,9 +21,7 @@ from ..models import (
 )
 from ..reference import check_digest, check_reference, is_digest, is_verifiable_digest
 from ._base import Service
-
-if TYPE_CHECKING:  # imported where first used: see _referrers
-    from ._referrers import Referrers
+from ._referrers import Referrers
 
 
 class ManifestService(Service):
@@ -36,8 +33,6 @@ class ManifestService(Service):
 
     @cached_property
     def _referrers(self) -> Referrers:
-        from ._referrers import Referrers  # cold start: loaded on the first referrers call
-
         return Referrers(self._requester, self.repository, manifests=self)
 
     def get_raw(self, reference: str) -> RawManifest:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Literal, overload
+from typing import Literal, overload
 
 from .._http import parse_json
 from .._log import log
@@ -14,14 +14,12 @@ from ..errors import InvalidReferenceError, NotFoundError, RegistryResponseError
 from ..models import Descriptor, TagPage
 from ..quirks import max_page_size
 from ..reference import check_tag, is_valid_digest
+from ..requester import Requester
 from ._base import Service
+from ._schedule import parallel
 from ._tag_delete import TagDeleter
-
-if TYPE_CHECKING:
-    from ..requester import Requester
-    from .blobs import BlobService
-    from .manifests import ManifestService
-
+from .blobs import BlobService
+from .manifests import ManifestService
 
 MAX_TAGS_PER_PAGE = 100_000
 
@@ -145,12 +143,7 @@ class TagService(Service):
             InvalidReferenceError: a name is not a tag.
         """
         names = [check_tag(t) for t in tags]
-        if not names:
-            return {}
-        from concurrent.futures import ThreadPoolExecutor  # cold start: threads when HEADs run
-
-        with ThreadPoolExecutor(max_workers=min(self._max_workers, len(names))) as pool:
-            found = list(pool.map(self._digest_or_none, names))
+        found = parallel(self._digest_or_none, names, self._max_workers)
         return {tag: d for tag, d in zip(names, found, strict=True) if d is not None}
 
     def _digest_or_none(self, tag: str) -> str | None:
