@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from .._log import log
-from .._reader import CHUNK, VerifyingReader
+from .._reader import VerifyingReader
 from ..errors import NotFoundError, RegistryUnavailableError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Image, RawManifest
 from ..progress import BlobMounted, BlobSkipped, ProgressCallback, emit
@@ -18,12 +18,8 @@ from ..reference import is_digest
 from ..requester import Requester
 from ._plan import BlobPlan, CopyPlan, CopyTarget, make_plan
 from ._platforms import light_image, read_config
-from ._referrers import Referrers
 from ._schedule import parallel, transfer
 from ._tree import Children, manifest_tree, require_verifiable_blobs
-from ._upload import MONOLITHIC_MAX, Uploader
-from ._upload_sessions import UploadSessions
-from ._upload_source import UploadSource
 from .blobs import BlobService
 from .manifests import ManifestService
 
@@ -162,8 +158,6 @@ class Copier:
         limit = self._requester.body_limit
         config_digest = config.digest if config is not None and config.size <= limit else None
         kept: dict[str, bytes] = {}
-        sessions = UploadSessions(target.requester, target.name,
-                                  present=lambda d: target.blobs.exists(d, for_push=True))
 
         def move(b: BlobPlan) -> None:
             if b.action == "skip":
@@ -193,13 +187,8 @@ class Copier:
             keep: list[bytes] | None = [] if b.digest == config_digest else None
             with _OpenOnRead(lambda: self._blobs.open(b.digest, expected_size=b.size),
                              keep) as reader:
-                # One PUT streams the reader as it arrives; chunked uploads (large blobs)
-                # need whole chunks, which a buffered reader assembles.
-                stream: io.RawIOBase | io.BufferedReader = (
-                    reader if b.size <= MONOLITHIC_MAX else io.BufferedReader(reader, CHUNK)
-                )
-                upload = UploadSource(stream, b.size, b.digest, owned=False)  # type: ignore[arg-type]
-                Uploader(target.requester, sessions, upload, None, progress).run()
+                target.blobs.upload_stream(reader, digest=b.digest, size=b.size,
+                                           progress=progress)
             if keep is not None:
                 kept[b.digest] = b"".join(keep)  # verified: the reader reached its EOF check
 
@@ -220,7 +209,7 @@ class Copier:
         self, subjects: Iterable[str], target: CopyTarget, *, progress: ProgressCallback | None,
     ) -> list[Descriptor]:
         """Copy the referrers of each subject to ``target`` (one level, not their referrers)."""
-        there = Referrers(target.requester, target.name, manifests=target.manifests)
+        there = target.manifests.referrers_service
         copied: list[Descriptor] = []
         for subject in dict.fromkeys(subjects):
             for entry in self._manifests.referrers(subject):

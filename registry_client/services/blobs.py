@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from functools import cached_property
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import IO, BinaryIO
 
 from .._http import is_digits
 from .._log import log
-from .._reader import VerifyingReader
+from .._reader import CHUNK, VerifyingReader
 from .._response import Response
 from ..errors import (
     AuthenticationError,
@@ -22,7 +23,7 @@ from ..progress import BlobSkipped, ProgressCallback, emit
 from ..reference import check_digest, scope
 from ._base import Service
 from ._download import Downloader
-from ._upload import Uploader
+from ._upload import MONOLITHIC_MAX, Uploader
 from ._upload_sessions import UploadSessions
 from ._upload_source import UploadSource
 
@@ -206,6 +207,24 @@ class BlobService(Service):
                             state_file).run()
         finally:
             source.close()
+
+    def upload_stream(
+        self, stream: io.RawIOBase, *, digest: str, size: int,
+        progress: ProgressCallback | None = None,
+    ) -> Descriptor:
+        """Upload the blob ``digest`` of ``size`` bytes, read once from ``stream``.
+
+        For a copy from another registry: the caller knows the repository lacks the
+        blob (no HEAD first), and ``stream`` cannot be rewound, so any upload failure
+        is raised (the caller sends the blob again from a fresh stream).
+        """
+        # One PUT streams the reader as it arrives; chunked uploads (large blobs) need
+        # whole chunks, which a buffered reader assembles.
+        body: io.RawIOBase | io.BufferedReader = (
+            stream if size <= MONOLITHIC_MAX else io.BufferedReader(stream, CHUNK)
+        )
+        source = UploadSource(body, size, digest, owned=False)  # type: ignore[arg-type]
+        return Uploader(self._requester, self._sessions, source, None, progress).run()
 
     def _present(self, digest: str) -> Descriptor | None:
         """The blob's descriptor (size from the registry) when the repository has it."""

@@ -34,7 +34,6 @@ from ._plan import CopyPlan
 from ._platforms import platform_of_entry, read_config
 from ._pull import Puller
 from ._push import Pusher
-from ._referrers import Referrers
 from .blobs import BlobService
 from .manifests import ManifestService
 from .tags import TagService
@@ -81,8 +80,8 @@ class ImageService(Service):
 
     @cached_property
     def _attacher(self) -> Attacher:
-        return Attacher(manifests=self._manifests, blobs=self._blobs, referrers=Referrers(
-            self._requester, self.repository, manifests=self._manifests))
+        return Attacher(manifests=self._manifests, blobs=self._blobs,
+                        referrers=self._manifests.referrers_service)
 
     # -- reading ------------------------------------------------------------------------
     def get_by_tag(self, tag: str) -> Image:

@@ -32,7 +32,10 @@ class ManifestService(Service):
     """
 
     @cached_property
-    def _referrers(self) -> Referrers:
+    def referrers_service(self) -> Referrers:
+        """The referrers of this repository's manifests: listed (:meth:`referrers`), and
+        where the registry lacks the referrers API, the referrers tag schema's index kept
+        up to date. One per repository, shared by attach and copy."""
         return Referrers(self._requester, self.repository, manifests=self)
 
     def get_raw(self, reference: str) -> RawManifest:
@@ -153,7 +156,7 @@ class ManifestService(Service):
             RegistryResponseError: the answer, or the referrers tag, is not an OCI index.
         """
         check_digest(digest)
-        return self._referrers.find(digest, artifact_type)
+        return self.referrers_service.find(digest, artifact_type)
 
     def put(self, reference: str, manifest: Manifest | RawManifest) -> str:
         """Store a manifest under a tag (or by its digest) and return its digest.
