@@ -13,7 +13,10 @@ from ..requester import Requester
 
 
 class Service:
-    """Base of the four services: holds only the shared requester and the repository name."""
+    """Base of every class that sends requests about one repository: the services
+    (manifests, blobs, tags, images) and the collaborators that send requests of their
+    own (upload sessions, referrers, tag deletes). Holds only the shared requester and
+    the repository name."""
 
     def __init__(self, requester: Requester, repository: str) -> None:
         self._requester = requester

@@ -6,11 +6,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .._http import is_digits
 from .._log import log
 from .._reader import CHUNK
+from .._request import Body
 from ..errors import (
     DigestMismatchError,
     NotFoundError,
@@ -68,10 +69,9 @@ class Uploader:
             emit(self.progress, BlobAdvanced(
                 self.source.digest or "", n, self.done, self.source.size))
 
-    def _send(self, method: str, url: str, **kw: Any) -> Any:
-        return self.sessions.send(
-            method, url, operation=f"upload blob {self.source.digest or ''}".strip(), **kw,
-        )
+    @property
+    def _operation(self) -> str:
+        return f"upload blob {self.source.digest or ''}".strip()
 
     @property
     def _where(self) -> str:
@@ -128,10 +128,10 @@ class Uploader:
     ) -> None:
         assert self.location is not None
         try:
-            resp = self._send(
+            resp = self.sessions.send(
                 "PUT", self.location, params={"digest": digest}, data=body,
                 headers={"Content-Type": _OCTET, "Content-Length": str(length)},
-                expected=(201, 204), retry_connection_errors=retry_cuts,
+                expected=(201, 204), retry_connection_errors=retry_cuts, operation=self._operation,
             )
         except (NotFoundError, RegistryUnavailableError):
             # A PUT whose answer was lost may have completed: the retried PUT then
@@ -372,11 +372,11 @@ class Uploader:
             else:
                 body = chunk[sent_from - offset:]
             try:
-                resp = self._send(
-                    "PATCH", self.location or "", data=body, idempotent=False,
+                resp = self.sessions.send(  # a CountingBody is sent as a file is
+                    "PATCH", self.location or "", data=cast(Body, body), idempotent=False,
                     headers={"Content-Type": _OCTET, "Content-Range": f"{sent_from}-{end}",
                              "Content-Length": str(size)},
-                    expected=(202, 204),
+                    expected=(202, 204), operation=self._operation,
                 )
             except (RegistryUnavailableError, RegistryResponseError) as exc:
                 # 416: the registry holds another offset than this chunk starts at
@@ -436,7 +436,8 @@ class Uploader:
         answers it for an empty session as well as for one byte. ``known`` (the offset
         the client last saw confirmed) decides: 0 when nothing was confirmed yet.
         """
-        resp = self._send("GET", self.location or "", expected=(204, 200))
+        resp = self.sessions.send("GET", self.location or "", operation=self._operation,
+                                  expected=(204, 200))
         self._set_location(resp)
         end = range_end(resp)
         if end is None:

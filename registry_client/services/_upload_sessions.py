@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .._request import Body
 from .._response import Response
 from ..requester import Requester
 from ._base import Service
@@ -42,11 +43,18 @@ class UploadSessions(Service):
             operation=operation, idempotent=True,
         )
 
-    def send(self, method: str, url: str, *, operation: str, **kw: Any) -> Response:
-        """Send a request on a session URL (resolved against the registry, push scope)."""
+    def send(
+        self, method: str, url: str, *, operation: str, expected: Iterable[int],
+        params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
+        data: Body | None = None, idempotent: bool | None = None,
+        retry_connection_errors: bool = True,
+    ) -> Response:
+        """Send a request on a session URL (resolved against the registry, push scope):
+        a chunk's PATCH (not idempotent), the final PUT, a status GET."""
         return self._request(
             method, self._requester.resolve(url), actions="pull,push", absolute=True,
-            operation=operation, **kw,
+            operation=operation, expected=expected, params=params, headers=headers,
+            data=data, idempotent=idempotent, retry_connection_errors=retry_connection_errors,
         )
 
     def cancel(self, location: str) -> None:
