@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from . import mediatypes
 from ._locks import locked_directory
 from .errors import DigestMismatchError, LayoutError, LayoutNotFoundError
 from .reference import is_valid_digest, require_verifiable
@@ -25,7 +26,6 @@ __all__ = ["REF_NAME", "OCILayout"]
 
 REF_NAME = "org.opencontainers.image.ref.name"
 _LAYOUT = {"imageLayoutVersion": "1.0.0"}
-_INDEX_MEDIA = "application/vnd.oci.image.index.v1+json"
 
 
 def _umask() -> int:
@@ -178,7 +178,7 @@ class OCILayout:
             _atomic_write(marker, json.dumps(_LAYOUT).encode(), replace=False)
         index = self.root / "index.json"
         if not index.exists():  # never over an index.json another writer just made
-            empty = {"schemaVersion": 2, "mediaType": _INDEX_MEDIA, "manifests": []}
+            empty = {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": []}
             _atomic_write(index, json.dumps(empty, indent=2).encode(), replace=False)
 
     def blob_path(self, digest: str) -> Path:

@@ -19,7 +19,6 @@ EMPTY_JSON = b"{}"
 EMPTY_DESCRIPTOR = Descriptor(
     media_type=mediatypes.OCI_EMPTY, digest=compute_digest(EMPTY_JSON), size=len(EMPTY_JSON)
 )
-_OCTET = "application/octet-stream"
 
 Blob: TypeAlias = bytes | str | os.PathLike[str]
 ArtifactItem: TypeAlias = Blob | tuple[Blob, str]
@@ -38,7 +37,7 @@ class Attacher:
         self._referrers = referrers
 
     def _layer(self, item: ArtifactItem) -> Descriptor:
-        data, media_type = item if isinstance(item, tuple) else (item, _OCTET)
+        data, media_type = item if isinstance(item, tuple) else (item, mediatypes.OCTET_STREAM)
         if isinstance(data, bytes | bytearray | memoryview):
             uploaded = self._blobs.upload(bytes(data))
             return Descriptor(media_type=media_type, digest=uploaded.digest, size=uploaded.size)

@@ -20,11 +20,11 @@ from ..errors import NotFoundError, RegistryError, RegistryResponseError
 from ..models import RawManifest
 from ..quirks import hub_refuses_deletes
 from ..requester import Requester
+from ._attach import EMPTY_DESCRIPTOR, EMPTY_JSON
 from ._base import Service
 from .blobs import BlobService
 from .manifests import ManifestService
 
-_EMPTY_CONFIG = b"{}"
 _TOMBSTONE_ROUNDS = 3
 
 
@@ -82,7 +82,7 @@ class TagDeleter(Service):
         on the same tag while the tag list still has the tag and it names nothing.
         """
         original = self._manifests.get_raw(tag)  # NotFoundError for a missing tag
-        self._blobs.upload(_EMPTY_CONFIG)
+        self._blobs.upload(EMPTY_JSON)
         for round_ in range(_TOMBSTONE_ROUNDS):
             digest = self._manifests.put(tag, _tombstone(tag))
             try:
@@ -181,9 +181,9 @@ def _tombstone(tag: str) -> RawManifest:
         "schemaVersion": 2,
         "mediaType": mediatypes.OCI_MANIFEST,
         "config": {
-            "mediaType": mediatypes.OCI_EMPTY,
-            "digest": compute_digest(_EMPTY_CONFIG),
-            "size": len(_EMPTY_CONFIG),
+            "mediaType": EMPTY_DESCRIPTOR.media_type,
+            "digest": EMPTY_DESCRIPTOR.digest,
+            "size": EMPTY_DESCRIPTOR.size,
         },
         "layers": [],
         "annotations": {

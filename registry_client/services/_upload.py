@@ -19,6 +19,7 @@ from ..errors import (
     RegistryResponseError,
     RegistryUnavailableError,
 )
+from ..mediatypes import OCTET_STREAM
 from ..models import Descriptor
 from ..progress import BlobAdvanced, BlobFinished, BlobStarted, ProgressCallback, emit
 from ..quirks import chunk_size_limit
@@ -30,7 +31,6 @@ from ._upload_source import CheckedFile, CountingBody, UploadSource, read_full
 MONOLITHIC_MAX = 64 * 1024 * 1024
 DEFAULT_CHUNK = 16 * 1024 * 1024  # chunks read into memory (a stream that can't rewind)
 STREAM_CHUNK = 64 * 1024 * 1024  # chunks streamed from a file
-_OCTET = "application/octet-stream"
 
 
 class Uploader:
@@ -121,7 +121,7 @@ class Uploader:
             self.state_file.unlink(missing_ok=True)
         size = self.source.size if self.source.size is not None else self.done
         emit(self.progress, BlobFinished(digest, size))
-        return Descriptor(media_type=_OCTET, digest=digest, size=size)
+        return Descriptor(media_type=OCTET_STREAM, digest=digest, size=size)
 
     def _put_final(
         self, digest: str, body: Any, length: int, *, retry_cuts: bool = True
@@ -130,7 +130,7 @@ class Uploader:
         try:
             resp = self.sessions.send(
                 "PUT", self.location, params={"digest": digest}, data=body,
-                headers={"Content-Type": _OCTET, "Content-Length": str(length)},
+                headers={"Content-Type": OCTET_STREAM, "Content-Length": str(length)},
                 expected=(201, 204), retry_connection_errors=retry_cuts, operation=self._operation,
             )
         except (NotFoundError, RegistryUnavailableError):
@@ -374,7 +374,7 @@ class Uploader:
             try:
                 resp = self.sessions.send(  # a CountingBody is sent as a file is
                     "PATCH", self.location or "", data=cast(Body, body), idempotent=False,
-                    headers={"Content-Type": _OCTET, "Content-Range": f"{sent_from}-{end}",
+                    headers={"Content-Type": OCTET_STREAM, "Content-Range": f"{sent_from}-{end}",
                              "Content-Length": str(size)},
                     expected=(202, 204), operation=self._operation,
                 )

@@ -18,6 +18,7 @@ from ..errors import (
     NotFoundError,
     RegistryResponseError,
 )
+from ..mediatypes import OCTET_STREAM
 from ..models import Descriptor
 from ..progress import BlobSkipped, ProgressCallback, emit
 from ..reference import check_digest, scope
@@ -26,8 +27,6 @@ from ._download import Downloader
 from ._upload import MONOLITHIC_MAX, Uploader
 from ._upload_sessions import UploadSessions
 from ._upload_source import UploadSource
-
-_OCTET = "application/octet-stream"
 
 
 class BlobService(Service):
@@ -63,7 +62,7 @@ class BlobService(Service):
             raise RegistryResponseError(
                 f"head blob {digest}: no usable Content-Length ({length[:40]!r})"
             )
-        media = (resp.headers.get("Content-Type") or _OCTET).split(";", 1)[0].strip()
+        media = (resp.headers.get("Content-Type") or OCTET_STREAM).split(";", 1)[0].strip()
         return Descriptor(media_type=media, digest=digest, size=int(length))
 
     def exists(self, digest: str, *, for_push: bool = False) -> bool:
@@ -202,7 +201,7 @@ class BlobService(Service):
                 if state_file is not None:  # a session saved by an earlier run is not needed
                     self._sessions.forget_state(state_file)
                 emit(progress, BlobSkipped(present.digest, present.size))
-                return Descriptor(media_type=_OCTET, digest=present.digest, size=present.size)
+                return Descriptor(media_type=OCTET_STREAM, digest=present.digest, size=present.size)
             return Uploader(self._requester, self._sessions, source, chunk_size, progress,
                             state_file).run()
         finally:
