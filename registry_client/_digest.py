@@ -11,7 +11,21 @@ from typing import Any
 
 from .reference import require_verifiable
 
-__all__ = ["compute_digest", "new_hasher"]
+__all__ = ["REGISTRY_ALGORITHM", "compute_digest", "new_hasher", "registry_keyed"]
+
+REGISTRY_ALGORITHM = "sha256"
+"""The algorithm registries key content by: the digest they compute and answer with."""
+
+
+def registry_keyed(digest: str) -> bool:
+    """True when ``digest`` is of the algorithm registries key content by (sha256).
+
+    Such a digest names content as the registry does: it is the registry's own
+    ``Docker-Content-Digest``, and a blob linked under it is there. A digest of another
+    algorithm (``sha512:…``) is only the client's name: the registry answers with the
+    sha256 of the same bytes, and may accept it without linking anything.
+    """
+    return digest.startswith(f"{REGISTRY_ALGORITHM}:")
 
 
 def new_hasher(digest: str) -> Any:
@@ -24,6 +38,6 @@ def new_hasher(digest: str) -> Any:
     return hashlib.new(digest.split(":", 1)[0])
 
 
-def compute_digest(data: bytes, algorithm: str = "sha256") -> str:
+def compute_digest(data: bytes, algorithm: str = REGISTRY_ALGORITHM) -> str:
     """The ``algo:hex`` digest of ``data``."""
     return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"

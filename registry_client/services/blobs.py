@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from .._digest import registry_keyed
 from .._http import is_digits
 from .._log import log
 from .._reader import CHUNK, VerifyingReader
@@ -260,7 +261,7 @@ class BlobService(Service):
                       from_repository, exc.status_code)
             return False
         if resp.status_code == 201:
-            if digest.startswith("sha256:"):
+            if registry_keyed(digest):
                 return True
             # Distribution 2.8 answers 201 to a mount of a sha512 blob without linking it
             # (a manifest naming it is then refused with MANIFEST_BLOB_UNKNOWN): for the

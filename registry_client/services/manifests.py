@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from functools import cached_property
 
 from .. import mediatypes
-from .._digest import compute_digest
+from .._digest import compute_digest, registry_keyed
 from .._http import is_digits
 from ..errors import DigestMismatchError, RegistryResponseError
 from ..models import (
@@ -84,7 +84,7 @@ class ManifestService(Service):
             actual = compute_digest(data, want.split(":", 1)[0])
             if actual != want:
                 raise DigestMismatchError(f"{where}: content is {actual}, expected {want}")
-        if wanted and wanted[0].startswith("sha256:"):
+        if wanted and registry_keyed(wanted[0]):
             return wanted[0]
         return compute_digest(data)
 
@@ -136,7 +136,7 @@ class ManifestService(Service):
             # (which only the body can settle): fall back to the body.
             raw = self._get_raw(reference, "head manifest")
             return Descriptor(media_type=raw.media_type, digest=raw.digest, size=len(raw.data))
-        if by_digest and reference.startswith("sha256:"):
+        if by_digest and registry_keyed(reference):
             digest = reference
         return Descriptor(media_type=media, digest=digest, size=int(length))
 
@@ -194,7 +194,7 @@ class ManifestService(Service):
             headers={"Content-Type": media}, data=data,
         )
         remote = (resp.headers.get("Docker-Content-Digest") or "").strip()
-        if remote and remote.startswith("sha256:") and remote != local:
+        if remote and registry_keyed(remote) and remote != local:
             raise DigestMismatchError(
                 f"put manifest {reference} ({self.domain}/{self.repository}): registry "
                 f"stored {remote[:100]}, sent {local}"

@@ -12,7 +12,7 @@ import hashlib
 import pytest
 
 from registry_client import RegistryError, UnsupportedDigestError
-from registry_client._digest import new_hasher
+from registry_client._digest import new_hasher, registry_keyed
 from registry_client.reference import is_valid_digest, is_verifiable_digest, require_verifiable
 
 SHA256 = "sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270"
@@ -64,6 +64,12 @@ def test_only_sha256_and_sha512_are_verifiable() -> None:
             require_verifiable(digest)
         with pytest.raises(UnsupportedDigestError):
             new_hasher(digest)  # no hashing (so no download) by an unknown algorithm
+
+
+def test_only_sha256_digests_are_the_registry_s_own() -> None:
+    """Registries key content by sha256: a sha512 (or any other) digest is the client's."""
+    assert registry_keyed(SHA256)
+    assert not any(registry_keyed(d) for d in (SHA512, B64U, *OTHER_VALID))
 
 
 def test_the_error_is_a_registry_error_and_a_value_error() -> None:
