@@ -22,6 +22,7 @@ library, so every layer may use it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -73,25 +74,31 @@ _NOT_CHALLENGE = r"(?!(?:realm|service|scope|error|error_description|charset)=)"
 # digit or a base64/JWT symbol, a capital past its first letter (base64), or is long.
 # ("Bearer challenge without realm", "want Bearer or Basic" keep their words.)
 _CREDENTIAL = r"(?=[^\s'\",}]*[0-9+/=._~-]|[^\s'\",}][a-z]*[A-Z]|[^\s'\",}]{20})"
-_PATTERNS = (
-    # "Authorization: <anything>" (also Proxy-Authorization), header or repr form.
-    re.compile(r"(?i)((?:proxy-)?authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\r\n,}]+"),
-    # Credentials after an auth scheme, but not the parameters of a challenge.
-    re.compile(r"(?i)\b(bearer\s+)" + _NOT_CHALLENGE + r"(?-i:" + _CREDENTIAL + r")"
-               r"[^\s'\",}]+"),
-    re.compile(r"(?i)\b(basic\s+)" + _NOT_CHALLENGE + r"(?-i:" + _CREDENTIAL + r")"
-               r"[A-Za-z0-9+/=._~-]+"),
-    # JWTs (three base64url parts, the first one a JSON object: "eyJ...").
-    re.compile(r"()\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
-    # Secret key=value pairs (query strings, form bodies, JSON); the name may end a
-    # longer one (X-Amz-Security-Token).
-    # A value follows the separator at once (password=x), or in quotes after a space
-    # ("password": "x"); "password: give the other" is prose.
-    re.compile(
-        r"(?i)((?:" + "|".join(re.escape(name) for name in sorted(SECRET_NAMES)) + r")"
-        r"['\"]?\s*[=:](?:['\"]?|\s*['\"]))[^&\s'\",}]+"
-    ),
-)
+
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern[str], ...]:
+    """The credential patterns of :class:`Redactor`, compiled on first use: only the
+    CLI's log and trace need them, so ``import registry_client`` does not pay for it."""
+    return (
+        # "Authorization: <anything>" (also Proxy-Authorization), header or repr form.
+        re.compile(r"(?i)((?:proxy-)?authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\r\n,}]+"),
+        # Credentials after an auth scheme, but not the parameters of a challenge.
+        re.compile(r"(?i)\b(bearer\s+)" + _NOT_CHALLENGE + r"(?-i:" + _CREDENTIAL + r")"
+                   r"[^\s'\",}]+"),
+        re.compile(r"(?i)\b(basic\s+)" + _NOT_CHALLENGE + r"(?-i:" + _CREDENTIAL + r")"
+                   r"[A-Za-z0-9+/=._~-]+"),
+        # JWTs (three base64url parts, the first one a JSON object: "eyJ...").
+        re.compile(r"()\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
+        # Secret key=value pairs (query strings, form bodies, JSON); the name may end a
+        # longer one (X-Amz-Security-Token).
+        # A value follows the separator at once (password=x), or in quotes after a space
+        # ("password": "x"); "password: give the other" is prose.
+        re.compile(
+            r"(?i)((?:" + "|".join(re.escape(name) for name in sorted(SECRET_NAMES)) + r")"
+            r"['\"]?\s*[=:](?:['\"]?|\s*['\"]))[^&\s'\",}]+"
+        ),
+    )
 
 
 def is_secret_header(name: str) -> bool:
@@ -145,7 +152,7 @@ class Redactor:
         """Return ``text`` with every credential masked."""
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, MASK)
-        for pattern in _PATTERNS:
+        for pattern in _patterns():
             text = pattern.sub(lambda m: m.group(1) + MASK, text)
         return text
 

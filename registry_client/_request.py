@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import IO, Any
+
+import attrs
 
 from .errors import RegistryError
 
@@ -17,7 +18,7 @@ iterable of blocks (sent once: it cannot be replayed)."""
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
-@dataclass(frozen=True)
+@attrs.frozen
 class Request:
     """One registry API request, as :meth:`Requester.send_request` sends it.
 

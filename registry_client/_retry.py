@@ -8,14 +8,14 @@ difference is written below as data, with its reason.
 
 from __future__ import annotations
 
-import dataclasses
 import random
-from dataclasses import dataclass
+
+import attrs
 
 __all__ = ["CHUNK_POLICY", "REGISTRY_POLICY", "TOKEN_POLICY", "RetryPolicy"]
 
 
-@dataclass(frozen=True)
+@attrs.frozen
 class RetryPolicy:
     """When to try a request again and how long to wait first.
 
@@ -38,11 +38,11 @@ class RetryPolicy:
 
     def with_statuses(self, *statuses: int) -> RetryPolicy:
         """This policy, also retrying ``statuses``."""
-        return dataclasses.replace(self, statuses=self.statuses | frozenset(statuses))
+        return attrs.evolve(self, statuses=self.statuses | frozenset(statuses))
 
     def tuned(self, *, retries: int, backoff: float, max_backoff: float) -> RetryPolicy:
         """This policy with a registry's own ``retries``, ``backoff`` and ``max_backoff``."""
-        return dataclasses.replace(self, retries=max(0, int(retries)), backoff=backoff,
+        return attrs.evolve(self, retries=max(0, int(retries)), backoff=backoff,
                                    max_backoff=max_backoff)
 
     def should_retry(self, attempt: int, status: int | None = None) -> bool:
