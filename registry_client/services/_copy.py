@@ -15,13 +15,11 @@ from ..errors import NotFoundError, RegistryUnavailableError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Image, RawManifest
 from ..progress import BlobMounted, BlobSkipped, ProgressCallback, emit
 from ..reference import is_digest
-from ..requester import Requester
 from ._plan import BlobPlan, CopyPlan, CopyTarget, make_plan
 from ._platforms import light_image, read_config
 from ._schedule import parallel, transfer
 from ._tree import Children, manifest_tree, require_verifiable_blobs
-from .blobs import BlobService
-from .manifests import ManifestService
+from ._worker import ImageWorker
 
 
 class _OpenOnRead(io.RawIOBase):
@@ -80,7 +78,7 @@ class _Source:
     children: Children
 
 
-class Copier:
+class Copier(ImageWorker):
     """Copies images of one repository to others, ``max_workers`` blobs at a time.
 
     Within one registry blobs are mounted (a mount the registry declines falls back to
@@ -88,16 +86,6 @@ class Copier:
     streamed transfer. Manifests are read with the light parser, as for pull: moving
     bytes needs only their descriptors.
     """
-
-    def __init__(
-        self, requester: Requester, repository: str, *, manifests: ManifestService,
-        blobs: BlobService, max_workers: int,
-    ) -> None:
-        self._requester = requester
-        self._repository = repository
-        self._manifests = manifests
-        self._blobs = blobs
-        self._max_workers = max_workers
 
     def copy(
         self, reference: str, target: CopyTarget, target_tag: str | None, *,

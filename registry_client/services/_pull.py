@@ -11,7 +11,6 @@ from ..layout import OCILayout
 from ..models import Descriptor, Image, Platform, RawManifest
 from ..progress import BlobSkipped, ProgressCallback, emit
 from ..reference import is_digest
-from ..requester import Requester
 from . import _light
 from ._plan import distinct_largest_first, distributable
 from ._platforms import (
@@ -23,8 +22,7 @@ from ._platforms import (
 )
 from ._schedule import transfer
 from ._tree import MAX_INDEX_DEPTH, manifest_tree, require_verifiable_blobs
-from .blobs import BlobService
-from .manifests import ManifestService
+from ._worker import ImageWorker
 
 
 def _descriptor_dict(raw: RawManifest) -> dict[str, Any]:
@@ -35,22 +33,12 @@ def _descriptor_dict(raw: RawManifest) -> dict[str, Any]:
     return {"mediaType": raw.media_type, "digest": raw.digest, "size": len(raw.data)}
 
 
-class Puller:
+class Puller(ImageWorker):
     """Pulls images of one repository into OCI layouts.
 
     Manifests are read with the light parser (``_light``): moving bytes needs only
     their descriptors, not the typed models. Blobs move ``max_workers`` at a time.
     """
-
-    def __init__(
-        self, requester: Requester, repository: str, *, manifests: ManifestService,
-        blobs: BlobService, max_workers: int,
-    ) -> None:
-        self._requester = requester
-        self._repository = repository
-        self._manifests = manifests
-        self._blobs = blobs
-        self._max_workers = max_workers
 
     def pull(
         self, reference: str, directory: str | os.PathLike[str], *,

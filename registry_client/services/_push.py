@@ -9,14 +9,13 @@ from ..errors import LayoutError
 from ..layout import OCILayout
 from ..models import Descriptor, Image, RawManifest, manifest_media_type
 from ..progress import ProgressCallback
-from ..requester import Requester
 from ._plan import distinct_largest_first
 from ._platforms import light_image
 from ._schedule import transfer
 from ._tree import manifest_tree
 from ._upload_source import CheckedFile
+from ._worker import ImageWorker
 from .blobs import BlobService
-from .manifests import ManifestService
 
 
 def _local_manifest(layout: OCILayout, desc: dict[str, Any], limit: int) -> RawManifest:
@@ -48,18 +47,8 @@ def send_layout_blob(
                      digest=descriptor.digest, progress=progress)
 
 
-class Pusher:
+class Pusher(ImageWorker):
     """Pushes images from OCI layouts into one repository, ``max_workers`` blobs at a time."""
-
-    def __init__(
-        self, requester: Requester, repository: str, *, manifests: ManifestService,
-        blobs: BlobService, max_workers: int,
-    ) -> None:
-        self._requester = requester
-        self._repository = repository
-        self._manifests = manifests
-        self._blobs = blobs
-        self._max_workers = max_workers
 
     def push(
         self, directory: str | os.PathLike[str], tag: str, *, progress: ProgressCallback | None,
