@@ -24,7 +24,9 @@ left (``times``) decides the fault:
     bytes of the body, then break the connection (the bytes sent are delivered first, then
     it is reset).  ``on="request"``: forward the headers and ``after_bytes`` bytes of the
     request body upstream, then reset both connections.  A body no longer than
-    ``after_bytes`` is passed through whole: nothing is cut and the rule's budget is kept.
+    ``after_bytes`` is passed through whole: nothing is cut and the rule's budget is kept
+    (a response cut takes a use of ``times`` at the cut itself, so concurrent requests
+    with short bodies never let a long one through uncut).
 ``"short"``
     Send ``after_bytes`` bytes of a body whose ``Content-Length`` promises more, then close
     the connection cleanly (FIN, not RST); a body no longer than that is not touched.
@@ -148,6 +150,11 @@ class FaultRule:
     def exhausted(self) -> bool:
         """True when the rule has used up its ``times`` budget."""
         return self.times is not None and self.applied >= self.times
+
+    def claims_late(self) -> bool:
+        """True for a response cut (``cut``/``short``): its budget is taken at the cut,
+        so a matched body that ends before ``after_bytes`` never holds it."""
+        return self.action in ("cut", "short") and self.on == "response"
 
     def matches(self, server: str, method: str, target: str) -> bool:
         """True when the request fits the rule's server, method and path pattern."""
@@ -487,9 +494,19 @@ class FaultProxy(StartStop):
                 rule.matched += 1
                 if rule.matched % rule.every:  # only every n-th match
                     continue
-                rule.applied += 1
+                if not rule.claims_late():
+                    rule.applied += 1
                 return rule
         return None
+
+    def _claim(self, rule: FaultRule, record: ProxiedRequest) -> bool:
+        """Take one use of a late-claiming rule at its cut; False when others took them."""
+        with self._lock:
+            if rule.exhausted():
+                return False
+            rule.applied += 1
+            record.fault = rule.action
+            return True
 
     def _unapply(self, rule: FaultRule | None, record: ProxiedRequest) -> None:
         """The fault turned out to have nothing to act on: give its budget back."""
@@ -559,7 +576,7 @@ class FaultProxy(StartStop):
         with self._lock:
             self._records.append(record)
         rule = self._match(server, head.method, head.target)
-        record.fault = rule.action if rule is not None else None
+        record.fault = rule.action if rule is not None and not rule.claims_late() else None
         keep_alive = (head.get("connection") or "").lower() != "close"
         body = _body_reader(head, conn.rfile)
 
@@ -751,9 +768,7 @@ class FaultProxy(StartStop):
         record.status = resp.status
         conn.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         if no_body:
-            resp.read()
-            if action in ("cut", "short") and rule is not None and rule.on == "response":
-                self._unapply(rule, record)  # a complete answer: there is no body to cut
+            resp.read()  # a complete answer: no body to cut, and no use of a cut taken
             return
 
         limit = rule.after_bytes if action in ("cut", "short") and rule is not None \
@@ -766,18 +781,23 @@ class FaultProxy(StartStop):
                 conn.close_upstream()
                 raise _Cut("fin" if action == "short" else "cut")
             if limit is not None and position >= limit:
+                assert rule is not None
                 try:  # is anything left to hold back?
-                    more = not resp.isclosed() and bool(resp.read(1))
+                    extra = b"" if resp.isclosed() else resp.read(1)
+                    more = bool(extra)
                 except (OSError, http.client.HTTPException):
-                    more = True
-                if more:
+                    extra, more = b"", True
+                if more and self._claim(rule, record):
                     conn.close_upstream()
                     raise _Cut("fin" if action == "short" else "cut")
-                # The whole body was sent: cutting now would only close a connection the
-                # client rightly keeps for its next request. No fault after all.
-                assert rule is not None
-                self._unapply(rule, record)
+                # The whole body was sent (cutting now would only close a connection the
+                # client rightly keeps), or the rule's uses went to other requests: no
+                # fault here; the byte read to find out goes on to the client.
                 limit = None
+                if extra:
+                    conn.send(b"1\r\n" + extra + b"\r\n" if chunked else extra)
+                    position += 1
+                    self._count(record, sent=1)
                 continue
             want = _BLOCK if limit is None else min(_BLOCK, limit - position)
             if action == "throttle" and rule is not None:
@@ -792,18 +812,18 @@ class FaultProxy(StartStop):
             if limit is not None and position + len(block) >= limit:
                 # This block reaches the cut point: find out whether anything follows
                 # before the client gets it, so a body that ends exactly here is passed
-                # through as no fault at all (a client reading it whole sees the rule
-                # already un-applied).
+                # through as no fault at all (the rule keeps its budget).
+                assert rule is not None
                 try:
-                    more = not resp.isclosed() and bool(resp.read(1))
+                    extra = b"" if resp.isclosed() else resp.read(1)
+                    more = bool(extra)
                 except (OSError, http.client.HTTPException):
-                    more = True
-                if not more:
-                    assert rule is not None
-                    self._unapply(rule, record)
-                    limit = None
-                else:
+                    extra, more = b"", True
+                if more and self._claim(rule, record):
                     cut_next = True  # a byte of what follows was read: cut after this block
+                else:
+                    limit = None
+                    block += extra  # not cut after all: the byte read goes on too
             if action == "corrupt" and rule is not None \
                     and position <= rule.offset < position + len(block):
                 i = rule.offset - position
@@ -820,9 +840,6 @@ class FaultProxy(StartStop):
                     time.sleep(ahead)
         if chunked:
             conn.send(b"0\r\n\r\n")
-        if limit is not None:  # the body ended before the cut point: nothing was cut
-            assert rule is not None
-            self._unapply(rule, record)
         if until_close:
             raise _Cut("fin")
 

@@ -257,3 +257,16 @@ def test_rejects_bad_rules(proxy: FaultProxy) -> None:
         proxy.add_rule(action="throttle")
     with pytest.raises(ValueError):
         FaultProxy("https://127.0.0.1:1")
+
+
+def test_a_cut_waiting_on_a_short_body_does_not_spare_a_long_one(proxy: FaultProxy) -> None:
+    """The budget of a response cut is taken at the cut: a request the rule matched whose
+    body turns out too short (still in flight here) never lets another long body through
+    uncut. (It used to hold the rule's only use until its body ended.)"""
+    rule = proxy.add_rule("GET", "/blobs/", action="cut", after_bytes=100_000)
+    in_flight = proxy._match("proxy", "GET", f"/v2/{REPO}/blobs/sha256:{'0' * 64}")
+    assert in_flight is rule
+    with pytest.raises(requests.RequestException):
+        requests.get(blob_url(proxy), timeout=5).raise_for_status()
+    assert rule.applied == 1 and rule.exhausted()
+    assert proxy.requests[-1].fault == "cut"
