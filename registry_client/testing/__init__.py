@@ -35,6 +35,7 @@ _LAZY = {
     "SeedError": "._seed", "seed_blob": "._seed", "seed_image": "._seed",
     "seed_many_repositories": "._seed", "seed_tags": "._seed",
     "self_signed_certificate": "._tls",
+    "tcp_server": "._util",
     "TokenRequest": "._token_server", "TokenServer": "._token_server",
     # the fixtures need pytest; everything else works without it
     "LocalRegistryFactory": ".plugin", "local_registry": ".plugin",
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from ._seed import SeedError, seed_blob, seed_image, seed_many_repositories, seed_tags
     from ._tls import self_signed_certificate
     from ._token_server import TokenRequest, TokenServer
+    from ._util import tcp_server
     from .plugin import (
         LocalRegistryFactory,
         local_registry,
@@ -95,5 +97,6 @@ __all__ = [
     "seed_tags",
     "self_signed_certificate",
     "sha256_digest",
+    "tcp_server",
     "unique_repository",
 ]

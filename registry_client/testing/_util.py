@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import abc
 import base64
+import contextlib
 import socket
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -24,6 +26,43 @@ def free_port() -> int:
         sock.bind((LOCALHOST, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@contextlib.contextmanager
+def tcp_server(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A loopback TCP server for connection faults no registry makes: it hands each
+    accepted connection to ``handle`` (read the request, answer nothing, hang up, speak
+    TLS...) and yields its port; the server stops when the ``with`` block ends.
+
+    Example::
+
+        with tcp_server(lambda conn: conn.recv(65536)) as port:  # a server that never answers
+            Registry(f"127.0.0.1:{port}", protocol="http", timeout=(1, 1)).ping()
+    """
+    listener = socket.socket()
+    listener.bind((LOCALHOST, 0))
+    listener.listen(8)
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                handle(conn)
+
+    thread = threading.Thread(target=serve, daemon=True, name="tcp-server")
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
 
 
 def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

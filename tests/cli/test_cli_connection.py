@@ -7,48 +7,18 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from registry_client.cli import main
+from registry_client.testing import tcp_server
 
 
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _server(handle: Callable[[socket.socket], None]) -> Iterator[int]:
-    """A loopback TCP server handing each connection to ``handle``; stopped on exit."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.settimeout(0.1)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(5)
-                handle(conn)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield int(listener.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
 
 
 def _silent(conn: socket.socket) -> None:
@@ -84,7 +54,7 @@ def test_a_refused_connection_says_refused(
 def test_a_timeout_names_the_flag_to_raise_it(
     capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
 ) -> None:
-    with _server(_silent) as port:
+    with tcp_server(_silent) as port:
         assert main(["--plain-http", "--timeout", "0.3", "digest",
                      f"127.0.0.1:{port}/app:1.0"]) == 1
     err = capsys.readouterr().err
@@ -95,7 +65,7 @@ def test_a_timeout_names_the_flag_to_raise_it(
 def test_plain_http_to_a_port_that_hangs_up_suggests_dropping_plain_http(
     capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
 ) -> None:
-    with _server(_hang_up) as port:
+    with tcp_server(_hang_up) as port:
         assert main(["--plain-http", "digest", f"127.0.0.1:{port}/app:1.0"]) == 1
     err = capsys.readouterr().err
     assert "closed the connection without answering" in err
@@ -120,7 +90,7 @@ def _go_tls_answer(conn: socket.socket) -> None:
 def test_plain_http_to_a_registrys_tls_port_names_the_flag(
     capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
 ) -> None:
-    with _server(_go_tls_answer) as port:
+    with tcp_server(_go_tls_answer) as port:
         assert main(["--plain-http", "digest", f"127.0.0.1:{port}/app:1.0"]) == 1
     err = capsys.readouterr().err
     assert "speaks HTTPS: drop --plain-http" in err and "protocol=" not in err

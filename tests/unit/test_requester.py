@@ -20,7 +20,7 @@ import threading
 import time
 import traceback
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -54,6 +54,7 @@ from registry_client.errors import (
     RegistryUnavailableError,
     TokenError,
 )
+from registry_client.testing import tcp_server
 
 DOMAIN = "registry.example"
 BASE = f"https://{DOMAIN}"
@@ -1360,35 +1361,6 @@ def test_a_refused_connection_says_refused_and_chains_the_os_error() -> None:
     assert any(isinstance(c, ConnectionRefusedError) for c in _causes(err))
 
 
-@contextlib.contextmanager
-def _server(handle: Callable[[socket.socket], None]) -> Iterator[int]:
-    """A loopback TCP server that hands each connection to ``handle``; stopped on exit."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(5)
-                handle(conn)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield int(listener.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
-
-
 def _hang_up(conn: socket.socket) -> None:
     conn.recv(65536)  # read the request, answer nothing
 
@@ -1416,7 +1388,7 @@ def _tls_only(certfile: str, keyfile: str) -> Callable[[socket.socket], None]:
 def test_a_plain_http_request_to_a_port_that_hangs_up_suggests_https(
     handler: Callable[[socket.socket], None], words: str,
 ) -> None:
-    with _server(handler) as port:
+    with tcp_server(handler) as port:
         reg = Registry(f"127.0.0.1:{port}", protocol="http", authenticator=NullAuthenticator(),
                        retries=0)
         with pytest.raises(RegistryUnavailableError) as caught:
@@ -1430,7 +1402,7 @@ def test_plain_http_to_a_tls_port_says_so(tmp_path: Any) -> None:
     from registry_client.testing import self_signed_certificate
 
     cert, key = self_signed_certificate(tmp_path)
-    with _server(_tls_only(str(cert), str(key))) as port:
+    with tcp_server(_tls_only(str(cert), str(key))) as port:
         reg = Registry(f"127.0.0.1:{port}", protocol="http", authenticator=NullAuthenticator(),
                        retries=0)
         with pytest.raises(RegistryError) as caught:
