@@ -292,8 +292,15 @@ def run_inspect(ctx: Context) -> int:
         doc["created"] = config.created
         doc["labels"] = dict(config.labels)
     is_index = image.media_type in mediatypes.INDEX_TYPES
-    # per platform: digest, created, labels and config + layer bytes (one for a single image)
-    details = repo.images.details(image.digest, platform=ctx.platform if is_index else None)
+    # per platform: digest, created, labels and config + layer bytes (one for a single image,
+    # from the manifest and config already read: no second round of requests for them)
+    if not is_index and manifest is not None and config is not None:
+        details = [ImageDetails(
+            platform=config.platform, digest=image.digest, created=config.created_at,
+            labels=dict(config.labels),
+            size=manifest.config.size + sum(layer.size for layer in manifest.layers))]
+    else:
+        details = repo.images.details(image.digest, platform=ctx.platform if is_index else None)
     doc["platform_details"] = [_details_json(d) for d in details]
     if ctx.json:
         ctx.print_json(doc)

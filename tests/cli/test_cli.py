@@ -146,6 +146,24 @@ def test_inspect_human_and_json(
     }]
 
 
+def test_inspect_of_a_single_image_reads_its_manifest_and_config_no_more_than_needed(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str
+) -> None:
+    """platform_details of a single image come from what inspect already read."""
+    image = seed_image(anon_registry, unique_repository, "1.0", layers=(100, 200),
+                       labels={"a": "b"})
+    ref = f"{anon_registry.host}/{unique_repository}:1.0"
+    before = anon_registry.request_count("GET", f"/{unique_repository}/blobs/")
+    doc = json.loads(cli("inspect", ref, "--plain-http", "--json").stdout)
+    assert image.config_digest is not None
+    assert doc["platform_details"] == [{
+        "platform": "linux/amd64", "digest": image.digest, "created": "2024-01-02T03:04:05Z",
+        "labels": {"a": "b"}, "size": len(image.blobs[image.config_digest]) + 300,
+    }]
+    config_gets = anon_registry.request_count("GET", f"/{unique_repository}/blobs/") - before
+    assert config_gets <= 2  # get_by_tag's platform read, and the config shown
+
+
 def test_inspect_shows_a_row_per_platform_of_an_index(
     cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str
 ) -> None:
