@@ -17,7 +17,8 @@ from .errors import DigestMismatchError, RegistryError, RegistryUnavailableError
 
 CHUNK = 1024 * 1024
 _CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
-_READ_ERRORS: tuple[type[BaseException], ...] = (
+# What reading a body on the wire raises when the connection breaks.
+READ_ERRORS: tuple[type[BaseException], ...] = (
     urllib3.exceptions.HTTPError,
     ConnectionError,
     TimeoutError,
@@ -175,7 +176,7 @@ class VerifyingReader(io.RawIOBase):
             assert self._resp is not None
             try:
                 data = self._read_some(want)
-            except _READ_ERRORS as exc:
+            except READ_ERRORS as exc:
                 if isinstance(exc, RegistryError):
                     raise
                 self._resume(exc)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import IO
+from typing import IO, Any
 
+from .._flow import Call, Endpoint, Flow, run
+from .._request import Request
 from .._response import Response
 from ..errors import RegistryError, RegistryResponseError
 from ..quirks import hub_refuses_deletes
 from ..reference import is_valid_digest, scope
 from ..requester import Requester
+from ._shell import BlockingShell
 
 
 class Service:
@@ -18,8 +21,8 @@ class Service:
     own (upload sessions, referrers, tag deletes). Holds only the shared requester and
     the repository name."""
 
-    def __init__(self, requester: Requester, repository: str) -> None:
-        self._requester = requester
+    def __init__(self, requester: Endpoint, repository: str) -> None:
+        self._endpoint = requester
         self.repository = repository
 
     def __repr__(self) -> str:
@@ -28,11 +31,69 @@ class Service:
     @property
     def domain(self) -> str:
         """The registry domain this service talks to."""
-        return self._requester.domain
+        return self._endpoint.domain
 
     def scope(self, actions: str) -> str:
         """The token scope for ``actions`` on this repository."""
         return scope(self.repository, actions)
+
+    def _run(self, flow: Flow[Any]) -> Any:
+        """Run ``flow`` with the blocking shell (requests, threads): its result."""
+        return run(flow, BlockingShell(self._requester))
+
+    @property
+    def _requester(self) -> Requester:
+        """The blocking Requester (for code not yet written as a flow)."""
+        if not isinstance(self._endpoint, Requester):
+            raise TypeError(f"{type(self).__name__}: a blocking call on an asyncio registry")
+        return self._endpoint
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        actions: str = "pull",
+        operation: str,
+        expected: Iterable[int] = (200,),
+        extra_scopes: Iterable[str] = (),
+        params: Mapping[str, str] | list[tuple[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | IO[bytes] | Iterable[bytes] | None = None,
+        stream: bool = False,
+        absolute: bool = False,
+        idempotent: bool | None = None,
+        timeout: float | tuple[float, float] | None = None,
+        retry_connection_errors: bool = True,
+        retry_if: Callable[[RegistryError], bool] | None = None,
+    ) -> Flow[Response]:
+        """The flow of one request about this repository (``path`` relative to
+        ``/v2/<name>/``): :meth:`_request`'s rules, for both flavours of the API."""
+        target = path if absolute else f"{self.repository}/{path}"
+        request = Request(
+            method, target, scopes=(self.scope(actions), *extra_scopes),
+            expected=frozenset(expected),
+            operation=f"{operation} ({self.domain}/{self.repository})",
+            params=params, headers=headers, body=data, stream=stream, idempotent=idempotent,
+            timeout=timeout, retry_connection_errors=retry_connection_errors,
+            retry_if=retry_if,
+        )
+        try:
+            resp: Response = yield Call(request)
+        except RegistryResponseError as exc:
+            self._explain_refusal(method, path, exc)
+            raise
+        return resp
+
+    def _explain_refusal(self, method: str, path: str, exc: RegistryResponseError) -> None:
+        """Add why a DELETE was refused, when a registry quirk or setting explains it."""
+        if method == "DELETE" and hub_refuses_deletes(self._endpoint.host, exc):
+            exc.with_context(exc.message + " -- Docker Hub refuses deletes on the registry "
+                             "API (quirk dockerhub-no-delete): delete through Hub's own API")
+        elif method == "DELETE" and _deletes_disabled(path, exc):
+            exc.with_context(exc.message + " -- the registry does not allow deletes "
+                             "(Distribution: storage.delete.enabled: true in its config, "
+                             "or REGISTRY_STORAGE_DELETE_ENABLED=true)")
 
     def _request(
         self,
@@ -76,13 +137,7 @@ class Service:
                 retry_if=retry_if,
             )
         except RegistryResponseError as exc:
-            if method == "DELETE" and hub_refuses_deletes(self._requester.host, exc):
-                exc.with_context(exc.message + " -- Docker Hub refuses deletes on the registry "
-                                 "API (quirk dockerhub-no-delete): delete through Hub's own API")
-            elif method == "DELETE" and _deletes_disabled(path, exc):
-                exc.with_context(exc.message + " -- the registry does not allow deletes "
-                                 "(Distribution: storage.delete.enabled: true in its config, "
-                                 "or REGISTRY_STORAGE_DELETE_ENABLED=true)")
+            self._explain_refusal(method, path, exc)
             raise
 
 

@@ -1,0 +1,168 @@
+"""Flows: the protocol written once, run by the blocking API or by asyncio.
+
+A *flow* is a generator that does no I/O itself. It yields *effects* -- what it
+needs from the outside world: an API request sent (:class:`Call`), a streamed body
+read (:class:`Drain`), blocking file work done (:class:`Offload`), other flows run
+side by side (:class:`Gather`) -- and gets each effect's result sent back (or its
+exception thrown in). Every protocol decision (which request, what an answer
+means, when to resume, what to verify) lives in the flow; a *shell* only performs
+effects. The blocking shell (``services._shell``) runs them with ``requests`` and
+threads, the asyncio one (``registry_client.aio``) with httpx and tasks, so both
+flavours of the API share one implementation::
+
+    def get_raw(self, reference: str) -> Flow[RawManifest]:
+        resp = yield Call(Request("GET", f"{self.repository}/manifests/{reference}"))
+        return RawManifest(...)
+
+Flows compose with ``yield from``: ``raw = yield from manifests.get_raw("1.0")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, Protocol, TypeVar
+
+import attrs
+
+from ._request import Request
+from ._response import Response
+
+__all__ = [
+    "Call",
+    "Drain",
+    "Effect",
+    "Endpoint",
+    "Flow",
+    "Gather",
+    "Offload",
+    "Performer",
+    "run",
+]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Call:
+    """Send ``request`` through the registry's Requester (auth, retries, typed errors).
+
+    Result: the :class:`~registry_client._response.Response` (a streamed one when
+    ``request.stream``: read it with :class:`Drain`, and close it).
+    """
+
+    request: Request
+
+
+@attrs.frozen
+class Drain:
+    """Read a streamed answer's body (as served, never decoded), handing each block to
+    ``sink`` as it arrives, until the end or ``limit`` bytes.
+
+    ``sink`` is plain blocking code (hash, write to a file, count, report progress);
+    it is called from the thread or task that reads, one block at a time, in order.
+    Between blocks the shell stops a transfer that was called off
+    (``services._schedule.Cancelled``, or the asyncio task's cancellation).
+
+    Result: the number of bytes read. A broken connection raises
+    ``RegistryUnavailableError`` after ``sink`` has had every byte received before it.
+    """
+
+    response: Response
+    sink: Callable[[bytes], None]
+    limit: int | None = None
+    block_size: int = 1 << 20
+
+
+@attrs.frozen
+class Offload:
+    """Run ``fn()``: blocking work (opening, locking, hashing or renaming files).
+
+    The blocking shell runs it in place; the asyncio shell in a worker thread, so
+    the event loop keeps running. Result: what ``fn`` returns (or raises).
+    """
+
+    fn: Callable[[], Any]
+
+
+@attrs.frozen
+class Gather:
+    """Run flows side by side, at most ``workers`` at once; each factory makes its flow
+    when a slot is free.
+
+    Result: the flows' results, in order. The first failure stops the others (those
+    running stop at their next block) and is raised. ``transfer`` orders the work as
+    blob transfers want it (factories sorted largest first: one slot takes the small
+    ones first, see ``services._schedule.transfer``).
+    """
+
+    flows: Sequence[Callable[[], Flow[Any]]]
+    workers: int
+    transfer: bool = False
+
+
+Effect = Call | Drain | Offload | Gather
+"""What a flow may yield."""
+
+Flow = Generator[Effect, Any, T]
+"""A generator of effects whose return value is the operation's result."""
+
+
+class Endpoint(Protocol):
+    """What flows may read of the registry they talk to (no I/O): the Requester's
+    identity, limits and what it learnt. Both flavours' requesters have it."""
+
+    domain: str
+    host: str
+    protocol: str
+    base_url: str
+    body_limit: int
+    capabilities: dict[str, bool]
+
+    @property
+    def retries(self) -> int:
+        """Retries after the first attempt of a request that may repeat."""
+
+    def url(self, path: str) -> str:
+        """The absolute URL of an API path."""
+
+    def resolve(self, location: str, base: str | None = None) -> str:
+        """Resolve a ``Location`` or ``Link`` target against the API."""
+
+    def same_origin(self, url: str) -> bool:
+        """True when ``url`` has the registry's own scheme, host and port."""
+
+    def count_received(self, n: int) -> None:
+        """Add ``n`` bytes to the received counter."""
+
+    def count_sent(self, n: int) -> None:
+        """Add ``n`` bytes to the sent counter."""
+
+
+class Performer(Protocol):
+    """A blocking shell: performs one effect and returns its result."""
+
+    def perform(self, effect: Effect) -> Any:
+        """Do what ``effect`` asks; return its result or raise its error."""
+
+
+def run(flow: Flow[T], performer: Performer) -> T:
+    """Run ``flow`` to its end with a blocking ``performer``; its return value.
+
+    An effect's exception is thrown into the flow at its ``yield`` (its ``try``
+    blocks see it as if the call had raised there), so clean-up and recovery are
+    written once, in the flow.
+    """
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            effect = flow.send(value) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        finally:
+            error = None  # the flow has it (a raise from the flow is the flow's own)
+        try:
+            value = performer.perform(effect)
+        except BaseException as exc:  # thrown into the flow, which decides what it means
+            value, error = None, exc

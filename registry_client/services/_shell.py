@@ -1,0 +1,61 @@
+"""The blocking shell: performs a flow's effects with ``requests`` and threads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._flow import Call, Drain, Effect, Gather, Offload, run
+from .._http import connection_failure, failure_cause
+from .._reader import READ_ERRORS
+from ..errors import RegistryUnavailableError
+from ..requester import Requester
+from ._schedule import check_cancelled, parallel, transfer
+
+__all__ = ["BlockingShell"]
+
+
+class BlockingShell:
+    """Runs effects for the blocking API: requests through the Requester, blocks read in
+    the calling thread, :class:`~registry_client._flow.Gather` on a thread pool."""
+
+    __slots__ = ("_requester",)
+
+    def __init__(self, requester: Requester) -> None:
+        self._requester = requester
+
+    def perform(self, effect: Effect) -> Any:
+        """Do what ``effect`` asks (see :mod:`registry_client._flow`)."""
+        if isinstance(effect, Call):
+            return self._requester.send_request(effect.request)
+        if isinstance(effect, Drain):
+            return self._drain(effect)
+        if isinstance(effect, Offload):
+            return effect.fn()
+        if isinstance(effect, Gather):
+            def one(factory: Any) -> Any:
+                return run(factory(), self)
+            if effect.transfer:
+                transfer(one, effect.flows, effect.workers)
+                return [None] * len(effect.flows)
+            return parallel(one, effect.flows, effect.workers)
+        raise TypeError(f"not an effect: {effect!r}")
+
+    def _drain(self, effect: Drain) -> int:
+        resp, sink, limit = effect.response, effect.sink, effect.limit
+        total = 0
+        while limit is None or total < limit:
+            want = effect.block_size if limit is None else min(effect.block_size, limit - total)
+            try:
+                block = resp.read1(want)
+            except READ_ERRORS as exc:
+                _, words = connection_failure(exc)
+                raise RegistryUnavailableError(
+                    f"connection broken after {total} bytes of the body: {words}"
+                ) from failure_cause(exc)
+            if not block:
+                break
+            total += len(block)
+            self._requester.count_received(len(block))
+            sink(block)
+            check_cancelled()
+        return total
