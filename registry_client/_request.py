@@ -7,13 +7,26 @@ from typing import IO, Any
 
 import attrs
 
+from ._response import Response
 from .errors import RegistryError
 
-__all__ = ["Body", "Request"]
+__all__ = ["Body", "Relay", "Request"]
 
-Body = bytes | IO[bytes] | Iterable[bytes]
-"""A request body: bytes, a file object (rewound for a re-send when it can seek) or an
-iterable of blocks (sent once: it cannot be replayed)."""
+
+@attrs.frozen
+class Relay:
+    """A request body that is another answer's streamed body (a blob copied between
+    registries): each block is passed to ``sink`` on its way (to hash and count it).
+    Sent once: it cannot be replayed."""
+
+    response: Response
+    sink: Callable[[bytes], None]
+    block_size: int = 1 << 20
+
+
+Body = bytes | IO[bytes] | Iterable[bytes] | Relay
+"""A request body: bytes, a file object (rewound for a re-send when it can seek), an
+iterable of blocks or a :class:`Relay` (both sent once: they cannot be replayed)."""
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 

@@ -24,6 +24,7 @@ import requests.adapters
 from ._http import TIMEOUT_HINT, body_blocks
 from ._log import log
 from ._redact import redact_url
+from ._request import Relay
 from ._response import Response
 from .errors import RegistrySSLError
 from .ratelimit import RateLimit, parse_rate_limit
@@ -131,6 +132,14 @@ def to_response(resp: requests.Response, body: bytes | None) -> Response:
     )
 
 
+def _relayed(relay: Relay) -> Iterator[bytes]:
+    """A :class:`~registry_client._request.Relay` body as blocks: each read from the
+    source answer as it arrives and shown to the relay's sink on its way."""
+    while block := relay.response.read1(relay.block_size):
+        relay.sink(block)
+        yield block
+
+
 class Transport:
     """The pooled HTTP session of one Requester, with its proxies, TLS and User-Agent, and
     the counters of what went over it (requests, bytes, the last rate limit reported).
@@ -218,6 +227,8 @@ class Transport:
     ) -> requests.PreparedRequest:
         """A request ready to send: the session's defaults and the User-Agent merged in."""
         merged = dict(headers or {})
+        if isinstance(data, Relay):
+            data = _relayed(data)
         if self.user_agent is not None:
             merged.setdefault("User-Agent", self.user_agent)
         req = requests.Request(method, url, params=params, headers=merged, data=data)

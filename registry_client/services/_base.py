@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import IO, Any
+from typing import Any
 
 from .._flow import Call, Endpoint, Flow, run
-from .._request import Request
+from .._request import Body, Request
 from .._response import Response
 from ..errors import RegistryError, RegistryResponseError
 from ..quirks import hub_refuses_deletes
@@ -59,7 +59,7 @@ class Service:
         extra_scopes: Iterable[str] = (),
         params: Mapping[str, str] | list[tuple[str, str]] | None = None,
         headers: Mapping[str, str] | None = None,
-        data: bytes | IO[bytes] | Iterable[bytes] | None = None,
+        data: Body | None = None,
         stream: bool = False,
         absolute: bool = False,
         idempotent: bool | None = None,
@@ -106,7 +106,7 @@ class Service:
         extra_scopes: Iterable[str] = (),
         params: Mapping[str, str] | list[tuple[str, str]] | None = None,
         headers: Mapping[str, str] | None = None,
-        data: bytes | IO[bytes] | Iterable[bytes] | None = None,
+        data: Body | None = None,
         stream: bool = False,
         absolute: bool = False,
         idempotent: bool | None = None,
