@@ -1,0 +1,40 @@
+"""The asyncio runner of flows: :func:`arun`, the awaitable twin of ``_flow.run``."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, TypeVar
+
+from .._flow import Effect, Flow
+
+__all__ = ["AsyncPerformer", "arun"]
+
+T = TypeVar("T")
+
+
+class AsyncPerformer(Protocol):
+    """An asyncio shell: performs one effect and returns its result."""
+
+    async def perform(self, effect: Effect) -> Any:
+        """Do what ``effect`` asks; return its result or raise its error."""
+
+
+async def arun(flow: Flow[T], performer: AsyncPerformer) -> T:
+    """Run ``flow`` to its end, awaiting each effect; its return value.
+
+    As in the blocking runner, an effect's exception (a task's cancellation
+    included) is thrown into the flow at its ``yield``, so the flow's clean-up runs.
+    """
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            effect = flow.send(value) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        finally:
+            error = None
+        try:
+            value = await performer.perform(effect)
+        except BaseException as exc:  # thrown into the flow, which decides what it means
+            value, error = None, exc
