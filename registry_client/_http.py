@@ -12,6 +12,7 @@ import socket
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
@@ -31,7 +32,10 @@ from .errors import (
 DEFAULT_BODY_LIMIT = 4 * 1024 * 1024
 TIMEOUT_HINT = "raise timeout= for a slow registry"
 """The advice a timeout's message ends with (the CLI swaps in its flag)."""
-_ERROR_BODY_LIMIT = 64 * 1024
+HTTPS_PORT_HINT = "is it an HTTPS port? use protocol='https'"
+"""The advice when a plain-HTTP request gets no answer (the CLI swaps in its words)."""
+ERROR_BODY_LIMIT = 64 * 1024
+"""The most of an error answer's body read for its message."""
 
 
 def is_digits(value: str) -> bool:
@@ -102,6 +106,31 @@ def connection_failure(exc: BaseException) -> tuple[str, str]:
     if has(urllib3.exceptions.NewConnectionError):
         return "connect", "could not connect" + (f" ({why})" if why else "")
     return "other", why or type(exc).__name__
+
+
+def explain_failure(
+    kind: str, words: str, url: str, timeout: float | tuple[float, float], *, answered: bool,
+) -> str:
+    """A connection failure (``kind``, ``words`` from :func:`connection_failure`) of a
+    request to ``url`` in words, with the advice that fits it.
+
+    ``timeout`` is the request's ``(connect, read)`` seconds; ``answered`` says whether
+    the registry ever answered (a plain-HTTP request to an HTTPS port never is).
+    """
+    parts = urlsplit(url)
+    where = parts.netloc.rsplit("@", 1)[-1]
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    if kind == "refused":
+        return f"{words} (is a registry listening on {where}?)"
+    if kind == "dns":
+        return f"{parts.hostname}: {words}"
+    if kind == "connect-timeout":
+        return f"{words} (no connection to {where} within {connect:g} s; {TIMEOUT_HINT})"
+    if kind == "read-timeout":
+        return f"{words} (no answer within {read:g} s; {TIMEOUT_HINT})"
+    if kind in ("closed", "reset") and parts.scheme == "http" and not answered:
+        return f"{words} ({HTTPS_PORT_HINT})"
+    return words
 
 
 def failure_cause(exc: BaseException) -> BaseException | None:
@@ -306,23 +335,39 @@ def raise_for_status(
 ) -> None:
     """Turn an unexpected answer into the matching typed error (always raises).
 
-    ``hint`` (from :func:`registry_client.auth.refusal_hint`) says what to change
-    when a 401/403 is about the credentials that were, or were not, sent.
+    Reads the error body (none for a HEAD), then raises :func:`status_error`.
 
     Raises:
         AuthenticationError, AuthorizationError, NotFoundError,
         RegistryUnavailableError, RegistryResponseError.
     """
-    status = resp.status_code
-    url = redact_url(resp.url)
     try:
         if method == "HEAD":
             discard(resp)  # no body: keep the connection
             body = b""
         else:
-            body = read_capped(resp, _ERROR_BODY_LIMIT)
+            body = read_capped(resp, ERROR_BODY_LIMIT)
     except RegistryError:
         body = b""
+    raise status_error(resp, body, context=context, method=method, hint=hint)
+
+
+def status_error(
+    resp: Answer,
+    body: bytes,
+    *,
+    context: str,
+    method: str,
+    hint: str | None = None,
+) -> RegistryError:
+    """The typed error for an unexpected answer whose (error) body was ``body``.
+
+    ``hint`` (from :func:`registry_client.auth.refusal_hint`) says what to change
+    when a 401/403 is about the credentials that were, or were not, sent. No I/O:
+    both flavours of the API read the body their own way and ask this.
+    """
+    status = resp.status_code
+    url = redact_url(resp.url)
     errors = error_list(body)
     detail = "; ".join(
         f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors
@@ -358,4 +403,4 @@ def raise_for_status(
         cls = RegistryUnavailableError
     else:
         cls = RegistryResponseError
-    raise cls(message, **kw)
+    return cls(message, **kw)

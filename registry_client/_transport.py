@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import requests
 import requests.adapters
 
-from ._http import TIMEOUT_HINT, body_blocks
+from ._http import HTTPS_PORT_HINT, body_blocks, explain_failure
 from ._log import log
 from ._redact import redact_url
 from ._request import Relay
@@ -37,8 +37,6 @@ TLS_HINT = ("verify= names a CA bundle to trust, verify=False skips the check; "
             "protocol='http' is for a plain-HTTP registry")
 """The advice a TLS failure's message ends with (the CLI swaps in its flags)."""
 
-HTTPS_PORT_HINT = "is it an HTTPS port? use protocol='https'"
-"""The advice when a plain-HTTP request gets no answer (the CLI swaps in its words)."""
 
 _URL_ERRORS = ("Invalid IPv6 URL", "Port out of range", "Port could not be cast",
                "does not appear to be an IPv4 or IPv6 address")
@@ -283,21 +281,8 @@ class Transport:
     def explain(self, kind: str, words: str, url: str, timeout: Timeout | None) -> str:
         """A connection failure (``kind``, ``words`` from ``_http.connection_failure``) of
         a request to ``url`` in words, with the advice that fits it."""
-        parts = urlsplit(url)
-        where = parts.netloc.rsplit("@", 1)[-1]
-        limits = timeout if timeout is not None else self.timeout
-        connect, read = limits if isinstance(limits, tuple) else (limits, limits)
-        if kind == "refused":
-            return f"{words} (is a registry listening on {where}?)"
-        if kind == "dns":
-            return f"{parts.hostname}: {words}"
-        if kind == "connect-timeout":
-            return f"{words} (no connection to {where} within {connect:g} s; {TIMEOUT_HINT})"
-        if kind == "read-timeout":
-            return f"{words} (no answer within {read:g} s; {TIMEOUT_HINT})"
-        if kind in ("closed", "reset") and parts.scheme == "http" and not self.answered:
-            return f"{words} ({HTTPS_PORT_HINT})"
-        return words
+        return explain_failure(kind, words, url, timeout if timeout is not None else self.timeout,
+                               answered=self.answered)
 
     def settings_for(self, url: str) -> tuple[dict[str, str], bool | str]:
         """Proxies and TLS verification for ``url``, as ``requests.request`` would use them.
