@@ -141,11 +141,12 @@ class Endpoint(Protocol):
 class Performer(Protocol):
     """A blocking shell: performs one effect and returns its result."""
 
-    def perform(self, effect: Effect) -> Any:
-        """Do what ``effect`` asks; return its result or raise its error."""
+    def perform(self, effect: Any) -> Any:
+        """Do what ``effect`` asks; return its result or raise its error (an :data:`Effect`,
+        or a step of ``_exchange`` for the performers of that vocabulary)."""
 
 
-def run(flow: Flow[T], performer: Performer) -> T:
+def run(flow: Generator[Any, Any, T], performer: Performer) -> T:
     """Run ``flow`` to its end with a blocking ``performer``; its return value.
 
     An effect's exception is thrown into the flow at its ``yield`` (its ``try``

@@ -518,9 +518,9 @@ def test_verify_false_and_plain_http_warn_once_per_host(
     tls_server: tuple[str, Path], anon_registry: LocalRegistry,
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import registry_client.requester as requester_mod
+    import registry_client._endpoint as endpoint_mod
 
-    monkeypatch.setattr(requester_mod, "_WARNED", set())  # as in a fresh process
+    monkeypatch.setattr(endpoint_mod, "_WARNED", set())  # as in a fresh process
     host, _ = tls_server
     caplog.set_level(logging.DEBUG, logger="registry_client")
     insecure = Registry(host, authenticator=NullAuthenticator(), verify=False)

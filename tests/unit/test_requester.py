@@ -28,6 +28,7 @@ import requests
 import requests_mock
 import urllib3
 
+import registry_client._endpoint as endpoint_mod
 import registry_client.requester as requester_mod
 from registry_client import (
     BasicAuthenticator,
@@ -1650,7 +1651,7 @@ def test_a_malformed_tag_or_digest_is_not_called_a_reference(value: str) -> None
 def test_the_insecure_warning_is_logged_once_per_host_per_process(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(requester_mod, "_WARNED", set())
+    monkeypatch.setattr(endpoint_mod, "_WARNED", set())
     caplog.set_level(logging.WARNING, logger="registry_client")
 
     def warnings() -> list[str]:

@@ -1,0 +1,224 @@
+"""What a registry's requester is, without its I/O: :class:`RegistryEndpoint`.
+
+The blocking :class:`~registry_client.requester.Requester` and the asyncio one build on
+it: options checked once (with the same messages), the registry's identity and URLs,
+its retry policies, what it learnt (capabilities, the first answer came back, a 429's
+pause), and the lock table of the exchange flow
+(:mod:`registry_client._exchange`). A subclass adds the HTTP client: ``prepare``,
+``respond``, ``explain``, the byte counters and its clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from ._auth_protocol import Authenticator, BindableAuthenticator, TokenTransport
+from ._exchange import LockTable, Timeout
+from ._http import DEFAULT_BODY_LIMIT
+from ._log import log
+from ._redact import hide_userinfo
+from ._request import Body
+from ._response import Response
+from ._retry import CHUNK_POLICY, REGISTRY_POLICY, TOKEN_POLICY, RetryPolicy
+from .auth import TokenAuthenticator, refusal_hint
+from .errors import RegistryResponseError
+from .reference import DEFAULT_DOMAIN, DOCKER_HUB_API_HOST, canonical_domain, is_valid_domain
+
+__all__ = ["RegistryEndpoint", "api_host", "check_timeout"]
+
+_WARNED: set[tuple[str, str]] = set()
+_WARNED_LOCK = threading.Lock()
+
+
+def _warn_once(domain: str, what: str) -> None:
+    """Log ``what`` about ``domain`` once per process: a program making a Registry per
+    request (or per thread) would otherwise repeat it for every one."""
+    key = (domain.lower(), what)
+    with _WARNED_LOCK:
+        if key in _WARNED:
+            return
+        _WARNED.add(key)
+    log.warning("registry %s: %s", domain, what, extra={"setup_notice": True})
+
+
+def api_host(domain: str) -> str:
+    """The host that serves the API for ``domain`` (``docker.io`` -> ``registry-1.docker.io``)."""
+    return DOCKER_HUB_API_HOST if canonical_domain(domain) == DEFAULT_DOMAIN else domain
+
+
+def check_timeout(timeout: object) -> None:
+    """Raise ValueError unless ``timeout`` is seconds > 0 or ``(connect, read)`` seconds."""
+    parts = timeout if isinstance(timeout, tuple) else (timeout,)
+    if not 1 <= len(parts) <= 2 or not all(
+            isinstance(t, int | float) and not isinstance(t, bool) and t > 0 for t in parts):
+        raise ValueError(f"timeout must be seconds > 0, or (connect, read) seconds > 0, "
+                         f"not {timeout!r}")
+
+
+class RegistryEndpoint:
+    """One registry as its requester sees it, I/O aside (see the module docstring).
+
+    Satisfies :class:`~registry_client._flow.Endpoint` and
+    :class:`~registry_client._exchange.ExchangeEndpoint`. Arguments as for
+    :class:`~registry_client.requester.Requester`.
+
+    Raises:
+        ValueError: ``protocol``, ``timeout`` or ``domain`` is not usable.
+    """
+
+    def __init__(
+        self,
+        domain: str,
+        authenticator: Authenticator | None,
+        protocol: str,
+        *,
+        timeout: Timeout,
+        retries: int,
+        backoff: float,
+        max_backoff: float,
+        body_limit: int = DEFAULT_BODY_LIMIT,
+    ) -> None:
+        if protocol not in ("http", "https"):
+            raise ValueError(f"protocol must be 'http' or 'https', not {protocol!r}")
+        check_timeout(timeout)
+        if not is_valid_domain(domain):
+            raise ValueError(
+                f"registry domain {hide_userinfo(domain)[:100]!r} is not host[:port]: give "
+                "e.g. 'ghcr.io' or "
+                "'localhost:5000' (no scheme, no path; protocol='http' for plain HTTP)"
+            )
+        self.domain = domain
+        self.protocol = protocol
+        self.host = api_host(domain)
+        self.base_url = f"{protocol}://{self.host}"
+        self.authenticator: Authenticator = (
+            authenticator if authenticator is not None else TokenAuthenticator()
+        )
+        self.policy: RetryPolicy = REGISTRY_POLICY.tuned(
+            retries=retries, backoff=backoff, max_backoff=max_backoff)
+        """How registry requests are retried (``retries``, ``backoff``, ``max_backoff``)."""
+        self.token_policy: RetryPolicy = TOKEN_POLICY.tuned(
+            retries=retries, backoff=backoff, max_backoff=max_backoff)
+        """How token requests are retried: as registry requests, and on 500 too."""
+        self.chunk_policy: RetryPolicy = CHUNK_POLICY.tuned(
+            retries=retries, backoff=backoff, max_backoff=max_backoff)
+        """How a blob upload's chunk PATCHes are retried (after asking where it stands)."""
+        self.body_limit = body_limit
+        self.capabilities: dict[str, bool] = {}
+        self.primed = False
+        """An answer came back: the auth challenge is known (the first request goes alone)."""
+        self.locks = LockTable()
+        """The exchange flow's locks (the first request)."""
+        self._paused_until = 0.0
+        self._pause_lock = threading.Lock()
+
+    def _bind_authenticator(self, transport: TokenTransport) -> None:
+        """Hand an authenticator with the optional ``bind`` hook the token transport."""
+        if isinstance(self.authenticator, BindableAuthenticator):
+            self.authenticator.bind(
+                transport, registry=self.base_url,
+                trusted_http_host=urlsplit(self.base_url).hostname
+                if self.protocol == "http" else None)
+
+    def _warn_insecure(self, verify: bool | str) -> None:
+        """Log (once per process and registry) that traffic is not protected."""
+        if self.protocol == "http" or verify is False:
+            _warn_once(self.domain, "plain HTTP, traffic is not encrypted"
+                       if self.protocol == "http" else "TLS certificate verification is disabled")
+
+    # -- options ------------------------------------------------------------------------
+    @property
+    def retries(self) -> int:
+        """Retries after the first attempt of a request that may repeat."""
+        return self.policy.retries
+
+    @property
+    def backoff(self) -> float:
+        """The first backoff wait, in seconds (doubling with each retry)."""
+        return self.policy.backoff
+
+    @property
+    def max_backoff(self) -> float:
+        """The longest wait between retries, ``Retry-After`` included."""
+        return self.policy.max_backoff
+
+    # -- urls ---------------------------------------------------------------------------
+    def url(self, path: str) -> str:
+        """The absolute URL of an API path (``"library/alpine/tags/list"`` -> ``.../v2/...``)."""
+        return f"{self.base_url}/v2/{path.lstrip('/')}"
+
+    def resolve(self, location: str, base: str | None = None) -> str:
+        """Resolve a ``Location`` or ``Link`` target (relative or absolute) against the API.
+
+        Raises:
+            RegistryResponseError: the target is not a usable URL (``http://[::1``,
+                a port out of range).
+        """
+        try:
+            url = urljoin(base or self.base_url + "/v2/", location)
+            urlsplit(url).port  # noqa: B018 -- a port out of range raises here, not later
+        except ValueError as exc:
+            raise RegistryResponseError(
+                f"the registry sent an unusable URL {location[:100]!r} ({exc})") from None
+        return url
+
+    def same_origin(self, url: str) -> bool:
+        """True when ``url`` has the registry's own scheme, host and port."""
+        try:
+            a, b = urlsplit(url), urlsplit(self.base_url)
+            a.port  # noqa: B018 -- may raise
+        except ValueError:
+            return False
+        return (a.scheme, a.hostname, a.port or _default_port(a.scheme)) == (
+            b.scheme, b.hostname, b.port or _default_port(b.scheme)
+        )
+
+    # -- what the exchange flow asks --------------------------------------------------
+    def refusal_hint(self, answer: Any) -> str | None:
+        """What to change when the registry refused this requester's credentials."""
+        return refusal_hint(self.authenticator, answer)
+
+    def pause_all(self, seconds: float) -> None:
+        """Make every request to this registry wait ``seconds`` from now (after a 429)."""
+        with self._pause_lock:
+            self._paused_until = max(self._paused_until, self._now() + seconds)
+
+    def paused_for(self) -> float:
+        """Seconds left of the pause after a 429 (0 when none)."""
+        with self._pause_lock:
+            return max(0.0, self._paused_until - self._now())
+
+    # -- the shell's part ---------------------------------------------------------------
+    def _now(self) -> float:
+        """The shell's monotonic clock, in seconds."""
+        raise NotImplementedError
+
+    def prepare(self, method: str, url: str, *, params: Any, headers: Mapping[str, str] | None,
+                data: Body | None) -> requests.PreparedRequest:
+        """The request ready to send: session defaults and the User-Agent merged in."""
+        raise NotImplementedError
+
+    def respond(self, answer: Any, body: bytes | None) -> Response:
+        """The library's answer for ``answer``: with ``body``, or streamed when None."""
+        raise NotImplementedError
+
+    def explain(self, kind: str, words: str, url: str, timeout: Timeout | None) -> str:
+        """A connection failure of a request to ``url`` in words, with the advice."""
+        raise NotImplementedError
+
+    def count_received(self, n: int) -> None:
+        """Add ``n`` bytes to the received counter."""
+        raise NotImplementedError
+
+    def count_sent(self, n: int) -> None:
+        """Add ``n`` bytes to the sent counter."""
+        raise NotImplementedError
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80

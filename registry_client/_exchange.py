@@ -1,0 +1,589 @@
+"""The exchange of one registry request, written once as a flow: what both shells run.
+
+:func:`exchange` is what a :class:`~registry_client._flow.Call` does: it adds
+credentials (the authenticator's hooks), sends the very first request to a registry
+alone, answers a 401 with at most one re-send, retries as the registry's
+:class:`~registry_client._retry.RetryPolicy` says (429 pauses every request to the
+registry together), takes a lost answer followed by a 404 as done for a DELETE, and
+turns unexpected answers and connection failures into typed errors with the same
+messages in both flavours. :func:`token_request` is the same for a token server's
+request (the token policy's retries). Every one of those decisions is here; a shell
+only performs the low-level effects below, one at a time, sending each result back
+into the flow (or throwing its error in, at the ``yield``).
+
+The blocking shell is :class:`~registry_client.requester.Requester` (requests,
+threads); the asyncio one lives in ``registry_client.aio`` (httpx, tasks). Both run
+the flows with ``_flow.run`` / ``aio._run.arun``.
+
+Effects (what a shell implements)
+---------------------------------
+
+:class:`Transmit` ``(prepared, allow_redirects, timeout)``
+    Send the prepared registry request (a ``requests.PreparedRequest``, as the
+    authenticator's hooks saw it, body included) with the registry's session, proxy
+    and TLS settings (``timeout`` None: the registry's), following redirects when
+    asked. Count it in the stats. *Result*: the answer, its body left on the wire:
+    an object with ``status_code``, ``headers`` (case-insensitive), ``url`` (after
+    redirects), ``history`` (the redirect answers, each with a ``url``), ``request``
+    (the prepared request that got it) and ``close()`` -- a ``requests.Response``
+    or a look-alike (the authenticators' ``handle_response`` hook gets it as such).
+    *Errors*: :class:`TransmitError` for a failure of the HTTP client (never its own
+    exception types: the flow decides retries from ``kind``); ``RegistryError`` the
+    shell raises itself (a CA bundle that does not exist: ``RegistrySSLError``); a
+    ``ValueError`` from the caller's own code (a body's progress callback) as is.
+
+:class:`TokenAttempt` ``(call)``
+    Send one request to a token server, as :class:`TokenCall` describes it
+    (``form`` is a urlencoded body), with the registry's session, proxy and TLS
+    settings; no retries. *Result*: the answer, body on the wire, as for Transmit.
+    *Errors*: :class:`TransmitError` (every failure may be retried).
+
+:class:`TokenCall` ``(method, url, params, headers, form, allow_redirects)``
+    A token-server request *with* the token policy's retries and its body read:
+    the hooks of a built-in authenticator ask it. A registry's shell runs
+    ``token_call(endpoint, call)`` (this module) for it; the blocking hooks of an
+    authenticator call the transport it was bound to. *Result*: a
+    :class:`TokenAnswer`. *Errors*: ``RegistryError`` (unreachable token server,
+    TLS failure).
+
+:class:`ReadBody` ``(answer, cap)``
+    Read the whole body of ``answer`` (Content-Encoding undone), refusing more than
+    ``cap`` bytes, then release the connection (always, on error too). *Result*:
+    the bytes. *Errors*: ``RegistryResponseError`` (over ``cap``, shorter or longer
+    than its ``Content-Length``); ``RegistryUnavailableError`` (the connection broke
+    or timed out while reading). Blocking shell: ``_http.read_capped``.
+
+:class:`Discard` ``(answer)``
+    Drain a small unwanted body (at most 64 KiB) and release the connection, so it
+    goes back to the pool. *Result*: None. Never raises.
+
+:class:`Sleep` ``(seconds)``
+    Wait (``time.sleep`` / ``asyncio.sleep``): a backoff, or the pause every request
+    to a registry waits out after a 429. *Result*: None.
+
+:class:`Exclusive` ``(locks, key, flow)``
+    Run the sub-flow ``flow`` to its end holding the lock of ``key`` in the
+    :class:`LockTable` ``locks`` (``locks.lock(key, threading.Lock)`` in the blocking
+    shell, ``locks.lock(key, asyncio.Lock)`` in the asyncio one), performing its
+    effects as usual. *Result*: the sub-flow's; its error is raised. Used for the
+    first request to a registry (sent alone: nobody knows the challenge yet) and for
+    single-flight token fetches (one fetch per (realm, service, scope)).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Generator, Hashable, Mapping
+from typing import Any, Protocol, TypeVar
+
+import attrs
+import requests
+
+from ._auth_protocol import copy_for_resend, set_scopes
+from ._flow import Endpoint
+from ._http import ERROR_BODY_LIMIT, retry_after, status_error
+from ._log import log
+from ._redact import redact_url
+from ._request import Body, Replay, Request
+from ._response import Response
+from ._retry import RetryPolicy
+from .errors import (
+    AuthenticationError,
+    RegistryError,
+    RegistryResponseError,
+    RegistrySSLError,
+    RegistryUnavailableError,
+)
+
+__all__ = [
+    "MAYBE_DONE_STATUSES",
+    "NOT_SENT",
+    "TOKEN_BODY_LIMIT",
+    "Discard",
+    "Exchange",
+    "ExchangeEndpoint",
+    "Exclusive",
+    "LockTable",
+    "ReadBody",
+    "Sleep",
+    "Step",
+    "TokenAnswer",
+    "TokenAttempt",
+    "TokenCall",
+    "Transmit",
+    "TransmitError",
+    "authorize",
+    "back_off",
+    "challenged",
+    "exchange",
+    "token_answer",
+    "token_call",
+    "token_request",
+]
+
+T = TypeVar("T")
+L = TypeVar("L")
+
+Timeout = float | tuple[float, float]
+
+# A gateway's 502/504 says the registry's own answer never came back: it may have acted.
+MAYBE_DONE_STATUSES = frozenset({502, 504})
+"""Answers after which the registry may have done what was asked."""
+# Failures before a byte of the request left: the registry cannot have acted on it.
+NOT_SENT = frozenset({"refused", "dns", "connect", "connect-timeout", "proxy", "tls"})
+"""Failure kinds of a request that never left: the registry cannot have acted on it."""
+TOKEN_BODY_LIMIT = 1 << 20
+"""The largest token-server answer read."""
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+# -- the vocabulary ---------------------------------------------------------------------
+class TransmitError(Exception):
+    """A request failed in the HTTP client: the shell's words for it, no library types.
+
+    Attributes:
+        kind: what failed, one of ``_http.connection_failure``'s kinds (``refused``,
+            ``dns``, ``connect``, ``connect-timeout``, ``read-timeout``, ``closed``,
+            ``reset``, ``broken-pipe``, ``proxy``, ``broken``, ``other``), or
+            ``tls`` (the TLS handshake: ``words`` is ``_transport.tls_reason``), or
+            ``url`` (a URL the registry sent, a redirect's ``Location``, is unusable:
+            ``words`` is the parser's message).
+        words: what went wrong, plainly, never a URL.
+        connection: True for a connection failure or a timeout (worth another try);
+            False for another failure of the client (too many redirects, an invalid
+            request), which is never retried.
+        cause: the low-level exception to chain the typed error to
+            (``_http.failure_cause``), or None.
+    """
+
+    def __init__(self, kind: str, words: str, *, connection: bool = True,
+                 cause: BaseException | None = None) -> None:
+        super().__init__(kind, words)
+        self.kind = kind
+        self.words = words
+        self.connection = connection
+        self.cause = cause
+
+    @property
+    def sent(self) -> bool:
+        """True when the request may have reached the registry (it may have acted)."""
+        return self.kind not in NOT_SENT
+
+
+@attrs.frozen
+class Transmit:
+    """Send a prepared registry request; result: the answer, body on the wire."""
+
+    prepared: requests.PreparedRequest
+    allow_redirects: bool = True
+    timeout: Timeout | None = None
+
+
+@attrs.frozen
+class TokenCall:
+    """A token-server request, retried as the token policy says; result: a TokenAnswer."""
+
+    method: str
+    url: str
+    params: Mapping[str, str] | list[tuple[str, str]] | None = None
+    headers: Mapping[str, str] | None = None
+    form: Mapping[str, str] | None = None
+    allow_redirects: bool = True
+
+
+@attrs.frozen
+class TokenAttempt:
+    """One try of a :class:`TokenCall`; result: the answer, body on the wire."""
+
+    call: TokenCall
+
+
+@attrs.frozen
+class TokenAnswer:
+    """A token server's answer, its body read (None: over the cap or unreadable)."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    url: str
+    body: bytes | None
+
+    @property
+    def is_redirect(self) -> bool:
+        """True for a redirect with a ``Location`` to follow."""
+        return self.status_code in _REDIRECTS and "location" in {
+            k.lower() for k in self.headers}
+
+
+@attrs.frozen
+class ReadBody:
+    """Read an answer's whole body, at most ``cap`` bytes; result: the bytes."""
+
+    answer: Any
+    cap: int
+
+
+@attrs.frozen
+class Discard:
+    """Drain a small unwanted body and release the connection; result: None."""
+
+    answer: Any
+
+
+@attrs.frozen
+class Sleep:
+    """Wait ``seconds``; result: None."""
+
+    seconds: float
+
+
+@attrs.frozen(eq=False)
+class Exclusive:
+    """Run ``flow`` holding the lock of ``key`` in ``locks``; result: the flow's."""
+
+    locks: LockTable
+    key: Hashable
+    flow: Generator[Any, Any, Any]
+
+
+class LockTable:
+    """Locks by key, made on first use, one kind of lock per shell.
+
+    ``lock(key, threading.Lock)`` is the blocking shell's lock of ``key``,
+    ``lock(key, asyncio.Lock)`` the asyncio shell's: an object serving both flavours
+    keeps both, each excluding the tasks or threads of its own flavour.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[Callable[[], Any], Hashable], Any] = {}
+
+    def lock(self, key: Hashable, factory: Callable[[], L]) -> L:
+        """The lock of ``key`` of the kind ``factory`` makes (made on first use)."""
+        with self._guard:
+            found: L | None = self._locks.get((factory, key))
+            if found is None:
+                found = self._locks[(factory, key)] = factory()
+            return found
+
+
+Step = Transmit | TokenCall | TokenAttempt | ReadBody | Discard | Sleep | Exclusive
+"""What an exchange flow may yield."""
+
+Exchange = Generator[Step, Any, T]
+"""A flow over the exchange vocabulary, returning ``T``."""
+
+
+class ExchangeEndpoint(Endpoint, Protocol):
+    """What the exchange flow reads of, and records on, the registry it talks to
+    (no I/O): :class:`~registry_client._endpoint.RegistryEndpoint` has it, for both
+    flavours. ``prepare`` and ``respond`` build the shell's own objects."""
+
+    authenticator: Any
+    policy: RetryPolicy
+    token_policy: RetryPolicy
+    primed: bool
+    locks: LockTable
+
+    @property
+    def max_backoff(self) -> float:
+        """The longest wait between retries, the 429 pause included."""
+
+    def prepare(self, method: str, url: str, *, params: Any, headers: Mapping[str, str] | None,
+                data: Body | None) -> requests.PreparedRequest:
+        """The request ready to send: session defaults and User-Agent merged in.
+
+        Raises :class:`TransmitError` for a request the HTTP client cannot make (an
+        unusable URL), as :class:`Transmit` would."""
+
+    def respond(self, answer: Any, body: bytes | None) -> Response:
+        """The library's answer for ``answer``: with ``body``, or streamed when None."""
+
+    def explain(self, kind: str, words: str, url: str, timeout: Timeout | None) -> str:
+        """A connection failure of a request to ``url`` in words, with advice."""
+
+    def refusal_hint(self, answer: Any) -> str | None:
+        """What to change when the registry refused the credentials (401/403)."""
+
+    def pause_all(self, seconds: float) -> None:
+        """Make every request to the registry wait ``seconds`` from now (a 429)."""
+
+    def paused_for(self) -> float:
+        """Seconds left of the pause after a 429 (0 when none)."""
+
+
+# -- flows ----------------------------------------------------------------------------
+def back_off(policy: RetryPolicy, attempt: int, wait: float | None, *,
+             pause: Callable[[float], None] | None = None) -> Exchange[None]:
+    """Wait before retry number ``attempt + 1`` as ``policy`` says: ``wait`` (a
+    Retry-After) when given, else backoff with jitter. ``pause`` (a 429's
+    ``endpoint.pause_all``) makes every request to the registry wait it out too."""
+    delay = policy.delay(attempt, wait)
+    if pause is not None:
+        # A 429 is about this host, not this request: every worker waits it out
+        # together instead of each discovering the limit on its own.
+        pause(delay)
+    log.debug("retrying in %.2fs (attempt %d)", delay, attempt + 1)
+    yield Sleep(delay)
+
+
+def exchange(endpoint: ExchangeEndpoint, request: Request) -> Exchange[Response]:
+    """Send ``request`` and return the answer when its status is one it expects.
+
+    The flow of :meth:`Requester.send_request
+    <registry_client.requester.Requester.send_request>` (see it for the contract).
+    """
+    method = request.verb
+    url = request.target if "://" in request.target else endpoint.url(request.target)
+    ok = request.expected
+    context = request.operation or f"{method.lower()} on {endpoint.domain}"
+    can_retry = request.may_repeat
+    policy = endpoint.policy
+    replay = Replay(request)
+    maybe_done = False  # an earlier attempt may have been acted on, its answer lost
+    attempt = 0
+    while True:
+        try:
+            resp = yield from _send_first_alone(endpoint, request, url, replay)
+        except TransmitError as exc:
+            if exc.kind == "tls":
+                raise RegistrySSLError(
+                    f"{context}: TLS error talking to {endpoint.host}: {exc.words}",
+                    method=method, url=redact_url(url),
+                ) from exc.cause
+            if exc.kind == "url":
+                # a URL the registry sent (a redirect's Location): "Invalid IPv6 URL",
+                # "Port out of range"
+                raise RegistryResponseError(
+                    f"{context}: {method} {redact_url(url)}: could not use the registry's "
+                    f"answer ({exc.words})", method=method, url=redact_url(url),
+                ) from None
+            explained = endpoint.explain(exc.kind, exc.words, url, request.timeout)
+            if not exc.connection:
+                raise RegistryUnavailableError(
+                    f"{context}: {method} {redact_url(url)} failed: {explained}",
+                    method=method, url=redact_url(url),
+                ) from exc.cause
+            if exc.sent:
+                maybe_done = True
+            if can_retry and request.retry_connection_errors and policy.should_retry(attempt):
+                log.debug("%s %s: %s", method, redact_url(url), exc.words)
+                yield from back_off(policy, attempt, None)
+                attempt += 1
+                continue
+            raise RegistryUnavailableError(
+                f"{context}: {method} {redact_url(url)} failed after {attempt + 1} "
+                f"attempt(s): {explained}",
+                method=method, url=redact_url(url),
+            ) from exc.cause
+        except RegistryError as exc:
+            # raised on the way (token server, CA bundle): say which operation it stopped
+            if exc.method is None:
+                exc.with_context(f"{context}: {exc.message}", method=method,
+                                 url=redact_url(url))
+            raise
+        status = resp.status_code
+        if status == 404 and maybe_done and request.gone_is_done and 404 not in ok:
+            # The registry did it on an attempt whose answer was lost: done, not "not
+            # found" (a retried DELETE would otherwise report its own success as failure).
+            yield Discard(resp)
+            log.info("%s %s: 404 after an attempt whose answer was lost: taken as done",
+                     method, redact_url(url))
+            return endpoint.respond(resp, b"")
+        if status in ok:
+            if method == "HEAD":
+                yield Discard(resp)
+                return endpoint.respond(resp, b"")
+            if request.stream:
+                return endpoint.respond(resp, None)
+            try:
+                body: bytes = yield ReadBody(resp, endpoint.body_limit)
+            except RegistryUnavailableError as exc:
+                # the connection broke while reading the body: same as any
+                # connection error, so an idempotent request is sent again
+                maybe_done = True
+                if can_retry and policy.should_retry(attempt):
+                    yield from back_off(policy, attempt, None)
+                    attempt += 1
+                    continue
+                exc.with_context(f"{context}: {method} {redact_url(url)} failed after "
+                                 f"{attempt + 1} attempt(s): {exc.message}", method=method)
+                raise
+            except RegistryResponseError as exc:  # over the body cap, or short
+                exc.with_context(f"{context}: {method} {redact_url(url)}: {exc.message}",
+                                 method=method)
+                raise
+            endpoint.count_received(len(body))
+            return endpoint.respond(resp, body)
+        if status in MAYBE_DONE_STATUSES:
+            maybe_done = True
+        if can_retry and policy.should_retry(attempt, status):
+            wait = retry_after(resp, policy.max_backoff)
+            yield Discard(resp)
+            yield from back_off(policy, attempt, wait,
+                                pause=endpoint.pause_all if status == 429 else None)
+            attempt += 1
+            continue
+        hint = endpoint.refusal_hint(resp)
+        error = status_error(resp, (yield from _error_body(resp, method)), context=context,
+                             method=method, hint=hint)
+        if request.retry_if is None or not can_retry \
+                or not policy.should_retry(attempt) or not request.retry_if(error):
+            raise error
+        # a transient failure the caller knows (the registry may have acted)
+        maybe_done = True
+        yield from back_off(policy, attempt, error.retry_after)
+        attempt += 1
+
+
+def _error_body(resp: Any, method: str) -> Exchange[bytes]:
+    """The body of an error answer, for its message (none for a HEAD; b"" when unreadable)."""
+    if method == "HEAD":
+        yield Discard(resp)  # no body: keep the connection
+        return b""
+    try:
+        body: bytes = yield ReadBody(resp, ERROR_BODY_LIMIT)
+    except RegistryError:
+        return b""
+    return body
+
+
+_PRIME = "prime"
+
+
+def _send_first_alone(endpoint: ExchangeEndpoint, request: Request, url: str,
+                      replay: Replay) -> Exchange[Any]:
+    """Send with credentials; the very first request to the registry goes alone.
+
+    Until one answer has come back nobody knows the registry's auth challenge, so
+    parallel workers would each be refused with a 401 and fetch a token of their
+    own. The first request is sent while the others wait; once it is answered the
+    challenge is known and everyone asks for tokens up front.
+    """
+    if not endpoint.primed:
+        answer = yield Exclusive(endpoint.locks, _PRIME, _prime(endpoint, request, url, replay))
+        if answer is not None:
+            return answer
+    return (yield from _authorized(endpoint, request, url, replay))
+
+
+def _prime(endpoint: ExchangeEndpoint, request: Request, url: str,
+           replay: Replay) -> Exchange[Any]:
+    """The first request, under the priming lock; None when another went first (this one
+    is then sent outside the lock)."""
+    if endpoint.primed:
+        return None
+    try:
+        return (yield from _authorized(endpoint, request, url, replay))
+    finally:
+        endpoint.primed = True
+
+
+def _authorized(endpoint: ExchangeEndpoint, request: Request, url: str,
+                replay: Replay) -> Exchange[Any]:
+    """Send with the authenticator's credentials, answering a 401 by one re-send."""
+    method = request.verb
+    auth = endpoint.authenticator
+    prepared = endpoint.prepare(method, url, params=request.params, headers=request.headers,
+                                data=replay.body())
+    set_scopes(prepared, request.scopes)
+    for round_ in range(2):
+        yield from authorize(auth, prepared)
+        pause = endpoint.paused_for()
+        if pause > 0:
+            yield Sleep(min(pause, endpoint.max_backoff))
+        resp = yield Transmit(prepared, request.allow_redirects, request.timeout)
+        if resp.status_code != 401 or round_ == 1:
+            return resp
+        if not endpoint.same_origin(resp.url or url):
+            # A 401 from a redirect target (a storage host) or a foreign Location is
+            # never answered with our credentials.
+            return resp
+        if not (yield from challenged(auth, resp)):
+            return resp
+        if not request.replayable:
+            yield Discard(resp)
+            raise AuthenticationError(
+                f"{method} {redact_url(url)}: the registry asked to authenticate in the "
+                "middle of a streamed body that cannot be sent again",
+                status_code=401, method=method, url=redact_url(url),
+            )
+        yield Discard(resp)
+        body = replay.body()
+        prepared = copy_for_resend(prepared)
+        if request.body_factory is not None:
+            prepared.prepare_body(body, None)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def authorize(authenticator: Any, prepared: requests.PreparedRequest) -> Exchange[None]:
+    """Let ``authenticator`` add credentials: its ``request_flow`` when it has one (the
+    built-ins), else its plain ``handle_request`` hook."""
+    flow = getattr(authenticator, "request_flow", None)
+    if flow is None:
+        authenticator.handle_request(prepared)
+        return
+    yield from flow(prepared)
+
+
+def challenged(authenticator: Any, answer: Any) -> Exchange[bool]:
+    """Show ``authenticator`` a 401: its ``response_flow`` when it has one, else its
+    plain ``handle_response`` hook. True: send the request once more."""
+    flow = getattr(authenticator, "response_flow", None)
+    if flow is None:
+        return bool(authenticator.handle_response(answer))
+    again: bool = yield from flow(answer)
+    return again
+
+
+def token_request(endpoint: ExchangeEndpoint, call: TokenCall) -> Exchange[Any]:
+    """Send ``call`` to its token server, retried as ``endpoint.token_policy`` says;
+    the answer, its body on the wire.
+
+    Raises:
+        RegistrySSLError: the TLS handshake failed.
+        RegistryUnavailableError: the server could not be reached, every attempt.
+    """
+    policy = endpoint.token_policy
+    url = call.url
+    attempt = 0
+    while True:
+        try:
+            resp = yield TokenAttempt(call)
+        except TransmitError as exc:
+            if exc.kind == "tls":
+                raise RegistrySSLError(
+                    f"TLS error talking to token server {redact_url(url)}: {exc.words}"
+                ) from exc.cause
+            if policy.should_retry(attempt):
+                yield from back_off(policy, attempt, None)
+                attempt += 1
+                continue
+            explained = endpoint.explain(exc.kind, exc.words, url, None).replace(
+                "is a registry listening", "is the token server listening")
+            raise RegistryUnavailableError(
+                f"token server {redact_url(url)} unreachable after {attempt + 1} "
+                f"attempt(s): {explained}"
+            ) from exc.cause
+        if policy.should_retry(attempt, resp.status_code):
+            wait = retry_after(resp, policy.max_backoff)
+            yield Discard(resp)
+            yield from back_off(policy, attempt, wait)
+            attempt += 1
+            continue
+        return resp
+
+
+def token_answer(answer: Any) -> Exchange[TokenAnswer]:
+    """Read a token server's ``answer`` (at most :data:`TOKEN_BODY_LIMIT` bytes)."""
+    try:
+        body: bytes | None = yield ReadBody(answer, TOKEN_BODY_LIMIT)
+    except RegistryError:
+        body = None  # over the cap, or the connection broke: no usable token in it
+    return TokenAnswer(answer.status_code, answer.headers, answer.url or "", body)
+
+
+def token_call(endpoint: ExchangeEndpoint, call: TokenCall) -> Exchange[TokenAnswer]:
+    """What a registry's shell runs for a :class:`TokenCall`: the request with the
+    token policy's retries, then its body read."""
+    answer = yield from token_request(endpoint, call)
+    return (yield from token_answer(answer))
