@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Generator
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -34,6 +36,16 @@ class NullAuthenticator:
     def handle_response(self, response: requests.Response) -> bool:
         """Never ask for a re-send."""
         return False
+
+    def request_flow(self, request: requests.PreparedRequest) -> Generator[Any, Any, None]:
+        """:meth:`handle_request` as a flow (it needs no I/O)."""
+        self.handle_request(request)
+        yield from ()
+
+    def response_flow(self, response: requests.Response) -> Generator[Any, Any, bool]:
+        """:meth:`handle_response` as a flow (it needs no I/O)."""
+        yield from ()
+        return self.handle_response(response)
 
     def __repr__(self) -> str:
         return "NullAuthenticator()"
@@ -94,6 +106,16 @@ class BasicAuthenticator:
         with self._lock:
             self._hosts.add(host_of(response.url or (req.url if req else "")))
         return True
+
+    def request_flow(self, request: requests.PreparedRequest) -> Generator[Any, Any, None]:
+        """:meth:`handle_request` as a flow (it needs no I/O)."""
+        self.handle_request(request)
+        yield from ()
+
+    def response_flow(self, response: requests.Response) -> Generator[Any, Any, bool]:
+        """:meth:`handle_response` as a flow (it needs no I/O)."""
+        yield from ()
+        return self.handle_response(response)
 
     def __repr__(self) -> str:
         return f"BasicAuthenticator(username={self.username!r}, password={REDACTED})"

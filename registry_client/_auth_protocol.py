@@ -8,8 +8,8 @@ scopes each request carries to them. Everything here is exported by
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Protocol, runtime_checkable
+from collections.abc import Generator, Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import requests
 
@@ -17,6 +17,7 @@ __all__ = [
     "SCOPES_ATTRIBUTE",
     "Authenticator",
     "BindableAuthenticator",
+    "FlowAuthenticator",
     "TokenTransport",
     "copy_for_resend",
     "get_scopes",
@@ -101,6 +102,13 @@ class Authenticator(Protocol):
     (see :class:`BindableAuthenticator`): an authenticator that must make HTTP
     requests of its own (to fetch tokens) gets each Requester's transport, once,
     when that Requester is built with it.
+
+    The asyncio API (``registry_client.aio``) takes the same objects. The built-in
+    strategies also have the hooks as flows, ``request_flow(request)`` and
+    ``response_flow(response)`` (see :class:`FlowAuthenticator`), whose token
+    requests the event loop performs; any other authenticator has its plain hooks
+    called there as they are (on a ``requests.PreparedRequest`` and a
+    ``requests.Response`` built for them), so hooks that block would block the loop.
     """
 
     def handle_request(self, request: requests.PreparedRequest) -> None:
@@ -129,6 +137,23 @@ class BindableAuthenticator(Authenticator, Protocol):
         with plain HTTP (``protocol="http"``), else None: a token server on that host
         may get credentials over plain HTTP, for that registry only.
         """
+
+
+class FlowAuthenticator(Protocol):
+    """The hooks of an :class:`Authenticator` written as flows (no I/O of their own).
+
+    A flow yields the effects of :mod:`registry_client._exchange` -- a token request
+    is a ``TokenCall``, a single-flight fetch an ``Exclusive`` -- and gets their
+    results back, so the blocking Requester and the asyncio shell both run it; the
+    blocking hooks of the built-in strategies run these same flows. The exchange
+    uses them when an authenticator has them, its plain hooks otherwise.
+    """
+
+    def request_flow(self, request: requests.PreparedRequest) -> Generator[Any, Any, None]:
+        """``handle_request`` as a flow."""
+
+    def response_flow(self, response: requests.Response) -> Generator[Any, Any, bool]:
+        """``handle_response`` as a flow: True when the request should be sent again."""
 
 
 # help() and error messages name the public module these are exported from.

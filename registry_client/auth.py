@@ -8,6 +8,10 @@ themselves; one that needs HTTP of its own (the token strategy) implements the
 optional ``bind`` hook and gets the Requester's transport (one connection pool).
 See :class:`Authenticator` for the whole contract.
 
+The built-in strategies also have their hooks as flows (``request_flow``,
+``response_flow``: :class:`~registry_client._auth_protocol.FlowAuthenticator`), the
+form the asyncio API runs; their blocking hooks run the same flows.
+
 The contract lives in ``_auth_protocol.py``, the null and Basic strategies in
 ``_auth_basic.py``, the token strategy here; this module exports them all.
 """
@@ -41,8 +45,19 @@ from ._auth_protocol import (
     get_scopes,
     set_scopes,
 )
+from ._authloop import BlockingSteps
 from ._challenge import Challenge, ChallengeParseError, parse_challenges
-from ._http import connection_failure, discard, failure_cause
+from ._exchange import (
+    TOKEN_BODY_LIMIT,
+    Exchange,
+    Exclusive,
+    LockTable,
+    TokenAnswer,
+    TokenCall,
+    token_answer,
+)
+from ._flow import run
+from ._http import connection_failure, failure_cause
 from ._redact import REDACTED, redact_url
 from ._response import Response
 from ._retry import TOKEN_POLICY
@@ -68,7 +83,6 @@ __all__ = [
 
 
 DEFAULT_EXPIRES_IN = 60
-_MAX_TOKEN_BODY = 1 << 20
 
 NO_CREDENTIALS_HINT = (
     "no credentials were given: pass authenticator=TokenAuthenticator(username, password) "
@@ -121,7 +135,7 @@ class TokenAuthenticator:
         # scopes a registry asked for beyond what an operation named: (host, key) -> scopes
         self._widened: dict[tuple[str, str], tuple[str, ...]] = {}
         self._tokens: dict[tuple[str, str, str], _Token] = {}
-        self._key_locks: dict[tuple[str, str, str], threading.Lock] = {}
+        self._key_locks = LockTable()  # one token fetch per key at a time
         self._lock = threading.Lock()
         self._transport: TokenTransport | None = None
         self._transports: dict[str, TokenTransport] = {}  # registry -> its transport
@@ -165,6 +179,25 @@ class TokenAuthenticator:
     # -- hooks --------------------------------------------------------------------------
     def handle_request(self, request: requests.PreparedRequest) -> None:
         """Add a Bearer token (fetched or cached) when the host's challenge is known."""
+        run(self.request_flow(request), _HookSteps(self, host_of(request.url)))
+
+    def handle_response(self, response: requests.Response) -> bool:
+        """On a 401 challenge, learn it and ask for one re-send with a fresh token.
+
+        Raises:
+            TokenError: the challenge is malformed, has no realm or an unknown scheme.
+            AuthenticationError: the token server refused the credentials.
+        """
+        req = response.request
+        registry = host_of(response.url or (req.url if req else ""))
+        again: bool = run(self.response_flow(response), _HookSteps(self, registry))
+        return again
+
+    # -- the hooks as flows -----------------------------------------------------------
+    def request_flow(self, request: requests.PreparedRequest) -> Exchange[None]:
+        """:meth:`handle_request` as a flow (see :mod:`registry_client._exchange`): a
+        token request is a ``TokenCall``, one fetch per token at a time an ``Exclusive``.
+        The hook of a non-blocking shell."""
         host = host_of(request.url)
         with self._lock:
             challenge = self._challenges.get(host)
@@ -175,18 +208,13 @@ class TokenAuthenticator:
             )
             with self._lock:
                 scopes = self._widened.get((host, _scope_key(scopes)), scopes)
-            token = self._token_for(challenge, scopes, stale=None, registry=host)
+            token = yield from self._token_for(challenge, scopes, stale=None, registry=host)
             request.headers["Authorization"] = f"Bearer {token}"
         elif basic and self.username is not None and self._password is not None:
             request.headers["Authorization"] = basic_header(self.username, self._password)
 
-    def handle_response(self, response: requests.Response) -> bool:
-        """On a 401 challenge, learn it and ask for one re-send with a fresh token.
-
-        Raises:
-            TokenError: the challenge is malformed, has no realm or an unknown scheme.
-            AuthenticationError: the token server refused the credentials.
-        """
+    def response_flow(self, response: requests.Response) -> Exchange[bool]:
+        """:meth:`handle_response` as a flow (see :meth:`request_flow`)."""
         if response.status_code != 401:
             return False
         header = response.headers.get("WWW-Authenticate")
@@ -229,30 +257,36 @@ class TokenAuthenticator:
             with self._lock:
                 self._widened[(host, _scope_key(asked))] = tuple(sorted(scopes))
         stale = sent[7:] if sent.startswith("Bearer ") else None
-        self._token_for(bearer, tuple(scopes), stale=stale, registry=host)
+        yield from self._token_for(bearer, tuple(scopes), stale=stale, registry=host)
         return True
 
     # -- tokens -------------------------------------------------------------------------
     def _token_for(
         self, challenge: Challenge, scopes: Iterable[str], stale: str | None,
         registry: str = "",
-    ) -> str:
+    ) -> Exchange[str]:
         realm = challenge.realm or ""
         service = challenge.service or ""
         key = (realm, service, _scope_key(scopes))
+        # one fetch per token at a time: those who wait find it cached
+        token: str = yield Exclusive(self._key_locks, key,
+                                     self._cached_or_fetched(key, stale, registry))
+        return token
+
+    def _cached_or_fetched(
+        self, key: tuple[str, str, str], stale: str | None, registry: str,
+    ) -> Exchange[str]:
+        realm, service, scope = key
         with self._lock:
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            with self._lock:
-                cached = self._tokens.get(key)
-            now = time.monotonic()
-            if cached is not None and cached.expires_at > now and cached.value != stale:
-                return cached.value
-            token = self._fetch(realm, service, key[2].split(" ") if key[2] else [],
-                                registry)
-            with self._lock:
-                self._tokens[key] = token
-            return token.value
+            cached = self._tokens.get(key)
+        now = time.monotonic()
+        if cached is not None and cached.expires_at > now and cached.value != stale:
+            return cached.value
+        token = yield from self._fetch(realm, service, scope.split(" ") if scope else [],
+                                       registry)
+        with self._lock:
+            self._tokens[key] = token
+        return token.value
 
     def _credentials_allowed(self, realm: str, registry: str) -> bool:
         parts = urlsplit(realm)
@@ -264,10 +298,7 @@ class TokenAuthenticator:
 
     def _fetch(
         self, realm: str, service: str, scopes: list[str], registry: str = "",
-    ) -> _Token:
-        with self._lock:
-            transport = self._transports.get(registry) or self._transport
-        transport = transport or _default_transport()
+    ) -> Exchange[_Token]:
         headers: dict[str, str] = {}
         refresh = self._refresh.get((realm, service)) or self._initial_refresh
         use_creds = self.has_credentials
@@ -277,13 +308,12 @@ class TokenAuthenticator:
                 "(use https, or a realm on the registry's own host with protocol='http')"
             )
         if refresh:
-            resp = self._post_refresh(transport, realm, service, scopes, refresh)
+            resp = yield from self._post_refresh(realm, service, scopes, refresh)
             server_issued = refresh != self._initial_refresh
             if (resp.status_code in (400, 401) and server_issued
                     and use_creds and self._password is not None):
                 # The refresh token the server handed out was refused (revoked or
                 # expired): forget it and ask again with the password.
-                discard(resp)
                 with self._lock:
                     self._refresh.pop((realm, service), None)
             else:
@@ -298,13 +328,12 @@ class TokenAuthenticator:
             params.append(("account", self.username))
         with self._lock:
             self.token_requests += 1
-        resp = transport("GET", realm, params=params, headers=headers)
-        return self._parse_token_response(resp, realm, service)
+        answer: TokenAnswer = yield TokenCall("GET", realm, params=params, headers=headers)
+        return self._parse_token_response(answer, realm, service)
 
     def _post_refresh(
-        self, transport: TokenTransport, realm: str, service: str, scopes: list[str],
-        refresh: str,
-    ) -> requests.Response:
+        self, realm: str, service: str, scopes: list[str], refresh: str,
+    ) -> Exchange[TokenAnswer]:
         """POST the refresh-token grant; redirects are followed only on the realm's origin.
 
         The token is in the body, which requests would re-send to any host on a
@@ -321,11 +350,11 @@ class TokenAuthenticator:
         for _ in range(_MAX_TOKEN_REDIRECTS + 1):
             with self._lock:
                 self.token_requests += 1
-            resp = transport("POST", url, data=form, headers={}, allow_redirects=False)
+            resp: TokenAnswer = yield TokenCall("POST", url, headers={}, form=form,
+                                                allow_redirects=False)
             location = resp.headers.get("Location") if resp.is_redirect else None
             if not location:
                 return resp
-            discard(resp)
             target = urljoin(url, location)
             if _origin(target) != _origin(realm):
                 raise TokenError(
@@ -336,40 +365,36 @@ class TokenAuthenticator:
         raise TokenError(f"token server {realm}: too many redirects")
 
     def _parse_token_response(
-        self, resp: requests.Response, realm: str, service: str,
+        self, resp: TokenAnswer, realm: str, service: str,
         what: str = "the credentials of",
     ) -> _Token:
-        try:
-            status = resp.status_code
-            if status in (401, 403) and not self.has_credentials:
-                cls = AuthenticationError if status == 401 else AuthorizationError
-                raise cls(
-                    f"token server {realm} refused an anonymous token ({status}) -- "
-                    f"{NO_CREDENTIALS_HINT}",
-                    status_code=status,
-                )
-            if status == 401 or (status == 400 and what != "the credentials of"):
-                raise AuthenticationError(
-                    f"token server {realm} refused {what} "
-                    f"{self.username or 'anonymous'} ({status})",
-                    status_code=status,
-                )
-            if status == 403:
-                raise AuthorizationError(
-                    f"token server {realm} denied access (403)", status_code=403
-                )
-            if status in TOKEN_POLICY.statuses:  # still, after the transport's retries
-                raise RegistryUnavailableError(
-                    f"token server {realm} kept failing ({status})", status_code=status
-                )
-            if status != 200:
-                raise TokenError(f"token server {realm} answered {status}", status_code=status)
-            # True: the Content-Encoding undone (urllib3's public read)
-            body = resp.raw.read(_MAX_TOKEN_BODY + 1, True) if resp.raw else b""
-            if not isinstance(body, bytes) or len(body) > _MAX_TOKEN_BODY:
-                raise TokenError(f"token server {realm} sent an oversized or unreadable answer")
-        finally:
-            discard(resp)
+        status = resp.status_code
+        if status in (401, 403) and not self.has_credentials:
+            cls = AuthenticationError if status == 401 else AuthorizationError
+            raise cls(
+                f"token server {realm} refused an anonymous token ({status}) -- "
+                f"{NO_CREDENTIALS_HINT}",
+                status_code=status,
+            )
+        if status == 401 or (status == 400 and what != "the credentials of"):
+            raise AuthenticationError(
+                f"token server {realm} refused {what} "
+                f"{self.username or 'anonymous'} ({status})",
+                status_code=status,
+            )
+        if status == 403:
+            raise AuthorizationError(
+                f"token server {realm} denied access (403)", status_code=403
+            )
+        if status in TOKEN_POLICY.statuses:  # still, after the transport's retries
+            raise RegistryUnavailableError(
+                f"token server {realm} kept failing ({status})", status_code=status
+            )
+        if status != 200:
+            raise TokenError(f"token server {realm} answered {status}", status_code=status)
+        body = resp.body
+        if body is None or len(body) > TOKEN_BODY_LIMIT:
+            raise TokenError(f"token server {realm} sent an oversized or unreadable answer")
         try:
             doc: Any = json.loads(body)
         except (ValueError, RecursionError):
@@ -386,6 +411,35 @@ class TokenAuthenticator:
             with self._lock:
                 self._refresh[(realm, service)] = refresh
         return _Token(value, time.monotonic() + expires_in - margin)
+
+
+class _HookSteps(BlockingSteps):
+    """Runs a TokenAuthenticator's flows for its blocking hooks: a ``TokenCall`` goes
+    through the transport bound for ``registry``, the rest as every blocking runner."""
+
+    def __init__(self, auth: TokenAuthenticator, registry: str) -> None:
+        self._auth = auth
+        self._registry = registry
+
+    def perform(self, effect: Any) -> Any:
+        """Do what ``effect`` asks (see :mod:`registry_client._exchange`)."""
+        if not isinstance(effect, TokenCall):
+            return super().perform(effect)
+        auth = self._auth
+        with auth._lock:
+            transport = auth._transports.get(self._registry) or auth._transport
+        transport = transport or _default_transport()
+        kw: dict[str, Any] = {}
+        if effect.params is not None:
+            kw["params"] = effect.params
+        if effect.headers is not None:
+            kw["headers"] = effect.headers
+        if effect.form is not None:
+            kw["data"] = effect.form
+        if not effect.allow_redirects:
+            kw["allow_redirects"] = False
+        answer = transport(effect.method, effect.url, **kw)
+        return run(token_answer(answer), self)
 
 
 def refusal_hint(authenticator: object, response: requests.Response | Response) -> str | None:
