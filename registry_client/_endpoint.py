@@ -2,10 +2,10 @@
 
 The blocking :class:`~registry_client.requester.Requester` and the asyncio one build on
 it: options checked once (with the same messages), the registry's identity and URLs,
-its retry policies, what it learnt (capabilities, the first answer came back, a 429's
-pause), and the lock table of the exchange flow
+its retry policies, what it learnt (capabilities, that it answers, a 429's pause, the
+rate limit it reported), the stats, and the lock table of the exchange flow
 (:mod:`registry_client._exchange`). A subclass adds the HTTP client: ``prepare``,
-``respond``, ``explain``, the byte counters and its clock.
+``respond`` and its clock.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import requests
 
 from ._auth_protocol import Authenticator, BindableAuthenticator, TokenTransport
 from ._exchange import LockTable, Timeout
-from ._http import DEFAULT_BODY_LIMIT
+from ._http import DEFAULT_BODY_LIMIT, explain_failure
 from ._log import log
 from ._redact import hide_userinfo
 from ._request import Body
@@ -27,6 +27,7 @@ from ._response import Response
 from ._retry import CHUNK_POLICY, REGISTRY_POLICY, TOKEN_POLICY, RetryPolicy
 from .auth import TokenAuthenticator, refusal_hint
 from .errors import RegistryResponseError
+from .ratelimit import RateLimit, parse_rate_limit
 from .reference import DEFAULT_DOMAIN, DOCKER_HUB_API_HOST, canonical_domain, is_valid_domain
 
 __all__ = ["RegistryEndpoint", "api_host", "check_timeout"]
@@ -114,8 +115,16 @@ class RegistryEndpoint:
         """An answer came back: the auth challenge is known (the first request goes alone)."""
         self.locks = LockTable()
         """The exchange flow's locks (the first request)."""
+        self.answered = False
+        """The registry answered once (a plain-HTTP request to an HTTPS port never is)."""
+        self._timeout = timeout
         self._paused_until = 0.0
         self._pause_lock = threading.Lock()
+        self._rate_limit: RateLimit | None = None
+        self._stats_lock = threading.Lock()
+        self._stats: dict[str, Any] = {
+            "requests": 0, "by_method": {}, "bytes_sent": 0, "bytes_received": 0,
+        }
 
     def _bind_authenticator(self, transport: TokenTransport) -> None:
         """Hand an authenticator with the optional ``bind`` hook the token transport."""
@@ -132,6 +141,11 @@ class RegistryEndpoint:
                        if self.protocol == "http" else "TLS certificate verification is disabled")
 
     # -- options ------------------------------------------------------------------------
+    @property
+    def timeout(self) -> Timeout:
+        """The ``(connect, read)`` seconds of every request (or one number for both)."""
+        return self._timeout
+
     @property
     def retries(self) -> int:
         """Retries after the first attempt of a request that may repeat."""
@@ -178,7 +192,61 @@ class RegistryEndpoint:
             b.scheme, b.hostname, b.port or _default_port(b.scheme)
         )
 
+    # -- stats ----------------------------------------------------------------------------
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Counters for your monitoring: requests (total and by method), bytes sent/received."""
+        with self._stats_lock:
+            return {**self._stats, "by_method": dict(self._stats["by_method"])}
+
+    def count_received(self, n: int) -> None:
+        """Add ``n`` bytes to the received counter (used by streaming readers)."""
+        with self._stats_lock:
+            self._stats["bytes_received"] += n
+
+    def count_sent(self, n: int) -> None:
+        """Add ``n`` bytes to the sent counter (used by streaming uploads)."""
+        with self._stats_lock:
+            self._stats["bytes_sent"] += n
+
+    def count_request(self, method: str, sent: int = 0) -> None:
+        """Count one request sent (``sent`` bytes of body known up front)."""
+        with self._stats_lock:
+            self._stats["requests"] += 1
+            by = self._stats["by_method"]
+            by[method] = by.get(method, 0) + 1
+            self._stats["bytes_sent"] += sent
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The rate limit the registry last reported (Docker Hub headers), or None."""
+        with self._stats_lock:
+            return self._rate_limit
+
+    def note_answer(self, prepared: requests.PreparedRequest, answer: Any) -> None:
+        """Record what an answer to ``prepared`` says: the request (and the redirects on
+        its way) counted, that the registry answers, the rate limit it reported."""
+        body = prepared.body
+        self.count_request(prepared.method or "", len(body) if isinstance(body, bytes | str)
+                           else 0)
+        for hop in answer.history:
+            self.count_request(hop.request.method or "")
+        if answer.status_code != 400 or answer.headers:
+            # Go's TLS port answers a plain-HTTP GET with a bare 400 (not one header) and
+            # hangs up on other methods: that 400 keeps the HTTPS-port hint alive.
+            self.answered = True
+        if "ratelimit-limit" in answer.headers:
+            limit = parse_rate_limit(answer.headers)
+            if limit is not None:
+                with self._stats_lock:
+                    self._rate_limit = limit
+
     # -- what the exchange flow asks --------------------------------------------------
+    def explain(self, kind: str, words: str, url: str, timeout: Timeout | None) -> str:
+        """A connection failure of a request to ``url`` in words, with the advice."""
+        return explain_failure(kind, words, url, timeout if timeout is not None else self.timeout,
+                               answered=self.answered)
+
     def refusal_hint(self, answer: Any) -> str | None:
         """What to change when the registry refused this requester's credentials."""
         return refusal_hint(self.authenticator, answer)
@@ -205,18 +273,6 @@ class RegistryEndpoint:
 
     def respond(self, answer: Any, body: bytes | None) -> Response:
         """The library's answer for ``answer``: with ``body``, or streamed when None."""
-        raise NotImplementedError
-
-    def explain(self, kind: str, words: str, url: str, timeout: Timeout | None) -> str:
-        """A connection failure of a request to ``url`` in words, with the advice."""
-        raise NotImplementedError
-
-    def count_received(self, n: int) -> None:
-        """Add ``n`` bytes to the received counter."""
-        raise NotImplementedError
-
-    def count_sent(self, n: int) -> None:
-        """Add ``n`` bytes to the sent counter."""
         raise NotImplementedError
 
 

@@ -22,9 +22,10 @@ Effects (what a shell implements)
     Send the prepared registry request (a ``requests.PreparedRequest``, as the
     authenticator's hooks saw it, body included) with the registry's session, proxy
     and TLS settings (``timeout`` None: the registry's), following redirects when
-    asked. Count it in the stats. *Result*: the answer, its body left on the wire:
+    asked (the flow counts it). *Result*: the answer, its body left on the wire:
     an object with ``status_code``, ``headers`` (case-insensitive), ``url`` (after
-    redirects), ``history`` (the redirect answers, each with a ``url``), ``request``
+    redirects), ``history`` (the redirect answers, each with a ``url`` and its
+    ``request.method``), ``request``
     (the prepared request that got it) and ``close()`` -- a ``requests.Response``
     or a look-alike (the authenticators' ``handle_response`` hook gets it as such).
     *Errors*: :class:`TransmitError` for a failure of the HTTP client (never its own
@@ -304,6 +305,12 @@ class ExchangeEndpoint(Endpoint, Protocol):
     def refusal_hint(self, answer: Any) -> str | None:
         """What to change when the registry refused the credentials (401/403)."""
 
+    def note_answer(self, prepared: requests.PreparedRequest, answer: Any) -> None:
+        """Record an answer: the request counted, that the registry answers, its rate limit."""
+
+    def count_request(self, method: str, sent: int = 0) -> None:
+        """Count one request sent (``sent`` bytes of body known up front)."""
+
     def pause_all(self, seconds: float) -> None:
         """Make every request to the registry wait ``seconds`` from now (a 429)."""
 
@@ -492,6 +499,7 @@ def _authorized(endpoint: ExchangeEndpoint, request: Request, url: str,
         if pause > 0:
             yield Sleep(min(pause, endpoint.max_backoff))
         resp = yield Transmit(prepared, request.allow_redirects, request.timeout)
+        endpoint.note_answer(prepared, resp)
         if resp.status_code != 401 or round_ == 1:
             return resp
         if not endpoint.same_origin(resp.url or url):
@@ -549,6 +557,7 @@ def token_request(endpoint: ExchangeEndpoint, call: TokenCall) -> Exchange[Any]:
     while True:
         try:
             resp = yield TokenAttempt(call)
+            endpoint.count_request(call.method)
         except TransmitError as exc:
             if exc.kind == "tls":
                 raise RegistrySSLError(

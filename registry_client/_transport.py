@@ -3,7 +3,7 @@
 :class:`Transport` owns the pooled ``requests.Session`` (proxies, TLS settings,
 User-Agent) and turns its answers into the library's own
 :class:`~registry_client._response.Response`. Nothing above it (the Requester's
-retry loop aside, which maps ``requests``' exceptions to typed errors) touches
+shell aside, which maps ``requests``' exceptions to the exchange flow's words) touches
 ``requests.Response`` or urllib3.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import os
 import ssl
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -21,13 +20,12 @@ from urllib.parse import urlsplit
 import requests
 import requests.adapters
 
-from ._http import HTTPS_PORT_HINT, body_blocks, explain_failure
+from ._http import HTTPS_PORT_HINT, body_blocks
 from ._log import log
 from ._redact import redact_url
 from ._request import Relay
 from ._response import Response
 from .errors import RegistrySSLError
-from .ratelimit import RateLimit, parse_rate_limit
 
 __all__ = ["HTTPS_PORT_HINT", "TLS_HINT", "Transport", "is_url_error", "tls_reason"]
 
@@ -139,8 +137,10 @@ def _relayed(relay: Relay) -> Iterator[bytes]:
 
 
 class Transport:
-    """The pooled HTTP session of one Requester, with its proxies, TLS and User-Agent, and
-    the counters of what went over it (requests, bytes, the last rate limit reported).
+    """The pooled HTTP session of one Requester, with its proxies, TLS and User-Agent.
+
+    What went over it (requests, bytes, the last rate limit reported) is counted by
+    the exchange flow, on the Requester (``_endpoint.RegistryEndpoint``).
 
     Args:
         session: a ``requests.Session`` to send through (default: a new pooled one,
@@ -180,45 +180,8 @@ class Transport:
         self.verify: bool | str = os.fspath(verify) if isinstance(verify, os.PathLike) else verify
         self.proxies = {"http": proxy, "https": proxy} if proxy else {}
         self._env_settings: dict[tuple[str, str], tuple[dict[str, str], bool | str]] = {}
-        self.answered = False  # a registry's answer came back (the plain-HTTP hint needs none)
-        self._rate_limit: RateLimit | None = None
-        self._stats_lock = threading.Lock()
-        self._stats: dict[str, Any] = {
-            "requests": 0, "by_method": {}, "bytes_sent": 0, "bytes_received": 0,
-        }
-
-    # -- stats --------------------------------------------------------------------------
-    @property
-    def stats(self) -> dict[str, Any]:
-        """Counters: requests (total and by method), bytes sent/received."""
-        with self._stats_lock:
-            return {**self._stats, "by_method": dict(self._stats["by_method"])}
-
-    def count_received(self, n: int) -> None:
-        """Add ``n`` bytes to the received counter."""
-        with self._stats_lock:
-            self._stats["bytes_received"] += n
-
-    def count_sent(self, n: int) -> None:
-        """Add ``n`` bytes to the sent counter."""
-        with self._stats_lock:
-            self._stats["bytes_sent"] += n
-
-    def _count_request(self, method: str, sent: int) -> None:
-        with self._stats_lock:
-            self._stats["requests"] += 1
-            by = self._stats["by_method"]
-            by[method] = by.get(method, 0) + 1
-            self._stats["bytes_sent"] += sent
-
-    @property
-    def rate_limit(self) -> RateLimit | None:
-        """The rate limit the registry last reported (Docker Hub headers), or None."""
-        with self._stats_lock:
-            return self._rate_limit
 
     # -- sending ------------------------------------------------------------------------
-
     def prepare(
         self, method: str, url: str, *, params: Any, headers: Mapping[str, str] | None,
         data: Any,
@@ -249,18 +212,6 @@ class Transport:
             proxies=proxies,
             allow_redirects=allow_redirects,
         )
-        if resp.status_code != 400 or resp.headers:
-            # Go's TLS port answers a plain-HTTP GET with a bare 400 (not one header) and
-            # hangs up on other methods: that 400 keeps the HTTPS-port hint alive.
-            self.answered = True
-        self._count_request(prepared.method or "", sent)
-        for hop in resp.history:
-            self._count_request(hop.request.method or "", 0)
-        if "ratelimit-limit" in resp.headers:
-            limit = parse_rate_limit(resp.headers)
-            if limit is not None:
-                with self._stats_lock:
-                    self._rate_limit = limit
         log.debug(
             "%s %s -> %s in %.3fs (sent %d bytes, length %s)",
             prepared.method, redact_url(prepared.url), resp.status_code,
@@ -273,16 +224,8 @@ class Transport:
         self.settings_for(url)  # a CA bundle that does not exist is a typed error
         if self.user_agent is not None:
             kw["headers"] = {"User-Agent": self.user_agent, **(kw.get("headers") or {})}
-        resp = self.session.request(method, url, timeout=self.timeout, verify=self.verify,
+        return self.session.request(method, url, timeout=self.timeout, verify=self.verify,
                                     proxies=self.proxies, stream=True, **kw)
-        self._count_request(method, 0)
-        return resp
-
-    def explain(self, kind: str, words: str, url: str, timeout: Timeout | None) -> str:
-        """A connection failure (``kind``, ``words`` from ``_http.connection_failure``) of
-        a request to ``url`` in words, with the advice that fits it."""
-        return explain_failure(kind, words, url, timeout if timeout is not None else self.timeout,
-                               answered=self.answered)
 
     def settings_for(self, url: str) -> tuple[dict[str, str], bool | str]:
         """Proxies and TLS verification for ``url``, as ``requests.request`` would use them.

@@ -24,7 +24,6 @@ from ._auth_protocol import Authenticator
 from ._authloop import BlockingSteps, TokenRequests
 from ._endpoint import RegistryEndpoint, api_host
 from ._exchange import (
-    Timeout,
     TokenAttempt,
     TokenCall,
     Transmit,
@@ -45,7 +44,6 @@ from ._response import Response
 from ._retry import RetryPolicy
 from ._transport import TLS_HINT, Transport, is_url_error, tls_reason, to_response
 from .errors import RegistryError
-from .ratelimit import RateLimit
 
 __all__ = ["HTTPS_PORT_HINT", "TIMEOUT_HINT", "TLS_HINT", "Requester", "Response", "api_host",
            "tls_reason"]
@@ -169,30 +167,6 @@ class Requester(RegistryEndpoint):
         """TLS verification in use: True, False or a CA bundle path."""
         return self.transport.verify
 
-    @property
-    def timeout(self) -> float | tuple[float, float]:
-        """The ``(connect, read)`` seconds of every request (or one number for both)."""
-        return self.transport.timeout
-
-    # -- stats ------------------------------------------------------------------------
-    @property
-    def stats(self) -> dict[str, Any]:
-        """Counters for your monitoring: requests (total and by method), bytes sent/received."""
-        return self.transport.stats
-
-    def count_received(self, n: int) -> None:
-        """Add ``n`` bytes to the received counter (used by streaming readers)."""
-        self.transport.count_received(n)
-
-    def count_sent(self, n: int) -> None:
-        """Add ``n`` bytes to the sent counter (used by streaming uploads)."""
-        self.transport.count_sent(n)
-
-    @property
-    def rate_limit(self) -> RateLimit | None:
-        """The rate limit the registry last reported (Docker Hub headers), or None."""
-        return self.transport.rate_limit
-
     # -- the shell's part of the endpoint --------------------------------------------
     def _now(self) -> float:
         return time.monotonic()
@@ -209,10 +183,6 @@ class Requester(RegistryEndpoint):
     def respond(self, answer: Any, body: bytes | None) -> Response:
         """The library's answer for ``answer``: with ``body``, or streamed when None."""
         return to_response(answer, body)
-
-    def explain(self, kind: str, words: str, url: str, timeout: Timeout | None) -> str:
-        """A connection failure of a request to ``url`` in words, with the advice."""
-        return self.transport.explain(kind, words, url, timeout)
 
     # -- sending ------------------------------------------------------------------------
     def send(

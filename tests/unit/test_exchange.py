@@ -151,6 +151,7 @@ def test_a_429_waits_its_retry_after_then_every_request_waits_out_the_same_pause
                               "ReadBody"]
     assert script.sleeps() == [7.0]
     assert endpoint.received == 2
+    assert endpoint.stats["by_method"] == {"GET": 2}  # counted by the flow, not the shell
     # another request, 5 s into the pause (as if sent by another worker): it waits the rest
     endpoint.clock -= 5
     script = Script(endpoint, [Answer(200, b"[]")])
