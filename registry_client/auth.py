@@ -45,7 +45,7 @@ from ._auth_protocol import (
     get_scopes,
     set_scopes,
 )
-from ._authloop import BlockingSteps
+from ._blocking import BlockingSteps
 from ._challenge import Challenge, ChallengeParseError, parse_challenges
 from ._exchange import (
     TOKEN_BODY_LIMIT,

@@ -21,7 +21,7 @@ import requests
 
 from . import _http
 from ._auth_protocol import Authenticator
-from ._authloop import BlockingSteps, TokenRequests
+from ._blocking import BlockingSteps, TokenRequests
 from ._endpoint import RegistryEndpoint, api_host
 from ._exchange import (
     TokenAttempt,

@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 import requests
+import requests_mock
 from requests.structures import CaseInsensitiveDict
 
+from registry_client import BasicAuthenticator, Registry
 from registry_client._endpoint import RegistryEndpoint
 from registry_client._exchange import (
     Discard,
@@ -236,3 +238,45 @@ def test_a_token_server_answering_503_is_asked_again() -> None:
     answer = run(token_request(endpoint, TokenCall("GET", REALM)), script)
     assert answer.status_code == 200
     assert script.kinds() == ["TokenAttempt", "Discard", "Sleep", "TokenAttempt"]
+
+
+class PlainHooks:
+    """A custom authenticator: plain hooks only, no flow forms."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def handle_request(self, request: requests.PreparedRequest) -> None:
+        request.headers["Authorization"] = "Bearer static"
+
+    def handle_response(self, response: Any) -> bool:
+        self.seen.append(response.status_code)
+        return len(self.seen) == 1
+
+
+def test_an_authenticator_without_flows_has_its_plain_hooks_called() -> None:
+    auth = PlainHooks()
+    endpoint = Endpoint(auth)
+    script = Script(endpoint, [Answer(401), Answer(200, b"ok")])
+    resp = send(endpoint, script, Request("GET", "app/manifests/1.0"))
+    assert resp.content == b"ok" and auth.seen == [401]
+    assert [p.headers["Authorization"] for p in script.sent] == ["Bearer static"] * 2
+
+
+def test_a_body_factory_makes_the_body_again_for_the_answer_to_a_401() -> None:
+    session = requests.Session()
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+    reg = Registry(DOMAIN, session=session, authenticator=BasicAuthenticator("user", "pw"),
+                   backoff=0.0)
+    adapter.register_uri("PUT", f"https://{DOMAIN}/v2/r/manifests/v1", [
+        {"status_code": 401, "headers": {"WWW-Authenticate": 'Basic realm="r"'}},
+        {"status_code": 201},
+    ])
+    resp = reg.requester.send_request(Request(
+        "PUT", "r/manifests/v1", expected=frozenset({201}),
+        body_factory=lambda: iter([b"{", b"}"])))
+    assert resp.status_code == 201
+    first, second = adapter.request_history
+    assert "Authorization" not in first.headers and second.headers["Authorization"]
+    assert b"".join(second.body) == b"{}"

@@ -28,6 +28,7 @@ from ._exchange import (
 )
 from ._flow import run
 from ._http import discard, read_capped
+from ._retry import RetryPolicy
 
 __all__ = ["BlockingSteps", "TokenRequests"]
 
@@ -74,7 +75,7 @@ class TokenRequests:
         self._shell = shell
 
     @property
-    def policy(self) -> Any:
+    def policy(self) -> RetryPolicy:
         """How token requests are retried."""
         return self._endpoint.token_policy
 
