@@ -25,9 +25,9 @@ Effects (what a shell implements)
     asked (the flow counts it). *Result*: the answer, its body left on the wire:
     an object with ``status_code``, ``headers`` (case-insensitive), ``url`` (after
     redirects), ``history`` (the redirect answers, each with a ``url`` and its
-    ``request.method``), ``request``
-    (the prepared request that got it) and ``close()`` -- a ``requests.Response``
-    or a look-alike (the authenticators' ``handle_response`` hook gets it as such).
+    ``request.method``), ``request`` (the prepared request that got it) and
+    ``close()`` -- a ``requests.Response`` or a look-alike (the authenticators'
+    ``handle_response`` hook gets it as such).
     *Errors*: :class:`TransmitError` for a failure of the HTTP client (never its own
     exception types: the flow decides retries from ``kind``); ``RegistryError`` the
     shell raises itself (a CA bundle that does not exist: ``RegistrySSLError``); a
@@ -69,6 +69,20 @@ Effects (what a shell implements)
     effects as usual. *Result*: the sub-flow's; its error is raised. Used for the
     first request to a registry (sent alone: nobody knows the challenge yet) and for
     single-flight token fetches (one fetch per (realm, service, scope)).
+
+Besides the effects
+-------------------
+
+The flow reads and records the registry through an :class:`ExchangeEndpoint` (a
+``_endpoint.RegistryEndpoint`` subclass), whose shell-specific part is three
+methods: ``prepare`` (a ``requests.PreparedRequest`` with the session's defaults and
+the User-Agent; a URL the client cannot use is a :class:`TransmitError` of kind
+``url``, or of a connection kind with ``connection=False``), ``respond(answer,
+body)`` (the library's :class:`~registry_client._response.Response`: with ``body``,
+or with a stream over the answer when ``body`` is None) and ``_now()`` (the
+monotonic clock of the 429 pause). A :class:`TransmitError`'s ``kind`` and
+``words`` follow ``_http.connection_failure``; its ``sent`` (may the registry
+have acted?) is decided here from ``kind``, never by a shell.
 """
 
 from __future__ import annotations
