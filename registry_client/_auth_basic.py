@@ -27,15 +27,15 @@ def host_of(url: str | None) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-class NullAuthenticator:
-    """Send no credentials and never retry: for open registries."""
+class _PlainHooksAsFlows:
+    """The flow forms of hooks that need no I/O: they call the hooks (see
+    ``_auth_protocol.FlowAuthenticator``)."""
 
     def handle_request(self, request: requests.PreparedRequest) -> None:
-        """Leave the request as it is."""
+        raise NotImplementedError
 
     def handle_response(self, response: requests.Response) -> bool:
-        """Never ask for a re-send."""
-        return False
+        raise NotImplementedError
 
     def request_flow(self, request: requests.PreparedRequest) -> Generator[Any, Any, None]:
         """:meth:`handle_request` as a flow (it needs no I/O)."""
@@ -46,6 +46,17 @@ class NullAuthenticator:
         """:meth:`handle_response` as a flow (it needs no I/O)."""
         yield from ()
         return self.handle_response(response)
+
+
+class NullAuthenticator(_PlainHooksAsFlows):
+    """Send no credentials and never retry: for open registries."""
+
+    def handle_request(self, request: requests.PreparedRequest) -> None:
+        """Leave the request as it is."""
+
+    def handle_response(self, response: requests.Response) -> bool:
+        """Never ask for a re-send."""
+        return False
 
     def __repr__(self) -> str:
         return "NullAuthenticator()"
@@ -66,7 +77,7 @@ def basic_header(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
-class BasicAuthenticator:
+class BasicAuthenticator(_PlainHooksAsFlows):
     """HTTP Basic credentials, sent after the registry asks for them and then up front.
 
     The first request to a registry goes without credentials; once the registry
@@ -106,16 +117,6 @@ class BasicAuthenticator:
         with self._lock:
             self._hosts.add(host_of(response.url or (req.url if req else "")))
         return True
-
-    def request_flow(self, request: requests.PreparedRequest) -> Generator[Any, Any, None]:
-        """:meth:`handle_request` as a flow (it needs no I/O)."""
-        self.handle_request(request)
-        yield from ()
-
-    def response_flow(self, response: requests.Response) -> Generator[Any, Any, bool]:
-        """:meth:`handle_response` as a flow (it needs no I/O)."""
-        yield from ()
-        return self.handle_response(response)
 
     def __repr__(self) -> str:
         return f"BasicAuthenticator(username={self.username!r}, password={REDACTED})"
