@@ -10,10 +10,11 @@ import math
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import attrs
 import requests
 import urllib3.exceptions
 
@@ -43,8 +44,9 @@ def is_digits(value: str) -> bool:
     return value.isascii() and value.isdigit()
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and every exception it wraps (args, cause, context, urllib3's ``reason``)."""
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception it wraps (args, cause, context, urllib3's ``reason``,
+    an exception group's members)."""
     seen: set[int] = set()
     out: list[BaseException] = []
     todo: list[object] = [exc]
@@ -56,10 +58,56 @@ def _chain(exc: BaseException) -> list[BaseException]:
         out.append(e)
         todo.extend(e.args)
         todo.extend((e.__cause__, e.__context__, getattr(e, "reason", None)))
+        todo.extend(getattr(e, "exceptions", None) or ())
     return out
 
 
-def connection_failure(exc: BaseException) -> tuple[str, str]:
+Match = Callable[[BaseException], bool]
+"""Whether one exception of a chain is of a kind."""
+
+
+def of(*types: type[BaseException]) -> Match:
+    """A :data:`Match` for exceptions of ``types``."""
+    return lambda e: isinstance(e, types)
+
+
+@attrs.frozen
+class FailureTypes:
+    """Which exceptions of one HTTP library mean which connection failure.
+
+    :func:`connection_failure` decides the kinds, in one order, for every HTTP
+    library; this says how each library spells them (the operating system's own
+    errors -- refused, reset, a name that does not resolve -- need no spelling).
+    """
+
+    dns: Match
+    proxy: Match
+    connect_timeout: Match
+    read_timeout: Match
+    closed: Match
+    broken: Match
+    connect: Match
+    """No connection made (a failure of another kind may be inside it)."""
+
+
+REQUESTS_FAILURES = FailureTypes(
+    dns=of(urllib3.exceptions.NameResolutionError),
+    proxy=of(requests.exceptions.ProxyError, urllib3.exceptions.ProxyError),
+    connect_timeout=lambda e: isinstance(e, requests.exceptions.ConnectTimeout) or (
+        isinstance(e, urllib3.exceptions.ConnectTimeoutError)
+        and not isinstance(e, urllib3.exceptions.NewConnectionError)),
+    read_timeout=of(requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError),
+    closed=of(http.client.RemoteDisconnected),
+    broken=of(requests.exceptions.ChunkedEncodingError, http.client.IncompleteRead,
+              urllib3.exceptions.ProtocolError),
+    connect=of(urllib3.exceptions.NewConnectionError),
+)
+"""How ``requests`` and urllib3 spell the connection failures."""
+
+
+def connection_failure(
+    exc: BaseException, types: FailureTypes = REQUESTS_FAILURES,
+) -> tuple[str, str]:
     """Why a connection failed, as ``(kind, words)``: the cause the user can act on.
 
     ``kind`` is one of ``refused``, ``dns``, ``connect`` (no connection made, for
@@ -67,43 +115,40 @@ def connection_failure(exc: BaseException) -> tuple[str, str]:
     ``closed`` (the server hung up without answering), ``reset``, ``broken-pipe``,
     ``proxy``, ``broken`` (cut mid-answer) or ``other``; ``words`` say it plainly
     ("connection refused"). Never a URL: requests' own messages carry the query string.
+    ``types`` says how the HTTP library underneath spells them (default: requests').
     """
-    chain = _chain(exc)
+    chain = exception_chain(exc)
 
-    def has(*types: type[BaseException]) -> BaseException | None:
-        return next((e for e in chain if isinstance(e, types)), None)
+    def has(match: Match) -> bool:
+        return any(match(e) for e in chain)
 
     def has_errno(*codes: int) -> bool:
         return any(isinstance(e, OSError) and e.errno in codes for e in chain)
 
-    if has(ConnectionRefusedError) or has_errno(errno.ECONNREFUSED):
+    if has(of(ConnectionRefusedError)) or has_errno(errno.ECONNREFUSED):
         return "refused", "connection refused"
-    gai = has(socket.gaierror)
-    if gai is not None or has(urllib3.exceptions.NameResolutionError):
+    gai = next((e for e in chain if isinstance(e, socket.gaierror)), None)
+    if gai is not None or has(types.dns):
         why = getattr(gai, "strerror", None)
         return "dns", "name resolution failed" + (f" ({why})" if why else "")
-    if has(requests.exceptions.ProxyError, urllib3.exceptions.ProxyError):
-        refused = " (connection refused)" if has(urllib3.exceptions.NewConnectionError) else ""
+    if has(types.proxy):
+        refused = " (connection refused)" if has(types.connect) else ""
         return "proxy", f"the proxy could not be reached or failed{refused}"
-    if (has(requests.exceptions.ConnectTimeout)
-            or any(isinstance(e, urllib3.exceptions.ConnectTimeoutError)
-                   and not isinstance(e, urllib3.exceptions.NewConnectionError) for e in chain)):
+    if has(types.connect_timeout):
         return "connect-timeout", "connect timed out"
-    if has(requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError,
-           socket.timeout, TimeoutError):
+    if has(types.read_timeout) or has(of(socket.timeout, TimeoutError)):
         return "read-timeout", "read timed out"
-    if has(http.client.RemoteDisconnected):
+    if has(types.closed):
         return "closed", "the server closed the connection without answering"
-    if has(ConnectionResetError) or has_errno(errno.ECONNRESET):
+    if has(of(ConnectionResetError)) or has_errno(errno.ECONNRESET):
         return "reset", "connection reset by peer"
-    if has(BrokenPipeError) or has_errno(errno.EPIPE):
+    if has(of(BrokenPipeError)) or has_errno(errno.EPIPE):
         return "broken-pipe", "the server closed the connection while the request was sent"
-    if has(requests.exceptions.ChunkedEncodingError, http.client.IncompleteRead,
-           urllib3.exceptions.ProtocolError):
+    if has(types.broken):
         return "broken", "the connection broke in the middle of the answer"
     os_error = next((e for e in chain if isinstance(e, OSError) and e.errno), None)
     why = os.strerror(os_error.errno).lower() if os_error and os_error.errno else ""
-    if has(urllib3.exceptions.NewConnectionError):
+    if has(types.connect):
         return "connect", "could not connect" + (f" ({why})" if why else "")
     return "other", why or type(exc).__name__
 

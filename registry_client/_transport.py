@@ -27,7 +27,7 @@ from ._request import Relay
 from ._response import Response
 from .errors import RegistrySSLError
 
-__all__ = ["HTTPS_PORT_HINT", "TLS_HINT", "Transport", "is_url_error", "tls_reason"]
+__all__ = ["HTTPS_PORT_HINT", "TLS_HINT", "EnvSettings", "Transport", "is_url_error", "tls_reason"]
 
 _DEFAULT_UA = "registry-client/0.1 (+python-requests)"
 
@@ -68,6 +68,47 @@ def tls_reason(exc: BaseException) -> str:
         todo.extend(x for x in (e.__cause__, e.__context__, getattr(e, "reason", None))
                     if x is not None)
     return TLS_HINT
+
+
+class EnvSettings:
+    """Proxies and TLS verification per URL, as ``requests.request`` would use them.
+
+    ``proxies`` and ``verify`` (the caller's) win; otherwise, when ``session`` trusts
+    the environment (requests' default), HTTP(S)_PROXY / NO_PROXY and
+    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE apply, exactly as for a plain ``requests.get``.
+    """
+
+    def __init__(self, session: requests.Session, proxies: Mapping[str, str],
+                 verify: bool | str) -> None:
+        self._session = session
+        self._proxies = dict(proxies)
+        self._verify = verify
+        self._found: dict[tuple[str, str], tuple[dict[str, str], bool | str]] = {}
+
+    def settings_for(self, url: str) -> tuple[dict[str, str], bool | str]:
+        """``(proxies, verify)`` for ``url``; worked out once per scheme and host.
+
+        Raises:
+            RegistrySSLError: the CA bundle to use does not exist.
+        """
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        found = self._found.get(key)
+        if found is None:
+            merged = self._session.merge_environment_settings(
+                url, dict(self._proxies), True, self._verify, None)
+            verify = merged["verify"]
+            if isinstance(verify, os.PathLike):
+                verify = os.fspath(verify)
+            found = (dict(merged["proxies"]), True if verify is None else verify)
+            if parts.scheme == "https" and isinstance(verify, str) and not os.path.exists(verify):
+                # requests would raise a bare OSError for this, deep inside the send
+                raise RegistrySSLError(
+                    f"the CA bundle {verify!r} for {parts.netloc} does not exist "
+                    "(from verify= or REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE)"
+                )
+            self._found[key] = found
+        return found
 
 
 class _Adapter(requests.adapters.HTTPAdapter):
@@ -179,7 +220,7 @@ class Transport:
             verify = session.verify  # a caller's session keeps its own TLS setting
         self.verify: bool | str = os.fspath(verify) if isinstance(verify, os.PathLike) else verify
         self.proxies = {"http": proxy, "https": proxy} if proxy else {}
-        self._env_settings: dict[tuple[str, str], tuple[dict[str, str], bool | str]] = {}
+        self._env = EnvSettings(self.session, self.proxies, self.verify)
 
     # -- sending ------------------------------------------------------------------------
     def prepare(
@@ -238,24 +279,7 @@ class Transport:
         Raises:
             RegistrySSLError: the CA bundle to use does not exist.
         """
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc)
-        found = self._env_settings.get(key)
-        if found is None:
-            merged = self.session.merge_environment_settings(
-                url, dict(self.proxies), True, self.verify, None)
-            verify = merged["verify"]
-            if isinstance(verify, os.PathLike):
-                verify = os.fspath(verify)
-            found = (dict(merged["proxies"]), True if verify is None else verify)
-            if parts.scheme == "https" and isinstance(verify, str) and not os.path.exists(verify):
-                # requests would raise a bare OSError for this, deep inside the send
-                raise RegistrySSLError(
-                    f"the CA bundle {verify!r} for {parts.netloc} does not exist "
-                    "(from verify= or REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE)"
-                )
-            self._env_settings[key] = found
-        return found
+        return self._env.settings_for(url)
 
     def close(self) -> None:
         """Close the session's pooled connections (when this transport created the session)."""
