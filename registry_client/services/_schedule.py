@@ -12,7 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -24,6 +24,36 @@ def parallel(fn: Callable[[_T], _R], items: Sequence[_T], workers: int) -> list[
         return [fn(item) for item in items]
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
         return list(pool.map(fn, items))
+
+
+class TransferQueue(Generic[_T]):
+    """The order blob transfers take their items in, for threads and asyncio tasks alike.
+
+    ``largest_first`` is sorted by size, largest first. :func:`transfer_slots` says
+    which end each slot takes from: one from the small end, the others from the large.
+    """
+
+    def __init__(self, largest_first: Sequence[_T]) -> None:
+        self._items = deque(largest_first)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def take(self, small_end: bool) -> _T:
+        """The next item for a slot (``small_end``: the smallest left, else the largest).
+
+        Raises:
+            IndexError: nothing is left.
+        """
+        return self._items.pop() if small_end else self._items.popleft()
+
+
+def transfer_slots(items: int, workers: int) -> list[bool]:
+    """The slots a transfer of ``items`` runs on with ``workers``: for each, whether it
+    takes from the small end. One item or one worker: a single slot, largest first."""
+    if items <= 1 or workers <= 1:
+        return [False]
+    return [i == 0 for i in range(min(workers, items))]
 
 
 class Cancelled(Exception):
@@ -66,11 +96,12 @@ def transfer(fn: Callable[[_T], object], largest_first: Sequence[_T], workers: i
     stop at their next block; the first exception is then raised.
     """
     items = list(largest_first)
-    if len(items) <= 1 or workers <= 1:
+    slots = transfer_slots(len(items), workers)
+    if len(slots) == 1:
         for item in items:
             fn(item)
         return
-    queue = deque(items)
+    queue = TransferQueue(items)
     lock = threading.Lock()
     errors: list[BaseException] = []
     cancel = _CallOff()
@@ -82,7 +113,7 @@ def transfer(fn: Callable[[_T], object], largest_first: Sequence[_T], workers: i
                 with lock:
                     if errors or cancel.is_set() or not queue:
                         return
-                    item = queue.pop() if small_end else queue.popleft()
+                    item = queue.take(small_end)
                 try:
                     fn(item)
                 except Cancelled:
@@ -95,10 +126,9 @@ def transfer(fn: Callable[[_T], object], largest_first: Sequence[_T], workers: i
         finally:
             _local.cancel = None
 
-    threads = min(workers, len(items))
-    pool = ThreadPoolExecutor(max_workers=threads)
+    pool = ThreadPoolExecutor(max_workers=len(slots))
     try:
-        futures = [pool.submit(worker, i == 0) for i in range(threads)]
+        futures = [pool.submit(worker, small_end) for small_end in slots]
         for future in futures:
             future.result()
     except BaseException:
