@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
-__all__ = ["Answer", "Response", "Stream"]
+__all__ = ["Answer", "AsyncStream", "Response", "Stream"]
 
 
 class Answer(Protocol):
@@ -49,6 +49,19 @@ class Stream(Protocol):
         """Release the connection (closing it when the body was not read to its end)."""
 
 
+class AsyncStream(Protocol):
+    """A body still on the wire of an asyncio transport (``registry_client.aio``)."""
+
+    async def aread1(self, amt: int) -> bytes:
+        """What has arrived, at most ``amt`` bytes, as served; b"" at the end."""
+
+    async def aclose(self) -> None:
+        """Release the connection (closing it when the body was not read to its end)."""
+
+    def close(self) -> None:
+        """Release the connection soon, from plain code (a flow's clean-up)."""
+
+
 class Response:
     """An answer of the registry: status, headers, the URL that answered, and its body.
 
@@ -66,8 +79,8 @@ class Response:
             credentials: what a refusal refused.
     """
 
-    __slots__ = ("_body", "_stream", "headers", "history", "sent_auth_scheme", "status_code",
-                 "url")
+    __slots__ = ("_astream", "_body", "_stream", "headers", "history", "sent_auth_scheme",
+                 "status_code", "url")
 
     def __init__(
         self,
@@ -79,6 +92,7 @@ class Response:
         stream: Stream | None = None,
         history: tuple[str, ...] = (),
         sent_auth_scheme: str = "",
+        astream: AsyncStream | None = None,
     ) -> None:
         self.status_code = status_code
         self.headers = headers
@@ -87,6 +101,7 @@ class Response:
         self.sent_auth_scheme = sent_auth_scheme
         self._body = body
         self._stream = stream
+        self._astream = astream
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code}]>"
@@ -135,7 +150,25 @@ class Response:
         view[: len(data)] = data
         return len(data)
 
+    async def aread1(self, amt: int) -> bytes:
+        """What has arrived of an asyncio streamed body, at most ``amt`` bytes, as served
+        (b"" at the end, or when the body was read whole).
+
+        As with :meth:`read1`, a cut loses nothing already received.
+        """
+        if self._astream is None:
+            return b""
+        return await self._astream.aread1(amt)
+
+    async def aclose(self) -> None:
+        """Release the connection of a streamed body, awaiting it (asyncio)."""
+        if self._astream is not None:
+            await self._astream.aclose()
+        self.close()
+
     def close(self) -> None:
         """Release the connection (needed for a streamed body not read to its end)."""
         if self._stream is not None:
             self._stream.close()
+        if self._astream is not None:
+            self._astream.close()
