@@ -1,0 +1,271 @@
+"""The asyncio transport seam: the only module that sends with httpx and reads its answers.
+
+:class:`AsyncTransport` owns one pooled ``httpx.AsyncClient`` per registry (proxies,
+TLS settings, User-Agent, limits) and turns its answers into the library's own
+:class:`~registry_client._response.Response`, with the body left on the wire as an
+:class:`~registry_client._response.AsyncStream`. Its failures are classified by the
+same code as the blocking transport's (:func:`failure`), so errors read the same in
+both flavours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from typing import IO, Any
+
+import httpx
+import requests
+
+from .._http import FailureTypes, connection_failure, exception_chain, of
+from .._log import log
+from .._redact import redact_url
+from .._request import Body, Relay
+from .._response import Response
+from .._transport import EnvSettings, Timeout
+
+__all__ = ["HTTPX_FAILURES", "AsyncTransport", "failure", "failure_cause", "is_tls_failure"]
+
+_DEFAULT_UA = "registry-client/0.1 (+python-httpx)"
+_FILE_BLOCK = 1 << 20
+
+HTTPX_FAILURES = FailureTypes(
+    dns=of(),
+    proxy=of(httpx.ProxyError),
+    connect_timeout=of(httpx.ConnectTimeout),
+    read_timeout=of(httpx.ReadTimeout, httpx.WriteTimeout),
+    # httpcore's words for a server that hung up before the status line
+    closed=lambda e: isinstance(e, httpx.RemoteProtocolError)
+    and "without sending a response" in str(e),
+    broken=of(httpx.RemoteProtocolError, httpx.ReadError),
+    connect=of(httpx.ConnectError),
+)
+"""How httpx spells the connection failures (see ``_http.connection_failure``)."""
+
+
+def failure(exc: BaseException) -> tuple[str, str]:
+    """``(kind, words)`` of an httpx failure, as ``_http.connection_failure`` says them."""
+    return connection_failure(exc, HTTPX_FAILURES)
+
+
+def is_tls_failure(exc: BaseException) -> bool:
+    """True when ``exc`` (an httpx failure) is a TLS handshake's."""
+    return any(isinstance(e, ssl.SSLError) for e in exception_chain(exc))
+
+
+def failure_cause(exc: BaseException) -> BaseException | None:
+    """The exception to chain a connection error to: the low-level cause (an ``OSError``,
+    httpcore's), never httpx's own, which holds the request (its URL and headers)."""
+    inner = next((e for e in exception_chain(exc) if not isinstance(e, httpx.HTTPError)),
+                 None)
+    if inner is None or "://" in str(inner):
+        return None
+    return inner
+
+
+class _AsyncBody:
+    """An httpx answer's body still on the wire, as served (never decoded)."""
+
+    __slots__ = ("_buffer", "_chunks", "_resp")
+
+    def __init__(self, resp: httpx.Response) -> None:
+        self._resp = resp
+        self._chunks = resp.aiter_raw()
+        self._buffer = b""
+
+    async def aread1(self, amt: int) -> bytes:
+        if not self._buffer:
+            try:
+                self._buffer = await self._chunks.__anext__()
+            except StopAsyncIteration:
+                return b""
+        block, self._buffer = self._buffer[:amt], self._buffer[amt:]
+        return block
+
+    async def aclose(self) -> None:
+        await self._resp.aclose()
+
+    def close(self) -> None:
+        if self._resp.is_closed:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: nothing can release it now (the client's close will)
+        task = loop.create_task(self._resp.aclose())
+        _CLOSING.add(task)  # keep it alive until done
+        task.add_done_callback(_CLOSING.discard)
+
+
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
+async def _file_blocks(stream: IO[bytes]) -> AsyncIterator[bytes]:
+    """A file's blocks, each read in a worker thread (the loop never waits on a disk)."""
+    while block := await asyncio.to_thread(stream.read, _FILE_BLOCK):
+        yield block
+
+
+async def _iterated(blocks: Iterable[bytes]) -> AsyncIterator[bytes]:
+    """An iterable's blocks, each pulled in a worker thread (a generator reading a file)."""
+    it: Iterator[bytes] = iter(blocks)
+    done = object()
+    while (block := await asyncio.to_thread(next, it, done)) is not done:
+        assert isinstance(block, bytes | bytearray | memoryview)
+        yield bytes(block)
+
+
+async def _relayed(relay: Relay) -> AsyncIterator[bytes]:
+    """A :class:`~registry_client._request.Relay` body: each block read from the source
+    answer as it arrives and shown to the relay's sink on its way."""
+    while block := await relay.response.aread1(relay.block_size):
+        relay.sink(block)
+        yield block
+
+
+def content(body: Body | None, headers: dict[str, str]) -> Any:
+    """``body`` as httpx content: bytes as they are, files, iterables and relays as async
+    blocks. A seekable file's remaining length becomes its ``Content-Length`` (as
+    requests sends it), so it is not sent chunked."""
+    if body is None or isinstance(body, bytes):
+        return body
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    if isinstance(body, Relay):
+        return _relayed(body)
+    read = getattr(body, "read", None)
+    if callable(read):
+        stream: IO[bytes] = body  # type: ignore[assignment]
+        if "content-length" not in {k.lower() for k in headers}:
+            try:
+                if stream.seekable():
+                    start = stream.tell()
+                    headers["Content-Length"] = str(os.fstat(stream.fileno()).st_size - start)
+            except (OSError, AttributeError, ValueError):
+                pass
+        return _file_blocks(stream)
+    assert not isinstance(body, str)
+    return _iterated(body)
+
+
+def _verify_context(verify: bool | str) -> ssl.SSLContext | bool:
+    if isinstance(verify, bool):
+        return verify
+    if os.path.isdir(verify):
+        return ssl.create_default_context(capath=verify)
+    return ssl.create_default_context(cafile=verify)
+
+
+class AsyncTransport:
+    """The pooled ``httpx.AsyncClient`` of one registry, with its proxies, TLS and
+    User-Agent (what went over it is counted by the exchange flow, as for the blocking
+    ``Transport``).
+
+    Args:
+        base_url: ``scheme://host[:port]`` of the registry (its TLS settings are the
+            client's).
+        timeout: ``(connect, read)`` seconds, or one number for both.
+        verify: TLS verification: True, False or a CA bundle path (REQUESTS_CA_BUNDLE /
+            CURL_CA_BUNDLE apply as for the blocking API).
+        proxy: one proxy URL for http and https (default: HTTP(S)_PROXY / NO_PROXY).
+        user_agent: the User-Agent header value.
+        pool_size: connections kept per host.
+        transport: an httpx transport to send through (tests: ``httpx.MockTransport``).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: Timeout,
+        verify: bool | str | os.PathLike[str],
+        proxy: str | None,
+        user_agent: str | None,
+        pool_size: int,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self.timeout = timeout
+        self.verify: bool | str = os.fspath(verify) if isinstance(verify, os.PathLike) else verify
+        self.proxy = proxy
+        self.proxies = {"http": proxy, "https": proxy} if proxy else {}
+        self.user_agent = user_agent or _DEFAULT_UA
+        self.pool_size = pool_size
+        # requests' reading of the environment, so both flavours honour the same variables
+        self._env = EnvSettings(requests.Session(), self.proxies, self.verify)
+        self._mock = transport
+        self._client: httpx.AsyncClient | None = None
+
+    def __repr__(self) -> str:
+        return f"AsyncTransport({redact_url(self.base_url)!r})"
+
+    @staticmethod
+    def _timeout(value: Timeout) -> httpx.Timeout:
+        connect, read = value if isinstance(value, tuple) else (value, value)
+        # pool=None: waiting for a free connection of our own pool is not the network's fault
+        return httpx.Timeout(connect=connect, read=read, write=read, pool=None)
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The pooled client, made on first use (when the CA bundle is checked).
+
+        Raises:
+            RegistrySSLError: the CA bundle to use does not exist.
+        """
+        if self._client is None:
+            _, verify = self._env.settings_for(self.base_url)
+            self._client = httpx.AsyncClient(
+                verify=_verify_context(verify),
+                proxy=self.proxy,
+                trust_env=True,  # HTTP(S)_PROXY / NO_PROXY when proxy= is not given
+                timeout=self._timeout(self.timeout),
+                limits=httpx.Limits(max_connections=None,
+                                    max_keepalive_connections=self.pool_size),
+                headers={"User-Agent": self.user_agent},
+                transport=self._mock,
+            )
+        return self._client
+
+    async def send(
+        self, method: str, url: str, *, params: Any = None,
+        headers: Mapping[str, str] | None = None, body: Body | None = None,
+        allow_redirects: bool = True, timeout: Timeout | None = None,
+    ) -> Response:
+        """Send one request; the answer's body is left on the wire (``aread1`` it, or
+        ``aclose`` it). Redirects are followed when ``allow_redirects`` (a blob GET to its
+        storage host; ``Authorization`` is never sent to another origin).
+
+        Raises:
+            httpx.HTTPError: the request failed (see :func:`failure`).
+            RegistrySSLError: the CA bundle to use does not exist.
+        """
+        t0 = time.monotonic()
+        client = self.client
+        merged = dict(headers or {})
+        data = content(body, merged)
+        sent = len(data) if isinstance(data, bytes) else 0
+        request = client.build_request(
+            method, url, params=params, headers=merged, content=data,
+            timeout=self._timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+        resp = await client.send(request, stream=True, follow_redirects=allow_redirects)
+        log.debug(
+            "%s %s -> %s in %.3fs (sent %d bytes, length %s)",
+            method.upper(), redact_url(url), resp.status_code, time.monotonic() - t0, sent,
+            resp.headers.get("Content-Length", "?"),
+        )
+        auth = request.headers.get("Authorization", "")
+        return Response(
+            resp.status_code, resp.headers, str(resp.url), None,
+            astream=_AsyncBody(resp),
+            history=tuple(str(hop.url) for hop in resp.history),
+            sent_auth_scheme=auth.split(" ", 1)[0].lower() if " " in auth else "",
+        )
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

@@ -1,0 +1,321 @@
+"""AsyncTransport: httpx answers as the library's Response, failures worded as the
+blocking transport words them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import socket
+import ssl
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import requests
+
+from registry_client._http import connection_failure
+from registry_client._request import Relay
+from registry_client._response import Response
+from registry_client._transport import Transport, tls_reason
+from registry_client.aio._transport import AsyncTransport, failure, failure_cause, is_tls_failure
+from registry_client.errors import RegistrySSLError
+from registry_client.testing import self_signed_certificate, tcp_server
+
+TIMEOUT = (1.0, 0.3)
+
+
+def _blocking_failure(url: str) -> tuple[str, str]:
+    """``(kind, words)`` of the blocking transport's failure for a GET of ``url``."""
+    transport = Transport(None, timeout=TIMEOUT, verify=True, proxy=None, user_agent=None,
+                          pool_size=2)
+    try:
+        transport.send(transport.prepare("GET", url, params=None, headers=None, data=None),
+                       allow_redirects=True, timeout=None)
+    except requests.RequestException as exc:
+        return connection_failure(exc)
+    finally:
+        transport.close()
+    raise AssertionError("the blocking request did not fail")
+
+
+async def _async_failure(url: str) -> tuple[str, str]:
+    base = url.split("/v2", 1)[0]
+    transport = AsyncTransport(base, timeout=TIMEOUT, verify=True, proxy=None, user_agent=None,
+                               pool_size=2)
+    try:
+        await transport.send("GET", url)
+    except httpx.HTTPError as exc:
+        assert not is_tls_failure(exc)
+        return failure(exc)
+    finally:
+        await transport.aclose()
+    raise AssertionError("the asyncio request did not fail")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _hang_up(conn: socket.socket) -> None:
+    conn.recv(65536)
+
+
+def _reset(conn: socket.socket) -> None:
+    conn.recv(65536)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def _never_answer(conn: socket.socket) -> None:
+    conn.recv(65536)
+    time.sleep(TIMEOUT[1] * 3)
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    yield f"http://127.0.0.1:{_closed_port()}/v2/"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("handle", "kind", "words"), [
+    (_hang_up, "closed", "the server closed the connection without answering"),
+    (_reset, "reset", "connection reset by peer"),
+    (_never_answer, "read-timeout", "read timed out"),
+], ids=["closed", "reset", "read-timeout"])
+async def test_a_failure_is_the_kind_the_blocking_transport_says_it_is(
+    handle: Callable[[socket.socket], None], kind: str, words: str,
+) -> None:
+    with tcp_server(handle) as port:
+        url = f"http://127.0.0.1:{port}/v2/?n=1"
+        blocking = await asyncio.to_thread(_blocking_failure, url)
+        said = await _async_failure(url)
+    assert said == blocking == (kind, words)
+
+
+@pytest.mark.anyio
+async def test_a_refused_connection_is_the_kind_the_blocking_transport_says_it_is(
+    refused_url: str,
+) -> None:
+    said = await _async_failure(refused_url)
+    assert said == _blocking_failure(refused_url) == ("refused", "connection refused")
+
+
+@pytest.mark.anyio
+async def test_a_name_that_does_not_resolve_is_the_kind_the_blocking_transport_says_it_is(
+) -> None:
+    url = "http://registry.invalid/v2/"
+    said = await _async_failure(url)
+    assert said == _blocking_failure(url)
+    assert said[0] == "dns"
+
+
+@pytest.mark.parametrize(("raised", "expected"), [
+    (httpx.ConnectTimeout("timed out"), ("connect-timeout", "connect timed out")),
+    (httpx.ReadTimeout("timed out"), ("read-timeout", "read timed out")),
+    (httpx.ProxyError("no"), ("proxy", "the proxy could not be reached or failed")),
+    (httpx.RemoteProtocolError("peer closed connection without sending complete message "
+                               "body"), ("broken", "the connection broke in the middle of the "
+                                                   "answer")),
+], ids=["connect-timeout", "read-timeout", "proxy", "broken"])
+def test_httpx_failures_have_the_kinds_of_the_blocking_ones(
+    raised: httpx.HTTPError, expected: tuple[str, str],
+) -> None:
+    assert failure(raised) == expected
+
+
+def test_the_cause_to_chain_is_never_httpx_s_own_exception_with_its_request() -> None:
+    request = httpx.Request("GET", "https://registry.example/v2/?token=SECRET")
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except OSError as low:
+            raise httpx.ConnectError("All connection attempts failed", request=request) from low
+    except httpx.ConnectError as exc:
+        cause = failure_cause(exc)
+    assert isinstance(cause, ConnectionRefusedError)
+
+
+# -- answers --------------------------------------------------------------------------------
+
+def _transport(handler: Callable[[httpx.Request], httpx.Response], **kw: object) -> AsyncTransport:
+    options: dict[str, object] = {"timeout": (2, 5), "verify": True, "proxy": None,
+                                  "user_agent": None, "pool_size": 4}
+    options.update(kw)
+    return AsyncTransport("https://registry.example", transport=httpx.MockTransport(handler),
+                          **options)  # type: ignore[arg-type]
+
+
+async def _read_all(resp: Response) -> bytes:
+    parts = []
+    while block := await resp.aread1(1 << 20):
+        parts.append(block)
+    return b"".join(parts)
+
+
+@pytest.mark.anyio
+async def test_an_answer_is_the_library_s_response_with_its_body_on_the_wire() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, headers={"Docker-Content-Digest": "sha256:ab",
+                                            "Content-Encoding": "gzip"},
+                              stream=httpx.ByteStream(b"as stored"))
+
+    transport = _transport(handler)
+    resp = await transport.send("GET", "https://registry.example/v2/app/blobs/sha256:ab",
+                                headers={"Authorization": "Bearer T0KEN"})
+    assert isinstance(resp, Response)
+    assert (resp.status_code, resp.headers["docker-content-digest"]) == (200, "sha256:ab")
+    assert resp.sent_auth_scheme == "bearer"
+    assert await _read_all(resp) == b"as stored"  # as served: never decoded
+    assert seen[0].headers["User-Agent"] == "registry-client/0.1 (+python-httpx)"
+    await transport.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_redirect_is_followed_with_its_history_and_without_credentials() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "registry.example":
+            return httpx.Response(307, headers={"Location": "https://storage.example/b?sig=1"})
+        return httpx.Response(200, stream=httpx.ByteStream(b"blob"))
+
+    transport = _transport(handler)
+    resp = await transport.send("GET", "https://registry.example/v2/app/blobs/sha256:ab",
+                                headers={"Authorization": "Bearer T0KEN"})
+    assert resp.url == "https://storage.example/b?sig=1"
+    assert resp.history == ("https://registry.example/v2/app/blobs/sha256:ab",)
+    assert "Authorization" not in seen[1].headers
+    assert await _read_all(resp) == b"blob"
+    await transport.aclose()
+
+
+@pytest.mark.anyio
+async def test_bodies_become_async_content(tmp_path: Path) -> None:
+    got: list[tuple[bytes, str | None]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        got.append((await request.aread(), request.headers.get("Content-Length")))
+        return httpx.Response(201)
+
+    transport = _transport(handler)
+    path = tmp_path / "layer"
+    path.write_bytes(b"0123456789")
+    with path.open("rb") as f:
+        f.seek(4)
+        await transport.send("PUT", "https://registry.example/v2/x", body=f)
+    threads: list[int] = []
+
+    def blocks() -> Iterator[bytes]:
+        threads.append(threading.get_ident())
+        yield b"ab"
+        threads.append(threading.get_ident())
+        yield b"cd"
+
+    await transport.send("PATCH", "https://registry.example/v2/x", body=blocks())
+    await transport.send("PUT", "https://registry.example/v2/x", body=b"bytes")
+    answer = httpx.Response(200, stream=httpx.ByteStream(b"relayed"))
+    source = await _transport(lambda r: answer).send("GET", "https://registry.example/v2/y")
+    relayed: list[bytes] = []
+    await transport.send("PUT", "https://registry.example/v2/x",
+                         body=Relay(source, relayed.append, block_size=3))
+    assert got[0] == (b"456789", "6")  # a file from where it stands, not chunked
+    assert got[1][0] == b"abcd"
+    assert threading.get_ident() not in threads  # the generator ran in worker threads
+    assert got[2] == (b"bytes", "5")
+    assert got[3][0] == b"relayed"
+    assert b"".join(relayed) == b"relayed"
+    await transport.aclose()
+
+
+def test_io_bodies_other_than_files_are_sent_too() -> None:
+    async def main() -> bytes:
+        got: list[bytes] = []
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            got.append(await request.aread())
+            return httpx.Response(201)
+
+        transport = _transport(handler)
+        await transport.send("PUT", "https://registry.example/v2/x", body=io.BytesIO(b"mem"))
+        await transport.aclose()
+        return got[0]
+
+    assert asyncio.run(main()) == b"mem"
+
+
+# -- TLS settings -----------------------------------------------------------------------------
+
+@pytest.mark.anyio
+async def test_a_ca_bundle_that_does_not_exist_is_a_typed_error(tmp_path: Path) -> None:
+    transport = AsyncTransport("https://registry.example", timeout=(2, 5),
+                               verify=str(tmp_path / "missing.pem"), proxy=None,
+                               user_agent=None, pool_size=1)
+    with pytest.raises(RegistrySSLError, match=r"missing\.pem.*does not exist"):
+        await transport.send("GET", "https://registry.example/v2/")
+
+
+@pytest.mark.anyio
+async def test_requests_ca_bundle_is_honoured_as_by_the_blocking_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "env.pem"))
+    transport = AsyncTransport("https://registry.example", timeout=(2, 5), verify=True,
+                               proxy=None, user_agent=None, pool_size=1)
+    with pytest.raises(RegistrySSLError, match=r"env\.pem.*REQUESTS_CA_BUNDLE"):
+        await transport.send("GET", "https://registry.example/v2/")
+
+
+def _tls_server(cert: Path, key: Path) -> Callable[[socket.socket], None]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    def handle(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            tls = context.wrap_socket(conn, server_side=True)
+            tls.recv(65536)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            tls.close()
+
+    return handle
+
+
+@pytest.mark.anyio
+async def test_an_untrusted_certificate_reads_as_the_blocking_transport_says_it(
+    tmp_path: Path,
+) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    with tcp_server(_tls_server(cert, key)) as port:
+        url = f"https://127.0.0.1:{port}/v2/"
+        transport = AsyncTransport(f"https://127.0.0.1:{port}", timeout=TIMEOUT, verify=True,
+                                   proxy=None, user_agent=None, pool_size=1)
+        with pytest.raises(httpx.HTTPError) as caught:
+            await transport.send("GET", url)
+        await transport.aclose()
+        with pytest.raises(requests.exceptions.SSLError) as blocking:
+            await asyncio.to_thread(requests.get, url, timeout=TIMEOUT)
+    assert is_tls_failure(caught.value)
+    said = tls_reason(caught.value)
+    assert said == tls_reason(blocking.value)
+    assert said.startswith("certificate not trusted (")
+
+
+@pytest.mark.anyio
+async def test_a_ca_bundle_given_is_trusted(tmp_path: Path) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    with tcp_server(_tls_server(cert, key)) as port:
+        transport = AsyncTransport(f"https://127.0.0.1:{port}", timeout=TIMEOUT,
+                                   verify=str(cert), proxy=None, user_agent=None, pool_size=1)
+        resp = await transport.send("GET", f"https://127.0.0.1:{port}/v2/")
+        assert (resp.status_code, await resp.aread1(10)) == (200, b"ok")
+        await resp.aclose()
+        await transport.aclose()
