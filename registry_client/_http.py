@@ -178,6 +178,13 @@ def explain_failure(
     return words
 
 
+def body_broken(received: int, words: str) -> RegistryUnavailableError:
+    """The error of a streamed body cut after ``received`` bytes (``words``: why, from
+    :func:`connection_failure`), whichever shell read it."""
+    return RegistryUnavailableError(f"connection broken after {received} bytes of the body: "
+                                    f"{words}")
+
+
 def failure_cause(exc: BaseException) -> BaseException | None:
     """The exception to chain a connection error to: the low-level cause, without a URL.
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._flow import Call, Drain, Effect, Gather, Offload, run
-from .._http import connection_failure, failure_cause
+from .._http import body_broken, connection_failure, failure_cause
 from .._reader import READ_ERRORS
-from ..errors import RegistryUnavailableError
 from ..requester import Requester
 from ._schedule import check_cancelled, parallel, transfer
 
@@ -48,10 +47,7 @@ class BlockingShell:
             try:
                 block = resp.read1(want)
             except READ_ERRORS as exc:
-                _, words = connection_failure(exc)
-                raise RegistryUnavailableError(
-                    f"connection broken after {total} bytes of the body: {words}"
-                ) from failure_cause(exc)
+                raise body_broken(total, connection_failure(exc)[1]) from failure_cause(exc)
             if not block:
                 break
             total += len(block)

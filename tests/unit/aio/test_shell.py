@@ -1,0 +1,251 @@
+"""AsyncShell: the flow effects performed with httpx answers and asyncio tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from registry_client._flow import Call, Drain, Flow, Gather, Offload
+from registry_client._request import Request
+from registry_client._response import Response
+from registry_client.aio._run import arun
+from registry_client.aio._shell import AsyncShell
+from registry_client.aio._transport import AsyncTransport
+from registry_client.errors import RegistryUnavailableError
+from registry_client.services._schedule import transfer
+
+BASE = "https://registry.example"
+
+
+class _Sender:
+    """The requester's part the shell uses: sends through an AsyncTransport."""
+
+    def __init__(self, handler: Callable[[httpx.Request], Any]) -> None:
+        self.transport = AsyncTransport(BASE, timeout=(2, 5), verify=True, proxy=None,
+                                        user_agent=None, pool_size=4,
+                                        transport=httpx.MockTransport(handler))
+        self.received = 0
+
+    async def send_request(self, request: Request) -> Response:
+        return await self.transport.send(request.verb, f"{BASE}/v2/{request.target}",
+                                         headers=request.headers, body=request.body)
+
+    def count_received(self, n: int) -> None:
+        self.received += n
+
+
+class _Chunks(httpx.AsyncByteStream):
+    def __init__(self, chunks: list[bytes], *, then: Exception | None = None,
+                 pause: float = 0.0) -> None:
+        self._chunks, self._then, self._pause = chunks, then, pause
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self._chunks:
+            if self._pause:
+                await asyncio.sleep(self._pause)
+            yield chunk
+        if self._then is not None:
+            raise self._then
+
+
+def _stream(chunks: list[bytes], **kw: Any) -> Callable[[httpx.Request], httpx.Response]:
+    return lambda request: httpx.Response(200, stream=_Chunks(chunks, **kw))
+
+
+def _download(sink: Callable[[bytes], None], limit: int | None = None) -> Flow[int]:
+    resp = yield Call(Request("GET", "app/blobs/sha256:ab", stream=True))
+    try:
+        n: int = yield Drain(resp, sink, limit=limit)
+    finally:
+        resp.close()
+    return n
+
+
+@pytest.mark.anyio
+async def test_a_drain_hands_every_byte_to_the_sink_in_order() -> None:
+    chunks = [bytes([i]) * 70_000 for i in range(40)]
+    sender = _Sender(_stream(chunks))
+    got = bytearray()
+    n = await arun(_download(got.extend), AsyncShell(sender))
+    assert bytes(got) == b"".join(chunks)
+    assert n == sender.received == len(got)
+
+
+@pytest.mark.anyio
+async def test_a_drain_stops_at_its_limit() -> None:
+    got = bytearray()
+    n = await arun(_download(got.extend, limit=100_001),
+                   AsyncShell(_Sender(_stream([b"x" * 65_536] * 4))))
+    assert n == len(got) == 100_001
+
+
+@pytest.mark.anyio
+async def test_a_cut_body_raises_after_the_sink_had_every_byte_received() -> None:
+    cut = httpx.RemoteProtocolError("peer closed connection without sending complete message "
+                                    "body (received 300000 bytes, expected 999999)")
+    got = bytearray()
+    with pytest.raises(RegistryUnavailableError) as caught:
+        await arun(_download(got.extend), AsyncShell(_Sender(_stream([b"a" * 100_000] * 3,
+                                                                     then=cut))))
+    assert len(got) == 300_000
+    assert str(caught.value) == ("connection broken after 300000 bytes of the body: the "
+                                 "connection broke in the middle of the answer")
+
+
+@pytest.mark.anyio
+async def test_the_loop_stays_responsive_while_a_slow_sink_takes_large_blocks() -> None:
+    """A sink that takes 150 ms a block (hashing 1 MiB blocks on a slow disk) never
+    stalls the loop: a heartbeat sees no gap over 100 ms."""
+    hasher = hashlib.sha256()
+    sink_threads: set[int] = set()
+
+    def slow_sink(block: bytes) -> None:
+        sink_threads.add(threading.get_ident())
+        hasher.update(block)
+        time.sleep(0.15)
+
+    gaps: list[float] = []
+    stop = asyncio.Event()
+
+    async def heartbeat() -> None:
+        last = time.monotonic()
+        while not stop.is_set():
+            await asyncio.sleep(0.005)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    chunks = [bytes([i % 251]) * 65_536 for i in range(16 * 8)]  # 8 MiB
+    beat = asyncio.ensure_future(heartbeat())
+    await asyncio.sleep(0.01)
+    n = await arun(_download(slow_sink), AsyncShell(_Sender(_stream(chunks))))
+    stop.set()
+    await beat
+    assert n == 8 << 20
+    assert hasher.hexdigest() == hashlib.sha256(b"".join(chunks)).hexdigest()
+    assert threading.get_ident() not in sink_threads
+    assert max(gaps) < 0.1, f"the loop stalled for {max(gaps):.3f} s"
+
+
+@pytest.mark.anyio
+async def test_an_offload_runs_in_a_worker_thread() -> None:
+    def flow() -> Flow[int]:
+        ident: int = yield Offload(threading.get_ident)
+        return ident
+
+    assert await arun(flow(), AsyncShell(_Sender(_stream([])))) != threading.get_ident()
+
+
+# -- Gather ---------------------------------------------------------------------------------
+
+class _Tracker:
+    def __init__(self) -> None:
+        self.running = 0
+        self.most = 0
+        self.started: list[int] = []
+        self.outcome: dict[int, str] = {}
+
+    def flow(self, i: int, *, fail: bool = False, steps: int = 5) -> Callable[[], Flow[int]]:
+        def make() -> Flow[int]:
+            self.started.append(i)
+            self.running += 1
+            self.most = max(self.most, self.running)
+            try:
+                for _ in range(steps):
+                    yield Offload(lambda: time.sleep(0.01))
+                if fail:
+                    raise ValueError(f"flow {i} failed")
+                self.outcome[i] = "done"
+                return i * 10
+            except BaseException as exc:
+                self.outcome[i] = type(exc).__name__
+                raise
+            finally:
+                self.running -= 1
+        return make
+
+
+@pytest.mark.anyio
+async def test_a_gather_runs_at_most_workers_at_once_and_keeps_the_order() -> None:
+    t = _Tracker()
+    results = await arun(_gather([t.flow(i) for i in range(7)], workers=3),
+                         AsyncShell(_Sender(_stream([]))))
+    assert results == [i * 10 for i in range(7)]
+    assert t.most == 3
+    assert t.started[:3] == [0, 1, 2]
+
+
+def _gather(flows: list[Callable[[], Flow[Any]]], workers: int,
+            transfer: bool = False) -> Flow[list[Any]]:
+    results: list[Any] = yield Gather(flows, workers, transfer=transfer)
+    return results
+
+
+@pytest.mark.anyio
+async def test_a_transfer_takes_its_flows_in_the_blocking_order() -> None:
+    """Sizes largest first; one slot from the small end, as services._schedule.transfer."""
+    t = _Tracker()
+    await arun(_gather([t.flow(i) for i in range(6)], workers=3, transfer=True),
+               AsyncShell(_Sender(_stream([]))))
+    blocking: list[int] = []
+    lock = threading.Lock()
+
+    def record(i: int) -> None:
+        with lock:
+            blocking.append(i)
+        time.sleep(0.05)
+
+    transfer(record, list(range(6)), 3)
+    assert sorted(t.started[:3]) == sorted(blocking[:3]) == [0, 1, 5]
+    assert t.most == 3
+
+
+@pytest.mark.anyio
+async def test_the_first_failure_calls_the_others_off_and_is_raised() -> None:
+    t = _Tracker()
+    flows = [t.flow(0, steps=50), t.flow(1, fail=True, steps=2), t.flow(2, steps=50),
+             t.flow(3)]
+    with pytest.raises(ValueError, match="flow 1 failed"):
+        await arun(_gather(flows, workers=3), AsyncShell(_Sender(_stream([]))))
+    assert t.running == 0  # every flow ended before the error reached the caller
+    # called off, not interrupted: as the blocking Cancelled (nothing kept for a resume)
+    assert t.outcome == {0: "Cancelled", 1: "ValueError", 2: "Cancelled"}
+    assert 3 not in t.started
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_caller_cancels_every_flow_and_waits_for_their_clean_up() -> None:
+    t = _Tracker()
+    task = asyncio.ensure_future(arun(_gather([t.flow(i, steps=100) for i in range(4)],
+                                              workers=2, transfer=True),
+                                      AsyncShell(_Sender(_stream([])))))
+    while len(t.started) < 2:
+        await asyncio.sleep(0.005)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert t.running == 0
+    # interrupted: as Ctrl-C in the blocking API (what was received is kept)
+    assert set(t.outcome.values()) == {"CancelledError"}
+    assert len(t.started) == 2
+
+
+@pytest.mark.anyio
+async def test_a_nested_gather_of_a_called_off_flow_is_called_off_too() -> None:
+    t = _Tracker()
+
+    def outer_ok() -> Flow[Any]:
+        result: list[Any] = yield Gather([t.flow(10, steps=50), t.flow(11, steps=50)], 2)
+        return result
+
+    with pytest.raises(ValueError, match="flow 1 failed"):
+        await arun(_gather([outer_ok, t.flow(1, fail=True, steps=2)], workers=2),
+                   AsyncShell(_Sender(_stream([]))))
+    assert t.outcome[10] == t.outcome[11] == "Cancelled"
