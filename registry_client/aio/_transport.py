@@ -151,6 +151,16 @@ def content(body: Body | None, headers: dict[str, str]) -> Any:
     return _iterated(body)
 
 
+def _with_params(url: str, params: Any) -> str:
+    """``url`` with ``params`` added to its query as the blocking API adds them (requests'
+    own encoding; httpx's ``params=`` would replace the query a ``Location`` carries)."""
+    if not params:
+        return url
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, params)
+    return prepared.url or url
+
+
 def _verify_context(verify: bool | str) -> ssl.SSLContext | bool:
     if isinstance(verify, bool):
         return verify
@@ -248,7 +258,7 @@ class AsyncTransport:
         data = content(body, merged)
         sent = len(data) if isinstance(data, bytes) else 0
         request = client.build_request(
-            method, url, params=params, headers=merged, content=data,
+            method, _with_params(url, params), headers=merged, content=data,
             timeout=self._timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT)
         resp = await client.send(request, stream=True, follow_redirects=allow_redirects)
         log.debug(

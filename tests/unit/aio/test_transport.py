@@ -319,3 +319,22 @@ async def test_a_ca_bundle_given_is_trusted(tmp_path: Path) -> None:
         assert (resp.status_code, await resp.aread1(10)) == (200, b"ok")
         await resp.aclose()
         await transport.aclose()
+
+
+@pytest.mark.anyio
+async def test_params_join_the_query_a_location_carries() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201)
+
+    transport = _transport(handler)
+    await transport.send("PUT", "https://registry.example/v2/app/blobs/uploads/u?_state=a%3D%3D",
+                         params={"digest": "sha256:ab"})
+    blocking = requests.PreparedRequest()
+    blocking.prepare_url("https://registry.example/v2/app/blobs/uploads/u?_state=a%3D%3D",
+                         {"digest": "sha256:ab"})
+    assert str(seen[0].url) == blocking.url
+    assert seen[0].url.params["_state"] == "a=="
+    await transport.aclose()
