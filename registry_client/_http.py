@@ -239,65 +239,109 @@ def body_blocks(resp: Answer, size: int) -> Iterator[bytes]:
         raise requests.exceptions.SSLError(exc) from exc
 
 
+class CappedBody:
+    """The rules of reading a whole (small) body, whichever client reads it: refuse one
+    announced or grown over ``limit`` bytes before it grows in memory, or one longer or
+    shorter than its ``Content-Length`` (undecoded bodies only). Feed it the blocks
+    (Content-Encoding undone) with :meth:`add`, take the body with :meth:`result`.
+
+    Raises:
+        RegistryResponseError: the ``Content-Length`` is invalid or over ``limit``.
+    """
+
+    def __init__(self, resp: Answer, limit: int) -> None:
+        self._resp = resp
+        self._limit = limit
+        length = resp.headers.get("Content-Length")
+        announced: int | None = None
+        if length is not None:
+            try:
+                announced = int(length)
+            except ValueError:
+                raise RegistryResponseError(
+                    f"invalid Content-Length {length[:40]!r}", url=redact_url(resp.url)
+                ) from None
+            if announced > limit or announced < 0:
+                raise RegistryResponseError(
+                    f"response body of {announced} bytes exceeds the {limit}-byte limit"
+                    if announced > limit else f"invalid Content-Length {announced}",
+                    status_code=resp.status_code, url=redact_url(resp.url),
+                )
+        # With a Content-Encoding the decoded size legitimately differs from the header.
+        encoding = (resp.headers.get("Content-Encoding") or "").strip().lower()
+        self._exact = announced if encoding in ("", "identity") else None
+        self._chunks: list[bytes] = []
+        self._total = 0
+
+    def add(self, chunk: bytes) -> None:
+        """Take the next block.
+
+        Raises:
+            RegistryResponseError: the body is now over the limit or its Content-Length.
+        """
+        resp, limit, exact = self._resp, self._limit, self._exact
+        self._total += len(chunk)
+        if self._total > limit:
+            raise RegistryResponseError(
+                f"response body exceeds the {limit}-byte limit",
+                status_code=resp.status_code, url=redact_url(resp.url),
+            )
+        if exact is not None and self._total > exact:
+            raise RegistryResponseError(
+                f"response body is longer than its Content-Length of {exact} bytes",
+                status_code=resp.status_code, url=redact_url(resp.url),
+            )
+        self._chunks.append(chunk)
+
+    def result(self) -> bytes:
+        """The whole body, once every block was added.
+
+        Raises:
+            RegistryResponseError: the body is shorter than its Content-Length.
+        """
+        exact = self._exact
+        if exact is not None and self._total < exact:
+            raise RegistryResponseError(
+                f"response body of {self._total} bytes is shorter than its Content-Length "
+                f"of {exact} bytes",
+                status_code=self._resp.status_code, url=redact_url(self._resp.url),
+            )
+        return b"".join(self._chunks)
+
+    def broken(self, kind: str, words: str) -> RegistryUnavailableError:
+        """The error of a read that failed (``kind``, ``words``: :func:`connection_failure`)."""
+        url = redact_url(self._resp.url)
+        return RegistryUnavailableError(
+            f"reading the response from {url} failed: {words}"
+            + (f" ({TIMEOUT_HINT})" if kind == "read-timeout" else ""),
+            url=url,
+        )
+
+
 def read_capped(resp: Answer, limit: int = DEFAULT_BODY_LIMIT) -> bytes:
     """Read a whole (small) body, refusing one over ``limit`` bytes before it grows in memory.
 
     Raises:
         RegistryResponseError: the body is larger than ``limit`` or shorter than announced.
     """
-    length = resp.headers.get("Content-Length")
-    announced: int | None = None
-    if length is not None:
-        try:
-            announced = int(length)
-        except ValueError:
-            resp.close()
-            raise RegistryResponseError(
-                f"invalid Content-Length {length[:40]!r}", url=redact_url(resp.url)
-            ) from None
-        if announced > limit or announced < 0:
-            resp.close()
-            raise RegistryResponseError(
-                f"response body of {announced} bytes exceeds the {limit}-byte limit"
-                if announced > limit else f"invalid Content-Length {announced}",
-                status_code=resp.status_code, url=redact_url(resp.url),
-            )
-    # With a Content-Encoding the decoded size legitimately differs from the header.
-    encoding = (resp.headers.get("Content-Encoding") or "").strip().lower()
-    exact = announced if encoding in ("", "identity") else None
-    chunks: list[bytes] = []
-    total = 0
+    try:
+        capped = CappedBody(resp, limit)
+    except RegistryResponseError:
+        resp.close()
+        raise
     try:
         for chunk in body_blocks(resp, 256 * 1024):
-            total += len(chunk)
-            if total > limit:
-                raise RegistryResponseError(
-                    f"response body exceeds the {limit}-byte limit",
-                    status_code=resp.status_code, url=redact_url(resp.url),
-                )
-            if exact is not None and total > exact:
-                raise RegistryResponseError(
-                    f"response body is longer than its Content-Length of {exact} bytes",
-                    status_code=resp.status_code, url=redact_url(resp.url),
-                )
-            chunks.append(chunk)
-        if exact is not None and total < exact:
-            raise RegistryResponseError(
-                f"response body of {total} bytes is shorter than its Content-Length "
-                f"of {exact} bytes",
-                status_code=resp.status_code, url=redact_url(resp.url),
-            )
+            capped.add(chunk)
+        return capped.result()
     except requests.RequestException as exc:
         # requests reports a read timeout while streaming as a ConnectionError
-        kind, words = connection_failure(exc)
-        raise RegistryUnavailableError(
-            f"reading the response from {redact_url(resp.url)} failed: {words}"
-            + (f" ({TIMEOUT_HINT})" if kind == "read-timeout" else ""),
-            url=redact_url(resp.url),
-        ) from failure_cause(exc)
+        raise capped.broken(*connection_failure(exc)) from failure_cause(exc)
     finally:
         resp.close()
-    return b"".join(chunks)
+
+
+DISCARD_LIMIT = 64 * 1024
+"""The most of an unwanted body read to keep its connection (more: the connection closes)."""
 
 
 def _short_text(resp: Answer, body: bytes) -> str:
@@ -312,7 +356,7 @@ def _short_text(resp: Answer, body: bytes) -> str:
     return text if text.isprintable() and "\n" not in text else ""
 
 
-def discard(resp: Answer, limit: int = 64 * 1024) -> None:
+def discard(resp: Answer, limit: int = DISCARD_LIMIT) -> None:
     """Drain an unwanted small body, then close: the connection goes back to the pool.
 
     Closing a streamed response whose body was not read closes its socket, so every
