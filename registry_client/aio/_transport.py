@@ -27,7 +27,8 @@ from .._request import Body, Relay
 from .._response import Response
 from .._transport import EnvSettings, Timeout
 
-__all__ = ["HTTPX_FAILURES", "AsyncTransport", "failure", "failure_cause", "is_tls_failure"]
+__all__ = ["HTTPX_FAILURES", "AsyncAnswer", "AsyncTransport", "failure", "failure_cause",
+           "is_tls_failure"]
 
 _DEFAULT_UA = "registry-client/0.1 (+python-httpx)"
 _FILE_BLOCK = 1 << 20
@@ -67,23 +68,30 @@ def failure_cause(exc: BaseException) -> BaseException | None:
 
 
 class _AsyncBody:
-    """An httpx answer's body still on the wire, as served (never decoded)."""
+    """An httpx answer's body still on the wire: ``aread1`` as served (never decoded),
+    or :meth:`decoded` (Content-Encoding undone, for JSON and error bodies)."""
 
     __slots__ = ("_buffer", "_chunks", "_resp")
 
     def __init__(self, resp: httpx.Response) -> None:
         self._resp = resp
-        self._chunks = resp.aiter_raw()
+        self._chunks: AsyncIterator[bytes] | None = None
         self._buffer = b""
 
     async def aread1(self, amt: int) -> bytes:
         if not self._buffer:
+            if self._chunks is None:
+                self._chunks = self._resp.aiter_raw()
             try:
                 self._buffer = await self._chunks.__anext__()
             except StopAsyncIteration:
                 return b""
         block, self._buffer = self._buffer[:amt], self._buffer[amt:]
         return block
+
+    def decoded(self) -> AsyncIterator[bytes]:
+        """The body in blocks, Content-Encoding undone (read it this way or by aread1)."""
+        return self._resp.aiter_bytes()
 
     async def aclose(self) -> None:
         await self._resp.aclose()
@@ -101,6 +109,54 @@ class _AsyncBody:
 
 
 _CLOSING: set[asyncio.Task[None]] = set()
+
+
+class _Hop:
+    """A redirect followed on the way, as the exchange flow and the authenticators' hooks
+    read it: its ``url`` and the ``request`` (with its ``method``) that got it."""
+
+    __slots__ = ("request", "url")
+
+    def __init__(self, hop: httpx.Response) -> None:
+        self.url = str(hop.url)
+        self.request = hop.request
+
+
+class AsyncAnswer:
+    """An httpx answer, body on the wire, as the exchange flow and the authenticators'
+    hooks see it (the shape of a ``requests.Response``): ``status_code``, ``headers``
+    (case-insensitive), ``url``, ``history`` (each hop with its ``url``), ``request``
+    (the prepared request it answers, None for a token server's).
+    """
+
+    __slots__ = ("body", "headers", "history", "request", "sent_auth_scheme", "status_code",
+                 "url")
+
+    def __init__(self, resp: httpx.Response, request: Any, sent_auth_scheme: str) -> None:
+        self.status_code = resp.status_code
+        self.headers: Mapping[str, str] = resp.headers
+        self.url = str(resp.url)
+        self.history = [_Hop(hop) for hop in resp.history]
+        self.request = request
+        self.sent_auth_scheme = sent_auth_scheme
+        self.body = _AsyncBody(resp)
+
+    def response(self, body: bytes | None) -> Response:
+        """The library's answer: with ``body`` (read), or streamed when None."""
+        return Response(
+            self.status_code, self.headers, self.url, body,
+            astream=self.body if body is None else None,
+            history=tuple(hop.url for hop in self.history),
+            sent_auth_scheme=self.sent_auth_scheme,
+        )
+
+    def close(self) -> None:
+        """Release the connection soon (from plain code)."""
+        self.body.close()
+
+    async def aclose(self) -> None:
+        """Release the connection."""
+        await self.body.aclose()
 
 
 async def _file_blocks(stream: IO[bytes]) -> AsyncIterator[bytes]:
@@ -252,27 +308,33 @@ class AsyncTransport:
             httpx.HTTPError: the request failed (see :func:`failure`).
             RegistrySSLError: the CA bundle to use does not exist.
         """
+        answer = await self.transmit(method, url, params=params, headers=headers, body=body,
+                                     allow_redirects=allow_redirects, timeout=timeout)
+        return answer.response(None)
+
+    async def transmit(
+        self, method: str, url: str, *, params: Any = None,
+        headers: Mapping[str, str] | None = None, body: Body | None = None,
+        allow_redirects: bool = True, timeout: Timeout | None = None, request: Any = None,
+    ) -> AsyncAnswer:
+        """:meth:`send`, the answer as the exchange flow and authenticators see it
+        (``request``: the prepared request it answers, for the authenticator's hooks)."""
         t0 = time.monotonic()
         client = self.client
         merged = dict(headers or {})
         data = content(body, merged)
         sent = len(data) if isinstance(data, bytes) else 0
-        request = client.build_request(
+        built = client.build_request(
             method, _with_params(url, params), headers=merged, content=data,
             timeout=self._timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT)
-        resp = await client.send(request, stream=True, follow_redirects=allow_redirects)
+        resp = await client.send(built, stream=True, follow_redirects=allow_redirects)
         log.debug(
             "%s %s -> %s in %.3fs (sent %d bytes, length %s)",
             method.upper(), redact_url(url), resp.status_code, time.monotonic() - t0, sent,
             resp.headers.get("Content-Length", "?"),
         )
-        auth = request.headers.get("Authorization", "")
-        return Response(
-            resp.status_code, resp.headers, str(resp.url), None,
-            astream=_AsyncBody(resp),
-            history=tuple(str(hop.url) for hop in resp.history),
-            sent_auth_scheme=auth.split(" ", 1)[0].lower() if " " in auth else "",
-        )
+        auth = built.headers.get("Authorization", "")
+        return AsyncAnswer(resp, request, auth.split(" ", 1)[0].lower() if " " in auth else "")
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
