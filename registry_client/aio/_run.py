@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any, Protocol, TypeVar
-
-from .._flow import Effect, Flow
 
 __all__ = ["AsyncPerformer", "arun"]
 
@@ -14,11 +13,12 @@ T = TypeVar("T")
 class AsyncPerformer(Protocol):
     """An asyncio shell: performs one effect and returns its result."""
 
-    async def perform(self, effect: Effect) -> Any:
-        """Do what ``effect`` asks; return its result or raise its error."""
+    async def perform(self, effect: Any) -> Any:
+        """Do what ``effect`` asks (an :data:`~registry_client._flow.Effect`, or the
+        exchange flow's); return its result or raise its error."""
 
 
-async def arun(flow: Flow[T], performer: AsyncPerformer) -> T:
+async def arun(flow: Generator[Any, Any, T], performer: AsyncPerformer) -> T:
     """Run ``flow`` to its end, awaiting each effect; its return value.
 
     As in the blocking runner, an effect's exception (a task's cancellation

@@ -1,0 +1,290 @@
+"""The asyncio Requester: the exchange flow performed with httpx and asyncio.
+
+:class:`AsyncRequester` is the blocking :class:`~registry_client.requester.Requester`'s
+twin. Both are a :class:`~registry_client._endpoint.RegistryEndpoint` (options,
+identity, URLs, policies, the 429 pause) and run the same flow,
+:func:`registry_client._exchange.exchange`: credentials, the first request alone, one
+re-send after a 401, retries, typed errors with the same messages. This one performs
+the flow's effects on the event loop: requests through its
+:class:`~registry_client.aio._transport.AsyncTransport`, ``asyncio.sleep``,
+``asyncio.Lock`` (per key and event loop), token requests on the same client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import requests
+
+from .._auth_protocol import Authenticator
+from .._blocking import BlockingSteps, TokenRequests
+from .._endpoint import RegistryEndpoint
+from .._exchange import (
+    Discard,
+    Exclusive,
+    ReadBody,
+    Sleep,
+    TokenAttempt,
+    TokenCall,
+    Transmit,
+    TransmitError,
+    back_off,
+    exchange,
+    token_call,
+)
+from .._flow import run
+from .._http import DEFAULT_BODY_LIMIT, DISCARD_LIMIT, CappedBody
+from .._request import Body, Request
+from .._response import Response
+from .._retry import RetryPolicy
+from .._transport import Transport, tls_reason
+from ..errors import RegistryResponseError
+from ..requester import transmit_error
+from ._run import arun
+from ._transport import AsyncAnswer, AsyncTransport, failure, failure_cause, is_tls_failure
+
+__all__ = ["AsyncRequester"]
+
+# httpx's failures worth another try (the connection, a timeout, a cut answer); the
+# others (too many redirects, an unusable URL, a body it cannot decode) are not
+_CONNECTION_ERRORS = (httpx.TransportError,)
+_URL_ERRORS = (httpx.InvalidURL, httpx.UnsupportedProtocol)
+
+
+def _transmit_error(exc: httpx.HTTPError) -> TransmitError:
+    """httpx's failure ``exc`` in the exchange flow's words (as ``requester.transmit_error``
+    says requests' failures)."""
+    if is_tls_failure(exc):
+        return TransmitError("tls", tls_reason(exc), connection=False, cause=failure_cause(exc))
+    if isinstance(exc, _URL_ERRORS):
+        return TransmitError("url", str(exc), connection=False)
+    kind, words = failure(exc)
+    return TransmitError(kind, words, connection=isinstance(exc, _CONNECTION_ERRORS),
+                         cause=failure_cause(exc))
+
+
+class _Steps:
+    """Performs the exchange flow's effects for one AsyncRequester, on the event loop."""
+
+    __slots__ = ("_requester",)
+
+    def __init__(self, requester: AsyncRequester) -> None:
+        self._requester = requester
+
+    async def perform(self, effect: Any) -> Any:
+        """Do what ``effect`` asks (see :mod:`registry_client._exchange`)."""
+        requester = self._requester
+        transport = requester.transport
+        if isinstance(effect, Transmit):
+            prepared = effect.prepared
+            body = prepared.body
+            try:
+                return await transport.transmit(
+                    prepared.method or "GET", prepared.url or "", headers=prepared.headers,
+                    body=body.encode() if isinstance(body, str) else body,
+                    allow_redirects=effect.allow_redirects, timeout=effect.timeout,
+                    request=prepared)
+            except httpx.HTTPError as exc:
+                raise _transmit_error(exc) from None
+        if isinstance(effect, ReadBody):
+            return await _read_capped(effect.answer, effect.cap)
+        if isinstance(effect, Discard):
+            await _discard(effect.answer)
+            return None
+        if isinstance(effect, Sleep):
+            await asyncio.sleep(effect.seconds)
+            return None
+        if isinstance(effect, Exclusive):
+            # an asyncio.Lock belongs to one event loop: one per key and loop
+            lock = effect.locks.lock((asyncio.get_running_loop(), effect.key), asyncio.Lock)
+            async with lock:
+                return await arun(effect.flow, self)
+        if isinstance(effect, TokenCall):
+            return await arun(token_call(requester, effect), self)
+        if isinstance(effect, TokenAttempt):
+            call = effect.call
+            headers = dict(call.headers or {})
+            form: bytes | None = None
+            if call.form is not None:
+                form = urllib.parse.urlencode(call.form).encode()
+                headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+            try:
+                return await transport.transmit(
+                    call.method, call.url, params=call.params, headers=headers, body=form,
+                    allow_redirects=call.allow_redirects)
+            except httpx.HTTPError as exc:
+                raise _transmit_error(exc) from None
+        raise TypeError(f"{type(self).__name__} cannot perform {effect!r}")
+
+
+async def _read_capped(answer: AsyncAnswer, cap: int) -> bytes:
+    """Read a whole body (decoded) under ``_http.CappedBody``'s rules, then release it."""
+    try:
+        capped = CappedBody(answer, cap)
+    except RegistryResponseError:
+        await answer.aclose()
+        raise
+    try:
+        async for chunk in answer.body.decoded():
+            capped.add(chunk)
+        return capped.result()
+    except httpx.HTTPError as exc:
+        raise capped.broken(*failure(exc)) from failure_cause(exc)
+    finally:
+        await answer.aclose()
+
+
+async def _discard(answer: AsyncAnswer) -> None:
+    """Drain a small unwanted body (the connection goes back to the pool), then close."""
+    try:
+        seen = 0
+        while block := await answer.body.aread1(16 * 1024):
+            seen += len(block)
+            if seen > DISCARD_LIMIT:
+                break
+    except Exception:  # nothing in it matters: the connection is closed then
+        pass
+    await answer.aclose()
+
+
+class _TokenSteps(BlockingSteps):
+    """Token requests of an authenticator's *blocking* hooks (a custom bindable
+    authenticator, or a built-in one called outside the asyncio API): sent with
+    requests over a session of the same settings, never on the event loop's client."""
+
+    def __init__(self, requester: AsyncRequester) -> None:
+        self._requester = requester
+        self._transport: Transport | None = None
+
+    def perform(self, effect: Any) -> Any:
+        if not isinstance(effect, TokenAttempt):
+            return super().perform(effect)
+        requester = self._requester
+        if self._transport is None:
+            self._transport = Transport(
+                None, timeout=requester.timeout, verify=requester.verify,
+                proxy=requester.transport.proxy, user_agent=requester.transport.user_agent,
+                pool_size=1)
+        call = effect.call
+        try:
+            return self._transport.request(
+                call.method, call.url, params=call.params, headers=call.headers,
+                data=call.form, allow_redirects=call.allow_redirects)
+        except requests.RequestException as exc:
+            raise transmit_error(exc) from None
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+class AsyncRequester(RegistryEndpoint):
+    """Sends every request of one registry on the event loop: one pooled
+    ``httpx.AsyncClient``, auth, retries, error mapping, stats -- as the blocking
+    ``Requester`` does, with the same arguments (no ``session``: httpx has none).
+
+    Args:
+        domain: the registry domain as in image references (``docker.io``, ``localhost:5000``).
+        authenticator: the credentials strategy (default: anonymous token auth); the same
+            objects configure the blocking API.
+        protocol: ``"https"`` (default) or ``"http"`` for local / insecure registries.
+        timeout: ``(connect, read)`` seconds; default ``(2, 5)``.
+        verify: TLS verification: True, False or a CA bundle path.
+        proxy: one proxy URL for http and https (default: HTTP(S)_PROXY / NO_PROXY).
+        retries: retries after the first attempt of an idempotent request (default 3).
+        user_agent: the User-Agent header value.
+        pool_size: connections kept per host (default 10).
+        backoff: base of the exponential backoff, in seconds (default 0.25).
+        max_backoff: the longest wait between retries, ``Retry-After`` included.
+        body_limit: largest manifest or JSON body read into memory (default 4 MiB).
+        transport: an httpx transport to send through (tests: ``httpx.MockTransport``).
+
+    Raises:
+        ValueError: ``protocol``, ``timeout`` or ``domain`` is not usable.
+    """
+
+    def __init__(
+        self,
+        domain: str,
+        authenticator: Authenticator | None = None,
+        protocol: str = "https",
+        *,
+        timeout: float | tuple[float, float] = (2, 5),
+        verify: bool | str = True,
+        proxy: str | None = None,
+        retries: int = 3,
+        user_agent: str | None = None,
+        pool_size: int = 10,
+        backoff: float = 0.25,
+        max_backoff: float = 30.0,
+        body_limit: int = DEFAULT_BODY_LIMIT,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(domain, authenticator, protocol, timeout=timeout, retries=retries,
+                         backoff=backoff, max_backoff=max_backoff, body_limit=body_limit)
+        self.transport = AsyncTransport(self.base_url, timeout=timeout, verify=verify,
+                                        proxy=proxy, user_agent=user_agent,
+                                        pool_size=pool_size, transport=transport)
+        self._steps = _Steps(self)
+        self._token_steps = _TokenSteps(self)
+        self._bind_authenticator(TokenRequests(self, self._token_steps))
+        self._warn_insecure(self.transport.verify)
+
+    def __repr__(self) -> str:
+        return f"AsyncRequester(domain={self.domain!r}, protocol={self.protocol!r})"
+
+    @property
+    def verify(self) -> bool | str:
+        """TLS verification in use: True, False or a CA bundle path."""
+        return self.transport.verify
+
+    # -- the shell's part of the endpoint --------------------------------------------
+    def _now(self) -> float:
+        return time.monotonic()
+
+    def prepare(self, method: str, url: str, *, params: Any, headers: Mapping[str, str] | None,
+                data: Body | None) -> requests.PreparedRequest:
+        """The request as the authenticators' hooks see it (a ``requests``
+        ``PreparedRequest``: its URL and headers are what httpx sends). A streamed body
+        (file, blocks, relay) is kept as it is, for the transport to stream."""
+        plain = data is None or isinstance(data, bytes | bytearray | str)
+        try:
+            prepared = requests.Request(method, url, params=params, headers=dict(headers or {}),
+                                        data=data if plain else None).prepare()
+        except (requests.RequestException, ValueError) as exc:
+            raise transmit_error(exc) from None
+        if not plain:
+            prepared.body = data  # type: ignore[assignment]  # streamed by AsyncTransport
+        return prepared
+
+    def respond(self, answer: Any, body: bytes | None) -> Response:
+        """The library's answer for ``answer``: with ``body``, or streamed when None."""
+        assert isinstance(answer, AsyncAnswer)
+        return answer.response(body)
+
+    # -- sending ------------------------------------------------------------------------
+    async def send_request(self, request: Request) -> Response:
+        """Async form of :meth:`Requester.send_request
+        <registry_client.requester.Requester.send_request>`: the same flow, the same
+        answers and errors. A streamed answer's body is read with ``aread1`` (or a
+        :class:`~registry_client._flow.Drain`) and closed with ``aclose``."""
+        return await arun(exchange(self, request), self._steps)
+
+    def back_off(self, attempt: int, wait: float | None, *, shared: bool = False,
+                 policy: RetryPolicy | None = None) -> None:
+        """Sleep before retry number ``attempt + 1`` (blocking: flows call it through
+        ``Offload``, in a worker thread). With ``shared`` (a 429) every request to this
+        registry waits until then too -- the tasks on the loop included."""
+        run(back_off(policy or self.policy, attempt, wait,
+                     pause=self.pause_all if shared else None), BlockingSteps())
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self.transport.aclose()
+        self._token_steps.close()
+

@@ -1,0 +1,165 @@
+"""AsyncRequester against a real Distribution registry in each auth mode: the same answers,
+token requests and error messages as the blocking Requester."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import socket
+import time
+from collections.abc import Callable
+
+import pytest
+
+from registry_client import NullAuthenticator, TokenAuthenticator
+from registry_client._auth_protocol import Authenticator
+from registry_client._flow import Call, Drain, Flow
+from registry_client._request import Request
+from registry_client.aio._requester import AsyncRequester
+from registry_client.aio._run import arun
+from registry_client.aio._shell import AsyncShell
+from registry_client.errors import RegistryError
+from registry_client.mediatypes import MANIFEST_ACCEPT
+from registry_client.requester import Requester
+from registry_client.testing import LocalRegistry, seed_image, tcp_server
+
+pytestmark = pytest.mark.integration
+
+AuthFor = Callable[..., Authenticator | None]
+
+
+def _manifest_request(repository: str, reference: str) -> Request:
+    return Request("GET", f"{repository}/manifests/{reference}",
+                   scopes=(f"repository:{repository}:pull",),
+                   headers={"Accept": MANIFEST_ACCEPT},
+                   operation=f"get manifest {reference} of {repository}")
+
+
+@pytest.mark.anyio
+async def test_a_manifest_and_a_blob_come_back_as_from_the_blocking_requester(
+    any_registry: LocalRegistry, authenticator_for: AuthFor, unique_repository: str,
+) -> None:
+    image = seed_image(any_registry, unique_repository, "1.0", layers=(3 << 20,))
+    requester = AsyncRequester(any_registry.host, authenticator_for(any_registry),
+                               protocol="http")
+    blocking = Requester(any_registry.host, authenticator_for(any_registry), protocol="http")
+    try:
+        got = await requester.send_request(_manifest_request(unique_repository, "1.0"))
+        want = blocking.send_request(_manifest_request(unique_repository, "1.0"))
+        assert got.content == want.content, "the two flavours differ"
+        assert got.content == image.manifest
+        assert got.headers["Docker-Content-Digest"] == image.digest
+
+        layer = image.layers[0]
+        hasher = hashlib.sha256()
+
+        def pull() -> Flow[int]:
+            resp = yield Call(Request("GET", f"{unique_repository}/blobs/{layer}",
+                                      scopes=(f"repository:{unique_repository}:pull",),
+                                      stream=True))
+            try:
+                n: int = yield Drain(resp, hasher.update)
+            finally:
+                resp.close()
+            return n
+
+        assert await arun(pull(), AsyncShell(requester)) == 3 << 20
+        assert "sha256:" + hasher.hexdigest() == layer
+    finally:
+        await requester.aclose()
+        blocking.close()
+
+
+@pytest.mark.anyio
+async def test_a_hundred_gathered_gets_cost_one_token_request(
+    token_registry: LocalRegistry, unique_repository: str,
+) -> None:
+    seed_image(token_registry, unique_repository, "1.0")
+    assert token_registry.admin is not None
+    auth = TokenAuthenticator(*token_registry.admin)
+    requester = AsyncRequester(token_registry.host, auth, protocol="http")
+    try:
+        answers = await asyncio.gather(*(
+            requester.send_request(_manifest_request(unique_repository, "1.0"))
+            for _ in range(100)))
+    finally:
+        await requester.aclose()
+    assert {a.status_code for a in answers} == {200}
+    assert auth.token_requests == 1
+
+
+async def _both_fail(domain: str, request: Request, **kw: object) -> tuple[str, str]:
+    """The messages of the blocking and the asyncio requester for the same failure."""
+    blocking = Requester(domain, NullAuthenticator(), protocol="http", **kw)  # type: ignore[arg-type]
+    aio = AsyncRequester(domain, NullAuthenticator(), protocol="http", **kw)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(RegistryError) as want:
+            await asyncio.to_thread(blocking.send_request, request)
+        with pytest.raises(RegistryError) as got:
+            await aio.send_request(request)
+    finally:
+        blocking.close()
+        await aio.aclose()
+    assert type(got.value) is type(want.value)
+    return str(want.value), str(got.value)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.anyio
+async def test_a_refused_port_fails_with_the_blocking_api_s_message() -> None:
+    want, got = await _both_fail(f"127.0.0.1:{_closed_port()}", Request("GET", ""),
+                                 retries=1, backoff=0.0)
+    assert got == want
+    assert "failed after 2 attempt(s): connection refused (is a registry listening on" in got
+
+
+@pytest.mark.anyio
+async def test_a_registry_that_never_answers_fails_with_the_blocking_api_s_message() -> None:
+    def never_answer(conn: socket.socket) -> None:
+        conn.recv(65536)
+        time.sleep(1.0)
+
+    with tcp_server(never_answer) as port:
+        want, got = await _both_fail(f"127.0.0.1:{port}", Request("GET", "", operation="ping"),
+                                     retries=0, timeout=(1, 0.3))
+    assert got == want
+    assert got.endswith("read timed out (no answer within 0.3 s; raise timeout= for a slow "
+                        "registry)")
+
+
+@pytest.mark.anyio
+async def test_a_missing_manifest_fails_with_the_blocking_api_s_message(
+    anon_registry: LocalRegistry, unique_repository: str,
+) -> None:
+    want, got = await _both_fail(anon_registry.host,
+                                 _manifest_request(unique_repository, "nope"))
+    assert got == want
+    assert "MANIFEST_UNKNOWN" in got
+
+
+@pytest.mark.anyio
+async def test_a_refused_token_request_fails_with_the_blocking_api_s_message(
+    token_registry: LocalRegistry, unique_repository: str,
+) -> None:
+    seed_image(token_registry, unique_repository, "1.0")
+    request = _manifest_request(unique_repository, "1.0")
+    blocking = Requester(token_registry.host, TokenAuthenticator("alice", "wrong"),
+                         protocol="http")
+    aio = AsyncRequester(token_registry.host, TokenAuthenticator("alice", "wrong"),
+                         protocol="http")
+    try:
+        with pytest.raises(RegistryError) as want:
+            await asyncio.to_thread(blocking.send_request, request)
+        with pytest.raises(RegistryError) as got:
+            await aio.send_request(request)
+    finally:
+        blocking.close()
+        await aio.aclose()
+    assert (type(got.value), str(got.value)) == (type(want.value), str(want.value))
+
+

@@ -1,0 +1,155 @@
+"""AsyncRequester: the exchange flow on the event loop (httpx.MockTransport answers)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+import requests
+import requests_mock
+
+from registry_client import NullAuthenticator
+from registry_client._request import Request
+from registry_client.aio._requester import AsyncRequester
+from registry_client.errors import RegistryUnavailableError
+from registry_client.requester import Requester
+
+DOMAIN = "registry.example"
+BASE = f"https://{DOMAIN}"
+
+
+def _requester(handler: Callable[[httpx.Request], Any], **kw: Any) -> AsyncRequester:
+    kw.setdefault("authenticator", NullAuthenticator())
+    return AsyncRequester(DOMAIN, transport=httpx.MockTransport(handler), **kw)
+
+
+@pytest.mark.anyio
+async def test_a_429_pauses_every_task_of_the_registry_together() -> None:
+    """The first task's 429 (Retry-After: 1) holds back the requests other tasks send
+    afterwards until the same deadline: nobody rediscovers the limit on its own."""
+    sent: list[float] = []
+    limited = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(time.monotonic())
+        if len(sent) == 1:
+            limited.set()
+            return httpx.Response(429, headers={"Retry-After": "1"})
+        return httpx.Response(200, content=b"{}")
+
+    requester = _requester(handler, retries=2, backoff=0.01, max_backoff=5)
+    first = asyncio.ensure_future(requester.send_request(Request("GET", "app/tags/list")))
+    await limited.wait()
+    t429 = sent[0]
+    others = await asyncio.gather(*(requester.send_request(Request("GET", f"app{i}/tags/list"))
+                                    for i in range(5)))
+    assert (await first).status_code == 200
+    assert {o.status_code for o in others} == {200}
+    assert len(sent) == 7
+    assert min(sent[1:]) >= t429 + 0.95  # every later request waited out the same pause
+    assert max(sent[1:]) - min(sent[1:]) < 0.5  # ...and then all went together
+    await requester.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_shared_back_off_from_a_worker_thread_holds_the_tasks_back() -> None:
+    sent: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(time.monotonic())
+        return httpx.Response(200, content=b"{}")
+
+    requester = _requester(handler, max_backoff=5)
+    t0 = time.monotonic()
+    waiting = asyncio.ensure_future(asyncio.to_thread(requester.back_off, 0, 0.5, shared=True))
+    await asyncio.sleep(0.05)
+    await requester.send_request(Request("GET", "app/tags/list"))
+    await waiting
+    assert sent[0] - t0 >= 0.45
+
+
+@pytest.mark.anyio
+async def test_a_503_is_retried_and_counted() -> None:
+    statuses = iter([503, 200])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(next(statuses), content=b'{"name":"app","tags":["1"]}')
+
+    requester = _requester(handler, backoff=0.0)
+    resp = await requester.send_request(Request("GET", "app/tags/list"))
+    assert resp.content == b'{"name":"app","tags":["1"]}'
+    assert requester.stats["requests"] == 2
+    assert requester.stats["bytes_received"] == len(resp.content)
+    await requester.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_streamed_answer_is_read_with_aread1() -> None:
+    requester = _requester(lambda r: httpx.Response(200, stream=httpx.ByteStream(b"layer")))
+    resp = await requester.send_request(Request("GET", "app/blobs/sha256:ab", stream=True))
+    assert await resp.aread1(100) == b"layer"
+    await resp.aclose()
+    await requester.aclose()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("raised", "blocking_raised"), [
+    (httpx.ConnectTimeout("timed out"), requests.exceptions.ConnectTimeout("timed out")),
+    (httpx.ReadTimeout("timed out"), requests.exceptions.ReadTimeout("timed out")),
+], ids=["connect-timeout", "read-timeout"])
+async def test_a_timeout_fails_with_the_blocking_api_s_message(
+    raised: httpx.HTTPError, blocking_raised: requests.RequestException,
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise raised
+
+    requester = _requester(handler, retries=1, backoff=0.0)
+    request = Request("GET", "app/manifests/1.0", operation="get manifest 1.0 of app")
+    with pytest.raises(RegistryUnavailableError) as got:
+        await requester.send_request(request)
+    session = requests.Session()
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/1.0", exc=blocking_raised)
+    blocking = Requester(DOMAIN, NullAuthenticator(), session=session, retries=1, backoff=0.0)
+    with pytest.raises(RegistryUnavailableError) as want:
+        blocking.send_request(request)
+    assert str(got.value) == str(want.value)
+    assert "2 attempt(s)" in str(got.value)
+    await requester.aclose()
+
+
+def test_options_are_checked_as_the_blocking_requester_checks_them() -> None:
+    for bad in ({"protocol": "ftp"}, {"timeout": 0}):
+        with pytest.raises(ValueError) as got:
+            AsyncRequester(DOMAIN, **bad)  # type: ignore[arg-type]
+        with pytest.raises(ValueError) as want:
+            Requester(DOMAIN, **bad)  # type: ignore[arg-type]
+        assert str(got.value) == str(want.value)
+
+
+@pytest.mark.anyio
+async def test_requests_redirects_and_the_rate_limit_are_counted_by_the_flow() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == DOMAIN and request.method == "GET":
+            return httpx.Response(307, headers={"Location": "https://storage.example/b?sig=1"})
+        return httpx.Response(200, headers={"ratelimit-limit": "100;w=21600",
+                                            "ratelimit-remaining": "76;w=21600"},
+                              stream=httpx.ByteStream(b"blob"))
+
+    requester = _requester(handler)
+    resp = await requester.send_request(Request("GET", "app/blobs/sha256:ab", stream=True))
+    assert resp.history == (f"{BASE}/v2/app/blobs/sha256:ab",)
+    await resp.aclose()
+    await requester.send_request(Request("PUT", "app/x", body=b"12345",
+                                         expected=frozenset({200})))
+    stats = requester.stats
+    assert (stats["requests"], stats["by_method"], stats["bytes_sent"]) == (
+        3, {"GET": 2, "PUT": 1}, 5)
+    assert requester.rate_limit is not None
+    assert (requester.rate_limit.limit, requester.rate_limit.remaining) == (100, 76)
+    await requester.aclose()
