@@ -11,6 +11,7 @@ both flavours.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import ssl
 import time
@@ -71,10 +72,11 @@ class _AsyncBody:
     """An httpx answer's body still on the wire: ``aread1`` as served (never decoded),
     or :meth:`decoded` (Content-Encoding undone, for JSON and error bodies)."""
 
-    __slots__ = ("_buffer", "_chunks", "_resp")
+    __slots__ = ("_buffer", "_chunks", "_loop", "_resp")
 
     def __init__(self, resp: httpx.Response) -> None:
         self._resp = resp
+        self._loop = asyncio.get_running_loop()
         self._chunks: AsyncIterator[bytes] | None = None
         self._buffer = b""
 
@@ -99,16 +101,18 @@ class _AsyncBody:
     def close(self) -> None:
         if self._resp.is_closed:
             return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no loop: nothing can release it now (the client's close will)
-        task = loop.create_task(self._resp.aclose())
-        _CLOSING.add(task)  # keep it alive until done
-        task.add_done_callback(_CLOSING.discard)
+        # from plain code (a flow's clean-up, maybe in a worker thread): closed on the loop
+        with contextlib.suppress(RuntimeError):  # the loop is closed: so is the connection
+            self._loop.call_soon_threadsafe(_close_soon, self._resp)
 
 
 _CLOSING: set[asyncio.Task[None]] = set()
+
+
+def _close_soon(resp: httpx.Response) -> None:
+    task = asyncio.ensure_future(resp.aclose())
+    _CLOSING.add(task)  # kept alive until done
+    task.add_done_callback(_CLOSING.discard)
 
 
 class _Hop:

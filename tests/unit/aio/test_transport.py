@@ -11,7 +11,7 @@ import ssl
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -337,4 +337,30 @@ async def test_params_join_the_query_a_location_carries() -> None:
                          {"digest": "sha256:ab"})
     assert str(seen[0].url) == blocking.url
     assert seen[0].url.params["_state"] == "a=="
+    await transport.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_streamed_answer_closed_from_plain_code_is_released_on_the_loop() -> None:
+    closed: list[bool] = []
+
+    class Body(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            for _ in range(3):
+                yield b"x" * 10
+
+        async def aclose(self) -> None:
+            closed.append(True)
+
+    transport = _transport(lambda r: httpx.Response(200, stream=Body()))
+    for close_in_thread in (False, True):
+        resp = await transport.send("GET", "https://registry.example/v2/app/blobs/sha256:ab")
+        assert await resp.aread1(5) == b"xxxxx"
+        if close_in_thread:  # a flow's clean-up in an Offload
+            await asyncio.to_thread(resp.close)
+        else:
+            resp.close()
+        for _ in range(20):
+            await asyncio.sleep(0.005)
+        assert len(closed) == 1 + close_in_thread
     await transport.aclose()
