@@ -98,17 +98,19 @@ class AsyncShell:
         resp, sink, limit = effect.response, effect.sink, effect.limit
         total = 0
         sinking: asyncio.Future[None] | None = None
-        buffer = bytearray()
+        parts: list[bytes] = []  # received, not yet handed over (joined: one copy)
+        held = 0
 
         async def hand_over() -> None:
-            nonlocal sinking
+            nonlocal sinking, held
             if sinking is not None:
                 await _finish(sinking)
                 sinking = None
-            if not buffer:
+            if not parts:
                 return
-            block = bytes(buffer)
-            buffer.clear()
+            block = parts[0] if len(parts) == 1 else b"".join(parts)
+            parts.clear()
+            held = 0
             self._requester.count_received(len(block))
             if len(block) >= THREAD_SINK_MIN:
                 sinking = asyncio.ensure_future(asyncio.to_thread(sink, block))
@@ -117,7 +119,7 @@ class AsyncShell:
 
         try:
             while limit is None or total < limit:
-                room = effect.block_size - len(buffer)
+                room = effect.block_size - held
                 if limit is not None:
                     room = min(room, limit - total)
                 try:
@@ -131,8 +133,9 @@ class AsyncShell:
                 if not part:
                     break
                 total += len(part)
-                buffer += part
-                if len(buffer) >= effect.block_size:
+                held += len(part)
+                parts.append(part)
+                if held >= effect.block_size:
                     await hand_over()
             await hand_over()
             if sinking is not None:
