@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -24,6 +24,8 @@ from ._run import arun
 from ._transport import failure, failure_cause
 
 __all__ = ["AsyncSender", "AsyncShell"]
+
+T = TypeVar("T")
 
 THREAD_SINK_MIN = 256 * 1024
 """Blocks this large are handed to their sink in a worker thread (hashing 1 MiB takes
@@ -85,7 +87,9 @@ class AsyncShell:
         if isinstance(effect, Drain):
             return await self._drain(effect)
         if isinstance(effect, Offload):
-            return await asyncio.to_thread(effect.fn)
+            # a thread cannot be stopped: a cancel waits for it, so the flow's clean-up
+            # never runs beside the file work it started
+            return await _in_thread(effect.fn)
         if isinstance(effect, Gather):
             return await self._gather(effect)
         raise TypeError(f"not an effect: {effect!r}")
@@ -195,6 +199,16 @@ class AsyncShell:
             raise error
         # as the blocking shell: a transfer's flows are run for what they do
         return [None] * len(factories) if effect.transfer else results
+
+
+async def _in_thread(fn: Callable[[], T]) -> T:
+    """``fn()`` in a worker thread; cancelled, it is waited for before the cancel goes on."""
+    running = asyncio.ensure_future(asyncio.to_thread(fn))
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        await asyncio.wait([running])
+        raise
 
 
 async def _finish(sinking: asyncio.Future[None], *, quiet: bool = False) -> None:

@@ -249,3 +249,25 @@ async def test_a_nested_gather_of_a_called_off_flow_is_called_off_too() -> None:
         await arun(_gather([outer_ok, t.flow(1, fail=True, steps=2)], workers=2),
                    AsyncShell(_Sender(_stream([]))))
     assert t.outcome[10] == t.outcome[11] == "Cancelled"
+
+
+@pytest.mark.anyio
+async def test_a_cancel_waits_for_the_file_work_in_a_thread_before_the_clean_up() -> None:
+    events: list[str] = []
+
+    def slow_write() -> None:
+        time.sleep(0.2)
+        events.append("written")
+
+    def flow() -> Flow[None]:
+        try:
+            yield Offload(slow_write)
+        finally:
+            events.append("clean-up")
+
+    task = asyncio.ensure_future(arun(flow(), AsyncShell(_Sender(_stream([])))))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert events == ["written", "clean-up"]
