@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import ssl
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,8 +19,9 @@ import requests_mock
 from registry_client import NullAuthenticator
 from registry_client._request import Request
 from registry_client.aio._requester import AsyncRequester
-from registry_client.errors import RegistryUnavailableError
+from registry_client.errors import RegistryError, RegistrySSLError, RegistryUnavailableError
 from registry_client.requester import Requester
+from registry_client.testing import self_signed_certificate, tcp_server
 
 DOMAIN = "registry.example"
 BASE = f"https://{DOMAIN}"
@@ -153,3 +158,57 @@ async def test_requests_redirects_and_the_rate_limit_are_counted_by_the_flow() -
     assert requester.rate_limit is not None
     assert (requester.rate_limit.limit, requester.rate_limit.remaining) == (100, 76)
     await requester.aclose()
+
+
+def _tls_server(cert: Path, key: Path) -> Callable[[socket.socket], None]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    def handle(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            tls = context.wrap_socket(conn, server_side=True)
+            tls.recv(65536)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+            tls.close()
+
+    return handle
+
+
+async def _messages(domain: str, **kw: Any) -> tuple[RegistryError, RegistryError]:
+    request = Request("GET", "", operation="ping")
+    blocking = Requester(domain, NullAuthenticator(), retries=0, **kw)
+    aio = AsyncRequester(domain, NullAuthenticator(), retries=0, **kw)
+    try:
+        with pytest.raises(RegistryError) as want:
+            await asyncio.to_thread(blocking.send_request, request)
+        with pytest.raises(RegistryError) as got:
+            await aio.send_request(request)
+    finally:
+        blocking.close()
+        await aio.aclose()
+    return want.value, got.value
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("protocol", ["https", "http"])
+async def test_tls_failures_read_as_the_blocking_api_says_them(
+    tmp_path: Path, protocol: str,
+) -> None:
+    """An untrusted certificate, and plain HTTP sent to a TLS port."""
+    cert, key = self_signed_certificate(tmp_path)
+    with tcp_server(_tls_server(cert, key)) as port:
+        want, got = await _messages(f"127.0.0.1:{port}", protocol=protocol, timeout=(1, 1))
+    assert (type(got), str(got)) == (type(want), str(want))
+    if protocol == "https":
+        assert isinstance(got, RegistrySSLError)
+        assert "certificate not trusted" in str(got)
+
+
+@pytest.mark.anyio
+async def test_a_ca_bundle_given_is_trusted_as_by_the_blocking_api(tmp_path: Path) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    with tcp_server(_tls_server(cert, key)) as port:
+        requester = AsyncRequester(f"127.0.0.1:{port}", NullAuthenticator(), verify=str(cert))
+        resp = await requester.send_request(Request("GET", ""))
+        await requester.aclose()
+    assert (resp.status_code, resp.content) == (200, b"{}")
