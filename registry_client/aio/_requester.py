@@ -39,7 +39,7 @@ from .._exchange import (
 )
 from .._flow import run
 from .._http import DEFAULT_BODY_LIMIT, DISCARD_LIMIT, CappedBody
-from .._request import Body, Request
+from .._request import Body, Relay, Request
 from .._response import Response
 from .._retry import RetryPolicy
 from .._transport import Transport, tls_reason
@@ -250,15 +250,19 @@ class AsyncRequester(RegistryEndpoint):
     def prepare(self, method: str, url: str, *, params: Any, headers: Mapping[str, str] | None,
                 data: Body | None) -> requests.PreparedRequest:
         """The request as the authenticators' hooks see it (a ``requests``
-        ``PreparedRequest``: its URL and headers are what httpx sends). A streamed body
-        (file, blocks, relay) is kept as it is, for the transport to stream."""
-        plain = data is None or isinstance(data, bytes | bytearray | str)
+        ``PreparedRequest``: its URL, headers and ``Content-Length`` are what httpx
+        sends, as the blocking API sends them). A file, blocks or a relay stay the body
+        as they are, for the transport to stream."""
+        relay = isinstance(data, Relay)
         try:
             prepared = requests.Request(method, url, params=params, headers=dict(headers or {}),
-                                        data=data if plain else None).prepare()
+                                        data=None if relay else data).prepare()
         except (requests.RequestException, ValueError) as exc:
             raise transmit_error(exc) from None
-        if not plain:
+        if relay:
+            # streamed as it arrives: its length is the caller's to say, never requests' 0
+            if "Content-Length" not in requests.structures.CaseInsensitiveDict(headers or {}):
+                prepared.headers.pop("Content-Length", None)
             prepared.body = data  # type: ignore[assignment]  # streamed by AsyncTransport
         return prepared
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -163,3 +165,26 @@ async def test_a_refused_token_request_fails_with_the_blocking_api_s_message(
     assert (type(got.value), str(got.value)) == (type(want.value), str(want.value))
 
 
+
+
+@pytest.mark.anyio
+async def test_a_file_uploads_through_the_requester_as_through_the_blocking_one(
+    anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    data = os.urandom((5 << 20) + 7)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    path = tmp_path / "layer"
+    path.write_bytes(data)
+    requester = AsyncRequester(anon_registry.host, NullAuthenticator(), protocol="http")
+    try:
+        start = await requester.send_request(Request(
+            "POST", f"{unique_repository}/blobs/uploads/", expected=frozenset({202})))
+        with path.open("rb") as f:
+            await requester.send_request(Request(
+                "PUT", requester.resolve(start.headers["Location"]), params={"digest": digest},
+                body=f, expected=frozenset({201})))
+        head = await requester.send_request(Request(
+            "HEAD", f"{unique_repository}/blobs/{digest}"))
+    finally:
+        await requester.aclose()
+    assert head.headers["Content-Length"] == str(len(data))

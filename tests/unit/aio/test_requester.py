@@ -17,7 +17,7 @@ import requests
 import requests_mock
 
 from registry_client import NullAuthenticator
-from registry_client._request import Request
+from registry_client._request import Relay, Request
 from registry_client.aio._requester import AsyncRequester
 from registry_client.errors import RegistryError, RegistrySSLError, RegistryUnavailableError
 from registry_client.requester import Requester
@@ -212,3 +212,36 @@ async def test_a_ca_bundle_given_is_trusted_as_by_the_blocking_api(tmp_path: Pat
         resp = await requester.send_request(Request("GET", ""))
         await requester.aclose()
     assert (resp.status_code, resp.content) == (200, b"{}")
+
+
+@pytest.mark.anyio
+async def test_bodies_go_out_with_the_length_the_blocking_api_sends(tmp_path: Path) -> None:
+    got: list[tuple[bytes, str | None, str | None]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        got.append((await request.aread(), request.headers.get("Content-Length"),
+                    request.headers.get("Transfer-Encoding")))
+        return httpx.Response(201, stream=httpx.ByteStream(b"source bytes"))
+
+    requester = _requester(handler)
+    path = tmp_path / "layer"
+    path.write_bytes(b"0123456789")
+
+    def put(body: Any, headers: dict[str, str] | None = None) -> Request:
+        return Request("PUT", "app/blobs/uploads/u", body=body, headers=headers,
+                       expected=frozenset({201}))
+
+    with path.open("rb") as f:
+        f.seek(3)
+        await requester.send_request(put(f))
+    await requester.send_request(put(iter([b"ab", b"cd"])))
+    source = await requester.send_request(Request("PUT", "x", stream=True,
+                                                  expected=frozenset({201})))
+    seen: list[bytes] = []
+    await requester.send_request(put(Relay(source, seen.append),
+                                     headers={"Content-Length": "12"}))
+    assert got[0] == (b"3456789", "7", None)
+    assert got[1] == (b"abcd", None, "chunked")
+    assert got[3] == (b"source bytes", "12", None)
+    assert b"".join(seen) == b"source bytes"
+    await requester.aclose()
