@@ -188,21 +188,10 @@ class AsyncRequester(RegistryEndpoint):
     ``httpx.AsyncClient``, auth, retries, error mapping, stats -- as the blocking
     ``Requester`` does, with the same arguments (no ``session``: httpx has none).
 
-    Args:
-        domain: the registry domain as in image references (``docker.io``, ``localhost:5000``).
-        authenticator: the credentials strategy (default: anonymous token auth); the same
-            objects configure the blocking API.
-        protocol: ``"https"`` (default) or ``"http"`` for local / insecure registries.
-        timeout: ``(connect, read)`` seconds; default ``(2, 5)``.
-        verify: TLS verification: True, False or a CA bundle path.
-        proxy: one proxy URL for http and https (default: HTTP(S)_PROXY / NO_PROXY).
-        retries: retries after the first attempt of an idempotent request (default 3).
-        user_agent: the User-Agent header value.
-        pool_size: connections kept per host (default 10).
-        backoff: base of the exponential backoff, in seconds (default 0.25).
-        max_backoff: the longest wait between retries, ``Retry-After`` included.
-        body_limit: largest manifest or JSON body read into memory (default 4 MiB).
-        transport: an httpx transport to send through (tests: ``httpx.MockTransport``).
+    Arguments as for :class:`~registry_client.requester.Requester` (the same
+    authenticator objects configure both; ``proxy`` None: HTTP(S)_PROXY / NO_PROXY),
+    without ``session``, plus ``transport``: an httpx transport to send through
+    (tests: ``httpx.MockTransport``).
 
     Raises:
         ValueError: ``protocol``, ``timeout`` or ``domain`` is not usable.
