@@ -15,15 +15,15 @@ import pytest
 
 from registry_client import NullAuthenticator, TokenAuthenticator
 from registry_client._auth_protocol import Authenticator
-from registry_client._flow import Call, Drain, Flow
+from registry_client._flow import Call, Drain, Flow, Gather
 from registry_client._request import Request
 from registry_client.aio._requester import AsyncRequester
 from registry_client.aio._run import arun
 from registry_client.aio._shell import AsyncShell
-from registry_client.errors import RegistryError
+from registry_client.errors import NotFoundError, RegistryError
 from registry_client.mediatypes import MANIFEST_ACCEPT
 from registry_client.requester import Requester
-from registry_client.testing import LocalRegistry, seed_image, tcp_server
+from registry_client.testing import LocalRegistry, seed_blob, seed_image, tcp_server
 
 pytestmark = pytest.mark.integration
 
@@ -188,3 +188,49 @@ async def test_a_file_uploads_through_the_requester_as_through_the_blocking_one(
     finally:
         await requester.aclose()
     assert head.headers["Content-Length"] == str(len(data))
+
+
+@pytest.mark.anyio
+async def test_a_missing_blob_calls_the_other_transfers_off(
+    anon_registry: LocalRegistry, unique_repository: str,
+) -> None:
+    """A transfer Gather against the real registry: the 404 of one blob stops the two
+    running downloads at their next block (Cancelled: nothing kept) and is raised."""
+    digests = [seed_blob(anon_registry, unique_repository, os.urandom(16 << 20))
+               for _ in range(2)] + ["sha256:" + "0" * 64]
+    outcome: dict[str, str] = {}
+    received: dict[str, int] = {}
+
+    def slow_sink(digest: str) -> Callable[[bytes], None]:
+        def sink(block: bytes) -> None:
+            received[digest] = received.get(digest, 0) + len(block)
+            time.sleep(0.05)  # a slow disk: the transfers are still running at the 404
+        return sink
+
+    def download(digest: str) -> Flow[int]:
+        try:
+            resp = yield Call(Request("GET", f"{unique_repository}/blobs/{digest}",
+                                      stream=True, operation=f"get blob {digest[:15]}"))
+            try:
+                n: int = yield Drain(resp, slow_sink(digest))
+            finally:
+                resp.close()
+        except BaseException as exc:
+            outcome[digest] = type(exc).__name__
+            raise
+        outcome[digest] = "done"
+        return n
+
+    def transfer() -> Flow[None]:
+        yield Gather([lambda d=d: download(d) for d in digests],  # type: ignore[misc]
+                     workers=3, transfer=True)
+
+    requester = AsyncRequester(anon_registry.host, NullAuthenticator(), protocol="http")
+    try:
+        with pytest.raises(NotFoundError, match="get blob sha256:0000000"):
+            await arun(transfer(), AsyncShell(requester))
+    finally:
+        await requester.aclose()
+    assert outcome == {digests[0]: "Cancelled", digests[1]: "Cancelled",
+                       digests[2]: "NotFoundError"}
+    assert all(received.get(d, 0) < 16 << 20 for d in digests[:2])  # stopped, not finished
