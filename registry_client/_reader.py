@@ -1,4 +1,8 @@
-"""A streaming blob reader that hashes as it goes, resumes cuts with Range and verifies at EOF."""
+"""Reading a blob: the protocol (:class:`BlobReceiver`: Range resumes, Content-Range checks,
+sizes, the digest at the end) and the blocking file-like reader on it (:class:`VerifyingReader`).
+
+The flows of ``services.blobs`` drive the same receiver with effects, so both flavours of
+the API read blobs by one set of rules."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import urllib3.exceptions
 from ._digest import new_hasher
 from ._http import connection_failure, discard, failure_cause, is_digits
 from ._log import log
-from ._response import Response
+from ._response import Answer, Response
 from .errors import DigestMismatchError, RegistryError, RegistryUnavailableError
 
 CHUNK = 1024 * 1024
@@ -29,12 +33,156 @@ Opener = Callable[[int], Response]
 """``opener(offset)`` sends the GET (with ``Range: bytes=offset-`` when offset > 0)."""
 
 
+def blob_headers(offset: int) -> dict[str, str]:
+    """The headers of a blob GET for its bytes from ``offset`` on.
+
+    The blob is the bytes as served: never a decoded Content-Encoding (a storage
+    backend serving a gzip layer "Content-Encoding: gzip" must not be unzipped).
+    """
+    headers = {"Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    return headers
+
+
+class BlobReceiver:
+    """What reading one blob means, without the I/O: which request to send at which
+    offset, what an answer's headers allow, and what each block received is.
+
+    It hashes every byte and checks the digest when the blob is complete. After a cut
+    the reading resumes with ``Range`` from :attr:`offset` (up to ``max_resumes``
+    times); a server that ignores ``Range`` and sends the whole blob again has the
+    bytes already delivered skipped, so the blocks handed on are the blob's bytes,
+    each exactly once.
+    """
+
+    def __init__(
+        self, digest: str, *, start: int = 0, hasher: Any = None,
+        expected_size: int | None = None, max_resumes: int = 3, what: str = "blob",
+    ) -> None:
+        self.digest = digest
+        self.hasher = hasher if hasher is not None else new_hasher(digest)
+        self.offset = start
+        self.expected_size = expected_size
+        self.verified = False
+        self.restarted = False
+        self.what = what
+        self._resumes_left = max_resumes
+        self._skip = 0
+
+    def headers(self) -> dict[str, str]:
+        """The headers of the GET for the bytes from :attr:`offset` on."""
+        return blob_headers(self.offset)
+
+    def opened(self, resp: Answer) -> None:
+        """Take in the answer to the GET of :meth:`headers` (the caller closes it on error).
+
+        Raises:
+            RegistryUnavailableError: a 206 whose Content-Range is not the one asked for.
+            DigestMismatchError: the registry announces another size than expected.
+        """
+        offset = self.offset
+        self._skip = 0
+        total: int | None = None
+        if resp.status_code == 206:
+            m = _CONTENT_RANGE_RE.match(resp.headers.get("Content-Range", "").strip())
+            if not m or int(m.group(1)) != offset:
+                raise RegistryUnavailableError(
+                    f"{self.what}: the registry answered Range {offset}- with an unusable "
+                    f"Content-Range {resp.headers.get('Content-Range', '')[:60]!r}"
+                )
+            if m.group(3) != "*":
+                total = int(m.group(3))
+        else:
+            length = resp.headers.get("Content-Length", "")
+            if is_digits(length):
+                total = int(length)
+            if offset:
+                # The server ignored Range and sends the whole blob again: skip the
+                # ``offset`` bytes the caller already has (and the hasher already saw).
+                log.debug("%s: server ignored Range, skipping %d bytes", self.what, offset)
+                self._skip = offset
+                self.restarted = True
+        if total is not None:
+            if self.expected_size is not None and total != self.expected_size:
+                raise DigestMismatchError(
+                    f"{self.what}: the registry announced {total} bytes, expected "
+                    f"{self.expected_size}"
+                )
+            self.expected_size = total
+
+    def take(self, data: bytes) -> bytes:
+        """The blob's bytes in ``data`` (received after :attr:`offset`), hashed and counted.
+
+        A block that completes the blob (its size known) is verified before it is
+        returned: wrong content is never handed over whole.
+
+        Raises:
+            DigestMismatchError: more bytes than announced, or the complete blob is wrong.
+        """
+        if data and self._skip:
+            dropped = min(self._skip, len(data))
+            self._skip -= dropped
+            data = data[dropped:]
+        if not data:
+            return b""
+        n = len(data)
+        if self.expected_size is not None and self.offset + n > self.expected_size:
+            raise DigestMismatchError(
+                f"{self.what}: the registry sent more than the {self.expected_size} "
+                "bytes announced"
+            )
+        self.hasher.update(data)
+        self.offset += n
+        if self.offset == self.expected_size:
+            self.finish()
+        return data
+
+    def ended(self) -> bool:
+        """At the end of an answer's body: True when the blob is complete (verified);
+        False when it is short of its size (resume: :meth:`resume`, then a new GET).
+
+        Raises:
+            DigestMismatchError: the content does not match the digest.
+        """
+        if self.verified:
+            return True
+        if self.expected_size is not None and self.offset < self.expected_size:
+            return False
+        self.finish()
+        return True
+
+    def resume(self, exc: BaseException | None) -> None:
+        """After a cut (``exc``; None: a short body): allow one more GET from :attr:`offset`.
+
+        Raises:
+            RegistryUnavailableError: no resumes left.
+        """
+        if self._resumes_left <= 0:
+            raise RegistryUnavailableError(
+                f"{self.what}: the download was cut at byte {self.offset} and could not "
+                f"be resumed ({connection_failure(exc)[1] if exc else 'short body'})"
+            ) from (failure_cause(exc) if exc else None)
+        self._resumes_left -= 1
+        log.debug("%s: resuming at byte %d", self.what, self.offset)
+
+    def finish(self) -> None:
+        """Check the digest of what was taken (the whole blob).
+
+        Raises:
+            DigestMismatchError: it does not match.
+        """
+        actual = f"{self.digest.split(':', 1)[0]}:{self.hasher.hexdigest()}"
+        if actual != self.digest:
+            raise DigestMismatchError(f"{self.what}: content is {actual}, expected {self.digest}")
+        self.verified = True
+
+
 class VerifyingReader(io.RawIOBase):
     """Read a blob from the registry, hashing every byte and checking the digest at EOF.
 
-    When the connection is cut, it asks again with ``Range`` from where it got
-    to (when the server ignores ``Range`` and sends the whole blob again, the
-    bytes already delivered are skipped), up to ``max_resumes`` times.
+    A blocking file object over a :class:`BlobReceiver`: when the connection is cut,
+    it asks again with ``Range`` from where it got to, up to ``max_resumes`` times.
     """
 
     def __init__(
@@ -51,76 +199,43 @@ class VerifyingReader(io.RawIOBase):
     ) -> None:
         super().__init__()
         self._opener = opener
+        self._rx = BlobReceiver(digest, start=start, hasher=hasher,
+                                expected_size=expected_size, max_resumes=max_resumes, what=what)
         self.digest = digest
-        self._hasher = hasher if hasher is not None else new_hasher(digest)
-        self.offset = start
-        self._expected = expected_size
-        self._resumes_left = max_resumes
         self._on_bytes = on_bytes
-        self._what = what
-        self._verified = False
         self._resp: Response | None = None
-        self._restarted = False
-        self._skip = 0
-        self._open(start)
+        self._open()
 
     # -- connection ---------------------------------------------------------------------
-    def _open(self, offset: int) -> None:
-        self._skip = 0
-        resp = self._opener(offset)
+    def _open(self) -> None:
+        resp = self._opener(self._rx.offset)
         self._resp = resp
-        total: int | None = None
-        if resp.status_code == 206:
-            m = _CONTENT_RANGE_RE.match(resp.headers.get("Content-Range", "").strip())
-            if not m or int(m.group(1)) != offset:
-                resp.close()
-                raise RegistryUnavailableError(
-                    f"{self._what}: the registry answered Range {offset}- with an unusable "
-                    f"Content-Range {resp.headers.get('Content-Range', '')[:60]!r}"
-                )
-            if m.group(3) != "*":
-                total = int(m.group(3))
-        else:
-            length = resp.headers.get("Content-Length", "")
-            if is_digits(length):
-                total = int(length)
-            if offset:
-                # The server ignored Range and sends the whole blob again: skip the
-                # ``offset`` bytes the caller already has (and the hasher already saw),
-                # so the stream stays the blob's bytes, each exactly once.
-                log.debug("%s: server ignored Range, skipping %d bytes", self._what, offset)
-                self._skip = offset
-                self._restarted = True
-        if total is not None:
-            if self._expected is not None and total != self._expected:
-                resp.close()
-                raise DigestMismatchError(
-                    f"{self._what}: the registry announced {total} bytes, expected "
-                    f"{self._expected}"
-                )
-            self._expected = total
+        try:
+            self._rx.opened(resp)
+        except BaseException:
+            resp.close()
+            raise
+
+    @property
+    def offset(self) -> int:
+        """How many bytes of the blob were read so far."""
+        return self._rx.offset
 
     @property
     def expected_size(self) -> int | None:
         """The blob's full size, when the registry or the caller told it."""
-        return self._expected
+        return self._rx.expected_size
 
     @property
     def restarted(self) -> bool:
         """True when a resume got the whole blob again because the server ignored Range."""
-        return self._restarted
+        return self._rx.restarted
 
     def _resume(self, exc: BaseException | None) -> None:
         if self._resp is not None:
             self._resp.close()
-        if self._resumes_left <= 0:
-            raise RegistryUnavailableError(
-                f"{self._what}: the download was cut at byte {self.offset} and could not "
-                f"be resumed ({connection_failure(exc)[1] if exc else 'short body'})"
-            ) from (failure_cause(exc) if exc else None)
-        self._resumes_left -= 1
-        log.debug("%s: resuming at byte %d", self._what, self.offset)
-        self._open(self.offset)
+        self._rx.resume(exc)
+        self._open()
 
     # -- io.RawIOBase -------------------------------------------------------------------
     def readable(self) -> bool:
@@ -131,7 +246,7 @@ class VerifyingReader(io.RawIOBase):
         """How many bytes of the blob were read so far (its offset)."""
         if self.closed:
             raise ValueError("I/O operation on closed blob reader")
-        return self.offset
+        return self._rx.offset
 
     def readinto(self, buffer: Any) -> int:
         """Read into ``buffer``; raise DigestMismatchError at the end when the content is wrong.
@@ -170,44 +285,38 @@ class VerifyingReader(io.RawIOBase):
     def _next(self, want: int) -> bytes:
         if self.closed:
             raise ValueError("I/O operation on closed blob reader")
-        if want <= 0 or self._verified:
+        rx = self._rx
+        if want <= 0 or rx.verified:
             return b""
         while True:
             assert self._resp is not None
             try:
-                data = self._read_some(want)
+                raw = self._read_some(want)
             except READ_ERRORS as exc:
                 if isinstance(exc, RegistryError):
                     raise
                 self._resume(exc)
                 continue
-            if data and self._skip:
-                dropped = min(self._skip, len(data))
-                self._skip -= dropped
-                data = data[dropped:]
+            if raw:
+                try:
+                    data = rx.take(raw)
+                except DigestMismatchError:
+                    if rx.offset == rx.expected_size:  # the whole blob came, and is wrong
+                        discard(self._resp)
+                    else:  # more than announced
+                        self.close()
+                    raise
                 if not data:
                     continue
-            if data:
-                n = len(data)
-                if self._expected is not None and self.offset + n > self._expected:
-                    self.close()
-                    raise DigestMismatchError(
-                        f"{self._what}: the registry sent more than the {self._expected} "
-                        "bytes announced"
-                    )
-                self._hasher.update(data)
-                self.offset += n
-                if self.offset == self._expected:
-                    # the last byte: verified before anyone gets it, so a reader that
-                    # stops at the blob's size (tarfile, readinto) never sees bad bytes
-                    self._finish()
+                if rx.verified:
+                    discard(self._resp)  # the body is read: the connection goes back to the pool
                 if self._on_bytes is not None:
-                    self._on_bytes(n)
+                    self._on_bytes(len(data))
                 return data
-            if self._expected is not None and self.offset < self._expected:
+            if not rx.ended():
                 self._resume(None)
                 continue
-            self._finish()
+            discard(self._resp)
             return b""
 
     def _read_some(self, want: int) -> bytes:
@@ -220,16 +329,6 @@ class VerifyingReader(io.RawIOBase):
             return b""
         return self._resp.read1(want)
 
-    def _finish(self) -> None:
-        if self._resp is not None:
-            discard(self._resp)  # the body is read: the connection goes back to the pool
-        actual = f"{self.digest.split(':', 1)[0]}:{self._hasher.hexdigest()}"
-        if actual != self.digest:
-            raise DigestMismatchError(
-                f"{self._what}: content is {actual}, expected {self.digest}"
-            )
-        self._verified = True
-
     def verify(self) -> None:
         """Check, at the end of the blob, that nothing follows and the digest matches.
 
@@ -241,7 +340,7 @@ class VerifyingReader(io.RawIOBase):
         """
         if self._next(1):
             self.close()
-            raise DigestMismatchError(f"{self._what}: the registry sent more than expected")
+            raise DigestMismatchError(f"{self._rx.what}: the registry sent more than expected")
 
     def read(self, size: int | None = -1) -> bytes:
         """Up to ``size`` bytes as they arrive (everything when ``size`` is -1 or None)."""
