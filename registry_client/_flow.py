@@ -26,6 +26,7 @@ import attrs
 
 from ._request import Request
 from ._response import Response
+from ._retry import RetryPolicy
 
 __all__ = [
     "Call",
@@ -117,6 +118,7 @@ class Endpoint(Protocol):
     base_url: str
     body_limit: int
     capabilities: dict[str, bool]
+    chunk_policy: RetryPolicy
 
     @property
     def retries(self) -> int:
@@ -136,6 +138,12 @@ class Endpoint(Protocol):
 
     def count_sent(self, n: int) -> None:
         """Add ``n`` bytes to the sent counter."""
+
+    def back_off(self, attempt: int, wait: float | None, *, shared: bool = False,
+                 policy: RetryPolicy | None = None) -> None:
+        """Sleep before retry ``attempt + 1`` (a 429 with ``shared``: every request to the
+        registry waits too). Blocking: flows call it through :class:`Offload`, so the
+        asyncio flavour's must be safe to call from a worker thread."""
 
 
 class Performer(Protocol):

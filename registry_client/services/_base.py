@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TypeVar
 
 from .._flow import Call, Endpoint, Flow, run
 from .._request import Body, Request
@@ -13,6 +13,8 @@ from ..quirks import hub_refuses_deletes
 from ..reference import is_valid_digest, scope
 from ..requester import Requester
 from ._shell import BlockingShell
+
+T = TypeVar("T")
 
 
 class Service:
@@ -37,7 +39,7 @@ class Service:
         """The token scope for ``actions`` on this repository."""
         return scope(self.repository, actions)
 
-    def _run(self, flow: Flow[Any]) -> Any:
+    def _run(self, flow: Flow[T]) -> T:
         """Run ``flow`` with the blocking shell (requests, threads): its result."""
         return run(flow, BlockingShell(self._requester))
 
