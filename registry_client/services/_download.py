@@ -4,18 +4,19 @@ into place only when right (or streamed into a FIFO or device)."""
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import re
 import stat
-from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 from .._digest import new_hasher
+from .._flow import Flow, Offload
 from .._locks import locked_file
 from .._log import log
-from .._reader import CHUNK, VerifyingReader
+from .._reader import CHUNK
 from ..errors import DigestMismatchError, RegistryResponseError
 from ..progress import (
     BlobAdvanced,
@@ -25,22 +26,22 @@ from ..progress import (
     ProgressCallback,
     emit,
 )
-from ._schedule import Cancelled, Interrupted, check_cancelled
-
-OpenBlob = Callable[..., BinaryIO]
-"""``BlobService.open``: ``(digest, *, start=0, hasher=None, expected_size=None)``."""
+from ._fetch import BlobFetch
+from ._schedule import Cancelled, Interrupted
 
 
 class Downloader:
-    """Saves the blobs of one repository to files; ``open_blob`` streams a blob from it."""
+    """Saves the blobs of one repository to files, as flows: every file operation is an
+    :class:`~registry_client._flow.Offload`, the bytes go through a ``Drain`` whose sink
+    hashes, writes and reports them; ``fetch`` reads the blobs."""
 
-    def __init__(self, open_blob: OpenBlob) -> None:
-        self._open = open_blob
+    def __init__(self, fetch: BlobFetch) -> None:
+        self._fetch = fetch
 
     def download(
         self, digest: str, path: str | os.PathLike[str], *,
         progress: ProgressCallback | None = None, expected_size: int | None = None,
-    ) -> Path:
+    ) -> Flow[Path]:
         """Save a blob to ``path``: streamed, verified, and renamed into place only when right.
 
         Bytes go to a ``.partial`` file next to the destination first; a partial
@@ -50,6 +51,9 @@ class Downloader:
         a symlink's target is replaced keeping its mode, a FIFO or device gets the
         bytes streamed into it, ``/dev/stdout`` and ``/dev/fd/N`` are the open
         descriptor, a missing parent directory is created, ``dir/`` must exist.
+
+        An interrupted download (Ctrl-C, a cancelled task) keeps its ``.partial`` for
+        the next run; one called off because another transfer failed removes it.
 
         Raises:
             NotFoundError: the repository has no such blob.
@@ -61,24 +65,25 @@ class Downloader:
         dest = Path(path)
         descriptor = _descriptor_of(dest)
         if descriptor is None:
-            dest = _destination(os.fspath(path), dest, digest)
-        if descriptor is not None or _is_special(dest):
+            dest = yield Offload(functools.partial(_destination, os.fspath(path), dest, digest))
+        if descriptor is not None or (yield Offload(functools.partial(_is_special, dest))):
             try:
-                self._stream_into(digest, dest, progress, expected_size, descriptor)
+                yield from self._stream_into(digest, dest, progress, expected_size, descriptor)
             except OSError as exc:
                 raise _naming(exc, dest, dest) from None
             return dest
         # Through a symlink (or a chain of them) to the file it names: that file is
         # replaced, in its own directory (a rename cannot cross filesystems), and
         # the link stays as the user made it.
-        real = Path(os.path.realpath(dest))
-        if real.is_file() and _file_digest(real, digest) == digest:
-            emit(progress, BlobSkipped(digest, real.stat().st_size))
+        real = Path((yield Offload(functools.partial(os.path.realpath, dest))))
+        kept = yield Offload(functools.partial(_in_place, real, digest))
+        if kept is not None:
+            emit(progress, BlobSkipped(digest, kept))
             return dest
         partial = real.with_name(real.name + ".partial")
         try:
-            _make_parent(real, dest)
-            self._download_to(digest, real, partial, progress, expected_size)
+            yield Offload(functools.partial(_make_parent, real, dest))
+            yield from self._download_to(digest, real, partial, progress, expected_size)
         except OSError as exc:
             raise _naming(exc, partial, dest) from None
         return dest
@@ -86,132 +91,190 @@ class Downloader:
     def _download_to(
         self, digest: str, real: Path, partial: Path, progress: ProgressCallback | None,
         expected_size: int | None,
-    ) -> None:
-        # One download of ``real`` at a time (threads or processes): the others wait,
-        # then find the file in place and keep it.
-        with locked_file(partial) as out:
-            if real.is_file() and _file_digest(real, digest) == digest:
-                partial.unlink()
-                emit(progress, BlobSkipped(digest, real.stat().st_size))
+    ) -> Flow[None]:
+        # One download of ``real`` at a time (threads, tasks or processes): the others
+        # wait, then find the file in place and keep it.
+        lock = locked_file(partial)
+        out: BinaryIO = yield Offload(lock.__enter__)
+        try:
+            kept = yield Offload(functools.partial(_in_place, real, digest))
+            if kept is not None:
+                yield Offload(partial.unlink)
+                emit(progress, BlobSkipped(digest, kept))
                 return
             try:
-                self._download_locked(digest, real, partial, out, progress, expected_size)
-            except BaseException as exc:
-                # Kept for a resume: the bytes of a cut or interrupted download (Ctrl-C
-                # included). Not kept: nothing, or a download called off because its
-                # transfer failed elsewhere.
-                called_off = isinstance(exc, Cancelled) and not isinstance(exc, Interrupted)
-                if called_off or os.fstat(out.fileno()).st_size == 0:
-                    partial.unlink(missing_ok=True)
+                yield from self._download_locked(digest, real, partial, out, progress,
+                                                 expected_size)
+            except GeneratorExit:
                 raise
+            except BaseException as exc:
+                # Kept for a resume: the bytes of a cut or interrupted download (Ctrl-C,
+                # a cancelled task). Not kept: nothing, or a download called off because
+                # its transfer failed elsewhere.
+                called_off = isinstance(exc, Cancelled) and not isinstance(exc, Interrupted)
+                yield Offload(functools.partial(_drop_partial, out, partial, always=called_off))
+                raise
+        finally:
+            yield Offload(functools.partial(lock.__exit__, None, None, None))
 
     def _stream_into(
         self, digest: str, dest: Path, progress: ProgressCallback | None,
         expected_size: int | None, descriptor: int | None = None,
-    ) -> None:
+    ) -> Flow[None]:
         """Write the blob into a FIFO or device as it arrives: no partial file, no rename.
 
         The registry is asked first, so a missing blob never opens the FIFO for
         writing; a reader already waiting on it is let go with an end of file. A
         mismatch raises at the end, when the reader has had the bytes.
         """
+        rx = self._fetch.receiver(digest, expected_size=expected_size)
         try:
-            opened = self._open(digest, expected_size=expected_size)
+            resp = yield from self._fetch.open(rx)
+        except GeneratorExit:
+            raise
         except BaseException:
             if descriptor is None:
-                _release_fifo_reader(dest)
+                yield Offload(functools.partial(_release_fifo_reader, dest))
             raise
-        with opened as reader:
-            assert isinstance(reader, VerifyingReader)
-            total = reader.expected_size
+        total = rx.expected_size
+        try:
             emit(progress, BlobStarted(digest, total, "download"))
-            # no O_CREAT, no O_TRUNC: what is there is written to, never replaced; an
-            # open descriptor (/dev/stdout) is written as it is (appending stays appending)
-            fd = descriptor if descriptor is not None else os.open(
-                dest, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
-            with open(fd, "wb", closefd=descriptor is None) as out:
-                buffer = bytearray(CHUNK)
-                while block := reader.read_into(buffer):
-                    check_cancelled()
-                    out.write(block)
-                    emit(progress, BlobAdvanced(digest, len(block), reader.offset, total))
-        emit(progress, BlobFinished(digest, reader.offset))
+            out: BinaryIO = yield Offload(functools.partial(_open_stream, dest, descriptor))
+        except BaseException:
+            resp.close()
+            raise
+
+        def write(block: bytes) -> None:
+            out.write(block)
+            emit(progress, BlobAdvanced(digest, len(block), rx.offset, total))
+
+        try:
+            yield from self._fetch.pump(rx, resp, write)
+        finally:
+            yield Offload(out.close)
+        emit(progress, BlobFinished(digest, rx.offset))
 
     def _download_locked(
         self, digest: str, dest: Path, partial: Path, out: BinaryIO,
         progress: ProgressCallback | None, expected_size: int | None,
-    ) -> None:
+    ) -> Flow[None]:
         hasher = new_hasher(digest)
-        start = _hash_stream(out, hasher)  # what an interrupted run left
+        start = yield Offload(functools.partial(_hash_stream, out, hasher))  # left by a run
         if expected_size is not None and start > expected_size:
             hasher, start = new_hasher(digest), 0
         elif start and f"{digest.split(':', 1)[0]}:{hasher.copy().hexdigest()}" == digest:
             # complete and verified, but the run stopped before the rename
-            _keep_mode(out, dest)
-            os.replace(partial, dest)
+            yield Offload(functools.partial(_put_in_place, out, partial, dest))
             emit(progress, BlobSkipped(digest, start))
             return
         shown = _Shown()
         while True:
             try:
-                self._receive(digest, out, hasher, start, progress, expected_size, shown)
+                yield from self._receive(digest, out, hasher, start, progress, expected_size,
+                                         shown)
             except DigestMismatchError:
                 if start:
                     # The bytes kept from an earlier run were not the blob's: start over.
                     log.debug("download %s: the partial file was wrong, starting over", digest)
                     hasher, start = new_hasher(digest), 0
                     continue
-                partial.unlink(missing_ok=True)
+                yield Offload(functools.partial(partial.unlink, missing_ok=True))
                 raise
             break
-        _keep_mode(out, dest)
-        os.replace(partial, dest)
-        emit(progress, BlobFinished(digest, dest.stat().st_size))
+        size = yield Offload(functools.partial(_put_in_place, out, partial, dest))
+        emit(progress, BlobFinished(digest, size))
 
     def _receive(
         self, digest: str, out: BinaryIO, hasher: object, start: int,
         progress: ProgressCallback | None, expected_size: int | None, shown: _Shown,
-    ) -> None:
+    ) -> Flow[None]:
         """Append the blob from ``start`` to ``out`` (which holds its first ``start`` bytes).
 
         Progress: one BlobStarted per download; the bytes a resume keeps are reported
         once (as an upload's resume does), and a start-over takes back what was reported
         with a negative ``advanced``, so the events always add up to the blob's size.
         """
+        fetch = self._fetch
+        rx = fetch.receiver(digest, start=start, hasher=hasher, expected_size=expected_size)
         try:
-            reader = self._open(digest, start=start, hasher=hasher, expected_size=expected_size)
+            resp = yield from fetch.open(rx)
         except RegistryResponseError as exc:
             if not start or exc.status_code != 416:
                 raise
             # 416: the partial file is longer than the blob, so it is not a prefix of it
             start = 0
-            reader = self._open(digest, hasher=new_hasher(digest), expected_size=expected_size)
-        assert isinstance(reader, VerifyingReader)
-        total = reader.expected_size
-        if not shown.started:
-            shown.started = True
-            emit(progress, BlobStarted(digest, total, "download"))
-        if shown.done != start:  # kept from an earlier run, or taken back on a start-over
-            emit(progress, BlobAdvanced(digest, start - shown.done, start, total))
-            shown.done = start
-        with reader:
-            out.seek(start)
-            out.truncate()
-            buffer = bytearray(CHUNK)
-            while block := reader.read_into(buffer):
-                check_cancelled()  # another blob of the same transfer failed: stop
-                pos = reader.offset - len(block)
-                if out.tell() != pos:  # the server ignored Range: starting over
-                    out.seek(pos)
-                    out.truncate()
-                out.write(block)
-                if pos != shown.done:  # the server ignored Range: the count starts over too
-                    emit(progress, BlobAdvanced(digest, pos - shown.done, pos, total))
-                shown.done = reader.offset
-                emit(progress, BlobAdvanced(digest, len(block), reader.offset, total))
-            out.truncate()
-            out.flush()
+            rx = fetch.receiver(digest, hasher=new_hasher(digest), expected_size=expected_size)
+            resp = yield from fetch.open(rx)
+        total = rx.expected_size
+        try:
+            if not shown.started:
+                shown.started = True
+                emit(progress, BlobStarted(digest, total, "download"))
+            if shown.done != start:  # kept from an earlier run, or taken back on a start-over
+                emit(progress, BlobAdvanced(digest, start - shown.done, start, total))
+                shown.done = start
+            yield Offload(functools.partial(_cut_at, out, start))
+        except BaseException:
+            resp.close()
+            raise
 
+        def write(block: bytes) -> None:
+            pos = rx.offset - len(block)
+            if out.tell() != pos:  # the server ignored Range: starting over
+                out.seek(pos)
+                out.truncate()
+            out.write(block)
+            if pos != shown.done:  # the server ignored Range: the count starts over too
+                emit(progress, BlobAdvanced(digest, pos - shown.done, pos, total))
+            shown.done = rx.offset
+            emit(progress, BlobAdvanced(digest, len(block), rx.offset, total))
+
+        yield from fetch.pump(rx, resp, write)
+        yield Offload(functools.partial(_settle, out))
+
+
+def _in_place(real: Path, digest: str) -> int | None:
+    """The size of the file ``real`` when it is there with the blob's content, else None."""
+    if real.is_file() and _file_digest(real, digest) == digest:
+        return real.stat().st_size
+    return None
+
+
+def _drop_partial(out: BinaryIO, partial: Path, *, always: bool) -> None:
+    """Remove a stopped download's ``.partial`` when ``always`` or when it holds nothing."""
+    if always or os.fstat(out.fileno()).st_size == 0:
+        partial.unlink(missing_ok=True)
+
+
+def _open_stream(dest: Path, descriptor: int | None) -> BinaryIO:
+    """``dest`` (a FIFO or device), or the open ``descriptor``, for writing as it is.
+
+    No O_CREAT, no O_TRUNC: what is there is written to, never replaced; an open
+    descriptor (/dev/stdout) is written as it is (appending stays appending).
+    """
+    fd = descriptor if descriptor is not None else os.open(
+        dest, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+    return open(fd, "wb", closefd=descriptor is None)
+
+
+def _cut_at(out: BinaryIO, start: int) -> None:
+    """Keep the first ``start`` bytes of ``out``, positioned after them."""
+    out.seek(start)
+    out.truncate()
+
+
+def _settle(out: BinaryIO) -> None:
+    """End ``out`` where the writing stopped and hand its bytes to the system."""
+    out.truncate()
+    out.flush()
+
+
+def _put_in_place(out: BinaryIO, partial: Path, dest: Path) -> int:
+    """Rename the verified ``partial`` to ``dest`` (with the mode of the file it replaces);
+    its size."""
+    _keep_mode(out, dest)
+    os.replace(partial, dest)
+    return dest.stat().st_size
 
 
 def _is_special(path: Path) -> bool:

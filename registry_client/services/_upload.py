@@ -1,13 +1,17 @@
-"""One blob upload: monolithic (POST + PUT) or chunked (PATCH ... PUT), with resume and cancel."""
+"""One blob upload as a flow: monolithic (POST + PUT) or chunked (PATCH ... PUT), with
+resume and cancel. Chunk bodies are bytes, or a file-like and iterable view of the source
+the shell sends (the asyncio shell iterates it in a worker thread)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
+from .._flow import Endpoint, Flow, Offload
 from .._http import is_digits
 from .._log import log
 from .._reader import CHUNK
@@ -23,7 +27,6 @@ from ..mediatypes import OCTET_STREAM
 from ..models import Descriptor
 from ..progress import BlobAdvanced, BlobFinished, BlobStarted, ProgressCallback, emit
 from ..quirks import chunk_size_limit
-from ..requester import Requester
 from ._schedule import check_cancelled
 from ._upload_sessions import UploadSessions, kept_end, range_end
 from ._upload_source import CheckedFile, CountingBody, UploadSource, read_full
@@ -34,7 +37,7 @@ STREAM_CHUNK = 64 * 1024 * 1024  # chunks streamed from a file
 
 
 class Uploader:
-    """One blob upload, from POST to the final PUT (cancelled on failure).
+    """One blob upload, from POST to the final PUT (cancelled on failure), as a flow.
 
     ``requester`` counts the bytes, resolves URLs and paces retries; ``sessions`` sends
     the requests of the repository's upload sessions.
@@ -42,7 +45,7 @@ class Uploader:
 
     def __init__(
         self,
-        requester: Requester,
+        requester: Endpoint,
         sessions: UploadSessions,
         source: UploadSource,
         chunk_size: int | None,
@@ -85,8 +88,12 @@ class Uploader:
         # relative to the URL of the request it answers (RFC 7231), not to /v2/
         self.location = self.requester.resolve(location, resp.url or None)
 
-    def run(self) -> Descriptor:
-        """Do the upload and return the blob's descriptor."""
+    def run(self) -> Flow[Descriptor]:
+        """Do the upload and return the blob's descriptor.
+
+        A failure cancels the session, unless a state file keeps it for the next run or
+        the caller was interrupted (Ctrl-C, a cancelled task): then nothing more is sent
+        and the registry expires the session itself."""
         src = self.source
         # One streamed PUT for small blobs, and for a stream of known size and digest
         # that cannot be rewound (a copy from another registry): chunking it would buy
@@ -103,32 +110,31 @@ class Uploader:
             and not (checked and src.size > CheckedFile.IN_MEMORY)
         )
         if isinstance(src.stream, CheckedFile) and monolithic:
-            src.stream.preload()  # checked before any request
+            yield Offload(src.stream.preload)  # checked before any request
         emit(self.progress, BlobStarted(src.digest or "", src.size, "upload"))
-        resumed = self._resume_from_state()
+        resumed = yield from self._resume_from_state()
         if not resumed:
-            self._note_chunk_limits(self._start_session("start blob upload"))
+            self._note_chunk_limits((yield from self._start_session("start blob upload")))
         try:
-            digest = self._monolithic() if monolithic else self._chunked(resumed)
-        except BaseException as exc:
-            # With a state file the session is kept for the next run to resume; on
-            # Ctrl-C nothing more is sent (the registry expires the session itself).
-            if (self.location and self.state_file is None
-                    and not isinstance(exc, KeyboardInterrupt)):
-                self.sessions.cancel(self.location)
+            digest = yield from (self._monolithic() if monolithic else self._chunked(resumed))
+        except Exception:
+            # With a state file the session is kept for the next run to resume; an
+            # interrupt (Ctrl-C, a cancelled task: no Exception) sends nothing more.
+            if self.location and self.state_file is None:
+                yield from self.sessions.cancel(self.location)
             raise
         if self.state_file is not None:
-            self.state_file.unlink(missing_ok=True)
+            yield Offload(functools.partial(self.state_file.unlink, missing_ok=True))
         size = self.source.size if self.source.size is not None else self.done
         emit(self.progress, BlobFinished(digest, size))
         return Descriptor(media_type=OCTET_STREAM, digest=digest, size=size)
 
     def _put_final(
         self, digest: str, body: Any, length: int, *, retry_cuts: bool = True
-    ) -> None:
+    ) -> Flow[None]:
         assert self.location is not None
         try:
-            resp = self.sessions.send(
+            resp = yield from self.sessions.send(
                 "PUT", self.location, params={"digest": digest}, data=body,
                 headers={"Content-Type": OCTET_STREAM, "Content-Length": str(length)},
                 expected=(201, 204), retry_connection_errors=retry_cuts, operation=self._operation,
@@ -137,7 +143,7 @@ class Uploader:
             # A PUT whose answer was lost may have completed: the retried PUT then
             # finds the session gone (404 BLOB_UPLOAD_UNKNOWN). The registry only
             # stores a blob under the digest it verified, so its presence is success.
-            if self._blob_present(digest):
+            if (yield from self._blob_present(digest)):
                 log.debug("upload: the final PUT's answer was lost, but the blob is there")
                 self.location = None
                 return
@@ -158,13 +164,14 @@ class Uploader:
                 f"upload to {self._where}: registry stored {remote[:100]}, sent {digest}")
         self.location = None
 
-    def _blob_present(self, digest: str) -> bool:
+    def _blob_present(self, digest: str) -> Flow[bool]:
         try:
-            return self.sessions.present(digest)
+            present: bool = yield from self.sessions.present(digest)
         except RegistryError:
             return False
+        return present
 
-    def _monolithic(self) -> str:
+    def _monolithic(self) -> Flow[str]:
         """PUT the blob in one request; after a cut, PUT it again in a new session.
 
         A PUT cut in the middle of its body leaves Distribution's session unusable (every
@@ -179,50 +186,48 @@ class Uploader:
         while True:
             try:
                 body = CountingBody(src.stream, src.size, self.advance)
-                self._put_final(src.digest, body, src.size, retry_cuts=False)
+                yield from self._put_final(src.digest, body, src.size, retry_cuts=False)
                 return src.digest
             except (NotFoundError, RegistryUnavailableError) as exc:
                 cut = isinstance(exc, RegistryUnavailableError) and exc.status_code is None
                 if restarts <= 0 or not (cut or isinstance(exc, NotFoundError)):
                     raise
                 if cut and self.location:
-                    self.sessions.cancel(self.location)
+                    yield from self.sessions.cancel(self.location)
             restarts -= 1
             self.location = None
             log.debug("upload: the PUT was cut or its session lost, starting a new session")
-            src.stream.seek(src.start)
+            yield Offload(functools.partial(src.stream.seek, src.start))
             self.advance(-self.done)
-            self._start_session("restart blob upload")
+            yield from self._start_session("restart blob upload")
 
-    def _start_session(self, operation: str) -> Any:
+    def _start_session(self, operation: str) -> Flow[Any]:
         """POST a new upload session (retried like an idempotent request: an unused
         session costs nothing) and remember its Location."""
-        resp = self.sessions.start(operation)
+        resp = yield from self.sessions.start(operation)
         self._set_location(resp)
         return resp
 
     # -- crash-safe resume ------------------------------------------------------------------
-    def _save_state(self, offset: int) -> None:
+    def _save_state(self, offset: int) -> Flow[None]:
         if self.state_file is None or self.location is None:
             return
         doc = {"location": self.location, "offset": offset, "digest": self.source.digest,
                "size": self.source.size, "chunk_size": self.effective_chunk,
                "repository": self.sessions.repository, "registry": self.sessions.domain}
-        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
-        tmp.write_text(json.dumps(doc))
-        os.replace(tmp, self.state_file)
+        yield Offload(functools.partial(_write_state, self.state_file, doc))
 
-    def _resume_from_state(self) -> int | None:
+    def _resume_from_state(self) -> Flow[int | None]:
         """Continue the session a killed run left in the state file; None: start afresh.
 
         The state must name the same blob (digest and size), registry and repository,
         and the registry must still have the session; the source is re-read up to the
         offset the registry reports, so the digest covers every byte.
         """
-        if self.state_file is None or not self.state_file.is_file():
+        if self.state_file is None or not (yield Offload(self.state_file.is_file)):
             return None
         src = self.source
-        saved = self.sessions.saved_session(self.state_file)
+        saved = yield from self.sessions.saved_session(self.state_file)
         if saved is None:
             return None
         doc, location = saved
@@ -232,9 +237,9 @@ class Uploader:
                 or any(doc.get(k) != v for k, v in wanted.items())):
             return None
         self.location = location
-        saved = doc.get("offset")
+        at = doc.get("offset")
         try:
-            offset = self._status(saved if isinstance(saved, int) else 0)
+            offset = yield from self._status(at if isinstance(at, int) else 0)
         except RegistryError:
             log.debug("upload: the saved session is gone, starting a new one")
             self.location = None
@@ -244,7 +249,7 @@ class Uploader:
         log.debug("upload: resuming a saved session at byte %d", offset)
         return offset
 
-    def _chunked(self, resumed: int | None = None) -> str:
+    def _chunked(self, resumed: int | None = None) -> Flow[str]:
         """Upload in chunks; start over in a new session once when the session was lost.
 
         Distribution 2.8 keeps the bytes of a PATCH whose connection was cut, but its
@@ -256,7 +261,7 @@ class Uploader:
         while True:
             self._session_lost = False
             try:
-                return self._chunked_once(resumed or 0)
+                return (yield from self._chunked_once(resumed or 0))
             except (NotFoundError, RegistryResponseError) as exc:
                 if not self._session_lost:
                     raise
@@ -274,10 +279,10 @@ class Uploader:
             resumed = None
             log.debug("upload: the registry dropped the upload session, starting over")
             if self.location:
-                self.sessions.cancel(self.location)
-            self.source.stream.seek(self.source.start)
+                yield from self.sessions.cancel(self.location)
+            yield Offload(functools.partial(self.source.stream.seek, self.source.start))
             self.advance(-self.done)
-            self._start_session("restart blob upload")
+            yield from self._start_session("restart blob upload")
 
     def _note_chunk_limits(self, resp: Any) -> None:
         """Fit the chunk size to the registry: OCI-Chunk-Min-Length and known host limits."""
@@ -302,7 +307,7 @@ class Uploader:
         return (self.state_file is None and src.stream.seekable()
                 and src.digest is not None and src.size is not None)
 
-    def _chunked_views(self, start: int) -> str:
+    def _chunked_views(self, start: int) -> Flow[str]:
         """PATCH chunks streamed from the file itself: nothing held in memory, no hashing.
 
         The digest was computed before (it decided whether to upload at all) and the
@@ -315,48 +320,47 @@ class Uploader:
             self.advance(start, count=False)
         while offset < src.size:
             length = min(self.effective_chunk, src.size - offset)
-            self._patch(None, offset, length)
+            yield from self._patch(None, offset, length)
             offset += length
         if isinstance(src.stream, CheckedFile):
-            src.stream.check()  # a layout's file: nothing is committed unless it is right
-        self._put_final(src.digest, b"", 0)
+            # a layout's file: nothing is committed unless it is right
+            yield Offload(src.stream.check)
+        yield from self._put_final(src.digest, b"", 0)
         return src.digest
 
-    def _chunked_once(self, start: int = 0) -> str:
+    def _chunked_once(self, start: int = 0) -> Flow[str]:
         if self._streams_views():
-            return self._chunked_views(start)
+            return (yield from self._chunked_views(start))
         src = self.source
         chunk_size = self.effective_chunk
         algo = (src.digest or "sha256").split(":", 1)[0]
         hasher = hashlib.new(algo)
         offset = 0
         if start:
-            src.stream.seek(src.start)
-            while offset < start:  # the registry has these bytes: hash them, send nothing
-                block = src.stream.read(min(CHUNK, start - offset))
-                if not block:
-                    raise RegistryResponseError(f"upload to {self._where}: the source is "
-                                                "shorter than the "
-                                                "offset the registry reports")
-                hasher.update(block)
-                offset += len(block)
+            # the registry has these bytes: hash them, send nothing
+            offset = yield Offload(functools.partial(
+                _hash_prefix, src.stream, src.start, start, hasher))
+            if offset < start:
+                raise RegistryResponseError(f"upload to {self._where}: the source is "
+                                            "shorter than the "
+                                            "offset the registry reports")
             self.advance(offset, count=False)
         while True:
             check_cancelled()
-            chunk = read_full(src.stream, chunk_size)
+            chunk = yield Offload(functools.partial(read_full, src.stream, chunk_size))
             if not chunk:
                 break
             hasher.update(chunk)
-            self._patch(chunk, offset, len(chunk))
+            yield from self._patch(chunk, offset, len(chunk))
             offset += len(chunk)
         digest = f"{algo}:{hasher.hexdigest()}"
         if src.digest is not None and digest != src.digest:
             raise DigestMismatchError(
                 f"upload to {self._where}: content is {digest}, expected {src.digest}")
-        self._put_final(digest, b"", 0)
+        yield from self._put_final(digest, b"", 0)
         return digest
 
-    def _patch(self, chunk: bytes | None, offset: int, length: int) -> None:
+    def _patch(self, chunk: bytes | None, offset: int, length: int) -> Flow[None]:
         """Send bytes ``offset .. offset+length`` (``chunk``, or streamed from the source
         when None); after a cut, resume from the offset the registry reports."""
         policy = self.requester.chunk_policy
@@ -367,12 +371,13 @@ class Uploader:
             end = sent_from + size - 1
             body: bytes | CountingBody
             if chunk is None:
-                self.source.stream.seek(self.source.start + sent_from)
+                yield Offload(functools.partial(
+                    self.source.stream.seek, self.source.start + sent_from))
                 body = CountingBody(self.source.stream, size, self.advance)
             else:
                 body = chunk[sent_from - offset:]
             try:
-                resp = self.sessions.send(  # a CountingBody is sent as a file is
+                resp = yield from self.sessions.send(  # a CountingBody: a file, or blocks
                     "PATCH", self.location or "", data=cast(Body, body), idempotent=False,
                     headers={"Content-Type": OCTET_STREAM, "Content-Range": f"{sent_from}-{end}",
                              "Content-Length": str(size)},
@@ -392,11 +397,12 @@ class Uploader:
                 if status is not None and status != 416:
                     # 429/5xx: wait as the requester does for any request (Retry-After,
                     # backoff, a 429 pausing every worker) before asking where it stands.
-                    self.requester.back_off(tries, exc.retry_after, shared=status == 429,
-                                            policy=policy)
+                    yield Offload(functools.partial(
+                        self.requester.back_off, tries, exc.retry_after, shared=status == 429,
+                        policy=policy))
                 tries += 1
                 self._session_lost = True  # until the registry shows it still has it
-                reported = self._status(sent_from)
+                reported = yield from self._status(sent_from)
                 if not offset <= reported <= offset + length:
                     raise RegistryResponseError(
                         f"upload to {self._where}: the registry reports offset {reported}, "
@@ -408,7 +414,7 @@ class Uploader:
                 self.advance(reported - sent_from)
                 sent_from = reported
                 if sent_from == offset + length:
-                    self._save_state(sent_from)
+                    yield from self._save_state(sent_from)
                     return
                 continue
             self._set_location(resp)
@@ -424,20 +430,20 @@ class Uploader:
                     self.advance(kept - sent_from, count=False)
                 sent_from = kept
                 continue
-            self._save_state(offset + length)  # before anyone hears of the progress
+            yield from self._save_state(offset + length)  # before anyone hears of progress
             if not isinstance(body, CountingBody):
                 self.advance(size, count=False)  # the requester counted the bytes body
             return
 
-    def _status(self, known: int) -> int:
+    def _status(self, known: int) -> Flow[int]:
         """Ask the registry how many bytes of the upload it has.
 
         ``Range: 0-N`` names the last byte held, so ``0-0`` is ambiguous: Distribution
         answers it for an empty session as well as for one byte. ``known`` (the offset
         the client last saw confirmed) decides: 0 when nothing was confirmed yet.
         """
-        resp = self.sessions.send("GET", self.location or "", operation=self._operation,
-                                  expected=(204, 200))
+        resp = yield from self.sessions.send("GET", self.location or "",
+                                             operation=self._operation, expected=(204, 200))
         self._set_location(resp)
         end = range_end(resp)
         if end is None:
@@ -448,3 +454,23 @@ class Uploader:
         if end == 0 and known == 0:
             return 0
         return end + 1
+
+
+def _write_state(path: Path, doc: dict[str, Any]) -> None:
+    """Save a crash-safe upload's state at ``path`` (atomically: a crash leaves the old)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc))
+    os.replace(tmp, path)
+
+
+def _hash_prefix(stream: IO[bytes], base: int, length: int, hasher: Any) -> int:
+    """Hash the first ``length`` bytes of ``stream`` from ``base``; how many there were."""
+    stream.seek(base)
+    done = 0
+    while done < length:
+        block = stream.read(min(CHUNK, length - done))
+        if not block:
+            break
+        hasher.update(block)
+        done += len(block)
+    return done

@@ -1,8 +1,9 @@
-"""The upload sessions of one repository: open one, send on it, cancel it, and the state
-file a crash-safe upload keeps its session in."""
+"""The upload sessions of one repository, as flows: open one, send on it, cancel it, and
+the state file a crash-safe upload keeps its session in."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -10,9 +11,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .._flow import Endpoint, Flow, Offload
 from .._request import Body
 from .._response import Response
-from ..requester import Requester
 from ._base import Service
 
 _RANGE_RE = re.compile(r"^(?:bytes=)?0-(-?\d+)$")
@@ -26,19 +27,19 @@ class UploadSessions(Service):
     """
 
     def __init__(
-        self, requester: Requester, repository: str, *, present: Callable[[str], bool]
+        self, requester: Endpoint, repository: str, *, present: Callable[[str], Flow[bool]]
     ) -> None:
         super().__init__(requester, repository)
         self._present = present
 
-    def present(self, digest: str) -> bool:
+    def present(self, digest: str) -> Flow[bool]:
         """True when the repository has the blob ``digest``."""
         return self._present(digest)
 
-    def start(self, operation: str) -> Response:
+    def start(self, operation: str) -> Flow[Response]:
         """POST a new upload session (retried like an idempotent request: an unused
         session costs nothing); its ``Location`` is in the answer."""
-        return self._request(
+        return self._call(
             "POST", "blobs/uploads/", actions="pull,push", expected=(202,),
             operation=operation, idempotent=True,
         )
@@ -48,19 +49,19 @@ class UploadSessions(Service):
         params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
         data: Body | None = None, idempotent: bool | None = None,
         retry_connection_errors: bool = True,
-    ) -> Response:
+    ) -> Flow[Response]:
         """Send a request on a session URL (resolved against the registry, push scope):
         a chunk's PATCH (not idempotent), the final PUT, a status GET."""
-        return self._request(
-            method, self._requester.resolve(url), actions="pull,push", absolute=True,
+        return self._call(
+            method, self._endpoint.resolve(url), actions="pull,push", absolute=True,
             operation=operation, expected=expected, params=params, headers=headers,
             data=data, idempotent=idempotent, retry_connection_errors=retry_connection_errors,
         )
 
-    def cancel(self, location: str) -> None:
+    def cancel(self, location: str) -> Flow[None]:
         """Cancel an upload session: best effort, one short try (no retries)."""
         try:
-            self._request(
+            yield from self._call(
                 "DELETE", location, actions="pull,push",
                 operation="cancel upload", expected=(200, 202, 204, 404), absolute=True,
                 idempotent=False, retry_connection_errors=False, timeout=(2, 2),
@@ -68,27 +69,32 @@ class UploadSessions(Service):
         except Exception:
             pass
 
-    def saved_session(self, path: Path) -> tuple[dict[str, Any], str] | None:
+    def saved_session(self, path: Path) -> Flow[tuple[dict[str, Any], str] | None]:
         """The state a crash-safe upload saved at ``path`` and its session URL on this
         registry; None when there is no such file, it is unreadable, or it names another
         host."""
-        try:
-            doc = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return None
+        doc = yield Offload(functools.partial(_read_state, path))
         location = doc.get("location") if isinstance(doc, dict) else None
         if not isinstance(location, str):
             return None
-        url = self._requester.resolve(location)
-        return (doc, url) if self._requester.same_origin(url) else None
+        url = self._endpoint.resolve(location)
+        return (doc, url) if self._endpoint.same_origin(url) else None
 
-    def forget_state(self, state_file: str | os.PathLike[str]) -> None:
+    def forget_state(self, state_file: str | os.PathLike[str]) -> Flow[None]:
         """Remove a crash-resume state file, cancelling the upload session it saved."""
         path = Path(state_file)
-        saved = self.saved_session(path)
+        saved = yield from self.saved_session(path)
         if saved is not None:
-            self.cancel(saved[1])
-        path.unlink(missing_ok=True)
+            yield from self.cancel(saved[1])
+        yield Offload(functools.partial(path.unlink, missing_ok=True))
+
+
+def _read_state(path: Path) -> Any:
+    """The JSON document at ``path``; None when it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def range_end(resp: Response) -> int | None:

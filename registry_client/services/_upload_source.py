@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from .._digest import compute_digest, new_hasher
@@ -151,7 +151,10 @@ class CheckedFile:
 
 class CountingBody:
     """A file-like request body: ``length`` bytes of ``stream`` from where it stands,
-    each block handed over reported to ``advance`` (negative after a rewind)."""
+    each block handed over reported to ``advance`` (negative after a rewind).
+
+    Also an iterable of blocks, for a shell that sends iterables (the asyncio one, which
+    iterates it in a worker thread: reading the file never blocks its event loop)."""
 
     def __init__(self, stream: IO[bytes], length: int, advance: Callable[[int], None]) -> None:
         self._advance = advance
@@ -163,6 +166,10 @@ class CountingBody:
 
     def __len__(self) -> int:
         return self._length - self._sent
+
+    def __iter__(self) -> Iterator[bytes]:
+        while block := self.read(CHUNK):
+            yield block
 
     def read(self, n: int = -1) -> bytes:
         left = self._length - self._sent

@@ -1,17 +1,21 @@
-"""BlobService: check, read, stream, download, upload, mount and delete blobs."""
+"""Blobs (layers, configs): check, read, stream, download, upload, mount and delete them.
+
+:class:`BlobFlows` is the protocol, written once as flows; :class:`BlobService` runs them
+with the blocking shell, ``registry_client.aio``'s ``AsyncBlobService`` with asyncio."""
 
 from __future__ import annotations
 
+import functools
 import io
 import os
-from functools import cached_property
 from pathlib import Path
 from typing import IO, BinaryIO
 
 from .._digest import registry_keyed
+from .._flow import Endpoint, Flow, Offload
 from .._http import is_digits
 from .._log import log
-from .._reader import CHUNK, VerifyingReader
+from .._reader import CHUNK, VerifyingReader, blob_headers
 from .._response import Response
 from ..errors import (
     AuthenticationError,
@@ -25,37 +29,34 @@ from ..progress import BlobSkipped, ProgressCallback, emit
 from ..reference import check_digest, scope
 from ._base import Service
 from ._download import Downloader
+from ._fetch import BlobFetch
 from ._upload import MONOLITHIC_MAX, Uploader
 from ._upload_sessions import UploadSessions
 from ._upload_source import UploadSource
 
+UploadData = bytes | BinaryIO | IO[bytes] | str | os.PathLike[str]
+"""What ``upload`` takes: bytes, a binary file object or a file path."""
 
-class BlobService(Service):
-    """Read and write the blobs (layers, configs) of one repository.
 
-    Every read is verified against the blob's digest before you can rely on it.
-    """
+class BlobFlows(Service):
+    """The blob operations of one repository as flows (see ``registry_client._flow``):
+    the same names and arguments as :class:`BlobService`, for both flavours of the API
+    and for the image workflows (``yield from blobs.download(...)``)."""
 
-    # Downloads and upload sessions are built on first use.
-    @cached_property
-    def _downloader(self) -> Downloader:
-        return Downloader(self.open)
+    def __init__(self, requester: Endpoint, repository: str) -> None:
+        super().__init__(requester, repository)
+        self.fetch = BlobFetch(requester, repository)
+        """The flows that read blobs (GET, resume, verify)."""
+        self._downloader = Downloader(self.fetch)
+        self._sessions = UploadSessions(requester, repository, present=self._present_for_push)
 
-    @cached_property
-    def _sessions(self) -> UploadSessions:
-        return UploadSessions(self._requester, self.repository, present=self._present_for_push)
-
-    def head(self, digest: str) -> Descriptor:
-        """Size and media type of a blob, without its body.
-
-        Raises:
-            NotFoundError: the repository has no such blob.
-        """
+    def head(self, digest: str) -> Flow[Descriptor]:
+        """Size and media type of a blob, without its body."""
         return self._head(digest, "pull")
 
-    def _head(self, digest: str, actions: str) -> Descriptor:
+    def _head(self, digest: str, actions: str) -> Flow[Descriptor]:
         check_digest(digest)
-        resp = self._request(
+        resp = yield from self._call(
             "HEAD", f"blobs/{digest}", actions=actions, operation=f"head blob {digest}"
         )
         length = resp.headers.get("Content-Length", "")
@@ -66,17 +67,150 @@ class BlobService(Service):
         media = (resp.headers.get("Content-Type") or OCTET_STREAM).split(";", 1)[0].strip()
         return Descriptor(media_type=media, digest=digest, size=int(length))
 
+    def exists(self, digest: str, *, for_push: bool = False) -> Flow[bool]:
+        """True when the repository has the blob (one HEAD request)."""
+        try:
+            yield from self._head(digest, "pull,push" if for_push else "pull")
+        except NotFoundError:
+            return False
+        return True
+
+    def size(self, digest: str) -> Flow[int]:
+        """The blob's size in bytes."""
+        descriptor = yield from self.head(digest)
+        return descriptor.size
+
+    def get(self, digest: str, *, expected_size: int | None = None) -> Flow[bytes]:
+        """The whole blob in memory, verified."""
+        check_digest(digest)
+        parts: list[bytes] = []
+        yield from self.fetch.read(digest, parts.append, expected_size=expected_size)
+        return b"".join(parts)
+
+    def download(
+        self, digest: str, path: str | os.PathLike[str], *,
+        progress: ProgressCallback | None = None, expected_size: int | None = None,
+    ) -> Flow[Path]:
+        """Save a blob to ``path``: streamed, verified, renamed into place only when right."""
+        check_digest(digest)
+        return (yield from self._downloader.download(
+            digest, path, progress=progress, expected_size=expected_size))
+
+    def upload(
+        self, data: UploadData, *, digest: str | None = None, chunk_size: int | None = None,
+        progress: ProgressCallback | None = None,
+        state_file: str | os.PathLike[str] | None = None,
+    ) -> Flow[Descriptor]:
+        """Upload a blob unless the repository already has it; its descriptor."""
+        if digest is not None:
+            check_digest(digest)
+        source: UploadSource = yield Offload(functools.partial(
+            UploadSource.from_data, data, digest))
+        try:
+            present = (yield from self._present(source.digest)) if source.digest else None
+            if present is not None:
+                if state_file is not None:  # a session saved by an earlier run is not needed
+                    yield from self._sessions.forget_state(state_file)
+                emit(progress, BlobSkipped(present.digest, present.size))
+                return Descriptor(media_type=OCTET_STREAM, digest=present.digest,
+                                  size=present.size)
+            uploader = Uploader(self._endpoint, self._sessions, source, chunk_size, progress,
+                                state_file)
+            return (yield from uploader.run())
+        finally:
+            yield Offload(source.close)
+
+    def upload_stream(
+        self, stream: io.RawIOBase, *, digest: str, size: int,
+        progress: ProgressCallback | None = None,
+    ) -> Flow[Descriptor]:
+        """Upload the blob ``digest`` of ``size`` bytes, read once from ``stream``."""
+        # One PUT streams the reader as it arrives; chunked uploads (large blobs) need
+        # whole chunks, which a buffered reader assembles.
+        body: io.RawIOBase | io.BufferedReader = (
+            stream if size <= MONOLITHIC_MAX else io.BufferedReader(stream, CHUNK)
+        )
+        source = UploadSource(body, size, digest, owned=False)  # type: ignore[arg-type]
+        return (yield from Uploader(self._endpoint, self._sessions, source, None,
+                                    progress).run())
+
+    def _present(self, digest: str) -> Flow[Descriptor | None]:
+        """The blob's descriptor (size from the registry) when the repository has it."""
+        try:
+            return (yield from self._head(digest, "pull,push"))
+        except NotFoundError:
+            return None
+
+    def _present_for_push(self, digest: str) -> Flow[bool]:
+        """Whether the repository has the blob, asked with the push scope (after an
+        upload's final PUT whose answer was lost: then its presence is success)."""
+        return self.exists(digest, for_push=True)
+
+    def mount(self, digest: str, from_repository: str) -> Flow[bool]:
+        """Link a blob from another repository of this registry; False: upload it instead."""
+        check_digest(digest)
+        try:
+            resp = yield from self._call(
+                "POST", "blobs/uploads/", actions="pull,push",
+                extra_scopes=(scope(from_repository, "pull"),),
+                operation=f"mount blob {digest} from {from_repository}",
+                params={"mount": digest, "from": from_repository}, expected=(201, 202),
+            )
+        except (AuthenticationError, AuthorizationError, NotFoundError) as exc:
+            log.debug("mount of %s from %s refused (%s): will upload", digest,
+                      from_repository, exc.status_code)
+            return False
+        if resp.status_code == 201:
+            if registry_keyed(digest):
+                return True
+            # Distribution 2.8 answers 201 to a mount of a sha512 blob without linking it
+            # (a manifest naming it is then refused with MANIFEST_BLOB_UNKNOWN): for the
+            # digests a registry does not key its storage by, one HEAD makes sure.
+            if (yield from self.exists(digest)):
+                return True
+            log.debug("mount of %s from %s answered 201 but linked nothing: will upload",
+                      digest, from_repository)
+            return False
+        location = resp.headers.get("Location")
+        if location:  # relative to the POST's URL (RFC 7231), not to /v2/
+            yield from self._sessions.cancel(self._endpoint.resolve(location, resp.url or None))
+        return False
+
+    def delete(self, digest: str) -> Flow[None]:
+        """Delete a blob from the repository."""
+        check_digest(digest)
+        yield from self._call(
+            "DELETE", f"blobs/{digest}", actions="delete",
+            operation=f"delete blob {digest}", expected=(200, 202, 204),
+        )
+
+
+class BlobService(Service):
+    """Read and write the blobs (layers, configs) of one repository.
+
+    Every read is verified against the blob's digest before you can rely on it.
+    """
+
+    def __init__(self, requester: Endpoint, repository: str) -> None:
+        super().__init__(requester, repository)
+        self.flows = BlobFlows(requester, repository)
+        """The protocol of these operations, as flows (for the image workflows)."""
+
+    def head(self, digest: str) -> Descriptor:
+        """Size and media type of a blob, without its body.
+
+        Raises:
+            NotFoundError: the repository has no such blob.
+        """
+        return self._run(self.flows.head(digest))
+
     def exists(self, digest: str, *, for_push: bool = False) -> bool:
         """True when the repository has the blob (one HEAD request).
 
         ``for_push=True`` asks for the push scope up front, so the upload that
         usually follows reuses the same token.
         """
-        try:
-            self._head(digest, "pull,push" if for_push else "pull")
-        except NotFoundError:
-            return False
-        return True
+        return self._run(self.flows.exists(digest, for_push=for_push))
 
     def size(self, digest: str) -> int:
         """The blob's size in bytes.
@@ -84,20 +218,7 @@ class BlobService(Service):
         Raises:
             NotFoundError: the repository has no such blob.
         """
-        return self.head(digest).size
-
-    def _opener(self, digest: str) -> object:
-        def open_at(offset: int) -> Response:
-            # The blob is the bytes as served: never a decoded Content-Encoding (a storage
-            # backend serving a gzip layer "Content-Encoding: gzip" must not be unzipped).
-            headers = {"Accept-Encoding": "identity"}
-            if offset:
-                headers["Range"] = f"bytes={offset}-"
-            return self._request(
-                "GET", f"blobs/{digest}", operation=f"get blob {digest}",
-                expected=(200, 206), headers=headers, stream=True,
-            )
-        return open_at
+        return self._run(self.flows.size(digest))
 
     def open(
         self, digest: str, *, start: int = 0, hasher: object = None,
@@ -111,14 +232,16 @@ class BlobService(Service):
             NotFoundError: the repository has no such blob.
         """
         check_digest(digest)
+
+        def open_at(offset: int) -> Response:
+            return self._request(
+                "GET", f"blobs/{digest}", operation=f"get blob {digest}",
+                expected=(200, 206), headers=blob_headers(offset), stream=True,
+            )
+
         reader = VerifyingReader(
-            self._opener(digest),  # type: ignore[arg-type]
-            digest,
-            start=start,
-            hasher=hasher,
-            expected_size=expected_size,
-            max_resumes=self._requester.retries,
-            on_bytes=self._requester.count_received,
+            open_at, digest, start=start, hasher=hasher, expected_size=expected_size,
+            max_resumes=self._requester.retries, on_bytes=self._requester.count_received,
             what=f"blob {digest} of {self.domain}/{self.repository}",
         )
         return reader  # type: ignore[return-value]
@@ -133,9 +256,7 @@ class BlobService(Service):
             NotFoundError: the repository has no such blob.
             DigestMismatchError: the content does not match ``digest`` (or its size).
         """
-        with self.open(digest, expected_size=expected_size) as f:
-            assert isinstance(f, VerifyingReader)
-            return f.read_all()
+        return self._run(self.flows.get(digest, expected_size=expected_size))
 
     def download(
         self, digest: str, path: str | os.PathLike[str], *,
@@ -163,13 +284,12 @@ class BlobService(Service):
                 directory (IsADirectoryError)... The error keeps its type and errno and
                 names ``path``.
         """
-        check_digest(digest)
-        return self._downloader.download(digest, path, progress=progress,
-                                         expected_size=expected_size)
+        return self._run(self.flows.download(digest, path, progress=progress,
+                                             expected_size=expected_size))
 
     def upload(
         self,
-        data: bytes | BinaryIO | IO[bytes] | str | os.PathLike[str],
+        data: UploadData,
         *,
         digest: str | None = None,
         chunk_size: int | None = None,
@@ -193,20 +313,8 @@ class BlobService(Service):
             DigestMismatchError: ``digest`` was given and the content does not match.
             RegistryResponseError: the registry refused the upload.
         """
-        if digest is not None:
-            check_digest(digest)
-        source = UploadSource.from_data(data, digest)
-        try:
-            present = self._present(source.digest) if source.digest is not None else None
-            if present is not None:
-                if state_file is not None:  # a session saved by an earlier run is not needed
-                    self._sessions.forget_state(state_file)
-                emit(progress, BlobSkipped(present.digest, present.size))
-                return Descriptor(media_type=OCTET_STREAM, digest=present.digest, size=present.size)
-            return Uploader(self._requester, self._sessions, source, chunk_size, progress,
-                            state_file).run()
-        finally:
-            source.close()
+        return self._run(self.flows.upload(data, digest=digest, chunk_size=chunk_size,
+                                           progress=progress, state_file=state_file))
 
     def upload_stream(
         self, stream: io.RawIOBase, *, digest: str, size: int,
@@ -218,25 +326,8 @@ class BlobService(Service):
         blob (no HEAD first), and ``stream`` cannot be rewound, so any upload failure
         is raised (the caller sends the blob again from a fresh stream).
         """
-        # One PUT streams the reader as it arrives; chunked uploads (large blobs) need
-        # whole chunks, which a buffered reader assembles.
-        body: io.RawIOBase | io.BufferedReader = (
-            stream if size <= MONOLITHIC_MAX else io.BufferedReader(stream, CHUNK)
-        )
-        source = UploadSource(body, size, digest, owned=False)  # type: ignore[arg-type]
-        return Uploader(self._requester, self._sessions, source, None, progress).run()
-
-    def _present(self, digest: str) -> Descriptor | None:
-        """The blob's descriptor (size from the registry) when the repository has it."""
-        try:
-            return self._head(digest, "pull,push")
-        except NotFoundError:
-            return None
-
-    def _present_for_push(self, digest: str) -> bool:
-        """Whether the repository has the blob, asked with the push scope (after an
-        upload's final PUT whose answer was lost: then its presence is success)."""
-        return self.exists(digest, for_push=True)
+        return self._run(self.flows.upload_stream(stream, digest=digest, size=size,
+                                                  progress=progress))
 
     def mount(self, digest: str, from_repository: str) -> bool:
         """Link a blob from another repository of this registry; no bytes move.
@@ -248,33 +339,7 @@ class BlobService(Service):
         A mount of a non-sha256 blob is confirmed with a HEAD (Distribution answers
         201 to a sha512 mount without linking the blob), False when it is not there.
         """
-        check_digest(digest)
-        try:
-            resp = self._request(
-                "POST", "blobs/uploads/", actions="pull,push",
-                extra_scopes=(scope(from_repository, "pull"),),
-                operation=f"mount blob {digest} from {from_repository}",
-                params={"mount": digest, "from": from_repository}, expected=(201, 202),
-            )
-        except (AuthenticationError, AuthorizationError, NotFoundError) as exc:
-            log.debug("mount of %s from %s refused (%s): will upload", digest,
-                      from_repository, exc.status_code)
-            return False
-        if resp.status_code == 201:
-            if registry_keyed(digest):
-                return True
-            # Distribution 2.8 answers 201 to a mount of a sha512 blob without linking it
-            # (a manifest naming it is then refused with MANIFEST_BLOB_UNKNOWN): for the
-            # digests a registry does not key its storage by, one HEAD makes sure.
-            if self.exists(digest):
-                return True
-            log.debug("mount of %s from %s answered 201 but linked nothing: will upload",
-                      digest, from_repository)
-            return False
-        location = resp.headers.get("Location")
-        if location:  # relative to the POST's URL (RFC 7231), not to /v2/
-            self._sessions.cancel(self._requester.resolve(location, resp.url or None))
-        return False
+        return self._run(self.flows.mount(digest, from_repository))
 
     def delete(self, digest: str) -> None:
         """Delete a blob from the repository.
@@ -283,8 +348,4 @@ class BlobService(Service):
             NotFoundError: no such blob.
             RegistryResponseError: the registry does not allow deletes.
         """
-        check_digest(digest)
-        self._request(
-            "DELETE", f"blobs/{digest}", actions="delete",
-            operation=f"delete blob {digest}", expected=(200, 202, 204),
-        )
+        self._run(self.flows.delete(digest))

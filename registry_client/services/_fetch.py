@@ -1,0 +1,93 @@
+"""Reading one blob as a flow: the GET from an offset, then its body drained through a
+:class:`~registry_client._reader.BlobReceiver`, resumed with ``Range`` after a cut."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .._flow import Drain, Flow
+from .._reader import BlobReceiver
+from .._response import Response
+from ..errors import RegistryUnavailableError
+from ._base import Service
+
+Sink = Callable[[bytes], None]
+"""Takes the blob's next bytes (verified ones when they complete it)."""
+
+
+class BlobFetch(Service):
+    """The flows that read the blobs of one repository: for ``get``, ``download`` and the
+    image workflows (pull, copy), in both flavours of the API."""
+
+    def receiver(
+        self, digest: str, *, start: int = 0, hasher: Any = None,
+        expected_size: int | None = None,
+    ) -> BlobReceiver:
+        """A receiver for ``digest`` from byte ``start`` (``hasher`` has seen the bytes
+        before it), resuming as often as the registry's requests retry."""
+        return BlobReceiver(
+            digest, start=start, hasher=hasher, expected_size=expected_size,
+            max_resumes=self._endpoint.retries,
+            what=f"blob {digest} of {self.domain}/{self.repository}",
+        )
+
+    def open(self, rx: BlobReceiver) -> Flow[Response]:
+        """GET the blob from ``rx.offset`` on: the streamed answer, its headers checked.
+
+        Raises:
+            NotFoundError: the repository has no such blob.
+            RegistryResponseError: 416 and other refusals of the GET.
+        """
+        resp = yield from self._call(
+            "GET", f"blobs/{rx.digest}", operation=f"get blob {rx.digest}",
+            expected=(200, 206), headers=rx.headers(), stream=True,
+        )
+        try:
+            rx.opened(resp)
+        except BaseException:
+            resp.close()
+            raise
+        return resp
+
+    def pump(self, rx: BlobReceiver, resp: Response, sink: Sink) -> Flow[None]:
+        """Read the blob to its end from ``resp`` (an answer of :meth:`open`) into ``sink``;
+        a cut or short body is resumed with a new GET from where it got to.
+
+        Raises:
+            DigestMismatchError: the content (or its size) is not the blob's; the block
+                that would complete wrong content never reaches ``sink``.
+            RegistryUnavailableError: cut more often than the registry's retries.
+        """
+        def hand(block: bytes) -> None:
+            data = rx.take(block)
+            if data:
+                sink(data)
+
+        while True:
+            try:
+                yield Drain(resp, hand)
+            except RegistryUnavailableError as exc:
+                resp.close()
+                if exc.status_code is not None:
+                    raise
+                rx.resume(exc)
+                resp = yield from self.open(rx)
+                continue
+            except BaseException:
+                resp.close()
+                raise
+            resp.close()
+            if rx.ended():
+                return
+            rx.resume(None)
+            resp = yield from self.open(rx)
+
+    def read(
+        self, digest: str, sink: Sink, *, expected_size: int | None = None,
+    ) -> Flow[BlobReceiver]:
+        """Read the whole blob into ``sink``, verified; the receiver (size, offset)."""
+        rx = self.receiver(digest, expected_size=expected_size)
+        resp = yield from self.open(rx)
+        yield from self.pump(rx, resp, sink)
+        return rx
