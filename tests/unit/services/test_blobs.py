@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 from collections.abc import Callable
@@ -13,12 +14,16 @@ import requests_mock
 import urllib3
 
 from registry_client import Descriptor, Registry
+from registry_client._flow import Call, Drain, Effect, run
 from registry_client.errors import (
     DigestMismatchError,
     InvalidReferenceError,
     NotFoundError,
     RegistryResponseError,
+    RegistryUnavailableError,
 )
+from registry_client.services._schedule import Cancelled
+from registry_client.services._shell import BlockingShell
 
 BASE = "https://registry.example"
 BLOB = b"0123456789" * 1000
@@ -487,3 +492,168 @@ def test_an_upload_the_registry_finds_corrupt_keeps_its_retry_after(
     with pytest.raises(DigestMismatchError) as caught:
         reg.repository("app").blobs.upload(BLOB)
     assert (caught.value.retry_after, caught.value.status_code) == (3.0, 400)
+
+
+# -- BlobFlows, the protocol both flavours run: interrupts and call-offs -----------------
+# The flows run with the blocking shell, except at the one effect where a performer throws
+# in what the asyncio shell throws: a task's cancellation (asyncio.CancelledError), or
+# ``Cancelled`` for a transfer called off because another one failed.
+MULTI = bytes(range(256)) * (3 * 4096)  # 3 MiB: three blocks
+MULTI_DIGEST = "sha256:" + hashlib.sha256(MULTI).hexdigest()
+MULTI_URL = f"{BASE}/v2/app/blobs/{MULTI_DIGEST}"
+
+
+class _StopAt:
+    """The blocking shell, but ``stop`` is thrown into the flow at the first effect
+    ``when`` accepts (a Drain has its first block handed to its sink first)."""
+
+    def __init__(self, reg: Registry, stop: BaseException,
+                 when: Callable[[Effect], bool]) -> None:
+        self._shell = BlockingShell(reg.requester)
+        self._stop, self._when = stop, when
+        self.fired = False
+
+    def perform(self, effect: Effect) -> Any:
+        if not self.fired and self._when(effect):
+            self.fired = True
+            if isinstance(effect, Drain):
+                effect.sink(effect.response.read1(1 << 20))
+            raise self._stop
+        return self._shell.perform(effect)
+
+
+def _serve_with_range(adapter: requests_mock.Adapter) -> None:
+    def answer(request: Any, context: Any) -> bytes:
+        wanted = request.headers.get("Range")
+        if wanted is None:
+            context.headers["Content-Length"] = str(len(MULTI))
+            return MULTI
+        start = int(wanted.removeprefix("bytes=").rstrip("-"))
+        context.status_code = 206
+        context.headers["Content-Range"] = f"bytes {start}-{len(MULTI) - 1}/{len(MULTI)}"
+        return MULTI[start:]
+
+    adapter.register_uri("GET", MULTI_URL, content=answer)
+
+
+def _is_drain(effect: Effect) -> bool:
+    return isinstance(effect, Drain)
+
+
+def test_a_cancelled_download_keeps_its_partial_and_the_next_run_resumes(
+    env: tuple[Registry, requests_mock.Adapter], tmp_path: Path,
+) -> None:
+    reg, adapter = env
+    _serve_with_range(adapter)
+    blobs = reg.repository("app").blobs
+    dest = tmp_path / "blob"
+    with pytest.raises(asyncio.CancelledError):
+        run(blobs.flows.download(MULTI_DIGEST, dest),
+            _StopAt(reg, asyncio.CancelledError(), _is_drain))
+    partial = tmp_path / "blob.partial"
+    kept = partial.read_bytes()
+    assert 0 < len(kept) < len(MULTI) and MULTI.startswith(kept)
+    assert not dest.exists()
+
+    blobs.download(MULTI_DIGEST, dest)
+    assert dest.read_bytes() == MULTI and not partial.exists()
+    assert adapter.request_history[-1].headers["Range"] == f"bytes={len(kept)}-"
+
+
+def test_a_download_called_off_by_another_failure_leaves_nothing(
+    env: tuple[Registry, requests_mock.Adapter], tmp_path: Path,
+) -> None:
+    reg, adapter = env
+    _serve_with_range(adapter)
+    with pytest.raises(Cancelled):
+        run(reg.repository("app").blobs.flows.download(MULTI_DIGEST, tmp_path / "blob"),
+            _StopAt(reg, Cancelled("transfer called off"), _is_drain))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_get_reads_the_rest_with_range_after_a_cut(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """A Drain broken after its first block: the flow asks for the rest, as the blocking
+    reader does, and verifies the whole."""
+    reg, adapter = env
+    _serve_with_range(adapter)
+    cut = RegistryUnavailableError("connection broken after 1048576 bytes of the body")
+    shell = _StopAt(reg, cut, _is_drain)
+    assert run(reg.repository("app").blobs.flows.get(MULTI_DIGEST), shell) == MULTI
+    assert adapter.request_history[-1].headers["Range"] == f"bytes={1 << 20}-"
+
+
+def _upload_session(adapter: requests_mock.Adapter) -> str:
+    adapter.register_uri("HEAD", MULTI_URL, status_code=404)
+    adapter.register_uri("POST", f"{BASE}/v2/app/blobs/uploads/", status_code=202,
+                         headers={"Location": "/v2/app/blobs/uploads/s1"})
+    session = f"{BASE}/v2/app/blobs/uploads/s1"
+    adapter.register_uri("DELETE", session, status_code=204)
+    return session
+
+
+def _is_patch(effect: Effect) -> bool:
+    return isinstance(effect, Call) and effect.request.verb == "PATCH"
+
+
+@pytest.mark.parametrize(("stop", "cancels_session"), [
+    (asyncio.CancelledError(), False),  # an interrupt: the registry expires the session
+    (Cancelled("transfer called off"), True),
+    (RuntimeError("a progress callback failed"), True),
+])
+def test_an_interrupted_upload_sends_nothing_more(
+    env: tuple[Registry, requests_mock.Adapter], stop: BaseException, cancels_session: bool,
+) -> None:
+    reg, adapter = env
+    _upload_session(adapter)
+    blobs = reg.repository("app").blobs
+    with pytest.raises(type(stop)):
+        run(blobs.flows.upload(MULTI, chunk_size=1 << 20), _StopAt(reg, stop, _is_patch))
+    methods = [r.method for r in adapter.request_history]
+    assert methods == ["HEAD", "POST"] + (["DELETE"] if cancels_session else [])
+
+
+def test_a_cancelled_crash_safe_upload_keeps_its_state_for_the_next_run(
+    env: tuple[Registry, requests_mock.Adapter], tmp_path: Path,
+) -> None:
+    reg, adapter = env
+    session = _upload_session(adapter)
+    held = bytearray()
+
+    def patch(request: Any, context: Any) -> bytes:
+        held.extend(request.body if isinstance(request.body, bytes) else request.body.read())
+        context.status_code = 202
+        context.headers["Range"] = f"0-{len(held) - 1}"
+        context.headers["Location"] = "/v2/app/blobs/uploads/s1"
+        return b""
+
+    def status(request: Any, context: Any) -> bytes:
+        context.status_code = 204
+        context.headers["Range"] = f"0-{len(held) - 1}"
+        context.headers["Location"] = "/v2/app/blobs/uploads/s1"
+        return b""
+
+    adapter.register_uri("PATCH", session, content=patch)
+    adapter.register_uri("GET", session, content=status)
+    adapter.register_uri("PUT", session, status_code=201,
+                         headers={"Docker-Content-Digest": MULTI_DIGEST})
+    state = tmp_path / "upload.json"
+    patches = 0
+
+    def second_patch(effect: Effect) -> bool:
+        nonlocal patches
+        patches += _is_patch(effect)
+        return patches == 2
+
+    blobs = reg.repository("app").blobs
+    with pytest.raises(asyncio.CancelledError):
+        run(blobs.flows.upload(MULTI, chunk_size=1 << 20, state_file=state),
+            _StopAt(reg, asyncio.CancelledError(), second_patch))
+    assert state.is_file() and len(held) == 1 << 20
+    assert "DELETE" not in [r.method for r in adapter.request_history]
+
+    blobs.upload(MULTI, state_file=state)
+    assert bytes(held) == MULTI and not state.exists()
+    sent = [r for r in adapter.request_history if r.method == "PATCH"]
+    assert sent[-1].headers["Content-Range"] == f"{2 << 20}-{len(MULTI) - 1}"
