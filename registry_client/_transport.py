@@ -234,7 +234,10 @@ class Transport:
         if self.user_agent is not None:
             merged.setdefault("User-Agent", self.user_agent)
         req = requests.Request(method, url, params=params, headers=merged, data=data)
-        return self.session.prepare_request(req)
+        prepared = self.session.prepare_request(req)
+        if "Content-Length" in merged:  # the caller knows the length of a streamed body
+            prepared.headers.pop("Transfer-Encoding", None)
+        return prepared
 
     def send(
         self, prepared: requests.PreparedRequest, *, allow_redirects: bool,

@@ -122,3 +122,21 @@ def test_an_answer_names_the_scheme_of_the_credentials_sent_never_them() -> None
     anonymous, anon_adapter = make()
     anon_adapter.register_uri("GET", f"{BASE}/v2/", status_code=401)
     assert anonymous.requester.send("GET", "", expected=(401,)).sent_auth_scheme == ""
+
+
+def test_a_relayed_body_of_a_given_length_is_not_also_chunked() -> None:
+    """A Relay streams another answer's body; with the Content-Length the caller gives,
+    requests must not add ``Transfer-Encoding: chunked`` as well (the server would hang
+    up: a request may frame its body one way only)."""
+    from registry_client._request import Relay
+
+    reg, adapter = make()
+    adapter.register_uri("GET", f"{BASE}/v2/src/blobs/b", content=b"0123456789")
+    adapter.register_uri("PUT", f"{BASE}/v2/dst/up", status_code=201)
+    source = reg.requester.send("GET", "src/blobs/b", stream=True)
+    seen: list[bytes] = []
+    reg.requester.send("PUT", "dst/up", expected=(201,), headers={"Content-Length": "10"},
+                       data=Relay(source, seen.append))
+    sent = adapter.request_history[-1]
+    assert sent.headers["Content-Length"] == "10"
+    assert "Transfer-Encoding" not in sent.headers
