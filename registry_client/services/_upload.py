@@ -29,7 +29,7 @@ from ..progress import BlobAdvanced, BlobFinished, BlobStarted, ProgressCallback
 from ..quirks import chunk_size_limit
 from ._schedule import check_cancelled
 from ._upload_sessions import UploadSessions, kept_end, range_end
-from ._upload_source import CheckedFile, CountingBody, UploadSource, read_full
+from ._upload_source import CheckedFile, CountingBody, Relayed, UploadSource, read_full
 
 MONOLITHIC_MAX = 64 * 1024 * 1024
 DEFAULT_CHUNK = 16 * 1024 * 1024  # chunks read into memory (a stream that can't rewind)
@@ -185,6 +185,11 @@ class Uploader:
         restarts = self.requester.retries if src.stream.seekable() else 0
         while True:
             try:
+                if isinstance(src.stream, Relayed):
+                    relay = yield from src.stream.relay(self.advance)
+                    yield from self._put_final(src.digest, relay, src.size, retry_cuts=False)
+                    src.stream.check()
+                    return src.digest
                 body = CountingBody(src.stream, src.size, self.advance)
                 yield from self._put_final(src.digest, body, src.size, retry_cuts=False)
                 return src.digest

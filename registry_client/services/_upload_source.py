@@ -10,8 +10,12 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from .._digest import compute_digest, new_hasher
+from .._flow import Flow
 from .._reader import CHUNK
+from .._request import Relay
+from .._response import Response
 from ..errors import DigestMismatchError
+from ._fetch import BlobFetch
 from ._schedule import check_cancelled
 
 
@@ -216,3 +220,56 @@ def read_full(stream: Any, size: int) -> bytes:
         parts.append(more)
         got += len(more)
     return b"".join(parts)
+
+
+class Relayed:
+    """A blob read from a repository (this registry's or another's) while it is uploaded:
+    a copy's source, for either flavour of the API. Read once, as the upload's body; its
+    receiver checks the digest before the last block is passed on, so wrong bytes are
+    never committed."""
+
+    def __init__(self, fetch: BlobFetch, digest: str, size: int) -> None:
+        self._fetch = fetch
+        self._rx = fetch.receiver(digest, expected_size=size)
+        self._resp: Response | None = None
+
+    def seekable(self) -> bool:
+        """False: a relayed blob is read once."""
+        return False
+
+    def tell(self) -> int:
+        """0: the blob's start."""
+        return 0
+
+    def relay(self, advance: Callable[[int], None]) -> Flow[Relay]:
+        """GET the blob: the request body that streams it (each block checked, then
+        reported to ``advance``).
+
+        Raises:
+            NotFoundError: the source has no such blob.
+            DigestMismatchError: the source announces another size.
+        """
+        rx = self._rx
+        self._resp = resp = yield from self._fetch.open(rx)
+
+        def passing(block: bytes) -> None:
+            rx.take(block)
+            advance(len(block))
+
+        return Relay(resp, passing)
+
+    def check(self) -> None:
+        """After the upload: the whole blob went through, verified.
+
+        Raises:
+            DigestMismatchError: the source sent less than its size.
+        """
+        if not self._rx.verified:
+            raise DigestMismatchError(
+                f"{self._rx.what}: the source ended at byte {self._rx.offset} of "
+                f"{self._rx.expected_size}")
+
+    def close(self) -> None:
+        """Release the source's answer."""
+        if self._resp is not None:
+            self._resp.close()

@@ -32,7 +32,7 @@ from ._download import Downloader
 from ._fetch import BlobFetch
 from ._upload import MONOLITHIC_MAX, Uploader
 from ._upload_sessions import UploadSessions
-from ._upload_source import UploadSource
+from ._upload_source import Relayed, UploadSource
 
 UploadData = bytes | BinaryIO | IO[bytes] | str | os.PathLike[str]
 """What ``upload`` takes: bytes, a binary file object or a file path."""
@@ -121,18 +121,29 @@ class BlobFlows(Service):
             yield Offload(source.close)
 
     def upload_stream(
-        self, stream: io.RawIOBase, *, digest: str, size: int,
+        self, stream: io.RawIOBase | BlobFetch, *, digest: str, size: int,
         progress: ProgressCallback | None = None,
     ) -> Flow[Descriptor]:
-        """Upload the blob ``digest`` of ``size`` bytes, read once from ``stream``."""
-        # One PUT streams the reader as it arrives; chunked uploads (large blobs) need
-        # whole chunks, which a buffered reader assembles.
-        body: io.RawIOBase | io.BufferedReader = (
-            stream if size <= MONOLITHIC_MAX else io.BufferedReader(stream, CHUNK)
-        )
+        """Upload the blob ``digest`` of ``size`` bytes, read once from ``stream``.
+
+        ``stream`` may be another repository's :class:`BlobFetch` (``blobs.flows.fetch``,
+        of this registry or another): the blob is then read from there as it is sent,
+        verified on the way (a copy, in either flavour of the API).
+        """
+        body: io.RawIOBase | io.BufferedReader | Relayed
+        if isinstance(stream, BlobFetch):
+            body = Relayed(stream, digest, size)
+        else:
+            # One PUT streams the reader as it arrives; chunked uploads (large blobs) need
+            # whole chunks, which a buffered reader assembles.
+            body = stream if size <= MONOLITHIC_MAX else io.BufferedReader(stream, CHUNK)
         source = UploadSource(body, size, digest, owned=False)  # type: ignore[arg-type]
-        return (yield from Uploader(self._endpoint, self._sessions, source, None,
-                                    progress).run())
+        try:
+            return (yield from Uploader(self._endpoint, self._sessions, source, None,
+                                        progress).run())
+        finally:
+            if isinstance(body, Relayed):
+                body.close()
 
     def _present(self, digest: str) -> Flow[Descriptor | None]:
         """The blob's descriptor (size from the registry) when the repository has it."""
