@@ -352,10 +352,11 @@ class Uploader:
             self.advance(offset, count=False)
         while True:
             check_cancelled()
-            chunk = yield Offload(functools.partial(read_full, src.stream, chunk_size))
+            # read and hashed in one Offload: a 16 MiB chunk's hash never holds up a loop
+            chunk = yield Offload(functools.partial(_read_hashed, src.stream, chunk_size,
+                                                    hasher))
             if not chunk:
                 break
-            hasher.update(chunk)
             yield from self._patch(chunk, offset, len(chunk))
             offset += len(chunk)
         digest = f"{algo}:{hasher.hexdigest()}"
@@ -479,3 +480,10 @@ def _hash_prefix(stream: IO[bytes], base: int, length: int, hasher: Any) -> int:
         hasher.update(block)
         done += len(block)
     return done
+
+
+def _read_hashed(stream: IO[bytes], size: int, hasher: Any) -> bytes:
+    """The next chunk of ``stream`` (``size`` bytes, fewer only at its end), hashed."""
+    chunk = read_full(stream, size)
+    hasher.update(chunk)
+    return chunk
