@@ -1,13 +1,22 @@
-"""Follow ``Link: <url>; rel="next"`` pages exactly as the registry gives them."""
+"""Follow ``Link: <url>; rel="next"`` pages exactly as the registry gives them.
+
+The rules (which URL comes next, what is refused) live in :class:`Pager`, which hands
+out the flow of each page in turn: the blocking API runs them as its iterator is
+asked for pages, the asyncio API as its async iterator is, and a flow that needs
+every page reads them with :func:`every_page`.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Generic, TypeVar
 
+from ._flow import Endpoint, Flow
 from ._response import Answer
 from .errors import RegistryResponseError
+
+__all__ = ["MAX_ITEMS", "MAX_PAGES", "Pager", "every_page", "follow_pages", "next_link"]
 
 T = TypeVar("T")
 
@@ -29,6 +38,74 @@ def next_link(resp: Answer) -> str | None:
         if rel and "next" in rel.group(1).lower().split():
             return m.group(1).strip()
     return None
+
+
+class Pager(Generic[T]):
+    """A paged listing, one page at a time: :meth:`next` is the flow of the next page.
+
+    ``fetch(url)`` is the flow of one page: ``(value, next_link_or_None)``;
+    ``count(value)`` is how many entries a page holds (at most ``MAX_ITEMS`` over
+    all pages). Links are resolved against the page that sent them and followed
+    only to the registry's own origin (``endpoint``). A pager is read once, in order.
+    """
+
+    def __init__(
+        self,
+        first_url: str,
+        fetch: Callable[[str], Flow[tuple[T, str | None]]],
+        endpoint: Endpoint,
+        *,
+        count: Callable[[T], int] = lambda _: 0,
+    ) -> None:
+        self._fetch = fetch
+        self._endpoint = endpoint
+        self._count = count
+        self._next: tuple[str, str | None] | None = (first_url, None)  # (link, its page)
+        self._seen: set[str] = set()
+        self._items = 0
+
+    def next(self) -> Flow[T] | None:
+        """The flow of the next page's value; None after the last page.
+
+        The flow raises RegistryResponseError when the link points to another host or
+        back to a page already seen, or the pages go on past ``MAX_PAGES`` pages or
+        ``MAX_ITEMS`` entries.
+        """
+        if self._next is None:
+            return None
+        link, base = self._next
+        self._next = None
+        return self._page(link, base)
+
+    def _page(self, link: str, base: str | None) -> Flow[T]:
+        url = link
+        if base is not None:  # the first URL is ours; every later one is the registry's
+            url = self._endpoint.resolve(link, base)
+            if not self._endpoint.same_origin(url):
+                raise RegistryResponseError(
+                    "pagination Link points to another host; refusing to follow it with "
+                    "credentials")
+        if url in self._seen:
+            raise RegistryResponseError(f"pagination loop: the registry linked back to {url}")
+        if len(self._seen) >= MAX_PAGES:
+            raise RegistryResponseError(
+                f"the registry's pages go on past {MAX_PAGES} pages: stopped at {url}")
+        self._seen.add(url)
+        value, nxt = yield from self._fetch(url)
+        self._items += self._count(value)
+        if self._items > MAX_ITEMS:
+            raise RegistryResponseError(
+                f"the registry's pages go on past {MAX_ITEMS} entries: stopped at {url}")
+        self._next = None if nxt is None else (nxt, url)
+        return value
+
+
+def every_page(pager: Pager[T]) -> Flow[list[T]]:
+    """The flow of every page's value, in order (for a flow that needs them all)."""
+    values: list[T] = []
+    while (flow := pager.next()) is not None:
+        values.append((yield from flow))
+    return values
 
 
 def follow_pages(

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 from .._flow import Call, Endpoint, Flow, run
+from .._pagination import Pager
 from .._request import Body, Request
 from .._response import Response
 from ..errors import RegistryError, RegistryResponseError
 from ..quirks import hub_refuses_deletes
 from ..reference import is_valid_digest, scope
 from ..requester import Requester
-from ._shell import BlockingShell
+from ._shell import BlockingShell, pages
 
 T = TypeVar("T")
 
@@ -42,6 +43,10 @@ class Service:
     def _run(self, flow: Flow[T]) -> T:
         """Run ``flow`` with the blocking shell (requests, threads): its result."""
         return run(flow, BlockingShell(self._requester))
+
+    def _run_pages(self, pager: Pager[T]) -> Iterator[T]:
+        """Each page's value of ``pager``, run with the blocking shell as it is asked for."""
+        return pages(pager, BlockingShell(self._requester))
 
     @property
     def _requester(self) -> Requester:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
 import urllib3
 
-from registry_client._pagination import follow_pages, next_link
+from registry_client._flow import Flow, run
+from registry_client._pagination import Pager, every_page, next_link
 from registry_client.errors import RegistryResponseError
 
 
@@ -39,6 +42,35 @@ def test_next_link(header: str, expected: str | None) -> None:
     assert next_link(resp) == expected
 
 
+class FakeEndpoint:
+    """The two things a Pager asks of its registry: resolve a link, and is it ours."""
+
+    def __init__(self, same_origin: Callable[[str], bool]) -> None:
+        self.same_origin = same_origin
+
+    def resolve(self, location: str, base: str | None = None) -> str:
+        return str(requests.compat.urljoin(base or "https://h/", location))
+
+
+class NoEffects:
+    """A performer for flows that yield nothing (their pages are plain values)."""
+
+    def perform(self, effect: Any) -> Any:  # pragma: no cover - never asked
+        raise AssertionError(f"unexpected effect {effect!r}")
+
+
+def follow_pages(first: str, fetch: Callable[[str], tuple[str, str | None]], *,
+                 same_origin: Callable[[str], bool]) -> Iterator[str]:
+    """The pages of a Pager whose page flows are ``fetch`` answers, run as they are asked for."""
+    def page(url: str) -> Flow[tuple[str, str | None]]:
+        return fetch(url)
+        yield  # a generator: a flow without effects
+
+    pager: Pager[str] = Pager(first, page, FakeEndpoint(same_origin))  # type: ignore[arg-type]
+    while (flow := pager.next()) is not None:
+        yield run(flow, NoEffects())
+
+
 def test_follow_pages() -> None:
     pages = {
         "https://h/1": ("one", "/2"),
@@ -53,20 +85,29 @@ def test_follow_pages() -> None:
 
     out = list(follow_pages(
         "https://h/1", fetch, same_origin=lambda u: u.startswith("https://h/"),
-        resolve=lambda link, base: requests.compat.urljoin(base, link),
     ))
     assert out == ["one", "two", "three"]
     assert fetched == ["https://h/1", "https://h/2", "https://h/3"]
+
+
+def test_every_page_reads_them_all_in_one_flow() -> None:
+    pages = {"https://h/1": ("one", "/2"), "https://h/2": ("two", None)}
+
+    def page(url: str) -> Flow[tuple[str, str | None]]:
+        return pages[url]
+        yield
+
+    pager: Pager[str] = Pager("https://h/1", page,
+                              FakeEndpoint(lambda u: True))  # type: ignore[arg-type]
+    assert run(every_page(pager), NoEffects()) == ["one", "two"]
+    assert pager.next() is None
 
 
 def test_follow_pages_refuses_loop_and_other_host() -> None:
     def loop(url: str) -> tuple[str, str | None]:
         return url, "/1" if url.endswith("/2") else "/2"
 
-    it = follow_pages(
-        "https://h/1", loop, same_origin=lambda u: True,
-        resolve=lambda link, base: requests.compat.urljoin(base, link),
-    )
+    it = follow_pages("https://h/1", loop, same_origin=lambda u: True)
     assert next(it) == "https://h/1"
     assert next(it) == "https://h/2"
     with pytest.raises(RegistryResponseError):
@@ -75,10 +116,7 @@ def test_follow_pages_refuses_loop_and_other_host() -> None:
     def away(url: str) -> tuple[str, str | None]:
         return url, "https://evil/next"
 
-    it = follow_pages(
-        "https://h/1", away, same_origin=lambda u: u.startswith("https://h/"),
-        resolve=lambda link, base: requests.compat.urljoin(base, link),
-    )
+    it = follow_pages("https://h/1", away, same_origin=lambda u: u.startswith("https://h/"))
     assert next(it) == "https://h/1"
     with pytest.raises(RegistryResponseError):
         next(it)
