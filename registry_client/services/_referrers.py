@@ -25,8 +25,9 @@ import attrs
 
 from .. import mediatypes
 from .._digest import compute_digest
+from .._flow import Endpoint, Flow
 from .._log import log
-from .._pagination import follow_pages, next_link
+from .._pagination import Pager, next_link
 from ..errors import NotFoundError, RegistryResponseError
 from ..models import (
     Descriptor,
@@ -43,12 +44,13 @@ from ._base import Service
 
 CAPABILITY = "referrers_api"
 
-class Manifests(Protocol):
-    """What referrers use of a repository's :class:`ManifestService`."""
 
-    def get_raw(self, reference: str) -> RawManifest: ...
-    def get(self, reference: str) -> Manifest: ...
-    def put(self, reference: str, manifest: Manifest | RawManifest) -> str: ...
+class ManifestFlowsLike(Protocol):
+    """What referrers use of a repository's ``ManifestFlows``."""
+
+    def get_raw(self, reference: str) -> Flow[RawManifest]: ...
+    def get(self, reference: str) -> Flow[Manifest]: ...
+    def put(self, reference: str, manifest: Manifest | RawManifest) -> Flow[str]: ...
 
 
 def _index_of(data: bytes, what: str) -> OCIIndex:
@@ -68,47 +70,46 @@ def _of_type(found: list[Descriptor], artifact_type: str | None) -> list[Descrip
     return [d for d in found if d.artifact_type == artifact_type]
 
 
-class Referrers(Service):
-    """The referrers of one repository's manifests: listed from the referrers API or the
-    referrers tag schema, and that schema's index kept up to date.
+class ReferrerFlows(Service):
+    """The referrers of one repository's manifests, as flows: listed from the referrers
+    API or the referrers tag schema, and that schema's index kept up to date.
 
-    ``manifests`` is the repository's manifest service (it reads and writes the
-    fallback index); whether the registry has the API is remembered on ``requester``.
+    ``manifests`` is the repository's ``ManifestFlows`` (it reads and writes the
+    fallback index); whether the registry has the API is remembered on the requester.
     """
 
-    def __init__(self, requester: Requester, repository: str, *, manifests: Manifests) -> None:
+    def __init__(
+        self, requester: Endpoint, repository: str, *, manifests: ManifestFlowsLike,
+    ) -> None:
         super().__init__(requester, repository)
         self._manifests = manifests
 
     # -- listing ---------------------------------------------------------------------------
-    def _from_api(self, digest: str, artifact_type: str | None) -> list[Descriptor] | None:
+    def _api_page(
+        self, url: str, digest: str, artifact_type: str | None,
+    ) -> Flow[tuple[list[Descriptor], str | None]]:
+        resp = yield from self._call(
+            "GET", url, absolute=True, operation=f"list referrers of {digest}",
+            headers={"Accept": mediatypes.OCI_INDEX},
+        )
+        what = f"referrers of {digest} in {self.domain}/{self.repository}"
+        found = _index_of(resp.content, what).manifests
+        if "artifacttype" not in _filters_applied(resp.headers.get("OCI-Filters-Applied")):
+            # The registry did not filter (it need not): do it here.
+            found = _of_type(found, artifact_type)
+        return found, next_link(resp)
+
+    def _from_api(self, digest: str, artifact_type: str | None) -> Flow[list[Descriptor] | None]:
         """The referrers from the API, every page; None when the registry has no such API."""
-        requester = self._requester
-        first = requester.url(f"{self.repository}/referrers/{digest}")
+        first = self._endpoint.url(f"{self.repository}/referrers/{digest}")
         if artifact_type is not None:
             first += "?" + urlencode({"artifactType": artifact_type})
-        what = f"referrers of {digest} in {self.domain}/{self.repository}"
-        pages = 0
-
-        def fetch(url: str) -> tuple[list[Descriptor], str | None]:
-            nonlocal pages
-            resp = self._request(
-                "GET", url, absolute=True, operation=f"list referrers of {digest}",
-                headers={"Accept": mediatypes.OCI_INDEX},
-            )
-            pages += 1
-            found = _index_of(resp.content, what).manifests
-            if "artifacttype" not in _filters_applied(resp.headers.get("OCI-Filters-Applied")):
-                # The registry did not filter (it need not): do it here.
-                found = _of_type(found, artifact_type)
-            return found, next_link(resp)
-
+        pages: list[list[Descriptor]] = []
+        pager = Pager(first, lambda url: self._api_page(url, digest, artifact_type),
+                      self._endpoint)
         try:
-            found = [
-                d for page in follow_pages(
-                    first, fetch, same_origin=requester.same_origin, resolve=requester.resolve,
-                ) for d in page
-            ]
+            while (flow := pager.next()) is not None:
+                pages.append((yield from flow))
         except NotFoundError as exc:
             # A registry with the API answers 200 and an empty index when nothing refers
             # to the digest, so a 404 means: no API (Distribution 2.8's plain "404 page not
@@ -120,9 +121,9 @@ class Referrers(Service):
             return None
         self.note_api(True)
         # Registries filter on the server as they like; never hand back another type.
-        return _of_type(found, artifact_type)
+        return _of_type([d for page in pages for d in page], artifact_type)
 
-    def fallback_index(self, digest: str) -> OCIIndex | None:
+    def fallback_index(self, digest: str) -> Flow[OCIIndex | None]:
         """The referrers tag schema's index for ``digest``; None when there is no such tag.
 
         Raises:
@@ -130,7 +131,7 @@ class Referrers(Service):
         """
         tag = referrers_tag(digest)
         try:
-            raw = self._manifests.get_raw(tag)
+            raw = yield from self._manifests.get_raw(tag)
         except NotFoundError:
             return None
         if raw.media_type != mediatypes.OCI_INDEX:
@@ -140,14 +141,14 @@ class Referrers(Service):
             )
         return _index_of(raw.data, f"referrers tag {tag}")
 
-    def _complete(self, entry: Descriptor) -> Descriptor:
+    def _complete(self, entry: Descriptor) -> Flow[Descriptor]:
         """Fill in ``artifact_type``/``annotations`` that another client left out of the
         index. go-containerregistry writes fallback entries without them; the manifest
         has both."""
         if entry.artifact_type is not None or entry.media_type != mediatypes.OCI_MANIFEST:
             return entry
         try:
-            manifest = self._manifests.get(entry.digest)
+            manifest = yield from self._manifests.get(entry.digest)
         except NotFoundError:
             return entry
         if not isinstance(manifest, OCIManifest):
@@ -158,40 +159,72 @@ class Referrers(Service):
             else manifest.annotations,
         )
 
-    def find(self, digest: str, artifact_type: str | None) -> list[Descriptor]:
+    def find(self, digest: str, artifact_type: str | None) -> Flow[list[Descriptor]]:
         """The referrers of ``digest``: from the API, else from the referrers tag schema."""
-        if self._requester.capabilities.get(CAPABILITY) is not False:
-            found = self._from_api(digest, artifact_type)
+        if self._endpoint.capabilities.get(CAPABILITY) is not False:
+            found = yield from self._from_api(digest, artifact_type)
             if found is not None:
                 return found
-        index = self.fallback_index(digest)
+        index = yield from self.fallback_index(digest)
         if index is None:
             return []
-        return _of_type([self._complete(d) for d in index.manifests], artifact_type)
+        completed: list[Descriptor] = []
+        for entry in index.manifests:
+            completed.append((yield from self._complete(entry)))
+        return _of_type(completed, artifact_type)
 
-    def has_api(self, digest: str) -> bool:
+    def has_api(self, digest: str) -> Flow[bool]:
         """Whether the registry has the referrers API (asked once per registry)."""
-        known = self._requester.capabilities.get(CAPABILITY)
+        known = self._endpoint.capabilities.get(CAPABILITY)
         if known is None:
-            known = self._from_api(digest, None) is not None
+            known = (yield from self._from_api(digest, None)) is not None
         return known
 
     def note_api(self, present: bool) -> None:
         """Remember for this registry whether it has the referrers API."""
-        self._requester.capabilities[CAPABILITY] = present
+        self._endpoint.capabilities[CAPABILITY] = present
 
     # -- writing ---------------------------------------------------------------------------
-    def add_to_fallback(self, subject: str, entry: Descriptor) -> None:
+    def add_to_fallback(self, subject: str, entry: Descriptor) -> Flow[None]:
         """Add ``entry`` to the referrers tag schema's index of ``subject`` (GET, add, PUT).
 
         An entry with the same digest is not added twice. Last writer wins: there is no
         lock between the read and the write.
         """
-        index = self.fallback_index(subject) or OCIIndex(manifests=[])
+        index = (yield from self.fallback_index(subject)) or OCIIndex(manifests=[])
         if any(d.digest == entry.digest for d in index.manifests):
             return
         index.manifests.append(entry)
         data = manifest_to_bytes(index)
         raw = RawManifest(data=data, media_type=mediatypes.OCI_INDEX,
                           digest=compute_digest(data))
-        self._manifests.put(referrers_tag(subject), raw)
+        yield from self._manifests.put(referrers_tag(subject), raw)
+
+
+class Referrers(Service):
+    """The referrers of one repository's manifests, for the blocking API: each method
+    runs the flow of :class:`ReferrerFlows` of the same name (``flows``)."""
+
+    def __init__(self, requester: Requester, repository: str, *, flows: ReferrerFlows) -> None:
+        super().__init__(requester, repository)
+        self.flows = flows
+
+    def find(self, digest: str, artifact_type: str | None) -> list[Descriptor]:
+        """The referrers of ``digest``: from the API, else from the referrers tag schema."""
+        return self._run(self.flows.find(digest, artifact_type))
+
+    def fallback_index(self, digest: str) -> OCIIndex | None:
+        """The referrers tag schema's index for ``digest``; None when there is no such tag."""
+        return self._run(self.flows.fallback_index(digest))
+
+    def has_api(self, digest: str) -> bool:
+        """Whether the registry has the referrers API (asked once per registry)."""
+        return self._run(self.flows.has_api(digest))
+
+    def note_api(self, present: bool) -> None:
+        """Remember for this registry whether it has the referrers API."""
+        self.flows.note_api(present)
+
+    def add_to_fallback(self, subject: str, entry: Descriptor) -> None:
+        """Add ``entry`` to the referrers tag schema's index of ``subject`` (GET, add, PUT)."""
+        return self._run(self.flows.add_to_fallback(subject, entry))

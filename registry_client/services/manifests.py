@@ -1,4 +1,8 @@
-"""ManifestService: get, head, put and delete a repository's manifests."""
+"""ManifestService: get, head, put and delete a repository's manifests.
+
+The protocol is written once, as flows (:class:`ManifestFlows`); :class:`ManifestService`
+runs them with the blocking shell, ``registry_client.aio`` with the asyncio one.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from functools import cached_property
 
 from .. import mediatypes
 from .._digest import compute_digest, registry_keyed
+from .._flow import Flow
 from .._http import is_digits
 from ..errors import DigestMismatchError, RegistryResponseError
 from ..models import (
@@ -20,41 +25,28 @@ from ..models import (
     specific_type,
 )
 from ..reference import check_digest, check_reference, is_digest, is_verifiable_digest
+from ..requester import Requester
 from ._base import Service
-from ._referrers import Referrers
+from ._referrers import ReferrerFlows, Referrers
 
 
-class ManifestService(Service):
-    """Read and write the manifests of one repository.
-
-    Manifests are kept as the exact bytes the registry served, so digests are
-    always computed from what was received.
-    """
+class ManifestFlows(Service):
+    """The flows of :class:`ManifestService`: what its methods send and what the answers
+    mean, for both flavours of the API (each method's result is the service's)."""
 
     @cached_property
-    def referrers_service(self) -> Referrers:
-        """The referrers of this repository's manifests: listed (:meth:`referrers`), and
-        where the registry lacks the referrers API, the referrers tag schema's index kept
-        up to date. One per repository, shared by attach and copy."""
-        return Referrers(self._requester, self.repository, manifests=self)
+    def referrers_service(self) -> ReferrerFlows:
+        """The flows of the referrers of this repository's manifests (API or tag schema)."""
+        return ReferrerFlows(self._endpoint, self.repository, manifests=self)
 
-    def get_raw(self, reference: str) -> RawManifest:
-        """Fetch a manifest's exact bytes, its media type and its verified digest.
-
-        ``reference`` is a tag or a digest. The bytes are checked against the
-        digest asked for and against the registry's ``Docker-Content-Digest``.
-
-        Raises:
-            NotFoundError: no such manifest.
-            DigestMismatchError: the bytes do not match a digest.
-            RegistryResponseError: the answer is malformed or too large.
-        """
+    def get_raw(self, reference: str) -> Flow[RawManifest]:
+        """The flow of :meth:`ManifestService.get_raw`."""
         return self._get_raw(reference, "get manifest")
 
-    def _get_raw(self, reference: str, verb: str) -> RawManifest:
+    def _get_raw(self, reference: str, verb: str) -> Flow[RawManifest]:
         """:meth:`get_raw`, its errors naming the user's call (``verb``: "head manifest")."""
         check_reference(reference)
-        resp = self._request(
+        resp = yield from self._call(
             "GET", f"manifests/{reference}", operation=f"{verb} {reference}",
             headers={"Accept": mediatypes.MANIFEST_ACCEPT},
         )
@@ -88,6 +80,116 @@ class ManifestService(Service):
             return wanted[0]
         return compute_digest(data)
 
+    def get(self, reference: str) -> Flow[Manifest]:
+        """The flow of :meth:`ManifestService.get`."""
+        raw = yield from self.get_raw(reference)
+        return manifest_from_bytes(raw.data, raw.media_type)
+
+    def head(self, reference: str) -> Flow[Descriptor]:
+        """The flow of :meth:`ManifestService.head`."""
+        check_reference(reference)
+        resp = yield from self._call(
+            "HEAD", f"manifests/{reference}", operation=f"head manifest {reference}",
+            headers={"Accept": mediatypes.MANIFEST_ACCEPT},
+        )
+        digest = (resp.headers.get("Docker-Content-Digest") or "").strip()
+        length = resp.headers.get("Content-Length", "")
+        media = specific_type(resp.headers.get("Content-Type"))
+        by_digest = is_digest(reference)
+        if by_digest and digest and digest != reference \
+                and digest.partition(":")[0] == reference.partition(":")[0]:
+            raise DigestMismatchError(
+                f"manifest {reference}: the registry reported digest {digest[:100]}"
+            )
+        if not is_verifiable_digest(digest) or not is_digits(length) or media is None:
+            # Some registries omit the digest on HEAD, or send a generic Content-Type
+            # (which only the body can settle): fall back to the body.
+            raw = yield from self._get_raw(reference, "head manifest")
+            return Descriptor(media_type=raw.media_type, digest=raw.digest, size=len(raw.data))
+        if by_digest and registry_keyed(reference):
+            digest = reference
+        return Descriptor(media_type=media, digest=digest, size=int(length))
+
+    def referrers(self, digest: str, artifact_type: str | None = None) -> Flow[list[Descriptor]]:
+        """The flow of :meth:`ManifestService.referrers`."""
+        check_digest(digest)
+        return (yield from self.referrers_service.find(digest, artifact_type))
+
+    def put(self, reference: str, manifest: Manifest | RawManifest) -> Flow[str]:
+        """The flow of :meth:`ManifestService.put`."""
+        digest, _ = yield from self.put_with_headers(reference, manifest)
+        return digest
+
+    def put_with_headers(
+        self, reference: str, manifest: Manifest | RawManifest
+    ) -> Flow[tuple[str, Mapping[str, str]]]:
+        """The flow of :meth:`ManifestService.put_with_headers`."""
+        check_reference(reference)
+        if isinstance(manifest, RawManifest):
+            data, media = manifest.data, manifest.media_type
+        else:
+            data, media = manifest_to_bytes(manifest), media_type_of(manifest)
+        media = manifest_media_type(data, media)  # a generic type is never sent: bytes decide
+        local = compute_digest(data)
+        if is_digest(reference) and reference != local:
+            algo = reference.split(":", 1)[0]
+            if compute_digest(data, algo) != reference:
+                raise DigestMismatchError(
+                    f"manifest content is {local}, but it is being put as {reference}"
+                )
+        resp = yield from self._call(
+            "PUT", f"manifests/{reference}", actions="pull,push",
+            operation=f"put manifest {reference}", expected=(200, 201, 202, 204),
+            headers={"Content-Type": media}, data=data,
+        )
+        remote = (resp.headers.get("Docker-Content-Digest") or "").strip()
+        if remote and registry_keyed(remote) and remote != local:
+            raise DigestMismatchError(
+                f"put manifest {reference} ({self.domain}/{self.repository}): registry "
+                f"stored {remote[:100]}, sent {local}"
+            )
+        return local, resp.headers
+
+    def delete(self, digest: str) -> Flow[None]:
+        """The flow of :meth:`ManifestService.delete`."""
+        check_digest(digest)
+        yield from self._call(
+            "DELETE", f"manifests/{digest}", actions="delete",
+            operation=f"delete manifest {digest}", expected=(200, 202, 204),
+        )
+
+
+class ManifestService(Service):
+    """Read and write the manifests of one repository.
+
+    Manifests are kept as the exact bytes the registry served, so digests are
+    always computed from what was received.
+    """
+
+    def __init__(self, requester: Requester, repository: str) -> None:
+        super().__init__(requester, repository)
+        self.flows = ManifestFlows(requester, repository)
+
+    @cached_property
+    def referrers_service(self) -> Referrers:
+        """The referrers of this repository's manifests: listed (:meth:`referrers`), and
+        where the registry lacks the referrers API, the referrers tag schema's index kept
+        up to date. One per repository, shared by attach and copy."""
+        return Referrers(self._requester, self.repository, flows=self.flows.referrers_service)
+
+    def get_raw(self, reference: str) -> RawManifest:
+        """Fetch a manifest's exact bytes, its media type and its verified digest.
+
+        ``reference`` is a tag or a digest. The bytes are checked against the
+        digest asked for and against the registry's ``Docker-Content-Digest``.
+
+        Raises:
+            NotFoundError: no such manifest.
+            DigestMismatchError: the bytes do not match a digest.
+            RegistryResponseError: the answer is malformed or too large.
+        """
+        return self._run(self.flows.get_raw(reference))
+
     def get(self, reference: str) -> Manifest:
         """Fetch a manifest as a typed model chosen by its media type.
 
@@ -96,8 +198,7 @@ class ManifestService(Service):
             UnknownSchemaError: an unknown manifest media type.
             NotFoundError, DigestMismatchError, RegistryResponseError: as for get_raw.
         """
-        raw = self.get_raw(reference)
-        return manifest_from_bytes(raw.data, raw.media_type)
+        return self._run(self.flows.get(reference))
 
     def head(self, reference: str) -> Descriptor:
         """Digest, size and media type of a manifest, without its body.
@@ -117,28 +218,7 @@ class ManifestService(Service):
             UnsupportedDigestError: a digest the client cannot verify
                 (``sha256+b64u:…``), refused before any request.
         """
-        check_reference(reference)
-        resp = self._request(
-            "HEAD", f"manifests/{reference}", operation=f"head manifest {reference}",
-            headers={"Accept": mediatypes.MANIFEST_ACCEPT},
-        )
-        digest = (resp.headers.get("Docker-Content-Digest") or "").strip()
-        length = resp.headers.get("Content-Length", "")
-        media = specific_type(resp.headers.get("Content-Type"))
-        by_digest = is_digest(reference)
-        if by_digest and digest and digest != reference \
-                and digest.partition(":")[0] == reference.partition(":")[0]:
-            raise DigestMismatchError(
-                f"manifest {reference}: the registry reported digest {digest[:100]}"
-            )
-        if not is_verifiable_digest(digest) or not is_digits(length) or media is None:
-            # Some registries omit the digest on HEAD, or send a generic Content-Type
-            # (which only the body can settle): fall back to the body.
-            raw = self._get_raw(reference, "head manifest")
-            return Descriptor(media_type=raw.media_type, digest=raw.digest, size=len(raw.data))
-        if by_digest and registry_keyed(reference):
-            digest = reference
-        return Descriptor(media_type=media, digest=digest, size=int(length))
+        return self._run(self.flows.head(reference))
 
     def referrers(self, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
         """The manifests whose ``subject`` is ``digest`` (signatures, SBOMs...), OCI 1.1.
@@ -155,8 +235,7 @@ class ManifestService(Service):
             NotFoundError: the repository is unknown to a registry with the referrers API.
             RegistryResponseError: the answer, or the referrers tag, is not an OCI index.
         """
-        check_digest(digest)
-        return self.referrers_service.find(digest, artifact_type)
+        return self._run(self.flows.referrers(digest, artifact_type))
 
     def put(self, reference: str, manifest: Manifest | RawManifest) -> str:
         """Store a manifest under a tag (or by its digest) and return its digest.
@@ -168,38 +247,14 @@ class ManifestService(Service):
             DigestMismatchError: the registry computed a different digest.
             RegistryResponseError: the registry refused the manifest.
         """
-        return self.put_with_headers(reference, manifest)[0]
+        return self._run(self.flows.put(reference, manifest))
 
     def put_with_headers(
         self, reference: str, manifest: Manifest | RawManifest
     ) -> tuple[str, Mapping[str, str]]:
         """:meth:`put`, also returning the registry's answer headers: ``OCI-Subject``
         there says the registry indexed the manifest's ``subject`` (referrers API)."""
-        check_reference(reference)
-        if isinstance(manifest, RawManifest):
-            data, media = manifest.data, manifest.media_type
-        else:
-            data, media = manifest_to_bytes(manifest), media_type_of(manifest)
-        media = manifest_media_type(data, media)  # a generic type is never sent: bytes decide
-        local = compute_digest(data)
-        if is_digest(reference) and reference != local:
-            algo = reference.split(":", 1)[0]
-            if compute_digest(data, algo) != reference:
-                raise DigestMismatchError(
-                    f"manifest content is {local}, but it is being put as {reference}"
-                )
-        resp = self._request(
-            "PUT", f"manifests/{reference}", actions="pull,push",
-            operation=f"put manifest {reference}", expected=(200, 201, 202, 204),
-            headers={"Content-Type": media}, data=data,
-        )
-        remote = (resp.headers.get("Docker-Content-Digest") or "").strip()
-        if remote and registry_keyed(remote) and remote != local:
-            raise DigestMismatchError(
-                f"put manifest {reference} ({self.domain}/{self.repository}): registry "
-                f"stored {remote[:100]}, sent {local}"
-            )
-        return local, resp.headers
+        return self._run(self.flows.put_with_headers(reference, manifest))
 
     def delete(self, digest: str) -> None:
         """Delete a manifest by digest, and with it every tag that points to it.
@@ -208,8 +263,4 @@ class ManifestService(Service):
             NotFoundError: no such manifest.
             RegistryResponseError: the registry does not allow deletes.
         """
-        check_digest(digest)
-        self._request(
-            "DELETE", f"manifests/{digest}", actions="delete",
-            operation=f"delete manifest {digest}", expected=(200, 202, 204),
-        )
+        return self._run(self.flows.delete(digest))
