@@ -12,44 +12,50 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from .. import mediatypes
 from .._digest import compute_digest
+from .._flow import Endpoint, Flow
 from .._log import log
 from ..errors import NotFoundError, RegistryError, RegistryResponseError
-from ..models import RawManifest
+from ..models import Descriptor, RawManifest
 from ..quirks import hub_refuses_deletes
-from ..requester import Requester
 from ._attach import EMPTY_DESCRIPTOR, EMPTY_JSON
 from ._base import Service
-from .blobs import BlobService
-from .manifests import ManifestService
+from .manifests import ManifestFlows
 
 _TOMBSTONE_ROUNDS = 3
 
 
-class TagDeleter(Service):
-    """Deletes single tags of one repository, with the tombstone fallback.
+class BlobFlowsLike(Protocol):
+    """What a tag delete uses of a repository's blobs: the flow of a small upload."""
 
-    ``listed`` lists the repository's tags (every page): after a delete found done, it
-    tells a tag untagged by the delete from one left naming nothing.
+    def upload(self, data: bytes) -> Flow[Descriptor]: ...
+
+
+class TagDeleter(Service):
+    """Deletes single tags of one repository, with the tombstone fallback (as flows).
+
+    ``listed`` is the flow of the repository's tags (every page): after a delete found
+    done, it tells a tag untagged by the delete from one left naming nothing.
     """
 
     def __init__(
-        self, requester: Requester, repository: str, *, manifests: ManifestService,
-        blobs: BlobService, listed: Callable[[], Iterable[str]],
+        self, requester: Endpoint, repository: str, *, manifests: ManifestFlows,
+        blobs: BlobFlowsLike, listed: Callable[[], Flow[Iterable[str]]],
     ) -> None:
         super().__init__(requester, repository)
         self._manifests = manifests
         self._blobs = blobs
         self._listed = listed
 
-    def delete(self, tag: str) -> None:
+    def delete(self, tag: str) -> Flow[None]:
         """Remove the tag ``tag`` (checked by the caller): see ``TagService.delete``."""
-        caps = self._requester.capabilities
+        caps = self._endpoint.capabilities
         if caps.get("tag_delete") is not False:
             try:
-                self._request(
+                yield from self._call(
                     "DELETE", f"manifests/{tag}", actions="delete",
                     operation=f"delete tag {tag}", expected=(200, 202, 204),
                 )
@@ -62,17 +68,17 @@ class TagDeleter(Service):
                 # DELETE by tag: fall back (and remember it for this registry).
                 # https://github.com/distribution/distribution/issues/1566
                 if exc.status_code not in (400, 405) or hub_refuses_deletes(
-                        self._requester.host, exc):
+                        self._endpoint.host, exc):
                     raise  # (Docker Hub: never a tombstone over a live tag there)
                 caps["tag_delete"] = False
         try:
-            self._delete_by_tombstone(tag)
+            yield from self._delete_by_tombstone(tag)
         except RegistryError as exc:
             if not exc.message.startswith(f"delete tag {tag}"):
                 exc.with_context(f"delete tag {tag}: {exc.message}")
             raise
 
-    def _delete_by_tombstone(self, tag: str) -> None:
+    def _delete_by_tombstone(self, tag: str) -> Flow[None]:
         """Point ``tag`` at a unique throw-away manifest, then delete that by digest.
 
         Distribution deletes the manifest first and untags second: a delete that
@@ -81,12 +87,12 @@ class TagDeleter(Service):
         when the delete's outcome was not a plain success the dance is done again
         on the same tag while the tag list still has the tag and it names nothing.
         """
-        original = self._manifests.get_raw(tag)  # NotFoundError for a missing tag
-        self._blobs.upload(EMPTY_JSON)
+        original = yield from self._manifests.get_raw(tag)  # NotFoundError for a missing tag
+        yield from self._blobs.upload(EMPTY_JSON)
         for round_ in range(_TOMBSTONE_ROUNDS):
-            digest = self._manifests.put(tag, _tombstone(tag))
+            digest = yield from self._manifests.put(tag, _tombstone(tag))
             try:
-                resp = self._request(
+                resp = yield from self._call(
                     "DELETE", f"manifests/{digest}", actions="delete",
                     operation=f"delete tag {tag} (throw-away manifest {digest})",
                     expected=(200, 202, 204), retry_if=_racing_delete,
@@ -95,15 +101,16 @@ class TagDeleter(Service):
                     return
             except RegistryError as exc:
                 # returns only when the throw-away manifest is gone: deleted after all
-                self._failed_delete(exc, tag, digest, original, may_restore=round_ == 0)
+                yield from self._failed_delete(exc, tag, digest, original,
+                                               may_restore=round_ == 0)
             # Found done after a lost answer or a racing delete's 500: the registry may
             # have deleted the manifest without untagging it. Go round again only then.
-            if not self._left_dangling(tag, digest):
+            if not (yield from self._left_dangling(tag, digest)):
                 return
         log.warning("delete tag %s in %s: the registry kept losing or failing its answers; "
                     "the tag may still be listed without a manifest", tag, self.repository)
 
-    def _left_dangling(self, tag: str, digest: str) -> bool:
+    def _left_dangling(self, tag: str, digest: str) -> Flow[bool]:
         """After a delete only found done: is ``tag`` still listed, naming nothing?
 
         HEAD of the tag cannot tell: it is 404 both for a tag that is gone and for
@@ -112,7 +119,7 @@ class TagDeleter(Service):
         A listed tag naming another manifest was pushed again meanwhile: not ours.
         """
         try:
-            if tag not in self._listed():
+            if tag not in (yield from self._listed()):
                 return False
         except NotFoundError:
             return False
@@ -122,12 +129,12 @@ class TagDeleter(Service):
                         tag, self.repository, exc.message)
             return False
         try:
-            return self._manifests.head(tag).digest == digest
+            return (yield from self._manifests.head(tag)).digest == digest
         except NotFoundError:
             return True
 
     def _failed_delete(self, exc: RegistryError, tag: str, digest: str,
-                       original: RawManifest, *, may_restore: bool) -> None:
+                       original: RawManifest, *, may_restore: bool) -> Flow[None]:
         """After the throw-away manifest's delete failed: was it deleted all the same?
 
         Gone (an earlier attempt did it, its answer lost): return, the delete is done.
@@ -136,7 +143,7 @@ class TagDeleter(Service):
         Unknown: raise without putting anything back -- the delete may have happened.
         """
         try:
-            self._manifests.head(digest)
+            yield from self._manifests.head(digest)
             still_there: bool | None = True
         except NotFoundError:
             return
@@ -149,7 +156,7 @@ class TagDeleter(Service):
                 "the delete went through)")
             raise exc
         try:
-            self._manifests.put(tag, original)
+            yield from self._manifests.put(tag, original)
         except RegistryError as put_exc:
             exc.with_context(
                 f"delete tag {tag}: {exc.message}; the tag now names a throw-away manifest "

@@ -1,14 +1,20 @@
-"""TagService: list tags (every page), resolve them to digests, delete one tag."""
+"""TagService: list tags (every page), resolve them to digests, delete one tag.
+
+The protocol is written once, as flows (:class:`TagFlows`); :class:`TagService` runs
+them with the blocking shell, ``registry_client.aio`` with the asyncio one.
+"""
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Iterator
+from functools import partial
 from typing import Literal, overload
 
+from .._flow import Endpoint, Flow, Gather, Offload
 from .._http import parse_json
 from .._log import log
-from .._pagination import follow_pages, next_link
+from .._pagination import Pager, every_page, next_link
 from .._vanished import tag_vanished
 from ..errors import InvalidReferenceError, NotFoundError, RegistryResponseError
 from ..models import Descriptor, TagPage
@@ -16,10 +22,9 @@ from ..quirks import max_page_size
 from ..reference import check_tag, is_valid_digest
 from ..requester import Requester
 from ._base import Service
-from ._schedule import parallel
-from ._tag_delete import TagDeleter
+from ._tag_delete import BlobFlowsLike, TagDeleter
 from .blobs import BlobService
-from .manifests import ManifestService
+from .manifests import ManifestFlows, ManifestService
 
 MAX_TAGS_PER_PAGE = 100_000
 
@@ -54,6 +59,125 @@ def parse_tag_page(data: bytes, *, repository: str) -> tuple[str, list[str]]:
     return (name if isinstance(name, str) else repository), tags
 
 
+class TagFlows(Service):
+    """The flows of :class:`TagService`: what its methods send and what the answers
+    mean, for both flavours of the API. Listings are :class:`Pager` objects (the flow of
+    each page in turn), so each flavour iterates them its own way."""
+
+    def __init__(
+        self, requester: Endpoint, repository: str, *, manifests: ManifestFlows,
+        blobs: BlobFlowsLike, max_workers: int = 4,
+    ) -> None:
+        super().__init__(requester, repository)
+        self._manifests = manifests
+        self._max_workers = max(1, max_workers)
+        self._deleter = TagDeleter(requester, repository, manifests=manifests, blobs=blobs,
+                                   listed=self._all)
+
+    def _fetch(
+        self, url: str, params: dict[str, str] | None = None,
+    ) -> Flow[tuple[TagPage, str | None]]:
+        resp = yield from self._call(
+            "GET", url, operation="list tags", params=params, absolute=True,
+        )
+        name, tags = parse_tag_page(resp.content, repository=self.repository)
+        link = next_link(resp)
+        return TagPage(name=name, tags=tags, last=(tags[-1] if link and tags else None)), link
+
+    def list(self, n: int | None = None, last: str | None = None) -> Flow[TagPage]:
+        """The flow of :meth:`TagService.list`."""
+        params: dict[str, str] = {}
+        n = max_page_size(self._endpoint.host, n)
+        if n is not None:
+            params["n"] = str(int(n))
+        if last is not None:
+            params["last"] = last
+        page, _ = yield from self._fetch(self._endpoint.url(f"{self.repository}/tags/list"),
+                                         params)
+        return page
+
+    def pages(self, page_size: int | None = None) -> Pager[TagPage]:
+        """The pages of :meth:`TagService.pages`, one flow each."""
+        url = self._endpoint.url(f"{self.repository}/tags/list")
+        page_size = max_page_size(self._endpoint.host, page_size)
+        if page_size is not None:
+            url += f"?n={int(page_size)}"
+        return Pager(url, self._fetch, self._endpoint, count=lambda page: len(page.tags))
+
+    @overload
+    def get_all(self, with_digests: Literal[False] = False) -> Flow[builtins.list[str]]: ...
+    @overload
+    def get_all(self, with_digests: Literal[True]) -> Flow[dict[str, str]]: ...
+    @overload
+    def get_all(self, with_digests: bool) -> Flow[builtins.list[str] | dict[str, str]]: ...
+
+    def get_all(self, with_digests: bool = False) -> Flow[builtins.list[str] | dict[str, str]]:
+        """The flow of :meth:`TagService.get_all`."""
+        return self._digests_of_all() if with_digests else self._all()
+
+    def _all(self) -> Flow[builtins.list[str]]:
+        pages = yield from every_page(self.pages())
+        return [tag for page in pages for tag in page.tags]
+
+    def _digests_of_all(self) -> Flow[dict[str, str]]:
+        tags = yield from self._all()
+        return (yield from self.digests(tags))
+
+    def digests(self, tags: Iterable[str]) -> Flow[dict[str, str]]:
+        """The flow of :meth:`TagService.digests`."""
+        names = [check_tag(t) for t in tags]
+        found = yield Gather([partial(self._digest_or_none, tag) for tag in names],
+                             self._max_workers)
+        return {tag: d for tag, d in zip(names, found, strict=True) if d is not None}
+
+    def _digest_or_none(self, tag: str) -> Flow[str | None]:
+        desc = yield from self.find(tag)
+        if desc is None:
+            log.warning("%s/%s:%s vanished (deleted since the tag list was read): left out",
+                        self.domain, self.repository, tag, extra={"summarized": True})
+            return None
+        return desc.digest
+
+    def find(self, reference: str) -> Flow[Descriptor | None]:
+        """The flow of :meth:`TagService.find`."""
+        base = self._endpoint.base_url
+        try:
+            return (yield from self._manifests.head(reference))
+        except NotFoundError as exc:
+            if not tag_vanished(exc, base, self.repository, reference):
+                raise
+            if exc.method != "HEAD":  # a GET fallback inside head() already said so
+                return None
+        try:
+            raw = yield from self._manifests.get_raw(reference)
+        except NotFoundError as again:
+            if not tag_vanished(again, base, self.repository, reference):
+                raise
+            return None
+        return Descriptor(media_type=raw.media_type, digest=raw.digest, size=len(raw.data))
+
+    def delete(self, tag: str) -> Flow[None]:
+        """The flow of :meth:`TagService.delete`."""
+        if isinstance(tag, str) and is_valid_digest(tag):
+            raise InvalidReferenceError(
+                f"expected a tag, got the digest {tag[:140]!r}: tags.delete removes one tag; "
+                "images.delete_by_digest deletes a manifest by digest (with every tag on it)")
+        check_tag(tag)
+        yield from self._deleter.delete(tag)
+
+
+class _BlockingBlobs:
+    """The blob upload a tag delete needs, done by the blocking BlobService (its own
+    flows are not written yet): a blocking call, so for the blocking API only."""
+
+    def __init__(self, blobs: BlobService) -> None:
+        self._blobs = blobs
+
+    def upload(self, data: bytes) -> Flow[Descriptor]:
+        descriptor: Descriptor = yield Offload(lambda: self._blobs.upload(data))
+        return descriptor
+
+
 class TagService(Service):
     """List and delete the tags of one repository."""
 
@@ -62,18 +186,8 @@ class TagService(Service):
         blobs: BlobService, max_workers: int = 4,
     ) -> None:
         super().__init__(requester, repository)
-        self._manifests = manifests
-        self._max_workers = max(1, max_workers)
-        self._deleter = TagDeleter(requester, repository, manifests=manifests, blobs=blobs,
-                                   listed=self.iter)
-
-    def _fetch(self, url: str, params: dict[str, str] | None = None) -> tuple[TagPage, str | None]:
-        resp = self._request(
-            "GET", url, operation="list tags", params=params, absolute=True,
-        )
-        name, tags = parse_tag_page(resp.content, repository=self.repository)
-        link = next_link(resp)
-        return TagPage(name=name, tags=tags, last=(tags[-1] if link and tags else None)), link
+        self.flows = TagFlows(requester, repository, manifests=manifests.flows,
+                              blobs=_BlockingBlobs(blobs), max_workers=max_workers)
 
     def list(self, n: int | None = None, last: str | None = None) -> TagPage:
         """One page of tags: ``TagPage(name, tags, last)``; ``last`` is None on the final page.
@@ -81,25 +195,16 @@ class TagService(Service):
         Raises:
             NotFoundError: the repository does not exist.
         """
-        params: dict[str, str] = {}
-        n = max_page_size(self._requester.host, n)
-        if n is not None:
-            params["n"] = str(int(n))
-        if last is not None:
-            params["last"] = last
-        page, _ = self._fetch(self._requester.url(f"{self.repository}/tags/list"), params)
-        return page
+        return self._run(self.flows.list(n, last))
 
-    def _pages(self, page_size: int | None) -> Iterator[TagPage]:
-        url = self._requester.url(f"{self.repository}/tags/list")
-        page_size = max_page_size(self._requester.host, page_size)
-        if page_size is not None:
-            url += f"?n={int(page_size)}"
-        return follow_pages(
-            url, self._fetch, same_origin=self._requester.same_origin,
-            resolve=lambda link, base: self._requester.resolve(link, base),
-            count=lambda page: len(page.tags),
-        )
+    def pages(self, page_size: int | None = None) -> Iterator[TagPage]:
+        """Every page of tags (``TagPage``), following the registry's ``Link`` header as
+        given; each page is read when the iterator is asked for it.
+
+        Raises:
+            NotFoundError: the repository does not exist.
+        """
+        yield from self._run_pages(self.flows.pages(page_size))
 
     def iter(self, page_size: int | None = None) -> Iterator[str]:
         """Every tag, page after page, following the registry's ``Link`` header as given.
@@ -107,8 +212,7 @@ class TagService(Service):
         Raises:
             NotFoundError: the repository does not exist.
         """
-        for page in self._pages(page_size):
-            yield from page.tags
+        return (tag for page in self.pages(page_size) for tag in page.tags)
 
     @overload
     def get_all(self, with_digests: Literal[False] = False) -> builtins.list[str]: ...
@@ -125,10 +229,7 @@ class TagService(Service):
         Raises:
             NotFoundError: the repository does not exist.
         """
-        tags = list(self.iter())
-        if not with_digests:
-            return tags
-        return self.digests(tags)
+        return self._run(self.flows.get_all(with_digests))
 
     def digests(self, tags: Iterable[str]) -> dict[str, str]:
         """The manifest digest of each of ``tags``: one HEAD per tag, in parallel.
@@ -142,17 +243,7 @@ class TagService(Service):
             NotFoundError: the repository does not exist (``NAME_UNKNOWN``).
             InvalidReferenceError: a name is not a tag.
         """
-        names = [check_tag(t) for t in tags]
-        found = parallel(self._digest_or_none, names, self._max_workers)
-        return {tag: d for tag, d in zip(names, found, strict=True) if d is not None}
-
-    def _digest_or_none(self, tag: str) -> str | None:
-        desc = self.find(tag)
-        if desc is None:
-            log.warning("%s/%s:%s vanished (deleted since the tag list was read): left out",
-                        self.domain, self.repository, tag, extra={"summarized": True})
-            return None
-        return desc.digest
+        return self._run(self.flows.digests(tags))
 
     def find(self, reference: str) -> Descriptor | None:
         """The descriptor of ``reference``'s manifest, or None when it is gone (deleted).
@@ -167,21 +258,7 @@ class TagService(Service):
         Raises:
             NotFoundError: the repository does not exist.
         """
-        base = self._requester.base_url
-        try:
-            return self._manifests.head(reference)
-        except NotFoundError as exc:
-            if not tag_vanished(exc, base, self.repository, reference):
-                raise
-            if exc.method != "HEAD":  # a GET fallback inside head() already said so
-                return None
-        try:
-            raw = self._manifests.get_raw(reference)
-        except NotFoundError as again:
-            if not tag_vanished(again, base, self.repository, reference):
-                raise
-            return None
-        return Descriptor(media_type=raw.media_type, digest=raw.digest, size=len(raw.data))
+        return self._run(self.flows.find(reference))
 
     def delete(self, tag: str) -> None:
         """Remove this one tag; other tags on the same manifest stay.
@@ -195,9 +272,4 @@ class TagService(Service):
             NotFoundError: the tag does not exist.
             InvalidReferenceError: ``tag`` is not a tag (a digest, a reference).
         """
-        if isinstance(tag, str) and is_valid_digest(tag):
-            raise InvalidReferenceError(
-                f"expected a tag, got the digest {tag[:140]!r}: tags.delete removes one tag; "
-                "images.delete_by_digest deletes a manifest by digest (with every tag on it)")
-        check_tag(tag)
-        self._deleter.delete(tag)
+        return self._run(self.flows.delete(tag))
