@@ -2,46 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import requests
 
-from . import mediatypes
-from ._challenge import ChallengeParseError, parse_challenges
-from ._http import DEFAULT_BODY_LIMIT, parse_json, raise_for_status
-from ._log import log
-from ._pagination import follow_pages, next_link
-from ._redact import redact_url
-from ._response import Response
-from .auth import Authenticator, TokenAuthenticator, refusal_hint
-from .errors import InvalidReferenceError, RegistryResponseError
-from .quirks import has_quirk, max_page_size
-from .ratelimit import RateLimit, parse_rate_limit
-from .reference import (
-    CATALOG_SCOPE,
-    DEFAULT_DOMAIN,
-    DOCKER_HUB_HOSTS,
-    ImageReference,
-    canonical_domain,
-    check_reference,
-    check_repository_name,
-    is_valid_domain,
-    is_valid_repository_name,
-    names_a_domain,
-    parse_image_name,
-    scope,
-)
+from ._flow import Flow, run
+from ._http import DEFAULT_BODY_LIMIT
+from .auth import Authenticator, TokenAuthenticator
+from .ratelimit import RateLimit
+from .reference import DEFAULT_DOMAIN, ImageReference, canonical_domain, parse_image_name
 from .repository import Repository
 from .requester import Requester
+from .services._registry import RegistryFlows
+from .services._shell import BlockingShell, pages
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["Registry", "RegistryOptions"]
+__all__ = ["Registry", "RegistryOptions", "docker_config_options", "reference_options"]
 
-MAX_CATALOG_PAGE = 100_000
+T = TypeVar("T")
 
 
 class RegistryOptions(TypedDict, total=False):
@@ -61,6 +42,33 @@ class RegistryOptions(TypedDict, total=False):
     backoff: float
     max_backoff: float
     body_limit: int
+
+
+def reference_options(
+    reference: str | ImageReference, kw: dict[str, Any],
+) -> tuple[str, dict[str, Any]]:
+    """The domain and options for a registry of ``reference``'s domain (``from_reference``
+    of both flavours): a reference written with a scheme sets ``protocol`` unless given.
+
+    Raises:
+        InvalidReferenceError: the reference is malformed.
+    """
+    ref = reference if isinstance(reference, ImageReference) else parse_image_name(
+        reference, allow_scheme=True
+    )
+    if ref.scheme and "protocol" not in kw:
+        kw["protocol"] = ref.scheme
+    return ref.domain, kw
+
+
+def docker_config_options(domain: str, kw: dict[str, Any]) -> dict[str, Any]:
+    """``kw`` with the authenticator docker stored credentials for ``domain`` in, unless
+    ``kw`` names one (``from_docker_config`` of both flavours)."""
+    from .docker_config import authenticator_for  # json/subprocess only for this call
+
+    if "authenticator" not in kw:
+        kw["authenticator"] = authenticator_for(domain)
+    return kw
 
 
 class Registry:
@@ -125,6 +133,8 @@ class Registry:
             max_backoff=max_backoff,
             body_limit=body_limit,
         )
+        self.flows = RegistryFlows(self._requester, self._requester.authenticator)
+        """The protocol of this registry's own methods, as flows (shared with asyncio)."""
 
     @classmethod
     def from_reference(
@@ -138,12 +148,8 @@ class Registry:
         Raises:
             InvalidReferenceError: the reference is malformed.
         """
-        ref = reference if isinstance(reference, ImageReference) else parse_image_name(
-            reference, allow_scheme=True
-        )
-        if ref.scheme and "protocol" not in kw:
-            kw["protocol"] = ref.scheme
-        return cls(ref.domain, **kw)
+        domain, options = reference_options(reference, dict(kw))
+        return cls(domain, **options)
 
     @classmethod
     def from_docker_config(
@@ -156,11 +162,7 @@ class Registry:
         ``kw`` are the options of :class:`Registry` (an ``authenticator`` given
         there wins over the stored credentials).
         """
-        from .docker_config import authenticator_for  # json/subprocess only for this call
-
-        if "authenticator" not in kw:
-            kw["authenticator"] = authenticator_for(domain)
-        return cls(domain, **kw)
+        return cls(domain, **docker_config_options(domain, dict(kw)))
 
     def __repr__(self) -> str:
         return f"Registry(domain={self.domain!r}, protocol={self._requester.protocol!r})"
@@ -174,6 +176,10 @@ class Registry:
     def close(self) -> None:
         """Release pooled connections."""
         self._requester.close()
+
+    def _run(self, flow: Flow[T]) -> T:
+        """Run ``flow`` with the blocking shell: its result."""
+        return run(flow, BlockingShell(self._requester))
 
     @property
     def requester(self) -> Requester:
@@ -194,23 +200,7 @@ class Registry:
         Raises:
             NotFoundError: the image does not exist.
         """
-        if isinstance(reference, ImageReference):
-            ref = reference
-        else:
-            ref = parse_image_name(reference)
-            if ref.domain.lower() != self.domain.lower() and not names_a_domain(reference):
-                ref = parse_image_name(f"{self.domain}/{reference}")  # "org/app:1" here
-        if ref.domain.lower() != self.domain.lower():  # host names ignore case
-            raise ValueError(f"{str(reference)!r} is on registry {ref.domain!r}, "
-                             f"not on {self.domain!r}")
-        repo = self.repository(ref.path)
-        tag = ref.reference or "latest"
-        check_reference(tag)
-        resp = self._requester.send(
-            "HEAD", f"{repo.name}/manifests/{tag}", scopes=(scope(repo.name, "pull"),),
-            headers={"Accept": mediatypes.MANIFEST_ACCEPT}, context=f"rate limit of {ref}",
-        )
-        return parse_rate_limit(resp.headers)  # this answer's, not an older one's
+        return self._run(self.flows.check_rate_limit(reference))
 
     def ping(self) -> None:
         """Check that a registry answers at this domain and accepts our credentials.
@@ -225,20 +215,7 @@ class Registry:
             AuthenticationError: it refused the credentials.
             RegistryResponseError: the server there is not a container registry.
         """
-        context = f"ping {self.domain}"
-        resp = self._requester.send("GET", "", context=context, expected=(200, 401, 403, 404))
-        if _answers_like_a_registry(resp):
-            if resp.status_code != 200:  # with the advice any other refusal gets
-                raise_for_status(resp, context=context, method="GET",
-                                 hint=refusal_hint(self._requester.authenticator, resp))
-            return
-        url = redact_url(resp.url)
-        raise RegistryResponseError(
-            f"{context}: {url} is not a container registry: it answered {resp.status_code} "
-            f"with {_what_body(resp)}, without the Docker-Distribution-API-Version header "
-            "or a registry's auth challenge (wrong host, port or path?)",
-            status_code=resp.status_code, method="GET", url=url,
-        )
+        return self._run(self.flows.ping())
 
     def repository(self, name: str) -> Repository:
         """The repository ``name`` (``library/alpine``); no request is made.
@@ -246,47 +223,8 @@ class Registry:
         Raises:
             InvalidReferenceError: the name is not a valid repository path.
         """
-        if isinstance(name, str) and "://" in name:
-            scheme, _, rest = name.partition("://")
-            try:
-                path = parse_image_name(name, allow_scheme=True).path
-            except (InvalidReferenceError, ValueError):
-                path = rest.partition("/")[2]
-            raise InvalidReferenceError(
-                f"invalid repository name {name[:300]!r}: it has a scheme and host "
-                f"({scheme[:20]}://{rest.partition('/')[0][:255]}); a repository name is the "
-                f"path on the registry ({path[:300]!r}), or give the whole reference to "
-                "repository_from_string")
-        host = self._registry_host_in(name)
-        if host is not None:
-            raise InvalidReferenceError(
-                f"invalid repository name {name[:300]!r}: it starts with the registry host "
-                f"{host!r}; a repository name is the path on the registry "
-                f"({name.split('/', 1)[1][:300]!r}), or give the whole reference to "
-                "repository_from_string")
-        if isinstance(name, str) and ("@" in name or ":" in name) and len(name) <= 300:
-            raise InvalidReferenceError(
-                f"invalid repository name {name!r}: a repository name has no tag or digest; "
-                f"for the image, use repository_from_string({self.domain + '/' + name!r})")
-        check_repository_name(name)
-        return Repository(name, self._requester, registry=self, max_workers=self.max_workers)
-
-    def _registry_host_in(self, name: object) -> str | None:
-        """The registry host a repository name starts with, if it does.
-
-        ``localhost:5000/app`` (a port: never a path component) or this registry's
-        own domain (``ghcr.io/org/app`` on ghcr.io). Other dotted first components
-        are legal paths (mirrors keep ``docker.io/library/alpine`` as one).
-        """
-        if not isinstance(name, str) or "/" not in name:
-            return None
-        first = name.split("/", 1)[0]
-        own = {self.domain.lower(), self._requester.host.lower()}
-        if own.intersection(DOCKER_HUB_HOSTS):  # docker.io has other names: all are the host
-            own.update(DOCKER_HUB_HOSTS)
-        if first.lower() in own or (":" in first and is_valid_domain(first)):
-            return first
-        return None
+        return Repository(self.flows.repository_name(name), self._requester, registry=self,
+                          max_workers=self.max_workers)
 
     def repository_from_string(self, s: str) -> Repository:
         """The repository named by a reference string on this registry (tag/digest ignored).
@@ -294,30 +232,7 @@ class Registry:
         Raises:
             ValueError: the reference is on another registry, or malformed.
         """
-        ref = parse_image_name(s, allow_scheme=True)
-        if ref.domain.lower() != self.domain.lower():  # host names ignore case
-            raise ValueError(
-                f"{s!r} is on registry {ref.domain!r}, not on {self.domain!r}"
-            )
-        return self.repository(ref.path)
-
-    def _catalog_page(self, url: str) -> tuple[list[str], str | None]:
-        resp = self._requester.send(
-            "GET", url, scopes=(CATALOG_SCOPE,), context=f"catalog of {self.domain}",
-        )
-        doc = parse_json(resp.content, what=f"catalog of {self.domain}")
-        if not isinstance(doc, dict):
-            raise RegistryResponseError(f"catalog of {self.domain}: expected a JSON object")
-        repos = doc.get("repositories")
-        if repos is None:
-            repos = []
-        if not isinstance(repos, list) or not all(isinstance(r, str) for r in repos):
-            raise RegistryResponseError(
-                f"catalog of {self.domain}: 'repositories' is not a list of strings"
-            )
-        if len(repos) > MAX_CATALOG_PAGE:
-            raise RegistryResponseError(f"catalog of {self.domain}: page too large")
-        return repos, next_link(resp)
+        return self.repository(self.flows.repository_path(s))
 
     def iter_repositories(self, page_size: int | None = None) -> Iterator[Repository]:
         """Every repository in the catalog, page after page.
@@ -325,29 +240,9 @@ class Registry:
         Raises:
             AuthorizationError: the catalog is not open to these credentials.
         """
-        if has_quirk(self._requester.host, "dockerhub-no-catalog"):
-            raise RegistryResponseError(
-                f"{self.domain} does not offer the catalog API (/v2/_catalog); "
-                "list repositories through Docker Hub's own API instead"
-            )
-        url = self._requester.url("_catalog")
-        page_size = max_page_size(self._requester.host, page_size)
-        if page_size is not None:
-            url += f"?n={int(page_size)}"
-        pages = follow_pages(
-            url, self._catalog_page, same_origin=self._requester.same_origin,
-            resolve=lambda link, base: self._requester.resolve(link, base),
-            count=len,
-        )
-        for names in pages:
-            for name in names:
-                if is_valid_repository_name(name):
-                    yield Repository(
-                        name, self._requester, registry=self, max_workers=self.max_workers
-                    )
-                else:  # never a URL or file name; the user hears of it, not silence
-                    log.warning("catalog of %s: left out %r, which is not a repository name",
-                                self.domain, name[:300])
+        for names in pages(self.flows.catalog(page_size), BlockingShell(self._requester)):
+            yield from (Repository(name, self._requester, registry=self,
+                                   max_workers=self.max_workers) for name in names)
 
     def repositories(self) -> list[Repository]:
         """Every repository in the catalog (all pages followed)."""
@@ -356,43 +251,3 @@ class Registry:
     def search(self, substring: str) -> list[str]:
         """Names of catalog repositories containing ``substring`` (filtered here, not remotely)."""
         return [r.name for r in self.iter_repositories() if substring in r.name]
-
-
-def _answers_like_a_registry(resp: Response) -> bool:
-    """True for an answer to ``GET /v2/`` only a registry gives.
-
-    The API version header (Distribution, Harbor, Quay, ...); else, for registries that
-    omit it, a Basic or Bearer challenge on a 401, or a registry's JSON body (the empty
-    object ``{}`` on a 200, the ``errors`` list on an error).
-    """
-    if resp.headers.get("Docker-Distribution-API-Version", "").strip().startswith("registry/"):
-        return True
-    if resp.status_code == 401:
-        try:
-            challenges = parse_challenges(resp.headers.get("WWW-Authenticate", ""))
-        except ChallengeParseError:
-            challenges = []
-        if any(c.scheme.lower() in ("basic", "bearer") for c in challenges):
-            return True
-    try:
-        doc = json.loads(resp.content)
-    except (ValueError, RecursionError):
-        return False
-    if resp.status_code == 200:
-        # Registries answer /v2/ with an empty object; any other JSON object is some
-        # other JSON API (a health endpoint, a web app), not a registry.
-        return isinstance(doc, dict) and not doc
-    return isinstance(doc, dict) and isinstance(doc.get("errors"), list)
-
-
-def _what_body(resp: Response) -> str:
-    """The body of an answer in a few words (``an HTML page``, ``an empty body``)."""
-    ctype = (resp.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
-    head = resp.content[:512].lstrip().lower()
-    if not resp.content:
-        return "an empty body"
-    if ctype == "text/html" or head.startswith((b"<!doctype html", b"<html")):
-        return "an HTML page"
-    if ctype:
-        return f"{'an' if ctype[0] in 'aeiou' else 'a'} {ctype} body"
-    return "a body that is not a registry's JSON"
