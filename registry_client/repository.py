@@ -1,18 +1,26 @@
-"""Repository: one repository of a registry and its four services."""
+"""Repository: one repository of a registry and its four services.
+
+What ``Repository.delete`` sends and decides is written once, as flows
+(:class:`RepositoryFlows`), which the asyncio ``AsyncRepository`` runs too.
+"""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from . import mediatypes
+from ._flow import Flow, Gather, run
 from ._log import log
 from .errors import NotFoundError, RegistryError
 from .models import Descriptor
 from .requester import Requester
 from .services import BlobService, ImageService, ManifestService, TagService, _light
-from .services._schedule import parallel
+from .services._shell import BlockingShell
+from .services.manifests import ManifestFlows
+from .services.tags import TagFlows
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -41,6 +49,8 @@ class Repository:
             requester, name, manifests=self.manifests, blobs=self.blobs, tags=self.tags,
             max_workers=max_workers,
         )
+        self.flows = RepositoryFlows(name, manifests=self.manifests.flows, tags=self.tags.flows,
+                                     max_workers=max_workers)
 
     @property
     def domain(self) -> str:
@@ -74,14 +84,47 @@ class Repository:
                 enabled: Distribution's ``storage.delete.enabled``); the manifests
                 before it are deleted.
         """
+        return run(self.flows.delete(dry_run=dry_run, on_deleted=on_deleted),
+                   BlockingShell(self.requester))
+
+    def __repr__(self) -> str:
+        return f"Repository(domain={self.domain!r}, name={self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Repository):
+            return NotImplemented
+        return (self.domain, self.name) == (other.domain, other.name)
+
+    def __hash__(self) -> int:
+        return hash((self.domain, self.name))
+
+
+class RepositoryFlows:
+    """The flows of :class:`Repository`'s own methods (``delete``), for both flavours."""
+
+    def __init__(
+        self, name: str, *, manifests: ManifestFlows, tags: TagFlows, max_workers: int = 4,
+    ) -> None:
+        self.name = name
+        self._manifests = manifests
+        self._tags = tags
+        self._max_workers = max(1, max_workers)
+
+    def __repr__(self) -> str:
+        return f"RepositoryFlows(name={self.name!r})"
+
+    def delete(
+        self, *, dry_run: bool = False, on_deleted: Callable[[str], None] | None = None,
+    ) -> Flow[list[str]]:
+        """The flow of :meth:`Repository.delete`."""
         try:
-            order = self._manifests_to_delete()
+            order = yield from self._manifests_to_delete()
             if dry_run:
                 return order
             deleted: list[str] = []
             for digest in order:
                 try:
-                    self.manifests.delete(digest)
+                    yield from self._manifests.delete(digest)
                 except NotFoundError:
                     log.info("%s@%s was already deleted", self.name, digest)
                     continue
@@ -93,18 +136,24 @@ class Repository:
             exc.with_context(f"delete repository {self.name}: {exc.message}")
             raise
 
-    def _head(self, reference: str) -> Descriptor | None:
+    def _head(self, reference: str) -> Flow[Descriptor | None]:
         """The manifest's descriptor, or None when it is gone (a 404 a GET confirms)."""
         try:
-            return self.tags.find(reference)  # the rule tags.digests() and retention use
+            return (yield from self._tags.find(reference))  # tags.digests()' rule too
         except NotFoundError:
             return None  # a child manifest of another repository
 
-    def _manifests_to_delete(self) -> list[str]:
+    def _heads(self, references: list[str]) -> Flow[list[Descriptor | None]]:
+        """:meth:`_head` of each reference, side by side (``max_workers``)."""
+        found: list[Descriptor | None] = yield Gather(
+            [partial(self._head, ref) for ref in references], self._max_workers)
+        return found
+
+    def _manifests_to_delete(self) -> Flow[list[str]]:
         """Every manifest reached from a tag, an index before what it lists, each once."""
-        tags = self.tags.get_all()
+        tags = yield from self._tags.get_all()
         found: dict[str, Descriptor] = {}  # digest -> descriptor, in the order found
-        for tag, desc in zip(tags, parallel(self._head, tags, self._max_workers), strict=True):
+        for tag, desc in zip(tags, (yield from self._heads(tags)), strict=True):
             if desc is None:
                 log.warning("%s:%s vanished (deleted since the tag list was read): skipped",
                             self.name, tag)
@@ -116,7 +165,7 @@ class Repository:
             for desc in todo:
                 lists[desc.digest] = []
                 try:
-                    raw = self.manifests.get_raw(desc.digest)
+                    raw = yield from self._manifests.get_raw(desc.digest)
                 except NotFoundError:
                     log.info("%s@%s disappeared while it was read", self.name, desc.digest)
                     continue
@@ -124,7 +173,7 @@ class Repository:
                 if not is_index:  # the HEAD's media type said index, the body does not
                     continue
                 wanted = list(dict.fromkeys(e.digest for e in entries))
-                heads = parallel(self._head, wanted, self._max_workers)
+                heads = yield from self._heads(wanted)
                 for child in heads:
                     if child is None:  # not in this repository (or deleted meanwhile)
                         continue
@@ -148,13 +197,3 @@ class Repository:
                     ready.append(listed)
         return order
 
-    def __repr__(self) -> str:
-        return f"Repository(domain={self.domain!r}, name={self.name!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Repository):
-            return NotImplemented
-        return (self.domain, self.name) == (other.domain, other.name)
-
-    def __hash__(self) -> int:
-        return hash((self.domain, self.name))
