@@ -9,14 +9,14 @@ every page reads them with :func:`every_page`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from ._flow import Endpoint, Flow
 from ._response import Answer
 from .errors import RegistryResponseError
 
-__all__ = ["MAX_ITEMS", "MAX_PAGES", "Pager", "every_page", "follow_pages", "next_link"]
+__all__ = ["MAX_ITEMS", "MAX_PAGES", "Pager", "every_page", "next_link"]
 
 T = TypeVar("T")
 
@@ -106,46 +106,3 @@ def every_page(pager: Pager[T]) -> Flow[list[T]]:
     while (flow := pager.next()) is not None:
         values.append((yield from flow))
     return values
-
-
-def follow_pages(
-    first_url: str,
-    fetch: Callable[[str], tuple[T, str | None]],
-    *,
-    same_origin: Callable[[str], bool],
-    resolve: Callable[[str, str], str],
-    count: Callable[[T], int] = lambda _: 0,
-) -> Iterator[T]:
-    """Yield each page's value, following next links; refuse loops and other hosts.
-
-    ``fetch(url)`` returns ``(value, next_link_or_None)``; ``count(value)`` is how
-    many entries a page holds (at most ``MAX_ITEMS`` over all pages).
-
-    Raises:
-        RegistryResponseError: a link points to another host or back to a page already
-            seen, or the pages go on past ``MAX_PAGES`` pages or ``MAX_ITEMS`` entries.
-    """
-    url: str | None = first_url
-    seen: set[str] = set()
-    items = 0
-    while url is not None:
-        if url in seen:
-            raise RegistryResponseError(f"pagination loop: the registry linked back to {url}")
-        if len(seen) >= MAX_PAGES:
-            raise RegistryResponseError(
-                f"the registry's pages go on past {MAX_PAGES} pages: stopped at {url}")
-        seen.add(url)
-        value, link = fetch(url)
-        items += count(value)
-        if items > MAX_ITEMS:
-            raise RegistryResponseError(
-                f"the registry's pages go on past {MAX_ITEMS} entries: stopped at {url}")
-        yield value
-        if link is None:
-            return
-        nxt = resolve(link, url)
-        if not same_origin(nxt):
-            raise RegistryResponseError(
-                "pagination Link points to another host; refusing to follow it with credentials"
-            )
-        url = nxt
