@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Generic, TypeVar
 
 from .._flow import Flow
-from ._run import AsyncPerformer, arun
+from .._pagination import Pager
+from ..services._base import Service
+from ._run import AsyncPerformer, apages, arun
 
-__all__ = ["AsyncService"]
+__all__ = ["AsyncRepositoryService", "AsyncService"]
 
 T = TypeVar("T")
 F = TypeVar("F")
-
+S = TypeVar("S", bound=Service)
 
 
 class AsyncService(Generic[F]):
@@ -28,3 +31,22 @@ class AsyncService(Generic[F]):
     async def _run(self, flow: Flow[T]) -> T:
         """Run ``flow`` with the asyncio shell (httpx, tasks): its result."""
         return await arun(flow, self._shell)
+
+    def _run_pages(self, pager: Pager[T]) -> AsyncIterator[T]:
+        """Each page's value of ``pager``, run with the asyncio shell as it is asked for."""
+        return apages(pager, self._shell)
+
+
+class AsyncRepositoryService(AsyncService[S]):
+    """An asyncio service of one repository: its flows are a blocking service's
+    ``<X>Flows``, and it names the repository and domain as that service does."""
+
+    @property
+    def repository(self) -> str:
+        """The repository name (``library/alpine``)."""
+        return self.flows.repository
+
+    @property
+    def domain(self) -> str:
+        """The registry domain this service talks to."""
+        return self.flows.domain
