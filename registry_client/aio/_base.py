@@ -50,3 +50,7 @@ class AsyncRepositoryService(AsyncService[S]):
     def domain(self) -> str:
         """The registry domain this service talks to."""
         return self.flows.domain
+
+    def scope(self, actions: str) -> str:
+        """The token scope for ``actions`` on this repository."""
+        return self.flows.scope(actions)
