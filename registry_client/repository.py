@@ -12,7 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from . import mediatypes
-from ._flow import Flow, Gather, run
+from ._flow import Endpoint, Flow, Gather, run
 from ._log import log
 from .errors import NotFoundError, RegistryError
 from .models import Descriptor
@@ -26,11 +26,37 @@ if TYPE_CHECKING:
     from .registry import Registry
 
 
-class Repository:
+class RepositoryName:
+    """What names a repository in both flavours of the API: its registry's domain and its
+    name, by which it is shown, compared and hashed."""
+
+    name: str
+    requester: Endpoint
+
+    @property
+    def domain(self) -> str:
+        """The registry domain (``docker.io``, ``localhost:5000``...)."""
+        return self.requester.domain
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(domain={self.domain!r}, name={self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, type(self)):
+            return NotImplemented
+        return (self.domain, self.name) == (other.domain, other.name)
+
+    def __hash__(self) -> int:
+        return hash((self.domain, self.name))
+
+
+class Repository(RepositoryName):
     """One repository (``library/alpine``) with its image, tag, manifest and blob services.
 
     Creating it sends no request. Get one from :meth:`Registry.repository`.
     """
+
+    requester: Requester
 
     def __init__(
         self, name: str, requester: Requester, *, registry: Registry | None = None,
@@ -51,11 +77,6 @@ class Repository:
         )
         self.flows = RepositoryFlows(name, manifests=self.manifests.flows, tags=self.tags.flows,
                                      max_workers=max_workers)
-
-    @property
-    def domain(self) -> str:
-        """The registry domain (``docker.io``, ``localhost:5000``...)."""
-        return self.requester.domain
 
     def delete(
         self, *, dry_run: bool = False, on_deleted: Callable[[str], None] | None = None,
@@ -87,16 +108,6 @@ class Repository:
         return run(self.flows.delete(dry_run=dry_run, on_deleted=on_deleted),
                    BlockingShell(self.requester))
 
-    def __repr__(self) -> str:
-        return f"Repository(domain={self.domain!r}, name={self.name!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Repository):
-            return NotImplemented
-        return (self.domain, self.name) == (other.domain, other.name)
-
-    def __hash__(self) -> int:
-        return hash((self.domain, self.name))
 
 
 class RepositoryFlows:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .._flow import Endpoint, Flow
 from ..models import Descriptor
-from ..repository import RepositoryFlows
+from ..repository import RepositoryFlows, RepositoryName
 from ..services.manifests import ManifestFlows
 from ..services.tags import TagFlows
 from ._manifests import AsyncManifestService
@@ -29,7 +29,7 @@ class _NoBlobFlows:
         yield  # a flow
 
 
-class AsyncRepository:
+class AsyncRepository(RepositoryName):
     """Async form of :class:`~registry_client.Repository`: one repository
     (``library/alpine``) with its ``manifests`` and ``tags`` services, whose methods are
     awaited. Creating it sends no request; get one from :meth:`AsyncRegistry.repository`.
@@ -51,25 +51,9 @@ class AsyncRepository:
                                      max_workers=max_workers)
         self._shell = shell
 
-    @property
-    def domain(self) -> str:
-        """The registry domain (``docker.io``, ``localhost:5000``...)."""
-        return self.requester.domain
-
     async def delete(
         self, *, dry_run: bool = False, on_deleted: Callable[[str], None] | None = None,
     ) -> list[str]:
         """Async form of :meth:`Repository.delete`."""
         return await arun(self.flows.delete(dry_run=dry_run, on_deleted=on_deleted),
                           self._shell)
-
-    def __repr__(self) -> str:
-        return f"AsyncRepository(domain={self.domain!r}, name={self.name!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, AsyncRepository):
-            return NotImplemented
-        return (self.domain, self.name) == (other.domain, other.name)
-
-    def __hash__(self) -> int:
-        return hash((self.domain, self.name))
