@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypedDict, TypeVar
 
 import requests
 
@@ -20,9 +20,11 @@ from .services._shell import BlockingShell, pages
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["Registry", "RegistryOptions", "docker_config_options", "reference_options"]
+__all__ = ["Registry", "RegistryBase", "RegistryOptions", "docker_config_options",
+           "reference_options"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class RegistryOptions(TypedDict, total=False):
@@ -71,7 +73,60 @@ def docker_config_options(domain: str, kw: dict[str, Any]) -> dict[str, Any]:
     return kw
 
 
-class Registry:
+class _Requester(Protocol):
+    """What :class:`RegistryBase` reads of either flavour's requester."""
+
+    protocol: str
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The rate limit the registry last reported."""
+
+
+class RegistryBase(Generic[R]):
+    """What both flavours of registry share (``Registry`` and ``AsyncRegistry``): the
+    domain, the workers, the registry-wide flows, and how names and references give
+    a repository (``R``) there."""
+
+    _requester: _Requester
+    flows: RegistryFlows
+    """The protocol of this registry's own methods, as flows (shared by both flavours)."""
+
+    def __init__(self, domain: str, max_workers: int) -> None:
+        self.domain = canonical_domain(domain)
+        self.max_workers = max(1, int(max_workers))
+
+    def _pool_size(self, pool_size: int | None) -> int:
+        """The connections to keep: ``pool_size``, by default ``max(10, max_workers + 2)``."""
+        return max(10, self.max_workers + 2) if pool_size is None else pool_size
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(domain={self.domain!r}, " \
+               f"protocol={self._requester.protocol!r})"
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The pull budget the registry last reported (Docker Hub's ratelimit headers)."""
+        return self._requester.rate_limit
+
+    def repository(self, name: str) -> R:
+        """The repository ``name`` (``library/alpine``); no request is made.
+
+        Raises:
+            InvalidReferenceError: the name is not a valid repository path.
+        """
+        raise NotImplementedError
+
+    def repository_from_string(self, s: str) -> R:
+        """The repository named by a reference string on this registry (tag/digest ignored).
+
+        Raises:
+            ValueError: the reference is on another registry, or malformed.
+        """
+        return self.repository(self.flows.repository_path(s))
+
+
+class Registry(RegistryBase[Repository]):
     """A container registry, reached through one pooled, thread-safe Requester.
 
     Args:
@@ -97,6 +152,8 @@ class Registry:
     Usable as a context manager; ``close()`` releases the connections.
     """
 
+    _requester: Requester
+
     def __init__(
         self,
         domain: str = DEFAULT_DOMAIN,
@@ -115,11 +172,9 @@ class Registry:
         max_backoff: float = 30.0,
         body_limit: int = DEFAULT_BODY_LIMIT,
     ) -> None:
-        domain = canonical_domain(domain)
-        self.domain = domain
-        self.max_workers = max(1, int(max_workers))
+        super().__init__(domain, max_workers)
         self._requester = Requester(
-            domain,
+            self.domain,
             authenticator if authenticator is not None else TokenAuthenticator(),
             session,
             protocol,
@@ -128,13 +183,12 @@ class Registry:
             proxy=proxy,
             retries=retries,
             user_agent=user_agent,
-            pool_size=max(10, self.max_workers + 2) if pool_size is None else pool_size,
+            pool_size=self._pool_size(pool_size),
             backoff=backoff,
             max_backoff=max_backoff,
             body_limit=body_limit,
         )
         self.flows = RegistryFlows(self._requester, self._requester.authenticator)
-        """The protocol of this registry's own methods, as flows (shared with asyncio)."""
 
     @classmethod
     def from_reference(
@@ -164,9 +218,6 @@ class Registry:
         """
         return cls(domain, **docker_config_options(domain, dict(kw)))
 
-    def __repr__(self) -> str:
-        return f"Registry(domain={self.domain!r}, protocol={self._requester.protocol!r})"
-
     def __enter__(self) -> Registry:
         return self
 
@@ -185,11 +236,6 @@ class Registry:
     def requester(self) -> Requester:
         """The Requester every request of this registry goes through."""
         return self._requester
-
-    @property
-    def rate_limit(self) -> RateLimit | None:
-        """The pull budget the registry last reported (Docker Hub's ratelimit headers)."""
-        return self._requester.rate_limit
 
     def check_rate_limit(self, reference: str | ImageReference) -> RateLimit | None:
         """Ask for the current rate limit with a manifest HEAD (not counted by Docker Hub).
@@ -225,14 +271,6 @@ class Registry:
         """
         return Repository(self.flows.repository_name(name), self._requester, registry=self,
                           max_workers=self.max_workers)
-
-    def repository_from_string(self, s: str) -> Repository:
-        """The repository named by a reference string on this registry (tag/digest ignored).
-
-        Raises:
-            ValueError: the reference is on another registry, or malformed.
-        """
-        return self.repository(self.flows.repository_path(s))
 
     def iter_repositories(self, page_size: int | None = None) -> Iterator[Repository]:
         """Every repository in the catalog, page after page.
