@@ -2,21 +2,22 @@
 
 The rules (which URL comes next, what is refused) live in :class:`Pager`, which hands
 out the flow of each page in turn: the blocking API runs them as its iterator is
-asked for pages, the asyncio API as its async iterator is, and a flow that needs
-every page reads them with :func:`every_page`.
+asked for pages (:func:`pages`), the asyncio API as its async iterator is
+(``aio._listing.apages``), and a flow that needs every page reads them with
+:func:`every_page`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from ._flow import Endpoint, Flow
+from ._flow import Endpoint, Flow, Performer, run
 from ._response import Answer
 from .errors import RegistryResponseError
 
-__all__ = ["MAX_ITEMS", "MAX_PAGES", "Pager", "every_page", "next_link"]
+__all__ = ["MAX_ITEMS", "MAX_PAGES", "Pager", "every_page", "next_link", "pages"]
 
 T = TypeVar("T")
 
@@ -106,3 +107,10 @@ def every_page(pager: Pager[T]) -> Flow[list[T]]:
     while (flow := pager.next()) is not None:
         values.append((yield from flow))
     return values
+
+
+def pages(pager: Pager[T], performer: Performer) -> Iterator[T]:
+    """Each page's value of ``pager``, its flow run by the blocking ``performer`` when
+    the iterator is asked for it."""
+    while (flow := pager.next()) is not None:
+        yield run(flow, performer)

@@ -9,13 +9,14 @@ import requests
 
 from ._flow import Flow, run
 from ._http import DEFAULT_BODY_LIMIT
+from ._pagination import pages
 from .auth import Authenticator, TokenAuthenticator
 from .ratelimit import RateLimit
 from .reference import DEFAULT_DOMAIN, ImageReference, canonical_domain, parse_image_name
 from .repository import Repository
 from .requester import Requester
 from .services._registry import RegistryFlows
-from .services._shell import BlockingShell, pages
+from .services._shell import BlockingShell
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

@@ -8,7 +8,8 @@ from typing import Generic, TypeVar
 from .._flow import Flow
 from .._pagination import Pager
 from ..services._base import Service
-from ._run import AsyncPerformer, apages, arun
+from ._listing import apages
+from ._run import AsyncPerformer, arun
 
 __all__ = ["AsyncRepositoryService", "AsyncService"]
 

@@ -1,13 +1,24 @@
-"""Listing: a catalog read with ``async for``, or awaited whole as the blocking list."""
+"""Paged listings of the asyncio API: :func:`apages` reads a Pager as an async iterator;
+:class:`Listing` is read with ``async for``, or awaited whole as the blocking list."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Generator
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Listing"]
+from .._pagination import Pager
+from ._run import AsyncPerformer, arun
+
+__all__ = ["Listing", "apages"]
 
 T = TypeVar("T")
+
+
+async def apages(pager: Pager[T], performer: AsyncPerformer) -> AsyncIterator[T]:
+    """Each page's value of ``pager``, its flow run by ``performer`` when it is asked for
+    (the async twin of ``_pagination.pages``)."""
+    while (flow := pager.next()) is not None:
+        yield await arun(flow, performer)
 
 
 class Listing(Generic[T]):

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator
+from collections.abc import Generator
 from typing import Any, Protocol, TypeVar
 
-from .._pagination import Pager
-
-__all__ = ["AsyncPerformer", "apages", "arun"]
+__all__ = ["AsyncPerformer", "arun"]
 
 T = TypeVar("T")
 
@@ -40,10 +38,3 @@ async def arun(flow: Generator[Any, Any, T], performer: AsyncPerformer) -> T:
             value = await performer.perform(effect)
         except BaseException as exc:  # thrown into the flow, which decides what it means
             value, error = None, exc
-
-
-async def apages(pager: Pager[T], performer: AsyncPerformer) -> AsyncIterator[T]:
-    """Each page's value of ``pager``, its flow run by ``performer`` when it is asked for
-    (the async twin of ``services._shell.pages``)."""
-    while (flow := pager.next()) is not None:
-        yield await arun(flow, performer)

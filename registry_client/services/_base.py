@@ -6,14 +6,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 from .._flow import Call, Endpoint, Flow, run
-from .._pagination import Pager
+from .._pagination import Pager, pages
 from .._request import Body, Request
 from .._response import Response
 from ..errors import RegistryError, RegistryResponseError
 from ..quirks import hub_refuses_deletes
 from ..reference import is_valid_digest, scope
 from ..requester import Requester
-from ._shell import BlockingShell, pages
+from ._shell import BlockingShell
 
 T = TypeVar("T")
 

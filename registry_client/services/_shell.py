@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any
 
-from .._flow import Call, Drain, Effect, Gather, Offload, Performer, run
+from .._flow import Call, Drain, Effect, Gather, Offload, run
 from .._http import body_broken, connection_failure, failure_cause
-from .._pagination import Pager
 from .._reader import READ_ERRORS
 from ..requester import Requester
 from ._schedule import check_cancelled, parallel, transfer
 
-__all__ = ["BlockingShell", "pages"]
-
-T = TypeVar("T")
+__all__ = ["BlockingShell"]
 
 
 class BlockingShell:
@@ -59,9 +55,3 @@ class BlockingShell:
             sink(block)
             check_cancelled()
         return total
-
-
-def pages(pager: Pager[T], performer: Performer) -> Iterator[T]:
-    """Each page's value of ``pager``, its flow run by ``performer`` when it is asked for."""
-    while (flow := pager.next()) is not None:
-        yield run(flow, performer)
