@@ -1,4 +1,69 @@
 """The asyncio flavour of the API: ``AsyncRegistry`` on the same protocol core (httpx).
 
-Install it with ``pip install 'registry-client[async]'``.
+Install it with ``pip install 'registry-client[async]'``::
+
+    from registry_client.aio import AsyncRegistry
+
+    async with AsyncRegistry("localhost:5000", protocol="http") as reg:
+        repo = reg.repository("app")
+        manifest = await repo.manifests.get("1.0")
+        async for tag in repo.tags.iter():
+            ...
+        async for other in reg.repositories():   # or: await reg.repositories()
+            ...
+
+The object model, method names, arguments, results and errors are the blocking
+API's; every request and every protocol decision is the same code, run by an
+asyncio shell (httpx, tasks) instead of the blocking one.
 """
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+try:
+    import httpx  # noqa: F401 -- the extra this package needs, asked for once, here
+except ImportError as exc:  # pragma: no cover - the async extra is missing
+    raise ImportError(
+        "registry_client.aio needs httpx: pip install 'registry-client[async]'"
+    ) from exc
+
+if TYPE_CHECKING:
+    from ._listing import Listing
+    from ._manifests import AsyncManifestService
+    from ._registry import AsyncRegistry, AsyncRegistryOptions
+    from ._repository import AsyncRepository
+    from ._tags import AsyncTagService
+
+__all__ = [
+    "AsyncManifestService",
+    "AsyncRegistry",
+    "AsyncRegistryOptions",
+    "AsyncRepository",
+    "AsyncTagService",
+    "Listing",
+]
+
+_WHERE = {
+    "AsyncManifestService": "._manifests",
+    "AsyncRegistry": "._registry",
+    "AsyncRegistryOptions": "._registry",
+    "AsyncRepository": "._repository",
+    "AsyncTagService": "._tags",
+    "Listing": "._listing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The public names, imported when first asked for."""
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(where, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
