@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .._flow import Endpoint, Flow
-from ..models import Descriptor
+from .._flow import Endpoint
 from ..repository import RepositoryFlows, RepositoryName
+from ..services.blobs import BlobFlows
 from ..services.manifests import ManifestFlows
 from ..services.tags import TagFlows
+from ._blobs import AsyncBlobService
 from ._manifests import AsyncManifestService
 from ._run import AsyncPerformer, arun
 from ._tags import AsyncTagService
@@ -20,19 +21,11 @@ if TYPE_CHECKING:
 __all__ = ["AsyncRepository"]
 
 
-class _NoBlobFlows:
-    """Stands in for the blob flows a tag delete needs, until the blob service has them."""
-
-    def upload(self, data: bytes) -> Flow[Descriptor]:
-        raise NotImplementedError(
-            "tags.delete on a registry without a tag DELETE needs the asyncio blob service")
-        yield  # a flow
-
-
 class AsyncRepository(RepositoryName):
     """Async form of :class:`~registry_client.Repository`: one repository
-    (``library/alpine``) with its ``manifests`` and ``tags`` services, whose methods are
-    awaited. Creating it sends no request; get one from :meth:`AsyncRegistry.repository`.
+    (``library/alpine``) with its ``tags``, ``manifests`` and ``blobs`` services, whose
+    methods are awaited. Creating it sends no request; get one from
+    :meth:`AsyncRegistry.repository`.
     """
 
     def __init__(
@@ -43,9 +36,11 @@ class AsyncRepository(RepositoryName):
         self.registry = registry
         self.requester = requester
         manifests = ManifestFlows(requester, name)
-        tags = TagFlows(requester, name, manifests=manifests, blobs=_NoBlobFlows(),
+        blobs = BlobFlows(requester, name)
+        tags = TagFlows(requester, name, manifests=manifests, blobs=blobs,
                         max_workers=max_workers)
         self.manifests = AsyncManifestService(manifests, shell)
+        self.blobs = AsyncBlobService(blobs, shell)
         self.tags = AsyncTagService(tags, shell)
         self.flows = RepositoryFlows(name, manifests=manifests, tags=tags,
                                      max_workers=max_workers)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Literal, overload
 
-from .._flow import Endpoint, Flow, Gather, Offload
+from .._flow import Endpoint, Flow, Gather
 from .._http import parse_json
 from .._log import log
 from .._pagination import Pager, every_page, next_link
@@ -166,18 +166,6 @@ class TagFlows(Service):
         yield from self._deleter.delete(tag)
 
 
-class _BlockingBlobs:
-    """The blob upload a tag delete needs, done by the blocking BlobService (its own
-    flows are not written yet): a blocking call, so for the blocking API only."""
-
-    def __init__(self, blobs: BlobService) -> None:
-        self._blobs = blobs
-
-    def upload(self, data: bytes) -> Flow[Descriptor]:
-        descriptor: Descriptor = yield Offload(lambda: self._blobs.upload(data))
-        return descriptor
-
-
 class TagService(Service):
     """List and delete the tags of one repository."""
 
@@ -187,7 +175,7 @@ class TagService(Service):
     ) -> None:
         super().__init__(requester, repository)
         self.flows = TagFlows(requester, repository, manifests=manifests.flows,
-                              blobs=_BlockingBlobs(blobs), max_workers=max_workers)
+                              blobs=blobs.flows, max_workers=max_workers)
 
     def list(self, n: int | None = None, last: str | None = None) -> TagPage:
         """One page of tags: ``TagPage(name, tags, last)``; ``last`` is None on the final page.

@@ -146,3 +146,21 @@ async def test_a_hundred_gathered_gets_take_one_token_request(
         got = await asyncio.gather(*(repo.manifests.get("1.0") for _ in range(100)))
         assert token_registry.token_server.count == 1
     assert all(m == got[0] for m in got)
+
+
+async def test_tag_delete_removes_one_tag_as_blocking(
+    any_registry: LocalRegistry, both: tuple[AsyncRegistry, Registry], unique_repository: str,
+) -> None:
+    areg, reg = both
+    seeded = seed_tags(any_registry, unique_repository, ["1.0", "old"], seed=6)
+    arepo = areg.repository(unique_repository)
+
+    await arepo.tags.delete("old")  # Distribution 2.8: the tombstone dance, as flows
+
+    assert await arepo.tags.get_all() == ["1.0"]
+    assert (await arepo.manifests.get_raw("1.0")).digest == seeded.digest
+    with pytest.raises(NotFoundError) as blocking:
+        reg.repository(unique_repository).tags.delete("old")
+    with pytest.raises(NotFoundError) as flavour:
+        await arepo.tags.delete("old")
+    assert str(flavour.value) == str(blocking.value)
