@@ -9,7 +9,10 @@ threads so the event loop keeps running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import queue
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -23,13 +26,103 @@ from ..services._schedule import Cancelled, TransferQueue, transfer_slots
 from ._run import arun
 from ._transport import failure, failure_cause
 
-__all__ = ["AsyncSender", "AsyncShell"]
+__all__ = ["AsyncSender", "AsyncShell", "SinkThread"]
 
 T = TypeVar("T")
 
 THREAD_SINK_MIN = 256 * 1024
-"""Blocks this large are handed to their sink in a worker thread (hashing 1 MiB takes
-milliseconds; a slow disk far longer), smaller ones in the loop (a thread costs more)."""
+"""Blocks this large are handed to their sink in a thread of their own (hashing 1 MiB
+takes milliseconds; a slow disk far longer), smaller ones in the loop (a thread costs
+more)."""
+
+SINK_AHEAD = 4
+"""Blocks a :class:`SinkThread` may hold not yet sunk: how far reading runs ahead."""
+
+
+class SinkThread:
+    """A Drain's sink in a thread of its own, fed its blocks in order through a queue.
+
+    The loop reads the next blocks while the thread hashes and writes the earlier ones,
+    and the thread never waits for the loop to hand it its next block (a hop to a
+    worker thread and back for each block costs more than the block's hashing on a
+    busy machine). The loop waits only when ``ahead`` blocks are not yet sunk, so
+    memory stays bounded. The first error of the sink stops it: later blocks are
+    dropped and the error is raised by :meth:`put` or :meth:`finish`.
+    """
+
+    def __init__(self, sink: Callable[[bytes], None], ahead: int = SINK_AHEAD) -> None:
+        self._sink = sink
+        self._ahead = ahead
+        self._loop = asyncio.get_running_loop()
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._pending = 0  # blocks put, not yet sunk (or dropped)
+        self._space: asyncio.Future[None] | None = None
+        self._ended: asyncio.Future[None] = self._loop.create_future()
+        self._drop = False
+        self._closed = False
+        self.error: BaseException | None = None
+        threading.Thread(target=self._run, name="registry_client-sink", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            while (block := self._queue.get()) is not None:
+                if self.error is None and not self._drop:
+                    try:
+                        self._sink(block)
+                    except BaseException as exc:  # raised in the loop, by put or finish
+                        self.error = exc
+                with self._lock:
+                    self._pending -= 1
+                    waiter, self._space = self._space, None
+                if waiter is not None:
+                    self._wake(waiter)
+        finally:
+            self._wake(self._ended)
+
+    def _wake(self, future: asyncio.Future[None]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            self._loop.call_soon_threadsafe(_set_done, future)
+
+    async def put(self, block: bytes) -> None:
+        """Queue ``block`` for the sink; wait while ``ahead`` blocks are not yet sunk."""
+        self._raise()
+        with self._lock:
+            self._pending += 1
+        self._queue.put(block)
+        while True:
+            with self._lock:
+                if self._pending < self._ahead or self.error is not None:
+                    break
+                self._space = space = self._loop.create_future()
+            await space
+        self._raise()
+
+    async def finish(self, *, drop: bool = False, quiet: bool = False) -> None:
+        """Wait until the thread has sunk every block put (``drop``: the one it sinks
+        only) and ended; raise the sink's error unless ``quiet``."""
+        if drop:
+            self._drop = True
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+        try:
+            await asyncio.shield(self._ended)
+        except asyncio.CancelledError:
+            self._drop = True  # a thread cannot be stopped: wait for it, then go on
+            await asyncio.wait([self._ended])
+            raise
+        if not quiet:
+            self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+def _set_done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class AsyncSender(Protocol):
@@ -97,27 +190,27 @@ class AsyncShell:
     # -- Drain --------------------------------------------------------------------------
 
     async def _drain(self, effect: Drain) -> int:
-        """Read the body block by block; each block goes to the sink (in a worker thread
-        when large, overlapping the next read), in order, one at a time."""
+        """Read the body block by block; each block goes to the sink, in order, one at a
+        time -- large ones through a :class:`SinkThread`, which hashes and writes them
+        while the next ones are read."""
         resp, sink, limit = effect.response, effect.sink, effect.limit
         total = 0
-        sinking: asyncio.Future[None] | None = None
+        pipe: SinkThread | None = None
         parts: list[bytes] = []  # received, not yet handed over (joined: one copy)
         held = 0
 
         async def hand_over() -> None:
-            nonlocal sinking, held
-            if sinking is not None:
-                await _finish(sinking)
-                sinking = None
+            nonlocal pipe, held
             if not parts:
                 return
             block = parts[0] if len(parts) == 1 else b"".join(parts)
             parts.clear()
             held = 0
             self._requester.count_received(len(block))
-            if len(block) >= THREAD_SINK_MIN:
-                sinking = asyncio.ensure_future(asyncio.to_thread(sink, block))
+            if pipe is None and len(block) >= THREAD_SINK_MIN:
+                pipe = SinkThread(sink)
+            if pipe is not None:  # once a thread has blocks, it has all (the order)
+                await pipe.put(block)
             else:
                 sink(block)
 
@@ -130,9 +223,8 @@ class AsyncShell:
                     part = await resp.aread1(room)
                 except httpx.HTTPError as exc:
                     await hand_over()  # the sink has every byte received before the cut
-                    if sinking is not None:
-                        await _finish(sinking)
-                        sinking = None
+                    if pipe is not None:
+                        await pipe.finish()
                     raise body_broken(total, failure(exc)[1]) from failure_cause(exc)
                 if not part:
                     break
@@ -142,14 +234,13 @@ class AsyncShell:
                 if held >= effect.block_size:
                     await hand_over()
             await hand_over()
-            if sinking is not None:
-                await _finish(sinking)
-                sinking = None
+            if pipe is not None:
+                await pipe.finish()
         finally:
-            if sinking is not None:
-                # a cancel or a failure: the sink in its thread ends before the flow's
-                # clean-up (closing the file it writes) runs
-                await _finish(sinking, quiet=True)
+            if pipe is not None:
+                # a cancel or a failure: the block the thread sinks is finished, the rest
+                # dropped, before the flow's clean-up (closing the file it writes) runs
+                await pipe.finish(drop=True, quiet=True)
         return total
 
     # -- Gather -------------------------------------------------------------------------
@@ -209,18 +300,6 @@ async def _in_thread(fn: Callable[[], T]) -> T:
     except asyncio.CancelledError:
         await asyncio.wait([running])
         raise
-
-
-async def _finish(sinking: asyncio.Future[None], *, quiet: bool = False) -> None:
-    """Wait for a sink running in a thread (it cannot be stopped halfway)."""
-    try:
-        await asyncio.shield(sinking)
-    except asyncio.CancelledError:
-        await asyncio.wait([sinking])  # the thread still runs: wait for it, then go on
-        raise
-    except Exception:
-        if not quiet:
-            raise
 
 
 async def _settle(tasks: Sequence[asyncio.Future[Any]]) -> None:

@@ -16,7 +16,7 @@ from registry_client._flow import Call, Drain, Flow, Gather, Offload
 from registry_client._request import Request
 from registry_client._response import Response
 from registry_client.aio._run import arun
-from registry_client.aio._shell import AsyncShell
+from registry_client.aio._shell import AsyncShell, SinkThread
 from registry_client.aio._transport import AsyncTransport
 from registry_client.errors import RegistryUnavailableError
 from registry_client.services._schedule import transfer
@@ -271,3 +271,23 @@ async def test_a_cancel_waits_for_the_file_work_in_a_thread_before_the_clean_up(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert events == ["written", "clean-up"]
+
+
+@pytest.mark.anyio
+async def test_a_sink_thread_stops_at_the_first_error_and_raises_it() -> None:
+    """The block that failed is the last the sink sees; the error comes out of put or
+    finish, in the loop."""
+    seen: list[bytes] = []
+
+    def sink(block: bytes) -> None:
+        if block == b"3":
+            raise ValueError("bad block")
+        seen.append(block)
+
+    pipe = SinkThread(sink, ahead=2)
+    with pytest.raises(ValueError, match="bad block"):
+        for i in range(10):
+            await pipe.put(str(i).encode())
+        await pipe.finish()
+    await pipe.finish(drop=True, quiet=True)
+    assert seen == [b"0", b"1", b"2"]
