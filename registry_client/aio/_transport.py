@@ -18,8 +18,10 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import IO, Any
 
+import httpcore
 import httpx
 import requests
+from requests.utils import select_proxy
 
 from .._http import FailureTypes, connection_failure, exception_chain, of
 from .._log import log
@@ -27,6 +29,7 @@ from .._redact import redact_url
 from .._request import Body, Relay
 from .._response import Response
 from .._transport import EnvSettings, Timeout
+from ._network import BlockStream, BlockTransport
 
 __all__ = ["HTTPX_FAILURES", "AsyncAnswer", "AsyncTransport", "failure", "failure_cause",
            "is_tls_failure"]
@@ -70,17 +73,27 @@ def failure_cause(exc: BaseException) -> BaseException | None:
 
 class _AsyncBody:
     """An httpx answer's body still on the wire: ``aread1`` as served (never decoded),
-    or :meth:`decoded` (Content-Encoding undone, for JSON and error bodies)."""
+    or :meth:`decoded` (Content-Encoding undone, for JSON and error bodies).
 
-    __slots__ = ("_buffer", "_chunks", "_loop", "_resp")
+    A body of known length on a :class:`~registry_client.aio._network.BlockStream`
+    is read from the connection's buffer directly (:class:`_DirectBody`), not through
+    h11, httpcore and httpx, which copy each byte four times on its way.
+    """
+
+    __slots__ = ("_buffer", "_chunks", "_direct", "_loop", "_resp")
 
     def __init__(self, resp: httpx.Response) -> None:
         self._resp = resp
         self._loop = asyncio.get_running_loop()
         self._chunks: AsyncIterator[bytes] | None = None
         self._buffer = b""
+        self._direct: _DirectBody | None = None
 
     async def aread1(self, amt: int) -> bytes:
+        if self._direct is None and self._chunks is None:
+            self._direct = _DirectBody.of(self._resp)
+        if self._direct is not None:
+            return await self._direct.read(amt)
         if not self._buffer:
             if self._chunks is None:
                 self._chunks = self._resp.aiter_raw()
@@ -104,6 +117,59 @@ class _AsyncBody:
         # from plain code (a flow's clean-up, maybe in a worker thread): closed on the loop
         with contextlib.suppress(RuntimeError):  # the loop is closed: so is the connection
             self._loop.call_soon_threadsafe(_close_soon, self._resp)
+
+
+DIRECT_MIN = 4 << 20
+"""Bodies this long are read past h11 (:class:`_DirectBody`); their connection is not
+reused after them, which costs less than the copies saved (a TLS handshake: a few ms)."""
+
+
+class _DirectBody:
+    """A body of ``Content-Length`` bytes read from its connection's
+    :class:`BlockStream` as it arrives (an answer whose head h11 read, and nothing
+    after it). A connection that ends early raises httpx's error for a cut body, in
+    httpcore's words; the connection is closed with the answer (h11 never saw its end,
+    so httpcore does not pool it)."""
+
+    __slots__ = ("_left", "_length", "_stream", "_timeout")
+
+    def __init__(self, stream: BlockStream, length: int, timeout: float | None) -> None:
+        self._stream = stream
+        self._length = self._left = length
+        self._timeout = timeout
+
+    @classmethod
+    def of(cls, resp: httpx.Response) -> _DirectBody | None:
+        """The direct reader of ``resp``'s body, or None when h11 must read it (a body
+        without a length, chunked, or on another kind of connection)."""
+        stream = resp.extensions.get("network_stream")
+        if not isinstance(stream, BlockStream) or not stream.at_body:
+            return None
+        if resp.request.method == "HEAD" or resp.status_code not in (200, 206):
+            return None
+        length = resp.headers.get("Content-Length", "")
+        if "Transfer-Encoding" in resp.headers or not length.isdigit() \
+                or int(length) < DIRECT_MIN:
+            return None
+        timeout = resp.request.extensions.get("timeout", {}).get("read")
+        return cls(stream, int(length), timeout)
+
+    async def read(self, amt: int) -> bytes:
+        if not self._left or amt <= 0:
+            return b""
+        try:
+            data = await self._stream.read_body(min(amt, self._left), self._timeout)
+        except httpcore.ReadTimeout as exc:
+            raise httpx.ReadTimeout(str(exc)) from exc
+        except httpcore.ReadError as exc:
+            raise httpx.ReadError(str(exc)) from exc
+        if not data:
+            received = self._length - self._left
+            raise httpx.RemoteProtocolError(
+                "peer closed connection without sending complete message body "
+                f"(received {received} bytes, expected {self._length})")
+        self._left -= len(data)
+        return data
 
 
 _CLOSING: set[asyncio.Task[None]] = set()
@@ -222,6 +288,7 @@ def _with_params(url: str, params: Any) -> str:
 
 
 def _verify_context(verify: bool | str) -> ssl.SSLContext | bool:
+    """``verify`` as httpx takes it: a CA bundle path becomes a context."""
     if isinstance(verify, bool):
         return verify
     if os.path.isdir(verify):
@@ -286,16 +353,24 @@ class AsyncTransport:
             RegistrySSLError: the CA bundle to use does not exist.
         """
         if self._client is None:
-            _, verify = self._env.settings_for(self.base_url)
+            proxies, verify = self._env.settings_for(self.base_url)
+            # one TLS context for every transport of the client (loading the CA bundle
+            # takes tens of milliseconds of the loop)
+            context = httpx.create_ssl_context(verify=_verify_context(verify))
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=self.pool_size)
+            mounts: dict[str, httpx.AsyncBaseTransport] = {}
+            if self._mock is None and not select_proxy(self.base_url, proxies):
+                # the registry's own origin, reached directly: read in large blocks
+                mounts[self.base_url] = BlockTransport(verify=context, limits=limits)
             self._client = httpx.AsyncClient(
-                verify=_verify_context(verify),
+                verify=context,
                 proxy=self.proxy,
                 trust_env=True,  # HTTP(S)_PROXY / NO_PROXY when proxy= is not given
                 timeout=self._timeout(self.timeout),
-                limits=httpx.Limits(max_connections=None,
-                                    max_keepalive_connections=self.pool_size),
+                limits=limits,
                 headers={"User-Agent": self.user_agent},
                 transport=self._mock,
+                mounts=mounts or None,
             )
         return self._client
 

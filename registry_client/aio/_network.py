@@ -1,0 +1,336 @@
+"""httpcore's sockets, read in large blocks: the network backend of :class:`AsyncTransport`.
+
+httpcore's own asyncio backend (anyio) hands the HTTP layer at most 64 KiB per read,
+often less, and pauses and resumes the socket's reader around each one: draining a
+256 MiB blob takes some 8000 trips through anyio, httpcore, h11 and httpx, and the
+event loop spends more time on them than the blocking API spends reading, hashing and
+writing the blob. :class:`BlockBackend` reads each socket into a buffer of its own
+(``read_size`` bytes, 1 MiB) as data arrives, and hands over all that has arrived --
+up to ``read_size`` bytes, more than httpcore asks for (h11 takes any amount) -- in
+one read: a few hundred trips for the same blob, each short enough for the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import typing
+
+import httpcore
+import httpx
+from httpcore._utils import is_socket_readable
+
+__all__ = ["READ_SIZE", "BlockBackend", "BlockStream", "BlockTransport"]
+
+READ_SIZE = 1 << 20
+"""Bytes one read may hand over (and the receive buffer of each connection)."""
+
+_HEAD_SEARCH = 64 * 1024
+"""How far into a read an answer's head is looked for (a longer head goes through h11
+with its body)."""
+
+_Sockopts = typing.Iterable[
+    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]]
+
+
+class _Reader(asyncio.BufferedProtocol):
+    """Receives a connection's bytes straight into a buffer of ``size`` bytes; the reader
+    pauses only while that buffer is full."""
+
+    def __init__(self, size: int) -> None:
+        self.buffer = bytearray(size)
+        self.start = 0  # buffer[start:filled] was received, not yet taken
+        self.filled = 0
+        self.eof = False
+        self.error: BaseException | None = None
+        self.transport: asyncio.Transport | None = None
+        self.paused = False
+        self.want = 1  # bytes a reader waits for
+        self._waiter: asyncio.Future[None] | None = None
+        self._drained: asyncio.Future[None] | None = None
+        self._write_paused = False
+        self.head = False  # a request went out: the bytes to come start an answer
+        self.tail = b""  # the last bytes handed over while reading a head
+        self.at_body = False  # the last read ended with an answer's head, nothing since
+
+    # -- asyncio's side ----------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return memoryview(self.buffer)[self.filled:]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.filled += nbytes
+        full = self.filled == len(self.buffer)
+        if full and self.transport is not None:
+            self.transport.pause_reading()
+            self.paused = True
+        if full or self.available >= self.want:
+            self._wake()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake()
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            self.error = exc
+        self.eof = True
+        self._wake()
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    # -- the stream's side -------------------------------------------------------------
+    async def wait_readable(self, timeout: float | None, want: int = 1) -> None:
+        """Wait until ``want`` bytes arrived (fewer when the buffer is full) or the peer
+        closed; TimeoutError when nothing arrives for ``timeout`` seconds."""
+        want = max(1, min(want, len(self.buffer)))
+        if self.start + want > len(self.buffer):
+            self._compact()
+        while self.available < want and not self.eof and not self.paused:
+            self.want = want
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(self._waiter, timeout)
+            except asyncio.TimeoutError:
+                if not self.available:  # nothing at all for ``timeout``
+                    raise TimeoutError("timed out") from None
+                break  # some came, slowly: hand over that
+            finally:
+                self._waiter = None
+                self.want = 1
+
+    @property
+    def available(self) -> int:
+        """Bytes received, not yet taken."""
+        return self.filled - self.start
+
+    def take(self, amt: int) -> bytes:
+        """Up to ``amt`` bytes from the front of what was received."""
+        end = min(self.start + amt, self.filled)
+        data = bytes(memoryview(self.buffer)[self.start:end])
+        if end == self.filled:  # all taken: the buffer fills from its start again
+            self.start = self.filled = 0
+            if self.paused and self.transport is not None:
+                self.paused = False
+                self.transport.resume_reading()
+        else:
+            self.start = end
+        return data
+
+    def _compact(self) -> None:
+        """Move what was not taken to the buffer's start (room for a whole block)."""
+        rest = self.available
+        self.buffer[:rest] = self.buffer[self.start:self.filled]
+        self.start, self.filled = 0, rest
+        if self.paused and self.transport is not None:
+            self.paused = False
+            self.transport.resume_reading()
+
+    async def drained(self, timeout: float | None) -> None:
+        """Wait while the transport's write buffer is over its limit."""
+        if self._write_paused and self.transport is not None \
+                and not self.transport.is_closing():
+            self._drained = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(self._drained, timeout)
+            except asyncio.TimeoutError:
+                raise TimeoutError("timed out") from None
+            finally:
+                self._drained = None
+
+
+class BlockStream(httpcore.AsyncNetworkStream):
+    """One connection, read in blocks of up to ``read_size`` bytes (see the module)."""
+
+    def __init__(self, transport: asyncio.Transport, reader: _Reader, read_size: int) -> None:
+        self._transport = transport
+        self._reader = reader
+        self._read_size = read_size
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        reader = self._reader
+        reader.at_body = False
+        if not reader.available:
+            await self._wait(timeout)
+        if reader.available:
+            if reader.head:
+                return self._head()
+            return reader.take(max(max_bytes, self._read_size))
+        if reader.error is not None:
+            raise httpcore.ReadError(reader.error) from reader.error
+        return b""
+
+    def _head(self) -> bytes:
+        """The bytes up to the end of the answer's head (when it is in the buffer): the
+        body stays here, for :meth:`read_body` to hand over without h11."""
+        reader = self._reader
+        seen = reader.tail
+        window = bytes(memoryview(reader.buffer)[
+            reader.start:reader.start + min(reader.available, _HEAD_SEARCH)])
+        end = (seen + window).find(b"\r\n\r\n")
+        if end < 0:  # not yet: hand over the window, look on from there next time
+            data = reader.take(len(window))
+            reader.tail = (seen + data)[-3:]
+            return data
+        reader.head, reader.tail, reader.at_body = False, b"", True
+        return reader.take(end + 4 - len(seen))
+
+    @property
+    def at_body(self) -> bool:
+        """True while nothing of the answer's body has been read (h11 has its head only):
+        :meth:`read_body` may read it."""
+        return self._reader.at_body
+
+    async def read_body(self, amt: int, timeout: float | None = None) -> bytes:
+        """Up to ``amt`` bytes of the body that follows the head (b"" when the peer closed).
+
+        For a body read here, not through h11: the connection is not reused after it
+        (httpcore closes an answer whose body h11 did not see end).
+        """
+        reader = self._reader
+        if reader.available < amt:  # a whole block when it comes fast enough (no join)
+            await self._wait(timeout, amt)
+        if reader.available:
+            return reader.take(amt)
+        if reader.error is not None:
+            raise httpcore.ReadError(reader.error) from reader.error
+        return b""
+
+    async def _wait(self, timeout: float | None, want: int = 1) -> None:
+        try:
+            await self._reader.wait_readable(timeout, want)
+        except TimeoutError as exc:
+            raise httpcore.ReadTimeout(exc) from exc
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        reader = self._reader
+        reader.head, reader.tail, reader.at_body = True, b"", False
+        if reader.error is not None or self._transport.is_closing():
+            raise httpcore.WriteError(reader.error or "connection closed")
+        self._transport.write(buffer)
+        try:
+            await reader.drained(timeout)
+        except TimeoutError as exc:
+            raise httpcore.WriteTimeout(exc) from exc
+        if reader.error is not None:
+            raise httpcore.WriteError(reader.error) from reader.error
+
+    async def aclose(self) -> None:
+        self._transport.close()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        try:
+            tls = await asyncio.wait_for(
+                loop.start_tls(self._transport, self._reader, ssl_context,
+                               server_hostname=server_hostname), timeout)
+        except asyncio.TimeoutError as exc:
+            self._transport.close()
+            raise httpcore.ConnectTimeout(exc) from exc
+        except (OSError, ssl.SSLError) as exc:  # SSLError is an OSError; said for the reader
+            self._transport.close()
+            raise httpcore.ConnectError(exc) from exc
+        assert isinstance(tls, asyncio.Transport)
+        self._reader.transport = tls
+        return BlockStream(tls, self._reader, self._read_size)
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        transport = self._transport
+        if info == "ssl_object":
+            return transport.get_extra_info("ssl_object")
+        if info == "client_addr":
+            return transport.get_extra_info("sockname")
+        if info == "server_addr":
+            return transport.get_extra_info("peername")
+        if info == "socket":
+            return transport.get_extra_info("socket")
+        if info == "is_readable":
+            # an idle pooled connection with something to read was closed by the server
+            reader = self._reader
+            if reader.available or reader.eof:
+                return True
+            sock = transport.get_extra_info("socket")
+            return sock is not None and is_socket_readable(sock)
+        return None
+
+
+class BlockBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend for :class:`AsyncTransport`: TCP connections made by
+    asyncio, read by :class:`BlockStream` (Unix sockets and socket options are left to
+    httpcore's own backend)."""
+
+    def __init__(self, read_size: int = READ_SIZE) -> None:
+        self.read_size = read_size
+        self._fallback = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None,
+        local_address: str | None = None, socket_options: _Sockopts | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        if socket_options:
+            return await self._fallback.connect_tcp(
+                host, port, timeout=timeout, local_address=local_address,
+                socket_options=socket_options)
+        loop = asyncio.get_running_loop()
+        try:
+            transport, reader = await asyncio.wait_for(loop.create_connection(
+                lambda: _Reader(self.read_size), host, port,
+                local_addr=(local_address, 0) if local_address else None), timeout)
+        except asyncio.TimeoutError as exc:
+            raise httpcore.ConnectTimeout(exc) from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(exc) from exc
+        assert isinstance(transport, asyncio.Transport)
+        return BlockStream(transport, reader, self.read_size)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None,
+        socket_options: _Sockopts | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return await self._fallback.connect_unix_socket(
+            path, timeout=timeout, socket_options=socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+
+class BlockTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport (pool, limits, TLS, error mapping), its connections made by
+    :class:`BlockBackend`. No proxy: a proxied registry keeps httpx's transport."""
+
+    def __init__(self, *, verify: ssl.SSLContext | bool, limits: httpx.Limits,
+                 read_size: int | None = None) -> None:
+        context = httpx.create_ssl_context(verify=verify)
+        super().__init__(verify=context, limits=limits)
+        self.backend = BlockBackend(read_size or READ_SIZE)
+        # the same pool httpx builds (AsyncHTTPTransport.__init__), with our backend:
+        # httpx has no argument for it
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=self.backend,
+        )

@@ -1,0 +1,212 @@
+"""BlockBackend / BlockStream: AsyncTransport's sockets read in large blocks, a blob's
+body read past h11 -- against a loopback server that answers byte for byte as scripted."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import httpx
+import pytest
+
+from registry_client._flow import Call, Drain, Flow
+from registry_client._request import Request
+from registry_client._response import Response
+from registry_client.aio._network import BlockTransport
+from registry_client.aio._run import arun
+from registry_client.aio._shell import AsyncShell
+from registry_client.aio._transport import AsyncTransport
+from registry_client.errors import RegistryUnavailableError
+from registry_client.testing import tcp_server
+
+MiB = 1 << 20
+Script = Callable[[socket.socket], None]
+
+
+def _read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        part = conn.recv(65536)
+        if not part:
+            break
+        data += part
+    return data
+
+
+def _answer(*pieces: bytes, pause: float = 0.0, requests: int = 1) -> Script:
+    """Answer each of ``requests`` requests on one connection with ``pieces``, sent one
+    by one (``pause`` seconds apart), then hang up."""
+    def handle(conn: socket.socket) -> None:
+        for _ in range(requests):
+            _read_request(conn)
+            for piece in pieces:
+                conn.sendall(piece)
+                if pause:
+                    time.sleep(pause)
+    return handle
+
+
+def _head(length: int | None, extra: bytes = b"") -> bytes:
+    size = b"" if length is None else b"Content-Length: %d\r\n" % length
+    return b"HTTP/1.1 200 OK\r\n" + size + extra + b"\r\n"
+
+
+@pytest.fixture
+def server() -> Iterator[Callable[[Script], int]]:
+    stack: list[object] = []
+
+    def start(script: Script) -> int:
+        cm = tcp_server(script)
+        stack.append(cm)
+        return cm.__enter__()
+
+    yield start
+    for cm in reversed(stack):
+        cm.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
+class _Sender:
+    """The requester's part the shell uses, over a real AsyncTransport."""
+
+    def __init__(self, port: int, timeout: float = 5.0) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.transport = AsyncTransport(self.base, timeout=timeout, verify=True, proxy=None,
+                                        user_agent=None, pool_size=4)
+        self.received = 0
+
+    async def send_request(self, request: Request) -> Response:
+        return await self.transport.send(request.verb, f"{self.base}/v2/{request.target}",
+                                         headers=request.headers)
+
+    def count_received(self, n: int) -> None:
+        self.received += n
+
+
+@pytest.fixture
+async def sender_for() -> AsyncIterator[Callable[..., _Sender]]:
+    made: list[_Sender] = []
+
+    def make(port: int, **kw: float) -> _Sender:
+        made.append(_Sender(port, **kw))
+        return made[-1]
+
+    yield make
+    for sender in made:
+        await sender.transport.aclose()
+
+
+def _download(sink: Callable[[bytes], None]) -> Flow[int]:
+    resp = yield Call(Request("GET", "app/blobs/sha256:ab", stream=True))
+    try:
+        n: int = yield Drain(resp, sink)
+    finally:
+        resp.close()
+    return n
+
+
+@pytest.mark.anyio
+async def test_a_blob_body_comes_in_whole_blocks_past_h11(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender],
+) -> None:
+    body = os.urandom(5 * MiB) + b"\r\n\r\n" + os.urandom(1000)  # a head's end inside
+    # the head's end split over two sends: the body must not start early
+    port = server(_answer(_head(len(body))[:-1], _head(len(body))[-1:] + body, pause=0.05))
+    sender = sender_for(port)
+    resp = await sender.transport.send("GET", f"{sender.base}/v2/app/blobs/x")
+    sizes = []
+    got = bytearray()
+    while block := await resp.aread1(MiB):
+        sizes.append(len(block))
+        got += block
+    await resp.aclose()
+    assert bytes(got) == body
+    assert sizes[:5] == [MiB] * 5  # a whole block per read: nothing joined, nothing split
+
+
+@pytest.mark.anyio
+async def test_the_read_size_is_what_one_socket_read_hands_to_h11(
+    server: Callable[[Script], int],
+) -> None:
+    body = os.urandom(4 * MiB)
+    port = server(_answer(_head(None, b"Transfer-Encoding: chunked\r\n"),
+                          b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"))
+    transport = BlockTransport(verify=True, limits=httpx.Limits(), read_size=256 * 1024)
+    async with httpx.AsyncClient(transport=transport) as client, \
+            client.stream("GET", f"http://127.0.0.1:{port}/") as resp:
+        sizes = [len(chunk) async for chunk in resp.aiter_raw()]
+    assert sum(sizes) == len(body)
+    assert max(sizes) <= 256 * 1024
+    assert max(sizes) > 64 * 1024  # more than httpcore asks for (h11 takes any amount)
+
+
+@pytest.mark.anyio
+async def test_answers_read_by_h11_keep_the_connection_for_the_next(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender],
+) -> None:
+    connections: list[int] = []
+    serve = _answer(_head(2), b"{}", requests=3)
+
+    def counted(conn: socket.socket) -> None:
+        connections.append(1)
+        serve(conn)
+
+    sender = sender_for(server(counted))
+    for _ in range(3):
+        resp = await sender.transport.send("GET", f"{sender.base}/v2/")
+        body = b""
+        while block := await resp.aread1(MiB):
+            body += block
+        assert body == b"{}"
+        await resp.aclose()
+    await sender.transport.aclose()
+    assert connections == [1]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("length", [MiB, 8 * MiB], ids=["through-h11", "direct"])
+async def test_a_cut_body_raises_the_typed_error_after_the_sink_had_what_arrived(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender], length: int,
+) -> None:
+    port = server(_answer(_head(length) + b"a" * 300_000))
+    got = bytearray()
+    with pytest.raises(RegistryUnavailableError) as caught:
+        await arun(_download(got.extend), AsyncShell(sender_for(port)))
+    assert bytes(got) == b"a" * 300_000
+    assert str(caught.value) == ("connection broken after 300000 bytes of the body: the "
+                                 "connection broke in the middle of the answer")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("length", [MiB, 8 * MiB], ids=["through-h11", "direct"])
+async def test_a_stalled_body_raises_a_read_timeout(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender], length: int,
+) -> None:
+    port = server(_answer(_head(length) + b"a" * 1000, b"", pause=1.0))
+    got = bytearray()
+    with pytest.raises(RegistryUnavailableError) as caught:
+        await arun(_download(got.extend), AsyncShell(sender_for(port, timeout=0.3)))
+    assert len(got) == 1000
+    assert "read timed out" in str(caught.value)
+
+
+@pytest.mark.anyio
+async def test_a_pipelined_drain_sinks_large_blocks_in_order_in_one_thread(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender],
+) -> None:
+    body = os.urandom(16 * MiB)
+    port = server(_answer(_head(len(body)) + body))
+    hasher = hashlib.sha256()
+    threads: set[int] = set()
+
+    def sink(block: bytes) -> None:
+        threads.add(threading.get_ident())
+        hasher.update(block)
+
+    n = await arun(_download(sink), AsyncShell(sender_for(port)))
+    assert n == len(body)
+    assert hasher.hexdigest() == hashlib.sha256(body).hexdigest()
+    assert len(threads) == 1 and threading.get_ident() not in threads
