@@ -287,13 +287,52 @@ def _with_params(url: str, params: Any) -> str:
     return prepared.url or url
 
 
-def _verify_context(verify: bool | str) -> ssl.SSLContext | bool:
-    """``verify`` as httpx takes it: a CA bundle path becomes a context."""
-    if isinstance(verify, bool):
-        return verify
+class CAOnFirstUse(ssl.SSLContext):
+    """A client TLS context whose CA bundle is loaded at the first handshake, not when
+    the client is made: loading one takes tens of milliseconds of the event loop, which
+    a plain-HTTP registry never needs. ``cafile`` / ``capath``: the bundle to trust
+    (neither: httpx's default, ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` or certifi's)."""
+
+    def __new__(cls, cafile: str | None = None, capath: str | None = None) -> CAOnFirstUse:
+        return super().__new__(cls, ssl.PROTOCOL_TLS_CLIENT)
+
+    def __init__(self, cafile: str | None = None, capath: str | None = None) -> None:
+        self.cafile, self.capath = cafile, capath
+        self.loaded = False
+
+    def _load(self) -> None:
+        if self.loaded:
+            return
+        cafile, capath = self.cafile, self.capath
+        if cafile is None and capath is None:
+            cafile = os.environ.get("SSL_CERT_FILE") or None
+            capath = None if cafile else os.environ.get("SSL_CERT_DIR") or None
+            if cafile is None and capath is None:
+                import certifi  # httpx's own dependency
+
+                cafile = certifi.where()
+        self.load_verify_locations(cafile=cafile, capath=capath)
+        self.loaded = True
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        self._load()
+        return super().wrap_bio(*args, **kwargs)
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        self._load()
+        return super().wrap_socket(*args, **kwargs)
+
+
+def _verify_context(verify: bool | str) -> ssl.SSLContext:
+    """``verify`` as one context for every transport of the client (its CA bundle loaded
+    at the first handshake)."""
+    if verify is False:
+        return httpx.create_ssl_context(verify=False)
+    if verify is True:
+        return CAOnFirstUse()
     if os.path.isdir(verify):
-        return ssl.create_default_context(capath=verify)
-    return ssl.create_default_context(cafile=verify)
+        return CAOnFirstUse(capath=verify)
+    return CAOnFirstUse(cafile=verify)
 
 
 class AsyncTransport:
@@ -354,9 +393,7 @@ class AsyncTransport:
         """
         if self._client is None:
             proxies, verify = self._env.settings_for(self.base_url)
-            # one TLS context for every transport of the client (loading the CA bundle
-            # takes tens of milliseconds of the loop)
-            context = httpx.create_ssl_context(verify=_verify_context(verify))
+            context = _verify_context(verify)
             limits = httpx.Limits(max_connections=None, max_keepalive_connections=self.pool_size)
             mounts: dict[str, httpx.AsyncBaseTransport] = {}
             if self._mock is None and not select_proxy(self.base_url, proxies):

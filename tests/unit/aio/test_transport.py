@@ -22,7 +22,13 @@ from registry_client._http import connection_failure
 from registry_client._request import Relay
 from registry_client._response import Response
 from registry_client._transport import Transport, tls_reason
-from registry_client.aio._transport import AsyncTransport, failure, failure_cause, is_tls_failure
+from registry_client.aio._transport import (
+    AsyncTransport,
+    CAOnFirstUse,
+    failure,
+    failure_cause,
+    is_tls_failure,
+)
 from registry_client.errors import RegistrySSLError
 from registry_client.testing import self_signed_certificate, tcp_server
 
@@ -364,3 +370,30 @@ async def test_a_streamed_answer_closed_from_plain_code_is_released_on_the_loop(
             await asyncio.sleep(0.005)
         assert len(closed) == 1 + close_in_thread
     await transport.aclose()
+
+
+def test_the_default_ca_bundle_is_loaded_at_the_first_handshake_only() -> None:
+    """A plain-HTTP registry never loads it (tens of ms of the loop); TLS still checks."""
+    context = CAOnFirstUse()
+    assert not context.loaded and context.cert_store_stats()["x509_ca"] == 0
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="registry.example")
+    assert context.loaded and context.cert_store_stats()["x509_ca"] > 0
+
+
+@pytest.mark.anyio
+async def test_a_plain_http_client_loads_no_ca_bundle() -> None:
+    def handle(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+    with tcp_server(handle) as port:
+        transport = AsyncTransport(f"http://127.0.0.1:{port}", timeout=2, verify=True,
+                                   proxy=None, user_agent=None, pool_size=1)
+        resp = await transport.send("GET", f"http://127.0.0.1:{port}/v2/")
+        assert resp.status_code == 200
+        await resp.aclose()
+        contexts = [t._pool._ssl_context for t in  # type: ignore[attr-defined]
+                    [transport.client._transport, *transport.client._mounts.values()] if t]
+        await transport.aclose()
+    assert contexts and all(isinstance(c, CAOnFirstUse) and not c.loaded for c in contexts)
