@@ -291,3 +291,34 @@ async def test_a_sink_thread_stops_at_the_first_error_and_raises_it() -> None:
         await pipe.finish()
     await pipe.finish(drop=True, quiet=True)
     assert seen == [b"0", b"1", b"2"]
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_drain_ends_its_sink_thread_before_the_clean_up() -> None:
+    """The block being sunk is finished, the queued ones are dropped, and only then does
+    the flow's clean-up (closing the file the sink writes) run."""
+    events: list[str] = []
+
+    def slow_sink(block: bytes) -> None:
+        events.append("sink")
+        time.sleep(0.1)
+        events.append("sunk")
+
+    def flow() -> Flow[None]:
+        resp = yield Call(Request("GET", "app/blobs/sha256:ab", stream=True))
+        try:
+            yield Drain(resp, slow_sink)
+        finally:
+            events.append("clean-up")
+            resp.close()
+
+    chunks = [bytes([i]) * (1 << 20) for i in range(20)]
+    task = asyncio.ensure_future(arun(flow(), AsyncShell(_Sender(_stream(chunks)))))
+    await asyncio.sleep(0.15)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert events[-1] == "clean-up" and events[-2] == "sunk"
+    assert 1 <= events.count("sunk") < len(chunks)
+    time.sleep(0.15)  # the thread has ended: nothing is sunk after the clean-up
+    assert events[-1] == "clean-up"
