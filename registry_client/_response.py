@@ -160,6 +160,14 @@ class Response:
             return b""
         return await self._astream.aread1(amt)
 
+    async def thread_reader(self) -> Any:
+        """For an asyncio streamed body: a blocking reader a worker thread may read the
+        rest of the body with -- ``read1(amt, stop)`` (raising as :meth:`aread1` does,
+        or ``Stopped`` once the ``threading.Event`` ``stop`` is set) and ``close()`` --
+        or None when the body must be read with :meth:`aread1`."""
+        get = getattr(self._astream, "thread_reader", None)
+        return None if get is None else await get()
+
     async def aclose(self) -> None:
         """Release the connection of a streamed body, awaiting it (asyncio)."""
         if self._astream is not None:

@@ -13,14 +13,18 @@ one read: a few hundred trips for the same blob, each short enough for the loop.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import ssl
+import threading
+import time
 import typing
 
 import httpcore
 import httpx
 from httpcore._utils import is_socket_readable
 
-__all__ = ["READ_SIZE", "BlockBackend", "BlockStream", "BlockTransport"]
+__all__ = ["READ_SIZE", "BlockBackend", "BlockStream", "BlockTransport", "Stopped", "ThreadReader"]
 
 READ_SIZE = 1 << 20
 """Bytes one read may hand over (and the receive buffer of each connection)."""
@@ -236,6 +240,23 @@ class BlockStream(httpcore.AsyncNetworkStream):
     async def aclose(self) -> None:
         self._transport.close()
 
+    async def thread_reader(self, timeout: float | None) -> ThreadReader | None:
+        """Hand the rest of the connection to a worker thread (plain TCP only): asyncio
+        stops reading it, and the thread reads what was received, then the socket.
+
+        The connection is not usable by asyncio afterwards; close it.
+        """
+        if self._transport.get_extra_info("ssl_object") is not None:
+            return None
+        sock = self._transport.get_extra_info("socket")
+        if sock is None or sock.fileno() < 0:
+            return None
+        self._transport.pause_reading()
+        self._reader.paused = False  # never resumed: the thread owns the socket now
+        await asyncio.sleep(0)  # a receive already scheduled lands in the buffer first
+        return ThreadReader(self._reader, socket.socket(fileno=os.dup(sock.fileno())),
+                            timeout)
+
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
         timeout: float | None = None,
@@ -273,6 +294,59 @@ class BlockStream(httpcore.AsyncNetworkStream):
             sock = transport.get_extra_info("socket")
             return sock is not None and is_socket_readable(sock)
         return None
+
+
+class Stopped(Exception):
+    """A :class:`ThreadReader`'s read was called off (its ``stop`` event was set)."""
+
+
+class ThreadReader:
+    """The rest of a body, read by a worker thread: first what the connection's buffer
+    holds, then the socket itself (a duplicate of its descriptor), as the blocking API
+    reads -- received, hashed and written in one thread, with no hop to the loop.
+
+    ``read1`` waits in short slices so a ``stop`` event is seen within 0.1 s.
+    """
+
+    _SLICE = 0.1
+
+    def __init__(self, reader: _Reader, sock: socket.socket, timeout: float | None) -> None:
+        self._reader = reader
+        self._sock = sock
+        self._timeout = timeout
+        sock.settimeout(self._SLICE)
+
+    def read1(self, amt: int, stop: threading.Event) -> bytes:
+        """Up to ``amt`` bytes (b"" when the peer closed).
+
+        Raises:
+            TimeoutError: nothing came for the read timeout.
+            OSError: the connection failed.
+            Stopped: ``stop`` was set.
+        """
+        reader = self._reader
+        if reader.available:
+            end = min(reader.start + amt, reader.filled)
+            data = bytes(memoryview(reader.buffer)[reader.start:end])
+            reader.start = end
+            return data
+        if reader.eof:
+            if reader.error is not None:
+                raise reader.error
+            return b""
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        while True:
+            if stop.is_set():
+                raise Stopped("read called off")
+            try:
+                return self._sock.recv(amt)
+            except TimeoutError:  # one slice: look at stop, then wait on
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError("timed out") from None
+
+    def close(self) -> None:
+        """Close the duplicate descriptor (the connection itself closes with its answer)."""
+        self._sock.close()
 
 
 class BlockBackend(httpcore.AsyncNetworkBackend):

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import ssl
+import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import IO, Any
@@ -29,7 +30,7 @@ from .._redact import redact_url
 from .._request import Body, Relay
 from .._response import Response
 from .._transport import EnvSettings, Timeout
-from ._network import BlockStream, BlockTransport
+from ._network import BlockStream, BlockTransport, ThreadReader
 
 __all__ = ["HTTPX_FAILURES", "AsyncAnswer", "AsyncTransport", "failure", "failure_cause",
            "is_tls_failure"]
@@ -104,6 +105,14 @@ class _AsyncBody:
         block, self._buffer = self._buffer[:amt], self._buffer[amt:]
         return block
 
+    async def thread_reader(self) -> _ThreadBody | None:
+        """A blocking reader (``read1(amt, stop)``, ``close()``) of the rest of the body
+        for a worker thread (a long body on a plain-TCP connection of ours, nothing of
+        it read yet), or None."""
+        if self._direct is None and self._chunks is None:
+            self._direct = _DirectBody.of(self._resp)
+        return None if self._direct is None else await self._direct.thread_reader()
+
     def decoded(self) -> AsyncIterator[bytes]:
         """The body in blocks, Content-Encoding undone (read it this way or by aread1)."""
         return self._resp.aiter_bytes()
@@ -154,6 +163,19 @@ class _DirectBody:
         timeout = resp.request.extensions.get("timeout", {}).get("read")
         return cls(stream, int(length), timeout)
 
+    async def thread_reader(self) -> _ThreadBody | None:
+        """The body's blocking reader for a worker thread (see ``BlockStream.thread_reader``),
+        with the same errors as :meth:`read`."""
+        if self._left != self._length:
+            return None
+        reader = await self._stream.thread_reader(self._timeout)
+        return None if reader is None else _ThreadBody(self, reader)
+
+    def _cut(self) -> httpx.RemoteProtocolError:
+        return httpx.RemoteProtocolError(
+            "peer closed connection without sending complete message body "
+            f"(received {self._length - self._left} bytes, expected {self._length})")
+
     async def read(self, amt: int) -> bytes:
         if not self._left or amt <= 0:
             return b""
@@ -164,12 +186,44 @@ class _DirectBody:
         except httpcore.ReadError as exc:
             raise httpx.ReadError(str(exc)) from exc
         if not data:
-            received = self._length - self._left
-            raise httpx.RemoteProtocolError(
-                "peer closed connection without sending complete message body "
-                f"(received {received} bytes, expected {self._length})")
+            raise self._cut()
         self._left -= len(data)
         return data
+
+
+class _ThreadBody:
+    """A :class:`_DirectBody` read by a worker thread: ``read1(amt, stop)``, ``close()``."""
+
+    __slots__ = ("_body", "_reader")
+
+    def __init__(self, body: _DirectBody, reader: ThreadReader) -> None:
+        self._body = body
+        self._reader = reader
+
+    def read1(self, amt: int, stop: threading.Event) -> bytes:
+        """Up to ``amt`` bytes of the body; b"" at its end.
+
+        Raises:
+            httpx.HTTPError: as :meth:`_DirectBody.read` (a cut, a stall, a failure).
+            Stopped: ``stop`` was set.
+        """
+        body = self._body
+        if not body._left or amt <= 0:
+            return b""
+        try:
+            data = self._reader.read1(min(amt, body._left), stop)
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(str(exc) or "timed out") from exc
+        except OSError as exc:
+            raise httpx.ReadError(str(exc)) from exc
+        if not data:
+            raise body._cut()
+        body._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        """Let go of the socket (the connection closes with the answer)."""
+        self._reader.close()
 
 
 _CLOSING: set[asyncio.Task[None]] = set()

@@ -3,6 +3,7 @@ body read past h11 -- against a loopback server that answers byte for byte as sc
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import socket
@@ -210,3 +211,57 @@ async def test_a_pipelined_drain_sinks_large_blocks_in_order_in_one_thread(
     assert n == len(body)
     assert hasher.hexdigest() == hashlib.sha256(body).hexdigest()
     assert len(threads) == 1 and threading.get_ident() not in threads
+
+
+def _download_limited(sink: Callable[[bytes], None], limit: int) -> Flow[int]:
+    resp = yield Call(Request("GET", "app/blobs/sha256:ab", stream=True))
+    try:
+        n: int = yield Drain(resp, sink, limit=limit)
+    finally:
+        resp.close()
+    return n
+
+
+@pytest.mark.anyio
+async def test_a_long_body_drained_in_a_thread_stops_at_the_limit(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender],
+) -> None:
+    body = os.urandom(8 * MiB)
+    port = server(_answer(_head(len(body)) + body))
+    got = bytearray()
+    n = await arun(_download_limited(got.extend, 5 * MiB + 1), AsyncShell(sender_for(port)))
+    assert n == len(got) == 5 * MiB + 1
+    assert bytes(got) == body[: 5 * MiB + 1]
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_thread_drain_stops_soon_and_before_the_clean_up(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender],
+) -> None:
+    """The thread reading the socket sees the cancel within 0.1 s, even while the server
+    sends nothing; the flow's clean-up runs after it has stopped."""
+    port = server(_answer(_head(8 * MiB) + b"a" * MiB, b"", pause=2.0))
+    events: list[str] = []
+
+    def sink(block: bytes) -> None:
+        events.append(f"sink {threading.get_ident() != main}")
+
+    def flow() -> Flow[None]:
+        resp = yield Call(Request("GET", "app/blobs/sha256:ab", stream=True))
+        try:
+            yield Drain(resp, sink)
+        finally:
+            events.append("clean-up")
+            resp.close()
+
+    main = threading.get_ident()
+    task = asyncio.ensure_future(arun(flow(), AsyncShell(sender_for(port, timeout=30))))
+    await asyncio.sleep(0.3)
+    assert events and set(events) == {"sink True"}  # the first MiB, in a thread; then
+    sunk = len(events)  # the server sends nothing more
+    t0 = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - t0 < 0.5
+    assert events[sunk:] == ["clean-up"]
