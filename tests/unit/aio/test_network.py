@@ -100,10 +100,10 @@ async def sender_for() -> AsyncIterator[Callable[..., _Sender]]:
         await sender.transport.aclose()
 
 
-def _download(sink: Callable[[bytes], None]) -> Flow[int]:
+def _download(sink: Callable[[bytes], None], limit: int | None = None) -> Flow[int]:
     resp = yield Call(Request("GET", "app/blobs/sha256:ab", stream=True))
     try:
-        n: int = yield Drain(resp, sink)
+        n: int = yield Drain(resp, sink, limit=limit)
     finally:
         resp.close()
     return n
@@ -213,15 +213,6 @@ async def test_a_pipelined_drain_sinks_large_blocks_in_order_in_one_thread(
     assert len(threads) == 1 and threading.get_ident() not in threads
 
 
-def _download_limited(sink: Callable[[bytes], None], limit: int) -> Flow[int]:
-    resp = yield Call(Request("GET", "app/blobs/sha256:ab", stream=True))
-    try:
-        n: int = yield Drain(resp, sink, limit=limit)
-    finally:
-        resp.close()
-    return n
-
-
 @pytest.mark.anyio
 async def test_a_long_body_drained_in_a_thread_stops_at_the_limit(
     server: Callable[[Script], int], sender_for: Callable[..., _Sender],
@@ -229,7 +220,7 @@ async def test_a_long_body_drained_in_a_thread_stops_at_the_limit(
     body = os.urandom(8 * MiB)
     port = server(_answer(_head(len(body)) + body))
     got = bytearray()
-    n = await arun(_download_limited(got.extend, 5 * MiB + 1), AsyncShell(sender_for(port)))
+    n = await arun(_download(got.extend, 5 * MiB + 1), AsyncShell(sender_for(port)))
     assert n == len(got) == 5 * MiB + 1
     assert bytes(got) == body[: 5 * MiB + 1]
 
