@@ -29,6 +29,9 @@ __all__ = ["READ_SIZE", "BlockBackend", "BlockStream", "BlockTransport", "Stoppe
 READ_SIZE = 1 << 20
 """Bytes one read may hand over (and the receive buffer of each connection)."""
 
+_FIRST_BUFFER = 64 * 1024
+"""A connection's receive buffer until an answer fills it."""
+
 _HEAD_SEARCH = 64 * 1024
 """How far into a read an answer's head is looked for (a longer head goes through h11
 with its body)."""
@@ -38,11 +41,13 @@ _Sockopts = typing.Iterable[
 
 
 class _Reader(asyncio.BufferedProtocol):
-    """Receives a connection's bytes straight into a buffer of ``size`` bytes; the reader
-    pauses only while that buffer is full."""
+    """Receives a connection's bytes straight into a buffer of up to ``size`` bytes (a
+    small one until it fills: most answers are small, and many connections may be open);
+    the reader pauses only while the full-size buffer is full."""
 
     def __init__(self, size: int) -> None:
-        self.buffer = bytearray(size)
+        self.size = size
+        self.buffer = bytearray(min(size, _FIRST_BUFFER))
         self.start = 0  # buffer[start:filled] was received, not yet taken
         self.filled = 0
         self.eof = False
@@ -68,6 +73,11 @@ class _Reader(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         self.filled += nbytes
         full = self.filled == len(self.buffer)
+        if full and len(self.buffer) < self.size:  # a long answer: the full-size buffer
+            grown = bytearray(self.size)
+            grown[: self.available] = memoryview(self.buffer)[self.start:self.filled]
+            self.buffer, self.start, self.filled = grown, 0, self.available
+            full = False
         if full and self.transport is not None:
             self.transport.pause_reading()
             self.paused = True
@@ -103,8 +113,8 @@ class _Reader(asyncio.BufferedProtocol):
     async def wait_readable(self, timeout: float | None, want: int = 1) -> None:
         """Wait until ``want`` bytes arrived (fewer when the buffer is full) or the peer
         closed; TimeoutError when nothing arrives for ``timeout`` seconds."""
-        want = max(1, min(want, len(self.buffer)))
-        if self.start + want > len(self.buffer):
+        want = max(1, min(want, self.size))
+        if self.start + want > len(self.buffer) and self.start:
             self._compact()
         while self.available < want and not self.eof and not self.paused:
             self.want = want
