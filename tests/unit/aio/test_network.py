@@ -256,3 +256,22 @@ async def test_a_cancelled_thread_drain_stops_soon_and_before_the_clean_up(
         await task
     assert time.monotonic() - t0 < 0.5
     assert events[sunk:] == ["clean-up"]
+
+
+@pytest.mark.anyio
+async def test_a_connection_buffer_stays_small_until_an_answer_fills_it(
+    server: Callable[[Script], int],
+) -> None:
+    """Many gathered small requests open many connections: each holds 64 KiB, not 1 MiB."""
+    body = os.urandom(2 * MiB)
+    port = server(_answer(_head(2), b"{}", requests=1))
+    big = server(_answer(_head(len(body)) + body))
+    transport = BlockTransport(verify=True, limits=httpx.Limits())
+    async with httpx.AsyncClient(transport=transport) as client:
+        async with client.stream("GET", f"http://127.0.0.1:{port}/") as resp:
+            assert await resp.aread() == b"{}"
+            small = len(resp.extensions["network_stream"]._reader.buffer)
+        async with client.stream("GET", f"http://127.0.0.1:{big}/") as resp:
+            assert await resp.aread() == body
+            grown = len(resp.extensions["network_stream"]._reader.buffer)
+    assert (small, grown) == (64 * 1024, MiB)
