@@ -397,3 +397,22 @@ async def test_a_plain_http_client_loads_no_ca_bundle() -> None:
                     [transport.client._transport, *transport.client._mounts.values()] if t]
         await transport.aclose()
     assert contexts and all(isinstance(c, CAOnFirstUse) and not c.loaded for c in contexts)
+
+
+def test_a_missing_sniffio_is_remembered_for_httpcore(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpcore imports sniffio for every lock it makes; when it is not installed, the
+    failed import must not search sys.path again each time."""
+    import importlib.util
+    import sys
+
+    monkeypatch.delitem(sys.modules, "sniffio", raising=False)
+    installed = importlib.util.find_spec("sniffio") is not None
+    transport = AsyncTransport("http://127.0.0.1:1", timeout=2, verify=True, proxy=None,
+                               user_agent=None, pool_size=1)
+    assert transport.client is not None
+    if installed:  # never marked missing when it is there
+        assert sys.modules.get("sniffio", "not imported") is not None
+    else:
+        assert "sniffio" in sys.modules and sys.modules["sniffio"] is None
+        with pytest.raises(ModuleNotFoundError):
+            import sniffio  # noqa: F401
