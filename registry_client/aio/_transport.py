@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import os
 import ssl
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
@@ -379,19 +377,6 @@ class CAOnFirstUse(ssl.SSLContext):
         return super().wrap_socket(*args, **kwargs)
 
 
-def _remember_no_sniffio() -> None:
-    """When ``sniffio`` is not installed, say so in ``sys.modules`` (None: the import
-    fails at once), as the import system's documented way to mark a module missing.
-
-    httpcore imports it, to learn which async library runs, each time it makes a lock,
-    a semaphore or an event -- several times per request -- and a failed import searches
-    every directory of ``sys.path`` again each time: a fifth of the loop's time for 200
-    gathered small requests. anyio >= 4 no longer brings sniffio along.
-    """
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-
 def _verify_context(verify: bool | str) -> ssl.SSLContext:
     """``verify`` as one context for every transport of the client (its CA bundle loaded
     at the first handshake)."""
@@ -461,7 +446,6 @@ class AsyncTransport:
             RegistrySSLError: the CA bundle to use does not exist.
         """
         if self._client is None:
-            _remember_no_sniffio()
             proxies, verify = self._env.settings_for(self.base_url)
             context = _verify_context(verify)
             limits = httpx.Limits(max_connections=None, max_keepalive_connections=self.pool_size)

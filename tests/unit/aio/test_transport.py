@@ -399,20 +399,13 @@ async def test_a_plain_http_client_loads_no_ca_bundle() -> None:
     assert contexts and all(isinstance(c, CAOnFirstUse) and not c.loaded for c in contexts)
 
 
-def test_a_missing_sniffio_is_remembered_for_httpcore(monkeypatch: pytest.MonkeyPatch) -> None:
-    """httpcore imports sniffio for every lock it makes; when it is not installed, the
-    failed import must not search sys.path again each time."""
+def test_the_async_extra_brings_sniffio_for_httpcore() -> None:
+    """httpcore asks sniffio which async library runs for every lock it makes; without
+    it each ask is a failed import searching all of sys.path, so the extra declares it
+    (instead of the library marking it missing in sys.modules behind the app's back)."""
+    import importlib.metadata
     import importlib.util
-    import sys
 
-    monkeypatch.delitem(sys.modules, "sniffio", raising=False)
-    installed = importlib.util.find_spec("sniffio") is not None
-    transport = AsyncTransport("http://127.0.0.1:1", timeout=2, verify=True, proxy=None,
-                               user_agent=None, pool_size=1)
-    assert transport.client is not None
-    if installed:  # never marked missing when it is there
-        assert sys.modules.get("sniffio", "not imported") is not None
-    else:
-        assert "sniffio" in sys.modules and sys.modules["sniffio"] is None
-        with pytest.raises(ModuleNotFoundError):
-            import sniffio  # noqa: F401
+    requires = importlib.metadata.requires("registry-client") or []
+    assert any(r.startswith("sniffio") and 'extra == "async"' in r for r in requires)
+    assert importlib.util.find_spec("sniffio") is not None
