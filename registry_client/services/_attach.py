@@ -9,10 +9,9 @@ from typing import TypeAlias
 
 from .. import mediatypes
 from .._digest import compute_digest
+from .._flow import Flow, Offload
 from ..models import Descriptor, OCIManifest, RawManifest, manifest_to_bytes
-from ._referrers import Referrers
-from .blobs import BlobService
-from .manifests import ManifestService
+from ._worker import BlobFlowsLike, ManifestFlowsLike, ReferrersLike
 
 TITLE = "org.opencontainers.image.title"
 EMPTY_JSON = b"{}"
@@ -30,34 +29,37 @@ class Attacher:
     registry lacks the referrers API, the entry in the referrers tag schema's index."""
 
     def __init__(
-        self, *, manifests: ManifestService, blobs: BlobService, referrers: Referrers
+        self, *, manifests: ManifestFlowsLike, blobs: BlobFlowsLike, referrers: ReferrersLike
     ) -> None:
         self._manifests = manifests
         self._blobs = blobs
         self._referrers = referrers
 
-    def _layer(self, item: ArtifactItem) -> Descriptor:
+    def _layer(self, item: ArtifactItem) -> Flow[Descriptor]:
         data, media_type = item if isinstance(item, tuple) else (item, mediatypes.OCTET_STREAM)
         if isinstance(data, bytes | bytearray | memoryview):
-            uploaded = self._blobs.upload(bytes(data))
+            uploaded = yield from self._blobs.upload(bytes(data))
             return Descriptor(media_type=media_type, digest=uploaded.digest, size=uploaded.size)
         path = Path(data)
-        uploaded = self._blobs.upload(path)
+        uploaded = yield from self._blobs.upload(path)
+        size: int = yield Offload(lambda: path.stat().st_size)
         return Descriptor(
-            media_type=media_type, digest=uploaded.digest, size=path.stat().st_size,
+            media_type=media_type, digest=uploaded.digest, size=size,
             annotations={TITLE: path.name},
         )
 
     def attach(
         self, subject: str, artifact_type: str, items: Iterable[ArtifactItem],
         annotations: Mapping[str, str] | None,
-    ) -> Descriptor:
+    ) -> Flow[Descriptor]:
         """Push an artifact manifest whose subject is ``subject``; list it where needed."""
-        head = self._manifests.head(subject)
+        head = yield from self._manifests.head(subject)
         subject_desc = Descriptor(media_type=head.media_type, digest=head.digest,
                                   size=head.size)
-        layers = [self._layer(item) for item in items]
-        self._blobs.upload(EMPTY_JSON)
+        layers: list[Descriptor] = []
+        for item in items:
+            layers.append((yield from self._layer(item)))
+        yield from self._blobs.upload(EMPTY_JSON)
         artifact = OCIManifest(
             artifact_type=artifact_type, config=EMPTY_DESCRIPTOR,
             # image-spec: an artifact without files SHOULD carry the empty descriptor as layer
@@ -65,7 +67,7 @@ class Attacher:
             subject=subject_desc, annotations=dict(annotations) if annotations else None,
         )
         data = manifest_to_bytes(artifact)
-        digest, headers = self._manifests.put_with_headers(
+        digest, headers = yield from self._manifests.put_with_headers(
             compute_digest(data),
             RawManifest(data=data, media_type=mediatypes.OCI_MANIFEST,
                         digest=compute_digest(data)),
@@ -79,5 +81,5 @@ class Attacher:
             self._referrers.note_api(True)
         else:
             # No OCI-Subject header: the client MUST keep the referrers tag up to date.
-            self._referrers.add_to_fallback(subject_desc.digest, entry)
+            yield from self._referrers.add_to_fallback(subject_desc.digest, entry)
         return entry

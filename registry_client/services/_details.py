@@ -7,7 +7,9 @@ manifest and config are fetched in parallel, ``max_workers`` at a time.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
+from .._flow import Flow, Gather
 from ..errors import PlatformNotFoundError, RegistryResponseError
 from ..models import (
     IMAGE_CONFIG_TYPES,
@@ -17,12 +19,9 @@ from ..models import (
     RawManifest,
     parse_rfc3339,
 )
-from ..requester import Requester
 from . import _light
 from ._platforms import choose_platform, platform_of_entry, read_config, wanted_platform
-from ._schedule import parallel
-from .blobs import BlobService
-from .manifests import ManifestService
+from ._worker import ImageWorker
 
 
 def _is_platform(p: Platform | None) -> bool:
@@ -49,46 +48,39 @@ def _created_and_labels(
     return parse_rfc3339(created if isinstance(created, str) else None), dict(labels)
 
 
-class DetailsReader:
+class DetailsReader(ImageWorker):
     """Reads the details of images of one repository, ``max_workers`` platforms at a time."""
 
-    def __init__(
-        self, requester: Requester, *, manifests: ManifestService, blobs: BlobService,
-        max_workers: int,
-    ) -> None:
-        self._requester = requester
-        self._manifests = manifests
-        self._blobs = blobs
-        self._max_workers = max_workers
-
-    def _config(self, config: Descriptor) -> bytes:
-        return read_config(self._blobs, config, self._requester.body_limit)
+    def _config(self, config: Descriptor) -> Flow[bytes]:
+        return read_config(self._blobs, config, self._endpoint.body_limit)
 
     def _details(
         self, platform: Platform, raw: RawManifest, descs: list[Descriptor],
         config_data: bytes | None,
-    ) -> ImageDetails:
+    ) -> Flow[ImageDetails]:
         config = descs[0]
         if config_data is None and config.media_type in IMAGE_CONFIG_TYPES:
-            config_data = self._config(config)
+            config_data = yield from self._config(config)
         created, labels = _created_and_labels(config_data, f"image config {config.digest}")
         return ImageDetails(platform=platform, digest=raw.digest, created=created, labels=labels,
                             size=sum(d.size for d in descs))  # config + layers
 
-    def details(self, reference: str, platform: str | Platform | None) -> list[ImageDetails]:
+    def details(
+        self, reference: str, platform: str | Platform | None
+    ) -> Flow[list[ImageDetails]]:
         """See :meth:`ImageService.details`."""
         want = wanted_platform(platform) if platform is not None else None
-        raw = self._manifests.get_raw(reference)
+        raw = yield from self._manifests.get_raw(reference)
         is_index, descs = _light.read(raw)
         if not is_index:
             config = descs[0]
-            data = self._config(config) if config.media_type in IMAGE_CONFIG_TYPES \
-                else None
+            data = (yield from self._config(config)) \
+                if config.media_type in IMAGE_CONFIG_TYPES else None
             have = _light.image_platform(raw, config, data or b"")
             if want is not None and not have.matches(want):
                 what = f"a single {have} image" if have.os else "not an image (an artifact)"
                 raise PlatformNotFoundError(f"{reference} is {what}, not {want}")
-            return [self._details(have, raw, descs, data)]
+            return [(yield from self._details(have, raw, descs, data))]
         entries = [d for d in descs if _is_platform(d.platform)]
         if want is not None:
             matching = [d for d in entries if d.platform is not None and d.platform.matches(want)]
@@ -96,14 +88,15 @@ class DetailsReader:
                 choose_platform(entries, want)  # raises, naming the platforms the index has
             entries = matching
 
-        def one(d: Descriptor) -> ImageDetails | None:
-            child = self._manifests.get_raw(d.digest)
+        def one(d: Descriptor) -> Flow[ImageDetails | None]:
+            child = yield from self._manifests.get_raw(d.digest)
             child_is_index, child_descs = _light.read(child)
             if child_is_index:  # an index inside an index: not one platform's image
                 return None
-            return self._details(
+            return (yield from self._details(
                 platform_of_entry(d.platform, d.digest, d.media_type, d.size),
-                child, child_descs, None)
+                child, child_descs, None))
 
-        found = parallel(one, entries, self._max_workers)
+        found = (yield Gather([partial(one, d) for d in entries], self._max_workers)) \
+            if entries else []
         return [d for d in found if d is not None]

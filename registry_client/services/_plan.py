@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Literal, Protocol
+from collections.abc import Iterable
+from functools import partial
+from typing import Any, Literal, Protocol
 
 import attrs
 
+from .._flow import Endpoint, Flow, Gather
 from ..models import Descriptor, RawManifest
-from ..requester import Requester
-from .blobs import BlobService
-from .manifests import ManifestService
+from ._worker import BlobFlowsLike
 
 __all__ = ["BlobAction", "BlobPlan", "CopyPlan"]
 
@@ -18,7 +18,8 @@ BlobAction = Literal["skip", "mount", "transfer"]
 
 
 class CopyTarget(Protocol):
-    """Where a copy goes: a :class:`~registry_client.Repository`.
+    """Where a copy goes: a :class:`~registry_client.Repository` (or, for an asyncio
+    copy, an ``AsyncRepository``): the copy runs the flows of its services.
 
     Declared here, with just what a copy uses of it, so that the services (below
     repositories in the layering) need not import ``repository.py``.
@@ -29,11 +30,11 @@ class CopyTarget(Protocol):
     @property
     def domain(self) -> str: ...
     @property
-    def requester(self) -> Requester: ...
+    def requester(self) -> Endpoint: ...
     @property
-    def blobs(self) -> BlobService: ...
+    def blobs(self) -> Any: ...
     @property
-    def manifests(self) -> ManifestService: ...
+    def manifests(self) -> Any: ...
 
 
 _FOREIGN = ("foreign", "nondistributable")
@@ -106,36 +107,38 @@ def distinct_largest_first(items: Iterable[Descriptor]) -> list[Descriptor]:
 
 
 def make_plan(
-    requester: Requester, repository: str, raw: RawManifest,
+    source: Endpoint, repository: str, raw: RawManifest,
     children: list[tuple[RawManifest, list[Descriptor]]],
-    target: CopyTarget, tag: str | None, *, check_target: bool, for_push: bool = False,
-    run: Callable[[Callable[[Descriptor], BlobPlan], list[Descriptor]], list[BlobPlan]],
-) -> CopyPlan:
-    """Decide per blob of copying ``raw`` from ``repository`` (on ``requester``'s registry);
-    with ``check_target`` one HEAD per blob on the target decides skips.
+    target: CopyTarget, target_blobs: BlobFlowsLike, tag: str | None, *,
+    check_target: bool, for_push: bool = False, workers: int,
+) -> Flow[CopyPlan]:
+    """Decide per blob of copying ``raw`` from ``repository`` (on the ``source`` registry);
+    with ``check_target`` one HEAD per blob on the target (``target_blobs``, ``workers``
+    at once) decides skips.
 
     Without it (a real copy within one registry) every blob is planned as a mount:
     mounting a blob the target already has is answered 201 as well, so the HEAD
     would be a wasted round trip.
     """
-    same = target.requester.base_url == requester.base_url
+    same = target.requester.base_url == source.base_url
     same_repo = same and target.name == repository
 
-    def decide(d: Descriptor) -> BlobPlan:
+    def decide(d: Descriptor) -> Flow[BlobPlan]:
         action: BlobAction
         if same_repo:
             action = "skip"
-        elif check_target and target.blobs.exists(d.digest, for_push=for_push):
+        elif check_target and (yield from target_blobs.exists(d.digest, for_push=for_push)):
             action = "skip"
         else:
             action = "mount" if same else "transfer"
         return BlobPlan(d.digest, d.size, d.media_type, action)
 
     blobs = distinct_largest_first(b for _, descs in children for b in descs)
-    planned = run(decide, blobs)
+    planned = (yield Gather([partial(decide, d) for d in blobs], workers)) if blobs else []
     manifests = [c.digest for c, _ in children if c.digest != raw.digest] + [raw.digest]
     return CopyPlan(
-        source=f"{requester.domain}/{repository}@{raw.digest}",
+        source=f"{source.domain}/{repository}@{raw.digest}",
         target=f"{target.domain}/{target.name}",
         tag=tag, manifests=tuple(manifests), blobs=tuple(planned),
     )
+

@@ -3,10 +3,11 @@ and reading its config blob within the body limit."""
 
 from __future__ import annotations
 
+from .._flow import Flow
 from ..errors import PlatformNotFoundError, RegistryResponseError
 from ..models import Descriptor, Image, Platform, RawManifest
 from . import _light
-from .blobs import BlobService
+from ._worker import BlobFlowsLike
 
 
 def wanted_platform(platform: object) -> Platform:
@@ -71,11 +72,12 @@ def check_config_size(config: Descriptor, limit: int) -> None:
         )
 
 
-def read_config(blobs: BlobService, config: Descriptor, limit: int) -> bytes:
+def read_config(blobs: BlobFlowsLike, config: Descriptor, limit: int) -> Flow[bytes]:
     """The config blob (verified), refused when larger than the body limit ``limit``.
 
     Read to the end (a read returns what has arrived so far): the size was checked
     against the limit, the reader refuses more than it, and verifies the digest.
     """
     check_config_size(config, limit)
-    return blobs.get(config.digest, expected_size=config.size)
+    data: bytes = yield from blobs.get(config.digest, expected_size=config.size)
+    return data

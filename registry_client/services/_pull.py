@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from .. import mediatypes
+from .._flow import Flow, Gather, Offload
 from ..errors import PlatformNotFoundError, RegistryResponseError
 from ..layout import OCILayout
 from ..models import Descriptor, Image, Platform, RawManifest
@@ -20,7 +23,6 @@ from ._platforms import (
     read_config,
     wanted_platform,
 )
-from ._schedule import transfer
 from ._tree import MAX_INDEX_DEPTH, manifest_tree, require_verifiable_blobs
 from ._worker import ImageWorker
 
@@ -43,12 +45,13 @@ class Puller(ImageWorker):
     def pull(
         self, reference: str, directory: str | os.PathLike[str], *,
         platform: str | Platform | None, progress: ProgressCallback | None,
-    ) -> Image:
+    ) -> Flow[Image]:
         """Write the image ``reference`` into an OCI layout at ``directory``."""
         layout = OCILayout(directory)
-        layout.check_writable()  # before any request: a folder that is not a layout is refused
-        manifests, blobs = self._manifests, self._blobs
-        raw = manifests.get_raw(reference)
+        # before any request: a folder that is not a layout is refused
+        yield Offload(layout.check_writable)
+        manifests, limit = self._manifests, self._endpoint.body_limit
+        raw = yield from manifests.get_raw(reference)
         is_index, top = _light.read(raw)
         singles: list[tuple[RawManifest, list[Descriptor]]] = []
         entry_raw, entries = raw, top
@@ -56,55 +59,70 @@ class Puller(ImageWorker):
         if not is_index and platform is not None:
             # As docker: a single image is pulled for another platform only if it is one.
             want = wanted_platform(platform)
-            config_data = read_config(blobs, top[0], self._requester.body_limit)
+            config_data = yield from read_config(self._blobs, top[0], limit)
             have = _light.image_platform(raw, top[0], config_data)
             if not have.matches(want):
                 what = f"a single {have} image" if have.os else "not an image (an artifact)"
                 raise PlatformNotFoundError(f"{reference} is {what}, not {want}")
         if is_index and platform is not None:
-            singles.append(self._pick_platform(raw, top, platform))
+            singles.append((yield from self._pick_platform(raw, top, platform)))
         elif is_index:  # every manifest under it, nested indexes included
-            singles.extend(manifest_tree(raw, lambda d: manifests.get_raw(d.digest),
-                                        workers=self._max_workers)[2])
+            _, _, children = yield from manifest_tree(
+                raw, lambda d: manifests.get_raw(d.digest), workers=self._max_workers)
+            singles.extend(children)
         else:
             singles.append((raw, top))
         if not is_index or platform is not None:  # the returned Image reads its config
-            check_config_size(singles[0][1][0], self._requester.body_limit)
+            check_config_size(singles[0][1][0], limit)
         require_verifiable_blobs(
             reference, [(r, [b for b in d if distributable(b)]) for r, d in singles])
-        layout.init()  # only now: a refused platform leaves no layout behind
+        yield Offload(layout.init)  # only now: a refused platform leaves no layout behind
         if is_index and platform is not None:
             entry_raw, entries = singles[0]
         elif is_index:
-            layout.write_blob(raw.digest, raw.data)
-        if config_data is not None:
-            layout.write_blob(top[0].digest, config_data)  # read for the check: kept
+            yield Offload(partial(layout.write_blob, raw.digest, raw.data))
+        if config_data is not None:  # read for the check: kept
+            yield Offload(partial(layout.write_blob, top[0].digest, config_data))
 
-        def fetch(d: Descriptor) -> None:
+        wanted = (b for _, descs in singles for b in descs if distributable(b))
+        yield Gather([partial(self._fetch, layout, d, progress)
+                      for d in distinct_largest_first(wanted)],
+                     self._max_workers, transfer=True)
+
+        def finish() -> bytes | None:
+            for child_raw, _ in singles:
+                layout.write_blob(child_raw.digest, child_raw.data)
+            layout.add_manifest(_descriptor_dict(entry_raw), tag or reference)
+            return None if whole_index else layout.read_blob(entries[0].digest, limit)
+
+        tag = None if is_digest(reference) else reference
+        whole_index = entry_raw is raw and is_index
+        data = yield Offload(finish)
+        return light_image(entry_raw, whole_index, entries, data,
+                           domain=self._endpoint.domain, repository=self._repository, tag=tag)
+
+    def _fetch(
+        self, layout: OCILayout, d: Descriptor, progress: ProgressCallback | None
+    ) -> Flow[None]:
+        """Download one blob into ``layout`` unless it holds it already (and valid)."""
+        def where() -> Path | None:
             # a download writes through symlinks (so: none out of the layout) and into
             # FIFOs and devices (so: none of those left in blobs/, all regular files)
             path = layout.writable_blob_path(d.digest)
             if layout.has_blob(d.digest, d.size):
-                emit(progress, BlobSkipped(d.digest, d.size))
-                return
+                return None
             path.parent.mkdir(parents=True, exist_ok=True)
-            blobs.download(d.digest, path, progress=progress, expected_size=d.size)
+            return path
 
-        wanted = (b for _, descs in singles for b in descs if distributable(b))
-        transfer(fetch, distinct_largest_first(wanted), self._max_workers)
-        for child_raw, _ in singles:
-            layout.write_blob(child_raw.digest, child_raw.data)
-        tag = None if is_digest(reference) else reference
-        layout.add_manifest(_descriptor_dict(entry_raw), tag or reference)
-        whole_index = entry_raw is raw and is_index
-        data = None if whole_index else layout.read_blob(entries[0].digest,
-                                                         self._requester.body_limit)
-        return light_image(entry_raw, whole_index, entries, data,
-                           domain=self._requester.domain, repository=self._repository, tag=tag)
+        path = yield Offload(where)
+        if path is None:
+            emit(progress, BlobSkipped(d.digest, d.size))
+            return
+        yield from self._blobs.download(d.digest, path, progress=progress, expected_size=d.size)
 
     def _pick_platform(
         self, raw: RawManifest, entries: list[Descriptor], platform: str | Platform
-    ) -> tuple[RawManifest, list[Descriptor]]:
+    ) -> Flow[tuple[RawManifest, list[Descriptor]]]:
         """The image manifest for ``platform`` under the index ``raw`` (and its descriptors).
 
         The first entry whose platform matches wins (as crane picks); an entry that is
@@ -118,12 +136,12 @@ class Puller(ImageWorker):
 
         def search(
             entries: list[Descriptor], depth: int
-        ) -> tuple[RawManifest, list[Descriptor]] | None:
+        ) -> Flow[tuple[RawManifest, list[Descriptor]] | None]:
             matching = [d for d in entries if d.platform is not None and d.platform.matches(want)]
             nested = [d for d in entries
                       if d.platform is None and d.media_type in mediatypes.INDEX_TYPES]
             for d in matching[:1] + nested:
-                child = self._manifests.get_raw(d.digest)
+                child = yield from self._manifests.get_raw(d.digest)
                 child_is_index, descs = _light.read(child)
                 if not child_is_index:
                     if d.platform is not None:
@@ -132,12 +150,12 @@ class Puller(ImageWorker):
                 if depth >= MAX_INDEX_DEPTH:
                     raise RegistryResponseError(
                         f"manifest {raw.digest}: indexes nest more than {MAX_INDEX_DEPTH} deep")
-                found = search(descs, depth + 1)
+                found = yield from search(descs, depth + 1)
                 if found is not None:
                     return found
             return None
 
-        found = search(entries, 1)
+        found = yield from search(entries, 1)
         if found is None:
             choose_platform(entries, want)  # raises, naming the platforms the index has
             raise PlatformNotFoundError(f"no image for platform {want} under {raw.digest}")

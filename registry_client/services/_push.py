@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Any
 
+from .._flow import Flow, Gather, Offload
 from ..errors import LayoutError
 from ..layout import OCILayout
 from ..models import Descriptor, Image, RawManifest, manifest_media_type
 from ..progress import ProgressCallback
 from ._plan import distinct_largest_first
 from ._platforms import light_image
-from ._schedule import transfer
 from ._tree import manifest_tree
 from ._upload_source import CheckedFile
-from ._worker import ImageWorker
-from .blobs import BlobService
+from ._worker import BlobFlowsLike, ImageWorker
 
 
 def _local_manifest(layout: OCILayout, desc: dict[str, Any], limit: int) -> RawManifest:
@@ -29,9 +29,9 @@ def _local_manifest(layout: OCILayout, desc: dict[str, Any], limit: int) -> RawM
 
 
 def send_layout_blob(
-    blobs: BlobService, layout: OCILayout, descriptor: Descriptor,
+    blobs: BlobFlowsLike, layout: OCILayout, descriptor: Descriptor,
     progress: ProgressCallback | None,
-) -> None:
+) -> Flow[None]:
     """Upload one blob of an OCI layout unless the registry has it, trusting nothing on
     disk: the file must be the layout's own (:meth:`OCILayout.open_blob`) and is hashed
     while it is sent (:class:`CheckedFile`).
@@ -41,10 +41,11 @@ def send_layout_blob(
         DigestMismatchError: its content is not the blob's (naming the file); the upload
             is stopped before it is committed.
     """
-    with layout.open_blob(descriptor.digest, descriptor.size) as f:
+    f = yield Offload(partial(layout.open_blob, descriptor.digest, descriptor.size))
+    with f:
         name = str(layout.blob_path(descriptor.digest))
-        blobs.upload(CheckedFile(f, descriptor.digest, name),  # type: ignore[arg-type]
-                     digest=descriptor.digest, progress=progress)
+        yield from blobs.upload(CheckedFile(f, descriptor.digest, name),  # type: ignore[arg-type]
+                                digest=descriptor.digest, progress=progress)
 
 
 class Pusher(ImageWorker):
@@ -52,29 +53,35 @@ class Pusher(ImageWorker):
 
     def push(
         self, directory: str | os.PathLike[str], tag: str, *, progress: ProgressCallback | None,
-    ) -> Image:
+    ) -> Flow[Image]:
         """Upload the layout entry named ``tag`` (or the only one) and tag it ``tag``."""
         layout = OCILayout(directory)
-        limit = self._requester.body_limit
-        raw = _local_manifest(layout, layout.find(tag), limit)
-        is_index, top, children = manifest_tree(
-            raw, lambda d: _local_manifest(
-                layout, {"digest": d.digest, "mediaType": d.media_type}, limit),
-            workers=1)
+        limit = self._endpoint.body_limit
 
-        def send(d: Descriptor) -> None:
-            send_layout_blob(self._blobs, layout, d, progress)
+        def local(desc: dict[str, Any]) -> Flow[RawManifest]:
+            raw: RawManifest = yield Offload(partial(_local_manifest, layout, desc, limit))
+            return raw
 
+        raw = yield from local((yield Offload(partial(layout.find, tag))))
+        is_index, top, children = yield from manifest_tree(
+            raw, lambda d: local({"digest": d.digest, "mediaType": d.media_type}), workers=1)
         wanted = [b for _, descs in children for b in descs]
-        for d in wanted:
-            # Before anything is sent: a layout missing a blob, or whose blob file leads
-            # out of it (a symlink to a file elsewhere), or has another size, pushes nothing.
-            layout.open_blob(d.digest, d.size).close()
-        transfer(send, distinct_largest_first(wanted), self._max_workers)
+
+        def check() -> None:
+            for d in wanted:
+                # Before anything is sent: a layout missing a blob, or whose blob file leads
+                # out of it (a symlink to a file elsewhere), or has another size, pushes nothing.
+                layout.open_blob(d.digest, d.size).close()
+
+        yield Offload(check)
+        yield Gather([partial(send_layout_blob, self._blobs, layout, d, progress)
+                      for d in distinct_largest_first(wanted)],
+                     self._max_workers, transfer=True)
         if is_index:
             for child, _ in children:
-                self._manifests.put(child.digest, child)
-        self._manifests.put(tag, raw)
-        config_data = None if is_index else layout.read_blob(top[0].digest, limit)
-        return light_image(raw, is_index, top, config_data, domain=self._requester.domain,
+                yield from self._manifests.put(child.digest, child)
+        yield from self._manifests.put(tag, raw)
+        config_data = None if is_index else (
+            yield Offload(partial(layout.read_blob, top[0].digest, limit)))
+        return light_image(raw, is_index, top, config_data, domain=self._endpoint.domain,
                            repository=self._repository, tag=tag)

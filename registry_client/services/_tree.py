@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
+from .._flow import Flow, Gather
 from ..errors import RegistryResponseError
 from ..models import Descriptor, RawManifest
 from ..reference import require_verifiable
 from . import _light
 from ._plan import distributable
-from ._schedule import parallel
 
 Children = list[tuple[RawManifest, list[Descriptor]]]
 
@@ -25,9 +26,10 @@ def require_verifiable_blobs(reference: str, children: Children) -> None:
 
 
 def manifest_tree(
-    raw: RawManifest, get_child: Callable[[Descriptor], RawManifest], *, workers: int
-) -> tuple[bool, list[Descriptor], Children]:
-    """``(is_index, descriptors, children)`` of ``raw``, read with the light parser.
+    raw: RawManifest, get_child: Callable[[Descriptor], Flow[RawManifest]], *, workers: int
+) -> Flow[tuple[bool, list[Descriptor], Children]]:
+    """``(is_index, descriptors, children)`` of ``raw``, read with the light parser;
+    ``get_child`` is the flow that reads a manifest an index lists (``workers`` at once).
 
     ``children`` pairs every manifest under the top (itself for a single image) with
     its distributable blobs, in the order they must be written: the manifests an
@@ -41,11 +43,12 @@ def manifest_tree(
     fetched: dict[str, RawManifest] = {}
     added: set[str] = set()
 
-    def walk(entries: list[Descriptor], depth: int) -> None:
+    def walk(entries: list[Descriptor], depth: int) -> Flow[None]:
         # Each manifest is fetched once (a level's in parallel) and listed once, after
         # everything under it: a child two indexes share comes before both of them.
         need = list({d.digest: d for d in entries if d.digest not in fetched}.values())
-        for d, child in zip(need, parallel(get_child, need, workers), strict=True):
+        got = (yield Gather([partial(get_child, d) for d in need], workers)) if need else []
+        for d, child in zip(need, got, strict=True):
             fetched[d.digest] = child
         for d in entries:
             if d.digest in added:
@@ -57,7 +60,7 @@ def manifest_tree(
                     raise RegistryResponseError(
                         f"manifest {raw.digest}: indexes nest more than "
                         f"{MAX_INDEX_DEPTH} deep")
-                walk(descs, depth + 1)
+                yield from walk(descs, depth + 1)
                 if d.digest not in added:
                     added.add(d.digest)
                     children.append((child, []))
@@ -65,5 +68,6 @@ def manifest_tree(
                 added.add(d.digest)
                 children.append((child, [b for b in descs if distributable(b)]))
 
-    walk(top, 1)
+    yield from walk(top, 1)
     return True, top, children
+

@@ -1,27 +1,70 @@
-"""What the whole-image collaborators (Puller, Pusher, Copier) are built with."""
+"""What the whole-image flows (pull, push, copy, details, attach) are built with: the
+registry they talk to and the manifest and blob flows of their repository."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, BinaryIO, Protocol
 
-from ..requester import Requester
+from .._flow import Endpoint, Flow
+from ..models import Descriptor, Manifest, RawManifest
+from ..progress import ProgressCallback
 
-if TYPE_CHECKING:  # annotations only: blobs and manifests import nothing from here
-    from .blobs import BlobService
-    from .manifests import ManifestService
+__all__ = ["BlobFlowsLike", "ImageWorker", "ManifestFlowsLike", "ReferrersLike"]
 
-__all__ = ["ImageWorker"]
+
+class ReferrersLike(Protocol):
+    """The referrers flows a copy or an attach keeps up to date (``Referrers``)."""
+
+    def has_api(self, digest: str) -> Flow[bool]: ...
+    def note_api(self, present: bool) -> None: ...
+    def add_to_fallback(self, subject: str, entry: Descriptor) -> Flow[None]: ...
+
+
+class ManifestFlowsLike(Protocol):
+    """The manifest flows whole images use (``ManifestFlows``)."""
+
+    @property
+    def referrers_service(self) -> ReferrersLike: ...
+    def get_raw(self, reference: str) -> Flow[RawManifest]: ...
+    def head(self, reference: str) -> Flow[Descriptor]: ...
+    def put(self, reference: str, manifest: Manifest | RawManifest) -> Flow[str]: ...
+    def put_with_headers(
+        self, reference: str, manifest: Manifest | RawManifest
+    ) -> Flow[tuple[str, Mapping[str, str]]]: ...
+    def delete(self, digest: str) -> Flow[None]: ...
+    def referrers(
+        self, digest: str, artifact_type: str | None = None
+    ) -> Flow[list[Descriptor]]: ...
+
+
+class BlobFlowsLike(Protocol):
+    """The blob flows whole images use (``BlobFlows``)."""
+
+    def exists(self, digest: str, *, for_push: bool = False) -> Flow[bool]: ...
+    def get(self, digest: str, *, expected_size: int | None = None) -> Flow[bytes]: ...
+    def download(
+        self, digest: str, path: str | os.PathLike[str], *,
+        progress: ProgressCallback | None = None, expected_size: int | None = None,
+    ) -> Flow[Path]: ...
+    def upload(
+        self, data: bytes | BinaryIO | IO[bytes] | str | os.PathLike[str], *,
+        digest: str | None = None, progress: ProgressCallback | None = None,
+    ) -> Flow[Descriptor]: ...
+    def mount(self, digest: str, from_repository: str) -> Flow[bool]: ...
 
 
 class ImageWorker:
-    """Works on whole images of one repository through its manifests and blobs services,
-    moving ``max_workers`` blobs at a time; built by the ImageService that owns it."""
+    """Works on whole images of one repository through its manifest and blob flows,
+    moving ``max_workers`` blobs at a time; built by the ImageFlows that owns it."""
 
     def __init__(
-        self, requester: Requester, repository: str, *, manifests: ManifestService,
-        blobs: BlobService, max_workers: int,
+        self, endpoint: Endpoint, repository: str, *, manifests: ManifestFlowsLike,
+        blobs: BlobFlowsLike, max_workers: int,
     ) -> None:
-        self._requester = requester
+        self._endpoint = endpoint
         self._repository = repository
         self._manifests = manifests
         self._blobs = blobs

@@ -1,4 +1,8 @@
-"""ImageService: whole images -- inspect, delete, pull, push, copy, retag."""
+"""ImageService: whole images -- inspect, delete, pull, push, copy, retag.
+
+The operations are written once as flows (:class:`ImageFlows`); :class:`ImageService`
+runs them with the blocking shell, ``registry_client.aio`` with asyncio.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal, overload
 
+from .._flow import Endpoint, Flow
 from ..models import (
     IMAGE_CONFIG_TYPES,
     Descriptor,
@@ -30,10 +35,12 @@ from ._attach import ArtifactItem, Attacher
 from ._base import Service
 from ._copy import Copier
 from ._details import DetailsReader
-from ._plan import CopyPlan
+from ._interim import OffloadedBlobs, OffloadedManifests
+from ._plan import CopyPlan, CopyTarget
 from ._platforms import platform_of_entry, read_config
 from ._pull import Puller
 from ._push import Pusher
+from ._worker import BlobFlowsLike, ManifestFlowsLike
 from .blobs import BlobService
 from .manifests import ManifestService
 from .tags import TagService
@@ -42,40 +49,42 @@ if TYPE_CHECKING:
     from ..repository import Repository  # annotations only: services sit below it
 
 
-class ImageService(Service):
-    """Whole-image operations on one repository."""
+class ImageFlows(Service):
+    """The whole-image operations of one repository as flows (see ``registry_client._flow``),
+    over its manifest and blob flows; :class:`ImageService` and the asyncio
+    ``AsyncImageService`` run them. Each method is the flow of the :class:`ImageService`
+    method of the same name (same arguments, same result, same errors)."""
 
     def __init__(
-        self, requester: Requester, repository: str, *, manifests: ManifestService,
-        blobs: BlobService, tags: TagService, max_workers: int = 4,
+        self, endpoint: Endpoint, repository: str, *, manifests: ManifestFlowsLike,
+        blobs: BlobFlowsLike, max_workers: int = 4,
     ) -> None:
-        super().__init__(requester, repository)
+        super().__init__(endpoint, repository)
         self._manifests = manifests
         self._blobs = blobs
-        self._tags = tags
         self._max_workers = max(1, max_workers)
 
     # -- collaborators ------------------------------------------------------------------
-    # Each is built on first use, from the requester, the repository name and the
-    # services it works with.
+    # Each is built on first use, from the registry, the repository name and the flows
+    # it works with.
     @cached_property
     def _details(self) -> DetailsReader:
-        return DetailsReader(self._requester, manifests=self._manifests, blobs=self._blobs,
-                             max_workers=self._max_workers)
+        return DetailsReader(self._endpoint, self.repository, manifests=self._manifests,
+                             blobs=self._blobs, max_workers=self._max_workers)
 
     @cached_property
     def _puller(self) -> Puller:
-        return Puller(self._requester, self.repository, manifests=self._manifests,
+        return Puller(self._endpoint, self.repository, manifests=self._manifests,
                       blobs=self._blobs, max_workers=self._max_workers)
 
     @cached_property
     def _pusher(self) -> Pusher:
-        return Pusher(self._requester, self.repository, manifests=self._manifests,
+        return Pusher(self._endpoint, self.repository, manifests=self._manifests,
                       blobs=self._blobs, max_workers=self._max_workers)
 
     @cached_property
     def _copier(self) -> Copier:
-        return Copier(self._requester, self.repository, manifests=self._manifests,
+        return Copier(self._endpoint, self.repository, manifests=self._manifests,
                       blobs=self._blobs, max_workers=self._max_workers)
 
     @cached_property
@@ -84,40 +93,27 @@ class ImageService(Service):
                         referrers=self._manifests.referrers_service)
 
     # -- reading ------------------------------------------------------------------------
-    def get_by_tag(self, tag: str) -> Image:
-        """Describe the image a tag points to, with its platform(s).
-
-        Raises:
-            NotFoundError: no such tag.
-            SchemaV1NotSupportedError, UnknownSchemaError: a manifest type we do not read.
-        """
+    def get_by_tag(self, tag: str) -> Flow[Image]:
+        """See :meth:`ImageService.get_by_tag`."""
         check_tag(tag)
-        return self._image(tag)
+        return (yield from self._image(tag))
 
-    def get_by_digest(self, digest: str) -> Image:
-        """Describe the image with this manifest digest (``Image.tag`` is None).
-
-        Raises:
-            NotFoundError: no such manifest.
-        """
+    def get_by_digest(self, digest: str) -> Flow[Image]:
+        """See :meth:`ImageService.get_by_digest`."""
         check_digest(digest)
-        return self._image(digest)
+        return (yield from self._image(digest))
 
-    def _image(self, reference: str) -> Image:
-        raw = self._manifests.get_raw(reference)
+    def _image(self, reference: str) -> Flow[Image]:
+        raw = yield from self._manifests.get_raw(reference)
         manifest = manifest_from_bytes(raw.data, raw.media_type)
-        return self.describe(raw, manifest, tag=None if is_digest(reference) else reference)
+        return (yield from self.describe(
+            raw, manifest, tag=None if is_digest(reference) else reference))
 
     def describe(
         self, raw: RawManifest, manifest: Manifest, *, tag: str | None,
         config_data: bytes | None = None,
-    ) -> Image:
-        """Build the :class:`Image` for a fetched manifest.
-
-        For a single manifest the platform comes from its config blob: ``config_data``
-        when given, else fetched. An artifact (its config is no image config, e.g. the
-        empty ``{}`` of OCI 1.1 artifacts) reports one platform with empty os/arch.
-        """
+    ) -> Flow[Image]:
+        """See :meth:`ImageService.describe`."""
         platforms: list[Platform]
         if isinstance(manifest, ManifestList | OCIIndex):
             platforms = [
@@ -130,7 +126,7 @@ class ImageService(Service):
         else:
             config = (
                 config_from_bytes(config_data) if config_data is not None
-                else self.config(manifest)
+                else (yield from self.config(manifest))
             )
             platforms = [Platform(
                 architecture=config.architecture or "", os=config.os or "",
@@ -143,6 +139,142 @@ class ImageService(Service):
             platforms=platforms, media_type=raw.media_type, size=len(raw.data),
         )
 
+    def config(self, manifest: ManifestV2 | OCIManifest) -> Flow[ImageConfig]:
+        """See :meth:`ImageService.config`."""
+        data = yield from read_config(self._blobs, manifest.config, self._endpoint.body_limit)
+        return config_from_bytes(data)
+
+    def details(
+        self, reference: str, platform: str | Platform | None = None
+    ) -> Flow[list[ImageDetails]]:
+        """See :meth:`ImageService.details`."""
+        check_reference(reference)
+        return (yield from self._details.details(reference, platform))
+
+    def delete_by_digest(self, digest: str) -> Flow[None]:
+        """See :meth:`ImageService.delete_by_digest`."""
+        yield from self._manifests.delete(digest)
+
+    # -- moving images ------------------------------------------------------------------
+    def pull(
+        self, reference: str, directory: str | os.PathLike[str], *,
+        platform: str | Platform | None = None, progress: ProgressCallback | None = None,
+    ) -> Flow[Image]:
+        """See :meth:`ImageService.pull`."""
+        check_reference(reference)
+        return (yield from self._puller.pull(reference, directory, platform=platform,
+                                             progress=progress))
+
+    def push(
+        self, directory: str | os.PathLike[str], tag: str, *,
+        progress: ProgressCallback | None = None,
+    ) -> Flow[Image]:
+        """See :meth:`ImageService.push`."""
+        check_tag(tag)
+        return (yield from self._pusher.push(directory, tag, progress=progress))
+
+    @overload
+    def copy(
+        self, reference: str, target: CopyTarget, target_tag: str | None = None, *,
+        progress: ProgressCallback | None = None, referrers: bool = False,
+        dry_run: Literal[False] = False,
+    ) -> Flow[Image]: ...
+
+    @overload
+    def copy(
+        self, reference: str, target: CopyTarget, target_tag: str | None = None, *,
+        progress: ProgressCallback | None = None, referrers: bool = False,
+        dry_run: Literal[True],
+    ) -> Flow[CopyPlan]: ...
+
+    @overload
+    def copy(
+        self, reference: str, target: CopyTarget, target_tag: str | None = None, *,
+        progress: ProgressCallback | None = None, referrers: bool = False,
+        dry_run: bool = False,
+    ) -> Flow[Image | CopyPlan]: ...
+
+    def copy(
+        self, reference: str, target: CopyTarget, target_tag: str | None = None, *,
+        progress: ProgressCallback | None = None, referrers: bool = False,
+        dry_run: bool = False,
+    ) -> Flow[Image] | Flow[CopyPlan] | Flow[Image | CopyPlan]:
+        """See :meth:`ImageService.copy`."""
+        return self._copy(reference, target, target_tag, progress=progress,
+                          referrers=referrers, dry_run=dry_run)
+
+    def _copy(
+        self, reference: str, target: CopyTarget, target_tag: str | None, *,
+        progress: ProgressCallback | None, referrers: bool, dry_run: bool,
+    ) -> Flow[Image | CopyPlan]:
+        check_reference(reference)
+        if target_tag is not None:
+            check_tag(target_tag)
+        return (yield from self._copier.copy(reference, target, target_tag, progress=progress,
+                                             referrers=referrers, dry_run=dry_run))
+
+    def attach(
+        self, subject_digest: str, artifact_type: str, blobs_or_files: Iterable[ArtifactItem],
+        annotations: Mapping[str, str] | None = None,
+    ) -> Flow[Descriptor]:
+        """See :meth:`ImageService.attach`."""
+        check_reference(subject_digest)
+        return (yield from self._attacher.attach(subject_digest, artifact_type, blobs_or_files,
+                                                 annotations))
+
+    def retag(self, reference: str, new_tag: str) -> Flow[Image]:
+        """See :meth:`ImageService.retag`."""
+        check_reference(reference)
+        check_tag(new_tag)
+        raw = yield from self._manifests.get_raw(reference)
+        yield from self._manifests.put(new_tag, raw)
+        manifest = manifest_from_bytes(raw.data, raw.media_type)
+        return (yield from self.describe(raw, manifest, tag=new_tag))
+
+
+class ImageService(Service):
+    """Whole-image operations on one repository."""
+
+    def __init__(
+        self, requester: Requester, repository: str, *, manifests: ManifestService,
+        blobs: BlobService, tags: TagService, max_workers: int = 4,
+    ) -> None:
+        super().__init__(requester, repository)
+        self._tags = tags
+        self.flows = ImageFlows(requester, repository, manifests=OffloadedManifests(manifests),
+                                blobs=OffloadedBlobs(blobs), max_workers=max_workers)
+        """The protocol of these operations, as flows (the asyncio flavour runs them too)."""
+
+    # -- reading ------------------------------------------------------------------------
+    def get_by_tag(self, tag: str) -> Image:
+        """Describe the image a tag points to, with its platform(s).
+
+        Raises:
+            NotFoundError: no such tag.
+            SchemaV1NotSupportedError, UnknownSchemaError: a manifest type we do not read.
+        """
+        return self._run(self.flows.get_by_tag(tag))
+
+    def get_by_digest(self, digest: str) -> Image:
+        """Describe the image with this manifest digest (``Image.tag`` is None).
+
+        Raises:
+            NotFoundError: no such manifest.
+        """
+        return self._run(self.flows.get_by_digest(digest))
+
+    def describe(
+        self, raw: RawManifest, manifest: Manifest, *, tag: str | None,
+        config_data: bytes | None = None,
+    ) -> Image:
+        """Build the :class:`Image` for a fetched manifest.
+
+        For a single manifest the platform comes from its config blob: ``config_data``
+        when given, else fetched. An artifact (its config is no image config, e.g. the
+        empty ``{}`` of OCI 1.1 artifacts) reports one platform with empty os/arch.
+        """
+        return self._run(self.flows.describe(raw, manifest, tag=tag, config_data=config_data))
+
     def config(self, manifest: ManifestV2 | OCIManifest) -> ImageConfig:
         """Fetch and parse the image config blob of a single-platform manifest.
 
@@ -150,8 +282,7 @@ class ImageService(Service):
             RegistryResponseError: the config is too large or malformed.
             DigestMismatchError: the config does not match its digest.
         """
-        return config_from_bytes(
-            read_config(self._blobs, manifest.config, self._requester.body_limit))
+        return self._run(self.flows.config(manifest))
 
     def details(
         self, reference: str, platform: str | Platform | None = None
@@ -171,8 +302,7 @@ class ImageService(Service):
             PlatformNotFoundError: nothing of ``platform`` (also a ValueError).
             SchemaV1NotSupportedError, UnknownSchemaError: a manifest type we do not read.
         """
-        check_reference(reference)
-        return self._details.details(reference, platform)
+        return self._run(self.flows.details(reference, platform))
 
     def delete_by_digest(self, digest: str) -> None:
         """Delete the manifest with this digest and every tag pointing to it.
@@ -180,7 +310,7 @@ class ImageService(Service):
         Raises:
             NotFoundError: no such manifest.
         """
-        self._manifests.delete(digest)
+        return self._run(self.flows.delete_by_digest(digest))
 
     # -- moving images ------------------------------------------------------------------
     def pull(
@@ -201,8 +331,8 @@ class ImageService(Service):
                 layout's (no ``oci-layout`` file: it is left untouched), or a blob path
                 in it leads outside it; refused before any request (a ValueError too).
         """
-        check_reference(reference)
-        return self._puller.pull(reference, directory, platform=platform, progress=progress)
+        return self._run(self.flows.pull(reference, directory, platform=platform,
+                                         progress=progress))
 
     def push(
         self, directory: str | os.PathLike[str], tag: str, *,
@@ -223,8 +353,7 @@ class ImageService(Service):
                 disk); the error names the file, and that blob's upload is stopped
                 before the PUT that would commit it.
         """
-        check_tag(tag)
-        return self._pusher.push(directory, tag, progress=progress)
+        return self._run(self.flows.push(directory, tag, progress=progress))
 
     @overload
     def copy(
@@ -263,11 +392,8 @@ class ImageService(Service):
         blob, whether the copy would skip it (the target has it), mount it or
         transfer it, and how many bytes would move (manifest GETs, blob HEADs only).
         """
-        check_reference(reference)
-        if target_tag is not None:
-            check_tag(target_tag)
-        return self._copier.copy(reference, target, target_tag, progress=progress,
-                                 referrers=referrers, dry_run=dry_run)
+        return self._run(self.flows.copy(reference, target, target_tag, progress=progress,
+                                         referrers=referrers, dry_run=dry_run))
 
     def attach(
         self, subject_digest: str, artifact_type: str, blobs_or_files: Iterable[ArtifactItem],
@@ -291,8 +417,8 @@ class ImageService(Service):
             RegistryResponseError: the registry refused the artifact, or the
                 referrers tag holds something other than an OCI index.
         """
-        check_reference(subject_digest)
-        return self._attacher.attach(subject_digest, artifact_type, blobs_or_files, annotations)
+        return self._run(self.flows.attach(subject_digest, artifact_type, blobs_or_files,
+                                           annotations))
 
     def retag(self, reference: str, new_tag: str) -> Image:
         """Put the manifest of ``reference`` under ``new_tag`` too; no blob moves.
@@ -300,9 +426,4 @@ class ImageService(Service):
         Raises:
             NotFoundError: no such image.
         """
-        check_reference(reference)
-        check_tag(new_tag)
-        raw = self._manifests.get_raw(reference)
-        self._manifests.put(new_tag, raw)
-        manifest = manifest_from_bytes(raw.data, raw.media_type)
-        return self.describe(raw, manifest, tag=new_tag)
+        return self._run(self.flows.retag(reference, new_tag))

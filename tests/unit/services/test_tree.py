@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 
 from registry_client import RawManifest, RegistryResponseError
+from registry_client._flow import Flow, Offload, run
 from registry_client.models import Descriptor
-from registry_client.services._tree import MAX_INDEX_DEPTH, manifest_tree
+from registry_client.services._shell import BlockingShell
+from registry_client.services._tree import MAX_INDEX_DEPTH, Children
+from registry_client.services._tree import manifest_tree as manifest_tree_flow
 
 OCI_M = "application/vnd.oci.image.manifest.v1+json"
 OCI_I = "application/vnd.oci.image.index.v1+json"
@@ -51,6 +54,15 @@ class Store:
     def __call__(self, desc: Descriptor) -> RawManifest:
         self.fetched.append(desc.digest)
         return self.by_digest[desc.digest]
+
+
+def manifest_tree(
+    raw: RawManifest, store: Store, *, workers: int
+) -> tuple[bool, list[Descriptor], Children]:
+    """The flow run by the blocking shell, each child read from ``store``."""
+    def child(desc: Descriptor) -> Flow[RawManifest]:
+        return (yield Offload(lambda: store(desc)))
+    return run(manifest_tree_flow(raw, child, workers=workers), BlockingShell(None))  # type: ignore[arg-type]
 
 
 def test_a_single_image_is_its_own_child_without_foreign_layers() -> None:
