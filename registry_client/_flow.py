@@ -47,11 +47,16 @@ T = TypeVar("T")
 class Call:
     """Send ``request`` through the registry's Requester (auth, retries, typed errors).
 
+    ``endpoint`` is the requester of the registry to send it to (a service's flows
+    name their own): None is the shell's own registry. A flow may so talk to two
+    registries -- a copy reads the source and writes the target -- in one shell.
+
     Result: the :class:`~registry_client._response.Response` (a streamed one when
     ``request.stream``: read it with :class:`Drain`, and close it).
     """
 
     request: Request
+    endpoint: Endpoint | None = None
 
 
 @attrs.frozen

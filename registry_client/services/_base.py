@@ -86,7 +86,7 @@ class Service:
             retry_if=retry_if,
         )
         try:
-            resp: Response = yield Call(request)
+            resp: Response = yield Call(request, self._endpoint)
         except RegistryResponseError as exc:
             self._explain_refusal(method, path, exc)
             raise

@@ -25,7 +25,7 @@ class BlockingShell:
     def perform(self, effect: Effect) -> Any:
         """Do what ``effect`` asks (see :mod:`registry_client._flow`)."""
         if isinstance(effect, Call):
-            return self._requester.send_request(effect.request)
+            return self._sender(effect).send_request(effect.request)
         if isinstance(effect, Drain):
             return self._drain(effect)
         if isinstance(effect, Offload):
@@ -38,6 +38,16 @@ class BlockingShell:
                 return [None] * len(effect.flows)
             return parallel(one, effect.flows, effect.workers)
         raise TypeError(f"not an effect: {effect!r}")
+
+    def _sender(self, effect: Call) -> Requester:
+        """The requester ``effect`` goes through: its endpoint's, else this shell's."""
+        endpoint = effect.endpoint
+        if endpoint is None:
+            return self._requester
+        if not isinstance(endpoint, Requester):
+            raise TypeError("a blocking call to an asyncio registry: copy between "
+                            "repositories of the same flavour of the API")
+        return endpoint
 
     def _drain(self, effect: Drain) -> int:
         resp, sink, limit = effect.response, effect.sink, effect.limit
