@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import inspect
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -201,7 +202,7 @@ class AsyncShell:
 
     async def _perform(self, effect: Effect) -> Any:
         if isinstance(effect, Call):
-            return await self._requester.send_request(effect.request)
+            return await self._sender(effect).send_request(effect.request)
         if isinstance(effect, Drain):
             return await self._drain(effect)
         if isinstance(effect, Offload):
@@ -211,6 +212,18 @@ class AsyncShell:
         if isinstance(effect, Gather):
             return await self._gather(effect)
         raise TypeError(f"not an effect: {effect!r}")
+
+    def _sender(self, effect: Call) -> AsyncSender:
+        """The requester ``effect`` goes through: its endpoint's (a copy's target), else
+        this shell's."""
+        endpoint: Any = effect.endpoint
+        if endpoint is None:
+            return self._requester
+        if not inspect.iscoroutinefunction(getattr(endpoint, "send_request", None)):
+            raise TypeError("an asyncio call to a blocking registry: copy between "
+                            "repositories of the same flavour of the API")
+        sender: AsyncSender = endpoint
+        return sender
 
     # -- Drain --------------------------------------------------------------------------
 

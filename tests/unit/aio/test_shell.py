@@ -322,3 +322,31 @@ async def test_a_cancelled_drain_ends_its_sink_thread_before_the_clean_up() -> N
     assert 1 <= events.count("sunk") < len(chunks)
     time.sleep(0.15)  # the thread has ended: nothing is sunk after the clean-up
     assert events[-1] == "clean-up"
+
+
+# -- a Call names its registry ----------------------------------------------------------------
+@pytest.mark.anyio
+async def test_a_call_naming_another_registry_is_sent_there() -> None:
+    # a copy between registries: one flow, one shell, the target's calls go to the target
+    here = _Sender(lambda request: httpx.Response(200))
+    there = _Sender(lambda request: httpx.Response(203))
+
+    def flow() -> Flow[tuple[int, int]]:
+        mine: Response = yield Call(Request("GET", "a/tags/list"))
+        theirs: Response = yield Call(Request("GET", "a/tags/list"), there)  # type: ignore[arg-type]
+        return mine.status_code, theirs.status_code
+
+    assert await arun(flow(), AsyncShell(here)) == (200, 203)
+
+
+@pytest.mark.anyio
+async def test_an_asyncio_call_to_a_blocking_registry_is_refused() -> None:
+    from registry_client import Registry
+
+    shell = AsyncShell(_Sender(lambda request: httpx.Response(200)))
+    with Registry("registry.example") as blocking:
+        def flow() -> Flow[None]:
+            yield Call(Request("GET", "a/tags/list"), blocking.requester)
+
+        with pytest.raises(TypeError, match="blocking registry"):
+            await arun(flow(), shell)
