@@ -252,9 +252,13 @@ class Relayed:
         rx = self._rx
         self._resp = resp = yield from self._fetch.open(rx)
 
+        received = self._fetch._endpoint.count_received  # the source's stats count it
+
         def passing(block: bytes) -> None:
             rx.take(block)
+            received(len(block))
             advance(len(block))
+            check_cancelled()  # as a file body does: a called-off copy stops at this block
 
         return Relay(resp, passing)
 
