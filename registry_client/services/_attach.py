@@ -11,7 +11,8 @@ from .. import mediatypes
 from .._digest import compute_digest
 from .._flow import Flow, Offload
 from ..models import Descriptor, OCIManifest, RawManifest, manifest_to_bytes
-from ._worker import BlobFlowsLike, ManifestFlowsLike, ReferrersLike
+from ._worker import ManifestFlowsLike, ReferrersLike
+from .blobs import BlobFlows
 
 TITLE = "org.opencontainers.image.title"
 EMPTY_JSON = b"{}"
@@ -29,7 +30,7 @@ class Attacher:
     registry lacks the referrers API, the entry in the referrers tag schema's index."""
 
     def __init__(
-        self, *, manifests: ManifestFlowsLike, blobs: BlobFlowsLike, referrers: ReferrersLike
+        self, *, manifests: ManifestFlowsLike, blobs: BlobFlows, referrers: ReferrersLike
     ) -> None:
         self._manifests = manifests
         self._blobs = blobs

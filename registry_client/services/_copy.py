@@ -14,7 +14,7 @@ from ..errors import NotFoundError, RegistryUnavailableError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Image, RawManifest
 from ..progress import BlobMounted, BlobSkipped, ProgressCallback, emit
 from ..reference import is_digest
-from ._interim import flows_of, relay_blob
+from ._interim import flows_of
 from ._plan import BlobPlan, CopyPlan, CopyTarget, make_plan
 from ._platforms import light_image, read_config
 from ._tree import Children, manifest_tree, require_verifiable_blobs
@@ -98,11 +98,8 @@ class Copier(ImageWorker):
         raw = source.raw
         config = None if source.is_index else source.top[0]
         limit = self._endpoint.body_limit
-        config_digest = config.digest if config is not None and config.size <= limit else None
-        kept: dict[str, bytes] = {}
         there_manifests, _ = flows_of(target)
-        yield Gather([partial(self._move, b, target, progress,
-                              kept if b.digest == config_digest else None)
+        yield Gather([partial(self._move, b, target, progress)
                       for b in plan.blobs],  # distinct, largest first
                      self._max_workers, transfer=True)
         for child, _ in source.children:
@@ -111,18 +108,15 @@ class Copier(ImageWorker):
         yield from there_manifests.put(tag or raw.digest, raw)
         config_data = None
         if config is not None and config.media_type in IMAGE_CONFIG_TYPES:
-            # Mounted or skipped, the config was not read on the way: read it from the source.
-            config_data = kept.get(config.digest) or (
-                yield from read_config(self._blobs, config, limit))
+            # The config describes the result: read from the source (it is small).
+            config_data = yield from read_config(self._blobs, config, limit)
         return light_image(raw, source.is_index, source.top, config_data,
                            domain=target.domain, repository=target.name, tag=tag)
 
     def _move(
         self, b: BlobPlan, target: CopyTarget, progress: ProgressCallback | None,
-        kept: dict[str, bytes] | None,
     ) -> Flow[None]:
-        """Carry out the plan of one blob: skip it, mount it, or stream it across (its bytes
-        kept in ``kept`` when given: the config, small, describes the result)."""
+        """Carry out the plan of one blob: skip it, mount it, or stream it across."""
         _, there = flows_of(target)
         if b.action == "skip":
             emit(progress, BlobSkipped(b.digest, b.size))
@@ -132,10 +126,11 @@ class Copier(ImageWorker):
             return
         tries = 0
         while True:
-            keep: list[bytes] | None = [] if kept is not None else None
             try:
-                yield from relay_blob(self._blobs, there, b.digest, b.size,
-                                      progress=progress, keep=keep)
+                # read from the source as it is sent, verified on the way (a Relay)
+                yield from there.upload_stream(self._blobs.fetch, digest=b.digest,
+                                               size=b.size, progress=progress)
+                return
             except RegistryUnavailableError as exc:
                 # A connection cut on the way (the source's own resumes used up, or the
                 # target's PUT cut: its session is gone and the stream can't rewind):
@@ -144,10 +139,6 @@ class Copier(ImageWorker):
                     raise
                 tries += 1
                 log.debug("copy: blob %s was cut on the way, sending it again", b.digest)
-                continue
-            if kept is not None and keep is not None:
-                kept[b.digest] = b"".join(keep)  # verified: the upload checked its digest
-            return
 
     # -- referrers ---------------------------------------------------------------------------
     def _copy_referrers(

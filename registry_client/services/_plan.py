@@ -10,7 +10,7 @@ import attrs
 
 from .._flow import Endpoint, Flow, Gather
 from ..models import Descriptor, RawManifest
-from ._worker import BlobFlowsLike
+from .blobs import BlobFlows
 
 __all__ = ["BlobAction", "BlobPlan", "CopyPlan"]
 
@@ -109,7 +109,7 @@ def distinct_largest_first(items: Iterable[Descriptor]) -> list[Descriptor]:
 def make_plan(
     source: Endpoint, repository: str, raw: RawManifest,
     children: list[tuple[RawManifest, list[Descriptor]]],
-    target: CopyTarget, target_blobs: BlobFlowsLike, tag: str | None, *,
+    target: CopyTarget, target_blobs: BlobFlows, tag: str | None, *,
     check_target: bool, for_push: bool = False, workers: int,
 ) -> Flow[CopyPlan]:
     """Decide per blob of copying ``raw`` from ``repository`` (on the ``source`` registry);

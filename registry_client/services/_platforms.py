@@ -7,7 +7,7 @@ from .._flow import Flow
 from ..errors import PlatformNotFoundError, RegistryResponseError
 from ..models import Descriptor, Image, Platform, RawManifest
 from . import _light
-from ._worker import BlobFlowsLike
+from .blobs import BlobFlows
 
 
 def wanted_platform(platform: object) -> Platform:
@@ -72,7 +72,7 @@ def check_config_size(config: Descriptor, limit: int) -> None:
         )
 
 
-def read_config(blobs: BlobFlowsLike, config: Descriptor, limit: int) -> Flow[bytes]:
+def read_config(blobs: BlobFlows, config: Descriptor, limit: int) -> Flow[bytes]:
     """The config blob (verified), refused when larger than the body limit ``limit``.
 
     Read to the end (a read returns what has arrived so far): the size was checked

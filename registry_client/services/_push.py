@@ -15,7 +15,8 @@ from ._plan import distinct_largest_first
 from ._platforms import light_image
 from ._tree import manifest_tree
 from ._upload_source import CheckedFile
-from ._worker import BlobFlowsLike, ImageWorker
+from ._worker import ImageWorker
+from .blobs import BlobFlows
 
 
 def _local_manifest(layout: OCILayout, desc: dict[str, Any], limit: int) -> RawManifest:
@@ -29,7 +30,7 @@ def _local_manifest(layout: OCILayout, desc: dict[str, Any], limit: int) -> RawM
 
 
 def send_layout_blob(
-    blobs: BlobFlowsLike, layout: OCILayout, descriptor: Descriptor,
+    blobs: BlobFlows, layout: OCILayout, descriptor: Descriptor,
     progress: ProgressCallback | None,
 ) -> Flow[None]:
     """Upload one blob of an OCI layout unless the registry has it, trusting nothing on

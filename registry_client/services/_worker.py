@@ -3,16 +3,16 @@ registry they talk to and the manifest and blob flows of their repository."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from pathlib import Path
-from typing import IO, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .._flow import Endpoint, Flow
 from ..models import Descriptor, Manifest, RawManifest
-from ..progress import ProgressCallback
 
-__all__ = ["BlobFlowsLike", "ImageWorker", "ManifestFlowsLike", "ReferrersLike"]
+if TYPE_CHECKING:  # annotations only: blobs imports nothing from here
+    from .blobs import BlobFlows
+
+__all__ = ["ImageWorker", "ManifestFlowsLike", "ReferrersLike"]
 
 
 class ReferrersLike(Protocol):
@@ -40,29 +40,13 @@ class ManifestFlowsLike(Protocol):
     ) -> Flow[list[Descriptor]]: ...
 
 
-class BlobFlowsLike(Protocol):
-    """The blob flows whole images use (``BlobFlows``)."""
-
-    def exists(self, digest: str, *, for_push: bool = False) -> Flow[bool]: ...
-    def get(self, digest: str, *, expected_size: int | None = None) -> Flow[bytes]: ...
-    def download(
-        self, digest: str, path: str | os.PathLike[str], *,
-        progress: ProgressCallback | None = None, expected_size: int | None = None,
-    ) -> Flow[Path]: ...
-    def upload(
-        self, data: bytes | BinaryIO | IO[bytes] | str | os.PathLike[str], *,
-        digest: str | None = None, progress: ProgressCallback | None = None,
-    ) -> Flow[Descriptor]: ...
-    def mount(self, digest: str, from_repository: str) -> Flow[bool]: ...
-
-
 class ImageWorker:
     """Works on whole images of one repository through its manifest and blob flows,
     moving ``max_workers`` blobs at a time; built by the ImageFlows that owns it."""
 
     def __init__(
         self, endpoint: Endpoint, repository: str, *, manifests: ManifestFlowsLike,
-        blobs: BlobFlowsLike, max_workers: int,
+        blobs: BlobFlows, max_workers: int,
     ) -> None:
         self._endpoint = endpoint
         self._repository = repository

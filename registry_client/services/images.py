@@ -35,13 +35,13 @@ from ._attach import ArtifactItem, Attacher
 from ._base import Service
 from ._copy import Copier
 from ._details import DetailsReader
-from ._interim import OffloadedBlobs, OffloadedManifests
+from ._interim import OffloadedManifests
 from ._plan import CopyPlan, CopyTarget
 from ._platforms import platform_of_entry, read_config
 from ._pull import Puller
 from ._push import Pusher
-from ._worker import BlobFlowsLike, ManifestFlowsLike
-from .blobs import BlobService
+from ._worker import ManifestFlowsLike
+from .blobs import BlobFlows, BlobService
 from .manifests import ManifestService
 from .tags import TagService
 
@@ -57,7 +57,7 @@ class ImageFlows(Service):
 
     def __init__(
         self, endpoint: Endpoint, repository: str, *, manifests: ManifestFlowsLike,
-        blobs: BlobFlowsLike, max_workers: int = 4,
+        blobs: BlobFlows, max_workers: int = 4,
     ) -> None:
         super().__init__(endpoint, repository)
         self._manifests = manifests
@@ -242,7 +242,7 @@ class ImageService(Service):
         super().__init__(requester, repository)
         self._tags = tags
         self.flows = ImageFlows(requester, repository, manifests=OffloadedManifests(manifests),
-                                blobs=OffloadedBlobs(blobs), max_workers=max_workers)
+                                blobs=blobs.flows, max_workers=max_workers)
         """The protocol of these operations, as flows (the asyncio flavour runs them too)."""
 
     # -- reading ------------------------------------------------------------------------
