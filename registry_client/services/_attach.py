@@ -11,8 +11,9 @@ from .. import mediatypes
 from .._digest import compute_digest
 from .._flow import Flow, Offload
 from ..models import Descriptor, OCIManifest, RawManifest, manifest_to_bytes
-from ._worker import ManifestFlowsLike, ReferrersLike
+from ._referrers import ReferrerFlows
 from .blobs import BlobFlows
+from .manifests import ManifestFlows
 
 TITLE = "org.opencontainers.image.title"
 EMPTY_JSON = b"{}"
@@ -30,7 +31,7 @@ class Attacher:
     registry lacks the referrers API, the entry in the referrers tag schema's index."""
 
     def __init__(
-        self, *, manifests: ManifestFlowsLike, blobs: BlobFlows, referrers: ReferrersLike
+        self, *, manifests: ManifestFlows, blobs: BlobFlows, referrers: ReferrerFlows
     ) -> None:
         self._manifests = manifests
         self._blobs = blobs

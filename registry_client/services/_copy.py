@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -14,11 +15,19 @@ from ..errors import NotFoundError, RegistryUnavailableError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Image, RawManifest
 from ..progress import BlobMounted, BlobSkipped, ProgressCallback, emit
 from ..reference import is_digest
-from ._interim import flows_of
 from ._plan import BlobPlan, CopyPlan, CopyTarget, make_plan
 from ._platforms import light_image, read_config
 from ._tree import Children, manifest_tree, require_verifiable_blobs
 from ._worker import ImageWorker
+
+if TYPE_CHECKING:
+    from .blobs import BlobFlows
+    from .manifests import ManifestFlows
+
+
+def flows_of(target: CopyTarget) -> tuple[ManifestFlows, BlobFlows]:
+    """The manifest and blob flows of a copy's target repository (either flavour)."""
+    return target.manifests.flows, target.blobs.flows
 
 
 @attrs.frozen

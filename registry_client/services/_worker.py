@@ -1,43 +1,17 @@
-"""What the whole-image flows (pull, push, copy, details, attach) are built with: the
-registry they talk to and the manifest and blob flows of their repository."""
+"""What the whole-image flows (pull, push, copy, details) are built with: the registry
+they talk to and the manifest and blob flows of their repository."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from .._flow import Endpoint, Flow
-from ..models import Descriptor, Manifest, RawManifest
+from .._flow import Endpoint
 
-if TYPE_CHECKING:  # annotations only: blobs imports nothing from here
+if TYPE_CHECKING:  # annotations only: blobs and manifests import nothing from here
     from .blobs import BlobFlows
+    from .manifests import ManifestFlows
 
-__all__ = ["ImageWorker", "ManifestFlowsLike", "ReferrersLike"]
-
-
-class ReferrersLike(Protocol):
-    """The referrers flows a copy or an attach keeps up to date (``Referrers``)."""
-
-    def has_api(self, digest: str) -> Flow[bool]: ...
-    def note_api(self, present: bool) -> None: ...
-    def add_to_fallback(self, subject: str, entry: Descriptor) -> Flow[None]: ...
-
-
-class ManifestFlowsLike(Protocol):
-    """The manifest flows whole images use (``ManifestFlows``)."""
-
-    @property
-    def referrers_service(self) -> ReferrersLike: ...
-    def get_raw(self, reference: str) -> Flow[RawManifest]: ...
-    def head(self, reference: str) -> Flow[Descriptor]: ...
-    def put(self, reference: str, manifest: Manifest | RawManifest) -> Flow[str]: ...
-    def put_with_headers(
-        self, reference: str, manifest: Manifest | RawManifest
-    ) -> Flow[tuple[str, Mapping[str, str]]]: ...
-    def delete(self, digest: str) -> Flow[None]: ...
-    def referrers(
-        self, digest: str, artifact_type: str | None = None
-    ) -> Flow[list[Descriptor]]: ...
+__all__ = ["ImageWorker"]
 
 
 class ImageWorker:
@@ -45,7 +19,7 @@ class ImageWorker:
     moving ``max_workers`` blobs at a time; built by the ImageFlows that owns it."""
 
     def __init__(
-        self, endpoint: Endpoint, repository: str, *, manifests: ManifestFlowsLike,
+        self, endpoint: Endpoint, repository: str, *, manifests: ManifestFlows,
         blobs: BlobFlows, max_workers: int,
     ) -> None:
         self._endpoint = endpoint

@@ -35,14 +35,12 @@ from ._attach import ArtifactItem, Attacher
 from ._base import Service
 from ._copy import Copier
 from ._details import DetailsReader
-from ._interim import OffloadedManifests
 from ._plan import CopyPlan, CopyTarget
 from ._platforms import platform_of_entry, read_config
 from ._pull import Puller
 from ._push import Pusher
-from ._worker import ManifestFlowsLike
 from .blobs import BlobFlows, BlobService
-from .manifests import ManifestService
+from .manifests import ManifestFlows, ManifestService
 from .tags import TagService
 
 if TYPE_CHECKING:
@@ -56,7 +54,7 @@ class ImageFlows(Service):
     method of the same name (same arguments, same result, same errors)."""
 
     def __init__(
-        self, endpoint: Endpoint, repository: str, *, manifests: ManifestFlowsLike,
+        self, endpoint: Endpoint, repository: str, *, manifests: ManifestFlows,
         blobs: BlobFlows, max_workers: int = 4,
     ) -> None:
         super().__init__(endpoint, repository)
@@ -241,7 +239,7 @@ class ImageService(Service):
     ) -> None:
         super().__init__(requester, repository)
         self._tags = tags
-        self.flows = ImageFlows(requester, repository, manifests=OffloadedManifests(manifests),
+        self.flows = ImageFlows(requester, repository, manifests=manifests.flows,
                                 blobs=blobs.flows, max_workers=max_workers)
         """The protocol of these operations, as flows (the asyncio flavour runs them too)."""
 
