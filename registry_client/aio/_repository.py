@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 from .._flow import Endpoint
 from ..repository import RepositoryFlows, RepositoryName
 from ..services.blobs import BlobFlows
+from ..services.images import ImageFlows
 from ..services.manifests import ManifestFlows
 from ..services.tags import TagFlows
 from ._blobs import AsyncBlobService
+from ._images import AsyncImageService
 from ._manifests import AsyncManifestService
 from ._run import AsyncPerformer, arun
 from ._tags import AsyncTagService
@@ -23,8 +25,8 @@ __all__ = ["AsyncRepository"]
 
 class AsyncRepository(RepositoryName):
     """Async form of :class:`~registry_client.Repository`: one repository
-    (``library/alpine``) with its ``tags``, ``manifests`` and ``blobs`` services, whose
-    methods are awaited. Creating it sends no request; get one from
+    (``library/alpine``) with its ``images``, ``tags``, ``manifests`` and ``blobs``
+    services, whose methods are awaited. Creating it sends no request; get one from
     :meth:`AsyncRegistry.repository`.
     """
 
@@ -42,6 +44,9 @@ class AsyncRepository(RepositoryName):
         self.manifests = AsyncManifestService(manifests, shell)
         self.blobs = AsyncBlobService(blobs, shell)
         self.tags = AsyncTagService(tags, shell)
+        self.images = AsyncImageService(
+            ImageFlows(requester, name, manifests=manifests, blobs=blobs,
+                       max_workers=max_workers), shell)
         self.flows = RepositoryFlows(name, manifests=manifests, tags=tags,
                                      max_workers=max_workers)
         self._shell = shell
