@@ -37,9 +37,9 @@ def locked_directory(path: Path) -> Iterator[None]:
 
 
 @contextmanager
-def locked_file(path: Path) -> Iterator[BinaryIO]:
+def locked_file(path: Path, *, wait: bool = True) -> Iterator[BinaryIO]:
     """Open the temp file ``path`` for reading and writing (created when missing), locked
-    exclusively.
+    exclusively. ``wait=False``: BlockingIOError at once when another holds the lock.
 
     ``path`` is a name the caller owns (a download's ``.partial``), so it is only ever a
     regular file: it is opened without following a symlink, and a symlink, FIFO, device
@@ -71,7 +71,7 @@ def locked_file(path: Path) -> Iterator[BinaryIO]:
         f = os.fdopen(fd, "r+b")
         try:
             if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
             mine = os.fstat(fd)
             try:
                 now = os.lstat(path)

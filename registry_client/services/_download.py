@@ -9,6 +9,7 @@ import hashlib
 import os
 import re
 import stat
+import time
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,6 +29,9 @@ from ..progress import (
 )
 from ._fetch import BlobFetch
 from ._schedule import Cancelled, Interrupted
+
+LOCK_POLL = 0.02
+"""Seconds between two tries of a download's lock another download holds."""
 
 
 class Downloader:
@@ -94,8 +98,16 @@ class Downloader:
     ) -> Flow[None]:
         # One download of ``real`` at a time (threads, tasks or processes): the others
         # wait, then find the file in place and keep it.
-        lock = locked_file(partial)
-        out: BinaryIO = yield Offload(lock.__enter__)
+        while True:
+            lock = locked_file(partial, wait=False)
+            try:
+                out: BinaryIO = yield Offload(lock.__enter__)
+                break
+            except BlockingIOError:
+                # Another download of it holds the lock. Waiting in flock would hold a
+                # worker thread all along: six asyncio pulls into one layout would take
+                # every thread of the loop's pool, the holder's file work among them.
+                yield Offload(functools.partial(time.sleep, LOCK_POLL))
         try:
             kept = yield Offload(functools.partial(_in_place, real, digest))
             if kept is not None:

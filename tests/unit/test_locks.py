@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_client._locks import locked_directory
+from registry_client._locks import locked_directory, locked_file
 
 
 def test_a_second_holder_waits_until_the_first_lets_go(tmp_path: Path) -> None:
@@ -49,3 +49,14 @@ def test_the_lock_is_released_when_the_block_raises(tmp_path: Path) -> None:
 def test_a_missing_directory_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError), locked_directory(tmp_path / "missing"):
         pass
+
+
+def test_a_file_lock_held_elsewhere_is_refused_at_once_without_wait(tmp_path: Path) -> None:
+    # an asyncio download waits for a held lock between tries, not in a pool thread
+    partial = tmp_path / "blob.partial"
+    with locked_file(partial):
+        with pytest.raises(BlockingIOError), locked_file(partial, wait=False):
+            pass  # pragma: no cover - never entered
+    with locked_file(partial, wait=False) as f:  # free again: taken at once
+        f.write(b"x")
+    assert partial.read_bytes() == b"x"
