@@ -14,6 +14,9 @@
   authenticator ``client_for`` would use.
 * ``blob_data_path(reg, digest)``: where Distribution's filesystem driver keeps a blob's
   bytes (to corrupt them on purpose).
+* ``flavour``: parametrised over the blocking API and ``AsyncRegistry`` (ids ``blocking``,
+  ``asyncio``); ``flavour.connect(reg, **kw)`` is a client of that flavour with the
+  blocking API's face, so one scenario body runs against both (see ``_flavours.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +46,10 @@ from registry_client import (
     TokenAuthenticator,
 )
 from registry_client.testing import LocalRegistry
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _flavours import FLAVOURS, Flavour, open_flavour
 
 ClientFactory = Callable[..., Registry]
 
@@ -126,6 +134,13 @@ def client_for() -> Iterator[ClientFactory]:
     yield make
     for client in made:
         client.close()
+
+
+@pytest.fixture(params=FLAVOURS)
+def flavour(request: pytest.FixtureRequest) -> Iterator[Flavour]:
+    """The blocking API, then the asyncio one behind a blocking view (issue #14)."""
+    with open_flavour(request.param) as chosen:
+        yield chosen
 
 
 @pytest.fixture
