@@ -36,7 +36,8 @@ def test_every_example_is_covered() -> None:
     scripts = {p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_")}
     tested = {"list_tags.py", "tags_with_digests.py", "inspect_image.py", "download_blob.py",
               "pull_push.py", "copy_between_registries.py", "retag.py", "delete.py",
-              "image_size.py", "search_catalog.py", "parse_references.py", "demo.py"}
+              "image_size.py", "search_catalog.py", "parse_references.py", "demo.py",
+              "async_tour.py"}
     assert scripts == tested
 
 
@@ -69,6 +70,17 @@ def test_pull_push(seeded: tuple[LocalRegistry, SeededImage], tmp_path: Path) ->
     reg, _ = seeded
     out = run("pull_push.py", reg.url, "demo/app", "1.0", str(tmp_path / "lay"), "demo/again")
     assert "same digest: True" in out
+
+
+def test_async_tour(seeded: tuple[LocalRegistry, SeededImage], tmp_path: Path) -> None:
+    reg, image = seeded
+    out = run("async_tour.py", reg.url, "demo/app", "1.0", str(tmp_path / "lay"), "demo/async")
+    assert "read 4 manifests at once: 1.0, 1.1, 1.2, latest" in out
+    assert f"pulled {image.digest}" in out
+    assert f"({sum(len(b) for b in image.blobs.values())} blob bytes)" in out
+    assert "same digest: True" in out
+    assert "blob(s) to mount, 0 bytes to transfer" in out
+    assert f"copied to demo/async-mirror:1.0 {image.digest}" in out
 
 
 def test_copy_between_registries(
