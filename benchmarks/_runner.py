@@ -66,6 +66,57 @@ def _rc(spec: dict[str, Any]) -> dict[str, Any]:
     return {"op_s": time.perf_counter() - t0, "import_s": imported, "client_stats": stats}
 
 
+def _rca(spec: dict[str, Any]) -> dict[str, Any]:
+    """The same workloads (a-d) with ``AsyncRegistry``, as an asyncio application runs them."""
+    t_import = time.perf_counter()
+    import asyncio
+
+    from registry_client import TokenAuthenticator
+    from registry_client.aio import AsyncRegistry
+
+    imported = time.perf_counter() - t_import
+    w = spec["workload"]
+    creds = spec.get("creds")
+
+    def registry(host: str, with_creds: bool = False) -> AsyncRegistry:
+        auth = TokenAuthenticator(*creds) if (with_creds and creds) else None
+        return AsyncRegistry(host, protocol="http", authenticator=auth)
+
+    def stats_of(reg: Any) -> dict[str, Any]:
+        requester = getattr(reg, "requester", None)
+        return dict(getattr(requester, "stats", None) or {})
+
+    stats: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        if w == "pull":
+            async with registry(spec["host"]) as reg:
+                await reg.repository(spec["repo"]).images.pull(spec["tag"], spec["out"])
+                stats.append(stats_of(reg))
+        elif w == "push":
+            async with registry(spec["host"], with_creds=True) as reg:
+                await reg.repository(spec["repo"]).images.push(spec["layout"], spec["tag"])
+                stats.append(stats_of(reg))
+        elif w == "copy":
+            async with registry(spec["host"]) as src, \
+                    registry(spec["dst_host"], with_creds=True) as dst:
+                await src.repository(spec["repo"]).images.copy(
+                    spec["tag"], dst.repository(spec["dst_repo"]))
+                stats.extend([stats_of(src), stats_of(dst)])
+        elif w == "manifests":
+            async with registry(spec["host"]) as reg:
+                repo = reg.repository(spec["repo"])
+                got = await asyncio.gather(*(repo.manifests.get(t) for t in spec["tags"]))
+                assert len(got) == len(spec["tags"])
+                stats.append(stats_of(reg))
+        else:
+            raise SystemExit(f"unknown workload {w} for the asyncio flavour")
+
+    t0 = time.perf_counter()
+    asyncio.run(run())
+    return {"op_s": time.perf_counter() - t0, "import_s": imported, "client_stats": stats}
+
+
 def _dxf(spec: dict[str, Any]) -> dict[str, Any]:
     t_import = time.perf_counter()
     import hashlib
@@ -126,7 +177,8 @@ def _dxf(spec: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     spec = json.loads(sys.argv[1])
-    result = _rc(spec) if spec["client"] == "registry_client" else _dxf(spec)
+    run = {"registry_client": _rc, "registry_client_async": _rca}.get(spec["client"], _dxf)
+    result = run(spec)
     sys.stdout.write(json.dumps(result) + "\n")
 
 

@@ -10,7 +10,8 @@ e. list 2,000 tags paged by 100 (through the paging proxy)
 f. download one 1 GiB blob
 g. ``import registry_client`` and a CLI ``ls`` cold start
 
-Clients: registry_client (library, and CLI when ``registry_client.cli`` exists), skopeo,
+Clients: registry_client (library, and CLI when ``registry_client.cli`` exists), its asyncio
+flavour (``registry_client.aio.AsyncRegistry``, issue #14: workloads a-d), skopeo,
 python-dxf (on the anonymous registries: it refuses token auth over plain http), and the
 curl floor (one token fetched once, keep-alive, blobs to disk; sequential, and xargs -P4).
 """
@@ -30,12 +31,14 @@ from ._data import OCI_INDEX, OCI_MANIFEST, LocalImage, manifest_exists
 from ._servers import BenchRegistry, PagingProxy
 
 RC = "registry_client"
+RCA = "registry_client (asyncio)"
 CLI = "registry_client CLI"
 SKOPEO = "skopeo"
 DXF = "python-dxf"
 CURL = "curl (sequential)"
 CURLP = "curl (xargs -P4)"
-CLIENTS = (RC, CLI, SKOPEO, DXF, CURL, CURLP)
+CLIENTS = (RC, RCA, CLI, SKOPEO, DXF, CURL, CURLP)
+ASYNC_GAP = "the asyncio rows are measured for pull, push, copy and manifests (a-d)"
 FLOOR = CURL
 PARALLEL = 4
 ACCEPT = f"{OCI_MANIFEST}, {OCI_INDEX}"
@@ -106,7 +109,8 @@ class Env:
         if client == DXF:
             assert self.peers_path is not None
             env["PYTHONPATH"] = str(self.peers_path)
-        spec = {"client": RC if client == RC else "dxf", **spec}
+        runner = {RC: "registry_client", RCA: "registry_client_async"}.get(client, "dxf")
+        spec = {"client": runner, **spec}
         return [self.python, "-m", "benchmarks._runner", json.dumps(spec)], env
 
     def token_url(self, repo: str, actions: str) -> str:
@@ -194,8 +198,8 @@ def pull(env: Env, client: str) -> Invocation | Gap:
     img = env.image
     out = env.scratch(f"pull-{_slug(client)}")
     t = env.token
-    if client == RC:
-        argv, e = env.runner(RC, {"workload": "pull", "host": t.host, "repo": env.IMAGE_REPO,
+    if client in (RC, RCA):
+        argv, e = env.runner(client, {"workload": "pull", "host": t.host, "repo": env.IMAGE_REPO,
                                   "tag": img.tag, "out": str(out)})
         return Invocation(argv, [t], env=e, cleanup=[out], validate=_check_blobs(out, img),
                           op_from_runner=True)
@@ -242,8 +246,8 @@ def push(env: Env, client: str) -> Invocation | Gap:
     img = env.image
     t = env.token
     repo = f"push/{env.unique(_slug(client))}"
-    if client == RC:
-        argv, e = env.runner(RC, {"workload": "push", "host": t.host, "repo": repo,
+    if client in (RC, RCA):
+        argv, e = env.runner(client, {"workload": "push", "host": t.host, "repo": repo,
                                   "tag": img.tag, "layout": str(img.layout),
                                   "creds": list(env.creds)})
         return Invocation(argv, [t], env=e, validate=_check_manifest(t, repo, img.tag),
@@ -292,8 +296,8 @@ def copy(env: Env, client: str) -> Invocation | Gap:
     img = env.image
     t, a = env.token, env.anon
     dst_repo = f"copy/{env.unique(_slug(client))}"
-    if client == RC:
-        argv, e = env.runner(RC, {"workload": "copy", "host": t.host, "repo": env.IMAGE_REPO,
+    if client in (RC, RCA):
+        argv, e = env.runner(client, {"workload": "copy", "host": t.host, "repo": env.IMAGE_REPO,
                                   "tag": img.tag, "dst_host": a.host, "dst_repo": dst_repo})
         return Invocation(argv, [t, a], env=e, validate=_check_manifest(a, dst_repo, img.tag),
                           op_from_runner=True)
@@ -344,8 +348,8 @@ def copy(env: Env, client: str) -> Invocation | Gap:
 def manifests(env: Env, client: str) -> Invocation | Gap:
     t = env.token
     tags = env.manifest_tags
-    if client == RC:
-        argv, e = env.runner(RC, {"workload": "manifests", "host": t.host,
+    if client in (RC, RCA):
+        argv, e = env.runner(client, {"workload": "manifests", "host": t.host,
                                   "repo": env.TAGS_REPO, "tags": tags})
         return Invocation(argv, [t], env=e, op_from_runner=True)
     if client == CLI:
@@ -393,6 +397,8 @@ def tags(env: Env, client: str) -> Invocation | Gap:
     proxy = env.proxy_token
     assert proxy is not None
     n = len(env.tags)
+    if client == RCA:
+        return Gap(ASYNC_GAP)
     if client == RC:
         argv, e = env.runner(RC, {"workload": "tags", "host": proxy.host, "repo": env.TAGS_REPO,
                                   "page_size": env.page_size, "expect": n})
@@ -451,6 +457,8 @@ def blob(env: Env, client: str) -> Invocation | Gap:
     layer = big.layers[0]
     t = env.token
     out = env.scratch(f"blob-{_slug(client)}")
+    if client == RCA:
+        return Gap(ASYNC_GAP)
     if client == RC:
         argv, e = env.runner(RC, {"workload": "blob", "host": t.host, "repo": env.BIG_REPO,
                                   "digest": layer.digest, "out": str(out)})

@@ -40,11 +40,12 @@ def test_quick_benchmark_writes_the_expected_report(tmp_path: Path) -> None:
     for key in ("a", "d"):
         w = report["workloads"][key]
         assert {"title", "payload_bytes", "runs", "results", "elapsed_s"} <= w.keys()
-        for client in ("registry_client", "curl (sequential)", "curl (xargs -P4)"):
+        for client in ("registry_client", "registry_client (asyncio)", "curl (sequential)",
+                       "curl (xargs -P4)"):
             row = w["results"][client]
             assert row["n_failed"] == 0, row
             for field in ("median_s", "mb_per_s", "registry_requests", "token_requests",
-                          "connections", "peak_rss_mib", "x_curl", "runs"):
+                          "connections", "peak_rss_mib", "x_curl", "x_sync", "runs"):
                 assert field in row, (key, client, field)
             assert row["peak_rss_mib"] > 0
         # every other client is either measured or reported as a gap, never silently absent
@@ -53,12 +54,17 @@ def test_quick_benchmark_writes_the_expected_report(tmp_path: Path) -> None:
             assert "gap" in row or "median_s" in row or "error" in row, row
     pull = report["workloads"]["a"]["results"]["registry_client"]
     assert pull["registry_requests"] >= 6 and pull["token_requests"] >= 1
+    assert pull["x_sync"] == 1.0  # the blocking row is the asyncio row's yardstick
+    apull = report["workloads"]["a"]["results"]["registry_client (asyncio)"]
+    assert apull["token_requests"] >= 1 and apull["registry_requests"] >= 6
     cold = report["workloads"]["g"]["results"]
     for row in ("python -c pass", "import requests", "import registry_client"):
         assert cold[row]["median_s"] > 0
 
     ids = {g["id"] for g in report["goals"]}
     assert {"a-curl", "a-skopeo", "a-requests", "d-token", "d-requests", "d-connections",
-            "g-import"} <= ids
+            "g-import", "a-async", "d-async", "d-async-token"} <= ids
     assert {g["status"] for g in report["goals"]} <= {"pass", "short", "n/a"}
-    assert "## How to run" in (tmp_path / "bench.md").read_text()
+    markdown = (tmp_path / "bench.md").read_text()
+    assert "## How to run" in markdown
+    assert "x the time of registry_client" in markdown  # the asyncio row vs the blocking one
