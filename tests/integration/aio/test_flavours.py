@@ -49,7 +49,7 @@ from registry_client import (
     RawManifest,
     Registry,
 )
-from registry_client.testing import LocalRegistry, LocalRegistryFactory
+from registry_client.testing import FaultProxy, LocalRegistry, LocalRegistryFactory, seed_image
 
 pytestmark = pytest.mark.integration
 
@@ -314,6 +314,23 @@ def test_registry_listings(flavour: Flavour, reg: LocalRegistry, seeded: Seeded)
     assert seeded.repository in client.search(seeded.repository.split("/")[1])
     assert client.repository_from_string(f"{reg.host}/{seeded.repository}").name == (
         seeded.repository)
+
+
+def test_blob_transfers_are_bounded_by_max_workers(
+    flavour: Flavour, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path
+) -> None:
+    """Six layers, max_workers=2: blob GETs arrive two at a time, never more."""
+    image = seed_image(anon_registry, unique_repository, "1.0", layers=(1000,) * 6, media="oci")
+    with FaultProxy(anon_registry) as proxy:
+        proxy.add_rule("GET", r"/blobs/sha256:", action="delay", delay=0.3, times=None)
+        client = flavour.connect(anon_registry, host=proxy.host, max_workers=2)
+        assert client.repository(unique_repository).images.pull("1.0", tmp_path).digest == (
+            image.digest)
+        arrivals = sorted(r.time for r in proxy.requests
+                          if r.method == "GET" and "/blobs/sha256:" in r.path)
+    assert len(arrivals) == len(image.blobs)
+    at_once = [sum(1 for u in arrivals if t <= u < t + 0.25) for t in arrivals]
+    assert max(at_once) == 2, at_once
 
 
 # -- errors: the same types with the same messages as the blocking API --------------------------
