@@ -21,6 +21,7 @@ HOST = "127.0.0.1:1"  # nothing listens there: nothing here may send a request
 # Names whose async form is not a same-named method, each with the reason.
 NOT_MIRRORED = {
     "close",  # closing is `async with` / the async close of the asyncio client
+    "scope",  # services' plumbing (the token scope of an action), not an operation
 }
 
 
