@@ -370,6 +370,7 @@ def test_missing_repository_is_the_same_not_found(
 ) -> None:
     name = fresh(reg, "never-pushed")
     expected = error_of(lambda: rc.repository(name).tags.get_all())
-    got = error_of(lambda: flavour.connect(reg).repository(name).tags.get_all())
+    repo = flavour.connect(reg).repository(name)
+    got = error_of(lambda: repo.tags.get_all())
     assert isinstance(expected, NotFoundError)
     assert (type(got), str(got)) == (type(expected), str(expected))

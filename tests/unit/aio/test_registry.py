@@ -1,9 +1,13 @@
 """AsyncRegistry on httpx.MockTransport: ping, the catalog as an async iterator and as a
-list, search, names and options -- the blocking Registry's results and errors."""
+list, search, names and options -- the blocking Registry's results and errors; and the
+object graph under it has the blocking API's shape (same names, same arguments)."""
 
 from __future__ import annotations
 
+import inspect
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +126,96 @@ async def test_from_reference_and_from_docker_config(
         blocking.close()
     async with AsyncRegistry.from_reference("http://localhost:5000/app:1") as areg:
         assert (areg.domain, areg.requester.protocol) == ("localhost:5000", "http")
+
+
+# -- the blocking API's shape --------------------------------------------------------
+HOST = "127.0.0.1:1"  # nothing listens there: nothing here may send a request
+
+# Names whose async form is not a same-named method, each with the reason.
+NOT_MIRRORED = {
+    "close",  # closing is `async with` / the async close of the asyncio client
+    "scope",  # services' plumbing (the token scope of an action), not an operation
+}
+
+
+def public_methods(obj: Any) -> dict[str, inspect.Signature]:
+    """Public methods (and classmethods) of ``obj``'s class: name -> bound signature."""
+    found: dict[str, inspect.Signature] = {}
+    for name in dir(type(obj)):
+        if name.startswith("_") or name in NOT_MIRRORED:
+            continue
+        if isinstance(inspect.getattr_static(type(obj), name), property):
+            continue
+        value = getattr(obj, name)
+        if callable(value):
+            found[name] = inspect.signature(value)
+    return found
+
+
+def parameters(sig: inspect.Signature) -> list[tuple[str, Any, Any]]:
+    return [(p.name, p.kind, p.default) for p in sig.parameters.values()]
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+def test_registry_client_aio_exports_async_registry() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c",
+         "import sys\nfrom registry_client.aio import AsyncRegistry\n"
+         "assert 'httpx' in sys.modules\nprint(AsyncRegistry.__name__)"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "AsyncRegistry"
+
+
+@pytest.mark.anyio
+async def test_every_blocking_method_has_an_async_twin_with_the_same_arguments() -> None:
+    from registry_client.aio import AsyncRegistry
+
+    async with AsyncRegistry(HOST, protocol="http") as areg:
+        with Registry(HOST, protocol="http") as reg:
+            repo = reg.repository("demo/app")
+            arepo = await _maybe_await(areg.repository("demo/app"))
+            pairs = {
+                "Registry": (reg, areg),
+                "Repository": (repo, arepo),
+                "images": (repo.images, arepo.images),
+                "tags": (repo.tags, arepo.tags),
+                "manifests": (repo.manifests, arepo.manifests),
+                "blobs": (repo.blobs, arepo.blobs),
+            }
+            problems: list[str] = []
+            for what, (blocking, flavour) in pairs.items():
+                theirs = public_methods(flavour)
+                for name, sig in public_methods(blocking).items():
+                    if name not in theirs:
+                        problems.append(f"{what}.{name}: missing")
+                    elif parameters(theirs[name]) != parameters(sig):
+                        problems.append(f"{what}.{name}{theirs[name]} != {sig}")
+            assert problems == []
+
+
+@pytest.mark.anyio
+async def test_the_repository_knows_its_name_domain_and_registry() -> None:
+    from registry_client.aio import AsyncRegistry
+
+    async with AsyncRegistry(HOST, protocol="http") as areg:
+        repo = await _maybe_await(areg.repository("demo/app"))
+        assert (repo.name, repo.domain) == ("demo/app", HOST)
+        assert repo.registry is areg
+        assert areg.domain == HOST
+
+
+def test_async_registry_takes_the_blocking_registrys_options() -> None:
+    from registry_client.aio import AsyncRegistry
+
+    blocking = inspect.signature(Registry.__init__).parameters
+    flavour = inspect.signature(AsyncRegistry.__init__).parameters
+    # `session` is a requests.Session: the asyncio flavour has its own client type there
+    missing = [n for n in blocking if n not in flavour and n != "session"]
+    assert missing == []
+    for name in ("from_reference", "from_docker_config"):
+        assert callable(getattr(AsyncRegistry, name))

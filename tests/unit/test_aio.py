@@ -1,8 +1,9 @@
-"""What importing the package costs: the blocking API never loads the asyncio flavour.
+"""The boundary of ``registry_client.aio``: the blocking API never loads it, nor httpx or
+asyncio, and without the ``async`` extra (httpx) importing it says how to install it.
 
 Each check runs in a fresh interpreter, so nothing this test process imported counts.
-``registry_client.aio`` needs the ``async`` extra (httpx); without it, importing it
-says how to install it, and everything else keeps working.
+This file runs in the lowest-dependencies run too (no httpx there; here its absence is
+simulated), unlike ``tests/unit/aio``.
 """
 
 from __future__ import annotations
