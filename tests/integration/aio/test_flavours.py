@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,13 @@ from registry_client import (
     RawManifest,
     Registry,
 )
-from registry_client.testing import FaultProxy, LocalRegistry, LocalRegistryFactory, seed_image
+from registry_client.testing import (
+    FaultProxy,
+    LocalRegistry,
+    LocalRegistryFactory,
+    seed_image,
+    seed_tags,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -331,6 +338,32 @@ def test_blob_transfers_are_bounded_by_max_workers(
     assert len(arrivals) == len(image.blobs)
     at_once = [sum(1 for u in arrivals if t <= u < t + 0.25) for t in arrivals]
     assert max(at_once) == 2, at_once
+
+
+def test_a_429_pauses_every_caller_together(
+    flavour: Flavour, anon_registry: LocalRegistry, unique_repository: str
+) -> None:
+    """Eight callers (threads here: with the asyncio view, each call is a task on the loop)
+    read manifests; the 10th GET of one tag is a 429 with Retry-After: 1. Nothing reaches
+    the registry during that second (but what was already on its way), then all go on."""
+    tags = [f"t{i}" for i in range(8)]
+    image = seed_tags(anon_registry, unique_repository, tags)
+    with FaultProxy(anon_registry) as proxy:
+        proxy.add_rule("GET", r"/manifests/t3$", action="status", status=429, retry_after=1,
+                       every=10, times=1)
+        proxy.add_rule("GET", r"/manifests/", action="delay", delay=0.01, times=None)
+        repo = flavour.connect(anon_registry, host=proxy.host, backoff=0.01).repository(
+            unique_repository)
+        with ThreadPoolExecutor(len(tags)) as pool:
+            results = list(pool.map(
+                lambda t: [repo.manifests.get_raw(t).digest for _ in range(30)], tags))
+        gets = [r for r in proxy.requests if r.method == "GET" and "/manifests/" in r.path]
+    assert results == [[image.digest] * 30] * len(tags)
+    [limited] = [r for r in gets if r.status == 429]
+    later = [r for r in gets if r.time > limited.time + 0.05]
+    assert [r.path for r in later if r.time < limited.time + 0.95] == []
+    for tag in tags:
+        assert any(r.path.endswith(f"/manifests/{tag}") for r in later), tag
 
 
 # -- errors: the same types with the same messages as the blocking API --------------------------
