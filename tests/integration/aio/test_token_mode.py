@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +35,7 @@ from registry_client import (
     RegistryUnavailableError,
     TokenAuthenticator,
 )
-from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image
+from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image, tcp_server
 
 pytestmark = pytest.mark.integration
 
@@ -228,3 +229,31 @@ async def test_connection_errors_are_the_blocking_apis() -> None:
     left, right = same(got, expected)
     assert left == right
     assert type(got.__cause__) is not type(None)  # the low-level cause is kept, as in sync
+
+
+def _hang_up(conn: socket.socket) -> None:
+    conn.recv(65536)  # reads the request, closes without an answer
+
+
+def _never_answer(conn: socket.socket) -> None:
+    conn.recv(65536)
+    time.sleep(1.5)  # longer than the 0.5 s read timeout
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("server", [_hang_up, _never_answer], ids=["hang-up", "read-timeout"])
+async def test_a_server_that_does_not_answer_is_the_blocking_apis_error(
+    server: Callable[[socket.socket], None],
+) -> None:
+    from registry_client.aio import AsyncRegistry
+
+    with tcp_server(server) as port:
+        host = f"127.0.0.1:{port}"
+        with Registry(host, protocol="http", retries=0, timeout=(1, 0.5)) as reg:
+            expected = sync_error(lambda: reg.repository("demo/app").manifests.get("1"))
+        assert isinstance(expected, RegistryUnavailableError)
+        async with AsyncRegistry(host, protocol="http", retries=0, timeout=(1, 0.5)) as areg:
+            repo = await maybe_await(areg.repository("demo/app"))
+            got = await async_error(lambda: repo.manifests.get("1"))
+    left, right = same(got, expected)
+    assert left == right
