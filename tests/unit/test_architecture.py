@@ -256,8 +256,8 @@ UNMIRRORED = {
                                 "checked across blobs, manifests and images",
     "services/test_tags_vanished.py": "tags.py's listings when tags vanish; joins test_tags.py "
                                       "once tags.py's split (TagDeleter) has settled",
-    "aio/test_registry.py": "AsyncRegistry's surface, written before aio/_registry.py "
-                            "(issue #14); drop this entry once that module exists",
+    "aio/test_api_parity.py": "the asyncio flavour's whole surface (registry, repository, "
+                              "services) against the blocking API's; no single module",
 }
 """Unit test files that mirror no module, each with its reason; keep this list short."""
 
