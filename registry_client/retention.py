@@ -33,21 +33,39 @@ import datetime as _dt
 import fnmatch
 import re
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._flow import Endpoint, Flow, Gather, run
 from ._log import log
 from ._vanished import tag_vanished
 from .errors import NotFoundError, RegistryError
-from .models import ManifestList, ManifestV2, OCIIndex, OCIManifest, parse_rfc3339
+from .models import (
+    ImageConfig,
+    ManifestList,
+    ManifestV2,
+    OCIIndex,
+    OCIManifest,
+    config_from_bytes,
+    parse_rfc3339,
+)
 from .reference import is_referrers_tag
+from .services._platforms import check_config_size
+from .services._shell import BlockingShell
 
 if TYPE_CHECKING:
+    from .aio import AsyncRepository
     from .repository import Repository
+    from .services.blobs import BlobFlows
+    from .services.manifests import ManifestFlows
+    from .services.tags import TagFlows
 
-__all__ = ["RetentionPlan", "TagDecision", "apply", "parse_duration", "plan", "semver_key"]
+__all__ = [
+    "RetentionFlows", "RetentionPlan", "TagDecision", "apply", "parse_duration", "plan",
+    "semver_key",
+]
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -170,46 +188,6 @@ def _blobs(manifest: ManifestV2 | OCIManifest) -> dict[str, int]:
     }
 
 
-def _created(repo: Repository, manifest: ManifestV2 | OCIManifest) -> _dt.datetime | None:
-    when = None
-    try:
-        when = repo.images.config(manifest).created_at
-    except RegistryError:
-        pass  # an artifact's config, or no config at all: no creation time there
-    if when is None and manifest.annotations:
-        when = parse_rfc3339(manifest.annotations.get(_CREATED_ANNOTATION))
-    return when
-
-
-def _facts(repo: Repository, digest: str) -> _Facts | None:
-    """What the plan needs of one manifest; None when it was deleted since its HEAD."""
-    try:
-        manifest = repo.manifests.get(digest)
-    except NotFoundError as exc:
-        if not tag_vanished(exc, repo.requester.base_url, repo.name, digest):
-            raise
-        return None
-    if isinstance(manifest, ManifestV2 | OCIManifest):
-        return _Facts(_created(repo, manifest), _blobs(manifest))
-    assert isinstance(manifest, ManifestList | OCIIndex)
-    blobs: dict[str, int] = {}
-    created = None
-    platforms = manifest.platforms()
-    first = platforms[0].digest if platforms else None
-    for entry in manifest.manifests:
-        try:
-            child = repo.manifests.get(entry.digest)
-        except NotFoundError:
-            continue
-        if isinstance(child, ManifestV2 | OCIManifest):
-            blobs.update(_blobs(child))
-            if entry.digest == first:
-                created = _created(repo, child)
-    if created is None and isinstance(manifest, OCIIndex) and manifest.annotations:
-        created = parse_rfc3339(manifest.annotations.get(_CREATED_ANNOTATION))
-    return _Facts(created, blobs)
-
-
 def _label(delta: _dt.timedelta) -> str:
     seconds = int(delta.total_seconds())
     for unit in ("w", "d", "h", "m"):
@@ -241,78 +219,9 @@ def plan(
             negative count, or a bad duration.
         NotFoundError: the repository does not exist.
     """
-    if keep is None and keep_semver is None and older_than is None:
-        raise ValueError("give keep, keep_semver or older_than: otherwise nothing can go")
-    if (keep is not None and keep < 0) or (keep_semver is not None and keep_semver < 0):
-        raise ValueError("keep and keep_semver must not be negative")
-    max_age = parse_duration(older_than) if older_than is not None else None
-    now = now or _dt.datetime.now(_dt.timezone.utc)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=_dt.timezone.utc)
-    patterns = list(keep_patterns)
-    # A tag deleted by someone else while the plan reads (its HEAD, or its manifest
-    # by digest, answers 404) is left out and reported in ``vanished``.
-    listed = list(repo.tags.iter())
-    tags: dict[str, str] = repo.tags.digests(listed)
-    digests = sorted(set(tags.values()))
-    workers = repo.registry.max_workers if repo.registry is not None else 4
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(digests) or 1))) as pool:
-        found = dict(zip(digests, pool.map(lambda d: _facts(repo, d), digests), strict=True))
-    facts = {d: f for d, f in found.items() if f is not None}
-    for tag, digest in list(tags.items()):
-        if digest not in facts:
-            log.warning("%s:%s vanished (its manifest %s was deleted while planning): "
-                        "left out", repo.name, tag, digest, extra={"summarized": True})
-            del tags[tag]
-    vanished = sorted(t for t in listed if t not in tags)
-
-    def created(tag: str) -> _dt.datetime | None:
-        return facts[tags[tag]].created
-
-    # newest first (equal times: by tag name), then the tags of unknown age
-    dated = {t: w for t in tags if (w := created(t)) is not None}
-    ranked = sorted(sorted(dated), key=dated.__getitem__, reverse=True)
-    ranked += sorted(t for t in tags if t not in dated)
-    newest = {t: i + 1 for i, t in enumerate(ranked[:keep])} if keep is not None else {}
-    semvers = {t: k for t in tags if (k := semver_key(t)) is not None}
-    versions = sorted(sorted(semvers), key=semvers.__getitem__, reverse=True)
-    top = ({t: i + 1 for i, t in enumerate(versions[:keep_semver])}
-           if keep_semver is not None else {})
-    label = _label(max_age) if max_age is not None else ""
-
-    kept: list[TagDecision] = []
-    going: list[TagDecision] = []
-    for tag in ranked:
-        when = created(tag)
-        protect = []
-        if is_referrers_tag(tag):
-            protect.append("referrers tag schema index")
-        if tag in newest:
-            protect.append(f"newest {keep} (#{newest[tag]})")
-        if tag in top:
-            protect.append(f"top {keep_semver} semver (#{top[tag]})")
-        protect += [f"matches {p!r}" for p in patterns if fnmatch.fnmatchcase(tag, p)][:1]
-        if when is None:
-            protect.append("created time unknown")
-        if protect:
-            kept.append(TagDecision(tag, tags[tag], when, "; ".join(protect)))
-            continue
-        assert when is not None
-        if max_age is not None:
-            age = now - when
-            if age <= max_age:
-                kept.append(TagDecision(tag, tags[tag], when, f"newer than {label}"))
-                continue
-            reason = f"older than {label} ({_age(age)} old)"
-        else:
-            outside = []
-            if keep is not None:
-                outside.append(f"not among the newest {keep}")
-            if keep_semver is not None:
-                outside.append(f"not in the top {keep_semver} semver")
-            reason = ", ".join(outside)
-        going.append(TagDecision(tag, tags[tag], when, reason))
-    return RetentionPlan(repo.name, _with_frees(going, kept, facts), kept, vanished)
+    return run(RetentionFlows.of(repo).plan(
+        keep=keep, keep_semver=keep_semver, keep_patterns=keep_patterns,
+        older_than=older_than, now=now), BlockingShell(repo.requester))
 
 
 def _with_frees(
@@ -351,25 +260,186 @@ def apply(
         ValueError: the plan is for another repository.
         RegistryError: a delete failed (the tags before it are deleted).
     """
-    if plan.repository != repo.name:
-        raise ValueError(f"this plan is for {plan.repository!r}, not {repo.name!r}")
-    deleted: list[str] = []
-    for decision in plan.delete:
-        try:
-            # the rule tags.digests() and plan() use: a HEAD's 404 is confirmed by a GET
-            found = repo.tags.find(decision.tag)
-            if found is not None and found.digest != decision.digest:
-                log.warning("%s:%s now points to %s, not %s as planned: skipped",
-                            repo.name, decision.tag, found.digest, decision.digest)
+    return run(RetentionFlows.of(repo).apply(plan, on_deleted=on_deleted),
+               BlockingShell(repo.requester))
+
+
+class RetentionFlows:
+    """The flows of :func:`plan` and :func:`apply` for one repository, over its tag,
+    manifest and blob flows: the retention rules written once, run by this module with
+    the blocking shell and by ``registry_client.aio.retention`` with the asyncio one."""
+
+    def __init__(
+        self, name: str, endpoint: Endpoint, *, manifests: ManifestFlows, tags: TagFlows,
+        blobs: BlobFlows, max_workers: int = 4,
+    ) -> None:
+        self.name = name
+        self._endpoint = endpoint
+        self._manifests = manifests
+        self._tags = tags
+        self._blobs = blobs
+        self._max_workers = max(1, max_workers)
+
+    def __repr__(self) -> str:
+        return f"RetentionFlows(name={self.name!r})"
+
+    @classmethod
+    def of(cls, repo: Repository | AsyncRepository) -> RetentionFlows:
+        """The retention flows of ``repo`` (either flavour), on its services' flows; as
+        many manifests are read at once as its registry's ``max_workers``."""
+        workers = repo.registry.max_workers if repo.registry is not None else 4
+        return cls(repo.name, repo.requester, manifests=repo.manifests.flows,
+                   tags=repo.tags.flows, blobs=repo.blobs.flows, max_workers=workers)
+
+    def plan(
+        self, *, keep: int | None = None, keep_semver: int | None = None,
+        keep_patterns: Iterable[str] = (), older_than: str | _dt.timedelta | None = None,
+        now: _dt.datetime | None = None,
+    ) -> Flow[RetentionPlan]:
+        """The flow of :func:`plan`."""
+        if keep is None and keep_semver is None and older_than is None:
+            raise ValueError("give keep, keep_semver or older_than: otherwise nothing can go")
+        if (keep is not None and keep < 0) or (keep_semver is not None and keep_semver < 0):
+            raise ValueError("keep and keep_semver must not be negative")
+        max_age = parse_duration(older_than) if older_than is not None else None
+        now = now or _dt.datetime.now(_dt.timezone.utc)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=_dt.timezone.utc)
+        patterns = list(keep_patterns)
+        # A tag deleted by someone else while the plan reads (its HEAD, or its manifest
+        # by digest, answers 404) is left out and reported in ``vanished``.
+        listed = yield from self._tags.get_all()
+        tags: dict[str, str] = yield from self._tags.digests(listed)
+        digests = sorted(set(tags.values()))
+        read: list[_Facts | None] = (
+            (yield Gather([partial(self._facts, d) for d in digests], self._max_workers))
+            if digests else [])
+        found = dict(zip(digests, read, strict=True))
+        facts = {d: f for d, f in found.items() if f is not None}
+        for tag, digest in list(tags.items()):
+            if digest not in facts:
+                log.warning("%s:%s vanished (its manifest %s was deleted while planning): "
+                            "left out", self.name, tag, digest, extra={"summarized": True})
+                del tags[tag]
+        vanished = sorted(t for t in listed if t not in tags)
+
+        def created(tag: str) -> _dt.datetime | None:
+            return facts[tags[tag]].created
+
+        # newest first (equal times: by tag name), then the tags of unknown age
+        dated = {t: w for t in tags if (w := created(t)) is not None}
+        ranked = sorted(sorted(dated), key=dated.__getitem__, reverse=True)
+        ranked += sorted(t for t in tags if t not in dated)
+        newest = {t: i + 1 for i, t in enumerate(ranked[:keep])} if keep is not None else {}
+        semvers = {t: k for t in tags if (k := semver_key(t)) is not None}
+        versions = sorted(sorted(semvers), key=semvers.__getitem__, reverse=True)
+        top = ({t: i + 1 for i, t in enumerate(versions[:keep_semver])}
+               if keep_semver is not None else {})
+        label = _label(max_age) if max_age is not None else ""
+
+        kept: list[TagDecision] = []
+        going: list[TagDecision] = []
+        for tag in ranked:
+            when = created(tag)
+            protect = []
+            if is_referrers_tag(tag):
+                protect.append("referrers tag schema index")
+            if tag in newest:
+                protect.append(f"newest {keep} (#{newest[tag]})")
+            if tag in top:
+                protect.append(f"top {keep_semver} semver (#{top[tag]})")
+            protect += [f"matches {p!r}" for p in patterns if fnmatch.fnmatchcase(tag, p)][:1]
+            if when is None:
+                protect.append("created time unknown")
+            if protect:
+                kept.append(TagDecision(tag, tags[tag], when, "; ".join(protect)))
                 continue
-            if found is not None:
-                repo.tags.delete(decision.tag)
-        except NotFoundError:
-            found = None
-        if found is None:
-            log.info("%s:%s is already gone", repo.name, decision.tag)
-            continue
-        deleted.append(decision.tag)
-        if on_deleted is not None:
-            on_deleted(decision.tag)
-    return deleted
+            assert when is not None
+            if max_age is not None:
+                age = now - when
+                if age <= max_age:
+                    kept.append(TagDecision(tag, tags[tag], when, f"newer than {label}"))
+                    continue
+                reason = f"older than {label} ({_age(age)} old)"
+            else:
+                outside = []
+                if keep is not None:
+                    outside.append(f"not among the newest {keep}")
+                if keep_semver is not None:
+                    outside.append(f"not in the top {keep_semver} semver")
+                reason = ", ".join(outside)
+            going.append(TagDecision(tag, tags[tag], when, reason))
+        return RetentionPlan(self.name, _with_frees(going, kept, facts), kept, vanished)
+
+    def apply(
+        self, plan: RetentionPlan, *, on_deleted: Callable[[str], None] | None = None,
+    ) -> Flow[list[str]]:
+        """The flow of :func:`apply`."""
+        if plan.repository != self.name:
+            raise ValueError(f"this plan is for {plan.repository!r}, not {self.name!r}")
+        deleted: list[str] = []
+        for decision in plan.delete:
+            try:
+                # the rule tags.digests() and plan() use: a HEAD's 404 is confirmed by a GET
+                found = (yield from self._tags.find(decision.tag))
+                if found is not None and found.digest != decision.digest:
+                    log.warning("%s:%s now points to %s, not %s as planned: skipped",
+                                self.name, decision.tag, found.digest, decision.digest)
+                    continue
+                if found is not None:
+                    yield from self._tags.delete(decision.tag)
+            except NotFoundError:
+                found = None
+            if found is None:
+                log.info("%s:%s is already gone", self.name, decision.tag)
+                continue
+            deleted.append(decision.tag)
+            if on_deleted is not None:
+                on_deleted(decision.tag)
+        return deleted
+
+    def _facts(self, digest: str) -> Flow[_Facts | None]:
+        """What the plan needs of one manifest; None when it was deleted since its HEAD."""
+        try:
+            manifest = yield from self._manifests.get(digest)
+        except NotFoundError as exc:
+            if not tag_vanished(exc, self._endpoint.base_url, self.name, digest):
+                raise
+            return None
+        if isinstance(manifest, ManifestV2 | OCIManifest):
+            return _Facts((yield from self._created(manifest)), _blobs(manifest))
+        assert isinstance(manifest, ManifestList | OCIIndex)
+        blobs: dict[str, int] = {}
+        created = None
+        platforms = manifest.platforms()
+        first = platforms[0].digest if platforms else None
+        for entry in manifest.manifests:
+            try:
+                child = yield from self._manifests.get(entry.digest)
+            except NotFoundError:
+                continue
+            if isinstance(child, ManifestV2 | OCIManifest):
+                blobs.update(_blobs(child))
+                if entry.digest == first:
+                    created = yield from self._created(child)
+        if created is None and isinstance(manifest, OCIIndex) and manifest.annotations:
+            created = parse_rfc3339(manifest.annotations.get(_CREATED_ANNOTATION))
+        return _Facts(created, blobs)
+
+    def _created(self, manifest: ManifestV2 | OCIManifest) -> Flow[_dt.datetime | None]:
+        """The image's creation time: its config's, else the manifest's annotation."""
+        when = None
+        try:
+            when = (yield from self._config(manifest)).created_at
+        except RegistryError:
+            pass  # an artifact's config, or no config at all: no creation time there
+        if when is None and manifest.annotations:
+            when = parse_rfc3339(manifest.annotations.get(_CREATED_ANNOTATION))
+        return when
+
+    def _config(self, manifest: ManifestV2 | OCIManifest) -> Flow[ImageConfig]:
+        """The image config, as ``images.config`` reads it (within the body limit)."""
+        check_config_size(manifest.config, self._endpoint.body_limit)
+        data = yield from self._blobs.get(manifest.config.digest,
+                                          expected_size=manifest.config.size)
+        return config_from_bytes(data)
