@@ -30,6 +30,7 @@ except ImportError as exc:  # pragma: no cover - the async extra is missing
     ) from exc
 
 if TYPE_CHECKING:
+    from . import retention
     from ._listing import Listing
     from ._manifests import AsyncManifestService
     from ._registry import AsyncRegistry, AsyncRegistryOptions
@@ -43,6 +44,7 @@ __all__ = [
     "AsyncRepository",
     "AsyncTagService",
     "Listing",
+    "retention",
 ]
 
 _WHERE = {
@@ -53,10 +55,15 @@ _WHERE = {
     "AsyncTagService": "._tags",
     "Listing": "._listing",
 }
+_MODULES = {"retention"}  # the asyncio workflows over many images: imported when asked for
 
 
 def __getattr__(name: str) -> Any:
     """The public names, imported when first asked for."""
+    if name in _MODULES:
+        module = import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
     where = _WHERE.get(name)
     if where is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
