@@ -59,14 +59,27 @@ class BlobFetch(Service):
                 that would complete wrong content never reaches ``sink``.
             RegistryUnavailableError: cut more often than the registry's retries.
         """
+        yield from self.pump_some(rx, resp, sink, None)
+
+    def pump_some(
+        self, rx: BlobReceiver, resp: Response, sink: Sink, limit: int | None,
+    ) -> Flow[Response | None]:
+        """:meth:`pump`, stopping once ``limit`` bytes were received (None: no limit) --
+        a file-like reader's ``read(n)``. The answer to read on from, or None at the
+        blob's end (verified, its answer closed).
+        """
+        got = 0  # bytes received (those a server ignoring Range sends again included)
+
         def hand(block: bytes) -> None:
+            nonlocal got
+            got += len(block)
             data = rx.take(block)
             if data:
                 sink(data)
 
-        while True:
+        while limit is None or got < limit:
             try:
-                yield Drain(resp, hand)
+                yield Drain(resp, hand, None if limit is None else limit - got)
             except RegistryUnavailableError as exc:
                 resp.close()
                 if exc.status_code is not None:
@@ -77,11 +90,14 @@ class BlobFetch(Service):
             except BaseException:
                 resp.close()
                 raise
+            if limit is not None and got >= limit:
+                break
             resp.close()
             if rx.ended():
-                return
+                return None
             rx.resume(None)
             resp = yield from self.open(rx)
+        return resp
 
     def read(
         self, digest: str, sink: Sink, *, expected_size: int | None = None,
