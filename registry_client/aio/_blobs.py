@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
+from typing import Any
 
+from .._reader import CHUNK, BlobReceiver
+from .._response import Response
 from ..models import Descriptor
 from ..progress import ProgressCallback
+from ..reference import check_digest
+from ..services._fetch import BlobFetch
 from ..services.blobs import BlobFlows, UploadData
 from ._base import AsyncService
+from ._run import AsyncPerformer, arun
 
-__all__ = ["AsyncBlobService"]
+__all__ = ["AsyncBlobReader", "AsyncBlobService", "OpeningBlob"]
 
 
 class AsyncBlobService(AsyncService[BlobFlows]):
@@ -24,8 +31,8 @@ class AsyncBlobService(AsyncService[BlobFlows]):
     (as Ctrl-C does in the blocking API); cancelling an ``upload`` sends nothing more
     (a ``state_file`` keeps the session for the next run).
 
-    There is no async ``open``: read a blob whole with :meth:`get`, or to a file (a
-    FIFO or ``/dev/stdout`` included) with :meth:`download`.
+    :meth:`open` streams a blob: ``async with repo.blobs.open(digest) as blob`` then
+    ``await blob.read(n)`` or ``async for block in blob``, verified at its end.
     """
 
     async def head(self, digest: str) -> Descriptor:
@@ -39,6 +46,23 @@ class AsyncBlobService(AsyncService[BlobFlows]):
     async def size(self, digest: str) -> int:
         """Async form of :meth:`BlobService.size`."""
         return await self._run(self.flows.size(digest))
+
+    def open(
+        self, digest: str, *, start: int = 0, hasher: object = None,
+        expected_size: int | None = None,
+    ) -> OpeningBlob:
+        """Async form of :meth:`BlobService.open`: stream a blob, its digest checked at
+        the end (``DigestMismatchError`` from the read that would complete wrong content).
+
+        ``async with repo.blobs.open(digest) as blob:`` (closed on leaving), or
+        ``blob = await repo.blobs.open(digest)`` then ``await blob.aclose()``. Opening
+        sends the GET (``NotFoundError``: no such blob); a cut connection is resumed with
+        ``Range``.
+        """
+        check_digest(digest)
+        rx = self.flows.fetch.receiver(digest, start=start, hasher=hasher,
+                                       expected_size=expected_size)
+        return OpeningBlob(self.flows.fetch, rx, self._shell)
 
     async def get(self, digest: str, *, expected_size: int | None = None) -> bytes:
         """Async form of :meth:`BlobService.get`: the whole blob in memory, verified."""
@@ -82,3 +106,116 @@ class AsyncBlobService(AsyncService[BlobFlows]):
     async def delete(self, digest: str) -> None:
         """Async form of :meth:`BlobService.delete`."""
         await self._run(self.flows.delete(digest))
+
+
+class AsyncBlobReader:
+    """An open blob of :meth:`AsyncBlobService.open`: ``await read(n)``, ``async for
+    block in reader``, ``await aclose()``. Every byte is hashed; the read that would
+    complete content not matching the digest raises ``DigestMismatchError`` instead.
+    What each read means (resumes, Content-Range, sizes, the digest) is
+    ``BlobFetch.pump_some``'s, as for ``get`` and ``download``."""
+
+    def __init__(
+        self, fetch: BlobFetch, rx: BlobReceiver, resp: Response, shell: AsyncPerformer,
+    ) -> None:
+        self._fetch = fetch
+        self._rx = rx
+        self._resp: Response | None = resp
+        self._shell = shell
+        self._error: Exception | None = None
+        self.closed = False
+        self.digest = rx.digest
+
+    @property
+    def offset(self) -> int:
+        """How many bytes of the blob were read so far."""
+        return self._rx.offset
+
+    @property
+    def expected_size(self) -> int | None:
+        """The blob's full size, when the registry or the caller told it."""
+        return self._rx.expected_size
+
+    def tell(self) -> int:
+        """How many bytes of the blob were read so far (its offset)."""
+        self._check_open()
+        return self._rx.offset
+
+    async def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes (everything left when ``size`` is -1 or None); b"" at a
+        verified end."""
+        self._check_open()
+        if self._error is not None:  # the read that failed closed the answer
+            raise self._error
+        if size is None or size < 0:
+            parts = [block async for block in self]
+            return b"".join(parts)
+        if size == 0:
+            return b""
+        parts = []
+        while not parts and self._resp is not None:  # a block may be all skipped bytes
+            self._resp = await self._step(parts, size)
+        return b"".join(parts)
+
+    async def _step(self, parts: list[bytes], size: int) -> Response | None:
+        resp, self._resp = self._resp, None
+        assert resp is not None
+        try:
+            return await arun(self._fetch.pump_some(self._rx, resp, parts.append, size),
+                              self._shell)
+        except Exception as exc:  # the answer is closed; reading on raises it again
+            self._error = exc
+            raise
+        except BaseException:  # cancelled mid-read: the answer is closed, so is the reader
+            self.closed = True
+            raise
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._blocks()
+
+    async def _blocks(self) -> AsyncIterator[bytes]:
+        while block := await self.read(CHUNK):
+            yield block
+
+    async def aclose(self) -> None:
+        """Release the connection."""
+        resp, self._resp = self._resp, None
+        self.closed = True
+        if resp is not None:
+            await resp.aclose()
+
+    async def __aenter__(self) -> AsyncBlobReader:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed blob reader")
+
+
+class OpeningBlob:
+    """What :meth:`AsyncBlobService.open` returns: ``async with`` it (the reader, closed
+    on leaving), or await it (the reader, yours to close)."""
+
+    def __init__(self, fetch: BlobFetch, rx: BlobReceiver, shell: AsyncPerformer) -> None:
+        self._fetch = fetch
+        self._rx = rx
+        self._shell = shell
+        self._reader: AsyncBlobReader | None = None
+
+    async def _open(self) -> AsyncBlobReader:
+        resp = await arun(self._fetch.open(self._rx), self._shell)
+        return AsyncBlobReader(self._fetch, self._rx, resp, self._shell)
+
+    def __await__(self) -> Generator[Any, None, AsyncBlobReader]:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> AsyncBlobReader:
+        self._reader = await self._open()
+        return self._reader
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._reader is not None:
+            await self._reader.aclose()
