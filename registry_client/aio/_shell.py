@@ -232,7 +232,9 @@ class AsyncShell:
         time -- large ones through a :class:`SinkThread`, which hashes and writes them
         while the next ones are read."""
         resp, sink, limit = effect.response, effect.sink, effect.limit
-        body = await resp.thread_reader()
+        # A thread drain takes the connection for good (and closes it): only a drain to
+        # the end may. A drain to a limit leaves the rest to read (a reader's read(n)).
+        body = await resp.thread_reader() if limit is None else None
         if body is not None:
             return await self._drain_in_thread(effect, body)
         total = 0

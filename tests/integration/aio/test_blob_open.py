@@ -65,6 +65,22 @@ async def test_reads_and_blocks_are_the_blob(
         await reader.aclose()
 
 
+async def test_a_long_blob_read_in_small_pieces_uses_one_get(
+    proxy: FaultProxy, anon_registry: LocalRegistry, areg: AsyncRegistry,
+    unique_repository: str,
+) -> None:
+    data = os.urandom(9 * MB)  # a body the asyncio transport may read past h11
+    digest = seed_blob(anon_registry, unique_repository, data)
+    got = bytearray()
+    async with areg.repository(unique_repository).blobs.open(digest) as blob:
+        while piece := await blob.read(64 * 1024 + 7):
+            assert len(piece) <= 64 * 1024 + 7
+            got += piece
+    assert got == data
+    [get] = blob_gets(proxy, digest)  # no resume: each read goes on where the last ended
+    assert get.status == 200
+
+
 async def test_a_cut_read_resumes_with_range_and_is_verified(
     proxy: FaultProxy, anon_registry: LocalRegistry, areg: AsyncRegistry,
     unique_repository: str,
