@@ -178,7 +178,28 @@ class BlobReceiver:
         self.verified = True
 
 
-class VerifyingReader(io.RawIOBase):
+class ReceiverView:
+    """What a blob reader of either flavour tells of its :class:`BlobReceiver` (``_rx``)."""
+
+    _rx: BlobReceiver
+
+    @property
+    def offset(self) -> int:
+        """How many bytes of the blob were read so far."""
+        return self._rx.offset
+
+    @property
+    def expected_size(self) -> int | None:
+        """The blob's full size, when the registry or the caller told it."""
+        return self._rx.expected_size
+
+    @property
+    def restarted(self) -> bool:
+        """True when a resume got the whole blob again because the server ignored Range."""
+        return self._rx.restarted
+
+
+class VerifyingReader(ReceiverView, io.RawIOBase):
     """Read a blob from the registry, hashing every byte and checking the digest at EOF.
 
     A blocking file object over a :class:`BlobReceiver`: when the connection is cut,
@@ -215,21 +236,6 @@ class VerifyingReader(io.RawIOBase):
         except BaseException:
             resp.close()
             raise
-
-    @property
-    def offset(self) -> int:
-        """How many bytes of the blob were read so far."""
-        return self._rx.offset
-
-    @property
-    def expected_size(self) -> int | None:
-        """The blob's full size, when the registry or the caller told it."""
-        return self._rx.expected_size
-
-    @property
-    def restarted(self) -> bool:
-        """True when a resume got the whole blob again because the server ignored Range."""
-        return self._rx.restarted
 
     def _resume(self, exc: BaseException | None) -> None:
         if self._resp is not None:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 from typing import Any
 
-from .._reader import CHUNK, BlobReceiver
+from .._reader import CHUNK, BlobReceiver, ReceiverView
 from .._response import Response
 from ..models import Descriptor
 from ..progress import ProgressCallback
@@ -108,7 +108,7 @@ class AsyncBlobService(AsyncService[BlobFlows]):
         await self._run(self.flows.delete(digest))
 
 
-class AsyncBlobReader:
+class AsyncBlobReader(ReceiverView):
     """An open blob of :meth:`AsyncBlobService.open`: ``await read(n)``, ``async for
     block in reader``, ``await aclose()``. Every byte is hashed; the read that would
     complete content not matching the digest raises ``DigestMismatchError`` instead.
@@ -125,16 +125,6 @@ class AsyncBlobReader:
         self._error: Exception | None = None
         self.closed = False
         self.digest = rx.digest
-
-    @property
-    def offset(self) -> int:
-        """How many bytes of the blob were read so far."""
-        return self._rx.offset
-
-    @property
-    def expected_size(self) -> int | None:
-        """The blob's full size, when the registry or the caller told it."""
-        return self._rx.expected_size
 
     def tell(self) -> int:
         """How many bytes of the blob were read so far (its offset)."""
