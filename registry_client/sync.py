@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import TYPE_CHECKING, Union
 
 import attrs
 
+from ._flow import Flow, Gather, run
 from ._log import log
 from ._syncfile import read_mapping
 from ._vanished import repository_gone, tag_vanished
@@ -28,6 +30,13 @@ from .reference import ImageReference, parse_image_name
 from .registry import Registry
 from .repository import Repository
 from .services._plan import CopyPlan
+from .services._shell import BlockingShell
+
+if TYPE_CHECKING:
+    from .aio import AsyncRegistry, AsyncRepository
+
+AnyRepository = Union["Repository", "AsyncRepository"]
+"""A repository of either flavour of the API: the copy flows are the same."""
 
 __all__ = ["CopiedTags", "SyncEntry", "SyncResult", "copy_all_tags", "load_sync_file", "sync"]
 
@@ -87,9 +96,19 @@ def copy_all_tags(
             first; the error raised is the first failure's (its type kept), naming
             the tag. :func:`sync` reports every failure instead.
     """
-    jobs = [_Job(source, tag, target, tag, listed=True) for tag in source.tags.get_all()]
-    copied, failed, vanished = _run(jobs, max_workers=max_workers, dry_run=dry_run,
-                                    progress=progress)
+    return run(copy_all_tags_flow(source, target, max_workers=max_workers, dry_run=dry_run,
+                                  progress=progress), BlockingShell(source.requester))
+
+
+def copy_all_tags_flow(
+    source: AnyRepository, target: AnyRepository, *, max_workers: int = 4,
+    dry_run: bool = False, progress: ProgressCallback | None = None,
+) -> Flow[CopiedTags]:
+    """The flow of :func:`copy_all_tags` (and of its asyncio form)."""
+    tags = yield from source.tags.flows.get_all()
+    jobs = [_Job(source, tag, target, tag, listed=True) for tag in tags]
+    copied, failed, vanished = yield from _run(jobs, max_workers=max_workers, dry_run=dry_run,
+                                               progress=progress)
     if failed:
         name, exc = failed[0]
         if isinstance(exc, RegistryError):
@@ -100,9 +119,9 @@ def copy_all_tags(
 
 @attrs.frozen
 class _Job:
-    source: Repository
+    source: AnyRepository
     reference: str  # a tag or a digest
-    target: Repository
+    target: AnyRepository
     target_tag: str | None
     listed: bool = False  # the reference is a tag read from the source's tag list
     entry: str = ""  # the sync entry (source) the job came from, as the user wrote it
@@ -127,59 +146,66 @@ class _RepositoryGone(Exception):
 
 def _run(
     jobs: list[_Job], *, max_workers: int, dry_run: bool, progress: ProgressCallback | None,
-) -> tuple[list[Image | CopyPlan], list[tuple[str, Exception]], list[_Job]]:
+) -> Flow[tuple[list[Image | CopyPlan], list[tuple[str, Exception]], list[_Job]]]:
     """``(copied, failures, vanished)``: a listed tag whose manifest is gone is not a failure.
 
-    Only the source's own read of the listed tag (a GET or HEAD of its manifest URL
-    on the source registry) answering 404 makes the tag vanished: a 404 of the
-    target (a refused PUT, on a mirror's same path) stays a failure. A source
+    The images are copied side by side (``max_workers`` at once); a failed copy does not
+    stop the others. Only the source's own read of the listed tag (a GET or HEAD of its
+    manifest URL on the source registry) answering 404 makes the tag vanished: a 404
+    of the target (a refused PUT, on a mirror's same path) stays a failure. A source
     repository found deleted (404 ``NAME_UNKNOWN``) after its tag list is one
     failure naming it; its tags not yet begun are not tried.
     """
     gone: dict[tuple[str, str], RegistryError] = {}  # source repository -> its NAME_UNKNOWN
 
-    def one(job: _Job) -> Image | CopyPlan:
+    def one(job: _Job) -> Flow[Image | CopyPlan | Exception]:
+        """Copy one image; its failure is its result (collected, never raised)."""
         if job.listed and job.source_key in gone:
-            raise _RepositoryGone
+            return _RepositoryGone()
+        images = job.source.images.flows
         try:
             if dry_run:
-                return job.source.images.copy(job.reference, job.target, job.target_tag,
-                                              dry_run=True)
-            return job.source.images.copy(job.reference, job.target, job.target_tag,
-                                          progress=progress)
+                plan: CopyPlan = yield from images.copy(job.reference, job.target,
+                                                        job.target_tag, dry_run=True)
+                return plan
+            image: Image = yield from images.copy(job.reference, job.target, job.target_tag,
+                                                  progress=progress)
+            return image
         except RegistryError as exc:
             if job.listed and repository_gone(exc, *job.source_key):
                 gone.setdefault(job.source_key, exc)
-            raise
+            return exc
+        except Exception as exc:
+            return exc
 
     results: list[Image | CopyPlan] = []
     failures: list[tuple[str, Exception]] = []
     vanished: list[_Job] = []
     if not jobs:
         return results, failures, vanished
+    outcomes: list[Image | CopyPlan | Exception] = yield Gather(
+        [partial(one, job) for job in jobs], max(1, min(max_workers, len(jobs))))
     not_copied: dict[tuple[str, str], int] = {}
     reported: set[tuple[str, str]] = set()  # gone repositories given their one failure
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(jobs)))) as pool:
-        futures = [(job, pool.submit(one, job)) for job in jobs]
-        for job, future in futures:
-            try:
-                results.append(future.result())
-            except (_RepositoryGone, RegistryError) as exc:
-                key = job.source_key
-                if isinstance(exc, _RepositoryGone) or (
-                        key in gone and repository_gone(exc, *key)):
-                    not_copied[key] = not_copied.get(key, 0) + 1
-                    if key not in reported:
-                        reported.add(key)
-                        failures.append((job.repository_name, gone[key]))
-                elif job.listed and tag_vanished(exc, key[0], job.source.name, job.reference):
-                    log.warning("%s vanished (deleted since the tag list was read): "
-                                "not copied", job.name, extra={"summarized": True})
-                    vanished.append(job)
-                else:
-                    failures.append((job.name, exc))
-            except Exception as exc:
-                failures.append((job.name, exc))
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        if not isinstance(outcome, Exception):
+            results.append(outcome)
+        elif isinstance(outcome, _RepositoryGone | RegistryError):
+            key = job.source_key
+            if isinstance(outcome, _RepositoryGone) or (
+                    key in gone and repository_gone(outcome, *key)):
+                not_copied[key] = not_copied.get(key, 0) + 1
+                if key not in reported:
+                    reported.add(key)
+                    failures.append((job.repository_name, gone[key]))
+            elif job.listed and tag_vanished(outcome, key[0], job.source.name, job.reference):
+                log.warning("%s vanished (deleted since the tag list was read): "
+                            "not copied", job.name, extra={"summarized": True})
+                vanished.append(job)
+            else:
+                failures.append((job.name, outcome))
+        else:
+            failures.append((job.name, outcome))
     for key in reported:  # (the failure holds this very error: reworded in place)
         error = gone[key]
         count = not_copied[key]
@@ -222,6 +248,36 @@ def sync(
         InvalidReferenceError: an entry is not a valid reference, or its target can't
             be used (a digest; a tag for a whole repository). Checked before any copy.
     """
+    opened = open_entries(entries, registry_for)
+    shell = next((BlockingShell(o.source.requester) for o in opened
+                  if isinstance(o.source, Repository)), None)
+    flow = sync_flow(opened, max_workers=max_workers, dry_run=dry_run, progress=progress)
+    return run(flow, shell if shell is not None else NO_IO)
+
+
+@attrs.frozen
+class OpenedEntry:
+    """A sync entry with its repositories opened (no request sent yet): ``error`` when
+    its registries could not be opened."""
+
+    entry: SyncEntry
+    source: AnyRepository | None = None
+    target: AnyRepository | None = None
+    reference: str | None = None  # the source's tag or digest; None: every tag
+    tag: str | None = None  # the target tag of one image
+    error: RegistryError | None = None
+
+
+def open_entries(
+    entries: Iterable[SyncEntry],
+    registry_for: Callable[[ImageReference], Registry] | Callable[[ImageReference],
+                                                                   AsyncRegistry],
+) -> list[OpenedEntry]:
+    """Check every entry (before any copy), then open its repositories, in order.
+
+    Raises:
+        InvalidReferenceError: as :func:`sync`.
+    """
     parsed = []
     for entry in entries:
         src_ref = parse_image_name(entry.source, allow_scheme=True)
@@ -234,22 +290,54 @@ def sync(
                 f"sync target {entry.target!r}: every tag of {entry.source!r} is copied "
                 "under its own name, so the target must be a repository without a tag")
         parsed.append((entry, src_ref, dst_ref))
-    jobs: list[_Job] = []
-    failed: list[tuple[str, Exception]] = []
+    opened: list[OpenedEntry] = []
     for entry, src_ref, dst_ref in parsed:
         try:
-            src = registry_for(src_ref).repository(src_ref.path)
-            dst = registry_for(dst_ref).repository(dst_ref.path)
-            if src_ref.reference is not None:
-                tag = dst_ref.tag or src_ref.tag
-                jobs.append(_Job(src, src_ref.reference, dst, tag))
-            else:
-                jobs.extend(_Job(src, t, dst, t, listed=True, entry=entry.source)
-                            for t in src.tags.get_all())
+            src: AnyRepository = registry_for(src_ref).repository(src_ref.path)
+            dst: AnyRepository = registry_for(dst_ref).repository(dst_ref.path)
         except RegistryError as exc:
-            failed.append((entry.source, exc))
-    copied, failures, vanished = _run(jobs, max_workers=max_workers, dry_run=dry_run,
-                                      progress=progress)
+            opened.append(OpenedEntry(entry, error=exc))
+            continue
+        opened.append(OpenedEntry(entry, src, dst, src_ref.reference,
+                                  dst_ref.tag or src_ref.tag))
+    return opened
+
+
+def sync_flow(
+    opened: list[OpenedEntry], *, max_workers: int = 4, dry_run: bool = False,
+    progress: ProgressCallback | None = None,
+) -> Flow[SyncResult]:
+    """The flow of :func:`sync` (and of its asyncio form), over :func:`open_entries`."""
+    jobs: list[_Job] = []
+    failed: list[tuple[str, Exception]] = []
+    for o in opened:
+        if o.error is not None:
+            failed.append((o.entry.source, o.error))
+            continue
+        assert o.source is not None and o.target is not None
+        if o.reference is not None:
+            jobs.append(_Job(o.source, o.reference, o.target, o.tag))
+            continue
+        try:
+            tags = yield from o.source.tags.flows.get_all()
+        except RegistryError as exc:
+            failed.append((o.entry.source, exc))
+            continue
+        jobs.extend(_Job(o.source, t, o.target, t, listed=True, entry=o.entry.source)
+                    for t in tags)
+    copied, failures, vanished = yield from _run(jobs, max_workers=max_workers,
+                                                 dry_run=dry_run, progress=progress)
     failed += failures
     return SyncResult(copied=tuple(copied), failed=tuple((n, str(e)) for n, e in failed),
                       vanished=tuple(job.name for job in vanished))
+
+
+class _NoIO:
+    """The performer of a sync flow with no repository opened: it yields no effect, so
+    either flavour runs it with this (``_flow.run``)."""
+
+    def perform(self, effect: object) -> object:
+        raise TypeError(f"a sync without repositories has no effect to perform: {effect!r}")
+
+
+NO_IO = _NoIO()
