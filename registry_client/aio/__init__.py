@@ -30,7 +30,7 @@ except ImportError as exc:  # pragma: no cover - the async extra is missing
     ) from exc
 
 if TYPE_CHECKING:
-    from . import retention
+    from . import retention, sync
     from ._listing import Listing
     from ._manifests import AsyncManifestService
     from ._registry import AsyncRegistry, AsyncRegistryOptions
@@ -45,6 +45,7 @@ __all__ = [
     "AsyncTagService",
     "Listing",
     "retention",
+    "sync",
 ]
 
 _WHERE = {
@@ -55,7 +56,7 @@ _WHERE = {
     "AsyncTagService": "._tags",
     "Listing": "._listing",
 }
-_MODULES = {"retention"}  # the asyncio workflows over many images: imported when asked for
+_MODULES = {"retention", "sync"}  # the asyncio workflows over many images: imported when asked for
 
 
 def __getattr__(name: str) -> Any:
