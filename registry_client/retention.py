@@ -42,23 +42,14 @@ from ._flow import Endpoint, Flow, Gather, run
 from ._log import log
 from ._vanished import tag_vanished
 from .errors import NotFoundError, RegistryError
-from .models import (
-    ImageConfig,
-    ManifestList,
-    ManifestV2,
-    OCIIndex,
-    OCIManifest,
-    config_from_bytes,
-    parse_rfc3339,
-)
+from .models import ManifestList, ManifestV2, OCIIndex, OCIManifest, parse_rfc3339
 from .reference import is_referrers_tag
-from .services._platforms import check_config_size
 from .services._shell import BlockingShell
 
 if TYPE_CHECKING:
     from .aio import AsyncRepository
     from .repository import Repository
-    from .services.blobs import BlobFlows
+    from .services.images import ImageFlows
     from .services.manifests import ManifestFlows
     from .services.tags import TagFlows
 
@@ -266,18 +257,18 @@ def apply(
 
 class RetentionFlows:
     """The flows of :func:`plan` and :func:`apply` for one repository, over its tag,
-    manifest and blob flows: the retention rules written once, run by this module with
+    manifest and image flows: the retention rules written once, run by this module with
     the blocking shell and by ``registry_client.aio.retention`` with the asyncio one."""
 
     def __init__(
         self, name: str, endpoint: Endpoint, *, manifests: ManifestFlows, tags: TagFlows,
-        blobs: BlobFlows, max_workers: int = 4,
+        images: ImageFlows, max_workers: int = 4,
     ) -> None:
         self.name = name
         self._endpoint = endpoint
         self._manifests = manifests
         self._tags = tags
-        self._blobs = blobs
+        self._images = images
         self._max_workers = max(1, max_workers)
 
     def __repr__(self) -> str:
@@ -289,7 +280,7 @@ class RetentionFlows:
         many manifests are read at once as its registry's ``max_workers``."""
         workers = repo.registry.max_workers if repo.registry is not None else 4
         return cls(repo.name, repo.requester, manifests=repo.manifests.flows,
-                   tags=repo.tags.flows, blobs=repo.blobs.flows, max_workers=workers)
+                   tags=repo.tags.flows, images=repo.images.flows, max_workers=workers)
 
     def plan(
         self, *, keep: int | None = None, keep_semver: int | None = None,
@@ -430,16 +421,9 @@ class RetentionFlows:
         """The image's creation time: its config's, else the manifest's annotation."""
         when = None
         try:
-            when = (yield from self._config(manifest)).created_at
+            when = (yield from self._images.config(manifest)).created_at
         except RegistryError:
             pass  # an artifact's config, or no config at all: no creation time there
         if when is None and manifest.annotations:
             when = parse_rfc3339(manifest.annotations.get(_CREATED_ANNOTATION))
         return when
-
-    def _config(self, manifest: ManifestV2 | OCIManifest) -> Flow[ImageConfig]:
-        """The image config, as ``images.config`` reads it (within the body limit)."""
-        check_config_size(manifest.config, self._endpoint.body_limit)
-        data = yield from self._blobs.get(manifest.config.digest,
-                                          expected_size=manifest.config.size)
-        return config_from_bytes(data)
