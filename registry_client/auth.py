@@ -18,6 +18,7 @@ The contract lives in ``_auth_protocol.py``, the null and Basic strategies in
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -97,6 +98,11 @@ BEARER_HINT = (
 """Added to the error of a BasicAuthenticator request refused with a Bearer challenge."""
 
 
+REFUSAL_REUSE = 1.0
+"""Seconds a token server's refusal of the credentials answers further requests for the
+same token without asking again (the workers of one burst get one failed login)."""
+
+
 @attrs.define
 class _Token:
     value: str
@@ -136,6 +142,10 @@ class TokenAuthenticator:
         self._widened: dict[tuple[str, str], tuple[str, ...]] = {}
         self._tokens: dict[tuple[str, str, str], _Token] = {}
         self._key_locks = LockTable()  # one token fetch per key at a time
+        # per key: how many fetches have ended, and the last refusal (its end number,
+        # when it came)
+        self._ended: dict[tuple[str, str, str], int] = {}
+        self._refusals: dict[tuple[str, str, str], tuple[int, float, RegistryError]] = {}
         self._lock = threading.Lock()
         self._transport: TokenTransport | None = None
         self._transports: dict[str, TokenTransport] = {}  # registry -> its transport
@@ -268,23 +278,39 @@ class TokenAuthenticator:
         realm = challenge.realm or ""
         service = challenge.service or ""
         key = (realm, service, _scope_key(scopes))
-        # one fetch per token at a time: those who wait find it cached
+        with self._lock:
+            seen = self._ended.get(key, 0)
+        # one fetch per token at a time: those who wait find it cached (or refused)
         token: str = yield Exclusive(self._key_locks, key,
-                                     self._cached_or_fetched(key, stale, registry))
+                                     self._cached_or_fetched(key, stale, registry, seen))
         return token
 
     def _cached_or_fetched(
-        self, key: tuple[str, str, str], stale: str | None, registry: str,
+        self, key: tuple[str, str, str], stale: str | None, registry: str, seen: int,
     ) -> Exchange[str]:
         realm, service, scope = key
         with self._lock:
             cached = self._tokens.get(key)
+            refusal = self._refusals.get(key)
         now = time.monotonic()
+        if refusal is not None and (refusal[0] > seen or now - refusal[1] < REFUSAL_REUSE):
+            # The server refused these credentials while this request waited for the
+            # fetch, or a moment ago: the same answer, not one more failed login per
+            # worker (a token server may lock an account out after a burst of them).
+            raise copy.copy(refusal[2])
         if cached is not None and cached.expires_at > now and cached.value != stale:
             return cached.value
-        token = yield from self._fetch(realm, service, scope.split(" ") if scope else [],
-                                       registry)
+        try:
+            token = yield from self._fetch(realm, service, scope.split(" ") if scope else [],
+                                           registry)
+        except (AuthenticationError, AuthorizationError) as exc:
+            with self._lock:
+                ended = self._ended[key] = self._ended.get(key, 0) + 1
+                self._refusals[key] = (ended, time.monotonic(), exc)
+            raise
         with self._lock:
+            self._ended[key] = self._ended.get(key, 0) + 1
+            self._refusals.pop(key, None)
             self._tokens[key] = token
         return token.value
 

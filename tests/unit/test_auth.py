@@ -740,6 +740,46 @@ def test_concurrent_requests_share_one_token_fetch() -> None:
     assert results == ["Bearer tok-1"] * 16
 
 
+def test_concurrent_requests_refused_by_the_token_server_cost_one_token_request(
+    clock: FakeClock,
+) -> None:
+    """A wrong password, many workers at once: the first refusal answers everyone who
+    was waiting for that token -- a real token server may lock the account out after
+    a hundred failed logins in a second."""
+    t = FakeTransport(answers=[(401, b"")], delay=0.05)
+    auth = bound_token_auth(t, "alice", PASSWORD)
+    barrier = threading.Barrier(16)
+    messages: list[str] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        req = make_request(scopes=("repository:app:pull",))
+        barrier.wait()
+        try:
+            auth.handle_response(challenge_401(req))
+        except AuthenticationError as exc:
+            with lock:
+                messages.append(str(exc))
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(10)
+    assert len(t.calls) == 1
+    assert len(messages) == 16 and len(set(messages)) == 1
+    assert "refused the credentials of alice" in messages[0]
+    # a moment later: the same refusal, still without asking
+    with pytest.raises(AuthenticationError):
+        auth.handle_response(challenge_401(make_request(scopes=("repository:app:pull",))))
+    assert len(t.calls) == 1
+    # once REFUSAL_REUSE has passed the server is asked again (an account may be unlocked)
+    clock.now += auth_mod.REFUSAL_REUSE
+    with pytest.raises(AuthenticationError):
+        auth.handle_response(challenge_401(make_request(scopes=("repository:app:pull",))))
+    assert len(t.calls) == 2
+
+
 def test_concurrent_handle_request_with_known_challenge_one_fetch_per_scope() -> None:
     t = FakeTransport(delay=0.02)
     auth = bound_token_auth(t)

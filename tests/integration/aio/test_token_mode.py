@@ -78,6 +78,28 @@ async def test_100_gathered_manifest_gets_cost_one_token_request(
     assert got == 100
 
 
+@pytest.mark.anyio
+async def test_100_gathered_gets_with_a_wrong_password_cost_one_token_request(
+    token_registry: LocalRegistry, aclient_for: Callable[..., Any], unique_repository: str
+) -> None:
+    """The token server refuses the password once, and that refusal answers every task
+    that waited for the token: not a hundred failed logins in a second."""
+    token_server = token_registry.token_server
+    assert token_server is not None
+    seed_image(token_registry, unique_repository, "1")
+    token_server.reset()
+    wrong = TokenAuthenticator("admin", "not-the-password")
+
+    async with aclient_for(token_registry, authenticator=wrong) as areg:
+        repo = await maybe_await(areg.repository(unique_repository))
+        results = await asyncio.gather(*(repo.manifests.get("1") for _ in range(100)),
+                                       return_exceptions=True)
+
+    assert all(isinstance(r, AuthenticationError) for r in results)
+    assert len({str(r) for r in results}) == 1
+    assert token_server.count == 1
+
+
 # -- pull, push and copy: the blocking API's digests, and skopeo reads them ------------------
 
 
