@@ -50,7 +50,7 @@ class Service:
 
     @property
     def _requester(self) -> Requester:
-        """The blocking Requester (for code not yet written as a flow)."""
+        """The blocking Requester: what the blocking shell (``_run``) sends through."""
         if not isinstance(self._endpoint, Requester):
             raise TypeError(f"{type(self).__name__}: a blocking call on an asyncio registry")
         return self._endpoint
@@ -101,51 +101,6 @@ class Service:
             exc.with_context(exc.message + " -- the registry does not allow deletes "
                              "(Distribution: storage.delete.enabled: true in its config, "
                              "or REGISTRY_STORAGE_DELETE_ENABLED=true)")
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        actions: str = "pull",
-        operation: str,
-        expected: Iterable[int] = (200,),
-        extra_scopes: Iterable[str] = (),
-        params: Mapping[str, str] | list[tuple[str, str]] | None = None,
-        headers: Mapping[str, str] | None = None,
-        data: Body | None = None,
-        stream: bool = False,
-        absolute: bool = False,
-        idempotent: bool | None = None,
-        timeout: float | tuple[float, float] | None = None,
-        retry_connection_errors: bool = True,
-        retry_if: Callable[[RegistryError], bool] | None = None,
-    ) -> Response:
-        """Send a request about this repository (``path`` relative to ``/v2/<name>/``).
-
-        A DELETE answered 404 after an attempt whose answer was lost is done (the
-        404 answer is returned); ``retry_if`` retries the error answers it accepts.
-        """
-        target = path if absolute else f"{self.repository}/{path}"
-        try:
-            return self._requester.send(
-                method,
-                target,
-                scopes=(self.scope(actions), *extra_scopes),
-                expected=expected,
-                context=f"{operation} ({self.domain}/{self.repository})",
-                params=params,
-                headers=headers,
-                data=data,
-                stream=stream,
-                idempotent=idempotent,
-                timeout=timeout,
-                retry_connection_errors=retry_connection_errors,
-                retry_if=retry_if,
-            )
-        except RegistryResponseError as exc:
-            self._explain_refusal(method, path, exc)
-            raise
 
 
 def _deletes_disabled(path: str, exc: RegistryResponseError) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._flow import Drain, Flow
-from .._reader import BlobReceiver
+from .._reader import BlobReceiver, blob_headers
 from .._response import Response
 from ..errors import RegistryUnavailableError
 from ._base import Service
@@ -32,6 +32,15 @@ class BlobFetch(Service):
             what=f"blob {digest} of {self.domain}/{self.repository}",
         )
 
+    def get(self, digest: str, offset: int = 0) -> Flow[Response]:
+        """GET the blob's bytes from ``offset`` on: the streamed answer, unchecked (a
+        reader with receiver rules of its own takes it in)."""
+        resp: Response = yield from self._call(
+            "GET", f"blobs/{digest}", operation=f"get blob {digest}",
+            expected=(200, 206), headers=blob_headers(offset), stream=True,
+        )
+        return resp
+
     def open(self, rx: BlobReceiver) -> Flow[Response]:
         """GET the blob from ``rx.offset`` on: the streamed answer, its headers checked.
 
@@ -39,10 +48,7 @@ class BlobFetch(Service):
             NotFoundError: the repository has no such blob.
             RegistryResponseError: 416 and other refusals of the GET.
         """
-        resp = yield from self._call(
-            "GET", f"blobs/{rx.digest}", operation=f"get blob {rx.digest}",
-            expected=(200, 206), headers=rx.headers(), stream=True,
-        )
+        resp = yield from self.get(rx.digest, rx.offset)
         try:
             rx.opened(resp)
         except BaseException:

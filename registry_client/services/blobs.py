@@ -15,7 +15,7 @@ from .._digest import registry_keyed
 from .._flow import Endpoint, Flow, Offload
 from .._http import is_digits
 from .._log import log
-from .._reader import CHUNK, VerifyingReader, blob_headers
+from .._reader import CHUNK, VerifyingReader
 from .._response import Response
 from ..errors import (
     AuthenticationError,
@@ -245,10 +245,7 @@ class BlobService(Service):
         check_digest(digest)
 
         def open_at(offset: int) -> Response:
-            return self._request(
-                "GET", f"blobs/{digest}", operation=f"get blob {digest}",
-                expected=(200, 206), headers=blob_headers(offset), stream=True,
-            )
+            return self._run(self.flows.fetch.get(digest, offset))
 
         reader = VerifyingReader(
             open_at, digest, start=start, hasher=hasher, expected_size=expected_size,
