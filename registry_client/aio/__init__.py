@@ -31,6 +31,8 @@ except ImportError as exc:  # pragma: no cover - the async extra is missing
 
 if TYPE_CHECKING:
     from . import retention, sync
+    from ._blobs import AsyncBlobService
+    from ._images import AsyncImageService
     from ._listing import Listing
     from ._manifests import AsyncManifestService
     from ._registry import AsyncRegistry, AsyncRegistryOptions
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
     from ._tags import AsyncTagService
 
 __all__ = [
+    "AsyncBlobService",
+    "AsyncImageService",
     "AsyncManifestService",
     "AsyncRegistry",
     "AsyncRegistryOptions",
@@ -49,6 +53,8 @@ __all__ = [
 ]
 
 _WHERE = {
+    "AsyncBlobService": "._blobs",
+    "AsyncImageService": "._images",
     "AsyncManifestService": "._manifests",
     "AsyncRegistry": "._registry",
     "AsyncRegistryOptions": "._registry",

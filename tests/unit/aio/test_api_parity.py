@@ -15,6 +15,8 @@ import pytest
 
 from registry_client import Registry
 from registry_client.aio import AsyncRegistry, AsyncRepository
+from registry_client.aio._blobs import AsyncBlobService
+from registry_client.aio._images import AsyncImageService
 from registry_client.errors import InvalidReferenceError, RegistryResponseError
 
 pytestmark = pytest.mark.anyio
@@ -219,3 +221,26 @@ def test_async_registry_takes_the_blocking_registrys_options() -> None:
     assert missing == []
     for name in ("from_reference", "from_docker_config"):
         assert callable(getattr(AsyncRegistry, name))
+
+
+@pytest.mark.parametrize(("name", "cls"), [
+    ("AsyncImageService", AsyncImageService),
+    ("AsyncBlobService", AsyncBlobService),
+])
+def test_every_service_class_is_exported(name: str, cls: type) -> None:
+    import registry_client.aio as aio
+
+    assert name in aio.__all__
+    assert getattr(aio, name) is cls
+    assert name in dir(aio)
+
+
+def test_the_services_are_imported_when_first_asked_for() -> None:
+    code = (
+        "import sys, registry_client.aio as aio\n"
+        "assert 'registry_client.aio._images' not in sys.modules\n"
+        "assert 'registry_client.aio._blobs' not in sys.modules\n"
+        "aio.AsyncImageService\n"
+        "assert 'registry_client.aio._images' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
