@@ -10,7 +10,25 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
-__all__ = ["Answer", "AsyncStream", "Response", "Stream"]
+__all__ = ["Answer", "AsyncStream", "Response", "Stream", "auth_scheme_sent"]
+
+
+def auth_scheme_sent(answer: object) -> str:
+    """The scheme of the credentials the request that got ``answer`` carried
+    (``"basic"``, ``"bearer"``; ``""``: none) -- never the credentials.
+
+    After redirects that is the last hop's request (``Authorization`` never follows a
+    redirect to another host), so a refusal by a storage host is not blamed on
+    credentials it never saw. ``answer``: the library's :class:`Response` or the
+    asyncio answer (which know it), or an answer of requests or httpx (whose
+    ``request`` is the last hop's).
+    """
+    known = getattr(answer, "sent_auth_scheme", None)
+    if isinstance(known, str):
+        return known
+    headers = getattr(getattr(answer, "request", None), "headers", None) or {}
+    sent = str(headers.get("Authorization", ""))
+    return sent.split(" ", 1)[0].lower() if " " in sent else ""
 
 
 class Answer(Protocol):

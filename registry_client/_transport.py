@@ -24,7 +24,7 @@ from ._http import HTTPS_PORT_HINT, body_blocks
 from ._log import log
 from ._redact import redact_url
 from ._request import Relay
-from ._response import Response
+from ._response import Response, auth_scheme_sent
 from .errors import RegistrySSLError
 
 __all__ = ["HTTPS_PORT_HINT", "TLS_HINT", "EnvSettings", "Transport", "is_url_error", "tls_reason"]
@@ -160,12 +160,11 @@ class _StreamedBody:
 
 def to_response(resp: requests.Response, body: bytes | None) -> Response:
     """The library's answer for ``resp``: its body ``body`` when read, else streamed."""
-    sent = resp.request.headers.get("Authorization", "") if resp.request is not None else ""
     return Response(
         resp.status_code, resp.headers, resp.url or "", body,
         stream=_StreamedBody(resp) if body is None else None,
         history=tuple(hop.url for hop in resp.history),
-        sent_auth_scheme=sent.split(" ", 1)[0].lower() if " " in sent else "",
+        sent_auth_scheme=auth_scheme_sent(resp),
     )
 
 

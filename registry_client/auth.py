@@ -60,7 +60,7 @@ from ._exchange import (
 from ._flow import run
 from ._http import connection_failure, failure_cause
 from ._redact import REDACTED, redact_url
-from ._response import Response
+from ._response import Response, auth_scheme_sent
 from ._retry import TOKEN_POLICY
 from .errors import (
     AuthenticationError,
@@ -491,12 +491,7 @@ def refusal_hint(authenticator: object, response: requests.Response | Response) 
         if isinstance(authenticator, BasicAuthenticator) \
                 and "bearer" in schemes and "basic" not in schemes:
             return BEARER_HINT
-        if isinstance(response, Response):
-            sent = response.sent_auth_scheme
-        else:
-            request = response.request
-            sent = request.headers.get("Authorization", "") if request is not None else ""
-            sent = sent.split(" ", 1)[0].lower() if " " in sent else ""
+        sent = auth_scheme_sent(response)
         if "basic" in schemes and sent == "basic" and authenticator.username:
             return f"the registry refused the credentials of {authenticator.username}"
     return None

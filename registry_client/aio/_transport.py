@@ -28,7 +28,7 @@ from .._http import FailureTypes, connection_failure, exception_chain, of
 from .._log import log
 from .._redact import redact_url
 from .._request import Body, Relay
-from .._response import Response
+from .._response import Response, auth_scheme_sent
 from .._transport import EnvSettings, Timeout
 from ._network import BlockStream, BlockTransport, ThreadReader
 
@@ -256,13 +256,13 @@ class AsyncAnswer:
     __slots__ = ("body", "headers", "history", "request", "sent_auth_scheme", "status_code",
                  "url")
 
-    def __init__(self, resp: httpx.Response, request: Any, sent_auth_scheme: str) -> None:
+    def __init__(self, resp: httpx.Response, request: Any) -> None:
         self.status_code = resp.status_code
         self.headers: Mapping[str, str] = resp.headers
         self.url = str(resp.url)
         self.history = [_Hop(hop) for hop in resp.history]
         self.request = request
-        self.sent_auth_scheme = sent_auth_scheme
+        self.sent_auth_scheme = auth_scheme_sent(resp)  # the last hop's request
         self.body = _AsyncBody(resp)
 
     def response(self, body: bytes | None) -> Response:
@@ -503,8 +503,7 @@ class AsyncTransport:
             method.upper(), redact_url(url), resp.status_code, time.monotonic() - t0, sent,
             resp.headers.get("Content-Length", "?"),
         )
-        auth = built.headers.get("Authorization", "")
-        return AsyncAnswer(resp, request, auth.split(" ", 1)[0].lower() if " " in auth else "")
+        return AsyncAnswer(resp, request)
 
     async def aclose(self) -> None:
         """Close the pooled connections."""

@@ -52,3 +52,21 @@ def test_content_of_a_streamed_body_is_decoded_and_kept() -> None:
     resp = Response(200, {}, "https://r/v2/x", stream=wire)
     assert resp.content == b'{"tags": []}'
     assert resp.content == b'{"tags": []}'  # read once, kept
+
+
+
+class _Sent:
+    def __init__(self, headers: dict[str, str] | None) -> None:
+        self.request = None if headers is None else type("R", (), {"headers": headers})()
+
+
+def test_auth_scheme_sent_names_the_scheme_of_the_credentials_never_them() -> None:
+    from registry_client._response import auth_scheme_sent
+
+    assert auth_scheme_sent(_Sent({"Authorization": "Basic YWRtaW46cHc="})) == "basic"
+    assert auth_scheme_sent(_Sent({"Authorization": "Bearer abc.def"})) == "bearer"
+    assert auth_scheme_sent(_Sent({"Authorization": "garbage"})) == ""
+    assert auth_scheme_sent(_Sent({})) == ""
+    assert auth_scheme_sent(_Sent(None)) == ""
+    # an answer that knows it (the library's own) is taken at its word
+    assert auth_scheme_sent(Response(401, {}, "", b"", sent_auth_scheme="bearer")) == "bearer"

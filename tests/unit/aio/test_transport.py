@@ -206,6 +206,22 @@ async def test_a_redirect_is_followed_with_its_history_and_without_credentials()
 
 
 @pytest.mark.anyio
+async def test_the_sent_credentials_are_those_of_the_request_that_got_the_answer() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "registry.example":
+            return httpx.Response(307, headers={"Location": "https://storage.example/b"})
+        return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="storage"'})
+
+    transport = _transport(handler)
+    resp = await transport.send("GET", "https://registry.example/v2/app/blobs/sha256:ab",
+                                headers={"Authorization": "Basic YWRtaW46cHc="})
+    # the storage host answered, and no credentials went there (the blocking transport's
+    # answer says the same: the last hop's request)
+    assert resp.sent_auth_scheme == ""
+    await transport.aclose()
+
+
+@pytest.mark.anyio
 async def test_bodies_become_async_content(tmp_path: Path) -> None:
     got: list[tuple[bytes, str | None]] = []
 
