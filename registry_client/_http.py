@@ -178,11 +178,21 @@ def explain_failure(
     return words
 
 
-def body_broken(received: int, words: str) -> RegistryUnavailableError:
+class BodyCutError(RegistryUnavailableError):
+    """A streamed body cut after ``received`` bytes, ``words`` saying why (from
+    :func:`connection_failure`): the one error both shells raise for it, so what
+    follows (a resume, its message) never asks the HTTP library again."""
+
+    def __init__(self, received: int, words: str) -> None:
+        super().__init__(f"connection broken after {received} bytes of the body: {words}")
+        self.received = received
+        self.words = words
+
+
+def body_broken(received: int, words: str) -> BodyCutError:
     """The error of a streamed body cut after ``received`` bytes (``words``: why, from
     :func:`connection_failure`), whichever shell read it."""
-    return RegistryUnavailableError(f"connection broken after {received} bytes of the body: "
-                                    f"{words}")
+    return BodyCutError(received, words)
 
 
 def failure_cause(exc: BaseException) -> BaseException | None:

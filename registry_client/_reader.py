@@ -14,7 +14,7 @@ from typing import Any
 import urllib3.exceptions
 
 from ._digest import new_hasher
-from ._http import connection_failure, discard, failure_cause, is_digits
+from ._http import BodyCutError, body_broken, connection_failure, discard, failure_cause, is_digits
 from ._log import log
 from ._response import Answer, Response
 from .errors import DigestMismatchError, RegistryError, RegistryUnavailableError
@@ -152,17 +152,20 @@ class BlobReceiver:
         self.finish()
         return True
 
-    def resume(self, exc: BaseException | None) -> None:
-        """After a cut (``exc``; None: a short body): allow one more GET from :attr:`offset`.
+    def resume(self, cut: RegistryError | None) -> None:
+        """After a cut (``cut``: the shell's error, a :class:`~registry_client._http.BodyCutError`
+        for a broken body; None: a short body): allow one more GET from :attr:`offset`.
 
         Raises:
             RegistryUnavailableError: no resumes left.
         """
         if self._resumes_left <= 0:
+            why = "short body" if cut is None else (
+                cut.words if isinstance(cut, BodyCutError) else cut.message)
             raise RegistryUnavailableError(
                 f"{self.what}: the download was cut at byte {self.offset} and could not "
-                f"be resumed ({connection_failure(exc)[1] if exc else 'short body'})"
-            ) from (failure_cause(exc) if exc else None)
+                f"be resumed ({why})"
+            ) from cut
         self._resumes_left -= 1
         log.debug("%s: resuming at byte %d", self.what, self.offset)
 
@@ -237,10 +240,10 @@ class VerifyingReader(ReceiverView, io.RawIOBase):
             resp.close()
             raise
 
-    def _resume(self, exc: BaseException | None) -> None:
+    def _resume(self, cut: RegistryError | None) -> None:
         if self._resp is not None:
             self._resp.close()
-        self._rx.resume(exc)
+        self._rx.resume(cut)
         self._open()
 
     # -- io.RawIOBase -------------------------------------------------------------------
@@ -301,7 +304,10 @@ class VerifyingReader(ReceiverView, io.RawIOBase):
             except READ_ERRORS as exc:
                 if isinstance(exc, RegistryError):
                     raise
-                self._resume(exc)
+                # in the words of the blocking shell's Drain (requests' failures)
+                cut = body_broken(rx.offset, connection_failure(exc)[1])
+                cut.__cause__ = failure_cause(exc)
+                self._resume(cut)
                 continue
             if raw:
                 try:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from registry_client._http import body_broken, connection_failure
 from registry_client._reader import BlobReceiver, VerifyingReader
 from registry_client.errors import DigestMismatchError, RegistryUnavailableError
 
@@ -185,4 +186,25 @@ def test_the_receiver_resumes_only_as_often_as_allowed() -> None:
     rx = BlobReceiver(DIGEST, max_resumes=1, what="blob x")
     rx.resume(None)
     with pytest.raises(RegistryUnavailableError, match="blob x: the download was cut at byte 0"):
-        rx.resume(ConnectionError("reset"))
+        rx.resume(body_broken(0, "connection reset by peer"))
+
+
+def test_a_cut_beyond_the_resumes_is_worded_by_the_shell_s_typed_error() -> None:
+    """Whichever HTTP library cut it: the words come from the Drain's error, never from
+    asking that library's exception types."""
+    rx = BlobReceiver(DIGEST, max_resumes=0, what="blob x")
+    cut = body_broken(400, "the connection broke in the middle of the answer")
+    with pytest.raises(RegistryUnavailableError) as caught:
+        rx.resume(cut)
+    assert str(caught.value) == ("blob x: the download was cut at byte 0 and could not be "
+                                 "resumed (the connection broke in the middle of the answer)")
+    assert caught.value.__cause__ is cut
+
+
+def test_the_blocking_reader_words_a_cut_as_the_blocking_drain() -> None:
+    registry = Registry(DATA, cuts=[1000, 2000])
+    reader = VerifyingReader(registry, DIGEST, max_resumes=1)
+    with pytest.raises(RegistryUnavailableError) as caught:
+        reader.read()
+    words = connection_failure(ConnectionError("connection reset by peer"))[1]
+    assert str(caught.value).endswith(f"cut at byte 2000 and could not be resumed ({words})")

@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _flavours import Flavour
+from _flavours import Flavour, admin_authenticator
 from _write_helpers import (
     OCI_MANIFEST,
     BuiltImage,
@@ -49,6 +49,7 @@ from registry_client import (
     ProgressEvent,
     RawManifest,
     Registry,
+    RegistryUnavailableError,
 )
 from registry_client.testing import (
     FaultProxy,
@@ -406,4 +407,22 @@ def test_missing_repository_is_the_same_not_found(
     repo = flavour.connect(reg).repository(name)
     got = error_of(lambda: repo.tags.get_all())
     assert isinstance(expected, NotFoundError)
+    assert (type(got), str(got)) == (type(expected), str(expected))
+
+
+def test_a_download_cut_too_often_fails_as_in_the_blocking_api(
+    flavour: Flavour, reg: LocalRegistry, seeded: Seeded, tmp_path: Path,
+) -> None:
+    layer = seeded.image.layers[0]
+    with FaultProxy(reg, timeout=5) as proxy:
+        proxy.add_rule("GET", "/blobs/sha256:", action="cut", after_bytes=100, times=None)
+        blocking = Registry(proxy.host, protocol="http",
+                            authenticator=admin_authenticator(reg), backoff=0.01)
+        with blocking:
+            expected = error_of(lambda: blocking.repository(seeded.repository).blobs.download(
+                layer, tmp_path / "sync"))
+        repo = flavour.connect(reg, host=proxy.host, backoff=0.01).repository(seeded.repository)
+        got = error_of(lambda: repo.blobs.download(layer, tmp_path / "flavour"))
+    assert isinstance(expected, RegistryUnavailableError)
+    assert "could not be resumed (the connection broke" in str(expected)
     assert (type(got), str(got)) == (type(expected), str(expected))
