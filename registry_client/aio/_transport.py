@@ -16,7 +16,7 @@ import os
 import ssl
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping
 from typing import IO, Any
 
 import httpcore
@@ -428,6 +428,9 @@ class AsyncTransport:
         self._env = EnvSettings(requests.Session(), self.proxies, self.verify)
         self._mock = transport
         self._client: httpx.AsyncClient | None = None
+        # the event loop the client's connections belong to, and what closes them with it
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._guard: AsyncGenerator[None, None] | None = None
 
     def __repr__(self) -> str:
         return f"AsyncTransport({redact_url(self.base_url)!r})"
@@ -490,6 +493,7 @@ class AsyncTransport:
         """:meth:`send`, the answer as the exchange flow and authenticators see it
         (``request``: the prepared request it answers, for the authenticator's hooks)."""
         t0 = time.monotonic()
+        await self._on_this_loop()
         client = self.client
         merged = dict(headers or {})
         data = content(body, merged)
@@ -505,8 +509,48 @@ class AsyncTransport:
         )
         return AsyncAnswer(resp, request)
 
+    async def _on_this_loop(self) -> None:
+        """Make the pooled client the running event loop's.
+
+        Connections belong to the loop they were opened on: one AsyncRegistry used from
+        a new loop (``asyncio.run`` again, a test runner's loop per test) gets a fresh
+        client; the old loop's is dropped, never awaited on a loop that is gone. The
+        old one was closed with its loop already when that loop finalized its async
+        generators (``asyncio.run`` and ``asyncio.Runner`` do, before closing).
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return
+        if self._loop is not None:
+            self._drop()
+        self._loop = loop
+        self._guard = guard = self._closed_with(loop)
+        await guard.__anext__()
+
+    async def _closed_with(self, loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, None]:
+        """Suspended while ``loop`` runs; finalized as it shuts down, it closes the
+        client of that loop (no connection left to the garbage collector)."""
+        try:
+            yield
+        finally:
+            if self._loop is loop:
+                client = self._client
+                self._drop()
+                if client is not None:
+                    await client.aclose()
+
+    def _drop(self) -> None:
+        """Forget the client of a loop that ended (its sockets close when collected)."""
+        self._client, self._loop, self._guard = None, None, None
+
     async def aclose(self) -> None:
-        """Close the pooled connections."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        """Close the pooled connections (of the running loop; another loop's are dropped)."""
+        if self._loop is not None and self._loop is not asyncio.get_running_loop():
+            self._drop()
+            return
+        client, guard = self._client, self._guard
+        self._drop()
+        if guard is not None:
+            await guard.aclose()
+        if client is not None:
+            await client.aclose()

@@ -1,0 +1,43 @@
+"""One AsyncRegistry used from one event loop after another (``asyncio.run`` twice, a
+test runner's loop per test): each loop gets a pool of its own, the token cache goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from registry_client.testing import LocalRegistry, seed_image
+
+pytestmark = pytest.mark.integration
+
+
+def test_one_registry_serves_two_consecutive_event_loops(
+    token_registry: LocalRegistry, aclient_for: Callable[..., Any], unique_repository: str,
+) -> None:
+    token_server = token_registry.token_server
+    assert token_server is not None
+    image = seed_image(token_registry, unique_repository, "1")
+    token_server.reset()
+    areg = aclient_for(token_registry)
+
+    async def read() -> tuple[list[str], str]:
+        repo = areg.repository(unique_repository)
+        tags = await repo.tags.get_all()
+        manifest = await repo.manifests.get("1")
+        return tags, manifest.config.digest
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        assert asyncio.run(read()) == (["1"], image.config_digest)
+        assert asyncio.run(read()) == (["1"], image.config_digest)  # a new loop
+        asyncio.run(areg.aclose())  # and closing on a third
+        gc.collect()
+    # the first loop's connections were closed with it, not left to the GC
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+    # the token of the first loop is still good: the second loop asked for none
+    assert token_server.count == 1
