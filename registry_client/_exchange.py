@@ -112,6 +112,7 @@ from .errors import (
 
 __all__ = [
     "MAYBE_DONE_STATUSES",
+    "NOT_RETRIED",
     "NOT_SENT",
     "TOKEN_BODY_LIMIT",
     "Discard",
@@ -146,6 +147,8 @@ MAYBE_DONE_STATUSES = frozenset({502, 504})
 """Answers after which the registry may have done what was asked."""
 # Failures before a byte of the request left: the registry cannot have acted on it.
 NOT_SENT = frozenset({"refused", "dns", "connect", "connect-timeout", "proxy", "tls"})
+NOT_RETRIED = frozenset({"client", "tls", "url"})
+"""Failure kinds never worth another try: the client's own, TLS, an unusable URL."""
 """Failure kinds of a request that never left: the registry cannot have acted on it."""
 TOKEN_BODY_LIMIT = 1 << 20
 """The largest token-server answer read."""
@@ -164,20 +167,22 @@ class TransmitError(Exception):
             ``url`` (a URL the registry sent, a redirect's ``Location``, is unusable:
             ``words`` is the parser's message).
         words: what went wrong, plainly, never a URL.
-        connection: True for a connection failure or a timeout (worth another try);
-            False for another failure of the client (too many redirects, an invalid
-            request), which is never retried.
         cause: the low-level exception to chain the typed error to
             (``_http.failure_cause``), or None.
     """
 
-    def __init__(self, kind: str, words: str, *, connection: bool = True,
-                 cause: BaseException | None = None) -> None:
+    def __init__(self, kind: str, words: str, *, cause: BaseException | None = None) -> None:
         super().__init__(kind, words)
         self.kind = kind
         self.words = words
-        self.connection = connection
         self.cause = cause
+
+    @property
+    def connection(self) -> bool:
+        """True for a connection failure or a timeout (worth another try); False for a
+        failure of the client itself, TLS or an unusable URL (never retried) -- decided
+        from :attr:`kind` alone, the same for every shell."""
+        return self.kind not in NOT_RETRIED
 
     @property
     def sent(self) -> bool:

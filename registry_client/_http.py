@@ -88,6 +88,9 @@ class FailureTypes:
     broken: Match
     connect: Match
     """No connection made (a failure of another kind may be inside it)."""
+    client: Match
+    """A failure of the HTTP client itself, not of the connection: too many redirects,
+    a body it cannot decode, a request it cannot send."""
 
 
 REQUESTS_FAILURES = FailureTypes(
@@ -101,6 +104,8 @@ REQUESTS_FAILURES = FailureTypes(
     broken=of(requests.exceptions.ChunkedEncodingError, http.client.IncompleteRead,
               urllib3.exceptions.ProtocolError),
     connect=of(urllib3.exceptions.NewConnectionError),
+    client=lambda e: isinstance(e, requests.RequestException)
+    and not isinstance(e, requests.ConnectionError | requests.Timeout),
 )
 """How ``requests`` and urllib3 spell the connection failures."""
 
@@ -113,7 +118,8 @@ def connection_failure(
     ``kind`` is one of ``refused``, ``dns``, ``connect`` (no connection made, for
     another reason), ``connect-timeout``, ``read-timeout``,
     ``closed`` (the server hung up without answering), ``reset``, ``broken-pipe``,
-    ``proxy``, ``broken`` (cut mid-answer) or ``other``; ``words`` say it plainly
+    ``proxy``, ``broken`` (cut mid-answer), ``client`` (a failure of the HTTP client
+    itself, not of the connection) or ``other``; ``words`` say it plainly
     ("connection refused"). Never a URL: requests' own messages carry the query string.
     ``types`` says how the HTTP library underneath spells them (default: requests').
     """
@@ -150,6 +156,8 @@ def connection_failure(
     why = os.strerror(os_error.errno).lower() if os_error and os_error.errno else ""
     if has(types.connect):
         return "connect", "could not connect" + (f" ({why})" if why else "")
+    if has(types.client):
+        return "client", why or type(exc).__name__
     return "other", why or type(exc).__name__
 
 

@@ -96,19 +96,15 @@ def transmit_error(exc: requests.RequestException | ValueError) -> TransmitError
     callback raising while the body is sent is not ours to wrap).
     """
     if isinstance(exc, requests.exceptions.SSLError):
-        return TransmitError("tls", tls_reason(exc), connection=False,
-                             cause=failure_cause(exc))
-    if isinstance(exc, requests.ConnectionError | requests.Timeout):
-        kind, words = connection_failure(exc)
-        return TransmitError(kind, words, cause=failure_cause(exc))
+        return TransmitError("tls", tls_reason(exc), cause=failure_cause(exc))
     if isinstance(exc, requests.RequestException):
         kind, words = connection_failure(exc)
-        return TransmitError(kind, words, connection=False, cause=failure_cause(exc))
+        return TransmitError(kind, words, cause=failure_cause(exc))
     # requests parsing a URL the registry sent (a redirect's Location):
     # "Invalid IPv6 URL", "Port out of range".
     if not is_url_error(exc):
         raise exc
-    return TransmitError("url", str(exc), connection=False)
+    return TransmitError("url", str(exc))
 
 
 class Requester(RegistryEndpoint):

@@ -50,9 +50,6 @@ from ._transport import AsyncAnswer, AsyncTransport, failure, failure_cause, is_
 
 __all__ = ["AsyncRequester"]
 
-# httpx's failures worth another try (the connection, a timeout, a cut answer); the
-# others (too many redirects, an unusable URL, a body it cannot decode) are not
-_CONNECTION_ERRORS = (httpx.TransportError,)
 _URL_ERRORS = (httpx.InvalidURL, httpx.UnsupportedProtocol)
 
 
@@ -60,12 +57,11 @@ def _transmit_error(exc: httpx.HTTPError) -> TransmitError:
     """httpx's failure ``exc`` in the exchange flow's words (as ``requester.transmit_error``
     says requests' failures)."""
     if is_tls_failure(exc):
-        return TransmitError("tls", tls_reason(exc), connection=False, cause=failure_cause(exc))
+        return TransmitError("tls", tls_reason(exc), cause=failure_cause(exc))
     if isinstance(exc, _URL_ERRORS):
-        return TransmitError("url", str(exc), connection=False)
-    kind, words = failure(exc)
-    return TransmitError(kind, words, connection=isinstance(exc, _CONNECTION_ERRORS),
-                         cause=failure_cause(exc))
+        return TransmitError("url", str(exc))
+    kind, words = failure(exc)  # whether it is worth another try: TransmitError.connection
+    return TransmitError(kind, words, cause=failure_cause(exc))
 
 
 class _Steps:

@@ -48,6 +48,7 @@ HTTPX_FAILURES = FailureTypes(
     and "without sending a response" in str(e),
     broken=of(httpx.RemoteProtocolError, httpx.ReadError),
     connect=of(httpx.ConnectError),
+    client=lambda e: isinstance(e, httpx.HTTPError) and not isinstance(e, httpx.TransportError),
 )
 """How httpx spells the connection failures (see ``_http.connection_failure``)."""
 

@@ -222,6 +222,25 @@ def test_connection_failures_are_retried_then_reported_in_the_shells_words() -> 
     assert script.kinds().count("Transmit") == 3 and len(script.sleeps()) == 2
 
 
+@pytest.mark.parametrize(("kind", "retried"), [
+    ("refused", True), ("reset", True), ("broken", True), ("read-timeout", True),
+    ("other", True),  # a connection failure of no known cause
+    ("client", False), ("tls", False), ("url", False),
+])
+def test_whether_a_failure_is_worth_another_try_is_decided_by_its_kind(
+    kind: str, retried: bool,
+) -> None:
+    assert TransmitError(kind, "why").connection is retried
+
+
+def test_a_failure_of_the_client_itself_is_not_retried() -> None:
+    endpoint = Endpoint(NullAuthenticator(), retries=2)
+    script = Script(endpoint, [TransmitError("client", "TooManyRedirects")])
+    with pytest.raises(RegistryUnavailableError, match="failed: TooManyRedirects"):
+        send(endpoint, script, Request("GET", "app/tags/list", operation="list tags"))
+    assert script.kinds().count("Transmit") == 1
+
+
 def test_an_unexpected_answer_is_a_typed_error_from_its_body() -> None:
     endpoint = Endpoint(NullAuthenticator())
     body = b'{"errors":[{"code":"DENIED","message":"requested access is denied"}]}'

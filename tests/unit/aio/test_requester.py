@@ -245,3 +245,27 @@ async def test_bodies_go_out_with_the_length_the_blocking_api_sends(tmp_path: Pa
     assert got[3] == (b"source bytes", "12", None)
     assert b"".join(seen) == b"source bytes"
     await requester.aclose()
+
+
+@pytest.mark.parametrize(("blocking", "asyncio_", "kind", "retried"), [
+    (requests.ConnectionError(ConnectionRefusedError(111, "refused")),
+     httpx.ConnectError("refused"), None, True),
+    (requests.exceptions.ChunkedEncodingError("cut"), httpx.RemoteProtocolError("cut"),
+     "broken", True),
+    (requests.ReadTimeout("slow"), httpx.ReadTimeout("slow"), "read-timeout", True),
+    (requests.TooManyRedirects("loop"), httpx.TooManyRedirects("loop"), "client", False),
+    (requests.exceptions.ContentDecodingError("gz"), httpx.DecodingError("gz"), "client",
+     False),
+])
+def test_both_shells_retry_the_same_failures(
+    blocking: Exception, asyncio_: Exception, kind: str | None, retried: bool,
+) -> None:
+    """One rule decides what is worth another try, from the shared (kind, words)."""
+    from registry_client.aio._requester import _transmit_error
+    from registry_client.requester import transmit_error
+
+    sync_error = transmit_error(blocking)  # type: ignore[arg-type]
+    async_error = _transmit_error(asyncio_)  # type: ignore[arg-type]
+    assert (sync_error.connection, async_error.connection) == (retried, retried)
+    if kind is not None:
+        assert (sync_error.kind, async_error.kind) == (kind, kind)
