@@ -88,6 +88,7 @@ have acted?) is decided here from ``kind``, never by a shell.
 from __future__ import annotations
 
 import threading
+import urllib.parse
 from collections.abc import Callable, Generator, Hashable, Mapping
 from typing import Any, Protocol, TypeVar
 
@@ -209,6 +210,15 @@ class TokenCall:
     headers: Mapping[str, str] | None = None
     form: Mapping[str, str] | None = None
     allow_redirects: bool = True
+
+    def encoded(self) -> tuple[dict[str, str], bytes | None]:
+        """The headers and body to send: the form URL-encoded, with its Content-Type
+        (one encoding for every shell); no body without a form."""
+        headers = dict(self.headers or {})
+        if self.form is None:
+            return headers, None
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        return headers, urllib.parse.urlencode(self.form).encode()
 
 
 @attrs.frozen

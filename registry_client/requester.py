@@ -74,10 +74,11 @@ class _Shell(BlockingSteps):
                 raise transmit_error(exc) from None
         if isinstance(effect, TokenAttempt):
             call = effect.call
+            headers, form = call.encoded()
             try:
                 return requester.transport.request(
-                    call.method, call.url, params=call.params, headers=call.headers,
-                    data=call.form, allow_redirects=call.allow_redirects)
+                    call.method, call.url, params=call.params, headers=headers,
+                    data=form, allow_redirects=call.allow_redirects)
             except requests.RequestException as exc:
                 raise transmit_error(exc) from None
         if isinstance(effect, TokenCall):

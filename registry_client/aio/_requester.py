@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -104,11 +103,7 @@ class _Steps:
             return await arun(token_call(requester, effect), self)
         if isinstance(effect, TokenAttempt):
             call = effect.call
-            headers = dict(call.headers or {})
-            form: bytes | None = None
-            if call.form is not None:
-                form = urllib.parse.urlencode(call.form).encode()
-                headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+            headers, form = call.encoded()
             try:
                 return await transport.transmit(
                     call.method, call.url, params=call.params, headers=headers, body=form,
@@ -167,10 +162,11 @@ class _TokenSteps(BlockingSteps):
                 proxy=requester.transport.proxy, user_agent=requester.transport.user_agent,
                 pool_size=1)
         call = effect.call
+        headers, form = call.encoded()
         try:
             return self._transport.request(
-                call.method, call.url, params=call.params, headers=call.headers,
-                data=call.form, allow_redirects=call.allow_redirects)
+                call.method, call.url, params=call.params, headers=headers,
+                data=form, allow_redirects=call.allow_redirects)
         except requests.RequestException as exc:
             raise transmit_error(exc) from None
 

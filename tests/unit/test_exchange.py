@@ -299,3 +299,14 @@ def test_a_body_factory_makes_the_body_again_for_the_answer_to_a_401() -> None:
     first, second = adapter.request_history
     assert "Authorization" not in first.headers and second.headers["Authorization"]
     assert b"".join(second.body) == b"{}"
+
+
+def test_a_token_form_is_encoded_once_for_every_shell() -> None:
+    call = TokenCall("POST", "https://auth.example/token", headers={"X-A": "1"},
+                     form={"grant_type": "password", "scope": "repository:a b:pull",
+                           "password": "p&w=1"})
+    headers, body = call.encoded()
+    assert body == (b"grant_type=password&scope=repository%3Aa+b%3Apull"
+                    b"&password=p%26w%3D1")
+    assert headers == {"X-A": "1", "Content-Type": "application/x-www-form-urlencoded"}
+    assert TokenCall("GET", "https://auth.example/token").encoded() == ({}, None)
