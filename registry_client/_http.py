@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import errno
 import http.client
@@ -374,20 +375,35 @@ def _short_text(resp: Answer, body: bytes) -> str:
     return text if text.isprintable() and "\n" not in text else ""
 
 
+class UnwantedBody:
+    """How an unwanted body (a 401 challenge, a HEAD, a retried 503) is drained, by
+    either shell: read in blocks of :attr:`BLOCK` to its end, so the connection goes
+    back to the pool -- but no more than ``limit`` bytes (then closing is cheaper).
+    A failure while reading it does not matter: the answer is closed either way.
+    """
+
+    BLOCK = 16 * 1024
+
+    def __init__(self, limit: int = DISCARD_LIMIT) -> None:
+        self._left = limit
+
+    def more(self, block: bytes) -> bool:
+        """After reading ``block`` (b"": the end): True to read on, False to close."""
+        self._left -= len(block)
+        return bool(block) and self._left >= 0
+
+
 def discard(resp: Answer, limit: int = DISCARD_LIMIT) -> None:
     """Drain an unwanted small body, then close: the connection goes back to the pool.
 
     Closing a streamed response whose body was not read closes its socket, so every
     401 challenge, HEAD or retried 503 would cost a new TCP connection (keep-alive lost).
     """
-    try:
-        seen = 0
-        for chunk in body_blocks(resp, 16 * 1024):
-            seen += len(chunk)
-            if seen > limit:
+    rule = UnwantedBody(limit)
+    with contextlib.suppress(Exception):  # nothing in it matters
+        for block in body_blocks(resp, rule.BLOCK):
+            if not rule.more(block):
                 break
-    except Exception:
-        pass
     resp.close()
 
 

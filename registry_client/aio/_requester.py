@@ -13,6 +13,7 @@ the flow's effects on the event loop: requests through its
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -37,7 +38,7 @@ from .._exchange import (
     token_call,
 )
 from .._flow import run
-from .._http import DEFAULT_BODY_LIMIT, DISCARD_LIMIT, CappedBody
+from .._http import DEFAULT_BODY_LIMIT, CappedBody, UnwantedBody
 from .._request import Body, Relay, Request
 from .._response import Response
 from .._retry import RetryPolicy
@@ -131,15 +132,11 @@ async def _read_capped(answer: AsyncAnswer, cap: int) -> bytes:
 
 
 async def _discard(answer: AsyncAnswer) -> None:
-    """Drain a small unwanted body (the connection goes back to the pool), then close."""
-    try:
-        seen = 0
-        while block := await answer.body.aread1(16 * 1024):
-            seen += len(block)
-            if seen > DISCARD_LIMIT:
-                break
-    except Exception:  # nothing in it matters: the connection is closed then
-        pass
+    """Drain a small unwanted body by ``_http.UnwantedBody``'s rule, then close."""
+    rule = UnwantedBody()
+    with contextlib.suppress(Exception):  # nothing in it matters
+        while rule.more(await answer.body.aread1(rule.BLOCK)):
+            pass
     await answer.aclose()
 
 

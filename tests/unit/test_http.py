@@ -143,3 +143,14 @@ def test_retry_after_values() -> None:
     assert value is not None and 18.0 < value <= 20.0
     far = email.utils.formatdate(time.time() + 3600, usegmt=True)
     assert retry_after(raw_response(headers={"Retry-After": far}), 30) == 30.0
+
+
+def test_an_unwanted_body_is_read_to_its_end_or_to_the_limit() -> None:
+    """The one rule both shells drain an unwanted body by (to keep its connection)."""
+    from registry_client._http import UnwantedBody
+
+    rule = UnwantedBody(limit=40)
+    assert rule.BLOCK == 16 * 1024
+    assert rule.more(b"x" * 30) and rule.more(b"x" * 10)  # 40: not over the limit yet
+    assert not rule.more(b"x")  # over it: stop reading, close
+    assert not UnwantedBody(limit=40).more(b"")  # the end of the body
