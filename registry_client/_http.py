@@ -204,6 +204,34 @@ def body_broken(received: int, words: str) -> BodyCutError:
     return BodyCutError(received, words)
 
 
+class BodyReading:
+    """The accounting of one ``Drain`` (a streamed body read block by block into its
+    sink), the same whichever shell reads: how much to read next, the bytes received,
+    and the error when the connection breaks. A shell only reads, hands on and counts.
+    """
+
+    __slots__ = ("block_size", "limit", "total")
+
+    def __init__(self, block_size: int, limit: int | None) -> None:
+        self.block_size = block_size
+        self.limit = limit
+        self.total = 0
+
+    def want(self, held: int = 0) -> int:
+        """The most to read next: a block less the ``held`` bytes received but not yet
+        handed on, never past the limit; 0 once the limit is reached."""
+        room = self.block_size - held
+        return room if self.limit is None else min(room, self.limit - self.total)
+
+    def took(self, n: int) -> None:
+        """``n`` more bytes were received."""
+        self.total += n
+
+    def broken(self, words: str) -> BodyCutError:
+        """The error of the body cut now (``words``: why, from :func:`connection_failure`)."""
+        return body_broken(self.total, words)
+
+
 def failure_cause(exc: BaseException) -> BaseException | None:
     """The exception to chain a connection error to: the low-level cause, without a URL.
 

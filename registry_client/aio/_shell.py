@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from .._flow import Call, Drain, Effect, Gather, Offload
-from .._http import body_broken
+from .._http import BodyReading
 from .._request import Request
 from .._response import Response
 from ..services._schedule import Cancelled, TransferQueue, transfer_slots
@@ -237,7 +237,7 @@ class AsyncShell:
         body = await resp.thread_reader() if limit is None else None
         if body is not None:
             return await self._drain_in_thread(effect, body)
-        total = 0
+        reading = BodyReading(effect.block_size, limit)
         pipe: SinkThread | None = None
         parts: list[bytes] = []  # received, not yet handed over (joined: one copy)
         held = 0
@@ -258,20 +258,17 @@ class AsyncShell:
                 sink(block)
 
         try:
-            while limit is None or total < limit:
-                room = effect.block_size - held
-                if limit is not None:
-                    room = min(room, limit - total)
+            while room := reading.want(held):
                 try:
                     part = await resp.aread1(room)
                 except httpx.HTTPError as exc:
                     await hand_over()  # the sink has every byte received before the cut
                     if pipe is not None:
                         await pipe.finish()
-                    raise body_broken(total, failure(exc)[1]) from failure_cause(exc)
+                    raise reading.broken(failure(exc)[1]) from failure_cause(exc)
                 if not part:
                     break
-                total += len(part)
+                reading.took(len(part))
                 held += len(part)
                 parts.append(part)
                 if held >= effect.block_size:
@@ -284,33 +281,31 @@ class AsyncShell:
                 # a cancel or a failure: the block the thread sinks is finished, the rest
                 # dropped, before the flow's clean-up (closing the file it writes) runs
                 await pipe.finish(drop=True, quiet=True)
-        return total
+        return reading.total
 
     async def _drain_in_thread(self, effect: Drain, body: Any) -> int:
         """Drain a long body in one thread of its own that reads the socket, hashes and
         writes, as the blocking API does (no hop to the loop per block; the loop stays
         free). A cancel stops it within 0.1 s, after the block in hand is sunk."""
-        sink, limit, size = effect.sink, effect.limit, effect.block_size
-        count = self._requester.count_received
+        sink, count = effect.sink, self._requester.count_received
         stop = threading.Event()
 
         def work() -> int:
-            total = 0
+            reading = BodyReading(effect.block_size, effect.limit)
             try:
-                while limit is None or total < limit:
-                    want = size if limit is None else min(size, limit - total)
+                while want := reading.want():
                     try:
                         block = body.read1(want, stop)
                     except httpx.HTTPError as exc:
-                        raise body_broken(total, failure(exc)[1]) from failure_cause(exc)
+                        raise reading.broken(failure(exc)[1]) from failure_cause(exc)
                     if not block:
                         break
-                    total += len(block)
+                    reading.took(len(block))
                     count(len(block))
                     sink(block)
             finally:
                 body.close()
-            return total
+            return reading.total
 
         ended: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         _start_thread(work, ended)

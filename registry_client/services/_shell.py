@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._flow import Call, Drain, Effect, Gather, Offload, run
-from .._http import body_broken, connection_failure, failure_cause
+from .._http import BodyReading, connection_failure, failure_cause
 from .._reader import READ_ERRORS
 from ..requester import Requester
 from ._schedule import check_cancelled, parallel, transfer
@@ -50,18 +50,17 @@ class BlockingShell:
         return endpoint
 
     def _drain(self, effect: Drain) -> int:
-        resp, sink, limit = effect.response, effect.sink, effect.limit
-        total = 0
-        while limit is None or total < limit:
-            want = effect.block_size if limit is None else min(effect.block_size, limit - total)
+        resp, sink = effect.response, effect.sink
+        reading = BodyReading(effect.block_size, effect.limit)
+        while want := reading.want():
             try:
                 block = resp.read1(want)
             except READ_ERRORS as exc:
-                raise body_broken(total, connection_failure(exc)[1]) from failure_cause(exc)
+                raise reading.broken(connection_failure(exc)[1]) from failure_cause(exc)
             if not block:
                 break
-            total += len(block)
+            reading.took(len(block))
             self._requester.count_received(len(block))
             sink(block)
             check_cancelled()
-        return total
+        return reading.total

@@ -154,3 +154,24 @@ def test_an_unwanted_body_is_read_to_its_end_or_to_the_limit() -> None:
     assert rule.more(b"x" * 30) and rule.more(b"x" * 10)  # 40: not over the limit yet
     assert not rule.more(b"x")  # over it: stop reading, close
     assert not UnwantedBody(limit=40).more(b"")  # the end of the body
+
+
+def test_a_body_reading_sizes_each_read_and_words_a_cut() -> None:
+    """The accounting of a Drain, the same in both shells: reads of ``block_size`` (less
+    what is held, never past the limit), the bytes received, the error of a cut."""
+    from registry_client._http import BodyCutError, BodyReading
+
+    reading = BodyReading(block_size=100, limit=250)
+    assert reading.want() == 100
+    reading.took(100)
+    assert reading.want(held=30) == 70  # 30 received, not handed on yet
+    reading.took(100)
+    assert reading.want() == 50  # never past the limit
+    reading.took(50)
+    assert (reading.want(), reading.total) == (0, 250)
+    cut = reading.broken("connection reset by peer")
+    assert isinstance(cut, BodyCutError)
+    assert str(cut) == "connection broken after 250 bytes of the body: connection reset by peer"
+    unlimited = BodyReading(block_size=100, limit=None)
+    unlimited.took(10_000)
+    assert unlimited.want() == 100
