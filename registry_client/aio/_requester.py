@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -209,6 +210,8 @@ class AsyncRequester(RegistryEndpoint):
                                         proxy=proxy, user_agent=user_agent,
                                         pool_size=pool_size, transport=transport)
         self._steps = _Steps(self)
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
+            weakref.WeakKeyDictionary()
         self._token_steps = _TokenSteps(self)
         self._bind_authenticator(TokenRequests(self, self._token_steps))
         self._warn_insecure(self.transport.verify)
@@ -254,8 +257,26 @@ class AsyncRequester(RegistryEndpoint):
         """Async form of :meth:`Requester.send_request
         <registry_client.requester.Requester.send_request>`: the same flow, the same
         answers and errors. A streamed answer's body is read with ``aread1`` (or a
-        :class:`~registry_client._flow.Drain`) and closed with ``aclose``."""
-        return await arun(exchange(self, request), self._steps)
+        :class:`~registry_client._flow.Drain`) and closed with ``aclose``.
+
+        At most ``pool_size`` requests whose answers are read whole run at once (the
+        rest wait their turn), so 200 gathered ``manifests.get`` share a pool of
+        connections instead of opening one each. Streamed answers (blobs) are not
+        counted: their holder may send another request before it closes one, and a
+        bound on them could wait forever."""
+        if request.stream:
+            return await arun(exchange(self, request), self._steps)
+        async with self._slot():
+            return await arun(exchange(self, request), self._steps)
+
+    def _slot(self) -> asyncio.Semaphore:
+        """The running loop's bound on requests answered whole (one per loop: an
+        asyncio primitive belongs to one event loop)."""
+        loop = asyncio.get_running_loop()
+        slots = self._slots.get(loop)
+        if slots is None:
+            slots = self._slots[loop] = asyncio.Semaphore(self.transport.pool_size)
+        return slots
 
     def back_off(self, attempt: int, wait: float | None, *, shared: bool = False,
                  policy: RetryPolicy | None = None) -> None:

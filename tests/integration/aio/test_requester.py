@@ -23,7 +23,7 @@ from registry_client.aio._shell import AsyncShell
 from registry_client.errors import NotFoundError, RegistryError
 from registry_client.mediatypes import MANIFEST_ACCEPT
 from registry_client.requester import Requester
-from registry_client.testing import LocalRegistry, seed_blob, seed_image, tcp_server
+from registry_client.testing import FaultProxy, LocalRegistry, seed_blob, seed_image, tcp_server
 
 pytestmark = pytest.mark.integration
 
@@ -234,3 +234,25 @@ async def test_a_missing_blob_calls_the_other_transfers_off(
     assert outcome == {digests[0]: "Cancelled", digests[1]: "Cancelled",
                        digests[2]: "NotFoundError"}
     assert all(received.get(d, 0) < 16 << 20 for d in digests[:2])  # stopped, not finished
+
+
+@pytest.mark.anyio
+async def test_200_gathered_manifest_gets_share_pool_size_connections(
+    anon_registry: LocalRegistry, unique_repository: str,
+) -> None:
+    """One gather of 200 manifest GETs goes over at most ``pool_size`` connections (not
+    one each), every answer right; counted by a proxy in front of the registry."""
+    image = seed_image(anon_registry, unique_repository, "1")
+    with FaultProxy(anon_registry) as proxy:
+        requester = AsyncRequester(proxy.host, protocol="http", pool_size=4)
+        try:
+            answers = await asyncio.gather(*(
+                requester.send_request(_manifest_request(unique_repository, "1"))
+                for _ in range(200)))
+        finally:
+            await requester.aclose()
+        gets = [r for r in proxy.requests if r.path.endswith("/manifests/1")]
+    assert {hashlib.sha256(a.content).hexdigest() for a in answers} == \
+        {image.digest.split(":", 1)[1]}
+    assert len(gets) == 200
+    assert 1 <= len({r.connection for r in gets}) <= 4

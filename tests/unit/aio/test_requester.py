@@ -269,3 +269,62 @@ def test_both_shells_retry_the_same_failures(
     assert (sync_error.connection, async_error.connection) == (retried, retried)
     if kind is not None:
         assert (sync_error.kind, async_error.kind) == (kind, kind)
+
+
+@pytest.mark.anyio
+async def test_gathered_requests_answered_whole_run_at_most_pool_size_at_once() -> None:
+    """200 gathered manifests.get share a pool of connections: no more than pool_size of
+    them are in flight together, and every one is answered."""
+    in_flight = peak = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.005)
+        in_flight -= 1
+        return httpx.Response(200, content=b"{}")
+
+    requester = _requester(handler, pool_size=3)
+    answers = await asyncio.gather(*(requester.send_request(Request("GET", f"app/tags/{i}"))
+                                     for i in range(30)))
+    assert [a.status_code for a in answers] == [200] * 30
+    assert peak == 3
+    await requester.aclose()
+
+
+@pytest.mark.anyio
+async def test_streamed_answers_are_not_bound_so_their_holders_never_wait_on_each_other(
+) -> None:
+    """Streamed requests (blobs) take no slot: with every slot's worth of them still in
+    flight, a request answered whole goes out -- a bound on them could deadlock a flow
+    that holds one open while it sends another request."""
+    release = asyncio.Event()
+    streamed = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal streamed
+        if "blobs" in request.url.path:
+            streamed += 1
+            await release.wait()  # held until the plain request got through
+            return httpx.Response(200, content=b"blob")
+        if streamed == 3:
+            release.set()
+        return httpx.Response(200, content=b"{}")
+
+    requester = _requester(handler, pool_size=2)
+    # the registry's first request goes alone (auth unknown): send it first
+    assert (await requester.send_request(Request("GET", "app/tags/list"))).status_code == 200
+    blobs = [asyncio.ensure_future(requester.send_request(
+        Request("GET", f"app/blobs/sha256:{i}", stream=True))) for i in range(3)]
+    async def all_sent() -> None:
+        while streamed < 3:
+            await asyncio.sleep(0.001)
+
+    await asyncio.wait_for(all_sent(), 5)
+    plain = await asyncio.wait_for(requester.send_request(Request("GET", "app/tags/list")), 5)
+    assert plain.status_code == 200
+    for answer in await asyncio.gather(*blobs):
+        assert answer.status_code == 200
+        await answer.aclose()
+    await requester.aclose()
