@@ -17,6 +17,7 @@ import pytest
 from registry_client._flow import Call, Drain, Flow
 from registry_client._request import Request
 from registry_client._response import Response
+from registry_client.aio import _network as network
 from registry_client.aio._network import BlockTransport
 from registry_client.aio._run import arun
 from registry_client.aio._shell import AsyncShell
@@ -275,3 +276,26 @@ async def test_a_connection_buffer_stays_small_until_an_answer_fills_it(
             assert await resp.aread() == body
             grown = len(resp.extensions["network_stream"]._reader.buffer)
     assert (small, grown) == (64 * 1024, MiB)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("hang_up", [False, True])
+async def test_an_idle_connection_is_judged_by_what_the_loop_received_without_a_poll(
+    server: Callable[[Script], int], monkeypatch: pytest.MonkeyPatch, hang_up: bool,
+) -> None:
+    """httpcore asks every idle pooled connection whether it is readable each time it
+    places a request. The loop reads our sockets, so the reader knows: a kept-alive
+    connection is reused and one the server hung up on is replaced -- no poll() each."""
+    polls: list[object] = []
+    monkeypatch.setattr(network, "is_socket_readable", lambda sock: polls.append(sock))
+    port = server(_answer(_head(2), b"{}", requests=1 if hang_up else 2))
+    transport = BlockTransport(verify=True, limits=httpx.Limits())
+    async with httpx.AsyncClient(transport=transport) as client:
+        ports = []
+        for _ in range(2):
+            resp = await client.get(f"http://127.0.0.1:{port}/")
+            assert resp.content == b"{}"
+            ports.append(resp.extensions["network_stream"].get_extra_info("client_addr")[1])
+            await asyncio.sleep(0.05)  # a hang-up reaches the loop
+    assert (ports[0] != ports[1]) is hang_up
+    assert polls == []
