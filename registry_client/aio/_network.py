@@ -20,6 +20,10 @@ import threading
 import time
 import typing
 
+# httpcore's pool locks run on anyio under asyncio, and anyio imports its asyncio backend
+# at the first lock: 30-50 ms inside the application's first request. Imported here,
+# with the rest of the HTTP stack, as the blocking API imports requests up front.
+import anyio._backends._asyncio  # noqa: F401
 import httpcore
 import httpx
 from httpcore._utils import is_socket_readable

@@ -7,6 +7,8 @@ import asyncio
 import hashlib
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -299,3 +301,26 @@ async def test_an_idle_connection_is_judged_by_what_the_loop_received_without_a_
             await asyncio.sleep(0.05)  # a hang-up reaches the loop
     assert (ports[0] != ports[1]) is hang_up
     assert polls == []
+
+
+def test_the_first_request_imports_nothing_the_asyncio_api_did_not_load_up_front(
+    server: Callable[[Script], int],
+) -> None:
+    """httpcore's locks load anyio's asyncio backend at first use (30-50 ms): the import
+    of the asyncio API loads it, as the blocking API loads requests, not the application's
+    first await."""
+    port = server(_answer(_head(2), b"{}"))
+    code = (
+        "import asyncio, sys\n"
+        "from registry_client.aio import AsyncRegistry\n"
+        "before = set(sys.modules)\n"
+        "async def main():\n"
+        f"    async with AsyncRegistry('127.0.0.1:{port}', protocol='http') as reg:\n"
+        "        await reg.ping()\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] in\n"
+        "             ('anyio', 'sniffio', 'httpcore', 'httpx', 'h11')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
