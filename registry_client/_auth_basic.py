@@ -6,6 +6,7 @@ Exported by :mod:`registry_client.auth`; the helpers here (``host_of``,
 
 from __future__ import annotations
 
+import abc
 import base64
 import threading
 from collections.abc import Generator
@@ -27,15 +28,17 @@ def host_of(url: str | None) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-class _PlainHooksAsFlows:
+class _PlainHooksAsFlows(abc.ABC):
     """The flow forms of hooks that need no I/O: they call the hooks (see
     ``_auth_protocol.FlowAuthenticator``)."""
 
+    @abc.abstractmethod
     def handle_request(self, request: requests.PreparedRequest) -> None:
-        raise NotImplementedError
+        """Add credentials to ``request`` (the strategy's own rule)."""
 
+    @abc.abstractmethod
     def handle_response(self, response: requests.Response) -> bool:
-        raise NotImplementedError
+        """Look at a 401 answer; True sends the request once more."""
 
     def request_flow(self, request: requests.PreparedRequest) -> Generator[Any, Any, None]:
         """:meth:`handle_request` as a flow (it needs no I/O)."""

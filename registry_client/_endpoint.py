@@ -10,6 +10,7 @@ rate limit it reported), the stats, and the lock table of the exchange flow
 
 from __future__ import annotations
 
+import abc
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -61,7 +62,7 @@ def check_timeout(timeout: object) -> None:
                          f"not {timeout!r}")
 
 
-class RegistryEndpoint:
+class RegistryEndpoint(abc.ABC):
     """One registry as its requester sees it, I/O aside (see the module docstring).
 
     Satisfies :class:`~registry_client._flow.Endpoint` and
@@ -262,18 +263,18 @@ class RegistryEndpoint:
             return max(0.0, self._paused_until - self._now())
 
     # -- the shell's part ---------------------------------------------------------------
+    @abc.abstractmethod
     def _now(self) -> float:
         """The shell's monotonic clock, in seconds."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def prepare(self, method: str, url: str, *, params: Any, headers: Mapping[str, str] | None,
                 data: Body | None) -> requests.PreparedRequest:
         """The request ready to send: session defaults and the User-Agent merged in."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def respond(self, answer: Any, body: bytes | None) -> Response:
         """The library's answer for ``answer``: with ``body``, or streamed when None."""
-        raise NotImplementedError
 
 
 def _default_port(scheme: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypedDict, TypeVar
 
@@ -84,7 +85,7 @@ class _Requester(Protocol):
         """The rate limit the registry last reported."""
 
 
-class RegistryBase(Generic[R]):
+class RegistryBase(abc.ABC, Generic[R]):
     """What both flavours of registry share (``Registry`` and ``AsyncRegistry``): the
     domain, the workers, the registry-wide flows, and how names and references give
     a repository (``R``) there."""
@@ -110,13 +111,13 @@ class RegistryBase(Generic[R]):
         """The pull budget the registry last reported (Docker Hub's ratelimit headers)."""
         return self._requester.rate_limit
 
+    @abc.abstractmethod
     def repository(self, name: str) -> R:
         """The repository ``name`` (``library/alpine``); no request is made.
 
         Raises:
             InvalidReferenceError: the name is not a valid repository path.
         """
-        raise NotImplementedError
 
     def repository_from_string(self, s: str) -> R:
         """The repository named by a reference string on this registry (tag/digest ignored).

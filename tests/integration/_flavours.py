@@ -27,6 +27,7 @@ tested with real coroutines in ``tests/integration/aio/``.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import functools
 import inspect
@@ -113,19 +114,20 @@ async def _invoke(method: Callable[..., Any], args: tuple[Any, ...],
     return result
 
 
-class Flavour:
+class Flavour(abc.ABC):
     """A way of using the API: ``connect(reg)`` gives a registry client of that flavour."""
 
     name: str
 
+    @abc.abstractmethod
     def connect(self, reg: LocalRegistry, *, host: str | None = None, **kw: Any) -> Any:
         """A client of ``reg`` (or of a proxy ``host`` in front of it), as its admin.
 
         ``kw`` are options of :class:`Registry` (the same for both flavours); it is
         closed when the test ends.
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def close(self) -> None:
         """Close every client this flavour made."""
 
