@@ -18,6 +18,7 @@ from ..reference import is_digest
 from ._plan import BlobPlan, CopyPlan, CopyTarget, make_plan
 from ._platforms import light_image, read_config
 from ._tree import Children, manifest_tree, require_verifiable_blobs
+from ._upload_source import Relayed
 from ._worker import ImageWorker
 
 if TYPE_CHECKING:
@@ -107,8 +108,15 @@ class Copier(ImageWorker):
         raw = source.raw
         config = None if source.is_index else source.top[0]
         limit = self._endpoint.body_limit
+        if config is not None and config.media_type not in IMAGE_CONFIG_TYPES:
+            config = None
+        # The config describes the result: the bytes relayed across are kept for it (it
+        # is small), so only a mounted or skipped config is read from the source.
+        keep = config.digest if config is not None and config.size <= limit else None
+        kept: list[bytes] = []
         there_manifests, _ = flows_of(target)
-        yield Gather([partial(self._move, b, target, progress)
+        yield Gather([partial(self._move, b, target, progress,
+                              kept if b.digest == keep else None)
                       for b in plan.blobs],  # distinct, largest first
                      self._max_workers, transfer=True)
         for child, _ in source.children:
@@ -116,16 +124,18 @@ class Copier(ImageWorker):
                 yield from there_manifests.put(child.digest, child)
         yield from there_manifests.put(tag or raw.digest, raw)
         config_data = None
-        if config is not None and config.media_type in IMAGE_CONFIG_TYPES:
-            # The config describes the result: read from the source (it is small).
-            config_data = yield from read_config(self._blobs, config, limit)
+        if config is not None:
+            config_data = b"".join(kept) if kept else (
+                yield from read_config(self._blobs, config, limit))
         return light_image(raw, source.is_index, source.top, config_data,
                            domain=target.domain, repository=target.name, tag=tag)
 
     def _move(
         self, b: BlobPlan, target: CopyTarget, progress: ProgressCallback | None,
+        keep: list[bytes] | None = None,
     ) -> Flow[None]:
-        """Carry out the plan of one blob: skip it, mount it, or stream it across."""
+        """Carry out the plan of one blob: skip it, mount it, or stream it across (its
+        bytes left in ``keep``, when given, once it is across)."""
         _, there = flows_of(target)
         if b.action == "skip":
             emit(progress, BlobSkipped(b.digest, b.size))
@@ -137,8 +147,12 @@ class Copier(ImageWorker):
         while True:
             try:
                 # read from the source as it is sent, verified on the way (a Relay)
-                yield from there.upload_stream(self._blobs.fetch, digest=b.digest,
-                                               size=b.size, progress=progress)
+                passed: list[bytes] | None = None if keep is None else []
+                yield from there.upload_stream(
+                    Relayed(self._blobs.fetch, b.digest, b.size, passed),
+                    digest=b.digest, size=b.size, progress=progress)
+                if keep is not None and passed is not None:
+                    keep.extend(passed)
                 return
             except RegistryUnavailableError as exc:
                 # A connection cut on the way (the source's own resumes used up, or the

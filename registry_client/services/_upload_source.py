@@ -228,10 +228,12 @@ class Relayed:
     receiver checks the digest before the last block is passed on, so wrong bytes are
     never committed."""
 
-    def __init__(self, fetch: BlobFetch, digest: str, size: int) -> None:
+    def __init__(self, fetch: BlobFetch, digest: str, size: int,
+                 keep: list[bytes] | None = None) -> None:
         self._fetch = fetch
         self._rx = fetch.receiver(digest, expected_size=size)
         self._resp: Response | None = None
+        self._keep = keep  # the blocks as they pass, for a caller that needs the bytes
 
     def seekable(self) -> bool:
         """False: a relayed blob is read once."""
@@ -254,8 +256,12 @@ class Relayed:
 
         received = self._fetch._endpoint.count_received  # the source's stats count it
 
+        keep = self._keep
+
         def passing(block: bytes) -> None:
             rx.take(block)
+            if keep is not None:
+                keep.append(block)
             received(len(block))
             advance(len(block))
             check_cancelled()  # as a file body does: a called-off copy stops at this block

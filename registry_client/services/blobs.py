@@ -121,18 +121,21 @@ class BlobFlows(Service):
             yield Offload(source.close)
 
     def upload_stream(
-        self, stream: io.RawIOBase | BlobFetch, *, digest: str, size: int,
+        self, stream: io.RawIOBase | BlobFetch | Relayed, *, digest: str, size: int,
         progress: ProgressCallback | None = None,
     ) -> Flow[Descriptor]:
         """Upload the blob ``digest`` of ``size`` bytes, read once from ``stream``.
 
         ``stream`` may be another repository's :class:`BlobFetch` (``blobs.flows.fetch``,
         of this registry or another): the blob is then read from there as it is sent,
-        verified on the way (a copy, in either flavour of the API).
+        verified on the way (a copy, in either flavour of the API); or a
+        :class:`Relayed` of one, made by a caller that keeps the bytes passing.
         """
         body: io.RawIOBase | io.BufferedReader | Relayed
         if isinstance(stream, BlobFetch):
             body = Relayed(stream, digest, size)
+        elif isinstance(stream, Relayed):
+            body = stream
         else:
             # One PUT streams the reader as it arrives; chunked uploads (large blobs) need
             # whole chunks, which a buffered reader assembles.

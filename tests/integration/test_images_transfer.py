@@ -286,7 +286,10 @@ def test_copy_to_another_registry_keeps_every_digest(
 ) -> None:
     target = oc.repository(fresh_name(reg, "big-across"))
     stats = Stats(oc)
+    reg.clear_access_log()
     image = rc.repository(big_source.repository).images.copy("v1", target)
+    # the config is read from the source once: relayed across, and kept for the result
+    assert reg.request_count("GET", f"/blobs/{big_image.config_digest}") == 1
     assert (image.digest, image.tag) == (big_image.digest, "v1")
     assert (image.domain, image.repository) == (other_reg.host, target.name)
     assert stats.delta("bytes_sent") >= sum(len(b) for b in big_image.blobs.values())
