@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y python3-venv && \
 		$(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,async]'
+	$(BIN)/pip install -q -e '.[test,async,docs,dask]'
 	touch $(STAMP)
 
 # uv resolves the lowest versions (pip cannot); installed into the main venv.
@@ -39,12 +39,13 @@ $(LOWEST_STAMP): pyproject.toml $(BIN)/uv
 	touch $(LOWEST_STAMP)
 
 # docker-registry: the real registry the tests run; skopeo: interop tests and the
-# benchmark's peer; time (GNU /usr/bin/time): the benchmark's peak-RSS readings.
+# benchmark's peer; time (GNU /usr/bin/time): the benchmark's peak-RSS readings;
+# umoci: unpacks the images mutate builds, proof by a tool we did not write.
 system-deps:
 	@if [ ! -x /usr/bin/docker-registry ] || ! command -v skopeo >/dev/null 2>&1 \
-			|| [ ! -x /usr/bin/time ]; then \
+			|| [ ! -x /usr/bin/time ] || ! command -v umoci >/dev/null 2>&1; then \
 		$(SUDO) apt-get update && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y docker-registry skopeo time; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y docker-registry skopeo time umoci; \
 	fi
 
 lint: $(STAMP)
