@@ -232,8 +232,9 @@ class Requester(RegistryEndpoint):
         instead of raising NotFoundError.
 
         Raises:
-            AuthenticationError, AuthorizationError, NotFoundError, RegistryUnavailableError,
-            RegistrySSLError, RegistryResponseError: the answer was not expected.
+            RegistryError: the answer was not expected -- AuthenticationError,
+                AuthorizationError, NotFoundError, RegistryUnavailableError,
+                RegistrySSLError or RegistryResponseError.
         """
         return run(exchange(self, request), self._shell)
 
