@@ -12,7 +12,7 @@ LOWEST := .venv-lowest
 LOWEST_STAMP := $(LOWEST)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint unit lowest integration bench system-deps clean
+.PHONY: demo test lint docs unit lowest integration bench system-deps clean
 
 # Debian's own python3 needs python3-venv for `-m venv` (ensurepip); install it if missing.
 $(STAMP): pyproject.toml
@@ -49,12 +49,18 @@ system-deps:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check registry_client tests examples benchmarks
+	$(BIN)/ruff check registry_client tests examples benchmarks docs/_hooks
 	$(BIN)/mypy --strict registry_client
 	$(BIN)/lint-imports --no-cache
 
-test: $(STAMP) system-deps lint lowest
+test: $(STAMP) system-deps lint lowest docs
 	$(BIN)/pytest -q -p no:cacheprovider
+
+# The documentation site (mkdocs.yml, docs/): --strict turns every warning -- a broken
+# link or reference, a page missing from the nav, a docstring mkdocstrings cannot read --
+# into a failure.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet -d build/site
 
 # The unit tests and one real-registry pull with the lowest allowed dependencies,
 # and without the async extra: the blocking API never needs httpx (tests/unit/aio
