@@ -15,8 +15,10 @@
     ├── RegistryUnavailableError        connection refused, timeouts/5xx after retries
     ├── RegistrySSLError
     ├── RegistryResponseError           any other unexpected status / malformed body
-    └── LayoutError                     an OCI layout on disk is malformed or lacks the image
-        └── LayoutNotFoundError         not a layout, or a blob file it lists is missing
+    ├── LayoutError                     an OCI layout on disk is malformed or lacks the image
+    │   └── LayoutNotFoundError         not a layout, or a blob file it lists is missing
+    ├── LayerError                      a layer to add or read is no tar stream (also a ValueError)
+    └── BaseMismatchError               rebase: old_base is not the image's base (also a ValueError)
     InvalidReferenceError(ValueError)
 
 Errors keep the status code, the registry's error list, the method and a
@@ -32,8 +34,10 @@ from typing import Any, TypeVar, overload
 __all__ = [
     "AuthenticationError",
     "AuthorizationError",
+    "BaseMismatchError",
     "DigestMismatchError",
     "InvalidReferenceError",
+    "LayerError",
     "LayoutError",
     "LayoutNotFoundError",
     "NotFoundError",
@@ -199,6 +203,17 @@ class LayoutNotFoundError(LayoutError, FileNotFoundError):
 
     Also a ``FileNotFoundError`` (so an ``OSError``), as it was before it had a type of its own.
     """
+
+
+class LayerError(RegistryError, ValueError):
+    """A layer cannot be used: a file given to ``mutate.append`` is not a tar or tar.gz
+    (or is zstd), a directory holds a socket, FIFO or device, or a layer blob read for
+    ``flatten``/``export`` is not a tar stream. Also a ``ValueError``."""
+
+
+class BaseMismatchError(RegistryError, ValueError):
+    """``mutate.rebase`` was told an ``old_base`` whose layers do not start the image's
+    layers: the image was not built on it. Also a ``ValueError``."""
 
 
 class InvalidReferenceError(ValueError):
