@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Literal, overload
 
 from ..models import (
@@ -111,6 +112,13 @@ class AsyncImageService(AsyncRepositoryService[ImageFlows]):
         """Async form of :meth:`ImageService.attach`."""
         return await self._run(self.flows.attach(subject_digest, artifact_type,
                                                  blobs_or_files, annotations))
+
+    async def export(
+        self, reference: str, dest: str | os.PathLike[str], *,
+        platform: str | Platform | None = None,
+    ) -> Path:
+        """Async form of :meth:`ImageService.export`."""
+        return await self._run(self.flows.export(reference, dest, platform=platform))
 
     async def retag(self, reference: str, new_tag: str) -> Image:
         """Async form of :meth:`ImageService.retag`."""

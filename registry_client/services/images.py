@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, overload
 
 from .._flow import Endpoint, Flow
@@ -35,6 +36,7 @@ from ._attach import ArtifactItem, Attacher
 from ._base import Service
 from ._copy import Copier
 from ._details import DetailsReader
+from ._export import Exporter
 from ._plan import CopyPlan, CopyTarget
 from ._platforms import platform_of_entry, read_config
 from ._pull import Puller
@@ -84,6 +86,11 @@ class ImageFlows(Service):
     def _copier(self) -> Copier:
         return Copier(self._endpoint, self.repository, manifests=self._manifests,
                       blobs=self._blobs, max_workers=self._max_workers)
+
+    @cached_property
+    def _exporter(self) -> Exporter:
+        return Exporter(self._endpoint, self.repository, manifests=self._manifests,
+                        blobs=self._blobs, max_workers=self._max_workers)
 
     @cached_property
     def _attacher(self) -> Attacher:
@@ -170,6 +177,14 @@ class ImageFlows(Service):
         """See :meth:`ImageService.push`."""
         check_tag(tag)
         return (yield from self._pusher.push(directory, tag, progress=progress))
+
+    def export(
+        self, reference: str, dest: str | os.PathLike[str], *,
+        platform: str | Platform | None = None,
+    ) -> Flow[Path]:
+        """See :meth:`ImageService.export`."""
+        check_reference(reference)
+        return (yield from self._exporter.export(reference, dest, platform))
 
     @overload
     def copy(
@@ -352,6 +367,29 @@ class ImageService(Service):
                 before the PUT that would commit it.
         """
         return self._run(self.flows.push(directory, tag, progress=progress))
+
+    def export(
+        self, reference: str, dest: str | os.PathLike[str], *,
+        platform: str | Platform | None = None,
+    ) -> Path:
+        """Write the image's root filesystem to ``dest`` as one tar; return ``dest``.
+
+        The layers are applied in order, as a container runtime unpacks them: a later
+        file replaces an earlier one, whiteouts (``.wh.NAME``) delete what the layers
+        below hold and opaque directories (``.wh..wh..opq``) empty theirs; whiteout
+        files themselves are not written. Layers are downloaded (verified) to a
+        temporary directory and streamed through, never held in memory; ``dest`` is
+        written next to itself and renamed into place when complete.
+        ``platform`` (``"linux/arm64"`` or a Platform) picks the image of an index; an
+        index of several platforms needs it.
+
+        Raises:
+            NotFoundError: no such image.
+            PlatformNotFoundError: no such platform, or an index and no ``platform``.
+            LayerError: a layer is not a tar stream, is foreign, or the manifest is an
+                artifact's.
+        """
+        return self._run(self.flows.export(reference, dest, platform=platform))
 
     @overload
     def copy(

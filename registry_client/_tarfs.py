@@ -1,0 +1,358 @@
+"""Layer tarballs on disk: pack a directory reproducibly, prepare a layer file, merge layers.
+
+Everything here is blocking file work, streamed through files (never a whole layer in
+memory), used by ``mutate`` (append, flatten) and ``images.export``:
+
+* :func:`prepare_layer` turns a directory, a ``.tar`` or a ``.tar.gz`` into a gzip layer
+  blob with its digest, size and ``diff_id`` (the sha256 of the uncompressed tar);
+* :func:`pack_directory` writes a directory as a tar that is the same, byte for byte,
+  on every run and machine: entries sorted, mtime 0, uid/gid 0, no user or group
+  names, permissions reduced to 0755/0644, no host metadata (xattrs, atime, inode);
+* :func:`merge_layers` writes the root filesystem that layers make, whiteouts
+  (``.wh.NAME``) and opaque directories (``.wh..wh..opq``) applied (OCI image-spec
+  ``layer.md``): what ``flatten`` puts in its one layer and ``export`` writes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import posixpath
+import shutil
+import stat
+import tarfile
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, BinaryIO, Protocol
+
+import attrs
+
+from .errors import LayerError
+
+__all__ = [
+    "GZIP_LEVEL", "PreparedLayer", "flatten_layers", "gzip_file", "merge_layers",
+    "pack_directory",
+    "prepare_layer", "tar_entries",
+]
+
+GZIP_LEVEL = 6
+"""zlib's default level, as Docker and go-containerregistry compress layers."""
+
+_BLOCK = 1 << 20
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+
+
+@attrs.frozen
+class PreparedLayer:
+    """A gzip layer blob in a file: its digest and size (what the manifest lists) and its
+    ``diff_id`` (what the config's ``rootfs`` lists)."""
+
+    path: Path
+    digest: str
+    size: int
+    diff_id: str
+
+
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+class _Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+class _Hashing:
+    """A binary sink that hashes (sha256) and counts what passes to ``target`` (if any)."""
+
+    def __init__(self, target: _Writable | None = None) -> None:
+        self.target = target
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        self.size += len(data)
+        if self.target is not None:
+            self.target.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        flush = getattr(self.target, "flush", None)
+        if flush is not None:
+            flush()
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self.hash.hexdigest()
+
+
+class _HashingReader:
+    """Reads ``source`` and hashes every byte read."""
+
+    def __init__(self, source: _Readable) -> None:
+        self.source = source
+        self.hash = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.source.read(n)
+        self.hash.update(data)
+        return data
+
+    def drain(self) -> str:
+        """Read to the end (a tar reader stops at its end marker); the digest of it all."""
+        while self.read(_BLOCK):
+            pass
+        return "sha256:" + self.hash.hexdigest()
+
+
+def _gzip_writer(sink: _Writable) -> gzip.GzipFile:
+    """A deterministic gzip stream into ``sink``: no file name, mtime 0, level 6."""
+    return gzip.GzipFile(filename="", mode="wb", fileobj=sink,  # type: ignore[call-overload,no-any-return]
+                         mtime=0, compresslevel=GZIP_LEVEL)
+
+
+def gzip_file(source: IO[bytes], dest: Path) -> tuple[str, int, str]:
+    """Compress the tar stream ``source`` into ``dest`` deterministically.
+
+    Returns ``(digest, size, diff_id)``: the compressed file's digest and size, and the
+    sha256 of the uncompressed bytes.
+    """
+    with open(dest, "wb") as out:
+        blob = _Hashing(out)
+        with _gzip_writer(blob) as gz:
+            plain = _Hashing(gz)
+            shutil.copyfileobj(source, plain, _BLOCK)
+    return blob.digest, blob.size, plain.digest
+
+
+def _mode(mode: int) -> int:
+    """Permissions that do not depend on the umask: 0755 when anyone may run it, else 0644."""
+    return 0o755 if mode & 0o111 else 0o644
+
+
+def _walk(root: Path, prefix: str = "") -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """``(name in the tar, entry)`` of everything under ``root``, sorted, parents first."""
+    with os.scandir(root) as it:
+        entries = sorted(it, key=lambda e: e.name.encode("utf-8", "surrogateescape"))
+    for entry in entries:
+        name = prefix + entry.name
+        yield name, entry
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path), name + "/")
+
+
+def pack_directory(root: str | os.PathLike[str], out: IO[bytes]) -> None:
+    """Write the tree under ``root`` to ``out`` as a reproducible tar (see the module).
+
+    Names are relative to ``root`` (``app/main.py``: the directory's contents land at
+    the image's ``/``). Symlinks are kept as links; hard links are stored as files.
+
+    Raises:
+        LayerError: ``root`` is not a directory, or holds a socket, FIFO or device.
+    """
+    base = Path(root)
+    if not base.is_dir():
+        raise LayerError(f"{base}: not a directory")
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for name, entry in _walk(base):
+            info = tarfile.TarInfo(name)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            st = entry.stat(follow_symlinks=False)
+            if entry.is_symlink():
+                info.type, info.mode = tarfile.SYMTYPE, 0o777
+                info.linkname = os.readlink(entry.path)
+                tar.addfile(info)
+            elif stat.S_ISDIR(st.st_mode):
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            elif stat.S_ISREG(st.st_mode):
+                info.mode, info.size = _mode(st.st_mode), st.st_size
+                with open(entry.path, "rb") as f:
+                    tar.addfile(info, f)
+            else:
+                raise LayerError(f"{entry.path}: a socket, FIFO or device cannot go in a layer")
+
+
+def _check_tar(stream: IO[bytes], what: str) -> None:
+    """Read ``stream`` as a tar archive to its end marker, or raise LayerError."""
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
+            for _ in tar:
+                pass
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise LayerError(f"{what}: not a readable tar archive ({exc})") from None
+
+
+def _sniff(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(4)
+
+
+def prepare_layer(source: str | os.PathLike[str], dest: Path) -> PreparedLayer:
+    """A gzip layer blob, written to ``dest``, from a directory, a tar or a tar.gz file.
+
+    A directory is packed reproducibly and compressed deterministically, so the same
+    tree gives the same digest; a tar is compressed the same way; a tar.gz is used as
+    it is (its own bytes are the blob). Either way the content is read as a tar to its
+    end, and the diff_id computed from the uncompressed bytes.
+
+    Raises:
+        LayerError: no such file, not a tar (or gzip of one), or zstd (not supported).
+    """
+    path = Path(source)
+    if path.is_dir():
+        plain = dest.with_name(dest.name + ".tar")
+        with open(plain, "wb") as out:
+            pack_directory(path, out)
+        with open(plain, "rb") as f:
+            digest, size, diff_id = gzip_file(f, dest)
+        plain.unlink()
+        return PreparedLayer(dest, digest, size, diff_id)
+    if not path.is_file():
+        raise LayerError(f"{path}: no such layer file or directory")
+    magic = _sniff(path)
+    if magic.startswith(_ZSTD_MAGIC):
+        raise LayerError(f"{path}: zstd-compressed layers are not supported; give a tar "
+                         "or a tar.gz")
+    if magic.startswith(_GZIP_MAGIC):
+        with open(path, "rb") as f:
+            whole = _Hashing()
+            shutil.copyfileobj(f, whole, _BLOCK)
+        with gzip.open(path, "rb") as gz:
+            reader = _HashingReader(gz)
+            _check_tar(reader, str(path))  # type: ignore[arg-type]
+            try:
+                diff_id = reader.drain()
+            except (OSError, EOFError, zlib.error) as exc:
+                raise LayerError(f"{path}: broken gzip stream ({exc})") from None
+        shutil.copyfile(path, dest)
+        return PreparedLayer(dest, whole.digest, whole.size, diff_id)
+    with open(path, "rb") as f:
+        _check_tar(f, str(path))
+    with open(path, "rb") as f:
+        digest, size, diff_id = gzip_file(f, dest)
+    return PreparedLayer(dest, digest, size, diff_id)
+
+
+# -- merging layers ---------------------------------------------------------------------
+def clean_name(name: str) -> str:
+    """A tar entry name as a path below the root: ``./a//b/`` -> ``a/b``, ``/../x`` ->
+    ``x`` (never above the root); ``""`` for the root itself."""
+    cleaned = posixpath.normpath("/" + name).lstrip("/")
+    return "" if cleaned == "." else cleaned
+
+
+def _open_layer(path: Path) -> BinaryIO:
+    """A layer blob's uncompressed tar stream (gzip or plain tar)."""
+    magic = _sniff(path)
+    if magic.startswith(_ZSTD_MAGIC):
+        raise LayerError(f"{path.name}: a zstd-compressed layer (not supported)")
+    if magic.startswith(_GZIP_MAGIC):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def tar_entries(path: Path) -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFile]]:
+    """Each entry of a layer blob, in order, with the open archive to read its data from.
+
+    Raises:
+        LayerError: the blob is not a (gzip) tar stream.
+    """
+    try:
+        with _open_layer(path) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+            for info in tar:
+                yield info, tar
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise LayerError(f"layer {path.name}: not a readable tar stream ({exc})") from None
+
+
+def _ancestors(name: str) -> Iterator[str]:
+    while "/" in name:
+        name = name.rsplit("/", 1)[0]
+        yield name
+
+
+class _Visibility:
+    """Which entries of which layer survive, decided from the top layer down."""
+
+    def __init__(self) -> None:
+        self.taken: dict[str, bool] = {}  # path -> it hides what is below it (a non-dir)
+        self.masked: set[str] = set()  # whited out: the path and all below it, lower down
+        self.opaque: set[str] = set()  # opaque dirs: what is below them, lower down
+
+    def hidden(self, name: str) -> bool:
+        if name in self.taken or name in self.masked:
+            return True
+        return any(self.taken.get(a) or a in self.masked or a in self.opaque
+                   for a in _ancestors(name))
+
+    def layer(self, entries: list[tuple[str, bool]]) -> set[int]:
+        """The ordinals of one layer's entries (``(clean name, is_dir)``) that survive."""
+        keep: set[int] = set()
+        whiteouts: list[str] = []
+        opaques: list[str] = []
+        for ordinal in range(len(entries) - 1, -1, -1):  # within a layer the last one wins
+            name, is_dir = entries[ordinal]
+            if not name:
+                continue
+            parent, _, base = name.rpartition("/")
+            if base == OPAQUE:
+                opaques.append(parent)
+            elif base.startswith(WHITEOUT):
+                whiteouts.append(posixpath.join(parent, base[len(WHITEOUT):]))
+            elif not self.hidden(name):
+                self.taken[name] = not is_dir
+                keep.add(ordinal)
+        # A layer's whiteouts and opaque markers hide what the layers below it hold.
+        self.masked.update(whiteouts)
+        self.opaque.update(opaques)
+        return keep
+
+
+def merge_layers(layers: Iterable[Path], out: _Writable) -> None:
+    """Write to ``out`` the root filesystem that ``layers`` (blobs, bottom first) make.
+
+    Each layer is read twice: from the top one down to decide which entries survive
+    (a later entry replaces an earlier one, a non-directory hides what was below it,
+    ``.wh.NAME`` deletes NAME from the layers below, ``.wh..wh..opq`` empties its
+    directory of what the layers below put there), then from the bottom up to write the
+    survivors in layer order (a hard link after its target). Whiteout files are not
+    written; entry metadata is kept, names are cleaned (``./a`` -> ``a``).
+
+    Raises:
+        LayerError: a layer is not a (gzip) tar stream.
+    """
+    paths = list(layers)
+    listing = [[(clean_name(info.name), info.isdir()) for info, _ in tar_entries(p)]
+               for p in paths]
+    visibility = _Visibility()
+    keep = [set[int]() for _ in paths]
+    for i in range(len(paths) - 1, -1, -1):
+        keep[i] = visibility.layer(listing[i])
+    with tarfile.open(fileobj=out, mode="w|",  # type: ignore[call-overload]
+                      format=tarfile.PAX_FORMAT) as merged:
+        for i, path in enumerate(paths):
+            for ordinal, (info, tar) in enumerate(tar_entries(path)):
+                if ordinal not in keep[i]:
+                    continue
+                info.name = clean_name(info.name)
+                if info.islnk():
+                    info.linkname = clean_name(info.linkname)
+                data = tar.extractfile(info) if info.isreg() else None
+                merged.addfile(info, data)
+
+
+def flatten_layers(layers: Iterable[Path], dest: Path) -> PreparedLayer:
+    """One gzip layer blob at ``dest`` holding the root filesystem ``layers`` make
+    (:func:`merge_layers`), compressed deterministically."""
+    with open(dest, "wb") as out:
+        blob = _Hashing(out)
+        with _gzip_writer(blob) as gz:
+            plain = _Hashing(gz)
+            merge_layers(layers, plain)
+    return PreparedLayer(dest, blob.digest, blob.size, plain.digest)

@@ -1,0 +1,155 @@
+"""One image of a reference (a platform of an index), its layers fetched to files, and its
+root filesystem exported as a tar: what ``images.export`` and ``mutate`` read images with."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .. import _tarfs
+from .._flow import Flow, Gather, Offload
+from ..errors import LayerError, PlatformNotFoundError
+from ..models import IMAGE_CONFIG_TYPES, Descriptor, Platform, RawManifest
+from . import _light
+from ._plan import distributable
+from ._platforms import choose_platform, read_config
+from ._worker import ImageWorker
+from .blobs import BlobFlows
+from .manifests import ManifestFlows
+
+__all__ = ["Exporter", "SingleImage", "fetch_layers", "single_image"]
+
+
+@attrs.frozen
+class SingleImage:
+    """A single-platform image as read: its manifest (bytes and parsed), its config
+    (descriptor, bytes, parsed) and its layers' descriptors."""
+
+    raw: RawManifest
+    manifest: dict[str, Any]
+    config: Descriptor
+    config_data: bytes
+    config_doc: dict[str, Any]
+    layers: list[Descriptor]
+
+    @property
+    def platform(self) -> Platform:
+        """The platform its config names."""
+        return _light.image_platform(self.raw, self.config, self.config_data)
+
+
+def read_single(blobs: BlobFlows, raw: RawManifest, limit: int) -> Flow[SingleImage]:
+    """The :class:`SingleImage` of an image manifest (its config blob read).
+
+    Raises:
+        LayerError: the manifest is an artifact's (its config is no image config).
+    """
+    _, descs = _light.read(raw)
+    config, layers = descs[0], descs[1:]
+    if config.media_type not in IMAGE_CONFIG_TYPES:
+        raise LayerError(f"manifest {raw.digest} is not an image (config type "
+                         f"{config.media_type[:80]!r}): it has no filesystem")
+    data = yield from read_config(blobs, config, limit)
+    return SingleImage(
+        raw=raw, manifest=_light.json_object(raw.data, f"manifest {raw.digest}"),
+        config=config, config_data=data,
+        config_doc=_light.json_object(data, f"image config {config.digest}"), layers=layers)
+
+
+def single_image(
+    manifests: ManifestFlows, blobs: BlobFlows, raw: RawManifest,
+    platform: str | Platform | None, limit: int,
+) -> Flow[SingleImage]:
+    """The single image ``raw`` is, or its entry for ``platform`` when it is an index.
+
+    An index without ``platform`` is refused unless it lists one platform only.
+
+    Raises:
+        PlatformNotFoundError: no such platform, or an index and no ``platform`` given.
+    """
+    is_index, entries = _light.read(raw)
+    if is_index:
+        if platform is None:
+            real = [e for e in entries
+                    if e.platform is not None and e.platform.os not in ("", "unknown")]
+            if len(real) != 1:
+                have = ", ".join(str(e.platform) for e in real)
+                raise PlatformNotFoundError(
+                    f"manifest {raw.digest} is a multi-platform index: choose a platform "
+                    f"(have: {have})")
+            entry = real[0]
+        else:
+            entry = choose_platform(entries, platform)
+        raw = yield from manifests.get_raw(entry.digest)
+        if _light.read(raw)[0]:
+            raise PlatformNotFoundError(f"index entry {entry.digest} is an index itself")
+    return (yield from read_single(blobs, raw, limit))
+
+
+def fetch_layers(
+    blobs: BlobFlows, layers: list[Descriptor], directory: Path, workers: int,
+) -> Flow[list[Path]]:
+    """Download ``layers`` into ``directory`` (verified, ``workers`` at a time); their files,
+    in layer order.
+
+    Raises:
+        LayerError: a layer is foreign (non-distributable): its bytes are not here.
+    """
+    for d in layers:
+        if not distributable(d):
+            raise LayerError(f"layer {d.digest} is foreign ({d.media_type}): its bytes are "
+                             "not in the registry")
+    paths = [directory / f"layer-{i}" for i in range(len(layers))]
+    yield Gather([partial(blobs.download, d.digest, p, expected_size=d.size)
+                  for d, p in zip(layers, paths, strict=True)], workers)
+    return paths
+
+
+def write_rootfs(layers: list[Path], dest: Path) -> None:
+    """Merge ``layers`` into a tar at ``dest``, renamed into place only when complete."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial",
+                                        dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _tarfs.merge_layers(layers, out)
+        os.replace(partial_name, dest)
+    except BaseException:
+        Path(partial_name).unlink(missing_ok=True)
+        raise
+
+
+def work_directory() -> Path:
+    """A fresh temporary directory for layer files (the caller removes it)."""
+    return Path(tempfile.mkdtemp(prefix="registry-client-"))
+
+
+def remove_directory(path: Path) -> None:
+    """Remove a work directory and everything in it."""
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class Exporter(ImageWorker):
+    """Writes the root filesystem of images of one repository as tar files."""
+
+    def export(
+        self, reference: str, dest: str | os.PathLike[str], platform: str | Platform | None,
+    ) -> Flow[Path]:
+        """The flow of ``images.export``."""
+        target = Path(dest)
+        raw = yield from self._manifests.get_raw(reference)
+        image = yield from single_image(self._manifests, self._blobs, raw, platform,
+                                        self._endpoint.body_limit)
+        work: Path = yield Offload(work_directory)
+        try:
+            paths = yield from fetch_layers(self._blobs, image.layers, work, self._max_workers)
+            yield Offload(partial(write_rootfs, paths, target))
+        finally:
+            yield Offload(partial(remove_directory, work))
+        return target
