@@ -115,7 +115,7 @@ class Copier(ImageWorker):
         keep = config.digest if config is not None and config.size <= limit else None
         kept: list[bytes] = []
         there_manifests, _ = flows_of(target)
-        yield Gather([partial(self._move, b, target, progress,
+        yield Gather([partial(self.move, b, target, progress,
                               kept if b.digest == keep else None)
                       for b in plan.blobs],  # distinct, largest first
                      self._max_workers, transfer=True)
@@ -130,7 +130,7 @@ class Copier(ImageWorker):
         return light_image(raw, source.is_index, source.top, config_data,
                            domain=target.domain, repository=target.name, tag=tag)
 
-    def _move(
+    def move(
         self, b: BlobPlan, target: CopyTarget, progress: ProgressCallback | None,
         keep: list[bytes] | None = None,
     ) -> Flow[None]:

@@ -1,0 +1,542 @@
+"""Change images in a registry without Docker: append layers, set config, flatten, rebase.
+
+go-containerregistry's ``mutate`` (``crane append``, ``mutate``, ``flatten``,
+``rebase``) for Python, registry to registry. Each function reads an image, builds
+the changed one, pushes it to ``repo`` under ``tag`` and returns its
+:class:`~registry_client.Image`::
+
+    from registry_client import Registry, mutate
+
+    repo = Registry("localhost:5000", protocol="http").repository("app")
+    mutate.append(repo, "base/python:3.12", ["./dist"], tag="1.0")   # a directory as a layer
+    mutate.config(repo, "1.0", tag="1.0", labels={"org.example.team": "web"},
+                  entrypoint=["python", "-m", "app"])
+    mutate.flatten(repo, "1.0", tag="1.0-flat")
+    mutate.rebase(repo, "1.0", old_base="base/python:3.12",
+                  new_base="base/python:3.12.1", tag="1.0-patched")
+
+References: a tag or digest of ``repo``, or a reference to another repository of the
+same registry (``other/base:1.0``, ``localhost:5000/other/base:1.0``): that image's
+blobs are mounted into ``repo``, no bytes move. Blobs ``repo`` already has are never
+sent again.
+
+Indexes (multi-platform images): without ``platform=`` every image of the index is
+changed and a new index (same platforms, same order, its other fields kept) is pushed;
+entries that are not images (attestations, artifacts) are kept as they are. With
+``platform=`` only that platform's image is read, and the result is that one changed
+image (a single-platform image under ``tag``), as crane does with ``--platform``.
+
+Reproducible: the same inputs give the same digests. Directories are packed with
+sorted entries, mtime 0, uid/gid 0, no user or group names and permissions 0755/0644;
+layers are gzip-compressed with no name and mtime 0; the config keeps the base's
+``created`` (``config(created=...)`` sets it) and JSON documents are written in the
+order they were read.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from . import _tarfs, mediatypes
+from ._digest import compute_digest
+from ._flow import Endpoint, Flow, Gather, Offload, run
+from .errors import BaseMismatchError, LayerError
+from .models import (
+    IMAGE_CONFIG_TYPES,
+    Descriptor,
+    Image,
+    Platform,
+    RawManifest,
+    manifest_from_bytes,
+)
+from .reference import (
+    check_tag,
+    is_digest,
+    is_valid_digest,
+    is_valid_tag,
+    names_a_domain,
+    parse_image_name,
+)
+from .services import _light
+from .services._copy import Copier
+from .services._export import (
+    SingleImage,
+    fetch_layers,
+    read_single,
+    remove_directory,
+    single_image,
+    work_directory,
+)
+from .services._plan import BlobPlan, CopyTarget
+from .services._shell import BlockingShell
+from .services.blobs import BlobFlows
+from .services.manifests import ManifestFlows
+
+if TYPE_CHECKING:
+    from .repository import Repository
+    from .services.images import ImageFlows
+
+__all__ = ["MutateFlows", "append", "config", "flatten", "rebase"]
+
+LayerSource = str | os.PathLike[str]
+"""A layer to append: a directory (packed reproducibly), a ``.tar`` or a ``.tar.gz`` file."""
+
+BASE_NAME = "org.opencontainers.image.base.name"
+BASE_DIGEST = "org.opencontainers.image.base.digest"
+TOOL = "registry-client"
+
+
+def append(
+    repo: Repository, base: str, layers: Iterable[LayerSource], *, tag: str,
+    platform: str | Platform | None = None,
+) -> Image:
+    """Push ``base`` with ``layers`` added on top, as ``repo:tag``; the new image.
+
+    ``base`` is a tag or digest of ``repo`` or a reference to another repository of the
+    same registry (its blobs are mounted). Each layer is a directory (packed
+    reproducibly: the same tree gives the same digest on every run and machine), a
+    ``.tar`` (gzip-compressed, deterministically) or a ``.tar.gz`` (sent as it is). The
+    config gets each layer's diff_id and one history entry
+    (``created_by: registry-client append``); the base's ``created`` is kept. Layers
+    are streamed through temporary files, never held in memory.
+
+    Raises:
+        LayerError: a layer is no tar, tar.gz or directory (checked before any upload).
+        NotFoundError: no such base.
+        PlatformNotFoundError: ``platform`` is not in the base index.
+        ValueError: ``base`` is on another registry.
+    """
+    return run(MutateFlows.of(repo).append(base, layers, tag=tag, platform=platform),
+               BlockingShell(repo.requester))
+
+
+def config(
+    repo: Repository, reference: str, *, tag: str,
+    labels: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
+    entrypoint: Sequence[str] | None = None, cmd: Sequence[str] | None = None,
+    user: str | None = None, workdir: str | None = None,
+    exposed_ports: Iterable[str] | None = None, annotations: Mapping[str, str] | None = None,
+    created: str | _dt.datetime | None = None, platform: str | Platform | None = None,
+) -> Image:
+    """Push ``reference`` with its config changed, as ``repo:tag``; the new image.
+
+    ``labels``, ``env`` and ``exposed_ports`` (``"8080"`` means ``8080/tcp``) are merged
+    into what the image has (a key given replaces its value); ``entrypoint``, ``cmd``,
+    ``user``, ``workdir`` (``WorkingDir``) and ``created`` (RFC 3339 text or a
+    datetime) replace it. ``annotations`` are merged into the pushed manifest's own
+    (the index's, for a whole index). What is not given is left unchanged; the layers
+    are not touched (no blob but the config is sent).
+
+    Raises:
+        NotFoundError: no such image.
+        PlatformNotFoundError: ``platform`` is not in the index.
+    """
+    return run(MutateFlows.of(repo).config(
+        reference, tag=tag, labels=labels, env=env, entrypoint=entrypoint, cmd=cmd, user=user,
+        workdir=workdir, exposed_ports=exposed_ports, annotations=annotations,
+        created=created, platform=platform), BlockingShell(repo.requester))
+
+
+def flatten(
+    repo: Repository, reference: str, *, tag: str, platform: str | Platform | None = None,
+) -> Image:
+    """Push ``reference`` squashed into one layer, as ``repo:tag``; the new image.
+
+    The layer holds the image's root filesystem, whiteouts and opaque directories
+    applied (what ``images.export`` writes), gzip-compressed deterministically. The
+    config keeps everything but ``rootfs`` (one diff_id) and ``history`` (one entry;
+    the old history is kept as JSON in its ``comment``, as crane does).
+
+    Raises:
+        NotFoundError: no such image.
+        LayerError: a layer is not a tar stream.
+    """
+    return run(MutateFlows.of(repo).flatten(reference, tag=tag, platform=platform),
+               BlockingShell(repo.requester))
+
+
+def rebase(
+    repo: Repository, reference: str, *, old_base: str, new_base: str, tag: str,
+) -> Image:
+    """Push ``reference`` with the layers of ``old_base`` replaced by ``new_base``'s.
+
+    The layers above the old base (the application's) are kept, as are the config's
+    container settings; ``rootfs.diff_ids`` and ``history`` become the new base's followed
+    by the image's own. An OCI manifest gets ``org.opencontainers.image.base.name`` and
+    ``.base.digest`` annotations naming the new base. For an index, every platform is
+    rebased onto the same platform of ``old_base`` and ``new_base``.
+
+    Raises:
+        BaseMismatchError: ``old_base``'s layers are not the first layers of the image.
+        NotFoundError: no such image or base.
+    """
+    return run(MutateFlows.of(repo).rebase(reference, old_base=old_base, new_base=new_base,
+                                           tag=tag), BlockingShell(repo.requester))
+
+
+# -- the flows --------------------------------------------------------------------------
+@attrs.frozen
+class _Source:
+    """Where an image is read from: a repository of the target's registry and a reference."""
+
+    name: str
+    reference: str
+    manifests: ManifestFlows
+    blobs: BlobFlows
+
+
+@attrs.frozen
+class _Edited:
+    """A changed image: its manifest and config documents, and the layers it keeps, each
+    with the repository they are read from (to be mounted where that is not the target)."""
+
+    manifest: dict[str, Any]
+    config: dict[str, Any]
+    kept: list[tuple[Descriptor, _Source]]
+
+
+Edit = Callable[[SingleImage, _Source], Flow[_Edited]]
+
+
+def _dumps(doc: Mapping[str, Any]) -> bytes:
+    """A JSON document as compact bytes, keys in the order they are (reproducible)."""
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _layer_type(manifest_type: str) -> str:
+    """The gzip layer media type of a manifest's family."""
+    return (mediatypes.DOCKER_LAYER if manifest_type == mediatypes.DOCKER_MANIFEST_V2
+            else mediatypes.OCI_LAYER_GZIP)
+
+
+def _rfc3339(value: str | _dt.datetime) -> str:
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    return value.astimezone(_dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _history_entry(config_doc: Mapping[str, Any], created_by: str,
+                   comment: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
+    if isinstance(config_doc.get("created"), str):
+        entry["created"] = config_doc["created"]
+    entry["created_by"] = created_by
+    if comment is not None:
+        entry["comment"] = comment
+    return entry
+
+
+def _add_layers(image: SingleImage, layers: Sequence[_tarfs.PreparedLayer], created_by: str,
+                *, replace: bool = False, comment: str | None = None,
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The manifest and config of ``image`` with ``layers`` added (or, with ``replace``,
+    in place of its own), their diff_ids and a history entry each."""
+    manifest = copy.deepcopy(image.manifest)
+    config_doc = copy.deepcopy(image.config_doc)
+    kind = _layer_type(image.raw.media_type)
+    added = [{"mediaType": kind, "size": p.size, "digest": p.digest} for p in layers]
+    manifest["layers"] = added if replace else [*manifest.get("layers", []), *added]
+    rootfs = config_doc.get("rootfs")
+    if not isinstance(rootfs, dict):
+        rootfs = config_doc["rootfs"] = {"type": "layers", "diff_ids": []}
+    diff_ids = [p.diff_id for p in layers]
+    rootfs["diff_ids"] = diff_ids if replace else [*(rootfs.get("diff_ids") or []), *diff_ids]
+    history = [] if replace else list(config_doc.get("history") or [])
+    history.extend(_history_entry(config_doc, created_by, comment) for _ in layers)
+    config_doc["history"] = history
+    return manifest, config_doc
+
+
+class MutateFlows:
+    """The flows of :mod:`registry_client.mutate` for one target repository (either flavour
+    of the API), over its services' flows."""
+
+    def __init__(self, target: CopyTarget, *, images: ImageFlows, max_workers: int = 4) -> None:
+        self._target = target
+        self.name: str = target.name
+        self._endpoint: Endpoint = target.requester
+        self._manifests: ManifestFlows = target.manifests.flows
+        self._blobs: BlobFlows = target.blobs.flows
+        self._images = images
+        self._workers = max(1, max_workers)
+
+    def __repr__(self) -> str:
+        return f"MutateFlows(name={self.name!r})"
+
+    @classmethod
+    def of(cls, repo: Any) -> MutateFlows:
+        """The mutate flows of ``repo`` (a Repository or an AsyncRepository)."""
+        workers = repo.registry.max_workers if repo.registry is not None else 4
+        return cls(repo, images=repo.images.flows, max_workers=workers)
+
+    # -- the four operations ------------------------------------------------------------
+    def append(
+        self, base: str, layers: Iterable[LayerSource], *, tag: str,
+        platform: str | Platform | None = None,
+    ) -> Flow[Image]:
+        """The flow of :func:`append`."""
+        check_tag(tag)
+        sources = list(layers)
+        if not sources:
+            raise LayerError("append: no layers given")
+        work: Path = yield Offload(work_directory)
+        try:
+            prepared: list[_tarfs.PreparedLayer] = yield Offload(partial(
+                _prepare_all, sources, work))
+
+            def edit(image: SingleImage, src: _Source) -> Flow[_Edited]:
+                yield from self._upload(prepared)
+                manifest, config_doc = _add_layers(image, prepared, f"{TOOL} append")
+                return _Edited(manifest, config_doc, [(d, src) for d in image.layers])
+
+            return (yield from self._change(base, tag, platform, edit))
+        finally:
+            yield Offload(partial(remove_directory, work))
+
+    def config(
+        self, reference: str, *, tag: str, labels: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None, entrypoint: Sequence[str] | None = None,
+        cmd: Sequence[str] | None = None, user: str | None = None, workdir: str | None = None,
+        exposed_ports: Iterable[str] | None = None,
+        annotations: Mapping[str, str] | None = None,
+        created: str | _dt.datetime | None = None, platform: str | Platform | None = None,
+    ) -> Flow[Image]:
+        """The flow of :func:`config`."""
+        check_tag(tag)
+        ports = [p if "/" in p else f"{p}/tcp" for p in exposed_ports or ()]
+
+        def edit(image: SingleImage, src: _Source) -> Flow[_Edited]:
+            doc = copy.deepcopy(image.config_doc)
+            if created is not None:
+                doc["created"] = _rfc3339(created)
+            settings = doc.get("config")
+            if not isinstance(settings, dict):
+                settings = doc["config"] = {}
+            if labels:
+                settings["Labels"] = {**(settings.get("Labels") or {}), **labels}
+            if env:
+                settings["Env"] = _merge_env(settings.get("Env") or [], env)
+            if ports:
+                settings["ExposedPorts"] = {**(settings.get("ExposedPorts") or {}),
+                                            **{p: {} for p in ports}}
+            for key, value in (("Entrypoint", entrypoint), ("Cmd", cmd)):
+                if value is not None:
+                    settings[key] = list(value)
+            for key, text in (("User", user), ("WorkingDir", workdir)):
+                if text is not None:
+                    settings[key] = text
+            return _Edited(copy.deepcopy(image.manifest), doc,
+                           [(d, src) for d in image.layers])
+            yield  # a flow (that sends nothing)
+
+        return (yield from self._change(reference, tag, platform, edit,
+                                        annotations=annotations))
+
+    def flatten(
+        self, reference: str, *, tag: str, platform: str | Platform | None = None,
+    ) -> Flow[Image]:
+        """The flow of :func:`flatten`."""
+        check_tag(tag)
+
+        def edit(image: SingleImage, src: _Source) -> Flow[_Edited]:
+            work: Path = yield Offload(work_directory)
+            try:
+                paths = yield from fetch_layers(src.blobs, image.layers, work, self._workers)
+                layer: _tarfs.PreparedLayer = yield Offload(partial(
+                    _tarfs.flatten_layers, paths, work / "flat.tar.gz"))
+                yield from self._upload([layer])
+            finally:
+                yield Offload(partial(remove_directory, work))
+            old = _dumps({"history": image.config_doc.get("history") or []})
+            manifest, config_doc = _add_layers(
+                image, [layer], f"{TOOL} flatten {image.raw.digest}", replace=True,
+                comment=old.decode())
+            return _Edited(manifest, config_doc, [])
+
+        return (yield from self._change(reference, tag, platform, edit))
+
+    def rebase(
+        self, reference: str, *, old_base: str, new_base: str, tag: str,
+    ) -> Flow[Image]:
+        """The flow of :func:`rebase`."""
+        check_tag(tag)
+        old_src, new_src = self._source(old_base), self._source(new_base)
+
+        def edit(image: SingleImage, src: _Source) -> Flow[_Edited]:
+            platform = image.platform
+            old = yield from self._image_of(old_src, platform)
+            new = yield from self._image_of(new_src, platform)
+            n = len(old.layers)
+            if [d.digest for d in image.layers[:n]] != [d.digest for d in old.layers]:
+                raise BaseMismatchError(
+                    f"{src.name}@{image.raw.digest} ({platform}) is not built on {old_base}: "
+                    f"its first {n} layers are not {old_base}'s")
+            manifest = copy.deepcopy(image.manifest)
+            manifest["layers"] = [*copy.deepcopy(new.manifest.get("layers") or []),
+                                  *manifest.get("layers", [])[n:]]
+            doc = copy.deepcopy(image.config_doc)
+            own_ids = list((doc.get("rootfs") or {}).get("diff_ids") or [])[n:]
+            rootfs = doc.setdefault("rootfs", {"type": "layers"})
+            rootfs["diff_ids"] = [*((new.config_doc.get("rootfs") or {}).get("diff_ids") or []),
+                                  *own_ids]
+            old_history = len(old.config_doc.get("history") or [])
+            doc["history"] = [*copy.deepcopy(new.config_doc.get("history") or []),
+                              *(doc.get("history") or [])[old_history:]]
+            if image.raw.media_type == mediatypes.OCI_MANIFEST:
+                manifest["annotations"] = {**(manifest.get("annotations") or {}),
+                                           BASE_NAME: self._full_name(new_src),
+                                           BASE_DIGEST: new.raw.digest}
+            kept = [(d, new_src) for d in new.layers] + [(d, src) for d in image.layers[n:]]
+            return _Edited(manifest, doc, kept)
+
+        return (yield from self._change(reference, tag, None, edit))
+
+    # -- reading ------------------------------------------------------------------------
+    def _source(self, text: str) -> _Source:
+        """Where ``text`` (a tag, a digest, or a reference on this registry) is read from.
+
+        Raises:
+            ValueError: the reference names another registry.
+            InvalidReferenceError: it is not a reference.
+        """
+        if is_valid_digest(text) or is_valid_tag(text):
+            return _Source(self.name, text, self._manifests, self._blobs)
+        if names_a_domain(text):
+            ref = parse_image_name(text, allow_scheme=True)
+            if ref.domain.lower() != self._endpoint.domain.lower():
+                raise ValueError(f"{text}: an image of another registry ({ref.domain}); "
+                                 f"mutate reads images of {self._endpoint.domain} only")
+        else:
+            ref = parse_image_name(f"{self._endpoint.domain}/{text}")
+        reference = ref.digest or ref.tag or "latest"
+        if ref.path == self.name:
+            return _Source(self.name, reference, self._manifests, self._blobs)
+        return _Source(ref.path, reference, ManifestFlows(self._endpoint, ref.path),
+                       BlobFlows(self._endpoint, ref.path))
+
+    def _full_name(self, src: _Source) -> str:
+        sep = "@" if is_digest(src.reference) else ":"
+        return f"{self._endpoint.domain}/{src.name}{sep}{src.reference}"
+
+    def _image_of(self, src: _Source, platform: Platform) -> Flow[SingleImage]:
+        """The image of ``src``: itself, or its entry for ``platform`` when an index."""
+        raw = yield from src.manifests.get_raw(src.reference)
+        return (yield from single_image(src.manifests, src.blobs, raw,
+                                        platform if _light.read(raw)[0] else None,
+                                        self._endpoint.body_limit))
+
+    # -- writing ------------------------------------------------------------------------
+    def _upload(self, layers: Sequence[_tarfs.PreparedLayer]) -> Flow[None]:
+        """Upload prepared layer files the target lacks (one HEAD each first)."""
+        yield Gather([partial(self._blobs.upload, p.path, digest=p.digest) for p in layers],
+                     self._workers)
+
+    def _bring(self, kept: list[tuple[Descriptor, _Source]]) -> Flow[None]:
+        """Mount into the target the kept layers read from other repositories (a mount
+        the registry declines: streamed across)."""
+        foreign = {d.digest: (d, src) for d, src in kept if src.name != self.name}
+        yield Gather([partial(Copier(self._endpoint, src.name, manifests=src.manifests,
+                                     blobs=src.blobs, max_workers=1).move,
+                              BlobPlan(d.digest, d.size, d.media_type, "mount"), self._target,
+                              None)
+                      for d, src in foreign.values()], self._workers)
+
+    def _one(
+        self, image: SingleImage, src: _Source, edit: Edit,
+        annotations: Mapping[str, str] | None,
+    ) -> Flow[tuple[RawManifest, bytes]]:
+        """Change one image and store its blobs (not its manifest): the new manifest and
+        config bytes. Unchanged documents keep their bytes."""
+        edited = yield from edit(image, src)
+        yield from self._bring(edited.kept)
+        config_data = (image.config_data if edited.config == image.config_doc
+                       else _dumps(edited.config))
+        config_digest = compute_digest(config_data)
+        yield from self._blobs.upload(config_data, digest=config_digest)
+        manifest = edited.manifest
+        manifest["config"] = {**manifest["config"], "digest": config_digest,
+                              "size": len(config_data)}
+        if annotations:
+            manifest["annotations"] = {**(manifest.get("annotations") or {}), **annotations}
+        data = image.raw.data if manifest == image.manifest else _dumps(manifest)
+        return (RawManifest(data=data, media_type=image.raw.media_type,
+                            digest=compute_digest(data)), config_data)
+
+    def _change(
+        self, reference: str, tag: str, platform: str | Platform | None, edit: Edit, *,
+        annotations: Mapping[str, str] | None = None,
+    ) -> Flow[Image]:
+        """Read ``reference``, change each image of it with ``edit``, push the result
+        under ``tag``; its Image."""
+        src = self._source(reference)
+        raw = yield from src.manifests.get_raw(src.reference)
+        limit = self._endpoint.body_limit
+        is_index, entries = _light.read(raw)
+        if not is_index or platform is not None:
+            image = yield from single_image(src.manifests, src.blobs, raw, platform, limit)
+            new_raw, config_data = yield from self._one(image, src, edit, annotations)
+            yield from self._manifests.put(tag, new_raw)
+            return (yield from self._images.describe(
+                new_raw, manifest_from_bytes(new_raw.data, new_raw.media_type), tag=tag,
+                config_data=config_data))
+        index = copy.deepcopy(_light.json_object(raw.data, f"manifest {raw.digest}"))
+        for entry_doc, entry in zip(index.get("manifests") or [], entries, strict=True):
+            child = yield from src.manifests.get_raw(entry.digest)
+            child_is_index, descs = _light.read(child)
+            if child_is_index or descs[0].media_type not in IMAGE_CONFIG_TYPES:
+                yield from self._carry(src, entry.digest)
+                continue
+            image = yield from read_single(src.blobs, child, limit)
+            new_child, _ = yield from self._one(image, src, edit, None)
+            yield from self._manifests.put(new_child.digest, new_child)
+            entry_doc.update(digest=new_child.digest, size=len(new_child.data),
+                             mediaType=new_child.media_type)
+        if annotations:
+            index["annotations"] = {**(index.get("annotations") or {}), **annotations}
+        data = _dumps(index)
+        new_raw = RawManifest(data=data, media_type=raw.media_type, digest=compute_digest(data))
+        yield from self._manifests.put(tag, new_raw)
+        return (yield from self._images.describe(
+            new_raw, manifest_from_bytes(new_raw.data, new_raw.media_type), tag=tag))
+
+    def _carry(self, src: _Source, digest: str) -> Flow[None]:
+        """Keep an index entry that is no image (an attestation, an artifact, a nested
+        index) as it is: copied (blobs mounted) when it is read from another repository."""
+        if src.name == self.name:
+            return
+        copier = Copier(self._endpoint, src.name, manifests=src.manifests, blobs=src.blobs,
+                        max_workers=self._workers)
+        yield from copier.copy(digest, self._target, None, progress=None, referrers=False,
+                               dry_run=False)
+
+
+def _merge_env(current: Sequence[str], updates: Mapping[str, str]) -> list[str]:
+    """``KEY=value`` entries with ``updates`` applied: a key's entry replaced in place,
+    new keys appended in the order given."""
+    result = list(current)
+    for key, value in updates.items():
+        item = f"{key}={value}"
+        for i, old in enumerate(result):
+            if old.partition("=")[0] == key:
+                result[i] = item
+                break
+        else:
+            result.append(item)
+    return result
+
+
+
+def _prepare_all(sources: Sequence[LayerSource], work: Path) -> list[_tarfs.PreparedLayer]:
+    """Each layer source as a gzip blob file in ``work``, in order."""
+    return [_tarfs.prepare_layer(s, work / f"append-{i}.tar.gz") for i, s in enumerate(sources)]

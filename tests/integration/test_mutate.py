@@ -1,0 +1,274 @@
+"""mutate (append, config, flatten, rebase) and images.export on Distribution 2.8, proven
+with umoci: bases are real tar layers umoci packed, results are unpacked by umoci."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _umoci import build_layout, tar_files, tree_files, unpack
+
+from registry_client import BaseMismatchError, Image, RawManifest, Registry, Repository, mutate
+from registry_client.testing import LocalRegistry
+
+pytestmark = pytest.mark.integration
+
+BASE_LAYERS = [
+    {"etc/os-release": b"NAME=base\n", "etc/gone": b"to be deleted\n",
+     "usr/bin/tool": b"#!/bin/sh\necho tool\n"},
+    {"etc/motd": b"hello from base\n"},
+]
+
+
+@pytest.fixture
+def client(anon_registry: LocalRegistry) -> Iterator[Registry]:
+    with Registry(anon_registry.host, protocol="http") as reg:
+        yield reg
+
+
+def push_base(repo: Repository, tmp_path: Path, tag: str, layers: list[dict[str, bytes | None]],
+              architecture: str | None = None) -> Image:
+    """Build ``layers`` with umoci and push them to ``repo:tag`` with images.push."""
+    layout = build_layout(tmp_path / f"build-{repo.name.replace('/', '-')}-{tag}", tag, layers,
+                          architecture=architecture)
+    return repo.images.push(layout, tag)
+
+
+def app_dir(root: Path) -> Path:
+    app = root / "app"
+    (app / "srv" / "data").mkdir(parents=True)
+    (app / "srv" / "main.sh").write_text("#!/bin/sh\necho app\n")
+    (app / "srv" / "main.sh").chmod(0o755)
+    (app / "srv" / "data" / "values.json").write_text('{"a": 1}\n')
+    (app / "srv" / "link").symlink_to("main.sh")
+    return app
+
+
+def unpacked(repo: Repository, reference: str, tmp_path: Path, name: str) -> Path:
+    """Pull ``reference`` with images.pull, unpack it with umoci: its root filesystem."""
+    layout = tmp_path / f"pulled-{name}"
+    repo.images.pull(reference, layout)
+    return unpack(layout, reference, tmp_path / f"bundle-{name}")
+
+
+def config_of(repo: Repository, reference: str) -> dict[str, object]:
+    manifest = json.loads(repo.manifests.get_raw(reference).data)
+    doc: dict[str, object] = json.loads(repo.blobs.get(manifest["config"]["digest"]))
+    return doc
+
+
+def test_append_of_a_directory_twice_gives_one_digest_and_umoci_sees_base_and_app(
+    client: Registry, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    repo = client.repository(unique_repository)
+    base = push_base(repo, tmp_path, "base", BASE_LAYERS)
+    app = app_dir(tmp_path)
+    first = mutate.append(repo, "base", [app], tag="app-1")
+    os.utime(app / "srv" / "main.sh", (1_000_000, 1_000_000))  # mtimes are not content
+    second = mutate.append(repo, "base", [app], tag="app-2")
+    assert first.digest == second.digest != base.digest
+    assert (first.tag, first.repository) == ("app-1", unique_repository)
+
+    manifest = json.loads(repo.manifests.get_raw("app-1").data)
+    base_manifest = json.loads(repo.manifests.get_raw("base").data)
+    assert manifest["layers"][:2] == base_manifest["layers"]
+    assert len(manifest["layers"]) == 3
+    config = config_of(repo, "app-1")
+    base_config = config_of(repo, "base")
+    assert config["rootfs"]["diff_ids"][:2] == base_config["rootfs"]["diff_ids"]  # type: ignore[index]
+    assert len(config["rootfs"]["diff_ids"]) == 3  # type: ignore[index]
+    assert config["history"][-1]["created_by"] == "registry-client append"  # type: ignore[index]
+    assert config["created"] == base_config["created"]
+
+    rootfs = unpacked(repo, "app-1", tmp_path, "app")
+    files = tree_files(rootfs)
+    assert files["etc/os-release"] == b"NAME=base\n"
+    assert files["etc/motd"] == b"hello from base\n"
+    assert files["srv/main.sh"] == b"#!/bin/sh\necho app\n"
+    assert files["srv/data/values.json"] == b'{"a": 1}\n'
+    assert os.readlink(rootfs / "srv" / "link") == "main.sh"
+    assert os.stat(rootfs / "srv" / "main.sh").st_mode & 0o777 == 0o755
+
+
+def test_append_sends_no_blob_the_registry_has(
+    client: Registry, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    """The second append uploads nothing: the layer and config are there (HEAD only)."""
+    repo = client.repository(unique_repository)
+    push_base(repo, tmp_path, "base", BASE_LAYERS)
+    app = app_dir(tmp_path)
+    mutate.append(repo, "base", [app], tag="one")
+    before = anon_registry.request_count("POST", f"/{unique_repository}/blobs/uploads")
+    mutate.append(repo, "base", [app], tag="two")
+    assert anon_registry.request_count("POST", f"/{unique_repository}/blobs/uploads") == before
+
+
+def test_append_onto_a_base_in_another_repository_mounts_its_layers(
+    client: Registry, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    base_repo = client.repository(unique_repository + "-base")
+    push_base(base_repo, tmp_path, "1.0", BASE_LAYERS)
+    repo = client.repository(unique_repository)
+    layer = tmp_path / "extra.tar"
+    with tarfile.open(layer, "w") as tar:
+        info = tarfile.TarInfo("opt/extra.txt")
+        info.size = 6
+        tar.addfile(info, io.BytesIO(b"extra\n"))
+    image = mutate.append(repo, f"{anon_registry.host}/{unique_repository}-base:1.0", [layer],
+                          tag="1.0")
+    assert image.repository == unique_repository
+    mounts = anon_registry.request_count("POST", f"/{unique_repository}/blobs/uploads/?mount=")
+    assert mounts >= 2  # the base's two layers (its config is rewritten, so uploaded)
+    files = tree_files(unpacked(repo, "1.0", tmp_path, "mounted"))
+    assert files["opt/extra.txt"] == b"extra\n"
+    assert files["etc/motd"] == b"hello from base\n"
+    # the short form, a repository of the same registry, reads the same base
+    again = mutate.append(repo, f"{unique_repository}-base:1.0", [layer], tag="1.1")
+    assert again.digest == image.digest
+
+
+def test_config_sets_labels_entrypoint_and_annotations(
+    client: Registry, unique_repository: str, tmp_path: Path,
+) -> None:
+    repo = client.repository(unique_repository)
+    push_base(repo, tmp_path, "base", BASE_LAYERS)
+    image = mutate.config(
+        repo, "base", tag="configured", labels={"org.example.team": "web"},
+        env={"MODE": "prod"}, entrypoint=["/srv/main.sh"], cmd=["--serve"], user="1000",
+        workdir="/srv", exposed_ports=["8080", "53/udp"],
+        annotations={"org.example.note": "mutated"}, created="2025-01-02T03:04:05Z")
+    details = repo.images.details("configured")
+    assert details[0].labels == {"org.example.team": "web"}
+    assert details[0].created is not None and details[0].created.year == 2025
+    settings = config_of(repo, "configured")["config"]
+    assert settings["Entrypoint"] == ["/srv/main.sh"]  # type: ignore[index]
+    assert settings["Cmd"] == ["--serve"]  # type: ignore[index]
+    assert settings["User"] == "1000" and settings["WorkingDir"] == "/srv"  # type: ignore[index]
+    assert "MODE=prod" in settings["Env"]  # type: ignore[index]
+    assert set(settings["ExposedPorts"]) >= {"8080/tcp", "53/udp"}  # type: ignore[index]
+    manifest = json.loads(repo.manifests.get_raw("configured").data)
+    assert manifest["annotations"]["org.example.note"] == "mutated"
+    assert image.digest == repo.manifests.head("configured").digest
+    # layers untouched
+    base_manifest = json.loads(repo.manifests.get_raw("base").data)
+    assert manifest["layers"] == base_manifest["layers"]
+
+
+def test_flatten_gives_one_layer_whose_export_equals_the_original_s(
+    client: Registry, unique_repository: str, tmp_path: Path,
+) -> None:
+    repo = client.repository(unique_repository)
+    push_base(repo, tmp_path, "base", [*BASE_LAYERS, {"etc/gone": None}])
+    mutate.append(repo, "base", [app_dir(tmp_path)], tag="app")
+    flat = mutate.flatten(repo, "app", tag="flat")
+    manifest = json.loads(repo.manifests.get_raw("flat").data)
+    assert len(manifest["layers"]) == 1
+    config = config_of(repo, "flat")
+    assert len(config["rootfs"]["diff_ids"]) == 1  # type: ignore[index]
+    assert len(config["history"]) == 1  # type: ignore[arg-type]
+    original = repo.images.export("app", tmp_path / "app.tar")
+    flattened = repo.images.export("flat", tmp_path / "flat.tar")
+    assert tar_files(original) == tar_files(flattened)
+    assert original.read_bytes() == flattened.read_bytes()
+    assert "etc/gone" not in tar_files(flattened)
+    assert mutate.flatten(repo, "app", tag="flat-again").digest == flat.digest
+
+
+def test_rebase_swaps_the_base_layers_and_keeps_the_app_layer(
+    client: Registry, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    repo = client.repository(unique_repository)
+    old = push_base(repo, tmp_path, "base-1", BASE_LAYERS)
+    new_repo = client.repository(unique_repository + "-bases")
+    new = push_base(new_repo, tmp_path, "2", [
+        {"etc/os-release": b"NAME=patched\n", "usr/bin/tool": b"#!/bin/sh\necho v2\n"}])
+    mutate.append(repo, "base-1", [app_dir(tmp_path)], tag="app")
+    app_manifest = json.loads(repo.manifests.get_raw("app").data)
+    rebased = mutate.rebase(repo, "app", old_base="base-1",
+                            new_base=f"{unique_repository}-bases:2", tag="app-rebased")
+    manifest = json.loads(repo.manifests.get_raw("app-rebased").data)
+    new_manifest = json.loads(new_repo.manifests.get_raw("2").data)
+    assert manifest["layers"] == [*new_manifest["layers"], app_manifest["layers"][-1]]
+    assert manifest["annotations"]["org.opencontainers.image.base.digest"] == new.digest
+    config = config_of(repo, "app-rebased")
+    new_config = config_of(new_repo, "2")
+    app_config = config_of(repo, "app")
+    assert config["rootfs"]["diff_ids"] == [  # type: ignore[index]
+        *new_config["rootfs"]["diff_ids"], app_config["rootfs"]["diff_ids"][-1]]  # type: ignore[index]
+    files = tree_files(unpacked(repo, "app-rebased", tmp_path, "rebased"))
+    assert files["etc/os-release"] == b"NAME=patched\n"
+    assert files["srv/main.sh"] == b"#!/bin/sh\necho app\n"
+    assert "etc/motd" not in files  # only the old base had it
+    assert rebased.digest != old.digest
+    with pytest.raises(BaseMismatchError, match="not built on"):
+        mutate.rebase(repo, "app", old_base=f"{unique_repository}-bases:2", new_base="base-1",
+                      tag="refused")
+    assert "refused" not in repo.tags.get_all()
+
+
+def test_a_whiteout_layer_deletes_a_base_file_for_export_and_umoci(
+    client: Registry, unique_repository: str, tmp_path: Path,
+) -> None:
+    repo = client.repository(unique_repository)
+    push_base(repo, tmp_path, "base", BASE_LAYERS)
+    deleting = tmp_path / "delete.tar.gz"
+    with tarfile.open(deleting, "w:gz") as tar:
+        for name in ("etc/.wh.gone", "usr/bin/.wh..wh..opq"):
+            tar.addfile(tarfile.TarInfo(name))
+        info = tarfile.TarInfo("usr/bin/new-tool")
+        info.size = 4
+        tar.addfile(info, io.BytesIO(b"new\n"))
+    mutate.append(repo, "base", [deleting], tag="deleted")
+    exported = tar_files(repo.images.export("deleted", tmp_path / "rootfs.tar"))
+    umoci_files = tree_files(unpacked(repo, "deleted", tmp_path, "deleted"))
+    for files in (exported, umoci_files):
+        assert "etc/gone" not in files
+        assert "usr/bin/tool" not in files  # the opaque directory hid it
+        assert files["usr/bin/new-tool"] == b"new\n"
+        assert files["etc/motd"] == b"hello from base\n"
+    assert exported == umoci_files
+    assert not any(".wh." in name for name in exported)
+
+
+def test_a_base_whiteout_made_by_umoci_is_applied_by_export(
+    client: Registry, unique_repository: str, tmp_path: Path,
+) -> None:
+    repo = client.repository(unique_repository)
+    push_base(repo, tmp_path, "base", [*BASE_LAYERS, {"etc/gone": None}])
+    exported = tar_files(repo.images.export("base", tmp_path / "rootfs.tar"))
+    assert exported == tree_files(unpacked(repo, "base", tmp_path, "base"))
+    assert "etc/gone" not in exported and "etc/motd" in exported
+
+
+def test_an_index_is_changed_per_platform_or_one_platform_alone(
+    client: Registry, unique_repository: str, tmp_path: Path,
+) -> None:
+    repo = client.repository(unique_repository)
+    amd = push_base(repo, tmp_path, "amd64", BASE_LAYERS)
+    arm = push_base(repo, tmp_path, "arm64", BASE_LAYERS[:1], architecture="arm64")
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [
+                 {"mediaType": amd.media_type, "digest": amd.digest, "size": amd.size,
+                  "platform": {"os": "linux", "architecture": "amd64"}},
+                 {"mediaType": arm.media_type, "digest": arm.digest, "size": arm.size,
+                  "platform": {"os": "linux", "architecture": "arm64"}}]}
+    data = json.dumps(index).encode()
+    repo.manifests.put("multi", RawManifest(data, index["mediaType"],  # type: ignore[arg-type]
+                                            "sha256:" + hashlib.sha256(data).hexdigest()))
+    app = app_dir(tmp_path)
+    both = mutate.append(repo, "multi", [app], tag="multi-app")
+    assert [str(p) for p in both.platforms] == ["linux/amd64", "linux/arm64"]
+    for platform, count in (("linux/amd64", 3), ("linux/arm64", 2)):
+        files = tar_files(repo.images.export("multi-app", tmp_path / f"{count}.tar",
+                                             platform=platform))
+        assert files["srv/main.sh"] == b"#!/bin/sh\necho app\n"
+        assert ("etc/motd" in files) is (platform == "linux/amd64")
+    one = mutate.config(repo, "multi", tag="arm-only", labels={"a": "b"}, platform="linux/arm64")
+    assert len(one.platforms) == 1 and one.platforms[0].architecture == "arm64"
+    assert repo.images.details("arm-only")[0].labels == {"a": "b"}
