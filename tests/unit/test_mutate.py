@@ -1,0 +1,108 @@
+"""mutate's decisions without a registry: where a reference is read from, how the config
+and manifest documents change, and what is refused before any request."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from registry_client import InvalidReferenceError, LayerError, Registry, mutate
+from registry_client._tarfs import PreparedLayer
+from registry_client.models import Descriptor, RawManifest
+from registry_client.mutate import MutateFlows, _add_layers, _merge_env, _rfc3339
+from registry_client.services._export import SingleImage
+
+DIGEST = "sha256:" + "a" * 64
+
+
+@pytest.fixture
+def flows() -> MutateFlows:
+    repo = Registry("localhost:5000", protocol="http").repository("team/app")
+    return MutateFlows.of(repo)
+
+
+@pytest.mark.parametrize(("text", "name", "reference"), [
+    ("1.0", "team/app", "1.0"),
+    (DIGEST, "team/app", DIGEST),
+    ("team/app:2.0", "team/app", "2.0"),
+    ("base/python:3.12", "base/python", "3.12"),
+    ("base/python", "base/python", "latest"),
+    ("localhost:5000/base/python@" + DIGEST, "base/python", DIGEST),
+    ("http://localhost:5000/base/python:1", "base/python", "1"),
+])
+def test_a_reference_is_read_from_this_repository_or_another_of_the_registry(
+    flows: MutateFlows, text: str, name: str, reference: str,
+) -> None:
+    source = flows._source(text)
+    assert (source.name, source.reference) == (name, reference)
+    assert source.manifests.repository == name and source.blobs.repository == name
+
+
+def test_an_image_of_another_registry_is_refused(flows: MutateFlows) -> None:
+    with pytest.raises(ValueError, match="another registry"):
+        flows._source("ghcr.io/org/base:1")
+    with pytest.raises(InvalidReferenceError):
+        flows._source("Not A Reference!")
+
+
+def test_env_updates_replace_in_place_and_append_new_keys() -> None:
+    assert _merge_env(["PATH=/bin", "A=1", "B=x=y"], {"A": "2", "C": "3"}) == [
+        "PATH=/bin", "A=2", "B=x=y", "C=3"]
+
+
+def test_created_is_written_in_utc_rfc3339() -> None:
+    assert _rfc3339(dt.datetime(2025, 1, 2, 3, 4, 5)) == "2025-01-02T03:04:05Z"
+    plus_one = dt.timezone(dt.timedelta(hours=1))
+    assert _rfc3339(dt.datetime(2025, 1, 2, 4, 4, 5, tzinfo=plus_one)) == "2025-01-02T03:04:05Z"
+    assert _rfc3339("2020-01-01T00:00:00Z") == "2020-01-01T00:00:00Z"
+
+
+def single(media_type: str, config_doc: dict[str, object]) -> SingleImage:
+    layer = {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+             "digest": DIGEST, "size": 10}
+    manifest = {"schemaVersion": 2, "mediaType": media_type,
+                "config": {"mediaType": "x", "digest": DIGEST, "size": 2}, "layers": [layer]}
+    data = json.dumps(manifest).encode()
+    config_data = json.dumps(config_doc).encode()
+    return SingleImage(raw=RawManifest(data, media_type, DIGEST), manifest=manifest,
+                       config=Descriptor(media_type="x", digest=DIGEST, size=len(config_data)),
+                       config_data=config_data, config_doc=config_doc,
+                       layers=[Descriptor(media_type=layer["mediaType"], digest=DIGEST,  # type: ignore[arg-type]
+                                          size=10)])
+
+
+@pytest.mark.parametrize(("media_type", "layer_type"), [
+    ("application/vnd.docker.distribution.manifest.v2+json",
+     "application/vnd.docker.image.rootfs.diff.tar.gzip"),
+    ("application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.layer.v1.tar+gzip"),
+])
+def test_added_layers_get_their_family_s_type_a_diff_id_and_a_history_entry(
+    media_type: str, layer_type: str,
+) -> None:
+    image = single(media_type, {"created": "2024-01-01T00:00:00Z",
+                                "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "1" * 64]},
+                                "history": [{"created_by": "base"}]})
+    new = PreparedLayer(Path("x"), "sha256:" + "2" * 64, 42, "sha256:" + "3" * 64)
+    manifest, config = _add_layers(image, [new], "registry-client append")
+    assert manifest["layers"][-1] == {"mediaType": layer_type, "size": 42, "digest": new.digest}
+    assert config["rootfs"]["diff_ids"] == ["sha256:" + "1" * 64, new.diff_id]
+    assert config["history"] == [{"created_by": "base"}, {
+        "created": "2024-01-01T00:00:00Z", "created_by": "registry-client append"}]
+    assert image.config_doc["rootfs"]["diff_ids"] == ["sha256:" + "1" * 64]  # type: ignore[index]
+    flat_manifest, flat_config = _add_layers(image, [new], "flatten", replace=True,
+                                             comment="old")
+    assert [d["digest"] for d in flat_manifest["layers"]] == [new.digest]
+    assert flat_config["rootfs"]["diff_ids"] == [new.diff_id]
+    assert flat_config["history"][0]["comment"] == "old"
+
+
+def test_append_without_layers_or_with_a_bad_tag_sends_nothing() -> None:
+    repo = Registry("127.0.0.1:9", protocol="http").repository("app")
+    with pytest.raises(LayerError, match="no layers"):
+        mutate.append(repo, "base", [], tag="new")
+    with pytest.raises(InvalidReferenceError):
+        mutate.flatten(repo, "1.0", tag="not a tag")
+    assert repo.requester.stats["requests"] == 0

@@ -1,0 +1,294 @@
+"""_tarfs: reproducible directory packing, layer preparation, and the whiteout-aware merge."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import stat
+import tarfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from registry_client import LayerError
+from registry_client._tarfs import (
+    clean_name,
+    flatten_layers,
+    merge_layers,
+    pack_directory,
+    prepare_layer,
+)
+
+Entry = tuple[str, bytes | None]
+"""A layer entry for these tests: (name, content); None content makes a directory."""
+
+
+def make_tree(root: Path, *, mode_bits: int, mtime: int) -> Path:
+    (root / "b" / "deep").mkdir(parents=True)
+    (root / "a.txt").write_bytes(b"alpha\n")
+    (root / "b" / "run.sh").write_bytes(b"#!/bin/sh\n")
+    (root / "b" / "deep" / "z").write_bytes(b"z" * 3000)
+    (root / "b" / "link").symlink_to("run.sh")
+    (root / "é-ü.txt").write_bytes(b"unicode name\n")
+    (root / "a.txt").chmod(0o600 | mode_bits)
+    (root / "b" / "run.sh").chmod(0o700 | mode_bits)
+    for path in (*root.rglob("*"), root):
+        if not path.is_symlink():
+            os.utime(path, (mtime, mtime))
+    return root
+
+
+def packed(root: Path) -> bytes:
+    out = io.BytesIO()
+    pack_directory(root, out)
+    return out.getvalue()
+
+
+def layer(entries: Sequence[Entry], path: Path, *, compress: bool = True,
+          links: Sequence[tuple[str, str]] = ()) -> Path:
+    """A layer blob of ``entries`` (and hard links ``(name, target)``) at ``path``."""
+    with tarfile.open(path, "w:gz" if compress else "w") as tar:
+        for name, content in entries:
+            info = tarfile.TarInfo(name)
+            if content is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+        for name, target in links:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.LNKTYPE, target
+            tar.addfile(info)
+    return path
+
+
+def merged(tmp_path: Path, *layers: Sequence[Entry]) -> list[tuple[str, bytes | None]]:
+    paths = [layer(entries, tmp_path / f"l{i}.tgz") for i, entries in enumerate(layers)]
+    out = io.BytesIO()
+    merge_layers(paths, out)
+    out.seek(0)
+    result: list[tuple[str, bytes | None]] = []
+    with tarfile.open(fileobj=out) as tar:
+        for info in tar:
+            f = tar.extractfile(info) if info.isreg() else None
+            result.append((info.name, f.read() if f else None))
+    return result
+
+
+# -- packing ----------------------------------------------------------------------------
+def test_the_same_tree_packs_to_the_same_bytes_whatever_its_place_times_and_umask(
+    tmp_path: Path,
+) -> None:
+    one = make_tree(tmp_path / "one", mode_bits=0o044, mtime=1_000)
+    two = make_tree(tmp_path / "elsewhere" / "two", mode_bits=0, mtime=2_000_000_000)
+    os.chown(two / "a.txt", 1234, 4321)
+    assert packed(one) == packed(two)
+
+
+def test_packed_entries_carry_no_host_metadata_and_come_sorted(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t", mode_bits=0, mtime=5)
+    with tarfile.open(fileobj=io.BytesIO(packed(tree))) as tar:
+        infos = tar.getmembers()
+    names = [i.name for i in infos]
+    assert names == ["a.txt", "b", "b/deep", "b/deep/z", "b/link", "b/run.sh", "é-ü.txt"]
+    for info in infos:
+        assert (info.mtime, info.uid, info.gid, info.uname, info.gname) == (0, 0, 0, "", "")
+        assert not info.name.startswith(("./", "/"))
+    modes = {i.name: stat.S_IMODE(i.mode) for i in infos}
+    assert (modes["a.txt"], modes["b/run.sh"], modes["b"]) == (0o644, 0o755, 0o755)
+    link = next(i for i in infos if i.name == "b/link")
+    assert link.issym() and link.linkname == "run.sh"
+
+
+def test_a_fifo_cannot_be_packed(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    os.mkfifo(tmp_path / "d" / "pipe")
+    with pytest.raises(LayerError, match="FIFO"):
+        packed(tmp_path / "d")
+
+
+# -- preparing layers -------------------------------------------------------------------
+def test_a_directory_gives_the_same_gzip_blob_every_time(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t", mode_bits=0, mtime=7)
+    first = prepare_layer(tree, tmp_path / "first.tar.gz")
+    second = prepare_layer(tree, tmp_path / "second.tar.gz")
+    assert (first.digest, first.size, first.diff_id) == (second.digest, second.size,
+                                                         second.diff_id)
+    blob = first.path.read_bytes()
+    assert first.digest == "sha256:" + hashlib.sha256(blob).hexdigest()
+    assert first.size == len(blob)
+    assert first.diff_id == "sha256:" + hashlib.sha256(gzip.decompress(blob)).hexdigest()
+    assert blob[3] == 0 and blob[4:8] == b"\0\0\0\0"  # no file name, mtime 0
+    assert gzip.decompress(blob) == packed(tree)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first.tar.gz", "second.tar.gz", "t"]
+
+
+def test_a_tar_is_compressed_and_a_tar_gz_kept_as_it_is(tmp_path: Path) -> None:
+    plain = layer([("x", b"1")], tmp_path / "x.tar", compress=False)
+    zipped = layer([("x", b"1")], tmp_path / "x.tgz")
+    from_plain = prepare_layer(plain, tmp_path / "p.gz")
+    from_zipped = prepare_layer(zipped, tmp_path / "z.gz")
+    tar_digest = "sha256:" + hashlib.sha256(plain.read_bytes()).hexdigest()
+    assert from_plain.diff_id == tar_digest
+    assert gzip.decompress(from_plain.path.read_bytes()) == plain.read_bytes()
+    assert from_zipped.path.read_bytes() == zipped.read_bytes()
+    assert from_zipped.digest == "sha256:" + hashlib.sha256(zipped.read_bytes()).hexdigest()
+    assert from_zipped.diff_id == "sha256:" + hashlib.sha256(
+        gzip.decompress(zipped.read_bytes())).hexdigest()
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"this is not a tar archive at all" * 40, "not a readable tar"),
+    (gzip.compress(b"not a tar either" * 100), "not a readable tar"),
+    (b"\x28\xb5\x2f\xfd" + b"\0" * 100, "zstd"),
+    (gzip.compress(b"\0" * 2048)[:20], "tar"),
+])
+def test_what_is_no_tar_is_refused(tmp_path: Path, content: bytes, message: str) -> None:
+    source = tmp_path / "bad"
+    source.write_bytes(content)
+    with pytest.raises(LayerError, match=message):
+        prepare_layer(source, tmp_path / "out.gz")
+
+
+def test_a_missing_layer_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(LayerError, match="no such layer"):
+        prepare_layer(tmp_path / "nope", tmp_path / "out.gz")
+
+
+# -- merging ----------------------------------------------------------------------------
+def test_a_whiteout_deletes_a_lower_file_and_an_upper_one_replaces_it(tmp_path: Path) -> None:
+    result = merged(tmp_path,
+                    [("etc", None), ("etc/a", b"a1"), ("etc/b", b"b1"), ("etc/c", b"c1")],
+                    [("etc/.wh.a", b""), ("etc/b", b"b2")])
+    assert dict(result) == {"etc": None, "etc/b": b"b2", "etc/c": b"c1"}
+
+
+def test_an_opaque_directory_hides_what_lower_layers_put_there_but_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    result = merged(tmp_path,
+                    [("d", None), ("d/old", b"o"), ("d/sub", None), ("d/sub/x", b"x"),
+                     ("keep", b"k")],
+                    [("d", None), ("d/new", b"n"), ("d/.wh..wh..opq", b"")])
+    assert dict(result) == {"keep": b"k", "d": None, "d/new": b"n"}
+
+
+def test_a_whited_out_directory_takes_its_children_and_may_come_back_empty(
+    tmp_path: Path,
+) -> None:
+    result = merged(tmp_path,
+                    [("d", None), ("d/x", b"x"), ("d/y", None), ("d/y/z", b"z")],
+                    [(".wh.d", b"")],
+                    [("d", None), ("d/fresh", b"f")])
+    assert dict(result) == {"d": None, "d/fresh": b"f"}
+
+
+def test_a_file_hides_a_lower_directory_and_its_children(tmp_path: Path) -> None:
+    result = merged(tmp_path, [("p", None), ("p/child", b"c")], [("p", b"now a file")])
+    assert result == [("p", b"now a file")]
+
+
+def test_names_are_cleaned_and_survivors_come_in_layer_order(tmp_path: Path) -> None:
+    result = merged(tmp_path, [("./a", b"1"), ("b//c/", None)], [("/z", b"2"), ("a", b"3")])
+    assert result == [("b/c", None), ("z", b"2"), ("a", b"3")]
+    assert clean_name("/../../etc/passwd") == "etc/passwd"
+    assert clean_name("./") == ""
+
+
+def test_a_hard_link_is_written_after_its_target(tmp_path: Path) -> None:
+    paths = [layer([("bin", None), ("bin/real", b"data")], tmp_path / "a.tgz"),
+             layer([], tmp_path / "b.tgz", links=[("bin/alias", "./bin/real")])]
+    out = io.BytesIO()
+    merge_layers(paths, out)
+    out.seek(0)
+    with tarfile.open(fileobj=out) as tar:
+        infos = tar.getmembers()
+    assert [i.name for i in infos] == ["bin", "bin/real", "bin/alias"]
+    assert infos[2].islnk() and infos[2].linkname == "bin/real"
+
+
+def test_flatten_layers_is_the_merge_gzipped_deterministically(tmp_path: Path) -> None:
+    paths = [layer([("a", b"1")], tmp_path / "a.tgz"), layer([("b", b"2")], tmp_path / "b.tgz")]
+    one = flatten_layers(paths, tmp_path / "one.gz")
+    two = flatten_layers(paths, tmp_path / "two.gz")
+    assert one.digest == two.digest
+    plain = io.BytesIO()
+    merge_layers(paths, plain)
+    assert gzip.decompress(one.path.read_bytes()) == plain.getvalue()
+    assert one.diff_id == "sha256:" + hashlib.sha256(plain.getvalue()).hexdigest()
+
+
+def test_a_layer_that_is_no_tar_stream_is_a_layer_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.write_bytes(gzip.compress(b"garbage" * 300))
+    with pytest.raises(LayerError, match="not a readable tar"):
+        merge_layers([bad], io.BytesIO())
+
+
+# -- the merge against a model of the OCI rules -----------------------------------------
+DIRS = ["d", "d/e"]
+FILES = ["f", "d/f", "d/g", "d/e/f"]
+
+
+def apply_model(layers: list[list[tuple[str, str, bytes]]]) -> dict[str, bytes | None]:
+    """The OCI layer rules, applied layer by layer to a dict file system."""
+    fs: dict[str, bytes | None] = {}
+    for entries in layers:
+        for kind, name, _ in entries:  # deletions hit the layers below only
+            if kind == "wh":
+                for path in [p for p in fs if p == name or p.startswith(name + "/")]:
+                    del fs[path]
+            elif kind == "opq":
+                for path in [p for p in fs if p.startswith(name + "/")]:
+                    del fs[path]
+        for kind, name, content in entries:
+            if kind == "dir":
+                fs[name] = None
+            elif kind == "file":
+                fs[name] = content
+    return fs
+
+
+def to_entries(entries: list[tuple[str, str, bytes]]) -> list[Entry]:
+    result: list[Entry] = []
+    for kind, name, content in entries:
+        parent, _, base = name.rpartition("/")
+        prefix = parent + "/" if parent else ""
+        if kind == "wh":
+            result.append((prefix + ".wh." + base, b""))
+        elif kind == "opq":
+            result.append((name + "/.wh..wh..opq", b""))
+        else:
+            result.append((name, None if kind == "dir" else content))
+    return result
+
+
+layer_entry = st.one_of(
+    st.tuples(st.just("dir"), st.sampled_from(DIRS), st.just(b"")),
+    st.tuples(st.just("file"), st.sampled_from(FILES), st.binary(max_size=8)),
+    st.tuples(st.just("wh"), st.sampled_from(DIRS + FILES), st.just(b"")),
+    st.tuples(st.just("opq"), st.sampled_from(DIRS), st.just(b"")),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(layer_entry, max_size=6, unique_by=lambda e: (e[0], e[1])),
+                min_size=1, max_size=4))
+def test_the_merge_follows_the_oci_rules(
+    tmp_path_factory: pytest.TempPathFactory, layers: list[list[tuple[str, str, bytes]]],
+) -> None:
+    # one entry per path and layer (a layer writing a path twice is another test's case)
+    layers = [[e for e in entries if e[0] in ("wh", "opq")]
+              + list({e[1]: e for e in entries if e[0] in ("dir", "file")}.values())
+              for entries in layers]
+    tmp = tmp_path_factory.mktemp("merge")
+    got = {name: content for name, content in merged(tmp, *map(to_entries, layers))}
+    want = apply_model(layers)
+    # a file whose parent directory no layer wrote still exists: extraction makes it
+    assert got == want
