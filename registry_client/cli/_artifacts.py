@@ -79,12 +79,13 @@ def run_referrers(ctx: Context) -> int:
     return 0
 
 
-def _annotations(items: list[str]) -> dict[str, str]:
+def key_values(items: list[str], flag: str = "--annotation") -> dict[str, str]:
+    """``KEY=VALUE`` flag values as a dict (a later key wins); UsageError naming ``flag``."""
     result: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise UsageError(f"--annotation {item!r}: want KEY=VALUE")
+            raise UsageError(f"{flag} {item!r}: want KEY=VALUE")
         result[key] = value
     return result
 
@@ -92,7 +93,7 @@ def _annotations(items: list[str]) -> dict[str, str]:
 def run_attach(ctx: Context) -> int:
     """``attach REFERENCE --artifact-type TYPE FILE...``."""
     args = ctx.args
-    annotations = _annotations(args.annotation)
+    annotations = key_values(args.annotation)
     files = [Path(f) for f in args.files]
     for f in files:
         if not f.is_file():

@@ -1,0 +1,148 @@
+"""The image-building verbs on a real registry: append, mutate, flatten, rebase, export."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from registry_client.testing import LocalRegistry, seed_image
+
+CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]
+
+pytestmark = pytest.mark.integration
+
+
+def tar_files(data: bytes) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for info in tar:
+            if info.isreg():
+                f = tar.extractfile(info)
+                assert f is not None
+                files[info.name] = f.read()
+    return files
+
+
+def tree(root: Path, files: dict[str, str]) -> Path:
+    for name, content in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(content)
+    return root
+
+
+def ok(result: subprocess.CompletedProcess[bytes]) -> str:
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode()
+
+
+@pytest.fixture
+def base(anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+         cli: CliRunner) -> str:
+    """``host/repo:base``: an empty image with two real layers appended by the CLI, the
+    second deleting a file of the first with a whiteout."""
+    seed_image(anon_registry, unique_repository, "empty", layers=(), media="oci")
+    first = tree(tmp_path / "base-1", {"etc/os-release": "NAME=base\n", "etc/gone": "x\n"})
+    second = tmp_path / "base-2.tar"
+    with tarfile.open(second, "w") as tar:
+        tar.addfile(tarfile.TarInfo("etc/.wh.gone"))
+    host = f"{anon_registry.host}/{unique_repository}"
+    ok(cli("append", "-b", f"{host}:empty", "-f", str(first), str(second), "-t", f"{host}:base",
+           "--plain-http"))
+    return f"{host}:base"
+
+
+def test_append_prints_the_same_digest_for_the_same_directory(
+    cli: CliRunner, base: str, tmp_path: Path,
+) -> None:
+    app = tree(tmp_path / "app", {"srv/app.py": "print('hi')\n"})
+    repo = base.rsplit(":", 1)[0]
+    first = ok(cli("append", "-b", base, "-f", str(app), "-t", f"{repo}:app", "--plain-http"))
+    second = json.loads(ok(cli("append", "-b", base, "-f", str(app), "-t", f"{repo}:app2",
+                               "--plain-http", "--json")))
+    assert first.strip() == f"{repo}:app@{second['digest']}"
+    assert second["tag"] == "app2" and second["platforms"][0]["platform"] == "linux/amd64"
+    files = tar_files(cli("export", f"{repo}:app", "-", "--plain-http").stdout)
+    assert files == {"etc/os-release": b"NAME=base\n", "srv/app.py": b"print('hi')\n"}
+
+
+def test_mutate_sets_labels_and_entrypoint_seen_by_inspect_and_config(
+    cli: CliRunner, base: str,
+) -> None:
+    repo = base.rsplit(":", 1)[0]
+    out = ok(cli("mutate", base, "--label", "org.example.team=web", "-l", "tier=front",
+                 "--entrypoint", "/bin/app,--serve", "--env", "MODE=prod", "--user", "1000",
+                 "--workdir", "/srv", "--exposed-ports", "8080", "-a", "note=mutated",
+                 "-t", f"{repo}:configured", "--plain-http"))
+    assert out.startswith(f"{repo}:configured@sha256:")
+    inspect = json.loads(ok(cli("inspect", f"{repo}:configured", "--plain-http", "--json")))
+    assert inspect["labels"] == {"org.example.team": "web", "tier": "front"}
+    config = json.loads(ok(cli("config", f"{repo}:configured", "--plain-http")))
+    assert config["config"]["Entrypoint"] == ["/bin/app", "--serve"]
+    assert config["config"]["User"] == "1000" and config["config"]["WorkingDir"] == "/srv"
+    assert "MODE=prod" in config["config"]["Env"]
+    assert "8080/tcp" in config["config"]["ExposedPorts"]
+    manifest = json.loads(ok(cli("manifest", f"{repo}:configured", "--plain-http")))
+    assert manifest["annotations"] == {"note": "mutated"}
+
+
+def test_flatten_then_export_to_a_file_equals_the_original_s_export(
+    cli: CliRunner, base: str, tmp_path: Path,
+) -> None:
+    repo = base.rsplit(":", 1)[0]
+    flat = json.loads(ok(cli("flatten", base, "-t", f"{repo}:flat", "--plain-http", "--json")))
+    manifest = json.loads(ok(cli("manifest", f"{repo}@{flat['digest']}", "--plain-http")))
+    assert len(manifest["layers"]) == 1
+    written = json.loads(ok(cli("export", f"{repo}:flat", str(tmp_path / "flat.tar"),
+                                "--plain-http", "--json")))
+    assert written["path"] == str(tmp_path / "flat.tar")
+    original = cli("export", base, "-", "--plain-http").stdout
+    assert (tmp_path / "flat.tar").read_bytes() == original
+    assert "etc/gone" not in tar_files(original)
+
+
+def test_rebase_swaps_the_base_and_refuses_a_base_the_image_is_not_on(
+    cli: CliRunner, base: str, tmp_path: Path, anon_registry: LocalRegistry,
+    unique_repository: str,
+) -> None:
+    repo = base.rsplit(":", 1)[0]
+    new_base = tree(tmp_path / "new-base", {"etc/os-release": "NAME=patched\n"})
+    ok(cli("append", "-b", f"{repo}:empty", "-f", str(new_base), "-t", f"{repo}:base-2",
+           "--plain-http"))
+    app = tree(tmp_path / "app", {"srv/app.py": "x\n"})
+    ok(cli("append", "-b", base, "-f", str(app), "-t", f"{repo}:app", "--plain-http"))
+    out = ok(cli("rebase", f"{repo}:app", "--old-base", base, "--new-base", f"{repo}:base-2",
+                 "-t", f"{repo}:rebased", "--plain-http"))
+    assert out.startswith(f"{repo}:rebased@")
+    files = tar_files(cli("export", f"{repo}:rebased", "-", "--plain-http").stdout)
+    assert files == {"etc/os-release": b"NAME=patched\n", "srv/app.py": b"x\n"}
+    refused = cli("rebase", f"{repo}:app", "--old-base", f"{repo}:base-2", "--new-base", base,
+                  "-t", f"{repo}:no", "--plain-http")
+    assert refused.returncode == 1
+    assert b"is not built on" in refused.stderr
+
+
+def test_a_base_on_another_registry_is_a_usage_error(cli: CliRunner, base: str,
+                                                      tmp_path: Path) -> None:
+    result = cli("append", "-b", "ghcr.io/org/base:1", "-f", str(tmp_path), "-t", base,
+                 "--plain-http")
+    assert result.returncode == 2
+    assert b"both must be on one registry" in result.stderr
+
+
+def test_a_layer_that_is_no_tar_fails_before_anything_is_pushed(
+    cli: CliRunner, base: str, tmp_path: Path,
+) -> None:
+    bogus = tmp_path / "layer.tar"
+    bogus.write_text("not a tar" * 100)
+    repo = base.rsplit(":", 1)[0]
+    result = cli("append", "-b", base, "-f", str(bogus), "-t", f"{repo}:bad", "--plain-http")
+    assert result.returncode == 1
+    assert b"not a readable tar" in result.stderr
+    tags = json.loads(ok(cli("ls", repo, "--plain-http", "--json")))
+    assert "bad" not in json.dumps(tags)
