@@ -12,7 +12,6 @@ from typing import Any
 
 import attrs
 
-from .. import _tarfs
 from .._flow import Flow, Gather, Offload
 from ..errors import LayerError, PlatformNotFoundError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Platform, RawManifest
@@ -113,6 +112,8 @@ def fetch_layers(
 
 def write_rootfs(layers: list[Path], dest: Path) -> None:
     """Merge ``layers`` into a tar at ``dest``, renamed into place only when complete."""
+    from .. import _tarfs  # tarfile and gzip are loaded when an export runs, not at import
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, partial_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial",
                                         dir=dest.parent)
