@@ -8,12 +8,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from registry_client import Image, ImageReference, Repository
+from registry_client import ImageReference, Repository
 
 from ._artifacts import key_values
 from ._context import DEFAULT_TAG, Context, UsageError
 from ._parser import Parser, add_verb
-from ._show import image_json
+from ._transfer import _report  # how every image verb prints its image: written once
 
 __all__ = ["register"]
 
@@ -138,14 +138,6 @@ def _words(values: list[str] | None) -> list[str] | None:
     if values is None:
         return None
     return [w for v in values for w in v.split(",") if w]
-
-
-def _report(ctx: Context, image: Image) -> int:
-    if ctx.json:
-        ctx.print_json(image_json(image))
-    else:
-        ctx.line(image.reference)
-    return 0
 
 
 # -- verbs --------------------------------------------------------------------------------
