@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def test_every_example_is_covered() -> None:
     tested = {"list_tags.py", "tags_with_digests.py", "inspect_image.py", "download_blob.py",
               "pull_push.py", "copy_between_registries.py", "retag.py", "delete.py",
               "image_size.py", "search_catalog.py", "parse_references.py", "demo.py",
-              "async_tour.py"}
+              "async_tour.py", "mutate_append.py"}
     assert scripts == tested
 
 
@@ -126,3 +127,16 @@ def test_parse_references() -> None:
 def test_demo() -> None:
     out = run("demo.py")
     assert "demo finished" in out and "linux/arm64/v8" in out
+
+
+def test_mutate_append(seeded: tuple[LocalRegistry, SeededImage], tmp_path: Path) -> None:
+    reg, _ = seeded
+    seed_image(reg, "demo/site", "base", layers=(), media="oci")  # an image of no layers
+    (tmp_path / "site" / "site").mkdir(parents=True)
+    (tmp_path / "site" / "site" / "index.html").write_text("<h1>hello</h1>\n")
+    out = run("mutate_append.py", reg.url, "demo/site", "base", str(tmp_path / "site"), "1.0",
+              str(tmp_path / "rootfs.tar"))
+    assert "reproducible: True" in out
+    with tarfile.open(tmp_path / "rootfs.tar") as tar:
+        page = tar.extractfile("site/index.html")
+        assert page is not None and page.read() == b"<h1>hello</h1>\n"
