@@ -1,0 +1,62 @@
+"""Async forms of :mod:`registry_client.mutate`: append, config, flatten, rebase.
+
+The same flows (:class:`~registry_client.mutate.MutateFlows`), results and errors as the
+blocking module, run by the asyncio shell; file work (packing, compressing, merging
+layers) runs in worker threads, so the event loop keeps running::
+
+    from registry_client.aio import mutate
+
+    image = await mutate.append(repo, "base/python:3.12", ["./dist"], tag="1.0")
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable, Mapping, Sequence
+
+from ..models import Image, Platform
+from ..mutate import LayerSource, MutateFlows
+from ._repository import AsyncRepository
+from ._run import arun
+
+__all__ = ["append", "config", "flatten", "rebase"]
+
+
+async def append(
+    repo: AsyncRepository, base: str, layers: Iterable[LayerSource], *, tag: str,
+    platform: str | Platform | None = None,
+) -> Image:
+    """Async form of :func:`registry_client.mutate.append`."""
+    return await arun(MutateFlows.of(repo).append(base, layers, tag=tag, platform=platform),
+                      repo._shell)
+
+
+async def config(
+    repo: AsyncRepository, reference: str, *, tag: str,
+    labels: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
+    entrypoint: Sequence[str] | None = None, cmd: Sequence[str] | None = None,
+    user: str | None = None, workdir: str | None = None,
+    exposed_ports: Iterable[str] | None = None, annotations: Mapping[str, str] | None = None,
+    created: str | _dt.datetime | None = None, platform: str | Platform | None = None,
+) -> Image:
+    """Async form of :func:`registry_client.mutate.config`."""
+    return await arun(MutateFlows.of(repo).config(
+        reference, tag=tag, labels=labels, env=env, entrypoint=entrypoint, cmd=cmd, user=user,
+        workdir=workdir, exposed_ports=exposed_ports, annotations=annotations,
+        created=created, platform=platform), repo._shell)
+
+
+async def flatten(
+    repo: AsyncRepository, reference: str, *, tag: str, platform: str | Platform | None = None,
+) -> Image:
+    """Async form of :func:`registry_client.mutate.flatten`."""
+    return await arun(MutateFlows.of(repo).flatten(reference, tag=tag, platform=platform),
+                      repo._shell)
+
+
+async def rebase(
+    repo: AsyncRepository, reference: str, *, old_base: str, new_base: str, tag: str,
+) -> Image:
+    """Async form of :func:`registry_client.mutate.rebase`."""
+    return await arun(MutateFlows.of(repo).rebase(reference, old_base=old_base,
+                                                  new_base=new_base, tag=tag), repo._shell)
