@@ -14,8 +14,16 @@ from pathlib import Path
 import pytest
 from _umoci import build_layout, tar_files, tree_files, unpack
 
-from registry_client import BaseMismatchError, Image, RawManifest, Registry, Repository, mutate
-from registry_client.testing import LocalRegistry
+from registry_client import (
+    BaseMismatchError,
+    Image,
+    PlatformNotFoundError,
+    RawManifest,
+    Registry,
+    Repository,
+    mutate,
+)
+from registry_client.testing import LocalRegistry, seed_image
 
 pytestmark = pytest.mark.integration
 
@@ -269,6 +277,30 @@ def test_an_index_is_changed_per_platform_or_one_platform_alone(
                                              platform=platform))
         assert files["srv/main.sh"] == b"#!/bin/sh\necho app\n"
         assert ("etc/motd" in files) is (platform == "linux/amd64")
+    with pytest.raises(PlatformNotFoundError, match="choose a platform"):
+        repo.images.export("multi-app", tmp_path / "none.tar")
+    flat = mutate.flatten(repo, "multi-app", tag="multi-flat")
+    assert [str(p) for p in flat.platforms] == ["linux/amd64", "linux/arm64"]
+    for p in flat.platforms:
+        assert p.digest is not None
+        assert len(json.loads(repo.manifests.get_raw(p.digest).data)["layers"]) == 1
+    noted = mutate.config(repo, "multi", tag="noted", annotations={"k": "v"})
+    assert json.loads(repo.manifests.get_raw("noted").data)["annotations"] == {"k": "v"}
+    assert [p.digest for p in noted.platforms] == [amd.digest, arm.digest]  # configs unchanged
     one = mutate.config(repo, "multi", tag="arm-only", labels={"a": "b"}, platform="linux/arm64")
     assert len(one.platforms) == 1 and one.platforms[0].architecture == "arm64"
     assert repo.images.details("arm-only")[0].labels == {"a": "b"}
+
+
+def test_append_onto_a_docker_image_adds_a_docker_layer(
+    client: Registry, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    seed_image(anon_registry, unique_repository, "empty", layers=(), media="docker")
+    repo = client.repository(unique_repository)
+    image = mutate.append(repo, "empty", [app_dir(tmp_path)], tag="app")
+    assert image.media_type == "application/vnd.docker.distribution.manifest.v2+json"
+    manifest = json.loads(repo.manifests.get_raw("app").data)
+    assert [d["mediaType"] for d in manifest["layers"]] == [
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"]
+    files = tar_files(repo.images.export("app", tmp_path / "rootfs.tar"))
+    assert set(files) == {"srv/main.sh", "srv/data/values.json"}
