@@ -76,7 +76,7 @@ from .services._export import (
     single_image,
     work_directory,
 )
-from .services._plan import BlobPlan, CopyTarget
+from .services._plan import BlobPlan, CopyTarget, distributable
 from .services._shell import BlockingShell
 from .services.blobs import BlobFlows
 from .services.manifests import ManifestFlows
@@ -252,6 +252,8 @@ def _add_layers(image: SingleImage, layers: Sequence[_tarfs.PreparedLayer], crea
         rootfs = config_doc["rootfs"] = {"type": "layers", "diff_ids": []}
     diff_ids = [p.diff_id for p in layers]
     rootfs["diff_ids"] = diff_ids if replace else [*(rootfs.get("diff_ids") or []), *diff_ids]
+    if not replace and "history" not in config_doc and image.layers:
+        return manifest, config_doc  # a base without history: no half history invented
     history = [] if replace else list(config_doc.get("history") or [])
     history.extend(_history_entry(config_doc, created_by, comment) for _ in layers)
     config_doc["history"] = history
@@ -444,8 +446,9 @@ class MutateFlows:
 
     def _bring(self, kept: list[tuple[Descriptor, _Source]]) -> Flow[None]:
         """Mount into the target the kept layers read from other repositories (a mount
-        the registry declines: streamed across)."""
-        foreign = {d.digest: (d, src) for d, src in kept if src.name != self.name}
+        the registry declines: streamed across); foreign layers stay where they are."""
+        foreign = {d.digest: (d, src) for d, src in kept
+                   if src.name != self.name and distributable(d)}
         yield Gather([partial(Copier(self._endpoint, src.name, manifests=src.manifests,
                                      blobs=src.blobs, max_workers=1).move,
                               BlobPlan(d.digest, d.size, d.media_type, "mount"), self._target,

@@ -106,3 +106,13 @@ def test_append_without_layers_or_with_a_bad_tag_sends_nothing() -> None:
     with pytest.raises(InvalidReferenceError):
         mutate.flatten(repo, "1.0", tag="not a tag")
     assert repo.requester.stats["requests"] == 0
+
+
+def test_a_base_without_history_gets_none_invented() -> None:
+    image = single("application/vnd.oci.image.manifest.v1+json",
+                   {"rootfs": {"type": "layers", "diff_ids": ["sha256:" + "1" * 64]}})
+    new = PreparedLayer(Path("x"), "sha256:" + "2" * 64, 42, "sha256:" + "3" * 64)
+    manifest, config = _add_layers(image, [new], "registry-client append")
+    assert "history" not in config
+    assert config["rootfs"]["diff_ids"][-1] == new.diff_id
+    assert len(manifest["layers"]) == 2
