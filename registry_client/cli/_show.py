@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from registry_client import (
@@ -291,6 +292,9 @@ def run_inspect(ctx: Context) -> int:
         doc["selected_platform"] = str(config.platform)
         doc["created"] = config.created
         doc["labels"] = dict(config.labels)
+        settings = config.config
+        doc["entrypoint"] = None if settings is None else settings.entrypoint
+        doc["cmd"] = None if settings is None else settings.cmd
     is_index = image.media_type in mediatypes.INDEX_TYPES
     # per platform: digest, created, labels and config + layer bytes (one for a single image,
     # from the manifest and config already read: no second round of requests for them)
@@ -323,6 +327,9 @@ def run_inspect(ctx: Context) -> int:
         labels = sorted(config.labels.items())
         rows.append(("Labels", "none" if not labels else f"{labels[0][0]}={labels[0][1]}"))
         rows.extend(("", f"{k}={v}") for k, v in labels[1:])
+        for name, words in (("Entrypoint", doc["entrypoint"]), ("Cmd", doc["cmd"])):
+            if words is not None:
+                rows.append((name, json.dumps(words, ensure_ascii=False)))
     elif manifest is not None:
         rows.append(("Artifact type", str(doc["artifact_type"])))
         rows.append(("Layers", f"{len(manifest.layers)}, {_size(int(doc['layers_size']))}"))

@@ -82,6 +82,9 @@ def test_mutate_sets_labels_and_entrypoint_seen_by_inspect_and_config(
     assert out.startswith(f"{repo}:configured@sha256:")
     inspect = json.loads(ok(cli("inspect", f"{repo}:configured", "--plain-http", "--json")))
     assert inspect["labels"] == {"org.example.team": "web", "tier": "front"}
+    assert inspect["entrypoint"] == ["/bin/app", "--serve"]
+    human = ok(cli("inspect", f"{repo}:configured", "--plain-http"))
+    assert "tier=front" in human and '["/bin/app", "--serve"]' in human
     config = json.loads(ok(cli("config", f"{repo}:configured", "--plain-http")))
     assert config["config"]["Entrypoint"] == ["/bin/app", "--serve"]
     assert config["config"]["User"] == "1000" and config["config"]["WorkingDir"] == "/srv"
