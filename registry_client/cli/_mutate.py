@@ -200,6 +200,10 @@ def run_export(ctx: Context) -> int:
         return 0
     if ctx.json:
         raise UsageError("export to standard output (-) writes the tar there: no --json")
+    isatty = getattr(ctx.stdout, "isatty", None)
+    if callable(isatty) and isatty():
+        raise UsageError("a tar is binary and standard output is a terminal: give a FILE, "
+                         "or pipe it (| tar -t)")
     with tempfile.TemporaryDirectory(prefix="registry-client-export-") as work:
         path = repo.images.export(reference, Path(work) / "rootfs.tar", platform=ctx.platform)
         out = ctx.binary_stdout()

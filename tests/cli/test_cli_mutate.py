@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from registry_client.cli import main
 from registry_client.testing import LocalRegistry, seed_image
 
 CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]
@@ -149,3 +151,20 @@ def test_a_layer_that_is_no_tar_fails_before_anything_is_pushed(
     assert b"not a readable tar" in result.stderr
     tags = json.loads(ok(cli("ls", repo, "--plain-http", "--json")))
     assert "bad" not in json.dumps(tags)
+
+
+class Terminal(io.StringIO):
+    """A stdout that claims to be a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_export_to_a_terminal_is_refused(
+    base: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert main(["export", base, "-", "--plain-http"]) == 2
+    assert terminal.getvalue() == ""
+    assert "standard output is a terminal" in capsys.readouterr().err
