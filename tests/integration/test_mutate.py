@@ -11,6 +11,7 @@ import tarfile
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _umoci import build_layout, tar_files, tree_files, unpack
@@ -186,6 +187,7 @@ def test_flatten_gives_one_layer_whose_export_equals_the_original_s(
     assert tar_files(original) == tar_files(flattened)
     assert original.read_bytes() == flattened.read_bytes()
     assert "etc/gone" not in tar_files(flattened)
+    assert tree_files(unpacked(repo, "flat", tmp_path, "flat")) == tar_files(flattened)
     assert mutate.flatten(repo, "app", tag="flat-again").digest == flat.digest
 
 
@@ -330,3 +332,24 @@ def test_big_layers_stream_through_files_not_memory(
     assert peak < 8 << 20, f"peak {peak >> 20} MiB"
     with tarfile.open(exported) as tar:
         assert tar.getmember("data/blob.bin").size == 24 << 20
+
+
+def test_mutate_works_in_every_auth_mode_and_mounts_across_repositories(
+    any_registry: LocalRegistry, client_for: Any, unique_repository: str, tmp_path: Path,
+) -> None:
+    """Basic and token auth: reading the base's repository and mounting from it need the
+    pull scope there and push here, which the requester asks for."""
+    seed_image(any_registry, unique_repository + "-base", "1", layers=(), media="oci")
+    reg = client_for(any_registry)
+    base_repo = reg.repository(unique_repository + "-base")
+    layer_dir = tmp_path / "layer"
+    (layer_dir / "etc").mkdir(parents=True)
+    (layer_dir / "etc" / "base.txt").write_text("base\n")
+    mutate.append(base_repo, "1", [layer_dir], tag="2")
+    repo = reg.repository(unique_repository)
+    app = mutate.append(repo, f"{unique_repository}-base:2", [app_dir(tmp_path)], tag="app")
+    labelled = mutate.config(repo, "app", tag="app", labels={"auth": any_registry.auth})
+    flat = mutate.flatten(repo, "app", tag="flat")
+    files = tar_files(repo.images.export("flat", tmp_path / "rootfs.tar"))
+    assert files["etc/base.txt"] == b"base\n" and "srv/main.sh" in files
+    assert len({app.digest, labelled.digest, flat.digest}) == 3
