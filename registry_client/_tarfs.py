@@ -343,6 +343,9 @@ def merge_layers(layers: Iterable[Path], out: _Writable) -> None:
                 info.name = clean_name(info.name)
                 if info.islnk():
                     info.linkname = clean_name(info.linkname)
+                # tarfile writes a pax path over the name: the cleaned name must win
+                info.pax_headers = {k: v for k, v in info.pax_headers.items()
+                                    if k not in ("path", "linkpath")}
                 data = tar.extractfile(info) if info.isreg() else None
                 merged.addfile(info, data)
 

@@ -447,13 +447,13 @@ class MutateFlows:
     def _bring(self, kept: list[tuple[Descriptor, _Source]]) -> Flow[None]:
         """Mount into the target the kept layers read from other repositories (a mount
         the registry declines: streamed across); foreign layers stay where they are."""
-        foreign = {d.digest: (d, src) for d, src in kept
-                   if src.name != self.name and distributable(d)}
+        elsewhere = {d.digest: (d, src) for d, src in kept
+                     if src.name != self.name and distributable(d)}
         yield Gather([partial(Copier(self._endpoint, src.name, manifests=src.manifests,
                                      blobs=src.blobs, max_workers=1).move,
                               BlobPlan(d.digest, d.size, d.media_type, "mount"), self._target,
                               None)
-                      for d, src in foreign.values()], self._workers)
+                      for d, src in elsewhere.values()], self._workers)
 
     def _one(
         self, image: SingleImage, src: _Source, edit: Edit,

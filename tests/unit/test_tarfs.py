@@ -201,6 +201,20 @@ def test_names_are_cleaned_and_survivors_come_in_layer_order(tmp_path: Path) -> 
     assert clean_name("./") == ""
 
 
+def test_a_long_name_s_pax_path_is_cleaned_too(tmp_path: Path) -> None:
+    long = "./" + "/".join(["directory-with-a-long-name"] * 6) + "/file"
+    source = tmp_path / "long.tar"
+    with tarfile.open(source, "w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(long)
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    out = io.BytesIO()
+    merge_layers([source], out)
+    out.seek(0)
+    with tarfile.open(fileobj=out) as tar:
+        assert tar.getnames() == [long.removeprefix("./")]
+
+
 def test_a_hard_link_is_written_after_its_target(tmp_path: Path) -> None:
     paths = [layer([("bin", None), ("bin/real", b"data")], tmp_path / "a.tgz"),
              layer([], tmp_path / "b.tgz", links=[("bin/alias", "./bin/real")])]
