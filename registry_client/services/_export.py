@@ -17,7 +17,7 @@ from ..errors import LayerError, PlatformNotFoundError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Platform, RawManifest
 from . import _light
 from ._plan import distributable
-from ._platforms import choose_platform, read_config
+from ._platforms import choose_platform, read_config, wanted_platform
 from ._worker import ImageWorker
 from .blobs import BlobFlows
 from .manifests import ManifestFlows
@@ -67,7 +67,8 @@ def single_image(
 ) -> Flow[SingleImage]:
     """The single image ``raw`` is, or its entry for ``platform`` when it is an index.
 
-    An index without ``platform`` is refused unless it lists one platform only.
+    An index without ``platform`` is refused unless it lists one platform only; a
+    single image of another platform than ``platform`` is refused too.
 
     Raises:
         PlatformNotFoundError: no such platform, or an index and no ``platform`` given.
@@ -88,7 +89,13 @@ def single_image(
         raw = yield from manifests.get_raw(entry.digest)
         if _light.read(raw)[0]:
             raise PlatformNotFoundError(f"index entry {entry.digest} is an index itself")
-    return (yield from read_single(blobs, raw, limit))
+        return (yield from read_single(blobs, raw, limit))
+    image = yield from read_single(blobs, raw, limit)
+    if platform is not None and not image.platform.matches(wanted_platform(platform)):
+        # as pull: a single image is used for another platform only if it is one
+        raise PlatformNotFoundError(f"manifest {raw.digest} is a single {image.platform} "
+                                    f"image, not {wanted_platform(platform)}")
+    return image
 
 
 def fetch_layers(

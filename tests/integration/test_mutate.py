@@ -290,6 +290,8 @@ def test_an_index_is_changed_per_platform_or_one_platform_alone(
     noted = mutate.config(repo, "multi", tag="noted", annotations={"k": "v"})
     assert json.loads(repo.manifests.get_raw("noted").data)["annotations"] == {"k": "v"}
     assert [p.digest for p in noted.platforms] == [amd.digest, arm.digest]  # configs unchanged
+    with pytest.raises(PlatformNotFoundError, match="single linux/amd64 image"):
+        mutate.flatten(repo, "amd64", tag="nope", platform="linux/arm64")
     one = mutate.config(repo, "multi", tag="arm-only", labels={"a": "b"}, platform="linux/arm64")
     assert len(one.platforms) == 1 and one.platforms[0].architecture == "arm64"
     assert repo.images.details("arm-only")[0].labels == {"a": "b"}
