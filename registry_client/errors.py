@@ -18,7 +18,8 @@
     ├── LayoutError                     an OCI layout on disk is malformed or lacks the image
     │   └── LayoutNotFoundError         not a layout, or a blob file it lists is missing
     ├── LayerError                      a layer to add or read is no tar stream (also a ValueError)
-    └── BaseMismatchError               rebase: old_base is not the image's base (also a ValueError)
+    ├── BaseMismatchError               rebase: old_base is not the image's base (also a ValueError)
+    └── JournalError                    a sync journal is of another plan, or unreadable
     InvalidReferenceError(ValueError)
 
 Errors keep the status code, the registry's error list, the method and a
@@ -37,6 +38,7 @@ __all__ = [
     "BaseMismatchError",
     "DigestMismatchError",
     "InvalidReferenceError",
+    "JournalError",
     "LayerError",
     "LayoutError",
     "LayoutNotFoundError",
@@ -214,6 +216,15 @@ class LayerError(RegistryError, ValueError):
 class BaseMismatchError(RegistryError, ValueError):
     """``mutate.rebase`` was told an ``old_base`` whose layers do not start the image's
     layers: the image was not built on it. Also a ``ValueError``."""
+
+
+class JournalError(RegistryError):
+    """A sync journal (``--journal``) cannot be used for this run: it was written for
+    another plan (other tasks, another shard), or it is not a sync journal at all.
+
+    Nothing is copied and the file is left as it was: start a new journal (or delete
+    this one) to mirror the new plan.
+    """
 
 
 class InvalidReferenceError(ValueError):
