@@ -1,0 +1,313 @@
+"""A sync as independent tasks: the plan (one task per image), a task's run, shards.
+
+A :class:`SyncTask` names one image to mirror by references only -- the source with
+its digest, the target -- so it can be pickled and sent to another thread, process
+or machine, where the registries (and their credentials) are opened. Running a task
+twice is harmless: an image already at the target costs one HEAD.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Literal, Union
+
+import attrs
+
+from ._flow import Flow, Gather, run
+from ._vanished import tag_vanished
+from .errors import InvalidReferenceError, NotFoundError, RegistryError
+from .models import Descriptor, Image
+from .progress import ProgressCallback
+from .reference import ImageReference, parse_image_name
+from .registry import Registry
+from .services._plan import CopyPlan
+from .services._shell import BlockingShell
+
+if TYPE_CHECKING:
+    from .aio import AsyncRepository
+    from .repository import Repository
+    from .sync import OpenedEntry
+
+AnyRepository = Union["Repository", "AsyncRepository"]
+
+__all__ = ["Outcome", "SyncPlan", "SyncTask", "TaskResult", "parse_shard", "plan_flow",
+           "run_task", "task_flow"]
+
+Outcome = Literal["copied", "present", "planned", "vanished", "failed"]
+"""What became of a task: copied; already at the target (one HEAD, nothing moved);
+planned (dry run); vanished (a listed tag deleted from the source meanwhile); failed."""
+
+
+def reference_text(ref: ImageReference) -> str:
+    """``ref`` as text that parses back to it, scheme (``http://``) included."""
+    return f"{ref.scheme}://{ref}" if ref.scheme else str(ref)
+
+
+@attrs.frozen
+class SyncTask:
+    """One image to mirror: ``source`` (``host/repo:tag@sha256:…``, or ``host/repo@sha256:…``)
+    to ``target`` (``host/repo:tag``, or ``host/repo`` for a digest pushed without tag).
+
+    Small and picklable, and it holds no secret: the registries are opened (and their
+    credentials found) where the task runs, by its ``registry_for``. ``plan_id`` names
+    the plan the task belongs to (see :attr:`SyncPlan.plan_id`); ``listed``: its tag
+    came from the source's tag list (a tag deleted meanwhile is then "vanished", not
+    a failure); ``entry``: the sync entry it came from, as written.
+    """
+
+    source: str
+    target: str
+    plan_id: str = ""
+    listed: bool = False
+    entry: str = ""
+
+    @property
+    def name(self) -> str:
+        """The source image without its digest when it has a tag (``host/repo:tag``): the
+        name failures and vanished images are reported under, and the shard key."""
+        ref = parse_image_name(self.source, allow_scheme=True)
+        if ref.tag is not None:
+            return f"{ref.domain}/{ref.path}:{ref.tag}"
+        return f"{ref.domain}/{ref.path}@{ref.digest}"
+
+    @property
+    def digest(self) -> str:
+        """The digest of the source image (the plan fixed it)."""
+        digest = parse_image_name(self.source, allow_scheme=True).digest
+        assert digest is not None  # (a task always has one: see plan_flow)
+        return digest
+
+    @property
+    def key(self) -> str:
+        """The task's identity in a journal: sha256 of source and target (hex)."""
+        return _sha256(f"{self.source}\n{self.target}")
+
+    def shard(self, shards: int) -> int:
+        """The shard (``0 <= shard < shards``) this task belongs to, the same on every
+        machine and Python: sha256 of :attr:`name`, not Python's salted ``hash()``.
+
+        The digest is left out of the key, so a tag pushed again between two shards'
+        plans stays in its shard: it is never copied by two shards, nor by none.
+        """
+        return shard_of(self.name, shards)
+
+
+def shard_of(name: str, shards: int) -> int:
+    """The shard of a source image name (see :meth:`SyncTask.shard`)."""
+    if shards < 1:
+        raise ValueError(f"shards must be at least 1, not {shards}")
+    return int(_sha256(name)[:16], 16) % shards
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` -> ``(I, N)``, with ``0 <= I < N``.
+
+    Raises:
+        ValueError: not two whole numbers ``I/N`` with ``0 <= I < N``.
+    """
+    index, slash, count = text.strip().partition("/")
+    if not slash or not index.isdigit() or not count.isdigit() or not index.isascii() \
+            or not count.isascii():
+        raise ValueError(f"{text!r}: give the shard as I/N, e.g. 0/3")
+    i, n = int(index), int(count)
+    if n < 1 or i >= n:
+        raise ValueError(f"{text!r}: the shard I/N needs 0 <= I < N")
+    return i, n
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class SyncPlan(list[SyncTask]):
+    """What :func:`registry_client.sync.plan` returns: the tasks (a list), in entry order.
+
+    ``failed`` names the entries that could not be planned (a source repository
+    that cannot be listed, a named tag that is not there), with the error's words;
+    ``vanished`` the listed tags deleted from the source before their digest was
+    read. ``shard`` is the ``(I, N)`` the plan was made for, or None for every task.
+    """
+
+    def __init__(self, tasks: Iterable[SyncTask] = (), *,
+                 failed: Iterable[tuple[str, str]] = (), vanished: Iterable[str] = (),
+                 shard: tuple[int, int] | None = None) -> None:
+        self.shard = shard
+        planned = list(tasks)
+        self.plan_id = plan_id(planned, shard)
+        super().__init__(attrs.evolve(t, plan_id=self.plan_id) for t in planned)
+        self.failed: list[tuple[str, str]] = list(failed)
+        self.vanished: list[str] = list(vanished)
+
+
+def plan_id(tasks: Iterable[SyncTask], shard: tuple[int, int] | None) -> str:
+    """The identity of a plan: sha256 of its tasks (source with digest, target) and shard.
+
+    Two plans have the same id exactly when they would copy the same images to the
+    same places (same tags pointing at the same digests).
+    """
+    lines = sorted(f"{t.source}\n{t.target}" for t in tasks)
+    head = f"shard {shard[0]}/{shard[1]}" if shard else "all"
+    return _sha256("\n".join([head, *lines]))
+
+
+@attrs.frozen
+class TaskResult:
+    """What running a :class:`SyncTask` did.
+
+    ``image`` is the copied :class:`~registry_client.Image` (``outcome="copied"``) or
+    the :class:`~registry_client.CopyPlan` of a dry run; ``error`` the failure's
+    message (``outcome="failed"``). Picklable, like the task.
+    """
+
+    task: SyncTask
+    outcome: Outcome
+    image: Image | CopyPlan | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True unless the task failed."""
+        return self.outcome != "failed"
+
+    @property
+    def target_reference(self) -> str:
+        """The image at the target: ``host/repo:tag@digest`` (``host/repo@digest``)."""
+        ref = parse_image_name(self.task.target, allow_scheme=True)
+        name = f"{ref.domain}/{ref.path}" + (f":{ref.tag}" if ref.tag else "")
+        return f"{name}@{self.task.digest}"
+
+
+def _target_of(o: OpenedEntry) -> str:
+    """The target reference text of an opened entry's images (without tag)."""
+    ref = parse_image_name(o.entry.target, allow_scheme=True)
+    bare = attrs.evolve(ref, tag=None, digest=None)
+    return reference_text(bare)
+
+
+def plan_flow(
+    opened: list[OpenedEntry], *, shard: tuple[int, int] | None = None, max_workers: int = 4,
+) -> Flow[SyncPlan]:
+    """The flow of :func:`registry_client.sync.plan`: list, then read each image's digest.
+
+    Only the tasks of ``shard`` have their digest read (one HEAD each); every tag
+    list is read, as the shard of a tag is known from its name alone.
+    """
+    wanted: list[tuple[OpenedEntry, str, bool]] = []  # (entry, tag or digest, listed)
+    failed: list[tuple[str, str]] = []
+    for o in opened:
+        if o.error is not None:
+            failed.append((o.entry.source, str(o.error)))
+            continue
+        assert o.source is not None
+        if o.reference is not None:
+            wanted.append((o, o.reference, False))
+            continue
+        try:
+            tags = yield from o.source.tags.flows.get_all()
+        except RegistryError as exc:
+            failed.append((o.entry.source, str(exc)))
+            continue
+        wanted.extend((o, tag, True) for tag in tags)
+    if shard is not None:
+        wanted = [w for w in wanted if shard_of(_source_name(*w[:2]), shard[1]) == shard[0]]
+    found: list[Descriptor | RegistryError | None] = []
+    if wanted:
+        found = yield Gather([partial(_digest_of, o, reference, listed)
+                              for o, reference, listed in wanted], max(1, max_workers))
+    tasks: list[SyncTask] = []
+    vanished: list[str] = []
+    gone: set[str] = set()  # entries whose repository went after its tag list
+    for (o, reference, listed), got in zip(wanted, found, strict=True):
+        name = _source_name(o, reference)
+        if got is None:
+            vanished.append(name)
+        elif isinstance(got, RegistryError):
+            if not listed:
+                failed.append((name, str(got)))
+            elif o.entry.source not in gone:  # one failure for the whole repository
+                gone.add(o.entry.source)
+                failed.append((o.entry.source, str(got)))
+        else:
+            tag = None if ":" in reference else reference  # (a digest has a colon)
+            src = parse_image_name(o.entry.source, allow_scheme=True)
+            source = attrs.evolve(src, tag=tag if tag else src.tag, digest=got.digest)
+            target_tag = o.tag or tag
+            target = _target_of(o) + (f":{target_tag}" if target_tag else "")
+            tasks.append(SyncTask(reference_text(source), target, listed=listed,
+                                  entry=o.entry.source))
+    return SyncPlan(tasks, failed=failed, vanished=vanished, shard=shard)
+
+
+def _source_name(o: OpenedEntry, reference: str) -> str:
+    """``host/repo:tag`` or ``host/repo@digest``: a source image's name (the shard key)."""
+    ref = parse_image_name(o.entry.source, allow_scheme=True)
+    sep = "@" if ":" in reference else ":"
+    return f"{ref.domain}/{ref.path}{sep}{reference}"
+
+
+def _digest_of(o: OpenedEntry, reference: str, listed: bool
+               ) -> Flow[Descriptor | RegistryError | None]:
+    """The source manifest's descriptor; None: a listed tag deleted since the list."""
+    assert o.source is not None
+    if ":" in reference:  # a digest: the task has it already
+        return Descriptor(media_type="", digest=reference, size=0)
+    try:
+        if listed:
+            return (yield from o.source.tags.flows.find(reference))
+        return (yield from o.source.manifests.flows.head(reference))
+    except RegistryError as exc:
+        return exc
+
+
+def task_flow(
+    task: SyncTask, source: AnyRepository, target: AnyRepository, *, dry_run: bool = False,
+    progress: ProgressCallback | None = None,
+) -> Flow[TaskResult]:
+    """The flow of :func:`registry_client.sync.run_task` with the task's repositories open.
+
+    The target's manifest is read first (one HEAD): the image already there under
+    the target tag (or digest) is "present" and nothing else is sent. Otherwise the
+    source image is copied by its digest (the plan's, even when the tag has moved
+    since), and tagged at the target.
+    """
+    digest = task.digest
+    ref = parse_image_name(task.target, allow_scheme=True)
+    if ref.digest is not None:
+        raise InvalidReferenceError(f"sync task target {task.target!r}: a digest")
+    tag = ref.tag
+    try:
+        if dry_run:
+            plan: CopyPlan = yield from source.images.flows.copy(digest, target, tag,
+                                                                 dry_run=True)
+            return TaskResult(task, "planned", plan)
+        try:
+            there: Descriptor | None = yield from target.manifests.flows.head(tag or digest)
+        except NotFoundError:
+            there = None
+        if there is not None and there.digest == digest:
+            return TaskResult(task, "present")
+        image: Image = yield from source.images.flows.copy(digest, target, tag,
+                                                           progress=progress)
+        return TaskResult(task, "copied", image)
+    except RegistryError as exc:
+        if task.listed and tag_vanished(exc, source.requester.base_url, source.name, digest):
+            return TaskResult(task, "vanished", error=str(exc))
+        return TaskResult(task, "failed", error=str(exc))
+
+
+def run_task(
+    task: SyncTask, registry_for: Callable[[ImageReference], Registry], *,
+    dry_run: bool = False, progress: ProgressCallback | None = None,
+) -> TaskResult:
+    """Mirror one image (see :func:`registry_client.sync.run_task`)."""
+    src = parse_image_name(task.source, allow_scheme=True)
+    dst = parse_image_name(task.target, allow_scheme=True)
+    try:
+        source = registry_for(src).repository(src.path)
+        target = registry_for(dst).repository(dst.path)
+    except RegistryError as exc:
+        return TaskResult(task, "failed", error=str(exc))
+    flow = task_flow(task, source, target, dry_run=dry_run, progress=progress)
+    return run(flow, BlockingShell(source.requester))

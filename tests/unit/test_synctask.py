@@ -1,0 +1,127 @@
+"""SyncTask and its plan: stable shards (union = all, no overlap), plan ids, pickling."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+
+import pytest
+import requests
+import requests_mock
+
+from registry_client import NullAuthenticator, Registry
+from registry_client._synctask import SyncPlan, SyncTask, TaskResult, parse_shard, shard_of
+from registry_client.sync import SyncEntry, plan, run_task
+
+DIGEST = "sha256:" + "ab" * 32
+OTHER = "sha256:" + "cd" * 32
+
+
+def task(n: int, digest: str = DIGEST) -> SyncTask:
+    return SyncTask(f"src.example/app:t{n}@{digest}", f"dst.example/mirror/app:t{n}")
+
+
+@pytest.mark.parametrize("shards", [1, 2, 3, 7])
+def test_the_shards_cover_every_task_once(shards: int) -> None:
+    tasks = [task(n) for n in range(300)]
+    owners = [[i for i in range(shards) if t.shard(shards) == i] for t in tasks]
+    assert all(len(o) == 1 for o in owners)
+    if shards > 1:  # and spread them (no shard is empty for 300 tasks)
+        assert {o[0] for o in owners} == set(range(shards))
+
+
+def test_the_shard_is_the_same_in_another_python_and_ignores_the_digest() -> None:
+    names = [task(n).name for n in range(20)]
+    code = ("import sys\nfrom registry_client._synctask import shard_of\n"
+            "print([shard_of(n, 5) for n in sys.argv[1:]])")
+    out = subprocess.run([sys.executable, "-c", code, *names], capture_output=True,
+                         text=True, check=True, timeout=60,
+                         env={"PYTHONHASHSEED": "123"}).stdout
+    assert out.strip() == str([shard_of(n, 5) for n in names])
+    assert task(3).shard(5) == task(3, OTHER).shard(5)  # a tag pushed again: same shard
+
+
+@pytest.mark.parametrize("text", ["3/3", "-1/3", "1", "a/b", "1/0", "\uff11/3", ""])
+def test_a_bad_shard_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="I/N"):
+        parse_shard(text)
+
+
+def test_parse_shard() -> None:
+    assert parse_shard("0/3") == (0, 3) and parse_shard(" 2/3 ") == (2, 3)
+    with pytest.raises(ValueError):
+        shard_of("x", 0)
+
+
+def test_the_plan_id_names_the_tasks_their_digests_and_the_shard() -> None:
+    one = SyncPlan([task(1), task(2)])
+    assert one.plan_id == SyncPlan([task(2), task(1)]).plan_id  # order does not matter
+    assert one.plan_id != SyncPlan([task(1), task(2, OTHER)]).plan_id
+    assert one.plan_id != SyncPlan([task(1), task(2)], shard=(0, 1)).plan_id
+    assert all(t.plan_id == one.plan_id for t in one)
+    assert len({t.key for t in one}) == 2
+
+
+def test_tasks_and_results_pickle_to_equal_values() -> None:
+    t = task(1)
+    result = TaskResult(t, "present")
+    assert pickle.loads(pickle.dumps(t)) == t
+    assert pickle.loads(pickle.dumps(result)) == result
+    assert result.target_reference == f"dst.example/mirror/app:t1@{DIGEST}"
+    assert t.name == "src.example/app:t1" and t.digest == DIGEST
+
+
+@pytest.fixture
+def mock() -> requests_mock.Adapter:
+    return requests_mock.Adapter()
+
+
+def registries(adapter: requests_mock.Adapter) -> dict[str, Registry]:
+    session = requests.Session()
+    session.mount("https://", adapter)
+    return {h: Registry(h, session=session, authenticator=NullAuthenticator(), retries=0)
+            for h in ("src.example", "dst.example")}
+
+
+def test_plan_lists_then_reads_each_digest_once(mock: requests_mock.Adapter) -> None:
+    regs = registries(mock)
+    mock.register_uri("GET", "https://src.example/v2/app/tags/list",
+                      json={"name": "app", "tags": ["a", "b"]})
+    for tag, digest in (("a", DIGEST), ("b", OTHER)):
+        mock.register_uri("HEAD", f"https://src.example/v2/app/manifests/{tag}", headers={
+            "Docker-Content-Digest": digest, "Content-Length": "10",
+            "Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    tasks = plan([SyncEntry("src.example/app", "dst.example/m/app"),
+                  SyncEntry(f"src.example/pinned@{DIGEST}", "dst.example/p:v1")],
+                 lambda r: regs[r.domain])
+    assert [(t.source, t.target, t.listed) for t in tasks] == [
+        (f"src.example/app:a@{DIGEST}", "dst.example/m/app:a", True),
+        (f"src.example/app:b@{OTHER}", "dst.example/m/app:b", True),
+        (f"src.example/pinned@{DIGEST}", "dst.example/p:v1", False),
+    ]
+    assert [r.method for r in mock.request_history] == ["GET", "HEAD", "HEAD"]
+    assert tasks.failed == [] and tasks.vanished == []
+    half = plan([SyncEntry("src.example/app", "dst.example/m/app")], lambda r: regs[r.domain],
+                shard=(tasks[0].shard(2), 2))
+    assert tasks[0].target in {t.target for t in half}
+
+
+def test_a_task_already_at_the_target_is_one_head(mock: requests_mock.Adapter) -> None:
+    regs = registries(mock)
+    mock.register_uri("HEAD", "https://dst.example/v2/m/app/manifests/a", headers={
+        "Docker-Content-Digest": DIGEST, "Content-Length": "10",
+        "Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    t = SyncTask(f"src.example/app:a@{DIGEST}", "dst.example/m/app:a")
+    result = run_task(t, lambda r: regs[r.domain])
+    assert result.outcome == "present" and result.ok
+    assert [(r.method, r.url) for r in mock.request_history] == [
+        ("HEAD", "https://dst.example/v2/m/app/manifests/a")]
+
+
+def test_a_failed_task_is_a_result_naming_the_error(mock: requests_mock.Adapter) -> None:
+    regs = registries(mock)
+    mock.register_uri("HEAD", "https://dst.example/v2/m/app/manifests/a", status_code=403)
+    result = run_task(SyncTask(f"src.example/app:a@{DIGEST}", "dst.example/m/app:a"),
+                      lambda r: regs[r.domain])
+    assert result.outcome == "failed" and not result.ok and "403" in (result.error or "")
