@@ -8,20 +8,38 @@ A sync file maps source repositories to target repositories, as JSON::
 or as the same mapping in YAML (``source: target`` lines, read with PyYAML). A
 source with a tag or digest copies that image; without, every tag. Images are
 copied concurrently (a bounded pool); each image runs one copy plan.
+
+Past one machine, a sync is a plan of independent tasks (:func:`plan`, one
+:class:`SyncTask` per image, picklable and without secrets) that any
+``concurrent.futures.Executor`` runs (:func:`run_task`): threads, processes, a Dask
+cluster (``sync(..., executor=client.get_executor())``), or Kubernetes Indexed Job
+pods each running one shard (``shard=(I, N)``). A journal (``journal=PATH``) lets a
+re-run skip what is done.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Union
 
 import attrs
 
+from ._executors import (
+    CredentialSource,
+    RegistryFactory,
+    register_credential_source,
+    run_tasks,
+    runner_for,
+)
 from ._flow import Flow, Gather, run
+from ._journal import Journal
 from ._log import log
 from ._syncfile import read_mapping
+from ._synctask import SyncPlan, SyncTask, TaskResult, parse_shard, plan_flow, run_task
 from ._vanished import repository_gone, tag_vanished
 from .errors import InvalidReferenceError, RegistryError
 from .models import Image
@@ -38,7 +56,23 @@ if TYPE_CHECKING:
 AnyRepository = Union["Repository", "AsyncRepository"]
 """A repository of either flavour of the API: the copy flows are the same."""
 
-__all__ = ["CopiedTags", "SyncEntry", "SyncResult", "copy_all_tags", "load_sync_file", "sync"]
+__all__ = [
+    "CopiedTags",
+    "CredentialSource",
+    "RegistryFactory",
+    "SyncEntry",
+    "SyncPlan",
+    "SyncResult",
+    "SyncTask",
+    "TaskResult",
+    "copy_all_tags",
+    "load_sync_file",
+    "parse_shard",
+    "plan",
+    "register_credential_source",
+    "run_task",
+    "sync",
+]
 
 
 @attrs.frozen
@@ -55,12 +89,17 @@ class SyncResult:
 
     ``vanished`` names the source images (``host/repo:tag``) whose tag was listed but
     deleted by someone else before its copy began (a busy registry): left out, not
-    failures.
+    failures. A sync run as tasks (an executor, a journal or a shard) also names the
+    images found at the target already (``present``: one HEAD each, nothing moved)
+    and those a journal says an earlier run finished (``journaled``: no request),
+    as ``host/repo:tag@digest`` of the target.
     """
 
     copied: tuple[Image | CopyPlan, ...]
     failed: tuple[tuple[str, str], ...]
     vanished: tuple[str, ...] = ()
+    present: tuple[str, ...] = ()
+    journaled: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -234,6 +273,8 @@ def sync(
     entries: Iterable[SyncEntry],
     registry_for: Callable[[ImageReference], Registry],
     *, max_workers: int = 4, dry_run: bool = False, progress: ProgressCallback | None = None,
+    executor: Executor | None = None, journal: str | os.PathLike[str] | None = None,
+    shard: tuple[int, int] | None = None, max_per_registry: int | None = None,
 ) -> SyncResult:
     """Copy every entry's images to its target; ``registry_for(ref)`` opens registries.
 
@@ -244,14 +285,98 @@ def sync(
     does not stop the rest. A listed tag deleted from the source before its copy
     began is left out and named in :attr:`SyncResult.vanished`, not a failure.
 
+    Without ``executor``, ``journal``, ``shard`` or ``max_per_registry`` the images
+    are listed and copied in one pass by ``max_workers`` threads of this process,
+    sharing each registry's connections, token and 429 pause. With any of them, the
+    sync is first planned (:func:`plan`), then each task runs (:func:`run_task`):
+
+    * ``executor``: any ``concurrent.futures.Executor`` -- a ``ThreadPoolExecutor``
+      (the default: ``max_workers`` threads), a ``ProcessPoolExecutor``, or a Dask
+      cluster's ``client.get_executor()``. Tasks and ``registry_for`` are pickled for
+      processes and Dask: use :class:`RegistryFactory`. ``progress`` is called for
+      tasks run in this process's threads only.
+    * ``journal``: a file where each finished task is appended (JSON lines, fsynced);
+      a re-run skips the tasks it lists without a request (:attr:`SyncResult.journaled`).
+      A journal of another plan raises :class:`~registry_client.errors.JournalError`.
+    * ``shard=(I, N)``: only the tasks of shard ``I`` of ``N`` (a stable hash of the
+      source image name): N runs with I = 0 .. N-1 copy every image exactly once.
+    * ``max_per_registry``: at most that many tasks talk to one registry host at
+      once -- across the whole cluster on Dask (a ``distributed.Semaphore`` named
+      ``registry-client:HOST``), within each process otherwise.
+
     Raises:
         InvalidReferenceError: an entry is not a valid reference, or its target can't
             be used (a digest; a tag for a whole repository). Checked before any copy.
+        JournalError: ``journal`` is of another plan, or not a journal.
+    """
+    if executor is None and journal is None and shard is None and max_per_registry is None:
+        opened = open_entries(entries, registry_for)
+        shell = next((BlockingShell(o.source.requester) for o in opened
+                      if isinstance(o.source, Repository)), None)
+        flow = sync_flow(opened, max_workers=max_workers, dry_run=dry_run, progress=progress)
+        return run(flow, shell if shell is not None else NO_IO)
+    tasks = plan(entries, registry_for, shard=shard, max_workers=max_workers)
+    with Journal(journal, tasks) if journal is not None and not dry_run else nullcontext() as j:
+        done = j.done if j is not None else set()
+        todo = [t for t in tasks if t.key not in done]
+        own = executor is None
+        pool = ThreadPoolExecutor(max(1, max_workers)) if executor is None else executor
+        try:
+            runner = runner_for(pool, registry_for, dry_run=dry_run,
+                                max_per_registry=max_per_registry, progress=progress)
+            results = run_tasks(pool, runner, todo, j)
+        finally:
+            if own:
+                pool.shutdown()
+    return _result(tasks, results, [t for t in tasks if t.key in done])
+
+
+def _result(tasks: SyncPlan, results: dict[str, TaskResult], journaled: list[SyncTask]
+            ) -> SyncResult:
+    """The SyncResult of a planned sync, in plan order."""
+    copied: list[Image | CopyPlan] = []
+    failed = list(tasks.failed)
+    vanished = list(tasks.vanished)
+    present: list[str] = []
+    for task in tasks:
+        result = results.get(task.key)
+        if result is None:
+            continue
+        if result.image is not None:
+            copied.append(result.image)
+        elif result.outcome == "present":
+            present.append(result.target_reference)
+        elif result.outcome == "vanished":
+            vanished.append(task.name)
+        elif result.outcome == "failed":
+            failed.append((task.name, result.error or "failed"))
+    return SyncResult(copied=tuple(copied), failed=tuple(failed), vanished=tuple(vanished),
+                      present=tuple(present),
+                      journaled=tuple(TaskResult(t, "present").target_reference
+                                      for t in journaled))
+
+
+def plan(
+    entries: Iterable[SyncEntry],
+    registry_for: Callable[[ImageReference], Registry],
+    *, shard: tuple[int, int] | None = None, max_workers: int = 4,
+) -> SyncPlan:
+    """The tasks of a sync, one per image: each source image with its digest, and where
+    it goes. Picklable, without secrets: run each anywhere with :func:`run_task`.
+
+    Repositories are listed (every tag list page) and each image's digest read (one
+    HEAD, ``max_workers`` at once; a source given by digest costs nothing), once.
+    With ``shard=(I, N)`` only shard ``I``'s tasks are kept, and only their digests
+    read. What could not be planned is in the result's ``failed`` and ``vanished``
+    (see :class:`SyncPlan`); its ``plan_id`` identifies the tasks (for a journal).
+
+    Raises:
+        InvalidReferenceError: as :func:`sync`, before any request.
     """
     opened = open_entries(entries, registry_for)
     shell = next((BlockingShell(o.source.requester) for o in opened
                   if isinstance(o.source, Repository)), None)
-    flow = sync_flow(opened, max_workers=max_workers, dry_run=dry_run, progress=progress)
+    flow = plan_flow(opened, shard=shard, max_workers=max_workers)
     return run(flow, shell if shell is not None else NO_IO)
 
 

@@ -1,0 +1,78 @@
+"""RegistryFactory (picklable, credentials found where it runs), slots per registry,
+and `import registry_client.sync` without dask."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from registry_client import AuthenticationError, BasicAuthenticator, parse_image_name
+from registry_client._executors import RegistryFactory, is_dask, registry_slots
+from registry_client.sync import register_credential_source
+
+
+def test_importing_sync_does_not_import_dask() -> None:
+    code = ("import sys, registry_client.sync\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_factory_pickles_and_opens_one_registry_per_host() -> None:
+    factory = RegistryFactory(plain_http=["127.0.0.1:5000"], timeout=(1, 2), retries=1)
+    assert pickle.loads(pickle.dumps(factory)) == factory
+    local = factory(parse_image_name("127.0.0.1:5000/app:1"))
+    assert local.requester.protocol == "http"
+    assert factory(parse_image_name("127.0.0.1:5000/other")) is local
+    remote = factory(parse_image_name("registry.example/app"))
+    assert remote.requester.protocol == "https" and remote is not local
+
+
+def test_a_named_credential_source_is_asked_where_the_factory_runs() -> None:
+    factory = RegistryFactory(credentials="unit-test-source")
+    with pytest.raises(AuthenticationError, match="no credential source named"):
+        factory(parse_image_name("creds.example/app"))
+    asked: list[str] = []
+
+    def source(host: str) -> BasicAuthenticator:
+        asked.append(host)
+        return BasicAuthenticator("u", "p")
+
+    register_credential_source("unit-test-source", source)
+    registry = factory(parse_image_name("Creds.Example/app"))
+    assert asked == ["creds.example"]
+    assert isinstance(registry.requester.authenticator, BasicAuthenticator)
+    assert pickle.loads(pickle.dumps(factory)) == factory  # the name travels, not the source
+
+
+def test_slots_limit_the_tasks_per_registry_at_once() -> None:
+    running = {"a": 0, "b": 0, "all": 0}
+    most = dict(running)
+    lock = threading.Lock()
+
+    def one(host: str) -> None:
+        with registry_slots([host, "shared.example"], 2, dask=False):
+            with lock:
+                for key in (host, "all"):
+                    running[key] += 1
+                    most[key] = max(most[key], running[key])
+            time.sleep(0.02)
+            with lock:
+                running[host] -= 1
+                running["all"] -= 1
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, ["a", "b"] * 8))
+    assert most["all"] == 2  # every task holds a slot of shared.example too: 2 at once
+
+
+def test_only_a_dask_executor_is_taken_for_one() -> None:
+    with ThreadPoolExecutor(1) as pool:
+        assert not is_dask(pool)
