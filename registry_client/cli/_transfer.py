@@ -10,6 +10,7 @@ from registry_client import CopyPlan, Image, ImageReference, Registry
 
 from ._context import DEFAULT_TAG, Context, Side, UsageError
 from ._parser import Parser, add_verb
+from ._shards import add_task_arguments, task_options
 from ._show import image_json
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ def register(
     sub.add_argument("file", metavar="FILE", help="the mapping (JSON or YAML)")
     sub.add_argument("--dry-run", action="store_true", help="print the copy plans only")
     _side_credentials(sub)
+    add_task_arguments(sub)
 
 
 def _side_credentials(sub: Parser) -> None:
@@ -196,12 +198,16 @@ def _report_sync(ctx: Context, result: SyncResult) -> int:
             "planned": [p.to_dict() for p in plans],
             "failed": [{"image": name, "error": err} for name, err in result.failed],
             "vanished": list(result.vanished),
+            "present": list(result.present),
+            "journaled": list(result.journaled),
         })
     elif plans:
         _print_plans(ctx, plans)
     else:
         for image in images:
             ctx.line(image.reference)
+        for there in (*result.present, *result.journaled):
+            ctx.line(there)
     if result.vanished:  # a busy source: not an error
         ctx.error_line("vanished from the source (deleted since the tag list): "
                        f"{', '.join(result.vanished)}")
@@ -226,8 +232,10 @@ def run_sync(ctx: Context) -> int:
     def registry_for(ref: ImageReference) -> Registry:
         return ctx.registry(ref, side_of.get(ref.domain.lower()))
 
+    options = task_options(ctx)
     with ctx.progress("sync") as progress:
-        result = sync(entries, registry_for, dry_run=ctx.args.dry_run, progress=progress)
+        result = sync(entries, registry_for, dry_run=ctx.args.dry_run, progress=progress,
+                      **options)
     return _report_sync(ctx, result)
 
 

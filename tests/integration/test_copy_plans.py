@@ -215,7 +215,7 @@ def test_cli_copy_dry_run_and_sync(
         out = cli("--json", "sync", str(tmp_path / "mixed.json"), "--plain-http", *extra)
         assert out.returncode == 1
         doc = json.loads(out.stdout)
-        assert set(doc) == {"copied", "planned", "failed", "vanished"}
+        assert set(doc) == {"copied", "planned", "failed", "vanished", "present", "journaled"}
         assert doc["vanished"] == []
         assert [f["image"] for f in doc["failed"]] == [f"{src.host}/cli/nope"]
         assert len(doc["planned" if extra else "copied"]) == 1

@@ -1,0 +1,282 @@
+"""Sync as independent tasks against real registries (issue #18): three CLI processes
+running one shard each copy every image exactly once; a Dask LocalCluster with two
+worker processes mirrors what threads mirror; a journal makes a re-run send nothing
+for the tasks it lists; a task already at its target costs one HEAD; pickled tasks
+hold no password or token.
+
+Manifest PUTs are counted in the target registry's own access log.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+import distributed
+import pytest
+import requests
+
+from registry_client import (
+    BasicAuthenticator,
+    Image,
+    JournalError,
+    Registry,
+    TokenAuthenticator,
+)
+from registry_client.sync import RegistryFactory, SyncEntry, SyncResult, plan, run_task, sync
+from registry_client.testing import (
+    LocalRegistry,
+    LocalRegistryFactory,
+    seed_many_repositories,
+    seed_tags,
+)
+
+pytestmark = pytest.mark.integration
+
+REPOS = [f"src/r{n:02d}" for n in range(48)]
+TAGS = [f"t{n:02d}" for n in range(12)]
+IMAGES = len(REPOS) + len(TAGS)  # 60
+
+
+@pytest.fixture(scope="module")
+def src(local_registry_factory: LocalRegistryFactory) -> LocalRegistry:
+    """A source registry with 60 tiny images: 48 repositories of one tag, one of 12."""
+    reg = local_registry_factory("anonymous")
+    seed_many_repositories(reg, REPOS)
+    seed_tags(reg, "src/many", TAGS, layers=(32,), seed=5)
+    return reg
+
+
+@pytest.fixture
+def dst(local_registry_factory: LocalRegistryFactory) -> LocalRegistry:
+    """A fresh, empty target registry for each test."""
+    return local_registry_factory("anonymous")
+
+
+def entries(src: LocalRegistry, dst: LocalRegistry, prefix: str) -> list[SyncEntry]:
+    """Every source repository (listed: every tag) to ``dst/prefix/...``."""
+    return [SyncEntry(f"{src.host}/{repo}", f"{dst.host}/{prefix}/{repo}")
+            for repo in [*REPOS, "src/many"]]
+
+
+def expected_targets(prefix: str) -> set[str]:
+    return ({f"/v2/{prefix}/{repo}/manifests/latest" for repo in REPOS}
+            | {f"/v2/{prefix}/src/many/manifests/{tag}" for tag in TAGS})
+
+
+def manifest_puts(reg: LocalRegistry) -> collections.Counter[str]:
+    """How many times each manifest path was PUT, from the registry's access log."""
+    return collections.Counter(e.path for e in reg.access_log_entries()
+                               if e.method == "PUT" and "/manifests/" in e.path)
+
+
+def summary(result: SyncResult, prefix: str) -> set[tuple[str, str | None, str]]:
+    """(repository without prefix, tag, digest) of every copied image."""
+    return {(i.repository.removeprefix(f"{prefix}/"), i.tag, i.digest)
+            for i in result.copied if isinstance(i, Image)}
+
+
+def test_three_shard_processes_copy_every_image_exactly_once(
+    src: LocalRegistry, dst: LocalRegistry, tmp_path: Path,
+) -> None:
+    mapping = {e.source: e.target for e in entries(src, dst, "k8s")}
+    (tmp_path / "mirror.json").write_text(json.dumps(mapping))
+    base = [sys.executable, "-m", "registry_client", "--json", "sync",
+            str(tmp_path / "mirror.json"), "--plain-http"]
+    env = {k: v for k, v in os.environ.items() if k != "JOB_COMPLETION_INDEX"}
+    runs = [  # shard 1 as a Kubernetes Indexed Job's pod gets it: from the environment
+        ([*base, "--shard", "0/3"], env),
+        ([*base, "--shards", "3"], {**env, "JOB_COMPLETION_INDEX": "1"}),
+        ([*base, "--shard", "2/3", "--journal", str(tmp_path / "j2.jsonl")], env),
+    ]
+    procs = [subprocess.Popen(cmd, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for cmd, e in runs]
+    outputs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        outputs.append(json.loads(out))
+    puts = manifest_puts(dst)
+    assert set(puts) == expected_targets("k8s")
+    assert all(n == 1 for n in puts.values()), [p for p, n in puts.items() if n > 1]
+    copied = [c["reference"] for doc in outputs for c in doc["copied"]]
+    assert len(copied) == len(set(copied)) == IMAGES
+    assert all(doc["copied"] for doc in outputs)  # each shard had work
+    assert all(doc["failed"] == [] and doc["present"] == [] for doc in outputs)
+    # the shard of each image is what the library computes for it
+    tasks = plan(entries(src, dst, "k8s"), RegistryFactory(plain_http=["*"]))
+    for i, doc in enumerate(outputs):
+        mine = {t.target for t in tasks if t.shard(3) == i}
+        assert {c["reference"].split("@")[0] for c in doc["copied"]} == mine
+    # a re-run of shard 2 with its journal: nothing sent to the target
+    dst.clear_access_log()
+    again = subprocess.run(runs[2][0], env=env, capture_output=True, text=True, timeout=120,
+                           check=False)
+    assert again.returncode == 0, again.stderr
+    doc = json.loads(again.stdout)
+    assert doc["copied"] == [] and len(doc["journaled"]) == len(outputs[2]["copied"])
+    assert dst.request_count() == 0
+
+
+def test_bad_shard_flags_are_usage_errors(tmp_path: Path) -> None:
+    (tmp_path / "m.json").write_text("{}")
+    env = {k: v for k, v in os.environ.items() if k != "JOB_COMPLETION_INDEX"}
+    for flags in (["--shard", "3/3"], ["--shard", "x"], ["--shards", "3"],
+                  ["--shard", "0/2", "--shards", "3"]):
+        out = subprocess.run([sys.executable, "-m", "registry_client", "sync",
+                              str(tmp_path / "m.json"), *flags], env=env,
+                             capture_output=True, text=True, timeout=60, check=False)
+        assert out.returncode == 2, (flags, out.stderr)
+        assert "shard" in out.stderr
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[object]:
+    """A real dask.distributed LocalCluster: two worker processes, one thread each."""
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        host="127.0.0.1", silence_logs=40, death_timeout=60)
+    client = distributed.Client(cluster, timeout=60)
+    try:
+        yield client
+    finally:
+        client.close(timeout=30)
+        cluster.close(timeout=30)
+
+
+def test_a_dask_cluster_mirrors_what_threads_mirror(
+    src: LocalRegistry, dst: LocalRegistry, dask_client: object,
+) -> None:
+    factory = RegistryFactory(plain_http=[src.host, dst.host])
+    with Registry(src.host, protocol="http") as a, Registry(dst.host, protocol="http") as b:
+        by_domain = {src.host: a, dst.host: b}
+        threads = sync(entries(src, dst, "threads"), lambda r: by_domain[r.domain])
+        with ThreadPoolExecutor(4) as threads_of_mine:
+            pool = sync(entries(src, dst, "pool"), lambda r: by_domain[r.domain],
+                        executor=threads_of_mine)
+    executor = dask_client.get_executor()  # type: ignore[attr-defined]
+    dask = sync(entries(src, dst, "dask"), factory, executor=executor, max_per_registry=2)
+    assert threads.ok and pool.ok and dask.ok, (threads.failed, pool.failed, dask.failed)
+    assert len(threads.copied) == IMAGES
+    assert summary(dask, "dask") == summary(threads, "threads") == summary(pool, "pool")
+    assert dask.vanished == threads.vanished == () and dask.present == ()
+    puts = manifest_puts(dst)
+    for prefix in ("threads", "pool", "dask"):
+        assert {p for p in puts if p.startswith(f"/v2/{prefix}/")} == expected_targets(prefix)
+    assert set(puts.values()) == {1}
+    # the workers ran the tasks (not this process): each worker opened its registries
+    opened = dask_client.run(  # type: ignore[attr-defined]
+        lambda: sorted({k[1] for k in sys.modules["registry_client._executors"]._OPENED}))
+    assert len(opened) == 2 and all(hosts == sorted([src.host, dst.host])
+                                    for hosts in opened.values())
+    # a second run on Dask finds every image there: one HEAD each, nothing PUT
+    dst.clear_access_log()
+    again = sync(entries(src, dst, "dask"), factory, executor=executor, max_per_registry=2)
+    assert again.copied == () and len(again.present) == IMAGES
+    assert dst.request_count() == IMAGES == dst.request_count("HEAD", "/manifests/")
+
+
+def test_a_process_pool_mirrors_with_a_picklable_registry_for(
+    src: LocalRegistry, dst: LocalRegistry,
+) -> None:
+    with ProcessPoolExecutor(2) as pool:
+        result = sync(entries(src, dst, "procs")[:6], RegistryFactory(plain_http=["*"]),
+                      executor=pool)
+    assert result.ok and len(result.copied) == 6
+    assert set(manifest_puts(dst).values()) == {1}
+
+
+def test_a_rerun_with_the_journal_sends_nothing_for_journaled_tasks(
+    src: LocalRegistry, dst: LocalRegistry, tmp_path: Path,
+) -> None:
+    journal = tmp_path / "journal.jsonl"
+    factory = RegistryFactory(plain_http=["*"])
+    some = entries(src, dst, "j")[:10] + entries(src, dst, "j")[-1:]  # 22 images
+    first = sync(some, factory, journal=journal)
+    assert first.ok and len(first.copied) == 22
+    lines = journal.read_text().splitlines()
+    assert len(lines) == 1 + 22 and json.loads(lines[0])["tasks"] == 22
+    # what planning alone sends to the source (tag lists, one HEAD per image)
+    src.clear_access_log()
+    plan(some, factory)
+    planning = sorted(src.access_log())
+    assert planning and not any("/blobs/" in r or r.startswith("GET /v2/src/r00/manifests")
+                                for r in planning)
+    src.clear_access_log()
+    dst.clear_access_log()
+    second = sync(some, factory, journal=journal)
+    assert second.copied == () and second.present == () and len(second.journaled) == 22
+    assert dst.request_count() == 0
+    assert sorted(src.access_log()) == planning  # the plan's reads, no task's
+    assert len(journal.read_text().splitlines()) == 1 + 22  # nothing appended
+    # a journal of another plan (here: another shard) is refused, nothing sent
+    with pytest.raises(JournalError, match="another plan"):
+        sync(some, factory, journal=journal, shard=(0, 2))
+    assert dst.request_count() == 0
+
+
+def test_a_task_already_at_its_target_costs_one_head(
+    src: LocalRegistry, dst: LocalRegistry,
+) -> None:
+    factory = RegistryFactory(plain_http=["*"])
+    [task] = plan([SyncEntry(f"{src.host}/src/many:t03", f"{dst.host}/once/many")], factory)
+    assert run_task(task, factory).outcome == "copied"
+    src.clear_access_log()
+    dst.clear_access_log()
+    result = run_task(task, factory)
+    assert result.outcome == "present" and result.image is None
+    assert dst.access_log() == ["HEAD /v2/once/many/manifests/t03"]
+    assert src.access_log() == []
+
+
+@pytest.fixture
+def secured(basic_registry: LocalRegistry, token_registry: LocalRegistry) -> list[str]:
+    """An image on each of the Basic-auth and the token registry."""
+    seed_tags(basic_registry, "secret/app", ["1.0"], seed=41)
+    seed_tags(token_registry, "secret/app", ["1.0"], seed=42)
+    return [basic_registry.host, token_registry.host]
+
+
+def test_pickled_tasks_hold_no_password_or_token(
+    basic_registry: LocalRegistry, token_registry: LocalRegistry, dst: LocalRegistry,
+    secured: list[str],
+) -> None:
+    sent: list[str] = []  # every Authorization header value sent (Basic and Bearer)
+
+    def record(resp: requests.Response, *args: object, **kwargs: object) -> None:
+        value = resp.request.headers.get("Authorization")
+        if value:
+            sent.append(value.split(" ", 1)[1])
+
+    session = requests.Session()
+    session.hooks["response"].append(record)
+    assert basic_registry.admin is not None and token_registry.admin is not None
+    auth = {basic_registry.host: BasicAuthenticator(*basic_registry.admin),
+            token_registry.host: TokenAuthenticator(*token_registry.admin), dst.host: None}
+    opened = {host: Registry(host, protocol="http", authenticator=a, session=session)
+              for host, a in auth.items()}
+    mirror = [SyncEntry(f"{host}/secret/app", f"{dst.host}/from/{n}")
+              for n, host in enumerate(secured)]
+    try:
+        tasks = plan(mirror, lambda r: opened[r.domain])
+        results = [run_task(t, lambda r: opened[r.domain]) for t in tasks]
+    finally:
+        for reg in opened.values():
+            reg.close()
+    assert [r.outcome for r in results] == ["copied", "copied"]
+    assert any(v.count(".") == 2 for v in sent)  # a JWT of the token server was sent
+    assert len(set(sent)) >= 2  # and Basic credentials
+    # what goes to the workers: the tasks, a factory naming its credential source
+    factory = RegistryFactory(plain_http=["*"], credentials="vault")
+    blob = pickle.dumps((tasks, list(tasks), results, factory))
+    secrets = [p for reg in (basic_registry, token_registry) for p in reg.users.values()]
+    for secret in [*secrets, *sent]:
+        assert secret.encode() not in blob
+    assert b"vault" in blob and tasks[0].source.encode() in blob
