@@ -317,7 +317,7 @@ def sync(
         return run(flow, shell if shell is not None else NO_IO)
     tasks = plan(entries, registry_for, shard=shard, max_workers=max_workers)
     with Journal(journal, tasks) if journal is not None and not dry_run else nullcontext() as j:
-        done = j.done if j is not None else set()
+        done = set(j.done) if j is not None else set()  # (before this run records)
         todo = [t for t in tasks if t.key not in done]
         own = executor is None
         pool = ThreadPoolExecutor(max(1, max_workers)) if executor is None else executor

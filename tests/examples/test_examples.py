@@ -38,7 +38,7 @@ def test_every_example_is_covered() -> None:
     tested = {"list_tags.py", "tags_with_digests.py", "inspect_image.py", "download_blob.py",
               "pull_push.py", "copy_between_registries.py", "retag.py", "delete.py",
               "image_size.py", "search_catalog.py", "parse_references.py", "demo.py",
-              "async_tour.py", "mutate_append.py"}
+              "async_tour.py", "mutate_append.py", "dask_mirror.py"}
     assert scripts == tested
 
 
@@ -140,3 +140,51 @@ def test_mutate_append(seeded: tuple[LocalRegistry, SeededImage], tmp_path: Path
     with tarfile.open(tmp_path / "rootfs.tar") as tar:
         page = tar.extractfile("site/index.html")
         assert page is not None and page.read() == b"<h1>hello</h1>\n"
+
+
+def test_the_kubernetes_indexed_job_runs_one_shard_per_index(tmp_path: Path) -> None:
+    import shlex
+
+    import yaml
+
+    from registry_client.sync import load_sync_file
+
+    docs = list(yaml.safe_load_all((EXAMPLES / "sync-indexed-job.yaml").read_text()))
+    [job] = [d for d in docs if d["kind"] == "Job"]
+    spec = job["spec"]
+    assert job["apiVersion"] == "batch/v1" and spec["completionMode"] == "Indexed"
+    [container] = spec["template"]["spec"]["containers"]
+    command = " ".join(container["command"])
+    words = shlex.split(command.split("exec ", 1)[1])
+    assert words[:3] == ["registry-client", "sync", "/config/mirror.yaml"]
+    assert int(words[words.index("--shards") + 1]) == spec["completions"]
+    assert "--shard" not in words  # the index comes from the Job, not the command line
+    assert "${JOB_COMPLETION_INDEX}" in command  # one journal per index
+    assert spec["template"]["spec"]["restartPolicy"] == "Never"
+    # the sync file it mounts is one the CLI reads
+    [config] = [d for d in docs if d["kind"] == "ConfigMap"]
+    (tmp_path / "mirror.yaml").write_text(config["data"]["mirror.yaml"])
+    assert len(load_sync_file(tmp_path / "mirror.yaml")) == 3
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert {"/config", "/journal"} <= mounts
+    assert {"name": "DOCKER_CONFIG", "value": "/docker"} in container["env"]
+
+
+def test_dask_mirror(local_registry_factory: LocalRegistryFactory, tmp_path: Path) -> None:
+    import json
+
+    src, dst = local_registry_factory("anonymous"), local_registry_factory("anonymous")
+    images = {tag: seed_image(src, "dask/app", tag, seed=60 + n, layers=(256,))
+              for n, tag in enumerate(["1", "2", "3"])}
+    (tmp_path / "mirror.json").write_text(json.dumps(
+        {f"{src.host}/dask/app": f"{dst.host}/mirror/app"}))
+    args = [str(tmp_path / "mirror.json"), "--plain-http", "--workers", "2",
+            "--journal", str(tmp_path / "j.jsonl")]
+    out = run("dask_mirror.py", *args)
+    assert "3 copied, 0 already there, 0 journaled, 0 failed" in out
+    for tag, image in images.items():
+        assert f"copied  {dst.host}/mirror/app:{tag}@{image.digest}" in out
+    assert dst.request_count("PUT", "/manifests/") == 3
+    again = run("dask_mirror.py", *args)
+    assert "0 copied, 0 already there, 3 journaled, 0 failed" in again
+    assert dst.request_count("PUT", "/manifests/") == 3

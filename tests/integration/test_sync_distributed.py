@@ -200,7 +200,7 @@ def test_a_rerun_with_the_journal_sends_nothing_for_journaled_tasks(
     factory = RegistryFactory(plain_http=["*"])
     some = entries(src, dst, "j")[:10] + entries(src, dst, "j")[-1:]  # 22 images
     first = sync(some, factory, journal=journal)
-    assert first.ok and len(first.copied) == 22
+    assert first.ok and len(first.copied) == 22 and first.journaled == ()
     lines = journal.read_text().splitlines()
     assert len(lines) == 1 + 22 and json.loads(lines[0])["tasks"] == 22
     # what planning alone sends to the source (tag lists, one HEAD per image)
