@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 import attrs
 
@@ -22,18 +22,18 @@ from .models import Descriptor, Image
 from .progress import ProgressCallback
 from .reference import ImageReference, parse_image_name
 from .registry import Registry
+from .repository import Repository
 from .services._plan import CopyPlan
 from .services._shell import BlockingShell
 
 if TYPE_CHECKING:
     from .aio import AsyncRepository
-    from .repository import Repository
     from .sync import OpenedEntry
 
 AnyRepository = Union["Repository", "AsyncRepository"]
 
-__all__ = ["Outcome", "SyncPlan", "SyncTask", "TaskResult", "parse_shard", "plan_flow",
-           "run_task", "task_flow"]
+__all__ = ["Outcome", "SyncPlan", "SyncTask", "TaskResult", "open_task", "parse_shard",
+           "plan_flow", "run_task", "task_flow"]
 
 Outcome = Literal["copied", "present", "planned", "vanished", "failed"]
 """What became of a task: copied; already at the target (one HEAD, nothing moved);
@@ -297,17 +297,26 @@ def task_flow(
         return TaskResult(task, "failed", error=str(exc))
 
 
+def open_task(task: SyncTask, registry_for: Callable[[ImageReference], Any]
+              ) -> tuple[AnyRepository, AnyRepository] | TaskResult:
+    """The task's source and target repositories (either flavour), or its failure."""
+    src = parse_image_name(task.source, allow_scheme=True)
+    dst = parse_image_name(task.target, allow_scheme=True)
+    try:
+        return (registry_for(src).repository(src.path), registry_for(dst).repository(dst.path))
+    except RegistryError as exc:
+        return TaskResult(task, "failed", error=str(exc))
+
+
 def run_task(
     task: SyncTask, registry_for: Callable[[ImageReference], Registry], *,
     dry_run: bool = False, progress: ProgressCallback | None = None,
 ) -> TaskResult:
     """Mirror one image (see :func:`registry_client.sync.run_task`)."""
-    src = parse_image_name(task.source, allow_scheme=True)
-    dst = parse_image_name(task.target, allow_scheme=True)
-    try:
-        source = registry_for(src).repository(src.path)
-        target = registry_for(dst).repository(dst.path)
-    except RegistryError as exc:
-        return TaskResult(task, "failed", error=str(exc))
+    opened = open_task(task, registry_for)
+    if isinstance(opened, TaskResult):
+        return opened
+    source, target = opened
+    assert isinstance(source, Repository)  # (registry_for gave a blocking Registry)
     flow = task_flow(task, source, target, dry_run=dry_run, progress=progress)
     return run(flow, BlockingShell(source.requester))

@@ -176,6 +176,14 @@ def test_a_dask_cluster_mirrors_what_threads_mirror(
         lambda: sorted({k[1] for k in sys.modules["registry_client._executors"]._OPENED}))
     assert len(opened) == 2 and all(hosts == sorted([src.host, dst.host])
                                     for hosts in opened.values())
+    # every task held a slot of each of its two hosts: the scheduler's named semaphores
+    semaphores = dask_client.run_on_scheduler(  # type: ignore[attr-defined]
+        lambda dask_scheduler: (dict(dask_scheduler.extensions["semaphores"].max_leases),
+                                dict(dask_scheduler.extensions["semaphores"]
+                                     .metrics["acquire_total"])))
+    names = {f"registry-client:{host}" for host in (src.host, dst.host)}
+    assert semaphores[0] == dict.fromkeys(names, 2)
+    assert semaphores[1] == dict.fromkeys(names, IMAGES)
     # a second run on Dask finds every image there: one HEAD each, nothing PUT
     dst.clear_access_log()
     again = sync(entries(src, dst, "dask"), factory, executor=executor, max_per_registry=2)
