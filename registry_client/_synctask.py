@@ -68,9 +68,7 @@ class SyncTask:
         """The source image without its digest when it has a tag (``host/repo:tag``): the
         name failures and vanished images are reported under, and the shard key."""
         ref = parse_image_name(self.source, allow_scheme=True)
-        if ref.tag is not None:
-            return f"{ref.domain}/{ref.path}:{ref.tag}"
-        return f"{ref.domain}/{ref.path}@{ref.digest}"
+        return image_name(ref.domain, ref.path, ref.tag, ref.digest)
 
     @property
     def digest(self) -> str:
@@ -241,10 +239,16 @@ def plan_flow(
 
 
 def _source_name(o: OpenedEntry, reference: str) -> str:
-    """``host/repo:tag`` or ``host/repo@digest``: a source image's name (the shard key)."""
+    """The :attr:`SyncTask.name` of the image ``reference`` (a tag or digest) of an entry:
+    known before its digest is read, so the shard of a task is too."""
     ref = parse_image_name(o.entry.source, allow_scheme=True)
-    sep = "@" if ":" in reference else ":"
-    return f"{ref.domain}/{ref.path}{sep}{reference}"
+    tag = reference if ":" not in reference else ref.tag  # (a digest has a colon)
+    return image_name(ref.domain, ref.path, tag, reference)
+
+
+def image_name(domain: str, path: str, tag: str | None, digest: str | None) -> str:
+    """``domain/path:tag``, or ``domain/path@digest`` for an image without a tag."""
+    return f"{domain}/{path}:{tag}" if tag is not None else f"{domain}/{path}@{digest}"
 
 
 def _digest_of(o: OpenedEntry, reference: str, listed: bool

@@ -125,3 +125,19 @@ def test_a_failed_task_is_a_result_naming_the_error(mock: requests_mock.Adapter)
     result = run_task(SyncTask(f"src.example/app:a@{DIGEST}", "dst.example/m/app:a"),
                       lambda r: regs[r.domain])
     assert result.outcome == "failed" and not result.ok and "403" in (result.error or "")
+
+
+def test_a_task_is_in_the_shard_its_plan_put_it_in(mock: requests_mock.Adapter) -> None:
+    regs = registries(mock)
+    entries = [SyncEntry(f"src.example/pinned:v1@{DIGEST}", "dst.example/p"),
+               SyncEntry(f"src.example/bare@{OTHER}", "dst.example/b")]
+    every = plan(entries, lambda r: regs[r.domain])
+    assert [t.name for t in every] == ["src.example/pinned:v1", f"src.example/bare@{OTHER}"]
+    assert [t.target for t in every] == ["dst.example/p:v1", "dst.example/b"]
+    for shards in (2, 3, 5):
+        parts = [plan(entries, lambda r: regs[r.domain], shard=(i, shards))
+                 for i in range(shards)]
+        for i, part in enumerate(parts):
+            assert all(t.shard(shards) == i for t in part)
+        assert sorted(t.source for p in parts for t in p) == sorted(t.source for t in every)
+    assert mock.request_history == []  # sources given by digest: nothing to read
