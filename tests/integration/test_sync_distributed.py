@@ -123,6 +123,11 @@ def test_three_shard_processes_copy_every_image_exactly_once(
     doc = json.loads(again.stdout)
     assert doc["copied"] == [] and len(doc["journaled"]) == len(outputs[2]["copied"])
     assert dst.request_count() == 0
+    # shard 0 with shard 2's journal: another plan, refused before any copy (exit 1)
+    wrong = subprocess.run([*base, "--shard", "0/3", "--journal", str(tmp_path / "j2.jsonl")],
+                           env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert wrong.returncode == 1 and "another plan" in wrong.stderr
+    assert dst.request_count() == 0
 
 
 def test_bad_shard_flags_are_usage_errors(tmp_path: Path) -> None:
