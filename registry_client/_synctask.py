@@ -120,7 +120,8 @@ def _sha256(text: str) -> str:
 
 
 class SyncPlan(list[SyncTask]):
-    """What :func:`registry_client.sync.plan` returns: the tasks (a list), in entry order.
+    """What :func:`registry_client.sync.plan` returns: the tasks (a list), in entry order,
+    each (source, target) once.
 
     ``failed`` names the entries that could not be planned (a source repository
     that cannot be listed, a named tag that is not there), with the error's words;
@@ -132,7 +133,10 @@ class SyncPlan(list[SyncTask]):
                  failed: Iterable[tuple[str, str]] = (), vanished: Iterable[str] = (),
                  shard: tuple[int, int] | None = None) -> None:
         self.shard = shard
-        planned = list(tasks)
+        unique: dict[tuple[str, str], SyncTask] = {}
+        for t in tasks:  # an image listed twice (a repository and one of its tags): once
+            unique.setdefault((t.source, t.target), t)
+        planned = list(unique.values())
         self.plan_id = plan_id(planned, shard)
         super().__init__(attrs.evolve(t, plan_id=self.plan_id) for t in planned)
         self.failed: list[tuple[str, str]] = list(failed)

@@ -61,6 +61,9 @@ def test_the_plan_id_names_the_tasks_their_digests_and_the_shard() -> None:
     assert one.plan_id != SyncPlan([task(1), task(2)], shard=(0, 1)).plan_id
     assert all(t.plan_id == one.plan_id for t in one)
     assert len({t.key for t in one}) == 2
+    twice = SyncPlan([task(1), task(2), task(1)])  # e.g. a repository and one of its tags
+    assert [t.source for t in twice] == [task(1).source, task(2).source]
+    assert twice.plan_id == one.plan_id
 
 
 def test_tasks_and_results_pickle_to_equal_values() -> None:
