@@ -20,15 +20,31 @@ from pathlib import Path
 from typing import Any
 
 from . import _report
-from ._data import make_image, seed_local_image
+from ._data import link_tags, make_image, seed_local_image
 from ._measure import run_process
 from ._servers import BenchRegistry, PagingProxy
-from ._workloads import CLI, CLIENTS, DXF, SKOPEO, WORKLOADS, Env, Gap, Invocation
+from ._workloads import (
+    ALL_ROWS,
+    CLI,
+    DXF,
+    ORAS,
+    ORAS_PUSH_NOTE,
+    SKOPEO,
+    WORKLOADS,
+    Env,
+    Gap,
+    Invocation,
+    RetentionData,
+)
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 PEERS = HERE / ".peers"
 DXF_REQUIREMENT = "python-dxf==12.1.1"
+# oras-py in a directory of its own (its own requests, jsonschema, ...); "oras-py" is not
+# an importable name, so python-dxf's PYTHONPATH (.peers) never sees it
+ORAS_PEERS = PEERS / "oras-py"
+ORAS_REQUIREMENT = "oras==0.2.43"
 MIB = 1 << 20
 CREDS = ("alice", "alice-secret")
 SKOPEO_CACHE = "/var/lib/containers/cache"
@@ -42,10 +58,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="unmeasured warm-up runs per client (default 1; quick: 0)")
     p.add_argument("--quick", action="store_true",
                    help="small data and few runs: a smoke test, not a measurement")
-    p.add_argument("--only", default="abcdefg",
-                   help="workloads to run, e.g. 'a,d,g' (default: all of a-g)")
+    p.add_argument("--only", default="".join(WORKLOADS),
+                   help="workloads to run, e.g. 'a,d,g' (default: all of a-h)")
     p.add_argument("--clients", default=None,
-                   help="comma-separated subset of: " + ", ".join(CLIENTS))
+                   help="comma-separated subset of: " + ", ".join(ALL_ROWS))
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="where the registries' storage, the test data and every download "
+                        "live (default: /dev/shm when it has room, else the temp dir); "
+                        "give a directory on a real disk to measure the disk too")
     p.add_argument("--json", type=Path, default=HERE / "results" / "latest.json",
                    help="where to write the JSON results")
     p.add_argument("--markdown", type=Path, default=None,
@@ -62,7 +82,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"unknown workload(s) {unknown}; choose from {''.join(WORKLOADS)}")
     if args.clients:
         args.clients = [c.strip() for c in args.clients.split(",") if c.strip()]
-        bad = [c for c in args.clients if c not in CLIENTS]
+        bad = [c for c in args.clients if c not in ALL_ROWS]
         if bad:
             p.error(f"unknown client(s) {bad}")
     if args.runs is None:
@@ -71,6 +91,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.warmup = 0 if args.quick else 1
     if args.runs < 1:
         p.error("--runs must be >= 1")
+    if args.data_dir is not None:
+        args.data_dir = args.data_dir.resolve()
+        if not args.data_dir.is_dir() or not os.access(args.data_dir, os.W_OK):
+            p.error(f"--data-dir {args.data_dir}: not a writable directory")
     return args
 
 
@@ -81,6 +105,9 @@ class Sizes:
         self.n_manifests = 20 if quick else 200
         self.n_tags = 200 if quick else 2000
         self.page = 10 if quick else 100
+        self.n_retention = 60 if quick else 5000
+        self.n_retention_images = 3 if quick else 20
+        self.retention_keep = 2 if quick else 10
 
     @property
     def need_bytes(self) -> int:
@@ -104,21 +131,33 @@ def byte_compile() -> None:
                    check=True)
 
 
-def ensure_peers(no_peers: bool) -> tuple[Path | None, str | None]:
-    """python-dxf in benchmarks/.peers (never a project dependency); (path, gap reason)."""
-    if (PEERS / "dxf" / "__init__.py").is_file():
-        return PEERS, None
+def ensure_peer(target: Path, package: str, requirement: str,
+                no_peers: bool) -> tuple[Path | None, str | None]:
+    """A Python peer installed with ``pip --target`` under benchmarks/.peers (never a
+    project dependency): (its PYTHONPATH, None), or (None, why it is a gap)."""
+    if (target / package / "__init__.py").is_file():
+        return target, None
     if no_peers:
-        return None, "python-dxf not installed (--no-peers)"
-    log(f"installing {DXF_REQUIREMENT} into {PEERS} (benchmark-only, pip --target)")
+        return None, f"{requirement} not installed (--no-peers)"
+    log(f"installing {requirement} into {target} (benchmark-only, pip --target)")
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--target", str(PEERS), DXF_REQUIREMENT],
+         "--target", str(target), requirement],
         capture_output=True, text=True, check=False,
     )
-    if proc.returncode != 0 or not (PEERS / "dxf" / "__init__.py").is_file():
-        return None, f"pip could not install {DXF_REQUIREMENT}: {proc.stderr.strip()[-300:]}"
-    return PEERS, None
+    if proc.returncode != 0 or not (target / package / "__init__.py").is_file():
+        return None, f"pip could not install {requirement}: {proc.stderr.strip()[-300:]}"
+    return target, None
+
+
+def ensure_peers(no_peers: bool) -> tuple[Path | None, str | None]:
+    """python-dxf in benchmarks/.peers; (path, gap reason)."""
+    return ensure_peer(PEERS, "dxf", DXF_REQUIREMENT, no_peers)
+
+
+def ensure_oras(no_peers: bool) -> tuple[Path | None, str | None]:
+    """oras-py in benchmarks/.peers/oras-py; (path, gap reason)."""
+    return ensure_peer(ORAS_PEERS, "oras", ORAS_REQUIREMENT, no_peers)
 
 
 def find_cli() -> tuple[list[str] | None, str | None]:
@@ -157,7 +196,9 @@ def skopeo_prefix() -> tuple[list[str] | None, str | None, str]:
             "blob-info cache deleted before each run")
 
 
-def data_dir(sizes: Sizes) -> Path:
+def data_dir(sizes: Sizes, given: Path | None = None) -> Path:
+    if given is not None:
+        return given
     shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK):
         if shutil.disk_usage(shm).free > sizes.need_bytes:
@@ -210,9 +251,16 @@ def machine_meta(root: Path, runs: int, warmup: int, quick: bool) -> dict[str, A
         version(["skopeo", "--version"]),
         version(["curl", "--version"]).split(" (")[0],
         "docker-registry " + version(["docker-registry", "--version"]).split()[-1],
-        DXF_REQUIREMENT,
+        DXF_REQUIREMENT, ORAS_REQUIREMENT,
     ])
+    try:
+        device = subprocess.run(["df", "--output=source,fstype", str(root.parent)],
+                                capture_output=True, text=True, timeout=10
+                                ).stdout.strip().splitlines()[-1]
+    except (OSError, subprocess.TimeoutExpired, IndexError):
+        device = "?"
     return {"loadavg_end": os.getloadavg(), "commit_end": git_commit(),
+            "data_dir_device": " ".join(device.split()),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "cpus": os.cpu_count(), "cpu_model": cpu_model, "mem_gib": mem,
             "data_dir": str(root), "data_dir_fs": str(root.parent),
@@ -246,6 +294,7 @@ def run_once(env: Env, inv: Invocation) -> dict[str, Any]:
         run["proxy_requests"] = {k: after.get(k, 0) - proxy_before.get(k, 0) for k in after}
     report = res.json_line() if inv.op_from_runner else None
     run["op_s"] = report.get("op_s") if report else None
+    run["op_cpu_s"] = report.get("op_cpu_s") if report else None
     if report and "client_stats" in report:
         run["client_stats"] = report["client_stats"]
     run["time_s"] = run["op_s"] if run["op_s"] is not None else res.wall_s
@@ -295,6 +344,24 @@ def run_workload(env: Env, key: str, rows: list[str], runs: int, warmup: int,
     return {"results": out, "elapsed_s": time.monotonic() - t0}
 
 
+def seed_retention(reg: BenchRegistry, root: Path, sizes: Sizes) -> RetentionData:
+    """(h): a few small images, each pushed with one tag, and every other tag linked in
+    the registry's storage (Distribution's tag links, the files a manifest PUT by tag
+    writes) -- 5,000 tags in a second instead of 5,000 PUTs; checked by a tag list."""
+    n, m = sizes.n_retention, sizes.n_retention_images
+    tags = [f"r{i:05d}" for i in range(n)]
+    images = []
+    for j in range(m):
+        img = make_image(root / f"retention-{j}", tags[j], [256],
+                         created=f"2024-01-{1 + j % 28:02d}T{j // 28:02d}:00:00Z")
+        seed_local_image(reg.reg, Env.RETENTION_REPO, img)
+        images.append(img)
+    link_tags(reg.reg, Env.RETENTION_REPO,
+              {tag: images[i % m].manifest_digest for i, tag in enumerate(tags) if i >= m})
+    return RetentionData(tuple(tags), tuple(i.manifest_digest for i in images),
+                         tuple(i.config.digest for i in images), sizes.retention_keep)
+
+
 def import_breakdown(python: str, env: dict[str, str]) -> list[tuple[str, int]]:
     """What ``import registry_client`` costs on top of ``import requests`` (importtime, us)."""
     proc = subprocess.run(
@@ -338,13 +405,16 @@ def main(argv: list[str] | None = None) -> int:
     peers, why = ensure_peers(args.no_peers)
     if why:
         gaps[DXF] = why
+    oras_path, why = ensure_oras(args.no_peers)
+    if why:
+        gaps[ORAS] = why
     cli, why = find_cli()
     if why:
         gaps[CLI] = why
     sk_prefix, why, sk_note = skopeo_prefix()
     if why:
         gaps[SKOPEO] = why
-    root = Path(tempfile.mkdtemp(prefix="rc-bench-", dir=data_dir(sizes)))
+    root = Path(tempfile.mkdtemp(prefix="rc-bench-", dir=data_dir(sizes, args.data_dir)))
     log(f"data in {root}")
     servers: list[Any] = []
     report: dict[str, Any] = {"workloads": {}, "gaps": {}}
@@ -357,11 +427,13 @@ def main(argv: list[str] | None = None) -> int:
         log(f"generated test data in {time.monotonic() - t:.1f} s")
 
         t = time.monotonic()
-        treg = BenchRegistry("token", "token", users={CREDS[0]: CREDS[1]})
+        # the registries' storage lives in the data directory too (--data-dir)
+        treg = BenchRegistry("token", "token", users={CREDS[0]: CREDS[1]},
+                             storage_dir=root / "storage-token")
         servers.append(treg)
-        anon = BenchRegistry("anon", "anonymous")
+        anon = BenchRegistry("anon", "anonymous", storage_dir=root / "storage-anon")
         servers.append(anon)
-        anon2 = BenchRegistry("anon2", "anonymous")
+        anon2 = BenchRegistry("anon2", "anonymous", storage_dir=root / "storage-anon2")
         servers.append(anon2)
         tag_names = [f"t{i:04d}" for i in range(sizes.n_tags)]
         for reg in (treg, anon):
@@ -370,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
                 seed_local_image(reg.reg, Env.BIG_REPO, big)
             if "d" in args.only or "e" in args.only:
                 seed_local_image(reg.reg, Env.TAGS_REPO, tags_img, tag_names)
+        retention = seed_retention(treg, root, sizes) if "h" in args.only else None
         proxy_t = proxy_a = None
         if "e" in args.only:
             proxy_t = PagingProxy(treg.url, sizes.page)
@@ -380,9 +453,10 @@ def main(argv: list[str] | None = None) -> int:
         env = Env(
             root=root, python=sys.executable, token=treg, anon=anon,
             anon2=anon2, proxy_token=proxy_t, proxy_anon=proxy_a, image=image, big=big,
-            tags=tag_names, manifest_tags=tag_names[:sizes.n_manifests],
+            retention=retention, tags=tag_names, manifest_tags=tag_names[:sizes.n_manifests],
             page_size=sizes.page, creds=CREDS, skopeo_prefix=sk_prefix or ["false"],
-            base_env=client_env(root), peers_path=peers, cli=cli, gaps=gaps,
+            base_env=client_env(root), peers_path=peers, oras_path=oras_path, cli=cli,
+            gaps=gaps,
         )
         if sk_prefix is None:
             env.gaps[SKOPEO] = gaps[SKOPEO]
@@ -390,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
             "a": image.blob_bytes, "b": image.blob_bytes, "c": image.blob_bytes,
             "d": len(tags_img.manifest) * sizes.n_manifests,
             "e": sum(len(t) + 3 for t in tag_names),
-            "f": big.layers[0].size if big is not None else 0, "g": 0,
+            "f": big.layers[0].size if big is not None else 0, "g": 0, "h": 0,
         }
         layers_label = f"{len(sizes.layers)} x {sizes.layers[0] // MIB} MiB layers"
         big_label = (f"{sizes.big // MIB} MiB" if sizes.big < 1024 * MIB
@@ -401,23 +475,32 @@ def main(argv: list[str] | None = None) -> int:
             if args.clients and key != "g":
                 rows = [r for r in rows if r in args.clients]
             runs = args.runs * 2 if key == "g" else args.runs
+            warmup = args.warmup
+            if key == "h":  # ~20 s a run at 5,000 tags: at most 3 runs, no warm-up
+                runs, warmup = min(runs, 3), 0
             title = w.title.format(layers=layers_label, n_manifests=sizes.n_manifests,
-                                   n_tags=sizes.n_tags, page=sizes.page, big=big_label)
-            log(f"({key}) {title}: {len(rows)} clients x ({args.warmup} + {runs}) runs")
-            part = run_workload(env, key, rows, runs, args.warmup, payloads[key])
+                                   n_tags=sizes.n_tags, page=sizes.page, big=big_label,
+                                   keep=sizes.retention_keep, n_retention=sizes.n_retention,
+                                   n_images=sizes.n_retention_images)
+            log(f"({key}) {title}: {len(rows)} clients x ({warmup} + {runs}) runs")
+            part = run_workload(env, key, rows, runs, warmup, payloads[key])
             part.update({"title": title, "name": w.name, "payload_bytes": payloads[key],
                          "runs": runs})
             if SKOPEO in part["results"] and sk_note:
                 part["results"][SKOPEO]["note"] = sk_note
             if DXF in part["results"]:
                 part["results"][DXF]["note"] = "anonymous registry (no token auth over http)"
+            if ORAS in part["results"] and key == "b":
+                part["results"][ORAS]["note"] = ORAS_PUSH_NOTE
             report["workloads"][key] = part
             log(f"({key}) done in {part['elapsed_s']:.0f} s")
         if "g" in args.only:
             report["import_breakdown"] = import_breakdown(sys.executable, env.base_env)
         ctx = {"cli": cli is not None, "n_blobs": len(image.blobs),
                "n_manifests": sizes.n_manifests, "max_workers": 4, "n_tags": sizes.n_tags,
-               "n_pages": -(-sizes.n_tags // sizes.page), "big_label": big_label}
+               "n_pages": -(-sizes.n_tags // sizes.page), "big_label": big_label,
+               "retention": retention,
+               "big_bytes": big.layers[0].size if big is not None else 0}
         report["goals"] = _report.evaluate_goals(report["workloads"], ctx)
     finally:
         for s in reversed(servers):

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -104,14 +104,15 @@ def _write_random_gzip_layer(layout: Path, payload: int) -> Blob:
     return Blob(digest, size, path)
 
 
-def make_image(layout: Path, tag: str, layer_payloads: Sequence[int]) -> LocalImage:
+def make_image(layout: Path, tag: str, layer_payloads: Sequence[int],
+               created: str = "2024-01-02T03:04:05Z") -> LocalImage:
     """Write an OCI layout with random (incompressible) gzip layers of the given payloads."""
     (layout / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
     layers = tuple(_write_random_gzip_layer(layout, n) for n in layer_payloads)
     config_doc = {
         "architecture": "amd64",
         "os": "linux",
-        "created": "2024-01-02T03:04:05Z",
+        "created": created,
         "config": {"Cmd": ["/bin/sh"], "Labels": {"bench": tag}},
         "rootfs": {"type": "layers", "diff_ids": [b.digest for b in layers]},
         "history": [{"created_by": f"bench layer {i}"} for i in range(len(layers))],
@@ -203,6 +204,43 @@ def put_tags(reg: LocalRegistry, repo: str, manifest: bytes, tags: Sequence[str]
 
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(work, chunks))
+
+
+def link_tags(reg: LocalRegistry, repo: str, tags: Mapping[str, str]) -> None:
+    """Tag manifests that are already in ``repo`` by writing the registry's tag links.
+
+    Distribution's filesystem storage keeps a tag as two one-line files,
+    ``_manifests/tags/<tag>/current/link`` and ``.../index/sha256/<hex>/link``, both
+    holding the digest: what a manifest PUT by tag writes.  Fast seeding for many tags;
+    the result is checked through the API (a tag list, and one HEAD per image).
+    """
+    tags_dir = (reg.storage_dir / "docker" / "registry" / "v2" / "repositories" / repo
+                / "_manifests" / "tags")
+    if not tags_dir.is_dir():
+        raise RuntimeError(f"seeding: {tags_dir} does not exist (push one tag first)")
+    for tag, digest in tags.items():
+        algo, hexd = digest.split(":", 1)
+        for d in (tags_dir / tag / "current", tags_dir / tag / "index" / algo / hexd):
+            d.mkdir(parents=True, exist_ok=True)
+            (d / "link").write_text(digest)
+    with _session(reg, [repo]) as s:
+        r = s.get(f"{reg.url}/v2/{repo}/tags/list", timeout=60)
+        _check(r, 200, f"tags/list {repo}")
+        listed = set(r.json().get("tags") or [])
+        missing = set(tags) - listed
+        if missing:
+            raise RuntimeError(f"seeding: {len(missing)} linked tags not listed, e.g. "
+                               f"{sorted(missing)[:3]}")
+        for digest, tag in {d: t for t, d in tags.items()}.items():  # one tag per image
+            r = s.head(f"{reg.url}/v2/{repo}/manifests/{digest}", timeout=30,
+                       headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"})
+            _check(r, 200, f"HEAD {repo}:{tag}")
+            r = s.head(f"{reg.url}/v2/{repo}/manifests/{tag}", timeout=30,
+                       headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"})
+            _check(r, 200, f"HEAD {repo}:{tag}")
+            if r.headers.get("Docker-Content-Digest") != digest:
+                raise RuntimeError(f"seeding: {repo}:{tag} -> "
+                                   f"{r.headers.get('Docker-Content-Digest')}, not {digest}")
 
 
 def manifest_exists(reg: LocalRegistry, repo: str, ref: str) -> bool:

@@ -11,20 +11,26 @@ from typing import Any
 
 from ._workloads import (
     CLI,
+    CURL_ANON,
     CURLP,
     DXF,
     FLOOR,
+    FLOOR_OF,
     G_BARE,
     G_CLI,
+    G_LS_OP,
     G_RC,
     G_RC_REGISTRY,
     G_REQUESTS,
     RC,
+    RC_ANON,
     RCA,
+    SHA256,
     SKOPEO,
 )
 
 MIB = 1 << 20
+GIB = 1 << 30
 NOTES_BEGIN = "<!-- notes:begin (kept when the benchmark rewrites this page) -->"
 NOTES_END = "<!-- notes:end -->"
 
@@ -57,6 +63,7 @@ def summarize(runs: list[dict[str, Any]], payload: int) -> dict[str, Any]:
         "connections_max": max(r.get("connections") or 0 for r in good),
         "peak_rss_mib": max(r["maxrss_kib"] for r in good) / 1024,
         "cpu_s": med("cpu_s"),
+        "op_cpu_s": med("op_cpu_s"),
     })
     if any("proxy_pages" in r for r in good):
         out["proxy_pages"] = med("proxy_pages")
@@ -71,11 +78,13 @@ def _range(runs: list[dict[str, Any]], key: str) -> list[Any]:
 
 
 def add_ratios(results: dict[str, dict[str, Any]]) -> None:
-    floor = results.get(FLOOR, {}).get("median_s")
     par = results.get(CURLP, {}).get("median_s")
     blocking = results.get(RC, {}).get("median_s")
-    for row in results.values():
+    for name, row in results.items():
         t = row.get("median_s")
+        # rows run anonymously are divided by the anonymous floor when it was measured
+        own = FLOOR_OF.get(name, FLOOR)
+        floor = results.get(own if own in results else FLOOR, {}).get("median_s")
         row["x_curl"] = (t / floor) if (t and floor) else None
         row["x_curl_parallel"] = (t / par) if (t and par) else None
         row["x_sync"] = (t / blocking) if (t and blocking) else None
@@ -151,6 +160,20 @@ def evaluate_goals(results: dict[str, dict[str, Any]], ctx: dict[str, Any]) -> l
             f"pull: exactly challenge + token + manifest + config + one GET per layer "
             f"({want} registry requests, 1 token request)",
             _req_text(row), ok, "" if ok is not False else _kinds_text(row)))
+        # issue #15: the anonymous pull, against the anonymous floor (op time in process)
+        goals.append(_ratio_goal("a-anon-curl", "a", RC_ANON, res.get(RC_ANON, {}),
+                                 res.get(CURL_ANON, {}), 1.2,
+                                 "anonymous pull <= 1.2 x the unverified sequential curl floor "
+                                 "(anonymous too)"))
+        row = res.get(RC_ANON, {})
+        want = 1 + ctx["n_blobs"]
+        ok = _all_runs(row, lambda r: r["registry_requests"] == want and r["token_requests"] == 0
+                       and r["by_kind"].get("GET blobs 200", 0) == ctx["n_blobs"])
+        goals.append(_goal(
+            "a-anon-requests", "a", RC_ANON,
+            f"anonymous pull: exactly manifest + config + one GET per layer "
+            f"({want} registry requests, no token request)",
+            _req_text(row), ok, "" if ok is not False else _kinds_text(row)))
     for w, lim in (("b", 1.1), ("c", 1.1)):
         if w in results:
             res = results[w]["results"]
@@ -171,6 +194,19 @@ def evaluate_goals(results: dict[str, dict[str, Any]], ctx: dict[str, Any]) -> l
         goals.append(_goal("d-connections", "d", RC,
                            f"{n} manifests: <= max_workers ({mw}) connections",
                            f"connections per run: {_range_text(row, 'connections')}", ok_con))
+        res = results["d"]["results"]
+        goals.append(_ratio_goal("d-curl-p4", "d", RC, row, res.get(CURLP, {}), 1.2,
+                                 f"{n} manifests <= 1.2 x the xargs -P4 curl floor",
+                                 floor_name="curl -P4"))
+        per = _per_request_cpu(row)
+        goals.append(_goal(
+            "d-cpu", "d", RC, f"{n} manifests: <= 1.5 ms of client CPU per request",
+            (f"{per * 1000:.2f} ms per request (median op CPU {row['op_cpu_s']:.3f} s / "
+             f"{row['registry_requests']:g} requests; whole process "
+             f"{row['cpu_s']:.3f} s)") if per is not None else _missing(row),
+            (per <= 0.0015) if per is not None else None,
+            "" if per is None or per <= 0.0015 else
+            f"{(per - 0.0015) * 1000:.2f} ms per request over"))
     for w, name in (("a", "pull"), ("b", "push"), ("c", "copy"), ("d", "manifests")):
         if w not in results:
             continue
@@ -193,6 +229,8 @@ def evaluate_goals(results: dict[str, dict[str, Any]], ctx: dict[str, Any]) -> l
                            f"pages per run: {_range_text(row, 'proxy_pages')}; "
                            f"{_req_text(row)}", ok))
     if "f" in results:
+        res = results["f"]["results"]
+        goals += _blob_goals(res, ctx)
         for c in present:
             row = results["f"]["results"].get(c, {})
             rss = row.get("peak_rss_mib")
@@ -213,7 +251,79 @@ def evaluate_goals(results: dict[str, dict[str, Any]], ctx: dict[str, Any]) -> l
                            f"{rr * 1000:.1f} ms vs {rq * 1000:.1f} ms = {rr / rq:.2f} x"
                            if rr and rq else "not measured",
                            (rr <= 1.5 * rq) if rr and rq else None))
+        cli = res.get(G_CLI, {}).get("median_s")
+        rqp = res.get(G_REQUESTS, {}).get("median_process_s")
+        ls = res.get(G_LS_OP, {}).get("median_s")
+        if cli and rqp and ls:
+            limit = rqp + ls + 0.030
+            goals.append(_goal(
+                "g-ls", "g", CLI,
+                "registry-client ls wall <= python -c 'import requests' + the library's own "
+                "ls time (in-process, after import) + 30 ms",
+                f"{cli * 1000:.1f} ms vs {rqp * 1000:.1f} + {ls * 1000:.1f} + 30 = "
+                f"{limit * 1000:.1f} ms", cli <= limit,
+                "" if cli <= limit else f"{(cli - limit) * 1000:.1f} ms over"))
+        else:
+            goals.append(_goal("g-ls", "g", CLI, "registry-client ls wall <= python -c 'import "
+                               "requests' + the library's own ls time + 30 ms",
+                               _missing(res.get(G_CLI, {}), res.get(G_REQUESTS, {}),
+                                        res.get(G_LS_OP, {})), None))
     return goals
+
+
+def _ratio_goal(gid: str, w: str, client: str, row: dict[str, Any], floor: dict[str, Any],
+                limit: float, text: str, floor_name: str = "curl") -> dict[str, Any]:
+    t, f = row.get("median_s"), floor.get("median_s")
+    if not (t and f):
+        return _goal(gid, w, client, text, _missing(row, floor), None)
+    ok = t <= limit * f
+    return _goal(gid, w, client, text, f"{t:.3f} s = {t / f:.2f} x {floor_name} ({f:.3f} s)",
+                 ok, "" if ok else f"needs <= {limit * f:.3f} s; {t - limit * f:.3f} s over")
+
+
+def _per_request_cpu(row: dict[str, Any]) -> float | None:
+    """Median over the runs of (operation CPU / registry requests)."""
+    vals = [r["op_cpu_s"] / r["registry_requests"] for r in row.get("runs", [])
+            if r["ok"] and r.get("op_cpu_s") is not None and r.get("registry_requests")]
+    return statistics.median(vals) if vals else None
+
+
+def _blob_goals(res: dict[str, Any], ctx: dict[str, Any]) -> list[dict[str, Any]]:
+    """Goal (f), issue #15: CPU per GiB against curl + sha256 of the same run, and wall."""
+    row, floor, sha = res.get(RC, {}), res.get(FLOOR, {}), res.get(SHA256, {})
+    label = ctx["big_label"]
+    goals = [_ratio_goal("f-curl", "f", RC, row, floor, 1.35,
+                         f"{label} blob: wall <= 1.35 x the unverified curl floor")]
+    size = ctx.get("big_bytes") or 0
+    cpu, curl_cpu, sha_cpu = row.get("op_cpu_s"), floor.get("cpu_s"), sha.get("op_cpu_s")
+    text = (f"{label} blob: client CPU per GiB <= 1.15 x (curl's CPU per GiB + hashlib "
+            "sha256 CPU per GiB, same run)")
+    if not (size and cpu and curl_cpu and sha_cpu):
+        goals.append(_goal("f-cpu", "f", RC, text, _missing(row, floor, sha), None))
+        return goals
+    gib = size / GIB
+    mine, yard = cpu / gib, (curl_cpu + sha_cpu) / gib
+    proc = row.get("cpu_s")
+    ok = mine <= 1.15 * yard
+    goals.append(_goal(
+        "f-cpu", "f", RC, text,
+        f"{mine:.2f} CPU-s/GiB (operation; whole process {proc / gib:.2f}) vs 1.15 x "
+        f"({curl_cpu / gib:.2f} curl + {sha_cpu / gib:.2f} sha256) = {1.15 * yard:.2f}",
+        ok, "" if ok else f"{mine - 1.15 * yard:.2f} CPU-s/GiB over"))
+    return goals
+
+
+def retention_line(results: dict[str, dict[str, Any]]) -> str | None:
+    """(h): the plan's time against the curl -P4 floor, its requests and CPU per request."""
+    row, par = results.get(RC, {}), results.get(CURLP, {})
+    t, f = row.get("median_s"), par.get("median_s")
+    if not t:
+        return None
+    per = _per_request_cpu(row)
+    return (f"retention.plan: {t:.3f} s"
+            + (f" = {t / f:.2f} x the curl -P4 floor ({f:.3f} s)" if f else "")
+            + f"; {_req_text(row)} (floor: {_range_text(par, 'registry_requests')})"
+            + (f"; {per * 1000:.2f} ms client CPU per request" if per is not None else ""))
 
 
 def _req_text(row: dict[str, Any]) -> str:
@@ -241,8 +351,8 @@ def _kinds_text(row: dict[str, Any]) -> str:
 
 # -- formatting ------------------------------------------------------------------------------
 
-COLUMNS = ("client", "time s", "process s", "CPU s", "MB/s", "registry req", "token req",
-           "conns", "peak RSS MiB", "x curl", "x curl -P4")
+COLUMNS = ("client", "time s", "process s", "CPU s", "op CPU s", "MB/s", "registry req",
+           "token req", "conns", "peak RSS MiB", "x curl", "x curl -P4")
 
 
 def _fmt(v: Any, spec: str = ".3f") -> str:
@@ -269,6 +379,7 @@ def row_cells(name: str, row: dict[str, Any], workload: str) -> list[str]:
         name, _fmt(row["median_s"]),
         _fmt(proc) if row.get("median_op_s") is not None else "=",
         _fmt(row.get("cpu_s"), ".2f"),
+        _fmt(row.get("op_cpu_s"), ".2f"),
         _fmt(row.get("mb_per_s"), ".2f" if (row.get("mb_per_s") or 0) < 10 else ".0f"),
         reqs if workload != "g" or row.get("registry_requests") else "-",
         _range_text(row, "token_requests") if workload != "g" or row.get("registry_requests")
@@ -291,9 +402,10 @@ def console(report: dict[str, Any]) -> str:
             lines.append("  " + "  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i])
                                           for i, c in enumerate(r[:-1]))
                          + "  " + r[-1])
-        ratio = async_vs_sync(w["results"])
-        if ratio:
-            lines.append(f"  {ratio}")
+        for extra in (async_vs_sync(w["results"]),
+                      retention_line(w["results"]) if key == "h" else None):
+            if extra:
+                lines.append(f"  {extra}")
     lines.append("")
     lines.append("Goals")
     for g in report["goals"]:
@@ -326,16 +438,18 @@ HOW_TO = """\
 make bench                              # .venv/bin/python -m benchmarks: full run, ~{minutes} min
 .venv/bin/python -m benchmarks --quick  # small data, 2 runs: a smoke test (< 1 min)
 .venv/bin/python -m benchmarks --only a,f --runs 7
+.venv/bin/python -m benchmarks --data-dir /var/tmp --markdown /tmp/disk.md   # on a real disk
 .venv/bin/python -m benchmarks --help
 ```
 
 It starts the real registry (`docker-registry`, CNCF Distribution 2.8) on loopback -- one
 with token auth (the plugin's token server) and two anonymous ones -- writes incompressible
-test data under `/dev/shm`, and runs every client in its own subprocess, round-robin, one
-warm-up run each and then N measured runs. python-dxf is installed into
-`benchmarks/.peers` on first use (`pip install --target`), never into the project.
-Results: the console, `benchmarks/results/latest.json`, and (for a full run) this page and
-`benchmarks/RESULTS.json`.
+test data, the registries' storage and every download under `/dev/shm` (or `--data-dir
+DIR`: a real disk), and runs every client in its own subprocess, round-robin, one warm-up
+run each and then N measured runs. python-dxf is installed into `benchmarks/.peers` and
+oras-py into `benchmarks/.peers/oras-py` on first use (`pip install --target`), never into
+the project. Results: the console, `benchmarks/results/latest.json`, and (for a full run)
+this page and `benchmarks/RESULTS.json`.
 
 ## How to read the tables
 
@@ -345,7 +459,10 @@ Results: the console, `benchmarks/results/latest.json`, and (for a full run) thi
   and imports -- that cost is workload (g). **process s** is the whole subprocess for those
   rows; for command-line clients (`skopeo`, the CLI, curl) time = process time (`=`).
 * **CPU s** -- median user + system CPU time of the client process (and its children):
-  less sensitive than wall time to other load on the machine.
+  less sensitive than wall time to other load on the machine. **op CPU s** -- for the
+  Python rows, the CPU time of the operation alone (`time.process_time()` around what
+  **time s** times: every thread of the process, no interpreter start-up or imports); the
+  (d) and (f) CPU goals use it, and print the whole process's too.
 * **MB/s** -- payload (blob bytes; manifests for d) / time, 10^6 bytes.
 * **registry req / token req** -- requests the registry logged (access log) and requests the
   token server answered, per run (a range when runs differ). Challenges (401) count.
@@ -364,6 +481,27 @@ Results: the console, `benchmarks/results/latest.json`, and (for a full run) thi
   the JSON), and the goals want it at least as fast.
 * python-dxf refuses token auth over plain http (`DXFAuthInsecureError`), so it runs against
   the *anonymous* registries: no challenge, no token requests -- a slightly easier job.
+  In (a) its **x curl** is against the anonymous floor.
+* **oras-py** (0.2.43, issue #15) through its public API: pull = `get_manifest` +
+  `download_blob` of the config and each layer (its `pull()` untars `tar+gzip` layers, an
+  artifact tool's job), push = `push()` of the layer files and the config, copy =
+  `download_blob` to a temporary file + `upload_blob` per blob, then `upload_manifest`
+  (it has no copy). Its push runs against an anonymous registry: with token auth it
+  re-sends the pull-scoped token for the upload and fails (401).
+* **(a) anonymous** -- `registry_client (anonymous)` pulls from an anonymous registry;
+  its floor is `curl (anonymous sequential)`, the same curl command without a token.
+* **(f) `hashlib sha256 (CPU yardstick)`** -- hashlib's sha256 of the blob's size in 1 MiB
+  updates, in a fresh process (its op CPU is the hash alone): with curl's CPU, the
+  yardstick of the (f) CPU goal.
+* **(g) `registry_client ls, in-process after import`** -- "the library's own ls time":
+  in a fresh process, after `from registry_client import Registry`, the time of what
+  `registry-client ls HOST/REPO` then does (make the `Registry`, list the tags: challenge,
+  token, `tags/list`; print them; close). The (g) ls goal is the CLI's wall <= the
+  `import requests` row's **process s** + this row's **time s** + 30 ms.
+* **(h)** -- `retention.plan(repo, keep=N)` over tags spread over a few images (one tag
+  each pushed, the others linked in the registry's storage); the floor is a curl script
+  doing the same requests (tag list, one HEAD per tag, one GET per manifest and per
+  config) with `xargs -P4`.
 * Goals are the issue's, never loosened: `short` means missed, with the measured numbers.
 """
 
@@ -380,7 +518,9 @@ def markdown(report: dict[str, Any], previous: str | None) -> str:
                 if meta.get("commit_end", meta.get("commit")) != meta.get("commit") else "")
              + " -- "
              f"{meta['cpus']} CPUs ({meta['cpu_model']}), "
-             f"{meta['mem_gib']:.0f} GiB RAM, data in `{meta['data_dir_fs']}`; "
+             f"{meta['mem_gib']:.0f} GiB RAM, data in `{meta['data_dir_fs']}`"
+             + (f" (`{meta['data_dir_device']}`)" if meta.get("data_dir_device") else "")
+             + "; "
              f"{meta['versions']}; {meta['runs']} measured runs "
              f"(+{meta['warmup']} warm-up) per client; whole run {meta['elapsed_s']:.0f} s; "
              f"load average {meta['loadavg_start'][0]:.2f} at the start, "
@@ -408,9 +548,10 @@ def markdown(report: dict[str, Any], previous: str | None) -> str:
                 rows.append([*cells[:-1], note])
         parts.append(_md_table(rows))
         parts.append("")
-        ratio = async_vs_sync(w["results"])
-        if ratio:
-            parts += [ratio, ""]
+        for extra in (async_vs_sync(w["results"]),
+                      retention_line(w["results"]) if key == "h" else None):
+            if extra:
+                parts += [extra, ""]
         if key == "g" and report.get("import_breakdown"):
             parts.append("What `import registry_client` adds after `import requests` "
                          "(one `python -X importtime -c 'import requests; import "

@@ -11,6 +11,7 @@ request sent, every byte on disk), without interpreter start-up and imports.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ def _rc(spec: dict[str, Any]) -> dict[str, Any]:
         auth = TokenAuthenticator(*creds) if (with_creds and creds) else None
         return Registry(host, protocol="http", authenticator=auth)
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     stats: list[dict[str, Any]] = []
     if w == "pull":
         with registry(spec["host"]) as reg:
@@ -61,13 +62,30 @@ def _rc(spec: dict[str, Any]) -> dict[str, Any]:
         with registry(spec["host"]) as reg:
             reg.repository(spec["repo"]).blobs.download(spec["digest"], spec["out"])
             stats.append(reg.requester.stats)
+    elif w == "ls":
+        # what `registry-client ls HOST/REPO --plain-http` does once its imports are done:
+        # open the registry, page through the tags, print them, close
+        with registry(spec["host"]) as reg:
+            tags = list(reg.repository(spec["repo"]).tags.iter())
+            sys.stdout.write("".join(f"{t}\n" for t in tags))
+            sys.stdout.flush()
+            stats.append(reg.requester.stats)
+    elif w == "retention":
+        from registry_client import retention
+
+        with registry(spec["host"]) as reg:
+            plan = retention.plan(reg.repository(spec["repo"]), keep=spec["keep"])
+            n = len(plan.keep) + len(plan.delete)
+            assert n == spec["expect"], (n, spec["expect"])
+            stats.append(reg.requester.stats)
     else:
         raise SystemExit(f"unknown workload {w}")
-    return {"op_s": time.perf_counter() - t0, "import_s": imported, "client_stats": stats}
+    return {"op_s": time.perf_counter() - t0, "op_cpu_s": time.process_time() - c0,
+            "import_s": imported, "client_stats": stats}
 
 
 def _rca(spec: dict[str, Any]) -> dict[str, Any]:
-    """The same workloads (a-d) with ``AsyncRegistry``, as an asyncio application runs them."""
+    """The same workloads with ``AsyncRegistry``, as an asyncio application runs them."""
     t_import = time.perf_counter()
     import asyncio
 
@@ -109,12 +127,31 @@ def _rca(spec: dict[str, Any]) -> dict[str, Any]:
                 got = await asyncio.gather(*(repo.manifests.get(t) for t in spec["tags"]))
                 assert len(got) == len(spec["tags"])
                 stats.append(stats_of(reg))
+        elif w == "tags":
+            async with registry(spec["host"]) as reg:
+                tags = [t async for t in reg.repository(spec["repo"]).tags.iter(
+                    page_size=spec["page_size"])]
+                assert len(tags) == spec["expect"], (len(tags), spec["expect"])
+                stats.append(stats_of(reg))
+        elif w == "blob":
+            async with registry(spec["host"]) as reg:
+                await reg.repository(spec["repo"]).blobs.download(spec["digest"], spec["out"])
+                stats.append(stats_of(reg))
+        elif w == "retention":
+            from registry_client.aio import retention
+
+            async with registry(spec["host"]) as reg:
+                plan = await retention.plan(reg.repository(spec["repo"]), keep=spec["keep"])
+                n = len(plan.keep) + len(plan.delete)
+                assert n == spec["expect"], (n, spec["expect"])
+                stats.append(stats_of(reg))
         else:
             raise SystemExit(f"unknown workload {w} for the asyncio flavour")
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     asyncio.run(run())
-    return {"op_s": time.perf_counter() - t0, "import_s": imported, "client_stats": stats}
+    return {"op_s": time.perf_counter() - t0, "op_cpu_s": time.process_time() - c0,
+            "import_s": imported, "client_stats": stats}
 
 
 def _dxf(spec: dict[str, Any]) -> dict[str, Any]:
@@ -125,7 +162,7 @@ def _dxf(spec: dict[str, Any]) -> dict[str, Any]:
 
     imported = time.perf_counter() - t_import
     w = spec["workload"]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
 
     def pull_to(d: Any, digest: str, path: Path) -> None:
         with open(path, "wb") as f:
@@ -172,12 +209,102 @@ def _dxf(spec: dict[str, Any]) -> dict[str, Any]:
             pull_to(d, spec["digest"], Path(spec["out"]))
     else:
         raise SystemExit(f"unknown workload {w}")
-    return {"op_s": time.perf_counter() - t0, "import_s": imported}
+    return {"op_s": time.perf_counter() - t0, "op_cpu_s": time.process_time() - c0,
+            "import_s": imported}
+
+
+def _oras(spec: dict[str, Any]) -> dict[str, Any]:
+    """oras-py (``benchmarks/.peers/oras``), used through its public API as a user would.
+
+    * pull: ``get_manifest`` then ``download_blob`` of the config and every layer.  Its
+      ``pull()`` is an artifact pull: it skips the config and *untars* every
+      ``tar+gzip`` layer (it takes them for directories), a different job.
+    * push: ``push()`` of the layer files (with their media types) and the config
+      (``manifest_config``); oras-py writes its own manifest (same config and layers,
+      plus a title annotation per layer).
+    * copy: oras-py has no copy, and ``upload_blob`` takes a file path: each blob is
+      downloaded to a temporary file (``download_blob``) and uploaded from it
+      (``upload_blob``), then the manifest goes up (``upload_manifest``).
+    """
+    t_import = time.perf_counter()
+    import oras.client
+
+    imported = time.perf_counter() - t_import
+    w = spec["workload"]
+    creds = spec.get("creds")
+
+    def client(host: str) -> Any:
+        c = oras.client.OrasClient(hostname=host, insecure=True)
+        if creds:  # what login() does, without writing ~/.docker/config.json
+            c.auth.set_basic_auth(*creds)
+        return c
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    if w == "pull":
+        out = Path(spec["out"])
+        out.mkdir(parents=True)
+        src = f"{spec['host']}/{spec['repo']}"
+        c = client(spec["host"])
+        manifest = c.get_manifest(f"{src}:{spec['tag']}")
+        for desc in [manifest["config"], *manifest["layers"]]:
+            c.download_blob(src, desc["digest"], str(out / desc["digest"].split(":", 1)[1]))
+    elif w == "push":
+        layout = Path(spec["layout"])
+        index = json.loads((layout / "index.json").read_text())
+        blobs = layout / "blobs" / "sha256"
+        doc = json.loads((blobs / index["manifests"][0]["digest"][7:]).read_text())
+        files = [f"{blobs / d['digest'][7:]}:{d['mediaType']}" for d in doc["layers"]]
+        config = f"{blobs / doc['config']['digest'][7:]}:{doc['config']['mediaType']}"
+        client(spec["host"]).push(target=f"{spec['host']}/{spec['repo']}:{spec['tag']}",
+                                  files=files, manifest_config=config,
+                                  disable_path_validation=True, quiet=True)
+    elif w == "copy":
+        src = f"{spec['host']}/{spec['repo']}"
+        s, d = client(spec["host"]), client(spec["dst_host"])
+        manifest = s.get_manifest(f"{src}:{spec['tag']}")
+        dst = d.get_container(f"{spec['dst_host']}/{spec['dst_repo']}:{spec['tag']}")
+        tmp = Path(spec["tmp"])
+        tmp.mkdir(parents=True)
+        for desc in [*manifest["layers"], manifest["config"]]:
+            path = s.download_blob(src, desc["digest"], str(tmp / "blob"))
+            r = d.upload_blob(path, dst, desc)
+            if r.status_code not in (200, 201, 202):
+                raise SystemExit(f"upload_blob {desc['digest']}: {r.status_code}")
+            os.unlink(path)
+        r = d.upload_manifest(manifest, dst)
+        if r.status_code not in (200, 201):
+            raise SystemExit(f"upload_manifest: {r.status_code} {r.text[:200]}")
+    else:
+        raise SystemExit(f"unknown workload {w} for oras-py")
+    return {"op_s": time.perf_counter() - t0, "op_cpu_s": time.process_time() - c0,
+            "import_s": imported}
+
+
+def _sha256(spec: dict[str, Any]) -> dict[str, Any]:
+    """The CPU yardstick of (f): hashlib sha256 over ``bytes`` bytes in 1 MiB updates (the
+    blocks a streaming client hashes), from a 16 MiB random buffer made before the clock."""
+    import hashlib
+
+    block, total = 1 << 20, int(spec["bytes"])
+    buf = memoryview(os.urandom(16 * block))
+    h = hashlib.sha256()
+    t0, c0 = time.perf_counter(), time.process_time()
+    done = 0
+    while done < total:
+        n = min(block, total - done)
+        off = done % len(buf)
+        n = min(n, len(buf) - off)
+        h.update(buf[off:off + n])
+        done += n
+    h.hexdigest()
+    return {"op_s": time.perf_counter() - t0, "op_cpu_s": time.process_time() - c0,
+            "import_s": 0.0}
 
 
 def main() -> None:
     spec = json.loads(sys.argv[1])
-    run = {"registry_client": _rc, "registry_client_async": _rca}.get(spec["client"], _dxf)
+    run = {"registry_client": _rc, "registry_client_async": _rca, "oras": _oras,
+           "sha256": _sha256}.get(spec["client"], _dxf)
     result = run(spec)
     sys.stdout.write(json.dumps(result) + "\n")
 

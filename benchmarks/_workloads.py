@@ -9,11 +9,15 @@ d. ``manifests.get`` of 200 different tags of one repository
 e. list 2,000 tags paged by 100 (through the paging proxy)
 f. download one 1 GiB blob
 g. ``import registry_client`` and a CLI ``ls`` cold start
+h. ``retention.plan`` over 5,000 tags (issue #15)
 
 Clients: registry_client (library, and CLI when ``registry_client.cli`` exists), its asyncio
-flavour (``registry_client.aio.AsyncRegistry``, issue #14: workloads a-d), skopeo,
-python-dxf (on the anonymous registries: it refuses token auth over plain http), and the
-curl floor (one token fetched once, keep-alive, blobs to disk; sequential, and xargs -P4).
+flavour (``registry_client.aio.AsyncRegistry``), skopeo, python-dxf (on the anonymous
+registries: it refuses token auth over plain http), oras-py (pull, push, copy; issue #15),
+and the curl floor (one token fetched once, keep-alive, blobs to disk; sequential, and
+xargs -P4).  Workload (a) also runs anonymously (registry_client and the sequential curl
+floor on an anonymous registry), and (f) has a CPU yardstick row: hashlib's sha256 of the
+same number of bytes.
 """
 
 from __future__ import annotations
@@ -35,11 +39,23 @@ RCA = "registry_client (asyncio)"
 CLI = "registry_client CLI"
 SKOPEO = "skopeo"
 DXF = "python-dxf"
+ORAS = "oras-py"
 CURL = "curl (sequential)"
 CURLP = "curl (xargs -P4)"
-CLIENTS = (RC, RCA, CLI, SKOPEO, DXF, CURL, CURLP)
-ASYNC_GAP = "the asyncio rows are measured for pull, push, copy and manifests (a-d)"
+CLIENTS = (RC, RCA, CLI, SKOPEO, DXF, ORAS, CURL, CURLP)
+# (a) in anonymous mode: the library and its floor on an anonymous registry
+RC_ANON = "registry_client (anonymous)"
+CURL_ANON = "curl (anonymous sequential)"
+# (f): the CPU of hashing the blob's bytes, the other half of the CPU goal's yardstick
+SHA256 = "hashlib sha256 (CPU yardstick)"
+ALL_ROWS = (*CLIENTS, RC_ANON, CURL_ANON, SHA256)
 FLOOR = CURL
+#: the floor each row is divided by in "x curl" (default FLOOR): rows run anonymously
+FLOOR_OF = {RC_ANON: CURL_ANON, DXF: CURL_ANON}
+ORAS_ROWS_GAP = "oras-py is measured for pull, push and copy (a-c)"
+ORAS_PUSH_NOTE = ("anonymous registry: oras-py 0.2.43 keeps one token for every scope, so "
+                  "its push to the token registry re-sends the pull token from the blob "
+                  "HEAD for the upload POST and fails (401)")
 PARALLEL = 4
 ACCEPT = f"{OCI_MANIFEST}, {OCI_INDEX}"
 
@@ -63,6 +79,16 @@ class Invocation:
     op_from_runner: bool = False
 
 
+@dataclasses.dataclass(frozen=True)
+class RetentionData:
+    """What (h) seeded: ``tags`` spread over a few images (``manifests``, ``configs``)."""
+
+    tags: tuple[str, ...]
+    manifests: tuple[str, ...]
+    configs: tuple[str, ...]
+    keep: int
+
+
 @dataclasses.dataclass
 class Env:
     """Everything the command builders need."""
@@ -76,6 +102,7 @@ class Env:
     proxy_anon: PagingProxy | None
     image: LocalImage
     big: LocalImage | None
+    retention: RetentionData | None
     tags: list[str]
     manifest_tags: list[str]
     page_size: int
@@ -83,6 +110,7 @@ class Env:
     skopeo_prefix: list[str]
     base_env: dict[str, str]
     peers_path: Path | None
+    oras_path: Path | None
     cli: list[str] | None
     gaps: dict[str, str]
     _n: itertools.count = dataclasses.field(default_factory=itertools.count)
@@ -90,6 +118,7 @@ class Env:
     IMAGE_REPO = "bench/image"
     BIG_REPO = "bench/big"
     TAGS_REPO = "bench/tags"
+    RETENTION_REPO = "bench/retention"
 
     def unique(self, prefix: str) -> str:
         return f"{prefix}-{next(self._n)}"
@@ -109,7 +138,11 @@ class Env:
         if client == DXF:
             assert self.peers_path is not None
             env["PYTHONPATH"] = str(self.peers_path)
-        runner = {RC: "registry_client", RCA: "registry_client_async"}.get(client, "dxf")
+        if client == ORAS:
+            assert self.oras_path is not None
+            env["PYTHONPATH"] = str(self.oras_path)
+        runner = {RC: "registry_client", RC_ANON: "registry_client",
+                  RCA: "registry_client_async", ORAS: "oras", SHA256: "sha256"}.get(client, "dxf")
         spec = {"client": runner, **spec}
         return [self.python, "-m", "benchmarks._runner", json.dumps(spec)], env
 
@@ -197,10 +230,12 @@ upload() {  # upload FILE_OR_- DIGEST BASE REPO [AUTH header args...]
 def pull(env: Env, client: str) -> Invocation | Gap:
     img = env.image
     out = env.scratch(f"pull-{_slug(client)}")
-    t = env.token
-    if client in (RC, RCA):
+    t = env.anon if client in (RC_ANON, CURL_ANON) else env.token
+    if client in (RC, RCA, RC_ANON, ORAS):
+        if client == ORAS and env.oras_path is None:
+            return Gap(env.gaps[ORAS])
         argv, e = env.runner(client, {"workload": "pull", "host": t.host, "repo": env.IMAGE_REPO,
-                                  "tag": img.tag, "out": str(out)})
+                                      "tag": img.tag, "out": str(out)})
         return Invocation(argv, [t], env=e, cleanup=[out], validate=_check_blobs(out, img),
                           op_from_runner=True)
     if client == CLI:
@@ -225,8 +260,12 @@ def pull(env: Env, client: str) -> Invocation | Gap:
     base = t.url
     man_url = f"{base}/v2/{env.IMAGE_REPO}/manifests/{img.tag}"
     urls = [f"{base}/v2/{env.IMAGE_REPO}/blobs/{b.digest}" for b in img.blobs]
-    text = f"mkdir -p {out}\n" + _curl_token(env, env.IMAGE_REPO, "pull", False)
-    if client == CURL:
+    if client == CURL_ANON:
+        text = 'AUTH="X-No-Auth: 1"\n'  # the same command line, without a token
+    else:
+        text = _curl_token(env, env.IMAGE_REPO, "pull", False)
+    text = f"mkdir -p {out}\n" + text
+    if client in (CURL, CURL_ANON):
         cfg = _curl_config(out.with_suffix(".cfg"),
                            [(man_url, str(out / "manifest.json"))]
                            + [(u, str(out / b.hex)) for u, b in zip(urls, img.blobs, strict=True)])
@@ -265,6 +304,14 @@ def push(env: Env, client: str) -> Invocation | Gap:
              "--dest-creds", ":".join(env.creds), f"oci:{img.layout}:{img.tag}",
              f"docker://{t.host}/{repo}:{img.tag}"],
             [t], env=env.base_env, validate=_check_manifest(t, repo, img.tag))
+    if client == ORAS:
+        if env.oras_path is None:
+            return Gap(env.gaps[ORAS])
+        a = env.anon
+        argv, e = env.runner(ORAS, {"workload": "push", "host": a.host, "repo": repo,
+                                    "tag": img.tag, "layout": str(img.layout)})
+        return Invocation(argv, [a], env=e, validate=_check_manifest(a, repo, img.tag),
+                          op_from_runner=True)
     if client == DXF:
         if env.peers_path is None:
             return Gap(env.gaps[DXF])
@@ -314,6 +361,15 @@ def copy(env: Env, client: str) -> Invocation | Gap:
              "--dest-tls-verify=false", f"docker://{t.host}/{env.IMAGE_REPO}:{img.tag}",
              f"docker://{a.host}/{dst_repo}:{img.tag}"],
             [t, a], env=env.base_env, validate=_check_manifest(a, dst_repo, img.tag))
+    if client == ORAS:
+        if env.oras_path is None:
+            return Gap(env.gaps[ORAS])
+        tmp = env.scratch("oras-copy")
+        argv, e = env.runner(ORAS, {"workload": "copy", "host": t.host, "repo": env.IMAGE_REPO,
+                                    "tag": img.tag, "dst_host": a.host, "dst_repo": dst_repo,
+                                    "tmp": str(tmp)})
+        return Invocation(argv, [t, a], env=e, cleanup=[tmp],
+                          validate=_check_manifest(a, dst_repo, img.tag), op_from_runner=True)
     if client == DXF:
         if env.peers_path is None:
             return Gap(env.gaps[DXF])
@@ -348,6 +404,8 @@ def copy(env: Env, client: str) -> Invocation | Gap:
 def manifests(env: Env, client: str) -> Invocation | Gap:
     t = env.token
     tags = env.manifest_tags
+    if client == ORAS:
+        return Gap(ORAS_ROWS_GAP)
     if client in (RC, RCA):
         argv, e = env.runner(client, {"workload": "manifests", "host": t.host,
                                   "repo": env.TAGS_REPO, "tags": tags})
@@ -397,11 +455,12 @@ def tags(env: Env, client: str) -> Invocation | Gap:
     proxy = env.proxy_token
     assert proxy is not None
     n = len(env.tags)
-    if client == RCA:
-        return Gap(ASYNC_GAP)
-    if client == RC:
-        argv, e = env.runner(RC, {"workload": "tags", "host": proxy.host, "repo": env.TAGS_REPO,
-                                  "page_size": env.page_size, "expect": n})
+    if client == ORAS:
+        return Gap(ORAS_ROWS_GAP)
+    if client in (RC, RCA):
+        argv, e = env.runner(client, {"workload": "tags", "host": proxy.host,
+                                      "repo": env.TAGS_REPO, "page_size": env.page_size,
+                                      "expect": n})
         return Invocation(argv, [t], proxy=proxy, env=e, op_from_runner=True)
     if client == CLI:
         if env.cli is None:
@@ -457,11 +516,14 @@ def blob(env: Env, client: str) -> Invocation | Gap:
     layer = big.layers[0]
     t = env.token
     out = env.scratch(f"blob-{_slug(client)}")
-    if client == RCA:
-        return Gap(ASYNC_GAP)
-    if client == RC:
-        argv, e = env.runner(RC, {"workload": "blob", "host": t.host, "repo": env.BIG_REPO,
-                                  "digest": layer.digest, "out": str(out)})
+    if client == ORAS:
+        return Gap(ORAS_ROWS_GAP)
+    if client == SHA256:
+        argv, e = env.runner(SHA256, {"bytes": layer.size})
+        return Invocation(argv, [], env=e, op_from_runner=True)
+    if client in (RC, RCA):
+        argv, e = env.runner(client, {"workload": "blob", "host": t.host, "repo": env.BIG_REPO,
+                                      "digest": layer.digest, "out": str(out)})
         return Invocation(argv, [t], env=e, cleanup=[out], validate=_check_file(out, layer.size),
                           op_from_runner=True)
     if client == CLI:
@@ -501,7 +563,8 @@ G_RC_REGISTRY = "from registry_client import Registry"
 G_CLI = "registry_client CLI ls"
 G_SKOPEO = "skopeo list-tags"
 G_CURL = "curl (token + tags/list)"
-G_ROWS = (G_BARE, G_REQUESTS, G_RC, G_RC_REGISTRY, G_CLI, G_SKOPEO, G_CURL)
+G_LS_OP = "registry_client ls, in-process after import"
+G_ROWS = (G_BARE, G_REQUESTS, G_RC, G_RC_REGISTRY, G_CLI, G_LS_OP, G_SKOPEO, G_CURL)
 
 _IMPORT = ("import time; t = time.perf_counter(); {stmt}; "
            "print('{{\"op_s\": %r}}' % (time.perf_counter() - t))")
@@ -523,6 +586,13 @@ def cold(env: Env, row: str) -> Invocation | Gap:
             return Gap(env.gaps[CLI])
         return Invocation([*env.cli, "ls", f"{t.host}/{repo}", "--plain-http"], [t],
                           env=env.base_env, validate=lambda r: _lines_check(r, 1))
+    if row == G_LS_OP:
+        # "the library's own ls time": in a fresh process, after `from registry_client
+        # import Registry` (all imports done), the time of what the CLI's ls then does:
+        # open the registry, list the tags (challenge + token + tags/list), print, close
+        argv, e = env.runner(RC, {"workload": "ls", "host": t.host, "repo": repo})
+        return Invocation(argv, [t], env=e, op_from_runner=True,
+                          validate=lambda r: _lines_check(r, 2))  # the tag + the JSON line
     if row == G_SKOPEO:
         return Invocation([*env.skopeo_prefix, "list-tags", "--tls-verify=false",
                            f"docker://{t.host}/{repo}"], [t], env=env.base_env,
@@ -530,6 +600,43 @@ def cold(env: Env, row: str) -> Invocation | Gap:
     text = (_curl_token(env, repo, "pull", False)
             + f'curl -sSf -H "$AUTH" {t.url}/v2/{repo}/tags/list\n')
     return Invocation(["sh", str(env.script("ls", text))], [t], env=env.base_env)
+
+
+# -- (h) retention.plan over many tags ------------------------------------------------------
+
+H_ROWS = (RC, RCA, CURLP)
+
+
+def retention(env: Env, client: str) -> Invocation | Gap:
+    data = env.retention
+    assert data is not None
+    t = env.token
+    repo = env.RETENTION_REPO
+    if client in (RC, RCA):
+        argv, e = env.runner(client, {"workload": "retention", "host": t.host, "repo": repo,
+                                      "keep": data.keep, "expect": len(data.tags)})
+        return Invocation(argv, [t], env=e, op_from_runner=True)
+    if client != CURLP:
+        return Gap("measured: registry_client, its asyncio flavour and the curl -P4 floor")
+    # The floor does what the plan does, knowing every URL in advance: the tag list, one
+    # HEAD per tag, one GET per distinct manifest and per distinct config; 4 curl
+    # processes at a time, keep-alive inside each.
+    out = env.scratch("retention")
+    base = f"{t.url}/v2/{repo}"
+    heads = [(f"{base}/manifests/{tag}", "/dev/null") for tag in data.tags]
+    gets = ([(f"{base}/manifests/{d}", "/dev/null") for d in data.manifests]
+            + [(f"{base}/blobs/{d}", "/dev/null") for d in data.configs])
+    hcfgs = [_curl_config(out / f"head{i}.cfg", heads[i::PARALLEL]) for i in range(PARALLEL)]
+    gcfgs = [_curl_config(out / f"get{i}.cfg", gets[i::PARALLEL]) for i in range(PARALLEL)]
+    accept = shlex.quote("Accept: " + ACCEPT)
+    text = (_curl_token(env, repo, "pull", False)
+            + f'curl -sSf -H "$AUTH" -o /dev/null {base}/tags/list\n'
+            + f"printf '%s\\n' {' '.join(map(str, hcfgs))} | "
+            f'xargs -P {PARALLEL} -n 1 curl -sSf -I -H "$AUTH" -H {accept} -K\n'
+            + f"printf '%s\\n' {' '.join(map(str, gcfgs))} | "
+            f'xargs -P {PARALLEL} -n 1 curl -sSf -H "$AUTH" -H {accept} -K\n')
+    return Invocation(["sh", str(env.script("retention", text))], [t], env=env.base_env,
+                      cleanup=[out])
 
 
 def _slug(client: str) -> str:
@@ -547,12 +654,15 @@ class Workload:
 
 WORKLOADS: dict[str, Workload] = {
     w.key: w for w in (
-        Workload("a", "pull", "pull an image of {layers} to disk", pull),
+        Workload("a", "pull", "pull an image of {layers} to disk (token and anonymous)", pull,
+                 (*CLIENTS, RC_ANON, CURL_ANON)),
         Workload("b", "push", "push the same image to an empty repository", push),
         Workload("c", "copy", "copy it between two registries", copy),
         Workload("d", "manifests", "manifests.get of {n_manifests} different tags", manifests),
         Workload("e", "tags", "list {n_tags} tags paged by {page} (paging proxy)", tags),
-        Workload("f", "blob", "download one {big} blob", blob),
+        Workload("f", "blob", "download one {big} blob", blob, (*CLIENTS, SHA256)),
         Workload("g", "cold", "import registry_client, and an `ls` cold start", cold, G_ROWS),
+        Workload("h", "retention", "retention.plan(keep={keep}) over {n_retention} tags of "
+                 "{n_images} images", retention, H_ROWS),
     )
 }
