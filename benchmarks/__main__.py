@@ -273,10 +273,15 @@ def machine_meta(root: Path, runs: int, warmup: int, quick: bool) -> dict[str, A
 def run_once(env: Env, inv: Invocation) -> dict[str, Any]:
     marks = [(reg, reg.mark()) for reg in inv.count_on]
     proxy_before = inv.proxy.counts() if inv.proxy is not None else {}
+    cpu_before = [reg.cpu_s() for reg in inv.count_on]
     res = run_process(inv.argv, env=inv.env, cwd=REPO_ROOT, timeout=600,
                       stdout_path=inv.stdout_path)
+    cpu_after = [reg.cpu_s() for reg in inv.count_on]
     run: dict[str, Any] = {"ok": res.ok, "wall_s": res.wall_s, "maxrss_kib": res.maxrss_kib,
                            "cpu_s": res.user_s + res.sys_s, "error": None}
+    spent = [b - a for a, b in zip(cpu_before, cpu_after, strict=True)
+             if a is not None and b is not None]
+    run["registry_cpu_s"] = sum(spent) if spent and len(spent) == len(cpu_before) else None
     deltas = [(reg, reg.since(m)) for reg, m in marks]
     run["registry_requests"] = sum(d["requests"] for _, d in deltas)
     run["token_requests"] = sum(d["token_requests"] for _, d in deltas)

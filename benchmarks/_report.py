@@ -64,6 +64,7 @@ def summarize(runs: list[dict[str, Any]], payload: int) -> dict[str, Any]:
         "peak_rss_mib": max(r["maxrss_kib"] for r in good) / 1024,
         "cpu_s": med("cpu_s"),
         "op_cpu_s": med("op_cpu_s"),
+        "registry_cpu_s": med("registry_cpu_s"),
     })
     if any("proxy_pages" in r for r in good):
         out["proxy_pages"] = med("proxy_pages")
@@ -323,7 +324,10 @@ def retention_line(results: dict[str, dict[str, Any]]) -> str | None:
     return (f"retention.plan: {t:.3f} s"
             + (f" = {t / f:.2f} x the curl -P4 floor ({f:.3f} s)" if f else "")
             + f"; {_req_text(row)} (floor: {_range_text(par, 'registry_requests')})"
-            + (f"; {per * 1000:.2f} ms client CPU per request" if per is not None else ""))
+            + (f"; {per * 1000:.2f} ms client CPU per request" if per is not None else "")
+            + (f"; registry CPU {row['registry_cpu_s']:.2f} s (floor's run: "
+               f"{_fmt(par.get('registry_cpu_s'), '.2f')} s)"
+               if row.get("registry_cpu_s") is not None else ""))
 
 
 def _req_text(row: dict[str, Any]) -> str:
@@ -351,8 +355,8 @@ def _kinds_text(row: dict[str, Any]) -> str:
 
 # -- formatting ------------------------------------------------------------------------------
 
-COLUMNS = ("client", "time s", "process s", "CPU s", "op CPU s", "MB/s", "registry req",
-           "token req", "conns", "peak RSS MiB", "x curl", "x curl -P4")
+COLUMNS = ("client", "time s", "process s", "CPU s", "op CPU s", "registry CPU s", "MB/s",
+           "registry req", "token req", "conns", "peak RSS MiB", "x curl", "x curl -P4")
 
 
 def _fmt(v: Any, spec: str = ".3f") -> str:
@@ -380,6 +384,7 @@ def row_cells(name: str, row: dict[str, Any], workload: str) -> list[str]:
         _fmt(proc) if row.get("median_op_s") is not None else "=",
         _fmt(row.get("cpu_s"), ".2f"),
         _fmt(row.get("op_cpu_s"), ".2f"),
+        _fmt(row.get("registry_cpu_s"), ".2f"),
         _fmt(row.get("mb_per_s"), ".2f" if (row.get("mb_per_s") or 0) < 10 else ".0f"),
         reqs if workload != "g" or row.get("registry_requests") else "-",
         _range_text(row, "token_requests") if workload != "g" or row.get("registry_requests")
@@ -462,7 +467,9 @@ this page and `benchmarks/RESULTS.json`.
   less sensitive than wall time to other load on the machine. **op CPU s** -- for the
   Python rows, the CPU time of the operation alone (`time.process_time()` around what
   **time s** times: every thread of the process, no interpreter start-up or imports); the
-  (d) and (f) CPU goals use it, and print the whole process's too.
+  (d) and (f) CPU goals use it, and print the whole process's too. **registry CPU s** --
+  CPU time the registry processes the row talked to spent during the run (`/proc/PID/stat`):
+  on 2 cores, a workload bounded by the registry's CPU shows it there.
 * **MB/s** -- payload (blob bytes; manifests for d) / time, 10^6 bytes.
 * **registry req / token req** -- requests the registry logged (access log) and requests the
   token server answered, per run (a range when runs differ). Challenges (401) count.

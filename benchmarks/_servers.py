@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import sys
 import threading
@@ -18,6 +19,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -94,6 +96,22 @@ class BenchRegistry:
 
     def stop(self) -> None:
         self.reg.stop()
+
+    def cpu_s(self) -> float | None:
+        """CPU time (user + system) the registry process has used so far, or None.
+
+        On 2 cores the registry's CPU and the client's share the machine: a workload the
+        registry's CPU bounds (many small requests, a copy's target hashing) shows it here.
+        """
+        pid = self.reg.pid
+        if pid is None:
+            return None
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def sync(self, timeout: float = 5.0) -> None:
         """Wait until every log line (access and application log) of answered requests is read."""

@@ -103,6 +103,7 @@ def test_quick_benchmark_writes_the_expected_report(tmp_path: Path) -> None:
     assert plan["curl (xargs -P4)"]["registry_requests"] == 1 + 60 + 3 + 3
     assert plan["registry_client"]["registry_requests"] >= 1 + 60 + 3 + 3
     assert plan["registry_client"]["token_requests"] == 1
+    assert plan["registry_client"]["registry_cpu_s"] is not None  # read from /proc
 
     goals = {g["id"]: g for g in report["goals"]}
     assert {"a-curl", "a-skopeo", "a-requests", "a-anon-curl", "a-anon-requests",
