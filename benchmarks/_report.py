@@ -552,7 +552,7 @@ def markdown(report: dict[str, Any], previous: str | None) -> str:
             if cells[1] in ("gap", "FAILED"):
                 rows.append([*cells[:2], *[""] * (len(COLUMNS) - 2), note])
             else:
-                rows.append([*cells[:-1], note])
+                rows.append([*cells, note])
         parts.append(_md_table(rows))
         parts.append("")
         for extra in (async_vs_sync(w["results"]),
@@ -560,9 +560,10 @@ def markdown(report: dict[str, Any], previous: str | None) -> str:
             if extra:
                 parts += [extra, ""]
         if key == "g" and report.get("import_breakdown"):
-            parts.append("What `import registry_client` adds after `import requests` "
-                         "(one `python -X importtime -c 'import requests; import "
-                         "registry_client'`, down to grandchildren, cumulative ms):")
+            parts.append("What `from registry_client import Registry` adds after `import "
+                         "requests` (one `python -X importtime -c 'import requests; from "
+                         "registry_client import Registry'`, down to grandchildren, "
+                         "cumulative ms):")
             parts.append("")
             parts.append(_md_table([["module", "cumulative ms"]] + [
                 [m, f"{us / 1000:.1f}"] for m, us in report["import_breakdown"]]))
