@@ -152,29 +152,17 @@ def evaluate_goals(results: dict[str, dict[str, Any]], ctx: dict[str, Any]) -> l
         for c in present:
             label = "pull" if c == RC else "CLI pull"
             goals += _time_goals("a", res, c, 1.05, label)
-        row = res.get(RC, {})
-        want = 2 + ctx["n_blobs"]
-        ok = _all_runs(row, lambda r: r["registry_requests"] == want and r["token_requests"] == 1
-                       and r["by_kind"].get("GET blobs 200", 0) == ctx["n_blobs"])
-        goals.append(_goal(
-            "a-requests", "a", RC,
-            f"pull: exactly challenge + token + manifest + config + one GET per layer "
-            f"({want} registry requests, 1 token request)",
-            _req_text(row), ok, "" if ok is not False else _kinds_text(row)))
+        goals.append(_pull_requests_goal(
+            "a-requests", res.get(RC, {}), ctx["n_blobs"], 1,
+            "pull: exactly challenge + token + manifest + config + one GET per layer"))
         # issue #15: the anonymous pull, against the anonymous floor (op time in process)
         goals.append(_ratio_goal("a-anon-curl", "a", RC_ANON, res.get(RC_ANON, {}),
                                  res.get(CURL_ANON, {}), 1.2,
                                  "anonymous pull <= 1.2 x the unverified sequential curl floor "
                                  "(anonymous too)"))
-        row = res.get(RC_ANON, {})
-        want = 1 + ctx["n_blobs"]
-        ok = _all_runs(row, lambda r: r["registry_requests"] == want and r["token_requests"] == 0
-                       and r["by_kind"].get("GET blobs 200", 0) == ctx["n_blobs"])
-        goals.append(_goal(
-            "a-anon-requests", "a", RC_ANON,
-            f"anonymous pull: exactly manifest + config + one GET per layer "
-            f"({want} registry requests, no token request)",
-            _req_text(row), ok, "" if ok is not False else _kinds_text(row)))
+        goals.append(_pull_requests_goal(
+            "a-anon-requests", res.get(RC_ANON, {}), ctx["n_blobs"], 0,
+            "anonymous pull: exactly manifest + config + one GET per layer"))
     for w, lim in (("b", 1.1), ("c", 1.1)):
         if w in results:
             res = results[w]["results"]
@@ -270,6 +258,19 @@ def evaluate_goals(results: dict[str, dict[str, Any]], ctx: dict[str, Any]) -> l
                                _missing(res.get(G_CLI, {}), res.get(G_REQUESTS, {}),
                                         res.get(G_LS_OP, {})), None))
     return goals
+
+
+def _pull_requests_goal(gid: str, row: dict[str, Any], n_blobs: int, tokens: int,
+                        text: str) -> dict[str, Any]:
+    """A pull's exact request count: with a token, a challenge too (and one token)."""
+    want = n_blobs + 1 + tokens
+    ok = _all_runs(row, lambda r: r["registry_requests"] == want
+                   and r["token_requests"] == tokens
+                   and r["by_kind"].get("GET blobs 200", 0) == n_blobs)
+    tok = "1 token request" if tokens == 1 else "no token request"
+    return _goal(gid, "a", RC if tokens else RC_ANON,
+                 f"{text} ({want} registry requests, {tok})", _req_text(row), ok,
+                 "" if ok is not False else _kinds_text(row))
 
 
 def _ratio_goal(gid: str, w: str, client: str, row: dict[str, Any], floor: dict[str, Any],

@@ -304,20 +304,12 @@ def push(env: Env, client: str) -> Invocation | Gap:
              "--dest-creds", ":".join(env.creds), f"oci:{img.layout}:{img.tag}",
              f"docker://{t.host}/{repo}:{img.tag}"],
             [t], env=env.base_env, validate=_check_manifest(t, repo, img.tag))
-    if client == ORAS:
-        if env.oras_path is None:
-            return Gap(env.gaps[ORAS])
+    if client in (DXF, ORAS):  # both on the anonymous registry (DXF's note, ORAS_PUSH_NOTE)
+        if (env.peers_path if client == DXF else env.oras_path) is None:
+            return Gap(env.gaps[client])
         a = env.anon
-        argv, e = env.runner(ORAS, {"workload": "push", "host": a.host, "repo": repo,
-                                    "tag": img.tag, "layout": str(img.layout)})
-        return Invocation(argv, [a], env=e, validate=_check_manifest(a, repo, img.tag),
-                          op_from_runner=True)
-    if client == DXF:
-        if env.peers_path is None:
-            return Gap(env.gaps[DXF])
-        a = env.anon
-        argv, e = env.runner(DXF, {"workload": "push", "host": a.host, "repo": repo,
-                                   "tag": img.tag, "layout": str(img.layout)})
+        argv, e = env.runner(client, {"workload": "push", "host": a.host, "repo": repo,
+                                      "tag": img.tag, "layout": str(img.layout)})
         return Invocation(argv, [a], env=e, validate=_check_manifest(a, repo, img.tag),
                           op_from_runner=True)
     text = _UPLOAD_FN + _curl_token(env, repo, "pull,push", True)
