@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _recording import RecordingShell, cancel_statuses, cancelled_session, puts_that_got_through
 
 from registry_client import (
     BlobFinished,
@@ -22,9 +27,8 @@ from registry_client import (
     ProgressEvent,
     Registry,
 )
-from registry_client._flow import Call, run
-from registry_client.requester import Requester
-from registry_client.services._shell import BlockingShell
+from registry_client._flow import run
+from registry_client._request import Request
 from registry_client.testing import FaultProxy, LocalRegistry, seed_blob
 
 pytestmark = pytest.mark.integration
@@ -36,25 +40,9 @@ def proxy(anon_registry: LocalRegistry) -> Iterator[FaultProxy]:
         yield p
 
 
-class _Recording(BlockingShell):
-    """The blocking shell, noting each request as the flow sends it: ``(method, URL or
-    path)``, in the flow's own order."""
-
-    __slots__ = ("sent",)
-
-    def __init__(self, requester: Requester) -> None:
-        super().__init__(requester)
-        self.sent: list[tuple[str, str]] = []
-
-    def perform(self, effect: Any) -> Any:
-        if isinstance(effect, Call):
-            self.sent.append((effect.request.method, effect.request.target))
-        return super().perform(effect)
-
-
 def _relay(
     proxy: FaultProxy, repository: str, digest: str, size: int,
-    sent: list[tuple[str, str]] | None = None, **kw: Any,
+    sent: list[Request] | None = None, **kw: Any,
 ) -> tuple[Descriptor, BlobService]:
     """Relay ``digest`` from ``repository/source`` to ``repository/target`` (through the
     proxy): what was stored, and the target's blobs. The requests the flow sends are
@@ -63,7 +51,7 @@ def _relay(
     target = reg.repository(f"{repository}/target").blobs
     source = reg.repository(f"{repository}/source").blobs.flows.fetch
     flow = target.flows.upload_stream(source, digest=digest, size=size, **kw)
-    shell = _Recording(reg.requester)
+    shell = RecordingShell(reg.requester)
     try:
         return run(flow, shell), target
     finally:
@@ -93,25 +81,16 @@ def test_a_corrupt_source_is_never_committed(
     digest = seed_blob(anon_registry, f"{unique_repository}/source", data)
     assert digest == "sha256:" + hashlib.sha256(data).hexdigest()
     proxy.add_rule("GET", f"/blobs/{digest}", action="corrupt", offset=1_500_000)
-    sent: list[tuple[str, str]] = []
+    sent: list[Request] = []
     with pytest.raises(DigestMismatchError):
         _relay(proxy, unique_repository, digest, len(data), sent)
     target = Registry(proxy.host, protocol="http").repository(f"{unique_repository}/target")
     assert not target.blobs.exists(digest)
-    # The client's own order: the session, its PUT (stopped before the block that would
-    # complete the wrong content), then that session cancelled. The proxy's record may
-    # list the PUT after the DELETE: each connection has its own thread, and the bytes
-    # of the stopped PUT can wait in the socket until its thread reads them.
-    uploads = [(method, url) for method, url in sent if "/blobs/uploads/" in url]
-    assert [method for method, _ in uploads] == ["POST", "PUT", "DELETE"]
-    session = uploads[1][1]
-    assert uploads[2][1] == session
+    # The client's own order (see _recording): the session, its PUT (stopped before the
+    # block that would complete the wrong content), then that session cancelled.
+    assert [r.method for r in sent if "/blobs/uploads/" in r.target] == ["POST", "PUT", "DELETE"]
+    session = cancelled_session(sent, digest)
     # No PUT got the whole blob to the registry, so none could commit it.
-    whole = [r for r in proxy.requests
-             if r.method == "PUT" and (r.request_bytes >= len(data) or r.status == 201)]
-    assert whole == []
-    # The registry got the cancel: 204, or 404 BLOB_UPLOAD_INVALID when the stopped PUT
-    # reached it first (Distribution then drops the session itself).
-    cancels = [e.status for e in anon_registry.access_log_entries()
-               if e.method == "DELETE" and e.path == urlsplit(session).path]
-    assert cancels in ([204], [404])
+    assert puts_that_got_through(proxy, session, len(data)) == []
+    # The registry got the cancel.
+    assert cancel_statuses(anon_registry, session) in ([204], [404])
