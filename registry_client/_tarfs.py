@@ -15,6 +15,7 @@ memory), used by ``mutate`` (append, flatten) and ``images.export``:
 
 from __future__ import annotations
 
+import copy
 import gzip
 import hashlib
 import os
@@ -22,6 +23,7 @@ import posixpath
 import shutil
 import stat
 import tarfile
+import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -314,6 +316,74 @@ class _Visibility:
         return keep
 
 
+@attrs.frozen
+class _Listed:
+    """What the merge needs to know of one entry before reading any data."""
+
+    name: str
+    is_dir: bool
+    link: str | None  # a hard link's cleaned target
+
+
+def _list_layer(path: Path) -> list[_Listed]:
+    return [_Listed(clean_name(info.name), info.isdir(),
+                    clean_name(info.linkname) if info.islnk() else None)
+            for info, _ in tar_entries(path)]
+
+
+EntryId = tuple[int, int]
+"""An entry of a merge: (layer number, ordinal in its layer)."""
+
+
+def _link_sources(listing: list[list[_Listed]]) -> dict[EntryId, EntryId]:
+    """For each hard link, the entry whose content it shares: its target as it was when
+    the link was made (a chain of links followed), even if a later layer deletes or
+    replaces that target. A link to nothing has no entry here."""
+    targets = {e.link for entries in listing for e in entries if e.link is not None}
+    current: dict[str, tuple[int, EntryId]] = {}  # target path -> (layer set in, source)
+
+    def drop_below(layer: int, prefix: str, *, itself: bool) -> None:
+        for name in [n for n, (set_in, _) in current.items() if set_in < layer
+                     and (n.startswith(prefix + "/") or (itself and n == prefix))]:
+            del current[name]
+
+    sources: dict[EntryId, EntryId] = {}
+    for i, entries in enumerate(listing):
+        for ordinal, entry in enumerate(entries):
+            parent, _, base = entry.name.rpartition("/")
+            if base == OPAQUE:
+                drop_below(i, parent, itself=False)
+                continue
+            if base.startswith(WHITEOUT):
+                drop_below(i, posixpath.join(parent, base[len(WHITEOUT):]), itself=True)
+                continue
+            if not entry.is_dir:
+                drop_below(i + 1, entry.name, itself=False)
+            source: EntryId | None = (i, ordinal)
+            if entry.link is not None:
+                found = current.get(entry.link)
+                source = found[1] if found else None
+                if source is not None:
+                    sources[(i, ordinal)] = source
+            if entry.name in targets:
+                if source is None:
+                    current.pop(entry.name, None)
+                else:
+                    current[entry.name] = (i, source)
+    return sources
+
+
+def _write_entry(merged: tarfile.TarFile, info: tarfile.TarInfo, data: IO[bytes] | None,
+                 ) -> None:
+    info.name = clean_name(info.name)
+    if info.islnk():
+        info.linkname = clean_name(info.linkname)
+    # tarfile writes a pax path over the name: the cleaned name must win
+    info.pax_headers = {k: v for k, v in info.pax_headers.items()
+                        if k not in ("path", "linkpath")}
+    merged.addfile(info, data)
+
+
 def merge_layers(layers: Iterable[Path], out: _Writable) -> None:
     """Write to ``out`` the root filesystem that ``layers`` (blobs, bottom first) make.
 
@@ -321,33 +391,70 @@ def merge_layers(layers: Iterable[Path], out: _Writable) -> None:
     (a later entry replaces an earlier one, a non-directory hides what was below it,
     ``.wh.NAME`` deletes NAME from the layers below, ``.wh..wh..opq`` empties its
     directory of what the layers below put there), then from the bottom up to write the
-    survivors in layer order (a hard link after its target). Whiteout files are not
-    written; entry metadata is kept, names are cleaned (``./a`` -> ``a``).
+    survivors in layer order. Whiteout files are not written; entry metadata is kept,
+    names are cleaned (``./a`` -> ``a``).
+
+    A hard link is written after the file it links to. When a later layer deletes or
+    replaces its target, the link becomes a regular file with the content the target
+    had when the link was made (what umoci unpacks); other links to that same content
+    then link to it.
 
     Raises:
         LayerError: a layer is not a (gzip) tar stream.
     """
     paths = list(layers)
-    listing = [[(clean_name(info.name), info.isdir()) for info, _ in tar_entries(p)]
-               for p in paths]
+    listing = [_list_layer(p) for p in paths]
     visibility = _Visibility()
     keep = [set[int]() for _ in paths]
     for i in range(len(paths) - 1, -1, -1):
-        keep[i] = visibility.layer(listing[i])
-    with tarfile.open(fileobj=out, mode="w|",  # type: ignore[call-overload]
-                      format=tarfile.PAX_FORMAT) as merged:
+        keep[i] = visibility.layer([(e.name, e.is_dir) for e in listing[i]])
+    sources = _link_sources(listing)
+    # Decide, in writing order, what each surviving link becomes: a link to the first
+    # survivor that holds its content, or (there being none yet) that content itself.
+    holder: dict[EntryId, str] = {}  # a content's source -> the name written with it
+    link_to: dict[EntryId, str] = {}
+    copy_of: dict[EntryId, EntryId] = {}
+    for i, entries in enumerate(listing):
+        for ordinal in sorted(keep[i]):
+            here = (i, ordinal)
+            source = sources.get(here)
+            if source is None:
+                holder.setdefault(here, entries[ordinal].name)
+            elif source in holder:
+                link_to[here] = holder[source]
+            else:
+                copy_of[here] = source
+                holder[source] = entries[ordinal].name
+    stash_ids = set(copy_of.values())
+    with tempfile.TemporaryDirectory(dir=paths[0].parent if paths else None) as spare, \
+            tarfile.open(fileobj=out, mode="w|",  # type: ignore[call-overload]
+                         format=tarfile.PAX_FORMAT) as merged:
+        stashed: dict[EntryId, tuple[tarfile.TarInfo, Path | None]] = {}
         for i, path in enumerate(paths):
             for ordinal, (info, tar) in enumerate(tar_entries(path)):
+                here = (i, ordinal)
+                if here in stash_ids:
+                    kept_data: Path | None = None
+                    if info.isreg():
+                        kept_data = Path(spare, f"{i}-{ordinal}")
+                        with tar.extractfile(info) as src, open(kept_data, "wb") as f:  # type: ignore[union-attr]
+                            shutil.copyfileobj(src, f, _BLOCK)
+                    stashed[here] = (copy.copy(info), kept_data)
                 if ordinal not in keep[i]:
                     continue
-                info.name = clean_name(info.name)
-                if info.islnk():
-                    info.linkname = clean_name(info.linkname)
-                # tarfile writes a pax path over the name: the cleaned name must win
-                info.pax_headers = {k: v for k, v in info.pax_headers.items()
-                                    if k not in ("path", "linkpath")}
-                data = tar.extractfile(info) if info.isreg() else None
-                merged.addfile(info, data)
+                if here in copy_of:
+                    original, kept_data = stashed[copy_of[here]]
+                    info = copy.copy(original)
+                    info.name = listing[i][ordinal].name
+                    if kept_data is None:
+                        _write_entry(merged, info, None)
+                    else:
+                        with open(kept_data, "rb") as data:
+                            _write_entry(merged, info, data)
+                    continue
+                if here in link_to:
+                    info.linkname = link_to[here]
+                _write_entry(merged, info, tar.extractfile(info) if info.isreg() else None)
 
 
 def flatten_layers(layers: Iterable[Path], dest: Path) -> PreparedLayer:

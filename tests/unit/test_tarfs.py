@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import stat
+import subprocess
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -225,6 +226,67 @@ def test_a_hard_link_is_written_after_its_target(tmp_path: Path) -> None:
         infos = tar.getmembers()
     assert [i.name for i in infos] == ["bin", "bin/real", "bin/alias"]
     assert infos[2].islnk() and infos[2].linkname == "bin/real"
+
+
+def merged_infos(paths: Sequence[Path]) -> list[tuple[str, str, bytes | None]]:
+    """The merge of ``paths``: (name, "file"|"link"|"dir", content or link target)."""
+    out = io.BytesIO()
+    merge_layers(paths, out)
+    out.seek(0)
+    result: list[tuple[str, str, bytes | None]] = []
+    with tarfile.open(fileobj=out) as tar:
+        for info in tar:
+            f = tar.extractfile(info) if info.isreg() else None
+            if info.islnk():
+                result.append((info.name, "link", info.linkname.encode()))
+            else:
+                result.append((info.name, "dir" if info.isdir() else "file",
+                               f.read() if f else None))
+    return result
+
+
+def test_a_hard_link_whose_target_is_whited_out_becomes_a_file_with_its_content(
+        tmp_path: Path) -> None:
+    paths = [layer([("etc", None), ("etc/hard1", b"hard")], tmp_path / "a.tgz",
+                   links=[("etc/hard2", "etc/hard1"), ("etc/hard3", "etc/hard2")]),
+             layer([("etc/other", b"x")], tmp_path / "b.tgz"),
+             layer([("etc/.wh.hard1", b"")], tmp_path / "c.tgz")]
+    # the first survivor carries the content; the other link of the same file links to it
+    assert merged_infos(paths) == [("etc", "dir", None), ("etc/hard2", "file", b"hard"),
+                                   ("etc/hard3", "link", b"etc/hard2"),
+                                   ("etc/other", "file", b"x")]
+    out = tmp_path / "rootfs.tar"
+    with open(out, "wb") as f:
+        merge_layers(paths, f)
+    unpacked = tmp_path / "rootfs"
+    unpacked.mkdir()
+    subprocess.run(["tar", "-xf", str(out), "-C", str(unpacked)], check=True)  # GNU tar
+    assert (unpacked / "etc/hard3").read_bytes() == b"hard"
+    assert (unpacked / "etc/hard3").stat().st_ino == (unpacked / "etc/hard2").stat().st_ino
+
+
+def test_a_hard_link_whose_target_is_replaced_keeps_the_old_content(tmp_path: Path) -> None:
+    paths = [layer([("a", None), ("a/f1", b"one")], tmp_path / "a.tgz",
+                   links=[("a/hl", "a/f1")]),
+             layer([("a/f1", b"two")], tmp_path / "b.tgz")]
+    assert merged_infos(paths) == [("a", "dir", None), ("a/hl", "file", b"one"),
+                                   ("a/f1", "file", b"two")]
+
+
+def test_a_hard_link_to_a_file_replaced_before_it_links_to_the_new_file(
+        tmp_path: Path) -> None:
+    paths = [layer([("a", None), ("a/f1", b"one")], tmp_path / "a.tgz"),
+             layer([("a/f1", b"two")], tmp_path / "b.tgz", links=[("a/hl", "a/f1")])]
+    assert merged_infos(paths) == [("a", "dir", None), ("a/f1", "file", b"two"),
+                                   ("a/hl", "link", b"a/f1")]
+
+
+def test_a_hard_link_whose_target_dir_is_made_opaque_becomes_a_file(tmp_path: Path) -> None:
+    paths = [layer([("d", None), ("d/f", b"old")], tmp_path / "a.tgz",
+                   links=[("keep", "d/f")]),
+             layer([("d/.wh..wh..opq", b""), ("d/g", b"new")], tmp_path / "b.tgz")]
+    assert merged_infos(paths) == [("d", "dir", None), ("keep", "file", b"old"),
+                                   ("d/g", "file", b"new")]
 
 
 def test_flatten_layers_is_the_merge_gzipped_deterministically(tmp_path: Path) -> None:
