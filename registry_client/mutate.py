@@ -39,6 +39,7 @@ import copy
 import datetime as _dt
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -218,12 +219,45 @@ def _layer_type(manifest_type: str) -> str:
             else mediatypes.OCI_LAYER_GZIP)
 
 
+_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d{1,9})?"
+                      r"([Zz]|[+-]\d{2}:\d{2})")
+
+
 def _rfc3339(value: str | _dt.datetime) -> str:
+    """``created`` as the config writes it: RFC 3339 in UTC, ``2025-01-02T03:04:05Z``.
+
+    Takes a timezone-aware datetime or RFC 3339 text (``T`` between date and time, ``Z``
+    or an offset, up to nanoseconds; ``2025-01-02T04:04:05.5+01:00`` becomes
+    ``2025-01-02T03:04:05.5Z``).
+
+    Raises:
+        ValueError: text that is not RFC 3339, or a naive datetime (no timezone: local
+            time or UTC? give ``tzinfo``, e.g. ``datetime.now(timezone.utc)``).
+        TypeError: neither text nor a datetime.
+    """
+    fraction = ""
     if isinstance(value, str):
-        return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=_dt.timezone.utc)
-    return value.astimezone(_dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        match = _RFC3339.fullmatch(value)
+        try:
+            if match is None:
+                raise ValueError
+            date, time, fraction, offset = match.groups(default="")
+            when = _dt.datetime.fromisoformat(
+                f"{date}T{time}{'+00:00' if offset in ('Z', 'z') else offset}")
+        except ValueError:
+            raise ValueError(f"created: {value!r} is not an RFC 3339 time, e.g. "
+                             "2025-01-02T03:04:05Z") from None
+    elif isinstance(value, _dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("created: a datetime without a timezone; give one, e.g. "
+                             "datetime(2025, 1, 2, tzinfo=timezone.utc)")
+        when = value
+        if value.microsecond:
+            fraction = f".{value.microsecond:06d}".rstrip("0")
+    else:
+        raise TypeError(f"created: an RFC 3339 str or a datetime, not {type(value).__name__}")
+    utc = when.astimezone(_dt.timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
 
 
 def _history_entry(config_doc: Mapping[str, Any], created_by: str,
@@ -316,12 +350,13 @@ class MutateFlows:
     ) -> Flow[Image]:
         """The flow of :func:`config`."""
         check_tag(tag)
+        stamp = None if created is None else _rfc3339(created)
         ports = [p if "/" in p else f"{p}/tcp" for p in exposed_ports or ()]
 
         def edit(image: SingleImage, src: _Source) -> Flow[_Edited]:
             doc = copy.deepcopy(image.config_doc)
-            if created is not None:
-                doc["created"] = _rfc3339(created)
+            if stamp is not None:
+                doc["created"] = stamp
             settings = doc.get("config")
             if not isinstance(settings, dict):
                 settings = doc["config"] = {}

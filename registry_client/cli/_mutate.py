@@ -155,8 +155,13 @@ def run_mutate(ctx: Context) -> int:
     """``mutate REFERENCE [--label K=V]... -t NEW``."""
     # loaded by the verbs that use it
     from registry_client import mutate
+    from registry_client.mutate import _rfc3339
 
     args = ctx.args
+    try:
+        created = None if args.created is None else _rfc3339(args.created)
+    except ValueError as exc:
+        raise UsageError(f"--created: {exc}") from None
     repo, tag, (reference,) = _target(ctx, ("REFERENCE", args.reference))
     ports = _words(args.exposed_ports) or None
     image = mutate.config(
@@ -164,7 +169,7 @@ def run_mutate(ctx: Context) -> int:
         env=key_values(args.env, "--env") or None, entrypoint=_words(args.entrypoint),
         cmd=_words(args.cmd), user=args.config_user, workdir=args.workdir,
         exposed_ports=ports, annotations=key_values(args.annotation) or None,
-        created=args.created, platform=ctx.platform)
+        created=created, platform=ctx.platform)
     return _report(ctx, image)
 
 

@@ -168,3 +168,12 @@ def test_export_to_a_terminal_is_refused(
     assert main(["export", base, "-", "--plain-http"]) == 2
     assert terminal.getvalue() == ""
     assert "standard output is a terminal" in capsys.readouterr().err
+
+
+def test_a_created_time_that_is_no_rfc3339_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # refused before any request: nothing listens on port 9
+    assert main(["mutate", "127.0.0.1:9/app:1", "--created", "yesterday",
+                 "-t", "127.0.0.1:9/app:2", "--plain-http"]) == 2
+    assert "--created: created: 'yesterday' is not an RFC 3339 time" in capsys.readouterr().err

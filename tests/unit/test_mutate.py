@@ -54,10 +54,32 @@ def test_env_updates_replace_in_place_and_append_new_keys() -> None:
 
 
 def test_created_is_written_in_utc_rfc3339() -> None:
-    assert _rfc3339(dt.datetime(2025, 1, 2, 3, 4, 5)) == "2025-01-02T03:04:05Z"
     plus_one = dt.timezone(dt.timedelta(hours=1))
     assert _rfc3339(dt.datetime(2025, 1, 2, 4, 4, 5, tzinfo=plus_one)) == "2025-01-02T03:04:05Z"
+    assert _rfc3339(dt.datetime(2025, 1, 2, 3, 4, 5, 250000, tzinfo=dt.timezone.utc)) == (
+        "2025-01-02T03:04:05.25Z")
     assert _rfc3339("2020-01-01T00:00:00Z") == "2020-01-01T00:00:00Z"
+    assert _rfc3339("2020-01-01t01:30:00.123456789+01:30") == "2020-01-01T00:00:00.123456789Z"
+
+
+@pytest.mark.parametrize("text", [
+    "not-a-date", "yesterday", "2020-01-01", "2020-01-01T00:00:00", "2020-01-01 00:00:00Z",
+    "2020-13-01T00:00:00Z", "2020-02-30T00:00:00Z", "2020-01-01T00:00:00.Z",
+    " 2020-01-01T00:00:00Z", "2020-01-01T00:00:00+0100"])
+def test_created_that_is_no_rfc3339_time_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="RFC 3339"):
+        _rfc3339(text)
+
+
+def test_a_naive_datetime_or_another_type_is_refused_before_any_request() -> None:
+    repo = Registry("127.0.0.1:9", protocol="http").repository("app")
+    with pytest.raises(ValueError, match="timezone"):
+        mutate.config(repo, "1.0", tag="new", created=dt.datetime(2025, 1, 2))
+    with pytest.raises(ValueError, match="RFC 3339"):
+        mutate.config(repo, "1.0", tag="new", created="not-a-date")
+    with pytest.raises(TypeError, match="datetime"):
+        mutate.config(repo, "1.0", tag="new", created=1700000000)  # type: ignore[arg-type]
+    assert repo.requester.stats["requests"] == 0
 
 
 def single(media_type: str, config_doc: dict[str, object]) -> SingleImage:
