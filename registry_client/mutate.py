@@ -179,6 +179,8 @@ def rebase(
     Raises:
         BaseMismatchError: ``old_base``'s layers are not the first layers of the image.
         NotFoundError: no such image or base.
+        PlatformNotFoundError: a base has no image of a platform of the image (a
+            single-platform base for an index, or a base of another platform).
     """
     return run(MutateFlows.of(repo).rebase(reference, old_base=old_base, new_base=new_base,
                                            tag=tag), BlockingShell(repo.requester))
@@ -469,8 +471,11 @@ class MutateFlows:
     def _image_of(self, src: _Source, platform: Platform) -> Flow[SingleImage]:
         """The image of ``src``: itself, or its entry for ``platform`` when an index."""
         raw = yield from src.manifests.get_raw(src.reference)
+        # a base of another platform would mix architectures: refused (a single base
+        # image must be of the image's platform, when the image's config names one)
+        known = bool(platform.os and platform.architecture)
         return (yield from single_image(src.manifests, src.blobs, raw,
-                                        platform if _light.read(raw)[0] else None,
+                                        platform if known or _light.read(raw)[0] else None,
                                         self._endpoint.body_limit))
 
     # -- writing ------------------------------------------------------------------------

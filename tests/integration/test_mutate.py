@@ -355,3 +355,21 @@ def test_mutate_works_in_every_auth_mode_and_mounts_across_repositories(
     files = tar_files(repo.images.export("flat", tmp_path / "rootfs.tar"))
     assert files["etc/base.txt"] == b"base\n" and "srv/main.sh" in files
     assert len({app.digest, labelled.digest, flat.digest}) == 3
+
+
+def test_rebasing_an_index_onto_a_base_lacking_one_of_its_platforms_is_refused(
+    client: Registry, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    two = ["linux/amd64", "linux/arm64"]
+    seed_image(anon_registry, unique_repository, "old", layers=(100,), platforms=two, seed=1)
+    seed_image(anon_registry, unique_repository, "new", layers=(200,), platforms=two, seed=2)
+    seed_image(anon_registry, unique_repository, "new-amd64", layers=(300,), seed=3)
+    repo = client.repository(unique_repository)
+    old_amd64 = json.loads(repo.manifests.get_raw("old").data)["manifests"][0]["digest"]
+    mutate.append(repo, "old", [app_dir(tmp_path)], tag="app")
+    both = mutate.rebase(repo, "app", old_base="old", new_base="new", tag="rebased")
+    assert [str(p) for p in both.platforms] == two
+    for old, new in (("old", "new-amd64"), (old_amd64, "new")):
+        with pytest.raises(PlatformNotFoundError, match="linux/arm64"):
+            mutate.rebase(repo, "app", old_base=old, new_base=new, tag="mixed")
+    assert "mixed" not in repo.tags.get_all()
