@@ -179,6 +179,8 @@ def rebase(
     Raises:
         BaseMismatchError: ``old_base``'s layers are not the first layers of the image.
         NotFoundError: no such image or base.
+        LayerError: a new base layer a Docker manifest cannot list (zstd); the layers'
+            Docker and OCI gzip types are otherwise converted to the image's family.
         PlatformNotFoundError: a base has no image of a platform of the image (a
             single-platform base for an index, or a base of another platform).
     """
@@ -223,6 +225,36 @@ def _layer_type(manifest_type: str) -> str:
 
 _RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d{1,9})?"
                       r"([Zz]|[+-]\d{2}:\d{2})")
+
+
+# a layer's media type in one family and the other: the same blob bytes
+_DOCKER_FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+_DOCKER_TAR = "application/vnd.docker.image.rootfs.diff.tar"
+_OCI_NONDISTRIBUTABLE = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+_DOCKER_OF_OCI = {mediatypes.OCI_LAYER_GZIP: mediatypes.DOCKER_LAYER,
+                  mediatypes.OCI_LAYER: _DOCKER_TAR,
+                  _OCI_NONDISTRIBUTABLE: _DOCKER_FOREIGN}
+_OCI_OF_DOCKER = {v: k for k, v in _DOCKER_OF_OCI.items()}
+
+
+def _layer_in(desc: Mapping[str, Any], manifest_type: str) -> dict[str, Any]:
+    """The layer descriptor ``desc`` (of either family) as a manifest of ``manifest_type``
+    lists it: gzip Docker and OCI layer types swapped, the blob the same.
+
+    Raises:
+        LayerError: a layer a Docker schema 2 manifest cannot list (zstd, other types).
+    """
+    kind = desc.get("mediaType")
+    if manifest_type == mediatypes.DOCKER_MANIFEST_V2:
+        if kind in _DOCKER_OF_OCI:
+            return {**desc, "mediaType": _DOCKER_OF_OCI[kind]}
+        if kind not in _OCI_OF_DOCKER:
+            raise LayerError(f"layer {desc.get('digest')} ({kind}) cannot be listed in a "
+                             "Docker schema 2 manifest; use an OCI image")
+        return dict(desc)
+    if kind in _OCI_OF_DOCKER:
+        return {**desc, "mediaType": _OCI_OF_DOCKER[kind]}
+    return dict(desc)
 
 
 def _rfc3339(value: str | _dt.datetime) -> str:
@@ -422,8 +454,10 @@ class MutateFlows:
                     f"{src.name}@{image.raw.digest} ({platform}) is not built on {old_base}: "
                     f"its first {n} layers are not {old_base}'s")
             manifest = copy.deepcopy(image.manifest)
-            manifest["layers"] = [*copy.deepcopy(new.manifest.get("layers") or []),
-                                  *manifest.get("layers", [])[n:]]
+            # the new base's layers typed as this manifest's family (Docker <-> OCI)
+            manifest["layers"] = [_layer_in(d, image.raw.media_type) for d in
+                                  [*(new.manifest.get("layers") or []),
+                                   *manifest.get("layers", [])[n:]]]
             doc = copy.deepcopy(image.config_doc)
             own_ids = list((doc.get("rootfs") or {}).get("diff_ids") or [])[n:]
             rootfs = doc.setdefault("rootfs", {"type": "layers"})

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import subprocess
 import tarfile
 import tracemalloc
 from collections.abc import Iterator
@@ -373,3 +374,31 @@ def test_rebasing_an_index_onto_a_base_lacking_one_of_its_platforms_is_refused(
         with pytest.raises(PlatformNotFoundError, match="linux/arm64"):
             mutate.rebase(repo, "app", old_base=old, new_base=new, tag="mixed")
     assert "mixed" not in repo.tags.get_all()
+
+
+@pytest.mark.parametrize(("image_media", "base_media"), [("docker", "oci"), ("oci", "docker")])
+def test_rebase_across_docker_and_oci_types_the_base_layers_as_the_image_s_family(
+    client: Registry, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+    image_media: str, base_media: str,
+) -> None:
+    seed_image(anon_registry, unique_repository, "old", layers=(100,), media=image_media,
+               seed=1)
+    seed_image(anon_registry, unique_repository, "new", layers=(200, 300), media=base_media,
+               seed=2)
+    repo = client.repository(unique_repository)
+    mutate.append(repo, "old", [app_dir(tmp_path)], tag="app")
+    rebased = mutate.rebase(repo, "app", old_base="old", new_base="new", tag="rebased")
+    manifest = json.loads(repo.manifests.get_raw("rebased").data)
+    family = ({"application/vnd.docker.image.rootfs.diff.tar.gzip"} if image_media == "docker"
+              else {"application/vnd.oci.image.layer.v1.tar+gzip"})
+    assert rebased.media_type == json.loads(repo.manifests.get_raw("app").data)["mediaType"]
+    assert {d["mediaType"] for d in manifest["layers"]} == family
+    new = json.loads(repo.manifests.get_raw("new").data)
+    assert [d["digest"] for d in manifest["layers"][:2]] == [d["digest"] for d in new["layers"]]
+    # skopeo parses the manifest: it refuses a schema 2 manifest listing OCI layer types
+    inspected = subprocess.run(
+        ["skopeo", "inspect", "--tls-verify=false",
+         f"docker://{anon_registry.host}/{unique_repository}:rebased"],
+        capture_output=True, text=True, timeout=120)
+    assert inspected.returncode == 0, inspected.stderr
+    assert len(json.loads(inspected.stdout)["Layers"]) == 3

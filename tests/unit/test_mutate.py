@@ -12,7 +12,7 @@ import pytest
 from registry_client import InvalidReferenceError, LayerError, Registry, mutate
 from registry_client._tarfs import PreparedLayer
 from registry_client.models import Descriptor, RawManifest
-from registry_client.mutate import MutateFlows, _add_layers, _merge_env, _rfc3339
+from registry_client.mutate import MutateFlows, _add_layers, _layer_in, _merge_env, _rfc3339
 from registry_client.services._export import SingleImage
 
 DIGEST = "sha256:" + "a" * 64
@@ -138,3 +138,23 @@ def test_a_base_without_history_gets_none_invented() -> None:
     assert "history" not in config
     assert config["rootfs"]["diff_ids"][-1] == new.diff_id
     assert len(manifest["layers"]) == 2
+
+
+def test_a_layer_is_typed_as_the_manifest_s_family_or_refused() -> None:
+    docker, oci = ("application/vnd.docker.distribution.manifest.v2+json",
+                   "application/vnd.oci.image.manifest.v1+json")
+    gz = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": DIGEST,
+          "size": 3}
+    as_docker = _layer_in(gz, docker)
+    assert as_docker == {**gz, "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip"}
+    assert _layer_in(as_docker, oci) == gz
+    assert _layer_in(gz, oci) == gz
+    foreign = {"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+               "digest": DIGEST, "size": 3, "urls": ["https://example.com/l"]}
+    assert _layer_in(foreign, oci)["mediaType"] == (
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip")
+    assert _layer_in(foreign, oci)["urls"] == foreign["urls"]
+    zstd = {**gz, "mediaType": "application/vnd.oci.image.layer.v1.tar+zstd"}
+    assert _layer_in(zstd, oci) == zstd
+    with pytest.raises(LayerError, match="Docker schema 2"):
+        _layer_in(zstd, docker)
