@@ -180,14 +180,62 @@ def pack_directory(root: str | os.PathLike[str], out: IO[bytes]) -> None:
                 raise LayerError(f"{entry.path}: a socket, FIFO or device cannot go in a layer")
 
 
+class _Tail:
+    """Reads ``source``, counting the bytes and keeping the last ones read (enough to look
+    back at the block a tar reader stopped at)."""
+
+    KEEP = 1 << 16
+
+    def __init__(self, source: _Readable) -> None:
+        self.source = source
+        self.total = 0
+        self.window = bytearray()
+        self.start = 0  # the stream offset of window[0]
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.source.read(n)
+        self.total += len(data)
+        self.window += data
+        if len(self.window) > 2 * self.KEEP:
+            drop = len(self.window) - self.KEEP
+            del self.window[:drop]
+            self.start += drop
+        return data
+
+    def block_at(self, offset: int) -> bytes | None:
+        """The 512 bytes at ``offset`` (fewer at the end of the stream; None when they
+        have left the window)."""
+        while self.total < offset + 512 and self.read(512):
+            pass
+        if offset < self.start:
+            return None
+        return bytes(self.window[offset - self.start:offset - self.start + 512])
+
+
 def _check_tar(stream: IO[bytes], what: str) -> None:
-    """Read ``stream`` as a tar archive to its end marker, or raise LayerError."""
+    """Read ``stream`` as a tar archive to its end, or raise LayerError.
+
+    Python's tarfile takes a cut-off header, or a member cut off inside its data, for the
+    end of the archive; GNU tar and container runtimes do not. So the archive must end
+    with an end-of-archive zero block, or exactly after its last member's data.
+    """
+    tail = _Tail(stream)
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as tar:
-            for _ in tar:
-                pass
+        with tarfile.open(fileobj=tail, mode="r|") as tar:  # type: ignore[call-overload]
+            last = ""
+            for info in tar:
+                last = info.name
+            end = tar.offset
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise LayerError(f"{what}: not a readable tar archive ({exc})") from None
+    block = tail.block_at(end)
+    if block is None or (block == bytes(len(block)) and (len(block) == 512 or not block)):
+        if tail.total >= end:
+            return
+        raise LayerError(f"{what}: the tar archive is cut off inside {last!r}")
+    if len(block) < 512 and not any(block):
+        raise LayerError(f"{what}: the tar archive is cut off after {last!r}")
+    raise LayerError(f"{what}: a cut-off or unreadable tar header after {last!r}")
 
 
 def _sniff(path: Path) -> bytes:

@@ -157,6 +157,54 @@ def test_what_is_no_tar_is_refused(tmp_path: Path, content: bytes, message: str)
         prepare_layer(source, tmp_path / "out.gz")
 
 
+
+def three_entries() -> bytes:
+    """A ustar archive: a directory header at 0, ``dir/a`` (700 bytes) at 512 with its
+    data at 1024-2047, ``dir/b`` (100 bytes) at 2048 with data at 2560; it ends at 3072."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        directory = tarfile.TarInfo("dir")
+        directory.type = tarfile.DIRTYPE
+        tar.addfile(directory)
+        for name, size in (("dir/a", 700), ("dir/b", 100)):
+            info = tarfile.TarInfo(name)
+            info.size = size
+            tar.addfile(info, io.BytesIO(b"x" * size))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("cut", "accepted"), [
+    (1000, False),  # inside dir/a's header (GNU tar lists "dir" and says nothing)
+    (1024, False), (2600, False),  # inside a member's data
+    (512, True), (2048, True), (3072, True),  # after a member, no end-of-archive blocks
+    (3584, True),  # one of the two zero blocks (GNU tar: "A lone zero block")
+    (None, True),
+])
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_tar_cut_off_is_refused(tmp_path: Path, cut: int | None, accepted: bool,
+                                  compress: bool) -> None:
+    data = three_entries()[:cut]
+    path = tmp_path / "layer.tar"
+    path.write_bytes(gzip.compress(data) if compress else data)
+    gnu = subprocess.run(["tar", "-tf", str(path)], capture_output=True, check=False)
+    if cut != 1000:
+        assert (gnu.returncode == 0) is accepted, gnu.stderr  # GNU tar agrees
+    if accepted:
+        assert prepare_layer(path, tmp_path / "out.tgz").diff_id == (
+            "sha256:" + hashlib.sha256(data).hexdigest())
+    else:
+        with pytest.raises(LayerError, match=r"cut.off|not a readable tar"):
+            prepare_layer(path, tmp_path / "out.tgz")
+
+
+def test_a_header_that_is_no_header_after_the_members_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "layer.tar"
+    path.write_bytes(three_entries()[:3072] + b"y" * 512 + bytes(1024))
+    gnu = subprocess.run(["tar", "-tf", str(path)], capture_output=True, check=False)
+    assert gnu.returncode == 2  # "Skipping to next header"
+    with pytest.raises(LayerError, match="unreadable tar header after 'dir/b'"):
+        prepare_layer(path, tmp_path / "out.tgz")
+
 def test_a_missing_layer_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LayerError, match="no such layer"):
         prepare_layer(tmp_path / "nope", tmp_path / "out.gz")
