@@ -357,6 +357,9 @@ class MutateFlows:
     ) -> Flow[Image]:
         """The flow of :func:`append`."""
         check_tag(tag)
+        if isinstance(layers, (str, bytes, os.PathLike)):
+            raise TypeError("layers: a list of directories or tar files, e.g. "
+                            f"[{layers!r}], not one {type(layers).__name__}")
         sources = list(layers)
         if not sources:
             raise LayerError("append: no layers given")
@@ -385,7 +388,16 @@ class MutateFlows:
         """The flow of :func:`config`."""
         check_tag(tag)
         stamp = None if created is None else _rfc3339(created)
-        ports = [p if "/" in p else f"{p}/tcp" for p in exposed_ports or ()]
+        labels, env, annotations = (_text_map(labels, "labels"), _text_map(env, "env"),
+                                    _text_map(annotations, "annotations"))
+        for key in env or {}:
+            if not key or "=" in key:
+                raise ValueError(f"env: {key!r} is no variable name (empty or with '=')")
+        entrypoint, cmd = _words(entrypoint, "entrypoint"), _words(cmd, "cmd")
+        for name, text in (("user", user), ("workdir", workdir)):
+            if text is not None and not isinstance(text, str):
+                raise TypeError(f"{name}: a str, not {type(text).__name__}")
+        ports = [_port(p) for p in _words(exposed_ports, "exposed_ports") or ()]
 
         def edit(image: SingleImage, src: _Source) -> Flow[_Edited]:
             doc = copy.deepcopy(image.config_doc)
@@ -596,6 +608,45 @@ class MutateFlows:
                         max_workers=self._workers)
         yield from copier.copy(digest, self._target, None, progress=None, referrers=False,
                                dry_run=False)
+
+
+def _words(value: Iterable[str] | None, what: str) -> list[str] | None:
+    """A list of str given as ``what`` (None stays None); a bare str is refused, not
+    split into characters."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"{what}: a list of str (e.g. [{value!r}]), not "
+                        f"{type(value).__name__}")
+    words = list(value)
+    for word in words:
+        if not isinstance(word, str):
+            raise TypeError(f"{what}: {word!r} is not a str")
+    return words
+
+
+def _text_map(value: Mapping[str, str] | None, what: str) -> dict[str, str] | None:
+    """A mapping of str to str given as ``what``, or TypeError."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{what}: a mapping of str to str, not {type(value).__name__}")
+    for key, text in value.items():
+        if not isinstance(key, str) or not isinstance(text, str):
+            raise TypeError(f"{what}: {key!r}: {text!r}: keys and values must be str")
+    return dict(value)
+
+
+_PORT = re.compile(r"([0-9]{1,5})(?:/(tcp|udp|sctp))?")
+
+
+def _port(text: str) -> str:
+    """An exposed port as the config lists it: ``8080`` -> ``8080/tcp``."""
+    match = _PORT.fullmatch(text)
+    if match is None or not 0 < int(match[1]) < 65536:
+        raise ValueError(f"exposed_ports: {text!r} is no port; give N or N/tcp, N/udp, "
+                         "N/sctp (N from 1 to 65535)")
+    return f"{int(match[1])}/{match[2] or 'tcp'}"
 
 
 def _merge_env(current: Sequence[str], updates: Mapping[str, str]) -> list[str]:

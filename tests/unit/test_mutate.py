@@ -12,7 +12,14 @@ import pytest
 from registry_client import InvalidReferenceError, LayerError, Registry, mutate
 from registry_client._tarfs import PreparedLayer
 from registry_client.models import Descriptor, RawManifest
-from registry_client.mutate import MutateFlows, _add_layers, _layer_in, _merge_env, _rfc3339
+from registry_client.mutate import (
+    MutateFlows,
+    _add_layers,
+    _layer_in,
+    _merge_env,
+    _port,
+    _rfc3339,
+)
 from registry_client.services._export import SingleImage
 
 DIGEST = "sha256:" + "a" * 64
@@ -158,3 +165,41 @@ def test_a_layer_is_typed_as_the_manifest_s_family_or_refused() -> None:
     assert _layer_in(zstd, oci) == zstd
     with pytest.raises(LayerError, match="Docker schema 2"):
         _layer_in(zstd, docker)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"entrypoint": "python"}, TypeError, "entrypoint: a list of str"),
+    ({"cmd": "serve"}, TypeError, "cmd: a list of str"),
+    ({"cmd": ["serve", 1]}, TypeError, "1 is not a str"),
+    ({"exposed_ports": "8080"}, TypeError, "exposed_ports: a list of str"),
+    ({"exposed_ports": ["abc"]}, ValueError, "'abc' is no port"),
+    ({"exposed_ports": ["8080/xyz"]}, ValueError, "is no port"),
+    ({"exposed_ports": ["70000"]}, ValueError, "is no port"),
+    ({"env": {"K": None}}, TypeError, "keys and values must be str"),
+    ({"env": {"A=B": "1"}}, ValueError, "no variable name"),
+    ({"env": {"": "1"}}, ValueError, "no variable name"),
+    ({"env": ["A=1"]}, TypeError, "env: a mapping"),
+    ({"labels": {"k": 1}}, TypeError, "labels: 'k': 1"),
+    ({"annotations": {1: "v"}}, TypeError, "annotations"),
+    ({"user": 1000}, TypeError, "user: a str"),
+])
+def test_config_arguments_of_the_wrong_kind_are_refused_before_any_request(
+    kwargs: dict[str, object], error: type[Exception], message: str,
+) -> None:
+    repo = Registry("127.0.0.1:9", protocol="http").repository("app")
+    with pytest.raises(error, match=message):
+        mutate.config(repo, "1.0", tag="new", **kwargs)  # type: ignore[arg-type]
+    assert repo.requester.stats["requests"] == 0
+
+
+def test_ports_are_written_with_their_protocol() -> None:
+    assert [_port(p) for p in ("8080", "53/udp", "9/sctp", "443/tcp")] == [
+        "8080/tcp", "53/udp", "9/sctp", "443/tcp"]
+
+
+@pytest.mark.parametrize("layers", ["small", Path("small")])
+def test_one_layer_not_in_a_list_is_refused(layers: object) -> None:
+    repo = Registry("127.0.0.1:9", protocol="http").repository("app")
+    with pytest.raises(TypeError, match="layers: a list"):
+        mutate.append(repo, "base", layers, tag="new")  # type: ignore[arg-type]
+    assert repo.requester.stats["requests"] == 0
