@@ -3,7 +3,9 @@ root filesystem exported as a tar: what ``images.export`` and ``mutate`` read im
 
 from __future__ import annotations
 
+import errno
 import os
+import secrets
 import shutil
 import tempfile
 from functools import partial
@@ -117,19 +119,35 @@ def fetch_layers(
     return paths
 
 
+def check_destination(dest: Path) -> None:
+    """Raise FileNotFoundError unless ``dest``'s directory exists (it is not created)."""
+    if not dest.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "no such directory to write the tar in",
+                                str(dest.parent))
+
+
 def write_rootfs(layers: list[Path], dest: Path) -> None:
-    """Merge ``layers`` into a tar at ``dest``, renamed into place only when complete."""
+    """Merge ``layers`` into a tar at ``dest``, renamed into place only when complete.
+
+    The file is created as any new file is (mode 0666 less the umask); its directory
+    must exist, as for ``cp``.
+
+    Raises:
+        FileNotFoundError: ``dest``'s directory does not exist.
+    """
     from .. import _tarfs  # tarfile and gzip are loaded when an export runs, not at import
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial",
-                                        dir=dest.parent)
+    check_destination(dest)
+    parent = dest.parent
+    partial_name = parent / f".{dest.name}.{secrets.token_hex(6)}.partial"
+    # os.open applies the umask to 0o666, as creating the file directly would
+    fd = os.open(partial_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as out:
             _tarfs.merge_layers(layers, out)
         os.replace(partial_name, dest)
     except BaseException:
-        Path(partial_name).unlink(missing_ok=True)
+        partial_name.unlink(missing_ok=True)
         raise
 
 
@@ -151,6 +169,7 @@ class Exporter(ImageWorker):
     ) -> Flow[Path]:
         """The flow of ``images.export``."""
         target = Path(dest)
+        yield Offload(partial(check_destination, target))  # before any download
         raw = yield from self._manifests.get_raw(reference)
         image = yield from single_image(self._manifests, self._blobs, raw, platform,
                                         self._endpoint.body_limit)

@@ -177,3 +177,12 @@ def test_a_created_time_that_is_no_rfc3339_is_a_usage_error(
     assert main(["mutate", "127.0.0.1:9/app:1", "--created", "yesterday",
                  "-t", "127.0.0.1:9/app:2", "--plain-http"]) == 2
     assert "--created: created: 'yesterday' is not an RFC 3339 time" in capsys.readouterr().err
+
+
+def test_export_into_a_missing_directory_fails_and_creates_none(
+    cli: CliRunner, base: str, tmp_path: Path,
+) -> None:
+    result = cli("export", base, str(tmp_path / "nonexistent-dir" / "x.tar"), "--plain-http")
+    assert result.returncode == 1
+    assert b"nonexistent-dir" in result.stderr
+    assert not (tmp_path / "nonexistent-dir").exists()

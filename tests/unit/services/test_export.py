@@ -1,0 +1,49 @@
+"""write_rootfs: the exported tar is created as a normal file, in a directory that exists."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from registry_client.services._export import write_rootfs
+
+
+@pytest.fixture
+def layer(tmp_path: Path) -> Path:
+    path = tmp_path / "layer.tar"
+    with tarfile.open(path, "w") as tar:
+        info = tarfile.TarInfo("etc/motd")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"hi\n"))
+    return path
+
+
+@pytest.fixture
+def umask() -> Iterator[int]:
+    old = os.umask(0o027)
+    try:
+        yield 0o027
+    finally:
+        os.umask(old)
+
+
+def test_the_tar_gets_the_mode_of_a_new_file_under_the_umask(
+    tmp_path: Path, layer: Path, umask: int,
+) -> None:
+    dest = tmp_path / "rootfs.tar"
+    write_rootfs([layer], dest)
+    assert dest.stat().st_mode & 0o777 == 0o666 & ~umask
+    with tarfile.open(dest) as tar:
+        assert tar.getnames() == ["etc/motd"]
+
+
+def test_a_missing_directory_is_not_created(tmp_path: Path, layer: Path) -> None:
+    dest = tmp_path / "nonexistent-dir" / "x.tar"
+    with pytest.raises(FileNotFoundError, match="nonexistent-dir"):
+        write_rootfs([layer], dest)
+    assert not dest.parent.exists()
