@@ -305,6 +305,36 @@ def _history_entry(config_doc: Mapping[str, Any], created_by: str,
     return entry
 
 
+_NO_HISTORY = {"comment": "registry-client: the image had no history entry for this layer"}
+
+
+def _is_layer_entry(entry: object) -> bool:
+    return not (isinstance(entry, dict) and entry.get("empty_layer") is True)
+
+
+def _history_for(history: object, layers: int) -> list[Any]:
+    """A history with one non-empty entry per layer (what the image spec asks): as it is
+    when it has that, else with entries for the layers it lacks added in front (they
+    are the first ones: a base built without history)."""
+    entries = list(history) if isinstance(history, list) else []
+    missing = layers - sum(1 for h in entries if _is_layer_entry(h))
+    return [*(dict(_NO_HISTORY) for _ in range(missing)), *entries]
+
+
+def _split_history(history: list[Any], layers: int, hint: int) -> list[Any]:
+    """What of ``history`` follows the entries of its first ``layers`` layers: cut after
+    ``hint`` entries (the old base's history length, so its empty entries go with it)
+    when those hold exactly ``layers`` layer entries, else right after the last one."""
+    if sum(1 for h in history[:hint] if _is_layer_entry(h)) == layers:
+        return history[hint:]
+    seen = 0
+    for i, entry in enumerate(history):
+        if seen == layers:
+            return history[i:]
+        seen += _is_layer_entry(entry)
+    return []
+
+
 def _add_layers(image: SingleImage, layers: Sequence[_tarfs.PreparedLayer], created_by: str,
                 *, replace: bool = False, comment: str | None = None,
                 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -320,9 +350,7 @@ def _add_layers(image: SingleImage, layers: Sequence[_tarfs.PreparedLayer], crea
         rootfs = config_doc["rootfs"] = {"type": "layers", "diff_ids": []}
     diff_ids = [p.diff_id for p in layers]
     rootfs["diff_ids"] = diff_ids if replace else [*(rootfs.get("diff_ids") or []), *diff_ids]
-    if not replace and "history" not in config_doc and image.layers:
-        return manifest, config_doc  # a base without history: no half history invented
-    history = [] if replace else list(config_doc.get("history") or [])
+    history = [] if replace else _history_for(config_doc.get("history"), len(image.layers))
     history.extend(_history_entry(config_doc, created_by, comment) for _ in layers)
     config_doc["history"] = history
     return manifest, config_doc
@@ -475,9 +503,12 @@ class MutateFlows:
             rootfs = doc.setdefault("rootfs", {"type": "layers"})
             rootfs["diff_ids"] = [*((new.config_doc.get("rootfs") or {}).get("diff_ids") or []),
                                   *own_ids]
-            old_history = len(old.config_doc.get("history") or [])
-            doc["history"] = [*copy.deepcopy(new.config_doc.get("history") or []),
-                              *(doc.get("history") or [])[old_history:]]
+            if any(isinstance(d.get("history"), list) and d["history"]
+                   for d in (doc, new.config_doc)):  # one entry per layer, or none at all
+                own = _split_history(_history_for(doc.get("history"), len(image.layers)), n,
+                                     len(_history_for(old.config_doc.get("history"), n)))
+                doc["history"] = [*_history_for(copy.deepcopy(new.config_doc.get("history")),
+                                                len(new.layers)), *own]
             if image.raw.media_type == mediatypes.OCI_MANIFEST:
                 manifest["annotations"] = {**(manifest.get("annotations") or {}),
                                            BASE_NAME: self._full_name(new_src),

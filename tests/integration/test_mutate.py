@@ -402,3 +402,51 @@ def test_rebase_across_docker_and_oci_types_the_base_layers_as_the_image_s_famil
         capture_output=True, text=True, timeout=120)
     assert inspected.returncode == 0, inspected.stderr
     assert len(json.loads(inspected.stdout)["Layers"]) == 3
+
+
+def push_without_history(repo: Repository, tag: str, layers: list[bytes]) -> None:
+    """An OCI image of ``layers`` (random bytes) whose config has no history."""
+    digests = ["sha256:" + hashlib.sha256(b).hexdigest() for b in layers]
+    for blob, digest in zip(layers, digests, strict=True):
+        repo.blobs.upload(blob, digest=digest)
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": digests}}).encode()
+    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    repo.blobs.upload(config, digest=config_digest)
+    oci = "application/vnd.oci.image.manifest.v1+json"
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": oci,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": config_digest, "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": d, "size": len(b)} for d, b in zip(digests, layers, strict=True)],
+    }).encode()
+    repo.manifests.put(tag, RawManifest(manifest, oci,
+                                        "sha256:" + hashlib.sha256(manifest).hexdigest()))
+
+
+def layer_entries(config: dict[str, Any]) -> int:
+    return sum(1 for h in config["history"] if not h.get("empty_layer"))
+
+
+def test_history_has_one_entry_per_layer_after_append_and_rebase(
+    client: Registry, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    repo = client.repository(unique_repository)
+    push_without_history(repo, "bare", [b"one", b"two"])
+    seed_image(anon_registry, unique_repository, "with", layers=(100, 200, 300), media="oci")
+    mutate.append(repo, "bare", [app_dir(tmp_path)], tag="app")
+    config: dict[str, Any] = config_of(repo, "app")
+    assert layer_entries(config) == 3 and config["history"][-1]["created_by"] == (
+        "registry-client append")
+    # an image without history rebased onto a base with history
+    push_without_history(repo, "bare-app", [b"one", b"two", b"app"])
+    mutate.rebase(repo, "bare-app", old_base="bare", new_base="with", tag="rebased")
+    rebased: dict[str, Any] = config_of(repo, "rebased")
+    assert len(rebased["rootfs"]["diff_ids"]) == 4 and layer_entries(rebased) == 4
+    assert rebased["history"][:3] == config_of(repo, "with")["history"]
+    # and back: the app keeps its own entry, the bare base gets one per layer
+    mutate.rebase(repo, "rebased", old_base="with", new_base="bare", tag="back")
+    back: dict[str, Any] = config_of(repo, "back")
+    assert len(back["rootfs"]["diff_ids"]) == 3 and layer_entries(back) == 3
+    assert back["history"][-1] == rebased["history"][-1]

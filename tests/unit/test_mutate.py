@@ -13,12 +13,15 @@ from registry_client import InvalidReferenceError, LayerError, Registry, mutate
 from registry_client._tarfs import PreparedLayer
 from registry_client.models import Descriptor, RawManifest
 from registry_client.mutate import (
+    _NO_HISTORY,
     MutateFlows,
     _add_layers,
+    _history_for,
     _layer_in,
     _merge_env,
     _port,
     _rfc3339,
+    _split_history,
 )
 from registry_client.services._export import SingleImage
 
@@ -137,14 +140,30 @@ def test_append_without_layers_or_with_a_bad_tag_sends_nothing() -> None:
     assert repo.requester.stats["requests"] == 0
 
 
-def test_a_base_without_history_gets_none_invented() -> None:
+def test_a_base_without_history_gets_an_entry_per_layer_before_the_appended_one() -> None:
     image = single("application/vnd.oci.image.manifest.v1+json",
                    {"rootfs": {"type": "layers", "diff_ids": ["sha256:" + "1" * 64]}})
     new = PreparedLayer(Path("x"), "sha256:" + "2" * 64, 42, "sha256:" + "3" * 64)
     manifest, config = _add_layers(image, [new], "registry-client append")
-    assert "history" not in config
     assert config["rootfs"]["diff_ids"][-1] == new.diff_id
     assert len(manifest["layers"]) == 2
+    assert len(config["history"]) == 2  # one per layer, as the image spec asks
+    assert "registry-client" in config["history"][0]["comment"]
+    assert config["history"][1]["created_by"] == "registry-client append"
+
+
+def test_history_gets_one_layer_entry_per_layer() -> None:
+    empty = {"created_by": "ENV A=1", "empty_layer": True}
+    full = [{"created_by": "ADD"}, empty, {"created_by": "RUN"}]
+    assert _history_for(full, 2) == full
+    assert _history_for(None, 2) == [_NO_HISTORY, _NO_HISTORY]
+    assert _history_for([empty, {"created_by": "RUN"}], 2) == [
+        _NO_HISTORY, empty, {"created_by": "RUN"}]
+    # the entries after the old base's: its empty ones go with it when they line up
+    assert _split_history([*full, {"created_by": "app"}], 2, 3) == [{"created_by": "app"}]
+    assert _split_history([*full, empty, {"created_by": "app"}], 2, 1) == [
+        empty, {"created_by": "app"}]
+    assert _split_history(full, 0, 0) == full
 
 
 def test_a_layer_is_typed_as_the_manifest_s_family_or_refused() -> None:
