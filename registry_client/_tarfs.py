@@ -45,6 +45,9 @@ GZIP_LEVEL = 6
 _BLOCK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+ENCODING, ERRORS = "utf-8", "surrogateescape"
+"""How tar names are read and written: UTF-8 (bytes that are not kept as they are),
+whatever the locale, so the same tree gives the same bytes everywhere."""
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 
@@ -137,12 +140,18 @@ def _mode(mode: int) -> int:
     return 0o755 if mode & 0o111 else 0o644
 
 
+def _utf8(name: str) -> str:
+    """A file system name as UTF-8 text, whatever the locale decoded it with (in the C
+    locale ``é`` comes as two escaped bytes; bytes that are no UTF-8 stay escaped)."""
+    return os.fsencode(name).decode(ENCODING, ERRORS)
+
+
 def _walk(root: Path, prefix: str = "") -> Iterator[tuple[str, os.DirEntry[str]]]:
     """``(name in the tar, entry)`` of everything under ``root``, sorted, parents first."""
     with os.scandir(root) as it:
         entries = sorted(it, key=lambda e: e.name.encode("utf-8", "surrogateescape"))
     for entry in entries:
-        name = prefix + entry.name
+        name = prefix + _utf8(entry.name)
         yield name, entry
         if entry.is_dir(follow_symlinks=False):
             yield from _walk(Path(entry.path), name + "/")
@@ -160,14 +169,15 @@ def pack_directory(root: str | os.PathLike[str], out: IO[bytes]) -> None:
     base = Path(root)
     if not base.is_dir():
         raise LayerError(f"{base}: not a directory")
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT,
+                      encoding=ENCODING, errors=ERRORS) as tar:
         for name, entry in _walk(base):
             info = tarfile.TarInfo(name)
             info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
             st = entry.stat(follow_symlinks=False)
             if entry.is_symlink():
                 info.type, info.mode = tarfile.SYMTYPE, 0o777
-                info.linkname = os.readlink(entry.path)
+                info.linkname = _utf8(os.readlink(entry.path))
                 tar.addfile(info)
             elif stat.S_ISDIR(st.st_mode):
                 info.type, info.mode = tarfile.DIRTYPE, 0o755
@@ -221,7 +231,7 @@ def _check_tar(stream: IO[bytes], what: str) -> None:
     """
     tail = _Tail(stream)
     try:
-        with tarfile.open(fileobj=tail, mode="r|") as tar:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=tail, mode="r|", encoding=ENCODING, errors=ERRORS) as tar:  # type: ignore[call-overload]
             last = ""
             for info in tar:
                 last = info.name
@@ -314,7 +324,8 @@ def tar_entries(path: Path) -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFile]]
         LayerError: the blob is not a (gzip) tar stream.
     """
     try:
-        with _open_layer(path) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+        with _open_layer(path) as stream, \
+                tarfile.open(fileobj=stream, mode="r|", encoding=ENCODING, errors=ERRORS) as tar:
             for info in tar:
                 yield info, tar
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -476,7 +487,7 @@ def merge_layers(layers: Iterable[Path], out: _Writable) -> None:
     stash_ids = set(copy_of.values())
     with tempfile.TemporaryDirectory(dir=paths[0].parent if paths else None) as spare, \
             tarfile.open(fileobj=out, mode="w|",  # type: ignore[call-overload]
-                         format=tarfile.PAX_FORMAT) as merged:
+                         format=tarfile.PAX_FORMAT, encoding=ENCODING, errors=ERRORS) as merged:
         stashed: dict[EntryId, tuple[tarfile.TarInfo, Path | None]] = {}
         for i, path in enumerate(paths):
             for ordinal, (info, tar) in enumerate(tar_entries(path)):

@@ -8,6 +8,7 @@ import io
 import os
 import stat
 import subprocess
+import sys
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -416,3 +417,34 @@ def test_the_merge_follows_the_oci_rules(
     want = apply_model(layers)
     # a file whose parent directory no layer wrote still exists: extraction makes it
     assert got == want
+
+
+PACK_AND_MERGE = """
+import hashlib, io, sys
+from pathlib import Path
+from registry_client._tarfs import merge_layers, pack_directory
+root, layer = Path(sys.argv[1]), Path(sys.argv[2])
+packed = io.BytesIO()
+pack_directory(root, packed)
+layer.write_bytes(packed.getvalue())
+merged = io.BytesIO()
+merge_layers([layer], merged)
+print(hashlib.sha256(packed.getvalue()).hexdigest(), hashlib.sha256(merged.getvalue()).hexdigest())
+"""
+
+
+def test_the_bytes_do_not_depend_on_the_locale(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    (root / "dé").mkdir(parents=True)
+    (root / "dé" / "naïve-✓.txt").write_bytes(b"unicode\n")
+    results = []
+    for env in ({"LC_ALL": "C.UTF-8"},
+                {"PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0", "LC_ALL": "C"}):
+        done = subprocess.run(
+            [sys.executable, "-c", PACK_AND_MERGE, str(root), str(tmp_path / "layer.tar")],
+            env={**os.environ, **env}, capture_output=True, text=True, check=True, timeout=60)
+        results.append(done.stdout.split())
+        with tarfile.open(tmp_path / "layer.tar", encoding="utf-8") as tar:
+            assert "dé/naïve-✓.txt" in tar.getnames()
+            assert not any("hdrcharset" in m.pax_headers for m in tar.getmembers())
+    assert results[0] == results[1]
