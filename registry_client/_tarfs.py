@@ -164,7 +164,8 @@ def pack_directory(root: str | os.PathLike[str], out: IO[bytes]) -> None:
     the image's ``/``). Symlinks are kept as links; hard links are stored as files.
 
     Raises:
-        LayerError: ``root`` is not a directory, or holds a socket, FIFO or device.
+        LayerError: ``root`` is not a directory, or holds a socket, FIFO or device, or a
+            name starting with ``.wh.`` (a whiteout, in a layer).
     """
     base = Path(root)
     if not base.is_dir():
@@ -172,6 +173,11 @@ def pack_directory(root: str | os.PathLike[str], out: IO[bytes]) -> None:
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT,
                       encoding=ENCODING, errors=ERRORS) as tar:
         for name, entry in _walk(base):
+            if entry.name.startswith(WHITEOUT):
+                raise LayerError(
+                    f"{entry.path}: a name starting with {WHITEOUT} is a whiteout in a layer "
+                    "(it deletes files of the layers below) and no file may have it; to "
+                    "delete files deliberately, give a tar")
             info = tarfile.TarInfo(name)
             info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
             st = entry.stat(follow_symlinks=False)

@@ -448,3 +448,17 @@ def test_the_bytes_do_not_depend_on_the_locale(tmp_path: Path) -> None:
             assert "dé/naïve-✓.txt" in tar.getnames()
             assert not any("hdrcharset" in m.pax_headers for m in tar.getmembers())
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("name", [".wh.passwd", "sub/.wh..wh..opq"])
+def test_a_directory_holding_a_whiteout_name_is_refused(tmp_path: Path, name: str) -> None:
+    root = tmp_path / "tree"
+    (root / name).parent.mkdir(parents=True)
+    (root / name).write_bytes(b"")
+    with pytest.raises(LayerError, match=r"\.wh\. .*give a tar"):
+        prepare_layer(root, tmp_path / "out.tgz")
+
+
+def test_a_tar_may_carry_whiteouts(tmp_path: Path) -> None:
+    tar = layer([(".wh.passwd", b"")], tmp_path / "l.tar", compress=False)
+    assert prepare_layer(tar, tmp_path / "out.tgz").size > 0
