@@ -133,7 +133,9 @@ def config(
     ``labels``, ``env`` and ``exposed_ports`` (``"8080"`` means ``8080/tcp``) are merged
     into what the image has (a key given replaces its value); ``entrypoint``, ``cmd``,
     ``user``, ``workdir`` (``WorkingDir``) and ``created`` (RFC 3339 text or a
-    datetime) replace it. ``annotations`` are merged into the pushed manifest's own
+    datetime) replace it; a new ``entrypoint`` without ``cmd`` clears ``Cmd`` (its
+    arguments were for the old entrypoint), as crane and ``docker build`` do.
+    ``annotations`` are merged into the pushed manifest's own
     (the index's, for a whole index). What is not given is left unchanged; the layers
     are not touched (no blob but the config is sent).
 
@@ -441,6 +443,8 @@ class MutateFlows:
             if ports:
                 settings["ExposedPorts"] = {**(settings.get("ExposedPorts") or {}),
                                             **{p: {} for p in ports}}
+            if entrypoint is not None and cmd is None:
+                settings.pop("Cmd", None)  # the old arguments were for the old entrypoint
             for key, value in (("Entrypoint", entrypoint), ("Cmd", cmd)):
                 if value is not None:
                     settings[key] = list(value)

@@ -450,3 +450,20 @@ def test_history_has_one_entry_per_layer_after_append_and_rebase(
     back: dict[str, Any] = config_of(repo, "back")
     assert len(back["rootfs"]["diff_ids"]) == 3 and layer_entries(back) == 3
     assert back["history"][-1] == rebased["history"][-1]
+
+
+def test_a_new_entrypoint_clears_cmd_unless_cmd_is_given_too(
+    client: Registry, anon_registry: LocalRegistry, unique_repository: str,
+) -> None:
+    seed_image(anon_registry, unique_repository, "base", media="oci")
+    repo = client.repository(unique_repository)
+    assert config_of(repo, "base")["config"]["Cmd"] == ["/bin/sh"]  # type: ignore[index]
+    mutate.config(repo, "base", tag="ep", entrypoint=["/app"])
+    settings: dict[str, Any] = config_of(repo, "ep")["config"]  # type: ignore[assignment]
+    assert settings["Entrypoint"] == ["/app"] and "Cmd" not in settings  # as crane, docker
+    mutate.config(repo, "base", tag="both", entrypoint=["/app"], cmd=["--serve"])
+    settings = config_of(repo, "both")["config"]  # type: ignore[assignment]
+    assert settings["Entrypoint"] == ["/app"] and settings["Cmd"] == ["--serve"]
+    mutate.config(repo, "base", tag="cmd", cmd=["-c", "true"])
+    settings = config_of(repo, "cmd")["config"]  # type: ignore[assignment]
+    assert settings["Cmd"] == ["-c", "true"] and "Entrypoint" not in settings
