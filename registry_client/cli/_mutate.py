@@ -50,8 +50,11 @@ def register(verbs: argparse._SubParsersAction[Parser], common: list[Parser]) ->
         description="Set or merge config fields of REFERENCE and push the result as NEW.\n"
         "--label, --env and --exposed-ports are merged into what the image has;\n"
         "--entrypoint, --cmd, --user and --workdir replace it (--entrypoint and --cmd\n"
-        "take comma-separated words, as crane's). --annotation goes on the pushed\n"
-        "manifest (an index's own for a whole index). Layers are not touched.\n"
+        "take comma-separated words, as crane's). A new --entrypoint clears the Cmd\n"
+        "unless --cmd is given too (as crane and docker do). --annotation goes on the\n"
+        "pushed manifest (an index's own for a whole index). Layers are not touched.\n"
+        "The config's user is --user (long form only): -u is the global --username\n"
+        "used to log in to the registry, unlike crane's mutate -u.\n"
         + _SAME_REGISTRY,
     )
     sub.add_argument("reference", metavar="REFERENCE", help="e.g. localhost:5000/app:1.0")
@@ -64,7 +67,8 @@ def register(verbs: argparse._SubParsersAction[Parser], common: list[Parser]) ->
     sub.add_argument("--cmd", action="append", metavar="WORD[,WORD...]",
                      help="the new default arguments (Cmd)")
     sub.add_argument("--user", dest="config_user", metavar="USER",
-                     help="the user to run as, e.g. 1000 or app:app")
+                     help="the user the container runs as, e.g. 1000 or app:app (not -u: "
+                     "that is --username, to log in)")
     sub.add_argument("-w", "--workdir", metavar="DIR", help="the working directory")
     sub.add_argument("--exposed-ports", action="append", default=[],
                      metavar="PORT[/PROTO][,...]", help="ports to expose, e.g. 8080,53/udp")

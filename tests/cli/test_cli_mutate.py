@@ -186,3 +186,12 @@ def test_export_into_a_missing_directory_fails_and_creates_none(
     assert result.returncode == 1
     assert b"nonexistent-dir" in result.stderr
     assert not (tmp_path / "nonexistent-dir").exists()
+
+
+def test_mutate_help_says_user_is_long_only_and_u_is_the_login(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["mutate", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "-u is the global --username" in text
+    assert "A new --entrypoint clears the Cmd unless --cmd is given too" in text
