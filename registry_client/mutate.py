@@ -142,6 +142,10 @@ def config(
     Raises:
         NotFoundError: no such image.
         PlatformNotFoundError: ``platform`` is not in the index.
+        ValueError: ``annotations`` for a Docker schema 2 manifest or manifest list
+            (they have none); a ``created`` that is not RFC 3339; a bad port or env name.
+        TypeError: an argument of the wrong kind (a str where a list is expected, a
+            mapping whose keys or values are not str).
     """
     return run(MutateFlows.of(repo).config(
         reference, tag=tag, labels=labels, env=env, entrypoint=entrypoint, cmd=cmd, user=user,
@@ -582,6 +586,8 @@ class MutateFlows:
     ) -> Flow[tuple[RawManifest, bytes]]:
         """Change one image and store its blobs (not its manifest): the new manifest and
         config bytes. Unchanged documents keep their bytes."""
+        if annotations:
+            _check_annotatable(image.raw)
         edited = yield from edit(image, src)
         yield from self._bring(edited.kept)
         config_data = (image.config_data if edited.config == image.config_doc
@@ -614,6 +620,8 @@ class MutateFlows:
             return (yield from self._images.describe(
                 new_raw, manifest_from_bytes(new_raw.data, new_raw.media_type), tag=tag,
                 config_data=config_data))
+        if annotations:
+            _check_annotatable(raw)
         index = copy.deepcopy(_light.json_object(raw.data, f"manifest {raw.digest}"))
         for entry_doc, entry in zip(index.get("manifests") or [], entries, strict=True):
             child = yield from src.manifests.get_raw(entry.digest)
@@ -682,6 +690,14 @@ def _port(text: str) -> str:
         raise ValueError(f"exposed_ports: {text!r} is no port; give N or N/tcp, N/udp, "
                          "N/sctp (N from 1 to 65535)")
     return f"{int(match[1])}/{match[2] or 'tcp'}"
+
+
+def _check_annotatable(raw: RawManifest) -> None:
+    """Raise ValueError when ``raw`` is a Docker manifest: schema 2 has no annotations."""
+    if raw.media_type in (mediatypes.DOCKER_MANIFEST_V2, mediatypes.DOCKER_MANIFEST_LIST):
+        raise ValueError(f"annotations: manifest {raw.digest} is a Docker {raw.media_type} "
+                         "and Docker schema 2 has no annotations (use labels, or an OCI "
+                         "image)")
 
 
 def _merge_env(current: Sequence[str], updates: Mapping[str, str]) -> list[str]:

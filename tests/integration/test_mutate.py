@@ -467,3 +467,18 @@ def test_a_new_entrypoint_clears_cmd_unless_cmd_is_given_too(
     mutate.config(repo, "base", tag="cmd", cmd=["-c", "true"])
     settings = config_of(repo, "cmd")["config"]  # type: ignore[assignment]
     assert settings["Cmd"] == ["-c", "true"] and "Entrypoint" not in settings
+
+
+def test_annotations_on_a_docker_manifest_or_list_are_refused(
+    client: Registry, anon_registry: LocalRegistry, unique_repository: str,
+) -> None:
+    seed_image(anon_registry, unique_repository, "one", media="docker")
+    seed_image(anon_registry, unique_repository, "list", media="docker",
+               platforms=["linux/amd64", "linux/arm64"])
+    repo = client.repository(unique_repository)
+    for reference, platform in (("one", None), ("list", None), ("list", "linux/arm64")):
+        with pytest.raises(ValueError, match="Docker schema 2 has no annotations"):
+            mutate.config(repo, reference, tag="noted", annotations={"k": "v"},
+                          platform=platform)
+    assert "noted" not in repo.tags.get_all()
+    mutate.config(repo, "one", tag="labelled", labels={"k": "v"})  # labels are fine
