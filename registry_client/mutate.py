@@ -623,17 +623,31 @@ class MutateFlows:
         if annotations:
             _check_annotatable(raw)
         index = copy.deepcopy(_light.json_object(raw.data, f"manifest {raw.digest}"))
+        others: list[tuple[dict[str, Any], str]] = []  # entries that are no image
+        changed: set[str] = set()  # digests of images replaced by changed ones
         for entry_doc, entry in zip(index.get("manifests") or [], entries, strict=True):
+            if _attestation_of(entry_doc) is not None:
+                others.append((entry_doc, entry.digest))
+                continue
             child = yield from src.manifests.get_raw(entry.digest)
             child_is_index, descs = _light.read(child)
             if child_is_index or descs[0].media_type not in IMAGE_CONFIG_TYPES:
-                yield from self._carry(src, entry.digest)
+                others.append((entry_doc, entry.digest))
                 continue
             image = yield from read_single(src.blobs, child, limit)
             new_child, _ = yield from self._one(image, src, edit, None)
             yield from self._manifests.put(new_child.digest, new_child)
+            if new_child.digest != entry.digest:
+                changed.add(entry.digest)
             entry_doc.update(digest=new_child.digest, size=len(new_child.data),
                              mediaType=new_child.media_type)
+        for entry_doc, digest in others:
+            if _attestation_of(entry_doc) in changed:
+                # it attests an image that is no longer in the index: dropped, as crane
+                # flatten drops attestations; nothing would attest the changed image
+                index["manifests"] = [e for e in index["manifests"] if e is not entry_doc]
+            else:
+                yield from self._carry(src, digest)
         if annotations:
             index["annotations"] = {**(index.get("annotations") or {}), **annotations}
         data = _dumps(index)
@@ -690,6 +704,17 @@ def _port(text: str) -> str:
         raise ValueError(f"exposed_ports: {text!r} is no port; give N or N/tcp, N/udp, "
                          "N/sctp (N from 1 to 65535)")
     return f"{int(match[1])}/{match[2] or 'tcp'}"
+
+
+def _attestation_of(entry: Mapping[str, Any]) -> str | None:
+    """The digest of the image a BuildKit attestation entry of an index attests (its
+    ``vnd.docker.reference.digest``), or None when the entry is no attestation."""
+    notes = entry.get("annotations")
+    if not isinstance(notes, dict) or notes.get(
+            "vnd.docker.reference.type") != "attestation-manifest":
+        return None
+    subject = notes.get("vnd.docker.reference.digest")
+    return subject if isinstance(subject, str) else ""
 
 
 def _check_annotatable(raw: RawManifest) -> None:

@@ -482,3 +482,57 @@ def test_annotations_on_a_docker_manifest_or_list_are_refused(
                           platform=platform)
     assert "noted" not in repo.tags.get_all()
     mutate.config(repo, "one", tag="labelled", labels={"k": "v"})  # labels are fine
+
+
+def put_json(repo: Repository, doc: dict[str, Any], media_type: str,
+             tag: str | None = None) -> tuple[str, int]:
+    data = json.dumps(doc).encode()
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    repo.manifests.put(tag or digest, RawManifest(data, media_type, digest))
+    return digest, len(data)
+
+
+def test_attestations_of_changed_images_are_dropped_others_kept(
+    client: Registry, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    seed_image(anon_registry, unique_repository, "plain", media="oci",
+               platforms=["linux/amd64", "linux/arm64"])
+    repo = client.repository(unique_repository)
+    oci, oci_index = ("application/vnd.oci.image.manifest.v1+json",
+                      "application/vnd.oci.image.index.v1+json")
+    images = json.loads(repo.manifests.get_raw("plain").data)["manifests"]
+    statement = b'{"_type": "https://in-toto.io/Statement/v0.1"}'
+    statement_digest = "sha256:" + hashlib.sha256(statement).hexdigest()
+    repo.blobs.upload(statement, digest=statement_digest)
+    attestations = []
+    for image in images:
+        # as BuildKit writes them: an image manifest (OCI image config) for unknown/unknown
+        config = json.dumps({"architecture": "unknown", "os": "unknown",
+                             "rootfs": {"type": "layers",
+                                        "diff_ids": [statement_digest]}}).encode()
+        config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+        repo.blobs.upload(config, digest=config_digest)
+        digest, size = put_json(repo, {
+            "schemaVersion": 2, "mediaType": oci,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": config_digest, "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.in-toto+json",
+                        "digest": statement_digest, "size": len(statement)}]}, oci)
+        attestations.append({
+            "mediaType": oci, "digest": digest, "size": size,
+            "platform": {"architecture": "unknown", "os": "unknown"},
+            "annotations": {"vnd.docker.reference.type": "attestation-manifest",
+                            "vnd.docker.reference.digest": image["digest"]}})
+    put_json(repo, {"schemaVersion": 2, "mediaType": oci_index,
+                    "manifests": [*images, *attestations]}, oci_index, tag="built")
+    # index annotations only: the images keep their digests, so do their attestations
+    noted = json.loads(repo.manifests.get_raw(
+        mutate.config(repo, "built", tag="noted", annotations={"k": "v"}).digest).data)
+    assert noted["manifests"] == [*images, *attestations]
+    # a changed image: its attestation, about the old image, is dropped (not mutated)
+    arm = mutate.config(repo, "built", tag="arm", labels={"a": "b"}, platform="linux/arm64")
+    assert arm.media_type == oci
+    both = json.loads(repo.manifests.get_raw(
+        mutate.append(repo, "built", [app_dir(tmp_path)], tag="app").digest).data)
+    assert [m["platform"]["architecture"] for m in both["manifests"]] == ["amd64", "arm64"]
+    assert "vnd.docker.reference.type" not in json.dumps(both)
