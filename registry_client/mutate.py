@@ -437,9 +437,8 @@ class MutateFlows:
             doc = copy.deepcopy(image.config_doc)
             if stamp is not None:
                 doc["created"] = stamp
-            settings = doc.get("config")
-            if not isinstance(settings, dict):
-                settings = doc["config"] = {}
+            had = doc.get("config")
+            settings: dict[str, Any] = had if isinstance(had, dict) else {}
             if labels:
                 settings["Labels"] = {**(settings.get("Labels") or {}), **labels}
             if env:
@@ -455,6 +454,8 @@ class MutateFlows:
             for key, text in (("User", user), ("WorkingDir", workdir)):
                 if text is not None:
                     settings[key] = text
+            if settings or isinstance(had, dict):  # no empty "config" added for nothing
+                doc["config"] = settings
             return _Edited(copy.deepcopy(image.manifest), doc,
                            [(d, src) for d in image.layers])
             yield  # a flow (that sends nothing)

@@ -536,3 +536,15 @@ def test_attestations_of_changed_images_are_dropped_others_kept(
         mutate.append(repo, "built", [app_dir(tmp_path)], tag="app").digest).data)
     assert [m["platform"]["architecture"] for m in both["manifests"]] == ["amd64", "arm64"]
     assert "vnd.docker.reference.type" not in json.dumps(both)
+
+
+def test_annotations_alone_leave_a_config_without_settings_as_it_is(
+    client: Registry, unique_repository: str,
+) -> None:
+    repo = client.repository(unique_repository)
+    push_without_history(repo, "bare", [b"one"])  # its config has no "config" object
+    bare = json.loads(repo.manifests.get_raw("bare").data)
+    mutate.config(repo, "bare", tag="noted", annotations={"k": "v"})
+    noted = json.loads(repo.manifests.get_raw("noted").data)
+    assert noted["config"] == bare["config"]  # the same config blob
+    assert noted["annotations"] == {"k": "v"}
