@@ -25,7 +25,7 @@ import stat
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, BinaryIO, Protocol
 
@@ -388,12 +388,80 @@ class _Listed:
     name: str
     is_dir: bool
     link: str | None  # a hard link's cleaned target
+    symlink: str | None = None  # a symbolic link's target, as written
 
 
 def _list_layer(path: Path) -> list[_Listed]:
     return [_Listed(clean_name(info.name), info.isdir(),
-                    clean_name(info.linkname) if info.islnk() else None)
+                    clean_name(info.linkname) if info.islnk() else None,
+                    info.linkname if info.issym() else None)
             for info, _ in tar_entries(path)]
+
+
+_MAX_HOPS = 40  # symbolic links followed for one name (Linux's ELOOP limit)
+
+
+def _resolve(name: str, links: Mapping[str, tuple[int, str]], *, last: bool = False,
+             hops: int = 0) -> tuple[str, int]:
+    """``name`` with its directories' symbolic links followed inside the root (an
+    absolute target starts at the root, ``..`` never leaves it), and its last part too
+    with ``last``; and the links followed so far.
+
+    Raises:
+        LayerError: more than 40 links followed (a loop).
+    """
+    parts = [p for p in name.split("/") if p]
+    done = ""
+    for i, part in enumerate(parts):
+        path = f"{done}/{part}" if done else part
+        found = links.get(path)
+        if found is None or (i == len(parts) - 1 and not last):
+            done = path
+            continue
+        hops += 1
+        if hops > _MAX_HOPS:
+            raise LayerError(f"{name}: too many levels of symbolic links")
+        target = found[1]
+        base = "" if target.startswith("/") else done
+        done, hops = _resolve(clean_name(posixpath.join("/" + base, target)), links,
+                              last=True, hops=hops)
+    return done, hops
+
+
+def _resolve_names(listing: list[list[_Listed]]) -> list[list[_Listed]]:
+    """The listing with each name (and hard link target) as a runtime unpacks it: through
+    the symbolic links to directories that the entries before it made (``lnk -> /etc``
+    then ``lnk/passwd`` writes ``etc/passwd``), as umoci and Docker do."""
+    links: dict[str, tuple[int, str]] = {}  # path -> (layer it was made in, target)
+
+    def drop(layer: int, path: str, *, itself: bool = True) -> None:
+        for name in [n for n, (made, _) in links.items() if made < layer
+                     and (n.startswith(path + "/") or (itself and n == path))]:
+            del links[name]
+
+    if not any(e.symlink is not None for entries in listing for e in entries):
+        return listing
+    result: list[list[_Listed]] = []
+    for i, entries in enumerate(listing):
+        resolved: list[_Listed] = []
+        for entry in entries:
+            name = _resolve(entry.name, links)[0] if entry.name else ""
+            link = None if entry.link is None else _resolve(entry.link, links)[0]
+            resolved.append(attrs.evolve(entry, name=name, link=link))
+            parent, _, base = name.rpartition("/")
+            if base == OPAQUE:
+                drop(i, parent, itself=False)
+            elif base.startswith(WHITEOUT):
+                drop(i, posixpath.join(parent, base[len(WHITEOUT):]))
+            elif entry.symlink is not None:
+                drop(i + 1, name)
+                links[name] = (i, entry.symlink)
+            elif entry.is_dir:
+                links.pop(name, None)  # a directory replaces a link
+            elif name:
+                drop(i + 1, name)  # a file replaces a link, and hides what is below it
+        result.append(resolved)
+    return result
 
 
 EntryId = tuple[int, int]
@@ -438,11 +506,13 @@ def _link_sources(listing: list[list[_Listed]]) -> dict[EntryId, EntryId]:
     return sources
 
 
-def _write_entry(merged: tarfile.TarFile, info: tarfile.TarInfo, data: IO[bytes] | None,
-                 ) -> None:
-    info.name = clean_name(info.name)
+def _write_entry(merged: tarfile.TarFile, info: tarfile.TarInfo, listed: _Listed,
+                 data: IO[bytes] | None, link_to: str | None = None) -> None:
+    """Write ``info`` under its cleaned and resolved name (a hard link: to ``link_to`` or
+    its resolved target)."""
+    info.name = listed.name
     if info.islnk():
-        info.linkname = clean_name(info.linkname)
+        info.linkname = link_to or listed.link or clean_name(info.linkname)
     # tarfile writes a pax path over the name: the cleaned name must win
     info.pax_headers = {k: v for k, v in info.pax_headers.items()
                         if k not in ("path", "linkpath")}
@@ -468,7 +538,7 @@ def merge_layers(layers: Iterable[Path], out: _Writable) -> None:
         LayerError: a layer is not a (gzip) tar stream.
     """
     paths = list(layers)
-    listing = [_list_layer(p) for p in paths]
+    listing = _resolve_names([_list_layer(p) for p in paths])
     visibility = _Visibility()
     keep = [set[int]() for _ in paths]
     for i in range(len(paths) - 1, -1, -1):
@@ -507,19 +577,19 @@ def merge_layers(layers: Iterable[Path], out: _Writable) -> None:
                     stashed[here] = (copy.copy(info), kept_data)
                 if ordinal not in keep[i]:
                     continue
+                listed = listing[i][ordinal]
                 if here in copy_of:
                     original, kept_data = stashed[copy_of[here]]
                     info = copy.copy(original)
-                    info.name = listing[i][ordinal].name
                     if kept_data is None:
-                        _write_entry(merged, info, None)
+                        _write_entry(merged, info, listed, None)
                     else:
                         with open(kept_data, "rb") as data:
-                            _write_entry(merged, info, data)
+                            _write_entry(merged, info, listed, data)
                     continue
-                if here in link_to:
-                    info.linkname = link_to[here]
-                _write_entry(merged, info, tar.extractfile(info) if info.isreg() else None)
+                _write_entry(merged, info, listed,
+                             tar.extractfile(info) if info.isreg() else None,
+                             link_to.get(here))
 
 
 def flatten_layers(layers: Iterable[Path], dest: Path) -> PreparedLayer:

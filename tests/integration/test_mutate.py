@@ -548,3 +548,73 @@ def test_annotations_alone_leave_a_config_without_settings_as_it_is(
     noted = json.loads(repo.manifests.get_raw("noted").data)
     assert noted["config"] == bare["config"]  # the same config blob
     assert noted["annotations"] == {"k": "v"}
+
+
+def tar_layer(entries: list[tuple[str, str, bytes]]) -> bytes:
+    """A tar of ``(name, kind, data)``: kind "file" (data), "dir", "symlink" or "hardlink"
+    (data: the target)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, kind, data in entries:
+            info = tarfile.TarInfo(name)
+            info.mode = 0o755 if kind == "dir" else 0o644
+            if kind == "file":
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+                continue
+            info.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
+                         "hardlink": tarfile.LNKTYPE}[kind]
+            info.linkname = data.decode()
+            tar.addfile(info)
+    return out.getvalue()
+
+
+def hand_layout(root: Path, tag: str, layers: list[bytes]) -> Path:
+    """An OCI layout holding ``tag``: an amd64 image of the tar ``layers`` (uncompressed)."""
+    blobs = root / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+
+    def blob(data: bytes) -> dict[str, Any]:
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    config = {"architecture": "amd64", "os": "linux", "config": {},
+              "rootfs": {"type": "layers",
+                         "diff_ids": [blob(b)["digest"] for b in layers]}}
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           **blob(json.dumps(config).encode())},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", **blob(b)}
+                           for b in layers]}
+    (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{
+        "mediaType": manifest["mediaType"], **blob(json.dumps(manifest).encode()),
+        "annotations": {"org.opencontainers.image.ref.name": tag}}]}))
+    return root
+
+
+def test_export_and_flatten_agree_with_umoci_on_links(
+    client: Registry, unique_repository: str, tmp_path: Path,
+) -> None:
+    layers = [
+        tar_layer([("etc", "dir", b""), ("etc/hard1", "file", b"hard"),
+                   ("etc/hard2", "hardlink", b"etc/hard1"), ("a", "dir", b""),
+                   ("a/f1", "file", b"one"), ("a/hl", "hardlink", b"a/f1"),
+                   ("lnk", "symlink", b"/etc")]),
+        tar_layer([("a/f1", "file", b"two"), ("lnk/passwd2", "file", b"via link")]),
+        tar_layer([("etc/.wh.hard1", "file", b"")]),
+    ]
+    layout = hand_layout(tmp_path / "layout", "links", layers)
+    expected = tree_files(unpack(layout, "links", tmp_path / "bundle"))
+    assert expected == {"etc/hard2": b"hard", "a/f1": b"two", "a/hl": b"one",
+                        "etc/passwd2": b"via link"}  # what umoci makes of it
+    repo = client.repository(unique_repository)
+    repo.images.push(layout, "links")
+    exported = repo.images.export("links", tmp_path / "rootfs.tar")
+    extracted = tmp_path / "extracted"
+    extracted.mkdir()
+    subprocess.run(["tar", "-xf", str(exported), "-C", str(extracted)], check=True)
+    assert tree_files(extracted) == expected
+    mutate.flatten(repo, "links", tag="flat")
+    assert tree_files(unpacked(repo, "flat", tmp_path, "flat")) == expected

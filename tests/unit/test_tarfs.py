@@ -52,9 +52,15 @@ def packed(root: Path) -> bytes:
 
 
 def layer(entries: Sequence[Entry], path: Path, *, compress: bool = True,
-          links: Sequence[tuple[str, str]] = ()) -> Path:
-    """A layer blob of ``entries`` (and hard links ``(name, target)``) at ``path``."""
+          links: Sequence[tuple[str, str]] = (),
+          symlinks: Sequence[tuple[str, str]] = ()) -> Path:
+    """A layer blob at ``path``: symbolic links ``(name, target)``, ``entries``, then hard
+    links ``(name, target)``."""
     with tarfile.open(path, "w:gz" if compress else "w") as tar:
+        for name, target in symlinks:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
         for name, content in entries:
             info = tarfile.TarInfo(name)
             if content is None:
@@ -278,7 +284,7 @@ def test_a_hard_link_is_written_after_its_target(tmp_path: Path) -> None:
 
 
 def merged_infos(paths: Sequence[Path]) -> list[tuple[str, str, bytes | None]]:
-    """The merge of ``paths``: (name, "file"|"link"|"dir", content or link target)."""
+    """The merge of ``paths``: (name, "file"|"link"|"symlink"|"dir", content or target)."""
     out = io.BytesIO()
     merge_layers(paths, out)
     out.seek(0)
@@ -286,8 +292,9 @@ def merged_infos(paths: Sequence[Path]) -> list[tuple[str, str, bytes | None]]:
     with tarfile.open(fileobj=out) as tar:
         for info in tar:
             f = tar.extractfile(info) if info.isreg() else None
-            if info.islnk():
-                result.append((info.name, "link", info.linkname.encode()))
+            if info.islnk() or info.issym():
+                result.append((info.name, "link" if info.islnk() else "symlink",
+                               info.linkname.encode()))
             else:
                 result.append((info.name, "dir" if info.isdir() else "file",
                                f.read() if f else None))
@@ -462,3 +469,27 @@ def test_a_directory_holding_a_whiteout_name_is_refused(tmp_path: Path, name: st
 def test_a_tar_may_carry_whiteouts(tmp_path: Path) -> None:
     tar = layer([(".wh.passwd", b"")], tmp_path / "l.tar", compress=False)
     assert prepare_layer(tar, tmp_path / "out.tgz").size > 0
+
+
+def test_a_path_through_a_symlinked_directory_lands_where_the_link_points(
+        tmp_path: Path) -> None:
+    paths = [layer([("etc", None), ("etc/passwd", b"root\n")], tmp_path / "a.tgz",
+                   symlinks=[("lnk", "/etc"), ("rel", "etc/../etc")]),
+             layer([("lnk/passwd2", b"two\n"), ("rel/passwd3", b"three\n")],
+                   tmp_path / "b.tgz", links=[("lnk/hl", "lnk/passwd")]),
+             layer([("lnk/.wh.passwd2", b"")], tmp_path / "c.tgz")]
+    # resolved in the image's root, as umoci and docker unpack (never the host's /etc)
+    assert merged_infos(paths) == [
+        ("lnk", "symlink", b"/etc"), ("rel", "symlink", b"etc/../etc"),
+        ("etc", "dir", None), ("etc/passwd", "file", b"root\n"),
+        ("etc/passwd3", "file", b"three\n"), ("etc/hl", "link", b"etc/passwd")]
+    names = [name for name, _, _ in merged_infos(paths)]
+    assert "lnk/passwd2" not in names and "etc/passwd2" not in names
+
+
+def test_a_symlink_replaced_by_a_directory_is_no_longer_followed(tmp_path: Path) -> None:
+    paths = [layer([("etc", None)], tmp_path / "a.tgz", symlinks=[("lnk", "etc")]),
+             layer([("lnk/x", b"1")], tmp_path / "b.tgz"),
+             layer([(".wh.lnk", b""), ("lnk", None), ("lnk/y", b"2")], tmp_path / "c.tgz")]
+    assert merged_infos(paths) == [("etc", "dir", None), ("etc/x", "file", b"1"),
+                                   ("lnk", "dir", None), ("lnk/y", "file", b"2")]
