@@ -14,6 +14,8 @@ import importlib as _importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    ArchiveError,
+    ArtifactNameError,
     AuthenticationError,
     AuthorizationError,
     BaseMismatchError,
@@ -23,6 +25,7 @@ from .errors import (
     LayerError,
     LayoutError,
     LayoutNotFoundError,
+    NotAnImageError,
     NotFoundError,
     PlatformNotFoundError,
     RegistryError,
@@ -48,6 +51,7 @@ _LAZY = {
     "Manifest": ".models", "ManifestList": ".models", "ManifestV2": ".models",
     "OCIIndex": ".models", "OCIManifest": ".models", "Platform": ".models",
     "RawManifest": ".models", "TagPage": ".models",
+    "Problem": ".models", "ValidationReport": ".models",
     "BlobAdvanced": ".progress", "BlobFinished": ".progress", "BlobMounted": ".progress",
     "BlobSkipped": ".progress", "BlobStarted": ".progress", "ProgressEvent": ".progress",
     "ImageReference": ".reference", "parse_image_name": ".reference",
@@ -70,8 +74,10 @@ if TYPE_CHECKING:
         OCIIndex,
         OCIManifest,
         Platform,
+        Problem,
         RawManifest,
         TagPage,
+        ValidationReport,
     )
     from .progress import (
         BlobAdvanced,
@@ -103,6 +109,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ArchiveError",
+    "ArtifactNameError",
     "AuthenticationError",
     "Authenticator",
     "AuthorizationError",
@@ -132,12 +140,14 @@ __all__ = [
     "ManifestList",
     "ManifestService",
     "ManifestV2",
+    "NotAnImageError",
     "NotFoundError",
     "NullAuthenticator",
     "OCIIndex",
     "OCIManifest",
     "Platform",
     "PlatformNotFoundError",
+    "Problem",
     "ProgressEvent",
     "RawManifest",
     "Registry",
@@ -154,6 +164,7 @@ __all__ = [
     "TokenError",
     "UnknownSchemaError",
     "UnsupportedDigestError",
+    "ValidationReport",
     "__version__",
     "parse_image_name",
 ]

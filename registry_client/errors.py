@@ -16,9 +16,12 @@
     ├── RegistrySSLError
     ├── RegistryResponseError           any other unexpected status / malformed body
     ├── LayoutError                     an OCI layout on disk is malformed or lacks the image
-    │   └── LayoutNotFoundError         not a layout, or a blob file it lists is missing
+    │   ├── LayoutNotFoundError         not a layout, or a blob file it lists is missing
+    │   └── ArchiveError                a tar that is no docker-archive or oci-archive
     ├── LayerError                      a layer to add or read is no tar stream (also a ValueError)
     ├── BaseMismatchError               rebase: old_base is not the image's base (also a ValueError)
+    ├── NotAnImageError                 an index, an artifact... where an image is needed
+    ├── ArtifactNameError               an artifact file title that would escape its folder
     └── JournalError                    a sync journal is of another plan, or unreadable
     InvalidReferenceError(ValueError)
 
@@ -33,6 +36,8 @@ from __future__ import annotations
 from typing import Any, TypeVar, overload
 
 __all__ = [
+    "ArchiveError",
+    "ArtifactNameError",
     "AuthenticationError",
     "AuthorizationError",
     "BaseMismatchError",
@@ -42,6 +47,7 @@ __all__ = [
     "LayerError",
     "LayoutError",
     "LayoutNotFoundError",
+    "NotAnImageError",
     "NotFoundError",
     "PlatformNotFoundError",
     "RegistryError",
@@ -216,6 +222,30 @@ class LayerError(RegistryError, ValueError):
 class BaseMismatchError(RegistryError, ValueError):
     """``mutate.rebase`` was told an ``old_base`` whose layers do not start the image's
     layers: the image was not built on it. Also a ``ValueError``."""
+
+
+class ArchiveError(LayoutError):
+    """A tar file is not a docker-archive or an oci-archive, or one that is malformed
+    (a member that would land outside the folder it is unpacked into, a layer missing).
+
+    Also a ``ValueError``.
+    """
+
+
+class NotAnImageError(RegistryError, ValueError):
+    """The manifest is not what the operation needs: an index where one platform's image
+    manifest is needed, an artifact where an image is, or the other way round.
+
+    Also a ``ValueError``.
+    """
+
+
+class ArtifactNameError(RegistryError, ValueError):
+    """An artifact file's ``org.opencontainers.image.title`` is no safe file name (absolute,
+    ``..``, a path separator, empty, or twice the same); nothing was written.
+
+    Also a ``ValueError``.
+    """
 
 
 class JournalError(RegistryError):

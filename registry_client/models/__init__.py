@@ -39,6 +39,7 @@ from .manifest import (
     RawManifest,
     manifest_class_for,
 )
+from .validation import Problem, ValidationReport
 
 if TYPE_CHECKING:
     from cattrs import Converter
@@ -128,9 +129,11 @@ __all__ = [
     "OCIIndex",
     "OCIManifest",
     "Platform",
+    "Problem",
     "RawManifest",
     "RootFS",
     "TagPage",
+    "ValidationReport",
     "config_from_bytes",
     "converter",
     "descriptor_from_dict",
