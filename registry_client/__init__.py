@@ -52,6 +52,7 @@ _LAZY = {
     "OCIIndex": ".models", "OCIManifest": ".models", "Platform": ".models",
     "RawManifest": ".models", "TagPage": ".models",
     "Problem": ".models", "ValidationReport": ".models",
+    "validate_layout": ".services._validate",
     "BlobAdvanced": ".progress", "BlobFinished": ".progress", "BlobMounted": ".progress",
     "BlobSkipped": ".progress", "BlobStarted": ".progress", "ProgressEvent": ".progress",
     "ImageReference": ".reference", "parse_image_name": ".reference",
@@ -93,6 +94,7 @@ if TYPE_CHECKING:
     from .requester import Requester
     from .services import BlobService, ImageService, ManifestService, TagService
     from .services._plan import BlobPlan, CopyPlan
+    from .services._validate import validate_layout
 
 
 def __getattr__(name: str) -> Any:
@@ -167,4 +169,5 @@ __all__ = [
     "ValidationReport",
     "__version__",
     "parse_image_name",
+    "validate_layout",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal, overload
 
@@ -17,8 +17,10 @@ from ..models import (
     OCIManifest,
     Platform,
     RawManifest,
+    ValidationReport,
 )
 from ..progress import ProgressCallback
+from ..services._archive import PullFormat
 from ..services._attach import ArtifactItem
 from ..services._plan import CopyPlan, CopyTarget
 from ..services.images import ImageFlows
@@ -66,20 +68,39 @@ class AsyncImageService(AsyncRepositoryService[ImageFlows]):
 
     # -- moving images ------------------------------------------------------------------
     async def pull(
-        self, reference: str, directory: str | os.PathLike[str], *,
-        platform: str | Platform | None = None, progress: ProgressCallback | None = None,
+        self, reference: str, dest: str | os.PathLike[str], *,
+        platform: str | Platform | None = None, format: PullFormat = "oci",
+        progress: ProgressCallback | None = None,
     ) -> Image:
         """Async form of :meth:`ImageService.pull`. Cancelled, it keeps the ``.partial``
         files of the blobs it was receiving: the next pull resumes them."""
-        return await self._run(self.flows.pull(reference, directory, platform=platform,
-                                               progress=progress))
+        return await self._run(self.flows.pull(reference, dest, platform=platform,
+                                               format=format, progress=progress))
 
     async def push(
-        self, directory: str | os.PathLike[str], tag: str, *,
+        self, source: str | os.PathLike[str], tag: str, *,
         progress: ProgressCallback | None = None,
     ) -> Image:
         """Async form of :meth:`ImageService.push`."""
-        return await self._run(self.flows.push(directory, tag, progress=progress))
+        return await self._run(self.flows.push(source, tag, progress=progress))
+
+    async def create_index(
+        self, tag: str, references: Sequence[str], annotations: Mapping[str, str] | None = None,
+    ) -> Image:
+        """Async form of :meth:`ImageService.create_index`."""
+        return await self._run(self.flows.create_index(tag, references, annotations))
+
+    async def validate(
+        self, reference: str, platform: str | Platform | None = None
+    ) -> ValidationReport:
+        """Async form of :meth:`ImageService.validate`."""
+        return await self._run(self.flows.validate(reference, platform))
+
+    async def fetch_artifact(
+        self, reference: str, dest_dir: str | os.PathLike[str]
+    ) -> list[Path]:
+        """Async form of :meth:`ImageService.fetch_artifact`."""
+        return await self._run(self.flows.fetch_artifact(reference, dest_dir))
 
     @overload
     async def copy(

@@ -7,7 +7,7 @@ runs them with the blocking shell, ``registry_client.aio`` with asyncio.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, overload
@@ -26,21 +26,26 @@ from ..models import (
     OCIManifest,
     Platform,
     RawManifest,
+    ValidationReport,
     config_from_bytes,
     manifest_from_bytes,
 )
 from ..progress import ProgressCallback
 from ..reference import check_digest, check_reference, check_tag, is_digest
 from ..requester import Requester
+from ._archive import Archiver, PullFormat
+from ._artifact import ArtifactFetcher
 from ._attach import ArtifactItem, Attacher
 from ._base import Service
 from ._copy import Copier
 from ._details import DetailsReader
 from ._export import Exporter
+from ._index import IndexBuilder
 from ._plan import CopyPlan, CopyTarget
 from ._platforms import platform_of_entry, read_config
 from ._pull import Puller
 from ._push import Pusher
+from ._validate import RegistrySource, Validator
 from .blobs import BlobFlows, BlobService
 from .manifests import ManifestFlows, ManifestService
 from .tags import TagService
@@ -91,6 +96,22 @@ class ImageFlows(Service):
     def _exporter(self) -> Exporter:
         return Exporter(self._endpoint, self.repository, manifests=self._manifests,
                         blobs=self._blobs, max_workers=self._max_workers)
+
+    @cached_property
+    def _archiver(self) -> Archiver:
+        return Archiver(self._endpoint, self.repository, manifests=self._manifests,
+                        blobs=self._blobs, max_workers=self._max_workers,
+                        puller=self._puller, pusher=self._pusher)
+
+    @cached_property
+    def _index_builder(self) -> IndexBuilder:
+        return IndexBuilder(self._endpoint, self.repository, manifests=self._manifests,
+                            blobs=self._blobs, max_workers=self._max_workers)
+
+    @cached_property
+    def _artifacts(self) -> ArtifactFetcher:
+        return ArtifactFetcher(self._endpoint, self.repository, manifests=self._manifests,
+                               blobs=self._blobs, max_workers=self._max_workers)
 
     @cached_property
     def _attacher(self) -> Attacher:
@@ -162,21 +183,50 @@ class ImageFlows(Service):
 
     # -- moving images ------------------------------------------------------------------
     def pull(
-        self, reference: str, directory: str | os.PathLike[str], *,
-        platform: str | Platform | None = None, progress: ProgressCallback | None = None,
+        self, reference: str, dest: str | os.PathLike[str], *,
+        platform: str | Platform | None = None, format: PullFormat = "oci",
+        progress: ProgressCallback | None = None,
     ) -> Flow[Image]:
         """See :meth:`ImageService.pull`."""
         check_reference(reference)
-        return (yield from self._puller.pull(reference, directory, platform=platform,
+        if format != "oci":
+            return (yield from self._archiver.pull(reference, dest, platform=platform,
+                                                   format=format, progress=progress))
+        return (yield from self._puller.pull(reference, dest, platform=platform,
                                              progress=progress))
 
     def push(
-        self, directory: str | os.PathLike[str], tag: str, *,
+        self, source: str | os.PathLike[str], tag: str, *,
         progress: ProgressCallback | None = None,
     ) -> Flow[Image]:
         """See :meth:`ImageService.push`."""
         check_tag(tag)
-        return (yield from self._pusher.push(directory, tag, progress=progress))
+        return (yield from self._archiver.push(source, tag, progress=progress))
+
+    def create_index(
+        self, tag: str, references: Sequence[str], annotations: Mapping[str, str] | None = None,
+    ) -> Flow[Image]:
+        """See :meth:`ImageService.create_index`."""
+        check_tag(tag)
+        for reference in references:
+            check_reference(reference)
+        return (yield from self._index_builder.create_index(tag, references, annotations))
+
+    def validate(
+        self, reference: str, platform: str | Platform | None = None
+    ) -> Flow[ValidationReport]:
+        """See :meth:`ImageService.validate`."""
+        check_reference(reference)
+        validator = Validator(RegistrySource(self._manifests, self._blobs),
+                              workers=self._max_workers, body_limit=self._endpoint.body_limit)
+        return (yield from validator.validate(reference, platform))
+
+    def fetch_artifact(
+        self, reference: str, dest_dir: str | os.PathLike[str]
+    ) -> Flow[list[Path]]:
+        """See :meth:`ImageService.fetch_artifact`."""
+        check_reference(reference)
+        return (yield from self._artifacts.fetch_artifact(reference, dest_dir))
 
     def export(
         self, reference: str, dest: str | os.PathLike[str], *,
@@ -327,34 +377,54 @@ class ImageService(Service):
 
     # -- moving images ------------------------------------------------------------------
     def pull(
-        self, reference: str, directory: str | os.PathLike[str], *,
-        platform: str | Platform | None = None, progress: ProgressCallback | None = None,
+        self, reference: str, dest: str | os.PathLike[str], *,
+        platform: str | Platform | None = None, format: PullFormat = "oci",
+        progress: ProgressCallback | None = None,
     ) -> Image:
-        """Download an image into an OCI image layout directory (skopeo/umoci/podman read it).
+        """Download an image into an OCI image layout directory (skopeo/umoci/podman read
+        it), or into a tar file with ``format="docker-archive"`` or ``"oci-archive"``.
 
         ``platform`` (``"linux/arm64/v8"`` or a Platform) picks one entry of an
         index; None pulls every platform. Blobs already in the layout and valid
         are skipped; every blob is verified and written atomically.
 
+        A **docker-archive** (what ``docker load`` and ``skopeo ... docker-archive:FILE``
+        read) holds one image: ``manifest.json``, the config and each layer as an
+        uncompressed tar named by its diff_id (checked against the config on the way).
+        An index needs ``platform`` unless it has only one platform. ``RepoTags`` names
+        ``DOMAIN/REPOSITORY:TAG`` for a tag reference. An **oci-archive** is a tar of
+        the OCI layout ``pull`` writes (every platform unless ``platform``). An archive
+        is written to a temp file next to ``dest`` and renamed into place when complete;
+        the blobs pass through a work folder there first.
+
         Raises:
             NotFoundError: no such image.
             PlatformNotFoundError: no entry of the index matches ``platform``, or a
-                single image is of another platform (a NotFoundError and a ValueError).
-            LayoutError: ``directory`` is a file, holds an ``index.json`` that is not a
-                layout's (no ``oci-layout`` file: it is left untouched), or a blob path
-                in it leads outside it; refused before any request (a ValueError too).
+                single image is of another platform, or a docker-archive of an index
+                without ``platform`` (a NotFoundError and a ValueError).
+            LayoutError: ``dest`` is a file (for "oci"), holds an ``index.json`` that is
+                not a layout's (no ``oci-layout`` file: it is left untouched), or a blob
+                path in it leads outside it; refused before any request (a ValueError
+                too). ArchiveError (a LayoutError) when an archive's ``dest`` is a folder.
+            NotAnImageError: a docker-archive of an artifact.
         """
-        return self._run(self.flows.pull(reference, directory, platform=platform,
+        return self._run(self.flows.pull(reference, dest, platform=platform, format=format,
                                          progress=progress))
 
     def push(
-        self, directory: str | os.PathLike[str], tag: str, *,
+        self, source: str | os.PathLike[str], tag: str, *,
         progress: ProgressCallback | None = None,
     ) -> Image:
-        """Upload an image from an OCI image layout and tag it ``tag``.
+        """Upload an image from an OCI image layout directory, a docker-archive tar or an
+        oci-archive tar (told apart by what they hold) and tag it ``tag``.
 
         Pushes the ``index.json`` entry whose ``org.opencontainers.image.ref.name``
         is ``tag`` (or the only entry); uploads only the blobs the registry lacks.
+        A docker-archive's image (its only one, or the one whose ``RepoTags`` has
+        the tag ``tag``) is pushed as a Docker schema2 manifest: the config kept byte
+        for byte (the image ID is kept), uncompressed layers gzip-compressed (level 6,
+        no name, time 0: the same digest on every run), gzip layers kept as they are.
+        An archive is unpacked into a folder of the temp directory first.
 
         Raises:
             LayoutNotFoundError: the directory is not an OCI layout, or a blob file its
@@ -362,11 +432,66 @@ class ImageService(Service):
             LayoutError: the layout is malformed or has no such image, or a file of it
                 leads outside the layout (a symlink out) or is not a regular file;
                 nothing is sent (a ValueError too).
+            ArchiveError: a file that is neither archive, or a malformed one (a
+                LayoutError); nothing is sent.
             DigestMismatchError: a blob file's content is not its digest's (it changed on
-                disk); the error names the file, and that blob's upload is stopped
-                before the PUT that would commit it.
+                disk), or a docker-archive layer is not its config's diff_id; the error
+                names the file, and that blob's upload is stopped before the PUT that
+                would commit it.
         """
-        return self._run(self.flows.push(directory, tag, progress=progress))
+        return self._run(self.flows.push(source, tag, progress=progress))
+
+    def create_index(
+        self, tag: str, references: Sequence[str], annotations: Mapping[str, str] | None = None,
+    ) -> Image:
+        """Push a multi-platform OCI image index of the single-platform images
+        ``references`` (tags or digests of this repository) under ``tag``.
+
+        Each entry's platform is read from its image's config (os, architecture,
+        variant, os.version, os.features); ``annotations`` become the index's.
+
+        Raises:
+            NotFoundError: no such image.
+            NotAnImageError: a reference is an index or an artifact, its config names no
+                platform, or two images are of the same platform (a ValueError too).
+        """
+        return self._run(self.flows.create_index(tag, references, annotations))
+
+    def validate(
+        self, reference: str, platform: str | Platform | None = None
+    ) -> ValidationReport:
+        """Check an image as the registry holds it: every blob's digest and size, that
+        layers are readable tar streams (gzip, and zstd where the ``zstandard`` module
+        is installed), that the config's ``rootfs.diff_ids`` are the layers'.
+
+        For an index every platform is checked, or only ``platform``'s. Problems are
+        reported, not raised: ``report.ok``, ``report.problems``. Every blob is read
+        (``max_workers`` at a time), nothing is written.
+
+        Raises:
+            NotFoundError: no such image.
+            PlatformNotFoundError: the index has no image of ``platform``.
+        """
+        return self._run(self.flows.validate(reference, platform))
+
+    def fetch_artifact(
+        self, reference: str, dest_dir: str | os.PathLike[str]
+    ) -> list[Path]:
+        """Download the files of an artifact manifest (an SBOM, a signature... found with
+        ``manifests.referrers``) into ``dest_dir``; their paths, in the manifest's order.
+
+        Each layer with an ``org.opencontainers.image.title`` annotation is a file of that
+        name (untitled layers are skipped). Every title is checked before anything is
+        written; the files are downloaded (verified) into a temp folder in ``dest_dir``
+        and moved into place when all are complete.
+
+        Raises:
+            NotFoundError: no such manifest.
+            ArtifactNameError: a title is absolute, ``..``, holds a path separator, is
+                empty, or two are the same; nothing is written (a ValueError too).
+            NotAnImageError: the manifest is an index.
+        """
+        return self._run(self.flows.fetch_artifact(reference, dest_dir))
 
     def export(
         self, reference: str, dest: str | os.PathLike[str], *,

@@ -20,9 +20,13 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
+import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from registry_client import (
     BasicAuthenticator,
@@ -74,6 +78,23 @@ def client_of(reg: LocalRegistry, *, host: str | None = None, **kw: Any) -> Regi
             else BasicAuthenticator(user, password)
         )
     return Registry(host or reg.host, protocol="http", **kw)
+
+
+def find_skopeo() -> str:
+    """The skopeo binary; the test fails (never skips) where it is not installed."""
+    found = shutil.which("skopeo")
+    if found is None:
+        pytest.fail("skopeo is not installed (apt-get install skopeo)", pytrace=False)
+    return found
+
+
+def run_skopeo(skopeo: str, *args: str) -> str:
+    """Run ``skopeo --insecure-policy ARGS``; its stdout (it must succeed)."""
+    result = subprocess.run(
+        [skopeo, "--insecure-policy", *args], capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, f"skopeo {' '.join(args)} failed:\n{result.stderr}"
+    return result.stdout
 
 
 def skopeo_creds(reg: LocalRegistry, side: str) -> list[str]:

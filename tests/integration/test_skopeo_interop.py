@@ -9,8 +9,6 @@ layout's digest, not the registry's original one, is what ``images.push`` must k
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -27,9 +25,11 @@ from _write_helpers import (
     BuiltImage,
     build_image,
     file_digest,
+    find_skopeo,
     layout_blobs,
     layout_entry,
     layout_manifest_closure,
+    run_skopeo,
     skopeo_creds,
     two_platform_index,
     upload_image,
@@ -43,18 +43,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def skopeo() -> str:
-    found = shutil.which("skopeo")
-    if found is None:
-        pytest.fail("skopeo is not installed (apt-get install skopeo)", pytrace=False)
-    return found
-
-
-def run_skopeo(skopeo: str, *args: str) -> str:
-    result = subprocess.run(
-        [skopeo, "--insecure-policy", *args], capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, f"skopeo {' '.join(args)} failed:\n{result.stderr}"
-    return result.stdout
+    return find_skopeo()
 
 
 def name(reg: LocalRegistry, what: str) -> str:

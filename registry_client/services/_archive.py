@@ -1,0 +1,122 @@
+"""Pulling an image into a docker-archive or oci-archive tar, and pushing one.
+
+The bytes move as for an OCI layout (``_pull`` / ``_push``: streamed, verified, only
+what the registry lacks); the layout is a work folder next to the archive (pull) or in
+the temp directory (push), turned into or made from the tar by ``_archive_files``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from .._flow import Endpoint, Flow, Offload
+from ..errors import PlatformNotFoundError
+from ..models import Image, Platform
+from ..progress import ProgressCallback
+from ..reference import is_digest
+from . import _light
+from ._archive_files import (
+    archive_kind,
+    check_archive_dest,
+    docker_archive_to_layout,
+    oci_archive_to_layout,
+    write_docker_archive,
+    write_oci_archive,
+)
+from ._pull import Puller
+from ._push import Pusher
+from ._worker import ImageWorker
+
+if TYPE_CHECKING:  # annotations only
+    from .blobs import BlobFlows
+    from .manifests import ManifestFlows
+
+PullFormat = Literal["oci", "docker-archive", "oci-archive"]
+"""What ``images.pull`` writes: an OCI layout directory, or a tar of either kind."""
+FORMATS: tuple[str, ...] = ("oci", "docker-archive", "oci-archive")
+
+
+def _work_dir(next_to: Path) -> Path:
+    """A fresh folder next to ``next_to`` (same filesystem: the final rename is atomic)."""
+    parent = next_to.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=parent, prefix=f".{next_to.name}.", suffix=".work"))
+
+
+class Archiver(ImageWorker):
+    """Moves images of one repository to and from archive tars."""
+
+    def __init__(
+        self, endpoint: Endpoint, repository: str, *, manifests: ManifestFlows,
+        blobs: BlobFlows, max_workers: int, puller: Puller, pusher: Pusher,
+    ) -> None:
+        super().__init__(endpoint, repository, manifests=manifests, blobs=blobs,
+                         max_workers=max_workers)
+        self._puller = puller
+        self._pusher = pusher
+
+    def pull(
+        self, reference: str, dest: str | os.PathLike[str], *, platform: str | Platform | None,
+        format: PullFormat, progress: ProgressCallback | None,
+    ) -> Flow[Image]:
+        """Write the image ``reference`` as the archive ``dest`` (a tar file)."""
+        if format not in ("docker-archive", "oci-archive"):
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+        target = Path(dest)
+        yield Offload(partial(check_archive_dest, target))
+        if format == "docker-archive" and platform is None:
+            platform = yield from self._only_platform(reference)
+        work: Path = yield Offload(partial(_work_dir, target))
+        try:
+            layout = work / "layout"
+            image = yield from self._puller.pull(reference, layout, platform=platform,
+                                                 progress=progress)
+            if format == "oci-archive":
+                yield Offload(partial(write_oci_archive, layout, target))
+            else:
+                tags = [] if is_digest(reference) else [
+                    f"{self._endpoint.domain}/{self._repository}:{reference}"]
+                yield Offload(partial(write_docker_archive, layout, target, tags,
+                                      self._endpoint.body_limit))
+        finally:
+            yield Offload(partial(shutil.rmtree, work, ignore_errors=True))
+        return image
+
+    def _only_platform(self, reference: str) -> Flow[Platform | None]:
+        """For an index: its one image platform (a docker-archive holds one image)."""
+        raw = yield from self._manifests.get_raw(reference)
+        is_index, entries = _light.read(raw)
+        if not is_index:
+            return None
+        real = [d.platform for d in entries
+                if d.platform is not None and d.platform.os and d.platform.os != "unknown"]
+        if len(real) == 1:
+            return real[0]
+        have = ", ".join(str(p) for p in real) or "none"
+        raise PlatformNotFoundError(
+            f"{reference} is an index of {len(real)} platforms ({have}) and a docker-archive "
+            "holds one image: choose one with platform=")
+
+    def push(
+        self, source: str | os.PathLike[str], tag: str, *, progress: ProgressCallback | None,
+    ) -> Flow[Image]:
+        """Push an OCI layout directory, a docker-archive or an oci-archive as ``tag``."""
+        path = Path(source)
+        kind = yield Offload(partial(archive_kind, path))
+        if kind == "layout":
+            return (yield from self._pusher.push(path, tag, progress=progress))
+        work = Path((yield Offload(partial(tempfile.mkdtemp, prefix="registry-client-push."))))
+        try:
+            limit = self._endpoint.body_limit
+            if kind == "oci-archive":
+                yield Offload(partial(oci_archive_to_layout, path, work, limit))
+            else:
+                yield Offload(partial(docker_archive_to_layout, path, work, tag, limit))
+            return (yield from self._pusher.push(work, tag, progress=progress))
+        finally:
+            yield Offload(partial(shutil.rmtree, work, ignore_errors=True))

@@ -1,0 +1,431 @@
+"""docker-archive and oci-archive tars on disk: written from an OCI layout, read into one.
+
+Blocking file work only (flows run it through ``Offload``). Every layer streams through
+a temp file, never whole in memory; an archive is written to a temp file next to its
+destination and renamed into place only once complete.
+
+* A **docker-archive** is what ``docker save`` writes and ``docker load`` reads, as
+  skopeo (containers/image ``docker/internal/tarfile``) writes it: ``manifest.json``
+  (``[{"Config": "<hex>.json", "RepoTags": [...], "Layers": ["<diff_id hex>.tar", ...]}]``),
+  the config file and each layer as an *uncompressed* tar named by its diff_id.
+* An **oci-archive** is a tar of an OCI image layout (``oci-layout``, ``index.json``,
+  ``blobs/<alg>/<hex>``), what ``skopeo copy ... oci-archive:FILE`` writes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import stat
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from .. import mediatypes
+from ..errors import (
+    ArchiveError,
+    DigestMismatchError,
+    LayoutError,
+    LayoutNotFoundError,
+    NotAnImageError,
+)
+from ..layout import OCILayout, _umask
+from ..models import IMAGE_CONFIG_TYPES, RawManifest, manifest_media_type
+from ..reference import is_valid_digest
+from . import _light
+from ._layers import LayerProblem, LayerReader
+
+ArchiveKind = Literal["layout", "docker-archive", "oci-archive"]
+
+_COPY = 1 << 20
+_GZIP_LEVEL = 6
+"""The level docker, crane and skopeo compress layers with (Go's default)."""
+_BLOB_MEMBER = re.compile(r"^blobs/([a-z0-9]+)/([a-f0-9]+)$")
+
+
+# -- writing -----------------------------------------------------------------------------
+
+
+def check_archive_dest(dest: Path) -> None:
+    """Refuse a folder as an archive's destination (before anything is downloaded).
+
+    Raises:
+        ArchiveError: ``dest`` is a directory.
+    """
+    if dest.is_dir():
+        raise ArchiveError(f"{dest} is a directory: an archive is written to a file")
+
+
+@contextmanager
+def _atomic_file(dest: Path) -> Iterator[IO[bytes]]:
+    """A temp file next to ``dest``, renamed to it when the block ends without error."""
+    check_archive_dest(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _info(name: str, size: int = 0, *, directory: bool = False) -> tarfile.TarInfo:
+    """A member header with no host metadata: mode 0644 (0755 for a directory), owner 0,
+    time 0 -- the same bytes on every machine."""
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mode = 0o755 if directory else 0o644
+    if directory:
+        info.type = tarfile.DIRTYPE
+    return info
+
+
+def _add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
+    with open(path, "rb") as f:
+        tar.addfile(_info(name, os.fstat(f.fileno()).st_size), f)
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    tar.addfile(_info(name, len(data)), io.BytesIO(data))
+
+
+def _only_entry(layout: OCILayout, limit: int) -> tuple[str, bytes]:
+    entries = [m for m in layout.read_index().get("manifests", []) if isinstance(m, dict)]
+    if len(entries) != 1:
+        raise LayoutError(f"{layout.root}: expected one image in index.json, found "
+                          f"{len(entries)}")
+    digest = str(entries[0].get("digest", ""))
+    return digest, layout.read_blob(digest, limit)
+
+
+def write_oci_archive(layout_dir: Path, dest: Path) -> None:
+    """Pack the OCI layout ``layout_dir`` into the tar ``dest`` (sorted, no host metadata)."""
+    root = Path(layout_dir)
+    blobs = sorted(p for p in (root / "blobs").rglob("*") if p.is_file())
+    with _atomic_file(Path(dest)) as out, tarfile.open(
+            fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        _add_file(tar, "oci-layout", root / "oci-layout")
+        _add_file(tar, "index.json", root / "index.json")
+        tar.addfile(_info("blobs", directory=True))
+        for algo_dir in sorted({p.parent for p in blobs}):
+            tar.addfile(_info(f"blobs/{algo_dir.name}", directory=True))
+        for p in blobs:
+            _add_file(tar, f"blobs/{p.parent.name}/{p.name}", p)
+
+
+def write_docker_archive(
+    layout_dir: Path, dest: Path, repo_tags: list[str], limit: int
+) -> None:
+    """Write the only image of the OCI layout ``layout_dir`` as the docker-archive ``dest``.
+
+    Each layer is decompressed into a temp file on the way, its diff_id checked against
+    the config's.
+
+    Raises:
+        NotAnImageError: the image is an index or an artifact (a docker-archive holds one
+            image of one platform).
+        DigestMismatchError: a layer is not the one its config's diff_ids name.
+        ArchiveError: a layer is no readable tar stream.
+    """
+    layout = OCILayout(layout_dir)
+    digest, data = _only_entry(layout, limit)
+    is_index, descs = _light.read(_light_raw(digest, data))
+    if is_index:
+        raise NotAnImageError(f"{digest} is an index: a docker-archive holds one platform's "
+                              "image (choose a platform)")
+    config, layers = descs[0], descs[1:]
+    if config.media_type not in IMAGE_CONFIG_TYPES:
+        raise NotAnImageError(f"{digest} is an artifact ({config.media_type}), not an image")
+    config_data = layout.read_blob(config.digest, limit)
+    diff_ids = _config_diff_ids(config_data, f"image config {config.digest}")
+    if len(diff_ids) != len(layers):
+        raise DigestMismatchError(f"image config {config.digest} lists {len(diff_ids)} "
+                                  f"diff_ids for {len(layers)} layers")
+    work = Path(tempfile.mkdtemp(dir=layout.root, prefix=".layers."))
+    try:
+        names: list[str] = []
+        files: dict[str, Path] = {}
+        for d, want in zip(layers, diff_ids, strict=True):
+            name = f"{want.split(':', 1)[1]}.tar"
+            names.append(name)
+            if name in files:
+                continue
+            plain = work / name
+            with layout.open_blob(d.digest, d.size) as src, open(plain, "wb") as out:
+                reader = LayerReader(d.media_type, out.write)
+                while block := src.read(_COPY):
+                    reader.feed(block)
+                try:
+                    have = reader.finish()
+                except LayerProblem as exc:
+                    raise ArchiveError(f"layer {d.digest}: {exc}") from None
+            if have != want:
+                raise DigestMismatchError(f"layer {d.digest} unpacks to {have}, its config "
+                                          f"says {want}")
+            files[name] = plain
+        config_name = f"{config.digest.split(':', 1)[1]}.json"
+        doc = [{"Config": config_name, "RepoTags": repo_tags, "Layers": names}]
+        with _atomic_file(Path(dest)) as archive, tarfile.open(
+                fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            _add_bytes(tar, config_name, config_data)
+            for name, path in files.items():
+                _add_file(tar, name, path)
+            _add_bytes(tar, "manifest.json", json.dumps(doc, separators=(",", ":")).encode())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _light_raw(digest: str, data: bytes) -> RawManifest:
+    return RawManifest(data=data, media_type=manifest_media_type(data), digest=digest)
+
+
+def _config_diff_ids(config: bytes, what: str) -> list[str]:
+    doc = _light.json_object(config, what)
+    rootfs = doc.get("rootfs")
+    ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if not isinstance(ids, list) or not all(is_valid_digest(i) for i in ids):
+        raise ArchiveError(f"{what}: no valid rootfs.diff_ids list")
+    return [str(i) for i in ids]
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def archive_kind(source: Path) -> ArchiveKind:
+    """What ``source`` is: an OCI layout directory, a docker-archive or an oci-archive tar
+    (decided by what the tar holds, not by its name).
+
+    Raises:
+        LayoutNotFoundError: ``source`` does not exist (a FileNotFoundError too).
+        ArchiveError: a file that is no tar, or a tar that is neither kind.
+    """
+    if source.is_dir():
+        return "layout"
+    if not source.exists():
+        raise LayoutNotFoundError(f"{source}: no such file or directory")
+    with _open_tar(source) as tar:
+        names = {_clean(n) for n in tar.getnames()}
+    if "oci-layout" in names and "index.json" in names:
+        return "oci-archive"
+    if "manifest.json" in names:
+        return "docker-archive"
+    raise ArchiveError(f"{source} is neither a docker-archive (no manifest.json) nor an "
+                       "oci-archive (no oci-layout and index.json)")
+
+
+def _clean(name: str) -> str:
+    while name.startswith("./"):
+        name = name[2:]
+    return name.rstrip("/")
+
+
+def _open_tar(source: Path) -> tarfile.TarFile:
+    try:
+        return tarfile.open(source, mode="r:*")
+    except (tarfile.TarError, EOFError) as exc:
+        raise ArchiveError(f"{source} is not a tar archive ({exc})") from None
+
+
+def _members(tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
+    return {_clean(m.name): m for m in tar.getmembers()}
+
+
+def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, what: str) -> IO[bytes]:
+    """The bytes of a regular member (a link within the tar is followed by tarfile)."""
+    if not (member.isfile() or member.issym() or member.islnk()):
+        raise ArchiveError(f"{what}: {member.name} is not a regular file")
+    try:
+        f = tar.extractfile(member)
+    except KeyError:
+        f = None
+    if f is None:
+        raise ArchiveError(f"{what}: {member.name} cannot be read (a link out of the archive?)")
+    return f
+
+
+def _read_member(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], name: str,
+                 what: str, limit: int) -> bytes:
+    member = members.get(_clean(name))
+    if member is None:
+        raise ArchiveError(f"{what}: the archive has no {name}")
+    if member.size > limit:
+        raise ArchiveError(f"{what}: {name} is larger than {limit} bytes")
+    with _extract(tar, member, what) as f:
+        return f.read(limit + 1)
+
+
+def _copy_out(src: IO[bytes], dest: Path, sink: Callable[[bytes], None] | None = None) -> None:
+    with open(dest, "wb") as out:
+        while block := src.read(_COPY):
+            if sink is not None:
+                sink(block)
+            out.write(block)
+
+
+def oci_archive_to_layout(source: Path, work: Path, limit: int) -> None:
+    """Unpack the oci-archive ``source`` into the layout directory ``work``: only
+    ``oci-layout``, ``index.json`` and blob files named by a valid digest are taken (the
+    push verifies every blob's content as it is sent)."""
+    with _open_tar(source) as tar:
+        members = _members(tar)
+        what = str(source)
+        (work / "oci-layout").write_bytes(
+            _read_member(tar, members, "oci-layout", what, limit))
+        (work / "index.json").write_bytes(
+            _read_member(tar, members, "index.json", what, limit))
+        for name, member in members.items():
+            match = _BLOB_MEMBER.match(name)
+            if match is None or not is_valid_digest(f"{match[1]}:{match[2]}"):
+                continue
+            folder = work / "blobs" / match[1]
+            folder.mkdir(parents=True, exist_ok=True)
+            with _extract(tar, member, what) as f:
+                _copy_out(f, folder / match[2])
+
+
+def docker_archive_to_layout(source: Path, work: Path, tag: str, limit: int) -> None:
+    """Turn the docker-archive ``source`` into an OCI layout at ``work`` holding a Docker
+    schema2 image named ``tag``, the manifest skopeo and docker would push for it.
+
+    The image is the archive's only one, or the one whose RepoTags has the tag ``tag``.
+    The config is kept byte for byte (the image ID stays). Uncompressed layers are gzip
+    compressed (level 6, no name, time 0: the same bytes on every run); gzip layers are
+    kept as they are. Every layer's diff_id is checked against the config's.
+
+    Raises:
+        ArchiveError: no manifest.json entry fits, a file it names is missing, a layer is
+            no readable tar (or zstd, which a Docker manifest cannot type).
+        DigestMismatchError: a layer is not the one the config's diff_ids name.
+    """
+    what = str(source)
+    layout = OCILayout(work)
+    layout.init()
+    with _open_tar(source) as tar:
+        members = _members(tar)
+        entry = _docker_entry(_read_member(tar, members, "manifest.json", what, limit),
+                              tag, what)
+        config = _read_member(tar, members, entry["Config"], what, limit)
+        config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+        layout.write_blob(config_digest, config)
+        diff_ids = _config_diff_ids(config, f"{what}: {entry['Config']}")
+        if len(diff_ids) != len(entry["Layers"]):
+            raise DigestMismatchError(f"{what}: the config lists {len(diff_ids)} diff_ids, "
+                                      f"manifest.json {len(entry['Layers'])} layers")
+        layers = [_docker_layer(tar, members, name, want, work, what)
+                  for name, want in zip(entry["Layers"], diff_ids, strict=True)]
+    manifest = {
+        "schemaVersion": 2, "mediaType": mediatypes.DOCKER_MANIFEST_V2,
+        "config": {"mediaType": mediatypes.DOCKER_CONFIG, "size": len(config),
+                   "digest": config_digest},
+        "layers": [{"mediaType": mediatypes.DOCKER_LAYER, "size": size, "digest": digest}
+                   for digest, size in layers],
+    }
+    # Compact, in Go's field order (mediaType, size, digest): the bytes skopeo and docker
+    # write for the same blobs.
+    data = json.dumps(manifest, separators=(",", ":")).encode()
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    layout.write_blob(digest, data)
+    layout.add_manifest({"mediaType": mediatypes.DOCKER_MANIFEST_V2, "digest": digest,
+                         "size": len(data)}, tag)
+
+
+def _docker_entry(data: bytes, tag: str, what: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        raise ArchiveError(f"{what}: manifest.json is not JSON") from None
+    if not isinstance(doc, list) or not doc:
+        raise ArchiveError(f"{what}: manifest.json lists no image")
+    for entry in doc:
+        if not (isinstance(entry, dict) and isinstance(entry.get("Config"), str)
+                and isinstance(entry.get("Layers"), list)
+                and all(isinstance(n, str) for n in entry["Layers"])):
+            raise ArchiveError(f"{what}: manifest.json entry without Config and Layers")
+    if len(doc) == 1:
+        return dict(doc[0])
+    tagged = [e for e in doc if any(str(t).rsplit(":", 1)[-1] == tag
+                                    for t in e.get("RepoTags") or [])]
+    if len(tagged) != 1:
+        names = sorted(str(t) for e in doc for t in e.get("RepoTags") or [])
+        raise ArchiveError(f"{what} holds {len(doc)} images and not one tagged {tag!r} "
+                           f"(have: {', '.join(names) or 'untagged images'})")
+    return dict(tagged[0])
+
+
+def _docker_layer(
+    tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], name: str, want: str,
+    work: Path, what: str,
+) -> tuple[str, int]:
+    """Store one docker-archive layer as a gzip blob of ``work``; (digest, size)."""
+    member = members.get(_clean(name))
+    if member is None:
+        raise ArchiveError(f"{what}: the archive has no layer {name}")
+    tmp = work / f".layer.{want.split(':', 1)[1]}"
+    reader = LayerReader("", None)
+    with _extract(tar, member, what) as src, open(tmp, "wb") as raw_out:
+        hashing = _Hashing(raw_out)
+        block = src.read(_COPY)
+        if block.startswith(b"\x1f\x8b"):  # a gzip layer is kept as it is
+            while block:
+                reader.feed(block)
+                hashing.write(block)
+                block = src.read(_COPY)
+        else:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=hashing,
+                               compresslevel=_GZIP_LEVEL, mtime=0) as gz:
+                while block:
+                    reader.feed(block)
+                    gz.write(block)
+                    block = src.read(_COPY)
+    try:
+        have = reader.finish()
+    except LayerProblem as exc:
+        tmp.unlink(missing_ok=True)
+        raise ArchiveError(f"{what}: layer {name}: {exc}") from None
+    if reader.compression == "zstd":
+        raise ArchiveError(f"{what}: layer {name} is zstd-compressed; a Docker manifest "
+                           "cannot say so")
+    if have != want:
+        raise DigestMismatchError(f"{what}: layer {name} is {have}, the config says {want}")
+    digest = "sha256:" + hashing.digest()
+    size = os.stat(tmp).st_size
+    dest = work / "blobs" / "sha256" / digest.split(":", 1)[1]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, dest)
+    if not stat.S_ISREG(os.stat(dest).st_mode):
+        raise ArchiveError(f"{dest}: not a regular file")
+    return digest, size
+
+
+class _Hashing:
+    """A write-only file that hashes what it writes (the compressed layer's digest)."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self._h = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self._h.update(data)
+        return self._out.write(data)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def digest(self) -> str:
+        return str(self._h.hexdigest())

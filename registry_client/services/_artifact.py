@@ -1,0 +1,99 @@
+"""Fetching the files of an artifact (an SBOM, a signature...) into a folder."""
+
+from __future__ import annotations
+
+import ntpath
+import os
+import shutil
+import tempfile
+from functools import partial
+from pathlib import Path
+
+from .._flow import Flow, Gather, Offload
+from ..errors import ArtifactNameError, NotAnImageError
+from ..models import Descriptor, ManifestList, OCIIndex
+from ..models.manifest import manifest_class_for
+from . import _light
+from ._worker import ImageWorker
+
+TITLE = "org.opencontainers.image.title"
+
+
+def safe_file_name(title: object) -> str:
+    """``title`` when it is a plain file name, safe to create inside a folder.
+
+    Raises:
+        ArtifactNameError: it is not a string, empty, ``.`` or ``..``, absolute, holds a
+            path separator (``/`` or ``\\``), a drive or a NUL.
+    """
+    if not isinstance(title, str) or title in ("", ".", ".."):
+        raise ArtifactNameError(f"artifact file title {title!r} is not a file name")
+    if ("/" in title or "\\" in title or "\0" in title or ntpath.splitdrive(title)[0]
+            or os.path.isabs(title)):
+        raise ArtifactNameError(f"artifact file title {title!r} is not a plain file name "
+                                "(a path, a drive or a NUL): refused")
+    return title
+
+
+def artifact_files(data: bytes, media_type: str, digest: str) -> list[tuple[str, Descriptor]]:
+    """(file name, layer) for every layer of an artifact manifest with a title.
+
+    Raises:
+        NotAnImageError: the manifest is an index.
+        ArtifactNameError: a title is unsafe, or two layers have the same title.
+    """
+    doc = _light.json_object(data, f"manifest {digest}")
+    if manifest_class_for(doc, media_type) in (ManifestList, OCIIndex):
+        raise NotAnImageError(f"{digest} is an index, not an artifact: fetch one of its "
+                              "manifests (see referrers)")
+    layers = doc.get("layers")
+    if not isinstance(layers, list):
+        raise NotAnImageError(f"{digest} has no layers list")
+    files: list[tuple[str, Descriptor]] = []
+    names: set[str] = set()
+    for i, layer in enumerate(layers):
+        d = _light.descriptor(layer, f"$.layers[{i}]")
+        annotations = layer.get("annotations") if isinstance(layer, dict) else None
+        if not isinstance(annotations, dict) or TITLE not in annotations:
+            continue  # an untitled layer is no file (as oras pull skips it)
+        name = safe_file_name(annotations[TITLE])
+        if name in names:
+            raise ArtifactNameError(f"two files of {digest} are titled {name!r}")
+        names.add(name)
+        files.append((name, d))
+    return files
+
+
+def _stage(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=dest, prefix=".artifact.", suffix=".partial"))
+
+
+def _move_all(work: Path, dest: Path, names: list[str]) -> list[Path]:
+    out = []
+    for name in names:
+        os.replace(work / name, dest / name)
+        out.append(dest / name)
+    return out
+
+
+class ArtifactFetcher(ImageWorker):
+    """Downloads the files of artifact manifests of one repository."""
+
+    def fetch_artifact(
+        self, reference: str, dest_dir: str | os.PathLike[str]
+    ) -> Flow[list[Path]]:
+        """Write each titled layer of ``reference`` to ``dest_dir``; their paths."""
+        raw = yield from self._manifests.get_raw(reference)
+        files = artifact_files(raw.data, raw.media_type, raw.digest)  # all checked first
+        dest = Path(dest_dir)
+        work: Path = yield Offload(partial(_stage, dest))
+        try:
+            yield Gather([partial(self._blobs.download, d.digest, work / name,
+                                  expected_size=d.size) for name, d in files],
+                         self._max_workers)
+            paths: list[Path] = yield Offload(partial(_move_all, work, dest,
+                                                      [n for n, _ in files]))
+        finally:
+            yield Offload(partial(shutil.rmtree, work, ignore_errors=True))
+        return paths

@@ -1,0 +1,76 @@
+"""Building a multi-platform OCI index from single-platform images of one repository."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .. import mediatypes
+from .._flow import Flow
+from ..errors import NotAnImageError
+from ..models import IMAGE_CONFIG_TYPES, Descriptor, Image, Platform, RawManifest
+from . import _light
+from ._platforms import light_image, read_config
+from ._worker import ImageWorker
+
+
+def platform_json(p: Platform) -> dict[str, Any]:
+    """An index entry's ``platform`` object, in the image-spec's field order."""
+    doc: dict[str, Any] = {"architecture": p.architecture, "os": p.os}
+    if p.os_version:
+        doc["os.version"] = p.os_version
+    if p.os_features:
+        doc["os.features"] = list(p.os_features)
+    if p.variant:
+        doc["variant"] = p.variant
+    return doc
+
+
+class IndexBuilder(ImageWorker):
+    """Makes OCI image indexes in one repository."""
+
+    def create_index(
+        self, tag: str, references: Sequence[str], annotations: Mapping[str, str] | None,
+    ) -> Flow[Image]:
+        """Push an OCI index of the images ``references`` under ``tag``."""
+        if isinstance(references, str) or not references:
+            raise ValueError("create_index needs a list of one or more image references")
+        entries: list[dict[str, Any]] = []
+        descs: list[Descriptor] = []
+        seen: dict[Platform, str] = {}
+        for reference in references:
+            raw = yield from self._manifests.get_raw(reference)
+            is_index, found = _light.read(raw)
+            if is_index:
+                raise NotAnImageError(f"{reference} is an index: an index is made of "
+                                      "single-platform images")
+            if found[0].media_type not in IMAGE_CONFIG_TYPES:
+                raise NotAnImageError(f"{reference} is an artifact ({found[0].media_type}), "
+                                      "not an image")
+            config = yield from read_config(self._blobs, found[0], self._endpoint.body_limit)
+            platform = _light.image_platform(raw, found[0], config)
+            if not platform.os or not platform.architecture:
+                raise NotAnImageError(f"{reference}: its config names no os and architecture")
+            key = Platform(architecture=platform.architecture, os=platform.os,
+                           variant=platform.variant, os_version=platform.os_version,
+                           os_features=platform.os_features)
+            if key in seen:
+                raise NotAnImageError(f"{seen[key]} and {reference} are both {key}: "
+                                      "an index holds one image per platform")
+            seen[key] = reference
+            entries.append({"mediaType": raw.media_type, "digest": raw.digest,
+                            "size": len(raw.data), "platform": platform_json(platform)})
+            descs.append(Descriptor(media_type=raw.media_type, digest=raw.digest,
+                                    size=len(raw.data), platform=key))
+        doc: dict[str, Any] = {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX,
+                               "manifests": entries}
+        if annotations:
+            doc["annotations"] = dict(annotations)
+        data = json.dumps(doc, separators=(",", ":")).encode()
+        raw = RawManifest(data=data, media_type=mediatypes.OCI_INDEX,
+                          digest="sha256:" + hashlib.sha256(data).hexdigest())
+        yield from self._manifests.put(tag, raw)
+        return light_image(raw, True, descs, None, domain=self._endpoint.domain,
+                           repository=self._repository, tag=tag)
