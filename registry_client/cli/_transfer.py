@@ -32,18 +32,27 @@ def register(
         "verified. Prints the pulled image as REFERENCE@DIGEST.",
     )
     sub.add_argument("reference", metavar="REFERENCE", help="e.g. localhost:5000/app:1.0")
-    sub.add_argument("directory", metavar="DIR", help="layout directory (created if missing)")
+    sub.add_argument("directory", metavar="DIR|FILE.tar",
+                     help="layout directory (created if missing), or the tar to write with "
+                     "--format")
+    sub.add_argument(
+        "--format", choices=("oci", "docker-archive", "oci-archive"), default="oci",
+        help="oci: an OCI layout directory (default); docker-archive: a tar `docker load`\n"
+        "reads (one platform: --platform for an index); oci-archive: a tar of the layout",
+    )
 
     sub = add_verb(
         verbs, "push", common, handler=run_push,
-        summary="upload an image from an OCI layout directory",
-        description="Upload an image from an OCI image layout and tag it. The index.json\n"
+        summary="upload an image from an OCI layout directory or an archive tar",
+        description="Upload an image from an OCI image layout, a docker-archive or an\n"
+        "oci-archive tar (told apart by content) and tag it. The index.json\n"
         "entry whose org.opencontainers.image.ref.name is the tag of REFERENCE (or the\n"
         "only entry) is pushed; blobs the registry has already are not sent again.\n"
         "Without a tag, REFERENCE means :latest. Prints the pushed image as\n"
         "REFERENCE@DIGEST.",
     )
-    sub.add_argument("directory", metavar="DIR", help="an OCI image layout directory")
+    sub.add_argument("directory", metavar="DIR|FILE.tar",
+                     help="an OCI image layout directory, a docker-archive or an oci-archive")
     sub.add_argument("reference", metavar="REFERENCE", help="where to push, e.g. host/app:1.0")
 
     sub = add_verb(
@@ -116,7 +125,8 @@ def run_pull(ctx: Context) -> int:
     repo = ctx.repository(ref)
     with ctx.progress("pull") as progress:
         image = repo.images.pull(
-            reference, Path(ctx.args.directory), platform=ctx.platform, progress=progress
+            reference, Path(ctx.args.directory), platform=ctx.platform,
+            format=ctx.args.format, progress=progress,
         )
     return _report(ctx, image)
 
@@ -127,8 +137,9 @@ def run_push(ctx: Context) -> int:
     if ref.digest is not None:
         raise UsageError(f"{ctx.args.reference!r}: push to a tag, not to a digest")
     directory = Path(ctx.args.directory)
-    if not (directory / "index.json").is_file():
-        raise UsageError(f"{str(directory)!r} is not an OCI image layout (no index.json)")
+    if not (directory / "index.json").is_file() and not directory.is_file():
+        raise UsageError(f"{str(directory)!r} is not an OCI image layout (no index.json) "
+                         "nor an archive file")
     repo = ctx.repository(ref)
     with ctx.progress("push") as progress:
         image = repo.images.push(directory, ref.tag or DEFAULT_TAG, progress=progress)

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import argparse
 
-from . import _artifacts, _edit, _listing, _mutate, _prune, _ratelimit, _show, _transfer
+from . import (
+    _archive,
+    _artifacts,
+    _edit,
+    _listing,
+    _mutate,
+    _prune,
+    _ratelimit,
+    _show,
+    _transfer,
+)
 from ._parser import DESCRIPTION, EPILOG, PROG, Parser, global_flags
 
 __all__ = ["build_parser"]
@@ -25,6 +35,7 @@ def build_parser() -> Parser:
         dest="verb", metavar="VERB", title="verbs", required=True, parser_class=Parser,
     )
     common = [global_flags(True)]
-    for module in (_listing, _show, _transfer, _edit, _artifacts, _prune, _ratelimit, _mutate):
+    for module in (_listing, _show, _transfer, _edit, _artifacts, _archive, _prune, _ratelimit,
+                   _mutate):
         module.register(verbs, common)
     return parser

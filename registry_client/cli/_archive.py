@@ -1,0 +1,124 @@
+"""Verbs that check and assemble images: ``validate``, ``index create``, ``artifact get``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from registry_client import NotFoundError, ValidationReport
+
+from ._artifacts import descriptor_json, key_values
+from ._context import Context, UsageError
+from ._parser import Parser, add_verb
+from ._transfer import _report
+
+__all__ = ["register"]
+
+
+def register(
+    verbs: argparse._SubParsersAction[Parser], common: list[Parser]
+) -> None:
+    """Add ``validate``, ``index`` and ``artifact``."""
+    sub = add_verb(
+        verbs, "validate", common, handler=run_validate, platform=True,
+        summary="check an image's blobs, layers and diff_ids",
+        description="Read every blob of the image REFERENCE (every platform of an index,\n"
+        "or --platform's) and check its digest and size, that layers are readable tar\n"
+        "streams and that the config's diff_ids are the layers'. Prints each problem\n"
+        "(exit 1 when there is one), else 'ok'. Nothing is written.",
+    )
+    sub.add_argument("reference", metavar="REFERENCE", help="e.g. localhost:5000/app:1.0")
+
+    sub = add_verb(
+        verbs, "index", common, handler=run_index,
+        summary="create a multi-platform index: index create NEW REF...",
+        description="index create NEW REF...: push an OCI image index of the single-platform\n"
+        "images REF... (tags or digests of NEW's repository) as NEW. Each entry's\n"
+        "platform is read from its image's config. Prints NEW@DIGEST.",
+    )
+    sub.add_argument("action", choices=("create",), help="what to do (create)")
+    sub.add_argument("new", metavar="NEW", help="the index to push, e.g. host/app:1.0")
+    sub.add_argument("references", metavar="REF", nargs="+",
+                     help="an image of the same repository: a tag, a digest or a full reference")
+    sub.add_argument("--annotation", metavar="KEY=VALUE", action="append", default=[],
+                     help="an annotation of the index (repeat for more)")
+
+    sub = add_verb(
+        verbs, "artifact", common, handler=run_artifact,
+        summary="download an artifact's files: artifact get REF -o DIR",
+        description="artifact get REF -o DIR: write the files of the artifact manifest REF\n"
+        "(an SBOM, a signature...) into DIR, each named by its\n"
+        "org.opencontainers.image.title; a title that is a path is refused and nothing\n"
+        "is written. With --artifact-type, REF is the image and its referrer of that\n"
+        "type is fetched (the last listed when several). Prints the files written.",
+    )
+    sub.add_argument("action", choices=("get",), help="what to do (get)")
+    sub.add_argument("reference", metavar="REF", help="the artifact (or the image, with "
+                     "--artifact-type)")
+    sub.add_argument("-o", "--output", metavar="DIR", required=True,
+                     help="folder to write the files into (created if missing)")
+    sub.add_argument("--artifact-type", metavar="TYPE",
+                     help="REF is an image: fetch its referrer of this artifact type")
+
+
+def _print_report(ctx: Context, report: ValidationReport) -> int:
+    if ctx.json:
+        ctx.print_json(report.to_dict())
+    else:
+        for problem in report.problems:
+            ctx.line(f"problem: {problem}")
+        if report.ok:
+            ctx.line(f"ok: {report.digest} ({len(report.manifests)} image(s), "
+                     f"{report.blobs} blobs)")
+    return 0 if report.ok else 1
+
+
+def run_validate(ctx: Context) -> int:
+    """``validate REFERENCE``."""
+    ref, reference = ctx.image_reference(ctx.args.reference)
+    report = ctx.repository(ref).images.validate(reference, ctx.platform)
+    return _print_report(ctx, report)
+
+
+def run_index(ctx: Context) -> int:
+    """``index create NEW REF...``."""
+    new = ctx.reference(ctx.args.new, "index")
+    if new.digest is not None or new.tag is None:
+        raise UsageError(f"{ctx.args.new!r}: name the index with a tag")
+    references: list[str] = []
+    for text in ctx.args.references:
+        if ":" in text or "@" in text or "/" in text:
+            ref, reference = ctx.image_reference(text)
+            if (ref.domain, ref.path) != (new.domain, new.path):
+                raise UsageError(f"{text!r} is not in {new.domain}/{new.path}: an index is "
+                                 "made of images of its own repository")
+            references.append(reference)
+        else:
+            references.append(text)
+    repo = ctx.repository(new)
+    image = repo.images.create_index(new.tag, references,
+                                     key_values(ctx.args.annotation) or None)
+    return _report(ctx, image)
+
+
+def run_artifact(ctx: Context) -> int:
+    """``artifact get REF -o DIR``."""
+    ref, reference = ctx.image_reference(ctx.args.reference)
+    repo = ctx.repository(ref)
+    chosen = None
+    if ctx.args.artifact_type is not None:
+        subject = ref.digest or repo.manifests.head(reference).digest
+        found = repo.manifests.referrers(subject, ctx.args.artifact_type)
+        if not found:
+            raise NotFoundError(f"{ctx.args.reference} has no referrer of type "
+                                f"{ctx.args.artifact_type}")
+        chosen = found[-1]
+        reference = chosen.digest
+    paths = repo.images.fetch_artifact(reference, Path(ctx.args.output))
+    if ctx.json:
+        ctx.print_json({"artifact": reference, "files": [str(p) for p in paths],
+                        **({"referrer": descriptor_json(chosen)} if chosen else {})})
+    else:
+        for path in paths:
+            ctx.line(str(path))
+    return 0

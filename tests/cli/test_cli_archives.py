@@ -1,0 +1,122 @@
+"""``pull --format``, ``push FILE.tar``, ``validate``, ``index create`` and ``artifact get``
+through ``python -m registry_client`` against a real registry (and skopeo for the archives)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+
+from _tar_images import TarImage
+from _write_helpers import find_skopeo, run_skopeo
+
+from registry_client import Registry
+from registry_client.testing import FaultProxy, LocalRegistry
+
+CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]
+pytestmark = pytest.mark.integration
+SBOM = "application/spdx+json"
+
+
+def ok(result: subprocess.CompletedProcess[bytes]) -> subprocess.CompletedProcess[bytes]:
+    assert result.returncode == 0, result.stderr.decode()
+    return result
+
+
+@pytest.fixture
+def pushed(anon_registry: LocalRegistry, unique_repository: str) -> tuple[str, TarImage]:
+    """An amd64 and an arm64 image, tagged amd64 / arm64; (repository reference, amd64)."""
+    with Registry(anon_registry.host, protocol="http") as reg:
+        repo = reg.repository(unique_repository)
+        amd = TarImage(platform="linux/amd64")
+        amd.push(repo, "amd64")
+        TarImage(platform="linux/arm64").push(repo, "arm64")
+    return f"{anon_registry.host}/{unique_repository}", amd
+
+
+def test_pull_format_and_push_archives(
+    cli: CliRunner, pushed: tuple[str, TarImage], tmp_path: Path
+) -> None:
+    where, amd = pushed
+    skopeo = find_skopeo()
+    for fmt in ("docker-archive", "oci-archive"):
+        archive = tmp_path / f"{fmt}.tar"
+        out = ok(cli("pull", f"{where}:amd64", str(archive), "--format", fmt, "--plain-http"))
+        assert out.stdout.decode().strip() == f"{where}:amd64@{amd.digest}"
+        assert tarfile.is_tarfile(archive)
+        info = json.loads(run_skopeo(skopeo, "inspect", f"{fmt}:{archive}"))
+        assert info["Architecture"] == "amd64"
+        pushed_back = ok(cli("--json", "push", str(archive), f"{where}:from-{fmt}",
+                             "--plain-http"))
+        doc = json.loads(pushed_back.stdout)
+        assert doc["tag"] == f"from-{fmt}"
+        if fmt == "oci-archive":
+            assert doc["digest"] == amd.digest
+
+
+def test_pull_docker_archive_of_an_index_wants_a_platform(
+    cli: CliRunner, pushed: tuple[str, TarImage], tmp_path: Path
+) -> None:
+    where, _ = pushed
+    ok(cli("index", "create", f"{where}:multi", "amd64", f"{where}:arm64", "--plain-http"))
+    archive = tmp_path / "multi.tar"
+    refused = cli("pull", f"{where}:multi", str(archive), "--format", "docker-archive",
+                  "--plain-http")
+    assert refused.returncode == 1
+    assert b"choose one" in refused.stderr
+    ok(cli("pull", f"{where}:multi", str(archive), "--format", "docker-archive",
+           "--platform", "linux/arm64", "--plain-http"))
+    assert tarfile.is_tarfile(archive)
+
+
+def test_index_create_then_validate(
+    cli: CliRunner, pushed: tuple[str, TarImage], anon_registry: LocalRegistry,
+) -> None:
+    where, amd = pushed
+    created = json.loads(ok(cli("--json", "index", "create", f"{where}:multi", "amd64",
+                                "arm64", "--annotation", "k=v", "--plain-http")).stdout)
+    assert [p["architecture"] for p in created["platforms"]] == ["amd64", "arm64"]
+    good = ok(cli("validate", f"{where}:multi", "--plain-http"))
+    assert good.stdout.decode().startswith(f"ok: {created['digest']} (2 image(s), 6 blobs)")
+    report = json.loads(ok(cli("validate", f"{where}:multi", "--json", "--plain-http",
+                               "--platform", "linux/amd64")).stdout)
+    assert report["ok"] is True and report["manifests"] == [amd.digest]
+
+    with FaultProxy(anon_registry, timeout=5) as proxy:
+        proxy.add_rule("GET", f"/blobs/{amd.layer_digests[1]}", action="corrupt", offset=50,
+                       times=None)
+        via = where.replace(anon_registry.host, proxy.host)
+        bad = cli("validate", f"{via}:amd64", "--plain-http")
+        assert bad.returncode == 1
+        assert f"problem: {amd.layer_digests[1]}" in bad.stdout.decode()
+        doc = json.loads(cli("validate", f"{via}:amd64", "--json", "--plain-http").stdout)
+        assert doc["ok"] is False and doc["problems"][0]["digest"] == amd.layer_digests[1]
+
+
+def test_artifact_get_by_type_and_by_digest(
+    cli: CliRunner, pushed: tuple[str, TarImage], tmp_path: Path
+) -> None:
+    where, _ = pushed
+    sbom = tmp_path / "sbom.json"
+    sbom.write_text('{"spdxVersion": "SPDX-2.3"}')
+    digest = ok(cli("attach", f"{where}:amd64", "--artifact-type", SBOM, str(sbom),
+                    "--plain-http")).stdout.decode().strip()
+    out = tmp_path / "out"
+    got = ok(cli("artifact", "get", f"{where}:amd64", "-o", str(out), "--artifact-type", SBOM,
+                 "--plain-http"))
+    assert got.stdout.decode().splitlines() == [str(out / "sbom.json")]
+    assert (out / "sbom.json").read_text() == sbom.read_text()
+    again = json.loads(ok(cli("--json", "artifact", "get", f"{where}@{digest}", "-o",
+                              str(tmp_path / "again"), "--plain-http")).stdout)
+    assert again["files"] == [str(tmp_path / "again" / "sbom.json")]
+    none = cli("artifact", "get", f"{where}:amd64", "-o", str(tmp_path / "none"),
+               "--artifact-type", "application/x-none", "--plain-http")
+    assert none.returncode == 1 and b"no referrer of type" in none.stderr
+    assert not (tmp_path / "none").exists()
