@@ -1,0 +1,176 @@
+"""Archive tars on disk without a registry: what a tar is, a docker-archive turned into a
+layout (reproducibly), the refusals; artifact file titles; index platform objects."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from registry_client import ArchiveError, ArtifactNameError, DigestMismatchError, Platform
+from registry_client.layout import OCILayout
+from registry_client.services._archive_files import (
+    archive_kind,
+    docker_archive_to_layout,
+    oci_archive_to_layout,
+    write_oci_archive,
+)
+from registry_client.services._artifact import artifact_files, safe_file_name
+from registry_client.services._index import platform_json
+
+LIMIT = 4 << 20
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def tar_bytes(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def docker_archive(path: Path, layers: list[bytes], *, stored: list[bytes] | None = None,
+                   tags: list[str] | None = None) -> bytes:
+    """Write a docker-archive of ``layers`` (stored as ``stored`` when given); its config."""
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {
+        "type": "layers", "diff_ids": [sha(t) for t in layers]}}).encode()
+    stored = stored if stored is not None else layers
+    files = {"cfg.json": config, **{f"l{i}.tar": b for i, b in enumerate(stored)}}
+    files["manifest.json"] = json.dumps([{"Config": "cfg.json", "RepoTags": tags or [],
+                                          "Layers": [f"l{i}.tar" for i in range(len(stored))]}
+                                         ]).encode()
+    path.write_bytes(tar_bytes(files))
+    return config
+
+
+LAYERS = [tar_bytes({"a": b"a" * 100}), tar_bytes({"b/c": b"c" * 3000})]
+
+
+def test_a_docker_archive_becomes_a_reproducible_schema2_layout(tmp_path: Path) -> None:
+    archive = tmp_path / "app.tar"
+    config = docker_archive(archive, LAYERS)
+    assert archive_kind(archive) == "docker-archive"
+    digests = []
+    for run in ("one", "two"):
+        work = tmp_path / run
+        work.mkdir()
+        docker_archive_to_layout(archive, work, "1.0", LIMIT)
+        entry = OCILayout(work).find("1.0")
+        data = OCILayout(work).read_blob(entry["digest"])
+        doc = json.loads(data)
+        assert data == json.dumps(doc, separators=(",", ":")).encode()
+        assert doc["config"]["digest"] == sha(config)
+        for layer, tar in zip(doc["layers"], LAYERS, strict=True):
+            blob = OCILayout(work).read_blob(layer["digest"])
+            assert gzip.decompress(blob) == tar
+            assert layer["mediaType"] == "application/vnd.docker.image.rootfs.diff.tar.gzip"
+        digests.append(entry["digest"])
+    assert digests[0] == digests[1]
+
+
+def test_gzip_layers_of_a_docker_archive_are_kept_as_they_are(tmp_path: Path) -> None:
+    archive = tmp_path / "app.tar"
+    stored = [gzip.compress(t, mtime=0, compresslevel=1) for t in LAYERS]
+    docker_archive(archive, LAYERS, stored=stored)
+    docker_archive_to_layout(archive, tmp_path, "1.0", LIMIT)
+    doc = json.loads(OCILayout(tmp_path).read_blob(OCILayout(tmp_path).find("1.0")["digest"]))
+    assert [layer["digest"] for layer in doc["layers"]] == [sha(b) for b in stored]
+
+
+def test_a_layer_that_is_not_its_diff_id_is_refused(tmp_path: Path) -> None:
+    archive = tmp_path / "app.tar"
+    docker_archive(archive, LAYERS, stored=[LAYERS[1], LAYERS[0]])
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.raises(DigestMismatchError, match="the config says"):
+        docker_archive_to_layout(archive, work, "1.0", LIMIT)
+
+
+def test_several_images_need_a_tag_of_their_repo_tags(tmp_path: Path) -> None:
+    config = json.dumps({"rootfs": {"diff_ids": []}}).encode()
+    archive = tmp_path / "two.tar"
+    archive.write_bytes(tar_bytes({"c.json": config, "manifest.json": json.dumps([
+        {"Config": "c.json", "RepoTags": ["app:1.0"], "Layers": []},
+        {"Config": "c.json", "RepoTags": ["app:2.0"], "Layers": []}]).encode()}))
+    with pytest.raises(ArchiveError, match=r"not one tagged '3\.0'.*app:1\.0, app:2\.0"):
+        docker_archive_to_layout(archive, tmp_path, "3.0", LIMIT)
+    docker_archive_to_layout(archive, tmp_path, "2.0", LIMIT)
+
+
+def test_an_oci_archive_round_trips_and_takes_only_layout_files(tmp_path: Path) -> None:
+    layout = OCILayout(tmp_path / "layout")
+    layout.init()
+    layout.write_blob(sha(b"blob"), b"blob")
+    archive = tmp_path / "oci.tar"
+    write_oci_archive(layout.root, archive)
+    first = archive.read_bytes()
+    write_oci_archive(layout.root, archive)
+    assert archive.read_bytes() == first  # no host metadata: the same bytes again
+    with tarfile.open(archive) as tar:
+        assert {m.uid for m in tar.getmembers()} == {0}
+        assert {m.mtime for m in tar.getmembers()} == {0}
+    assert archive_kind(archive) == "oci-archive"
+    with tarfile.open(archive, "a") as tar:  # a member outside blobs/ is ignored
+        info = tarfile.TarInfo("../evil")
+        info.size = 4
+        tar.addfile(info, io.BytesIO(b"evil"))
+    work = tmp_path / "work"
+    work.mkdir()
+    oci_archive_to_layout(archive, work, LIMIT)
+    assert OCILayout(work).read_blob(sha(b"blob")) == b"blob"
+    assert not (tmp_path / "evil").exists()
+
+
+def test_what_is_no_archive(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    assert archive_kind(tmp_path / "dir") == "layout"
+    text = tmp_path / "t.tar"
+    text.write_text("not a tar")
+    with pytest.raises(ArchiveError, match="not a tar"):
+        archive_kind(text)
+    with pytest.raises(FileNotFoundError):
+        archive_kind(tmp_path / "missing.tar")
+
+
+@pytest.mark.parametrize("title", ["", ".", "..", "../x", "/abs", "a/b", "a\\b", "c:x", "a\0b",
+                                   None, 3])
+def test_unsafe_titles_are_refused(title: object) -> None:
+    with pytest.raises(ArtifactNameError):
+        safe_file_name(title)
+
+
+def test_artifact_files_skip_untitled_layers_and_refuse_twice_the_same() -> None:
+    def layer(title: str | None) -> dict[str, object]:
+        d: dict[str, object] = {"mediaType": "text/plain", "digest": sha(b"x"), "size": 1}
+        if title is not None:
+            d["annotations"] = {"org.opencontainers.image.title": title}
+        return d
+
+    def manifest(*titles: str | None) -> bytes:
+        return json.dumps({"schemaVersion": 2, "config": {
+            "mediaType": "application/vnd.oci.empty.v1+json", "digest": sha(b"{}"), "size": 2},
+            "layers": [layer(t) for t in titles]}).encode()
+
+    found = artifact_files(manifest("a.txt", None, "b.txt"), "", "sha256:" + "0" * 64)
+    assert [n for n, _ in found] == ["a.txt", "b.txt"]
+    with pytest.raises(ArtifactNameError, match="two files"):
+        artifact_files(manifest("a.txt", "a.txt"), "", "sha256:" + "0" * 64)
+
+
+def test_platform_objects_follow_the_image_spec_order() -> None:
+    p = Platform(architecture="amd64", os="windows", os_version="10.0.17763.1",
+                 os_features=("win32k",), variant=None)
+    assert list(platform_json(p)) == ["architecture", "os", "os.version", "os.features"]
+    assert platform_json(Platform(architecture="arm", os="linux", variant="v7")) == {
+        "architecture": "arm", "os": "linux", "variant": "v7"}
