@@ -23,6 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _flavours import Flavour
 from _tar_images import TarImage, sha256
 from _write_helpers import find_skopeo, run_skopeo, skopeo_creds
 
@@ -311,3 +312,33 @@ def test_pull_refuses_a_folder_or_an_unknown_format_before_any_request(
     with pytest.raises(ValueError, match="format must be one of"):
         repo.images.pull("1.0", tmp_path / "x.zip", format="zip")  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_archives_indexes_validation_and_artifacts_in_both_flavours(
+    flavour: Flavour, reg: LocalRegistry, tmp_path: Path
+) -> None:
+    client = flavour.connect(reg)
+    repo = client.repository(name(reg, f"flavour-{flavour.name}"))
+    amd, arm = TarImage(), TarImage(platform="linux/arm64", media="docker")
+    amd.push(repo, "amd")
+    arm.push(repo, "arm")
+    index = repo.images.create_index("multi", ["amd", "arm"])
+    assert [str(p) for p in index.platforms] == ["linux/amd64", "linux/arm64"]
+    report = repo.images.validate("multi")
+    assert report.ok and report.manifests == (amd.digest, arm.digest)
+
+    oci = tmp_path / "oci.tar"
+    assert repo.images.pull("multi", oci, format="oci-archive").digest == index.digest
+    assert repo.images.push(oci, "from-oci").digest == index.digest
+    docker = tmp_path / "docker.tar"
+    repo.images.pull("multi", docker, format="docker-archive", platform="linux/arm64")
+    one = repo.images.push(docker, "from-docker-1")
+    two = repo.images.push(docker, "from-docker-2")
+    assert one.digest == two.digest
+
+    sbom = tmp_path / "sbom.json"
+    sbom.write_text("{}")
+    artifact = repo.images.attach(amd.digest, "application/spdx+json", [sbom])
+    out = tmp_path / "out"
+    assert repo.images.fetch_artifact(artifact.digest, out) == [out / "sbom.json"]
+    assert (out / "sbom.json").read_text() == "{}"
