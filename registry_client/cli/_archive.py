@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from registry_client import NotFoundError, ValidationReport
@@ -13,6 +14,8 @@ from ._parser import Parser, add_verb
 from ._transfer import _report
 
 __all__ = ["register"]
+
+_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}")
 
 
 def register(
@@ -87,7 +90,9 @@ def run_index(ctx: Context) -> int:
         raise UsageError(f"{ctx.args.new!r}: name the index with a tag")
     references: list[str] = []
     for text in ctx.args.references:
-        if ":" in text or "@" in text or "/" in text:
+        if _DIGEST.fullmatch(text):  # a bare digest of the index's repository
+            references.append(text)
+        elif ":" in text or "@" in text or "/" in text:
             ref, reference = ctx.image_reference(text)
             if (ref.domain, ref.path) != (new.domain, new.path):
                 raise UsageError(f"{text!r} is not in {new.domain}/{new.path}: an index is "

@@ -64,8 +64,8 @@ def test_pull_format_and_push_archives(
 def test_pull_docker_archive_of_an_index_wants_a_platform(
     cli: CliRunner, pushed: tuple[str, TarImage], tmp_path: Path
 ) -> None:
-    where, _ = pushed
-    ok(cli("index", "create", f"{where}:multi", "amd64", f"{where}:arm64", "--plain-http"))
+    where, amd = pushed  # a bare digest, a full reference: both name images of the index's repo
+    ok(cli("index", "create", f"{where}:multi", amd.digest, f"{where}:arm64", "--plain-http"))
     archive = tmp_path / "multi.tar"
     refused = cli("pull", f"{where}:multi", str(archive), "--format", "docker-archive",
                   "--plain-http")
