@@ -18,12 +18,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .._flow import Flow, Gather, Offload, run
 from ..errors import (
     DigestMismatchError,
+    LayoutError,
     LayoutNotFoundError,
     NotFoundError,
     PlatformNotFoundError,
     RegistryResponseError,
+    SchemaV1NotSupportedError,
+    UnknownSchemaError,
 )
-from ..layout import OCILayout
+from ..layout import REF_NAME, OCILayout
 from ..models import (
     IMAGE_CONFIG_TYPES,
     Descriptor,
@@ -102,6 +105,9 @@ class Validator:
             is_index, entries = _light.read(raw)
         except RegistryResponseError as exc:
             problems.append(Problem(raw.digest, None, f"malformed manifest ({exc})"))
+            return
+        except (SchemaV1NotSupportedError, UnknownSchemaError) as exc:
+            problems.append(Problem(raw.digest, None, f"a manifest type not checked ({exc})"))
             return
         if not is_index:
             images.append(raw)
@@ -240,9 +246,13 @@ class LayoutSource:
         def read() -> RawManifest:
             if is_valid_digest(reference):
                 digest = reference
-            else:
-                entry = self._layout.find(reference)
-                digest = str(entry.get("digest", ""))
+            else:  # strictly by name: validating "the only entry" for another name misleads
+                named = [m for m in self._layout.read_index().get("manifests", [])
+                         if isinstance(m, dict) and isinstance(m.get("annotations"), dict)
+                         and m["annotations"].get(REF_NAME) == reference]
+                if not named:
+                    raise LayoutError(f"{self._layout.root}: no image named {reference!r}")
+                digest = str(named[0].get("digest", ""))
             data = self._layout.read_blob(digest, self._limit)
             return RawManifest(data=data, media_type=manifest_media_type(data), digest=digest)
 

@@ -1,0 +1,96 @@
+"""The validation flow over an OCI layout on disk (no registry): what it reports."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from registry_client import LayoutError, PlatformNotFoundError, validate_layout
+from registry_client.layout import OCILayout
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def tar_of(name: str, data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def image(layout: OCILayout, layer: bytes, diff_id: str, arch: str = "amd64") -> bytes:
+    config = json.dumps({"architecture": arch, "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
+    for blob in (config, layer):
+        layout.write_blob(sha(blob), blob)
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": sha(config), "size": len(config)},
+                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                                       "digest": sha(layer), "size": len(layer)}]}).encode()
+    layout.write_blob(sha(manifest), manifest)
+    return manifest
+
+
+def index(layout: OCILayout, entries: list[tuple[bytes, str, str]], tag: str) -> str:
+    doc = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": media, "digest": sha(m), "size": len(m),
+         "platform": {"architecture": arch, "os": "linux"}} for m, media, arch in entries]}
+    ).encode()
+    layout.write_blob(sha(doc), doc)
+    layout.add_manifest({"mediaType": OCI_INDEX, "digest": sha(doc), "size": len(doc)}, tag)
+    return sha(doc)
+
+
+def test_a_good_index_passes_and_platform_picks_one(tmp_path: Path) -> None:
+    layout = OCILayout(tmp_path)
+    layout.init()
+    tar = tar_of("a", b"a")
+    amd = image(layout, gzip.compress(tar), sha(tar))
+    arm_tar = tar_of("b", b"b")
+    arm = image(layout, gzip.compress(arm_tar), sha(arm_tar), "arm64")
+    digest = index(layout, [(amd, OCI_MANIFEST, "amd64"), (arm, OCI_MANIFEST, "arm64")], "1.0")
+    report = validate_layout(tmp_path)
+    assert report.ok and report.digest == digest and report.blobs == 4
+    assert validate_layout(tmp_path, "1.0", "linux/arm64").manifests == (sha(arm),)
+    with pytest.raises(PlatformNotFoundError):
+        validate_layout(tmp_path, "1.0", "linux/ppc64le")
+    with pytest.raises(LayoutError):
+        validate_layout(tmp_path, "2.0")
+
+
+def test_problems_are_reported_not_raised(tmp_path: Path) -> None:
+    layout = OCILayout(tmp_path)
+    layout.init()
+    tar = tar_of("a", b"a")
+    truncated = gzip.compress(tar)[:-12]  # a gzip stream cut short
+    broken = image(layout, truncated, sha(tar))
+    unknown = b'{"schemaVersion": 2, "mediaType": "application/vnd.example.thing+json"}'
+    layout.write_blob(sha(unknown), unknown)
+    lying = image(layout, gzip.compress(tar_of("c", b"c")), sha(b"not the tar"))
+    missing = b'{"schemaVersion":2,"mediaType":"' + OCI_MANIFEST.encode() + b'"}'
+    index(layout, [(broken, OCI_MANIFEST, "amd64"),
+                   (unknown, "application/vnd.example.thing+json", "arm64"),
+                   (lying, OCI_MANIFEST, "s390x"),
+                   (missing, OCI_MANIFEST, "riscv64")], "1.0")
+    report = validate_layout(tmp_path, "1.0")
+    assert not report.ok
+    messages = [p.message for p in report.problems]
+    assert any("truncated" in m for m in messages)
+    assert any("not checked" in m for m in messages)
+    assert any("diff_id" in m for m in messages)
+    assert any("manifest is missing" in m for m in messages)
+    assert len(messages) == 4
