@@ -20,14 +20,8 @@ from ..models import Image, Platform
 from ..progress import ProgressCallback
 from ..reference import is_digest
 from . import _light
-from ._archive_files import (
-    archive_kind,
-    check_archive_dest,
-    docker_archive_to_layout,
-    oci_archive_to_layout,
-    write_docker_archive,
-    write_oci_archive,
-)
+from ._archive_files import archive_kind, docker_archive_to_layout, oci_archive_to_layout
+from ._archive_write import check_archive_dest, write_docker_archive, write_oci_archive
 from ._pull import Puller
 from ._push import Pusher
 from ._worker import ImageWorker

@@ -1,8 +1,8 @@
-"""docker-archive and oci-archive tars on disk: written from an OCI layout, read into one.
+"""docker-archive and oci-archive tars on disk: what they are, and read into an OCI layout
+(``_archive_write`` writes them).
 
 Blocking file work only (flows run it through ``Offload``). Every layer streams through
-a temp file, never whole in memory; an archive is written to a temp file next to its
-destination and renamed into place only once complete.
+a temp file, never whole in memory.
 
 * A **docker-archive** is what ``docker save`` writes and ``docker load`` reads, as
   skopeo (containers/image ``docker/internal/tarfile``) writes it: ``manifest.json``
@@ -16,16 +16,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import os
 import re
-import shutil
 import stat
 import tarfile
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -33,12 +29,9 @@ from .. import mediatypes
 from ..errors import (
     ArchiveError,
     DigestMismatchError,
-    LayoutError,
     LayoutNotFoundError,
-    NotAnImageError,
 )
-from ..layout import OCILayout, _umask
-from ..models import IMAGE_CONFIG_TYPES, RawManifest, manifest_media_type
+from ..layout import OCILayout
 from ..reference import is_valid_digest
 from . import _light
 from ._layers import LayerProblem, LayerReader
@@ -51,160 +44,13 @@ _GZIP_LEVEL = 6
 _BLOB_MEMBER = re.compile(r"^blobs/([a-z0-9]+)/([a-f0-9]+)$")
 
 
-# -- writing -----------------------------------------------------------------------------
-
-
-def check_archive_dest(dest: Path) -> None:
-    """Refuse a folder as an archive's destination (before anything is downloaded).
-
-    Raises:
-        ArchiveError: ``dest`` is a directory.
-    """
-    if dest.is_dir():
-        raise ArchiveError(f"{dest} is a directory: an archive is written to a file")
-
-
-@contextmanager
-def _atomic_file(dest: Path) -> Iterator[IO[bytes]]:
-    """A temp file next to ``dest``, renamed to it when the block ends without error."""
-    check_archive_dest(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _info(name: str, size: int = 0, *, directory: bool = False) -> tarfile.TarInfo:
-    """A member header with no host metadata: mode 0644 (0755 for a directory), owner 0,
-    time 0 -- the same bytes on every machine."""
-    info = tarfile.TarInfo(name)
-    info.size = size
-    info.mtime = 0
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    info.mode = 0o755 if directory else 0o644
-    if directory:
-        info.type = tarfile.DIRTYPE
-    return info
-
-
-def _add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
-    with open(path, "rb") as f:
-        tar.addfile(_info(name, os.fstat(f.fileno()).st_size), f)
-
-
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    tar.addfile(_info(name, len(data)), io.BytesIO(data))
-
-
-def _only_entry(layout: OCILayout, limit: int) -> tuple[str, bytes]:
-    entries = [m for m in layout.read_index().get("manifests", []) if isinstance(m, dict)]
-    if len(entries) != 1:
-        raise LayoutError(f"{layout.root}: expected one image in index.json, found "
-                          f"{len(entries)}")
-    digest = str(entries[0].get("digest", ""))
-    return digest, layout.read_blob(digest, limit)
-
-
-def write_oci_archive(layout_dir: Path, dest: Path) -> None:
-    """Pack the OCI layout ``layout_dir`` into the tar ``dest`` (sorted, no host metadata)."""
-    root = Path(layout_dir)
-    blobs = sorted(p for p in (root / "blobs").rglob("*") if p.is_file())
-    with _atomic_file(Path(dest)) as out, tarfile.open(
-            fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        _add_file(tar, "oci-layout", root / "oci-layout")
-        _add_file(tar, "index.json", root / "index.json")
-        tar.addfile(_info("blobs", directory=True))
-        for algo_dir in sorted({p.parent for p in blobs}):
-            tar.addfile(_info(f"blobs/{algo_dir.name}", directory=True))
-        for p in blobs:
-            _add_file(tar, f"blobs/{p.parent.name}/{p.name}", p)
-
-
-def write_docker_archive(
-    layout_dir: Path, dest: Path, repo_tags: list[str], limit: int
-) -> None:
-    """Write the only image of the OCI layout ``layout_dir`` as the docker-archive ``dest``.
-
-    Each layer is decompressed into a temp file on the way, its diff_id checked against
-    the config's.
-
-    Raises:
-        NotAnImageError: the image is an index or an artifact (a docker-archive holds one
-            image of one platform).
-        DigestMismatchError: a layer is not the one its config's diff_ids name.
-        ArchiveError: a layer is no readable tar stream.
-    """
-    layout = OCILayout(layout_dir)
-    digest, data = _only_entry(layout, limit)
-    is_index, descs = _light.read(_light_raw(digest, data))
-    if is_index:
-        raise NotAnImageError(f"{digest} is an index: a docker-archive holds one platform's "
-                              "image (choose a platform)")
-    config, layers = descs[0], descs[1:]
-    if config.media_type not in IMAGE_CONFIG_TYPES:
-        raise NotAnImageError(f"{digest} is an artifact ({config.media_type}), not an image")
-    config_data = layout.read_blob(config.digest, limit)
-    diff_ids = _config_diff_ids(config_data, f"image config {config.digest}")
-    if len(diff_ids) != len(layers):
-        raise DigestMismatchError(f"image config {config.digest} lists {len(diff_ids)} "
-                                  f"diff_ids for {len(layers)} layers")
-    work = Path(tempfile.mkdtemp(dir=layout.root, prefix=".layers."))
-    try:
-        names: list[str] = []
-        files: dict[str, Path] = {}
-        for d, want in zip(layers, diff_ids, strict=True):
-            name = f"{want.split(':', 1)[1]}.tar"
-            names.append(name)
-            if name in files:
-                continue
-            plain = work / name
-            with layout.open_blob(d.digest, d.size) as src, open(plain, "wb") as out:
-                reader = LayerReader(d.media_type, out.write)
-                while block := src.read(_COPY):
-                    reader.feed(block)
-                try:
-                    have = reader.finish()
-                except LayerProblem as exc:
-                    raise ArchiveError(f"layer {d.digest}: {exc}") from None
-            if have != want:
-                raise DigestMismatchError(f"layer {d.digest} unpacks to {have}, its config "
-                                          f"says {want}")
-            files[name] = plain
-        config_name = f"{config.digest.split(':', 1)[1]}.json"
-        doc = [{"Config": config_name, "RepoTags": repo_tags, "Layers": names}]
-        with _atomic_file(Path(dest)) as archive, tarfile.open(
-                fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            _add_bytes(tar, config_name, config_data)
-            for name, path in files.items():
-                _add_file(tar, name, path)
-            _add_bytes(tar, "manifest.json", json.dumps(doc, separators=(",", ":")).encode())
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _light_raw(digest: str, data: bytes) -> RawManifest:
-    return RawManifest(data=data, media_type=manifest_media_type(data), digest=digest)
-
-
-def _config_diff_ids(config: bytes, what: str) -> list[str]:
+def config_diff_ids(config: bytes, what: str) -> list[str]:
     doc = _light.json_object(config, what)
     rootfs = doc.get("rootfs")
     ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
     if not isinstance(ids, list) or not all(is_valid_digest(i) for i in ids):
         raise ArchiveError(f"{what}: no valid rootfs.diff_ids list")
     return [str(i) for i in ids]
-
-
-# -- reading -----------------------------------------------------------------------------
 
 
 def archive_kind(source: Path) -> ArchiveKind:
@@ -323,7 +169,7 @@ def docker_archive_to_layout(source: Path, work: Path, tag: str, limit: int) -> 
         config = _read_member(tar, members, entry["Config"], what, limit)
         config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
         layout.write_blob(config_digest, config)
-        diff_ids = _config_diff_ids(config, f"{what}: {entry['Config']}")
+        diff_ids = config_diff_ids(config, f"{what}: {entry['Config']}")
         if len(diff_ids) != len(entry["Layers"]):
             raise DigestMismatchError(f"{what}: the config lists {len(diff_ids)} diff_ids, "
                                       f"manifest.json {len(entry['Layers'])} layers")

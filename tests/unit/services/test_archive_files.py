@@ -18,8 +18,8 @@ from registry_client.services._archive_files import (
     archive_kind,
     docker_archive_to_layout,
     oci_archive_to_layout,
-    write_oci_archive,
 )
+from registry_client.services._archive_write import write_oci_archive
 from registry_client.services._artifact import artifact_files, safe_file_name
 from registry_client.services._index import platform_json
 
