@@ -14,7 +14,6 @@ a temp file, never whole in memory.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from .. import mediatypes
+from .._tarfs import gzip_file
 from ..errors import (
     ArchiveError,
     DigestMismatchError,
@@ -34,13 +34,11 @@ from ..errors import (
 from ..layout import OCILayout
 from ..reference import is_valid_digest
 from . import _light
-from ._layers import LayerProblem, LayerReader
+from ._layers import GZIP_MAGIC, ZSTD_MAGIC, LayerProblem, LayerReader
 
 ArchiveKind = Literal["layout", "docker-archive", "oci-archive"]
 
 _COPY = 1 << 20
-_GZIP_LEVEL = 6
-"""The level docker, crane and skopeo compress layers with (Go's default)."""
 _BLOB_MEMBER = re.compile(r"^blobs/([a-z0-9]+)/([a-f0-9]+)$")
 
 
@@ -224,21 +222,18 @@ def _docker_layer(
         raise ArchiveError(f"{what}: the archive has no layer {name}")
     tmp = work / f".layer.{want.split(':', 1)[1]}"
     reader = LayerReader("", None)
-    with _extract(tar, member, what) as src, open(tmp, "wb") as raw_out:
-        hashing = _Hashing(raw_out)
-        block = src.read(_COPY)
-        if block.startswith(b"\x1f\x8b"):  # a gzip layer is kept as it is
-            while block:
-                reader.feed(block)
-                hashing.write(block)
-                block = src.read(_COPY)
-        else:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=hashing,
-                               compresslevel=_GZIP_LEVEL, mtime=0) as gz:
-                while block:
-                    reader.feed(block)
-                    gz.write(block)
-                    block = src.read(_COPY)
+    with _extract(tar, member, what) as src:
+        head = src.read(len(ZSTD_MAGIC))
+        checked = _Checked(src, reader, head)
+        if head.startswith(GZIP_MAGIC):  # a gzip layer is kept as it is
+            h = hashlib.sha256()
+            with open(tmp, "wb") as out:
+                while block := checked.read(_COPY):
+                    h.update(block)
+                    out.write(block)
+            digest = f"sha256:{h.hexdigest()}"
+        else:  # compressed as mutate.append compresses a tar (one decision, in _tarfs)
+            digest, _, _ = gzip_file(checked, tmp)  # type: ignore[arg-type]
     try:
         have = reader.finish()
     except LayerProblem as exc:
@@ -249,7 +244,6 @@ def _docker_layer(
                            "cannot say so")
     if have != want:
         raise DigestMismatchError(f"{what}: layer {name} is {have}, the config says {want}")
-    digest = "sha256:" + hashing.digest()
     size = os.stat(tmp).st_size
     dest = work / "blobs" / "sha256" / digest.split(":", 1)[1]
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -259,19 +253,19 @@ def _docker_layer(
     return digest, size
 
 
-class _Hashing:
-    """A write-only file that hashes what it writes (the compressed layer's digest)."""
+class _Checked:
+    """Reads a layer (``head``, then ``source``), handing every byte to ``reader`` too."""
 
-    def __init__(self, out: IO[bytes]) -> None:
-        self._out = out
-        self._h = hashlib.sha256()
+    def __init__(self, source: IO[bytes], reader: LayerReader, head: bytes) -> None:
+        self._source = source
+        self._reader = reader
+        self._head = head
 
-    def write(self, data: bytes) -> int:
-        self._h.update(data)
-        return self._out.write(data)
-
-    def flush(self) -> None:
-        self._out.flush()
-
-    def digest(self) -> str:
-        return str(self._h.hexdigest())
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            data, self._head = self._head, b""
+        else:
+            data = self._source.read(n)
+        if data:
+            self._reader.feed(data)
+        return data
