@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,19 @@ import attrs
 from ._log import log
 from ._redact import REDACTED
 from .auth import TokenAuthenticator
+from .errors import CredentialStoreError
 from .reference import DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN, is_docker_hub
 
-__all__ = ["DockerCredentials", "authenticator_for", "config_path", "credentials_for"]
+__all__ = [
+    "DockerCredentials",
+    "authenticator_for",
+    "config_path",
+    "credentials_for",
+    "erase_credentials",
+    "helper_for",
+    "server_key",
+    "store_credentials",
+]
 
 
 DOCKER_HUB_KEY = f"https://{LEGACY_DEFAULT_DOMAIN}/v1/"
@@ -51,6 +62,14 @@ def _normalise(key: str) -> str:
     return DEFAULT_DOMAIN if is_docker_hub(host) else host
 
 
+def server_key(host: str) -> str:
+    """The key docker files ``host``'s credentials under: the host name
+    (``localhost:5000``), and ``https://index.docker.io/v1/`` for Docker Hub (``docker.io``,
+    ``index.docker.io``, ``registry-1.docker.io``)."""
+    domain = _normalise(host)
+    return DOCKER_HUB_KEY if domain == DEFAULT_DOMAIN else domain
+
+
 def _load(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -67,10 +86,10 @@ def _from_helper(helper: str, domain: str) -> DockerCredentials | None:
     if exe is None:
         log.warning("docker credential helper docker-credential-%s not found", helper)
         return None
-    server = DOCKER_HUB_KEY if domain == DEFAULT_DOMAIN else domain
     try:
         out = subprocess.run(
-            [exe, "get"], input=server.encode(), capture_output=True, timeout=30, check=False
+            [exe, "get"], input=server_key(domain).encode(), capture_output=True, timeout=30,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.warning("credential helper %s failed: %s", helper, type(exc).__name__)
@@ -156,3 +175,178 @@ def authenticator_for(domain: str, path: Path | None = None) -> TokenAuthenticat
     if creds.identity_token:
         return TokenAuthenticator(username=creds.username, refresh_token=creds.identity_token)
     return TokenAuthenticator(username=creds.username, password=creds.password)
+
+
+# -- storing (``auth login`` / ``auth logout``) -------------------------------------------------
+def _load_for_update(path: Path) -> dict[str, Any]:
+    """The config as it is, to be rewritten: anything but a JSON object is refused (a file
+    that cannot be read back is never overwritten, its other keys would be lost)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CredentialStoreError(f"cannot read docker config {path}: {exc}") from None
+    if not text.strip():
+        return {}
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        doc = None
+    if not isinstance(doc, dict):
+        raise CredentialStoreError(
+            f"docker config {path} is not a JSON object: left as it is, nothing stored"
+        )
+    return doc
+
+
+def _save(path: Path, doc: dict[str, Any]) -> None:
+    """Replace ``path`` atomically (temp file in its directory, then rename), mode 0600.
+
+    A symlinked config is written through to its target, as docker does.
+    """
+    target = path.resolve() if path.is_symlink() else path
+    data = (json.dumps(doc, indent="\t") + "\n").encode("utf-8")
+    try:
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".config.json.", dir=target.parent)
+    except OSError as exc:
+        raise CredentialStoreError(f"cannot write docker config {path}: {exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise CredentialStoreError(f"cannot write docker config {path}: {exc}") from None
+
+
+def helper_for(host: str, path: Path | None = None) -> str | None:
+    """The credential helper docker uses for ``host`` (``credHelpers``, else
+    ``credsStore``): its name without ``docker-credential-``; None for the file itself."""
+    return _helper_name(_load(path or config_path()), _normalise(host))
+
+
+def _helper_name(doc: dict[str, Any], domain: str) -> str | None:
+    helpers = doc.get("credHelpers")
+    if isinstance(helpers, dict):
+        for key, helper in helpers.items():
+            if _normalise(key) == domain and isinstance(helper, str) and helper:
+                return helper
+    store = doc.get("credsStore")
+    return store if isinstance(store, str) and store else None
+
+
+def _run_helper(helper: str, action: str, data: str) -> subprocess.CompletedProcess[bytes]:
+    exe = shutil.which(f"docker-credential-{helper}")
+    if exe is None:
+        raise CredentialStoreError(
+            f"docker credential helper docker-credential-{helper} not found on PATH"
+        )
+    try:
+        return subprocess.run([exe, action], input=data.encode("utf-8"), capture_output=True,
+                              timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CredentialStoreError(
+            f"credential helper docker-credential-{helper} {action} failed: "
+            f"{type(exc).__name__}"
+        ) from None
+
+
+def _helper_message(out: subprocess.CompletedProcess[bytes]) -> str:
+    text = (out.stdout or out.stderr).decode("utf-8", "replace").strip()
+    return " ".join(text.split())[:300] or f"exit status {out.returncode}"
+
+
+def _drop_entries(auths: dict[str, Any], domain: str) -> bool:
+    """Remove every ``auths`` key naming ``domain`` (``host``, ``https://host``...)."""
+    keys = [k for k in auths if _normalise(k) == domain]
+    for key in keys:
+        del auths[key]
+    return bool(keys)
+
+
+def store_credentials(
+    host: str, username: str, secret: str, path: Path | None = None,
+) -> str | None:
+    """Store credentials for ``host`` the way ``docker login`` does.
+
+    With a credential helper configured for ``host`` (``credHelpers``, else
+    ``credsStore``), the helper's ``store`` gets them and the config file keeps only an
+    empty ``auths`` entry for the host (no secret); otherwise the config's ``auths``
+    gets ``{"auth": base64("username:secret")}``. The file (``path``, default
+    :func:`config_path`) is rewritten atomically with mode 0600, every other key kept.
+    No check against the registry is made here. Returns the helper's name, or None
+    when the secret went into the file.
+
+    Raises:
+        ValueError: an empty ``username`` or ``secret``, or a ``:`` in ``username``.
+        CredentialStoreError: the config is not a JSON object, cannot be written, or the
+            helper failed.
+    """
+    if not username or not secret:
+        raise ValueError("store_credentials needs a username and a secret")
+    if ":" in username:
+        raise ValueError("a username cannot contain ':' (docker's auth is user:secret)")
+    path = path or config_path()
+    domain = _normalise(host)
+    key = server_key(domain)
+    doc = _load_for_update(path)
+    helper = _helper_name(doc, domain)
+    if helper is not None:
+        request = json.dumps({"ServerURL": key, "Username": username, "Secret": secret})
+        out = _run_helper(helper, "store", request)
+        if out.returncode != 0:
+            raise CredentialStoreError(
+                f"credential helper docker-credential-{helper} could not store the "
+                f"credentials for {key}: {_helper_message(out)}"
+            )
+        entry: dict[str, Any] = {}  # as docker: the host is listed, its secret is not
+    else:
+        pair = f"{username}:{secret}".encode()
+        entry = {"auth": base64.b64encode(pair).decode("ascii")}
+    auths = doc.get("auths")
+    if not isinstance(auths, dict):
+        auths = {}
+    _drop_entries(auths, domain)  # older spellings would be found first otherwise
+    auths[key] = entry
+    doc["auths"] = auths
+    _save(path, doc)
+    return helper
+
+
+def erase_credentials(host: str, path: Path | None = None) -> bool:
+    """Remove ``host``'s credentials, as ``docker logout`` does: from its credential helper
+    (``erase``) when one is configured, and every ``auths`` entry for it from the config
+    file (rewritten atomically, other keys kept). Returns True when something was
+    removed, False when nothing was stored for ``host``.
+
+    Raises:
+        CredentialStoreError: the config is not a JSON object, cannot be written, or the
+            helper failed for another reason than "not found".
+    """
+    path = path or config_path()
+    domain = _normalise(host)
+    doc = _load_for_update(path)
+    removed = False
+    helper = _helper_name(doc, domain)
+    if helper is not None:
+        out = _run_helper(helper, "erase", server_key(domain))
+        if out.returncode == 0:
+            removed = True
+        elif b"not found" not in (out.stdout + out.stderr).lower():
+            raise CredentialStoreError(
+                f"credential helper docker-credential-{helper} could not erase the "
+                f"credentials for {server_key(domain)}: {_helper_message(out)}"
+            )
+    auths = doc.get("auths")
+    if isinstance(auths, dict) and _drop_entries(auths, domain):
+        removed = True
+        _save(path, doc)
+    return removed

@@ -22,7 +22,8 @@
     ├── BaseMismatchError               rebase: old_base is not the image's base (also a ValueError)
     ├── NotAnImageError                 an index, an artifact... where an image is needed
     ├── ArtifactNameError               an artifact file title that would escape its folder
-    └── JournalError                    a sync journal is of another plan, or unreadable
+    ├── JournalError                    a sync journal is of another plan, or unreadable
+    └── CredentialStoreError            docker's config or credential helper could not store
     InvalidReferenceError(ValueError)
 
 Errors keep the status code, the registry's error list, the method and a
@@ -41,6 +42,7 @@ __all__ = [
     "AuthenticationError",
     "AuthorizationError",
     "BaseMismatchError",
+    "CredentialStoreError",
     "DigestMismatchError",
     "InvalidReferenceError",
     "JournalError",
@@ -255,6 +257,11 @@ class JournalError(RegistryError):
     Nothing is copied and the file is left as it was: start a new journal (or delete
     this one) to mirror the new plan.
     """
+
+
+class CredentialStoreError(RegistryError):
+    """Credentials could not be stored or erased: docker's config file is unreadable or
+    could not be written, or the credential helper failed."""
 
 
 class InvalidReferenceError(ValueError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -9,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from registry_client.docker_config import credentials_for
+from registry_client.docker_config import (
+    credentials_for,
+    erase_credentials,
+    helper_for,
+    server_key,
+    store_credentials,
+)
+from registry_client.errors import CredentialStoreError
 
 
 def _helper(bin_dir: Path, name: str, output: str, status: int = 0) -> None:
@@ -84,3 +92,161 @@ def test_a_helper_secret_without_username_is_ignored_with_a_warning(
     with caplog.at_level("WARNING", logger="registry_client"):
         assert credentials_for("registry.example", config) is None
     assert "without a username" in caplog.text and "s3cret" not in caplog.text
+
+
+# -- store_credentials / erase_credentials (``auth login`` / ``auth logout``) --------------------
+FAKE_HELPER = Path(__file__).resolve().parents[1] / "data" / "docker-credential-fake"
+
+
+@pytest.fixture
+def fake_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """docker-credential-fake on PATH; returns the JSON file it keeps its state in."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker-credential-fake").write_bytes(FAKE_HELPER.read_bytes())
+    (bin_dir / "docker-credential-fake").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    state = tmp_path / "helper-state.json"
+    monkeypatch.setenv("FAKE_CREDENTIAL_STORE", str(state))
+    return state
+
+
+def test_store_writes_an_auths_entry_mode_0600_and_keeps_every_other_key(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "auths": {"other.example": {"auth": "b3RoZXI6cHc="},
+                  "https://registry.example": {"auth": "b2xkOm9sZA=="}},
+        "psFormat": "table {{.ID}}", "HttpHeaders": {"X-Meta": "1"},
+    }))
+    config.chmod(0o644)
+    assert store_credentials("registry.example", "alice", "s3cret", config) is None
+    doc = json.loads(config.read_text())
+    assert doc["psFormat"] == "table {{.ID}}" and doc["HttpHeaders"] == {"X-Meta": "1"}
+    assert doc["auths"] == {  # the older spelling of the same host is replaced
+        "other.example": {"auth": "b3RoZXI6cHc="},
+        "registry.example": {"auth": base64.b64encode(b"alice:s3cret").decode()},
+    }
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".config")] == []
+    found = credentials_for("registry.example", config)
+    assert found is not None and (found.username, found.password) == ("alice", "s3cret")
+
+
+def test_store_creates_the_directory_and_file(tmp_path: Path) -> None:
+    config = tmp_path / "new" / "config.json"
+    store_credentials("localhost:5000", "bob", "pw", config)
+    assert json.loads(config.read_text()) == {
+        "auths": {"localhost:5000": {"auth": base64.b64encode(b"bob:pw").decode()}}}
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("host", ["docker.io", "index.docker.io", "registry-1.docker.io",
+                                  "https://index.docker.io/v1/"])
+def test_docker_hub_is_filed_under_dockers_key(tmp_path: Path, host: str) -> None:
+    config = tmp_path / "config.json"
+    store_credentials(host, "me", "tok", config)
+    assert list(json.loads(config.read_text())["auths"]) == ["https://index.docker.io/v1/"]
+    assert server_key(host) == "https://index.docker.io/v1/"
+    assert erase_credentials("docker.io", config) is True
+    assert json.loads(config.read_text())["auths"] == {}
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", "\xff\xfe"])
+def test_a_config_that_is_not_a_json_object_is_never_overwritten(
+    tmp_path: Path, content: str,
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_bytes(content.encode("latin-1"))
+    with pytest.raises(CredentialStoreError, match="config"):
+        store_credentials("registry.example", "alice", "s3cret", config)
+    with pytest.raises(CredentialStoreError, match="config"):
+        erase_credentials("registry.example", config)
+    assert config.read_bytes() == content.encode("latin-1")
+
+
+def test_a_symlinked_config_is_written_through(tmp_path: Path) -> None:
+    real = tmp_path / "dotfiles" / "docker.json"
+    real.parent.mkdir()
+    real.write_text("{}")
+    link = tmp_path / "config.json"
+    link.symlink_to(real)
+    store_credentials("registry.example", "alice", "pw", link)
+    assert link.is_symlink()
+    assert "registry.example" in json.loads(real.read_text())["auths"]
+
+
+@pytest.mark.parametrize(("username", "secret"), [("", "pw"), ("alice", ""), ("a:b", "pw")])
+def test_store_refuses_unusable_credentials(tmp_path: Path, username: str, secret: str) -> None:
+    with pytest.raises(ValueError, match=r"username|secret"):
+        store_credentials("registry.example", username, secret, tmp_path / "config.json")
+    assert not (tmp_path / "config.json").exists()
+
+
+def test_erase_removes_every_spelling_and_says_whether_anything_was_there(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auths": {
+        "registry.example": {"auth": "YTpi"}, "http://registry.example": {"auth": "YTpi"},
+        "keep.example": {"auth": "YTpi"}}, "credHelpers": {}}))
+    assert erase_credentials("registry.example", config) is True
+    assert json.loads(config.read_text()) == {
+        "auths": {"keep.example": {"auth": "YTpi"}}, "credHelpers": {}}
+    before = config.read_bytes()
+    assert erase_credentials("registry.example", config) is False
+    assert config.read_bytes() == before
+    assert erase_credentials("registry.example", tmp_path / "missing.json") is False
+
+
+def test_with_a_creds_store_the_helper_gets_the_secret_and_the_file_none(
+    tmp_path: Path, fake_helper: Path,
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "credsStore": "fake", "auths": {"registry.example": {"auth": "b2xkOm9sZA=="}}}))
+    assert store_credentials("registry.example", "alice", "s3cret", config) == "fake"
+    assert helper_for("registry.example", config) == "fake"
+    text = config.read_text()
+    assert "s3cret" not in text and "b2xkOm9sZA" not in text  # the old secret went too
+    assert json.loads(text) == {"credsStore": "fake", "auths": {"registry.example": {}}}
+    state = json.loads(fake_helper.read_text())
+    assert state["log"] == [["store", "registry.example"]]
+    assert state["store"] == {"registry.example": {"Username": "alice", "Secret": "s3cret"}}
+    found = credentials_for("registry.example", config)
+    assert found is not None and (found.username, found.password) == ("alice", "s3cret")
+    assert erase_credentials("registry.example", config) is True
+    state = json.loads(fake_helper.read_text())
+    assert state["store"] == {} and state["log"][-2:] == [
+        ["get", "registry.example"], ["erase", "registry.example"]]
+    assert json.loads(config.read_text()) == {"credsStore": "fake", "auths": {}}
+    assert credentials_for("registry.example", config) is None
+
+
+def test_a_hosts_cred_helper_wins_over_the_creds_store(tmp_path: Path, fake_helper: Path
+                                                        ) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credsStore": "missing-store",
+                                  "credHelpers": {"registry.example": "fake"}}))
+    assert store_credentials("registry.example", "alice", "pw", config) == "fake"
+    assert json.loads(fake_helper.read_text())["store"]["registry.example"]["Secret"] == "pw"
+    # another host goes to credsStore, whose helper is not installed: an error, nothing written
+    before = config.read_bytes()
+    with pytest.raises(CredentialStoreError, match="docker-credential-missing-store not found"):
+        store_credentials("other.example", "alice", "pw", config)
+    assert config.read_bytes() == before
+
+
+def test_a_failing_helper_is_an_error_and_the_file_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _helper(tmp_path, "broken", "the keychain is locked", status=1)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credsStore": "broken"}))
+    with pytest.raises(CredentialStoreError, match="the keychain is locked"):
+        store_credentials("registry.example", "alice", "pw", config)
+    with pytest.raises(CredentialStoreError, match="could not erase"):
+        erase_credentials("registry.example", config)
+    assert json.loads(config.read_text()) == {"credsStore": "broken"}
