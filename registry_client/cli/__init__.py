@@ -40,8 +40,11 @@ EXIT_INTERRUPTED = 130
 EXIT_CLOSED_STDOUT = 141
 # -o names for standard output itself: a broken pipe there is the quiet 141 too
 _STDOUT_NAMES = frozenset({"-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"})
-_CLI_TLS_HINT = ("--skip-tls-verify skips the check (REQUESTS_CA_BUNDLE names a CA bundle); "
-                 "--plain-http is for a plain-HTTP registry")
+_CLI_TLS_HINT = ("--skip-tls-verify or --insecure skips the check (REQUESTS_CA_BUNDLE names "
+                 "a CA bundle); --plain-http is for a plain-HTTP registry")
+# plain HTTP without --plain-http: a loopback host's default
+_CLI_LOOPBACK_HINT = ("write https:// before the host, or use --insecure (a self-signed "
+                      "certificate): loopback hosts speak plain HTTP by default")
 # The library's advice names its arguments; the command line's names its flags.
 _CLI_WORDS = (
     (TLS_HINT, _CLI_TLS_HINT),
@@ -52,10 +55,10 @@ _CLI_WORDS = (
 )
 
 
-def _in_cli_words(message: str) -> str:
+def _in_cli_words(message: str, plain_http: bool = True) -> str:
     for library, cli in _CLI_WORDS:
         message = message.replace(library, cli)
-    return message
+    return message if plain_http else message.replace("drop --plain-http", _CLI_LOOPBACK_HINT)
 
 
 def _one_line(text: str) -> str:
@@ -111,10 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         if ctx.platform is not None and not args.uses_platform:
             raise UsageError(f"--platform does not apply to {args.verb}")
         with warnings.catch_warnings():
-            if args.skip_tls_verify:
-                # Asked for on the command line: urllib3's InsecureRequestWarning for each
-                # host would only repeat it on stderr.
-                warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            # Certificates go unchecked only when a flag (--skip-tls-verify, --insecure,
+            # --*-tls-verify=false) or a sync file asked for it: urllib3's
+            # InsecureRequestWarning for each host would only repeat it on stderr.
+            warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
             status: int = args.handler(ctx)
         if not _flush_stdout():
             return status or EXIT_CLOSED_STDOUT
@@ -123,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         _report(redactor, verbose, f"{exc} (see '{PROG} {args.verb} --help')")
         return EXIT_USAGE
     except RegistryError as exc:
-        message = _in_cli_words(str(exc))
+        message = _in_cli_words(str(exc), bool(getattr(args, "plain_http", False)))
         _report(redactor, verbose, ctx.explain(message) if ctx is not None else message)
         return EXIT_FAILED
     except BrokenPipeError as exc:

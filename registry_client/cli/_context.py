@@ -27,6 +27,7 @@ from registry_client import (
 from registry_client.auth import NO_CREDENTIALS_HINT
 from registry_client.progress import ProgressCallback
 
+from ._connection import INSECURE, choose, probe_protocol
 from ._log import Redactor, trace_hook
 from ._text import json_safe, printable
 
@@ -72,7 +73,11 @@ class Context:
             value: str | None = getattr(args, f"{side}_creds", None)
             if value is not None:
                 self._side_credentials[side] = self._parse_side_credentials(flag, value)
-        self._registries: dict[tuple[str, str, str | None], Registry] = {}
+        self._registries: dict[tuple[str, str, bool, str | None], Registry] = {}
+        # per registry (lower-case domain): a skopeo sync file's tls-verify and credentials
+        self._registry_tls_verify: dict[str, bool] = {}
+        self._registry_credentials: dict[str, tuple[str, str]] = {}
+        self._probed: dict[str, Literal["http", "https"]] = {}  # --insecure: what answered
 
     # -- flags ---------------------------------------------------------------------------
     @staticmethod
@@ -186,6 +191,18 @@ class Context:
             "--src-creds USER[:PASSWORD] and --dest-creds USER[:PASSWORD]"
         )
 
+    def set_registry_options(
+        self, domain: str, *, tls_verify: bool | None = None,
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
+        """A registry's own ``tls-verify`` and credentials (a skopeo sync file's): they win
+        over the side's flags for that registry."""
+        if tls_verify is not None:
+            self._registry_tls_verify[domain.lower()] = tls_verify
+        if credentials is not None:
+            self.redactor.add(credentials[1])
+            self._registry_credentials[domain.lower()] = credentials
+
     def explain(self, message: str) -> str:
         """A library error message with the CLI's flags in place of the library's advice."""
         hint = (_CLI_NO_CREDENTIALS_SIDES if hasattr(self.args, "src_creds")
@@ -220,7 +237,9 @@ class Context:
     def authenticator(self, domain: str, side: Side | None = None) -> Authenticator | None:
         """Credentials for ``domain``: the side's --*-creds > flags > environment >
         docker config > anonymous."""
-        explicit = self._side_credentials.get(side or "", self._credentials)
+        explicit = self._registry_credentials.get(domain.lower())
+        if explicit is None:
+            explicit = self._side_credentials.get(side or "", self._credentials)
         if explicit is not None:
             username, password = explicit
             return TokenAuthenticator(username=username, password=password)
@@ -247,18 +266,35 @@ class Context:
         """The Registry of a reference, opened once per domain, protocol and credentials.
 
         ``side`` (``"src"``/``"dest"``, for copy and sync) picks that side's
-        ``--src-creds``/``--dest-creds`` when given; call :meth:`check_sides` first.
+        ``--src-creds``/``--dest-creds`` and ``--*-tls-verify`` when given; call
+        :meth:`check_sides` first. HTTPS or plain HTTP: see ``_connection``.
         """
         args = self.args
-        protocol = ref.scheme or ("http" if args.plain_http else "https")
+        domain = ref.domain.lower()
+        tls_verify = self._registry_tls_verify.get(domain)
+        if tls_verify is None and side is not None:
+            tls_verify = getattr(args, f"{side}_tls_verify", None)
+        choice, verify = choose(ref, args, tls_verify)
+        if choice == INSECURE:
+            if domain not in self._probed:
+                session = self._session()  # (-v: the probe is traced too)
+                try:
+                    self._probed[domain] = probe_protocol(
+                        ref.domain, session=session, timeout=args.timeout,
+                        user_agent=USER_AGENT)
+                finally:
+                    if session is not None:
+                        session.close()
+            choice = self._probed[domain]
+        protocol: str = choice
         own = side if side in self._side_credentials else None
-        key = (ref.domain, protocol, own)
+        key = (ref.domain, protocol, verify, own)
         if key not in self._registries:
             self._registries[key] = Registry(
                 ref.domain,
                 authenticator=self.authenticator(ref.domain, own),
                 protocol=protocol,
-                verify=not args.skip_tls_verify,
+                verify=verify,
                 session=self._session(),
                 user_agent=USER_AGENT,
                 **({"timeout": args.timeout} if args.timeout is not None else {}),

@@ -24,11 +24,17 @@ without tag or digest means the tag `latest`, except for `delete`, which wants o
 
 EPILOG = """\
 connection:
-  --plain-http (alias --insecure, as in crane) talks plain HTTP, without TLS,
-  for local registries such as localhost:5000. --skip-tls-verify keeps HTTPS
-  but accepts any certificate (self-signed registries): the traffic is
-  encrypted, but nobody checks who answers. A reference may also start with
-  http:// or https://, which wins over these flags.
+  Loopback registries (localhost, 127.0.0.0/8, ::1, any port) speak plain HTTP
+  by default, as docker and crane treat them; every other host HTTPS with its
+  certificate checked. --plain-http talks plain HTTP to any host.
+  --skip-tls-verify keeps HTTPS but accepts any certificate (self-signed
+  registries): the traffic is encrypted, but nobody checks who answers.
+  --insecure means what it means in crane: HTTPS without checking the
+  certificate, or plain HTTP when the registry does not speak TLS (one GET /v2/
+  finds out). copy and sync take skopeo's --src-tls-verify=false and
+  --dest-tls-verify=false (the same as --insecure, for one side) and =true
+  (HTTPS with the certificate checked, loopback hosts too). A reference may
+  also start with http:// or https://, which wins over these flags.
 
 credentials (first found wins):
   1. --username with --password-stdin (or --password, which other users can
@@ -50,11 +56,12 @@ exit status:
   output was closed early (`| head`), as crane and coreutils report it.
 
 examples:
-  registry-client ls localhost:5000/app --plain-http
+  registry-client ls localhost:5000/app
+  echo "$TOKEN" | registry-client auth login ghcr.io -u me --password-stdin
   echo "$TOKEN" | registry-client --username me --password-stdin inspect ghcr.io/me/app:1.0
   registry-client pull alpine:3.19 ./alpine --platform linux/arm64
   registry-client copy localhost:5000/app:1.0 registry.example.com/app:1.0
-  registry-client blob localhost:5000/app@sha256:... --plain-http > layer.tar.gz"""
+  registry-client blob localhost:5000/app@sha256:... > layer.tar.gz"""
 
 
 class Parser(argparse.ArgumentParser):
@@ -86,9 +93,12 @@ def global_flags(suppress: bool) -> Parser:
     parent = Parser(add_help=False)
     group = parent.add_argument_group("global options (before or after the verb)")
     group.add_argument(
-        "--plain-http", "--insecure", dest="plain_http", action="store_true",
-        default=default(False),
-        help="use plain HTTP, no TLS (local registries); --insecure is the same, as in crane",
+        "--plain-http", action="store_true", default=default(False),
+        help="use plain HTTP, no TLS (loopback hosts use it without this flag)",
+    )
+    group.add_argument(
+        "--insecure", action="store_true", default=default(False),
+        help="as in crane: HTTPS without checking the certificate, else plain HTTP",
     )
     group.add_argument(
         "--skip-tls-verify", action="store_true", default=default(False),

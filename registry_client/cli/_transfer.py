@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from registry_client import CopyPlan, Image, ImageReference, Registry
 
+from ._connection import add_tls_verify_flags
 from ._context import DEFAULT_TAG, Context, Side, UsageError
 from ._parser import Parser, add_verb
 from ._shards import add_task_arguments, task_options
@@ -69,6 +70,7 @@ def register(
     sub.add_argument("source", metavar="SOURCE", help="e.g. localhost:5000/app:1.0")
     sub.add_argument("destination", metavar="DESTINATION", help="e.g. registry.example.com/app")
     _side_credentials(sub)
+    add_tls_verify_flags(sub)
     sub.add_argument(
         "--dry-run", action="store_true",
         help="copy nothing: print per blob whether it would be skipped (already there),\n"
@@ -93,6 +95,7 @@ def register(
     sub.add_argument("--dry-run", action="store_true", help="print the copy plans only")
     _side_credentials(sub)
     add_task_arguments(sub)
+    add_tls_verify_flags(sub)
 
 
 def _side_credentials(sub: Parser) -> None:

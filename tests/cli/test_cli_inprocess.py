@@ -195,9 +195,21 @@ def test_console_script() -> None:
     ("flags", "reference", "protocol", "verify"),
     [
         ([], "example.com/app", "https", True),
+        # loopback hosts speak plain HTTP by default, as docker and crane treat them
+        ([], "localhost:5000/app", "http", True),
+        ([], "localhost/app", "http", True),
+        ([], "127.0.0.1:5000/app", "http", True),
+        ([], "127.8.9.10/app", "http", True),
+        ([], "[::1]:5000/app", "http", True),
+        ([], "localhost.example.com/app", "https", True),
+        ([], "128.0.0.1:5000/app", "https", True),
+        ([], "https://localhost:5000/app", "https", True),
         (["--plain-http"], "example.com/app", "http", True),
-        (["--insecure"], "example.com/app", "http", True),
+        # crane's --insecure: HTTPS unchecked, else plain HTTP (nothing answers TLS on port 1)
+        (["--insecure"], "127.0.0.1:1/app", "http", False),
+        (["--insecure"], "https://localhost:5000/app", "https", False),
         (["--skip-tls-verify"], "example.com/app", "https", False),
+        (["--skip-tls-verify"], "localhost:5000/app", "https", False),
         (["--plain-http"], "https://example.com/app", "https", True),
     ],
 )
@@ -215,6 +227,43 @@ def test_connection_flags(
         assert (requester.protocol, requester.verify) == (protocol, verify)
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize(
+    ("flags", "side", "reference", "protocol", "verify"),
+    [
+        (["--dest-tls-verify=true"], "dest", "localhost:5000/app", "https", True),
+        (["--dest-tls-verify"], "dest", "localhost:5000/app", "https", True),
+        (["--dest-tls-verify=true"], "src", "localhost:5000/app", "http", True),
+        (["--src-tls-verify=false"], "src", "127.0.0.1:1/app", "http", False),
+        (["--src-tls-verify=false", "--plain-http"], "dest", "example.com/app", "http", True),
+        (["--dest-tls-verify=f", "--skip-tls-verify"], "src", "example.com/app", "https", False),
+    ],
+)
+def test_tls_verify_flags_per_side(
+    flags: list[str], side: str, reference: str, protocol: str, verify: bool,
+    docker_config_dir: Path,
+) -> None:
+    """skopeo's --src-tls-verify / --dest-tls-verify: for their side only."""
+    from registry_client.cli._context import Context
+    from registry_client.cli._verbs import build_parser
+
+    args = build_parser().parse_args(["copy", "a.example/x:1", "b.example/y", *flags])
+    ctx = Context(args, stdin=io.StringIO(), stdout=io.StringIO(), stderr=io.StringIO(),
+                  redactor=Redactor())
+    try:
+        requester = ctx.registry(ctx.reference(reference), side).requester  # type: ignore[arg-type]
+        assert (requester.protocol, requester.verify) == (protocol, verify)
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("value", ["maybe", "localhost:5000/app:1"])
+def test_a_tls_verify_value_that_is_not_a_boolean_is_a_usage_error(
+    value: str, capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    assert main(["copy", "a.example/x:1", "b.example/y", f"--src-tls-verify={value}"]) == 2
+    assert "want true or false" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("verb", ["digest", "manifest", "config", "inspect"])

@@ -56,10 +56,16 @@ def tls_registry(tmp_path: Path) -> Iterator[str]:
 def test_skip_tls_verify_is_quiet_and_an_untrusted_certificate_names_the_flags(
     cli: CliRunner, tls_registry: str, tmp_path: Path,
 ) -> None:
-    refused = cli("ls", f"{tls_registry}/lib/app")
+    # a loopback host speaks plain HTTP by default: https:// asks for TLS
+    refused = cli("ls", f"https://{tls_registry}/lib/app")
     assert refused.returncode == 1
     err = refused.stderr.decode()
     assert err.count("\n") == 1 and "--skip-tls-verify" in err and "--plain-http" in err
+    assert "--insecure" in err and "protocol=" not in err
+    plain = cli("ls", f"{tls_registry}/lib/app")  # plain HTTP to a TLS port: says what to do
+    assert plain.returncode == 1
+    err = plain.stderr.decode()
+    assert err.count("\n") == 1 and "https://" in err and "--insecure" in err
     assert "protocol=" not in err
     catalog = cli("catalog", tls_registry, "--skip-tls-verify")
     assert (catalog.returncode, catalog.stdout, catalog.stderr) == (0, b"", b"")
@@ -120,3 +126,44 @@ def test_https_to_a_plain_http_registry_says_so(anon_registry: object) -> None:
     assert isinstance(anon_registry, LocalRegistry)
     with pytest.raises(RegistrySSLError, match="plain-HTTP registry\\? use protocol='http'"):
         Registry(anon_registry.host, verify=False, retries=0).ping()
+
+
+# -- issue 17: loopback speaks HTTP by default; --insecure and --*-tls-verify as crane/skopeo ----
+def test_a_loopback_plain_http_registry_needs_no_flag(
+    cli: CliRunner, anon_registry: object, unique_repository: str,
+) -> None:
+    from registry_client.testing import LocalRegistry, seed_image
+
+    assert isinstance(anon_registry, LocalRegistry)
+    seed_image(anon_registry, unique_repository, "1.0")
+    for host in (anon_registry.host, anon_registry.host.replace("127.0.0.1", "localhost")):
+        listed = cli("ls", f"{host}/{unique_repository}")
+        assert (listed.returncode, listed.stdout, listed.stderr) == (0, b"1.0\n", b"")
+    # --insecure reaches it too: TLS is tried first, then plain HTTP
+    insecure = cli("ls", f"{anon_registry.host}/{unique_repository}", "--insecure")
+    assert (insecure.returncode, insecure.stdout, insecure.stderr) == (0, b"1.0\n", b"")
+
+
+def test_insecure_and_tls_verify_false_reach_a_self_signed_https_registry(
+    cli: CliRunner, tls_registry: str, anon_registry: object, unique_repository: str,
+) -> None:
+    from registry_client.testing import LocalRegistry, seed_image
+
+    assert isinstance(anon_registry, LocalRegistry)
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    source = f"{anon_registry.host}/{unique_repository}:1.0"
+    target = f"{tls_registry}/{unique_repository}:1.0"
+    checked = cli("copy", source, target, "--dest-tls-verify=true")
+    assert checked.returncode == 1 and b"certificate" in checked.stderr
+    copied = cli("copy", source, target, "--dest-tls-verify=false", "--json")
+    assert copied.returncode == 0, copied.stderr
+    assert json.loads(copied.stdout)["digest"] == image.digest
+    listed = cli("ls", f"{tls_registry}/{unique_repository}", "--insecure")
+    assert (listed.returncode, listed.stdout, listed.stderr) == (0, b"1.0\n", b"")
+    digest = cli("digest", target, "--insecure")
+    assert digest.stdout.decode().strip() == image.digest
+    # and back, the TLS registry as the source
+    back = cli("copy", target, f"{anon_registry.host}/{unique_repository}-back:1.0",
+               "--src-tls-verify=false")
+    assert back.returncode == 0, back.stderr
+    assert back.stdout.decode().strip().endswith(image.digest)

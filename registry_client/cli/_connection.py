@@ -1,0 +1,124 @@
+"""How the command line reaches a registry: HTTPS, plain HTTP, or "insecure" (crane's).
+
+The choice, first that applies:
+
+1. a reference written with ``http://`` or ``https://``: that scheme;
+2. the side's ``--src-tls-verify`` / ``--dest-tls-verify`` (skopeo's flags; a skopeo
+   sync file's ``tls-verify`` for its registry): false is "insecure", true is HTTPS
+   with the certificate checked;
+3. ``--plain-http``: plain HTTP;
+4. ``--insecure``: "insecure";
+5. ``--skip-tls-verify``: HTTPS without checking the certificate;
+6. a loopback host (``localhost``, ``127.0.0.0/8``, ``::1``, any port): plain HTTP, as
+   docker and crane treat them;
+7. HTTPS with the certificate checked.
+
+"Insecure" is what crane's ``--insecure`` and skopeo's ``--tls-verify=false`` mean:
+HTTPS without checking the certificate, falling back to plain HTTP when the registry
+does not speak TLS there (one ``GET /v2/`` finds out, as crane's ping does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+from typing import Any, Literal
+
+import requests
+
+from registry_client import (
+    ImageReference,
+    NullAuthenticator,
+    Registry,
+    RegistryError,
+    RegistrySSLError,
+    RegistryUnavailableError,
+)
+
+__all__ = ["INSECURE", "add_tls_verify_flags", "choose", "is_loopback", "probe_protocol"]
+
+INSECURE: Literal["insecure"] = "insecure"
+"""The protocol choice "HTTPS without verification, else plain HTTP" (found by a probe)."""
+
+Choice = tuple[Literal["http", "https", "insecure"], bool]
+
+
+def is_loopback(domain: str) -> bool:
+    """True for ``localhost``, ``127.x.y.z`` and ``::1``, with or without a port."""
+    host = domain.lower()
+    if host.startswith("["):  # [::1]:5000
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:  # host:port (a bare IPv6 address has several colons)
+        host = host.split(":", 1)[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def tls_verify_flag(text: str) -> bool:
+    """A ``--*-tls-verify`` value, as Go's boolean flags read it (skopeo's)."""
+    value = text.strip().lower()
+    if value in ("1", "t", "true", "yes"):
+        return True
+    if value in ("0", "f", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(
+        f"want true or false, not {text!r} (write --src-tls-verify=false)"
+    )
+
+
+def add_tls_verify_flags(sub: argparse.ArgumentParser) -> None:
+    """``--src-tls-verify[=BOOL]`` and ``--dest-tls-verify[=BOOL]`` (skopeo's names)."""
+    group = sub.add_argument_group(
+        "TLS per side (as skopeo)",
+        "=false: HTTPS without checking the certificate, else plain HTTP (crane's\n"
+        "--insecure); =true: HTTPS with the certificate checked, loopback hosts too.")
+    for side, what in (("src", "source"), ("dest", "destination")):
+        group.add_argument(
+            f"--{side}-tls-verify", metavar="BOOL", type=tls_verify_flag, nargs="?",
+            const=True, default=None,
+            help=f"check the {what} registry's TLS certificate (default: true, but plain "
+            "HTTP for loopback hosts)",
+        )
+
+
+def choose(ref: ImageReference, args: argparse.Namespace, tls_verify: bool | None) -> Choice:
+    """``(protocol, verify)`` for ``ref``: see the module's rules; ``tls_verify`` is the
+    side's (or the registry's) ``tls-verify``, None when not given."""
+    skip = bool(args.skip_tls_verify or getattr(args, "insecure", False) or tls_verify is False)
+    if ref.scheme is not None:
+        return ("https" if ref.scheme == "https" else "http"), not skip
+    if tls_verify is not None:
+        return (INSECURE, False) if tls_verify is False else ("https", True)
+    if args.plain_http:
+        return "http", True
+    if getattr(args, "insecure", False):
+        return INSECURE, False
+    if args.skip_tls_verify:
+        return "https", False
+    if is_loopback(ref.domain):
+        return "http", True
+    return "https", True
+
+
+def probe_protocol(
+    domain: str, *, session: requests.Session | None, timeout: float | None,
+    user_agent: str,
+) -> Literal["http", "https"]:
+    """``"https"`` when ``domain`` answers ``GET /v2/`` over TLS (certificate unchecked),
+    else ``"http"`` -- crane's ``--insecure`` ping. Any answer over TLS (a refusal too)
+    means HTTPS; a TLS failure or no connection means plain HTTP."""
+    options: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+    with Registry(domain, protocol="https", verify=False, retries=0, session=session,
+                  authenticator=NullAuthenticator(), user_agent=user_agent,
+                  **options) as reg:
+        try:
+            reg.ping()
+        except (RegistrySSLError, RegistryUnavailableError):
+            return "http"
+        except RegistryError:
+            return "https"
+    return "https"
