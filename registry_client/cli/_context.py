@@ -124,6 +124,16 @@ class Context:
         self.redactor.add(password)
         return username, password
 
+    @property
+    def explicit_credentials(self) -> tuple[str, str] | None:
+        """``(username, password)`` from the flags or the environment; None: none given."""
+        return self._credentials
+
+    def read_stdin_line(self, what: str) -> str:
+        """One line of standard input for ``what`` (which then owns stdin)."""
+        self._claim_stdin(what)
+        return self.stdin.readline().removesuffix("\n").removesuffix("\r")
+
     def _claim_stdin(self, flag: str) -> None:
         if self._stdin_used_by is not None:
             raise UsageError(

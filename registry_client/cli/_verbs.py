@@ -12,6 +12,7 @@ import argparse
 from . import (
     _archive,
     _artifacts,
+    _auth,
     _edit,
     _listing,
     _mutate,
@@ -36,6 +37,6 @@ def build_parser() -> Parser:
     )
     common = [global_flags(True)]
     for module in (_listing, _show, _transfer, _edit, _artifacts, _archive, _prune, _ratelimit,
-                   _mutate):
+                   _mutate, _auth):
         module.register(verbs, common)
     return parser

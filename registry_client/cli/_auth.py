@@ -1,0 +1,185 @@
+"""``auth login`` / ``logout`` / ``get``: docker's stored credentials, as crane has them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from registry_client import (
+    AuthenticationError,
+    ImageReference,
+    NullAuthenticator,
+    Registry,
+    docker_config,
+)
+
+from ._context import USER_AGENT, Context, UsageError
+from ._parser import Parser, add_verb
+
+__all__ = ["register"]
+
+_NOT_FOUND = "credentials not found in native keychain"  # the helper protocol's words
+
+
+def register(verbs: argparse._SubParsersAction[Parser], common: list[Parser]) -> None:
+    """Add ``auth`` with ``login``, ``logout`` and ``get``."""
+    auth = add_verb(
+        verbs, "auth", common, handler=_no_action,
+        summary="log in to a registry, log out, or print stored credentials",
+        description="Credentials stored the way docker stores them, so docker, crane,\n"
+        "skopeo and this client all find them: in the credential helper docker's\n"
+        "config names for the registry (credHelpers, else credsStore), else in the\n"
+        "`auths` of $DOCKER_CONFIG/config.json (~/.docker/config.json).",
+    )
+    actions = auth.add_subparsers(dest="auth_action", metavar="ACTION", title="actions",
+                                  required=True, parser_class=Parser)
+    login = _action(
+        actions, "login", common, run_login,
+        summary="check credentials against a registry, then store them",
+        description="Check USER and the password against HOST (GET /v2/ answered with\n"
+        "them; a token registry must hand out a token for them), then store them as\n"
+        "`docker login` does: with the credential helper configured for HOST, else in\n"
+        "config.json (rewritten atomically, mode 0600, its other keys kept). Refused\n"
+        "credentials are not stored (exit 1); so are credentials HOST never asks for.\n"
+        "The password comes from --password-stdin (one line of standard input) or\n"
+        "-p/--password (visible in `ps` and shell history).",
+    )
+    login.add_argument("host", metavar="HOST", help="e.g. localhost:5000, ghcr.io, docker.io")
+    login.add_argument(
+        "-p", dest="password", metavar="PASSWORD", default=argparse.SUPPRESS,
+        help="the password (as --password; prefer --password-stdin)",
+    )
+    logout = _action(
+        actions, "logout", common, run_logout,
+        summary="remove a registry's stored credentials",
+        description="Remove HOST's credentials as `docker logout` does: from its credential\n"
+        "helper (erase) and from config.json. Nothing stored is not an error.",
+    )
+    logout.add_argument("host", metavar="HOST")
+    get = _action(
+        actions, "get", common, run_get,
+        summary="print a registry's stored credentials (credential-helper JSON)",
+        description="Print the credentials docker's config holds for HOST as a credential\n"
+        'helper does, like `crane auth get`: {"Username":"...","Secret":"..."}\n'
+        '(Username "<token>" for an identity token). Without HOST, it is read from\n'
+        "standard input, so this works as a credential helper's `get`. Nothing stored:\n"
+        f"'{_NOT_FOUND}' and exit 1. The secret is printed: mind your terminal.",
+    )
+    get.add_argument("host", metavar="HOST", nargs="?", help="default: one line of stdin")
+
+
+def _action(
+    actions: argparse._SubParsersAction[Parser], name: str, common: list[Parser],
+    handler: object, *, summary: str, description: str,
+) -> Parser:
+    sub = actions.add_parser(name, parents=common, help=summary, description=description,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub.set_defaults(handler=handler, uses_platform=False)
+    return sub
+
+
+def _no_action(ctx: Context) -> int:  # pragma: no cover -- argparse requires an action
+    raise UsageError("auth wants an action: login, logout or get")
+
+
+def _host(ctx: Context, text: str) -> ImageReference:
+    """HOST as docker takes it: ``localhost:5000``, ``https://ghcr.io``, and docker's own
+    key for Docker Hub (``https://index.docker.io/v1/``)."""
+    bare = text.strip()
+    scheme, sep, rest = bare.partition("://")
+    if not sep:
+        scheme, rest = "", bare
+    host, _, path = rest.partition("/")
+    if path.strip("/") not in ("", "v1", "v2") or not host:
+        raise UsageError(f"host {text!r}: give a registry host such as localhost:5000")
+    ref = ctx.reference(f"{scheme}{sep}{host}/x", what="host")
+    if ref.domain.lower() not in (host.lower(), "docker.io"):
+        raise UsageError(f"host {text!r}: give a registry host such as localhost:5000")
+    return ref
+
+
+def run_login(ctx: Context) -> int:
+    """``auth login HOST -u USER --password-stdin``."""
+    args = ctx.args
+    ref = _host(ctx, args.host)
+    if args.username is None:
+        raise UsageError("auth login needs -u USER with --password-stdin (or -p PASSWORD)")
+    credentials = ctx.explicit_credentials
+    if credentials is None or (args.password is None and not args.password_stdin):
+        raise UsageError("auth login needs the password: --password-stdin (or -p PASSWORD)")
+    username, secret = credentials
+    registry = ctx.registry(ref)
+    _check(registry, ref.domain, ctx)
+    helper = docker_config.store_credentials(ref.domain, username, secret)
+    where = f"docker-credential-{helper}" if helper else str(docker_config.config_path())
+    if ctx.json:
+        ctx.print_json({"host": ref.domain, "server": docker_config.server_key(ref.domain),
+                        "username": username, "stored_in": where})
+    else:
+        ctx.line(f"Login Succeeded: {username} on {ref.domain}, stored in {where}")
+    return 0
+
+
+def _check(registry: Registry, domain: str, ctx: Context) -> None:
+    """Refuse what the registry refuses, and credentials it never asks for.
+
+    ``GET /v2/`` without credentials first: a registry that answers it anonymously
+    never checks a password there (a token registry is asked without any token, so
+    an anonymous token cannot stand in for the check). Then with the credentials: a
+    Basic registry checks them on that request, a token registry's token server when
+    it hands out the token.
+
+    Raises:
+        AuthenticationError: the registry or its token server refused them.
+    """
+    requester = registry.requester
+    options: dict[str, Any] = (
+        {"timeout": ctx.args.timeout} if ctx.args.timeout is not None else {})
+    with Registry(domain, protocol=requester.protocol, verify=requester.verify,
+                  authenticator=NullAuthenticator(), user_agent=USER_AGENT,
+                  **options) as anonymous:
+        try:
+            anonymous.ping()
+        except AuthenticationError:
+            pass  # it asks for credentials: the check below means something
+        else:
+            raise AuthenticationError(
+                f"{domain} answered without credentials (GET /v2/), so it cannot check "
+                "them: nothing stored"
+            )
+    registry.ping()
+
+
+def run_logout(ctx: Context) -> int:
+    """``auth logout HOST``."""
+    ref = _host(ctx, ctx.args.host)
+    removed = docker_config.erase_credentials(ref.domain)
+    if ctx.json:
+        ctx.print_json({"host": ref.domain, "server": docker_config.server_key(ref.domain),
+                        "removed": removed})
+    elif removed:
+        ctx.line(f"Removed login credentials for {ref.domain}")
+    else:
+        ctx.line(f"Not logged in to {ref.domain}")
+    return 0
+
+
+def run_get(ctx: Context) -> int:
+    """``auth get [HOST]``: the helper-protocol JSON on stdout."""
+    text = ctx.args.host
+    if text is None:
+        text = ctx.read_stdin_line("auth get").strip()
+        if not text:
+            raise UsageError("auth get: give HOST, or write it on standard input")
+    ref = _host(ctx, text)
+    found = docker_config.credentials_for(ref.domain)
+    if found is None:
+        ctx.line(_NOT_FOUND)
+        return 1
+    if found.identity_token:
+        doc = {"Username": "<token>", "Secret": found.identity_token}
+    else:
+        doc = {"Username": found.username or "", "Secret": found.password or ""}
+    ctx.stdout.write(json.dumps(doc, separators=(",", ":"), ensure_ascii=False) + "\n")
+    return 0

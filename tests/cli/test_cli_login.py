@@ -1,0 +1,162 @@
+"""``auth login`` / ``logout`` / ``get`` against real registries, as docker stores credentials."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from registry_client.testing import LocalRegistry, seed_image
+
+pytestmark = pytest.mark.integration
+
+CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]
+FAKE_HELPER = Path(__file__).resolve().parents[1] / "data" / "docker-credential-fake"
+
+
+def _files(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+@pytest.mark.parametrize("mode", ["token", "basic"])
+def test_a_wrong_password_fails_and_writes_nothing(
+    cli: CliRunner, docker_config_dir: Path, token_registry: LocalRegistry,
+    basic_registry: LocalRegistry, mode: str,
+) -> None:
+    reg = token_registry if mode == "token" else basic_registry
+    user = "admin"
+    result = cli("auth", "login", reg.host, "-u", user, "--password-stdin",
+                 input=b"not-the-password\n")
+    assert result.returncode == 1
+    assert result.stdout == b""
+    assert b"refused" in result.stderr or b"401" in result.stderr
+    assert b"not-the-password" not in result.stderr
+    assert _files(docker_config_dir) == []
+    if mode == "token":  # the token server was asked with these credentials, and said no
+        server = reg.token_server
+        assert server is not None
+        assert any(r.user == user and r.status == 401 for r in server.requests)
+
+
+def test_login_then_ls_and_catalog_without_a_flag_then_logout(
+    cli: CliRunner, docker_config_dir: Path, token_registry: LocalRegistry,
+    unique_repository: str,
+) -> None:
+    server = token_registry.token_server
+    assert server is not None and token_registry.admin is not None
+    user, password = token_registry.admin
+    seed_image(token_registry, unique_repository, "1.0")
+    host = token_registry.host
+    assert cli("catalog", host).returncode == 1  # anonymous: no catalog
+    login = cli("auth", "login", host, "-u", user, "--password-stdin",
+                input=f"{password}\n".encode())
+    assert login.returncode == 0, login.stderr
+    assert login.stdout.startswith(b"Login Succeeded")
+    config = docker_config_dir / "config.json"
+    assert json.loads(config.read_text()) == {
+        "auths": {host: {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}}}
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    server.reset()
+    listed = cli("ls", f"{host}/{unique_repository}")
+    assert (listed.returncode, listed.stdout) == (0, b"1.0\n"), listed.stderr
+    catalog = cli("catalog", host)
+    assert catalog.returncode == 0, catalog.stderr
+    assert unique_repository in catalog.stdout.decode().split()
+    assert server.requests and {r.user for r in server.requests} == {user}
+    got = cli("auth", "get", host)
+    assert got.returncode == 0
+    assert got.stdout == f'{{"Username":"{user}","Secret":"{password}"}}\n'.encode()
+    from_stdin = cli("auth", "get", input=f"{host}\n".encode())  # a credential helper's get
+    assert from_stdin.stdout == got.stdout
+    logout = cli("auth", "logout", host)
+    assert (logout.returncode, logout.stdout) == (0, f"Removed login credentials for {host}\n"
+                                                  .encode())
+    assert json.loads(config.read_text()) == {"auths": {}}
+    assert cli("catalog", host).returncode == 1
+    missing = cli("auth", "get", host)
+    assert (missing.returncode, missing.stdout) == (
+        1, b"credentials not found in native keychain\n")
+    again = cli("auth", "logout", host, "--json")
+    assert json.loads(again.stdout) == {"host": host, "server": host, "removed": False}
+
+
+def test_with_a_creds_store_the_helper_stores_and_the_file_holds_no_secret(
+    cli: CliRunner, docker_config_dir: Path, token_registry: LocalRegistry, tmp_path: Path,
+    unique_repository: str,
+) -> None:
+    assert token_registry.admin is not None
+    user, password = token_registry.admin
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker-credential-fake").write_bytes(FAKE_HELPER.read_bytes())
+    (bin_dir / "docker-credential-fake").chmod(0o755)
+    state = tmp_path / "helper.json"
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+           "FAKE_CREDENTIAL_STORE": str(state)}
+    config = docker_config_dir / "config.json"
+    config.write_text(json.dumps({"credsStore": "fake", "psFormat": "table {{.ID}}"}))
+    seed_image(token_registry, unique_repository, "1.0")
+    host = token_registry.host
+    login = cli("auth", "login", host, "-u", user, "--password-stdin", "--json",
+                input=password.encode(), env=env)
+    assert login.returncode == 0, login.stderr
+    assert json.loads(login.stdout) == {"host": host, "server": host, "username": user,
+                                        "stored_in": "docker-credential-fake"}
+    helper = json.loads(state.read_text())
+    assert helper["log"] == [["store", host]]
+    assert helper["store"] == {host: {"Username": user, "Secret": password}}
+    text = config.read_text()
+    assert password not in text and '"auth"' not in text
+    assert json.loads(text) == {"credsStore": "fake", "psFormat": "table {{.ID}}",
+                                "auths": {host: {}}}
+    catalog = cli("catalog", host, env=env)  # the helper's get gives the credentials
+    assert catalog.returncode == 0, catalog.stderr
+    assert ["get", host] in json.loads(state.read_text())["log"]
+    logout = cli("auth", "logout", host, env=env)
+    assert logout.returncode == 0, logout.stderr
+    helper = json.loads(state.read_text())
+    assert helper["log"][-1] == ["erase", host] and helper["store"] == {}
+    assert json.loads(config.read_text()) == {"credsStore": "fake",
+                                              "psFormat": "table {{.ID}}", "auths": {}}
+
+
+def test_login_with_p_on_a_basic_registry(
+    cli: CliRunner, docker_config_dir: Path, basic_registry: LocalRegistry,
+) -> None:
+    password = basic_registry.users["alice"]
+    login = cli("auth", "login", basic_registry.host, "-u", "alice", "-p", password)
+    assert login.returncode == 0, login.stderr
+    auth = json.loads((docker_config_dir / "config.json").read_text())["auths"]
+    assert base64.b64decode(auth[basic_registry.host]["auth"]) == f"alice:{password}".encode()
+
+
+def test_a_registry_that_never_asks_for_credentials_gets_none_stored(
+    cli: CliRunner, docker_config_dir: Path, anon_registry: LocalRegistry,
+) -> None:
+    login = cli("auth", "login", anon_registry.host, "-u", "alice", "--password-stdin",
+                input=b"anything\n")
+    assert login.returncode == 1
+    assert b"cannot check them" in login.stderr
+    assert _files(docker_config_dir) == []
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["auth", "login", "localhost:5000", "-p", "pw"], b"--username"),
+    (["auth", "login", "localhost:5000", "-u", "alice"], b"--password-stdin"),
+    (["auth", "login", "localhost:5000/app", "-u", "a", "-p", "b"], b"registry host"),
+    (["auth", "logout", "not a host"], b"host"),
+    (["auth", "get"], b"give HOST"),
+    (["auth"], b"ACTION"),
+])
+def test_usage_errors(cli: CliRunner, docker_config_dir: Path, args: list[str],
+                      message: bytes) -> None:
+    result = cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert _files(docker_config_dir) == []
