@@ -25,7 +25,7 @@ from registry_client.models import IMAGE_CONFIG_TYPES, manifest_from_bytes
 from ._context import Context, UsageError
 from ._parser import Parser, add_verb
 
-__all__ = ["image_json", "register"]
+__all__ = ["image_json", "one_platform", "register"]
 
 _CHUNK = 1 << 20
 _DEFAULT_PLATFORM = Platform(architecture="amd64", os="linux")
@@ -135,18 +135,37 @@ def _single(
 
 
 def refuse_other_platform(
-    ctx: Context, repo: Repository, manifest: ManifestV2 | OCIManifest
+    ctx: Context, repo: Repository, manifest: ManifestV2 | OCIManifest, name: str | None = None,
 ) -> None:
-    """As ``pull`` does: --platform on a single image must name that image's own platform."""
+    """As ``pull`` does: --platform on a single image must name that image's own platform
+    (``name``: the image in the message, default the REFERENCE argument)."""
     want = ctx.platform
     if want is None:
         return
-    name = ctx.args.reference
+    name = name or ctx.args.reference
     if manifest.config.media_type not in IMAGE_CONFIG_TYPES:
         raise LookupError(f"{name} is not an image (an artifact), not {want}")
     have = repo.images.config(manifest).platform
     if not have.matches(want):
         raise LookupError(f"{name} is a single {have} image, not {want}")
+
+
+def one_platform(ctx: Context, repo: Repository, reference: str) -> str:
+    """The digest of --platform's image in ``reference``: its entry in an index, or the
+    image itself when it is a single image of that platform (``copy --platform``).
+
+    Raises:
+        LookupError: no such platform in the index, or a single image of another one.
+    """
+    raw = repo.manifests.get_raw(reference)
+    manifest = manifest_from_bytes(raw.data, raw.media_type)
+    if isinstance(manifest, ManifestList | OCIIndex):
+        entry = platform_entry(ctx, manifest)
+        assert entry is not None
+        return entry.digest
+    if isinstance(manifest, ManifestV2 | OCIManifest):
+        refuse_other_platform(ctx, repo, manifest, name=reference)
+    return raw.digest
 
 
 def _pinned_repo(ctx: Context, text: str) -> tuple[ImageReference, Repository, str]:

@@ -12,7 +12,7 @@ from ._connection import add_tls_verify_flags
 from ._context import DEFAULT_TAG, Context, Side, UsageError
 from ._parser import Parser, add_verb
 from ._shards import add_task_arguments, task_options
-from ._show import image_json
+from ._show import image_json, one_platform
 
 if TYPE_CHECKING:
     from registry_client.sync import SyncResult
@@ -57,7 +57,7 @@ def register(
     sub.add_argument("reference", metavar="REFERENCE", help="where to push, e.g. host/app:1.0")
 
     sub = add_verb(
-        verbs, "copy", common, handler=run_copy, aliases=("cp",),
+        verbs, "copy", common, handler=run_copy, aliases=("cp",), platform=True,
         summary="copy an image (every platform) to another repository or registry",
         description="Copy an image with all its platforms, on one registry (blobs are\n"
         "mounted, nothing is downloaded) or between two (blobs stream from one to the\n"
@@ -65,7 +65,11 @@ def register(
         "tag (a source given by digest is copied by digest only). Each side's\n"
         "credentials: --src-creds / --dest-creds, else docker's config for its host;\n"
         "--username/--password and $REGISTRY_USERNAME/$REGISTRY_PASSWORD only when\n"
-        "both are on one registry.",
+        "both are on one registry.\n\n"
+        "With --platform OS/ARCH[/VARIANT] only that platform's image is copied: its\n"
+        "manifest, with the same digest, under DESTINATION's tag (else the source\n"
+        "tag). The index (manifest list) is NOT copied, so the destination is a\n"
+        "single-platform image. A single-platform source must be of that platform.",
     )
     sub.add_argument("source", metavar="SOURCE", help="e.g. localhost:5000/app:1.0")
     sub.add_argument("destination", metavar="DESTINATION", help="e.g. registry.example.com/app")
@@ -176,14 +180,20 @@ def run_copy(ctx: Context) -> int:
     ctx.check_sides([src], [dst])
     source = ctx.repository(src, "src")
     target = ctx.repository(dst, "dest")
+    tag = dst.tag
+    if ctx.platform is not None:  # that platform's manifest, by digest; no index
+        tag = dst.tag or (reference if src.digest is None else None)
+        reference = one_platform(ctx, source, reference)
     if ctx.args.dry_run:
-        return _print_plans(ctx, [source.images.copy(reference, target, dst.tag, dry_run=True)])
+        return _print_plans(ctx, [source.images.copy(reference, target, tag, dry_run=True)])
     with ctx.progress("copy") as progress:
-        image = source.images.copy(reference, target, dst.tag, progress=progress)
+        image = source.images.copy(reference, target, tag, progress=progress)
     return _report(ctx, image)
 
 
 def _copy_all_tags(ctx: Context) -> int:
+    if ctx.platform is not None:
+        raise UsageError("--platform does not apply to copy --all-tags")
     src = ctx.repository_reference(ctx.args.source, what="source")
     dst = ctx.repository_reference(ctx.args.destination, what="destination")
     ctx.check_sides([src], [dst])
