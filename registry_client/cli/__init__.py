@@ -113,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
                       stderr=sys.stderr, redactor=redactor)
         if ctx.platform is not None and not args.uses_platform:
             raise UsageError(f"--platform does not apply to {args.verb}")
+        if ctx.json and not getattr(args, "json_output", True):
+            raise UsageError(
+                f"--json does not apply to {args.verb}: it has no result to print as JSON")
         with warnings.catch_warnings():
             # Certificates go unchecked only when a flag (--skip-tls-verify, --insecure,
             # --*-tls-verify=false) or a sync file asked for it: urllib3's

@@ -77,6 +77,9 @@ def run_delete(ctx: Context) -> int:
         return _delete_repository(ctx)
     if ctx.args.dry_run:
         raise UsageError("--dry-run goes with --all (a repository)")
+    if ctx.json:  # crane's delete prints nothing; --all prints the digests it deleted
+        raise UsageError("--json goes with --all (its deleted digests): deleting one "
+                         "reference prints no result")
     ref = ctx.reference(ctx.args.reference)
     if ref.digest is None and ref.tag is None:
         raise UsageError(

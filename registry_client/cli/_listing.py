@@ -29,6 +29,11 @@ def register(
     ls.add_argument(
         "--page-size", type=_positive, metavar="N", help="ask the registry for N tags per request"
     )
+    ls.add_argument(
+        "-O", "--omit-digest-tags", action="store_true",
+        help="leave out tags starting with sha256- (signatures, attestations, referrers\n"
+        "fallback tags), as crane ls -O does",
+    )
 
     catalog = add_verb(
         verbs, "catalog", common, handler=run_catalog,
@@ -69,6 +74,8 @@ def run_ls(ctx: Context) -> int:
     ref = ctx.repository_reference(args.repository)
     repo = ctx.repository(ref)
     tags = list(repo.tags.iter(page_size=args.page_size))
+    if args.omit_digest_tags:  # crane's test: the prefix (sha256-<hex>.sig and such too)
+        tags = [t for t in tags if not t.startswith("sha256-")]
     digests: dict[str, str] = {}
     vanished: list[str] = []
     if args.digests:

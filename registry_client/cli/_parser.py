@@ -128,8 +128,8 @@ def global_flags(suppress: bool) -> Parser:
     )
     group.add_argument(
         "--json", action="store_true", default=default(False),
-        help="print machine-readable JSON (ls, catalog, digest, inspect, pull, push, copy, sync, "
-        "tag, delete, referrers, attach, prune, ratelimit)",
+        help="print machine-readable JSON: every verb that prints a result (manifest, config "
+        "and parse print JSON anyway); blob, which writes raw bytes, refuses it",
     )
     group.add_argument(
         "-v", "--verbose", action="store_true", default=default(False),
@@ -157,12 +157,13 @@ def _seconds(text: str) -> float:
 def add_verb(
     verbs: argparse._SubParsersAction[Parser], name: str, common: list[Parser],
     *, summary: str, description: str, handler: Callable[[Context], int], platform: bool = False,
-    aliases: tuple[str, ...] = (),
+    aliases: tuple[str, ...] = (), json_output: bool = True,
 ) -> Parser:
-    """Add one verb; ``handler(ctx) -> int`` runs it, ``platform`` says if --platform applies."""
+    """Add one verb; ``handler(ctx) -> int`` runs it, ``platform`` says if --platform applies,
+    ``json_output`` False refuses --json (a verb that prints no result to put in JSON)."""
     sub = verbs.add_parser(
         name, aliases=list(aliases), parents=common, help=summary,
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub.set_defaults(handler=handler, uses_platform=platform)
+    sub.set_defaults(handler=handler, uses_platform=platform, json_output=json_output)
     return sub

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from typing import Any
 
 from registry_client import (
@@ -17,6 +18,7 @@ from registry_client import (
     OCIIndex,
     OCIManifest,
     Platform,
+    RegistryError,
     Repository,
     mediatypes,
 )
@@ -76,7 +78,7 @@ def register(
     sub.add_argument("reference", metavar="REFERENCE")
 
     sub = add_verb(
-        verbs, "blob", common, handler=run_blob,
+        verbs, "blob", common, handler=run_blob, json_output=False,
         summary="write a blob's bytes to stdout or a file",
         description="Stream a blob (layer or config) to standard output, or save it with -o.\n"
         "Streamed bytes are verified at the end: on a mismatch the command fails\n"
@@ -326,6 +328,7 @@ def run_inspect(ctx: Context) -> int:
         details = repo.images.details(image.digest, platform=ctx.platform if is_index else None)
     doc["platform_details"] = [_details_json(d) for d in details]
     if ctx.json:
+        doc.update(_skopeo_keys(repo, ref, image, manifest, config))
         ctx.print_json(doc)
         return 0
     rows = [
@@ -358,6 +361,58 @@ def run_inspect(ctx: Context) -> int:
     for name, value in rows:
         ctx.line(f"{name + ':' if name else '':<{width}}{value}")
     return 0
+
+
+_GO_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
+
+
+def go_time(created: str | None) -> str | None:
+    """A config's ``created`` as Go prints a time (skopeo's ``Created``): RFC 3339, the
+    fraction without trailing zeros, ``Z`` for UTC. Anything else is passed on as is."""
+    if created is None:
+        return None
+    match = _GO_TIME.fullmatch(created.strip())
+    if match is None:
+        return created
+    when, fraction, zone = match.groups()
+    fraction = (fraction or "")[:9].rstrip("0")
+    zone = "Z" if zone in ("+00:00", "-00:00") else zone
+    return f"{when}{'.' + fraction if fraction else ''}{zone}"
+
+
+def _skopeo_keys(
+    repo: Repository, ref: ImageReference, image: Image,
+    manifest: ManifestV2 | OCIManifest | None, config: ImageConfig | None,
+) -> dict[str, Any]:
+    """What ``skopeo inspect docker://...`` prints, under its names: ``Digest`` is the
+    digest REFERENCE resolves to (the index's for a multi-platform image), the rest
+    describes the platform shown. ``RepoTags`` is left out when the tags cannot be
+    listed; the config's keys when no single platform is shown."""
+    keys: dict[str, Any] = {"Name": ref.name, "Digest": image.digest}
+    try:
+        keys["RepoTags"] = repo.tags.get_all()
+    except RegistryError:
+        pass  # skopeo --no-tags prints none either
+    if manifest is None or config is None:
+        return keys
+    container = config.config
+    docker_version = config.extra.get("docker_version")
+    keys.update({
+        "Created": go_time(config.created),
+        "DockerVersion": docker_version if isinstance(docker_version, str) else "",
+        "Labels": dict(config.labels),
+        "Architecture": config.architecture,
+        "Os": config.os,
+        "Layers": [layer.digest for layer in manifest.layers],
+        "LayersData": [{
+            "MIMEType": layer.media_type, "Digest": layer.digest, "Size": layer.size,
+            "Annotations": dict(layer.annotations) if layer.annotations else None,
+        } for layer in manifest.layers],
+        "Env": list(container.env) if container is not None and container.env else None,
+    })
+    if config.variant:
+        keys["Variant"] = config.variant
+    return keys
 
 
 def run_blob(ctx: Context) -> int:

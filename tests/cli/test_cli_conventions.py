@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import shutil
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,3 +86,119 @@ def test_copy_platform_refusals(
 def test_copy_platform_help_says_the_index_is_not_copied(cli: CliRunner) -> None:
     text = cli("copy", "--help").stdout.decode()
     assert "--platform" in text and "index (manifest list) is NOT copied" in text
+
+
+# -- --json on every verb that prints a result --------------------------------------------------
+def test_every_verb_that_prints_a_result_prints_json_with_json(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    repo = f"{anon_registry.host}/{unique_repository}"
+    (tmp_path / "sync.yaml").write_text(f"{repo}:1.0: {repo}-synced\n")
+    commands = [
+        ["ls", repo], ["catalog", anon_registry.host], ["parse", f"{repo}:1.0"],
+        ["manifest", f"{repo}:1.0"], ["digest", f"{repo}:1.0"], ["config", f"{repo}:1.0"],
+        ["inspect", f"{repo}:1.0"], ["tag", f"{repo}:1.0", "2.0"],
+        ["copy", f"{repo}:1.0", f"{repo}-copy:1.0"], ["copy", f"{repo}:1.0", f"{repo}-dry",
+                                                      "--dry-run"],
+        ["pull", f"{repo}:1.0", str(tmp_path / "layout")],
+        ["push", str(tmp_path / "layout"), f"{repo}-pushed:1.0"],
+        ["referrers", f"{repo}@{image.digest}"], ["ratelimit", f"{repo}:1.0"],
+        ["sync", str(tmp_path / "sync.yaml")], ["auth", "logout", anon_registry.host],
+        ["auth", "get", anon_registry.host],  # (nothing stored: the helper's words, exit 1)
+        ["delete", f"{repo}-copy", "--all"],
+    ]
+    for command in commands:
+        result = cli(*command, "--json")
+        if command[:2] == ["auth", "get"]:
+            assert result.returncode == 1
+            continue
+        assert result.returncode == 0, (command, result.stderr)
+        json.loads(result.stdout)  # one JSON document, nothing else on stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["blob", f"localhost:1/app@sha256:{'a' * 64}"], b"--json does not apply to blob"),
+    (["blob", f"localhost:1/app@sha256:{'a' * 64}", "-o", "x"], b"--json does not apply"),
+    (["delete", f"localhost:1/app@sha256:{'a' * 64}"], b"--json goes with --all"),
+    (["delete", "localhost:1/app:1.0"], b"--json goes with --all"),
+])
+def test_json_is_refused_where_no_result_is_printed(
+    cli: CliRunner, args: list[str], message: bytes,
+) -> None:
+    result = cli(*args, "--json")
+    assert result.returncode == 2
+    assert result.stdout == b""
+    assert message in result.stderr
+
+
+# -- ls --omit-digest-tags ----------------------------------------------------------------------
+@pytest.mark.parametrize("flag", ["--omit-digest-tags", "-O"])
+def test_ls_omit_digest_tags_hides_sha256_tags_as_crane_does(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str, flag: str,
+) -> None:
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    digest_tag = image.digest.replace(":", "-")
+    for tag in (digest_tag, f"{digest_tag}.sig", "sha256"):
+        assert cli("tag", f"{anon_registry.host}/{unique_repository}:1.0", tag).returncode == 0
+    repo = f"{anon_registry.host}/{unique_repository}"
+    everything = cli("ls", repo).stdout.decode().split()
+    assert sorted(everything) == sorted(["1.0", digest_tag, f"{digest_tag}.sig", "sha256"])
+    omitted = cli("ls", repo, flag)
+    assert omitted.returncode == 0
+    assert sorted(omitted.stdout.decode().split()) == ["1.0", "sha256"]
+    as_json = json.loads(cli("ls", repo, flag, "--json", "--digests").stdout)
+    assert sorted(as_json["tags"]) == ["1.0", "sha256"]
+    assert set(as_json["digests"]) == {"1.0", "sha256"}
+
+
+# -- inspect --json carries skopeo inspect's keys -----------------------------------------------
+SKOPEO_KEYS = ("Name", "Digest", "RepoTags", "Created", "DockerVersion", "Labels",
+               "Architecture", "Os", "Layers", "Env")
+
+
+def _skopeo_inspect(host: str, reference: str, *extra: str) -> dict[str, Any]:
+    skopeo = shutil.which("skopeo")
+    assert skopeo is not None, "skopeo (Debian package) is part of the test setup"
+    out = subprocess.run(
+        [skopeo, "--insecure-policy", *extra, "inspect", "--tls-verify=false",
+         f"docker://{host}/{reference}"],
+        capture_output=True, text=True, timeout=120, check=True)
+    doc: dict[str, Any] = json.loads(out.stdout)
+    return doc
+
+
+@pytest.mark.parametrize(("platforms", "platform", "skopeo_flags"), [
+    (None, None, []),
+    (["linux/amd64", "linux/arm64"], None, []),
+    (["linux/amd64", "linux/arm64"], "linux/arm64", ["--override-arch", "arm64"]),
+], ids=["single", "index", "index-arm64"])
+def test_inspect_json_has_skopeo_inspects_keys_and_values(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str,
+    platforms: list[str] | None, platform: str | None, skopeo_flags: list[str],
+) -> None:
+    created = datetime.datetime(2024, 5, 6, 7, 8, 9, 120000, tzinfo=datetime.timezone.utc)
+    seed_image(anon_registry, unique_repository, "1.0", platforms=platforms, media="oci",
+               labels={"org.example.team": "conv"}, created=created, layers=(300, 400))
+    seed_image(anon_registry, unique_repository, "sha256-0123", seed=7)
+    ours = cli("inspect", f"{anon_registry.host}/{unique_repository}:1.0", "--json",
+               *(["--platform", platform] if platform else []))
+    assert ours.returncode == 0, ours.stderr
+    doc = json.loads(ours.stdout)
+    theirs = _skopeo_inspect(anon_registry.host, f"{unique_repository}:1.0", *skopeo_flags)
+    assert {key: doc[key] for key in SKOPEO_KEYS} == {key: theirs[key] for key in SKOPEO_KEYS}
+    assert doc["Created"] == "2024-05-06T07:08:09.12Z"
+    assert doc["digest"] == doc["Digest"] and "platforms" in doc  # our own keys stay
+    assert [d["Digest"] for d in doc["LayersData"]] == doc["Layers"]
+
+
+def test_go_time_prints_created_as_skopeo_does() -> None:
+    from registry_client.cli._show import go_time
+
+    assert go_time("2024-01-02T03:04:05Z") == "2024-01-02T03:04:05Z"
+    assert go_time("2024-01-02T03:04:05.500000000Z") == "2024-01-02T03:04:05.5Z"
+    assert go_time("2024-01-02T03:04:05.000+00:00") == "2024-01-02T03:04:05Z"
+    assert (go_time("2024-01-02T03:04:05.123456789123-07:00")
+            == "2024-01-02T03:04:05.123456789-07:00")
+    assert go_time("yesterday") == "yesterday"
+    assert go_time(None) is None
