@@ -149,15 +149,17 @@ def _yaml_loader(base: Any = None) -> Any:
     return loader
 
 
-def _load_yaml(text: str, path: str | os.PathLike[str]) -> tuple[Any, dict[object, int], int]:
+def _load_yaml(text: str, path: str | os.PathLike[str], base: Any = None,
+               ) -> tuple[Any, dict[object, int], int]:
     """``(document, line of each top-level key, line of the document)`` of a YAML text.
 
     A malformed or too deeply nested document, or a key listed twice, is a
-    ValueError naming the file and line.
+    ValueError naming the file and line. ``base``: the PyYAML loader class to build on
+    (default: the safe loader).
     """
     import yaml  # only sync files need it: a quicker import of the package
 
-    loader = _yaml_loader()(text)
+    loader = _yaml_loader(base)(text)
     try:
         node = loader.get_single_node()
         doc = loader.construct_document(node) if node is not None else None

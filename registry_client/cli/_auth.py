@@ -13,6 +13,7 @@ from registry_client import (
     Registry,
     docker_config,
 )
+from registry_client.reference import canonical_domain
 
 from ._context import USER_AGENT, Context, UsageError
 from ._parser import Parser, add_verb
@@ -94,7 +95,7 @@ def _host(ctx: Context, text: str) -> ImageReference:
     if path.strip("/") not in ("", "v1", "v2") or not host:
         raise UsageError(f"host {text!r}: give a registry host such as localhost:5000")
     ref = ctx.reference(f"{scheme}{sep}{host}/x", what="host")
-    if ref.domain.lower() not in (host.lower(), "docker.io"):
+    if ref.domain.lower() not in (host.lower(), canonical_domain(host.lower())):
         raise UsageError(f"host {text!r}: give a registry host such as localhost:5000")
     return ref
 

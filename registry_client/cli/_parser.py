@@ -128,8 +128,9 @@ def global_flags(suppress: bool) -> Parser:
     )
     group.add_argument(
         "--json", action="store_true", default=default(False),
-        help="print machine-readable JSON: every verb that prints a result (manifest, config "
-        "and parse print JSON anyway); blob, which writes raw bytes, refuses it",
+        help="print machine-readable JSON: every verb that prints a result (ls, inspect, copy, "
+        "sync, auth, ...; manifest, config and parse print JSON anyway); blob, which writes "
+        "raw bytes, and delete of one reference, which prints nothing, refuse it",
     )
     group.add_argument(
         "-v", "--verbose", action="store_true", default=default(False),

@@ -13,6 +13,7 @@ from ._context import DEFAULT_TAG, Context, Side, UsageError
 from ._parser import Parser, add_verb
 from ._shards import add_task_arguments, task_options
 from ._show import image_json, one_platform
+from ._skopeo import skopeo_entries
 
 if TYPE_CHECKING:
     from registry_client.sync import SyncResult
@@ -93,9 +94,17 @@ def register(
         "source listed once. A source without tag or digest copies every tag. Images\n"
         "are copied a few at a time; a failure is reported and the others go on\n"
         "(exit 1 if any failed). A file that is not such a mapping (a source listed\n"
-        "twice, a source without target) is refused, naming its line (exit 2).",
+        "twice, a source without target) is refused, naming its line (exit 2).\n\n"
+        "sync --src-yaml FILE DEST reads skopeo's sync file instead (registry: images,\n"
+        "images-by-tag-regex, tls-verify, credentials) and puts each image where\n"
+        "`skopeo sync --src yaml --dest docker FILE DEST` puts it: DEST/ and the last\n"
+        "path component of its repository (team/app:1.0 -> DEST/app:1.0). Every\n"
+        "platform of an index is copied, as skopeo sync --all does.",
     )
-    sub.add_argument("file", metavar="FILE", help="the mapping (JSON or YAML)")
+    sub.add_argument("file", metavar="FILE",
+                     help="the mapping (JSON or YAML); with --src-yaml: DEST, where the "
+                     "images go (e.g. localhost:5000/mirror)")
+    sub.add_argument("--src-yaml", metavar="FILE", help="a skopeo sync file (see above)")
     sub.add_argument("--dry-run", action="store_true", help="print the copy plans only")
     _side_credentials(sub)
     add_task_arguments(sub)
@@ -245,7 +254,10 @@ def run_sync(ctx: Context) -> int:
     from registry_client.sync import load_sync_file, sync  # this verb only
 
     try:
-        entries = load_sync_file(ctx.args.file)
+        if ctx.args.src_yaml is not None:
+            entries = skopeo_entries(ctx, ctx.args.src_yaml, ctx.args.file)
+        else:
+            entries = load_sync_file(ctx.args.file)
     except (OSError, ValueError) as exc:
         raise UsageError(f"sync file: {exc}") from None
     sources = [ctx.reference(e.source, "sync source") for e in entries]

@@ -1,0 +1,185 @@
+"""Read skopeo's sync file (``skopeo sync --src yaml``) and name the copies as skopeo does.
+
+The file maps registries to what to copy from them::
+
+    registry.example.com:
+      images:
+        team/app: ["1.0", "2.0"]        # these tags (or digests)
+        team/base: []                   # every tag
+      images-by-tag-regex:
+        team/tools: ^v1\\.              # the tags the regular expression finds
+      tls-verify: false                 # HTTPS unchecked, else plain HTTP
+      credentials:
+        username: me
+        password: secret
+
+``skopeo sync --src yaml --dest docker FILE DEST`` (without ``--scoped``) puts each
+image at ``DEST/<last path component of the repository>``: skopeo 1.9 takes
+``path.Base`` of the source reference, so ``team/app:1.0`` goes to ``DEST/app:1.0``.
+Scalars are read as the text written, as Go's YAML reads them into strings
+(``1.10`` is the tag ``1.10``, not the number 1.1).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._syncfile import _load_yaml
+from .reference import parse_image_name
+
+__all__ = ["SkopeoRegistry", "read_skopeo_sync", "skopeo_pairs"]
+
+_KEYS = frozenset({"images", "images-by-tag-regex", "tls-verify", "credentials", "cert-dir"})
+_TRUE = frozenset({"true", "yes", "on", "y"})
+_FALSE = frozenset({"false", "no", "off", "n"})
+_NULL = frozenset({"", "~", "null"})
+
+
+@attrs.frozen
+class SkopeoRegistry:
+    """One registry of a skopeo sync file."""
+
+    domain: str
+    """The registry, as the file names it (``registry.example.com:5000``)."""
+    images: dict[str, tuple[str, ...]]
+    """Repository -> its tags or digests; empty: every tag."""
+    tag_regexes: dict[str, re.Pattern[str]]
+    """Repository -> the expression its tags are searched with (Go's MatchString)."""
+    tls_verify: bool | None = None
+    """``tls-verify``; None when the file does not say."""
+    credentials: tuple[str, str] | None = attrs.field(default=None, repr=False)
+    """``(username, password)`` for this registry, or None."""
+
+
+def read_skopeo_sync(path: str | os.PathLike[str]) -> list[SkopeoRegistry]:
+    """The registries of a skopeo sync file, in file order.
+
+    Raises:
+        ValueError: not UTF-8, malformed YAML, a key listed twice, a key skopeo 1.9
+            does not read (``images-by-semver`` came later), a value of the wrong
+            kind, a regular expression that does not compile, or a repository name
+            that is not valid; the message names the file and what is wrong.
+        OSError: the file cannot be read.
+    """
+    import yaml  # only sync files need it
+
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    base = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar as written
+    doc, lines, _ = _load_yaml(text, path, base)
+    if doc is None or doc == "":
+        return []
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: want a mapping of registry -> what to sync from it")
+    return [_registry(path, lines.get(name), name, entry) for name, entry in doc.items()]
+
+
+def _registry(path: str | os.PathLike[str], line: int | None, name: str, entry: Any,
+              ) -> SkopeoRegistry:
+    where = f"{path}, line {line}: {name}" if line else f"{path}: {name}"
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where}: want a mapping (images, images-by-tag-regex, ...)")
+    unknown = sorted(set(entry) - _KEYS)
+    if unknown:
+        raise ValueError(f"{where}: {', '.join(unknown)} is not read here (skopeo 1.9 "
+                         f"reads {', '.join(sorted(_KEYS))})")
+    if entry.get("cert-dir") not in (None, *_NULL):
+        raise ValueError(f"{where}: cert-dir is not supported: name the CA bundle in "
+                         "$REQUESTS_CA_BUNDLE, or set tls-verify: false")
+    images: dict[str, tuple[str, ...]] = {}
+    for repo, refs in _mapping(where, entry, "images").items():
+        _check_repository(where, name, repo)
+        if isinstance(refs, str) and refs in _NULL:
+            refs = []
+        if not isinstance(refs, list) or not all(isinstance(r, str) and r for r in refs):
+            raise ValueError(f"{where}: images: {repo}: want a list of tags or digests")
+        images[repo] = tuple(refs)
+    regexes: dict[str, re.Pattern[str]] = {}
+    for repo, expression in _mapping(where, entry, "images-by-tag-regex").items():
+        _check_repository(where, name, repo)
+        if not isinstance(expression, str):
+            raise ValueError(f"{where}: images-by-tag-regex: {repo}: want a regular "
+                             "expression")
+        try:
+            regexes[repo] = re.compile(expression)
+        except re.error as exc:
+            raise ValueError(f"{where}: images-by-tag-regex: {repo}: {exc}") from None
+    return SkopeoRegistry(name, images, regexes, _tls_verify(where, entry.get("tls-verify")),
+                          _credentials(where, entry.get("credentials")))
+
+
+def _mapping(where: str, entry: dict[str, Any], key: str) -> dict[str, Any]:
+    value = entry.get(key)
+    if value is None or (isinstance(value, str) and value in _NULL):
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: {key}: want a mapping of repository -> ...")
+    return value
+
+
+def _check_repository(where: str, registry: str, repo: str) -> None:
+    try:
+        ref = parse_image_name(f"{registry}/{repo}")
+    except ValueError as exc:
+        raise ValueError(f"{where}: {repo!r}: {exc}") from None
+    if ref.tag is not None or ref.digest is not None:
+        raise ValueError(f"{where}: {repo!r}: a repository, without tag or digest")
+
+
+def _tls_verify(where: str, value: Any) -> bool | None:
+    if value is None or (isinstance(value, str) and value in _NULL):
+        return None
+    text = value.lower() if isinstance(value, str) else ""
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ValueError(f"{where}: tls-verify: want true or false, not {value!r}")
+
+
+def _credentials(where: str, value: Any) -> tuple[str, str] | None:
+    if value is None or (isinstance(value, str) and value in _NULL):
+        return None
+    if not isinstance(value, dict) or set(value) - {"username", "password"}:
+        raise ValueError(f"{where}: credentials: want username and password")
+    username, password = value.get("username", ""), value.get("password", "")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise ValueError(f"{where}: credentials: want username and password")
+    if not username:  # skopeo uses them only with a username
+        return None
+    return username, password
+
+
+def skopeo_pairs(
+    registries: list[SkopeoRegistry], destination: str,
+    list_tags: Callable[[str, str], list[str]],
+) -> list[tuple[str, str]]:
+    """``(source, target)`` pairs that copy what the file names to where skopeo puts it.
+
+    ``destination`` is the ``DEST`` of ``skopeo sync --dest docker``; each image goes
+    to ``DEST/<last path component>`` with its own tag (by digest: no tag). A
+    repository with an empty list is every tag (the sync lists them); a tag regex
+    needs the tags now: ``list_tags(registry, repository)`` lists them. A pair
+    named twice is kept once.
+    """
+    dest = destination.rstrip("/")
+    pairs: list[tuple[str, str]] = []
+    for reg in registries:
+        for repo, refs in reg.images.items():
+            base = f"{dest}/{repo.rsplit('/', 1)[-1]}"
+            if not refs:
+                pairs.append((f"{reg.domain}/{repo}", base))
+            for ref in refs:
+                sep = "@" if ":" in ref else ":"  # a tag has no colon; a digest has one
+                pairs.append((f"{reg.domain}/{repo}{sep}{ref}", base))
+        for repo, regex in reg.tag_regexes.items():
+            base = f"{dest}/{repo.rsplit('/', 1)[-1]}"
+            pairs.extend((f"{reg.domain}/{repo}:{tag}", base)
+                         for tag in list_tags(reg.domain, repo) if regex.search(tag))
+    return list(dict.fromkeys(pairs))

@@ -1,0 +1,142 @@
+"""``sync --src-yaml FILE DEST`` copies what skopeo 1.9 copies, to the names skopeo gives."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from registry_client import NotFoundError, Registry
+from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image
+
+pytestmark = pytest.mark.integration
+
+CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]
+
+
+def inventory(reg: LocalRegistry) -> dict[str, str]:
+    """Every ``repository:tag`` on ``reg`` -> its digest."""
+    found: dict[str, str] = {}
+    with Registry(reg.host, protocol="http") as client:
+        for repo in client.iter_repositories():
+            for tag, digest in repo.tags.get_all(with_digests=True).items():
+                found[f"{repo.name}:{tag}"] = digest
+    return found
+
+
+def has_digest(reg: LocalRegistry, repository: str, digest: str) -> bool:
+    with Registry(reg.host, protocol="http") as client:
+        try:
+            return client.repository(repository).manifests.head(digest).digest == digest
+        except NotFoundError:
+            return False
+
+
+@pytest.fixture
+def three_repositories(anon_registry: LocalRegistry, unique_repository: str) -> dict[str, str]:
+    """A tag list, an empty list (every tag) and a tag regex, as skopeo's sync YAML.
+
+    Returns ``{"yaml": text, "digest": the 3.0 image's digest, names -> digests}``.
+    """
+    u = unique_repository
+    seeded: dict[str, str] = {}
+    for n, (repo, tag) in enumerate([
+        ("conv/a", "1.0"), ("conv/a", "2.0"), ("conv/a", "3.0"), ("conv/a", "1.10"),
+        ("conv/b", "x"), ("conv/b", "y"),
+        ("other/c", "v1.0"), ("other/c", "v1.1"), ("other/c", "v2.0"), ("other/c", "xv1.9"),
+    ]):
+        seeded[f"{repo}:{tag}"] = seed_image(anon_registry, f"{u}/{repo}", tag, seed=n).digest
+    text = (
+        f"{anon_registry.host}:\n"
+        "  tls-verify: false\n"
+        "  images:\n"
+        f"    {u}/conv/a:\n"
+        "      - 1.0\n"
+        "      - \"2.0\"\n"
+        "      - 1.10\n"
+        f"      - {seeded['conv/a:3.0']}\n"
+        f"    {u}/conv/b: []\n"
+        "  images-by-tag-regex:\n"
+        f"    {u}/other/c: ^v1\\.\n"
+    )
+    return {"yaml": text, **seeded}
+
+
+def test_src_yaml_copies_exactly_what_skopeo_copies_to_the_same_names(
+    cli: CliRunner, local_registry_factory: LocalRegistryFactory, tmp_path: Path,
+    three_repositories: dict[str, str],
+) -> None:
+    skopeo = shutil.which("skopeo")
+    assert skopeo is not None, "skopeo (Debian package) is part of the test setup"
+    by_skopeo, by_us = local_registry_factory("anonymous"), local_registry_factory("anonymous")
+    sync_file = tmp_path / "sync.yaml"
+    sync_file.write_text(three_repositories["yaml"])
+    subprocess.run(
+        # --preserve-digests: the seeded layers are random bytes, which skopeo would
+        # otherwise gzip on the way (new digests); --all: every platform, as we copy
+        [skopeo, "--insecure-policy", "sync", "--src", "yaml", "--dest", "docker",
+         "--dest-tls-verify=false", "--preserve-digests", "--all", str(sync_file),
+         f"{by_skopeo.host}/mirror"],
+        check=True, capture_output=True, timeout=300)
+    ours = cli("sync", "--src-yaml", str(sync_file), f"{by_us.host}/mirror", "--json")
+    assert ours.returncode == 0, ours.stderr
+    seeded = three_repositories
+    expected = {
+        "mirror/a:1.0": seeded["conv/a:1.0"], "mirror/a:2.0": seeded["conv/a:2.0"],
+        "mirror/a:1.10": seeded["conv/a:1.10"],
+        "mirror/b:x": seeded["conv/b:x"], "mirror/b:y": seeded["conv/b:y"],
+        "mirror/c:v1.0": seeded["other/c:v1.0"], "mirror/c:v1.1": seeded["other/c:v1.1"],
+    }
+    assert inventory(by_skopeo) == expected  # what skopeo 1.9 does, spelled out
+    assert inventory(by_us) == inventory(by_skopeo)
+    # the digest in the list: copied by digest, under no tag, by both
+    assert has_digest(by_skopeo, "mirror/a", seeded["conv/a:3.0"])
+    assert has_digest(by_us, "mirror/a", seeded["conv/a:3.0"])
+    assert len(json.loads(ours.stdout)["copied"]) == 8
+
+
+def test_src_yaml_credentials_and_dry_run(
+    cli: CliRunner, basic_registry: LocalRegistry, local_registry_factory: LocalRegistryFactory,
+    unique_repository: str, tmp_path: Path,
+) -> None:
+    """The file's credentials go to its registry (and are never printed)."""
+    password = basic_registry.users["alice"]
+    image = seed_image(basic_registry, f"{unique_repository}/team/app", "1.0")
+    target = local_registry_factory("anonymous")
+    sync_file = tmp_path / "sync.yaml"
+    sync_file.write_text(
+        f"{basic_registry.host}:\n"
+        f"  images:\n    {unique_repository}/team/app: ['1.0']\n"
+        f"  credentials:\n    username: alice\n    password: {password}\n")
+    dry = cli("sync", "--src-yaml", str(sync_file), f"{target.host}/m", "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    assert [p["target"] for p in json.loads(dry.stdout)["planned"]] == [
+        f"{target.host}/m/app"]
+    assert inventory(target) == {}
+    done = cli("sync", "--src-yaml", str(sync_file), f"{target.host}/m", "-v")
+    assert done.returncode == 0, done.stderr
+    assert inventory(target) == {"m/app:1.0": image.digest}
+    assert password.encode() not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("r.example:\n  images-by-semver:\n    a: '>=1'\n", "images-by-semver is not read here"),
+    ("r.example:\n  images:\n    a: 1.0\n", "want a list of tags"),
+    ("r.example:\n  images-by-tag-regex:\n    a: '(['\n", "images-by-tag-regex: a"),
+    ("r.example:\n  tls-verify: maybe\n", "tls-verify: want true or false"),
+    ("r.example:\n  cert-dir: /etc/certs\n", "cert-dir is not supported"),
+    ("r.example:\n  images: {a: []}\nr.example:\n  images: {b: []}\n", "listed twice"),
+    ("- just a list\n", "want a mapping of registry"),
+])
+def test_src_yaml_refuses_what_it_cannot_read(
+    cli: CliRunner, tmp_path: Path, text: str, message: str,
+) -> None:
+    sync_file = tmp_path / "sync.yaml"
+    sync_file.write_text(text)
+    result = cli("sync", "--src-yaml", str(sync_file), "localhost:1/mirror")
+    assert result.returncode == 2
+    assert message.encode() in result.stderr

@@ -1,0 +1,98 @@
+"""skopeo's sync YAML: read as skopeo 1.9 reads it, each image named as skopeo names it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from registry_client._skopeo_sync import SkopeoRegistry, read_skopeo_sync, skopeo_pairs
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def _read(tmp_path: Path, text: str) -> list[SkopeoRegistry]:
+    path = tmp_path / "sync.yml"
+    path.write_text(text)
+    return read_skopeo_sync(path)
+
+
+def test_scalars_are_the_text_written_as_go_reads_them_into_strings(tmp_path: Path) -> None:
+    [reg] = _read(tmp_path, (
+        "registry.example.com:5000:\n"
+        "  images:\n"
+        "    team/app: [1.10, 2.0, '3', true, " + DIGEST + "]\n"
+        "    team/all: []\n"
+        "    team/none:\n"
+        "  images-by-tag-regex:\n"
+        "    team/tools: ^v1\\.\n"
+        "  tls-verify: false\n"
+        "  credentials: {username: me, password: 1234}\n"))
+    assert reg.domain == "registry.example.com:5000"
+    assert reg.images == {"team/app": ("1.10", "2.0", "3", "true", DIGEST), "team/all": (),
+                          "team/none": ()}
+    assert reg.tag_regexes["team/tools"].pattern == "^v1\\."
+    assert reg.tls_verify is False
+    assert reg.credentials == ("me", "1234")
+    assert "1234" not in repr(reg)
+
+
+def test_defaults(tmp_path: Path) -> None:
+    [reg] = _read(tmp_path, "docker.io:\n  images:\n    busybox: []\n"
+                            "  credentials: {username: '', password: x}\n")
+    assert (reg.tls_verify, reg.credentials, reg.tag_regexes) == (None, None, {})
+    assert _read(tmp_path, "") == []
+
+
+def test_each_image_goes_to_dest_and_the_last_path_component() -> None:
+    [reg] = read_skopeo_sync_text(
+        "reg.example:\n  images:\n    a/b/app: ['1.0', " + DIGEST + "]\n    base: []\n"
+        "    library/x: ['1']\n"
+        "  images-by-tag-regex:\n    team/tools: v1\\.\n")
+    listed: list[tuple[str, str]] = []
+
+    def list_tags(registry: str, repository: str) -> list[str]:
+        listed.append((registry, repository))
+        return ["v1.0", "v1.1", "v2.0", "xv1.9", "v10"]
+
+    pairs = skopeo_pairs([reg], "dest.example/mirror/", list_tags)
+    assert listed == [("reg.example", "team/tools")]
+    assert pairs == [
+        ("reg.example/a/b/app:1.0", "dest.example/mirror/app"),
+        (f"reg.example/a/b/app@{DIGEST}", "dest.example/mirror/app"),
+        ("reg.example/base", "dest.example/mirror/base"),  # every tag, each its own name
+        ("reg.example/library/x:1", "dest.example/mirror/x"),
+        # Go's MatchString searches, as re.search does: xv1.9 matches "v1\."
+        ("reg.example/team/tools:v1.0", "dest.example/mirror/tools"),
+        ("reg.example/team/tools:v1.1", "dest.example/mirror/tools"),
+        ("reg.example/team/tools:xv1.9", "dest.example/mirror/tools"),
+    ]
+
+
+def test_a_pair_named_twice_is_kept_once() -> None:
+    [reg] = read_skopeo_sync_text("r.example:\n  images:\n    app: ['1', '1']\n"
+                                  "  images-by-tag-regex:\n    app: ^1$\n")
+    assert skopeo_pairs([reg], "d.example/m", lambda r, p: ["1", "2"]) == [
+        ("r.example/app:1", "d.example/m/app")]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("r.example: [a]\n", "want a mapping"),
+    ("r.example:\n  images: [a]\n", "images: want a mapping"),
+    ("r.example:\n  images:\n    'Bad Name': []\n", "'Bad Name'"),
+    ("r.example:\n  images:\n    app:1.0: []\n", "without tag or digest"),
+    ("r.example:\n  credentials: {user: me}\n", "credentials: want username"),
+    ("r.example:\n  images:\n    a: ['']\n", "want a list of tags"),
+])
+def test_what_skopeo_would_not_read_is_a_value_error(
+    tmp_path: Path, text: str, message: str,
+) -> None:
+    with pytest.raises(ValueError, match=message.replace("[", r"\[")):
+        _read(tmp_path, text)
+
+
+def read_skopeo_sync_text(text: str) -> list[SkopeoRegistry]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        return _read(Path(directory), text)
