@@ -3,7 +3,8 @@
 A thin layer over the public API with crane's verbs: ``ls`` (``tags``),
 ``catalog``, ``manifest``, ``digest``, ``config``, ``inspect``, ``blob``,
 ``pull``, ``push``, ``copy``, ``tag``, ``delete`` and ``parse``, plus ``referrers``,
-``attach`` (OCI 1.1 artifacts) and ``prune`` (retention). Run
+``attach`` (OCI 1.1 artifacts), ``prune`` (retention) and ``auth`` (``login``,
+``logout``, ``get``: docker's stored credentials). Run
 ``registry-client --help`` for the flags. Exit status: 0 success, 1 the
 registry or the operation failed, 2 the command line is wrong, 141 standard
 output was closed before everything was written (``| head``).

@@ -114,6 +114,9 @@ def run_login(ctx: Context) -> int:
     _check(registry, ref.domain, ctx)
     helper = docker_config.store_credentials(ref.domain, username, secret)
     where = f"docker-credential-{helper}" if helper else str(docker_config.config_path())
+    if helper is None:  # as docker warns
+        ctx.error_line(f"registry-client: warning: the password is stored unencrypted in "
+                       f"{where}; a credential helper (credsStore) keeps it in a keychain")
     if ctx.json:
         ctx.print_json({"host": ref.domain, "server": docker_config.server_key(ref.domain),
                         "username": username, "stored_in": where})

@@ -58,6 +58,7 @@ def test_login_then_ls_and_catalog_without_a_flag_then_logout(
                 input=f"{password}\n".encode())
     assert login.returncode == 0, login.stderr
     assert login.stdout.startswith(b"Login Succeeded")
+    assert b"stored unencrypted" in login.stderr and password.encode() not in login.stderr
     config = docker_config_dir / "config.json"
     assert json.loads(config.read_text()) == {
         "auths": {host: {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}}}
@@ -160,3 +161,14 @@ def test_usage_errors(cli: CliRunner, docker_config_dir: Path, args: list[str],
     assert result.returncode == 2
     assert message in result.stderr
     assert _files(docker_config_dir) == []
+
+
+@pytest.mark.parametrize("host", ["docker.io", "index.docker.io", "https://index.docker.io/v1/"])
+def test_auth_get_reads_docker_hubs_key_and_identity_tokens(
+    cli: CliRunner, docker_config_dir: Path, host: str,
+) -> None:
+    (docker_config_dir / "config.json").write_text(json.dumps({"auths": {
+        "https://index.docker.io/v1/": {"auth": base64.b64encode(b"me:").decode(),
+                                        "identitytoken": "refresh-123"}}}))
+    got = cli("auth", "get", host)
+    assert (got.returncode, got.stdout) == (0, b'{"Username":"<token>","Secret":"refresh-123"}\n')
