@@ -278,7 +278,8 @@ def run_sync(ctx: Context) -> int:
 def _sides_by_registry(
     ctx: Context, sources: list[ImageReference], targets: list[ImageReference]
 ) -> dict[str, Side]:
-    """Which side's --*-creds each registry of a sync file gets (check_sides ran first)."""
+    """Which side each registry of a sync file is on: its --*-creds (check_sides ran first)
+    and --*-tls-verify. A registry on both sides gets a side only from --*-creds."""
     src = {r.domain.lower() for r in sources}
     dst = {r.domain.lower() for r in targets}
     side_of: dict[str, Side] = {}
@@ -293,4 +294,8 @@ def _sides_by_registry(
                     "(--src-creds or --dest-creds)"
                 )
             side_of[domain] = side
+    for domain in src - dst:  # one side only: its --*-tls-verify applies (creds as above)
+        side_of.setdefault(domain, "src")
+    for domain in dst - src:
+        side_of.setdefault(domain, "dest")
     return side_of

@@ -167,3 +167,20 @@ def test_insecure_and_tls_verify_false_reach_a_self_signed_https_registry(
                "--src-tls-verify=false")
     assert back.returncode == 0, back.stderr
     assert back.stdout.decode().strip().endswith(image.digest)
+
+
+def test_sync_takes_the_tls_verify_flag_of_each_side(
+    cli: CliRunner, tls_registry: str, anon_registry: object, unique_repository: str,
+    tmp_path: Path,
+) -> None:
+    from registry_client.testing import LocalRegistry, seed_image
+
+    assert isinstance(anon_registry, LocalRegistry)
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    mapping = tmp_path / "sync.yaml"
+    mapping.write_text(f"{anon_registry.host}/{unique_repository}:1.0: "
+                       f"{tls_registry}/{unique_repository}\n")
+    assert cli("sync", str(mapping)).returncode == 1  # loopback: plain HTTP to a TLS port
+    synced = cli("sync", str(mapping), "--dest-tls-verify=false", "--json")
+    assert synced.returncode == 0, synced.stderr
+    assert [i["digest"] for i in json.loads(synced.stdout)["copied"]] == [image.digest]
