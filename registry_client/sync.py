@@ -193,9 +193,11 @@ def _run(
     manifest URL on the source registry) answering 404 makes the tag vanished: a 404
     of the target (a refused PUT, on a mirror's same path) stays a failure. A source
     repository found deleted (404 ``NAME_UNKNOWN``) after its tag list is one
-    failure naming it; its tags not yet begun are not tried.
+    failure naming it; its tags not yet begun are not tried. That failure carries the
+    error of its first tag in tag list order that met the 404 -- not of whichever copy
+    came back first -- so the same sync reports the same failure, run after run.
     """
-    gone: dict[tuple[str, str], RegistryError] = {}  # source repository -> its NAME_UNKNOWN
+    gone: set[tuple[str, str]] = set()  # source repositories found deleted (NAME_UNKNOWN)
 
     def one(job: _Job) -> Flow[Image | CopyPlan | Exception]:
         """Copy one image; its failure is its result (collected, never raised)."""
@@ -212,7 +214,7 @@ def _run(
             return image
         except RegistryError as exc:
             if job.listed and repository_gone(exc, *job.source_key):
-                gone.setdefault(job.source_key, exc)
+                gone.add(job.source_key)
             return exc
         except Exception as exc:
             return exc
@@ -224,6 +226,12 @@ def _run(
         return results, failures, vanished
     outcomes: list[Image | CopyPlan | Exception] = yield Gather(
         [partial(one, job) for job in jobs], max(1, min(max_workers, len(jobs))))
+    first: dict[tuple[str, str], RegistryError] = {}  # gone repository -> its failure
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        key = job.source_key
+        if (isinstance(outcome, RegistryError) and key in gone
+                and repository_gone(outcome, *key)):
+            first.setdefault(key, outcome)
     not_copied: dict[tuple[str, str], int] = {}
     reported: set[tuple[str, str]] = set()  # gone repositories given their one failure
     for job, outcome in zip(jobs, outcomes, strict=True):
@@ -236,7 +244,7 @@ def _run(
                 not_copied[key] = not_copied.get(key, 0) + 1
                 if key not in reported:
                     reported.add(key)
-                    failures.append((job.repository_name, gone[key]))
+                    failures.append((job.repository_name, first[key]))
             elif job.listed and tag_vanished(outcome, key[0], job.source.name, job.reference):
                 log.warning("%s vanished (deleted since the tag list was read): "
                             "not copied", job.name, extra={"summarized": True})
@@ -246,7 +254,7 @@ def _run(
         else:
             failures.append((job.name, outcome))
     for key in reported:  # (the failure holds this very error: reworded in place)
-        error = gone[key]
+        error = first[key]
         count = not_copied[key]
         error.with_context(f"the repository was deleted after its tag list was read: {count} "
                            f"tag{'s' if count != 1 else ''} not copied ({error.message})")

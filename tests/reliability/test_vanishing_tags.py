@@ -265,6 +265,8 @@ def test_a_repository_gone_after_its_tag_list_is_one_failure(
     [(name, error)] = result.failed
     assert name == f"{proxy.host}/{unique_repository}"
     assert "repository" in error and "not known" in error
+    # the error of the first tag listed, whichever copy found the repository gone first
+    assert f"/manifests/{through.repository(unique_repository).tags.get_all()[0]} " in error
     assert result.copied == () and result.vanished == ()
     # its remaining tags were not tried once the repository was known gone
     assert proxy.count("GET", rf"^/v2/{unique_repository}/manifests/") < len(TAGS)

@@ -1,9 +1,12 @@
-"""copy_all_tags: the error of a failed tag names it and keeps what the registry said."""
+"""copy_all_tags and sync: a failure names what failed and keeps what the registry said."""
 
 from __future__ import annotations
 
+import threading
 import time
 import types
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests
@@ -11,7 +14,7 @@ import requests_mock
 
 import registry_client.requester as requester_mod
 from registry_client import NullAuthenticator, Registry, RegistryUnavailableError
-from registry_client.sync import copy_all_tags
+from registry_client.sync import SyncEntry, copy_all_tags, sync
 
 
 @pytest.fixture(autouse=True)
@@ -20,16 +23,21 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(requester_mod, "time", fake)
 
 
-def test_a_failed_tag_keeps_status_retry_after_method_and_url() -> None:
+def registries(tags: list[str]) -> tuple[requests_mock.Adapter, Registry, Registry]:
+    """A mocked source (whose repository "app" lists ``tags``) and target registry."""
     session = requests.Session()
     adapter = requests_mock.Adapter()
     session.mount("https://", adapter)
-    source = Registry("src.example", session=session, authenticator=NullAuthenticator(),
-                      retries=1, backoff=0.0)
-    target = Registry("dst.example", session=session, authenticator=NullAuthenticator(),
-                      retries=1, backoff=0.0)
+    source, target = (Registry(host, session=session, authenticator=NullAuthenticator(),
+                               retries=1, backoff=0.0)
+                      for host in ("src.example", "dst.example"))
     adapter.register_uri("GET", "https://src.example/v2/app/tags/list",
-                         json={"name": "app", "tags": ["1.0"]})
+                         json={"name": "app", "tags": tags})
+    return adapter, source, target
+
+
+def test_a_failed_tag_keeps_status_retry_after_method_and_url() -> None:
+    adapter, source, target = registries(["1.0"])
     manifest = "https://src.example/v2/app/manifests/1.0"
     adapter.register_uri("GET", manifest, status_code=503, headers={"Retry-After": "30"})
     adapter.register_uri("HEAD", manifest, status_code=503, headers={"Retry-After": "30"})
@@ -39,3 +47,37 @@ def test_a_failed_tag_keeps_status_retry_after_method_and_url() -> None:
     assert "copy" in str(err) and "1.0" in str(err)
     assert err.status_code == 503 and err.retry_after == 30
     assert err.method in ("GET", "HEAD") and err.url == manifest
+
+
+def test_a_repository_gone_is_reported_by_its_first_listed_tag_whatever_answers_first(
+) -> None:
+    # Both tags find the repository gone (404 NAME_UNKNOWN) side by side; "b" answers
+    # first. The one failure must not depend on which copy came back first: the same
+    # sync gives the same result, the blocking and the asyncio one alike.
+    adapter, source, target = registries(["a", "b"])
+    b_answered = threading.Event()
+
+    def name_unknown(tag: str) -> Callable[[Any, Any], dict[str, object]]:
+        def answer(request: Any, context: Any) -> dict[str, object]:
+            if tag == "a":  # (after b's failure is in: a's is the later one)
+                b_answered.wait(5)
+                time.sleep(0.3)
+            else:
+                b_answered.set()
+            context.status_code = 404
+            return {"errors": [{"code": "NAME_UNKNOWN",
+                                "message": "repository name not known to registry"}]}
+        return answer
+
+    for tag in ("a", "b"):
+        url = f"https://src.example/v2/app/manifests/{tag}"
+        adapter.register_uri("GET", url, json=name_unknown(tag))
+        adapter.register_uri("HEAD", url, status_code=404)
+    result = sync([SyncEntry("src.example/app", "dst.example/app")],
+                  lambda r: {"src.example": source, "dst.example": target}[r.domain],
+                  max_workers=2)
+    [(name, error)] = result.failed
+    assert name == "src.example/app" and b_answered.is_set()
+    assert "deleted after its tag list was read: 2 tags not copied" in error
+    assert "manifests/a" in error and "manifests/b" not in error
+    assert result.copied == () and result.vanished == ()

@@ -167,7 +167,11 @@ async def test_a_repository_gone_after_its_tag_list_is_one_failure(
     assert result == blocking.sync(entries, lambda r: regs[r.domain], max_workers=2)
     [(name, error)] = result.failed
     assert name == f"{proxy.host}/{unique_repository}"
-    assert "deleted after its tag list was read" in error and "not known" in error
+    assert "deleted after its tag list was read: 4 tags not copied" in error
+    assert "not known" in error
+    # the error of the first tag listed, whichever copy found the repository gone first
+    first = (await aregs[proxy.host].repository(unique_repository).tags.get_all())[0]
+    assert f"/manifests/{first} " in error
     assert result.copied == () and result.vanished == ()
 
 
