@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from .. import _threads
 from .._flow import Call, Drain, Effect, Gather, Offload
 from .._http import BodyReading
 from .._request import Request
@@ -63,7 +64,7 @@ class SinkThread:
         self._drop = False
         self._closed = False
         self.error: BaseException | None = None
-        threading.Thread(target=self._run, name="registry_client-sink", daemon=True).start()
+        _threads.submit(self._run)
 
     def _run(self) -> None:
         try:
@@ -122,7 +123,8 @@ class SinkThread:
 
 
 def _start_thread(fn: Callable[[], Any], ended: asyncio.Future[Any]) -> None:
-    """Run ``fn`` in a thread of its own; its result or error lands in ``ended``."""
+    """Run ``fn`` on a worker thread (one started once, see ``registry_client._threads``);
+    its result or error lands in ``ended``."""
     loop = ended.get_loop()
 
     def settle(result: Any, error: BaseException | None) -> None:
@@ -143,7 +145,7 @@ def _start_thread(fn: Callable[[], Any], ended: asyncio.Future[Any]) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
             loop.call_soon_threadsafe(settle, result, error)
 
-    threading.Thread(target=run, name="registry_client-drain", daemon=True).start()
+    _threads.submit(run)
 
 
 def _set_done(future: asyncio.Future[None]) -> None:
