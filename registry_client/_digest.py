@@ -6,12 +6,16 @@ The digest grammar itself (``is_valid_digest``, ``is_verifiable_digest``,
 
 from __future__ import annotations
 
+import collections
 import hashlib
+import threading
 from typing import Any
 
+from . import _threads
 from .reference import require_verifiable
 
-__all__ = ["REGISTRY_ALGORITHM", "compute_digest", "new_hasher", "registry_keyed"]
+__all__ = ["REGISTRY_ALGORITHM", "HashThread", "compute_digest", "new_hasher", "overlapped",
+           "registry_keyed"]
 
 REGISTRY_ALGORITHM = "sha256"
 """The algorithm registries key content by: the digest they compute and answer with."""
@@ -41,3 +45,140 @@ def new_hasher(digest: str) -> Any:
 def compute_digest(data: bytes, algorithm: str = REGISTRY_ALGORITHM) -> str:
     """The ``algo:hex`` digest of ``data``."""
     return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
+
+
+OVERLAP_MIN = 64 * 1024
+"""Blocks at least this large are hashed on a worker thread (hashlib lets go of the GIL
+for them); smaller ones, while nothing waits to be hashed, in the caller's thread."""
+
+HASH_BLOCK = 1 << 20
+"""The size of a :class:`HashThread`'s buffers (a larger block gets a larger one)."""
+
+HASH_AHEAD = 4
+"""Blocks a :class:`HashThread` may hold not yet hashed: how far the reading runs ahead
+(with 1 MiB blocks, 4 MiB of memory at most)."""
+
+
+class HashThread:
+    """A hashlib object fed by one thread and hashed on another: a blob's bytes are hashed
+    while the next ones are received and written, so hashing costs no time of its own.
+
+    The same methods as the hashlib object it wraps (``update``, ``digest``,
+    ``hexdigest``, ``copy``, ``name``); the answers wait until every byte given is hashed.
+    ``update`` copies a large block into one of the HashThread's own buffers (used again
+    and again): the caller may reuse or drop its block at once.
+    An error of the hashing (none is expected of hashlib) is raised by the next call.
+
+    The worker thread only exists while blocks wait (see :mod:`registry_client._threads`):
+    a HashThread that is dropped half-way leaves nothing running once its blocks are
+    hashed.
+    """
+
+    __slots__ = ("_ahead", "_blocks", "_busy", "_changed", "_error", "_free", "_hasher",
+                 "_made", "_resume", "name")
+
+    def __init__(self, hasher: Any, ahead: int = HASH_AHEAD) -> None:
+        self._hasher = hasher
+        self.name: str = hasher.name
+        # ``ahead`` buffers, used again and again: a block kept until the other thread
+        # has hashed it would be a fresh allocation each time, and the allocator hands
+        # such memory back to the system and faults it in again (0.2 CPU-s a GiB)
+        self._free: list[bytearray] = []
+        self._made = 0  # buffers made so far: at most ``ahead``
+        self._ahead = max(1, ahead)
+        self._resume = (self._ahead + 1) // 2
+        self._blocks: collections.deque[tuple[bytearray, int]] = collections.deque()
+        self._busy = False  # a worker is hashing (or about to hash) the blocks
+        self._changed = threading.Condition(threading.Lock())
+        self._error: BaseException | None = None
+
+    def update(self, data: Any) -> None:
+        """Hash ``data`` after every block given before it."""
+        n = len(data)
+        if not n:
+            return
+        changed = self._changed
+        with changed:
+            self._raise()
+            if not self._busy and n < OVERLAP_MIN:
+                # nothing in flight: the hasher is the caller's alone, and a thread hop
+                # costs more than hashing a small block
+                self._hasher.update(data)
+                return
+            if not self._room():
+                # wait until half the buffers are free, not one: a wake-up per block
+                # costs a thread switch per block on a busy machine
+                while self._room() < self._resume and self._error is None:
+                    changed.wait()
+            self._raise()
+            if self._free:
+                buffer = self._free.pop()
+            else:
+                buffer, self._made = bytearray(0), self._made + 1
+        if len(buffer) < n:
+            buffer = bytearray(max(n, HASH_BLOCK))
+        buffer[:n] = data  # the caller's block is let go of at once (see the class)
+        with changed:
+            self._blocks.append((buffer, n))
+            if self._busy:
+                return
+            self._busy = True
+        _threads.submit(self._work)
+
+    def _work(self) -> None:
+        changed, blocks = self._changed, self._blocks
+        while True:
+            with changed:
+                if not blocks or self._error is not None:
+                    self._free.extend(buffer for buffer, _ in blocks)
+                    blocks.clear()
+                    self._busy = False
+                    changed.notify_all()
+                    return
+                buffer, n = blocks.popleft()
+            try:
+                # hashlib lets go of the GIL for a large block: this runs beside the reading
+                self._hasher.update(memoryview(buffer)[:n])
+            except BaseException as exc:  # raised by the caller's next call
+                with changed:
+                    self._error = exc
+            with changed:
+                self._free.append(buffer)
+                if self._room() == self._resume:
+                    changed.notify_all()
+
+    def _room(self) -> int:
+        """Blocks :meth:`update` may take before it waits (under the lock)."""
+        return len(self._free) + self._ahead - self._made
+
+    def _settled(self) -> Any:
+        """The hasher, once every block given is hashed (or the error of hashing them)."""
+        changed = self._changed
+        with changed:
+            while self._busy:
+                changed.wait()
+            self._raise()
+        return self._hasher
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def digest(self) -> bytes:
+        """The digest of every byte given (waits for their hashing)."""
+        value: bytes = self._settled().digest()
+        return value
+
+    def hexdigest(self) -> str:
+        """The hex digest of every byte given (waits for their hashing)."""
+        value: str = self._settled().hexdigest()
+        return value
+
+    def copy(self) -> Any:
+        """A plain hashlib copy of the state after every byte given."""
+        return self._settled().copy()
+
+
+def overlapped(hasher: Any) -> Any:
+    """``hasher`` hashing on a worker thread (a :class:`HashThread`; one already is kept)."""
+    return hasher if isinstance(hasher, HashThread) else HashThread(hasher)

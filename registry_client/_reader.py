@@ -13,7 +13,7 @@ from typing import Any
 
 import urllib3.exceptions
 
-from ._digest import new_hasher
+from ._digest import new_hasher, overlapped
 from ._http import BodyCutError, body_broken, connection_failure, discard, failure_cause, is_digits
 from ._log import log
 from ._response import Answer, Response
@@ -49,7 +49,9 @@ class BlobReceiver:
     """What reading one blob means, without the I/O: which request to send at which
     offset, what an answer's headers allow, and what each block received is.
 
-    It hashes every byte and checks the digest when the blob is complete. After a cut
+    It hashes every byte -- on a worker thread, while the next bytes are received and
+    written (:class:`~registry_client._digest.HashThread`) -- and checks the digest when
+    the blob is complete. After a cut
     the reading resumes with ``Range`` from :attr:`offset` (up to ``max_resumes``
     times); a server that ignores ``Range`` and sends the whole blob again has the
     bytes already delivered skipped, so the blocks handed on are the blob's bytes,
@@ -61,7 +63,7 @@ class BlobReceiver:
         expected_size: int | None = None, max_resumes: int = 3, what: str = "blob",
     ) -> None:
         self.digest = digest
-        self.hasher = hasher if hasher is not None else new_hasher(digest)
+        self.hasher = overlapped(hasher if hasher is not None else new_hasher(digest))
         self.offset = start
         self.expected_size = expected_size
         self.verified = False

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from registry_client import RegistryError, UnsupportedDigestError
-from registry_client._digest import new_hasher, registry_keyed
+from registry_client import DigestMismatchError, RegistryError, UnsupportedDigestError, _threads
+from registry_client._digest import HashThread, new_hasher, registry_keyed
+from registry_client._reader import BlobReceiver
 from registry_client.reference import is_valid_digest, is_verifiable_digest, require_verifiable
 
 SHA256 = "sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270"
@@ -62,3 +66,137 @@ def test_the_error_is_a_registry_error_and_a_value_error() -> None:
     assert isinstance(info.value, RegistryError) and isinstance(info.value, ValueError)
     assert str(info.value).startswith("layout x: unsupported digest algorithm "
                                       "'multihash+base58'")
+
+
+# -- HashThread: hashing beside the reading ----------------------------------------------
+
+
+def _no_busy_workers(timeout: float = 5.0) -> bool:
+    """True once no worker thread runs a job (every one is back waiting, or ended)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        workers = [t for t in threading.enumerate() if t.name == _threads.THREAD_NAME]
+        if len(workers) == len(_threads._idle):
+            return True
+        time.sleep(0.005)
+    return False
+
+
+class _RecordingHasher:
+    """A sha256 that records the threads it ran on, and can fail or hold a block."""
+
+    name = "sha256"
+
+    def __init__(self, *, fail_at: int | None = None, gate: threading.Event | None = None
+                 ) -> None:
+        self._h = hashlib.sha256()
+        self.threads: list[int] = []
+        self.calls = 0
+        self._fail_at = fail_at
+        self._gate = gate
+
+    def update(self, data: object) -> None:
+        self.calls += 1
+        self.threads.append(threading.get_ident())
+        if self._gate is not None:
+            assert self._gate.wait(5)
+        if self.calls == self._fail_at:
+            raise MemoryError("hashing failed")
+        self._h.update(data)  # type: ignore[arg-type]
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+    def digest(self) -> bytes:
+        return self._h.digest()
+
+    def copy(self) -> object:
+        return self._h.copy()
+
+
+def test_a_hash_thread_gives_hashlib_s_digest_for_any_blocks() -> None:
+    blocks = [os.urandom(n) for n in (10, 1 << 20, 70_000, 5, (1 << 20) + 3, 64 * 1024, 1)]
+    ht = HashThread(hashlib.sha256())
+    mutable = bytearray(os.urandom(200_000))
+    for i, block in enumerate(blocks):
+        ht.update(block if i % 2 else memoryview(block))
+    ht.update(mutable)
+    expected = hashlib.sha256(b"".join(blocks) + bytes(mutable))
+    mutable[:] = b"\0" * len(mutable)  # the caller's buffer, reused at once: copied before
+    assert ht.hexdigest() == expected.hexdigest()
+    assert ht.digest() == expected.digest()
+    assert ht.copy().hexdigest() == expected.hexdigest()
+    assert ht.name == "sha256"
+    assert _no_busy_workers()
+
+
+def test_a_hash_thread_hashes_large_blocks_on_another_thread() -> None:
+    inner = _RecordingHasher()
+    ht = HashThread(inner)
+    ht.update(b"x" * 100)  # small, nothing in flight: hashed here
+    ht.update(b"y" * (1 << 20))
+    ht.hexdigest()
+    assert inner.threads[0] == threading.get_ident()
+    assert inner.threads[1] != threading.get_ident()
+
+
+def test_a_hash_thread_holds_at_most_ahead_blocks() -> None:
+    gate = threading.Event()
+    ht = HashThread(_RecordingHasher(gate=gate), ahead=2)
+    block = b"z" * (1 << 20)
+    ht.update(block)  # the worker takes it and waits on the gate
+    ht.update(block)
+    fed = threading.Event()
+
+    def feed() -> None:
+        ht.update(block)  # a third block while two are not yet hashed: waits
+        fed.set()
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    assert not fed.wait(0.3)
+    gate.set()
+    assert fed.wait(5)
+    feeder.join(5)
+    assert ht.hexdigest() == hashlib.sha256(block * 3).hexdigest()
+
+
+def test_an_error_of_the_hashing_is_raised_to_the_reader() -> None:
+    ht = HashThread(_RecordingHasher(fail_at=2))
+    block = b"q" * (1 << 20)
+    with pytest.raises(MemoryError, match="hashing failed"):
+        for _ in range(50):  # raised by a later update, or at the latest by hexdigest
+            ht.update(block)
+        ht.hexdigest()
+    with pytest.raises(MemoryError):
+        ht.hexdigest()
+    assert _no_busy_workers()
+
+
+def test_a_hash_thread_dropped_half_way_leaves_nothing_running() -> None:
+    # the reader fails (a cut, a Ctrl-C) and never asks for the digest
+    ht = HashThread(hashlib.sha256())
+    for _ in range(6):
+        ht.update(os.urandom(1 << 20))
+    del ht
+    assert _no_busy_workers()
+
+
+def test_a_wrong_large_blob_is_caught_by_the_receiver() -> None:
+    data = os.urandom(3 << 20)
+    digest = "sha256:" + hashlib.sha256(data[:-1] + b"!").hexdigest()
+    rx = BlobReceiver(digest, expected_size=len(data))
+    rx.take(data[: 1 << 20])
+    rx.take(data[1 << 20: 2 << 20])
+    with pytest.raises(DigestMismatchError):
+        rx.take(data[2 << 20:])  # the block that completes it: checked before handed on
+    assert not rx.verified
+    assert _no_busy_workers()
+
+
+def test_a_right_large_blob_is_verified_by_the_receiver() -> None:
+    data = os.urandom(3 << 20)
+    rx = BlobReceiver("sha256:" + hashlib.sha256(data).hexdigest())
+    for i in range(0, len(data), 1 << 20):
+        assert rx.take(data[i:i + (1 << 20)]) == data[i:i + (1 << 20)]
+    assert rx.ended() and rx.verified
