@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import os
 import threading
 from typing import Any
 
@@ -59,6 +60,45 @@ HASH_AHEAD = 4
 (with 1 MiB blocks, 4 MiB of memory at most)."""
 
 
+class _Slots:
+    """How many hashings may run beside their readers at once: one core less than the
+    machine has (at least one), the one the readers themselves use; and the buffers
+    they copy blocks into, used again from one blob to the next."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.limit = max(1, (os.cpu_count() or 2) - 1)
+        self.taken = 0
+        self._buffers: list[bytearray] = []
+
+    def buffer(self) -> bytearray:
+        """A buffer given back earlier, or an empty one (the caller sizes it)."""
+        with self._lock:
+            return self._buffers.pop() if self._buffers else bytearray(0)
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.taken >= self.limit:
+                return False
+            self.taken += 1
+            return True
+
+    def give_back(self, buffers: list[bytearray]) -> None:
+        """Give back a slot taken, and the buffers its hashing used."""
+        with self._lock:
+            self.taken -= 1
+        self.keep(buffers)
+
+    def keep(self, buffers: list[bytearray]) -> None:
+        """Keep ``buffers`` for the next hashings (as many as they may use at once)."""
+        with self._lock:
+            room = self.limit * HASH_AHEAD - len(self._buffers)
+            self._buffers.extend([b for b in buffers if len(b) == HASH_BLOCK][:max(0, room)])
+
+
+_overlap = _Slots()
+
+
 class HashThread:
     """A hashlib object fed by one thread and hashed on another: a blob's bytes are hashed
     while the next ones are received and written, so hashing costs no time of its own.
@@ -68,6 +108,10 @@ class HashThread:
     ``update`` copies a large block into one of the HashThread's own buffers (used again
     and again): the caller may reuse or drop its block at once.
     An error of the hashing (none is expected of hashlib) is raised by the next call.
+
+    Blocks are hashed beside the reading while a core is spare (at most one hashing
+    thread fewer than the machine's cores at once, see :class:`_Slots`); otherwise, as
+    small blocks are, in the caller's thread.
 
     The worker thread only exists while blocks wait (see :mod:`registry_client._threads`):
     a HashThread that is dropped half-way leaves nothing running once its blocks are
@@ -100,28 +144,40 @@ class HashThread:
         changed = self._changed
         with changed:
             self._raise()
-            if not self._busy and n < OVERLAP_MIN:
-                # nothing in flight: the hasher is the caller's alone, and a thread hop
-                # costs more than hashing a small block
+            if not self._busy and (n < OVERLAP_MIN or not _overlap.take()):
+                # nothing in flight: the hasher is the caller's alone. A thread hop costs
+                # more than hashing a small block, and while other hashings take every
+                # spare core, one more only adds the hops
                 self._hasher.update(data)
                 return
+            slot = not self._busy  # taken just now, for the worker about to start
             if not self._room():
                 # wait until half the buffers are free, not one: a wake-up per block
                 # costs a thread switch per block on a busy machine
                 while self._room() < self._resume and self._error is None:
                     changed.wait()
-            self._raise()
+            if self._error is not None:
+                if slot:
+                    _overlap.give_back([])
+                raise self._error
             if self._free:
                 buffer = self._free.pop()
             else:
-                buffer, self._made = bytearray(0), self._made + 1
+                buffer, self._made = _overlap.buffer(), self._made + 1
         if len(buffer) < n:
             buffer = bytearray(max(n, HASH_BLOCK))
         buffer[:n] = data  # the caller's block is let go of at once (see the class)
         with changed:
-            self._blocks.append((buffer, n))
-            if self._busy:
+            if self._busy:  # the worker is on it, and takes this block too
+                self._blocks.append((buffer, n))
                 return
+            if not slot and not _overlap.take():
+                # the worker ended meanwhile, and no spare core is left: hash it here
+                self._hasher.update(memoryview(buffer)[:n])
+                self._made -= 1
+                _overlap.keep([buffer])
+                return
+            self._blocks.append((buffer, n))
             self._busy = True
         _threads.submit(self._work)
 
@@ -133,6 +189,10 @@ class HashThread:
                     self._free.extend(buffer for buffer, _ in blocks)
                     blocks.clear()
                     self._busy = False
+                    # the buffers go back with the slot: the memory held is bounded by
+                    # the hashings running, not by the blobs being read
+                    _overlap.give_back(self._free)
+                    self._free, self._made = [], 0
                     changed.notify_all()
                     return
                 buffer, n = blocks.popleft()

@@ -10,13 +10,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from registry_client import DigestMismatchError, RegistryError, UnsupportedDigestError, _threads
+from registry_client import (
+    DigestMismatchError,
+    RegistryError,
+    UnsupportedDigestError,
+    _digest,
+    _threads,
+)
 from registry_client._digest import HashThread, new_hasher, registry_keyed
 from registry_client._reader import BlobReceiver
 from registry_client.reference import is_valid_digest, is_verifiable_digest, require_verifiable
@@ -200,3 +207,36 @@ def test_a_right_large_blob_is_verified_by_the_receiver() -> None:
     for i in range(0, len(data), 1 << 20):
         assert rx.take(data[i:i + (1 << 20)]) == data[i:i + (1 << 20)]
     assert rx.ended() and rx.verified
+
+
+def test_hashing_beside_the_reader_takes_a_spare_core_or_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_digest._overlap, "limit", 1)
+    gate = threading.Event()
+    first = _RecordingHasher(gate=gate)
+    second = _RecordingHasher()
+    a, b = HashThread(first), HashThread(second)
+    a.update(b"a" * (1 << 20))  # takes the one slot (and holds it: its worker waits)
+    b.update(b"b" * (1 << 20))  # none left: hashed here, in the reader's thread
+    assert second.threads == [threading.get_ident()]
+    gate.set()
+    a.hexdigest()
+    assert first.threads[0] != threading.get_ident()
+    assert _digest._overlap.taken == 0  # given back once its blocks were hashed
+    b.update(b"c" * (1 << 20))
+    b.hexdigest()
+    assert second.threads[1] != threading.get_ident()
+    assert _digest._overlap.taken == 0
+
+
+def test_blocks_of_every_size_in_a_row_keep_the_order_and_the_slots() -> None:
+    rng = random.Random(15)
+    blocks = [os.urandom(rng.choice((1, 100, 60_000, 70_000, 1 << 20))) for _ in range(200)]
+    ht = HashThread(hashlib.sha256(), ahead=3)
+    for block in blocks:
+        ht.update(block)
+    assert ht.hexdigest() == hashlib.sha256(b"".join(blocks)).hexdigest()
+    assert _digest._overlap.taken == 0
+    # the buffers went back for the next blobs, as many as the hashings may use at once
+    assert 0 < len(_digest._overlap._buffers) <= _digest._overlap.limit * _digest.HASH_AHEAD
