@@ -1,30 +1,31 @@
 """Short jobs on threads that are started once and used again: hashing a blob beside its
 download, draining a body for the asyncio API.
 
-Starting a thread costs a few milliseconds on a busy machine (``Thread.start`` waits
-until the new thread has run under the GIL); a pull starts such a job per blob. A
-thread whose job is done waits :data:`IDLE_SECONDS` for the next one, then ends: no
-thread outlives its last job by more than that, and none is ever joined by hand (they
-are daemon threads, so they never hold up the interpreter's exit).
+``threading.Thread.start`` waits until the new thread has run: from milliseconds to
+over 100 ms on a busy machine, the asyncio API's event loop stalled all along, for
+every blob of a pull. A job here goes to a thread waiting for work, or to a new one
+started with ``_thread.start_new_thread``, which does not wait. A thread whose job is
+done waits :data:`IDLE_SECONDS` for the next one, then ends: none outlives its last job
+by more than that, and none holds up the interpreter's exit (as daemon threads).
+:func:`alive` counts them (``threading.enumerate()`` does not list them).
 """
 
 from __future__ import annotations
 
+import _thread
 import os
 import queue
 import threading
 from collections.abc import Callable
 
-__all__ = ["IDLE_SECONDS", "THREAD_NAME", "submit"]
+__all__ = ["IDLE_SECONDS", "alive", "submit"]
 
 IDLE_SECONDS = 1.0
 """How long a thread whose job is done waits for another before it ends."""
 
-THREAD_NAME = "registry_client-worker"
-"""The name of these threads (``threading.enumerate()`` shows them)."""
-
 _lock = threading.Lock()
 _idle: list[_Worker] = []
+_alive: set[int] = set()  # the idents of the threads running or waiting
 
 
 class _Worker:
@@ -39,6 +40,16 @@ class _Worker:
         self._jobs.put(job)
 
     def run(self, job: Callable[[], None]) -> None:
+        ident = threading.get_ident()
+        with _lock:
+            _alive.add(ident)
+        try:
+            self._loop(job)
+        finally:
+            with _lock:
+                _alive.discard(ident)
+
+    def _loop(self, job: Callable[[], None]) -> None:
         while True:
             try:
                 job()
@@ -69,7 +80,13 @@ def submit(job: Callable[[], None]) -> None:
         worker.hand(job)
         return
     worker = _Worker()
-    threading.Thread(target=worker.run, args=(job,), name=THREAD_NAME, daemon=True).start()
+    _thread.start_new_thread(worker.run, (job,))
+
+
+def alive() -> set[int]:
+    """The idents of the worker threads running a job or waiting for one."""
+    with _lock:
+        return set(_alive)
 
 
 def _forget_after_fork() -> None:
@@ -77,6 +94,7 @@ def _forget_after_fork() -> None:
     global _lock
     _lock = threading.Lock()
     _idle.clear()
+    _alive.clear()
 
 
 if hasattr(os, "register_at_fork"):

@@ -82,8 +82,7 @@ def _no_busy_workers(timeout: float = 5.0) -> bool:
     """True once no worker thread runs a job (every one is back waiting, or ended)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        workers = [t for t in threading.enumerate() if t.name == _threads.THREAD_NAME]
-        if len(workers) == len(_threads._idle):
+        if len(_threads.alive()) == len(_threads._idle):
             return True
         time.sleep(0.005)
     return False

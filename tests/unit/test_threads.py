@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
 from registry_client import _threads
 
 
-def _workers() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == _threads.THREAD_NAME]
+def _workers() -> set[int]:
+    return _threads.alive()
 
 
-def _wait_for(predicate: object, timeout: float = 5.0) -> None:
+def _wait_for(predicate: Callable[[], object], timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.005)
 
@@ -28,19 +29,18 @@ def short_idle(monkeypatch: pytest.MonkeyPatch) -> float:
     return 0.2
 
 
-def test_a_job_runs_on_a_named_daemon_thread(short_idle: float) -> None:
-    ran: list[threading.Thread] = []
+def test_a_job_runs_on_a_worker_thread(short_idle: float) -> None:
+    ran: list[int] = []
     done = threading.Event()
 
     def job() -> None:
-        ran.append(threading.current_thread())
+        ran.append(threading.get_ident())
         done.set()
 
     _threads.submit(job)
     assert done.wait(5)
-    assert ran[0] is not threading.current_thread()
-    assert ran[0].name == _threads.THREAD_NAME
-    assert ran[0].daemon
+    assert ran[0] != threading.get_ident()
+    assert ran[0] in _workers()
 
 
 def test_a_waiting_thread_takes_the_next_job(short_idle: float) -> None:
@@ -57,7 +57,7 @@ def test_a_waiting_thread_takes_the_next_job(short_idle: float) -> None:
     _threads.submit(job)
     assert done.acquire(timeout=5)
     assert idents[0] == idents[1]
-    assert len(_workers()) == 1
+    assert _workers() == {idents[0]}
 
 
 def test_jobs_side_by_side_get_threads_of_their_own(short_idle: float) -> None:
@@ -74,6 +74,7 @@ def test_jobs_side_by_side_get_threads_of_their_own(short_idle: float) -> None:
         assert started.acquire(timeout=5)
     assert len(_workers()) == 3
     gate.set()
+    _wait_for(lambda: not _workers(), timeout=short_idle + 5)
 
 
 def test_idle_threads_end_by_themselves(short_idle: float) -> None:
