@@ -11,7 +11,7 @@ import re
 import stat
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .._digest import new_hasher
 from .._flow import Flow, Offload
@@ -68,9 +68,11 @@ class Downloader:
         """
         dest = Path(path)
         descriptor = _descriptor_of(dest)
-        if descriptor is None:
-            dest = yield Offload(functools.partial(_destination, os.fspath(path), dest, digest))
-        if descriptor is not None or (yield Offload(functools.partial(_is_special, dest))):
+        # one hop to a worker thread for all the looking (the asyncio API pays for each)
+        looked: tuple[Path, Path | None, int | None] = yield Offload(functools.partial(
+            _prepare, os.fspath(path), dest, digest, descriptor))
+        dest, real, kept = looked
+        if real is None:
             try:
                 yield from self._stream_into(digest, dest, progress, expected_size, descriptor)
             except OSError as exc:
@@ -79,14 +81,11 @@ class Downloader:
         # Through a symlink (or a chain of them) to the file it names: that file is
         # replaced, in its own directory (a rename cannot cross filesystems), and
         # the link stays as the user made it.
-        real = Path((yield Offload(functools.partial(os.path.realpath, dest))))
-        kept = yield Offload(functools.partial(_in_place, real, digest))
         if kept is not None:
             emit(progress, BlobSkipped(digest, kept))
             return dest
         partial = real.with_name(real.name + ".partial")
         try:
-            yield Offload(functools.partial(_make_parent, real, dest))
             yield from self._download_to(digest, real, partial, progress, expected_size)
         except OSError as exc:
             raise _naming(exc, partial, dest) from None
@@ -101,7 +100,7 @@ class Downloader:
         while True:
             lock = locked_file(partial, wait=False)
             try:
-                out: BinaryIO = yield Offload(lock.__enter__)
+                out, kept = yield Offload(functools.partial(_lock_and_look, lock, real, digest))
                 break
             except BlockingIOError:
                 # Another download of it holds the lock. Waiting in flock would hold a
@@ -109,7 +108,6 @@ class Downloader:
                 # every thread of the loop's pool, the holder's file work among them.
                 yield Offload(functools.partial(time.sleep, LOCK_POLL))
         try:
-            kept = yield Offload(functools.partial(_in_place, real, digest))
             if kept is not None:
                 yield Offload(partial.unlink)
                 emit(progress, BlobSkipped(digest, kept))
@@ -171,7 +169,7 @@ class Downloader:
         progress: ProgressCallback | None, expected_size: int | None,
     ) -> Flow[None]:
         hasher = new_hasher(digest)
-        start = yield Offload(functools.partial(_hash_stream, out, hasher))  # left by a run
+        start = held = yield Offload(functools.partial(_hash_stream, out, hasher))  # left
         if expected_size is not None and start > expected_size:
             hasher, start = new_hasher(digest), 0
         elif start and f"{digest.split(':', 1)[0]}:{hasher.copy().hexdigest()}" == digest:
@@ -183,12 +181,12 @@ class Downloader:
         while True:
             try:
                 yield from self._receive(digest, out, hasher, start, progress, expected_size,
-                                         shown)
+                                         shown, held)
             except DigestMismatchError:
                 if start:
                     # The bytes kept from an earlier run were not the blob's: start over.
                     log.debug("download %s: the partial file was wrong, starting over", digest)
-                    hasher, start = new_hasher(digest), 0
+                    hasher, start, held = new_hasher(digest), 0, -1
                     continue
                 yield Offload(functools.partial(partial.unlink, missing_ok=True))
                 raise
@@ -199,8 +197,10 @@ class Downloader:
     def _receive(
         self, digest: str, out: BinaryIO, hasher: object, start: int,
         progress: ProgressCallback | None, expected_size: int | None, shown: _Shown,
+        held: int = -1,
     ) -> Flow[None]:
-        """Append the blob from ``start`` to ``out`` (which holds its first ``start`` bytes).
+        """Append the blob from ``start`` to ``out`` (which holds its first ``start`` bytes;
+        ``held``: its size, with the position at its end, when known -- -1 when not).
 
         Progress: one BlobStarted per download; the bytes a resume keeps are reported
         once (as an upload's resume does), and a start-over takes back what was reported
@@ -225,7 +225,8 @@ class Downloader:
             if shown.done != start:  # kept from an earlier run, or taken back on a start-over
                 emit(progress, BlobAdvanced(digest, start - shown.done, start, total))
                 shown.done = start
-            yield Offload(functools.partial(_cut_at, out, start))
+            if held != start:  # more than the bytes kept: cut the rest off
+                yield Offload(functools.partial(_cut_at, out, start))
         except BaseException:
             resp.close()
             raise
@@ -242,7 +243,36 @@ class Downloader:
             emit(progress, BlobAdvanced(digest, len(block), rx.offset, total))
 
         yield from fetch.pump(rx, resp, write)
-        yield Offload(functools.partial(_settle, out))
+
+
+def _prepare(
+    raw: str, dest: Path, digest: str, descriptor: int | None,
+) -> tuple[Path, Path | None, int | None]:
+    """What a download of ``digest`` to the user's ``raw`` path (``dest``) does: the path
+    it writes, the file that path leads to (None: stream into a FIFO, device or
+    ``descriptor``), and the size of that file when it already holds the blob (None:
+    download it, into a directory that is made now)."""
+    if descriptor is not None:
+        return dest, None, None
+    dest = _destination(raw, dest, digest)
+    if _is_special(dest):
+        return dest, None, None
+    real = Path(os.path.realpath(dest))
+    kept = _in_place(real, digest)
+    if kept is None:
+        _make_parent(real, dest)
+    return dest, real, kept
+
+
+def _lock_and_look(lock: Any, real: Path, digest: str) -> tuple[BinaryIO, int | None]:
+    """Enter ``lock`` (the ``.partial`` file, opened), then look whether ``real`` holds the
+    blob now (another download put it there): the file, and that size or None."""
+    out: BinaryIO = lock.__enter__()
+    try:
+        return out, _in_place(real, digest)
+    except BaseException:
+        lock.__exit__(None, None, None)
+        raise
 
 
 def _in_place(real: Path, digest: str) -> int | None:
@@ -275,15 +305,11 @@ def _cut_at(out: BinaryIO, start: int) -> None:
     out.truncate()
 
 
-def _settle(out: BinaryIO) -> None:
-    """End ``out`` where the writing stopped and hand its bytes to the system."""
+def _put_in_place(out: BinaryIO, partial: Path, dest: Path) -> int:
+    """End ``out`` where the writing stopped, hand its bytes to the system, and rename the
+    verified ``partial`` to ``dest`` (with the mode of the file it replaces); its size."""
     out.truncate()
     out.flush()
-
-
-def _put_in_place(out: BinaryIO, partial: Path, dest: Path) -> int:
-    """Rename the verified ``partial`` to ``dest`` (with the mode of the file it replaces);
-    its size."""
     _keep_mode(out, dest)
     os.replace(partial, dest)
     return dest.stat().st_size
