@@ -10,6 +10,7 @@ import os
 import re
 import stat
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -98,15 +99,17 @@ class Downloader:
         # One download of ``real`` at a time (threads, tasks or processes): the others
         # wait, then find the file in place and keep it.
         while True:
-            lock = locked_file(partial, wait=False)
+            lock = _Held(locked_file(partial, wait=False))
             try:
-                out, kept = yield Offload(functools.partial(_lock_and_look, lock, real, digest))
+                looked: tuple[BinaryIO, int | None, Any, int] = yield Offload(
+                    functools.partial(_lock_and_look, lock, real, digest))
                 break
             except BlockingIOError:
                 # Another download of it holds the lock. Waiting in flock would hold a
                 # worker thread all along: six asyncio pulls into one layout would take
                 # every thread of the loop's pool, the holder's file work among them.
                 yield Offload(functools.partial(time.sleep, LOCK_POLL))
+        out, kept, hasher, held = looked
         try:
             if kept is not None:
                 yield Offload(partial.unlink)
@@ -114,7 +117,7 @@ class Downloader:
                 return
             try:
                 yield from self._download_locked(digest, real, partial, out, progress,
-                                                 expected_size)
+                                                 expected_size, hasher, held, lock)
             except GeneratorExit:
                 raise
             except BaseException as exc:
@@ -122,10 +125,13 @@ class Downloader:
                 # a cancelled task). Not kept: nothing, or a download called off because
                 # its transfer failed elsewhere.
                 called_off = isinstance(exc, Cancelled) and not isinstance(exc, Interrupted)
-                yield Offload(functools.partial(_drop_partial, out, partial, always=called_off))
+                if not lock.released:  # else the file is in place (a progress callback raised)
+                    yield Offload(functools.partial(_drop_partial, out, partial,
+                                                    always=called_off))
                 raise
         finally:
-            yield Offload(functools.partial(lock.__exit__, None, None, None))
+            if not lock.released:  # else released by the rename that ended the download
+                yield Offload(lock.release)
 
     def _stream_into(
         self, digest: str, dest: Path, progress: ProgressCallback | None,
@@ -166,15 +172,17 @@ class Downloader:
 
     def _download_locked(
         self, digest: str, dest: Path, partial: Path, out: BinaryIO,
-        progress: ProgressCallback | None, expected_size: int | None,
+        progress: ProgressCallback | None, expected_size: int | None, hasher: Any,
+        held: int, lock: _Held,
     ) -> Flow[None]:
-        hasher = new_hasher(digest)
-        start = held = yield Offload(functools.partial(_hash_stream, out, hasher))  # left
+        """Download into ``out`` (the locked ``partial``), whose ``held`` bytes, left by an
+        earlier run, ``hasher`` has hashed; rename it to ``dest`` (releasing ``lock``)."""
+        start = held
         if expected_size is not None and start > expected_size:
             hasher, start = new_hasher(digest), 0
         elif start and f"{digest.split(':', 1)[0]}:{hasher.copy().hexdigest()}" == digest:
             # complete and verified, but the run stopped before the rename
-            yield Offload(functools.partial(_put_in_place, out, partial, dest))
+            yield Offload(functools.partial(_put_in_place, out, partial, dest, lock))
             emit(progress, BlobSkipped(digest, start))
             return
         shown = _Shown()
@@ -191,7 +199,7 @@ class Downloader:
                 yield Offload(functools.partial(partial.unlink, missing_ok=True))
                 raise
             break
-        size = yield Offload(functools.partial(_put_in_place, out, partial, dest))
+        size = yield Offload(functools.partial(_put_in_place, out, partial, dest, lock))
         emit(progress, BlobFinished(digest, size))
 
     def _receive(
@@ -264,14 +272,38 @@ def _prepare(
     return dest, real, kept
 
 
-def _lock_and_look(lock: Any, real: Path, digest: str) -> tuple[BinaryIO, int | None]:
-    """Enter ``lock`` (the ``.partial`` file, opened), then look whether ``real`` holds the
-    blob now (another download put it there): the file, and that size or None."""
-    out: BinaryIO = lock.__enter__()
+class _Held:
+    """A download's lock on its ``.partial`` file, released once: by the rename that ends
+    the download, or when the download stops."""
+
+    __slots__ = ("_lock", "released")
+
+    def __init__(self, lock: AbstractContextManager[BinaryIO]) -> None:
+        self._lock = lock
+        self.released = False
+
+    def take(self) -> BinaryIO:
+        return self._lock.__enter__()
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self._lock.__exit__(None, None, None)
+
+
+def _lock_and_look(lock: _Held, real: Path, digest: str) -> tuple[BinaryIO, int | None, Any, int]:
+    """Take ``lock`` (the ``.partial`` file, opened), then look whether ``real`` holds the
+    blob now (another download put it there): the file, and that size or None; else a
+    hasher that has hashed the bytes an earlier run left in the file, and their number."""
+    out = lock.take()
     try:
-        return out, _in_place(real, digest)
+        kept = _in_place(real, digest)
+        if kept is not None:
+            return out, kept, None, 0
+        hasher = new_hasher(digest)
+        return out, None, hasher, _hash_stream(out, hasher)
     except BaseException:
-        lock.__exit__(None, None, None)
+        lock.release()
         raise
 
 
@@ -305,14 +337,17 @@ def _cut_at(out: BinaryIO, start: int) -> None:
     out.truncate()
 
 
-def _put_in_place(out: BinaryIO, partial: Path, dest: Path) -> int:
-    """End ``out`` where the writing stopped, hand its bytes to the system, and rename the
-    verified ``partial`` to ``dest`` (with the mode of the file it replaces); its size."""
+def _put_in_place(out: BinaryIO, partial: Path, dest: Path, lock: _Held) -> int:
+    """End ``out`` where the writing stopped, hand its bytes to the system, rename the
+    verified ``partial`` to ``dest`` (with the mode of the file it replaces) and release
+    ``lock``; the size."""
     out.truncate()
     out.flush()
     _keep_mode(out, dest)
     os.replace(partial, dest)
-    return dest.stat().st_size
+    size = dest.stat().st_size
+    lock.release()
+    return size
 
 
 def _is_special(path: Path) -> bool:
