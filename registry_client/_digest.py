@@ -67,7 +67,9 @@ class _Slots:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.limit = max(1, (os.cpu_count() or 2) - 1)
+        cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                 else os.cpu_count() or 2)
+        self.limit = max(1, cores - 1)
         self.taken = 0
         self._buffers: list[bytearray] = []
 
@@ -97,6 +99,16 @@ class _Slots:
 
 
 _overlap = _Slots()
+
+
+def _reset_after_fork() -> None:
+    """A forked child runs none of its parent's hashings (and may find the lock held)."""
+    global _overlap
+    _overlap = _Slots()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 class HashThread:
