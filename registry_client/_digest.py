@@ -62,8 +62,9 @@ HASH_AHEAD = 4
 
 class _Slots:
     """How many hashings may run beside their readers at once: one core less than the
-    machine has (at least one), the one the readers themselves use; and the buffers
-    they copy blocks into, used again from one blob to the next."""
+    machine has (at least one), the one the readers themselves use, and none while more
+    blobs are being read than that (their readers keep the cores busy already); and the
+    buffers they copy blocks into, used again from one blob to the next."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -71,6 +72,7 @@ class _Slots:
                  else os.cpu_count() or 2)
         self.limit = max(1, cores - 1)
         self.taken = 0
+        self.streams = 0  # blobs being read in large blocks (see HashThread._stream)
         self._buffers: list[bytearray] = []
 
     def buffer(self) -> bytearray:
@@ -78,9 +80,15 @@ class _Slots:
         with self._lock:
             return self._buffers.pop() if self._buffers else bytearray(0)
 
-    def take(self) -> bool:
+    def count(self, n: int) -> None:
+        """One more (``n`` = 1) or one fewer (-1) blob being read."""
         with self._lock:
-            if self.taken >= self.limit:
+            self.streams += n
+
+    def take(self) -> bool:
+        """A slot for a hashing beside its reader, if one is free and worth it."""
+        with self._lock:
+            if self.taken >= self.limit or self.streams > self.limit:
                 return False
             self.taken += 1
             return True
@@ -131,9 +139,10 @@ class HashThread:
     """
 
     __slots__ = ("_ahead", "_blocks", "_busy", "_changed", "_error", "_free", "_hasher",
-                 "_made", "_resume", "name")
+                 "_made", "_resume", "_stream", "name")
 
     def __init__(self, hasher: Any, ahead: int = HASH_AHEAD) -> None:
+        self._stream = False  # counted in _overlap.streams: large blocks came, no digest yet
         self._hasher = hasher
         self.name: str = hasher.name
         # ``ahead`` buffers, used again and again: a block kept until the other thread
@@ -148,6 +157,11 @@ class HashThread:
         self._changed = threading.Condition(threading.Lock())
         self._error: BaseException | None = None
 
+    def __del__(self) -> None:
+        if self._stream:  # dropped half-way (a failed download): no longer read
+            self._stream = False
+            _overlap.count(-1)
+
     def update(self, data: Any) -> None:
         """Hash ``data`` after every block given before it."""
         n = len(data)
@@ -156,6 +170,9 @@ class HashThread:
         changed = self._changed
         with changed:
             self._raise()
+            if n >= OVERLAP_MIN and not self._stream:
+                self._stream = True
+                _overlap.count(1)
             if not self._busy and (n < OVERLAP_MIN or not _overlap.take()):
                 # nothing in flight: the hasher is the caller's alone. A thread hop costs
                 # more than hashing a small block, and while other hashings take every
@@ -229,6 +246,9 @@ class HashThread:
         with changed:
             while self._busy:
                 changed.wait()
+            if self._stream:  # read to its end (or as far as the caller reads)
+                self._stream = False
+                _overlap.count(-1)
             self._raise()
         return self._hasher
 

@@ -223,10 +223,30 @@ def test_hashing_beside_the_reader_takes_a_spare_core_or_none(
     a.hexdigest()
     assert first.threads[0] != threading.get_ident()
     assert _digest._overlap.taken == 0  # given back once its blocks were hashed
-    b.update(b"c" * (1 << 20))
+    b.update(b"c" * (1 << 20))  # the only blob read now: beside the reader again
     b.hexdigest()
     assert second.threads[1] != threading.get_ident()
     assert _digest._overlap.taken == 0
+    assert _digest._overlap.streams == 0
+
+
+def test_no_hashing_beside_the_readers_while_more_blobs_are_read_than_cores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_digest._overlap, "limit", 1)
+    one, other = _RecordingHasher(), _RecordingHasher()
+    a, b = HashThread(one), HashThread(other)
+    a.update(b"a" * (1 << 20))
+    assert _no_busy_workers()  # done with the first block, not with the blob
+    b.update(b"b" * (1 << 20))  # a second blob read at once: both keep to their threads
+    a.update(b"a" * (1 << 20))
+    assert one.threads[1] == threading.get_ident()
+    assert other.threads == [threading.get_ident()]
+    del b  # dropped half-way (its download failed): no longer counted
+    a.update(b"a" * (1 << 20))
+    a.hexdigest()
+    assert one.threads[2] != threading.get_ident()
+    assert _digest._overlap.streams == 0
 
 
 def test_blocks_of_every_size_in_a_row_keep_the_order_and_the_slots() -> None:
