@@ -146,8 +146,18 @@ def _slots(host: str, limit: int, dask: bool) -> Any:
             from distributed import Semaphore
 
             found = _DASK_SLOTS[(host, limit)] = Semaphore(  # type: ignore[no-untyped-call]
-                max_leases=limit, name=f"registry-client:{host}")
+                max_leases=limit, name=semaphore_name(host, limit))
         return found
+
+
+def semaphore_name(host: str, limit: int) -> str:
+    """The Dask semaphore of ``host`` for runs of ``limit`` transfers at once.
+
+    The limit is part of the name: a cluster keeps a semaphore (and its
+    ``max_leases``) after the sync that made it, so a later sync with another limit
+    gets its own instead of failing. Runs with the same limit share one pace.
+    """
+    return f"registry-client:{host}:max={limit}"
 
 
 @contextlib.contextmanager

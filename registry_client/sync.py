@@ -310,7 +310,8 @@ def sync(
       source image name): N runs with I = 0 .. N-1 copy every image exactly once.
     * ``max_per_registry``: at most that many tasks talk to one registry host at
       once -- across the whole cluster on Dask (a ``distributed.Semaphore`` named
-      ``registry-client:HOST``), within each process otherwise.
+      ``registry-client:HOST:max=N``: syncs with the same limit share it, each
+      other limit has its own), within each process otherwise.
 
     Raises:
         InvalidReferenceError: an entry is not a valid reference, or its target can't

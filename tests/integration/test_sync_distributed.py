@@ -194,14 +194,32 @@ def test_a_dask_cluster_mirrors_what_threads_mirror(
         lambda dask_scheduler: (dict(dask_scheduler.extensions["semaphores"].max_leases),
                                 dict(dask_scheduler.extensions["semaphores"]
                                      .metrics["acquire_total"])))
-    names = {f"registry-client:{host}" for host in (src.host, dst.host)}
-    assert semaphores[0] == dict.fromkeys(names, 2)
-    assert semaphores[1] == dict.fromkeys(names, IMAGES)
+    names = {f"registry-client:{host}:max=2" for host in (src.host, dst.host)}
+    assert {k: v for k, v in semaphores[0].items() if k in names} == dict.fromkeys(names, 2)
+    assert {k: v for k, v in semaphores[1].items() if k in names} == dict.fromkeys(names,
+                                                                                   IMAGES)
     # a second run on Dask finds every image there: one HEAD each, nothing PUT
     dst.clear_access_log()
     again = sync(entries(src, dst, "dask"), factory, executor=executor, max_per_registry=2)
     assert again.copied == () and len(again.present) == IMAGES
     assert dst.request_count() == IMAGES == dst.request_count("HEAD", "/manifests/")
+
+
+def test_two_syncs_with_different_limits_share_one_dask_cluster(
+    src: LocalRegistry, dst: LocalRegistry, dask_client: object,
+) -> None:
+    """A long-running cluster keeps a named semaphore: a later sync with another
+    max_per_registry gets its own, not "Inconsistent max leases" on every task."""
+    factory = RegistryFactory(plain_http=["*"])
+    executor = dask_client.get_executor()  # type: ignore[attr-defined]
+    runs = {limit: sync(entries(src, dst, f"limit{limit}")[:4], factory, executor=executor,
+                        max_per_registry=limit) for limit in (3, 1)}
+    for limit, result in runs.items():
+        assert result.ok and len(result.copied) == 4, (limit, result.failed)
+    leases = dask_client.run_on_scheduler(  # type: ignore[attr-defined]
+        lambda dask_scheduler: dict(dask_scheduler.extensions["semaphores"].max_leases))
+    for limit in (3, 1):
+        assert leases[f"registry-client:{dst.host}:max={limit}"] == limit
 
 
 def test_a_process_pool_mirrors_with_a_picklable_registry_for(
