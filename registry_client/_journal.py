@@ -1,11 +1,17 @@
 """The journal of a sync: one JSON line per finished task, so a re-run skips them.
 
-The first line names the plan (its id, task count and shard); each later line one
-task that finished -- copied, already present, or vanished from the source -- and
+The first line names the sync's input -- its entries and its shard (see
+:func:`~registry_client._synctask.input_id`), not the tasks one run happened to
+plan -- so a retry after a partial plan (a tag list that failed), or after tags
+moved, resumes it. Each later line is one task that finished -- copied, already
+present, or vanished from the source -- keyed by its source digest and target, and
 is flushed and fsynced before the next task is recorded, so a crash loses at most
 the line being written (a cut line is skipped when read: its task runs again). A
-failed task is not recorded: the re-run tries it again.
-A journal of another plan is refused (:class:`~registry_client.errors.JournalError`).
+failed task is not recorded: the re-run tries it again. A tag that now points to
+another digest is another task: it runs.
+
+A journal of another input (other entries, another shard) is refused
+(:class:`~registry_client.errors.JournalError`).
 """
 
 from __future__ import annotations
@@ -22,33 +28,40 @@ from .errors import JournalError
 __all__ = ["Journal"]
 
 KIND = "registry-client sync journal"
-VERSION = 1
+VERSION = 2
 FINISHED = ("copied", "present", "vanished")
 
 
 class Journal:
-    """An open journal file of one plan: :attr:`done` holds the keys of finished tasks."""
+    """An open journal file of one sync input: :attr:`done` holds the keys of finished
+    tasks (:attr:`~registry_client.sync.SyncTask.key`: source digest and target)."""
 
     def __init__(self, path: str | os.PathLike[str], plan: SyncPlan) -> None:
-        """Open (or start) the journal at ``path`` for ``plan``.
+        """Open (or start) the journal at ``path`` for ``plan``'s input.
 
         Raises:
-            JournalError: the file is a journal of another plan, or not a journal.
+            JournalError: the file is a journal of another input (entries or shard),
+                or not a journal.
             OSError: it cannot be read or written.
         """
         self.path = Path(path)
-        self.plan_id = plan.plan_id
+        self.input_id = plan.input_id
+        self.shard = _shard_text(plan.shard)
         self.done: set[str] = set()
-        header = {"journal": KIND, "version": VERSION, "plan": plan.plan_id,
-                  "tasks": len(plan), "shard": _shard_text(plan.shard)}
-        text = self.path.read_bytes() if self.path.exists() else b""
-        if text.strip():
-            self._read(text)
-        self._file: IO[bytes] = open(self.path, "ab")
-        if text and not text.endswith(b"\n"):
-            self._write(b"\n")  # a line cut by a crash: the next one starts afresh
-        if not text.strip():
-            self._write(_line(header))
+        self._file: IO[bytes] = open(self.path, "a+b")  # (closed by close())
+        try:
+            self._file.seek(0)
+            text = self._file.read()
+            if text.strip():
+                self._read(text)
+            if text and not text.endswith(b"\n"):
+                self._write(b"\n")  # a line cut by a crash: the next one starts afresh
+            if not text.strip():
+                self._write(_line({"journal": KIND, "version": VERSION,
+                                   "input": self.input_id, "shard": self.shard}))
+        except BaseException:
+            self._file.close()
+            raise
 
     def _read(self, text: bytes) -> None:
         lines = text.splitlines()
@@ -59,12 +72,18 @@ class Journal:
         if not isinstance(head, dict) or head.get("journal") != KIND:
             raise JournalError(f"{self.path}: not a sync journal (its first line is not "
                                "one); give a new file")
-        if head.get("plan") != self.plan_id:
+        if head.get("version") != VERSION:
             raise JournalError(
-                f"{self.path}: this journal is of another plan ({str(head.get('plan'))[:16]}"
-                f"…, shard {head.get('shard')}; this run's is {self.plan_id[:16]}…): the "
-                "images, their digests or the shard differ. Give a new journal file, or "
-                "delete this one, to mirror the new plan")
+                f"{self.path}: a journal of version {head.get('version')} (this "
+                f"registry-client writes version {VERSION}); give a new journal file")
+        if head.get("input") != self.input_id:
+            theirs = _where(head.get("shard"))
+            raise JournalError(
+                f"{self.path}: this journal is of another plan: it was written for "
+                f"other sync entries or another shard ({theirs}; this run: "
+                f"{_where(self.shard)}). A journal belongs to one sync file's entries "
+                "and one shard. Give a new journal file, or delete this one, to mirror "
+                "these entries")
         for line in lines[1:]:
             try:
                 record = json.loads(line)
@@ -101,8 +120,15 @@ class Journal:
         self.close()
 
 
-def _shard_text(shard: tuple[int, int] | None) -> str | None:
-    return f"{shard[0]}/{shard[1]}" if shard else None
+def _shard_text(shard: tuple[int, int] | None) -> str:
+    return f"{shard[0]}/{shard[1]}" if shard else "all"
+
+
+def _where(shard: object) -> str:
+    """A journal header's shard in words."""
+    if isinstance(shard, str) and shard != "all":
+        return f"shard {shard}"
+    return "every image (no shard)"
 
 
 def _line(doc: dict[str, Any]) -> bytes:

@@ -9,6 +9,7 @@ twice is harmless: an image already at the target costs one HEAD.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Union
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
 
 AnyRepository = Union["Repository", "AsyncRepository"]
 
-__all__ = ["Outcome", "SyncPlan", "SyncTask", "TaskResult", "open_task", "parse_shard",
-           "plan_flow", "run_task", "task_flow"]
+__all__ = ["Outcome", "SyncPlan", "SyncTask", "TaskResult", "input_id", "open_task",
+           "parse_shard", "plan_flow", "run_task", "task_flow"]
 
 Outcome = Literal["copied", "present", "planned", "vanished", "failed"]
 """What became of a task: copied; already at the target (one HEAD, nothing moved);
@@ -126,18 +127,24 @@ class SyncPlan(list[SyncTask]):
     ``failed`` names the entries that could not be planned (a source repository
     that cannot be listed, a named tag that is not there), with the error's words;
     ``vanished`` the listed tags deleted from the source before their digest was
-    read. ``shard`` is the ``(I, N)`` the plan was made for, or None for every task.
+    read. ``shard`` is the ``(I, N)`` the plan was made for, or None for every task
+    (a shard ``(0, 1)`` is every task: None). ``plan_id`` identifies the tasks;
+    ``input_id`` what was planned -- the sync entries and the shard (see
+    :func:`input_id`), which is what a journal belongs to. A plan made by hand
+    (no ``input_id`` given) is identified by its tasks.
     """
 
     def __init__(self, tasks: Iterable[SyncTask] = (), *,
                  failed: Iterable[tuple[str, str]] = (), vanished: Iterable[str] = (),
-                 shard: tuple[int, int] | None = None) -> None:
-        self.shard = shard
+                 shard: tuple[int, int] | None = None, input_id: str | None = None) -> None:
+        self.shard = _whole(shard)
+        shard = self.shard
         unique: dict[tuple[str, str], SyncTask] = {}
         for t in tasks:  # an image listed twice (a repository and one of its tags): once
             unique.setdefault((t.source, t.target), t)
         planned = list(unique.values())
         self.plan_id = plan_id(planned, shard)
+        self.input_id = input_id if input_id is not None else self.plan_id
         super().__init__(attrs.evolve(t, plan_id=self.plan_id) for t in planned)
         self.failed: list[tuple[str, str]] = list(failed)
         self.vanished: list[str] = list(vanished)
@@ -152,6 +159,32 @@ def plan_id(tasks: Iterable[SyncTask], shard: tuple[int, int] | None) -> str:
     lines = sorted(f"{t.source}\n{t.target}" for t in tasks)
     head = f"shard {shard[0]}/{shard[1]}" if shard else "all"
     return _sha256("\n".join([head, *lines]))
+
+
+def _whole(shard: tuple[int, int] | None) -> tuple[int, int] | None:
+    """``shard``, with one shard of one (every task) as None."""
+    return shard if shard is not None and shard[1] > 1 else None
+
+
+def input_id(entries: Iterable[tuple[str, ...]], shard: tuple[int, int] | None) -> str:
+    """The identity of a sync's input: sha256 of its entries and its shard.
+
+    Each entry is its fields as text (source, target, ...); a source and a target are
+    normalized (``ubuntu`` is ``docker.io/library/ubuntu``), the entries sorted and
+    each taken once, so the order of a sync file's lines does not matter. The shard
+    ``(0, 1)`` is the same input as no shard. Which tags a repository has, and their
+    digests, are not part of it: a re-run after a partial plan, or after a tag
+    moved, is the same input.
+    """
+    lines = set()
+    for fields in entries:
+        source, target, *rest = fields
+        normal = [reference_text(parse_image_name(x, allow_scheme=True))
+                  for x in (source, target)]
+        lines.add(json.dumps([*normal, *rest]))
+    whole = _whole(shard)
+    head = f"shard {whole[0]}/{whole[1]}" if whole else "all"
+    return _sha256("\n".join(["registry-client sync input", head, *sorted(lines)]))
 
 
 @attrs.frozen
@@ -239,7 +272,9 @@ def plan_flow(
             target = _target_of(o) + (f":{target_tag}" if target_tag else "")
             tasks.append(SyncTask(reference_text(source), target, listed=listed,
                                   entry=o.entry.source))
-    return SyncPlan(tasks, failed=failed, vanished=vanished, shard=shard)
+    return SyncPlan(tasks, failed=failed, vanished=vanished, shard=shard,
+                    input_id=input_id([(o.entry.source, o.entry.target) for o in opened],
+                                      shard))
 
 
 def _source_name(o: OpenedEntry, reference: str) -> str:

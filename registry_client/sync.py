@@ -305,7 +305,11 @@ def sync(
       tasks run in this process's threads only.
     * ``journal``: a file where each finished task is appended (JSON lines, fsynced);
       a re-run skips the tasks it lists without a request (:attr:`SyncResult.journaled`).
-      A journal of another plan raises :class:`~registry_client.errors.JournalError`.
+      A journal belongs to the sync's input -- its entries and ``shard`` -- not to
+      the tasks one run planned: a re-run after a partial plan (a tag list that
+      failed) or after tags moved resumes it, skipping each image finished with the
+      same source digest and target and doing the rest. A journal of another input
+      (other entries, another shard) raises :class:`~registry_client.errors.JournalError`.
     * ``shard=(I, N)``: only the tasks of shard ``I`` of ``N`` (a stable hash of the
       source image name): N runs with I = 0 .. N-1 copy every image exactly once.
     * ``max_per_registry``: at most that many tasks talk to one registry host at
@@ -316,7 +320,8 @@ def sync(
     Raises:
         InvalidReferenceError: an entry is not a valid reference, or its target can't
             be used (a digest; a tag for a whole repository). Checked before any copy.
-        JournalError: ``journal`` is of another plan, or not a journal.
+        JournalError: ``journal`` is of another input (entries or shard), or not a
+            journal.
     """
     if executor is None and journal is None and shard is None and max_per_registry is None:
         opened = open_entries(entries, registry_for)
@@ -377,7 +382,8 @@ def plan(
     HEAD, ``max_workers`` at once; a source given by digest costs nothing), once.
     With ``shard=(I, N)`` only shard ``I``'s tasks are kept, and only their digests
     read. What could not be planned is in the result's ``failed`` and ``vanished``
-    (see :class:`SyncPlan`); its ``plan_id`` identifies the tasks (for a journal).
+    (see :class:`SyncPlan`); its ``plan_id`` identifies the tasks, its ``input_id``
+    the entries and shard (what a journal belongs to).
 
     Raises:
         InvalidReferenceError: as :func:`sync`, before any request.

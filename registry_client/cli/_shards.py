@@ -31,8 +31,9 @@ def add_task_arguments(sub: Parser) -> None:
     group.add_argument(
         "--journal", metavar="FILE",
         help="append each finished image to FILE (JSON lines, fsynced); a re-run with\n"
-        "the same FILE skips them without a request. A journal of another plan\n"
-        "(other images or digests, another shard) is refused")
+        "the same FILE skips them without a request and does the rest (a tag moved\n"
+        "since is copied again). A journal of another sync file's entries or another\n"
+        "shard is refused")
 
 
 def task_options(ctx: Context) -> dict[str, Any]:

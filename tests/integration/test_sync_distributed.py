@@ -241,7 +241,7 @@ def test_a_rerun_with_the_journal_sends_nothing_for_journaled_tasks(
     first = sync(some, factory, journal=journal)
     assert first.ok and len(first.copied) == 22 and first.journaled == ()
     lines = journal.read_text().splitlines()
-    assert len(lines) == 1 + 22 and json.loads(lines[0])["tasks"] == 22
+    assert len(lines) == 1 + 22 and json.loads(lines[0])["shard"] == "all"
     # what planning alone sends to the source (tag lists, one HEAD per image)
     src.clear_access_log()
     plan(some, factory)

@@ -1,4 +1,5 @@
-"""The sync journal: header, finished tasks only, fsync, torn lines, another plan refused."""
+"""The sync journal: header, finished tasks only, fsync, torn lines, another input
+(entries or shard) refused, a partial plan resumed."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import os
 from pathlib import Path
 
 import pytest
+import requests
+import requests_mock
 
-from registry_client import JournalError
+from registry_client import JournalError, NullAuthenticator, Registry
 from registry_client._journal import Journal
-from registry_client._synctask import SyncPlan, SyncTask, TaskResult
+from registry_client._synctask import SyncPlan, SyncTask, TaskResult, input_id
+from registry_client.sync import SyncEntry, sync
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -33,20 +37,10 @@ def test_finished_tasks_are_recorded_and_read_back(tmp_path: Path,
         journal.record(TaskResult(plan[2], "present"))
     assert len(synced) == 3  # the header and each finished task
     lines = [json.loads(x) for x in path.read_text().splitlines()]
-    assert lines[0]["plan"] == plan.plan_id and lines[0]["tasks"] == 3
+    assert lines[0]["input"] == plan.input_id and lines[0]["shard"] == "all"
     assert [x["outcome"] for x in lines[1:]] == ["copied", "present"]
     with Journal(path, tasks()) as again:
         assert again.done == {plan[0].key, plan[2].key}
-
-
-def test_a_journal_of_another_plan_is_refused_and_left_alone(tmp_path: Path) -> None:
-    path = tmp_path / "j.jsonl"
-    Journal(path, tasks()).close()
-    before = path.read_bytes()
-    for other in (tasks(4), tasks(3, shard=(0, 2))):
-        with pytest.raises(JournalError, match="another plan"):
-            Journal(path, other)
-    assert path.read_bytes() == before
 
 
 def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
@@ -73,3 +67,80 @@ def test_a_last_line_cut_by_a_crash_is_dropped_and_the_next_starts_afresh(
     path.write_text(path.read_text().replace('"outcome"', 'garbage', 1) + "\n")
     with Journal(path, plan) as journal:  # a damaged line: that task runs again
         assert journal.done == {plan[1].key}
+
+
+# -- the journal's identity is the sync's input (entries and shard), not its plan --------
+
+OTHER = "sha256:" + "cd" * 32
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def registries(adapter: requests_mock.Adapter) -> dict[str, Registry]:
+    session = requests.Session()
+    session.mount("https://", adapter)
+    return {h: Registry(h, session=session, authenticator=NullAuthenticator(), retries=0)
+            for h in ("src.example", "dst.example")}
+
+
+def head(mock: requests_mock.Adapter, url: str, digest: str) -> None:
+    mock.register_uri("HEAD", url, headers={"Docker-Content-Digest": digest,
+                                            "Content-Length": "10", "Content-Type": MANIFEST})
+
+
+ENTRIES = [SyncEntry("src.example/app", "dst.example/m/app"),
+           SyncEntry("src.example/other", "dst.example/m/other")]
+
+
+def test_a_retry_after_a_partial_plan_resumes_the_journal(tmp_path: Path) -> None:
+    """A 503 on one tag list makes run 1's plan smaller: run 2 (same entries) still
+    takes the journal, skips what run 1 finished and does the rest; a tag that moved
+    since is a new task."""
+    mock = requests_mock.Adapter()
+    regs = registries(mock)
+    mock.register_uri("GET", "https://src.example/v2/app/tags/list",
+                      json={"name": "app", "tags": ["a", "b"]})
+    mock.register_uri("GET", "https://src.example/v2/other/tags/list",
+                      [{"status_code": 503}, {"json": {"name": "other", "tags": ["c"]}}])
+    for repo, tag in (("app", "a"), ("app", "b"), ("other", "c")):
+        head(mock, f"https://src.example/v2/{repo}/manifests/{tag}", DIGEST)
+        head(mock, f"https://dst.example/v2/m/{repo}/manifests/{tag}", DIGEST)
+    path = tmp_path / "j.jsonl"
+    first = sync(ENTRIES, lambda r: regs[r.domain], journal=path)
+    assert [name for name, _ in first.failed] == ["src.example/other"]
+    assert len(first.present) == 2
+    head(mock, "https://src.example/v2/app/manifests/b", OTHER)  # the tag moved since
+    head(mock, "https://dst.example/v2/m/app/manifests/b", OTHER)
+    before = len(mock.request_history)
+    second = sync(ENTRIES, lambda r: regs[r.domain], journal=path)
+    assert second.ok and second.journaled == (f"dst.example/m/app:a@{DIGEST}",)
+    assert sorted(second.present) == [f"dst.example/m/app:b@{OTHER}",
+                                      f"dst.example/m/other:c@{DIGEST}"]
+    to_target = [r.url for r in mock.request_history[before:] if "dst.example" in r.url]
+    assert sorted(to_target) == ["https://dst.example/v2/m/app/manifests/b",
+                                 "https://dst.example/v2/m/other/manifests/c"]
+
+
+def test_the_input_id_is_the_entries_normalized_and_the_shard() -> None:
+    one = input_id([("src.example/app", "dst.example/m/app"), ("src.example/x:1", "d.ex/x")],
+                   None)
+    assert one == input_id([("src.example/x:1", "d.ex/x"), ("src.example/app",
+                                                             "dst.example/m/app")], None)
+    assert one == input_id([("src.example/x:1", "d.ex/x"), ("src.example/app",
+                                                             "dst.example/m/app")], (0, 1))
+    assert one != input_id([("src.example/app", "dst.example/m/app")], None)
+    assert one != input_id([("src.example/app", "dst.example/m/app"),
+                            ("src.example/x:1", "d.ex/x")], (0, 2))
+
+
+def test_a_journal_of_other_entries_or_another_shard_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    mine = [("s.example/a", "d.example/a")]
+    Journal(path, SyncPlan(input_id=input_id(mine, None))).close()
+    before = path.read_bytes()
+    for entries, shard in (([*mine, ("s.example/b", "d.example/b")], None), (mine, (0, 2))):
+        with pytest.raises(JournalError, match="another plan") as caught:
+            Journal(path, SyncPlan(input_id=input_id(entries, shard), shard=shard))
+        assert "None" not in str(caught.value)
+    assert "every image" in str(caught.value) and "shard 0/2" in str(caught.value)
+    assert path.read_bytes() == before
+    Journal(path, SyncPlan(input_id=input_id(mine, (0, 1)), shard=(0, 1))).close()  # = all

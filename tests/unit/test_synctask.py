@@ -58,7 +58,8 @@ def test_the_plan_id_names_the_tasks_their_digests_and_the_shard() -> None:
     one = SyncPlan([task(1), task(2)])
     assert one.plan_id == SyncPlan([task(2), task(1)]).plan_id  # order does not matter
     assert one.plan_id != SyncPlan([task(1), task(2, OTHER)]).plan_id
-    assert one.plan_id != SyncPlan([task(1), task(2)], shard=(0, 1)).plan_id
+    assert one.plan_id != SyncPlan([task(1), task(2)], shard=(0, 2)).plan_id
+    assert one.plan_id == SyncPlan([task(1), task(2)], shard=(0, 1)).plan_id  # = all
     assert all(t.plan_id == one.plan_id for t in one)
     assert len({t.key for t in one}) == 2
     twice = SyncPlan([task(1), task(2), task(1)])  # e.g. a repository and one of its tags
