@@ -11,7 +11,8 @@ failed task is not recorded: the re-run tries it again. A tag that now points to
 another digest is another task: it runs.
 
 A journal of another input (other entries, another shard) is refused
-(:class:`~registry_client.errors.JournalError`).
+(:class:`~registry_client.errors.JournalError`), and so is a journal another sync
+holds open (an exclusive ``flock`` for the journal's lifetime).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
+from ._locks import lock_now
 from ._synctask import SyncPlan, TaskResult
 from .errors import JournalError
 
@@ -37,11 +39,11 @@ class Journal:
     tasks (:attr:`~registry_client.sync.SyncTask.key`: source digest and target)."""
 
     def __init__(self, path: str | os.PathLike[str], plan: SyncPlan) -> None:
-        """Open (or start) the journal at ``path`` for ``plan``'s input.
+        """Open (or start) the journal at ``path`` for ``plan``'s input, and lock it.
 
         Raises:
             JournalError: the file is a journal of another input (entries or shard),
-                or not a journal.
+                not a journal, or open in another sync (locked).
             OSError: it cannot be read or written.
         """
         self.path = Path(path)
@@ -50,6 +52,11 @@ class Journal:
         self.done: set[str] = set()
         self._file: IO[bytes] = open(self.path, "a+b")  # (closed by close())
         try:
+            if not lock_now(self._file.fileno()):
+                raise JournalError(
+                    f"{self.path}: this journal is in use by another sync (it is locked); "
+                    "give each shard and each concurrent run its own journal file, or "
+                    "wait for that run to end")
             self._file.seek(0)
             text = self._file.read()
             if text.strip():
@@ -110,7 +117,7 @@ class Journal:
         self.done.add(task.key)
 
     def close(self) -> None:
-        """Close the file."""
+        """Close the file (and release its lock)."""
         self._file.close()
 
     def __enter__(self) -> Journal:

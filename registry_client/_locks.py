@@ -36,6 +36,19 @@ def locked_directory(path: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def lock_now(fd: int) -> bool:
+    """Lock the open file ``fd`` exclusively if no one else holds it: False when another
+    file description (another process, or another open of it here) does. The lock
+    lasts until ``fd`` is closed."""
+    if fcntl is None:  # pragma: no cover
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 @contextmanager
 def locked_file(path: Path, *, wait: bool = True) -> Iterator[BinaryIO]:
     """Open the temp file ``path`` for reading and writing (created when missing), locked

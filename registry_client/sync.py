@@ -309,7 +309,8 @@ def sync(
       the tasks one run planned: a re-run after a partial plan (a tag list that
       failed) or after tags moved resumes it, skipping each image finished with the
       same source digest and target and doing the rest. A journal of another input
-      (other entries, another shard) raises :class:`~registry_client.errors.JournalError`.
+      (other entries, another shard), or one another sync holds open (locked),
+      raises :class:`~registry_client.errors.JournalError`.
     * ``shard=(I, N)``: only the tasks of shard ``I`` of ``N`` (a stable hash of the
       source image name): N runs with I = 0 .. N-1 copy every image exactly once.
     * ``max_per_registry``: at most that many tasks talk to one registry host at
@@ -320,8 +321,8 @@ def sync(
     Raises:
         InvalidReferenceError: an entry is not a valid reference, or its target can't
             be used (a digest; a tag for a whole repository). Checked before any copy.
-        JournalError: ``journal`` is of another input (entries or shard), or not a
-            journal.
+        JournalError: ``journal`` is of another input (entries or shard), in use by
+            another sync, or not a journal.
     """
     if executor is None and journal is None and shard is None and max_per_registry is None:
         opened = open_entries(entries, registry_for)

@@ -33,7 +33,7 @@ def add_task_arguments(sub: Parser) -> None:
         help="append each finished image to FILE (JSON lines, fsynced); a re-run with\n"
         "the same FILE skips them without a request and does the rest (a tag moved\n"
         "since is copied again). A journal of another sync file's entries or another\n"
-        "shard is refused")
+        "shard is refused, and so is one another run holds open")
 
 
 def task_options(ctx: Context) -> dict[str, Any]:

@@ -1,10 +1,12 @@
 """The sync journal: header, finished tasks only, fsync, torn lines, another input
-(entries or shard) refused, a partial plan resumed."""
+(entries or shard) refused, a partial plan resumed, one process at a time."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,19 @@ def test_a_journal_of_other_entries_or_another_shard_is_refused(tmp_path: Path) 
     assert "every image" in str(caught.value) and "shard 0/2" in str(caught.value)
     assert path.read_bytes() == before
     Journal(path, SyncPlan(input_id=input_id(mine, (0, 1)), shard=(0, 1))).close()  # = all
+
+
+def test_a_journal_in_use_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    with Journal(path, tasks()):
+        with pytest.raises(JournalError, match="in use"):
+            Journal(path, tasks())
+        code = ("import sys\nfrom registry_client._journal import Journal\n"
+                "from registry_client._synctask import SyncPlan\n"
+                "try:\n    Journal(sys.argv[1], SyncPlan())\n"
+                "except Exception as exc:\n    print(type(exc).__name__, exc)\n")
+        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                             text=True, check=True, timeout=60).stdout
+        assert out.startswith("JournalError") and "in use" in out
+    with Journal(path, tasks()) as again:  # closed: free again
+        assert again.done == set()
