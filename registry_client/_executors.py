@@ -13,7 +13,13 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import (
+    BrokenExecutor,
+    Executor,
+    Future,
+    ThreadPoolExecutor,
+    as_completed,
+)
 from typing import Any
 
 import attrs
@@ -216,7 +222,13 @@ def run_tasks(pool: Executor, runner: TaskRunner, tasks: list[SyncTask],
         task = futures[future]
         try:
             result = future.result()
-        except Exception as exc:  # the executor lost it (a worker died): a failure
+        except BrokenExecutor as exc:  # a dead worker broke the pool: it runs nothing more
+            result = TaskResult(task, "failed", error=(
+                "not run, or its result lost: a worker process died (killed, out of "
+                "memory, os._exit), which breaks a process pool for every task not yet "
+                "finished; run the sync again (with a journal, the finished tasks are "
+                f"skipped) [{type(exc).__name__}: {exc}]"))
+        except Exception as exc:  # the executor lost it (e.g. a Dask worker died)
             result = TaskResult(task, "failed", error=f"{type(exc).__name__}: {exc}")
         results[task.key] = result
         if journal is not None:

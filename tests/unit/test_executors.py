@@ -3,17 +3,20 @@ and `import registry_client.sync` without dask."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import pickle
 import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
 
 from registry_client import AuthenticationError, BasicAuthenticator, parse_image_name
-from registry_client._executors import RegistryFactory, is_dask, registry_slots
+from registry_client._executors import RegistryFactory, is_dask, registry_slots, run_tasks
+from registry_client._synctask import SyncTask, TaskResult
 from registry_client.sync import register_credential_source
 
 
@@ -76,3 +79,25 @@ def test_slots_limit_the_tasks_per_registry_at_once() -> None:
 def test_only_a_dask_executor_is_taken_for_one() -> None:
     with ThreadPoolExecutor(1) as pool:
         assert not is_dask(pool)
+
+
+def _dies_on_t1(task: SyncTask) -> TaskResult:
+    if task.target.endswith(":t1"):
+        os._exit(3)  # a worker process killed (OOM, preemption) mid-task
+    return TaskResult(task, "present")
+
+
+def test_a_broken_process_pool_fails_the_rest_with_a_clear_message() -> None:
+    """A dead worker breaks a ProcessPoolExecutor: it runs nothing more. Every task not
+    finished is a failure that says so, and how to go on (run again)."""
+    tasks = [SyncTask(f"s.example/a:t{n}@sha256:{'ab' * 32}", f"d.example/a:t{n}")
+             for n in range(4)]
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        results = run_tasks(pool, _dies_on_t1, tasks, None)  # type: ignore[arg-type]
+    assert set(results) == {t.key for t in tasks}
+    failed = [r for r in results.values() if r.outcome == "failed"]
+    assert {r.task.target for r in failed} >= {"d.example/a:t1", "d.example/a:t2",
+                                               "d.example/a:t3"}
+    for r in failed:
+        assert "a worker process died" in (r.error or "")
+        assert "run the sync again" in (r.error or "")
