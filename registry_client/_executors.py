@@ -52,10 +52,11 @@ def register_credential_source(name: str, source: CredentialSource) -> None:
     A :class:`RegistryFactory` built with ``credentials=name`` asks it for each host.
     Register it in every process that runs tasks: before ``sync`` for threads;
     with ``ProcessPoolExecutor(initializer=register_credential_source,
-    initargs=(name, source))``; on Dask with
-    ``client.register_plugin(CredentialSourcePlugin(name, source))`` (see
-    :mod:`registry_client.sync`). The source itself travels to the workers once
-    (pickled), never inside a task.
+    initargs=(name, source))``; on Dask, on every current and future worker, with
+    ``client.register_worker_callbacks(setup=functools.partial(
+    register_credential_source, name, source))``. ``source`` must then be
+    picklable (a module-level function). It travels to the workers once, never
+    inside a task.
     """
     with _LOCK:
         _SOURCES[name] = source

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import subprocess
 import sys
@@ -145,3 +146,13 @@ def test_a_task_is_in_the_shard_its_plan_put_it_in(mock: requests_mock.Adapter) 
             assert all(t.shard(shards) == i for t in part)
         assert sorted(t.source for p in parts for t in p) == sorted(t.source for t in every)
     assert mock.request_history == []  # sources given by digest: nothing to read
+
+
+def test_the_shard_is_the_documented_formula() -> None:
+    """docs/distributed-sync.md gives the formula; shards planned by other versions
+    must agree, so it may not change."""
+    for n in range(50):
+        name = f"registry.example/team/app{n}:v{n}"
+        first64 = int(hashlib.sha256(name.encode("utf-8")).hexdigest()[:16], 16)
+        for shards in (1, 2, 3, 7, 1000):
+            assert shard_of(name, shards) == first64 % shards
