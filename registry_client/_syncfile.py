@@ -1,9 +1,12 @@
-"""Read a sync file: a flat JSON or YAML mapping of source -> target references.
+"""Read a sync file: a JSON or YAML mapping of source -> target references.
 
+An entry's value is its target, or ``{target: ..., tags: REGEX}`` to copy only
+the tags of the source repository that the regular expression matches.
 Everything that can be wrong with such a file is a ValueError naming the file
 and, where it can, the line: not UTF-8, malformed, nested too deeply, a source
 listed twice (JSON and PyYAML would keep the last one without a word), an entry
-that is not a string -> string pair.
+that is neither a string -> string pair nor a source -> ``{target, tags}`` one, a
+tag pattern that is not a regular expression.
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from typing import Any
 
 __all__ = ["read_mapping"]
 
+PATTERN_KEYS = ("target", "tags")
 
-def read_mapping(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
-    """The ``(source, target)`` pairs of a sync file, in file order (see ``load_sync_file``)."""
+
+def read_mapping(path: str | os.PathLike[str]) -> list[tuple[str, str, str | None]]:
+    """The ``(source, target, tag pattern or None)`` entries of a sync file, in file
+    order (see ``load_sync_file``)."""
     try:
         text = Path(path).read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -46,25 +52,49 @@ def read_mapping(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
 
 
 def _entries(doc: Any, path: str | os.PathLike[str], lines: dict[object, int], top: int
-             ) -> list[tuple[str, str]]:
+             ) -> list[tuple[str, str, str | None]]:
     """The entries of a loaded document; anything but a flat string mapping names the entry."""
     if not isinstance(doc, dict):
         where = f", line {top}" if top else ""
         got = "nothing" if doc is None else f"got {_kind(doc)}"
         raise ValueError(f"{path}{where}: want a mapping of source reference -> target "
                          f"repository, {got}")
-    for source, target in doc.items():
+    entries: list[tuple[str, str, str | None]] = []
+    for source, value in doc.items():
         where = f", line {lines[source]}" if source in lines else ""
         if not isinstance(source, str):
             raise ValueError(f"{path}{where}: the source {source!r} is {_kind(source)}, want "
                              "a source reference (quote it)")
+        target, tags = value, None
+        if isinstance(value, dict) and ("target" in value or "tags" in value):
+            target, tags = _with_pattern(value, f"{path}{where}: the source {source!r}")
         if target is None:
             raise ValueError(f"{path}{where}: the source {source!r} has no target")
         if not isinstance(target, str):
             hint = " (quote it)" if not isinstance(target, list | dict) else ""
             raise ValueError(f"{path}{where}: the source {source!r}: the target is "
-                             f"{_kind(target)}, want a target repository{hint}")
-    return list(doc.items())
+                             f"{_kind(target)}, want a target repository{hint}, or "
+                             "{target: REPOSITORY, tags: REGEX}")
+        entries.append((source, target, tags))
+    return entries
+
+
+def _with_pattern(value: dict[Any, Any], what: str) -> tuple[Any, str]:
+    """``(target, tags)`` of a ``{target: ..., tags: REGEX}`` entry, checked."""
+    unknown = [k for k in value if k not in PATTERN_KEYS]
+    if unknown:
+        raise ValueError(f"{what}: unknown key {unknown[0]!r}, want a target repository, or "
+                         "{target: REPOSITORY, tags: REGEX}")
+    tags = value.get("tags")
+    if not isinstance(tags, str):
+        raise ValueError(f"{what}: tags is {_kind(tags) if tags is not None else 'missing'}"
+                         ", want a regular expression (quote it)")
+    try:
+        re.compile(tags)
+    except re.error as exc:
+        raise ValueError(f"{what}: tags {tags!r} is not a regular expression ({exc})"
+                         ) from None
+    return value.get("target"), tags
 
 
 def _kind(value: object) -> str:

@@ -247,7 +247,7 @@ def plan_flow(
         except RegistryError as exc:
             failed.append((o.entry.source, str(exc)))
             continue
-        wanted.extend((o, tag, True) for tag in tags)
+        wanted.extend((o, tag, True) for tag in o.listed(tags))
     if shard is not None:
         wanted = [w for w in wanted if shard_of(_source_name(*w[:2]), shard[1]) == shard[0]]
     found: list[Descriptor | RegistryError | None] = []
@@ -276,8 +276,9 @@ def plan_flow(
             tasks.append(SyncTask(reference_text(source), target, listed=listed,
                                   entry=o.entry.source))
     return SyncPlan(tasks, failed=failed, vanished=vanished, shard=shard,
-                    input_id=input_id([(o.entry.source, o.entry.target) for o in opened],
-                                      shard))
+                    input_id=input_id([(o.entry.source, o.entry.target,
+                                        *([o.entry.tags] if o.entry.tags is not None else []))
+                                       for o in opened], shard))
 
 
 def _source_name(o: OpenedEntry, reference: str) -> str:

@@ -20,6 +20,7 @@ re-run skip what is done.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import nullcontext
@@ -77,10 +78,17 @@ __all__ = [
 
 @attrs.frozen
 class SyncEntry:
-    """One line of a sync file: a source reference and a target repository reference."""
+    """One line of a sync file: a source reference and a target repository reference.
+
+    ``tags``: a regular expression (Python's ``re``) for a source repository: only
+    the tags it matches are copied. It is searched in each tag, not anchored, like
+    skopeo's ``images-by-tag-regex``: ``^1\\.`` is every tag starting with ``1.``,
+    ``^v?\\d+\\.\\d+$`` every ``X.Y`` (with or without ``v``).
+    """
 
     source: str
     target: str
+    tags: str | None = None
 
 
 @attrs.frozen
@@ -274,7 +282,7 @@ def load_sync_file(path: str | os.PathLike[str]) -> list[SyncEntry]:
             names the file, and the line where it can (the entry for JSON).
         OSError: the file cannot be read.
     """
-    return [SyncEntry(source, target) for source, target in read_mapping(path)]
+    return [SyncEntry(source, target, tags) for source, target, tags in read_mapping(path)]
 
 
 def sync(
@@ -287,7 +295,8 @@ def sync(
     """Copy every entry's images to its target; ``registry_for(ref)`` opens registries.
 
     A source without tag or digest copies every tag (its target must then be a
-    repository); a source naming one image is copied to the target's tag when the
+    repository), or only those matching its entry's ``tags`` pattern; a source naming
+    one image is copied to the target's tag when the
     target has one, else under the source's tag. Failures (an image, or a source
     repository that cannot be listed) are collected, not raised, so one bad entry
     does not stop the rest. A listed tag deleted from the source before its copy
@@ -407,6 +416,11 @@ class OpenedEntry:
     reference: str | None = None  # the source's tag or digest; None: every tag
     tag: str | None = None  # the target tag of one image
     error: RegistryError | None = None
+    pattern: re.Pattern[str] | None = None  # the entry's tags pattern
+
+    def listed(self, tags: Iterable[str]) -> list[str]:
+        """The listed tags of the source repository this entry copies."""
+        return [t for t in tags if self.pattern is None or self.pattern.search(t)]
 
 
 def open_entries(
@@ -430,9 +444,21 @@ def open_entries(
             raise InvalidReferenceError(
                 f"sync target {entry.target!r}: every tag of {entry.source!r} is copied "
                 "under its own name, so the target must be a repository without a tag")
-        parsed.append((entry, src_ref, dst_ref))
+        pattern = None
+        if entry.tags is not None:
+            if src_ref.tag is not None or src_ref.digest is not None:
+                raise InvalidReferenceError(
+                    f"sync source {entry.source!r}: a tags pattern needs a repository "
+                    "without tag or digest")
+            try:
+                pattern = re.compile(entry.tags)
+            except re.error as exc:
+                raise InvalidReferenceError(
+                    f"sync source {entry.source!r}: tags {entry.tags!r} is not a regular "
+                    f"expression ({exc})") from None
+        parsed.append((entry, src_ref, dst_ref, pattern))
     opened: list[OpenedEntry] = []
-    for entry, src_ref, dst_ref in parsed:
+    for entry, src_ref, dst_ref, pattern in parsed:
         try:
             src: AnyRepository = registry_for(src_ref).repository(src_ref.path)
             dst: AnyRepository = registry_for(dst_ref).repository(dst_ref.path)
@@ -440,7 +466,7 @@ def open_entries(
             opened.append(OpenedEntry(entry, error=exc))
             continue
         opened.append(OpenedEntry(entry, src, dst, src_ref.reference,
-                                  dst_ref.tag or src_ref.tag))
+                                  dst_ref.tag or src_ref.tag, pattern=pattern))
     return opened
 
 
@@ -465,7 +491,7 @@ def sync_flow(
             failed.append((o.entry.source, exc))
             continue
         jobs.extend(_Job(o.source, t, o.target, t, listed=True, entry=o.entry.source)
-                    for t in tags)
+                    for t in o.listed(tags))
     copied, failures, vanished = yield from _run(jobs, max_workers=max_workers,
                                                  dry_run=dry_run, progress=progress)
     failed += failures

@@ -91,7 +91,8 @@ def register(
         summary="copy many repositories as a mapping file says",
         description="Copy images as FILE maps them: a JSON object or a YAML mapping\n"
         "('source: target' lines) of source references to target repositories, each\n"
-        "source listed once. A source without tag or digest copies every tag. Images\n"
+        "source listed once. A source without tag or digest copies every tag, or with\n"
+        "'source: {target: REPO, tags: REGEX}' the tags the regex matches. Images\n"
         "are copied a few at a time; a failure is reported and the others go on\n"
         "(exit 1 if any failed). A file that is not such a mapping (a source listed\n"
         "twice, a source without target) is refused, naming its line (exit 2).\n\n"

@@ -261,6 +261,19 @@ def test_a_rerun_with_the_journal_sends_nothing_for_journaled_tasks(
     assert dst.request_count() == 0
 
 
+def test_a_tag_pattern_copies_only_the_matching_tags_in_both_kinds_of_sync(
+    src: LocalRegistry, dst: LocalRegistry, tmp_path: Path,
+) -> None:
+    factory = RegistryFactory(plain_http=["*"])
+    for prefix, options in (("onepass", {}), ("tasks", {"journal": tmp_path / "j.jsonl"})):
+        entry = SyncEntry(f"{src.host}/src/many", f"{dst.host}/{prefix}/many",
+                          tags=r"^t0[0-2]$")
+        result = sync([entry], factory, **options)  # type: ignore[arg-type]
+        assert result.ok and len(result.copied) == 3, result.failed
+        assert {p for p in manifest_puts(dst) if p.startswith(f"/v2/{prefix}/")} == {
+            f"/v2/{prefix}/many/manifests/t0{n}" for n in range(3)}
+
+
 def test_a_task_already_at_its_target_costs_one_head(
     src: LocalRegistry, dst: LocalRegistry,
 ) -> None:

@@ -177,3 +177,31 @@ def test_libyaml_is_used_when_there() -> None:
     loader = _syncfile._yaml_loader()
     expected = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
     assert issubclass(loader, expected)
+
+
+def test_an_entry_may_give_a_tag_pattern(tmp_path: Path) -> None:
+    yaml_path = write(tmp_path, "m.yaml", (
+        "localhost:5000/app:\n"
+        "  target: mirror.example.com/app\n"
+        "  tags: '^1\\.'\n"
+        "localhost:5000/tools:1.2: mirror.example.com/tools\n"))
+    json_path = write(tmp_path, "m.json", json.dumps({
+        "localhost:5000/app": {"target": "mirror.example.com/app", "tags": "^1\\."},
+        TOOLS.source: TOOLS.target}))
+    want = [SyncEntry(APP.source, APP.target, tags="^1\\."), TOOLS]
+    assert load_sync_file(yaml_path) == load_sync_file(json_path) == want
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [("a:\n  tags: x\n", "no target"),
+     ("a:\n  target: m/a\n  tag: x\n", "'tag'"),
+     ("a:\n  target: m/a\n  tags: [x]\n", "tags"),
+     ("a:\n  target: m/a\n  tags: '('\n", "regular expression")],
+    ids=["no-target", "unknown-key", "tags-list", "bad-regex"],
+)
+def test_a_wrong_tag_pattern_entry_is_named(tmp_path: Path, text: str, what: str) -> None:
+    path = write(tmp_path, "m.yaml", text)
+    with pytest.raises(ValueError) as info:
+        load_sync_file(path)
+    assert str(info.value).startswith(f"{path}, line 1: ") and what in str(info.value)

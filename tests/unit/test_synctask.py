@@ -11,7 +11,7 @@ import pytest
 import requests
 import requests_mock
 
-from registry_client import NullAuthenticator, Registry
+from registry_client import InvalidReferenceError, NullAuthenticator, Registry
 from registry_client._synctask import SyncPlan, SyncTask, TaskResult, parse_shard, shard_of
 from registry_client.sync import SyncEntry, plan, run_task
 
@@ -156,3 +156,30 @@ def test_the_shard_is_the_documented_formula() -> None:
         first64 = int(hashlib.sha256(name.encode("utf-8")).hexdigest()[:16], 16)
         for shards in (1, 2, 3, 7, 1000):
             assert shard_of(name, shards) == first64 % shards
+
+
+def test_a_tag_pattern_keeps_only_the_tags_it_matches(mock: requests_mock.Adapter) -> None:
+    """``tags`` is a regular expression searched in each listed tag (as skopeo's
+    images-by-tag-regex): only those tags are planned, and their digests read."""
+    regs = registries(mock)
+    mock.register_uri("GET", "https://src.example/v2/app/tags/list",
+                      json={"name": "app", "tags": ["1.0", "1.1", "2.0", "latest", "v1.9"]})
+    for tag in ("1.0", "1.1", "2.0"):
+        mock.register_uri("HEAD", f"https://src.example/v2/app/manifests/{tag}", headers={
+            "Docker-Content-Digest": DIGEST, "Content-Length": "10",
+            "Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    entry = SyncEntry("src.example/app", "dst.example/m/app", tags=r"^1\.")
+    tasks = plan([entry], lambda r: regs[r.domain])
+    assert [t.target for t in tasks] == ["dst.example/m/app:1.0", "dst.example/m/app:1.1"]
+    assert [r.method for r in mock.request_history] == ["GET", "HEAD", "HEAD"]
+    assert tasks.input_id != plan([SyncEntry("src.example/app", "dst.example/m/app",
+                                             tags=r"^2\.")], lambda r: regs[r.domain]).input_id
+
+
+def test_a_tag_pattern_needs_a_repository_and_a_regular_expression() -> None:
+    for entry, what in ((SyncEntry("src.example/app:1.0", "dst.example/a", tags="x"),
+                         "without tag"),
+                        (SyncEntry("src.example/app", "dst.example/a", tags="("),
+                         "regular expression")):
+        with pytest.raises(InvalidReferenceError, match=what):
+            plan([entry], lambda r: Registry(r.domain))
