@@ -22,7 +22,7 @@
     ├── BaseMismatchError               rebase: old_base is not the image's base (also a ValueError)
     ├── NotAnImageError                 an index, an artifact... where an image is needed
     ├── ArtifactNameError               an artifact file title that would escape its folder
-    ├── JournalError                    a sync journal is of another plan, or unreadable
+    ├── JournalError                    a sync journal is of another input, in use, or unreadable
     └── CredentialStoreError            docker's config or credential helper could not store
     InvalidReferenceError(ValueError)
 
@@ -252,10 +252,11 @@ class ArtifactNameError(RegistryError, ValueError):
 
 class JournalError(RegistryError):
     """A sync journal (``--journal``) cannot be used for this run: it was written for
-    another plan (other tasks, another shard), or it is not a sync journal at all.
+    another plan -- other sync entries or another shard --, another sync has it open
+    (it is locked), or it is not a sync journal at all.
 
     Nothing is copied and the file is left as it was: start a new journal (or delete
-    this one) to mirror the new plan.
+    this one) to mirror other entries.
     """
 
 

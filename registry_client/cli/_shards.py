@@ -27,7 +27,9 @@ def add_task_arguments(sub: Parser) -> None:
     group.add_argument(
         "--shards", metavar="N", type=int,
         help=f"N shards, this run's index from ${INDEX_VARIABLE} (set by a Kubernetes\n"
-        "Indexed Job) when --shard is not given")
+        "Indexed Job) when --shard is not given. With that variable set, one of\n"
+        "--shards and --shard is required (a forgotten --shards would copy every\n"
+        "image in every pod)")
     group.add_argument(
         "--journal", metavar="FILE",
         help="append each finished image to FILE (JSON lines, fsynced); a re-run with\n"
@@ -62,6 +64,11 @@ def task_options(ctx: Context) -> dict[str, Any]:
             options["shard"] = parse_shard(f"{index}/{shards}")
         except ValueError as exc:
             raise UsageError(f"${INDEX_VARIABLE}: {exc}") from None
+    elif INDEX_VARIABLE in os.environ:
+        raise UsageError(
+            f"${INDEX_VARIABLE} is set (a Kubernetes Indexed Job) but neither --shards N "
+            "nor --shard I/N is given: every pod would copy every image. Give --shards "
+            "N (the Job's completions), or --shard 0/1 to copy everything on purpose")
     if args.journal is not None:
         options["journal"] = args.journal
     return options
