@@ -30,8 +30,10 @@ from registry_client import (
     Registry,
     TokenAuthenticator,
 )
+from registry_client._synctask import shard_of
 from registry_client.sync import RegistryFactory, SyncEntry, SyncResult, plan, run_task, sync
 from registry_client.testing import (
+    FaultProxy,
     LocalRegistry,
     LocalRegistryFactory,
     seed_many_repositories,
@@ -272,6 +274,35 @@ def test_a_tag_pattern_copies_only_the_matching_tags_in_both_kinds_of_sync(
         assert result.ok and len(result.copied) == 3, result.failed
         assert {p for p in manifest_puts(dst) if p.startswith(f"/v2/{prefix}/")} == {
             f"/v2/{prefix}/many/manifests/t0{n}" for n in range(3)}
+
+
+def test_a_shard_retried_after_a_partial_plan_resumes_its_journal(
+    src: LocalRegistry, dst: LocalRegistry, tmp_path: Path,
+) -> None:
+    """An Indexed Job's pod with a fixed journal name: its first try could not list one
+    repository (503), its retry takes the same journal, skips what is done and copies
+    the rest; no image is PUT twice."""
+    factory = RegistryFactory(plain_http=["*"], retries=0)
+    with FaultProxy(src, timeout=10) as proxy:
+        some = [SyncEntry(f"{proxy.host}/{repo}", f"{dst.host}/retry/{repo}")
+                for repo in [*REPOS[:10], "src/many"]]
+        for index in range(2):
+            journal = tmp_path / f"shard-{index}.jsonl"
+            proxy.add_rule("GET", "/v2/src/many/tags/list", action="status", status=503,
+                           times=None)
+            first = sync(some, factory, journal=journal, shard=(index, 2))
+            assert [name for name, _ in first.failed] == [f"{proxy.host}/src/many"]
+            proxy.clear_rules()
+            again = sync(some, factory, journal=journal, shard=(index, 2))
+            assert again.ok, again.failed
+            assert len(again.journaled) == len(first.copied)
+            assert len(again.copied) == len([t for t in TAGS if shard_of(
+                f"{proxy.host}/src/many:{t}", 2) == index])
+    puts = manifest_puts(dst)
+    assert set(puts.values()) == {1}
+    assert {p for p in puts if p.startswith("/v2/retry/")} == {
+        *(f"/v2/retry/{repo}/manifests/latest" for repo in REPOS[:10]),
+        *(f"/v2/retry/src/many/manifests/{tag}" for tag in TAGS)}
 
 
 def test_a_task_already_at_its_target_costs_one_head(
