@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .._flow import Endpoint
-from ..repository import RepositoryFlows, RepositoryName
+from ..repository import RepositoryName
+from ..services._repository import RepositoryFlows
 from ..services.blobs import BlobFlows
 from ..services.images import ImageFlows
 from ..services.manifests import ManifestFlows
