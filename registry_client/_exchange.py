@@ -90,9 +90,8 @@ from __future__ import annotations
 import threading
 import urllib.parse
 from collections.abc import Callable, Generator, Hashable, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
-import attrs
 import requests
 
 from ._auth_protocol import copy_for_resend, set_scopes
@@ -191,8 +190,7 @@ class TransmitError(Exception):
         return self.kind not in NOT_SENT
 
 
-@attrs.frozen
-class Transmit:
+class Transmit(NamedTuple):
     """Send a prepared registry request; result: the answer, body on the wire."""
 
     prepared: requests.PreparedRequest
@@ -200,8 +198,7 @@ class Transmit:
     timeout: Timeout | None = None
 
 
-@attrs.frozen
-class TokenCall:
+class TokenCall(NamedTuple):
     """A token-server request, retried as the token policy says; result: a TokenAnswer."""
 
     method: str
@@ -221,15 +218,13 @@ class TokenCall:
         return headers, urllib.parse.urlencode(self.form).encode()
 
 
-@attrs.frozen
-class TokenAttempt:
+class TokenAttempt(NamedTuple):
     """One try of a :class:`TokenCall`; result: the answer, body on the wire."""
 
     call: TokenCall
 
 
-@attrs.frozen
-class TokenAnswer:
+class TokenAnswer(NamedTuple):
     """A token server's answer, its body read (None: over the cap or unreadable)."""
 
     status_code: int
@@ -244,30 +239,26 @@ class TokenAnswer:
             k.lower() for k in self.headers}
 
 
-@attrs.frozen
-class ReadBody:
+class ReadBody(NamedTuple):
     """Read an answer's whole body, at most ``cap`` bytes; result: the bytes."""
 
     answer: Any
     cap: int
 
 
-@attrs.frozen
-class Discard:
+class Discard(NamedTuple):
     """Drain a small unwanted body and release the connection; result: None."""
 
     answer: Any
 
 
-@attrs.frozen
-class Sleep:
+class Sleep(NamedTuple):
     """Wait ``seconds``; result: None."""
 
     seconds: float
 
 
-@attrs.frozen(eq=False)
-class Exclusive:
+class Exclusive(NamedTuple):
     """Run ``flow`` holding the lock of ``key`` in ``locks``; result: the flow's."""
 
     locks: LockTable

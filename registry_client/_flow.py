@@ -20,9 +20,7 @@ Flows compose with ``yield from``: ``raw = yield from manifests.get_raw("1.0")``
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
-from typing import Any, Protocol, TypeVar
-
-import attrs
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from ._request import Request
 from ._response import Response
@@ -43,8 +41,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-@attrs.frozen
-class Call:
+class Call(NamedTuple):
     """Send ``request`` through the registry's Requester (auth, retries, typed errors).
 
     ``endpoint`` is the requester of the registry to send it to (a service's flows
@@ -59,8 +56,7 @@ class Call:
     endpoint: Endpoint | None = None
 
 
-@attrs.frozen
-class Drain:
+class Drain(NamedTuple):
     """Read a streamed answer's body (as served, never decoded), handing each block to
     ``sink`` as it arrives, until the end or ``limit`` bytes.
 
@@ -79,8 +75,7 @@ class Drain:
     block_size: int = 1 << 20
 
 
-@attrs.frozen
-class Offload:
+class Offload(NamedTuple):
     """Run ``fn()``: blocking work (opening, locking, hashing or renaming files).
 
     The blocking shell runs it in place; the asyncio shell in a worker thread, so
@@ -90,8 +85,7 @@ class Offload:
     fn: Callable[[], Any]
 
 
-@attrs.frozen
-class Gather:
+class Gather(NamedTuple):
     """Run flows side by side, at most ``workers`` at once; each factory makes its flow
     when a slot is free.
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import IO, Any
-
-import attrs
+from typing import IO, Any, NamedTuple
 
 from ._response import Response
 from .errors import RegistryError
@@ -13,8 +11,7 @@ from .errors import RegistryError
 __all__ = ["Body", "Relay", "Request"]
 
 
-@attrs.frozen
-class Relay:
+class Relay(NamedTuple):
     """A request body that is another answer's streamed body (a blob copied between
     registries): each block is passed to ``sink`` on its way (to hash and count it).
     Sent once: it cannot be replayed."""
@@ -31,8 +28,7 @@ iterable of blocks or a :class:`Relay` (both sent once: they cannot be replayed)
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
-@attrs.frozen
-class Request:
+class Request(NamedTuple):
     """One registry API request, as :meth:`Requester.send_request` sends it.
 
     Attributes:
