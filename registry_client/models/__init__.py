@@ -15,46 +15,66 @@ media types of an image config. ``converter`` is the cattrs converter behind the
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._mediatype import IMAGE_CONFIG_TYPES, manifest_media_type, specific_type
-from .descriptor import Descriptor, Platform
-from .image import (
-    ContainerConfig,
-    History,
-    Image,
-    ImageConfig,
-    ImageDetails,
-    RootFS,
-    TagPage,
-    parse_rfc3339,
-)
-from .manifest import (
-    Manifest,
-    ManifestList,
-    ManifestV2,
-    OCIIndex,
-    OCIManifest,
-    RawManifest,
-    manifest_class_for,
-)
-from .validation import Problem, ValidationReport
 
 if TYPE_CHECKING:
     from cattrs import Converter
 
+    from ._tag_page import TagPage
+    from .descriptor import Descriptor, Platform
+    from .image import (
+        ContainerConfig,
+        History,
+        Image,
+        ImageConfig,
+        ImageDetails,
+        RootFS,
+        parse_rfc3339,
+    )
+    from .manifest import (
+        Manifest,
+        ManifestList,
+        ManifestV2,
+        OCIIndex,
+        OCIManifest,
+        RawManifest,
+        manifest_class_for,
+    )
+    from .validation import Problem, ValidationReport
+
     converter: Converter
 
-# The cattrs converter is built on first use, so ``import registry_client`` stays cheap.
+# Each name loads its module on first use (PEP 562): listing tags needs TagPage and
+# Descriptor, not the manifest and image models, and the cattrs converter is built
+# only when a document is read or written.
+_LAZY = {
+    "Descriptor": ".descriptor", "Platform": ".descriptor",
+    "ContainerConfig": ".image", "History": ".image", "Image": ".image",
+    "ImageConfig": ".image", "ImageDetails": ".image", "RootFS": ".image",
+    "parse_rfc3339": ".image", "TagPage": "._tag_page",
+    "Manifest": ".manifest", "ManifestList": ".manifest", "ManifestV2": ".manifest",
+    "OCIIndex": ".manifest", "OCIManifest": ".manifest", "RawManifest": ".manifest",
+    "manifest_class_for": ".manifest",
+    "Problem": ".validation", "ValidationReport": ".validation",
+    "converter": "._converter",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name == "converter":
-        from ._converter import converter  # cattrs loads on first use
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
-        return converter
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def manifest_from_bytes(data: bytes, content_type: str | None = None) -> Manifest:

@@ -10,7 +10,8 @@ that were explicitly ``null``, so the blob is written back unchanged.
 
 :class:`Image` is what the library reports about a tag or digest,
 :class:`ImageDetails` what it reports about each platform of it, and
-:class:`TagPage` is one page of a repository's tag list.
+:class:`TagPage` is one page of a repository's tag list (defined in ``_tag_page``,
+so that listing tags does not load the image models).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import attrs
 
+from ._tag_page import TagPage
 from .descriptor import Platform
 
 __all__ = [
@@ -210,16 +212,3 @@ class ImageDetails:
     created: _dt.datetime | None
     labels: dict[str, str] = attrs.field(hash=False)
     size: int
-
-
-@attrs.frozen
-class TagPage:
-    """One page of a repository's tags.
-
-    ``last`` is the value to pass as ``last=`` to get the next page, or None
-    when this is the final page.
-    """
-
-    name: str
-    tags: list[str] = attrs.field(hash=False)
-    last: str | None = None
