@@ -79,8 +79,8 @@ class Repository(RepositoryName):
     def tags(self) -> TagService:
         """Tags of this repository: list them, resolve them to digests, delete one."""
         return services.TagService(
-            self.requester, self.name, manifests=self.manifests, blobs=self.blobs,
-            max_workers=self._max_workers,
+            self.requester, self.name, manifests=lambda: self.manifests,
+            blobs=lambda: self.blobs, max_workers=self._max_workers,
         )
 
     @cached_property

@@ -40,7 +40,7 @@ class AsyncRepository(RepositoryName):
         self.requester = requester
         manifests = ManifestFlows(requester, name)
         blobs = BlobFlows(requester, name)
-        tags = TagFlows(requester, name, manifests=manifests, blobs=blobs,
+        tags = TagFlows(requester, name, manifests=lambda: manifests, blobs=lambda: blobs,
                         max_workers=max_workers)
         self.manifests = AsyncManifestService(manifests, shell)
         self.blobs = AsyncBlobService(blobs, shell)

@@ -7,9 +7,9 @@ them with the blocking shell, ``registry_client.aio`` with the asyncio one.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Iterator
-from functools import partial
-from typing import Literal, overload
+from collections.abc import Callable, Iterable, Iterator
+from functools import cached_property, partial
+from typing import TYPE_CHECKING, Literal, overload
 
 from .._flow import Endpoint, Flow, Gather
 from .._http import parse_json
@@ -22,9 +22,11 @@ from ..quirks import max_page_size
 from ..reference import check_tag, is_valid_digest
 from ..requester import Requester
 from ._base import Service
-from ._tag_delete import BlobFlowsLike, TagDeleter
-from .blobs import BlobService
-from .manifests import ManifestFlows, ManifestService
+
+if TYPE_CHECKING:
+    from ._tag_delete import BlobFlowsLike, TagDeleter
+    from .blobs import BlobService
+    from .manifests import ManifestFlows, ManifestService
 
 MAX_TAGS_PER_PAGE = 100_000
 
@@ -62,17 +64,32 @@ def parse_tag_page(data: bytes, *, repository: str) -> tuple[str, list[str]]:
 class TagFlows(Service):
     """The flows of :class:`TagService`: what its methods send and what the answers
     mean, for both flavours of the API. Listings are :class:`Pager` objects (the flow of
-    each page in turn), so each flavour iterates them its own way."""
+    each page in turn), so each flavour iterates them its own way.
+
+    ``manifests`` and ``blobs`` make the repository's manifest and blob flows when
+    first needed (digests, deletes): listing tags loads neither.
+    """
 
     def __init__(
-        self, requester: Endpoint, repository: str, *, manifests: ManifestFlows,
-        blobs: BlobFlowsLike, max_workers: int = 4,
+        self, requester: Endpoint, repository: str, *, manifests: Callable[[], ManifestFlows],
+        blobs: Callable[[], BlobFlowsLike], max_workers: int = 4,
     ) -> None:
         super().__init__(requester, repository)
-        self._manifests = manifests
+        self._make_manifests = manifests
+        self._make_blobs = blobs
         self._max_workers = max(1, max_workers)
-        self._deleter = TagDeleter(requester, repository, manifests=manifests, blobs=blobs,
-                                   listed=self._all)
+
+    @cached_property
+    def _manifests(self) -> ManifestFlows:
+        return self._make_manifests()
+
+    @cached_property
+    def _deleter(self) -> TagDeleter:
+        # heavy (the tombstone manifest's models, uuid): loaded by the first tag delete
+        from ._tag_delete import TagDeleter
+
+        return TagDeleter(self._endpoint, self.repository, manifests=self._manifests,
+                          blobs=self._make_blobs(), listed=self._all)
 
     def _fetch(
         self, url: str, params: dict[str, str] | None = None,
@@ -170,12 +187,12 @@ class TagService(Service):
     """List and delete the tags of one repository."""
 
     def __init__(
-        self, requester: Requester, repository: str, *, manifests: ManifestService,
-        blobs: BlobService, max_workers: int = 4,
+        self, requester: Requester, repository: str, *, manifests: Callable[[], ManifestService],
+        blobs: Callable[[], BlobService], max_workers: int = 4,
     ) -> None:
         super().__init__(requester, repository)
-        self.flows = TagFlows(requester, repository, manifests=manifests.flows,
-                              blobs=blobs.flows, max_workers=max_workers)
+        self.flows = TagFlows(requester, repository, manifests=lambda: manifests().flows,
+                              blobs=lambda: blobs().flows, max_workers=max_workers)
 
     def list(self, n: int | None = None, last: str | None = None) -> TagPage:
         """One page of tags: ``TagPage(name, tags, last)``; ``last`` is None on the final page.
