@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from registry_client import Descriptor, ImageReference, Repository
+from registry_client import ImageReference, Repository
 
 from ._context import Context, UsageError
 from ._parser import Parser, add_verb
+
+if TYPE_CHECKING:
+    from registry_client import Descriptor
 
 __all__ = ["register"]
 

@@ -7,7 +7,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO, Literal, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TextIO
 
 import requests
 import requests.adapters
@@ -25,11 +25,13 @@ from registry_client import (
     parse_image_name,
 )
 from registry_client.auth import NO_CREDENTIALS_HINT
-from registry_client.progress import ProgressCallback
 
 from ._connection import INSECURE, choose, probe_protocol
 from ._log import Redactor, trace_hook
 from ._text import json_safe, printable
+
+if TYPE_CHECKING:
+    from registry_client.progress import ProgressCallback
 
 __all__ = ["Context", "UsageError"]
 

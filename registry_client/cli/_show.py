@@ -5,27 +5,35 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_client import (
-    Descriptor,
-    Image,
-    ImageConfig,
-    ImageDetails,
     ImageReference,
-    ManifestList,
-    ManifestV2,
-    OCIIndex,
-    OCIManifest,
     Platform,
     RegistryError,
     Repository,
     mediatypes,
+    models,
 )
 from registry_client.models import IMAGE_CONFIG_TYPES, manifest_from_bytes
 
 from ._context import Context, UsageError
 from ._parser import Parser, add_verb
+
+if TYPE_CHECKING:
+    from registry_client import (
+        Descriptor,
+        Image,
+        ImageConfig,
+        ImageDetails,
+        ManifestList,
+        ManifestV2,
+        OCIIndex,
+        OCIManifest,
+    )
+
+# The manifest and image models load when a verb reads one (``models.X``), not for
+# every command line (``registry-client ls`` stays light).
 
 __all__ = ["image_json", "one_platform", "register"]
 
@@ -124,12 +132,12 @@ def _single(
     """The single-platform manifest of ``reference`` (and its index entry, for an index)."""
     manifest = repo.manifests.get(reference)
     entry = None
-    if isinstance(manifest, ManifestList | OCIIndex):
+    if isinstance(manifest, models.ManifestList | models.OCIIndex):
         entry = platform_entry(ctx, manifest, required=required)
         if entry is None:
             return None, None
         manifest = repo.manifests.get(entry.digest)
-    if not isinstance(manifest, ManifestV2 | OCIManifest):
+    if not isinstance(manifest, models.ManifestV2 | models.OCIManifest):
         raise LookupError(f"{reference}: an index inside an index is not supported here")
     if entry is None:
         refuse_other_platform(ctx, repo, manifest)
@@ -161,11 +169,11 @@ def one_platform(ctx: Context, repo: Repository, reference: str) -> str:
     """
     raw = repo.manifests.get_raw(reference)
     manifest = manifest_from_bytes(raw.data, raw.media_type)
-    if isinstance(manifest, ManifestList | OCIIndex):
+    if isinstance(manifest, models.ManifestList | models.OCIIndex):
         entry = platform_entry(ctx, manifest)
         assert entry is not None
         return entry.digest
-    if isinstance(manifest, ManifestV2 | OCIManifest):
+    if isinstance(manifest, models.ManifestV2 | models.OCIManifest):
         refuse_other_platform(ctx, repo, manifest, name=reference)
     return raw.digest
 
@@ -182,11 +190,11 @@ def run_manifest(ctx: Context) -> int:
     raw = repo.manifests.get_raw(reference)
     if ctx.platform is not None:
         manifest = manifest_from_bytes(raw.data, raw.media_type)  # as get: no second GET
-        if isinstance(manifest, ManifestList | OCIIndex):
+        if isinstance(manifest, models.ManifestList | models.OCIIndex):
             entry = platform_entry(ctx, manifest)
             assert entry is not None
             raw = repo.manifests.get_raw(entry.digest)
-        elif isinstance(manifest, ManifestV2 | OCIManifest):
+        elif isinstance(manifest, models.ManifestV2 | models.OCIManifest):
             refuse_other_platform(ctx, repo, manifest)
     ctx.write_bytes(raw.data)
     return 0
@@ -198,11 +206,11 @@ def run_digest(ctx: Context) -> int:
     head = repo.manifests.head(reference)
     if ctx.platform is not None:
         manifest = repo.manifests.get(head.digest)
-        if isinstance(manifest, ManifestList | OCIIndex):
+        if isinstance(manifest, models.ManifestList | models.OCIIndex):
             entry = platform_entry(ctx, manifest)
             assert entry is not None
             head = entry
-        elif isinstance(manifest, ManifestV2 | OCIManifest):
+        elif isinstance(manifest, models.ManifestV2 | models.OCIManifest):
             refuse_other_platform(ctx, repo, manifest)
     if ctx.json:
         ctx.print_json({
@@ -320,7 +328,7 @@ def run_inspect(ctx: Context) -> int:
     # per platform: digest, created, labels and config + layer bytes (one for a single image,
     # from the manifest and config already read: no second round of requests for them)
     if not is_index and manifest is not None and config is not None:
-        details = [ImageDetails(
+        details = [models.ImageDetails(
             platform=config.platform, digest=image.digest, created=config.created_at,
             labels=dict(config.labels),
             size=manifest.config.size + sum(layer.size for layer in manifest.layers))]

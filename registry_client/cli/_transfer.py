@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from registry_client import CopyPlan, Image, ImageReference, Registry
+import registry_client
+from registry_client import ImageReference, Registry
 
 from ._connection import add_tls_verify_flags
 from ._context import DEFAULT_TAG, Context, Side, UsageError
@@ -16,6 +17,7 @@ from ._show import image_json, one_platform
 from ._skopeo import skopeo_entries
 
 if TYPE_CHECKING:
+    from registry_client import CopyPlan, Image
     from registry_client.sync import SyncResult
 
 __all__ = ["register"]
@@ -224,8 +226,8 @@ def _report_sync(ctx: Context, result: SyncResult) -> int:
     With ``--json``, ``sync`` and ``copy --all-tags`` print one object, dry run or
     not: ``copied``, ``planned``, ``failed`` and ``vanished``.
     """
-    plans = [r for r in result.copied if isinstance(r, CopyPlan)]
-    images = [r for r in result.copied if isinstance(r, Image)]
+    plans = [r for r in result.copied if isinstance(r, registry_client.CopyPlan)]
+    images = [r for r in result.copied if isinstance(r, registry_client.Image)]
     if ctx.json:  # one shape, dry run or not, failures and vanished tags included
         ctx.print_json({
             "copied": [image_json(i) for i in images],
