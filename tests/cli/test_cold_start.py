@@ -1,0 +1,82 @@
+"""Cold start: what a fresh process loads for ``import registry_client``, for
+``from registry_client import Registry`` and for ``registry-client ls``.
+
+Each check runs a new interpreter and reads its ``sys.modules``: a module that a
+change starts importing at the top of the cheap path (the models, cattrs, tqdm,
+the image machinery, asyncio) fails here, by name, before it shows in a benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from registry_client.testing import LocalRegistry, seed_tags
+
+# Never needed to build a Registry or to list tags: the manifest and image models and
+# their cattrs converter, progress events and bars, the image/blob/manifest services,
+# the tag-delete tombstone (uuid), the asyncio flavour, sync and retention.
+HEAVY = (
+    "cattrs", "tqdm", "uuid", "asyncio", "httpx",
+    "registry_client.models.image", "registry_client.models.manifest",
+    "registry_client.models._converter", "registry_client.progress",
+    "registry_client.layout",
+    "registry_client.services.images", "registry_client.services.blobs",
+    "registry_client.services.manifests", "registry_client.services._tag_delete",
+    "registry_client.services._plan", "registry_client.services._copy",
+    "registry_client.aio", "registry_client.sync", "registry_client.retention",
+)
+
+_REPORT = "import json, sys; json.dump(sorted(sys.modules), open(sys.argv[1], 'w'))"
+
+
+def _modules_after(code: str, tmp_path: Path, *args: str,
+                   env: dict[str, str] | None = None) -> set[str]:
+    """The modules loaded by a new interpreter once ``code`` has run."""
+    out = tmp_path / "modules.json"
+    result = subprocess.run(
+        [sys.executable, "-c", f"{code}\n{_REPORT}", str(out), *args],
+        check=False, timeout=60, cwd=tmp_path, capture_output=True, text=True,
+        env={**os.environ, **(env or {})},
+    )
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(out.read_text()))
+
+
+def _loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in names))
+
+
+def test_import_registry_client_loads_only_the_errors(tmp_path: Path) -> None:
+    modules = _modules_after("import registry_client", tmp_path)
+    assert _loaded(modules, ("registry_client",)) == ["registry_client", "registry_client.errors"]
+    assert _loaded(modules, ("requests", "attrs", "attr")) == []
+
+
+def test_registry_import_loads_no_service_or_model(tmp_path: Path) -> None:
+    modules = _modules_after("from registry_client import Registry", tmp_path)
+    assert "registry_client.registry" in modules and "requests" in modules
+    assert _loaded(modules, HEAVY) == []
+    assert _loaded(modules, ("registry_client.models", "registry_client.services.tags")) == []
+
+
+def test_ls_loads_only_what_a_tag_list_needs(
+    anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+    docker_config_dir: Path,
+) -> None:
+    seed_tags(anon_registry, unique_repository, ["1.0", "2.0"])
+    code = (
+        "import contextlib, io, sys\n"
+        "from registry_client.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    status = main(['ls', sys.argv[2], '--plain-http'])\n"
+        "assert status == 0 and sorted(out.getvalue().split()) == ['1.0', '2.0'], out.getvalue()\n"
+    )
+    modules = _modules_after(code, tmp_path, f"{anon_registry.host}/{unique_repository}",
+                             env={"DOCKER_CONFIG": str(docker_config_dir)})
+    assert "registry_client.services.tags" in modules  # the check did list the tags
+    assert _loaded(modules, HEAVY) == []
