@@ -12,10 +12,9 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-import attrs
 import requests
 import urllib3.exceptions
 
@@ -72,8 +71,7 @@ def of(*types: type[BaseException]) -> Match:
     return lambda e: isinstance(e, types)
 
 
-@attrs.frozen
-class FailureTypes:
+class FailureTypes(NamedTuple):
     """Which exceptions of one HTTP library mean which connection failure.
 
     :func:`connection_failure` decides the kinds, in one order, for every HTTP

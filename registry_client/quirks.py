@@ -10,16 +10,14 @@ costs one round trip once, not on every call.
 from __future__ import annotations
 
 import fnmatch
-
-import attrs
+from typing import NamedTuple
 
 from .reference import DOCKER_HUB_HOSTS
 
 __all__ = ["QUIRKS", "Quirk", "chunk_size_limit", "has_quirk", "max_page_size"]
 
 
-@attrs.frozen
-class Quirk:
+class Quirk(NamedTuple):
     """One registry behaviour the client adapts to."""
 
     name: str
