@@ -9,14 +9,12 @@ difference is written below as data, with its reason.
 from __future__ import annotations
 
 import random
-
-import attrs
+from typing import NamedTuple
 
 __all__ = ["CHUNK_POLICY", "REGISTRY_POLICY", "TOKEN_POLICY", "RetryPolicy"]
 
 
-@attrs.frozen
-class RetryPolicy:
+class RetryPolicy(NamedTuple):
     """When to try a request again and how long to wait first.
 
     Attributes:
@@ -38,12 +36,12 @@ class RetryPolicy:
 
     def with_statuses(self, *statuses: int) -> RetryPolicy:
         """This policy, also retrying ``statuses``."""
-        return attrs.evolve(self, statuses=self.statuses | frozenset(statuses))
+        return self._replace(statuses=self.statuses | frozenset(statuses))
 
     def tuned(self, *, retries: int, backoff: float, max_backoff: float) -> RetryPolicy:
         """This policy with a registry's own ``retries``, ``backoff`` and ``max_backoff``."""
-        return attrs.evolve(self, retries=max(0, int(retries)), backoff=backoff,
-                                   max_backoff=max_backoff)
+        return self._replace(retries=max(0, int(retries)), backoff=backoff,
+                             max_backoff=max_backoff)
 
     def should_retry(self, attempt: int, status: int | None = None) -> bool:
         """True when try number ``attempt`` (0: the first) may be followed by another.

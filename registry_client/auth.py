@@ -25,10 +25,9 @@ import re
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
-import attrs
 import requests
 
 from ._auth_basic import (
@@ -103,8 +102,9 @@ REFUSAL_REUSE = 1.0
 same token without asking again (the workers of one burst get one failed login)."""
 
 
-@attrs.define
-class _Token:
+class _Token(NamedTuple):
+    """A token and when it stops being used (monotonic seconds)."""
+
     value: str
     expires_at: float
 
