@@ -16,12 +16,12 @@ from registry_client import (
     Authenticator,
     ImageReference,
     InvalidReferenceError,
-    Platform,
     Registry,
     Repository,
     TokenAuthenticator,
     __version__,
     docker_config,
+    models,
     parse_image_name,
 )
 from registry_client.auth import NO_CREDENTIALS_HINT
@@ -31,6 +31,7 @@ from ._log import Redactor, trace_hook
 from ._text import json_safe, printable
 
 if TYPE_CHECKING:
+    from registry_client import Platform
     from registry_client.progress import ProgressCallback
 
 __all__ = ["Context", "UsageError"]
@@ -87,7 +88,7 @@ class Context:
         if value is None:
             return None
         try:
-            return Platform.parse(value)
+            return models.Platform.parse(value)
         except ValueError as exc:
             raise UsageError(f"--platform: {exc}") from None
 

@@ -7,14 +7,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from registry_client import (
-    ImageReference,
-    Platform,
-    RegistryError,
-    Repository,
-    mediatypes,
-    models,
-)
+from registry_client import ImageReference, RegistryError, Repository, mediatypes, models
 from registry_client.models import IMAGE_CONFIG_TYPES, manifest_from_bytes
 
 from ._context import Context, UsageError
@@ -30,6 +23,7 @@ if TYPE_CHECKING:
         ManifestV2,
         OCIIndex,
         OCIManifest,
+        Platform,
     )
 
 # The manifest and image models load when a verb reads one (``models.X``), not for
@@ -38,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["image_json", "one_platform", "register"]
 
 _CHUNK = 1 << 20
-_DEFAULT_PLATFORM = Platform(architecture="amd64", os="linux")
 _PLATFORM_RULE = (
     "For a multi-platform image (index or manifest list) the platform is the one\n"
     "given with --platform; without it, the only entry of the index, else its\n"
@@ -118,7 +111,7 @@ def platform_entry(
         return found
     if len(index.manifests) == 1:
         return index.manifests[0]
-    found = index.find_platform(_DEFAULT_PLATFORM)
+    found = index.find_platform(models.Platform(architecture="amd64", os="linux"))
     if found is None and required:
         raise LookupError(
             f"this image has several platforms ({have}): choose one with --platform"

@@ -11,19 +11,21 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Literal, overload
 
+from .. import models
 from .._flow import Endpoint, Flow, Gather
 from .._http import parse_json
 from .._log import log
 from .._pagination import Pager, every_page, next_link
 from .._vanished import tag_vanished
 from ..errors import InvalidReferenceError, NotFoundError, RegistryResponseError
-from ..models import Descriptor, TagPage
+from ..models import TagPage
 from ..quirks import max_page_size
 from ..reference import check_tag, is_valid_digest
 from ..requester import Requester
 from ._base import Service
 
 if TYPE_CHECKING:
+    from ..models import Descriptor
     from ._tag_delete import BlobFlowsLike, TagDeleter
     from .blobs import BlobService
     from .manifests import ManifestFlows, ManifestService
@@ -171,7 +173,8 @@ class TagFlows(Service):
             if not tag_vanished(again, base, self.repository, reference):
                 raise
             return None
-        return Descriptor(media_type=raw.media_type, digest=raw.digest, size=len(raw.data))
+        return models.Descriptor(media_type=raw.media_type, digest=raw.digest,
+                                 size=len(raw.data))
 
     def delete(self, tag: str) -> Flow[None]:
         """The flow of :meth:`TagService.delete`."""

@@ -80,3 +80,6 @@ def test_ls_loads_only_what_a_tag_list_needs(
                              env={"DOCKER_CONFIG": str(docker_config_dir)})
     assert "registry_client.services.tags" in modules  # the check did list the tags
     assert _loaded(modules, HEAVY) == []
+    assert _loaded(modules, ("registry_client.models",)) == [
+        "registry_client.models", "registry_client.models._mediatype",
+        "registry_client.models._tag_page"]
