@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from registry_client import NotFoundError, ValidationReport
+from registry_client import NotFoundError
 
 from ._artifacts import descriptor_json, key_values
 from ._context import Context, UsageError
 from ._parser import Parser, add_verb
 from ._transfer import _report
+
+if TYPE_CHECKING:
+    from registry_client import ValidationReport
 
 __all__ = ["register"]
 
