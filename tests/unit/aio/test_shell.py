@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from _loop_stall import longest_stall
 
 from registry_client._flow import Call, Drain, Flow, Gather, Offload
 from registry_client._request import Request
@@ -102,7 +108,8 @@ async def test_a_cut_body_raises_after_the_sink_had_every_byte_received() -> Non
 @pytest.mark.anyio
 async def test_the_loop_stays_responsive_while_a_slow_sink_takes_large_blocks() -> None:
     """A sink that takes 150 ms a block (hashing 1 MiB blocks on a slow disk) never
-    stalls the loop: a heartbeat sees no gap over 100 ms."""
+    stalls the loop: a heartbeat sees no gap over 100 ms that a plain thread's heartbeat
+    does not share (a busy machine holds up both; tests/_loop_stall.py)."""
     hasher = hashlib.sha256()
     sink_threads: set[int] = set()
 
@@ -111,27 +118,13 @@ async def test_the_loop_stays_responsive_while_a_slow_sink_takes_large_blocks() 
         hasher.update(block)
         time.sleep(0.15)
 
-    gaps: list[float] = []
-    stop = asyncio.Event()
-
-    async def heartbeat() -> None:
-        last = time.monotonic()
-        while not stop.is_set():
-            await asyncio.sleep(0.005)
-            now = time.monotonic()
-            gaps.append(now - last)
-            last = now
-
     chunks = [bytes([i % 251]) * 65_536 for i in range(16 * 8)]  # 8 MiB
-    beat = asyncio.ensure_future(heartbeat())
-    await asyncio.sleep(0.01)
-    n = await arun(_download(slow_sink), AsyncShell(_Sender(_stream(chunks))))
-    stop.set()
-    await beat
+    n, stall = await longest_stall(
+        lambda: arun(_download(slow_sink), AsyncShell(_Sender(_stream(chunks)))))
     assert n == 8 << 20
     assert hasher.hexdigest() == hashlib.sha256(b"".join(chunks)).hexdigest()
     assert threading.get_ident() not in sink_threads
-    assert max(gaps) < 0.1, f"the loop stalled for {max(gaps):.3f} s"
+    assert stall.ours < 0.1, str(stall)
 
 
 @pytest.mark.anyio
