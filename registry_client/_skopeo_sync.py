@@ -23,6 +23,7 @@ Scalars are read as the text written, as Go's YAML reads them into strings
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +34,7 @@ import attrs
 from ._syncfile import _load_yaml
 from .reference import parse_image_name
 
-__all__ = ["SkopeoRegistry", "read_skopeo_sync", "skopeo_pairs"]
+__all__ = ["SkopeoRegistry", "read_skopeo_sync", "skopeo_destination", "skopeo_pairs"]
 
 _KEYS = frozenset({"images", "images-by-tag-regex", "tls-verify", "credentials", "cert-dir"})
 _TRUE = frozenset({"true", "yes", "on", "y"})
@@ -156,6 +157,33 @@ def _credentials(where: str, value: Any) -> tuple[str, str] | None:
     return username, password
 
 
+def skopeo_destination(destination: str) -> str:
+    """``DEST`` of ``skopeo sync --dest docker``, cleaned as Go's ``path.Join`` cleans it.
+
+    skopeo 1.9.3 joins ``DEST`` and the last path component of each source repository
+    with ``path.Join``: a bare registry (``127.0.0.1:5000``), a trailing slash
+    (``HOST/``, ``HOST/x/y/``) and doubled slashes are all fine. ``http://`` or
+    ``https://`` in front is kept.
+
+    Raises:
+        ValueError: ``DEST`` is not a registry or a registry path (a tag or digest in it,
+            an invalid name).
+    """
+    scheme, sep, rest = destination.partition("://")
+    if not sep:
+        scheme, rest = "", destination
+    cleaned = posixpath.normpath(rest).strip("/") if rest.strip("/") else ""
+    prefix = f"{scheme}://" if sep else ""
+    try:
+        ref = parse_image_name(f"{prefix}{cleaned}/x", allow_scheme=True) if cleaned else None
+    except ValueError:
+        ref = None
+    if ref is None or ref.tag is not None or ref.digest is not None:
+        raise ValueError(f"{destination!r}: give a registry or a registry path such as "
+                         "localhost:5000 or localhost:5000/mirror, without tag or digest")
+    return f"{prefix}{cleaned}"
+
+
 def skopeo_pairs(
     registries: list[SkopeoRegistry], destination: str,
     list_tags: Callable[[str, str], list[str]],
@@ -163,12 +191,13 @@ def skopeo_pairs(
     """``(source, target)`` pairs that copy what the file names to where skopeo puts it.
 
     ``destination`` is the ``DEST`` of ``skopeo sync --dest docker``; each image goes
-    to ``DEST/<last path component>`` with its own tag (by digest: no tag). A
+    to ``DEST/<last path component>`` with its own tag (by digest: no tag), joined
+    as Go's ``path.Join`` joins (see :func:`skopeo_destination`). A
     repository with an empty list is every tag (the sync lists them); a tag regex
     needs the tags now: ``list_tags(registry, repository)`` lists them. A pair
     named twice is kept once.
     """
-    dest = destination.rstrip("/")
+    dest = skopeo_destination(destination)
     pairs: list[tuple[str, str]] = []
     for reg in registries:
         for repo, refs in reg.images.items():

@@ -21,20 +21,20 @@ def skopeo_entries(ctx: Context, path: str, destination: str) -> list[SyncEntry]
     ``images-by-tag-regex`` are listed now, from the source registry.
 
     Raises:
-        UsageError: the file is not a skopeo sync file, or DEST is not a repository path.
+        UsageError: the file is not a skopeo sync file, or DEST is not a registry (path).
     """
     # this verb only: a quicker start for the others
-    from registry_client._skopeo_sync import read_skopeo_sync, skopeo_pairs
-    from registry_client.sync import SyncEntry
+    from registry_client._skopeo_sync import read_skopeo_sync, skopeo_destination, skopeo_pairs
+    from registry_client.sync import SyncEntry  # this verb only, as above
 
     try:
         registries = read_skopeo_sync(path)
     except (OSError, ValueError) as exc:
         raise UsageError(f"--src-yaml: {exc}") from None
-    dest = ctx.reference(destination, "sync destination")
-    if dest.tag is not None or dest.digest is not None:
-        raise UsageError(f"sync destination {destination!r}: give a registry path such as "
-                         "localhost:5000/mirror, without tag or digest")
+    try:
+        destination = skopeo_destination(destination)
+    except ValueError as exc:
+        raise UsageError(f"sync destination {exc}") from None
     for reg in registries:
         ctx.set_registry_options(reg.domain, tls_verify=reg.tls_verify,
                                  credentials=reg.credentials)

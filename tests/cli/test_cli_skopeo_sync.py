@@ -140,3 +140,20 @@ def test_src_yaml_refuses_what_it_cannot_read(
     result = cli("sync", "--src-yaml", str(sync_file), "localhost:1/mirror")
     assert result.returncode == 2
     assert message.encode() in result.stderr
+
+
+@pytest.mark.parametrize(("dest", "path"), [("", "b"), ("/", "b"), ("/x/y/", "x/y/b")])
+def test_src_yaml_dest_may_be_a_bare_registry_or_end_in_a_slash_as_in_skopeo(
+    cli: CliRunner, local_registry_factory: LocalRegistryFactory,
+    anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+    dest: str, path: str,
+) -> None:
+    """skopeo 1.9.3 path.Joins DEST and the last path component: HOST -> HOST/b:1.0."""
+    image = seed_image(anon_registry, f"{unique_repository}/conv/b", "1.0")
+    target = local_registry_factory("anonymous")
+    sync_file = tmp_path / "sync.yaml"
+    sync_file.write_text(f"{anon_registry.host}:\n  tls-verify: false\n"
+                         f"  images:\n    {unique_repository}/conv/b: ['1.0']\n")
+    done = cli("sync", "--src-yaml", str(sync_file), f"{target.host}{dest}")
+    assert done.returncode == 0, done.stderr
+    assert inventory(target) == {f"{path}:1.0": image.digest}

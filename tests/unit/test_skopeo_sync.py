@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from registry_client._skopeo_sync import SkopeoRegistry, read_skopeo_sync, skopeo_pairs
+from registry_client._skopeo_sync import (
+    SkopeoRegistry,
+    read_skopeo_sync,
+    skopeo_destination,
+    skopeo_pairs,
+)
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -74,6 +79,28 @@ def test_a_pair_named_twice_is_kept_once() -> None:
                                   "  images-by-tag-regex:\n    app: ^1$\n")
     assert skopeo_pairs([reg], "d.example/m", lambda r, p: ["1", "2"]) == [
         ("r.example/app:1", "d.example/m/app")]
+
+
+@pytest.mark.parametrize(("dest", "target"), [
+    ("127.0.0.1:5000", "127.0.0.1:5000/b"),  # a bare registry: skopeo 1.9.3 takes it
+    ("127.0.0.1:5000/", "127.0.0.1:5000/b"),
+    ("127.0.0.1:5000/x/y/", "127.0.0.1:5000/x/y/b"),
+    ("127.0.0.1:5000//x//y", "127.0.0.1:5000/x/y/b"),  # Go's path.Join cleans
+])
+def test_dest_is_joined_with_the_last_path_component_as_go_path_join(
+    dest: str, target: str,
+) -> None:
+    [reg] = read_skopeo_sync_text("r.example:\n  images:\n    conv/b: ['1.0']\n")
+    normal = skopeo_destination(dest)
+    assert skopeo_pairs([reg], normal, lambda r, p: []) == [("r.example/conv/b:1.0", target)]
+    assert skopeo_pairs([reg], dest, lambda r, p: []) == [("r.example/conv/b:1.0", target)]
+
+
+@pytest.mark.parametrize("dest", ["", "/", "r.example/m:1.0", f"r.example/m@{DIGEST}",
+                                  "R.example/Bad Name"])
+def test_a_dest_that_is_no_registry_path_is_a_value_error(dest: str) -> None:
+    with pytest.raises(ValueError, match="registry"):
+        skopeo_destination(dest)
 
 
 @pytest.mark.parametrize(("text", "message"), [
