@@ -23,9 +23,8 @@ from typing import TextIO, cast
 import urllib3
 
 from registry_client import InvalidReferenceError, RegistryError
-from registry_client.requester import HTTPS_PORT_HINT, TIMEOUT_HINT, TLS_HINT
 
-from ._context import Context, UsageError
+from ._context import Context, UsageError, in_cli_words
 from ._log import Redactor, install_logging, remove_logging
 from ._parser import PROG
 from ._text import printable, printable_lines
@@ -41,27 +40,6 @@ EXIT_INTERRUPTED = 130
 EXIT_CLOSED_STDOUT = 141
 # -o names for standard output itself: a broken pipe there is the quiet 141 too
 _STDOUT_NAMES = frozenset({"-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"})
-_CLI_TLS_HINT = ("--skip-tls-verify or --insecure skips the check (REQUESTS_CA_BUNDLE names "
-                 "a CA bundle); --plain-http is for a plain-HTTP registry")
-# plain HTTP without --plain-http: a loopback host's default
-_CLI_LOOPBACK_HINT = ("write https:// before the host, or use --insecure (a self-signed "
-                      "certificate): loopback hosts speak plain HTTP by default")
-# The library's advice names its arguments; the command line's names its flags.
-_CLI_WORDS = (
-    (TLS_HINT, _CLI_TLS_HINT),
-    ("use protocol='http'", "use --plain-http"),
-    (TIMEOUT_HINT, "raise --timeout for a slow registry"),
-    (HTTPS_PORT_HINT, "is it an HTTPS port? drop --plain-http"),
-    ("drop protocol='http' (--plain-http)", "drop --plain-http"),
-)
-
-
-def _in_cli_words(message: str, plain_http: bool = True) -> str:
-    for library, cli in _CLI_WORDS:
-        message = message.replace(library, cli)
-    return message if plain_http else message.replace("drop --plain-http", _CLI_LOOPBACK_HINT)
-
-
 def _one_line(text: str) -> str:
     return " ".join(text.split()) or "unknown error"
 
@@ -130,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         _report(redactor, verbose, f"{exc} (see '{PROG} {args.verb} --help')")
         return EXIT_USAGE
     except RegistryError as exc:
-        message = _in_cli_words(str(exc), bool(getattr(args, "plain_http", False)))
+        message = in_cli_words(str(exc), bool(getattr(args, "plain_http", False)))
         _report(redactor, verbose, ctx.explain(message) if ctx is not None else message)
         return EXIT_FAILED
     except BrokenPipeError as exc:

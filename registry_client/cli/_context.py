@@ -25,6 +25,7 @@ from registry_client import (
     parse_image_name,
 )
 from registry_client.auth import NO_CREDENTIALS_HINT
+from registry_client.requester import HTTPS_PORT_HINT, TIMEOUT_HINT, TLS_HINT
 
 from ._connection import INSECURE, choose, probe_protocol
 from ._log import Redactor, trace_hook
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from registry_client import Platform
     from registry_client.progress import ProgressCallback
 
-__all__ = ["Context", "UsageError"]
+__all__ = ["CLI_LOOPBACK_HINT", "CLI_TLS_HINT", "Context", "UsageError", "in_cli_words"]
 
 ENV_USERNAME = "REGISTRY_USERNAME"
 ENV_PASSWORD = "REGISTRY_PASSWORD"
@@ -47,6 +48,26 @@ _CLI_NO_CREDENTIALS_SIDES = ("no credentials were given: use --src-creds USER[:P
                              "--dest-creds USER[:PASSWORD] or `docker login`")
 
 Side = Literal["src", "dest"]
+CLI_TLS_HINT = ("--skip-tls-verify or --insecure skips the check (REQUESTS_CA_BUNDLE names "
+                 "a CA bundle); --plain-http is for a plain-HTTP registry")
+# plain HTTP without --plain-http: a loopback host's default
+CLI_LOOPBACK_HINT = ("write https:// before the host, or use --insecure (a self-signed "
+                      "certificate): loopback hosts speak plain HTTP by default")
+# The library's advice names its arguments; the command line's names its flags.
+_CLI_WORDS = (
+    (TLS_HINT, CLI_TLS_HINT),
+    ("use protocol='http'", "use --plain-http"),
+    (TIMEOUT_HINT, "raise --timeout for a slow registry"),
+    (HTTPS_PORT_HINT, "is it an HTTPS port? drop --plain-http"),
+    ("drop protocol='http' (--plain-http)", "drop --plain-http"),
+)
+
+
+def in_cli_words(message: str, plain_http: bool = True) -> str:
+    """A library message with the flags' names in place of the library's arguments."""
+    for library, cli in _CLI_WORDS:
+        message = message.replace(library, cli)
+    return message if plain_http else message.replace("drop --plain-http", CLI_LOOPBACK_HINT)
 
 
 class UsageError(Exception):
@@ -81,6 +102,8 @@ class Context:
         self._registry_tls_verify: dict[str, bool] = {}
         self._registry_credentials: dict[str, tuple[str, str]] = {}
         self._probed: dict[str, Literal["http", "https"]] = {}  # --insecure: what answered
+        # advice in other words than the flags' (a skopeo sync file's keys): (old, new)
+        self.advice_words: list[tuple[str, str]] = []
 
     # -- flags ---------------------------------------------------------------------------
     @staticmethod
@@ -208,8 +231,8 @@ class Context:
         self, domain: str, *, tls_verify: bool | None = None,
         credentials: tuple[str, str] | None = None,
     ) -> None:
-        """A registry's own ``tls-verify`` and credentials (a skopeo sync file's): they win
-        over the side's flags for that registry."""
+        """A source registry's own ``tls-verify`` and credentials (a skopeo sync file's):
+        they win over the --src-* flags for that registry (not as a destination)."""
         if tls_verify is not None:
             self._registry_tls_verify[domain.lower()] = tls_verify
         if credentials is not None:
@@ -218,6 +241,9 @@ class Context:
 
     def explain(self, message: str) -> str:
         """A library error message with the CLI's flags in place of the library's advice."""
+        message = in_cli_words(message, bool(getattr(self.args, "plain_http", False)))
+        for old, new in self.advice_words:
+            message = message.replace(old, new)
         hint = (_CLI_NO_CREDENTIALS_SIDES if hasattr(self.args, "src_creds")
                 else _CLI_NO_CREDENTIALS)
         return message.replace(NO_CREDENTIALS_HINT, hint)
@@ -250,7 +276,8 @@ class Context:
     def authenticator(self, domain: str, side: Side | None = None) -> Authenticator | None:
         """Credentials for ``domain``: the side's --*-creds > flags > environment >
         docker config > anonymous."""
-        explicit = self._registry_credentials.get(domain.lower())
+        explicit = (self._registry_credentials.get(domain.lower()) if side != "dest"
+                    else None)
         if explicit is None:
             explicit = self._side_credentials.get(side or "", self._credentials)
         if explicit is not None:
@@ -284,7 +311,7 @@ class Context:
         """
         args = self.args
         domain = ref.domain.lower()
-        tls_verify = self._registry_tls_verify.get(domain)
+        tls_verify = self._registry_tls_verify.get(domain) if side != "dest" else None
         if tls_verify is None and side is not None:
             tls_verify = getattr(args, f"{side}_tls_verify", None)
         choice, verify = choose(ref, args, tls_verify)

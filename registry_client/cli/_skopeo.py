@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._context import Context, UsageError
+from ._context import CLI_LOOPBACK_HINT, CLI_TLS_HINT, Context, UsageError
 
 if TYPE_CHECKING:
     from registry_client.sync import SyncEntry
@@ -12,12 +12,25 @@ if TYPE_CHECKING:
 __all__ = ["skopeo_entries"]
 
 
+_FILE_TLS = "tls-verify: false under the source registry in the sync file"
+_ADVICE = (  # the file's key (sources) or --dest-tls-verify (DEST), not --plain-http
+    (CLI_TLS_HINT, f"{_FILE_TLS} (--dest-tls-verify=false for DEST) skips the check "
+                   "(REQUESTS_CA_BUNDLE names a CA bundle)"),
+    (CLI_LOOPBACK_HINT, "write https:// before DEST, or --dest-tls-verify=false: loopback "
+                        "hosts speak plain HTTP by default"),
+    ("use --plain-http", f"set {_FILE_TLS} (--dest-tls-verify=false for DEST)"),
+    ("drop --plain-http", "write https:// before DEST, or --dest-tls-verify=false"),
+)
+
+
 def skopeo_entries(ctx: Context, path: str, destination: str) -> list[SyncEntry]:
     """The sync entries of a skopeo sync file copied under ``destination``, as
     ``skopeo sync --src yaml --dest docker FILE DEST`` (no ``--scoped``) names them.
 
     Each registry's ``tls-verify`` and ``credentials`` in the file are given to the
-    context (they win over the --src-* flags for that registry). Tags for
+    context for it as a source: as in skopeo 1.9.3, the file alone sets a source
+    registry's TLS (no ``tls-verify``: true, HTTPS with the certificate checked, loopback
+    hosts too; ``--src-tls-verify`` does not change it). Tags for
     ``images-by-tag-regex`` are listed now, from the source registry.
 
     Raises:
@@ -36,8 +49,10 @@ def skopeo_entries(ctx: Context, path: str, destination: str) -> list[SyncEntry]
     except ValueError as exc:
         raise UsageError(f"sync destination {exc}") from None
     for reg in registries:
-        ctx.set_registry_options(reg.domain, tls_verify=reg.tls_verify,
+        tls_verify = True if reg.tls_verify is None else reg.tls_verify  # skopeo's default
+        ctx.set_registry_options(reg.domain, tls_verify=tls_verify,
                                  credentials=reg.credentials)
+    ctx.advice_words.extend(_ADVICE)
 
     def list_tags(domain: str, repository: str) -> list[str]:
         ref = ctx.reference(f"{domain}/{repository}", "sync source")

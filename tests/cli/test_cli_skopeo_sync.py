@@ -109,7 +109,7 @@ def test_src_yaml_credentials_and_dry_run(
     target = local_registry_factory("anonymous")
     sync_file = tmp_path / "sync.yaml"
     sync_file.write_text(
-        f"{basic_registry.host}:\n"
+        f"{basic_registry.host}:\n  tls-verify: false\n"  # plain HTTP, as skopeo needs
         f"  images:\n    {unique_repository}/team/app: ['1.0']\n"
         f"  credentials:\n    username: alice\n    password: {password}\n")
     dry = cli("sync", "--src-yaml", str(sync_file), f"{target.host}/m", "--dry-run", "--json")
@@ -157,3 +157,30 @@ def test_src_yaml_dest_may_be_a_bare_registry_or_end_in_a_slash_as_in_skopeo(
     done = cli("sync", "--src-yaml", str(sync_file), f"{target.host}{dest}")
     assert done.returncode == 0, done.stderr
     assert inventory(target) == {f"{path}:1.0": image.digest}
+
+
+@pytest.mark.parametrize("flags", [[], ["--src-tls-verify=false"]])
+def test_src_yaml_without_tls_verify_is_https_verified_as_in_skopeo(
+    cli: CliRunner, local_registry_factory: LocalRegistryFactory,
+    anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path, flags: list[str],
+) -> None:
+    """skopeo 1.9.3 sets each source registry's TLS from the file alone: no tls-verify
+    is true (HTTPS, checked), and --src-tls-verify does not change it. A plain-HTTP
+    loopback source without ``tls-verify: false`` fails, for skopeo and for us."""
+    skopeo = shutil.which("skopeo")
+    assert skopeo is not None, "skopeo (Debian package) is part of the test setup"
+    seed_image(anon_registry, f"{unique_repository}/conv/b", "1.0")
+    target = local_registry_factory("anonymous")
+    sync_file = tmp_path / "sync.yaml"
+    sync_file.write_text(f"{anon_registry.host}:\n"
+                         f"  images:\n    {unique_repository}/conv/b: ['1.0']\n")
+    theirs = subprocess.run(
+        [skopeo, "--insecure-policy", "sync", "--src", "yaml", "--dest", "docker",
+         "--dest-tls-verify=false", *flags, str(sync_file), f"{target.host}/skopeo"],
+        capture_output=True, timeout=300, check=False)
+    assert theirs.returncode != 0
+    ours = cli("sync", "--src-yaml", str(sync_file), f"{target.host}/m", *flags)
+    assert ours.returncode == 1, ours.stderr
+    assert inventory(target) == {}
+    assert b"tls-verify: false" in ours.stderr
+    assert b"protocol=" not in ours.stderr
