@@ -31,6 +31,7 @@ from typing import Any
 
 import attrs
 
+from ._log import log
 from ._syncfile import _load_yaml
 from .reference import parse_image_name
 
@@ -52,6 +53,9 @@ class SkopeoRegistry:
     """Repository -> its tags or digests; empty: every tag."""
     tag_regexes: dict[str, re.Pattern[str]]
     """Repository -> the expression its tags are searched with (Go's MatchString)."""
+    skipped: dict[str, str] = attrs.field(factory=dict)
+    """Repository -> why its ``images-by-tag-regex`` expression is skipped (Go's regexp,
+    RE2, refuses it: skopeo logs that and skips the repository)."""
     tls_verify: bool | None = None
     """``tls-verify``; None when the file does not say."""
     credentials: tuple[str, str] | None = attrs.field(default=None, repr=False)
@@ -61,10 +65,13 @@ class SkopeoRegistry:
 def read_skopeo_sync(path: str | os.PathLike[str]) -> list[SkopeoRegistry]:
     """The registries of a skopeo sync file, in file order.
 
+    A tag regular expression Go's regexp refuses is no error: skopeo 1.9.3 logs it and
+    skips that repository (see :attr:`SkopeoRegistry.skipped`).
+
     Raises:
         ValueError: not UTF-8, malformed YAML, a key listed twice, a key skopeo 1.9
             does not read (``images-by-semver`` came later), a value of the wrong
-            kind, a regular expression that does not compile, or a repository name
+            kind, or a repository name
             that is not valid; the message names the file and what is wrong.
         OSError: the file cannot be read.
     """
@@ -104,17 +111,44 @@ def _registry(path: str | os.PathLike[str], line: int | None, name: str, entry: 
             raise ValueError(f"{where}: images: {repo}: want a list of tags or digests")
         images[repo] = tuple(refs)
     regexes: dict[str, re.Pattern[str]] = {}
+    skipped: dict[str, str] = {}
     for repo, expression in _mapping(where, entry, "images-by-tag-regex").items():
         _check_repository(where, name, repo)
         if not isinstance(expression, str):
             raise ValueError(f"{where}: images-by-tag-regex: {repo}: want a regular "
                              "expression")
         try:
-            regexes[repo] = re.compile(expression)
+            regexes[repo] = re2_compile(expression)
         except re.error as exc:
-            raise ValueError(f"{where}: images-by-tag-regex: {repo}: {exc}") from None
-    return SkopeoRegistry(name, images, regexes, _tls_verify(where, entry.get("tls-verify")),
+            skipped[repo] = f"{where}: images-by-tag-regex: {repo}: {expression!r}: {exc}"
+    return SkopeoRegistry(name, images, regexes, skipped,
+                          _tls_verify(where, entry.get("tls-verify")),
                           _credentials(where, entry.get("credentials")))
+
+
+# what Python's re reads and Go's regexp (RE2) refuses, outside a [...] class
+_NOT_RE2 = (
+    (re.compile(r"\\(?:[1-9]|Z)"), "backreferences and \\Z"),
+    (re.compile(r"\(\?(?:[=!>#]|<[=!]|P=)"),
+     "lookaround, atomic groups, comments and named backreferences"),
+    (re.compile(r"(?:[*+?]|\})\+"), "possessive quantifiers"),
+)
+_ESCAPE_OR_CLASS = re.compile(r"\\.|\[\^?\]?(?:\\.|\[:\w+:\]|[^\]])*\]", re.DOTALL)
+
+
+def re2_compile(expression: str) -> re.Pattern[str]:
+    """``expression`` compiled for searching tags as Go's ``regexp.MatchString`` does, or
+    :class:`re.error` for what Go's RE2 syntax refuses (lookaround, backreferences,
+    possessive and atomic groups, ``\\Z``, ``(?#...)``) and what does not compile."""
+    # a class's and an escape's characters are literal: blank them before looking
+    outside = _ESCAPE_OR_CLASS.sub(
+        lambda m: m.group() if re.fullmatch(r"\\(?:[1-9]|Z)", m.group()) else "_",
+        expression)
+    for construct, what in _NOT_RE2:
+        found = construct.search(outside)
+        if found is not None:
+            raise re.error(f"{found.group()}: Go's regexp (RE2) has no {what}")
+    return re.compile(expression)
 
 
 def _mapping(where: str, entry: dict[str, Any], key: str) -> dict[str, Any]:
@@ -194,8 +228,9 @@ def skopeo_pairs(
     to ``DEST/<last path component>`` with its own tag (by digest: no tag), joined
     as Go's ``path.Join`` joins (see :func:`skopeo_destination`). A
     repository with an empty list is every tag (the sync lists them); a tag regex
-    needs the tags now: ``list_tags(registry, repository)`` lists them. A pair
-    named twice is kept once.
+    needs the tags now: ``list_tags(registry, repository)`` lists them; one whose
+    expression RE2 refuses is skipped with a warning, as skopeo does. A pair named
+    twice is kept once.
     """
     dest = skopeo_destination(destination)
     pairs: list[tuple[str, str]] = []
@@ -207,6 +242,8 @@ def skopeo_pairs(
             for ref in refs:
                 sep = "@" if ":" in ref else ":"  # a tag has no colon; a digest has one
                 pairs.append((f"{reg.domain}/{repo}{sep}{ref}", base))
+        for why in reg.skipped.values():
+            log.warning("%s: skipped, as skopeo skips it", why)
         for repo, regex in reg.tag_regexes.items():
             base = f"{dest}/{repo.rsplit('/', 1)[-1]}"
             pairs.extend((f"{reg.domain}/{repo}:{tag}", base)

@@ -123,3 +123,34 @@ def read_skopeo_sync_text(text: str) -> list[SkopeoRegistry]:
 
     with tempfile.TemporaryDirectory() as directory:
         return _read(Path(directory), text)
+
+
+@pytest.mark.parametrize("expression", [
+    "^v(?!2)", "(?=v)v1", "(?<=v)1", "(?<!x)v1", r"(v)\1", "v1++", "(?>v1)", "v1*+",
+    "([", "v{2,1}", r"\p{Bogus}", r"v1\Z", "(?#note)v", "(?P=x)",
+])
+def test_a_regex_re2_refuses_skips_that_repository_with_a_warning(
+    tmp_path: Path, expression: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """skopeo 1.9.3 compiles with Go's regexp (RE2): an expression it refuses is logged
+    and that repository skipped; the rest of the file is synced (exit 0)."""
+    quoted = expression.replace("'", "''")
+    [reg] = _read(tmp_path, "r.example:\n  images:\n    ok: ['1']\n"
+                            f"  images-by-tag-regex:\n    bad: '{quoted}'\n    good: ^v1\n")
+    assert set(reg.tag_regexes) == {"good"}
+    assert set(reg.skipped) == {"bad"}
+    with caplog.at_level("WARNING", logger="registry_client"):
+        pairs = skopeo_pairs([reg], "d.example/m", lambda r, p: ["v1", "v2"])
+    assert pairs == [("r.example/ok:1", "d.example/m/ok"),
+                     ("r.example/good:v1", "d.example/m/good")]
+    assert any("bad" in r.getMessage() and "skipped" in r.getMessage()
+               for r in caplog.records)
+
+
+@pytest.mark.parametrize("expression", [r"^v1\.\d+$", "(?i)^V", r"[\w.-]+", "(?P<x>v)1",
+                                        "(?:v)1", r"a{2}", r"\Av1$", r"[(?!]x", "v1*?"])
+def test_what_re2_reads_is_kept(tmp_path: Path, expression: str) -> None:
+    quoted = expression.replace("'", "''")
+    [reg] = _read(tmp_path, f"r.example:\n  images-by-tag-regex:\n    a: '{quoted}'\n")
+    assert set(reg.tag_regexes) == {"a"}
+    assert reg.skipped == {}
