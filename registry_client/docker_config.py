@@ -9,11 +9,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from ._locks import locked_file
 from ._log import log
 from ._redact import REDACTED
 from .auth import TokenAuthenticator
@@ -178,6 +181,24 @@ def authenticator_for(domain: str, path: Path | None = None) -> TokenAuthenticat
 
 
 # -- storing (``auth login`` / ``auth logout``) -------------------------------------------------
+@contextmanager
+def _updating(path: Path, *, create: bool) -> Iterator[None]:
+    """Hold the config's lock (``flock`` on ``config.json.lock`` beside it, left there)
+    around a read-change-rewrite, so concurrent logins and logouts lose no update.
+    ``create``: make the directory first. Without fcntl, or where no lock file can be
+    made (a read-only or missing directory), there is no lock."""
+    target = path.resolve() if path.is_symlink() else path
+    with ExitStack() as stack:
+        try:
+            if create:
+                target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            stack.enter_context(locked_file(target.with_name(f"{target.name}.lock")))
+        except OSError as exc:
+            log.debug("docker config %s: updated without a lock (%s)", path,
+                      type(exc).__name__)
+        yield
+
+
 def _load_for_update(path: Path) -> dict[str, Any]:
     """The config as it is, to be rewritten: anything but a JSON object is refused (a file
     that cannot be read back is never overwritten, its other keys would be lost)."""
@@ -281,7 +302,8 @@ def store_credentials(
     ``credsStore``), the helper's ``store`` gets them and the config file keeps only an
     empty ``auths`` entry for the host (no secret); otherwise the config's ``auths``
     gets ``{"auth": base64("username:secret")}``. The file (``path``, default
-    :func:`config_path`) is rewritten atomically with mode 0600, every other key kept.
+    :func:`config_path`) is rewritten atomically with mode 0600, every other key kept,
+    under a lock (``config.json.lock`` beside it) that concurrent calls wait for.
     No check against the registry is made here. Returns the helper's name, or None
     when the secret went into the file.
 
@@ -295,6 +317,11 @@ def store_credentials(
     if ":" in username:
         raise ValueError("a username cannot contain ':' (docker's auth is user:secret)")
     path = path or config_path()
+    with _updating(path, create=True):
+        return _store(path, host, username, secret)
+
+
+def _store(path: Path, host: str, username: str, secret: str) -> str | None:
     domain = _normalise(host)
     key = server_key(domain)
     doc = _load_for_update(path)
@@ -324,7 +351,8 @@ def store_credentials(
 def erase_credentials(host: str, path: Path | None = None) -> bool:
     """Remove ``host``'s credentials, as ``docker logout`` does: from its credential helper
     (``erase``) when one is configured, and every ``auths`` entry for it from the config
-    file (rewritten atomically, other keys kept). Returns True when something was
+    file (rewritten atomically under the same lock as :func:`store_credentials`, other
+    keys kept). Returns True when something was
     removed, False when nothing was stored for ``host``.
 
     Raises:
@@ -332,6 +360,11 @@ def erase_credentials(host: str, path: Path | None = None) -> bool:
             helper failed for another reason than "not found".
     """
     path = path or config_path()
+    with _updating(path, create=False):
+        return _erase(path, host)
+
+
+def _erase(path: Path, host: str) -> bool:
     domain = _normalise(host)
     doc = _load_for_update(path)
     removed = False

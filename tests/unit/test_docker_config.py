@@ -250,3 +250,26 @@ def test_a_failing_helper_is_an_error_and_the_file_is_left_alone(
     with pytest.raises(CredentialStoreError, match="could not erase"):
         erase_credentials("registry.example", config)
     assert json.loads(config.read_text()) == {"credsStore": "broken"}
+
+
+@pytest.mark.parametrize("erase", [False, True])
+def test_concurrent_stores_and_erases_lose_no_update(tmp_path: Path, erase: bool) -> None:
+    """Each call reads, changes and rewrites the file: a lock keeps them apart (20
+    parallel stores kept 9 entries before)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    config = tmp_path / "config.json"
+    hosts = [f"r{n}.example" for n in range(20)]
+    if erase:
+        config.write_text(json.dumps({"auths": {h: {"auth": "YTpi"} for h in hosts},
+                                      "other": 1}))
+    with ThreadPoolExecutor(20) as pool:
+        if erase:
+            done = list(pool.map(lambda h: erase_credentials(h, config), hosts))
+        else:
+            done = list(pool.map(lambda h: store_credentials(h, "alice", "pw", config), hosts))
+    if erase:
+        assert done == [True] * 20
+        assert json.loads(config.read_text()) == {"auths": {}, "other": 1}
+    else:
+        assert sorted(json.loads(config.read_text())["auths"]) == sorted(hosts)
