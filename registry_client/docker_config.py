@@ -22,6 +22,7 @@ from ._redact import REDACTED
 from .auth import TokenAuthenticator
 from .errors import CredentialStoreError
 from .reference import DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN, is_docker_hub
+from .reference._grammar import DOMAIN_RE
 
 __all__ = [
     "DockerCredentials",
@@ -63,6 +64,21 @@ def _normalise(key: str) -> str:
             host = host[len(prefix):]
     host = host.split("/", 1)[0].lower()
     return DEFAULT_DOMAIN if is_docker_hub(host) else host
+
+
+def _checked_host(host: str) -> str:
+    """``host`` as ``docker login`` takes it (``localhost:5000``, ``https://ghcr.io``,
+    docker's ``https://index.docker.io/v1/``), normalised; ValueError for anything else."""
+    bare = host.strip()
+    scheme, sep, rest = bare.partition("://")
+    if not sep:
+        rest = bare
+    name, _, path = rest.partition("/")
+    if (sep and scheme.lower() not in ("http", "https")) or path.strip("/") not in (
+            "", "v1", "v2") or DOMAIN_RE.fullmatch(name) is None:
+        raise ValueError(f"{host!r} is not a registry host (such as localhost:5000 or "
+                         "https://ghcr.io)")
+    return _normalise(bare)
 
 
 def server_key(host: str) -> str:
@@ -308,7 +324,8 @@ def store_credentials(
     when the secret went into the file.
 
     Raises:
-        ValueError: an empty ``username`` or ``secret``, or a ``:`` in ``username``.
+        ValueError: ``host`` is not a registry host (a path, a space, empty), an empty
+            ``username`` or ``secret``, or a ``:`` in ``username``.
         CredentialStoreError: the config is not a JSON object, cannot be written, or the
             helper failed.
     """
@@ -316,6 +333,7 @@ def store_credentials(
         raise ValueError("store_credentials needs a username and a secret")
     if ":" in username:
         raise ValueError("a username cannot contain ':' (docker's auth is user:secret)")
+    _checked_host(host)
     path = path or config_path()
     with _updating(path, create=True):
         return _store(path, host, username, secret)
@@ -356,9 +374,11 @@ def erase_credentials(host: str, path: Path | None = None) -> bool:
     removed, False when nothing was stored for ``host``.
 
     Raises:
+        ValueError: ``host`` is not a registry host (a path, a space, empty).
         CredentialStoreError: the config is not a JSON object, cannot be written, or the
             helper failed for another reason than "not found".
     """
+    _checked_host(host)
     path = path or config_path()
     with _updating(path, create=False):
         return _erase(path, host)

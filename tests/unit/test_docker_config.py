@@ -273,3 +273,25 @@ def test_concurrent_stores_and_erases_lose_no_update(tmp_path: Path, erase: bool
         assert json.loads(config.read_text()) == {"auths": {}, "other": 1}
     else:
         assert sorted(json.loads(config.read_text())["auths"]) == sorted(hosts)
+
+
+@pytest.mark.parametrize("host", ["", "  ", "bad host/with/path", "r.example/team/app",
+                                  "r.example:port", "-bad.example", "https://", "r.example/v3"])
+def test_store_and_erase_refuse_what_is_not_a_registry_host(tmp_path: Path, host: str) -> None:
+    config = tmp_path / "config.json"
+    with pytest.raises(ValueError, match="registry host"):
+        store_credentials(host, "alice", "pw", config)
+    with pytest.raises(ValueError, match="registry host"):
+        erase_credentials(host, config)
+    assert not config.exists()
+
+
+@pytest.mark.parametrize(("host", "key"), [
+    ("localhost:5000", "localhost:5000"), ("https://ghcr.io", "ghcr.io"),
+    ("http://[::1]:5000/", "[::1]:5000"), ("r.example/v2/", "r.example"),
+    ("https://index.docker.io/v1/", "https://index.docker.io/v1/"),
+])
+def test_store_takes_a_host_as_docker_login_does(tmp_path: Path, host: str, key: str) -> None:
+    config = tmp_path / "config.json"
+    store_credentials(host, "alice", "pw", config)
+    assert list(json.loads(config.read_text())["auths"]) == [key]
