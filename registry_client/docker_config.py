@@ -100,10 +100,19 @@ def _load(path: Path) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def _from_helper(helper: str, domain: str) -> DockerCredentials | None:
-    exe = shutil.which(f"docker-credential-{helper}")
+def _helper_trouble(strict: bool, message: str) -> None:
+    """A credential helper that failed: CredentialStoreError when ``strict``, else a
+    warning (the lookup goes on as anonymous)."""
+    if strict:
+        raise CredentialStoreError(message)
+    log.warning("%s: no credentials from it", message)
+
+
+def _from_helper(helper: str, domain: str, strict: bool = False) -> DockerCredentials | None:
+    name = f"docker-credential-{helper}"
+    exe = shutil.which(name)
     if exe is None:
-        log.warning("docker credential helper docker-credential-%s not found", helper)
+        _helper_trouble(strict, f"docker credential helper {name} not found")
         return None
     try:
         out = subprocess.run(
@@ -111,16 +120,19 @@ def _from_helper(helper: str, domain: str) -> DockerCredentials | None:
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        log.warning("credential helper %s failed: %s", helper, type(exc).__name__)
+        _helper_trouble(strict, f"credential helper {name} failed: {type(exc).__name__}")
         return None
     if out.returncode != 0:
-        return None  # "credentials not found in native keychain"
+        if b"not found" not in (out.stdout + out.stderr).lower():  # "credentials not
+            _helper_trouble(strict, f"credential helper {name} could not get the "  # found"
+                            f"credentials for {server_key(domain)}: {_failure(out)}")
+        return None
     try:
         doc = json.loads(out.stdout)
     except (ValueError, RecursionError):
         doc = None
     if not isinstance(doc, dict):
-        log.warning("credential helper %s printed malformed JSON", helper)
+        _helper_trouble(strict, f"credential helper {name} printed malformed JSON")
         return None
     user, secret = doc.get("Username"), doc.get("Secret")
     if not isinstance(secret, str) or not secret:
@@ -128,9 +140,21 @@ def _from_helper(helper: str, domain: str) -> DockerCredentials | None:
     if user == "<token>":
         return DockerCredentials(username=None, identity_token=secret)
     if not isinstance(user, str) or not user:
-        log.warning("credential helper %s gave a secret without a username: ignored", helper)
+        _helper_trouble(strict, f"credential helper {name} gave a secret without a "
+                        "username")
         return None
     return DockerCredentials(username=user, password=secret)
+
+
+def _failure(out: subprocess.CompletedProcess[bytes]) -> str:
+    """What a failed helper said (stderr, else stdout; never what names a secret) and
+    its exit status."""
+    said = []
+    for stream in (out.stderr, out.stdout):
+        text = " ".join(stream.decode("utf-8", "replace").split())
+        if text and "secret" not in text.lower():
+            said.append(text[:300])
+    return f"{' / '.join(said) or 'nothing said'} (exit status {out.returncode})"
 
 
 def _from_auths(auths: dict[str, Any], domain: str) -> DockerCredentials | None:
@@ -163,10 +187,18 @@ def _from_auths(auths: dict[str, Any], domain: str) -> DockerCredentials | None:
     return None
 
 
-def credentials_for(domain: str, path: Path | None = None) -> DockerCredentials | None:
+def credentials_for(
+    domain: str, path: Path | None = None, *, strict: bool = False,
+) -> DockerCredentials | None:
     """The credentials docker would use for ``domain``, or None (anonymous).
 
-    Looks in ``credHelpers`` (per registry), then ``auths``, then ``credsStore``.
+    Looks in ``credHelpers`` (per registry), then ``auths``, then ``credsStore``. A
+    credential helper that fails (not installed, or an answer other than "credentials
+    not found") is logged as a warning and the lookup gives None, unless ``strict``.
+
+    Raises:
+        CredentialStoreError: ``strict`` and the helper failed; the message quotes what
+            it said (never a line naming a secret) and its exit status.
     """
     domain = _normalise(domain)
     doc = _load(path or config_path())
@@ -174,7 +206,7 @@ def credentials_for(domain: str, path: Path | None = None) -> DockerCredentials 
     if isinstance(helpers, dict):
         for key, helper in helpers.items():
             if _normalise(key) == domain and isinstance(helper, str):
-                return _from_helper(helper, domain)
+                return _from_helper(helper, domain, strict)
     auths = doc.get("auths")
     if isinstance(auths, dict):
         found = _from_auths(auths, domain)
@@ -182,7 +214,7 @@ def credentials_for(domain: str, path: Path | None = None) -> DockerCredentials 
             return found
     store = doc.get("credsStore")
     if isinstance(store, str) and store:
-        return _from_helper(store, domain)
+        return _from_helper(store, domain, strict)
     return None
 
 

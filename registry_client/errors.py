@@ -261,8 +261,9 @@ class JournalError(RegistryError):
 
 
 class CredentialStoreError(RegistryError):
-    """Credentials could not be stored or erased: docker's config file is unreadable or
-    could not be written, or the credential helper failed."""
+    """Credentials could not be stored, erased or (``credentials_for(..., strict=True)``)
+    read: docker's config file is unreadable or could not be written, or the credential
+    helper failed."""
 
 
 class InvalidReferenceError(ValueError):

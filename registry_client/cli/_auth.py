@@ -177,8 +177,8 @@ def run_get(ctx: Context) -> int:
         if not text:
             raise UsageError("auth get: give HOST, or write it on standard input")
     ref = _host(ctx, text)
-    found = docker_config.credentials_for(ref.domain)
-    if found is None:
+    found = docker_config.credentials_for(ref.domain, strict=True)  # a failure is no
+    if found is None:  # "not found"
         ctx.line(_NOT_FOUND)
         return 1
     if found.identity_token:

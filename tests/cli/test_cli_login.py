@@ -172,3 +172,28 @@ def test_auth_get_reads_docker_hubs_key_and_identity_tokens(
                                         "identitytoken": "refresh-123"}}}))
     got = cli("auth", "get", host)
     assert (got.returncode, got.stdout) == (0, b'{"Username":"<token>","Secret":"refresh-123"}\n')
+
+
+def test_a_failing_helper_is_reported_by_auth_get_and_a_warning_for_ls(
+    cli: CliRunner, docker_config_dir: Path, anon_registry: LocalRegistry, tmp_path: Path,
+    unique_repository: str,
+) -> None:
+    """A helper that fails (exit 3, not "credentials not found") is no "not found": auth
+    get reports it (exit 1), ls warns and goes on anonymously."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    helper = bin_dir / "docker-credential-bad"
+    helper.write_text("#!/bin/sh\ncat >/dev/null\necho 'helper exploded' >&2\n"
+                      "echo 'stdout-junk'\nexit 3\n")
+    helper.chmod(0o755)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    (docker_config_dir / "config.json").write_text(json.dumps({"credsStore": "bad"}))
+    seed_image(anon_registry, unique_repository, "1.0")
+    got = cli("auth", "get", anon_registry.host, env=env)
+    assert got.returncode == 1
+    assert got.stdout == b""
+    assert b"docker-credential-bad" in got.stderr and b"helper exploded" in got.stderr
+    assert b"exit status 3" in got.stderr
+    listed = cli("ls", f"{anon_registry.host}/{unique_repository}", env=env)
+    assert (listed.returncode, listed.stdout) == (0, b"1.0\n"), listed.stderr
+    assert b"docker-credential-bad" in listed.stderr and b"helper exploded" in listed.stderr

@@ -295,3 +295,47 @@ def test_store_takes_a_host_as_docker_login_does(tmp_path: Path, host: str, key:
     config = tmp_path / "config.json"
     store_credentials(host, "alice", "pw", config)
     assert list(json.loads(config.read_text())["auths"]) == [key]
+
+
+def test_a_helper_that_fails_is_a_warning_for_lookups_and_an_error_when_strict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Not "credentials not found" but a failure (exit 3): lookups fall back to anonymous
+    with a warning that quotes the helper; strict=True (``auth get``) raises."""
+    _helper(tmp_path, "bad", "the keychain exploded", status=3)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credsStore": "bad"}))
+    with caplog.at_level("WARNING", logger="registry_client"):
+        assert credentials_for("registry.example", config) is None
+    assert any("docker-credential-bad" in r.getMessage()
+               and "the keychain exploded" in r.getMessage() for r in caplog.records)
+    with pytest.raises(CredentialStoreError, match=r"the keychain exploded.*exit status 3"):
+        credentials_for("registry.example", config, strict=True)
+
+
+def test_a_helper_failure_never_quotes_a_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _helper(tmp_path, "leaky", '{"Username": "u", "Secret": "hunter2"}', status=2)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credHelpers": {"registry.example": "leaky"}}))
+    with pytest.raises(CredentialStoreError) as caught:
+        credentials_for("registry.example", config, strict=True)
+    assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize("missing", [True, False])
+def test_not_found_is_no_error_even_when_strict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: bool,
+) -> None:
+    _helper(tmp_path, "empty", "credentials not found in native keychain", status=1)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credsStore": "gone" if missing else "empty"}))
+    if missing:  # a helper that is not installed: an error when strict
+        with pytest.raises(CredentialStoreError, match="docker-credential-gone not found"):
+            credentials_for("registry.example", config, strict=True)
+    else:
+        assert credentials_for("registry.example", config, strict=True) is None
