@@ -79,6 +79,8 @@ def read_skopeo_sync(path: str | os.PathLike[str]) -> list[SkopeoRegistry]:
 
     try:
         text = Path(path).read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     base = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar as written
@@ -87,16 +89,21 @@ def read_skopeo_sync(path: str | os.PathLike[str]) -> list[SkopeoRegistry]:
         return []
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: want a mapping of registry -> what to sync from it")
-    return [_registry(path, lines.get(name), name, entry) for name, entry in doc.items()]
+    text_lines = text.splitlines()
+    return [_registry(path, lines.get(name), name, entry, text_lines)
+            for name, entry in doc.items()]
 
 
 def _registry(path: str | os.PathLike[str], line: int | None, name: str, entry: Any,
-              ) -> SkopeoRegistry:
+              text_lines: list[str] | None = None) -> SkopeoRegistry:
     where = f"{path}, line {line}: {name}" if line else f"{path}: {name}"
     if not isinstance(entry, dict):
         raise ValueError(f"{where}: want a mapping (images, images-by-tag-regex, ...)")
     unknown = sorted(set(entry) - _KEYS)
     if unknown:
+        key_line = _key_line(text_lines or [], line or 1, unknown[0])
+        if key_line is not None:
+            where = f"{path}, line {key_line}: {name}"
         raise ValueError(f"{where}: {', '.join(unknown)} is not read here (skopeo 1.9 "
                          f"reads {', '.join(sorted(_KEYS))})")
     if entry.get("cert-dir") not in (None, *_NULL):
@@ -149,6 +156,17 @@ def re2_compile(expression: str) -> re.Pattern[str]:
         if found is not None:
             raise re.error(f"{found.group()}: Go's regexp (RE2) has no {what}")
     return re.compile(expression)
+
+
+def _key_line(text_lines: list[str], after: int, key: str) -> int | None:
+    """The line (from 1) of ``key:`` indented under the registry on line ``after``."""
+    for number, text in enumerate(text_lines[after:], start=after + 1):
+        if not text[:1].isspace() and text.strip() and not text.lstrip().startswith("#"):
+            return None  # the next registry
+        bare = text.strip()
+        if bare.startswith((f"{key}:", f"'{key}':", f'"{key}":')):
+            return number
+    return None
 
 
 def _mapping(where: str, entry: dict[str, Any], key: str) -> dict[str, Any]:

@@ -211,3 +211,10 @@ def test_src_yaml_skips_a_repository_whose_regex_re2_refuses_as_skopeo(
     assert inventory(by_us) == inventory(by_skopeo) == {"m/a:v1": seeded["conv/a:v1"]}
     assert f"{u}/conv/b".encode() in ours.stderr
     assert b"skipped" in ours.stderr
+
+
+def test_src_yaml_that_does_not_exist_is_said_plainly(cli: CliRunner, tmp_path: Path) -> None:
+    result = cli("sync", "--src-yaml", str(tmp_path / "nonexist.yml"), "localhost:1/m")
+    assert result.returncode == 2
+    assert b"nonexist.yml: no such file" in result.stderr
+    assert b"Errno" not in result.stderr

@@ -154,3 +154,16 @@ def test_what_re2_reads_is_kept(tmp_path: Path, expression: str) -> None:
     [reg] = _read(tmp_path, f"r.example:\n  images-by-tag-regex:\n    a: '{quoted}'\n")
     assert set(reg.tag_regexes) == {"a"}
     assert reg.skipped == {}
+
+
+def test_an_unknown_key_is_named_with_its_own_line(tmp_path: Path) -> None:
+    text = ("a.example:\n  images:\n    app: []\n"
+            "b.example:\n  images:\n    app: []\n\n  images-by-semver:\n    app: '>=1'\n")
+    with pytest.raises(ValueError, match=r"line 8: b\.example: images-by-semver is not read"):
+        _read(tmp_path, text)
+
+
+def test_a_missing_file_is_said_plainly(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"nonexist\.yml: no such file") as caught:
+        read_skopeo_sync(tmp_path / "nonexist.yml")
+    assert "Errno" not in str(caught.value)
