@@ -65,7 +65,8 @@ def register(verbs: argparse._SubParsersAction[Parser], common: list[Parser]) ->
         'helper does, like `crane auth get`: {"Username":"...","Secret":"..."}\n'
         '(Username "<token>" for an identity token). Without HOST, it is read from\n'
         "standard input, so this works as a credential helper's `get`. Nothing stored:\n"
-        f"'{_NOT_FOUND}' and exit 1. The secret is printed: mind your terminal.",
+        f"'{_NOT_FOUND}' and exit 1 (with --json: on stderr, stdout empty). The\n"
+        "secret is printed: mind your terminal.",
     )
     get.add_argument("host", metavar="HOST", nargs="?", help="default: one line of stdin")
 
@@ -179,6 +180,9 @@ def run_get(ctx: Context) -> int:
     ref = _host(ctx, text)
     found = docker_config.credentials_for(ref.domain, strict=True)  # a failure is no
     if found is None:  # "not found"
+        if ctx.json:  # stdout holds JSON or nothing
+            ctx.error_line(f"registry-client: error: {ref.domain}: {_NOT_FOUND}")
+            return 1
         ctx.line(_NOT_FOUND)
         return 1
     if found.identity_token:

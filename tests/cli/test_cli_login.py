@@ -197,3 +197,14 @@ def test_a_failing_helper_is_reported_by_auth_get_and_a_warning_for_ls(
     listed = cli("ls", f"{anon_registry.host}/{unique_repository}", env=env)
     assert (listed.returncode, listed.stdout) == (0, b"1.0\n"), listed.stderr
     assert b"docker-credential-bad" in listed.stderr and b"helper exploded" in listed.stderr
+
+
+def test_auth_get_json_keeps_stdout_json_when_nothing_is_stored(
+    cli: CliRunner, docker_config_dir: Path,
+) -> None:
+    """With --json, stdout is JSON or nothing: "not found" goes to stderr (exit 1)."""
+    got = cli("auth", "get", "nowhere.example", "--json")
+    assert (got.returncode, got.stdout) == (1, b"")
+    assert b"credentials not found" in got.stderr and b"nowhere.example" in got.stderr
+    plain = cli("auth", "get", "nowhere.example")  # the helper protocol's words, on stdout
+    assert (plain.returncode, plain.stdout) == (1, b"credentials not found in native keychain\n")
