@@ -156,6 +156,14 @@ def test_src_yaml_dest_may_be_a_bare_registry_or_end_in_a_slash_as_in_skopeo(
     done = cli("sync", "--src-yaml", str(sync_file), f"{target.host}{dest}")
     assert done.returncode == 0, done.stderr
     assert inventory(target) == {f"{path}:1.0": image.digest}
+    skopeo = shutil.which("skopeo")
+    assert skopeo is not None, "skopeo (Debian package) is part of the test setup"
+    by_skopeo = local_registry_factory("anonymous")
+    subprocess.run(
+        [skopeo, "--insecure-policy", "sync", "--src", "yaml", "--dest", "docker",
+         "--dest-tls-verify=false", "--preserve-digests", "--all", str(sync_file),
+         f"{by_skopeo.host}{dest}"], check=True, capture_output=True, timeout=300)
+    assert inventory(by_skopeo) == inventory(target)
 
 
 @pytest.mark.parametrize("flags", [[], ["--src-tls-verify=false"]])
