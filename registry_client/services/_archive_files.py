@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import re
 import stat
 import tarfile
@@ -39,6 +40,8 @@ from ._layers import GZIP_MAGIC, ZSTD_MAGIC, LayerProblem, LayerReader
 ArchiveKind = Literal["layout", "docker-archive", "oci-archive"]
 
 _COPY = 1 << 20
+_MAX_LINKS = 40
+"""At most this many links are followed to reach a member (Linux's MAXSYMLINKS)."""
 _BLOB_MEMBER = re.compile(r"^blobs/([a-z0-9]+)/([a-f0-9]+)$")
 
 
@@ -90,16 +93,40 @@ def _members(tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
     return {_clean(m.name): m for m in tar.getmembers()}
 
 
-def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, what: str) -> IO[bytes]:
-    """The bytes of a regular member (a link within the tar is followed by tarfile)."""
-    if not (member.isfile() or member.issym() or member.islnk()):
-        raise ArchiveError(f"{what}: {member.name} is not a regular file")
-    try:
-        f = tar.extractfile(member)
-    except KeyError:
-        f = None
+def _link_target(member: tarfile.TarInfo, members: dict[str, tarfile.TarInfo],
+                 what: str) -> tarfile.TarInfo:
+    """The member a symbolic or hard link names, which must be inside the archive."""
+    if member.issym():
+        target = posixpath.join(posixpath.dirname(_clean(member.name)), member.linkname)
+    else:
+        target = member.linkname
+    target = posixpath.normpath(target)
+    found = None
+    if not (target.startswith(("/", "../")) or target == ".."):
+        found = members.get(_clean(target))
+    if found is None:
+        raise ArchiveError(f"{what}: {member.name} cannot be read (a link out of the "
+                           f"archive, to {member.linkname})")
+    return found
+
+
+def _extract(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo],
+             member: tarfile.TarInfo, what: str) -> IO[bytes]:
+    """The bytes of a regular member; links within the tar are followed, a bounded number
+    of times (a loop of links is an error, not an endless recursion)."""
+    start = member
+    for _ in range(_MAX_LINKS):
+        if not (member.issym() or member.islnk()):
+            break
+        member = _link_target(member, members, what)
+    else:
+        raise ArchiveError(f"{what}: {start.name}: too many links (more than {_MAX_LINKS}; "
+                           "a loop of links?)")
+    if not member.isfile():
+        raise ArchiveError(f"{what}: {start.name} is not a regular file")
+    f = tar.extractfile(member)
     if f is None:
-        raise ArchiveError(f"{what}: {member.name} cannot be read (a link out of the archive?)")
+        raise ArchiveError(f"{what}: {start.name} cannot be read")
     return f
 
 
@@ -110,8 +137,11 @@ def _read_member(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], name
         raise ArchiveError(f"{what}: the archive has no {name}")
     if member.size > limit:
         raise ArchiveError(f"{what}: {name} is larger than {limit} bytes")
-    with _extract(tar, member, what) as f:
-        return f.read(limit + 1)
+    with _extract(tar, members, member, what) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:  # a link to a larger member
+        raise ArchiveError(f"{what}: {name} is larger than {limit} bytes")
+    return data
 
 
 def _copy_out(src: IO[bytes], dest: Path, sink: Callable[[bytes], None] | None = None) -> None:
@@ -139,7 +169,7 @@ def oci_archive_to_layout(source: Path, work: Path, limit: int) -> None:
                 continue
             folder = work / "blobs" / match[1]
             folder.mkdir(parents=True, exist_ok=True)
-            with _extract(tar, member, what) as f:
+            with _extract(tar, members, member, what) as f:
                 _copy_out(f, folder / match[2])
 
 
@@ -222,7 +252,7 @@ def _docker_layer(
         raise ArchiveError(f"{what}: the archive has no layer {name}")
     tmp = work / f".layer.{want.split(':', 1)[1]}"
     reader = LayerReader("", None)
-    with _extract(tar, member, what) as src:
+    with _extract(tar, members, member, what) as src:
         head = src.read(len(ZSTD_MAGIC))
         checked = _Checked(src, reader, head)
         if head.startswith(GZIP_MAGIC):  # a gzip layer is kept as it is

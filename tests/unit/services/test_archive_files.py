@@ -174,3 +174,58 @@ def test_platform_objects_follow_the_image_spec_order() -> None:
     assert list(platform_json(p)) == ["architecture", "os", "os.version", "os.features"]
     assert platform_json(Platform(architecture="arm", os="linux", variant="v7")) == {
         "architecture": "arm", "os": "linux", "variant": "v7"}
+
+
+def test_a_symlink_loop_is_an_archive_error_not_a_recursion(tmp_path: Path) -> None:
+    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": [sha(LAYERS[0])]}}).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in {"cfg.json": config, "manifest.json": json.dumps(
+                [{"Config": "cfg.json", "RepoTags": [], "Layers": ["a.tar"]}]).encode()}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (("a.tar", "b.tar"), ("b.tar", "a.tar")):
+            link = tarfile.TarInfo(name)
+            link.type = tarfile.SYMTYPE
+            link.linkname = target
+            tar.addfile(link)
+    archive = tmp_path / "loop.tar"
+    archive.write_bytes(buf.getvalue())
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.raises(ArchiveError, match=r"a\.tar: too many links .*loop"):
+        docker_archive_to_layout(archive, work, "1", LIMIT)
+
+
+def test_links_inside_the_archive_are_followed_and_links_out_refused(tmp_path: Path) -> None:
+    """skopeo's legacy layout names a layer ``<id>/layer.tar -> ../<diff_id>.tar``."""
+    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": [sha(LAYERS[0])]}}).encode()
+
+    def archive(name: str, target: str) -> Path:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for member, data in {"cfg.json": config, "real.tar": LAYERS[0],
+                                 "manifest.json": json.dumps([{
+                                     "Config": "cfg.json", "RepoTags": [],
+                                     "Layers": ["id/layer.tar"]}]).encode()}.items():
+                info = tarfile.TarInfo(member)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            link = tarfile.TarInfo("id/layer.tar")
+            link.type = tarfile.SYMTYPE
+            link.linkname = target
+            tar.addfile(link)
+        path = tmp_path / name
+        path.write_bytes(buf.getvalue())
+        return path
+
+    work = tmp_path / "ok"
+    work.mkdir()
+    docker_archive_to_layout(archive("ok.tar", "../real.tar"), work, "1", LIMIT)
+    for name, target in (("up.tar", "../../real.tar"), ("abs.tar", "/real.tar")):
+        bad = tmp_path / name.replace(".tar", "")
+        bad.mkdir()
+        with pytest.raises(ArchiveError, match="out of the archive"):
+            docker_archive_to_layout(archive(name, target), bad, "1", LIMIT)
+
