@@ -14,14 +14,18 @@ a temp file, never whole in memory.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import lzma
 import os
 import posixpath
 import re
 import stat
 import tarfile
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -42,6 +46,8 @@ ArchiveKind = Literal["layout", "docker-archive", "oci-archive"]
 _COPY = 1 << 20
 _MAX_LINKS = 40
 """At most this many links are followed to reach a member (Linux's MAXSYMLINKS)."""
+_DAMAGED = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError)
+"""What reading a truncated or corrupt tar (or its compression) raises."""
 _BLOB_MEMBER = re.compile(r"^blobs/([a-z0-9]+)/([a-f0-9]+)$")
 
 
@@ -66,8 +72,8 @@ def archive_kind(source: Path) -> ArchiveKind:
         return "layout"
     if not source.exists():
         raise LayoutNotFoundError(f"{source}: no such file or directory")
-    with _open_tar(source) as tar:
-        names = {_clean(n) for n in tar.getnames()}
+    with _reading(source) as tar:
+        names = set(_members(tar))
     if "oci-layout" in names and "index.json" in names:
         return "oci-archive"
     if "manifest.json" in names:
@@ -82,15 +88,34 @@ def _clean(name: str) -> str:
     return name.rstrip("/")
 
 
-def _open_tar(source: Path) -> tarfile.TarFile:
+@contextmanager
+def _reading(source: Path) -> Iterator[tarfile.TarFile]:
+    """The tar ``source`` open for reading. Every archive is read inside this boundary:
+    a truncated or corrupt tar (a header cut short, a member claiming more bytes than the
+    file has, a broken compression stream) is an ArchiveError naming the file, wherever
+    in the reading tarfile finds out."""
     try:
-        return tarfile.open(source, mode="r:*")
-    except (tarfile.TarError, EOFError) as exc:
-        raise ArchiveError(f"{source} is not a tar archive ({exc})") from None
+        tar = tarfile.open(source, mode="r:*")
+    except _DAMAGED as exc:
+        raise ArchiveError(f"{source} is not a tar archive ({exc})") from exc
+    try:
+        with tar:
+            yield tar
+    except _DAMAGED as exc:
+        raise ArchiveError(f"{source} is truncated or corrupt: {exc}") from exc
 
 
 def _members(tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
-    return {_clean(m.name): m for m in tar.getmembers()}
+    """Every member by its clean name. A header cut short after the last whole member is
+    an error, as for Go's archive/tar (tarfile would take it for the end of the archive
+    and the members after the cut would just be missing)."""
+    members = {_clean(m.name): m for m in tar.getmembers()}
+    fileobj = tar.fileobj
+    if fileobj is not None:
+        fileobj.seek(tar.offset)
+        if 0 < len(fileobj.read(tarfile.BLOCKSIZE)) < tarfile.BLOCKSIZE:
+            raise tarfile.ReadError(f"a header cut short at byte {tar.offset}")
+    return members
 
 
 def _link_target(member: tarfile.TarInfo, members: dict[str, tarfile.TarInfo],
@@ -156,7 +181,7 @@ def oci_archive_to_layout(source: Path, work: Path, limit: int) -> None:
     """Unpack the oci-archive ``source`` into the layout directory ``work``: only
     ``oci-layout``, ``index.json`` and blob files named by a valid digest are taken (the
     push verifies every blob's content as it is sent)."""
-    with _open_tar(source) as tar:
+    with _reading(source) as tar:
         members = _members(tar)
         what = str(source)
         (work / "oci-layout").write_bytes(
@@ -190,7 +215,7 @@ def docker_archive_to_layout(source: Path, work: Path, tag: str, limit: int) -> 
     what = str(source)
     layout = OCILayout(work)
     layout.init()
-    with _open_tar(source) as tar:
+    with _reading(source) as tar:
         members = _members(tar)
         entry = _docker_entry(_read_member(tar, members, "manifest.json", what, limit),
                               tag, what)

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import tarfile
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -229,3 +230,43 @@ def test_links_inside_the_archive_are_followed_and_links_out_refused(tmp_path: P
         with pytest.raises(ArchiveError, match="out of the archive"):
             docker_archive_to_layout(archive(name, target), bad, "1", LIMIT)
 
+
+def _good_archives(tmp_path: Path) -> tuple[bytes, bytes]:
+    docker = tmp_path / "docker.tar"
+    docker_archive(docker, [LAYERS[0], tar_bytes({"big": b"x" * 8000})])
+    layout = OCILayout(tmp_path / "layout")
+    layout.init()
+    layout.write_blob(sha(b"x" * 8000), b"x" * 8000)
+    oci = tmp_path / "oci.tar"
+    write_oci_archive(layout.root, oci)
+    return docker.read_bytes(), oci.read_bytes()
+
+
+@pytest.mark.parametrize("cut", [512, 3000, 6000, 9000])
+@pytest.mark.parametrize("kind", ["docker", "oci"])
+def test_a_truncated_archive_is_an_archive_error(tmp_path: Path, cut: int, kind: str) -> None:
+    docker, oci = _good_archives(tmp_path)
+    archive = tmp_path / "cut.tar"
+    archive.write_bytes((docker if kind == "docker" else oci)[:cut])
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.raises(ArchiveError, match=r"cut\.tar") as info:
+        archive_kind(archive)
+    assert isinstance(info.value.__cause__, tarfile.TarError)
+    for read in (partial(docker_archive_to_layout, archive, work, "1", LIMIT),
+                 partial(oci_archive_to_layout, archive, work, LIMIT)):
+        with pytest.raises(ArchiveError, match=r"cut\.tar"):
+            read()
+
+
+def test_a_member_larger_than_the_file_is_an_archive_error(tmp_path: Path) -> None:
+    info = tarfile.TarInfo("manifest.json")
+    info.size = 10 << 30
+    header = info.tobuf(format=tarfile.GNU_FORMAT)
+    archive = tmp_path / "huge.tar"
+    archive.write_bytes(header + b"\0" * (7680 - len(header)))
+    for read in (partial(archive_kind, archive),
+                 partial(docker_archive_to_layout, archive, tmp_path, "1", LIMIT),
+                 partial(oci_archive_to_layout, archive, tmp_path, LIMIT)):
+        with pytest.raises(ArchiveError, match=r"huge\.tar"):
+            read()
