@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import mediatypes
 from .._flow import Flow
-from ..errors import NotAnImageError
+from ..errors import NotAnImageError, RegistryResponseError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Image, Platform, RawManifest
 from . import _light
 from ._platforms import light_image, read_config
@@ -50,9 +50,14 @@ class IndexBuilder(ImageWorker):
                 raise NotAnImageError(f"{reference} is an artifact ({found[0].media_type}), "
                                       "not an image")
             config = yield from read_config(self._blobs, found[0], self._endpoint.body_limit)
-            platform = _light.image_platform(raw, found[0], config)
+            unlisted = (f"{reference} is not an image an index can list: its config must "
+                        "name an os and an architecture")
+            try:
+                platform = _light.image_platform(raw, found[0], config)
+            except RegistryResponseError as exc:  # os or architecture missing or no string
+                raise NotAnImageError(f"{unlisted} ({exc})") from exc
             if not platform.os or not platform.architecture:
-                raise NotAnImageError(f"{reference}: its config names no os and architecture")
+                raise NotAnImageError(unlisted)
             key = Platform(architecture=platform.architecture, os=platform.os,
                            variant=platform.variant, os_version=platform.os_version,
                            os_features=platform.os_features)
