@@ -61,9 +61,14 @@ class IndexBuilder(ImageWorker):
             key = Platform(architecture=platform.architecture, os=platform.os,
                            variant=platform.variant, os_version=platform.os_version,
                            os_features=platform.os_features)
-            if key in seen:
-                raise NotAnImageError(f"{seen[key]} and {reference} are both {key}: "
-                                      "an index holds one image per platform")
+            # The platform matching pull and validate use (arm64 is arm64/v8, aarch64 is
+            # arm64, arm/7 is arm/v7): two images it cannot tell apart would be picked
+            # ambiguously from the index.
+            for other, other_ref in seen.items():
+                if other.matches(key):
+                    raise NotAnImageError(
+                        f"{other_ref} ({other}) and {reference} ({key}) are the same platform: "
+                        "an index holds one image per platform")
             seen[key] = reference
             entries.append({"mediaType": raw.media_type, "digest": raw.digest,
                             "size": len(raw.data), "platform": platform_json(platform)})

@@ -71,7 +71,7 @@ def test_create_index_refuses_an_index_and_a_platform_twice(
     repo = rc.repository(name(reg, "refused"))
     TarImage().push(repo, "a")
     TarImage().push(repo, "b")
-    with pytest.raises(NotAnImageError, match="both linux/amd64"):
+    with pytest.raises(NotAnImageError, match=r"linux/amd64.*same platform"):
         repo.images.create_index("multi", ["a", "b"])
     TarImage(platform="linux/arm64").push(repo, "c")
     repo.images.create_index("multi", ["a", "c"])

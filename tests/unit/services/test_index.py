@@ -53,3 +53,31 @@ def test_a_config_without_os_is_not_an_image(env: MockedRegistry) -> None:
         reg.repository("app").images.create_index("multi", ["amd", "noos"])
     assert not pushed(adapter)
 
+
+@pytest.mark.parametrize(("first", "second"), [
+    ({"architecture": "arm64", "variant": "v8"}, {"architecture": "arm64"}),
+    ({"architecture": "aarch64"}, {"architecture": "arm64", "variant": "v8"}),
+    ({"architecture": "arm", "variant": "v7"}, {"architecture": "arm", "variant": "7"}),
+])
+def test_two_images_the_platform_matching_takes_for_one_are_refused(
+    env: MockedRegistry, first: dict[str, str], second: dict[str, str],
+) -> None:
+    reg, adapter = env
+    stub_image(adapter, "one", {"os": "linux", **first})
+    stub_image(adapter, "two", {"os": "linux", **second})
+    same = r"one \(linux/.*\) and two \(linux/.*\) are the same platform"
+    with pytest.raises(NotAnImageError, match=same):
+        reg.repository("app").images.create_index("multi", ["one", "two"])
+    assert not pushed(adapter)
+
+
+def test_different_variants_make_an_index(env: MockedRegistry) -> None:
+    reg, adapter = env
+    stub_image(adapter, "v8", {"os": "linux", "architecture": "arm64"})
+    stub_image(adapter, "v9", {"os": "linux", "architecture": "arm64", "variant": "v9"})
+    stub_image(adapter, "v7", {"os": "linux", "architecture": "arm", "variant": "v7"})
+    stub_image(adapter, "v6", {"os": "linux", "architecture": "arm", "variant": "v6"})
+    index = reg.repository("app").images.create_index("multi", ["v8", "v9", "v7", "v6"])
+    assert [str(p) for p in index.platforms] == [
+        "linux/arm64", "linux/arm64/v9", "linux/arm/v7", "linux/arm/v6"]
+    assert pushed(adapter)
