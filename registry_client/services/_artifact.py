@@ -17,6 +17,7 @@ from . import _light
 from ._worker import ImageWorker
 
 TITLE = "org.opencontainers.image.title"
+_NAME_MAX = 255
 
 
 def safe_file_name(title: object) -> str:
@@ -24,10 +25,19 @@ def safe_file_name(title: object) -> str:
 
     Raises:
         ArtifactNameError: it is not a string, empty, ``.`` or ``..``, absolute, holds a
-            path separator (``/`` or ``\\``), a drive or a NUL.
+            path separator (``/`` or ``\\``), a drive or a NUL, or is longer than a file
+            name can be (255 bytes of UTF-8, the limit of Linux, macOS and Windows).
     """
     if not isinstance(title, str) or title in ("", ".", ".."):
         raise ArtifactNameError(f"artifact file title {title!r} is not a file name")
+    try:
+        size = len(title.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate from JSON's "\ud800"
+        raise ArtifactNameError(f"artifact file title {title!r} is not valid "
+                                "Unicode") from None
+    if size > _NAME_MAX:
+        raise ArtifactNameError(f"artifact file title {title[:40]!r}... is {size} bytes long: "
+                                f"a file name holds at most {_NAME_MAX} bytes (UTF-8)")
     if ("/" in title or "\\" in title or "\0" in title or ntpath.splitdrive(title)[0]
             or os.path.isabs(title)):
         raise ArtifactNameError(f"artifact file title {title!r} is not a plain file name "
