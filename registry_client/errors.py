@@ -244,7 +244,8 @@ class NotAnImageError(RegistryError, ValueError):
 
 class ArtifactNameError(RegistryError, ValueError):
     """An artifact file's ``org.opencontainers.image.title`` is no safe file name (absolute,
-    ``..``, a path separator, empty, or twice the same); nothing was written.
+    ``..``, a path separator, empty, longer than 255 bytes, or twice the same), or names a
+    directory in the destination folder; nothing was written.
 
     Also a ``ValueError``.
     """

@@ -74,17 +74,44 @@ def artifact_files(data: bytes, media_type: str, digest: str) -> list[tuple[str,
     return files
 
 
-def _stage(dest: Path) -> Path:
+def _check_places(dest: Path, names: list[str]) -> None:
+    """Refuse, before anything is written, a file name taken by a folder in ``dest``
+    (a file there is replaced, as ``oras pull`` replaces it)."""
+    for name in names:
+        place = dest / name
+        if place.is_dir() and not place.is_symlink():
+            raise ArtifactNameError(f"{place} is a directory: the artifact file {name!r} "
+                                    "cannot be written there; nothing was written")
+
+
+def _stage(dest: Path, names: list[str]) -> Path:
+    _check_places(dest, names)
     dest.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=dest, prefix=".artifact.", suffix=".partial"))
+    work = Path(tempfile.mkdtemp(dir=dest, prefix=".artifact.", suffix=".partial"))
+    (work / "new").mkdir()
+    (work / "old").mkdir()
+    return work
 
 
 def _move_all(work: Path, dest: Path, names: list[str]) -> list[Path]:
-    out = []
-    for name in names:
-        os.replace(work / name, dest / name)
-        out.append(dest / name)
-    return out
+    """Move every downloaded file into place, or none: what a name replaced is kept in
+    ``work/old`` until all are placed, and put back when a move fails."""
+    _check_places(dest, names)  # again: a folder may have appeared while downloading
+    done: list[str] = []
+    try:
+        for name in names:
+            if os.path.lexists(dest / name):
+                os.replace(dest / name, work / "old" / name)
+            done.append(name)
+            os.replace(work / "new" / name, dest / name)
+    except BaseException:
+        for name in reversed(done):
+            if os.path.lexists(work / "old" / name):
+                os.replace(work / "old" / name, dest / name)
+            else:
+                (dest / name).unlink(missing_ok=True)
+        raise
+    return [dest / name for name in names]
 
 
 class ArtifactFetcher(ImageWorker):
@@ -97,13 +124,13 @@ class ArtifactFetcher(ImageWorker):
         raw = yield from self._manifests.get_raw(reference)
         files = artifact_files(raw.data, raw.media_type, raw.digest)  # all checked first
         dest = Path(dest_dir)
-        work: Path = yield Offload(partial(_stage, dest))
+        names = [n for n, _ in files]
+        work: Path = yield Offload(partial(_stage, dest, names))
         try:
-            yield Gather([partial(self._blobs.download, d.digest, work / name,
+            yield Gather([partial(self._blobs.download, d.digest, work / "new" / name,
                                   expected_size=d.size) for name, d in files],
                          self._max_workers)
-            paths: list[Path] = yield Offload(partial(_move_all, work, dest,
-                                                      [n for n, _ in files]))
+            paths: list[Path] = yield Offload(partial(_move_all, work, dest, names))
         finally:
             yield Offload(partial(shutil.rmtree, work, ignore_errors=True))
         return paths

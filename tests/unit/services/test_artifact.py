@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import requests_mock
 
 from registry_client import ArtifactNameError, Registry
+from registry_client.services import _artifact
 from registry_client.services._artifact import safe_file_name
 
 BASE = "https://registry.example"
@@ -59,6 +61,35 @@ def test_the_files_replace_older_ones_of_the_same_name(env: MockedRegistry,
     paths = reg.repository("app").images.fetch_artifact("art", tmp_path)
     assert paths == [tmp_path / "a.txt", tmp_path / "b.txt"]
     assert contents(tmp_path) == FILES
+
+
+def test_a_directory_where_a_file_goes_is_refused_before_anything_is_written(
+    env: MockedRegistry, tmp_path: Path
+) -> None:
+    reg, adapter = env
+    (tmp_path / "b.txt").mkdir()
+    with pytest.raises(ArtifactNameError, match=r"b\.txt.*is a directory"):
+        reg.repository("app").images.fetch_artifact("art", tmp_path)
+    assert contents(tmp_path) == {"b.txt": None}
+    assert blob_gets(adapter) == 0
+
+
+def test_a_failed_move_puts_back_what_was_there(
+    env: MockedRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reg, _ = env
+    (tmp_path / "a.txt").write_bytes(b"old a")
+    real = os.replace
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if Path(dst) == tmp_path / "b.txt":
+            raise PermissionError(13, "Permission denied", str(dst))
+        real(src, dst)
+
+    monkeypatch.setattr(_artifact.os, "replace", replace)
+    with pytest.raises(PermissionError):
+        reg.repository("app").images.fetch_artifact("art", tmp_path)
+    assert contents(tmp_path) == {"a.txt": b"old a"}
 
 
 def test_a_title_longer_than_a_file_name_is_refused_before_downloading(
