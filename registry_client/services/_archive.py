@@ -110,7 +110,8 @@ class Archiver(ImageWorker):
             if kind == "oci-archive":
                 yield Offload(partial(oci_archive_to_layout, path, work, limit))
             else:
-                yield Offload(partial(docker_archive_to_layout, path, work, tag, limit))
+                yield Offload(partial(docker_archive_to_layout, path, work, tag, limit,
+                                      repository=self._repository))
             return (yield from self._pusher.push(work, tag, progress=progress))
         finally:
             yield Offload(partial(shutil.rmtree, work, ignore_errors=True))

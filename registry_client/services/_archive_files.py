@@ -37,7 +37,7 @@ from ..errors import (
     LayoutNotFoundError,
 )
 from ..layout import OCILayout
-from ..reference import is_valid_digest
+from ..reference import is_valid_digest, parse_image_name
 from . import _light
 from ._layers import GZIP_MAGIC, ZSTD_MAGIC, LayerProblem, LayerReader
 
@@ -198,11 +198,14 @@ def oci_archive_to_layout(source: Path, work: Path, limit: int) -> None:
                 _copy_out(f, folder / match[2])
 
 
-def docker_archive_to_layout(source: Path, work: Path, tag: str, limit: int) -> None:
+def docker_archive_to_layout(source: Path, work: Path, tag: str, limit: int, *,
+                             repository: str = "") -> None:
     """Turn the docker-archive ``source`` into an OCI layout at ``work`` holding a Docker
     schema2 image named ``tag``, the manifest skopeo and docker would push for it.
 
-    The image is the archive's only one, or the one whose RepoTags has the tag ``tag``.
+    The image is the archive's only one; or the one whose RepoTags name ``repository``
+    (the path in the registry pushed to, whatever the host) with the tag ``tag``; or,
+    failing that, the only one with the tag ``tag``.
     The config is kept byte for byte (the image ID stays). Uncompressed layers are gzip
     compressed (level 6, no name, time 0: the same bytes on every run); gzip layers are
     kept as they are. Every layer's diff_id is checked against the config's.
@@ -218,7 +221,7 @@ def docker_archive_to_layout(source: Path, work: Path, tag: str, limit: int) -> 
     with _reading(source) as tar:
         members = _members(tar)
         entry = _docker_entry(_read_member(tar, members, "manifest.json", what, limit),
-                              tag, what)
+                              repository, tag, what)
         config = _read_member(tar, members, entry["Config"], what, limit)
         config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
         layout.write_blob(config_digest, config)
@@ -244,7 +247,7 @@ def docker_archive_to_layout(source: Path, work: Path, tag: str, limit: int) -> 
                          "size": len(data)}, tag)
 
 
-def _docker_entry(data: bytes, tag: str, what: str) -> dict[str, Any]:
+def _docker_entry(data: bytes, repository: str, tag: str, what: str) -> dict[str, Any]:
     try:
         doc = json.loads(data)
     except ValueError:
@@ -258,15 +261,46 @@ def _docker_entry(data: bytes, tag: str, what: str) -> dict[str, Any]:
             raise ArchiveError(f"{what}: manifest.json entry without Config and Layers")
     if len(doc) == 1:
         return dict(doc[0])
-    tagged = [e for e in doc if any(str(t).rsplit(":", 1)[-1] == tag
-                                    for t in e.get("RepoTags") or [])]
-    if len(tagged) != 1:
-        names = sorted(str(t) for e in doc for t in e.get("RepoTags") or [])
-        raise ArchiveError(f"{what} holds {len(doc)} images and not one tagged {tag!r} "
-                           f"(have: {', '.join(names) or 'untagged images'})")
-    return dict(tagged[0])
+    target = (_familiar(repository), tag)
+    named = [e for e in doc if any(_repo_tag(t) == target for t in _tags(e))]
+    tagged = [e for e in doc if any(_repo_tag(t)[1] == tag for t in _tags(e))]
+    for found in (named, tagged):
+        if len(found) == 1:
+            return dict(found[0])
+    names = ", ".join(sorted(t for e in doc for t in _tags(e))) or "untagged images"
+    if len(named) > 1:
+        why = f"several are tagged {repository}:{tag}"
+    elif len(tagged) > 1:
+        why = (f"{'none is tagged ' + repository + ':' + tag + ' and ' if repository else ''}"
+               f"several have the tag {tag!r}")
+    else:
+        why = f"none has the tag {tag!r}"
+    raise ArchiveError(f"{what} holds {len(doc)} images and {why}: push to the repository "
+                       f"and tag of one of its RepoTags (have: {names})")
 
 
+def _tags(entry: dict[str, Any]) -> list[str]:
+    tags = entry.get("RepoTags")
+    return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+
+
+def _repo_tag(repo_tag: str) -> tuple[str, str]:
+    """(repository path, tag) of a RepoTags name, the registry host left out: ``x:1``,
+    ``docker.io/library/x:1`` and ``host:5000/x:1`` all give ``("x", "1")``; a name docker
+    would not read gives ("", its tag)."""
+    try:
+        ref = parse_image_name(repo_tag)
+    except (ValueError, TypeError):
+        head, _, tag = repo_tag.rpartition(":")
+        return "", tag if head and "/" not in tag else ""
+    return _familiar(ref.path), ref.tag or ""
+
+
+def _familiar(path: str) -> str:
+    """A repository path as docker names it: ``library/x`` is ``x``."""
+    if path.startswith("library/") and path.count("/") == 1:
+        return path[len("library/"):]
+    return path
 def _docker_layer(
     tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], name: str, want: str,
     work: Path, what: str,

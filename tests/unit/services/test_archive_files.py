@@ -104,9 +104,39 @@ def test_several_images_need_a_tag_of_their_repo_tags(tmp_path: Path) -> None:
     archive.write_bytes(tar_bytes({"c.json": config, "manifest.json": json.dumps([
         {"Config": "c.json", "RepoTags": ["app:1.0"], "Layers": []},
         {"Config": "c.json", "RepoTags": ["app:2.0"], "Layers": []}]).encode()}))
-    with pytest.raises(ArchiveError, match=r"not one tagged '3\.0'.*app:1\.0, app:2\.0"):
-        docker_archive_to_layout(archive, tmp_path, "3.0", LIMIT)
-    docker_archive_to_layout(archive, tmp_path, "2.0", LIMIT)
+    with pytest.raises(ArchiveError, match=r"none has the tag '3\.0'.*app:1\.0, app:2\.0"):
+        docker_archive_to_layout(archive, tmp_path, "3.0", LIMIT, repository="app")
+    docker_archive_to_layout(archive, tmp_path, "2.0", LIMIT, repository="app")
+
+
+
+def test_images_sharing_a_tag_are_told_apart_by_repository(tmp_path: Path) -> None:
+    """``docker save a/b:1 c/d:1``: the target's repository picks one, the host ignored."""
+    configs = [json.dumps({"n": n, "rootfs": {"diff_ids": []}}).encode() for n in range(3)]
+    archive = tmp_path / "amb.tar"
+    archive.write_bytes(tar_bytes({
+        **{f"c{n}.json": c for n, c in enumerate(configs)},
+        "manifest.json": json.dumps([
+            {"Config": "c0.json", "RepoTags": ["a/b:1"], "Layers": []},
+            {"Config": "c1.json", "RepoTags": ["docker.io/c/d:1", "c/d:2"], "Layers": []},
+            {"Config": "c2.json", "RepoTags": ["x:1", "e/f:3"], "Layers": []}]).encode()}))
+
+    def config_of(tag: str, repository: str) -> bytes:
+        work = tmp_path / f"{repository.replace('/', '_')}-{tag}"
+        work.mkdir()
+        docker_archive_to_layout(archive, work, tag, LIMIT, repository=repository)
+        layout = OCILayout(work)
+        doc = json.loads(layout.read_blob(layout.find(tag)["digest"]))
+        return layout.read_blob(doc["config"]["digest"])
+
+    assert config_of("1", "c/d") == configs[1]
+    assert config_of("1", "a/b") == configs[0]
+    assert config_of("1", "x") == configs[2]  # docker's x:1 is docker.io/library/x:1
+    assert config_of("1", "library/x") == configs[2]
+    assert config_of("3", "other/repo") == configs[2]  # the tag alone, when it is unique
+    with pytest.raises(ArchiveError, match=r"none is tagged other/repo:1 and several have "
+                       r"the tag '1'.*have: a/b:1, c/d:2"):
+        config_of("1", "other/repo")
 
 
 def test_an_oci_archive_round_trips_and_takes_only_layout_files(tmp_path: Path) -> None:
