@@ -410,5 +410,8 @@ class OCILayout:
                 return m
         if len(entries) == 1:
             return entries[0]
-        names = sorted(str(_ref_name(m)) for m in entries)
-        raise LayoutError(f"{self.root}: no image named {ref_name!r} (have: {', '.join(names)})")
+        names = ", ".join(sorted(str(_ref_name(m) or m.get("digest")) for m in entries))
+        if not ref_name:
+            raise LayoutError(f"{self.root} holds {len(entries)} images: name one "
+                              f"(have: {names or 'none'})")
+        raise LayoutError(f"{self.root}: no image named {ref_name!r} (have: {names})")

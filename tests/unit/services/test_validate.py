@@ -94,3 +94,16 @@ def test_problems_are_reported_not_raised(tmp_path: Path) -> None:
     assert any("diff_id" in m for m in messages)
     assert any("manifest is missing" in m for m in messages)
     assert len(messages) == 4
+
+
+def test_several_images_need_a_name(tmp_path: Path) -> None:
+    layout = OCILayout(tmp_path)
+    layout.init()
+    for tag, arch in (("1.0", "amd64"), ("2.0", "arm64")):
+        manifest = image(layout, gzip.compress(tar_of("a", b"a")), sha(tar_of("a", b"a")), arch)
+        layout.add_manifest({"mediaType": OCI_MANIFEST, "digest": sha(manifest),
+                             "size": len(manifest)}, tag)
+    with pytest.raises(LayoutError, match=r"holds 2 images: name one \(have: 1\.0, 2\.0\)"):
+        validate_layout(tmp_path)
+    assert validate_layout(tmp_path, "2.0").ok
+
