@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import partial
 
 from .._flow import Flow, Gather
-from ..errors import PlatformNotFoundError, RegistryResponseError
+from ..errors import RegistryResponseError
 from ..models import (
     IMAGE_CONFIG_TYPES,
     Descriptor,
@@ -20,7 +20,13 @@ from ..models import (
     parse_rfc3339,
 )
 from . import _light
-from ._platforms import choose_platform, platform_of_entry, read_config, wanted_platform
+from ._platforms import (
+    choose_platform,
+    platform_of_entry,
+    read_config,
+    refuse_other_platform,
+    wanted_platform,
+)
 from ._worker import ImageWorker
 
 
@@ -76,10 +82,8 @@ class DetailsReader(ImageWorker):
             config = descs[0]
             data = (yield from self._config(config)) \
                 if config.media_type in IMAGE_CONFIG_TYPES else None
-            have = _light.image_platform(raw, config, data or b"")
-            if want is not None and not have.matches(want):
-                what = f"a single {have} image" if have.os else "not an image (an artifact)"
-                raise PlatformNotFoundError(f"{reference} is {what}, not {want}")
+            have = (_light.image_platform(raw, config, data or b"") if want is None else
+                    refuse_other_platform(reference, raw, config, data or b"", want))
             return [(yield from self._details(have, raw, descs, data))]
         entries = [d for d in descs if _is_platform(d.platform)]
         if want is not None:

@@ -34,6 +34,22 @@ def choose_platform(entries: list[Descriptor], platform: str | Platform) -> Desc
     raise PlatformNotFoundError(f"no platform {want} in this index (have: {have})")
 
 
+def refuse_other_platform(
+    reference: str, raw: RawManifest, config: Descriptor, config_data: bytes, want: Platform,
+) -> Platform:
+    """The platform of the single image ``raw``, refused unless it is ``want``: as docker,
+    a single image stands for another platform only if it is one.
+
+    Raises:
+        PlatformNotFoundError: it is another platform, or an artifact.
+    """
+    have = _light.image_platform(raw, config, config_data)
+    if not have.matches(want):
+        what = f"a single {have} image" if have.os else "not an image (an artifact)"
+        raise PlatformNotFoundError(f"{reference} is {what}, not {want}")
+    return have
+
+
 def platform_of_entry(
     p: Platform | None, digest: str, media_type: str, size: int
 ) -> Platform:

@@ -21,6 +21,7 @@ from ._platforms import (
     choose_platform,
     light_image,
     read_config,
+    refuse_other_platform,
     wanted_platform,
 )
 from ._tree import MAX_INDEX_DEPTH, manifest_tree, require_verifiable_blobs
@@ -60,10 +61,7 @@ class Puller(ImageWorker):
             # As docker: a single image is pulled for another platform only if it is one.
             want = wanted_platform(platform)
             config_data = yield from read_config(self._blobs, top[0], limit)
-            have = _light.image_platform(raw, top[0], config_data)
-            if not have.matches(want):
-                what = f"a single {have} image" if have.os else "not an image (an artifact)"
-                raise PlatformNotFoundError(f"{reference} is {what}, not {want}")
+            refuse_other_platform(reference, raw, top[0], config_data, want)
         if is_index and platform is not None:
             singles.append((yield from self._pick_platform(raw, top, platform)))
         elif is_index:  # every manifest under it, nested indexes included

@@ -40,7 +40,7 @@ from ..reference import is_valid_digest
 from . import _light
 from ._layers import LayerProblem, LayerReader
 from ._plan import distributable
-from ._platforms import wanted_platform
+from ._platforms import refuse_other_platform, wanted_platform
 from ._tree import MAX_INDEX_DEPTH
 
 if TYPE_CHECKING:
@@ -86,6 +86,8 @@ class Validator:
         images: list[RawManifest] = []
         problems: list[Problem] = []
         yield from self._collect(raw, want, images, problems, 1)
+        if want is not None and images and images[0] is raw:  # a single image
+            yield from self._refuse_other_platform(reference, raw, want, problems)
         if want is not None and not images and not problems:
             raise PlatformNotFoundError(f"{reference}: no image for platform {want}")
         results = yield Gather([partial(self._image, m) for m in images], 1)
@@ -96,6 +98,23 @@ class Validator:
         return ValidationReport(reference=reference, digest=raw.digest,
                                 manifests=tuple(m.digest for m in images), blobs=blobs,
                                 problems=tuple(problems))
+
+    def _refuse_other_platform(
+        self, reference: str, raw: RawManifest, want: Platform, problems: list[Problem],
+    ) -> Flow[None]:
+        """A single image asked for as another platform is refused, as pull refuses it."""
+        _, descs = _light.read(raw)
+        config, data = descs[0], b""
+        if config.media_type in IMAGE_CONFIG_TYPES:
+            found = yield from self._config(raw, config, [])
+            if found is None:
+                return  # unreadable: the report says so
+            data = found
+        try:
+            refuse_other_platform(reference, raw, config, data, want)
+        except RegistryResponseError as exc:  # os or architecture of the wrong type
+            problems.append(Problem(raw.digest, config.digest,
+                                    f"image config is malformed ({exc})"))
 
     def _collect(
         self, raw: RawManifest, want: Platform | None, images: list[RawManifest],

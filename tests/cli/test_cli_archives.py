@@ -88,6 +88,9 @@ def test_index_create_then_validate(
     report = json.loads(ok(cli("validate", f"{where}:multi", "--json", "--plain-http",
                                "--platform", "linux/amd64")).stdout)
     assert report["ok"] is True and report["manifests"] == [amd.digest]
+    other = cli("validate", f"{where}:amd64", "--platform", "linux/arm64", "--plain-http")
+    assert other.returncode == 1 and not other.stdout
+    assert "a single linux/amd64 image, not linux/arm64" in other.stderr.decode()
 
     with FaultProxy(anon_registry, timeout=5) as proxy:
         proxy.add_rule("GET", f"/blobs/{amd.layer_digests[1]}", action="corrupt", offset=50,

@@ -107,3 +107,16 @@ def test_several_images_need_a_name(tmp_path: Path) -> None:
         validate_layout(tmp_path)
     assert validate_layout(tmp_path, "2.0").ok
 
+
+def test_a_single_image_of_another_platform_is_refused_as_pull_refuses_it(
+    tmp_path: Path,
+) -> None:
+    layout = OCILayout(tmp_path)
+    layout.init()
+    manifest = image(layout, gzip.compress(tar_of("a", b"a")), sha(tar_of("a", b"a")))
+    layout.add_manifest({"mediaType": OCI_MANIFEST, "digest": sha(manifest),
+                         "size": len(manifest)}, "1.0")
+    with pytest.raises(PlatformNotFoundError, match=r"a single linux/amd64 image, not "
+                                                    r"linux/arm64"):
+        validate_layout(tmp_path, "1.0", "linux/arm64")
+    assert validate_layout(tmp_path, "1.0", "linux/amd64").ok
