@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from .._flow import Endpoint, Flow, Offload
-from ..errors import PlatformNotFoundError
+from ..errors import PlatformNotFoundError, RegistryError
 from ..models import Image, Platform
 from ..progress import ProgressCallback
 from ..reference import is_digest
@@ -40,6 +40,12 @@ def _work_dir(next_to: Path) -> Path:
     parent = next_to.parent
     parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(dir=parent, prefix=f".{next_to.name}.", suffix=".work"))
+
+
+def _in_archive(message: str, work: Path, archive: Path) -> str:
+    """``message`` about the unpacked copy ``work`` (gone once the push ends) as one about
+    the archive: ``/tmp/x/index.json is ...`` reads ``app.tar: index.json is ...``."""
+    return message.replace(f"{work}/", f"{archive}: ").replace(str(work), str(archive))
 
 
 class Archiver(ImageWorker):
@@ -113,5 +119,9 @@ class Archiver(ImageWorker):
                 yield Offload(partial(docker_archive_to_layout, path, work, tag, limit,
                                       repository=self._repository))
             return (yield from self._pusher.push(work, tag, progress=progress))
+        except RegistryError as exc:
+            if str(work) not in exc.message:
+                raise
+            raise exc.with_context(_in_archive(exc.message, work, path)) from None
         finally:
             yield Offload(partial(shutil.rmtree, work, ignore_errors=True))
