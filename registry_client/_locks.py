@@ -36,6 +36,12 @@ def locked_directory(path: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def can_lock() -> bool:
+    """Whether locks work here (not on Windows): only then does a lock tell a folder in
+    use from one left behind."""
+    return fcntl is not None
+
+
 def lock_now(fd: int) -> bool:
     """Lock the open file ``fd`` exclusively if no one else holds it: False when another
     file description (another process, or another open of it here) does. The lock

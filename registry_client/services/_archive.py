@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from .._flow import Endpoint, Flow, Offload
+from .._locks import can_lock, lock_now
 from ..errors import PlatformNotFoundError, RegistryError
 from ..models import Image, Platform
 from ..progress import ProgressCallback
@@ -35,11 +37,44 @@ PullFormat = Literal["oci", "docker-archive", "oci-archive"]
 FORMATS: tuple[str, ...] = ("oci", "docker-archive", "oci-archive")
 
 
-def _work_dir(next_to: Path) -> Path:
-    """A fresh folder next to ``next_to`` (same filesystem: the final rename is atomic)."""
+def _work_dir(next_to: Path) -> tuple[Path, int]:
+    """A fresh folder next to ``next_to`` (same filesystem: the final rename is atomic),
+    and an open descriptor holding a lock on it for as long as the pull uses it.
+
+    Work folders of the same ``next_to`` that nobody holds are what a killed pull left
+    behind (SIGKILL, SIGTERM): they are removed first.
+    """
     parent = next_to.parent
     parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=parent, prefix=f".{next_to.name}.", suffix=".work"))
+    prefix = f".{next_to.name}."
+    _remove_stale(parent, prefix)
+    while True:
+        work = Path(tempfile.mkdtemp(dir=parent, prefix=prefix, suffix=".work"))
+        fd = os.open(work, os.O_RDONLY)
+        while not lock_now(fd):  # a fresh name: only another pull's sweep holds it, briefly
+            time.sleep(0.01)
+        if os.fstat(fd).st_nlink > 0:
+            return work, fd
+        os.close(fd)  # removed by another pull's sweep before the lock: make another
+
+
+def _remove_stale(parent: Path, prefix: str) -> None:
+    """Remove ``parent/<prefix>*.work`` folders no running pull holds locked."""
+    if not can_lock():  # a lock cannot tell a folder in use from a stale one
+        return
+    for entry in os.scandir(parent):
+        if not (entry.name.startswith(prefix) and entry.name.endswith(".work")
+                and entry.is_dir(follow_symlinks=False)):
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            if lock_now(fd):
+                shutil.rmtree(entry.path, ignore_errors=True)
+        finally:
+            os.close(fd)
 
 
 def _in_archive(message: str, work: Path, archive: Path) -> str:
@@ -71,7 +106,7 @@ class Archiver(ImageWorker):
         yield Offload(partial(check_archive_dest, target))
         if format == "docker-archive" and platform is None:
             platform = yield from self._only_platform(reference)
-        work: Path = yield Offload(partial(_work_dir, target))
+        work, held = yield Offload(partial(_work_dir, target))
         try:
             layout = work / "layout"
             image = yield from self._puller.pull(reference, layout, platform=platform,
@@ -85,6 +120,7 @@ class Archiver(ImageWorker):
                                       self._endpoint.body_limit))
         finally:
             yield Offload(partial(shutil.rmtree, work, ignore_errors=True))
+            os.close(held)
         return image
 
     def _only_platform(self, reference: str) -> Flow[Platform | None]:
