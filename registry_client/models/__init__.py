@@ -15,9 +15,10 @@ media types of an image config. ``converter`` is the cattrs converter behind the
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from registry_client._lazy import lazy_names
 
 from ._mediatype import IMAGE_CONFIG_TYPES, manifest_media_type, specific_type
 
@@ -64,17 +65,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 
 def manifest_from_bytes(data: bytes, content_type: str | None = None) -> Manifest:

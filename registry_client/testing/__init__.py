@@ -19,8 +19,9 @@ Every name here is imported on first use, ``cryptography`` (token mode) and ``bc
 
 from __future__ import annotations
 
-import importlib as _importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from registry_client._lazy import lazy_names
 
 # Names are loaded on first use (PEP 562): pytest imports this package on every run of
 # every project that has registry_client installed (the plugin lives in it), and that
@@ -61,17 +62,7 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 
 __all__ = [
