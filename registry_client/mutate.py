@@ -77,7 +77,8 @@ from .services._export import (
     single_image,
     work_directory,
 )
-from .services._plan import BlobPlan, CopyTarget, distributable
+from .services._light import distributable
+from .services._plan import BlobPlan, CopyTarget
 from .services._shell import BlockingShell
 from .services.blobs import BlobFlows
 from .services.manifests import ManifestFlows

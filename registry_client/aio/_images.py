@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 from ..models import (
     Descriptor,
@@ -20,11 +20,13 @@ from ..models import (
     ValidationReport,
 )
 from ..progress import ProgressCallback
-from ..services._archive import PullFormat
-from ..services._attach import ArtifactItem
-from ..services._plan import CopyPlan, CopyTarget
 from ..services.images import ImageFlows
 from ._base import AsyncRepositoryService
+
+if TYPE_CHECKING:  # annotations only: a pull needs none of the archive machinery
+    from ..services._archive import PullFormat
+    from ..services._attach import ArtifactItem
+    from ..services._plan import CopyPlan, CopyTarget
 
 __all__ = ["AsyncImageService"]
 

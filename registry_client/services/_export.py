@@ -18,7 +18,7 @@ from .._flow import Flow, Gather, Offload
 from ..errors import LayerError, PlatformNotFoundError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Platform, RawManifest
 from . import _light
-from ._plan import distributable
+from ._light import distributable
 from ._platforms import choose_platform, read_config, wanted_platform
 from ._worker import ImageWorker
 from .blobs import BlobFlows

@@ -11,6 +11,7 @@ non-negative integers, at most 1,000 index entries.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from ..errors import RegistryResponseError
@@ -119,3 +120,19 @@ def image_platform(raw: RawManifest, config: Descriptor, config_data: bytes) -> 
         os_features=_strings(doc.get("os.features"), f"{where} os.features"),
         digest=raw.digest, media_type=raw.media_type, size=len(raw.data),
     )
+
+
+_FOREIGN = ("foreign", "nondistributable")
+
+
+def distributable(d: Descriptor) -> bool:
+    """False for foreign / non-distributable layers (Windows base layers), never moved."""
+    return not any(f in d.media_type for f in _FOREIGN)
+
+
+def distinct_largest_first(items: Iterable[Descriptor]) -> list[Descriptor]:
+    """Each digest once, largest blobs first (they dominate the wall time)."""
+    unique: dict[str, Descriptor] = {}
+    for d in items:
+        unique.setdefault(d.digest, d)
+    return sorted(unique.values(), key=lambda d: d.size, reverse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from functools import partial
 from typing import Any, Literal, Protocol
 
@@ -10,6 +9,7 @@ import attrs
 
 from .._flow import Endpoint, Flow, Gather
 from ..models import Descriptor, RawManifest
+from ._light import distinct_largest_first
 from .blobs import BlobFlows
 
 __all__ = ["BlobAction", "BlobPlan", "CopyPlan"]
@@ -35,9 +35,6 @@ class CopyTarget(Protocol):
     def blobs(self) -> Any: ...
     @property
     def manifests(self) -> Any: ...
-
-
-_FOREIGN = ("foreign", "nondistributable")
 
 
 @attrs.frozen
@@ -91,19 +88,6 @@ class CopyPlan:
             "bytes_to_transfer": self.bytes_to_transfer,
             "referrers": [r.to_dict() for r in self.referrers],
         }
-
-
-def distributable(d: Descriptor) -> bool:
-    """False for foreign / non-distributable layers (Windows base layers), never moved."""
-    return not any(f in d.media_type for f in _FOREIGN)
-
-
-def distinct_largest_first(items: Iterable[Descriptor]) -> list[Descriptor]:
-    """Each digest once, largest blobs first (they dominate the wall time)."""
-    unique: dict[str, Descriptor] = {}
-    for d in items:
-        unique.setdefault(d.digest, d)
-    return sorted(unique.values(), key=lambda d: d.size, reverse=True)
 
 
 def make_plan(

@@ -15,7 +15,7 @@ from ..models import Descriptor, Image, Platform, RawManifest
 from ..progress import BlobSkipped, ProgressCallback, emit
 from ..reference import is_digest
 from . import _light
-from ._plan import distinct_largest_first, distributable
+from ._light import distinct_largest_first, distributable
 from ._platforms import (
     check_config_size,
     choose_platform,

@@ -11,7 +11,7 @@ from ..errors import LayoutError
 from ..layout import OCILayout
 from ..models import Descriptor, Image, RawManifest, manifest_media_type
 from ..progress import ProgressCallback
-from ._plan import distinct_largest_first
+from ._light import distinct_largest_first
 from ._platforms import light_image
 from ._tree import manifest_tree
 from ._upload_source import CheckedFile

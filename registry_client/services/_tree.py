@@ -10,7 +10,7 @@ from ..errors import RegistryResponseError
 from ..models import Descriptor, RawManifest
 from ..reference import require_verifiable
 from . import _light
-from ._plan import distributable
+from ._light import distributable
 
 Children = list[tuple[RawManifest, list[Descriptor]]]
 

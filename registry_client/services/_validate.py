@@ -39,7 +39,7 @@ from ..models import (
 from ..reference import is_valid_digest
 from . import _light
 from ._layers import LayerProblem, LayerReader
-from ._plan import distributable
+from ._light import distributable
 from ._platforms import refuse_other_platform, wanted_platform
 from ._tree import MAX_INDEX_DEPTH
 

@@ -26,32 +26,35 @@ from ..models import (
     OCIManifest,
     Platform,
     RawManifest,
-    ValidationReport,
     config_from_bytes,
     manifest_from_bytes,
 )
 from ..progress import ProgressCallback
 from ..reference import check_digest, check_reference, check_tag, is_digest
 from ..requester import Requester
-from ._archive import Archiver, PullFormat
-from ._artifact import ArtifactFetcher
-from ._attach import ArtifactItem, Attacher
 from ._base import Service
-from ._copy import Copier
-from ._details import DetailsReader
-from ._export import Exporter
-from ._index import IndexBuilder
-from ._plan import CopyPlan, CopyTarget
 from ._platforms import platform_of_entry, read_config
-from ._pull import Puller
-from ._push import Pusher
-from ._validate import RegistrySource, Validator
 from .blobs import BlobFlows, BlobService
 from .manifests import ManifestFlows, ManifestService
 from .tags import TagService
 
 if TYPE_CHECKING:
+    from ..models import ValidationReport
     from ..repository import Repository  # annotations only: services sit below it
+
+    # The collaborators are imported where they are first built (see ImageFlows): a
+    # pull needs none of the archive, export, copy or artifact machinery (tarfile,
+    # gzip...), and importing it cost every first operation ~10 ms.
+    from ._archive import Archiver, PullFormat
+    from ._artifact import ArtifactFetcher
+    from ._attach import ArtifactItem, Attacher
+    from ._copy import Copier
+    from ._details import DetailsReader
+    from ._export import Exporter
+    from ._index import IndexBuilder
+    from ._plan import CopyPlan, CopyTarget
+    from ._pull import Puller
+    from ._push import Pusher
 
 
 class ImageFlows(Service):
@@ -74,47 +77,65 @@ class ImageFlows(Service):
     # it works with.
     @cached_property
     def _details(self) -> DetailsReader:
+        from ._details import DetailsReader  # on first use: see TYPE_CHECKING above
+
         return DetailsReader(self._endpoint, self.repository, manifests=self._manifests,
                              blobs=self._blobs, max_workers=self._max_workers)
 
     @cached_property
     def _puller(self) -> Puller:
+        from ._pull import Puller  # on first use: see TYPE_CHECKING above
+
         return Puller(self._endpoint, self.repository, manifests=self._manifests,
                       blobs=self._blobs, max_workers=self._max_workers)
 
     @cached_property
     def _pusher(self) -> Pusher:
+        from ._push import Pusher  # on first use: see TYPE_CHECKING above
+
         return Pusher(self._endpoint, self.repository, manifests=self._manifests,
                       blobs=self._blobs, max_workers=self._max_workers)
 
     @cached_property
     def _copier(self) -> Copier:
+        from ._copy import Copier  # on first use: see TYPE_CHECKING above
+
         return Copier(self._endpoint, self.repository, manifests=self._manifests,
                       blobs=self._blobs, max_workers=self._max_workers)
 
     @cached_property
     def _exporter(self) -> Exporter:
+        from ._export import Exporter  # on first use: see TYPE_CHECKING above
+
         return Exporter(self._endpoint, self.repository, manifests=self._manifests,
                         blobs=self._blobs, max_workers=self._max_workers)
 
     @cached_property
     def _archiver(self) -> Archiver:
+        from ._archive import Archiver  # on first use: see TYPE_CHECKING above
+
         return Archiver(self._endpoint, self.repository, manifests=self._manifests,
                         blobs=self._blobs, max_workers=self._max_workers,
                         puller=self._puller, pusher=self._pusher)
 
     @cached_property
     def _index_builder(self) -> IndexBuilder:
+        from ._index import IndexBuilder  # on first use: see TYPE_CHECKING above
+
         return IndexBuilder(self._endpoint, self.repository, manifests=self._manifests,
                             blobs=self._blobs, max_workers=self._max_workers)
 
     @cached_property
     def _artifacts(self) -> ArtifactFetcher:
+        from ._artifact import ArtifactFetcher  # on first use: see TYPE_CHECKING above
+
         return ArtifactFetcher(self._endpoint, self.repository, manifests=self._manifests,
                                blobs=self._blobs, max_workers=self._max_workers)
 
     @cached_property
     def _attacher(self) -> Attacher:
+        from ._attach import Attacher  # on first use: see TYPE_CHECKING above
+
         return Attacher(manifests=self._manifests, blobs=self._blobs,
                         referrers=self._manifests.referrers_service)
 
@@ -217,6 +238,8 @@ class ImageFlows(Service):
     ) -> Flow[ValidationReport]:
         """See :meth:`ImageService.validate`."""
         check_reference(reference)
+        from ._validate import RegistrySource, Validator  # on first use (see the top)
+
         validator = Validator(RegistrySource(self._manifests, self._blobs),
                               workers=self._max_workers, body_limit=self._endpoint.body_limit)
         return (yield from validator.validate(reference, platform))

@@ -86,3 +86,32 @@ def test_ls_loads_only_what_a_tag_list_needs(
     assert _loaded(modules, ("registry_client.models",)) == [
         "registry_client.models", "registry_client.models._mediatype",
         "registry_client.models._tag_page"]
+
+
+# What only archives, exports, copies, validation, indexes and artifacts use: a pull
+# of an image layout needs none of it (tarfile, gzip, the copy plan's models).
+NOT_FOR_A_PULL = (
+    "tarfile", "gzip", "registry_client._tarfs",
+    "registry_client.services._archive", "registry_client.services._archive_files",
+    "registry_client.services._archive_write", "registry_client.services._export",
+    "registry_client.services._copy", "registry_client.services._plan",
+    "registry_client.services._attach", "registry_client.services._validate",
+    "registry_client.services._index", "registry_client.services._artifact",
+    "registry_client.services._details", "registry_client.models.validation",
+)
+
+
+def test_pull_loads_no_archive_copy_or_export_machinery(
+    anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    seed_tags(anon_registry, unique_repository, ["1.0"])
+    code = (
+        "import sys\n"
+        "from registry_client import Registry\n"
+        "with Registry(sys.argv[2], protocol='http') as reg:\n"
+        "    reg.repository(sys.argv[3]).images.pull('1.0', 'out')\n"
+    )
+    modules = _modules_after(code, tmp_path, anon_registry.host, unique_repository)
+    assert "registry_client.services._pull" in modules  # the check did pull
+    assert (tmp_path / "out" / "index.json").is_file()
+    assert _loaded(modules, NOT_FOR_A_PULL) == []

@@ -15,8 +15,14 @@ from registry_client import (
     SchemaV1NotSupportedError,
     UnknownSchemaError,
 )
-from registry_client.models import descriptor_from_dict, manifest_from_bytes, manifest_to_bytes
+from registry_client.models import (
+    Descriptor,
+    descriptor_from_dict,
+    manifest_from_bytes,
+    manifest_to_bytes,
+)
 from registry_client.services import _light
+from registry_client.services._light import distinct_largest_first, distributable
 
 D = "sha256:" + "a" * 64
 OCI_M = "application/vnd.oci.image.manifest.v1+json"
@@ -123,3 +129,29 @@ def test_models_and_the_light_parser_still_refuse_malformed_ones(digest: str) ->
                       digest="sha256:" + hashlib.sha256(data).hexdigest())
     with pytest.raises(RegistryResponseError):
         _light.read(raw)
+
+
+# -- which blobs move, and in which order -----------------------------------------------
+
+_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+
+def _blob(char: str, size: int, media_type: str = _LAYER) -> Descriptor:
+    return Descriptor(media_type=media_type, digest="sha256:" + char * 64, size=size)
+
+
+def test_distinct_largest_first_keeps_each_digest_once_largest_first() -> None:
+    a, b, c = _blob("a", 10), _blob("b", 300), _blob("c", 20)
+    again = _blob("b", 300, "application/vnd.docker.image.rootfs.diff.tar.gzip")
+    ordered = distinct_largest_first([a, b, c, again, a])
+    assert [d.digest for d in ordered] == [b.digest, c.digest, a.digest]
+    assert ordered[0] is b  # the first descriptor of a digest is the one kept
+    assert distinct_largest_first(iter([])) == []
+
+
+def test_foreign_layers_are_not_distributable() -> None:
+    assert distributable(_blob("a", 1))
+    assert not distributable(
+        _blob("a", 1, "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"))
+    assert not distributable(
+        _blob("a", 1, "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"))
