@@ -139,7 +139,7 @@ class HashThread:
     """
 
     __slots__ = ("_ahead", "_blocks", "_busy", "_changed", "_error", "_free", "_hasher",
-                 "_made", "_resume", "_stream", "name")
+                 "_in_use", "_lent", "_made", "_resume", "_stream", "name")
 
     def __init__(self, hasher: Any, ahead: int = HASH_AHEAD) -> None:
         self._stream = False  # counted in _overlap.streams: large blocks came, no digest yet
@@ -152,7 +152,10 @@ class HashThread:
         self._made = 0  # buffers made so far: at most ``ahead``
         self._ahead = max(1, ahead)
         self._resume = (self._ahead + 1) // 2
-        self._blocks: collections.deque[tuple[bytearray, int]] = collections.deque()
+        self._blocks: collections.deque[tuple[bytearray, memoryview]] = collections.deque()
+        self._lent: bytearray | None = None  # see lend()
+        # the buffer taken over last: its reader may use it until it asks for the next
+        self._in_use: bytearray | None = None
         self._busy = False  # a worker is hashing (or about to hash) the blocks
         self._changed = threading.Condition(threading.Lock())
         self._error: BaseException | None = None
@@ -162,10 +165,49 @@ class HashThread:
             self._stream = False
             _overlap.count(-1)
 
+    def lend(self, size: int) -> bytearray:
+        """A buffer of at least ``size`` bytes to receive the next block into.
+
+        :meth:`update` of a memoryview of it (or of a slice of one) takes the buffer
+        over instead of copying the block: it is hashed where it is, and lent again
+        once hashed. After that :meth:`update` the caller may still read the block
+        (write it out) until its next ``lend``, never change it; the buffer goes to no
+        one else before that call. A buffer lent and never given to :meth:`update` is
+        lent again.
+        """
+        changed = self._changed
+        with changed:
+            self._in_use = None  # the reader is done with the block before
+            self._raise()
+            buffer = self._lent
+            if buffer is None or len(buffer) < size:
+                self._wait_for_room()
+                if self._free:
+                    buffer = self._free.pop()
+                else:
+                    buffer, self._made = _overlap.buffer(), self._made + 1
+        if len(buffer) < size:
+            buffer = bytearray(max(size, HASH_BLOCK))
+        self._lent = buffer
+        return buffer
+
+    def _wait_for_room(self) -> None:
+        """Wait (under the lock) until a buffer may be taken; raise the hashing's error."""
+        if not self._room():
+            # wait until half the buffers are free, not one: a wake-up per block
+            # costs a thread switch per block on a busy machine
+            while self._room() < self._resume and self._error is None:
+                self._changed.wait()
+        self._raise()
+
     def update(self, data: Any) -> None:
         """Hash ``data`` after every block given before it."""
         n = len(data)
         if not n:
+            return
+        lent = self._lent
+        if lent is not None and isinstance(data, memoryview) and data.obj is lent:
+            self._take_over(lent, data)
             return
         changed = self._changed
         with changed:
@@ -180,15 +222,12 @@ class HashThread:
                 self._hasher.update(data)
                 return
             slot = not self._busy  # taken just now, for the worker about to start
-            if not self._room():
-                # wait until half the buffers are free, not one: a wake-up per block
-                # costs a thread switch per block on a busy machine
-                while self._room() < self._resume and self._error is None:
-                    changed.wait()
-            if self._error is not None:
+            try:
+                self._wait_for_room()
+            except BaseException:
                 if slot:
                     _overlap.give_back([])
-                raise self._error
+                raise
             if self._free:
                 buffer = self._free.pop()
             else:
@@ -196,17 +235,38 @@ class HashThread:
         if len(buffer) < n:
             buffer = bytearray(max(n, HASH_BLOCK))
         buffer[:n] = data  # the caller's block is let go of at once (see the class)
+        view = memoryview(buffer)[:n]
         with changed:
             if self._busy:  # the worker is on it, and takes this block too
-                self._blocks.append((buffer, n))
+                self._blocks.append((buffer, view))
                 return
             if not slot and not _overlap.take():
                 # the worker ended meanwhile, and no spare core is left: hash it here
-                self._hasher.update(memoryview(buffer)[:n])
+                self._hasher.update(view)
                 self._made -= 1
                 _overlap.keep([buffer])
                 return
-            self._blocks.append((buffer, n))
+            self._blocks.append((buffer, view))
+            self._busy = True
+        _threads.submit(self._work)
+
+    def _take_over(self, buffer: bytearray, view: memoryview) -> None:
+        """:meth:`update` of ``view``, a block received into the lent ``buffer``: no copy."""
+        changed = self._changed
+        with changed:
+            self._raise()
+            if len(view) >= OVERLAP_MIN and not self._stream:
+                self._stream = True
+                _overlap.count(1)
+            if not self._busy and (len(view) < OVERLAP_MIN or not _overlap.take()):
+                # hashed here (see update); the buffer stays lent, for the next block
+                self._hasher.update(view)
+                return
+            self._lent = None  # the worker's until hashed, then in _free again
+            self._in_use = buffer
+            self._blocks.append((buffer, view))
+            if self._busy:
+                return
             self._busy = True
         _threads.submit(self._work)
 
@@ -219,15 +279,18 @@ class HashThread:
                     blocks.clear()
                     self._busy = False
                     # the buffers go back with the slot: the memory held is bounded by
-                    # the hashings running, not by the blobs being read
-                    _overlap.give_back(self._free)
-                    self._free, self._made = [], 0
+                    # the hashings running, not by the blobs being read. Not the one
+                    # taken over last: its reader may still be writing it out
+                    held = self._in_use
+                    _overlap.give_back([b for b in self._free if b is not held])
+                    self._free = [b for b in self._free if b is held]
+                    self._made = len(self._free)
                     changed.notify_all()
                     return
-                buffer, n = blocks.popleft()
+                buffer, view = blocks.popleft()
             try:
                 # hashlib lets go of the GIL for a large block: this runs beside the reading
-                self._hasher.update(memoryview(buffer)[:n])
+                self._hasher.update(view)
             except BaseException as exc:  # raised by the caller's next call
                 with changed:
                     self._error = exc

@@ -67,12 +67,20 @@ class Drain(NamedTuple):
 
     Result: the number of bytes read. A broken connection raises
     ``RegistryUnavailableError`` after ``sink`` has had every byte received before it.
+
+    ``lend``, when given, is where a shell may receive each block: ``lend(n)`` gives a
+    buffer of at least ``n`` bytes (a hasher's, see ``_digest.HashThread.lend``), and
+    the block handed to ``sink`` is a memoryview of it, valid during that call only.
+    Blocks are then filled whole (fewer bytes only at the end), and a cut loses the part
+    of a block received so far: the sink of such a drain must not keep blocks, and the
+    reader resumes from what the sink took. A shell may ignore it.
     """
 
     response: Response
     sink: Callable[[bytes], None]
     limit: int | None = None
     block_size: int = 1 << 20
+    lend: Callable[[int], bytearray] | None = None
 
 
 class Offload(NamedTuple):

@@ -60,6 +60,10 @@ class Stream(Protocol):
     def read1(self, amt: int) -> bytes:
         """What has arrived, at most ``amt`` bytes, as served; b"" at the end."""
 
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` with the next bytes as served (fewer only at the end); 0 at the
+        end. A cut loses the part of the block received so far."""
+
     def iter_body(self, size: int) -> Iterator[bytes]:
         """The body in blocks, Content-Encoding undone (for JSON and manifests)."""
 
@@ -162,9 +166,18 @@ class Response:
         return self._stream.read1(amt)
 
     def readinto(self, buffer: Any) -> int:
-        """Read up to ``len(buffer)`` bytes of a streamed body (as served) into ``buffer``."""
+        """Read up to ``len(buffer)`` bytes of a streamed body (as served) into ``buffer``
+        (fewer only at the end; 0 at the end). A cut loses the part of the block
+        received so far (:meth:`read1` loses nothing)."""
+        stream = self._stream
+        if stream is None:
+            return 0
         view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
+        into = getattr(stream, "readinto", None)
+        if into is not None:
+            n: int = into(view)
+            return n
+        data = stream.read(len(view))
         view[: len(data)] = data
         return len(data)
 

@@ -9,6 +9,7 @@ shell aside, which maps ``requests``' exceptions to the exchange flow's words) t
 
 from __future__ import annotations
 
+import http.client
 import io
 import os
 import ssl
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
+import urllib3.exceptions
 
 from ._http import HTTPS_PORT_HINT, body_blocks
 from ._log import log
@@ -122,16 +124,57 @@ class _Adapter(requests.adapters.HTTPAdapter):
 class _StreamedBody:
     """A body still on the wire, read through urllib3's public ``HTTPResponse`` API.
 
-    ``read``/``read1`` hand over the bytes as served (the Content-Encoding is never
-    undone: a blob's digest is of the stored bytes); ``iter_body`` undoes it, as a JSON
-    or manifest body needs.
+    ``read``/``read1``/``readinto`` hand over the bytes as served (the Content-Encoding
+    is never undone: a blob's digest is of the stored bytes); ``iter_body`` undoes it,
+    as a JSON or manifest body needs.
     """
 
-    __slots__ = ("_read1", "_resp")
+    __slots__ = ("_direct", "_read1", "_resp")
 
     def __init__(self, resp: requests.Response) -> None:
         self._resp = resp
         self._read1 = True
+        self._direct: http.client.HTTPResponse | None = None
+
+    def readinto(self, buffer: Any) -> int:
+        """Read the next bytes into ``buffer``: as many as fit, except at the end; 0 there.
+
+        The bytes go from the socket straight into ``buffer`` when urllib3's response
+        wraps a standard ``http.client`` one (it always does over a real connection):
+        http.client's own ``readinto``, the bytes as served, chunked framing undone. No
+        block is allocated and copied on the way, which a 1 GiB download pays for with
+        ~0.15 CPU-s. Anything else (a test double's body) is read and copied.
+
+        A cut loses the part of the block received so far: the caller asks again with
+        Range from the last byte it took.
+        """
+        fp = self._direct
+        if fp is None:
+            raw = self._resp.raw
+            got = getattr(raw, "_fp", None)  # urllib3 1.x and 2.x: the http.client answer
+            if not isinstance(got, http.client.HTTPResponse) or raw.tell():
+                # not a real connection, or urllib3 has read some of the body already
+                data = self.read1(len(buffer))
+                buffer[: len(data)] = data
+                return len(data)
+            self._direct = fp = got
+        try:
+            n = fp.readinto(buffer)
+        except http.client.HTTPException as exc:  # as urllib3 words it (a broken body)
+            raise urllib3.exceptions.ProtocolError(f"Connection broken: {exc!r}", exc) from exc
+        if not n and fp.length:
+            # the connection ended before the Content-Length: as urllib3 reports it (a
+            # broken body, not a short one -- the asyncio flavour says the same)
+            raise urllib3.exceptions.ProtocolError(
+                "Connection broken: the body ended short of its Content-Length",
+                http.client.IncompleteRead(b"", fp.length))
+        if not n and fp.isclosed():
+            # the body ended below urllib3, which would otherwise only see it at its own
+            # next read: give the connection back to the pool now
+            raw = self._resp.raw
+            if raw is not None:
+                raw.release_conn()
+        return n
 
     def read(self, amt: int) -> bytes:
         raw = self._resp.raw

@@ -165,7 +165,7 @@ class Downloader:
             emit(progress, BlobAdvanced(digest, len(block), rx.offset, total))
 
         try:
-            yield from self._fetch.pump(rx, resp, write)
+            yield from self._fetch.pump(rx, resp, write, keeps_blocks=False)
         finally:
             yield Offload(out.close)
         emit(progress, BlobFinished(digest, rx.offset))
@@ -250,7 +250,7 @@ class Downloader:
             shown.done = rx.offset
             emit(progress, BlobAdvanced(digest, len(block), rx.offset, total))
 
-        yield from fetch.pump(rx, resp, write)
+        yield from fetch.pump(rx, resp, write, keeps_blocks=False)
 
 
 def _prepare(

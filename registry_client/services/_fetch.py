@@ -56,25 +56,33 @@ class BlobFetch(Service):
             raise
         return resp
 
-    def pump(self, rx: BlobReceiver, resp: Response, sink: Sink) -> Flow[None]:
+    def pump(
+        self, rx: BlobReceiver, resp: Response, sink: Sink, *, keeps_blocks: bool = True,
+    ) -> Flow[None]:
         """Read the blob to its end from ``resp`` (an answer of :meth:`open`) into ``sink``;
         a cut or short body is resumed with a new GET from where it got to.
+
+        A ``sink`` that is done with each block when it returns (writes it to a file)
+        says ``keeps_blocks=False``: the blocks are then received straight into the
+        hasher's reused buffers (see ``Drain.lend``), with no copy for the hashing.
 
         Raises:
             DigestMismatchError: the content (or its size) is not the blob's; the block
                 that would complete wrong content never reaches ``sink``.
             RegistryUnavailableError: cut more often than the registry's retries.
         """
-        yield from self.pump_some(rx, resp, sink, None)
+        yield from self.pump_some(rx, resp, sink, None, keeps_blocks=keeps_blocks)
 
     def pump_some(
-        self, rx: BlobReceiver, resp: Response, sink: Sink, limit: int | None,
+        self, rx: BlobReceiver, resp: Response, sink: Sink, limit: int | None, *,
+        keeps_blocks: bool = True,
     ) -> Flow[Response | None]:
         """:meth:`pump`, stopping once ``limit`` bytes were received (None: no limit) --
         a file-like reader's ``read(n)``. The answer to read on from, or None at the
         blob's end (verified, its answer closed).
         """
         got = 0  # bytes received (those a server ignoring Range sends again included)
+        lend = None if keeps_blocks else getattr(rx.hasher, "lend", None)
 
         def hand(block: bytes) -> None:
             nonlocal got
@@ -85,7 +93,7 @@ class BlobFetch(Service):
 
         while limit is None or got < limit:
             try:
-                yield Drain(resp, hand, None if limit is None else limit - got)
+                yield Drain(resp, hand, None if limit is None else limit - got, lend=lend)
             except RegistryUnavailableError as exc:
                 resp.close()
                 if exc.status_code is not None:

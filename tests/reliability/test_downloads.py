@@ -396,3 +396,19 @@ def test_an_error_in_one_blob_stops_the_others_within_a_block(
                 repo.images.copy("v1", other.repository("stop/copy"), progress=progress)
     assert time.monotonic() - started < 2.5
     assert pool_threads() <= before  # no worker left running
+
+
+# -- the connection a download read to its end is kept ------------------------------------
+def test_downloads_read_to_the_end_keep_their_connection(
+    proxy: FaultProxy, image: SeededImage, tmp_path: Path,
+) -> None:
+    # A download receives straight into the hasher's buffers (below urllib3): at the
+    # end of each body the connection must still go back to the pool, not be dropped.
+    reg = client(proxy, max_workers=1)
+    blobs = reg.repository(image.repository).blobs
+    for i, layer in enumerate(image.layers * 2):
+        blobs.download(layer, tmp_path / f"{i}.bin")
+        assert (tmp_path / f"{i}.bin").read_bytes() == image.blobs[layer]
+    assert blobs.get(image.layers[2]) == image.blobs[image.layers[2]]
+    assert len(proxy.requests) == 7
+    assert {r.connection for r in proxy.requests} == {1}

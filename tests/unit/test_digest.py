@@ -259,3 +259,48 @@ def test_blocks_of_every_size_in_a_row_keep_the_order_and_the_slots() -> None:
     assert _digest._overlap.taken == 0
     # the buffers went back for the next blobs, as many as the hashings may use at once
     assert 0 < len(_digest._overlap._buffers) <= _digest._overlap.limit * _digest.HASH_AHEAD
+
+
+def _until_no_busy_workers() -> None:
+    deadline = time.monotonic() + 5
+    while not _no_busy_workers() and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+def test_a_lent_buffer_is_hashed_where_it_is_with_no_copy() -> None:
+    inner = _RecordingHasher()
+    ht = HashThread(inner)
+    data = os.urandom(3 << 20)
+    for i in range(0, len(data), 1 << 20):
+        buffer = ht.lend(1 << 20)
+        buffer[: 1 << 20] = data[i:i + (1 << 20)]
+        ht.update(memoryview(buffer)[: 1 << 20])
+    sub = ht.lend(100)  # a block smaller than the buffer, and a slice of it
+    sub[:100] = b"q" * 100
+    ht.update(memoryview(sub)[10:100])
+    assert ht.hexdigest() == hashlib.sha256(data + b"q" * 90).hexdigest()
+    assert inner.threads[0] != threading.get_ident()  # beside the reader, as copies are
+
+
+def test_a_lent_block_is_the_reader_s_until_it_asks_for_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The reader writes a block out after handing it to the hashing: its buffer must
+    # not go to another blob's hashing (the shared pool) before the reader's next
+    # lend(), even when the hashing is done -- else that blob's bytes overwrite it.
+    slots = _digest._Slots()
+    slots.limit = 2  # both blobs hashed beside their readers, from one empty pool
+    monkeypatch.setattr(_digest, "_overlap", slots)
+    ht = HashThread(hashlib.sha256())
+    buffer = ht.lend(1 << 20)
+    buffer[:] = b"a" * len(buffer)
+    block = memoryview(buffer)[: 1 << 20]
+    ht.update(block)
+    _until_no_busy_workers()  # hashed, and the worker gave its buffers back
+    other = HashThread(hashlib.sha256())
+    other.update(b"b" * (1 << 20))  # copied into a buffer from the shared pool
+    other.hexdigest()
+    assert bytes(block) == b"a" * (1 << 20)  # still the reader's block, unchanged
+    assert ht.hexdigest() == hashlib.sha256(b"a" * (1 << 20)).hexdigest()
+    again = ht.lend(1 << 20)  # the reader is done with it: lent again
+    assert again is buffer
