@@ -239,12 +239,16 @@ class Downloader:
             resp.close()
             raise
 
+        at = start  # where ``out`` is: counted, not asked (tell() is a syscall a block)
+
         def write(block: bytes) -> None:
+            nonlocal at
             pos = rx.offset - len(block)
-            if out.tell() != pos:  # the server ignored Range: starting over
+            if at != pos:  # the server ignored Range: starting over
                 out.seek(pos)
                 out.truncate()
             out.write(block)
+            at = pos + len(block)
             if pos != shown.done:  # the server ignored Range: the count starts over too
                 emit(progress, BlobAdvanced(digest, pos - shown.done, pos, total))
             shown.done = rx.offset
