@@ -364,6 +364,29 @@ class ThreadReader:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise TimeoutError("timed out") from None
 
+    def readinto(self, view: memoryview, stop: threading.Event) -> int:
+        """:meth:`read1` into ``view`` (as many bytes as arrived, at most its length):
+        received straight into it, no block allocated."""
+        reader = self._reader
+        if reader.available:
+            n = min(len(view), reader.filled - reader.start)
+            view[:n] = memoryview(reader.buffer)[reader.start:reader.start + n]
+            reader.start += n
+            return n
+        if reader.eof:
+            if reader.error is not None:
+                raise reader.error
+            return 0
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        while True:
+            if stop.is_set():
+                raise Stopped("read called off")
+            try:
+                return self._sock.recv_into(view)
+            except TimeoutError:  # one slice: look at stop, then wait on
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError("timed out") from None
+
     def close(self) -> None:
         """Close the duplicate descriptor (the connection itself closes with its answer)."""
         self._sock.close()

@@ -222,6 +222,36 @@ class _ThreadBody:
         body._left -= len(data)
         return data
 
+    def readinto(self, view: memoryview, stop: threading.Event) -> int:
+        """Fill ``view`` with the next bytes of the body (fewer only at its end or before
+        a failure, which the next call raises), received straight into it.
+
+        Raises:
+            httpx.HTTPError: as :meth:`read1`.
+            Stopped: ``stop`` was set.
+        """
+        body = self._body
+        want = min(len(view), body._left)
+        got = 0
+        while got < want:
+            try:
+                n = self._reader.readinto(view[got:want], stop)
+            except TimeoutError as exc:
+                if got:  # the bytes before the failure first; it comes again next call
+                    return got
+                raise httpx.ReadTimeout(str(exc) or "timed out") from exc
+            except OSError as exc:
+                if got:
+                    return got
+                raise httpx.ReadError(str(exc)) from exc
+            if not n:
+                if got:
+                    return got
+                raise body._cut()
+            got += n
+            body._left -= n
+        return got
+
     def close(self) -> None:
         """Let go of the socket (the connection closes with the answer)."""
         self._reader.close()
