@@ -55,9 +55,16 @@ for them); smaller ones, while nothing waits to be hashed, in the caller's threa
 HASH_BLOCK = 1 << 20
 """The size of a :class:`HashThread`'s buffers (a larger block gets a larger one)."""
 
-HASH_AHEAD = 4
+HASH_AHEAD = 16
 """Blocks a :class:`HashThread` may hold not yet hashed: how far the reading runs ahead
-(with 1 MiB blocks, 4 MiB of memory at most)."""
+(with 1 MiB blocks, 16 MiB of memory at most). The reader and the hashing share the
+cores with the registry: a reader that can run further ahead waits less when the
+hashing thread is not scheduled for a while (1 GiB on /dev/shm, interleaved runs:
+0.977 s with 4, 0.959 s with 8, 0.911 s with 16; peak RSS 35, 39, 47 MiB)."""
+
+POOL_KEEP = 16
+"""Buffers kept for the next hashings once theirs are done (16 MiB): what the shared
+pool holds whatever the number of cores."""
 
 
 class _Slots:
@@ -102,7 +109,7 @@ class _Slots:
     def keep(self, buffers: list[bytearray]) -> None:
         """Keep ``buffers`` for the next hashings (as many as they may use at once)."""
         with self._lock:
-            room = self.limit * HASH_AHEAD - len(self._buffers)
+            room = min(self.limit * HASH_AHEAD, POOL_KEEP) - len(self._buffers)
             self._buffers.extend([b for b in buffers if len(b) == HASH_BLOCK][:max(0, room)])
 
 

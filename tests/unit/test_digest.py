@@ -304,3 +304,11 @@ def test_a_lent_block_is_the_reader_s_until_it_asks_for_the_next(
     assert ht.hexdigest() == hashlib.sha256(b"a" * (1 << 20)).hexdigest()
     again = ht.lend(1 << 20)  # the reader is done with it: lent again
     assert again is buffer
+
+
+def test_the_shared_pool_keeps_at_most_pool_keep_buffers_whatever_the_cores() -> None:
+    slots = _digest._Slots()
+    slots.limit = 63  # a 64-core machine: 63 hashings at once could use 63 x HASH_AHEAD
+    slots.keep([bytearray(_digest.HASH_BLOCK) for _ in range(_digest.POOL_KEEP + 5)])
+    assert len([slots.buffer() for _ in range(_digest.POOL_KEEP)]) == _digest.POOL_KEEP
+    assert len(slots.buffer()) == 0  # then empty: a new buffer is made
