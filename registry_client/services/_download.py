@@ -161,7 +161,7 @@ class Downloader:
             raise
 
         def write(block: bytes) -> None:
-            out.write(block)
+            write_out(out, block)
             emit(progress, BlobAdvanced(digest, len(block), rx.offset, total))
 
         try:
@@ -247,7 +247,7 @@ class Downloader:
             if at != pos:  # the server ignored Range: starting over
                 out.seek(pos)
                 out.truncate()
-            out.write(block)
+            write_out(out, block)
             at = pos + len(block)
             if pos != shown.done:  # the server ignored Range: the count starts over too
                 emit(progress, BlobAdvanced(digest, pos - shown.done, pos, total))
@@ -255,6 +255,23 @@ class Downloader:
             emit(progress, BlobAdvanced(digest, len(block), rx.offset, total))
 
         yield from fetch.pump(rx, resp, write, keeps_blocks=False)
+
+
+FILE_WRITE = 256 * 1024
+"""The most one ``write()`` puts into a file. Linux 6.x gives a file's page cache large
+folios sized by the write: on ext4, 1 GiB written in 1 MiB writes took 0.63-1.48 CPU-s,
+in 256 KiB writes 0.215 CPU-s (64 KiB: 0.26, 16 KiB: 0.42; on tmpfs 0.38 whatever the
+size) -- measured with one process writing a 1 MiB buffer over and over."""
+
+
+def write_out(out: BinaryIO, block: bytes) -> None:
+    """Write ``block`` (a bytes-like object) to ``out`` in pieces of :data:`FILE_WRITE`."""
+    if len(block) <= FILE_WRITE:
+        out.write(block)
+        return
+    view = memoryview(block)
+    for at in range(0, len(view), FILE_WRITE):
+        out.write(view[at:at + FILE_WRITE])
 
 
 def _prepare(
