@@ -315,13 +315,14 @@ def test_append_onto_a_docker_image_adds_a_docker_layer(
 def test_big_layers_stream_through_files_not_memory(
     client: Registry, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
 ) -> None:
-    """A 24 MiB file appended, flattened and exported: Python's memory peak stays a
-    fraction of it (the layer goes through temporary files in blocks)."""
+    """A 48 MiB file appended, flattened and exported: Python's memory peak stays a
+    fraction of it (the layer goes through temporary files in blocks; a download's
+    hashing may hold up to HASH_AHEAD 1 MiB blocks, 16 MiB)."""
     seed_image(anon_registry, unique_repository, "empty", layers=(), media="oci")
     big = tmp_path / "big" / "data"
     big.mkdir(parents=True)
     with open(big / "blob.bin", "wb") as f:
-        for _ in range(24):
+        for _ in range(48):
             f.write(os.urandom(1 << 20))
     repo = client.repository(unique_repository)
     tracemalloc.start()
@@ -332,9 +333,9 @@ def test_big_layers_stream_through_files_not_memory(
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 8 << 20, f"peak {peak >> 20} MiB"
+    assert peak < 24 << 20, f"peak {peak >> 20} MiB"  # half the layer
     with tarfile.open(exported) as tar:
-        assert tar.getmember("data/blob.bin").size == 24 << 20
+        assert tar.getmember("data/blob.bin").size == 48 << 20
 
 
 def test_mutate_works_in_every_auth_mode_and_mounts_across_repositories(
