@@ -189,14 +189,19 @@ class HashThread:
             buffer = self._lent
             if buffer is None or len(buffer) < size:
                 self._wait_for_room()
-                if self._free:
-                    buffer = self._free.pop()
-                else:
-                    buffer, self._made = _overlap.buffer(), self._made + 1
+                buffer = self._take_buffer()
         if len(buffer) < size:
             buffer = bytearray(max(size, HASH_BLOCK))
         self._lent = buffer
         return buffer
+
+    def _take_buffer(self) -> bytearray:
+        """A free buffer of this hashing, else one of the pool's (under the lock, with
+        room: see :meth:`_wait_for_room`); the caller sizes it."""
+        if self._free:
+            return self._free.pop()
+        self._made += 1
+        return _overlap.buffer()
 
     def _wait_for_room(self) -> None:
         """Wait (under the lock) until a buffer may be taken; raise the hashing's error."""
@@ -219,10 +224,7 @@ class HashThread:
         changed = self._changed
         with changed:
             self._raise()
-            if n >= OVERLAP_MIN and not self._stream:
-                self._stream = True
-                _overlap.count(1)
-            if not self._busy and (n < OVERLAP_MIN or not _overlap.take()):
+            if self._here(n):
                 # nothing in flight: the hasher is the caller's alone. A thread hop costs
                 # more than hashing a small block, and while other hashings take every
                 # spare core, one more only adds the hops
@@ -235,10 +237,7 @@ class HashThread:
                 if slot:
                     _overlap.give_back([])
                 raise
-            if self._free:
-                buffer = self._free.pop()
-            else:
-                buffer, self._made = _overlap.buffer(), self._made + 1
+            buffer = self._take_buffer()
         if len(buffer) < n:
             buffer = bytearray(max(n, HASH_BLOCK))
         buffer[:n] = data  # the caller's block is let go of at once (see the class)
@@ -257,15 +256,21 @@ class HashThread:
             self._busy = True
         _threads.submit(self._work)
 
+    def _here(self, n: int) -> bool:
+        """Whether a block of ``n`` bytes is hashed in the caller's thread (under the lock):
+        nothing in flight, and the block is small or no core is spare. Takes a slot for a
+        worker otherwise (when none runs), and counts the blob as read in large blocks."""
+        if n >= OVERLAP_MIN and not self._stream:
+            self._stream = True
+            _overlap.count(1)
+        return not self._busy and (n < OVERLAP_MIN or not _overlap.take())
+
     def _take_over(self, buffer: bytearray, view: memoryview) -> None:
         """:meth:`update` of ``view``, a block received into the lent ``buffer``: no copy."""
         changed = self._changed
         with changed:
             self._raise()
-            if len(view) >= OVERLAP_MIN and not self._stream:
-                self._stream = True
-                _overlap.count(1)
-            if not self._busy and (len(view) < OVERLAP_MIN or not _overlap.take()):
+            if self._here(len(view)):
                 # hashed here (see update); the buffer stays lent, for the next block
                 self._hasher.update(view)
                 return

@@ -19,6 +19,7 @@ import ssl
 import threading
 import time
 import typing
+from collections.abc import Callable
 
 # httpcore's pool locks run on anyio under asyncio, and anyio imports its asyncio backend
 # at the first lock: 30-50 ms inside the application's first request. Imported here,
@@ -29,6 +30,8 @@ import httpx
 from httpcore._utils import is_socket_readable
 
 __all__ = ["READ_SIZE", "BlockBackend", "BlockStream", "BlockTransport", "Stopped", "ThreadReader"]
+
+_T = typing.TypeVar("_T")
 
 READ_SIZE = 1 << 20
 """Bytes one read may hand over (and the receive buffer of each connection)."""
@@ -344,45 +347,47 @@ class ThreadReader:
             OSError: the connection failed.
             Stopped: ``stop`` was set.
         """
-        reader = self._reader
-        if reader.available:
-            end = min(reader.start + amt, reader.filled)
-            data = bytes(memoryview(reader.buffer)[reader.start:end])
-            reader.start = end
-            return data
-        if reader.eof:
-            if reader.error is not None:
-                raise reader.error
-            return b""
-        deadline = None if self._timeout is None else time.monotonic() + self._timeout
-        while True:
-            if stop.is_set():
-                raise Stopped("read called off")
-            try:
-                return self._sock.recv(amt)
-            except TimeoutError:  # one slice: look at stop, then wait on
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise TimeoutError("timed out") from None
+        held = self._held(amt)
+        if held is not None:
+            return bytes(held)
+        return self._receive(lambda: self._sock.recv(amt), stop)
 
     def readinto(self, view: memoryview, stop: threading.Event) -> int:
         """:meth:`read1` into ``view`` (as many bytes as arrived, at most its length):
         received straight into it, no block allocated."""
+        held = self._held(len(view))
+        if held is not None:
+            view[:len(held)] = held
+            return len(held)
+        return self._receive(lambda: self._sock.recv_into(view), stop)
+
+    def _held(self, amt: int) -> memoryview | None:
+        """The next bytes the connection's buffer holds (at most ``amt``, taken from it;
+        empty at the end of the stream), or None when the socket must be read.
+
+        Raises:
+            OSError: the stream ended with this error.
+        """
         reader = self._reader
         if reader.available:
-            n = min(len(view), reader.filled - reader.start)
-            view[:n] = memoryview(reader.buffer)[reader.start:reader.start + n]
-            reader.start += n
-            return n
+            end = min(reader.start + amt, reader.filled)
+            held = memoryview(reader.buffer)[reader.start:end]
+            reader.start = end
+            return held
         if reader.eof:
             if reader.error is not None:
                 raise reader.error
-            return 0
+            return memoryview(b"")
+        return None
+
+    def _receive(self, recv: Callable[[], _T], stop: threading.Event) -> _T:
+        """``recv()`` on the socket, waiting in slices so ``stop`` is seen within 0.1 s."""
         deadline = None if self._timeout is None else time.monotonic() + self._timeout
         while True:
             if stop.is_set():
                 raise Stopped("read called off")
             try:
-                return self._sock.recv_into(view)
+                return recv()
             except TimeoutError:  # one slice: look at stop, then wait on
                 if deadline is not None and time.monotonic() >= deadline:
                     raise TimeoutError("timed out") from None
