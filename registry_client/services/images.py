@@ -7,10 +7,10 @@ runs them with the blocking shell, ``registry_client.aio`` with asyncio.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .._flow import Endpoint, Flow
 from ..models import (
@@ -57,6 +57,9 @@ if TYPE_CHECKING:
     from ._push import Pusher
 
 
+_C = TypeVar("_C")
+
+
 class ImageFlows(Service):
     """The whole-image operations of one repository as flows (see ``registry_client._flow``),
     over its manifest and blob flows; :class:`ImageService` and the asyncio
@@ -75,62 +78,58 @@ class ImageFlows(Service):
     # -- collaborators ------------------------------------------------------------------
     # Each is built on first use, from the registry, the repository name and the flows
     # it works with.
+    def _built(self, cls: Callable[..., _C], **more: Any) -> _C:
+        """A collaborator ``cls`` on this repository's endpoint, name and flows."""
+        return cls(self._endpoint, self.repository, manifests=self._manifests,
+                   blobs=self._blobs, max_workers=self._max_workers, **more)
+
     @cached_property
     def _details(self) -> DetailsReader:
         from ._details import DetailsReader  # on first use: see TYPE_CHECKING above
 
-        return DetailsReader(self._endpoint, self.repository, manifests=self._manifests,
-                             blobs=self._blobs, max_workers=self._max_workers)
+        return self._built(DetailsReader)
 
     @cached_property
     def _puller(self) -> Puller:
         from ._pull import Puller  # on first use: see TYPE_CHECKING above
 
-        return Puller(self._endpoint, self.repository, manifests=self._manifests,
-                      blobs=self._blobs, max_workers=self._max_workers)
+        return self._built(Puller)
 
     @cached_property
     def _pusher(self) -> Pusher:
         from ._push import Pusher  # on first use: see TYPE_CHECKING above
 
-        return Pusher(self._endpoint, self.repository, manifests=self._manifests,
-                      blobs=self._blobs, max_workers=self._max_workers)
+        return self._built(Pusher)
 
     @cached_property
     def _copier(self) -> Copier:
         from ._copy import Copier  # on first use: see TYPE_CHECKING above
 
-        return Copier(self._endpoint, self.repository, manifests=self._manifests,
-                      blobs=self._blobs, max_workers=self._max_workers)
+        return self._built(Copier)
 
     @cached_property
     def _exporter(self) -> Exporter:
         from ._export import Exporter  # on first use: see TYPE_CHECKING above
 
-        return Exporter(self._endpoint, self.repository, manifests=self._manifests,
-                        blobs=self._blobs, max_workers=self._max_workers)
+        return self._built(Exporter)
 
     @cached_property
     def _archiver(self) -> Archiver:
         from ._archive import Archiver  # on first use: see TYPE_CHECKING above
 
-        return Archiver(self._endpoint, self.repository, manifests=self._manifests,
-                        blobs=self._blobs, max_workers=self._max_workers,
-                        puller=self._puller, pusher=self._pusher)
+        return self._built(Archiver, puller=self._puller, pusher=self._pusher)
 
     @cached_property
     def _index_builder(self) -> IndexBuilder:
         from ._index import IndexBuilder  # on first use: see TYPE_CHECKING above
 
-        return IndexBuilder(self._endpoint, self.repository, manifests=self._manifests,
-                            blobs=self._blobs, max_workers=self._max_workers)
+        return self._built(IndexBuilder)
 
     @cached_property
     def _artifacts(self) -> ArtifactFetcher:
         from ._artifact import ArtifactFetcher  # on first use: see TYPE_CHECKING above
 
-        return ArtifactFetcher(self._endpoint, self.repository, manifests=self._manifests,
-                               blobs=self._blobs, max_workers=self._max_workers)
+        return self._built(ArtifactFetcher)
 
     @cached_property
     def _attacher(self) -> Attacher:
