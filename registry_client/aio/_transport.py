@@ -192,6 +192,13 @@ class _DirectBody:
         return data
 
 
+def _read_error(exc: OSError) -> httpx.HTTPError:
+    """A worker thread's socket failure in httpx's words (a stall: ReadTimeout)."""
+    if isinstance(exc, TimeoutError):
+        return httpx.ReadTimeout(str(exc) or "timed out")
+    return httpx.ReadError(str(exc))
+
+
 class _ThreadBody:
     """A :class:`_DirectBody` read by a worker thread: ``read1(amt, stop)``, ``close()``."""
 
@@ -213,10 +220,8 @@ class _ThreadBody:
             return b""
         try:
             data = self._reader.read1(min(amt, body._left), stop)
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout(str(exc) or "timed out") from exc
-        except OSError as exc:
-            raise httpx.ReadError(str(exc)) from exc
+        except OSError as exc:  # TimeoutError too
+            raise _read_error(exc) from exc
         if not data:
             raise body._cut()
         body._left -= len(data)
@@ -236,14 +241,10 @@ class _ThreadBody:
         while got < want:
             try:
                 n = self._reader.readinto(view[got:want], stop)
-            except TimeoutError as exc:
+            except OSError as exc:  # TimeoutError too
                 if got:  # the bytes before the failure first; it comes again next call
                     return got
-                raise httpx.ReadTimeout(str(exc) or "timed out") from exc
-            except OSError as exc:
-                if got:
-                    return got
-                raise httpx.ReadError(str(exc)) from exc
+                raise _read_error(exc) from exc
             if not n:
                 if got:
                     return got
