@@ -78,9 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     Errors are reported as one line on stderr (with the traceback only under
     ``-v``); ``--help`` and ``--version`` return 0 instead of exiting.
     """
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(words)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     redactor = Redactor()

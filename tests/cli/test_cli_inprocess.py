@@ -282,3 +282,59 @@ def test_platform_on_a_single_image_must_match_as_for_pull(
     out, _ = capsys.readouterr()
     if verb == "digest":
         assert out.strip() == image.digest
+
+
+# -- building only the named verb's module -------------------------------------------------------
+def _verbs_of(parser: object) -> set[str]:
+    import argparse
+
+    assert isinstance(parser, argparse.ArgumentParser)
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return set(action.choices)
+
+
+def test_the_verb_table_names_every_verb_with_the_module_that_registers_it() -> None:
+    """VERBS (which module to build for a verb) must follow the verb modules: a verb
+    added to a module and not to the table would be an "invalid choice" when named."""
+    import argparse
+
+    from registry_client.cli._parser import Parser, global_flags
+    from registry_client.cli._verbs import MODULES, VERBS, _module, build_parser
+
+    registered: dict[str, str] = {}
+    for name in MODULES:
+        verbs = Parser().add_subparsers(dest="verb", parser_class=Parser)
+        _module(name).register(verbs, [global_flags(True)])
+        assert isinstance(verbs, argparse._SubParsersAction)
+        registered.update(dict.fromkeys(verbs.choices, name))
+    assert registered == VERBS
+    assert _verbs_of(build_parser()) == set(VERBS)
+    assert _verbs_of(build_parser(["--timeout", "3", "copy", "a", "b"])) == {
+        "pull", "push", "copy", "cp", "sync"}
+
+
+@pytest.mark.parametrize("argv", [
+    ["ls", "r"], ["--plain-http", "ls", "r"], ["--timeout", "3", "inspect", "r"],
+    ["-u", "ls", "--password-stdin", "pull", "r", "d"], ["--username=ls", "delete", "r:1"],
+    ["--platform", "linux/arm64", "manifest", "r"], ["auth", "logout", "r.example"],
+    ["cp", "a/b:1", "c/d:1"], ["-v", "--json", "tags", "r"],
+])
+def test_a_command_parses_the_same_with_only_its_verb_built(argv: list[str]) -> None:
+    from registry_client.cli._verbs import build_parser, verb_named
+
+    assert verb_named(argv) is not None
+    partial, full = build_parser(argv).parse_args(argv), build_parser().parse_args(argv)
+    assert vars(partial) == vars(full)
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["-h"], ["--help", "ls"], ["nope", "r"], ["-vu", "me", "ls", "r"], ["--", "ls"],
+    ["--timeout"],
+])
+def test_in_doubt_every_verb_is_built(argv: list[str]) -> None:
+    """No verb, an unknown one, help, or flags read otherwise than one by one: the whole
+    parser, so the help and the errors are the ones it gives."""
+    from registry_client.cli._verbs import VERBS, build_parser, verb_named
+
+    assert verb_named(argv) is None
+    assert _verbs_of(build_parser(argv)) == set(VERBS)

@@ -89,6 +89,10 @@ def test_ls_loads_only_what_a_tag_list_needs(
     assert _loaded(modules, ("registry_client.models",)) == [
         "registry_client.models", "registry_client.models._mediatype",
         "registry_client.models._tag_page"]
+    # only the module of the verb named is imported and built into the parser
+    from registry_client.cli._verbs import MODULES
+    assert sorted(m for m in modules if m.rsplit(".", 1)[-1] in MODULES) == [
+        "registry_client.cli._listing"]
 
 
 # What only archives, exports, copies, validation, indexes and artifacts use: a pull
