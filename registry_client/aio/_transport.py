@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import ssl
 import threading
@@ -31,6 +32,7 @@ from .._request import Body, Relay
 from .._response import Response, auth_scheme_sent
 from .._transport import EnvSettings, Timeout
 from ._network import BlockStream, BlockTransport, ThreadReader
+from ._pulls import PinnedPulls
 
 __all__ = ["HTTPX_FAILURES", "AsyncAnswer", "AsyncTransport", "failure", "failure_cause",
            "is_tls_failure"]
@@ -316,18 +318,28 @@ class AsyncAnswer:
 
 
 async def _file_blocks(stream: IO[bytes]) -> AsyncIterator[bytes]:
-    """A file's blocks, each read in a worker thread (the loop never waits on a disk)."""
-    while block := await asyncio.to_thread(stream.read, _FILE_BLOCK):
-        yield block
+    """A file's blocks, read on a thread of the body's own (the loop never waits on a
+    disk; see :mod:`._pulls`)."""
+    reads = PinnedPulls(functools.partial(stream.read, _FILE_BLOCK))
+    try:
+        while block := await reads.next():
+            yield block
+    finally:
+        reads.close()
 
 
 async def _iterated(blocks: Iterable[bytes]) -> AsyncIterator[bytes]:
-    """An iterable's blocks, each pulled in a worker thread (a generator reading a file)."""
+    """An iterable's blocks, pulled on a thread of the body's own (a generator reading a
+    file)."""
     it: Iterator[bytes] = iter(blocks)
     done = object()
-    while (block := await asyncio.to_thread(next, it, done)) is not done:
-        assert isinstance(block, bytes | bytearray | memoryview)
-        yield bytes(block)
+    pulls: PinnedPulls[object] = PinnedPulls(functools.partial(next, it, done))
+    try:
+        while (block := await pulls.next()) is not done:
+            assert isinstance(block, bytes | bytearray | memoryview)
+            yield bytes(block)
+    finally:
+        pulls.close()
 
 
 async def _relayed(relay: Relay) -> AsyncIterator[bytes]:

@@ -1,0 +1,99 @@
+"""A request body's blocks pulled from a blocking source -- a file, a generator reading
+one -- on one pooled thread of their own, so the event loop never waits on a disk.
+
+One thread per body, not a hop to whichever thread of a pool is free for each block:
+a block is then allocated by the thread that allocated the one before it. Spread over
+the default executor's threads, each 1 MiB block came from another thread's malloc
+arena and went back to it freed by the loop, and glibc trimmed and faulted those
+arenas' memory in again block after block: a 256 MiB push spent 0.05 CPU-s more (0.45
+against 0.40 CPU-s, 10 alternating runs) and 5 % more time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from .. import _threads
+
+__all__ = ["PinnedPulls"]
+
+T = TypeVar("T")
+_V = TypeVar("_V")
+
+IDLE_SECONDS = _threads.IDLE_SECONDS
+"""How long the thread waits for the next pull before it goes back to the pool (a body
+sent slowly gets a thread again at its next pull)."""
+
+
+class PinnedPulls(Generic[T]):
+    """``await pulls.next()`` is ``pull()`` run on this body's own pooled thread.
+
+    Pulls run one at a time, in order. A cancelled ``next()`` waits for its pull to end
+    before the cancellation goes on, so no pull is still running once the caller has
+    moved on (a retry that seeks the file back must not race a read of the old body).
+    :meth:`close` lets the thread go.
+    """
+
+    def __init__(self, pull: Callable[[], T]) -> None:
+        self._pull = pull
+        self._loop = asyncio.get_running_loop()
+        self._asks: queue.SimpleQueue[asyncio.Future[T] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._serving = False
+
+    async def next(self) -> T:
+        """The next ``pull()``'s result (or its error)."""
+        answer: asyncio.Future[T] = self._loop.create_future()
+        self._ask(answer)
+        try:
+            return await asyncio.shield(answer)
+        except asyncio.CancelledError:
+            await asyncio.wait([answer])
+            raise
+
+    def close(self) -> None:
+        """No more pulls: the thread goes back to the pool."""
+        with self._lock:
+            if self._serving:
+                self._asks.put(None)
+
+    def _ask(self, answer: asyncio.Future[T]) -> None:
+        with self._lock:
+            self._asks.put(answer)
+            if not self._serving:
+                self._serving = True
+                _threads.submit(self._serve)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                answer = self._asks.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if self._asks.empty():
+                        self._serving = False
+                        return
+                continue
+            if answer is None:
+                with self._lock:
+                    self._serving = False
+                return
+            try:
+                result = self._pull()
+            except BaseException as exc:  # raised where the loop awaits it
+                self._hand(answer, answer.set_exception, exc)
+            else:
+                self._hand(answer, answer.set_result, result)
+
+    def _hand(self, answer: asyncio.Future[T], settle: Callable[[_V], None], value: _V) -> None:
+        def in_loop() -> None:
+            if not answer.done():
+                settle(value)
+
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            self._loop.call_soon_threadsafe(in_loop)
