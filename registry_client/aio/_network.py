@@ -246,7 +246,10 @@ class BlockStream(httpcore.AsyncNetworkStream):
         reader.head, reader.tail, reader.at_body = True, b"", False
         if reader.error is not None or self._transport.is_closing():
             raise httpcore.WriteError(reader.error or "connection closed")
-        self._transport.write(buffer)
+        # A view: what the socket does not take at once is copied into the transport's
+        # buffer either way, but asyncio (3.11) first slices the rest of a bytes object
+        # into a new one -- up to 1 MiB allocated and copied again per block of a body.
+        self._transport.write(memoryview(buffer))
         try:
             await reader.drained(timeout)
         except TimeoutError as exc:
