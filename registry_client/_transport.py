@@ -32,7 +32,8 @@ from ._request import Relay
 from ._response import Response, auth_scheme_sent
 from .errors import RegistrySSLError
 
-__all__ = ["HTTPS_PORT_HINT", "TLS_HINT", "EnvSettings", "Transport", "is_url_error", "tls_reason"]
+__all__ = ["HTTPS_PORT_HINT", "TLS_HINT", "EnvSettings", "Transport", "is_url_error",
+           "prepared_bodyless", "tls_reason"]
 
 _DEFAULT_UA = "registry-client/0.1 (+python-requests)"
 
@@ -236,6 +237,25 @@ class _StreamedBody:
         self._resp.close()
 
 
+def prepared_bodyless(
+    method: str, url: str, params: Any, headers: Mapping[str, str | bytes],
+    auth: tuple[str, str] | None = None,
+) -> requests.PreparedRequest:
+    """``requests.Request(method, url, params=params, headers=headers,
+    auth=auth).prepare()`` for a request without a body, without the steps that cost
+    and do nothing here (a new cookie jar turned into no ``Cookie`` header, hooks): the
+    same method, URL, headers, ``Content-Length: 0`` where requests adds it (a bodyless
+    POST or DELETE) and the credentials of ``auth`` or of the URL's user info."""
+    prepared = requests.PreparedRequest()
+    prepared.prepare_method(method)
+    prepared.prepare_url(url, params)
+    prepared.prepare_headers(headers)
+    prepared._cookies = RequestsCookieJar()  # type: ignore[attr-defined]  # a redirect's go here
+    prepared.prepare_body(None, None)
+    prepared.prepare_auth(auth, url)
+    return prepared
+
+
 def to_response(resp: requests.Response, body: bytes | None) -> Response:
     """The library's answer for ``resp``: its body ``body`` when read, else streamed."""
     return Response(
@@ -332,21 +352,14 @@ class Transport:
         costs: the session's cookie jar is copied only when it has cookies, ``~/.netrc``
         is read once per host (:meth:`EnvSettings.netrc_auth`). The same request."""
         session = self.session
-        prepared = requests.PreparedRequest()
-        prepared.prepare_method(method.upper())
-        prepared.prepare_url(url, params)
         merged = CaseInsensitiveDict(session.headers)
         merged.update(headers)
-        prepared.prepare_headers({k: v for k, v in merged.items() if v is not None})
-        jar = RequestsCookieJar()
+        prepared = prepared_bodyless(method, url, params,
+                                     {k: v for k, v in merged.items() if v is not None},
+                                     auth=self._env.netrc_auth(url))
         if session.cookies:
-            prepared.prepare_cookies(merge_cookies(jar, session.cookies))  # type: ignore[no-untyped-call]
-        else:
-            prepared._cookies = jar  # type: ignore[attr-defined]  # a redirect hop's cookies go here
-        prepared.prepare_body(None, None)  # Content-Length: 0 for a bodyless POST, PUT...
-        auth = self._env.netrc_auth(url)
-        if auth is not None:
-            prepared.prepare_auth(auth, url)
+            jar = merge_cookies(RequestsCookieJar(), session.cookies)  # type: ignore[no-untyped-call]
+            prepared.prepare_cookies(jar)
         return prepared
 
     def _sends_alone(self) -> bool:

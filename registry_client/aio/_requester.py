@@ -43,7 +43,7 @@ from .._http import DEFAULT_BODY_LIMIT, CappedBody, UnwantedBody
 from .._request import Body, Relay, Request
 from .._response import Response
 from .._retry import RetryPolicy
-from .._transport import Transport, tls_reason
+from .._transport import Transport, prepared_bodyless, tls_reason
 from ..errors import RegistryResponseError
 from ..requester import transmit_error
 from ._run import arun
@@ -236,8 +236,12 @@ class AsyncRequester(RegistryEndpoint):
         as they are, for the transport to stream."""
         relay = isinstance(data, Relay)
         try:
-            prepared = requests.Request(method, url, params=params, headers=dict(headers or {}),
-                                        data=None if relay else data).prepare()
+            if data is None:
+                prepared = prepared_bodyless(method, url, params, dict(headers or {}))
+            else:
+                prepared = requests.Request(
+                    method, url, params=params, headers=dict(headers or {}),
+                    data=None if relay else data).prepare()
         except (requests.RequestException, ValueError) as exc:
             raise transmit_error(exc) from None
         if relay:
