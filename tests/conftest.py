@@ -15,6 +15,9 @@ Passwords are available as ``reg.users[name]``; ``reg.admin`` is ``(name, passwo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 
 from registry_client.testing import LocalRegistry, LocalRegistryFactory
@@ -52,3 +55,65 @@ def any_registry(request: pytest.FixtureRequest) -> LocalRegistry:
     name = {"anonymous": "anon_registry", "basic": "basic_registry", "token": "token_registry"}
     registry: LocalRegistry = request.getfixturevalue(name[request.param])
     return registry
+
+
+class RecordingServer:
+    """A loopback HTTP/1.1 server that records each request's line and headers; ``/set``
+    sets a cookie, ``/moved`` redirects to ``/there``; everything else answers 200."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        owner = self
+        self.seen: list[tuple[str, str, dict[str, str]]] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self) -> None:
+                owner.seen.append((self.command, self.path,
+                                   {k.lower(): v for k, v in self.headers.items()}))
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                if self.path.startswith("/moved"):
+                    self.send_response(307)
+                    self.send_header("Location", "/there")
+                else:
+                    self.send_response(200)
+                if self.path.startswith("/set"):
+                    self.send_header("Set-Cookie", "lb=backend-2; Path=/")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(b"{}")
+
+            do_GET = do_HEAD = do_DELETE = do_POST = do_PUT = _answer
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> RecordingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def recording_server() -> Iterator[RecordingServer]:
+    """A loopback HTTP/1.1 server that records what it receives (see RecordingServer)."""
+    with RecordingServer() as server:
+        yield server

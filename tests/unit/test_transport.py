@@ -144,61 +144,6 @@ def test_a_relayed_body_of_a_given_length_is_not_also_chunked() -> None:
 
 # -- the transport's own steps for its own session (no Session.prepare_request / send) ------
 
-class _Recorder:
-    """A loopback HTTP/1.1 server that records each request's line and headers; ``/set``
-    sets a cookie, ``/moved`` redirects to ``/there``; everything else answers 200."""
-
-    def __init__(self) -> None:
-        import http.server
-        import threading
-
-        owner = self
-        self.seen: list[tuple[str, str, dict[str, str]]] = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _answer(self) -> None:
-                owner.seen.append((self.command, self.path,
-                                   {k.lower(): v for k, v in self.headers.items()}))
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                if self.path.startswith("/moved"):
-                    self.send_response(307)
-                    self.send_header("Location", "/there")
-                else:
-                    self.send_response(200)
-                if self.path.startswith("/set"):
-                    self.send_header("Set-Cookie", "lb=backend-2; Path=/")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(b"{}")
-
-            do_GET = do_HEAD = do_DELETE = do_POST = do_PUT = _answer
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self) -> _Recorder:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
-
-
 def _exchange_all(transport: Any, host: str) -> None:
     """The requests a caller of the transport sends, one of each kind."""
     answers = []
@@ -220,7 +165,7 @@ def _exchange_all(transport: Any, host: str) -> None:
 
 
 def test_a_bodyless_request_is_sent_exactly_as_requests_sends_it(
-    tmp_path: pathlib.Path, monkeypatch: Any,
+    tmp_path: pathlib.Path, monkeypatch: Any, recording_server: Any,
 ) -> None:
     """The transport prepares and sends a request without a body through the adapter
     itself (Session.prepare_request and Session.send cost a fifth of a manifest GET's
@@ -229,23 +174,23 @@ def test_a_bodyless_request_is_sent_exactly_as_requests_sends_it(
     set -- and the session keeps the cookie."""
     from registry_client._transport import Transport
 
-    with _Recorder() as server:
-        netrc = tmp_path / "netrc"
-        netrc.write_text("machine 127.0.0.1 login nina password n3trc\n")
-        netrc.chmod(0o600)
-        monkeypatch.setenv("NETRC", str(netrc))
-        seen = []
-        for own_steps in (True, False):
-            transport = Transport(None, timeout=5, verify=True, proxy=None,
-                                  user_agent=None, pool_size=2)
-            if not own_steps:  # a response hook: requests' own path, as for any hook
-                transport.session.hooks["response"].append(lambda r, *a, **k: r)
-            assert transport._sends_alone() is own_steps
-            server.seen.clear()
-            _exchange_all(transport, server.host)
-            seen.append(list(server.seen))
-            assert transport.session.cookies.get("lb") == "backend-2"
-            transport.close()
+    server = recording_server
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login nina password n3trc\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    seen = []
+    for own_steps in (True, False):
+        transport = Transport(None, timeout=5, verify=True, proxy=None,
+                              user_agent=None, pool_size=2)
+        if not own_steps:  # a response hook: requests' own path, as for any hook
+            transport.session.hooks["response"].append(lambda r, *a, **k: r)
+        assert transport._sends_alone() is own_steps
+        server.seen.clear()
+        _exchange_all(transport, server.host)
+        seen.append(list(server.seen))
+        assert transport.session.cookies.get("lb") == "backend-2"
+        transport.close()
     fast, slow = seen
     assert fast == slow
     by_path = {path: headers for _, path, headers in fast}
@@ -258,24 +203,26 @@ def test_a_bodyless_request_is_sent_exactly_as_requests_sends_it(
     assert "content-length" not in by_path["/v2/r/blobs/sha256:ab"]
 
 
-def test_the_transport_follows_a_redirect_on_its_own_path_with_history() -> None:
+def test_the_transport_follows_a_redirect_on_its_own_path_with_history(
+    recording_server: Any,
+) -> None:
     from registry_client._transport import Transport
 
-    with _Recorder() as server:
-        transport = Transport(None, timeout=5, verify=True, proxy=None, user_agent="t/1",
-                              pool_size=2)
-        assert transport._sends_alone()
-        url = f"http://{server.host}/moved"
-        prepared = transport.prepare("GET", url, params=None, headers=None, data=None)
-        resp = transport.send(prepared, allow_redirects=True, timeout=5)
-        assert (resp.status_code, resp.url) == (200, f"http://{server.host}/there")
-        assert [hop.url for hop in resp.history] == [url]
-        resp.close()
-        prepared = transport.prepare("GET", url, params=None, headers=None, data=None)
-        resp = transport.send(prepared, allow_redirects=False, timeout=5)
-        assert resp.status_code == 307 and resp.history == []
-        resp.close()
-        transport.close()
+    server = recording_server
+    transport = Transport(None, timeout=5, verify=True, proxy=None, user_agent="t/1",
+                          pool_size=2)
+    assert transport._sends_alone()
+    url = f"http://{server.host}/moved"
+    prepared = transport.prepare("GET", url, params=None, headers=None, data=None)
+    resp = transport.send(prepared, allow_redirects=True, timeout=5)
+    assert (resp.status_code, resp.url) == (200, f"http://{server.host}/there")
+    assert [hop.url for hop in resp.history] == [url]
+    resp.close()
+    prepared = transport.prepare("GET", url, params=None, headers=None, data=None)
+    resp = transport.send(prepared, allow_redirects=False, timeout=5)
+    assert resp.status_code == 307 and resp.history == []
+    resp.close()
+    transport.close()
     assert [(m, p) for m, p, _ in server.seen] == [("GET", "/moved"), ("GET", "/there"),
                                                    ("GET", "/moved")]
 

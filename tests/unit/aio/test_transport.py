@@ -425,3 +425,95 @@ def test_the_async_extra_brings_sniffio_for_httpcore() -> None:
     requires = importlib.metadata.requires("registry-client") or []
     assert any(r.startswith("sniffio") and 'extra == "async"' in r for r in requires)
     assert importlib.util.find_spec("sniffio") is not None
+
+
+# -- a GET or HEAD to the registry itself, straight to the transport ------------------------
+
+def _through_client_send(transport: AsyncTransport) -> list[str]:
+    """The URLs ``client.send`` is called with, from now on."""
+    sent: list[str] = []
+    client = transport.client
+    real = client.send
+
+    async def send(request: httpx.Request, **kw: object) -> httpx.Response:
+        sent.append(request.url.path)
+        return await real(request, **kw)  # type: ignore[arg-type]
+
+    client.send = send  # type: ignore[method-assign]
+    return sent
+
+
+def test_a_get_to_the_registry_skips_the_clients_steps_and_sends_the_same(
+    recording_server: object,
+) -> None:
+    """A GET or HEAD to the registry itself goes to the transport under httpx's client
+    (its auth and redirect loops, cookie parse and stream wrapper are a fifth of a
+    manifest GET's CPU); the server receives what ``client.send`` sends, and a cookie
+    the server sets is kept and sent back. Blobs (a registry may redirect them to its
+    storage) and bodies still go through ``client.send``."""
+    server: object = recording_server
+
+    async def exchange(transport: AsyncTransport) -> list[int]:
+        host = server.host  # type: ignore[attr-defined]
+        statuses = []
+        for method, path in (("GET", "/v2/r/manifests/1.0"), ("HEAD", "/v2/r/manifests/1.0"),
+                             ("GET", "/set"), ("GET", "/v2/after-the-cookie"),
+                             ("GET", "/v2/r/blobs/sha256:ab")):
+            resp = await transport.send(method, f"http://{host}{path}",
+                                        headers={"Accept": "application/json"})
+            statuses.append(resp.status_code)
+            await resp.aclose()
+        return statuses
+
+    async def main() -> tuple[list[object], list[str], list[object], list[str]]:
+        host = server.host  # type: ignore[attr-defined]
+        seen = server.seen  # type: ignore[attr-defined]
+        results = []
+        for alone in (True, False):
+            transport = AsyncTransport(f"http://{host}", timeout=TIMEOUT, verify=True,
+                                       proxy=None, user_agent="t/1", pool_size=2)
+            via_send = _through_client_send(transport)
+            if not alone:  # an event hook: every request through client.send
+                transport.client.event_hooks["request"].append(_no_hook)
+            seen.clear()
+            assert await exchange(transport) == [200] * 5
+            assert transport.client.cookies.get("lb") == "backend-2"
+            results += [list(seen), via_send]
+            await transport.aclose()
+        return results[0], results[1], results[2], results[3]
+
+    alone_seen, alone_sent, send_seen, send_sent = asyncio.run(main())
+    assert alone_seen == send_seen
+    assert alone_sent == ["/v2/r/blobs/sha256:ab"]
+    assert len(send_sent) == 5
+    by_path = {path: headers for _, path, headers in alone_seen}  # type: ignore[misc]
+    assert by_path["/v2/after-the-cookie"]["cookie"] == "lb=backend-2"
+    assert by_path["/v2/r/manifests/1.0"]["user-agent"] == "t/1"
+
+
+async def _no_hook(request: httpx.Request) -> None:
+    return None
+
+
+def test_a_registry_get_that_redirects_after_all_is_followed_by_the_client(
+    recording_server: object,
+) -> None:
+    async def main() -> tuple[int, str, list[str]]:
+        host = server.host  # type: ignore[attr-defined]
+        transport = AsyncTransport(f"http://{host}", timeout=TIMEOUT, verify=True,
+                                   proxy=None, user_agent=None, pool_size=2)
+        resp = await transport.send("GET", f"http://{host}/moved")
+        await resp.aclose()
+        kept = await transport.send("GET", f"http://{host}/moved", allow_redirects=False)
+        await kept.aclose()
+        await transport.aclose()
+        return resp.status_code, resp.url, [kept.url]
+
+    server = recording_server
+    status, url, kept = asyncio.run(main())
+    host = server.host  # type: ignore[attr-defined]
+    assert (status, url) == (200, f"http://{host}/there")
+    assert kept == [f"http://{host}/moved"]
+    # sent alone, redirected: closed and sent again by the client, which follows it
+    assert [p for _, p, _ in server.seen] == [  # type: ignore[attr-defined]
+        "/moved", "/moved", "/there", "/moved"]
