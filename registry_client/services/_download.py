@@ -12,24 +12,20 @@ import stat
 import time
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .._digest import new_hasher
+from .._events import advanced, finished, skipped, started
 from .._flow import Flow, Offload
 from .._locks import locked_file
 from .._log import log
 from .._reader import CHUNK
 from ..errors import DigestMismatchError, RegistryResponseError
-from ..progress import (
-    BlobAdvanced,
-    BlobFinished,
-    BlobSkipped,
-    BlobStarted,
-    ProgressCallback,
-    emit,
-)
 from ._fetch import BlobFetch
 from ._schedule import Cancelled, Interrupted
+
+if TYPE_CHECKING:
+    from ..progress import ProgressCallback
 
 LOCK_POLL = 0.02
 """Seconds between two tries of a download's lock another download holds."""
@@ -83,7 +79,7 @@ class Downloader:
         # replaced, in its own directory (a rename cannot cross filesystems), and
         # the link stays as the user made it.
         if kept is not None:
-            emit(progress, BlobSkipped(digest, kept))
+            skipped(progress, digest, kept)
             return dest
         partial = real.with_name(real.name + ".partial")
         try:
@@ -113,7 +109,7 @@ class Downloader:
         try:
             if kept is not None:
                 yield Offload(partial.unlink)
-                emit(progress, BlobSkipped(digest, kept))
+                skipped(progress, digest, kept)
                 return
             try:
                 yield from self._download_locked(digest, real, partial, out, progress,
@@ -154,7 +150,7 @@ class Downloader:
             raise
         total = rx.expected_size
         try:
-            emit(progress, BlobStarted(digest, total, "download"))
+            started(progress, digest, total, "download")
             out: BinaryIO = yield Offload(functools.partial(_open_stream, dest, descriptor))
         except BaseException:
             resp.close()
@@ -162,13 +158,13 @@ class Downloader:
 
         def write(block: bytes) -> None:
             write_out(out, block)
-            emit(progress, BlobAdvanced(digest, len(block), rx.offset, total))
+            advanced(progress, digest, len(block), rx.offset, total)
 
         try:
             yield from self._fetch.pump(rx, resp, write, keeps_blocks=False)
         finally:
             yield Offload(out.close)
-        emit(progress, BlobFinished(digest, rx.offset))
+        finished(progress, digest, rx.offset)
 
     def _download_locked(
         self, digest: str, dest: Path, partial: Path, out: BinaryIO,
@@ -183,7 +179,7 @@ class Downloader:
         elif start and f"{digest.split(':', 1)[0]}:{hasher.copy().hexdigest()}" == digest:
             # complete and verified, but the run stopped before the rename
             yield Offload(functools.partial(_put_in_place, out, partial, dest, lock))
-            emit(progress, BlobSkipped(digest, start))
+            skipped(progress, digest, start)
             return
         shown = _Shown()
         while True:
@@ -200,7 +196,7 @@ class Downloader:
                 raise
             break
         size = yield Offload(functools.partial(_put_in_place, out, partial, dest, lock))
-        emit(progress, BlobFinished(digest, size))
+        finished(progress, digest, size)
 
     def _receive(
         self, digest: str, out: BinaryIO, hasher: object, start: int,
@@ -229,9 +225,9 @@ class Downloader:
         try:
             if not shown.started:
                 shown.started = True
-                emit(progress, BlobStarted(digest, total, "download"))
+                started(progress, digest, total, "download")
             if shown.done != start:  # kept from an earlier run, or taken back on a start-over
-                emit(progress, BlobAdvanced(digest, start - shown.done, start, total))
+                advanced(progress, digest, start - shown.done, start, total)
                 shown.done = start
             if held != start:  # more than the bytes kept: cut the rest off
                 yield Offload(functools.partial(_cut_at, out, start))
@@ -250,9 +246,9 @@ class Downloader:
             write_out(out, block)
             at = pos + len(block)
             if pos != shown.done:  # the server ignored Range: the count starts over too
-                emit(progress, BlobAdvanced(digest, pos - shown.done, pos, total))
+                advanced(progress, digest, pos - shown.done, pos, total)
             shown.done = rx.offset
-            emit(progress, BlobAdvanced(digest, len(block), rx.offset, total))
+            advanced(progress, digest, len(block), rx.offset, total)
 
         yield from fetch.pump(rx, resp, write, keeps_blocks=False)
 

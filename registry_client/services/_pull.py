@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import mediatypes
+from .._events import skipped
 from .._flow import Flow, Gather, Offload
 from ..errors import PlatformNotFoundError, RegistryResponseError
 from ..layout import OCILayout
 from ..models import Descriptor, Image, Platform, RawManifest
-from ..progress import BlobSkipped, ProgressCallback, emit
 from ..reference import is_digest
 from . import _light
 from ._light import distinct_largest_first, distributable
@@ -26,6 +26,9 @@ from ._platforms import (
 )
 from ._tree import MAX_INDEX_DEPTH, manifest_tree, require_verifiable_blobs
 from ._worker import ImageWorker
+
+if TYPE_CHECKING:
+    from ..progress import ProgressCallback
 
 
 def _descriptor_dict(raw: RawManifest) -> dict[str, Any]:
@@ -114,7 +117,7 @@ class Puller(ImageWorker):
 
         path = yield Offload(where)
         if path is None:
-            emit(progress, BlobSkipped(d.digest, d.size))
+            skipped(progress, d.digest, d.size)
             return
         yield from self._blobs.download(d.digest, path, progress=progress, expected_size=d.size)
 

@@ -9,9 +9,10 @@ import functools
 import io
 import os
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 from .._digest import registry_keyed
+from .._events import skipped
 from .._flow import Endpoint, Flow, Offload
 from .._http import is_digits
 from .._log import log
@@ -25,14 +26,15 @@ from ..errors import (
 )
 from ..mediatypes import OCTET_STREAM
 from ..models import Descriptor
-from ..progress import BlobSkipped, ProgressCallback, emit
 from ..reference import check_digest, scope
 from ._base import Service
 from ._download import Downloader
 from ._fetch import BlobFetch
-from ._upload import MONOLITHIC_MAX, Uploader
-from ._upload_sessions import UploadSessions
-from ._upload_source import Relayed, UploadSource
+
+if TYPE_CHECKING:
+    from ..progress import ProgressCallback
+    from ._upload_sessions import UploadSessions
+    from ._upload_source import Relayed, UploadSource
 
 UploadData = bytes | BinaryIO | IO[bytes] | str | os.PathLike[str]
 """What ``upload`` takes: bytes, a binary file object or a file path."""
@@ -48,7 +50,14 @@ class BlobFlows(Service):
         self.fetch = BlobFetch(requester, repository)
         """The flows that read blobs (GET, resume, verify)."""
         self._downloader = Downloader(self.fetch)
-        self._sessions = UploadSessions(requester, repository, present=self._present_for_push)
+
+    @functools.cached_property
+    def _sessions(self) -> UploadSessions:
+        """The upload sessions' protocol, imported on the first upload: a pull never
+        loads the upload machinery (~7 ms of a cold pull's first-use imports)."""
+        from ._upload_sessions import UploadSessions  # with the first upload
+
+        return UploadSessions(self._endpoint, self.repository, present=self._present_for_push)
 
     def head(self, digest: str) -> Flow[Descriptor]:
         """Size and media type of a blob, without its body."""
@@ -102,6 +111,10 @@ class BlobFlows(Service):
         state_file: str | os.PathLike[str] | None = None,
     ) -> Flow[Descriptor]:
         """Upload a blob unless the repository already has it; its descriptor."""
+        # the upload machinery loads with the first upload, not with every pull
+        from ._upload import Uploader
+        from ._upload_source import UploadSource
+
         if digest is not None:
             check_digest(digest)
         source: UploadSource = yield Offload(functools.partial(
@@ -111,7 +124,7 @@ class BlobFlows(Service):
             if present is not None:
                 if state_file is not None:  # a session saved by an earlier run is not needed
                     yield from self._sessions.forget_state(state_file)
-                emit(progress, BlobSkipped(present.digest, present.size))
+                skipped(progress, present.digest, present.size)
                 return Descriptor(media_type=OCTET_STREAM, digest=present.digest,
                                   size=present.size)
             uploader = Uploader(self._endpoint, self._sessions, source, chunk_size, progress,
@@ -131,6 +144,10 @@ class BlobFlows(Service):
         verified on the way (a copy, in either flavour of the API); or a
         :class:`Relayed` of one, made by a caller that keeps the bytes passing.
         """
+        # the upload machinery loads with the first upload, not with every pull
+        from ._upload import MONOLITHIC_MAX, Uploader
+        from ._upload_source import Relayed, UploadSource
+
         body: io.RawIOBase | io.BufferedReader | Relayed
         if isinstance(stream, BlobFetch):
             body = Relayed(stream, digest, size)

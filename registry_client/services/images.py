@@ -29,7 +29,6 @@ from ..models import (
     config_from_bytes,
     manifest_from_bytes,
 )
-from ..progress import ProgressCallback
 from ..reference import check_digest, check_reference, check_tag, is_digest
 from ..requester import Requester
 from ._base import Service
@@ -40,6 +39,7 @@ from .tags import TagService
 
 if TYPE_CHECKING:
     from ..models import ValidationReport
+    from ..progress import ProgressCallback
     from ..repository import Repository  # annotations only: services sit below it
 
     # The collaborators are imported where they are first built (see ImageFlows): a

@@ -105,6 +105,9 @@ NOT_FOR_A_PULL = (
     "registry_client.services._attach", "registry_client.services._validate",
     "registry_client.services._index", "registry_client.services._artifact",
     "registry_client.services._details", "registry_client.models.validation",
+    # nor the upload machinery, nor the progress events when no callback is given
+    "registry_client.services._upload", "registry_client.services._upload_sessions",
+    "registry_client.services._upload_source", "registry_client.progress",
 )
 
 

@@ -1,0 +1,50 @@
+"""Progress events, made only for a caller that gave a ``progress=`` callback.
+
+The event classes (``registry_client.progress``, attrs classes) are imported with the
+first event sent, not with every transfer's modules: a pull or download without a
+callback never loads them (~5 ms of a cold pull's first-use imports), and builds no
+event per block.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .progress import ProgressCallback
+
+__all__ = ["advanced", "finished", "skipped", "started"]
+
+
+def started(progress: ProgressCallback | None, digest: str, total: int | None,
+            action: str = "download") -> None:
+    """``BlobStarted(digest, total, action)`` to ``progress``, when given."""
+    if progress is not None:
+        from .progress import BlobStarted  # with the first event (see the module)
+
+        progress(BlobStarted(digest, total, action))
+
+
+def advanced(progress: ProgressCallback | None, digest: str, moved: int, done: int,
+             total: int | None) -> None:
+    """``BlobAdvanced(digest, moved, done, total)`` to ``progress``, when given."""
+    if progress is not None:
+        from .progress import BlobAdvanced  # with the first event (see the module)
+
+        progress(BlobAdvanced(digest, moved, done, total))
+
+
+def finished(progress: ProgressCallback | None, digest: str, size: int) -> None:
+    """``BlobFinished(digest, size)`` to ``progress``, when given."""
+    if progress is not None:
+        from .progress import BlobFinished  # with the first event (see the module)
+
+        progress(BlobFinished(digest, size))
+
+
+def skipped(progress: ProgressCallback | None, digest: str, size: int) -> None:
+    """``BlobSkipped(digest, size)`` to ``progress``, when given."""
+    if progress is not None:
+        from .progress import BlobSkipped  # with the first event (see the module)
+
+        progress(BlobSkipped(digest, size))
