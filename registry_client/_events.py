@@ -1,4 +1,5 @@
-"""Progress events, made only for a caller that gave a ``progress=`` callback.
+"""Progress events, made only for a caller that gave a ``progress=`` callback: every
+transfer sends its events through these functions.
 
 The event classes (``registry_client.progress``, attrs classes) are imported with the
 first event sent, not with every transfer's modules: a pull or download without a
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .progress import ProgressCallback
 
-__all__ = ["advanced", "finished", "skipped", "started"]
+__all__ = ["advanced", "finished", "mounted", "skipped", "started"]
 
 
 def started(progress: ProgressCallback | None, digest: str, total: int | None,
@@ -48,3 +49,12 @@ def skipped(progress: ProgressCallback | None, digest: str, size: int) -> None:
         from .progress import BlobSkipped  # with the first event (see the module)
 
         progress(BlobSkipped(digest, size))
+
+
+def mounted(progress: ProgressCallback | None, digest: str, size: int,
+            from_repository: str) -> None:
+    """``BlobMounted(digest, size, from_repository)`` to ``progress``, when given."""
+    if progress is not None:
+        from .progress import BlobMounted  # with the first event (see the module)
+
+        progress(BlobMounted(digest, size, from_repository))

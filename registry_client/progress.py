@@ -71,9 +71,3 @@ class BlobMounted:
 
 ProgressEvent = BlobStarted | BlobAdvanced | BlobFinished | BlobSkipped | BlobMounted
 ProgressCallback = Callable[[ProgressEvent], None]
-
-
-def emit(progress: ProgressCallback | None, event: ProgressEvent) -> None:
-    """Call ``progress`` with ``event`` when a callback was given."""
-    if progress is not None:
-        progress(event)

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from .._events import mounted, skipped
 from .._flow import Flow, Gather
 from .._log import log
 from ..errors import NotFoundError, RegistryUnavailableError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Image, RawManifest
-from ..progress import BlobMounted, BlobSkipped, ProgressCallback, emit
+from ..progress import ProgressCallback
 from ..reference import is_digest
 from ._plan import BlobPlan, CopyPlan, CopyTarget, make_plan
 from ._platforms import light_image, read_config
@@ -138,10 +139,10 @@ class Copier(ImageWorker):
         bytes left in ``keep``, when given, once it is across)."""
         _, there = flows_of(target)
         if b.action == "skip":
-            emit(progress, BlobSkipped(b.digest, b.size))
+            skipped(progress, b.digest, b.size)
             return
         if b.action == "mount" and (yield from there.mount(b.digest, self._repository)):
-            emit(progress, BlobMounted(b.digest, b.size, self._repository))
+            mounted(progress, b.digest, b.size, self._repository)
             return
         tries = 0
         while True:

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import IO, Any, cast
 
+from .._events import advanced, finished, started
 from .._flow import Endpoint, Flow, Offload
 from .._http import is_digits
 from .._log import log
@@ -25,7 +26,7 @@ from ..errors import (
 )
 from ..mediatypes import OCTET_STREAM
 from ..models import Descriptor
-from ..progress import BlobAdvanced, BlobFinished, BlobStarted, ProgressCallback, emit
+from ..progress import ProgressCallback
 from ..quirks import chunk_size_limit
 from ._schedule import check_cancelled
 from ._upload_sessions import UploadSessions, kept_end, range_end
@@ -68,9 +69,8 @@ class Uploader:
         self.done += n
         if n > 0 and count:
             self.requester.count_sent(n)
-        if self.progress is not None and n:
-            emit(self.progress, BlobAdvanced(
-                self.source.digest or "", n, self.done, self.source.size))
+        if n:
+            advanced(self.progress, self.source.digest or "", n, self.done, self.source.size)
 
     @property
     def _operation(self) -> str:
@@ -111,7 +111,7 @@ class Uploader:
         )
         if isinstance(src.stream, CheckedFile) and monolithic:
             yield Offload(src.stream.preload)  # checked before any request
-        emit(self.progress, BlobStarted(src.digest or "", src.size, "upload"))
+        started(self.progress, src.digest or "", src.size, "upload")
         resumed = yield from self._resume_from_state()
         if not resumed:
             self._note_chunk_limits((yield from self._start_session("start blob upload")))
@@ -126,7 +126,7 @@ class Uploader:
         if self.state_file is not None:
             yield Offload(functools.partial(self.state_file.unlink, missing_ok=True))
         size = self.source.size if self.source.size is not None else self.done
-        emit(self.progress, BlobFinished(digest, size))
+        finished(self.progress, digest, size)
         return Descriptor(media_type=OCTET_STREAM, digest=digest, size=size)
 
     def _put_final(
