@@ -39,17 +39,15 @@ VERBS = {
 """Each verb (and alias) and the module that registers it (a test keeps it complete)."""
 
 
-def _valued_flags() -> frozenset[str]:
-    """The global flags that take a value (``--timeout 5``): the next word is no verb."""
-    return frozenset(
-        flag for action in global_flags(False)._actions if action.nargs is None
-        for flag in action.option_strings)
-
-
-def verb_named(argv: Sequence[str]) -> str | None:
+def verb_named(argv: Sequence[str], flags: argparse.ArgumentParser | None = None) -> str | None:
     """The verb ``argv`` names, read as argparse reads it; None when in doubt (no verb,
-    an unknown one, help, ``--``, or a cluster of short flags such as ``-vu``)."""
-    valued = _valued_flags()
+    an unknown one, help, ``--``, or a cluster of short flags such as ``-vu``).
+
+    ``flags``: a parser with the global flags (default: one built for it), whose flags
+    that take a value (``--timeout 5``) are skipped with their value.
+    """
+    valued = {flag for action in (flags or global_flags(False))._actions
+              if action.nargs is None for flag in action.option_strings}
     words = iter(argv)
     for word in words:
         if word in valued:
@@ -73,7 +71,7 @@ def build_parser(argv: Sequence[str] | None = None) -> Parser:
         dest="verb", metavar="VERB", title="verbs", required=True, parser_class=Parser,
     )
     common = [global_flags(True)]
-    verb = verb_named(argv) if argv is not None else None
+    verb = verb_named(argv, parser) if argv is not None else None
     for name in MODULES if verb is None else (VERBS[verb],):
         _module(name).register(verbs, common)
     return parser
