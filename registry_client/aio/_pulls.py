@@ -20,10 +20,9 @@ from typing import Generic, TypeVar
 
 from .. import _threads
 
-__all__ = ["PinnedPulls"]
+__all__ = ["PinnedPulls", "settle_soon"]
 
 T = TypeVar("T")
-_V = TypeVar("_V")
 
 IDLE_SECONDS = _threads.IDLE_SECONDS
 """How long the thread waits for the next pull before it goes back to the pool (a body
@@ -83,17 +82,27 @@ class PinnedPulls(Generic[T]):
                 with self._lock:
                     self._serving = False
                 return
+            result: T | None = None
+            error: BaseException | None = None
             try:
                 result = self._pull()
             except BaseException as exc:  # raised where the loop awaits it
-                self._hand(answer, answer.set_exception, exc)
-            else:
-                self._hand(answer, answer.set_result, result)
+                error = exc
+            settle_soon(answer, result, error)
 
-    def _hand(self, answer: asyncio.Future[T], settle: Callable[[_V], None], value: _V) -> None:
-        def in_loop() -> None:
-            if not answer.done():
-                settle(value)
 
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-            self._loop.call_soon_threadsafe(in_loop)
+def settle_soon(future: asyncio.Future[T], result: T | None, error: BaseException | None,
+                ) -> None:
+    """From a worker thread: ``future`` gets ``error`` (or else ``result``) in its own
+    loop, unless it is done by then; nothing happens when that loop is closed (nobody
+    waits any more)."""
+    def settle() -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]  # T when no error
+
+    with contextlib.suppress(RuntimeError):
+        future.get_loop().call_soon_threadsafe(settle)

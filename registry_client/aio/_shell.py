@@ -25,6 +25,7 @@ from .._http import BodyReading
 from .._request import Request
 from .._response import Response
 from ..services._schedule import Cancelled, TransferQueue, transfer_slots
+from ._pulls import settle_soon
 from ._run import arun
 from ._transport import failure, failure_cause
 
@@ -125,16 +126,6 @@ class SinkThread:
 def _start_thread(fn: Callable[[], Any], ended: asyncio.Future[Any]) -> None:
     """Run ``fn`` on a worker thread (one started once, see ``registry_client._threads``);
     its result or error lands in ``ended``."""
-    loop = ended.get_loop()
-
-    def settle(result: Any, error: BaseException | None) -> None:
-        if ended.done():
-            return
-        if error is not None:
-            ended.set_exception(error)
-        else:
-            ended.set_result(result)
-
     def run() -> None:
         result: Any = None
         error: BaseException | None = None
@@ -142,8 +133,7 @@ def _start_thread(fn: Callable[[], Any], ended: asyncio.Future[Any]) -> None:
             result = fn()
         except BaseException as exc:  # handed to the loop, raised where it awaits
             error = exc
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-            loop.call_soon_threadsafe(settle, result, error)
+        settle_soon(ended, result, error)
 
     _threads.submit(run)
 
