@@ -110,3 +110,16 @@ def _deletes_disabled(path: str, exc: RegistryResponseError) -> bool:
     return (exc.status_code == 405 and "UNSUPPORTED" in exc.codes
             and is_valid_digest(path.rsplit("/", 1)[-1]))
 
+
+def link_race(exc: RegistryError) -> bool:
+    """Distribution's bare 500 for a link file read while another request writes it:
+    worth another try, like a 502-504 (a registry's 500 is otherwise not retried).
+
+    Distribution 2.8 keeps a repository's tags and blobs as small link files; a
+    request that reads one another request is writing reads it empty ("invalid
+    checksum digest format" in its log, ``UNKNOWN`` 500 on the wire). Racing tag
+    deletes meet it, and so does a blob HEAD while another client (a sync shard)
+    links the same layer into the repository.
+    """
+    return exc.status_code == 500
+

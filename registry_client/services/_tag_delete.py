@@ -22,7 +22,7 @@ from ..errors import NotFoundError, RegistryError, RegistryResponseError
 from ..models import Descriptor, RawManifest
 from ..quirks import hub_refuses_deletes
 from ._attach import EMPTY_DESCRIPTOR, EMPTY_JSON
-from ._base import Service
+from ._base import Service, link_race
 from .manifests import ManifestFlows
 
 _TOMBSTONE_ROUNDS = 3
@@ -95,7 +95,8 @@ class TagDeleter(Service):
                 resp = yield from self._call(
                     "DELETE", f"manifests/{digest}", actions="delete",
                     operation=f"delete tag {tag} (throw-away manifest {digest})",
-                    expected=(200, 202, 204), retry_if=_racing_delete,
+                    # the throw-away manifest is ours alone: its delete is safe to retry
+                    expected=(200, 202, 204), retry_if=link_race,
                 )
                 if resp.status_code != 404:
                     return
@@ -168,18 +169,6 @@ class TagDeleter(Service):
                 "was still there)")
         exc.with_context(f"delete tag {tag}: {what}, the tag is left as it was ({exc.message})")
         raise exc
-
-
-def _racing_delete(exc: RegistryError) -> bool:
-    """Distribution's 500 when deletes race, retried like a 502-504.
-
-    Deleting a manifest, Distribution 2.8 deletes it, then reads every tag link of the
-    repository to untag the ones naming it; a link another request is writing reads
-    empty ("invalid checksum digest format" in its log, a bare ``UNKNOWN`` 500 on the
-    wire). The manifest is gone by then, its tags may not be. The throw-away manifest
-    is ours alone, so any 500 on its delete is safe to retry.
-    """
-    return exc.status_code == 500
 
 
 def _tombstone(tag: str) -> RawManifest:

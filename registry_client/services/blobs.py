@@ -27,7 +27,7 @@ from ..errors import (
 from ..mediatypes import OCTET_STREAM
 from ..models import Descriptor
 from ..reference import check_digest, scope
-from ._base import Service
+from ._base import Service, link_race
 from ._download import Downloader
 from ._fetch import BlobFetch
 
@@ -66,7 +66,8 @@ class BlobFlows(Service):
     def _head(self, digest: str, actions: str) -> Flow[Descriptor]:
         check_digest(digest)
         resp = yield from self._call(
-            "HEAD", f"blobs/{digest}", actions=actions, operation=f"head blob {digest}"
+            "HEAD", f"blobs/{digest}", actions=actions, operation=f"head blob {digest}",
+            retry_if=link_race,
         )
         length = resp.headers.get("Content-Length", "")
         if not is_digits(length):

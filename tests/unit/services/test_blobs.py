@@ -51,6 +51,22 @@ def test_head(env: tuple[Registry, requests_mock.Adapter]) -> None:
     assert [(r.method, r.url) for r in adapter.request_history] == [("HEAD", BLOB_URL)]
 
 
+def test_a_head_answered_500_while_another_request_links_the_blob_is_asked_again(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """Distribution reads a blob's repository link to answer a HEAD; a link another
+    request is writing reads empty and the HEAD gets a bare 500 ("invalid checksum
+    digest format" in its log: sync shards pushing the same layers met it). The HEAD
+    is asked again, as a 502-504 would be."""
+    reg, adapter = env
+    adapter.register_uri("HEAD", BLOB_URL, [
+        {"status_code": 500},
+        {"headers": {"Content-Length": str(len(BLOB))}},
+    ])
+    assert reg.repository("app").blobs.head(DIGEST).size == len(BLOB)
+    assert [r.method for r in adapter.request_history] == ["HEAD", "HEAD"]
+
+
 def test_head_of_a_blob_larger_than_the_body_cap(
     env: tuple[Registry, requests_mock.Adapter],
 ) -> None:
