@@ -1,18 +1,23 @@
 """BlockBackend / BlockStream: AsyncTransport's sockets read in large blocks, a blob's
-body read past h11 -- against a loopback server that answers byte for byte as scripted."""
+body read past h11 -- against a loopback server that answers byte for byte as scripted.
+LinearPool: httpcore's rules for giving requests connections, in one pass -- the same
+random pool states handed to httpcore's own pool and to it must come out the same."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import os
+import random
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
@@ -20,7 +25,7 @@ from registry_client._flow import Call, Drain, Flow
 from registry_client._request import Request
 from registry_client._response import Response
 from registry_client.aio import _network as network
-from registry_client.aio._network import BlockTransport
+from registry_client.aio._network import BlockTransport, LinearPool
 from registry_client.aio._run import arun
 from registry_client.aio._shell import AsyncShell
 from registry_client.aio._transport import AsyncTransport
@@ -324,3 +329,110 @@ def test_the_first_request_imports_nothing_the_asyncio_api_did_not_load_up_front
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- LinearPool: the pool's assignments --------------------------------------------------
+
+ORIGINS = [httpcore.URL("http://127.0.0.1:5000/").origin,
+           httpcore.URL("https://127.0.0.1:5001/").origin]
+
+
+class _Connection:
+    """A connection in one of the states the pool asks about (and counts the asking)."""
+
+    asked = 0
+
+    def __init__(self, name: str, origin: Any, *, closed: bool = False, expired: bool = False,
+                 idle: bool = False, available: bool = False) -> None:
+        self.name, self.origin = name, origin
+        self.closed, self.expired, self.idle, self.available = closed, expired, idle, available
+
+    def is_closed(self) -> bool:
+        _Connection.asked += 1
+        return self.closed
+
+    def has_expired(self) -> bool:
+        _Connection.asked += 1
+        return self.expired
+
+    def is_idle(self) -> bool:
+        _Connection.asked += 1
+        return self.idle
+
+    def is_available(self) -> bool:
+        _Connection.asked += 1
+        return self.available
+
+    def can_handle_request(self, origin: Any) -> bool:
+        _Connection.asked += 1
+        return bool(origin == self.origin)
+
+
+class _PoolRequest:
+    def __init__(self, name: str, origin: Any, queued: bool) -> None:
+        self.name, self.queued, self.connection = name, queued, None
+        self.request = httpcore.Request("GET", httpcore.URL(
+            scheme=origin.scheme, host=origin.host, port=origin.port, target=b"/"))
+
+    def is_queued(self) -> bool:
+        return self.queued
+
+    def assign_to_connection(self, connection: Any) -> None:
+        self.connection, self.queued = connection, False
+
+
+def _pool(cls: type[httpcore.AsyncConnectionPool], seed: int) -> Any:
+    """A pool of ``cls`` in the random state ``seed`` picks (the same for both classes)."""
+    rnd = random.Random(seed)
+    pool: Any = cls(max_connections=rnd.choice([1, 2, 4, 10, None]),
+               max_keepalive_connections=rnd.choice([0, 1, 3, 10]))
+    pool._connections = [
+        _Connection(f"c{i}", rnd.choice(ORIGINS), closed=rnd.random() < 0.15,
+                    expired=rnd.random() < 0.15, idle=rnd.random() < 0.5,
+                    available=rnd.random() < 0.4)
+        for i in range(rnd.randrange(0, 14))
+    ]
+    pool._requests = [_PoolRequest(f"r{i}", rnd.choice(ORIGINS), rnd.random() < 0.7)
+                      for i in range(rnd.randrange(0, 8))]
+    made = iter(range(100))
+
+    def create_connection(origin: Any) -> _Connection:
+        return _Connection(f"new{next(made)}", origin)
+
+    pool.create_connection = create_connection
+    return pool
+
+
+def _outcome(pool: Any, closing: list[Any]) -> tuple[Any, ...]:
+    return ([c.name for c in closing], [c.name for c in pool._connections],
+            [(r.name, r.queued, r.connection and r.connection.name) for r in pool._requests])
+
+
+def test_the_pool_is_used_for_the_httpcore_it_was_checked_against() -> None:
+    assert httpcore.__version__.startswith("1.0.")  # else: check LinearPool against it
+    assert network._pool_class() is LinearPool
+    transport = network.BlockTransport(
+        verify=False, limits=httpx.Limits(max_connections=None, max_keepalive_connections=10))
+    assert type(transport._pool) is LinearPool
+
+
+@pytest.mark.parametrize("block", range(10))
+def test_linear_pool_assigns_exactly_as_httpcore(block: int) -> None:
+    for seed in range(block * 300, block * 300 + 300):
+        theirs = _pool(httpcore.AsyncConnectionPool, seed)
+        ours = _pool(LinearPool, seed)
+        expected = _outcome(theirs, httpcore.AsyncConnectionPool.
+                            _assign_requests_to_connections(theirs))
+        assert _outcome(ours, ours._assign_requests_to_connections()) == expected, seed
+
+
+def test_linear_pool_asks_each_connection_a_bounded_number_of_questions() -> None:
+    pool: Any = LinearPool(max_connections=None, max_keepalive_connections=10)
+    pool._connections = [_Connection(f"c{i}", ORIGINS[0], idle=True, available=True)
+                         for i in range(10)]
+    pool._requests = [_PoolRequest("r", ORIGINS[0], queued=True)]
+    _Connection.asked = 0
+    pool._assign_requests_to_connections()
+    # three questions each in the sweep, two for the first that takes the request;
+    # httpcore's own pool asks 10 more of every idle connection (160 questions here)
+    assert _Connection.asked <= 3 * 10 + 2
