@@ -118,8 +118,10 @@ def link_race(exc: RegistryError) -> bool:
     Distribution 2.8 keeps a repository's tags and blobs as small link files; a
     request that reads one another request is writing reads it empty ("invalid
     checksum digest format" in its log, ``UNKNOWN`` 500 on the wire). Racing tag
-    deletes meet it, and so does a blob HEAD while another client (a sync shard)
-    links the same layer into the repository.
+    deletes meet it; so do a manifest GET or HEAD while the same tag is pushed again
+    (CI pushing ``latest`` while deployments pull it), and a blob GET or HEAD while
+    another client (a sync shard) links the same layer into the repository. crane
+    retries every 500 likewise.
     """
     return exc.status_code == 500
 

@@ -10,7 +10,7 @@ from .._flow import Drain, Flow
 from .._reader import BlobReceiver, blob_headers
 from .._response import Response
 from ..errors import RegistryUnavailableError
-from ._base import Service
+from ._base import Service, link_race
 
 Sink = Callable[[bytes], None]
 """Takes the blob's next bytes (verified ones when they complete it)."""
@@ -38,6 +38,7 @@ class BlobFetch(Service):
         resp: Response = yield from self._call(
             "GET", f"blobs/{digest}", operation=f"get blob {digest}",
             expected=(200, 206), headers=blob_headers(offset), stream=True,
+            retry_if=link_race,
         )
         return resp
 

@@ -26,7 +26,7 @@ from ..models import (
 )
 from ..reference import check_digest, check_reference, is_digest, is_verifiable_digest
 from ..requester import Requester
-from ._base import Service
+from ._base import Service, link_race
 from ._referrers import ReferrerFlows, Referrers
 
 
@@ -48,7 +48,7 @@ class ManifestFlows(Service):
         check_reference(reference)
         resp = yield from self._call(
             "GET", f"manifests/{reference}", operation=f"{verb} {reference}",
-            headers={"Accept": mediatypes.MANIFEST_ACCEPT},
+            headers={"Accept": mediatypes.MANIFEST_ACCEPT}, retry_if=link_race,
         )
         data = resp.content
         if not data:
@@ -90,7 +90,7 @@ class ManifestFlows(Service):
         check_reference(reference)
         resp = yield from self._call(
             "HEAD", f"manifests/{reference}", operation=f"head manifest {reference}",
-            headers={"Accept": mediatypes.MANIFEST_ACCEPT},
+            headers={"Accept": mediatypes.MANIFEST_ACCEPT}, retry_if=link_race,
         )
         digest = (resp.headers.get("Docker-Content-Digest") or "").strip()
         length = resp.headers.get("Content-Length", "")

@@ -223,13 +223,27 @@ def test_retries_run_out(proxy: FaultProxy, image: SeededImage) -> None:
     assert proxy.count("GET", "/manifests/v1") == 3
 
 
+def test_a_500_to_a_manifest_or_blob_read_is_asked_again(
+    proxy: FaultProxy, image: SeededImage
+) -> None:
+    # Distribution's answer to a link file read while another request rewrites it
+    # (see tests/integration/test_link_races.py): reads of manifests and blobs retry it
+    proxy.add_rule("GET", "/manifests/v1", action="status", status=500, times=1)
+    layer = next(iter(image.blobs))
+    proxy.add_rule("GET", f"/blobs/{layer}", action="status", status=500, times=1)
+    repo = client(proxy).repository(image.repository)
+    assert repo.manifests.get_raw("v1").digest == image.digest
+    assert repo.blobs.get(layer) == image.blobs[layer]
+    assert proxy.count("GET", "/manifests/v1") == proxy.count("GET", f"/blobs/{layer}") == 2
+
+
 def test_500_and_non_idempotent_requests_are_not_retried(
     proxy: FaultProxy, image: SeededImage
 ) -> None:
-    proxy.add_rule("GET", "/manifests/v1", action="status", status=500)
+    proxy.add_rule("GET", "/tags/list", action="status", status=500)
     with pytest.raises(RegistryUnavailableError):
-        client(proxy).repository(image.repository).manifests.get_raw("v1")
-    assert proxy.count("GET", "/manifests/v1") == 1
+        client(proxy).repository(image.repository).tags.get_all()
+    assert proxy.count("GET", "/tags/list") == 1
     # a mount POST is not idempotent: a 503 is not retried
     proxy.add_rule("POST", "/blobs/uploads/", action="status", status=503)
     some_blob = next(iter(image.blobs))

@@ -145,6 +145,21 @@ def test_get_verified(env: tuple[Registry, requests_mock.Adapter]) -> None:
     assert reg.requester.stats["bytes_received"] == len(BLOB)
 
 
+def test_a_get_answered_500_while_another_request_links_the_blob_is_asked_again(
+    env: tuple[Registry, requests_mock.Adapter], tmp_path: Path,
+) -> None:
+    """A blob GET reads the blob's repository link as a HEAD does (see the HEAD's test):
+    a pull while the same layer is pushed into the repository meets the same 500."""
+    reg, adapter = env
+    adapter.register_uri("GET", BLOB_URL, [
+        {"status_code": 500},
+        {"content": BLOB, "headers": {"Content-Length": str(len(BLOB))}},
+    ] * 2)
+    assert reg.repository("app").blobs.get(DIGEST) == BLOB
+    assert reg.repository("app").blobs.download(DIGEST, tmp_path / "b").read_bytes() == BLOB
+    assert [r.method for r in adapter.request_history] == ["GET"] * 4
+
+
 def test_a_closed_blob_stream_reads_nothing_more(
     env: tuple[Registry, requests_mock.Adapter],
 ) -> None:

@@ -23,6 +23,7 @@ from registry_client.errors import (
     DigestMismatchError,
     InvalidReferenceError,
     NotFoundError,
+    RegistryError,
     RegistryResponseError,
     SchemaV1NotSupportedError,
     UnknownSchemaError,
@@ -89,6 +90,48 @@ def test_get_raw_by_tag(env: tuple[Registry, requests_mock.Adapter]) -> None:
     assert raw == RawManifest(data=MANIFEST, media_type=OCI_MANIFEST, digest=DIGEST)
     [req] = adapter.request_history
     assert (req.method, req.url) == ("GET", f"{BASE}/v2/app/manifests/latest")
+
+
+@pytest.mark.parametrize("ref", ["latest", DIGEST])
+def test_a_get_answered_500_while_the_tag_is_pushed_again_is_asked_again(
+    env: tuple[Registry, requests_mock.Adapter], ref: str,
+) -> None:
+    """Distribution answers a GET by reading the tag's (or revision's) link file; one
+    another request is writing (the same tag pushed again, as CI pushes ``latest``
+    while deployments pull it) reads empty, and the GET gets a bare 500. It is asked
+    again, as a 502-504 would be."""
+    reg, adapter = env
+    headers = {"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": DIGEST}
+    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/{ref}", [
+        {"status_code": 500, "json": {"errors": [{"code": "UNKNOWN"}]}},
+        {"content": MANIFEST, "headers": headers},
+    ])
+    assert reg.repository("app").manifests.get_raw(ref).digest == DIGEST
+    assert [r.method for r in adapter.request_history] == ["GET", "GET"]
+
+
+def test_a_head_answered_500_while_the_tag_is_pushed_again_is_asked_again(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    adapter.register_uri("HEAD", f"{BASE}/v2/app/manifests/latest", [
+        {"status_code": 500},
+        {"headers": {"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": DIGEST,
+                     "Content-Length": str(len(MANIFEST))}},
+    ])
+    assert reg.repository("app").manifests.head("latest").digest == DIGEST
+    assert [r.method for r in adapter.request_history] == ["HEAD", "HEAD"]
+
+
+def test_a_500_that_stays_is_raised_after_the_retries(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env  # retries=1: two tries in all
+    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/latest", status_code=500)
+    with pytest.raises(RegistryError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert info.value.status_code == 500
+    assert len(adapter.request_history) == 2
 
 
 def test_accept_header_lists_the_four_manifest_types(
