@@ -13,7 +13,9 @@ from .. import mediatypes
 from .._digest import compute_digest, registry_keyed
 from .._flow import Flow
 from .._http import is_digits
-from ..errors import DigestMismatchError, RegistryResponseError
+from .._log import log
+from .._response import Response
+from ..errors import DigestMismatchError, NotFoundError, RegistryResponseError
 from ..models import (
     Descriptor,
     Manifest,
@@ -26,6 +28,7 @@ from ..models import (
 )
 from ..reference import check_digest, check_reference, is_digest, is_verifiable_digest
 from ..requester import Requester
+from . import _light
 from ._base import Service, link_race
 from ._referrers import ReferrerFlows, Referrers
 
@@ -137,11 +140,7 @@ class ManifestFlows(Service):
                 raise DigestMismatchError(
                     f"manifest content is {local}, but it is being put as {reference}"
                 )
-        resp = yield from self._call(
-            "PUT", f"manifests/{reference}", actions="pull,push",
-            operation=f"put manifest {reference}", expected=(200, 201, 202, 204),
-            headers={"Content-Type": media}, data=data,
-        )
+        resp = yield from self._put(reference, data, media, local)
         remote = (resp.headers.get("Docker-Content-Digest") or "").strip()
         if remote and registry_keyed(remote) and remote != local:
             raise DigestMismatchError(
@@ -149,6 +148,52 @@ class ManifestFlows(Service):
                 f"stored {remote[:100]}, sent {local}"
             )
         return local, resp.headers
+
+    def _put(self, reference: str, data: bytes, media: str, digest: str) -> Flow[Response]:
+        """The PUT of ``data``; sent again when it was refused for blobs (or child
+        manifests) that HEADs then all find, up to the registry's retries.
+
+        Distribution checks each blob a manifest names by reading the blob's link in
+        the repository; a link another request is rewriting (a sync shard linking the
+        same layer) reads empty, and the PUT is refused ``MANIFEST_BLOB_UNKNOWN``.
+        """
+        attempt = 0
+        while True:
+            try:
+                resp: Response = yield from self._call(
+                    "PUT", f"manifests/{reference}", actions="pull,push",
+                    operation=f"put manifest {reference}", expected=(200, 201, 202, 204),
+                    headers={"Content-Type": media}, data=data,
+                )
+                return resp
+            except RegistryResponseError as exc:
+                if (exc.status_code != 400 or "MANIFEST_BLOB_UNKNOWN" not in exc.codes
+                        or attempt >= self._endpoint.retries
+                        or not (yield from self._all_present(data, media, digest))):
+                    raise
+                attempt += 1
+                log.debug("put manifest %s: refused for blobs %s/%s has: sending it again",
+                          reference, self.domain, self.repository)
+
+    def _all_present(self, data: bytes, media: str, digest: str) -> Flow[bool]:
+        """Whether the repository has every blob (an index: every manifest) ``data``
+        names, each asked with a HEAD."""
+        try:
+            is_index, descriptors = _light.read(
+                RawManifest(data=data, media_type=media, digest=digest))
+        except RegistryResponseError:
+            return False
+        kind = "manifests" if is_index else "blobs"
+        for d in descriptors:
+            if not _light.distributable(d):
+                continue
+            try:
+                yield from self._call("HEAD", f"{kind}/{d.digest}", actions="pull,push",
+                                      operation=f"head {kind[:-1]} {d.digest}",
+                                      retry_if=link_race)
+            except NotFoundError:
+                return False
+        return True
 
     def delete(self, digest: str) -> Flow[None]:
         """The flow of :meth:`ManifestService.delete`."""

@@ -2,9 +2,11 @@
 
 Distribution 2.8 keeps tags and a repository's blobs as small link files, rewritten in
 place: a GET or HEAD that reads one while another request writes it reads it empty and
-answers a bare 500 (``invalid checksum digest format`` in its log). CI pushing
-``latest`` again while deployments pull it meets exactly this. The client asks again;
-no read of a tag, a manifest or a blob may fail while its links are written.
+answers a bare 500 (``invalid checksum digest format`` in its log), and a manifest PUT
+that checks a blob's link so finds the blob unknown. CI pushing ``latest`` again while
+deployments pull it meets exactly this, and so do sync shards pushing the same layers.
+The client asks again; no read of a tag, a manifest or a blob, and no manifest put, may
+fail while the links are written.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import requests
 
+from registry_client import RawManifest
 from registry_client.errors import RegistryError
 from registry_client.testing import LocalRegistry, seed_image
 
@@ -54,6 +57,7 @@ def test_reads_of_a_tag_and_its_blobs_survive_the_tag_pushed_again_and_again(
                     assert r.status_code == 201, r.text
                     writes["blob link"] += 1
 
+    raw = RawManifest(data=image.manifest, media_type=image.media_type, digest=image.digest)
     reg = flavour.connect(anon_registry, backoff=0.01)
     repo = reg.repository(unique_repository)
     calls: dict[str, Any] = {
@@ -62,6 +66,9 @@ def test_reads_of_a_tag_and_its_blobs_survive_the_tag_pushed_again_and_again(
         "head by tag": lambda: repo.manifests.head("latest"),
         "blob get": lambda: repo.blobs.get(config),
         "blob head": lambda: repo.blobs.head(layer),
+        # Distribution checks each blob a manifest names by reading its link: a PUT
+        # racing a link rewrite was refused MANIFEST_BLOB_UNKNOWN
+        "manifest put": lambda: repo.manifests.put("pushed", raw),
     }
 
     def reader(name: str) -> None:

@@ -399,6 +399,62 @@ def test_put_raw_sends_exact_bytes_and_content_type(
     assert req.headers["Content-Type"] == OCI_MANIFEST
 
 
+BLOB_UNKNOWN = {"status_code": 400, "json": {"errors": [
+    {"code": "MANIFEST_BLOB_UNKNOWN", "message": "blob unknown to registry"}]}}
+
+
+def _stub_blob_heads(adapter: requests_mock.Adapter, status: int = 200) -> list[str]:
+    """HEADs of the manifest's config and layer, answered ``status``; their URLs."""
+    urls = [f"{BASE}/v2/app/blobs/sha256:{c * 64}" for c in "cd"]
+    for url in urls:
+        adapter.register_uri("HEAD", url, status_code=status,
+                             headers={"Content-Length": "1"} if status == 200 else {})
+    return urls
+
+
+def test_a_put_refused_for_blobs_the_registry_has_is_sent_again(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """Distribution checks a manifest's blobs by reading their repository links; one
+    another request rewrites (a sync shard linking the same layer) reads empty and
+    the PUT gets 400 MANIFEST_BLOB_UNKNOWN. When HEADs then find every blob, the PUT
+    is sent again."""
+    reg, adapter = env
+    adapter.register_uri("PUT", f"{BASE}/v2/app/manifests/v1", [
+        BLOB_UNKNOWN, {"status_code": 201, "headers": {"Docker-Content-Digest": DIGEST}}])
+    heads = _stub_blob_heads(adapter)
+    raw = RawManifest(data=MANIFEST, media_type=OCI_MANIFEST, digest=DIGEST)
+    assert reg.repository("app").manifests.put("v1", raw) == DIGEST
+    assert [(r.method, r.url) for r in adapter.request_history] == [
+        ("PUT", f"{BASE}/v2/app/manifests/v1"), ("HEAD", heads[0]), ("HEAD", heads[1]),
+        ("PUT", f"{BASE}/v2/app/manifests/v1")]
+
+
+def test_a_put_refused_for_a_blob_that_is_missing_is_raised(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    adapter.register_uri("PUT", f"{BASE}/v2/app/manifests/v1", **BLOB_UNKNOWN)
+    _stub_blob_heads(adapter, 404)
+    raw = RawManifest(data=MANIFEST, media_type=OCI_MANIFEST, digest=DIGEST)
+    with pytest.raises(RegistryResponseError) as info:
+        reg.repository("app").manifests.put("v1", raw)
+    assert info.value.codes == ["MANIFEST_BLOB_UNKNOWN"]
+    assert [r.method for r in adapter.request_history] == ["PUT", "HEAD"]
+
+
+def test_a_put_refused_again_and_again_stops_after_the_retries(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env  # retries=1
+    adapter.register_uri("PUT", f"{BASE}/v2/app/manifests/v1", **BLOB_UNKNOWN)
+    _stub_blob_heads(adapter)
+    raw = RawManifest(data=MANIFEST, media_type=OCI_MANIFEST, digest=DIGEST)
+    with pytest.raises(RegistryResponseError):
+        reg.repository("app").manifests.put("v1", raw)
+    assert [r.method for r in adapter.request_history].count("PUT") == 2
+
+
 @pytest.mark.parametrize("generic", ["application/json", "binary/octet-stream", ""])
 def test_put_never_sends_a_generic_content_type(
     env: tuple[Registry, requests_mock.Adapter], generic: str,
