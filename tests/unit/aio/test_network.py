@@ -347,25 +347,25 @@ class _Connection:
         self.name, self.origin = name, origin
         self.closed, self.expired, self.idle, self.available = closed, expired, idle, available
 
-    def is_closed(self) -> bool:
+    @staticmethod
+    def _answer(value: bool) -> bool:
         _Connection.asked += 1
-        return self.closed
+        return value
+
+    def is_closed(self) -> bool:
+        return self._answer(self.closed)
 
     def has_expired(self) -> bool:
-        _Connection.asked += 1
-        return self.expired
+        return self._answer(self.expired)
 
     def is_idle(self) -> bool:
-        _Connection.asked += 1
-        return self.idle
+        return self._answer(self.idle)
 
     def is_available(self) -> bool:
-        _Connection.asked += 1
-        return self.available
+        return self._answer(self.available)
 
     def can_handle_request(self, origin: Any) -> bool:
-        _Connection.asked += 1
-        return bool(origin == self.origin)
+        return self._answer(bool(origin == self.origin))
 
 
 class _PoolRequest:
