@@ -15,7 +15,7 @@ from .._flow import Flow
 from .._http import is_digits
 from .._log import log
 from .._response import Response
-from ..errors import DigestMismatchError, NotFoundError, RegistryResponseError
+from ..errors import DigestMismatchError, RegistryError, RegistryResponseError
 from ..models import (
     Descriptor,
     Manifest,
@@ -177,7 +177,8 @@ class ManifestFlows(Service):
 
     def _all_present(self, data: bytes, media: str, digest: str) -> Flow[bool]:
         """Whether the repository has every blob (an index: every manifest) ``data``
-        names, each asked with a HEAD."""
+        names, each asked with a HEAD; False when any HEAD fails (the PUT's refusal is
+        then what the caller gets)."""
         try:
             is_index, descriptors = _light.read(
                 RawManifest(data=data, media_type=media, digest=digest))
@@ -191,7 +192,7 @@ class ManifestFlows(Service):
                 yield from self._call("HEAD", f"{kind}/{d.digest}", actions="pull,push",
                                       operation=f"head {kind[:-1]} {d.digest}",
                                       retry_if=link_race)
-            except NotFoundError:
+            except RegistryError:
                 return False
         return True
 

@@ -443,6 +443,18 @@ def test_a_put_refused_for_a_blob_that_is_missing_is_raised(
     assert [r.method for r in adapter.request_history] == ["PUT", "HEAD"]
 
 
+def test_a_put_refused_whose_blob_check_fails_raises_the_refusal(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    adapter.register_uri("PUT", f"{BASE}/v2/app/manifests/v1", **BLOB_UNKNOWN)
+    _stub_blob_heads(adapter, 403)
+    raw = RawManifest(data=MANIFEST, media_type=OCI_MANIFEST, digest=DIGEST)
+    with pytest.raises(RegistryResponseError) as info:
+        reg.repository("app").manifests.put("v1", raw)
+    assert info.value.status_code == 400 and info.value.codes == ["MANIFEST_BLOB_UNKNOWN"]
+
+
 def test_a_put_refused_again_and_again_stops_after_the_retries(
     env: tuple[Registry, requests_mock.Adapter],
 ) -> None:
