@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from registry_client.cli import main
-from registry_client.testing import LocalRegistry, seed_tags
+from registry_client.testing import LocalRegistry, SeededImage, seed_tags
 
 EXIT_SIGPIPE = 141  # 128 + SIGPIPE: what a shell reports for crane or `seq` cut by `head`
 
@@ -59,24 +59,35 @@ def run_with_stdout_fd_closed(
 
 
 @pytest.fixture(scope="module")
-def tagged_repo(local_registry: LocalRegistry) -> str:
-    seed_tags(local_registry, "stdout/app", [f"1.{i}" for i in range(30)])
+def seeded(local_registry: LocalRegistry) -> SeededImage:
+    return seed_tags(local_registry, "stdout/app", [f"1.{i}" for i in range(30)],
+                     layers=(3 << 20,))
+
+
+@pytest.fixture(scope="module")
+def tagged_repo(local_registry: LocalRegistry, seeded: SeededImage) -> str:
     return f"{local_registry.host}/stdout/app"
+
+
+@pytest.fixture(scope="module")
+def layer_ref(tagged_repo: str, seeded: SeededImage) -> str:
+    """A 3 MiB layer: more than a pipe holds, so the writes meet the closed pipe."""
+    return f"{tagged_repo}@{seeded.layers[0]}"
 
 
 @pytest.mark.parametrize(
     "args",
     [["parse", "golang:1.22"], ["ls", "{repo}", "--plain-http"],
      ["ls", "{repo}", "--plain-http", "--digests", "--json"],
-     ["manifest", "{repo}:1.0", "--plain-http"]],
-    ids=["parse", "ls", "ls-json", "manifest"],
+     ["manifest", "{repo}:1.0", "--plain-http"], ["blob", "{layer}", "--plain-http"]],
+    ids=["parse", "ls", "ls-json", "manifest", "blob"],
 )
 @pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
 def test_closed_stdout_is_a_quiet_sigpipe_exit(
-    args: list[str], unbuffered: bool, tagged_repo: str, tmp_path: Path,
+    args: list[str], unbuffered: bool, tagged_repo: str, layer_ref: str, tmp_path: Path,
     docker_config_dir: Path,
 ) -> None:
-    argv = [a.format(repo=tagged_repo) for a in args]
+    argv = [a.format(repo=tagged_repo, layer=layer_ref) for a in args]
     result = run_with_closed_stdout(*argv, cwd=tmp_path, docker_config_dir=docker_config_dir,
                                     unbuffered=unbuffered)
     assert result.returncode == EXIT_SIGPIPE, result.stderr
@@ -97,11 +108,13 @@ def test_failure_with_closed_stdout_keeps_its_status(
 
 @pytest.mark.parametrize(
     "args", [["parse", "golang:1.12"], ["ls", "{repo}", "--plain-http"],
-             ["manifest", "{repo}:1.0", "--plain-http"]], ids=["parse", "ls", "manifest-bytes"])
+             ["manifest", "{repo}:1.0", "--plain-http"], ["blob", "{layer}", "--plain-http"]],
+    ids=["parse", "ls", "manifest-bytes", "blob"])
 def test_a_closed_stdout_descriptor_is_a_quiet_sigpipe_exit(
-    args: list[str], tagged_repo: str, tmp_path: Path, docker_config_dir: Path,
+    args: list[str], tagged_repo: str, layer_ref: str, tmp_path: Path,
+    docker_config_dir: Path,
 ) -> None:
-    argv = [a.format(repo=tagged_repo) for a in args]
+    argv = [a.format(repo=tagged_repo, layer=layer_ref) for a in args]
     result = run_with_stdout_fd_closed(*argv, cwd=tmp_path, docker_config_dir=docker_config_dir)
     assert result.returncode == EXIT_SIGPIPE, result.stderr
     assert result.stderr == b""
