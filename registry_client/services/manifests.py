@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .. import mediatypes
 from .._digest import compute_digest, registry_keyed
@@ -31,6 +32,9 @@ from ..requester import Requester
 from . import _light
 from ._base import Service, link_race
 from ._referrers import ReferrerFlows, Referrers
+
+if TYPE_CHECKING:
+    from .blobs import BlobFlows
 
 
 class ManifestFlows(Service):
@@ -184,17 +188,24 @@ class ManifestFlows(Service):
                 RawManifest(data=data, media_type=media, digest=digest))
         except RegistryResponseError:
             return False
-        kind = "manifests" if is_index else "blobs"
         for d in descriptors:
             if not _light.distributable(d):
                 continue
             try:
-                yield from self._call("HEAD", f"{kind}/{d.digest}", actions="pull,push",
-                                      operation=f"head {kind[:-1]} {d.digest}",
-                                      retry_if=link_race)
+                if is_index:
+                    yield from self.head(d.digest)
+                elif not (yield from self._blobs.exists(d.digest, for_push=True)):
+                    return False
             except RegistryError:
                 return False
         return True
+
+    @cached_property
+    def _blobs(self) -> BlobFlows:
+        """The repository's blob flows, for :meth:`_all_present` (their HEAD rules)."""
+        from .blobs import BlobFlows  # on a refused PUT only: manifests alone stay light
+
+        return BlobFlows(self._endpoint, self.repository)
 
     def delete(self, digest: str) -> Flow[None]:
         """The flow of :meth:`ManifestService.delete`."""
