@@ -430,29 +430,20 @@ def test_a_put_refused_for_blobs_the_registry_has_is_sent_again(
         ("PUT", f"{BASE}/v2/app/manifests/v1")]
 
 
-def test_a_put_refused_for_a_blob_that_is_missing_is_raised(
-    env: tuple[Registry, requests_mock.Adapter],
+@pytest.mark.parametrize("head_status", [404, 403], ids=["blob-missing", "check-fails"])
+def test_a_put_refused_for_a_blob_not_found_again_raises_the_refusal(
+    env: tuple[Registry, requests_mock.Adapter], head_status: int,
 ) -> None:
+    """The blob is really missing (404), or the check cannot tell (403): the
+    registry's refusal is what the caller gets, not the HEAD's error."""
     reg, adapter = env
     adapter.register_uri("PUT", f"{BASE}/v2/app/manifests/v1", **BLOB_UNKNOWN)
-    _stub_blob_heads(adapter, 404)
-    raw = RawManifest(data=MANIFEST, media_type=OCI_MANIFEST, digest=DIGEST)
-    with pytest.raises(RegistryResponseError) as info:
-        reg.repository("app").manifests.put("v1", raw)
-    assert info.value.codes == ["MANIFEST_BLOB_UNKNOWN"]
-    assert [r.method for r in adapter.request_history] == ["PUT", "HEAD"]
-
-
-def test_a_put_refused_whose_blob_check_fails_raises_the_refusal(
-    env: tuple[Registry, requests_mock.Adapter],
-) -> None:
-    reg, adapter = env
-    adapter.register_uri("PUT", f"{BASE}/v2/app/manifests/v1", **BLOB_UNKNOWN)
-    _stub_blob_heads(adapter, 403)
+    _stub_blob_heads(adapter, head_status)
     raw = RawManifest(data=MANIFEST, media_type=OCI_MANIFEST, digest=DIGEST)
     with pytest.raises(RegistryResponseError) as info:
         reg.repository("app").manifests.put("v1", raw)
     assert info.value.status_code == 400 and info.value.codes == ["MANIFEST_BLOB_UNKNOWN"]
+    assert [r.method for r in adapter.request_history] == ["PUT", "HEAD"]
 
 
 def test_a_put_refused_again_and_again_stops_after_the_retries(
