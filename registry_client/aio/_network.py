@@ -443,7 +443,8 @@ class BlockBackend(httpcore.AsyncNetworkBackend):
 
 class LinearPool(httpcore.AsyncConnectionPool):
     """httpcore's connection pool, deciding which request gets which connection by the
-    same rules in one pass over the connections.
+    same rules in one pass over the connections, and never promising one HTTP/1.1
+    connection to two requests.
 
     httpcore 1.0 re-counts its connections for every idle one it looks at
     (``len([c.is_idle() for c in connections])``, always the number of connections),
@@ -454,26 +455,43 @@ class LinearPool(httpcore.AsyncConnectionPool):
     ``max_keepalive_connections``; give each queued request the first connection that
     can take it, else a new one (within ``max_connections``), else a new one in place
     of the first idle one.
+
+    One difference: a connection given to a request that has not started on it yet
+    still says it is idle and available (it turns busy when the request's task runs),
+    and httpcore gives it to the next queued requests too -- every request but one
+    then wakes up to find it taken, and queues again (about two futile rounds per
+    request for 200 gathered GETs). Here a promised connection is neither available
+    nor idle to anyone else, as it would be once its request starts. HTTP/1.1 only
+    (one request per connection): :class:`BlockTransport` never enables HTTP/2.
     """
+
+    def __init__(self, *args: typing.Any, **kwargs: typing.Any) -> None:
+        if kwargs.get("http2"):
+            raise ValueError("LinearPool promises a connection to one request at a time: "
+                             "HTTP/1.1 only")
+        super().__init__(*args, **kwargs)
 
     def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
         closing: list[httpcore.AsyncConnectionInterface] = []
         connections = self._connections
+        # every connection a request holds: busy with it, or promised to it
+        held = {id(r.connection) for r in self._requests if r.connection is not None}
         for connection in list(connections):
             if connection.is_closed():
                 connections.remove(connection)
             elif connection.has_expired() or (
-                    connection.is_idle()
+                    id(connection) not in held and connection.is_idle()
                     and len(connections) > self._max_keepalive_connections):
                 connections.remove(connection)
                 closing.append(connection)
         for pool_request in [r for r in self._requests if r.is_queued()]:
             origin = pool_request.request.url.origin
-            chosen = next((c for c in connections
-                           if c.can_handle_request(origin) and c.is_available()), None)
+            chosen = next((c for c in connections if id(c) not in held
+                           and c.can_handle_request(origin) and c.is_available()), None)
             if chosen is None:
                 if len(connections) >= self._max_connections:
-                    idle = next((c for c in connections if c.is_idle()), None)
+                    idle = next((c for c in connections
+                                 if id(c) not in held and c.is_idle()), None)
                     if idle is None:
                         continue  # the request waits for a connection to come free
                     connections.remove(idle)
@@ -481,6 +499,7 @@ class LinearPool(httpcore.AsyncConnectionPool):
                 chosen = self.create_connection(origin)
                 connections.append(chosen)
             pool_request.assign_to_connection(chosen)
+            held.add(id(chosen))
         return closing
 
     async def _close_connections(self, closing: list[httpcore.AsyncConnectionInterface]) -> None:
