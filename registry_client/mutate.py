@@ -79,6 +79,7 @@ from .services._export import (
 )
 from .services._light import distributable
 from .services._plan import BlobPlan, CopyTarget
+from .services._platforms import wanted_platform
 from .services._shell import BlockingShell
 from .services.blobs import BlobFlows
 from .services.manifests import ManifestFlows
@@ -87,10 +88,14 @@ if TYPE_CHECKING:
     from .repository import Repository
     from .services.images import ImageFlows
 
-__all__ = ["MutateFlows", "append", "config", "flatten", "rebase"]
+__all__ = ["SCRATCH", "MutateFlows", "append", "config", "flatten", "rebase"]
 
 LayerSource = str | os.PathLike[str]
 """A layer to append: a directory (packed reproducibly), a ``.tar`` or a ``.tar.gz`` file."""
+
+SCRATCH = "scratch"
+"""The base name of the empty image, as in ``FROM scratch`` (Docker reserves the name: no
+registry serves an image called ``scratch``)."""
 
 BASE_NAME = "org.opencontainers.image.base.name"
 BASE_DIGEST = "org.opencontainers.image.base.digest"
@@ -98,13 +103,17 @@ TOOL = "registry-client"
 
 
 def append(
-    repo: Repository, base: str, layers: Iterable[LayerSource], *, tag: str,
+    repo: Repository, base: str | None, layers: Iterable[LayerSource], *, tag: str,
     platform: str | Platform | None = None,
 ) -> Image:
     """Push ``base`` with ``layers`` added on top, as ``repo:tag``; the new image.
 
     ``base`` is a tag or digest of ``repo`` or a reference to another repository of the
-    same registry (its blobs are mounted). Each layer is a directory (packed
+    same registry (its blobs are mounted). ``None`` or ``"scratch"`` is the empty image
+    (``FROM scratch``; crane's append without a base): the result holds ``layers``
+    alone, with OCI media types, the platform ``platform`` names (linux/amd64 when
+    None, as ko builds) and no creation time, so the same layers give the same digest
+    on every run. Each layer is a directory (packed
     reproducibly: the same tree gives the same digest on every run and machine), a
     ``.tar`` (gzip-compressed, deterministically) or a ``.tar.gz`` (sent as it is). The
     config gets each layer's diff_id and one history entry
@@ -342,6 +351,36 @@ def _split_history(history: list[Any], layers: int, hint: int) -> list[Any]:
     return []
 
 
+def _empty_image(platform: str | Platform | None) -> SingleImage:
+    """The image ``FROM scratch`` means: no layers, an OCI config naming ``platform``
+    (linux/amd64 when None) and nothing else -- no creation time, so its bytes are the
+    same every time."""
+    wanted = (wanted_platform(platform) if platform is not None
+              else Platform(architecture="amd64", os="linux"))
+    config_doc: dict[str, Any] = {"architecture": wanted.architecture, "os": wanted.os}
+    if wanted.os_version:
+        config_doc["os.version"] = wanted.os_version
+    if wanted.os_features:
+        config_doc["os.features"] = list(wanted.os_features)
+    if wanted.variant:
+        config_doc["variant"] = wanted.variant
+    config_doc["config"] = {}
+    config_doc["rootfs"] = {"type": "layers", "diff_ids": []}
+    config_data = _dumps(config_doc)
+    config = Descriptor(media_type=mediatypes.OCI_CONFIG, digest=compute_digest(config_data),
+                        size=len(config_data))
+    manifest: dict[str, Any] = {
+        "schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST,
+        "config": {"mediaType": config.media_type, "digest": config.digest,
+                   "size": config.size},
+        "layers": [],
+    }
+    data = _dumps(manifest)
+    raw = RawManifest(data=data, media_type=mediatypes.OCI_MANIFEST, digest=compute_digest(data))
+    return SingleImage(raw=raw, manifest=manifest, config=config, config_data=config_data,
+                       config_doc=config_doc, layers=[])
+
+
 def _add_layers(image: SingleImage, layers: Sequence[_tarfs.PreparedLayer], created_by: str,
                 *, replace: bool = False, comment: str | None = None,
                 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -387,7 +426,7 @@ class MutateFlows:
 
     # -- the four operations ------------------------------------------------------------
     def append(
-        self, base: str, layers: Iterable[LayerSource], *, tag: str,
+        self, base: str | None, layers: Iterable[LayerSource], *, tag: str,
         platform: str | Platform | None = None,
     ) -> Flow[Image]:
         """The flow of :func:`append`."""
@@ -408,6 +447,10 @@ class MutateFlows:
                 manifest, config_doc = _add_layers(image, prepared, f"{TOOL} append")
                 return _Edited(manifest, config_doc, [(d, src) for d in image.layers])
 
+            if base is None or base == SCRATCH:
+                scratch = _Source(self.name, SCRATCH, self._manifests, self._blobs)
+                return (yield from self._push_one(_empty_image(platform), scratch, edit, tag,
+                                                  None))
             return (yield from self._change(base, tag, platform, edit))
         finally:
             yield Offload(partial(remove_directory, work))
@@ -605,6 +648,17 @@ class MutateFlows:
         return (RawManifest(data=data, media_type=image.raw.media_type,
                             digest=compute_digest(data)), config_data)
 
+    def _push_one(
+        self, image: SingleImage, src: _Source, edit: Edit, tag: str,
+        annotations: Mapping[str, str] | None,
+    ) -> Flow[Image]:
+        """Change one image with ``edit`` and push it under ``tag``; its Image."""
+        new_raw, config_data = yield from self._one(image, src, edit, annotations)
+        yield from self._manifests.put(tag, new_raw)
+        return (yield from self._images.describe(
+            new_raw, manifest_from_bytes(new_raw.data, new_raw.media_type), tag=tag,
+            config_data=config_data))
+
     def _change(
         self, reference: str, tag: str, platform: str | Platform | None, edit: Edit, *,
         annotations: Mapping[str, str] | None = None,
@@ -617,11 +671,7 @@ class MutateFlows:
         is_index, entries = _light.read(raw)
         if not is_index or platform is not None:
             image = yield from single_image(src.manifests, src.blobs, raw, platform, limit)
-            new_raw, config_data = yield from self._one(image, src, edit, annotations)
-            yield from self._manifests.put(tag, new_raw)
-            return (yield from self._images.describe(
-                new_raw, manifest_from_bytes(new_raw.data, new_raw.media_type), tag=tag,
-                config_data=config_data))
+            return (yield from self._push_one(image, src, edit, tag, annotations))
         if annotations:
             _check_annotatable(raw)
         index = copy.deepcopy(_light.json_object(raw.data, f"manifest {raw.digest}"))

@@ -23,7 +23,7 @@ __all__ = ["append", "config", "flatten", "rebase"]
 
 
 async def append(
-    repo: AsyncRepository, base: str, layers: Iterable[LayerSource], *, tag: str,
+    repo: AsyncRepository, base: str | None, layers: Iterable[LayerSource], *, tag: str,
     platform: str | Platform | None = None,
 ) -> Image:
     """Async form of :func:`registry_client.mutate.append`."""

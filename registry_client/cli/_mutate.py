@@ -34,10 +34,14 @@ def register(verbs: argparse._SubParsersAction[Parser], common: list[Parser]) ->
         "every run and machine; its contents land at the image's /. The config gets\n"
         "the layers' diff_ids and history; the base's created time is kept. With\n"
         "--platform, only that platform of an index is used and NEW is a single image;\n"
-        "without, every platform gets the layers.\n" + _SAME_REGISTRY,
+        "without, every platform gets the layers. Without -b (or with -b scratch) the\n"
+        "base is the empty image, as FROM scratch: NEW holds the layers alone, of the\n"
+        "--platform given (linux/amd64 without), with no creation time.\n"
+        + _SAME_REGISTRY,
     )
-    sub.add_argument("-b", "--base", required=True, metavar="BASE",
-                     help="the base image, e.g. host/base:1.0")
+    sub.add_argument("-b", "--base", metavar="BASE",
+                     help="the base image, e.g. host/base:1.0 (default: scratch, the "
+                     "empty image)")
     sub.add_argument("-f", "--new_layer", "--layer", dest="layers", required=True,
                      action="extend", nargs="+", metavar="LAYER",
                      help="a .tar, .tar.gz or directory (repeat, or give several)")
@@ -146,12 +150,14 @@ def _words(values: list[str] | None) -> list[str] | None:
 
 # -- verbs --------------------------------------------------------------------------------
 def run_append(ctx: Context) -> int:
-    """``append -b BASE -f LAYER... -t NEW``."""
+    """``append [-b BASE] -f LAYER... -t NEW``."""
     # mutate (tarfile, gzip) is loaded by the verbs that use it, not by every CLI start
     from registry_client import mutate
 
-    repo, tag, (base,) = _target(ctx, ("-b", ctx.args.base))
-    return _report(ctx, mutate.append(repo, base, [Path(p) for p in ctx.args.layers], tag=tag,
+    scratch = ctx.args.base in (None, mutate.SCRATCH)
+    repo, tag, read = _target(ctx, *([] if scratch else [("-b", ctx.args.base)]))
+    return _report(ctx, mutate.append(repo, None if scratch else read[0],
+                                      [Path(p) for p in ctx.args.layers], tag=tag,
                                       platform=ctx.platform))
 
 

@@ -73,6 +73,20 @@ def test_append_prints_the_same_digest_for_the_same_directory(
     assert files == {"etc/os-release": b"NAME=base\n", "srv/app.py": b"print('hi')\n"}
 
 
+@pytest.mark.parametrize("base", [[], ["-b", "scratch"]], ids=["no-base", "scratch"])
+def test_append_without_a_base_builds_from_scratch_as_crane_does(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+    base: list[str],
+) -> None:
+    app = tree(tmp_path / "app", {"srv/app.py": "print('hi')\n"})
+    repo = f"{anon_registry.host}/{unique_repository}"
+    made = json.loads(ok(cli("append", *base, "-f", str(app), "-t", f"{repo}:app",
+                             "--platform", "linux/arm64", "--json")))
+    assert [p["platform"] for p in made["platforms"]] == ["linux/arm64"]
+    files = tar_files(cli("export", f"{repo}:app", "-").stdout)
+    assert files == {"srv/app.py": b"print('hi')\n"}
+
+
 def test_mutate_sets_labels_and_entrypoint_seen_by_inspect_and_config(
     cli: CliRunner, base: str,
 ) -> None:

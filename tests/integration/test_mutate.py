@@ -107,6 +107,41 @@ def test_append_of_a_directory_twice_gives_one_digest_and_umoci_sees_base_and_ap
     assert os.stat(rootfs / "srv" / "main.sh").st_mode & 0o777 == 0o755
 
 
+@pytest.mark.parametrize("base", [None, "scratch"])
+def test_append_onto_scratch_gives_an_image_of_the_layers_alone(
+    client: Registry, unique_repository: str, tmp_path: Path, base: str | None,
+) -> None:
+    # FROM scratch (crane's append without a base): an empty image of the platform asked
+    # for (linux/amd64 by default), the same digest every time
+    repo = client.repository(unique_repository)
+    app = app_dir(tmp_path)
+    first = mutate.append(repo, base, [app], tag="app")
+    again = mutate.append(repo, None, [app], tag="again")
+    assert first.digest == again.digest
+    assert [str(p) for p in first.platforms] == ["linux/amd64"]
+    manifest = json.loads(repo.manifests.get_raw("app").data)
+    assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    assert manifest["config"]["mediaType"] == "application/vnd.oci.image.config.v1+json"
+    assert [layer["mediaType"] for layer in manifest["layers"]] == [
+        "application/vnd.oci.image.layer.v1.tar+gzip"]
+    config = config_of(repo, "app")
+    assert (config["architecture"], config["os"]) == ("amd64", "linux")
+    assert "created" not in config  # nothing that changes from run to run
+    assert len(config["rootfs"]["diff_ids"]) == 1  # type: ignore[index]
+    assert [h["created_by"] for h in config["history"]] == [  # type: ignore[attr-defined]
+        "registry-client append"]
+    assert repo.images.validate("app").ok
+    rootfs = unpacked(repo, "app", tmp_path, "scratch")
+    assert sorted(tree_files(rootfs)) == ["srv/data/values.json", "srv/main.sh"]
+    assert os.readlink(rootfs / "srv" / "link") == "main.sh"
+
+    arm = mutate.append(repo, base, [app], tag="arm", platform="linux/arm64/v8")
+    config = config_of(repo, "arm")
+    assert (config["architecture"], config["os"], config["variant"]) == ("arm64", "linux", "v8")
+    assert arm.digest != first.digest
+    assert json.loads(repo.manifests.get_raw("arm").data)["layers"] == manifest["layers"]
+
+
 def test_append_sends_no_blob_the_registry_has(
     client: Registry, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
 ) -> None:

@@ -25,11 +25,14 @@ async def test_the_async_forms_push_what_the_blocking_ones_do(
     with Registry(anon_registry.host, protocol="http") as reg:
         repo = reg.repository(unique_repository)
         want = mutate.append(repo, "empty", [tmp_path / "app"], tag="blocking")
+        want_scratch = mutate.append(repo, None, [tmp_path / "app"], tag="scratch")
         mutate.append(repo, "empty", [tmp_path / "other"], tag="base-2")
     async with AsyncRegistry(anon_registry.host, protocol="http") as areg:
         arepo = areg.repository(unique_repository)
         got = await amutate.append(arepo, "empty", [tmp_path / "app"], tag="async")
         assert got.digest == want.digest and got.tag == "async"
+        scratch = await amutate.append(arepo, "scratch", [tmp_path / "app"], tag="scratch-2")
+        assert scratch.digest == want_scratch.digest
         labelled = await amutate.config(arepo, "async", tag="labelled", labels={"a": "b"})
         assert (await arepo.images.details("labelled"))[0].labels == {"a": "b"}
         flat = await amutate.flatten(arepo, "labelled", tag="flat")
