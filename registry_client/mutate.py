@@ -62,13 +62,11 @@ from .models import (
 from .reference import (
     check_tag,
     is_digest,
-    is_valid_digest,
-    is_valid_tag,
-    names_a_domain,
-    parse_image_name,
 )
 from .services import _light
 from .services._copy import Copier
+from .services._elsewhere import Source as _Source
+from .services._elsewhere import source_of
 from .services._export import (
     SingleImage,
     fetch_layers,
@@ -205,16 +203,6 @@ def rebase(
 
 
 # -- the flows --------------------------------------------------------------------------
-@attrs.frozen
-class _Source:
-    """Where an image is read from: a repository of the target's registry and a reference."""
-
-    name: str
-    reference: str
-    manifests: ManifestFlows
-    blobs: BlobFlows
-
-
 @attrs.frozen
 class _Edited:
     """A changed image: its manifest and config documents, and the layers it keeps, each
@@ -579,20 +567,8 @@ class MutateFlows:
             ValueError: the reference names another registry.
             InvalidReferenceError: it is not a reference.
         """
-        if is_valid_digest(text) or is_valid_tag(text):
-            return _Source(self.name, text, self._manifests, self._blobs)
-        if names_a_domain(text):
-            ref = parse_image_name(text, allow_scheme=True)
-            if ref.domain.lower() != self._endpoint.domain.lower():
-                raise ValueError(f"{text}: an image of another registry ({ref.domain}); "
-                                 f"mutate reads images of {self._endpoint.domain} only")
-        else:
-            ref = parse_image_name(f"{self._endpoint.domain}/{text}")
-        reference = ref.digest or ref.tag or "latest"
-        if ref.path == self.name:
-            return _Source(self.name, reference, self._manifests, self._blobs)
-        return _Source(ref.path, reference, ManifestFlows(self._endpoint, ref.path),
-                       BlobFlows(self._endpoint, ref.path))
+        return source_of(self._endpoint, self.name, self._manifests, self._blobs, text,
+                         reader="mutate")
 
     def _full_name(self, src: _Source) -> str:
         sep = "@" if is_digest(src.reference) else ":"

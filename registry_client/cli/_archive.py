@@ -40,13 +40,16 @@ def register(
         verbs, "index", common, handler=run_index,
         summary="create a multi-platform index: index create NEW REF...",
         description="index create NEW REF...: push an OCI image index of the single-platform\n"
-        "images REF... (tags or digests of NEW's repository) as NEW. Each entry's\n"
+        "images REF... as NEW. A REF is a tag or digest of NEW's repository or an image\n"
+        "of another repository of NEW's registry, which is copied into NEW's repository\n"
+        "by digest first (blobs mounted, as crane index append does). Each entry's\n"
         "platform is read from its image's config. Prints NEW@DIGEST.",
     )
     sub.add_argument("action", choices=("create",), help="what to do (create)")
     sub.add_argument("new", metavar="NEW", help="the index to push, e.g. host/app:1.0")
     sub.add_argument("references", metavar="REF", nargs="+",
-                     help="an image of the same repository: a tag, a digest or a full reference")
+                     help="an image of the same registry: a tag or digest of NEW's repository, "
+                     "or a full reference")
     sub.add_argument("--annotation", metavar="KEY=VALUE", action="append", default=[],
                      help="an annotation of the index (repeat for more)")
 
@@ -98,10 +101,12 @@ def run_index(ctx: Context) -> int:
             references.append(text)
         elif ":" in text or "@" in text or "/" in text:
             ref, reference = ctx.image_reference(text)
-            if (ref.domain, ref.path) != (new.domain, new.path):
-                raise UsageError(f"{text!r} is not in {new.domain}/{new.path}: an index is "
-                                 "made of images of its own repository")
-            references.append(reference)
+            if ref.domain.lower() != new.domain.lower():
+                raise UsageError(f"{text!r} is on {ref.domain} and the index on {new.domain}: "
+                                 "both must be on one registry (copy the image over first)")
+            sep = "@" if ref.digest else ":"
+            references.append(reference if ref.path == new.path
+                              else f"{ref.path}{sep}{reference}")
         else:
             references.append(text)
     repo = ctx.repository(new)

@@ -1,4 +1,5 @@
-"""Building a multi-platform OCI index from single-platform images of one repository."""
+"""Building a multi-platform OCI index from single-platform images: of its own
+repository, or of others of the same registry (brought in by digest first)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from .._flow import Flow
 from ..errors import NotAnImageError, RegistryResponseError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Image, Platform, RawManifest
 from . import _light
+from ._elsewhere import FlowsTarget, Source, source_of
 from ._platforms import light_image, read_config
 from ._worker import ImageWorker
 
@@ -31,6 +33,18 @@ def platform_json(p: Platform) -> dict[str, Any]:
 class IndexBuilder(ImageWorker):
     """Makes OCI image indexes in one repository."""
 
+    def _bring(self, src: Source, digest: str) -> Flow[None]:
+        """Copy image ``digest`` of another repository into this one, by digest (its
+        blobs mounted; streamed across where the registry declines a mount): an index
+        lists manifests of its own repository."""
+        from ._copy import Copier  # on first use: a cross-repository index only
+
+        here = FlowsTarget(self._endpoint, self._repository, self._manifests, self._blobs)
+        copier = Copier(self._endpoint, src.name, manifests=src.manifests, blobs=src.blobs,
+                        max_workers=self._max_workers)
+        yield from copier.copy(digest, here, None, progress=None, referrers=False,
+                               dry_run=False)
+
     def create_index(
         self, tag: str, references: Sequence[str], annotations: Mapping[str, str] | None,
     ) -> Flow[Image]:
@@ -40,8 +54,11 @@ class IndexBuilder(ImageWorker):
         entries: list[dict[str, Any]] = []
         descs: list[Descriptor] = []
         seen: dict[Platform, str] = {}
+        elsewhere: list[tuple[Source, str]] = []  # brought in once every image is checked
         for reference in references:
-            raw = yield from self._manifests.get_raw(reference)
+            src = source_of(self._endpoint, self._repository, self._manifests, self._blobs,
+                            reference, reader="create_index")
+            raw = yield from src.manifests.get_raw(src.reference)
             is_index, found = _light.read(raw)
             if is_index:
                 raise NotAnImageError(f"{reference} is an index: an index is made of "
@@ -49,7 +66,7 @@ class IndexBuilder(ImageWorker):
             if found[0].media_type not in IMAGE_CONFIG_TYPES:
                 raise NotAnImageError(f"{reference} is an artifact ({found[0].media_type}), "
                                       "not an image")
-            config = yield from read_config(self._blobs, found[0], self._endpoint.body_limit)
+            config = yield from read_config(src.blobs, found[0], self._endpoint.body_limit)
             unlisted = (f"{reference} is not an image an index can list: its config must "
                         "name an os and an architecture")
             try:
@@ -70,6 +87,8 @@ class IndexBuilder(ImageWorker):
                         f"{other_ref} ({other}) and {reference} ({key}) are the same platform: "
                         "an index holds one image per platform")
             seen[key] = reference
+            if src.name != self._repository:
+                elsewhere.append((src, raw.digest))
             entries.append({"mediaType": raw.media_type, "digest": raw.digest,
                             "size": len(raw.data), "platform": platform_json(platform)})
             descs.append(Descriptor(media_type=raw.media_type, digest=raw.digest,
@@ -81,6 +100,8 @@ class IndexBuilder(ImageWorker):
         data = json.dumps(doc, separators=(",", ":")).encode()
         raw = RawManifest(data=data, media_type=mediatypes.OCI_INDEX,
                           digest="sha256:" + hashlib.sha256(data).hexdigest())
+        for src, digest in elsewhere:
+            yield from self._bring(src, digest)
         yield from self._manifests.put(tag, raw)
         return light_image(raw, True, descs, None, domain=self._endpoint.domain,
                            repository=self._repository, tag=tag)

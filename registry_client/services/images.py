@@ -228,8 +228,6 @@ class ImageFlows(Service):
     ) -> Flow[Image]:
         """See :meth:`ImageService.create_index`."""
         check_tag(tag)
-        for reference in references:
-            check_reference(reference)
         return (yield from self._index_builder.create_index(tag, references, annotations))
 
     def validate(
@@ -467,15 +465,22 @@ class ImageService(Service):
         self, tag: str, references: Sequence[str], annotations: Mapping[str, str] | None = None,
     ) -> Image:
         """Push a multi-platform OCI image index of the single-platform images
-        ``references`` (tags or digests of this repository) under ``tag``.
+        ``references`` under ``tag``.
 
-        Each entry's platform is read from its image's config (os, architecture,
-        variant, os.version, os.features); ``annotations`` become the index's.
+        A reference is a tag or digest of this repository, or an image of another
+        repository of the same registry (``team/app-arm64:1``, ``host/team/app@sha256:…``):
+        that one is copied into this repository by digest first, its blobs mounted (as
+        ``crane index append`` and ``docker buildx imagetools create`` do), once every
+        image is checked. Each entry's platform is read from its image's config (os,
+        architecture, variant, os.version, os.features); ``annotations`` become the
+        index's.
 
         Raises:
             NotFoundError: no such image.
             NotAnImageError: a reference is an index or an artifact, its config names no
                 platform, or two images are of the same platform (a ValueError too).
+            ValueError: a reference names another registry.
+            InvalidReferenceError: a reference is malformed.
         """
         return self._run(self.flows.create_index(tag, references, annotations))
 

@@ -76,6 +76,22 @@ def test_pull_docker_archive_of_an_index_wants_a_platform(
     assert tarfile.is_tarfile(archive)
 
 
+def test_index_create_brings_images_of_other_repositories(
+    cli: CliRunner, pushed: tuple[str, TarImage], anon_registry: LocalRegistry,
+    unique_repository: str,
+) -> None:
+    where, amd = pushed
+    multi = f"{anon_registry.host}/{unique_repository}-multi"
+    created = json.loads(ok(cli("--json", "index", "create", f"{multi}:1", f"{where}:amd64",
+                                f"{where}:arm64")).stdout)
+    assert [p["architecture"] for p in created["platforms"]] == ["amd64", "arm64"]
+    ok(cli("validate", f"{multi}:1"))
+    assert ok(cli("digest", f"{multi}@{amd.digest}")).stdout.decode().strip() == amd.digest
+    refused = cli("index", "create", f"{multi}:2", "ghcr.io/org/app:1")
+    assert refused.returncode == 2
+    assert b"one registry" in refused.stderr
+
+
 def test_index_create_then_validate(
     cli: CliRunner, pushed: tuple[str, TarImage], anon_registry: LocalRegistry,
 ) -> None:

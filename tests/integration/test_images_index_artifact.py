@@ -65,6 +65,28 @@ def test_create_index_of_amd64_and_arm64_skopeo_sees_both(
     assert raw["annotations"] == {"org.example.built-by": "ci"}
 
 
+def test_create_index_brings_images_of_other_repositories_of_the_registry(
+    rc: Registry, reg: LocalRegistry
+) -> None:
+    # as `crane index append -m` and `docker buildx imagetools create` do: an image of
+    # another repository is copied in by digest (its blobs mounted), then listed
+    amd_repo, arm_repo = rc.repository(name(reg, "amd")), rc.repository(name(reg, "arm"))
+    target = rc.repository(name(reg, "multi"))
+    amd, arm = TarImage(platform="linux/amd64"), TarImage(platform="linux/arm64/v8")
+    amd.push(amd_repo, "1")
+    arm.push(arm_repo, "1")
+    image = target.images.create_index(
+        "multi", [f"{reg.host}/{amd_repo.name}:1", f"{arm_repo.name}@{arm.digest}"])
+    assert [str(p) for p in image.platforms] == ["linux/amd64", "linux/arm64/v8"]
+    for child in (amd, arm):
+        assert target.manifests.get_raw(child.digest).digest == child.digest
+    assert target.images.validate("multi").ok
+    again = target.images.create_index("again", [f"{amd_repo.name}:1", arm.digest])
+    assert again.digest == image.digest  # the arm64 image is in the repository now
+    with pytest.raises(ValueError, match="another registry"):
+        target.images.create_index("elsewhere", ["ghcr.io/org/app:1"])
+
+
 def test_create_index_refuses_an_index_and_a_platform_twice(
     rc: Registry, reg: LocalRegistry
 ) -> None:

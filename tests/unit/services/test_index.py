@@ -22,14 +22,16 @@ def sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def stub_image(adapter: requests_mock.Adapter, tag: str, config: dict[str, Any]) -> None:
-    """The image ``tag`` of ``app``, its config being ``config``."""
+def stub_image(adapter: requests_mock.Adapter, tag: str, config: dict[str, Any],
+               repo: str = "app") -> None:
+    """The image ``tag`` of ``repo``, its config being ``config``."""
     config_data = json.dumps({**config, "rootfs": {"type": "layers", "diff_ids": []}}).encode()
-    adapter.register_uri("GET", f"{BASE}/v2/app/blobs/{sha(config_data)}", content=config_data)
+    adapter.register_uri("GET", f"{BASE}/v2/{repo}/blobs/{sha(config_data)}",
+                         content=config_data)
     manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {
         "mediaType": OCI_CONFIG, "digest": sha(config_data), "size": len(config_data)},
         "layers": []}).encode()
-    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/{tag}", content=manifest,
+    adapter.register_uri("GET", f"{BASE}/v2/{repo}/manifests/{tag}", content=manifest,
                          headers={"Content-Type": OCI_MANIFEST,
                                   "Docker-Content-Digest": sha(manifest)})
 
@@ -42,7 +44,7 @@ def env(mocked_registry: Callable[..., MockedRegistry]) -> MockedRegistry:
 
 
 def pushed(adapter: requests_mock.Adapter) -> bool:
-    return any(r.method == "PUT" for r in adapter.request_history)
+    return any(r.method in ("PUT", "POST") for r in adapter.request_history)
 
 
 def test_a_config_without_os_is_not_an_image(env: MockedRegistry) -> None:
@@ -81,3 +83,26 @@ def test_different_variants_make_an_index(env: MockedRegistry) -> None:
     assert [str(p) for p in index.platforms] == [
         "linux/arm64", "linux/arm64/v9", "linux/arm/v7", "linux/arm/v6"]
     assert pushed(adapter)
+
+
+def test_a_refused_list_brings_nothing_from_other_repositories(env: MockedRegistry) -> None:
+    # an image of another repository is copied in only once every image is checked
+    reg, adapter = env
+    stub_image(adapter, "1", {"os": "linux", "architecture": "amd64"}, repo="ci/app-amd64")
+    stub_image(adapter, "amd", {"os": "linux", "architecture": "amd64"})
+    with pytest.raises(NotAnImageError, match="same platform"):
+        reg.repository("app").images.create_index(
+            "multi", ["registry.example/ci/app-amd64:1", "amd"])
+    assert not pushed(adapter)
+    assert {r.path for r in adapter.request_history} == {
+        "/v2/ci/app-amd64/manifests/1", "/v2/app/manifests/amd",
+        *(r.path for r in adapter.request_history if "/blobs/" in r.path)}
+
+
+def test_an_image_of_another_registry_is_refused_before_any_request(
+    env: MockedRegistry,
+) -> None:
+    reg, adapter = env
+    with pytest.raises(ValueError, match="another registry"):
+        reg.repository("app").images.create_index("multi", ["ghcr.io/org/app:1"])
+    assert not adapter.request_history
