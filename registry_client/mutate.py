@@ -75,6 +75,7 @@ from .services._export import (
     single_image,
     work_directory,
 )
+from .services._index import platform_json
 from .services._light import distributable
 from .services._plan import BlobPlan, CopyTarget
 from .services._platforms import wanted_platform
@@ -345,15 +346,9 @@ def _empty_image(platform: str | Platform | None) -> SingleImage:
     same every time."""
     wanted = (wanted_platform(platform) if platform is not None
               else Platform(architecture="amd64", os="linux"))
-    config_doc: dict[str, Any] = {"architecture": wanted.architecture, "os": wanted.os}
-    if wanted.os_version:
-        config_doc["os.version"] = wanted.os_version
-    if wanted.os_features:
-        config_doc["os.features"] = list(wanted.os_features)
-    if wanted.variant:
-        config_doc["variant"] = wanted.variant
-    config_doc["config"] = {}
-    config_doc["rootfs"] = {"type": "layers", "diff_ids": []}
+    # a config names its platform with the fields, and in the order, of an index entry's
+    config_doc: dict[str, Any] = {**platform_json(wanted), "config": {},
+                                  "rootfs": {"type": "layers", "diff_ids": []}}
     config_data = _dumps(config_doc)
     config = Descriptor(media_type=mediatypes.OCI_CONFIG, digest=compute_digest(config_data),
                         size=len(config_data))
