@@ -87,6 +87,11 @@ def register(
         "--all-tags", action="store_true",
         help="SOURCE is a repository: copy every tag of it to DESTINATION (a repository)",
     )
+    sub.add_argument(
+        "-r", "--referrers", action="store_true",
+        help="copy the artifacts that refer to the image too (signatures, SBOMs: the\n"
+        "referrers of each of its manifests, as regctl's --referrers and oras cp -r)",
+    )
 
     sub = add_verb(
         verbs, "sync", common, handler=run_sync,
@@ -173,6 +178,9 @@ def _print_plans(ctx: Context, plans: list[CopyPlan]) -> int:
         ctx.line(f"{plan.source} -> {plan.target}" + (f":{plan.tag}" if plan.tag else ""))
         for b in plan.blobs:
             ctx.line(f"  {b.action:<8} {b.digest}  {b.size} bytes")
+        for referrer in plan.referrers:
+            ctx.line(f"  referrer {referrer.manifests[0]}  {len(referrer.blobs)} blob(s), "
+                     f"{referrer.bytes_to_transfer} bytes to transfer")
         ctx.line(f"  {len(plan.manifests)} manifest(s); {plan.count('skip')} skip, "
                  f"{plan.count('mount')} mount, {plan.count('transfer')} transfer; "
                  f"{plan.bytes_to_transfer} bytes to transfer")
@@ -196,16 +204,21 @@ def run_copy(ctx: Context) -> int:
     if ctx.platform is not None:  # that platform's manifest, by digest; no index
         tag = dst.tag or (reference if src.digest is None else None)
         reference = one_platform(ctx, source, reference)
+    referrers = bool(ctx.args.referrers)
     if ctx.args.dry_run:
-        return _print_plans(ctx, [source.images.copy(reference, target, tag, dry_run=True)])
+        return _print_plans(ctx, [source.images.copy(reference, target, tag, dry_run=True,
+                                                     referrers=referrers)])
     with ctx.progress("copy") as progress:
-        image = source.images.copy(reference, target, tag, progress=progress)
+        image = source.images.copy(reference, target, tag, progress=progress,
+                                   referrers=referrers)
     return _report(ctx, image)
 
 
 def _copy_all_tags(ctx: Context) -> int:
     if ctx.platform is not None:
         raise UsageError("--platform does not apply to copy --all-tags")
+    if ctx.args.referrers:
+        raise UsageError("--referrers copies one image's referrers: not with --all-tags")
     src = ctx.repository_reference(ctx.args.source, what="source")
     dst = ctx.repository_reference(ctx.args.destination, what="destination")
     ctx.check_sides([src], [dst])

@@ -79,6 +79,35 @@ def test_attach_then_list_referrers(
     assert "labels" not in art and "selected_platform" not in art
 
 
+def test_copy_with_referrers_brings_the_sbom_and_signature_along(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    # regctl's `image copy --referrers`, oras's `cp -r`: the artifacts that refer to the
+    # image go with it (a plain copy leaves them behind, as crane's does)
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    src = f"{anon_registry.host}/{unique_repository}:1.0"
+    sbom = tmp_path / "sbom.json"
+    sbom.write_text('{"spdxVersion": "SPDX-2.3"}')
+    [sbom_digest] = lines(ok(cli("attach", src, "--artifact-type", SBOM, str(sbom))).stdout)
+    plain, along = (f"{anon_registry.host}/{unique_repository}-{n}:1.0" for n in ("a", "b"))
+    ok(cli("copy", src, plain))
+    assert lines(ok(cli("referrers", plain)).stdout) == []
+
+    planned = json.loads(ok(cli("copy", "--referrers", "--dry-run", "--json", src,
+                                along)).stdout)
+    assert [r["manifests"] for r in planned[0]["referrers"]] == [[sbom_digest]]
+    text = lines(ok(cli("copy", "-r", "--dry-run", src, along)).stdout)
+    assert any(line.startswith(f"  referrer {sbom_digest}") for line in text)
+    copied = lines(ok(cli("copy", "--referrers", src, along)).stdout)
+    assert copied == [f"{along}@{image.digest}"]
+    rows = [line.split("\t") for line in lines(ok(cli("referrers", along)).stdout)]
+    assert [(d, t) for d, t, _ in rows] == [(sbom_digest, SBOM)]
+    refused = cli("copy", "--referrers", "--all-tags",
+                  f"{anon_registry.host}/{unique_repository}",
+                  f"{anon_registry.host}/{unique_repository}-c")
+    assert refused.returncode == 2 and b"--all-tags" in refused.stderr
+
+
 def test_referrers_of_an_image_without_any(
     cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str,
 ) -> None:
