@@ -8,6 +8,7 @@ and what was written is read back with the blocking API.
 
 from __future__ import annotations
 
+import json
 import sys
 import uuid
 from pathlib import Path
@@ -132,6 +133,24 @@ async def test_copy_within_the_registry_mounts(reg: LocalRegistry, index: Seeded
     with client_of(reg) as blocking:
         assert blocking.repository(target_name).manifests.get_raw("copied").data \
             == index.manifest
+
+
+async def test_create_index_brings_images_of_another_repository_as_blocking_does(
+    reg: LocalRegistry, index: SeededImage,
+) -> None:
+    children = [f"{index.repository}@{m['digest']}"
+                for m in json.loads(index.manifest)["manifests"]]
+    with client_of(reg) as blocking:
+        want = blocking.repository(fresh("index-blocking")).images.create_index("v1", children)
+    target_name = fresh("index-async")
+    async with aclient(reg) as areg:
+        got = await areg.repository(target_name).images.create_index("v1", children)
+    assert got.digest == want.digest and got.repository == target_name
+    with client_of(reg) as blocking:  # the children are in the index's repository now
+        target = blocking.repository(target_name)
+        for child in children:
+            digest = child.split("@")[1]
+            assert target.manifests.get_raw(digest).digest == digest
 
 
 async def test_copy_across_registries_keeps_every_digest(
