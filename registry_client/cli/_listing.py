@@ -20,7 +20,8 @@ def register(
         verbs, "ls", common, aliases=("tags",), handler=run_ls,
         summary="list the tags of a repository",
         description="List the tags of a repository, one per line (every page is followed).\n"
-        "With --digests each line is 'TAG<TAB>DIGEST' (one HEAD request per tag).",
+        "With --digests each line is 'TAG<TAB>DIGEST' (one HEAD request per tag); with\n"
+        "--full-ref each tag is written host/repo:TAG.",
     )
     ls.add_argument("repository", metavar="REPOSITORY", help="e.g. localhost:5000/app")
     ls.add_argument(
@@ -33,6 +34,10 @@ def register(
         "-O", "--omit-digest-tags", action="store_true",
         help="leave out tags starting with sha256- (signatures, attestations, referrers\n"
         "fallback tags), as crane ls -O does",
+    )
+    ls.add_argument(
+        "--full-ref", action="store_true",
+        help="print each tag as a whole reference, host/repo:tag (as crane ls --full-ref)",
     )
 
     catalog = add_verb(
@@ -47,6 +52,10 @@ def register(
     )
     catalog.add_argument(
         "--page-size", type=_positive, metavar="N", help="ask for N repositories per request"
+    )
+    catalog.add_argument(
+        "--full-ref", action="store_true",
+        help="print each repository as host/repo (as crane catalog --full-ref)",
     )
 
     parse = add_verb(
@@ -93,7 +102,8 @@ def run_ls(ctx: Context) -> int:
     if vanished:
         ctx.error_line(f"vanished (deleted since the tag list): {', '.join(vanished)}")
     for tag in tags:
-        ctx.line(f"{tag}\t{digests[tag]}" if args.digests else tag)
+        shown = f"{ref.name}:{tag}" if args.full_ref else tag
+        ctx.line(f"{shown}\t{digests[tag]}" if args.digests else shown)
     return 0
 
 
@@ -113,7 +123,7 @@ def run_catalog(ctx: Context) -> int:
         ctx.print_json({"repositories": names})
     else:
         for name in names:
-            ctx.line(name)
+            ctx.line(f"{ref.domain}/{name}" if args.full_ref else name)
     return 0
 
 

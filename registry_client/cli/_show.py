@@ -61,6 +61,9 @@ def register(
         "a single-platform image must be of that platform, or the command fails.",
     )
     sub.add_argument("reference", metavar="REFERENCE")
+    sub.add_argument("--full-ref", action="store_true",
+                     help="print host/repo@digest, not the digest alone (as crane digest "
+                     "--full-ref)")
 
     sub = add_verb(
         verbs, "config", common, handler=run_config, platform=True,
@@ -211,7 +214,7 @@ def run_digest(ctx: Context) -> int:
             "size": head.size,
         })
     else:
-        ctx.line(head.digest)
+        ctx.line(f"{ref.name}@{head.digest}" if ctx.args.full_ref else head.digest)
     return 0
 
 

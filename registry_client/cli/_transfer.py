@@ -84,7 +84,7 @@ def register(
         "mounted or transferred, and the bytes to move (HEAD requests only)",
     )
     sub.add_argument(
-        "--all-tags", action="store_true",
+        "-a", "--all-tags", action="store_true",
         help="SOURCE is a repository: copy every tag of it to DESTINATION (a repository)",
     )
     sub.add_argument(

@@ -152,6 +152,33 @@ def test_ls_omit_digest_tags_hides_sha256_tags_as_crane_does(
     assert set(as_json["digests"]) == {"1.0", "sha256"}
 
 
+def test_full_ref_prints_whole_references_as_crane_does(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str,
+) -> None:
+    # crane ls / digest / catalog --full-ref: lines a script can hand to the next command
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    repo = f"{anon_registry.host}/{unique_repository}"
+    assert cli("ls", repo, "--full-ref").stdout.decode().split() == [f"{repo}:1.0"]
+    assert cli("ls", repo, "--full-ref", "--digests").stdout.decode().splitlines() == [
+        f"{repo}:1.0\t{image.digest}"]
+    digest = cli("digest", f"{repo}:1.0", "--full-ref").stdout.decode().strip()
+    assert digest == f"{repo}@{image.digest}"
+    names = cli("catalog", anon_registry.host, "--full-ref").stdout.decode().split()
+    assert repo in names and all(n.startswith(f"{anon_registry.host}/") for n in names)
+
+
+def test_copy_a_is_all_tags_as_in_crane(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str,
+) -> None:
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    repo = f"{anon_registry.host}/{unique_repository}"
+    assert cli("tag", f"{repo}:1.0", "2.0").returncode == 0
+    copied = cli("copy", "-a", repo, f"{repo}-all")
+    assert copied.returncode == 0, copied.stderr.decode()
+    assert sorted(cli("ls", f"{repo}-all").stdout.decode().split()) == ["1.0", "2.0"]
+    assert _has(anon_registry, f"{unique_repository}-all", "2.0") == image.digest
+
+
 # -- inspect --json carries skopeo inspect's keys -----------------------------------------------
 SKOPEO_KEYS = ("Name", "Digest", "RepoTags", "Created", "DockerVersion", "Labels",
                "Architecture", "Os", "Layers", "Env")
