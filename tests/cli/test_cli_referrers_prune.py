@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_client.testing import FaultProxy, LocalRegistry, seed_image, seed_tags
+from registry_client.testing import FaultProxy, LocalRegistry, SeededImage, seed_image, seed_tags
 
 CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]
 pytestmark = pytest.mark.integration
@@ -29,13 +29,19 @@ def ok(result: subprocess.CompletedProcess[bytes]) -> subprocess.CompletedProces
 
 
 # -- attach / referrers ---------------------------------------------------------------------
+def image_and_sbom(registry: LocalRegistry, repository: str,
+                   tmp_path: Path) -> tuple[SeededImage, str, Path]:
+    """An image ``repository:1.0``, its reference, and an SBOM file to attach to it."""
+    image = seed_image(registry, repository, "1.0")
+    sbom = tmp_path / "sbom.json"
+    sbom.write_text('{"spdxVersion": "SPDX-2.3"}')
+    return image, f"{registry.host}/{repository}:1.0", sbom
+
+
 def test_attach_then_list_referrers(
     cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
 ) -> None:
-    image = seed_image(anon_registry, unique_repository, "1.0")
-    ref = f"{anon_registry.host}/{unique_repository}:1.0"
-    sbom = tmp_path / "sbom.json"
-    sbom.write_text('{"spdxVersion": "SPDX-2.3"}')
+    image, ref, sbom = image_and_sbom(anon_registry, unique_repository, tmp_path)
     notes = tmp_path / "notes.txt"
     notes.write_text("built by ci")
 
@@ -79,15 +85,12 @@ def test_attach_then_list_referrers(
     assert "labels" not in art and "selected_platform" not in art
 
 
-def test_copy_with_referrers_brings_the_sbom_and_signature_along(
+def test_copy_with_referrers_brings_the_sbom_along(
     cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
 ) -> None:
     # regctl's `image copy --referrers`, oras's `cp -r`: the artifacts that refer to the
     # image go with it (a plain copy leaves them behind, as crane's does)
-    image = seed_image(anon_registry, unique_repository, "1.0")
-    src = f"{anon_registry.host}/{unique_repository}:1.0"
-    sbom = tmp_path / "sbom.json"
-    sbom.write_text('{"spdxVersion": "SPDX-2.3"}')
+    image, src, sbom = image_and_sbom(anon_registry, unique_repository, tmp_path)
     [sbom_digest] = lines(ok(cli("attach", src, "--artifact-type", SBOM, str(sbom))).stdout)
     plain, along = (f"{anon_registry.host}/{unique_repository}-{n}:1.0" for n in ("a", "b"))
     ok(cli("copy", src, plain))
