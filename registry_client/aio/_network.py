@@ -19,6 +19,7 @@ import ssl
 import threading
 import time
 import typing
+import weakref
 from collections.abc import Callable
 
 # httpcore's pool locks run on anyio under asyncio, and anyio imports its asyncio backend
@@ -30,7 +31,7 @@ import httpx
 from httpcore._utils import is_socket_readable
 
 __all__ = ["READ_SIZE", "BlockBackend", "BlockStream", "BlockTransport", "LinearPool", "Stopped",
-           "ThreadReader"]
+           "ThreadReader", "quicken"]
 
 _T = typing.TypeVar("_T")
 
@@ -470,6 +471,12 @@ class LinearPool(httpcore.AsyncConnectionPool):
             raise ValueError("LinearPool promises a connection to one request at a time: "
                              "HTTP/1.1 only")
         super().__init__(*args, **kwargs)
+        self._quick: weakref.WeakSet[httpcore.AsyncConnectionInterface] = weakref.WeakSet()
+
+    def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
+        connection = super().create_connection(origin)
+        quicken(getattr(connection, "_request_lock", None))
+        return connection
 
     def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
         closing: list[httpcore.AsyncConnectionInterface] = []
@@ -477,6 +484,9 @@ class LinearPool(httpcore.AsyncConnectionPool):
         # every connection a request holds: busy with it, or promised to it
         held = {id(r.connection) for r in self._requests if r.connection is not None}
         for connection in list(connections):
+            if connection not in self._quick and quicken(getattr(
+                    getattr(connection, "_connection", None), "_state_lock", None)):
+                self._quick.add(connection)  # its HTTP/1.1 state lock, made at connect
             if connection.is_closed():
                 connections.remove(connection)
             elif connection.has_expired() or (
@@ -507,6 +517,29 @@ class LinearPool(httpcore.AsyncConnectionPool):
         # httpcore's own would still set up a cancellation shield (an anyio scope)
         if closing:
             await super()._close_connections(closing)
+
+
+def quicken(lock: object) -> bool:
+    """Give one of httpcore's ``AsyncLock``s an ``asyncio.Lock``, unless it is in use;
+    True when it has one now.
+
+    httpcore takes anyio's lock under asyncio, which yields to the event loop each time
+    it is taken, free or not (a cancellation checkpoint, under a shielded cancel scope):
+    three times a request on a kept-alive connection (the connection's request lock, its
+    HTTP/1.1 state lock at the start and when the answer is closed), each a trip round
+    the loop for every task while the registry waits for the request. An
+    ``asyncio.Lock`` that is free is taken at once. A lock that is held (or waited for:
+    then it is held) keeps its own: whoever holds it releases that one.
+    """
+    inner = getattr(lock, "_anyio_lock", None)
+    if isinstance(inner, asyncio.Lock):
+        return True
+    if lock is None or getattr(lock, "_backend", None) not in ("", "asyncio") or (
+            inner is not None and inner.locked()):
+        return False
+    lock._backend = "asyncio"  # type: ignore[attr-defined]  # httpcore 1.0's AsyncLock
+    lock._anyio_lock = asyncio.Lock()  # type: ignore[attr-defined]
+    return True
 
 
 def _pool_class() -> type[httpcore.AsyncConnectionPool]:

@@ -509,3 +509,66 @@ async def test_gathered_requests_each_get_a_connection_on_the_first_try(
         server.close()
     assert [a.text for a in answers] == ["ok"] * 30
     assert retried == 0
+
+
+# -- quicken: httpcore's locks without a trip round the event loop --------------------------
+class _FakeAsyncLock:
+    """httpcore 1.0's AsyncLock as quicken sees it (backend chosen on first use)."""
+
+    def __init__(self, backend: str = "", inner: Any = None) -> None:
+        self._backend, self._anyio_lock = backend, inner
+
+
+class _Held:
+    def locked(self) -> bool:
+        return True
+
+
+class _Free:
+    def locked(self) -> bool:
+        return False
+
+
+def test_quicken_gives_a_free_or_unused_lock_an_asyncio_lock() -> None:
+    for lock in (_FakeAsyncLock(), _FakeAsyncLock("asyncio", _Free())):
+        assert network.quicken(lock)
+        assert isinstance(lock._anyio_lock, asyncio.Lock) and lock._backend == "asyncio"
+        same = lock._anyio_lock
+        assert network.quicken(lock) and lock._anyio_lock is same  # once
+
+
+def test_quicken_leaves_a_held_lock_and_other_backends_alone() -> None:
+    held, trio = _Held(), _Free()
+    assert not network.quicken(lock := _FakeAsyncLock("asyncio", held))
+    assert lock._anyio_lock is held  # whoever holds it releases that one
+    assert not network.quicken(lock := _FakeAsyncLock("trio", trio))
+    assert lock._anyio_lock is trio
+    assert not network.quicken(None)
+
+
+@pytest.mark.anyio
+async def test_kept_alive_connections_take_their_locks_without_yielding() -> None:
+    # every lock a request on a pooled connection takes is an asyncio.Lock once the
+    # connection has answered once; anyio's yields to the loop on each acquire
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.readuntil(b"\r\n\r\n"):
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport = BlockTransport(verify=False, limits=httpx.Limits(
+        max_connections=2, max_keepalive_connections=2))
+    try:
+        async with httpx.AsyncClient(transport=transport) as client:
+            for _ in range(3):
+                answers = await asyncio.gather(*(client.get(f"http://127.0.0.1:{port}/{i}")
+                                                 for i in range(4)))
+                assert [a.text for a in answers] == ["ok"] * 4
+            pool: Any = transport._pool
+            assert len(pool._connections) == 2
+            for connection in pool._connections:
+                assert isinstance(connection._request_lock._anyio_lock, asyncio.Lock)
+                assert isinstance(connection._connection._state_lock._anyio_lock, asyncio.Lock)
+    finally:
+        server.close()
