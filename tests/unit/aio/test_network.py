@@ -7,6 +7,7 @@ a connection promised to a request kept for it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import random
@@ -474,6 +475,29 @@ def test_linear_pool_asks_each_connection_a_bounded_number_of_questions() -> Non
     assert _Connection.asked <= 3 * 10 + 2
 
 
+@contextlib.asynccontextmanager
+async def _ok_server(pause: float = 0.0) -> AsyncIterator[int]:
+    """A loopback server answering every request 200 ``ok`` on kept-alive connections
+    (after ``pause`` seconds); its port."""
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.readuntil(b"\r\n\r\n"):
+            if pause:
+                await asyncio.sleep(pause)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+def _pooled(connections: int) -> BlockTransport:
+    return BlockTransport(verify=False, limits=httpx.Limits(
+        max_connections=connections, max_keepalive_connections=connections))
+
+
 @pytest.mark.anyio
 async def test_gathered_requests_each_get_a_connection_on_the_first_try(
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -491,22 +515,10 @@ async def test_gathered_requests_each_get_a_connection_on_the_first_try(
 
     monkeypatch.setattr(pool_request, "clear_connection", counting)
 
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while await reader.readuntil(b"\r\n\r\n"):
-            await asyncio.sleep(0.001)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            await writer.drain()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    transport = BlockTransport(verify=False, limits=httpx.Limits(
-        max_connections=3, max_keepalive_connections=3))
-    try:
-        async with httpx.AsyncClient(transport=transport) as client:
-            answers = await asyncio.gather(*(client.get(f"http://127.0.0.1:{port}/{i}")
-                                             for i in range(30)))
-    finally:
-        server.close()
+    async with _ok_server(pause=0.001) as port, \
+            httpx.AsyncClient(transport=_pooled(3)) as client:
+        answers = await asyncio.gather(*(client.get(f"http://127.0.0.1:{port}/{i}")
+                                         for i in range(30)))
     assert [a.text for a in answers] == ["ok"] * 30
     assert retried == 0
 
@@ -550,25 +562,14 @@ def test_quicken_leaves_a_held_lock_and_other_backends_alone() -> None:
 async def test_kept_alive_connections_take_their_locks_without_yielding() -> None:
     # every lock a request on a pooled connection takes is an asyncio.Lock once the
     # connection has answered once; anyio's yields to the loop on each acquire
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while await reader.readuntil(b"\r\n\r\n"):
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            await writer.drain()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    transport = BlockTransport(verify=False, limits=httpx.Limits(
-        max_connections=2, max_keepalive_connections=2))
-    try:
-        async with httpx.AsyncClient(transport=transport) as client:
-            for _ in range(3):
-                answers = await asyncio.gather(*(client.get(f"http://127.0.0.1:{port}/{i}")
-                                                 for i in range(4)))
-                assert [a.text for a in answers] == ["ok"] * 4
-            pool: Any = transport._pool
-            assert len(pool._connections) == 2
-            for connection in pool._connections:
-                assert isinstance(connection._request_lock._anyio_lock, asyncio.Lock)
-                assert isinstance(connection._connection._state_lock._anyio_lock, asyncio.Lock)
-    finally:
-        server.close()
+    transport = _pooled(2)
+    async with _ok_server() as port, httpx.AsyncClient(transport=transport) as client:
+        for _ in range(3):
+            answers = await asyncio.gather(*(client.get(f"http://127.0.0.1:{port}/{i}")
+                                             for i in range(4)))
+            assert [a.text for a in answers] == ["ok"] * 4
+        pool: Any = transport._pool
+        assert len(pool._connections) == 2
+        for connection in pool._connections:
+            assert isinstance(connection._request_lock._anyio_lock, asyncio.Lock)
+            assert isinstance(connection._connection._state_lock._anyio_lock, asyncio.Lock)
