@@ -71,11 +71,22 @@ class Copier(ImageWorker):
         return image
 
     # -- one image ---------------------------------------------------------------------------
-    def _source(self, reference: str) -> Flow[_Source]:
-        raw = yield from self._manifests.get_raw(reference)
+    def _source(self, reference: str, raw: RawManifest | None = None) -> Flow[_Source]:
+        """The image ``reference`` names (its manifest ``raw`` when already read)."""
+        if raw is None:
+            raw = yield from self._manifests.get_raw(reference)
         is_index, top, children = yield from manifest_tree(
             raw, lambda d: self._manifests.get_raw(d.digest), workers=self._max_workers)
         return _Source(reference, raw, is_index, top, children)
+
+    def place(self, raw: RawManifest, target: CopyTarget) -> Flow[None]:
+        """Put the manifest ``raw`` of this repository, already read, into ``target`` by
+        digest, with its blobs, as :meth:`copy` moves them -- without reading the
+        manifest again or the config (no Image is described)."""
+        source = yield from self._source(raw.digest, raw)
+        require_verifiable_blobs(raw.digest, source.children)
+        plan = yield from self._plan(source, target, None, dry_run=False)
+        yield from self._move_and_put(source, plan, target, None, None)
 
     def _one(
         self, reference: str, target: CopyTarget, target_tag: str | None, *,
@@ -92,14 +103,18 @@ class Copier(ImageWorker):
         if not dry_run:
             require_verifiable_blobs(reference, source.children)
         tag = target_tag or (None if is_digest(reference) else reference)
-        same = target.requester.base_url == self._endpoint.base_url
-        _, there = flows_of(target)
-        plan = yield from make_plan(
-            self._endpoint, self._repository, source.raw, source.children, target, there, tag,
-            check_target=dry_run or not same, for_push=not dry_run, workers=self._max_workers)
+        plan = yield from self._plan(source, target, tag, dry_run=dry_run)
         if dry_run:
             return plan, None
         return plan, (yield from self._execute(source, plan, target, tag, progress))
+
+    def _plan(self, source: _Source, target: CopyTarget, tag: str | None, *,
+              dry_run: bool) -> Flow[CopyPlan]:
+        same = target.requester.base_url == self._endpoint.base_url
+        _, there = flows_of(target)
+        return (yield from make_plan(
+            self._endpoint, self._repository, source.raw, source.children, target, there, tag,
+            check_target=dry_run or not same, for_push=not dry_run, workers=self._max_workers))
 
     def _execute(
         self, source: _Source, plan: CopyPlan, target: CopyTarget, tag: str | None,
@@ -115,6 +130,22 @@ class Copier(ImageWorker):
         # is small), so only a mounted or skipped config is read from the source.
         keep = config.digest if config is not None and config.size <= limit else None
         kept: list[bytes] = []
+        yield from self._move_and_put(source, plan, target, tag, progress, keep, kept)
+        config_data = None
+        if config is not None:
+            config_data = b"".join(kept) if kept else (
+                yield from read_config(self._blobs, config, limit))
+        return light_image(raw, source.is_index, source.top, config_data,
+                           domain=target.domain, repository=target.name, tag=tag)
+
+    def _move_and_put(
+        self, source: _Source, plan: CopyPlan, target: CopyTarget, tag: str | None,
+        progress: ProgressCallback | None, keep: str | None = None,
+        kept: list[bytes] | None = None,
+    ) -> Flow[None]:
+        """Move the blobs as ``plan`` says (the bytes of blob ``keep`` relayed across go
+        to ``kept`` too), then put the manifests, children first."""
+        raw = source.raw
         there_manifests, _ = flows_of(target)
         yield Gather([partial(self.move, b, target, progress,
                               kept if b.digest == keep else None)
@@ -124,12 +155,6 @@ class Copier(ImageWorker):
             if child.digest != raw.digest:
                 yield from there_manifests.put(child.digest, child)
         yield from there_manifests.put(tag or raw.digest, raw)
-        config_data = None
-        if config is not None:
-            config_data = b"".join(kept) if kept else (
-                yield from read_config(self._blobs, config, limit))
-        return light_image(raw, source.is_index, source.top, config_data,
-                           domain=target.domain, repository=target.name, tag=tag)
 
     def move(
         self, b: BlobPlan, target: CopyTarget, progress: ProgressCallback | None,

@@ -33,17 +33,16 @@ def platform_json(p: Platform) -> dict[str, Any]:
 class IndexBuilder(ImageWorker):
     """Makes OCI image indexes in one repository."""
 
-    def _bring(self, src: Source, digest: str) -> Flow[None]:
-        """Copy image ``digest`` of another repository into this one, by digest (its
-        blobs mounted; streamed across where the registry declines a mount): an index
-        lists manifests of its own repository."""
+    def _bring(self, src: Source, raw: RawManifest) -> Flow[None]:
+        """Copy image ``raw`` (read already) of another repository into this one, by
+        digest (its blobs mounted; streamed across where the registry declines a mount):
+        an index lists manifests of its own repository."""
         from ._copy import Copier  # on first use: a cross-repository index only
 
         here = FlowsTarget(self._endpoint, self._repository, self._manifests, self._blobs)
         copier = Copier(self._endpoint, src.name, manifests=src.manifests, blobs=src.blobs,
                         max_workers=self._max_workers)
-        yield from copier.copy(digest, here, None, progress=None, referrers=False,
-                               dry_run=False)
+        yield from copier.place(raw, here)
 
     def create_index(
         self, tag: str, references: Sequence[str], annotations: Mapping[str, str] | None,
@@ -54,7 +53,7 @@ class IndexBuilder(ImageWorker):
         entries: list[dict[str, Any]] = []
         descs: list[Descriptor] = []
         seen: dict[Platform, str] = {}
-        elsewhere: list[tuple[Source, str]] = []  # brought in once every image is checked
+        elsewhere: list[tuple[Source, RawManifest]] = []  # brought in once all are checked
         for reference in references:
             src = source_of(self._endpoint, self._repository, self._manifests, self._blobs,
                             reference, reader="create_index")
@@ -88,7 +87,7 @@ class IndexBuilder(ImageWorker):
                         "an index holds one image per platform")
             seen[key] = reference
             if src.name != self._repository:
-                elsewhere.append((src, raw.digest))
+                elsewhere.append((src, raw))
             entries.append({"mediaType": raw.media_type, "digest": raw.digest,
                             "size": len(raw.data), "platform": platform_json(platform)})
             descs.append(Descriptor(media_type=raw.media_type, digest=raw.digest,
@@ -100,8 +99,8 @@ class IndexBuilder(ImageWorker):
         data = json.dumps(doc, separators=(",", ":")).encode()
         raw = RawManifest(data=data, media_type=mediatypes.OCI_INDEX,
                           digest="sha256:" + hashlib.sha256(data).hexdigest())
-        for src, digest in elsewhere:
-            yield from self._bring(src, digest)
+        for src, child in elsewhere:
+            yield from self._bring(src, child)
         yield from self._manifests.put(tag, raw)
         return light_image(raw, True, descs, None, domain=self._endpoint.domain,
                            repository=self._repository, tag=tag)
