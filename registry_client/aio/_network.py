@@ -19,7 +19,6 @@ import ssl
 import threading
 import time
 import typing
-import weakref
 from collections.abc import Callable
 
 # httpcore's pool locks run on anyio under asyncio, and anyio imports its asyncio backend
@@ -471,7 +470,6 @@ class LinearPool(httpcore.AsyncConnectionPool):
             raise ValueError("LinearPool promises a connection to one request at a time: "
                              "HTTP/1.1 only")
         super().__init__(*args, **kwargs)
-        self._quick: weakref.WeakSet[httpcore.AsyncConnectionInterface] = weakref.WeakSet()
 
     def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
         connection = super().create_connection(origin)
@@ -484,9 +482,8 @@ class LinearPool(httpcore.AsyncConnectionPool):
         # every connection a request holds: busy with it, or promised to it
         held = {id(r.connection) for r in self._requests if r.connection is not None}
         for connection in list(connections):
-            if connection not in self._quick and quicken(getattr(
-                    getattr(connection, "_connection", None), "_state_lock", None)):
-                self._quick.add(connection)  # its HTTP/1.1 state lock, made at connect
+            # its HTTP/1.1 state lock, made at connect (quicken returns at once after)
+            quicken(getattr(getattr(connection, "_connection", None), "_state_lock", None))
             if connection.is_closed():
                 connections.remove(connection)
             elif connection.has_expired() or (
