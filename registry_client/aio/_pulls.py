@@ -20,7 +20,7 @@ from typing import Generic, TypeVar
 
 from .. import _threads
 
-__all__ = ["PinnedPulls", "settle_soon"]
+__all__ = ["PinnedPulls", "settle_soon", "stoppable"]
 
 T = TypeVar("T")
 
@@ -106,3 +106,35 @@ def settle_soon(future: asyncio.Future[T], result: T | None, error: BaseExceptio
 
     with contextlib.suppress(RuntimeError):
         future.get_loop().call_soon_threadsafe(settle)
+
+
+async def stoppable(work: Callable[[threading.Event], T]) -> T:
+    """``work(stop)`` run on a worker thread (one started once, see
+    ``registry_client._threads``): its result, or its error raised here.
+
+    A thread cannot be stopped from outside: a cancelled call sets ``stop``, which
+    ``work`` looks at between blocks and while it waits on a socket, and waits for it to
+    end before the cancellation goes on -- nothing ``work`` touches (a file, a socket)
+    is used by it once the caller moved on. What it ended with is dropped then.
+    """
+    stop = threading.Event()
+    ended: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+    def run() -> None:
+        result: T | None = None
+        error: BaseException | None = None
+        try:
+            result = work(stop)
+        except BaseException as exc:  # handed to the loop, raised where it awaits
+            error = exc
+        settle_soon(ended, result, error)
+
+    _threads.submit(run)
+    try:
+        return await asyncio.shield(ended)
+    except asyncio.CancelledError:
+        stop.set()
+        await asyncio.wait([ended])
+        if not ended.cancelled():
+            ended.exception()  # Stopped, or what work raised: the cancel wins
+        raise

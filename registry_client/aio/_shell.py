@@ -25,7 +25,7 @@ from .._http import BodyReading
 from .._request import Request
 from .._response import Response
 from ..services._schedule import Cancelled, TransferQueue, transfer_slots
-from ._pulls import settle_soon
+from ._pulls import stoppable
 from ._run import arun
 from ._transport import failure, failure_cause
 
@@ -121,21 +121,6 @@ class SinkThread:
     def _raise(self) -> None:
         if self.error is not None:
             raise self.error
-
-
-def _start_thread(fn: Callable[[], Any], ended: asyncio.Future[Any]) -> None:
-    """Run ``fn`` on a worker thread (one started once, see ``registry_client._threads``);
-    its result or error lands in ``ended``."""
-    def run() -> None:
-        result: Any = None
-        error: BaseException | None = None
-        try:
-            result = fn()
-        except BaseException as exc:  # handed to the loop, raised where it awaits
-            error = exc
-        settle_soon(ended, result, error)
-
-    _threads.submit(run)
 
 
 def _set_done(future: asyncio.Future[None]) -> None:
@@ -280,9 +265,8 @@ class AsyncShell:
         writes, as the blocking API does (no hop to the loop per block; the loop stays
         free). A cancel stops it within 0.1 s, after the block in hand is sunk."""
         sink, count, lend = effect.sink, self._requester.count_received, effect.lend
-        stop = threading.Event()
 
-        def work() -> int:
+        def work(stop: threading.Event) -> int:
             reading = BodyReading(effect.block_size, effect.limit)
             try:
                 while want := reading.want():
@@ -304,16 +288,7 @@ class AsyncShell:
                 body.close()
             return reading.total
 
-        ended: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        _start_thread(work, ended)
-        try:
-            return await asyncio.shield(ended)
-        except asyncio.CancelledError:
-            stop.set()  # a thread cannot be stopped: it stops itself at its next read
-            await asyncio.wait([ended])
-            if not ended.cancelled():
-                ended.exception()  # Stopped, or what the sink raised: the cancel wins
-            raise
+        return await stoppable(work)
 
     # -- Gather -------------------------------------------------------------------------
 
