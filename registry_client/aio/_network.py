@@ -13,6 +13,7 @@ one read: a few hundred trips for the same blob, each short enough for the loop.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import socket
 import ssl
@@ -30,7 +31,7 @@ import httpx
 from httpcore._utils import is_socket_readable
 
 __all__ = ["READ_SIZE", "BlockBackend", "BlockStream", "BlockTransport", "LinearPool", "Stopped",
-           "ThreadReader", "quicken"]
+           "ThreadReader", "ThreadWriter", "quicken", "request_stream"]
 
 _T = typing.TypeVar("_T")
 
@@ -177,6 +178,20 @@ class _Reader(asyncio.BufferedProtocol):
                 self._drained = None
 
 
+_WRITTEN: contextvars.ContextVar[BlockStream | None] = contextvars.ContextVar(
+    "registry_client_written", default=None)
+"""The connection the running task wrote a request head to last (see :func:`request_stream`)."""
+
+
+def request_stream() -> BlockStream | None:
+    """For a request body being sent: the connection its head just went out on, when a
+    worker thread may send the body straight to the socket (:meth:`BlockStream.thread_writer`);
+    None otherwise (httpcore's own streams, TLS, or a head not written here)."""
+    stream = _WRITTEN.get()
+    _WRITTEN.set(None)
+    return stream
+
+
 class BlockStream(httpcore.AsyncNetworkStream):
     """One connection, read in blocks of up to ``read_size`` bytes (see the module)."""
 
@@ -184,6 +199,9 @@ class BlockStream(httpcore.AsyncNetworkStream):
         self._transport = transport
         self._reader = reader
         self._read_size = read_size
+        self._sent_ahead = 0  # body bytes a ThreadWriter sent that h11 has not written yet
+        self._owner: asyncio.Task[typing.Any] | None = None  # the task that wrote last
+        self._write_timeout: float | None = None  # httpcore's, at that write
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         reader = self._reader
@@ -243,6 +261,11 @@ class BlockStream(httpcore.AsyncNetworkStream):
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
             return
+        if self._sent_ahead:  # sent by a ThreadWriter already: h11 only counts it
+            if len(buffer) > self._sent_ahead:
+                raise httpcore.WriteError("more body than the worker thread sent")
+            self._sent_ahead -= len(buffer)
+            return
         reader = self._reader
         reader.head, reader.tail, reader.at_body = True, b"", False
         if reader.error is not None or self._transport.is_closing():
@@ -257,6 +280,29 @@ class BlockStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteTimeout(exc) from exc
         if reader.error is not None:
             raise httpcore.WriteError(reader.error) from reader.error
+        self._owner = asyncio.current_task()
+        self._write_timeout = timeout
+        _WRITTEN.set(self)
+
+    def thread_writer(self) -> ThreadWriter | None:
+        """A worker thread's writer of the body of the request this task just sent the
+        head of (plain TCP, the head wholly handed to the socket, no answer yet), or None.
+
+        What it sends goes to :meth:`sent_ahead` before h11 is given as many bytes.
+        """
+        transport, reader = self._transport, self._reader
+        if self._owner is not asyncio.current_task() or not reader.head or reader.available \
+                or reader.eof or transport.is_closing() or transport.get_write_buffer_size() \
+                or transport.get_extra_info("ssl_object") is not None:
+            return None
+        sock = transport.get_extra_info("socket")
+        if sock is None or sock.fileno() < 0:
+            return None
+        return ThreadWriter(socket.socket(fileno=os.dup(sock.fileno())), self._write_timeout)
+
+    def sent_ahead(self, n: int) -> None:
+        """The next ``n`` bytes h11 writes went out already (by a :class:`ThreadWriter`)."""
+        self._sent_ahead += n
 
     async def aclose(self) -> None:
         self._transport.close()
@@ -398,6 +444,48 @@ class ThreadReader:
 
     def close(self) -> None:
         """Close the duplicate descriptor (the connection itself closes with its answer)."""
+        self._sock.close()
+
+
+class ThreadWriter:
+    """A request body sent by a worker thread straight to the connection's socket (a
+    duplicate of its descriptor), as the blocking API sends: read, hashed and sent in
+    one thread, with no hop to the event loop per block. ``send`` waits in short slices
+    so a ``stop`` event is seen within 0.1 s."""
+
+    _SLICE = 0.1
+
+    def __init__(self, sock: socket.socket, timeout: float | None) -> None:
+        self._sock = sock
+        self._timeout = timeout
+        sock.settimeout(self._SLICE)
+
+    def send(self, data: bytes, stop: threading.Event) -> None:
+        """Send all of ``data``.
+
+        Raises:
+            TimeoutError: the socket took nothing for the write timeout.
+            OSError: the connection failed.
+            Stopped: ``stop`` was set.
+        """
+        view = memoryview(data)
+        timeout = self._timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while view:
+            if stop.is_set():
+                raise Stopped("send called off")
+            try:
+                n = self._sock.send(view)
+            except TimeoutError:  # one slice: look at stop, then wait on
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError("timed out") from None
+                continue
+            view = view[n:]
+            if timeout is not None:
+                deadline = time.monotonic() + timeout
+
+    def close(self) -> None:
+        """Close the duplicate descriptor (the connection stays open)."""
         self._sock.close()
 
 

@@ -17,7 +17,7 @@ import os
 import ssl
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import IO, Any
 
 import httpcore
@@ -31,8 +31,14 @@ from .._redact import redact_url
 from .._request import Body, Relay
 from .._response import Response, auth_scheme_sent
 from .._transport import EnvSettings, Timeout
-from ._network import BlockStream, BlockTransport, ThreadReader
-from ._pulls import PinnedPulls
+from ._network import (
+    BlockStream,
+    BlockTransport,
+    ThreadReader,
+    ThreadWriter,
+    request_stream,
+)
+from ._pulls import PinnedPulls, stoppable
 
 __all__ = ["HTTPX_FAILURES", "AsyncAnswer", "AsyncTransport", "failure", "failure_cause",
            "is_tls_failure"]
@@ -328,6 +334,68 @@ async def _file_blocks(stream: IO[bytes]) -> AsyncIterator[bytes]:
         reads.close()
 
 
+_SENT = bytes(_FILE_BLOCK)
+"""What h11 is given for the bytes of a body a worker thread sent: it only counts them
+(:meth:`BlockStream.write` writes nothing for them)."""
+
+
+def _thread_writer(length: int | None) -> tuple[BlockStream, ThreadWriter] | None:
+    """For a body of ``length`` bytes (its Content-Length; None: chunked) whose request head
+    just went out: the connection and a worker thread's writer of its socket, when the
+    body is long and the connection one a thread may write (plain TCP, see
+    :meth:`BlockStream.thread_writer`); else None."""
+    on = request_stream()
+    if on is None or length is None or length < DIRECT_MIN:
+        return None
+    writer = on.thread_writer()
+    return None if writer is None else (on, writer)
+
+
+async def _thread_sent(target: tuple[BlockStream, ThreadWriter],
+                       send: Callable[[ThreadWriter, threading.Event], int],
+                       ) -> AsyncIterator[bytes]:
+    """A body sent by ``send(writer, stop)`` on a worker thread, straight to the socket its
+    request head went out on -- read, hashed and sent in one thread, as the blocking API
+    sends, with no trip through the event loop, httpx, httpcore and h11 per block.
+    ``send`` returns the bytes sent; h11 is then given as many to count (fewer than the
+    Content-Length: h11 raises its error, as for a short body given it). A cancel stops
+    the thread within 0.1 s (see :func:`stoppable`)."""
+    on, writer = target
+
+    def work(stop: threading.Event) -> int:
+        try:
+            return send(writer, stop)
+        except TimeoutError as exc:  # the socket took nothing for the write timeout
+            raise httpcore.WriteTimeout(str(exc) or "timed out") from exc
+        except OSError as exc:  # as BlockStream.write says it: httpcore reads the answer
+            raise httpcore.WriteError(str(exc)) from exc
+        finally:
+            writer.close()
+
+    sent = await stoppable(work)
+    on.sent_ahead(sent)
+    while sent:
+        n = min(sent, _FILE_BLOCK)
+        yield _SENT if n == _FILE_BLOCK else _SENT[:n]
+        sent -= n
+
+
+async def _sized_blocks(stream: IO[bytes], length: int) -> AsyncIterator[bytes]:
+    """A file body of ``length`` bytes (its Content-Length): sent by a worker thread when
+    the connection allows it (:func:`_thread_sent`), else read on one."""
+    def send(writer: ThreadWriter, stop: threading.Event) -> int:
+        sent = 0
+        while sent < length and (block := stream.read(min(_FILE_BLOCK, length - sent))):
+            writer.send(block, stop)
+            sent += len(block)
+        return sent
+
+    target = _thread_writer(length)
+    blocks = _file_blocks(stream) if target is None else _thread_sent(target, send)
+    async for block in blocks:
+        yield block
+
+
 async def _iterated(blocks: Iterable[bytes]) -> AsyncIterator[bytes]:
     """An iterable's blocks, pulled on a thread of the body's own (a generator reading a
     file)."""
@@ -342,9 +410,31 @@ async def _iterated(blocks: Iterable[bytes]) -> AsyncIterator[bytes]:
         pulls.close()
 
 
-async def _relayed(relay: Relay) -> AsyncIterator[bytes]:
-    """A :class:`~registry_client._request.Relay` body: each block read from the source
-    answer as it arrives and shown to the relay's sink on its way."""
+async def _relayed(relay: Relay, length: int | None) -> AsyncIterator[bytes]:
+    """A :class:`~registry_client._request.Relay` body (``length``: its Content-Length):
+    each block read from the source answer as it arrives and shown to the relay's sink
+    on its way. A long one goes from socket to socket on a worker thread when both
+    connections allow it (:func:`_thread_sent`)."""
+    target = _thread_writer(length)
+    source = None if target is None else await relay.response.thread_reader()
+    if target is not None and source is not None:
+        def send(writer: ThreadWriter, stop: threading.Event) -> int:
+            sent = 0
+            while sent < (length or 0) and (block := source.read1(
+                    min(relay.block_size, (length or 0) - sent), stop)):
+                relay.sink(block)
+                writer.send(block, stop)
+                sent += len(block)
+            return sent
+
+        try:
+            async for block in _thread_sent(target, send):
+                yield block
+        finally:
+            source.close()
+        return
+    if target is not None:
+        target[1].close()
     while block := await relay.response.aread1(relay.block_size):
         relay.sink(block)
         yield block
@@ -359,7 +449,7 @@ def content(body: Body | None, headers: dict[str, str]) -> Any:
     if isinstance(body, bytearray | memoryview):
         return bytes(body)
     if isinstance(body, Relay):
-        return _relayed(body)
+        return _relayed(body, _length(headers))
     read = getattr(body, "read", None)
     if callable(read):
         stream: IO[bytes] = body  # type: ignore[assignment]
@@ -370,9 +460,16 @@ def content(body: Body | None, headers: dict[str, str]) -> Any:
                     headers["Content-Length"] = str(os.fstat(stream.fileno()).st_size - start)
             except (OSError, AttributeError, ValueError):
                 pass
-        return _file_blocks(stream)
+        size = _length(headers)
+        return _file_blocks(stream) if size is None else _sized_blocks(stream, size)
     assert not isinstance(body, str)
     return _iterated(body)
+
+
+def _length(headers: Mapping[str, str]) -> int | None:
+    """The Content-Length of ``headers`` (None: none, the body goes chunked)."""
+    length = next((v for k, v in headers.items() if k.lower() == "content-length"), "")
+    return int(length) if length.isdigit() else None
 
 
 def _with_params(url: str, params: Any) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import os
 import random
 import socket
@@ -25,9 +26,10 @@ import httpx
 import pytest
 
 from registry_client._flow import Call, Drain, Flow
-from registry_client._request import Request
+from registry_client._request import Relay, Request
 from registry_client._response import Response
 from registry_client.aio import _network as network
+from registry_client.aio import _transport as transport_module
 from registry_client.aio._network import BlockTransport, LinearPool
 from registry_client.aio._run import arun
 from registry_client.aio._shell import AsyncShell
@@ -573,3 +575,199 @@ async def test_kept_alive_connections_take_their_locks_without_yielding() -> Non
         for connection in pool._connections:
             assert isinstance(connection._request_lock._anyio_lock, asyncio.Lock)
             assert isinstance(connection._connection._state_lock._anyio_lock, asyncio.Lock)
+
+
+# -- ThreadWriter: a long request body sent by a worker thread ------------------------------
+def _receive(bodies: list[bytes], requests: int = 1, status: bytes = b"201 Created",
+             read_body: bool = True) -> Script:
+    """Read ``requests`` requests on one connection, each body of its Content-Length into
+    ``bodies`` (unless not ``read_body``: answer after the head, then hang up)."""
+    def handle(conn: socket.socket) -> None:
+        for _ in range(requests):
+            data = _read_request(conn)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:")))
+            if not read_body:
+                conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\n\r\n")
+                conn.shutdown(socket.SHUT_RDWR)
+                return
+            got = bytearray(body)
+            while len(got) < length and (part := conn.recv(MiB)):
+                got += part
+            bodies.append(bytes(got))
+            conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\n\r\n")
+    return handle
+
+
+class _SpiedFile:
+    """A file whose reads are recorded with the thread that made them."""
+
+    def __init__(self, data: bytes) -> None:
+        self._f = io.BytesIO(data)
+        self.readers: list[int] = []
+        self.closed_for_good = False
+
+    def read(self, n: int = -1) -> bytes:
+        assert not self.closed_for_good, "read after the send was called off"
+        self.readers.append(threading.get_ident())
+        return self._f.read(n)
+
+
+@pytest.fixture
+def thread_sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The bytes each ThreadWriter.send call was given."""
+    sizes: list[int] = []
+    original = network.ThreadWriter.send
+
+    def spy(self: network.ThreadWriter, data: bytes, stop: threading.Event) -> None:
+        sizes.append(len(data))
+        original(self, data, stop)
+
+    monkeypatch.setattr(network.ThreadWriter, "send", spy)
+    return sizes
+
+
+@pytest.mark.anyio
+async def test_a_long_file_body_is_sent_by_its_reading_thread_and_the_connection_goes_on(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender],
+    thread_sends: list[int],
+) -> None:
+    """A file body of 4 MiB or more with a Content-Length goes from the thread that reads
+    it straight to the socket; h11 only counts it, and the connection serves the next
+    request (its state is right)."""
+    body = os.urandom(9 * MiB + 5)
+    bodies: list[bytes] = []
+    connections: list[int] = []
+    serve = _receive(bodies, requests=2)
+
+    def counted(conn: socket.socket) -> None:
+        connections.append(1)
+        serve(conn)
+
+    sender = sender_for(server(counted))
+    f = _SpiedFile(body)
+    resp = await sender.transport.send("PUT", f"{sender.base}/v2/x", body=f,  # type: ignore[arg-type]
+                                       headers={"Content-Length": str(len(body))})
+    assert resp.status_code == 201
+    assert await resp.aread1(MiB) == b""  # read to its end: the connection is reusable
+    await resp.aclose()
+    resp = await sender.transport.send("PUT", f"{sender.base}/v2/y", body=b"small")
+    await resp.aclose()
+    assert bodies == [body, b"small"]
+    assert connections == [1]
+    assert sum(thread_sends) == len(body)  # every byte by the thread, none through h11
+    assert threading.get_ident() not in f.readers
+
+
+@pytest.mark.anyio
+async def test_a_long_relayed_body_goes_from_socket_to_socket_in_one_thread(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender],
+    thread_sends: list[int],
+) -> None:
+    blob = os.urandom(6 * MiB + 3)
+    source = sender_for(server(_answer(_head(len(blob)) + blob)))
+    bodies: list[bytes] = []
+    target = sender_for(server(_receive(bodies)))
+    seen: list[tuple[int, int]] = []
+    answer = await source.transport.send("GET", f"{source.base}/v2/app/blobs/x")
+    relay = Relay(answer, lambda b: seen.append((len(b), threading.get_ident())))
+    resp = await target.transport.send("PUT", f"{target.base}/v2/x", body=relay,
+                                       headers={"Content-Length": str(len(blob))})
+    await answer.aclose()
+    assert resp.status_code == 201
+    assert bodies == [blob]
+    assert sum(n for n, _ in seen) == sum(thread_sends) == len(blob)
+    assert {t for _, t in seen} != {threading.get_ident()}
+    assert len({t for _, t in seen}) == 1  # read, shown to the sink and sent in one thread
+
+
+@pytest.mark.anyio
+async def test_a_thread_sent_body_the_server_refuses_gets_its_answer_as_before(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server that answers after the head and hangs up (a 413, a 401): the answer, as
+    when the body goes through h11 (httpcore reads the answer after a write error)."""
+    statuses = []
+    for thread in (True, False):
+        if not thread:
+            monkeypatch.setattr(transport_module, "_thread_writer", lambda length: None)
+        sender = sender_for(server(_receive([], status=b"413 Too Large", read_body=False)))
+        resp = await sender.transport.send(
+            "PUT", f"{sender.base}/v2/x", body=_SpiedFile(b"x" * (64 * MiB)),  # type: ignore[arg-type]
+            headers={"Content-Length": str(64 * MiB)})
+        statuses.append(resp.status_code)
+        await resp.aclose()
+    assert statuses == [413, 413]
+
+
+@pytest.mark.anyio
+async def test_a_thread_sent_body_nobody_reads_times_out_as_before(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def stall(conn: socket.socket) -> None:
+        _read_request(conn)
+        time.sleep(2.0)  # reads nothing more: the socket's buffers fill
+
+    errors = []
+    for thread in (True, False):
+        if not thread:
+            monkeypatch.setattr(transport_module, "_thread_writer", lambda length: None)
+        sender = sender_for(server(stall), timeout=0.5)
+        t0 = time.monotonic()
+        with pytest.raises(httpx.HTTPError) as caught:
+            await sender.transport.send(
+                "PUT", f"{sender.base}/v2/x", body=_SpiedFile(b"x" * (64 * MiB)),  # type: ignore[arg-type]
+                headers={"Content-Length": str(64 * MiB)})
+        errors.append(type(caught.value))
+        assert time.monotonic() - t0 < 1.8
+    assert errors == [httpx.WriteTimeout, httpx.WriteTimeout]
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_thread_send_stops_soon_and_reads_the_file_no_more(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender],
+    thread_sends: list[int],
+) -> None:
+    def stall(conn: socket.socket) -> None:
+        _read_request(conn)
+        time.sleep(2.0)
+
+    sender = sender_for(server(stall), timeout=30)
+    f = _SpiedFile(b"x" * (64 * MiB))
+    task = asyncio.ensure_future(sender.transport.send(
+        "PUT", f"{sender.base}/v2/x", body=f,  # type: ignore[arg-type]
+        headers={"Content-Length": str(64 * MiB)}))
+    await asyncio.sleep(0.3)
+    assert thread_sends  # the thread is sending (and the socket takes nothing more)
+    t0 = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - t0 < 0.5
+    f.closed_for_good = True  # the thread has stopped: a read now fails the test
+    await asyncio.sleep(0.3)
+
+
+@pytest.mark.anyio
+async def test_a_stream_counts_what_a_thread_sent_and_refuses_more(
+    server: Callable[[Script], int],
+) -> None:
+    port = server(_answer(_head(0), requests=1))
+    backend = network.BlockBackend()
+    stream = await backend.connect_tcp("127.0.0.1", port)
+    assert isinstance(stream, network.BlockStream)
+    assert stream.thread_writer() is None  # no request head written yet
+    await stream.write(b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
+    assert network.request_stream() is stream
+    assert network.request_stream() is None  # taken once
+    writer = stream.thread_writer()
+    assert writer is not None
+    writer.close()
+    stream.sent_ahead(10)
+    await stream.write(b"\0" * 4)  # counted: nothing goes out
+    with pytest.raises(httpcore.WriteError):
+        await stream.write(b"\0" * 7)
+    await stream.aclose()
