@@ -340,13 +340,15 @@ class AsyncShell:
 
 
 async def _in_thread(fn: Callable[[], T]) -> T:
-    """``fn()`` in a worker thread; cancelled, it is waited for before the cancel goes on."""
-    running = asyncio.ensure_future(asyncio.to_thread(fn))
-    try:
-        return await asyncio.shield(running)
-    except asyncio.CancelledError:
-        await asyncio.wait([running])
-        raise
+    """``fn()`` in a worker thread, in a copy of the task's context (as
+    ``asyncio.to_thread``); cancelled, it is waited for before the cancel goes on.
+
+    On one of the threads that outlive their job (``registry_client._threads``), not the
+    loop's default executor, whose first jobs each start a thread and wait until it
+    runs: 5-20 ms inside a pull's first file work, between its manifest and its blobs.
+    """
+    context = contextvars.copy_context()
+    return await stoppable(lambda stop: context.run(fn))
 
 
 async def _settle(tasks: Sequence[asyncio.Future[Any]]) -> None:

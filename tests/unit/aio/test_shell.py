@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import hashlib
 import sys
 import threading
@@ -134,6 +136,33 @@ async def test_an_offload_runs_in_a_worker_thread() -> None:
         return ident
 
     assert await arun(flow(), AsyncShell(_Sender(_stream([])))) != threading.get_ident()
+
+
+_TASK_VALUE: contextvars.ContextVar[str] = contextvars.ContextVar("test_task_value")
+
+
+@pytest.mark.anyio
+async def test_an_offload_skips_the_default_executor_and_sees_the_task_s_context() -> None:
+    """Not on the loop's default executor, which starts a thread per new job and waits
+    for it to run (milliseconds inside a pull); the task's context goes along, as with
+    ``asyncio.to_thread``."""
+    submitted: list[object] = []
+
+    class Spy(concurrent.futures.ThreadPoolExecutor):
+        def submit(self, *args: Any, **kwargs: Any) -> Any:
+            submitted.append(args[0])
+            return super().submit(*args, **kwargs)
+
+    spy = Spy(max_workers=1)
+    asyncio.get_running_loop().set_default_executor(spy)
+    _TASK_VALUE.set("the task's")
+
+    def flow() -> Flow[str]:
+        value: str = yield Offload(_TASK_VALUE.get)
+        return value
+
+    assert await arun(flow(), AsyncShell(_Sender(_stream([])))) == "the task's"
+    assert submitted == []
 
 
 # -- Gather ---------------------------------------------------------------------------------
