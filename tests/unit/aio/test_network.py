@@ -111,6 +111,9 @@ async def sender_for() -> AsyncIterator[Callable[..., _Sender]]:
     yield make
     for sender in made:
         await sender.transport.aclose()
+    # a connection closed after a failure ends on the loop's next turn: let it, before
+    # the test's loop closes (else its transport is garbage-collected unclosed later)
+    await asyncio.sleep(0.01)
 
 
 def _download(sink: Callable[[bytes], None], limit: int | None = None) -> Flow[int]:
@@ -482,11 +485,16 @@ async def _ok_server(pause: float = 0.0) -> AsyncIterator[int]:
     """A loopback server answering every request 200 ``ok`` on kept-alive connections
     (after ``pause`` seconds); its port."""
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while await reader.readuntil(b"\r\n\r\n"):
-            if pause:
-                await asyncio.sleep(pause)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            await writer.drain()
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                if pause:
+                    await asyncio.sleep(pause)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        except asyncio.IncompleteReadError:  # the client hung up
+            pass
+        finally:
+            writer.close()
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     try:
@@ -771,3 +779,4 @@ async def test_a_stream_counts_what_a_thread_sent_and_refuses_more(
     with pytest.raises(httpcore.WriteError):
         await stream.write(b"\0" * 7)
     await stream.aclose()
+
