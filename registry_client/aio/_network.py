@@ -305,7 +305,15 @@ class BlockStream(httpcore.AsyncNetworkStream):
         self._sent_ahead += n
 
     async def aclose(self) -> None:
-        self._transport.close()
+        transport = self._transport
+        if transport.get_write_buffer_size():
+            # bytes the peer never took (a body that timed out): asyncio's close() would
+            # hold the socket open until they are sent -- for ever, or until the peer
+            # hangs up. Nobody wants them any more: httpcore closes a connection when its
+            # exchange is over or failed
+            transport.abort()
+        else:
+            transport.close()
 
     async def thread_reader(self, timeout: float | None) -> ThreadReader | None:
         """Hand the rest of the connection to a worker thread (plain TCP only): asyncio

@@ -780,3 +780,35 @@ async def test_a_stream_counts_what_a_thread_sent_and_refuses_more(
         await stream.write(b"\0" * 7)
     await stream.aclose()
 
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("thread", [True, False], ids=["thread-sent", "through-h11"])
+async def test_a_connection_whose_body_timed_out_is_closed_at_once(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender],
+    monkeypatch: pytest.MonkeyPatch, thread: bool,
+) -> None:
+    """Bytes the peer never took do not hold the socket open after the failure (asyncio's
+    close() waits for them to be sent: for ever, or until the peer hangs up)."""
+    def stall(conn: socket.socket) -> None:
+        _read_request(conn)
+        time.sleep(2.0)
+
+    streams: list[network.BlockStream] = []
+    connect = network.BlockBackend.connect_tcp
+
+    async def kept(self: network.BlockBackend, *args: Any, **kwargs: Any) -> Any:
+        stream = await connect(self, *args, **kwargs)
+        streams.append(stream)
+        return stream
+
+    monkeypatch.setattr(network.BlockBackend, "connect_tcp", kept)
+    if not thread:
+        monkeypatch.setattr(transport_module, "_thread_writer", lambda length: None)
+    sender = sender_for(server(stall), timeout=0.5)
+    with pytest.raises(httpx.WriteTimeout):
+        await sender.transport.send(
+            "PUT", f"{sender.base}/v2/x", body=_SpiedFile(b"x" * (64 * MiB)),  # type: ignore[arg-type]
+            headers={"Content-Length": str(64 * MiB)})
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert [s._reader.eof for s in streams] == [True]  # the transport let go of the socket
