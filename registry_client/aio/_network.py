@@ -472,8 +472,9 @@ class ThreadWriter:
         """Send all of ``data``.
 
         Raises:
-            TimeoutError: the socket took nothing for the write timeout.
-            OSError: the connection failed.
+            httpcore.WriteTimeout: the socket took nothing for the write timeout.
+            httpcore.WriteError: the connection failed (as :meth:`BlockStream.write`
+                says it: httpcore then reads the answer a refusing server sent).
             Stopped: ``stop`` was set.
         """
         view = memoryview(data)
@@ -486,8 +487,10 @@ class ThreadWriter:
                 n = self._sock.send(view)
             except TimeoutError:  # one slice: look at stop, then wait on
                 if deadline is not None and time.monotonic() >= deadline:
-                    raise TimeoutError("timed out") from None
+                    raise httpcore.WriteTimeout("timed out") from None
                 continue
+            except OSError as exc:
+                raise httpcore.WriteError(exc) from exc
             view = view[n:]
             if timeout is not None:
                 deadline = time.monotonic() + timeout

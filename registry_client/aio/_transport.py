@@ -364,11 +364,7 @@ async def _thread_sent(target: tuple[BlockStream, ThreadWriter],
 
     def work(stop: threading.Event) -> int:
         try:
-            return send(writer, stop)
-        except TimeoutError as exc:  # the socket took nothing for the write timeout
-            raise httpcore.WriteTimeout(str(exc) or "timed out") from exc
-        except OSError as exc:  # as BlockStream.write says it: httpcore reads the answer
-            raise httpcore.WriteError(str(exc)) from exc
+            return send(writer, stop)  # the writer's errors are httpcore's, the source's its own
         finally:
             writer.close()
 

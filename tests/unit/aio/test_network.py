@@ -812,3 +812,40 @@ async def test_a_connection_whose_body_timed_out_is_closed_at_once(
     for _ in range(3):
         await asyncio.sleep(0)
     assert [s._reader.eof for s in streams] == [True]  # the transport let go of the socket
+
+
+class _FailingFile(_SpiedFile):
+    """A file whose read fails after ``good`` bytes (a disk that went away)."""
+
+    def __init__(self, data: bytes, good: int) -> None:
+        super().__init__(data)
+        self._good = good
+
+    def read(self, n: int = -1) -> bytes:
+        if self._f.tell() >= self._good:
+            raise OSError(5, "Input/output error")
+        return super().read(n)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("thread", [True, False], ids=["thread-sent", "through-h11"])
+async def test_a_file_that_fails_mid_body_raises_its_own_error(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender],
+    monkeypatch: pytest.MonkeyPatch, thread: bool,
+) -> None:
+    """The file's OSError, not a write error of the connection (which httpcore would
+    swallow to wait for an answer the server never sends: a timeout in the end)."""
+    def reads(conn: socket.socket) -> None:
+        _read_request(conn)
+        while conn.recv(MiB):
+            pass
+
+    if not thread:
+        monkeypatch.setattr(transport_module, "_thread_writer", lambda length: None)
+    sender = sender_for(server(reads), timeout=2)
+    t0 = time.monotonic()
+    with pytest.raises(OSError, match="Input/output error"):
+        await sender.transport.send(
+            "PUT", f"{sender.base}/v2/x", body=_FailingFile(b"x" * (8 * MiB), 3 * MiB),  # type: ignore[arg-type]
+            headers={"Content-Length": str(8 * MiB)})
+    assert time.monotonic() - t0 < 1.0
