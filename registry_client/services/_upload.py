@@ -62,6 +62,7 @@ class Uploader:
         self.done = 0
         self.location: str | None = None
         self.effective_chunk: int = chunk_size or DEFAULT_CHUNK
+        self._tail_joins = False  # a small last chunk goes with the one before (see below)
         self._session_lost = False
 
     def advance(self, n: int, *, count: bool = True) -> None:
@@ -300,6 +301,7 @@ class Uploader:
         if is_digits(minimum):
             size = max(size, int(minimum))
         self.effective_chunk = size
+        self._tail_joins = self.chunk_size is None and limit is None
 
     def _streams_views(self) -> bool:
         """True when chunks can be sent straight from the source (seekable, digest known).
@@ -325,6 +327,11 @@ class Uploader:
             self.advance(start, count=False)
         while offset < src.size:
             length = min(self.effective_chunk, src.size - offset)
+            if self._tail_joins and src.size - offset - length < self.effective_chunk // 4:
+                # a tail under a quarter chunk is not worth a request of its own (a
+                # 64 MiB + 20 KiB layer went as PATCH, PATCH, PUT): it goes with this chunk,
+                # unless the caller or a known registry limit fixed the size
+                length = src.size - offset
             yield from self._patch(None, offset, length)
             offset += length
         if isinstance(src.stream, CheckedFile):

@@ -22,6 +22,7 @@ from registry_client.errors import (
     RegistryResponseError,
     RegistryUnavailableError,
 )
+from registry_client.services import _upload
 from registry_client.services._schedule import Cancelled
 from registry_client.services._shell import BlockingShell
 
@@ -688,3 +689,26 @@ def test_a_cancelled_crash_safe_upload_keeps_its_state_for_the_next_run(
     assert bytes(held) == MULTI and not state.exists()
     sent = [r for r in adapter.request_history if r.method == "PATCH"]
     assert sent[-1].headers["Content-Range"] == f"{2 << 20}-{len(MULTI) - 1}"
+
+
+@pytest.mark.parametrize(("chunk", "given", "expected"), [
+    (3300, False, [3300, 3300, 3400]),  # a 100-byte tail rides with the chunk before
+    (4000, False, [4000, 4000, 2000]),  # half a chunk: a PATCH of its own
+    (3300, True, [3300, 3300, 3300, 100]),  # the caller's chunk size is kept to
+])
+def test_a_file_s_small_last_chunk_goes_with_the_one_before(
+    env: tuple[Registry, requests_mock.Adapter], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, chunk: int, given: bool, expected: list[int],
+) -> None:
+    """A tail under a quarter chunk is not worth a request of its own (a 64 MiB + 20 KiB
+    layer went as three requests: PATCH, PATCH, PUT)."""
+    reg, adapter = env
+    monkeypatch.setattr(_upload, "MONOLITHIC_MAX", 1000)
+    monkeypatch.setattr(_upload, "STREAM_CHUNK", chunk)
+    session = _Session(adapter)
+    path = tmp_path / "blob"
+    path.write_bytes(BLOB)
+    d = reg.repository("app").blobs.upload(path, chunk_size=chunk if given else None)
+    assert d.digest == DIGEST and session.held == BLOB
+    patches = [r for r in adapter.request_history if r.method == "PATCH"]
+    assert [int(r.headers["Content-Length"]) for r in patches] == expected
