@@ -636,6 +636,29 @@ def thread_sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return sizes
 
 
+@pytest.fixture(params=[True, False], ids=["thread-sent", "through-h11"])
+def thread_path(request: Any, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Run a body test twice: sent by a ThreadWriter, and through h11 (the thread path
+    switched off) -- the two must fail alike."""
+    if not request.param:
+        monkeypatch.setattr(transport_module, "_thread_writer", lambda length: None)
+    return bool(request.param)
+
+
+def _stall(conn: socket.socket) -> None:
+    """Read a request's head, then nothing for 2 s: the socket's buffers fill."""
+    _read_request(conn)
+    time.sleep(2.0)
+
+
+async def _put_long(sender: _Sender, body: Any = None) -> Response:
+    """PUT a 64 MiB body (``body``: a file of it, else one of x's) with its length."""
+    return await sender.transport.send(
+        "PUT", f"{sender.base}/v2/x",
+        body=body or _SpiedFile(b"x" * (64 * MiB)),  # type: ignore[arg-type]  # read() only
+        headers={"Content-Length": str(64 * MiB)})
+
+
 @pytest.mark.anyio
 async def test_a_long_file_body_is_sent_by_its_reading_thread_and_the_connection_goes_on(
     server: Callable[[Script], int], sender_for: Callable[..., _Sender],
@@ -691,47 +714,26 @@ async def test_a_long_relayed_body_goes_from_socket_to_socket_in_one_thread(
 
 
 @pytest.mark.anyio
-async def test_a_thread_sent_body_the_server_refuses_gets_its_answer_as_before(
-    server: Callable[[Script], int], sender_for: Callable[..., _Sender],
-    monkeypatch: pytest.MonkeyPatch,
+async def test_a_long_body_the_server_refuses_gets_its_answer(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender], thread_path: bool,
 ) -> None:
-    """A server that answers after the head and hangs up (a 413, a 401): the answer, as
-    when the body goes through h11 (httpcore reads the answer after a write error)."""
-    statuses = []
-    for thread in (True, False):
-        if not thread:
-            monkeypatch.setattr(transport_module, "_thread_writer", lambda length: None)
-        sender = sender_for(server(_receive([], status=b"413 Too Large", read_body=False)))
-        resp = await sender.transport.send(
-            "PUT", f"{sender.base}/v2/x", body=_SpiedFile(b"x" * (64 * MiB)),  # type: ignore[arg-type]
-            headers={"Content-Length": str(64 * MiB)})
-        statuses.append(resp.status_code)
-        await resp.aclose()
-    assert statuses == [413, 413]
+    """A server that answers after the head and hangs up (a 413, a 401): its answer
+    (httpcore reads the answer after a write error), whoever sent the body."""
+    sender = sender_for(server(_receive([], status=b"413 Too Large", read_body=False)))
+    resp = await _put_long(sender)
+    assert resp.status_code == 413
+    await resp.aclose()
 
 
 @pytest.mark.anyio
-async def test_a_thread_sent_body_nobody_reads_times_out_as_before(
-    server: Callable[[Script], int], sender_for: Callable[..., _Sender],
-    monkeypatch: pytest.MonkeyPatch,
+async def test_a_long_body_nobody_reads_times_out(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender], thread_path: bool,
 ) -> None:
-    def stall(conn: socket.socket) -> None:
-        _read_request(conn)
-        time.sleep(2.0)  # reads nothing more: the socket's buffers fill
-
-    errors = []
-    for thread in (True, False):
-        if not thread:
-            monkeypatch.setattr(transport_module, "_thread_writer", lambda length: None)
-        sender = sender_for(server(stall), timeout=0.5)
-        t0 = time.monotonic()
-        with pytest.raises(httpx.HTTPError) as caught:
-            await sender.transport.send(
-                "PUT", f"{sender.base}/v2/x", body=_SpiedFile(b"x" * (64 * MiB)),  # type: ignore[arg-type]
-                headers={"Content-Length": str(64 * MiB)})
-        errors.append(type(caught.value))
-        assert time.monotonic() - t0 < 1.8
-    assert errors == [httpx.WriteTimeout, httpx.WriteTimeout]
+    sender = sender_for(server(_stall), timeout=0.5)
+    t0 = time.monotonic()
+    with pytest.raises(httpx.WriteTimeout):
+        await _put_long(sender)
+    assert time.monotonic() - t0 < 1.8
 
 
 @pytest.mark.anyio
@@ -739,15 +741,9 @@ async def test_a_cancelled_thread_send_stops_soon_and_reads_the_file_no_more(
     server: Callable[[Script], int], sender_for: Callable[..., _Sender],
     thread_sends: list[int],
 ) -> None:
-    def stall(conn: socket.socket) -> None:
-        _read_request(conn)
-        time.sleep(2.0)
-
-    sender = sender_for(server(stall), timeout=30)
+    sender = sender_for(server(_stall), timeout=30)
     f = _SpiedFile(b"x" * (64 * MiB))
-    task = asyncio.ensure_future(sender.transport.send(
-        "PUT", f"{sender.base}/v2/x", body=f,  # type: ignore[arg-type]
-        headers={"Content-Length": str(64 * MiB)}))
+    task = asyncio.ensure_future(_put_long(sender, f))
     await asyncio.sleep(0.3)
     assert thread_sends  # the thread is sending (and the socket takes nothing more)
     t0 = time.monotonic()
@@ -782,33 +778,25 @@ async def test_a_stream_counts_what_a_thread_sent_and_refuses_more(
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("thread", [True, False], ids=["thread-sent", "through-h11"])
 async def test_a_connection_whose_body_timed_out_is_closed_at_once(
     server: Callable[[Script], int], sender_for: Callable[..., _Sender],
-    monkeypatch: pytest.MonkeyPatch, thread: bool,
+    monkeypatch: pytest.MonkeyPatch, thread_path: bool,
 ) -> None:
     """Bytes the peer never took do not hold the socket open after the failure (asyncio's
     close() waits for them to be sent: for ever, or until the peer hangs up)."""
-    def stall(conn: socket.socket) -> None:
-        _read_request(conn)
-        time.sleep(2.0)
-
     streams: list[network.BlockStream] = []
     connect = network.BlockBackend.connect_tcp
 
     async def kept(self: network.BlockBackend, *args: Any, **kwargs: Any) -> Any:
         stream = await connect(self, *args, **kwargs)
+        assert isinstance(stream, network.BlockStream)
         streams.append(stream)
         return stream
 
     monkeypatch.setattr(network.BlockBackend, "connect_tcp", kept)
-    if not thread:
-        monkeypatch.setattr(transport_module, "_thread_writer", lambda length: None)
-    sender = sender_for(server(stall), timeout=0.5)
+    sender = sender_for(server(_stall), timeout=0.5)
     with pytest.raises(httpx.WriteTimeout):
-        await sender.transport.send(
-            "PUT", f"{sender.base}/v2/x", body=_SpiedFile(b"x" * (64 * MiB)),  # type: ignore[arg-type]
-            headers={"Content-Length": str(64 * MiB)})
+        await _put_long(sender)
     for _ in range(3):
         await asyncio.sleep(0)
     assert [s._reader.eof for s in streams] == [True]  # the transport let go of the socket
@@ -828,10 +816,8 @@ class _FailingFile(_SpiedFile):
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("thread", [True, False], ids=["thread-sent", "through-h11"])
 async def test_a_file_that_fails_mid_body_raises_its_own_error(
-    server: Callable[[Script], int], sender_for: Callable[..., _Sender],
-    monkeypatch: pytest.MonkeyPatch, thread: bool,
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender], thread_path: bool,
 ) -> None:
     """The file's OSError, not a write error of the connection (which httpcore would
     swallow to wait for an answer the server never sends: a timeout in the end)."""
@@ -840,12 +826,8 @@ async def test_a_file_that_fails_mid_body_raises_its_own_error(
         while conn.recv(MiB):
             pass
 
-    if not thread:
-        monkeypatch.setattr(transport_module, "_thread_writer", lambda length: None)
     sender = sender_for(server(reads), timeout=2)
     t0 = time.monotonic()
     with pytest.raises(OSError, match="Input/output error"):
-        await sender.transport.send(
-            "PUT", f"{sender.base}/v2/x", body=_FailingFile(b"x" * (8 * MiB), 3 * MiB),  # type: ignore[arg-type]
-            headers={"Content-Length": str(8 * MiB)})
+        await _put_long(sender, _FailingFile(b"x" * (64 * MiB), 3 * MiB))
     assert time.monotonic() - t0 < 1.0
