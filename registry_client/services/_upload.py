@@ -64,6 +64,7 @@ class Uploader:
         self.effective_chunk: int = chunk_size or DEFAULT_CHUNK
         self._tail_joins = False  # a small last chunk goes with the one before (see below)
         self._session_lost = False
+        self._resumed = False  # this session resumed a chunk after a failure
 
     def advance(self, n: int, *, count: bool = True) -> None:
         """Account for ``n`` bytes sent (negative after a rewind)."""
@@ -265,11 +266,15 @@ class Uploader:
         """
         restarts = self.requester.retries if self.source.stream.seekable() else 0
         while True:
-            self._session_lost = False
+            self._session_lost = self._resumed = False
             try:
                 return (yield from self._chunked_once(resumed or 0))
             except (NotFoundError, RegistryResponseError) as exc:
-                if not self._session_lost:
+                # a 404 after a resume: Distribution drops a session whose PATCH was cut,
+                # but not at once -- its status GET may still answer, and the next request
+                # finds it gone (BLOB_UPLOAD_INVALID)
+                if not (self._session_lost
+                        or (self._resumed and isinstance(exc, NotFoundError))):
                     raise
                 if isinstance(exc, NotFoundError):
                     self.location = None  # already gone: nothing to cancel
@@ -423,6 +428,7 @@ class Uploader:
                         f"{offset}-{offset + length}"
                     ) from None
                 self._session_lost = False
+                self._resumed = True  # a 404 from now on: the session was dropped after all
                 log.debug("upload: resuming chunk at byte %d", reported)
                 self.advance(reported - sent_from)
                 sent_from = reported

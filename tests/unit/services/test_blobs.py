@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import requests_mock
 import urllib3
 
@@ -712,3 +713,35 @@ def test_a_file_s_small_last_chunk_goes_with_the_one_before(
     assert d.digest == DIGEST and session.held == BLOB
     patches = [r for r in adapter.request_history if r.method == "PATCH"]
     assert [int(r.headers["Content-Length"]) for r in patches] == expected
+
+
+def test_a_session_that_answered_after_a_cut_and_then_is_gone_is_started_again(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """Distribution drops a session whose PATCH was cut mid-body, but not at once: its
+    status GET may still answer (204, the bytes before the cut), and only the resumed
+    PATCH then gets 404 BLOB_UPLOAD_INVALID. The session is gone: a new one, as when the
+    status GET itself says so -- not a NotFoundError for the caller."""
+    reg, adapter = env
+    first, second = f"{BASE}/v2/app/blobs/uploads/s1", f"{BASE}/v2/app/blobs/uploads/s2"
+    adapter.register_uri("HEAD", BLOB_URL, status_code=404)
+    adapter.register_uri("POST", f"{BASE}/v2/app/blobs/uploads/", [
+        {"status_code": 202, "headers": {"Location": first}},
+        {"status_code": 202, "headers": {"Location": second}},
+    ])
+    gone = {"errors": [{"code": "BLOB_UPLOAD_INVALID", "message": "blob upload invalid"}]}
+    adapter.register_uri("PATCH", first, [
+        {"exc": requests.exceptions.ConnectionError("connection reset by peer")},
+        {"status_code": 404, "json": gone},
+    ])
+    adapter.register_uri("GET", first, status_code=204,
+                         headers={"Range": "0-4999", "Location": first})
+    adapter.register_uri("DELETE", first, status_code=404, json=gone)
+    adapter.register_uri("PATCH", second, status_code=202,
+                         headers={"Range": f"0-{len(BLOB) - 1}", "Location": second})
+    adapter.register_uri("PUT", second, status_code=201,
+                         headers={"Docker-Content-Digest": DIGEST})
+    d = reg.repository("app").blobs.upload(BLOB, chunk_size=len(BLOB) * 2)
+    assert d.digest == DIGEST
+    sent = [(r.method, r.url.split("?")[0].rsplit("/", 1)[-1]) for r in adapter.request_history]
+    assert sent[-3:] == [("POST", ""), ("PATCH", "s2"), ("PUT", "s2")]
