@@ -60,12 +60,13 @@ async def test_an_async_copy_across_registries_survives_a_cut(
     the blob is read afresh from the source and sent in a new session."""
     source = local_registry_factory("anonymous")
     image = seed_image(source, "copy/cut", "v1", layers=(LAYER,))
+    layer = image.layers[0]  # the rules name it: the config's request must not use them up
     if where == "target PUT":
-        proxy.add_rule("PUT", "/blobs/uploads/", action="cut", on="request",
+        proxy.add_rule("PUT", layer.split(":")[1], action="cut", on="request",
                        after_bytes=MB)
     with FaultProxy(source, timeout=5) as src_proxy:
         if where == "source GET":  # with retries=0 the cut read is not resumed
-            src_proxy.add_rule("GET", "/blobs/sha256:", action="cut", after_bytes=MB)
+            src_proxy.add_rule("GET", f"/blobs/{layer}", action="cut", after_bytes=MB)
         async with aclient_for(source, host=src_proxy.host, retries=0) as src, \
                 aclient_for(anon_registry, host=proxy.host, backoff=0.01) as dst:
             copied = await src.repository("copy/cut").images.copy(
@@ -107,8 +108,8 @@ async def test_an_async_push_of_a_long_layer_survives_a_cut_patch(
     async with aclient_for(source) as src:
         await src.repository("push/src").images.pull("v1", tmp_path / "layout",
                                                       format="oci")
-    # the layer's upload request (its body is the only one over 2 MiB) is cut after 2 MiB
-    cut = proxy.add_rule(None, "/blobs/uploads/.+", action="cut", on="request",
+    # the layer's PATCH (the config goes in a PUT) is cut after 2 MiB
+    cut = proxy.add_rule("PATCH", "/blobs/uploads/.+", action="cut", on="request",
                          after_bytes=2 * MB)
     async with aclient_for(anon_registry, host=proxy.host, backoff=0.01) as dst:
         pushed = await dst.repository(unique_repository).images.push(tmp_path / "layout",
