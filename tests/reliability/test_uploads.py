@@ -300,28 +300,32 @@ def test_errors_of_a_failed_upload_are_typed(
 @pytest.mark.parametrize("where", ["target PUT", "source GET"])
 def test_a_copy_across_registries_survives_a_cut(
     proxy: FaultProxy, anon_registry: LocalRegistry, where: str,
-    local_registry_factory: Any,
+    local_registry_factory: Any, unique_repository: str,
 ) -> None:
     # The streamed PUT can't rewind its source: after a cut the blob is read afresh
-    # from the source and sent in a new session.
+    # from the source and sent in a new session. A repository of its own per case (a
+    # blob the target already has is not sent at all), and rules that name the layer
+    # (the config's request, when its slot runs first, would use them up uncut).
     source = local_registry_factory("anonymous")
     image = seed_image(source, "copy/cut", "v1", layers=(2 * MB,))
+    layer = image.layers[0].split(":")[1]
     if where == "target PUT":
-        proxy.add_rule("PUT", "/blobs/uploads/", action="cut", on="request",
-                       after_bytes=MB)
-    with Registry(source.host, protocol="http", retries=0) as src:
+        proxy.add_rule("PUT", layer, action="cut", on="request", after_bytes=MB)
+    with Registry(source.host, protocol="http", retries=0) as src, \
+            FaultProxy(source, timeout=5) as src_proxy:
         if where == "source GET":  # the source read resumes are used up: retries=0
-            with FaultProxy(source, timeout=5) as src_proxy:
-                src_proxy.add_rule("GET", "/blobs/sha256:", action="cut", after_bytes=MB)
-                with Registry(src_proxy.host, protocol="http", retries=0) as cut_src:
-                    copied = cut_src.repository("copy/cut").images.copy(
-                        "v1", client(proxy).repository("copy/cut"))
+            src_proxy.add_rule("GET", layer, action="cut", after_bytes=MB)
+            with Registry(src_proxy.host, protocol="http", retries=0) as cut_src:
+                copied = cut_src.repository("copy/cut").images.copy(
+                    "v1", client(proxy).repository(unique_repository))
         else:
             copied = src.repository("copy/cut").images.copy(
-                "v1", client(proxy).repository("copy/cut"))
+                "v1", client(proxy).repository(unique_repository))
+        cuts = [r.method for p in (proxy, src_proxy) for r in p.requests if r.fault == "cut"]
+    assert cuts == (["PUT"] if where == "target PUT" else ["GET"])
     assert copied.digest == image.digest
     for digest, data in image.blobs.items():
-        assert stored(anon_registry, "copy/cut", digest) == data
+        assert stored(anon_registry, unique_repository, digest) == data
 
 
 def test_a_copy_checks_the_source_digest_before_the_target_gets_the_last_byte(
