@@ -18,7 +18,7 @@ import ssl
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Mapping
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import httpcore
 import httpx
@@ -339,7 +339,15 @@ _SENT = bytes(_FILE_BLOCK)
 (:meth:`BlockStream.write` writes nothing for them)."""
 
 
-def _thread_writer(length: int | None) -> tuple[BlockStream, ThreadWriter] | None:
+class _Target(NamedTuple):
+    """Where a worker thread sends a body: the connection, its writer, the body's length."""
+
+    on: BlockStream
+    writer: ThreadWriter
+    length: int
+
+
+def _thread_writer(length: int | None) -> _Target | None:
     """For a body of ``length`` bytes (its Content-Length; None: chunked) whose request head
     just went out: the connection and a worker thread's writer of its socket, when the
     body is long and the connection one a thread may write (plain TCP, see
@@ -348,25 +356,29 @@ def _thread_writer(length: int | None) -> tuple[BlockStream, ThreadWriter] | Non
     if on is None or length is None or length < DIRECT_MIN:
         return None
     writer = on.thread_writer()
-    return None if writer is None else (on, writer)
+    return None if writer is None else _Target(on, writer, length)
 
 
-async def _thread_sent(target: tuple[BlockStream, ThreadWriter],
-                       send: Callable[[ThreadWriter, threading.Event], int],
+async def _thread_sent(target: _Target, read: Callable[[int, threading.Event], bytes],
                        ) -> AsyncIterator[bytes]:
-    """A body sent by ``send(writer, stop)`` on a worker thread, straight to the socket its
-    request head went out on -- read, hashed and sent in one thread, as the blocking API
-    sends, with no trip through the event loop, httpx, httpcore and h11 per block.
-    ``send`` returns the bytes sent; h11 is then given as many to count (fewer than the
-    Content-Length: h11 raises its error, as for a short body given it). A cancel stops
-    the thread within 0.1 s (see :func:`stoppable`)."""
-    on, writer = target
+    """A body sent on a worker thread straight to the socket its request head went out
+    on: each block ``read(at_most, stop)`` gives (b"" at its end) is sent, until the
+    Content-Length -- read, hashed and sent in one thread, as the blocking API sends, with
+    no trip through the event loop, httpx, httpcore and h11 per block. h11 is then given
+    as many bytes to count (fewer than the Content-Length: h11 raises its error, as for a
+    short body given it). A cancel stops the thread within 0.1 s (see :func:`stoppable`).
+    """
+    on, writer, length = target
 
     def work(stop: threading.Event) -> int:
-        try:
-            return send(writer, stop)  # the writer's errors are httpcore's, the source's its own
+        sent = 0
+        try:  # the writer's errors are httpcore's, the source's its own
+            while sent < length and (block := read(length - sent, stop)):
+                writer.send(block, stop)
+                sent += len(block)
         finally:
             writer.close()
+        return sent
 
     sent = await stoppable(work)
     on.sent_ahead(sent)
@@ -379,15 +391,9 @@ async def _thread_sent(target: tuple[BlockStream, ThreadWriter],
 async def _sized_blocks(stream: IO[bytes], length: int) -> AsyncIterator[bytes]:
     """A file body of ``length`` bytes (its Content-Length): sent by a worker thread when
     the connection allows it (:func:`_thread_sent`), else read on one."""
-    def send(writer: ThreadWriter, stop: threading.Event) -> int:
-        sent = 0
-        while sent < length and (block := stream.read(min(_FILE_BLOCK, length - sent))):
-            writer.send(block, stop)
-            sent += len(block)
-        return sent
-
     target = _thread_writer(length)
-    blocks = _file_blocks(stream) if target is None else _thread_sent(target, send)
+    blocks = _file_blocks(stream) if target is None else _thread_sent(
+        target, lambda at_most, stop: stream.read(min(_FILE_BLOCK, at_most)))
     async for block in blocks:
         yield block
 
@@ -414,23 +420,20 @@ async def _relayed(relay: Relay, length: int | None) -> AsyncIterator[bytes]:
     target = _thread_writer(length)
     source = None if target is None else await relay.response.thread_reader()
     if target is not None and source is not None:
-        def send(writer: ThreadWriter, stop: threading.Event) -> int:
-            sent = 0
-            while sent < (length or 0) and (block := source.read1(
-                    min(relay.block_size, (length or 0) - sent), stop)):
+        def read(at_most: int, stop: threading.Event) -> bytes:
+            block: bytes = source.read1(min(relay.block_size, at_most), stop)
+            if block:
                 relay.sink(block)
-                writer.send(block, stop)
-                sent += len(block)
-            return sent
+            return block
 
         try:
-            async for block in _thread_sent(target, send):
+            async for block in _thread_sent(target, read):
                 yield block
         finally:
             source.close()
         return
     if target is not None:
-        target[1].close()
+        target.writer.close()
     while block := await relay.response.aread1(relay.block_size):
         relay.sink(block)
         yield block
