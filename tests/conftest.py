@@ -117,3 +117,21 @@ def recording_server() -> Iterator[RecordingServer]:
     """A loopback HTTP/1.1 server that records what it receives (see RecordingServer)."""
     with RecordingServer() as server:
         yield server
+
+
+@pytest.fixture
+def thread_sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The bytes each block the asyncio API sent from a worker thread straight to a socket
+    (``aio._network.ThreadWriter.send``) held: proof that path ran."""
+    # reason: the asyncio extra (httpx) is not installed in the lowest-versions run
+    from registry_client.aio import _network as network
+
+    sizes: list[int] = []
+    original = network.ThreadWriter.send
+
+    def spy(self: network.ThreadWriter, data: bytes, stop: Any) -> None:
+        sizes.append(len(data))
+        original(self, data, stop)
+
+    monkeypatch.setattr(network.ThreadWriter, "send", spy)
+    return sizes

@@ -16,7 +16,6 @@ import pytest
 import requests
 
 from registry_client import DigestMismatchError, RegistryError
-from registry_client.aio import _network as network
 from registry_client.testing import FaultProxy, LocalRegistry, seed_image
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
@@ -31,20 +30,6 @@ def proxy(anon_registry: LocalRegistry) -> Iterator[FaultProxy]:
         yield p
 
 
-@pytest.fixture
-def thread_sent(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The bytes each ThreadWriter.send was given: proof the thread path ran."""
-    sizes: list[int] = []
-    original = network.ThreadWriter.send
-
-    def spy(self: network.ThreadWriter, data: bytes, stop: Any) -> None:
-        sizes.append(len(data))
-        original(self, data, stop)
-
-    monkeypatch.setattr(network.ThreadWriter, "send", spy)
-    return sizes
-
-
 def _stored(reg: LocalRegistry, repo: str, digest: str) -> bytes | None:
     r = requests.get(f"{reg.url}/v2/{repo}/blobs/{digest}", timeout=10)
     return r.content if r.status_code == 200 else None
@@ -53,7 +38,7 @@ def _stored(reg: LocalRegistry, repo: str, digest: str) -> bytes | None:
 @pytest.mark.parametrize("where", ["target PUT", "source GET"])
 async def test_an_async_copy_across_registries_survives_a_cut(
     proxy: FaultProxy, anon_registry: LocalRegistry, local_registry_factory: Any,
-    aclient_for: Callable[..., Any], thread_sent: list[int], where: str,
+    aclient_for: Callable[..., Any], thread_sends: list[int], where: str,
     unique_repository: str,
 ) -> None:
     """As the blocking copy: the streamed PUT cannot rewind its source, so after a cut
@@ -76,12 +61,12 @@ async def test_an_async_copy_across_registries_survives_a_cut(
     assert copied.digest == image.digest
     for digest, data in image.blobs.items():
         assert _stored(anon_registry, unique_repository, digest) == data
-    assert sum(thread_sent) >= LAYER  # the layer went from a thread, at least once
+    assert sum(thread_sends) >= LAYER  # the layer went from a thread, at least once
 
 
 async def test_an_async_copy_from_a_corrupt_source_commits_nothing(
     anon_registry: LocalRegistry, local_registry_factory: Any,
-    aclient_for: Callable[..., Any], thread_sent: list[int], unique_repository: str,
+    aclient_for: Callable[..., Any], thread_sends: list[int], unique_repository: str,
 ) -> None:
     source = local_registry_factory("anonymous")
     image = seed_image(source, "copy/corrupt", "v1", layers=(LAYER,))
@@ -95,12 +80,12 @@ async def test_an_async_copy_from_a_corrupt_source_commits_nothing(
             with pytest.raises(RegistryError):
                 await dst.repository(unique_repository).manifests.head("v1")
     assert _stored(anon_registry, unique_repository, image.layers[0]) is None
-    assert thread_sent  # the relay ran on a thread, and checked before the last byte
+    assert thread_sends  # the relay ran on a thread, and checked before the last byte
 
 
 async def test_an_async_push_of_a_long_layer_survives_a_cut_patch(
     proxy: FaultProxy, anon_registry: LocalRegistry, local_registry_factory: Any,
-    aclient_for: Callable[..., Any], thread_sent: list[int], tmp_path: Any,
+    aclient_for: Callable[..., Any], thread_sends: list[int], tmp_path: Any,
     unique_repository: str,
 ) -> None:
     source = local_registry_factory("anonymous")
@@ -121,4 +106,4 @@ async def test_an_async_push_of_a_long_layer_survives_a_cut_patch(
     layer = image.layers[0]
     data = _stored(anon_registry, unique_repository, layer)
     assert data is not None and "sha256:" + hashlib.sha256(data).hexdigest() == layer
-    assert sum(thread_sent) >= LAYER
+    assert sum(thread_sends) >= LAYER

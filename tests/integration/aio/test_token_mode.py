@@ -35,7 +35,6 @@ from registry_client import (
     RegistryUnavailableError,
     TokenAuthenticator,
 )
-from registry_client.aio import _network as network
 from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image, tcp_server
 
 pytestmark = pytest.mark.integration
@@ -137,20 +136,11 @@ def other_reg(local_registry_factory: LocalRegistryFactory) -> LocalRegistry:
 @pytest.mark.anyio
 async def test_pull_push_copy_give_the_blocking_digests_and_skopeo_reads_them(
     token_registry: LocalRegistry, other_reg: LocalRegistry, client_for: ClientFactory,
-    aclient_for: Callable[..., Any], skopeo: str, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    aclient_for: Callable[..., Any], skopeo: str, tmp_path: Path, thread_sends: list[int],
 ) -> None:
     # a 6 MiB layer: past the 4 MiB from which the asyncio API sends a body from a
     # worker thread straight to the socket (the push's PATCH, the copy's relayed PUT)
     image = build_image((6 * 1024 * 1024, 200_000), media="oci", gzipped=True, label="aio")
-    thread_sent: list[int] = []
-    send = network.ThreadWriter.send
-
-    def counted(self: network.ThreadWriter, data: bytes, stop: Any) -> None:
-        thread_sent.append(len(data))
-        send(self, data, stop)
-
-    monkeypatch.setattr(network.ThreadWriter, "send", counted)
     source = fresh("source")
     blocking, blocking_other = client_for(token_registry), client_for(other_reg)
     upload_image(blocking.repository(source), image, "1.0")
@@ -172,7 +162,7 @@ async def test_pull_push_copy_give_the_blocking_digests_and_skopeo_reads_them(
             "1.0", await maybe_await(aother.repository(across_name)), "moved")
 
     big = max(len(image.blobs[d]) for d in image.layers)
-    assert sum(thread_sent) >= 2 * big  # the push and the copy across, from threads
+    assert sum(thread_sends) >= 2 * big  # the push and the copy across, from threads
     assert pulled.digest == sync_pulled.digest == image.digest
     assert (pulled.tag, pulled.repository, pulled.domain) == ("1.0", source, token_registry.host)
     assert pushed.digest == sync_pushed.digest == image.digest

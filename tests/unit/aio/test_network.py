@@ -622,20 +622,6 @@ class _SpiedFile:
         return self._f.read(n)
 
 
-@pytest.fixture
-def thread_sends(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The bytes each ThreadWriter.send call was given."""
-    sizes: list[int] = []
-    original = network.ThreadWriter.send
-
-    def spy(self: network.ThreadWriter, data: bytes, stop: threading.Event) -> None:
-        sizes.append(len(data))
-        original(self, data, stop)
-
-    monkeypatch.setattr(network.ThreadWriter, "send", spy)
-    return sizes
-
-
 @pytest.fixture(params=[True, False], ids=["thread-sent", "through-h11"])
 def thread_path(request: Any, monkeypatch: pytest.MonkeyPatch) -> bool:
     """Run a body test twice: sent by a ThreadWriter, and through h11 (the thread path
