@@ -8,11 +8,14 @@ layers. When the small ones are done, that thread helps with the large ones.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
+
+from .. import _threads
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -91,9 +94,13 @@ def check_cancelled() -> None:
 def transfer(fn: Callable[[_T], object], largest_first: Sequence[_T], workers: int) -> None:
     """Run ``fn`` over ``largest_first`` (sorted by size, largest first) on ``workers`` threads.
 
-    One thread works from the small end, the others from the large end. After a
-    failure (or an interrupt of the caller) no new item starts and the running ones
-    stop at their next block; the first exception is then raised.
+    One thread works from the small end, the others from the large end. The threads
+    are the library's reusable ones (``_threads``), handed their jobs without waiting
+    for them to start, and they begin together once every slot has its thread: no
+    blob's request goes out while the threads of the others are still being started.
+    After a failure (or an interrupt of the caller) no new item starts and the running
+    ones stop at their next block; the caller returns only when every worker has
+    stopped, and the first exception is then raised.
     """
     items = list(largest_first)
     slots = transfer_slots(len(items), workers)
@@ -105,10 +112,22 @@ def transfer(fn: Callable[[_T], object], largest_first: Sequence[_T], workers: i
     lock = threading.Lock()
     errors: list[BaseException] = []
     cancel = _CallOff()
+    go = threading.Event()
+    stopped = threading.Condition(lock)
+    running = 0  # the workers handed a job and not yet stopped
 
-    def worker(small_end: bool) -> None:
+    begun: set[int] = set()  # the slots whose thread has picked up its job
+    dropped: set[int] = set()  # the slots whose submit failed before that
+
+    def worker(slot: int, small_end: bool) -> None:
+        nonlocal running
+        with lock:
+            if slot in dropped:
+                return  # counted out by the caller already
+            begun.add(slot)
         _local.cancel = cancel
         try:
+            go.wait()
             while True:
                 with lock:
                     if errors or cancel.is_set() or not queue:
@@ -125,19 +144,37 @@ def transfer(fn: Callable[[_T], object], largest_first: Sequence[_T], workers: i
                     return
         finally:
             _local.cancel = None
+            with stopped:
+                running -= 1
+                stopped.notify_all()
 
-    pool = ThreadPoolExecutor(max_workers=len(slots))
+    def all_stopped() -> bool:
+        return not running
+
     try:
-        futures = [pool.submit(worker, small_end) for small_end in slots]
-        for future in futures:
-            future.result()
+        for slot, small_end in enumerate(slots):
+            with lock:
+                running += 1
+            try:
+                _threads.submit(functools.partial(worker, slot, small_end))
+            except BaseException:
+                with lock:
+                    if slot not in begun:  # its thread never starts, or returns at once
+                        dropped.add(slot)
+                        running -= 1
+                raise
+        go.set()
+        with stopped:
+            stopped.wait_for(all_stopped)
     except BaseException:
-        # Ctrl-C (or any error here): the workers stop at their next block, keeping what
-        # they received (an interrupted pull resumes from its .partial files)
+        # Ctrl-C (or a thread that could not start): the workers stop at their next
+        # block, keeping what they received (an interrupted pull resumes from its
+        # .partial files), and none is left writing when the caller gets the error
         cancel.interrupted = True
         cancel.set()
+        go.set()
+        with stopped:
+            stopped.wait_for(all_stopped)
         raise
-    finally:
-        pool.shutdown(wait=True)
     if errors:
         raise errors[0]

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
-from registry_client.services._schedule import parallel, transfer
+from registry_client import _threads
+from registry_client.services._schedule import (
+    Interrupted,
+    check_cancelled,
+    parallel,
+    transfer,
+)
 
 
 def test_parallel_keeps_order_and_runs_inline_for_one_worker() -> None:
@@ -74,3 +82,71 @@ def test_after_a_failure_no_new_item_starts_and_the_error_is_raised() -> None:
     with pytest.raises(ValueError, match="boom"):
         transfer(fn, [100, *range(60, 0, -1)], workers=2)
     assert 100 in started and len(started) < 61
+
+
+def test_transfers_run_on_the_library_s_reusable_threads() -> None:
+    # Not threads started for the transfer and waited for: in a fresh process each
+    # ``Thread.start`` waited for the new thread while the earlier ones were already
+    # receiving, and a second pull started them all again.
+    ran_on: list[bool] = []
+
+    def fn(_size: int) -> None:
+        ran_on.append(threading.get_ident() in _threads.alive())
+
+    transfer(fn, [100, 90, 80, 1], workers=4)
+    assert ran_on == [True] * 4
+
+
+def test_no_item_starts_before_every_slot_has_its_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The slots start together: a blob's request does not go out while the threads of
+    # the others are still being handed their jobs.
+    submitted: list[object] = []
+    real_submit = _threads.submit
+
+    def spy(job: Callable[[], None]) -> None:
+        submitted.append(job)
+        real_submit(job)
+        time.sleep(0.02)  # a slow start: a job that did not wait would run meanwhile
+
+    monkeypatch.setattr(_threads, "submit", spy)
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def fn(_size: int) -> None:
+        with lock:
+            seen.append(len(submitted))
+
+    transfer(fn, [100, 90, 80, 1], workers=4)
+    assert seen == [4, 4, 4, 4]
+
+
+def test_an_interrupt_of_the_caller_stops_the_workers_before_it_is_raised() -> None:
+    # Ctrl-C in the waiting caller: the running items stop at their next block (here:
+    # check_cancelled) and the caller returns only when every worker has stopped.
+    assert threading.current_thread() is threading.main_thread()  # where SIGINT goes
+    running = threading.Semaphore(0)
+    stopped: list[str] = []
+
+    def fn(_size: int) -> None:
+        running.release()
+        try:
+            for _ in range(1000):  # 5 s at most: a lost interrupt fails, not hangs
+                check_cancelled()
+                time.sleep(0.005)
+        except Interrupted:
+            with lock:
+                stopped.append("interrupted")
+            raise
+
+    def interrupt_soon() -> None:
+        for _ in range(2):
+            running.acquire(timeout=5)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    lock = threading.Lock()
+    threading.Thread(target=interrupt_soon, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        transfer(fn, [100, 90], workers=2)
+    assert stopped == ["interrupted", "interrupted"]
