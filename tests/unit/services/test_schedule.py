@@ -150,3 +150,57 @@ def test_an_interrupt_of_the_caller_stops_the_workers_before_it_is_raised() -> N
     with pytest.raises(KeyboardInterrupt):
         transfer(fn, [100, 90], workers=2)
     assert stopped == ["interrupted", "interrupted"]
+
+
+def test_after_a_failure_parallel_starts_no_new_item_and_raises() -> None:
+    # A retention plan or get_all(with_digests=True) is thousands of small requests:
+    # one failing must not leave the others to run to the end before it is raised.
+    started: list[int] = []
+    lock = threading.Lock()
+
+    def fn(i: int) -> int:
+        with lock:
+            started.append(i)
+        if i == 0:
+            raise ValueError("boom")
+        time.sleep(0.005)
+        return i
+
+    with pytest.raises(ValueError, match="boom"):
+        parallel(fn, list(range(400)), 2)
+    assert len(started) < 20
+
+
+def test_an_interrupt_stops_a_parallel_fan_out_and_its_workers() -> None:
+    assert threading.current_thread() is threading.main_thread()  # where SIGINT goes
+    started: list[int] = []
+    lock = threading.Lock()
+    first = threading.Event()
+
+    def fn(i: int) -> int:
+        with lock:
+            started.append(i)
+        first.set()
+        time.sleep(0.005)
+        return i
+
+    def interrupt_soon() -> None:
+        first.wait(5)
+        time.sleep(0.05)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    threading.Thread(target=interrupt_soon, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        parallel(fn, list(range(1000)), 2)  # 2.5 s if it ran to the end
+    with lock:
+        ran = len(started)
+    time.sleep(0.05)
+    assert len(started) == ran < 200  # and nothing ran after the caller got the error
+
+
+def test_parallel_keeps_order_on_threads() -> None:
+    def fn(i: int) -> int:
+        time.sleep(0.001 * (i % 3))
+        return i * 10
+
+    assert parallel(fn, list(range(50)), 4) == [i * 10 for i in range(50)]
