@@ -12,7 +12,6 @@ import functools
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 from .. import _threads
@@ -22,11 +21,23 @@ _R = TypeVar("_R")
 
 
 def parallel(fn: Callable[[_T], _R], items: Sequence[_T], workers: int) -> list[_R]:
-    """``fn`` over ``items``, results in order, at most ``workers`` at once (inline for one)."""
+    """``fn`` over ``items``, results in order, at most ``workers`` at once (inline for one).
+
+    The items start in order on the threads of :func:`_on_threads`: after a failure
+    (or an interrupt of the caller) no new item starts, a transfer running inside an
+    item is called off, and the first exception is raised once every thread stopped.
+    """
     if len(items) <= 1 or workers <= 1:
         return [fn(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(fn, items))
+    results: list[_R | None] = [None] * len(items)
+
+    def one(numbered: tuple[int, _T]) -> None:
+        index, item = numbered
+        results[index] = fn(item)
+
+    _on_threads(one, TransferQueue(list(enumerate(items))),
+                [False] * min(workers, len(items)))
+    return results  # type: ignore[return-value]  # every item ran: none is left None
 
 
 class TransferQueue(Generic[_T]):
@@ -69,9 +80,29 @@ class Interrupted(Cancelled):
 
 
 class _CallOff(threading.Event):
-    """A transfer's cancel flag, and whether an interrupt of the caller set it."""
+    """A fan-out's cancel flag, and whether an interrupt of the caller set it.
+
+    A fan-out started inside an item of another one (the blobs of each image of a
+    ``sync()``) is called off with it: ``parent`` is the outer one's flag.
+    """
 
     interrupted = False
+
+    def __init__(self, parent: _CallOff | None = None) -> None:
+        super().__init__()
+        self.parent = parent
+
+    def reason(self) -> type[Cancelled] | None:
+        """Why the work stops: :class:`Interrupted`, :class:`Cancelled`, or None (it goes on)."""
+        if self.is_set():
+            return Interrupted if self.interrupted else Cancelled
+        return None if self.parent is None else self.parent.reason()
+
+    def raise_if_called_off(self) -> None:
+        """Raise :class:`Interrupted` or :class:`Cancelled` when the work is to stop."""
+        why = self.reason()
+        if why is not None:
+            raise why("transfer interrupted" if why is Interrupted else "transfer called off")
 
 
 _local = threading.local()
@@ -84,23 +115,16 @@ def check_cancelled() -> None:
     interrupt stops every running blob within a block instead of letting them finish.
     Outside a transfer it does nothing.
     """
-    event: threading.Event | None = getattr(_local, "cancel", None)
-    if event is not None and event.is_set():
-        if getattr(event, "interrupted", False):
-            raise Interrupted("transfer interrupted")
-        raise Cancelled("transfer called off")
+    event: _CallOff | None = getattr(_local, "cancel", None)
+    if event is not None:
+        event.raise_if_called_off()
 
 
 def transfer(fn: Callable[[_T], object], largest_first: Sequence[_T], workers: int) -> None:
     """Run ``fn`` over ``largest_first`` (sorted by size, largest first) on ``workers`` threads.
 
-    One thread works from the small end, the others from the large end. The threads
-    are the library's reusable ones (``_threads``), handed their jobs without waiting
-    for them to start, and they begin together once every slot has its thread: no
-    blob's request goes out while the threads of the others are still being started.
-    After a failure (or an interrupt of the caller) no new item starts and the running
-    ones stop at their next block; the caller returns only when every worker has
-    stopped, and the first exception is then raised.
+    One thread works from the small end, the others from the large end (see
+    :func:`_on_threads` for starting, failures and interrupts).
     """
     items = list(largest_first)
     slots = transfer_slots(len(items), workers)
@@ -108,10 +132,25 @@ def transfer(fn: Callable[[_T], object], largest_first: Sequence[_T], workers: i
         for item in items:
             fn(item)
         return
-    queue = TransferQueue(items)
+    _on_threads(fn, TransferQueue(items), slots)
+
+
+def _on_threads(fn: Callable[[_T], object], queue: TransferQueue[_T],
+                slots: Sequence[bool]) -> None:
+    """Run ``fn`` over what ``queue`` holds on one thread per slot (each slot's bool: it
+    takes from the small end).
+
+    The threads are the library's reusable ones (``_threads``), handed their jobs
+    without waiting for them to start, and they begin together once every slot has its
+    thread: no blob's request goes out while the threads of the others are still being
+    started. After a failure (or an interrupt of the caller, or when the fan-out this
+    one runs in is called off) no new item starts and the running ones stop at their
+    next block; the caller returns only when every worker has stopped, and the first
+    exception is then raised.
+    """
     lock = threading.Lock()
     errors: list[BaseException] = []
-    cancel = _CallOff()
+    cancel = _CallOff(getattr(_local, "cancel", None))  # inside another fan-out's item?
     go = threading.Event()
     stopped = threading.Condition(lock)
     running = 0  # the workers handed a job and not yet stopped
@@ -130,7 +169,7 @@ def transfer(fn: Callable[[_T], object], largest_first: Sequence[_T], workers: i
             go.wait()
             while True:
                 with lock:
-                    if errors or cancel.is_set() or not queue:
+                    if errors or cancel.reason() is not None or not queue:
                         return
                     item = queue.take(small_end)
                 try:
@@ -178,3 +217,4 @@ def transfer(fn: Callable[[_T], object], largest_first: Sequence[_T], workers: i
         raise
     if errors:
         raise errors[0]
+    cancel.raise_if_called_off()  # by the fan-out this one runs in: its items stop too

@@ -11,6 +11,7 @@ import pytest
 
 from registry_client import _threads
 from registry_client.services._schedule import (
+    Cancelled,
     Interrupted,
     check_cancelled,
     parallel,
@@ -204,3 +205,66 @@ def test_parallel_keeps_order_on_threads() -> None:
         return i * 10
 
     assert parallel(fn, list(range(50)), 4) == [i * 10 for i in range(50)]
+
+
+def _looping(started: threading.Semaphore, ended: list[str], lock: threading.Lock,
+             ) -> Callable[[int], None]:
+    """An item that runs 5 s unless its transfer is called off, saying how it ended."""
+    def fn(_size: int) -> None:
+        started.release()
+        try:
+            for _ in range(1000):
+                check_cancelled()
+                time.sleep(0.005)
+        except Cancelled as exc:
+            with lock:
+                ended.append(type(exc).__name__)
+            raise
+        with lock:
+            ended.append("finished")
+    return fn
+
+
+def test_an_interrupt_reaches_the_transfers_nested_in_a_fan_out() -> None:
+    # sync() copies images side by side, each image a transfer of its blobs: a Ctrl-C
+    # must stop the blobs in flight, not wait until the images being copied are done.
+    assert threading.current_thread() is threading.main_thread()  # where SIGINT goes
+    started = threading.Semaphore(0)
+    ended: list[str] = []
+    lock = threading.Lock()
+    blob = _looping(started, ended, lock)
+
+    def image(_n: int) -> None:
+        transfer(blob, [100, 90], workers=2)
+
+    def interrupt_soon() -> None:
+        for _ in range(4):
+            started.acquire(timeout=5)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    threading.Thread(target=interrupt_soon, daemon=True).start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        parallel(image, [1, 2], 2)
+    assert time.monotonic() - t0 < 3
+    assert ended == ["Interrupted"] * 4
+
+
+def test_a_failure_in_a_fan_out_calls_off_the_transfers_nested_in_it() -> None:
+    started = threading.Semaphore(0)
+    ended: list[str] = []
+    lock = threading.Lock()
+    blob = _looping(started, ended, lock)
+
+    def image(n: int) -> None:
+        if n == 1:
+            for _ in range(2):  # both blobs of the other image are moving
+                assert started.acquire(timeout=5)
+            raise ValueError("image 1 failed")
+        transfer(blob, [100, 90], workers=2)
+
+    t0 = time.monotonic()
+    with pytest.raises(ValueError, match="image 1 failed"):
+        parallel(image, [1, 2], 2)
+    assert time.monotonic() - t0 < 3
+    assert sorted(ended) == ["Cancelled", "Cancelled"]
