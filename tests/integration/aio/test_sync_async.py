@@ -9,7 +9,9 @@ after the tag list was read (404 ``MANIFEST_UNKNOWN``), or for a deleted reposit
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -190,3 +192,34 @@ async def test_bad_entries_are_refused_before_anything_is_copied(
             f"{src}:v1", f"{dst.host}/m/x@{seeded['v1'].digest}")], lambda r: aregs[r.domain])
     assert dst.request_count("PUT") == 0
     assert await sync.sync([], lambda r: aregs[r.domain]) == blocking.SyncResult((), ())
+
+
+async def test_a_cancelled_sync_stops_the_blobs_of_the_images_being_copied(
+    local_registry_factory: LocalRegistryFactory, dst: LocalRegistry,
+) -> None:
+    """What a Ctrl-C does to the blocking sync(): cancelling the task reaches the blobs
+    in flight at once, not when the images being copied are complete (8 MiB each at
+    2 MiB/s: 4 s more). Nothing is tagged."""
+    big = local_registry_factory("anonymous")
+    for n, name in enumerate(("a", "b")):
+        seed_image(big, f"big/{name}", "v1", layers=(8 << 20,), seed=40 + n)
+    with FaultProxy(big, timeout=10) as slow:
+        slow.add_rule("GET", "/blobs/sha256:", action="throttle", rate=2 << 20, times=None)
+        async with AsyncRegistry(slow.host, protocol="http") as a, \
+                AsyncRegistry(dst.host, protocol="http") as b:
+            regs = {slow.host: a, dst.host: b}
+            entries = [blocking.SyncEntry(f"{slow.host}/big/{name}:v1", f"{dst.host}/stop/{name}")
+                       for name in ("a", "b")]
+            task = asyncio.ensure_future(sync.sync(entries, lambda r: regs[r.domain],
+                                                   max_workers=2))
+            deadline = time.monotonic() + 10
+            while slow.count("GET", "/blobs/") < 4 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)  # both images: their config and their layer
+            await asyncio.sleep(0.3)
+            cancelled = time.monotonic()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert time.monotonic() - cancelled < 1.5
+    assert not [e for e in dst.access_log_entries()
+                if e.method == "PUT" and "/manifests/" in e.path]
