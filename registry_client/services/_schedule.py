@@ -41,7 +41,8 @@ def parallel(fn: Callable[[_T], _R], items: Sequence[_T], workers: int) -> list[
 
 
 class TransferQueue(Generic[_T]):
-    """The order blob transfers take their items in, for threads and asyncio tasks alike.
+    """The order blob transfers take their items in, for threads and asyncio tasks alike
+    (and a plain fan-out, whose slots all take from the front: its items in order).
 
     ``largest_first`` is sorted by size, largest first. :func:`transfer_slots` says
     which end each slot takes from: one from the small end, the others from the large.
@@ -155,15 +156,17 @@ def _on_threads(fn: Callable[[_T], object], queue: TransferQueue[_T],
     stopped = threading.Condition(lock)
     running = 0  # the workers handed a job and not yet stopped
 
-    begun: set[int] = set()  # the slots whose thread has picked up its job
-    dropped: set[int] = set()  # the slots whose submit failed before that
+    # a slot is claimed once: by its thread when it picks up its job, or by the caller
+    # when the submit failed before that (then counted out: the thread, if it ever runs,
+    # returns at once)
+    claimed: set[int] = set()
 
     def worker(slot: int, small_end: bool) -> None:
         nonlocal running
         with lock:
-            if slot in dropped:
-                return  # counted out by the caller already
-            begun.add(slot)
+            if slot in claimed:
+                return
+            claimed.add(slot)
         _local.cancel = cancel
         try:
             go.wait()
@@ -198,8 +201,8 @@ def _on_threads(fn: Callable[[_T], object], queue: TransferQueue[_T],
                 _threads.submit(functools.partial(worker, slot, small_end))
             except BaseException:
                 with lock:
-                    if slot not in begun:  # its thread never starts, or returns at once
-                        dropped.add(slot)
+                    if slot not in claimed:
+                        claimed.add(slot)
                         running -= 1
                 raise
         go.set()
