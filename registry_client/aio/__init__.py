@@ -22,8 +22,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from ._httpx import import_httpx
+
 try:
-    import httpx  # noqa: F401 -- the extra this package needs, asked for once, here
+    import_httpx()  # the extra this package needs, asked for once, here (without its CLI)
 except ImportError as exc:  # pragma: no cover - the async extra is missing
     raise ImportError(
         "registry_client.aio needs httpx: pip install 'registry-client[async]'"
