@@ -25,12 +25,12 @@ from ._mediatype import IMAGE_CONFIG_TYPES, manifest_media_type, specific_type
 if TYPE_CHECKING:
     from cattrs import Converter
 
+    from ._image import Image
     from ._tag_page import TagPage
     from .descriptor import Descriptor, Platform
     from .image import (
         ContainerConfig,
         History,
-        Image,
         ImageConfig,
         ImageDetails,
         RootFS,
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 # only when a document is read or written.
 _LAZY = {
     "Descriptor": ".descriptor", "Platform": ".descriptor",
-    "ContainerConfig": ".image", "History": ".image", "Image": ".image",
+    "ContainerConfig": ".image", "History": ".image", "Image": "._image",
     "ImageConfig": ".image", "ImageDetails": ".image", "RootFS": ".image",
     "parse_rfc3339": ".image", "TagPage": "._tag_page",
     "Manifest": ".manifest", "ManifestList": ".manifest", "ManifestV2": ".manifest",

@@ -8,8 +8,9 @@ keys (``container_config``, ``docker_version``, ``Hostname``, ``OnBuild``...):
 each class keeps the keys it does not model in ``extra``, together with keys
 that were explicitly ``null``, so the blob is written back unchanged.
 
-:class:`Image` is what the library reports about a tag or digest,
-:class:`ImageDetails` what it reports about each platform of it, and
+:class:`Image` is what the library reports about a tag or digest (defined in
+``_image``, so that pulling, pushing or copying an image does not build the config
+models), :class:`ImageDetails` what it reports about each platform of it, and
 :class:`TagPage` is one page of a repository's tag list (defined in ``_tag_page``,
 so that listing tags does not load the image models).
 """
@@ -22,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from ._image import Image
 from ._tag_page import TagPage
 from .descriptor import Platform
 
@@ -161,39 +163,6 @@ class ImageConfig:
         if self.config is None or self.config.labels is None:
             return {}
         return self.config.labels
-
-
-@attrs.frozen
-class Image:
-    """What the library reports about an image reference.
-
-    ``digest``, ``media_type`` and ``size`` describe the manifest the reference
-    resolves to (an index for multi-platform images); ``platforms`` lists the
-    platforms it offers, each with its own manifest's digest, media type and size.
-
-    ``size`` is the byte size of that manifest document itself -- not of the
-    image's layers. For the bytes an image takes (config + layers, per
-    platform) use :meth:`ImageService.details`.
-    """
-
-    digest: str
-    domain: str
-    repository: str
-    tag: str | None
-    platforms: list[Platform] = attrs.field(hash=False)
-    media_type: str
-    size: int
-
-    @property
-    def name(self) -> str:
-        """``domain/repository``."""
-        return f"{self.domain}/{self.repository}"
-
-    @property
-    def reference(self) -> str:
-        """The full pinned reference: ``domain/repository[:tag]@digest``."""
-        tag = f":{self.tag}" if self.tag else ""
-        return f"{self.domain}/{self.repository}{tag}@{self.digest}"
 
 
 @attrs.frozen

@@ -17,8 +17,6 @@ from ..models import (
     IMAGE_CONFIG_TYPES,
     Descriptor,
     Image,
-    ImageConfig,
-    ImageDetails,
     Manifest,
     ManifestList,
     ManifestV2,
@@ -38,7 +36,7 @@ from .manifests import ManifestFlows, ManifestService
 from .tags import TagService
 
 if TYPE_CHECKING:
-    from ..models import ValidationReport
+    from ..models import ImageConfig, ImageDetails, ValidationReport
     from ..progress import ProgressCallback
     from ..repository import Repository  # annotations only: services sit below it
 

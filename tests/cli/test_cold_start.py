@@ -125,3 +125,33 @@ def test_pull_loads_no_archive_copy_or_export_machinery(
     assert "registry_client.services._pull" in modules  # the check did pull
     assert (tmp_path / "out" / "index.json").is_file()
     assert _loaded(modules, NOT_FOR_A_PULL) == []
+
+
+# The typed documents a pull, push or copy never reads: the image config's attrs classes
+# (~1 ms each to build in a fresh process) and the cattrs converter. They move blobs by
+# descriptor and return an Image.
+NOT_FOR_MOVING_IMAGES = (
+    "cattrs", "registry_client.models.image", "registry_client.models._converter",
+    "registry_client.models.validation",
+)
+
+
+def test_pull_push_and_copy_build_no_config_model(
+    anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    seed_tags(anon_registry, unique_repository, ["1.0"])
+    code = (
+        "import sys\n"
+        "from registry_client import Image, Registry\n"
+        "with Registry(sys.argv[2], protocol='http') as reg:\n"
+        "    repo = reg.repository(sys.argv[3])\n"
+        "    got = [repo.images.pull('1.0', 'out'),\n"
+        "           repo.images.copy('1.0', reg.repository(sys.argv[3] + '-copy')),\n"
+        "           reg.repository(sys.argv[3] + '-pushed').images.push('out', '1.0')]\n"
+        "assert all(isinstance(image, Image) for image in got), got\n"
+        "assert len({image.digest for image in got}) == 1, got\n"
+    )
+    modules = _modules_after(code, tmp_path, anon_registry.host, unique_repository)
+    assert {"registry_client.services._pull", "registry_client.services._copy",
+            "registry_client.services._push"} <= modules  # the check did all three
+    assert _loaded(modules, NOT_FOR_MOVING_IMAGES) == []
