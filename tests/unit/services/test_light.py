@@ -155,3 +155,43 @@ def test_foreign_layers_are_not_distributable() -> None:
         _blob("a", 1, "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"))
     assert not distributable(
         _blob("a", 1, "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"))
+
+
+# -- the image-spec's own schema test cases (manifest_test.go, imageindex_test.go) --------
+_SPEC = json.loads((Path(__file__).resolve().parents[2] / "data"
+                    / "oci_schema_cases.json").read_text())
+# Refused by the schema, moved anyway: what the light parser does not read (a subject:
+# a pull moves the image, not what it refers to) or reads as the models do (a descriptor
+# media type outside RFC 6838's pattern, an image with no layers).
+_MOVED_ANYWAY = {
+    ("manifest", "expected failure: mediaType does not match pattern"),
+    ("manifest", "expected failure: empty layer, expected at least one"),
+    ("manifest", "expected failure: subject field with invalid value (something that is "
+                 "not a descriptor)"),
+    ("index", "expected failure: mediaType does not match pattern"),
+    ("index", "expected failure: invalid referenced manifest media type"),
+    ("index", "expected failure: empty referenced manifest media type"),
+    ("index", "expected failure, invalid subject field"),
+}
+
+
+@pytest.mark.parametrize(("kind", "case"), [
+    pytest.param(kind, case, id=f"{kind}: {case['name']}")
+    for kind in ("manifest", "index") for case in _SPEC[kind]])
+def test_the_image_spec_s_schema_cases_as_a_pull_reads_them(
+    kind: str, case: dict[str, Any]
+) -> None:
+    data = case["document"].encode()
+    # as sent, with no Content-Type: the body's mediaType decides
+    sent = RawManifest(data=data, media_type="",
+                       digest="sha256:" + hashlib.sha256(data).hexdigest())
+    if case["fail"] and (kind, case["name"]) not in _MOVED_ANYWAY:
+        with pytest.raises(RegistryResponseError):
+            _light.read(sent)
+        return
+    is_index, descriptors = _light.read(sent)
+    doc = json.loads(data)
+    assert is_index is (kind == "index")
+    # the descriptors a pull moves: the index's entries, or the config and the layers
+    want = doc["manifests"] if is_index else [doc["config"], *doc["layers"]]
+    assert [(d.digest, d.size) for d in descriptors] == [(w["digest"], w["size"]) for w in want]
