@@ -6,17 +6,19 @@ import io
 import os
 from collections.abc import AsyncIterator, Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._reader import CHUNK, BlobReceiver, ReceiverView
 from .._response import Response
-from ..models import Descriptor
-from ..progress import ProgressCallback
 from ..reference import check_digest
 from ..services._fetch import BlobFetch
 from ..services.blobs import BlobFlows, UploadData
 from ._base import AsyncService
 from ._run import AsyncPerformer, arun
+
+if TYPE_CHECKING:  # annotations only: the progress events load with a callback's first use
+    from ..models import Descriptor
+    from ..progress import ProgressCallback
 
 __all__ = ["AsyncBlobReader", "AsyncBlobService", "OpeningBlob"]
 

@@ -7,23 +7,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, overload
 
-from ..models import (
-    Descriptor,
-    Image,
-    ImageConfig,
-    ImageDetails,
-    Manifest,
-    ManifestV2,
-    OCIManifest,
-    Platform,
-    RawManifest,
-    ValidationReport,
-)
-from ..progress import ProgressCallback
 from ..services.images import ImageFlows
 from ._base import AsyncRepositoryService
 
-if TYPE_CHECKING:  # annotations only: a pull needs none of the archive machinery
+if TYPE_CHECKING:  # annotations only: a pull builds none of these models, nor archives
+    from ..models import (
+        Descriptor,
+        Image,
+        ImageConfig,
+        ImageDetails,
+        Manifest,
+        ManifestV2,
+        OCIManifest,
+        Platform,
+        RawManifest,
+        ValidationReport,
+    )
+    from ..progress import ProgressCallback
     from ..services._archive import PullFormat
     from ..services._attach import ArtifactItem
     from ..services._plan import CopyPlan, CopyTarget

@@ -19,7 +19,6 @@ from .._flow import Endpoint, Flow, Offload
 from .._locks import can_lock, lock_now
 from ..errors import PlatformNotFoundError, RegistryError
 from ..models import Image, Platform
-from ..progress import ProgressCallback
 from ..reference import is_digest
 from . import _light
 from ._archive_files import archive_kind, docker_archive_to_layout, oci_archive_to_layout
@@ -29,6 +28,7 @@ from ._push import Pusher
 from ._worker import ImageWorker
 
 if TYPE_CHECKING:  # annotations only
+    from ..progress import ProgressCallback
     from .blobs import BlobFlows
     from .manifests import ManifestFlows
 

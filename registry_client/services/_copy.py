@@ -14,7 +14,6 @@ from .._flow import Flow, Gather
 from .._log import log
 from ..errors import NotFoundError, RegistryUnavailableError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Image, RawManifest
-from ..progress import ProgressCallback
 from ..reference import is_digest
 from ._plan import BlobPlan, CopyPlan, CopyTarget, make_plan
 from ._platforms import light_image, read_config
@@ -23,6 +22,7 @@ from ._upload_source import Relayed
 from ._worker import ImageWorker
 
 if TYPE_CHECKING:
+    from ..progress import ProgressCallback
     from .blobs import BlobFlows
     from .manifests import ManifestFlows
 

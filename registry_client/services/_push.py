@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import os
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._flow import Flow, Gather, Offload
 from ..errors import LayoutError
 from ..layout import OCILayout
 from ..models import Descriptor, Image, RawManifest, manifest_media_type
-from ..progress import ProgressCallback
 from ._light import distinct_largest_first
 from ._platforms import light_image
 from ._tree import manifest_tree
 from ._upload_source import CheckedFile
 from ._worker import ImageWorker
 from .blobs import BlobFlows
+
+if TYPE_CHECKING:  # annotations only: progress events load with a callback
+    from ..progress import ProgressCallback
 
 
 def _local_manifest(layout: OCILayout, desc: dict[str, Any], limit: int) -> RawManifest:

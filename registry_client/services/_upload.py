@@ -9,7 +9,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from .._events import advanced, finished, started
 from .._flow import Endpoint, Flow, Offload
@@ -26,11 +26,13 @@ from ..errors import (
 )
 from ..mediatypes import OCTET_STREAM
 from ..models import Descriptor
-from ..progress import ProgressCallback
 from ..quirks import chunk_size_limit
 from ._schedule import check_cancelled
 from ._upload_sessions import UploadSessions, kept_end, range_end
 from ._upload_source import CheckedFile, CountingBody, Relayed, UploadSource, read_full
+
+if TYPE_CHECKING:  # annotations only: progress events load with a callback
+    from ..progress import ProgressCallback
 
 MONOLITHIC_MAX = 64 * 1024 * 1024
 DEFAULT_CHUNK = 16 * 1024 * 1024  # chunks read into memory (a stream that can't rewind)

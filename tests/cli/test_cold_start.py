@@ -154,4 +154,30 @@ def test_pull_push_and_copy_build_no_config_model(
     modules = _modules_after(code, tmp_path, anon_registry.host, unique_repository)
     assert {"registry_client.services._pull", "registry_client.services._copy",
             "registry_client.services._push"} <= modules  # the check did all three
-    assert _loaded(modules, NOT_FOR_MOVING_IMAGES) == []
+    # and no progress events without a progress callback
+    assert _loaded(modules, (*NOT_FOR_MOVING_IMAGES, "registry_client.progress")) == []
+
+
+def test_asyncio_pull_push_and_copy_build_no_config_model(
+    anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    # the same for AsyncRegistry, whose services named these models for annotations
+    seed_tags(anon_registry, unique_repository, ["1.0"])
+    code = (
+        "import asyncio, sys\n"
+        "from registry_client import Image\n"
+        "from registry_client.aio import AsyncRegistry\n"
+        "async def main():\n"
+        "    async with AsyncRegistry(sys.argv[2], protocol='http') as reg:\n"
+        "        repo = reg.repository(sys.argv[3])\n"
+        "        return [await repo.images.pull('1.0', 'out'),\n"
+        "                await repo.images.copy('1.0', reg.repository(sys.argv[3] + '-copy')),\n"
+        "                await reg.repository(sys.argv[3] + '-pushed').images.push('out', '1.0')]\n"
+        "got = asyncio.run(main())\n"
+        "assert all(isinstance(image, Image) for image in got), got\n"
+        "assert len({image.digest for image in got}) == 1, got\n"
+    )
+    modules = _modules_after(code, tmp_path, anon_registry.host, unique_repository)
+    assert "registry_client.aio._images" in modules  # the check did run the asyncio flavour
+    # and no progress events without a progress callback
+    assert _loaded(modules, (*NOT_FOR_MOVING_IMAGES, "registry_client.progress")) == []
