@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from ..models import Descriptor, Manifest, RawManifest
 from ..services.manifests import ManifestFlows
 from ._base import AsyncRepositoryService
+
+if TYPE_CHECKING:  # annotations only: the manifest models load with the first get()
+    from ..models import Descriptor, Manifest, RawManifest
 
 __all__ = ["AsyncManifestService"]
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from cattrs import Converter
 
     from ._image import Image
+    from ._raw import RawManifest
     from ._tag_page import TagPage
     from .descriptor import Descriptor, Platform
     from .image import (
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
         ManifestV2,
         OCIIndex,
         OCIManifest,
-        RawManifest,
         manifest_class_for,
     )
     from .validation import Problem, ValidationReport
@@ -58,7 +58,7 @@ _LAZY = {
     "ImageConfig": ".image", "ImageDetails": ".image", "RootFS": ".image",
     "parse_rfc3339": ".image", "TagPage": "._tag_page",
     "Manifest": ".manifest", "ManifestList": ".manifest", "ManifestV2": ".manifest",
-    "OCIIndex": ".manifest", "OCIManifest": ".manifest", "RawManifest": ".manifest",
+    "OCIIndex": ".manifest", "OCIManifest": ".manifest", "RawManifest": "._raw",
     "manifest_class_for": ".manifest",
     "Problem": ".validation", "ValidationReport": ".validation",
     "converter": "._converter",

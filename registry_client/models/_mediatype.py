@@ -16,23 +16,39 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import RegistryResponseError, UnknownSchemaError
+from ..errors import RegistryResponseError, SchemaV1NotSupportedError, UnknownSchemaError
 from ..mediatypes import (
     DOCKER_CONFIG,
+    DOCKER_MANIFEST_LIST,
     DOCKER_MANIFEST_V1,
     DOCKER_MANIFEST_V1_SIGNED,
+    DOCKER_MANIFEST_V2,
     OCI_CONFIG,
     OCI_INDEX,
     OCI_MANIFEST,
+    SCHEMA1_TYPES,
 )
 
 __all__ = [
     "GENERIC_CONTENT_TYPES",
     "IMAGE_CONFIG_TYPES",
+    "INDEX_TYPES",
+    "MANIFEST_TYPES",
+    "MAX_INDEX_ENTRIES",
     "bare_type",
     "manifest_media_type",
+    "manifest_type_for",
     "specific_type",
 ]
+
+MAX_INDEX_ENTRIES = 1000
+"""The most entries an image index / manifest list may have (more is refused as hostile)."""
+
+MANIFEST_TYPES = frozenset({DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX})
+"""The manifest media types the library reads (each has its model class)."""
+
+INDEX_TYPES = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
+"""The manifest media types that list other manifests."""
 
 GENERIC_CONTENT_TYPES = frozenset(
     {"", "application/json", "text/plain", "application/octet-stream", "binary/octet-stream"}
@@ -108,3 +124,36 @@ def _load(data: bytes | bytearray) -> Mapping[str, Any]:
     if not isinstance(doc, dict):
         raise RegistryResponseError("manifest is not a JSON object")
     return doc
+
+
+def manifest_type_for(document: Mapping[str, Any], content_type: str | None = None) -> str:
+    """Which manifest type (one of :data:`MANIFEST_TYPES`) a parsed JSON document is.
+
+    The media type is decided by :func:`manifest_media_type`: ``content_type``
+    (parameters ignored; generic types such as ``application/json`` count as absent),
+    else the document's ``mediaType``, else its shape (``manifests`` means an OCI
+    index, ``config``/``layers`` an OCI manifest).
+
+    Raises:
+        SchemaV1NotSupportedError: a Docker schema1 manifest (by type or ``schemaVersion: 1``).
+        UnknownSchemaError: an unknown media type or schemaVersion, or an unknown shape.
+        RegistryResponseError: ``mediaType`` is not a string.
+    """
+    version = document.get("schemaVersion")
+    own = document.get("mediaType")
+    if (type(version) is int and version == 1) or (
+            isinstance(own, str) and bare_type(own) in SCHEMA1_TYPES):
+        raise SchemaV1NotSupportedError(
+            "the registry sent a Docker schema1 manifest, which is not supported"
+        )
+    media = manifest_media_type(document, content_type)
+    if media in SCHEMA1_TYPES:
+        raise SchemaV1NotSupportedError(
+            "the registry sent a Docker schema1 manifest, which is not supported"
+        )
+    if type(version) is int and version != 2:
+        raise UnknownSchemaError(f"unsupported manifest schemaVersion {version}")
+    bare = bare_type(media)
+    if bare not in MANIFEST_TYPES:
+        raise UnknownSchemaError(f"unsupported manifest media type {media[:100]!r}")
+    return bare

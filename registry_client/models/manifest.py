@@ -17,15 +17,14 @@ from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
-from ..errors import RegistryResponseError, SchemaV1NotSupportedError, UnknownSchemaError
 from ..mediatypes import (
     DOCKER_MANIFEST_LIST,
     DOCKER_MANIFEST_V2,
     OCI_INDEX,
     OCI_MANIFEST,
-    SCHEMA1_TYPES,
 )
-from ._mediatype import bare_type, manifest_media_type, specific_type
+from ._mediatype import MAX_INDEX_ENTRIES, manifest_type_for
+from ._raw import RawManifest
 from .descriptor import Descriptor, Platform
 
 __all__ = [
@@ -38,9 +37,6 @@ __all__ = [
     "RawManifest",
     "manifest_class_for",
 ]
-
-MAX_INDEX_ENTRIES = 1000
-"""The most entries an image index / manifest list may have (more is refused as hostile)."""
 
 
 class _ImageManifestMixin:
@@ -165,43 +161,6 @@ Manifest: TypeAlias = ManifestV2 | ManifestList | OCIManifest | OCIIndex
 """Any manifest the library understands."""
 
 
-@attrs.frozen
-class RawManifest:
-    """A manifest exactly as the registry sent it: bytes, Content-Type and digest.
-
-    Keep these bytes when you need the digest to stay the same (re-pushing,
-    signing): serialising a parsed manifest again may order or space keys
-    differently.
-
-    A generic ``media_type`` (``application/json``, ``binary/octet-stream``, empty...)
-    is replaced by the type the bytes declare (their ``mediaType``, else their
-    shape), so it never travels on to a PUT or an ``index.json``; bytes that say
-    nothing keep what was given.
-    """
-
-    data: bytes
-    media_type: str
-    digest: str
-
-    def __attrs_post_init__(self) -> None:
-        if specific_type(self.media_type) is not None:
-            return
-        try:
-            real = manifest_media_type(self.data, self.media_type)
-        except (RegistryResponseError, UnknownSchemaError, TypeError, AttributeError):
-            return
-        object.__setattr__(self, "media_type", real)
-
-    @property
-    def size(self) -> int:
-        """The length of the manifest in bytes."""
-        return len(self.data)
-
-    def descriptor(self) -> Descriptor:
-        """A descriptor pointing at this manifest (for an index entry or a subject)."""
-        return Descriptor(media_type=self.media_type, digest=self.digest, size=len(self.data))
-
-
 _CLASSES: dict[str, type[Manifest]] = {
     DOCKER_MANIFEST_V2: ManifestV2,
     DOCKER_MANIFEST_LIST: ManifestList,
@@ -213,33 +172,14 @@ _CLASSES: dict[str, type[Manifest]] = {
 def manifest_class_for(
     document: Mapping[str, Any], content_type: str | None = None
 ) -> type[Manifest]:
-    """Which manifest class a parsed JSON document should be read as.
-
-    The media type is decided by :func:`~registry_client.models._mediatype.manifest_media_type`:
-    ``content_type`` (parameters ignored; generic types such as ``application/json``
-    count as absent), else the document's ``mediaType``, else its shape
-    (``manifests`` means an OCIIndex, ``config``/``layers`` an OCIManifest).
+    """Which manifest class a parsed JSON document should be read as: the class of
+    :func:`~registry_client.models._mediatype.manifest_type_for` (``content_type``, else
+    the document's ``mediaType``, else its shape: ``manifests`` means an OCIIndex,
+    ``config``/``layers`` an OCIManifest).
 
     Raises:
         SchemaV1NotSupportedError: a Docker schema1 manifest (by type or ``schemaVersion: 1``).
         UnknownSchemaError: an unknown media type or schemaVersion, or an unknown shape.
         RegistryResponseError: ``mediaType`` is not a string.
     """
-    version = document.get("schemaVersion")
-    own = document.get("mediaType")
-    if (type(version) is int and version == 1) or (
-            isinstance(own, str) and bare_type(own) in SCHEMA1_TYPES):
-        raise SchemaV1NotSupportedError(
-            "the registry sent a Docker schema1 manifest, which is not supported"
-        )
-    media = manifest_media_type(document, content_type)
-    if media in SCHEMA1_TYPES:
-        raise SchemaV1NotSupportedError(
-            "the registry sent a Docker schema1 manifest, which is not supported"
-        )
-    if type(version) is int and version != 2:
-        raise UnknownSchemaError(f"unsupported manifest schemaVersion {version}")
-    cls = _CLASSES.get(bare_type(media))
-    if cls is None:
-        raise UnknownSchemaError(f"unsupported manifest media type {media[:100]!r}")
-    return cls
+    return _CLASSES[manifest_type_for(document, content_type)]

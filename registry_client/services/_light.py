@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import RegistryResponseError
-from ..models import IMAGE_CONFIG_TYPES, Descriptor, ManifestList, OCIIndex, Platform, RawManifest
-from ..models.manifest import MAX_INDEX_ENTRIES, manifest_class_for
+from ..models import IMAGE_CONFIG_TYPES, Descriptor, Platform, RawManifest
+from ..models._mediatype import INDEX_TYPES, MAX_INDEX_ENTRIES, manifest_type_for
 from ..reference import is_valid_digest
 
 
@@ -88,8 +88,7 @@ def read(raw: RawManifest) -> tuple[bool, list[Descriptor]]:
         RegistryResponseError: malformed or oversized.
     """
     doc = json_object(raw.data, f"manifest {raw.digest}")
-    cls = manifest_class_for(doc, raw.media_type)
-    if cls in (ManifestList, OCIIndex):
+    if manifest_type_for(doc, raw.media_type) in INDEX_TYPES:
         entries = doc.get("manifests")
         if not isinstance(entries, list):
             raise RegistryResponseError("manifest: 'manifests' is not a list")

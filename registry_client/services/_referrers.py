@@ -18,29 +18,24 @@ the other entry is lost from the index (the artifact itself stays pushed).
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlencode
 
 import attrs
 
-from .. import mediatypes
+from .. import mediatypes, models
 from .._digest import compute_digest
 from .._flow import Endpoint, Flow
 from .._log import log
 from .._pagination import Pager, next_link
 from ..errors import NotFoundError, RegistryResponseError
-from ..models import (
-    Descriptor,
-    Manifest,
-    OCIIndex,
-    OCIManifest,
-    RawManifest,
-    manifest_from_bytes,
-    manifest_to_bytes,
-)
+from ..models import Descriptor, RawManifest, manifest_from_bytes, manifest_to_bytes
 from ..reference import referrers_tag
 from ..requester import Requester
 from ._base import Service
+
+if TYPE_CHECKING:  # the typed manifests load with the first referrers call
+    from ..models import Manifest, OCIIndex
 
 CAPABILITY = "referrers_api"
 
@@ -55,7 +50,7 @@ class ManifestFlowsLike(Protocol):
 
 def _index_of(data: bytes, what: str) -> OCIIndex:
     index = manifest_from_bytes(data, mediatypes.OCI_INDEX)
-    if not isinstance(index, OCIIndex):  # pragma: no cover - the content type decides
+    if not isinstance(index, models.OCIIndex):  # pragma: no cover - the content type decides
         raise RegistryResponseError(f"{what}: not an OCI index")
     return index
 
@@ -151,7 +146,7 @@ class ReferrerFlows(Service):
             manifest = yield from self._manifests.get(entry.digest)
         except NotFoundError:
             return entry
-        if not isinstance(manifest, OCIManifest):
+        if not isinstance(manifest, models.OCIManifest):
             return entry
         return attrs.evolve(
             entry, artifact_type=manifest.artifact_type or manifest.config.media_type,
@@ -191,7 +186,7 @@ class ReferrerFlows(Service):
         An entry with the same digest is not added twice. Last writer wins: there is no
         lock between the read and the write.
         """
-        index = (yield from self.fallback_index(subject)) or OCIIndex(manifests=[])
+        index = (yield from self.fallback_index(subject)) or models.OCIIndex(manifests=[])
         if any(d.digest == entry.digest for d in index.manifests):
             return
         index.manifests.append(entry)

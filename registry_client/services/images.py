@@ -12,16 +12,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
+from .. import models
 from .._flow import Endpoint, Flow
 from ..models import (
     IMAGE_CONFIG_TYPES,
     Descriptor,
     Image,
-    Manifest,
-    ManifestList,
-    ManifestV2,
-    OCIIndex,
-    OCIManifest,
     Platform,
     RawManifest,
     config_from_bytes,
@@ -36,7 +32,14 @@ from .manifests import ManifestFlows, ManifestService
 from .tags import TagService
 
 if TYPE_CHECKING:
-    from ..models import ImageConfig, ImageDetails, ValidationReport
+    from ..models import (
+        ImageConfig,
+        ImageDetails,
+        Manifest,
+        ManifestV2,
+        OCIManifest,
+        ValidationReport,
+    )
     from ..progress import ProgressCallback
     from ..repository import Repository  # annotations only: services sit below it
 
@@ -159,7 +162,8 @@ class ImageFlows(Service):
     ) -> Flow[Image]:
         """See :meth:`ImageService.describe`."""
         platforms: list[Platform]
-        if isinstance(manifest, ManifestList | OCIIndex):
+        # the models are loaded: ``manifest`` is one of them (moving images never is)
+        if isinstance(manifest, models.ManifestList | models.OCIIndex):
             platforms = [
                 platform_of_entry(d.platform, d.digest, d.media_type, d.size)
                 for d in manifest.manifests

@@ -19,7 +19,6 @@ from .._response import Response
 from ..errors import DigestMismatchError, RegistryError, RegistryResponseError
 from ..models import (
     Descriptor,
-    Manifest,
     RawManifest,
     manifest_from_bytes,
     manifest_media_type,
@@ -34,6 +33,7 @@ from ._base import Service, link_race
 from ._referrers import ReferrerFlows, Referrers
 
 if TYPE_CHECKING:
+    from ..models import Manifest
     from .blobs import BlobFlows
 
 
