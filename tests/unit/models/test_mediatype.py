@@ -9,10 +9,18 @@ import pytest
 
 from registry_client import RawManifest
 from registry_client import mediatypes as mt
-from registry_client.errors import RegistryResponseError, UnknownSchemaError
+from registry_client.errors import (
+    RegistryResponseError,
+    SchemaV1NotSupportedError,
+    UnknownSchemaError,
+)
+from registry_client.models import manifest_class_for
 from registry_client.models._mediatype import (
     GENERIC_CONTENT_TYPES,
+    INDEX_TYPES,
+    MANIFEST_TYPES,
     manifest_media_type,
+    manifest_type_for,
     specific_type,
 )
 
@@ -98,3 +106,39 @@ def test_a_raw_manifest_never_keeps_a_generic_type(content_type: str | None) -> 
         content_type or "")
     # a specific type is kept as given, even when the bytes disagree
     assert RawManifest(dumps(DOCKER_IMAGE), mt.OCI_MANIFEST, "d").media_type == mt.OCI_MANIFEST
+
+
+# -- manifest_type_for: the type a reader of manifests goes by (the light parser too) ----
+@pytest.mark.parametrize(("doc", "content_type", "want"), [
+    (IMAGE, None, mt.OCI_MANIFEST),
+    (INDEX, "application/json", mt.OCI_INDEX),
+    (DOCKER_IMAGE, "", mt.DOCKER_MANIFEST_V2),
+    (IMAGE, f"{mt.DOCKER_MANIFEST_LIST}; charset=utf-8", mt.DOCKER_MANIFEST_LIST),
+    ({**INDEX, "mediaType": mt.OCI_INDEX.upper()}, None, mt.OCI_INDEX),
+])
+def test_the_manifest_type_is_one_the_library_reads(
+    doc: dict[str, Any], content_type: str | None, want: str
+) -> None:
+    got = manifest_type_for(doc, content_type)
+    assert got == want and got in MANIFEST_TYPES
+    assert (got in INDEX_TYPES) is (want in (mt.DOCKER_MANIFEST_LIST, mt.OCI_INDEX))
+    # the models' class is the class of that type: one decision for both readers
+    assert manifest_class_for(doc, content_type).MEDIA_TYPE == want
+
+
+@pytest.mark.parametrize(("doc", "content_type", "error"), [
+    ({"schemaVersion": 1, "fsLayers": []}, None, SchemaV1NotSupportedError),
+    (IMAGE, mt.DOCKER_MANIFEST_V1_SIGNED, SchemaV1NotSupportedError),
+    ({**IMAGE, "mediaType": mt.DOCKER_MANIFEST_V1}, None, SchemaV1NotSupportedError),
+    ({**IMAGE, "schemaVersion": 3}, None, UnknownSchemaError),
+    (IMAGE, "application/vnd.example.thing+json", UnknownSchemaError),
+    ({"schemaVersion": 2}, None, UnknownSchemaError),
+    ({**IMAGE, "mediaType": 7}, None, RegistryResponseError),
+])
+def test_a_type_the_library_does_not_read_is_refused(
+    doc: dict[str, Any], content_type: str | None, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        manifest_type_for(doc, content_type)
+    with pytest.raises(error):
+        manifest_class_for(doc, content_type)
