@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from registry_client.testing import LocalRegistry, seed_tags
 
 # Never needed to build a Registry or to list tags: the manifest and image models and
@@ -137,11 +139,10 @@ NOT_FOR_MOVING_IMAGES = (
 )
 
 
-def test_pull_push_and_copy_build_no_config_model(
-    anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
-) -> None:
-    seed_tags(anon_registry, unique_repository, ["1.0"])
-    code = (
+# A pull, a copy and a push of `1.0` in either flavour, each snippet setting `got` to
+# the three Images; then the same checks for both.
+_MOVES = {
+    "blocking": (
         "import sys\n"
         "from registry_client import Image, Registry\n"
         "with Registry(sys.argv[2], protocol='http') as reg:\n"
@@ -149,22 +150,8 @@ def test_pull_push_and_copy_build_no_config_model(
         "    got = [repo.images.pull('1.0', 'out'),\n"
         "           repo.images.copy('1.0', reg.repository(sys.argv[3] + '-copy')),\n"
         "           reg.repository(sys.argv[3] + '-pushed').images.push('out', '1.0')]\n"
-        "assert all(isinstance(image, Image) for image in got), got\n"
-        "assert len({image.digest for image in got}) == 1, got\n"
-    )
-    modules = _modules_after(code, tmp_path, anon_registry.host, unique_repository)
-    assert {"registry_client.services._pull", "registry_client.services._copy",
-            "registry_client.services._push"} <= modules  # the check did all three
-    # and no progress events without a progress callback
-    assert _loaded(modules, (*NOT_FOR_MOVING_IMAGES, "registry_client.progress")) == []
-
-
-def test_asyncio_pull_push_and_copy_build_no_config_model(
-    anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
-) -> None:
-    # the same for AsyncRegistry, whose services named these models for annotations
-    seed_tags(anon_registry, unique_repository, ["1.0"])
-    code = (
+    ),
+    "asyncio": (
         "import asyncio, sys\n"
         "from registry_client import Image\n"
         "from registry_client.aio import AsyncRegistry\n"
@@ -175,10 +162,23 @@ def test_asyncio_pull_push_and_copy_build_no_config_model(
         "                await repo.images.copy('1.0', reg.repository(sys.argv[3] + '-copy')),\n"
         "                await reg.repository(sys.argv[3] + '-pushed').images.push('out', '1.0')]\n"
         "got = asyncio.run(main())\n"
-        "assert all(isinstance(image, Image) for image in got), got\n"
-        "assert len({image.digest for image in got}) == 1, got\n"
-    )
-    modules = _modules_after(code, tmp_path, anon_registry.host, unique_repository)
-    assert "registry_client.aio._images" in modules  # the check did run the asyncio flavour
+    ),
+}
+_SAME_IMAGE = (
+    "assert all(isinstance(image, Image) for image in got), got\n"
+    "assert len({image.digest for image in got}) == 1, got\n"
+)
+
+
+@pytest.mark.parametrize("flavour", sorted(_MOVES))
+def test_pull_push_and_copy_build_no_document_model(
+    flavour: str, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    seed_tags(anon_registry, unique_repository, ["1.0"])
+    modules = _modules_after(_MOVES[flavour] + _SAME_IMAGE, tmp_path, anon_registry.host,
+                             unique_repository)
+    assert {"registry_client.services._pull", "registry_client.services._copy",
+            "registry_client.services._push"} <= modules  # the check did all three
+    assert ("registry_client.aio._images" in modules) is (flavour == "asyncio")
     # and no progress events without a progress callback
     assert _loaded(modules, (*NOT_FOR_MOVING_IMAGES, "registry_client.progress")) == []
