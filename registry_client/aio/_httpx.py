@@ -39,7 +39,9 @@ def import_httpx() -> ModuleType:
     finally:
         if _CLI in sys.modules and sys.modules[_CLI] is None:
             del sys.modules[_CLI]
-    httpx.main = _cli_on_call(httpx.main)  # type: ignore[assignment]  # the fallback function
+    fallback = getattr(httpx, "main", None)
+    if fallback is not None:  # an httpx with no CLI entry point has nothing to put back
+        httpx.main = _cli_on_call(fallback)  # type: ignore[assignment]  # over httpx's fallback
     return httpx
 
 

@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 # what httpx's CLI module pulls in at import time
 CLI_PACKAGES = ("click", "rich", "pygments")
@@ -88,3 +89,18 @@ def test_a_later_import_of_the_cli_module_works() -> None:
         print(json.dumps({"command": type(main).__module__.split(".")[0]}))
     """)
     assert got == {"command": "click"}
+
+
+def test_an_httpx_without_a_cli_entry_point_is_imported_as_it_is(tmp_path: Path) -> None:
+    # a future httpx may drop `main` (or import its CLI lazily): nothing to put back
+    fake = tmp_path / "httpx"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("__version__ = '9.9'\n")
+    got = run_python(f"""
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import registry_client.aio, httpx, json
+        print(json.dumps({{"version": httpx.__version__, "main": hasattr(httpx, "main"),
+                           "stand_in_left": "httpx._main" in sys.modules}}))
+    """)
+    assert got == {"version": "9.9", "main": False, "stand_in_left": False}
