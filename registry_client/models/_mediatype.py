@@ -19,10 +19,9 @@ from typing import Any
 from ..errors import RegistryResponseError, SchemaV1NotSupportedError, UnknownSchemaError
 from ..mediatypes import (
     DOCKER_CONFIG,
-    DOCKER_MANIFEST_LIST,
     DOCKER_MANIFEST_V1,
     DOCKER_MANIFEST_V1_SIGNED,
-    DOCKER_MANIFEST_V2,
+    MANIFEST_TYPES,
     OCI_CONFIG,
     OCI_INDEX,
     OCI_MANIFEST,
@@ -32,8 +31,6 @@ from ..mediatypes import (
 __all__ = [
     "GENERIC_CONTENT_TYPES",
     "IMAGE_CONFIG_TYPES",
-    "INDEX_TYPES",
-    "MANIFEST_TYPES",
     "MAX_INDEX_ENTRIES",
     "bare_type",
     "manifest_media_type",
@@ -43,12 +40,6 @@ __all__ = [
 
 MAX_INDEX_ENTRIES = 1000
 """The most entries an image index / manifest list may have (more is refused as hostile)."""
-
-MANIFEST_TYPES = frozenset({DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX})
-"""The manifest media types the library reads (each has its model class)."""
-
-INDEX_TYPES = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
-"""The manifest media types that list other manifests."""
 
 GENERIC_CONTENT_TYPES = frozenset(
     {"", "application/json", "text/plain", "application/octet-stream", "binary/octet-stream"}
@@ -127,7 +118,7 @@ def _load(data: bytes | bytearray) -> Mapping[str, Any]:
 
 
 def manifest_type_for(document: Mapping[str, Any], content_type: str | None = None) -> str:
-    """Which manifest type (one of :data:`MANIFEST_TYPES`) a parsed JSON document is.
+    """Which manifest type (one of ``mediatypes.MANIFEST_TYPES``) a parsed JSON document is.
 
     The media type is decided by :func:`manifest_media_type`: ``content_type``
     (parameters ignored; generic types such as ``application/json`` count as absent),

@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import RegistryResponseError
+from ..mediatypes import INDEX_TYPES
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Platform, RawManifest
-from ..models._mediatype import INDEX_TYPES, MAX_INDEX_ENTRIES, manifest_type_for
+from ..models._mediatype import MAX_INDEX_ENTRIES, manifest_type_for
 from ..reference import is_valid_digest
 
 

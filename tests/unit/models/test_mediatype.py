@@ -14,11 +14,10 @@ from registry_client.errors import (
     SchemaV1NotSupportedError,
     UnknownSchemaError,
 )
+from registry_client.mediatypes import INDEX_TYPES, MANIFEST_TYPES
 from registry_client.models import manifest_class_for
 from registry_client.models._mediatype import (
     GENERIC_CONTENT_TYPES,
-    INDEX_TYPES,
-    MANIFEST_TYPES,
     manifest_media_type,
     manifest_type_for,
     specific_type,
