@@ -10,6 +10,7 @@ import os
 import re
 import stat
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -42,6 +43,7 @@ class Downloader:
     def download(
         self, digest: str, path: str | os.PathLike[str], *,
         progress: ProgressCallback | None = None, expected_size: int | None = None,
+        guard: Callable[[], object] | None = None,
     ) -> Flow[Path]:
         """Save a blob to ``path``: streamed, verified, and renamed into place only when right.
 
@@ -56,6 +58,9 @@ class Downloader:
         An interrupted download (Ctrl-C, a cancelled task) keeps its ``.partial`` for
         the next run; one called off because another transfer failed removes it.
 
+        ``guard()``, when given, runs first, in the same file work (an image pull checks
+        its layout's rules there): what it raises is raised.
+
         Raises:
             NotFoundError: the repository has no such blob.
             DigestMismatchError: the content does not match (nothing is left at ``path``;
@@ -65,10 +70,12 @@ class Downloader:
         """
         dest = Path(path)
         descriptor = _descriptor_of(dest)
-        # one hop to a worker thread for all the looking (the asyncio API pays for each)
-        looked: tuple[Path, Path | None, int | None] = yield Offload(functools.partial(
-            _prepare, os.fspath(path), dest, digest, descriptor))
-        dest, real, kept = looked
+        # One hop to a worker thread for all the looking and the lock (the asyncio API
+        # pays for each hop, several milliseconds when the other transfers keep the
+        # interpreter busy): the guard, the destination, the file in place, the lock.
+        looked: _Looked = yield Offload(functools.partial(
+            _prepare, os.fspath(path), dest, digest, descriptor, guard))
+        dest, real, kept, taken = looked
         if real is None:
             try:
                 yield from self._stream_into(digest, dest, progress, expected_size, descriptor)
@@ -83,29 +90,25 @@ class Downloader:
             return dest
         partial = real.with_name(real.name + ".partial")
         try:
-            yield from self._download_to(digest, real, partial, progress, expected_size)
+            yield from self._download_to(digest, real, partial, progress, expected_size, taken)
         except OSError as exc:
             raise _naming(exc, partial, dest) from None
         return dest
 
     def _download_to(
         self, digest: str, real: Path, partial: Path, progress: ProgressCallback | None,
-        expected_size: int | None,
+        expected_size: int | None, taken: _Taken | None,
     ) -> Flow[None]:
         # One download of ``real`` at a time (threads, tasks or processes): the others
-        # wait, then find the file in place and keep it.
-        while True:
-            lock = _Held(locked_file(partial, wait=False))
-            try:
-                looked: tuple[BinaryIO, int | None, Any, int] = yield Offload(
-                    functools.partial(_lock_and_look, lock, real, digest))
-                break
-            except BlockingIOError:
-                # Another download of it holds the lock. Waiting in flock would hold a
-                # worker thread all along: six asyncio pulls into one layout would take
-                # every thread of the loop's pool, the holder's file work among them.
-                yield Offload(functools.partial(time.sleep, LOCK_POLL))
-        out, kept, hasher, held = looked
+        # wait, then find the file in place and keep it. ``taken``: the lock, taken by
+        # the first look (None: another download held it then).
+        while taken is None:
+            # Another download of it holds the lock. Waiting in flock would hold a
+            # worker thread all along: six asyncio pulls into one layout would take
+            # every thread of the loop's pool, the holder's file work among them.
+            yield Offload(functools.partial(time.sleep, LOCK_POLL))
+            taken = yield Offload(functools.partial(_try_lock, real, partial, digest))
+        lock, out, kept, hasher, held = taken
         try:
             if kept is not None:
                 yield Offload(partial.unlink)
@@ -272,21 +275,41 @@ def write_out(out: BinaryIO, block: bytes) -> None:
 
 def _prepare(
     raw: str, dest: Path, digest: str, descriptor: int | None,
-) -> tuple[Path, Path | None, int | None]:
+    guard: Callable[[], object] | None = None,
+) -> _Looked:
     """What a download of ``digest`` to the user's ``raw`` path (``dest``) does: the path
     it writes, the file that path leads to (None: stream into a FIFO, device or
-    ``descriptor``), and the size of that file when it already holds the blob (None:
-    download it, into a directory that is made now)."""
+    ``descriptor``), the size of that file when it already holds the blob (None:
+    download it, into a directory that is made now) and, for a download, its lock taken
+    (None: another download holds it). ``guard()`` runs first."""
+    if guard is not None:
+        guard()
     if descriptor is not None:
-        return dest, None, None
+        return dest, None, None, None
     dest = _destination(raw, dest, digest)
     if _is_special(dest):
-        return dest, None, None
+        return dest, None, None, None
     real = Path(os.path.realpath(dest))
     kept = _in_place(real, digest)
-    if kept is None:
-        _make_parent(real, dest)
-    return dest, real, kept
+    if kept is not None:
+        return dest, real, kept, None
+    _make_parent(real, dest)
+    partial = real.with_name(real.name + ".partial")
+    try:
+        taken = _try_lock(real, partial, digest)
+    except OSError as exc:
+        raise _naming(exc, partial, dest) from None
+    return dest, real, None, taken
+
+
+def _try_lock(real: Path, partial: Path, digest: str) -> _Taken | None:
+    """Take the lock on ``partial`` and look (:func:`_lock_and_look`); None when another
+    download holds it."""
+    lock = _Held(locked_file(partial, wait=False))
+    try:
+        return (lock, *_lock_and_look(lock, real, digest))
+    except BlockingIOError:
+        return None
 
 
 class _Held:
@@ -306,6 +329,14 @@ class _Held:
         if not self.released:
             self.released = True
             self._lock.__exit__(None, None, None)
+
+
+_Taken = tuple[_Held, BinaryIO, int | None, Any, int]
+"""A download's lock on its ``.partial`` file, taken, and what :func:`_lock_and_look` saw."""
+
+_Looked = tuple[Path, Path | None, int | None, _Taken | None]
+"""What :func:`_prepare` found: the path written, the file it leads to, the size of that
+file when it holds the blob, the lock when it was free."""
 
 
 def _lock_and_look(lock: _Held, real: Path, digest: str) -> tuple[BinaryIO, int | None, Any, int]:

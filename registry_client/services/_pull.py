@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import mediatypes
-from .._events import skipped
 from .._flow import Flow, Gather, Offload
 from ..errors import PlatformNotFoundError, RegistryResponseError
 from ..layout import OCILayout
@@ -106,20 +104,13 @@ class Puller(ImageWorker):
         self, layout: OCILayout, d: Descriptor, progress: ProgressCallback | None
     ) -> Flow[None]:
         """Download one blob into ``layout`` unless it holds it already (and valid)."""
-        def where() -> Path | None:
-            # a download writes through symlinks (so: none out of the layout) and into
-            # FIFOs and devices (so: none of those left in blobs/, all regular files)
-            path = layout.writable_blob_path(d.digest)
-            if layout.has_blob(d.digest, d.size):
-                return None
-            path.parent.mkdir(parents=True, exist_ok=True)
-            return path
-
-        path = yield Offload(where)
-        if path is None:
-            skipped(progress, d.digest, d.size)
-            return
-        yield from self._blobs.download(d.digest, path, progress=progress, expected_size=d.size)
+        # A download writes through symlinks (so: none out of the layout) and into FIFOs
+        # and devices (so: none of those left in blobs/, all regular files): the guard
+        # checks that, in the download's own first file work, which keeps a valid blob
+        # it finds there (one hop to a worker thread before the GET in the asyncio API).
+        yield from self._blobs.download(
+            d.digest, layout.blob_path(d.digest), progress=progress, expected_size=d.size,
+            guard=partial(layout.writable_blob_path, d.digest))
 
     def _pick_platform(
         self, raw: RawManifest, entries: list[Descriptor], platform: str | Platform

@@ -32,6 +32,8 @@ from ._download import Downloader
 from ._fetch import BlobFetch
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..progress import ProgressCallback
     from ._upload_sessions import UploadSessions
     from ._upload_source import Relayed, UploadSource
@@ -100,11 +102,13 @@ class BlobFlows(Service):
     def download(
         self, digest: str, path: str | os.PathLike[str], *,
         progress: ProgressCallback | None = None, expected_size: int | None = None,
+        guard: Callable[[], object] | None = None,
     ) -> Flow[Path]:
-        """Save a blob to ``path``: streamed, verified, renamed into place only when right."""
+        """Save a blob to ``path``: streamed, verified, renamed into place only when right
+        (``guard()``: run first, in the download's first file work)."""
         check_digest(digest)
         return (yield from self._downloader.download(
-            digest, path, progress=progress, expected_size=expected_size))
+            digest, path, progress=progress, expected_size=expected_size, guard=guard))
 
     def upload(
         self, data: UploadData, *, digest: str | None = None, chunk_size: int | None = None,
