@@ -39,7 +39,7 @@ READ_SIZE = 1 << 20
 """Bytes one read may hand over (and the receive buffer of each connection)."""
 
 _FIRST_BUFFER = 64 * 1024
-"""A connection's receive buffer until an answer fills it."""
+"""A connection's receive buffer until a body the loop reads fills it."""
 
 _HEAD_SEARCH = 64 * 1024
 """How far into a read an answer's head is looked for (a longer head goes through h11
@@ -51,8 +51,9 @@ _Sockopts = typing.Iterable[
 
 class _Reader(asyncio.BufferedProtocol):
     """Receives a connection's bytes straight into a buffer of up to ``size`` bytes (a
-    small one until it fills: most answers are small, and many connections may be open);
-    the reader pauses only while the full-size buffer is full."""
+    small one until a body the loop reads fills it: most answers are small, many
+    connections may be open, and a worker thread reads a long body from the socket);
+    the reader pauses while the buffer is full."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -82,7 +83,11 @@ class _Reader(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         self.filled += nbytes
         full = self.filled == len(self.buffer)
-        if full and len(self.buffer) < self.size:  # a long answer: the full-size buffer
+        if full and len(self.buffer) < self.size and self._waiter is not None \
+                and not self.head:
+            # a long body the loop reads: the full-size buffer. Else (an answer's head
+            # waited for, or nobody waiting) reading pauses: a worker thread that takes
+            # a long body over reads the socket itself, and needs none of it copied here
             grown = bytearray(self.size)
             grown[: self.available] = memoryview(self.buffer)[self.start:self.filled]
             self.buffer, self.start, self.filled = grown, 0, self.available

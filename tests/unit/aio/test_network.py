@@ -294,6 +294,30 @@ async def test_a_connection_buffer_stays_small_until_an_answer_fills_it(
 
 
 @pytest.mark.anyio
+async def test_a_body_a_worker_thread_takes_over_is_not_received_by_the_loop_first(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A blob's answer fills the connection's first buffer with its head and the body's
+    start: reading pauses there (the thread that drains the body reads the socket), no
+    1 MiB buffer is made and filled by the loop only to be copied out again."""
+    body = os.urandom(8 * MiB)
+    port = server(_answer(_head(len(body)) + body))
+    sizes: list[int] = []
+    updated = network._Reader.buffer_updated
+
+    def spy(self: Any, nbytes: int) -> None:
+        updated(self, nbytes)
+        sizes.append(len(self.buffer))
+
+    monkeypatch.setattr(network._Reader, "buffer_updated", spy)
+    got = hashlib.sha256()
+    n = await arun(_download(got.update), AsyncShell(sender_for(port)))
+    assert n == len(body) and got.digest() == hashlib.sha256(body).digest()
+    assert sizes and max(sizes) == 64 * 1024
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize("hang_up", [False, True])
 async def test_an_idle_connection_is_judged_by_what_the_loop_received_without_a_poll(
     server: Callable[[Script], int], monkeypatch: pytest.MonkeyPatch, hang_up: bool,
