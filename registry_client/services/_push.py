@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .._flow import Flow, Gather, Offload
 from ..errors import LayoutError
@@ -13,7 +13,7 @@ from ..models import Descriptor, Image, RawManifest, manifest_media_type
 from ._light import distinct_largest_first
 from ._platforms import light_image
 from ._tree import manifest_tree
-from ._upload_source import CheckedFile
+from ._upload_source import CheckedFile, UploadSource
 from ._worker import ImageWorker
 from .blobs import BlobFlows
 
@@ -44,11 +44,40 @@ def send_layout_blob(
         DigestMismatchError: its content is not the blob's (naming the file); the upload
             is stopped before it is committed.
     """
-    f = yield Offload(partial(layout.open_blob, descriptor.digest, descriptor.size))
-    with f:
-        name = str(layout.blob_path(descriptor.digest))
-        yield from blobs.upload(CheckedFile(f, descriptor.digest, name),  # type: ignore[arg-type]
-                                digest=descriptor.digest, progress=progress)
+    opened: list[BinaryIO] = []
+
+    def open_source() -> UploadSource:
+        # one file work, once the registry is known not to have the blob: the file opened
+        # and checked, and a small one read into memory (its file closed at once)
+        f, source = _layout_source(layout, descriptor)
+        if f is not None:
+            opened.append(f)
+        return source
+
+    try:
+        yield from blobs.upload_opened(descriptor.digest, open_source, progress=progress)
+    finally:
+        for f in opened:
+            f.close()  # a file opened for reading: closing it waits on nothing
+
+
+def _layout_source(layout: OCILayout, descriptor: Descriptor,
+                   ) -> tuple[BinaryIO | None, UploadSource]:
+    """The upload source of a layout's blob file: opened (the layout's own, of its size)
+    and hashed as it is read -- a small one read into memory and checked now, its file
+    closed (None); else the file, for the caller to close after the upload."""
+    f = layout.open_blob(descriptor.digest, descriptor.size)
+    try:
+        checked = CheckedFile(f, descriptor.digest, str(layout.blob_path(descriptor.digest)))
+        if checked.size <= CheckedFile.IN_MEMORY:
+            checked.preload()
+            f.close()
+        source = UploadSource(checked, checked.size, descriptor.digest,  # type: ignore[arg-type]
+                              owned=False)
+    except BaseException:
+        f.close()
+        raise
+    return (None if checked.preloaded else f), source
 
 
 class Pusher(ImageWorker):

@@ -113,7 +113,7 @@ class Uploader:
             and (src.size <= MONOLITHIC_MAX or not src.stream.seekable())
             and not (checked and src.size > CheckedFile.IN_MEMORY)
         )
-        if isinstance(src.stream, CheckedFile) and monolithic:
+        if isinstance(src.stream, CheckedFile) and monolithic and not src.stream.preloaded:
             yield Offload(src.stream.preload)  # checked before any request
         started(self.progress, src.digest or "", src.size, "upload")
         resumed = yield from self._resume_from_state()
@@ -342,8 +342,12 @@ class Uploader:
             yield from self._patch(None, offset, length)
             offset += length
         if isinstance(src.stream, CheckedFile):
-            # a layout's file: nothing is committed unless it is right
-            yield Offload(src.stream.check)
+            # a layout's file: nothing is committed unless it is right (a file work only
+            # when a resume skipped bytes the hash still needs read; else a comparison)
+            if src.stream.complete:
+                src.stream.check()
+            else:
+                yield Offload(src.stream.check)
         yield from self._put_final(src.digest, b"", 0)
         return src.digest
 
@@ -391,9 +395,9 @@ class Uploader:
             end = sent_from + size - 1
             body: bytes | CountingBody
             if chunk is None:
-                yield Offload(functools.partial(
-                    self.source.stream.seek, self.source.start + sent_from))
-                body = CountingBody(self.source.stream, size, self.advance)
+                # moved to its place by the thread that reads it (no hop to one for that)
+                body = CountingBody(self.source.stream, size, self.advance,
+                                    at=self.source.start + sent_from)
             else:
                 body = chunk[sent_from - offset:]
             try:

@@ -59,6 +59,11 @@ class UploadSource:
             src.digest = f"sha256:{h.hexdigest()}"
         return src
 
+    @property
+    def owned(self) -> bool:
+        """True when this source opened its file (so :meth:`close` closes it)."""
+        return self._owned
+
     def close(self) -> None:
         """Close the file when this source opened it."""
         if self._owned:
@@ -87,6 +92,7 @@ class CheckedFile:
         self._hasher = new_hasher(digest)
         self._hashed = 0  # the bytes 0 .. _hashed-1 went through the hasher, in order
         self._pos = f.tell()
+        self._preloaded = False
 
     def readable(self) -> bool:
         return True
@@ -109,6 +115,16 @@ class CheckedFile:
             self._hashed = self._pos
         return data
 
+    @property
+    def preloaded(self) -> bool:
+        """True once :meth:`preload` has read the file into memory."""
+        return self._preloaded
+
+    @property
+    def complete(self) -> bool:
+        """True when every byte went through the hasher: :meth:`check` reads nothing."""
+        return self._hashed >= self.size
+
     def preload(self) -> None:
         """Read the whole (small) file into memory and check it, before any request.
 
@@ -121,6 +137,7 @@ class CheckedFile:
         self.check()
         self._f = io.BytesIO(data)
         self._pos = 0
+        self._preloaded = True
 
     def verify(self) -> None:
         """At the blob's last byte (a streamed body's last block): check the digest.
@@ -160,11 +177,18 @@ class CountingBody:
     Also an iterable of blocks, for a shell that sends iterables (the asyncio one, which
     iterates it in a worker thread: reading the file never blocks its event loop)."""
 
-    def __init__(self, stream: IO[bytes], length: int, advance: Callable[[int], None]) -> None:
+    def __init__(self, stream: IO[bytes], length: int, advance: Callable[[int], None], *,
+                 at: int | None = None) -> None:
         self._advance = advance
         self._src = stream
         self._seekable = self._src.seekable()
-        self._start = self._src.tell() if self._seekable else 0
+        if at is None:
+            self._start = self._src.tell() if self._seekable else 0
+        else:
+            self._start = at
+        # ``at``: the stream is moved there by the first read, in the thread that reads it
+        # (so the flow that makes the body does no file work of its own for it)
+        self._move = at is not None
         self._length = length
         self._sent = 0
 
@@ -180,6 +204,9 @@ class CountingBody:
         if left <= 0:
             return b""
         check_cancelled()  # another blob of the same transfer failed: stop sending
+        if self._move:
+            self._move = False
+            self._src.seek(self._start + self._sent)
         block = self._src.read(left if n is None or n < 0 else min(n, left, 4 * CHUNK))
         self._sent += len(block)
         if self._sent >= self._length:
@@ -200,6 +227,7 @@ class CountingBody:
     def seek(self, pos: int, whence: int = 0) -> int:
         self._advance(-self._sent + pos)
         self._src.seek(self._start + pos)
+        self._move = False
         self._sent = pos
         return pos
 

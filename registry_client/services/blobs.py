@@ -117,7 +117,6 @@ class BlobFlows(Service):
     ) -> Flow[Descriptor]:
         """Upload a blob unless the repository already has it; its descriptor."""
         # the upload machinery loads with the first upload, not with every pull
-        from ._upload import Uploader
         from ._upload_source import UploadSource
 
         if digest is not None:
@@ -125,17 +124,56 @@ class BlobFlows(Service):
         source: UploadSource = yield Offload(functools.partial(
             UploadSource.from_data, data, digest))
         try:
-            present = (yield from self._present(source.digest)) if source.digest else None
+            present = (yield from self._skip_present(source.digest, progress, state_file)
+                       ) if source.digest else None
             if present is not None:
-                if state_file is not None:  # a session saved by an earlier run is not needed
-                    yield from self._sessions.forget_state(state_file)
-                skipped(progress, present.digest, present.size)
-                return Descriptor(media_type=OCTET_STREAM, digest=present.digest,
-                                  size=present.size)
-            uploader = Uploader(self._endpoint, self._sessions, source, chunk_size, progress,
-                                state_file)
-            return (yield from uploader.run())
+                return present
+            return (yield from self._send(source, chunk_size, progress, state_file))
         finally:
+            yield from self._close(source)
+
+    def upload_opened(
+        self, digest: str, open_source: Callable[[], UploadSource], *,
+        progress: ProgressCallback | None = None,
+    ) -> Flow[Descriptor]:
+        """:meth:`upload` of the blob ``digest`` unless the repository has it, from the
+        source ``open_source()`` makes -- only then, in one file work (an image push opens
+        a layout's blob file, checks it and makes its source there)."""
+        present = yield from self._skip_present(digest, progress, None)
+        if present is not None:
+            return present
+        source: UploadSource = yield Offload(open_source)
+        try:
+            return (yield from self._send(source, None, progress, None))
+        finally:
+            yield from self._close(source)
+
+    def _skip_present(
+        self, digest: str, progress: ProgressCallback | None,
+        state_file: str | os.PathLike[str] | None,
+    ) -> Flow[Descriptor | None]:
+        """The blob's descriptor when the repository has it (reported skipped), else None."""
+        present = yield from self._present(digest)
+        if present is None:
+            return None
+        if state_file is not None:  # a session saved by an earlier run is not needed
+            yield from self._sessions.forget_state(state_file)
+        skipped(progress, present.digest, present.size)
+        return Descriptor(media_type=OCTET_STREAM, digest=present.digest, size=present.size)
+
+    def _send(
+        self, source: UploadSource, chunk_size: int | None, progress: ProgressCallback | None,
+        state_file: str | os.PathLike[str] | None,
+    ) -> Flow[Descriptor]:
+        from ._upload import Uploader  # with the first upload (see upload)
+
+        uploader = Uploader(self._endpoint, self._sessions, source, chunk_size, progress,
+                            state_file)
+        return (yield from uploader.run())
+
+    @staticmethod
+    def _close(source: UploadSource) -> Flow[None]:
+        if source.owned:  # else closing it is its opener's: no file work here
             yield Offload(source.close)
 
     def upload_stream(
