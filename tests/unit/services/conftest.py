@@ -13,6 +13,8 @@ import requests_mock
 
 import registry_client.requester as requester_mod
 from registry_client import NullAuthenticator, Registry, TokenAuthenticator
+from registry_client._flow import Effect
+from registry_client.services._shell import BlockingShell
 
 MockedRegistry = tuple[Registry, requests_mock.Adapter]
 
@@ -72,3 +74,18 @@ def token_challenged() -> TokenChallenged:
         return reg, adapter, answer
 
     return make
+
+
+@pytest.fixture
+def performed(monkeypatch: pytest.MonkeyPatch) -> list[Effect]:
+    """The effects the blocking shell performs from now on, in order (a flow's requests,
+    reads and file work: each file work is a hop to a worker thread in the asyncio API)."""
+    seen: list[Effect] = []
+    perform = BlockingShell.perform
+
+    def spy(self: BlockingShell, effect: Effect) -> Any:
+        seen.append(effect)
+        return perform(self, effect)
+
+    monkeypatch.setattr(BlockingShell, "perform", spy)
+    return seen

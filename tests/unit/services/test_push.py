@@ -4,9 +4,7 @@ upload, none between its requests or after them, none for a blob the registry ha
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,26 +15,13 @@ import requests_mock
 from registry_client import Registry
 from registry_client._flow import Call, Effect, Offload
 from registry_client.layout import OCILayout
-from registry_client.services._shell import BlockingShell
 from registry_client.services._upload_source import CheckedFile
+from registry_client.testing._image import build_image, sha256_digest
 
 BASE = "https://registry.example"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-CONFIG = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
-LAYER = os.urandom(CheckedFile.IN_MEMORY + 1024)  # over IN_MEMORY: sent in a PATCH
-
-
-def _digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-MANIFEST = json.dumps({
-    "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-               "digest": _digest(CONFIG), "size": len(CONFIG)},
-    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                "digest": _digest(LAYER), "size": len(LAYER)}],
-}).encode()
+# a layer over IN_MEMORY (sent in a PATCH) and a config under it (read into memory)
+IMAGE = build_image("app", "linux/amd64", "oci", [CheckedFile.IN_MEMORY + 1024],
+                    random.Random(7), None, "2024-01-02T03:04:05Z")
 
 Env = tuple[Registry, requests_mock.Adapter]
 
@@ -45,10 +30,10 @@ Env = tuple[Registry, requests_mock.Adapter]
 def layout(tmp_path: Path) -> Path:
     lay = OCILayout(tmp_path / "layout")
     lay.init()
-    for data in (CONFIG, LAYER, MANIFEST):
-        lay.write_blob(_digest(data), data)
-    lay.add_manifest({"mediaType": OCI_MANIFEST, "digest": _digest(MANIFEST),
-                      "size": len(MANIFEST)}, "1.0")
+    for digest, data in {**IMAGE.blobs, IMAGE.digest: IMAGE.manifest}.items():
+        lay.write_blob(digest, data)
+    lay.add_manifest({"mediaType": IMAGE.media_type, "digest": IMAGE.digest,
+                      "size": IMAGE.size}, "1.0")
     return tmp_path / "layout"
 
 
@@ -70,7 +55,7 @@ def env(mocked_registry: Callable[..., Env]) -> Env:
         body = request.body if isinstance(request.body, bytes | None) else request.body.read()
         data = received.pop("s1", b"") + (body or b"")
         digest = request.qs["digest"][0]
-        assert _digest(data) == digest
+        assert sha256_digest(data) == digest
         context.status_code = 201
         context.headers["Docker-Content-Digest"] = digest
         return b""
@@ -81,35 +66,30 @@ def env(mocked_registry: Callable[..., Env]) -> Env:
     adapter.register_uri("PATCH", session, content=patch)
     adapter.register_uri("PUT", session, content=put)
     adapter.register_uri("PUT", f"{BASE}/v2/app/manifests/1.0", status_code=201,
-                         headers={"Docker-Content-Digest": _digest(MANIFEST)})
+                         headers={"Docker-Content-Digest": IMAGE.digest})
     return reg, adapter
 
 
-def _effects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The effects the blocking shell performs from now on: ``file``, or the request's
-    method (``PUT manifest`` for the manifest)."""
-    seen: list[str] = []
-    perform = BlockingShell.perform
-
-    def spy(self: BlockingShell, effect: Effect) -> Any:
+def _labels(effects: list[Effect]) -> list[str]:
+    """``file`` for a file work, else the request's method (``PUT manifest`` for the
+    manifest)."""
+    labels = []
+    for effect in effects:
         if isinstance(effect, Offload):
-            seen.append("file")
+            labels.append("file")
         elif isinstance(effect, Call):
             manifest = "/manifests/" in effect.request.target
-            seen.append(f"{effect.request.verb}{' manifest' if manifest else ''}")
-        return perform(self, effect)
-
-    monkeypatch.setattr(BlockingShell, "perform", spy)
-    return seen
+            labels.append(f"{effect.request.verb}{' manifest' if manifest else ''}")
+    return labels
 
 
 def test_a_blob_takes_one_file_hop_once_it_is_known_missing_and_none_after(
-    env: Env, layout: Path, monkeypatch: pytest.MonkeyPatch,
+    env: Env, layout: Path, performed: list[Effect],
 ) -> None:
     reg, adapter = env
-    seen = _effects(monkeypatch)
     reg.max_workers = 1  # one blob at a time, so the effects of one blob follow each other
     reg.repository("app").images.push(layout, "1.0")
+    seen = _labels(performed)
     # the layout read (what it is, the entry, the manifest, every blob file checked); then
     # per blob, largest first: the HEAD that finds it missing, one hop that opens the file
     # (and reads a small one into memory), the upload's requests; then the manifest, and
@@ -122,12 +102,12 @@ def test_a_blob_takes_one_file_hop_once_it_is_known_missing_and_none_after(
 
 
 def test_a_blob_the_registry_has_is_not_opened(
-    env: Env, layout: Path, monkeypatch: pytest.MonkeyPatch,
+    env: Env, layout: Path, performed: list[Effect],
 ) -> None:
     reg, adapter = env
     adapter.register_uri("HEAD", requests_mock.ANY, status_code=200,
                          headers={"Content-Length": "1"})
-    seen = _effects(monkeypatch)
     reg.max_workers = 1
     reg.repository("app").images.push(layout, "1.0")
+    seen = _labels(performed)
     assert seen == ["file", "file", "file", "file", "HEAD", "HEAD", "PUT manifest", "file"], seen
