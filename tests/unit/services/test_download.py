@@ -4,12 +4,19 @@ and errors that name the user's path, never the ``.partial`` file."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import io
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests_mock
 
+from registry_client import Registry
+from registry_client._locks import locked_file
 from registry_client.services import _download
 from registry_client.services._download import _descriptor_of, _destination, _naming
 
@@ -77,3 +84,29 @@ def test_blocks_go_to_the_file_in_writes_of_at_most_file_write_bytes() -> None:
     _download.write_out(out, b"small")
     assert out.getvalue() == block + b"small"
     assert max(sizes) <= _download.FILE_WRITE and len(sizes) == 6
+
+
+def test_a_download_waits_while_another_holds_the_lock_then_keeps_what_it_put_in_place(
+    mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]], tmp_path: Path,
+) -> None:
+    # The first look takes the .partial lock when it is free; here another download holds
+    # it, so this one polls, and once the holder has put the blob in place and let go, it
+    # keeps that file: no request for the blob's bytes, no .partial left.
+    reg, adapter = mocked_registry(retries=0)
+    data = b"blob" * 1000
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    adapter.register_uri("GET", f"https://registry.example/v2/app/blobs/{digest}",
+                         content=data)
+    dest = tmp_path / "blob"
+    done: list[Path] = []
+    with locked_file(tmp_path / "blob.partial"):
+        worker = threading.Thread(
+            target=lambda: done.append(reg.repository("app").blobs.download(digest, dest)))
+        worker.start()
+        time.sleep(5 * _download.LOCK_POLL)
+        assert worker.is_alive() and not done  # waiting for the lock
+        dest.write_bytes(data)  # the holder's download, renamed into place
+    worker.join(10)
+    assert done == [dest] and dest.read_bytes() == data
+    assert not (tmp_path / "blob.partial").exists()
+    assert not [r for r in adapter.request_history if "/blobs/" in r.path]
