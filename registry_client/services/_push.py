@@ -67,17 +67,19 @@ def _layout_source(layout: OCILayout, descriptor: Descriptor,
     and hashed as it is read -- a small one read into memory and checked now, its file
     closed (None); else the file, for the caller to close after the upload."""
     f = layout.open_blob(descriptor.digest, descriptor.size)
+    held: BinaryIO | None = f
     try:
         checked = CheckedFile(f, descriptor.digest, str(layout.blob_path(descriptor.digest)))
-        if checked.size <= CheckedFile.IN_MEMORY:
+        if checked.size <= CheckedFile.IN_MEMORY:  # goes in one PUT, checked before it
             checked.preload()
             f.close()
+            held = None
         source = UploadSource(checked, checked.size, descriptor.digest,  # type: ignore[arg-type]
                               owned=False)
     except BaseException:
         f.close()
         raise
-    return (None if checked.preloaded else f), source
+    return held, source
 
 
 class Pusher(ImageWorker):

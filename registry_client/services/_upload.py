@@ -103,18 +103,17 @@ class Uploader:
         # that cannot be rewound (a copy from another registry): chunking it would buy
         # no resume, only requests. Large files go in chunks streamed from the file. A
         # layout's blob file (nothing on disk is trusted) is checked before its upload
-        # is committed: one that fits in memory before any request, a larger one in
-        # PATCHes hashed as they go, so the committing PUT is never sent for bad bytes
-        # (one PATCH more than a single PUT would cost, for files over IN_MEMORY).
-        checked = isinstance(src.stream, CheckedFile)
+        # is committed: one its opener read into memory (CheckedFile.preload, up to
+        # IN_MEMORY) before any request, a larger one in PATCHes hashed as they go, so
+        # the committing PUT is never sent for bad bytes (one PATCH more than a single
+        # PUT would cost).
+        unchecked = isinstance(src.stream, CheckedFile) and not src.stream.preloaded
         monolithic = (
             self.chunk_size is None and self.state_file is None and src.size is not None
             and src.digest is not None
             and (src.size <= MONOLITHIC_MAX or not src.stream.seekable())
-            and not (checked and src.size > CheckedFile.IN_MEMORY)
+            and not unchecked
         )
-        if isinstance(src.stream, CheckedFile) and monolithic and not src.stream.preloaded:
-            yield Offload(src.stream.preload)  # checked before any request
         started(self.progress, src.digest or "", src.size, "upload")
         resumed = yield from self._resume_from_state()
         if not resumed:
