@@ -132,13 +132,10 @@ def manifest_type_for(document: Mapping[str, Any], content_type: str | None = No
     """
     version = document.get("schemaVersion")
     own = document.get("mediaType")
-    if (type(version) is int and version == 1) or (
-            isinstance(own, str) and bare_type(own) in SCHEMA1_TYPES):
-        raise SchemaV1NotSupportedError(
-            "the registry sent a Docker schema1 manifest, which is not supported"
-        )
-    media = manifest_media_type(document, content_type)
-    if media in SCHEMA1_TYPES:
+    # schema1 by the document itself first: deciding the media type of one can raise
+    if ((type(version) is int and version == 1)
+            or (isinstance(own, str) and bare_type(own) in SCHEMA1_TYPES)
+            or (media := manifest_media_type(document, content_type)) in SCHEMA1_TYPES):
         raise SchemaV1NotSupportedError(
             "the registry sent a Docker schema1 manifest, which is not supported"
         )
