@@ -63,6 +63,10 @@ class TransferQueue(Generic[_T]):
         return self._items.pop() if small_end else self._items.popleft()
 
 
+SIGNAL_SLICE = 0.1
+"""Seconds a caller waiting for its workers sleeps at most before it looks for a Ctrl-C."""
+
+
 def transfer_slots(items: int, workers: int) -> list[bool]:
     """The slots a transfer of ``items`` runs on with ``workers``: for each, whether it
     takes from the small end. One item or one worker: a single slot, largest first."""
@@ -207,7 +211,10 @@ def _on_threads(fn: Callable[[_T], object], queue: TransferQueue[_T],
                 raise
         go.set()
         with stopped:
-            stopped.wait_for(all_stopped)
+            # in slices: a Ctrl-C whose signal lands just before the caller blocks
+            # interrupts no system call, and is raised only when the caller wakes
+            while not stopped.wait_for(all_stopped, timeout=SIGNAL_SLICE):
+                pass
     except BaseException:
         # Ctrl-C (or a thread that could not start): the workers stop at their next
         # block, keeping what they received (an interrupted pull resumes from its

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import signal
 import threading
 import time
@@ -151,6 +152,41 @@ def test_an_interrupt_of_the_caller_stops_the_workers_before_it_is_raised() -> N
     with pytest.raises(KeyboardInterrupt):
         transfer(fn, [100, 90], workers=2)
     assert stopped == ["interrupted", "interrupted"]
+
+
+def test_an_interrupt_that_lands_outside_a_system_call_is_not_lost_while_waiting() -> None:
+    # A SIGINT handled just before the waiting caller blocks on its lock interrupts no
+    # system call, so nothing wakes the caller to raise KeyboardInterrupt: the Ctrl-C
+    # would wait for the whole transfer. _thread.interrupt_main() is exactly that case
+    # (the signal's flag set, no system call interrupted), every time.
+    assert threading.current_thread() is threading.main_thread()
+    running = threading.Semaphore(0)
+    stopped: list[str] = []
+    lock = threading.Lock()
+
+    def fn(_size: int) -> None:
+        running.release()
+        try:
+            for _ in range(400):  # 2 s at most
+                check_cancelled()
+                time.sleep(0.005)
+        except Interrupted:
+            with lock:
+                stopped.append("interrupted")
+            raise
+
+    def interrupt_soon() -> None:
+        for _ in range(2):
+            running.acquire(timeout=5)
+        time.sleep(0.05)  # the caller is blocked in its wait by now
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt_soon, daemon=True).start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        transfer(fn, [100, 90], workers=2)
+    assert stopped == ["interrupted", "interrupted"]
+    assert time.monotonic() - t0 < 1.0
 
 
 def test_after_a_failure_parallel_starts_no_new_item_and_raises() -> None:
