@@ -88,7 +88,7 @@ class Repository(RepositoryName):
         """Whole images: pull, push, copy, inspect, platforms, artifacts."""
         return services.ImageService(
             self.requester, self.name, manifests=self.manifests, blobs=self.blobs,
-            tags=self.tags, max_workers=self._max_workers,
+            max_workers=self._max_workers,
         )
 
     @cached_property

@@ -29,7 +29,6 @@ from ._base import Service
 from ._platforms import platform_of_entry, read_config
 from .blobs import BlobFlows, BlobService
 from .manifests import ManifestFlows, ManifestService
-from .tags import TagService
 
 if TYPE_CHECKING:
     from ..models import (
@@ -322,10 +321,9 @@ class ImageService(Service):
 
     def __init__(
         self, requester: Requester, repository: str, *, manifests: ManifestService,
-        blobs: BlobService, tags: TagService, max_workers: int = 4,
+        blobs: BlobService, max_workers: int = 4,
     ) -> None:
         super().__init__(requester, repository)
-        self._tags = tags
         self.flows = ImageFlows(requester, repository, manifests=manifests.flows,
                                 blobs=blobs.flows, max_workers=max_workers)
         """The protocol of these operations, as flows (the asyncio flavour runs them too)."""

@@ -4,7 +4,10 @@ one after its bytes."""
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,3 +84,46 @@ def test_a_blob_the_layout_holds_costs_one_hop_and_no_request(
     assert blob_gets == []
     # check the layout, the manifest, init, one look per blob, the index: no blob work
     assert seen == ["file", "GET 1.0", "file", "file", "file", "file", "file"], seen
+
+
+# What a pull does not use, it does not import: every module costs the first pull of a
+# process its import time, inside the operation (``repo.images`` loads lazily).
+_NOT_FOR_A_PULL = (
+    "tarfile", "gzip", "cattrs", "registry_client.models._converter",
+    "registry_client.models.manifest", "registry_client.services.tags",
+    "registry_client.services._archive", "registry_client.services._copy",
+    "registry_client.services._push", "registry_client.services._export",
+)
+
+_PULL_IN_A_FRESH_PROCESS = """
+import json, sys
+from pathlib import Path
+import requests, requests_mock
+from registry_client import NullAuthenticator, Registry
+spec = json.loads(Path(sys.argv[1]).read_text())
+session = requests.Session()
+adapter = requests_mock.Adapter()
+session.mount("https://", adapter)
+adapter.register_uri("GET", spec["base"] + "/manifests/1.0",
+                     content=bytes.fromhex(spec["manifest"]),
+                     headers={"Content-Type": spec["media_type"]})
+for digest, data in spec["blobs"].items():
+    adapter.register_uri("GET", spec["base"] + "/blobs/" + digest, content=bytes.fromhex(data))
+with Registry("registry.example", session=session, authenticator=NullAuthenticator()) as reg:
+    reg.repository("app").images.pull("1.0", spec["out"])
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_a_pull_imports_none_of_the_machinery_it_does_not_use(tmp_path: Path) -> None:
+    spec = {"base": f"{BASE}/v2/app", "manifest": IMAGE.manifest.hex(),
+            "media_type": IMAGE.media_type, "out": str(tmp_path / "out"),
+            "blobs": {d: data.hex() for d, data in IMAGE.blobs.items()}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    done = subprocess.run([sys.executable, "-c", _PULL_IN_A_FRESH_PROCESS,
+                           str(tmp_path / "spec.json")],
+                          capture_output=True, text=True, timeout=60, check=True)
+    loaded = set(json.loads(done.stdout))
+    assert "registry_client.services._pull" in loaded  # the pull did run here
+    assert sorted(loaded.intersection(_NOT_FOR_A_PULL)) == []
+    assert (tmp_path / "out" / "index.json").is_file()
