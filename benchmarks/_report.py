@@ -97,7 +97,8 @@ def async_vs_sync(results: dict[str, dict[str, Any]]) -> str | None:
     t, s = row.get("median_s"), sync.get("median_s")
     if not (t and s):
         return None
-    return (f"{RCA}: {t:.3f} s = {t / s:.2f} x the time of {RC} ({s:.3f} s); "
+    return (f"{RCA}: {t:.3f} s = {t / s:.2f} x the time of {RC} ({s:.3f} s)"
+            f"{_paired_text(row, sync)}; "
             f"CPU {_fmt(row.get('cpu_s'), '.2f')} s vs {_fmt(sync.get('cpu_s'), '.2f')} s")
 
 
@@ -117,7 +118,8 @@ def _time_goals(w: str, res: dict[str, Any], client: str, limit: float,
     goals = []
     if t and f:
         goals.append(_goal(f"{w}-curl", w, client, f"{label} <= {limit:g} x sequential curl floor",
-                           f"{t:.3f} s = {t / f:.2f} x curl ({f:.3f} s)", t <= limit * f,
+                           f"{t:.3f} s = {t / f:.2f} x curl ({f:.3f} s){_paired_text(row, floor)}",
+                           t <= limit * f,
                            "" if t <= limit * f else
                            f"needs <= {limit * f:.3f} s; {t - limit * f:.3f} s over"))
     else:
@@ -204,7 +206,8 @@ def evaluate_goals(results: dict[str, dict[str, Any]], ctx: dict[str, Any]) -> l
         t, s = row.get("median_s"), sync.get("median_s")
         goals.append(_goal(
             f"{w}-async", w, RCA, f"asyncio {name} at least as fast as the blocking row",
-            f"{t:.3f} s vs {s:.3f} s = {t / s:.2f} x" if t and s else _missing(row, sync),
+            f"{t:.3f} s vs {s:.3f} s = {t / s:.2f} x{_paired_text(row, sync)}" if t and s
+            else _missing(row, sync),
             (t <= s) if t and s else None))
         if w == "d":
             goals.append(_goal("d-async-token", "d", RCA,
@@ -279,8 +282,30 @@ def _ratio_goal(gid: str, w: str, client: str, row: dict[str, Any], floor: dict[
     if not (t and f):
         return _goal(gid, w, client, text, _missing(row, floor), None)
     ok = t <= limit * f
-    return _goal(gid, w, client, text, f"{t:.3f} s = {t / f:.2f} x {floor_name} ({f:.3f} s)",
+    return _goal(gid, w, client, text,
+                 f"{t:.3f} s = {t / f:.2f} x {floor_name} ({f:.3f} s){_paired_text(row, floor)}",
                  ok, "" if ok else f"needs <= {limit * f:.3f} s; {t - limit * f:.3f} s over")
+
+
+def paired(row: dict[str, Any], floor: dict[str, Any]) -> tuple[float, int] | None:
+    """The median of the run-by-run ratios ``row`` / ``floor``, and the number of pairs.
+
+    Run i of every row was measured in the same round (the rows take turns, in an order
+    that rotates each round), so a pair shares the machine's moment: on a machine whose
+    speed drifts, its ratio is steadier than the ratio of the two medians. None with
+    fewer than 3 pairs of successful runs.
+    """
+    pairs = [(a["time_s"], b["time_s"])
+             for a, b in zip(row.get("runs", []), floor.get("runs", []), strict=False)
+             if a.get("ok") and b.get("ok") and a.get("time_s") and b.get("time_s")]
+    if len(pairs) < 3:
+        return None
+    return statistics.median(a / b for a, b in pairs), len(pairs)
+
+
+def _paired_text(row: dict[str, Any], floor: dict[str, Any]) -> str:
+    got = paired(row, floor)
+    return f"; paired median {got[0]:.2f} x over {got[1]} rounds" if got else ""
 
 
 def _per_request_cpu(row: dict[str, Any]) -> float | None:
@@ -511,6 +536,10 @@ this page and `benchmarks/RESULTS.json`.
   doing the same requests (tag list, one HEAD per tag, one GET per manifest and per
   config) with `xargs -P4`.
 * Goals are the issue's, never loosened: `short` means missed, with the measured numbers.
+  A goal against another row also gives the **paired median**: the median of the ratios of
+  the runs of one round (the rows take turns, in an order that rotates each round, so a
+  pair shares the machine's moment) -- steadier than the ratio of the medians on a machine
+  whose speed drifts. The verdict is the ratio of the medians'.
 """
 
 
