@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from registry_client.cli import main
+from registry_client.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -182,3 +182,33 @@ def test_pull_push_and_copy_build_no_document_model(
     assert ("registry_client.aio._images" in modules) is (flavour == "asyncio")
     # and no progress events without a progress callback
     assert _loaded(modules, (*NOT_FOR_MOVING_IMAGES, "registry_client.progress")) == []
+
+
+# -- the command's exit ------------------------------------------------------------------------
+
+def test_the_command_is_run_which_exits_with_main_s_status(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+    from importlib.metadata import entry_points
+
+    import registry_client.cli as cli
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "registry-client"]
+    assert script.value == "registry_client.cli:run"
+    calls: list[str] = []
+    monkeypatch.setattr(cli, "main", lambda: calls.append("main") or 3)
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    with pytest.raises(SystemExit) as exited:
+        cli.run()
+    assert exited.value.code == 3
+    # the interpreter's exit then skips the garbage collector's walk over every object
+    # left (15-25 ms of each command), once main is done with them
+    assert calls == ["main", "freeze"]
+
+
+def test_python_m_registry_client_runs_the_command_too(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "registry_client", "parse", "alpine"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "docker.io" in done.stdout
