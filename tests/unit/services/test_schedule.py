@@ -124,34 +124,47 @@ def test_no_item_starts_before_every_slot_has_its_thread(
     assert seen == [4, 4, 4, 4]
 
 
+class _Interruptible:
+    """Transfer items that run ``ticks`` x 5 ms, stopping at a ``check_cancelled`` each
+    tick, and record their interruption; an interrupt of the main thread once two run."""
+
+    def __init__(self, ticks: int) -> None:
+        self.ticks = ticks  # bounded: a lost interrupt fails the test, never hangs it
+        self.running = threading.Semaphore(0)
+        self.stopped: list[str] = []
+        self._lock = threading.Lock()
+
+    def item(self, _size: int) -> None:
+        self.running.release()
+        try:
+            for _ in range(self.ticks):
+                check_cancelled()
+                time.sleep(0.005)
+        except Interrupted:
+            with self._lock:
+                self.stopped.append("interrupted")
+            raise
+
+    def interrupt_once_two_run(self, interrupt: Callable[[], None], delay: float = 0.0) -> None:
+        def soon() -> None:
+            for _ in range(2):
+                self.running.acquire(timeout=5)
+            time.sleep(delay)
+            interrupt()
+
+        threading.Thread(target=soon, daemon=True).start()
+
+
 def test_an_interrupt_of_the_caller_stops_the_workers_before_it_is_raised() -> None:
     # Ctrl-C in the waiting caller: the running items stop at their next block (here:
     # check_cancelled) and the caller returns only when every worker has stopped.
     assert threading.current_thread() is threading.main_thread()  # where SIGINT goes
-    running = threading.Semaphore(0)
-    stopped: list[str] = []
-
-    def fn(_size: int) -> None:
-        running.release()
-        try:
-            for _ in range(1000):  # 5 s at most: a lost interrupt fails, not hangs
-                check_cancelled()
-                time.sleep(0.005)
-        except Interrupted:
-            with lock:
-                stopped.append("interrupted")
-            raise
-
-    def interrupt_soon() -> None:
-        for _ in range(2):
-            running.acquire(timeout=5)
-        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
-
-    lock = threading.Lock()
-    threading.Thread(target=interrupt_soon, daemon=True).start()
+    items = _Interruptible(ticks=1000)  # 5 s at most
+    items.interrupt_once_two_run(
+        lambda: signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT))
     with pytest.raises(KeyboardInterrupt):
-        transfer(fn, [100, 90], workers=2)
-    assert stopped == ["interrupted", "interrupted"]
+        transfer(items.item, [100, 90], workers=2)
+    assert items.stopped == ["interrupted", "interrupted"]
 
 
 def test_an_interrupt_that_lands_outside_a_system_call_is_not_lost_while_waiting() -> None:
@@ -160,32 +173,13 @@ def test_an_interrupt_that_lands_outside_a_system_call_is_not_lost_while_waiting
     # would wait for the whole transfer. _thread.interrupt_main() is exactly that case
     # (the signal's flag set, no system call interrupted), every time.
     assert threading.current_thread() is threading.main_thread()
-    running = threading.Semaphore(0)
-    stopped: list[str] = []
-    lock = threading.Lock()
-
-    def fn(_size: int) -> None:
-        running.release()
-        try:
-            for _ in range(400):  # 2 s at most
-                check_cancelled()
-                time.sleep(0.005)
-        except Interrupted:
-            with lock:
-                stopped.append("interrupted")
-            raise
-
-    def interrupt_soon() -> None:
-        for _ in range(2):
-            running.acquire(timeout=5)
-        time.sleep(0.05)  # the caller is blocked in its wait by now
-        _thread.interrupt_main()
-
-    threading.Thread(target=interrupt_soon, daemon=True).start()
+    items = _Interruptible(ticks=400)  # 2 s at most
+    # the caller is blocked in its wait 50 ms after both items started
+    items.interrupt_once_two_run(_thread.interrupt_main, delay=0.05)
     t0 = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
-        transfer(fn, [100, 90], workers=2)
-    assert stopped == ["interrupted", "interrupted"]
+        transfer(items.item, [100, 90], workers=2)
+    assert items.stopped == ["interrupted", "interrupted"]
     assert time.monotonic() - t0 < 1.0
 
 
