@@ -182,13 +182,10 @@ class CountingBody:
         self._advance = advance
         self._src = stream
         self._seekable = self._src.seekable()
-        if at is None:
-            self._start = self._src.tell() if self._seekable else 0
-        else:
-            self._start = at
         # ``at``: the stream is moved there by the first read, in the thread that reads it
         # (so the flow that makes the body does no file work of its own for it)
         self._move = at is not None
+        self._start = at if at is not None else (self._src.tell() if self._seekable else 0)
         self._length = length
         self._sent = 0
 
