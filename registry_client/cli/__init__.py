@@ -126,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         _report(redactor, verbose, f"{exc} (see '{PROG} {args.verb} --help')")
         return EXIT_USAGE
     except RegistryError as exc:
-        message = in_cli_words(str(exc), bool(getattr(args, "plain_http", False)))
-        _report(redactor, verbose, ctx.explain(message) if ctx is not None else message)
+        message = (ctx.explain(str(exc)) if ctx is not None
+                   else in_cli_words(str(exc), bool(getattr(args, "plain_http", False))))
+        _report(redactor, verbose, message)
         return EXIT_FAILED
     except BrokenPipeError as exc:
         if exc.filename is not None and str(exc.filename) not in _STDOUT_NAMES:

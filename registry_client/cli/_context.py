@@ -61,6 +61,18 @@ _CLI_WORDS = (
     (HTTPS_PORT_HINT, "is it an HTTPS port? drop --plain-http"),
     ("drop protocol='http' (--plain-http)", "drop --plain-http"),
 )
+# A reference's own http:// or https:// wins over every flag: the advice for its host
+# names the scheme to write instead.
+_SCHEME_WORDS = {
+    "https": (
+        ("use protocol='http'", "write http:// before the host, not https://"),
+        (TLS_HINT, CLI_TLS_HINT.replace("--plain-http is", "http:// before the host is")),
+    ),
+    "http": (
+        (HTTPS_PORT_HINT, "is it an HTTPS port? write https:// before the host, not http://"),
+        ("drop protocol='http' (--plain-http)", "write https:// before the host, not http://"),
+    ),
+}
 
 
 def in_cli_words(message: str, plain_http: bool = True) -> str:
@@ -102,6 +114,7 @@ class Context:
         self._registry_tls_verify: dict[str, bool] = {}
         self._registry_credentials: dict[str, tuple[str, str]] = {}
         self._probed: dict[str, Literal["http", "https"]] = {}  # --insecure: what answered
+        self._schemes: dict[str, str] = {}  # lower-case domain: the scheme a reference wrote
         # advice in other words than the flags' (a skopeo sync file's keys): (old, new)
         self.advice_words: list[tuple[str, str]] = []
 
@@ -240,7 +253,14 @@ class Context:
             self._registry_credentials[domain.lower()] = credentials
 
     def explain(self, message: str) -> str:
-        """A library error message with the CLI's flags in place of the library's advice."""
+        """A library error message with the CLI's flags in place of the library's advice
+        (or, for a host the reference wrote with its scheme, the scheme to write)."""
+        lowered = message.lower()
+        for domain, scheme in self._schemes.items():
+            if domain in lowered:
+                for library, cli in _SCHEME_WORDS[scheme]:
+                    message = message.replace(library, cli)
+                break
         message = in_cli_words(message, bool(getattr(self.args, "plain_http", False)))
         for old, new in self.advice_words:
             message = message.replace(old, new)
@@ -311,6 +331,8 @@ class Context:
         """
         args = self.args
         domain = ref.domain.lower()
+        if ref.scheme is not None:
+            self._schemes[domain] = ref.scheme
         tls_verify = self._registry_tls_verify.get(domain) if side != "dest" else None
         if tls_verify is None and side is not None:
             tls_verify = getattr(args, f"{side}_tls_verify", None)

@@ -94,3 +94,41 @@ def test_plain_http_to_a_registrys_tls_port_names_the_flag(
         assert main(["--plain-http", "digest", f"127.0.0.1:{port}/app:1.0"]) == 1
     err = capsys.readouterr().err
     assert "speaks HTTPS: drop --plain-http" in err and "protocol=" not in err
+
+
+def _plain_http_answer(conn: socket.socket) -> None:
+    # a plain-HTTP server's answer to the TLS hello it cannot read
+    conn.recv(65536)
+    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+
+def test_https_written_before_a_plain_http_host_says_to_write_http(
+    capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    # the scheme in the reference wins over the flags: --plain-http would not help
+    with tcp_server(_plain_http_answer) as port:
+        assert main(["digest", f"https://127.0.0.1:{port}/app:1.0"]) == 1
+    err = capsys.readouterr().err
+    assert "plain-HTTP registry? write http:// before the host, not https://" in err
+    assert "--plain-http" not in err and "protocol=" not in err
+
+
+def test_http_written_before_a_tls_port_says_to_write_https(
+    capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    with tcp_server(_go_tls_answer) as port:
+        assert main(["digest", f"http://127.0.0.1:{port}/app:1.0"]) == 1
+    err = capsys.readouterr().err
+    assert "speaks HTTPS: write https:// before the host, not http://" in err
+    assert "--plain-http" not in err and "--insecure" not in err and "protocol=" not in err
+
+
+def test_http_written_before_a_port_that_hangs_up_says_to_try_https(
+    capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    with tcp_server(_hang_up) as port:
+        assert main(["digest", f"http://127.0.0.1:{port}/app:1.0"]) == 1
+    err = capsys.readouterr().err
+    assert "is it an HTTPS port? write https:// before the host, not http://" in err
+    assert "--plain-http" not in err and "protocol=" not in err
+

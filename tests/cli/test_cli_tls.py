@@ -60,8 +60,11 @@ def test_skip_tls_verify_is_quiet_and_an_untrusted_certificate_names_the_flags(
     refused = cli("ls", f"https://{tls_registry}/lib/app")
     assert refused.returncode == 1
     err = refused.stderr.decode()
-    assert err.count("\n") == 1 and "--skip-tls-verify" in err and "--plain-http" in err
+    assert err.count("\n") == 1 and "--skip-tls-verify" in err
     assert "--insecure" in err and "protocol=" not in err
+    # the https:// written wins over --plain-http: the scheme to write is the advice
+    assert "http:// before the host is for a plain-HTTP registry" in err
+    assert "--plain-http" not in err
     plain = cli("ls", f"{tls_registry}/lib/app")  # plain HTTP to a TLS port: says what to do
     assert plain.returncode == 1
     err = plain.stderr.decode()
