@@ -101,11 +101,13 @@ def register(verbs: argparse._SubParsersAction[Parser], common: list[Parser]) ->
         + _SAME_REGISTRY,
     )
     sub.add_argument("reference", metavar="REFERENCE", help="e.g. localhost:5000/app:1.0")
-    sub.add_argument("--old-base", "--original", dest="old_base", required=True,
+    # crane's spellings too: --old_base, --new_base, --rebased (its old name for -t)
+    sub.add_argument("--old-base", "--old_base", dest="old_base", required=True,
                      metavar="OLD", help="the base the image was built on")
-    sub.add_argument("--new-base", "--rebase", dest="new_base", required=True,
+    sub.add_argument("--new-base", "--new_base", dest="new_base", required=True,
                      metavar="NEWBASE", help="the base to put under it instead")
-    sub.add_argument("-t", "--tag", dest="new", required=True, metavar="NEW", help=_NEW)
+    sub.add_argument("-t", "--tag", "--rebased", dest="new", required=True, metavar="NEW",
+                     help=_NEW)
 
     sub = add_verb(
         verbs, "export", common, handler=run_export, platform=True,

@@ -125,25 +125,50 @@ def test_flatten_then_export_to_a_file_equals_the_original_s_export(
     assert "etc/gone" not in tar_files(original)
 
 
-def test_rebase_swaps_the_base_and_refuses_a_base_the_image_is_not_on(
-    cli: CliRunner, base: str, tmp_path: Path, anon_registry: LocalRegistry,
-    unique_repository: str,
-) -> None:
+@pytest.fixture
+def app_on_base(cli: CliRunner, base: str, tmp_path: Path) -> tuple[str, str]:
+    """``(host/repo:app, host/repo:base-2)``: an image built on ``base``, and another
+    version of that base to rebase it onto."""
     repo = base.rsplit(":", 1)[0]
     new_base = tree(tmp_path / "new-base", {"etc/os-release": "NAME=patched\n"})
     ok(cli("append", "-b", f"{repo}:empty", "-f", str(new_base), "-t", f"{repo}:base-2",
            "--plain-http"))
     app = tree(tmp_path / "app", {"srv/app.py": "x\n"})
     ok(cli("append", "-b", base, "-f", str(app), "-t", f"{repo}:app", "--plain-http"))
-    out = ok(cli("rebase", f"{repo}:app", "--old-base", base, "--new-base", f"{repo}:base-2",
+    return f"{repo}:app", f"{repo}:base-2"
+
+
+def test_rebase_swaps_the_base_and_refuses_a_base_the_image_is_not_on(
+    cli: CliRunner, base: str, app_on_base: tuple[str, str],
+) -> None:
+    repo = base.rsplit(":", 1)[0]
+    app, base_2 = app_on_base
+    out = ok(cli("rebase", app, "--old-base", base, "--new-base", base_2,
                  "-t", f"{repo}:rebased", "--plain-http"))
     assert out.startswith(f"{repo}:rebased@")
     files = tar_files(cli("export", f"{repo}:rebased", "-", "--plain-http").stdout)
     assert files == {"etc/os-release": b"NAME=patched\n", "srv/app.py": b"x\n"}
-    refused = cli("rebase", f"{repo}:app", "--old-base", f"{repo}:base-2", "--new-base", base,
+    refused = cli("rebase", app, "--old-base", base_2, "--new-base", base,
                   "-t", f"{repo}:no", "--plain-http")
     assert refused.returncode == 1
     assert b"is not built on" in refused.stderr
+
+
+def test_rebase_takes_crane_s_flag_spellings(
+    cli: CliRunner, base: str, app_on_base: tuple[str, str],
+) -> None:
+    repo = base.rsplit(":", 1)[0]
+    app, base_2 = app_on_base
+    ours = ok(cli("rebase", app, "--old-base", base, "--new-base", base_2,
+                  "-t", f"{repo}:ours", "--plain-http"))
+    # crane rebase IMAGE --old_base OLD --new_base NEW --rebased TAG (or -t)
+    crane = ok(cli("rebase", app, "--old_base", base, "--new_base", base_2,
+                   "--rebased", f"{repo}:crane", "--plain-http"))
+    assert crane.split("@")[1] == ours.split("@")[1]
+    # crane's --original names the image to rebase: it is never taken as the old base
+    wrong = cli("rebase", app, "--original", base, "--new_base", base_2,
+                "-t", f"{repo}:wrong", "--plain-http")
+    assert wrong.returncode == 2
 
 
 def test_a_base_on_another_registry_is_a_usage_error(cli: CliRunner, base: str,
