@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import registry_client
-from registry_client import ImageReference, Registry
+from registry_client import (
+    AuthorizationError,
+    ImageReference,
+    NotFoundError,
+    Registry,
+    Repository,
+)
 
 from ._connection import add_tls_verify_flags
 from ._context import DEFAULT_TAG, Context, Side, UsageError
@@ -91,6 +98,11 @@ def register(
         "-r", "--referrers", action="store_true",
         help="copy the artifacts that refer to the image too (signatures, SBOMs: the\n"
         "referrers of each of its manifests, as regctl's --referrers and oras cp -r)",
+    )
+    sub.add_argument(
+        "-n", "--no-clobber", action="store_true",
+        help="leave the tags DESTINATION already has as they are (as crane copy -n): a\n"
+        "copy onto one fails (exit 1), --all-tags skips them and names them on stderr",
     )
 
     sub = add_verb(
@@ -204,6 +216,13 @@ def run_copy(ctx: Context) -> int:
     if ctx.platform is not None:  # that platform's manifest, by digest; no index
         tag = dst.tag or (reference if src.digest is None else None)
         reference = one_platform(ctx, source, reference)
+    dest_tag = tag or (reference if src.digest is None else None)
+    if ctx.args.no_clobber and dest_tag is not None:
+        there = _digest_of(target, dest_tag)
+        if there is not None:
+            ctx.error_line(f"registry-client: error: refusing to clobber existing tag "
+                           f"{dst.name}:{dest_tag}@{there} (--no-clobber)")
+            return 1
     referrers = bool(ctx.args.referrers)
     if ctx.args.dry_run:
         return _print_plans(ctx, [source.images.copy(reference, target, tag, dry_run=True,
@@ -227,10 +246,37 @@ def _copy_all_tags(ctx: Context) -> int:
     def registry_for(ref: ImageReference) -> Registry:
         return ctx.registry(ref, "src" if ref == src else "dest")
 
-    entry = SyncEntry(ctx.args.source, ctx.args.destination)
+    kept: list[str] = []
+    if ctx.args.no_clobber:
+        kept = sorted(_tags_of(ctx.repository(dst, "dest"))
+                      & _tags_of(ctx.repository(src, "src")))
+    # the tags the destination has are left out by the entry's tag pattern (searched in
+    # each tag: anchored here, and tags hold no newline)
+    pattern = f"^(?!(?:{'|'.join(re.escape(t) for t in kept)})$)" if kept else None
+    entry = SyncEntry(ctx.args.source, ctx.args.destination, tags=pattern)
     with ctx.progress("copy") as progress:
         result = sync([entry], registry_for, dry_run=ctx.args.dry_run, progress=progress)
+    for tag in kept:
+        ctx.error_line(f"kept (--no-clobber): {dst.name}:{tag}")
     return _report_sync(ctx, result)
+
+
+def _tags_of(repo: Repository) -> set[str]:
+    """The tags of ``repo``; none when it does not exist (yet) or may not be listed
+    (a registry that makes a repository on its first push answers 404 or 403)."""
+    try:
+        return set(repo.tags.get_all())
+    except (NotFoundError, AuthorizationError):
+        return set()
+
+
+def _digest_of(repo: Repository, tag: str) -> str | None:
+    """The digest ``tag`` names in ``repo``; None when it has no such tag (a 404, or a
+    403 for a repository not made yet: crane's --no-clobber rule)."""
+    try:
+        return repo.manifests.head(tag).digest
+    except (NotFoundError, AuthorizationError):
+        return None
 
 
 def _report_sync(ctx: Context, result: SyncResult) -> int:

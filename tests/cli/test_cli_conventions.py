@@ -229,3 +229,47 @@ def test_go_time_prints_created_as_skopeo_does() -> None:
             == "2024-01-02T03:04:05.123456789-07:00")
     assert go_time("yesterday") == "yesterday"
     assert go_time(None) is None
+
+
+# -- copy --no-clobber ----------------------------------------------------------------------
+def test_copy_no_clobber_refuses_a_tag_the_destination_has(
+    cli: CliRunner, anon_registry: LocalRegistry, target_registry: LocalRegistry,
+    unique_repository: str,
+) -> None:
+    src = seed_image(anon_registry, unique_repository, "1.0", seed=1)
+    there = seed_image(target_registry, unique_repository, "1.0", seed=2)
+    source = f"{anon_registry.host}/{unique_repository}:1.0"
+    dest = f"{target_registry.host}/{unique_repository}"
+    for destination in (dest, f"{dest}:1.0"):  # the source's tag, or the one written
+        refused = cli("copy", "-n", source, destination)
+        assert refused.returncode == 1
+        assert refused.stdout == b""
+        err = refused.stderr.decode()
+        assert err == ("registry-client: error: refusing to clobber existing tag "
+                       f"{dest}:1.0@{there.digest} (--no-clobber)\n")
+        assert _has(target_registry, unique_repository, "1.0") == there.digest
+    # a tag the destination does not have is copied as without the flag
+    copied = cli("copy", "--no-clobber", source, f"{dest}:2.0")
+    assert copied.returncode == 0, copied.stderr
+    assert _has(target_registry, unique_repository, "2.0") == src.digest
+
+
+def test_copy_all_tags_no_clobber_copies_only_the_tags_the_destination_lacks(
+    cli: CliRunner, anon_registry: LocalRegistry, target_registry: LocalRegistry,
+    unique_repository: str,
+) -> None:
+    seed_image(anon_registry, unique_repository, "1.0", seed=1)
+    new = seed_image(anon_registry, unique_repository, "2.0", seed=3)
+    there = seed_image(target_registry, unique_repository, "1.0", seed=2)
+    dest = f"{target_registry.host}/{unique_repository}"
+    done = cli("copy", "-a", "-n", f"{anon_registry.host}/{unique_repository}", dest)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode().splitlines() == [f"{dest}:2.0@{new.digest}"]
+    assert done.stderr.decode() == f"kept (--no-clobber): {dest}:1.0\n"
+    assert _has(target_registry, unique_repository, "1.0") == there.digest
+    assert _has(target_registry, unique_repository, "2.0") == new.digest
+    # an empty destination repository (a 404 for its tag list) keeps nothing back
+    fresh = cli("copy", "-a", "-n", f"{anon_registry.host}/{unique_repository}",
+                f"{dest}-fresh")
+    assert fresh.returncode == 0, fresh.stderr
+    assert len(fresh.stdout.decode().splitlines()) == 2 and fresh.stderr == b""
