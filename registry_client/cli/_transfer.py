@@ -25,9 +25,13 @@ from ._skopeo import skopeo_entries
 
 if TYPE_CHECKING:
     from registry_client import CopyPlan, Image
+    from registry_client.services._archive import PullFormat
     from registry_client.sync import SyncResult
 
 __all__ = ["register"]
+
+_FORMATS: dict[str, PullFormat] = {
+    "oci": "oci", "docker-archive": "docker-archive", "oci-archive": "oci-archive"}
 
 
 def register(
@@ -40,16 +44,19 @@ def register(
         description="Download an image into an OCI image layout (oci-layout, index.json,\n"
         "blobs/sha256/...) that skopeo, umoci and podman read. Every platform is pulled\n"
         "unless --platform picks one. Blobs already in DIR are kept; each blob is\n"
-        "verified. Prints the pulled image as REFERENCE@DIGEST.",
+        "verified. Prints the pulled image as REFERENCE@DIGEST. A FILE.tar (not a\n"
+        "directory) is written as a docker-archive, as crane pull writes it.",
     )
     sub.add_argument("reference", metavar="REFERENCE", help="e.g. localhost:5000/app:1.0")
     sub.add_argument("directory", metavar="DIR|FILE.tar",
-                     help="layout directory (created if missing), or the tar to write with "
-                     "--format")
+                     help="layout directory (created if missing), or the tar to write: a "
+                     "name ending in .tar that is no directory is a docker-archive unless "
+                     "--format says otherwise")
     sub.add_argument(
-        "--format", choices=("oci", "docker-archive", "oci-archive"), default="oci",
-        help="oci: an OCI layout directory (default); docker-archive: a tar `docker load`\n"
-        "reads (one platform: --platform for an index); oci-archive: a tar of the layout",
+        "--format", choices=(*_FORMATS, "tarball"), default=None,
+        help="oci: an OCI layout directory (the default, but for a FILE.tar);\n"
+        "docker-archive (crane's `tarball`, its default): a tar `docker load` reads (one\n"
+        "platform: --platform for an index); oci-archive: a tar of the layout",
     )
 
     sub = add_verb(
@@ -155,14 +162,25 @@ def _report(ctx: Context, image: Image) -> int:
     return 0
 
 
+def _pull_format(name: str | None, path: Path) -> PullFormat:
+    """The format of ``pull``: ``--format`` (crane's ``tarball`` is a docker-archive),
+    else what ``crane pull`` writes to a ``.tar`` name -- a docker-archive -- unless it
+    is a directory, else an OCI layout."""
+    if name is None:
+        return ("docker-archive" if path.suffix.lower() == ".tar" and not path.is_dir()
+                else "oci")
+    return "docker-archive" if name == "tarball" else _FORMATS[name]
+
+
 def run_pull(ctx: Context) -> int:
-    """``pull REFERENCE DIR``."""
+    """``pull REFERENCE DIR|FILE.tar``."""
     ref, reference = ctx.image_reference(ctx.args.reference)
     repo = ctx.repository(ref)
+    path = Path(ctx.args.directory)
     with ctx.progress("pull") as progress:
         image = repo.images.pull(
-            reference, Path(ctx.args.directory), platform=ctx.platform,
-            format=ctx.args.format, progress=progress,
+            reference, path, platform=ctx.platform,
+            format=_pull_format(ctx.args.format, path), progress=progress,
         )
     return _report(ctx, image)
 

@@ -76,6 +76,29 @@ def test_pull_docker_archive_of_an_index_wants_a_platform(
     assert tarfile.is_tarfile(archive)
 
 
+
+def test_pull_to_a_tar_name_writes_a_docker_archive_as_crane_pull_does(
+    cli: CliRunner, pushed: tuple[str, TarImage], tmp_path: Path
+) -> None:
+    where, amd = pushed
+    archive = tmp_path / "app.tar"
+    out = ok(cli("pull", f"{where}:amd64", str(archive), "--plain-http"))
+    assert out.stdout.decode().strip() == f"{where}:amd64@{amd.digest}"
+    assert archive.is_file() and tarfile.is_tarfile(archive)  # not a directory named app.tar
+    info = json.loads(run_skopeo(find_skopeo(), "inspect", f"docker-archive:{archive}"))
+    assert info["Architecture"] == "amd64"
+    # crane's name for that format; an explicit --format wins over the name
+    ok(cli("pull", f"{where}:amd64", str(tmp_path / "b.tar"), "--format", "tarball",
+           "--plain-http"))
+    assert tarfile.is_tarfile(tmp_path / "b.tar")
+    ok(cli("pull", f"{where}:amd64", str(tmp_path / "c.tar"), "--format", "oci",
+           "--plain-http"))
+    assert (tmp_path / "c.tar" / "index.json").is_file()
+    # a directory that exists keeps being a layout, whatever its name
+    (tmp_path / "d.tar").mkdir()
+    ok(cli("pull", f"{where}:amd64", str(tmp_path / "d.tar"), "--plain-http"))
+    assert (tmp_path / "d.tar" / "index.json").is_file()
+
 def test_index_create_brings_images_of_other_repositories(
     cli: CliRunner, pushed: tuple[str, TarImage], anon_registry: LocalRegistry,
     unique_repository: str,
