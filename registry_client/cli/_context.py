@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from registry_client import Platform
     from registry_client.progress import ProgressCallback
 
-__all__ = ["CLI_LOOPBACK_HINT", "CLI_TLS_HINT", "Context", "UsageError", "in_cli_words"]
+__all__ = ["CLI_LOOPBACK_HINT", "CLI_TLS_HINT", "Context", "UsageError", "in_cli_words",
+           "skopeo_registry"]
 
 ENV_USERNAME = "REGISTRY_USERNAME"
 ENV_PASSWORD = "REGISTRY_PASSWORD"
@@ -73,6 +74,24 @@ _SCHEME_WORDS = {
         ("drop protocol='http' (--plain-http)", "write https:// before the host, not http://"),
     ),
 }
+
+
+_DOCKER_TRANSPORT = "docker://"
+# skopeo's transports that are no registry: what `pull` and `push` read and write
+_SKOPEO_TRANSPORTS = ("oci", "oci-archive", "docker-archive", "dir", "containers-storage",
+                      "docker-daemon")
+
+
+def skopeo_registry(word: str) -> str:
+    """A command-line word with skopeo's ``docker://`` transport taken off a reference
+    (``docker://HOST/REPO:TAG``, or ``--flag=docker://...``): it says "a registry",
+    nothing about the protocol, which the flags decide as for any reference."""
+    if word.startswith(_DOCKER_TRANSPORT):
+        return word[len(_DOCKER_TRANSPORT):]
+    flag, equals, value = word.partition("=")
+    if equals and flag.startswith("-") and value.startswith(_DOCKER_TRANSPORT):
+        return f"{flag}={value[len(_DOCKER_TRANSPORT):]}"
+    return word
 
 
 def in_cli_words(message: str, plain_http: bool = True) -> str:
@@ -278,6 +297,12 @@ class Context:
         try:
             return parse_image_name(text, allow_scheme=True)
         except InvalidReferenceError as exc:
+            transport = text.split(":", 1)[0]
+            if transport in _SKOPEO_TRANSPORTS:
+                raise UsageError(
+                    f"{what} {text!r}: skopeo's {transport}: transport is no registry; "
+                    "`pull REFERENCE DIR|FILE.tar` and `push DIR|FILE.tar REFERENCE` write "
+                    "and read OCI layouts and archives") from None
             raise UsageError(f"{what}: {exc}") from None
 
     def image_reference(self, text: str, what: str = "reference") -> tuple[ImageReference, str]:

@@ -273,3 +273,17 @@ def test_copy_all_tags_no_clobber_copies_only_the_tags_the_destination_lacks(
                 f"{dest}-fresh")
     assert fresh.returncode == 0, fresh.stderr
     assert len(fresh.stdout.decode().splitlines()) == 2 and fresh.stderr == b""
+
+
+# -- skopeo's docker:// transport ------------------------------------------------------------
+def test_copy_takes_skopeo_s_docker_transport_on_both_sides(
+    cli: CliRunner, anon_registry: LocalRegistry, target_registry: LocalRegistry,
+    unique_repository: str,
+) -> None:
+    src = seed_image(anon_registry, unique_repository, "1.0")
+    copied = cli("copy", f"docker://{anon_registry.host}/{unique_repository}:1.0",
+                 f"docker://{target_registry.host}/{unique_repository}:1.0")
+    assert copied.returncode == 0, copied.stderr
+    assert copied.stdout.decode().strip() == (
+        f"{target_registry.host}/{unique_repository}:1.0@{src.digest}")
+    assert _has(target_registry, unique_repository, "1.0") == src.digest

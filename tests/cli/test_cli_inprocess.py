@@ -94,6 +94,33 @@ def test_parse_with_scheme(capsys: pytest.CaptureFixture[str]) -> None:
     assert (doc["tag"], doc["digest"], doc["reference"]) == ("1.0", DIGEST, DIGEST)
 
 
+
+@pytest.mark.parametrize("argv", [
+    ["parse", "docker://localhost:5000/app:1.0"],
+    ["parse", "docker://localhost:5000/app:1.0", "--json"],
+])
+def test_skopeo_s_docker_transport_prefix_names_a_registry_image(
+    argv: list[str], capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `skopeo inspect docker://HOST/REPO:TAG` habits: the transport says "a registry",
+    # nothing about the protocol (the flags and the loopback rule decide that)
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["name"] == "localhost:5000/app" and doc["tag"] == "1.0"
+    assert doc.get("scheme") is None
+
+
+@pytest.mark.parametrize("text", ["oci:/tmp/layout:1.0", "oci-archive:/tmp/app.tar:1.0",
+                                  "docker-archive:/tmp/app.tar", "dir:/tmp/app"])
+def test_skopeo_s_other_transports_point_at_pull_and_push(
+    text: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["digest", text]) == 2
+    err = capsys.readouterr().err
+    transport = text.split(":", 1)[0]
+    assert f"skopeo's {transport}: transport" in err
+    assert "pull REFERENCE DIR|FILE.tar" in err and "push DIR|FILE.tar REFERENCE" in err
+
 def test_help_and_version_return_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     text = capsys.readouterr().out
