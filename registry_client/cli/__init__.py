@@ -25,7 +25,7 @@ import urllib3
 
 from registry_client import InvalidReferenceError, RegistryError
 
-from ._context import Context, UsageError, in_cli_words, skopeo_registry
+from ._context import Context, UsageError, in_cli_words
 from ._log import Redactor, install_logging, remove_logging
 from ._parser import PROG
 from ._text import printable, printable_lines
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     Errors are reported as one line on stderr (with the traceback only under
     ``-v``); ``--help`` and ``--version`` return 0 instead of exiting.
     """
-    words = [skopeo_registry(w) for w in (sys.argv[1:] if argv is None else argv)]
+    words = sys.argv[1:] if argv is None else argv
     parser = build_parser(words)
     try:
         args = parser.parse_args(words)

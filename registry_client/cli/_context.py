@@ -82,16 +82,11 @@ _SKOPEO_TRANSPORTS = ("oci", "oci-archive", "docker-archive", "dir", "containers
                       "docker-daemon")
 
 
-def skopeo_registry(word: str) -> str:
-    """A command-line word with skopeo's ``docker://`` transport taken off a reference
-    (``docker://HOST/REPO:TAG``, or ``--flag=docker://...``): it says "a registry",
-    nothing about the protocol, which the flags decide as for any reference."""
-    if word.startswith(_DOCKER_TRANSPORT):
-        return word[len(_DOCKER_TRANSPORT):]
-    flag, equals, value = word.partition("=")
-    if equals and flag.startswith("-") and value.startswith(_DOCKER_TRANSPORT):
-        return f"{flag}={value[len(_DOCKER_TRANSPORT):]}"
-    return word
+def skopeo_registry(text: str) -> str:
+    """A reference with skopeo's ``docker://`` transport taken off
+    (``docker://HOST/REPO:TAG``): it says "a registry", nothing about the protocol,
+    which the flags decide as for any reference."""
+    return text[len(_DOCKER_TRANSPORT):] if text.startswith(_DOCKER_TRANSPORT) else text
 
 
 def in_cli_words(message: str, plain_http: bool = True) -> str:
@@ -289,13 +284,14 @@ class Context:
 
     # -- references ----------------------------------------------------------------------
     def reference(self, text: str, what: str = "reference") -> ImageReference:
-        """Parse a ``docker pull``-style reference (``localhost:5000/app:1.0``).
+        """Parse a ``docker pull``-style reference (``localhost:5000/app:1.0``), or one
+        with skopeo's ``docker://`` before it.
 
         Raises:
             UsageError: it is not a valid reference.
         """
         try:
-            return parse_image_name(text, allow_scheme=True)
+            return parse_image_name(skopeo_registry(text), allow_scheme=True)
         except InvalidReferenceError as exc:
             transport = text.split(":", 1)[0]
             if transport in _SKOPEO_TRANSPORTS:

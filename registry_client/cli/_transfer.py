@@ -17,7 +17,7 @@ from registry_client import (
 )
 
 from ._connection import add_tls_verify_flags
-from ._context import DEFAULT_TAG, Context, Side, UsageError
+from ._context import DEFAULT_TAG, Context, Side, UsageError, skopeo_registry
 from ._parser import Parser, add_verb
 from ._shards import add_task_arguments, task_options
 from ._show import image_json, one_platform
@@ -271,7 +271,8 @@ def _copy_all_tags(ctx: Context) -> int:
     # the tags the destination has are left out by the entry's tag pattern (searched in
     # each tag: anchored here, and tags hold no newline)
     pattern = f"^(?!(?:{'|'.join(re.escape(t) for t in kept)})$)" if kept else None
-    entry = SyncEntry(ctx.args.source, ctx.args.destination, tags=pattern)
+    entry = SyncEntry(skopeo_registry(ctx.args.source),
+                      skopeo_registry(ctx.args.destination), tags=pattern)
     with ctx.progress("copy") as progress:
         result = sync([entry], registry_for, dry_run=ctx.args.dry_run, progress=progress)
     for tag in kept:

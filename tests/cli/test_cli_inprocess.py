@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
@@ -11,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import requests_mock
 
 from registry_client.cli import main
 from registry_client.cli._log import Redactor, install_logging, remove_logging
@@ -109,6 +111,21 @@ def test_skopeo_s_docker_transport_prefix_names_a_registry_image(
     assert doc["name"] == "localhost:5000/app" and doc["tag"] == "1.0"
     assert doc.get("scheme") is None
 
+
+
+def test_only_references_lose_the_docker_transport_never_a_password(
+    capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    with requests_mock.Mocker() as mocked:
+        mocked.get("http://localhost:5000/v2/app/tags/list", [
+            {"status_code": 401, "headers": {"WWW-Authenticate": 'Basic realm="r"'}},
+            {"json": {"name": "app", "tags": ["1.0"]}},
+        ])
+        assert main(["-u", "alice", "--password", "docker://pw", "ls",
+                     "docker://localhost:5000/app"]) == 0
+        sent = mocked.request_history[-1].headers["Authorization"]
+    assert capsys.readouterr().out == "1.0\n"
+    assert base64.b64decode(sent.split()[1]) == b"alice:docker://pw"
 
 @pytest.mark.parametrize("text", ["oci:/tmp/layout:1.0", "oci-archive:/tmp/app.tar:1.0",
                                   "docker-archive:/tmp/app.tar", "dir:/tmp/app"])
