@@ -77,9 +77,15 @@ def register(
         verbs, "inspect", common, handler=run_inspect, platform=True,
         summary="summarise an image",
         description="Summarise an image: digest, media type, size, platforms, and for one\n"
-        "platform its creation time, labels and layers. " + _PLATFORM_RULE,
+        "platform its creation time, labels and layers.\n" + _PLATFORM_RULE,
     )
     sub.add_argument("reference", metavar="REFERENCE")
+    sub.add_argument("--raw", action="store_true",
+                     help="print the manifest exactly as served instead, as skopeo inspect\n"
+                     "--raw does (the manifest verb)")
+    sub.add_argument("--config", action="store_true",
+                     help="print the image's config blob as served instead, as skopeo\n"
+                     "inspect --config --raw does (the config verb)")
 
     sub = add_verb(
         verbs, "blob", common, handler=run_blob, json_output=False,
@@ -293,7 +299,12 @@ def _size(n: int) -> str:
 
 
 def run_inspect(ctx: Context) -> int:
-    """``inspect REFERENCE``: a summary of the image."""
+    """``inspect REFERENCE``: a summary of the image (``--raw``: the manifest, ``--config``:
+    the config, skopeo's flags for what the manifest and config verbs print)."""
+    if ctx.args.config:
+        return run_config(ctx)
+    if ctx.args.raw:
+        return run_manifest(ctx)
     ref, repo, reference = _pinned_repo(ctx, ctx.args.reference)
     image = repo.images.get_by_digest(reference) if ref.digest else repo.images.get_by_tag(
         reference

@@ -195,6 +195,28 @@ def _skopeo_inspect(host: str, reference: str, *extra: str) -> dict[str, Any]:
     return doc
 
 
+@pytest.mark.parametrize("flags", [["--raw"], ["--config"], ["--raw", "--config"]],
+                         ids=["raw", "config", "raw-config"])
+def test_inspect_raw_and_config_print_the_bytes_skopeo_inspect_raw_prints(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str, flags: list[str],
+) -> None:
+    # skopeo inspect --raw: the manifest as served (an index as it is); --config --raw:
+    # the config blob of the image for this platform (linux/amd64)
+    seed_image(anon_registry, unique_repository, "1.0", media="oci",
+               platforms=["linux/amd64", "linux/arm64"])
+    ours = cli("inspect", *flags, f"{anon_registry.host}/{unique_repository}:1.0")
+    assert ours.returncode == 0, ours.stderr
+    skopeo = shutil.which("skopeo")
+    assert skopeo is not None, "skopeo (Debian package) is part of the test setup"
+    theirs = subprocess.run(
+        [skopeo, "--insecure-policy", "--override-os", "linux", "--override-arch", "amd64",
+         "inspect", "--tls-verify=false", "--raw", *(["--config"] if "--config" in flags
+                                                     else []),
+         f"docker://{anon_registry.host}/{unique_repository}:1.0"],
+        capture_output=True, timeout=120, check=True)
+    assert ours.stdout.rstrip(b"\n") == theirs.stdout.rstrip(b"\n")
+
+
 @pytest.mark.parametrize(("platforms", "platform", "skopeo_flags"), [
     (None, None, []),
     (["linux/amd64", "linux/arm64"], None, []),
