@@ -406,14 +406,14 @@ class Context:
         """Print one line on stderr, control characters escaped."""
         self.stderr.write(printable(text) + "\n")
 
-    def print_json(self, doc: Any) -> None:
+    def print_json(self, doc: Any, indent: int = 2) -> None:
         """Print a JSON document on stdout (indented, keys in the order given).
 
         Every control character is a JSON escape (C1 and DEL too), and so are
         format characters (bidi overrides...) and lone surrogates, so the
         document is exact, always encodable and safe on a terminal.
         """
-        self.stdout.write(json_safe(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
+        self.stdout.write(json_safe(json.dumps(doc, indent=indent, ensure_ascii=False)) + "\n")
 
     def binary_stdout(self) -> BinaryIO:
         """stdout for raw bytes."""

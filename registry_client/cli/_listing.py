@@ -1,4 +1,5 @@
-"""Verbs that list and name things: ``ls`` (``tags``), ``catalog`` and ``parse``."""
+"""Verbs that list and name things: ``ls`` (``tags``), ``list-tags``, ``catalog`` and
+``parse``."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ __all__ = ["register"]
 def register(
     verbs: argparse._SubParsersAction[Parser], common: list[Parser]
 ) -> None:
-    """Add ``ls``/``tags``, ``catalog`` and ``parse``."""
+    """Add ``ls``/``tags``, ``list-tags``, ``catalog`` and ``parse``."""
     ls = add_verb(
         verbs, "ls", common, aliases=("tags",), handler=run_ls,
         summary="list the tags of a repository",
@@ -39,6 +40,14 @@ def register(
         "--full-ref", action="store_true",
         help="print each tag as a whole reference, host/repo:tag (as crane ls --full-ref)",
     )
+
+    listed = add_verb(
+        verbs, "list-tags", common, handler=run_list_tags,
+        summary="list the tags of a repository as skopeo list-tags prints them (JSON)",
+        description="Print {\"Repository\": HOST/REPOSITORY, \"Tags\": [...]} as `skopeo\n"
+        "list-tags docker://HOST/REPOSITORY` does (every page is followed).",
+    )
+    listed.add_argument("repository", metavar="REPOSITORY", help="e.g. localhost:5000/app")
 
     catalog = add_verb(
         verbs, "catalog", common, handler=run_catalog,
@@ -104,6 +113,14 @@ def run_ls(ctx: Context) -> int:
     for tag in tags:
         shown = f"{ref.name}:{tag}" if args.full_ref else tag
         ctx.line(f"{shown}\t{digests[tag]}" if args.digests else shown)
+    return 0
+
+
+def run_list_tags(ctx: Context) -> int:
+    """``list-tags REPOSITORY``: skopeo's JSON of the tags (its keys, its indent)."""
+    ref = ctx.repository_reference(ctx.args.repository)
+    tags = ctx.repository(ref).tags.get_all()
+    ctx.print_json({"Repository": ref.name, "Tags": tags}, indent=4)
     return 0
 
 

@@ -25,7 +25,7 @@ MODULES = ("_listing", "_show", "_transfer", "_edit", "_artifacts", "_archive", 
 """The verb modules, in the order ``--help`` lists their verbs."""
 
 VERBS = {
-    **dict.fromkeys(("ls", "tags", "catalog", "parse"), "_listing"),
+    **dict.fromkeys(("ls", "tags", "list-tags", "catalog", "parse"), "_listing"),
     **dict.fromkeys(("manifest", "digest", "config", "inspect", "blob"), "_show"),
     **dict.fromkeys(("pull", "push", "copy", "cp", "sync"), "_transfer"),
     **dict.fromkeys(("tag", "delete"), "_edit"),

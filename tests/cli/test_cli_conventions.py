@@ -309,3 +309,21 @@ def test_copy_takes_skopeo_s_docker_transport_on_both_sides(
     assert copied.stdout.decode().strip() == (
         f"{target_registry.host}/{unique_repository}:1.0@{src.digest}")
     assert _has(target_registry, unique_repository, "1.0") == src.digest
+
+
+# -- skopeo list-tags ----------------------------------------------------------------------------
+def test_list_tags_prints_what_skopeo_list_tags_prints(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str,
+) -> None:
+    for tag in ("1.0", "2.0", "latest"):
+        seed_image(anon_registry, unique_repository, tag)
+    ours = cli("list-tags", f"docker://{anon_registry.host}/{unique_repository}")
+    assert ours.returncode == 0, ours.stderr
+    skopeo = shutil.which("skopeo")
+    assert skopeo is not None, "skopeo (Debian package) is part of the test setup"
+    theirs = subprocess.run(
+        [skopeo, "list-tags", "--tls-verify=false",
+         f"docker://{anon_registry.host}/{unique_repository}"],
+        capture_output=True, timeout=120, check=True)
+    assert json.loads(ours.stdout) == json.loads(theirs.stdout)
+    assert ours.stdout == theirs.stdout  # the same 4-space indent too
