@@ -8,7 +8,7 @@ import argparse
 from registry_client.reference import canonical_domain
 
 from ._context import Context, UsageError
-from ._parser import Parser, add_verb
+from ._parser import Parser, add_verb, positive_int
 
 __all__ = ["register"]
 
@@ -29,7 +29,8 @@ def register(
         "--digests", action="store_true", help="also print the manifest digest of each tag"
     )
     ls.add_argument(
-        "--page-size", type=_positive, metavar="N", help="ask the registry for N tags per request"
+        "--page-size", type=positive_int, metavar="N",
+        help="ask the registry for N tags per request",
     )
     ls.add_argument(
         "-O", "--omit-digest-tags", action="store_true",
@@ -60,7 +61,7 @@ def register(
         "--filter", metavar="SUBSTRING", help="only repositories whose name contains SUBSTRING"
     )
     catalog.add_argument(
-        "--page-size", type=_positive, metavar="N", help="ask for N repositories per request"
+        "--page-size", type=positive_int, metavar="N", help="ask for N repositories per request"
     )
     catalog.add_argument(
         "--full-ref", action="store_true",
@@ -74,16 +75,6 @@ def register(
         "tag, digest, name, familiar_name and reference. No request is made.",
     )
     parse.add_argument("reference", metavar="REFERENCE", help="e.g. golang:1.22")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
 
 
 def run_ls(ctx: Context) -> int:

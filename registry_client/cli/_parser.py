@@ -11,7 +11,8 @@ from registry_client import __version__
 if TYPE_CHECKING:
     from ._context import Context
 
-__all__ = ["DESCRIPTION", "EPILOG", "PROG", "Parser", "add_verb", "global_flags"]
+__all__ = ["DESCRIPTION", "EPILOG", "PROG", "Parser", "add_verb", "global_flags",
+           "positive_int"]
 
 PROG = "registry-client"
 
@@ -168,3 +169,14 @@ def add_verb(
     )
     sub.set_defaults(handler=handler, uses_platform=platform, json_output=json_output)
     return sub
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of 1 or more (a page size, a number of jobs)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 from registry_client import RegistryError
 
 from ._context import Context, UsageError
-from ._listing import _positive
-from ._parser import Parser, add_verb
+from ._parser import Parser, add_verb, positive_int
 
 if TYPE_CHECKING:
     from registry_client.retention import RetentionPlan
@@ -56,7 +55,7 @@ def register(
 def _count(text: str) -> int:
     if text.strip() == "0":
         return 0
-    return _positive(text)
+    return positive_int(text)
 
 
 def _bytes(n: int) -> str:
