@@ -41,6 +41,7 @@ __all__ = ["CLI_LOOPBACK_HINT", "CLI_TLS_HINT", "Context", "UsageError", "in_cli
 ENV_USERNAME = "REGISTRY_USERNAME"
 ENV_PASSWORD = "REGISTRY_PASSWORD"
 DEFAULT_TAG = "latest"
+DEFAULT_JOBS = 4  # Registry's and sync()'s max_workers when -j is not given
 USER_AGENT = f"registry-client-cli/{__version__}"
 SIDE_FLAGS = {"src": "--src-creds", "dest": "--dest-creds"}
 _CLI_NO_CREDENTIALS = ("no credentials were given: use --username with --password-stdin, "
@@ -333,11 +334,19 @@ class Context:
         self.redactor.add(found.password)
         return TokenAuthenticator(username=found.username, password=found.password)
 
+    @property
+    def jobs(self) -> int:
+        """``-j N`` (copy, sync): images at once, and blobs at once in each; else the
+        library's own default, 4 (``Registry(max_workers=)``, ``sync(max_workers=)``)."""
+        jobs: int | None = getattr(self.args, "jobs", None)
+        return DEFAULT_JOBS if jobs is None else jobs
+
     def _session(self) -> requests.Session | None:
         if not self.verbose:
             return None
         session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=10)
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4,
+                                                pool_maxsize=max(10, self.jobs + 2))
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.hooks["response"].append(trace_hook(self.redactor))
@@ -381,6 +390,7 @@ class Context:
                 session=self._session(),
                 user_agent=USER_AGENT,
                 **({"timeout": args.timeout} if args.timeout is not None else {}),
+                max_workers=self.jobs,
             )
         return self._registries[key]
 

@@ -18,7 +18,7 @@ from registry_client import (
 
 from ._connection import add_tls_verify_flags
 from ._context import DEFAULT_TAG, Context, Side, UsageError, skopeo_registry
-from ._parser import Parser, add_verb
+from ._parser import Parser, add_verb, positive_int
 from ._shards import add_task_arguments, task_options
 from ._show import image_json, one_platform
 from ._skopeo import skopeo_entries
@@ -106,6 +106,7 @@ def register(
         help="copy the artifacts that refer to the image too (signatures, SBOMs: the\n"
         "referrers of each of its manifests, as regctl's --referrers and oras cp -r)",
     )
+    _jobs(sub)
     sub.add_argument(
         "-n", "--no-clobber", action="store_true",
         help="leave the tags DESTINATION already has as they are (as crane copy -n): a\n"
@@ -133,9 +134,18 @@ def register(
                      "images go (e.g. localhost:5000/mirror)")
     sub.add_argument("--src-yaml", metavar="FILE", help="a skopeo sync file (see above)")
     sub.add_argument("--dry-run", action="store_true", help="print the copy plans only")
+    _jobs(sub)
     _side_credentials(sub)
     add_task_arguments(sub)
     add_tls_verify_flags(sub)
+
+
+def _jobs(sub: Parser) -> None:
+    sub.add_argument(
+        "-j", "--jobs", type=positive_int, metavar="N",
+        help="at most N images copied at once and N blobs at once in each (as crane's\n"
+        "-j; default 4)",
+    )
 
 
 def _side_credentials(sub: Parser) -> None:
@@ -274,7 +284,8 @@ def _copy_all_tags(ctx: Context) -> int:
     entry = SyncEntry(skopeo_registry(ctx.args.source),
                       skopeo_registry(ctx.args.destination), tags=pattern)
     with ctx.progress("copy") as progress:
-        result = sync([entry], registry_for, dry_run=ctx.args.dry_run, progress=progress)
+        result = sync([entry], registry_for, dry_run=ctx.args.dry_run, progress=progress,
+                      max_workers=ctx.jobs)
     for tag in kept:
         ctx.error_line(f"kept (--no-clobber): {dst.name}:{tag}")
     return _report_sync(ctx, result)
@@ -352,7 +363,7 @@ def run_sync(ctx: Context) -> int:
     options = task_options(ctx)
     with ctx.progress("sync") as progress:
         result = sync(entries, registry_for, dry_run=ctx.args.dry_run, progress=progress,
-                      **options)
+                      max_workers=ctx.jobs, **options)
     return _report_sync(ctx, result)
 
 

@@ -9,11 +9,15 @@ import logging
 import subprocess
 import sys
 import threading
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests_mock
 
+import registry_client.cli._context as cli_context
+import registry_client.sync as sync_module
 from registry_client.cli import main
 from registry_client.cli._log import Redactor, install_logging, remove_logging
 from registry_client.cli._progress import ProgressBars
@@ -382,3 +386,42 @@ def test_in_doubt_every_verb_is_built(argv: list[str]) -> None:
 
     assert verb_named(argv) is None
     assert _verbs_of(build_parser(argv)) == set(VERBS)
+
+
+# -- copy / sync -j (crane's --jobs) ---------------------------------------------------------------
+@pytest.mark.parametrize("argv", [
+    ["copy", "-a", "-j", "7", "localhost:5000/a", "localhost:5001/b"],
+    ["copy", "--jobs", "7", "localhost:5000/a", "localhost:5000/b", "--dry-run"],
+    ["sync", "-j", "7", "SYNC_FILE"],
+])
+def test_jobs_bound_the_copies_and_each_registrys_transfers(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    # as crane's -j: at most N images at once (copy -a, sync) and N blobs at once in each
+    made: list[int] = []
+    planned: list[int] = []
+
+    class CountedRegistry(cli_context.Registry):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            made.append(kwargs.get("max_workers", 4))
+            super().__init__(*args, **kwargs)
+
+    def fake_sync(entries: Any, registry_for: Any, **kwargs: Any) -> Any:
+        planned.append(kwargs.get("max_workers", 4))
+        for entry in entries:
+            registry_for(cli_context.parse_image_name(entry.source))
+        return sync_module.SyncResult((), ())
+
+    def opened(*args: Any, **kwargs: Any) -> Any:
+        raise SystemExit(0)  # the registries are open: what this test looks at
+
+    monkeypatch.setattr(cli_context, "Registry", CountedRegistry)
+    monkeypatch.setattr(sync_module, "sync", fake_sync)
+    monkeypatch.setattr("registry_client.services.images.ImageService.copy", opened)
+    sync_file = tmp_path / "sync.yaml"
+    sync_file.write_text("localhost:5000/a:1.0: localhost:5001/b\n")
+    with pytest.raises(SystemExit) if argv[0] == "copy" and "-a" not in argv else nullcontext():
+        main([str(sync_file) if a == "SYNC_FILE" else a for a in argv])
+    assert made and set(made) == {7}, capsys.readouterr().err
+    assert planned == ([] if argv[0] == "copy" and "-a" not in argv else [7])
