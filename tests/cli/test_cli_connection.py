@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -102,33 +103,20 @@ def _plain_http_answer(conn: socket.socket) -> None:
     conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
 
 
-def test_https_written_before_a_plain_http_host_says_to_write_http(
+@pytest.mark.parametrize(("scheme", "server", "advice"), [
+    ("https", _plain_http_answer,
+     "plain-HTTP registry? write http:// before the host, not https://"),
+    ("http", _go_tls_answer, "speaks HTTPS: write https:// before the host, not http://"),
+    ("http", _hang_up, "is it an HTTPS port? write https:// before the host, not http://"),
+], ids=["https-to-plain-http", "http-to-tls", "http-hung-up"])
+def test_a_scheme_written_in_the_reference_is_the_advice_not_a_flag(
+    scheme: str, server: Callable[[socket.socket], None], advice: str,
     capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
 ) -> None:
-    # the scheme in the reference wins over the flags: --plain-http would not help
-    with tcp_server(_plain_http_answer) as port:
-        assert main(["digest", f"https://127.0.0.1:{port}/app:1.0"]) == 1
+    # the scheme in the reference wins over the flags: --plain-http or --insecure
+    # would change nothing, so the advice names the scheme to write instead
+    with tcp_server(server) as port:
+        assert main(["digest", f"{scheme}://127.0.0.1:{port}/app:1.0"]) == 1
     err = capsys.readouterr().err
-    assert "plain-HTTP registry? write http:// before the host, not https://" in err
-    assert "--plain-http" not in err and "protocol=" not in err
-
-
-def test_http_written_before_a_tls_port_says_to_write_https(
-    capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
-) -> None:
-    with tcp_server(_go_tls_answer) as port:
-        assert main(["digest", f"http://127.0.0.1:{port}/app:1.0"]) == 1
-    err = capsys.readouterr().err
-    assert "speaks HTTPS: write https:// before the host, not http://" in err
+    assert advice in err
     assert "--plain-http" not in err and "--insecure" not in err and "protocol=" not in err
-
-
-def test_http_written_before_a_port_that_hangs_up_says_to_try_https(
-    capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
-) -> None:
-    with tcp_server(_hang_up) as port:
-        assert main(["digest", f"http://127.0.0.1:{port}/app:1.0"]) == 1
-    err = capsys.readouterr().err
-    assert "is it an HTTPS port? write https:// before the host, not http://" in err
-    assert "--plain-http" not in err and "protocol=" not in err
-
