@@ -114,10 +114,13 @@ def register(verbs: argparse._SubParsersAction[Parser], common: list[Parser]) ->
         summary="write an image's root filesystem as a tar",
         description="Write the file system of REFERENCE -- its layers applied in order,\n"
         "whiteouts and opaque directories honoured -- to FILE as one tar, or to\n"
-        "standard output with -. An index needs --platform unless it has one platform.",
+        "standard output with - or without FILE (not to a terminal). An index needs\n"
+        "--platform unless it has one platform.",
     )
     sub.add_argument("reference", metavar="REFERENCE", help="e.g. localhost:5000/app:1.0")
-    sub.add_argument("file", metavar="FILE", help="the tar to write, or - for standard output")
+    sub.add_argument("file", metavar="FILE", nargs="?", default="-",
+                     help="the tar to write, or - for standard output (the default, as in "
+                     "crane export)")
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -207,7 +210,7 @@ def run_rebase(ctx: Context) -> int:
 
 
 def run_export(ctx: Context) -> int:
-    """``export REFERENCE FILE|-``."""
+    """``export REFERENCE [FILE|-]``."""
     ref, reference = ctx.image_reference(ctx.args.reference)
     repo = ctx.repository(ref)
     if ctx.args.file != "-":

@@ -199,6 +199,16 @@ class Terminal(io.StringIO):
         return True
 
 
+
+def test_export_without_a_file_writes_standard_output_as_crane_export(
+    cli: CliRunner, base: str,
+) -> None:
+    # crane export IMAGE [TARBALL]: the tarball defaults to -
+    piped = cli("export", base, "--plain-http")
+    assert piped.returncode == 0, piped.stderr.decode()
+    files = tar_files(piped.stdout)
+    assert files and files == tar_files(cli("export", base, "-", "--plain-http").stdout)
+
 def test_export_to_a_terminal_is_refused(
     base: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
