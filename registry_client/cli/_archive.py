@@ -34,7 +34,11 @@ def register(
         "streams and that the config's diff_ids are the layers'. Prints each problem\n"
         "(exit 1 when there is one), else 'ok'. Nothing is written.",
     )
-    sub.add_argument("reference", metavar="REFERENCE", help="e.g. localhost:5000/app:1.0")
+    sub.add_argument("reference", metavar="REFERENCE", nargs="?",
+                     help="e.g. localhost:5000/app:1.0")
+    sub.add_argument("--remote", metavar="REFERENCE",
+                     help="the image to check, as crane validate --remote (instead of the "
+                     "REFERENCE argument)")
 
     sub = add_verb(
         verbs, "index", common, handler=run_index,
@@ -84,8 +88,11 @@ def _print_report(ctx: Context, report: ValidationReport) -> int:
 
 
 def run_validate(ctx: Context) -> int:
-    """``validate REFERENCE``."""
-    ref, reference = ctx.image_reference(ctx.args.reference)
+    """``validate REFERENCE`` (or crane's ``validate --remote REFERENCE``)."""
+    given = [t for t in (ctx.args.reference, ctx.args.remote) if t is not None]
+    if len(given) != 1:
+        raise UsageError("give the image to check once: REFERENCE or --remote REFERENCE")
+    ref, reference = ctx.image_reference(given[0])
     report = ctx.repository(ref).images.validate(reference, ctx.platform)
     return _print_report(ctx, report)
 

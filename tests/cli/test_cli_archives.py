@@ -142,6 +142,19 @@ def test_index_create_then_validate(
         assert doc["ok"] is False and doc["problems"][0]["digest"] == amd.layer_digests[1]
 
 
+
+def test_validate_takes_crane_s_remote_flag(
+    cli: CliRunner, pushed: tuple[str, TarImage],
+) -> None:
+    where, amd = pushed
+    # crane validate --remote IMAGE: the same check as the positional REFERENCE
+    crane = ok(cli("validate", "--remote", f"{where}:amd64", "--plain-http"))
+    assert crane.stdout == ok(cli("validate", f"{where}:amd64", "--plain-http")).stdout
+    assert crane.stdout.decode().startswith(f"ok: {amd.digest}")
+    for wrong in ([], ["--remote", f"{where}:amd64", f"{where}:arm64"]):
+        refused = cli("validate", *wrong, "--plain-http")
+        assert refused.returncode == 2 and b"--remote" in refused.stderr
+
 def test_artifact_get_by_type_and_by_digest(
     cli: CliRunner, pushed: tuple[str, TarImage], tmp_path: Path
 ) -> None:
