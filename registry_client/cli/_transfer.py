@@ -274,13 +274,16 @@ def _copy_all_tags(ctx: Context) -> int:
     def registry_for(ref: ImageReference) -> Registry:
         return ctx.registry(ref, "src" if ref == src else "dest")
 
+    there: set[str] = set()
     kept: list[str] = []
     if ctx.args.no_clobber:
-        kept = sorted(_tags_of(ctx.repository(dst, "dest"))
-                      & _tags_of(ctx.repository(src, "src")))
-    # the tags the destination has are left out by the entry's tag pattern (searched in
-    # each tag: anchored here, and tags hold no newline)
-    pattern = f"^(?!(?:{'|'.join(re.escape(t) for t in kept)})$)" if kept else None
+        there = _tags_of(ctx.repository(dst, "dest"))
+        kept = sorted(there & _tags_of(ctx.repository(src, "src")))  # named on stderr
+    # Every tag the destination has is left out by the entry's tag pattern (searched in
+    # each tag: anchored here, and tags hold no newline) -- not only those the source
+    # listed just now: one pushed to the source before the sync lists it stays out too.
+    pattern = (f"^(?!(?:{'|'.join(re.escape(t) for t in sorted(there))})$)" if there
+               else None)
     entry = SyncEntry(skopeo_registry(ctx.args.source),
                       skopeo_registry(ctx.args.destination), tags=pattern)
     with ctx.progress("copy") as progress:

@@ -17,7 +17,9 @@ import pytest
 import requests_mock
 
 import registry_client.cli._context as cli_context
+import registry_client.cli._transfer as transfer
 import registry_client.sync as sync_module
+from registry_client import Registry
 from registry_client.cli import main
 from registry_client.cli._log import Redactor, install_logging, remove_logging
 from registry_client.cli._progress import ProgressBars
@@ -425,3 +427,25 @@ def test_jobs_bound_the_copies_and_each_registrys_transfers(
         main([str(sync_file) if a == "SYNC_FILE" else a for a in argv])
     assert made and set(made) == {7}, capsys.readouterr().err
     assert planned == ([] if argv[0] == "copy" and "-a" not in argv else [7])
+
+
+def test_copy_all_tags_no_clobber_keeps_a_tag_pushed_to_the_source_after_its_listing(
+    anon_registry: LocalRegistry, unique_repository: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    source, target = f"{unique_repository}/src", f"{unique_repository}/dst"
+    seed_image(anon_registry, source, "1.0", seed=1)
+    seed_image(anon_registry, source, "2.0", seed=2)
+    there = seed_image(anon_registry, target, "2.0", seed=3)
+    listed = transfer._tags_of
+
+    def before_2_0_was_pushed(repo: Any) -> set[str]:  # the source as first listed
+        return listed(repo) - {"2.0"} if repo.name == source else listed(repo)
+
+    monkeypatch.setattr(transfer, "_tags_of", before_2_0_was_pushed)
+    host = anon_registry.host
+    assert main(["copy", "-a", "-n", f"{host}/{source}", f"{host}/{target}"]) == 0
+    with Registry(host, protocol="http") as reg:
+        assert reg.repository(target).manifests.head("2.0").digest == there.digest
+        assert reg.repository(target).manifests.head("1.0").digest
+    capsys.readouterr()
