@@ -126,23 +126,22 @@ def test_flatten_then_export_to_a_file_equals_the_original_s_export(
 
 
 @pytest.fixture
-def app_on_base(cli: CliRunner, base: str, tmp_path: Path) -> tuple[str, str]:
-    """``(host/repo:app, host/repo:base-2)``: an image built on ``base``, and another
-    version of that base to rebase it onto."""
+def app_on_base(cli: CliRunner, base: str, tmp_path: Path) -> tuple[str, str, str]:
+    """``(host/repo, host/repo:app, host/repo:base-2)``: the repository, an image built on
+    ``base`` there, and another version of that base to rebase it onto."""
     repo = base.rsplit(":", 1)[0]
     new_base = tree(tmp_path / "new-base", {"etc/os-release": "NAME=patched\n"})
     ok(cli("append", "-b", f"{repo}:empty", "-f", str(new_base), "-t", f"{repo}:base-2",
            "--plain-http"))
     app = tree(tmp_path / "app", {"srv/app.py": "x\n"})
     ok(cli("append", "-b", base, "-f", str(app), "-t", f"{repo}:app", "--plain-http"))
-    return f"{repo}:app", f"{repo}:base-2"
+    return repo, f"{repo}:app", f"{repo}:base-2"
 
 
 def test_rebase_swaps_the_base_and_refuses_a_base_the_image_is_not_on(
-    cli: CliRunner, base: str, app_on_base: tuple[str, str],
+    cli: CliRunner, base: str, app_on_base: tuple[str, str, str],
 ) -> None:
-    repo = base.rsplit(":", 1)[0]
-    app, base_2 = app_on_base
+    repo, app, base_2 = app_on_base
     out = ok(cli("rebase", app, "--old-base", base, "--new-base", base_2,
                  "-t", f"{repo}:rebased", "--plain-http"))
     assert out.startswith(f"{repo}:rebased@")
@@ -155,10 +154,9 @@ def test_rebase_swaps_the_base_and_refuses_a_base_the_image_is_not_on(
 
 
 def test_rebase_takes_crane_s_flag_spellings(
-    cli: CliRunner, base: str, app_on_base: tuple[str, str],
+    cli: CliRunner, base: str, app_on_base: tuple[str, str, str],
 ) -> None:
-    repo = base.rsplit(":", 1)[0]
-    app, base_2 = app_on_base
+    repo, app, base_2 = app_on_base
     ours = ok(cli("rebase", app, "--old-base", base, "--new-base", base_2,
                   "-t", f"{repo}:ours", "--plain-http"))
     # crane rebase IMAGE --old_base OLD --new_base NEW --rebased TAG (or -t)
