@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from registry_client import (
     AuthenticationError,
@@ -139,11 +138,9 @@ def _check(registry: Registry, domain: str, ctx: Context) -> None:
         AuthenticationError: the registry or its token server refused them.
     """
     requester = registry.requester
-    options: dict[str, Any] = (
-        {"timeout": ctx.args.timeout} if ctx.args.timeout is not None else {})
     with Registry(domain, protocol=requester.protocol, verify=requester.verify,
                   authenticator=NullAuthenticator(), user_agent=USER_AGENT,
-                  **options) as anonymous:
+                  **ctx.connection_options()) as anonymous:
         try:
             anonymous.ping()
         except AuthenticationError:

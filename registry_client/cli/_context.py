@@ -334,6 +334,17 @@ class Context:
         self.redactor.add(found.password)
         return TokenAuthenticator(username=found.username, password=found.password)
 
+    def connection_options(self) -> dict[str, Any]:
+        """``Registry`` keywords of the flags that were given: ``--timeout`` and
+        ``--retry-times`` (left out otherwise: the library's defaults apply)."""
+        args = self.args
+        options: dict[str, Any] = {}
+        if args.timeout is not None:
+            options["timeout"] = args.timeout
+        if args.retry_times is not None:
+            options["retries"] = args.retry_times
+        return options
+
     @property
     def jobs(self) -> int:
         """``-j N`` (copy, sync): images at once, and blobs at once in each; else the
@@ -389,7 +400,7 @@ class Context:
                 verify=verify,
                 session=self._session(),
                 user_agent=USER_AGENT,
-                **({"timeout": args.timeout} if args.timeout is not None else {}),
+                **self.connection_options(),
                 max_workers=self.jobs,
             )
         return self._registries[key]

@@ -111,6 +111,11 @@ def global_flags(suppress: bool) -> Parser:
         "connect, 5 for an answer)",
     )
     group.add_argument(
+        "--retry-times", metavar="N", type=_count, default=default(None),
+        help="retry a failed request that may be repeated N times (skopeo's flag; "
+        "default 3, 0: never)",
+    )
+    group.add_argument(
         "-u", "--username", metavar="USER", default=default(None),
         help="user name for the registry (with --password-stdin)",
     )
@@ -143,6 +148,17 @@ def global_flags(suppress: bool) -> Parser:
         help="print the version and exit",
     )
     return parent
+
+
+def _count(text: str) -> int:
+    """``--retry-times``' value: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
 
 
 def _seconds(text: str) -> float:

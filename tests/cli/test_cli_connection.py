@@ -120,3 +120,23 @@ def test_a_scheme_written_in_the_reference_is_the_advice_not_a_flag(
     err = capsys.readouterr().err
     assert advice in err
     assert "--plain-http" not in err and "--insecure" not in err and "protocol=" not in err
+
+
+@pytest.mark.parametrize(("retries", "attempts"), [("0", 1), ("1", 2)])
+def test_retry_times_sets_the_retries_as_skopeo_s_flag(
+    retries: str, attempts: int, capsys: pytest.CaptureFixture[str],
+    docker_config_dir: Path,
+) -> None:
+    # without the flag a refused connection is tried 4 times (the library's 3 retries)
+    port = _closed_port()
+    assert main(["--retry-times", retries, "digest", f"127.0.0.1:{port}/app:1.0"]) == 1
+    err = capsys.readouterr().err
+    assert f"failed after {attempts} attempt(s): connection refused" in err
+
+
+@pytest.mark.parametrize("value", ["-1", "many"])
+def test_retry_times_that_is_not_a_count_is_a_usage_error(
+    value: str, capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    assert main(["--retry-times", value, "digest", "localhost:5000/app:1.0"]) == 2
+    assert "--retry-times" in capsys.readouterr().err
