@@ -1,4 +1,5 @@
-"""``auth login`` / ``logout`` / ``get``: docker's stored credentials, as crane has them."""
+"""``auth login`` / ``logout`` / ``get``: docker's stored credentials, as crane has them
+(and ``login`` / ``logout``, as docker, skopeo and podman spell them)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ _NOT_FOUND = "credentials not found in native keychain"  # the helper protocol's
 
 
 def register(verbs: argparse._SubParsersAction[Parser], common: list[Parser]) -> None:
-    """Add ``auth`` with ``login``, ``logout`` and ``get``."""
+    """Add ``auth`` with ``login``, ``logout`` and ``get``; and ``login`` and ``logout``
+    as docker, skopeo and podman spell them, the same as ``auth login``/``logout``."""
     auth = add_verb(
         verbs, "auth", common, handler=_no_action,
         summary="log in to a registry, log out, or print stored credentials",
@@ -34,29 +36,10 @@ def register(verbs: argparse._SubParsersAction[Parser], common: list[Parser]) ->
     )
     actions = auth.add_subparsers(dest="auth_action", metavar="ACTION", title="actions",
                                   required=True, parser_class=Parser)
-    login = _action(
-        actions, "login", common, run_login,
-        summary="check credentials against a registry, then store them",
-        description="Check USER and the password against HOST (GET /v2/ answered with\n"
-        "them; a token registry must hand out a token for them), then store them as\n"
-        "`docker login` does: with the credential helper configured for HOST, else in\n"
-        "config.json (rewritten atomically, mode 0600, its other keys kept). Refused\n"
-        "credentials are not stored (exit 1); so are credentials HOST never asks for.\n"
-        "The password comes from --password-stdin (one line of standard input) or\n"
-        "-p/--password (visible in `ps` and shell history).",
-    )
-    login.add_argument("host", metavar="HOST", help="e.g. localhost:5000, ghcr.io, docker.io")
-    login.add_argument(
-        "-p", dest="password", metavar="PASSWORD", default=argparse.SUPPRESS,
-        help="the password (as --password; prefer --password-stdin)",
-    )
-    logout = _action(
-        actions, "logout", common, run_logout,
-        summary="remove a registry's stored credentials",
-        description="Remove HOST's credentials as `docker logout` does: from its credential\n"
-        "helper (erase) and from config.json. Nothing stored is not an error.",
-    )
-    logout.add_argument("host", metavar="HOST")
+    _login_arguments(_action(actions, "login", common, run_login,
+                             summary=_LOGIN[0], description=_LOGIN[1]))
+    _logout_arguments(_action(actions, "logout", common, run_logout,
+                              summary=_LOGOUT[0], description=_LOGOUT[1]))
     get = _action(
         actions, "get", common, run_get,
         summary="print a registry's stored credentials (credential-helper JSON)",
@@ -68,6 +51,42 @@ def register(verbs: argparse._SubParsersAction[Parser], common: list[Parser]) ->
         "secret is printed: mind your terminal.",
     )
     get.add_argument("host", metavar="HOST", nargs="?", help="default: one line of stdin")
+    # docker's, skopeo's and podman's spelling
+    _login_arguments(add_verb(verbs, "login", common, handler=run_login,
+                              summary=_LOGIN[0], description=_LOGIN[1]))
+    _logout_arguments(add_verb(verbs, "logout", common, handler=run_logout,
+                               summary=_LOGOUT[0], description=_LOGOUT[1]))
+
+
+_LOGIN = (
+    "check credentials against a registry, then store them",
+    "Check USER and the password against HOST (GET /v2/ answered with\n"
+    "them; a token registry must hand out a token for them), then store them as\n"
+    "`docker login` does: with the credential helper configured for HOST, else in\n"
+    "config.json (rewritten atomically, mode 0600, its other keys kept). Refused\n"
+    "credentials are not stored (exit 1); so are credentials HOST never asks for.\n"
+    "The password comes from --password-stdin (one line of standard input) or\n"
+    "-p/--password (visible in `ps` and shell history).",
+)
+"""``login``'s summary and description."""
+_LOGOUT = (
+    "remove a registry's stored credentials",
+    "Remove HOST's credentials as `docker logout` does: from its credential\n"
+    "helper (erase) and from config.json. Nothing stored is not an error.",
+)
+"""``logout``'s summary and description."""
+
+
+def _login_arguments(login: Parser) -> None:
+    login.add_argument("host", metavar="HOST", help="e.g. localhost:5000, ghcr.io, docker.io")
+    login.add_argument(
+        "-p", dest="password", metavar="PASSWORD", default=argparse.SUPPRESS,
+        help="the password (as --password; prefer --password-stdin)",
+    )
+
+
+def _logout_arguments(logout: Parser) -> None:
+    logout.add_argument("host", metavar="HOST")
 
 
 def _action(
@@ -105,10 +124,10 @@ def run_login(ctx: Context) -> int:
     args = ctx.args
     ref = _host(ctx, args.host)
     if args.username is None:
-        raise UsageError("auth login needs -u USER with --password-stdin (or -p PASSWORD)")
+        raise UsageError("login needs -u USER with --password-stdin (or -p PASSWORD)")
     credentials = ctx.explicit_credentials
     if credentials is None or (args.password is None and not args.password_stdin):
-        raise UsageError("auth login needs the password: --password-stdin (or -p PASSWORD)")
+        raise UsageError("login needs the password: --password-stdin (or -p PASSWORD)")
     username, secret = credentials
     registry = ctx.registry(ref)
     _check(registry, ref.domain, ctx)

@@ -34,7 +34,7 @@ VERBS = {
     "prune": "_prune",
     "ratelimit": "_ratelimit",
     **dict.fromkeys(("append", "mutate", "flatten", "rebase", "export"), "_mutate"),
-    "auth": "_auth",
+    **dict.fromkeys(("auth", "login", "logout"), "_auth"),
 }
 """Each verb (and alias) and the module that registers it (a test keeps it complete)."""
 

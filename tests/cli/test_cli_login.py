@@ -137,6 +137,27 @@ def test_login_with_p_on_a_basic_registry(
     assert base64.b64decode(auth[basic_registry.host]["auth"]) == f"alice:{password}".encode()
 
 
+
+def test_login_and_logout_as_docker_and_skopeo_spell_them(
+    cli: CliRunner, docker_config_dir: Path, basic_registry: LocalRegistry,
+) -> None:
+    # `docker login HOST -u USER --password-stdin`, `skopeo login`, `podman logout`:
+    # the same as auth login / auth logout
+    password = basic_registry.users["alice"]
+    host = basic_registry.host
+    login = cli("login", host, "-u", "alice", "--password-stdin",
+                input=f"{password}\n".encode())
+    assert login.returncode == 0, login.stderr
+    assert login.stdout.startswith(b"Login Succeeded")
+    auth = json.loads((docker_config_dir / "config.json").read_text())["auths"]
+    assert base64.b64decode(auth[host]["auth"]) == f"alice:{password}".encode()
+    logout = cli("logout", host)
+    assert (logout.returncode, logout.stdout) == (
+        0, f"Removed login credentials for {host}\n".encode())
+    assert json.loads((docker_config_dir / "config.json").read_text()) == {"auths": {}}
+    refused = cli("login", host, "-p", password)
+    assert refused.returncode == 2 and b"--username" in refused.stderr
+
 def test_a_registry_that_never_asks_for_credentials_gets_none_stored(
     cli: CliRunner, docker_config_dir: Path, anon_registry: LocalRegistry,
 ) -> None:
