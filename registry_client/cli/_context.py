@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TextIO
 
 import requests
@@ -88,6 +89,37 @@ def skopeo_registry(text: str) -> str:
     (``docker://HOST/REPO:TAG``): it says "a registry", nothing about the protocol,
     which the flags decide as for any reference."""
     return text[len(_DOCKER_TRANSPORT):] if text.startswith(_DOCKER_TRANSPORT) else text
+
+
+def _credential_files() -> list[Path | None]:
+    """Where stored credentials are looked up, first found wins (None: docker's config).
+
+    ``$REGISTRY_AUTH_FILE`` when set (podman's and skopeo's override: the user named
+    it); docker's config, where ``login`` stores; then podman's and skopeo's auth.json,
+    ``$XDG_RUNTIME_DIR/containers/auth.json`` and ``$XDG_CONFIG_HOME`` (or
+    ``~/.config``) ``/containers/auth.json`` -- the same format, per registry host.
+    """
+    files: list[Path | None] = []
+    chosen = os.environ.get("REGISTRY_AUTH_FILE")
+    if chosen:
+        files.append(Path(chosen))
+    files.append(None)
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        files.append(Path(runtime) / "containers" / "auth.json")
+    config = os.environ.get("XDG_CONFIG_HOME")
+    files.append((Path(config) if config else Path.home() / ".config")
+                 / "containers" / "auth.json")
+    return files
+
+
+def _stored_credentials(domain: str) -> docker_config.DockerCredentials | None:
+    """The credentials the first of :func:`_credential_files` holds for ``domain``."""
+    for path in _credential_files():
+        found = docker_config.credentials_for(domain, path)
+        if found is not None:
+            return found
+    return None
 
 
 def in_cli_words(message: str, plain_http: bool = True) -> str:
@@ -325,7 +357,7 @@ class Context:
         if explicit is not None:
             username, password = explicit
             return TokenAuthenticator(username=username, password=password)
-        found = docker_config.credentials_for(domain)
+        found = _stored_credentials(domain)
         if found is None:
             return None
         if found.identity_token:

@@ -41,15 +41,17 @@ credentials (first found wins):
   1. --username with --password-stdin (or --password, which other users can
      see in `ps` and which lands in your shell history: avoid it);
   2. $REGISTRY_USERNAME and $REGISTRY_PASSWORD;
-  3. docker's config: $DOCKER_CONFIG/config.json or ~/.docker/config.json
-     (`auths`, `credHelpers`, `credsStore`, identity tokens), per registry;
+  3. stored credentials, per registry: $REGISTRY_AUTH_FILE when set; docker's
+     config, $DOCKER_CONFIG/config.json or ~/.docker/config.json (`auths`,
+     `credHelpers`, `credsStore`, identity tokens); podman's and skopeo's
+     $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json;
   4. anonymous (anonymous tokens where the registry hands them out).
   1 and 2 are for a command that talks to one registry: `copy` and `sync`
   between two registries refuse them (exit 2) rather than send one
   registry's password to the other. Give each side its own with
   --src-creds USER[:PASSWORD] and --dest-creds USER[:PASSWORD] (as skopeo;
   without :PASSWORD, one line of standard input); a side without them uses
-  docker's config for its host, which is always looked up per registry.
+  the stored credentials of its host, which are always looked up per registry.
 
 exit status:
   0 success, 1 the registry or the operation failed, 2 the command line is

@@ -14,13 +14,19 @@ CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]
 
 
 @pytest.fixture
-def docker_config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty ``$DOCKER_CONFIG`` (also set for in-process ``main()`` calls)."""
+def docker_config_dir(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """An empty ``$DOCKER_CONFIG`` (also set for in-process ``main()`` calls), and empty
+    directories where podman's and skopeo's auth.json would be, so that no credentials
+    of the machine running the tests are found."""
     directory = tmp_path / "docker-config"
     directory.mkdir()
     monkeypatch.setenv("DOCKER_CONFIG", str(directory))
-    monkeypatch.delenv("REGISTRY_USERNAME", raising=False)
-    monkeypatch.delenv("REGISTRY_PASSWORD", raising=False)
+    for name in ("XDG_RUNTIME_DIR", "XDG_CONFIG_HOME"):  # not in tmp_path: tests list it
+        monkeypatch.setenv(name, str(tmp_path_factory.mktemp(name.lower())))
+    for name in ("REGISTRY_USERNAME", "REGISTRY_PASSWORD", "REGISTRY_AUTH_FILE"):
+        monkeypatch.delenv(name, raising=False)
     return directory
 
 
@@ -28,15 +34,15 @@ def docker_config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def cli(docker_config_dir: Path, tmp_path: Path) -> CliRunner:
     """``cli(*args, input=None, env=None)``: run the CLI in a subprocess, return the result.
 
-    The child sees an empty docker config and no ``REGISTRY_*`` variables unless
-    ``env`` adds them; stdout and stderr are captured as bytes.
+    The child sees an empty docker config, no podman auth.json and no ``REGISTRY_*``
+    variables unless ``env`` adds them; stdout and stderr are captured as bytes.
     """
 
     def run(
         *args: str, input: bytes | None = None, env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-        child_env["DOCKER_CONFIG"] = str(docker_config_dir)
+        child_env["DOCKER_CONFIG"] = str(docker_config_dir)  # and the fixture's XDG_*
         child_env.update(env or {})
         return subprocess.run(
             [sys.executable, "-m", "registry_client", *args],

@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -448,4 +449,54 @@ def test_copy_all_tags_no_clobber_keeps_a_tag_pushed_to_the_source_after_its_lis
     with Registry(host, protocol="http") as reg:
         assert reg.repository(target).manifests.head("2.0").digest == there.digest
         assert reg.repository(target).manifests.head("1.0").digest
+    capsys.readouterr()
+
+
+
+# -- podman's and skopeo's auth.json -----------------------------------------------------------
+def _auth_file(path: Path, host: str, user: str, password: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    path.write_text(json.dumps({"auths": {host: {"auth": token}}}))
+    return path
+
+
+def _basic_sent(argv: list[str]) -> str:
+    """The user:password the CLI sends to a registry that asks for Basic credentials."""
+    with requests_mock.Mocker() as mocked:
+        mocked.get("http://localhost:5000/v2/app/tags/list", [
+            {"status_code": 401, "headers": {"WWW-Authenticate": 'Basic realm="r"'}},
+            {"json": {"name": "app", "tags": ["1.0"]}},
+        ])
+        assert main(argv) == 0
+        sent = mocked.request_history[-1].headers["Authorization"]
+    return base64.b64decode(sent.split()[1]).decode()
+
+
+@pytest.mark.parametrize("where", ["XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "REGISTRY_AUTH_FILE"])
+def test_credentials_podman_and_skopeo_stored_are_used(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    if where == "REGISTRY_AUTH_FILE":
+        path = _auth_file(tmp_path / "elsewhere" / "auth.json", "localhost:5000", "pod", "pw")
+        monkeypatch.setenv("REGISTRY_AUTH_FILE", str(path))
+    else:
+        _auth_file(Path(os.environ[where]) / "containers" / "auth.json", "localhost:5000",
+                   "pod", "pw")
+    assert _basic_sent(["ls", "localhost:5000/app"]) == "pod:pw"
+    capsys.readouterr()
+
+
+def test_docker_s_config_comes_before_podman_s_but_registry_auth_file_before_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    docker_config_dir: Path,
+) -> None:
+    _auth_file(Path(os.environ["XDG_RUNTIME_DIR"]) / "containers" / "auth.json",
+               "localhost:5000", "pod", "pw")
+    _auth_file(docker_config_dir / "config.json", "localhost:5000", "docker", "pw")
+    assert _basic_sent(["ls", "localhost:5000/app"]) == "docker:pw"  # what `login` wrote
+    chosen = _auth_file(tmp_path / "chosen.json", "localhost:5000", "chosen", "pw")
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(chosen))
+    assert _basic_sent(["ls", "localhost:5000/app"]) == "chosen:pw"
     capsys.readouterr()
