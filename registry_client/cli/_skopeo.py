@@ -1,15 +1,16 @@
-"""``sync --src-yaml FILE DEST``: skopeo's sync file, each image where skopeo puts it."""
+"""``sync --src-yaml FILE DEST`` (skopeo's sync file) and ``sync --src docker SOURCE DEST``:
+each image where skopeo puts it."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._context import CLI_LOOPBACK_HINT, CLI_TLS_HINT, Context, UsageError
+from ._context import CLI_LOOPBACK_HINT, CLI_TLS_HINT, Context, UsageError, skopeo_registry
 
 if TYPE_CHECKING:
     from registry_client.sync import SyncEntry
 
-__all__ = ["skopeo_entries"]
+__all__ = ["skopeo_docker_entry", "skopeo_entries"]
 
 
 _FILE_TLS = "tls-verify: false under the source registry in the sync file"
@@ -60,3 +61,22 @@ def skopeo_entries(ctx: Context, path: str, destination: str) -> list[SyncEntry]
 
     return [SyncEntry(source, target)
             for source, target in skopeo_pairs(registries, destination, list_tags)]
+
+
+def skopeo_docker_entry(ctx: Context, source: str, destination: str) -> SyncEntry:
+    """The sync entry of ``skopeo sync --src docker --dest docker SOURCE DEST`` (no
+    ``--scoped``): the repository SOURCE (every tag) or the image SOURCE (its tag) to
+    ``DEST/`` and the last path component of its repository, as skopeo 1.9 names it.
+
+    Raises:
+        UsageError: SOURCE is no reference, or DEST is not a registry (path).
+    """
+    from registry_client._skopeo_sync import skopeo_destination  # this verb only, as above
+    from registry_client.sync import SyncEntry  # this verb only, as above
+
+    ref = ctx.reference(source, "sync source")
+    try:
+        destination = skopeo_destination(destination)
+    except ValueError as exc:
+        raise UsageError(f"sync destination {exc}") from None
+    return SyncEntry(skopeo_registry(source), f"{destination}/{ref.path.rsplit('/', 1)[-1]}")

@@ -21,7 +21,7 @@ from ._context import DEFAULT_TAG, Context, Side, UsageError, skopeo_registry
 from ._parser import Parser, add_verb, positive_int
 from ._shards import add_task_arguments, task_options
 from ._show import image_json, one_platform
-from ._skopeo import skopeo_entries
+from ._skopeo import skopeo_docker_entry, skopeo_entries
 
 if TYPE_CHECKING:
     from registry_client import CopyPlan, Image
@@ -127,12 +127,24 @@ def register(
         "images-by-tag-regex, tls-verify, credentials) and puts each image where\n"
         "`skopeo sync --src yaml --dest docker FILE DEST` puts it: DEST/ and the last\n"
         "path component of its repository (team/app:1.0 -> DEST/app:1.0). Every\n"
-        "platform of an index is copied, as skopeo sync --all does.",
+        "platform of an index is copied, as skopeo sync --all does.\n\n"
+        "skopeo's own spelling works too: sync --src yaml --dest docker FILE DEST (the\n"
+        "same as --src-yaml FILE DEST), and sync --src docker --dest docker SOURCE DEST,\n"
+        "which copies the repository SOURCE (every tag) or the image SOURCE (one tag)\n"
+        "to DEST/ and its last path component, as skopeo does.",
     )
     sub.add_argument("file", metavar="FILE",
                      help="the mapping (JSON or YAML); with --src-yaml: DEST, where the "
-                     "images go (e.g. localhost:5000/mirror)")
+                     "images go (e.g. localhost:5000/mirror); with --src: skopeo's "
+                     "SOURCE (a sync file, or a repository or image)")
+    sub.add_argument("destination", metavar="DEST", nargs="?",
+                     help="with --src (skopeo's syntax): where the images go")
     sub.add_argument("--src-yaml", metavar="FILE", help="a skopeo sync file (see above)")
+    sub.add_argument("--src", choices=("yaml", "docker"),
+                     help="skopeo's source transport: FILE is a sync file (yaml) or a "
+                     "repository or image (docker); DEST follows")
+    sub.add_argument("--dest", choices=("docker",),
+                     help="skopeo's destination transport (a registry: the only one here)")
     sub.add_argument("--dry-run", action="store_true", help="print the copy plans only")
     _jobs(sub)
     _side_credentials(sub)
@@ -345,14 +357,26 @@ def _report_sync(ctx: Context, result: SyncResult) -> int:
 
 
 def run_sync(ctx: Context) -> int:
-    """``sync FILE``."""
+    """``sync FILE``, ``sync --src-yaml FILE DEST``, or skopeo's ``sync --src yaml|docker
+    --dest docker SOURCE DEST``."""
     from registry_client.sync import load_sync_file, sync  # this verb only
 
+    args = ctx.args
+    if args.src is not None and args.src_yaml is not None:
+        raise UsageError("--src and --src-yaml: give one (--src-yaml FILE DEST is "
+                         "--src yaml FILE DEST)")
+    if (args.destination is None) != (args.src is None):
+        raise UsageError("sync --src yaml|docker SOURCE DEST takes DEST; without --src, "
+                         "sync FILE (or --src-yaml FILE DEST) takes one argument")
     try:
-        if ctx.args.src_yaml is not None:
-            entries = skopeo_entries(ctx, ctx.args.src_yaml, ctx.args.file)
+        if args.src == "docker":
+            entries = [skopeo_docker_entry(ctx, args.file, args.destination)]
+        elif args.src == "yaml":
+            entries = skopeo_entries(ctx, args.file, args.destination)
+        elif args.src_yaml is not None:
+            entries = skopeo_entries(ctx, args.src_yaml, args.file)
         else:
-            entries = load_sync_file(ctx.args.file)
+            entries = load_sync_file(args.file)
     except (OSError, ValueError) as exc:
         raise UsageError(f"sync file: {exc}") from None
     sources = [ctx.reference(e.source, "sync source") for e in entries]

@@ -226,3 +226,36 @@ def test_src_yaml_that_does_not_exist_is_said_plainly(cli: CliRunner, tmp_path: 
     assert result.returncode == 2
     assert b"nonexist.yml: no such file" in result.stderr
     assert b"Errno" not in result.stderr
+
+
+def test_skopeo_s_own_sync_syntax_copies_what_skopeo_copies(
+    cli: CliRunner, local_registry_factory: LocalRegistryFactory, tmp_path: Path,
+    anon_registry: LocalRegistry, unique_repository: str, three_repositories: dict[str, str],
+) -> None:
+    # `skopeo sync --src docker|yaml --dest docker SOURCE DEST`, flags and all
+    skopeo = shutil.which("skopeo")
+    assert skopeo is not None, "skopeo (Debian package) is part of the test setup"
+    by_skopeo, by_us = local_registry_factory("anonymous"), local_registry_factory("anonymous")
+    sync_file = tmp_path / "sync.yaml"
+    sync_file.write_text(three_repositories["yaml"])
+    u, src = unique_repository, anon_registry.host
+    runs: list[list[str]] = [
+        ["--src", "docker", "--dest", "docker", f"{src}/{u}/conv/a"],            # every tag
+        ["--src", "docker", "--dest", "docker", f"docker://{src}/{u}/other/c:v2.0"],  # one
+        ["--src", "yaml", "--dest", "docker", str(sync_file)],
+    ]
+    for run in runs:
+        subprocess.run(
+            [skopeo, "--insecure-policy", "sync", *run[:4], "--src-tls-verify=false",
+             "--dest-tls-verify=false", "--preserve-digests", "--all",
+             run[4].removeprefix("docker://"), f"{by_skopeo.host}/mirror"],
+            check=True, capture_output=True, timeout=300)
+        ours = cli("sync", *run, f"{by_us.host}/mirror", "--src-tls-verify=false")
+        assert ours.returncode == 0, ours.stderr
+    assert "mirror/a:1.0" in inventory(by_skopeo) and "mirror/c:v2.0" in inventory(by_skopeo)
+    assert inventory(by_us) == inventory(by_skopeo)
+    for wrong in (["--src", "docker", f"{src}/{u}/conv/a"],                   # no DEST
+                  ["--src", "yaml", "--src-yaml", str(sync_file), "x", "y"],  # both forms
+                  [str(sync_file), f"{by_us.host}/mirror"]):                   # DEST, no --src
+        refused = cli("sync", *wrong)
+        assert refused.returncode == 2, refused.stderr
