@@ -11,7 +11,7 @@ from registry_client import __version__
 if TYPE_CHECKING:
     from ._context import Context
 
-__all__ = ["DESCRIPTION", "EPILOG", "PROG", "Parser", "add_verb", "global_flags",
+__all__ = ["DESCRIPTION", "EPILOG", "PROG", "Parser", "add_verb", "at_least", "global_flags",
            "positive_int"]
 
 PROG = "registry-client"
@@ -113,7 +113,7 @@ def global_flags(suppress: bool) -> Parser:
         "connect, 5 for an answer)",
     )
     group.add_argument(
-        "--retry-times", metavar="N", type=_count, default=default(None),
+        "--retry-times", metavar="N", type=at_least(0), default=default(None),
         help="retry a failed request that may be repeated N times (skopeo's flag; "
         "default 3, 0: never)",
     )
@@ -152,17 +152,6 @@ def global_flags(suppress: bool) -> Parser:
     return parent
 
 
-def _count(text: str) -> int:
-    """``--retry-times``' value: a whole number, 0 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return value
-
-
 def _seconds(text: str) -> float:
     """``--timeout``'s value: seconds, a number above zero."""
     try:
@@ -189,12 +178,20 @@ def add_verb(
     return sub
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number of 1 or more (a page size, a number of jobs)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of ``minimum`` or more."""
+
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    return whole_number
+
+
+positive_int = at_least(1)
+"""A whole number of 1 or more (a page size, a number of jobs)."""

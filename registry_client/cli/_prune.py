@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from registry_client import RegistryError
 
 from ._context import Context, UsageError
-from ._parser import Parser, add_verb, positive_int
+from ._parser import Parser, add_verb, at_least
 
 if TYPE_CHECKING:
     from registry_client.retention import RetentionPlan
@@ -34,10 +34,11 @@ def register(
     )
     sub.add_argument("repository", metavar="REPOSITORY", help="e.g. localhost:5000/app")
     sub.add_argument(
-        "--keep", type=_count, metavar="N", help="keep the N newest tags (by image created time)"
+        "--keep", type=at_least(0), metavar="N",
+        help="keep the N newest tags (by image created time)",
     )
     sub.add_argument(
-        "--keep-semver", type=_count, metavar="N",
+        "--keep-semver", type=at_least(0), metavar="N",
         help="keep the N highest semantic-version tags (1.2.3, v1.2.3)",
     )
     sub.add_argument(
@@ -50,12 +51,6 @@ def register(
     sub.add_argument(
         "--dry-run", action="store_true", help="print the plan, delete nothing"
     )
-
-
-def _count(text: str) -> int:
-    if text.strip() == "0":
-        return 0
-    return positive_int(text)
 
 
 def _bytes(n: int) -> str:
