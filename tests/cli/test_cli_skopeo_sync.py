@@ -66,15 +66,26 @@ def three_repositories(anon_registry: LocalRegistry, unique_repository: str) -> 
     return {"yaml": text, **seeded}
 
 
-def test_src_yaml_copies_exactly_what_skopeo_copies_to_the_same_names(
-    cli: CliRunner, local_registry_factory: LocalRegistryFactory, tmp_path: Path,
+
+@pytest.fixture
+def side_by_side(
+    local_registry_factory: LocalRegistryFactory, tmp_path: Path,
     three_repositories: dict[str, str],
-) -> None:
+) -> tuple[str, LocalRegistry, LocalRegistry, Path]:
+    """``(skopeo, by_skopeo, by_us, sync_file)``: the skopeo binary, two empty registries
+    that skopeo and we sync into, and the three repositories' skopeo sync file."""
     skopeo = shutil.which("skopeo")
     assert skopeo is not None, "skopeo (Debian package) is part of the test setup"
-    by_skopeo, by_us = local_registry_factory("anonymous"), local_registry_factory("anonymous")
     sync_file = tmp_path / "sync.yaml"
     sync_file.write_text(three_repositories["yaml"])
+    return (skopeo, local_registry_factory("anonymous"), local_registry_factory("anonymous"),
+            sync_file)
+
+def test_src_yaml_copies_exactly_what_skopeo_copies_to_the_same_names(
+    cli: CliRunner, three_repositories: dict[str, str],
+    side_by_side: tuple[str, LocalRegistry, LocalRegistry, Path],
+) -> None:
+    skopeo, by_skopeo, by_us, sync_file = side_by_side
     subprocess.run(
         # --preserve-digests: the seeded layers are random bytes, which skopeo would
         # otherwise gzip on the way (new digests); --all: every platform, as we copy
@@ -229,15 +240,11 @@ def test_src_yaml_that_does_not_exist_is_said_plainly(cli: CliRunner, tmp_path: 
 
 
 def test_skopeo_s_own_sync_syntax_copies_what_skopeo_copies(
-    cli: CliRunner, local_registry_factory: LocalRegistryFactory, tmp_path: Path,
-    anon_registry: LocalRegistry, unique_repository: str, three_repositories: dict[str, str],
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str,
+    side_by_side: tuple[str, LocalRegistry, LocalRegistry, Path],
 ) -> None:
     # `skopeo sync --src docker|yaml --dest docker SOURCE DEST`, flags and all
-    skopeo = shutil.which("skopeo")
-    assert skopeo is not None, "skopeo (Debian package) is part of the test setup"
-    by_skopeo, by_us = local_registry_factory("anonymous"), local_registry_factory("anonymous")
-    sync_file = tmp_path / "sync.yaml"
-    sync_file.write_text(three_repositories["yaml"])
+    skopeo, by_skopeo, by_us, sync_file = side_by_side
     u, src = unique_repository, anon_registry.host
     runs: list[list[str]] = [
         ["--src", "docker", "--dest", "docker", f"{src}/{u}/conv/a"],            # every tag
