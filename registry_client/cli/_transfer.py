@@ -252,16 +252,15 @@ def run_copy(ctx: Context) -> int:
     ctx.check_sides([src], [dst])
     source = ctx.repository(src, "src")
     target = ctx.repository(dst, "dest")
-    tag = dst.tag
+    # the tag the copy lands on: the one written, else the source's (none for a digest)
+    tag = dst.tag or (None if src.digest else reference)
     if ctx.platform is not None:  # that platform's manifest, by digest; no index
-        tag = dst.tag or (reference if src.digest is None else None)
         reference = one_platform(ctx, source, reference)
-    dest_tag = tag or (reference if src.digest is None else None)
-    if ctx.args.no_clobber and dest_tag is not None:
-        there = _digest_of(target, dest_tag)
+    if ctx.args.no_clobber and tag is not None:
+        there = _digest_of(target, tag)
         if there is not None:
             ctx.error_line(f"registry-client: error: refusing to clobber existing tag "
-                           f"{dst.name}:{dest_tag}@{there} (--no-clobber)")
+                           f"{dst.name}:{tag}@{there} (--no-clobber)")
             return 1
     referrers = bool(ctx.args.referrers)
     if ctx.args.dry_run:
