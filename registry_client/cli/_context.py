@@ -42,7 +42,6 @@ __all__ = ["CLI_LOOPBACK_HINT", "CLI_TLS_HINT", "Context", "UsageError", "in_cli
 ENV_USERNAME = "REGISTRY_USERNAME"
 ENV_PASSWORD = "REGISTRY_PASSWORD"
 DEFAULT_TAG = "latest"
-DEFAULT_JOBS = 4  # Registry's and sync()'s max_workers when -j is not given
 USER_AGENT = f"registry-client-cli/{__version__}"
 SIDE_FLAGS = {"src": "--src-creds", "dest": "--dest-creds"}
 _CLI_NO_CREDENTIALS = ("no credentials were given: use --username with --password-stdin, "
@@ -367,29 +366,29 @@ class Context:
         return TokenAuthenticator(username=found.username, password=found.password)
 
     def connection_options(self) -> dict[str, Any]:
-        """``Registry`` keywords of the flags that were given: ``--timeout`` and
-        ``--retry-times`` (left out otherwise: the library's defaults apply)."""
+        """``Registry`` keywords of the flags that were given: ``--timeout``,
+        ``--retry-times`` and ``-j`` (left out otherwise: the library's defaults apply)."""
         args = self.args
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = self.jobs_option()
         if args.timeout is not None:
             options["timeout"] = args.timeout
         if args.retry_times is not None:
             options["retries"] = args.retry_times
         return options
 
-    @property
-    def jobs(self) -> int:
-        """``-j N`` (copy, sync): images at once, and blobs at once in each; else the
-        library's own default, 4 (``Registry(max_workers=)``, ``sync(max_workers=)``)."""
+    def jobs_option(self) -> dict[str, Any]:
+        """``max_workers=N`` for ``-j N`` (copy, sync: images at once, and blobs at once
+        in each), for ``Registry`` and ``sync()``; nothing without it (their default)."""
         jobs: int | None = getattr(self.args, "jobs", None)
-        return DEFAULT_JOBS if jobs is None else jobs
+        return {} if jobs is None else {"max_workers": jobs}
 
     def _session(self) -> requests.Session | None:
         if not self.verbose:
             return None
         session = requests.Session()
+        workers: int = self.jobs_option().get("max_workers", 0)  # as Registry sizes its own
         adapter = requests.adapters.HTTPAdapter(pool_connections=4,
-                                                pool_maxsize=max(10, self.jobs + 2))
+                                                pool_maxsize=max(10, workers + 2))
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.hooks["response"].append(trace_hook(self.redactor))
@@ -433,7 +432,6 @@ class Context:
                 session=self._session(),
                 user_agent=USER_AGENT,
                 **self.connection_options(),
-                max_workers=self.jobs,
             )
         return self._registries[key]
 

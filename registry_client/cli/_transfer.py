@@ -299,7 +299,7 @@ def _copy_all_tags(ctx: Context) -> int:
                       skopeo_registry(ctx.args.destination), tags=pattern)
     with ctx.progress("copy") as progress:
         result = sync([entry], registry_for, dry_run=ctx.args.dry_run, progress=progress,
-                      max_workers=ctx.jobs)
+                      **ctx.jobs_option())
     for tag in kept:
         ctx.error_line(f"kept (--no-clobber): {dst.name}:{tag}")
     return _report_sync(ctx, result)
@@ -389,7 +389,7 @@ def run_sync(ctx: Context) -> int:
     options = task_options(ctx)
     with ctx.progress("sync") as progress:
         result = sync(entries, registry_for, dry_run=ctx.args.dry_run, progress=progress,
-                      max_workers=ctx.jobs, **options)
+                      **ctx.jobs_option(), **options)
     return _report_sync(ctx, result)
 
 
