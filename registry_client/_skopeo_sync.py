@@ -32,6 +32,7 @@ from typing import Any
 import attrs
 
 from ._log import log
+from ._re2 import re2_pattern
 from ._syncfile import _load_yaml
 from .reference import parse_image_name
 
@@ -144,9 +145,10 @@ _ESCAPE_OR_CLASS = re.compile(r"\\.|\[\^?\]?(?:\\.|\[:\w+:\]|[^\]])*\]", re.DOTA
 
 
 def re2_compile(expression: str) -> re.Pattern[str]:
-    """``expression`` compiled for searching tags as Go's ``regexp.MatchString`` does, or
-    :class:`re.error` for what Go's RE2 syntax refuses (lookaround, backreferences,
-    possessive and atomic groups, ``\\Z``, ``(?#...)``) and what does not compile."""
+    """``expression`` compiled for searching tags as Go's ``regexp.MatchString`` does
+    (its syntax read as Go reads it: :func:`re2_pattern`), or :class:`re.error` for what
+    Go's RE2 syntax refuses (lookaround, backreferences, possessive and atomic groups,
+    ``\\Z``, ``(?#...)``) and what does not compile."""
     # a class's and an escape's characters are literal: blank them before looking
     outside = _ESCAPE_OR_CLASS.sub(
         lambda m: m.group() if re.fullmatch(r"\\(?:[1-9]|Z)", m.group()) else "_",
@@ -155,7 +157,7 @@ def re2_compile(expression: str) -> re.Pattern[str]:
         found = construct.search(outside)
         if found is not None:
             raise re.error(f"{found.group()}: Go's regexp (RE2) has no {what}")
-    return re.compile(expression)
+    return re.compile(re2_pattern(expression))
 
 
 def _key_line(text_lines: list[str], after: int, key: str) -> int | None:

@@ -232,6 +232,37 @@ def test_src_yaml_skips_a_repository_whose_regex_re2_refuses_as_skopeo(
     assert b"skipped" in ours.stderr
 
 
+def test_src_yaml_reads_a_regex_in_go_s_syntax_as_skopeo(
+    cli: CliRunner, local_registry_factory: LocalRegistryFactory,
+    anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    """POSIX and Unicode classes, \\Q...\\E and \\z: Python's re reads them otherwise
+    (``[[:digit:]]`` matches nothing there), skopeo reads them as Go does."""
+    skopeo = shutil.which("skopeo")
+    assert skopeo is not None, "skopeo (Debian package) is part of the test setup"
+    u = unique_repository
+    regexes = {"a": r"^v[[:digit:]]+$", "b": r"^\Qv1.0\E\z", "c": r"^v\pN"}
+    seeded = {f"{repo}:{tag}": seed_image(anon_registry, f"{u}/{repo}", tag, seed=n).digest
+              for n, (repo, tag) in enumerate(
+                  (repo, tag) for repo in regexes for tag in ("v1", "v1.0", "v2", "vx"))}
+    by_skopeo, by_us = local_registry_factory("anonymous"), local_registry_factory("anonymous")
+    sync_file = tmp_path / "sync.yaml"
+    sync_file.write_text(f"{anon_registry.host}:\n  tls-verify: false\n"
+                         "  images-by-tag-regex:\n" + "".join(
+                             f"    {u}/{repo}: '{expression}'\n"
+                             for repo, expression in regexes.items()))
+    subprocess.run(
+        [skopeo, "--insecure-policy", "sync", "--src", "yaml", "--dest", "docker",
+         "--dest-tls-verify=false", "--preserve-digests", "--all", str(sync_file),
+         f"{by_skopeo.host}/m"], check=True, capture_output=True, timeout=300)
+    ours = cli("sync", "--src-yaml", str(sync_file), f"{by_us.host}/m")
+    assert ours.returncode == 0, ours.stderr
+    expected = {f"m/{name}": seeded[name] for name in (
+        "a:v1", "a:v2", "b:v1.0", "c:v1", "c:v1.0", "c:v2")}
+    assert inventory(by_skopeo) == expected  # what skopeo 1.9 does, spelled out
+    assert inventory(by_us) == expected
+
+
 def test_src_yaml_that_does_not_exist_is_said_plainly(cli: CliRunner, tmp_path: Path) -> None:
     result = cli("sync", "--src-yaml", str(tmp_path / "nonexist.yml"), "localhost:1/m")
     assert result.returncode == 2

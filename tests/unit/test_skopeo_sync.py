@@ -156,6 +156,16 @@ def test_what_re2_reads_is_kept(tmp_path: Path, expression: str) -> None:
     assert reg.skipped == {}
 
 
+def test_a_regex_is_read_in_go_s_syntax(tmp_path: Path) -> None:
+    """Python's re reads [[:digit:]] as a set of "[:digt" and a "]": nothing matches."""
+    [reg] = _read(tmp_path, "r.example:\n  images-by-tag-regex:\n"
+                            "    a: '^v[[:digit:]]+$'\n    b: '^\\Qv1.0\\E\\z'\n")
+    tags = ["v1", "v22", "v1.0", "v1x0", "latest"]
+    assert skopeo_pairs([reg], "d.example/m", lambda r, p: tags) == [
+        ("r.example/a:v1", "d.example/m/a"), ("r.example/a:v22", "d.example/m/a"),
+        ("r.example/b:v1.0", "d.example/m/b")]
+
+
 def test_an_unknown_key_is_named_with_its_own_line(tmp_path: Path) -> None:
     text = ("a.example:\n  images:\n    app: []\n"
             "b.example:\n  images:\n    app: []\n\n  images-by-semver:\n    app: '>=1'\n")
