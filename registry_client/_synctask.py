@@ -248,6 +248,10 @@ def plan_flow(
             failed.append((o.entry.source, str(exc)))
             continue
         wanted.extend((o, tag, True) for tag in o.listed(tags))
+    unique: dict[tuple[str, str, str | None], tuple[OpenedEntry, str, bool]] = {}
+    for w in wanted:  # an image named twice (a tag list and a regex) goes once
+        unique.setdefault(_identity(*w[:2]), w)
+    wanted = list(unique.values())
     if shard is not None:
         wanted = [w for w in wanted if shard_of(_source_name(*w[:2]), shard[1]) == shard[0]]
     found: list[Descriptor | RegistryError | None] = []
@@ -279,6 +283,12 @@ def plan_flow(
                     input_id=input_id([(o.entry.source, o.entry.target,
                                         *([o.entry.tags] if o.entry.tags is not None else []))
                                        for o in opened], shard))
+
+
+def _identity(o: OpenedEntry, reference: str) -> tuple[str, str, str | None]:
+    """The image ``reference`` of an entry and where it goes (target and tag)."""
+    return (_source_name(o, reference), _target_of(o),
+            o.tag or (reference if ":" not in reference else None))
 
 
 def _source_name(o: OpenedEntry, reference: str) -> str:

@@ -186,6 +186,11 @@ class _Job:
         sep = "@" if ":" in self.reference else ":"
         return f"{self.source.domain}/{self.source.name}{sep}{self.reference}"
 
+    @property
+    def identity(self) -> tuple[str, str, str, str | None]:
+        """The image and where it goes: two entries naming the same pair copy it once."""
+        return self.name, self.target.domain, self.target.name, self.target_tag
+
 
 class _RepositoryGone(Exception):
     """A listed tag not tried: its source repository was found deleted meanwhile."""
@@ -297,7 +302,8 @@ def sync(
     A source without tag or digest copies every tag (its target must then be a
     repository), or only those matching its entry's ``tags`` pattern; a source naming
     one image is copied to the target's tag when the
-    target has one, else under the source's tag. Failures (an image, or a source
+    target has one, else under the source's tag. An image two entries name for the
+    same target and tag is copied once. Failures (an image, or a source
     repository that cannot be listed) are collected, not raised, so one bad entry
     does not stop the rest. A listed tag deleted from the source before its copy
     began is left out and named in :attr:`SyncResult.vanished`, not a failure.
@@ -492,6 +498,10 @@ def sync_flow(
             continue
         jobs.extend(_Job(o.source, t, o.target, t, listed=True, entry=o.entry.source)
                     for t in o.listed(tags))
+    unique: dict[tuple[str, str, str, str | None], _Job] = {}
+    for job in jobs:  # an image named twice (a tag list and a regex) goes once
+        unique.setdefault(job.identity, job)
+    jobs = list(unique.values())
     copied, failures, vanished = yield from _run(jobs, max_workers=max_workers,
                                                  dry_run=dry_run, progress=progress)
     failed += failures

@@ -284,6 +284,26 @@ def test_a_tag_pattern_copies_only_the_matching_tags_in_both_kinds_of_sync(
             f"/v2/{prefix}/many/manifests/t0{n}" for n in range(3)}
 
 
+def test_an_image_two_entries_name_is_copied_once_in_both_kinds_of_sync(
+    src: LocalRegistry, dst: LocalRegistry, tmp_path: Path,
+) -> None:
+    """A skopeo sync file names a repository's tags in a list and by a regex too; the
+    tags both find are one image to one target, copied (and reported) once."""
+    factory = RegistryFactory(plain_http=["*"])
+    for prefix, options in (("onepass", {}), ("tasks", {"journal": tmp_path / "j.jsonl"})):
+        target = f"{dst.host}/{prefix}/many"
+        both = [SyncEntry(f"{src.host}/src/many", target, tags=r"^t0[0-2]$"),
+                SyncEntry(f"{src.host}/src/many:t01", target),
+                SyncEntry(f"{src.host}/src/many:t01", f"{target}:renamed")]
+        result = sync(both, factory, **options)  # type: ignore[arg-type]
+        assert result.ok, result.failed
+        assert sorted(i.tag or "" for i in result.copied if isinstance(i, Image)) == [
+            "renamed", "t00", "t01", "t02"]
+        puts = {p: n for p, n in manifest_puts(dst).items() if p.startswith(f"/v2/{prefix}/")}
+        assert puts == {f"/v2/{prefix}/many/manifests/{tag}": 1
+                        for tag in ("t00", "t01", "t02", "renamed")}
+
+
 def test_a_shard_retried_after_a_partial_plan_resumes_its_journal(
     src: LocalRegistry, dst: LocalRegistry, tmp_path: Path,
 ) -> None:
