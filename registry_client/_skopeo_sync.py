@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ from ._re2 import re2_pattern
 from ._syncfile import _load_yaml
 from .reference import parse_image_name
 
-__all__ = ["SkopeoRegistry", "read_skopeo_sync", "skopeo_destination", "skopeo_pairs"]
+__all__ = ["SkopeoRegistry", "read_skopeo_sync", "skopeo_copies", "skopeo_destination"]
 
 _KEYS = frozenset({"images", "images-by-tag-regex", "tls-verify", "credentials", "cert-dir"})
 _TRUE = frozenset({"true", "yes", "on", "y"})
@@ -52,8 +51,9 @@ class SkopeoRegistry:
     """The registry, as the file names it (``registry.example.com:5000``)."""
     images: dict[str, tuple[str, ...]]
     """Repository -> its tags or digests; empty: every tag."""
-    tag_regexes: dict[str, re.Pattern[str]]
-    """Repository -> the expression its tags are searched with (Go's MatchString)."""
+    tag_regexes: dict[str, str]
+    """Repository -> the expression its tags are searched with (Go's MatchString), in
+    Python's syntax (:func:`go_regex`)."""
     skipped: dict[str, str] = attrs.field(factory=dict)
     """Repository -> why its ``images-by-tag-regex`` expression is skipped (Go's regexp,
     RE2, refuses it: skopeo logs that and skips the repository)."""
@@ -118,7 +118,7 @@ def _registry(path: str | os.PathLike[str], line: int | None, name: str, entry: 
         if not isinstance(refs, list) or not all(isinstance(r, str) and r for r in refs):
             raise ValueError(f"{where}: images: {repo}: want a list of tags or digests")
         images[repo] = tuple(refs)
-    regexes: dict[str, re.Pattern[str]] = {}
+    regexes: dict[str, str] = {}
     skipped: dict[str, str] = {}
     for repo, expression in _mapping(where, entry, "images-by-tag-regex").items():
         _check_repository(where, name, repo)
@@ -126,7 +126,7 @@ def _registry(path: str | os.PathLike[str], line: int | None, name: str, entry: 
             raise ValueError(f"{where}: images-by-tag-regex: {repo}: want a regular "
                              "expression")
         try:
-            regexes[repo] = re2_compile(expression)
+            regexes[repo] = go_regex(expression)
         except re.error as exc:
             skipped[repo] = f"{where}: images-by-tag-regex: {repo}: {expression!r}: {exc}"
     return SkopeoRegistry(name, images, regexes, skipped,
@@ -144,9 +144,9 @@ _NOT_RE2 = (
 _ESCAPE_OR_CLASS = re.compile(r"\\.|\[\^?\]?(?:\\.|\[:\w+:\]|[^\]])*\]", re.DOTALL)
 
 
-def re2_compile(expression: str) -> re.Pattern[str]:
-    """``expression`` compiled for searching tags as Go's ``regexp.MatchString`` does
-    (its syntax read as Go reads it: :func:`re2_pattern`), or :class:`re.error` for what
+def go_regex(expression: str) -> str:
+    """``expression`` as a Python pattern searching tags as Go's ``regexp.MatchString``
+    does (its syntax read as Go reads it: :func:`re2_pattern`), or :class:`re.error` for what
     Go's RE2 syntax refuses (lookaround, backreferences, possessive and atomic groups,
     ``\\Z``, ``(?#...)``) and what does not compile."""
     # a class's and an escape's characters are literal: blank them before looking
@@ -157,7 +157,7 @@ def re2_compile(expression: str) -> re.Pattern[str]:
         found = construct.search(outside)
         if found is not None:
             raise re.error(f"{found.group()}: Go's regexp (RE2) has no {what}")
-    return re.compile(re2_pattern(expression))
+    return re2_pattern(expression)
 
 
 def _key_line(text_lines: list[str], after: int, key: str) -> int | None:
@@ -238,34 +238,32 @@ def skopeo_destination(destination: str) -> str:
     return f"{prefix}{cleaned}"
 
 
-def skopeo_pairs(
+def skopeo_copies(
     registries: list[SkopeoRegistry], destination: str,
-    list_tags: Callable[[str, str], list[str]],
-) -> list[tuple[str, str]]:
-    """``(source, target)`` pairs that copy what the file names to where skopeo puts it.
+) -> list[tuple[str, str, str | None]]:
+    """``(source, target, tags)``: what the file names copied to where skopeo puts it.
 
     ``destination`` is the ``DEST`` of ``skopeo sync --dest docker``; each image goes
     to ``DEST/<last path component>`` with its own tag (by digest: no tag), joined
-    as Go's ``path.Join`` joins (see :func:`skopeo_destination`). A
-    repository with an empty list is every tag (the sync lists them); a tag regex
-    needs the tags now: ``list_tags(registry, repository)`` lists them; one whose
-    expression RE2 refuses is skipped with a warning, as skopeo does. A pair named
-    twice is kept once.
+    as Go's ``path.Join`` joins (see :func:`skopeo_destination`). A repository with an
+    empty list is every tag, one with a tag regex the tags it finds (``tags``, in
+    Python's syntax): the sync lists them when it runs, so a journal belongs to the
+    file, not to the tags of one day, and a repository that cannot be listed is one
+    failure, as every tag's is. One whose expression RE2 refuses is skipped with a
+    warning, as skopeo does. A copy named twice is kept once.
     """
     dest = skopeo_destination(destination)
-    pairs: list[tuple[str, str]] = []
+    copies: list[tuple[str, str, str | None]] = []
     for reg in registries:
         for repo, refs in reg.images.items():
             base = f"{dest}/{repo.rsplit('/', 1)[-1]}"
             if not refs:
-                pairs.append((f"{reg.domain}/{repo}", base))
+                copies.append((f"{reg.domain}/{repo}", base, None))
             for ref in refs:
                 sep = "@" if ":" in ref else ":"  # a tag has no colon; a digest has one
-                pairs.append((f"{reg.domain}/{repo}{sep}{ref}", base))
+                copies.append((f"{reg.domain}/{repo}{sep}{ref}", base, None))
         for why in reg.skipped.values():
             log.warning("%s: skipped, as skopeo skips it", why)
-        for repo, regex in reg.tag_regexes.items():
-            base = f"{dest}/{repo.rsplit('/', 1)[-1]}"
-            pairs.extend((f"{reg.domain}/{repo}:{tag}", base)
-                         for tag in list_tags(reg.domain, repo) if regex.search(tag))
-    return list(dict.fromkeys(pairs))
+        copies.extend((f"{reg.domain}/{repo}", f"{dest}/{repo.rsplit('/', 1)[-1]}", regex)
+                      for repo, regex in reg.tag_regexes.items())
+    return list(dict.fromkeys(copies))

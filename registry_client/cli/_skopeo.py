@@ -31,14 +31,14 @@ def skopeo_entries(ctx: Context, path: str, destination: str) -> list[SyncEntry]
     Each registry's ``tls-verify`` and ``credentials`` in the file are given to the
     context for it as a source: as in skopeo 1.9.3, the file alone sets a source
     registry's TLS (no ``tls-verify``: true, HTTPS with the certificate checked, loopback
-    hosts too; ``--src-tls-verify`` does not change it). Tags for
-    ``images-by-tag-regex`` are listed now, from the source registry.
+    hosts too; ``--src-tls-verify`` does not change it). The tags of
+    ``images-by-tag-regex`` are listed by the sync, as a whole repository's are.
 
     Raises:
         UsageError: the file is not a skopeo sync file, or DEST is not a registry (path).
     """
     # this verb only: a quicker start for the others
-    from registry_client._skopeo_sync import read_skopeo_sync, skopeo_destination, skopeo_pairs
+    from registry_client._skopeo_sync import read_skopeo_sync, skopeo_copies, skopeo_destination
     from registry_client.sync import SyncEntry  # this verb only, as above
 
     try:
@@ -54,13 +54,8 @@ def skopeo_entries(ctx: Context, path: str, destination: str) -> list[SyncEntry]
         ctx.set_registry_options(reg.domain, tls_verify=tls_verify,
                                  credentials=reg.credentials)
     ctx.advice_words.extend(_ADVICE)
-
-    def list_tags(domain: str, repository: str) -> list[str]:
-        ref = ctx.reference(f"{domain}/{repository}", "sync source")
-        return ctx.repository(ref, "src").tags.get_all()
-
-    return [SyncEntry(source, target)
-            for source, target in skopeo_pairs(registries, destination, list_tags)]
+    return [SyncEntry(source, target, tags)
+            for source, target, tags in skopeo_copies(registries, destination)]
 
 
 def skopeo_docker_entry(ctx: Context, source: str, destination: str) -> SyncEntry:

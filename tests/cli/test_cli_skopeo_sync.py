@@ -263,6 +263,53 @@ def test_src_yaml_reads_a_regex_in_go_s_syntax_as_skopeo(
     assert inventory(by_us) == expected
 
 
+def test_src_yaml_regex_tags_are_listed_by_the_sync_so_a_journal_sees_new_ones(
+    cli: CliRunner, local_registry_factory: LocalRegistryFactory,
+    anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    """A journal belongs to the sync file, not to the tags a regex found at one run: a
+    mirror run again after a new matching tag is pushed copies that tag."""
+    u = unique_repository
+    for n, tag in enumerate(("1.0", "1.1")):
+        seed_image(anon_registry, f"{u}/app", tag, seed=n)
+    target = local_registry_factory("anonymous")
+    sync_file = tmp_path / "sync.yaml"
+    sync_file.write_text(f"{anon_registry.host}:\n  tls-verify: false\n"
+                         f"  images-by-tag-regex:\n    {u}/app: ^1\\.\n")
+    journal = tmp_path / "journal.jsonl"
+    run = ("sync", "--src-yaml", str(sync_file), f"{target.host}/m", "--journal", str(journal),
+           "--json")
+    first = cli(*run)
+    assert first.returncode == 0, first.stderr
+    new = seed_image(anon_registry, f"{u}/app", "1.2", seed=2).digest
+    second = cli(*run)
+    assert second.returncode == 0, second.stderr
+    report = json.loads(second.stdout)
+    assert [i["tag"] for i in report["copied"]] == ["1.2"]
+    assert len(report["journaled"]) == 2
+    assert inventory(target)["m/app:1.2"] == new
+
+
+def test_src_yaml_a_regex_repository_that_cannot_be_listed_fails_alone(
+    cli: CliRunner, local_registry_factory: LocalRegistryFactory,
+    anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    """As for a repository of every tag: that repository is a failure (exit 1), and the
+    rest of the file is copied (skopeo 1.9 logs it and goes on)."""
+    u = unique_repository
+    seeded = {tag: seed_image(anon_registry, f"{u}/{repo}", tag, seed=n).digest
+              for n, (repo, tag) in enumerate([("app", "1.0"), ("other", "v1")])}
+    target = local_registry_factory("anonymous")
+    sync_file = tmp_path / "sync.yaml"
+    sync_file.write_text(f"{anon_registry.host}:\n  tls-verify: false\n"
+                         f"  images:\n    {u}/app: ['1.0']\n"
+                         f"  images-by-tag-regex:\n    {u}/nope: ^v\n    {u}/other: ^v\n")
+    ours = cli("sync", "--src-yaml", str(sync_file), f"{target.host}/m")
+    assert ours.returncode == 1, ours.stderr
+    assert f"{u}/nope".encode() in ours.stderr
+    assert inventory(target) == {"m/app:1.0": seeded["1.0"], "m/other:v1": seeded["v1"]}
+
+
 def test_src_yaml_that_does_not_exist_is_said_plainly(cli: CliRunner, tmp_path: Path) -> None:
     result = cli("sync", "--src-yaml", str(tmp_path / "nonexist.yml"), "localhost:1/m")
     assert result.returncode == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,8 @@ import pytest
 from registry_client._skopeo_sync import (
     SkopeoRegistry,
     read_skopeo_sync,
+    skopeo_copies,
     skopeo_destination,
-    skopeo_pairs,
 )
 
 DIGEST = "sha256:" + "ab" * 32
@@ -36,7 +37,7 @@ def test_scalars_are_the_text_written_as_go_reads_them_into_strings(tmp_path: Pa
     assert reg.domain == "registry.example.com:5000"
     assert reg.images == {"team/app": ("1.10", "2.0", "3", "true", DIGEST), "team/all": (),
                           "team/none": ()}
-    assert reg.tag_regexes["team/tools"].pattern == "^v1\\."
+    assert reg.tag_regexes["team/tools"] == "^v1\\."
     assert reg.tls_verify is False
     assert reg.credentials == ("me", "1234")
     assert "1234" not in repr(reg)
@@ -54,31 +55,22 @@ def test_each_image_goes_to_dest_and_the_last_path_component() -> None:
         "reg.example:\n  images:\n    a/b/app: ['1.0', " + DIGEST + "]\n    base: []\n"
         "    library/x: ['1']\n"
         "  images-by-tag-regex:\n    team/tools: v1\\.\n")
-    listed: list[tuple[str, str]] = []
-
-    def list_tags(registry: str, repository: str) -> list[str]:
-        listed.append((registry, repository))
-        return ["v1.0", "v1.1", "v2.0", "xv1.9", "v10"]
-
-    pairs = skopeo_pairs([reg], "dest.example/mirror/", list_tags)
-    assert listed == [("reg.example", "team/tools")]
-    assert pairs == [
-        ("reg.example/a/b/app:1.0", "dest.example/mirror/app"),
-        (f"reg.example/a/b/app@{DIGEST}", "dest.example/mirror/app"),
-        ("reg.example/base", "dest.example/mirror/base"),  # every tag, each its own name
-        ("reg.example/library/x:1", "dest.example/mirror/x"),
-        # Go's MatchString searches, as re.search does: xv1.9 matches "v1\."
-        ("reg.example/team/tools:v1.0", "dest.example/mirror/tools"),
-        ("reg.example/team/tools:v1.1", "dest.example/mirror/tools"),
-        ("reg.example/team/tools:xv1.9", "dest.example/mirror/tools"),
+    assert skopeo_copies([reg], "dest.example/mirror/") == [
+        ("reg.example/a/b/app:1.0", "dest.example/mirror/app", None),
+        (f"reg.example/a/b/app@{DIGEST}", "dest.example/mirror/app", None),
+        ("reg.example/base", "dest.example/mirror/base", None),  # every tag, each its own
+        ("reg.example/library/x:1", "dest.example/mirror/x", None),
+        # the tags the regex finds: listed by the sync, when it runs
+        ("reg.example/team/tools", "dest.example/mirror/tools", "v1\\."),
     ]
 
 
-def test_a_pair_named_twice_is_kept_once() -> None:
+def test_a_copy_named_twice_is_kept_once() -> None:
+    """(A tag the regex finds too is copied once by the sync: SyncEntry's docs.)"""
     [reg] = read_skopeo_sync_text("r.example:\n  images:\n    app: ['1', '1']\n"
                                   "  images-by-tag-regex:\n    app: ^1$\n")
-    assert skopeo_pairs([reg], "d.example/m", lambda r, p: ["1", "2"]) == [
-        ("r.example/app:1", "d.example/m/app")]
+    assert skopeo_copies([reg], "d.example/m") == [
+        ("r.example/app:1", "d.example/m/app", None), ("r.example/app", "d.example/m/app", "^1$")]
 
 
 @pytest.mark.parametrize(("dest", "target"), [
@@ -92,8 +84,8 @@ def test_dest_is_joined_with_the_last_path_component_as_go_path_join(
 ) -> None:
     [reg] = read_skopeo_sync_text("r.example:\n  images:\n    conv/b: ['1.0']\n")
     normal = skopeo_destination(dest)
-    assert skopeo_pairs([reg], normal, lambda r, p: []) == [("r.example/conv/b:1.0", target)]
-    assert skopeo_pairs([reg], dest, lambda r, p: []) == [("r.example/conv/b:1.0", target)]
+    assert skopeo_copies([reg], normal) == [("r.example/conv/b:1.0", target, None)]
+    assert skopeo_copies([reg], dest) == [("r.example/conv/b:1.0", target, None)]
 
 
 @pytest.mark.parametrize("dest", ["", "/", "r.example/m:1.0", f"r.example/m@{DIGEST}",
@@ -140,9 +132,9 @@ def test_a_regex_re2_refuses_skips_that_repository_with_a_warning(
     assert set(reg.tag_regexes) == {"good"}
     assert set(reg.skipped) == {"bad"}
     with caplog.at_level("WARNING", logger="registry_client"):
-        pairs = skopeo_pairs([reg], "d.example/m", lambda r, p: ["v1", "v2"])
-    assert pairs == [("r.example/ok:1", "d.example/m/ok"),
-                     ("r.example/good:v1", "d.example/m/good")]
+        copies = skopeo_copies([reg], "d.example/m")
+    assert copies == [("r.example/ok:1", "d.example/m/ok", None),
+                      ("r.example/good", "d.example/m/good", "^v1")]
     assert any("bad" in r.getMessage() and "skipped" in r.getMessage()
                for r in caplog.records)
 
@@ -161,9 +153,9 @@ def test_a_regex_is_read_in_go_s_syntax(tmp_path: Path) -> None:
     [reg] = _read(tmp_path, "r.example:\n  images-by-tag-regex:\n"
                             "    a: '^v[[:digit:]]+$'\n    b: '^\\Qv1.0\\E\\z'\n")
     tags = ["v1", "v22", "v1.0", "v1x0", "latest"]
-    assert skopeo_pairs([reg], "d.example/m", lambda r, p: tags) == [
-        ("r.example/a:v1", "d.example/m/a"), ("r.example/a:v22", "d.example/m/a"),
-        ("r.example/b:v1.0", "d.example/m/b")]
+    found = {repo: [t for t in tags if re.search(regex, t)]
+             for repo, regex in reg.tag_regexes.items()}
+    assert found == {"a": ["v1", "v22"], "b": ["v1.0"]}
 
 
 def test_an_unknown_key_is_named_with_its_own_line(tmp_path: Path) -> None:
