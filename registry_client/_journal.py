@@ -84,13 +84,13 @@ class Journal:
                 f"{self.path}: a journal of version {head.get('version')} (this "
                 f"registry-client writes version {VERSION}); give a new journal file")
         if head.get("input") != self.input_id:
-            theirs = _where(head.get("shard"))
+            theirs, ours = _where(head.get("shard")), _where(self.shard)
+            why = ("other sync entries" if theirs == ours
+                   else f"another shard ({theirs}; this run: {ours})")
             raise JournalError(
                 f"{self.path}: this journal is of another plan: it was written for "
-                f"other sync entries or another shard ({theirs}; this run: "
-                f"{_where(self.shard)}). A journal belongs to one sync file's entries "
-                "and one shard. Give a new journal file, or delete this one, to mirror "
-                "these entries")
+                f"{why}. A journal belongs to one sync file's entries and one shard. "
+                "Give a new journal file, or delete this one, to mirror these entries")
         for line in lines[1:]:
             try:
                 record = json.loads(line)

@@ -139,11 +139,19 @@ def test_a_journal_of_other_entries_or_another_shard_is_refused(tmp_path: Path) 
     mine = [("s.example/a", "d.example/a")]
     Journal(path, SyncPlan(input_id=input_id(mine, None))).close()
     before = path.read_bytes()
-    for entries, shard in (([*mine, ("s.example/b", "d.example/b")], None), (mine, (0, 2))):
+    for entries, shard, why in (
+        ([*mine, ("s.example/b", "d.example/b")], None, "written for other sync entries"),
+        (mine, (0, 2), "written for another shard (every image (no shard); this run: "
+                       "shard 0/2)"),
+    ):
         with pytest.raises(JournalError, match="another plan") as caught:
             Journal(path, SyncPlan(input_id=input_id(entries, shard), shard=shard))
         assert "None" not in str(caught.value)
-    assert "every image" in str(caught.value) and "shard 0/2" in str(caught.value)
+        assert why in str(caught.value)
+    # the same shard is not named as if it were the difference
+    with pytest.raises(JournalError, match="other sync entries") as caught:
+        Journal(path, SyncPlan(input_id=input_id([], None)))
+    assert "shard" not in str(caught.value).split(". ")[0]
     assert path.read_bytes() == before
     Journal(path, SyncPlan(input_id=input_id(mine, (0, 1)), shard=(0, 1))).close()  # = all
 
