@@ -139,17 +139,23 @@ class ReferrerFlows(Service):
     def _complete(self, entry: Descriptor) -> Flow[Descriptor]:
         """Fill in ``artifact_type``/``annotations`` that another client left out of the
         index. go-containerregistry writes fallback entries without them; the manifest
-        has both."""
-        if entry.artifact_type is not None or entry.media_type != mediatypes.OCI_MANIFEST:
+        (or index: an index may be a referrer too) has both."""
+        if entry.artifact_type is not None or entry.media_type not in (
+                mediatypes.OCI_MANIFEST, mediatypes.OCI_INDEX):
             return entry
         try:
             manifest = yield from self._manifests.get(entry.digest)
         except NotFoundError:
             return entry
-        if not isinstance(manifest, models.OCIManifest):
+        artifact_type: str | None
+        if isinstance(manifest, models.OCIManifest):
+            artifact_type = manifest.artifact_type or manifest.config.media_type
+        elif isinstance(manifest, models.OCIIndex):
+            artifact_type = manifest.artifact_type  # (an index has no config to fall back on)
+        else:
             return entry
         return attrs.evolve(
-            entry, artifact_type=manifest.artifact_type or manifest.config.media_type,
+            entry, artifact_type=artifact_type,
             annotations=entry.annotations if entry.annotations is not None
             else manifest.annotations,
         )

@@ -216,6 +216,27 @@ def test_fallback_entry_without_artifact_type_is_completed(
     assert (found.artifact_type, found.annotations) == (SIG, {"signer": "me"})
 
 
+def test_fallback_entry_of_an_index_without_artifact_type_is_completed(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """An index may be a referrer too (its own subject and artifactType): the spec takes
+    the entry's artifactType from the index, as from a manifest."""
+    reg, adapter = env
+    stub_no_api(adapter)
+    artifact = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_INDEX, "artifactType": SBOM, "manifests": [],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": SUBJECT, "size": 1234},
+        "annotations": {"made-by": "buildx"},
+    }).encode()
+    digest = sha256(artifact)
+    stub_fallback(adapter, index({"mediaType": OCI_INDEX, "digest": digest,
+                                  "size": len(artifact)}))
+    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/{digest}", content=artifact,
+                         headers={"Content-Type": OCI_INDEX})
+    [found] = reg.repository("app").manifests.referrers(SUBJECT, SBOM)
+    assert (found.artifact_type, found.annotations) == (SBOM, {"made-by": "buildx"})
+
+
 def test_referrers_tag_schema_names() -> None:
     assert referrers_tag(SUBJECT) == FALLBACK_TAG
     long = "sha512:" + "ab" * 64
