@@ -38,7 +38,7 @@ from ..models import (
 )
 from ..reference import is_valid_digest
 from . import _light
-from ._layers import LayerProblem, LayerReader
+from ._layers import LayerProblem, LayerReader, declared_compression
 from ._light import distributable
 from ._platforms import refuse_other_platform, wanted_platform
 from ._tree import MAX_INDEX_DEPTH
@@ -201,7 +201,10 @@ class Validator:
         self, manifest: str, d: Descriptor, is_image: bool
     ) -> Flow[tuple[Problem | None, str | None]]:
         """(a problem or None, the layer's diff_id when it is a readable tar)."""
-        if not is_image:  # an artifact's files: only digest and size count
+        if not is_image or declared_compression(d.media_type) is None:
+            # an artifact's files, or a layer whose type is no tar (a BuildKit
+            # attestation's in-toto JSON, a WASM module): the image spec has tools ignore
+            # a media type they do not know, so only digest and size count
             return (yield from self._read(manifest, d, lambda _: None, "blob")), None
         reader = LayerReader(d.media_type)
         problem = yield from self._read(manifest, d, reader.feed, "layer")

@@ -31,7 +31,8 @@ def tar_of(name: str, data: bytes) -> bytes:
     return buf.getvalue()
 
 
-def image(layout: OCILayout, layer: bytes, diff_id: str, arch: str = "amd64") -> bytes:
+def image(layout: OCILayout, layer: bytes, diff_id: str, arch: str = "amd64",
+          layer_type: str = "application/vnd.oci.image.layer.v1.tar+gzip") -> bytes:
     config = json.dumps({"architecture": arch, "os": "linux",
                          "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
     for blob in (config, layer):
@@ -39,7 +40,7 @@ def image(layout: OCILayout, layer: bytes, diff_id: str, arch: str = "amd64") ->
     manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                                       "digest": sha(config), "size": len(config)},
-                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                           "layers": [{"mediaType": layer_type,
                                        "digest": sha(layer), "size": len(layer)}]}).encode()
     layout.write_blob(sha(manifest), manifest)
     return manifest
@@ -94,6 +95,31 @@ def test_problems_are_reported_not_raised(tmp_path: Path) -> None:
     assert any("diff_id" in m for m in messages)
     assert any("manifest is missing" in m for m in messages)
     assert len(messages) == 4
+
+
+@pytest.mark.parametrize("layer_type", ["application/vnd.in-toto+json",
+                                        "application/vnd.wasm.content.layer.v1+wasm"])
+def test_a_layer_of_a_type_that_is_no_tar_is_checked_by_digest_alone(
+    tmp_path: Path, layer_type: str,
+) -> None:
+    """A BuildKit attestation (an image config of unknown/unknown whose layers are in-toto
+    JSON) or a WASM module is no tar: the image spec says to ignore what a media type one
+    does not know holds, so only its digest and size count."""
+    layout = OCILayout(tmp_path)
+    layout.init()
+    statement = json.dumps({"_type": "https://in-toto.io/Statement/v0.1"}).encode()
+    attestation = image(layout, statement, sha(statement), "unknown", layer_type)
+    tar = tar_of("a", b"a")
+    amd = image(layout, gzip.compress(tar), sha(tar))
+    index(layout, [(amd, OCI_MANIFEST, "amd64"), (attestation, OCI_MANIFEST, "unknown")],
+          "1.0")
+    report = validate_layout(tmp_path)
+    assert report.ok, report.problems
+    assert report.blobs == 4
+    # its digest still counts
+    (tmp_path / "blobs" / "sha256" / sha(statement).split(":")[1]).write_bytes(b"{}")
+    [problem] = validate_layout(tmp_path).problems
+    assert problem.digest == sha(statement) and "corrupt" in problem.message
 
 
 def test_several_images_need_a_name(tmp_path: Path) -> None:
