@@ -53,9 +53,10 @@ class BlobReceiver:
     written (:class:`~registry_client._digest.HashThread`) -- and checks the digest when
     the blob is complete. After a cut
     the reading resumes with ``Range`` from :attr:`offset` (up to ``max_resumes``
-    times); a server that ignores ``Range`` and sends the whole blob again has the
-    bytes already delivered skipped, so the blocks handed on are the blob's bytes,
-    each exactly once.
+    times): at once after a cut that brought new bytes, after a backoff after one
+    that brought none (:meth:`resume`); a server that ignores ``Range`` and sends the
+    whole blob again has the bytes already delivered skipped, so the blocks handed on
+    are the blob's bytes, each exactly once.
     """
 
     def __init__(
@@ -71,6 +72,8 @@ class BlobReceiver:
         self.what = what
         self._resumes_left = max_resumes
         self._skip = 0
+        self._last_cut = start  # the offset of the last cut (or the start)
+        self._stalls = 0  # cuts in a row that brought no new byte
 
     def headers(self) -> dict[str, str]:
         """The headers of the GET for the bytes from :attr:`offset` on."""
@@ -154,9 +157,14 @@ class BlobReceiver:
         self.finish()
         return True
 
-    def resume(self, cut: RegistryError | None) -> None:
+    def resume(self, cut: RegistryError | None) -> int | None:
         """After a cut (``cut``: the shell's error, a :class:`~registry_client._http.BodyCutError`
         for a broken body; None: a short body): allow one more GET from :attr:`offset`.
+
+        Returns the retry attempt to back off for before that GET (``endpoint.back_off``),
+        or None to send it at once. A cut that brought new bytes is resumed at once; one
+        that brought none -- storage hiccuping, a gateway cutting every answer for a
+        moment -- waits as any failed request does, longer each time in a row.
 
         Raises:
             RegistryUnavailableError: no resumes left.
@@ -170,6 +178,11 @@ class BlobReceiver:
             ) from cut
         self._resumes_left -= 1
         log.debug("%s: resuming at byte %d", self.what, self.offset)
+        if self.offset > self._last_cut:
+            self._last_cut, self._stalls = self.offset, 0
+            return None
+        self._stalls += 1
+        return self._stalls - 1
 
     def finish(self) -> None:
         """Check the digest of what was taken (the whole blob).
@@ -222,9 +235,11 @@ class VerifyingReader(ReceiverView, io.RawIOBase):
         max_resumes: int = 3,
         on_bytes: Callable[[int], None] | None = None,
         what: str = "blob",
+        back_off: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__()
         self._opener = opener
+        self._back_off = back_off
         self._rx = BlobReceiver(digest, start=start, hasher=hasher,
                                 expected_size=expected_size, max_resumes=max_resumes, what=what)
         self.digest = digest
@@ -245,7 +260,9 @@ class VerifyingReader(ReceiverView, io.RawIOBase):
     def _resume(self, cut: RegistryError | None) -> None:
         if self._resp is not None:
             self._resp.close()
-        self._rx.resume(cut)
+        attempt = self._rx.resume(cut)
+        if attempt is not None and self._back_off is not None:
+            self._back_off(attempt)
         self._open()
 
     # -- io.RawIOBase -------------------------------------------------------------------

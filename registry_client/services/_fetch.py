@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from .._flow import Drain, Flow
+from .._flow import Drain, Flow, Offload
 from .._reader import BlobReceiver, blob_headers
 from .._response import Response
 from ..errors import RegistryUnavailableError
@@ -99,7 +100,7 @@ class BlobFetch(Service):
                 resp.close()
                 if exc.status_code is not None:
                     raise
-                rx.resume(exc)
+                yield from self._resume(rx, exc)
                 resp = yield from self.open(rx)
                 continue
             except BaseException:
@@ -110,9 +111,15 @@ class BlobFetch(Service):
             resp.close()
             if rx.ended():
                 return None
-            rx.resume(None)
+            yield from self._resume(rx, None)
             resp = yield from self.open(rx)
         return resp
+
+    def _resume(self, rx: BlobReceiver, cut: RegistryUnavailableError | None) -> Flow[None]:
+        """Allow ``rx`` one more GET after a cut, backing off first when it asks to."""
+        attempt = rx.resume(cut)
+        if attempt is not None:
+            yield Offload(partial(self._endpoint.back_off, attempt, None))
 
     def read(
         self, digest: str, sink: Sink, *, expected_size: int | None = None,

@@ -314,6 +314,7 @@ class BlobService(Service):
             open_at, digest, start=start, hasher=hasher, expected_size=expected_size,
             max_resumes=self._requester.retries, on_bytes=self._requester.count_received,
             what=f"blob {digest} of {self.domain}/{self.repository}",
+            back_off=lambda attempt: self._requester.back_off(attempt, None),
         )
         return reader  # type: ignore[return-value]
 

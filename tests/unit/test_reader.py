@@ -189,6 +189,16 @@ def test_the_receiver_resumes_only_as_often_as_allowed() -> None:
         rx.resume(body_broken(0, "connection reset by peer"))
 
 
+def test_the_receiver_backs_off_only_after_cuts_that_brought_no_new_byte() -> None:
+    rx = BlobReceiver(DIGEST, max_resumes=5)
+    rx.take(DATA[:100])
+    assert rx.resume(None) is None  # new bytes: at once
+    assert [rx.resume(None), rx.resume(None)] == [0, 1]  # nothing new: longer each time
+    rx.take(DATA[100:200])
+    assert rx.resume(None) is None  # new bytes again: at once, and the count starts over
+    assert rx.resume(None) == 0
+
+
 def test_a_cut_beyond_the_resumes_is_worded_by_the_shell_s_typed_error() -> None:
     """Whichever HTTP library cut it: the words come from the Drain's error, never from
     asking that library's exception types."""

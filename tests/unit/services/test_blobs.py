@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import requests
 import requests_mock
 import urllib3
 
+import registry_client.requester as requester_mod
 from registry_client import Descriptor, Registry
 from registry_client._flow import Call, Drain, Effect, run
 from registry_client.errors import (
@@ -239,6 +242,43 @@ def test_get_resumes_with_range(env: tuple[Registry, requests_mock.Adapter]) -> 
     assert len(adapter.request_history) == 2
     assert "Range" not in adapter.request_history[0].headers
     assert adapter.request_history[1].headers["Range"] == f"bytes={cut}-"
+
+
+@pytest.mark.parametrize("read", ["get", "open"])
+def test_a_cut_that_brought_no_new_byte_backs_off_before_the_next_get(
+    mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]],
+    monkeypatch: pytest.MonkeyPatch, read: str,
+) -> None:
+    """A storage hiccup cuts every answer for a moment: asking again at once would spend
+    every retry within milliseconds. A cut after new bytes resumes at once; one that
+    brought nothing waits as any failed request does (backoff with jitter)."""
+    reg, adapter = mocked_registry(retries=3)
+    slept: list[float] = []
+    monkeypatch.setattr(requester_mod, "time", types.SimpleNamespace(
+        sleep=slept.append, monotonic=time.monotonic, time=time.time))
+    big = bytes(range(256)) * 6144
+    digest = "sha256:" + hashlib.sha256(big).hexdigest()
+    cut = 1024 * 1024
+    rest = {"Content-Range": f"bytes {cut}-{len(big) - 1}/{len(big)}"}
+
+    def answer(body: io.RawIOBase, status: int, headers: dict[str, str]) -> dict[str, Any]:
+        return {"raw": urllib3.HTTPResponse(body=body, preload_content=False, status=status,
+                                            headers=headers)}
+
+    adapter.register_uri("GET", f"{BASE}/v2/app/blobs/{digest}", [
+        answer(_CutAfter(big, cut), 200, {"Content-Length": str(len(big))}),
+        answer(_CutAfter(big[cut:], 0), 206, rest),  # nothing new: wait
+        answer(_CutAfter(big[cut:], 0), 206, rest),  # nothing new again: wait longer
+        {"status_code": 206, "content": big[cut:], "headers": rest},
+    ])
+    blobs = reg.repository("app").blobs
+    if read == "get":
+        assert blobs.get(digest) == big
+    else:
+        with blobs.open(digest) as reader:
+            assert reader.read() == big
+    assert len(adapter.request_history) == 4
+    assert len(slept) == 2  # after the 2nd and 3rd answers, not after the 1st
 
 
 def test_download_atomic(env: tuple[Registry, requests_mock.Adapter], tmp_path: Path) -> None:
