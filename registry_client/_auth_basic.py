@@ -18,8 +18,8 @@ import requests
 from ._challenge import ChallengeParseError, parse_challenges
 from ._redact import REDACTED
 
-__all__ = ["BasicAuthenticator", "NullAuthenticator", "basic_header", "host_of",
-           "require_username"]
+__all__ = ["BasicAuthenticator", "NullAuthenticator", "basic_header", "basic_secrets",
+           "host_of", "require_username"]
 
 
 def host_of(url: str | None) -> str:
@@ -80,6 +80,13 @@ def basic_header(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
+def basic_secrets(header: str) -> tuple[str, ...]:
+    """What a Basic ``Authorization`` value gives away: the base64 and the password."""
+    encoded = header.removeprefix("Basic ")
+    password = base64.b64decode(encoded).decode().split(":", 1)[1]
+    return encoded, password
+
+
 class BasicAuthenticator(_PlainHooksAsFlows):
     """HTTP Basic credentials, sent after the registry asks for them and then up front.
 
@@ -120,6 +127,10 @@ class BasicAuthenticator(_PlainHooksAsFlows):
         with self._lock:
             self._hosts.add(host_of(response.url or (req.url if req else "")))
         return True
+
+    def _held_secrets(self) -> tuple[str, ...]:
+        """The password and the base64 it is sent as (see ``held_secrets``)."""
+        return basic_secrets(self._header)
 
     def __repr__(self) -> str:
         return f"BasicAuthenticator(username={self.username!r}, password={REDACTED})"

@@ -21,6 +21,7 @@ __all__ = [
     "TokenTransport",
     "copy_for_resend",
     "get_scopes",
+    "held_secrets",
     "set_scopes",
 ]
 
@@ -39,6 +40,18 @@ class TokenTransport(Protocol):
     ) -> requests.Response:
         """Send ``method url`` and return the answer as a streamed ``requests.Response``
         (read it, then close it). ``data`` is a form body (an OAuth2 token POST)."""
+
+
+def held_secrets(authenticator: object) -> tuple[str, ...]:
+    """The secrets ``authenticator`` holds, as they may show up in text: its password,
+    the base64 it is sent as, its tokens. An error message built from what a registry
+    says masks them (a registry or gateway may quote a request's credentials back).
+
+    The built-in strategies have a ``_held_secrets()`` method; any other authenticator
+    holds none that the library knows of.
+    """
+    held = getattr(authenticator, "_held_secrets", None)
+    return tuple(held()) if callable(held) else ()
 
 
 SCOPES_ATTRIBUTE = "registry_scopes"

@@ -94,7 +94,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 import requests
 
-from ._auth_protocol import copy_for_resend, set_scopes
+from ._auth_protocol import copy_for_resend, held_secrets, set_scopes
 from ._flow import Endpoint
 from ._http import ERROR_BODY_LIMIT, retry_after, status_error
 from ._log import log
@@ -452,7 +452,8 @@ def exchange(endpoint: ExchangeEndpoint, request: Request) -> Exchange[Response]
             continue
         hint = endpoint.refusal_hint(resp)
         error = status_error(resp, (yield from _error_body(resp, method)), context=context,
-                             method=method, hint=hint)
+                             method=method, hint=hint,
+                             secrets=held_secrets(endpoint.authenticator))
         if request.retry_if is None or not can_retry \
                 or not policy.should_retry(attempt) or not request.retry_if(error):
             raise error

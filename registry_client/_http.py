@@ -11,7 +11,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -19,7 +19,7 @@ import requests
 import urllib3.exceptions
 
 from ._challenge import ChallengeParseError, parse_challenges
-from ._redact import redact_url
+from ._redact import Redactor, redact_url
 from ._response import Answer, Response
 from .errors import (
     AuthenticationError,
@@ -488,6 +488,7 @@ def raise_for_status(
     context: str,
     method: str,
     hint: str | None = None,
+    secrets: Iterable[str] = (),
 ) -> None:
     """Turn an unexpected answer into the matching typed error (always raises).
 
@@ -505,7 +506,7 @@ def raise_for_status(
             body = read_capped(resp, ERROR_BODY_LIMIT)
     except RegistryError:
         body = b""
-    raise status_error(resp, body, context=context, method=method, hint=hint)
+    raise status_error(resp, body, context=context, method=method, hint=hint, secrets=secrets)
 
 
 def status_error(
@@ -515,21 +516,28 @@ def status_error(
     context: str,
     method: str,
     hint: str | None = None,
+    secrets: Iterable[str] = (),
 ) -> RegistryError:
     """The typed error for an unexpected answer whose (error) body was ``body``.
 
     ``hint`` (from :func:`registry_client.auth.refusal_hint`) says what to change
-    when a 401/403 is about the credentials that were, or were not, sent. No I/O:
-    both flavours of the API read the body their own way and ask this.
+    when a 401/403 is about the credentials that were, or were not, sent. What the
+    registry says is quoted with credentials masked: ``secrets`` (those the
+    authenticator holds, see ``held_secrets``) and anything that looks like one
+    (``Basic ...``, ``Bearer ...``, a JWT) -- a registry or gateway may quote a
+    request's credentials back. No I/O: both flavours of the API read the body their
+    own way and ask this.
     """
     status = resp.status_code
     url = redact_url(resp.url)
-    errors = error_list(body)
+    mask = Redactor(secrets)
+    errors = [{k: mask(v) if isinstance(v, str) else v for k, v in e.items()}
+              for e in error_list(body)]
     detail = "; ".join(
         f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors
     )
     if not detail:
-        detail = _short_text(resp, body)
+        detail = mask(_short_text(resp, body))
     message = f"{context}: {method} {url} -> {status}" + (f" ({detail})" if detail else "")
     # Go's TLS servers answer a plain-HTTP request with this text, nginx with an HTML page;
     # to a HEAD, Go's answer is a bare "HTTP/1.0 400" without a single header

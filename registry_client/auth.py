@@ -34,6 +34,7 @@ from ._auth_basic import (
     BasicAuthenticator,
     NullAuthenticator,
     basic_header,
+    basic_secrets,
     host_of,
     require_username,
 )
@@ -153,6 +154,19 @@ class TokenAuthenticator:
         # plain HTTP: a realm on that host may get the credentials over HTTP too
         self._trusted_http: dict[str, str] = {}
         self.token_requests = 0
+
+    def _held_secrets(self) -> tuple[str, ...]:
+        """The password, the base64 it is sent as, the refresh tokens and the tokens
+        cached now (see ``held_secrets``)."""
+        held: list[str] = []
+        if self.username is not None and self._password is not None:
+            held.extend(basic_secrets(basic_header(self.username, self._password)))
+        with self._lock:
+            held.extend(self._refresh.values())
+            held.extend(token.value for token in self._tokens.values())
+        if self._initial_refresh:
+            held.append(self._initial_refresh)
+        return tuple(held)
 
     def __repr__(self) -> str:
         secret = REDACTED if self._password or self._initial_refresh else None

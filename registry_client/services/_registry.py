@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from .. import mediatypes
+from .._auth_protocol import held_secrets
 from .._challenge import ChallengeParseError, parse_challenges
 from .._flow import Call, Endpoint, Flow
 from .._http import parse_json, raise_for_status
@@ -150,7 +151,8 @@ class RegistryFlows:
         if _answers_like_a_registry(resp):
             if resp.status_code != 200:  # with the advice any other refusal gets
                 raise_for_status(resp, context=context, method="GET",
-                                 hint=refusal_hint(self._authenticator, resp))
+                                 hint=refusal_hint(self._authenticator, resp),
+                                 secrets=held_secrets(self._authenticator))
             return
         url = redact_url(resp.url)
         raise RegistryResponseError(

@@ -1023,3 +1023,50 @@ def test_token_server_refusing_a_password_names_the_user() -> None:
         reg.repository("app").manifests.get_raw("latest")
     assert "alice" in str(info.value) and "s3cret-pw" not in str(info.value)
     assert NO_CREDENTIALS_HINT not in str(info.value)
+
+
+# -- a registry quoting the credentials back ----------------------------------------------------
+OPAQUE_TOKEN = "djE6b3JnL2FwcDoxNjk5OTk5OTk5MTIzNDU2Nzg5"  # GHCR-like: no JWT, no "Bearer"
+BASIC_B64 = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+
+
+@pytest.mark.parametrize("quoted", [
+    f"user alice (password {PASSWORD}) may not pull",
+    f"you sent credential {BASIC_B64}",
+    f"request had Basic {BASIC_B64}",
+], ids=["password", "bare-base64", "basic-header"])
+@pytest.mark.parametrize("kind", ["basic", "token"])
+def test_credentials_a_registry_quotes_back_are_masked_in_the_error(
+    quoted: str, kind: str,
+) -> None:
+    """The library holds the password: an error message never repeats it, nor the
+    base64 it is sent as, whatever a registry or gateway quotes back."""
+    auth: Any = (BasicAuthenticator("alice", PASSWORD) if kind == "basic"
+                 else TokenAuthenticator("alice", PASSWORD))
+    reg, adapter = make(auth)
+    adapter.register_uri("GET", MANIFEST_URL, [
+        {"status_code": 401, "headers": {"WWW-Authenticate": (
+            'Basic realm="r"' if kind == "basic" else BEARER)}},
+        {"status_code": 403, "json": {"errors": [{"code": "DENIED", "message": quoted,
+                                                  "detail": quoted}]}},
+    ])
+    adapter.register_uri("GET", REALM, json={"token": OPAQUE_TOKEN})
+    with pytest.raises(AuthorizationError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    shown = f"{info.value} {info.value.errors!r}"
+    assert PASSWORD not in shown and BASIC_B64 not in shown
+    assert "DENIED" in shown and "***" in shown
+
+
+def test_a_token_a_registry_quotes_back_is_masked_in_the_error() -> None:
+    reg, adapter = make(TokenAuthenticator("alice", PASSWORD))
+    adapter.register_uri("GET", REALM, json={"token": OPAQUE_TOKEN})
+    adapter.register_uri("GET", MANIFEST_URL, [
+        {"status_code": 401, "headers": {"WWW-Authenticate": BEARER}},
+        {"status_code": 403, "text": f"token {OPAQUE_TOKEN} lacks scope",
+         "headers": {"Content-Type": "text/plain"}},
+    ])
+    with pytest.raises(AuthorizationError) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    assert OPAQUE_TOKEN not in str(info.value)
+    assert "token *** lacks scope" in str(info.value)
