@@ -21,6 +21,7 @@ import urllib3.exceptions
 from ._challenge import ChallengeParseError, parse_challenges
 from ._redact import Redactor, redact_url
 from ._response import Answer, Response
+from ._text import printable
 from .errors import (
     AuthenticationError,
     AuthorizationError,
@@ -538,6 +539,7 @@ def status_error(
     )
     if not detail:
         detail = mask(_short_text(resp, body))
+    detail = printable(detail)
     message = f"{context}: {method} {url} -> {status}" + (f" ({detail})" if detail else "")
     # Go's TLS servers answer a plain-HTTP request with this text, nginx with an HTML page;
     # to a HEAD, Go's answer is a bare "HTTP/1.0 400" without a single header

@@ -24,11 +24,11 @@ from typing import NoReturn, TextIO, cast
 import urllib3
 
 from registry_client import InvalidReferenceError, RegistryError
+from registry_client._text import printable, printable_lines
 
 from ._context import Context, UsageError, in_cli_words
 from ._log import Redactor, install_logging, remove_logging
 from ._parser import PROG
-from ._text import printable, printable_lines
 from ._verbs import build_parser
 
 __all__ = ["main", "run"]

@@ -25,12 +25,12 @@ from registry_client import (
     models,
     parse_image_name,
 )
+from registry_client._text import json_safe, printable
 from registry_client.auth import NO_CREDENTIALS_HINT
 from registry_client.requester import HTTPS_PORT_HINT, TIMEOUT_HINT, TLS_HINT
 
 from ._connection import INSECURE, choose, probe_protocol
 from ._log import Redactor, trace_hook
-from ._text import json_safe, printable
 
 if TYPE_CHECKING:
     from registry_client import Platform

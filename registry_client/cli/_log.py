@@ -15,8 +15,7 @@ from typing import Any, TextIO
 import requests
 
 from registry_client._redact import Redactor
-
-from ._text import printable, printable_lines
+from registry_client._text import printable, printable_lines
 
 __all__ = ["RedactingFilter", "Redactor", "install_logging", "trace_hook"]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from registry_client._text import json_safe, printable, printable_lines
 from registry_client.cli import main
-from registry_client.cli._text import json_safe, printable, printable_lines
 from registry_client.testing import FaultProxy, LocalRegistry, seed_image
 
 CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]

@@ -103,6 +103,18 @@ def test_raise_for_status(status: int, headers: dict[str, str], cls: type[Regist
     assert "manifest unknown" in str(info.value)
 
 
+def test_control_characters_the_registry_sends_are_quoted_escaped() -> None:
+    """A registry's text reaches terminals and log files through the message: an escape
+    sequence in it (retitle the terminal, clear the screen) is shown, never acted on."""
+    body = json.dumps({"errors": [{"code": "DENIED",
+                                   "message": "no \x1b]0;PWNED\x07\x1b[2J here\r\n"}]})
+    with pytest.raises(AuthorizationError) as info:
+        raise_for_status(raw_response(403, body.encode()), context="c", method="GET")
+    message = str(info.value)
+    assert message.endswith("(DENIED: no \\x1b]0;PWNED\\x07\\x1b[2J here\\r\\n)")
+    assert message.isprintable()
+
+
 def test_raise_for_status_head_does_not_read_body() -> None:
     resp = raw_response(404, ERRORS_BODY)
     with pytest.raises(NotFoundError) as info:

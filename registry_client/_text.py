@@ -7,10 +7,11 @@ one-byte C1 ``U+009B``) can move the cursor to paint over earlier output. Bidi
 overrides and isolates (``U+202E``, ``U+2066``...), zero-width characters and
 other format characters (category Cf) reorder or hide text ("Trojan Source"),
 line and paragraph separators break lines, and a lone surrogate (a JSON
-``\\ud83d`` escape) cannot even be encoded. Every human-readable line the CLI
-prints goes through :func:`printable`; raw outputs (``manifest``, ``config``,
-``blob``) never do, and JSON escapes these characters itself (see
-:func:`json_safe`).
+``\\ud83d`` escape) cannot even be encoded. What an error message quotes of a
+registry's answer, and every human-readable line the CLI prints, goes through
+:func:`printable`; the CLI's raw outputs (``manifest``, ``config``, ``blob``) never
+do, and JSON escapes these characters itself (see :func:`json_safe`). Only the
+standard library is imported: every layer may use it.
 """
 
 from __future__ import annotations
