@@ -13,7 +13,7 @@ from .._response import Response
 from ..reference import check_digest
 from ..services._fetch import BlobFetch
 from ..services.blobs import BlobFlows, UploadData
-from ._base import AsyncService
+from ._base import AsyncRepositoryService
 from ._run import AsyncPerformer, arun
 
 if TYPE_CHECKING:  # annotations only: the progress events load with a callback's first use
@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # annotations only: the progress events load with a callback'
 __all__ = ["AsyncBlobReader", "AsyncBlobService", "OpeningBlob"]
 
 
-class AsyncBlobService(AsyncService[BlobFlows]):
+class AsyncBlobService(AsyncRepositoryService[BlobFlows]):
     """Read and write the blobs (layers, configs) of one repository, with asyncio.
 
     The same methods, arguments, results and errors as

@@ -118,6 +118,11 @@ class AsyncRegistry(RegistryBase[AsyncRepository]):
         """Release pooled connections."""
         await self._requester.aclose()
 
+    async def close(self) -> None:
+        """Async form of :meth:`Registry.close`: release pooled connections (the same as
+        :meth:`aclose`, httpx's name for it)."""
+        await self.aclose()
+
     async def _run(self, flow: Flow[T]) -> T:
         return await arun(flow, self._shell)
 

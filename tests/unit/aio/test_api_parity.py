@@ -4,6 +4,7 @@ same names, the same arguments (the registry's own behaviour on a mock transport
 
 from __future__ import annotations
 
+import functools
 import inspect
 import subprocess
 import sys
@@ -17,25 +18,27 @@ from registry_client.aio._images import AsyncImageService
 
 HOST = "127.0.0.1:1"  # nothing listens there: nothing here may send a request
 
-# Names whose async form is not a same-named method, each with the reason.
-NOT_MIRRORED = {
-    "close",  # closing is `async with` / the async close of the asyncio client
-    "scope",  # services' plumbing (the token scope of an action), not an operation
-}
-
-
 def public_methods(obj: Any) -> dict[str, inspect.Signature]:
     """Public methods (and classmethods) of ``obj``'s class: name -> bound signature."""
     found: dict[str, inspect.Signature] = {}
     for name in dir(type(obj)):
-        if name.startswith("_") or name in NOT_MIRRORED:
-            continue
-        if isinstance(inspect.getattr_static(type(obj), name), property):
+        if name.startswith("_") or _is_attribute(obj, name):
             continue
         value = getattr(obj, name)
         if callable(value):
             found[name] = inspect.signature(value)
     return found
+
+
+def public_attributes(obj: Any) -> set[str]:
+    """Public properties (cached ones too) of ``obj``'s class."""
+    return {name for name in dir(type(obj))
+            if not name.startswith("_") and _is_attribute(obj, name)}
+
+
+def _is_attribute(obj: Any, name: str) -> bool:
+    return isinstance(inspect.getattr_static(type(obj), name),
+                      (property, functools.cached_property))
 
 
 def parameters(sig: inspect.Signature) -> list[tuple[str, Any, Any]]:
@@ -75,6 +78,8 @@ async def test_every_blocking_method_has_an_async_twin_with_the_same_arguments()
             }
             problems: list[str] = []
             for what, (blocking, flavour) in pairs.items():
+                problems += [f"{what}.{name}: missing" for name in public_attributes(blocking)
+                             if not hasattr(flavour, name)]
                 theirs = public_methods(flavour)
                 for name, sig in public_methods(blocking).items():
                     if name not in theirs:
@@ -82,6 +87,11 @@ async def test_every_blocking_method_has_an_async_twin_with_the_same_arguments()
                     elif parameters(theirs[name]) != parameters(sig):
                         problems.append(f"{what}.{name}{theirs[name]} != {sig}")
             assert problems == []
+            # the referrers of a repository's manifests, as the blocking plumbing has them
+            referrers = (repo.manifests.referrers_service, arepo.manifests.referrers_service)
+            theirs = public_methods(referrers[1])
+            assert {name: parameters(sig) for name, sig in public_methods(referrers[0]).items()
+                    } == {name: parameters(sig) for name, sig in theirs.items()}
 
 
 @pytest.mark.anyio
