@@ -33,7 +33,7 @@ from .reference import ImageReference, parse_image_name
 from .registry import Registry
 
 __all__ = ["CredentialSource", "RegistryFactory", "TaskRunner", "is_dask",
-           "register_credential_source", "run_tasks", "runner_for"]
+           "register_credential_source", "run_tasks", "runner_for", "task_hosts"]
 
 CredentialSource = Callable[[str], "Authenticator | None"]
 """``source(host) -> Authenticator | None``: the credentials for a registry host
@@ -167,6 +167,13 @@ def semaphore_name(host: str, limit: int) -> str:
     return f"registry-client:{host}:max={limit}"
 
 
+def task_hosts(task: SyncTask) -> list[str]:
+    """The registry hosts ``task`` talks to, in the order their slots are taken (by name:
+    no two tasks wait for each other's)."""
+    return sorted({parse_image_name(r, allow_scheme=True).domain.lower()
+                   for r in (task.source, task.target)})
+
+
 @contextlib.contextmanager
 def registry_slots(hosts: Iterable[str], limit: int | None, *, dask: bool) -> Iterator[None]:
     """Hold one of ``limit`` slots of every host (in name order: no deadlock) meanwhile."""
@@ -198,9 +205,7 @@ class TaskRunner:
 
     def __call__(self, task: SyncTask) -> TaskResult:
         """Run ``task`` (see :func:`registry_client.sync.run_task`), within the limits."""
-        hosts = [parse_image_name(r, allow_scheme=True).domain for r in (task.source,
-                                                                        task.target)]
-        with registry_slots(hosts, self.max_per_registry, dask=self.dask):
+        with registry_slots(task_hosts(task), self.max_per_registry, dask=self.dask):
             return run_task(task, self.registry_for, dry_run=self.dry_run,
                             progress=self.progress)
 

@@ -358,12 +358,12 @@ def sync(
         finally:
             if own:
                 pool.shutdown()
-    return _result(tasks, results, [t for t in tasks if t.key in done])
+    return sync_result(tasks, results, [t for t in tasks if t.key in done])
 
 
-def _result(tasks: SyncPlan, results: dict[str, TaskResult], journaled: list[SyncTask]
-            ) -> SyncResult:
-    """The SyncResult of a planned sync, in plan order."""
+def sync_result(tasks: SyncPlan, results: dict[str, TaskResult], journaled: list[SyncTask]
+                ) -> SyncResult:
+    """The SyncResult of a planned sync, in plan order (both flavours)."""
     copied: list[Image | CopyPlan] = []
     failed = list(tasks.failed)
     vanished = list(tasks.vanished)

@@ -15,10 +15,17 @@ same tasks (picklable, without secrets), planned and run with an AsyncRegistry.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
+from contextlib import nullcontext
 from typing import TypeVar
 
+from .._executors import RegistryFactory, task_hosts
 from .._flow import Flow, run
+from .._journal import Journal
 from .._synctask import SyncPlan, SyncTask, TaskResult, open_task, plan_flow, task_flow
 from ..progress import ProgressCallback
 from ..reference import ImageReference
@@ -32,7 +39,9 @@ from ..sync import (
     load_sync_file,
     open_entries,
     sync_flow,
+    sync_result,
 )
+from ..sync import sync as blocking_sync
 from ._registry import AsyncRegistry
 from ._repository import AsyncRepository
 from ._run import arun
@@ -56,16 +65,77 @@ async def copy_all_tags(
 
 async def sync(
     entries: Iterable[SyncEntry],
-    registry_for: Callable[[ImageReference], AsyncRegistry],
+    registry_for: Callable[[ImageReference], AsyncRegistry] | RegistryFactory,
     *, max_workers: int = 4, dry_run: bool = False, progress: ProgressCallback | None = None,
+    executor: Executor | None = None, journal: str | os.PathLike[str] | None = None,
+    shard: tuple[int, int] | None = None, max_per_registry: int | None = None,
 ) -> SyncResult:
     """Async form of :func:`registry_client.sync.sync`: ``registry_for(ref)`` returns an
     :class:`AsyncRegistry` (called before any copy, no request sent). Failures are
     collected in the :class:`SyncResult`, not raised; an invalid entry is an
-    ``InvalidReferenceError`` before anything is copied."""
-    opened = open_entries(entries, registry_for)
-    return await _run_over(
-        sync_flow(opened, max_workers=max_workers, dry_run=dry_run, progress=progress), opened)
+    ``InvalidReferenceError`` before anything is copied.
+
+    ``journal``, ``shard`` and ``max_per_registry`` mean what they mean there: the sync
+    is planned (:func:`plan`), and each task runs on the event loop (:func:`run_task`),
+    ``max_workers`` at once, at most ``max_per_registry`` per registry host, each
+    recorded in the journal as it finishes. With ``executor`` (processes, a Dask
+    cluster) the tasks run there, with the blocking API, as the blocking ``sync`` runs
+    them: ``registry_for`` is then a :class:`~registry_client.sync.RegistryFactory`,
+    and the whole sync runs in a worker thread, the loop free meanwhile.
+
+    Raises:
+        InvalidReferenceError: as the blocking ``sync``.
+        JournalError: as the blocking ``sync``.
+        TypeError: ``executor`` without a ``RegistryFactory``.
+    """
+    if executor is not None:
+        if not isinstance(registry_for, RegistryFactory):
+            raise TypeError("sync(executor=...) runs the tasks with the blocking API: give "
+                            "registry_for=RegistryFactory(...), not a function of "
+                            "AsyncRegistry objects")
+        return await asyncio.to_thread(
+            blocking_sync, entries, registry_for, max_workers=max_workers, dry_run=dry_run,
+            progress=progress, executor=executor, journal=journal, shard=shard,
+            max_per_registry=max_per_registry)
+    assert not isinstance(registry_for, RegistryFactory)  # (it opens blocking registries)
+    if journal is None and shard is None and max_per_registry is None:
+        opened = open_entries(entries, registry_for)
+        return await _run_over(
+            sync_flow(opened, max_workers=max_workers, dry_run=dry_run, progress=progress),
+            opened)
+    tasks = await plan(entries, registry_for, shard=shard, max_workers=max_workers)
+    with Journal(journal, tasks) if journal is not None and not dry_run else nullcontext() as j:
+        done = set(j.done) if j is not None else set()  # (before this run records)
+        todo = [t for t in tasks if t.key not in done]
+        results = await _run_tasks(todo, registry_for, j, max_workers=max_workers,
+                                   max_per_registry=max_per_registry, dry_run=dry_run,
+                                   progress=progress)
+    return sync_result(tasks, results, [t for t in tasks if t.key in done])
+
+
+async def _run_tasks(
+    tasks: list[SyncTask], registry_for: Callable[[ImageReference], AsyncRegistry],
+    journal: Journal | None, *, max_workers: int, max_per_registry: int | None,
+    dry_run: bool, progress: ProgressCallback | None,
+) -> dict[str, TaskResult]:
+    """Each task's result by its key: ``max_workers`` at once, at most ``max_per_registry``
+    per host (slots taken in host name order, as the blocking runner takes them), each
+    recorded in ``journal`` as it finishes."""
+    workers = asyncio.Semaphore(max(1, max_workers))
+    slots: dict[str, asyncio.Semaphore] = {}
+
+    async def one(task: SyncTask) -> TaskResult:
+        async with workers, contextlib.AsyncExitStack() as held:
+            if max_per_registry is not None:
+                for host in task_hosts(task):
+                    await held.enter_async_context(
+                        slots.setdefault(host, asyncio.Semaphore(max_per_registry)))
+            result = await run_task(task, registry_for, dry_run=dry_run, progress=progress)
+        if journal is not None:
+            await asyncio.to_thread(journal.record, result)  # (an fsync: off the loop)
+        return result
+
+    return {r.task.key: r for r in await asyncio.gather(*(one(t) for t in tasks))}
 
 
 async def _run_over(flow: Flow[T], opened: list[OpenedEntry]) -> T:

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from registry_client import Image, Registry
 from registry_client import sync as blocking
 from registry_client.aio import AsyncRegistry, sync
-from registry_client.sync import SyncEntry
+from registry_client.sync import RegistryFactory, SyncEntry
 from registry_client.testing import (
     FaultProxy,
     LocalRegistry,
@@ -69,3 +71,42 @@ async def test_plan_and_run_task_are_the_blocking_ones(
         again = await sync.run_task(tasks[0], lambda r: aregs[r.domain])
     assert again.outcome == "present"
     assert dst.access_log() == [f"HEAD /v2/m/app/manifests/{tasks[0].target.split(':')[-1]}"]
+
+
+async def test_sync_takes_the_blocking_sync_s_journal_shard_and_host_limit(
+    seeded: dict[str, SeededImage], anon_registry: LocalRegistry, unique_repository: str,
+    local_registry_factory: LocalRegistryFactory, tmp_path: Path,
+) -> None:
+    """The same arguments as the blocking ``sync``: two shards copy every image once, a
+    re-run with a shard's journal sends nothing for what it lists, a host limit holds."""
+    dst = local_registry_factory("anonymous")
+    entries = [SyncEntry(f"{anon_registry.host}/{unique_repository}", f"{dst.host}/m/app")]
+    async with AsyncRegistry(anon_registry.host, protocol="http") as a, \
+            AsyncRegistry(dst.host, protocol="http") as b:
+        aregs = {anon_registry.host: a, dst.host: b}
+        copied: list[list[str]] = []
+        for index in range(2):
+            journal = tmp_path / f"shard-{index}.jsonl"
+            result = await sync.sync(entries, lambda r: aregs[r.domain], shard=(index, 2),
+                                     journal=journal, max_per_registry=1)
+            assert result.ok, result.failed
+            copied.append([i.tag or "" for i in result.copied if isinstance(i, Image)])
+            assert len(journal.read_text().splitlines()) == 1 + len(result.copied)
+        assert sorted(copied[0] + copied[1]) == sorted(TAGS)
+        dst.clear_access_log()
+        again = await sync.sync(entries, lambda r: aregs[r.domain], shard=(0, 2),
+                                journal=tmp_path / "shard-0.jsonl")
+        assert again.copied == () and len(again.journaled) == len(copied[0])
+    assert dst.request_count() == 0
+
+
+async def test_sync_with_an_executor_runs_the_tasks_there_as_the_blocking_sync(
+    seeded: dict[str, SeededImage], anon_registry: LocalRegistry, unique_repository: str,
+    local_registry_factory: LocalRegistryFactory,
+) -> None:
+    dst = local_registry_factory("anonymous")
+    entries = [SyncEntry(f"{anon_registry.host}/{unique_repository}", f"{dst.host}/m/app")]
+    with ThreadPoolExecutor(2) as pool:
+        result = await sync.sync(entries, RegistryFactory(plain_http=["*"]), executor=pool)
+    assert result.ok, result.failed
+    assert sorted(i.tag or "" for i in result.copied if isinstance(i, Image)) == sorted(TAGS)
