@@ -120,7 +120,11 @@ def fetch_layers(
 
 
 def check_destination(dest: Path) -> None:
-    """Raise FileNotFoundError unless ``dest``'s directory exists (it is not created)."""
+    """Raise FileNotFoundError unless ``dest``'s directory exists (it is not created),
+    IsADirectoryError when ``dest`` is a directory (a tar is a file)."""
+    if dest.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory: an export is written to a "
+                                "file", str(dest))
     if not dest.parent.is_dir():
         raise FileNotFoundError(errno.ENOENT, "no such directory to write the tar in",
                                 str(dest.parent))

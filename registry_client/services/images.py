@@ -540,6 +540,8 @@ class ImageService(Service):
             PlatformNotFoundError: no such platform, or an index and no ``platform``.
             LayerError: a layer is not a tar stream, is foreign, or the manifest is an
                 artifact's.
+            FileNotFoundError: ``dest``'s directory does not exist; IsADirectoryError:
+                ``dest`` is one (both before anything is downloaded).
         """
         return self._run(self.flows.export(reference, dest, platform=platform))
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import os
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from registry_client.services._export import write_rootfs
+
+from .conftest import MockedRegistry
 
 
 @pytest.fixture
@@ -47,3 +49,15 @@ def test_a_missing_directory_is_not_created(tmp_path: Path, layer: Path) -> None
     with pytest.raises(FileNotFoundError, match="nonexistent-dir"):
         write_rootfs([layer], dest)
     assert not dest.parent.exists()
+
+
+def test_a_directory_is_refused_before_anything_is_downloaded(
+    mocked_registry: Callable[..., MockedRegistry], tmp_path: Path,
+) -> None:
+    """``export IMAGE DIR`` as ``pull IMAGE x.tar`` refuses a folder: at once, naming it
+    (not the temporary file it would have become)."""
+    reg, adapter = mocked_registry()
+    with pytest.raises(IsADirectoryError, match="written to a file") as caught:
+        reg.repository("app").images.export("1.0", tmp_path)
+    assert caught.value.filename == str(tmp_path)
+    assert adapter.request_history == []
