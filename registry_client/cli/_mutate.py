@@ -170,15 +170,19 @@ def run_mutate(ctx: Context) -> int:
     """``mutate REFERENCE [--label K=V]... -t NEW``."""
     # loaded by the verbs that use it
     from registry_client import mutate
-    from registry_client.mutate import _rfc3339
+    from registry_client.mutate import _port, _rfc3339
 
     args = ctx.args
     try:
         created = None if args.created is None else _rfc3339(args.created)
     except ValueError as exc:
         raise UsageError(f"--created: {exc}") from None
+    try:  # before any request, as --created
+        ports = [_port(p) for p in _words(args.exposed_ports) or ()] or None
+    except ValueError as exc:
+        raise UsageError(f"--exposed-ports: {str(exc).removeprefix('exposed_ports: ')}"
+                         ) from None
     repo, tag, (reference,) = _target(ctx, ("REFERENCE", args.reference))
-    ports = _words(args.exposed_ports) or None
     image = mutate.config(
         repo, reference, tag=tag, labels=key_values(args.label, "--label") or None,
         env=key_values(args.env, "--env") or None, entrypoint=_words(args.entrypoint),

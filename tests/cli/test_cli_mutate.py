@@ -226,6 +226,16 @@ def test_a_created_time_that_is_no_rfc3339_is_a_usage_error(
     assert "--created: created: 'yesterday' is not an RFC 3339 time" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("port", ["0", "8080/foo", "70000"])
+def test_an_exposed_port_that_is_no_port_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], port: str,
+) -> None:
+    # refused before any request, as --created, --label and --env are: exit status 2
+    assert main(["mutate", "127.0.0.1:9/app:1", "--exposed-ports", f"80,{port}",
+                 "-t", "127.0.0.1:9/app:2", "--plain-http"]) == 2
+    assert f"--exposed-ports: {port!r} is no port" in capsys.readouterr().err
+
+
 def test_export_into_a_missing_directory_fails_and_creates_none(
     cli: CliRunner, base: str, tmp_path: Path,
 ) -> None:
