@@ -131,15 +131,15 @@ def connection_failure(
     def has_errno(*codes: int) -> bool:
         return any(isinstance(e, OSError) and e.errno in codes for e in chain)
 
-    if has(of(ConnectionRefusedError)) or has_errno(errno.ECONNREFUSED):
+    refused = has(of(ConnectionRefusedError)) or has_errno(errno.ECONNREFUSED)
+    if has(types.proxy):  # first: a refused or unknown proxy is not the registry's doing
+        return proxy_failure(refused=refused)
+    if refused:
         return "refused", "connection refused"
     gai = next((e for e in chain if isinstance(e, socket.gaierror)), None)
     if gai is not None or has(types.dns):
         why = getattr(gai, "strerror", None)
         return "dns", "name resolution failed" + (f" ({why})" if why else "")
-    if has(types.proxy):
-        refused = " (connection refused)" if has(types.connect) else ""
-        return "proxy", f"the proxy could not be reached or failed{refused}"
     if has(types.connect_timeout):
         return "connect-timeout", "connect timed out"
     if has(types.read_timeout) or has(of(socket.timeout, TimeoutError)):
@@ -159,6 +159,23 @@ def connection_failure(
     if has(types.client):
         return "client", why or type(exc).__name__
     return "other", why or type(exc).__name__
+
+
+_NO_CONNECTION = frozenset({"refused", "dns", "connect", "connect-timeout"})
+
+
+def proxy_failure(*, refused: bool = False) -> tuple[str, str]:
+    """The ``(kind, words)`` of a proxy that could not be reached or failed."""
+    return "proxy", "the proxy could not be reached or failed" + (
+        " (connection refused)" if refused else "")
+
+
+def through_proxy(kind: str, words: str) -> tuple[str, str]:
+    """A failure of a request sent through a proxy: when no connection was made, it is
+    the proxy's (an HTTP library may not say so: httpx's ``ConnectError``)."""
+    if kind in _NO_CONNECTION:
+        return proxy_failure(refused=kind == "refused")
+    return kind, words
 
 
 def explain_failure(

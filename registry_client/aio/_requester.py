@@ -39,7 +39,7 @@ from .._exchange import (
     token_call,
 )
 from .._flow import run
-from .._http import DEFAULT_BODY_LIMIT, CappedBody, UnwantedBody
+from .._http import DEFAULT_BODY_LIMIT, CappedBody, UnwantedBody, through_proxy
 from .._request import Body, Relay, Request
 from .._response import Response
 from .._retry import RetryPolicy
@@ -54,14 +54,16 @@ __all__ = ["AsyncRequester"]
 _URL_ERRORS = (httpx.InvalidURL, httpx.UnsupportedProtocol)
 
 
-def _transmit_error(exc: httpx.HTTPError) -> TransmitError:
+def _transmit_error(exc: httpx.HTTPError, *, proxied: bool = False) -> TransmitError:
     """httpx's failure ``exc`` in the exchange flow's words (as ``requester.transmit_error``
-    says requests' failures)."""
+    says requests' failures); ``proxied``: the request went to a proxy."""
     if is_tls_failure(exc):
         return TransmitError("tls", tls_reason(exc), cause=failure_cause(exc))
     if isinstance(exc, _URL_ERRORS):
         return TransmitError("url", str(exc))
     kind, words = failure(exc)  # whether it is worth another try: TransmitError.connection
+    if proxied:
+        kind, words = through_proxy(kind, words)
     return TransmitError(kind, words, cause=failure_cause(exc))
 
 
@@ -87,7 +89,8 @@ class _Steps:
                     allow_redirects=effect.allow_redirects, timeout=effect.timeout,
                     request=prepared)
             except httpx.HTTPError as exc:
-                raise _transmit_error(exc) from None
+                raise _transmit_error(
+                    exc, proxied=transport.proxied(prepared.url or "")) from None
         if isinstance(effect, ReadBody):
             return await _read_capped(effect.answer, effect.cap)
         if isinstance(effect, Discard):
@@ -111,7 +114,7 @@ class _Steps:
                     call.method, call.url, params=call.params, headers=headers, body=form,
                     allow_redirects=call.allow_redirects)
             except httpx.HTTPError as exc:
-                raise _transmit_error(exc) from None
+                raise _transmit_error(exc, proxied=transport.proxied(call.url)) from None
         raise TypeError(f"{type(self).__name__} cannot perform {effect!r}")
 
 

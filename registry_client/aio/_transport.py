@@ -582,6 +582,11 @@ class AsyncTransport:
         # pool=None: waiting for a free connection of our own pool is not the network's fault
         return httpx.Timeout(connect=connect, read=read, write=read, pool=None)
 
+    def proxied(self, url: str) -> bool:
+        """Whether a request to ``url`` goes through a proxy (``proxy=``, or
+        HTTP(S)_PROXY / NO_PROXY)."""
+        return self._mock is None and bool(select_proxy(url, self._env.settings_for(url)[0]))
+
     @property
     def client(self) -> httpx.AsyncClient:
         """The pooled client, made on first use (when the CA bundle is checked).

@@ -1362,6 +1362,21 @@ def test_a_refused_connection_says_refused_and_chains_the_os_error() -> None:
     assert any(isinstance(c, ConnectionRefusedError) for c in _causes(err))
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_refused_proxy_is_named_as_the_proxy_not_the_registry(scheme: str) -> None:
+    """The registry was never reached: "is a registry listening on HOST?" sends the user
+    to the wrong machine. The proxy's address is not repeated (it may hold a password)."""
+    port = _closed_port()
+    reg = Registry("registry.example.test:5000", protocol=scheme, retries=0,
+                   authenticator=NullAuthenticator(),
+                   proxy=f"http://user:pa55@127.0.0.1:{port}")
+    with pytest.raises(RegistryUnavailableError) as caught:
+        reg.ping()
+    message = str(caught.value)
+    assert "proxy" in message and "connection refused" in message
+    assert "is a registry listening" not in message and "pa55" not in message
+
+
 def _hang_up(conn: socket.socket) -> None:
     conn.recv(65536)  # read the request, answer nothing
 

@@ -328,3 +328,32 @@ async def test_streamed_answers_are_not_bound_so_their_holders_never_wait_on_eac
         assert answer.status_code == 200
         await answer.aclose()
     await requester.aclose()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_a_refused_proxy_is_named_as_the_proxy_as_the_blocking_api_names_it(
+    scheme: str,
+) -> None:
+    """httpx says only ConnectError when the proxy refuses: the registry was never
+    reached, so the words are the blocking flavour's ("the proxy ... refused")."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    proxy = f"http://user:pa55@127.0.0.1:{port}"
+    messages = []
+    blocking = Requester("registry.example.test:5000", NullAuthenticator(), protocol=scheme,
+                         retries=0, proxy=proxy)
+    flavour = AsyncRequester("registry.example.test:5000", NullAuthenticator(),
+                             protocol=scheme, retries=0, proxy=proxy)
+    with pytest.raises(RegistryUnavailableError) as caught:
+        blocking.send_request(Request("GET", "", operation="ping"))
+    messages.append(str(caught.value))
+    try:
+        with pytest.raises(RegistryUnavailableError) as caught:
+            await flavour.send_request(Request("GET", "", operation="ping"))
+        messages.append(str(caught.value))
+    finally:
+        await flavour.aclose()
+    assert messages[0] == messages[1]
+    assert "proxy" in messages[1] and "is a registry listening" not in messages[1]
