@@ -145,11 +145,11 @@ Timeout = float | tuple[float, float]
 # A gateway's 502/504 says the registry's own answer never came back: it may have acted.
 MAYBE_DONE_STATUSES = frozenset({502, 504})
 """Answers after which the registry may have done what was asked."""
-# Failures before a byte of the request left: the registry cannot have acted on it.
 NOT_SENT = frozenset({"refused", "dns", "connect", "connect-timeout", "proxy", "tls"})
-NOT_RETRIED = frozenset({"client", "tls", "url"})
-"""Failure kinds never worth another try: the client's own, TLS, an unusable URL."""
 """Failure kinds of a request that never left: the registry cannot have acted on it."""
+NOT_RETRIED = frozenset({"client", "tls", "url", "malformed"})
+"""Failure kinds never worth another try: the client's own, TLS, an unusable URL, an
+answer that is not valid HTTP (the server answers so every time)."""
 TOKEN_BODY_LIMIT = 1 << 20
 """The largest token-server answer read."""
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -165,7 +165,8 @@ class TransmitError(Exception):
             ``reset``, ``broken-pipe``, ``proxy``, ``broken``, ``other``), or
             ``tls`` (the TLS handshake: ``words`` is ``_transport.tls_reason``), or
             ``url`` (a URL the registry sent, a redirect's ``Location``, is unusable:
-            ``words`` is the parser's message).
+            ``words`` is the parser's message), or ``malformed`` (the answer is not
+            valid HTTP: ``words`` is what the parser said).
         words: what went wrong, plainly, never a URL.
         cause: the low-level exception to chain the typed error to
             (``_http.failure_cause``), or None.
@@ -384,6 +385,11 @@ def exchange(endpoint: ExchangeEndpoint, request: Request) -> Exchange[Response]
                     f"{context}: {method} {redact_url(url)}: could not use the registry's "
                     f"answer ({exc.words})", method=method, url=redact_url(url),
                 ) from None
+            if exc.kind == "malformed":
+                raise RegistryResponseError(
+                    f"{context}: {method} {redact_url(url)}: the answer is not valid HTTP "
+                    f"({exc.words})", method=method, url=redact_url(url),
+                ) from exc.cause
             explained = endpoint.explain(exc.kind, exc.words, url, request.timeout)
             if not exc.connection:
                 raise RegistryUnavailableError(

@@ -91,6 +91,9 @@ class FailureTypes(NamedTuple):
     client: Match
     """A failure of the HTTP client itself, not of the connection: too many redirects,
     a body it cannot decode, a request it cannot send."""
+    malformed: Match = lambda e: False
+    """An answer that is not valid HTTP: no status line, conflicting lengths, a head
+    over the client's limits (the server answers so every time: not retried)."""
 
 
 REQUESTS_FAILURES = FailureTypes(
@@ -106,6 +109,13 @@ REQUESTS_FAILURES = FailureTypes(
     connect=of(urllib3.exceptions.NewConnectionError),
     client=lambda e: isinstance(e, requests.RequestException)
     and not isinstance(e, requests.ConnectionError | requests.Timeout),
+    # http.client's own: a BadStatusLine that is not a hang-up (RemoteDisconnected is
+    # one), a head line over 64 KiB, "got more than 100 headers"; conflicting
+    # Content-Length values (urllib3's and requests' InvalidHeader)
+    malformed=lambda e: (isinstance(e, http.client.BadStatusLine | http.client.LineTooLong)
+                         and not isinstance(e, http.client.RemoteDisconnected))
+    or type(e) is http.client.HTTPException
+    or isinstance(e, requests.exceptions.InvalidHeader | urllib3.exceptions.InvalidHeader),
 )
 """How ``requests`` and urllib3 spell the connection failures."""
 
@@ -150,6 +160,9 @@ def connection_failure(
         return "reset", "connection reset by peer"
     if has(of(BrokenPipeError)) or has_errno(errno.EPIPE):
         return "broken-pipe", "the server closed the connection while the request was sent"
+    bad = next((e for e in chain if types.malformed(e)), None)
+    if bad is not None:
+        return "malformed", _said(bad)
     if has(types.broken):
         return "broken", "the connection broke in the middle of the answer"
     os_error = next((e for e in chain if isinstance(e, OSError) and e.errno), None)
@@ -176,6 +189,13 @@ def through_proxy(kind: str, words: str) -> tuple[str, str]:
     if kind in _NO_CONNECTION:
         return proxy_failure(refused=kind == "refused")
     return kind, words
+
+
+def _said(exc: BaseException) -> str:
+    """What an HTTP parser said of an answer, shown safely (the server's bytes may be in
+    it: control characters escaped, at most 120 characters)."""
+    text = printable(str(exc).strip() or type(exc).__name__)
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def explain_failure(

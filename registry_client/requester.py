@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -71,7 +72,7 @@ class _Shell(BlockingSteps):
                     effect.prepared, allow_redirects=effect.allow_redirects,
                     timeout=effect.timeout)
             except (requests.RequestException, ValueError) as exc:
-                raise transmit_error(exc) from None
+                raise transmit_error(exc, effect.prepared.url or "") from None
         if isinstance(effect, TokenAttempt):
             call = effect.call
             headers, form = call.encoded()
@@ -80,7 +81,7 @@ class _Shell(BlockingSteps):
                     call.method, call.url, params=call.params, headers=headers,
                     data=form, allow_redirects=call.allow_redirects)
             except requests.RequestException as exc:
-                raise transmit_error(exc) from None
+                raise transmit_error(exc, call.url) from None
         if isinstance(effect, TokenCall):
             return run(token_call(requester, effect), self)
         return super().perform(effect)
@@ -90,14 +91,20 @@ class _Shell(BlockingSteps):
         time.sleep(seconds)
 
 
-def transmit_error(exc: requests.RequestException | ValueError) -> TransmitError:
-    """``requests``' failure ``exc`` in the exchange flow's words.
+def transmit_error(exc: requests.RequestException | ValueError, url: str = "") -> TransmitError:
+    """``requests``' failure ``exc`` of a request to ``url`` in the exchange flow's words.
 
     Raises ``exc`` itself for a ValueError that is not about a URL (a caller's progress
     callback raising while the body is sent is not ours to wrap).
     """
     if isinstance(exc, requests.exceptions.SSLError):
         return TransmitError("tls", tls_reason(exc), cause=failure_cause(exc))
+    if isinstance(exc, requests.exceptions.InvalidSchema | requests.exceptions.MissingSchema
+                  | requests.exceptions.InvalidURL):
+        # a URL the registry sent (a Location) this client cannot follow: file://...
+        scheme = urlsplit(url).scheme
+        return TransmitError("url", f"a URL of the scheme {scheme!r} cannot be followed"
+                             if scheme not in ("", "http", "https") else "an unusable URL")
     if isinstance(exc, requests.RequestException):
         kind, words = connection_failure(exc)
         return TransmitError(kind, words, cause=failure_cause(exc))
@@ -175,7 +182,7 @@ class Requester(RegistryEndpoint):
             return self.transport.prepare(method, url, params=params, headers=headers,
                                           data=data)
         except (requests.RequestException, ValueError) as exc:
-            raise transmit_error(exc) from None
+            raise transmit_error(exc, url) from None
 
     def respond(self, answer: Any, body: bytes | None) -> Response:
         """The library's answer for ``answer``: with ``body``, or streamed when None."""

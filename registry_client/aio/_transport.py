@@ -46,6 +46,10 @@ __all__ = ["HTTPX_FAILURES", "AsyncAnswer", "AsyncTransport", "failure", "failur
 _DEFAULT_UA = "registry-client/0.1 (+python-httpx)"
 _FILE_BLOCK = 1 << 20
 
+_H11_MALFORMED = ("illegal ", "conflicting ", "bad Content-Length", "Only Transfer-Encoding",
+                  "Receive buffer too long", "Response status_code")
+"""How h11 begins its messages about an answer that is not valid HTTP."""
+
 HTTPX_FAILURES = FailureTypes(
     dns=of(),
     proxy=of(httpx.ProxyError),
@@ -57,6 +61,10 @@ HTTPX_FAILURES = FailureTypes(
     broken=of(httpx.RemoteProtocolError, httpx.ReadError),
     connect=of(httpx.ConnectError),
     client=lambda e: isinstance(e, httpx.HTTPError) and not isinstance(e, httpx.TransportError),
+    # h11's refusals of the answer itself ("illegal status line: ...", "conflicting
+    # Content-Length headers"), not its words for a connection that ended early
+    malformed=lambda e: isinstance(e, httpx.RemoteProtocolError)
+    and str(e).startswith(_H11_MALFORMED),
 )
 """How httpx spells the connection failures (see ``_http.connection_failure``)."""
 

@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import pydoc
+import re
 import socket
 import ssl
 import struct
@@ -1761,3 +1762,49 @@ def test_help_on_the_authenticator_protocol_names_every_hook() -> None:
         assert name in text, name
     bind_text = pydoc.render_doc(BindableAuthenticator, renderer=pydoc.plaintext)
     assert "trusted_http_host" in bind_text and "registry" in bind_text
+
+
+# -- an answer that is not HTTP ----------------------------------------------------------
+NOT_HTTP = {
+    "status-line": (b"HELLO THERE\r\n\r\n", "HELLO THERE"),
+    "two-lengths": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5000000\r\n\r\n{}",
+                    "Content-Length"),
+    "many-headers": (b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(120))
+                     + b"Content-Length: 2\r\n\r\n{}", "100 headers"),
+    "long-header": (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70000 + b"\r\nContent-Length: 2\r\n\r\n{}",
+                    "65536 bytes"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_HTTP))
+def test_an_answer_that_is_not_http_is_a_response_error_not_retried(case: str) -> None:
+    """A server that does not speak HTTP (or breaks its rules) answers the same way
+    every time: a malformed answer, with its cause, not a broken connection to retry."""
+    answer, cause = NOT_HTTP[case]
+    connections: list[int] = []
+
+    def handle(conn: socket.socket) -> None:
+        connections.append(1)
+        conn.recv(65536)
+        conn.sendall(answer)
+
+    with tcp_server(handle) as port:
+        reg = Registry(f"127.0.0.1:{port}", protocol="http", authenticator=NullAuthenticator(),
+                       retries=2, backoff=0.0)
+        with pytest.raises(RegistryResponseError) as caught:
+            reg.repository("app").tags.get_all()
+    assert type(caught.value) is RegistryResponseError
+    assert "not valid HTTP" in str(caught.value) and cause in str(caught.value)
+    assert len(connections) == 1
+
+
+def test_a_location_this_client_cannot_follow_is_a_response_error() -> None:
+    """An upload Location of file:///etc/passwd: the registry's answer is unusable."""
+    reg, adapter = make(NullAuthenticator())
+    adapter.register_uri("HEAD", re.compile(r".*/blobs/sha256:.*"), status_code=404)
+    adapter.register_uri("POST", f"{BASE}/v2/app/blobs/uploads/", status_code=202,
+                         headers={"Location": "file:///etc/passwd"})
+    with pytest.raises(RegistryResponseError) as caught:
+        reg.repository("app").blobs.upload(b"x" * 10)
+    assert type(caught.value) is RegistryResponseError
+    assert "InvalidSchema" not in str(caught.value)

@@ -19,7 +19,12 @@ import requests_mock
 from registry_client import NullAuthenticator
 from registry_client._request import Relay, Request
 from registry_client.aio._requester import AsyncRequester
-from registry_client.errors import RegistryError, RegistrySSLError, RegistryUnavailableError
+from registry_client.errors import (
+    RegistryError,
+    RegistryResponseError,
+    RegistrySSLError,
+    RegistryUnavailableError,
+)
 from registry_client.requester import Requester
 from registry_client.testing import self_signed_certificate, tcp_server
 
@@ -357,3 +362,33 @@ async def test_a_refused_proxy_is_named_as_the_proxy_as_the_blocking_api_names_i
         await flavour.aclose()
     assert messages[0] == messages[1]
     assert "proxy" in messages[1] and "is a registry listening" not in messages[1]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("answer", "cause"), [
+    (b"HELLO THERE\r\n\r\n", "HELLO THERE"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5000000\r\n\r\n{}",
+     "Content-Length"),
+], ids=["status-line", "two-lengths"])
+async def test_an_answer_that_is_not_http_is_a_response_error_not_retried(
+    answer: bytes, cause: str,
+) -> None:
+    """As in the blocking flavour: a malformed answer, with its cause, sent once."""
+    connections: list[int] = []
+
+    def handle(conn: socket.socket) -> None:
+        connections.append(1)
+        conn.recv(65536)
+        conn.sendall(answer)
+
+    with tcp_server(handle) as port:
+        requester = AsyncRequester(f"127.0.0.1:{port}", NullAuthenticator(), protocol="http",
+                                   retries=2, backoff=0.0)
+        try:
+            with pytest.raises(RegistryError) as caught:
+                await requester.send_request(Request("GET", "app/tags/list"))
+        finally:
+            await requester.aclose()
+    assert type(caught.value) is RegistryResponseError
+    assert "not valid HTTP" in str(caught.value) and cause in str(caught.value)
+    assert len(connections) == 1
