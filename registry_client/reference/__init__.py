@@ -15,14 +15,15 @@ github.com/opencontainers/go-digest ``Parse``::
     alpha-numeric    := /[a-z0-9]+/
     separator        := /[_.]|__|[-]+/
     tag              := /[\\w][\\w.-]{0,127}/
-    digest           := algorithm ":" /[0-9a-fA-F]{32,}/  (sha256: 64, sha512: 128 lowercase hex)
+    digest           := algorithm ":" /[0-9a-fA-F]{32,}/
+                        (sha256: 64, sha384: 96, sha512: 128 lowercase hex)
     algorithm        := /[A-Za-z][A-Za-z0-9]*/ [/[-_+.]/ /[A-Za-z][A-Za-z0-9]*/]*
 
 This module is the one owner of that grammar: every other module asks it whether a
 tag, a digest or a repository name is valid (``is_valid_*``, ``check_*``), and
 builds token scopes with :func:`scope`. A digest inside a document (a descriptor)
 follows the wider OCI grammar (:func:`is_valid_digest`): any registered or
-unregistered algorithm, of which sha256 and sha512 can be verified.
+unregistered algorithm, of which sha256, sha384 and sha512 can be verified.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def check_digest(digest: str, *, verify: bool = True) -> str:
     """Return ``digest`` when it follows the digest grammar (and, by default, is verifiable).
 
     With ``verify`` (the default) only algorithms content can be checked against
-    (sha256, sha512) pass; ``verify=False`` also lets through the other algorithms
+    (sha256, sha384, sha512) pass; ``verify=False`` also lets through the other algorithms
     of the OCI grammar, for calls that fetch no content (HEAD).
 
     Raises:

@@ -31,7 +31,8 @@ REPOSITORY_NAME_MAX_LENGTH = 255
 # digest <= 135); checked before any regular expression runs.
 MAX_REFERENCE_LENGTH = 1024
 SCHEMES = ("http", "https")
-DIGEST_HEX_LENGTHS = {"sha256": 64, "sha512": 128}  # the algorithms content is verified by
+# the algorithms content is verified by: go-digest's (what docker parses references with)
+DIGEST_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 # The algorithms the OCI image-spec registers (descriptor.md "Registered algorithms").
 REGISTERED_ALGORITHMS = ("sha256", "sha384", "sha512", "blake3")
 _MAX_DIGEST_LENGTH = 256
@@ -136,7 +137,8 @@ def referrers_tag(digest: str) -> str:
 
 
 def is_referrers_tag(tag: str) -> bool:
-    """True for a sha256/sha512 tag of the referrers tag schema (``sha256-<64 hex>``),
+    """True for a tag of the referrers tag schema (``sha256-<64 hex>``; a longer digest's
+    encoding is cut at 64),
     or cosign's ``.sig``, ``.att`` and ``.sbom`` tags named after it."""
     stem, dot, suffix = tag.partition(".")
     algorithm, dash, encoded = stem.partition("-")
@@ -169,7 +171,7 @@ def _has_encoded_length(algorithm: str, encoded: str) -> bool:
 def is_valid_digest(value: object) -> bool:
     """True when ``value`` follows the OCI digest grammar: ``sha256:<64 hex>``, ``sha256+b64u:…``.
 
-    sha256 and sha512 digests must have their exact lowercase-hex encoding. A valid
+    sha256, sha384 and sha512 digests must have their exact lowercase-hex encoding. A valid
     digest of another algorithm may be read, and safely put in a URL, but content
     cannot be verified against it: see :func:`is_verifiable_digest`.
     """
@@ -187,7 +189,7 @@ def reference_digest_problem(digest: str) -> str | None:
 
     The reference grammar (go-digest's ``Parse``): algorithm components start with a
     letter, the encoded part is at least 32 hex digits, and only a verifiable algorithm
-    (sha256, sha512) with its exact lowercase-hex length is accepted.
+    (sha256, sha384, sha512: go-digest's) with its exact lowercase-hex length is accepted.
     """
     parts = _digest_parts(digest)
     if parts is None or not _is_reference_digest(*parts):

@@ -40,6 +40,8 @@ from registry_client.reference import (
 HEX64 = "f" * 64
 SHA256 = "sha256:" + HEX64
 SHA512 = "sha512:" + "f" * 128
+SHA384 = ("sha384:d3fc7881460b7e22e3d172954463dddd7866d17597e7248453c48b3e9d26d9596bf9c4a9cf80"
+          "72c9d5bad76e19af801d")
 REDIS = "sha256:dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9c"
 BUSYBOX = "sha256:86e0e091d0da6bde2456dbb48306f3956bbeb2eae1b5b9a43045843f69fe4aaa"
 IDENT = "1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a"
@@ -110,6 +112,9 @@ VALID: list[tuple[str, tuple[str, str, str | None, str | None]]] = [
         "xn--7o8h.com/myimage:xn--7o8h.com@" + SHA512,
         ("xn--7o8h.com", "myimage", "xn--7o8h.com", SHA512),
     ),
+    # go-digest registers sha384 beside sha256 and sha512 (its TestParseDigest vector)
+    ("busybox@" + SHA384, ("docker.io", "library/busybox", None, SHA384)),
+    ("ghcr.io/org/app:1.0@" + SHA384, ("ghcr.io", "org/app", "1.0", SHA384)),
     ("foo_bar.com:8080", ("docker.io", "library/foo_bar.com", "8080", None)),
     ("foo/foo_bar.com:8080", ("docker.io", "foo/foo_bar.com", "8080", None)),
     ("192.168.1.1", ("docker.io", "library/192.168.1.1", None, None)),
@@ -226,6 +231,7 @@ INVALID: list[tuple[str, str]] = [
     ("repo@sha256:" + "f" * 65, "digest length"),
     ("repo@sha256:" + "F" * 64, "lowercase hex"),
     ("repo@sha512:" + "f" * 64, "digest length"),
+    ("repo@sha384:" + "f" * 64, "digest length"),
     ("repo@sha256:" + "f" * 31, "invalid digest"),
     ("repo@sha256:" + "g" * 64, "invalid digest"),
     ("repo@" + HEX64, "invalid digest"),
