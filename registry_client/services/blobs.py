@@ -229,6 +229,8 @@ class BlobFlows(Service):
                 extra_scopes=(scope(from_repository, "pull"),),
                 operation=f"mount blob {digest} from {from_repository}",
                 params={"mount": digest, "from": from_repository}, expected=(201, 202),
+                idempotent=True,  # sent again, it links the same blob (or opens a session
+                # more, cancelled or left to expire: as a new session's POST is retried)
             )
         except (AuthenticationError, AuthorizationError, NotFoundError) as exc:
             log.debug("mount of %s from %s refused (%s): will upload", digest,

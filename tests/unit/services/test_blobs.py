@@ -357,6 +357,19 @@ def test_mount_created(env: tuple[Registry, requests_mock.Adapter]) -> None:
     assert req.qs == {"mount": [DIGEST], "from": ["lib/base"]}
 
 
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_mount_refused_for_a_moment_is_sent_again(
+    env: tuple[Registry, requests_mock.Adapter], status: int,
+) -> None:
+    """A 429 or 503 did nothing: a mount sent again links the blob (or opens one more
+    session, which costs nothing), as a new upload session's POST is sent again."""
+    reg, adapter = env
+    adapter.register_uri("POST", f"{BASE}/v2/app/blobs/uploads/", [
+        {"status_code": status, "headers": {"Retry-After": "0"}}, {"status_code": 201}])
+    assert reg.repository("app").blobs.mount(DIGEST, "lib/base") is True
+    assert len(adapter.request_history) == 2
+
+
 def test_mount_fallback_cancels_session(env: tuple[Registry, requests_mock.Adapter]) -> None:
     reg, adapter = env
     adapter.register_uri(
