@@ -134,6 +134,12 @@ class ManifestFlows(Service):
         check_reference(reference)
         if isinstance(manifest, RawManifest):
             data, media = manifest.data, manifest.media_type
+            claimed = manifest.digest
+            if is_verifiable_digest(claimed) and compute_digest(
+                    data, claimed.split(":", 1)[0]) != claimed:
+                raise DigestMismatchError(
+                    f"put manifest {reference} ({self.domain}/{self.repository}): the "
+                    f"RawManifest says {claimed}, its bytes are {compute_digest(data)}")
         else:
             data, media = manifest_to_bytes(manifest), media_type_of(manifest)
         media = manifest_media_type(data, media)  # a generic type is never sent: bytes decide

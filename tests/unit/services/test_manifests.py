@@ -510,6 +510,18 @@ def test_put_by_wrong_digest_sends_nothing(env: tuple[Registry, requests_mock.Ad
     assert adapter.request_history == []
 
 
+def test_put_of_raw_bytes_that_are_not_their_digest_sends_nothing(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """A RawManifest says which digest its bytes have: a put that would tag other
+    content than the caller's object names is refused, as a wrong digest= is."""
+    reg, adapter = env
+    raw = RawManifest(data=MANIFEST, media_type=OCI_MANIFEST, digest="sha256:" + "0" * 64)
+    with pytest.raises(DigestMismatchError, match="sha256:0000"):
+        reg.repository("app").manifests.put("v1", raw)
+    assert adapter.request_history == []
+
+
 def test_put_registry_stored_other_digest(env: tuple[Registry, requests_mock.Adapter]) -> None:
     reg, adapter = env
     adapter.register_uri(
