@@ -121,6 +121,10 @@ class BlobFlows(Service):
 
         if digest is not None:
             check_digest(digest)
+        if chunk_size is not None and (isinstance(chunk_size, bool)
+                                       or not isinstance(chunk_size, int) or chunk_size < 0):
+            raise ValueError(f"chunk_size {chunk_size!r}: want a number of bytes, an int "
+                             ">= 0 (0: chunks of the default size)")
         source: UploadSource = yield Offload(functools.partial(
             UploadSource.from_data, data, digest))
         try:

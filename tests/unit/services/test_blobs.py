@@ -357,6 +357,16 @@ def test_mount_created(env: tuple[Registry, requests_mock.Adapter]) -> None:
     assert req.qs == {"mount": [DIGEST], "from": ["lib/base"]}
 
 
+@pytest.mark.parametrize("chunk_size", [-5, 2.5, "64"])
+def test_a_chunk_size_that_is_no_size_is_refused_before_any_request(
+    env: tuple[Registry, requests_mock.Adapter], chunk_size: Any,
+) -> None:
+    reg, adapter = env
+    with pytest.raises(ValueError, match="chunk_size"):
+        reg.repository("app").blobs.upload(b"y" * 100, chunk_size=chunk_size)
+    assert adapter.request_history == []
+
+
 @pytest.mark.parametrize("status", [429, 503])
 def test_a_mount_refused_for_a_moment_is_sent_again(
     env: tuple[Registry, requests_mock.Adapter], status: int,
