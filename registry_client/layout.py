@@ -42,6 +42,16 @@ def _umask() -> int:
     return mask
 
 
+def _temp_file_beside(path: Path) -> tuple[int, str]:
+    """A new hidden temp file in ``path``'s directory, to be renamed to ``path``: its
+    descriptor and name. An error creating it (a read-only file system, no write
+    permission) names ``path``, the file the user asked for, not the temp file."""
+    try:
+        return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
+
+
 def _atomic_write(path: Path, data: bytes, *, replace: bool = True) -> None:
     """Write ``data`` to a temp file, then move it to ``path`` in one step.
 
@@ -49,7 +59,7 @@ def _atomic_write(path: Path, data: bytes, *, replace: bool = True) -> None:
     atomically: a concurrent writer's file is never overwritten).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _temp_file_beside(path)
     try:
         # mkstemp makes 0600 files: give the file the mode of the one it replaces, or
         # what the umask allows a new file (0644 usually), as skopeo and crane do.

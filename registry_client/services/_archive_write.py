@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import ArchiveError, DigestMismatchError, LayoutError, NotAnImageError
-from ..layout import OCILayout, _umask
+from ..layout import OCILayout, _temp_file_beside, _umask
 from ..models import IMAGE_CONFIG_TYPES, RawManifest, manifest_media_type
 from . import _light
 from ._archive_files import config_diff_ids
@@ -43,7 +43,7 @@ def _atomic_file(dest: Path) -> Iterator[IO[bytes]]:
     """A temp file next to ``dest``, renamed to it when the block ends without error."""
     check_archive_dest(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    fd, tmp = _temp_file_beside(dest)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f

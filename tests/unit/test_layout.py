@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import registry_client.layout as layout_mod
 from registry_client import DigestMismatchError, LayoutError, UnsupportedDigestError
 from registry_client.layout import REF_NAME, OCILayout
 
@@ -323,3 +324,19 @@ def test_a_layout_index_with_them_is_read_but_makes_no_file_name(tmp_path: Path)
     with pytest.raises(UnsupportedDigestError):
         layout.read_blob(MULTIHASH)
     assert not (tmp_path / "blobs").exists()
+
+
+def test_a_directory_that_cannot_be_written_is_named_not_a_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read-only file system (or a directory without write permission): the error
+    names the file the user's layout needed, not the hidden temp file it began as."""
+    def read_only(**kw: object) -> tuple[int, str]:
+        raise OSError(30, "Read-only file system", f"{kw['dir']}/.oci-layout.x1y2.tmp")
+
+    monkeypatch.setattr(layout_mod.tempfile, "mkstemp", read_only)
+    with pytest.raises(OSError) as caught:
+        OCILayout(tmp_path / "out").init()
+    assert caught.value.errno == 30
+    assert caught.value.filename == str(tmp_path / "out" / "oci-layout")
+    assert ".tmp" not in str(caught.value)
