@@ -377,8 +377,11 @@ class RetentionFlows:
                     log.warning("%s:%s now points to %s, not %s as planned: skipped",
                                 self.name, decision.tag, found.digest, decision.digest)
                     continue
-                if found is not None:
-                    yield from self._tags.delete(decision.tag)
+                if found is not None and not (
+                        yield from self._tags.delete_at(decision.tag, decision.digest)):
+                    log.warning("%s:%s was pushed again as it was being deleted: skipped",
+                                self.name, decision.tag)
+                    continue
             except NotFoundError:
                 found = None
             if found is None:

@@ -50,8 +50,13 @@ class TagDeleter(Service):
         self._blobs = blobs
         self._listed = listed
 
-    def delete(self, tag: str) -> Flow[None]:
-        """Remove the tag ``tag`` (checked by the caller): see ``TagService.delete``."""
+    def delete(self, tag: str, *, at: str | None = None) -> Flow[bool]:
+        """Remove the tag ``tag`` (checked by the caller): see ``TagService.delete``.
+
+        With ``at`` (a digest), a tag found naming another manifest when the delete
+        reads it (the tombstone dance does, just before it moves the tag) was pushed
+        again meanwhile: it is left alone, and the result is False.
+        """
         caps = self._endpoint.capabilities
         if caps.get("tag_delete") is not False:
             try:
@@ -60,7 +65,7 @@ class TagDeleter(Service):
                     operation=f"delete tag {tag}", expected=(200, 202, 204),
                 )
                 caps["tag_delete"] = True
-                return
+                return True
             except NotFoundError:
                 raise
             except RegistryResponseError as exc:
@@ -72,13 +77,13 @@ class TagDeleter(Service):
                     raise  # (Docker Hub: never a tombstone over a live tag there)
                 caps["tag_delete"] = False
         try:
-            yield from self._delete_by_tombstone(tag)
+            return (yield from self._delete_by_tombstone(tag, at))
         except RegistryError as exc:
             if not exc.message.startswith(f"delete tag {tag}"):
                 exc.with_context(f"delete tag {tag}: {exc.message}")
             raise
 
-    def _delete_by_tombstone(self, tag: str) -> Flow[None]:
+    def _delete_by_tombstone(self, tag: str, at: str | None) -> Flow[bool]:
         """Point ``tag`` at a unique throw-away manifest, then delete that by digest.
 
         Distribution deletes the manifest first and untags second: a delete that
@@ -88,6 +93,8 @@ class TagDeleter(Service):
         on the same tag while the tag list still has the tag and it names nothing.
         """
         original = yield from self._manifests.get_raw(tag)  # NotFoundError for a missing tag
+        if at is not None and original.digest != at:
+            return False  # pushed again since the caller looked: not the tag it meant
         yield from self._blobs.upload(EMPTY_JSON)
         for round_ in range(_TOMBSTONE_ROUNDS):
             digest = yield from self._manifests.put(tag, _tombstone(tag))
@@ -99,7 +106,7 @@ class TagDeleter(Service):
                     expected=(200, 202, 204), retry_if=link_race,
                 )
                 if resp.status_code != 404:
-                    return
+                    return True
             except RegistryError as exc:
                 # returns only when the throw-away manifest is gone: deleted after all
                 yield from self._failed_delete(exc, tag, digest, original,
@@ -107,9 +114,10 @@ class TagDeleter(Service):
             # Found done after a lost answer or a racing delete's 500: the registry may
             # have deleted the manifest without untagging it. Go round again only then.
             if not (yield from self._left_dangling(tag, digest)):
-                return
+                return True
         log.warning("delete tag %s in %s: the registry kept losing or failing its answers; "
                     "the tag may still be listed without a manifest", tag, self.repository)
+        return True
 
     def _left_dangling(self, tag: str, digest: str) -> Flow[bool]:
         """After a delete only found done: is ``tag`` still listed, naming nothing?

@@ -185,6 +185,12 @@ class TagFlows(Service):
         check_tag(tag)
         yield from self._deleter.delete(tag)
 
+    def delete_at(self, tag: str, digest: str) -> Flow[bool]:
+        """Remove ``tag`` if it still names ``digest``: False when the delete found it
+        pushed again meanwhile, and left it alone (retention's delete)."""
+        check_tag(tag)
+        return (yield from self._deleter.delete(tag, at=digest))
+
 
 class TagService(Service):
     """List and delete the tags of one repository."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -154,6 +155,32 @@ def test_apply_skips_a_tag_pushed_again_since_the_plan(
     assert "feature-23" not in deleted and "build-28" not in deleted
     assert set(deleted) == expected_deleted() - {"feature-23", "build-28"}
     assert repo.manifests.head("feature-23").digest == moved.digest
+
+
+def test_apply_skips_a_tag_pushed_again_between_its_check_and_its_delete(
+    anon_registry: LocalRegistry, seeded: Seeded, client_for: ClientFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CI pushes the tag again right after apply checked it: the delete itself reads the
+    tag (Distribution's tombstone delete does) and must leave the new image alone."""
+    repo = client_for(anon_registry).repository(seeded.repository)
+    plan = make_plan(repo)
+    flows = repo.tags.flows
+    check = flows.find
+    pushed: list[str] = []
+
+    def check_then_push(reference: str) -> Any:
+        found = yield from check(reference)
+        if reference == "feature-23":
+            pushed.append(seed_image(anon_registry, seeded.repository, "feature-23",
+                                     seed=998).digest)
+        return found
+
+    monkeypatch.setattr(flows, "find", check_then_push)
+    deleted = retention.apply(repo, plan)
+    assert pushed and "feature-23" not in deleted
+    assert set(deleted) == expected_deleted() - {"feature-23"}
+    assert repo.manifests.head("feature-23").digest == pushed[0]
 
 
 def test_shared_digest_deleted_twice_is_counted_once(
