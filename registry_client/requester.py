@@ -23,6 +23,7 @@ import requests
 from . import _http
 from ._auth_protocol import Authenticator
 from ._blocking import BlockingSteps, TokenRequests
+from ._calloff import check_cancelled, current
 from ._endpoint import RegistryEndpoint, api_host
 from ._exchange import (
     TokenAttempt,
@@ -54,6 +55,10 @@ TIMEOUT_HINT = _http.TIMEOUT_HINT
 """The advice a timeout's message ends with (the CLI swaps in its flag)."""
 
 
+SLICE = 0.1
+"""Seconds a retry's wait in a transfer sleeps at most before it looks for a call-off."""
+
+
 class _Shell(BlockingSteps):
     """Performs the exchange flow's effects for a Requester: its transport sends, the
     calling thread waits and reads, ``threading.Lock`` excludes."""
@@ -67,6 +72,7 @@ class _Shell(BlockingSteps):
         """Do what ``effect`` asks (see :mod:`registry_client._exchange`)."""
         requester = self._requester
         if isinstance(effect, Transmit):
+            check_cancelled()  # a retry of a transfer called off (Ctrl-C) is not sent
             try:
                 return requester.transport.send(
                     effect.prepared, allow_redirects=effect.allow_redirects,
@@ -87,8 +93,16 @@ class _Shell(BlockingSteps):
         return super().perform(effect)
 
     def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` (this module's clock: tests replace it)."""
-        time.sleep(seconds)
+        """Wait ``seconds`` (this module's clock: tests replace it); in a transfer, in
+        slices, stopping (``Cancelled``) as soon as the transfer is called off."""
+        if current() is None:
+            time.sleep(seconds)
+            return
+        while seconds > 0:
+            check_cancelled()
+            time.sleep(min(seconds, SLICE))
+            seconds -= SLICE
+        check_cancelled()
 
 
 def transmit_error(exc: requests.RequestException | ValueError, url: str = "") -> TransmitError:

@@ -20,11 +20,12 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from .. import _threads
+from .._calloff import Cancelled
 from .._flow import Call, Drain, Effect, Gather, Offload
 from .._http import BodyReading
 from .._request import Request
 from .._response import Response
-from ..services._schedule import Cancelled, TransferQueue, transfer_slots
+from ..services._schedule import TransferQueue, transfer_slots
 from ._pulls import stoppable
 from ._run import arun
 from ._transport import failure, failure_cause

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from .._calloff import Cancelled, Interrupted
 from .._digest import new_hasher
 from .._events import advanced, finished, skipped, started
 from .._flow import Flow, Offload
@@ -23,7 +24,6 @@ from .._log import log
 from .._reader import CHUNK
 from ..errors import DigestMismatchError, RegistryResponseError
 from ._fetch import BlobFetch
-from ._schedule import Cancelled, Interrupted
 
 if TYPE_CHECKING:
     from ..progress import ProgressCallback

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from .. import _threads
+from .._calloff import CallOff, Cancelled, current, enter
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -75,56 +76,6 @@ def transfer_slots(items: int, workers: int) -> list[bool]:
     return [i == 0 for i in range(min(workers, items))]
 
 
-class Cancelled(Exception):
-    """Raised in a worker whose transfer was called off (another one failed, or Ctrl-C)."""
-
-
-class Interrupted(Cancelled):
-    """Raised in a worker whose transfer the caller interrupted (Ctrl-C): what it has
-    received is worth keeping for a resume."""
-
-
-class _CallOff(threading.Event):
-    """A fan-out's cancel flag, and whether an interrupt of the caller set it.
-
-    A fan-out started inside an item of another one (the blobs of each image of a
-    ``sync()``) is called off with it: ``parent`` is the outer one's flag.
-    """
-
-    interrupted = False
-
-    def __init__(self, parent: _CallOff | None = None) -> None:
-        super().__init__()
-        self.parent = parent
-
-    def reason(self) -> type[Cancelled] | None:
-        """Why the work stops: :class:`Interrupted`, :class:`Cancelled`, or None (it goes on)."""
-        if self.is_set():
-            return Interrupted if self.interrupted else Cancelled
-        return None if self.parent is None else self.parent.reason()
-
-    def raise_if_called_off(self) -> None:
-        """Raise :class:`Interrupted` or :class:`Cancelled` when the work is to stop."""
-        why = self.reason()
-        if why is not None:
-            raise why("transfer interrupted" if why is Interrupted else "transfer called off")
-
-
-_local = threading.local()
-
-
-def check_cancelled() -> None:
-    """In a transfer worker, stop (raise :class:`Cancelled`) once the transfer is called off.
-
-    The byte loops (download, upload bodies) call it per block, so a failure or an
-    interrupt stops every running blob within a block instead of letting them finish.
-    Outside a transfer it does nothing.
-    """
-    event: _CallOff | None = getattr(_local, "cancel", None)
-    if event is not None:
-        event.raise_if_called_off()
-
-
 def transfer(fn: Callable[[_T], object], largest_first: Sequence[_T], workers: int) -> None:
     """Run ``fn`` over ``largest_first`` (sorted by size, largest first) on ``workers`` threads.
 
@@ -155,7 +106,7 @@ def _on_threads(fn: Callable[[_T], object], queue: TransferQueue[_T],
     """
     lock = threading.Lock()
     errors: list[BaseException] = []
-    cancel = _CallOff(getattr(_local, "cancel", None))  # inside another fan-out's item?
+    cancel = CallOff(current())  # inside another fan-out's item?
     go = threading.Event()
     stopped = threading.Condition(lock)
     running = 0  # the workers handed a job and not yet stopped
@@ -171,7 +122,7 @@ def _on_threads(fn: Callable[[_T], object], queue: TransferQueue[_T],
             if slot in claimed:
                 return
             claimed.add(slot)
-        _local.cancel = cancel
+        enter(cancel)
         try:
             go.wait()
             while True:
@@ -189,7 +140,7 @@ def _on_threads(fn: Callable[[_T], object], queue: TransferQueue[_T],
                     cancel.set()
                     return
         finally:
-            _local.cancel = None
+            enter(None)
             with stopped:
                 running -= 1
                 stopped.notify_all()

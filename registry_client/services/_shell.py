@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._calloff import check_cancelled
 from .._flow import Call, Drain, Effect, Gather, Offload, run
 from .._http import BodyReading, connection_failure, failure_cause
 from .._reader import READ_ERRORS
 from ..requester import Requester
-from ._schedule import check_cancelled, parallel, transfer
+from ._schedule import parallel, transfer
 
 __all__ = ["BlockingShell"]
 

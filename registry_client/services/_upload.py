@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
+from .._calloff import check_cancelled
 from .._events import advanced, finished, started
 from .._flow import Endpoint, Flow, Offload
 from .._http import is_digits
@@ -27,7 +28,6 @@ from ..errors import (
 from ..mediatypes import OCTET_STREAM
 from ..models import Descriptor
 from ..quirks import chunk_size_limit
-from ._schedule import check_cancelled
 from ._upload_sessions import UploadSessions, kept_end, range_end
 from ._upload_source import CheckedFile, CountingBody, Relayed, UploadSource, read_full
 

@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+from .._calloff import check_cancelled
 from .._digest import compute_digest, new_hasher
 from .._flow import Flow
 from .._reader import CHUNK
@@ -16,7 +17,6 @@ from .._request import Relay
 from .._response import Response
 from ..errors import DigestMismatchError
 from ._fetch import BlobFetch
-from ._schedule import check_cancelled
 
 
 class UploadSource:

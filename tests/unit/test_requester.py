@@ -56,6 +56,7 @@ from registry_client.errors import (
     RegistryUnavailableError,
     TokenError,
 )
+from registry_client.services._schedule import parallel
 from registry_client.testing import tcp_server
 
 DOMAIN = "registry.example"
@@ -1808,3 +1809,32 @@ def test_a_location_this_client_cannot_follow_is_a_response_error() -> None:
         reg.repository("app").blobs.upload(b"x" * 10)
     assert type(caught.value) is RegistryResponseError
     assert "InvalidSchema" not in str(caught.value)
+
+
+# -- a transfer called off -------------------------------------------------------------------
+def test_a_request_of_a_called_off_transfer_is_not_tried_again() -> None:
+    """Ctrl-C (or another blob's failure) calls a transfer off: a worker waiting out a
+    503 or a cut stops at its next retry instead of going through all of them."""
+    reg, adapter = make(NullAuthenticator(), retries=5)
+    sent, failed = threading.Event(), threading.Event()
+
+    def busy(request: Any, context: Any) -> bytes:
+        sent.set()
+        failed.wait(5)
+        context.status_code = 503
+        return b""
+
+    adapter.register_uri("GET", f"{BASE}/v2/app/tags/list", content=busy)
+
+    def job(n: int) -> None:
+        if n == 0:
+            sent.wait(5)  # the other one's request is on its way
+            try:
+                raise RuntimeError("another blob failed")
+            finally:
+                failed.set()
+        reg.repository("app").tags.get_all()
+
+    with pytest.raises(RuntimeError, match="another blob failed"):
+        parallel(job, [0, 1], 2)
+    assert adapter.call_count == 1

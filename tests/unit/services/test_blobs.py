@@ -17,7 +17,8 @@ import requests_mock
 import urllib3
 
 import registry_client.requester as requester_mod
-from registry_client import Descriptor, Registry
+from registry_client import Descriptor, Registry, _calloff
+from registry_client._calloff import Cancelled
 from registry_client._flow import Call, Drain, Effect, run
 from registry_client.errors import (
     DigestMismatchError,
@@ -27,7 +28,6 @@ from registry_client.errors import (
     RegistryUnavailableError,
 )
 from registry_client.services import _upload
-from registry_client.services._schedule import Cancelled
 from registry_client.services._shell import BlockingShell
 
 BASE = "https://registry.example"
@@ -526,27 +526,25 @@ def test_a_download_keeps_its_partial_file_when_interrupted_not_when_called_off(
 ) -> None:
     """Ctrl-C during a pull keeps what arrived (the re-run resumes); a transfer called
     off because another blob failed leaves nothing."""
-    from registry_client.services import _schedule
-
     reg, adapter = env
     big = bytes(range(256)) * (3 * 4096)  # 3 MiB: three blocks
     digest = "sha256:" + hashlib.sha256(big).hexdigest()
     adapter.register_uri("GET", f"{BASE}/v2/app/blobs/{digest}", content=big,
                          headers={"Content-Length": str(len(big))})
-    call_off = _schedule._CallOff()
+    call_off = _calloff.CallOff()
     call_off.interrupted = interrupted
-    _schedule._local.cancel = call_off
+    _calloff.enter(call_off)
 
     def after_the_first_block(event: Any) -> None:
         if type(event).__name__ == "BlobAdvanced":
             call_off.set()  # as transfer() does when the caller is interrupted
 
     try:
-        with pytest.raises(_schedule.Cancelled):
+        with pytest.raises(_calloff.Cancelled):
             reg.repository("app").blobs.download(digest, tmp_path / "blob",
                                                  progress=after_the_first_block)
     finally:
-        _schedule._local.cancel = None
+        _calloff.enter(None)
     partial = tmp_path / "blob.partial"
     assert partial.exists() == interrupted
     assert not (tmp_path / "blob").exists()

@@ -11,13 +11,8 @@ from collections.abc import Callable
 import pytest
 
 from registry_client import _threads
-from registry_client.services._schedule import (
-    Cancelled,
-    Interrupted,
-    check_cancelled,
-    parallel,
-    transfer,
-)
+from registry_client._calloff import Cancelled, Interrupted, check_cancelled
+from registry_client.services._schedule import parallel, transfer
 
 
 def test_parallel_keeps_order_and_runs_inline_for_one_worker() -> None:
