@@ -31,6 +31,7 @@ from ._redact import redact_url
 from ._request import Relay
 from ._response import Response, auth_scheme_sent
 from .errors import RegistrySSLError
+from .reference._grammar import is_loopback
 
 __all__ = ["HTTPS_PORT_HINT", "TLS_HINT", "EnvSettings", "Transport", "is_url_error",
            "prepared_bodyless", "tls_reason"]
@@ -116,7 +117,12 @@ class EnvSettings:
             verify = merged["verify"]
             if isinstance(verify, os.PathLike):
                 verify = os.fspath(verify)
-            found = (dict(merged["proxies"]), True if verify is None else verify)
+            proxies = dict(merged["proxies"])
+            if not self._proxies and is_loopback(parts.netloc):
+                # as Go's ProxyFromEnvironment (docker, crane, skopeo): HTTP(S)_PROXY is
+                # never used for this machine's own hosts
+                proxies = {}
+            found = (proxies, True if verify is None else verify)
             if parts.scheme == "https" and isinstance(verify, str) and not os.path.exists(verify):
                 # requests would raise a bare OSError for this, deep inside the send
                 raise RegistrySSLError(
@@ -422,11 +428,13 @@ class Transport:
 
     def request(self, method: str, url: str, **kw: Any) -> requests.Response:
         """Send a request outside the registry API (a token server's), body left on the wire."""
-        self.settings_for(url)  # a CA bundle that does not exist is a typed error
+        proxies, _ = self.settings_for(url)  # (a CA bundle that does not exist: typed)
         if self.user_agent is not None:
             kw["headers"] = {"User-Agent": self.user_agent, **(kw.get("headers") or {})}
+        # no proxy for this host (NO_PROXY, loopback): say so, or requests would take
+        # HTTP(S)_PROXY again from the environment
         return self.session.request(method, url, timeout=self.timeout, verify=self.verify,
-                                    proxies=self.proxies, stream=True, **kw)
+                                    proxies=proxies or {"no_proxy": "*"}, stream=True, **kw)
 
     def settings_for(self, url: str) -> tuple[dict[str, str], bool | str]:
         """Proxies and TLS verification for ``url``, as ``requests.request`` would use them.

@@ -17,6 +17,7 @@ import os
 import ssl
 import threading
 import time
+import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import IO, Any, NamedTuple
 
@@ -45,6 +46,9 @@ __all__ = ["HTTPX_FAILURES", "AsyncAnswer", "AsyncTransport", "failure", "failur
 
 _DEFAULT_UA = "registry-client/0.1 (+python-httpx)"
 _FILE_BLOCK = 1 << 20
+
+_LOOPBACK_PATTERNS = ("all://localhost", "all://127.0.0.1", "all://[::1]")
+"""httpx mount patterns of this machine's hosts (any port)."""
 
 _H11_MALFORMED = ("illegal ", "conflicting ", "bad Content-Length", "Only Transfer-Encoding",
                   "Receive buffer too long", "Response status_code")
@@ -611,6 +615,12 @@ class AsyncTransport:
                 # the registry's own origin, reached directly: read in large blocks
                 mounts[self.base_url] = self._block = BlockTransport(verify=context,
                                                                      limits=limits)
+            if self._mock is None and not self.proxy and urllib.request.getproxies():
+                # as Go's ProxyFromEnvironment (and the blocking flavour): this machine's
+                # hosts (a token server, a storage redirect) never go through HTTP(S)_PROXY
+                direct = httpx.AsyncHTTPTransport(verify=context, limits=limits)
+                for pattern in _LOOPBACK_PATTERNS:
+                    mounts.setdefault(pattern, direct)
             self._client = httpx.AsyncClient(
                 verify=context,
                 proxy=self.proxy,

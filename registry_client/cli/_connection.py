@@ -21,7 +21,6 @@ does not speak TLS there (one ``GET /v2/`` finds out, as crane's ping does).
 from __future__ import annotations
 
 import argparse
-import ipaddress
 from typing import Any, Literal
 
 import requests
@@ -34,6 +33,7 @@ from registry_client import (
     RegistrySSLError,
     RegistryUnavailableError,
 )
+from registry_client.reference._grammar import is_loopback
 
 __all__ = ["INSECURE", "add_tls_verify_flags", "choose", "is_loopback", "probe_protocol"]
 
@@ -41,21 +41,6 @@ INSECURE: Literal["insecure"] = "insecure"
 """The protocol choice "HTTPS without verification, else plain HTTP" (found by a probe)."""
 
 Choice = tuple[Literal["http", "https", "insecure"], bool]
-
-
-def is_loopback(domain: str) -> bool:
-    """True for ``localhost``, ``127.x.y.z`` and ``::1``, with or without a port."""
-    host = domain.lower()
-    if host.startswith("["):  # [::1]:5000
-        host = host[1:].split("]", 1)[0]
-    elif host.count(":") == 1:  # host:port (a bare IPv6 address has several colons)
-        host = host.split(":", 1)[0]
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def tls_verify_flag(text: str) -> bool:

@@ -7,6 +7,7 @@ never a regular expression of its own.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import string
@@ -251,3 +252,18 @@ def require_verifiable(digest: str, *, where: str | None = None) -> str:
             f"verifies only {' and '.join(DIGEST_HEX_LENGTHS)} and fetches nothing unverified"
         )
     return digest
+
+
+def is_loopback(domain: str) -> bool:
+    """True for ``localhost``, ``127.x.y.z`` and ``::1``, with or without a port."""
+    host = domain.lower()
+    if host.startswith("["):  # [::1]:5000
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:  # host:port (a bare IPv6 address has several colons)
+        host = host.split(":", 1)[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

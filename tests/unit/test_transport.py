@@ -6,8 +6,10 @@ import gzip
 import io
 import pathlib
 import re
+import socket
 from typing import Any
 
+import pytest
 import requests
 import requests_mock
 
@@ -15,6 +17,8 @@ import registry_client
 from registry_client import BasicAuthenticator, NullAuthenticator, Registry
 from registry_client._response import Response
 from registry_client._transport import to_response
+from registry_client.errors import RegistryUnavailableError
+from registry_client.testing import tcp_server
 
 BASE = "https://registry.example"
 
@@ -242,3 +246,30 @@ def test_requests_mock_still_routes_the_transports_requests() -> None:
         assert reg.repository("r").tags.list().tags == ["b"]
     assert reg.requester.transport._sends_alone()
     reg.close()
+
+
+def _registry_answer(conn: socket.socket) -> None:
+    conn.recv(65536)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
+                 b"Content-Length: 2\r\nContent-Type: application/json\r\n\r\n{}")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_loopback_registry_is_never_sent_to_the_environment_s_proxy(
+    monkeypatch: pytest.MonkeyPatch, host: str,
+) -> None:
+    """As docker, crane and skopeo (Go's ProxyFromEnvironment): HTTP(S)_PROXY is for
+    other hosts; a registry on this machine is reached directly, NO_PROXY or not."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = int(s.getsockname()[1])
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{dead}")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with tcp_server(_registry_answer) as port:
+        Registry(f"{host}:{port}", protocol="http", authenticator=NullAuthenticator(),
+                 retries=0).ping()
+    with pytest.raises(RegistryUnavailableError, match="proxy"):  # other hosts: proxied
+        Registry("registry.example.test", protocol="http", authenticator=NullAuthenticator(),
+                 retries=0).ping()

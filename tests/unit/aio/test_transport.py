@@ -18,10 +18,12 @@ import httpx
 import pytest
 import requests
 
+from registry_client import NullAuthenticator
 from registry_client._http import connection_failure
 from registry_client._request import Relay
 from registry_client._response import Response
 from registry_client._transport import Transport, tls_reason
+from registry_client.aio import AsyncRegistry
 from registry_client.aio._transport import (
     AsyncTransport,
     CAOnFirstUse,
@@ -517,3 +519,32 @@ def test_a_registry_get_that_redirects_after_all_is_followed_by_the_client(
     # sent alone, redirected: closed and sent again by the client, which follows it
     assert [p for _, p, _ in server.seen] == [  # type: ignore[attr-defined]
         "/moved", "/moved", "/there", "/moved"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_a_loopback_registry_and_token_server_skip_the_environment_s_proxy(
+    monkeypatch: pytest.MonkeyPatch, host: str,
+) -> None:
+    """As the blocking flavour (and Go's ProxyFromEnvironment): this machine's hosts,
+    the registry's and any other port's (a token server), are reached directly."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = int(s.getsockname()[1])
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{dead}")
+    for name in ("NO_PROXY", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    def answer(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
+                     b"Content-Length: 2\r\nContent-Type: application/json\r\n\r\n{}")
+
+    with tcp_server(answer) as port, tcp_server(answer) as other:
+        async with AsyncRegistry(f"{host}:{port}", protocol="http",
+                                 authenticator=NullAuthenticator(), retries=0) as reg:
+            await reg.ping()
+            answered = await reg.requester.transport.send(
+                "GET", f"http://{host}:{other}/token")
+            assert answered.status_code == 200
