@@ -15,7 +15,14 @@ from registry_client import (
 )
 from registry_client.reference import canonical_domain
 
-from ._context import USER_AGENT, Context, UsageError
+from ._context import (
+    USER_AGENT,
+    Context,
+    UsageError,
+    credential_files,
+    login_file,
+    stored_credentials,
+)
 from ._parser import Parser, add_verb
 
 __all__ = ["register"]
@@ -63,7 +70,8 @@ _LOGIN = (
     "Check USER and the password against HOST (GET /v2/ answered with\n"
     "them; a token registry must hand out a token for them), then store them as\n"
     "`docker login` does: with the credential helper configured for HOST, else in\n"
-    "config.json (rewritten atomically, mode 0600, its other keys kept). Refused\n"
+    "config.json (rewritten atomically, mode 0600, its other keys kept); in\n"
+    "$REGISTRY_AUTH_FILE instead when it is set, as skopeo and podman do. Refused\n"
     "credentials are not stored (exit 1); so are credentials HOST never asks for.\n"
     "The password comes from --password-stdin (one line of standard input) or\n"
     "-p/--password (visible in `ps` and shell history).",
@@ -72,7 +80,9 @@ _LOGIN = (
 _LOGOUT = (
     "remove a registry's stored credentials",
     "Remove HOST's credentials as `docker logout` does: from its credential\n"
-    "helper (erase) and from config.json. Nothing stored is not an error.",
+    "helper (erase) and from config.json -- and from $REGISTRY_AUTH_FILE and\n"
+    "podman's auth.json, where other commands would find them too. Nothing\n"
+    "stored is not an error.",
 )
 """``logout``'s summary and description."""
 
@@ -131,8 +141,10 @@ def run_login(ctx: Context) -> int:
     username, secret = credentials
     registry = ctx.registry(ref)
     _check(registry, ref.domain, ctx)
-    helper = docker_config.store_credentials(ref.domain, username, secret)
-    where = f"docker-credential-{helper}" if helper else str(docker_config.config_path())
+    path = login_file()
+    helper = docker_config.store_credentials(ref.domain, username, secret, path)
+    where = f"docker-credential-{helper}" if helper else str(
+        path or docker_config.config_path())
     if helper is None:  # as docker warns
         ctx.error_line(f"registry-client: warning: the password is stored unencrypted in "
                        f"{where}; a credential helper (credsStore) keeps it in a keychain")
@@ -175,7 +187,10 @@ def _check(registry: Registry, domain: str, ctx: Context) -> None:
 def run_logout(ctx: Context) -> int:
     """``auth logout HOST``."""
     ref = _host(ctx, ctx.args.host)
-    removed = docker_config.erase_credentials(ref.domain)
+    removed = False
+    for path in credential_files():  # every file a later verb would find them in
+        if path is None or path.exists():
+            removed = docker_config.erase_credentials(ref.domain, path) or removed
     if ctx.json:
         ctx.print_json({"host": ref.domain, "server": docker_config.server_key(ref.domain),
                         "removed": removed})
@@ -194,7 +209,7 @@ def run_get(ctx: Context) -> int:
         if not text:
             raise UsageError("auth get: give HOST, or write it on standard input")
     ref = _host(ctx, text)
-    found = docker_config.credentials_for(ref.domain, strict=True)  # a failure is no
+    found = stored_credentials(ref.domain, strict=True)  # a failure is no
     if found is None:  # "not found"
         if ctx.json:  # stdout holds JSON or nothing
             ctx.error_line(f"registry-client: error: {ref.domain}: {_NOT_FOUND}")

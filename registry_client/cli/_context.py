@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from registry_client import Platform
     from registry_client.progress import ProgressCallback
 
-__all__ = ["CLI_LOOPBACK_HINT", "CLI_TLS_HINT", "Context", "UsageError", "in_cli_words",
-           "skopeo_registry"]
+__all__ = ["CLI_LOOPBACK_HINT", "CLI_TLS_HINT", "Context", "UsageError", "credential_files",
+           "in_cli_words", "login_file", "skopeo_registry", "stored_credentials"]
 
 ENV_USERNAME = "REGISTRY_USERNAME"
 ENV_PASSWORD = "REGISTRY_PASSWORD"
@@ -90,7 +90,7 @@ def skopeo_registry(text: str) -> str:
     return text[len(_DOCKER_TRANSPORT):] if text.startswith(_DOCKER_TRANSPORT) else text
 
 
-def _credential_files() -> list[Path | None]:
+def credential_files() -> list[Path | None]:
     """Where stored credentials are looked up, first found wins (None: docker's config).
 
     ``$REGISTRY_AUTH_FILE`` when set (podman's and skopeo's override: the user named
@@ -112,13 +112,22 @@ def _credential_files() -> list[Path | None]:
     return files
 
 
-def _stored_credentials(domain: str) -> docker_config.DockerCredentials | None:
-    """The credentials the first of :func:`_credential_files` holds for ``domain``."""
-    for path in _credential_files():
-        found = docker_config.credentials_for(domain, path)
+def stored_credentials(domain: str, *, strict: bool = False,
+                       ) -> docker_config.DockerCredentials | None:
+    """The credentials the first of :func:`credential_files` holds for ``domain``
+    (``strict``: a credential helper's failure raises, see ``credentials_for``)."""
+    for path in credential_files():
+        found = docker_config.credentials_for(domain, path, strict=strict)
         if found is not None:
             return found
     return None
+
+
+def login_file() -> Path | None:
+    """Where ``login`` stores: ``$REGISTRY_AUTH_FILE`` when set (as ``skopeo login`` and
+    ``podman login``; every verb reads it first), else docker's config (None)."""
+    chosen = os.environ.get("REGISTRY_AUTH_FILE")
+    return Path(chosen) if chosen else None
 
 
 def in_cli_words(message: str, plain_http: bool = True) -> str:
@@ -356,7 +365,7 @@ class Context:
         if explicit is not None:
             username, password = explicit
             return TokenAuthenticator(username=username, password=password)
-        found = _stored_credentials(domain)
+        found = stored_credentials(domain)
         if found is None:
             return None
         if found.identity_token:

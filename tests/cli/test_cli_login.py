@@ -158,6 +158,38 @@ def test_login_and_logout_as_docker_and_skopeo_spell_them(
     refused = cli("login", host, "-p", password)
     assert refused.returncode == 2 and b"--username" in refused.stderr
 
+def test_with_registry_auth_file_login_logout_and_get_use_what_the_others_read(
+    cli: CliRunner, docker_config_dir: Path, basic_registry: LocalRegistry, tmp_path: Path,
+) -> None:
+    """Every verb reads $REGISTRY_AUTH_FILE first (podman's and skopeo's file): login
+    stores there, as `skopeo login` does, auth get reads it, and logout removes what any
+    verb would find -- else an old password there wins over a new login."""
+    password = basic_registry.users["alice"]
+    host = basic_registry.host
+    auth_file = tmp_path / "auth.json"
+    stale = base64.b64encode(b"alice:an-old-password").decode()
+    auth_file.write_text(json.dumps({"auths": {host: {"auth": stale}}}))
+    env = {"REGISTRY_AUTH_FILE": str(auth_file)}
+    login = cli("login", host, "-u", "alice", "--password-stdin",
+                input=f"{password}\n".encode(), env=env)
+    assert login.returncode == 0, login.stderr
+    assert str(auth_file).encode() in login.stdout
+    stored = json.loads(auth_file.read_text())["auths"][host]["auth"]
+    assert base64.b64decode(stored) == f"alice:{password}".encode()
+    assert _files(docker_config_dir) == []
+    assert cli("catalog", host, env=env).returncode == 0
+    got = cli("auth", "get", host, env=env)
+    assert json.loads(got.stdout) == {"Username": "alice", "Secret": password}
+    # credentials in docker's config too (docker login): logout removes both
+    docker_login = cli("login", host, "-u", "alice", "-p", password)
+    assert docker_login.returncode == 0, docker_login.stderr
+    logout = cli("logout", host, env=env)
+    assert logout.returncode == 0 and logout.stdout.startswith(b"Removed")
+    assert json.loads(auth_file.read_text())["auths"] == {}
+    assert json.loads((docker_config_dir / "config.json").read_text())["auths"] == {}
+    assert cli("catalog", host, env=env).returncode == 1  # no credentials left
+
+
 def test_a_registry_that_never_asks_for_credentials_gets_none_stored(
     cli: CliRunner, docker_config_dir: Path, anon_registry: LocalRegistry,
 ) -> None:
