@@ -229,6 +229,8 @@ class Context:
         return self.stdin.readline().removesuffix("\n").removesuffix("\r")
 
     def _claim_stdin(self, flag: str) -> None:
+        if self.stdin is None:  # `cmd <&-`: Python has no sys.stdin then
+            raise UsageError(f"{flag}: standard input is closed: nothing can be read there")
         if self._stdin_used_by is not None:
             raise UsageError(
                 f"{self._stdin_used_by} and {flag} both want a password from standard input, "

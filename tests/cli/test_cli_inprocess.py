@@ -500,3 +500,20 @@ def test_docker_s_config_comes_before_podman_s_but_registry_auth_file_before_bot
     monkeypatch.setenv("REGISTRY_AUTH_FILE", str(chosen))
     assert _basic_sent(["ls", "localhost:5000/app"]) == "chosen:pw"
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("argv", [
+    ["ls", "127.0.0.1:9/app", "-u", "alice", "--password-stdin"],
+    ["copy", "127.0.0.1:9/a:1", "127.0.0.1:9/b", "--src-creds", "alice"],
+    ["auth", "get"],
+])
+def test_a_closed_standard_input_is_a_usage_error(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    docker_config_dir: Path,
+) -> None:
+    """`cmd <&-`: Python has no sys.stdin at all; a verb that wants to read it says so
+    (exit 2) instead of failing on None, before any request (nothing listens on 9)."""
+    monkeypatch.setattr(sys, "stdin", None)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "standard input is closed" in err and "AttributeError" not in err
