@@ -73,7 +73,8 @@ _LOGIN = (
     "config.json (rewritten atomically, mode 0600, its other keys kept); in\n"
     "$REGISTRY_AUTH_FILE instead when it is set, as skopeo and podman do. Refused\n"
     "credentials are not stored (exit 1); so are credentials HOST never asks for.\n"
-    "The password comes from --password-stdin (one line of standard input) or\n"
+    "The password comes from --password-stdin (all of standard input, a final\n"
+    "newline dropped, as docker reads it) or\n"
     "-p/--password (visible in `ps` and shell history).",
 )
 """``login``'s summary and description."""

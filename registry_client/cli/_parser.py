@@ -123,7 +123,8 @@ def global_flags(suppress: bool) -> Parser:
     )
     group.add_argument(
         "--password-stdin", action="store_true", default=default(False),
-        help="read the password or token from standard input",
+        help="read the password or token from standard input (all of it, a final "
+        "newline dropped)",
     )
     group.add_argument(
         "--password", metavar="PASSWORD", default=default(None),
