@@ -415,7 +415,9 @@ def _skopeo_keys(
     keys.update({
         "Created": go_time(config.created),
         "DockerVersion": docker_version if isinstance(docker_version, str) else "",
-        "Labels": dict(config.labels),
+        # Go's nil map when the config has no Labels: null, as skopeo prints it
+        "Labels": None if container is None or container.labels is None
+        else dict(container.labels),
         "Architecture": config.architecture,
         "Os": config.os,
         "Layers": [layer.digest for layer in manifest.layers],

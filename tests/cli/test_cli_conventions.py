@@ -327,3 +327,20 @@ def test_list_tags_prints_what_skopeo_list_tags_prints(
         capture_output=True, timeout=120, check=True)
     assert json.loads(ours.stdout) == json.loads(theirs.stdout)
     assert ours.stdout == theirs.stdout  # the same 4-space indent too
+
+
+def test_inspect_json_of_an_image_without_labels_says_null_as_skopeo(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    """A config without Labels (what `append` from scratch writes): skopeo prints null
+    (Go's nil map), not {}; so do Env and Created."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "hello").write_text("hi\n")
+    ref = f"{anon_registry.host}/{unique_repository}:bare"
+    built = cli("append", "-f", str(tree), "-t", ref)
+    assert built.returncode == 0, built.stderr
+    ours = json.loads(cli("inspect", ref, "--json").stdout)
+    theirs = _skopeo_inspect(anon_registry.host, f"{unique_repository}:bare")
+    assert theirs["Labels"] is None
+    assert {key: ours[key] for key in SKOPEO_KEYS} == {key: theirs[key] for key in SKOPEO_KEYS}
