@@ -25,6 +25,7 @@ from .._digest import compute_digest
 __all__ = ["Descriptor", "Platform"]
 
 _PART_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_OS_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _ARCH_ALIASES = {"aarch64": "arm64", "x86_64": "amd64", "x86-64": "amd64"}
 
 
@@ -85,21 +86,26 @@ class Platform:
 
     @classmethod
     def parse(cls, value: str) -> Platform:
-        """Read ``"os/arch"`` or ``"os/arch/variant"`` (e.g. ``"linux/arm64/v8"``).
+        """Read ``"os/arch"`` or ``"os/arch/variant"`` (e.g. ``"linux/arm64/v8"``), with
+        an ``":osversion"`` after either as crane takes it (``"windows/amd64:10.0.17763"``).
 
-        The parts are lower-cased.  Raises ValueError for anything else, such as
-        ``"linux"``, ``"linux/"`` or ``"a/b/c/d"``.
+        The os, architecture and variant are lower-cased.  Raises ValueError for
+        anything else, such as ``"linux"``, ``"linux/"``, ``"a/b/c/d"`` or an empty
+        os version.
         """
         if not isinstance(value, str):
             raise ValueError(f"platform must be a string, got {type(value).__name__}")
-        parts = value.strip().lower().split("/")
-        if len(parts) not in (2, 3) or not all(_PART_RE.match(p) for p in parts):
+        text, colon, os_version = value.strip().partition(":")
+        parts = text.lower().split("/")
+        if (len(parts) not in (2, 3) or not all(_PART_RE.match(p) for p in parts)
+                or (colon and not _OS_VERSION_RE.match(os_version))):
             raise ValueError(
-                f"invalid platform {value[:100]!r}: expected os/arch[/variant], "
-                "for example linux/amd64 or linux/arm64/v8"
+                f"invalid platform {value[:100]!r}: expected os/arch[/variant][:osversion], "
+                "for example linux/amd64, linux/arm64/v8 or windows/amd64:10.0.17763"
             )
         return cls(
-            architecture=parts[1], os=parts[0], variant=parts[2] if len(parts) == 3 else None
+            architecture=parts[1], os=parts[0], variant=parts[2] if len(parts) == 3 else None,
+            os_version=os_version or None,
         )
 
     def matches(self, other: Platform) -> bool:

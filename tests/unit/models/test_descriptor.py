@@ -20,6 +20,11 @@ from registry_client.models import Descriptor, Platform, converter
         ("linux/386", Platform("386", "linux")),
         ("Linux/ARM64", Platform("arm64", "linux")),
         ("  linux/s390x ", Platform("s390x", "linux")),
+        # crane's os/arch[/variant][:osversion] (go-containerregistry's ParsePlatform)
+        ("windows/amd64:10.0.17763", Platform("amd64", "windows", os_version="10.0.17763")),
+        ("Windows/AMD64:10.0.17763.1697",
+         Platform("amd64", "windows", os_version="10.0.17763.1697")),
+        ("linux/arm/v7:1", Platform("arm", "linux", "v7", os_version="1")),
     ],
 )
 def test_parse(text: str, expected: Platform) -> None:
@@ -38,6 +43,10 @@ def test_parse(text: str, expected: Platform) -> None:
         "linux/amd 64",
         "linux/amd64/",
         "l!/x",
+        "windows/amd64:",
+        "windows/amd64:10 0",
+        ":10.0",
+        "windows:10.0",
     ],
 )
 def test_parse_rejects_bad_input(text: str) -> None:
