@@ -279,11 +279,27 @@ def prepare_layer(source: str | os.PathLike[str], dest: Path) -> PreparedLayer:
             digest, size, diff_id = gzip_file(f, dest)
         plain.unlink()
         return PreparedLayer(dest, digest, size, diff_id)
+    if path.exists() and not path.is_file():
+        # a pipe (crane's `append -f <(tar -c dir)`: /dev/fd/63) or another stream,
+        # readable once: its bytes are kept, then read as a file is
+        copy = dest.with_name(dest.name + ".in")
+        try:
+            with open(path, "rb") as stream, open(copy, "wb") as out:
+                shutil.copyfileobj(stream, out, _BLOCK)
+            return _prepare_file(copy, dest, str(path))
+        finally:
+            copy.unlink(missing_ok=True)
     if not path.is_file():
         raise LayerError(f"{path}: no such layer file or directory")
+    return _prepare_file(path, dest, str(path))
+
+
+def _prepare_file(path: Path, dest: Path, shown: str) -> PreparedLayer:
+    """:func:`prepare_layer` of the tar or tar.gz file ``path`` (``shown``: its name in
+    errors)."""
     magic = _sniff(path)
     if magic.startswith(_ZSTD_MAGIC):
-        raise LayerError(f"{path}: zstd-compressed layers are not supported; give a tar "
+        raise LayerError(f"{shown}: zstd-compressed layers are not supported; give a tar "
                          "or a tar.gz")
     if magic.startswith(_GZIP_MAGIC):
         with open(path, "rb") as f:
@@ -291,15 +307,15 @@ def prepare_layer(source: str | os.PathLike[str], dest: Path) -> PreparedLayer:
             shutil.copyfileobj(f, whole, _BLOCK)
         with gzip.open(path, "rb") as gz:
             reader = _HashingReader(gz)
-            _check_tar(reader, str(path))  # type: ignore[arg-type]
+            _check_tar(reader, shown)  # type: ignore[arg-type]
             try:
                 diff_id = reader.drain()
             except (OSError, EOFError, zlib.error) as exc:
-                raise LayerError(f"{path}: broken gzip stream ({exc})") from None
+                raise LayerError(f"{shown}: broken gzip stream ({exc})") from None
         shutil.copyfile(path, dest)
         return PreparedLayer(dest, whole.digest, whole.size, diff_id)
     with open(path, "rb") as f:
-        _check_tar(f, str(path))
+        _check_tar(f, shown)
     with open(path, "rb") as f:
         digest, size, diff_id = gzip_file(f, dest)
     return PreparedLayer(dest, digest, size, diff_id)

@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -149,6 +150,29 @@ def test_a_tar_is_compressed_and_a_tar_gz_kept_as_it_is(tmp_path: Path) -> None:
     assert from_zipped.digest == "sha256:" + hashlib.sha256(zipped.read_bytes()).hexdigest()
     assert from_zipped.diff_id == "sha256:" + hashlib.sha256(
         gzip.decompress(zipped.read_bytes())).hexdigest()
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["tar", "tar.gz"])
+def test_a_pipe_is_read_once_as_crane_s_append_f_process_substitution(
+    tmp_path: Path, compress: bool,
+) -> None:
+    """``append -f <(tar -c dir)``: the layer is a pipe (/dev/fd/63), readable once."""
+    source = layer([("x", b"1")], tmp_path / "x.tar", compress=compress)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as out:
+            out.write(source.read_bytes())
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    prepared = prepare_layer(fifo, tmp_path / "p.gz")
+    writer.join(10)
+    from_file = prepare_layer(source, tmp_path / "p2.gz")
+    assert (prepared.digest, prepared.size, prepared.diff_id) == (
+        from_file.digest, from_file.size, from_file.diff_id)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.gz", "p2.gz", "pipe", "x.tar"]
 
 
 @pytest.mark.parametrize(("content", "message"), [
