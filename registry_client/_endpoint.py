@@ -11,12 +11,15 @@ rate limit it reported), the stats, and the lock table of the exchange flow
 from __future__ import annotations
 
 import abc
+import re
 import threading
+import warnings
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
 from ._auth_protocol import Authenticator, BindableAuthenticator, TokenTransport
 from ._exchange import LockTable, Timeout
@@ -37,15 +40,26 @@ _WARNED: set[tuple[str, str]] = set()
 _WARNED_LOCK = threading.Lock()
 
 
-def _warn_once(domain: str, what: str) -> None:
+def _warn_once(domain: str, what: str) -> bool:
     """Log ``what`` about ``domain`` once per process: a program making a Registry per
-    request (or per thread) would otherwise repeat it for every one."""
+    request (or per thread) would otherwise repeat it for every one. True the first
+    time."""
     key = (domain.lower(), what)
     with _WARNED_LOCK:
         if key in _WARNED:
-            return
+            return False
         _WARNED.add(key)
     log.warning("registry %s: %s", domain, what, extra={"setup_notice": True})
+    return True
+
+
+def _quiet_unverified(host: str) -> None:
+    """Filter urllib3's InsecureRequestWarning for ``host``, which the caller asked not to
+    verify: urllib3 warns once per request (printed on stderr where nobody configured
+    warnings), and the library never prints -- the log said it once instead."""
+    warnings.filterwarnings(
+        "ignore", category=urllib3.exceptions.InsecureRequestWarning,
+        message=f"Unverified HTTPS request is being made to host '{re.escape(host)}'")
 
 
 def api_host(domain: str) -> str:
@@ -137,9 +151,11 @@ class RegistryEndpoint(abc.ABC):
 
     def _warn_insecure(self, verify: bool | str) -> None:
         """Log (once per process and registry) that traffic is not protected."""
-        if self.protocol == "http" or verify is False:
-            _warn_once(self.domain, "plain HTTP, traffic is not encrypted"
-                       if self.protocol == "http" else "TLS certificate verification is disabled")
+        if self.protocol == "http":
+            _warn_once(self.domain, "plain HTTP, traffic is not encrypted")
+        elif verify is False and _warn_once(self.domain,
+                                            "TLS certificate verification is disabled"):
+            _quiet_unverified(urlsplit(self.base_url).hostname or "")
 
     # -- options ------------------------------------------------------------------------
     @property

@@ -22,6 +22,7 @@ import time
 import traceback
 import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,7 +58,7 @@ from registry_client.errors import (
     TokenError,
 )
 from registry_client.services._schedule import parallel
-from registry_client.testing import tcp_server
+from registry_client.testing import self_signed_certificate, tcp_server
 
 DOMAIN = "registry.example"
 BASE = f"https://{DOMAIN}"
@@ -1838,3 +1839,30 @@ def test_a_request_of_a_called_off_transfer_is_not_tried_again() -> None:
     with pytest.raises(RuntimeError, match="another blob failed"):
         parallel(job, [0, 1], 2)
     assert adapter.call_count == 1
+
+
+def test_verify_false_is_said_once_in_the_log_never_as_a_warning_per_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recwarn: pytest.WarningsRecorder,
+) -> None:
+    """The library never prints: urllib3's InsecureRequestWarning (one per request, to
+    stderr when nobody filters warnings) is not raised for a registry the caller asked
+    not to verify -- the log says it once per host instead."""
+    monkeypatch.setattr(endpoint_mod, "_WARNED", set())
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+
+    def registry(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), context.wrap_socket(conn, server_side=True) as tls:
+            tls.recv(65536)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
+                        b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+
+    with tcp_server(registry) as port:
+        reg = Registry(f"127.0.0.1:{port}", verify=False, authenticator=NullAuthenticator(),
+                       retries=0)
+        for _ in range(3):
+            reg.ping()
+    insecure = [w for w in recwarn if issubclass(w.category,
+                                                 urllib3.exceptions.InsecureRequestWarning)]
+    assert insecure == []
