@@ -48,6 +48,7 @@ class _Worker:
         finally:
             with _lock:
                 _alive.discard(ident)
+            _forget_dummy(ident)
 
     def _loop(self, job: Callable[[], None]) -> None:
         while True:
@@ -66,6 +67,22 @@ class _Worker:
                         _idle.remove(self)
                         return
                 job = self._jobs.get()  # taken just now: its job is on the way
+
+
+def _forget_dummy(ident: int) -> None:
+    """Drop the ``threading._DummyThread`` that a call of ``threading.current_thread()``
+    on this thread (every log record makes one) registered for it: Python does not
+    remove it when the thread ends (3.10 to 3.12 at least), so ``threading.enumerate()``
+    would list the ended thread as alive for ever. Private to ``threading``, hence
+    looked up with care."""
+    active = getattr(threading, "_active", None)
+    lock = getattr(threading, "_active_limbo_lock", None)
+    dummy = getattr(threading, "_DummyThread", None)
+    if not isinstance(active, dict) or lock is None or dummy is None:
+        return
+    with lock:
+        if isinstance(active.get(ident), dummy):
+            del active[ident]
 
 
 def submit(job: Callable[[], None]) -> None:

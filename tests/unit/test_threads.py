@@ -96,3 +96,23 @@ def test_a_failing_job_leaves_its_thread_working(short_idle: float) -> None:
     _threads.submit(done.set)
     assert done.wait(5)
     assert len(_workers()) == 1
+
+
+def test_a_thread_that_logged_leaves_no_entry_in_threading_enumerate(
+    short_idle: float,
+) -> None:
+    """A log record (urllib3's "pool is full", a debug line) on a worker makes threading
+    register a _DummyThread for it, which Python never removes: an application or test
+    suite that looks for leaked threads would see one per worker that ever logged."""
+    seen: list[int] = []
+    done = threading.Event()
+
+    def job() -> None:
+        threading.current_thread()  # what logging does for every record
+        seen.append(threading.get_ident())
+        done.set()
+
+    _threads.submit(job)
+    assert done.wait(5)
+    _wait_for(lambda: not _workers(), timeout=short_idle + 5)
+    assert seen[0] not in {t.ident for t in threading.enumerate()}
