@@ -9,6 +9,7 @@ import http.client
 import json
 import math
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -174,6 +175,9 @@ def connection_failure(
     return "other", why or type(exc).__name__
 
 
+_H11_STATUS_LINE = re.compile(
+    r"illegal status line: bytearray\(b(?P<q>['\"])(?P<line>.*)(?P=q)\)$", re.DOTALL)
+_CONFLICTING_LENGTHS = "Content-Length contained multiple unmatching values"
 _NO_CONNECTION = frozenset({"refused", "dns", "connect", "connect-timeout"})
 
 
@@ -192,9 +196,16 @@ def through_proxy(kind: str, words: str) -> tuple[str, str]:
 
 
 def _said(exc: BaseException) -> str:
-    """What an HTTP parser said of an answer, shown safely (the server's bytes may be in
-    it: control characters escaped, at most 120 characters)."""
-    text = printable(str(exc).strip() or type(exc).__name__)
+    """What an HTTP parser said of an answer, in the same words whichever HTTP library
+    parsed it, shown safely (the server's bytes may be in it: control characters
+    escaped, at most 120 characters)."""
+    text = str(exc).strip() or type(exc).__name__
+    line = _H11_STATUS_LINE.match(text)
+    if line is not None:  # h11's words for http.client's BadStatusLine(line)
+        text = line["line"].removesuffix("\\r\\n").removesuffix("\\n")
+    elif text.startswith(_CONFLICTING_LENGTHS):  # urllib3's words for h11's
+        text = "conflicting Content-Length headers"
+    text = printable(text)
     return text if len(text) <= 120 else text[:117] + "..."
 
 

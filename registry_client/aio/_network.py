@@ -49,6 +49,21 @@ _Sockopts = typing.Iterable[
     tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]]
 
 
+def _check_status_line(first: bytes) -> None:
+    """Refuse an answer whose first bytes are no HTTP status line (an SSH banner, a
+    database's greeting) at once, as http.client does: h11 waits for a whole head
+    first, and a server that sent one line and waits would be a read timeout.
+
+    Raises:
+        httpcore.RemoteProtocolError: in h11's words ("illegal status line: ...").
+    """
+    start = first.lstrip(b"\r\n")
+    if start[:5] == b"HTTP/"[:len(start[:5])]:  # HTTP/..., or too little to tell
+        return
+    line = start.split(b"\r\n", 1)[0][:200]
+    raise httpcore.RemoteProtocolError(f"illegal status line: {bytearray(line)!r}")
+
+
 class _Reader(asyncio.BufferedProtocol):
     """Receives a connection's bytes straight into a buffer of up to ``size`` bytes (a
     small one until a body the loop reads fills it: most answers are small, many
@@ -69,6 +84,7 @@ class _Reader(asyncio.BufferedProtocol):
         self._drained: asyncio.Future[None] | None = None
         self._write_paused = False
         self.head = False  # a request went out: the bytes to come start an answer
+        self.fresh = False  # ... and none of them was handed over yet
         self.tail = b""  # the last bytes handed over while reading a head
         self.at_body = False  # the last read ended with an answer's head, nothing since
 
@@ -228,6 +244,9 @@ class BlockStream(httpcore.AsyncNetworkStream):
         seen = reader.tail
         window = bytes(memoryview(reader.buffer)[
             reader.start:reader.start + min(reader.available, _HEAD_SEARCH)])
+        if reader.fresh:
+            reader.fresh = False
+            _check_status_line(window)
         end = (seen + window).find(b"\r\n\r\n")
         if end < 0:  # not yet: hand over the window, look on from there next time
             data = reader.take(len(window))
@@ -273,6 +292,7 @@ class BlockStream(httpcore.AsyncNetworkStream):
             return
         reader = self._reader
         reader.head, reader.tail, reader.at_body = True, b"", False
+        reader.fresh = True
         if reader.error is not None or self._transport.is_closing():
             raise httpcore.WriteError(reader.error or "connection closed")
         # A view: what the socket does not take at once is copied into the transport's

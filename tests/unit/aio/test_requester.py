@@ -365,30 +365,44 @@ async def test_a_refused_proxy_is_named_as_the_proxy_as_the_blocking_api_names_i
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("answer", "cause"), [
-    (b"HELLO THERE\r\n\r\n", "HELLO THERE"),
-    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5000000\r\n\r\n{}",
-     "Content-Length"),
-], ids=["status-line", "two-lengths"])
-async def test_an_answer_that_is_not_http_is_a_response_error_not_retried(
-    answer: bytes, cause: str,
+@pytest.mark.parametrize(("answer", "close"), [
+    (b"HELLO THERE\r\n\r\n", True),
+    (b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n", True),  # an SSH port: a line, no head
+    (b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n", False),  # ... waiting for the client
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5000000\r\n\r\n{}", True),
+], ids=["status-line", "ssh-closes", "ssh-waits", "two-lengths"])
+async def test_an_answer_that_is_not_http_is_the_blocking_flavours_error_at_once(
+    answer: bytes, close: bool,
 ) -> None:
-    """As in the blocking flavour: a malformed answer, with its cause, sent once."""
+    """A malformed answer, not retried, and the same message in both flavours -- also
+    from a server that sends one line that is no status line and then waits."""
     connections: list[int] = []
 
     def handle(conn: socket.socket) -> None:
         connections.append(1)
         conn.recv(65536)
         conn.sendall(answer)
+        if not close:  # waiting for the client (a while: the next client waits meanwhile)
+            conn.settimeout(0.3)
+            with contextlib.suppress(OSError):
+                conn.recv(65536)
 
     with tcp_server(handle) as port:
         requester = AsyncRequester(f"127.0.0.1:{port}", NullAuthenticator(), protocol="http",
-                                   retries=2, backoff=0.0)
+                                   retries=2, backoff=0.0, timeout=(2, 2))
+        started = time.monotonic()
         try:
-            with pytest.raises(RegistryError) as caught:
+            with pytest.raises(RegistryError) as failed:
                 await requester.send_request(Request("GET", "app/tags/list"))
         finally:
             await requester.aclose()
-    assert type(caught.value) is RegistryResponseError
-    assert "not valid HTTP" in str(caught.value) and cause in str(caught.value)
-    assert len(connections) == 1
+        elapsed = time.monotonic() - started
+        blocking = Requester(f"127.0.0.1:{port}", NullAuthenticator(), protocol="http",
+                             retries=2, backoff=0.0, timeout=(2, 2))
+        with pytest.raises(RegistryResponseError) as caught:
+            blocking.send_request(Request("GET", "app/tags/list"))
+    assert type(failed.value) is RegistryResponseError
+    assert elapsed < 1  # not a read timeout
+    assert str(failed.value) == str(caught.value)
+    assert "not valid HTTP" in str(caught.value)
+    assert len(connections) == 2  # one each
