@@ -254,10 +254,20 @@ class AsyncShell:
             await hand_over()
             if pipe is not None:
                 await pipe.finish()
+        except asyncio.CancelledError:
+            # a cancelled task is Ctrl-C for the blocking API, which keeps every block
+            # it read: the bytes received (queued, or not yet a whole block) are sunk
+            # too, so that a resume asks only for the rest
+            with contextlib.suppress(Exception):
+                await hand_over()
+                if pipe is not None:
+                    await pipe.finish(quiet=True)
+            raise
         finally:
             if pipe is not None:
-                # a cancel or a failure: the block the thread sinks is finished, the rest
-                # dropped, before the flow's clean-up (closing the file it writes) runs
+                # a second cancel or a failure: the block the thread sinks is finished,
+                # the rest dropped, before the flow's clean-up (closing the file it
+                # writes) runs
                 await pipe.finish(drop=True, quiet=True)
         return reading.total
 

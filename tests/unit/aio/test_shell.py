@@ -316,9 +316,34 @@ async def test_a_sink_thread_stops_at_the_first_error_and_raises_it() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_cancelled_drain_keeps_what_arrived_as_ctrl_c_does() -> None:
+    """A cancelled task is Ctrl-C for the blocking API, which keeps every block it read:
+    the bytes received but not yet a whole block are handed to the sink too, so a
+    resume asks only for the rest."""
+    got = bytearray()
+    chunks = [bytes([i]) * 100_000 for i in range(40)]  # a block is 1 MiB: ~10 chunks
+    sent: list[int] = []
+
+    class Counted(_Chunks):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            async for chunk in super().__aiter__():
+                sent.append(len(chunk))
+                yield chunk
+
+    sender = _Sender(lambda request: httpx.Response(200, stream=Counted(chunks, pause=0.03)))
+    task = asyncio.ensure_future(arun(_download(got.extend), AsyncShell(sender)))
+    await asyncio.sleep(0.25)  # some chunks read, not yet a whole block
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert 0 < len(got) == sum(sent) < 1 << 20  # every byte read is kept, in order
+    assert bytes(got) == b"".join(chunks)[:len(got)]
+
+
+@pytest.mark.anyio
 async def test_a_cancelled_drain_ends_its_sink_thread_before_the_clean_up() -> None:
-    """The block being sunk is finished, the queued ones are dropped, and only then does
-    the flow's clean-up (closing the file the sink writes) run."""
+    """The blocks received are sunk (as above), and only then does the flow's clean-up
+    (closing the file the sink writes) run: nothing is sunk after it."""
     events: list[str] = []
 
     def slow_sink(block: bytes) -> None:
