@@ -35,6 +35,7 @@ from .._transport import EnvSettings, Timeout
 from ._network import (
     BlockStream,
     BlockTransport,
+    Stopped,
     ThreadReader,
     ThreadWriter,
     request_stream,
@@ -261,6 +262,10 @@ class _ThreadBody:
         while got < want:
             try:
                 n = self._reader.readinto(view[got:want], stop)
+            except Stopped:
+                if got:  # the bytes received first (a cancel keeps them); stop next call
+                    return got
+                raise
             except OSError as exc:  # TimeoutError too
                 if got:  # the bytes before the failure first; it comes again next call
                     return got

@@ -24,9 +24,12 @@ from registry_client._request import Relay
 from registry_client._response import Response
 from registry_client._transport import Transport, tls_reason
 from registry_client.aio import AsyncRegistry
+from registry_client.aio._network import Stopped
 from registry_client.aio._transport import (
     AsyncTransport,
     CAOnFirstUse,
+    _DirectBody,
+    _ThreadBody,
     failure,
     failure_cause,
     is_tls_failure,
@@ -548,3 +551,31 @@ async def test_a_loopback_registry_and_token_server_skip_the_environment_s_proxy
             answered = await reg.requester.transport.send(
                 "GET", f"http://{host}:{other}/token")
             assert answered.status_code == 200
+
+
+def test_a_thread_read_stopped_midway_returns_the_bytes_it_has_first() -> None:
+    """A cancelled task stops its body's thread between two receives: the bytes already
+    received into the block are handed on (the sink keeps them, as Ctrl-C keeps what
+    the blocking API read), and the next read says it stopped."""
+    class Receiving:
+        calls = 0
+
+        def readinto(self, view: memoryview, stop: threading.Event) -> int:
+            self.calls += 1
+            if stop.is_set():
+                raise Stopped("read called off")
+            view[:100] = b"x" * 100
+            stop.set()  # the task is cancelled while the next bytes are awaited
+            return 100
+
+        def close(self) -> None:
+            pass
+
+    body = _DirectBody.__new__(_DirectBody)
+    body._left = body._length = 10_000
+    thread_body = _ThreadBody(body, Receiving())  # type: ignore[arg-type]
+    stop = threading.Event()
+    view = memoryview(bytearray(1000))
+    assert thread_body.readinto(view, stop) == 100 and bytes(view[:100]) == b"x" * 100
+    with pytest.raises(Stopped):
+        thread_body.readinto(view, stop)
