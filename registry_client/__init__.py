@@ -61,9 +61,14 @@ _LAZY = {
     "BlobService": ".services", "ImageService": ".services", "ManifestService": ".services",
     "TagService": ".services",
     "BlobPlan": ".services._plan", "CopyPlan": ".services._plan",
+    "SyncTask": ".sync", "TaskResult": ".sync",
+    # needs the [async] extra (httpx): loaded when asked for, and left out of __all__,
+    # so that `from registry_client import *` works without it
+    "AsyncRegistry": ".aio",
 }
 
 if TYPE_CHECKING:
+    from .aio import AsyncRegistry as AsyncRegistry  # (typing only: not in __all__)
     from .auth import Authenticator, BasicAuthenticator, NullAuthenticator, TokenAuthenticator
     from .models import (
         Descriptor,
@@ -96,6 +101,7 @@ if TYPE_CHECKING:
     from .services import BlobService, ImageService, ManifestService, TagService
     from .services._plan import BlobPlan, CopyPlan
     from .services._validate import validate_layout
+    from .sync import SyncTask, TaskResult
 
 
 __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
@@ -152,8 +158,10 @@ __all__ = [
     "Repository",
     "Requester",
     "SchemaV1NotSupportedError",
+    "SyncTask",
     "TagPage",
     "TagService",
+    "TaskResult",
     "TokenAuthenticator",
     "TokenError",
     "UnknownSchemaError",

@@ -99,3 +99,20 @@ def test_from_registry_client_aio_import_async_registry_without_httpx_fails_the_
     lines = proc.stdout.strip().splitlines()
     assert lines[0].startswith("ImportError:") and "registry-client[async]" in lines[0]
     assert lines[-1] == "blocking ok: Registry"
+
+
+def test_async_registry_is_importable_from_registry_client_too_on_first_use() -> None:
+    """The contract's "every name on this page is importable from registry_client":
+    AsyncRegistry too -- loaded when asked for, so `import registry_client` (and
+    `from registry_client import *`) still loads no httpx."""
+    proc = run_python(textwrap.dedent("""
+        import sys
+        from registry_client import *
+        assert 'httpx' not in sys.modules
+        from registry_client import AsyncRegistry
+        from registry_client.aio import AsyncRegistry as same
+        assert AsyncRegistry is same and 'httpx' in sys.modules
+        print("ok")
+    """))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"

@@ -26,3 +26,11 @@ def test_an_unknown_name_is_an_attribute_error_naming_the_package(package: objec
 def test_a_loaded_name_is_cached_in_the_package() -> None:
     value = services.TagService
     assert vars(services)["TagService"] is value
+
+
+def test_the_sync_task_names_are_importable_from_registry_client() -> None:
+    from registry_client import SyncTask, TaskResult  # (the import is what is tested)
+    from registry_client.sync import SyncTask as task  # (same)
+    from registry_client.sync import TaskResult as result
+
+    assert (SyncTask, TaskResult) == (task, result)
