@@ -26,6 +26,7 @@ from ._text import printable
 from .errors import (
     AuthenticationError,
     AuthorizationError,
+    InsufficientScopeError,
     NotFoundError,
     RegistryError,
     RegistryResponseError,
@@ -604,7 +605,7 @@ def status_error(
         message += f" -- {hint}" + (" (insufficient_scope)" if scope_refused else "")
     if scope_refused:
         # Distribution's text for this is "authentication required": say what it means
-        cls = AuthorizationError
+        cls = InsufficientScopeError
         if not hint:
             message += " -- these credentials may not do this (insufficient_scope)"
     elif status == 401:

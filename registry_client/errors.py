@@ -44,6 +44,7 @@ __all__ = [
     "BaseMismatchError",
     "CredentialStoreError",
     "DigestMismatchError",
+    "InsufficientScopeError",
     "InvalidReferenceError",
     "JournalError",
     "LayerError",
@@ -150,6 +151,12 @@ class AuthenticationError(RegistryError):
 
 class AuthorizationError(RegistryError):
     """The credentials are valid but not allowed to do this (403)."""
+
+
+class InsufficientScopeError(AuthorizationError, AuthenticationError):
+    """A 401 whose challenge says ``insufficient_scope``: the credentials were accepted
+    but may not do this (push with pull rights). Both an :class:`AuthorizationError`
+    (what it means) and an :class:`AuthenticationError` (a 401 after authenticating)."""
 
 
 class NotFoundError(RegistryError):

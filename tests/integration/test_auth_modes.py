@@ -9,6 +9,7 @@ import pytest
 from registry_client import (
     AuthenticationError,
     AuthorizationError,
+    InsufficientScopeError,
     NullAuthenticator,
     Registry,
     RegistryError,
@@ -162,9 +163,11 @@ def test_user_without_pull_rights_gets_authorization_error(
         with pytest.raises(AuthorizationError) as info:
             call()
         # Distribution says 401 with error="insufficient_scope"; that is an authorization
-        # problem, not bad credentials
+        # problem, not bad credentials -- and, as the contract has every 401 after
+        # authenticating, an AuthenticationError too (InsufficientScopeError is both)
         assert info.value.status_code == 401, name
-        assert not isinstance(info.value, AuthenticationError)
+        assert isinstance(info.value, InsufficientScopeError)
+        assert isinstance(info.value, AuthenticationError)
     # every token asked for was issued (200) to the outsider, just without the pull action
     assert all(
         (r.user, r.status) == (outsider[0], 200) for r in token_registry.token_server.requests

@@ -22,6 +22,7 @@ from registry_client._http import (
 from registry_client.errors import (
     AuthenticationError,
     AuthorizationError,
+    InsufficientScopeError,
     NotFoundError,
     RegistryError,
     RegistryResponseError,
@@ -78,7 +79,7 @@ def test_read_capped_cut_body_is_unavailable() -> None:
     [
         (401, {}, AuthenticationError),
         (401, {"WWW-Authenticate": 'Bearer realm="r",error="insufficient_scope"'},
-         AuthorizationError),
+         InsufficientScopeError),
         (401, {"WWW-Authenticate": 'Bearer realm="r'}, AuthenticationError),
         (403, {}, AuthorizationError),
         (404, {}, NotFoundError),
@@ -113,6 +114,19 @@ def test_control_characters_the_registry_sends_are_quoted_escaped() -> None:
     message = str(info.value)
     assert message.endswith("(DENIED: no \\x1b]0;PWNED\\x07\\x1b[2J here\\r\\n)")
     assert message.isprintable()
+
+
+def test_a_401_insufficient_scope_is_both_a_refusal_of_rights_and_a_401() -> None:
+    """The contract's hierarchy: a 401 after authenticating is an AuthenticationError;
+    insufficient_scope says the credentials are fine but may not do this, an
+    AuthorizationError: it is both, so `except` of either catches it."""
+    resp = raw_response(401, ERRORS_BODY, {
+        "WWW-Authenticate": 'Bearer realm="r",error="insufficient_scope"'})
+    with pytest.raises(InsufficientScopeError) as info:
+        raise_for_status(resp, context="push", method="PUT")
+    assert isinstance(info.value, AuthenticationError)
+    assert isinstance(info.value, AuthorizationError)
+    assert info.value.status_code == 401
 
 
 def test_raise_for_status_head_does_not_read_body() -> None:
