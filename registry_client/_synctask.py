@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
 import attrs
 
@@ -33,8 +33,10 @@ if TYPE_CHECKING:
 
 AnyRepository = Union["Repository", "AsyncRepository"]
 
-__all__ = ["Outcome", "SyncPlan", "SyncTask", "TaskResult", "input_id", "open_task",
-           "parse_shard", "plan_flow", "run_task", "task_flow"]
+_T = TypeVar("_T")
+
+__all__ = ["Outcome", "SyncPlan", "SyncTask", "TaskResult", "first_of_each", "input_id",
+           "open_task", "parse_shard", "plan_flow", "run_task", "task_flow"]
 
 Outcome = Literal["copied", "present", "planned", "vanished", "failed"]
 """What became of a task: copied; already at the target (one HEAD, nothing moved);
@@ -248,10 +250,8 @@ def plan_flow(
             failed.append((o.entry.source, str(exc)))
             continue
         wanted.extend((o, tag, True) for tag in o.listed(tags))
-    unique: dict[tuple[str, str, str | None], tuple[OpenedEntry, str, bool]] = {}
-    for w in wanted:  # an image named twice (a tag list and a regex) goes once
-        unique.setdefault(_identity(*w[:2]), w)
-    wanted = list(unique.values())
+    # an image named twice (a tag list and a regex) goes once
+    wanted = first_of_each(wanted, lambda w: _identity(*w[:2]))
     if shard is not None:
         wanted = [w for w in wanted if shard_of(_source_name(*w[:2]), shard[1]) == shard[0]]
     found: list[Descriptor | RegistryError | None] = []
@@ -283,6 +283,14 @@ def plan_flow(
                     input_id=input_id([(o.entry.source, o.entry.target,
                                         *([o.entry.tags] if o.entry.tags is not None else []))
                                        for o in opened], shard))
+
+
+def first_of_each(items: Iterable[_T], key: Callable[[_T], Hashable]) -> list[_T]:
+    """``items`` in order, each after the first with the same ``key`` left out."""
+    unique: dict[Hashable, _T] = {}
+    for item in items:
+        unique.setdefault(key(item), item)
+    return list(unique.values())
 
 
 def _identity(o: OpenedEntry, reference: str) -> tuple[str, str, str | None]:

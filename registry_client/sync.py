@@ -40,7 +40,15 @@ from ._flow import Flow, Gather, run
 from ._journal import Journal
 from ._log import log
 from ._syncfile import read_mapping
-from ._synctask import SyncPlan, SyncTask, TaskResult, parse_shard, plan_flow, run_task
+from ._synctask import (
+    SyncPlan,
+    SyncTask,
+    TaskResult,
+    first_of_each,
+    parse_shard,
+    plan_flow,
+    run_task,
+)
 from ._vanished import repository_gone, tag_vanished
 from .errors import InvalidReferenceError, RegistryError
 from .models import Image
@@ -498,10 +506,8 @@ def sync_flow(
             continue
         jobs.extend(_Job(o.source, t, o.target, t, listed=True, entry=o.entry.source)
                     for t in o.listed(tags))
-    unique: dict[tuple[str, str, str, str | None], _Job] = {}
-    for job in jobs:  # an image named twice (a tag list and a regex) goes once
-        unique.setdefault(job.identity, job)
-    jobs = list(unique.values())
+    # an image named twice (a tag list and a regex) goes once
+    jobs = first_of_each(jobs, lambda job: job.identity)
     copied, failures, vanished = yield from _run(jobs, max_workers=max_workers,
                                                  dry_run=dry_run, progress=progress)
     failed += failures
