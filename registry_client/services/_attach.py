@@ -11,7 +11,6 @@ from .. import mediatypes
 from .._digest import compute_digest
 from .._flow import Flow, Offload
 from ..models import Descriptor, OCIManifest, RawManifest, manifest_to_bytes
-from ._referrers import ReferrerFlows
 from .blobs import BlobFlows
 from .manifests import ManifestFlows
 
@@ -27,15 +26,12 @@ ArtifactItem: TypeAlias = Blob | tuple[Blob, str]
 
 
 class Attacher:
-    """Pushes artifacts into one repository: its blobs, its manifest, and where the
-    registry lacks the referrers API, the entry in the referrers tag schema's index."""
+    """Pushes artifacts into one repository: its blobs and its manifest (whose put keeps
+    the referrers tag schema's index where the registry lacks the referrers API)."""
 
-    def __init__(
-        self, *, manifests: ManifestFlows, blobs: BlobFlows, referrers: ReferrerFlows
-    ) -> None:
+    def __init__(self, *, manifests: ManifestFlows, blobs: BlobFlows) -> None:
         self._manifests = manifests
         self._blobs = blobs
-        self._referrers = referrers
 
     def _layer(self, item: ArtifactItem) -> Flow[Descriptor]:
         data, media_type = item if isinstance(item, tuple) else (item, mediatypes.OCTET_STREAM)
@@ -69,19 +65,13 @@ class Attacher:
             subject=subject_desc, annotations=dict(annotations) if annotations else None,
         )
         data = manifest_to_bytes(artifact)
-        digest, headers = yield from self._manifests.put_with_headers(
+        # (the put lists it in the referrers tag where the registry lacks the API)
+        digest = yield from self._manifests.put(
             compute_digest(data),
             RawManifest(data=data, media_type=mediatypes.OCI_MANIFEST,
                         digest=compute_digest(data)),
         )
-        entry = Descriptor(
+        return Descriptor(
             media_type=mediatypes.OCI_MANIFEST, digest=digest, size=len(data),
             artifact_type=artifact_type, annotations=artifact.annotations,
         )
-        if headers.get("OCI-Subject"):
-            # The registry indexed the subject itself: it has the referrers API.
-            self._referrers.note_api(True)
-        else:
-            # No OCI-Subject header: the client MUST keep the referrers tag up to date.
-            yield from self._referrers.add_to_fallback(subject_desc.digest, entry)
-        return entry

@@ -194,7 +194,6 @@ class Copier(ImageWorker):
         self, subjects: Iterable[str], target: CopyTarget, *, progress: ProgressCallback | None,
     ) -> Flow[list[Descriptor]]:
         """Copy the referrers of each subject to ``target`` (one level, not their referrers)."""
-        there = flows_of(target)[0].referrers_service
         copied: list[Descriptor] = []
         for subject in dict.fromkeys(subjects):
             for entry in (yield from self._manifests.referrers(subject)):
@@ -205,8 +204,7 @@ class Copier(ImageWorker):
                     # A stale fallback index may list an artifact deleted since.
                     log.warning("referrer %s of %s is gone; not copied", entry.digest, subject)
                     continue
-                if not (yield from there.has_api(subject)):
-                    yield from there.add_to_fallback(subject, entry)
+                # (its put listed it in the target's referrers tag where there is no API)
                 copied.append(entry)
         return copied
 

@@ -105,6 +105,36 @@ def read(raw: RawManifest) -> tuple[bool, list[Descriptor]]:
                    *(descriptor(d, f"$.layers[{i}]") for i, d in enumerate(layers))]
 
 
+def referrer(data: bytes, media_type: str, digest: str) -> tuple[str, Descriptor] | None:
+    """``(subject digest, index entry)`` of a manifest that names a ``subject``; None for
+    one that does not (or whose subject is no valid descriptor: nothing to index).
+
+    The entry is what the referrers tag schema's index lists for it: media type, digest,
+    size, ``artifactType`` (an image's config type when the manifest has none) and the
+    manifest's annotations.
+    """
+    if b'"subject"' not in data:
+        return None  # the common case, without parsing
+    try:
+        doc = json_object(data, f"manifest {digest}")
+        subject = descriptor(doc.get("subject"), "$.subject")
+    except RegistryResponseError:
+        return None
+    artifact_type = doc.get("artifactType")
+    config = doc.get("config")
+    if artifact_type is None and isinstance(config, dict) and "manifests" not in doc:
+        artifact_type = config.get("mediaType")
+    annotations = doc.get("annotations")
+    if not (isinstance(annotations, dict)
+            and all(isinstance(v, str) for v in annotations.values())):
+        annotations = None
+    return subject.digest, Descriptor(
+        media_type=media_type, digest=digest, size=len(data),
+        artifact_type=artifact_type if isinstance(artifact_type, str) else None,
+        annotations=annotations,
+    )
+
+
 def image_platform(raw: RawManifest, config: Descriptor, config_data: bytes) -> Platform:
     """The platform of a single image, from its config blob (empty for an artifact)."""
     if config.media_type not in IMAGE_CONFIG_TYPES:

@@ -11,13 +11,19 @@ Two ways to find the manifests whose ``subject`` is a digest:
 See https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md#listing-referrers
 and ``#referrers-tag-schema``. A registry that lacks the API is remembered in
 ``requester.capabilities["referrers_api"]``, so the 404 costs one round trip
-per registry. Updates of a fallback index are read-modify-write without a lock:
+per registry. The fallback index is kept by every write of the client, as the
+distribution spec asks of clients: a manifest with a ``subject`` put where the
+registry answers no ``OCI-Subject`` header is added to it (:meth:`ReferrerFlows.after_put`:
+attach, copy, push and ``manifests.put`` alike), and a manifest deleted is taken out
+of it (:meth:`ReferrerFlows.after_delete`). Updates of a fallback index are
+read-modify-write without a lock:
 when two clients attach to the same subject at once, the last writer wins and
 the other entry is lost from the index (the artifact itself stays pushed).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlencode
 
@@ -28,10 +34,11 @@ from .._digest import compute_digest
 from .._flow import Endpoint, Flow
 from .._log import log
 from .._pagination import Pager, next_link
-from ..errors import NotFoundError, RegistryResponseError
+from ..errors import NotFoundError, RegistryError, RegistryResponseError
 from ..models import Descriptor, RawManifest, manifest_from_bytes, manifest_to_bytes
 from ..reference import referrers_tag
 from ..requester import Requester
+from . import _light
 from ._base import Service
 
 if TYPE_CHECKING:  # the typed manifests load with the first referrers call
@@ -45,6 +52,7 @@ class ManifestFlowsLike(Protocol):
 
     def get_raw(self, reference: str) -> Flow[RawManifest]: ...
     def get(self, reference: str) -> Flow[Manifest]: ...
+    def head(self, reference: str) -> Flow[Descriptor]: ...
     def put(self, reference: str, manifest: Manifest | RawManifest) -> Flow[str]: ...
 
 
@@ -186,17 +194,81 @@ class ReferrerFlows(Service):
         self._endpoint.capabilities[CAPABILITY] = present
 
     # -- writing ---------------------------------------------------------------------------
+    def after_put(self, data: bytes, media_type: str, digest: str,
+                  headers: Mapping[str, str]) -> Flow[None]:
+        """What the client owes the referrers after putting manifest ``data``: when it
+        names a ``subject`` and the registry did not answer ``OCI-Subject`` (no referrers
+        API indexed it), its entry goes into the subject's referrers tag index
+        (dist-spec, "Pushing Manifests with Subject")."""
+        found = _light.referrer(data, media_type, digest)
+        if found is None:
+            return
+        if headers.get("OCI-Subject"):
+            self.note_api(True)  # the registry indexed the subject itself
+            return
+        yield from self.add_to_fallback(*found)
+
+    def after_delete(self, raw: RawManifest) -> Flow[None]:
+        """Take the deleted manifest ``raw`` out of its subject's referrers tag index, if
+        it names a subject and the registry lacks the referrers API (dist-spec, "Deleting
+        Manifests"). The manifest is gone by then: a failure here is logged, not raised."""
+        found = _light.referrer(raw.data, raw.media_type, raw.digest)
+        if found is None:
+            return
+        subject = found[0]
+        try:
+            if (yield from self.has_api(subject)):
+                return
+            index = yield from self.fallback_index(subject)
+            if index is None or all(d.digest != raw.digest for d in index.manifests):
+                return
+            yield from self._put_index(
+                subject, [d for d in index.manifests if d.digest != raw.digest])
+        except RegistryError as exc:
+            log.warning("deleted %s, but its entry in the referrers tag %s stays: %s",
+                        raw.digest, referrers_tag(subject), exc.message)
+
+    def may_list(self) -> bool:
+        """Whether a manifest deleted here may be listed in a referrers tag index (the
+        registry is not known to have the referrers API)."""
+        return self._endpoint.capabilities.get(CAPABILITY) is not True
+
     def add_to_fallback(self, subject: str, entry: Descriptor) -> Flow[None]:
         """Add ``entry`` to the referrers tag schema's index of ``subject`` (GET, add, PUT).
 
-        An entry with the same digest is not added twice. Last writer wins: there is no
-        lock between the read and the write.
+        An entry with the same digest is not added twice. An entry whose manifest is
+        gone (deleted by a client that left the index alone) makes Distribution refuse
+        the index (``MANIFEST_BLOB_UNKNOWN``): such entries are dropped and the index is
+        put again. Last writer wins: there is no lock between the read and the write.
         """
         index = (yield from self.fallback_index(subject)) or models.OCIIndex(manifests=[])
         if any(d.digest == entry.digest for d in index.manifests):
             return
-        index.manifests.append(entry)
-        data = manifest_to_bytes(index)
+        entries = [*index.manifests, entry]
+        try:
+            yield from self._put_index(subject, entries)
+        except RegistryResponseError as exc:
+            if "MANIFEST_BLOB_UNKNOWN" not in exc.codes:
+                raise
+            present: list[Descriptor] = []
+            for d in entries:
+                if (yield from self._present(d.digest)):
+                    present.append(d)
+            if len(present) == len(entries):
+                raise
+            log.info("referrers tag %s listed %d deleted manifest(s): dropped",
+                     referrers_tag(subject), len(entries) - len(present))
+            yield from self._put_index(subject, present)
+
+    def _present(self, digest: str) -> Flow[bool]:
+        try:
+            yield from self._manifests.head(digest)
+        except NotFoundError:
+            return False
+        return True
+
+    def _put_index(self, subject: str, entries: list[Descriptor]) -> Flow[None]:
+        data = manifest_to_bytes(models.OCIIndex(manifests=entries))
         raw = RawManifest(data=data, media_type=mediatypes.OCI_INDEX,
                           digest=compute_digest(data))
         yield from self._manifests.put(referrers_tag(subject), raw)

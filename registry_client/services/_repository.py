@@ -47,7 +47,7 @@ class RepositoryFlows:
             deleted: list[str] = []
             for digest in order:
                 try:
-                    yield from self._manifests.delete(digest)
+                    yield from self._manifests.delete_alone(digest)
                 except NotFoundError:
                     log.info("%s@%s was already deleted", self.name, digest)
                     continue

@@ -135,8 +135,7 @@ class ImageFlows(Service):
     def _attacher(self) -> Attacher:
         from ._attach import Attacher  # on first use: see TYPE_CHECKING above
 
-        return Attacher(manifests=self._manifests, blobs=self._blobs,
-                        referrers=self._manifests.referrers_service)
+        return Attacher(manifests=self._manifests, blobs=self._blobs)
 
     # -- reading ------------------------------------------------------------------------
     def get_by_tag(self, tag: str) -> Flow[Image]:

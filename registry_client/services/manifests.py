@@ -157,6 +157,7 @@ class ManifestFlows(Service):
                 f"put manifest {reference} ({self.domain}/{self.repository}): registry "
                 f"stored {remote[:100]}, sent {local}"
             )
+        yield from self.referrers_service.after_put(data, media, local, resp.headers)
         return local, resp.headers
 
     def _put(self, reference: str, data: bytes, media: str, digest: str) -> Flow[Response]:
@@ -214,10 +215,39 @@ class ManifestFlows(Service):
         return BlobFlows(self._endpoint, self.repository)
 
     def delete(self, digest: str) -> Flow[None]:
-        """The flow of :meth:`ManifestService.delete`."""
+        """The flow of :meth:`ManifestService.delete`: where the registry may lack the
+        referrers API, the manifest is read first (one GET, under the DELETE's token) and,
+        when it names a subject, taken out of the referrers tag index after the delete."""
+        check_digest(digest)
+        referrers = self.referrers_service
+        raw = None
+        if referrers.may_list():
+            try:
+                raw = yield from self._call_raw(digest)
+            except RegistryError:
+                raw = None  # (gone, or not readable: the DELETE has the last word)
+        yield from self.delete_alone(digest, actions="pull,delete" if raw else "delete")
+        if raw is not None:
+            yield from referrers.after_delete(raw)
+
+    def _call_raw(self, digest: str) -> Flow[RawManifest]:
+        """The manifest ``digest`` read with the token a delete asks for (pull and delete)."""
+        resp = yield from self._call(
+            "GET", f"manifests/{digest}", actions="pull,delete",
+            operation=f"delete manifest {digest}",
+            headers={"Accept": mediatypes.MANIFEST_ACCEPT},
+        )
+        data = resp.content
+        verified = self._verify(data, digest, resp.headers.get("Docker-Content-Digest"))
+        return RawManifest(data=data, media_type=manifest_media_type(
+            data, resp.headers.get("Content-Type")), digest=verified)
+
+    def delete_alone(self, digest: str, *, actions: str = "delete") -> Flow[None]:
+        """The DELETE of manifest ``digest``, nothing more (a repository deleted whole
+        has no referrers tag left to keep)."""
         check_digest(digest)
         yield from self._call(
-            "DELETE", f"manifests/{digest}", actions="delete",
+            "DELETE", f"manifests/{digest}", actions=actions,
             operation=f"delete manifest {digest}", expected=(200, 202, 204),
         )
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import requests
 
 from registry_client import NotFoundError, Registry
 from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image
@@ -230,3 +231,73 @@ def test_copy_with_referrers_of_a_nested_index_copies_what_its_plan_lists(
     assert [r.manifests[-1] for r in plan.referrers] == [sig.digest]
     source.images.copy("top", target, referrers=True)
     assert [d.digest for d in target.manifests.referrers(arm, SIG)] == [sig.digest]
+
+
+# -- the referrers tag schema is every write's duty (dist-spec "Unavailable Referrers API") --
+def test_deleting_an_artifact_takes_it_out_of_the_referrers_tag(
+    anon_registry: LocalRegistry, unique_repository: str, client_for: ClientFactory,
+) -> None:
+    """dist-spec "Deleting Manifests": without the API, a client deleting a manifest with a
+    subject SHOULD remove it from the referrers tag's index -- and a later attach works."""
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    repo = client_for(anon_registry).repository(unique_repository)
+    sbom = repo.images.attach("1.0", SBOM, [(b"sbom", SBOM)])
+    sig = repo.images.attach("1.0", SIG, [(b"sig", SIG)])
+    repo.manifests.delete(sbom.digest)
+    assert [d.digest for d in repo.manifests.referrers(image.digest)] == [sig.digest]
+    repo.images.delete_by_digest(sig.digest)
+    assert repo.manifests.referrers(image.digest) == []
+    again = repo.images.attach("1.0", SIG, [(b"sig 2", SIG)])
+    assert [d.digest for d in repo.manifests.referrers(image.digest)] == [again.digest]
+
+
+def test_attach_drops_an_entry_whose_manifest_another_client_deleted(
+    anon_registry: LocalRegistry, unique_repository: str, client_for: ClientFactory,
+) -> None:
+    """crane delete leaves the referrers tag alone: the stale entry would make the
+    registry refuse the next index (MANIFEST_BLOB_UNKNOWN); attach drops it instead."""
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    repo = client_for(anon_registry).repository(unique_repository)
+    gone = repo.images.attach("1.0", SIG, [(b"gone", SIG)])
+    kept = repo.images.attach("1.0", SIG, [(b"kept", SIG)])
+    answer = requests.delete(f"{anon_registry.url}/v2/{unique_repository}/manifests/{gone.digest}",
+                             timeout=10)
+    assert answer.status_code == 202
+    new = repo.images.attach("1.0", SBOM, [(b"new", SBOM)])
+    assert [d.digest for d in repo.manifests.referrers(image.digest)] == [kept.digest, new.digest]
+
+
+def test_every_put_of_a_manifest_with_a_subject_updates_the_referrers_tag(
+    anon_registry: LocalRegistry, unique_repository: str, client_for: ClientFactory,
+    tmp_path: Path,
+) -> None:
+    """dist-spec: a client pushing a manifest with a subject to a registry without the
+    API MUST update the referrers tag -- copy of the artifact, push of a layout holding
+    it and a plain manifests.put alike, not only attach and copy(referrers=True)."""
+    image = seed_image(anon_registry, unique_repository, "1.0", media="oci")
+    client = client_for(anon_registry)
+    source = client.repository(unique_repository)
+    art = source.images.attach(image.digest, SBOM, [(b"sbom", SBOM)], {"k": "v"})
+    raw = source.manifests.get_raw(art.digest)
+
+    copied = client.repository(unique_repository + "-copied")
+    source.images.copy("1.0", copied)
+    source.images.copy(art.digest, copied)
+    source.images.pull(art.digest, tmp_path / "layout")
+    pushed = client.repository(unique_repository + "-pushed")
+    source.images.copy("1.0", pushed)
+    pushed.images.push(tmp_path / "layout", "sbom")
+    put = client.repository(unique_repository + "-put")
+    source.images.copy("1.0", put)
+    for layer in json.loads(raw.data)["layers"] + [json.loads(raw.data)["config"]]:
+        put.blobs.mount(layer["digest"], unique_repository)
+    put.manifests.put(art.digest, raw)
+
+    for target in (copied, pushed, put):
+        [listed] = target.manifests.referrers(image.digest)
+        assert (listed.digest, listed.artifact_type, listed.annotations) == (
+            art.digest, SBOM, {"k": "v"}), target.name
+        index = json.loads(target.manifests.get_raw(fallback_tag(image.digest)).data)
+        assert index["manifests"] == [{
+            "mediaType": OCI_MANIFEST, "digest": art.digest, "size": len(raw.data),
+            "annotations": {"k": "v"}, "artifactType": SBOM}], target.name

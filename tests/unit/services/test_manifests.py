@@ -559,11 +559,44 @@ def test_put_asks_for_push_scope(token_challenged: Callable[..., Any]) -> None:
 
 # -- delete -----------------------------------------------------------------------------
 def test_delete(env: tuple[Registry, requests_mock.Adapter]) -> None:
+    """The manifest is read first (a subject would be taken out of the referrers tag);
+    this one has none: nothing more than the DELETE."""
     reg, adapter = env
+    stub_get(adapter, DIGEST)
     adapter.register_uri("DELETE", f"{BASE}/v2/app/manifests/{DIGEST}", status_code=202)
     reg.repository("app").manifests.delete(DIGEST)
-    [req] = adapter.request_history
-    assert (req.method, req.url) == ("DELETE", f"{BASE}/v2/app/manifests/{DIGEST}")
+    assert [(r.method, r.url) for r in adapter.request_history] == [
+        ("GET", f"{BASE}/v2/app/manifests/{DIGEST}"),
+        ("DELETE", f"{BASE}/v2/app/manifests/{DIGEST}"),
+    ]
+
+
+def test_delete_on_a_registry_with_the_referrers_api_is_one_request(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """Where the registry keeps the referrers itself, nothing needs the manifest."""
+    reg, adapter = env
+    reg.requester.capabilities["referrers_api"] = True
+    adapter.register_uri("DELETE", f"{BASE}/v2/app/manifests/{DIGEST}", status_code=202)
+    reg.repository("app").manifests.delete(DIGEST)
+    assert [r.method for r in adapter.request_history] == ["DELETE"]
+
+
+def test_delete_of_a_referrer_where_the_registry_has_the_api_leaves_tags_alone(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    subject = {"mediaType": OCI_MANIFEST, "digest": "sha256:" + "e" * 64, "size": 10}
+    body = manifest_bytes(subject=subject, artifactType="application/x.sig")
+    digest = sha256(body)
+    stub_get(adapter, digest, body, digest=digest)
+    adapter.register_uri("DELETE", f"{BASE}/v2/app/manifests/{digest}", status_code=202)
+    adapter.register_uri("GET", f"{BASE}/v2/app/referrers/{subject['digest']}",
+                         json={"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []},
+                         headers={"Content-Type": OCI_INDEX})
+    reg.repository("app").manifests.delete(digest)
+    assert [r.method for r in adapter.request_history] == ["GET", "DELETE", "GET"]
+    assert reg.requester.capabilities["referrers_api"] is True
 
 
 @pytest.mark.parametrize("ref", ["latest", "sha256:abc", "sha256:" + "A" * 64])
@@ -576,6 +609,7 @@ def test_delete_needs_a_digest(env: tuple[Registry, requests_mock.Adapter], ref:
 
 def test_delete_not_allowed(env: tuple[Registry, requests_mock.Adapter]) -> None:
     reg, adapter = env
+    stub_get(adapter, DIGEST)
     adapter.register_uri(
         "DELETE", f"{BASE}/v2/app/manifests/{DIGEST}", status_code=405,
         json={"errors": [{"code": "UNSUPPORTED", "message": "The operation is unsupported."}]},
