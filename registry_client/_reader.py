@@ -45,6 +45,18 @@ def blob_headers(offset: int) -> dict[str, str]:
     return headers
 
 
+def check_ranged_read(start: int, hasher: object) -> None:
+    """A blob opened from byte ``start`` needs the hash of the bytes before it.
+
+    Raises:
+        ValueError: ``start`` without ``hasher``: the digest could never be checked.
+    """
+    if start and hasher is None:
+        raise ValueError(
+            f"a blob read from byte {start} needs hasher=, the hash of its first {start} "
+            "bytes (hashlib.sha256(first_bytes)): without it the digest cannot be checked")
+
+
 class BlobReceiver:
     """What reading one blob means, without the I/O: which request to send at which
     offset, what an answer's headers allow, and what each block received is.

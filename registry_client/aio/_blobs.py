@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._reader import CHUNK, BlobReceiver, ReceiverView
+from .._reader import CHUNK, BlobReceiver, ReceiverView, check_ranged_read
 from .._response import Response
 from ..reference import check_digest
 from ..services._fetch import BlobFetch
@@ -59,9 +59,11 @@ class AsyncBlobService(AsyncRepositoryService[BlobFlows]):
         ``async with repo.blobs.open(digest) as blob:`` (closed on leaving), or
         ``blob = await repo.blobs.open(digest)`` then ``await blob.aclose()``. Opening
         sends the GET (``NotFoundError``: no such blob); a cut connection is resumed with
-        ``Range``.
+        ``Range``. ``start``, ``hasher``, ``expected_size``: as for the blocking form (a
+        ``start`` without ``hasher`` is a ValueError).
         """
         check_digest(digest)
+        check_ranged_read(start, hasher)
         rx = self.flows.fetch.receiver(digest, start=start, hasher=hasher,
                                        expected_size=expected_size)
         return OpeningBlob(self.flows.fetch, rx, self._shell)

@@ -16,7 +16,7 @@ from .._events import skipped
 from .._flow import Endpoint, Flow, Offload
 from .._http import is_digits
 from .._log import log
-from .._reader import CHUNK, VerifyingReader
+from .._reader import CHUNK, VerifyingReader, check_ranged_read
 from .._response import Response
 from ..errors import (
     AuthenticationError,
@@ -308,10 +308,20 @@ class BlobService(Service):
 
         A cut connection is resumed with ``Range``. Close it (or use ``with``) when done.
 
+        Args:
+            digest: the blob's digest.
+            start: read from this byte on (a ``Range`` request), for a caller that
+                holds the first ``start`` bytes already; give their hash as ``hasher``.
+            hasher: the hashlib object that has seen the first ``start`` bytes; the
+                rest are added to it and the digest is checked at the end.
+            expected_size: the size a descriptor gives; another is an error.
+
         Raises:
             NotFoundError: the repository has no such blob.
+            ValueError: ``start`` without ``hasher`` (nothing to check the digest with).
         """
         check_digest(digest)
+        check_ranged_read(start, hasher)
 
         def open_at(offset: int) -> Response:
             return self._run(self.flows.fetch.get(digest, offset))

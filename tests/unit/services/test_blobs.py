@@ -181,6 +181,30 @@ def test_a_closed_blob_stream_reads_nothing_more(
     assert len(adapter.request_history) == 1  # no new request after close
 
 
+def test_open_from_an_offset_reads_the_rest_verified_with_the_hash_so_far(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """``start`` is a ranged read: the caller holds the first bytes and their hash."""
+    reg, adapter = env
+    adapter.register_uri("GET", BLOB_URL, content=BLOB[100:], status_code=206,
+                         headers={"Content-Range": f"bytes 100-{len(BLOB) - 1}/{len(BLOB)}"})
+    with reg.repository("app").blobs.open(DIGEST, start=100,
+                                          hasher=hashlib.sha256(BLOB[:100])) as f:
+        assert f.read() == BLOB[100:]
+    assert adapter.request_history[0].headers["Range"] == "bytes=100-"
+
+
+def test_open_from_an_offset_without_the_hash_so_far_is_refused_up_front(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """Without the first bytes' hash the digest can never be checked: a ValueError before
+    any request, not a DigestMismatchError at the end of the read."""
+    reg, adapter = env
+    with pytest.raises(ValueError, match="hasher"):
+        reg.repository("app").blobs.open(DIGEST, start=100)
+    assert adapter.request_history == []
+
+
 def test_get_wrong_content(env: tuple[Registry, requests_mock.Adapter]) -> None:
     reg, adapter = env
     adapter.register_uri("GET", BLOB_URL, content=BLOB[:-1] + b"X")
