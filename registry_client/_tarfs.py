@@ -532,6 +532,13 @@ def _write_entry(merged: tarfile.TarFile, info: tarfile.TarInfo, listed: _Listed
     # tarfile writes a pax path over the name: the cleaned name must win
     info.pax_headers = {k: v for k, v in info.pax_headers.items()
                         if k not in ("path", "linkpath")}
+    if info.issparse():
+        # GNU tar -S: a sparse file is read expanded (holes as zeros), so it is written
+        # as the plain file it is -- under its sparse header (type S, GNU.sparse.* pax
+        # records) the expanded bytes would be a tar Go's archive/tar refuses.
+        info.type, info.sparse = tarfile.REGTYPE, None
+        info.pax_headers = {k: v for k, v in info.pax_headers.items()
+                            if not k.startswith("GNU.sparse.")}
     merged.addfile(info, data)
 
 

@@ -517,3 +517,36 @@ def test_a_symlink_replaced_by_a_directory_is_no_longer_followed(tmp_path: Path)
              layer([(".wh.lnk", b""), ("lnk", None), ("lnk/y", b"2")], tmp_path / "c.tgz")]
     assert merged_infos(paths) == [("etc", "dir", None), ("etc/x", "file", b"1"),
                                    ("lnk", "dir", None), ("lnk/y", "file", b"2")]
+
+
+# -- sparse files -----------------------------------------------------------------------
+@pytest.mark.parametrize("tar_format", ["gnu", "posix"])
+def test_a_sparse_file_is_merged_as_a_plain_file_every_tar_reader_reads(
+    tmp_path: Path, tar_format: str,
+) -> None:
+    """GNU tar's ``-S`` writes sparse files as type S (gnu) or with GNU.sparse.* pax
+    records (posix). Written again expanded under those headers, the result was a tar
+    Go's archive/tar refuses and GNU tar extracts as 0 bytes: a merged sparse file must
+    be a plain regular file holding its whole content."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    sparse = tree / "holes.bin"
+    with open(sparse, "wb") as f:
+        f.write(b"head")
+        f.seek(1 << 20)
+        f.write(b"tail")
+    source = tmp_path / "sparse.tar"
+    subprocess.run(["tar", f"--format={tar_format}", "-S", "-cf", str(source), "-C",
+                    str(tree), "holes.bin"], check=True)
+    out = tmp_path / "merged.tar"
+    with open(out, "wb") as f:
+        merge_layers([source], f)
+    with tarfile.open(out) as tar:
+        [info] = tar.getmembers()
+        assert info.type == tarfile.REGTYPE and not info.issparse()
+        assert not [k for k in info.pax_headers if k.startswith("GNU.sparse")]
+        assert tar.extractfile(info).read() == sparse.read_bytes()  # type: ignore[union-attr]
+    unpacked = tmp_path / "unpacked"
+    unpacked.mkdir()
+    subprocess.run(["tar", "-xf", str(out), "-C", str(unpacked)], check=True)
+    assert (unpacked / "holes.bin").read_bytes() == sparse.read_bytes()
