@@ -154,7 +154,9 @@ class Validator:
         """The problems of one image manifest, and the number of blobs read."""
         problems: list[Problem] = []
         _, descs = _light.read(raw)
-        config, layers = descs[0], [d for d in descs[1:] if distributable(d)]
+        # foreign layers (a Windows base) are not read, but keep their diff_ids' places
+        config, all_layers = descs[0], descs[1:]
+        layers = [d for d in all_layers if distributable(d)]
         is_image = config.media_type in IMAGE_CONFIG_TYPES
         config_data = yield from self._config(raw, config, problems)
         diff_ids: list[Any] | None = None
@@ -165,17 +167,19 @@ class Validator:
                                         "image config has no rootfs.diff_ids list"))
         results = yield Gather(
             [partial(self._layer, raw.digest, d, is_image) for d in layers], self._workers)
+        read = iter(results)
         computed: list[str | None] = []
-        for problem, diff_id in results:
+        for d in all_layers:
+            problem, diff_id = next(read) if distributable(d) else (None, None)
             if problem is not None:
                 problems.append(problem)
             computed.append(diff_id)
         if diff_ids is not None:
-            if len(diff_ids) != len(layers):
+            if len(diff_ids) != len(all_layers):
                 problems.append(Problem(raw.digest, config.digest,
                                         f"config lists {len(diff_ids)} diff_ids for "
-                                        f"{len(layers)} layers"))
-            for d, want, have in zip(layers, diff_ids, computed, strict=False):
+                                        f"{len(all_layers)} layers"))
+            for d, want, have in zip(all_layers, diff_ids, computed, strict=False):
                 if have is not None and want != have:
                     problems.append(Problem(raw.digest, d.digest,
                                             f"layer's diff_id is {have}, the config says "

@@ -146,3 +146,48 @@ def test_a_single_image_of_another_platform_is_refused_as_pull_refuses_it(
                                                     r"linux/arm64"):
         validate_layout(tmp_path, "1.0", "linux/arm64")
     assert validate_layout(tmp_path, "1.0", "linux/amd64").ok
+
+
+def test_a_foreign_layer_keeps_its_place_in_the_diff_ids(tmp_path: Path) -> None:
+    """A Windows image's foreign base layer is not in the layout (nor in a registry's
+    repository) and is not read, but the config lists its diff_id first: the other
+    layers' diff_ids are compared with the right entries, and the count includes it."""
+    layout = OCILayout(tmp_path)
+    base = tar_of("Files/base.dll", b"dll")
+    app = tar_of("Files/app.exe", b"exe")
+    app_gz = gzip.compress(app, mtime=0)
+    config = json.dumps({"architecture": "amd64", "os": "windows",
+                         "rootfs": {"type": "layers", "diff_ids": [sha(base), sha(app)]}}
+                        ).encode()
+    for blob in (config, app_gz):
+        layout.write_blob(sha(blob), blob)
+    base_gz = gzip.compress(base, mtime=0)
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": sha(config), "size": len(config)},
+                           "layers": [
+                               {"mediaType": "application/vnd.oci.image.layer."
+                                             "nondistributable.v1.tar+gzip",
+                                "digest": sha(base_gz), "size": len(base_gz),
+                                "urls": ["https://example.invalid/base"]},
+                               {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                                "digest": sha(app_gz), "size": len(app_gz)}]}).encode()
+    layout.write_blob(sha(manifest), manifest)
+    layout.add_manifest({"mediaType": OCI_MANIFEST, "digest": sha(manifest),
+                         "size": len(manifest)}, "v1")
+    report = validate_layout(tmp_path, "v1")
+    assert report.ok, [p.message for p in report.problems]
+
+    # the app layer is still compared with its own diff_id
+    wrong = json.loads(config)
+    wrong["rootfs"]["diff_ids"][1] = sha(b"other")
+    data = json.dumps(wrong).encode()
+    layout.write_blob(sha(data), data)
+    doc = json.loads(manifest)
+    doc["config"].update(digest=sha(data), size=len(data))
+    other = json.dumps(doc).encode()
+    layout.write_blob(sha(other), other)
+    layout.add_manifest({"mediaType": OCI_MANIFEST, "digest": sha(other),
+                         "size": len(other)}, "v2")
+    [problem] = validate_layout(tmp_path, "v2").problems
+    assert problem.digest == sha(app_gz) and "diff_id" in problem.message
