@@ -54,6 +54,23 @@ def _normalized(os: str, architecture: str, variant: str | None) -> tuple[str, s
     return os, arch, var
 
 
+_DEFAULT_VARIANTS = {"arm64": "v8", "arm": "v7", "amd64": None}
+
+
+def same_platform(a: Platform, b: Platform) -> bool:
+    """Whether ``a`` and ``b`` name one platform, as containerd normalises them: OS,
+    architecture and variant equal (a missing variant is the architecture's default:
+    arm64 v8, arm v7, amd64 v1 or none), and ``os_version`` equal. Stricter than
+    :meth:`Platform.matches`, where a missing variant matches any: ``linux/amd64``
+    matches an ``amd64/v3`` entry, but is not the same platform."""
+    def key(p: Platform) -> tuple[str, str, str | None, str | None]:
+        os, arch, var = _normalized(p.os, p.architecture, p.variant)
+        if var is None or (arch == "amd64" and var == "v1"):
+            var = _DEFAULT_VARIANTS.get(arch)
+        return os, arch, var, p.os_version or None
+    return key(a) == key(b)
+
+
 @attrs.frozen
 class Platform:
     """The operating system and CPU an image runs on.
@@ -175,3 +192,11 @@ class Descriptor:
             platform=platform,
             artifact_type=artifact_type,
         )
+
+
+def matching_entries(entries: Iterable[Descriptor], want: Platform) -> list[Descriptor]:
+    """The entries whose platform matches ``want`` (:meth:`Platform.matches`), those that
+    are exactly it (:func:`same_platform`) first, each group in index order."""
+    matching = [d for d in entries if d.platform is not None and d.platform.matches(want)]
+    return sorted(matching, key=lambda d: not (d.platform is not None
+                                               and same_platform(d.platform, want)))

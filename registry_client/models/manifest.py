@@ -25,7 +25,7 @@ from ..mediatypes import (
 )
 from ._mediatype import MAX_INDEX_ENTRIES, manifest_type_for
 from ._raw import RawManifest
-from .descriptor import Descriptor, Platform
+from .descriptor import Descriptor, Platform, matching_entries
 
 __all__ = [
     "MAX_INDEX_ENTRIES",
@@ -79,16 +79,15 @@ class _IndexMixin:
         return found
 
     def find_platform(self, wanted: Platform | str) -> Descriptor | None:
-        """The first entry whose platform matches ``wanted`` (see :meth:`Platform.matches`).
+        """The entry for ``wanted``: the first that is exactly that platform, else the
+        first whose platform matches it (see :meth:`Platform.matches`; ``linux/amd64``
+        is the plain amd64 entry even when an ``amd64/v3`` one comes first).
 
         ``wanted`` may be a Platform or a string such as ``"linux/arm64"``.
         Returns None when no entry matches.
         """
         want = Platform.parse(wanted) if isinstance(wanted, str) else wanted
-        for entry in self.manifests:
-            if entry.platform is not None and want.matches(entry.platform):
-                return entry
-        return None
+        return next(iter(matching_entries(self.manifests, want)), None)
 
 
 @attrs.define(kw_only=True)

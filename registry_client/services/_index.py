@@ -12,6 +12,7 @@ from .. import mediatypes
 from .._flow import Flow
 from ..errors import NotAnImageError, RegistryResponseError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Image, Platform, RawManifest
+from ..models.descriptor import same_platform
 from . import _light
 from ._elsewhere import FlowsTarget, Source, source_of
 from ._platforms import light_image, read_config
@@ -77,11 +78,11 @@ class IndexBuilder(ImageWorker):
             key = Platform(architecture=platform.architecture, os=platform.os,
                            variant=platform.variant, os_version=platform.os_version,
                            os_features=platform.os_features)
-            # The platform matching pull and validate use (arm64 is arm64/v8, aarch64 is
-            # arm64, arm/7 is arm/v7): two images it cannot tell apart would be picked
-            # ambiguously from the index.
+            # One image per platform, as containerd normalises platforms (arm64 is
+            # arm64/v8, aarch64 is arm64, arm/7 is arm/v7; amd64 and amd64/v2 differ):
+            # pull picks the entry that is exactly the platform asked for.
             for other, other_ref in seen.items():
-                if other.matches(key):
+                if same_platform(other, key):
                     raise NotAnImageError(
                         f"{other_ref} ({other}) and {reference} ({key}) are the same platform: "
                         "an index holds one image per platform")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from .._flow import Flow
 from ..errors import PlatformNotFoundError, RegistryResponseError
 from ..models import Descriptor, Image, Platform, RawManifest
+from ..models.descriptor import matching_entries
 from . import _light
 from .blobs import BlobFlows
 
@@ -21,15 +22,17 @@ def wanted_platform(platform: object) -> Platform:
 
 
 def choose_platform(entries: list[Descriptor], platform: str | Platform) -> Descriptor:
-    """The first index entry of ``platform``.
+    """The index entry of ``platform``: the one that is exactly it, else the first that
+    matches it (skopeo's and containerd's choice: ``linux/amd64`` is the plain amd64
+    entry even when an ``amd64/v3`` one, which it matches too, comes first).
 
     Raises:
         PlatformNotFoundError: none, naming the platforms the index has.
     """
     want = wanted_platform(platform)
-    for d in entries:
-        if d.platform is not None and d.platform.matches(want):
-            return d
+    matching = matching_entries(entries, want)
+    if matching:
+        return matching[0]
     have = ", ".join(str(d.platform) for d in entries if d.platform is not None)
     raise PlatformNotFoundError(f"no platform {want} in this index (have: {have})")
 

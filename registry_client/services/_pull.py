@@ -11,6 +11,7 @@ from .._flow import Flow, Gather, Offload
 from ..errors import PlatformNotFoundError, RegistryResponseError
 from ..layout import OCILayout
 from ..models import Descriptor, Image, Platform, RawManifest
+from ..models.descriptor import matching_entries
 from ..reference import is_digest
 from . import _light
 from ._light import distinct_largest_first, distributable
@@ -129,7 +130,7 @@ class Puller(ImageWorker):
         def search(
             entries: list[Descriptor], depth: int
         ) -> Flow[tuple[RawManifest, list[Descriptor]] | None]:
-            matching = [d for d in entries if d.platform is not None and d.platform.matches(want)]
+            matching = matching_entries(entries, want)
             nested = [d for d in entries
                       if d.platform is None and d.media_type in mediatypes.INDEX_TYPES]
             for d in matching[:1] + nested:

@@ -95,6 +95,23 @@ def test_find_platform() -> None:
     assert m.find_platform("linux/arm/v6") is None
 
 
+def test_find_platform_prefers_the_entry_that_is_exactly_the_platform() -> None:
+    def entry(digit: str, variant: str | None) -> dict[str, Any]:
+        platform = {"os": "linux", "architecture": "amd64"}
+        if variant:
+            platform["variant"] = variant
+        return {"mediaType": mt.OCI_MANIFEST, "digest": "sha256:" + digit * 64, "size": 1,
+                "platform": platform}
+
+    doc = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX,
+           "manifests": [entry("3", "v3"), entry("1", None)]}
+    m = manifest_from_bytes(json.dumps(doc).encode())
+    found = m.find_platform("linux/amd64")  # type: ignore[union-attr]
+    assert found is not None and found.digest == "sha256:" + "1" * 64
+    found = m.find_platform("linux/amd64/v3")  # type: ignore[union-attr]
+    assert found is not None and found.digest == "sha256:" + "3" * 64
+
+
 def test_windows_and_features_platform_fields() -> None:
     m = manifest_from_bytes(load("docker_manifest_list_spec_features.json"))
     assert isinstance(m, ManifestList)

@@ -85,6 +85,19 @@ def test_different_variants_make_an_index(env: MockedRegistry) -> None:
     assert pushed(adapter)
 
 
+def test_amd64_microarchitecture_levels_are_platforms_of_their_own(env: MockedRegistry) -> None:
+    """buildx --platform linux/amd64,linux/amd64/v2,linux/amd64/v3 makes such an index
+    (and crane index append accepts it): a variant set on one side and not on the
+    other is a match for picking, not the same platform."""
+    reg, adapter = env
+    stub_image(adapter, "v1", {"os": "linux", "architecture": "amd64"})
+    stub_image(adapter, "v2", {"os": "linux", "architecture": "amd64", "variant": "v2"})
+    stub_image(adapter, "v3", {"os": "linux", "architecture": "amd64", "variant": "v3"})
+    index = reg.repository("app").images.create_index("multi", ["v1", "v2", "v3"])
+    assert [str(p) for p in index.platforms] == [
+        "linux/amd64", "linux/amd64/v2", "linux/amd64/v3"]
+
+
 def test_a_refused_list_brings_nothing_from_other_repositories(env: MockedRegistry) -> None:
     # an image of another repository is copied in only once every image is checked
     reg, adapter = env

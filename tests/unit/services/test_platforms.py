@@ -43,6 +43,18 @@ def test_choose_platform_picks_the_first_matching_entry() -> None:
     assert choose_platform([AMD64, twin], "linux/amd64") is AMD64
 
 
+def test_choose_platform_prefers_the_entry_that_is_exactly_the_platform() -> None:
+    """As skopeo and containerd: linux/amd64 is the plain amd64 entry even when an
+    amd64/v3 one comes first (which it matches too, having no variant to compare)."""
+    v3 = entry("3", Platform(architecture="amd64", os="linux", variant="v3"))
+    plain = entry("1", Platform(architecture="amd64", os="linux"))
+    assert choose_platform([v3, plain], "linux/amd64") is plain
+    assert choose_platform([v3, plain], "linux/amd64/v3") is v3
+    assert choose_platform([v3], "linux/amd64") is v3  # no exact one: the first match
+    v6 = entry("6", Platform(architecture="arm", os="linux", variant="v6"))
+    assert choose_platform([v6, ARM_V7], "linux/arm") is ARM_V7  # arm means v7
+
+
 def test_choose_platform_names_what_the_index_has_when_nothing_matches() -> None:
     with pytest.raises(PlatformNotFoundError) as info:
         choose_platform(INDEX, "linux/s390x")
