@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from . import _tarfs, mediatypes
+from ._args import text_map, words
 from ._digest import compute_digest
 from ._flow import Endpoint, Flow, Gather, Offload, run
 from .errors import BaseMismatchError, LayerError
@@ -449,16 +450,16 @@ class MutateFlows:
         """The flow of :func:`config`."""
         check_tag(tag)
         stamp = None if created is None else _rfc3339(created)
-        labels, env, annotations = (_text_map(labels, "labels"), _text_map(env, "env"),
-                                    _text_map(annotations, "annotations"))
+        labels, env, annotations = (text_map(labels, "labels"), text_map(env, "env"),
+                                    text_map(annotations, "annotations"))
         for key in env or {}:
             if not key or "=" in key:
                 raise ValueError(f"env: {key!r} is no variable name (empty or with '=')")
-        entrypoint, cmd = _words(entrypoint, "entrypoint"), _words(cmd, "cmd")
+        entrypoint, cmd = words(entrypoint, "entrypoint"), words(cmd, "cmd")
         for name, text in (("user", user), ("workdir", workdir)):
             if text is not None and not isinstance(text, str):
                 raise TypeError(f"{name}: a str, not {type(text).__name__}")
-        ports = [_port(p) for p in _words(exposed_ports, "exposed_ports") or ()]
+        ports = [_port(p) for p in words(exposed_ports, "exposed_ports") or ()]
 
         def edit(image: SingleImage, src: _Source) -> Flow[_Edited]:
             doc = copy.deepcopy(image.config_doc)
@@ -688,33 +689,6 @@ class MutateFlows:
                         max_workers=self._workers)
         yield from copier.copy(digest, self._target, None, progress=None, referrers=False,
                                dry_run=False)
-
-
-def _words(value: Iterable[str] | None, what: str) -> list[str] | None:
-    """A list of str given as ``what`` (None stays None); a bare str is refused, not
-    split into characters."""
-    if value is None:
-        return None
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise TypeError(f"{what}: a list of str (e.g. [{value!r}]), not "
-                        f"{type(value).__name__}")
-    words = list(value)
-    for word in words:
-        if not isinstance(word, str):
-            raise TypeError(f"{what}: {word!r} is not a str")
-    return words
-
-
-def _text_map(value: Mapping[str, str] | None, what: str) -> dict[str, str] | None:
-    """A mapping of str to str given as ``what``, or TypeError."""
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{what}: a mapping of str to str, not {type(value).__name__}")
-    for key, text in value.items():
-        if not isinstance(key, str) or not isinstance(text, str):
-            raise TypeError(f"{what}: {key!r}: {text!r}: keys and values must be str")
-    return dict(value)
 
 
 _PORT = re.compile(r"([0-9]{1,5})(?:/(tcp|udp|sctp))?")
