@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import mediatypes
+from .._args import text_map
 from .._flow import Flow
 from ..errors import NotAnImageError, RegistryResponseError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Image, Platform, RawManifest
@@ -51,6 +52,7 @@ class IndexBuilder(ImageWorker):
         """Push an OCI index of the images ``references`` under ``tag``."""
         if isinstance(references, str) or not references:
             raise ValueError("create_index needs a list of one or more image references")
+        annotations = text_map(annotations, "annotations")
         entries: list[dict[str, Any]] = []
         descs: list[Descriptor] = []
         seen: dict[Platform, str] = {}

@@ -98,6 +98,19 @@ def test_amd64_microarchitecture_levels_are_platforms_of_their_own(env: MockedRe
         "linux/amd64", "linux/amd64/v2", "linux/amd64/v3"]
 
 
+@pytest.mark.parametrize("annotations", [{"build": 7}, {1: "x"}, "build=7"])
+def test_annotations_that_are_not_str_to_str_are_refused_before_anything_is_sent(
+    env: MockedRegistry, annotations: object,
+) -> None:
+    """OCI annotations are str -> str: {"build": 7} pushed as a JSON number made an
+    index skopeo cannot read."""
+    reg, adapter = env
+    with pytest.raises(TypeError, match="annotations"):
+        reg.repository("app").images.create_index(
+            "multi", ["one"], annotations=annotations)  # type: ignore[arg-type]
+    assert adapter.request_history == []
+
+
 def test_a_refused_list_brings_nothing_from_other_repositories(env: MockedRegistry) -> None:
     # an image of another repository is copied in only once every image is checked
     reg, adapter = env
