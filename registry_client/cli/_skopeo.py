@@ -49,10 +49,18 @@ def skopeo_entries(ctx: Context, path: str, destination: str) -> list[SyncEntry]
         destination = skopeo_destination(destination)
     except ValueError as exc:
         raise UsageError(f"sync destination {exc}") from None
+    options: dict[str, tuple[str, bool, tuple[str, str] | None]] = {}
     for reg in registries:
         tls_verify = True if reg.tls_verify is None else reg.tls_verify  # skopeo's default
-        ctx.set_registry_options(reg.domain, tls_verify=tls_verify,
-                                 credentials=reg.credentials)
+        # a key may name a namespace of its registry (HOST/team): its settings are HOST's
+        host = reg.domain.split("/", 1)[0].lower()
+        key, earlier_tls, earlier_credentials = options.setdefault(
+            host, (reg.domain, tls_verify, reg.credentials))
+        if (earlier_tls, earlier_credentials) != (tls_verify, reg.credentials):
+            raise UsageError(
+                f"--src-yaml: {key} and {reg.domain} are one registry with different "
+                "tls-verify or credentials: give them once")
+        ctx.set_registry_options(host, tls_verify=tls_verify, credentials=reg.credentials)
     ctx.advice_words.extend(_ADVICE)
     return [SyncEntry(source, target, tags)
             for source, target, tags in skopeo_copies(registries, destination)]

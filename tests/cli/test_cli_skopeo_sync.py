@@ -134,6 +134,34 @@ def test_src_yaml_credentials_and_dry_run(
     assert password.encode() not in done.stdout + done.stderr
 
 
+def test_src_yaml_a_key_with_a_namespace_keeps_its_credentials_and_tls(
+    cli: CliRunner, basic_registry: LocalRegistry, local_registry_factory: LocalRegistryFactory,
+    unique_repository: str, tmp_path: Path,
+) -> None:
+    """skopeo 1.9 reads a key ``HOST/namespace`` (its images are HOST/namespace/REPO) and
+    gives that entry's credentials and tls-verify to HOST; two keys of one host that set
+    them differently cannot both be had, and are refused."""
+    password = basic_registry.users["alice"]
+    image = seed_image(basic_registry, f"{unique_repository}/team/app", "1.0")
+    target = local_registry_factory("anonymous")
+    sync_file = tmp_path / "sync.yaml"
+    sync_file.write_text(
+        f"{basic_registry.host}/{unique_repository}:\n  tls-verify: false\n"
+        f"  images:\n    team/app: ['1.0']\n"
+        f"  credentials:\n    username: alice\n    password: {password}\n")
+    done = cli("sync", "--src-yaml", str(sync_file), f"{target.host}/m")
+    assert done.returncode == 0, done.stderr
+    assert inventory(target) == {"m/app:1.0": image.digest}
+
+    sync_file.write_text(
+        sync_file.read_text()
+        + f"{basic_registry.host}/other:\n  tls-verify: false\n  images:\n    x: []\n"
+        "  credentials:\n    username: bob\n    password: another\n")
+    refused = cli("sync", "--src-yaml", str(sync_file), f"{target.host}/m")
+    assert refused.returncode == 2
+    assert b"credentials" in refused.stderr and b"another" not in refused.stderr
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("r.example:\n  images-by-semver:\n    a: '>=1'\n", "images-by-semver is not read here"),
     ("r.example:\n  images:\n    a: 1.0\n", "want a list of tags"),
