@@ -146,6 +146,14 @@ def register(
     sub.add_argument("--dest", choices=("docker",),
                      help="skopeo's destination transport (a registry: the only one here)")
     sub.add_argument("--dry-run", action="store_true", help="print the copy plans only")
+    skopeo = sub.add_argument_group(
+        "skopeo's flags for what sync always does (accepted, so its command lines run)")
+    skopeo.add_argument("-a", "--all", action="store_true",
+                        help="every platform of an index (always)")
+    skopeo.add_argument("--preserve-digests", action="store_true",
+                        help="digests unchanged (always: nothing is converted)")
+    skopeo.add_argument("--keep-going", action="store_true",
+                        help="go on after an image fails (always; exit 1 at the end)")
     _jobs(sub)
     _side_credentials(sub)
     add_task_arguments(sub)
@@ -402,8 +410,9 @@ def _sides_by_registry(
     dst = {r.domain.lower() for r in targets}
     side_of: dict[str, Side] = {}
     sides: tuple[tuple[Side, set[str]], ...] = (("src", src), ("dest", dst))
+    same = ctx.args.src_creds == ctx.args.dest_creds  # (skopeo takes X and X for one)
     for side, domains in sides:
-        if getattr(ctx.args, f"{side}_creds") is None:
+        if getattr(ctx.args, f"{side}_creds") is None or (same and side == "dest"):
             continue
         for domain in domains:
             if side_of.get(domain, side) != side:

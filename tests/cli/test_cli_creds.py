@@ -227,3 +227,15 @@ def test_sync_on_one_registry_takes_one_side_flag_not_two(
     args = ["sync", str(mapping), "--src-creds", "alice:pw", "--dest-creds", "bob:pw2"]
     assert main(args) == 2
     assert "both a source and a target" in capsys.readouterr().err
+
+
+def test_sync_on_one_registry_may_give_both_side_flags_the_same_credentials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    """skopeo takes --src-creds X --dest-creds X for a registry on both sides."""
+    mapping = tmp_path / "sync.json"
+    mapping.write_text(json.dumps({"127.0.0.1:9/a:1": "127.0.0.1:9/b"}))
+    args = ["sync", str(mapping), "--src-creds", "alice:pw", "--dest-creds", "alice:pw",
+            "--timeout", "0.5", "--retry-times", "0"]
+    assert main(args) == 1  # (nothing listens there) -- not a usage error
+    assert "both a source and a target" not in capsys.readouterr().err
