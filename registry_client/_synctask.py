@@ -36,7 +36,8 @@ AnyRepository = Union["Repository", "AsyncRepository"]
 _T = TypeVar("_T")
 
 __all__ = ["Outcome", "SyncPlan", "SyncTask", "TaskResult", "first_of_each", "input_id",
-           "open_task", "parse_shard", "plan_flow", "run_task", "task_flow"]
+           "one_source_per_target", "open_task", "parse_shard", "plan_flow", "run_task",
+           "task_flow"]
 
 Outcome = Literal["copied", "present", "planned", "vanished", "failed"]
 """What became of a task: copied; already at the target (one HEAD, nothing moved);
@@ -250,8 +251,12 @@ def plan_flow(
             failed.append((o.entry.source, str(exc)))
             continue
         wanted.extend((o, tag, True) for tag in o.listed(tags))
-    # an image named twice (a tag list and a regex) goes once
+    # an image named twice (a tag list and a regex) goes once; a target tag, one source
     wanted = first_of_each(wanted, lambda w: _identity(*w[:2]))
+    wanted, refused = one_source_per_target(
+        wanted, lambda w: _source_name(*w[:2]), lambda w: _target_image(*w[:2]))
+    failed += [(_source_name(o, reference), why) for (o, reference, _), why in refused
+               if shard is None or shard_of(_source_name(o, reference), shard[1]) == shard[0]]
     if shard is not None:
         wanted = [w for w in wanted if shard_of(_source_name(*w[:2]), shard[1]) == shard[0]]
     found: list[Descriptor | RegistryError | None] = []
@@ -293,10 +298,37 @@ def first_of_each(items: Iterable[_T], key: Callable[[_T], Hashable]) -> list[_T
     return list(unique.values())
 
 
+def one_source_per_target(
+    items: Iterable[_T], source: Callable[[_T], str], target: Callable[[_T], str | None],
+) -> tuple[list[_T], list[tuple[_T, str]]]:
+    """``(kept, refused)``: ``items`` in order, but for one whose ``target`` image
+    (``repository:tag``; None: by digest, no tag to take) another source took first --
+    that one is refused, with why. Two sources for one tag would each be "copied" and
+    every run would put the other back."""
+    taken: dict[str, str] = {}
+    kept: list[_T] = []
+    refused: list[tuple[_T, str]] = []
+    for item in items:
+        where = target(item)
+        first = taken.setdefault(where, source(item)) if where is not None else None
+        if first is None or first == source(item):
+            kept.append(item)
+        else:
+            refused.append((item, f"not copied: {where} is the target of {first} too "
+                                  "(one source per target tag)"))
+    return kept, refused
+
+
 def _identity(o: OpenedEntry, reference: str) -> tuple[str, str, str | None]:
     """The image ``reference`` of an entry and where it goes (target and tag)."""
     return (_source_name(o, reference), _target_of(o),
             o.tag or (reference if ":" not in reference else None))
+
+
+def _target_image(o: OpenedEntry, reference: str) -> str | None:
+    """``repository:tag`` the image ``reference`` of an entry goes to; None: no tag."""
+    tag = o.tag or (reference if ":" not in reference else None)
+    return f"{_target_of(o)}:{tag}" if tag else None
 
 
 def _source_name(o: OpenedEntry, reference: str) -> str:

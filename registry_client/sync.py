@@ -45,6 +45,7 @@ from ._synctask import (
     SyncTask,
     TaskResult,
     first_of_each,
+    one_source_per_target,
     parse_shard,
     plan_flow,
     run_task,
@@ -193,6 +194,12 @@ class _Job:
     def name(self) -> str:
         sep = "@" if ":" in self.reference else ":"
         return f"{self.source.domain}/{self.source.name}{sep}{self.reference}"
+
+    @property
+    def target_image(self) -> str | None:
+        """``domain/repository:tag`` the job copies to; None: by digest, no tag."""
+        tag = self.target_tag or (self.reference if ":" not in self.reference else None)
+        return f"{self.target.domain}/{self.target.name}:{tag}" if tag else None
 
     @property
     def identity(self) -> tuple[str, str, str, str | None]:
@@ -506,8 +513,11 @@ def sync_flow(
             continue
         jobs.extend(_Job(o.source, t, o.target, t, listed=True, entry=o.entry.source)
                     for t in o.listed(tags))
-    # an image named twice (a tag list and a regex) goes once
+    # an image named twice (a tag list and a regex) goes once; a target tag, one source
     jobs = first_of_each(jobs, lambda job: job.identity)
+    jobs, refused = one_source_per_target(jobs, lambda job: job.name,
+                                          lambda job: job.target_image)
+    failed += [(job.name, ValueError(why)) for job, why in refused]
     copied, failures, vanished = yield from _run(jobs, max_workers=max_workers,
                                                  dry_run=dry_run, progress=progress)
     failed += failures

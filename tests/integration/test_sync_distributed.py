@@ -304,6 +304,34 @@ def test_an_image_two_entries_name_is_copied_once_in_both_kinds_of_sync(
                         for tag in ("t00", "t01", "t02", "renamed")}
 
 
+def test_two_sources_for_one_target_tag_copy_the_first_and_fail_the_other(
+    src: LocalRegistry, dst: LocalRegistry, tmp_path: Path,
+) -> None:
+    """Two repositories mapped to one target, each with a tag of the same name: only one
+    image can be there. Copying both said "copied" twice, and every re-run put the other
+    one back; the first in file order is copied and the second is a failure naming both,
+    the same in every shard."""
+    factory = RegistryFactory(plain_http=["*"])
+    for prefix, options in (("onepass", {}), ("tasks", {"journal": tmp_path / "j.jsonl"})):
+        target = f"{dst.host}/{prefix}/app"
+        both = [SyncEntry(f"{src.host}/src/many:t01", target),
+                SyncEntry(f"{src.host}/src/r01:latest", f"{target}:t01"),
+                SyncEntry(f"{src.host}/src/many:t02", target)]
+        result = sync(both, factory, **options)  # type: ignore[arg-type]
+        assert sorted(i.tag or "" for i in result.copied if isinstance(i, Image)) == [
+            "t01", "t02"], options
+        [(name, message)] = result.failed
+        assert name == f"{src.host}/src/r01:latest"
+        assert f"{target}:t01" in message and f"{src.host}/src/many:t01" in message
+        puts = {p: n for p, n in manifest_puts(dst).items() if p.startswith(f"/v2/{prefix}/")}
+        assert puts == {f"/v2/{prefix}/app/manifests/t01": 1,
+                        f"/v2/{prefix}/app/manifests/t02": 1}
+    shards = [plan(both, factory, shard=(i, 2)) for i in range(2)]
+    assert sum(len(p) for p in shards) == 2
+    assert [name for p in shards for name, _ in p.failed] == [  # by the shard it falls to
+        f"{src.host}/src/r01:latest"]
+
+
 def test_a_shard_retried_after_a_partial_plan_resumes_its_journal(
     src: LocalRegistry, dst: LocalRegistry, tmp_path: Path,
 ) -> None:
