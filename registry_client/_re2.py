@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Literal
 
 __all__ = ["re2_pattern"]
 
@@ -69,6 +70,14 @@ _OTHER_SCRIPTS = frozenset((  # Go's unicode.Scripts (Unicode 15)
     "Yi Zanabazar_Square").split())
 _NOTHING = "\\x00"  # inside a class: a character no tag holds, for an empty set
 _REPEAT_WITHOUT_MIN = re.compile(r"\{,\d*\}")
+Opened = Literal["group", "scope", "none"]
+_REPEAT = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+_MAX_REPEAT = 1000  # Go's regexp/syntax maxRepeat
+_FLAGS = re.compile(r"\(\?([A-Za-z]*)(?:(-)([A-Za-z]*))?([:)])")
+# Go's escapes of a letter or digit (the others are refused); punctuation escapes itself
+_ANCHORS = frozenset({"^", "$", "\\A", "\\Z", "\\b", "\\B"})
+_OCTAL = re.compile(r"[0-7]{1,3}")
+_GO_ESCAPES = frozenset("afnrtvxAbBzdDsSwWpPQE01234567")
 
 
 def re2_pattern(expression: str) -> str:
@@ -81,11 +90,45 @@ def re2_pattern(expression: str) -> str:
     out: list[str] = []
     i, end = 0, len(expression)
     in_class = False
+    scopes: list[list[str]] = [[]]  # per open group: its (?flags) scopes, as opened
+    flags_at: set[int] = set()  # the items of ``out`` that are flag settings
     while i < end:
         char = expression[i]
         if char == "\\" and i + 1 < end:
             text, i = _escape(expression, i, in_class)
             out.append(text)
+        elif not in_class and char == "(":
+            text, i, opened = _group(expression, i)
+            if opened != "group":
+                flags_at.add(len(out))
+            out.append(text)
+            if opened == "scope":
+                scopes[-1].append(text)  # (?i) to the end of the group it is in
+            elif opened == "group":
+                scopes.append([])
+        elif not in_class and char == ")":
+            if len(scopes) == 1:
+                raise re.error(f"unexpected ) at position {i}")
+            out.append(")" * len(scopes.pop()) + ")")
+            i += 1
+        elif not in_class and char == "|":
+            # a flag lasts into the group's next alternative: close its scope, reopen it
+            out.append(")" * len(scopes[-1]) + "|" + "".join(scopes[-1]))
+            i += 1
+        elif not in_class and (char in "*+?" or (char == "{" and _REPEAT.match(expression, i))):
+            text, i = _quantifier(expression, i)
+            # Go repeats the last atom: a flag setting is none (the repeat goes before
+            # it), an anchor is one (Python repeats it only as a group)
+            tail: list[str] = []
+            while out and len(out) - 1 in flags_at:
+                flags_at.discard(len(out) - 1)
+                tail.append(out.pop())
+            if out and out[-1] in _ANCHORS:
+                out[-1] = f"(?:{out[-1]})"
+            out.append(text)
+            for flag in reversed(tail):
+                flags_at.add(len(out))
+                out.append(flag)
         elif in_class:
             if char == "[" and expression.startswith("[:", i):
                 close = expression.find(":]", i + 2)
@@ -119,9 +162,55 @@ def re2_pattern(expression: str) -> str:
         else:
             out.append(char)
             i += 1
-    pattern = "".join(out)
+    pattern = "".join(out) + ")" * len(scopes[0])
     re.compile(pattern)
     return pattern
+
+
+def _quantifier(expression: str, i: int) -> tuple[str, int]:
+    """The repetition at ``expression[i]`` (``*``, ``+``, ``?`` or ``{n,m}``, lazy or
+    not) and where the expression goes on.
+
+    Raises:
+        re.error: a count over Go's 1000.
+    """
+    found = _REPEAT.match(expression, i)
+    if expression[i] == "{" and found is not None:
+        if any(n and int(n) > _MAX_REPEAT for n in found.groups()):
+            raise re.error(f"invalid repeat count: {found.group()}")
+        text, i = found.group(), found.end()
+    else:
+        text, i = expression[i], i + 1
+    if expression.startswith("?", i):
+        return text + "?", i + 1
+    return text, i
+
+
+def _group(expression: str, i: int) -> tuple[str, int, Opened]:
+    """The Python text of the group opening at ``expression[i]``, where the expression
+    goes on, and what it opened: a ``group`` to close at its ``)``, the ``scope`` of a
+    flag setting such as ``(?i)`` that lasts to the end of the group it is in (Go's
+    meaning; Python takes global flags at the start only), or ``none``.
+
+    Go's flags are ``i``, ``m``, ``s`` and ``U``; only ``i`` changes what a search finds
+    in a tag (no newlines; ungreedy or not, a match is a match), so the others are
+    read and dropped.
+    """
+    found = _FLAGS.match(expression, i)
+    if found is None:
+        if expression.startswith("(?(", i):
+            raise re.error("conditionals are not Go's regexp syntax")
+        return "(", i + 1, "group"  # a plain group, (?P<name>, or what re refuses
+    on, dash, off, end = found.group(1), found.group(2), found.group(3) or "", found.group(4)
+    if set(on + off) - set("imsU") or (not on and not dash and end == ")") \
+            or (dash and not off):
+        raise re.error(f"invalid or unsupported Perl syntax: {found.group()}")
+    if i == 0 and end == ")" and not dash and set(on) <= {"i"}:
+        return found.group(), found.end(), "none"  # Python's global flag at the start
+    flags = ("i" if "i" in on else "") + ("-i" if "i" in off else "")
+    if end == ":":
+        return f"(?{flags}:", found.end(), "group"
+    return (f"(?{flags}:", found.end(), "scope") if flags else ("", found.end(), "none")
 
 
 def _escape(expression: str, i: int, in_class: bool) -> tuple[str, int]:
@@ -152,6 +241,16 @@ def _escape(expression: str, i: int, in_class: bool) -> tuple[str, int]:
         return _code(chr(code)), close + 1
     if kind == "z" and not in_class:
         return "\\Z", i + 2
+    if kind in "01234567":
+        # Go: \0 and \1-\7 before another octal digit start an octal code of up to three
+        # digits (Python reads \12 as a backreference); \1-\7 alone is a backreference
+        digits = _OCTAL.match(expression, i + 1)
+        assert digits is not None
+        if kind != "0" and len(digits.group()) == 1:
+            raise re.error(f"invalid escape sequence: \\{kind} (no backreferences)")
+        return _code(chr(int(digits.group(), 8))), digits.end()
+    if kind.isascii() and kind.isalnum() and kind not in _GO_ESCAPES:
+        raise re.error(f"invalid escape sequence: \\{kind}")  # \u, \N, \e: Python's
     return expression[i:i + 2], i + 2
 
 

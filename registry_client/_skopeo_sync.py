@@ -136,12 +136,12 @@ def _registry(path: str | os.PathLike[str], line: int | None, name: str, entry: 
 
 # what Python's re reads and Go's regexp (RE2) refuses, outside a [...] class
 _NOT_RE2 = (
-    (re.compile(r"\\(?:[1-9]|Z)"), "backreferences and \\Z"),
+    (re.compile(r"\\(?:[89]|[1-7](?![0-7])|Z)"), "backreferences and \\Z"),
     (re.compile(r"\(\?(?:[=!>#]|<[=!]|P=)"),
      "lookaround, atomic groups, comments and named backreferences"),
     (re.compile(r"(?:[*+?]|\})\+"), "possessive quantifiers"),
 )
-_ESCAPE_OR_CLASS = re.compile(r"\\.|\[\^?\]?(?:\\.|\[:\w+:\]|[^\]])*\]", re.DOTALL)
+_ESCAPE_OR_CLASS = re.compile(r"\\[xpP]\{[^}]*\}|\\.|\[\^?\]?(?:\\.|\[:\w+:\]|[^\]])*\]", re.DOTALL)
 
 
 def go_regex(expression: str) -> str:

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from registry_client._re2 import re2_pattern
+from registry_client._skopeo_sync import go_regex
 
 TAGS = ["v1", "v2", "v10", "v1.0", "v1x0", "1.0", "latest", "a_b", "a1", "V3", "x-y", "v1."]
 
@@ -53,6 +54,18 @@ def matched(expression: str) -> list[str]:
     (r"^[^]v]", ["1.0", "latest", "a_b", "a1", "V3", "x-y"]),
     # Go reads {,n} as the text "{,n}", Python as {0,n}
     (r"^v{,2}1$", []),
+    # flags anywhere, for the rest of their group (Python: only at the start)
+    (r"^(?i)V1", ["v1", "v10", "v1.0", "v1x0", "v1."]),
+    (r"^v(?i)1", ["v1", "v10", "v1.0", "v1x0", "v1."]),
+    (r"^(?:x|(?i)V)3", ["V3"]),
+    (r"^(?i)v(?-i)3$", ["V3"]),
+    (r"^(?i:V)3", ["V3"]),
+    (r"^(?i)V(?-i:3)$", ["V3"]),
+    # ungreedy, multi-line and dot-all change nothing for a search in a tag
+    (r"(?U)^v1", ["v1", "v10", "v1.0", "v1x0", "v1."]),
+    (r"^(?sm)v1\.$", ["v1."]),
+    (r"^(?U:v+)1$", ["v1"]),
+    (r"^v{1000}", []),
 ])
 def test_go_regexp_finds_the_tags_skopeo_finds(expression: str, tags: list[str]) -> None:
     assert matched(expression) == tags
@@ -60,6 +73,9 @@ def test_go_regexp_finds_the_tags_skopeo_finds(expression: str, tags: list[str])
 
 @pytest.mark.parametrize("expression", [
     r"\p{Bogus}", r"\p", r"\p{L", r"[[:bogus:]]", r"\x{zz}", r"\x{110000}",
+    # Python's, not Go's: flags x and a, \u, conditionals, repeats over 1000, empty flags
+    r"(?x) ^v 1", r"(?a)^v1", r"^v(?x:1)", r"\u0076", r"[\u0076]", r"\N{DIGIT ONE}",
+    r"(v)?(?(1)1|x)", r"^v1|x{1001}", r"x{2,1001}", r"(?)v", r"(?i-)v", r"\e",
 ])
 def test_what_go_refuses_is_a_re_error(expression: str) -> None:
     with pytest.raises(re.error):
@@ -69,3 +85,22 @@ def test_what_go_refuses_is_a_re_error(expression: str) -> None:
 def test_plain_expressions_are_kept_as_written() -> None:
     for expression in (r"^v1\.\d+$", "(?i)^V", r"[\w.-]+", "(?P<x>v)1", r"\Av1$", "v1*?"):
         assert re2_pattern(expression) == expression
+
+
+@pytest.mark.parametrize(("expression", "tags"), [
+    (r"^v\p{Nd}+$", ["v1", "v2", "v10"]),  # a repeated \p{..} is no possessive quantifier
+    (r"^v\x{31}+$", ["v1"]),
+    (r"^\166\61$", ["v1"]),  # octal codes, as Go reads them (Python: a backreference)
+    (r"^v(?i)1|^L", ["v1", "v10", "v1.0", "v1x0", "latest", "v1."]),  # (?i) spans the |
+    (r"^*v1$", ["v1"]),  # Go repeats an anchor; Python only a group
+])
+def test_skopeo_s_regexes_find_what_go_finds(expression: str, tags: list[str]) -> None:
+    """Cases compared with Go 1.19's regexp.MatchString (skopeo 1.9.3's Go)."""
+    pattern = re.compile(go_regex(expression))
+    assert [t for t in TAGS if pattern.search(t)] == tags
+
+
+@pytest.mark.parametrize("expression", [r"^v\1", r"\8", r"a)b", r"(?i)(?i-)"])
+def test_what_go_refuses_in_a_sync_file_is_a_re_error(expression: str) -> None:
+    with pytest.raises(re.error):
+        go_regex(expression)
