@@ -64,6 +64,14 @@ def _check_status_line(first: bytes) -> None:
     raise httpcore.RemoteProtocolError(f"illegal status line: {bytearray(line)!r}")
 
 
+def _tls_failure(reason: str) -> ssl.SSLError:
+    """The SSLError OpenSSL raises for ``reason`` in a handshake (``WRONG_VERSION_NUMBER``:
+    the server's first bytes are no TLS; ``UNEXPECTED_EOF_WHILE_READING``: it hung up)."""
+    failure = ssl.SSLError(1, f"[SSL: {reason}] {reason.lower().replace('_', ' ')}")
+    failure.library, failure.reason = "SSL", reason
+    return failure
+
+
 class _Reader(asyncio.BufferedProtocol):
     """Receives a connection's bytes straight into a buffer of up to ``size`` bytes (a
     small one until a body the loop reads fills it: most answers are small, many
@@ -362,13 +370,27 @@ class BlockStream(httpcore.AsyncNetworkStream):
         timeout: float | None = None,
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
+        reader = self._reader
+        if reader.available or reader.eof:
+            # What the server sent before our hello (an SSH or SMTP greeting), or its
+            # hang-up, reached the plain reader: the handshake would never see it and wait
+            # out the timeout. OpenSSL's words for each, as the blocking flavour hears them.
+            self._transport.close()
+            raise httpcore.ConnectError(_tls_failure(
+                "WRONG_VERSION_NUMBER" if reader.available else "UNEXPECTED_EOF_WHILE_READING"))
         try:
             tls = await asyncio.wait_for(
-                loop.start_tls(self._transport, self._reader, ssl_context,
+                loop.start_tls(self._transport, reader, ssl_context,
                                server_hostname=server_hostname), timeout)
         except asyncio.TimeoutError as exc:
             self._transport.close()
             raise httpcore.ConnectTimeout(exc) from exc
+        except ConnectionResetError as exc:
+            self._transport.close()
+            if exc.errno is None:  # asyncio's word for a FIN in the handshake, not a reset
+                raise httpcore.ConnectError(_tls_failure("UNEXPECTED_EOF_WHILE_READING")) \
+                    from exc
+            raise httpcore.ConnectError(exc) from exc
         except (OSError, ssl.SSLError) as exc:  # SSLError is an OSError; said for the reader
             self._transport.close()
             raise httpcore.ConnectError(exc) from exc

@@ -406,3 +406,49 @@ async def test_an_answer_that_is_not_http_is_the_blocking_flavours_error_at_once
     assert str(failed.value) == str(caught.value)
     assert "not valid HTTP" in str(caught.value)
     assert len(connections) == 2  # one each
+
+
+def _greets(conn: socket.socket) -> None:
+    conn.sendall(b"SSH-2.0-OpenSSH_9.6p1\r\n")  # speaks first, as SSH and SMTP do
+    conn.settimeout(1)
+    with contextlib.suppress(OSError):
+        conn.recv(65536)
+
+
+def _hangs_up(conn: socket.socket) -> None:
+    conn.close()  # at once, before the client's hello
+
+
+def _hangs_up_after_the_hello(conn: socket.socket) -> None:
+    conn.settimeout(1)
+    with contextlib.suppress(OSError):
+        conn.recv(65536)
+    conn.shutdown(socket.SHUT_RDWR)  # a FIN: a TLS passthrough with no backend
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("handle", [_greets, _hangs_up, _hangs_up_after_the_hello],
+                         ids=["greets-first", "hangs-up", "hangs-up-after-hello"])
+async def test_https_to_a_server_that_is_no_tls_fails_at_once_as_in_the_blocking_flavour(
+    handle: Callable[[socket.socket], None],
+) -> None:
+    """What the server sent (or its hang-up) before the TLS handshake began was lost to
+    the handshake, which then waited for the whole connect timeout; a FIN during the
+    handshake read as "connection reset". Both now fail as the blocking flavour does."""
+    with tcp_server(handle) as port:
+        requester = AsyncRequester(f"127.0.0.1:{port}", NullAuthenticator(), verify=False,
+                                   retries=0, timeout=(3, 3))
+        started = time.monotonic()
+        try:
+            with pytest.raises(RegistryError) as failed:
+                await requester.send_request(Request("GET", "app/tags/list"))
+        finally:
+            await requester.aclose()
+        elapsed = time.monotonic() - started
+        blocking = Requester(f"127.0.0.1:{port}", NullAuthenticator(), verify=False,
+                             retries=0, timeout=(3, 3))
+        with pytest.raises(RegistryError) as caught:
+            blocking.send_request(Request("GET", "app/tags/list"))
+    assert elapsed < 2  # not the connect timeout
+    assert type(failed.value) is type(caught.value) is RegistrySSLError
+    assert str(failed.value) == str(caught.value)
