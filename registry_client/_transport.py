@@ -82,7 +82,8 @@ class EnvSettings:
 
     ``proxies`` and ``verify`` (the caller's) win; otherwise, when ``session`` trusts
     the environment (requests' default), HTTP(S)_PROXY / NO_PROXY and
-    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE apply, exactly as for a plain ``requests.get``.
+    REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE apply, exactly as for a plain ``requests.get``
+    -- then SSL_CERT_FILE / SSL_CERT_DIR, as Go's tools and httpx read them.
     """
 
     def __init__(self, session: requests.Session, proxies: Mapping[str, str],
@@ -117,6 +118,11 @@ class EnvSettings:
             verify = merged["verify"]
             if isinstance(verify, os.PathLike):
                 verify = os.fspath(verify)
+            if verify in (True, None) and self._session.trust_env:
+                # after requests' REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, OpenSSL's own
+                # variables, which Go (docker, crane, skopeo) and httpx read too
+                verify = (os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")
+                          or verify)
             proxies = dict(merged["proxies"])
             if not self._proxies and is_loopback(parts.netloc):
                 # as Go's ProxyFromEnvironment (docker, crane, skopeo): HTTP(S)_PROXY is
@@ -127,7 +133,8 @@ class EnvSettings:
                 # requests would raise a bare OSError for this, deep inside the send
                 raise RegistrySSLError(
                     f"the CA bundle {verify!r} for {parts.netloc} does not exist "
-                    "(from verify= or REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE)"
+                    "(from verify=, REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE or SSL_CERT_FILE / "
+                    "SSL_CERT_DIR)"
                 )
             self._found[key] = found
         return found

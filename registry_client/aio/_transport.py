@@ -502,7 +502,7 @@ class CAOnFirstUse(ssl.SSLContext):
     """A client TLS context whose CA bundle is loaded at the first handshake, not when
     the client is made: loading one takes tens of milliseconds of the event loop, which
     a plain-HTTP registry never needs. ``cafile`` / ``capath``: the bundle to trust
-    (neither: httpx's default, ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` or certifi's)."""
+    (neither: certifi's, as requests trusts by default)."""
 
     def __new__(cls, cafile: str | None = None, capath: str | None = None) -> CAOnFirstUse:
         return super().__new__(cls, ssl.PROTOCOL_TLS_CLIENT)
@@ -516,12 +516,11 @@ class CAOnFirstUse(ssl.SSLContext):
             return
         cafile, capath = self.cafile, self.capath
         if cafile is None and capath is None:
-            cafile = os.environ.get("SSL_CERT_FILE") or None
-            capath = None if cafile else os.environ.get("SSL_CERT_DIR") or None
-            if cafile is None and capath is None:
-                import certifi  # httpx's own dependency
+            # (SSL_CERT_FILE / SSL_CERT_DIR are read with the other variables, for both
+            # flavours: EnvSettings)
+            import certifi  # httpx's own dependency; requests' default bundle too
 
-                cafile = certifi.where()
+            cafile = certifi.where()
         self.load_verify_locations(cafile=cafile, capath=capath)
         self.loaded = True
 

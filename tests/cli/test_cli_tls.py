@@ -122,6 +122,32 @@ def test_a_callers_session_keeps_its_tls_setting(tls_registry: str, tmp_path: Pa
     Registry(tls_registry, session=session, retries=0).ping()
 
 
+def test_ssl_cert_file_is_trusted_by_the_cli_and_both_library_flavours(
+    cli: CliRunner, tls_registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SSL_CERT_FILE names the CA for crane and skopeo (Go) and for httpx; the blocking
+    flavour trusted it only through REQUESTS_CA_BUNDLE, the asyncio one did."""
+    cert = str(tmp_path / "cert.pem")
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", cert)
+    listed = cli("catalog", f"https://{tls_registry}")
+    assert (listed.returncode, listed.stderr) == (0, b"")
+    from registry_client import Registry
+
+    Registry(tls_registry, retries=0).ping()
+    pytest.importorskip("httpx")
+    import asyncio
+
+    from registry_client.aio import AsyncRegistry
+
+    async def ping() -> None:
+        async with AsyncRegistry(tls_registry, retries=0) as reg:
+            await reg.ping()
+
+    asyncio.run(ping())
+
+
 def test_https_to_a_plain_http_registry_says_so(anon_registry: object) -> None:
     from registry_client import Registry, RegistrySSLError
     from registry_client.testing import LocalRegistry

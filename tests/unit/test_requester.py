@@ -1115,6 +1115,30 @@ def test_proxy_and_ca_bundle_come_from_the_environment(
         ("http://proxy.example:3128", str(bundle))] * 2
 
 
+@pytest.mark.parametrize("variable", ["SSL_CERT_FILE", "SSL_CERT_DIR"])
+def test_ssl_cert_file_and_dir_name_the_ca_bundle_when_requests_variables_do_not(
+    variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """OpenSSL's (and Go's: crane, skopeo) variables, after requests' own; the asyncio
+    flavour reads the same settings."""
+    bundle = tmp_path / ("ca.pem" if variable == "SSL_CERT_FILE" else "certs")
+    bundle.mkdir() if variable == "SSL_CERT_DIR" else bundle.write_text("")
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, str(bundle))
+    reg, rec = _recording_registry()
+    reg.ping()
+    assert rec.seen[-1][2] == str(bundle)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "requests.pem"))
+    (tmp_path / "requests.pem").write_text("")
+    reg, rec = _recording_registry()
+    reg.ping()
+    assert rec.seen[-1][2] == str(tmp_path / "requests.pem")  # requests' own comes first
+    reg, rec = _recording_registry(verify=False)
+    reg.ping()
+    assert rec.seen[-1][2] is False
+
+
 def test_no_proxy_and_explicit_settings_win_over_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
