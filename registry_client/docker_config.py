@@ -161,7 +161,11 @@ def _failure(out: subprocess.CompletedProcess[bytes]) -> str:
 
 
 def _from_auths(auths: dict[str, Any], domain: str) -> DockerCredentials | None:
-    for key, entry in auths.items():
+    # docker's order: the key it writes (host, or Hub's https://index.docker.io/v1/),
+    # then older spellings of the same host (https://host, https://host/v1/...)
+    exact = [k for k in (server_key(domain), domain) if k in auths]
+    for key in dict.fromkeys([*exact, *auths]):
+        entry = auths[key]
         if _normalise(key) != domain or not isinstance(entry, dict):
             continue
         identity = entry.get("identitytoken")
@@ -195,7 +199,9 @@ def credentials_for(
 ) -> DockerCredentials | None:
     """The credentials docker would use for ``domain``, or None (anonymous).
 
-    Looks in ``credHelpers`` (per registry), then ``auths``, then ``credsStore``. A
+    As docker (and crane) look: ``credHelpers`` (per registry), else ``credsStore``
+    (the file's ``auths`` then hold no credentials), else ``auths`` -- its key for the
+    host first, then older spellings of it (``https://host``). A
     credential helper that fails (not installed, or an answer other than "credentials
     not found") is logged as a warning and the lookup gives None, unless ``strict``.
 
@@ -210,15 +216,11 @@ def credentials_for(
         for key, helper in helpers.items():
             if _normalise(key) == domain and isinstance(helper, str):
                 return _from_helper(helper, domain, strict)
-    auths = doc.get("auths")
-    if isinstance(auths, dict):
-        found = _from_auths(auths, domain)
-        if found is not None:
-            return found
     store = doc.get("credsStore")
     if isinstance(store, str) and store:
         return _from_helper(store, domain, strict)
-    return None
+    auths = doc.get("auths")
+    return _from_auths(auths, domain) if isinstance(auths, dict) else None
 
 
 def authenticator_for(domain: str, path: Path | None = None) -> TokenAuthenticator:

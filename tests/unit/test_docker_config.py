@@ -50,6 +50,43 @@ def test_a_helper_with_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert found is not None and (found.username, found.password) == ("u", "s3cret")
 
 
+def test_with_a_creds_store_the_files_auths_hold_no_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """docker (and crane, with docker's config code) asks credsStore and never reads a
+    leftover auths password once a store is set."""
+    _helper(tmp_path, "kc", '{"ServerURL": "registry.example", "Username": "u", '
+                            '"Secret": "from-store"}')
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    config = tmp_path / "config.json"
+    old = base64.b64encode(b"u:stale").decode()
+    config.write_text(json.dumps({"credsStore": "kc",
+                                  "auths": {"registry.example": {"auth": old}}}))
+    found = credentials_for("registry.example", config)
+    assert found is not None and found.password == "from-store"
+
+
+@pytest.mark.parametrize("host", ["registry.example.com", "docker.io"])
+def test_the_exact_key_wins_over_an_old_spelling_of_the_same_host(
+    tmp_path: Path, host: str,
+) -> None:
+    """docker looks up the key it writes first, older spellings (https://host,
+    https://host/v1/) only when it is missing -- whatever order the file lists them."""
+    exact = server_key(host)
+    legacy = f"https://{host}" if host != "docker.io" else "https://docker.io"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"auths": {
+        legacy: {"auth": base64.b64encode(b"u:old").decode()},
+        exact: {"auth": base64.b64encode(b"u:new").decode()},
+    }}))
+    found = credentials_for(host, config)
+    assert found is not None and found.password == "new"
+    config.write_text(json.dumps({"auths": {
+        legacy: {"auth": base64.b64encode(b"u:old").decode()}}}))
+    found = credentials_for(host, config)
+    assert found is not None and found.password == "old"
+
+
 @pytest.mark.parametrize("auth", ["!!!!", "bm90LWEtcGFpcg==", "dXNlcjpwYXNz!!", "%%%"])
 def test_an_auth_that_is_not_base64_of_user_colon_password_is_ignored_with_a_warning(
     tmp_path: Path, auth: str, caplog: pytest.LogCaptureFixture,
