@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from registry_client import ImageReference, Repository
 
-from ._context import Context, UsageError
+from ._context import Context, UsageError, utf8_text
 from ._parser import Parser, add_verb
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def key_values(items: list[str], flag: str = "--annotation") -> dict[str, str]:
     """``KEY=VALUE`` flag values as a dict (a later key wins); UsageError naming ``flag``."""
     result: dict[str, str] = {}
     for item in items:
-        key, sep, value = item.partition("=")
+        key, sep, value = utf8_text(item, flag).partition("=")
         if not sep or not key:
             raise UsageError(f"{flag} {item!r}: want KEY=VALUE")
         result[key] = value

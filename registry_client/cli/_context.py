@@ -141,6 +141,17 @@ class UsageError(Exception):
     """The command line is wrong (exit status 2)."""
 
 
+def utf8_text(value: str, flag: str) -> str:
+    """``value`` (a flag's, or read from stdin) if it is UTF-8 text; UsageError naming
+    ``flag`` if it held bytes that are not (Python keeps them as lone surrogates, which
+    no JSON document or HTTP header can carry)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{flag}: not valid UTF-8 text") from None
+    return value
+
+
 class Context:
     """One CLI run: the parsed flags, the credentials and the registries it opened."""
 
@@ -195,7 +206,12 @@ class Context:
             password = password.removesuffix("\n").removesuffix("\r")
             if not password:
                 raise UsageError("--password-stdin: nothing was read from standard input")
+            utf8_text(password, "--password-stdin")
+        elif password is not None:
+            utf8_text(password, "--password")
         username: str | None = args.username
+        if username is not None:
+            utf8_text(username, "--username")
         self._credentials_from = "--username/--password"
         if username is not None or password is not None:
             username = username if username is not None else os.environ.get(ENV_USERNAME)
@@ -214,6 +230,8 @@ class Context:
                 return None
             if username is None or password is None:
                 raise UsageError(f"set both ${ENV_USERNAME} and ${ENV_PASSWORD}, or neither")
+            utf8_text(username, f"${ENV_USERNAME}")
+            utf8_text(password, f"${ENV_PASSWORD}")
             self._credentials_from = f"${ENV_USERNAME}/${ENV_PASSWORD}"
         self.redactor.add(password)
         return username, password
@@ -257,6 +275,8 @@ class Context:
             password = self.stdin.readline().removesuffix("\n").removesuffix("\r")
             if not password:
                 raise UsageError(f"{flag} {username}: nothing was read from standard input")
+        utf8_text(value, flag)
+        utf8_text(password, flag)
         self.redactor.add(password)
         return username, password
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from registry_client import ImageReference, Repository
 
 from ._artifacts import key_values
-from ._context import DEFAULT_TAG, Context, UsageError
+from ._context import DEFAULT_TAG, Context, UsageError, utf8_text
 from ._parser import Parser, add_verb
 from ._transfer import _report  # how every image verb prints its image: written once
 
@@ -146,11 +146,11 @@ def _target(ctx: Context, *sources: tuple[str, str]) -> tuple[Repository, str, l
     return ctx.repository(new), new.tag or DEFAULT_TAG, read
 
 
-def _words(values: list[str] | None) -> list[str] | None:
+def _words(values: list[str] | None, flag: str) -> list[str] | None:
     """``--entrypoint a,b --entrypoint c`` as ``["a", "b", "c"]`` (crane's string lists)."""
     if values is None:
         return None
-    return [w for v in values for w in v.split(",") if w]
+    return [w for v in values for w in utf8_text(v, flag).split(",") if w]
 
 
 # -- verbs --------------------------------------------------------------------------------
@@ -178,15 +178,17 @@ def run_mutate(ctx: Context) -> int:
     except ValueError as exc:
         raise UsageError(f"--created: {exc}") from None
     try:  # before any request, as --created
-        ports = [_port(p) for p in _words(args.exposed_ports) or ()] or None
+        ports = [_port(p) for p in _words(args.exposed_ports, "--exposed-ports") or ()] or None
     except ValueError as exc:
         raise UsageError(f"--exposed-ports: {str(exc).removeprefix('exposed_ports: ')}"
                          ) from None
     repo, tag, (reference,) = _target(ctx, ("REFERENCE", args.reference))
     image = mutate.config(
         repo, reference, tag=tag, labels=key_values(args.label, "--label") or None,
-        env=key_values(args.env, "--env") or None, entrypoint=_words(args.entrypoint),
-        cmd=_words(args.cmd), user=args.config_user, workdir=args.workdir,
+        env=key_values(args.env, "--env") or None,
+        entrypoint=_words(args.entrypoint, "--entrypoint"), cmd=_words(args.cmd, "--cmd"),
+        user=args.config_user and utf8_text(args.config_user, "--user"),
+        workdir=args.workdir and utf8_text(args.workdir, "--workdir"),
         exposed_ports=ports, annotations=key_values(args.annotation) or None,
         created=created, platform=ctx.platform)
     return _report(ctx, image)

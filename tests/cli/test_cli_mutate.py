@@ -190,6 +190,32 @@ def test_a_layer_that_is_no_tar_fails_before_anything_is_pushed(
     assert "bad" not in json.dumps(tags)
 
 
+@pytest.mark.parametrize(("flags", "named"), [
+    (["--label", "k=v\udce9"], "--label"), (["--env", "K=v\udce9"], "--env"),
+    (["--annotation", "k=\udce9"], "--annotation"), (["--cmd", "a,\udce9"], "--cmd"),
+    (["--entrypoint", "\udce9"], "--entrypoint"), (["--workdir", "/\udce9"], "--workdir"),
+    (["--user", "\udce9"], "--user"),
+])
+def test_bytes_that_are_no_utf8_in_a_flag_are_a_usage_error_naming_it(
+    capsys: pytest.CaptureFixture[str], flags: list[str], named: str,
+) -> None:
+    """A shell passes such bytes (Python keeps them as surrogates); no config JSON can
+    hold them: exit 2 naming the flag, not a codec error, before any request."""
+    assert main(["mutate", "127.0.0.1:9/app:1", *flags, "-t", "127.0.0.1:9/app:2",
+                 "--retry-times", "0", "--timeout", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert f"{named}: not valid UTF-8 text" in err and "codec" not in err
+
+
+def test_a_username_or_password_that_is_no_utf8_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["ls", "127.0.0.1:9/app", "-u", "al\udce9", "--password", "x"]) == 2
+    assert "--username: not valid UTF-8 text" in capsys.readouterr().err
+    assert main(["ls", "127.0.0.1:9/app", "-u", "alice", "--password", "p\udce9"]) == 2
+    assert "--password: not valid UTF-8 text" in capsys.readouterr().err
+
+
 class Terminal(io.StringIO):
     """A stdout that claims to be a terminal."""
 
