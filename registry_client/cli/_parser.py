@@ -154,14 +154,18 @@ def global_flags(suppress: bool) -> Parser:
     return parent
 
 
+_MAX_SECONDS = 1_000_000.0  # 11.5 days: beyond, the clock's arithmetic overflows time_t
+
+
 def _seconds(text: str) -> float:
-    """``--timeout``'s value: seconds, a number above zero."""
+    """``--timeout``'s value: seconds, a number above zero (and at most ~11 days)."""
     try:
         value = float(text)
     except ValueError:
         value = 0.0
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"want seconds above zero, not {text!r}")
+    if not 0 < value <= _MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"want seconds above zero and at most {_MAX_SECONDS:.0f}, not {text!r}")
     return value
 
 

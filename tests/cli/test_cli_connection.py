@@ -73,7 +73,7 @@ def test_plain_http_to_a_port_that_hangs_up_suggests_dropping_plain_http(
     assert "drop --plain-http" in err and "protocol=" not in err
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "nan", "1e10"])
 def test_a_timeout_that_is_not_seconds_is_a_usage_error(
     value: str, capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
 ) -> None:
