@@ -62,6 +62,7 @@ _CLI_WORDS = (
     (TIMEOUT_HINT, "raise --timeout for a slow registry"),
     (HTTPS_PORT_HINT, "is it an HTTPS port? drop --plain-http"),
     ("drop protocol='http' (--plain-http)", "drop --plain-http"),
+    ("choose one with platform=", "choose one with --platform"),
 )
 # A reference's own http:// or https:// wins over every flag: the advice for its host
 # names the scheme to write instead.

@@ -70,7 +70,7 @@ def test_pull_docker_archive_of_an_index_wants_a_platform(
     refused = cli("pull", f"{where}:multi", str(archive), "--format", "docker-archive",
                   "--plain-http")
     assert refused.returncode == 1
-    assert b"choose one" in refused.stderr
+    assert b"choose one with --platform" in refused.stderr  # the flag, not platform=
     ok(cli("pull", f"{where}:multi", str(archive), "--format", "docker-archive",
            "--platform", "linux/arm64", "--plain-http"))
     assert tarfile.is_tarfile(archive)
