@@ -310,7 +310,8 @@ def _copy_all_tags(ctx: Context) -> int:
                       **ctx.jobs_option())
     for tag in kept:
         ctx.error_line(f"kept (--no-clobber): {dst.name}:{tag}")
-    return _report_sync(ctx, result)
+    return _report_sync(ctx, result,
+                        kept=[f"{dst.name}:{t}" for t in kept] if ctx.args.no_clobber else None)
 
 
 def _tags_of(repo: Repository) -> set[str]:
@@ -331,11 +332,12 @@ def _digest_of(repo: Repository, tag: str) -> str | None:
         return None
 
 
-def _report_sync(ctx: Context, result: SyncResult) -> int:
+def _report_sync(ctx: Context, result: SyncResult, *, kept: list[str] | None = None) -> int:
     """Plans (dry run) or copied images on stdout, one error line per failure; 1 if any.
 
     With ``--json``, ``sync`` and ``copy --all-tags`` print one object, dry run or
-    not: ``copied``, ``planned``, ``failed`` and ``vanished``.
+    not: ``copied``, ``planned``, ``failed``, ``vanished``, ``present``, ``journaled``,
+    and for ``copy --all-tags --no-clobber`` ``kept`` (the target tags left alone).
     """
     plans = [r for r in result.copied if isinstance(r, registry_client.CopyPlan)]
     images = [r for r in result.copied if isinstance(r, registry_client.Image)]
@@ -347,6 +349,7 @@ def _report_sync(ctx: Context, result: SyncResult) -> int:
             "vanished": list(result.vanished),
             "present": list(result.present),
             "journaled": list(result.journaled),
+            **({"kept": kept} if kept is not None else {}),
         })
     elif plans:
         _print_plans(ctx, plans)

@@ -295,6 +295,11 @@ def test_copy_all_tags_no_clobber_copies_only_the_tags_the_destination_lacks(
                 f"{dest}-fresh")
     assert fresh.returncode == 0, fresh.stderr
     assert len(fresh.stdout.decode().splitlines()) == 2 and fresh.stderr == b""
+    # --json names the kept tags too: "nothing to do" and "kept back" differ
+    again = cli("copy", "-a", "-n", f"{anon_registry.host}/{unique_repository}", dest,
+                "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["kept"] == [f"{dest}:1.0", f"{dest}:2.0"]
 
 
 # -- skopeo's docker:// transport ------------------------------------------------------------
