@@ -152,7 +152,9 @@ def connection_failure(
     if gai is not None or has(types.dns):
         why = getattr(gai, "strerror", None)
         return "dns", "name resolution failed" + (f" ({why})" if why else "")
-    if has(types.connect_timeout):
+    if has(types.connect_timeout) or has(
+            lambda e: isinstance(e, TimeoutError) and "handshake" in str(e)):
+        # (a TLS handshake runs under the connect timeout; urllib3 calls it a read timeout)
         return "connect-timeout", "connect timed out"
     if has(types.read_timeout) or has(of(socket.timeout, TimeoutError)):
         return "read-timeout", "read timed out"

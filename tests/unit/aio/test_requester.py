@@ -452,3 +452,29 @@ async def test_https_to_a_server_that_is_no_tls_fails_at_once_as_in_the_blocking
     assert elapsed < 2  # not the connect timeout
     assert type(failed.value) is type(caught.value) is RegistrySSLError
     assert str(failed.value) == str(caught.value)
+
+
+@pytest.mark.anyio
+async def test_a_tls_handshake_never_answered_is_a_connect_timeout_in_both_flavours() -> None:
+    """The handshake runs under the connect timeout; urllib3 reports it as a read
+    timeout, and the blocking message named the read timeout (3 s) for a 1 s wait."""
+    def silent(conn: socket.socket) -> None:
+        conn.settimeout(2)
+        with contextlib.suppress(OSError):
+            while conn.recv(65536):  # the hello, never answered; then the client's hang-up
+                pass
+
+    with tcp_server(silent) as port:
+        requester = AsyncRequester(f"127.0.0.1:{port}", NullAuthenticator(), verify=False,
+                                   retries=0, timeout=(0.5, 3))
+        try:
+            with pytest.raises(RegistryUnavailableError) as failed:
+                await requester.send_request(Request("GET", "app/tags/list"))
+        finally:
+            await requester.aclose()
+        blocking = Requester(f"127.0.0.1:{port}", NullAuthenticator(), verify=False,
+                             retries=0, timeout=(0.5, 3))
+        with pytest.raises(RegistryUnavailableError) as caught:
+            blocking.send_request(Request("GET", "app/tags/list"))
+    assert str(failed.value) == str(caught.value)
+    assert "connect timed out" in str(caught.value) and "0.5 s" in str(caught.value)
