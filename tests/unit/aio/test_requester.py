@@ -364,6 +364,25 @@ async def test_a_refused_proxy_is_named_as_the_proxy_as_the_blocking_api_names_i
     assert "proxy" in messages[1] and "is a registry listening" not in messages[1]
 
 
+async def _both_flavours_fail(
+    port: int, **kw: Any,
+) -> tuple[RegistryError, RegistryError, float]:
+    """``(asyncio's error, the blocking flavour's, seconds asyncio took)`` for one GET
+    to the loopback ``port`` with the requesters' options ``kw``."""
+    requester = AsyncRequester(f"127.0.0.1:{port}", NullAuthenticator(), **kw)
+    started = time.monotonic()
+    try:
+        with pytest.raises(RegistryError) as failed:
+            await requester.send_request(Request("GET", "app/tags/list"))
+    finally:
+        await requester.aclose()
+    elapsed = time.monotonic() - started
+    blocking = Requester(f"127.0.0.1:{port}", NullAuthenticator(), **kw)
+    with pytest.raises(RegistryError) as caught:
+        blocking.send_request(Request("GET", "app/tags/list"))
+    return failed.value, caught.value, elapsed
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize(("answer", "close"), [
     (b"HELLO THERE\r\n\r\n", True),
@@ -388,23 +407,12 @@ async def test_an_answer_that_is_not_http_is_the_blocking_flavours_error_at_once
                 conn.recv(65536)
 
     with tcp_server(handle) as port:
-        requester = AsyncRequester(f"127.0.0.1:{port}", NullAuthenticator(), protocol="http",
-                                   retries=2, backoff=0.0, timeout=(2, 2))
-        started = time.monotonic()
-        try:
-            with pytest.raises(RegistryError) as failed:
-                await requester.send_request(Request("GET", "app/tags/list"))
-        finally:
-            await requester.aclose()
-        elapsed = time.monotonic() - started
-        blocking = Requester(f"127.0.0.1:{port}", NullAuthenticator(), protocol="http",
-                             retries=2, backoff=0.0, timeout=(2, 2))
-        with pytest.raises(RegistryResponseError) as caught:
-            blocking.send_request(Request("GET", "app/tags/list"))
-    assert type(failed.value) is RegistryResponseError
+        failed, caught, elapsed = await _both_flavours_fail(
+            port, protocol="http", retries=2, backoff=0.0, timeout=(2, 2))
+    assert type(failed) is type(caught) is RegistryResponseError
     assert elapsed < 1  # not a read timeout
-    assert str(failed.value) == str(caught.value)
-    assert "not valid HTTP" in str(caught.value)
+    assert str(failed) == str(caught)
+    assert "not valid HTTP" in str(caught)
     assert len(connections) == 2  # one each
 
 
@@ -416,7 +424,11 @@ def _greets(conn: socket.socket) -> None:
 
 
 def _hangs_up(conn: socket.socket) -> None:
-    conn.close()  # at once, before the client's hello
+    conn.shutdown(socket.SHUT_WR)  # a FIN at once, before the client's hello...
+    conn.settimeout(1)
+    with contextlib.suppress(OSError):
+        while conn.recv(65536):  # ...still reading: a close now would be a reset (RST)
+            pass
 
 
 def _hangs_up_after_the_hello(conn: socket.socket) -> None:
@@ -436,22 +448,11 @@ async def test_https_to_a_server_that_is_no_tls_fails_at_once_as_in_the_blocking
     the handshake, which then waited for the whole connect timeout; a FIN during the
     handshake read as "connection reset". Both now fail as the blocking flavour does."""
     with tcp_server(handle) as port:
-        requester = AsyncRequester(f"127.0.0.1:{port}", NullAuthenticator(), verify=False,
-                                   retries=0, timeout=(3, 3))
-        started = time.monotonic()
-        try:
-            with pytest.raises(RegistryError) as failed:
-                await requester.send_request(Request("GET", "app/tags/list"))
-        finally:
-            await requester.aclose()
-        elapsed = time.monotonic() - started
-        blocking = Requester(f"127.0.0.1:{port}", NullAuthenticator(), verify=False,
-                             retries=0, timeout=(3, 3))
-        with pytest.raises(RegistryError) as caught:
-            blocking.send_request(Request("GET", "app/tags/list"))
+        failed, caught, elapsed = await _both_flavours_fail(
+            port, verify=False, retries=0, timeout=(3, 3))
     assert elapsed < 2  # not the connect timeout
-    assert type(failed.value) is type(caught.value) is RegistrySSLError
-    assert str(failed.value) == str(caught.value)
+    assert type(failed) is type(caught) is RegistrySSLError
+    assert str(failed) == str(caught)
 
 
 @pytest.mark.anyio
@@ -465,16 +466,8 @@ async def test_a_tls_handshake_never_answered_is_a_connect_timeout_in_both_flavo
                 pass
 
     with tcp_server(silent) as port:
-        requester = AsyncRequester(f"127.0.0.1:{port}", NullAuthenticator(), verify=False,
-                                   retries=0, timeout=(0.5, 3))
-        try:
-            with pytest.raises(RegistryUnavailableError) as failed:
-                await requester.send_request(Request("GET", "app/tags/list"))
-        finally:
-            await requester.aclose()
-        blocking = Requester(f"127.0.0.1:{port}", NullAuthenticator(), verify=False,
-                             retries=0, timeout=(0.5, 3))
-        with pytest.raises(RegistryUnavailableError) as caught:
-            blocking.send_request(Request("GET", "app/tags/list"))
-    assert str(failed.value) == str(caught.value)
-    assert "connect timed out" in str(caught.value) and "0.5 s" in str(caught.value)
+        failed, caught, _ = await _both_flavours_fail(
+            port, verify=False, retries=0, timeout=(0.5, 3))
+    assert type(failed) is type(caught) is RegistryUnavailableError
+    assert str(failed) == str(caught)
+    assert "connect timed out" in str(caught) and "0.5 s" in str(caught)
