@@ -538,8 +538,8 @@ def test_verify_false_and_plain_http_warn_once_per_host(
 
 
 def test_default_requests_ask_for_verification(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
     reg, adapter = _mock_registry()
     adapter.register_uri("GET", "https://registry.example/v2/", json={})
     reg.ping()
