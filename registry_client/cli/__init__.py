@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import gc
 import io
-import os
 import sys
 import traceback
 import warnings
@@ -28,7 +27,7 @@ from registry_client._text import printable, printable_lines
 
 from ._context import Context, UsageError, in_cli_words
 from ._log import Redactor, install_logging, remove_logging
-from ._parser import PROG
+from ._parser import EXIT_CLOSED_STDOUT, PROG, quiet_stdout
 from ._verbs import build_parser
 
 __all__ = ["main", "run"]
@@ -37,8 +36,6 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-# 128 + SIGPIPE: a shell's status for crane or coreutils cut short by `| head`
-EXIT_CLOSED_STDOUT = 141
 # -o names for standard output itself: a broken pipe there is the quiet 141 too
 _STDOUT_NAMES = frozenset({"-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"})
 def _one_line(text: str) -> str:
@@ -136,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             _report(redactor, verbose, _describe(exc))
             return EXIT_FAILED
         # The reader went away (``registry-client blob ... | head``): stop quietly.
-        _quiet_stdout()
+        quiet_stdout()
         return EXIT_CLOSED_STDOUT
     except KeyboardInterrupt:
         _report(redactor, verbose, "interrupted")
@@ -171,15 +168,8 @@ def _flush_stdout() -> bool:
     try:
         sys.stdout.flush()
     except BrokenPipeError:
-        _quiet_stdout()
+        quiet_stdout()
         return False
     return True
 
-
-def _quiet_stdout() -> None:
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
 

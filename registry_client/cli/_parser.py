@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from registry_client import __version__
 
 if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
     from ._context import Context
 
 __all__ = ["DESCRIPTION", "EPILOG", "PROG", "Parser", "add_verb", "at_least", "global_flags",
@@ -67,6 +71,20 @@ examples:
   registry-client blob localhost:5000/app@sha256:... > layer.tar.gz"""
 
 
+# 128 + SIGPIPE: a shell's status for crane or coreutils cut short by `| head`
+EXIT_CLOSED_STDOUT = 141
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null once its reader has gone, so the interpreter's last
+    flush at exit finds no broken pipe to complain of."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line on stderr (exit status 2).
 
@@ -82,6 +100,24 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """Print ``prog: error: message`` and a hint to ``--help``, then exit 2."""
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        """argparse's writer (help, usage, version, errors): help and version go to
+        stdout, and a stdout that is closed (``>&-``: argparse would fall back to stderr)
+        or whose reader has gone (``| head -0``: argparse would ignore it) is the quiet
+        exit 141, as for every other output."""
+        if not message:
+            return
+        if file is None:  # help, usage, version: sys.stdout, which is None when closed
+            raise SystemExit(EXIT_CLOSED_STDOUT)
+        try:
+            file.write(message)
+            flush = getattr(file, "flush", None)
+            if flush is not None:
+                flush()
+        except BrokenPipeError:
+            quiet_stdout()
+            raise SystemExit(EXIT_CLOSED_STDOUT) from None
 
 
 def global_flags(suppress: bool) -> Parser:

@@ -132,6 +132,18 @@ def test_a_failure_with_a_closed_stdout_descriptor_keeps_its_status(
     assert line.startswith("registry-client: error:") and "404" in line
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["ls", "--help"]])
+@pytest.mark.parametrize("closed", ["pipe", "descriptor"])
+def test_help_and_version_to_a_closed_stdout_are_a_quiet_sigpipe_exit(
+    argv: list[str], closed: str, tmp_path: Path, docker_config_dir: Path,
+) -> None:
+    """argparse writes help to stderr when stdout is closed, and swallows a broken pipe;
+    like every other output, it is the quiet 141 (docs/cli.md, coreutils' --help)."""
+    run = run_with_closed_stdout if closed == "pipe" else run_with_stdout_fd_closed
+    result = run(*argv, cwd=tmp_path, docker_config_dir=docker_config_dir)
+    assert (result.returncode, result.stderr) == (EXIT_SIGPIPE, b"")
+
+
 @pytest.mark.parametrize(
     "args",
     [["ls", "localhost:5000/app", "--dig"], ["ls", "localhost:5000/app", "--plain"],
