@@ -188,7 +188,7 @@ class Context:
     # -- flags ---------------------------------------------------------------------------
     @staticmethod
     def _parse_platform(value: str | None) -> Platform | None:
-        if value is None:
+        if value is None or value.lower() == "all":  # crane's "all": every platform
             return None
         try:
             return models.Platform.parse(value)

@@ -170,7 +170,7 @@ def global_flags(suppress: bool) -> Parser:
     group.add_argument(
         "--platform", metavar="OS/ARCH[/VARIANT][:OSVERSION]", default=default(None),
         help="pick this platform of a multi-platform image (linux/amd64, linux/arm64/v8, "
-        "windows/amd64:10.0.17763 as crane)",
+        "windows/amd64:10.0.17763 as crane; all: every platform, the default)",
     )
     group.add_argument(
         "--json", action="store_true", default=default(False),

@@ -62,6 +62,18 @@ def test_copy_platform_puts_only_that_platforms_manifest_on_the_target(
     assert _has(target_registry, f"{unique_repository}-kept", index.digest) is None
 
 
+def test_platform_all_is_every_platform_as_in_crane(
+    cli: CliRunner, anon_registry: LocalRegistry, target_registry: LocalRegistry,
+    unique_repository: str,
+) -> None:
+    index = seed_image(anon_registry, unique_repository, "1.0",
+                       platforms=["linux/amd64", "linux/arm64"])
+    copied = cli("copy", f"{anon_registry.host}/{unique_repository}:1.0",
+                 f"{target_registry.host}/{unique_repository}:all", "--platform", "all")
+    assert copied.returncode == 0, copied.stderr
+    assert _has(target_registry, unique_repository, "all") == index.digest
+
+
 def test_copy_platform_refusals(
     cli: CliRunner, anon_registry: LocalRegistry, target_registry: LocalRegistry,
     unique_repository: str,
