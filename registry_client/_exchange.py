@@ -165,7 +165,7 @@ class TransmitError(Exception):
             ``reset``, ``broken-pipe``, ``proxy``, ``broken``, ``other``), or
             ``tls`` (the TLS handshake: ``words`` is ``_transport.tls_reason``), or
             ``url`` (a URL the registry sent, a redirect's ``Location``, is unusable:
-            ``words`` is the parser's message), or ``malformed`` (the answer is not
+            ``words`` are :func:`unusable_url`'s), or ``malformed`` (the answer is not
             valid HTTP: ``words`` is what the parser said).
         words: what went wrong, plainly, never a URL.
         cause: the low-level exception to chain the typed error to
@@ -189,6 +189,20 @@ class TransmitError(Exception):
     def sent(self) -> bool:
         """True when the request may have reached the registry (it may have acted)."""
         return self.kind not in NOT_SENT
+
+
+def unusable_url(url: str | None) -> TransmitError:
+    """A URL the registry sent (a redirect's ``Location``) that no request can go to, in
+    the same words whichever HTTP library refused it: the scheme when it is not HTTP(S)
+    (``file://``, ``ftp://``), else "an unusable URL" (a port out of range, a broken
+    IPv6 address). ``url``: the refused URL, when the library says which."""
+    try:
+        scheme = urllib.parse.urlsplit(url or "").scheme.lower()
+    except ValueError:
+        scheme = ""
+    if scheme and scheme not in ("http", "https"):
+        return TransmitError("url", f"a URL of the scheme {scheme!r} cannot be followed")
+    return TransmitError("url", "an unusable URL")
 
 
 class Transmit(NamedTuple):

@@ -13,10 +13,10 @@ requester. Services get the library's own :class:`~registry_client._response.Res
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
@@ -33,6 +33,7 @@ from ._exchange import (
     back_off,
     exchange,
     token_call,
+    unusable_url,
 )
 from ._flow import run
 from ._http import (
@@ -105,6 +106,9 @@ class _Shell(BlockingSteps):
         check_cancelled()
 
 
+_QUOTED = re.compile(r"'([^']*)'")
+
+
 def transmit_error(exc: requests.RequestException | ValueError, url: str = "") -> TransmitError:
     """``requests``' failure ``exc`` of a request to ``url`` in the exchange flow's words.
 
@@ -115,10 +119,10 @@ def transmit_error(exc: requests.RequestException | ValueError, url: str = "") -
         return TransmitError("tls", tls_reason(exc), cause=failure_cause(exc))
     if isinstance(exc, requests.exceptions.InvalidSchema | requests.exceptions.MissingSchema
                   | requests.exceptions.InvalidURL):
-        # a URL the registry sent (a Location) this client cannot follow: file://...
-        scheme = urlsplit(url).scheme
-        return TransmitError("url", f"a URL of the scheme {scheme!r} cannot be followed"
-                             if scheme not in ("", "http", "https") else "an unusable URL")
+        # a URL the registry sent (a Location) this client cannot follow: file://...;
+        # requests names it in its message ("No connection adapters were found for '...'")
+        quoted = _QUOTED.findall(str(exc))
+        return unusable_url(quoted[-1] if quoted else url)
     if isinstance(exc, requests.RequestException):
         kind, words = connection_failure(exc)
         return TransmitError(kind, words, cause=failure_cause(exc))
@@ -126,7 +130,7 @@ def transmit_error(exc: requests.RequestException | ValueError, url: str = "") -
     # "Invalid IPv6 URL", "Port out of range".
     if not is_url_error(exc):
         raise exc
-    return TransmitError("url", str(exc))
+    return unusable_url(None)
 
 
 class Requester(RegistryEndpoint):

@@ -37,6 +37,7 @@ from .._exchange import (
     back_off,
     exchange,
     token_call,
+    unusable_url,
 )
 from .._flow import run
 from .._http import DEFAULT_BODY_LIMIT, CappedBody, UnwantedBody, through_proxy
@@ -54,13 +55,19 @@ __all__ = ["AsyncRequester"]
 _URL_ERRORS = (httpx.InvalidURL, httpx.UnsupportedProtocol)
 
 
-def _transmit_error(exc: httpx.HTTPError, *, proxied: bool = False) -> TransmitError:
+def _transmit_error(
+    exc: httpx.HTTPError | httpx.InvalidURL, *, proxied: bool = False,
+) -> TransmitError:
     """httpx's failure ``exc`` in the exchange flow's words (as ``requester.transmit_error``
     says requests' failures); ``proxied``: the request went to a proxy."""
     if is_tls_failure(exc):
         return TransmitError("tls", tls_reason(exc), cause=failure_cause(exc))
     if isinstance(exc, _URL_ERRORS):
-        return TransmitError("url", str(exc))
+        return unusable_url(str(exc.request.url) if isinstance(exc, httpx.RequestError)
+                            and exc._request is not None else None)
+    if isinstance(exc, httpx.RemoteProtocolError) and str(exc).startswith(
+            "Invalid URL in location header"):
+        return unusable_url(None)  # httpx's word for a Location it cannot parse
     kind, words = failure(exc)  # whether it is worth another try: TransmitError.connection
     if proxied:
         kind, words = through_proxy(kind, words)
@@ -88,7 +95,7 @@ class _Steps:
                     body=body.encode() if isinstance(body, str) else body,
                     allow_redirects=effect.allow_redirects, timeout=effect.timeout,
                     request=prepared)
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise _transmit_error(
                     exc, proxied=transport.proxied(prepared.url or "")) from None
         if isinstance(effect, ReadBody):
@@ -113,7 +120,7 @@ class _Steps:
                 return await transport.transmit(
                     call.method, call.url, params=call.params, headers=headers, body=form,
                     allow_redirects=call.allow_redirects)
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise _transmit_error(exc, proxied=transport.proxied(call.url)) from None
         raise TypeError(f"{type(self).__name__} cannot perform {effect!r}")
 

@@ -545,6 +545,19 @@ def _verify_context(verify: bool | str) -> ssl.SSLContext:
     return CAOnFirstUse(cafile=verify)
 
 
+class _CheckedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport for hosts other than the registry's own (a blob's storage, a
+    token realm), refusing a URL no connection can be made to as the blocking flavour
+    does: httpx takes a redirect to port 99999 and fails deep in the connect with an
+    untyped error."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        port = request.url.port
+        if port is not None and not 0 < port < 65536:
+            raise httpx.InvalidURL("Port out of range")
+        return await super().handle_async_request(request)
+
+
 class AsyncTransport:
     """The pooled ``httpx.AsyncClient`` of one registry, with its proxies, TLS and
     User-Agent (what went over it is counted by the exchange flow, as for the blocking
@@ -632,7 +645,7 @@ class AsyncTransport:
                 timeout=self._timeout(self.timeout),
                 limits=limits,
                 headers={"User-Agent": self.user_agent},
-                transport=self._mock,
+                transport=self._mock or _CheckedTransport(verify=context, limits=limits),
                 mounts=mounts or None,
             )
         return self._client

@@ -471,3 +471,36 @@ async def test_a_tls_handshake_never_answered_is_a_connect_timeout_in_both_flavo
     assert type(failed) is type(caught) is RegistryUnavailableError
     assert str(failed) == str(caught)
     assert "connect timed out" in str(caught) and "0.5 s" in str(caught)
+
+
+def _redirects_to(location: bytes) -> Callable[[socket.socket], None]:
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(0.5)
+        with contextlib.suppress(OSError):
+            while conn.recv(65536):
+                conn.sendall(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: " + location
+                             + b"\r\nContent-Length: 0\r\n\r\n")
+    return handle
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("location", [
+    b"ftp://storage.example/blob", b"file:///etc/passwd", b"http://127.0.0.1:99999/x",
+    b"http://[::1/x",
+], ids=["ftp", "file", "port-out-of-range", "bad-ipv6"])
+async def test_a_redirect_to_a_url_no_client_can_follow_is_one_error_in_both_flavours(
+    location: bytes,
+) -> None:
+    """A Location the client cannot follow is the registry's answer we cannot use: the
+    same typed error and words in both flavours, at once (asyncio said httpx's words,
+    raised an untyped ExceptionGroup for a port out of range, or retried a bad IPv6
+    URL as a broken connection)."""
+    with tcp_server(_redirects_to(location)) as port:
+        failed, caught, elapsed = await _both_flavours_fail(
+            port, protocol="http", retries=3, backoff=0.0, timeout=(2, 2))
+    assert type(failed) is type(caught) is RegistryResponseError
+    assert str(failed) == str(caught)
+    scheme = location.split(b":", 1)[0].decode()
+    if scheme not in ("http", "https"):
+        assert f"a URL of the scheme {scheme!r} cannot be followed" in str(caught)
+    assert elapsed < 1
