@@ -17,7 +17,6 @@ import os
 import ssl
 import threading
 import time
-import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import IO, Any, NamedTuple
 
@@ -47,9 +46,6 @@ __all__ = ["HTTPX_FAILURES", "AsyncAnswer", "AsyncTransport", "failure", "failur
 
 _DEFAULT_UA = "registry-client/0.1 (+python-httpx)"
 _FILE_BLOCK = 1 << 20
-
-_LOOPBACK_PATTERNS = ("all://localhost", "all://127.0.0.1", "all://[::1]")
-"""httpx mount patterns of this machine's hosts (any port)."""
 
 _H11_MALFORMED = ("illegal ", "conflicting ", "bad Content-Length", "Only Transfer-Encoding",
                   "Receive buffer too long", "Response status_code")
@@ -545,17 +541,40 @@ def _verify_context(verify: bool | str) -> ssl.SSLContext:
     return CAOnFirstUse(cafile=verify)
 
 
-class _CheckedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport for hosts other than the registry's own (a blob's storage, a
-    token realm), refusing a URL no connection can be made to as the blocking flavour
-    does: httpx takes a redirect to port 99999 and fails deep in the connect with an
-    untyped error."""
+class _EnvRoutes(httpx.AsyncBaseTransport):
+    """The transport of every request not to the registry's own origin (a token realm, a
+    blob's storage): straight, or through the proxy the environment names for its URL,
+    decided by the blocking flavour's rules (``EnvSettings``: HTTP(S)_PROXY / NO_PROXY as
+    requests reads them, and this machine's hosts -- all of 127.0.0.0/8, ``::1``,
+    ``localhost`` -- never proxied). A URL no connection can be made to (a redirect to
+    port 99999) is refused up front, as requests refuses it; httpx would fail deep in
+    the connect with an untyped error."""
+
+    def __init__(self, env: EnvSettings, *, verify: ssl.SSLContext,
+                 limits: httpx.Limits) -> None:
+        self._env = env
+        self._verify = verify
+        self._limits = limits
+        self._direct = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
+        self._proxied: dict[str, httpx.AsyncHTTPTransport] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         port = request.url.port
         if port is not None and not 0 < port < 65536:
             raise httpx.InvalidURL("Port out of range")
-        return await super().handle_async_request(request)
+        url = str(request.url)
+        proxy = select_proxy(url, self._env.settings_for(url)[0])
+        if not proxy:
+            return await self._direct.handle_async_request(request)
+        route = self._proxied.get(proxy)
+        if route is None:
+            route = self._proxied[proxy] = httpx.AsyncHTTPTransport(
+                verify=self._verify, limits=self._limits, proxy=proxy)
+        return await route.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for route in (self._direct, *self._proxied.values()):
+            await route.aclose()
 
 
 class AsyncTransport:
@@ -632,20 +651,19 @@ class AsyncTransport:
                 # the registry's own origin, reached directly: read in large blocks
                 mounts[self.base_url] = self._block = BlockTransport(verify=context,
                                                                      limits=limits)
-            if self._mock is None and not self.proxy and urllib.request.getproxies():
-                # as Go's ProxyFromEnvironment (and the blocking flavour): this machine's
-                # hosts (a token server, a storage redirect) never go through HTTP(S)_PROXY
-                direct = httpx.AsyncHTTPTransport(verify=context, limits=limits)
-                for pattern in _LOOPBACK_PATTERNS:
-                    mounts.setdefault(pattern, direct)
+            routes = None
+            if self._mock is None and not self.proxy:
+                # HTTP(S)_PROXY / NO_PROXY as the blocking flavour reads them (this
+                # machine's hosts never proxied, as Go's ProxyFromEnvironment does)
+                routes = _EnvRoutes(self._env, verify=context, limits=limits)
             self._client = httpx.AsyncClient(
                 verify=context,
-                proxy=self.proxy,
-                trust_env=True,  # HTTP(S)_PROXY / NO_PROXY when proxy= is not given
+                proxy=self.proxy,  # proxy= is for every host, this machine's too
+                trust_env=False,  # (the environment is read by EnvSettings, for both)
                 timeout=self._timeout(self.timeout),
                 limits=limits,
                 headers={"User-Agent": self.user_agent},
-                transport=self._mock or _CheckedTransport(verify=context, limits=limits),
+                transport=self._mock or routes,
                 mounts=mounts or None,
             )
         return self._client

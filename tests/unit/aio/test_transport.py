@@ -414,8 +414,10 @@ async def test_a_plain_http_client_loads_no_ca_bundle() -> None:
         resp = await transport.send("GET", f"http://127.0.0.1:{port}/v2/")
         assert resp.status_code == 200
         await resp.aclose()
-        contexts = [t._pool._ssl_context for t in  # type: ignore[attr-defined]
-                    [transport.client._transport, *transport.client._mounts.values()] if t]
+        routes = transport.client._transport
+        direct = routes._direct  # type: ignore[attr-defined]
+        contexts = [t._pool._ssl_context for t in [direct, *transport.client._mounts.values()]
+                    if t]
         await transport.aclose()
     assert contexts and all(isinstance(c, CAOnFirstUse) and not c.loaded for c in contexts)
 
@@ -544,13 +546,55 @@ async def test_a_loopback_registry_and_token_server_skip_the_environment_s_proxy
         conn.sendall(b"HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
                      b"Content-Length: 2\r\nContent-Type: application/json\r\n\r\n{}")
 
-    with tcp_server(answer) as port, tcp_server(answer) as other:
+    elsewhere = socket.socket()  # a token server on another address of 127.0.0.0/8
+    elsewhere.bind(("127.0.0.2", 0))
+    elsewhere.listen(4)
+
+    def serve_elsewhere() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = elsewhere.accept()
+            with conn:
+                answer(conn)
+
+    serving = threading.Thread(target=serve_elsewhere, daemon=True)
+    serving.start()
+    with tcp_server(answer) as port, tcp_server(answer) as other, elsewhere:
         async with AsyncRegistry(f"{host}:{port}", protocol="http",
                                  authenticator=NullAuthenticator(), retries=0) as reg:
             await reg.ping()
             answered = await reg.requester.transport.send(
                 "GET", f"http://{host}:{other}/token")
             assert answered.status_code == 200
+            far = f"http://127.0.0.2:{elsewhere.getsockname()[1]}/token"
+            assert not reg.requester.transport.proxied(far)
+            answered = await reg.requester.transport.send("GET", far)
+            assert answered.status_code == 200
+    serving.join(timeout=5)
+
+
+@pytest.mark.anyio
+async def test_another_host_goes_through_the_environment_s_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTP_PROXY applies to a registry that is not this machine's, as for requests."""
+    lines: list[bytes] = []
+
+    def proxy(conn: socket.socket) -> None:
+        lines.append(conn.recv(65536).split(b"\r\n", 1)[0])
+        conn.sendall(b"HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
+                     b"Content-Length: 2\r\nContent-Type: application/json\r\n\r\n{}")
+
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+                 "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with tcp_server(proxy) as port:
+        for name in ("HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{port}")
+        async with AsyncRegistry("registry.example", protocol="http",
+                                 authenticator=NullAuthenticator(), retries=0) as reg:
+            assert reg.requester.transport.proxied("http://registry.example/v2/")
+            await reg.ping()
+    assert lines == [b"GET http://registry.example/v2/ HTTP/1.1"]
 
 
 def test_a_thread_read_stopped_midway_returns_the_bytes_it_has_first() -> None:
