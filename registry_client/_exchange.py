@@ -95,7 +95,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 import requests
 
 from ._auth_protocol import copy_for_resend, held_secrets, set_scopes
-from ._flow import Endpoint
+from ._flow import Endpoint, Sleep, back_off
 from ._http import ERROR_BODY_LIMIT, retry_after, status_error
 from ._log import log
 from ._redact import redact_url
@@ -267,12 +267,6 @@ class Discard(NamedTuple):
     answer: Any
 
 
-class Sleep(NamedTuple):
-    """Wait ``seconds``; result: None."""
-
-    seconds: float
-
-
 class Exclusive(NamedTuple):
     """Run ``flow`` holding the lock of ``key`` in ``locks``; result: the flow's."""
 
@@ -354,20 +348,6 @@ class ExchangeEndpoint(Endpoint, Protocol):
 
 
 # -- flows ----------------------------------------------------------------------------
-def back_off(policy: RetryPolicy, attempt: int, wait: float | None, *,
-             pause: Callable[[float], None] | None = None) -> Exchange[None]:
-    """Wait before retry number ``attempt + 1`` as ``policy`` says: ``wait`` (a
-    Retry-After) when given, else backoff with jitter. ``pause`` (a 429's
-    ``endpoint.pause_all``) makes every request to the registry wait it out too."""
-    delay = policy.delay(attempt, wait)
-    if pause is not None:
-        # A 429 is about this host, not this request: every worker waits it out
-        # together instead of each discovering the limit on its own.
-        pause(delay)
-    log.debug("retrying in %.2fs (attempt %d)", delay, attempt + 1)
-    yield Sleep(delay)
-
-
 def exchange(endpoint: ExchangeEndpoint, request: Request) -> Exchange[Response]:
     """Send ``request`` and return the answer when its status is one it expects.
 

@@ -3,12 +3,12 @@
 A *flow* is a generator that does no I/O itself. It yields *effects* -- what it
 needs from the outside world: an API request sent (:class:`Call`), a streamed body
 read (:class:`Drain`), blocking file work done (:class:`Offload`), other flows run
-side by side (:class:`Gather`) -- and gets each effect's result sent back (or its
-exception thrown in). Every protocol decision (which request, what an answer
-means, when to resume, what to verify) lives in the flow; a *shell* only performs
-effects. The blocking shell (``services._shell``) runs them with ``requests`` and
-threads, the asyncio one (``registry_client.aio``) with httpx and tasks, so both
-flavours of the API share one implementation::
+side by side (:class:`Gather`), a wait before a retry (:class:`Sleep`) -- and gets
+each effect's result sent back (or its exception thrown in). Every protocol decision
+(which request, what an answer means, when to resume, what to verify) lives in the
+flow; a *shell* only performs effects. The blocking shell (``services._shell``) runs
+them with ``requests`` and threads, the asyncio one (``registry_client.aio``) with
+httpx and tasks, so both flavours of the API share one implementation::
 
     def get_raw(self, reference: str) -> Flow[RawManifest]:
         resp = yield Call(Request("GET", f"{self.repository}/manifests/{reference}"))
@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar
 
+from ._log import log
 from ._request import Request
 from ._response import Response
 from ._retry import RetryPolicy
@@ -35,6 +36,8 @@ __all__ = [
     "Gather",
     "Offload",
     "Performer",
+    "Sleep",
+    "back_off",
     "run",
 ]
 
@@ -108,7 +111,29 @@ class Gather(NamedTuple):
     transfer: bool = False
 
 
-Effect = Call | Drain | Offload | Gather
+class Sleep(NamedTuple):
+    """Wait ``seconds`` (a retry's backoff): awaited by the asyncio shell, so a cancel
+    stops it; result: None."""
+
+    seconds: float
+
+
+def back_off(policy: RetryPolicy, attempt: int, wait: float | None, *,
+             pause: Callable[[float], None] | None = None) -> Generator[Sleep, Any, None]:
+    """Wait before retry number ``attempt + 1`` as ``policy`` says: ``wait`` (a
+    Retry-After) when given, else backoff with jitter. ``pause`` (a 429's
+    ``endpoint.pause_all``) makes every request to the registry wait it out too. A flow
+    of requests (``_exchange``) and of services alike."""
+    delay = policy.delay(attempt, wait)
+    if pause is not None:
+        # A 429 is about this host, not this request: every worker waits it out
+        # together instead of each discovering the limit on its own.
+        pause(delay)
+    log.debug("retrying in %.2fs (attempt %d)", delay, attempt + 1)
+    yield Sleep(delay)
+
+
+Effect = Call | Drain | Offload | Gather | Sleep
 """What a flow may yield."""
 
 Flow = Generator[Effect, Any, T]
@@ -125,6 +150,7 @@ class Endpoint(Protocol):
     base_url: str
     body_limit: int
     capabilities: dict[str, bool]
+    policy: RetryPolicy
     chunk_policy: RetryPolicy
 
     @property
@@ -146,11 +172,8 @@ class Endpoint(Protocol):
     def count_sent(self, n: int) -> None:
         """Add ``n`` bytes to the sent counter."""
 
-    def back_off(self, attempt: int, wait: float | None, *, shared: bool = False,
-                 policy: RetryPolicy | None = None) -> None:
-        """Sleep before retry ``attempt + 1`` (a 429 with ``shared``: every request to the
-        registry waits too). Blocking: flows call it through :class:`Offload`, so the
-        asyncio flavour's must be safe to call from a worker thread."""
+    def pause_all(self, seconds: float) -> None:
+        """Make every request to the registry wait ``seconds`` from now (a 429)."""
 
 
 class Performer(Protocol):

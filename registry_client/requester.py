@@ -263,6 +263,11 @@ class Requester(RegistryEndpoint):
         """
         return run(exchange(self, request), self._shell)
 
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` before a retry; in a transfer, in slices, stopping
+        (``Cancelled``) as soon as the transfer is called off (Ctrl-C)."""
+        self._shell.sleep(seconds)
+
     def back_off(self, attempt: int, wait: float | None, *, shared: bool = False,
                  policy: RetryPolicy | None = None) -> None:
         """Sleep before retry number ``attempt + 1`` as ``policy`` (default: :attr:`policy`)

@@ -34,16 +34,13 @@ from .._exchange import (
     TokenCall,
     Transmit,
     TransmitError,
-    back_off,
     exchange,
     token_call,
     unusable_url,
 )
-from .._flow import run
 from .._http import DEFAULT_BODY_LIMIT, CappedBody, UnwantedBody, through_proxy
 from .._request import Body, Relay, Request
 from .._response import Response
-from .._retry import RetryPolicy
 from .._transport import Transport, prepared_bodyless, tls_reason
 from ..errors import RegistryResponseError
 from ..requester import transmit_error
@@ -291,14 +288,6 @@ class AsyncRequester(RegistryEndpoint):
         if slots is None:
             slots = self._slots[loop] = asyncio.Semaphore(self.transport.pool_size)
         return slots
-
-    def back_off(self, attempt: int, wait: float | None, *, shared: bool = False,
-                 policy: RetryPolicy | None = None) -> None:
-        """Sleep before retry number ``attempt + 1`` (blocking: flows call it through
-        ``Offload``, in a worker thread). With ``shared`` (a 429) every request to this
-        registry waits until then too -- the tasks on the loop included."""
-        run(back_off(policy or self.policy, attempt, wait,
-                     pause=self.pause_all if shared else None), BlockingSteps())
 
     async def aclose(self) -> None:
         """Close the pooled connections."""

@@ -21,7 +21,7 @@ import httpx
 
 from .. import _threads
 from .._calloff import Cancelled
-from .._flow import Call, Drain, Effect, Gather, Offload
+from .._flow import Call, Drain, Effect, Gather, Offload, Sleep
 from .._http import BodyReading
 from .._request import Request
 from .._response import Response
@@ -187,6 +187,9 @@ class AsyncShell:
             # a thread cannot be stopped: a cancel waits for it, so the flow's clean-up
             # never runs beside the file work it started
             return await _in_thread(effect.fn)
+        if isinstance(effect, Sleep):
+            await asyncio.sleep(effect.seconds)  # a cancel stops it
+            return None
         if isinstance(effect, Gather):
             return await self._gather(effect)
         raise TypeError(f"not an effect: {effect!r}")

@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
-from .._flow import Drain, Flow, Offload
+from .._flow import Drain, Flow, back_off
 from .._reader import BlobReceiver, blob_headers
 from .._response import Response
 from ..errors import RegistryUnavailableError
@@ -119,7 +118,7 @@ class BlobFetch(Service):
         """Allow ``rx`` one more GET after a cut, backing off first when it asks to."""
         attempt = rx.resume(cut)
         if attempt is not None:
-            yield Offload(partial(self._endpoint.back_off, attempt, None))
+            yield from back_off(self._endpoint.policy, attempt, None)
 
     def read(
         self, digest: str, sink: Sink, *, expected_size: int | None = None,

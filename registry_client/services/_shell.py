@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._calloff import check_cancelled
-from .._flow import Call, Drain, Effect, Gather, Offload, run
+from .._flow import Call, Drain, Effect, Gather, Offload, Sleep, run
 from .._http import BodyReading, connection_failure, failure_cause
 from .._reader import READ_ERRORS
 from ..requester import Requester
@@ -31,6 +31,9 @@ class BlockingShell:
             return self._drain(effect)
         if isinstance(effect, Offload):
             return effect.fn()
+        if isinstance(effect, Sleep):
+            self._requester.sleep(effect.seconds)  # in slices: Ctrl-C stops a transfer's
+            return None
         if isinstance(effect, Gather):
             def one(factory: Any) -> Any:
                 return run(factory(), self)

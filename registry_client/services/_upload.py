@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 from .._calloff import check_cancelled
 from .._events import advanced, finished, started
-from .._flow import Endpoint, Flow, Offload
+from .._flow import Endpoint, Flow, Offload, back_off
 from .._http import is_digits
 from .._log import log
 from .._reader import CHUNK
@@ -420,9 +420,9 @@ class Uploader:
                 if status is not None and status != 416:
                     # 429/5xx: wait as the requester does for any request (Retry-After,
                     # backoff, a 429 pausing every worker) before asking where it stands.
-                    yield Offload(functools.partial(
-                        self.requester.back_off, tries, exc.retry_after, shared=status == 429,
-                        policy=policy))
+                    yield from back_off(
+                        policy, tries, exc.retry_after,
+                        pause=self.requester.pause_all if status == 429 else None)
                 tries += 1
                 self._session_lost = True  # until the registry shows it still has it
                 reported = yield from self._status(sent_from)

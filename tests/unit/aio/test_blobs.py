@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +154,57 @@ async def test_a_chunked_upload_sends_its_chunks_in_order() -> None:
     ranges = [r.headers["Content-Range"] for r in adapter.request_history if r.method == "PATCH"]
     assert ranges == [f"0-{(2 << 20) - 1}", f"{2 << 20}-{(4 << 20) - 1}",
                       f"{4 << 20}-{len(BIG) - 1}"]
+
+
+class _Throttled(BaseHTTPRequestHandler):
+    """A registry that takes an upload session and answers its chunk 429, Retry-After 20."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _answer(self, code: int, *headers: tuple[str, str]) -> None:
+        self.send_response(code)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_HEAD(self) -> None:
+        self._answer(404)
+
+    def do_POST(self) -> None:
+        self._answer(202, ("Location", "/v2/r/blobs/uploads/u1"), ("Range", "0-0"))
+
+    def do_PATCH(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self._answer(429, ("Retry-After", "20"))
+
+    def do_DELETE(self) -> None:
+        self._answer(204)
+
+
+@pytest.mark.anyio
+async def test_a_cancel_during_a_chunk_s_retry_wait_ends_at_once() -> None:
+    """The wait before a chunk's retry (a 429's Retry-After) was a time.sleep in a
+    worker thread, which a cancel cannot stop: 19 s for a cancel one second in. The flow
+    now yields the wait, and the asyncio shell awaits it."""
+    from registry_client.aio import AsyncRegistry
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Throttled)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        async with AsyncRegistry(f"127.0.0.1:{server.server_port}", protocol="http",
+                                 authenticator=NullAuthenticator()) as reg:
+            task = asyncio.create_task(
+                reg.repository("r").blobs.upload(b"x" * (2 << 20), chunk_size=1 << 20))
+            await asyncio.sleep(0.5)
+            started = time.monotonic()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert time.monotonic() - started < 2
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -17,8 +17,11 @@ import requests
 import requests_mock
 
 from registry_client import NullAuthenticator
+from registry_client._flow import back_off
 from registry_client._request import Relay, Request
 from registry_client.aio._requester import AsyncRequester
+from registry_client.aio._run import arun
+from registry_client.aio._shell import AsyncShell
 from registry_client.errors import (
     RegistryError,
     RegistryResponseError,
@@ -66,7 +69,9 @@ async def test_a_429_pauses_every_task_of_the_registry_together() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_shared_back_off_from_a_worker_thread_holds_the_tasks_back() -> None:
+async def test_a_shared_back_off_in_a_flow_holds_the_other_tasks_back() -> None:
+    """A 429 a flow retries (an upload chunk's) pauses every request to the registry;
+    the wait itself is awaited on the loop (a cancel stops it)."""
     sent: list[float] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -75,7 +80,8 @@ async def test_a_shared_back_off_from_a_worker_thread_holds_the_tasks_back() -> 
 
     requester = _requester(handler, max_backoff=5)
     t0 = time.monotonic()
-    waiting = asyncio.ensure_future(asyncio.to_thread(requester.back_off, 0, 0.5, shared=True))
+    waiting = asyncio.ensure_future(arun(
+        back_off(requester.policy, 0, 0.5, pause=requester.pause_all), AsyncShell(requester)))
     await asyncio.sleep(0.05)
     await requester.send_request(Request("GET", "app/tags/list"))
     await waiting
