@@ -122,15 +122,16 @@ def referrer(data: bytes, media_type: str, digest: str) -> tuple[str, Descriptor
         return None
     artifact_type = doc.get("artifactType")
     config = doc.get("config")
-    if artifact_type is None and isinstance(config, dict) and "manifests" not in doc:
-        artifact_type = config.get("mediaType")
+    if not artifact_type and isinstance(config, dict) and "manifests" not in doc:
+        artifact_type = config.get("mediaType")  # the spec: when "empty or missing"
     annotations = doc.get("annotations")
     if not (isinstance(annotations, dict)
             and all(isinstance(v, str) for v in annotations.values())):
         annotations = None
     return subject.digest, Descriptor(
         media_type=media_type, digest=digest, size=len(data),
-        artifact_type=artifact_type if isinstance(artifact_type, str) else None,
+        artifact_type=artifact_type if isinstance(artifact_type, str) and artifact_type
+        else None,
         annotations=annotations,
     )
 

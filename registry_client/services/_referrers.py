@@ -127,28 +127,31 @@ class ReferrerFlows(Service):
         return _of_type([d for page in pages for d in page], artifact_type)
 
     def fallback_index(self, digest: str) -> Flow[OCIIndex | None]:
-        """The referrers tag schema's index for ``digest``; None when there is no such tag.
-
-        Raises:
-            RegistryResponseError: the tag holds something other than an OCI index.
-        """
+        """The referrers tag schema's index for ``digest``; None when there is no such tag
+        -- or when it holds no valid OCI index: the distribution spec has a client then
+        assume no referrers (as oras-go does), and the next write replaces it."""
         tag = referrers_tag(digest)
         try:
             raw = yield from self._manifests.get_raw(tag)
         except NotFoundError:
             return None
+        where = f"tag {tag} of {self.domain}/{self.repository}"
         if raw.media_type != mediatypes.OCI_INDEX:
-            raise RegistryResponseError(
-                f"tag {tag} of {self.domain}/{self.repository} holds a "
-                f"{raw.media_type[:100]}, not the OCI index of the referrers tag schema"
-            )
-        return _index_of(raw.data, f"referrers tag {tag}")
+            log.warning("%s holds a %s, not the OCI index of the referrers tag schema: "
+                        "no referrers read from it", where, raw.media_type[:100])
+            return None
+        try:
+            return _index_of(raw.data, f"referrers tag {tag}")
+        except RegistryResponseError as exc:
+            log.warning("%s is no valid OCI index (%s): no referrers read from it", where,
+                        exc.message)
+            return None
 
     def _complete(self, entry: Descriptor) -> Flow[Descriptor]:
         """Fill in ``artifact_type``/``annotations`` that another client left out of the
         index. go-containerregistry writes fallback entries without them; the manifest
         (or index: an index may be a referrer too) has both."""
-        if entry.artifact_type is not None or entry.media_type not in (
+        if entry.artifact_type or entry.media_type not in (
                 mediatypes.OCI_MANIFEST, mediatypes.OCI_INDEX):
             return entry
         try:
@@ -222,7 +225,7 @@ class ReferrerFlows(Service):
             index = yield from self.fallback_index(subject)
             if index is None or all(d.digest != raw.digest for d in index.manifests):
                 return
-            yield from self._put_index(
+            yield from self._put_pruned(
                 subject, [d for d in index.manifests if d.digest != raw.digest])
         except RegistryError as exc:
             log.warning("deleted %s, but its entry in the referrers tag %s stays: %s",
@@ -236,15 +239,20 @@ class ReferrerFlows(Service):
     def add_to_fallback(self, subject: str, entry: Descriptor) -> Flow[None]:
         """Add ``entry`` to the referrers tag schema's index of ``subject`` (GET, add, PUT).
 
-        An entry with the same digest is not added twice. An entry whose manifest is
-        gone (deleted by a client that left the index alone) makes Distribution refuse
-        the index (``MANIFEST_BLOB_UNKNOWN``): such entries are dropped and the index is
-        put again. Last writer wins: there is no lock between the read and the write.
+        An entry with the same digest is not added twice; entries whose manifests are
+        gone are dropped (:meth:`_put_pruned`). Last writer wins: there is no lock
+        between the read and the write.
         """
         index = (yield from self.fallback_index(subject)) or models.OCIIndex(manifests=[])
         if any(d.digest == entry.digest for d in index.manifests):
             return
-        entries = [*index.manifests, entry]
+        yield from self._put_pruned(subject, [*index.manifests, entry])
+
+    def _put_pruned(self, subject: str, entries: list[Descriptor]) -> Flow[None]:
+        """Put ``entries`` as ``subject``'s index; when Distribution refuses it for
+        entries whose manifests are gone (``MANIFEST_BLOB_UNKNOWN``: deleted by a client
+        that left the index alone, or by a delete racing this one), put it again
+        without them."""
         try:
             yield from self._put_index(subject, entries)
         except RegistryResponseError as exc:

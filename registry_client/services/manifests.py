@@ -324,9 +324,12 @@ class ManifestService(Service):
         filtered here too). Each descriptor carries ``artifact_type`` and
         ``annotations``. No referrers: an empty list.
 
+        A referrers tag that holds no valid OCI index is read as no referrers (logged),
+        as the distribution spec asks; the next write through this client replaces it.
+
         Raises:
             NotFoundError: the repository is unknown to a registry with the referrers API.
-            RegistryResponseError: the answer, or the referrers tag, is not an OCI index.
+            RegistryResponseError: the referrers API's answer is not an OCI index.
         """
         return self._run(self.flows.referrers(digest, artifact_type))
 

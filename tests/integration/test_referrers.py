@@ -301,3 +301,58 @@ def test_every_put_of_a_manifest_with_a_subject_updates_the_referrers_tag(
         assert index["manifests"] == [{
             "mediaType": OCI_MANIFEST, "digest": art.digest, "size": len(raw.data),
             "annotations": {"k": "v"}, "artifactType": SBOM}], target.name
+
+
+def test_a_delete_drops_stale_entries_too_so_its_own_entry_goes(
+    anon_registry: LocalRegistry, unique_repository: str, client_for: ClientFactory,
+) -> None:
+    """An entry another client left (its manifest deleted by crane) made Distribution
+    refuse the index the delete puts back: the deleted referrer stayed listed."""
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    repo = client_for(anon_registry).repository(unique_repository)
+    gone = repo.images.attach("1.0", SIG, [(b"gone", SIG)])
+    deleted = repo.images.attach("1.0", SIG, [(b"deleted", SIG)])
+    kept = repo.images.attach("1.0", SIG, [(b"kept", SIG)])
+    answer = requests.delete(f"{anon_registry.url}/v2/{unique_repository}/manifests/{gone.digest}",
+                             timeout=10)
+    assert answer.status_code == 202
+    repo.manifests.delete(deleted.digest)
+    assert [d.digest for d in repo.manifests.referrers(image.digest)] == [kept.digest]
+
+
+def test_an_image_manifest_with_an_empty_artifact_type_is_listed_by_its_config_type(
+    anon_registry: LocalRegistry, unique_repository: str, client_for: ClientFactory,
+) -> None:
+    """dist-spec: artifactType "empty or missing" MUST be the config's mediaType."""
+    from registry_client import RawManifest
+    from registry_client._digest import compute_digest
+
+    image = seed_image(anon_registry, unique_repository, "1.0", media="oci")
+    repo = client_for(anon_registry).repository(unique_repository)
+    config = b"{}"
+    config_desc = repo.blobs.upload(config)
+    doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "",
+           "config": {"mediaType": "application/vnd.example.cfg+json",
+                      "digest": config_desc.digest, "size": len(config)},
+           "layers": [{"mediaType": "application/vnd.example.cfg+json",
+                       "digest": config_desc.digest, "size": len(config)}],
+           "subject": {"mediaType": image.media_type, "digest": image.digest,
+                       "size": image.size}}
+    data = json.dumps(doc).encode()
+    repo.manifests.put(compute_digest(data), RawManifest(data, OCI_MANIFEST, compute_digest(data)))
+    [listed] = repo.manifests.referrers(image.digest, "application/vnd.example.cfg+json")
+    assert listed.artifact_type == "application/vnd.example.cfg+json"
+
+
+def test_a_referrers_tag_that_holds_no_index_means_no_referrers(
+    anon_registry: LocalRegistry, unique_repository: str, client_for: ClientFactory,
+) -> None:
+    """dist-spec: a tag schema tag that is not a valid index: assume no referrers (as
+    oras-go does) -- and the next attach makes it one."""
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    other = seed_image(anon_registry, unique_repository, "other", seed=7)
+    repo = client_for(anon_registry).repository(unique_repository)
+    repo.images.retag(other.digest, fallback_tag(image.digest))  # an image under that tag
+    assert repo.manifests.referrers(image.digest) == []
+    sig = repo.images.attach("1.0", SIG, [(b"sig", SIG)])
+    assert [d.digest for d in repo.manifests.referrers(image.digest)] == [sig.digest]
