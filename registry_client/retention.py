@@ -12,8 +12,9 @@ Policies, combined into one :func:`plan`:
 A tag is deleted only when no keep rule protects it and, when ``older_than`` is
 set, its image is older than that; without ``older_than``, every tag outside
 the keep rules goes. Always kept, whatever the rules: tags whose ``created``
-time is unknown, and the referrers tag schema's ``sha256-<hex>`` tags (they
-list an image's signatures and SBOMs).
+time is unknown, the referrers tag schema's ``sha256-<hex>`` tags (they
+list an image's signatures and SBOMs) and cosign's ``sha256-<hex>.sig``,
+``.att`` and ``.sbom`` tags (an image's signature, attestations and SBOM).
 
 :func:`apply` deletes the planned tags one by one with ``repo.tags.delete``
 (this tag only, never another tag on the same manifest), after checking that
@@ -70,6 +71,10 @@ _SEMVER_RE = re.compile(
 # The referrers tag schema (OCI distribution-spec 1.1) and cosign's .sig/.att/.sbom tags.
 _CREATED_ANNOTATION = "org.opencontainers.image.created"
 _FOREIGN = ("foreign", "nondistributable")
+
+
+_COSIGN = {"sig": "cosign signature tag", "att": "cosign attestation tag",
+           "sbom": "cosign SBOM tag"}
 
 
 def parse_duration(value: str | _dt.timedelta) -> _dt.timedelta:
@@ -334,7 +339,8 @@ class RetentionFlows:
             when = created(tag)
             protect = []
             if is_referrers_tag(tag):
-                protect.append("referrers tag schema index")
+                protect.append(_COSIGN.get(tag.rpartition(".")[2], "referrers tag schema index")
+                               if "." in tag else "referrers tag schema index")
             if tag in newest:
                 protect.append(f"newest {keep} (#{newest[tag]})")
             if tag in top:

@@ -29,7 +29,8 @@ def register(
         "(other tags on the same image stay). A tag is deleted only when no keep rule\n"
         "protects it (--keep, --keep-semver, --keep-pattern) and, with --older-than,\n"
         "its image is older than that; without --older-than every unprotected tag goes.\n"
-        "Tags of unknown age and sha256-<hex> referrers tags are always kept.\n"
+        "Tags of unknown age, sha256-<hex> referrers tags and cosign's\n"
+        "sha256-<hex>.sig/.att/.sbom tags are always kept.\n"
         "Space comes back when the registry garbage-collects.",
     )
     sub.add_argument("repository", metavar="REPOSITORY", help="e.g. localhost:5000/app")

@@ -225,6 +225,11 @@ def test_referrers_tags_and_unknown_ages_are_kept(
     assert kept.tag == image.digest.replace(":", "-")
     assert kept.created is None
     assert "referrers tag schema index" in kept.reason
+    # cosign's tags named after a digest are kept too, and said to be cosign's
+    repo.images.retag("old", f"{image.digest.replace(':', '-')}.sig")
+    plan = retention.plan(repo, keep=0, older_than="1d", now=NOW)
+    [cosign] = [d for d in plan.keep if d.tag.endswith(".sig")]
+    assert cosign.reason.startswith("cosign signature tag")
 
 
 def test_plan_needs_a_deletion_rule(
