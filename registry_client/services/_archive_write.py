@@ -2,7 +2,8 @@
 flows run it through ``Offload``); read back by ``_archive_files``.
 
 Every layer streams through a temp file, never whole in memory; an archive is written to
-a temp file next to its destination and renamed into place only once complete.
+a temp file next to its destination and renamed into place only once complete (a FIFO or
+device, ``/dev/stdout``, is streamed into: ``_destination``).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import ArchiveError, DigestMismatchError, LayoutError, NotAnImageError
-from ..layout import OCILayout, _temp_file_beside, _umask
+from ..layout import OCILayout
 from ..models import IMAGE_CONFIG_TYPES, RawManifest, manifest_media_type
 from . import _light
 from ._archive_files import config_diff_ids
+from ._destination import written_to
 from ._layers import LayerProblem, LayerReader
 
 _COPY = 1 << 20
@@ -40,20 +42,14 @@ def check_archive_dest(dest: Path) -> None:
 
 @contextmanager
 def _atomic_file(dest: Path) -> Iterator[IO[bytes]]:
-    """A temp file next to ``dest``, renamed to it when the block ends without error."""
+    """Where the archive's bytes go (``_destination.written_to``: a temp file renamed
+    into place when the block ends without error, or a FIFO or device streamed into --
+    so the tar is written as a stream, ``w|``, never seeking)."""
     check_archive_dest(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _temp_file_beside(dest)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if not os.path.lexists(dest):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    with written_to(dest) as out:
+        yield out
 
 
 def _info(name: str, size: int = 0, *, directory: bool = False) -> tarfile.TarInfo:
@@ -93,7 +89,7 @@ def write_oci_archive(layout_dir: Path, dest: Path) -> None:
     root = Path(layout_dir)
     blobs = sorted(p for p in (root / "blobs").rglob("*") if p.is_file())
     with _atomic_file(Path(dest)) as out, tarfile.open(
-            fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         _add_file(tar, "oci-layout", root / "oci-layout")
         _add_file(tar, "index.json", root / "index.json")
         tar.addfile(_info("blobs", directory=True))
@@ -156,7 +152,7 @@ def write_docker_archive(
         config_name = f"{config.digest.split(':', 1)[1]}.json"
         doc = [{"Config": config_name, "RepoTags": repo_tags, "Layers": names}]
         with _atomic_file(Path(dest)) as archive, tarfile.open(
-                fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                fileobj=archive, mode="w|", format=tarfile.PAX_FORMAT) as tar:
             _add_bytes(tar, config_name, config_data)
             for name, path in files.items():
                 _add_file(tar, name, path)

@@ -7,7 +7,6 @@ import errno
 import functools
 import hashlib
 import os
-import re
 import stat
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from .._locks import locked_file
 from .._log import log
 from .._reader import CHUNK
 from ..errors import DigestMismatchError, RegistryResponseError
+from ._destination import descriptor_of, is_special, open_stream
 from ._fetch import BlobFetch
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class Downloader:
                 ``path``).
         """
         dest = Path(path)
-        descriptor = _descriptor_of(dest)
+        descriptor = descriptor_of(dest)
         # One hop to a worker thread for all the looking and the lock (the asyncio API
         # pays for each hop, several milliseconds when the other transfers keep the
         # interpreter busy): the guard, the destination, the file in place, the lock.
@@ -154,7 +154,7 @@ class Downloader:
         total = rx.expected_size
         try:
             started(progress, digest, total, "download")
-            out: BinaryIO = yield Offload(functools.partial(_open_stream, dest, descriptor))
+            out: BinaryIO = yield Offload(functools.partial(open_stream, dest, descriptor))
         except BaseException:
             resp.close()
             raise
@@ -287,7 +287,7 @@ def _prepare(
     if descriptor is not None:
         return dest, None, None, None
     dest = _destination(raw, dest, digest)
-    if _is_special(dest):
+    if is_special(dest):
         return dest, None, None, None
     real = Path(os.path.realpath(dest))
     kept = _in_place(real, digest)
@@ -368,17 +368,6 @@ def _drop_partial(out: BinaryIO, partial: Path, *, always: bool) -> None:
         partial.unlink(missing_ok=True)
 
 
-def _open_stream(dest: Path, descriptor: int | None) -> BinaryIO:
-    """``dest`` (a FIFO or device), or the open ``descriptor``, for writing as it is.
-
-    No O_CREAT, no O_TRUNC: what is there is written to, never replaced; an open
-    descriptor (/dev/stdout) is written as it is (appending stays appending).
-    """
-    fd = descriptor if descriptor is not None else os.open(
-        dest, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
-    return open(fd, "wb", closefd=descriptor is None)
-
-
 def _cut_at(out: BinaryIO, start: int) -> None:
     """Keep the first ``start`` bytes of ``out``, positioned after them."""
     out.seek(start)
@@ -396,16 +385,6 @@ def _put_in_place(out: BinaryIO, partial: Path, dest: Path, lock: _Held) -> int:
     size = dest.stat().st_size
     lock.release()
     return size
-
-
-def _is_special(path: Path) -> bool:
-    """True for what a download streams into: an existing FIFO, device or other non-file
-    (after symlinks); False for a regular file, a directory or nothing."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _make_parent(real: Path, dest: Path) -> None:
@@ -431,21 +410,6 @@ def _naming(exc: OSError, partial: Path, dest: Path) -> OSError:
                                                          str(exc.filename2)):
         return exc
     return type(exc)(exc.errno, exc.strerror, str(dest))
-
-
-_FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd)/([0-9]+)")
-_STD_PATHS = {"/dev/stdout": 1, "/dev/stderr": 2}
-
-
-def _descriptor_of(dest: Path) -> int | None:
-    """The open descriptor ``dest`` names (``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N``,
-    ``/proc/self/fd/N``), or None. Writing to it keeps a ``>> log`` appending; opening
-    the path anew (or renaming over the file it resolves to) would not."""
-    name = str(dest)
-    if name in _STD_PATHS:
-        return _STD_PATHS[name]
-    match = _FD_PATH.fullmatch(name)
-    return int(match.group(1)) if match else None
 
 
 def _destination(raw: str, dest: Path, digest: str) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import shutil
 import tempfile
 from functools import partial
@@ -18,6 +17,7 @@ from .._flow import Flow, Gather, Offload
 from ..errors import LayerError, PlatformNotFoundError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Platform, RawManifest
 from . import _light
+from ._destination import written_to
 from ._light import distributable
 from ._platforms import choose_platform, read_config, wanted_platform
 from ._worker import ImageWorker
@@ -142,17 +142,8 @@ def write_rootfs(layers: list[Path], dest: Path) -> None:
     from .. import _tarfs  # tarfile and gzip are loaded when an export runs, not at import
 
     check_destination(dest)
-    parent = dest.parent
-    partial_name = parent / f".{dest.name}.{secrets.token_hex(6)}.partial"
-    # os.open applies the umask to 0o666, as creating the file directly would
-    fd = os.open(partial_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            _tarfs.merge_layers(layers, out)
-        os.replace(partial_name, dest)
-    except BaseException:
-        partial_name.unlink(missing_ok=True)
-        raise
+    with written_to(dest) as out:  # (a FIFO, a device or /dev/stdout: streamed into)
+        _tarfs.merge_layers(layers, out)
 
 
 def work_directory() -> Path:

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 import sys
 import tarfile
+import threading
 import uuid
 from pathlib import Path
 
@@ -106,6 +109,42 @@ def test_pulled_docker_archive_is_what_docker_load_and_skopeo_read(
     assert info["Layers"] == image.diff_ids
     raw = json.loads(run_skopeo(skopeo, "inspect", "--raw", f"docker-archive:{archive}"))
     assert raw["config"]["digest"] == image.config_digest
+
+
+@pytest.mark.parametrize("write", ["docker-archive", "oci-archive", "export"])
+def test_archives_and_exports_stream_into_a_fifo_and_write_through_a_symlink(
+    rc: Registry, reg: LocalRegistry, tmp_path: Path, write: str,
+) -> None:
+    """As blob downloads do: a FIFO (or /dev/null, a device) gets the bytes, never a
+    regular file in its place; a symlink stays a link to the file written. Archives
+    and exports replaced both (``export REF /dev/null`` as root replaced /dev/null)."""
+    image = TarImage()
+    repo = rc.repository(name(reg, "special"))
+    image.push(repo, "1.0")
+
+    def written(dest: Path) -> None:
+        if write == "export":
+            repo.images.export("1.0", dest)
+        else:
+            repo.images.pull("1.0", dest, format=write)  # type: ignore[arg-type]
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    written(fifo)
+    reader.join(timeout=30)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert got and tarfile.open(fileobj=io.BytesIO(got[0])).getmembers()
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "out.tar"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.tar"
+    link.symlink_to(target)
+    written(link)
+    assert link.is_symlink() and tarfile.is_tarfile(target)
+    assert [p.name for p in (tmp_path / "real").iterdir()] == ["out.tar"]
 
 
 def test_docker_archive_through_skopeo_keeps_the_image_id(

@@ -18,18 +18,9 @@ import requests_mock
 from registry_client import Registry
 from registry_client._locks import locked_file
 from registry_client.services import _download
-from registry_client.services._download import _descriptor_of, _destination, _naming
+from registry_client.services._download import _destination, _naming
 
 DIGEST = "sha256:" + "a" * 64
-
-
-@pytest.mark.parametrize(("path", "fd"), [
-    ("/dev/stdout", 1), ("/dev/stderr", 2), ("/dev/fd/7", 7), ("/proc/self/fd/12", 12),
-    ("/dev/stdin", None), ("/dev/fd/", None), ("/dev/fd/x", None), ("out/dev/fd/3", None),
-    ("blob", None),
-])
-def test_descriptor_of_names_only_open_descriptors(path: str, fd: int | None) -> None:
-    assert _descriptor_of(Path(path)) == fd
 
 
 def test_destination_in_a_directory_is_named_by_the_digest(tmp_path: Path) -> None:

@@ -1,0 +1,94 @@
+"""Where a file the library writes for the user goes: one rule for downloads, archives
+and exports.
+
+What is at the user's path decides (as ``curl -o`` and ``cp`` do):
+
+* ``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N``: the open descriptor is written as it
+  is (``>> log`` keeps appending);
+* a FIFO or a device (``/dev/null``), after symlinks: the bytes are streamed into it,
+  nothing created, truncated or renamed;
+* anything else: the bytes go to a temp file beside the file the path leads to (a
+  symlink's target, in its own directory: the link stays a link), renamed over it only
+  once complete, with the mode of the file it replaces (else 0666 less the umask).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from ..layout import _temp_file_beside, _umask
+
+__all__ = ["descriptor_of", "is_special", "open_stream", "written_to"]
+
+_FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd)/([0-9]+)")
+_STD_PATHS = {"/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def descriptor_of(dest: Path) -> int | None:
+    """The open descriptor ``dest`` names (``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N``,
+    ``/proc/self/fd/N``), or None. Writing to it keeps a ``>> log`` appending; opening
+    the path anew (or renaming over the file it resolves to) would not."""
+    name = str(dest)
+    if name in _STD_PATHS:
+        return _STD_PATHS[name]
+    match = _FD_PATH.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def is_special(path: Path) -> bool:
+    """True for what is streamed into: an existing FIFO, device or other non-file (after
+    symlinks); False for a regular file, a directory or nothing."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def open_stream(dest: Path, descriptor: int | None) -> BinaryIO:
+    """``dest`` (a FIFO or device), or the open ``descriptor``, for writing as it is.
+
+    No O_CREAT, no O_TRUNC: what is there is written to, never replaced; an open
+    descriptor (/dev/stdout) is written as it is (appending stays appending).
+    """
+    fd = descriptor if descriptor is not None else os.open(
+        dest, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+    return open(fd, "wb", closefd=descriptor is None)
+
+
+@contextmanager
+def written_to(dest: Path) -> Iterator[BinaryIO]:
+    """A file object whose bytes end up at ``dest`` by the module's rule: streamed into
+    a descriptor, FIFO or device; else a temp file renamed over what ``dest`` leads to
+    when the block ends without error (removed when it raises)."""
+    descriptor = descriptor_of(dest)
+    if descriptor is not None or is_special(dest):
+        out = open_stream(dest, descriptor)
+        try:
+            yield out
+            out.flush()
+        finally:
+            out.close()
+        return
+    real = Path(os.path.realpath(dest))
+    try:
+        mode = stat.S_IMODE(os.stat(real).st_mode)
+    except OSError:
+        mode = 0o666 & ~_umask()
+    fd, tmp = _temp_file_beside(real)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, real)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,67 @@
+"""Where the library writes a user's file: streamed into what streams, else renamed into
+place (downloads, archives and exports alike)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from registry_client.services._destination import descriptor_of, written_to
+
+
+@pytest.mark.parametrize(("path", "fd"), [
+    ("/dev/stdout", 1), ("/dev/stderr", 2), ("/dev/fd/7", 7), ("/proc/self/fd/12", 12),
+    ("/dev/stdin", None), ("/dev/fd/", None), ("/dev/fd/x", None), ("out/dev/fd/3", None),
+    ("blob", None),
+])
+def test_descriptor_of_names_only_open_descriptors(path: str, fd: int | None) -> None:
+    assert descriptor_of(Path(path)) == fd
+
+
+def test_a_fifo_is_streamed_into_not_replaced(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    with written_to(fifo) as out:
+        out.write(b"archive bytes")
+    reader.join(timeout=10)
+    assert got == [b"archive bytes"]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod of a device needs root")
+def test_a_device_is_written_to_not_replaced(tmp_path: Path) -> None:
+    null = tmp_path / "null"  # a private /dev/null: the machine's own is never risked
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    with written_to(null) as out:
+        out.write(b"x" * 10_000)
+    assert stat.S_ISCHR(os.lstat(null).st_mode)
+
+
+def test_a_symlink_s_target_is_replaced_and_the_link_stays(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "file.tar"
+    target.write_bytes(b"old")
+    target.chmod(0o600)
+    link = tmp_path / "link.tar"
+    link.symlink_to(target)
+    with written_to(link) as out:
+        out.write(b"new")
+    assert link.is_symlink() and target.read_bytes() == b"new"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600  # the mode of the file replaced
+    assert sorted(p.name for p in (tmp_path / "real").iterdir()) == ["file.tar"]
+
+
+def test_a_failure_leaves_the_old_file_and_no_temp_file(tmp_path: Path) -> None:
+    dest = tmp_path / "out.tar"
+    dest.write_bytes(b"old")
+    with pytest.raises(RuntimeError), written_to(dest) as out:
+        out.write(b"half")
+        raise RuntimeError("cut")
+    assert dest.read_bytes() == b"old" and sorted(tmp_path.iterdir()) == [dest]
