@@ -55,6 +55,8 @@ def parse_rfc3339(value: str | None) -> _dt.datetime | None:
     else:
         sign = -1 if m.group(9) == "-" else 1
         offset = _dt.timedelta(hours=int(m.group(10)), minutes=int(m.group(11)))
+        if offset >= _dt.timedelta(days=1):  # (timezone() would raise a ValueError)
+            return None
         tz = _dt.timezone(sign * offset)
     try:
         return _dt.datetime(year, month, day, hour, minute, second, micro, tzinfo=tz)

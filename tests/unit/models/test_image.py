@@ -77,6 +77,8 @@ def test_image_config_without_labels() -> None:
         ("2023-05-24T22:43:48-05:30", dt.datetime(2023, 5, 25, 4, 13, 48, tzinfo=UTC)),
         ("2023-05-24T22:43:48", None),
         ("2023-13-24T22:43:48Z", None),
+        ("2024-01-01T00:00:00+24:00", None),  # no offset reaches a day: unparsable
+        ("2024-01-01T00:00:00-99:00", None),
         ("yesterday", None),
         ("", None),
         (None, None),
