@@ -12,7 +12,6 @@ import tempfile
 import threading
 import time
 import uuid
-import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -30,7 +29,9 @@ AUTH_MODES: tuple[AuthMode, ...] = ("anonymous", "basic", "token")
 
 DEFAULT_ADMIN = ("admin", "admin-pass")
 
-_running: weakref.WeakSet[LocalRegistry] = weakref.WeakSet()
+_running: set[LocalRegistry] = set()
+"""Every started registry until it is stopped, held strongly: one the program dropped
+is still stopped (and its storage removed) at exit."""
 
 
 _INSTANCE_HEADER = "X-Registry-Client-Instance"

@@ -614,3 +614,31 @@ def test_a_port_given_in_extra_config_is_the_port_used() -> None:
             LocalRegistry(extra_config=config, startup_timeout=20).start()
     with pytest.raises(ValueError, match=r"http\.addr"):
         LocalRegistry(extra_config={"http": {"addr": "0.0.0.0:5000"}}).start()
+
+
+def test_a_registry_nothing_refers_to_is_stopped_when_python_exits(tmp_path: Path) -> None:
+    """The exit hook held running registries weakly: one the program kept no reference
+    to (``LocalRegistry().start()`` in a fixture without teardown) was collected and
+    left running, its storage behind."""
+    script = textwrap.dedent("""
+        import gc, json
+        from registry_client.testing import LocalRegistry
+        reg = LocalRegistry().start()
+        print(json.dumps([reg.pid, str(reg.storage_dir)]), flush=True)
+        del reg
+        gc.collect()
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True)
+    pid, storage = json.loads(done.stdout)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        pytest.fail("the registry outlived the program that started it")
+    assert not Path(storage).exists()
