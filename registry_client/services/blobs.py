@@ -26,7 +26,7 @@ from ..errors import (
 )
 from ..mediatypes import OCTET_STREAM
 from ..models import Descriptor
-from ..reference import check_digest, scope
+from ..reference import check_digest, check_repository_name, scope
 from ._base import Service, link_race
 from ._download import Downloader
 from ._fetch import BlobFetch
@@ -227,6 +227,7 @@ class BlobFlows(Service):
     def mount(self, digest: str, from_repository: str) -> Flow[bool]:
         """Link a blob from another repository of this registry; False: upload it instead."""
         check_digest(digest)
+        check_repository_name(from_repository)
         try:
             resp = yield from self._call(
                 "POST", "blobs/uploads/", actions="pull,push",
@@ -426,6 +427,10 @@ class BlobService(Service):
         the caller then uploads the blob, which fails clearly if it is not allowed.
         A mount of a non-sha256 blob is confirmed with a HEAD (Distribution answers
         201 to a sha512 mount without linking the blob), False when it is not there.
+
+        Raises:
+            InvalidReferenceError: ``digest`` is no digest, or ``from_repository`` no
+                repository name (``team/app``), before any request.
         """
         return self._run(self.flows.mount(digest, from_repository))
 

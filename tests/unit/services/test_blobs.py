@@ -373,6 +373,18 @@ def test_upload_with_wrong_digest(env: tuple[Registry, requests_mock.Adapter]) -
 
 
 # -- mount / delete ---------------------------------------------------------------------
+@pytest.mark.parametrize("source", ["Alice/Src", "a//b", "-x", "", "app:1.0"])
+def test_a_mount_from_no_repository_name_is_refused_before_any_request(
+    env: tuple[Registry, requests_mock.Adapter], source: str,
+) -> None:
+    """The digest was checked and the source name sent as it was: the registry refused
+    it and mount said False (a blob upload followed)."""
+    reg, adapter = env
+    with pytest.raises(InvalidReferenceError):
+        reg.repository("app").blobs.mount(DIGEST, source)
+    assert adapter.request_history == []
+
+
 def test_mount_created(env: tuple[Registry, requests_mock.Adapter]) -> None:
     reg, adapter = env
     adapter.register_uri("POST", f"{BASE}/v2/app/blobs/uploads/", status_code=201)
