@@ -49,7 +49,8 @@ class LocalRegistry(StartStop):
     ``extra_config`` is merged into the generated Distribution configuration. A
     port of your own goes in ``{"http": {"addr": "127.0.0.1:PORT"}}``: the
     registry listens there (and fails to start, saying so, when it is taken);
-    otherwise it gets a free port.
+    otherwise it gets a free port. It speaks plain HTTP: an ``http.tls`` section is
+    refused (a ValueError).
     """
 
     def __init__(
@@ -86,6 +87,11 @@ class LocalRegistry(StartStop):
         """The token server (token mode only; created by :meth:`start`)."""
         self.delete_enabled = delete_enabled
         self.extra_config: dict[str, Any] = dict(extra_config or {})
+        if (self.extra_config.get("http") or {}).get("tls"):
+            raise ValueError(
+                "LocalRegistry serves plain HTTP on 127.0.0.1 (its probe, url and the "
+                "clients it seeds with speak http://): for HTTPS, run docker-registry "
+                "with an http.tls section and the files of self_signed_certificate()")
         self.log_level = log_level
         self.startup_timeout = startup_timeout
         self._grants = grants

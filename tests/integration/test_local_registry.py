@@ -642,3 +642,10 @@ def test_a_registry_nothing_refers_to_is_stopped_when_python_exits(tmp_path: Pat
         os.kill(pid, 9)
         pytest.fail("the registry outlived the program that started it")
     assert not Path(storage).exists()
+
+
+def test_a_tls_config_is_refused_at_once_not_after_the_start_timeout() -> None:
+    """LocalRegistry probes and names plain-HTTP URLs; an http.tls section made it wait
+    out its start-up timeout and say the registry 'did not answer on http://...'."""
+    with pytest.raises(ValueError, match="plain HTTP"):
+        LocalRegistry(extra_config={"http": {"tls": {"certificate": "c", "key": "k"}}})
