@@ -4,6 +4,7 @@ the shell sends (the asyncio shell iterates it in a worker thread)."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import json
@@ -483,8 +484,27 @@ class Uploader:
 def _write_state(path: Path, doc: dict[str, Any]) -> None:
     """Save a crash-safe upload's state at ``path`` (atomically: a crash leaves the old)."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(doc))
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def check_state_path(path: Path) -> None:
+    """Raise the OSError (naming ``path``) a state file there would meet: a directory in
+    its place, or a directory to hold it that is missing or cannot be written."""
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not an upload's state file",
+                                str(path))
+    probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
+    try:
+        probe.touch()
+    except OSError as exc:
+        raise type(exc)(exc.errno, f"cannot write the upload's state file there "
+                        f"({exc.strerror})", str(path)) from None
+    probe.unlink(missing_ok=True)
 
 
 def _hash_prefix(stream: IO[bytes], base: int, length: int, hasher: Any) -> int:

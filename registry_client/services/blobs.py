@@ -117,6 +117,7 @@ class BlobFlows(Service):
     ) -> Flow[Descriptor]:
         """Upload a blob unless the repository already has it; its descriptor."""
         # the upload machinery loads with the first upload, not with every pull
+        from ._upload import check_state_path
         from ._upload_source import UploadSource
 
         if digest is not None:
@@ -125,6 +126,8 @@ class BlobFlows(Service):
                                        or not isinstance(chunk_size, int) or chunk_size < 0):
             raise ValueError(f"chunk_size {chunk_size!r}: want a number of bytes, an int "
                              ">= 0 (0: chunks of the default size)")
+        if state_file is not None:  # written all along: refused before any request
+            yield Offload(functools.partial(check_state_path, Path(state_file)))
         source: UploadSource = yield Offload(functools.partial(
             UploadSource.from_data, data, digest))
         try:
@@ -401,6 +404,8 @@ class BlobService(Service):
         Raises:
             DigestMismatchError: ``digest`` was given and the content does not match.
             RegistryResponseError: the registry refused the upload.
+            OSError: ``state_file`` cannot be written there (a directory in its place,
+                its directory missing or read-only), before any request.
         """
         return self._run(self.flows.upload(data, digest=digest, chunk_size=chunk_size,
                                            progress=progress, state_file=state_file))

@@ -842,3 +842,22 @@ def test_a_session_that_answered_after_a_cut_and_then_is_gone_is_started_again(
     assert d.digest == DIGEST
     sent = [(r.method, r.url.split("?")[0].rsplit("/", 1)[-1]) for r in adapter.request_history]
     assert sent[-3:] == [("POST", ""), ("PATCH", "s2"), ("PUT", "s2")]
+
+
+@pytest.mark.parametrize("where", ["missing-directory", "a-directory"])
+def test_a_state_file_that_cannot_be_written_is_refused_before_any_request(
+    env: tuple[Registry, requests_mock.Adapter], tmp_path: Path, where: str,
+) -> None:
+    """It failed after the session's POST and a PATCH (a bare OSError), left the session
+    open, and a stray NAME.tmp beside a directory of that name."""
+    reg, adapter = env
+    state = tmp_path / "nope" / "state.json"
+    if where == "a-directory":
+        state = tmp_path / "adir"
+        state.mkdir()
+    with pytest.raises(OSError) as info:
+        reg.repository("app").blobs.upload(MULTI, chunk_size=1 << 20, state_file=state)
+    assert str(state) in str(info.value)
+    assert adapter.request_history == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == (
+        ["adir"] if where == "a-directory" else [])
