@@ -26,6 +26,11 @@ def _local_manifest(layout: OCILayout, desc: dict[str, Any], limit: int) -> RawM
     if not isinstance(digest, str):
         raise LayoutError(f"{layout.root}: index.json entry without a digest")
     data = layout.read_blob(digest, limit)
+    size = desc.get("size")
+    if isinstance(size, int) and size != len(data):
+        # (docs/reliability.md: every file a push sends is of its descriptor's size)
+        raise LayoutError(f"{layout.root}: manifest {digest} is {len(data)} bytes, its "
+                          f"descriptor gives the size {size}")
     # The document says what it is (mediaType, else shape); the index.json entry's type
     # is no Content-Type: layouts of older versions typed Docker manifests as OCI.
     return RawManifest(data=data, media_type=manifest_media_type(data), digest=digest)
@@ -98,7 +103,8 @@ class Pusher(ImageWorker):
 
         raw = yield from local((yield Offload(partial(layout.find, tag))))
         is_index, top, children = yield from manifest_tree(
-            raw, lambda d: local({"digest": d.digest, "mediaType": d.media_type}), workers=1)
+            raw, lambda d: local({"digest": d.digest, "mediaType": d.media_type,
+                                  "size": d.size}), workers=1)
         wanted = [b for _, descs in children for b in descs]
 
         def check() -> None:

@@ -111,3 +111,23 @@ def test_a_blob_the_registry_has_is_not_opened(
     reg.repository("app").images.push(layout, "1.0")
     seen = _labels(performed)
     assert seen == ["file", "file", "file", "file", "HEAD", "HEAD", "PUT manifest", "file"], seen
+
+
+def test_a_manifest_of_another_size_than_its_index_entry_pushes_nothing(
+    tmp_path: Path, mocked_registry: Callable[..., Env],
+) -> None:
+    """docs/reliability.md: every file a push sends is of the size its descriptor
+    gives -- manifests too, not only layers (skopeo accepts it; the index pushed on
+    would carry a wrong size)."""
+    from registry_client import LayoutError
+
+    reg, adapter = mocked_registry(retries=0)
+    lay = OCILayout(tmp_path / "layout")
+    lay.init()
+    for digest, data in {**IMAGE.blobs, IMAGE.digest: IMAGE.manifest}.items():
+        lay.write_blob(digest, data)
+    lay.add_manifest({"mediaType": IMAGE.media_type, "digest": IMAGE.digest,
+                      "size": IMAGE.size + 10}, "1.0")
+    with pytest.raises(LayoutError, match="size"):
+        reg.repository("app").images.push(tmp_path / "layout", "1.0")
+    assert adapter.request_history == []
