@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Union
 
@@ -361,9 +361,7 @@ def sync(
         flow = sync_flow(opened, max_workers=max_workers, dry_run=dry_run, progress=progress)
         return run(flow, shell if shell is not None else NO_IO)
     tasks = plan(entries, registry_for, shard=shard, max_workers=max_workers)
-    with Journal(journal, tasks) if journal is not None and not dry_run else nullcontext() as j:
-        done = set(j.done) if j is not None else set()  # (before this run records)
-        todo = [t for t in tasks if t.key not in done]
+    with journaled(tasks, journal, dry_run=dry_run) as (j, todo, skipped):
         own = executor is None
         pool = ThreadPoolExecutor(max(1, max_workers)) if executor is None else executor
         try:
@@ -373,7 +371,20 @@ def sync(
         finally:
             if own:
                 pool.shutdown()
-    return sync_result(tasks, results, [t for t in tasks if t.key in done])
+    return sync_result(tasks, results, skipped)
+
+
+@contextmanager
+def journaled(
+    tasks: SyncPlan, journal: str | os.PathLike[str] | None, *, dry_run: bool,
+) -> Iterator[tuple[Journal | None, list[SyncTask], list[SyncTask]]]:
+    """``(journal, to do, done already)`` of a planned sync (both flavours): the journal
+    opened for ``tasks`` (None: no journal, or a dry run, which records nothing), the
+    tasks it does not list as finished, and those it does (reported as journaled)."""
+    with Journal(journal, tasks) if journal is not None and not dry_run else nullcontext() as j:
+        done = set(j.done) if j is not None else set()  # (before this run records)
+        yield (j, [t for t in tasks if t.key not in done],
+               [t for t in tasks if t.key in done])
 
 
 def sync_result(tasks: SyncPlan, results: dict[str, TaskResult], journaled: list[SyncTask]

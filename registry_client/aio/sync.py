@@ -20,7 +20,6 @@ import contextlib
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from contextlib import nullcontext
 from typing import TypeVar
 
 from .._executors import RegistryFactory, task_hosts
@@ -36,6 +35,7 @@ from ..sync import (
     SyncEntry,
     SyncResult,
     copy_all_tags_flow,
+    journaled,
     load_sync_file,
     open_entries,
     sync_flow,
@@ -104,13 +104,11 @@ async def sync(
             sync_flow(opened, max_workers=max_workers, dry_run=dry_run, progress=progress),
             opened)
     tasks = await plan(entries, registry_for, shard=shard, max_workers=max_workers)
-    with Journal(journal, tasks) if journal is not None and not dry_run else nullcontext() as j:
-        done = set(j.done) if j is not None else set()  # (before this run records)
-        todo = [t for t in tasks if t.key not in done]
+    with journaled(tasks, journal, dry_run=dry_run) as (j, todo, skipped):
         results = await _run_tasks(todo, registry_for, j, max_workers=max_workers,
                                    max_per_registry=max_per_registry, dry_run=dry_run,
                                    progress=progress)
-    return sync_result(tasks, results, [t for t in tasks if t.key in done])
+    return sync_result(tasks, results, skipped)
 
 
 async def _run_tasks(
