@@ -414,7 +414,7 @@ CASES = [
     # -- URLs that do not parse (urllib raises a bare ValueError for them) -----------------
     Case("blob-redirect-to-a-broken-url", op_blob,
          blob_answer(b"", status=307, Location="http://[::1/blob"),
-         RegistryResponseError, "Invalid IPv6 URL"),
+         RegistryResponseError, "an unusable URL"),
     Case("tags-link-broken-url", op_tags,
          tags_answer({"tags": ["a"]}, Link='<http://[::1/v2/app/tags/list>; rel="next"'),
          RegistryResponseError, "unusable URL"),
