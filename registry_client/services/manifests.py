@@ -355,6 +355,11 @@ class ManifestService(Service):
     def delete(self, digest: str) -> None:
         """Delete a manifest by digest, and with it every tag that points to it.
 
+        Where the registry is not known to have the referrers API, the manifest is
+        read first (one GET under the same token) and, when it names a ``subject``,
+        taken out of that subject's referrers tag index after the delete (as the
+        distribution spec asks of clients).
+
         Raises:
             NotFoundError: no such manifest.
             RegistryResponseError: the registry does not allow deletes.
