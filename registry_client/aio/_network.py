@@ -362,8 +362,13 @@ class BlockStream(httpcore.AsyncNetworkStream):
         self._transport.pause_reading()
         self._reader.paused = False  # never resumed: the thread owns the socket now
         await asyncio.sleep(0)  # a receive already scheduled lands in the buffer first
-        return ThreadReader(self._reader, socket.socket(fileno=os.dup(sock.fileno())),
-                            timeout)
+        try:
+            # (the hang-up that receive brought may have closed the socket meanwhile:
+            # then the loop reads what arrived, and the cut is the loop's to report)
+            copy = os.dup(sock.fileno())
+        except OSError:
+            return None
+        return ThreadReader(self._reader, socket.socket(fileno=copy), timeout)
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import socket
 import ssl
 import time
@@ -510,3 +511,25 @@ async def test_a_redirect_to_a_url_no_client_can_follow_is_one_error_in_both_fla
     if scheme not in ("http", "https"):
         assert f"a URL of the scheme {scheme!r} cannot be followed" in str(caught)
     assert elapsed < 1
+
+
+@pytest.mark.anyio
+async def test_a_long_blob_cut_at_once_is_the_typed_error_of_a_cut() -> None:
+    """A body of 4 MiB or more goes to a worker thread reading a copy of the socket; a
+    hang-up that closed the socket first made that copy an untyped EBADF OSError."""
+    from registry_client.aio import AsyncRegistry
+
+    big = bytes(range(256)) * (8 << 12)
+    digest = "sha256:" + hashlib.sha256(big).hexdigest()
+
+    def cut(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(big) + big[:100])
+
+    with tcp_server(cut) as port:
+        for _ in range(3):  # (a race: the hang-up must land before the hand-over)
+            async with AsyncRegistry(f"127.0.0.1:{port}", protocol="http", retries=1,
+                                     backoff=0.0) as reg:
+                with pytest.raises(RegistryUnavailableError):
+                    await reg.repository("app").blobs.get(digest)
