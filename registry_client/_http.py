@@ -561,6 +561,18 @@ def raise_for_status(
     raise status_error(resp, body, context=context, method=method, hint=hint, secrets=secrets)
 
 
+def _masked(value: Any, mask: Callable[[str], str]) -> Any:
+    """``value`` (an error's JSON: its message, its ``detail`` of any shape) with every
+    string masked, keys included."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {_masked(k, mask): _masked(v, mask) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, mask) for v in value]
+    return value
+
+
 def status_error(
     resp: Answer,
     body: bytes,
@@ -583,8 +595,7 @@ def status_error(
     status = resp.status_code
     url = redact_url(resp.url)
     mask = Redactor(secrets)
-    errors = [{k: mask(v) if isinstance(v, str) else v for k, v in e.items()}
-              for e in error_list(body)]
+    errors = [_masked(e, mask) for e in error_list(body)]
     detail = "; ".join(
         f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors
     )

@@ -116,6 +116,24 @@ def test_control_characters_the_registry_sends_are_quoted_escaped() -> None:
     assert message.isprintable()
 
 
+def test_credentials_a_registry_quotes_back_are_masked_in_every_part_of_errors() -> None:
+    """The message was masked, an error's ``detail`` (any JSON) kept the credentials --
+    and ``.errors`` is in the exception's pickle (Dask) and in what apps log."""
+    import pickle
+
+    basic, bearer = "Basic YWxpY2U6czNjcmV0", "Bearer TOKEN-SECRET-XYZ"
+    body = json.dumps({"errors": [{
+        "code": "DENIED", "message": f"bad Authorization: {basic}",
+        "detail": {"authorization": basic, "seen": [bearer, {"deep": "s3cret"}], "n": 1}}]})
+    with pytest.raises(RegistryError) as info:
+        raise_for_status(raw_response(400, body.encode()), context="c", method="GET",
+                         secrets=["s3cret"])
+    dumped = pickle.dumps(info.value) + repr(info.value.errors).encode()
+    for secret in (b"YWxpY2U6czNjcmV0", b"TOKEN-SECRET-XYZ", b"s3cret"):
+        assert secret not in dumped
+    assert info.value.errors[0]["detail"]["n"] == 1  # what is no secret stays
+
+
 def test_a_401_insufficient_scope_is_both_a_refusal_of_rights_and_a_401() -> None:
     """The contract's hierarchy: a 401 after authenticating is an AuthenticationError;
     insufficient_scope says the credentials are fine but may not do this, an
