@@ -130,7 +130,7 @@ async def _read_capped(answer: AsyncAnswer, cap: int) -> bytes:
         await answer.aclose()
         raise
     try:
-        async for chunk in answer.body.decoded():
+        async for chunk in answer.body.decoded(cap):
             capped.add(chunk)
         return capped.result()
     except httpx.HTTPError as exc:

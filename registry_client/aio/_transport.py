@@ -17,6 +17,7 @@ import os
 import ssl
 import threading
 import time
+import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import IO, Any, NamedTuple
 
@@ -90,6 +91,51 @@ def failure_cause(exc: BaseException) -> BaseException | None:
     return inner
 
 
+_INFLATED = frozenset({"gzip", "x-gzip", "deflate"})
+
+
+class _Inflate:
+    """gzip or deflate undone in bounded steps (deflate: zlib-wrapped, or raw as some
+    servers send it, as httpx reads it)."""
+
+    def __init__(self, encoding: str) -> None:
+        self._gzip = encoding != "deflate"
+        self._first = True
+        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS if self._gzip else zlib.MAX_WBITS)
+
+    def feed(self, data: bytes, room: int) -> Iterator[bytes]:
+        """``data`` inflated, at most ``room`` bytes in all, in blocks of ``_STEP``."""
+        try:
+            while data and room > 0:
+                try:
+                    out = self._d.decompress(data, min(room, _STEP))
+                except zlib.error:
+                    if self._gzip or not self._first:
+                        raise
+                    self._d = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
+                    out = self._d.decompress(data, min(room, _STEP))
+                self._first = False
+                data = self._d.unconsumed_tail
+                room -= len(out)
+                if out:
+                    yield out
+                elif not data:
+                    break
+        except zlib.error as exc:
+            raise httpx.DecodingError(f"the {'gzip' if self._gzip else 'deflate'} "
+                                      f"body does not inflate ({exc})") from None
+
+    def flush(self) -> bytes:
+        """What is left once every block was fed."""
+        try:
+            return self._d.flush()
+        except zlib.error as exc:
+            raise httpx.DecodingError(f"the body does not inflate ({exc})") from None
+
+
+_STEP = 1 << 20
+
+
 class _AsyncBody:
     """An httpx answer's body still on the wire: ``aread1`` as served (never decoded),
     or :meth:`decoded` (Content-Encoding undone, for JSON and error bodies).
@@ -131,9 +177,30 @@ class _AsyncBody:
             self._direct = _DirectBody.of(self._resp)
         return None if self._direct is None else await self._direct.thread_reader()
 
-    def decoded(self) -> AsyncIterator[bytes]:
-        """The body in blocks, Content-Encoding undone (read it this way or by aread1)."""
-        return self._resp.aiter_bytes()
+    async def decoded(self, limit: int | None = None) -> AsyncIterator[bytes]:
+        """The body in blocks, Content-Encoding undone (read it this way or by aread1).
+
+        With ``limit``, gzip and deflate are inflated in steps of at most ``limit + 1``
+        bytes out, stopping there (the caller's cap then refuses the body): httpx
+        inflates each received block whole, so one 64 KiB block of a compression
+        bomb would cost ~64 MiB before any cap could see it.
+        """
+        encoding = self._resp.headers.get("Content-Encoding", "").strip().lower()
+        if limit is None or encoding not in _INFLATED or self._resp.is_stream_consumed:
+            async for block in self._resp.aiter_bytes():
+                yield block
+            return
+        inflate = _Inflate(encoding)
+        room = limit + 1
+        async for raw in self._resp.aiter_raw():
+            for block in inflate.feed(raw, room):
+                room -= len(block)
+                yield block
+            if room <= 0:
+                return
+        tail = inflate.flush()
+        if tail:
+            yield tail
 
     async def aclose(self) -> None:
         await self._resp.aclose()

@@ -8,7 +8,7 @@ import hashlib
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -533,3 +533,39 @@ async def test_a_long_blob_cut_at_once_is_the_typed_error_of_a_cut() -> None:
                                      backoff=0.0) as reg:
                 with pytest.raises(RegistryUnavailableError):
                     await reg.repository("app").blobs.get(digest)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_compressed_bomb_costs_no_more_memory_than_the_cap_it_breaks(
+    encoding: str,
+) -> None:
+    """httpx inflates each received block whole: a 64 KiB block of a gzip bomb became
+    ~64 MiB before the 4 MiB cap could refuse it (130 MiB per request, measured). The
+    body is inflated in steps that stop at the cap."""
+    import tracemalloc
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31 if encoding == "gzip" else 15)
+    zeros = bytes(1 << 20)
+    bomb = b"".join(packer.compress(zeros) for _ in range(256)) + packer.flush()  # 256 MiB
+
+    class Sent(httpx.AsyncByteStream):  # as a network answer comes: 64 KiB blocks
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            for at in range(0, len(bomb), 1 << 16):
+                yield bomb[at:at + (1 << 16)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=Sent(), headers={
+            "Content-Encoding": encoding, "Content-Type": "application/json"})
+
+    requester = _requester(handler, retries=0)
+    tracemalloc.start()
+    try:
+        with pytest.raises(RegistryResponseError, match="limit"):
+            await requester.send_request(Request("GET", "app/manifests/1.0"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        await requester.aclose()
+    assert peak < 24 << 20, peak
