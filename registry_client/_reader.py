@@ -248,10 +248,12 @@ class VerifyingReader(ReceiverView, io.RawIOBase):
         on_bytes: Callable[[int], None] | None = None,
         what: str = "blob",
         back_off: Callable[[int], None] | None = None,
+        size_of: Callable[[], int] | None = None,
     ) -> None:
         super().__init__()
         self._opener = opener
         self._back_off = back_off
+        self._size_of = size_of
         self._rx = BlobReceiver(digest, start=start, hasher=hasher,
                                 expected_size=expected_size, max_resumes=max_resumes, what=what)
         self.digest = digest
@@ -265,6 +267,8 @@ class VerifyingReader(ReceiverView, io.RawIOBase):
         self._resp = resp
         try:
             self._rx.opened(resp)
+            if self._rx.expected_size is None and self._size_of is not None:
+                self._rx.expected_size = self._size_of()  # (an answer of no length)
         except BaseException:
             resp.close()
             raise

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 from .._flow import Drain, Flow, back_off
+from .._http import is_digits
 from .._reader import BlobReceiver, blob_headers
 from .._response import Response
-from ..errors import RegistryUnavailableError
+from ..errors import RegistryResponseError, RegistryUnavailableError
 from ._base import Service, link_race
 
 Sink = Callable[[bytes], None]
@@ -52,10 +53,30 @@ class BlobFetch(Service):
         resp = yield from self.get(rx.digest, rx.offset)
         try:
             rx.opened(resp)
+            if rx.expected_size is None:
+                rx.expected_size = yield from self.size(rx.digest)
         except BaseException:
             resp.close()
             raise
         return resp
+
+    def size(self, digest: str) -> Flow[int]:
+        """The size the registry gives a blob it answered without one (no
+        Content-Length, no expected size): one HEAD, so no body of unknown length is
+        read -- a hostile registry's could be endless.
+
+        Raises:
+            RegistryResponseError: the HEAD names no size either.
+        """
+        resp = yield from self._call(
+            "HEAD", f"blobs/{digest}", operation=f"head blob {digest}", retry_if=link_race)
+        length = resp.headers.get("Content-Length", "")
+        if not is_digits(length):
+            raise RegistryResponseError(
+                f"get blob {digest} ({self.domain}/{self.repository}): the registry gives "
+                "its size neither in the answer nor to a HEAD: a body of unknown length "
+                "is not read")
+        return int(length)
 
     def pump(
         self, rx: BlobReceiver, resp: Response, sink: Sink, *, keeps_blocks: bool = True,

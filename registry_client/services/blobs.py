@@ -335,6 +335,7 @@ class BlobService(Service):
             max_resumes=self._requester.retries, on_bytes=self._requester.count_received,
             what=f"blob {digest} of {self.domain}/{self.repository}",
             back_off=lambda attempt: self._requester.back_off(attempt, None),
+            size_of=lambda: self._run(self.flows.fetch.size(digest)),
         )
         return reader  # type: ignore[return-value]
 
@@ -342,7 +343,9 @@ class BlobService(Service):
         """The whole blob in memory, verified.
 
         ``expected_size`` (from a descriptor) makes a registry announcing or sending
-        another size an error before the bytes are read.
+        another size an error before the bytes are read. An answer that gives no size
+        (no Content-Length) is bounded by the size a HEAD gives (one request more; none
+        given: RegistryResponseError) -- a body of unknown length is never read.
 
         Raises:
             NotFoundError: the repository has no such blob.

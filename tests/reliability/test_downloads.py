@@ -448,6 +448,11 @@ class _ChunkedBlobServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def do_HEAD(self) -> None:  # the size a chunked answer does not say
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(owner.blob)))
+                self.end_headers()
+
             def do_GET(self) -> None:
                 owner.connections.add(self.client_address[1])
                 start = 0

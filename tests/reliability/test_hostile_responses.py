@@ -116,6 +116,9 @@ def catalog_answer(body: Any, **headers: str) -> Setup:
 
 
 def blob_answer(body: bytes, *, status: int = 200, method: str = "GET", **headers: str) -> Setup:
+    if method == "GET" and status == 200:
+        headers.setdefault("Content-Length", str(len(body)))  # as a registry answers
+
     def setup(adapter: requests_mock.Adapter) -> None:
         adapter.register_uri(method, f"{V2}/app/blobs/{BLOB_DIGEST}", content=body,
                              status_code=status, headers=headers)

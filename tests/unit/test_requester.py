@@ -859,7 +859,8 @@ def test_redirect_to_other_host_drops_bearer(target: str) -> None:
         adapter, BLOB_URL, status=307, body=b"", headers={"Location": target},
         www=challenge(),
     )
-    adapter.register_uri("GET", target, content=BLOB)
+    adapter.register_uri("GET", target, content=BLOB,
+                         headers={"Content-Length": str(len(BLOB))})
     assert reg.repository("app").blobs.get(BLOB_DIGEST) == BLOB
     last = adapter.request_history[-1]
     assert last.url == target
@@ -884,7 +885,8 @@ def test_redirect_to_other_host_drops_basic() -> None:
         return b""
 
     adapter.register_uri("GET", BLOB_URL, content=answer)
-    adapter.register_uri("GET", "https://cdn.example/blob", content=BLOB)
+    adapter.register_uri("GET", "https://cdn.example/blob", content=BLOB,
+                         headers={"Content-Length": str(len(BLOB))})
     assert reg.repository("app").blobs.get(BLOB_DIGEST) == BLOB
     cdn = on_host(adapter, "cdn.example")
     assert len(cdn) == 1

@@ -117,7 +117,8 @@ async def test_get_head_exists_and_a_wrong_blob(tmp_path: Path) -> None:
     assert await blobs.exists(DIGEST) and await blobs.size(DIGEST) == len(BIG)
 
     wrong = "sha256:" + "0" * 64
-    adapter.register_uri("GET", f"{BASE}/v2/app/blobs/{wrong}", content=b"not it")
+    adapter.register_uri("GET", f"{BASE}/v2/app/blobs/{wrong}", content=b"not it",
+                         headers={"Content-Length": "6"})
     adapter.register_uri("HEAD", f"{BASE}/v2/app/blobs/{wrong}", status_code=404)
     with pytest.raises(DigestMismatchError):
         await blobs.download(wrong, tmp_path / "wrong")

@@ -207,7 +207,8 @@ def test_open_from_an_offset_without_the_hash_so_far_is_refused_up_front(
 
 def test_get_wrong_content(env: tuple[Registry, requests_mock.Adapter]) -> None:
     reg, adapter = env
-    adapter.register_uri("GET", BLOB_URL, content=BLOB[:-1] + b"X")
+    adapter.register_uri("GET", BLOB_URL, content=BLOB[:-1] + b"X",
+                         headers={"Content-Length": str(len(BLOB))})
     with pytest.raises(DigestMismatchError):
         reg.repository("app").blobs.get(DIGEST)
 
@@ -217,6 +218,54 @@ def test_get_longer_than_announced(env: tuple[Registry, requests_mock.Adapter]) 
     adapter.register_uri("GET", BLOB_URL, content=BLOB + b"extra",
                          headers={"Content-Length": str(len(BLOB))})
     with pytest.raises(DigestMismatchError):
+        reg.repository("app").blobs.get(DIGEST)
+
+
+class _Endless(io.RawIOBase):
+    """An answer body with no end, as a hostile registry streams one."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        b[:] = b"x" * len(b)
+        return len(b)
+
+
+def _unsized(adapter: requests_mock.Adapter, head_length: str | None) -> None:
+    raw = urllib3.HTTPResponse(body=_Endless(), preload_content=False, status=200,
+                               headers={"Transfer-Encoding": "chunked"})
+    adapter.register_uri("GET", BLOB_URL, raw=raw)
+    adapter.register_uri("HEAD", BLOB_URL, headers={} if head_length is None else
+                         {"Content-Length": head_length})
+
+
+@pytest.mark.parametrize("reader", ["get", "open"])
+def test_a_blob_answered_without_a_size_is_bounded_by_its_head(
+    env: tuple[Registry, requests_mock.Adapter], reader: str,
+) -> None:
+    """No Content-Length and no expected_size: the body was read to its end, however
+    long (18 GB of memory, 45 GB of disk measured). A HEAD now says the size, and the
+    reader refuses a byte more."""
+    reg, adapter = env
+    _unsized(adapter, str(len(BLOB)))
+    blobs = reg.repository("app").blobs
+    with pytest.raises(DigestMismatchError, match="more than"):
+        if reader == "get":
+            blobs.get(DIGEST)
+        else:
+            with blobs.open(DIGEST) as f:
+                while f.read(1 << 16):
+                    pass
+    assert [r.method for r in adapter.request_history] == ["GET", "HEAD"]
+
+
+def test_a_blob_without_a_size_anywhere_is_refused(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    _unsized(adapter, None)
+    with pytest.raises(RegistryResponseError, match="size"):
         reg.repository("app").blobs.get(DIGEST)
 
 
@@ -307,7 +356,8 @@ def test_a_cut_that_brought_no_new_byte_backs_off_before_the_next_get(
 
 def test_download_atomic(env: tuple[Registry, requests_mock.Adapter], tmp_path: Path) -> None:
     reg, adapter = env
-    adapter.register_uri("GET", BLOB_URL, content=BLOB)
+    adapter.register_uri("GET", BLOB_URL, content=BLOB,
+                         headers={"Content-Length": str(len(BLOB))})
     dest = reg.repository("app").blobs.download(DIGEST, tmp_path / "blob")
     assert dest.read_bytes() == BLOB
     assert not (tmp_path / "blob.partial").exists()
@@ -321,7 +371,8 @@ def test_download_wrong_content_leaves_nothing(
     env: tuple[Registry, requests_mock.Adapter], tmp_path: Path,
 ) -> None:
     reg, adapter = env
-    adapter.register_uri("GET", BLOB_URL, content=b"tampered")
+    adapter.register_uri("GET", BLOB_URL, content=b"tampered",
+                         headers={"Content-Length": "8"})
     with pytest.raises(DigestMismatchError):
         reg.repository("app").blobs.download(DIGEST, tmp_path / "blob")
     assert list(tmp_path.iterdir()) == []
