@@ -86,7 +86,12 @@ def _atomic_write(path: Path, data: bytes, *, replace: bool = True) -> None:
         raise
 
 
-def _read_regular(path: Path, what: str) -> bytes:
+MAX_INDEX_JSON = 64 << 20
+"""The largest ``index.json`` read (~250,000 entries): a larger one is refused before it
+is read, as a manifest over the body limit is."""
+
+
+def _read_regular(path: Path, what: str, limit: int | None = None) -> bytes:
     """The bytes of the layout file ``path``, which must be a regular file.
 
     Opened without blocking first, so a FIFO put in its place is refused at once
@@ -102,8 +107,12 @@ def _read_regular(path: Path, what: str) -> bytes:
     except IsADirectoryError:  # where opening a directory read-only fails
         raise LayoutError(f"{path}: {what} is not a regular file (a directory)") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise LayoutError(f"{path}: {what} is not a regular file")
+        if limit is not None and info.st_size > limit:
+            raise LayoutError(f"{path}: {what} is {info.st_size} bytes, over the "
+                              f"{limit}-byte limit")
         if hasattr(os, "O_NONBLOCK"):
             os.set_blocking(fd, True)
         with os.fdopen(fd, "rb") as f:
@@ -369,7 +378,7 @@ class OCILayout:
         if not marker.is_file():
             raise LayoutError(f"{marker}: oci-layout is not a regular file")
         try:
-            data = _read_regular(self.root / "index.json", "index.json")
+            data = _read_regular(self.root / "index.json", "index.json", MAX_INDEX_JSON)
         except FileNotFoundError:
             raise LayoutNotFoundError(f"{self.root} is not an OCI image layout "
                                       "(no index.json)") from None

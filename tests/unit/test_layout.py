@@ -340,3 +340,15 @@ def test_a_directory_that_cannot_be_written_is_named_not_a_temp_file(
     assert caught.value.errno == 30
     assert caught.value.filename == str(tmp_path / "out" / "oci-layout")
     assert ".tmp" not in str(caught.value)
+
+
+def test_an_index_json_over_the_cap_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """index.json was read whole whatever its size (a 100 MB one cost ~300 MB)."""
+    from registry_client.layout import MAX_INDEX_JSON
+
+    layout = OCILayout(tmp_path)
+    layout.init()
+    with open(tmp_path / "index.json", "r+b") as f:
+        f.truncate(MAX_INDEX_JSON + 1)  # sparse: nothing is written, nothing read
+    with pytest.raises(LayoutError, match=r"index\.json is \d+ bytes, over"):
+        layout.read_index()
