@@ -608,6 +608,12 @@ def _verify_context(verify: bool | str) -> ssl.SSLContext:
     return CAOnFirstUse(cafile=verify)
 
 
+def _with_scheme(proxy: str) -> str:
+    """``proxy`` as a URL: ``proxy.corp:3128`` is ``http://proxy.corp:3128``, as requests
+    (and httpx) read a proxy setting without a scheme."""
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
 class _EnvRoutes(httpx.AsyncBaseTransport):
     """The transport of every request not to the registry's own origin (a token realm, a
     blob's storage): straight, or through the proxy the environment names for its URL,
@@ -631,6 +637,8 @@ class _EnvRoutes(httpx.AsyncBaseTransport):
             raise httpx.InvalidURL("Port out of range")
         url = str(request.url)
         proxy = select_proxy(url, self._env.settings_for(url)[0])
+        if proxy:  # "proxy.corp:3128" is http://, as requests (and httpx) read it
+            proxy = _with_scheme(proxy)
         if not proxy:
             return await self._direct.handle_async_request(request)
         route = self._proxied.get(proxy)
@@ -675,8 +683,9 @@ class AsyncTransport:
         self.base_url = base_url
         self.timeout = timeout
         self.verify: bool | str = os.fspath(verify) if isinstance(verify, os.PathLike) else verify
-        self.proxy = proxy
-        self.proxies = {"http": proxy, "https": proxy} if proxy else {}
+        # a proxy written without a scheme is http://, as requests reads it
+        self.proxy = _with_scheme(proxy) if proxy else proxy
+        self.proxies = {"http": self.proxy, "https": self.proxy} if self.proxy else {}
         self.user_agent = user_agent or _DEFAULT_UA
         self.pool_size = pool_size
         # requests' reading of the environment, so both flavours honour the same variables

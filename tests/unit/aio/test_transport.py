@@ -573,10 +573,13 @@ async def test_a_loopback_registry_and_token_server_skip_the_environment_s_proxy
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("scheme", ["http://", ""])
 async def test_another_host_goes_through_the_environment_s_proxy(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, scheme: str,
 ) -> None:
-    """HTTP_PROXY applies to a registry that is not this machine's, as for requests."""
+    """HTTP_PROXY applies to a registry that is not this machine's, as for requests --
+    written without a scheme too (``proxy.corp:3128``: requests and httpx read it as
+    http://, the router passed it on raw and httpx refused it with a ValueError)."""
     lines: list[bytes] = []
 
     def proxy(conn: socket.socket) -> None:
@@ -589,7 +592,7 @@ async def test_another_host_goes_through_the_environment_s_proxy(
         monkeypatch.delenv(name, raising=False)
     with tcp_server(proxy) as port:
         for name in ("HTTP_PROXY", "http_proxy"):
-            monkeypatch.setenv(name, f"http://127.0.0.1:{port}")
+            monkeypatch.setenv(name, f"{scheme}127.0.0.1:{port}")
         async with AsyncRegistry("registry.example", protocol="http",
                                  authenticator=NullAuthenticator(), retries=0) as reg:
             assert reg.requester.transport.proxied("http://registry.example/v2/")
