@@ -77,6 +77,19 @@ def tls_reason(exc: BaseException) -> str:
     return TLS_HINT
 
 
+def _ssl_cert_env() -> str | None:
+    """The CA bundle OpenSSL's variables name: SSL_CERT_FILE when that file exists, else
+    SSL_CERT_DIR when that directory does (one of them: requests takes one path); None
+    for neither. A stale variable is passed over, as Go passes over what it cannot read."""
+    cert_file = os.environ.get("SSL_CERT_FILE")
+    if cert_file and os.path.isfile(cert_file):
+        return cert_file
+    cert_dir = os.environ.get("SSL_CERT_DIR")
+    if cert_dir and os.path.isdir(cert_dir):
+        return cert_dir
+    return None
+
+
 class EnvSettings:
     """Proxies and TLS verification per URL, as ``requests.request`` would use them.
 
@@ -121,8 +134,7 @@ class EnvSettings:
             if verify in (True, None) and self._session.trust_env:
                 # after requests' REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, OpenSSL's own
                 # variables, which Go (docker, crane, skopeo) and httpx read too
-                verify = (os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")
-                          or verify)
+                verify = _ssl_cert_env() or verify
             proxies = dict(merged["proxies"])
             if not self._proxies and is_loopback(parts.netloc):
                 # as Go's ProxyFromEnvironment (docker, crane, skopeo): HTTP(S)_PROXY is

@@ -1141,6 +1141,26 @@ def test_ssl_cert_file_and_dir_name_the_ca_bundle_when_requests_variables_do_not
     assert rec.seen[-1][2] is False
 
 
+def test_an_ssl_cert_file_that_does_not_exist_is_passed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Go skips an SSL_CERT_FILE it cannot read (and reads SSL_CERT_DIR): a stale one
+    must not make every HTTPS registry fail with "the CA bundle does not exist"."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "gone.pem"))
+    monkeypatch.setenv("SSL_CERT_DIR", str(certs))
+    reg, rec = _recording_registry()
+    reg.ping()
+    assert rec.seen[-1][2] == str(certs)
+    monkeypatch.delenv("SSL_CERT_DIR")
+    reg, rec = _recording_registry()
+    reg.ping()
+    assert rec.seen[-1][2] is True  # requests' own default then
+
+
 def test_no_proxy_and_explicit_settings_win_over_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
