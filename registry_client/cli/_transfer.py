@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -212,7 +214,20 @@ def run_pull(ctx: Context) -> int:
             reference, path, platform=ctx.platform,
             format=_pull_format(ctx.args.format, path), progress=progress,
         )
+    if _is_stdout(path):  # the archive went there: what is said of it goes to stderr
+        ctx.error_line(json.dumps(image_json(image)) if ctx.json else image.reference)
+        return 0
     return _report(ctx, image)
+
+
+def _is_stdout(path: Path) -> bool:
+    """Whether ``path`` is this process's standard output (``/dev/stdout``, a link to
+    it, the pipe or file it is)."""
+    try:
+        here, there = os.stat(path), os.fstat(1)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 def run_push(ctx: Context) -> int:

@@ -175,3 +175,17 @@ def test_artifact_get_by_type_and_by_digest(
                "--artifact-type", "application/x-none", "--plain-http")
     assert none.returncode == 1 and b"no referrer of type" in none.stderr
     assert not (tmp_path / "none").exists()
+
+
+def test_pull_of_an_archive_to_standard_output_keeps_stdout_for_the_archive(
+    cli: CliRunner, pushed: tuple[str, TarImage], tmp_path: Path,
+) -> None:
+    """The summary line (REF@DIGEST) followed the tar on stdout, into the archive: it
+    goes to stderr when the archive is standard output."""
+    where, _ = pushed
+    ok(cli("pull", f"{where}:amd64", str(tmp_path / "file.tar"), "--format", "docker-archive",
+           "--plain-http"))
+    piped = ok(cli("pull", f"{where}:amd64", "/dev/stdout", "--format", "docker-archive",
+                   "--plain-http"))
+    assert piped.stdout == (tmp_path / "file.tar").read_bytes()
+    assert f"{where}:amd64@sha256:".encode() in piped.stderr
