@@ -191,6 +191,11 @@ class TransmitError(Exception):
         return self.kind not in NOT_SENT
 
 
+SOCKS_MISSING = ("a SOCKS proxy needs SOCKS support installed: requests[socks] for the "
+                 "blocking API, httpx[socks] for the asyncio one")
+"""The words of a request to a SOCKS proxy the HTTP library cannot speak (both flavours)."""
+
+
 def unusable_url(url: str | None) -> TransmitError:
     """A URL the registry sent (a redirect's ``Location``) that no request can go to, in
     the same words whichever HTTP library refused it: the scheme when it is not HTTP(S)

@@ -26,6 +26,7 @@ from ._blocking import BlockingSteps, TokenRequests
 from ._calloff import check_cancelled, current
 from ._endpoint import RegistryEndpoint, api_host
 from ._exchange import (
+    SOCKS_MISSING,
     TokenAttempt,
     TokenCall,
     Transmit,
@@ -117,6 +118,8 @@ def transmit_error(exc: requests.RequestException | ValueError, url: str = "") -
     """
     if isinstance(exc, requests.exceptions.SSLError):
         return TransmitError("tls", tls_reason(exc), cause=failure_cause(exc))
+    if isinstance(exc, requests.exceptions.InvalidSchema) and "SOCKS" in str(exc):
+        return TransmitError("client", SOCKS_MISSING)  # ("Missing dependencies for SOCKS")
     if isinstance(exc, requests.exceptions.InvalidSchema | requests.exceptions.MissingSchema
                   | requests.exceptions.InvalidURL):
         # a URL the registry sent (a Location) this client cannot follow: file://...;

@@ -26,6 +26,7 @@ from .._auth_protocol import Authenticator
 from .._blocking import BlockingSteps, TokenRequests
 from .._endpoint import RegistryEndpoint
 from .._exchange import (
+    SOCKS_MISSING,
     Discard,
     Exclusive,
     ReadBody,
@@ -45,7 +46,14 @@ from .._transport import Transport, prepared_bodyless, tls_reason
 from ..errors import RegistryResponseError
 from ..requester import transmit_error
 from ._run import arun
-from ._transport import AsyncAnswer, AsyncTransport, failure, failure_cause, is_tls_failure
+from ._transport import (
+    AsyncAnswer,
+    AsyncTransport,
+    SocksMissing,
+    failure,
+    failure_cause,
+    is_tls_failure,
+)
 
 __all__ = ["AsyncRequester"]
 
@@ -57,6 +65,8 @@ def _transmit_error(
 ) -> TransmitError:
     """httpx's failure ``exc`` in the exchange flow's words (as ``requester.transmit_error``
     says requests' failures); ``proxied``: the request went to a proxy."""
+    if isinstance(exc, SocksMissing):
+        return TransmitError("client", SOCKS_MISSING)
     if is_tls_failure(exc):
         return TransmitError("tls", tls_reason(exc), cause=failure_cause(exc))
     if isinstance(exc, _URL_ERRORS):

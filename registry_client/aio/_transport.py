@@ -614,6 +614,20 @@ def _with_scheme(proxy: str) -> str:
     return proxy if "://" in proxy else f"http://{proxy}"
 
 
+class SocksMissing(httpx.TransportError):
+    """httpx cannot speak to a SOCKS proxy: socksio is not installed."""
+
+
+def _proxy_transport(proxy: str, *, verify: ssl.SSLContext,
+                     limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+    """httpx's transport through ``proxy``; SocksMissing for a SOCKS one httpx cannot
+    speak (httpx raises a bare ImportError)."""
+    try:
+        return httpx.AsyncHTTPTransport(verify=verify, limits=limits, proxy=proxy)
+    except ImportError as exc:
+        raise SocksMissing(str(exc)) from None
+
+
 class _EnvRoutes(httpx.AsyncBaseTransport):
     """The transport of every request not to the registry's own origin (a token realm, a
     blob's storage): straight, or through the proxy the environment names for its URL,
@@ -643,8 +657,8 @@ class _EnvRoutes(httpx.AsyncBaseTransport):
             return await self._direct.handle_async_request(request)
         route = self._proxied.get(proxy)
         if route is None:
-            route = self._proxied[proxy] = httpx.AsyncHTTPTransport(
-                verify=self._verify, limits=self._limits, proxy=proxy)
+            route = self._proxied[proxy] = _proxy_transport(
+                proxy, verify=self._verify, limits=self._limits)
         return await route.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -732,9 +746,10 @@ class AsyncTransport:
                 # HTTP(S)_PROXY / NO_PROXY as the blocking flavour reads them (this
                 # machine's hosts never proxied, as Go's ProxyFromEnvironment does)
                 routes = _EnvRoutes(self._env, verify=context, limits=limits)
+            if self.proxy and self._mock is None:  # proxy= is for every host, ours too
+                mounts["all://"] = _proxy_transport(self.proxy, verify=context, limits=limits)
             self._client = httpx.AsyncClient(
                 verify=context,
-                proxy=self.proxy,  # proxy= is for every host, this machine's too
                 trust_env=False,  # (the environment is read by EnvSettings, for both)
                 timeout=self._timeout(self.timeout),
                 limits=limits,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib.util
 import socket
 import ssl
 import time
@@ -569,3 +570,19 @@ async def test_a_compressed_bomb_costs_no_more_memory_than_the_cap_it_breaks(
         tracemalloc.stop()
         await requester.aclose()
     assert peak < 24 << 20, peak
+
+
+@pytest.mark.anyio
+async def test_a_socks_proxy_without_socks_support_is_said_plainly_in_both_flavours() -> None:
+    """requests without PySocks said "could not use the registry's answer (an unusable
+    URL)"; httpx without socksio raised a bare ImportError."""
+    pytest.importorskip("httpx")
+    for module in ("socks", "socksio"):
+        if importlib.util.find_spec(module) is not None:
+            pytest.skip(f"{module} is installed: SOCKS works")
+    with tcp_server(lambda conn: None) as port:
+        failed, caught, _ = await _both_flavours_fail(
+            port, proxy="socks5h://127.0.0.1:9", retries=0)
+    assert type(failed) is type(caught) is RegistryUnavailableError
+    assert str(failed) == str(caught)
+    assert "SOCKS" in str(caught) and "requests[socks]" in str(caught)
