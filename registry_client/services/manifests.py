@@ -50,11 +50,12 @@ class ManifestFlows(Service):
         """The flow of :meth:`ManifestService.get_raw`."""
         return self._get_raw(reference, "get manifest")
 
-    def _get_raw(self, reference: str, verb: str) -> Flow[RawManifest]:
-        """:meth:`get_raw`, its errors naming the user's call (``verb``: "head manifest")."""
+    def _get_raw(self, reference: str, verb: str, actions: str = "pull") -> Flow[RawManifest]:
+        """:meth:`get_raw`, its errors naming the user's call (``verb``: "head manifest"),
+        under the token of ``actions``."""
         check_reference(reference)
         resp = yield from self._call(
-            "GET", f"manifests/{reference}", operation=f"{verb} {reference}",
+            "GET", f"manifests/{reference}", actions=actions, operation=f"{verb} {reference}",
             headers={"Accept": mediatypes.MANIFEST_ACCEPT}, retry_if=link_race,
         )
         data = resp.content
@@ -222,25 +223,13 @@ class ManifestFlows(Service):
         referrers = self.referrers_service
         raw = None
         if referrers.may_list():
-            try:
-                raw = yield from self._call_raw(digest)
+            try:  # under the token the DELETE asks for: one token for both
+                raw = yield from self._get_raw(digest, "delete manifest", "pull,delete")
             except RegistryError:
                 raw = None  # (gone, or not readable: the DELETE has the last word)
         yield from self.delete_alone(digest, actions="pull,delete" if raw else "delete")
         if raw is not None:
             yield from referrers.after_delete(raw)
-
-    def _call_raw(self, digest: str) -> Flow[RawManifest]:
-        """The manifest ``digest`` read with the token a delete asks for (pull and delete)."""
-        resp = yield from self._call(
-            "GET", f"manifests/{digest}", actions="pull,delete",
-            operation=f"delete manifest {digest}",
-            headers={"Accept": mediatypes.MANIFEST_ACCEPT},
-        )
-        data = resp.content
-        verified = self._verify(data, digest, resp.headers.get("Docker-Content-Digest"))
-        return RawManifest(data=data, media_type=manifest_media_type(
-            data, resp.headers.get("Content-Type")), digest=verified)
 
     def delete_alone(self, digest: str, *, actions: str = "delete") -> Flow[None]:
         """The DELETE of manifest ``digest``, nothing more (a repository deleted whole
