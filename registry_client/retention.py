@@ -339,8 +339,7 @@ class RetentionFlows:
             when = created(tag)
             protect = []
             if is_referrers_tag(tag):
-                protect.append(_COSIGN.get(tag.rpartition(".")[2], "referrers tag schema index")
-                               if "." in tag else "referrers tag schema index")
+                protect.append(_COSIGN.get(tag.rpartition(".")[2], "referrers tag schema index"))
             if tag in newest:
                 protect.append(f"newest {keep} (#{newest[tag]})")
             if tag in top:
