@@ -1,36 +1,24 @@
 """Reading a blob: the protocol (:class:`BlobReceiver`: Range resumes, Content-Range checks,
-sizes, the digest at the end) and the blocking file-like reader on it (:class:`VerifyingReader`).
+sizes, the digest at the end), without the I/O.
 
-The flows of ``services.blobs`` drive the same receiver with effects, so both flavours of
-the API read blobs by one set of rules."""
+The flows of ``services._fetch`` drive it with effects -- for ``get``, ``download``,
+``open`` and the image workflows of both flavours -- so every blob is read by one set of
+rules."""
 
 from __future__ import annotations
 
-import io
 import re
-from collections.abc import Callable
 from typing import Any
 
-import urllib3.exceptions
-
 from ._digest import new_hasher, overlapped
-from ._http import BodyCutError, body_broken, connection_failure, discard, failure_cause, is_digits
+from ._http import BodyCutError, is_digits
 from ._log import log
-from ._response import Answer, Response
+from ._response import Answer
 from .errors import DigestMismatchError, RegistryError, RegistryUnavailableError
 
 CHUNK = 1024 * 1024
 _CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
-# What reading a body on the wire raises when the connection breaks.
-READ_ERRORS: tuple[type[BaseException], ...] = (
-    urllib3.exceptions.HTTPError,
-    ConnectionError,
-    TimeoutError,
-    OSError,
-)
 
-Opener = Callable[[int], Response]
-"""``opener(offset)`` sends the GET (with ``Range: bytes=offset-`` when offset > 0)."""
 
 
 def blob_headers(offset: int) -> dict[str, str]:
@@ -227,185 +215,3 @@ class ReceiverView:
     def restarted(self) -> bool:
         """True when a resume got the whole blob again because the server ignored Range."""
         return self._rx.restarted
-
-
-class VerifyingReader(ReceiverView, io.RawIOBase):
-    """Read a blob from the registry, hashing every byte and checking the digest at EOF.
-
-    A blocking file object over a :class:`BlobReceiver`: when the connection is cut,
-    it asks again with ``Range`` from where it got to, up to ``max_resumes`` times.
-    """
-
-    def __init__(
-        self,
-        opener: Opener,
-        digest: str,
-        *,
-        start: int = 0,
-        hasher: Any = None,
-        expected_size: int | None = None,
-        max_resumes: int = 3,
-        on_bytes: Callable[[int], None] | None = None,
-        what: str = "blob",
-        back_off: Callable[[int], None] | None = None,
-        size_of: Callable[[], int] | None = None,
-    ) -> None:
-        super().__init__()
-        self._opener = opener
-        self._back_off = back_off
-        self._size_of = size_of
-        self._rx = BlobReceiver(digest, start=start, hasher=hasher,
-                                expected_size=expected_size, max_resumes=max_resumes, what=what)
-        self.digest = digest
-        self._on_bytes = on_bytes
-        self._resp: Response | None = None
-        self._open()
-
-    # -- connection ---------------------------------------------------------------------
-    def _open(self) -> None:
-        resp = self._opener(self._rx.offset)
-        self._resp = resp
-        try:
-            self._rx.opened(resp)
-            if self._rx.expected_size is None and self._size_of is not None:
-                self._rx.expected_size = self._size_of()  # (an answer of no length)
-        except BaseException:
-            resp.close()
-            raise
-
-    def _resume(self, cut: RegistryError | None) -> None:
-        if self._resp is not None:
-            self._resp.close()
-        attempt = self._rx.resume(cut)
-        if attempt is not None and self._back_off is not None:
-            self._back_off(attempt)
-        self._open()
-
-    # -- io.RawIOBase -------------------------------------------------------------------
-    def readable(self) -> bool:
-        """Always True."""
-        return True
-
-    def tell(self) -> int:
-        """How many bytes of the blob were read so far (its offset)."""
-        if self.closed:
-            raise ValueError("I/O operation on closed blob reader")
-        return self._rx.offset
-
-    def readinto(self, buffer: Any) -> int:
-        """Read into ``buffer``; raise DigestMismatchError at the end when the content is wrong.
-
-        The read that would deliver the blob's last byte (when its size is known) or
-        the first one at EOF raises instead: wrong content is never handed over whole.
-        """
-        view = memoryview(buffer).cast("B")
-        data = self.read_chunk(len(view))
-        n = len(data)
-        view[:n] = data
-        return n
-
-    def read_chunk(self, want: int = CHUNK) -> bytes:
-        """The next bytes as they arrive (at most ``want``; b"" at a verified EOF).
-
-        The fast path for copying loops: no intermediate buffer, no extra copy.
-
-        Raises:
-            DigestMismatchError: at EOF, when the content does not match the digest.
-        """
-        return self._next(want)
-
-    def read_into(self, buffer: bytearray) -> memoryview:
-        """The next bytes as they arrive, at most ``len(buffer)``, as a view (empty at EOF).
-
-        The view is only valid until the next call: write or hash it at once. This is
-        the download loop's path: the bytes are handed on as they came off the socket,
-        without a copy (``buffer`` only sets the size).
-
-        Raises:
-            DigestMismatchError: at EOF, when the content does not match the digest.
-        """
-        return memoryview(self._next(len(buffer)))
-
-    def _next(self, want: int) -> bytes:
-        if self.closed:
-            raise ValueError("I/O operation on closed blob reader")
-        rx = self._rx
-        if want <= 0 or rx.verified:
-            return b""
-        while True:
-            assert self._resp is not None
-            try:
-                raw = self._read_some(want)
-            except READ_ERRORS as exc:
-                if isinstance(exc, RegistryError):
-                    raise
-                # in the words of the blocking shell's Drain (requests' failures)
-                cut = body_broken(rx.offset, connection_failure(exc)[1])
-                cut.__cause__ = failure_cause(exc)
-                self._resume(cut)
-                continue
-            if raw:
-                try:
-                    data = rx.take(raw)
-                except DigestMismatchError:
-                    if rx.offset == rx.expected_size:  # the whole blob came, and is wrong
-                        discard(self._resp)
-                    else:  # more than announced
-                        self.close()
-                    raise
-                if not data:
-                    continue
-                if rx.verified:
-                    discard(self._resp)  # the body is read: the connection goes back to the pool
-                if self._on_bytes is not None:
-                    self._on_bytes(len(data))
-                return data
-            if not rx.ended():
-                self._resume(None)
-                continue
-            discard(self._resp)
-            return b""
-
-    def _read_some(self, want: int) -> bytes:
-        # The bytes as served, whatever Content-Encoding says (never decoded: the digest
-        # is of what the registry stores). read1 hands over whatever arrived (up to
-        # ``want``): a cut then loses nothing already received, so the resume starts
-        # exactly there. ``read(want)`` would drop a partly filled block when the
-        # connection breaks.
-        if self._resp is None:
-            return b""
-        return self._resp.read1(want)
-
-    def verify(self) -> None:
-        """Check, at the end of the blob, that nothing follows and the digest matches.
-
-        For a caller that has read exactly the blob's size and will not read on
-        (a streamed upload): call it before the last bytes are passed on.
-
-        Raises:
-            DigestMismatchError: more bytes follow, or the content does not match.
-        """
-        if self._next(1):
-            self.close()
-            raise DigestMismatchError(f"{self._rx.what}: the registry sent more than expected")
-
-    def read(self, size: int | None = -1) -> bytes:
-        """Up to ``size`` bytes as they arrive (everything when ``size`` is -1 or None)."""
-        if size is None or size < 0:
-            return self.read_all()
-        return self.read_chunk(size)
-
-    def read_all(self, chunk: int = CHUNK) -> bytes:
-        """Read to EOF and return everything (verified)."""
-        parts: list[bytes] = []
-        while True:
-            block = self.read_chunk(chunk)
-            if not block:
-                return b"".join(parts)
-            parts.append(block)
-
-    def close(self) -> None:
-        """Release the connection."""
-        if self._resp is not None:
-            self._resp.close()
-        super().close()

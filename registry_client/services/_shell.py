@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import urllib3.exceptions
+
 from .._calloff import check_cancelled
 from .._flow import Call, Drain, Effect, Gather, Offload, Sleep, run
 from .._http import BodyReading, connection_failure, failure_cause
-from .._reader import READ_ERRORS
 from ..requester import Requester
 from ._schedule import parallel, transfer
 
 __all__ = ["BlockingShell"]
+
+# What reading a body on the wire raises when the connection breaks.
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    urllib3.exceptions.HTTPError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+)
 
 
 class BlockingShell:

@@ -16,8 +16,7 @@ from .._events import skipped
 from .._flow import Endpoint, Flow, Offload
 from .._http import is_digits
 from .._log import log
-from .._reader import CHUNK, VerifyingReader, check_ranged_read
-from .._response import Response
+from .._reader import CHUNK, check_ranged_read
 from ..errors import (
     AuthenticationError,
     AuthorizationError,
@@ -28,6 +27,7 @@ from ..mediatypes import OCTET_STREAM
 from ..models import Descriptor
 from ..reference import check_digest, check_repository_name, scope
 from ._base import Service, link_race
+from ._blob_reader import BlobReader
 from ._download import Downloader
 from ._fetch import BlobFetch
 
@@ -326,18 +326,9 @@ class BlobService(Service):
         """
         check_digest(digest)
         check_ranged_read(start, hasher)
-
-        def open_at(offset: int) -> Response:
-            return self._run(self.flows.fetch.get(digest, offset))
-
-        reader = VerifyingReader(
-            open_at, digest, start=start, hasher=hasher, expected_size=expected_size,
-            max_resumes=self._requester.retries, on_bytes=self._requester.count_received,
-            what=f"blob {digest} of {self.domain}/{self.repository}",
-            back_off=lambda attempt: self._requester.back_off(attempt, None),
-            size_of=lambda: self._run(self.flows.fetch.size(digest)),
-        )
-        return reader  # type: ignore[return-value]
+        fetch = self.flows.fetch
+        rx = fetch.receiver(digest, start=start, hasher=hasher, expected_size=expected_size)
+        return BlobReader(fetch, rx, self._run)  # type: ignore[return-value]
 
     def get(self, digest: str, *, expected_size: int | None = None) -> bytes:
         """The whole blob in memory, verified.

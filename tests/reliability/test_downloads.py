@@ -24,8 +24,8 @@ from registry_client import (
     Registry,
     RegistryUnavailableError,
 )
-from registry_client._reader import VerifyingReader
 from registry_client.layout import OCILayout
+from registry_client.services._blob_reader import BlobReader
 from registry_client.testing import FaultProxy, LocalRegistry, SeededImage, seed_image
 
 MB = 1_000_000
@@ -74,7 +74,7 @@ def test_every_cut_resumes_where_it_stopped(proxy: FaultProxy, image: SeededImag
     proxy.add_rule("GET", f"/blobs/{layer}", action="cut", after_bytes=700_000, times=3)
     reg = client(proxy, retries=3)
     with reg.repository(image.repository).blobs.open(layer) as f:
-        assert isinstance(f, VerifyingReader)
+        assert isinstance(f, BlobReader)
         data = f.read_all()
         assert not f.restarted
     assert data == image.blobs[layer]
@@ -112,7 +112,7 @@ def test_restart_from_zero_when_the_server_ignores_range(
     proxy.add_rule("GET", f"/blobs/{layer}", action="ignore_range")
     blobs = client(proxy).repository(image.repository).blobs
     with blobs.open(layer) as f:
-        assert isinstance(f, VerifyingReader)
+        assert isinstance(f, BlobReader)
         assert f.read_all() == image.blobs[layer]
         assert f.restarted
     second = blob_gets(proxy, layer)[1]

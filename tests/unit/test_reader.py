@@ -1,141 +1,30 @@
-"""VerifyingReader on fake answers: hashing, the check at the last byte, resuming a cut."""
+"""BlobReceiver, the protocol of reading a blob without the I/O: Range, Content-Range,
+sizes, skipping what a server ignoring Range sends again, the digest, resumes."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any
 
 import pytest
 
-from registry_client._http import body_broken, connection_failure
-from registry_client._reader import BlobReceiver, VerifyingReader
+from registry_client._http import body_broken
+from registry_client._reader import BlobReceiver
 from registry_client.errors import DigestMismatchError, RegistryUnavailableError
 
 DATA = os.urandom(10_000)
 DIGEST = "sha256:" + hashlib.sha256(DATA).hexdigest()
 
 
-class Body:
-    """A body on the wire: hands over at most ``block`` bytes a read, and is cut (raises
-    ConnectionError) once ``cut_at`` bytes went out."""
-
-    def __init__(self, data: bytes, block: int, cut_at: int | None) -> None:
-        self.data, self.block, self.cut_at, self.pos = data, block, cut_at, 0
-
-    def read1(self, want: int, **_: Any) -> bytes:
-        if self.cut_at is not None and self.pos >= self.cut_at:
-            raise ConnectionError("connection reset by peer")
-        end = min(self.pos + want, self.pos + self.block, len(self.data))
-        if self.cut_at is not None:
-            end = min(end, self.cut_at)
-        out, self.pos = self.data[self.pos:end], end
-        return out
-
-    read = read1
-
-
 class Answer:
-    """A fake streamed answer (status, headers, body); closes like a real one."""
+    """The status and headers of an answer: all a receiver reads of it."""
 
-    def __init__(self, status: int, headers: dict[str, str], body: Body) -> None:
-        self.status_code, self.headers, self.raw = status, headers, body
-        self.closed = False
-
-    def read1(self, want: int) -> bytes:
-        return self.raw.read1(want)
-
-    def iter_content(self, size: int) -> list[bytes]:
-        return []
-
-    def close(self) -> None:
-        self.closed = True
+    def __init__(self, status: int, headers: dict[str, str]) -> None:
+        self.status_code, self.headers = status, headers
 
 
-class Registry:
-    """Serves ``blob`` to ``opener(offset)`` calls; ``cuts`` lists where each answer is cut,
-    ``honour_range`` whether a resume gets a 206 or the whole blob again."""
-
-    def __init__(self, blob: bytes, *, cuts: list[int | None] | None = None,
-                 honour_range: bool = True, length: int | None = None) -> None:
-        self.blob, self.cuts, self.honour_range = blob, list(cuts or []), honour_range
-        self.length = len(blob) if length is None else length
-        self.offsets: list[int] = []
-        self.answers: list[Answer] = []
-
-    def __call__(self, offset: int) -> Answer:
-        self.offsets.append(offset)
-        cut = self.cuts.pop(0) if self.cuts else None
-        if offset and self.honour_range:
-            headers = {"Content-Range": f"bytes {offset}-{len(self.blob) - 1}/{self.length}"}
-            body = Body(self.blob[offset:], 1000, None if cut is None else cut - offset)
-            answer = Answer(206, headers, body)
-        else:
-            answer = Answer(200, {"Content-Length": str(self.length)}, Body(self.blob, 1000, cut))
-        self.answers.append(answer)
-        return answer
-
-
-def test_a_whole_blob_is_read_hashed_and_counted() -> None:
-    seen: list[int] = []
-    reader = VerifyingReader(Registry(DATA), DIGEST, on_bytes=seen.append)
-    assert reader.expected_size == len(DATA)
-    assert reader.read() == DATA
-    assert reader.tell() == len(DATA) and sum(seen) == len(DATA)
-    assert reader.read(100) == b""  # a verified EOF
-    reader.close()
-    with pytest.raises(ValueError, match="closed"):
-        reader.tell()
-
-
-def test_wrong_content_raises_before_its_last_byte_is_handed_over() -> None:
-    bad = DATA[:-1] + bytes([DATA[-1] ^ 1])
-    reader = VerifyingReader(Registry(bad), DIGEST, what="blob x")
-    got = b""
-    while len(got) < len(DATA) - 1000:
-        got += reader.read(len(DATA) - 1000 - len(got))
-    assert got == bad[:-1000]
-    with pytest.raises(DigestMismatchError, match=f"blob x: content is sha256:.*{DIGEST}"):
-        reader.read(1000)
-
-
-def test_a_cut_is_resumed_with_range_from_where_it_got_to() -> None:
-    registry = Registry(DATA, cuts=[3500, 7200])
-    reader = VerifyingReader(registry, DIGEST)
-    assert reader.read() == DATA
-    assert registry.offsets == [0, 3500, 7200]
-    assert not reader.restarted
-    assert registry.answers[0].closed and registry.answers[1].closed
-
-
-def test_a_server_ignoring_range_is_skipped_to_where_the_cut_was() -> None:
-    registry = Registry(DATA, cuts=[4000], honour_range=False)
-    reader = VerifyingReader(registry, DIGEST)
-    assert reader.read() == DATA  # each byte once
-    assert registry.offsets == [0, 4000] and reader.restarted
-
-
-def test_cuts_beyond_max_resumes_are_an_unavailable_registry() -> None:
-    registry = Registry(DATA, cuts=[1000, 2000, 3000])
-    reader = VerifyingReader(registry, DIGEST, max_resumes=2)
-    with pytest.raises(RegistryUnavailableError, match="cut at byte 3000"):
-        reader.read()
-
-
-def test_an_announced_size_other_than_the_expected_one_is_refused() -> None:
-    with pytest.raises(DigestMismatchError, match="announced 10000 bytes, expected 9999"):
-        VerifyingReader(Registry(DATA), DIGEST, expected_size=9999)
-
-
-def test_more_bytes_than_announced_are_refused() -> None:
-    reader = VerifyingReader(Registry(DATA, length=9500), DIGEST)  # blocks of 1000
-    with pytest.raises(DigestMismatchError, match="more than the 9500 bytes announced"):
-        reader.read()
-
-
-# -- BlobReceiver: the protocol without the I/O (the flows of both flavours use it) -------
 def _answer(status: int, **headers: str) -> Answer:
-    return Answer(status, headers, Body(b"", 1, None))
+    return Answer(status, headers)
 
 
 def test_the_receiver_asks_for_the_bytes_it_lacks() -> None:
@@ -209,12 +98,3 @@ def test_a_cut_beyond_the_resumes_is_worded_by_the_shell_s_typed_error() -> None
     assert str(caught.value) == ("blob x: the download was cut at byte 0 and could not be "
                                  "resumed (the connection broke in the middle of the answer)")
     assert caught.value.__cause__ is cut
-
-
-def test_the_blocking_reader_words_a_cut_as_the_blocking_drain() -> None:
-    registry = Registry(DATA, cuts=[1000, 2000])
-    reader = VerifyingReader(registry, DIGEST, max_resumes=1)
-    with pytest.raises(RegistryUnavailableError) as caught:
-        reader.read()
-    words = connection_failure(ConnectionError("connection reset by peer"))[1]
-    assert str(caught.value).endswith(f"cut at byte 2000 and could not be resumed ({words})")
