@@ -534,33 +534,6 @@ def _insufficient_scope(resp: Answer) -> bool:
     return any(c.params.get("error") == "insufficient_scope" for c in challenges)
 
 
-def raise_for_status(
-    resp: Answer,
-    *,
-    context: str,
-    method: str,
-    hint: str | None = None,
-    secrets: Iterable[str] = (),
-) -> None:
-    """Turn an unexpected answer into the matching typed error (always raises).
-
-    Reads the error body (none for a HEAD), then raises :func:`status_error`.
-
-    Raises:
-        AuthenticationError, AuthorizationError, NotFoundError,
-        RegistryUnavailableError, RegistryResponseError.
-    """
-    try:
-        if method == "HEAD":
-            discard(resp)  # no body: keep the connection
-            body = b""
-        else:
-            body = read_capped(resp, ERROR_BODY_LIMIT)
-    except RegistryError:
-        body = b""
-    raise status_error(resp, body, context=context, method=method, hint=hint, secrets=secrets)
-
-
 def _masked(value: Any, mask: Callable[[str], str]) -> Any:
     """``value`` (an error's JSON: its message, its ``detail`` of any shape) with every
     string masked, keys included."""

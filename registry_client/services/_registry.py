@@ -12,7 +12,7 @@ from .. import mediatypes
 from .._auth_protocol import held_secrets
 from .._challenge import ChallengeParseError, parse_challenges
 from .._flow import Call, Endpoint, Flow
-from .._http import parse_json, raise_for_status
+from .._http import parse_json, status_error
 from .._log import log
 from .._pagination import Pager, next_link
 from .._redact import redact_url
@@ -150,9 +150,9 @@ class RegistryFlows:
             "GET", "", operation=context, expected=frozenset({200, 401, 403, 404})))
         if _answers_like_a_registry(resp):
             if resp.status_code != 200:  # with the advice any other refusal gets
-                raise_for_status(resp, context=context, method="GET",
-                                 hint=refusal_hint(self._authenticator, resp),
-                                 secrets=held_secrets(self._authenticator))
+                raise status_error(resp, resp.content, context=context, method="GET",
+                                   hint=refusal_hint(self._authenticator, resp),
+                                   secrets=held_secrets(self._authenticator))
             return
         url = redact_url(resp.url)
         raise RegistryResponseError(

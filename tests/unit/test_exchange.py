@@ -211,6 +211,18 @@ def test_a_delete_refused_before_it_was_sent_then_404_is_not_found() -> None:
                                        expected=frozenset({202})))
 
 
+def test_an_error_answer_to_a_head_is_drained_not_read_for_its_message() -> None:
+    """A HEAD's answer has no body: whatever a gateway puts there is drained (the
+    connection kept) and never quoted as the registry's error."""
+    endpoint = Endpoint(NullAuthenticator())
+    body = b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}'
+    script = Script(endpoint, [Answer(404, body)])
+    with pytest.raises(NotFoundError) as info:
+        send(endpoint, script, Request("HEAD", "app/manifests/1.0"))
+    assert script.kinds()[-1] == "Discard" and "ReadBody" not in script.kinds()
+    assert info.value.errors == [] and "MANIFEST_UNKNOWN" not in str(info.value)
+
+
 def test_connection_failures_are_retried_then_reported_in_the_shells_words() -> None:
     endpoint = Endpoint(NullAuthenticator(), retries=2)
     script = Script(endpoint, [TransmitError("refused", "connection refused")] * 3)
