@@ -23,7 +23,7 @@ import urllib3
 
 from ._auth_protocol import Authenticator, BindableAuthenticator, TokenTransport
 from ._exchange import LockTable, Timeout
-from ._http import DEFAULT_BODY_LIMIT, explain_failure
+from ._http import DEFAULT_BODY_LIMIT, explain_failure, same_origin
 from ._log import log
 from ._redact import hide_userinfo
 from ._request import Body
@@ -200,14 +200,7 @@ class RegistryEndpoint(abc.ABC):
 
     def same_origin(self, url: str) -> bool:
         """True when ``url`` has the registry's own scheme, host and port."""
-        try:
-            a, b = urlsplit(url), urlsplit(self.base_url)
-            a.port  # noqa: B018 -- may raise
-        except ValueError:
-            return False
-        return (a.scheme, a.hostname, a.port or _default_port(a.scheme)) == (
-            b.scheme, b.hostname, b.port or _default_port(b.scheme)
-        )
+        return same_origin(url, self.base_url)
 
     # -- stats ----------------------------------------------------------------------------
     @property
@@ -291,7 +284,3 @@ class RegistryEndpoint(abc.ABC):
     @abc.abstractmethod
     def respond(self, answer: Any, body: bytes | None) -> Response:
         """The library's answer for ``answer``: with ``body``, or streamed when None."""
-
-
-def _default_port(scheme: str) -> int:
-    return 443 if scheme == "https" else 80

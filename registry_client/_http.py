@@ -47,6 +47,22 @@ def is_digits(value: str) -> bool:
     return value.isascii() and value.isdigit()
 
 
+def same_origin(url: str, other: str) -> bool:
+    """True when two URLs have the same scheme, host and port (a scheme's default port
+    counts as written): where credentials, tokens and a registry's own rules may go.
+    A URL whose port is unusable (``:99999``) is nobody's origin."""
+    try:
+        a, b = urlsplit(url), urlsplit(other)
+        ports = (a.port or _DEFAULT_PORTS.get(a.scheme.lower()),
+                 b.port or _DEFAULT_PORTS.get(b.scheme.lower()))
+    except ValueError:
+        return False
+    return (a.scheme.lower(), a.hostname, ports[0]) == (b.scheme.lower(), b.hostname, ports[1])
+
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
 def exception_chain(exc: BaseException) -> list[BaseException]:
     """``exc`` and every exception it wraps (args, cause, context, urllib3's ``reason``,
     an exception group's members)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from ._http import same_origin
 from .errors import NotFoundError, RegistryError
 
 __all__ = ["repository_gone", "tag_vanished"]
@@ -25,15 +26,11 @@ def _read_under(exc: RegistryError, base_url: str) -> str | None:
         return None
     if (exc.method or "").upper() not in _READS:
         return None
-    try:
-        got, want = urlsplit(exc.url or ""), urlsplit(base_url)
-        same = (got.scheme.lower(), got.hostname, got.port) == (
-            want.scheme.lower(), want.hostname, want.port)
-    except ValueError:
+    url = exc.url or ""
+    if not same_origin(url, base_url):
         return None
-    if not same or not got.path.startswith("/v2/"):
-        return None
-    return got.path[len("/v2/"):]
+    path = urlsplit(url).path
+    return path[len("/v2/"):] if path.startswith("/v2/") else None
 
 
 def tag_vanished(exc: RegistryError, base_url: str, repository: str, reference: str) -> bool:

@@ -58,7 +58,7 @@ from ._exchange import (
     token_answer,
 )
 from ._flow import run
-from ._http import connection_failure, failure_cause
+from ._http import connection_failure, failure_cause, same_origin
 from ._redact import REDACTED, redact_url
 from ._response import Response, auth_scheme_sent
 from ._retry import TOKEN_POLICY
@@ -396,7 +396,7 @@ class TokenAuthenticator:
             if not location:
                 return resp
             target = urljoin(url, location)
-            if _origin(target) != _origin(realm):
+            if not same_origin(target, realm):
                 raise TokenError(
                     f"token server {realm} redirected a refresh-token request to another "
                     "host: not followed (the token would go with it)"
@@ -525,12 +525,6 @@ def _seconds(value: object) -> float:
     except OverflowError:
         return float(DEFAULT_EXPIRES_IN)
     return seconds if math.isfinite(seconds) else float(DEFAULT_EXPIRES_IN)
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return parts.scheme, (parts.hostname or "").lower(), port
 
 
 def _default_transport() -> TokenTransport:

@@ -823,7 +823,8 @@ class RedirectingTransport:
 
 @pytest.mark.parametrize("elsewhere", ["https://evil.example/steal",
                                        "http://auth.example/token",
-                                       "https://auth.example:8443/token"])
+                                       "https://auth.example:8443/token",
+                                       "https://auth.example:99999/token"])  # no such port
 def test_a_refresh_token_is_not_posted_to_another_host(elsewhere: str) -> None:
     t = RedirectingTransport(elsewhere)
     auth = bound_token_auth(t, refresh_token="SECRET-REFRESH")

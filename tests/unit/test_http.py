@@ -17,6 +17,7 @@ from registry_client._http import (
     error_list,
     read_capped,
     retry_after,
+    same_origin,
     status_error,
 )
 from registry_client.errors import (
@@ -213,3 +214,17 @@ def test_a_body_reading_sizes_each_read_and_words_a_cut() -> None:
     unlimited = BodyReading(block_size=100, limit=None)
     unlimited.took(10_000)
     assert unlimited.want() == 100
+
+
+@pytest.mark.parametrize(("url", "other", "same"), [
+    ("https://reg.example/v2/app", "https://REG.example", True),  # host names ignore case
+    ("HTTPS://reg.example:443/v2/", "https://reg.example", True),  # the default port
+    ("http://reg.example:80/", "http://reg.example:80", True),
+    ("http://reg.example/", "https://reg.example/", False),
+    ("https://reg.example:8443/", "https://reg.example/", False),
+    ("https://evil.example/", "https://reg.example/", False),
+    ("https://reg.example:99999/", "https://reg.example/", False),  # no such port
+    ("https://reg.example:x/", "https://reg.example:x/", False),
+])
+def test_same_origin(url: str, other: str, same: bool) -> None:
+    assert same_origin(url, other) is same
