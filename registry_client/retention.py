@@ -45,6 +45,7 @@ from ._vanished import tag_vanished
 from .errors import NotFoundError, RegistryError
 from .models import ManifestList, ManifestV2, OCIIndex, OCIManifest, parse_rfc3339
 from .reference import is_referrers_tag
+from .services._light import distributable
 from .services._shell import BlockingShell
 
 if TYPE_CHECKING:
@@ -70,7 +71,6 @@ _SEMVER_RE = re.compile(
 )
 # The referrers tag schema (OCI distribution-spec 1.1) and cosign's .sig/.att/.sbom tags.
 _CREATED_ANNOTATION = "org.opencontainers.image.created"
-_FOREIGN = ("foreign", "nondistributable")
 
 
 _COSIGN = {"sig": "cosign signature tag", "att": "cosign attestation tag",
@@ -178,10 +178,7 @@ class _Facts:
 
 
 def _blobs(manifest: ManifestV2 | OCIManifest) -> dict[str, int]:
-    return {
-        d.digest: d.size for d in manifest.blobs()
-        if not any(f in d.media_type for f in _FOREIGN)
-    }
+    return {d.digest: d.size for d in manifest.blobs() if distributable(d)}
 
 
 def _label(delta: _dt.timedelta) -> str:

@@ -107,12 +107,12 @@ def fetch_layers(
     in layer order.
 
     Raises:
-        LayerError: a layer is foreign (non-distributable): its bytes are not here.
+        LayerError: a layer is foreign and names its ``urls``: its bytes are not here.
     """
     for d in layers:
         if not distributable(d):
             raise LayerError(f"layer {d.digest} is foreign ({d.media_type}): its bytes are "
-                             "not in the registry")
+                             "not in the registry but at its urls")
     paths = [directory / f"layer-{i}" for i in range(len(layers))]
     yield Gather([partial(blobs.download, d.digest, p, expected_size=d.size)
                   for d, p in zip(layers, paths, strict=True)], workers)

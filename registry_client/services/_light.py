@@ -64,7 +64,7 @@ def _platform(value: object, where: str) -> Platform | None:
 
 
 def descriptor(value: object, where: str) -> Descriptor:
-    """A validated descriptor (media type, digest, size, platform) from a JSON object."""
+    """A validated descriptor (media type, digest, size, platform, urls) from a JSON object."""
     if not isinstance(value, dict):
         raise RegistryResponseError(f"manifest: {where} is not an object")
     digest = value.get("digest")
@@ -78,6 +78,7 @@ def descriptor(value: object, where: str) -> Descriptor:
         media_type=_str(value.get("mediaType"), f"{where}.mediaType") or "",
         digest=digest, size=size,
         platform=_platform(value.get("platform"), f"{where}.platform"),
+        urls=_strings(value.get("urls"), f"{where}.urls") or None,
     )
 
 
@@ -157,8 +158,14 @@ _FOREIGN = ("foreign", "nondistributable")
 
 
 def distributable(d: Descriptor) -> bool:
-    """False for foreign / non-distributable layers (Windows base layers), never moved."""
-    return not any(f in d.media_type for f in _FOREIGN)
+    """False for a foreign / non-distributable layer that names where it lives
+    (``urls``: Windows base layers), fetched from there and never moved.
+
+    One without urls is in the registry like any other layer -- Distribution accepts its
+    manifest only when it holds the blob -- so it is moved (skopeo's rule; a rule by
+    media type alone left such an image unpushable and its pulled layouts incomplete).
+    """
+    return not (d.urls and any(f in d.media_type for f in _FOREIGN))
 
 
 def distinct_largest_first(items: Iterable[Descriptor]) -> list[Descriptor]:

@@ -154,7 +154,8 @@ class Validator:
         """The problems of one image manifest, and the number of blobs read."""
         problems: list[Problem] = []
         _, descs = _light.read(raw)
-        # foreign layers (a Windows base) are not read, but keep their diff_ids' places
+        # foreign layers at their urls (a Windows base) are not read, but keep their
+        # diff_ids' places
         config, all_layers = descs[0], descs[1:]
         layers = [d for d in all_layers if distributable(d)]
         is_image = config.media_type in IMAGE_CONFIG_TYPES

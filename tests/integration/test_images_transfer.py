@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -613,3 +614,39 @@ def test_a_child_shared_by_two_nested_indexes_is_put_before_both(
     source.images.pull("v1", tmp_path)
     pushed = oc.repository(fresh_name(reg, "shared-push"))
     assert pushed.images.push(tmp_path, "v1").digest == outer.digest
+
+
+def test_a_non_distributable_layer_without_urls_is_pushed_pulled_and_copied(
+    reg: LocalRegistry, rc: Registry, oc: Registry, tmp_path: Path,
+) -> None:
+    """The OCI "nondistributable" media type on a layer that names no ``urls``: the
+    registry holds its blob (Distribution accepts the manifest only then), so a push,
+    pull or copy moves it like any layer -- as skopeo does. Only a layer that names
+    where it lives (Windows base layers) stays behind."""
+    layer = os.urandom(3000)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {
+        "type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
+    layout = OCILayout(tmp_path / "src")
+    for blob in (layer, config):
+        layout.write_blob("sha256:" + hashlib.sha256(blob).hexdigest(), blob)
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+                   "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.nondistributable.v1.tar",
+                    "digest": "sha256:" + hashlib.sha256(layer).hexdigest(),
+                    "size": len(layer)}]}).encode()
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    layout.write_blob(digest, manifest)
+    layout.add_manifest({"mediaType": OCI_MANIFEST, "digest": digest,
+                         "size": len(manifest)}, "1")
+    name = fresh_name(reg, "nondist")
+
+    assert rc.repository(name).images.push(tmp_path / "src", "1").digest == digest
+    rc.repository(name).images.pull("1", tmp_path / "pulled")
+    pulled = tmp_path / "pulled" / "blobs" / "sha256" / hashlib.sha256(layer).hexdigest()
+    assert pulled.read_bytes() == layer
+    rc.repository(name).images.copy("1", oc.repository(name))
+    assert oc.repository(name).manifests.get_raw("1").digest == digest
+    assert oc.repository(name).blobs.get("sha256:" + hashlib.sha256(layer).hexdigest()) == layer

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from registry_client import (
@@ -22,7 +23,7 @@ from registry_client.models import (
     manifest_to_bytes,
 )
 from registry_client.services import _light
-from registry_client.services._light import distinct_largest_first, distributable
+from registry_client.services._light import descriptor, distinct_largest_first, distributable
 
 D = "sha256:" + "a" * 64
 OCI_M = "application/vnd.oci.image.manifest.v1+json"
@@ -149,12 +150,27 @@ def test_distinct_largest_first_keeps_each_digest_once_largest_first() -> None:
     assert distinct_largest_first(iter([])) == []
 
 
-def test_foreign_layers_are_not_distributable() -> None:
+def test_foreign_layers_with_urls_are_not_distributable() -> None:
+    """A foreign / non-distributable layer that names where it lives (``urls``: Windows
+    base layers) is fetched from there, never moved; one without urls is in the
+    registry like any layer (Distribution requires it for the manifest), so it moves."""
+    foreign = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+    nondist = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+    url = ("https://mcr.example/layer",)
     assert distributable(_blob("a", 1))
-    assert not distributable(
-        _blob("a", 1, "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"))
-    assert not distributable(
-        _blob("a", 1, "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"))
+    assert distributable(_blob("a", 1, nondist)) and distributable(_blob("a", 1, foreign))
+    assert not distributable(attrs.evolve(_blob("a", 1, foreign), urls=url))
+    assert not distributable(attrs.evolve(_blob("a", 1, nondist), urls=url))
+    assert distributable(attrs.evolve(_blob("a", 1), urls=url))  # a mirror hint: in the registry
+
+
+def test_the_light_parser_reads_urls() -> None:
+    d = descriptor({"mediaType": "x/y", "digest": "sha256:" + "a" * 64, "size": 1,
+                    "urls": ["https://a.example/l"]}, "layers[0]")
+    assert d.urls == ("https://a.example/l",)
+    with pytest.raises(RegistryResponseError, match="urls"):
+        descriptor({"mediaType": "x/y", "digest": "sha256:" + "a" * 64, "size": 1,
+                    "urls": "https://a.example/l"}, "layers[0]")
 
 
 # -- the image-spec's own schema test cases (manifest_test.go, imageindex_test.go) --------

@@ -20,6 +20,7 @@ OCI_I = "application/vnd.oci.image.index.v1+json"
 CONFIG = "application/vnd.oci.image.config.v1+json"
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 FOREIGN = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+URLS = ["https://mcr.example/layer"]  # where a foreign layer lives
 
 
 def d(char: str) -> str:
@@ -32,10 +33,11 @@ def raw(doc: dict[str, Any]) -> RawManifest:
                        digest="sha256:" + hashlib.sha256(data).hexdigest())
 
 
-def image(*layers: tuple[str, str]) -> RawManifest:
+def image(*layers: tuple[str, str] | tuple[str, str, list[str]]) -> RawManifest:
     return raw({"schemaVersion": 2, "mediaType": OCI_M,
                 "config": {"mediaType": CONFIG, "digest": d("c"), "size": 10},
-                "layers": [{"mediaType": m, "digest": d(c), "size": 100} for c, m in layers]})
+                "layers": [{"mediaType": m, "digest": d(c), "size": 100,
+                            **({"urls": urls[0]} if urls else {})} for c, m, *urls in layers]})
 
 
 def index(*children: RawManifest) -> RawManifest:
@@ -66,12 +68,13 @@ def manifest_tree(
 
 
 def test_a_single_image_is_its_own_child_without_foreign_layers() -> None:
-    img = image(("1", LAYER), ("2", FOREIGN))
+    img = image(("1", LAYER), ("f", FOREIGN, URLS), ("2", FOREIGN))
     store = Store()
     is_index, descs, children = manifest_tree(img, store, workers=4)
     assert not is_index and store.fetched == []
-    assert [x.digest for x in descs] == [d("c"), d("1"), d("2")]
-    assert children == [(img, [descs[0], descs[1]])]  # the foreign layer never moves
+    assert [x.digest for x in descs] == [d("c"), d("1"), d("f"), d("2")]
+    # the foreign layer with urls never moves; one without is in the registry: it moves
+    assert children == [(img, [descs[0], descs[1], descs[3]])]
 
 
 @pytest.mark.parametrize("workers", [1, 4])
