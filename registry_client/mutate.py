@@ -612,8 +612,7 @@ class MutateFlows:
         config_digest = compute_digest(config_data)
         yield from self._blobs.upload(config_data, digest=config_digest)
         manifest = edited.manifest
-        manifest["config"] = {**manifest["config"], "digest": config_digest,
-                              "size": len(config_data)}
+        manifest["config"] = _repointed(manifest["config"], config_digest, len(config_data))
         if annotations:
             manifest["annotations"] = {**(manifest.get("annotations") or {}), **annotations}
         data = image.raw.data if manifest == image.manifest else _dumps(manifest)
@@ -663,8 +662,9 @@ class MutateFlows:
             yield from self._manifests.put(new_child.digest, new_child)
             if new_child.digest != entry.digest:
                 changed.add(entry.digest)
-            entry_doc.update(digest=new_child.digest, size=len(new_child.data),
-                             mediaType=new_child.media_type)
+            repointed = _repointed(entry_doc, new_child.digest, len(new_child.data))
+            entry_doc.clear()  # (in place: the index lists this very dict)
+            entry_doc.update(repointed, mediaType=new_child.media_type)
         for entry_doc, digest in others:
             if _attestation_of(entry_doc) in changed:
                 # it attests an image that is no longer in the index: dropped, as crane
@@ -689,6 +689,14 @@ class MutateFlows:
                         max_workers=self._workers)
         yield from copier.copy(digest, self._target, None, progress=None, referrers=False,
                                dry_run=False)
+
+
+def _repointed(descriptor: Mapping[str, Any], digest: str, size: int) -> dict[str, Any]:
+    """``descriptor`` naming another blob: its ``data`` (the old blob's bytes, which must
+    match digest and size) goes when the digest changes; every other field stays."""
+    changed = descriptor.get("digest") != digest
+    return {**{k: v for k, v in descriptor.items() if not (changed and k == "data")},
+            "digest": digest, "size": size}
 
 
 _PORT = re.compile(r"([0-9]{1,5})(?:/(tcp|udp|sctp))?")

@@ -654,3 +654,50 @@ def test_export_and_flatten_agree_with_umoci_on_links(
     assert tree_files(extracted) == expected
     mutate.flatten(repo, "links", tag="flat")
     assert tree_files(unpacked(repo, "flat", tmp_path, "flat")) == expected
+
+
+def test_a_changed_config_or_entry_drops_the_embedded_data_of_the_old_one(
+    client: Registry, unique_repository: str, tmp_path: Path,
+) -> None:
+    """A descriptor's ``data`` is its blob's bytes (image-spec: they MUST match digest and
+    size); a descriptor whose digest changes must not keep the old bytes. Unchanged
+    descriptors keep theirs."""
+    import base64
+
+    repo = client.repository(unique_repository)
+    base = push_base(repo, tmp_path, "base", BASE_LAYERS[:1])
+    manifest = json.loads(repo.manifests.get_raw("base").data)
+    config = repo.blobs.get(manifest["config"]["digest"])
+    manifest["config"]["data"] = base64.b64encode(config).decode()
+    layer = manifest["layers"][0]
+    layer["data"] = base64.b64encode(repo.blobs.get(layer["digest"])).decode()
+    data = json.dumps(manifest).encode()
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    repo.manifests.put("embedded", RawManifest(data, base.media_type, digest))
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [{"mediaType": base.media_type, "digest": digest, "size": len(data),
+                            "data": base64.b64encode(data).decode(),
+                            "platform": {"os": "linux", "architecture": "amd64"}}]}
+    index_data = json.dumps(index).encode()
+    repo.manifests.put("embedded-index", RawManifest(
+        index_data, index["mediaType"],  # type: ignore[arg-type]
+        "sha256:" + hashlib.sha256(index_data).hexdigest()))
+
+    def consistent(descriptor: dict[str, Any]) -> bool:
+        if "data" not in descriptor:
+            return True
+        embedded = base64.b64decode(descriptor["data"])
+        return ("sha256:" + hashlib.sha256(embedded).hexdigest() == descriptor["digest"]
+                and len(embedded) == descriptor["size"])
+
+    for image in (mutate.config(repo, "embedded", tag="labelled", labels={"new": "2"}),
+                  mutate.append(repo, "embedded", [app_dir(tmp_path)], tag="appended"),
+                  mutate.flatten(repo, "embedded", tag="flat")):
+        doc = json.loads(repo.manifests.get_raw(image.digest).data)
+        assert consistent(doc["config"]) and "data" not in doc["config"]
+        assert all(consistent(d) for d in doc["layers"])
+    kept = json.loads(repo.manifests.get_raw("appended").data)["layers"][0]
+    assert kept["data"] == layer["data"]  # the unchanged base layer keeps its bytes
+    changed = mutate.config(repo, "embedded-index", tag="labelled-index", labels={"n": "1"})
+    entry = json.loads(repo.manifests.get_raw(changed.digest).data)["manifests"][0]
+    assert entry["digest"] != digest and consistent(entry) and "data" not in entry
