@@ -21,7 +21,7 @@ from ..models import (
 )
 from . import _light
 from ._platforms import (
-    choose_platform,
+    pick_platform,
     platform_of_entry,
     read_config,
     refuse_other_platform,
@@ -87,10 +87,7 @@ class DetailsReader(ImageWorker):
             return [(yield from self._details(have, raw, descs, data))]
         entries = [d for d in descs if _is_platform(d.platform)]
         if want is not None:
-            matching = [d for d in entries if d.platform is not None and d.platform.matches(want)]
-            if not matching:
-                choose_platform(entries, want)  # raises, naming the platforms the index has
-            entries = matching
+            entries = [d for d in entries if d.platform is not None and d.platform.matches(want)]
 
         def one(d: Descriptor) -> Flow[ImageDetails | None]:
             child = yield from self._manifests.get_raw(d.digest)
@@ -103,4 +100,11 @@ class DetailsReader(ImageWorker):
 
         found = (yield Gather([partial(one, d) for d in entries], self._max_workers)) \
             if entries else []
-        return [d for d in found if d is not None]
+        images = [d for d in found if d is not None]
+        if want is not None and not images:  # in an inner index, as pull finds it
+            entry, child, child_descs = yield from pick_platform(
+                self._manifests, raw, descs, want)
+            images.append((yield from self._details(
+                platform_of_entry(entry.platform, entry.digest, entry.media_type, entry.size),
+                child, child_descs, None)))
+        return images

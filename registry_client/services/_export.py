@@ -19,7 +19,7 @@ from ..models import IMAGE_CONFIG_TYPES, Descriptor, Platform, RawManifest
 from . import _light
 from ._destination import written_to
 from ._light import distributable
-from ._platforms import choose_platform, read_config, wanted_platform
+from ._platforms import pick_platform, read_config, wanted_platform
 from ._worker import ImageWorker
 from .blobs import BlobFlows
 from .manifests import ManifestFlows
@@ -85,12 +85,11 @@ def single_image(
                 raise PlatformNotFoundError(
                     f"manifest {raw.digest} is a multi-platform index: choose a platform "
                     f"(have: {have})")
-            entry = real[0]
-        else:
-            entry = choose_platform(entries, platform)
-        raw = yield from manifests.get_raw(entry.digest)
-        if _light.read(raw)[0]:
-            raise PlatformNotFoundError(f"index entry {entry.digest} is an index itself")
+            raw = yield from manifests.get_raw(real[0].digest)
+            if _light.read(raw)[0]:
+                raise PlatformNotFoundError(f"index entry {real[0].digest} is an index itself")
+        else:  # (in an inner index too, as pull finds it)
+            _, raw, _ = yield from pick_platform(manifests, raw, entries, platform)
         return (yield from read_single(blobs, raw, limit))
     image = yield from read_single(blobs, raw, limit)
     if platform is not None and not image.platform.matches(wanted_platform(platform)):

@@ -3,12 +3,19 @@ and reading its config blob within the body limit."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from .. import mediatypes
 from .._flow import Flow
 from ..errors import PlatformNotFoundError, RegistryResponseError
 from ..models import Descriptor, Image, Platform, RawManifest
 from ..models.descriptor import matching_entries
 from . import _light
+from ._tree import MAX_INDEX_DEPTH
 from .blobs import BlobFlows
+
+if TYPE_CHECKING:
+    from .manifests import ManifestFlows
 
 
 def wanted_platform(platform: object) -> Platform:
@@ -35,6 +42,51 @@ def choose_platform(entries: list[Descriptor], platform: str | Platform) -> Desc
         return matching[0]
     have = ", ".join(str(d.platform) for d in entries if d.platform is not None)
     raise PlatformNotFoundError(f"no platform {want} in this index (have: {have})")
+
+
+def pick_platform(
+    manifests: ManifestFlows, raw: RawManifest, entries: list[Descriptor],
+    platform: str | Platform,
+) -> Flow[tuple[Descriptor, RawManifest, list[Descriptor]]]:
+    """The image for ``platform`` under the index ``raw`` (whose ``entries`` are given):
+    the entry that names it, the image manifest and its descriptors.
+
+    The entry :func:`choose_platform` picks wins; an entry that is itself an index is
+    searched the same way -- a matching one, and then those that name no platform --
+    down to ``MAX_INDEX_DEPTH`` levels. Every verb that takes a platform finds the
+    same image by this.
+
+    Raises:
+        PlatformNotFoundError: nothing under ``raw`` is an image for ``platform``.
+    """
+    want = wanted_platform(platform)
+
+    def search(
+        entries: list[Descriptor], depth: int,
+    ) -> Flow[tuple[Descriptor, RawManifest, list[Descriptor]] | None]:
+        matching = matching_entries(entries, want)
+        nested = [d for d in entries
+                  if d.platform is None and d.media_type in mediatypes.INDEX_TYPES]
+        for d in matching[:1] + nested:
+            child = yield from manifests.get_raw(d.digest)
+            child_is_index, descs = _light.read(child)
+            if not child_is_index:
+                if d.platform is not None:
+                    return d, child, descs
+                continue
+            if depth >= MAX_INDEX_DEPTH:
+                raise RegistryResponseError(
+                    f"manifest {raw.digest}: indexes nest more than {MAX_INDEX_DEPTH} deep")
+            found = yield from search(descs, depth + 1)
+            if found is not None:
+                return found
+        return None
+
+    found = yield from search(entries, 1)
+    if found is None:
+        choose_platform(entries, want)  # raises, naming the platforms the index has
+        raise PlatformNotFoundError(f"no image for platform {want} under {raw.digest}")
+    return found
 
 
 def refuse_other_platform(

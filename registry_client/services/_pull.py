@@ -6,24 +6,21 @@ import os
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .. import mediatypes
 from .._flow import Flow, Gather, Offload
-from ..errors import PlatformNotFoundError, RegistryResponseError
 from ..layout import OCILayout
 from ..models import Descriptor, Image, Platform, RawManifest
-from ..models.descriptor import matching_entries
 from ..reference import is_digest
 from . import _light
 from ._light import distinct_largest_first, distributable
 from ._platforms import (
     check_config_size,
-    choose_platform,
     light_image,
+    pick_platform,
     read_config,
     refuse_other_platform,
     wanted_platform,
 )
-from ._tree import MAX_INDEX_DEPTH, manifest_tree, require_verifiable_blobs
+from ._tree import manifest_tree, require_verifiable_blobs
 from ._worker import ImageWorker
 
 if TYPE_CHECKING:
@@ -65,7 +62,8 @@ class Puller(ImageWorker):
             config_data = yield from read_config(self._blobs, top[0], limit)
             refuse_other_platform(reference, raw, top[0], config_data, want)
         if is_index and platform is not None:
-            singles.append((yield from self._pick_platform(raw, top, platform)))
+            _, child, descs = yield from pick_platform(self._manifests, raw, top, platform)
+            singles.append((child, descs))
         elif is_index:  # every manifest under it, nested indexes included
             _, _, children = yield from manifest_tree(
                 raw, lambda d: manifests.get_raw(d.digest), workers=self._max_workers)
@@ -112,44 +110,3 @@ class Puller(ImageWorker):
         yield from self._blobs.download(
             d.digest, layout.blob_path(d.digest), progress=progress, expected_size=d.size,
             guard=partial(layout.writable_blob_path, d.digest))
-
-    def _pick_platform(
-        self, raw: RawManifest, entries: list[Descriptor], platform: str | Platform
-    ) -> Flow[tuple[RawManifest, list[Descriptor]]]:
-        """The image manifest for ``platform`` under the index ``raw`` (and its descriptors).
-
-        The first entry whose platform matches wins (as crane picks); an entry that is
-        itself an index is searched the same way -- a matching one, and then those
-        that name no platform -- down to ``MAX_INDEX_DEPTH`` levels.
-
-        Raises:
-            PlatformNotFoundError: nothing under ``raw`` is an image for ``platform``.
-        """
-        want = wanted_platform(platform)
-
-        def search(
-            entries: list[Descriptor], depth: int
-        ) -> Flow[tuple[RawManifest, list[Descriptor]] | None]:
-            matching = matching_entries(entries, want)
-            nested = [d for d in entries
-                      if d.platform is None and d.media_type in mediatypes.INDEX_TYPES]
-            for d in matching[:1] + nested:
-                child = yield from self._manifests.get_raw(d.digest)
-                child_is_index, descs = _light.read(child)
-                if not child_is_index:
-                    if d.platform is not None:
-                        return child, descs
-                    continue
-                if depth >= MAX_INDEX_DEPTH:
-                    raise RegistryResponseError(
-                        f"manifest {raw.digest}: indexes nest more than {MAX_INDEX_DEPTH} deep")
-                found = yield from search(descs, depth + 1)
-                if found is not None:
-                    return found
-            return None
-
-        found = yield from search(entries, 1)
-        if found is None:
-            choose_platform(entries, want)  # raises, naming the platforms the index has
-            raise PlatformNotFoundError(f"no image for platform {want} under {raw.digest}")
-        return found

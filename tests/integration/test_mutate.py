@@ -701,3 +701,40 @@ def test_a_changed_config_or_entry_drops_the_embedded_data_of_the_old_one(
     changed = mutate.config(repo, "embedded-index", tag="labelled-index", labels={"n": "1"})
     entry = json.loads(repo.manifests.get_raw(changed.digest).data)["manifests"][0]
     assert entry["digest"] != digest and consistent(entry) and "data" not in entry
+
+
+def test_every_verb_finds_a_platform_inside_a_nested_index(
+    client: Registry, unique_repository: str, tmp_path: Path,
+) -> None:
+    """An index whose amd64 image sits in an inner index (an entry naming no platform):
+    pull found it, details / export / validate / flatten said there was no such
+    platform. Every verb that takes a platform finds the same image."""
+    repo = client.repository(unique_repository)
+    amd = push_base(repo, tmp_path, "amd64", BASE_LAYERS)
+    arm = push_base(repo, tmp_path, "arm64", BASE_LAYERS[:1], architecture="arm64")
+    oci_index = "application/vnd.oci.image.index.v1+json"
+
+    def put_index(tag: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        data = json.dumps({"schemaVersion": 2, "mediaType": oci_index,
+                           "manifests": entries}).encode()
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        repo.manifests.put(tag, RawManifest(data, oci_index, digest))  # type: ignore[arg-type]
+        return {"mediaType": oci_index, "digest": digest, "size": len(data)}
+
+    inner = put_index("inner", [{"mediaType": amd.media_type, "digest": amd.digest,
+                                 "size": amd.size,
+                                 "platform": {"os": "linux", "architecture": "amd64"}}])
+    put_index("nested", [inner, {"mediaType": arm.media_type, "digest": arm.digest,
+                                 "size": arm.size,
+                                 "platform": {"os": "linux", "architecture": "arm64"}}])
+    amd64 = "linux/amd64"
+    assert repo.images.pull("nested", tmp_path / "pulled", platform=amd64).digest == amd.digest
+    assert [d.digest for d in repo.images.details("nested", platform=amd64)] == [amd.digest]
+    assert repo.images.validate("nested", platform=amd64).ok
+    files = tar_files(repo.images.export("nested", tmp_path / "amd.tar", platform=amd64))
+    assert files["etc/motd"] == b"hello from base\n"
+    flat = mutate.flatten(repo, "nested", tag="flat", platform=amd64)
+    assert [str(p) for p in flat.platforms] == [amd64]
+    assert repo.images.details("flat")[0].platform.architecture == "amd64"
+    with pytest.raises(PlatformNotFoundError):
+        repo.images.details("nested", platform="linux/s390x")
