@@ -64,6 +64,10 @@ class AsyncImageService(AsyncRepositoryService[ImageFlows]):
         """Async form of :meth:`ImageService.details`."""
         return await self._run(self.flows.details(reference, platform))
 
+    async def platform_manifest(self, reference: str, platform: str | Platform) -> RawManifest:
+        """Async form of :meth:`ImageService.platform_manifest`."""
+        return await self._run(self.flows.platform_manifest(reference, platform))
+
     async def delete_by_digest(self, digest: str) -> None:
         """Async form of :meth:`ImageService.delete_by_digest`."""
         return await self._run(self.flows.delete_by_digest(digest))

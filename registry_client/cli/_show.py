@@ -108,20 +108,13 @@ def register(
 
 # -- shared helpers ---------------------------------------------------------------------------
 
-def platform_entry(
-    ctx: Context, index: ManifestList | OCIIndex, *, required: bool = True
-) -> Descriptor | None:
-    """The index entry chosen by --platform, or by default the only / first linux/amd64 one."""
-    have = ", ".join(str(p) for p in index.platforms()) or "none"
-    if ctx.platform is not None:
-        found = index.find_platform(ctx.platform)
-        if found is None:
-            raise LookupError(f"no platform {ctx.platform} in this image (have: {have})")
-        return found
+def default_entry(index: ManifestList | OCIIndex, *, required: bool = True) -> Descriptor | None:
+    """Without --platform: the only entry of ``index``, else its first linux/amd64 one."""
     if len(index.manifests) == 1:
         return index.manifests[0]
     found = index.find_platform(models.Platform(architecture="amd64", os="linux"))
     if found is None and required:
+        have = ", ".join(str(p) for p in index.platforms()) or "none"
         raise LookupError(
             f"this image has several platforms ({have}): choose one with --platform"
         )
@@ -131,53 +124,39 @@ def platform_entry(
 def _single(
     ctx: Context, repo: Repository, reference: str, *, required: bool = True
 ) -> tuple[ManifestV2 | OCIManifest | None, Descriptor | None]:
-    """The single-platform manifest of ``reference`` (and its index entry, for an index)."""
+    """The single-platform manifest of ``reference`` (and the descriptor of the one
+    chosen in it, for an index): --platform's image found by the library's rule (an
+    inner index searched too, a single image of another platform refused)."""
+    if ctx.platform is not None:
+        raw = repo.images.platform_manifest(reference, ctx.platform)
+        image = manifest_from_bytes(raw.data, raw.media_type)
+        if not isinstance(image, models.ManifestV2 | models.OCIManifest):
+            raise LookupError(f"{reference}: not an image manifest ({raw.media_type})")
+        return image, models.Descriptor(media_type=raw.media_type, digest=raw.digest,
+                                        size=len(raw.data))
     manifest = repo.manifests.get(reference)
     entry = None
     if isinstance(manifest, models.ManifestList | models.OCIIndex):
-        entry = platform_entry(ctx, manifest, required=required)
+        entry = default_entry(manifest, required=required)
         if entry is None:
             return None, None
         manifest = repo.manifests.get(entry.digest)
     if not isinstance(manifest, models.ManifestV2 | models.OCIManifest):
         raise LookupError(f"{reference}: an index inside an index is not supported here")
-    if entry is None:
-        refuse_other_platform(ctx, repo, manifest)
     return manifest, entry
 
 
-def refuse_other_platform(
-    ctx: Context, repo: Repository, manifest: ManifestV2 | OCIManifest, name: str | None = None,
-) -> None:
-    """As ``pull`` does: --platform on a single image must name that image's own platform
-    (``name``: the image in the message, default the REFERENCE argument)."""
-    want = ctx.platform
-    if want is None:
-        return
-    name = name or ctx.args.reference
-    if manifest.config.media_type not in IMAGE_CONFIG_TYPES:
-        raise LookupError(f"{name} is not an image (an artifact), not {want}")
-    have = repo.images.config(manifest).platform
-    if not have.matches(want):
-        raise LookupError(f"{name} is a single {have} image, not {want}")
-
-
 def one_platform(ctx: Context, repo: Repository, reference: str) -> str:
-    """The digest of --platform's image in ``reference``: its entry in an index, or the
-    image itself when it is a single image of that platform (``copy --platform``).
+    """The digest of --platform's image in ``reference``: its entry in an index (an inner
+    index searched too), or the image itself when it is a single image of that platform
+    (``copy --platform``).
 
     Raises:
-        LookupError: no such platform in the index, or a single image of another one.
+        PlatformNotFoundError: no such platform in the index, or a single image of
+            another one.
     """
-    raw = repo.manifests.get_raw(reference)
-    manifest = manifest_from_bytes(raw.data, raw.media_type)
-    if isinstance(manifest, models.ManifestList | models.OCIIndex):
-        entry = platform_entry(ctx, manifest)
-        assert entry is not None
-        return entry.digest
-    if isinstance(manifest, models.ManifestV2 | models.OCIManifest):
-        refuse_other_platform(ctx, repo, manifest, name=reference)
-    return raw.digest
+    assert ctx.platform is not None
+    return repo.images.platform_manifest(reference, ctx.platform).digest
 
 
 def _pinned_repo(ctx: Context, text: str) -> tuple[ImageReference, Repository, str]:
@@ -189,15 +168,8 @@ def _pinned_repo(ctx: Context, text: str) -> tuple[ImageReference, Repository, s
 def run_manifest(ctx: Context) -> int:
     """``manifest REFERENCE``: the raw manifest bytes on stdout."""
     _, repo, reference = _pinned_repo(ctx, ctx.args.reference)
-    raw = repo.manifests.get_raw(reference)
-    if ctx.platform is not None:
-        manifest = manifest_from_bytes(raw.data, raw.media_type)  # as get: no second GET
-        if isinstance(manifest, models.ManifestList | models.OCIIndex):
-            entry = platform_entry(ctx, manifest)
-            assert entry is not None
-            raw = repo.manifests.get_raw(entry.digest)
-        elif isinstance(manifest, models.ManifestV2 | models.OCIManifest):
-            refuse_other_platform(ctx, repo, manifest)
+    raw = (repo.manifests.get_raw(reference) if ctx.platform is None
+           else repo.images.platform_manifest(reference, ctx.platform))
     ctx.write_bytes(raw.data)
     return 0
 
@@ -205,15 +177,12 @@ def run_manifest(ctx: Context) -> int:
 def run_digest(ctx: Context) -> int:
     """``digest REFERENCE``: the manifest digest."""
     ref, repo, reference = _pinned_repo(ctx, ctx.args.reference)
-    head = repo.manifests.head(reference)
-    if ctx.platform is not None:
-        manifest = repo.manifests.get(head.digest)
-        if isinstance(manifest, models.ManifestList | models.OCIIndex):
-            entry = platform_entry(ctx, manifest)
-            assert entry is not None
-            head = entry
-        elif isinstance(manifest, models.ManifestV2 | models.OCIManifest):
-            refuse_other_platform(ctx, repo, manifest)
+    if ctx.platform is None:
+        head = repo.manifests.head(reference)
+    else:
+        raw = repo.images.platform_manifest(reference, ctx.platform)
+        head = models.Descriptor(media_type=raw.media_type, digest=raw.digest,
+                                 size=len(raw.data))
     if ctx.json:
         ctx.print_json({
             "reference": str(ref), "digest": head.digest, "media_type": head.media_type,

@@ -71,6 +71,20 @@ class DetailsReader(ImageWorker):
         return ImageDetails(platform=platform, digest=raw.digest, created=created, labels=labels,
                             size=sum(d.size for d in descs))  # config + layers
 
+    def platform_manifest(self, reference: str, platform: str | Platform) -> Flow[RawManifest]:
+        """See :meth:`ImageService.platform_manifest`."""
+        want = wanted_platform(platform)
+        raw = yield from self._manifests.get_raw(reference)
+        is_index, descs = _light.read(raw)
+        if is_index:
+            _, child, _ = yield from pick_platform(self._manifests, raw, descs, want)
+            return child
+        config = descs[0]
+        data = (yield from self._config(config)) \
+            if config.media_type in IMAGE_CONFIG_TYPES else b""
+        refuse_other_platform(reference, raw, config, data, want)
+        return raw
+
     def details(
         self, reference: str, platform: str | Platform | None
     ) -> Flow[list[ImageDetails]]:

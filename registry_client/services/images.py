@@ -197,6 +197,11 @@ class ImageFlows(Service):
         check_reference(reference)
         return (yield from self._details.details(reference, platform))
 
+    def platform_manifest(self, reference: str, platform: str | Platform) -> Flow[RawManifest]:
+        """See :meth:`ImageService.platform_manifest`."""
+        check_reference(reference)
+        return (yield from self._details.platform_manifest(reference, platform))
+
     def delete_by_digest(self, digest: str) -> Flow[None]:
         """See :meth:`ImageService.delete_by_digest`."""
         yield from self._manifests.delete(digest)
@@ -385,6 +390,23 @@ class ImageService(Service):
             SchemaV1NotSupportedError, UnknownSchemaError: a manifest type we do not read.
         """
         return self._run(self.flows.details(reference, platform))
+
+    def platform_manifest(self, reference: str, platform: str | Platform) -> RawManifest:
+        """The manifest of ``platform``'s image in ``reference`` (crane's ``manifest
+        --platform``): its entry in an index -- an index inside it searched too, as
+        ``pull`` finds it -- or ``reference`` itself when it is a single image of that
+        platform. The entry that is exactly ``platform`` wins over one it matches
+        (``linux/amd64`` is the plain amd64 entry beside ``amd64/v3``).
+
+        ``platform``: ``"linux/arm64"`` or a Platform. Its ``.digest`` is the digest to
+        pin (``repo@digest``).
+
+        Raises:
+            NotFoundError: no such image.
+            PlatformNotFoundError: no image of ``platform`` in it, or a single image of
+                another platform (or an artifact).
+        """
+        return self._run(self.flows.platform_manifest(reference, platform))
 
     def delete_by_digest(self, digest: str) -> None:
         """Delete the manifest with this digest and every tag pointing to it.

@@ -335,6 +335,55 @@ def test_platform_on_a_single_image_must_match_as_for_pull(
         assert out.strip() == image.digest
 
 
+@pytest.mark.parametrize("verb", ["digest", "manifest", "config", "inspect", "copy"])
+def test_platform_finds_an_image_in_an_inner_index_as_pull_does(
+    verb: str, anon_registry: LocalRegistry, unique_repository: str,
+    capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    """An index whose amd64 image sits in an inner index (an entry naming no platform):
+    every verb with --platform finds it, as pull does (they said "no platform")."""
+    from registry_client import RawManifest
+
+    amd, arm = seed_image(anon_registry, unique_repository, "both",
+                          platforms=["linux/amd64", "linux/arm64"]).children
+    repo = Registry(anon_registry.host, protocol="http").repository(unique_repository)
+
+    def put_index(tag: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        media = "application/vnd.oci.image.index.v1+json"
+        data = json.dumps({"schemaVersion": 2, "mediaType": media, "manifests": entries}).encode()
+        digest = repo.manifests.put(tag, RawManifest(data=data, media_type=media,  # type: ignore[arg-type]
+                                                     digest=_sha256(data)))
+        return {"mediaType": media, "digest": digest, "size": len(data)}
+
+    inner = put_index("inner", [{"mediaType": amd.media_type, "digest": amd.digest,
+                                 "size": len(amd.manifest),
+                                 "platform": {"os": "linux", "architecture": "amd64"}}])
+    put_index("nested", [inner, {"mediaType": arm.media_type, "digest": arm.digest,
+                                 "size": len(arm.manifest),
+                                 "platform": {"os": "linux", "architecture": "arm64"}}])
+    ref = f"{anon_registry.host}/{unique_repository}:nested"
+    extra = [f"{anon_registry.host}/{unique_repository}-copy:amd"] if verb == "copy" else []
+    assert main(["--plain-http", verb, ref, *extra, "--platform", "linux/amd64"]) == 0, \
+        capsys.readouterr().err
+    out, _ = capsys.readouterr()
+    if verb == "digest":
+        assert out.strip() == amd.digest
+    if verb == "manifest":
+        assert out.encode() == amd.manifest
+    if verb == "copy":
+        copied = Registry(anon_registry.host, protocol="http").repository(
+            f"{unique_repository}-copy")
+        assert copied.manifests.get_raw("amd").digest == amd.digest
+    assert main(["--plain-http", verb, ref, *extra, "--platform", "linux/s390x"]) == 1
+    assert "no platform linux/s390x" in capsys.readouterr().err
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
 # -- building only the named verb's module -------------------------------------------------------
 def _verbs_of(parser: object) -> set[str]:
     import argparse

@@ -155,3 +155,28 @@ def test_details_of_a_single_image(
         assert images.details("1.0", platform="linux/amd64") == [found]
         with pytest.raises(PlatformNotFoundError):
             images.details("1.0", platform="linux/arm64")
+
+
+def test_platform_manifest_finds_a_platform_in_an_index_an_inner_index_or_an_image(
+    any_registry: LocalRegistry, client: Registry, unique_repository: str,
+) -> None:
+    """The manifest of one platform's image, found the way pull finds it: its entry, an
+    entry of an inner index (named by no platform), or the single image itself."""
+    amd, arm = seed_image(any_registry, unique_repository, "both",
+                          platforms=["linux/amd64", "linux/arm64"]).children
+    client.repository(unique_repository).manifests.put("amd", RawManifest(
+        data=amd.manifest, media_type=amd.media_type, digest=amd.digest))
+    inner = put_index(client, unique_repository, "inner",
+                      [entry(amd, {"os": "linux", "architecture": "amd64"})])
+    inner_size = len(client.repository(unique_repository).manifests.get_raw(inner).data)
+    put_index(client, unique_repository, "nested", [
+        {"mediaType": mediatypes.OCI_INDEX, "digest": inner, "size": inner_size},
+        entry(arm, {"os": "linux", "architecture": "arm64"})])
+    images = client.repository(unique_repository).images
+    assert images.platform_manifest("nested", "linux/amd64").digest == amd.digest
+    assert images.platform_manifest("nested", Platform.parse("linux/arm64")).digest == arm.digest
+    assert images.platform_manifest("amd", "linux/amd64").digest == amd.digest
+    with pytest.raises(PlatformNotFoundError, match="no platform linux/s390x"):
+        images.platform_manifest("nested", "linux/s390x")
+    with pytest.raises(PlatformNotFoundError, match="is a single linux/amd64 image, not"):
+        images.platform_manifest("amd", "linux/arm64")
