@@ -123,6 +123,15 @@ def _read_regular(path: Path, what: str, limit: int | None = None) -> bytes:
             os.close(fd)
 
 
+def _tag_of(name: object) -> str | None:
+    """The tag of a ref.name that is a full reference (``example.com/foo/bar:one``, as
+    skopeo's ``oci:DIR:REFERENCE`` writes it): None for a bare name or a digest."""
+    if not isinstance(name, str) or "@" in name:
+        return None
+    repository, colon, tag = name.rpartition(":")
+    return tag if colon and repository and "/" not in tag else None
+
+
 def _ref_name(entry: dict[str, Any]) -> object:
     """The entry's ``org.opencontainers.image.ref.name`` (None when absent or malformed)."""
     annotations = entry.get("annotations")
@@ -419,14 +428,25 @@ class OCILayout:
     def find(self, ref_name: str) -> dict[str, Any]:
         """The ``index.json`` entry named ``ref_name``, or the only entry.
 
+        An entry named by a full reference (``example.com/foo/bar:one``, as skopeo's
+        ``oci:DIR:REFERENCE`` writes it) is also found by its tag (``one``) when no entry
+        has that exact name and no other full reference has that tag.
+
         Raises:
-            LayoutError: no entry has that name (and there is not exactly one);
-                also a ValueError.
+            LayoutError: no entry has that name (and there is not exactly one), or a
+                tag that several full references share; also a ValueError.
         """
         entries = [m for m in self.read_index().get("manifests", []) if isinstance(m, dict)]
         for m in entries:
             if _ref_name(m) == ref_name:
                 return m
+        tagged = [m for m in entries if _tag_of(_ref_name(m)) == ref_name] if ref_name else []
+        if len(tagged) == 1:
+            return tagged[0]
+        if tagged:
+            raise LayoutError(f"{self.root}: {ref_name!r} names {len(tagged)} images ("
+                              + ", ".join(sorted(str(_ref_name(m)) for m in tagged))
+                              + "): keep one, or name it in full")
         if len(entries) == 1:
             return entries[0]
         names = ", ".join(sorted(str(_ref_name(m) or m.get("digest")) for m in entries))

@@ -223,3 +223,21 @@ def test_push_an_index_layout_written_by_skopeo_copy_all(
 
 def _creds(reg: LocalRegistry) -> list[str]:
     return [] if reg.admin is None else ["--creds", f"{reg.admin[0]}:{reg.admin[1]}"]
+
+
+def test_images_skopeo_names_by_full_reference_are_pushed_by_their_tag(
+    skopeo: str, rc: Registry, reg: LocalRegistry, tmp_path: Path
+) -> None:
+    """``skopeo copy ... oci:DIR:example.com/foo/bar:one`` names the layout's entry by the
+    whole reference; with two such images a push of tag ``one`` finds its own."""
+    one = build_image((3000,), media="oci", gzipped=True, label="one")
+    two = build_image((3000,), media="oci", gzipped=True, label="two")
+    source = name(reg, "fullref")
+    upload_image(rc.repository(source), one, "1")
+    upload_image(rc.repository(source), two, "2")
+    for tag, ref_name in (("1", "example.com/foo/bar:one"), ("2", "example.com/foo/bar:two")):
+        run_skopeo(skopeo, "copy", docker_ref(reg, source, tag), f"oci:{tmp_path}:{ref_name}",
+                   "--src-tls-verify=false", *skopeo_creds(reg, "src"))
+    target = rc.repository(name(reg, "fullref-pushed"))
+    assert target.images.push(tmp_path, "two").digest == two.digest
+    assert target.images.push(tmp_path, "one").digest == one.digest

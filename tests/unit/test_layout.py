@@ -30,6 +30,26 @@ def test_find_in_an_index_with_malformed_annotations_is_a_value_error(tmp_path: 
     assert layout.find("v1")["annotations"] == {REF_NAME: "v1"}
 
 
+def test_an_image_named_by_a_full_reference_is_found_by_its_tag(tmp_path: Path) -> None:
+    """skopeo's ``oci:DIR:example.com/foo/bar:one`` names the entry by the whole
+    reference; a push asked for tag ``one`` finds it (the exact name first, and a tag
+    two full references share is refused as ambiguous, naming them)."""
+    b, c = "sha256:" + "b" * 64, "sha256:" + "c" * 64
+    layout = OCILayout(tmp_path)
+    layout.add_manifest({"digest": D, "mediaType": "x", "size": 1}, "example.com/foo/bar:one")
+    layout.add_manifest({"digest": b, "mediaType": "x", "size": 1}, "example.com/foo/bar:two")
+    layout.add_manifest({"digest": c, "mediaType": "x", "size": 1}, "other/app:two")
+    layout.add_manifest({"digest": c, "mediaType": "x", "size": 1}, "app@sha256:" + "d" * 64)
+    assert layout.find("one")["digest"] == D
+    assert layout.find("example.com/foo/bar:two")["digest"] == b
+    with pytest.raises(LayoutError, match=r"'two' names 2 images.*other/app:two"):
+        layout.find("two")
+    with pytest.raises(LayoutError, match="no image named 'dddd'"):
+        layout.find("d" * 4)
+    layout.add_manifest({"digest": c, "mediaType": "x", "size": 1}, "two")
+    assert layout.find("two")["digest"] == c  # the exact name wins
+
+
 def test_concurrent_writers_of_one_layout_lose_no_entry(tmp_path: Path) -> None:
     # separate OCILayout objects, as separate pulls (or processes) have
     names = [f"t{i}" for i in range(24)]
