@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from registry_client import __version__
@@ -96,6 +96,26 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self._intermixing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None,
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """Flags anywhere among the arguments, as crane and skopeo take them: a verb's
+        optional last argument after a flag (``export REF --plain-http FILE``) is that
+        argument. argparse alone gives it its default at the first flag, then calls it
+        unrecognized. A parser with verbs of its own parses as argparse does (its verb
+        parsers then intermix)."""
+        intermix = not self._intermixing and not any(
+            action.nargs in (argparse.PARSER, argparse.REMAINDER)
+            for action in self._get_positional_actions())
+        if not intermix:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True  # (argparse's intermixed parse calls this again)
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
     def error(self, message: str) -> NoReturn:
         """Print ``prog: error: message`` and a hint to ``--help``, then exit 2."""

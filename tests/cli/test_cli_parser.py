@@ -1,0 +1,32 @@
+"""The command line's parser (cli/_parser.py): flags anywhere among a verb's arguments."""
+
+from __future__ import annotations
+
+import pytest
+
+from registry_client.cli._verbs import build_parser
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    (["export", "a.example/x:1", "--plain-http", "out.tar"],
+     {"reference": "a.example/x:1", "file": "out.tar", "plain_http": True}),
+    (["export", "--plain-http", "a.example/x:1", "out.tar"],
+     {"reference": "a.example/x:1", "file": "out.tar", "plain_http": True}),
+    (["sync", "--src", "docker", "--dest", "docker", "a.example/x", "--dry-run", "b.example/y"],
+     {"file": "a.example/x", "destination": "b.example/y", "dry_run": True}),
+    (["index", "create", "a.example/x:i", "a.example/x:1", "--annotation", "k=v",
+      "a.example/x:2"],
+     {"references": ["a.example/x:1", "a.example/x:2"], "annotation": ["k=v"]}),
+])
+def test_flags_may_come_between_a_verb_s_arguments(
+    words: list[str], expected: dict[str, object],
+) -> None:
+    """crane (cobra) and skopeo take flags anywhere; argparse alone gives an optional
+    last argument its default at the first flag, then calls the argument unrecognized."""
+    args = vars(build_parser().parse_args(words))
+    assert {k: args.get(k) for k in expected} == expected
+
+
+def test_a_verb_with_verbs_of_its_own_still_parses_them() -> None:
+    args = build_parser().parse_args(["auth", "get", "--json", "registry.example"])
+    assert args.json is True
