@@ -102,7 +102,7 @@ def _registry(path: str | os.PathLike[str], line: int | None, name: str, entry: 
         raise ValueError(f"{where}: want a mapping (images, images-by-tag-regex, ...)")
     unknown = sorted(set(entry) - _KEYS)
     if unknown:
-        key_line = _key_line(text_lines or [], line or 1, unknown[0])
+        key_line = _nested_line(text_lines or [], line or 1, unknown[0])
         if key_line is not None:
             where = f"{path}, line {key_line}: {name}"
         raise ValueError(f"{where}: {', '.join(unknown)} is not read here (skopeo 1.9 "
@@ -110,25 +110,31 @@ def _registry(path: str | os.PathLike[str], line: int | None, name: str, entry: 
     if entry.get("cert-dir") not in (None, *_NULL):
         raise ValueError(f"{where}: cert-dir is not supported: name the CA bundle in "
                          "$REQUESTS_CA_BUNDLE, or set tls-verify: false")
+    def at(section: str, repo: str) -> str:  # where one repository's entry is
+        found = _nested_line(text_lines or [], line, section, repo)
+        return f"{path}, line {found}: {name}" if found else where
+
     images: dict[str, tuple[str, ...]] = {}
     for repo, refs in _mapping(where, entry, "images").items():
-        _check_repository(where, name, repo)
+        _check_repository(at("images", repo), name, repo)
         if isinstance(refs, str) and refs in _NULL:
             refs = []
         if not isinstance(refs, list) or not all(isinstance(r, str) and r for r in refs):
-            raise ValueError(f"{where}: images: {repo}: want a list of tags or digests")
+            raise ValueError(f"{at('images', repo)}: images: {repo}: want a list of tags or "
+                         "digests")
         images[repo] = tuple(refs)
     regexes: dict[str, str] = {}
     skipped: dict[str, str] = {}
     for repo, expression in _mapping(where, entry, "images-by-tag-regex").items():
-        _check_repository(where, name, repo)
+        here = at("images-by-tag-regex", repo)
+        _check_repository(here, name, repo)
         if not isinstance(expression, str):
-            raise ValueError(f"{where}: images-by-tag-regex: {repo}: want a regular "
+            raise ValueError(f"{here}: images-by-tag-regex: {repo}: want a regular "
                              "expression")
         try:
             regexes[repo] = go_regex(expression)
         except re.error as exc:
-            skipped[repo] = f"{where}: images-by-tag-regex: {repo}: {expression!r}: {exc}"
+            skipped[repo] = f"{here}: images-by-tag-regex: {repo}: {expression!r}: {exc}"
     return SkopeoRegistry(name, images, regexes, skipped,
                           _tls_verify(where, entry.get("tls-verify")),
                           _credentials(where, entry.get("credentials")))
@@ -160,15 +166,30 @@ def go_regex(expression: str) -> str:
     return re2_pattern(expression)
 
 
-def _key_line(text_lines: list[str], after: int, key: str) -> int | None:
-    """The line (from 1) of ``key:`` indented under the registry on line ``after``."""
-    for number, text in enumerate(text_lines[after:], start=after + 1):
-        if not text[:1].isspace() and text.strip() and not text.lstrip().startswith("#"):
-            return None  # the next registry
-        bare = text.strip()
-        if bare.startswith((f"{key}:", f"'{key}':", f'"{key}":')):
-            return number
-    return None
+def _nested_line(text_lines: list[str], after: int | None, *keys: str) -> int | None:
+    """The line (from 1) of the last of ``keys``, each a key indented under the one
+    before, the first under the registry on line ``after`` (None when not found: a
+    flow-style mapping, a key spelled another way)."""
+    if not after:
+        return None
+    found, indent = after, 0
+    for key in keys:
+        at = None
+        for number, text in enumerate(text_lines[found:], start=found + 1):
+            bare = text.strip()
+            if not bare or bare.startswith("#"):
+                continue
+            depth = len(text) - len(text.lstrip())
+            if depth <= indent:
+                break  # out of the mapping the key would be in
+            if bare.startswith((f"{key}:", f"'{key}':", f'"{key}":')):
+                at = number
+                indent = depth
+                break
+        if at is None:
+            return None
+        found = at
+    return found
 
 
 def _mapping(where: str, entry: dict[str, Any], key: str) -> dict[str, Any]:

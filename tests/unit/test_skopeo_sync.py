@@ -165,6 +165,17 @@ def test_an_unknown_key_is_named_with_its_own_line(tmp_path: Path) -> None:
         _read(tmp_path, text)
 
 
+def test_a_skipped_regex_and_a_bad_repository_are_named_with_their_own_line(
+    tmp_path: Path,
+) -> None:
+    text = ("a.example:\n  tls-verify: false\n  images:\n    bad: []\n"
+            "  images-by-tag-regex:\n    ok: 'v1'\n\n    bad: 'a(?!b)'\n")
+    [reg] = _read(tmp_path, text)
+    assert reg.skipped["bad"].split(": a.example")[0].endswith(", line 8")
+    with pytest.raises(ValueError, match=r"line 4: a\.example: 'Bad'"):
+        _read(tmp_path, text.replace("    bad: []", "    Bad: []"))
+
+
 def test_a_missing_file_is_said_plainly(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"nonexist\.yml: no such file") as caught:
         read_skopeo_sync(tmp_path / "nonexist.yml")
