@@ -86,7 +86,9 @@ class Uploader:
         return f"{self.sessions.domain}/{self.sessions.repository}"
 
     def _set_location(self, resp: Any) -> None:
-        location = resp.headers.get("Location")
+        # A Location sent twice (a proxy repeating it) reaches us joined, "loc, loc": the
+        # first is the session, as Go's Header.Get reads it (no URL holds ", ").
+        location = (resp.headers.get("Location") or "").split(", ", 1)[0].strip()
         if not location:
             raise RegistryResponseError(
                 f"upload to {self._where}: the registry sent no Location for the session")

@@ -408,6 +408,23 @@ def test_upload_monolithic(env: tuple[Registry, requests_mock.Adapter]) -> None:
     assert put_req.headers["Content-Length"] == str(len(BLOB))
 
 
+def test_an_upload_session_location_sent_twice_is_taken_once(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """A proxy repeating the registry's Location header: the HTTP library joins the two
+    values ("loc, loc"), and every upload went to that joined URL (404). The first value
+    is the session, as Go's Header.Get reads it."""
+    reg, adapter = env
+    adapter.register_uri("HEAD", BLOB_URL, status_code=404)
+    session = "/v2/app/blobs/uploads/uuid-1?_state=abc"
+    adapter.register_uri("POST", f"{BASE}/v2/app/blobs/uploads/", status_code=202,
+                         headers={"Location": f"{session}, {session}"})
+    adapter.register_uri("PUT", f"{BASE}/v2/app/blobs/uploads/uuid-1", status_code=201,
+                         headers={"Docker-Content-Digest": DIGEST})
+    assert reg.repository("app").blobs.upload(BLOB).digest == DIGEST
+    assert adapter.request_history[-1].qs == {"_state": ["abc"], "digest": [DIGEST]}
+
+
 def test_upload_skipped_when_present(env: tuple[Registry, requests_mock.Adapter]) -> None:
     reg, adapter = env
     adapter.register_uri("HEAD", BLOB_URL, headers={"Content-Length": str(len(BLOB))})
