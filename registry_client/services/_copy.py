@@ -171,12 +171,12 @@ class Copier(ImageWorker):
             return
         tries = 0
         while True:
+            # read from the source as it is sent, verified on the way (a Relay)
+            passed: list[bytes] | None = None if keep is None else []
+            relayed = Relayed(self._blobs.fetch, b.digest, b.size, passed)
             try:
-                # read from the source as it is sent, verified on the way (a Relay)
-                passed: list[bytes] | None = None if keep is None else []
-                yield from there.upload_stream(
-                    Relayed(self._blobs.fetch, b.digest, b.size, passed),
-                    digest=b.digest, size=b.size, progress=progress)
+                yield from there.upload_stream(relayed, digest=b.digest, size=b.size,
+                                               progress=progress)
                 if keep is not None and passed is not None:
                     keep.extend(passed)
                 return
@@ -184,7 +184,10 @@ class Copier(ImageWorker):
                 # A connection cut on the way (the source's own resumes used up, or the
                 # target's PUT cut: its session is gone and the stream can't rewind):
                 # the blob goes again, read afresh from the source, in a new session.
-                if exc.status_code is not None or tries >= target.requester.retries:
+                # A failure before the bytes flowed (the session's POST, the source's
+                # GET) has had its own retries: sent again, each would retry again.
+                if (exc.status_code is not None or not relayed.opened
+                        or tries >= target.requester.retries):
                     raise
                 tries += 1
                 log.debug("copy: blob %s was cut on the way, sending it again", b.digest)

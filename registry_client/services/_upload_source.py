@@ -260,6 +260,11 @@ class Relayed:
         self._resp: Response | None = None
         self._keep = keep  # the blocks as they pass, for a caller that needs the bytes
 
+    @property
+    def opened(self) -> bool:
+        """True once the source answered the GET: its bytes may have started to flow."""
+        return self._resp is not None
+
     def seekable(self) -> bool:
         """False: a relayed blob is read once."""
         return False

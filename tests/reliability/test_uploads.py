@@ -328,6 +328,21 @@ def test_a_copy_across_registries_survives_a_cut(
         assert stored(anon_registry, unique_repository, digest) == data
 
 
+def test_a_copy_whose_target_refuses_every_session_stops_after_its_retries(
+    proxy: FaultProxy, local_registry_factory: Any, unique_repository: str,
+) -> None:
+    """The blob is sent again after a cut of its bytes on the way (the stream cannot
+    rewind); a session POST that failed before any byte was read has had its retries.
+    It was sent again anyway: (retries + 1)^2 POSTs per blob, 31 for two blobs."""
+    source = local_registry_factory("anonymous")
+    seed_image(source, "copy/refused", "v1", layers=(5000,))  # config + 1 layer
+    proxy.add_rule("POST", "/blobs/uploads/", action="reset", times=None)
+    with Registry(source.host, protocol="http") as src, client(proxy, retries=2) as dst:
+        with pytest.raises(RegistryUnavailableError, match="failed after 3 attempt"):
+            src.repository("copy/refused").images.copy("v1", dst.repository(unique_repository))
+    assert proxy.count("POST") <= 2 * 3  # each blob: the first POST and 2 retries
+
+
 def test_a_copy_checks_the_source_digest_before_the_target_gets_the_last_byte(
     proxy: FaultProxy, anon_registry: LocalRegistry, local_registry_factory: Any,
 ) -> None:
