@@ -196,6 +196,11 @@ SOCKS_MISSING = ("a SOCKS proxy needs SOCKS support installed: requests[socks] f
 """The words of a request to a SOCKS proxy the HTTP library cannot speak (both flavours)."""
 
 
+UNSENDABLE_AGAIN = ("the registry redirected a request whose body is read once (a blob "
+                    "streamed from another registry): it cannot be sent again there")
+"""The words of a 307/308 redirect of a request whose body cannot be rewound."""
+
+
 def unusable_url(url: str | None) -> TransmitError:
     """A URL the registry sent (a redirect's ``Location``) that no request can go to, in
     the same words whichever HTTP library refused it: the scheme when it is not HTTP(S)

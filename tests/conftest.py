@@ -67,6 +67,7 @@ class RecordingServer:
 
         owner = self
         self.seen: list[tuple[str, str, dict[str, str]]] = []
+        self.bodies: list[bytes] = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -78,7 +79,7 @@ class RecordingServer:
                 owner.seen.append((self.command, self.path,
                                    {k.lower(): v for k, v in self.headers.items()}))
                 length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
+                owner.bodies.append(self.rfile.read(length))
                 if self.path.startswith("/moved"):
                     self.send_response(307)
                     self.send_header("Location", "/there")
@@ -91,7 +92,7 @@ class RecordingServer:
                 if self.command != "HEAD":
                     self.wfile.write(b"{}")
 
-            do_GET = do_HEAD = do_DELETE = do_POST = do_PUT = _answer
+            do_GET = do_HEAD = do_DELETE = do_POST = do_PUT = do_PATCH = _answer
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

@@ -27,6 +27,7 @@ from .._blocking import BlockingSteps, TokenRequests
 from .._endpoint import RegistryEndpoint
 from .._exchange import (
     SOCKS_MISSING,
+    UNSENDABLE_AGAIN,
     Discard,
     Exclusive,
     ReadBody,
@@ -61,10 +62,12 @@ _URL_ERRORS = (httpx.InvalidURL, httpx.UnsupportedProtocol)
 
 
 def _transmit_error(
-    exc: httpx.HTTPError | httpx.InvalidURL, *, proxied: bool = False,
+    exc: httpx.HTTPError | httpx.InvalidURL | httpx.StreamError, *, proxied: bool = False,
 ) -> TransmitError:
     """httpx's failure ``exc`` in the exchange flow's words (as ``requester.transmit_error``
     says requests' failures); ``proxied``: the request went to a proxy."""
+    if isinstance(exc, httpx.StreamError):  # a redirect (307/308) of a one-pass body
+        return TransmitError("client", UNSENDABLE_AGAIN)
     if isinstance(exc, SocksMissing):
         return TransmitError("client", SOCKS_MISSING)
     if is_tls_failure(exc):
@@ -102,7 +105,7 @@ class _Steps:
                     body=body.encode() if isinstance(body, str) else body,
                     allow_redirects=effect.allow_redirects, timeout=effect.timeout,
                     request=prepared)
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
                 raise _transmit_error(
                     exc, proxied=transport.proxied(prepared.url or "")) from None
         if isinstance(effect, ReadBody):

@@ -540,9 +540,38 @@ def content(body: Body | None, headers: dict[str, str]) -> Any:
             except (OSError, AttributeError, ValueError):
                 pass
         size = _length(headers)
-        return _file_blocks(stream) if size is None else _sized_blocks(stream, size)
+
+        def blocks() -> AsyncIterator[bytes]:
+            return _file_blocks(stream) if size is None else _sized_blocks(stream, size)
+
+        return _Resendable(stream, blocks) if _is_seekable(stream) else blocks()
     assert not isinstance(body, str)
     return _iterated(body)
+
+
+def _is_seekable(stream: IO[bytes]) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (OSError, AttributeError, ValueError):
+        return False
+
+
+class _Resendable:
+    """A seekable file's body that httpx may send again -- following a 307 or 308, which
+    keep the method and the body -- from where it started, as requests rewinds one. (An
+    async generator is sent once: httpx raises StreamConsumed on a redirect.)"""
+
+    def __init__(self, stream: IO[bytes], blocks: Callable[[], AsyncIterator[bytes]]) -> None:
+        self._stream = stream
+        self._blocks = blocks
+        self._start: int | None = None
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._start is None:
+            self._start = self._stream.tell()
+        else:  # (a seek: no disk I/O for the loop to wait on)
+            self._stream.seek(self._start)
+        return self._blocks()
 
 
 def _length(headers: Mapping[str, str]) -> int | None:

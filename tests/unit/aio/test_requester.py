@@ -107,6 +107,19 @@ async def test_a_503_is_retried_and_counted() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_redirect_of_a_body_read_once_is_a_typed_error(recording_server: Any) -> None:
+    """A 307 to a request whose body cannot be rewound (an iterable; a blob relayed from
+    another registry): httpx raised its own StreamConsumed, no RegistryError."""
+    requester = AsyncRequester(recording_server.host, protocol="http",
+                               authenticator=NullAuthenticator(), retries=0)
+    with pytest.raises(RegistryError, match="cannot be sent again"):
+        await requester.send_request(Request(
+            "PATCH", f"http://{recording_server.host}/moved", body=iter([b"abc", b"def"]),
+            expected=frozenset({202}), operation="upload a chunk"))
+    await requester.aclose()
+
+
+@pytest.mark.anyio
 async def test_a_streamed_answer_is_read_with_aread1() -> None:
     requester = _requester(lambda r: httpx.Response(200, stream=httpx.ByteStream(b"layer")))
     resp = await requester.send_request(Request("GET", "app/blobs/sha256:ab", stream=True))

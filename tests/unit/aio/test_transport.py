@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -261,6 +262,29 @@ async def test_bodies_become_async_content(tmp_path: Path) -> None:
     assert got[2] == (b"bytes", "5")
     assert got[3][0] == b"relayed"
     assert b"".join(relayed) == b"relayed"
+    await transport.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_file_body_follows_a_307_whole_as_requests_rewinds_it(
+    tmp_path: Path, recording_server: Any,
+) -> None:
+    """An upload PATCH answered 307 (the method and the body kept): the file is sent
+    again from where it started. An async generator is sent once, and httpx raised
+    StreamConsumed -- an untyped error where the blocking API follows the redirect."""
+    base = f"http://{recording_server.host}"
+    transport = AsyncTransport(base, timeout=(2, 5), verify=True, proxy=None,
+                               user_agent=None, pool_size=4)
+    path = tmp_path / "chunk"
+    path.write_bytes(b"0123456789")
+    with path.open("rb") as f:
+        f.seek(3)
+        resp = await transport.send("PATCH", f"{base}/moved", body=f)
+    assert resp.status_code == 200
+    assert [(m, p) for m, p, _ in recording_server.seen] == [("PATCH", "/moved"),
+                                                              ("PATCH", "/there")]
+    assert recording_server.bodies == [b"3456789", b"3456789"]
+    await resp.aclose()
     await transport.aclose()
 
 
