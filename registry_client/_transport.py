@@ -14,6 +14,7 @@ import io
 import os
 import ssl
 import time
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -299,6 +300,27 @@ def _relayed(relay: Relay) -> Iterator[bytes]:
         yield block
 
 
+_SESSIONS: weakref.WeakSet[requests.Session] = weakref.WeakSet()
+"""The sessions of every live Transport: a forked child must not use their sockets."""
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked child (gunicorn --preload, celery prefork, multiprocessing's "fork"):
+    drop the pooled connections inherited from the parent, which the parent goes on
+    using -- two processes reading one socket take each other's answers (a manifest
+    GET by tag got another tag's manifest). Closing them here closes the child's copy
+    of each socket only; the sessions open new connections when next used."""
+    for session in list(_SESSIONS):
+        try:
+            session.close()
+        except Exception:  # (a pool that cannot close is dropped anyway)
+            log.debug("fork: a session's connections could not be closed", exc_info=True)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
 class Transport:
     """The pooled HTTP session of one Requester, with its proxies, TLS and User-Agent.
 
@@ -327,6 +349,7 @@ class Transport:
     ) -> None:
         self._own_session = session is None
         self.session = session if session is not None else requests.Session()
+        _SESSIONS.add(self.session)
         if self._own_session:
             adapter = _Adapter(pool_connections=4, pool_maxsize=pool_size)
             self.session.mount("https://", adapter)

@@ -68,6 +68,7 @@ class RecordingServer:
         owner = self
         self.seen: list[tuple[str, str, dict[str, str]]] = []
         self.bodies: list[bytes] = []
+        self.peers: list[int] = []  # the client's port of each request: its connection
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -80,6 +81,7 @@ class RecordingServer:
                                    {k.lower(): v for k, v in self.headers.items()}))
                 length = int(self.headers.get("Content-Length") or 0)
                 owner.bodies.append(self.rfile.read(length))
+                owner.peers.append(self.client_address[1])
                 if self.path.startswith("/moved"):
                     self.send_response(307)
                     self.send_header("Location", "/there")

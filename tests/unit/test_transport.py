@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import pathlib
 import re
 import socket
@@ -273,3 +274,40 @@ def test_a_loopback_registry_is_never_sent_to_the_environment_s_proxy(
     with pytest.raises(RegistryUnavailableError, match="proxy"):  # other hosts: proxied
         Registry("registry.example.test", protocol="http", authenticator=NullAuthenticator(),
                  retries=0).ping()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork: POSIX only")
+def test_a_forked_child_opens_connections_of_its_own(recording_server: Any) -> None:
+    """A Registry used before os.fork() (gunicorn --preload, celery prefork) and in both
+    processes after it: both read answers off the one inherited keep-alive socket, and
+    a manifest GET by tag got another tag's manifest -- no error, nothing to check it
+    against. The child drops the inherited connections (the parent keeps its own)."""
+    from registry_client._transport import Transport
+
+    server = recording_server
+    transport = Transport(None, timeout=5, verify=True, proxy=None, user_agent=None,
+                          pool_size=2)
+
+    def get(path: str) -> None:
+        prepared = transport.prepare("GET", f"http://{server.host}{path}", params=None,
+                                     headers=None, data=None)
+        resp = transport.send(prepared, allow_redirects=True, timeout=5)
+        resp.content  # noqa: B018 -- read to the end: the connection goes back to the pool
+        resp.close()
+
+    get("/parent")
+    pid = os.fork()
+    if pid == 0:  # the child: its request, then out at once (no pytest teardown here)
+        code = 1
+        try:
+            get("/child")
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    get("/parent-again")
+    port = {path: peer for (_, path, _), peer in zip(server.seen, server.peers, strict=True)}
+    assert port["/child"] != port["/parent"]
+    assert port["/parent-again"] == port["/parent"]  # the parent's connection stays its own
+    transport.close()
