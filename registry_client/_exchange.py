@@ -537,7 +537,15 @@ def _authorized(endpoint: ExchangeEndpoint, request: Request, url: str,
             # A 401 from a redirect target (a storage host) or a foreign Location is
             # never answered with our credentials.
             return resp
-        if not (yield from challenged(auth, resp)):
+        try:
+            again = yield from challenged(auth, resp)
+        except Exception:
+            yield Discard(resp)  # (its connection back to the pool, not left open)
+            raise
+        except BaseException:
+            resp.close()
+            raise
+        if not again:
             return resp
         if not request.replayable:
             yield Discard(resp)

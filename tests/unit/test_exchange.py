@@ -37,6 +37,7 @@ from registry_client._request import Body, Request
 from registry_client._response import Response
 from registry_client.auth import NullAuthenticator, TokenAuthenticator
 from registry_client.errors import (
+    AuthenticationError,
     AuthorizationError,
     NotFoundError,
     RegistryUnavailableError,
@@ -209,6 +210,26 @@ def test_a_delete_refused_before_it_was_sent_then_404_is_not_found() -> None:
     with pytest.raises(NotFoundError, match="MANIFEST_UNKNOWN"):
         send(endpoint, script, Request("DELETE", "app/manifests/sha256:abc",
                                        expected=frozenset({202})))
+
+
+def test_a_401_whose_challenge_fails_is_released_before_the_error_goes_up() -> None:
+    """An authenticator that raises on a 401 (a token server refusing the password):
+    the 401 was never drained nor closed, and its connection stayed open after the
+    registry's close() (a ResourceWarning under -X dev)."""
+
+    class Refusing:
+        def handle_request(self, prepared: Any) -> None:
+            pass
+
+        def handle_response(self, answer: Any) -> bool:
+            raise AuthenticationError("the token server refused the password")
+
+    endpoint = Endpoint(Refusing())
+    answer = Answer(401, b"{}", headers={"WWW-Authenticate": 'Bearer realm="r"'})
+    script = Script(endpoint, [answer])
+    with pytest.raises(AuthenticationError):
+        send(endpoint, script, Request("GET", "app/manifests/1.0"))
+    assert answer.closed and script.kinds()[-1] == "Discard"
 
 
 def test_an_error_answer_to_a_head_is_drained_not_read_for_its_message() -> None:
