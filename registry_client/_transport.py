@@ -304,6 +304,27 @@ _SESSIONS: weakref.WeakSet[requests.Session] = weakref.WeakSet()
 """The sessions of every live Transport: a forked child must not use their sockets."""
 
 
+def close_pools(session: requests.Session) -> None:
+    """Close every pooled connection of ``session`` now, then the session.
+
+    ``Session.close()`` alone does not: urllib3 2's ``PoolManager.clear()`` drops its
+    pools and leaves their sockets to the garbage collector -- which never frees a pool
+    an answer still refers to (one kept by an exception's traceback). The session opens
+    new connections when next used."""
+    for adapter in {id(a): a for a in session.adapters.values()}.values():
+        managers = [getattr(adapter, "poolmanager", None),
+                    *getattr(adapter, "proxy_manager", {}).values()]
+        for manager in managers:
+            pools: Any = getattr(manager, "pools", None)
+            if pools is None:
+                continue
+            for key in list(pools.keys()):
+                pool = pools.get(key)
+                if pool is not None:
+                    pool.close()
+    session.close()
+
+
 def _forget_inherited_connections() -> None:
     """In a forked child (gunicorn --preload, celery prefork, multiprocessing's "fork"):
     drop the pooled connections inherited from the parent, which the parent goes on
@@ -312,7 +333,7 @@ def _forget_inherited_connections() -> None:
     of each socket only; the sessions open new connections when next used."""
     for session in list(_SESSIONS):
         try:
-            session.close()
+            close_pools(session)
         except Exception:  # (a pool that cannot close is dropped anyway)
             log.debug("fork: a session's connections could not be closed", exc_info=True)
 
@@ -494,4 +515,4 @@ class Transport:
     def close(self) -> None:
         """Close the session's pooled connections (when this transport created the session)."""
         if self._own_session:
-            self.session.close()
+            close_pools(self.session)

@@ -311,3 +311,25 @@ def test_a_forked_child_opens_connections_of_its_own(recording_server: Any) -> N
     assert port["/child"] != port["/parent"]
     assert port["/parent-again"] == port["/parent"]  # the parent's connection stays its own
     transport.close()
+
+
+def test_close_closes_the_pooled_sockets_even_while_a_pool_is_referenced(
+    recording_server: Any,
+) -> None:
+    """urllib3 2's PoolManager.clear() (what Session.close() calls) drops its pools
+    without closing them: their sockets closed only when the garbage collector freed
+    the pool, which an answer kept by an exception's traceback holds -- after a wrong
+    password, Registry.close() left a connection to the registry open."""
+    from registry_client._transport import Transport
+
+    transport = Transport(None, timeout=5, verify=True, proxy=None, user_agent=None,
+                          pool_size=2)
+    prepared = transport.prepare("GET", f"http://{recording_server.host}/one", params=None,
+                                 headers=None, data=None)
+    resp = transport.send(prepared, allow_redirects=True, timeout=5)
+    resp.content  # noqa: B018 -- read to the end: the connection goes back to its pool
+    kept = resp.raw._pool  # as a traceback keeps it (the answer, its pool)
+    sockets = [c.sock for c in kept.pool.queue if c is not None]
+    assert len(sockets) == 1 and sockets[0] is not None
+    transport.close()
+    assert sockets[0]._closed  # type: ignore[attr-defined]
