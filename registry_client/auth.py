@@ -143,10 +143,10 @@ class TokenAuthenticator:
         self._widened: dict[tuple[str, str], tuple[str, ...]] = {}
         self._tokens: dict[tuple[str, str, str], _Token] = {}
         self._key_locks = LockTable()  # one token fetch per key at a time
-        # per key: how many fetches have ended, and the last refusal (its end number,
-        # when it came)
+        # per key: how many fetches have ended, and the last failure (its end number,
+        # when it came, the error)
         self._ended: dict[tuple[str, str, str], int] = {}
-        self._refusals: dict[tuple[str, str, str], tuple[int, float, RegistryError]] = {}
+        self._failures: dict[tuple[str, str, str], tuple[int, float, RegistryError]] = {}
         self._lock = threading.Lock()
         self._transport: TokenTransport | None = None
         self._transports: dict[str, TokenTransport] = {}  # registry -> its transport
@@ -305,26 +305,29 @@ class TokenAuthenticator:
         realm, service, scope = key
         with self._lock:
             cached = self._tokens.get(key)
-            refusal = self._refusals.get(key)
+            failure = self._failures.get(key)
         now = time.monotonic()
-        if refusal is not None and (refusal[0] > seen or now - refusal[1] < REFUSAL_REUSE):
-            # The server refused these credentials while this request waited for the
-            # fetch, or a moment ago: the same answer, not one more failed login per
-            # worker (a token server may lock an account out after a burst of them).
-            raise copy.copy(refusal[2])
+        if failure is not None and (failure[0] > seen or (
+                isinstance(failure[2], AuthenticationError | AuthorizationError)
+                and now - failure[1] < REFUSAL_REUSE)):
+            # The fetch this request waited for failed: the same answer, not one more
+            # try per worker -- a token server may lock an account out after a burst of
+            # failed logins, and one that is down has just had its retries. A refusal
+            # also answers those asking a moment later.
+            raise copy.copy(failure[2])
         if cached is not None and cached.expires_at > now and cached.value != stale:
             return cached.value
         try:
             token = yield from self._fetch(realm, service, scope.split(" ") if scope else [],
                                            registry)
-        except (AuthenticationError, AuthorizationError) as exc:
+        except (AuthenticationError, AuthorizationError, RegistryUnavailableError) as exc:
             with self._lock:
                 ended = self._ended[key] = self._ended.get(key, 0) + 1
-                self._refusals[key] = (ended, time.monotonic(), exc)
+                self._failures[key] = (ended, time.monotonic(), exc)
             raise
         with self._lock:
             self._ended[key] = self._ended.get(key, 0) + 1
-            self._refusals.pop(key, None)
+            self._failures.pop(key, None)
             self._tokens[key] = token
         return token.value
 

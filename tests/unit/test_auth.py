@@ -33,6 +33,7 @@ from registry_client.errors import (
     AuthenticationError,
     AuthorizationError,
     RegistryError,
+    RegistryUnavailableError,
     TokenError,
 )
 
@@ -778,6 +779,42 @@ def test_concurrent_requests_refused_by_the_token_server_cost_one_token_request(
     with pytest.raises(AuthenticationError):
         auth.handle_response(challenge_401(make_request(scopes=("repository:app:pull",))))
     assert len(t.calls) == 2
+
+
+def test_workers_waiting_for_a_token_server_that_failed_get_its_failure() -> None:
+    """A token server that answers 503 to every try: the fetch retries, fails, and the
+    workers that waited for it get that failure -- each asked again in turn (one more
+    try each in the blocking API, whose cancelled waiters stop after their first)."""
+    t = FakeTransport(answers=[(503, b"")], delay=0.1)  # (the workers meet at the lock)
+    auth = bound_token_auth(t, "alice", PASSWORD)
+    with pytest.raises(RegistryUnavailableError):  # what one fetch costs, alone
+        auth.handle_response(challenge_401(make_request(scopes=("repository:other:pull",))))
+    per_fetch = len(t.calls)
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        req = make_request(scopes=("repository:app:pull",))
+        barrier.wait()
+        try:
+            auth.handle_response(challenge_401(req))
+        except RegistryError as exc:
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(20)
+    assert len(errors) == 8 and len({str(e) for e in errors}) == 1
+    assert all(isinstance(e, RegistryUnavailableError) for e in errors)
+    assert len(t.calls) == 2 * per_fetch
+    # later requests ask the server again: it may be back
+    with pytest.raises(RegistryUnavailableError):
+        auth.handle_response(challenge_401(make_request(scopes=("repository:app:pull",))))
+    assert len(t.calls) == 3 * per_fetch
 
 
 def test_concurrent_handle_request_with_known_challenge_one_fetch_per_scope() -> None:
