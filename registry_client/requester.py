@@ -82,6 +82,7 @@ class _Shell(BlockingSteps):
             except (requests.RequestException, ValueError) as exc:
                 raise transmit_error(exc, effect.prepared.url or "") from None
         if isinstance(effect, TokenAttempt):
+            check_cancelled()  # a worker of a transfer called off asks no token either
             call = effect.call
             headers, form = call.encoded()
             try:

@@ -38,6 +38,7 @@ from registry_client import (
     Registry,
     Requester,
     TokenAuthenticator,
+    _calloff,
 )
 from registry_client._http import DEFAULT_BODY_LIMIT
 from registry_client.auth import (
@@ -1929,3 +1930,26 @@ def test_verify_false_is_said_once_in_the_log_never_as_a_warning_per_request(
     insecure = [w for w in recwarn if issubclass(w.category,
                                                  urllib3.exceptions.InsecureRequestWarning)]
     assert insecure == []
+
+
+def test_a_worker_of_a_called_off_transfer_sends_no_token_request() -> None:
+    """Another blob failed while this worker waited for the first request's challenge:
+    it went on to ask the token server once before its first retry's wait noticed the
+    call-off -- one wasted token request per worker (11 for 8 workers against a token
+    server that kept failing, where the asyncio API sent 4)."""
+    reg, adapter = make(TokenAuthenticator("alice", PASSWORD))
+    token_server(adapter)
+    bearer_registry(adapter)
+    other = f"{BASE}/v2/other/manifests/1.0"
+    bearer_registry(adapter, url=other, www=challenge("other"))
+    reg.repository("app").manifests.get_raw("latest")  # the challenge is known
+    asked = len(on_host(adapter, "auth.example"))
+    call_off = _calloff.CallOff()
+    call_off.set()
+    _calloff.enter(call_off)
+    try:
+        with pytest.raises(_calloff.Cancelled):
+            reg.repository("other").manifests.get_raw("1.0")
+    finally:
+        _calloff.enter(None)
+    assert len(on_host(adapter, "auth.example")) == asked
