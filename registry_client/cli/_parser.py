@@ -98,6 +98,25 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self._intermixing = False
 
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None,
+    ) -> argparse.Namespace:
+        """argparse's, but an argument no verb takes is a usage error of that verb (its
+        name and its ``--help`` in the message), not of the whole command."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self._chosen(parsed).error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
+    def _chosen(self, parsed: argparse.Namespace) -> Parser:
+        """The parser of the (sub-)verb ``parsed`` names: this one when it has none."""
+        for action in self._actions:
+            if isinstance(action.choices, dict):  # the verbs: name -> its parser
+                chosen = action.choices.get(getattr(parsed, action.dest, None) or "")
+                if isinstance(chosen, Parser):
+                    return chosen._chosen(parsed)
+        return self
+
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None,
     ) -> tuple[argparse.Namespace, list[str]]:
@@ -105,15 +124,17 @@ class Parser(argparse.ArgumentParser):
         optional last argument after a flag (``export REF --plain-http FILE``) is that
         argument. argparse alone gives it its default at the first flag, then calls it
         unrecognized. A parser with verbs of its own parses as argparse does (its verb
-        parsers then intermix)."""
-        intermix = not self._intermixing and not any(
+        parsers then intermix), and so does one given ``--`` (after which every word is
+        an argument: Python's intermixed parsing drops a ``--`` before the first)."""
+        words = list(sys.argv[1:] if args is None else args)
+        intermix = not self._intermixing and "--" not in words and not any(
             action.nargs in (argparse.PARSER, argparse.REMAINDER)
             for action in self._get_positional_actions())
         if not intermix:
-            return super().parse_known_args(args, namespace)
+            return super().parse_known_args(words, namespace)
         self._intermixing = True  # (argparse's intermixed parse calls this again)
         try:
-            return self.parse_known_intermixed_args(args, namespace)
+            return self.parse_known_intermixed_args(words, namespace)
         finally:
             self._intermixing = False
 

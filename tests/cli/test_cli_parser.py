@@ -30,3 +30,29 @@ def test_flags_may_come_between_a_verb_s_arguments(
 def test_a_verb_with_verbs_of_its_own_still_parses_them() -> None:
     args = build_parser().parse_args(["auth", "get", "--json", "registry.example"])
     assert args.json is True
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    (["export", "--", "a.example/x:1", "-x"], {"reference": "a.example/x:1", "file": "-x"}),
+    (["push", "--plain-http", "--", "-dir", "a.example/x:1"],
+     {"directory": "-dir", "reference": "a.example/x:1", "plain_http": True}),
+])
+def test_every_word_after_a_double_dash_is_an_argument(
+    words: list[str], expected: dict[str, object],
+) -> None:
+    args = vars(build_parser().parse_args(words))
+    assert {k: args.get(k) for k in expected} == expected
+
+
+@pytest.mark.parametrize("words", [["ls", "a.example/x", "--bogus"], ["ls", "a.example/x", "y"],
+                                   ["auth", "login", "a.example", "--bogus"]])
+def test_an_unknown_argument_is_the_verb_s_usage_error(
+    words: list[str], capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args(words)
+    assert caught.value.code == 2
+    verb = " ".join(words[:2] if words[0] == "auth" else words[:1])
+    err = capsys.readouterr().err
+    assert err.startswith(f"registry-client {verb}: error: unrecognized arguments: ")
+    assert f"(see 'registry-client {verb} --help')" in err
