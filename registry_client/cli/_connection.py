@@ -35,24 +35,14 @@ from registry_client import (
 )
 from registry_client.reference._grammar import is_loopback
 
+from ._parser import Parser, go_bool
+
 __all__ = ["INSECURE", "add_tls_verify_flags", "choose", "is_loopback", "probe_protocol"]
 
 INSECURE: Literal["insecure"] = "insecure"
 """The protocol choice "HTTPS without verification, else plain HTTP" (found by a probe)."""
 
 Choice = tuple[Literal["http", "https", "insecure"], bool]
-
-
-def tls_verify_flag(text: str) -> bool:
-    """A ``--*-tls-verify`` value, as Go's boolean flags read it (skopeo's)."""
-    value = text.strip().lower()
-    if value in ("1", "t", "true", "yes"):
-        return True
-    if value in ("0", "f", "false", "no"):
-        return False
-    raise argparse.ArgumentTypeError(
-        f"want true or false, not {text!r} (write --src-tls-verify=false)"
-    )
 
 
 def add_tls_verify_flags(sub: argparse.ArgumentParser) -> None:
@@ -62,9 +52,11 @@ def add_tls_verify_flags(sub: argparse.ArgumentParser) -> None:
         "=false: HTTPS without checking the certificate, else plain HTTP (crane's\n"
         "--insecure); =true: HTTPS with the certificate checked, loopback hosts too.")
     for side, what in (("src", "source"), ("dest", "destination")):
+        flag = f"--{side}-tls-verify"
+        if isinstance(sub, Parser):
+            sub.go_bools.add(flag)
         group.add_argument(
-            f"--{side}-tls-verify", metavar="BOOL", type=tls_verify_flag, nargs="?",
-            const=True, default=None,
+            flag, metavar="BOOL", type=go_bool(flag), nargs="?", const=True, default=None,
             help=f"check the {what} registry's TLS certificate (default: true, but plain "
             "HTTP for loopback hosts)",
         )

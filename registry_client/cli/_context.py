@@ -440,6 +440,8 @@ class Context:
         tls_verify = self._registry_tls_verify.get(domain) if side != "dest" else None
         if tls_verify is None and side is not None:
             tls_verify = getattr(args, f"{side}_tls_verify", None)
+        if tls_verify is None:  # skopeo's --tls-verify (of a one-registry verb)
+            tls_verify = getattr(args, "tls_verify", None)
         choice, verify = choose(ref, args, tls_verify)
         if choice == INSECURE:
             if domain not in self._probed:

@@ -85,6 +85,35 @@ def quiet_stdout() -> None:
         pass
 
 
+GO_BOOL_FLAG = "--tls-verify"
+
+
+def go_bool(flag: str) -> Callable[[str], bool]:
+    """An argparse type: the value of the boolean flag ``flag``, as Go reads it (skopeo's
+    ``--tls-verify=false``)."""
+
+    def value(text: str) -> bool:
+        word = text.strip().lower()
+        if word in ("1", "t", "true", "yes"):
+            return True
+        if word in ("0", "f", "false", "no"):
+            return False
+        raise argparse.ArgumentTypeError(f"want true or false, not {text!r} (write {flag}=false)")
+
+    return value
+
+
+def _go_bool_words(words: list[str], flags: set[str]) -> list[str]:
+    """``words`` with each bare Go-style boolean flag (before any ``--``) written
+    ``--flag=true``, so the word after it stays an argument, as skopeo reads it."""
+    out: list[str] = []
+    for i, word in enumerate(words):
+        if word == "--":
+            return out + words[i:]
+        out.append(f"{word}=true" if word in flags else word)
+    return out
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line on stderr (exit status 2).
 
@@ -97,6 +126,9 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         self._intermixing = False
+        self.go_bools: set[str] = {GO_BOOL_FLAG}
+        """Flags read as Go reads a boolean flag (skopeo's ``--tls-verify``): given bare
+        they are true, and they take a value only as ``--flag=value``."""
 
     def parse_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None,
@@ -127,6 +159,8 @@ class Parser(argparse.ArgumentParser):
         parsers then intermix), and so does one given ``--`` (after which every word is
         an argument: Python's intermixed parsing drops a ``--`` before the first)."""
         words = list(sys.argv[1:] if args is None else args)
+        if not self._intermixing:
+            words = _go_bool_words(words, self.go_bools)
         intermix = not self._intermixing and "--" not in words and not any(
             action.nargs in (argparse.PARSER, argparse.REMAINDER)
             for action in self._get_positional_actions())
@@ -179,6 +213,12 @@ def global_flags(suppress: bool) -> Parser:
     group.add_argument(
         "--insecure", action="store_true", default=default(False),
         help="as in crane: HTTPS without checking the certificate, else plain HTTP",
+    )
+    group.add_argument(
+        GO_BOOL_FLAG, metavar="BOOL", type=go_bool(GO_BOOL_FLAG), nargs="?", const=True,
+        default=default(None),
+        help="skopeo's flag: =false is --insecure (HTTPS without checking the "
+        "certificate, else plain HTTP); =true checks it, loopback hosts too",
     )
     group.add_argument(
         "--skip-tls-verify", action="store_true", default=default(False),

@@ -114,6 +114,12 @@ def register(
         help="leave the tags DESTINATION already has as they are (as crane copy -n): a\n"
         "copy onto one fails (exit 1), --all-tags skips them and names them on stderr",
     )
+    skopeo = sub.add_argument_group(
+        "skopeo's flags for what copy always does (accepted, so its command lines run)")
+    skopeo.add_argument("--all", action="store_true",
+                        help="every platform of an index (always, unless --platform)")
+    skopeo.add_argument("--preserve-digests", action="store_true",
+                        help="digests unchanged (always: nothing is converted)")
 
     sub = add_verb(
         verbs, "sync", common, handler=run_sync,

@@ -44,6 +44,32 @@ def test_every_word_after_a_double_dash_is_an_argument(
     assert {k: args.get(k) for k in expected} == expected
 
 
+@pytest.mark.parametrize(("words", "expected"), [
+    # Go's boolean flags (skopeo's): bare is true and takes no value of its own
+    (["copy", "--src-tls-verify", "a.example/x:1", "b.example/y"],
+     {"src_tls_verify": True, "source": "a.example/x:1", "destination": "b.example/y"}),
+    (["copy", "a.example/x:1", "--dest-tls-verify=false", "b.example/y"],
+     {"dest_tls_verify": False, "destination": "b.example/y"}),
+    (["list-tags", "--tls-verify=false", "a.example/x"], {"tls_verify": False}),
+    (["inspect", "a.example/x:1", "--tls-verify"], {"tls_verify": True}),
+    (["copy", "--all", "--preserve-digests", "a.example/x:1", "b.example/y"],
+     {"all": True, "preserve_digests": True, "all_tags": False}),
+])
+def test_skopeo_s_flags_read_as_skopeo_reads_them(
+    words: list[str], expected: dict[str, object],
+) -> None:
+    args = vars(build_parser().parse_args(words))
+    assert {k: args.get(k) for k in expected} == expected
+
+
+def test_a_bad_tls_verify_value_names_its_own_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["copy", "a.example/x:1", "b.example/y",
+                                   "--dest-tls-verify=maybe"])
+    err = capsys.readouterr().err
+    assert "--dest-tls-verify=false" in err and "--src-tls-verify" not in err
+
+
 @pytest.mark.parametrize("words", [["ls", "a.example/x", "--bogus"], ["ls", "a.example/x", "y"],
                                    ["auth", "login", "a.example", "--bogus"]])
 def test_an_unknown_argument_is_the_verb_s_usage_error(

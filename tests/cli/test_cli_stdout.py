@@ -148,7 +148,7 @@ def test_help_and_version_to_a_closed_stdout_are_a_quiet_sigpipe_exit(
     "args",
     [["ls", "localhost:5000/app", "--dig"], ["ls", "localhost:5000/app", "--plain"],
      ["--plain", "ls", "localhost:5000/app"], ["inspect", "localhost:5000/app", "--js"],
-     ["copy", "localhost:5000/a:1", "localhost:5000/b", "--all"]],
+     ["copy", "localhost:5000/a:1", "localhost:5000/b", "--all-t"]],
     ids=["verb-flag", "global-after-verb", "global-before-verb", "json", "all-tags"],
 )
 def test_abbreviated_flags_are_refused(
