@@ -13,6 +13,7 @@ import http.client
 import io
 import os
 import ssl
+import threading
 import time
 import weakref
 from collections.abc import Iterator, Mapping
@@ -304,24 +305,41 @@ _SESSIONS: weakref.WeakSet[requests.Session] = weakref.WeakSet()
 """The sessions of every live Transport: a forked child must not use their sockets."""
 
 
-def close_pools(session: requests.Session) -> None:
+def _pool_managers(session: requests.Session) -> Iterator[Any]:
+    """The urllib3 pool managers of ``session``'s adapters (their proxies' too)."""
+    for adapter in {id(a): a for a in session.adapters.values()}.values():
+        yield getattr(adapter, "poolmanager", None)
+        yield from getattr(adapter, "proxy_manager", {}).values()
+
+
+def close_pools(session: requests.Session, *, forked: bool = False) -> None:
     """Close every pooled connection of ``session`` now, then the session.
 
     ``Session.close()`` alone does not: urllib3 2's ``PoolManager.clear()`` drops its
     pools and leaves their sockets to the garbage collector -- which never frees a pool
     an answer still refers to (one kept by an exception's traceback). The session opens
-    new connections when next used."""
-    for adapter in {id(a): a for a in session.adapters.values()}.values():
-        managers = [getattr(adapter, "poolmanager", None),
-                    *getattr(adapter, "proxy_manager", {}).values()]
-        for manager in managers:
-            pools: Any = getattr(manager, "pools", None)
-            if pools is None:
-                continue
-            for key in list(pools.keys()):
-                pool = pools.get(key)
-                if pool is not None:
-                    pool.close()
+    new connections when next used.
+
+    ``forked``: in a child just forked, whose only thread is this one: the pools' locks
+    are made anew first -- a thread of the parent may have held one at the fork, and the
+    child would wait on it for ever.
+    """
+    for manager in _pool_managers(session):
+        pools: Any = getattr(manager, "pools", None)
+        if pools is None:
+            continue
+        if forked:
+            pools.lock = threading.RLock()
+        for key in list(pools.keys()):
+            pool = pools.get(key)
+            queue = getattr(pool, "pool", None)  # (None: the pool is closed)
+            if forked and queue is not None:
+                queue.mutex = threading.Lock()
+                queue.not_empty = threading.Condition(queue.mutex)
+                queue.not_full = threading.Condition(queue.mutex)
+                queue.all_tasks_done = threading.Condition(queue.mutex)
+            if pool is not None:
+                pool.close()
     session.close()
 
 
@@ -333,7 +351,7 @@ def _forget_inherited_connections() -> None:
     of each socket only; the sessions open new connections when next used."""
     for session in list(_SESSIONS):
         try:
-            close_pools(session)
+            close_pools(session, forked=True)
         except Exception:  # (a pool that cannot close is dropped anyway)
             log.debug("fork: a session's connections could not be closed", exc_info=True)
 

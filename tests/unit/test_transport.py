@@ -8,6 +8,7 @@ import os
 import pathlib
 import re
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -333,3 +334,49 @@ def test_close_closes_the_pooled_sockets_even_while_a_pool_is_referenced(
     assert len(sockets) == 1 and sockets[0] is not None
     transport.close()
     assert sockets[0]._closed  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork: POSIX only")
+def test_a_forked_child_does_not_wait_on_a_pool_lock_another_thread_held(
+    recording_server: Any,
+) -> None:
+    """A thread of the parent inside urllib3's pool code at the fork (its pools' lock, a
+    pool's queue lock held): the child inherits those locks held by nobody, and the hook
+    that drops the inherited connections waited on them for ever."""
+    import threading
+
+    from registry_client._transport import Transport
+
+    transport = Transport(None, timeout=5, verify=True, proxy=None, user_agent=None,
+                          pool_size=2)
+    prepared = transport.prepare("GET", f"http://{recording_server.host}/one", params=None,
+                                 headers=None, data=None)
+    resp = transport.send(prepared, allow_redirects=True, timeout=5)
+    resp.content  # noqa: B018 -- the connection goes back to its pool
+    pool = resp.raw._pool
+    manager = transport.session.get_adapter(prepared.url or "").poolmanager  # type: ignore[attr-defined]
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with manager.pools.lock, pool.pool.mutex:
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(5)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)  # (the after-fork hook has run by now)
+        deadline = time.monotonic() + 10
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if done[0] == 0:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        assert done[0] == pid, "the child hung in the after-fork hook"
+    finally:
+        release.set()
+        holder.join(10)
+        transport.close()
