@@ -155,14 +155,18 @@ class AsyncBlobReader(ReceiverView):
         resp, self._resp = self._resp, None
         assert resp is not None
         try:
-            return await arun(self._fetch.pump_some(self._rx, resp, parts.append, size),
-                              self._shell)
+            result = await arun(self._fetch.pump_some(self._rx, resp, parts.append, size),
+                                self._shell)
         except Exception as exc:  # the answer is closed; reading on raises it again
             self._error = exc
             raise
         except BaseException:  # cancelled mid-read: the answer is closed, so is the reader
             self.closed = True
             raise
+        if self.closed and result is not None:  # closed by another task meanwhile
+            await result.aclose()
+            return None
+        return result
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._blocks()

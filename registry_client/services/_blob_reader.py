@@ -79,6 +79,12 @@ class BlobReader(ReceiverView, io.RawIOBase):
         except Exception as exc:  # the answer is closed; reading on raises it again
             self._error = exc
             raise
+        except BaseException:  # interrupted mid-read (Ctrl-C): the answer is closed, so
+            self.close()       # is the reader -- never a clean end of a blob cut short
+            raise
+        if self.closed and result is not None:  # closed by another thread meanwhile
+            result.close()
+            return None
         return result
 
     def readinto(self, buffer: Any) -> int:

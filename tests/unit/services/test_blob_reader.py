@@ -188,3 +188,46 @@ def test_verify_after_the_last_byte_and_readinto(mocked_registry: MockedRegistry
         assert bytes(buffer) == DATA
         reader.verify()  # type: ignore[attr-defined]  # nothing follows, digest right
         assert reader.readinto(bytearray(10)) == 0
+
+
+def test_a_read_interrupted_leaves_the_reader_closed_not_at_a_clean_end(
+    mocked_registry: MockedRegistry,
+) -> None:
+    """Ctrl-C in the middle of a read: the answer is gone, and every later read returned
+    b"" -- a clean end of a blob cut short, its digest never checked."""
+    reg, adapter = mocked_registry()
+
+    class Interrupting(Body):
+        def readinto(self, b: Any) -> int:
+            if not self._data or len(self._data) < len(DATA) // 2:
+                raise KeyboardInterrupt
+            return super().readinto(b)
+
+    adapter.register_uri("GET", URL, [{"raw": urllib3.HTTPResponse(
+        body=Interrupting(DATA), preload_content=False, status=200,
+        headers={"Content-Length": str(len(DATA))})}])
+    reader = reg.repository("app").blobs.open(DIGEST)
+    with pytest.raises(KeyboardInterrupt):
+        reader.read()
+    with pytest.raises(ValueError, match="closed"):
+        reader.read(100)
+
+
+def test_a_reader_closed_by_another_thread_mid_read_keeps_no_answer(
+    mocked_registry: MockedRegistry,
+) -> None:
+    reg, adapter = mocked_registry()
+    reader: Any = None
+
+    class ClosingMidway(Body):
+        def readinto(self, b: Any) -> int:
+            if len(self._data) < len(DATA) // 2 and not reader.closed:
+                reader.close()  # as another thread would, while this read goes on
+            return super().readinto(b)
+
+    answer = urllib3.HTTPResponse(body=ClosingMidway(DATA), preload_content=False,
+                                  status=200, headers={"Content-Length": str(len(DATA))})
+    adapter.register_uri("GET", URL, [{"raw": answer}])
+    reader = reg.repository("app").blobs.open(DIGEST)
+    reader.read(len(DATA) - 1)
+    assert reader.closed and reader._resp is None
