@@ -114,6 +114,14 @@ def _go_bool_words(words: list[str], flags: set[str]) -> list[str]:
     return out
 
 
+class _Deferred(Exception):
+    """A usage error met inside the intermixed parse, reported once it is over."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line on stderr (exit status 2).
 
@@ -169,11 +177,20 @@ class Parser(argparse.ArgumentParser):
         self._intermixing = True  # (argparse's intermixed parse calls this again)
         try:
             return self.parse_known_intermixed_args(words, namespace)
+        except _Deferred as failed:
+            failure = failed.message
         finally:
             self._intermixing = False
+        if failure.startswith("the following arguments are required"):
+            # The intermixed parse looks at the flags first and names the missing flags
+            # only; argparse's own parse names every missing argument.
+            return super().parse_known_args(words, namespace)
+        self.error(failure)
 
     def error(self, message: str) -> NoReturn:
         """Print ``prog: error: message`` and a hint to ``--help``, then exit 2."""
+        if getattr(self, "_intermixing", False):  # (reported once that parse is over)
+            raise _Deferred(message)
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
     def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:

@@ -82,3 +82,15 @@ def test_an_unknown_argument_is_the_verb_s_usage_error(
     err = capsys.readouterr().err
     assert err.startswith(f"registry-client {verb}: error: unrecognized arguments: ")
     assert f"(see 'registry-client {verb} --help')" in err
+
+
+def test_a_missing_argument_error_names_every_missing_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The intermixed parse looks at flags first: it named the missing flags only, and
+    the missing positional came up at the next try."""
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args(["attach", "a.example/x:1"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "the following arguments are required: --artifact-type, FILE" in err
