@@ -82,7 +82,7 @@ class DetailsReader(ImageWorker):
         config = descs[0]
         data = (yield from self._config(config)) \
             if config.media_type in IMAGE_CONFIG_TYPES else b""
-        refuse_other_platform(reference, raw, config, data, want)
+        refuse_other_platform(self._named(reference), raw, config, data, want)
         return raw
 
     def details(
@@ -97,7 +97,7 @@ class DetailsReader(ImageWorker):
             data = (yield from self._config(config)) \
                 if config.media_type in IMAGE_CONFIG_TYPES else None
             have = (_light.image_platform(raw, config, data or b"") if want is None else
-                    refuse_other_platform(reference, raw, config, data or b"", want))
+                    refuse_other_platform(self._named(reference), raw, config, data or b"", want))
             return [(yield from self._details(have, raw, descs, data))]
         entries = [d for d in descs if _is_platform(d.platform)]
         if want is not None:

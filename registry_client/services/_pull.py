@@ -60,7 +60,7 @@ class Puller(ImageWorker):
             # As docker: a single image is pulled for another platform only if it is one.
             want = wanted_platform(platform)
             config_data = yield from read_config(self._blobs, top[0], limit)
-            refuse_other_platform(reference, raw, top[0], config_data, want)
+            refuse_other_platform(self._named(reference), raw, top[0], config_data, want)
         if is_index and platform is not None:
             _, child, descs = yield from pick_platform(self._manifests, raw, top, platform)
             singles.append((child, descs))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._flow import Endpoint
+from ..reference import is_digest
 
 if TYPE_CHECKING:  # annotations only: blobs and manifests import nothing from here
     from .blobs import BlobFlows
@@ -27,3 +28,9 @@ class ImageWorker:
         self._manifests = manifests
         self._blobs = blobs
         self._max_workers = max_workers
+
+    def _named(self, reference: str) -> str:
+        """``reference`` (a tag or digest of this repository) in full, for a message:
+        ``registry.example/team/app:1.0``."""
+        sep = "@" if is_digest(reference) else ":"
+        return f"{self._endpoint.domain}/{self._repository}{sep}{reference}"

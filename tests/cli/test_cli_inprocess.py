@@ -329,6 +329,8 @@ def test_platform_on_a_single_image_must_match_as_for_pull(
     out, err = capsys.readouterr()
     assert out == ""
     assert "is a single linux/amd64 image, not linux/arm64" in err
+    named = ref if verb != "inspect" else f"{ref.rsplit(':', 1)[0]}@{image.digest}"
+    assert f"{named} is a single" in err  # the image in full, not a bare tag or digest
     assert main(["--plain-http", verb, ref, "--platform", "linux/amd64"]) == 0
     out, _ = capsys.readouterr()
     if verb == "digest":
