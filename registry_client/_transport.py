@@ -494,12 +494,21 @@ class Transport:
         sent = len(body) if isinstance(body, bytes | str) else 0
         proxies, verify = self.settings_for(prepared.url or "")
         wait = timeout if timeout is not None else self.timeout
+        # A body read once (a generator: a blob relayed from another registry) cannot go
+        # with a redirect: requests would send the spent body's length and no bytes.
+        one_pass = body is not None and not isinstance(body, bytes | str) and not callable(
+            getattr(body, "seek", None))
+        follow = allow_redirects and not one_pass
         if self._sends_alone():
-            resp = self._send_alone(prepared, allow_redirects=allow_redirects, timeout=wait,
+            resp = self._send_alone(prepared, allow_redirects=follow, timeout=wait,
                                     verify=verify, proxies=proxies)
         else:
             resp = self.session.send(prepared, stream=True, timeout=wait, verify=verify,
-                                     proxies=proxies, allow_redirects=allow_redirects)
+                                     proxies=proxies, allow_redirects=follow)
+        if allow_redirects and one_pass and resp.is_redirect and resp.status_code != 303:
+            resp.close()
+            raise requests.exceptions.UnrewindableBodyError(
+                "a redirect of a body read once", request=prepared, response=resp)
         log.debug(
             "%s %s -> %s in %.3fs (sent %d bytes, length %s)",
             prepared.method, redact_url(prepared.url), resp.status_code,

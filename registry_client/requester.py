@@ -27,6 +27,7 @@ from ._calloff import check_cancelled, current
 from ._endpoint import RegistryEndpoint, api_host
 from ._exchange import (
     SOCKS_MISSING,
+    UNSENDABLE_AGAIN,
     TokenAttempt,
     TokenCall,
     Transmit,
@@ -119,6 +120,8 @@ def transmit_error(exc: requests.RequestException | ValueError, url: str = "") -
     """
     if isinstance(exc, requests.exceptions.SSLError):
         return TransmitError("tls", tls_reason(exc), cause=failure_cause(exc))
+    if isinstance(exc, requests.exceptions.UnrewindableBodyError):
+        return TransmitError("client", UNSENDABLE_AGAIN)
     if isinstance(exc, requests.exceptions.InvalidSchema) and "SOCKS" in str(exc):
         return TransmitError("client", SOCKS_MISSING)  # ("Missing dependencies for SOCKS")
     if isinstance(exc, requests.exceptions.InvalidSchema | requests.exceptions.MissingSchema

@@ -9,6 +9,7 @@ import pathlib
 import re
 import socket
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -380,3 +381,29 @@ def test_a_forked_child_does_not_wait_on_a_pool_lock_another_thread_held(
         release.set()
         holder.join(10)
         transport.close()
+
+
+def test_a_redirect_of_a_body_read_once_is_a_typed_error_not_a_hang(
+    recording_server: Any,
+) -> None:
+    """A 307 to a PUT whose body is read once (a blob relayed from another registry):
+    requests followed it with the spent body, announced its length, sent nothing, and
+    waited out the read timeout (20 s) for an answer. It is not followed: the same error
+    as the asyncio API's, at once."""
+    from registry_client import Registry, RegistryError
+    from registry_client._request import Request
+
+    reg = Registry(recording_server.host, protocol="http", retries=0, timeout=(2, 5))
+
+    def body() -> Iterator[bytes]:
+        yield b"abc"
+        yield b"def"
+
+    started = time.monotonic()
+    with pytest.raises(RegistryError, match="cannot be sent again"):
+        reg.requester.send_request(Request(
+            "PUT", f"http://{recording_server.host}/moved", body=body(),
+            headers={"Content-Length": "6"}, expected=frozenset({201}), operation="x"))
+    assert time.monotonic() - started < 2
+    assert [path for _, path, _ in recording_server.seen] == ["/moved"]
+    reg.close()
