@@ -6,7 +6,6 @@ import contextlib
 import email.utils
 import errno
 import http.client
-import json
 import math
 import os
 import re
@@ -20,6 +19,7 @@ import requests
 import urllib3.exceptions
 
 from ._challenge import ChallengeParseError, parse_challenges
+from ._json import loads
 from ._redact import Redactor, redact_url
 from ._response import Answer, Response
 from ._text import printable
@@ -504,16 +504,16 @@ def discard(resp: Answer, limit: int = DISCARD_LIMIT) -> None:
 def parse_json(data: bytes, *, what: str) -> Any:
     """Decode JSON, turning any failure into RegistryResponseError."""
     try:
-        return json.loads(data)
-    except (ValueError, RecursionError):
+        return loads(data)
+    except ValueError:
         raise RegistryResponseError(f"{what}: the registry sent malformed JSON") from None
 
 
 def error_list(data: bytes) -> list[dict[str, Any]]:
     """The registry's ``errors`` list from an error body, or [] when there is none."""
     try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError):
+        doc = loads(data)
+    except ValueError:
         return []
     errs = doc.get("errors") if isinstance(doc, dict) else None
     if not isinstance(errs, list):

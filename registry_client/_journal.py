@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
+from ._json import loads
 from ._locks import lock_now
 from ._synctask import SyncPlan, TaskResult
 from .errors import JournalError
@@ -73,7 +74,7 @@ class Journal:
     def _read(self, text: bytes) -> None:
         lines = text.splitlines()
         try:
-            head = json.loads(lines[0])
+            head = loads(lines[0])
         except ValueError:
             head = None
         if not isinstance(head, dict) or head.get("journal") != KIND:
@@ -93,7 +94,7 @@ class Journal:
                 "Give a new journal file, or delete this one, to mirror these entries")
         for line in lines[1:]:
             try:
-                record = json.loads(line)
+                record = loads(line)
             except ValueError:
                 continue  # a line cut by a crash: that task runs again (it is idempotent)
             if isinstance(record, dict) and isinstance(record.get("task"), str):

@@ -19,7 +19,6 @@ The contract lives in ``_auth_protocol.py``, the null and Basic strategies in
 from __future__ import annotations
 
 import copy
-import json
 import math
 import re
 import threading
@@ -59,6 +58,7 @@ from ._exchange import (
 )
 from ._flow import run
 from ._http import connection_failure, failure_cause, same_origin
+from ._json import loads
 from ._redact import REDACTED, redact_url
 from ._response import Response, auth_scheme_sent
 from ._retry import TOKEN_POLICY
@@ -439,8 +439,8 @@ class TokenAuthenticator:
         if body is None or len(body) > TOKEN_BODY_LIMIT:
             raise TokenError(f"token server {realm} sent an oversized or unreadable answer")
         try:
-            doc: Any = json.loads(body)
-        except (ValueError, RecursionError):
+            doc: Any = loads(body)
+        except ValueError:
             raise TokenError(f"token server {realm} sent malformed JSON") from None
         if not isinstance(doc, dict):
             raise TokenError(f"token server {realm} sent JSON that is not an object")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._json import loads
 from ._log import log
 from ._redact import REDACTED
 from .auth import TokenAuthenticator
@@ -92,7 +93,7 @@ def server_key(host: str) -> str:
 
 def _load(path: Path) -> dict[str, Any]:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
@@ -131,8 +132,8 @@ def _from_helper(helper: str, domain: str, strict: bool = False) -> DockerCreden
                             f"credentials for {server_key(domain)}: {_failure(out)}")
         return None
     try:
-        doc = json.loads(out.stdout)
-    except (ValueError, RecursionError):
+        doc = loads(out.stdout)
+    except ValueError:
         doc = None
     if not isinstance(doc, dict):
         _helper_trouble(strict, f"credential helper {name} printed malformed JSON")
@@ -266,8 +267,8 @@ def _load_for_update(path: Path) -> dict[str, Any]:
     if not text.strip():
         return {}
     try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError):
+        doc = loads(text)
+    except ValueError:
         doc = None
     if not isinstance(doc, dict):
         raise CredentialStoreError(

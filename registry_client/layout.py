@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import mediatypes
+from ._json import loads
 from ._locks import locked_directory
 from .errors import DigestMismatchError, LayoutError, LayoutNotFoundError
 from .reference import is_valid_digest, require_verifiable
@@ -182,8 +183,8 @@ class OCILayout:
         marker = self.root / "oci-layout"
         data = _read_regular(marker, "oci-layout")
         try:
-            doc = json.loads(data)
-        except (ValueError, RecursionError):
+            doc = loads(data)
+        except ValueError:
             doc = None
         version = doc.get("imageLayoutVersion") if isinstance(doc, dict) else None
         if not (isinstance(version, str) and version.split(".")[0] == "1"):
@@ -392,8 +393,8 @@ class OCILayout:
             raise LayoutNotFoundError(f"{self.root} is not an OCI image layout "
                                       "(no index.json)") from None
         try:
-            doc = json.loads(data.decode("utf-8"))
-        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            doc = loads(data.decode("utf-8"))
+        except ValueError as exc:  # UnicodeDecodeError is a ValueError
             raise LayoutError(f"{self.root}/index.json is not valid JSON ({exc})") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("manifests", []), list):
             raise LayoutError(f"{self.root}/index.json is not an image index")

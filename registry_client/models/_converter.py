@@ -34,6 +34,7 @@ from cattrs.gen import (
     override,
 )
 
+from .._json import loads
 from ..errors import RegistryError, RegistryResponseError
 from ._strict import (
     BadValue,
@@ -335,8 +336,8 @@ def _structure(data: Any, cls: type[T], what: str) -> T:
 
 def _load_object(data: bytes, what: str) -> dict[str, Any]:
     try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError) as exc:  # includes JSONDecodeError, UnicodeDecodeError
+        doc = loads(data)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, nested too deeply
         raise RegistryResponseError(f"{what} is not valid JSON: {str(exc)[:200]}") from exc
     except TypeError as exc:
         raise RegistryResponseError(f"{what} must be bytes, got {type(data).__name__}") from exc

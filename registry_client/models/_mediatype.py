@@ -12,10 +12,10 @@ or an ``index.json``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from .._json import loads
 from ..errors import RegistryResponseError, SchemaV1NotSupportedError, UnknownSchemaError
 from ..mediatypes import (
     DOCKER_CONFIG,
@@ -109,8 +109,8 @@ def manifest_media_type(
 
 def _load(data: bytes | bytearray) -> Mapping[str, Any]:
     try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError):
+        doc = loads(data)
+    except ValueError:
         raise RegistryResponseError("manifest is not valid JSON") from None
     if not isinstance(doc, dict):
         raise RegistryResponseError("manifest is not a JSON object")

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from .. import mediatypes
+from .._json import loads
 from .._tarfs import gzip_file
 from ..errors import (
     ArchiveError,
@@ -249,7 +250,7 @@ def docker_archive_to_layout(source: Path, work: Path, tag: str, limit: int, *,
 
 def _docker_entry(data: bytes, repository: str, tag: str, what: str) -> dict[str, Any]:
     try:
-        doc = json.loads(data)
+        doc = loads(data)
     except ValueError:
         raise ArchiveError(f"{what}: manifest.json is not JSON") from None
     if not isinstance(doc, list) or not doc:

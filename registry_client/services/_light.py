@@ -10,10 +10,10 @@ non-negative integers, at most 1,000 index entries.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
+from .._json import loads
 from ..errors import RegistryResponseError
 from ..mediatypes import INDEX_TYPES
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Platform, RawManifest
@@ -24,8 +24,8 @@ from ..reference import is_valid_digest
 def json_object(data: bytes, what: str) -> dict[str, Any]:
     """``data`` parsed as a JSON object; RegistryResponseError naming ``what`` when not."""
     try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError):
+        doc = loads(data)
+    except ValueError:
         raise RegistryResponseError(f"{what}: malformed JSON") from None
     if not isinstance(doc, dict):
         raise RegistryResponseError(f"{what}: expected a JSON object")

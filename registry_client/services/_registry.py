@@ -6,13 +6,12 @@ requests they send and what the answers mean are written here once.
 
 from __future__ import annotations
 
-import json
-
 from .. import mediatypes
 from .._auth_protocol import held_secrets
 from .._challenge import ChallengeParseError, parse_challenges
 from .._flow import Call, Endpoint, Flow
 from .._http import parse_json, status_error
+from .._json import loads
 from .._log import log
 from .._pagination import Pager, next_link
 from .._redact import redact_url
@@ -218,8 +217,8 @@ def _answers_like_a_registry(resp: Response) -> bool:
         if any(c.scheme.lower() in ("basic", "bearer") for c in challenges):
             return True
     try:
-        doc = json.loads(resp.content)
-    except (ValueError, RecursionError):
+        doc = loads(resp.content)
+    except ValueError:
         return False
     if resp.status_code == 200:
         # Registries answer /v2/ with an empty object; any other JSON object is some

@@ -4,7 +4,6 @@ the state file a crash-safe upload keeps its session in."""
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .._flow import Endpoint, Flow, Offload
+from .._json import loads
 from .._request import Body
 from .._response import Response
 from ._base import Service
@@ -92,7 +92,7 @@ class UploadSessions(Service):
 def _read_state(path: Path) -> Any:
     """The JSON document at ``path``; None when it is missing or unreadable."""
     try:
-        return json.loads(path.read_text())
+        return loads(path.read_text())
     except (OSError, ValueError):
         return None
 

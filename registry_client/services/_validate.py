@@ -9,13 +9,13 @@ platform of an index. Where the bytes come from is a :class:`Source`: the regist
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._flow import Flow, Gather, Offload, run
+from .._json import loads
 from ..errors import (
     DigestMismatchError,
     LayoutError,
@@ -236,7 +236,7 @@ class Validator:
 
 def _diff_ids(config: bytes) -> list[Any] | None:
     try:
-        doc = json.loads(config)
+        doc = loads(config)
     except ValueError:
         return None
     rootfs = doc.get("rootfs") if isinstance(doc, dict) else None

@@ -40,6 +40,12 @@ def test_a_helper_that_prints_no_credentials_means_anonymous(
     assert credentials_for("registry.example", config) is None
 
 
+def test_a_config_file_nested_too_deeply_is_ignored_as_unreadable(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text("[" * 100_000 + "]" * 100_000)  # (RecursionError in json)
+    assert credentials_for("registry.example", config) is None
+
+
 def test_a_helper_with_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _helper(tmp_path, "good", '{"ServerURL": "registry.example", "Username": "u", '
                               '"Secret": "s3cret"}')

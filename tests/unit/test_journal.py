@@ -52,6 +52,13 @@ def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
         Journal(path, tasks())
 
 
+def test_a_journal_of_json_nested_too_deeply_is_refused_as_no_journal(tmp_path: Path) -> None:
+    path = tmp_path / "deep.journal"
+    path.write_text("[" * 100_000 + "]" * 100_000 + "\n")  # (RecursionError in json)
+    with pytest.raises(JournalError, match="not a sync journal"):
+        Journal(path, tasks())
+
+
 def test_a_last_line_cut_by_a_crash_is_dropped_and_the_next_starts_afresh(
     tmp_path: Path,
 ) -> None:

@@ -110,6 +110,13 @@ def test_several_images_need_a_tag_of_their_repo_tags(tmp_path: Path) -> None:
 
 
 
+def test_a_manifest_json_nested_too_deeply_is_no_archive(tmp_path: Path) -> None:
+    archive = tmp_path / "deep.tar"
+    archive.write_bytes(tar_bytes({"manifest.json": b"[" * 100_000 + b"]" * 100_000}))
+    with pytest.raises(ArchiveError, match=r"manifest\.json is not JSON"):
+        docker_archive_to_layout(archive, tmp_path, "1.0", LIMIT)
+
+
 def test_images_sharing_a_tag_are_told_apart_by_repository(tmp_path: Path) -> None:
     """``docker save a/b:1 c/d:1``: the target's repository picks one, the host ignored."""
     configs = [json.dumps({"n": n, "rootfs": {"diff_ids": []}}).encode() for n in range(3)]

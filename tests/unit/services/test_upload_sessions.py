@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import types
+from pathlib import Path
 
 import pytest
 
-from registry_client.services._upload_sessions import kept_end, range_end
+from registry_client.services._upload_sessions import _read_state, kept_end, range_end
 
 
 def answer(range_header: str | None) -> object:
@@ -54,3 +55,9 @@ def test_kept_end_never_reads_0_0_as_one_byte_kept() -> None:
     assert kept_end(answer("0-0"), 0, 100) is None  # type: ignore[arg-type]
     assert kept_end(answer("0--1"), 0, 100) is None  # type: ignore[arg-type]
     assert kept_end(answer("0-1"), 0, 100) == 2  # type: ignore[arg-type]
+
+
+def test_a_state_file_nested_too_deeply_reads_as_no_state(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)  # (RecursionError in json)
+    assert _read_state(path) is None

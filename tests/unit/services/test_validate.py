@@ -97,6 +97,25 @@ def test_problems_are_reported_not_raised(tmp_path: Path) -> None:
     assert len(messages) == 4
 
 
+def test_a_config_nested_too_deeply_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    layout = OCILayout(tmp_path)
+    layout.init()
+    tar = tar_of("a", b"a")
+    layer, config = gzip.compress(tar), b"[" * 100_000 + b"]" * 100_000
+    for blob in (config, layer):
+        layout.write_blob(sha(blob), blob)
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": sha(config), "size": len(config)},
+                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                                       "digest": sha(layer), "size": len(layer)}]}).encode()
+    layout.write_blob(sha(manifest), manifest)
+    layout.add_manifest({"mediaType": OCI_MANIFEST, "digest": sha(manifest),
+                         "size": len(manifest)}, "1.0")
+    report = validate_layout(tmp_path, "1.0")  # (a RecursionError in json before)
+    assert not report.ok
+
+
 @pytest.mark.parametrize("layer_type", ["application/vnd.in-toto+json",
                                         "application/vnd.wasm.content.layer.v1+wasm"])
 def test_a_layer_of_a_type_that_is_no_tar_is_checked_by_digest_alone(
