@@ -92,8 +92,14 @@ def parse_duration(value: str | _dt.timedelta) -> _dt.timedelta:
                 f"invalid duration {str(value)[:40]!r}: want a number and a unit s, m, h, d "
                 "or w, such as 30d, 12h or 2w"
             )
-        seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART_RE.findall(text))
-        result = _dt.timedelta(seconds=seconds)
+        parts = _PART_RE.findall(text)
+        try:
+            if any(len(n) > 20 for n, _ in parts):  # (past what a timedelta holds anyway)
+                raise OverflowError
+            result = _dt.timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+        except OverflowError:
+            raise ValueError(f"invalid duration {text[:40]!r}: too long: at most "
+                             f"{_dt.timedelta.max.days} days") from None
     if result <= _dt.timedelta(0):
         raise ValueError("the duration must be positive")
     return result

@@ -32,6 +32,13 @@ def test_parse_duration_refuses_what_is_not_a_duration(bad: str) -> None:
         parse_duration(bad)
 
 
+@pytest.mark.parametrize("huge", ["99999999999w", "1" * 5000 + "s", "9" * 20 + "d"])
+def test_a_duration_beyond_what_a_timedelta_holds_is_refused_plainly(huge: str) -> None:
+    """(an OverflowError, or Python's own "Exceeds the limit (4300 digits)" words)"""
+    with pytest.raises(ValueError, match=r"too long: at most 999999999 days"):
+        parse_duration(huge)
+
+
 @pytest.mark.parametrize("zero", ["0d", "0s0m", dt.timedelta(0), dt.timedelta(days=-1)])
 def test_parse_duration_refuses_nothing_and_negative_time(zero: str | dt.timedelta) -> None:
     with pytest.raises(ValueError, match="must be positive"):
