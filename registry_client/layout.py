@@ -287,7 +287,7 @@ class OCILayout:
         try:
             # O_NONBLOCK: a FIFO put there opens at once (and is refused below)
             fd = os.open(real, flags | getattr(os, "O_NONBLOCK", 0))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # (blobs/ a file: none is there)
             raise LayoutNotFoundError(f"{self.root}: blob {digest} is missing") from None
         except OSError as exc:
             if exc.errno == errno.ELOOP:  # swapped for a symlink since it was resolved

@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 
 import registry_client.layout as layout_mod
-from registry_client import DigestMismatchError, LayoutError, UnsupportedDigestError
+from registry_client import (
+    DigestMismatchError,
+    LayoutError,
+    LayoutNotFoundError,
+    UnsupportedDigestError,
+)
 from registry_client.layout import REF_NAME, OCILayout
 
 D = "sha256:" + "a" * 64
@@ -372,3 +377,19 @@ def test_an_index_json_over_the_cap_is_refused_before_it_is_read(tmp_path: Path)
         f.truncate(MAX_INDEX_JSON + 1)  # sparse: nothing is written, nothing read
     with pytest.raises(LayoutError, match=r"index\.json is \d+ bytes, over"):
         layout.read_index()
+
+
+@pytest.mark.parametrize("not_a_dir", ["blobs", "blobs/sha256"])
+def test_a_blob_under_a_file_where_a_folder_should_be_is_missing(
+    tmp_path: Path, not_a_dir: str,
+) -> None:
+    """(a raw NotADirectoryError, which is no FileNotFoundError, before)"""
+    layout = OCILayout(tmp_path)
+    layout.init()
+    (tmp_path / "blobs").mkdir(exist_ok=True)
+    target = tmp_path / not_a_dir
+    if target.is_dir():
+        target.rmdir()
+    target.write_text("x")
+    with pytest.raises(LayoutNotFoundError, match="is missing"):
+        layout.open_blob(D)
