@@ -108,6 +108,10 @@ class RegistryEndpoint(abc.ABC):
                 "e.g. 'ghcr.io' or "
                 "'localhost:5000' (no scheme, no path; protocol='http' for plain HTTP)"
             )
+        port = domain.rpartition(":")[2] if not domain.endswith("]") else ""
+        if port.isdigit() and not 0 < int(port) < 65536:  # (the grammar takes any digits)
+            raise ValueError(f"registry domain {domain[:100]!r}: port {port[:20]} is out of "
+                             "range (1-65535)")
         self.domain = domain
         self.protocol = protocol
         self.host = api_host(domain)

@@ -1953,3 +1953,12 @@ def test_a_worker_of_a_called_off_transfer_sends_no_token_request() -> None:
     finally:
         _calloff.enter(None)
     assert len(on_host(adapter, "auth.example")) == asked
+
+
+@pytest.mark.parametrize("domain", ["127.0.0.1:99999", "[::1]:70000", "registry.example:0",
+                                    "127.0.0.1:" + "9" * 30])
+def test_a_port_no_connection_can_use_is_refused_when_the_registry_is_made(domain: str) -> None:
+    """The reference grammar takes any digits for a port (as Docker's); a request to it
+    failed later, saying the registry's answer was unusable -- no registry had answered."""
+    with pytest.raises(ValueError, match=r"port .* is out of range \(1-65535\)"):
+        Registry(domain)
