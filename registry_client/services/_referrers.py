@@ -57,7 +57,15 @@ class ManifestFlowsLike(Protocol):
 
 
 def _index_of(data: bytes, what: str) -> OCIIndex:
-    index = manifest_from_bytes(data, mediatypes.OCI_INDEX)
+    """The OCI index ``data`` (``what``: whose, for a message).
+
+    Raises:
+        RegistryResponseError: it is none (the message names ``what``).
+    """
+    try:
+        index = manifest_from_bytes(data, mediatypes.OCI_INDEX)
+    except RegistryResponseError as exc:
+        raise RegistryResponseError(f"{what}: the answer is no OCI index ({exc})") from None
     if not isinstance(index, models.OCIIndex):  # pragma: no cover - the content type decides
         raise RegistryResponseError(f"{what}: not an OCI index")
     return index

@@ -149,12 +149,16 @@ def test_unknown_repository_is_not_mistaken_for_a_missing_api(
     assert not calls(adapter, "GET", "/manifests/")
 
 
-def test_an_answer_that_is_no_index_is_an_error(
-    env: tuple[Registry, requests_mock.Adapter],
+@pytest.mark.parametrize("body", [b'{"schemaVersion": 2, "config": {}}', b"[]",
+                                  b"<html>maintenance</html>", b'{"manifests":[{"digest":5}]}'])
+def test_an_answer_that_is_no_index_is_an_error_naming_the_referrers_call(
+    env: tuple[Registry, requests_mock.Adapter], body: bytes,
 ) -> None:
+    """(it said "manifest is not valid JSON", naming no registry, repository or call)"""
     reg, adapter = env
-    stub_referrers(adapter, b'{"schemaVersion": 2, "config": {}}')
-    with pytest.raises(RegistryResponseError):
+    stub_referrers(adapter, body)
+    with pytest.raises(RegistryResponseError,
+                       match=f"referrers of {SUBJECT} in registry.example/app: "):
         reg.repository("app").manifests.referrers(SUBJECT)
 
 
