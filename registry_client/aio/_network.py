@@ -221,6 +221,15 @@ def request_stream() -> BlockStream | None:
     return stream
 
 
+def _unsent(transport: asyncio.Transport) -> int:
+    """The bytes ``transport`` holds that the peer has not taken. (0 for Python 3.10's TLS
+    transport once the connection is lost, which raises AttributeError for it.)"""
+    try:
+        return transport.get_write_buffer_size()
+    except AttributeError:
+        return 0
+
+
 class BlockStream(httpcore.AsyncNetworkStream):
     """One connection, read in blocks of up to ``read_size`` bytes (see the module)."""
 
@@ -325,8 +334,8 @@ class BlockStream(httpcore.AsyncNetworkStream):
         """
         transport, reader = self._transport, self._reader
         if self._owner is not asyncio.current_task() or not reader.head or reader.available \
-                or reader.eof or transport.is_closing() or transport.get_write_buffer_size() \
-                or transport.get_extra_info("ssl_object") is not None:
+                or reader.eof or transport.get_extra_info("ssl_object") is not None \
+                or transport.is_closing() or _unsent(transport):
             return None
         sock = transport.get_extra_info("socket")
         if sock is None or sock.fileno() < 0:
@@ -339,7 +348,7 @@ class BlockStream(httpcore.AsyncNetworkStream):
 
     async def aclose(self) -> None:
         transport = self._transport
-        if transport.get_write_buffer_size():
+        if _unsent(transport):
             # bytes the peer never took (a body that timed out): asyncio's close() would
             # hold the socket open until they are sent -- for ever, or until the peer
             # hangs up. Nobody wants them any more: httpcore closes a connection when its

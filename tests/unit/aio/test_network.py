@@ -841,3 +841,43 @@ async def test_a_file_that_fails_mid_body_raises_its_own_error(
     with pytest.raises(OSError, match="Input/output error"):
         await _put_long(sender, _FailingFile(b"x" * (64 * MiB), 3 * MiB))
     assert time.monotonic() - t0 < 1.0
+
+
+class _LostTLSTransport:
+    """Python 3.10's TLS transport once the connection is lost: its inner transport is
+    None, and get_write_buffer_size() raises AttributeError (3.11 rewrote it)."""
+
+    def __init__(self) -> None:
+        self.closed = self.aborted = False
+
+    def get_write_buffer_size(self) -> int:
+        raise AttributeError("'NoneType' object has no attribute 'get_write_buffer_size'")
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return object() if name == "ssl_object" else default
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def test_a_tls_connection_the_server_closed_is_closed_on_python_3_10_too() -> None:
+    """An HTTPS registry answering "Connection: close", or dropping an idle keep-alive
+    connection: on 3.10 every later close of that connection raised AttributeError out
+    of the asyncio API (AsyncRegistry.ping, the second of two)."""
+    from registry_client.aio._network import BlockStream, _Reader
+
+    transport = _LostTLSTransport()
+    stream = BlockStream(transport, _Reader(1024), 1024)  # type: ignore[arg-type]
+
+    async def main() -> None:
+        assert stream.thread_writer() is None  # a TLS connection: never a worker's writer
+        await stream.aclose()
+
+    asyncio.run(main())
+    assert transport.closed or transport.aborted
