@@ -17,7 +17,7 @@ from registry_client.cli import main
         ("a: b\nc: \x07bell\n", "line 2"),
         ("- just\n- a list\n", "want a mapping"),
         ("localhost:5000/a: " + "[" * 5000 + "]" * 5000 + "\n", "mirror.yaml"),
-        ('{"a": ' + "[" * 1000 + "]" * 1000 + "}", "nested too deeply"),
+        ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
         ("localhost:5000/a: m/a\nlocalhost:5000/a: m/b\n", "line 2, column 1: "
          "'localhost:5000/a' is listed twice"),
         ("localhost:5000/a: m/a\nlocalhost:5000/b:\n", "line 2: the source "

@@ -64,10 +64,16 @@ def test_import_registry_client_loads_only_the_errors(tmp_path: Path) -> None:
     assert _loaded(modules, ("requests", "attrs", "attr")) == []
 
 
+def _theirs(tmp_path: Path) -> set[str]:
+    """What requests and attrs load themselves (on 3.10 attrs imports platform, which
+    imports subprocess): not ours to keep out."""
+    return _modules_after("import attrs, requests", tmp_path)
+
+
 def test_registry_import_loads_no_service_or_model(tmp_path: Path) -> None:
     modules = _modules_after("from registry_client import Registry", tmp_path)
     assert "registry_client.registry" in modules and "requests" in modules
-    assert _loaded(modules, HEAVY) == []
+    assert _loaded(modules - _theirs(tmp_path), HEAVY) == []
     assert _loaded(modules, ("registry_client.models", "registry_client.services.tags")) == []
 
 
@@ -87,7 +93,7 @@ def test_ls_loads_only_what_a_tag_list_needs(
     modules = _modules_after(code, tmp_path, f"{anon_registry.host}/{unique_repository}",
                              env={"DOCKER_CONFIG": str(docker_config_dir)})
     assert "registry_client.services.tags" in modules  # the check did list the tags
-    assert _loaded(modules, HEAVY) == []
+    assert _loaded(modules - _theirs(tmp_path), HEAVY) == []
     assert _loaded(modules, ("registry_client.models",)) == [
         "registry_client.models", "registry_client.models._mediatype",
         "registry_client.models._tag_page"]
