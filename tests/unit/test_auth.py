@@ -741,6 +741,30 @@ def test_concurrent_requests_share_one_token_fetch() -> None:
     assert results == ["Bearer tok-1"] * 16
 
 
+def challenged_at_once(auth: TokenAuthenticator, workers: int) -> list[BaseException]:
+    """``workers`` threads answering one challenge for the same scope at once: the
+    errors they got (one each, when the token cannot be had)."""
+    barrier = threading.Barrier(workers)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        req = make_request(scopes=("repository:app:pull",))
+        barrier.wait()
+        try:
+            auth.handle_response(challenge_401(req))
+        except RegistryError as exc:
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(20)
+    return errors
+
+
 def test_concurrent_requests_refused_by_the_token_server_cost_one_token_request(
     clock: FakeClock,
 ) -> None:
@@ -749,24 +773,9 @@ def test_concurrent_requests_refused_by_the_token_server_cost_one_token_request(
     a hundred failed logins in a second."""
     t = FakeTransport(answers=[(401, b"")], delay=0.05)
     auth = bound_token_auth(t, "alice", PASSWORD)
-    barrier = threading.Barrier(16)
-    messages: list[str] = []
-    lock = threading.Lock()
-
-    def worker() -> None:
-        req = make_request(scopes=("repository:app:pull",))
-        barrier.wait()
-        try:
-            auth.handle_response(challenge_401(req))
-        except AuthenticationError as exc:
-            with lock:
-                messages.append(str(exc))
-
-    threads = [threading.Thread(target=worker) for _ in range(16)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(10)
+    errors = challenged_at_once(auth, 16)
+    messages = [str(e) for e in errors]
+    assert all(isinstance(e, AuthenticationError) for e in errors)
     assert len(t.calls) == 1
     assert len(messages) == 16 and len(set(messages)) == 1
     assert "refused the credentials of alice" in messages[0]
@@ -783,31 +792,13 @@ def test_concurrent_requests_refused_by_the_token_server_cost_one_token_request(
 
 def test_workers_waiting_for_a_token_server_that_failed_get_its_failure() -> None:
     """A token server that answers 503 to every try: the fetch retries, fails, and the
-    workers that waited for it get that failure -- each asked again in turn (one more
-    try each in the blocking API, whose cancelled waiters stop after their first)."""
+    workers that waited for it get that failure -- they each asked again in turn."""
     t = FakeTransport(answers=[(503, b"")], delay=0.1)  # (the workers meet at the lock)
     auth = bound_token_auth(t, "alice", PASSWORD)
     with pytest.raises(RegistryUnavailableError):  # what one fetch costs, alone
         auth.handle_response(challenge_401(make_request(scopes=("repository:other:pull",))))
     per_fetch = len(t.calls)
-    barrier = threading.Barrier(8)
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def worker() -> None:
-        req = make_request(scopes=("repository:app:pull",))
-        barrier.wait()
-        try:
-            auth.handle_response(challenge_401(req))
-        except RegistryError as exc:
-            with lock:
-                errors.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(20)
+    errors = challenged_at_once(auth, 8)
     assert len(errors) == 8 and len({str(e) for e in errors}) == 1
     assert all(isinstance(e, RegistryUnavailableError) for e in errors)
     assert len(t.calls) == 2 * per_fetch
