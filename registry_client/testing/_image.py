@@ -116,6 +116,19 @@ def _dump(document: Mapping[str, Any]) -> bytes:
     return json.dumps(document, indent=3).encode()
 
 
+RANDBYTES_MAX = 1 << 28
+"""random.randbytes takes fewer bytes than this (their bit count is a C int)."""
+
+
+def random_bytes(rng: random.Random, size: int) -> bytes:
+    """``size`` random bytes of ``rng``: ``rng.randbytes(size)`` (the same bytes) up to
+    its limit, in parts of ``RANDBYTES_MAX - 1`` bytes beyond it."""
+    step = RANDBYTES_MAX - 1
+    if size <= step:
+        return rng.randbytes(size)
+    return b"".join(rng.randbytes(min(step, size - at)) for at in range(0, size, step))
+
+
 def build_image(
     repository: str,
     platform: str,
@@ -126,7 +139,7 @@ def build_image(
     created: str,
 ) -> SeededImage:
     manifest_type, _, config_type, layer_type = _TYPES[media]
-    layer_blobs = [rng.randbytes(size) for size in layer_sizes]
+    layer_blobs = [random_bytes(rng, size) for size in layer_sizes]
     layer_digests = [sha256_digest(blob) for blob in layer_blobs]
     config = {
         **_platform_object(platform),
