@@ -87,9 +87,11 @@ have acted?) is decided here from ``kind``, never by a shell.
 
 from __future__ import annotations
 
+import io
 import threading
 import urllib.parse
 from collections.abc import Callable, Generator, Hashable, Mapping
+from http import HTTPStatus
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 import requests
@@ -574,12 +576,41 @@ def authorize(authenticator: Any, prepared: requests.PreparedRequest) -> Exchang
 
 def challenged(authenticator: Any, answer: Any) -> Exchange[bool]:
     """Show ``authenticator`` a 401: its ``response_flow`` when it has one, else its
-    plain ``handle_response`` hook. True: send the request once more."""
+    plain ``handle_response`` hook -- on a ``requests.Response``, as the hook is promised
+    in either flavour of the API (the asyncio shell's answer is read into one). True:
+    send the request once more."""
     flow = getattr(authenticator, "response_flow", None)
     if flow is None:
+        if not isinstance(answer, requests.Response):
+            answer = yield from _as_requests_response(answer)
         return bool(authenticator.handle_response(answer))
     again: bool = yield from flow(answer)
     return again
+
+
+def _as_requests_response(answer: Any) -> Exchange[requests.Response]:
+    """A ``requests.Response`` of an answer of another HTTP library (its body read, at
+    most ``ERROR_BODY_LIMIT`` bytes; b"" when it cannot be)."""
+    try:
+        body: bytes = yield ReadBody(answer, ERROR_BODY_LIMIT)
+    except RegistryError:
+        body = b""
+    resp = requests.Response()
+    resp.status_code = answer.status_code
+    resp.headers = requests.structures.CaseInsensitiveDict(answer.headers)
+    resp.url = answer.url
+    resp.reason = _reason(answer.status_code)
+    resp.request = answer.request
+    resp.encoding = requests.utils.get_encoding_from_headers(resp.headers)
+    resp.raw = io.BytesIO(body)  # (read as requests reads any file-like body)
+    return resp
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def token_request(endpoint: ExchangeEndpoint, call: TokenCall) -> Exchange[Any]:

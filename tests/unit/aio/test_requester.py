@@ -605,3 +605,36 @@ async def test_a_socks_proxy_without_socks_support_is_said_plainly_in_both_flavo
     assert type(failed) is type(caught) is RegistryUnavailableError
     assert str(failed) == str(caught)
     assert "SOCKS" in str(caught) and "requests[socks]" in str(caught)
+
+
+@pytest.mark.anyio
+async def test_a_plain_authenticator_gets_a_requests_response_in_the_asyncio_api_too() -> None:
+    """The docs promise a custom authenticator's plain hooks get a requests.Response in
+    both flavours; the asyncio API handed handle_response its own answer object, and a
+    hook reading .reason, .json() or .text failed with an untyped AttributeError."""
+    seen: list[Any] = []
+
+    class Custom:
+        def handle_request(self, request: requests.PreparedRequest) -> None:
+            if seen:
+                request.headers["Authorization"] = "Bearer custom"
+
+        def handle_response(self, response: requests.Response) -> bool:
+            seen.append((type(response), response.reason, response.json(), response.text,
+                         response.headers["WWW-Authenticate"], response.request))
+            return True
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("Authorization") == "Bearer custom":
+            return httpx.Response(200, content=b'{"name":"app","tags":["1"]}')
+        return httpx.Response(401, headers={"WWW-Authenticate": 'Custom realm="r"'},
+                              json={"errors": [{"code": "UNAUTHORIZED"}]})
+
+    requester = _requester(handler, authenticator=Custom())
+    resp = await requester.send_request(Request("GET", "app/tags/list"))
+    assert resp.status_code == 200
+    kind, reason, doc, text, challenge, sent = seen[0]
+    assert kind is requests.Response and reason == "Unauthorized"
+    assert doc == {"errors": [{"code": "UNAUTHORIZED"}]} and "UNAUTHORIZED" in text
+    assert challenge == 'Custom realm="r"' and isinstance(sent, requests.PreparedRequest)
+    await requester.aclose()
