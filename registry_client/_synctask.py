@@ -401,7 +401,7 @@ def open_task(task: SyncTask, registry_for: Callable[[ImageReference], Any]
     dst = parse_image_name(task.target, allow_scheme=True)
     try:
         return (registry_for(src).repository(src.path), registry_for(dst).repository(dst.path))
-    except RegistryError as exc:
+    except (RegistryError, ValueError) as exc:  # (ValueError: Registry() refused it)
         return TaskResult(task, "failed", error=str(exc))
 
 

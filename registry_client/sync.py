@@ -447,7 +447,7 @@ class OpenedEntry:
     target: AnyRepository | None = None
     reference: str | None = None  # the source's tag or digest; None: every tag
     tag: str | None = None  # the target tag of one image
-    error: RegistryError | None = None
+    error: RegistryError | ValueError | None = None
     pattern: re.Pattern[str] | None = None  # the entry's tags pattern
 
     def listed(self, tags: Iterable[str]) -> list[str]:
@@ -494,8 +494,8 @@ def open_entries(
         try:
             src: AnyRepository = registry_for(src_ref).repository(src_ref.path)
             dst: AnyRepository = registry_for(dst_ref).repository(dst_ref.path)
-        except RegistryError as exc:
-            opened.append(OpenedEntry(entry, error=exc))
+        except (RegistryError, ValueError) as exc:  # (ValueError: Registry() refused it,
+            opened.append(OpenedEntry(entry, error=exc))  # a port out of range)
             continue
         opened.append(OpenedEntry(entry, src, dst, src_ref.reference,
                                   dst_ref.tag or src_ref.tag, pattern=pattern))

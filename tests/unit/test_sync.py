@@ -81,3 +81,20 @@ def test_a_repository_gone_is_reported_by_its_first_listed_tag_whatever_answers_
     assert "deleted after its tag list was read: 2 tags not copied" in error
     assert "manifests/a" in error and "manifests/b" not in error
     assert result.copied == () and result.vanished == ()
+
+
+@pytest.mark.parametrize("planned", [False, True])
+def test_an_entry_whose_registry_cannot_be_made_fails_alone(planned: bool) -> None:
+    """A target on a port no connection can use: Registry() refuses it (a ValueError),
+    and that escaped the whole sync -- "one bad entry does not stop the rest"."""
+    from registry_client.sync import RegistryFactory, SyncTask, run_task
+
+    factory = RegistryFactory(plain_http=["*"])
+    bad = SyncEntry("127.0.0.1:5000/app:1", "127.0.0.1:99999/x")
+    kw: dict[str, Any] = {"max_per_registry": 2} if planned else {}
+    result = sync([bad], factory, **kw)
+    assert [source for source, _ in result.failed] == [bad.source]
+    assert "port 99999 is out of range" in str(result.failed[0][1])
+    outcome = run_task(SyncTask(source="127.0.0.1:5000/app:1", target="127.0.0.1:99999/x:1"),
+                       factory)
+    assert outcome.outcome == "failed" and "out of range" in (outcome.error or "")
