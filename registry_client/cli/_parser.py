@@ -164,26 +164,32 @@ class Parser(argparse.ArgumentParser):
         optional last argument after a flag (``export REF --plain-http FILE``) is that
         argument. argparse alone gives it its default at the first flag, then calls it
         unrecognized. A parser with verbs of its own parses as argparse does (its verb
-        parsers then intermix), and so does one given ``--`` (after which every word is
-        an argument: Python's intermixed parsing drops a ``--`` before the first)."""
+        parsers then intermix); so does one whose words the intermixed parse cannot
+        read and that hold a ``--`` (after which every word is an argument: Python's
+        intermixed parsing drops a ``--`` before the first positional)."""
         words = list(sys.argv[1:] if args is None else args)
         if not self._intermixing:
             words = _go_bool_words(words, self.go_bools)
-        intermix = not self._intermixing and "--" not in words and not any(
+        intermix = not self._intermixing and not any(
             action.nargs in (argparse.PARSER, argparse.REMAINDER)
             for action in self._get_positional_actions())
         if not intermix:
             return super().parse_known_args(words, namespace)
         self._intermixing = True  # (argparse's intermixed parse calls this again)
         try:
-            return self.parse_known_intermixed_args(words, namespace)
+            parsed, extras = self.parse_known_intermixed_args(words, namespace)
+            if not (extras and "--" in words):
+                return parsed, extras
+            failure = "--"  # (a word after it taken for a flag: argparse's parse, below)
         except _Deferred as failed:
             failure = failed.message
         finally:
             self._intermixing = False
-        if failure.startswith("the following arguments are required"):
+        if "--" in words or failure.startswith("the following arguments are required"):
             # The intermixed parse looks at the flags first and names the missing flags
-            # only; argparse's own parse names every missing argument.
+            # only; argparse's own parse names every missing argument. And it drops a --
+            # before the first positional (a word after it read as a flag): argparse's own
+            # parse reads every word after -- as an argument.
             return super().parse_known_args(words, namespace)
         self.error(failure)
 

@@ -94,3 +94,15 @@ def test_a_missing_argument_error_names_every_missing_one(
     assert caught.value.code == 2
     err = capsys.readouterr().err
     assert "the following arguments are required: --artifact-type, FILE" in err
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    (["export", "a.example/x:1", "--platform", "linux/amd64", "--", "-out.tar"],
+     {"reference": "a.example/x:1", "file": "-out.tar", "platform": "linux/amd64"}),
+    (["ls", "a.example/x", "--plain-http", "--"], {"repository": "a.example/x"}),
+])
+def test_a_double_dash_after_a_flag_keeps_flags_anywhere(
+    words: list[str], expected: dict[str, object],
+) -> None:
+    args = vars(build_parser().parse_args(words))
+    assert {k: args.get(k) for k in expected} == expected
