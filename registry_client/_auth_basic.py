@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import requests
 
 from ._challenge import ChallengeParseError, parse_challenges
+from ._forksafe import renew_after_fork
 from ._redact import REDACTED
 
 __all__ = ["BasicAuthenticator", "NullAuthenticator", "basic_header", "basic_secrets",
@@ -101,6 +102,11 @@ class BasicAuthenticator(_PlainHooksAsFlows):
         self.username = username
         self._header = basic_header(username, password)
         self._hosts: set[str] = set()
+        self._lock = threading.Lock()
+        renew_after_fork(self)
+
+    def renew_locks(self) -> None:
+        """In a child just forked: its lock anew (a parent's thread may have held it)."""
         self._lock = threading.Lock()
 
     def handle_request(self, request: requests.PreparedRequest) -> None:

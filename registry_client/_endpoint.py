@@ -23,6 +23,7 @@ import urllib3
 
 from ._auth_protocol import Authenticator, BindableAuthenticator, TokenTransport
 from ._exchange import LockTable, Timeout
+from ._forksafe import renew_after_fork
 from ._http import DEFAULT_BODY_LIMIT, explain_failure, same_origin
 from ._log import log
 from ._redact import hide_userinfo
@@ -144,6 +145,13 @@ class RegistryEndpoint(abc.ABC):
         self._stats: dict[str, Any] = {
             "requests": 0, "by_method": {}, "bytes_sent": 0, "bytes_received": 0,
         }
+        renew_after_fork(self)
+
+    def renew_locks(self) -> None:
+        """In a child just forked: its locks anew (a parent's thread may have held one;
+        the exchange's lock table renews itself)."""
+        self._pause_lock = threading.Lock()
+        self._stats_lock = threading.Lock()
 
     def _bind_authenticator(self, transport: TokenTransport) -> None:
         """Hand an authenticator with the optional ``bind`` hook the token transport."""

@@ -98,6 +98,7 @@ import requests
 
 from ._auth_protocol import copy_for_resend, held_secrets, set_scopes
 from ._flow import Endpoint, Sleep, back_off
+from ._forksafe import renew_after_fork
 from ._http import ERROR_BODY_LIMIT, retry_after, status_error
 from ._log import log
 from ._redact import redact_url
@@ -298,6 +299,12 @@ class LockTable:
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._locks: dict[tuple[Callable[[], Any], Hashable], Any] = {}
+        renew_after_fork(self)
+
+    def renew_locks(self) -> None:
+        """In a child just forked: no lock is held, none of the parent's is kept."""
+        self._guard = threading.Lock()
+        self._locks = {}
 
     def lock(self, key: Hashable, factory: Callable[[], L]) -> L:
         """The lock of ``key`` of the kind ``factory`` makes (made on first use)."""

@@ -57,6 +57,7 @@ from ._exchange import (
     token_answer,
 )
 from ._flow import run
+from ._forksafe import renew_after_fork
 from ._http import connection_failure, failure_cause, same_origin
 from ._json import loads
 from ._redact import REDACTED, redact_url
@@ -148,12 +149,18 @@ class TokenAuthenticator:
         self._ended: dict[tuple[str, str, str], int] = {}
         self._failures: dict[tuple[str, str, str], tuple[int, float, RegistryError]] = {}
         self._lock = threading.Lock()
+        renew_after_fork(self)
         self._transport: TokenTransport | None = None
         self._transports: dict[str, TokenTransport] = {}  # registry -> its transport
         # registry (scheme://host:port) -> its host name, for registries configured with
         # plain HTTP: a realm on that host may get the credentials over HTTP too
         self._trusted_http: dict[str, str] = {}
         self.token_requests = 0
+
+    def renew_locks(self) -> None:
+        """In a child just forked: its lock anew (a parent's thread may have held it;
+        the token fetches' lock table renews itself)."""
+        self._lock = threading.Lock()
 
     def _held_secrets(self) -> tuple[str, ...]:
         """The password, the base64 it is sent as, the refresh tokens and the tokens
