@@ -94,7 +94,8 @@ def single_image(
     image = yield from read_single(blobs, raw, limit)
     if platform is not None and not image.platform.matches(wanted_platform(platform)):
         # as pull: a single image is used for another platform only if it is one
-        raise PlatformNotFoundError(f"manifest {raw.digest} is a single {image.platform} "
+        raise PlatformNotFoundError(f"{manifests.domain}/{manifests.repository}@{raw.digest} "
+                                    f"is a single {image.platform} "
                                     f"image, not {wanted_platform(platform)}")
     return image
 

@@ -56,6 +56,9 @@ class Source(Protocol):
     def manifest(self, reference: str) -> Flow[RawManifest]:
         """The manifest (verified against its digest when asked by digest)."""
 
+    def named(self, reference: str) -> str:
+        """``reference`` in full, for a message."""
+
     def blob(self, descriptor: Descriptor, sink: Sink) -> Flow[None]:
         """Stream the blob into ``sink``; DigestMismatchError when it is not its digest or
         size, NotFoundError (or LayoutNotFoundError) when it is missing."""
@@ -89,7 +92,8 @@ class Validator:
         if want is not None and images and images[0] is raw:  # a single image
             yield from self._refuse_other_platform(reference, raw, want, problems)
         if want is not None and not images and not problems:
-            raise PlatformNotFoundError(f"{reference}: no image for platform {want}")
+            raise PlatformNotFoundError(
+                f"{self._source.named(reference)}: no image for platform {want}")
         results = yield Gather([partial(self._image, m) for m in images], 1)
         blobs = 0
         for found, count in results:
@@ -111,7 +115,7 @@ class Validator:
                 return  # unreadable: the report says so
             data = found
         try:
-            refuse_other_platform(reference, raw, config, data, want)
+            refuse_other_platform(self._source.named(reference), raw, config, data, want)
         except RegistryResponseError as exc:  # os or architecture of the wrong type
             problems.append(Problem(raw.digest, config.digest,
                                     f"image config is malformed ({exc})"))
@@ -254,6 +258,10 @@ class RegistrySource:
     def manifest(self, reference: str) -> Flow[RawManifest]:
         return self._manifests.get_raw(reference)
 
+    def named(self, reference: str) -> str:
+        sep = "@" if is_valid_digest(reference) else ":"
+        return f"{self._manifests.domain}/{self._manifests.repository}{sep}{reference}"
+
     def blob(self, descriptor: Descriptor, sink: Sink) -> Flow[None]:
         yield from self._blobs.fetch.read(descriptor.digest, sink,
                                           expected_size=descriptor.size)
@@ -285,6 +293,9 @@ class LayoutSource:
 
         raw: RawManifest = yield Offload(read)
         return raw
+
+    def named(self, reference: str) -> str:
+        return f"{self._layout.root}:{reference}"
 
     def blob(self, descriptor: Descriptor, sink: Sink) -> Flow[None]:
         def read() -> None:
