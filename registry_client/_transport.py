@@ -476,12 +476,23 @@ class Transport:
         if "set-cookie" in resp.headers:
             extract_cookies_to_jar(session.cookies, prepared, resp.raw)  # type: ignore[no-untyped-call]
         if allow_redirects and resp.is_redirect:
-            history = [resp, *session.resolve_redirects(
-                resp, prepared, stream=True, timeout=timeout,
-                verify=verify,  # type: ignore[arg-type]  # requests takes a CA path too
-                cert=session.cert, proxies=proxies)]
-            resp = history.pop()
-            resp.history = history
+            resp = self._follow(resp, prepared, timeout=timeout, verify=verify,
+                                proxies=proxies)
+        return resp
+
+    def _follow(
+        self, resp: requests.Response, prepared: requests.PreparedRequest, *,
+        timeout: Timeout, verify: bool | str, proxies: dict[str, str],
+    ) -> requests.Response:
+        """The answer at the end of the redirects from ``resp``, as requests follows them
+        (the hops in its ``history``)."""
+        session = self.session
+        history = [resp, *session.resolve_redirects(
+            resp, prepared, stream=True, timeout=timeout,
+            verify=verify,  # type: ignore[arg-type]  # requests takes a CA path too
+            cert=session.cert, proxies=proxies)]
+        resp = history.pop()
+        resp.history = history
         return resp
 
     def send(
@@ -505,10 +516,15 @@ class Transport:
         else:
             resp = self.session.send(prepared, stream=True, timeout=wait, verify=verify,
                                      proxies=proxies, allow_redirects=follow)
-        if allow_redirects and one_pass and resp.is_redirect and resp.status_code != 303:
-            resp.close()
-            raise requests.exceptions.UnrewindableBodyError(
-                "a redirect of a body read once", request=prepared, response=resp)
+        if allow_redirects and one_pass and resp.is_redirect:
+            # A redirect that keeps the method keeps the body, which is spent; one to a
+            # GET (302, 303; 301 of a POST) drops it, and is followed as requests does.
+            status = resp.status_code
+            if status in (307, 308) or (status == 301 and prepared.method != "POST"):
+                resp.close()
+                raise requests.exceptions.UnrewindableBodyError(
+                    "a redirect of a body read once", request=prepared, response=resp)
+            resp = self._follow(resp, prepared, timeout=wait, verify=verify, proxies=proxies)
         log.debug(
             "%s %s -> %s in %.3fs (sent %d bytes, length %s)",
             prepared.method, redact_url(prepared.url), resp.status_code,

@@ -85,6 +85,9 @@ class RecordingServer:
                 if self.path.startswith("/moved"):
                     self.send_response(307)
                     self.send_header("Location", "/there")
+                elif self.path.startswith("/found"):  # (a 302: the method becomes GET)
+                    self.send_response(302)
+                    self.send_header("Location", "/there")
                 else:
                     self.send_response(200)
                 if self.path.startswith("/set"):

@@ -407,3 +407,26 @@ def test_a_redirect_of_a_body_read_once_is_a_typed_error_not_a_hang(
     assert time.monotonic() - started < 2
     assert [path for _, path, _ in recording_server.seen] == ["/moved"]
     reg.close()
+
+
+def test_a_redirect_to_a_get_is_followed_for_a_body_read_once_as_requests_does(
+    recording_server: Any,
+) -> None:
+    """A 302 (or 303) turns the request into a GET without a body: nothing is sent again,
+    so it is followed as requests (and httpx) follow it."""
+    from registry_client._transport import Transport
+
+    transport = Transport(None, timeout=5, verify=True, proxy=None, user_agent=None,
+                          pool_size=2)
+
+    def body() -> Iterator[bytes]:
+        yield b"abcdef"
+
+    prepared = transport.prepare("PUT", f"http://{recording_server.host}/found", params=None,
+                                 headers={"Content-Length": "6"}, data=body())
+    resp = transport.send(prepared, allow_redirects=True, timeout=5)
+    assert resp.status_code == 200
+    assert [(m, p) for m, p, _ in recording_server.seen] == [("PUT", "/found"),
+                                                              ("GET", "/there")]
+    resp.close()
+    transport.close()
