@@ -75,9 +75,9 @@ def register(
                      help="REF is an image: fetch its referrer of this artifact type")
 
 
-def _print_report(ctx: Context, report: ValidationReport) -> int:
-    if ctx.json:
-        ctx.print_json(report.to_dict())
+def _print_report(ctx: Context, report: ValidationReport, reference: str) -> int:
+    if ctx.json:  # the image checked in full, as every verb's JSON names it
+        ctx.print_json({**report.to_dict(), "reference": reference})
     else:
         for problem in report.problems:
             ctx.line(f"problem: {problem}")
@@ -94,7 +94,7 @@ def run_validate(ctx: Context) -> int:
         raise UsageError("give the image to check once: REFERENCE or --remote REFERENCE")
     ref, reference = ctx.image_reference(given[0])
     report = ctx.repository(ref).images.validate(reference, ctx.platform)
-    return _print_report(ctx, report)
+    return _print_report(ctx, report, str(ref) if ref.reference else f"{ref}:{reference}")
 
 
 def run_index(ctx: Context) -> int:

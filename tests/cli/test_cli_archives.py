@@ -127,6 +127,7 @@ def test_index_create_then_validate(
     report = json.loads(ok(cli("validate", f"{where}:multi", "--json", "--plain-http",
                                "--platform", "linux/amd64")).stdout)
     assert report["ok"] is True and report["manifests"] == [amd.digest]
+    assert report["reference"] == f"{where}:multi"  # the image checked, as digest --json says
     other = cli("validate", f"{where}:amd64", "--platform", "linux/arm64", "--plain-http")
     assert other.returncode == 1 and not other.stdout
     assert "a single linux/amd64 image, not linux/arm64" in other.stderr.decode()
