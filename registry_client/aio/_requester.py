@@ -136,7 +136,11 @@ class _Steps:
 
 
 async def _read_capped(answer: AsyncAnswer, cap: int) -> bytes:
-    """Read a whole body (decoded) under ``_http.CappedBody``'s rules, then release it."""
+    """Read a whole body (decoded) under ``_http.CappedBody``'s rules, then release it.
+    Asked again (a 401 read for an authenticator's hook, then for its error), the same
+    bytes: a body on the wire is read once."""
+    if answer.read is not None:
+        return answer.read
     try:
         capped = CappedBody(answer, cap)
     except RegistryResponseError:
@@ -145,7 +149,8 @@ async def _read_capped(answer: AsyncAnswer, cap: int) -> bytes:
     try:
         async for chunk in answer.body.decoded(cap):
             capped.add(chunk)
-        return capped.result()
+        answer.read = capped.result()
+        return answer.read
     except httpx.HTTPError as exc:
         raise capped.broken(*failure(exc)) from failure_cause(exc)
     finally:

@@ -373,8 +373,8 @@ class AsyncAnswer:
     (the prepared request it answers, None for a token server's).
     """
 
-    __slots__ = ("body", "headers", "history", "request", "sent_auth_scheme", "status_code",
-                 "url")
+    __slots__ = ("body", "headers", "history", "read", "request", "sent_auth_scheme",
+                 "status_code", "url")
 
     def __init__(self, resp: httpx.Response, request: Any) -> None:
         self.status_code = resp.status_code
@@ -384,6 +384,8 @@ class AsyncAnswer:
         self.request = request
         self.sent_auth_scheme = auth_scheme_sent(resp)  # the last hop's request
         self.body = _AsyncBody(resp)
+        self.read: bytes | None = None
+        """The whole body once it was read (see ``_requester._read_capped``)."""
 
     def response(self, body: bytes | None) -> Response:
         """The library's answer: with ``body`` (read), or streamed when None."""

@@ -26,6 +26,7 @@ from registry_client.aio._requester import AsyncRequester
 from registry_client.aio._run import arun
 from registry_client.aio._shell import AsyncShell
 from registry_client.errors import (
+    AuthenticationError,
     RegistryError,
     RegistryResponseError,
     RegistrySSLError,
@@ -638,3 +639,33 @@ async def test_a_plain_authenticator_gets_a_requests_response_in_the_asyncio_api
     assert doc == {"errors": [{"code": "UNAUTHORIZED"}]} and "UNAUTHORIZED" in text
     assert challenge == 'Custom realm="r"' and isinstance(sent, requests.PreparedRequest)
     await requester.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_plain_authenticator_declining_a_401_gives_the_401_as_its_error() -> None:
+    """Its 401 was read for the hook's requests.Response; reading it again for the
+    error raised httpx.StreamConsumed -- no AuthenticationError."""
+
+    class Declining:
+        def handle_request(self, request: requests.PreparedRequest) -> None:
+            pass
+
+        def handle_response(self, response: requests.Response) -> bool:
+            return False
+
+    body = b'{"errors": [{"code": "UNAUTHORIZED", "message": "no"}]}'
+    answer = (b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Custom realm=\"r\"\r\n"
+              b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+              % (len(body), body))
+
+    def handle(conn: socket.socket) -> None:  # a real connection: its body is read once
+        conn.recv(65536)
+        conn.sendall(answer)
+        conn.recv(65536)
+
+    with tcp_server(handle) as port:
+        requester = AsyncRequester(f"127.0.0.1:{port}", Declining(), protocol="http",
+                                   retries=0)
+        with pytest.raises(AuthenticationError, match="UNAUTHORIZED: no"):
+            await requester.send_request(Request("GET", "app/tags/list"))
+        await requester.aclose()
