@@ -24,18 +24,24 @@ class Renewable(Protocol):
         """Replace every lock (in a child just forked: nobody holds any)."""
 
 
-_RENEWED: weakref.WeakSet[Renewable] = weakref.WeakSet()
+_RENEWED: dict[int, weakref.ref[Renewable]] = {}
+"""Every registered object while it lives, by identity: a user's subclass may compare
+by value (and so be unhashable, or equal to another)."""
 
 
 def renew_after_fork(obj: Renewable) -> None:
     """Have ``obj.renew_locks()`` run in every child forked from now on (while ``obj``
     lives)."""
-    _RENEWED.add(obj)
+    key = id(obj)
+    # (the callback runs as obj is freed, before its id can be another object's)
+    _RENEWED[key] = weakref.ref(obj, lambda _: _RENEWED.pop(key, None))
 
 
 def _renew_all() -> None:
-    for obj in list(_RENEWED):
-        obj.renew_locks()
+    for ref in list(_RENEWED.values()):
+        obj = ref()
+        if obj is not None:
+            obj.renew_locks()
 
 
 if hasattr(os, "register_at_fork"):

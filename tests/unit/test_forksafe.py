@@ -77,3 +77,22 @@ def test_a_lock_table_forgets_its_locks_in_a_child() -> None:
             os._exit(0)
     assert _exits_soon(pid)
     assert os.read(read, 1) == b"1"
+
+
+def test_objects_that_compare_by_value_are_kept_by_identity() -> None:
+    """A user's subclass that defines __eq__ (attrs' default) is unhashable, and two
+    equal ones are one key of a set: registering failed with TypeError, or renewed one
+    of the two."""
+    from registry_client import _forksafe
+
+    class Equal(TokenAuthenticator):
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Equal)
+
+    first, second = Equal("u", "p"), Equal("u", "p")  # (__hash__ is None: unhashable)
+    renewed: list[int] = []
+    for auth in (first, second):
+        auth.renew_locks = (  # type: ignore[method-assign]
+            lambda auth=auth: renewed.append(id(auth)))
+    _forksafe._renew_all()
+    assert id(first) in renewed and id(second) in renewed
