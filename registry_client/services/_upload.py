@@ -18,6 +18,7 @@ from .._flow import Endpoint, Flow, Offload, back_off
 from .._http import is_digits
 from .._log import log
 from .._reader import CHUNK
+from .._redact import redact_url
 from .._request import Body
 from ..errors import (
     DigestMismatchError,
@@ -161,6 +162,11 @@ class Uploader:
                     f"match {digest} ({exc.message})", kind=DigestMismatchError,
                 ) from None
             raise
+        if resp.history and not (yield from self._blob_present(digest)):
+            # a 302 or 303 turned the PUT into a GET, which any session answers 204
+            raise RegistryResponseError(
+                f"upload to {self._where}: the registry redirected the final PUT (to "
+                f"{redact_url(resp.url)[:120]}) and does not hold {digest}")
         remote = (resp.headers.get("Docker-Content-Digest") or "").strip()
         # A registry names what it stored by its canonical digest (sha256) whatever the
         # algorithm of the one sent (sha512...): only digests of one algorithm compare.

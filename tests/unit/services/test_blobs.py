@@ -425,6 +425,26 @@ def test_an_upload_session_location_sent_twice_is_taken_once(
     assert adapter.request_history[-1].qs == {"_state": ["abc"], "digest": [DIGEST]}
 
 
+@pytest.mark.parametrize("status", [302, 303])
+def test_a_final_put_redirected_to_a_get_is_no_upload(
+    env: tuple[Registry, requests_mock.Adapter], status: int,
+) -> None:
+    """A 302 or 303 turns the final PUT into a GET, which the session answers 204: the
+    upload was reported done, and the blob was not in the registry (a copy failed later,
+    MANIFEST_BLOB_UNKNOWN). A redirected final PUT is checked with a HEAD."""
+    reg, adapter = env
+    adapter.register_uri("HEAD", BLOB_URL, status_code=404)
+    adapter.register_uri("POST", f"{BASE}/v2/app/blobs/uploads/", status_code=202,
+                         headers={"Location": "/v2/app/blobs/uploads/uuid-1"})
+    session = f"{BASE}/v2/app/blobs/uploads/uuid-1"
+    adapter.register_uri("PUT", session, status_code=status, headers={"Location": session})
+    adapter.register_uri("GET", session, status_code=204)
+    adapter.register_uri("DELETE", session, status_code=204)
+    with pytest.raises(RegistryResponseError, match="redirected the final PUT"):
+        reg.repository("app").blobs.upload(BLOB)
+    assert ("GET", session) in [(r.method, r.url) for r in adapter.request_history]
+
+
 def test_upload_skipped_when_present(env: tuple[Registry, requests_mock.Adapter]) -> None:
     reg, adapter = env
     adapter.register_uri("HEAD", BLOB_URL, headers={"Content-Length": str(len(BLOB))})
