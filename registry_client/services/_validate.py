@@ -295,7 +295,7 @@ class LayoutSource:
         return raw
 
     def named(self, reference: str) -> str:
-        return f"{self._layout.root}:{reference}"
+        return f"{self._layout.root}{'@' if is_valid_digest(reference) else ':'}{reference}"
 
     def blob(self, descriptor: Descriptor, sink: Sink) -> Flow[None]:
         def read() -> None:

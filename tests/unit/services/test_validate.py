@@ -165,6 +165,11 @@ def test_a_single_image_of_another_platform_is_refused_as_pull_refuses_it(
                                                     r"linux/arm64"):
         validate_layout(tmp_path, "1.0", "linux/arm64")
     assert validate_layout(tmp_path, "1.0", "linux/amd64").ok
+    # named in full: the layout's path and the name, or @ the digest
+    with pytest.raises(PlatformNotFoundError, match=f"^{tmp_path}:1.0 is a single"):
+        validate_layout(tmp_path, "1.0", "linux/arm64")
+    with pytest.raises(PlatformNotFoundError, match=f"^{tmp_path}@{sha(manifest)} is a"):
+        validate_layout(tmp_path, sha(manifest), "linux/arm64")
 
 
 def test_a_foreign_layer_keeps_its_place_in_the_diff_ids(tmp_path: Path) -> None:
