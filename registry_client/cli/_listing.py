@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from registry_client import InvalidReferenceError
 from registry_client.reference import canonical_domain
 
 from ._context import Context, UsageError
@@ -120,9 +121,13 @@ def run_catalog(ctx: Context) -> int:
     args = ctx.args
     host = args.host.rstrip("/")
     bare = host.split("://", 1)[-1].lower()
-    ref = ctx.reference(f"{host}/x", what="host")
+    wrong = UsageError(f"host {args.host!r}: give a registry domain such as localhost:5000")
+    try:  # (the catalog's registry, by a reference made on it: never quoted)
+        ref = ctx.reference(f"{host}/x", what="host")
+    except (UsageError, InvalidReferenceError):
+        raise wrong from None
     if "/" in bare or ref.domain.lower() not in (bare, canonical_domain(bare)):
-        raise UsageError(f"host {args.host!r}: give a registry domain such as localhost:5000")
+        raise wrong
     registry = ctx.registry(ref)
     names = [r.name for r in registry.iter_repositories(page_size=args.page_size)]
     if args.filter is not None:

@@ -106,3 +106,16 @@ def test_a_double_dash_after_a_flag_keeps_flags_anywhere(
 ) -> None:
     args = vars(build_parser().parse_args(words))
     assert {k: args.get(k) for k in expected} == expected
+
+
+@pytest.mark.parametrize("host", ["http://x", "x/y", "https://ghcr.io/org"])
+def test_catalog_of_what_is_no_registry_domain_says_so_in_the_user_s_words(
+    host: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """(it quoted "http://x/x", a reference the user never typed)"""
+    from registry_client.cli import main
+
+    assert main(["catalog", host]) == 2
+    err = capsys.readouterr().err
+    assert f"host {host!r}: give a registry domain such as localhost:5000" in err
+    assert f"{host}/x" not in err
