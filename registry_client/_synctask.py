@@ -21,7 +21,7 @@ from ._vanished import tag_vanished
 from .errors import InvalidReferenceError, NotFoundError, RegistryError
 from .models import Descriptor, Image
 from .progress import ProgressCallback
-from .reference import ImageReference, parse_image_name
+from .reference import ImageReference, parse_image_name, pinned_name
 from .registry import Registry
 from .repository import Repository
 from .services._plan import CopyPlan
@@ -341,7 +341,7 @@ def _source_name(o: OpenedEntry, reference: str) -> str:
 
 def image_name(domain: str, path: str, tag: str | None, digest: str | None) -> str:
     """``domain/path:tag``, or ``domain/path@digest`` for an image without a tag."""
-    return f"{domain}/{path}:{tag}" if tag is not None else f"{domain}/{path}@{digest}"
+    return pinned_name(f"{domain}/{path}", tag if tag is not None else str(digest))
 
 
 def _digest_of(o: OpenedEntry, reference: str, listed: bool

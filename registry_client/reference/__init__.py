@@ -43,6 +43,9 @@ from ._checks import (
 from ._checks import (
     is_digest as is_digest,
 )
+from ._checks import (
+    pinned_name as pinned_name,
+)
 from ._grammar import (
     CATALOG_SCOPE as CATALOG_SCOPE,
 )

@@ -77,6 +77,12 @@ def is_digest(reference: str) -> bool:
     return ":" in reference
 
 
+def pinned_name(name: str, reference: str) -> str:
+    """``name`` (``registry/repository``, a layout's path) with a tag, a layout's name or
+    a digest: ``name:tag``, ``name@digest`` -- an image named in full, for a message."""
+    return f"{name}{'@' if is_valid_digest(reference) else ':'}{reference}"
+
+
 def check_repository_name(name: str) -> str:
     """Return ``name`` when it is a repository name, else raise saying what is wrong.
 

@@ -16,6 +16,7 @@ import attrs
 from .._flow import Flow, Gather, Offload
 from ..errors import LayerError, PlatformNotFoundError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Platform, RawManifest
+from ..reference import pinned_name
 from . import _light
 from ._destination import written_to
 from ._light import distributable
@@ -94,8 +95,8 @@ def single_image(
     image = yield from read_single(blobs, raw, limit)
     if platform is not None and not image.platform.matches(wanted_platform(platform)):
         # as pull: a single image is used for another platform only if it is one
-        raise PlatformNotFoundError(f"{manifests.domain}/{manifests.repository}@{raw.digest} "
-                                    f"is a single {image.platform} "
+        named = pinned_name(f"{manifests.domain}/{manifests.repository}", raw.digest)
+        raise PlatformNotFoundError(f"{named} is a single {image.platform} "
                                     f"image, not {wanted_platform(platform)}")
     return image
 

@@ -36,7 +36,7 @@ from ..models import (
     ValidationReport,
     manifest_media_type,
 )
-from ..reference import is_valid_digest
+from ..reference import is_valid_digest, pinned_name
 from . import _light
 from ._layers import LayerProblem, LayerReader, declared_compression
 from ._light import distributable
@@ -259,8 +259,7 @@ class RegistrySource:
         return self._manifests.get_raw(reference)
 
     def named(self, reference: str) -> str:
-        sep = "@" if is_valid_digest(reference) else ":"
-        return f"{self._manifests.domain}/{self._manifests.repository}{sep}{reference}"
+        return pinned_name(f"{self._manifests.domain}/{self._manifests.repository}", reference)
 
     def blob(self, descriptor: Descriptor, sink: Sink) -> Flow[None]:
         yield from self._blobs.fetch.read(descriptor.digest, sink,
@@ -295,7 +294,7 @@ class LayoutSource:
         return raw
 
     def named(self, reference: str) -> str:
-        return f"{self._layout.root}{'@' if is_valid_digest(reference) else ':'}{reference}"
+        return pinned_name(str(self._layout.root), reference)
 
     def blob(self, descriptor: Descriptor, sink: Sink) -> Flow[None]:
         def read() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._flow import Endpoint
-from ..reference import is_digest
+from ..reference import pinned_name
 
 if TYPE_CHECKING:  # annotations only: blobs and manifests import nothing from here
     from .blobs import BlobFlows
@@ -32,5 +32,4 @@ class ImageWorker:
     def _named(self, reference: str) -> str:
         """``reference`` (a tag or digest of this repository) in full, for a message:
         ``registry.example/team/app:1.0``."""
-        sep = "@" if is_digest(reference) else ":"
-        return f"{self._endpoint.domain}/{self._repository}{sep}{reference}"
+        return pinned_name(f"{self._endpoint.domain}/{self._repository}", reference)
