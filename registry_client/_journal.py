@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ._json import loads
-from ._locks import lock_now
+from ._locks import forget, lock_now
 from ._synctask import SyncPlan, TaskResult
 from .errors import JournalError
 
@@ -68,7 +68,7 @@ class Journal:
                 self._write(_line({"journal": KIND, "version": VERSION,
                                    "input": self.input_id, "shard": self.shard}))
         except BaseException:
-            self._file.close()
+            self.close()
             raise
 
     def _read(self, text: bytes) -> None:
@@ -119,7 +119,9 @@ class Journal:
 
     def close(self) -> None:
         """Close the file (and release its lock)."""
-        self._file.close()
+        if not self._file.closed:
+            forget(self._file.fileno())
+            self._file.close()
 
     def __enter__(self) -> Journal:
         return self

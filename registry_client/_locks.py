@@ -3,6 +3,12 @@
 They work between threads and between processes: each call opens its own file
 description, and ``flock`` excludes descriptions, not processes. Where
 ``fcntl`` is missing (Windows) the locks are no-ops.
+
+A child forked while a lock is held would share its file description, and so the
+lock, for as long as it lives: a process pool forked during a sync (multiprocessing's
+default on Linux) kept the journal locked after the sync ended, or after its parent
+was killed. Right after a fork, the child lets go of every lock taken here (its copy
+of each descriptor then reads ``/dev/null``); the parent keeps them.
 """
 
 from __future__ import annotations
@@ -16,10 +22,51 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from . import _forksafe
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not on POSIX
     fcntl = None  # type: ignore[assignment]
+
+
+class _HeldLocks:
+    """The descriptors whose locks this process holds, each with the file it names
+    (a descriptor closed without :func:`unlock` and opened again for another file is
+    left alone)."""
+
+    def __init__(self) -> None:
+        self._fds: dict[int, tuple[int, int]] = {}
+
+    def add(self, fd: int) -> None:
+        st = os.fstat(fd)
+        self._fds[fd] = (st.st_dev, st.st_ino)
+
+    def discard(self, fd: int) -> None:
+        self._fds.pop(fd, None)
+
+    def renew_locks(self) -> None:
+        """In a child just forked: point each descriptor at ``/dev/null``, dropping the
+        child's share of the parent's locked file descriptions (the numbers stay
+        valid, so whatever closes them later closes ``/dev/null``)."""
+        fds, self._fds = self._fds, {}
+        if not fds:
+            return
+        null = os.open(os.devnull, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+        try:
+            for fd, (dev, ino) in fds.items():
+                try:
+                    st = os.fstat(fd)
+                    if (st.st_dev, st.st_ino) == (dev, ino):
+                        os.dup2(null, fd, inheritable=False)
+                except OSError:
+                    pass
+        finally:
+            os.close(null)
+
+
+_HELD = _HeldLocks()
+_forksafe.renew_after_fork(_HELD)
 
 
 @contextmanager
@@ -31,9 +78,10 @@ def locked_directory(path: Path) -> Iterator[None]:
     fd = os.open(path, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        _HELD.add(fd)
         yield
     finally:
-        os.close(fd)  # releases the lock
+        unlock(fd)
 
 
 def can_lock() -> bool:
@@ -52,7 +100,19 @@ def lock_now(fd: int) -> bool:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
+    _HELD.add(fd)
     return True
+
+
+def unlock(fd: int) -> None:
+    """Close ``fd``, releasing the lock :func:`lock_now` took on it."""
+    _HELD.discard(fd)
+    os.close(fd)
+
+
+def forget(fd: int) -> None:
+    """``fd``, locked by :func:`lock_now`, is about to be closed by its file object."""
+    _HELD.discard(fd)
 
 
 @contextmanager
@@ -91,20 +151,24 @@ def locked_file(path: Path, *, wait: bool = True) -> Iterator[BinaryIO]:
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                _HELD.add(fd)
             mine = os.fstat(fd)
             try:
                 now = os.lstat(path)
             except FileNotFoundError:
                 now = None
         except BaseException:
+            forget(fd)
             f.close()
             raise
         if now is not None and (now.st_ino, now.st_dev) == (mine.st_ino, mine.st_dev):
             break
+        forget(fd)
         f.close()
     try:
         yield f
     finally:
+        forget(fd)
         f.close()
 
 

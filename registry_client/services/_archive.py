@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from .._flow import Endpoint, Flow, Offload
-from .._locks import can_lock, lock_now
+from .._locks import can_lock, lock_now, unlock
 from ..errors import PlatformNotFoundError, RegistryError
 from ..models import Image, Platform
 from ..reference import is_digest
@@ -55,7 +55,7 @@ def _work_dir(next_to: Path) -> tuple[Path, int]:
             time.sleep(0.01)
         if os.fstat(fd).st_nlink > 0:
             return work, fd
-        os.close(fd)  # removed by another pull's sweep before the lock: make another
+        unlock(fd)  # removed by another pull's sweep before the lock: make another
 
 
 def _remove_stale(parent: Path, prefix: str) -> None:
@@ -74,7 +74,7 @@ def _remove_stale(parent: Path, prefix: str) -> None:
             if lock_now(fd):
                 shutil.rmtree(entry.path, ignore_errors=True)
         finally:
-            os.close(fd)
+            unlock(fd)
 
 
 def _in_archive(message: str, work: Path, archive: Path) -> str:
@@ -120,7 +120,7 @@ class Archiver(ImageWorker):
                                       self._endpoint.body_limit))
         finally:
             yield Offload(partial(shutil.rmtree, work, ignore_errors=True))
-            os.close(held)
+            unlock(held)
         return image
 
     def _only_platform(self, reference: str) -> Flow[Platform | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -177,3 +178,29 @@ def test_a_journal_in_use_is_refused(tmp_path: Path) -> None:
         assert out.startswith("JournalError") and "in use" in out
     with Journal(path, tasks()) as again:  # closed: free again
         assert again.done == set()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork: POSIX only")
+def test_a_process_pool_forked_during_a_sync_does_not_keep_the_journal_locked(
+        tmp_path: Path) -> None:
+    """sync(executor=ProcessPoolExecutor(), journal=J) twice with one pool: its workers,
+    forked while the journal was open, held its lock, and the second run was refused
+    as "in use" (and after a kill -9 of the parent, every later run)."""
+    path = tmp_path / "j.jsonl"
+    read, write = os.pipe()
+    running, ran = os.pipe()
+    with Journal(path, tasks()):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child: a pool worker living on
+            try:
+                os.write(ran, b"x")
+                select.select([read], [], [], 10)
+            finally:
+                os._exit(0)
+        select.select([running], [], [], 10)  # (the child is running)
+    try:
+        with Journal(path, tasks()) as again:
+            assert again.done == set()
+    finally:
+        os.write(write, b"x")
+        os.waitpid(pid, 0)

@@ -1,13 +1,16 @@
-"""locked_directory: one holder at a time, across separate opens of the directory."""
+"""locked_directory and locked_file: one holder at a time, across separate opens; a
+child forked while a lock is held does not keep it."""
 
 from __future__ import annotations
 
+import os
+import select
 import threading
 from pathlib import Path
 
 import pytest
 
-from registry_client._locks import locked_directory, locked_file
+from registry_client._locks import lock_now, locked_directory, locked_file, unlock
 
 
 def test_a_second_holder_waits_until_the_first_lets_go(tmp_path: Path) -> None:
@@ -60,3 +63,64 @@ def test_a_file_lock_held_elsewhere_is_refused_at_once_without_wait(tmp_path: Pa
     with locked_file(partial, wait=False) as f:  # free again: taken at once
         f.write(b"x")
     assert partial.read_bytes() == b"x"
+
+
+class Child:
+    """A child forked now, running once made, that waits (at most 10 s) until :meth:`end`,
+    then exits."""
+
+    def __init__(self) -> None:
+        read, self._write = os.pipe()
+        running, ran = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - the child
+            try:
+                os.write(ran, b"x")  # (the fork's hooks have run)
+                select.select([read], [], [], 10)
+            finally:
+                os._exit(0)
+        os.close(read)
+        os.close(ran)
+        select.select([running], [], [], 10)
+        os.close(running)
+
+    def end(self) -> None:
+        os.write(self._write, b"x")
+        os.close(self._write)
+        os.waitpid(self.pid, 0)
+
+
+fork_only = pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork: POSIX only")
+
+
+@fork_only
+def test_a_child_forked_while_a_file_is_locked_does_not_keep_the_lock(tmp_path: Path) -> None:
+    """A process pool forked during a sync (multiprocessing's default on Linux) shared
+    the open file -- and so the flock -- of the journal and of the downloads: once the
+    parent let go, or was killed, its workers still held them, and every re-run was
+    refused as "in use"."""
+    partial = tmp_path / "blob.partial"
+    with locked_file(partial):
+        child = Child()
+    try:  # the parent let go; the child lives on
+        with locked_file(partial, wait=False) as f:  # BlockingIOError: the child held it
+            f.write(b"free")
+    finally:
+        child.end()
+    assert partial.read_bytes() == b"free"
+
+
+@fork_only
+def test_a_lock_taken_with_lock_now_is_not_kept_by_a_child(tmp_path: Path) -> None:
+    fd = os.open(tmp_path, os.O_RDONLY)
+    assert lock_now(fd)
+    child = Child()
+    try:
+        unlock(fd)  # the parent is done with it; the child lives on
+        other = os.open(tmp_path, os.O_RDONLY)
+        try:
+            assert lock_now(other), "the forked child still holds the lock"
+        finally:
+            unlock(other)
+    finally:
+        child.end()
