@@ -168,9 +168,19 @@ class HashThread:
         self._error: BaseException | None = None
 
     def __del__(self) -> None:
-        if self._stream:  # dropped half-way (a failed download): no longer read
+        if getattr(self, "_stream", False):  # dropped half-way: no longer read
             self._stream = False
             _overlap.count(-1)
+
+    def stopped(self) -> None:
+        """The reading stopped before the blob's end (a failure, a cancel): the blob no
+        longer counts as one being read, so other hashings may run beside their
+        readers again (without waiting for the garbage collector to free this one).
+        A later large block counts it again."""
+        with self._changed:
+            if self._stream:
+                self._stream = False
+                _overlap.count(-1)
 
     def lend(self, size: int) -> bytearray:
         """A buffer of at least ``size`` bytes to receive the next block into.

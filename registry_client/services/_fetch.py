@@ -113,26 +113,30 @@ class BlobFetch(Service):
             if data:
                 sink(data)
 
-        while limit is None or got < limit:
-            try:
-                yield Drain(resp, hand, None if limit is None else limit - got, lend=lend)
-            except RegistryUnavailableError as exc:
-                resp.close()
-                if exc.status_code is not None:
+        try:
+            while limit is None or got < limit:
+                try:
+                    yield Drain(resp, hand, None if limit is None else limit - got, lend=lend)
+                except RegistryUnavailableError as exc:
+                    resp.close()
+                    if exc.status_code is not None:
+                        raise
+                    yield from self._resume(rx, exc)
+                    resp = yield from self.open(rx)
+                    continue
+                except BaseException:
+                    resp.close()
                     raise
-                yield from self._resume(rx, exc)
-                resp = yield from self.open(rx)
-                continue
-            except BaseException:
+                if limit is not None and got >= limit:
+                    break
                 resp.close()
-                raise
-            if limit is not None and got >= limit:
-                break
-            resp.close()
-            if rx.ended():
-                return None
-            yield from self._resume(rx, None)
-            resp = yield from self.open(rx)
+                if rx.ended():
+                    return None
+                yield from self._resume(rx, None)
+                resp = yield from self.open(rx)
+        except BaseException:
+            rx.hasher.stopped()  # (not read to its end: see HashThread.stopped)
+            raise
         return resp
 
     def _resume(self, rx: BlobReceiver, cut: RegistryUnavailableError | None) -> Flow[None]:
