@@ -3,12 +3,14 @@
 The first line names the sync's input -- its entries and its shard (see
 :func:`~registry_client._synctask.input_id`), not the tasks one run happened to
 plan -- so a retry after a partial plan (a tag list that failed), or after tags
-moved, resumes it. Each later line is one task that finished -- copied, already
-present, or vanished from the source -- keyed by its source digest and target, and
-is flushed and fsynced before the next task is recorded, so a crash loses at most
-the line being written (a cut line is skipped when read: its task runs again). A
-failed task is not recorded: the re-run tries it again. A tag that now points to
-another digest is another task: it runs.
+moved, resumes it. Each later line is one task that finished -- copied, or already
+present -- keyed by its source digest and target, and is flushed and fsynced before
+the next task is recorded, so a crash loses at most the line being written (a cut
+line is skipped when read: its task runs again). A failed task is not recorded: the
+re-run tries it again; nor is a tag that vanished from the source (the key would say
+"done" for the same image pushed back under that tag; a re-run plans it only if the
+source lists the tag again). A tag that now points to another digest is another task:
+it runs.
 
 A journal of another input (other entries, another shard) is refused
 (:class:`~registry_client.errors.JournalError`), and so is a journal another sync
@@ -32,7 +34,7 @@ __all__ = ["Journal"]
 
 KIND = "registry-client sync journal"
 VERSION = 2
-FINISHED = ("copied", "present", "vanished")
+FINISHED = ("copied", "present")
 
 
 class Journal:
@@ -106,7 +108,8 @@ class Journal:
         os.fsync(self._file.fileno())
 
     def record(self, result: TaskResult) -> None:
-        """Append a finished task (flushed, fsynced); a failed one is not recorded."""
+        """Append a finished task (flushed, fsynced); a failed or vanished one is not
+        recorded."""
         if result.outcome not in FINISHED:
             return
         task = result.task

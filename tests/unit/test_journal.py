@@ -79,6 +79,21 @@ def test_a_last_line_cut_by_a_crash_is_dropped_and_the_next_starts_afresh(
         assert journal.done == {plan[1].key}
 
 
+def test_a_vanished_tag_is_not_recorded_so_a_tag_pushed_back_is_copied(
+    tmp_path: Path,
+) -> None:
+    """A listed tag deleted before its copy ran was recorded under the same key (source
+    digest and target) as a copied image: pushed back with the same digest, every
+    later run with that journal skipped it as done, and it never reached the target."""
+    plan = tasks()
+    path = tmp_path / "j.jsonl"
+    with Journal(path, plan) as journal:
+        journal.record(TaskResult(plan[0], "vanished", error="manifest unknown"))
+        journal.record(TaskResult(plan[1], "copied"))
+    with Journal(path, plan) as journal:
+        assert journal.done == {plan[1].key}
+
+
 # -- the journal's identity is the sync's input (entries and shard), not its plan --------
 
 OTHER = "sha256:" + "cd" * 32
