@@ -62,13 +62,17 @@ class Journal:
                     "wait for that run to end")
             self._file.seek(0)
             text = self._file.read()
-            if text.strip():
+            header = _line({"journal": KIND, "version": VERSION, "input": self.input_id,
+                            "shard": self.shard})
+            if not text.strip() or header.startswith(text):
+                # new, blank, or this journal's first line cut by a crash (no task line
+                # can follow an unfinished header): it starts afresh
+                self._file.truncate(0)
+                self._write(header)
+            else:
                 self._read(text)
-            if text and not text.endswith(b"\n"):
-                self._write(b"\n")  # a line cut by a crash: the next one starts afresh
-            if not text.strip():
-                self._write(_line({"journal": KIND, "version": VERSION,
-                                   "input": self.input_id, "shard": self.shard}))
+                if not text.endswith(b"\n"):
+                    self._write(b"\n")  # a line cut by a crash: the next one starts afresh
         except BaseException:
             self.close()
             raise

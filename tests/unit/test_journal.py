@@ -94,6 +94,31 @@ def test_a_vanished_tag_is_not_recorded_so_a_tag_pushed_back_is_copied(
         assert journal.done == {plan[1].key}
 
 
+def test_a_header_cut_by_a_crash_starts_the_journal_afresh(tmp_path: Path) -> None:
+    """A crash while the first line was written left part of it: the journal was
+    refused as "not a sync journal" although it could only be this sync's."""
+    plan = tasks()
+    path = tmp_path / "j.jsonl"
+    with Journal(path, plan):
+        pass
+    whole = path.read_bytes()
+    for cut in (1, 30, len(whole) - 1):
+        path.write_bytes(whole[:cut])
+        with Journal(path, plan) as journal:
+            journal.record(TaskResult(plan[0], "copied"))
+        with Journal(path, plan) as journal:
+            assert journal.done == {plan[0].key}
+        assert path.read_bytes().startswith(whole)
+    path.write_bytes(b"\n \n")  # blank: a new journal
+    with Journal(path, plan) as journal:
+        assert journal.done == set()
+    assert path.read_bytes() == whole
+    path.write_bytes(b'{"journal": "something else"')  # no line, not ours: left alone
+    with pytest.raises(JournalError, match="not a sync journal"):
+        Journal(path, plan)
+    assert path.read_bytes() == b'{"journal": "something else"'
+
+
 # -- the journal's identity is the sync's input (entries and shard), not its plan --------
 
 OTHER = "sha256:" + "cd" * 32
