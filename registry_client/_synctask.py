@@ -301,16 +301,24 @@ def first_of_each(items: Iterable[_T], key: Callable[[_T], Hashable]) -> list[_T
 def one_source_per_target(
     items: Iterable[_T], source: Callable[[_T], str], target: Callable[[_T], str | None],
 ) -> tuple[list[_T], list[tuple[_T, str]]]:
-    """``(kept, refused)``: ``items`` in order, but for one whose ``target`` image
-    (``repository:tag``; None: by digest, no tag to take) another source took first --
-    that one is refused, with why. Two sources for one tag would each be "copied" and
-    every run would put the other back."""
-    taken: dict[str, str] = {}
+    """``(kept, refused)``: ``items`` in order, but of the sources of one ``target`` image
+    (``repository:tag``; None: by digest, no tag to take) only the first in name order
+    is kept -- whatever the order of the items, as a sync file's lines in any order are
+    the same input (shards may read them in different orders) -- and the others are
+    refused, with why. Two sources for one tag would each be "copied" and every run
+    would put the other back."""
+    items = list(items)
+    chosen: dict[str, str] = {}
+    for item in items:
+        where = target(item)
+        if where is not None:
+            name = source(item)
+            chosen[where] = min(chosen.get(where, name), name)
     kept: list[_T] = []
     refused: list[tuple[_T, str]] = []
     for item in items:
         where = target(item)
-        first = taken.setdefault(where, source(item)) if where is not None else None
+        first = chosen[where] if where is not None else None
         if first is None or first == source(item):
             kept.append(item)
         else:

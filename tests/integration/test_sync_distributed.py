@@ -304,18 +304,18 @@ def test_an_image_two_entries_name_is_copied_once_in_both_kinds_of_sync(
                         for tag in ("t00", "t01", "t02", "renamed")}
 
 
-def test_two_sources_for_one_target_tag_copy_the_first_and_fail_the_other(
+def test_two_sources_for_one_target_tag_copy_the_first_by_name_and_fail_the_other(
     src: LocalRegistry, dst: LocalRegistry, tmp_path: Path,
 ) -> None:
     """Two repositories mapped to one target, each with a tag of the same name: only one
     image can be there. Copying both said "copied" twice, and every re-run put the other
-    one back; the first in file order is copied and the second is a failure naming both,
+    one back; the first in name order is copied and the other is a failure naming both,
     the same in every shard."""
     factory = RegistryFactory(plain_http=["*"])
     for prefix, options in (("onepass", {}), ("tasks", {"journal": tmp_path / "j.jsonl"})):
         target = f"{dst.host}/{prefix}/app"
-        both = [SyncEntry(f"{src.host}/src/many:t01", target),
-                SyncEntry(f"{src.host}/src/r01:latest", f"{target}:t01"),
+        both = [SyncEntry(f"{src.host}/src/r01:latest", f"{target}:t01"),  # (first in file)
+                SyncEntry(f"{src.host}/src/many:t01", target),
                 SyncEntry(f"{src.host}/src/many:t02", target)]
         result = sync(both, factory, **options)  # type: ignore[arg-type]
         assert sorted(i.tag or "" for i in result.copied if isinstance(i, Image)) == [

@@ -12,7 +12,14 @@ import requests
 import requests_mock
 
 from registry_client import InvalidReferenceError, NullAuthenticator, Registry
-from registry_client._synctask import SyncPlan, SyncTask, TaskResult, parse_shard, shard_of
+from registry_client._synctask import (
+    SyncPlan,
+    SyncTask,
+    TaskResult,
+    one_source_per_target,
+    parse_shard,
+    shard_of,
+)
 from registry_client.sync import SyncEntry, plan, run_task
 
 DIGEST = "sha256:" + "ab" * 32
@@ -183,3 +190,19 @@ def test_a_tag_pattern_needs_a_repository_and_a_regular_expression() -> None:
                          "regular expression")):
         with pytest.raises(InvalidReferenceError, match=what):
             plan([entry], lambda r: Registry(r.domain))
+
+
+def test_two_sources_for_one_target_tag_keep_the_same_one_in_any_order() -> None:
+    """Shards read from sync files whose lines are in another order (the same input:
+    each accepts the other's journal) kept a different "first" source each, and both
+    images were copied to the one tag: the last to finish won."""
+    items = [("reg.example/b:1", "mirror/app:1"), ("reg.example/a:1", "mirror/app:1"),
+             ("reg.example/c:2", "mirror/app:2"), ("reg.example/d", None)]
+    outcomes = set()
+    for order in (items, items[::-1], items[1:] + items[:1]):
+        kept, refused = one_source_per_target(order, lambda i: i[0], lambda i: i[1])
+        assert [i for i in order if i in kept] == kept  # in their order
+        outcomes.add((frozenset(kept), frozenset(i for i, _ in refused)))
+        [(_, why)] = refused
+        assert "mirror/app:1 is the target of reg.example/a:1 too" in why
+    assert outcomes == {(frozenset(items) - {items[0]}, frozenset({items[0]}))}
