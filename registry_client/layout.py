@@ -21,11 +21,13 @@ from . import mediatypes
 from ._json import loads
 from ._locks import locked_directory
 from .errors import DigestMismatchError, LayoutError, LayoutNotFoundError
-from .reference import is_valid_digest, require_verifiable
+from .reference import is_valid_digest, one_named, require_verifiable
 
 __all__ = ["REF_NAME", "OCILayout"]
 
 REF_NAME = "org.opencontainers.image.ref.name"
+CONTAINERD_NAME = "io.containerd.image.name"
+"""The full name ``docker save`` (Docker 25 and later) gives each ``index.json`` entry."""
 _LAYOUT = {"imageLayoutVersion": "1.0.0"}
 
 
@@ -131,6 +133,17 @@ def _tag_of(name: object) -> str | None:
         return None
     repository, colon, tag = name.rpartition(":")
     return tag if colon and repository and "/" not in tag else None
+
+
+def _full_names(entry: dict[str, Any]) -> list[str]:
+    """The names of an entry that are full references: its ref.name when it is one, and
+    its ``io.containerd.image.name`` (docker save, Docker 25 and later)."""
+    annotations = entry.get("annotations")
+    if not isinstance(annotations, dict):
+        return []
+    ref, full = annotations.get(REF_NAME), annotations.get(CONTAINERD_NAME)
+    names = [ref] if isinstance(ref, str) and _tag_of(ref) else []
+    return names + ([full] if isinstance(full, str) else [])
 
 
 def _ref_name(entry: dict[str, Any]) -> object:
@@ -426,29 +439,38 @@ class OCILayout:
             doc.setdefault("schemaVersion", 2)
             self.write_index(doc)
 
-    def find(self, ref_name: str) -> dict[str, Any]:
-        """The ``index.json`` entry named ``ref_name``, or the only entry.
+    def find(self, ref_name: str, *, repository: str | None = None) -> dict[str, Any]:
+        """The ``index.json`` entry named ``ref_name``, or the only image.
 
         An entry named by a full reference (``example.com/foo/bar:one``, as skopeo's
         ``oci:DIR:REFERENCE`` writes it) is also found by its tag (``one``) when no entry
-        has that exact name and no other full reference has that tag.
+        has that exact name. Of several with the name (or the tag), a push to
+        ``repository`` takes the one whose full name -- that reference, or the
+        ``io.containerd.image.name`` annotation ``docker save`` writes since Docker 25 --
+        is that repository with that tag, whatever the registry host (``x`` is
+        ``library/x``). When no entry has the name, a layout of one image (under one or
+        more names) gives that image.
 
         Raises:
-            LayoutError: no entry has that name (and there is not exactly one), or a
-                tag that several full references share; also a ValueError.
+            LayoutError: no entry has that name (and the layout holds more than one
+                image), or several have it and none alone names ``repository``; also a
+                ValueError.
         """
         entries = [m for m in self.read_index().get("manifests", []) if isinstance(m, dict)]
-        for m in entries:
-            if _ref_name(m) == ref_name:
-                return m
-        tagged = [m for m in entries if _tag_of(_ref_name(m)) == ref_name] if ref_name else []
-        if len(tagged) == 1:
-            return tagged[0]
-        if tagged:
-            raise LayoutError(f"{self.root}: {ref_name!r} names {len(tagged)} images ("
-                              + ", ".join(sorted(str(_ref_name(m)) for m in tagged))
-                              + "): keep one, or name it in full")
-        if len(entries) == 1:
+        named = [m for m in entries if _ref_name(m) == ref_name]
+        if not named and ref_name:
+            named = [m for m in entries if _tag_of(_ref_name(m)) == ref_name]
+        if named:
+            found = one_named(named, _full_names, repository, ref_name)
+            if found is not None:
+                return found
+            advice = ("push to the repository one of them names" if repository is not None
+                      else "keep one, or name it in full")
+            raise LayoutError(f"{self.root}: {ref_name!r} names {len(named)} images ("
+                              + ", ".join(sorted(n for m in named for n in _full_names(m)
+                                                 or [str(_ref_name(m))]))
+                              + f"): {advice}")
+        if len({str(m.get("digest")) for m in entries}) == 1:
             return entries[0]
         names = ", ".join(sorted(str(_ref_name(m) or m.get("digest")) for m in entries))
         if not ref_name:

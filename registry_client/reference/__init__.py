@@ -41,7 +41,16 @@ from ._checks import (
     check_tag as check_tag,
 )
 from ._checks import (
+    familiar_path as familiar_path,
+)
+from ._checks import (
     is_digest as is_digest,
+)
+from ._checks import (
+    one_named as one_named,
+)
+from ._checks import (
+    path_and_tag as path_and_tag,
 )
 from ._checks import (
     pinned_name as pinned_name,

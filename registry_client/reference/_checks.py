@@ -3,6 +3,9 @@ say what is wrong and what to give instead."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
+
 from ..errors import InvalidReferenceError
 from ._grammar import (
     DIGEST_RULE,
@@ -16,6 +19,8 @@ from ._grammar import (
     require_verifiable,
 )
 from ._parse import parse_image_name
+
+_T = TypeVar("_T")
 
 
 def _given_a_reference(value: object, wanted: str) -> None:
@@ -81,6 +86,43 @@ def pinned_name(name: str, reference: str) -> str:
     """``name`` (``registry/repository``, a layout's path) with a tag, a layout's name or
     a digest: ``name:tag``, ``name@digest`` -- an image named in full, for a message."""
     return f"{name}{'@' if is_valid_digest(reference) else ':'}{reference}"
+
+
+def familiar_path(path: str) -> str:
+    """A repository path as docker names it: ``library/x`` is ``x``."""
+    if path.startswith("library/") and path.count("/") == 1:
+        return path[len("library/"):]
+    return path
+
+
+def path_and_tag(name: str) -> tuple[str, str]:
+    """(repository path as docker names it, tag) of an image's full name, the registry
+    host left out: ``x:1``, ``docker.io/library/x:1`` and ``host:5000/x:1`` all give
+    ``("x", "1")`` -- how an archive's or a layout's names are matched with the
+    repository pushed to. A name docker would not read gives ("", its tag)."""
+    try:
+        ref = parse_image_name(name)
+    except (ValueError, TypeError):
+        head, _, tag = name.rpartition(":")
+        return "", tag if head and "/" not in tag else ""
+    return familiar_path(ref.path), ref.tag or ""
+
+
+def one_named(
+    items: Sequence[_T], names: Callable[[_T], Iterable[str]], repository: str | None,
+    tag: str,
+) -> _T | None:
+    """Of ``items`` (the images of an archive or a layout that have the tag ``tag``), the
+    one a push to ``repository`` takes: the only one; else the only one of whose full
+    ``names`` is ``repository:tag`` (:func:`path_and_tag`: any registry host, ``x`` is
+    ``library/x``); None when that does not single one out."""
+    if len(items) == 1:
+        return items[0]
+    if repository is None:
+        return None
+    want = (familiar_path(repository), tag)
+    named = [item for item in items if any(path_and_tag(n) == want for n in names(item))]
+    return named[0] if len(named) == 1 else None
 
 
 def check_repository_name(name: str) -> str:

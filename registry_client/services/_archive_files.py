@@ -38,7 +38,7 @@ from ..errors import (
     LayoutNotFoundError,
 )
 from ..layout import OCILayout
-from ..reference import is_valid_digest, parse_image_name
+from ..reference import is_valid_digest, one_named, path_and_tag
 from . import _light
 from ._layers import GZIP_MAGIC, ZSTD_MAGIC, LayerProblem, LayerReader
 
@@ -260,20 +260,14 @@ def _docker_entry(data: bytes, repository: str, tag: str, what: str) -> dict[str
                 and isinstance(entry.get("Layers"), list)
                 and all(isinstance(n, str) for n in entry["Layers"])):
             raise ArchiveError(f"{what}: manifest.json entry without Config and Layers")
-    if len(doc) == 1:
-        return dict(doc[0])
-    target = (_familiar(repository), tag)
-    named = [e for e in doc if any(_repo_tag(t) == target for t in _tags(e))]
-    tagged = [e for e in doc if any(_repo_tag(t)[1] == tag for t in _tags(e))]
-    for found in (named, tagged):
-        if len(found) == 1:
-            return dict(found[0])
+    tagged = [e for e in doc if any(path_and_tag(t)[1] == tag for t in _tags(e))]
+    found = doc[0] if len(doc) == 1 else one_named(tagged, _tags, repository or None, tag)
+    if found is not None:
+        return dict(found)
     names = ", ".join(sorted(t for e in doc for t in _tags(e))) or "untagged images"
-    if len(named) > 1:
-        why = f"several are tagged {repository}:{tag}"
-    elif len(tagged) > 1:
-        why = (f"{'none is tagged ' + repository + ':' + tag + ' and ' if repository else ''}"
-               f"several have the tag {tag!r}")
+    if len(tagged) > 1:
+        why = (f"several have the tag {tag!r}"
+               + (f", and not one alone is tagged {repository}:{tag}" if repository else ""))
     else:
         why = f"none has the tag {tag!r}"
     raise ArchiveError(f"{what} holds {len(doc)} images and {why}: push to the repository "
@@ -285,23 +279,6 @@ def _tags(entry: dict[str, Any]) -> list[str]:
     return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
 
 
-def _repo_tag(repo_tag: str) -> tuple[str, str]:
-    """(repository path, tag) of a RepoTags name, the registry host left out: ``x:1``,
-    ``docker.io/library/x:1`` and ``host:5000/x:1`` all give ``("x", "1")``; a name docker
-    would not read gives ("", its tag)."""
-    try:
-        ref = parse_image_name(repo_tag)
-    except (ValueError, TypeError):
-        head, _, tag = repo_tag.rpartition(":")
-        return "", tag if head and "/" not in tag else ""
-    return _familiar(ref.path), ref.tag or ""
-
-
-def _familiar(path: str) -> str:
-    """A repository path as docker names it: ``library/x`` is ``x``."""
-    if path.startswith("library/") and path.count("/") == 1:
-        return path[len("library/"):]
-    return path
 def _docker_layer(
     tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], name: str, want: str,
     work: Path, what: str,

@@ -93,7 +93,9 @@ class Pusher(ImageWorker):
     def push(
         self, directory: str | os.PathLike[str], tag: str, *, progress: ProgressCallback | None,
     ) -> Flow[Image]:
-        """Upload the layout entry named ``tag`` (or the only one) and tag it ``tag``."""
+        """Upload the layout entry named ``tag`` (or the only image) and tag it ``tag``; of
+        several named ``tag``, the one whose full name is this repository's (see
+        :meth:`OCILayout.find`)."""
         layout = OCILayout(directory)
         limit = self._endpoint.body_limit
 
@@ -101,7 +103,8 @@ class Pusher(ImageWorker):
             raw: RawManifest = yield Offload(partial(_local_manifest, layout, desc, limit))
             return raw
 
-        raw = yield from local((yield Offload(partial(layout.find, tag))))
+        raw = yield from local((yield Offload(partial(layout.find, tag,
+                                                      repository=self._repository))))
         is_index, top, children = yield from manifest_tree(
             raw, lambda d: local({"digest": d.digest, "mediaType": d.media_type,
                                   "size": d.size}), workers=1)

@@ -27,12 +27,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _flavours import Flavour
-from _tar_images import TarImage, sha256
+from _tar_images import TarImage, sha256, tar_of
 from _write_helpers import find_skopeo, run_skopeo, skopeo_creds
 
 from registry_client import (
     ArchiveError,
     DigestMismatchError,
+    LayoutError,
     NotFoundError,
     PlatformNotFoundError,
     Registry,
@@ -298,6 +299,50 @@ def test_an_oci_archive_of_an_index_keeps_every_platform(
     pushed = rc.repository(name(reg, "oci-multi-ours")).images.push(archive, "multi")
     assert pushed.digest == index.digest
     assert [str(p) for p in pushed.platforms] == ["linux/amd64", "linux/arm64/v8"]
+
+
+def docker_save_25(path: Path, images: dict[str, TarImage]) -> None:
+    """``docker save NAME...`` as Docker 25 and later write it (moby's
+    image/tarexport): an OCI layout -- an index.json entry per name, ref.name its tag,
+    the full name in ``io.containerd.image.name`` -- beside docker's manifest.json."""
+    files: dict[str, bytes] = {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}'}
+    index, manifest_json = [], []
+    for full, image in images.items():
+        for blob in (image.config, image.manifest, *image.blobs_of_layers):
+            files[f"blobs/sha256/{sha256(blob)[7:]}"] = blob
+        index.append({"mediaType": image.media_type, "digest": image.digest,
+                      "size": len(image.manifest),
+                      "annotations": {"io.containerd.image.name": f"docker.io/{full}",
+                                      "org.opencontainers.image.ref.name":
+                                          full.rpartition(":")[2]}})
+        manifest_json.append({"Config": f"blobs/sha256/{image.config_digest[7:]}",
+                              "RepoTags": [full],
+                              "Layers": [f"blobs/sha256/{d[7:]}" for d in image.layer_digests]})
+    files["index.json"] = json.dumps({"schemaVersion": 2, "manifests": index}).encode()
+    files["manifest.json"] = json.dumps(manifest_json).encode()
+    path.write_bytes(tar_of(files))
+
+
+def test_a_docker_save_of_docker_25_pushes_the_image_of_the_repository_pushed_to(
+    rc: Registry, reg: LocalRegistry, tmp_path: Path
+) -> None:
+    """Docker 25's ``docker save a/b:1 c/d:1`` names both index entries ``1``: a push to
+    c/d:1 took the first -- image a/b:1 -- with no error, where skopeo's
+    ``docker-archive:...:c/d:1`` takes c/d:1. The manifest is pushed as docker saved it
+    (its digest kept)."""
+    ab, cd = TarImage(plain=True), TarImage(plain=True)
+    archive = tmp_path / "two.tar"
+    base = name(reg, "docker25")
+    docker_save_25(archive, {f"{base}/a/b:1": ab, f"{base}/c/d:1": cd})
+    for path, image in ((f"{base}/c/d", cd), (f"{base}/a/b", ab)):
+        pushed = rc.repository(path).images.push(archive, "1")
+        assert (pushed.digest, rc.repository(path).manifests.head("1").digest) == (
+            image.digest, image.digest)
+    with pytest.raises(LayoutError, match=rf"two.tar: '1' names 2 images .*docker.io/{base}/c/d:1"):
+        rc.repository(f"{base}/e/f").images.push(archive, "1")
+    one = tmp_path / "one.tar"  # docker save x:1 x:2: one image, two entries
+    docker_save_25(one, {"x:1": ab, "x:2": ab})
+    assert rc.repository(f"{base}/y").images.push(one, "3").digest == ab.digest
 
 
 # -- refusals ----------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ def test_find_in_an_index_with_malformed_annotations_is_a_value_error(tmp_path: 
     layout = OCILayout(tmp_path)
     layout.init()
     (tmp_path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
-        {"digest": D, "annotations": [REF_NAME]}, {"digest": D, "annotations": "v1"},
+        {"digest": D, "annotations": [REF_NAME]},
+        {"digest": "sha256:" + "b" * 64, "annotations": "v1"},
     ]}))
     with pytest.raises(ValueError, match="no image named 'v1'"):
         layout.find("v1")
@@ -53,6 +54,64 @@ def test_an_image_named_by_a_full_reference_is_found_by_its_tag(tmp_path: Path) 
         layout.find("d" * 4)
     layout.add_manifest({"digest": c, "mediaType": "x", "size": 1}, "two")
     assert layout.find("two")["digest"] == c  # the exact name wins
+
+
+def _index(root: Path, *entries: tuple[str, str, str | None]) -> OCILayout:
+    """A layout whose index.json lists ``(digest, ref.name, io.containerd.image.name)``."""
+    layout = OCILayout(root)
+    layout.init()
+    manifests = []
+    for digest, name, full in entries:
+        annotations = {REF_NAME: name} | ({"io.containerd.image.name": full} if full else {})
+        manifests.append({"mediaType": "x", "digest": digest, "size": 1,
+                          "annotations": annotations})
+    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": manifests}))
+    return layout
+
+
+def test_docker_save_entries_sharing_a_tag_are_told_apart_by_the_repository(
+    tmp_path: Path,
+) -> None:
+    """``docker save a/b:1 c/d:1`` (Docker 25 and later) writes an OCI layout beside its
+    manifest.json: one index entry per tag, ref.name the bare tag, the full name in
+    ``io.containerd.image.name``. A push to c/d:1 took the first entry named 1 --
+    image a/b:1 -- with no error."""
+    b, c = "sha256:" + "b" * 64, "sha256:" + "c" * 64
+    layout = _index(tmp_path, (D, "1", "docker.io/a/b:1"), (b, "1", "docker.io/c/d:1"),
+                    (c, "2", "docker.io/library/x:2"))
+    assert layout.find("1", repository="c/d")["digest"] == b
+    assert layout.find("1", repository="a/b")["digest"] == D
+    assert layout.find("2", repository="library/x")["digest"] == c  # docker's x
+    assert layout.find("2", repository="other")["digest"] == c  # the only one named 2
+    for repository in (None, "e/f"):
+        with pytest.raises(LayoutError, match=r"'1' names 2 images \(docker.io/a/b:1, "
+                                              r"docker.io/c/d:1\)"):
+            layout.find("1", repository=repository)
+
+
+def test_full_references_sharing_a_tag_are_told_apart_by_the_repository(
+    tmp_path: Path,
+) -> None:
+    """Entries ``a.com/x:1`` and ``b.com/y:1`` (skopeo's ``oci:DIR:REFERENCE``): a push
+    to y:1 was refused as ambiguous, with advice a push could not follow (a push's tag
+    cannot name a reference in full)."""
+    b = "sha256:" + "b" * 64
+    layout = _index(tmp_path, (D, "a.com/x:1", None), (b, "b.com/y:1", None))
+    assert layout.find("1", repository="y")["digest"] == b
+    assert layout.find("b.com/y:1")["digest"] == b
+    with pytest.raises(LayoutError, match="push to the repository one of them names"):
+        layout.find("1", repository="z")
+    with pytest.raises(LayoutError, match="or name it in full"):
+        layout.find("1")
+
+
+def test_one_image_under_several_names_is_the_only_image(tmp_path: Path) -> None:
+    """``docker save x:1 x:2`` (Docker 25 and later): one image, an entry per tag. A push
+    to y:3 was refused ("no image named '3'") though the layout holds one image."""
+    layout = _index(tmp_path, (D, "1", "docker.io/library/x:1"),
+                    (D, "2", "docker.io/library/x:2"))
+    assert layout.find("3", repository="y")["digest"] == D
+    assert layout.find("2")["annotations"][REF_NAME] == "2"
 
 
 def test_concurrent_writers_of_one_layout_lose_no_entry(tmp_path: Path) -> None:
@@ -118,7 +177,7 @@ def test_layout_problems_are_typed_errors_and_keep_their_old_types(tmp_path: Pat
     with pytest.raises(LayoutNotFoundError, match=D):
         layout.read_blob(D)
     layout.add_manifest({"digest": D, "mediaType": "x", "size": 1}, "v1")
-    layout.add_manifest({"digest": D, "mediaType": "x", "size": 1}, "v2")
+    layout.add_manifest({"digest": "sha256:" + "b" * 64, "mediaType": "x", "size": 1}, "v2")
     with pytest.raises(LayoutError, match="no image named 'v3'") as nameless:
         layout.find("v3")
     assert isinstance(nameless.value, ValueError) and isinstance(nameless.value, RegistryError)

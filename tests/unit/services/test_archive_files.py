@@ -141,8 +141,8 @@ def test_images_sharing_a_tag_are_told_apart_by_repository(tmp_path: Path) -> No
     assert config_of("1", "x") == configs[2]  # docker's x:1 is docker.io/library/x:1
     assert config_of("1", "library/x") == configs[2]
     assert config_of("3", "other/repo") == configs[2]  # the tag alone, when it is unique
-    with pytest.raises(ArchiveError, match=r"none is tagged other/repo:1 and several have "
-                       r"the tag '1'.*have: a/b:1, c/d:2"):
+    with pytest.raises(ArchiveError, match=r"several have the tag '1', and not one alone is "
+                       r"tagged other/repo:1.*have: a/b:1, c/d:2"):
         config_of("1", "other/repo")
 
 
