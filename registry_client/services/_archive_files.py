@@ -36,6 +36,7 @@ from ..errors import (
     ArchiveError,
     DigestMismatchError,
     LayoutNotFoundError,
+    RegistryResponseError,
 )
 from ..layout import OCILayout
 from ..reference import is_valid_digest, one_named, path_and_tag
@@ -53,7 +54,15 @@ _BLOB_MEMBER = re.compile(r"^blobs/([a-z0-9]+)/([a-f0-9]+)$")
 
 
 def config_diff_ids(config: bytes, what: str) -> list[str]:
-    doc = _light.json_object(config, what)
+    """The config's ``rootfs.diff_ids``.
+
+    Raises:
+        ArchiveError: the config is not a JSON object, or lists no valid diff_ids.
+    """
+    try:
+        doc = _light.json_object(config, what)
+    except RegistryResponseError as exc:  # (a file of the archive, not an answer)
+        raise ArchiveError(exc.message) from None
     rootfs = doc.get("rootfs")
     ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
     if not isinstance(ids, list) or not all(is_valid_digest(i) for i in ids):

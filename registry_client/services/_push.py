@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .._flow import Flow, Gather, Offload
-from ..errors import LayoutError
+from ..errors import LayoutError, RegistryResponseError
 from ..layout import OCILayout
 from ..models import Descriptor, Image, RawManifest, manifest_media_type
 from ._light import distinct_largest_first
@@ -19,6 +21,16 @@ from .blobs import BlobFlows
 
 if TYPE_CHECKING:  # annotations only: progress events load with a callback
     from ..progress import ProgressCallback
+
+
+@contextmanager
+def _of_the_layout(layout: OCILayout) -> Iterator[None]:
+    """The light parser's errors say the registry answered a malformed document: for a
+    file of the layout they are LayoutErrors naming it (nothing was sent yet)."""
+    try:
+        yield
+    except RegistryResponseError as exc:
+        raise LayoutError(f"{layout.root}: {exc.message}") from None
 
 
 def _local_manifest(layout: OCILayout, desc: dict[str, Any], limit: int) -> RawManifest:
@@ -103,20 +115,25 @@ class Pusher(ImageWorker):
             raw: RawManifest = yield Offload(partial(_local_manifest, layout, desc, limit))
             return raw
 
-        raw = yield from local((yield Offload(partial(layout.find, tag,
-                                                      repository=self._repository))))
-        is_index, top, children = yield from manifest_tree(
-            raw, lambda d: local({"digest": d.digest, "mediaType": d.media_type,
-                                  "size": d.size}), workers=1)
+        with _of_the_layout(layout):
+            raw = yield from local((yield Offload(partial(layout.find, tag,
+                                                          repository=self._repository))))
+            is_index, top, children = yield from manifest_tree(
+                raw, lambda d: local({"digest": d.digest, "mediaType": d.media_type,
+                                      "size": d.size}), workers=1)
         wanted = [b for _, descs in children for b in descs]
 
-        def check() -> None:
+        def check() -> bytes | None:
             for d in wanted:
                 # Before anything is sent: a layout missing a blob, or whose blob file leads
                 # out of it (a symlink to a file elsewhere), or has another size, pushes nothing.
                 layout.open_blob(d.digest, d.size).close()
+            return None if is_index else layout.read_blob(top[0].digest, limit)
 
-        yield Offload(check)
+        config_data = yield Offload(check)
+        with _of_the_layout(layout):  # (a malformed config, too, before anything is sent)
+            image = light_image(raw, is_index, top, config_data, domain=self._endpoint.domain,
+                                repository=self._repository, tag=tag)
         yield Gather([partial(send_layout_blob, self._blobs, layout, d, progress)
                       for d in distinct_largest_first(wanted)],
                      self._max_workers, transfer=True)
@@ -124,7 +141,4 @@ class Pusher(ImageWorker):
             for child, _ in children:
                 yield from self._manifests.put(child.digest, child)
         yield from self._manifests.put(tag, raw)
-        config_data = None if is_index else (
-            yield Offload(partial(layout.read_blob, top[0].digest, limit)))
-        return light_image(raw, is_index, top, config_data, domain=self._endpoint.domain,
-                           repository=self._repository, tag=tag)
+        return image

@@ -307,3 +307,15 @@ def test_a_member_larger_than_the_file_is_an_archive_error(tmp_path: Path) -> No
                  partial(oci_archive_to_layout, archive, tmp_path, LIMIT)):
         with pytest.raises(ArchiveError, match=r"huge\.tar"):
             read()
+
+
+def test_a_docker_archive_whose_config_is_not_json_is_an_archive_error(tmp_path: Path) -> None:
+    """The config of a local tar that is not JSON was a RegistryResponseError ("the
+    registry answered ..."), not the ArchiveError (a ValueError) a push promises."""
+    source = tmp_path / "bad.tar"
+    source.write_bytes(tar_bytes({"c.json": b"not json", "l.tar": LAYERS[0],
+                                  "manifest.json": json.dumps([{
+                                      "Config": "c.json", "RepoTags": ["m:1"],
+                                      "Layers": ["l.tar"]}]).encode()}))
+    with pytest.raises(ArchiveError, match=r"bad.tar: c.json: malformed JSON"):
+        docker_archive_to_layout(source, tmp_path / "work", "1", LIMIT)

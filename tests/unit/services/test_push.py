@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests_mock
 
-from registry_client import Registry
+from registry_client import LayoutError, Registry
 from registry_client._flow import Call, Effect, Offload
 from registry_client.layout import OCILayout
 from registry_client.services._upload_source import CheckedFile
@@ -92,12 +92,12 @@ def test_a_blob_takes_one_file_hop_once_it_is_known_missing_and_none_after(
     seen = _labels(performed)
     # the layout read (what it is, the entry, the manifest, every blob file checked); then
     # per blob, largest first: the HEAD that finds it missing, one hop that opens the file
-    # (and reads a small one into memory), the upload's requests; then the manifest, and
-    # the config read back for the returned image
+    # (and reads a small one into memory), the upload's requests; then the manifest (the
+    # config for the returned image is read with the check of the blob files, first)
     start = ["file", "file", "file", "file"]
     layer = ["HEAD", "file", "POST", "PATCH", "PUT"]
     config = ["HEAD", "file", "POST", "PUT"]
-    assert seen == [*start, *layer, *config, "PUT manifest", "file"], seen
+    assert seen == [*start, *layer, *config, "PUT manifest"], seen
     assert adapter.called
 
 
@@ -110,7 +110,7 @@ def test_a_blob_the_registry_has_is_not_opened(
     reg.max_workers = 1
     reg.repository("app").images.push(layout, "1.0")
     seen = _labels(performed)
-    assert seen == ["file", "file", "file", "file", "HEAD", "HEAD", "PUT manifest", "file"], seen
+    assert seen == ["file", "file", "file", "file", "HEAD", "HEAD", "PUT manifest"], seen
 
 
 def test_a_manifest_of_another_size_than_its_index_entry_pushes_nothing(
@@ -131,3 +131,34 @@ def test_a_manifest_of_another_size_than_its_index_entry_pushes_nothing(
     with pytest.raises(LayoutError, match="size"):
         reg.repository("app").images.push(tmp_path / "layout", "1.0")
     assert adapter.request_history == []
+
+
+@pytest.mark.parametrize("broken", ["manifest", "config"])
+def test_a_layout_whose_json_is_malformed_is_a_layout_error_and_sends_nothing(
+    tmp_path: Path, mocked_registry: Callable[..., Env], broken: str,
+) -> None:
+    """A layout's (or an oci-archive's) manifest or config that is not a JSON object was
+    a RegistryResponseError -- "the registry answered ..." -- not the LayoutError (a
+    ValueError) the push promises for a malformed layout, and it did not name the file;
+    a malformed config was found only after the manifest was pushed."""
+    reg, adapter = mocked_registry(retries=0)
+    adapter.register_uri("HEAD", requests_mock.ANY, status_code=404)
+    lay = OCILayout(tmp_path / "layout")
+    lay.init()
+    manifest, config = IMAGE.manifest, IMAGE.blobs[IMAGE.config_digest]
+    if broken == "manifest":
+        manifest = b"[]"
+    else:
+        config = b"not json"
+        manifest = manifest.replace(IMAGE.config_digest.encode(),
+                                    sha256_digest(config).encode()).replace(
+            b'"size": %d' % len(IMAGE.blobs[IMAGE.config_digest]),
+            b'"size": %d' % len(config))
+    blobs = {**IMAGE.blobs, sha256_digest(config): config, sha256_digest(manifest): manifest}
+    for digest, data in blobs.items():
+        lay.write_blob(digest, data)
+    lay.add_manifest({"mediaType": IMAGE.media_type, "digest": sha256_digest(manifest),
+                      "size": len(manifest)}, "1.0")
+    with pytest.raises(LayoutError, match=rf"^{tmp_path / 'layout'}: .*JSON"):
+        reg.repository("app").images.push(tmp_path / "layout", "1.0")
+    assert [r.method for r in adapter.request_history if r.method != "HEAD"] == []
