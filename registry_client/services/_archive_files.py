@@ -14,6 +14,7 @@ a temp file, never whole in memory.
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import json
@@ -27,7 +28,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, Protocol
 
 from .. import mediatypes
 from .._json import loads
@@ -299,8 +300,9 @@ def _docker_layer(
     tmp = work / f".layer.{want.split(':', 1)[1]}"
     reader = LayerReader("", None)
     with _extract(tar, members, member, what) as src:
-        head = src.read(len(ZSTD_MAGIC))
-        checked = _Checked(src, reader, head)
+        layer = _unpacked(src, f"{what}: layer {name}")
+        head = layer.read(len(ZSTD_MAGIC))
+        checked = _Checked(layer, reader, head)
         if head.startswith(GZIP_MAGIC):  # a gzip layer is kept as it is
             h = hashlib.sha256()
             with open(tmp, "wb") as out:
@@ -329,10 +331,43 @@ def _docker_layer(
     return digest, size
 
 
+_XZ_MAGIC = b"\xfd7zXZ\x00"
+_BZIP2_MAGIC = b"BZh"
+
+
+class _Reads(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+def _unpacked(src: IO[bytes], what: str) -> _Reads:
+    """The layer ``src``, its tar decompressed when it is xz or bzip2 -- which ``docker
+    load`` and skopeo read, and a Docker manifest cannot type: such a layer is stored as
+    gzip, as a plain tar is. A broken stream is an ArchiveError naming ``what``."""
+    magic = src.peek(len(_XZ_MAGIC))[:len(_XZ_MAGIC)]  # type: ignore[attr-defined]
+    if magic.startswith(_XZ_MAGIC):
+        return _Unpacking(lzma.LZMAFile(src), what, "xz")
+    if magic.startswith(_BZIP2_MAGIC):
+        return _Unpacking(bz2.BZ2File(src), what, "bzip2")
+    return src
+
+
+class _Unpacking:
+    """Reads a decompressing file; its errors (a broken or cut stream) are ArchiveErrors."""
+
+    def __init__(self, f: IO[bytes], what: str, kind: str) -> None:
+        self._f, self._what, self._kind = f, what, kind
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._f.read(n)
+        except (lzma.LZMAError, OSError, EOFError) as exc:
+            raise ArchiveError(f"{self._what}: a broken {self._kind} stream ({exc})") from None
+
+
 class _Checked:
     """Reads a layer (``head``, then ``source``), handing every byte to ``reader`` too."""
 
-    def __init__(self, source: IO[bytes], reader: LayerReader, head: bytes) -> None:
+    def __init__(self, source: _Reads, reader: LayerReader, head: bytes) -> None:
         self._source = source
         self._reader = reader
         self._head = head

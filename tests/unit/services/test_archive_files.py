@@ -3,10 +3,12 @@ layout (reproducibly), the refusals; artifact file titles; index platform object
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import io
 import json
+import lzma
 import tarfile
 from functools import partial
 from pathlib import Path
@@ -87,6 +89,26 @@ def test_gzip_layers_of_a_docker_archive_are_kept_as_they_are(tmp_path: Path) ->
     docker_archive_to_layout(archive, tmp_path, "1.0", LIMIT)
     doc = json.loads(OCILayout(tmp_path).read_blob(OCILayout(tmp_path).find("1.0")["digest"]))
     assert [layer["digest"] for layer in doc["layers"]] == [sha(b) for b in stored]
+
+
+def test_xz_and_bzip2_layers_of_a_docker_archive_are_stored_as_gzip(tmp_path: Path) -> None:
+    """``docker load`` and skopeo read xz and bzip2 layers; a push refused them with "tar
+    stream ends in the middle of member 0". A Docker manifest types gzip only: they are
+    stored as gzip of their tar, its diff_id checked, the same blob as a plain tar's."""
+    plain = tmp_path / "plain.tar"
+    docker_archive(plain, LAYERS)
+    docker_archive_to_layout(plain, tmp_path / "plain", "1.0", LIMIT)
+    want = OCILayout(tmp_path / "plain").find("1.0")["digest"]
+    archive = tmp_path / "app.tar"
+    docker_archive(archive, LAYERS, stored=[lzma.compress(LAYERS[0]), bz2.compress(LAYERS[1])])
+    docker_archive_to_layout(archive, tmp_path / "work", "1.0", LIMIT)
+    assert OCILayout(tmp_path / "work").find("1.0")["digest"] == want
+    docker_archive(archive, LAYERS, stored=[lzma.compress(LAYERS[0])[:-30], LAYERS[1]])
+    with pytest.raises(ArchiveError, match=r"app.tar: layer l0.tar: a broken xz stream"):
+        docker_archive_to_layout(archive, tmp_path / "cut", "1.0", LIMIT)
+    docker_archive(archive, LAYERS, stored=[LAYERS[0], b"BZh9" + b"x" * 100])
+    with pytest.raises(ArchiveError, match=r"layer l1.tar: a broken bzip2 stream"):
+        docker_archive_to_layout(archive, tmp_path / "bad", "1.0", LIMIT)
 
 
 def test_a_layer_that_is_not_its_diff_id_is_refused(tmp_path: Path) -> None:
