@@ -648,7 +648,8 @@ class LinearPool(httpcore.AsyncConnectionPool):
                 connections.remove(connection)
             elif connection.has_expired() or (
                     id(connection) not in held and connection.is_idle()
-                    and len(connections) > self._max_keepalive_connections):
+                    and (len(connections) > self._max_keepalive_connections
+                         or _overfed(connection))):
                 connections.remove(connection)
                 closing.append(connection)
         for pool_request in [r for r in self._requests if r.is_queued()]:
@@ -674,6 +675,16 @@ class LinearPool(httpcore.AsyncConnectionPool):
         # httpcore's own would still set up a cancellation shield (an anyio scope)
         if closing:
             await super()._close_connections(closing)
+
+
+def _overfed(connection: httpcore.AsyncConnectionInterface) -> bool:
+    """Whether an idle HTTP/1.1 connection's parser holds bytes past the last answer: the
+    server sent more than the answer's length, and the next request would read them as
+    its own answer (httpcore reuses such a connection; urllib3 does not). What the
+    reader holds beyond h11 makes the connection expired already (``is_readable``)."""
+    state = getattr(getattr(connection, "_connection", None), "_h11_state", None)
+    trailing = getattr(state, "trailing_data", None)
+    return isinstance(trailing, tuple) and bool(trailing and trailing[0])
 
 
 def quicken(lock: object) -> bool:

@@ -184,6 +184,32 @@ async def test_answers_read_by_h11_keep_the_connection_for_the_next(
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("extra", [_head(7) + b"SMUGGLE", b"junk that is not HTTP"],
+                         ids=["an-answer", "junk"])
+async def test_bytes_past_an_answer_s_length_are_never_the_next_request_s_answer(
+    server: Callable[[Script], int], sender_for: Callable[..., _Sender], extra: bytes,
+) -> None:
+    """A server that sent more than an answer's Content-Length left the rest in h11's
+    buffer on the kept-alive connection: the next request read it as its own answer
+    (another manifest, served as the one asked for) or failed on it. Plain httpx does
+    the same; urllib3 drops such a connection, and so does the pool now."""
+    def handle(conn: socket.socket) -> None:
+        _read_request(conn)
+        conn.sendall(_head(2) + b"{}" + extra)  # one write: all of it arrives at once
+        _read_request(conn)
+        conn.sendall(_head(2) + b"{}")
+
+    sender = sender_for(server(handle))
+    for _ in range(3):
+        resp = await sender.transport.send("GET", f"{sender.base}/v2/app/manifests/v1")
+        body = b""
+        while block := await resp.aread1(MiB):
+            body += block
+        await resp.aclose()
+        assert (resp.status_code, body) == (200, b"{}")
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize("length", [MiB, 8 * MiB], ids=["through-h11", "direct"])
 async def test_a_cut_body_raises_the_typed_error_after_the_sink_had_what_arrived(
     server: Callable[[Script], int], sender_for: Callable[..., _Sender], length: int,
