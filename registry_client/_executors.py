@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from ._calloff import CallOff, current, enter
 from ._journal import Journal
 from ._synctask import SyncTask, TaskResult, run_task
 from .auth import Authenticator
@@ -220,23 +221,49 @@ def runner_for(executor: Executor, registry_for: Callable[[ImageReference], Regi
 
 
 def run_tasks(pool: Executor, runner: TaskRunner, tasks: list[SyncTask],
-               journal: Journal | None) -> dict[str, TaskResult]:
-    """Each task's result by its key, each recorded in ``journal`` as it finishes."""
-    futures: dict[Future[TaskResult], SyncTask] = {pool.submit(runner, t): t for t in tasks}
+              journal: Journal | None) -> dict[str, TaskResult]:
+    """Each task's result by its key, each recorded in ``journal`` as it finishes.
+
+    A Ctrl-C (or any error here) cancels the tasks not yet started and, on a thread
+    pool, calls off the running ones: their blob transfers stop within a block, as the
+    one-pass sync's do (the caller's ``pool.shutdown()`` would otherwise wait for every
+    queued image to be copied).
+    """
+    call_off = CallOff(current()) if isinstance(pool, ThreadPoolExecutor) else None
+    futures: dict[Future[TaskResult], SyncTask] = {
+        (pool.submit(runner, t) if call_off is None
+         else pool.submit(_called_off_by, call_off, runner, t)): t for t in tasks}
     results: dict[str, TaskResult] = {}
-    for future in as_completed(futures):
-        task = futures[future]
-        try:
-            result = future.result()
-        except BrokenExecutor as exc:  # a dead worker broke the pool: it runs nothing more
-            result = TaskResult(task, "failed", error=(
-                "not run, or its result lost: a worker process died (killed, out of "
-                "memory, os._exit), which breaks a process pool for every task not yet "
-                "finished; run the sync again (with a journal, the finished tasks are "
-                f"skipped) [{type(exc).__name__}: {exc}]"))
-        except Exception as exc:  # the executor lost it (e.g. a Dask worker died)
-            result = TaskResult(task, "failed", error=f"{type(exc).__name__}: {exc}")
-        results[task.key] = result
-        if journal is not None:
-            journal.record(result)
+    try:
+        for future in as_completed(futures):
+            task = futures[future]
+            try:
+                result = future.result()
+            except BrokenExecutor as exc:  # a dead worker broke the pool: it runs nothing more
+                result = TaskResult(task, "failed", error=(
+                    "not run, or its result lost: a worker process died (killed, out of "
+                    "memory, os._exit), which breaks a process pool for every task not yet "
+                    "finished; run the sync again (with a journal, the finished tasks are "
+                    f"skipped) [{type(exc).__name__}: {exc}]"))
+            except Exception as exc:  # the executor lost it (e.g. a Dask worker died)
+                result = TaskResult(task, "failed", error=f"{type(exc).__name__}: {exc}")
+            results[task.key] = result
+            if journal is not None:
+                journal.record(result)
+    except BaseException as exc:
+        for future in futures:
+            future.cancel()
+        if call_off is not None:
+            call_off.interrupted = isinstance(exc, KeyboardInterrupt)
+            call_off.set()
+        raise
     return results
+
+
+def _called_off_by(call_off: CallOff, runner: TaskRunner, task: SyncTask) -> TaskResult:
+    """``runner(task)`` on a pool thread whose transfers ``call_off`` stops."""
+    enter(call_off)
+    try:
+        return runner(task)
+    finally:
+        enter(None)

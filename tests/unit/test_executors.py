@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
 
-from registry_client import AuthenticationError, BasicAuthenticator, parse_image_name
+from registry_client import AuthenticationError, BasicAuthenticator, _calloff, parse_image_name
 from registry_client._executors import RegistryFactory, is_dask, registry_slots, run_tasks
 from registry_client._synctask import SyncTask, TaskResult
 from registry_client.sync import register_credential_source
@@ -101,3 +101,44 @@ def test_a_broken_process_pool_fails_the_rest_with_a_clear_message() -> None:
     for r in failed:
         assert "a worker process died" in (r.error or "")
         assert "run the sync again" in (r.error or "")
+
+
+class _Interrupting:
+    """A journal where Ctrl-C arrives while the first result is recorded."""
+
+    def record(self, result: TaskResult) -> None:
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_calls_off_the_running_tasks_and_starts_no_queued_one() -> None:
+    """sync(journal=...) (or shard=, max_per_registry=) on its own thread pool: a Ctrl-C
+    waited until every queued image was copied and tagged (pool.shutdown() runs them
+    all), a second one did not help; the one-pass sync stops within a block."""
+    started: list[str] = []
+    stopped: list[str] = []
+
+    def runner(task: SyncTask) -> TaskResult:
+        started.append(task.target)
+        if task.target.endswith("t0"):
+            return TaskResult(task, "copied")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # a copy: its blob loop asks each block
+            try:
+                _calloff.check_cancelled()
+            except _calloff.Interrupted:
+                stopped.append(task.target)
+                raise
+            time.sleep(0.01)
+        return TaskResult(task, "copied")
+
+    tasks = [SyncTask(f"s.example/a:t{n}@sha256:{'ab' * 32}", f"d.example/a:t{n}")
+             for n in range(6)]
+    began = time.monotonic()
+    with ThreadPoolExecutor(2) as pool:
+        with pytest.raises(KeyboardInterrupt):
+            run_tasks(pool, runner, tasks, _Interrupting())  # type: ignore[arg-type]
+    assert time.monotonic() - began < 5
+    # (the worker done with t0 may have taken t2 before the Ctrl-C)
+    assert {"d.example/a:t0", "d.example/a:t1"} <= set(started) <= {
+        "d.example/a:t0", "d.example/a:t1", "d.example/a:t2"}
+    assert sorted(stopped) == sorted(set(started) - {"d.example/a:t0"})
