@@ -98,8 +98,9 @@ class _Reader(asyncio.BufferedProtocol):
 
     # -- asyncio's side ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # (no isinstance check: uvloop's transports do all an asyncio.Transport does
+        # without being one)
+        self.transport = typing.cast(asyncio.Transport, transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return memoryview(self.buffer)[self.filled:]
@@ -408,7 +409,7 @@ class BlockStream(httpcore.AsyncNetworkStream):
         except (OSError, ssl.SSLError) as exc:  # SSLError is an OSError; said for the reader
             self._transport.close()
             raise httpcore.ConnectError(exc) from exc
-        assert isinstance(tls, asyncio.Transport)
+        tls = typing.cast(asyncio.Transport, tls)  # (uvloop's: see _Reader.connection_made)
         self._reader.transport = tls
         return BlockStream(tls, self._reader, self._read_size)
 
@@ -587,7 +588,6 @@ class BlockBackend(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectTimeout(exc) from exc
         except OSError as exc:
             raise httpcore.ConnectError(exc) from exc
-        assert isinstance(transport, asyncio.Transport)
         return BlockStream(transport, reader, self.read_size)
 
     async def connect_unix_socket(

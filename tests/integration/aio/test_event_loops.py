@@ -7,6 +7,7 @@ import asyncio
 import gc
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,3 +42,35 @@ def test_one_registry_serves_two_consecutive_event_loops(
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
     # the token of the first loop is still good: the second loop asked for none
     assert token_server.count == 1
+
+
+def test_uvloop_runs_pull_push_and_gathered_gets(
+    token_registry: LocalRegistry, aclient_for: Callable[..., Any], unique_repository: str,
+    tmp_path: Path,
+) -> None:
+    """uvloop -- the loop uvicorn runs on when it is installed -- has transports that are
+    no asyncio.Transport subclasses: every connection failed an assert (a bare
+    AssertionError, and an unclosed transport)."""
+    uvloop = pytest.importorskip("uvloop")
+    image = seed_image(token_registry, unique_repository, "1", layers=(5 << 20, 1000))
+    areg = aclient_for(token_registry)
+
+    async def work() -> tuple[str, list[str], str]:
+        repo = areg.repository(unique_repository)
+        pulled = await repo.images.pull("1", tmp_path / "layout")
+        pushed = await areg.repository(f"{unique_repository}-again").images.push(
+            tmp_path / "layout", "2")
+        digests = await asyncio.gather(*(repo.manifests.get_raw("1") for _ in range(20)))
+        await areg.aclose()
+        return pulled.digest, sorted({d.digest for d in digests}), pushed.digest
+
+    loop = uvloop.new_event_loop()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            assert loop.run_until_complete(work()) == (image.digest, [image.digest],
+                                                       image.digest)
+    finally:
+        loop.close()
+    gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
