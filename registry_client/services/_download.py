@@ -8,7 +8,6 @@ import functools
 import hashlib
 import os
 import stat
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from .._calloff import Cancelled, Interrupted
 from .._digest import new_hasher
 from .._events import advanced, finished, skipped, started
-from .._flow import Flow, Offload
+from .._flow import Flow, Offload, Sleep
 from .._locks import locked_file
 from .._log import log
 from .._reader import CHUNK
@@ -105,8 +104,10 @@ class Downloader:
         while taken is None:
             # Another download of it holds the lock. Waiting in flock would hold a
             # worker thread all along: six asyncio pulls into one layout would take
-            # every thread of the loop's pool, the holder's file work among them.
-            yield Offload(functools.partial(time.sleep, LOCK_POLL))
+            # every thread of the loop's pool, the holder's file work among them. A
+            # Sleep stops when the transfer is called off (Ctrl-C, a task cancelled):
+            # the holder may be a process stopped for good
+            yield Sleep(LOCK_POLL)
             taken = yield Offload(functools.partial(_try_lock, real, partial, digest))
         lock, out, kept, hasher, held = taken
         try:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests_mock
 
-from registry_client import Registry
+from registry_client import Registry, _calloff
 from registry_client._locks import locked_file
 from registry_client.services import _download
 from registry_client.services._download import _destination, _naming
@@ -101,3 +101,36 @@ def test_a_download_waits_while_another_holds_the_lock_then_keeps_what_it_put_in
     assert done == [dest] and dest.read_bytes() == data
     assert not (tmp_path / "blob.partial").exists()
     assert not [r for r in adapter.request_history if "/blobs/" in r.path]
+
+
+def test_a_download_waiting_for_another_s_lock_stops_when_called_off(
+    mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]], tmp_path: Path,
+) -> None:
+    """A pull into a layout another process is pulling into (stopped by Ctrl-Z, say)
+    waits for that one's .partial locks; a Ctrl-C set the pull's call-off flag, but the
+    workers slept on, polling the lock: the pull could not be interrupted at all."""
+    reg, adapter = mocked_registry(retries=0)
+    call_off = _calloff.CallOff()
+    call_off.interrupted = True
+    outcome: list[BaseException] = []
+
+    def worker() -> None:  # a pull's transfer worker
+        _calloff.enter(call_off)
+        try:
+            reg.repository("app").blobs.download(DIGEST, tmp_path / "blob")
+        except BaseException as exc:
+            outcome.append(exc)
+        finally:
+            _calloff.enter(None)
+
+    with locked_file(tmp_path / "blob.partial"):
+        thread = threading.Thread(target=worker)
+        thread.start()
+        time.sleep(5 * _download.LOCK_POLL)
+        assert thread.is_alive()  # waiting for the lock
+        call_off.set()  # Ctrl-C
+        thread.join(2)
+        stopped = not thread.is_alive()
+    thread.join(10)
+    assert stopped and [type(e) for e in outcome] == [_calloff.Interrupted]
+    assert adapter.request_history == []
