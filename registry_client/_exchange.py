@@ -88,17 +88,15 @@ have acted?) is decided here from ``kind``, never by a shell.
 from __future__ import annotations
 
 import io
-import threading
 import urllib.parse
-from collections.abc import Callable, Generator, Hashable, Mapping
+from collections.abc import Generator, Mapping
 from http import HTTPStatus
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 import requests
 
 from ._auth_protocol import copy_for_resend, held_secrets, set_scopes
-from ._flow import Endpoint, Sleep, back_off
-from ._forksafe import renew_after_fork
+from ._flow import Endpoint, Exclusive, LockTable, Sleep, back_off
 from ._http import ERROR_BODY_LIMIT, retry_after, status_error
 from ._log import log
 from ._redact import redact_url
@@ -141,7 +139,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-L = TypeVar("L")
 
 Timeout = float | tuple[float, float]
 
@@ -278,41 +275,6 @@ class Discard(NamedTuple):
     """Drain a small unwanted body and release the connection; result: None."""
 
     answer: Any
-
-
-class Exclusive(NamedTuple):
-    """Run ``flow`` holding the lock of ``key`` in ``locks``; result: the flow's."""
-
-    locks: LockTable
-    key: Hashable
-    flow: Generator[Any, Any, Any]
-
-
-class LockTable:
-    """Locks by key, made on first use, one kind of lock per shell.
-
-    ``lock(key, threading.Lock)`` is the blocking shell's lock of ``key``,
-    ``lock(key, asyncio.Lock)`` the asyncio shell's: an object serving both flavours
-    keeps both, each excluding the tasks or threads of its own flavour.
-    """
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[tuple[Callable[[], Any], Hashable], Any] = {}
-        renew_after_fork(self)
-
-    def renew_locks(self) -> None:
-        """In a child just forked: no lock is held, none of the parent's is kept."""
-        self._guard = threading.Lock()
-        self._locks = {}
-
-    def lock(self, key: Hashable, factory: Callable[[], L]) -> L:
-        """The lock of ``key`` of the kind ``factory`` makes (made on first use)."""
-        with self._guard:
-            found: L | None = self._locks.get((factory, key))
-            if found is None:
-                found = self._locks[(factory, key)] = factory()
-            return found
 
 
 Step = Transmit | TokenCall | TokenAttempt | ReadBody | Discard | Sleep | Exclusive

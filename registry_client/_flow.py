@@ -3,7 +3,8 @@
 A *flow* is a generator that does no I/O itself. It yields *effects* -- what it
 needs from the outside world: an API request sent (:class:`Call`), a streamed body
 read (:class:`Drain`), blocking file work done (:class:`Offload`), other flows run
-side by side (:class:`Gather`), a wait before a retry (:class:`Sleep`) -- and gets
+side by side (:class:`Gather`), a wait before a retry (:class:`Sleep`), a sub-flow run
+holding a lock (:class:`Exclusive`) -- and gets
 each effect's result sent back (or its exception thrown in). Every protocol decision
 (which request, what an answer means, when to resume, what to verify) lives in the
 flow; a *shell* only performs effects. The blocking shell (``services._shell``) runs
@@ -19,9 +20,11 @@ Flows compose with ``yield from``: ``raw = yield from manifests.get_raw("1.0")``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+import threading
+from collections.abc import Callable, Generator, Hashable, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar
 
+from ._forksafe import renew_after_fork
 from ._log import log
 from ._request import Request
 from ._response import Response
@@ -32,8 +35,10 @@ __all__ = [
     "Drain",
     "Effect",
     "Endpoint",
+    "Exclusive",
     "Flow",
     "Gather",
+    "LockTable",
     "Offload",
     "Performer",
     "Sleep",
@@ -42,6 +47,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+L = TypeVar("L")
 
 
 class Call(NamedTuple):
@@ -118,6 +124,47 @@ class Sleep(NamedTuple):
     seconds: float
 
 
+class Exclusive(NamedTuple):
+    """Run ``flow`` holding the lock of ``key`` in ``locks``; result: the flow's.
+
+    One flow of a key at a time, among the threads (blocking shell) or the tasks
+    (asyncio shell) of this process: a read-modify-write of a registry's document (a
+    referrers tag) by the workers of one copy, or the first request to a registry.
+    The requests' exchange flows use it too (``_exchange``)."""
+
+    locks: LockTable
+    key: Hashable
+    flow: Generator[Any, Any, Any]
+
+
+class LockTable:
+    """Locks by key, made on first use, one kind of lock per shell.
+
+    ``lock(key, threading.Lock)`` is the blocking shell's lock of ``key``,
+    ``lock(key, asyncio.Lock)`` the asyncio shell's: an object serving both flavours
+    keeps both, each excluding the tasks or threads of its own flavour.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[Callable[[], Any], Hashable], Any] = {}
+        renew_after_fork(self)
+
+    def renew_locks(self) -> None:
+        """In a child just forked: no lock is held, none of the parent's is kept."""
+        self._guard = threading.Lock()
+        self._locks = {}
+
+    def lock(self, key: Hashable, factory: Callable[[], L]) -> L:
+        """The lock of ``key`` of the kind ``factory`` makes (made on first use)."""
+        with self._guard:
+            found: L | None = self._locks.get((factory, key))
+            if found is None:
+                found = self._locks[(factory, key)] = factory()
+            return found
+
+
+
 def back_off(policy: RetryPolicy, attempt: int, wait: float | None, *,
              pause: Callable[[float], None] | None = None) -> Generator[Sleep, Any, None]:
     """Wait before retry number ``attempt + 1`` as ``policy`` says: ``wait`` (a
@@ -133,7 +180,7 @@ def back_off(policy: RetryPolicy, attempt: int, wait: float | None, *,
     yield Sleep(delay)
 
 
-Effect = Call | Drain | Offload | Gather | Sleep
+Effect = Call | Drain | Offload | Gather | Sleep | Exclusive
 """What a flow may yield."""
 
 Flow = Generator[Effect, Any, T]
@@ -152,6 +199,7 @@ class Endpoint(Protocol):
     capabilities: dict[str, bool]
     policy: RetryPolicy
     chunk_policy: RetryPolicy
+    locks: LockTable  # (see Exclusive)
 
     @property
     def retries(self) -> int:

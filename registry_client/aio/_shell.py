@@ -21,7 +21,7 @@ import httpx
 
 from .. import _threads
 from .._calloff import Cancelled
-from .._flow import Call, Drain, Effect, Gather, Offload, Sleep
+from .._flow import Call, Drain, Effect, Exclusive, Gather, Offload, Sleep
 from .._http import BodyReading
 from .._request import Request
 from .._response import Response
@@ -192,6 +192,11 @@ class AsyncShell:
             return None
         if isinstance(effect, Gather):
             return await self._gather(effect)
+        if isinstance(effect, Exclusive):
+            # (a lock per loop: one AsyncRegistry may serve one loop after another)
+            key = (asyncio.get_running_loop(), effect.key)
+            async with effect.locks.lock(key, asyncio.Lock):
+                return await arun(effect.flow, self)
         raise TypeError(f"not an effect: {effect!r}")
 
     def _sender(self, effect: Call) -> AsyncSender:

@@ -16,9 +16,11 @@ distribution spec asks of clients: a manifest with a ``subject`` put where the
 registry answers no ``OCI-Subject`` header is added to it (:meth:`ReferrerFlows.after_put`:
 attach, copy, push and ``manifests.put`` alike), and a manifest deleted is taken out
 of it (:meth:`ReferrerFlows.after_delete`). Updates of a fallback index are
-read-modify-write without a lock:
-when two clients attach to the same subject at once, the last writer wins and
-the other entry is lost from the index (the artifact itself stays pushed).
+read-modify-write: the threads or tasks of one process take turns (an
+:class:`~registry_client._flow.Exclusive` per repository and subject: the copies
+of one ``copy_all_tags`` or ``sync`` lost each other's entries), but when two
+clients attach to the same subject at once, the last writer wins and the other
+entry is lost from the index (the artifact itself stays pushed).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import attrs
 
 from .. import mediatypes, models
 from .._digest import compute_digest
-from .._flow import Endpoint, Flow
+from .._flow import Endpoint, Exclusive, Flow
 from .._log import log
 from .._pagination import Pager, next_link
 from ..errors import NotFoundError, RegistryError, RegistryResponseError
@@ -230,11 +232,7 @@ class ReferrerFlows(Service):
         try:
             if (yield from self.has_api(subject)):
                 return
-            index = yield from self.fallback_index(subject)
-            if index is None or all(d.digest != raw.digest for d in index.manifests):
-                return
-            yield from self._put_pruned(
-                subject, [d for d in index.manifests if d.digest != raw.digest])
+            yield self._updating(subject, self._drop_from_fallback(subject, raw.digest))
         except RegistryError as exc:
             log.warning("deleted %s, but its entry in the referrers tag %s stays: %s",
                         raw.digest, referrers_tag(subject), exc.message)
@@ -248,13 +246,28 @@ class ReferrerFlows(Service):
         """Add ``entry`` to the referrers tag schema's index of ``subject`` (GET, add, PUT).
 
         An entry with the same digest is not added twice; entries whose manifests are
-        gone are dropped (:meth:`_put_pruned`). Last writer wins: there is no lock
-        between the read and the write.
+        gone are dropped (:meth:`_put_pruned`). The threads or tasks of this process
+        take turns; against another client, the last writer wins.
         """
+        yield self._updating(subject, self._add(subject, entry))
+
+    def _updating(self, subject: str, flow: Flow[None]) -> Exclusive:
+        """``flow``, a read-modify-write of ``subject``'s referrers tag index, run alone
+        among this process's updates of it."""
+        return Exclusive(self._endpoint.locks, ("referrers tag", self.repository, subject),
+                         flow)
+
+    def _add(self, subject: str, entry: Descriptor) -> Flow[None]:
         index = (yield from self.fallback_index(subject)) or models.OCIIndex(manifests=[])
         if any(d.digest == entry.digest for d in index.manifests):
             return
         yield from self._put_pruned(subject, [*index.manifests, entry])
+
+    def _drop_from_fallback(self, subject: str, digest: str) -> Flow[None]:
+        index = yield from self.fallback_index(subject)
+        if index is None or all(d.digest != digest for d in index.manifests):
+            return
+        yield from self._put_pruned(subject, [d for d in index.manifests if d.digest != digest])
 
     def _put_pruned(self, subject: str, entries: list[Descriptor]) -> Flow[None]:
         """Put ``entries`` as ``subject``'s index; when Distribution refuses it for

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from registry_client import NotFoundError, Registry
+from registry_client.sync import copy_all_tags
 from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image
 
 pytestmark = pytest.mark.integration
@@ -356,3 +357,27 @@ def test_a_referrers_tag_that_holds_no_index_means_no_referrers(
     assert repo.manifests.referrers(image.digest) == []
     sig = repo.images.attach("1.0", SIG, [(b"sig", SIG)])
     assert [d.digest for d in repo.manifests.referrers(image.digest)] == [sig.digest]
+
+
+def test_copying_many_referrers_of_one_image_at_once_lists_them_all(
+    anon_registry: LocalRegistry, second_registry: LocalRegistry, unique_repository: str,
+    client_for: ClientFactory,
+) -> None:
+    """copy_all_tags of a repository whose tagged artifacts refer to one image (as oras
+    pushes them to a registry with the referrers API, or one that lost its referrers
+    tag): each copy of an artifact updated the target's referrers tag by a read and a
+    write, four at once, and the writers overwrote each other -- 3 or 4 of 8 listed."""
+    image = seed_image(anon_registry, unique_repository, "1.0")
+    source = client_for(anon_registry).repository(unique_repository)
+    arts = [source.images.attach(image.digest, SIG, [(b"sig %d" % i, SIG)])
+            for i in range(8)]
+    for i, art in enumerate(arts):
+        source.manifests.put(f"sig-{i}", source.manifests.get_raw(art.digest))
+    index = source.manifests.head(fallback_tag(image.digest)).digest
+    answer = requests.delete(f"{anon_registry.url}/v2/{unique_repository}/manifests/{index}",
+                             timeout=10)
+    assert answer.status_code == 202  # the source has no referrers tag any more
+    target = client_for(second_registry).repository(unique_repository)
+    copy_all_tags(source, target, max_workers=4)
+    assert sorted(d.digest for d in target.manifests.referrers(image.digest)) == sorted(
+        a.digest for a in arts)
