@@ -500,7 +500,12 @@ async def _relayed(relay: Relay, length: int | None) -> AsyncIterator[bytes]:
     on its way. A long one goes from socket to socket on a worker thread when both
     connections allow it (:func:`_thread_sent`)."""
     target = _thread_writer(length)
-    source = None if target is None else await relay.response.thread_reader()
+    try:
+        source = None if target is None else await relay.response.thread_reader()
+    except BaseException:  # (a cancel): the duplicate socket is not left to the GC
+        if target is not None:
+            target.writer.close()
+        raise
     if target is not None and source is not None:
         def read(at_most: int, stop: threading.Event) -> bytes:
             block: bytes = source.read1(min(relay.block_size, at_most), stop)

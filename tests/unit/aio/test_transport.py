@@ -25,6 +25,7 @@ from registry_client._request import Relay
 from registry_client._response import Response
 from registry_client._transport import Transport, tls_reason
 from registry_client.aio import AsyncRegistry
+from registry_client.aio import _transport as transport_module
 from registry_client.aio._network import Stopped
 from registry_client.aio._transport import (
     AsyncTransport,
@@ -650,3 +651,29 @@ def test_a_thread_read_stopped_midway_returns_the_bytes_it_has_first() -> None:
     assert thread_body.readinto(view, stop) == 100 and bytes(view[:100]) == b"x" * 100
     with pytest.raises(Stopped):
         thread_body.readinto(view, stop)
+
+
+@pytest.mark.anyio
+async def test_a_relay_cancelled_before_its_source_is_handed_over_closes_its_writer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A copy between registries cancelled while the source answer was being handed to
+    the worker thread left the duplicate of the upload socket open until the garbage
+    collector found it (a ResourceWarning, a descriptor held meanwhile)."""
+    closed: list[bool] = []
+
+    class Writer:
+        def close(self) -> None:
+            closed.append(True)
+
+    class Source:
+        async def thread_reader(self) -> Any:
+            raise asyncio.CancelledError
+
+    monkeypatch.setattr(transport_module, "_thread_writer",
+                        lambda length: transport_module._Target(None, Writer(), length))
+    relay = Relay(Source(), lambda block: None)  # type: ignore[arg-type]
+    with pytest.raises(asyncio.CancelledError):
+        async for _ in transport_module._relayed(relay, 8 << 20):
+            pass  # pragma: no cover - nothing is sent
+    assert closed
