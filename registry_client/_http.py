@@ -11,7 +11,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -45,6 +45,24 @@ ERROR_BODY_LIMIT = 64 * 1024
 def is_digits(value: str) -> bool:
     """True for a non-empty string of ASCII digits (``"²".isdigit()`` is True, this is not)."""
     return value.isascii() and value.isdigit()
+
+
+def content_length(headers: Mapping[str, str], *, decoded: bool = True) -> int | None:
+    """An answer's ``Content-Length``; None when it is absent or unusable (differing
+    values, a sign, anything but ASCII digits). Whitespace around it is dropped, and
+    the header sent twice with one value -- ``415, 415``, as clients join repeated
+    headers -- is that value (RFC 9110, 8.6). With ``decoded`` (the default) it is None
+    too for a body sent with a ``Content-Encoding``: it counts the encoded bytes then,
+    not the content's (a compressing proxy in front of a registry)."""
+    value = headers.get("Content-Length")
+    if value is None:
+        return None
+    if decoded and (headers.get("Content-Encoding") or "identity").strip().lower() \
+            != "identity":
+        return None
+    values = {v.strip() for v in value.split(",")}
+    one = values.pop() if len(values) == 1 else ""
+    return int(one) if is_digits(one) else None
 
 
 def same_origin(url: str, other: str) -> bool:
@@ -365,21 +383,16 @@ class CappedBody:
     def __init__(self, resp: Answer, limit: int) -> None:
         self._resp = resp
         self._limit = limit
-        length = resp.headers.get("Content-Length")
-        announced: int | None = None
-        if length is not None:
-            try:
-                announced = int(length)
-            except ValueError:
-                raise RegistryResponseError(
-                    f"invalid Content-Length {length[:40]!r}", url=redact_url(resp.url)
-                ) from None
-            if announced > limit or announced < 0:
-                raise RegistryResponseError(
-                    f"response body of {announced} bytes exceeds the {limit}-byte limit"
-                    if announced > limit else f"invalid Content-Length {announced}",
-                    status_code=resp.status_code, url=redact_url(resp.url),
-                )
+        announced = content_length(resp.headers, decoded=False)
+        if announced is None and "Content-Length" in resp.headers:
+            raise RegistryResponseError(
+                f"invalid Content-Length {resp.headers['Content-Length'][:40]!r}",
+                url=redact_url(resp.url))
+        elif announced is not None and announced > limit:
+            raise RegistryResponseError(
+                f"response body of {announced} bytes exceeds the {limit}-byte limit",
+                status_code=resp.status_code, url=redact_url(resp.url),
+            )
         # With a Content-Encoding the decoded size legitimately differs from the header.
         encoding = (resp.headers.get("Content-Encoding") or "").strip().lower()
         self._exact = announced if encoding in ("", "identity") else None

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from ._digest import new_hasher, overlapped
-from ._http import BodyCutError, is_digits
+from ._http import BodyCutError, content_length
 from ._log import log
 from ._response import Answer
 from .errors import DigestMismatchError, RegistryError, RegistryUnavailableError
@@ -99,9 +99,7 @@ class BlobReceiver:
             if m.group(3) != "*":
                 total = int(m.group(3))
         else:
-            length = resp.headers.get("Content-Length", "")
-            if is_digits(length):
-                total = int(length)
+            total = content_length(resp.headers)
             if offset:
                 # The server ignored Range and sends the whole blob again: skip the
                 # ``offset`` bytes the caller already has (and the hasher already saw).

@@ -26,7 +26,7 @@ import httpx
 import requests
 from requests.utils import select_proxy
 
-from .._http import FailureTypes, connection_failure, exception_chain, of
+from .._http import FailureTypes, connection_failure, content_length, exception_chain, of
 from .._log import log
 from .._redact import redact_url
 from .._request import Body, Relay
@@ -241,12 +241,11 @@ class _DirectBody:
             return None
         if resp.request.method == "HEAD" or resp.status_code not in (200, 206):
             return None
-        length = resp.headers.get("Content-Length", "")
-        if "Transfer-Encoding" in resp.headers or not length.isdigit() \
-                or int(length) < DIRECT_MIN:
+        length = content_length(resp.headers, decoded=False)
+        if "Transfer-Encoding" in resp.headers or length is None or length < DIRECT_MIN:
             return None
         timeout = resp.request.extensions.get("timeout", {}).get("read")
-        return cls(stream, int(length), timeout)
+        return cls(stream, length, timeout)
 
     async def thread_reader(self) -> _ThreadBody | None:
         """The body's blocking reader for a worker thread (see ``BlockStream.thread_reader``),

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._flow import Drain, Flow, back_off
-from .._http import is_digits
+from .._http import content_length
 from .._reader import BlobReceiver, blob_headers
 from .._response import Response
 from ..errors import RegistryResponseError, RegistryUnavailableError
@@ -70,13 +70,13 @@ class BlobFetch(Service):
         """
         resp = yield from self._call(
             "HEAD", f"blobs/{digest}", operation=f"head blob {digest}", retry_if=link_race)
-        length = resp.headers.get("Content-Length", "")
-        if not is_digits(length):
+        length = content_length(resp.headers)
+        if length is None:
             raise RegistryResponseError(
                 f"get blob {digest} ({self.domain}/{self.repository}): the registry gives "
                 "its size neither in the answer nor to a HEAD: a body of unknown length "
                 "is not read")
-        return int(length)
+        return length
 
     def pump(
         self, rx: BlobReceiver, resp: Response, sink: Sink, *, keeps_blocks: bool = True,

@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, BinaryIO
 from .._digest import registry_keyed
 from .._events import skipped
 from .._flow import Endpoint, Flow, Offload
-from .._http import is_digits
+from .._http import content_length
 from .._log import log
 from .._reader import CHUNK, check_ranged_read
 from ..errors import (
@@ -71,13 +71,14 @@ class BlobFlows(Service):
             "HEAD", f"blobs/{digest}", actions=actions, operation=f"head blob {digest}",
             retry_if=link_race,
         )
-        length = resp.headers.get("Content-Length", "")
-        if not is_digits(length):
+        length = content_length(resp.headers)
+        if length is None:
             raise RegistryResponseError(
-                f"head blob {digest}: no usable Content-Length ({length[:40]!r})"
+                f"head blob {digest}: no usable Content-Length "
+                f"({resp.headers.get('Content-Length', '')[:40]!r})"
             )
         media = (resp.headers.get("Content-Type") or OCTET_STREAM).split(";", 1)[0].strip()
-        return Descriptor(media_type=media, digest=digest, size=int(length))
+        return Descriptor(media_type=media, digest=digest, size=length)
 
     def exists(self, digest: str, *, for_push: bool = False) -> Flow[bool]:
         """True when the repository has the blob (one HEAD request)."""

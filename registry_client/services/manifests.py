@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from .. import mediatypes
 from .._digest import compute_digest, registry_keyed
 from .._flow import Flow
-from .._http import is_digits
+from .._http import content_length
 from .._log import log
 from .._response import Response
 from ..errors import DigestMismatchError, RegistryError, RegistryResponseError
@@ -101,7 +101,7 @@ class ManifestFlows(Service):
             headers={"Accept": mediatypes.MANIFEST_ACCEPT}, retry_if=link_race,
         )
         digest = (resp.headers.get("Docker-Content-Digest") or "").strip()
-        length = resp.headers.get("Content-Length", "")
+        length = content_length(resp.headers)  # (None behind a compressing proxy)
         media = specific_type(resp.headers.get("Content-Type"))
         by_digest = is_digest(reference)
         if by_digest and digest and digest != reference \
@@ -109,14 +109,14 @@ class ManifestFlows(Service):
             raise DigestMismatchError(
                 f"manifest {reference}: the registry reported digest {digest[:100]}"
             )
-        if not is_verifiable_digest(digest) or not is_digits(length) or media is None:
+        if not is_verifiable_digest(digest) or length is None or media is None:
             # Some registries omit the digest on HEAD, or send a generic Content-Type
             # (which only the body can settle): fall back to the body.
             raw = yield from self._get_raw(reference, "head manifest")
             return Descriptor(media_type=raw.media_type, digest=raw.digest, size=len(raw.data))
         if by_digest and registry_keyed(reference):
             digest = reference
-        return Descriptor(media_type=media, digest=digest, size=int(length))
+        return Descriptor(media_type=media, digest=digest, size=length)
 
     def referrers(self, digest: str, artifact_type: str | None = None) -> Flow[list[Descriptor]]:
         """The flow of :meth:`ManifestService.referrers`."""

@@ -14,6 +14,7 @@ import requests
 import urllib3
 
 from registry_client._http import (
+    content_length,
     error_list,
     read_capped,
     retry_after,
@@ -59,6 +60,29 @@ def test_read_capped() -> None:
     for bad in ("abc", "-1", "1e3"):
         with pytest.raises(RegistryResponseError):
             read_capped(raw_response(body=b"x", headers={"Content-Length": bad}), 5)
+
+
+@pytest.mark.parametrize(("value", "length"), [
+    ("415", 415), (" 415\t", 415), ("415, 415", 415), ("415,415 ,415", 415), ("0", 0),
+    ("415, 416", None), ("-1", None), ("+415", None), ("4e2", None), ("", None),
+    ("\u00b2", None), (None, None),
+])
+def test_content_length_reads_what_rfc_9110_allows(value: str | None,
+                                                    length: int | None) -> None:
+    """Whitespace around it, and the header sent twice with one value (clients join
+    repeated headers with a comma): the blocking flavour refused both ("no usable
+    Content-Length"), where the asyncio one and requests took them."""
+    headers = {} if value is None else {"Content-Length": value}
+    assert content_length(headers) == length
+    assert content_length({**headers, "Content-Encoding": "gzip"}) is None  # encoded bytes
+    assert content_length({**headers, "Content-Encoding": "gzip"}, decoded=False) == length
+
+
+def test_a_duplicated_content_length_is_read_by_a_capped_read() -> None:
+    assert read_capped(raw_response(body=b"hello", headers={"Content-Length": "5, 5"}),
+                       10) == b"hello"
+    with pytest.raises(RegistryResponseError, match="invalid Content-Length"):
+        read_capped(raw_response(body=b"hello", headers={"Content-Length": "5, 6"}), 10)
 
 
 def test_read_capped_cut_body_is_unavailable() -> None:
