@@ -65,6 +65,12 @@ def content_length(headers: Mapping[str, str], *, decoded: bool = True) -> int |
     return int(one) if is_digits(one) else None
 
 
+def has_no_body(status: int) -> bool:
+    """Whether an answer of ``status`` has no body, whatever its headers say (1xx, 204,
+    304: RFC 9112, 6.3)."""
+    return status < 200 or status in (204, 304)
+
+
 def same_origin(url: str, other: str) -> bool:
     """True when two URLs have the same scheme, host and port (a scheme's default port
     counts as written): where credentials, tokens and a registry's own rules may go.
@@ -384,7 +390,9 @@ class CappedBody:
         self._resp = resp
         self._limit = limit
         announced = content_length(resp.headers, decoded=False)
-        if announced is None and "Content-Length" in resp.headers:
+        if has_no_body(resp.status_code):
+            announced = None  # (whatever it says: there is no body)
+        elif announced is None and "Content-Length" in resp.headers:
             raise RegistryResponseError(
                 f"invalid Content-Length {resp.headers['Content-Length'][:40]!r}",
                 url=redact_url(resp.url))

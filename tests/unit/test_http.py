@@ -78,6 +78,13 @@ def test_content_length_reads_what_rfc_9110_allows(value: str | None,
     assert content_length({**headers, "Content-Encoding": "gzip"}, decoded=False) == length
 
 
+@pytest.mark.parametrize("status", [204, 304])
+def test_an_answer_that_has_no_body_ignores_its_content_length(status: int) -> None:
+    """A 204 with a Content-Length (a DELETE's answer): the registry had deleted the
+    blob, and the call failed "shorter than its Content-Length"."""
+    assert read_capped(raw_response(status, b"", {"Content-Length": "98"}), 100) == b""
+
+
 def test_a_duplicated_content_length_is_read_by_a_capped_read() -> None:
     assert read_capped(raw_response(body=b"hello", headers={"Content-Length": "5, 5"}),
                        10) == b"hello"
