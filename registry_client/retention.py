@@ -329,7 +329,10 @@ class RetentionFlows:
         dated = {t: w for t in tags if (w := created(t)) is not None}
         ranked = sorted(sorted(dated), key=dated.__getitem__, reverse=True)
         ranked += sorted(t for t in tags if t not in dated)
-        newest = {t: i + 1 for i, t in enumerate(ranked[:keep])} if keep is not None else {}
+        # (referrers and cosign tags are kept by a rule of their own: they take none of
+        # the newest N slots, which are the images')
+        images = [t for t in ranked if not is_referrers_tag(t)]
+        newest = {t: i + 1 for i, t in enumerate(images[:keep])} if keep is not None else {}
         semvers = {t: k for t in tags if (k := semver_key(t)) is not None}
         versions = sorted(sorted(semvers), key=semvers.__getitem__, reverse=True)
         top = ({t: i + 1 for i, t in enumerate(versions[:keep_semver])}

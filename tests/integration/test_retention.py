@@ -232,6 +232,27 @@ def test_referrers_tags_and_unknown_ages_are_kept(
     assert cosign.reason.startswith("cosign signature tag")
 
 
+def test_a_cosign_tag_takes_none_of_the_newest_n_slots(
+    anon_registry: LocalRegistry, unique_repository: str, client_for: ClientFactory,
+) -> None:
+    """A cosign attestation with its creation time recorded (cosign attest
+    --record-creation-timestamp) was ranked with the images: it took one of keep=2's
+    newest slots and image "mid" was deleted, though the .att tag is kept by a rule of
+    its own anyway."""
+    for i, (tag, days) in enumerate([("old", 300), ("mid", 200), ("new", 100)]):
+        seed_image(anon_registry, unique_repository, tag, seed=40 + i,
+                   created=NOW - dt.timedelta(days=days))
+    repo = client_for(anon_registry).repository(unique_repository)
+    old = repo.manifests.head("old").digest
+    seed_image(anon_registry, unique_repository, f"{old.replace(':', '-')}.att", seed=50,
+               created=NOW - dt.timedelta(days=1))
+    plan = retention.plan(repo, keep=2, now=NOW)
+    assert [d.tag for d in plan.delete] == ["old"]
+    reasons = {d.tag: d.reason for d in plan.keep}
+    assert reasons["new"] == "newest 2 (#1)" and reasons["mid"] == "newest 2 (#2)"
+    assert reasons[f"{old.replace(':', '-')}.att"] == "cosign attestation tag"
+
+
 def test_plan_needs_a_deletion_rule(
     anon_registry: LocalRegistry, unique_repository: str, client_for: ClientFactory,
 ) -> None:
