@@ -24,20 +24,24 @@ from ..layout import OCILayout
 from ..models import IMAGE_CONFIG_TYPES, RawManifest, manifest_media_type
 from . import _light
 from ._archive_files import config_diff_ids
-from ._destination import written_to
+from ._destination import prepare, written_to
 from ._layers import LayerProblem, LayerReader
 
 _COPY = 1 << 20
 
 
 def check_archive_dest(dest: Path) -> None:
-    """Refuse a folder as an archive's destination (before anything is downloaded).
+    """Before anything is downloaded: refuse a folder as an archive's destination, and
+    see the archive can be written where it goes (its directory made, after symlinks:
+    :func:`~._destination.prepare`).
 
     Raises:
         ArchiveError: ``dest`` is a directory.
+        OSError: the archive cannot be written there (read-only, a file in the way).
     """
     if dest.is_dir():
         raise ArchiveError(f"{dest} is a directory: an archive is written to a file")
+    prepare(dest, make_parents=True)
 
 
 @contextmanager
@@ -46,8 +50,6 @@ def _atomic_file(dest: Path) -> Iterator[IO[bytes]]:
     into place when the block ends without error, or a FIFO or device streamed into --
     so the tar is written as a stream, ``w|``, never seeking)."""
     check_archive_dest(dest)
-    if not os.path.lexists(dest):
-        dest.parent.mkdir(parents=True, exist_ok=True)
     with written_to(dest) as out:
         yield out
 

@@ -14,6 +14,7 @@ What is at the user's path decides (as ``curl -o`` and ``cp`` do):
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -24,7 +25,8 @@ from typing import BinaryIO
 
 from ..layout import _temp_file_beside, _umask
 
-__all__ = ["descriptor_of", "is_special", "open_stream", "written_to"]
+__all__ = ["descriptor_of", "is_special", "make_parent", "named", "open_stream", "prepare",
+           "written_to"]
 
 _FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd)/([0-9]+)")
 _STD_PATHS = {"/dev/stdout": 1, "/dev/stderr": 2}
@@ -60,6 +62,56 @@ def open_stream(dest: Path, descriptor: int | None) -> BinaryIO:
     fd = descriptor if descriptor is not None else os.open(
         dest, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
     return open(fd, "wb", closefd=descriptor is None)
+
+
+def named(exc: OSError, dest: Path) -> OSError:
+    """``exc`` naming the user's ``dest`` when it names no file (a full disk while the
+    bytes are written): same type, same errno."""
+    if exc.errno is None or exc.filename is not None:
+        return exc
+    return type(exc)(exc.errno, exc.strerror, str(dest))
+
+
+def make_parent(real: Path, dest: Path) -> None:
+    """Create the directory ``real`` goes in (as ``pull`` does); a file in the way is a
+    NotADirectoryError naming the user's ``dest``."""
+    parent = real.parent
+    for ancestor in (parent, *parent.parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise NotADirectoryError(
+                    errno.ENOTDIR, f"{ancestor} is not a directory", str(dest))
+            break
+    parent.mkdir(parents=True, exist_ok=True)
+
+
+def prepare(dest: Path, *, make_parents: bool) -> None:
+    """Before anything is downloaded for ``dest``: see that its bytes can be written where
+    they go (after symlinks: a link whose target's directory is missing, too). With
+    ``make_parents`` that directory is created (as a pull creates its layout's); else it
+    must exist. A temp file is made there and removed, so a read-only file system or a
+    file in the way fails now, naming ``dest``, not after the whole download. A FIFO,
+    a device or an open descriptor is left alone.
+
+    Raises:
+        FileNotFoundError: the directory is missing (without ``make_parents``).
+        NotADirectoryError: a file is where a directory should be.
+        OSError: no file can be made there (read-only, no permission), naming ``dest``.
+    """
+    if descriptor_of(dest) is not None or is_special(dest):
+        return
+    real = Path(os.path.realpath(dest))
+    if make_parents:
+        make_parent(real, dest)
+    elif not real.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "no such directory to write in",
+                                str(real.parent))
+    try:
+        fd, tmp = _temp_file_beside(real)
+    except OSError as exc:
+        raise named(exc, dest) from None
+    os.close(fd)
+    os.unlink(tmp)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from .._locks import locked_file
 from .._log import log
 from .._reader import CHUNK
 from ..errors import DigestMismatchError, RegistryResponseError
-from ._destination import descriptor_of, is_special, open_stream
+from ._destination import descriptor_of, is_special, make_parent, open_stream
 from ._fetch import BlobFetch
 
 if TYPE_CHECKING:
@@ -294,7 +294,7 @@ def _prepare(
     kept = _in_place(real, digest)
     if kept is not None:
         return dest, real, kept, None
-    _make_parent(real, dest)
+    make_parent(real, dest)
     partial = real.with_name(real.name + ".partial")
     try:
         taken = _try_lock(real, partial, digest)
@@ -386,19 +386,6 @@ def _put_in_place(out: BinaryIO, partial: Path, dest: Path, lock: _Held) -> int:
     size = dest.stat().st_size
     lock.release()
     return size
-
-
-def _make_parent(real: Path, dest: Path) -> None:
-    """Create the directory ``real`` goes in (as ``pull`` does); a file in the way is
-    a NotADirectoryError naming the user's ``dest``."""
-    parent = real.parent
-    for ancestor in (parent, *parent.parents):
-        if ancestor.exists():
-            if not ancestor.is_dir():
-                raise NotADirectoryError(
-                    errno.ENOTDIR, f"{ancestor} is not a directory", str(dest))
-            break
-    parent.mkdir(parents=True, exist_ok=True)
 
 
 def _naming(exc: OSError, partial: Path, dest: Path) -> OSError:

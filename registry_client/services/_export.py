@@ -18,7 +18,7 @@ from ..errors import LayerError, PlatformNotFoundError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Platform, RawManifest
 from ..reference import pinned_name
 from . import _light
-from ._destination import written_to
+from ._destination import prepare, written_to
 from ._light import distributable
 from ._platforms import pick_platform, read_config, wanted_platform
 from ._worker import ImageWorker
@@ -121,14 +121,14 @@ def fetch_layers(
 
 
 def check_destination(dest: Path) -> None:
-    """Raise FileNotFoundError unless ``dest``'s directory exists (it is not created),
-    IsADirectoryError when ``dest`` is a directory (a tar is a file)."""
+    """Raise FileNotFoundError unless ``dest``'s directory exists (it is not created;
+    after symlinks), IsADirectoryError when ``dest`` is a directory (a tar is a file),
+    another OSError when the tar cannot be written there (a read-only file system):
+    before anything is downloaded."""
     if dest.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a directory: an export is written to a "
                                 "file", str(dest))
-    if not dest.parent.is_dir():
-        raise FileNotFoundError(errno.ENOENT, "no such directory to write the tar in",
-                                str(dest.parent))
+    prepare(dest, make_parents=False)
 
 
 def write_rootfs(layers: list[Path], dest: Path) -> None:

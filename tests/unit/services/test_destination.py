@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_client.services._destination import descriptor_of, written_to
+from registry_client.services._destination import descriptor_of, prepare, written_to
 
 
 @pytest.mark.parametrize(("path", "fd"), [
@@ -65,3 +65,31 @@ def test_a_failure_leaves_the_old_file_and_no_temp_file(tmp_path: Path) -> None:
         out.write(b"half")
         raise RuntimeError("cut")
     assert dest.read_bytes() == b"old" and sorted(tmp_path.iterdir()) == [dest]
+
+
+def test_prepare_follows_a_dangling_link_before_anything_is_downloaded(
+    tmp_path: Path,
+) -> None:
+    """An archive pull or an export to a symlink whose target's directory is missing
+    downloaded the whole image, then failed with FileNotFoundError: an archive makes
+    that directory (as a pull makes its layout's), an export wants it there (as cp)."""
+    link = tmp_path / "link.tar"
+    link.symlink_to(tmp_path / "missing" / "d.tar")
+    with pytest.raises(FileNotFoundError, match="missing"):
+        prepare(link, make_parents=False)
+    prepare(link, make_parents=True)
+    assert (tmp_path / "missing").is_dir() and sorted((tmp_path / "missing").iterdir()) == []
+    assert link.is_symlink()
+
+
+def test_prepare_refuses_a_file_where_a_directory_goes(tmp_path: Path) -> None:
+    """An archive pull to FILE/d.tar, FILE a regular file, raised FileExistsError: FILE."""
+    (tmp_path / "file").write_bytes(b"x")
+    with pytest.raises(NotADirectoryError) as info:
+        prepare(tmp_path / "file" / "d.tar", make_parents=True)
+    assert info.value.filename == str(tmp_path / "file" / "d.tar")
+
+
+def test_prepare_leaves_devices_and_descriptors_alone() -> None:
+    prepare(Path("/dev/null"), make_parents=True)
+    prepare(Path("/dev/stdout"), make_parents=False)
