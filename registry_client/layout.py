@@ -84,6 +84,11 @@ def _atomic_write(path: Path, data: bytes, *, replace: bool = True) -> None:
                 if not path.exists():
                     os.replace(tmp, path)
             Path(tmp).unlink(missing_ok=True)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.errno is not None and exc.filename is None:  # a full disk: say which file
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

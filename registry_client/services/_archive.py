@@ -109,8 +109,13 @@ class Archiver(ImageWorker):
         work, held = yield Offload(partial(_work_dir, target))
         try:
             layout = work / "layout"
-            image = yield from self._puller.pull(reference, layout, platform=platform,
-                                                 progress=progress)
+            try:
+                image = yield from self._puller.pull(reference, layout, platform=platform,
+                                                     progress=progress)
+            except OSError as exc:  # (a full disk): the archive, not our hidden folder
+                if exc.errno is None or not str(exc.filename or "").startswith(str(work)):
+                    raise
+                raise type(exc)(exc.errno, exc.strerror, str(target)) from None
             if format == "oci-archive":
                 yield Offload(partial(write_oci_archive, layout, target))
             else:

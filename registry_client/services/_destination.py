@@ -119,6 +119,15 @@ def written_to(dest: Path) -> Iterator[BinaryIO]:
     """A file object whose bytes end up at ``dest`` by the module's rule: streamed into
     a descriptor, FIFO or device; else a temp file renamed over what ``dest`` leads to
     when the block ends without error (removed when it raises)."""
+    try:
+        with _written_to(dest) as out:
+            yield out
+    except OSError as exc:  # (a full disk names no file: the user's path, then)
+        raise named(exc, dest) from exc.__cause__
+
+
+@contextmanager
+def _written_to(dest: Path) -> Iterator[BinaryIO]:
     descriptor = descriptor_of(dest)
     if descriptor is not None or is_special(dest):
         out = open_stream(dest, descriptor)

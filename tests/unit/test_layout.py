@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -452,3 +453,35 @@ def test_a_blob_under_a_file_where_a_folder_should_be_is_missing(
     target.write_text("x")
     with pytest.raises(LayoutNotFoundError, match="is missing"):
         layout.open_blob(D)
+
+
+def test_a_full_disk_while_index_json_is_written_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ENOSPC while index.json was rewritten said "[Errno 28] No space left on device",
+    naming no file; the old index.json stays."""
+    layout = OCILayout(tmp_path)
+    layout.add_manifest({"digest": D, "mediaType": "x", "size": 1}, "v1")
+    before = (tmp_path / "index.json").read_bytes()
+
+    class Full:
+        def __init__(self, fd: int) -> None:
+            os.close(fd)
+
+        def __enter__(self) -> Full:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    fdopen = os.fdopen
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode="r", *a, **kw: (
+        Full(fd) if "w" in mode else fdopen(fd, mode, *a, **kw)))
+    with pytest.raises(OSError) as info:
+        layout.add_manifest({"digest": D, "mediaType": "x", "size": 1}, "v2")
+    assert (info.value.errno, info.value.filename) == (errno.ENOSPC,
+                                                       str(tmp_path / "index.json"))
+    assert (tmp_path / "index.json").read_bytes() == before

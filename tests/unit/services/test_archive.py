@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -9,6 +10,7 @@ import re
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests_mock
@@ -82,3 +84,24 @@ def test_work_folders_a_killed_pull_left_are_removed_those_in_use_kept(
     fresh, fd = _work_dir(target)  # nobody holds them now: both go, a fresh one is made
     os.close(fd)
     assert not in_use.exists() and not work.exists() and fresh.exists()
+
+
+def test_a_full_disk_during_an_archive_pull_names_the_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ENOSPC while the image's blobs were written named the hidden work folder, deleted
+    by the time the user reads the error, not the archive asked for."""
+    images = Registry("registry.example").repository("app").images
+    flows = images.flows
+
+    def full(reference: str, layout: Path, **kw: object) -> Any:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(layout / "blobs" / "x"))
+        yield  # pragma: no cover - a flow
+
+    monkeypatch.setattr(flows._puller, "pull", full)
+    target = tmp_path / "app.tar"
+    with pytest.raises(OSError) as info:
+        images._run(flows._archiver.pull("sha256:" + "a" * 64, target, platform=None,
+                                         format="oci-archive", progress=None))
+    assert (info.value.errno, info.value.filename) == (errno.ENOSPC, str(target))
+    assert sorted(tmp_path.iterdir()) == []  # (the work folder is gone)

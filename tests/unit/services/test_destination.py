@@ -3,6 +3,7 @@ place (downloads, archives and exports alike)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import threading
@@ -65,6 +66,25 @@ def test_a_failure_leaves_the_old_file_and_no_temp_file(tmp_path: Path) -> None:
         out.write(b"half")
         raise RuntimeError("cut")
     assert dest.read_bytes() == b"old" and sorted(tmp_path.iterdir()) == [dest]
+
+
+def test_a_full_disk_names_the_user_s_path(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC while an archive or an export was written said only "[Errno 28] No space
+    left on device": no file named."""
+    with pytest.raises(OSError) as streamed, written_to(Path("/dev/full")) as out:
+        out.write(b"x" * (1 << 16))
+    assert (streamed.value.errno, streamed.value.filename) == (errno.ENOSPC, "/dev/full")
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    dest = tmp_path / "out.tar"
+    with pytest.raises(OSError) as info, written_to(dest) as out:
+        out.write(b"bytes")
+    assert (info.value.errno, info.value.filename) == (errno.ENOSPC, str(dest))
+    assert sorted(tmp_path.iterdir()) == []
 
 
 def test_prepare_follows_a_dangling_link_before_anything_is_downloaded(
