@@ -421,7 +421,7 @@ class MutateFlows:
         sources = list(layers)
         if not sources:
             raise LayerError("append: no layers given")
-        work: Path = yield Offload(work_directory)
+        work, held = yield Offload(work_directory)
         try:
             prepared: list[_tarfs.PreparedLayer] = yield Offload(partial(
                 _prepare_all, sources, work))
@@ -437,7 +437,7 @@ class MutateFlows:
                                                   None))
             return (yield from self._change(base, tag, platform, edit))
         finally:
-            yield Offload(partial(remove_directory, work))
+            yield Offload(partial(remove_directory, work, held))
 
     def config(
         self, reference: str, *, tag: str, labels: Mapping[str, str] | None = None,
@@ -498,14 +498,14 @@ class MutateFlows:
         check_tag(tag)
 
         def edit(image: SingleImage, src: _Source) -> Flow[_Edited]:
-            work: Path = yield Offload(work_directory)
+            work, held = yield Offload(work_directory)
             try:
                 paths = yield from fetch_layers(src.blobs, image.layers, work, self._workers)
                 layer: _tarfs.PreparedLayer = yield Offload(partial(
                     _tarfs.flatten_layers, paths, work / "flat.tar.gz"))
                 yield from self._upload([layer])
             finally:
-                yield Offload(partial(remove_directory, work))
+                yield Offload(partial(remove_directory, work, held))
             old = _dumps({"history": image.config_doc.get("history") or []})
             manifest, config_doc = _add_layers(
                 image, [layer], f"{TOOL} flatten {image.raw.digest}", replace=True,

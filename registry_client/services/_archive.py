@@ -8,19 +8,16 @@ the temp directory (push), turned into or made from the tar by ``_archive_files`
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
-import time
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from .._flow import Endpoint, Flow, Offload
-from .._locks import can_lock, lock_now, unlock
 from ..errors import PlatformNotFoundError, RegistryError
 from ..models import Image, Platform
 from ..reference import is_digest
-from . import _light
+from . import _light, _workdir
 from ._archive_files import archive_kind, docker_archive_to_layout, oci_archive_to_layout
 from ._archive_write import check_archive_dest, write_docker_archive, write_oci_archive
 from ._pull import Puller
@@ -35,46 +32,6 @@ if TYPE_CHECKING:  # annotations only
 PullFormat = Literal["oci", "docker-archive", "oci-archive"]
 """What ``images.pull`` writes: an OCI layout directory, or a tar of either kind."""
 FORMATS: tuple[str, ...] = ("oci", "docker-archive", "oci-archive")
-
-
-def _work_dir(next_to: Path) -> tuple[Path, int]:
-    """A fresh folder next to ``next_to`` (same filesystem: the final rename is atomic),
-    and an open descriptor holding a lock on it for as long as the pull uses it.
-
-    Work folders of the same ``next_to`` that nobody holds are what a killed pull left
-    behind (SIGKILL, SIGTERM): they are removed first.
-    """
-    parent = next_to.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{next_to.name}."
-    _remove_stale(parent, prefix)
-    while True:
-        work = Path(tempfile.mkdtemp(dir=parent, prefix=prefix, suffix=".work"))
-        fd = os.open(work, os.O_RDONLY)
-        while not lock_now(fd):  # a fresh name: only another pull's sweep holds it, briefly
-            time.sleep(0.01)
-        if os.fstat(fd).st_nlink > 0:
-            return work, fd
-        unlock(fd)  # removed by another pull's sweep before the lock: make another
-
-
-def _remove_stale(parent: Path, prefix: str) -> None:
-    """Remove ``parent/<prefix>*.work`` folders no running pull holds locked."""
-    if not can_lock():  # a lock cannot tell a folder in use from a stale one
-        return
-    for entry in os.scandir(parent):
-        if not (entry.name.startswith(prefix) and entry.name.endswith(".work")
-                and entry.is_dir(follow_symlinks=False)):
-            continue
-        try:
-            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except OSError:
-            continue
-        try:
-            if lock_now(fd):
-                shutil.rmtree(entry.path, ignore_errors=True)
-        finally:
-            unlock(fd)
 
 
 def _in_archive(message: str, work: Path, archive: Path) -> str:
@@ -106,7 +63,9 @@ class Archiver(ImageWorker):
         yield Offload(partial(check_archive_dest, target))
         if format == "docker-archive" and platform is None:
             platform = yield from self._only_platform(reference)
-        work, held = yield Offload(partial(_work_dir, target))
+        # a work folder next to the archive (the same file system: the rename is atomic)
+        work, held = yield Offload(partial(_workdir.make, target.parent,
+                                           f".{target.name}.", ".work"))
         try:
             layout = work / "layout"
             try:
@@ -124,8 +83,7 @@ class Archiver(ImageWorker):
                 yield Offload(partial(write_docker_archive, layout, target, tags,
                                       self._endpoint.body_limit))
         finally:
-            yield Offload(partial(shutil.rmtree, work, ignore_errors=True))
-            unlock(held)
+            yield Offload(partial(_workdir.remove, work, held))
         return image
 
     def _only_platform(self, reference: str) -> Flow[Platform | None]:
@@ -151,18 +109,21 @@ class Archiver(ImageWorker):
         kind = yield Offload(partial(archive_kind, path))
         if kind == "layout":
             return (yield from self._pusher.push(path, tag, progress=progress))
-        work = Path((yield Offload(partial(tempfile.mkdtemp, prefix="registry-client-push."))))
+        work, held = yield Offload(partial(_workdir.make, Path(tempfile.gettempdir()),
+                                           "registry-client-push.", ".work"))
+        # (a folder inside the held one: a layout locks its own folder while it writes)
+        layout = work / "layout"
         try:
             limit = self._endpoint.body_limit
             if kind == "oci-archive":
-                yield Offload(partial(oci_archive_to_layout, path, work, limit))
+                yield Offload(partial(oci_archive_to_layout, path, layout, limit))
             else:
-                yield Offload(partial(docker_archive_to_layout, path, work, tag, limit,
+                yield Offload(partial(docker_archive_to_layout, path, layout, tag, limit,
                                       repository=self._repository))
-            return (yield from self._pusher.push(work, tag, progress=progress))
+            return (yield from self._pusher.push(layout, tag, progress=progress))
         except RegistryError as exc:
-            if str(work) not in exc.message:
+            if str(layout) not in exc.message:
                 raise
-            raise exc.with_context(_in_archive(exc.message, work, path)) from None
+            raise exc.with_context(_in_archive(exc.message, layout, path)) from None
         finally:
-            yield Offload(partial(shutil.rmtree, work, ignore_errors=True))
+            yield Offload(partial(_workdir.remove, work, held))

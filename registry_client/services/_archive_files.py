@@ -195,6 +195,7 @@ def oci_archive_to_layout(source: Path, work: Path, limit: int) -> None:
     with _reading(source) as tar:
         members = _members(tar)
         what = str(source)
+        work.mkdir(parents=True, exist_ok=True)
         (work / "oci-layout").write_bytes(
             _read_member(tar, members, "oci-layout", what, limit))
         (work / "index.json").write_bytes(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import ntpath
 import os
-import shutil
-import tempfile
 from functools import partial
 from pathlib import Path
 
@@ -13,7 +11,7 @@ from .._flow import Flow, Gather, Offload
 from ..errors import ArtifactNameError, NotAnImageError
 from ..models import Descriptor, ManifestList, OCIIndex
 from ..models.manifest import manifest_class_for
-from . import _light
+from . import _light, _workdir
 from ._worker import ImageWorker
 
 TITLE = "org.opencontainers.image.title"
@@ -84,13 +82,24 @@ def _check_places(dest: Path, names: list[str]) -> None:
                                     "cannot be written there; nothing was written")
 
 
-def _stage(dest: Path, names: list[str]) -> Path:
+def _stage(dest: Path, names: list[str]) -> tuple[Path, int]:
+    """The artifact's work folder in ``dest`` (held while used); those a killed fetch
+    left there are removed first, the user's files they held put back."""
     _check_places(dest, names)
-    dest.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=dest, prefix=".artifact.", suffix=".partial"))
+    work, held = _workdir.make(dest, ".artifact.", ".partial",
+                               before_removal=partial(_put_back, dest))
     (work / "new").mkdir()
     (work / "old").mkdir()
-    return work
+    return work, held
+
+
+def _put_back(dest: Path, work: Path) -> None:
+    """Put back the files a fetch killed while moving its own in had taken out of the
+    way (``work/old``), where nothing took their place."""
+    old = work / "old"
+    for entry in (os.scandir(old) if old.is_dir() else []):
+        if not os.path.lexists(dest / entry.name):
+            os.replace(entry.path, dest / entry.name)
 
 
 def _move_all(work: Path, dest: Path, names: list[str]) -> list[Path]:
@@ -125,12 +134,12 @@ class ArtifactFetcher(ImageWorker):
         files = artifact_files(raw.data, raw.media_type, raw.digest)  # all checked first
         dest = Path(dest_dir)
         names = [n for n, _ in files]
-        work: Path = yield Offload(partial(_stage, dest, names))
+        work, held = yield Offload(partial(_stage, dest, names))
         try:
             yield Gather([partial(self._blobs.download, d.digest, work / "new" / name,
                                   expected_size=d.size) for name, d in files],
                          self._max_workers)
             paths: list[Path] = yield Offload(partial(_move_all, work, dest, names))
         finally:
-            yield Offload(partial(shutil.rmtree, work, ignore_errors=True))
+            yield Offload(partial(_workdir.remove, work, held))
         return paths

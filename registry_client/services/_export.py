@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -17,7 +16,7 @@ from .._flow import Flow, Gather, Offload
 from ..errors import LayerError, PlatformNotFoundError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Platform, RawManifest
 from ..reference import pinned_name
-from . import _light
+from . import _light, _workdir
 from ._destination import prepare, written_to
 from ._light import distributable
 from ._platforms import pick_platform, read_config, wanted_platform
@@ -147,14 +146,16 @@ def write_rootfs(layers: list[Path], dest: Path) -> None:
         _tarfs.merge_layers(layers, out)
 
 
-def work_directory() -> Path:
-    """A fresh temporary directory for layer files (the caller removes it)."""
-    return Path(tempfile.mkdtemp(prefix="registry-client-"))
+def work_directory() -> tuple[Path, int]:
+    """A fresh temporary directory for layer files (an export's, a mutation's), held
+    while used (give both to :func:`remove_directory`); those a killed process left in
+    the temp directory are removed first."""
+    return _workdir.make(Path(tempfile.gettempdir()), "registry-client-layers.", ".work")
 
 
-def remove_directory(path: Path) -> None:
-    """Remove a work directory and everything in it."""
-    shutil.rmtree(path, ignore_errors=True)
+def remove_directory(work: Path, held: int) -> None:
+    """Remove a work directory and everything in it, and let go of it."""
+    _workdir.remove(work, held)
 
 
 class Exporter(ImageWorker):
@@ -169,10 +170,10 @@ class Exporter(ImageWorker):
         raw = yield from self._manifests.get_raw(reference)
         image = yield from single_image(self._manifests, self._blobs, raw, platform,
                                         self._endpoint.body_limit)
-        work: Path = yield Offload(work_directory)
+        work, held = yield Offload(work_directory)
         try:
             paths = yield from fetch_layers(self._blobs, image.layers, work, self._max_workers)
             yield Offload(partial(write_rootfs, paths, target))
         finally:
-            yield Offload(partial(remove_directory, work))
+            yield Offload(partial(remove_directory, work, held))
         return target

@@ -16,8 +16,6 @@ import pytest
 import requests_mock
 
 from registry_client import LayoutError, Registry
-from registry_client._locks import lock_now
-from registry_client.services._archive import _work_dir
 
 MockedRegistry = tuple[Registry, requests_mock.Adapter]
 
@@ -51,39 +49,6 @@ def test_errors_of_an_oci_archive_name_the_archive_not_the_temp_folder(
         reg.repository("app").images.push(archive, "1.0")
     assert str(info.value).startswith(f"{archive}: ")
     assert not re.search("registry-client-push", str(info.value))
-
-
-def test_work_folders_a_killed_pull_left_are_removed_those_in_use_kept(
-    tmp_path: Path,
-) -> None:
-    target = tmp_path / "app.tar"
-    stale = tmp_path / ".app.tar.abc123.work"
-    (stale / "layout").mkdir(parents=True)
-    (stale / "layout" / "blob").write_bytes(b"x" * 100)
-    in_use = tmp_path / ".app.tar.def456.work"
-    in_use.mkdir()
-    other = tmp_path / ".other.tar.abc123.work"
-    other.mkdir()
-    held = os.open(in_use, os.O_RDONLY)
-    try:
-        assert lock_now(held)  # another pull, running
-        work, fd = _work_dir(target)
-        try:
-            assert not stale.exists()
-            assert in_use.exists() and other.exists()
-            assert work.parent == tmp_path and work.name.startswith(".app.tar.")
-            probe = os.open(work, os.O_RDONLY)
-            try:
-                assert not lock_now(probe)  # the new one is held while it is used
-            finally:
-                os.close(probe)
-        finally:
-            os.close(fd)
-    finally:
-        os.close(held)
-    fresh, fd = _work_dir(target)  # nobody holds them now: both go, a fresh one is made
-    os.close(fd)
-    assert not in_use.exists() and not work.exists() and fresh.exists()
 
 
 def test_a_full_disk_during_an_archive_pull_names_the_archive(
