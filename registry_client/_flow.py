@@ -141,28 +141,37 @@ class LockTable:
     """Locks by key, made on first use, one kind of lock per shell.
 
     ``lock(key, threading.Lock)`` is the blocking shell's lock of ``key``,
-    ``lock(key, asyncio.Lock)`` the asyncio shell's: an object serving both flavours
-    keeps both, each excluding the tasks or threads of its own flavour.
+    ``lock(key, asyncio.Lock, loop=loop)`` the asyncio shell's (an asyncio.Lock serves
+    one event loop): an object serving both flavours keeps both, each excluding the
+    tasks or threads of its own flavour. A closed loop's locks are forgotten (one
+    AsyncRegistry may serve one loop after another).
     """
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._locks: dict[tuple[Callable[[], Any], Hashable], Any] = {}
+        self._of_loop: dict[Any, dict[tuple[Callable[[], Any], Hashable], Any]] = {}
         renew_after_fork(self)
 
     def renew_locks(self) -> None:
         """In a child just forked: no lock is held, none of the parent's is kept."""
         self._guard = threading.Lock()
         self._locks = {}
+        self._of_loop = {}
 
-    def lock(self, key: Hashable, factory: Callable[[], L]) -> L:
-        """The lock of ``key`` of the kind ``factory`` makes (made on first use)."""
+    def lock(self, key: Hashable, factory: Callable[[], L], *, loop: Any = None) -> L:
+        """The lock of ``key`` of the kind ``factory`` makes (made on first use); with
+        ``loop``, that event loop's."""
         with self._guard:
-            found: L | None = self._locks.get((factory, key))
+            locks = self._locks
+            if loop is not None:
+                for closed in [x for x in self._of_loop if x.is_closed()]:
+                    del self._of_loop[closed]
+                locks = self._of_loop.setdefault(loop, {})
+            found: L | None = locks.get((factory, key))
             if found is None:
-                found = self._locks[(factory, key)] = factory()
+                found = locks[(factory, key)] = factory()
             return found
-
 
 
 def back_off(policy: RetryPolicy, attempt: int, wait: float | None, *,

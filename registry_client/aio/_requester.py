@@ -118,7 +118,8 @@ class _Steps:
             return None
         if isinstance(effect, Exclusive):
             # an asyncio.Lock belongs to one event loop: one per key and loop
-            lock = effect.locks.lock((asyncio.get_running_loop(), effect.key), asyncio.Lock)
+            lock = effect.locks.lock(effect.key, asyncio.Lock,
+                                     loop=asyncio.get_running_loop())
             async with lock:
                 return await arun(effect.flow, self)
         if isinstance(effect, TokenCall):

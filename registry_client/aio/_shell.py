@@ -194,8 +194,8 @@ class AsyncShell:
             return await self._gather(effect)
         if isinstance(effect, Exclusive):
             # (a lock per loop: one AsyncRegistry may serve one loop after another)
-            key = (asyncio.get_running_loop(), effect.key)
-            async with effect.locks.lock(key, asyncio.Lock):
+            async with effect.locks.lock(effect.key, asyncio.Lock,
+                                         loop=asyncio.get_running_loop()):
                 return await arun(effect.flow, self)
         raise TypeError(f"not an effect: {effect!r}")
 
