@@ -465,6 +465,8 @@ class OCILayout:
         named = [m for m in entries if _ref_name(m) == ref_name]
         if not named and ref_name:
             named = [m for m in entries if _tag_of(_ref_name(m)) == ref_name]
+        if len({str(m.get("digest")) for m in named}) == 1:
+            return named[0]  # one image, under one name or several
         if named:
             found = one_named(named, _full_names, repository, ref_name)
             if found is not None:

@@ -106,6 +106,15 @@ def test_full_references_sharing_a_tag_are_told_apart_by_the_repository(
         layout.find("1")
 
 
+def test_one_image_under_two_names_sharing_a_tag_is_pushed_anywhere(tmp_path: Path) -> None:
+    """``docker save app:1 myreg.example.com/team/app:1`` (Docker 25): one image, two
+    entries named 1. A push of it to other/name:1 was refused as "'1' names 2 images"."""
+    layout = _index(tmp_path, (D, "1", "docker.io/library/app:1"),
+                    (D, "1", "myreg.example.com/team/app:1"))
+    assert layout.find("1", repository="other/name")["digest"] == D
+    assert layout.find("1")["digest"] == D
+
+
 def test_one_image_under_several_names_is_the_only_image(tmp_path: Path) -> None:
     """``docker save x:1 x:2`` (Docker 25 and later): one image, an entry per tag. A push
     to y:3 was refused ("no image named '3'") though the layout holds one image."""
