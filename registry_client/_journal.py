@@ -103,7 +103,10 @@ class Journal:
                 record = loads(line)
             except ValueError:
                 continue  # a line cut by a crash: that task runs again (it is idempotent)
-            if isinstance(record, dict) and isinstance(record.get("task"), str):
+            # (a "vanished" line of a journal written before those stopped being
+            # recorded is no task done)
+            if isinstance(record, dict) and isinstance(record.get("task"), str) \
+                    and record.get("outcome", "copied") in FINISHED:
                 self.done.add(record["task"])
 
     def _write(self, data: bytes) -> None:

@@ -94,6 +94,20 @@ def test_a_vanished_tag_is_not_recorded_so_a_tag_pushed_back_is_copied(
         assert journal.done == {plan[1].key}
 
 
+def test_a_vanished_line_of_an_older_journal_is_not_done(tmp_path: Path) -> None:
+    """Journals written before vanished tags stopped being recorded hold such lines:
+    read as done, the image pushed back under that tag was skipped for good."""
+    plan = tasks()
+    path = tmp_path / "j.jsonl"
+    with Journal(path, plan):
+        pass
+    with path.open("ab") as f:
+        f.write(json.dumps({"task": plan[0].key, "outcome": "vanished"}).encode() + b"\n")
+        f.write(json.dumps({"task": plan[1].key, "outcome": "copied"}).encode() + b"\n")
+    with Journal(path, plan) as journal:
+        assert journal.done == {plan[1].key}
+
+
 def test_a_header_cut_by_a_crash_starts_the_journal_afresh(tmp_path: Path) -> None:
     """A crash while the first line was written left part of it: the journal was
     refused as "not a sync journal" although it could only be this sync's."""
