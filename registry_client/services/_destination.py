@@ -26,7 +26,7 @@ from typing import BinaryIO
 from ..layout import _temp_file_beside, _umask
 
 __all__ = ["descriptor_of", "is_special", "make_parent", "named", "open_stream", "prepare",
-           "written_to"]
+           "remove_made", "written_to"]
 
 _FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd)/([0-9]+)")
 _STD_PATHS = {"/dev/stdout": 1, "/dev/stderr": 2}
@@ -72,26 +72,40 @@ def named(exc: OSError, dest: Path) -> OSError:
     return type(exc)(exc.errno, exc.strerror, str(dest))
 
 
-def make_parent(real: Path, dest: Path) -> None:
-    """Create the directory ``real`` goes in (as ``pull`` does); a file in the way is a
-    NotADirectoryError naming the user's ``dest``."""
+def make_parent(real: Path, dest: Path) -> list[Path]:
+    """Create the directory ``real`` goes in (as ``pull`` does); the directories made,
+    deepest first. A file in the way is a NotADirectoryError naming the user's ``dest``."""
     parent = real.parent
+    missing: list[Path] = []
     for ancestor in (parent, *parent.parents):
         if ancestor.exists():
             if not ancestor.is_dir():
                 raise NotADirectoryError(
                     errno.ENOTDIR, f"{ancestor} is not a directory", str(dest))
             break
+        missing.append(ancestor)
     parent.mkdir(parents=True, exist_ok=True)
+    return missing
 
 
-def prepare(dest: Path, *, make_parents: bool) -> None:
+def remove_made(made: list[Path]) -> None:
+    """Remove the directories :func:`prepare` made that are still empty (deepest first):
+    an operation that failed leaves none behind."""
+    for directory in made:
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+
+
+def prepare(dest: Path, *, make_parents: bool) -> list[Path]:
     """Before anything is downloaded for ``dest``: see that its bytes can be written where
     they go (after symlinks: a link whose target's directory is missing, too). With
     ``make_parents`` that directory is created (as a pull creates its layout's); else it
     must exist. A temp file is made there and removed, so a read-only file system or a
     file in the way fails now, naming ``dest``, not after the whole download. A FIFO,
-    a device or an open descriptor is left alone.
+    a device or an open descriptor is left alone. The directories made are returned
+    (for :func:`remove_made`, should the operation fail).
 
     Raises:
         FileNotFoundError: the directory is missing (without ``make_parents``).
@@ -99,19 +113,20 @@ def prepare(dest: Path, *, make_parents: bool) -> None:
         OSError: no file can be made there (read-only, no permission), naming ``dest``.
     """
     if descriptor_of(dest) is not None or is_special(dest):
-        return
+        return []
     real = Path(os.path.realpath(dest))
-    if make_parents:
-        make_parent(real, dest)
-    elif not real.parent.is_dir():
+    made = make_parent(real, dest) if make_parents else []
+    if not make_parents and not real.parent.is_dir():
         raise FileNotFoundError(errno.ENOENT, "no such directory to write in",
                                 str(real.parent))
     try:
         fd, tmp = _temp_file_beside(real)
     except OSError as exc:
+        remove_made(made)
         raise named(exc, dest) from None
     os.close(fd)
     os.unlink(tmp)
+    return made
 
 
 @contextmanager

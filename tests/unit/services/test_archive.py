@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests_mock
 
-from registry_client import LayoutError, Registry
+from registry_client import LayoutError, NotFoundError, Registry
 
 MockedRegistry = tuple[Registry, requests_mock.Adapter]
 
@@ -70,3 +70,19 @@ def test_a_full_disk_during_an_archive_pull_names_the_archive(
                                          format="oci-archive", progress=None))
     assert (info.value.errno, info.value.filename) == (errno.ENOSPC, str(target))
     assert sorted(tmp_path.iterdir()) == []  # (the work folder is gone)
+
+
+@pytest.mark.parametrize("format", ["docker-archive", "oci-archive"])
+def test_a_failed_archive_pull_leaves_none_of_the_folders_it_made(
+    mocked_registry: Callable[..., MockedRegistry], tmp_path: Path, format: str,
+) -> None:
+    """The archive's folders are made before any request (so a pull cannot fail after
+    its download for want of one); a pull of a missing tag to a/b/out.tar left a/b."""
+    reg, adapter = mocked_registry(retries=0)
+    adapter.register_uri(requests_mock.ANY, requests_mock.ANY, status_code=404,
+                         json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "no"}]})
+    (tmp_path / "a").mkdir()
+    with pytest.raises(NotFoundError):
+        reg.repository("app").images.pull("missing", tmp_path / "a" / "b" / "c" / "out.tar",
+                                          format=format)  # type: ignore[arg-type]
+    assert sorted(tmp_path.rglob("*")) == [tmp_path / "a"]  # (it was there before)
