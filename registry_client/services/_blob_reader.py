@@ -119,6 +119,9 @@ class BlobReader(ReceiverView, io.RawIOBase):
         resp, self._resp = getattr(self, "_resp", None), None
         if resp is not None:
             resp.close()
+        rx = getattr(self, "_rx", None)
+        if rx is not None:
+            rx.hasher.stopped()  # (closed before its end: see HashThread.stopped)
         super().close()
 
     def _check_open(self) -> None:

@@ -13,7 +13,7 @@ import pytest
 import requests_mock
 import urllib3
 
-from registry_client import Registry
+from registry_client import Registry, _digest
 from registry_client._http import connection_failure
 from registry_client.errors import DigestMismatchError, RegistryUnavailableError
 from registry_client.services._blob_reader import BlobReader
@@ -231,3 +231,22 @@ def test_a_reader_closed_by_another_thread_mid_read_keeps_no_answer(
     reader = reg.repository("app").blobs.open(DIGEST)
     reader.read(len(DATA) - 1)
     assert reader.closed and reader._resp is None
+
+
+def test_a_reader_closed_half_way_gives_back_its_hashing_slot(
+    mocked_registry: MockedRegistry,
+) -> None:
+    """A blobs.open reader read in large blocks counts as a blob being read; closed before
+    its end (and kept), it counted until the garbage collector freed it: every later
+    download of the process hashed inline meanwhile."""
+    big = os.urandom(3 << 20)
+    digest = "sha256:" + hashlib.sha256(big).hexdigest()
+    reg, adapter = mocked_registry()
+    adapter.register_uri("GET", f"{BASE}/v2/app/blobs/{digest}", content=big,
+                         headers={"Content-Length": str(len(big))})
+    before = _digest._overlap.streams
+    reader = reg.repository("app").blobs.open(digest)
+    assert len(reader.read(2 << 20)) == 2 << 20
+    assert _digest._overlap.streams == before + 1
+    reader.close()
+    assert _digest._overlap.streams == before
