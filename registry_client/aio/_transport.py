@@ -701,6 +701,18 @@ class _EnvRoutes(httpx.AsyncBaseTransport):
             await route.aclose()
 
 
+class _Pool:
+    """The pooled client of one event loop, its transport to the registry's own origin,
+    and what closes it with its loop."""
+
+    __slots__ = ("block", "client", "guard")
+
+    def __init__(self) -> None:
+        self.client: httpx.AsyncClient | None = None
+        self.block: BlockTransport | None = None
+        self.guard: AsyncGenerator[None, None] | None = None
+
+
 class AsyncTransport:
     """The pooled ``httpx.AsyncClient`` of one registry, with its proxies, TLS and
     User-Agent (what went over it is counted by the exchange flow, as for the blocking
@@ -740,11 +752,9 @@ class AsyncTransport:
         # requests' reading of the environment, so both flavours honour the same variables
         self._env = EnvSettings(requests.Session(), self.proxies, self.verify)
         self._mock = transport
-        self._client: httpx.AsyncClient | None = None
-        self._block: BlockTransport | None = None  # the client's transport to base_url
-        # the event loop the client's connections belong to, and what closes them with it
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._guard: AsyncGenerator[None, None] | None = None
+        # a pooled client per event loop (connections belong to the loop they were opened
+        # on): one loop after another, or several at once in threads of their own
+        self._pools: dict[asyncio.AbstractEventLoop | None, _Pool] = {}
 
     def __repr__(self) -> str:
         return f"AsyncTransport({redact_url(self.base_url)!r})"
@@ -767,15 +777,16 @@ class AsyncTransport:
         Raises:
             RegistrySSLError: the CA bundle to use does not exist.
         """
-        if self._client is None:
+        pool = self._pool()
+        if pool.client is None:
             proxies, verify = self._env.settings_for(self.base_url)
             context = _verify_context(verify)
             limits = httpx.Limits(max_connections=None, max_keepalive_connections=self.pool_size)
             mounts: dict[str, httpx.AsyncBaseTransport] = {}
             if self._mock is None and not select_proxy(self.base_url, proxies):
                 # the registry's own origin, reached directly: read in large blocks
-                mounts[self.base_url] = self._block = BlockTransport(verify=context,
-                                                                     limits=limits)
+                mounts[self.base_url] = pool.block = BlockTransport(verify=context,
+                                                                    limits=limits)
             routes = None
             if self._mock is None and not self.proxy:
                 # HTTP(S)_PROXY / NO_PROXY as the blocking flavour reads them (this
@@ -783,7 +794,7 @@ class AsyncTransport:
                 routes = _EnvRoutes(self._env, verify=context, limits=limits)
             if self.proxy and self._mock is None:  # proxy= is for every host, ours too
                 mounts["all://"] = _proxy_transport(self.proxy, verify=context, limits=limits)
-            self._client = httpx.AsyncClient(
+            pool.client = httpx.AsyncClient(
                 verify=context,
                 trust_env=False,  # (the environment is read by EnvSettings, for both)
                 timeout=self._timeout(self.timeout),
@@ -792,7 +803,18 @@ class AsyncTransport:
                 transport=self._mock or routes,
                 mounts=mounts or None,
             )
-        return self._client
+        return pool.client
+
+    def _pool(self) -> _Pool:
+        """The running event loop's pool (None's outside any loop), made on first use."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        pool = self._pools.get(loop)
+        if pool is None:
+            pool = self._pools.setdefault(loop, _Pool())
+        return pool
 
     async def send(
         self, method: str, url: str, *, params: Any = None,
@@ -852,7 +874,7 @@ class AsyncTransport:
         redirects after all is closed and the request goes through ``client.send``
         (sent twice: a GET or HEAD may be).
         """
-        block = self._block
+        block = self._pool().block
         if (block is None or client.auth is not None or any(client.event_hooks.values())
                 or not str(request.url).startswith(self.base_url + "/")
                 or "/blobs/" in request.url.path):
@@ -867,21 +889,24 @@ class AsyncTransport:
         return resp
 
     async def _on_this_loop(self) -> None:
-        """Make the pooled client the running event loop's.
+        """Make sure the running event loop's pool closes with the loop.
 
         Connections belong to the loop they were opened on: one AsyncRegistry used from
-        a new loop (``asyncio.run`` again, a test runner's loop per test) gets a fresh
-        client; the old loop's is dropped, never awaited on a loop that is gone. The
-        old one was closed with its loop already when that loop finalized its async
-        generators (``asyncio.run`` and ``asyncio.Runner`` do, before closing).
+        a new loop (``asyncio.run`` again, a test runner's loop per test, a loop in
+        another thread) gets a pool of that loop's own, closed when that loop finalizes
+        its async generators (``asyncio.run`` and ``asyncio.Runner`` do, before closing).
+        The pools of loops that closed otherwise are dropped, never awaited on a loop
+        that is gone.
         """
         loop = asyncio.get_running_loop()
-        if self._loop is loop:
+        pool = self._pools.get(loop)
+        if pool is not None and pool.guard is not None:
             return
-        if self._loop is not None:
-            self._drop()
-        self._loop = loop
-        self._guard = guard = self._closed_with(loop)
+        for other in list(self._pools):
+            if other is not None and other is not loop and other.is_closed():
+                self._pools.pop(other, None)  # (its sockets close when collected)
+        pool = self._pool()
+        pool.guard = guard = self._closed_with(loop)
         await guard.__anext__()
 
     async def _closed_with(self, loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, None]:
@@ -890,24 +915,21 @@ class AsyncTransport:
         try:
             yield
         finally:
-            if self._loop is loop:
-                client = self._client
-                self._drop()
-                if client is not None:
-                    await client.aclose()
-
-    def _drop(self) -> None:
-        """Forget the client of a loop that ended (its sockets close when collected)."""
-        self._client, self._loop, self._guard, self._block = None, None, None, None
+            pool = self._pools.pop(loop, None)
+            if pool is not None and pool.client is not None:
+                await pool.client.aclose()
 
     async def aclose(self) -> None:
-        """Close the pooled connections (of the running loop; another loop's are dropped)."""
-        if self._loop is not None and self._loop is not asyncio.get_running_loop():
-            self._drop()
+        """Close the pooled connections of the running loop (those of loops that ended
+        are dropped; those of loops still running close with them)."""
+        loop = asyncio.get_running_loop()
+        for other in list(self._pools):
+            if other is None or (other is not loop and other.is_closed()):
+                self._pools.pop(other, None)
+        pool = self._pools.pop(loop, None)
+        if pool is None:
             return
-        client, guard = self._client, self._guard
-        self._drop()
-        if guard is not None:
-            await guard.aclose()
-        if client is not None:
-            await client.aclose()
+        if pool.guard is not None:
+            await pool.guard.aclose()
+        if pool.client is not None:
+            await pool.client.aclose()

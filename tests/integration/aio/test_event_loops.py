@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -73,4 +74,32 @@ def test_uvloop_runs_pull_push_and_gathered_gets(
     finally:
         loop.close()
     gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_two_loops_at_once_each_keep_a_pool_of_their_own(
+    anon_registry: LocalRegistry, aclient_for: Callable[..., Any], unique_repository: str,
+) -> None:
+    """One AsyncRegistry used from two loops at once (a loop per thread): each switch
+    dropped the other loop's pool unclosed -- nearly every request opened a connection
+    left to the garbage collector (1,500-1,900 ResourceWarnings for 2,000 GETs)."""
+    image = seed_image(anon_registry, unique_repository, "1")
+    areg = aclient_for(anon_registry)
+    digests: list[set[str]] = []
+
+    async def reads() -> None:
+        repo = areg.repository(unique_repository)
+        for _ in range(5):
+            got = await asyncio.gather(*(repo.manifests.get_raw("1") for _ in range(20)))
+            digests.append({raw.digest for raw in got})
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        threads = [threading.Thread(target=asyncio.run, args=(reads(),)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        gc.collect()
+    assert digests == [{image.digest}] * 10
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
