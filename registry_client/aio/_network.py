@@ -630,6 +630,14 @@ class LinearPool(httpcore.AsyncConnectionPool):
             raise ValueError("LinearPool promises a connection to one request at a time: "
                              "HTTP/1.1 only")
         super().__init__(*args, **kwargs)
+        self._shut = False
+
+    async def aclose(self) -> None:
+        """Close every connection. Requests still in flight (the client closed while a
+        pull runs) go on, on connections of their own, each closed as it comes free:
+        httpcore's pool kept those, and nobody closed them."""
+        self._shut = True
+        await super().aclose()
 
     def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
         connection = super().create_connection(origin)
@@ -648,7 +656,7 @@ class LinearPool(httpcore.AsyncConnectionPool):
                 connections.remove(connection)
             elif connection.has_expired() or (
                     id(connection) not in held and connection.is_idle()
-                    and (len(connections) > self._max_keepalive_connections
+                    and (self._shut or len(connections) > self._max_keepalive_connections
                          or _overfed(connection))):
                 connections.remove(connection)
                 closing.append(connection)

@@ -907,3 +907,31 @@ def test_a_tls_connection_the_server_closed_is_closed_on_python_3_10_too() -> No
 
     asyncio.run(main())
     assert transport.closed or transport.aborted
+
+
+@pytest.mark.anyio
+async def test_a_connection_a_closed_pool_makes_is_closed_once_free(
+    server: Callable[[Script], int],
+) -> None:
+    """An AsyncRegistry closed while a pull and gathered GETs ran (an app shutting down):
+    their retries went on, on connections the closed pool made and kept, never closed
+    (a ResourceWarning each when the loop ended)."""
+    hung_up: list[bool] = []
+
+    def handle(conn: socket.socket) -> None:
+        _read_request(conn)
+        conn.sendall(_head(2) + b"{}")
+        conn.settimeout(5)
+        hung_up.append(conn.recv(1) == b"")  # the client closes it, once it is free
+
+    port = server(handle)
+    transport = BlockTransport(verify=True, limits=httpx.Limits(max_keepalive_connections=4))
+    async with httpx.AsyncClient(transport=transport) as client:
+        await transport.aclose()  # (the requests in flight fail, and are retried:)
+        answers = await asyncio.gather(*(client.get(f"http://127.0.0.1:{port}/v2/")
+                                         for _ in range(3)))
+        assert [a.content for a in answers] == [b"{}"] * 3
+        deadline = time.monotonic() + 5
+        while len(hung_up) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    assert hung_up == [True, True, True]
