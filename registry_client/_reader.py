@@ -99,7 +99,7 @@ class BlobReceiver:
             if m.group(3) != "*":
                 total = int(m.group(3))
         else:
-            total = content_length(resp.headers)
+            total = content_length(resp.headers, decoded=False)  # (a blob is its bytes as sent)
             if offset:
                 # The server ignored Range and sends the whole blob again: skip the
                 # ``offset`` bytes the caller already has (and the hasher already saw).

@@ -70,7 +70,7 @@ class BlobFetch(Service):
         """
         resp = yield from self._call(
             "HEAD", f"blobs/{digest}", operation=f"head blob {digest}", retry_if=link_race)
-        length = content_length(resp.headers)
+        length = content_length(resp.headers, decoded=False)  # (see BlobReceiver)
         if length is None:
             raise RegistryResponseError(
                 f"get blob {digest} ({self.domain}/{self.repository}): the registry gives "

@@ -71,7 +71,7 @@ class BlobFlows(Service):
             "HEAD", f"blobs/{digest}", actions=actions, operation=f"head blob {digest}",
             retry_if=link_race,
         )
-        length = content_length(resp.headers)
+        length = content_length(resp.headers, decoded=False)  # (its bytes as stored)
         if length is None:
             raise RegistryResponseError(
                 f"head blob {digest}: no usable Content-Length "
