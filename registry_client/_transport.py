@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
+import urllib3
+import urllib3.connection
 import urllib3.exceptions
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar, merge_cookies
 from requests.structures import CaseInsensitiveDict
@@ -154,13 +156,54 @@ class EnvSettings:
         return found
 
 
+class _Answer(http.client.HTTPResponse):
+    """http.client's answer, interim (1xx) answers before it skipped: RFC 9110 15.2 wants
+    a client to parse them, expected or not, and http.client skips 100 only -- a 103
+    Early Hints from a CDN in front of a registry was taken for the final answer, which
+    was left on the wire. (101 is a final answer: a protocol switch.)"""
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 100 < status < 200 or status == 101:
+                return version, status, reason
+            http.client._read_headers(self.fp)  # type: ignore[attr-defined]  # dropped
+
+
+class _HTTPConnection(urllib3.connection.HTTPConnection):
+    response_class = _Answer
+
+
+class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    response_class = _Answer
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
 class _Adapter(requests.adapters.HTTPAdapter):
-    """An HTTPAdapter whose connections send request bodies in 1 MiB writes (not 16 KiB)
-    and whose answers skip the cookie parse when the server set no cookie."""
+    """An HTTPAdapter whose connections send request bodies in 1 MiB writes (not 16 KiB),
+    skip interim answers (:class:`_Answer`), and whose answers skip the cookie parse when
+    the server set no cookie."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("blocksize", 1 << 20)
         super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # (SOCKS has pools of its own)
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
 
     def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
         """requests' answer for urllib3's ``resp``, as requests builds it.

@@ -430,3 +430,25 @@ def test_a_redirect_to_a_get_is_followed_for_a_body_read_once_as_requests_does(
                                                               ("GET", "/there")]
     resp.close()
     transport.close()
+
+
+@pytest.mark.parametrize("interim", [
+    b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n",
+    b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\n\r\n",
+])
+def test_interim_answers_before_the_final_one_are_skipped(interim: bytes) -> None:
+    """RFC 9110 15.2: a client must parse 1xx answers before the final one, expected or
+    not. http.client skips 100 only: a 103 Early Hints (a CDN in front of a registry)
+    was taken for the answer ("GET ... -> 103"), its real answer left on the wire."""
+    def answer(conn: socket.socket) -> None:
+        for _ in range(2):
+            conn.recv(65536)
+            conn.sendall(interim + b"HTTP/1.1 200 OK\r\n"
+                         b"Docker-Distribution-API-Version: registry/2.0\r\n"
+                         b"Content-Length: 2\r\nContent-Type: application/json\r\n\r\n{}")
+
+    with tcp_server(answer) as port:
+        reg = Registry(f"127.0.0.1:{port}", protocol="http", authenticator=NullAuthenticator(),
+                       retries=0)
+        reg.ping()
+        reg.ping()  # (the same connection: nothing was left on it)
