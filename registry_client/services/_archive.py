@@ -7,6 +7,7 @@ the temp directory (push), turned into or made from the tar by ``_archive_files`
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from functools import partial
@@ -29,6 +30,9 @@ if TYPE_CHECKING:  # annotations only
     from ..progress import ProgressCallback
     from .blobs import BlobFlows
     from .manifests import ManifestFlows
+
+_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
+"""A write's errors that name no file (the archive's, then)."""
 
 PullFormat = Literal["oci", "docker-archive", "oci-archive"]
 """What ``images.pull`` writes: an OCI layout directory, or a tar of either kind."""
@@ -80,13 +84,8 @@ class Archiver(ImageWorker):
                                            f".{target.name}.", ".work"))
         try:
             layout = work / "layout"
-            try:
-                image = yield from self._puller.pull(reference, layout, platform=platform,
-                                                     progress=progress)
-            except OSError as exc:  # (a full disk): the archive, not our hidden folder
-                if exc.errno is None or not str(exc.filename or "").startswith(str(work)):
-                    raise
-                raise type(exc)(exc.errno, exc.strerror, str(target)) from None
+            image = yield from self._puller.pull(reference, layout, platform=platform,
+                                                 progress=progress)
             if format == "oci-archive":
                 yield Offload(partial(write_oci_archive, layout, target))
             else:
@@ -94,6 +93,12 @@ class Archiver(ImageWorker):
                     f"{self._endpoint.domain}/{self._repository}:{reference}"]
                 yield Offload(partial(write_docker_archive, layout, target, tags,
                                       self._endpoint.body_limit))
+        except OSError as exc:  # (a full disk): the archive, not our hidden folder
+            ours = (str(exc.filename).startswith(str(work)) if exc.filename is not None
+                    else exc.errno in _DISK_ERRORS)
+            if exc.errno is None or not ours:
+                raise
+            raise type(exc)(exc.errno, exc.strerror, str(target)) from None
         finally:
             yield Offload(partial(_workdir.remove, work, held))
         return image

@@ -16,6 +16,7 @@ import pytest
 import requests_mock
 
 from registry_client import LayoutError, NotFoundError, Registry
+from registry_client.services import _archive
 
 MockedRegistry = tuple[Registry, requests_mock.Adapter]
 
@@ -70,6 +71,30 @@ def test_a_full_disk_during_an_archive_pull_names_the_archive(
                                          format="oci-archive", progress=None))
     assert (info.value.errno, info.value.filename) == (errno.ENOSPC, str(target))
     assert sorted(tmp_path.iterdir()) == []  # (the work folder is gone)
+
+
+def test_a_full_disk_while_a_docker_archive_is_written_names_the_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ENOSPC while the docker-archive's layers were unpacked (after the pull) named no
+    file at all."""
+    images = Registry("registry.example").repository("app").images
+    flows = images.flows
+
+    def pulled(reference: str, layout: Path, **kw: object) -> Any:
+        return None
+        yield  # pragma: no cover - a flow
+
+    def full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(flows._puller, "pull", pulled)
+    monkeypatch.setattr(_archive, "write_docker_archive", full)
+    target = tmp_path / "app.tar"
+    with pytest.raises(OSError) as info:
+        images._run(flows._archiver.pull("sha256:" + "a" * 64, target, platform="linux/amd64",
+                                         format="docker-archive", progress=None))
+    assert (info.value.errno, info.value.filename) == (errno.ENOSPC, str(target))
 
 
 @pytest.mark.parametrize("format", ["docker-archive", "oci-archive"])
