@@ -633,11 +633,17 @@ class LinearPool(httpcore.AsyncConnectionPool):
         self._shut = False
 
     async def aclose(self) -> None:
-        """Close every connection. Requests still in flight (the client closed while a
-        pull runs) go on, on connections of their own, each closed as it comes free:
-        httpcore's pool kept those, and nobody closed them."""
+        """Close the idle connections; those requests still use (the client closed while
+        a pull runs) or are opening are each closed as they come free. httpcore's pool
+        closed them all and forgot them: a request that was opening its connection
+        kept it open for good, and the requests it aborted opened more (their retries),
+        which nobody closed either."""
         self._shut = True
-        await super().aclose()
+        with self._optional_thread_lock:
+            closing = [c for c in self._connections
+                       if c.is_idle() or c.is_closed() or c.has_expired()]
+            self._connections = [c for c in self._connections if c not in closing]
+        await self._close_connections(closing)
 
     def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
         connection = super().create_connection(origin)

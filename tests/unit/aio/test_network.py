@@ -935,3 +935,33 @@ async def test_a_connection_a_closed_pool_makes_is_closed_once_free(
         while len(hung_up) < 3 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
     assert hung_up == [True, True, True]
+
+
+@pytest.mark.anyio
+async def test_a_request_running_when_its_pool_closes_ends_then_its_connection_closes(
+    server: Callable[[Script], int],
+) -> None:
+    """A request opening or using its connection when the pool closed: httpcore closed
+    the connections it could and forgot the rest -- one still opening stayed open for
+    good (a ResourceWarning when the loop ended); one in use was cut, and its retry
+    opened another that nobody closed."""
+    hung_up: list[bool] = []
+
+    def handle(conn: socket.socket) -> None:
+        _read_request(conn)
+        time.sleep(0.3)  # the pool is closed meanwhile
+        conn.sendall(_head(2) + b"{}")
+        conn.settimeout(5)
+        hung_up.append(conn.recv(1) == b"")
+
+    port = server(handle)
+    transport = BlockTransport(verify=True, limits=httpx.Limits(max_keepalive_connections=4))
+    async with httpx.AsyncClient(transport=transport) as client:
+        running = asyncio.ensure_future(client.get(f"http://127.0.0.1:{port}/v2/"))
+        await asyncio.sleep(0.1)
+        await transport.aclose()
+        assert (await running).content == b"{}"
+        deadline = time.monotonic() + 5
+        while not hung_up and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    assert hung_up == [True]
