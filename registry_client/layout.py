@@ -465,15 +465,19 @@ class OCILayout:
         named = [m for m in entries if _ref_name(m) == ref_name]
         if not named and ref_name:
             named = [m for m in entries if _tag_of(_ref_name(m)) == ref_name]
-        if len({str(m.get("digest")) for m in named}) == 1:
-            return named[0]  # one image, under one name or several
+        # the images with the name: an image is one digest, under one name or several
+        images: dict[str, list[dict[str, Any]]] = {}
+        for m in named:
+            images.setdefault(str(m.get("digest")), []).append(m)
         if named:
-            found = one_named(named, _full_names, repository, ref_name)
+            found = one_named(list(images.values()),
+                              lambda image: [n for m in image for n in _full_names(m)],
+                              repository, ref_name)
             if found is not None:
-                return found
+                return found[0]
             advice = ("push to the repository one of them names" if repository is not None
                       else "keep one, or name it in full")
-            raise LayoutError(f"{self.root}: {ref_name!r} names {len(named)} images ("
+            raise LayoutError(f"{self.root}: {ref_name!r} names {len(images)} images ("
                               + ", ".join(sorted(n for m in named for n in _full_names(m)
                                                  or [str(_ref_name(m))]))
                               + f"): {advice}")

@@ -115,6 +115,22 @@ def test_one_image_under_two_names_sharing_a_tag_is_pushed_anywhere(tmp_path: Pa
     assert layout.find("1")["digest"] == D
 
 
+def test_one_image_under_two_full_names_of_the_repository_is_that_repository_s(
+    tmp_path: Path,
+) -> None:
+    """docker save reg1.example.com/team/app:1 reg2.example.com/team/app:1 other:1: two
+    images named 1, one of them under two names of team/app. A push to team/app:1 was
+    refused as "'1' names 3 images ... push to the repository one of them names"."""
+    b = "sha256:" + "b" * 64
+    layout = _index(tmp_path, (D, "1", "reg1.example.com/team/app:1"),
+                    (D, "1", "reg2.example.com/team/app:1"),
+                    (b, "1", "docker.io/library/other:1"))
+    assert layout.find("1", repository="team/app")["digest"] == D
+    assert layout.find("1", repository="other")["digest"] == b
+    with pytest.raises(LayoutError, match="'1' names 2 images"):
+        layout.find("1", repository="elsewhere")
+
+
 def test_one_image_under_several_names_is_the_only_image(tmp_path: Path) -> None:
     """``docker save x:1 x:2`` (Docker 25 and later): one image, an entry per tag. A push
     to y:3 was refused ("no image named '3'") though the layout holds one image."""
