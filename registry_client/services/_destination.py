@@ -72,9 +72,9 @@ def named(exc: OSError, dest: Path) -> OSError:
     return type(exc)(exc.errno, exc.strerror, str(dest))
 
 
-def make_parent(real: Path, dest: Path) -> list[Path]:
-    """Create the directory ``real`` goes in (as ``pull`` does); the directories made,
-    deepest first. A file in the way is a NotADirectoryError naming the user's ``dest``."""
+def _missing_parents(real: Path, dest: Path) -> list[Path]:
+    """The directories ``real`` needs made to be written, deepest first. A file in the
+    way is a NotADirectoryError naming the user's ``dest``."""
     parent = real.parent
     missing: list[Path] = []
     for ancestor in (parent, *parent.parents):
@@ -84,7 +84,14 @@ def make_parent(real: Path, dest: Path) -> list[Path]:
                     errno.ENOTDIR, f"{ancestor} is not a directory", str(dest))
             break
         missing.append(ancestor)
-    parent.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def make_parent(real: Path, dest: Path) -> list[Path]:
+    """Create the directory ``real`` goes in (as ``pull`` does); the directories made,
+    deepest first. A file in the way is a NotADirectoryError naming the user's ``dest``."""
+    missing = _missing_parents(real, dest)
+    real.parent.mkdir(parents=True, exist_ok=True)
     return missing
 
 
@@ -116,7 +123,7 @@ def prepare(dest: Path, *, make_parents: bool) -> list[Path]:
         return []
     real = Path(os.path.realpath(dest))
     made = make_parent(real, dest) if make_parents else []
-    if not make_parents and not real.parent.is_dir():
+    if not make_parents and _missing_parents(real, dest):
         raise FileNotFoundError(errno.ENOENT, "no such directory to write in",
                                 str(real.parent))
     try:
