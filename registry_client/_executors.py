@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 
-from ._calloff import CallOff, current, enter
+from ._calloff import CallOff, Interrupted, current, enter
 from ._journal import Journal
 from ._synctask import SyncTask, TaskResult, run_task
 from .auth import Authenticator
@@ -229,7 +229,8 @@ def run_tasks(pool: Executor, runner: TaskRunner, tasks: list[SyncTask],
     one-pass sync's do (the caller's ``pool.shutdown()`` would otherwise wait for every
     queued image to be copied).
     """
-    call_off = CallOff(current()) if isinstance(pool, ThreadPoolExecutor) else None
+    parent = current()  # (a sync called off from outside: the asyncio API's cancel)
+    call_off = CallOff(parent) if isinstance(pool, ThreadPoolExecutor) else None
     futures: dict[Future[TaskResult], SyncTask] = {
         (pool.submit(runner, t) if call_off is None
          else pool.submit(_called_off_by, call_off, runner, t)): t for t in tasks}
@@ -250,18 +251,22 @@ def run_tasks(pool: Executor, runner: TaskRunner, tasks: list[SyncTask],
             results[task.key] = result
             if journal is not None:
                 journal.record(result)
+            if parent is not None:
+                parent.raise_if_called_off()
     except BaseException as exc:
         for future in futures:
             future.cancel()
         if call_off is not None:
-            call_off.interrupted = isinstance(exc, KeyboardInterrupt)
+            call_off.interrupted = isinstance(exc, KeyboardInterrupt | Interrupted)
             call_off.set()
         raise
     return results
 
 
 def _called_off_by(call_off: CallOff, runner: TaskRunner, task: SyncTask) -> TaskResult:
-    """``runner(task)`` on a pool thread whose transfers ``call_off`` stops."""
+    """``runner(task)`` on a pool thread whose transfers ``call_off`` stops (a task the
+    pool takes once it is called off does not start)."""
+    call_off.raise_if_called_off()
     enter(call_off)
     try:
         return runner(task)

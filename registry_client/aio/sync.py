@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from typing import TypeVar
 
+from .._calloff import CallOff, enter
 from .._executors import RegistryFactory, task_hosts
 from .._flow import Flow, run
 from .._journal import Journal
@@ -93,10 +94,30 @@ async def sync(
             raise TypeError("sync(executor=...) runs the tasks with the blocking API: give "
                             "registry_for=RegistryFactory(...), not a function of "
                             "AsyncRegistry objects")
-        return await asyncio.to_thread(
-            blocking_sync, entries, registry_for, max_workers=max_workers, dry_run=dry_run,
-            progress=progress, executor=executor, journal=journal, shard=shard,
-            max_per_registry=max_per_registry)
+        # in a worker thread, the loop free; a cancel calls its transfers off (as Ctrl-C
+        # does the blocking sync's) and waits for the thread to stop
+        call_off = CallOff()
+        call_off.interrupted = True
+
+        def run() -> SyncResult:
+            enter(call_off)
+            try:
+                return blocking_sync(
+                    entries, registry_for, max_workers=max_workers, dry_run=dry_run,
+                    progress=progress, executor=executor, journal=journal, shard=shard,
+                    max_per_registry=max_per_registry)
+            finally:
+                enter(None)
+
+        running = asyncio.ensure_future(asyncio.to_thread(run))
+        try:
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:
+            call_off.set()
+            await asyncio.wait([running])
+            if not running.cancelled():
+                running.exception()  # (Interrupted, most likely): the cancel wins
+            raise
     assert not isinstance(registry_for, RegistryFactory)  # (it opens blocking registries)
     if journal is None and shard is None and max_per_registry is None:
         opened = open_entries(entries, registry_for)

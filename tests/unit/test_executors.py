@@ -142,3 +142,43 @@ def test_ctrl_c_calls_off_the_running_tasks_and_starts_no_queued_one() -> None:
     assert {"d.example/a:t0", "d.example/a:t1"} <= set(started) <= {
         "d.example/a:t0", "d.example/a:t1", "d.example/a:t2"}
     assert sorted(stopped) == sorted(set(started) - {"d.example/a:t0"})
+
+
+def test_a_caller_s_call_off_stops_the_tasks_as_ctrl_c_does() -> None:
+    """The asyncio sync(executor=...) runs the blocking sync in a worker thread; a
+    cancelled task sets that thread's call-off flag, which the running copies stopped
+    at, but the queued ones were all started and copied (18 s after the cancel)."""
+    started: list[str] = []
+
+    def runner(task: SyncTask) -> TaskResult:
+        started.append(task.target)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            _calloff.check_cancelled()
+            time.sleep(0.01)
+        return TaskResult(task, "copied")  # pragma: no cover - called off before
+
+    tasks = [SyncTask(f"s.example/a:t{n}@sha256:{'ab' * 32}", f"d.example/a:t{n}")
+             for n in range(6)]
+    caller = _calloff.CallOff()
+    caller.interrupted = True
+    outcome: list[BaseException] = []
+
+    def thread() -> None:
+        _calloff.enter(caller)
+        try:
+            with ThreadPoolExecutor(2) as pool:
+                run_tasks(pool, runner, tasks, None)  # type: ignore[arg-type]
+        except BaseException as exc:
+            outcome.append(exc)
+        finally:
+            _calloff.enter(None)
+
+    worker = threading.Thread(target=thread)
+    worker.start()
+    time.sleep(0.2)
+    caller.set()
+    worker.join(5)
+    assert not worker.is_alive()
+    assert [type(e) for e in outcome] == [_calloff.Interrupted]
+    assert sorted(started) == ["d.example/a:t0", "d.example/a:t1"]  # the two running
