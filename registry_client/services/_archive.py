@@ -21,7 +21,6 @@ from ..reference import is_digest
 from . import _light, _workdir
 from ._archive_files import archive_kind, docker_archive_to_layout, oci_archive_to_layout
 from ._archive_write import check_archive_dest, write_docker_archive, write_oci_archive
-from ._destination import remove_made
 from ._pull import Puller
 from ._push import Pusher
 from ._worker import ImageWorker
@@ -65,18 +64,7 @@ class Archiver(ImageWorker):
         if format not in ("docker-archive", "oci-archive"):
             raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
         target = Path(dest)
-        made: list[Path] = yield Offload(partial(check_archive_dest, target))
-        try:
-            return (yield from self._pull(reference, target, platform, format, progress))
-        except BaseException:
-            # (a failure leaves none of the folders made for the archive: nothing written)
-            yield Offload(partial(remove_made, made))
-            raise
-
-    def _pull(
-        self, reference: str, target: Path, platform: str | Platform | None,
-        format: PullFormat, progress: ProgressCallback | None,
-    ) -> Flow[Image]:
+        yield Offload(partial(check_archive_dest, target))
         if format == "docker-archive" and platform is None:
             platform = yield from self._only_platform(reference)
         # a work folder next to the archive (the same file system: the rename is atomic)

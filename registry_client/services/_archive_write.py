@@ -30,13 +30,10 @@ from ._layers import LayerProblem, LayerReader
 _COPY = 1 << 20
 
 
-def check_archive_dest(dest: Path) -> list[Path]:
+def check_archive_dest(dest: Path) -> None:
     """Before anything is downloaded: refuse a folder as an archive's destination, and
     see the archive can be written where it goes (its directory made, after symlinks:
     :func:`~._destination.prepare`).
-
-    Returns:
-        The directories made (see ``_destination.remove_made``).
 
     Raises:
         ArchiveError: ``dest`` is a directory.
@@ -44,7 +41,7 @@ def check_archive_dest(dest: Path) -> list[Path]:
     """
     if dest.is_dir():
         raise ArchiveError(f"{dest} is a directory: an archive is written to a file")
-    return prepare(dest, make_parents=True)
+    prepare(dest, make_parents=True)
 
 
 @contextmanager

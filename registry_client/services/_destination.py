@@ -26,7 +26,7 @@ from typing import BinaryIO
 from ..layout import _temp_file_beside, _umask
 
 __all__ = ["descriptor_of", "is_special", "make_parent", "named", "open_stream", "prepare",
-           "remove_made", "written_to"]
+           "written_to"]
 
 _FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd)/([0-9]+)")
 _STD_PATHS = {"/dev/stdout": 1, "/dev/stderr": 2}
@@ -95,24 +95,15 @@ def make_parent(real: Path, dest: Path) -> list[Path]:
     return missing
 
 
-def remove_made(made: list[Path]) -> None:
-    """Remove the directories :func:`prepare` made that are still empty (deepest first):
-    an operation that failed leaves none behind."""
-    for directory in made:
-        try:
-            directory.rmdir()
-        except OSError:
-            return
-
-
-def prepare(dest: Path, *, make_parents: bool) -> list[Path]:
+def prepare(dest: Path, *, make_parents: bool) -> None:
     """Before anything is downloaded for ``dest``: see that its bytes can be written where
     they go (after symlinks: a link whose target's directory is missing, too). With
     ``make_parents`` that directory is created (as a pull creates its layout's); else it
     must exist. A temp file is made there and removed, so a read-only file system or a
     file in the way fails now, naming ``dest``, not after the whole download. A FIFO,
-    a device or an open descriptor is left alone. The directories made are returned
-    (for :func:`remove_made`, should the operation fail).
+    a device or an open descriptor is left alone. (The directories made stay, as with
+    ``mkdir -p`` or ``curl --create-dirs``, even if the operation then fails: another
+    one may have found them there meanwhile.)
 
     Raises:
         FileNotFoundError: the directory is missing (without ``make_parents``).
@@ -120,20 +111,19 @@ def prepare(dest: Path, *, make_parents: bool) -> list[Path]:
         OSError: no file can be made there (read-only, no permission), naming ``dest``.
     """
     if descriptor_of(dest) is not None or is_special(dest):
-        return []
+        return
     real = Path(os.path.realpath(dest))
-    made = make_parent(real, dest) if make_parents else []
-    if not make_parents and _missing_parents(real, dest):
+    if make_parents:
+        make_parent(real, dest)
+    elif _missing_parents(real, dest):
         raise FileNotFoundError(errno.ENOENT, "no such directory to write in",
                                 str(real.parent))
     try:
         fd, tmp = _temp_file_beside(real)
     except OSError as exc:
-        remove_made(made)
         raise named(exc, dest) from None
     os.close(fd)
     os.unlink(tmp)
-    return made
 
 
 @contextmanager
