@@ -145,11 +145,12 @@ class HashThread:
     hashed.
     """
 
-    __slots__ = ("_ahead", "_blocks", "_busy", "_changed", "_error", "_free", "_hasher",
-                 "_in_use", "_lent", "_made", "_resume", "_stream", "name")
+    __slots__ = ("_ahead", "_blocks", "_busy", "_changed", "_done", "_error", "_free",
+                 "_hasher", "_in_use", "_lent", "_made", "_resume", "_stream", "name")
 
     def __init__(self, hasher: Any, ahead: int = HASH_AHEAD) -> None:
         self._stream = False  # counted in _overlap.streams: large blocks came, no digest yet
+        self._done = False  # stopped for good: counted no more
         self._hasher = hasher
         self.name: str = hasher.name
         # ``ahead`` buffers, used again and again: a block kept until the other thread
@@ -172,12 +173,15 @@ class HashThread:
             self._stream = False
             _overlap.count(-1)
 
-    def stopped(self) -> None:
+    def stopped(self, *, for_good: bool = False) -> None:
         """The reading stopped before the blob's end (a failure, a cancel): the blob no
         longer counts as one being read, so other hashings may run beside their
         readers again (without waiting for the garbage collector to free this one).
-        A later large block counts it again."""
+        A later large block counts it again -- unless it stopped ``for_good`` (a reader
+        closed, maybe while another thread's read still hands over its last block)."""
         with self._changed:
+            if for_good:
+                self._done = True
             if self._stream:
                 self._stream = False
                 _overlap.count(-1)
@@ -270,7 +274,7 @@ class HashThread:
         """Whether a block of ``n`` bytes is hashed in the caller's thread (under the lock):
         nothing in flight, and the block is small or no core is spare. Takes a slot for a
         worker otherwise (when none runs), and counts the blob as read in large blocks."""
-        if n >= OVERLAP_MIN and not self._stream:
+        if n >= OVERLAP_MIN and not self._stream and not self._done:
             self._stream = True
             _overlap.count(1)
         return not self._busy and (n < OVERLAP_MIN or not _overlap.take())

@@ -179,7 +179,7 @@ class AsyncBlobReader(ReceiverView):
         """Release the connection."""
         resp, self._resp = self._resp, None
         self.closed = True
-        self._rx.hasher.stopped()  # (closed before its end: see HashThread.stopped)
+        self._rx.hasher.stopped(for_good=True)  # (closed: see HashThread.stopped)
         if resp is not None:
             await resp.aclose()
 

@@ -121,7 +121,7 @@ class BlobReader(ReceiverView, io.RawIOBase):
             resp.close()
         rx = getattr(self, "_rx", None)
         if rx is not None:
-            rx.hasher.stopped()  # (closed before its end: see HashThread.stopped)
+            rx.hasher.stopped(for_good=True)  # (closed: see HashThread.stopped)
         super().close()
 
     def _check_open(self) -> None:

@@ -312,3 +312,19 @@ def test_the_shared_pool_keeps_at_most_pool_keep_buffers_whatever_the_cores() ->
     slots.keep([bytearray(_digest.HASH_BLOCK) for _ in range(_digest.POOL_KEEP + 5)])
     assert len([slots.buffer() for _ in range(_digest.POOL_KEEP)]) == _digest.POOL_KEEP
     assert len(slots.buffer()) == 0  # then empty: a new buffer is made
+
+
+def test_a_hashing_stopped_for_good_is_not_counted_again() -> None:
+    """A blobs.open reader closed from another thread (or task) while a read was handing
+    over its block: close() said the hashing stopped, then the block counted the blob
+    as being read again, for as long as the reader lived -- every later download of the
+    process hashed inline."""
+    before = _digest._overlap.streams
+    ht = HashThread(hashlib.sha256())
+    ht.update(b"x" * (1 << 20))
+    assert _digest._overlap.streams == before + 1
+    ht.stopped(for_good=True)
+    ht.update(b"y" * (1 << 20))  # the block a read in flight still hands over
+    assert _digest._overlap.streams == before
+    ht.hexdigest()
+    assert _digest._overlap.streams == before
