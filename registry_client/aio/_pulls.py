@@ -108,16 +108,18 @@ def settle_soon(future: asyncio.Future[T], result: T | None, error: BaseExceptio
         future.get_loop().call_soon_threadsafe(settle)
 
 
-async def stoppable(work: Callable[[threading.Event], T]) -> T:
+async def stoppable(work: Callable[[threading.Event], T],
+                    stop: threading.Event | None = None) -> T:
     """``work(stop)`` run on a worker thread (one started once, see
     ``registry_client._threads``): its result, or its error raised here.
 
-    A thread cannot be stopped from outside: a cancelled call sets ``stop``, which
-    ``work`` looks at between blocks and while it waits on a socket, and waits for it to
-    end before the cancellation goes on -- nothing ``work`` touches (a file, a socket)
-    is used by it once the caller moved on. What it ended with is dropped then.
+    A thread cannot be stopped from outside: a cancelled call sets ``stop`` (a new
+    Event, or the one given: a transfer's CallOff), which ``work`` looks at between
+    blocks and while it waits on a socket, and waits for it to end before the
+    cancellation goes on -- nothing ``work`` touches (a file, a socket) is used by it
+    once the caller moved on. What it ended with is dropped then.
     """
-    stop = threading.Event()
+    stop = threading.Event() if stop is None else stop
     ended: asyncio.Future[T] = asyncio.get_running_loop().create_future()
 
     def run() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from typing import TypeVar
@@ -43,6 +44,7 @@ from ..sync import (
     sync_result,
 )
 from ..sync import sync as blocking_sync
+from ._pulls import stoppable
 from ._registry import AsyncRegistry
 from ._repository import AsyncRepository
 from ._run import arun
@@ -99,7 +101,7 @@ async def sync(
         call_off = CallOff()
         call_off.interrupted = True
 
-        def run() -> SyncResult:
+        def run(stop: threading.Event) -> SyncResult:
             enter(call_off)
             try:
                 return blocking_sync(
@@ -109,15 +111,7 @@ async def sync(
             finally:
                 enter(None)
 
-        running = asyncio.ensure_future(asyncio.to_thread(run))
-        try:
-            return await asyncio.shield(running)
-        except asyncio.CancelledError:
-            call_off.set()
-            await asyncio.wait([running])
-            if not running.cancelled():
-                running.exception()  # (Interrupted, most likely): the cancel wins
-            raise
+        return await stoppable(run, call_off)
     assert not isinstance(registry_for, RegistryFactory)  # (it opens blocking registries)
     if journal is None and shard is None and max_per_registry is None:
         opened = open_entries(entries, registry_for)
