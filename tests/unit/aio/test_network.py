@@ -116,6 +116,16 @@ async def sender_for() -> AsyncIterator[Callable[..., _Sender]]:
     await asyncio.sleep(0.01)
 
 
+async def _get(sender: _Sender, path: str) -> tuple[int, bytes]:
+    """GET ``path`` of the sender's server: the status and the whole body."""
+    resp = await sender.transport.send("GET", f"{sender.base}{path}")
+    body = b""
+    while block := await resp.aread1(MiB):
+        body += block
+    await resp.aclose()
+    return resp.status_code, body
+
+
 def _download(sink: Callable[[bytes], None], limit: int | None = None) -> Flow[int]:
     resp = yield Call(Request("GET", "app/blobs/sha256:ab", stream=True))
     try:
@@ -173,12 +183,7 @@ async def test_answers_read_by_h11_keep_the_connection_for_the_next(
 
     sender = sender_for(server(counted))
     for _ in range(3):
-        resp = await sender.transport.send("GET", f"{sender.base}/v2/")
-        body = b""
-        while block := await resp.aread1(MiB):
-            body += block
-        assert body == b"{}"
-        await resp.aclose()
+        assert await _get(sender, "/v2/") == (200, b"{}")
     await sender.transport.aclose()
     assert connections == [1]
 
@@ -201,12 +206,7 @@ async def test_bytes_past_an_answer_s_length_are_never_the_next_request_s_answer
 
     sender = sender_for(server(handle))
     for _ in range(3):
-        resp = await sender.transport.send("GET", f"{sender.base}/v2/app/manifests/v1")
-        body = b""
-        while block := await resp.aread1(MiB):
-            body += block
-        await resp.aclose()
-        assert (resp.status_code, body) == (200, b"{}")
+        assert await _get(sender, "/v2/app/manifests/v1") == (200, b"{}")
 
 
 @pytest.mark.anyio
