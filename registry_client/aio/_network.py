@@ -645,6 +645,13 @@ class LinearPool(httpcore.AsyncConnectionPool):
             self._connections = [c for c in self._connections if c not in closing]
         await self._close_connections(closing)
 
+    async def aclose_for_good(self) -> None:
+        """Close every connection, busy ones too: the loop they belong to is shutting
+        down (an answer the user never read to its end nor closed stays open otherwise,
+        after its loop is gone)."""
+        self._shut = True
+        await super().aclose()
+
     def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
         connection = super().create_connection(origin)
         quicken(getattr(connection, "_request_lock", None))
@@ -752,3 +759,16 @@ class BlockTransport(httpx.AsyncHTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=self.backend,
         )
+
+    def idle(self) -> bool:
+        """Whether no connection of the pool is left (all closed, none busy)."""
+        return not self._pool.connections
+
+    async def aclose_for_good(self) -> None:
+        """Close the pool's connections, busy ones too (see ``LinearPool.aclose_for_good``;
+        another httpcore's pool closes them all anyway)."""
+        pool = self._pool
+        if isinstance(pool, LinearPool):
+            await pool.aclose_for_good()
+        else:
+            await pool.aclose()

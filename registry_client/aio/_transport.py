@@ -906,18 +906,23 @@ class AsyncTransport:
             if other is not None and other is not loop and other.is_closed():
                 self._pools.pop(other, None)  # (its sockets close when collected)
         pool = self._pool()
-        pool.guard = guard = self._closed_with(loop)
+        pool.guard = guard = self._closed_with(loop, pool)
         await guard.__anext__()
 
-    async def _closed_with(self, loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, None]:
-        """Suspended while ``loop`` runs; finalized as it shuts down, it closes the
-        client of that loop (no connection left to the garbage collector)."""
+    async def _closed_with(self, loop: asyncio.AbstractEventLoop,
+                           pool: _Pool) -> AsyncGenerator[None, None]:
+        """Suspended while ``loop`` runs; finalized as it shuts down, it closes ``pool``
+        (the loop's, or one :meth:`aclose` closed while requests still used it): its
+        connections, busy ones too -- none left to the garbage collector."""
         try:
             yield
         finally:
-            pool = self._pools.pop(loop, None)
-            if pool is not None and pool.client is not None:
+            if self._pools.get(loop) is pool:
+                self._pools.pop(loop, None)
+            if pool.client is not None:
                 await pool.client.aclose()
+            if pool.block is not None:  # busy connections too: the loop goes
+                await pool.block.aclose_for_good()
 
     async def aclose(self) -> None:
         """Close the pooled connections of the running loop (those of loops that ended
@@ -929,7 +934,8 @@ class AsyncTransport:
         pool = self._pools.pop(loop, None)
         if pool is None:
             return
-        if pool.guard is not None:
-            await pool.guard.aclose()
         if pool.client is not None:
-            await pool.client.aclose()
+            await pool.client.aclose()  # (requests still running end first)
+        if pool.guard is not None and (pool.block is None or pool.block.idle()):
+            await pool.guard.aclose()
+        # else its guard stays: it closes what requests still use when the loop goes

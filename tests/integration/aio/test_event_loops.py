@@ -103,3 +103,28 @@ def test_two_loops_at_once_each_keep_a_pool_of_their_own(
         gc.collect()
     assert digests == [{image.digest}] * 10
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_a_reader_left_open_is_closed_with_its_loop(
+    anon_registry: LocalRegistry, aclient_for: Callable[..., Any], unique_repository: str,
+) -> None:
+    """A blobs.open reader neither read to its end nor closed, its registry closed
+    (``async with``) while the reader still held its connection: that connection stayed
+    open after asyncio.run had ended, for the garbage collector to find."""
+    image = seed_image(anon_registry, unique_repository, "1", layers=(4 << 20,))
+    areg = aclient_for(anon_registry)
+    kept: list[Any] = []
+
+    async def main() -> None:
+        async with areg:
+            reader = await areg.repository(unique_repository).blobs.open(
+                image.layers[0])
+            await reader.read(100)
+            kept.append(reader)  # (an error path that skipped its aclose)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        asyncio.run(main())
+        kept.clear()
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

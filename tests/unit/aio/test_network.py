@@ -965,3 +965,31 @@ async def test_a_request_running_when_its_pool_closes_ends_then_its_connection_c
         while not hung_up and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
     assert hung_up == [True]
+
+
+@pytest.mark.anyio
+async def test_a_pool_closed_for_good_closes_its_busy_connections_too(
+    server: Callable[[Script], int],
+) -> None:
+    """When the loop shuts down, its pool closes for good: a connection still busy -- an
+    answer the user never read to its end nor closed (a blobs.open reader kept) -- was
+    left open after the loop was gone (a ResourceWarning later)."""
+    hung_up: list[bool] = []
+
+    def handle(conn: socket.socket) -> None:
+        _read_request(conn)
+        conn.sendall(_head(1000) + b"x" * 10)  # the rest never comes
+        conn.settimeout(5)
+        hung_up.append(conn.recv(1) == b"")
+
+    port = server(handle)
+    transport = BlockTransport(verify=True, limits=httpx.Limits(max_keepalive_connections=4))
+    client = httpx.AsyncClient(transport=transport)
+    request = client.build_request("GET", f"http://127.0.0.1:{port}/v2/")
+    kept = await client.send(request, stream=True)  # never read, never closed
+    await transport.aclose_for_good()
+    deadline = time.monotonic() + 5
+    while not hung_up and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert hung_up == [True]
+    del kept
