@@ -136,7 +136,11 @@ async def stoppable(work: Callable[[threading.Event], T],
         return await asyncio.shield(ended)
     except asyncio.CancelledError:
         stop.set()
-        await asyncio.wait([ended])
+        while not ended.done():
+            try:
+                await asyncio.wait([ended])
+            except asyncio.CancelledError:
+                continue  # cancelled again: the thread is still to end first
         if not ended.cancelled():
             ended.exception()  # Stopped, or what work raised: the cancel wins
         raise

@@ -12,7 +12,7 @@ import pytest
 
 from registry_client import _threads
 from registry_client.aio import _pulls
-from registry_client.aio._pulls import PinnedPulls
+from registry_client.aio._pulls import PinnedPulls, stoppable
 from registry_client.aio._transport import _file_blocks
 
 
@@ -132,3 +132,25 @@ def test_a_file_body_is_read_whole_in_blocks_off_the_loop() -> None:
 
     blocks = asyncio.run(main())
     assert b"".join(blocks) == data and len(blocks) == 3
+
+
+@pytest.mark.anyio
+async def test_a_second_cancel_still_waits_for_the_thread() -> None:
+    """stoppable promises nothing the work touches is used once the caller moves on; a
+    second cancel cut the wait short, and the work ran on (a cancelled-twice sync kept
+    its journal locked, and the re-run was refused)."""
+    ended: list[str] = []
+
+    def work(stop: threading.Event) -> None:
+        stop.wait(5)
+        time.sleep(0.3)  # (what it still does once told to stop)
+        ended.append("ended")
+
+    task = asyncio.ensure_future(stoppable(work))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert ended == ["ended"]
