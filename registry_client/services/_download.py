@@ -291,10 +291,10 @@ def _prepare(
     if is_special(dest):
         return dest, None, None, None
     real = Path(os.path.realpath(dest))
+    make_parent(real, dest)  # (first: a file in the way, even before a "..", is refused)
     kept = _in_place(real, digest)
     if kept is not None:
         return dest, real, kept, None
-    make_parent(real, dest)
     partial = real.with_name(real.name + ".partial")
     try:
         taken = _try_lock(real, partial, digest)

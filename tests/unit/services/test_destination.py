@@ -114,3 +114,14 @@ def test_prepare_refuses_a_file_where_a_directory_goes(tmp_path: Path) -> None:
 def test_prepare_leaves_devices_and_descriptors_alone() -> None:
     prepare(Path("/dev/null"), make_parents=True)
     prepare(Path("/dev/stdout"), make_parents=False)
+
+
+def test_a_file_before_dot_dot_in_a_path_is_in_the_way(tmp_path: Path) -> None:
+    """dd/FILE/../x, FILE a regular file: cp and open() say "Not a directory"; export and
+    download wrote dd/x (the path with .. taken out) and returned dd/FILE/../x, which
+    cannot be opened."""
+    (tmp_path / "FILE").write_bytes(b"x")
+    for make_parents in (True, False):
+        with pytest.raises(NotADirectoryError):
+            prepare(tmp_path / "FILE" / ".." / "x", make_parents=make_parents)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["FILE"]

@@ -134,3 +134,20 @@ def test_a_download_waiting_for_another_s_lock_stops_when_called_off(
     thread.join(10)
     assert stopped and [type(e) for e in outcome] == [_calloff.Interrupted]
     assert adapter.request_history == []
+
+
+def test_a_download_through_a_file_and_dot_dot_is_refused(
+    mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]], tmp_path: Path,
+) -> None:
+    """As cp: dd/FILE/../blob, FILE a regular file, is no path to write to (it was written
+    to dd/blob, and dd/FILE/../blob returned)."""
+    reg, adapter = mocked_registry(retries=0)
+    data = b"blob" * 1000
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    adapter.register_uri("GET", f"https://registry.example/v2/app/blobs/{digest}",
+                         content=data)
+    (tmp_path / "FILE").write_bytes(b"x")
+    with pytest.raises(NotADirectoryError):
+        reg.repository("app").blobs.download(digest, tmp_path / "FILE" / ".." / "blob")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["FILE"]
+    assert not adapter.called
