@@ -10,7 +10,6 @@ a Requester binds its authenticator with: the token policy's retries
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -26,7 +25,7 @@ from ._exchange import (
     TokenCall,
     token_request,
 )
-from ._flow import run
+from ._flow import run, run_exclusive
 from ._http import discard, read_capped
 from ._retry import RetryPolicy
 
@@ -48,8 +47,7 @@ class BlockingSteps:
             self.sleep(effect.seconds)
             return None
         if isinstance(effect, Exclusive):
-            with effect.locks.lock(effect.key, threading.Lock):
-                return run(effect.flow, self)
+            return run_exclusive(effect, self)
         raise TypeError(f"{type(self).__name__} cannot perform {effect!r}")
 
     def sleep(self, seconds: float) -> None:

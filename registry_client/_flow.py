@@ -44,6 +44,7 @@ __all__ = [
     "Sleep",
     "back_off",
     "run",
+    "run_exclusive",
 ]
 
 T = TypeVar("T")
@@ -262,3 +263,10 @@ def run(flow: Generator[Any, Any, T], performer: Performer) -> T:
             value = performer.perform(effect)
         except BaseException as exc:  # thrown into the flow, which decides what it means
             value, error = None, exc
+
+
+def run_exclusive(effect: Exclusive, performer: Performer) -> Any:
+    """Perform ``effect`` in a blocking shell: its sub-flow, holding the threads' lock
+    of its key."""
+    with effect.locks.lock(effect.key, threading.Lock):
+        return run(effect.flow, performer)

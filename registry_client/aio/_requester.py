@@ -46,7 +46,7 @@ from .._response import Response
 from .._transport import Transport, prepared_bodyless, tls_reason
 from ..errors import RegistryResponseError
 from ..requester import transmit_error
-from ._run import arun
+from ._run import arun, arun_exclusive
 from ._transport import (
     AsyncAnswer,
     AsyncTransport,
@@ -117,11 +117,7 @@ class _Steps:
             await asyncio.sleep(effect.seconds)
             return None
         if isinstance(effect, Exclusive):
-            # an asyncio.Lock belongs to one event loop: one per key and loop
-            lock = effect.locks.lock(effect.key, asyncio.Lock,
-                                     loop=asyncio.get_running_loop())
-            async with lock:
-                return await arun(effect.flow, self)
+            return await arun_exclusive(effect, self)
         if isinstance(effect, TokenCall):
             return await arun(token_call(requester, effect), self)
         if isinstance(effect, TokenAttempt):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Generator
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-__all__ = ["AsyncPerformer", "arun"]
+if TYPE_CHECKING:  # annotations only
+    from .._flow import Exclusive
+
+__all__ = ["AsyncPerformer", "arun", "arun_exclusive"]
 
 T = TypeVar("T")
 
@@ -38,3 +42,11 @@ async def arun(flow: Generator[Any, Any, T], performer: AsyncPerformer) -> T:
             value = await performer.perform(effect)
         except BaseException as exc:  # thrown into the flow, which decides what it means
             value, error = None, exc
+
+
+async def arun_exclusive(effect: Exclusive, performer: AsyncPerformer) -> Any:
+    """Perform ``effect`` in an asyncio shell: its sub-flow, holding the running loop's
+    lock of its key (an asyncio.Lock serves one loop: one AsyncRegistry may serve one
+    loop after another, or several at once)."""
+    async with effect.locks.lock(effect.key, asyncio.Lock, loop=asyncio.get_running_loop()):
+        return await arun(effect.flow, performer)

@@ -27,7 +27,7 @@ from .._request import Request
 from .._response import Response
 from ..services._schedule import TransferQueue, transfer_slots
 from ._pulls import stoppable
-from ._run import arun
+from ._run import arun, arun_exclusive
 from ._transport import failure, failure_cause
 
 __all__ = ["AsyncSender", "AsyncShell", "SinkThread"]
@@ -193,10 +193,7 @@ class AsyncShell:
         if isinstance(effect, Gather):
             return await self._gather(effect)
         if isinstance(effect, Exclusive):
-            # (a lock per loop: one AsyncRegistry may serve one loop after another)
-            async with effect.locks.lock(effect.key, asyncio.Lock,
-                                         loop=asyncio.get_running_loop()):
-                return await arun(effect.flow, self)
+            return await arun_exclusive(effect, self)
         raise TypeError(f"not an effect: {effect!r}")
 
     def _sender(self, effect: Call) -> AsyncSender:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import urllib3.exceptions
 
 from .._calloff import check_cancelled
-from .._flow import Call, Drain, Effect, Exclusive, Gather, Offload, Sleep, run
+from .._flow import Call, Drain, Effect, Exclusive, Gather, Offload, Sleep, run, run_exclusive
 from .._http import BodyReading, connection_failure, failure_cause
 from ..requester import Requester
 from ._schedule import parallel, transfer
@@ -45,8 +44,7 @@ class BlockingShell:
             self._requester.sleep(effect.seconds)  # in slices: Ctrl-C stops a transfer's
             return None
         if isinstance(effect, Exclusive):
-            with effect.locks.lock(effect.key, threading.Lock):
-                return run(effect.flow, self)
+            return run_exclusive(effect, self)
         if isinstance(effect, Gather):
             def one(factory: Any) -> Any:
                 return run(factory(), self)
