@@ -902,12 +902,17 @@ class AsyncTransport:
         pool = self._pools.get(loop)
         if pool is not None and pool.guard is not None:
             return
-        for other in list(self._pools):
-            if other is not None and other is not loop and other.is_closed():
-                self._pools.pop(other, None)  # (its sockets close when collected)
+        self._drop_closed_loops()
         pool = self._pool()
         pool.guard = guard = self._closed_with(loop, pool)
         await guard.__anext__()
+
+    def _drop_closed_loops(self) -> None:
+        """Forget the pools of loops closed without shutting them down (never awaited on
+        a loop that is gone: their sockets close when collected)."""
+        for loop in list(self._pools):
+            if loop is not None and loop.is_closed():
+                self._pools.pop(loop, None)
 
     async def _closed_with(self, loop: asyncio.AbstractEventLoop,
                            pool: _Pool) -> AsyncGenerator[None, None]:
@@ -928,9 +933,8 @@ class AsyncTransport:
         """Close the pooled connections of the running loop (those of loops that ended
         are dropped; those of loops still running close with them)."""
         loop = asyncio.get_running_loop()
-        for other in list(self._pools):
-            if other is None or (other is not loop and other.is_closed()):
-                self._pools.pop(other, None)
+        self._drop_closed_loops()
+        self._pools.pop(None, None)  # (a client made outside any loop has no connection)
         pool = self._pools.pop(loop, None)
         if pool is None:
             return
