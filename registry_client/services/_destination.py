@@ -77,10 +77,11 @@ def _missing_parents(real: Path, dest: Path) -> list[Path]:
     deepest first. A file in the way is a NotADirectoryError naming the user's ``dest``
     -- in ``dest`` as written too: ``dd/FILE/../x`` is no path when FILE is a file, as
     for cp and open(), though ``dd/x`` would be."""
-    for ancestor in dest.parents:
-        if ancestor.exists() and not ancestor.is_dir():
-            raise NotADirectoryError(
-                errno.ENOTDIR, f"{ancestor} is not a directory", str(dest))
+    if ".." in dest.parts:  # (else real's folders are dest's, after symlinks: below)
+        for ancestor in dest.parents:
+            if ancestor.exists() and not ancestor.is_dir():
+                raise NotADirectoryError(
+                    errno.ENOTDIR, f"{ancestor} is not a directory", str(dest))
     parent = real.parent
     missing: list[Path] = []
     for ancestor in (parent, *parent.parents):
