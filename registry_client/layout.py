@@ -55,6 +55,14 @@ def _temp_file_beside(path: Path) -> tuple[int, str]:
         raise type(exc)(exc.errno, exc.strerror, str(path)) from None
 
 
+def _named(exc: OSError, path: Path) -> OSError:
+    """``exc`` naming ``path`` when it names no file (a full disk while the bytes are
+    written): same type, same errno. (For every file the library writes for a user.)"""
+    if exc.errno is None or exc.filename is not None:
+        return exc
+    return type(exc)(exc.errno, exc.strerror, str(path))
+
+
 def _atomic_write(path: Path, data: bytes, *, replace: bool = True) -> None:
     """Write ``data`` to a temp file, then move it to ``path`` in one step.
 
@@ -84,13 +92,10 @@ def _atomic_write(path: Path, data: bytes, *, replace: bool = True) -> None:
                 if not path.exists():
                     os.replace(tmp, path)
             Path(tmp).unlink(missing_ok=True)
-    except OSError as exc:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        if exc.errno is not None and exc.filename is None:  # a full disk: say which file
-            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
-        raise
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and (found := _named(exc, path)) is not exc:
+            raise found from None  # (a full disk: say which file)
         raise
 
 

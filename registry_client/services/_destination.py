@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from ..layout import _named as named
 from ..layout import _temp_file_beside, _umask
 
 __all__ = ["descriptor_of", "is_special", "make_parent", "named", "open_stream", "prepare",
@@ -62,14 +63,6 @@ def open_stream(dest: Path, descriptor: int | None) -> BinaryIO:
     fd = descriptor if descriptor is not None else os.open(
         dest, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
     return open(fd, "wb", closefd=descriptor is None)
-
-
-def named(exc: OSError, dest: Path) -> OSError:
-    """``exc`` naming the user's ``dest`` when it names no file (a full disk while the
-    bytes are written): same type, same errno."""
-    if exc.errno is None or exc.filename is not None:
-        return exc
-    return type(exc)(exc.errno, exc.strerror, str(dest))
 
 
 def _missing_parents(real: Path, dest: Path) -> list[Path]:
