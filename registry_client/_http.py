@@ -38,6 +38,9 @@ TIMEOUT_HINT = "raise timeout= for a slow registry"
 """The advice a timeout's message ends with (the CLI swaps in its flag)."""
 HTTPS_PORT_HINT = "is it an HTTPS port? use protocol='https'"
 """The advice when a plain-HTTP request gets no answer (the CLI swaps in its words)."""
+UNASKED_SWITCH = "101 Switching Protocols, which the client did not ask for"
+"""What an answer of 101 is called: this client never asks for another protocol (it
+sends no ``Upgrade``), so whatever follows a 101 is no HTTP answer to its request."""
 ERROR_BODY_LIMIT = 64 * 1024
 """The most of an error answer's body read for its message."""
 
@@ -221,6 +224,7 @@ def connection_failure(
 _H11_STATUS_LINE = re.compile(
     r"illegal status line: bytearray\(b(?P<q>['\"])(?P<line>.*)(?P=q)\)$", re.DOTALL)
 _CONFLICTING_LENGTHS = "Content-Length contained multiple unmatching values"
+_H11_SWITCH = "Received server _SWITCH_UPGRADE event without a pending proposal"
 _NO_CONNECTION = frozenset({"refused", "dns", "connect", "connect-timeout"})
 
 
@@ -248,6 +252,8 @@ def _said(exc: BaseException) -> str:
         text = line["line"].removesuffix("\\r\\n").removesuffix("\\n")
     elif text.startswith(_CONFLICTING_LENGTHS):  # urllib3's words for h11's
         text = "conflicting Content-Length headers"
+    elif text.startswith(_H11_SWITCH):  # h11's words for an unasked-for 101
+        text = UNASKED_SWITCH
     text = printable(text)
     return text if len(text) <= 120 else text[:117] + "..."
 

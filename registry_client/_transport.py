@@ -29,7 +29,7 @@ from requests.cookies import RequestsCookieJar, extract_cookies_to_jar, merge_co
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers, get_netrc_auth
 
-from ._http import HTTPS_PORT_HINT, body_blocks
+from ._http import HTTPS_PORT_HINT, UNASKED_SWITCH, body_blocks
 from ._log import log
 from ._redact import redact_url
 from ._request import Relay
@@ -160,12 +160,16 @@ class _Answer(http.client.HTTPResponse):
     """http.client's answer, interim (1xx) answers before it skipped: RFC 9110 15.2 wants
     a client to parse them, expected or not, and http.client skips 100 only -- a 103
     Early Hints from a CDN in front of a registry was taken for the final answer, which
-    was left on the wire. (101 is a final answer: a protocol switch.)"""
+    was left on the wire. A 101 switches protocols, and this client never asks to (no
+    ``Upgrade`` header): it is refused as an answer that is not HTTP, as h11 refuses it
+    in the asyncio flavour, not taken for a final answer without a body."""
 
     def _read_status(self) -> tuple[str, int, str]:
         while True:
             version, status, reason = super()._read_status()  # type: ignore[misc]
-            if not 100 < status < 200 or status == 101:
+            if status == 101:
+                raise http.client.HTTPException(UNASKED_SWITCH)
+            if not 100 < status < 200:
                 return version, status, reason
             http.client._read_headers(self.fp)  # type: ignore[attr-defined]  # dropped
 

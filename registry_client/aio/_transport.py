@@ -49,7 +49,8 @@ _DEFAULT_UA = "registry-client/0.1 (+python-httpx)"
 _FILE_BLOCK = 1 << 20
 
 _H11_MALFORMED = ("illegal ", "conflicting ", "bad Content-Length", "Only Transfer-Encoding",
-                  "Receive buffer too long", "Response status_code")
+                  "Receive buffer too long", "Response status_code",
+                  "Received server _SWITCH_UPGRADE")  # (a 101 nobody asked for)
 """How h11 begins its messages about an answer that is not valid HTTP."""
 
 HTTPX_FAILURES = FailureTypes(

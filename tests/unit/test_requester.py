@@ -1839,6 +1839,10 @@ NOT_HTTP = {
                      + b"Content-Length: 2\r\n\r\n{}", "100 headers"),
     "long-header": (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70000 + b"\r\nContent-Length: 2\r\n\r\n{}",
                     "65536 bytes"),
+    # a protocol switch the client never asked for (it sends no Upgrade): what follows
+    # is no HTTP answer
+    "unasked-switch": (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n"
+                       b"Connection: Upgrade\r\n\r\n", "101"),
 }
 
 

@@ -412,7 +412,9 @@ async def _both_flavours_fail(
     (b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n", True),  # an SSH port: a line, no head
     (b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n", False),  # ... waiting for the client
     (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 5000000\r\n\r\n{}", True),
-], ids=["status-line", "ssh-closes", "ssh-waits", "two-lengths"])
+    (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+     True),  # a protocol switch nobody asked for: no HTTP answer follows
+], ids=["status-line", "ssh-closes", "ssh-waits", "two-lengths", "unasked-switch"])
 async def test_an_answer_that_is_not_http_is_the_blocking_flavours_error_at_once(
     answer: bytes, close: bool,
 ) -> None:
