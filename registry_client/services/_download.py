@@ -85,6 +85,7 @@ class Downloader:
         # replaced, in its own directory (a rename cannot cross filesystems), and
         # the link stays as the user made it.
         if kept is not None:
+            self._check_kept(digest, kept, expected_size)
             skipped(progress, digest, kept)
             return dest
         partial = real.with_name(real.name + ".partial")
@@ -113,6 +114,7 @@ class Downloader:
         try:
             if kept is not None:
                 yield Offload(partial.unlink)
+                self._check_kept(digest, kept, expected_size)
                 skipped(progress, digest, kept)
                 return
             try:
@@ -132,6 +134,15 @@ class Downloader:
         finally:
             if not lock.released:  # else released by the rename that ended the download
                 yield Offload(lock.release)
+
+    def _check_kept(self, digest: str, kept: int, expected_size: int | None) -> None:
+        """Refuse the blob found in place for a descriptor that gives another size: the
+        bytes of a digest have one size, so the descriptor is wrong -- as a download
+        would have refused it (the registry announcing the bytes it has)."""
+        if expected_size is not None and kept != expected_size:
+            raise DigestMismatchError(
+                f"blob {digest} of {self._fetch.domain}/{self._fetch.repository}: the "
+                f"blob is {kept} bytes, expected {expected_size}")
 
     def _stream_into(
         self, digest: str, dest: Path, progress: ProgressCallback | None,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests_mock
 
-from registry_client import Registry
+from registry_client import DigestMismatchError, Registry
 from registry_client._flow import Call, Drain, Effect, Offload
 from registry_client.testing._image import build_image
 
@@ -84,6 +84,29 @@ def test_a_blob_the_layout_holds_costs_one_hop_and_no_request(
     assert blob_gets == []
     # check the layout, the manifest, init, one look per blob, the index: no blob work
     assert seen == ["file", "GET 1.0", "file", "file", "file", "file", "file"], seen
+
+
+def test_a_blob_the_layout_holds_is_not_kept_for_a_descriptor_of_another_size(
+    env: Env, tmp_path: Path,
+) -> None:
+    """The bytes of a digest have one size: a manifest whose descriptor says another is
+    refused whether the layout holds the blob already or not -- kept, the layout got an
+    image no reader can unpack (umoci: "expected N bytes")."""
+    reg, adapter = env
+    for digest, data in IMAGE.blobs.items():  # (as a registry sends them)
+        adapter.register_uri("GET", f"{BASE}/v2/app/blobs/{digest}", content=data,
+                             headers={"Content-Length": str(len(data))})
+    repo = reg.repository("app")
+    repo.images.pull("1.0", tmp_path / "out")
+    doc = json.loads(IMAGE.manifest)
+    doc["layers"][0]["size"] += 5
+    bad = json.dumps(doc).encode()
+    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/bad", content=bad,
+                         headers={"Content-Type": IMAGE.media_type})
+    for dest in (tmp_path / "fresh", tmp_path / "out"):
+        with pytest.raises(DigestMismatchError, match=f"expected {doc['layers'][0]['size']}"):
+            repo.images.pull("bad", dest)
+    assert "bad" not in (tmp_path / "out" / "index.json").read_text()
 
 
 # What a pull does not use, it does not import: every module costs the first pull of a
