@@ -73,7 +73,8 @@ class Archiver(ImageWorker):
         try:
             layout = work / "layout"
             image = yield from self._puller.pull(reference, layout, platform=platform,
-                                                 progress=progress)
+                                                 progress=progress,
+                                                 every_layer=format == "docker-archive")
             if format == "oci-archive":
                 yield Offload(partial(write_oci_archive, layout, target))
             else:

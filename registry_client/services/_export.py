@@ -18,7 +18,7 @@ from ..models import IMAGE_CONFIG_TYPES, Descriptor, Platform, RawManifest
 from ..reference import pinned_name
 from . import _light, _workdir
 from ._destination import prepare, written_to
-from ._light import distributable
+from ._light import refuse_foreign
 from ._platforms import pick_platform, read_config, wanted_platform
 from ._worker import ImageWorker
 from .blobs import BlobFlows
@@ -109,10 +109,7 @@ def fetch_layers(
     Raises:
         LayerError: a layer is foreign and names its ``urls``: its bytes are not here.
     """
-    for d in layers:
-        if not distributable(d):
-            raise LayerError(f"layer {d.digest} is foreign ({d.media_type}): its bytes are "
-                             "not in the registry but at its urls")
+    refuse_foreign(layers)
     paths = [directory / f"layer-{i}" for i in range(len(layers))]
     yield Gather([partial(blobs.download, d.digest, p, expected_size=d.size)
                   for d, p in zip(layers, paths, strict=True)], workers)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .._json import loads
-from ..errors import RegistryResponseError
+from ..errors import LayerError, RegistryResponseError
 from ..mediatypes import INDEX_TYPES
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Platform, RawManifest
 from ..models._mediatype import MAX_INDEX_ENTRIES, manifest_type_for
@@ -166,6 +166,19 @@ def distributable(d: Descriptor) -> bool:
     media type alone left such an image unpushable and its pulled layouts incomplete).
     """
     return not (d.urls and any(f in d.media_type for f in _FOREIGN))
+
+
+def refuse_foreign(layers: Iterable[Descriptor]) -> None:
+    """Refuse layers whose bytes are not in the registry, for a use that needs every
+    layer's bytes (a root file system, a docker-archive).
+
+    Raises:
+        LayerError: a layer is foreign and names its ``urls``.
+    """
+    for d in layers:
+        if not distributable(d):
+            raise LayerError(f"layer {d.digest} is foreign ({d.media_type}): its bytes are "
+                             "not in the registry but at its urls")
 
 
 def distinct_largest_first(items: Iterable[Descriptor]) -> list[Descriptor]:

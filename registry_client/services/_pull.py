@@ -11,7 +11,7 @@ from ..layout import OCILayout
 from ..models import Descriptor, Image, Platform, RawManifest
 from ..reference import is_digest
 from . import _light
-from ._light import distinct_largest_first, distributable
+from ._light import distinct_largest_first, distributable, refuse_foreign
 from ._platforms import (
     check_config_size,
     light_image,
@@ -45,8 +45,14 @@ class Puller(ImageWorker):
     def pull(
         self, reference: str, directory: str | os.PathLike[str], *,
         platform: str | Platform | None, progress: ProgressCallback | None,
+        every_layer: bool = False,
     ) -> Flow[Image]:
-        """Write the image ``reference`` into an OCI layout at ``directory``."""
+        """Write the image ``reference`` into an OCI layout at ``directory``.
+
+        ``every_layer``: the layout is for a use that needs every layer's bytes (a
+        docker-archive): a foreign layer, whose bytes are at its urls, is refused
+        (LayerError) before anything moves, not left out.
+        """
         layout = OCILayout(directory)
         # before any request: a folder that is not a layout is refused
         yield Offload(layout.check_writable)
@@ -72,6 +78,9 @@ class Puller(ImageWorker):
             singles.append((raw, top))
         if not is_index or platform is not None:  # the returned Image reads its config
             check_config_size(singles[0][1][0], limit)
+        if every_layer:
+            for _, descs in singles:
+                refuse_foreign(descs[1:])
         require_verifiable_blobs(
             reference, [(r, [b for b in d if distributable(b)]) for r, d in singles])
         yield Offload(layout.init)  # only now: a refused platform leaves no layout behind

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import io
 import json
 import os
+import random
 import re
 import tarfile
 from collections.abc import Callable
@@ -15,8 +17,11 @@ from typing import Any
 import pytest
 import requests_mock
 
-from registry_client import LayoutError, NotFoundError, Registry
+from registry_client import LayerError, LayoutError, NotFoundError, Registry
 from registry_client.services import _archive
+from registry_client.testing._image import build_image
+
+BASE = "https://registry.example"
 
 MockedRegistry = tuple[Registry, requests_mock.Adapter]
 
@@ -111,3 +116,34 @@ def test_a_failed_archive_pull_keeps_the_folders_it_made(
         reg.repository("app").images.pull("missing", tmp_path / "x" / "out.tar",
                                           format="docker-archive")
     assert sorted(tmp_path.rglob("*")) == [tmp_path / "x"]
+
+
+def _image_at(adapter: requests_mock.Adapter, image: Any, reference: str) -> None:
+    """``image`` served by the mock registry as app:``reference``, its blobs with their
+    lengths, as a registry sends them."""
+    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/{reference}", content=image.manifest,
+                         headers={"Content-Type": image.media_type})
+    for digest, data in image.blobs.items():
+        adapter.register_uri("GET", f"{BASE}/v2/app/blobs/{digest}", content=data,
+                             headers={"Content-Length": str(len(data))})
+
+
+def test_a_docker_archive_of_an_image_with_a_foreign_layer_is_refused_before_any_blob(
+    mocked_registry: Callable[..., MockedRegistry], tmp_path: Path,
+) -> None:
+    """A foreign layer's bytes are at its urls, not in the registry, and a docker-archive
+    must hold every layer: refused with what ``export`` says, before a blob is fetched --
+    it failed after the download, naming the deleted work folder ("blob ... is missing")."""
+    reg, adapter = mocked_registry(retries=0)
+    image = build_image("app", "windows/amd64", "docker", [300, 200], random.Random(3), None,
+                        "2024-01-02T03:04:05Z")
+    doc = json.loads(image.manifest)
+    doc["layers"][0]["mediaType"] = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+    doc["layers"][0]["urls"] = ["https://example.invalid/base"]
+    image = dataclasses.replace(image, manifest=json.dumps(doc).encode())
+    _image_at(adapter, image, "1.0")
+    with pytest.raises(LayerError, match=r"is foreign .*its urls"):
+        reg.repository("app").images.pull("1.0", tmp_path / "img.tar", format="docker-archive")
+    assert [r.path for r in adapter.request_history if "/blobs/" in r.path] == []
+    assert sorted(tmp_path.iterdir()) == []
+
