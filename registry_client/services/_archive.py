@@ -65,14 +65,15 @@ class Archiver(ImageWorker):
             raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
         target = Path(dest)
         yield Offload(partial(check_archive_dest, target))
+        pinned = reference
         if format == "docker-archive" and platform is None:
-            platform = yield from self._only_platform(reference)
+            platform, pinned = yield from self._only_image(reference)
         # a work folder next to the archive (the same file system: the rename is atomic)
         work, held = yield Offload(partial(_workdir.make, target.parent,
                                            f".{target.name}.", ".work"))
         try:
             layout = work / "layout"
-            image = yield from self._puller.pull(reference, layout, platform=platform,
+            image = yield from self._puller.pull(pinned, layout, platform=platform,
                                                  progress=progress,
                                                  every_layer=format == "docker-archive")
             if format == "oci-archive":
@@ -92,16 +93,20 @@ class Archiver(ImageWorker):
             yield Offload(partial(_workdir.remove, work, held))
         return image
 
-    def _only_platform(self, reference: str) -> Flow[Platform | None]:
-        """For an index: its one image platform (a docker-archive holds one image)."""
+    def _only_image(self, reference: str) -> Flow[tuple[Platform | None, str]]:
+        """The image a docker-archive of ``reference`` holds (it holds one): ``(platform,
+        reference)`` to pull -- for an index, its one platform, or the digest of its one
+        entry when that names no platform (``platform`` is optional in an index)."""
         raw = yield from self._manifests.get_raw(reference)
         is_index, entries = _light.read(raw)
         if not is_index:
-            return None
+            return None, reference
         real = [d.platform for d in entries
                 if d.platform is not None and d.platform.os and d.platform.os != "unknown"]
         if len(real) == 1:
-            return real[0]
+            return real[0], reference
+        if not real and len(entries) == 1:
+            return None, entries[0].digest
         have = ", ".join(str(p) for p in real) or "none"
         raise PlatformNotFoundError(
             f"{reference} is an index of {len(real)} platforms ({have}) and a docker-archive "

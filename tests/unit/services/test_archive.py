@@ -22,6 +22,7 @@ from registry_client.services import _archive
 from registry_client.testing._image import build_image
 
 BASE = "https://registry.example"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 MockedRegistry = tuple[Registry, requests_mock.Adapter]
 
@@ -147,3 +148,32 @@ def test_a_docker_archive_of_an_image_with_a_foreign_layer_is_refused_before_any
     assert [r.path for r in adapter.request_history if "/blobs/" in r.path] == []
     assert sorted(tmp_path.iterdir()) == []
 
+
+def test_a_docker_archive_of_an_index_of_one_image_without_a_platform(
+    mocked_registry: Callable[..., MockedRegistry], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An index entry's ``platform`` is optional (OCI image spec): an index of one image
+    without one holds one image, which a docker-archive can hold -- it was "an index of
+    0 platforms ... choose one with platform=", which no platform could satisfy."""
+    reg, adapter = mocked_registry(retries=0)
+    image = build_image("app", "linux/arm64", "oci", [300], random.Random(4), None,
+                        "2024-01-02T03:04:05Z")
+    _image_at(adapter, image, image.digest)
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": image.media_type, "digest": image.digest, "size": len(image.manifest)}]})
+    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/1.0", text=index,
+                         headers={"Content-Type": OCI_INDEX})
+    written: list[tuple[list[dict[str, Any]], list[str]]] = []
+
+    def write(layout: Path, dest: Path, tags: list[str], limit: int) -> None:
+        # (the image's layers are random bytes, no tars to unpack: what would be written)
+        written.append((json.loads((layout / "index.json").read_text())["manifests"], tags))
+
+    monkeypatch.setattr(_archive, "write_docker_archive", write)
+    image_out = reg.repository("app").images.pull("1.0", tmp_path / "img.tar",
+                                                  format="docker-archive")
+    [(entries, tags)] = written
+    assert [e["digest"] for e in entries] == [image.digest]
+    assert tags == ["registry.example/app:1.0"]
+    assert image_out.digest == image.digest
