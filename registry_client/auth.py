@@ -282,6 +282,9 @@ class TokenAuthenticator:
             self._challenges[host] = bearer
         asked = get_scopes(req)
         scopes = set(asked)
+        if asked:  # the scopes this request's token was cached under (request_flow's)
+            with self._lock:
+                scopes.update(self._widened.get((host, _scope_key(asked)), ()))
         if bearer.scope:
             scopes.update(s for s in bearer.scope.split(" ") if s)
         if asked and scopes != set(asked):

@@ -457,6 +457,30 @@ def test_stale_token_refused_triggers_exactly_one_new_fetch() -> None:
     assert len(t.calls) == 2
 
 
+def test_a_refused_token_of_widened_scopes_is_replaced_for_the_resent_request() -> None:
+    """A push asks pull,push; Distribution's first challenge names pull only, so the
+    token is cached under both scopes. When the registry refuses that token later (its
+    own clock, a revoked token), the challenge names pull,push: the new token must be
+    the one the re-sent request carries -- it was fetched under pull,push alone, while
+    the request took the refused one again from the widened scopes' cache (a second
+    401: AuthenticationError with good credentials)."""
+    t = FakeTransport()
+    auth = bound_token_auth(t, "alice", PASSWORD)
+    push = ("repository:app:pull,push",)
+    assert learn(auth, push) == "Bearer tok-1"
+    sent = make_request(scopes=push)
+    auth.handle_request(sent)
+    assert sent.headers["Authorization"] == "Bearer tok-1"
+    refused = challenge_401(sent, f'Bearer realm="{REALM}",service="reg",'
+                                  'scope="repository:app:pull,push"')
+    assert auth.handle_response(refused) is True
+    assert len(t.calls) == 2
+    again = make_request(scopes=push)
+    auth.handle_request(again)
+    assert again.headers["Authorization"] == "Bearer tok-2"
+    assert len(t.calls) == 2
+
+
 def test_refused_token_already_replaced_by_another_thread_is_not_fetched_again() -> None:
     t = FakeTransport()
     auth = bound_token_auth(t)
