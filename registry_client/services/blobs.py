@@ -20,6 +20,7 @@ from .._reader import CHUNK, check_ranged_read
 from ..errors import (
     AuthenticationError,
     AuthorizationError,
+    DigestMismatchError,
     NotFoundError,
     RegistryResponseError,
 )
@@ -132,7 +133,8 @@ class BlobFlows(Service):
         source: UploadSource = yield Offload(functools.partial(
             UploadSource.from_data, data, digest))
         try:
-            present = (yield from self._skip_present(source.digest, progress, state_file)
+            present = (yield from self._skip_present(source.digest, progress, state_file,
+                                                     size=source.size)
                        ) if source.digest else None
             if present is not None:
                 return present
@@ -158,12 +160,21 @@ class BlobFlows(Service):
 
     def _skip_present(
         self, digest: str, progress: ProgressCallback | None,
-        state_file: str | os.PathLike[str] | None,
+        state_file: str | os.PathLike[str] | None, *, size: int | None = None,
     ) -> Flow[Descriptor | None]:
-        """The blob's descriptor when the repository has it (reported skipped), else None."""
+        """The blob's descriptor when the repository has it (reported skipped), else None.
+
+        Raises:
+            DigestMismatchError: the content to upload is ``size`` bytes and the blob
+                its digest names another size: it is not that blob.
+        """
         present = yield from self._present(digest)
         if present is None:
             return None
+        if size is not None and present.size is not None and present.size != size:
+            raise DigestMismatchError(
+                f"blob {digest}: the registry has it with {present.size} bytes, the "
+                f"content given has {size}")
         if state_file is not None:  # a session saved by an earlier run is not needed
             yield from self._sessions.forget_state(state_file)
         skipped(progress, present.digest, present.size)
@@ -396,8 +407,12 @@ class BlobService(Service):
         a session that expired means a fresh upload). The file is removed once
         the blob is stored, and kept (with the session) when the upload fails.
 
+        With ``digest``, a blob the repository has is not uploaded again and its
+        content is not read: only its size is held against the registry's.
+
         Raises:
-            DigestMismatchError: ``digest`` was given and the content does not match.
+            DigestMismatchError: ``digest`` was given and the content does not match
+                (or, for a blob the repository has, is another size).
             RegistryResponseError: the registry refused the upload.
             OSError: ``state_file`` cannot be written there (a directory in its place,
                 its directory missing or read-only), before any request.

@@ -461,6 +461,25 @@ def test_upload_with_wrong_digest(env: tuple[Registry, requests_mock.Adapter]) -
     assert adapter.request_history == []
 
 
+def test_a_file_of_another_size_than_the_blob_its_digest_names_is_refused(
+    env: tuple[Registry, requests_mock.Adapter], tmp_path: Path,
+) -> None:
+    """``digest=`` with a file the registry has a blob of: the HEAD that skips the
+    upload gives the blob's size, and content of another size is not that blob -- it
+    was reported uploaded (the other blob's descriptor), nothing sent."""
+    reg, adapter = env
+    adapter.register_uri("HEAD", BLOB_URL, headers={"Content-Length": str(len(BLOB))})
+    other = tmp_path / "other"
+    other.write_bytes(BLOB + b"more")
+    for data in (other, io.BytesIO(BLOB + b"more")):
+        with pytest.raises(DigestMismatchError, match=f"{len(BLOB)} bytes"):
+            reg.repository("app").blobs.upload(data, digest=DIGEST)
+    assert [r.method for r in adapter.request_history] == ["HEAD", "HEAD"]
+    # the same size: the blob's (its content is the registry's to check)
+    other.write_bytes(BLOB)
+    assert reg.repository("app").blobs.upload(other, digest=DIGEST).size == len(BLOB)
+
+
 # -- mount / delete ---------------------------------------------------------------------
 @pytest.mark.parametrize("source", ["Alice/Src", "a//b", "-x", "", "app:1.0"])
 def test_a_mount_from_no_repository_name_is_refused_before_any_request(

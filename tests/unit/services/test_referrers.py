@@ -256,15 +256,25 @@ def test_referrers_tag_schema_names() -> None:
 
 
 # -- attach ---------------------------------------------------------------------------------
+_ATTACHED = (b"{}", b"sig", b"raw", b"x", b"same", b'{"spdxVersion": "SPDX-2.3"}')
+"""The blobs the attach tests push (the registry stub has them, with their sizes)."""
+
+
 def stub_push(adapter: requests_mock.Adapter, *, oci_subject: bool) -> None:
     adapter.register_uri(
         "HEAD", f"{BASE}/v2/app/manifests/1.0",
         headers={"Docker-Content-Digest": SUBJECT, "Content-Length": "1234",
                  "Content-Type": OCI_MANIFEST},
     )
-    # every blob is already there: HEAD answers 200, nothing is uploaded
+    # every blob is already there: HEAD answers 200 with its size, nothing is uploaded
+    sizes = {sha256(blob): len(blob) for blob in _ATTACHED}
+
+    def head(request: Any, context: Any) -> bytes:
+        context.headers["Content-Length"] = str(sizes.get(request.path.rsplit("/", 1)[1], 2))
+        return b""
+
     adapter.register_uri("HEAD", re.compile(r".*/v2/app/blobs/sha256:[0-9a-f]{64}$"),
-                         headers={"Content-Length": "2"})
+                         content=head)
 
     def put(request: Any, context: Any) -> str:
         context.status_code = 201
