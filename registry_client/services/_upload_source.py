@@ -204,7 +204,14 @@ class CountingBody:
         if self._move:
             self._move = False
             self._src.seek(self._start + self._sent)
-        block = self._src.read(left if n is None or n < 0 else min(n, left, 4 * CHUNK))
+        want = left if n is None or n < 0 else min(n, left, 4 * CHUNK)
+        block = self._src.read(want)
+        if not block and want:
+            # the source ended early (a file truncated while it was sent): the request
+            # announced the length, and the registry would wait for the rest
+            raise DigestMismatchError(
+                f"the blob's content ended after {self._sent} of {self._length} bytes: it "
+                "changed while it was uploaded")
         self._sent += len(block)
         if self._sent >= self._length:
             # The last block: a source that can check its digest (a blob streamed from

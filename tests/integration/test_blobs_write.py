@@ -11,6 +11,7 @@ import io
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _cut_proxy import CutProxy
+from _flavours import Flavour
 from _write_helpers import (
     LogWindow,
     MiB,
@@ -373,3 +375,27 @@ def test_upload_of_a_file_with_a_wrong_digest_is_a_digest_mismatch(
         with pytest.raises(DigestMismatchError):
             client.repository("wrong/digest").blobs.upload(path, digest=wrong)
         assert not client.repository("wrong/digest").blobs.exists(wrong)
+
+
+@pytest.mark.parametrize("chunk_size", [None, MiB], ids=["one-put", "chunked"])
+def test_a_file_truncated_while_it_is_uploaded_is_a_digest_mismatch_at_once(
+    anon_registry: LocalRegistry, unique_repository: str, flavour: Flavour, tmp_path: Path,
+    chunk_size: int | None,
+) -> None:
+    """The request announced the file's length and the file ended early: the registry
+    waited for the rest -- a read timeout per try in the blocking flavour
+    (RegistryUnavailableError after 20 s), h11's LocalProtocolError (no RegistryError)
+    in the asyncio one."""
+    path = tmp_path / "blob"
+    path.write_bytes(os.urandom(4 * MiB))
+
+    def truncate(event: ProgressEvent) -> None:
+        if isinstance(event, BlobAdvanced) and event.done >= MiB and path.stat().st_size > 2 * MiB:
+            os.truncate(path, 2 * MiB)
+
+    client = flavour.connect(anon_registry, retries=1, backoff=0.0, timeout=30)
+    started = time.monotonic()
+    with pytest.raises(DigestMismatchError, match="changed while it was uploaded"):
+        client.repository(unique_repository).blobs.upload(path, progress=truncate,
+                                                          chunk_size=chunk_size)
+    assert time.monotonic() - started < 10
