@@ -203,7 +203,10 @@ class Uploader:
                     src.stream.check()
                     return src.digest
                 body = CountingBody(src.stream, src.size, self.advance)
-                yield from self._put_final(src.digest, body, src.size, retry_cuts=False)
+                try:
+                    yield from self._put_final(src.digest, body, src.size, retry_cuts=False)
+                finally:
+                    body.raise_failed()
                 return src.digest
             except (NotFoundError, RegistryUnavailableError) as exc:
                 cut = isinstance(exc, RegistryUnavailableError) and exc.status_code is None
@@ -409,12 +412,17 @@ class Uploader:
             else:
                 body = chunk[sent_from - offset:]
             try:
-                resp = yield from self.sessions.send(  # a CountingBody: a file, or blocks
-                    "PATCH", self.location or "", data=cast(Body, body), idempotent=False,
-                    headers={"Content-Type": OCTET_STREAM, "Content-Range": f"{sent_from}-{end}",
-                             "Content-Length": str(size)},
-                    expected=(202, 204), operation=self._operation,
-                )
+                try:
+                    resp = yield from self.sessions.send(  # a CountingBody: a file, or blocks
+                        "PATCH", self.location or "", data=cast(Body, body), idempotent=False,
+                        headers={"Content-Type": OCTET_STREAM,
+                                 "Content-Range": f"{sent_from}-{end}",
+                                 "Content-Length": str(size)},
+                        expected=(202, 204), operation=self._operation,
+                    )
+                finally:
+                    if isinstance(body, CountingBody):
+                        body.raise_failed()
             except (RegistryUnavailableError, RegistryResponseError) as exc:
                 # 416: the registry holds another offset than this chunk starts at
                 # (Distribution); ask where it stands, as after a cut

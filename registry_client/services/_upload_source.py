@@ -188,6 +188,10 @@ class CountingBody:
         self._start = at if at is not None else (self._src.tell() if self._seekable else 0)
         self._length = length
         self._sent = 0
+        self.failed: OSError | None = None
+        """What reading the source raised: an HTTP library sending the body takes an
+        OSError for its connection's (requests: "the connection broke"), so the upload
+        raises this instead, as the user's file's own error."""
 
     def __len__(self) -> int:
         return self._length - self._sent
@@ -205,7 +209,11 @@ class CountingBody:
             self._move = False
             self._src.seek(self._start + self._sent)
         want = left if n is None or n < 0 else min(n, left, 4 * CHUNK)
-        block = self._src.read(want)
+        try:
+            block = self._src.read(want)
+        except OSError as exc:
+            self.failed = exc
+            raise
         if not block and want:
             # the source ended early (a file truncated while it was sent): the request
             # announced the length, and the registry would wait for the rest
@@ -227,6 +235,11 @@ class CountingBody:
 
     def seekable(self) -> bool:
         return self._seekable
+
+    def raise_failed(self) -> None:
+        """Raise :attr:`failed`, the source's own error, when reading it failed."""
+        if self.failed is not None:
+            raise self.failed from None  # (not the HTTP error it became on the way)
 
     def seek(self, pos: int, whence: int = 0) -> int:
         self._advance(-self._sent + pos)

@@ -6,6 +6,7 @@ deletes are allowed).  The resume tests put :class:`CutProxy` between client and
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -375,6 +376,52 @@ def test_upload_of_a_file_with_a_wrong_digest_is_a_digest_mismatch(
         with pytest.raises(DigestMismatchError):
             client.repository("wrong/digest").blobs.upload(path, digest=wrong)
         assert not client.repository("wrong/digest").blobs.exists(wrong)
+
+
+class _FailingDisk(io.RawIOBase):
+    """A seekable source whose bytes past ``bad_at`` cannot be read (EIO), as a disk
+    with a bad sector."""
+
+    def __init__(self, data: bytes, bad_at: int) -> None:
+        self._data, self._bad_at, self._pos = data, bad_at, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self._pos = {0: pos, 1: self._pos + pos, 2: len(self._data) + pos}[whence]
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        if self._pos >= self._bad_at:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        block = self._data[self._pos:self._pos + len(buffer)]
+        buffer[:len(block)] = block
+        self._pos += len(block)
+        return len(block)
+
+
+@pytest.mark.parametrize("chunk_size", [None, MiB], ids=["one-put", "chunked"])
+def test_a_source_that_fails_to_read_raises_its_own_error_in_both_flavours(
+    anon_registry: LocalRegistry, unique_repository: str, flavour: Flavour,
+    chunk_size: int | None,
+) -> None:
+    """The file's OSError, at once: the blocking flavour reported the registry's
+    connection broken (RegistryUnavailableError, the OSError buried in __cause__) after
+    sending the file again in new sessions, the asyncio one the OSError."""
+    data = os.urandom(3 * MiB)
+    client = flavour.connect(anon_registry, retries=2, backoff=0.0)
+    with pytest.raises(OSError) as caught:
+        client.repository(unique_repository).blobs.upload(
+            _FailingDisk(data, 2 * MiB), digest=sha256(data), chunk_size=chunk_size)
+    assert caught.value.errno == errno.EIO
+    assert not client.repository(unique_repository).blobs.exists(sha256(data))
 
 
 @pytest.mark.parametrize("chunk_size", [None, MiB], ids=["one-put", "chunked"])
