@@ -228,6 +228,10 @@ def parse_image_name(text: str, *, allow_scheme: bool = False) -> ImageReference
                        hide_userinfo(text))
     if not path:
         raise _invalid("repository name must have at least one component", text)
+    if not explicit and rest.startswith("[") and "/" not in rest:
+        # "[::1]:5000", read as docker reads it: the repository "library/[" (refused)
+        raise _invalid(f"{quote(rest)} is a registry host with no repository after it "
+                       "(want HOST/REPOSITORY)", text)
     if not REMOTE_NAME_RE.fullmatch(path):
         raise _invalid(
             f"invalid repository name {quote(path)} (want '/'-separated components of "

@@ -203,9 +203,9 @@ INVALID: list[tuple[str, str]] = [
     ("_a", "invalid repository name"),
     ("a/", "invalid repository name"),
     ("aa/asdf$$^/aa", "invalid repository name"),
-    ("[fc00::1]", "invalid repository name"),
-    ("[fc00::1]:5000", "invalid repository name"),
-    ("[2001:db8::1]:tag", "invalid repository name"),
+    ("[fc00::1]", "registry host with no repository"),
+    ("[fc00::1]:5000", "registry host with no repository"),
+    ("[2001:db8::1]:tag", "registry host with no repository"),
     ("fc00::1:5000/debian", "invalid registry domain"),
     ("[fe80::1%eth0]:5000/debian", "invalid registry domain"),
     ("[fe80::1%@invalidzone]:5000/repo", "invalid registry domain"),
@@ -248,6 +248,8 @@ INVALID: list[tuple[str, str]] = [
     ("CAF\u00c9/x", "invalid registry domain"),
     ("foo:t\u00e9g", "invalid tag"),
     ("x" * 2000, "longer than 1024 characters"),
+    # an IPv6 host alone: docker reads the repository "library/[" -- said as what it is
+    ("[::1]:5000", '"[::1]:5000" is a registry host with no repository'),
 ]
 
 
