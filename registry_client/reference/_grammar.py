@@ -255,7 +255,8 @@ def require_verifiable(digest: str, *, where: str | None = None) -> str:
 
 
 def is_loopback(domain: str) -> bool:
-    """True for ``localhost``, ``127.x.y.z`` and ``::1``, with or without a port."""
+    """True for ``localhost``, ``127.x.y.z`` (in IPv6 too: ``::ffff:7f00:1``) and ``::1``,
+    with or without a port."""
     host = domain.lower()
     if host.startswith("["):  # [::1]:5000
         host = host[1:].split("]", 1)[0]
@@ -264,6 +265,10 @@ def is_loopback(domain: str) -> bool:
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    # 127.0.0.1 written as IPv6 (::ffff:7f00:1) is loopback too, as Go counts it; Python's
+    # is_loopback says so from 3.13 only
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback

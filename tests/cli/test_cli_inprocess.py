@@ -252,6 +252,11 @@ def test_console_script() -> None:
         ([], "127.0.0.1:5000/app", "http", True),
         ([], "127.8.9.10/app", "http", True),
         ([], "[::1]:5000/app", "http", True),
+        # 127.0.0.1 written as IPv6 (IPv4-mapped), which Go's IPNet.Contains counts in
+        # 127.0.0.0/8 (Python's is_loopback says so from 3.13 only); 10.0.0.1 not
+        ([], "[::ffff:7f00:1]:5000/app", "http", True),
+        ([], "[::ffff:7f01:203]/app", "http", True),
+        ([], "[::ffff:a00:1]:5000/app", "https", True),
         ([], "localhost.example.com/app", "https", True),
         ([], "128.0.0.1:5000/app", "https", True),
         ([], "https://localhost:5000/app", "https", True),
