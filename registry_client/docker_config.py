@@ -17,7 +17,7 @@ import attrs
 
 from ._json import loads
 from ._log import log
-from ._redact import REDACTED
+from ._redact import REDACTED, Redactor
 from .auth import TokenAuthenticator
 from .errors import CredentialStoreError
 from .reference import DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN, is_docker_hub
@@ -151,11 +151,13 @@ def _from_helper(helper: str, domain: str, strict: bool = False) -> DockerCreden
 
 
 def _failure(out: subprocess.CompletedProcess[bytes]) -> str:
-    """What a failed helper said (stderr, else stdout; never what names a secret) and
-    its exit status."""
+    """What a failed helper said (stderr, else stdout; never what names a secret, and
+    credentials masked as the CLI masks them: it goes to the library's log too) and its
+    exit status."""
     said = []
+    mask = Redactor()
     for stream in (out.stderr, out.stdout):
-        text = " ".join(stream.decode("utf-8", "replace").split())
+        text = mask(" ".join(stream.decode("utf-8", "replace").split()))
         if text and "secret" not in text.lower():
             said.append(text[:300])
     return f"{' / '.join(said) or 'nothing said'} (exit status {out.returncode})"

@@ -357,16 +357,30 @@ def test_a_helper_that_fails_is_a_warning_for_lookups_and_an_error_when_strict(
         credentials_for("registry.example", config, strict=True)
 
 
+@pytest.mark.parametrize("output", [
+    '{"Username": "u", "Secret": "hunter2"}',
+    '{"Username": "u", "Password": "hunter2"}',  # (a helper's own spelling)
+    "error: keychain locked; Password=hunter2",
+    "token: Bearer eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJodW50ZXIyIn0.c2ln",
+])
 def test_a_helper_failure_never_quotes_a_secret(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    output: str,
 ) -> None:
-    _helper(tmp_path, "leaky", '{"Username": "u", "Secret": "hunter2"}', status=2)
+    """Not in the error, nor in the warning a lookup logs: the library's log was given
+    the helper's words as they were (the CLI masked them; a library user's log did not)."""
+    _helper(tmp_path, "leaky", output, status=2)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"credHelpers": {"registry.example": "leaky"}}))
     with pytest.raises(CredentialStoreError) as caught:
         credentials_for("registry.example", config, strict=True)
     assert "hunter2" not in str(caught.value)
+    with caplog.at_level("WARNING", logger="registry_client"):
+        assert credentials_for("registry.example", config) is None
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "docker-credential-leaky" in logged
+    assert "hunter2" not in logged and "eyJzdWIiOiJodW50ZXIyIn0" not in logged
 
 
 @pytest.mark.parametrize("missing", [True, False])
