@@ -156,6 +156,16 @@ class TokenAuthenticator:
         # plain HTTP: a realm on that host may get the credentials over HTTP too
         self._trusted_http: dict[str, str] = {}
         self.token_requests = 0
+        # why it has no credentials when it was meant to have some (docker's stored
+        # ones could not be read: a credential helper failed): the refusal says so
+        self._no_credentials_why: str | None = None
+
+    def _no_credentials_hint(self) -> str:
+        """What a refusal of its anonymous request adds: what to pass, or why the stored
+        credentials it was made for are missing."""
+        why = self._no_credentials_why
+        return (NO_CREDENTIALS_HINT if why is None
+                else f"no credentials were sent, docker's stored ones could not be read: {why}")
 
     def renew_locks(self) -> None:
         """In a child just forked: its lock anew (a parent's thread may have held it;
@@ -426,7 +436,7 @@ class TokenAuthenticator:
             cls = AuthenticationError if status == 401 else AuthorizationError
             raise cls(
                 f"token server {realm} refused an anonymous token ({status}) -- "
-                f"{NO_CREDENTIALS_HINT}",
+                f"{self._no_credentials_hint()}",
                 status_code=status,
             )
         if status == 401 or (status == 400 and what != "the credentials of"):
@@ -505,9 +515,10 @@ def refusal_hint(authenticator: object, response: requests.Response | Response) 
     """
     if response.status_code not in (401, 403):
         return None
-    if isinstance(authenticator, NullAuthenticator) or (
-            isinstance(authenticator, TokenAuthenticator) and not authenticator.has_credentials):
+    if isinstance(authenticator, NullAuthenticator):
         return NO_CREDENTIALS_HINT
+    if isinstance(authenticator, TokenAuthenticator) and not authenticator.has_credentials:
+        return authenticator._no_credentials_hint()
     if isinstance(authenticator, BasicAuthenticator | TokenAuthenticator) \
             and response.status_code == 401:
         try:

@@ -227,8 +227,16 @@ def credentials_for(
 
 
 def authenticator_for(domain: str, path: Path | None = None) -> TokenAuthenticator:
-    """A TokenAuthenticator carrying docker's stored credentials for ``domain``."""
-    creds = credentials_for(domain, path)
+    """A TokenAuthenticator carrying docker's stored credentials for ``domain``; anonymous
+    when there are none, or when a credential helper failed (logged as a warning, and
+    said by the error of a request the registry then refuses)."""
+    try:
+        creds = credentials_for(domain, path, strict=True)
+    except CredentialStoreError as exc:
+        log.warning("%s: no credentials from it", exc)
+        anonymous = TokenAuthenticator()
+        anonymous._no_credentials_why = str(exc)
+        return anonymous
     if creds is None:
         return TokenAuthenticator()
     if creds.identity_token:

@@ -214,7 +214,9 @@ class Registry(RegistryBase[Repository]):
         """A Registry using the credentials docker stored for ``domain``.
 
         Reads ``~/.docker/config.json`` (or ``$DOCKER_CONFIG/config.json``):
-        ``auths``, ``credsStore`` and ``credHelpers``. Anonymous when none.
+        ``auths``, ``credsStore`` and ``credHelpers``. Anonymous when none, and
+        when a credential helper fails (a warning on the ``registry_client`` logger;
+        the error of a request the registry then refuses names the helper).
         ``kw`` are the options of :class:`Registry` (an ``authenticator`` given
         there wins over the stored credentials).
         """

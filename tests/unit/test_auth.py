@@ -19,7 +19,7 @@ import requests_mock
 import urllib3
 
 import registry_client.auth as auth_mod
-from registry_client import Registry
+from registry_client import Registry, docker_config
 from registry_client.auth import (
     NO_CREDENTIALS_HINT,
     Authenticator,
@@ -970,6 +970,31 @@ def test_basic_authenticator_refuses_a_password_without_username(username: Any) 
     with pytest.raises(ValueError, match="without a username") as info:
         BasicAuthenticator(username, "s3cret-pw")
     assert "s3cret-pw" not in str(info.value)
+
+
+@pytest.mark.parametrize("token_server_refuses", [False, True])
+def test_a_refusal_after_a_failed_credential_helper_says_why_none_were_sent(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, token_server_refuses: bool,
+) -> None:
+    """from_docker_config with a helper that is missing (or fails) goes on anonymous, as
+    the docs say; when the registry then refuses, the advice was "no credentials were
+    given: ... use Registry.from_docker_config(domain)" -- what the user had done. It
+    names the helper that failed now."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credHelpers": {DOMAIN: "missing"}}))
+    reg, adapter = make(docker_config.authenticator_for(DOMAIN, config))
+    if token_server_refuses:
+        adapter.register_uri("GET", REALM, status_code=401)
+    else:
+        adapter.register_uri("GET", REALM, json={"token": "anon-token"})
+    adapter.register_uri("GET", MANIFEST_URL, status_code=401, content=UNAUTHORIZED,
+                         headers={"WWW-Authenticate": DENIED})
+    with pytest.raises((AuthenticationError, AuthorizationError)) as info:
+        reg.repository("app").manifests.get_raw("latest")
+    message = str(info.value)
+    assert "docker-credential-missing not found" in message
+    assert "from_docker_config" not in message
 
 
 def test_username_alone_and_refresh_token_alone_stay_valid() -> None:
