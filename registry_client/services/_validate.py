@@ -34,6 +34,7 @@ from ..models import (
     Problem,
     RawManifest,
     ValidationReport,
+    manifest_from_bytes,
     manifest_media_type,
 )
 from ..reference import is_valid_digest, pinned_name
@@ -126,6 +127,9 @@ class Validator:
     ) -> Flow[None]:
         try:
             is_index, entries = _light.read(raw)
+            # the typed model too: what ``manifests.get`` (and a registry taking a push)
+            # refuses is a problem, not only what moving the blobs needs
+            manifest_from_bytes(raw.data, raw.media_type)
         except RegistryResponseError as exc:
             problems.append(Problem(raw.digest, None, f"malformed manifest ({exc})"))
             return

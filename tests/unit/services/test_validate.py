@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -95,6 +96,35 @@ def test_problems_are_reported_not_raised(tmp_path: Path) -> None:
     assert any("diff_id" in m for m in messages)
     assert any("manifest is missing" in m for m in messages)
     assert len(messages) == 4
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    ({"schemaVersion": 2.0}, "malformed manifest"),  # the registry refuses it on a push
+    ({"annotations": {"a": 1}}, "malformed manifest"),
+])
+def test_what_manifests_get_refuses_and_lying_embedded_data_are_problems(
+    tmp_path: Path, change: dict[str, object], problem: str,
+) -> None:
+    """A manifest ``manifests.get`` refuses as malformed (and the registry on a push), and
+    a descriptor whose ``data`` is not the content its digest names (the image spec: it
+    MUST be), were reported ok."""
+    layout = OCILayout(tmp_path)
+    layout.init()
+    tar = tar_of("a", b"a")
+    doc = json.loads(image(layout, gzip.compress(tar), sha(tar)))
+    for key, value in change.items():
+        if value == "data":  # another content than the digest names, embedded
+            target = doc[key] if key == "config" else doc[key][0]
+            target["data"] = base64.b64encode(b'{"forged": 1}').decode()
+        else:
+            doc[key] = value
+    manifest = json.dumps(doc).encode()
+    layout.write_blob(sha(manifest), manifest)
+    layout.add_manifest({"mediaType": OCI_MANIFEST, "digest": sha(manifest),
+                         "size": len(manifest)}, "1.0")
+    report = validate_layout(tmp_path, "1.0")
+    assert not report.ok
+    assert [p.message for p in report.problems if problem in p.message], report.problems
 
 
 def test_a_config_nested_too_deeply_is_a_problem_not_a_crash(tmp_path: Path) -> None:
