@@ -8,12 +8,15 @@ platform of an index. Where the bytes come from is a :class:`Source`: the regist
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import os
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._digest import compute_digest
 from .._flow import Flow, Gather, Offload, run
 from .._json import loads
 from ..errors import (
@@ -30,6 +33,7 @@ from ..layout import REF_NAME, OCILayout
 from ..models import (
     IMAGE_CONFIG_TYPES,
     Descriptor,
+    Manifest,
     Platform,
     Problem,
     RawManifest,
@@ -37,7 +41,7 @@ from ..models import (
     manifest_from_bytes,
     manifest_media_type,
 )
-from ..reference import is_valid_digest, pinned_name
+from ..reference import is_valid_digest, is_verifiable_digest, pinned_name
 from . import _light
 from ._layers import LayerProblem, LayerReader, declared_compression
 from ._light import distributable
@@ -49,6 +53,32 @@ if TYPE_CHECKING:
     from .manifests import ManifestFlows
 
 Sink = Callable[[bytes], None]
+
+
+def _embedded_data_problems(raw: RawManifest, model: Manifest) -> list[Problem]:
+    """The descriptors of ``model`` whose embedded ``data`` is not the content their
+    digest names (the image spec: it MUST be), or no base64."""
+    problems = []
+    descriptors: list[Descriptor] = []
+    for name in ("config", "subject"):
+        one = getattr(model, name, None)
+        if isinstance(one, Descriptor):
+            descriptors.append(one)
+    for name in ("layers", "manifests"):
+        descriptors.extend(getattr(model, name, None) or ())
+    for d in descriptors:
+        if d.data is None or not is_verifiable_digest(d.digest):
+            continue
+        try:
+            content = base64.b64decode(d.data, validate=True)
+        except (binascii.Error, ValueError):
+            problems.append(Problem(raw.digest, d.digest, "embedded data is not base64"))
+            continue
+        algorithm = d.digest.split(":", 1)[0]
+        if len(content) != d.size or compute_digest(content, algorithm) != d.digest:
+            problems.append(Problem(raw.digest, d.digest, "embedded data is not the content "
+                                    "its digest names"))
+    return problems
 
 
 class Source(Protocol):
@@ -129,13 +159,14 @@ class Validator:
             is_index, entries = _light.read(raw)
             # the typed model too: what ``manifests.get`` (and a registry taking a push)
             # refuses is a problem, not only what moving the blobs needs
-            manifest_from_bytes(raw.data, raw.media_type)
+            model = manifest_from_bytes(raw.data, raw.media_type)
         except RegistryResponseError as exc:
             problems.append(Problem(raw.digest, None, f"malformed manifest ({exc})"))
             return
         except (SchemaV1NotSupportedError, UnknownSchemaError) as exc:
             problems.append(Problem(raw.digest, None, f"a manifest type not checked ({exc})"))
             return
+        problems.extend(_embedded_data_problems(raw, model))
         if not is_index:
             images.append(raw)
             return

@@ -101,6 +101,8 @@ def test_problems_are_reported_not_raised(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("change", "problem"), [
     ({"schemaVersion": 2.0}, "malformed manifest"),  # the registry refuses it on a push
     ({"annotations": {"a": 1}}, "malformed manifest"),
+    ({"config": "data"}, "embedded data"),
+    ({"layers": "data"}, "embedded data"),
 ])
 def test_what_manifests_get_refuses_and_lying_embedded_data_are_problems(
     tmp_path: Path, change: dict[str, object], problem: str,
