@@ -22,14 +22,19 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from ._httpx import import_httpx
+from ._httpx import OLDEST, import_httpx, too_old
 
 try:
-    import_httpx()  # the extra this package needs, asked for once, here (without its CLI)
+    _httpx = import_httpx()  # the extra this package needs, asked for once, here (no CLI)
 except ImportError as exc:  # pragma: no cover - the async extra is missing
     raise ImportError(
         "registry_client.aio needs httpx: pip install 'registry-client[async]'"
     ) from exc
+if too_old(str(getattr(_httpx, "__version__", ""))):  # (one installed for something else)
+    raise ImportError(
+        f"registry_client.aio needs httpx>={'.'.join(map(str, OLDEST))}, not "
+        f"{_httpx.__version__}: pip install -U 'registry-client[async]'")
+del _httpx
 
 if TYPE_CHECKING:
     from . import retention, sync

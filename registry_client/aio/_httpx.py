@@ -19,6 +19,21 @@ from typing import Any
 
 _CLI = "httpx._main"
 
+OLDEST = (0, 27)
+"""The oldest httpx the asyncio flavour runs on (the ``async`` extra's floor)."""
+
+
+def too_old(version: str) -> bool:
+    """Whether httpx ``version`` ("0.23.0") is older than :data:`OLDEST` (a version that
+    does not read as numbers is taken as new enough)."""
+    numbers = []
+    for part in version.split(".")[:2]:
+        digits = "".join(c for c in part if c.isdigit()) if part[:1].isdigit() else ""
+        if not digits:
+            return False
+        numbers.append(int(digits))
+    return tuple(numbers) < OLDEST
+
 
 def import_httpx() -> ModuleType:
     """httpx, imported without ``httpx._main`` unless the application imported httpx or

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+from registry_client.aio._httpx import OLDEST, too_old
 
 # what httpx's CLI module pulls in at import time
 CLI_PACKAGES = ("click", "rich", "pygments")
@@ -104,3 +107,36 @@ def test_an_httpx_without_a_cli_entry_point_is_imported_as_it_is(tmp_path: Path)
                            "stand_in_left": "httpx._main" in sys.modules}}))
     """)
     assert got == {"version": "9.9", "main": False, "stand_in_left": False}
+
+
+def test_an_httpx_older_than_the_extra_asks_is_the_extra_s_import_error(
+    tmp_path: Path,
+) -> None:
+    """httpx 0.23 installed (not by the extra, which asks >= 0.27): AsyncRegistry failed
+    with "cannot import name 'AsyncRegistry'" from an AttributeError deep in httpcore,
+    not the extra's message."""
+    fake = tmp_path / "httpx"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("__version__ = '0.23.0'\n")
+    got = run_python(f"""
+        import sys, json
+        sys.path.insert(0, {str(tmp_path)!r})
+        try:
+            import registry_client.aio
+        except ImportError as exc:
+            print(json.dumps({{"error": str(exc)}}))
+        else:
+            print(json.dumps({{"error": None}}))
+    """)
+    error = str(got["error"])
+    assert "httpx>=0.27" in error and "0.23.0" in error
+    assert "pip install" in error and "registry-client[async]" in error
+
+
+def test_the_oldest_httpx_is_the_async_extra_s_floor() -> None:
+    project = (Path(__file__).parents[3] / "pyproject.toml").read_text()
+    extra = re.search(r"^async = \[(.*)\]$", project, re.MULTILINE)
+    assert extra is not None
+    assert f'"httpx>={".".join(map(str, OLDEST))}"' in extra.group(1)
+    assert [too_old(v) for v in ("0.26.9", "0.27.0", "0.28.1", "1.0.dev1", "weird")] == [
+        True, False, False, False, False]
