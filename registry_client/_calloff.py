@@ -9,9 +9,13 @@ received is worth keeping). Standard library only: the transport layer asks it t
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
+from collections.abc import Iterator
 
-__all__ = ["CallOff", "Cancelled", "Interrupted", "check_cancelled", "current", "enter"]
+__all__ = ["CallOff", "Cancelled", "Interrupted", "check_cancelled", "current", "enter",
+           "watching"]
 
 
 class Cancelled(Exception):
@@ -35,6 +39,28 @@ class CallOff(threading.Event):
     def __init__(self, parent: CallOff | None = None) -> None:
         super().__init__()
         self.parent = parent
+        # the sockets its workers wait on right now (see ``watching``)
+        self._waits: set[socket.socket] = set()
+        self._waits_lock = threading.Lock()
+
+    def set(self) -> None:
+        """Call the work off: set the flag, and cut the connections its workers are
+        blocked on, so that they stop now, not when the registry answers or the read
+        timeout runs out (a stalled blob GET held a Ctrl-C for the whole timeout)."""
+        super().set()
+        with self._waits_lock:
+            waits = list(self._waits)
+        for sock in waits:
+            _cut(sock)
+
+    def _chain(self) -> list[CallOff]:
+        """This flag and the flags of the fan-outs it runs in."""
+        flags: list[CallOff] = []
+        flag: CallOff | None = self
+        while flag is not None:
+            flags.append(flag)
+            flag = flag.parent
+        return flags
 
     def reason(self) -> type[Cancelled] | None:
         """Why the work stops: :class:`Interrupted`, :class:`Cancelled`, or None (it goes on)."""
@@ -60,6 +86,36 @@ def current() -> CallOff | None:
 def enter(flag: CallOff | None) -> None:
     """Make ``flag`` this thread's call-off flag (None: it works for no transfer)."""
     _local.cancel = flag
+
+
+def _cut(sock: socket.socket) -> None:
+    """End ``sock``'s traffic both ways (a blocked read returns, a blocked send fails);
+    shut down, not closed: its descriptor stays its connection's to close."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+@contextlib.contextmanager
+def watching(sock: socket.socket | None) -> Iterator[None]:
+    """While this thread blocks on ``sock`` (sends a request, waits for an answer,
+    reads its body), a call-off of the transfer it works for cuts the connection. Outside
+    a transfer, or without a socket, it does nothing."""
+    flag = current()
+    if flag is None or sock is None:
+        yield
+        return
+    chain = flag._chain()
+    for each in chain:
+        with each._waits_lock:
+            each._waits.add(sock)
+    try:
+        if flag.reason() is not None:  # called off before it was watched: now
+            _cut(sock)
+        yield
+    finally:
+        for each in chain:
+            with each._waits_lock:
+                each._waits.discard(sock)
 
 
 def check_cancelled() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import io
 import os
+import socket
 import ssl
 import threading
 import time
@@ -29,6 +30,7 @@ from requests.cookies import RequestsCookieJar, extract_cookies_to_jar, merge_co
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers, get_netrc_auth
 
+from ._calloff import watching
 from ._http import HTTPS_PORT_HINT, UNASKED_SWITCH, body_blocks
 from ._log import log
 from ._redact import redact_url
@@ -164,6 +166,10 @@ class _Answer(http.client.HTTPResponse):
     ``Upgrade`` header): it is refused as an answer that is not HTTP, as h11 refuses it
     in the asyncio flavour, not taken for a final answer without a body."""
 
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self._sock = sock  # watched while it is waited on (``_calloff.watching``)
+
     def _read_status(self) -> tuple[str, int, str]:
         while True:
             version, status, reason = super()._read_status()  # type: ignore[misc]
@@ -173,12 +179,40 @@ class _Answer(http.client.HTTPResponse):
                 return version, status, reason
             http.client._read_headers(self.fp)  # type: ignore[attr-defined]  # dropped
 
+    # Where a transfer's worker blocks on the registry -- its head, its body -- a
+    # call-off (Ctrl-C, another blob failed) cuts the connection: the worker stops now.
+    def begin(self) -> None:
+        with watching(self._sock):
+            super().begin()
 
-class _HTTPConnection(urllib3.connection.HTTPConnection):
+    def read(self, amt: int | None = None) -> bytes:
+        with watching(self._sock):
+            return super().read(amt)
+
+    def read1(self, n: int = -1) -> bytes:
+        with watching(self._sock):
+            return super().read1(n)
+
+    def readinto(self, b: Any) -> int:
+        with watching(self._sock):
+            return super().readinto(b)
+
+
+class _WatchedSends:
+    """A connection whose sends (a request's body: an upload) a call-off cuts too."""
+
+    sock: socket.socket | None
+
+    def send(self, data: Any) -> None:
+        with watching(self.sock):
+            super().send(data)  # type: ignore[misc]
+
+
+class _HTTPConnection(_WatchedSends, urllib3.connection.HTTPConnection):
     response_class = _Answer
 
 
-class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+class _HTTPSConnection(_WatchedSends, urllib3.connection.HTTPSConnection):
     response_class = _Answer
 
 

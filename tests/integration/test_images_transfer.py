@@ -12,9 +12,12 @@ import hashlib
 import io
 import json
 import os
+import signal
 import sys
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +59,13 @@ from registry_client import (
     Repository,
 )
 from registry_client.layout import OCILayout
-from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image, seed_tags
+from registry_client.testing import (
+    FaultProxy,
+    LocalRegistry,
+    LocalRegistryFactory,
+    seed_image,
+    seed_tags,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -650,3 +659,49 @@ def test_a_non_distributable_layer_without_urls_is_pushed_pulled_and_copied(
     rc.repository(name).images.copy("1", oc.repository(name))
     assert oc.repository(name).manifests.get_raw("1").digest == digest
     assert oc.repository(name).blobs.get("sha256:" + hashlib.sha256(layer).hexdigest()) == layer
+
+
+# -- a call-off cuts the connections its workers wait on ----------------------------------
+def _stalled_pull(reg: LocalRegistry, repo: str, tmp_path: Path,
+                  then: Callable[[FaultProxy], None]) -> tuple[BaseException, float]:
+    """Pull ``repo``'s two-layer image through a proxy that holds every blob GET for 30 s
+    (the client's read timeout: 60 s); ``then(proxy)`` runs once both workers wait.
+    The error the pull raised, and the seconds it took after ``then``."""
+    seed_image(reg, repo, "1.0", layers=[300_000, 200_000])
+    with FaultProxy(reg.host, timeout=90) as proxy:
+        proxy.add_rule("GET", r"/blobs/sha256:", action="delay", delay=30, times=None)
+        client = Registry(proxy.host, protocol="http", timeout=60, retries=0)
+        waited = threading.Event()
+        marks: list[float] = []
+
+        def trigger() -> None:
+            deadline = time.monotonic() + 10
+            while proxy.count("GET", "/blobs/") < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.2)
+            marks.append(time.monotonic())
+            waited.set()
+            then(proxy)
+
+        threading.Thread(target=trigger, daemon=True).start()
+        try:
+            with pytest.raises(BaseException) as caught:
+                client.repository(repo).images.pull("1.0", tmp_path / "out")
+        finally:
+            client.close()
+        assert waited.is_set()
+        return caught.value, time.monotonic() - marks[0]
+
+
+def test_a_ctrl_c_stops_a_pull_whose_blob_gets_are_stalled_at_once(
+    anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    """The workers waited for the registry's answer until it came or the read timeout
+    ran out (the CLI's Ctrl-C took the whole --timeout); the call-off cuts their
+    connections now."""
+    assert threading.current_thread() is threading.main_thread()  # where SIGINT goes
+    error, seconds = _stalled_pull(
+        anon_registry, unique_repository, tmp_path,
+        lambda _: signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT))
+    assert isinstance(error, KeyboardInterrupt)
+    assert seconds < 5
