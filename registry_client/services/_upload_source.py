@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -42,7 +43,11 @@ class UploadSource:
             return cls(io.BytesIO(raw), len(raw), actual, owned=True)
         if isinstance(data, str | os.PathLike):
             f = open(data, "rb")
-            src = cls(f, os.fstat(f.fileno()).st_size, digest, owned=True)
+            info = os.fstat(f.fileno())
+            # a FIFO or a device (/dev/stdin on a pipe, a shell's <(...)) has no size:
+            # its st_size is 0, not the length of the stream (read to its end instead)
+            size = info.st_size if stat.S_ISREG(info.st_mode) else None
+            src = cls(f, size, digest, owned=True)
         elif hasattr(data, "read"):
             src = cls(data, None, digest, owned=False)
             if data.seekable():

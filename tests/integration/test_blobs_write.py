@@ -6,12 +6,14 @@ deletes are allowed).  The resume tests put :class:`CutProxy` between client and
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import io
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -446,3 +448,37 @@ def test_a_file_truncated_while_it_is_uploaded_is_a_digest_mismatch_at_once(
         client.repository(unique_repository).blobs.upload(path, progress=truncate,
                                                           chunk_size=chunk_size)
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("present", [False, True], ids=["absent", "present"])
+def test_a_fifo_path_is_uploaded_as_a_stream_of_unknown_size(
+    anon_registry: LocalRegistry, unique_repository: str, flavour: Flavour, tmp_path: Path,
+    present: bool,
+) -> None:
+    """A path to a FIFO (``/dev/stdin`` on a pipe, a shell's ``<(...)``) has no size:
+    its st_size of 0 was taken for the blob's, and the upload sent 0 bytes (the registry
+    refused the digest) -- or, for a blob the repository has, was refused as content
+    of another size."""
+    data = os.urandom(100_000)
+    client = flavour.connect(anon_registry, timeout=10)
+    blobs = client.repository(unique_repository).blobs
+    if present:
+        blobs.upload(data)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with contextlib.suppress(BrokenPipeError), open(fifo, "wb") as out:
+            out.write(data)  # (a blob the repository has is not read: a broken pipe)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        got = blobs.upload(fifo, digest=sha256(data))
+    finally:
+        if feeder.is_alive():  # (the upload never opened it: let the feeder go)
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        feeder.join(5)
+    assert (got.digest, got.size) == (sha256(data), len(data))
+    assert blobs.get(sha256(data)) == data
