@@ -14,6 +14,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import attrs
+
 from .._flow import Endpoint, Flow, Offload
 from ..errors import PlatformNotFoundError, RegistryError
 from ..models import Image, Platform
@@ -91,6 +93,8 @@ class Archiver(ImageWorker):
             raise type(exc)(exc.errno, exc.strerror, str(target)) from None
         finally:
             yield Offload(partial(_workdir.remove, work, held))
+        if pinned != reference and not is_digest(reference):  # (its one entry, by digest)
+            image = attrs.evolve(image, tag=reference)
         return image
 
     def _only_image(self, reference: str) -> Flow[tuple[Platform | None, str]]:

@@ -177,3 +177,6 @@ def test_a_docker_archive_of_an_index_of_one_image_without_a_platform(
     assert [e["digest"] for e in entries] == [image.digest]
     assert tags == ["registry.example/app:1.0"]
     assert image_out.digest == image.digest
+    # as for an index whose entry names its platform: the tag asked for, the image's digest
+    assert image_out.tag == "1.0"
+    assert image_out.reference == f"registry.example/app:1.0@{image.digest}"
