@@ -484,8 +484,23 @@ class Context:
 
     # -- output --------------------------------------------------------------------------
     def line(self, text: str = "") -> None:
-        """Print one line of text on stdout, control characters escaped (tabs kept)."""
-        self.stdout.write(printable(text, keep_tabs=True) + "\n")
+        """Print one line of text on stdout, control characters escaped (tabs kept), and
+        characters the locale's encoding has no bytes for as backslash escapes."""
+        self.stdout.write(self._encodable(printable(text, keep_tabs=True)) + "\n")
+
+    def _encodable(self, text: str) -> str:
+        """``text`` with what stdout's encoding cannot write (a Latin-1 locale, "✓") as
+        backslash escapes, instead of an error after half the output."""
+        encoding = getattr(self.stdout, "encoding", None)
+        if not encoding or text.isascii():
+            return text
+        try:
+            text.encode(encoding)
+        except UnicodeEncodeError:
+            return text.encode(encoding, "backslashreplace").decode(encoding)
+        except LookupError:  # (a stream that names no codec Python knows)
+            pass
+        return text
 
     def error_line(self, text: str) -> None:
         """Print one line on stderr, control characters escaped."""
@@ -498,7 +513,10 @@ class Context:
         format characters (bidi overrides...) and lone surrogates, so the
         document is exact, always encodable and safe on a terminal.
         """
-        self.stdout.write(json_safe(json.dumps(doc, indent=indent, ensure_ascii=False)) + "\n")
+        text = json_safe(json.dumps(doc, indent=indent, ensure_ascii=False))
+        if self._encodable(text) is not text:  # the locale cannot write it: JSON escapes
+            text = json_safe(json.dumps(doc, indent=indent, ensure_ascii=True))
+        self.stdout.write(text + "\n")
 
     def binary_stdout(self) -> BinaryIO:
         """stdout for raw bytes."""

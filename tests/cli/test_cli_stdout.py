@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from registry_client.cli import main
-from registry_client.testing import LocalRegistry, SeededImage, seed_tags
+from registry_client.testing import LocalRegistry, SeededImage, seed_image, seed_tags
 
 EXIT_SIGPIPE = 141  # 128 + SIGPIPE: what a shell reports for crane or `seq` cut by `head`
 
@@ -175,3 +175,27 @@ def test_sync_failure_with_closed_buffered_stdout_keeps_status_1(
     assert result.returncode == 1
     [line] = result.stderr.decode().splitlines()
     assert "no-such-tag" in line and "Traceback" not in line
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_text_the_locale_cannot_encode_is_escaped_not_an_error(
+    local_registry: LocalRegistry, docker_config_dir: Path, as_json: bool,
+) -> None:
+    """A label of "café ✓" on a terminal whose locale is Latin-1: `inspect` printed
+    half its output and failed ("'latin-1' codec can't encode character"). Text now
+    shows what the locale cannot as a backslash escape, JSON as a JSON escape (the
+    document stays exact)."""
+    seed_image(local_registry, "stdout/labels", "1.0", labels={"note": "café ✓"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env.update(DOCKER_CONFIG=str(docker_config_dir), PYTHONIOENCODING="latin-1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "registry_client", "inspect",
+         f"{local_registry.host}/stdout/labels:1.0", "--plain-http",
+         *(["--json"] if as_json else [])],
+        capture_output=True, env=env, stdin=subprocess.DEVNULL, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode("latin-1")
+    if as_json:
+        assert "café ✓" in json.dumps(json.loads(out), ensure_ascii=False)
+    else:
+        assert "café \\u2713" in out
