@@ -44,6 +44,10 @@ ENV_PASSWORD = "REGISTRY_PASSWORD"
 DEFAULT_TAG = "latest"
 USER_AGENT = f"registry-client-cli/{__version__}"
 SIDE_FLAGS = {"src": "--src-creds", "dest": "--dest-creds"}
+
+SECRET_LIMIT = 1 << 20
+"""The most characters a password or token read from standard input may have."""
+
 _CLI_NO_CREDENTIALS = ("no credentials were given: use --username with --password-stdin, "
                        f"${ENV_USERNAME}/${ENV_PASSWORD} or `docker login`")
 _CLI_NO_CREDENTIALS_SIDES = ("no credentials were given: use --src-creds USER[:PASSWORD] / "
@@ -203,7 +207,7 @@ class Context:
         password: str | None = args.password
         if args.password_stdin:
             self._claim_stdin("--password-stdin")
-            password = self.stdin.read()
+            password = self._bounded(self.stdin.read(SECRET_LIMIT + 1), "--password-stdin")
             password = password.removesuffix("\n").removesuffix("\r")
             if not password:
                 raise UsageError("--password-stdin: nothing was read from standard input")
@@ -245,7 +249,17 @@ class Context:
     def read_stdin_line(self, what: str) -> str:
         """One line of standard input for ``what`` (which then owns stdin)."""
         self._claim_stdin(what)
-        return self.stdin.readline().removesuffix("\n").removesuffix("\r")
+        line = self._bounded(self.stdin.readline(SECRET_LIMIT + 1), what)
+        return line.removesuffix("\n").removesuffix("\r")
+
+    @staticmethod
+    def _bounded(text: str, what: str) -> str:
+        """``text`` read from stdin for ``what``, refused when it is longer than a
+        password or token can be (``</dev/zero`` was read until memory ran out)."""
+        if len(text) > SECRET_LIMIT:
+            raise UsageError(f"{what}: more than {SECRET_LIMIT} characters on standard "
+                             "input: not a password or token")
+        return text
 
     def _claim_stdin(self, flag: str) -> None:
         if self.stdin is None:  # `cmd <&-`: Python has no sys.stdin then
@@ -273,7 +287,8 @@ class Context:
                     "password on standard input"
                 )
             self._claim_stdin(flag)
-            password = self.stdin.readline().removesuffix("\n").removesuffix("\r")
+            password = self._bounded(self.stdin.readline(SECRET_LIMIT + 1), flag)
+            password = password.removesuffix("\n").removesuffix("\r")
             if not password:
                 raise UsageError(f"{flag} {username}: nothing was read from standard input")
         utf8_text(value, flag)

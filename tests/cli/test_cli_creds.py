@@ -194,6 +194,22 @@ def test_per_side_credential_usage_errors(
         assert f":{secret}" not in err.replace("--src-creds", "")
 
 
+@pytest.mark.parametrize("args", [
+    ["ls", "127.0.0.1:9/a", "-u", "alice", "--password-stdin"],
+    ["copy", "127.0.0.1:9/a:1", "127.0.0.2:9/b:1", "--src-creds", "alice"],
+], ids=["password-stdin", "side-creds"])
+def test_a_password_on_stdin_longer_than_any_is_a_usage_error(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    docker_config_dir: Path,
+) -> None:
+    """``</dev/zero``: the whole of stdin was read for the password until memory ran out
+    (MemoryError, exit 1); what is read is bounded now."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\0" * (2 << 20)))
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "not a password or token" in err and len(err.splitlines()) == 1
+
+
 def test_sync_side_credentials_need_one_registry_per_side(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
 ) -> None:
