@@ -216,6 +216,10 @@ class Parser(argparse.ArgumentParser):
         except BrokenPipeError:
             quiet_stdout()
             raise SystemExit(EXIT_CLOSED_STDOUT) from None
+        except OSError as exc:  # a full disk (>/dev/full): one line, as every verb says it
+            quiet_stdout()
+            sys.stderr.write(f"{self.prog}: error: {exc}\n")
+            raise SystemExit(1) from None
 
 
 def global_flags(suppress: bool) -> Parser:

@@ -144,6 +144,26 @@ def test_help_and_version_to_a_closed_stdout_are_a_quiet_sigpipe_exit(
     assert (result.returncode, result.stderr) == (EXIT_SIGPIPE, b"")
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["ls", "--help"]],
+                         ids=["help", "version", "verb-help"])
+def test_help_and_version_to_a_full_disk_are_one_line(
+    argv: list[str], tmp_path: Path, docker_config_dir: Path,
+) -> None:
+    """>/dev/full: a traceback of argparse's writer (exit 1), where the verbs print one
+    line; now the same one line."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env["DOCKER_CONFIG"] = str(docker_config_dir)
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "registry_client", *argv], stdout=full,
+            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, cwd=tmp_path,
+            timeout=60, check=False)
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines() == [
+        f"registry-client{' ls' if argv[0] == 'ls' else ''}: error: "
+        "[Errno 28] No space left on device"]
+
+
 @pytest.mark.parametrize(
     "args",
     [["ls", "localhost:5000/app", "--dig"], ["ls", "localhost:5000/app", "--plain"],
