@@ -34,6 +34,7 @@ from .auth import TokenAuthenticator, refusal_hint
 from .errors import RegistryResponseError
 from .ratelimit import RateLimit, parse_rate_limit
 from .reference import DEFAULT_DOMAIN, DOCKER_HUB_API_HOST, canonical_domain, is_valid_domain
+from .reference._grammar import port_out_of_range
 
 __all__ = ["RegistryEndpoint", "api_host", "check_timeout"]
 
@@ -109,9 +110,9 @@ class RegistryEndpoint(abc.ABC):
                 "e.g. 'ghcr.io' or "
                 "'localhost:5000' (no scheme, no path; protocol='http' for plain HTTP)"
             )
-        port = domain.rpartition(":")[2] if not domain.endswith("]") else ""
-        if port.isdigit() and not 0 < int(port) < 65536:  # (the grammar takes any digits)
-            raise ValueError(f"registry domain {domain[:100]!r}: port {port[:20]} is out of "
+        port = port_out_of_range(domain)
+        if port is not None:
+            raise ValueError(f"registry domain {domain[:100]!r}: port {port} is out of "
                              "range (1-65535)")
         self.domain = domain
         self.protocol = protocol

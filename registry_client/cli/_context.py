@@ -27,6 +27,7 @@ from registry_client import (
 )
 from registry_client._text import json_safe, printable
 from registry_client.auth import NO_CREDENTIALS_HINT
+from registry_client.reference._grammar import port_out_of_range
 from registry_client.requester import HTTPS_PORT_HINT, TIMEOUT_HINT, TLS_HINT
 
 from ._connection import INSECURE, choose, probe_protocol
@@ -370,7 +371,7 @@ class Context:
             UsageError: it is not a valid reference.
         """
         try:
-            return parse_image_name(skopeo_registry(text), allow_scheme=True)
+            ref = parse_image_name(skopeo_registry(text), allow_scheme=True)
         except InvalidReferenceError as exc:
             transport = text.split(":", 1)[0]
             if transport in _SKOPEO_TRANSPORTS:
@@ -379,6 +380,11 @@ class Context:
                     "`pull REFERENCE DIR|FILE.tar` and `push DIR|FILE.tar REFERENCE` write "
                     "and read OCI layouts and archives") from None
             raise UsageError(f"{what}: {exc}") from None
+        # (``parse`` shows the reference as docker's grammar reads it: any port digits)
+        port = port_out_of_range(ref.domain)
+        if port is not None and getattr(self.args, "verb", None) != "parse":
+            raise UsageError(f"{what} {text!r}: port {port} is out of range (1-65535)")
+        return ref
 
     def image_reference(self, text: str, what: str = "reference") -> tuple[ImageReference, str]:
         """A reference and what to ask the registry for: digest, else tag, else ``latest``."""

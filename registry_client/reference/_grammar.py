@@ -254,6 +254,15 @@ def require_verifiable(digest: str, *, where: str | None = None) -> str:
     return digest
 
 
+def port_out_of_range(domain: str) -> str | None:
+    """The port of ``domain`` (``host:port``) when no TCP port has that number (0, or over
+    65535: the reference grammar takes any digits), else None."""
+    port = domain.rpartition(":")[2] if not domain.endswith("]") else ""
+    if port.isdigit() and not 0 < int(port) < 65536:
+        return port[:20]
+    return None
+
+
 def is_loopback(domain: str) -> bool:
     """True for ``localhost``, ``127.x.y.z`` (in IPv6 too: ``::ffff:7f00:1``) and ``::1``,
     with or without a port."""

@@ -56,6 +56,11 @@ class FakeTerminal(io.StringIO):
         (["catalog", "localhost:5000/app"], "registry domain"),
         (["catalog", "myhost"], "registry domain"),
         (["parse", "app/UPPER"], "lowercase"),
+        # no TCP port has these numbers (the reference grammar takes any digits): the
+        # command line is wrong (exit 2), not the registry (it was exit 1)
+        (["ls", "127.0.0.1:99999/team/app"], "port 99999 is out of range"),
+        (["pull", "localhost:0/app:1", "out"], "port 0 is out of range"),
+        (["catalog", "127.0.0.1:70000"], "registry domain"),
     ],
 )
 def test_usage_errors(
