@@ -53,7 +53,8 @@ def register(
     sub.add_argument("directory", metavar="DIR|FILE.tar",
                      help="layout directory (created if missing), or the tar to write: a "
                      "name ending in .tar that is no directory is a docker-archive unless "
-                     "--format says otherwise")
+                     "--format says otherwise; - writes the tar to standard output "
+                     "(a docker-archive unless --format oci-archive)")
     sub.add_argument(
         "--format", choices=(*_FORMATS, "tarball"), default=None,
         help="oci: an OCI layout directory (the default, but for a FILE.tar);\n"
@@ -213,13 +214,25 @@ def _pull_format(name: str | None, path: Path) -> PullFormat:
 def run_pull(ctx: Context) -> int:
     """``pull REFERENCE DIR|FILE.tar``."""
     ref, reference = ctx.image_reference(ctx.args.reference)
+    if ctx.args.directory == "-":
+        # standard output, as for export and blob -o -: a tar (docker-archive unless
+        # --format says oci-archive), never a folder named "-"
+        pull_format = _pull_format(ctx.args.format or "tarball", Path("-"))
+        if pull_format == "oci":
+            raise UsageError("an OCI layout is a folder: give DIR, or --format "
+                             "docker-archive|oci-archive to write a tar to standard output (-)")
+        isatty = getattr(ctx.stdout, "isatty", None)
+        if callable(isatty) and isatty():
+            raise UsageError("a tar is binary and standard output is a terminal: give a "
+                             "FILE.tar, or pipe it")
+        path = Path("/dev/stdout")
+    else:
+        path = Path(ctx.args.directory)
+        pull_format = _pull_format(ctx.args.format, path)
     repo = ctx.repository(ref)
-    path = Path(ctx.args.directory)
     with ctx.progress("pull") as progress:
-        image = repo.images.pull(
-            reference, path, platform=ctx.platform,
-            format=_pull_format(ctx.args.format, path), progress=progress,
-        )
+        image = repo.images.pull(reference, path, platform=ctx.platform,
+                                 format=pull_format, progress=progress)
     if _is_stdout(path):  # the archive went there: what is said of it goes to stderr
         ctx.error_line(json.dumps(image_json(image)) if ctx.json else image.reference)
         return 0

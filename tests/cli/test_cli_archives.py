@@ -3,6 +3,7 @@ through ``python -m registry_client`` against a real registry (and skopeo for th
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -190,3 +191,21 @@ def test_pull_of_an_archive_to_standard_output_keeps_stdout_for_the_archive(
                    "--plain-http"))
     assert piped.stdout == (tmp_path / "file.tar").read_bytes()
     assert f"{where}:amd64@sha256:".encode() in piped.stderr
+
+
+def test_pull_to_dash_writes_the_tar_to_standard_output(
+    cli: CliRunner, pushed: tuple[str, TarImage], tmp_path: Path,
+) -> None:
+    """`-` is standard output, as for export and `blob -o -` (a docker-archive unless
+    --format says oci-archive): it made a layout folder named "-"."""
+    where, _ = pushed
+    ok(cli("pull", f"{where}:amd64", str(tmp_path / "file.tar"), "--format", "docker-archive",
+           "--plain-http"))
+    piped = ok(cli("pull", f"{where}:amd64", "-", "--plain-http"))
+    assert piped.stdout == (tmp_path / "file.tar").read_bytes()
+    oci = ok(cli("pull", f"{where}:amd64", "-", "--format", "oci-archive", "--plain-http"))
+    with tarfile.open(fileobj=io.BytesIO(oci.stdout)) as tar:
+        assert "index.json" in tar.getnames()
+    layout = cli("pull", f"{where}:amd64", "-", "--format", "oci", "--plain-http")
+    assert layout.returncode == 2 and b"OCI layout is a folder" in layout.stderr
+    assert not (tmp_path / "-").exists()  # (the CLI runs in tmp_path)
