@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 
 from registry_client import InvalidReferenceError
 from registry_client.reference import canonical_domain
@@ -83,9 +84,14 @@ def run_ls(ctx: Context) -> int:
     args = ctx.args
     ref = ctx.repository_reference(args.repository)
     repo = ctx.repository(ref)
-    tags = list(repo.tags.iter(page_size=args.page_size))
-    if args.omit_digest_tags:  # crane's test: the prefix (sha256-<hex>.sig and such too)
-        tags = [t for t in tags if not t.startswith("sha256-")]
+    if not ctx.json and not args.digests:
+        # each page as it comes (as crane ls prints them): `ls | head -1` needs one page
+        for page in repo.tags.pages(page_size=args.page_size):
+            for tag in _shown_tags(page.tags, args.omit_digest_tags):
+                ctx.line(f"{ref.name}:{tag}" if args.full_ref else tag)
+            ctx.stdout.flush()
+        return 0
+    tags = _shown_tags(repo.tags.iter(page_size=args.page_size), args.omit_digest_tags)
     digests: dict[str, str] = {}
     vanished: list[str] = []
     if args.digests:
@@ -104,8 +110,14 @@ def run_ls(ctx: Context) -> int:
         ctx.error_line(f"vanished (deleted since the tag list): {', '.join(vanished)}")
     for tag in tags:
         shown = f"{ref.name}:{tag}" if args.full_ref else tag
-        ctx.line(f"{shown}\t{digests[tag]}" if args.digests else shown)
+        ctx.line(f"{shown}\t{digests[tag]}")
     return 0
+
+
+def _shown_tags(tags: Iterable[str], omit_digest_tags: bool) -> list[str]:
+    """``tags``, without those named after a digest when asked (crane's test: the
+    prefix, so sha256-<hex>.sig and such too)."""
+    return [t for t in tags if not (omit_digest_tags and t.startswith("sha256-"))]
 
 
 def run_list_tags(ctx: Context) -> int:
@@ -129,14 +141,15 @@ def run_catalog(ctx: Context) -> int:
     if "/" in bare or ref.domain.lower() not in (bare, canonical_domain(bare)):
         raise wrong
     registry = ctx.registry(ref)
-    names = [r.name for r in registry.iter_repositories(page_size=args.page_size)]
+    names = (r.name for r in registry.iter_repositories(page_size=args.page_size))
     if args.filter is not None:
-        names = [n for n in names if args.filter in n]
+        names = (n for n in names if args.filter in n)
     if ctx.json:
-        ctx.print_json({"repositories": names})
-    else:
-        for name in names:
-            ctx.line(f"{ref.domain}/{name}" if args.full_ref else name)
+        ctx.print_json({"repositories": list(names)})
+        return 0
+    for name in names:  # each as it comes (as crane catalog prints them; pages unseen)
+        ctx.line(f"{ref.domain}/{name}" if args.full_ref else name)
+        ctx.stdout.flush()
     return 0
 
 

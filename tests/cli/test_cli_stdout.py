@@ -6,12 +6,21 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from registry_client.cli import main
-from registry_client.testing import LocalRegistry, SeededImage, seed_image, seed_tags
+from registry_client.testing import (
+    FaultProxy,
+    LocalRegistry,
+    LocalRegistryFactory,
+    SeededImage,
+    seed_image,
+    seed_many_repositories,
+    seed_tags,
+)
 
 EXIT_SIGPIPE = 141  # 128 + SIGPIPE: what a shell reports for crane or `seq` cut by `head`
 
@@ -219,3 +228,49 @@ def test_text_the_locale_cannot_encode_is_escaped_not_an_error(
         assert "café ✓" in json.dumps(json.loads(out), ensure_ascii=False)
     else:
         assert "café \\u2713" in out
+
+
+@pytest.mark.parametrize("verb", ["catalog", "ls"])
+def test_a_listing_prints_each_page_as_it_comes(
+    local_registry_factory: LocalRegistryFactory, docker_config_dir: Path, verb: str,
+) -> None:
+    """`catalog | head -1` waited for every page (10 pages at 0.5 s: 5 s); crane prints
+    each page as it comes. A proxy holds every page but the first 0.5 s (Distribution
+    does not page tag lists: for ls the proxy answers the first page itself)."""
+    reg = local_registry_factory("anonymous")
+    repo = "stream/app"
+    if verb == "catalog":
+        seed_many_repositories(reg, [f"stream/r{i:02d}" for i in range(12)])
+    else:
+        seed_tags(reg, repo, [f"t{i:02d}" for i in range(12)], layers=(10,))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env["DOCKER_CONFIG"] = str(docker_config_dir)
+    with FaultProxy(reg.host) as proxy:
+        if verb == "catalog":
+            proxy.add_rule("GET", r"/v2/_catalog.*last=", action="delay", delay=0.5,
+                           times=None)
+        else:
+            proxy.add_rule("GET", r"/tags/list\?n=2$", action="status", status=200,
+                           body=json.dumps({"name": repo, "tags": ["t00", "t01"]}).encode(),
+                           headers={"Content-Type": "application/json",
+                                    "Link": f'</v2/{repo}/tags/list?n=2&last=t01>; '
+                                            'rel="next"'})
+            proxy.add_rule("GET", r"/tags/list.*last=", action="delay", delay=3.0)
+        target = proxy.host if verb == "catalog" else f"{proxy.host}/{repo}"
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "registry_client", verb, target, "--page-size", "2",
+             "--plain-http"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        first_after = time.monotonic() - started
+        rest = proc.stdout.read()  # (not communicate(): it reads past readline's buffer)
+        proc.wait(60)
+        total = time.monotonic() - started
+        err = proc.stderr.read()
+    assert proc.returncode == 0, err
+    # (Distribution answers the proxy's next page with every tag: some come twice)
+    assert len(set((first + rest).splitlines())) == 12
+    assert total > 2.5  # (the pages held)
+    assert first_after < total - 2
