@@ -555,9 +555,11 @@ class Context:
 
     @contextmanager
     def progress(self, verb: str) -> Iterator[ProgressCallback | None]:
-        """A ``progress=`` callback drawing bars when stderr is a terminal, else None."""
+        """A ``progress=`` callback drawing bars when stderr is a terminal, else None
+        (and None with --quiet, or on a terminal that cannot move its cursor: TERM=dumb)."""
         isatty = getattr(self.stderr, "isatty", None)
-        if not (callable(isatty) and isatty()):
+        if (not (callable(isatty) and isatty()) or getattr(self.args, "quiet", False)
+                or os.environ.get("TERM") == "dumb"):
             yield None
             return
         from ._progress import ProgressBars  # tqdm only when a terminal shows bars

@@ -292,6 +292,11 @@ def global_flags(suppress: bool) -> Parser:
         "show tracebacks",
     )
     group.add_argument(
+        "-q", "--quiet", action="store_true", default=default(False),
+        help="no progress bars on a terminal (skopeo's --quiet); results and errors are "
+        "printed as ever. TERM=dumb also turns the bars off",
+    )
+    group.add_argument(
         "--version", action="version", version=f"{PROG} {__version__}",
         help="print the version and exit",
     )

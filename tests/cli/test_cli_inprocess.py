@@ -227,6 +227,15 @@ def test_pull_draws_progress_only_on_a_terminal(
     assert main(["--plain-http", "pull", ref, str(tmp_path / "bars")]) == 0
     assert image.digest in capsys.readouterr().out
     assert "pull" in terminal.getvalue() and "100%" in terminal.getvalue()
+    # skopeo's --quiet, and a terminal that cannot move its cursor: no bars on it
+    for args, term in (["-q"], None), (["--quiet"], None), ([], "dumb"):
+        terminal = FakeTerminal()
+        monkeypatch.setattr(sys, "stderr", terminal)
+        if term is not None:
+            monkeypatch.setenv("TERM", term)
+        assert main(["--plain-http", *args, "pull", ref, str(tmp_path / "none")]) == 0
+        assert image.digest in capsys.readouterr().out
+        assert terminal.getvalue() == "", (args, term)
 
 
 # -- packaging ----------------------------------------------------------------------------------
