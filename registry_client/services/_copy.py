@@ -3,6 +3,8 @@ blobs, put the manifests, then (when asked) the referrers -- in one pass."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from functools import partial
 from typing import TYPE_CHECKING
@@ -10,11 +12,13 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .._events import mounted, skipped
-from .._flow import Flow, Gather
+from .._flow import Flow, Gather, Sleep
+from .._forksafe import renew_after_fork
 from .._log import log
 from ..errors import NotFoundError, RegistryUnavailableError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Image, RawManifest
 from ..reference import is_digest
+from ._download import LOCK_POLL
 from ._plan import BlobPlan, CopyPlan, CopyTarget, make_plan
 from ._platforms import light_image, read_config
 from ._tree import Children, manifest_tree, require_verifiable_blobs
@@ -25,6 +29,52 @@ if TYPE_CHECKING:
     from ..progress import ProgressCallback
     from .blobs import BlobFlows
     from .manifests import ManifestFlows
+
+
+class _InFlight:
+    """The blobs being sent to a repository by a transfer of this process right now, and
+    the last ones sent: ``(registry, repository, digest)``. Copies of images that share a
+    blob (the tags of a ``sync`` or ``copy --all-tags``, copied side by side) each
+    planned it as missing: each sent it, once per image. The first to claim it sends
+    it; the others wait for it, and one that finds it sent -- while it waited, or since
+    its plan -- asks the registry first (it is there: skipped)."""
+
+    RECENT = 4096
+    """How many sent blobs are remembered (a HEAD each saves a transfer)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._claimed: set[tuple[str, str, str]] = set()
+        self._sent: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        renew_after_fork(self)
+
+    def renew_locks(self) -> None:
+        """In a child just forked: the parent's transfers are not this process's."""
+        self._guard = threading.Lock()
+        self._claimed = set()
+        self._sent = OrderedDict()
+
+    def claim(self, key: tuple[str, str, str]) -> bool | None:
+        """Take ``key``: True, or None when a transfer of this process sent it lately
+        (ask the registry first); False while another transfer holds it."""
+        with self._guard:
+            if key in self._claimed:
+                return False
+            self._claimed.add(key)
+            return None if key in self._sent else True
+
+    def release(self, key: tuple[str, str, str], *, sent: bool) -> None:
+        """Let ``key`` go; ``sent``: the blob is there now."""
+        with self._guard:
+            self._claimed.discard(key)
+            if sent:
+                self._sent[key] = None
+                self._sent.move_to_end(key)
+                while len(self._sent) > self.RECENT:
+                    self._sent.popitem(last=False)
+
+
+_IN_FLIGHT = _InFlight()
 
 
 def flows_of(target: CopyTarget) -> tuple[ManifestFlows, BlobFlows]:
@@ -169,6 +219,29 @@ class Copier(ImageWorker):
         if b.action == "mount" and (yield from there.mount(b.digest, self._repository)):
             mounted(progress, b.digest, b.size, self._repository)
             return
+        key = (target.requester.base_url, target.name, b.digest)
+        waited = False
+        while (claimed := _IN_FLIGHT.claim(key)) is False:  # another copy is sending it
+            waited = True
+            yield Sleep(LOCK_POLL)  # (stops when the transfer is called off)
+        sent = False
+        try:
+            if (waited or claimed is None) and (yield from there.exists(b.digest,
+                                                                        for_push=True)):
+                skipped(progress, b.digest, b.size)  # another copy put it there
+                return
+            yield from self._send(b, target, progress, keep)
+            sent = True
+        finally:
+            _IN_FLIGHT.release(key, sent=sent)
+
+    def _send(
+        self, b: BlobPlan, target: CopyTarget, progress: ProgressCallback | None,
+        keep: list[bytes] | None,
+    ) -> Flow[None]:
+        """Stream blob ``b`` across (read from the source as it is sent), sent again in a
+        new session when a connection is cut on the way."""
+        _, there = flows_of(target)
         tries = 0
         while True:
             # read from the source as it is sent, verified on the way (a Relay)

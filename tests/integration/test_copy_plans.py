@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -16,11 +17,12 @@ from registry_client import (
     Image,
     InvalidReferenceError,
     NotFoundError,
+    RawManifest,
     Registry,
     TokenAuthenticator,
 )
 from registry_client.sync import SyncEntry, SyncResult, copy_all_tags, load_sync_file, sync
-from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image
+from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image, sha256_digest
 
 
 @pytest.fixture()
@@ -251,3 +253,54 @@ def test_a_copy_the_target_refuses_reads_no_source_blob(
         with pytest.raises(AuthorizationError):
             a.repository("refuse/src").images.copy("1.0", b.repository("refuse/dst"))
         assert src.request_count("GET", "/blobs/") == 0
+
+
+def _images_sharing_a_base(reg: LocalRegistry, repository: str, tags: list[str]) -> str:
+    """One image per tag, each its own config and top layer on one shared base layer
+    (512 KiB); the base layer's digest."""
+    docker = "application/vnd.docker.distribution.manifest.v2+json"
+    layer = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    with client(reg) as c:
+        repo = c.repository(repository)
+        base = repo.blobs.upload(os.urandom(512 * 1024))
+        for i, tag in enumerate(tags):
+            top = repo.blobs.upload(os.urandom(1000))
+            config = json.dumps({"architecture": "amd64", "os": "linux", "config": {
+                "Env": [f"I={i}"]}, "rootfs": {"type": "layers", "diff_ids": [
+                    base.digest, top.digest]}}).encode()
+            cfg = repo.blobs.upload(config)
+            manifest = json.dumps({"schemaVersion": 2, "mediaType": docker, "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "digest": cfg.digest, "size": cfg.size}, "layers": [
+                {"mediaType": layer, "digest": d.digest, "size": d.size} for d in (base, top)]})
+            data = manifest.encode()
+            repo.manifests.put(tag, RawManifest(data=data, media_type=docker,
+                                                digest=sha256_digest(data)))
+    return base.digest
+
+
+@pytest.mark.parametrize("how", ["copy_all_tags", "sync"])
+def test_a_layer_the_tags_share_crosses_once_when_they_are_copied_together(
+    pair: tuple[LocalRegistry, LocalRegistry], how: str,
+) -> None:
+    """Each image's copy planned the shared base layer as missing (HEADs before any
+    upload) and sent it: once per tag copied at the same time (4 tags, 4 workers: 4
+    downloads and 4 uploads of one layer)."""
+    src, dst = pair
+    base = _images_sharing_a_base(src, "shared/app", ["a", "b", "c", "d"])
+    src.clear_access_log()
+    with client(src) as a, client(dst) as b:
+        if how == "copy_all_tags":
+            copied = copy_all_tags(a.repository("shared/app"), b.repository("shared/app"),
+                                   max_workers=4)
+        else:
+            entry = SyncEntry(f"{src.host}/shared/app", f"{dst.host}/shared/app")
+            copied = list(sync([entry], lambda ref: a if ref.domain == src.host else b,
+                               max_workers=4).copied)
+        assert len(copied) == 4
+        assert len(b.repository("shared/app").tags.get_all()) == 4
+    uploads = [e for e in dst.access_log_entries()
+               if e.method == "PUT" and "/blobs/uploads/" in e.uri and base[7:] in e.uri]
+    downloads = [e for e in src.access_log_entries()
+                 if e.method == "GET" and e.uri.endswith(f"/blobs/{base}")]
+    assert (len(uploads), len(downloads)) == (1, 1)
