@@ -106,10 +106,10 @@ class SyncResult:
 
     ``vanished`` names the source images (``host/repo:tag``) whose tag was listed but
     deleted by someone else before its copy began (a busy registry): left out, not
-    failures. A sync run as tasks (an executor, a journal or a shard) also names the
-    images found at the target already (``present``: one HEAD each, nothing moved)
-    and those a journal says an earlier run finished (``journaled``: no request),
-    as ``host/repo:tag@digest`` of the target.
+    failures. ``present`` names the images found at the target already under their
+    tag (one HEAD each, nothing moved), and a sync run as tasks (an executor, a
+    journal or a shard) those a journal says an earlier run finished (``journaled``:
+    no request), as ``host/repo:tag@digest`` of the target.
     """
 
     copied: tuple[Image | CopyPlan, ...]
@@ -163,8 +163,8 @@ def copy_all_tags_flow(
     """The flow of :func:`copy_all_tags` (and of its asyncio form)."""
     tags = yield from source.tags.flows.get_all()
     jobs = [_Job(source, tag, target, tag, listed=True) for tag in tags]
-    copied, failed, vanished = yield from _run(jobs, max_workers=max_workers, dry_run=dry_run,
-                                               progress=progress)
+    copied, failed, vanished, _ = yield from _run(jobs, max_workers=max_workers,
+                                                  dry_run=dry_run, progress=progress)
     if failed:
         name, exc = failed[0]
         if isinstance(exc, RegistryError):
@@ -211,10 +211,17 @@ class _RepositoryGone(Exception):
     """A listed tag not tried: its source repository was found deleted meanwhile."""
 
 
+class _Present(str):
+    """A job's image found at the target already (``host/repo:tag@digest`` of it)."""
+
+
 def _run(
     jobs: list[_Job], *, max_workers: int, dry_run: bool, progress: ProgressCallback | None,
-) -> Flow[tuple[list[Image | CopyPlan], list[tuple[str, Exception]], list[_Job]]]:
-    """``(copied, failures, vanished)``: a listed tag whose manifest is gone is not a failure.
+    skip_present: bool = False,
+) -> Flow[tuple[list[Image | CopyPlan], list[tuple[str, Exception]], list[_Job], list[str]]]:
+    """``(copied, failures, vanished, present)``: a listed tag whose manifest is gone is
+    not a failure. With ``skip_present``, an image the target holds under its tag already
+    is not copied again (one HEAD; the source's manifest read for it serves a copy).
 
     The images are copied side by side (``max_workers`` at once); a failed copy does not
     stop the others. Only the source's own read of the listed tag (a GET or HEAD of its
@@ -227,7 +234,7 @@ def _run(
     """
     gone: set[tuple[str, str]] = set()  # source repositories found deleted (NAME_UNKNOWN)
 
-    def one(job: _Job) -> Flow[Image | CopyPlan | Exception]:
+    def one(job: _Job) -> Flow[Image | CopyPlan | _Present | Exception]:
         """Copy one image; its failure is its result (collected, never raised)."""
         if job.listed and job.source_key in gone:
             return _RepositoryGone()
@@ -237,6 +244,10 @@ def _run(
                 plan: CopyPlan = yield from images.copy(job.reference, job.target,
                                                         job.target_tag, dry_run=True)
                 return plan
+            if skip_present and job.target_tag is not None:
+                done: Image | str = yield from images.copy_unless_present(
+                    job.reference, job.target, job.target_tag, progress=progress)
+                return done if isinstance(done, Image) else _Present(done)
             image: Image = yield from images.copy(job.reference, job.target, job.target_tag,
                                                   progress=progress)
             return image
@@ -250,9 +261,10 @@ def _run(
     results: list[Image | CopyPlan] = []
     failures: list[tuple[str, Exception]] = []
     vanished: list[_Job] = []
+    present: list[str] = []
     if not jobs:
-        return results, failures, vanished
-    outcomes: list[Image | CopyPlan | Exception] = yield Gather(
+        return results, failures, vanished, present
+    outcomes: list[Image | CopyPlan | _Present | Exception] = yield Gather(
         [partial(one, job) for job in jobs], max(1, min(max_workers, len(jobs))))
     first: dict[tuple[str, str], RegistryError] = {}  # gone repository -> its failure
     for job, outcome in zip(jobs, outcomes, strict=True):
@@ -263,7 +275,9 @@ def _run(
     not_copied: dict[tuple[str, str], int] = {}
     reported: set[tuple[str, str]] = set()  # gone repositories given their one failure
     for job, outcome in zip(jobs, outcomes, strict=True):
-        if not isinstance(outcome, Exception):
+        if isinstance(outcome, _Present):
+            present.append(str(outcome))
+        elif not isinstance(outcome, Exception):
             results.append(outcome)
         elif isinstance(outcome, _RepositoryGone | RegistryError):
             key = job.source_key
@@ -286,7 +300,7 @@ def _run(
         count = not_copied[key]
         error.with_context(f"the repository was deleted after its tag list was read: {count} "
                            f"tag{'s' if count != 1 else ''} not copied ({error.message})")
-    return results, failures, vanished
+    return results, failures, vanished, present
 
 
 def load_sync_file(path: str | os.PathLike[str]) -> list[SyncEntry]:
@@ -529,11 +543,11 @@ def sync_flow(
     jobs, refused = one_source_per_target(jobs, lambda job: job.name,
                                           lambda job: job.target_image)
     failed += [(job.name, ValueError(why)) for job, why in refused]
-    copied, failures, vanished = yield from _run(jobs, max_workers=max_workers,
-                                                 dry_run=dry_run, progress=progress)
+    copied, failures, vanished, present = yield from _run(
+        jobs, max_workers=max_workers, dry_run=dry_run, progress=progress, skip_present=True)
     failed += failures
     return SyncResult(copied=tuple(copied), failed=tuple((n, str(e)) for n, e in failed),
-                      vanished=tuple(job.name for job in vanished))
+                      vanished=tuple(job.name for job in vanished), present=tuple(present))
 
 
 class _NoIO:

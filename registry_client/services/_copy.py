@@ -105,11 +105,13 @@ class Copier(ImageWorker):
     def copy(
         self, reference: str, target: CopyTarget, target_tag: str | None, *,
         progress: ProgressCallback | None, referrers: bool, dry_run: bool,
+        raw: RawManifest | None = None,
     ) -> Flow[Image | CopyPlan]:
-        """Plan the copy of ``reference``; then, unless ``dry_run``, carry the plan out; then
-        the referrers (of every manifest of the tree, one level), planned or copied alike."""
+        """Plan the copy of ``reference`` (its manifest ``raw`` when already read); then,
+        unless ``dry_run``, carry the plan out; then the referrers (of every manifest of
+        the tree, one level), planned or copied alike."""
         plan, image = yield from self._one(reference, target, target_tag, progress=progress,
-                                           dry_run=dry_run)
+                                           dry_run=dry_run, raw=raw)
         if dry_run:
             if referrers:
                 plan = attrs.evolve(plan, referrers=(yield from self._plan_referrers(
@@ -129,6 +131,26 @@ class Copier(ImageWorker):
             raw, lambda d: self._manifests.get_raw(d.digest), workers=self._max_workers)
         return _Source(reference, raw, is_index, top, children)
 
+    def copy_unless_present(
+        self, reference: str, target: CopyTarget, target_tag: str,
+        progress: ProgressCallback | None,
+    ) -> Flow[Image | str]:
+        """:meth:`copy` of ``reference`` to ``target_tag``, unless the target has the image
+        under that tag already: then ``domain/repository:tag@digest`` of it, and nothing
+        else is sent (the source's manifest, read for the comparison, serves the copy)."""
+        raw = yield from self._manifests.get_raw(reference)
+        there_manifests, _ = flows_of(target)
+        try:
+            there: Descriptor | None = yield from there_manifests.head(target_tag)
+        except NotFoundError:
+            there = None
+        if there is not None and there.digest == raw.digest:
+            return f"{target.domain}/{target.name}:{target_tag}@{raw.digest}"
+        image = yield from self.copy(reference, target, target_tag, progress=progress,
+                                     referrers=False, dry_run=False, raw=raw)
+        assert isinstance(image, Image)
+        return image
+
     def place(self, raw: RawManifest, target: CopyTarget) -> Flow[None]:
         """Put the manifest ``raw`` of this repository, already read, into ``target`` by
         digest, with its blobs, as :meth:`copy` moves them -- without reading the
@@ -140,7 +162,7 @@ class Copier(ImageWorker):
 
     def _one(
         self, reference: str, target: CopyTarget, target_tag: str | None, *,
-        progress: ProgressCallback | None, dry_run: bool,
+        progress: ProgressCallback | None, dry_run: bool, raw: RawManifest | None = None,
     ) -> Flow[tuple[CopyPlan, Image | None]]:
         """Plan copying ``reference`` and, unless ``dry_run``, do it.
 
@@ -149,7 +171,7 @@ class Copier(ImageWorker):
         is answered 201 as well, so a HEAD would be a wasted round trip) and asks for
         the push scope up front.
         """
-        source = yield from self._source(reference)
+        source = yield from self._source(reference, raw)
         if not dry_run:
             require_verifiable_blobs(reference, source.children)
         tag = target_tag or (None if is_digest(reference) else reference)

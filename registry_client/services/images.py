@@ -301,6 +301,17 @@ class ImageFlows(Service):
         return (yield from self._copier.copy(reference, target, target_tag, progress=progress,
                                              referrers=referrers, dry_run=dry_run))
 
+    def copy_unless_present(
+        self, reference: str, target: CopyTarget, target_tag: str, *,
+        progress: ProgressCallback | None = None,
+    ) -> Flow[Image | str]:
+        """:meth:`copy` to ``target_tag`` unless the target holds the same image under it:
+        then its ``domain/repository:tag@digest`` (a sync's "present"), nothing moved."""
+        check_reference(reference)
+        check_tag(target_tag)
+        return (yield from self._copier.copy_unless_present(reference, target, target_tag,
+                                                            progress))
+
     def attach(
         self, subject_digest: str, artifact_type: str, blobs_or_files: Iterable[ArtifactItem],
         annotations: Mapping[str, str] | None = None,

@@ -304,3 +304,31 @@ def test_a_layer_the_tags_share_crosses_once_when_they_are_copied_together(
     downloads = [e for e in src.access_log_entries()
                  if e.method == "GET" and e.uri.endswith(f"/blobs/{base}")]
     assert (len(uploads), len(downloads)) == (1, 1)
+
+
+def test_a_second_sync_finds_every_image_present_and_moves_nothing(
+    pair: tuple[LocalRegistry, LocalRegistry],
+) -> None:
+    """The one-pass sync copied every image again on a second run -- blob HEADs and a
+    manifest PUT each, all reported "copied" -- where the task-based sync (and skopeo
+    sync: "image already present") checks the target's manifest first. Both do now."""
+    src, dst = pair
+    for i, tag in enumerate(["1", "2", "3"]):
+        seed_image(src, "again/app", tag, seed=40 + i)
+    entry = SyncEntry(f"{src.host}/again/app", f"{dst.host}/again/app")
+    with client(src) as a, client(dst) as b:
+        def registry_for(ref: object) -> Registry:
+            return a if getattr(ref, "domain", None) == src.host else b
+
+        first = sync([entry], registry_for)
+        assert len(first.copied) == 3 and first.present == ()
+        dst.clear_access_log()
+        again = sync([entry], registry_for)
+    assert again.copied == () and again.ok
+    assert sorted(again.present) == sorted(
+        f"{dst.host}/again/app:{i.tag}@{i.digest}" for i in first.copied
+        if isinstance(i, Image))
+    sent = [(e.method, e.path) for e in dst.access_log_entries()]
+    assert [m for m, _ in sent if m not in ("HEAD", "GET")] == []  # no upload, no PUT
+    assert sum(1 for m, p in sent if m == "HEAD" and "/manifests/" in p) == 3
+    assert not any("/blobs/" in p for _, p in sent)
