@@ -49,6 +49,7 @@ class TagDeleter(Service):
         self._manifests = manifests
         self._blobs = blobs
         self._listed = listed
+        self._has_empty = False  # the throw-away manifests' config blob is uploaded
 
     def delete(self, tag: str, *, at: str | None = None) -> Flow[bool]:
         """Remove the tag ``tag`` (checked by the caller): see ``TagService.delete``.
@@ -95,7 +96,9 @@ class TagDeleter(Service):
         original = yield from self._manifests.get_raw(tag)  # NotFoundError for a missing tag
         if at is not None and original.digest != at:
             return False  # pushed again since the caller looked: not the tag it meant
-        yield from self._blobs.upload(EMPTY_JSON)
+        if not self._has_empty:  # once per repository, not a HEAD per tag deleted
+            yield from self._blobs.upload(EMPTY_JSON)
+            self._has_empty = True
         for round_ in range(_TOMBSTONE_ROUNDS):
             digest = yield from self._manifests.put(tag, _tombstone(tag))
             try:

@@ -261,3 +261,18 @@ def test_plan_needs_a_deletion_rule(
         retention.plan(repo, keep_patterns=["v*"])
     with pytest.raises(ValueError, match="duration"):
         retention.plan(repo, older_than="30 days")
+
+
+def test_apply_checks_the_throw_away_manifests_config_blob_once(
+    anon_registry: LocalRegistry, seeded: Seeded, client_for: ClientFactory,
+) -> None:
+    """Distribution deletes a tag by a throw-away manifest (an empty config): its blob
+    was HEADed again for every tag deleted (20 tags: 20 HEADs of one blob)."""
+    repo = client_for(anon_registry).repository(seeded.repository)
+    plan = make_plan(repo)
+    anon_registry.clear_access_log()
+    deleted = retention.apply(repo, plan)
+    assert len(deleted) > 2
+    empty = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+    checks = [e for e in anon_registry.access_log_entries() if f"/blobs/{empty}" in e.path]
+    assert len(checks) == 1
