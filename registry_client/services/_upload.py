@@ -461,15 +461,26 @@ class Uploader:
             self._set_location(resp)
             kept = kept_end(resp, sent_from, offset + length)
             if kept is not None and policy.should_retry(tries):
-                # the registry says it kept less of this chunk than was sent: send the rest
-                log.debug("upload: the registry kept the chunk up to byte %d of %d",
-                          kept, offset + length)
+                # The answer says the registry kept less of this chunk than was sent.
+                # Its session's status says it for sure: Distribution appends whatever a
+                # PATCH's Content-Range says, so the rest sent on an answer that said
+                # less than it held (a proxy's rewrite) was held twice.
                 tries += 1
+                held = yield from self._status(kept)
+                if not kept <= held <= offset + length:
+                    raise RegistryResponseError(
+                        f"upload to {self._where}: the registry reports offset {held}, "
+                        f"outside the chunk {offset}-{offset + length}")
+                log.debug("upload: the registry kept the chunk up to byte %d of %d",
+                          held, offset + length)
                 if isinstance(body, CountingBody):  # counted while streaming
-                    self.advance(kept - (offset + length))
+                    self.advance(held - (offset + length))
                 else:
-                    self.advance(kept - sent_from, count=False)
-                sent_from = kept
+                    self.advance(held - sent_from, count=False)
+                sent_from = held
+                if sent_from == offset + length:  # it had the whole chunk after all
+                    yield from self._save_state(sent_from)
+                    return
                 continue
             yield from self._save_state(offset + length)  # before anyone hears of progress
             if not isinstance(body, CountingBody):
