@@ -379,11 +379,13 @@ class Uploader:
                                             "shorter than the "
                                             "offset the registry reports")
             self.advance(offset, count=False)
-        while True:
+        # A source of known size (a file: its size when the upload began, which its
+        # digest is of) is read to that size, not on to the end of a file that grows.
+        while src.size is None or offset < src.size:
             check_cancelled()
+            want = chunk_size if src.size is None else min(chunk_size, src.size - offset)
             # read and hashed in one Offload: a 16 MiB chunk's hash never holds up a loop
-            chunk = yield Offload(functools.partial(_read_hashed, src.stream, chunk_size,
-                                                    hasher))
+            chunk = yield Offload(functools.partial(_read_hashed, src.stream, want, hasher))
             if not chunk:
                 break
             yield from self._patch(chunk, offset, len(chunk))

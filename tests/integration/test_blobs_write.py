@@ -482,3 +482,29 @@ def test_a_fifo_path_is_uploaded_as_a_stream_of_unknown_size(
         feeder.join(5)
     assert (got.digest, got.size) == (sha256(data), len(data))
     assert blobs.get(sha256(data)) == data
+
+
+@pytest.mark.parametrize("state", [False, True], ids=["chunks", "state-file"])
+def test_a_file_appended_to_while_it_uploads_is_stored_as_it_was(
+    anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path, state: bool,
+) -> None:
+    """The blob is the file as it was when the upload began (its size and digest were
+    taken then) -- with state_file too, which only makes the upload crash-safe: it read
+    on to the end of the grown file and failed with DigestMismatchError."""
+    path = tmp_path / "log"
+    data = os.urandom(3 * MiB)
+    path.write_bytes(data)
+    appended: list[int] = []
+
+    def append(event: ProgressEvent) -> None:
+        if isinstance(event, BlobAdvanced) and event.done >= MiB and not appended:
+            appended.append(1)
+            with open(path, "ab") as out:
+                out.write(b"more log lines\n" * 100)
+
+    kw: dict[str, Any] = {"state_file": tmp_path / "state"} if state else {}
+    with Registry(anon_registry.host, protocol="http") as client:
+        blobs = client.repository(unique_repository).blobs
+        got = blobs.upload(path, chunk_size=MiB, progress=append, **kw)
+        assert appended and (got.digest, got.size) == (sha256(data), len(data))
+        assert blobs.get(got.digest) == data
