@@ -30,7 +30,7 @@ from requests.cookies import RequestsCookieJar, extract_cookies_to_jar, merge_co
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers, get_netrc_auth
 
-from ._calloff import watching
+from ._calloff import current, watching
 from ._http import HTTPS_PORT_HINT, UNASKED_SWITCH, body_blocks
 from ._log import log
 from ._redact import redact_url
@@ -181,19 +181,28 @@ class _Answer(http.client.HTTPResponse):
 
     # Where a transfer's worker blocks on the registry -- its head, its body -- a
     # call-off (Ctrl-C, another blob failed) cuts the connection: the worker stops now.
+    # (Outside a transfer -- a manifest GET of the caller's own -- nothing is watched.)
     def begin(self) -> None:
+        if current() is None:
+            return super().begin()
         with watching(self._sock):
-            super().begin()
+            return super().begin()
 
     def read(self, amt: int | None = None) -> bytes:
+        if current() is None:
+            return super().read(amt)
         with watching(self._sock):
             return super().read(amt)
 
     def read1(self, n: int = -1) -> bytes:
+        if current() is None:
+            return super().read1(n)
         with watching(self._sock):
             return super().read1(n)
 
     def readinto(self, b: Any) -> int:
+        if current() is None:
+            return super().readinto(b)
         with watching(self._sock):
             return super().readinto(b)
 
@@ -204,8 +213,10 @@ class _WatchedSends:
     sock: socket.socket | None
 
     def send(self, data: Any) -> None:
+        if current() is None:
+            return super().send(data)  # type: ignore[misc,no-any-return]
         with watching(self.sock):
-            super().send(data)  # type: ignore[misc]
+            return super().send(data)  # type: ignore[misc,no-any-return]
 
 
 class _HTTPConnection(_WatchedSends, urllib3.connection.HTTPConnection):
