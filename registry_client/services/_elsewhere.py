@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from .._flow import Endpoint
-from ..reference import is_valid_digest, is_valid_tag, names_a_domain, parse_image_name
+from ..reference import is_valid_tag, is_verifiable_digest, names_a_domain, parse_image_name
 from .blobs import BlobFlows
 from .manifests import ManifestFlows
 
@@ -38,7 +38,9 @@ def source_of(endpoint: Endpoint, name: str, manifests: ManifestFlows, blobs: Bl
         ValueError: the reference names another registry (``reader`` says what reads).
         InvalidReferenceError: it is not a reference.
     """
-    if is_valid_digest(text) or is_valid_tag(text):
+    # A digest names an algorithm this client checks: ``python:latest`` matches the
+    # digest grammar too (the algorithm "python"), and is a repository and its tag.
+    if is_verifiable_digest(text) or is_valid_tag(text):
         return Source(name, text, manifests, blobs)
     if names_a_domain(text):
         ref = parse_image_name(text, allow_scheme=True)

@@ -179,6 +179,22 @@ def test_append_onto_a_base_in_another_repository_mounts_its_layers(
     assert again.digest == image.digest
 
 
+def test_a_same_registry_repo_and_tag_of_letters_and_digits_is_no_digest(
+    client: Registry, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
+) -> None:
+    """``python:latest`` matches the digest grammar (algorithm ``python``), and was taken
+    for a digest: UnsupportedDigestError, where ``python:3.12`` worked (a '.' is no
+    digest's). A digest names an algorithm this client knows; anything else is a name."""
+    short = unique_repository.replace("/", "-")  # one path component, no '.'
+    base = seed_image(anon_registry, short, "latest", seed=77)
+    repo = client.repository(unique_repository)
+    image = mutate.config(repo, f"{short}:latest", tag="1.0", labels={"k": "v"})
+    assert config_of(repo, "1.0")["config"]["Labels"] == {"k": "v"}  # type: ignore[index]
+    layers = json.loads(repo.manifests.get_raw("1.0").data)["layers"]
+    assert [d["digest"] for d in layers] == list(base.layers)
+    assert image.tag == "1.0"
+
+
 def test_config_sets_labels_entrypoint_and_annotations(
     client: Registry, unique_repository: str, tmp_path: Path,
 ) -> None:
