@@ -218,7 +218,7 @@ class _Edited:
 Edit = Callable[[SingleImage, _Source], Flow[_Edited]]
 
 
-def _dumps(doc: Mapping[str, Any]) -> bytes:
+def _dumps(doc: Mapping[str, Any] | list[Any]) -> bytes:
     """A JSON document as compact bytes, keys in the order they are (reproducible)."""
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -506,7 +506,7 @@ class MutateFlows:
                 yield from self._upload([layer])
             finally:
                 yield Offload(partial(remove_directory, work, held))
-            old = _dumps({"history": image.config_doc.get("history") or []})
+            old = _dumps(image.config_doc.get("history") or [])  # (crane's: a JSON array)
             manifest, config_doc = _add_layers(
                 image, [layer], f"{TOOL} flatten {image.raw.digest}", replace=True,
                 comment=old.decode())

@@ -234,6 +234,10 @@ def test_flatten_gives_one_layer_whose_export_equals_the_original_s(
     config = config_of(repo, "flat")
     assert len(config["rootfs"]["diff_ids"]) == 1  # type: ignore[index]
     assert len(config["history"]) == 1  # type: ignore[arg-type]
+    # the old history in the comment, as crane flatten writes it: a JSON array (it was
+    # an object, {"history": [...]}, which readers of crane's comment do not parse)
+    comment = json.loads(config["history"][0]["comment"])  # type: ignore[index]
+    assert comment == config_of(repo, "app")["history"]
     original = repo.images.export("app", tmp_path / "app.tar")
     flattened = repo.images.export("flat", tmp_path / "flat.tar")
     assert tar_files(original) == tar_files(flattened)
