@@ -216,6 +216,9 @@ class _Edited:
 
 
 Edit = Callable[[SingleImage, _Source], Flow[_Edited]]
+Check = Callable[[SingleImage, _Source], Flow[None]]
+"""Raises when an image cannot be changed: run over every image of an index before any
+is changed (and pushed)."""
 
 
 def _dumps(doc: Mapping[str, Any] | list[Any]) -> bytes:
@@ -520,8 +523,10 @@ class MutateFlows:
         """The flow of :func:`rebase`."""
         check_tag(tag)
         old_src, new_src = self._source(old_base), self._source(new_base)
+        bases: dict[str, tuple[SingleImage, SingleImage]] = {}  # image digest -> old, new
 
-        def edit(image: SingleImage, src: _Source) -> Flow[_Edited]:
+        def check(image: SingleImage, src: _Source) -> Flow[None]:
+            """Both bases of ``image``'s platform, and ``image`` built on the old one."""
             platform = image.platform
             old = yield from self._image_of(old_src, platform)
             new = yield from self._image_of(new_src, platform)
@@ -530,6 +535,13 @@ class MutateFlows:
                 raise BaseMismatchError(
                     f"{src.name}@{image.raw.digest} ({platform}) is not built on {old_base}: "
                     f"its first {n} layers are not {old_base}'s")
+            bases[image.raw.digest] = (old, new)
+
+        def edit(image: SingleImage, src: _Source) -> Flow[_Edited]:
+            if image.raw.digest not in bases:  # (a single image: checked here)
+                yield from check(image, src)
+            old, new = bases[image.raw.digest]
+            n = len(old.layers)
             manifest = copy.deepcopy(image.manifest)
             # the new base's layers typed as this manifest's family (Docker <-> OCI)
             manifest["layers"] = [_layer_in(d, image.raw.media_type) for d in
@@ -553,7 +565,7 @@ class MutateFlows:
             kept = [(d, new_src) for d in new.layers] + [(d, src) for d in image.layers[n:]]
             return _Edited(manifest, doc, kept)
 
-        return (yield from self._change(reference, tag, None, edit))
+        return (yield from self._change(reference, tag, None, edit, check=check))
 
     # -- reading ------------------------------------------------------------------------
     def _source(self, text: str) -> _Source:
@@ -632,10 +644,11 @@ class MutateFlows:
 
     def _change(
         self, reference: str, tag: str, platform: str | Platform | None, edit: Edit, *,
-        annotations: Mapping[str, str] | None = None,
+        annotations: Mapping[str, str] | None = None, check: Check | None = None,
     ) -> Flow[Image]:
         """Read ``reference``, change each image of it with ``edit``, push the result
-        under ``tag``; its Image."""
+        under ``tag``; its Image. ``check`` runs over every image of an index first: a
+        refusal of its last platform pushes nothing for the others."""
         src = self._source(reference)
         raw = yield from src.manifests.get_raw(src.reference)
         limit = self._endpoint.body_limit
@@ -648,6 +661,7 @@ class MutateFlows:
         index = copy.deepcopy(_light.json_object(raw.data, f"manifest {raw.digest}"))
         others: list[tuple[dict[str, Any], str]] = []  # entries that are no image
         changed: set[str] = set()  # digests of images replaced by changed ones
+        images: list[tuple[dict[str, Any], Descriptor, SingleImage]] = []
         for entry_doc, entry in zip(index.get("manifests") or [], entries, strict=True):
             if _attestation_of(entry_doc) is not None:
                 others.append((entry_doc, entry.digest))
@@ -657,7 +671,11 @@ class MutateFlows:
             if child_is_index or descs[0].media_type not in IMAGE_CONFIG_TYPES:
                 others.append((entry_doc, entry.digest))
                 continue
-            image = yield from read_single(src.blobs, child, limit)
+            images.append((entry_doc, entry, (yield from read_single(src.blobs, child, limit))))
+        if check is not None:  # every image, before any is changed
+            for _, _, image in images:
+                yield from check(image, src)
+        for entry_doc, entry, image in images:
             new_child, _ = yield from self._one(image, src, edit, None)
             yield from self._manifests.put(new_child.digest, new_child)
             if new_child.digest != entry.digest:
