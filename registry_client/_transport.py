@@ -60,6 +60,18 @@ def is_url_error(exc: ValueError) -> bool:
     return type(exc) is ValueError and any(m in str(exc) for m in _URL_ERRORS)
 
 
+CLIENT_CERT_HINT = ("the registry asks for a client certificate (mutual TLS), or refused "
+                    "the one sent")
+"""Why a registry's TLS alert about the client's certificate failed the handshake."""
+
+_CLIENT_CERT_ALERTS = frozenset({
+    "SSLV3_ALERT_BAD_CERTIFICATE", "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+    "TLSV1_ALERT_UNKNOWN_CA", "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+})
+"""OpenSSL's names of the alerts a server sends about the client's certificate (none
+sent, or one it does not trust): the client's own check of the server passed."""
+
+
 def tls_reason(exc: BaseException) -> str:
     """What went wrong in a TLS handshake, in words, with the hint that fits it."""
     seen: set[int] = set()
@@ -76,6 +88,8 @@ def tls_reason(exc: BaseException) -> str:
             why = str(e.reason or e)
             if e.reason in ("WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "HTTP_REQUEST"):
                 return f"{why}: is it a plain-HTTP registry? use protocol='http'"
+            if e.reason in _CLIENT_CERT_ALERTS:  # the server's alert: no verify= helps
+                return f"{why}: {CLIENT_CERT_HINT}"
             return f"{why}; {TLS_HINT}"
         todo.extend(a for a in e.args if isinstance(a, BaseException))
         todo.extend(x for x in (e.__cause__, e.__context__, getattr(e, "reason", None))

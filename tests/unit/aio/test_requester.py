@@ -233,6 +233,33 @@ async def test_tls_failures_read_as_the_blocking_api_says_them(
 
 
 @pytest.mark.anyio
+async def test_a_registry_asking_for_a_client_certificate_reads_the_same_in_both(
+    tmp_path: Path,
+) -> None:
+    """Mutual TLS, no client certificate sent: RegistrySSLError in both flavours, and no
+    "verify=False skips the check" -- no check of ours failed: the registry wants a
+    certificate."""
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.load_verify_locations(cert)
+    context.verify_mode = ssl.CERT_REQUIRED
+
+    def handle(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            tls = context.wrap_socket(conn, server_side=True)
+            tls.recv(65536)
+
+    with tcp_server(handle) as port:
+        for via in ({},):
+            want, got = await _messages(f"127.0.0.1:{port}", protocol="https",
+                                        verify=str(cert), timeout=(2, 2), **via)
+            assert (type(got), str(got)) == (type(want), str(want)), via
+            assert isinstance(got, RegistrySSLError)
+            assert "client certificate" in str(got) and "verify=False" not in str(got)
+
+
+@pytest.mark.anyio
 async def test_a_ca_bundle_given_is_trusted_as_by_the_blocking_api(tmp_path: Path) -> None:
     cert, key = self_signed_certificate(tmp_path)
     with tcp_server(_tls_server(cert, key)) as port:
