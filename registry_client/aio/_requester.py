@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 import weakref
 from collections.abc import Mapping
@@ -108,6 +109,8 @@ class _Steps:
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
                 raise _transmit_error(
                     exc, proxied=transport.proxied(prepared.url or "")) from None
+            except ssl.SSLError as exc:  # (a TLS 1.3 alert after the handshake: not httpx's)
+                raise TransmitError("tls", tls_reason(exc), cause=exc) from None
         if isinstance(effect, ReadBody):
             return await _read_capped(effect.answer, effect.cap)
         if isinstance(effect, Discard):
@@ -129,6 +132,8 @@ class _Steps:
                     allow_redirects=call.allow_redirects)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise _transmit_error(exc, proxied=transport.proxied(call.url)) from None
+            except ssl.SSLError as exc:
+                raise TransmitError("tls", tls_reason(exc), cause=exc) from None
         raise TypeError(f"{type(self).__name__} cannot perform {effect!r}")
 
 
