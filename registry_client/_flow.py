@@ -21,6 +21,7 @@ Flows compose with ``yield from``: ``raw = yield from manifests.get_raw("1.0")``
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Generator, Hashable, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar
 
@@ -146,18 +147,26 @@ class LockTable:
     one event loop): an object serving both flavours keeps both, each excluding the
     tasks or threads of its own flavour. A closed loop's locks are forgotten (one
     AsyncRegistry may serve one loop after another).
+
+    ``weak``: a key's lock is kept only while it is held or waited for (a table of
+    many short-lived keys -- one per blob -- does not grow for the life of the
+    process). ``thread_lock`` is the blocking shell's kind of lock (``threading.RLock``:
+    a thread holding a key may take it again).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, weak: bool = False,
+                 thread_lock: Callable[[], Any] = threading.Lock) -> None:
+        self.thread_lock = thread_lock
+        self._table: Callable[[], Any] = weakref.WeakValueDictionary if weak else dict
         self._guard = threading.Lock()
-        self._locks: dict[tuple[Callable[[], Any], Hashable], Any] = {}
-        self._of_loop: dict[Any, dict[tuple[Callable[[], Any], Hashable], Any]] = {}
+        self._locks: Any = self._table()
+        self._of_loop: dict[Any, Any] = {}
         renew_after_fork(self)
 
     def renew_locks(self) -> None:
         """In a child just forked: no lock is held, none of the parent's is kept."""
         self._guard = threading.Lock()
-        self._locks = {}
+        self._locks = self._table()
         self._of_loop = {}
 
     def lock(self, key: Hashable, factory: Callable[[], L], *, loop: Any = None) -> L:
@@ -168,7 +177,9 @@ class LockTable:
             if loop is not None:
                 for closed in [x for x in self._of_loop if x.is_closed()]:
                     del self._of_loop[closed]
-                locks = self._of_loop.setdefault(loop, {})
+                locks = self._of_loop.get(loop)
+                if locks is None:
+                    locks = self._of_loop[loop] = self._table()
             found: L | None = locks.get((factory, key))
             if found is None:
                 found = locks[(factory, key)] = factory()
@@ -268,5 +279,5 @@ def run(flow: Generator[Any, Any, T], performer: Performer) -> T:
 def run_exclusive(effect: Exclusive, performer: Performer) -> Any:
     """Perform ``effect`` in a blocking shell: its sub-flow, holding the threads' lock
     of its key."""
-    with effect.locks.lock(effect.key, threading.Lock):
+    with effect.locks.lock(effect.key, effect.locks.thread_lock):
         return run(effect.flow, performer)

@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .._events import mounted, skipped
-from .._flow import Flow, Gather, Sleep
+from .._flow import Exclusive, Flow, Gather, LockTable
 from .._forksafe import renew_after_fork
 from .._log import log
 from ..errors import NotFoundError, RegistryUnavailableError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Image, RawManifest
 from ..reference import is_digest
-from ._download import LOCK_POLL
 from ._plan import BlobPlan, CopyPlan, CopyTarget, make_plan
 from ._platforms import light_image, read_config
 from ._tree import Children, manifest_tree, require_verifiable_blobs
@@ -31,50 +30,43 @@ if TYPE_CHECKING:
     from .manifests import ManifestFlows
 
 
-class _InFlight:
-    """The blobs being sent to a repository by a transfer of this process right now, and
-    the last ones sent: ``(registry, repository, digest)``. Copies of images that share a
-    blob (the tags of a ``sync`` or ``copy --all-tags``, copied side by side) each
-    planned it as missing: each sent it, once per image. The first to claim it sends
-    it; the others wait for it, and one that finds it sent -- while it waited, or since
-    its plan -- asks the registry first (it is there: skipped)."""
+class _Sent:
+    """The blobs a copy of this process sent lately: ``(registry, repository, digest)``."""
 
     RECENT = 4096
-    """How many sent blobs are remembered (a HEAD each saves a transfer)."""
+    """How many are remembered (a HEAD each saves a transfer)."""
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
-        self._claimed: set[tuple[str, str, str]] = set()
-        self._sent: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        self._keys: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         renew_after_fork(self)
 
     def renew_locks(self) -> None:
-        """In a child just forked: the parent's transfers are not this process's."""
+        """In a child just forked: a fresh guard (the parent's may be held)."""
         self._guard = threading.Lock()
-        self._claimed = set()
-        self._sent = OrderedDict()
 
-    def claim(self, key: tuple[str, str, str]) -> bool | None:
-        """Take ``key``: True, or None when a transfer of this process sent it lately
-        (ask the registry first); False while another transfer holds it."""
+    def __contains__(self, key: object) -> bool:
         with self._guard:
-            if key in self._claimed:
-                return False
-            self._claimed.add(key)
-            return None if key in self._sent else True
+            return key in self._keys
 
-    def release(self, key: tuple[str, str, str], *, sent: bool) -> None:
-        """Let ``key`` go; ``sent``: the blob is there now."""
+    def add(self, key: tuple[str, str, str]) -> None:
         with self._guard:
-            self._claimed.discard(key)
-            if sent:
-                self._sent[key] = None
-                self._sent.move_to_end(key)
-                while len(self._sent) > self.RECENT:
-                    self._sent.popitem(last=False)
+            self._keys[key] = None
+            self._keys.move_to_end(key)
+            while len(self._keys) > self.RECENT:
+                self._keys.popitem(last=False)
 
 
-_IN_FLIGHT = _InFlight()
+_SENDING = LockTable(weak=True, thread_lock=threading.RLock)
+"""One copy of this process sends a blob to a repository at a time: copies of images
+that share a blob (the tags of a ``sync`` or ``copy --all-tags``, copied side by side)
+each planned it as missing, and each sent it, once per image. The others wait, then
+find it sent (:data:`_SENT`) and ask the registry first. The threads of the blocking
+flavour and the tasks of each event loop wait on their own locks (a blocking copy made
+on a loop's thread never waits on a task of that loop, which it would keep from
+running); a thread may take a key it holds again."""
+
+_SENT = _Sent()
 
 
 def flows_of(target: CopyTarget) -> tuple[ManifestFlows, BlobFlows]:
@@ -242,20 +234,20 @@ class Copier(ImageWorker):
             mounted(progress, b.digest, b.size, self._repository)
             return
         key = (target.requester.base_url, target.name, b.digest)
-        waited = False
-        while (claimed := _IN_FLIGHT.claim(key)) is False:  # another copy is sending it
-            waited = True
-            yield Sleep(LOCK_POLL)  # (stops when the transfer is called off)
-        sent = False
-        try:
-            if (waited or claimed is None) and (yield from there.exists(b.digest,
-                                                                        for_push=True)):
-                skipped(progress, b.digest, b.size)  # another copy put it there
-                return
-            yield from self._send(b, target, progress, keep)
-            sent = True
-        finally:
-            _IN_FLIGHT.release(key, sent=sent)
+        yield Exclusive(_SENDING, key, self._send_once(b, target, progress, keep, key))
+
+    def _send_once(
+        self, b: BlobPlan, target: CopyTarget, progress: ProgressCallback | None,
+        keep: list[bytes] | None, key: tuple[str, str, str],
+    ) -> Flow[None]:
+        """:meth:`_send`, unless another copy of this process sent the blob there since
+        this one's plan and the registry has it (then it is skipped)."""
+        _, there = flows_of(target)
+        if key in _SENT and (yield from there.exists(b.digest, for_push=True)):
+            skipped(progress, b.digest, b.size)
+            return
+        yield from self._send(b, target, progress, keep)
+        _SENT.add(key)
 
     def _send(
         self, b: BlobPlan, target: CopyTarget, progress: ProgressCallback | None,

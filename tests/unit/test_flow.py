@@ -93,3 +93,27 @@ def test_a_closed_event_loop_s_locks_are_forgotten() -> None:
     gc.collect()
     assert [r() for r in refs] == [None, None, None]
     assert table.lock("key", threading.Lock) is table.lock("key", threading.Lock)
+
+
+def test_a_weak_lock_table_keeps_a_key_s_lock_only_while_it_is_used() -> None:
+    """One lock per blob copied (a mirror's lifetime: millions of keys) must not stay in
+    the table once nobody holds or waits for it; while one does, every caller of the
+    key gets that very lock."""
+    table = LockTable(weak=True, thread_lock=threading.RLock)
+    held = table.lock(("registry", "repo", "sha256:a"), table.thread_lock)
+    with held:
+        assert table.lock(("registry", "repo", "sha256:a"), table.thread_lock) is held
+        with held:  # (an RLock: the thread holding it may take it again)
+            pass
+    del held
+    gc.collect()
+    assert len(table._locks) == 0
+    loop = asyncio.new_event_loop()
+    try:
+        lock = table.lock("k", asyncio.Lock, loop=loop)
+        assert table.lock("k", asyncio.Lock, loop=loop) is lock
+        del lock
+        gc.collect()
+        assert len(table._of_loop[loop]) == 0
+    finally:
+        loop.close()

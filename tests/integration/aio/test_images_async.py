@@ -9,6 +9,7 @@ and what was written is read back with the blocking API.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -30,7 +31,13 @@ from registry_client import (
     ProgressEvent,
     TokenAuthenticator,
 )
-from registry_client.testing import LocalRegistry, LocalRegistryFactory, SeededImage, seed_image
+from registry_client.testing import (
+    FaultProxy,
+    LocalRegistry,
+    LocalRegistryFactory,
+    SeededImage,
+    seed_image,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -221,3 +228,42 @@ async def test_reads_and_retag_as_the_blocking_api(
         retagged = await images_a.retag("v1", "v1-again")
     assert got == expected
     assert (retagged.digest, retagged.tag) == (index.digest, "v1-again")
+
+
+_COPY_ON_THE_LOOP = """
+import asyncio, sys, time
+from registry_client import Registry
+from registry_client.aio import AsyncRegistry
+src, dst = sys.argv[1], sys.argv[2]
+
+async def main():
+    async with AsyncRegistry(src, protocol="http") as s, AsyncRegistry(dst, protocol="http") as d:
+        task = asyncio.create_task(
+            s.repository("shared/app").images.copy("1.0", d.repository("m/app"), "a"))
+        await asyncio.sleep(1.0)  # (its upload, held by the proxy, is under way)
+        with Registry(src, protocol="http") as bs, Registry(dst, protocol="http") as bd:
+            image = bs.repository("shared/app").images.copy("1.0", bd.repository("m/app"), "b")
+        assert image.tag == "b"
+        assert (await task).digest == image.digest
+        print("ok")
+
+asyncio.run(main())
+"""
+
+
+def test_a_blocking_copy_on_the_loop_s_thread_never_waits_for_a_task_of_it(
+    local_registry_factory: LocalRegistryFactory,
+) -> None:
+    """Copies of images sharing a blob to one repository send it once: the others wait
+    for it. A blocking copy made on the event loop's thread (a notebook cell) while a
+    task of that loop sends the blob waited for the task -- which the blocked loop
+    could not run: a hang (here: a child process, given a minute). The two flavours
+    wait on locks of their own."""
+    src, dst = local_registry_factory("anonymous"), local_registry_factory("anonymous")
+    seed_image(src, "shared/app", "1.0", layers=(2_000_000,))
+    with FaultProxy(dst.host) as proxy:
+        for method in ("PUT", "PATCH"):  # the task's upload takes a while
+            proxy.add_rule(method, r"/blobs/uploads/", action="delay", delay=2, times=1)
+        done = subprocess.run([sys.executable, "-c", _COPY_ON_THE_LOOP, src.host, proxy.host],
+                              capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
