@@ -18,7 +18,7 @@ import attrs
 
 from ._flow import Flow, Gather, run
 from ._vanished import tag_vanished
-from .errors import InvalidReferenceError, NotFoundError, RegistryError
+from .errors import InvalidReferenceError, RegistryError
 from .models import Descriptor, Image
 from .progress import ProgressCallback
 from .reference import ImageReference, parse_image_name, pinned_name
@@ -387,10 +387,7 @@ def task_flow(
             plan: CopyPlan = yield from source.images.flows.copy(digest, target, tag,
                                                                  dry_run=True)
             return TaskResult(task, "planned", plan)
-        try:
-            there: Descriptor | None = yield from target.manifests.flows.head(tag or digest)
-        except NotFoundError:
-            there = None
+        there = yield from target.manifests.flows.head_if_told(tag or digest)
         if there is not None and there.digest == digest:
             return TaskResult(task, "present")
         image: Image = yield from source.images.flows.copy(digest, target, tag,

@@ -132,10 +132,7 @@ class Copier(ImageWorker):
         else is sent (the source's manifest, read for the comparison, serves the copy)."""
         raw = yield from self._manifests.get_raw(reference)
         there_manifests, _ = flows_of(target)
-        try:
-            there: Descriptor | None = yield from there_manifests.head(target_tag)
-        except NotFoundError:
-            there = None
+        there = yield from there_manifests.head_if_told(target_tag)
         if there is not None and there.digest == raw.digest:
             return f"{target.domain}/{target.name}:{target_tag}@{raw.digest}"
         image = yield from self.copy(reference, target, target_tag, progress=progress,

@@ -16,7 +16,13 @@ from .._flow import Flow
 from .._http import content_length
 from .._log import log
 from .._response import Response
-from ..errors import DigestMismatchError, RegistryError, RegistryResponseError
+from ..errors import (
+    AuthorizationError,
+    DigestMismatchError,
+    NotFoundError,
+    RegistryError,
+    RegistryResponseError,
+)
 from ..models import (
     Descriptor,
     RawManifest,
@@ -92,6 +98,15 @@ class ManifestFlows(Service):
         """The flow of :meth:`ManifestService.get`."""
         raw = yield from self.get_raw(reference)
         return manifest_from_bytes(raw.data, raw.media_type)
+
+    def head_if_told(self, reference: str) -> Flow[Descriptor | None]:
+        """:meth:`head`, or None when the registry has no such manifest -- or will not
+        say: a HEAD refused (403 where the repository is not made yet, 405 from a proxy)
+        tells nothing, and whatever asked goes on as if it were not there."""
+        try:
+            return (yield from self.head(reference))
+        except (NotFoundError, AuthorizationError, RegistryResponseError):
+            return None
 
     def head(self, reference: str) -> Flow[Descriptor]:
         """The flow of :meth:`ManifestService.head`."""

@@ -22,7 +22,13 @@ from registry_client import (
     TokenAuthenticator,
 )
 from registry_client.sync import SyncEntry, SyncResult, copy_all_tags, load_sync_file, sync
-from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image, sha256_digest
+from registry_client.testing import (
+    FaultProxy,
+    LocalRegistry,
+    LocalRegistryFactory,
+    seed_image,
+    sha256_digest,
+)
 
 
 @pytest.fixture()
@@ -332,3 +338,28 @@ def test_a_second_sync_finds_every_image_present_and_moves_nothing(
     assert [m for m, _ in sent if m not in ("HEAD", "GET")] == []  # no upload, no PUT
     assert sum(1 for m, p in sent if m == "HEAD" and "/manifests/" in p) == 3
     assert not any("/blobs/" in p for _, p in sent)
+
+
+@pytest.mark.parametrize("status", [403, 405])
+@pytest.mark.parametrize("tasks", [False, True], ids=["one-pass", "tasks"])
+def test_a_target_refusing_manifest_heads_is_still_synced(
+    pair: tuple[LocalRegistry, LocalRegistry], status: int, tasks: bool,
+) -> None:
+    """The sync's "is it there already?" HEAD refused (403 in a repository not made yet
+    on some registries, 405 from a proxy) failed the image; it tells nothing, and the
+    image is copied."""
+    src, dst = pair
+    image = seed_image(src, "refused/app", "1.0", seed=61)
+    with FaultProxy(dst.host) as proxy, client(src) as a:
+        proxy.add_rule("HEAD", r"/manifests/", action="status", status=status, times=None,
+                       body=b"")
+        with Registry(proxy.host, protocol="http") as b:
+            def registry_for(ref: object) -> Registry:
+                return a if getattr(ref, "domain", None) == src.host else b
+
+            result = sync([SyncEntry(f"{src.host}/refused/app:1.0",
+                                     f"{proxy.host}/refused/app")], registry_for,
+                          **({"executor": None, "journal": None, "shard": (0, 1)}
+                             if tasks else {}))
+        assert result.ok, result.failed
+        assert [i.digest for i in result.copied if isinstance(i, Image)] == [image.digest]

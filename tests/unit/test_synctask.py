@@ -133,10 +133,15 @@ def test_a_task_already_at_the_target_is_one_head(mock: requests_mock.Adapter) -
 
 def test_a_failed_task_is_a_result_naming_the_error(mock: requests_mock.Adapter) -> None:
     regs = registries(mock)
+    # the target's "is it there?" HEAD refused tells nothing (the copy goes on); the
+    # source refusing the image's manifest fails the task
     mock.register_uri("HEAD", "https://dst.example/v2/m/app/manifests/a", status_code=403)
+    mock.register_uri("GET", f"https://src.example/v2/app/manifests/{DIGEST}",
+                      status_code=403)
     result = run_task(SyncTask(f"src.example/app:a@{DIGEST}", "dst.example/m/app:a"),
                       lambda r: regs[r.domain])
     assert result.outcome == "failed" and not result.ok and "403" in (result.error or "")
+    assert f"/v2/app/manifests/{DIGEST}" in (result.error or "")
 
 
 def test_a_task_is_in_the_shard_its_plan_put_it_in(mock: requests_mock.Adapter) -> None:
