@@ -100,7 +100,7 @@ class TagDeleter(Service):
             yield from self._blobs.upload(EMPTY_JSON)
             self._has_empty = True
         for round_ in range(_TOMBSTONE_ROUNDS):
-            digest = yield from self._manifests.put(tag, _tombstone(tag))
+            digest = yield from self._put_tombstone(tag)
             try:
                 resp = yield from self._call(
                     "DELETE", f"manifests/{digest}", actions="delete",
@@ -121,6 +121,18 @@ class TagDeleter(Service):
         log.warning("delete tag %s in %s: the registry kept losing or failing its answers; "
                     "the tag may still be listed without a manifest", tag, self.repository)
         return True
+
+    def _put_tombstone(self, tag: str) -> Flow[str]:
+        """Point ``tag`` at a throw-away manifest; its digest. Its config blob, uploaded
+        once per repository, may have gone since (deleted: nothing refers to it once the
+        throw-away manifests are): then it is uploaded again, and the manifest put again."""
+        try:
+            return (yield from self._manifests.put(tag, _tombstone(tag)))
+        except RegistryResponseError as exc:
+            if not any(e.get("code") == "MANIFEST_BLOB_UNKNOWN" for e in exc.errors):
+                raise
+        yield from self._blobs.upload(EMPTY_JSON)
+        return (yield from self._manifests.put(tag, _tombstone(tag)))
 
     def _left_dangling(self, tag: str, digest: str) -> Flow[bool]:
         """After a delete only found done: is ``tag`` still listed, naming nothing?

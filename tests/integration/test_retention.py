@@ -276,3 +276,21 @@ def test_apply_checks_the_throw_away_manifests_config_blob_once(
     empty = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
     checks = [e for e in anon_registry.access_log_entries() if f"/blobs/{empty}" in e.path]
     assert len(checks) == 1
+
+
+def test_a_tag_delete_after_the_throw_away_config_blob_was_removed(
+    anon_registry: LocalRegistry, unique_repository: str, client_for: ClientFactory,
+) -> None:
+    """The throw-away manifests' config blob is uploaded once per repository; nothing
+    refers to it once they are deleted, so a blob DELETE or a garbage collection may
+    remove it: the next tag delete put a manifest naming it (400 MANIFEST_BLOB_UNKNOWN)
+    and failed. It is uploaded again then."""
+    for i, tag in enumerate(["a", "b"]):
+        seed_image(anon_registry, unique_repository, tag, seed=300 + i)
+    repo = client_for(anon_registry).repository(unique_repository)
+    repo.tags.delete("a")
+    empty = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+    with Registry(anon_registry.host, protocol="http") as other:
+        other.repository(unique_repository).blobs.delete(empty)
+    repo.tags.delete("b")
+    assert repo.tags.get_all() == []
