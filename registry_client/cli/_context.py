@@ -383,7 +383,9 @@ class Context:
         # (``parse`` shows the reference as docker's grammar reads it: any port digits)
         port = port_out_of_range(ref.domain)
         if port is not None and getattr(self.args, "verb", None) != "parse":
-            raise UsageError(f"{what} {text!r}: port {port} is out of range (1-65535)")
+            # (a host verb reads its host as a reference on it, "HOST/x": the host, then)
+            shown = ref.domain if what == "host" else text
+            raise UsageError(f"{what} {shown!r}: port {port} is out of range (1-65535)")
         return ref
 
     def image_reference(self, text: str, what: str = "reference") -> tuple[ImageReference, str]:

@@ -58,9 +58,12 @@ class FakeTerminal(io.StringIO):
         (["parse", "app/UPPER"], "lowercase"),
         # no TCP port has these numbers (the reference grammar takes any digits): the
         # command line is wrong (exit 2), not the registry (it was exit 1)
-        (["ls", "127.0.0.1:99999/team/app"], "port 99999 is out of range"),
+        (["ls", "127.0.0.1:99999/team/app"],
+         "repository '127.0.0.1:99999/team/app': port 99999 is out of range"),
         (["pull", "localhost:0/app:1", "out"], "port 0 is out of range"),
         (["catalog", "127.0.0.1:70000"], "registry domain"),
+        # the host as the user wrote it (not the reference made of it: "HOST/x")
+        (["logout", "localhost:70000"], "host 'localhost:70000': port 70000"),
     ],
 )
 def test_usage_errors(
