@@ -147,9 +147,10 @@ MAYBE_DONE_STATUSES = frozenset({502, 504})
 """Answers after which the registry may have done what was asked."""
 NOT_SENT = frozenset({"refused", "dns", "connect", "connect-timeout", "proxy", "tls"})
 """Failure kinds of a request that never left: the registry cannot have acted on it."""
-NOT_RETRIED = frozenset({"client", "tls", "url", "malformed"})
+NOT_RETRIED = frozenset({"client", "tls", "url", "malformed", "proxy-refused"})
 """Failure kinds never worth another try: the client's own, TLS, an unusable URL, an
-answer that is not valid HTTP (the server answers so every time)."""
+answer that is not valid HTTP (the server answers so every time), a proxy's refusal
+of the tunnel (407, 403: the same credentials get the same answer)."""
 TOKEN_BODY_LIMIT = 1 << 20
 """The largest token-server answer read."""
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})

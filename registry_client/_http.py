@@ -173,7 +173,8 @@ def connection_failure(
     ``kind`` is one of ``refused``, ``dns``, ``connect`` (no connection made, for
     another reason), ``connect-timeout``, ``read-timeout``,
     ``closed`` (the server hung up without answering), ``reset``, ``broken-pipe``,
-    ``proxy``, ``broken`` (cut mid-answer), ``client`` (a failure of the HTTP client
+    ``proxy``, ``proxy-refused`` (a proxy answered a CONNECT with a 4xx: not retried),
+    ``broken`` (cut mid-answer), ``client`` (a failure of the HTTP client
     itself, not of the connection) or ``other``; ``words`` say it plainly
     ("connection refused"). Never a URL: requests' own messages carry the query string.
     ``types`` says how the HTTP library underneath spells them (default: requests').
@@ -188,6 +189,11 @@ def connection_failure(
 
     refused = has(of(ConnectionRefusedError)) or has_errno(errno.ECONNREFUSED)
     if has(types.proxy):  # first: a refused or unknown proxy is not the registry's doing
+        said = next((m for e in chain if (m := _TUNNEL_STATUS.search(str(e)))), None)
+        if said is not None:  # it answered the CONNECT with no tunnel: what it said
+            status = int(said["status"])
+            return ("proxy-refused" if 400 <= status < 500 else "proxy",
+                    f"the proxy refused the tunnel ({printable(said['said'])[:80]})")
         return proxy_failure(refused=refused)
     if refused:
         return "refused", "connection refused"
@@ -226,6 +232,13 @@ _H11_STATUS_LINE = re.compile(
 _CONFLICTING_LENGTHS = "Content-Length contained multiple unmatching values"
 _H11_SWITCH = "Received server _SWITCH_UPGRADE event without a pending proposal"
 _NO_CONNECTION = frozenset({"refused", "dns", "connect", "connect-timeout"})
+
+
+_TUNNEL_STATUS = re.compile(
+    r"(?:^|Tunnel connection failed: )"
+    r"(?P<said>(?P<status>[1-5]\d\d)(?: [A-Za-z][\w .-]*\w)?)(?!\w)")
+"""A proxy's answer to a CONNECT, in urllib3's words ("Tunnel connection failed: 407
+Proxy Authentication Required") or httpcore's ("407 Proxy Authentication Required")."""
 
 
 def proxy_failure(*, refused: bool = False) -> tuple[str, str]:

@@ -731,3 +731,46 @@ async def test_a_plain_authenticator_declining_a_401_gives_the_401_as_its_error(
         with pytest.raises(AuthenticationError, match="UNAUTHORIZED: no"):
             await requester.send_request(Request("GET", "app/tags/list"))
         await requester.aclose()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("answer", "retried"), [
+    (b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n", False),
+    (b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", False),
+    (b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n", True),
+    (b"HTTP/1.1 407\r\nContent-Length: 0\r\n\r\n", False),  # (no reason phrase)
+])
+async def test_a_proxy_refusing_the_tunnel_says_so_in_both_flavours(
+    answer: bytes, retried: bool,
+) -> None:
+    """A proxy answering CONNECT with 407 was "the proxy could not be reached or failed"
+    (its answer only in a -v traceback), tried four times with backoff: what it said,
+    now, and a 4xx -- the same credentials get the same answer -- not tried again."""
+    connects: list[int] = []
+
+    def proxy(conn: socket.socket) -> None:
+        connects.append(1)
+        with contextlib.suppress(OSError):
+            conn.recv(65536)
+            conn.sendall(answer)
+
+    request = Request("GET", "", operation="ping")
+    with tcp_server(proxy) as port:
+        kw: dict[str, Any] = {"protocol": "https", "proxy": f"http://127.0.0.1:{port}",
+                              "retries": 2, "backoff": 0.0, "timeout": (2, 2)}
+        blocking = Requester("registry.example:443", NullAuthenticator(), **kw)
+        aio = AsyncRequester("registry.example:443", NullAuthenticator(), **kw)
+        try:
+            with pytest.raises(RegistryError) as caught_blocking:
+                await asyncio.to_thread(blocking.send_request, request)
+            with pytest.raises(RegistryError) as caught_aio:
+                await aio.send_request(request)
+        finally:
+            blocking.close()
+            await aio.aclose()
+    want, got = caught_blocking.value, caught_aio.value
+    assert (type(got), str(got)) == (type(want), str(want))
+    assert isinstance(got, RegistryUnavailableError)
+    status = answer.split(b"\r\n")[0][9:].decode().strip()
+    assert f"the proxy refused the tunnel ({status})" in str(got)
+    assert len(connects) == (6 if retried else 2)  # (both flavours: 3 tries each, or 1)
