@@ -639,6 +639,9 @@ def status_error(
                           or (method == "HEAD" and url.startswith("http:")
                               and not resp.headers)):
         message += " -- the registry speaks HTTPS: drop protocol='http' (--plain-http)"
+    if status == 407:  # only a proxy answers so (a plain-HTTP registry's, in its place)
+        message += (" -- a proxy between here and the registry wants credentials: give "
+                    "them in its URL (http://USER:PASSWORD@HOST:PORT)")
     kw: dict[str, Any] = {"status_code": status, "errors": errors, "method": method, "url": url,
                           "retry_after": retry_after(resp, math.inf)}
     cls: type[RegistryError]

@@ -167,6 +167,15 @@ def test_credentials_a_registry_quotes_back_are_masked_in_every_part_of_errors()
     assert info.value.errors[0]["detail"]["n"] == 1  # what is no secret stays
 
 
+def test_a_407_says_a_proxy_wants_credentials() -> None:
+    """A plain-HTTP registry's request goes to the proxy whole, and a proxy that wants
+    credentials answers it 407: "GET http://... -> 407" read as the registry's answer."""
+    with pytest.raises(RegistryResponseError) as info:
+        raise status_error(raw_response(407), b"", context="ping", method="GET")
+    assert "a proxy between here and the registry wants credentials" in str(info.value)
+    assert info.value.status_code == 407
+
+
 def test_a_401_insufficient_scope_is_both_a_refusal_of_rights_and_a_401() -> None:
     """The contract's hierarchy: a 401 after authenticating is an AuthenticationError;
     insufficient_scope says the credentials are fine but may not do this, an
