@@ -658,8 +658,12 @@ def _proxy_transport(proxy: str, *, verify: ssl.SSLContext,
                      limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
     """httpx's transport through ``proxy``; SocksMissing for a SOCKS one httpx cannot
     speak (httpx raises a bare ImportError)."""
+    # An https:// proxy's own certificate is checked as the registry's is (verify=, the
+    # CA bundle variables), as requests does: httpx checks it against its defaults else.
+    via: str | httpx.Proxy = (httpx.Proxy(proxy, ssl_context=verify)
+                              if proxy.lower().startswith("https://") else proxy)
     try:
-        return httpx.AsyncHTTPTransport(verify=verify, limits=limits, proxy=proxy)
+        return httpx.AsyncHTTPTransport(verify=verify, limits=limits, proxy=via)
     except ImportError as exc:
         raise SocksMissing(str(exc)) from None
 

@@ -774,3 +774,33 @@ async def test_a_proxy_refusing_the_tunnel_says_so_in_both_flavours(
     status = answer.split(b"\r\n")[0][9:].decode().strip()
     assert f"the proxy refused the tunnel ({status})" in str(got)
     assert len(connects) == (6 if retried else 2)  # (both flavours: 3 tries each, or 1)
+
+
+@pytest.mark.anyio
+async def test_an_https_proxy_s_certificate_is_checked_with_verify_in_both(
+    tmp_path: Path,
+) -> None:
+    """An https:// proxy whose certificate a private CA signed, trusted by verify= (or
+    REQUESTS_CA_BUNDLE): the blocking flavour trusted it, the asyncio one checked it
+    against httpx's defaults -- "certificate not trusted", naming the registry."""
+    cert, key = self_signed_certificate(tmp_path)
+    proxy_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    proxy_context.load_cert_chain(cert, key)
+
+    def tls_proxy(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            _connect_proxy(proxy_context.wrap_socket(conn, server_side=True))
+
+    request = Request("GET", "", operation="ping")
+    with tcp_server(_tls_server(cert, key)) as port, tcp_server(tls_proxy) as proxy_port:
+        kw: dict[str, Any] = {"protocol": "https", "verify": str(cert), "retries": 0,
+                              "proxy": f"https://127.0.0.1:{proxy_port}", "timeout": (2, 2)}
+        blocking = Requester(f"127.0.0.1:{port}", NullAuthenticator(), **kw)
+        aio = AsyncRequester(f"127.0.0.1:{port}", NullAuthenticator(), **kw)
+        try:
+            want = await asyncio.to_thread(blocking.send_request, request)
+            got = await aio.send_request(request)
+        finally:
+            blocking.close()
+            await aio.aclose()
+    assert (want.status_code, got.status_code) == (200, 200)
