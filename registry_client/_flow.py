@@ -25,6 +25,7 @@ import weakref
 from collections.abc import Callable, Generator, Hashable, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar
 
+from ._calloff import check_cancelled
 from ._forksafe import renew_after_fork
 from ._log import log
 from ._request import Request
@@ -278,6 +279,16 @@ def run(flow: Generator[Any, Any, T], performer: Performer) -> T:
 
 def run_exclusive(effect: Exclusive, performer: Performer) -> Any:
     """Perform ``effect`` in a blocking shell: its sub-flow, holding the threads' lock
-    of its key."""
-    with effect.locks.lock(effect.key, effect.locks.thread_lock):
+    of its key. A worker of a transfer waits in slices: called off meanwhile (Ctrl-C,
+    another blob failed), it stops waiting -- the holder may be sending a large blob."""
+    lock = effect.locks.lock(effect.key, effect.locks.thread_lock)
+    while not lock.acquire(timeout=_LOCK_SLICE):
+        check_cancelled()
+    try:
         return run(effect.flow, performer)
+    finally:
+        lock.release()
+
+
+_LOCK_SLICE = 0.05
+"""Seconds a blocking worker waits for an Exclusive's lock between looks at its flag."""

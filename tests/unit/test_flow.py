@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+import time
 import weakref
 from typing import Any
 
 import pytest
 
-from registry_client._flow import Effect, Flow, LockTable, Offload, run
+from registry_client import _calloff
+from registry_client._flow import Effect, Exclusive, Flow, LockTable, Offload, run, run_exclusive
 
 
 class _Performer:
@@ -117,3 +119,38 @@ def test_a_weak_lock_table_keeps_a_key_s_lock_only_while_it_is_used() -> None:
         assert len(table._of_loop[loop]) == 0
     finally:
         loop.close()
+
+
+def test_a_worker_waiting_for_an_exclusive_stops_when_its_transfer_is_called_off() -> None:
+    """A copy's worker waiting for a blob another copy is sending held a Ctrl-C (or
+    its own transfer's failure) until that send ended -- minutes for a large layer."""
+    table = LockTable(weak=True, thread_lock=threading.RLock)
+    holder = table.lock("blob", table.thread_lock)
+    flag = _calloff.CallOff()
+    outcome: list[object] = []
+
+    def waiter() -> None:
+        _calloff.enter(flag)
+        try:
+            run_exclusive(Exclusive(table, "blob", _empty_flow()), _Performer())
+            outcome.append("ran")
+        except _calloff.Cancelled as exc:
+            outcome.append(exc)
+        finally:
+            _calloff.enter(None)
+
+    with holder:  # another copy sends the blob all along
+        thread = threading.Thread(target=waiter, daemon=True)
+        thread.start()
+        time.sleep(0.2)
+        assert outcome == []
+        started = time.monotonic()
+        flag.set()
+        thread.join(5)
+        assert time.monotonic() - started < 1
+    assert len(outcome) == 1 and isinstance(outcome[0], _calloff.Cancelled)
+
+
+def _empty_flow() -> Flow[None]:
+    return None
+    yield  # pragma: no cover - a flow
