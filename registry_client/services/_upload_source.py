@@ -57,9 +57,12 @@ class UploadSource:
         else:
             raise TypeError(f"cannot upload {type(data).__name__}: want bytes, a path or a file")
         if src.digest is None and src.size is not None:
+            # its size when the upload began (a log appended to meanwhile: as it was)
             h = hashlib.sha256()
-            while block := src.stream.read(CHUNK):
+            left = src.size
+            while left > 0 and (block := src.stream.read(min(CHUNK, left))):
                 h.update(block)
+                left -= len(block)
             src.stream.seek(src.start)
             src.digest = f"sha256:{h.hexdigest()}"
         return src

@@ -11,6 +11,7 @@ from typing import IO
 import pytest
 
 from registry_client import DigestMismatchError
+from registry_client.services import _upload_source
 from registry_client.services._upload_source import CheckedFile
 
 DATA = os.urandom(100_000)
@@ -75,3 +76,39 @@ def test_preload_checks_before_anything_is_sent(checked: Callable[..., CheckedFi
     bad = checked(DATA[1:] + b"x", "bad")
     with pytest.raises(DigestMismatchError):
         bad.preload()
+
+
+def test_a_file_appended_to_while_it_is_hashed_is_hashed_to_its_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without a digest, a file's upload hashes it first: read on to the end of a log
+    appended to meanwhile, the digest was of more bytes than the size taken when it was
+    opened, and the upload failed (DigestMismatchError). Its size then is the blob."""
+    path = tmp_path / "log"
+    data = os.urandom(3 * _upload_source.CHUNK + 10)
+    path.write_bytes(data)
+    monkeypatch.setattr(_upload_source, "CHUNK", 1 << 16)
+    real = hashlib.sha256
+    appended: list[int] = []
+
+    class _Appending:  # the hash of the first block: the log grows right then
+        def __init__(self) -> None:
+            self._h = real()
+
+        def update(self, block: bytes) -> None:
+            if not appended:
+                appended.append(1)
+                with open(path, "ab") as out:
+                    out.write(b"more log lines\n" * 1000)
+            self._h.update(block)
+
+        def hexdigest(self) -> str:
+            return self._h.hexdigest()
+
+    monkeypatch.setattr(_upload_source.hashlib, "sha256", _Appending)
+    src = _upload_source.UploadSource.from_data(path, None)
+    try:
+        assert appended and src.size == len(data)
+        assert src.digest == "sha256:" + real(data).hexdigest()
+    finally:
+        src.close()
