@@ -21,6 +21,7 @@ does not speak TLS there (one ``GET /v2/`` finds out, as crane's ping does).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any, Literal
 
 import requests
@@ -37,7 +38,44 @@ from registry_client.reference._grammar import is_loopback
 
 from ._parser import Parser, go_bool
 
-__all__ = ["INSECURE", "add_tls_verify_flags", "choose", "is_loopback", "probe_protocol"]
+__all__ = ["CERTS_D", "INSECURE", "add_tls_verify_flags", "certificates", "choose",
+           "is_loopback", "probe_protocol"]
+
+CERTS_D = ("/etc/containers/certs.d", "/etc/docker/certs.d")
+"""Where docker and skopeo look for a registry's certificates, one folder per
+``HOST:PORT`` (or ``HOST``): ``*.crt`` CAs, ``NAME.cert`` with ``NAME.key``."""
+
+
+def certificates(
+    domain: str, cert_dir: str | None, roots: tuple[str, ...] = CERTS_D,
+) -> tuple[list[Path], tuple[str, str] | None]:
+    """The CA files (``*.crt``) and the client certificate and key (``NAME.cert``
+    with ``NAME.key``) for ``domain``: from ``cert_dir`` when given, else from the
+    first of ``roots``' folders named after the domain that exists (as docker and
+    skopeo read them).
+
+    Raises:
+        ValueError: ``cert_dir`` is no folder, or a ``.cert`` has no ``.key``.
+    """
+    if cert_dir is not None:
+        folder = Path(cert_dir).expanduser()
+        if not folder.is_dir():
+            raise ValueError(f"--cert-dir {cert_dir!r}: no such folder")
+    else:
+        found = [Path(root) / name for root in roots
+                 for name in dict.fromkeys((domain, domain.split(":")[0]))
+                 if (Path(root) / name).is_dir()]
+        if not found:
+            return [], None
+        folder = found[0]
+    cas = sorted(folder.glob("*.crt"))
+    pairs = sorted(folder.glob("*.cert"))
+    if not pairs:
+        return cas, None
+    key = pairs[0].with_suffix(".key")
+    if not key.is_file():
+        raise ValueError(f"{pairs[0]}: a client certificate without its key ({key.name})")
+    return cas, (str(pairs[0]), str(key))
 
 INSECURE: Literal["insecure"] = "insecure"
 """The protocol choice "HTTPS without verification, else plain HTTP" (found by a probe)."""

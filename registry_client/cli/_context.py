@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,7 +32,7 @@ from registry_client.auth import NO_CREDENTIALS_HINT
 from registry_client.reference._grammar import port_out_of_range
 from registry_client.requester import HTTPS_PORT_HINT, TIMEOUT_HINT, TLS_HINT
 
-from ._connection import INSECURE, choose, probe_protocol
+from ._connection import INSECURE, certificates, choose, probe_protocol
 from ._log import Redactor, trace_hook
 
 if TYPE_CHECKING:
@@ -186,6 +188,8 @@ class Context:
         self._registry_tls_verify: dict[str, bool] = {}
         self._registry_credentials: dict[str, tuple[str, str]] = {}
         self._probed: dict[str, Literal["http", "https"]] = {}  # --insecure: what answered
+        self._scratch_dir: str | None = None  # CA bundles made of certs.d files
+        self._bundles: list[Path] = []
         self._schemes: dict[str, str] = {}  # lower-case domain: the scheme a reference wrote
         # advice in other words than the flags' (a skopeo sync file's keys): (old, new)
         self.advice_words: list[tuple[str, str]] = []
@@ -437,17 +441,43 @@ class Context:
         jobs: int | None = getattr(self.args, "jobs", None)
         return {} if jobs is None else {"max_workers": jobs}
 
-    def _session(self) -> requests.Session | None:
-        if not self.verbose:
+    def _session(self, cert: tuple[str, str] | None = None) -> requests.Session | None:
+        """The session a Registry sends through: its own (None) unless ``-v`` traces
+        requests or a client certificate (``cert``: its file and key) goes with them."""
+        if not self.verbose and cert is None:
             return None
         session = requests.Session()
+        session.cert = cert
         workers: int = self.jobs_option().get("max_workers", 0)  # as Registry sizes its own
         adapter = requests.adapters.HTTPAdapter(pool_connections=4,
                                                 pool_maxsize=max(10, workers + 2))
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        session.hooks["response"].append(trace_hook(self.redactor))
+        if self.verbose:
+            session.hooks["response"].append(trace_hook(self.redactor))
         return session
+
+    def _certificates(self, domain: str, verify: bool) -> tuple[bool | str, tuple[str, str] | None]:
+        """``verify`` and the client certificate for ``domain`` from --cert-dir or the
+        certs.d folders (see ``_connection.certificates``): the CA files in one bundle
+        when the certificate is checked."""
+        try:
+            cas, pair = certificates(domain, getattr(self.args, "cert_dir", None))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if not cas or verify is not True:
+            return verify, pair
+        if len(cas) == 1:
+            return str(cas[0]), pair
+        bundle = Path(self._scratch()) / f"ca-{len(self._bundles)}.pem"
+        bundle.write_bytes(b"\n".join(path.read_bytes() for path in cas))
+        self._bundles.append(bundle)
+        return str(bundle), pair
+
+    def _scratch(self) -> str:
+        if self._scratch_dir is None:
+            self._scratch_dir = tempfile.mkdtemp(prefix="registry-client-certs-")
+        return self._scratch_dir
 
     def registry(self, ref: ImageReference, side: Side | None = None) -> Registry:
         """The Registry of a reference, opened once per domain, protocol and credentials.
@@ -481,12 +511,14 @@ class Context:
         own = side if side in self._side_credentials else None
         key = (ref.domain, protocol, verify, own)
         if key not in self._registries:
+            checked, cert = (self._certificates(domain, verify) if protocol == "https"
+                             else (verify, None))
             self._registries[key] = Registry(
                 ref.domain,
                 authenticator=self.authenticator(ref.domain, own),
                 protocol=protocol,
-                verify=verify,
-                session=self._session(),
+                verify=checked,
+                session=self._session(cert),
                 user_agent=USER_AGENT,
                 **self.connection_options(),
             )
@@ -501,9 +533,12 @@ class Context:
         for reg in self._registries.values():
             session = reg.requester.session
             reg.close()
-            if self.verbose:
+            if self.verbose or session.cert is not None:
                 session.close()
         self._registries.clear()
+        if self._scratch_dir is not None:
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
+            self._scratch_dir = None
 
     # -- output --------------------------------------------------------------------------
     def line(self, text: str = "") -> None:

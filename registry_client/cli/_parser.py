@@ -252,6 +252,13 @@ def global_flags(suppress: bool) -> Parser:
         help="use HTTPS without checking the certificate (self-signed registries)",
     )
     group.add_argument(
+        "--cert-dir", metavar="DIR", default=default(None),
+        help="skopeo's flag: a client certificate (NAME.cert with NAME.key) for a registry "
+        "that asks for one (mutual TLS), and CA certificates (*.crt) to trust; without "
+        "it, /etc/containers/certs.d/HOST:PORT and /etc/docker/certs.d/HOST:PORT are "
+        "read when they exist, as docker and skopeo do",
+    )
+    group.add_argument(
         "--timeout", metavar="SECONDS", type=_seconds, default=default(None),
         help="seconds to wait for a connection and for each answer (default: 2 to "
         "connect, 5 for an answer)",

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from registry_client.cli import main
+from registry_client.cli._connection import certificates
 from registry_client.testing import tcp_server
 
 
@@ -140,3 +141,27 @@ def test_retry_times_that_is_not_a_count_is_a_usage_error(
 ) -> None:
     assert main(["--retry-times", value, "digest", "localhost:5000/app:1.0"]) == 2
     assert "--retry-times" in capsys.readouterr().err
+
+
+def test_certificates_come_from_the_cert_dir_else_the_certs_d_folder_of_the_host(
+    tmp_path: Path,
+) -> None:
+    """As docker and skopeo read them: HOST:PORT's folder, else HOST's, under
+    /etc/containers/certs.d then /etc/docker/certs.d; *.crt are CAs, NAME.cert goes
+    with NAME.key."""
+    containers, docker = tmp_path / "containers", tmp_path / "docker"
+    (docker / "reg.example:5000").mkdir(parents=True)
+    for name in ("ca.crt", "client.cert", "client.key"):
+        (docker / "reg.example:5000" / name).write_text(name)
+    (containers / "reg.example").mkdir(parents=True)
+    (containers / "reg.example" / "other.crt").write_text("x")
+    roots = (str(containers), str(docker))
+    cas, pair = certificates("reg.example:5000", None, roots)
+    assert [p.name for p in cas] == ["other.crt"] and pair is None  # the first folder found
+    cas, pair = certificates("reg.example:5000", str(docker / "reg.example:5000"), roots)
+    assert [p.name for p in cas] == ["ca.crt"]
+    assert pair == (str(docker / "reg.example:5000" / "client.cert"),
+                    str(docker / "reg.example:5000" / "client.key"))
+    assert certificates("elsewhere:1", None, roots) == ([], None)
+    with pytest.raises(ValueError, match="no such folder"):
+        certificates("reg.example", str(tmp_path / "missing"), roots)

@@ -213,3 +213,71 @@ def test_sync_takes_the_tls_verify_flag_of_each_side(
     synced = cli("sync", str(mapping), "--dest-tls-verify=false", "--json")
     assert synced.returncode == 0, synced.stderr
     assert [i["digest"] for i in json.loads(synced.stdout)["copied"]] == [image.digest]
+
+
+# -- mutual TLS: a registry that asks for a client certificate -----------------------------
+@pytest.fixture()
+def mtls_registry(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """``(127.0.0.1:PORT, cert dir)`` of a registry that wants a client certificate; the
+    folder holds it (client.cert, client.key) and the registry's CA (ca.crt), laid out
+    as docker's /etc/docker/certs.d/HOST:PORT and skopeo's --cert-dir are."""
+    (tmp_path / "server").mkdir()
+    (tmp_path / "client").mkdir()
+    server_cert, server_key = self_signed_certificate(tmp_path / "server")
+    client_cert, client_key = self_signed_certificate(tmp_path / "client", host="client")
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / "ca.crt").write_bytes(server_cert.read_bytes())
+    (certs / "client.cert").write_bytes(client_cert.read_bytes())
+    (certs / "client.key").write_bytes(client_key.read_bytes())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = {
+        "version": 0.1, "log": {"level": "error"},
+        "storage": {"filesystem": {"rootdirectory": str(tmp_path / "data")}},
+        "http": {"addr": f"127.0.0.1:{port}", "tls": {
+            "certificate": str(server_cert), "key": str(server_key),
+            "clientcas": [str(client_cert)]}},
+    }
+    (tmp_path / "config.yml").write_text(json.dumps(config))
+    proc = subprocess.Popen([find_registry_binary(), "serve", str(tmp_path / "config.yml")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                requests.get(f"https://127.0.0.1:{port}/v2/", verify=str(server_cert),
+                             cert=(str(client_cert), str(client_key)), timeout=1)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the mTLS registry did not start") from None
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}", certs
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_registry_asking_for_a_client_certificate_gets_the_cert_dir_s(
+    cli: CliRunner, mtls_registry: tuple[str, Path],
+) -> None:
+    """skopeo's --cert-dir (docker's certs.d layout): the client certificate goes with
+    the requests and the folder's CA is trusted. Without it the registry refuses the
+    handshake, and the error says it wants a client certificate -- it advised
+    --skip-tls-verify, then --insecure, neither of which helps."""
+    host, certs = mtls_registry
+    # (the registry's CA trusted by the environment: only the client certificate lacks)
+    refused = cli("catalog", f"https://{host}",
+                  env={"REQUESTS_CA_BUNDLE": str(certs / "ca.crt")})
+    assert refused.returncode == 1
+    assert b"client certificate" in refused.stderr, refused.stderr
+    listed = cli("catalog", f"https://{host}", "--cert-dir", str(certs))
+    assert (listed.returncode, listed.stderr) == (0, b"")
+    keyless = certs.parent / "keyless"
+    keyless.mkdir()
+    (keyless / "client.cert").write_bytes((certs / "client.cert").read_bytes())
+    usage = cli("catalog", f"https://{host}", "--cert-dir", str(keyless))
+    assert usage.returncode == 2 and b"without its key" in usage.stderr
+    assert cli("catalog", f"https://{host}", "--cert-dir", str(certs / "none")).returncode == 2
