@@ -44,9 +44,9 @@ class UploadSource:
         if isinstance(data, str | os.PathLike):
             f = open(data, "rb")
             info = os.fstat(f.fileno())
-            # a FIFO or a device (/dev/stdin on a pipe, a shell's <(...)) has no size:
-            # its st_size is 0, not the length of the stream (read to its end instead)
-            size = info.st_size if stat.S_ISREG(info.st_mode) else None
+            # a FIFO or a device (/dev/stdin on a pipe, a shell's <(...)) has no size, nor
+            # has a /proc file (st_size 0, however much it holds): read to its end instead
+            size = info.st_size if stat.S_ISREG(info.st_mode) and info.st_size else None
             src = cls(f, size, digest, owned=True)
         elif hasattr(data, "read"):
             src = cls(data, None, digest, owned=False)

@@ -508,3 +508,14 @@ def test_a_file_appended_to_while_it_uploads_is_stored_as_it_was(
         got = blobs.upload(path, chunk_size=MiB, progress=append, **kw)
         assert appended and (got.digest, got.size) == (sha256(data), len(data))
         assert blobs.get(got.digest) == data
+
+
+def test_a_proc_file_is_read_to_its_end_not_taken_for_empty(
+    anon_registry: LocalRegistry, unique_repository: str, flavour: Flavour,
+) -> None:
+    """/proc files are regular files of st_size 0 whatever they hold: /proc/version was
+    uploaded as the empty blob, in both flavours."""
+    blobs = flavour.connect(anon_registry).repository(unique_repository).blobs
+    got = blobs.upload("/proc/version")
+    assert got.size == len(Path("/proc/version").read_bytes()) > 0
+    assert blobs.get(got.digest) == Path("/proc/version").read_bytes()
