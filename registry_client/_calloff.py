@@ -53,7 +53,7 @@ class CallOff(threading.Event):
         for sock in waits:
             _cut(sock)
 
-    def _chain(self) -> list[CallOff]:
+    def chain(self) -> list[CallOff]:
         """This flag and the flags of the fan-outs it runs in."""
         flags: list[CallOff] = []
         flag: CallOff | None = self
@@ -104,7 +104,7 @@ def watching(sock: socket.socket | None) -> Iterator[None]:
     if flag is None or sock is None:
         yield
         return
-    chain = flag._chain()
+    chain = flag.chain()
     for each in chain:
         with each._waits_lock:
             each._waits.add(sock)

@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Callable, Generator, Hashable, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-from ._calloff import check_cancelled
+from ._calloff import CallOff, check_cancelled, current
 from ._forksafe import renew_after_fork
 from ._log import log
 from ._request import Request
@@ -162,6 +162,7 @@ class LockTable:
         self._guard = threading.Lock()
         self._locks: Any = self._table()
         self._of_loop: dict[Any, Any] = {}
+        self._holders: dict[Hashable, list[CallOff | None]] = {}  # blocking holders' flags
         renew_after_fork(self)
 
     def renew_locks(self) -> None:
@@ -169,6 +170,27 @@ class LockTable:
         self._guard = threading.Lock()
         self._locks = self._table()
         self._of_loop = {}
+        self._holders = {}
+
+    def taken(self, key: Hashable, flag: CallOff | None) -> None:
+        """A blocking worker took ``key``'s lock, for the transfer whose flag is ``flag``."""
+        with self._guard:
+            self._holders.setdefault(key, []).append(flag)
+
+    def given_back(self, key: Hashable) -> None:
+        """The last :meth:`taken` of ``key`` gave its lock back."""
+        with self._guard:
+            held = self._holders.get(key)
+            if held:
+                held.pop()
+                if not held:
+                    del self._holders[key]
+
+    def holder(self, key: Hashable) -> CallOff | None:
+        """The transfer flag of the worker holding ``key``'s lock first, if any."""
+        with self._guard:
+            held = self._holders.get(key)
+            return held[0] if held else None
 
     def lock(self, key: Hashable, factory: Callable[[], L], *, loop: Any = None) -> L:
         """The lock of ``key`` of the kind ``factory`` makes (made on first use); with
@@ -281,12 +303,22 @@ def run_exclusive(effect: Exclusive, performer: Performer) -> Any:
     """Perform ``effect`` in a blocking shell: its sub-flow, holding the threads' lock
     of its key. A worker of a transfer waits in slices: called off meanwhile (Ctrl-C,
     another blob failed), it stops waiting -- the holder may be sending a large blob."""
-    lock = effect.locks.lock(effect.key, effect.locks.thread_lock)
+    table, key = effect.locks, effect.key
+    lock = table.lock(key, table.thread_lock)
+    mine = current()
     while not lock.acquire(timeout=_LOCK_SLICE):
         check_cancelled()
+        holder = table.holder(key)
+        if mine is not None and holder is not None and holder in mine.chain():
+            # A fan-out inside the holder's own work (a progress callback that copies
+            # an image sharing the blob being sent): the holder waits for this very
+            # work. Without the lock, as it went before there was one.
+            return run(effect.flow, performer)
+    table.taken(key, mine)
     try:
         return run(effect.flow, performer)
     finally:
+        table.given_back(key)
         lock.release()
 
 

@@ -154,3 +154,43 @@ def test_a_worker_waiting_for_an_exclusive_stops_when_its_transfer_is_called_off
 def _empty_flow() -> Flow[None]:
     return None
     yield  # pragma: no cover - a flow
+
+
+def test_work_started_inside_the_holder_s_own_work_does_not_wait_for_it() -> None:
+    """A progress callback, called by the worker sending a blob (holding its lock), that
+    copies an image sharing that blob: the nested copy's worker, another thread, waited
+    for the lock its own caller held -- forever. It is work of the holder's (its flag
+    descends from the holder's) and goes on without the lock."""
+    table = LockTable(weak=True, thread_lock=threading.RLock)
+    outer = _calloff.CallOff()
+    ran: list[str] = []
+
+    def nested_worker() -> None:
+        _calloff.enter(_calloff.CallOff(outer))  # a fan-out inside the outer work
+        try:
+            run_exclusive(Exclusive(table, "blob", _note(ran, "nested")), _Performer())
+        finally:
+            _calloff.enter(None)
+
+    def outer_flow() -> Flow[None]:
+        ran.append("outer")
+        thread = threading.Thread(target=nested_worker, daemon=True)
+        thread.start()
+        thread.join(5)
+        assert not thread.is_alive(), "the nested work waited for its own caller"
+        return None
+        yield  # pragma: no cover - a flow
+
+    _calloff.enter(outer)
+    try:
+        run_exclusive(Exclusive(table, "blob", outer_flow()), _Performer())
+    finally:
+        _calloff.enter(None)
+    assert ran == ["outer", "nested"]
+    assert table.holder("blob") is None
+
+
+def _note(ran: list[str], what: str) -> Flow[None]:
+    ran.append(what)
+    return None
+    yield  # pragma: no cover - a flow
