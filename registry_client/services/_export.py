@@ -69,13 +69,22 @@ def single_image(
 ) -> Flow[SingleImage]:
     """The single image ``raw`` is, or its entry for ``platform`` when it is an index.
 
-    An index without ``platform`` is refused unless it lists one platform only; a
-    single image of another platform than ``platform`` is refused too.
+    An index without ``platform`` is refused unless it lists one platform only (or one
+    entry that names none: that image); a single image of another platform than
+    ``platform`` is refused too.
 
     Raises:
         PlatformNotFoundError: no such platform, or an index and no ``platform`` given.
     """
     is_index, entries = _light.read(raw)
+    if is_index and len(entries) == 1 and (
+            entries[0].platform is None or not entries[0].platform.os):
+        # an index of one entry that names no platform (optional in an index): that
+        # image, held against ``platform`` as a single image is
+        raw = yield from manifests.get_raw(entries[0].digest)
+        if _light.read(raw)[0]:
+            raise PlatformNotFoundError(f"index entry {entries[0].digest} is an index itself")
+        is_index = False
     if is_index:
         if platform is None:
             real = [e for e in entries

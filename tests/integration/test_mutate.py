@@ -3,6 +3,7 @@ with umoci: bases are real tar layers umoci packed, results are unpacked by umoc
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -764,3 +765,49 @@ def test_every_verb_finds_a_platform_inside_a_nested_index(
     assert repo.images.details("flat")[0].platform.architecture == "amd64"
     with pytest.raises(PlatformNotFoundError):
         repo.images.details("nested", platform="linux/s390x")
+
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+
+def test_export_of_an_index_of_one_entry_without_a_platform(
+    client: Registry, unique_repository: str, tmp_path: Path,
+) -> None:
+    """An index entry's platform is optional: an index of one entry that names none
+    was "a multi-platform index: choose a platform (have: )", and no --platform could
+    choose it. It is that image, held against a platform asked for as a single one."""
+    repo = client.repository(unique_repository)
+    layer = tar_files_bytes({"hello.txt": b"hello\n"})
+    gz = gzip.compress(layer, mtime=0)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {
+        "type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
+    layer_d, config_d = repo.blobs.upload(gz), repo.blobs.upload(config)
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {
+        "mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_d.digest,
+        "size": config_d.size}, "layers": [{"mediaType": OCI_LAYER, "digest": layer_d.digest,
+                                            "size": layer_d.size}]}).encode()
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    repo.manifests.put(digest, RawManifest(data=manifest, media_type=OCI_MANIFEST,
+                                           digest=digest))
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(manifest)}]}).encode()
+    repo.manifests.put("noplat", RawManifest(
+        data=index, media_type=OCI_INDEX, digest="sha256:" + hashlib.sha256(index).hexdigest()))
+    for platform in (None, "linux/amd64"):
+        out = repo.images.export("noplat", tmp_path / f"fs-{platform is None}.tar",
+                                 platform=platform)
+        assert tar_files(out) == {"hello.txt": b"hello\n"}
+    with pytest.raises(PlatformNotFoundError):
+        repo.images.export("noplat", tmp_path / "arm.tar", platform="linux/arm64")
+
+
+def tar_files_bytes(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
