@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Callable, Generator, Hashable, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-from ._calloff import CallOff, check_cancelled, current
+from ._calloff import CallOff, check_cancelled, current, enter
 from ._forksafe import renew_after_fork
 from ._log import log
 from ._request import Request
@@ -314,12 +314,20 @@ def run_exclusive(effect: Exclusive, performer: Performer) -> Any:
             # an image sharing the blob being sent): the holder waits for this very
             # work. Without the lock, as it went before there was one.
             return run(effect.flow, performer)
-    table.taken(key, mine)
+    # Work of no transfer (a fan-out of one slot runs in its caller's thread) gets a
+    # flag of its own while it holds the lock: what it starts inside is then known as
+    # its own (the check above), not made to wait for it.
+    ours = CallOff() if mine is None else mine
+    if mine is None:
+        enter(ours)
+    table.taken(key, ours)
     try:
         return run(effect.flow, performer)
     finally:
         table.given_back(key)
         lock.release()
+        if mine is None:
+            enter(None)
 
 
 _LOCK_SLICE = 0.05

@@ -156,17 +156,24 @@ def _empty_flow() -> Flow[None]:
     yield  # pragma: no cover - a flow
 
 
-def test_work_started_inside_the_holder_s_own_work_does_not_wait_for_it() -> None:
+@pytest.mark.parametrize("in_a_transfer", [True, False])
+def test_work_started_inside_the_holder_s_own_work_does_not_wait_for_it(
+    in_a_transfer: bool,
+) -> None:
     """A progress callback, called by the worker sending a blob (holding its lock), that
     copies an image sharing that blob: the nested copy's worker, another thread, waited
     for the lock its own caller held -- forever. It is work of the holder's (its flag
-    descends from the holder's) and goes on without the lock."""
+    descends from the holder's) and goes on without the lock; a holder of no transfer
+    (a fan-out of one slot runs in its caller's thread) gets a flag for the time."""
     table = LockTable(weak=True, thread_lock=threading.RLock)
-    outer = _calloff.CallOff()
+    outer = _calloff.CallOff() if in_a_transfer else None
     ran: list[str] = []
+    started_from: list[_calloff.CallOff | None] = []
 
     def nested_worker() -> None:
-        _calloff.enter(_calloff.CallOff(outer))  # a fan-out inside the outer work
+        # a fan-out started inside the outer work: its flag's parent is the flag current
+        # where it was started
+        _calloff.enter(_calloff.CallOff(started_from[0]))
         try:
             run_exclusive(Exclusive(table, "blob", _note(ran, "nested")), _Performer())
         finally:
@@ -174,6 +181,7 @@ def test_work_started_inside_the_holder_s_own_work_does_not_wait_for_it() -> Non
 
     def outer_flow() -> Flow[None]:
         ran.append("outer")
+        started_from.append(_calloff.current())
         thread = threading.Thread(target=nested_worker, daemon=True)
         thread.start()
         thread.join(5)
@@ -184,6 +192,7 @@ def test_work_started_inside_the_holder_s_own_work_does_not_wait_for_it() -> Non
     _calloff.enter(outer)
     try:
         run_exclusive(Exclusive(table, "blob", outer_flow()), _Performer())
+        assert _calloff.current() is outer  # (the flag lent for the time is gone)
     finally:
         _calloff.enter(None)
     assert ran == ["outer", "nested"]
