@@ -28,7 +28,7 @@ import urllib3.connection
 import urllib3.exceptions
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar, merge_cookies
 from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers, get_netrc_auth
+from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers, get_netrc_auth
 
 from ._calloff import current, watching
 from ._http import HTTPS_PORT_HINT, UNASKED_SWITCH, body_blocks
@@ -252,6 +252,20 @@ class _HTTPSPool(urllib3.HTTPSConnectionPool):
 _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
+def _context(verify: bool | str) -> ssl.SSLContext:
+    """The TLS context that checks a certificate as requests' ``verify`` says."""
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if verify is True:
+        return ssl.create_default_context(cafile=DEFAULT_CA_BUNDLE_PATH)
+    if os.path.isdir(verify):
+        return ssl.create_default_context(capath=verify)
+    return ssl.create_default_context(cafile=verify)
+
+
 class _Adapter(requests.adapters.HTTPAdapter):
     """An HTTPAdapter whose connections send request bodies in 1 MiB writes (not 16 KiB),
     skip interim answers (:class:`_Answer`), and whose answers skip the cookie parse when
@@ -262,7 +276,16 @@ class _Adapter(requests.adapters.HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _POOLS
 
+    proxy_verify: Any = None
+    """``url -> verify`` (True, False or a CA path), for an https:// proxy's own
+    certificate; None: urllib3's choice (for a plain-HTTP registry: not checked)."""
+
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        if (proxy.lower().startswith("https://") and proxy not in self.proxy_manager
+                and self.proxy_verify is not None):
+            # As for the registry, whatever it speaks: urllib3 leaves an https proxy in
+            # front of a plain-HTTP registry unchecked -- and sends it the proxy password.
+            proxy_kwargs.setdefault("proxy_ssl_context", _context(self.proxy_verify(proxy)))
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         if not proxy.lower().startswith("socks"):  # (SOCKS has pools of its own)
             manager.pool_classes_by_scheme = _POOLS
@@ -497,6 +520,7 @@ class Transport:
         _SESSIONS.add(self.session)
         if self._own_session:
             adapter = _Adapter(pool_connections=4, pool_maxsize=pool_size)
+            adapter.proxy_verify = lambda url: self.settings_for(url)[1]
             self.session.mount("https://", adapter)
             self.session.mount("http://", adapter)
         # Sent with each request, not set on the session: a session the caller handed

@@ -804,3 +804,46 @@ async def test_an_https_proxy_s_certificate_is_checked_with_verify_in_both(
             blocking.close()
             await aio.aclose()
     assert (want.status_code, got.status_code) == (200, 200)
+
+
+@pytest.mark.anyio
+async def test_an_https_proxy_in_front_of_a_plain_http_registry_is_checked_too(
+    tmp_path: Path,
+) -> None:
+    """urllib3 left an https:// proxy unchecked when the registry behind it speaks plain
+    HTTP -- and sent it the proxy's password -- where the asyncio flavour refused it:
+    both check it now, and trust it when verify= names its CA."""
+    cert, key = self_signed_certificate(tmp_path)
+    proxy_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    proxy_context.load_cert_chain(cert, key)
+    seen: list[bytes] = []
+
+    def tls_proxy(conn: socket.socket) -> None:  # an absolute-URI proxy: one answer
+        with contextlib.suppress(OSError):
+            tls = proxy_context.wrap_socket(conn, server_side=True)
+            seen.append(tls.recv(65536))
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n"
+                        b"Docker-Distribution-API-Version: registry/2.0\r\n\r\n{}")
+
+    request = Request("GET", "", operation="ping")
+    with tcp_server(tls_proxy) as proxy_port:
+        proxy = f"https://user:pw-SECRET@127.0.0.1:{proxy_port}"
+        for verify, trusted in ((True, False), (str(cert), True)):
+            kw: dict[str, Any] = {"protocol": "http", "verify": verify, "retries": 0,
+                                  "proxy": proxy, "timeout": (2, 2)}
+            blocking = Requester("registry.example:5000", NullAuthenticator(), **kw)
+            aio = AsyncRequester("registry.example:5000", NullAuthenticator(), **kw)
+            try:
+                if trusted:
+                    answered = await asyncio.to_thread(blocking.send_request, request)
+                    assert answered.status_code == 200
+                    assert (await aio.send_request(request)).status_code == 200
+                else:
+                    with pytest.raises(RegistryError):
+                        await asyncio.to_thread(blocking.send_request, request)
+                    with pytest.raises(RegistryError):
+                        await aio.send_request(request)
+                    assert seen == []  # nothing (no password) went to the untrusted one
+            finally:
+                blocking.close()
+                await aio.aclose()
