@@ -105,12 +105,13 @@ class Archiver(ImageWorker):
         is_index, entries = _light.read(raw)
         if not is_index:
             return None, reference
+        lone = _light.lone_entry(entries)
+        if lone is not None:
+            return None, lone.digest
         real = [d.platform for d in entries
                 if d.platform is not None and d.platform.os and d.platform.os != "unknown"]
         if len(real) == 1:
             return real[0], reference
-        if not real and len(entries) == 1:
-            return None, entries[0].digest
         have = ", ".join(str(p) for p in real) or "none"
         raise PlatformNotFoundError(
             f"{reference} is an index of {len(real)} platforms ({have}) and a docker-archive "

@@ -77,13 +77,11 @@ def single_image(
         PlatformNotFoundError: no such platform, or an index and no ``platform`` given.
     """
     is_index, entries = _light.read(raw)
-    if is_index and len(entries) == 1 and (
-            entries[0].platform is None or not entries[0].platform.os):
-        # an index of one entry that names no platform (optional in an index): that
-        # image, held against ``platform`` as a single image is
-        raw = yield from manifests.get_raw(entries[0].digest)
+    lone = _light.lone_entry(entries) if is_index else None
+    if lone is not None:  # that image, held against ``platform`` as a single image is
+        raw = yield from manifests.get_raw(lone.digest)
         if _light.read(raw)[0]:
-            raise PlatformNotFoundError(f"index entry {entries[0].digest} is an index itself")
+            raise PlatformNotFoundError(f"index entry {lone.digest} is an index itself")
         is_index = False
     if is_index:
         if platform is None:

@@ -168,6 +168,16 @@ def distributable(d: Descriptor) -> bool:
     return not (d.urls and any(f in d.media_type for f in _FOREIGN))
 
 
+def lone_entry(entries: list[Descriptor]) -> Descriptor | None:
+    """The entry of an index of one entry that names no platform (``platform`` is
+    optional in an index, or an attestation's ``unknown``): that index is its one image.
+    None for any other index."""
+    if len(entries) != 1:
+        return None
+    p = entries[0].platform
+    return entries[0] if p is None or not p.os or p.os == "unknown" else None
+
+
 def refuse_foreign(layers: Iterable[Descriptor]) -> None:
     """Refuse layers whose bytes are not in the registry, for a use that needs every
     layer's bytes (a root file system, a docker-archive).
