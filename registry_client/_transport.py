@@ -39,8 +39,8 @@ from ._response import Response, auth_scheme_sent
 from .errors import RegistrySSLError
 from .reference._grammar import is_loopback
 
-__all__ = ["HTTPS_PORT_HINT", "TLS_HINT", "EnvSettings", "Transport", "is_url_error",
-           "prepared_bodyless", "tls_reason"]
+__all__ = ["HTTPS_PORT_HINT", "TLS_HINT", "EnvSettings", "Transport", "ca_locations",
+           "is_url_error", "prepared_bodyless", "tls_reason"]
 
 _DEFAULT_UA = "registry-client/0.1 (+python-requests)"
 
@@ -252,18 +252,29 @@ class _HTTPSPool(urllib3.HTTPSConnectionPool):
 _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
+def ca_locations(verify: bool | str) -> tuple[str | None, str | None] | None:
+    """Where ``verify`` (requests' meaning) finds the CAs to trust, as ``(cafile,
+    capath)``: ``(None, None)`` for the default bundle (certifi's, as requests trusts),
+    None when nothing is checked. Both flavours read ``verify`` so."""
+    if verify is False:
+        return None
+    if verify is True:
+        return None, None
+    return (None, verify) if os.path.isdir(verify) else (verify, None)
+
+
 def _context(verify: bool | str) -> ssl.SSLContext:
     """The TLS context that checks a certificate as requests' ``verify`` says."""
-    if verify is False:
+    where = ca_locations(verify)
+    if where is None:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    if verify is True:
-        return ssl.create_default_context(cafile=DEFAULT_CA_BUNDLE_PATH)
-    if os.path.isdir(verify):
-        return ssl.create_default_context(capath=verify)
-    return ssl.create_default_context(cafile=verify)
+    cafile, capath = where
+    if cafile is None and capath is None:
+        cafile = DEFAULT_CA_BUNDLE_PATH
+    return ssl.create_default_context(cafile=cafile, capath=capath)
 
 
 class _Adapter(requests.adapters.HTTPAdapter):

@@ -31,7 +31,7 @@ from .._log import log
 from .._redact import redact_url
 from .._request import Body, Relay
 from .._response import Response, auth_scheme_sent
-from .._transport import EnvSettings, Timeout
+from .._transport import EnvSettings, Timeout, ca_locations
 from ._network import (
     BlockStream,
     BlockTransport,
@@ -635,13 +635,10 @@ class CAOnFirstUse(ssl.SSLContext):
 def _verify_context(verify: bool | str) -> ssl.SSLContext:
     """``verify`` as one context for every transport of the client (its CA bundle loaded
     at the first handshake)."""
-    if verify is False:
+    where = ca_locations(verify)
+    if where is None:
         return httpx.create_ssl_context(verify=False)
-    if verify is True:
-        return CAOnFirstUse()
-    if os.path.isdir(verify):
-        return CAOnFirstUse(capath=verify)
-    return CAOnFirstUse(cafile=verify)
+    return CAOnFirstUse(*where)
 
 
 def _with_scheme(proxy: str) -> str:
