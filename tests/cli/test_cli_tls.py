@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -9,6 +10,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -20,17 +22,17 @@ CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture()
-def tls_registry(tmp_path: Path) -> Iterator[str]:
-    """``127.0.0.1:PORT`` of a registry serving HTTPS with an untrusted certificate."""
-    cert, key = self_signed_certificate(tmp_path)
+@contextlib.contextmanager
+def _tls_registry(tmp_path: Path, tls: dict[str, Any], **probe: Any) -> Iterator[str]:
+    """``127.0.0.1:PORT`` of a registry serving HTTPS as ``tls`` (its config's
+    ``http.tls``) says, once ``GET /v2/`` (with ``probe``'s requests options) answers."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     config = {
         "version": 0.1, "log": {"level": "error"},
         "storage": {"filesystem": {"rootdirectory": str(tmp_path / "data")}},
-        "http": {"addr": f"127.0.0.1:{port}", "tls": {"certificate": str(cert), "key": str(key)}},
+        "http": {"addr": f"127.0.0.1:{port}", "tls": tls},
     }
     (tmp_path / "config.yml").write_text(json.dumps(config))  # JSON is YAML
     proc = subprocess.Popen([find_registry_binary(), "serve", str(tmp_path / "config.yml")],
@@ -41,7 +43,7 @@ def tls_registry(tmp_path: Path) -> Iterator[str]:
             warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
             while True:
                 try:
-                    requests.get(f"https://127.0.0.1:{port}/v2/", verify=False, timeout=1)
+                    requests.get(f"https://127.0.0.1:{port}/v2/", timeout=1, **probe)
                     break
                 except requests.RequestException:
                     if time.monotonic() > deadline or proc.poll() is not None:
@@ -51,6 +53,15 @@ def tls_registry(tmp_path: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture()
+def tls_registry(tmp_path: Path) -> Iterator[str]:
+    """``127.0.0.1:PORT`` of a registry serving HTTPS with an untrusted certificate."""
+    cert, key = self_signed_certificate(tmp_path)
+    with _tls_registry(tmp_path, {"certificate": str(cert), "key": str(key)},
+                       verify=False) as host:
+        yield host
 
 
 def test_skip_tls_verify_is_quiet_and_an_untrusted_certificate_names_the_flags(
@@ -230,34 +241,11 @@ def mtls_registry(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     (certs / "ca.crt").write_bytes(server_cert.read_bytes())
     (certs / "client.cert").write_bytes(client_cert.read_bytes())
     (certs / "client.key").write_bytes(client_key.read_bytes())
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = {
-        "version": 0.1, "log": {"level": "error"},
-        "storage": {"filesystem": {"rootdirectory": str(tmp_path / "data")}},
-        "http": {"addr": f"127.0.0.1:{port}", "tls": {
-            "certificate": str(server_cert), "key": str(server_key),
-            "clientcas": [str(client_cert)]}},
-    }
-    (tmp_path / "config.yml").write_text(json.dumps(config))
-    proc = subprocess.Popen([find_registry_binary(), "serve", str(tmp_path / "config.yml")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                requests.get(f"https://127.0.0.1:{port}/v2/", verify=str(server_cert),
-                             cert=(str(client_cert), str(client_key)), timeout=1)
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the mTLS registry did not start") from None
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}", certs
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    tls = {"certificate": str(server_cert), "key": str(server_key),
+           "clientcas": [str(client_cert)]}
+    with _tls_registry(tmp_path, tls, verify=str(server_cert),
+                       cert=(str(client_cert), str(client_key))) as host:
+        yield host, certs
 
 
 def test_a_registry_asking_for_a_client_certificate_gets_the_cert_dir_s(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _tar_images import sha256, tar_of
 from _umoci import build_layout, tar_files, tree_files, unpack
 
 from registry_client import (
@@ -779,22 +780,22 @@ def test_export_of_an_index_of_one_entry_without_a_platform(
     was "a multi-platform index: choose a platform (have: )", and no --platform could
     choose it. It is that image, held against a platform asked for as a single one."""
     repo = client.repository(unique_repository)
-    layer = tar_files_bytes({"hello.txt": b"hello\n"})
+    layer = tar_of({"hello.txt": b"hello\n"})
     gz = gzip.compress(layer, mtime=0)
     config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {
-        "type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
+        "type": "layers", "diff_ids": [sha256(layer)]}}).encode()
     layer_d, config_d = repo.blobs.upload(gz), repo.blobs.upload(config)
     manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {
         "mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_d.digest,
         "size": config_d.size}, "layers": [{"mediaType": OCI_LAYER, "digest": layer_d.digest,
                                             "size": layer_d.size}]}).encode()
-    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    digest = sha256(manifest)
     repo.manifests.put(digest, RawManifest(data=manifest, media_type=OCI_MANIFEST,
                                            digest=digest))
     index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
         {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(manifest)}]}).encode()
-    repo.manifests.put("noplat", RawManifest(
-        data=index, media_type=OCI_INDEX, digest="sha256:" + hashlib.sha256(index).hexdigest()))
+    repo.manifests.put("noplat", RawManifest(data=index, media_type=OCI_INDEX,
+                                             digest=sha256(index)))
     for platform in (None, "linux/amd64"):
         out = repo.images.export("noplat", tmp_path / f"fs-{platform is None}.tar",
                                  platform=platform)
@@ -802,12 +803,3 @@ def test_export_of_an_index_of_one_entry_without_a_platform(
     with pytest.raises(PlatformNotFoundError):
         repo.images.export("noplat", tmp_path / "arm.tar", platform="linux/arm64")
 
-
-def tar_files_bytes(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()

@@ -190,8 +190,7 @@ async def test_requests_redirects_and_the_rate_limit_are_counted_by_the_flow() -
 
 
 def _tls_server(cert: Path, key: Path) -> Callable[[socket.socket], None]:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
+    context = _server_context(cert, key)
 
     def handle(conn: socket.socket) -> None:
         with contextlib.suppress(OSError):
@@ -203,19 +202,44 @@ def _tls_server(cert: Path, key: Path) -> Callable[[socket.socket], None]:
     return handle
 
 
-async def _messages(domain: str, **kw: Any) -> tuple[RegistryError, RegistryError]:
-    request = Request("GET", "", operation="ping")
-    blocking = Requester(domain, NullAuthenticator(), retries=0, **kw)
-    aio = AsyncRequester(domain, NullAuthenticator(), retries=0, **kw)
+_PING = Request("GET", "", operation="ping")
+
+
+@contextlib.asynccontextmanager
+async def _both(domain: str, **kw: Any) -> AsyncIterator[tuple[Requester, AsyncRequester]]:
+    """A blocking and an asyncio requester of ``domain`` with the same options (no retry
+    unless ``retries`` says), closed after."""
+    kw.setdefault("retries", 0)
+    blocking = Requester(domain, NullAuthenticator(), **kw)
+    aio = AsyncRequester(domain, NullAuthenticator(), **kw)
     try:
-        with pytest.raises(RegistryError) as want:
-            await asyncio.to_thread(blocking.send_request, request)
-        with pytest.raises(RegistryError) as got:
-            await aio.send_request(request)
+        yield blocking, aio
     finally:
         blocking.close()
         await aio.aclose()
+
+
+async def _messages(domain: str, **kw: Any) -> tuple[RegistryError, RegistryError]:
+    """The errors of a ping in the blocking and the asyncio flavour."""
+    async with _both(domain, **kw) as (blocking, aio):
+        with pytest.raises(RegistryError) as want:
+            await asyncio.to_thread(blocking.send_request, _PING)
+        with pytest.raises(RegistryError) as got:
+            await aio.send_request(_PING)
     return want.value, got.value
+
+
+async def _statuses(domain: str, **kw: Any) -> tuple[int, int]:
+    """The statuses a ping answers in the blocking and the asyncio flavour."""
+    async with _both(domain, **kw) as (blocking, aio):
+        return ((await asyncio.to_thread(blocking.send_request, _PING)).status_code,
+                (await aio.send_request(_PING)).status_code)
+
+
+def _server_context(cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
 
 
 @pytest.mark.anyio
@@ -242,8 +266,7 @@ async def test_a_registry_asking_for_a_client_certificate_reads_the_same_in_both
     out. Both flavours: RegistrySSLError, and no "verify=False skips the check" (no
     check of ours failed: the registry wants a certificate)."""
     cert, key = self_signed_certificate(tmp_path)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
+    context = _server_context(cert, key)
     context.load_verify_locations(cert)
     context.verify_mode = ssl.CERT_REQUIRED
 
@@ -754,21 +777,10 @@ async def test_a_proxy_refusing_the_tunnel_says_so_in_both_flavours(
             conn.recv(65536)
             conn.sendall(answer)
 
-    request = Request("GET", "", operation="ping")
     with tcp_server(proxy) as port:
-        kw: dict[str, Any] = {"protocol": "https", "proxy": f"http://127.0.0.1:{port}",
-                              "retries": 2, "backoff": 0.0, "timeout": (2, 2)}
-        blocking = Requester("registry.example:443", NullAuthenticator(), **kw)
-        aio = AsyncRequester("registry.example:443", NullAuthenticator(), **kw)
-        try:
-            with pytest.raises(RegistryError) as caught_blocking:
-                await asyncio.to_thread(blocking.send_request, request)
-            with pytest.raises(RegistryError) as caught_aio:
-                await aio.send_request(request)
-        finally:
-            blocking.close()
-            await aio.aclose()
-    want, got = caught_blocking.value, caught_aio.value
+        want, got = await _messages("registry.example:443", protocol="https",
+                                    proxy=f"http://127.0.0.1:{port}", retries=2,
+                                    backoff=0.0, timeout=(2, 2))
     assert (type(got), str(got)) == (type(want), str(want))
     assert isinstance(got, RegistryUnavailableError)
     status = answer.split(b"\r\n")[0][9:].decode().strip()
@@ -784,26 +796,16 @@ async def test_an_https_proxy_s_certificate_is_checked_with_verify_in_both(
     REQUESTS_CA_BUNDLE): the blocking flavour trusted it, the asyncio one checked it
     against httpx's defaults -- "certificate not trusted", naming the registry."""
     cert, key = self_signed_certificate(tmp_path)
-    proxy_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    proxy_context.load_cert_chain(cert, key)
+    proxy_context = _server_context(cert, key)
 
     def tls_proxy(conn: socket.socket) -> None:
         with contextlib.suppress(OSError):
             _connect_proxy(proxy_context.wrap_socket(conn, server_side=True))
 
-    request = Request("GET", "", operation="ping")
     with tcp_server(_tls_server(cert, key)) as port, tcp_server(tls_proxy) as proxy_port:
-        kw: dict[str, Any] = {"protocol": "https", "verify": str(cert), "retries": 0,
-                              "proxy": f"https://127.0.0.1:{proxy_port}", "timeout": (2, 2)}
-        blocking = Requester(f"127.0.0.1:{port}", NullAuthenticator(), **kw)
-        aio = AsyncRequester(f"127.0.0.1:{port}", NullAuthenticator(), **kw)
-        try:
-            want = await asyncio.to_thread(blocking.send_request, request)
-            got = await aio.send_request(request)
-        finally:
-            blocking.close()
-            await aio.aclose()
-    assert (want.status_code, got.status_code) == (200, 200)
+        assert await _statuses(f"127.0.0.1:{port}", protocol="https", verify=str(cert),
+                               proxy=f"https://127.0.0.1:{proxy_port}",
+                               timeout=(2, 2)) == (200, 200)
 
 
 @pytest.mark.anyio
@@ -814,8 +816,7 @@ async def test_an_https_proxy_in_front_of_a_plain_http_registry_is_checked_too(
     HTTP -- and sent it the proxy's password -- where the asyncio flavour refused it:
     both check it now, and trust it when verify= names its CA."""
     cert, key = self_signed_certificate(tmp_path)
-    proxy_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    proxy_context.load_cert_chain(cert, key)
+    proxy_context = _server_context(cert, key)
     seen: list[bytes] = []
 
     def tls_proxy(conn: socket.socket) -> None:  # an absolute-URI proxy: one answer
@@ -825,25 +826,9 @@ async def test_an_https_proxy_in_front_of_a_plain_http_registry_is_checked_too(
             tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n"
                         b"Docker-Distribution-API-Version: registry/2.0\r\n\r\n{}")
 
-    request = Request("GET", "", operation="ping")
     with tcp_server(tls_proxy) as proxy_port:
-        proxy = f"https://user:pw-SECRET@127.0.0.1:{proxy_port}"
-        for verify, trusted in ((True, False), (str(cert), True)):
-            kw: dict[str, Any] = {"protocol": "http", "verify": verify, "retries": 0,
-                                  "proxy": proxy, "timeout": (2, 2)}
-            blocking = Requester("registry.example:5000", NullAuthenticator(), **kw)
-            aio = AsyncRequester("registry.example:5000", NullAuthenticator(), **kw)
-            try:
-                if trusted:
-                    answered = await asyncio.to_thread(blocking.send_request, request)
-                    assert answered.status_code == 200
-                    assert (await aio.send_request(request)).status_code == 200
-                else:
-                    with pytest.raises(RegistryError):
-                        await asyncio.to_thread(blocking.send_request, request)
-                    with pytest.raises(RegistryError):
-                        await aio.send_request(request)
-                    assert seen == []  # nothing (no password) went to the untrusted one
-            finally:
-                blocking.close()
-                await aio.aclose()
+        kw: dict[str, Any] = {"protocol": "http", "timeout": (2, 2),
+                              "proxy": f"https://user:pw-SECRET@127.0.0.1:{proxy_port}"}
+        await _messages("registry.example:5000", verify=True, **kw)  # (both refuse it)
+        assert seen == []  # nothing (no password) went to the untrusted one
+        assert await _statuses("registry.example:5000", verify=str(cert), **kw) == (200, 200)
