@@ -487,8 +487,10 @@ this page and `benchmarks/RESULTS.json`.
 * **time s** -- median over the measured runs. For the Python library rows
   (`registry_client`, `python-dxf`) it is the time of the operation inside the process
   (client created, every request sent, every byte on disk), *without* interpreter start-up
-  and imports -- that cost is workload (g). **process s** is the whole subprocess for those
-  rows; for command-line clients (`skopeo`, the CLI, curl) time = process time (`=`).
+  and imports (registry_client's services and models, which a call imports on first use,
+  are imported before the clock starts) -- that cost is workload (g). **process s** is
+  the whole subprocess for those rows; for command-line clients (`skopeo`, the CLI,
+  curl) time = process time (`=`).
 * **CPU s** -- median user + system CPU time of the client process (and its children):
   less sensitive than wall time to other load on the machine. **op CPU s** -- for the
   Python rows, the CPU time of the operation alone (`time.process_time()` around what
