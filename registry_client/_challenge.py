@@ -6,9 +6,10 @@ import re
 
 import attrs
 
-_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_TOKEN_RE = re.compile(_TOKEN)
-_SPACE_RE = re.compile(r"[ \t]*")
+from ._headers import TOKEN_RE as _TOKEN_RE
+from ._headers import quoted_string
+from ._headers import skip_ws as _skip_ws
+
 _TOKEN68_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
@@ -39,26 +40,11 @@ class Challenge:
         return self.params.get("scope")
 
 
-def _skip_ws(s: str, i: int) -> int:
-    m = _SPACE_RE.match(s, i)
-    return m.end() if m else i
-
-
 def _quoted(s: str, i: int) -> tuple[str, int]:
-    # s[i] == '"'
-    out: list[str] = []
-    i += 1
-    while i < len(s):
-        c = s[i]
-        if c == "\\" and i + 1 < len(s):
-            out.append(s[i + 1])
-            i += 2
-            continue
-        if c == '"':
-            return "".join(out), i + 1
-        out.append(c)
-        i += 1
-    raise ChallengeParseError("unterminated quoted string")
+    got = quoted_string(s, i)  # s[i] == '"'
+    if got is None:
+        raise ChallengeParseError("unterminated quoted string")
+    return got
 
 
 def parse_challenges(header: str) -> list[Challenge]:

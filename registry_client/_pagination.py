@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 from ._flow import Endpoint, Flow, Performer, run
+from ._headers import TOKEN_RE, quoted_string, skip_ws
 from ._response import Answer
 from .errors import RegistryResponseError
 
@@ -21,12 +22,46 @@ __all__ = ["MAX_ITEMS", "MAX_PAGES", "Pager", "every_page", "next_link", "pages"
 
 T = TypeVar("T")
 
-_LINK_RE = re.compile(r'<([^>]*)>\s*((?:;\s*[^,;]+)*)')
-_REL_RE = re.compile(r'rel\s*=\s*"?([^";]+)"?', re.I)
+_BARE_VALUE_RE = re.compile(r'[^\s;,"]*')
 MAX_PAGES = 10_000
 """Pages followed at most: a registry linking to ever new pages is stopped here."""
 MAX_ITEMS = 1_000_000
 """Tags or repositories read at most over all pages (memory stays bounded)."""
+
+
+def _links(header: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """The links of a ``Link`` header (RFC 8288 3): each target with its parameters
+    (names lower-cased, quoted values unquoted, the first of a name kept), up to where
+    the header stops following the grammar."""
+    i, n = 0, len(header)
+    while True:
+        i = skip_ws(header, i)
+        while i < n and header[i] == ",":
+            i = skip_ws(header, i + 1)
+        end = header.find(">", i)
+        if i >= n or header[i] != "<" or end < 0:
+            return
+        target, i = header[i + 1:end], end + 1
+        params: dict[str, str] = {}
+        while (i := skip_ws(header, i)) < n and header[i] == ";":
+            name = TOKEN_RE.match(header, i := skip_ws(header, i + 1))
+            if name is None:  # an empty parameter (";;", a last ";"): skipped
+                continue
+            i, value = skip_ws(header, name.end()), ""
+            if i < n and header[i] == "=":
+                i = skip_ws(header, i + 1)
+                if header.startswith('"', i):
+                    got = quoted_string(header, i)
+                    if got is None:
+                        return
+                    value, i = got
+                else:  # a token, read leniently (up to white space, ";" or ",")
+                    bare = _BARE_VALUE_RE.match(header, i)
+                    value, i = (bare.group(), bare.end()) if bare else ("", i)
+            params.setdefault(name.group().lower(), value)
+        yield target, params
+        if i < n and header[i] != ",":
+            return
 
 
 def next_link(resp: Answer) -> str | None:
@@ -34,10 +69,9 @@ def next_link(resp: Answer) -> str | None:
     header = resp.headers.get("Link")
     if not header:
         return None
-    for m in _LINK_RE.finditer(header):
-        rel = _REL_RE.search(m.group(2) or "")
-        if rel and "next" in rel.group(1).lower().split():
-            return m.group(1).strip()
+    for target, params in _links(header):
+        if "next" in params.get("rel", "").lower().split():
+            return target.strip()
     return None
 
 

@@ -35,6 +35,21 @@ def raw_response(headers: dict[str, str]) -> requests.Response:
         ('</a>; rel="prev"', None),
         ("", None),
         ("garbage", None),
+        # RFC 8288: a quoted value may hold "," and ";" -- it neither ends the link nor
+        # hides the rel after it
+        ('</a?n=2&last=b>; title="a,b"; rel="next"', "/a?n=2&last=b"),
+        ('</a>; title="x;rel=next", </b>; rel="next"', "/b"),
+        ('</a>; title="a\\"b,c"; rel="next"', "/a"),
+        # only the parameter named rel counts, not one whose name or value holds it
+        ('</a>; xrel="next"', None),
+        ('</a>; title="rel=next"', None),
+        ('</a>; REL = "prev next"', "/a"),
+        ('</a>; rel="prev"; rel="next"', None),  # the first rel only (RFC 8288 3.3)
+        ('</a>; rel=next, garbage', "/a"),
+        # an empty parameter is skipped (RFC 8288 appendix B.3), not the end of the link
+        ('</a>; rel="next";', "/a"),
+        ('</a>;; rel="next"', "/a"),
+        ('</a>; ; rel="next" ;', "/a"),
     ],
 )
 def test_next_link(header: str, expected: str | None) -> None:
