@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
-import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -47,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from . import _tarfs, mediatypes
+from . import _json, _tarfs, mediatypes
 from ._args import text_map, words
 from ._digest import compute_digest
 from ._flow import Endpoint, Flow, Gather, Offload, run
@@ -223,7 +222,7 @@ is changed (and pushed)."""
 
 def _dumps(doc: Mapping[str, Any] | list[Any]) -> bytes:
     """A JSON document as compact bytes, keys in the order they are (reproducible)."""
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    return _json.dumps(doc)
 
 
 def _layer_type(manifest_type: str) -> str:

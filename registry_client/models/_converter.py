@@ -18,7 +18,6 @@ bool is not an int) and descriptor digests and sizes are validated; the
 
 from __future__ import annotations
 
-import json
 import types
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, Union, get_args, get_origin
@@ -34,7 +33,8 @@ from cattrs.gen import (
     override,
 )
 
-from .._json import loads
+from .._json import dumps as json_dumps
+from .._json import loads, no_constants
 from ..errors import RegistryError, RegistryResponseError
 from ._strict import (
     BadValue,
@@ -336,7 +336,7 @@ def _structure(data: Any, cls: type[T], what: str) -> T:
 
 def _load_object(data: bytes, what: str) -> dict[str, Any]:
     try:
-        doc = loads(data)
+        doc = loads(data, parse_constant=no_constants)  # (NaN: could not be written back)
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, nested too deeply
         raise RegistryResponseError(f"{what} is not valid JSON: {str(exc)[:200]}") from exc
     except TypeError as exc:
@@ -376,9 +376,12 @@ def manifest_from_bytes(data: bytes, content_type: str | None = None) -> Manifes
 
 
 def manifest_to_bytes(manifest: Manifest) -> bytes:
-    """The manifest as compact UTF-8 JSON (same input, same bytes)."""
-    document = converter.unstructure(manifest)
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """The manifest as compact UTF-8 JSON (same input, same bytes).
+
+    Raises:
+        ValueError: a value JSON cannot hold (an infinite number: ``1e400`` reads as one).
+    """
+    return json_dumps(converter.unstructure(manifest))
 
 
 def media_type_of(manifest: Manifest) -> str:

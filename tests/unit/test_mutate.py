@@ -16,6 +16,7 @@ from registry_client.mutate import (
     _NO_HISTORY,
     MutateFlows,
     _add_layers,
+    _dumps,
     _history_for,
     _layer_in,
     _merge_env,
@@ -222,3 +223,8 @@ def test_one_layer_not_in_a_list_is_refused(layers: object) -> None:
     with pytest.raises(TypeError, match="layers: a list"):
         mutate.append(repo, "base", layers, tag="new")  # type: ignore[arg-type]
     assert repo.requester.stats["requests"] == 0
+
+
+def test_a_config_with_a_lone_surrogate_escape_is_written_back_as_read() -> None:
+    # a label the registry served as "\ud800" (valid JSON, no UTF-8 for it)
+    assert _dumps({"Labels": {"a": "\ud800"}}) == b'{"Labels":{"a":"\\ud800"}}'

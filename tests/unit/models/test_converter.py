@@ -106,6 +106,23 @@ def test_manifest_round_trips_through_bytes(name: str, cls: type[Any]) -> None:
     assert manifest_to_bytes(manifest_from_bytes(out)) == out  # stable
 
 
+def test_a_manifest_with_a_lone_surrogate_escape_is_written_back() -> None:
+    # a registry serves it (JSON allows the escape); UTF-8 cannot hold the character
+    data = (b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
+            b'"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":'
+            b'"sha256:' + b"a" * 64 + b'","size":2},"layers":[],"annotations":{"a":"\\ud800"}}')
+    assert manifest_to_bytes(manifest_from_bytes(data)) == data
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity"])
+def test_a_manifest_with_a_number_json_has_not_is_not_json(number: bytes) -> None:
+    data = (b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
+            b'"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":'
+            b'"sha256:' + b"a" * 64 + b'","size":2},"layers":[],"x":' + number + b"}")
+    with pytest.raises(RegistryResponseError, match="not valid JSON"):
+        manifest_from_bytes(data)
+
+
 @pytest.mark.parametrize("name", CONFIG_FILES)
 def test_config_round_trips(name: str) -> None:
     original = doc(name)
