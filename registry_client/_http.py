@@ -19,6 +19,7 @@ import requests
 import urllib3.exceptions
 
 from ._challenge import ChallengeParseError, parse_challenges
+from ._inflate import InflateError, Inflater, codings_to_undo
 from ._json import loads
 from ._redact import Redactor, redact_url
 from ._response import Answer, Response
@@ -363,18 +364,20 @@ def failure_cause(exc: BaseException) -> BaseException | None:
     return inner
 
 
-def body_blocks(resp: Answer, size: int) -> Iterator[bytes]:
+def body_blocks(resp: Answer, size: int, limit: int | None = None) -> Iterator[bytes]:
     """The body of ``resp`` in blocks of about ``size`` bytes, Content-Encoding undone.
 
     For the library's own :class:`Response` its ``iter_body``; for an answer of the
     HTTP library, urllib3's public ``stream()``, with its failures raised as requests'
-    exceptions (exactly as ``requests`` itself does).
+    exceptions (exactly as ``requests`` itself does). gzip and deflate are undone here,
+    in bounded steps (:class:`~registry_client._inflate.Inflater`: ``limit`` is the
+    most the reader takes), not by urllib3, which before 2.6 inflates each block whole.
 
     Raises:
         requests.RequestException: the connection broke, timed out or sent garbage.
     """
     if isinstance(resp, Response):
-        yield from resp.iter_body(size)
+        yield from resp.iter_body(size, limit)
         return
     raw = getattr(resp, "raw", None)
     if raw is None:
@@ -383,8 +386,17 @@ def body_blocks(resp: Answer, size: int) -> Iterator[bytes]:
         while block := raw.read(size):
             yield block
         return
+    codings = codings_to_undo(resp.headers.get("Content-Encoding"))
     try:
-        yield from raw.stream(size, True)  # True: undo the Content-Encoding
+        if codings is None:  # (a coding urllib3 may know: brotli, zstd)
+            yield from raw.stream(size, True)  # True: undo the Content-Encoding
+            return
+        inflater = Inflater(codings, limit)
+        for block in raw.stream(size, False):
+            yield from inflater.feed(block)
+        yield from inflater.flush()
+    except InflateError as exc:
+        raise requests.exceptions.ContentDecodingError(str(exc)) from None
     except urllib3.exceptions.ProtocolError as exc:
         raise requests.exceptions.ChunkedEncodingError(exc) from exc
     except urllib3.exceptions.DecodeError as exc:
@@ -483,7 +495,7 @@ def read_capped(resp: Answer, limit: int = DEFAULT_BODY_LIMIT) -> bytes:
         resp.close()
         raise
     try:
-        for chunk in body_blocks(resp, 256 * 1024):
+        for chunk in body_blocks(resp, 256 * 1024, limit):
             capped.add(chunk)
         return capped.result()
     except requests.RequestException as exc:
@@ -535,7 +547,7 @@ def discard(resp: Answer, limit: int = DISCARD_LIMIT) -> None:
     """
     rule = UnwantedBody(limit)
     with contextlib.suppress(Exception):  # nothing in it matters
-        for block in body_blocks(resp, rule.BLOCK):
+        for block in body_blocks(resp, rule.BLOCK, limit):
             if not rule.more(block):
                 break
     resp.close()

@@ -64,8 +64,10 @@ class Stream(Protocol):
         """Fill ``buffer`` with the next bytes as served (fewer only at the end); 0 at the
         end. A cut loses the part of the block received so far."""
 
-    def iter_body(self, size: int) -> Iterator[bytes]:
-        """The body in blocks, Content-Encoding undone (for JSON and manifests)."""
+    def iter_body(self, size: int, limit: int | None = None) -> Iterator[bytes]:
+        """The body in blocks, Content-Encoding undone (for JSON and manifests): in
+        bounded steps, no more taken in than a body of ``limit`` bytes is encoded as
+        (``_inflate.Inflater``)."""
 
     def close(self) -> None:
         """Release the connection (closing it when the body was not read to its end)."""
@@ -135,13 +137,14 @@ class Response:
             self._body = b"".join(self.iter_body(256 * 1024)) if self._stream else b""
         return self._body
 
-    def iter_body(self, size: int) -> Iterator[bytes]:
-        """The body in blocks of about ``size`` bytes, Content-Encoding undone."""
+    def iter_body(self, size: int, limit: int | None = None) -> Iterator[bytes]:
+        """The body in blocks of about ``size`` bytes, Content-Encoding undone (see
+        :meth:`Stream.iter_body` for ``limit``)."""
         if self._stream is None:
             if self._body:
                 yield self._body
             return
-        yield from self._stream.iter_body(size)
+        yield from self._stream.iter_body(size, limit)
 
     def read(self, amt: int = -1) -> bytes:
         """Up to ``amt`` bytes of a streamed body as served (all when ``amt`` < 0)."""

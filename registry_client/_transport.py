@@ -397,8 +397,8 @@ class _StreamedBody:
                 return data if isinstance(data, bytes) else bytes(data or b"")
         return self.read(amt)
 
-    def iter_body(self, size: int) -> Iterator[bytes]:
-        return body_blocks(self._resp, size)
+    def iter_body(self, size: int, limit: int | None = None) -> Iterator[bytes]:
+        return body_blocks(self._resp, size, limit)
 
     def close(self) -> None:
         self._resp.close()

@@ -17,7 +17,6 @@ import os
 import ssl
 import threading
 import time
-import zlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import IO, Any, NamedTuple
 
@@ -27,6 +26,7 @@ import requests
 from requests.utils import select_proxy
 
 from .._http import FailureTypes, connection_failure, content_length, exception_chain, of
+from .._inflate import InflateError, Inflater, codings_to_undo
 from .._log import log
 from .._redact import redact_url
 from .._request import Body, Relay
@@ -92,51 +92,6 @@ def failure_cause(exc: BaseException) -> BaseException | None:
     return inner
 
 
-_INFLATED = frozenset({"gzip", "x-gzip", "deflate"})
-
-
-class _Inflate:
-    """gzip or deflate undone in bounded steps (deflate: zlib-wrapped, or raw as some
-    servers send it, as httpx reads it)."""
-
-    def __init__(self, encoding: str) -> None:
-        self._gzip = encoding != "deflate"
-        self._first = True
-        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS if self._gzip else zlib.MAX_WBITS)
-
-    def feed(self, data: bytes, room: int) -> Iterator[bytes]:
-        """``data`` inflated, at most ``room`` bytes in all, in blocks of ``_STEP``."""
-        try:
-            while data and room > 0:
-                try:
-                    out = self._d.decompress(data, min(room, _STEP))
-                except zlib.error:
-                    if self._gzip or not self._first:
-                        raise
-                    self._d = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
-                    out = self._d.decompress(data, min(room, _STEP))
-                self._first = False
-                data = self._d.unconsumed_tail
-                room -= len(out)
-                if out:
-                    yield out
-                elif not data:
-                    break
-        except zlib.error as exc:
-            raise httpx.DecodingError(f"the {'gzip' if self._gzip else 'deflate'} "
-                                      f"body does not inflate ({exc})") from None
-
-    def flush(self) -> bytes:
-        """What is left once every block was fed."""
-        try:
-            return self._d.flush()
-        except zlib.error as exc:
-            raise httpx.DecodingError(f"the body does not inflate ({exc})") from None
-
-
-_STEP = 1 << 20
-
-
 class _AsyncBody:
     """An httpx answer's body still on the wire: ``aread1`` as served (never decoded),
     or :meth:`decoded` (Content-Encoding undone, for JSON and error bodies).
@@ -181,27 +136,26 @@ class _AsyncBody:
     async def decoded(self, limit: int | None = None) -> AsyncIterator[bytes]:
         """The body in blocks, Content-Encoding undone (read it this way or by aread1).
 
-        With ``limit``, gzip and deflate are inflated in steps of at most ``limit + 1``
-        bytes out, stopping there (the caller's cap then refuses the body): httpx
-        inflates each received block whole, so one 64 KiB block of a compression
-        bomb would cost ~64 MiB before any cap could see it.
+        gzip and deflate (one coding or two) are inflated here in bounded steps
+        (:class:`~registry_client._inflate.Inflater`; with ``limit``, no stage takes in
+        more than a body that long could be encoded as): httpx inflates each received
+        block whole, so one 64 KiB block of a compression bomb would cost ~64 MiB
+        before any cap could see it. Other codings are httpx's to undo.
         """
-        encoding = self._resp.headers.get("Content-Encoding", "").strip().lower()
-        if limit is None or encoding not in _INFLATED or self._resp.is_stream_consumed:
+        codings = codings_to_undo(self._resp.headers.get("Content-Encoding"))
+        if codings is None or self._resp.is_stream_consumed:
             async for block in self._resp.aiter_bytes():
                 yield block
             return
-        inflate = _Inflate(encoding)
-        room = limit + 1
-        async for raw in self._resp.aiter_raw():
-            for block in inflate.feed(raw, room):
-                room -= len(block)
+        inflater = Inflater(codings, limit)
+        try:
+            async for raw in self._resp.aiter_raw():
+                for block in inflater.feed(raw):
+                    yield block
+            for block in inflater.flush():
                 yield block
-            if room <= 0:
-                return
-        tail = inflate.flush()
-        if tail:
-            yield tail
+        except InflateError as exc:  # (as httpx words a body that does not decode)
+            raise httpx.DecodingError(str(exc)) from None
 
     async def aclose(self) -> None:
         await self._resp.aclose()

@@ -4,15 +4,19 @@ error list, Retry-After; on hand-built responses."""
 from __future__ import annotations
 
 import email.utils
+import gzip
 import io
 import json
+import socket
 import time
+import tracemalloc
 from typing import Any
 
 import pytest
 import requests
 import urllib3
 
+from registry_client import Registry
 from registry_client._http import (
     content_length,
     error_list,
@@ -30,6 +34,7 @@ from registry_client.errors import (
     RegistryResponseError,
     RegistryUnavailableError,
 )
+from registry_client.testing import tcp_server
 
 MANIFEST_URL = "https://registry.example/v2/app/manifests/latest"
 ERRORS_BODY = json.dumps(
@@ -268,3 +273,31 @@ def test_a_body_reading_sizes_each_read_and_words_a_cut() -> None:
 ])
 def test_same_origin(url: str, other: str, same: bool) -> None:
     assert same_origin(url, other) is same
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "gzip, gzip"])
+def test_a_compressed_bomb_costs_no_more_memory_than_the_cap_it_breaks(encoding: str) -> None:
+    """urllib3 before 2.6 (which the library allows) inflates each received block
+    whole, and one of several codings on the whole body at once: a 1 KB answer was
+    1 GiB in memory before the 4 MiB cap could refuse it. The body is inflated in
+    bounded steps, whatever urllib3's version."""
+    bomb = gzip.compress(bytes(256 << 20), 9)
+    if encoding == "gzip, gzip":
+        bomb = gzip.compress(bomb, 9)
+
+    def answer(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Content-Encoding: %s\r\nContent-Length: %d\r\n\r\n"
+                     % (encoding.encode(), len(bomb)) + bomb)
+
+    with tcp_server(answer) as port, Registry(f"127.0.0.1:{port}", protocol="http",
+                                              retries=0) as reg:
+        tracemalloc.start()
+        try:
+            with pytest.raises(RegistryResponseError, match=r"limit|past the size"):
+                reg.repository("app").manifests.get("1.0")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 24 << 20, peak

@@ -22,7 +22,7 @@ class Wire:
     def read1(self, amt: int) -> bytes:
         return self._served.read1(min(amt, 3))  # what "arrived": 3 bytes at a time
 
-    def iter_body(self, size: int) -> Iterator[bytes]:
+    def iter_body(self, size: int, limit: int | None = None) -> Iterator[bytes]:
         yield self._decoded
 
     def close(self) -> None:

@@ -1,0 +1,128 @@
+"""A body's ``Content-Encoding`` undone in bounded steps, by both flavours' readers.
+
+The HTTP libraries inflate each block they receive whole: one 64 KiB block of a
+compression bomb is ~64 MiB before a reader's cap sees a byte of it (httpx; urllib3
+before 2.6, which this library still allows), and a header of several codings
+(``gzip, gzip``) multiplies that. :class:`Inflater` hands out at most ``STEP`` bytes at
+a time whatever the codings, and with a ``limit`` stops a stage taking in more than a
+body of ``limit`` bytes could be encoded as (which also bounds the CPU an answer that
+inflates to nothing can cost). Only the standard library is imported: every layer may
+use it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+
+__all__ = ["STEP", "InflateError", "Inflater", "codings_to_undo"]
+
+STEP = 1 << 20
+"""The most bytes one step of inflating hands out."""
+
+_INFLATABLE = frozenset({"gzip", "x-gzip", "deflate"})
+_MAX_CODINGS = 2
+"""More codings than this on one body are refused: no server sends them but to hurt."""
+
+
+class InflateError(ValueError):
+    """The body does not inflate as its ``Content-Encoding`` says, or would inflate
+    past what a capped read takes."""
+
+
+def codings_to_undo(header: str | None) -> list[str] | None:
+    """The codings of a ``Content-Encoding`` header, in the order to undo them (the last
+    applied first), ``identity`` left out; None when one is not gzip or deflate (the
+    HTTP library's to undo, or not)."""
+    applied = [c.strip().lower() for c in (header or "").split(",")]
+    applied = [c for c in applied if c and c != "identity"]
+    if any(c not in _INFLATABLE for c in applied):
+        return None
+    return applied[::-1]
+
+
+class _Stage:
+    """One coding undone: gzip (members one after another, as urllib3 reads them) or
+    deflate (zlib-wrapped, or raw as some servers send it, as the HTTP libraries read
+    it)."""
+
+    def __init__(self, coding: str, budget: int | None) -> None:
+        self._gzip = coding != "deflate"
+        self._first = True
+        self._later_member = False
+        self._budget = budget
+        self._d = self._new()
+
+    def _new(self) -> zlib._Decompress:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS if self._gzip else zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._budget is not None:
+            self._budget -= len(data)
+            if self._budget < 0:
+                raise InflateError("the body inflates past the size the read takes")
+        while data:
+            if self._d.eof:  # what follows the end: gzip's next member (deflate: dropped)
+                if not self._gzip:
+                    return
+                self._d, self._later_member = self._new(), True
+            try:
+                out = self._d.decompress(data, STEP)
+            except zlib.error as exc:
+                if self._later_member:  # trailing garbage: dropped, as urllib3 drops it
+                    return
+                if self._gzip or not self._first:
+                    raise InflateError(f"the {'gzip' if self._gzip else 'deflate'} body "
+                                       f"does not inflate ({exc})") from None
+                self._d, self._first = zlib.decompressobj(-zlib.MAX_WBITS), False  # raw
+                continue
+            self._first = False
+            data = self._d.unconsumed_tail or self._d.unused_data
+            if out:
+                yield out
+
+    def flush(self) -> bytes:
+        try:
+            return self._d.flush()
+        except zlib.error as exc:
+            raise InflateError(f"the body does not inflate ({exc})") from None
+
+
+class Inflater:
+    """The codings :func:`codings_to_undo` named, undone as blocks arrive.
+
+    Args:
+        codings: the codings to undo, in that order.
+        limit: the most bytes the reader takes (then it refuses the body): each stage
+            takes in at most what a body that long could be encoded as. None: no limit.
+
+    Raises (from :meth:`feed` and :meth:`flush`):
+        InflateError: the body does not inflate, has more than two codings, or would
+            inflate past ``limit``.
+    """
+
+    def __init__(self, codings: list[str], limit: int | None = None) -> None:
+        if len(codings) > _MAX_CODINGS:
+            raise InflateError(f"a body of {len(codings)} content codings is refused")
+        # deflate's worst case grows a body by 5 bytes a 64 KiB block, gzip adds ~20
+        budget = None if limit is None else limit + limit // 64 + (64 << 10)
+        self._stages = [_Stage(c, budget) for c in codings]
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """``data`` (the next bytes as served), undone, in blocks of at most ``STEP``."""
+        return self._through(0, data)
+
+    def flush(self) -> Iterator[bytes]:
+        """What is left once every block was fed."""
+        for k, stage in enumerate(self._stages):
+            tail = stage.flush()
+            if tail:
+                yield from self._through(k + 1, tail)
+
+    def _through(self, k: int, data: bytes) -> Iterator[bytes]:
+        if k == len(self._stages):
+            if data:
+                yield data
+            return
+        for block in self._stages[k].feed(data):
+            yield from self._through(k + 1, block)
