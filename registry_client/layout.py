@@ -364,11 +364,10 @@ class OCILayout:
 
         Raises:
             DigestMismatchError: ``data`` does not match ``digest``.
-            LayoutError: a directory is in the blob's place (it is left as it is).
+            LayoutError: a directory is in the blob's place (it is left as it is), or the
+                path leads outside the layout (``blobs/sha256`` a symlink out of it).
         """
-        path = self.blob_path(digest)
-        if path.is_dir() and not path.is_symlink():
-            raise LayoutError(f"{path}: blob {digest} is not a regular file (a directory)")
+        path = self.writable_blob_path(digest)
         algo = digest.split(":", 1)[0]
         actual = f"{algo}:{hashlib.new(algo, data).hexdigest()}"
         if actual != digest:

@@ -248,6 +248,22 @@ def test_open_blob_refuses_a_symlink_out_of_the_layout(tmp_path: Path) -> None:
         layout.checked_blob_path(digest)
 
 
+def test_write_blob_refuses_a_blobs_directory_that_leads_out_of_the_layout(
+        tmp_path: Path) -> None:
+    # a pull's index manifest or config was written through blobs/sha256 -> elsewhere
+    # before a layer's check refused the layout
+    layout = OCILayout(tmp_path / "layout")
+    layout.init()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (tmp_path / "layout" / "blobs").mkdir(exist_ok=True)
+    (tmp_path / "layout" / "blobs" / "sha256").symlink_to(outside)
+    digest = "sha256:" + hashlib.sha256(b"blob").hexdigest()
+    with pytest.raises(LayoutError, match="outside"):
+        layout.write_blob(digest, b"blob")
+    assert list(outside.iterdir()) == []
+
+
 def test_open_blob_allows_a_symlink_inside_and_checks_the_size(tmp_path: Path) -> None:
     layout, digest = _layout_with_blob(tmp_path, b"blob")
     path = layout.blob_path(digest)
