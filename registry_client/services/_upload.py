@@ -27,6 +27,7 @@ from ..errors import (
     RegistryResponseError,
     RegistryUnavailableError,
 )
+from ..layout import _temp_file_beside
 from ..mediatypes import OCTET_STREAM
 from ..models import Descriptor
 from ..quirks import chunk_size_limit
@@ -511,13 +512,17 @@ class Uploader:
 
 
 def _write_state(path: Path, doc: dict[str, Any]) -> None:
-    """Save a crash-safe upload's state at ``path`` (atomically: a crash leaves the old)."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Save a crash-safe upload's state at ``path`` (atomically: a crash leaves the old).
+
+    Through a new temp file (0600: the upload's URL is in it), never one of a name
+    known in advance, which a symlink put there first would have written through."""
+    fd, tmp = _temp_file_beside(path)
     try:
-        tmp.write_text(json.dumps(doc))
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(doc))
         os.replace(tmp, path)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -527,13 +532,13 @@ def check_state_path(path: Path) -> None:
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a directory, not an upload's state file",
                                 str(path))
-    probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
     try:
-        probe.touch()
+        fd, probe = _temp_file_beside(path)  # (a new file: no symlink followed)
     except OSError as exc:
         raise type(exc)(exc.errno, f"cannot write the upload's state file there "
                         f"({exc.strerror})", str(path)) from None
-    probe.unlink(missing_ok=True)
+    os.close(fd)
+    Path(probe).unlink(missing_ok=True)
 
 
 def _hash_prefix(stream: IO[bytes], base: int, length: int, hasher: Any) -> int:
