@@ -17,7 +17,7 @@ from ._response import Answer
 from .errors import DigestMismatchError, RegistryError, RegistryUnavailableError
 
 CHUNK = 1024 * 1024
-_CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_CONTENT_RANGE_RE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)\Z", re.ASCII)
 
 
 

@@ -232,7 +232,7 @@ def _layer_type(manifest_type: str) -> str:
 
 
 _RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d{1,9})?"
-                      r"([Zz]|[+-]\d{2}:\d{2})")
+                      r"([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
 
 
 # a layer's media type in one family and the other: the same blob bytes

@@ -9,7 +9,7 @@ import attrs
 
 __all__ = ["RateLimit", "parse_rate_limit"]
 
-_VALUE_RE = re.compile(r"^\s*(\d+)\s*(?:;\s*w\s*=\s*(\d+))?")
+_VALUE_RE = re.compile(r"\s*(\d+)\s*(?:;\s*w\s*=\s*(\d+))?", re.ASCII)
 
 
 @attrs.frozen

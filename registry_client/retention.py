@@ -62,12 +62,12 @@ __all__ = [
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION_RE = re.compile(r"^(?:\d+[smhdw])+$")
-_PART_RE = re.compile(r"(\d+)([smhdw])")
+_DURATION_RE = re.compile(r"(?:\d+[smhdw])+\Z", re.ASCII)
+_PART_RE = re.compile(r"(\d+)([smhdw])", re.ASCII)
 _IDENT = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
 _SEMVER_RE = re.compile(
     rf"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-({_IDENT}(?:\.{_IDENT})*))?"
-    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
+    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?\Z", re.ASCII
 )
 # The referrers tag schema (OCI distribution-spec 1.1) and cosign's .sig/.att/.sbom tags.
 _CREATED_ANNOTATION = "org.opencontainers.image.created"

@@ -24,8 +24,8 @@ from .._digest import compute_digest
 
 __all__ = ["Descriptor", "Platform"]
 
-_PART_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-_OS_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_PART_RE = re.compile(r"[a-z0-9][a-z0-9_.-]*\Z")
+_OS_VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _ARCH_ALIASES = {"aarch64": "arm64", "x86_64": "amd64", "x86-64": "amd64"}
 
 

@@ -51,7 +51,7 @@ _MAX_LINKS = 40
 """At most this many links are followed to reach a member (Linux's MAXSYMLINKS)."""
 _DAMAGED = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError)
 """What reading a truncated or corrupt tar (or its compression) raises."""
-_BLOB_MEMBER = re.compile(r"^blobs/([a-z0-9]+)/([a-f0-9]+)$")
+_BLOB_MEMBER = re.compile(r"blobs/([a-z0-9]+)/([a-f0-9]+)\Z")
 
 
 def config_diff_ids(config: bytes, what: str) -> list[str]:

@@ -16,7 +16,7 @@ from .._request import Body
 from .._response import Response
 from ._base import Service
 
-_RANGE_RE = re.compile(r"^(?:bytes=)?0-(-?\d+)$")
+_RANGE_RE = re.compile(r"(?:bytes=)?0-(-?\d+)\Z", re.ASCII)
 
 
 class UploadSessions(Service):

@@ -76,7 +76,8 @@ def test_created_is_written_in_utc_rfc3339() -> None:
 @pytest.mark.parametrize("text", [
     "not-a-date", "yesterday", "2020-01-01", "2020-01-01T00:00:00", "2020-01-01 00:00:00Z",
     "2020-13-01T00:00:00Z", "2020-02-30T00:00:00Z", "2020-01-01T00:00:00.Z",
-    " 2020-01-01T00:00:00Z", "2020-01-01T00:00:00+0100"])
+    " 2020-01-01T00:00:00Z", "2020-01-01T00:00:00+0100",
+    "\u0662\u0660\u0662\u0660-01-01T00:00:00Z"])
 def test_created_that_is_no_rfc3339_time_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="RFC 3339"):
         _rfc3339(text)

@@ -26,7 +26,8 @@ def test_parse_duration_passes_a_positive_timedelta_through() -> None:
     assert parse_duration(dt.timedelta(hours=3)) == dt.timedelta(hours=3)
 
 
-@pytest.mark.parametrize("bad", ["", "30", "d", "1.5d", "-1d", "30 d", "1y", "30days"])
+@pytest.mark.parametrize("bad", ["", "30", "d", "1.5d", "-1d", "30 d", "1y", "30days",
+                                 "\u0663d", "3\uff10d"])
 def test_parse_duration_refuses_what_is_not_a_duration(bad: str) -> None:
     with pytest.raises(ValueError, match=r"invalid duration .*such as 30d, 12h or 2w"):
         parse_duration(bad)

@@ -47,6 +47,7 @@ def test_parse(text: str, expected: Platform) -> None:
         "windows/amd64:10 0",
         ":10.0",
         "windows:10.0",
+        "linux\n/amd64",  # ($ before a last newline: containerd's regexp ends at the end)
     ],
 )
 def test_parse_rejects_bad_input(text: str) -> None:

@@ -80,6 +80,7 @@ def test_image_config_without_labels() -> None:
         ("2024-01-01T00:00:00+24:00", None),  # no offset reaches a day: unparsable
         ("2024-01-01T00:00:00-99:00", None),
         ("yesterday", None),
+        ("\u0662\u0660\u0662\u0663-05-24T22:43:48Z", None),  # digits, not ASCII ones (Go's)
         ("", None),
         (None, None),
     ],
