@@ -76,15 +76,16 @@ def require_username(username: str | None, password: str | None) -> None:
 
 
 def basic_header(username: str, password: str) -> str:
-    """The ``Authorization`` value of HTTP Basic credentials."""
-    raw = f"{username}:{password}".encode()
+    """The ``Authorization`` value of HTTP Basic credentials (UTF-8; bytes that are not,
+    read from a docker config, as they were: ``surrogateescape``)."""
+    raw = f"{username}:{password}".encode("utf-8", "surrogateescape")
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 def basic_secrets(header: str) -> tuple[str, ...]:
     """What a Basic ``Authorization`` value gives away: the base64 and the password."""
     encoded = header.removeprefix("Basic ")
-    password = base64.b64decode(encoded).decode().split(":", 1)[1]
+    password = base64.b64decode(encoded).decode("utf-8", "surrogateescape").split(":", 1)[1]
     return encoded, password
 
 

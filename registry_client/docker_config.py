@@ -175,10 +175,12 @@ def _from_auths(auths: dict[str, Any], domain: str) -> DockerCredentials | None:
         user, password = entry.get("username"), entry.get("password")
         encoded = entry.get("auth")
         if isinstance(encoded, str) and encoded:
-            try:  # as docker does: strict base64 (line breaks ignored) of "user:password"
+            try:  # as docker does: strict base64 (line breaks ignored) of "user:password",
+                # whatever bytes they are (kept as they are: surrogateescape)
                 compact = encoded.replace("\r", "").replace("\n", "")
-                decoded = base64.b64decode(compact, validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
+                decoded = base64.b64decode(compact, validate=True).decode(
+                    "utf-8", "surrogateescape")
+            except binascii.Error:
                 decoded = ""
             if ":" not in decoded:
                 log.warning("ignoring a malformed auth entry for %s in docker config", domain)
@@ -406,7 +408,7 @@ def _store(path: Path, host: str, username: str, secret: str) -> str | None:
             )
         entry: dict[str, Any] = {}  # as docker: the host is listed, its secret is not
     else:
-        pair = f"{username}:{secret}".encode()
+        pair = f"{username}:{secret}".encode("utf-8", "surrogateescape")
         entry = {"auth": base64.b64encode(pair).decode("ascii")}
     auths = doc.get("auths")
     if not isinstance(auths, dict):

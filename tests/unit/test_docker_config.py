@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from registry_client._auth_basic import basic_header, basic_secrets
 from registry_client.docker_config import (
     credentials_for,
     erase_credentials,
@@ -110,6 +111,24 @@ def test_an_auth_with_line_breaks_is_read_as_docker_reads_it(tmp_path: Path) -> 
     config.write_text(json.dumps({"auths": {"registry.example": {"auth": "dXNlcjpw\nYXNz"}}}))
     found = credentials_for("registry.example", config)
     assert found is not None and (found.username, found.password) == ("user", "pass")
+
+
+def test_an_auth_that_is_not_utf8_is_read_and_sent_as_docker_sends_it(tmp_path: Path) -> None:
+    # docker's decodeAuth takes the bytes as they are (a Latin-1 password of an old
+    # docker login); the Basic header carries the same bytes back
+    config = tmp_path / "config.json"
+    pair = b"bob:p\xe4ssword"
+    config.write_text(json.dumps({"auths": {"registry.example": {
+        "auth": base64.b64encode(pair).decode()}}}))
+    found = credentials_for("registry.example", config)
+    assert found is not None and found.username == "bob" and found.password is not None
+    assert basic_header(found.username, found.password) == (
+        "Basic " + base64.b64encode(pair).decode())
+    assert base64.b64encode(pair).decode() in basic_secrets(
+        basic_header(found.username, found.password))
+    store_credentials("registry.example", found.username, found.password, config)
+    assert json.loads(config.read_text())["auths"]["registry.example"]["auth"] == (
+        base64.b64encode(pair).decode())
 
 
 @pytest.mark.parametrize("entry", [{"auth": "OnMzY3JldA=="}, {"username": "", "password": "pw"}],
