@@ -33,6 +33,7 @@ from ..reference import (
     parse_image_name,
     scope,
 )
+from ..reference._grammar import OFFICIAL_REPO_PREFIX
 
 __all__ = ["MAX_CATALOG_PAGE", "RegistryFlows"]
 
@@ -60,7 +61,9 @@ class RegistryFlows:
 
     # -- names (no request) -----------------------------------------------------------------
     def repository_name(self, name: str) -> str:
-        """``name`` checked as a repository name on this registry (``Registry.repository``).
+        """``name`` checked as a repository name on this registry (``Registry.repository``);
+        on Docker Hub, a name of one component is an official image's: ``library/`` is
+        put before it.
 
         Raises:
             InvalidReferenceError: the name is not a valid repository path.
@@ -88,7 +91,12 @@ class RegistryFlows:
                 f"invalid repository name {name!r}: a repository name has no tag or digest; "
                 f"for the image, use repository_from_string({self.domain + '/' + name!r})")
         check_repository_name(name)
+        if "/" not in name and self._is_docker_hub():
+            return OFFICIAL_REPO_PREFIX + name  # as docker and crane name an official image
         return name
+
+    def _is_docker_hub(self) -> bool:
+        return not {self.domain.lower(), self._endpoint.host.lower()}.isdisjoint(DOCKER_HUB_HOSTS)
 
     def _registry_host_in(self, name: object) -> str | None:
         """The registry host a repository name starts with, if it does.
@@ -101,7 +109,7 @@ class RegistryFlows:
             return None
         first = name.split("/", 1)[0]
         own = {self.domain.lower(), self._endpoint.host.lower()}
-        if own.intersection(DOCKER_HUB_HOSTS):  # docker.io has other names: all are the host
+        if self._is_docker_hub():  # docker.io has other names: all are the host
             own.update(DOCKER_HUB_HOSTS)
         if first.lower() in own or (":" in first and is_valid_domain(first)):
             return first
@@ -115,7 +123,8 @@ class RegistryFlows:
             ValueError: the reference is on another registry, or malformed.
         """
         ref = parse_image_name(s, allow_scheme=True)
-        if ref.domain.lower() != self.domain.lower():  # host names ignore case
+        if ref.domain.lower() != self.domain.lower() and not (  # host names ignore case
+                ref.domain.lower() in DOCKER_HUB_HOSTS and self._is_docker_hub()):
             raise ValueError(
                 f"{s!r} is on registry {ref.domain!r}, not on {self.domain!r}"
             )

@@ -75,3 +75,15 @@ def test_a_catalog_name_that_is_no_repository_name_is_left_out_and_logged(
     assert [r.getMessage() for r in caplog.records] == [
         "catalog of localhost:5000: left out 'Bad Name\\x1b[2J', which is not a repository name"
     ]
+
+
+@pytest.mark.parametrize("domain", ["docker.io", "registry-1.docker.io", "index.docker.io"])
+def test_an_official_image_on_docker_hub_is_in_library(domain: str) -> None:
+    # as docker, crane (name.NewRepository) and repository_from_string name it
+    with Registry(domain) as reg:
+        assert reg.repository("alpine").name == "library/alpine"
+        assert reg.repository("library/alpine").name == "library/alpine"
+        assert reg.repository("org/app").name == "org/app"
+        assert reg.repository_from_string("alpine").name == "library/alpine"
+    with Registry("ghcr.io") as reg:
+        assert reg.repository("alpine").name == "alpine"
