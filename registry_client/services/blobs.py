@@ -17,6 +17,7 @@ from .._flow import Endpoint, Flow, Offload
 from .._http import content_length
 from .._log import log
 from .._reader import CHUNK, check_ranged_read
+from .._response import Answer
 from ..errors import (
     AuthenticationError,
     AuthorizationError,
@@ -67,11 +68,7 @@ class BlobFlows(Service):
         return self._head(digest, "pull")
 
     def _head(self, digest: str, actions: str) -> Flow[Descriptor]:
-        check_digest(digest)
-        resp = yield from self._call(
-            "HEAD", f"blobs/{digest}", actions=actions, operation=f"head blob {digest}",
-            retry_if=link_race,
-        )
+        resp = yield from self._head_answer(digest, actions)
         length = content_length(resp.headers, decoded=False)  # (its bytes as stored)
         if length is None:
             raise RegistryResponseError(
@@ -81,10 +78,18 @@ class BlobFlows(Service):
         media = (resp.headers.get("Content-Type") or OCTET_STREAM).split(";", 1)[0].strip()
         return Descriptor(media_type=media, digest=digest, size=length)
 
+    def _head_answer(self, digest: str, actions: str) -> Flow[Answer]:
+        check_digest(digest)
+        return (yield from self._call(
+            "HEAD", f"blobs/{digest}", actions=actions, operation=f"head blob {digest}",
+            retry_if=link_race,
+        ))
+
     def exists(self, digest: str, *, for_push: bool = False) -> Flow[bool]:
-        """True when the repository has the blob (one HEAD request)."""
+        """True when the repository has the blob (one HEAD request: its 200 says so,
+        with or without a Content-Length)."""
         try:
-            yield from self._head(digest, "pull,push" if for_push else "pull")
+            yield from self._head_answer(digest, "pull,push" if for_push else "pull")
         except NotFoundError:
             return False
         return True
@@ -169,16 +174,18 @@ class BlobFlows(Service):
                 its digest names another size: it is not that blob.
         """
         present = yield from self._present(digest)
-        if present is None:
+        if present == -1:  # (a registry that leaves its HEAD's length out: the content's)
+            present = size
+        if present is None:  # (absent, or present of a size unknown: sent, to be sure)
             return None
-        if size is not None and present.size is not None and present.size != size:
+        if size is not None and present != size:
             raise DigestMismatchError(
-                f"blob {digest}: the registry has it with {present.size} bytes, the "
+                f"blob {digest}: the registry has it with {present} bytes, the "
                 f"content given has {size}")
         if state_file is not None:  # a session saved by an earlier run is not needed
             yield from self._sessions.forget_state(state_file)
-        skipped(progress, present.digest, present.size)
-        return Descriptor(media_type=OCTET_STREAM, digest=present.digest, size=present.size)
+        skipped(progress, digest, present)
+        return Descriptor(media_type=OCTET_STREAM, digest=digest, size=present)
 
     def _send(
         self, source: UploadSource, chunk_size: int | None, progress: ProgressCallback | None,
@@ -227,12 +234,14 @@ class BlobFlows(Service):
             if isinstance(body, Relayed):
                 body.close()
 
-    def _present(self, digest: str) -> Flow[Descriptor | None]:
-        """The blob's descriptor (size from the registry) when the repository has it."""
+    def _present(self, digest: str) -> Flow[int | None]:
+        """The blob's size (-1: not said) when the repository has it, else None."""
         try:
-            return (yield from self._head(digest, "pull,push"))
+            resp = yield from self._head_answer(digest, "pull,push")
         except NotFoundError:
             return None
+        length = content_length(resp.headers, decoded=False)
+        return -1 if length is None else length
 
     def _present_for_push(self, digest: str) -> Flow[bool]:
         """Whether the repository has the blob, asked with the push scope (after an

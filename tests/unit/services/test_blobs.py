@@ -91,6 +91,22 @@ def test_exists_for_a_large_blob(env: tuple[Registry, requests_mock.Adapter]) ->
     assert reg.repository("app").blobs.exists(DIGEST) is True
 
 
+def test_a_blob_head_without_its_length_still_says_the_blob_is_there(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """Some registries leave a HEAD's Content-Length out: exists() and an upload's
+    check read the 200 (as crane does), only head() and size() need the length."""
+    reg, adapter = env
+    adapter.register_uri("HEAD", BLOB_URL, headers={"Content-Type": "application/octet-stream"})
+    blobs = reg.repository("app").blobs
+    assert blobs.exists(DIGEST) is True
+    assert blobs.upload(BLOB) == Descriptor(
+        media_type="application/octet-stream", digest=DIGEST, size=len(BLOB))
+    assert [r.method for r in adapter.request_history] == ["HEAD", "HEAD"]  # nothing sent
+    with pytest.raises(RegistryResponseError, match="no usable Content-Length"):
+        blobs.head(DIGEST)
+
+
 def test_size(env: tuple[Registry, requests_mock.Adapter]) -> None:
     reg, adapter = env
     adapter.register_uri("HEAD", BLOB_URL, headers={"Content-Length": "1234"})
