@@ -619,6 +619,28 @@ def _proxy_transport(proxy: str, *, verify: ssl.SSLContext,
         raise SocksMissing(str(exc)) from None
 
 
+def _no_empty_location(resp: httpx.Response) -> httpx.Response:
+    """``resp`` without its ``Location`` when that is empty: a redirect to nowhere is no
+    redirect, as requests reads it (the 3xx is the final answer) -- httpx would follow
+    it back to the same URL, 20 times."""
+    if "Location" in resp.headers and not resp.headers["Location"].strip():
+        del resp.headers["Location"]
+    return resp
+
+
+class _Answers(httpx.AsyncBaseTransport):
+    """A transport whose answers go through :func:`_no_empty_location`."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return _no_empty_location(await self.inner.handle_async_request(request))
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 class _EnvRoutes(httpx.AsyncBaseTransport):
     """The transport of every request not to the registry's own origin (a token realm, a
     blob's storage): straight, or through the proxy the environment names for its URL,
@@ -750,14 +772,15 @@ class AsyncTransport:
                 routes = _EnvRoutes(self._env, verify=context, limits=limits)
             if self.proxy and self._mock is None:  # proxy= is for every host, ours too
                 mounts["all://"] = _proxy_transport(self.proxy, verify=context, limits=limits)
+            default = self._mock or routes
             pool.client = httpx.AsyncClient(
                 verify=context,
                 trust_env=False,  # (the environment is read by EnvSettings, for both)
                 timeout=self._timeout(self.timeout),
                 limits=limits,
                 headers={"User-Agent": self.user_agent},
-                transport=self._mock or routes,
-                mounts=mounts or None,
+                transport=None if default is None else _Answers(default),
+                mounts={k: _Answers(v) for k, v in mounts.items()} or None,
             )
         return pool.client
 
@@ -835,7 +858,7 @@ class AsyncTransport:
                 or not str(request.url).startswith(self.base_url + "/")
                 or "/blobs/" in request.url.path):
             return None
-        resp = await block.handle_async_request(request)
+        resp = _no_empty_location(await block.handle_async_request(request))
         resp.request = request
         if "set-cookie" in resp.headers:
             client.cookies.extract_cookies(resp)

@@ -836,3 +836,40 @@ async def test_an_https_proxy_in_front_of_a_plain_http_registry_is_checked_too(
         await _messages("registry.example:5000", verify=True, **kw)  # (both refuse it)
         assert seen == []  # nothing (no password) went to the untrusted one
         assert await _statuses("registry.example:5000", verify=str(cert), **kw) == (200, 200)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("path", ["app/tags/list", "app/blobs/sha256:" + "a" * 64])
+async def test_a_redirect_to_an_empty_location_is_the_final_answer_in_both_flavours(
+    path: str,
+) -> None:
+    """requests reads a 3xx whose Location is empty as the final answer; httpx followed
+    it back to the same URL 20 times, then failed with another error."""
+    requests_seen: list[int] = []
+
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(0.5)  # (a client that keeps its connection: let it go)
+        with contextlib.suppress(OSError):
+            while conn.recv(65536):
+                requests_seen.append(1)
+                conn.sendall(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: \r\n"
+                             b"Content-Length: 0\r\n\r\n")
+
+    errors = []
+    with tcp_server(handle) as port:
+        requester = AsyncRequester(f"127.0.0.1:{port}", NullAuthenticator(), protocol="http",
+                                   retries=0)
+        try:
+            with pytest.raises(RegistryError) as failed:
+                await requester.send_request(Request("GET", path))
+        finally:
+            await requester.aclose()
+        errors.append(failed.value)
+        seen_async = len(requests_seen)
+        with pytest.raises(RegistryError) as caught:
+            Requester(f"127.0.0.1:{port}", NullAuthenticator(), protocol="http",
+                      retries=0).send_request(Request("GET", path))
+        errors.append(caught.value)
+    assert type(errors[0]) is type(errors[1]) is RegistryResponseError
+    assert str(errors[0]) == str(errors[1])
+    assert seen_async == 1 and len(requests_seen) == 2

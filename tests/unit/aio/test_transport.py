@@ -439,10 +439,10 @@ async def test_a_plain_http_client_loads_no_ca_bundle() -> None:
         resp = await transport.send("GET", f"http://127.0.0.1:{port}/v2/")
         assert resp.status_code == 200
         await resp.aclose()
-        routes = transport.client._transport
-        direct = routes._direct  # type: ignore[attr-defined]
-        contexts = [t._pool._ssl_context for t in [direct, *transport.client._mounts.values()]
-                    if t]
+        routes = transport.client._transport.inner  # type: ignore[attr-defined]
+        direct = routes._direct
+        mounted = [t.inner for t in transport.client._mounts.values()]  # type: ignore[union-attr]
+        contexts = [t._pool._ssl_context for t in [direct, *mounted] if t]
         await transport.aclose()
     assert contexts and all(isinstance(c, CAOnFirstUse) and not c.loaded for c in contexts)
 
