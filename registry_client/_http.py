@@ -614,6 +614,29 @@ def _masked(value: Any, mask: Callable[[str], str]) -> Any:
     return value
 
 
+def _answered_elsewhere(resp: Answer) -> str | None:
+    """The host that answered, when redirects led there from another origin (a blob's
+    storage: S3, GCS, a CDN); else None."""
+    hops = getattr(resp, "history", None)  # (ours: URLs; requests': its answers)
+    if not hops:
+        return None
+    first = hops[0] if isinstance(hops[0], str) else getattr(hops[0], "url", None)
+    if not isinstance(first, str) or same_origin(first, resp.url):
+        return None
+    return urlsplit(resp.url).netloc or None
+
+
+_STORAGE_ERROR_RE = re.compile(r"<(Code|Message)>([^<]{1,200})</\1>")
+
+
+def _storage_error(body: bytes) -> str:
+    """What an object store's XML error body says (S3, GCS, Azure: ``<Code>`` and
+    ``<Message>``), or ""."""
+    text = body[:4096].decode("utf-8", "replace")
+    found = {m[1]: m[2] for m in _STORAGE_ERROR_RE.finditer(text)}
+    return ": ".join(found[k] for k in ("Code", "Message") if k in found)
+
+
 def status_error(
     resp: Answer,
     body: bytes,
@@ -640,10 +663,15 @@ def status_error(
     detail = "; ".join(
         f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors
     )
+    elsewhere = _answered_elsewhere(resp)
     if not detail:
-        detail = mask(_short_text(resp, body))
+        detail = mask(_short_text(resp, body) or (_storage_error(body) if elsewhere else ""))
     detail = printable(detail)
     message = f"{context}: {method} {url} -> {status}" + (f" ({detail})" if detail else "")
+    if elsewhere and status in (401, 403):  # no credential of ours was ever sent there
+        hint = (f"the registry redirected the request to {elsewhere}, which refused it: a "
+                "signed URL that expired or is not valid (asked again, the registry gives "
+                "a new one); credentials are never sent there")
     # Go's TLS servers answer a plain-HTTP request with this text, nginx with an HTML page;
     # to a HEAD, Go's answer is a bare "HTTP/1.0 400" without a single header
     if status == 400 and ("HTTP request to an HTTPS server" in detail

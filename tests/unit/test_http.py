@@ -301,3 +301,22 @@ def test_a_compressed_bomb_costs_no_more_memory_than_the_cap_it_breaks(encoding:
         finally:
             tracemalloc.stop()
     assert peak < 24 << 20, peak
+
+
+def test_a_refusal_by_the_storage_a_redirect_led_to_says_so_not_credentials() -> None:
+    # a blob GET redirected to a signed URL that has expired: no credential of ours
+    # goes there, so "pass an authenticator" was the wrong advice
+    body = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
+            b"<Message>Request has expired</Message></Error>")
+    resp = raw_response(403, body, {"Content-Type": "application/xml"},
+                        url="https://bucket.s3.example/blob?X-Amz-Signature=abc")
+    resp.history = [raw_response(307, url="https://registry.example/v2/app/blobs/sha256:1")]
+    err = status_error(resp, body, context="get blob", method="GET",
+                       hint="no credentials were given: pass authenticator=...")
+    assert isinstance(err, AuthorizationError)
+    assert "(AccessDenied: Request has expired)" in str(err)
+    assert "redirected the request to bucket.s3.example, which refused it" in str(err)
+    assert "no credentials were given" not in str(err)
+    # the registry's own refusal keeps its hint
+    own = status_error(raw_response(403), b"", context="c", method="GET", hint="the hint")
+    assert str(own).endswith("-- the hint")
