@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 
 from ._flow import Endpoint, Flow, Performer, run
 from ._headers import TOKEN_RE, quoted_string, skip_ws
+from ._redact import redact_url
 from ._response import Answer
 from .errors import RegistryResponseError
 
@@ -118,8 +119,8 @@ class Pager(Generic[T]):
             url = self._endpoint.resolve(link, base)
             if not self._endpoint.same_origin(url):
                 raise RegistryResponseError(
-                    "pagination Link points to another host; refusing to follow it with "
-                    "credentials")
+                    f"the pagination Link of {redact_url(base)} points to another host "
+                    f"({redact_url(url)}); refusing to follow it with credentials")
         if url in self._seen:
             raise RegistryResponseError(f"pagination loop: the registry linked back to {url}")
         if len(self._seen) >= MAX_PAGES:

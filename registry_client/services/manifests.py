@@ -97,7 +97,12 @@ class ManifestFlows(Service):
     def get(self, reference: str) -> Flow[Manifest]:
         """The flow of :meth:`ManifestService.get`."""
         raw = yield from self.get_raw(reference)
-        return manifest_from_bytes(raw.data, raw.media_type)
+        try:
+            return manifest_from_bytes(raw.data, raw.media_type)
+        except RegistryError as exc:  # (schema1, a type not known, not JSON): say where
+            raise exc.with_context(
+                f"get manifest {reference} ({self.domain}/{self.repository}): {exc.message}"
+            ) from None
 
     def head_if_told(self, reference: str) -> Flow[Descriptor | None]:
         """:meth:`head`, or None when the registry has no such manifest -- or will not

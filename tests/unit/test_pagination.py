@@ -133,5 +133,6 @@ def test_follow_pages_refuses_loop_and_other_host() -> None:
 
     it = follow_pages("https://h/1", away, same_origin=lambda u: u.startswith("https://h/"))
     assert next(it) == "https://h/1"
-    with pytest.raises(RegistryResponseError):
+    with pytest.raises(RegistryResponseError,  # (which listing, and where it led)
+                       match=r"Link of https://h/1 points to another host \(https://evil/next\)"):
         next(it)

@@ -305,15 +305,16 @@ def test_get_schema1_not_supported(env: tuple[Registry, requests_mock.Adapter]) 
     reg, adapter = env
     body = json.dumps({"schemaVersion": 1, "name": "app", "tag": "old", "fsLayers": []}).encode()
     stub_get(adapter, "old", body, content_type=DOCKER_V1, digest=None)
-    with pytest.raises(SchemaV1NotSupportedError):
-        reg.repository("app").manifests.get("old")
+    with pytest.raises(SchemaV1NotSupportedError,
+                       match=r"^get manifest old \(registry.example/app\): the registry sent"):
+        reg.repository("app").manifests.get("old")  # (the error says where)
 
 
 def test_get_unknown_schema(env: tuple[Registry, requests_mock.Adapter]) -> None:
     reg, adapter = env
     body = json.dumps({"schemaVersion": 2, "mediaType": "application/x-unknown"}).encode()
     stub_get(adapter, "x", body, content_type="application/x-unknown", digest=None)
-    with pytest.raises(UnknownSchemaError):
+    with pytest.raises(UnknownSchemaError, match=r"^get manifest x \(registry.example/app\): "):
         reg.repository("app").manifests.get("x")
 
 
