@@ -100,9 +100,14 @@ class Offload(NamedTuple):
 
     The blocking shell runs it in place; the asyncio shell in a worker thread, so
     the event loop keeps running. Result: what ``fn`` returns (or raises).
+
+    ``cleanup``: the release of what an earlier step took (in a ``finally``): a cancel
+    the asyncio runner holds back for the flow's next step (``aio._run.arun``) is
+    delivered after it, never instead of it.
     """
 
     fn: Callable[[], Any]
+    cleanup: bool = False
 
 
 class Gather(NamedTuple):

@@ -439,7 +439,7 @@ class MutateFlows:
                                                   None))
             return (yield from self._change(base, tag, platform, edit))
         finally:
-            yield Offload(partial(remove_directory, work, held))
+            yield Offload(partial(remove_directory, work, held), cleanup=True)
 
     def config(
         self, reference: str, *, tag: str, labels: Mapping[str, str] | None = None,
@@ -507,7 +507,7 @@ class MutateFlows:
                     _tarfs.flatten_layers, paths, work / "flat.tar.gz"))
                 yield from self._upload([layer])
             finally:
-                yield Offload(partial(remove_directory, work, held))
+                yield Offload(partial(remove_directory, work, held), cleanup=True)
             old = _dumps(image.config_doc.get("history") or [])  # (crane's: a JSON array)
             manifest, config_doc = _add_layers(
                 image, [layer], f"{TOOL} flatten {image.raw.digest}", replace=True,

@@ -108,8 +108,21 @@ def settle_soon(future: asyncio.Future[T], result: T | None, error: BaseExceptio
         future.get_loop().call_soon_threadsafe(settle)
 
 
+class Interrupted(asyncio.CancelledError):
+    """A cancel that came while a step on a worker thread ran to its end anyway: what the
+    step gave (``value``: a lock taken, a folder made) is the flow's to release, so the
+    runner hands it over first and throws ``error`` -- the cancel, or what it became --
+    into the flow at its next step (``aio._run.arun``). Anything else that awaits the
+    step sees a cancellation, as before."""
+
+    def __init__(self, value: object, error: BaseException) -> None:
+        super().__init__(*getattr(error, "args", ()))
+        self.value = value
+        self.error = error
+
+
 async def stoppable(work: Callable[[threading.Event], T],
-                    stop: threading.Event | None = None) -> T:
+                    stop: threading.Event | None = None, *, keep_result: bool = False) -> T:
     """``work(stop)`` run on a worker thread (one started once, see
     ``registry_client._threads``): its result, or its error raised here.
 
@@ -117,7 +130,8 @@ async def stoppable(work: Callable[[threading.Event], T],
     Event, or the one given: a transfer's CallOff), which ``work`` looks at between
     blocks and while it waits on a socket, and waits for it to end before the
     cancellation goes on -- nothing ``work`` touches (a file, a socket) is used by it
-    once the caller moved on. What it ended with is dropped then.
+    once the caller moved on. What it ended with is dropped then -- or, with
+    ``keep_result``, a result is raised with the cancel (:class:`Interrupted`).
     """
     stop = threading.Event() if stop is None else stop
     ended: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -134,13 +148,13 @@ async def stoppable(work: Callable[[threading.Event], T],
     _threads.submit(run)
     try:
         return await asyncio.shield(ended)
-    except asyncio.CancelledError:
+    except asyncio.CancelledError as cancel:
         stop.set()
         while not ended.done():
             try:
                 await asyncio.wait([ended])
             except asyncio.CancelledError:
                 continue  # cancelled again: the thread is still to end first
-        if not ended.cancelled():
-            ended.exception()  # Stopped, or what work raised: the cancel wins
-        raise
+        if not ended.cancelled() and ended.exception() is None and keep_result:
+            raise Interrupted(ended.result(), cancel) from None
+        raise  # (Stopped, or what work raised: the cancel wins)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-if TYPE_CHECKING:  # annotations only
-    from .._flow import Exclusive
+from .._flow import Exclusive, Offload
+from ._pulls import Interrupted
 
 __all__ = ["AsyncPerformer", "arun", "arun_exclusive"]
 
@@ -27,19 +27,33 @@ async def arun(flow: Generator[Any, Any, T], performer: AsyncPerformer) -> T:
 
     As in the blocking runner, an effect's exception (a task's cancellation
     included) is thrown into the flow at its ``yield``, so the flow's clean-up runs.
+    A cancel that came while a step on a worker thread ran to its end
+    (:class:`~registry_client.aio._pulls.Interrupted`) hands the flow that step's
+    result first -- a lock it took, a folder it made: the flow's to release -- and is
+    thrown in at the flow's next step, unless that step is a clean-up
+    (``Offload(cleanup=True)``: the removal of that folder, in a ``finally``), which is
+    done first, not skipped.
     """
     value: Any = None
     error: BaseException | None = None
+    deferred: BaseException | None = None
     while True:
         try:
             effect = flow.send(value) if error is None else flow.throw(error)
         except StopIteration as stop:
+            if deferred is not None:  # (ended with the result: the caller was cancelled)
+                raise deferred from None
             result: T = stop.value
             return result
         finally:
             error = None
+        if deferred is not None and not (isinstance(effect, Offload) and effect.cleanup):
+            value, error, deferred = None, deferred, None  # the cancel, at this step
+            continue
         try:
             value = await performer.perform(effect)
+        except Interrupted as exc:
+            value, deferred = exc.value, exc.error
         except BaseException as exc:  # thrown into the flow, which decides what it means
             value, error = None, exc
 

@@ -26,7 +26,7 @@ from .._http import BodyReading
 from .._request import Request
 from .._response import Response
 from ..services._schedule import TransferQueue, transfer_slots
-from ._pulls import stoppable
+from ._pulls import Interrupted, stoppable
 from ._run import arun, arun_exclusive
 from ._transport import failure, failure_cause
 
@@ -172,10 +172,13 @@ class AsyncShell:
         """
         try:
             return await self._perform(effect)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             gather = _GATHER.get()
             if gather is not None and gather.called_off:
-                raise Cancelled("transfer called off") from None
+                called_off = Cancelled("transfer called off")
+                if isinstance(exc, Interrupted):  # (its step's result still handed over)
+                    raise Interrupted(exc.value, called_off) from None
+                raise called_off from None
             raise
 
     async def _perform(self, effect: Effect) -> Any:
@@ -364,7 +367,7 @@ async def _in_thread(fn: Callable[[], T]) -> T:
     runs: 5-20 ms inside a pull's first file work, between its manifest and its blobs.
     """
     context = contextvars.copy_context()
-    return await stoppable(lambda stop: context.run(fn))
+    return await stoppable(lambda stop: context.run(fn), keep_result=True)
 
 
 async def _settle(tasks: Sequence[asyncio.Future[Any]]) -> None:

@@ -92,7 +92,7 @@ class Archiver(ImageWorker):
                 raise
             raise type(exc)(exc.errno, exc.strerror, str(target)) from None
         finally:
-            yield Offload(partial(_workdir.remove, work, held))
+            yield Offload(partial(_workdir.remove, work, held), cleanup=True)
         if pinned != reference and not is_digest(reference):  # (its one entry, by digest)
             image = attrs.evolve(image, tag=reference)
         return image
@@ -142,4 +142,4 @@ class Archiver(ImageWorker):
                 raise
             raise exc.with_context(_in_archive(exc.message, layout, path)) from None
         finally:
-            yield Offload(partial(_workdir.remove, work, held))
+            yield Offload(partial(_workdir.remove, work, held), cleanup=True)

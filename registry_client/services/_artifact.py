@@ -141,5 +141,5 @@ class ArtifactFetcher(ImageWorker):
                          self._max_workers)
             paths: list[Path] = yield Offload(partial(_move_all, work, dest, names))
         finally:
-            yield Offload(partial(_workdir.remove, work, held))
+            yield Offload(partial(_workdir.remove, work, held), cleanup=True)
         return paths

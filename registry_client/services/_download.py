@@ -133,7 +133,7 @@ class Downloader:
                 raise
         finally:
             if not lock.released:  # else released by the rename that ended the download
-                yield Offload(lock.release)
+                yield Offload(lock.release, cleanup=True)
 
     def _check_kept(self, digest: str, kept: int, expected_size: int | None) -> None:
         """Refuse the blob found in place for a descriptor that gives another size: the
@@ -178,7 +178,7 @@ class Downloader:
         try:
             yield from self._fetch.pump(rx, resp, write, keeps_blocks=False)
         finally:
-            yield Offload(out.close)
+            yield Offload(out.close, cleanup=True)
         finished(progress, digest, rx.offset)
 
     def _download_locked(

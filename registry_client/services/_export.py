@@ -179,5 +179,5 @@ class Exporter(ImageWorker):
             paths = yield from fetch_layers(self._blobs, image.layers, work, self._max_workers)
             yield Offload(partial(write_rootfs, paths, target))
         finally:
-            yield Offload(partial(remove_directory, work, held))
+            yield Offload(partial(remove_directory, work, held), cleanup=True)
         return target

@@ -200,7 +200,7 @@ class BlobFlows(Service):
     @staticmethod
     def _close(source: UploadSource) -> Flow[None]:
         if source.owned:  # else closing it is its opener's: no file work here
-            yield Offload(source.close)
+            yield Offload(source.close, cleanup=True)
 
     def upload_stream(
         self, stream: io.RawIOBase | BlobFetch | Relayed, *, digest: str, size: int,
