@@ -478,9 +478,13 @@ def open_entries(
 
     Raises:
         InvalidReferenceError: as :func:`sync`.
+        TypeError: an entry is not a :class:`SyncEntry`.
     """
     parsed = []
     for entry in entries:
+        if not isinstance(entry, SyncEntry):
+            raise TypeError(f"a sync entry is a SyncEntry(source, target), not "
+                            f"{type(entry).__name__}")
         src_ref = parse_image_name(entry.source, allow_scheme=True)
         dst_ref = parse_image_name(entry.target, allow_scheme=True)
         if dst_ref.digest is not None:

@@ -18,7 +18,7 @@ from .._log import log
 from ..errors import NotFoundError, RegistryUnavailableError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Image, RawManifest
 from ..reference import is_digest
-from ._plan import BlobPlan, CopyPlan, CopyTarget, make_plan
+from ._plan import BlobPlan, CopyPlan, CopyTarget, check_target, make_plan
 from ._platforms import light_image, read_config
 from ._tree import Children, manifest_tree, require_verifiable_blobs
 from ._upload_source import Relayed
@@ -102,6 +102,7 @@ class Copier(ImageWorker):
         """Plan the copy of ``reference`` (its manifest ``raw`` when already read); then,
         unless ``dry_run``, carry the plan out; then the referrers (of every manifest of
         the tree, one level), planned or copied alike."""
+        check_target(target)
         plan, image = yield from self._one(reference, target, target_tag, progress=progress,
                                            dry_run=dry_run, raw=raw)
         if dry_run:
@@ -130,6 +131,7 @@ class Copier(ImageWorker):
         """:meth:`copy` of ``reference`` to ``target_tag``, unless the target has the image
         under that tag already: then ``domain/repository:tag@digest`` of it, and nothing
         else is sent (the source's manifest, read for the comparison, serves the copy)."""
+        check_target(target)
         raw = yield from self._manifests.get_raw(reference)
         there_manifests, _ = flows_of(target)
         there = yield from there_manifests.head_if_told(target_tag)

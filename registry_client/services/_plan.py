@@ -37,6 +37,20 @@ class CopyTarget(Protocol):
     def manifests(self) -> Any: ...
 
 
+def check_target(target: object) -> None:
+    """Raise TypeError for a copy target that is no repository (a name, a string).
+
+    Raises:
+        TypeError: ``target`` is not a repository of this library.
+    """
+    if not all(hasattr(target, a) for a in ("name", "domain", "requester", "blobs",
+                                               "manifests")):
+        hint = (" (registry.repository(name) or registry.repository_from_string(reference)"
+                " makes one)" if isinstance(target, str) else "")
+        raise TypeError(f"a copy's target is a Repository{hint}, not "
+                        f"{type(target).__name__}")
+
+
 @attrs.frozen
 class BlobPlan:
     """One blob of a copy: its digest, size, media type and what the copy does with it.

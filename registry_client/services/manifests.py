@@ -153,6 +153,15 @@ class ManifestFlows(Service):
     ) -> Flow[tuple[str, Mapping[str, str]]]:
         """The flow of :meth:`ManifestService.put_with_headers`."""
         check_reference(reference)
+        if not isinstance(manifest, RawManifest):
+            # the model classes load with the first put of a model (a copy's or a push's
+            # puts are of RawManifests: they never load them)
+            from ..models.manifest import ManifestList, ManifestV2, OCIIndex, OCIManifest
+
+            if not isinstance(manifest, ManifestV2 | ManifestList | OCIManifest | OCIIndex):
+                raise TypeError(
+                    f"put manifest {reference}: a manifest model or a RawManifest(data, "
+                    f"media_type, digest) is wanted, not {type(manifest).__name__}")
         if isinstance(manifest, RawManifest):
             data, media = manifest.data, manifest.media_type
             claimed = manifest.digest

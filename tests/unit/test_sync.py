@@ -15,6 +15,7 @@ import requests_mock
 import registry_client.requester as requester_mod
 from registry_client import NullAuthenticator, Registry, RegistryUnavailableError
 from registry_client.sync import SyncEntry, copy_all_tags, sync
+from registry_client.sync import plan as sync_plan
 
 
 @pytest.fixture(autouse=True)
@@ -98,3 +99,9 @@ def test_an_entry_whose_registry_cannot_be_made_fails_alone(planned: bool) -> No
     outcome = run_task(SyncTask(source="127.0.0.1:5000/app:1", target="127.0.0.1:99999/x:1"),
                        factory)
     assert outcome.outcome == "failed" and "out of range" in (outcome.error or "")
+
+
+def test_an_entry_that_is_no_sync_entry_is_a_type_error() -> None:
+    # a (source, target) pair ended in "'tuple' object has no attribute 'source'"
+    with pytest.raises(TypeError, match="SyncEntry"):
+        sync_plan([("r.example/a:1", "r.example/b")], lambda ref: Registry(ref.domain))  # type: ignore[list-item]

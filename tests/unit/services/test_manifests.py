@@ -618,3 +618,13 @@ def test_delete_not_allowed(env: tuple[Registry, requests_mock.Adapter]) -> None
     with pytest.raises(RegistryResponseError) as info:
         reg.repository("app").manifests.delete(DIGEST)
     assert info.value.status_code == 405
+
+
+@pytest.mark.parametrize("manifest", [{"schemaVersion": 2}, b"{}", "{}"])
+def test_put_of_what_is_no_manifest_is_a_type_error(
+    env: tuple[Registry, requests_mock.Adapter], manifest: object,
+) -> None:
+    reg, adapter = env
+    with pytest.raises(TypeError, match="a manifest model or a RawManifest"):
+        reg.repository("app").manifests.put("t", manifest)  # type: ignore[arg-type]
+    assert adapter.request_history == []
