@@ -51,7 +51,7 @@ class FakeTerminal(io.StringIO):
         (["blob", "localhost:5000/app:1.0"], "REPOSITORY@DIGEST"),
         (["delete", "localhost:5000/app"], "REPOSITORY:TAG"),
         (["push", ".", f"localhost:5000/app@{DIGEST}"], "not to a digest"),
-        (["push", "no-such-dir", "localhost:5000/app:1.0"], "OCI image layout"),
+        (["push", ".", "localhost:5000/app:1.0"], "OCI image layout"),  # (no index.json)
         (["copy", "localhost:5000/a:1", f"localhost:5000/b@{DIGEST}"], "not a digest"),
         (["catalog", "localhost:5000/app"], "registry domain"),
         (["catalog", "myhost"], "registry domain"),
@@ -595,3 +595,14 @@ def test_a_closed_standard_input_is_a_usage_error(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "standard input is closed" in err and "AttributeError" not in err
+
+
+@pytest.mark.parametrize("missing", ["no-such-dir", "no-such.tar"])
+def test_push_of_a_path_that_is_not_there_is_exit_1_as_every_missing_file(
+    tmp_path: Path, missing: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """(exit 2, "the command line is wrong", where append -f and the docs say 1)"""
+    assert main(["push", str(tmp_path / missing), "127.0.0.1:9/app:1", "--plain-http"]) == 1
+    assert "no such file or directory" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()  # a folder that is no layout: still the command line's
+    assert main(["push", str(tmp_path / "empty"), "127.0.0.1:9/app:1", "--plain-http"]) == 2
