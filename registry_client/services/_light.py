@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .._json import loads
+from .._json import loads, no_constants
 from ..errors import LayerError, RegistryResponseError
 from ..mediatypes import INDEX_TYPES
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Platform, RawManifest
@@ -22,9 +22,10 @@ from ..reference import is_valid_digest
 
 
 def json_object(data: bytes, what: str) -> dict[str, Any]:
-    """``data`` parsed as a JSON object; RegistryResponseError naming ``what`` when not."""
+    """``data`` parsed as a JSON object; RegistryResponseError naming ``what`` when not
+    (``NaN`` and ``Infinity`` are not JSON: such a document could not be written back)."""
     try:
-        doc = loads(data)
+        doc = loads(data, parse_constant=no_constants)
     except ValueError:
         raise RegistryResponseError(f"{what}: malformed JSON") from None
     if not isinstance(doc, dict):

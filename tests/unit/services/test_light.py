@@ -211,3 +211,11 @@ def test_the_image_spec_s_schema_cases_as_a_pull_reads_them(
     # the descriptors a pull moves: the index's entries, or the config and the layers
     want = doc["manifests"] if is_index else [doc["config"], *doc["layers"]]
     assert [(d.digest, d.size) for d in descriptors] == [(w["digest"], w["size"]) for w in want]
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"-Infinity"])
+def test_a_document_with_a_number_json_has_not_is_malformed(number: bytes) -> None:
+    # an image config holding NaN: mutate's edit of it failed writing it back, with a
+    # bare ValueError naming neither the config nor the registry
+    with pytest.raises(RegistryResponseError, match="image config sha256:1: malformed JSON"):
+        _light.json_object(b'{"config":{},"x":' + number + b"}", "image config sha256:1")
