@@ -295,7 +295,11 @@ def _save(path: Path, doc: dict[str, Any]) -> None:
     A symlinked config is written through to its target, as docker does.
     """
     target = path.resolve() if path.is_symlink() else path
-    data = (json.dumps(doc, indent="\t") + "\n").encode("utf-8")
+    try:
+        data = (json.dumps(doc, indent="\t", allow_nan=False) + "\n").encode("utf-8")
+    except ValueError as exc:  # (1e400 read as infinite: written back, not JSON)
+        raise CredentialStoreError(f"docker config {path} holds a number JSON cannot "
+                                   f"({exc}): left as it is, nothing stored") from None
     try:
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".config.json.", dir=target.parent)

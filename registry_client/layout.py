@@ -423,8 +423,18 @@ class OCILayout:
         return doc
 
     def write_index(self, doc: dict[str, Any]) -> None:
-        """Replace ``index.json`` atomically."""
-        _atomic_write(self.root / "index.json", json.dumps(doc, indent=2).encode())
+        """Replace ``index.json`` atomically.
+
+        Raises:
+            LayoutError: it holds a number JSON cannot (``1e400`` read as infinite):
+                written back, it would be the non-JSON ``Infinity``; left as it is.
+        """
+        try:
+            data = json.dumps(doc, indent=2, allow_nan=False).encode()
+        except ValueError as exc:
+            raise LayoutError(f"{self.root}/index.json holds a number JSON cannot ({exc}): "
+                              "left as it is") from None
+        _atomic_write(self.root / "index.json", data)
 
     def add_manifest(self, descriptor: dict[str, Any], ref_name: str) -> None:
         """Record a manifest in ``index.json`` under ``ref_name`` (replacing that name).

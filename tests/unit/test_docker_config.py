@@ -415,3 +415,11 @@ def test_not_found_is_no_error_even_when_strict(
             credentials_for("registry.example", config, strict=True)
     else:
         assert credentials_for("registry.example", config, strict=True) is None
+
+
+def test_a_config_with_a_number_json_cannot_hold_is_never_rewritten(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text('{"auths": {}, "x": 1e400}')
+    with pytest.raises(CredentialStoreError, match="holds a number JSON cannot"):
+        store_credentials("registry.example", "u", "p", config)
+    assert config.read_text() == '{"auths": {}, "x": 1e400}'

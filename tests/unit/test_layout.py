@@ -526,3 +526,16 @@ def test_a_full_disk_while_index_json_is_written_names_it(
     assert (info.value.errno, info.value.filename) == (errno.ENOSPC,
                                                        str(tmp_path / "index.json"))
     assert (tmp_path / "index.json").read_bytes() == before
+
+
+def test_an_index_with_a_number_json_cannot_hold_is_left_as_it_is(tmp_path: Path) -> None:
+    # 1e400 reads as infinite; written back it was "Infinity", which no JSON reader
+    # (umoci, skopeo) takes
+    layout = OCILayout(tmp_path)
+    layout.init()
+    index = tmp_path / "index.json"
+    index.write_text('{"schemaVersion":2,"manifests":[],"x":1e400}')
+    with pytest.raises(LayoutError, match="holds a number JSON cannot"):
+        layout.add_manifest({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                             "digest": "sha256:" + "a" * 64, "size": 2}, "1.0")
+    assert index.read_text() == '{"schemaVersion":2,"manifests":[],"x":1e400}'
