@@ -59,6 +59,11 @@ def config_path() -> Path:
     return Path(base) / "config.json" if base else Path.home() / ".docker" / "config.json"
 
 
+def _file(path: Path | str | None) -> Path:
+    """The config file ``path`` names (a string as a Path), else docker's own."""
+    return config_path() if path is None else Path(path)
+
+
 def _normalise(key: str) -> str:
     host = key.strip()
     for prefix in ("https://", "http://"):
@@ -215,7 +220,7 @@ def credentials_for(
             it said (never a line naming a secret) and its exit status.
     """
     domain = _normalise(domain)
-    doc = _load(path or config_path())
+    doc = _load(_file(path))
     helpers = doc.get("credHelpers")
     if isinstance(helpers, dict):
         for key, helper in helpers.items():
@@ -323,7 +328,7 @@ def _save(path: Path, doc: dict[str, Any]) -> None:
 def helper_for(host: str, path: Path | None = None) -> str | None:
     """The credential helper docker uses for ``host`` (``credHelpers``, else
     ``credsStore``): its name without ``docker-credential-``; None for the file itself."""
-    return _helper_name(_load(path or config_path()), _normalise(host))
+    return _helper_name(_load(_file(path)), _normalise(host))
 
 
 def _helper_name(doc: dict[str, Any], domain: str) -> str | None:
@@ -392,7 +397,7 @@ def store_credentials(
     if ":" in username:
         raise ValueError("a username cannot contain ':' (docker's auth is user:secret)")
     _checked_host(host)
-    path = path or config_path()
+    path = _file(path)
     with _updating(path, create=True):
         return _store(path, host, username, secret)
 
@@ -437,7 +442,7 @@ def erase_credentials(host: str, path: Path | None = None) -> bool:
             helper failed for another reason than "not found".
     """
     _checked_host(host)
-    path = path or config_path()
+    path = _file(path)
     with _updating(path, create=False):
         return _erase(path, host)
 

@@ -77,7 +77,7 @@ from .services._export import (
 )
 from .services._index import platform_json
 from .services._light import distributable
-from .services._plan import BlobPlan, CopyTarget
+from .services._plan import BlobPlan, CopyTarget, check_target
 from .services._platforms import wanted_platform
 from .services._shell import BlockingShell
 from .services.blobs import BlobFlows
@@ -406,7 +406,12 @@ class MutateFlows:
 
     @classmethod
     def of(cls, repo: Any) -> MutateFlows:
-        """The mutate flows of ``repo`` (a Repository or an AsyncRepository)."""
+        """The mutate flows of ``repo`` (a Repository or an AsyncRepository).
+
+        Raises:
+            TypeError: ``repo`` is no repository (a name: ``registry.repository(name)``).
+        """
+        check_target(repo, "the repository to change an image in")
         workers = repo.registry.max_workers if repo.registry is not None else 4
         return cls(repo, images=repo.images.flows, max_workers=workers)
 

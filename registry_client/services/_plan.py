@@ -37,8 +37,9 @@ class CopyTarget(Protocol):
     def manifests(self) -> Any: ...
 
 
-def check_target(target: object) -> None:
-    """Raise TypeError for a copy target that is no repository (a name, a string).
+def check_target(target: object, what: str = "a copy's target") -> None:
+    """Raise TypeError for a copy target (``what``) that is no repository (a name, a
+    string).
 
     Raises:
         TypeError: ``target`` is not a repository of this library.
@@ -47,8 +48,7 @@ def check_target(target: object) -> None:
                                                "manifests")):
         hint = (" (registry.repository(name) or registry.repository_from_string(reference)"
                 " makes one)" if isinstance(target, str) else "")
-        raise TypeError(f"a copy's target is a Repository{hint}, not "
-                        f"{type(target).__name__}")
+        raise TypeError(f"{what} is a Repository{hint}, not {type(target).__name__}")
 
 
 @attrs.frozen

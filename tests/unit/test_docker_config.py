@@ -423,3 +423,12 @@ def test_a_config_with_a_number_json_cannot_hold_is_never_rewritten(tmp_path: Pa
     with pytest.raises(CredentialStoreError, match="holds a number JSON cannot"):
         store_credentials("registry.example", "u", "p", config)
     assert config.read_text() == '{"auths": {}, "x": 1e400}'
+
+
+def test_a_config_file_may_be_named_by_a_string(tmp_path: Path) -> None:
+    # ("'str' object has no attribute 'read_text'")
+    config = str(tmp_path / "config.json")
+    store_credentials("registry.example", "u", "p", config)  # type: ignore[arg-type]
+    found = credentials_for("registry.example", config)  # type: ignore[arg-type]
+    assert found is not None and (found.username, found.password) == ("u", "p")
+    assert erase_credentials("registry.example", config) is True  # type: ignore[arg-type]

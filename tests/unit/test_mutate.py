@@ -229,3 +229,10 @@ def test_one_layer_not_in_a_list_is_refused(layers: object) -> None:
 def test_a_config_with_a_lone_surrogate_escape_is_written_back_as_read() -> None:
     # a label the registry served as "\ud800" (valid JSON, no UTF-8 for it)
     assert _dumps({"Labels": {"a": "\ud800"}}) == b'{"Labels":{"a":"\\ud800"}}'
+
+
+def test_a_name_where_the_repository_belongs_is_a_type_error() -> None:
+    # ("'str' object has no attribute 'registry'")
+    with pytest.raises(TypeError, match=r"the repository to change an image in is a "
+                                         r"Repository \(registry.repository"):
+        mutate.config("demo/app", "1.0", tag="2.0", labels={"a": "b"})  # type: ignore[arg-type]
