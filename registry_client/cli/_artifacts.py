@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +100,8 @@ def run_attach(ctx: Context) -> int:
     annotations = key_values(args.annotation)
     files = [Path(f) for f in args.files]
     for f in files:
+        if not f.exists():  # exit 1, as every file that is not there
+            raise FileNotFoundError(errno.ENOENT, "no such file or directory", str(f))
         if not f.is_file():
             raise UsageError(f"{str(f)!r} is not a file")
     _, repo, digest = _subject(ctx, args.reference)

@@ -421,7 +421,7 @@ def run_sync(ctx: Context) -> int:
             entries = skopeo_entries(ctx, args.src_yaml, args.file)
         else:
             entries = load_sync_file(args.file)
-    except (OSError, ValueError) as exc:
+    except ValueError as exc:  # (a file that is not there or not readable: exit 1)
         raise UsageError(f"sync file: {exc}") from None
     sources = [ctx.reference(e.source, "sync source") for e in entries]
     targets = [ctx.reference(e.target, "sync target") for e in entries]

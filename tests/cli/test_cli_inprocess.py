@@ -606,3 +606,15 @@ def test_push_of_a_path_that_is_not_there_is_exit_1_as_every_missing_file(
     assert "no such file or directory" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()  # a folder that is no layout: still the command line's
     assert main(["push", str(tmp_path / "empty"), "127.0.0.1:9/app:1", "--plain-http"]) == 2
+
+
+@pytest.mark.parametrize("verb", [
+    ["attach", "127.0.0.1:9/app@sha256:" + "a" * 64, "--artifact-type", "a/b", "{missing}"],
+    ["sync", "{missing}"],
+], ids=["attach", "sync"])
+def test_a_file_to_read_that_is_not_there_is_exit_1(
+    tmp_path: Path, verb: list[str], capsys: pytest.CaptureFixture[str],
+) -> None:
+    missing = str(tmp_path / "no-such-file")
+    assert main([w.format(missing=missing) for w in verb] + ["--plain-http"]) == 1
+    assert "no such file or directory" in capsys.readouterr().err.lower()

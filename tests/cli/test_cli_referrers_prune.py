@@ -132,7 +132,9 @@ def test_attach_usage_errors(
     assert bad.returncode == 2
     assert b"KEY=VALUE" in bad.stderr
     missing = cli("attach", ref, "--plain-http", "--artifact-type", SIG, str(tmp_path / "nope"))
-    assert missing.returncode == 2
+    assert missing.returncode == 1  # (a file that is not there: as every missing file)
+    folder = cli("attach", ref, "--plain-http", "--artifact-type", SIG, str(tmp_path))
+    assert folder.returncode == 2 and b"is not a file" in folder.stderr
     no_type = cli("attach", ref, "--plain-http", str(f))
     assert no_type.returncode == 2
 
