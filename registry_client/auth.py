@@ -115,6 +115,15 @@ def _scope_key(scopes: Iterable[str]) -> str:
     return " ".join(sorted(set(s for s in scopes if s)))
 
 
+def _is_text(value: str) -> bool:
+    """Whether ``value`` is text UTF-8 can encode (not bytes kept by surrogateescape)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class TokenAuthenticator:
     """Docker token auth (Bearer challenges), with Basic as a fallback.
 
@@ -388,7 +397,10 @@ class TokenAuthenticator:
         params.extend(("scope", s) for s in scopes)
         if use_creds and self.username is not None and self._password is not None:
             headers["Authorization"] = basic_header(self.username, self._password)
-            params.append(("account", self.username))
+            if _is_text(self.username):
+                # (bytes that are no UTF-8, from a docker config, go in the Basic header
+                # only: a query holds text; ``account`` is optional)
+                params.append(("account", self.username))
         with self._lock:
             self.token_requests += 1
         answer: TokenAnswer = yield TokenCall("GET", realm, params=params, headers=headers)

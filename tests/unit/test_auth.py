@@ -286,6 +286,17 @@ def test_token_fetch_with_credentials() -> None:
     assert auth.has_credentials is True
 
 
+def test_a_username_that_is_no_utf8_goes_in_the_basic_header_only() -> None:
+    # bytes a docker config held (surrogateescape): a query holds text, and the
+    # token request failed with a bare UnicodeEncodeError
+    t = FakeTransport()
+    auth = bound_token_auth(t, "us\udce9r", PASSWORD)
+    assert learn(auth) == "Bearer tok-1"
+    raw = b"us\xe9r:" + PASSWORD.encode()
+    assert t.calls[0]["headers"]["Authorization"] == "Basic " + base64.b64encode(raw).decode()
+    assert "account" not in dict(t.params())
+
+
 def test_token_access_token_field_accepted() -> None:
     t = FakeTransport([(200, json.dumps({"access_token": "acc"}).encode())])
     auth = bound_token_auth(t)
