@@ -606,6 +606,8 @@ def test_push_of_a_path_that_is_not_there_is_exit_1_as_every_missing_file(
     assert "no such file or directory" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()  # a folder that is no layout: still the command line's
     assert main(["push", str(tmp_path / "empty"), "127.0.0.1:9/app:1", "--plain-http"]) == 2
+    os.mkfifo(tmp_path / "fifo")  # (refused at once: opened, it would wait for a writer)
+    assert main(["push", str(tmp_path / "fifo"), "127.0.0.1:9/app:1", "--plain-http"]) == 2
 
 
 @pytest.mark.parametrize("verb", [
