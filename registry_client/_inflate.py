@@ -48,7 +48,8 @@ class _Stage:
 
     def __init__(self, coding: str, budget: int | None) -> None:
         self._gzip = coding != "deflate"
-        self._first = True
+        self._first = True  # (deflate: until the first output, zlib-wrapped or raw is open)
+        self._taken = b""  # what deflate took in before its first output
         self._later_member = False
         self._budget = budget
         self._d = self._new()
@@ -74,9 +75,17 @@ class _Stage:
                 if self._gzip or not self._first:
                     raise InflateError(f"the {'gzip' if self._gzip else 'deflate'} body "
                                        f"does not inflate ({exc})") from None
-                self._d, self._first = zlib.decompressobj(-zlib.MAX_WBITS), False  # raw
+                # raw deflate, read again from its start
+                self._d, self._first = zlib.decompressobj(-zlib.MAX_WBITS), False
+                data, self._taken = self._taken + data, b""
                 continue
-            self._first = False
+            if self._first and not self._gzip:
+                if not out:
+                    self._taken += data  # (a header's bytes: all a first block may hold)
+                    if len(self._taken) < 64 << 10:
+                        data = self._d.unconsumed_tail or self._d.unused_data
+                        continue
+                self._first, self._taken = False, b""
             data = self._d.unconsumed_tail or self._d.unused_data
             if out:
                 yield out

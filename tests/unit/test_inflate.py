@@ -35,6 +35,9 @@ def test_gzip_deflate_raw_deflate_and_chains_inflate() -> None:
     assert undo("gzip", gzip.compress(text)) == text
     assert undo("deflate", zlib.compress(text)) == text
     assert undo("deflate", raw_deflate) == text
+    # (one byte at a time: zlib or raw is told only once an output came, as urllib3 does)
+    assert undo("deflate", raw_deflate, block=1) == text
+    assert undo("deflate", zlib.compress(text), block=1) == text
     assert undo("deflate, gzip", gzip.compress(zlib.compress(text))) == text
     # gzip members one after another, trailing garbage after them dropped (as urllib3)
     assert undo("gzip", gzip.compress(b"a") + gzip.compress(b"b") + b"junk") == b"ab"
