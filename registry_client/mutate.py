@@ -50,7 +50,7 @@ from . import _json, _tarfs, mediatypes
 from ._args import text_map, words
 from ._digest import compute_digest
 from ._flow import Endpoint, Flow, Gather, Offload, run
-from .errors import BaseMismatchError, LayerError
+from .errors import BaseMismatchError, LayerError, RegistryError
 from .models import (
     IMAGE_CONFIG_TYPES,
     Descriptor,
@@ -64,6 +64,7 @@ from .reference import (
     is_digest,
 )
 from .services import _light
+from .services._base import in_repository
 from .services._copy import Copier
 from .services._elsewhere import Source as _Source
 from .services._elsewhere import source_of
@@ -101,6 +102,16 @@ BASE_DIGEST = "org.opencontainers.image.base.digest"
 TOOL = "registry-client"
 
 
+def _run(repo: Repository, flow: Flow[Image]) -> Image:
+    """Run a mutate flow with the blocking shell: its image; its error naming the
+    repository as the services' errors do (``services._base.in_repository``)."""
+    try:
+        return run(flow, BlockingShell(repo.requester))
+    except RegistryError as exc:
+        in_repository(exc, repo.domain, repo.name)
+        raise
+
+
 def append(
     repo: Repository, base: str | None, layers: Iterable[LayerSource], *, tag: str,
     platform: str | Platform | None = None,
@@ -125,8 +136,7 @@ def append(
         PlatformNotFoundError: ``platform`` is not in the base index.
         ValueError: ``base`` is on another registry.
     """
-    return run(MutateFlows.of(repo).append(base, layers, tag=tag, platform=platform),
-               BlockingShell(repo.requester))
+    return _run(repo, MutateFlows.of(repo).append(base, layers, tag=tag, platform=platform))
 
 
 def config(
@@ -156,10 +166,10 @@ def config(
         TypeError: an argument of the wrong kind (a str where a list is expected, a
             mapping whose keys or values are not str).
     """
-    return run(MutateFlows.of(repo).config(
+    return _run(repo, MutateFlows.of(repo).config(
         reference, tag=tag, labels=labels, env=env, entrypoint=entrypoint, cmd=cmd, user=user,
         workdir=workdir, exposed_ports=exposed_ports, annotations=annotations,
-        created=created, platform=platform), BlockingShell(repo.requester))
+        created=created, platform=platform))
 
 
 def flatten(
@@ -176,8 +186,7 @@ def flatten(
         NotFoundError: no such image.
         LayerError: a layer is not a tar stream.
     """
-    return run(MutateFlows.of(repo).flatten(reference, tag=tag, platform=platform),
-               BlockingShell(repo.requester))
+    return _run(repo, MutateFlows.of(repo).flatten(reference, tag=tag, platform=platform))
 
 
 def rebase(
@@ -199,8 +208,8 @@ def rebase(
         PlatformNotFoundError: a base has no image of a platform of the image (a
             single-platform base for an index, or a base of another platform).
     """
-    return run(MutateFlows.of(repo).rebase(reference, old_base=old_base, new_base=new_base,
-                                           tag=tag), BlockingShell(repo.requester))
+    return _run(repo, MutateFlows.of(repo).rebase(reference, old_base=old_base,
+                                                  new_base=new_base, tag=tag))
 
 
 # -- the flows --------------------------------------------------------------------------

@@ -7,7 +7,8 @@ from typing import Generic, TypeVar
 
 from .._flow import Flow
 from .._pagination import Pager
-from ..services._base import Service
+from ..errors import RegistryError
+from ..services._base import Service, in_repository
 from ._listing import apages
 from ._run import AsyncPerformer, arun
 
@@ -55,3 +56,21 @@ class AsyncRepositoryService(AsyncService[S]):
     def scope(self, actions: str) -> str:
         """The token scope for ``actions`` on this repository."""
         return self.flows.scope(actions)
+
+    async def _run(self, flow: Flow[T]) -> T:
+        """:meth:`AsyncService._run`, its error naming this repository as the blocking
+        service's does (``services._base.in_repository``)."""
+        try:
+            return await arun(flow, self._shell)
+        except RegistryError as exc:
+            in_repository(exc, self.domain, self.repository)
+            raise  # (the same error: its cause kept)
+
+    async def _run_pages(self, pager: Pager[T]) -> AsyncIterator[T]:
+        """:meth:`AsyncService._run_pages`, an error naming this repository."""
+        try:
+            async for value in apages(pager, self._shell):
+                yield value
+        except RegistryError as exc:
+            in_repository(exc, self.domain, self.repository)
+            raise  # (the same error: its cause kept)

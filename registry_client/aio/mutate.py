@@ -14,12 +14,25 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Iterable, Mapping, Sequence
 
+from .._flow import Flow
+from ..errors import RegistryError
 from ..models import Image, Platform
 from ..mutate import LayerSource, MutateFlows
+from ..services._base import in_repository
 from ._repository import AsyncRepository
 from ._run import arun
 
 __all__ = ["append", "config", "flatten", "rebase"]
+
+
+async def _arun(repo: AsyncRepository, flow: Flow[Image]) -> Image:
+    """Run a mutate flow with the asyncio shell; its error named as the blocking
+    module's (``services._base.in_repository``)."""
+    try:
+        return await arun(flow, repo._shell)
+    except RegistryError as exc:
+        in_repository(exc, repo.domain, repo.name)
+        raise
 
 
 async def append(
@@ -27,8 +40,7 @@ async def append(
     platform: str | Platform | None = None,
 ) -> Image:
     """Async form of :func:`registry_client.mutate.append`."""
-    return await arun(MutateFlows.of(repo).append(base, layers, tag=tag, platform=platform),
-                      repo._shell)
+    return await _arun(repo, MutateFlows.of(repo).append(base, layers, tag=tag, platform=platform))
 
 
 async def config(
@@ -40,23 +52,22 @@ async def config(
     created: str | _dt.datetime | None = None, platform: str | Platform | None = None,
 ) -> Image:
     """Async form of :func:`registry_client.mutate.config`."""
-    return await arun(MutateFlows.of(repo).config(
+    return await _arun(repo, MutateFlows.of(repo).config(
         reference, tag=tag, labels=labels, env=env, entrypoint=entrypoint, cmd=cmd, user=user,
         workdir=workdir, exposed_ports=exposed_ports, annotations=annotations,
-        created=created, platform=platform), repo._shell)
+        created=created, platform=platform))
 
 
 async def flatten(
     repo: AsyncRepository, reference: str, *, tag: str, platform: str | Platform | None = None,
 ) -> Image:
     """Async form of :func:`registry_client.mutate.flatten`."""
-    return await arun(MutateFlows.of(repo).flatten(reference, tag=tag, platform=platform),
-                      repo._shell)
+    return await _arun(repo, MutateFlows.of(repo).flatten(reference, tag=tag, platform=platform))
 
 
 async def rebase(
     repo: AsyncRepository, reference: str, *, old_base: str, new_base: str, tag: str,
 ) -> Image:
     """Async form of :func:`registry_client.mutate.rebase`."""
-    return await arun(MutateFlows.of(repo).rebase(reference, old_base=old_base,
-                                                  new_base=new_base, tag=tag), repo._shell)
+    return await _arun(repo, MutateFlows.of(repo).rebase(reference, old_base=old_base,
+                                                  new_base=new_base, tag=tag))

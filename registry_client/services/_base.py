@@ -9,13 +9,30 @@ from .._flow import Call, Endpoint, Flow, run
 from .._pagination import Pager, pages
 from .._request import Body, Request
 from .._response import Response
-from ..errors import RegistryError, RegistryResponseError
+from ..errors import (
+    RegistryError,
+    RegistryResponseError,
+    SchemaV1NotSupportedError,
+    UnknownSchemaError,
+)
 from ..quirks import hub_refuses_deletes
 from ..reference import is_valid_digest, scope
 from ..requester import Requester
 from ._shell import BlockingShell
 
 T = TypeVar("T")
+
+
+def in_repository(exc: RegistryError, domain: str, repository: str) -> None:
+    """``exc``, its message naming ``domain/repository`` when it is about what the
+    registry sent and names neither a request nor the registry: what a service found
+    wrong in a document (a schema1 manifest, one not JSON) says where, as the errors of
+    a request do. Reworded in place. (An error about local files -- a layout, an
+    archive -- is left as it is.)"""
+    about_answers = (RegistryResponseError, SchemaV1NotSupportedError, UnknownSchemaError)
+    if (isinstance(exc, about_answers) and exc.url is None and exc.status_code is None
+            and domain not in exc.message):
+        exc.with_context(f"{domain}/{repository}: {exc.message}")
 
 
 class Service:
@@ -41,12 +58,22 @@ class Service:
         return scope(self.repository, actions)
 
     def _run(self, flow: Flow[T]) -> T:
-        """Run ``flow`` with the blocking shell (requests, threads): its result."""
-        return run(flow, BlockingShell(self._requester))
+        """Run ``flow`` with the blocking shell (requests, threads): its result; its
+        error naming this repository (:func:`in_repository`)."""
+        try:
+            return run(flow, BlockingShell(self._requester))
+        except RegistryError as exc:
+            in_repository(exc, self.domain, self.repository)
+            raise  # (the same error: its cause kept)
 
     def _run_pages(self, pager: Pager[T]) -> Iterator[T]:
-        """Each page's value of ``pager``, run with the blocking shell as it is asked for."""
-        return pages(pager, BlockingShell(self._requester))
+        """Each page's value of ``pager``, run with the blocking shell as it is asked for
+        (an error naming this repository, as :meth:`_run`'s)."""
+        try:
+            yield from pages(pager, BlockingShell(self._requester))
+        except RegistryError as exc:
+            in_repository(exc, self.domain, self.repository)
+            raise  # (the same error: its cause kept)
 
     @property
     def _requester(self) -> Requester:

@@ -8,8 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+import requests_mock
 
-from registry_client import InvalidReferenceError, LayerError, Registry, mutate
+from registry_client import InvalidReferenceError, LayerError, Registry, RegistryError, mutate
 from registry_client._tarfs import PreparedLayer
 from registry_client.models import Descriptor, RawManifest
 from registry_client.mutate import (
@@ -236,3 +237,12 @@ def test_a_name_where_the_repository_belongs_is_a_type_error() -> None:
     with pytest.raises(TypeError, match=r"the repository to change an image in is a "
                                          r"Repository \(registry.repository"):
         mutate.config("demo/app", "1.0", tag="2.0", labels={"a": "b"})  # type: ignore[arg-type]
+
+
+def test_an_error_about_the_registry_s_answer_says_where(tmp_path: Path) -> None:
+    schema1 = json.dumps({"schemaVersion": 1, "name": "app", "tag": "old", "fsLayers": []})
+    with requests_mock.Mocker() as mocked, Registry("registry.example") as reg:
+        mocked.get("https://registry.example/v2/app/manifests/old", text=schema1, headers={
+            "Content-Type": "application/vnd.docker.distribution.manifest.v1+prettyjws"})
+        with pytest.raises(RegistryError, match=r"^registry.example/app: the registry sent"):
+            mutate.config(reg.repository("app"), "old", tag="new", labels={"a": "b"})
