@@ -66,7 +66,7 @@ def _quiet_unverified(host: str) -> None:
 
 def api_host(domain: str) -> str:
     """The host that serves the API for ``domain`` (``docker.io`` -> ``registry-1.docker.io``)."""
-    return DOCKER_HUB_API_HOST if canonical_domain(domain) == DEFAULT_DOMAIN else domain
+    return DOCKER_HUB_API_HOST if canonical_domain(domain.lower()) == DEFAULT_DOMAIN else domain
 
 
 def check_timeout(timeout: object) -> None:

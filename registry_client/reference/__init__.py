@@ -80,6 +80,9 @@ from ._grammar import (
     canonical_domain as canonical_domain,
 )
 from ._grammar import (
+    hub_repository as hub_repository,
+)
+from ._grammar import (
     is_docker_hub as is_docker_hub,
 )
 from ._grammar import (

@@ -100,6 +100,15 @@ def is_docker_hub(host: str) -> bool:
     return host.lower() in DOCKER_HUB_HOSTS
 
 
+def hub_repository(name: str, *hosts: str) -> str:
+    """``name`` as a repository of the registry ``hosts`` name (its domain, the host that
+    serves it): on Docker Hub, a name of one component is an official image's
+    (``alpine`` -> ``library/alpine``), as docker and crane name it."""
+    if "/" not in name and any(is_docker_hub(h) for h in hosts):
+        return OFFICIAL_REPO_PREFIX + name
+    return name
+
+
 def is_valid_domain(text: str) -> bool:
     """True for a registry domain as references write it: ``host[:port]``.
 

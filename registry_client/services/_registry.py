@@ -27,13 +27,14 @@ from ..reference import (
     ImageReference,
     check_reference,
     check_repository_name,
+    hub_repository,
+    is_docker_hub,
     is_valid_domain,
     is_valid_repository_name,
     names_a_domain,
     parse_image_name,
     scope,
 )
-from ..reference._grammar import OFFICIAL_REPO_PREFIX
 
 __all__ = ["MAX_CATALOG_PAGE", "RegistryFlows"]
 
@@ -91,12 +92,10 @@ class RegistryFlows:
                 f"invalid repository name {name!r}: a repository name has no tag or digest; "
                 f"for the image, use repository_from_string({self.domain + '/' + name!r})")
         check_repository_name(name)
-        if "/" not in name and self._is_docker_hub():
-            return OFFICIAL_REPO_PREFIX + name  # as docker and crane name an official image
-        return name
+        return hub_repository(name, self.domain, self._endpoint.host)
 
     def _is_docker_hub(self) -> bool:
-        return not {self.domain.lower(), self._endpoint.host.lower()}.isdisjoint(DOCKER_HUB_HOSTS)
+        return is_docker_hub(self.domain) or is_docker_hub(self._endpoint.host)
 
     def _registry_host_in(self, name: object) -> str | None:
         """The registry host a repository name starts with, if it does.

@@ -27,7 +27,7 @@ from ..errors import (
 )
 from ..mediatypes import OCTET_STREAM
 from ..models import Descriptor
-from ..reference import check_digest, check_repository_name, scope
+from ..reference import check_digest, check_repository_name, hub_repository, scope
 from ._base import Service, link_race
 from ._blob_reader import BlobReader
 from ._download import Downloader
@@ -249,9 +249,12 @@ class BlobFlows(Service):
         return self.exists(digest, for_push=True)
 
     def mount(self, digest: str, from_repository: str) -> Flow[bool]:
-        """Link a blob from another repository of this registry; False: upload it instead."""
+        """Link a blob from another repository of this registry; False: upload it instead.
+        (On Docker Hub ``alpine`` is ``library/alpine``, as ``Registry.repository`` names
+        it.)"""
         check_digest(digest)
         check_repository_name(from_repository)
+        from_repository = hub_repository(from_repository, self.domain, self._endpoint.host)
         try:
             resp = yield from self._call(
                 "POST", "blobs/uploads/", actions="pull,push",

@@ -8,6 +8,7 @@ import typing
 
 import pytest
 import requests
+import requests_mock
 
 from registry_client import NullAuthenticator, Registry
 from registry_client.registry import RegistryOptions
@@ -87,3 +88,14 @@ def test_an_official_image_on_docker_hub_is_in_library(domain: str) -> None:
         assert reg.repository_from_string("alpine").name == "library/alpine"
     with Registry("ghcr.io") as reg:
         assert reg.repository("alpine").name == "alpine"
+
+
+def test_docker_hub_in_capitals_is_served_by_its_api_host_and_mounts_in_library() -> None:
+    with Registry("Docker.IO") as reg:
+        assert reg.requester.host == "registry-1.docker.io"
+        assert reg.repository("alpine").name == "library/alpine"
+    digest = "sha256:" + "a" * 64
+    with requests_mock.Mocker() as mocked, Registry("docker.io") as reg:
+        mocked.post("https://registry-1.docker.io/v2/me/app/blobs/uploads/", status_code=201)
+        assert reg.repository("me/app").blobs.mount(digest, "alpine") is True
+        assert mocked.last_request.qs["from"] == ["library/alpine"]
