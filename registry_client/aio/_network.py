@@ -17,6 +17,7 @@ import contextvars
 import os
 import socket
 import ssl
+import sys
 import threading
 import time
 import typing
@@ -71,6 +72,40 @@ def _tls_failure(reason: str) -> ssl.SSLError:
     failure.library, failure.reason = "SSL", reason
     return failure
 
+
+
+async def _wait_for(aw: typing.Awaitable[_T], timeout: float | None) -> _T:
+    """``asyncio.wait_for(aw, timeout)``, which never drops a cancel.
+
+    Before Python 3.12, ``wait_for`` returned the result and dropped a cancel that came
+    in the loop turn the awaited thing ended in (gh-86296): an ``asyncio.timeout()`` or
+    ``task.cancel()`` around a download went unheeded while its bytes kept coming.
+    There, a timer cancels what is awaited instead, and a cancel of the caller goes on.
+
+    Raises:
+        asyncio.TimeoutError: ``timeout`` seconds passed first.
+    """
+    if sys.version_info >= (3, 12) or timeout is None:
+        return await (asyncio.wait_for(aw, timeout) if timeout is not None else aw)
+    inner = asyncio.ensure_future(aw)
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        inner.cancel()
+
+    timer = asyncio.get_running_loop().call_later(max(timeout, 0.0), expire)
+    try:
+        return await inner
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        cancelling = getattr(task, "cancelling", None)  # (3.11: the caller's own cancels)
+        if expired and not (cancelling is not None and cancelling()):
+            raise asyncio.TimeoutError from None
+        raise
+    finally:
+        timer.cancel()
 
 class _Reader(asyncio.BufferedProtocol):
     """Receives a connection's bytes straight into a buffer of up to ``size`` bytes (a
@@ -159,7 +194,7 @@ class _Reader(asyncio.BufferedProtocol):
             self.want = want
             self._waiter = asyncio.get_running_loop().create_future()
             try:
-                await asyncio.wait_for(self._waiter, timeout)
+                await _wait_for(self._waiter, timeout)
             except asyncio.TimeoutError:
                 if not self.available:  # nothing at all for ``timeout``
                     raise TimeoutError("timed out") from None
@@ -201,7 +236,7 @@ class _Reader(asyncio.BufferedProtocol):
                 and not self.transport.is_closing():
             self._drained = asyncio.get_running_loop().create_future()
             try:
-                await asyncio.wait_for(self._drained, timeout)
+                await _wait_for(self._drained, timeout)
             except asyncio.TimeoutError:
                 raise TimeoutError("timed out") from None
             finally:
@@ -394,7 +429,7 @@ class BlockStream(httpcore.AsyncNetworkStream):
             raise httpcore.ConnectError(_tls_failure(
                 "WRONG_VERSION_NUMBER" if reader.available else "UNEXPECTED_EOF_WHILE_READING"))
         try:
-            tls = await asyncio.wait_for(
+            tls = await _wait_for(
                 loop.start_tls(self._transport, reader, ssl_context,
                                server_hostname=server_hostname), timeout)
         except asyncio.TimeoutError as exc:
@@ -581,7 +616,7 @@ class BlockBackend(httpcore.AsyncNetworkBackend):
                 socket_options=socket_options)
         loop = asyncio.get_running_loop()
         try:
-            transport, reader = await asyncio.wait_for(loop.create_connection(
+            transport, reader = await _wait_for(loop.create_connection(
                 lambda: _Reader(self.read_size), host, port,
                 local_addr=(local_address, 0) if local_address else None), timeout)
         except asyncio.TimeoutError as exc:

