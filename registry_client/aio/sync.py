@@ -144,11 +144,23 @@ async def _run_tasks(
                     await held.enter_async_context(
                         slots.setdefault(host, asyncio.Semaphore(max_per_registry)))
             result = await run_task(task, registry_for, dry_run=dry_run, progress=progress)
-        if journal is not None:
-            await asyncio.to_thread(journal.record, result)  # (an fsync: off the loop)
+        if journal is not None:  # (an fsync: off the loop, and waited for when cancelled)
+            await stoppable(lambda _: journal.record(result))
         return result
 
-    return {r.task.key: r for r in await asyncio.gather(*(one(t) for t in tasks))}
+    running = [asyncio.ensure_future(one(t)) for t in tasks]
+    try:
+        done = await asyncio.gather(*running)
+    except BaseException:
+        # gather gives up at the first task cancelled or failed: the others are stopped
+        # and waited for, before the journal they record into is closed
+        for future in running:
+            future.cancel()
+        while not all(f.done() for f in running):
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait(running)
+        raise
+    return {r.task.key: r for r in done}
 
 
 async def _run_over(flow: Flow[T], opened: list[OpenedEntry]) -> T:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import types
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -43,3 +44,35 @@ async def test_a_cancelled_sync_on_an_executor_calls_its_thread_off(
             await task
         assert time.monotonic() - began < 2
     assert seen == ["interrupted"]
+
+
+@pytest.mark.anyio
+async def test_tasks_are_all_stopped_before_a_cancelled_run_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """gather gave up at the first task cancelled: the others ran on, recording into a
+    journal the sync had closed already."""
+    recorded: list[str] = []
+    ended: list[str] = []
+
+    async def run_task(task: str, registry_for: Any, *, dry_run: bool, progress: Any) -> Any:
+        if task == "first":
+            raise asyncio.CancelledError  # (its own cancel: the first to end)
+        try:
+            await asyncio.sleep(0.2)
+        finally:
+            ended.append(task)
+        return types.SimpleNamespace(task=types.SimpleNamespace(key=task))
+
+    class Journal:
+        def record(self, result: Any) -> None:
+            recorded.append(result.task.key)
+
+    monkeypatch.setattr(aio_sync, "run_task", run_task)
+    with pytest.raises(asyncio.CancelledError):
+        await aio_sync._run_tasks(["first", "second", "third"], lambda ref: None,  # type: ignore[arg-type]
+                                  Journal(), max_workers=3, max_per_registry=None,  # type: ignore[arg-type]
+                                  dry_run=False, progress=None)
+    assert sorted(ended) == ["second", "third"]  # stopped before the run ended
+    await asyncio.sleep(0.3)
+    assert recorded == []  # (nothing recorded after the run ended)
