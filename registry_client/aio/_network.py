@@ -89,6 +89,8 @@ async def _wait_for(aw: typing.Awaitable[_T], timeout: float | None) -> _T:
         return await (asyncio.wait_for(aw, timeout) if timeout is not None else aw)
     inner = asyncio.ensure_future(aw)
     expired = False
+    cancelling = getattr(asyncio.current_task(), "cancelling", None)  # (3.11: the
+    before = cancelling() if cancelling is not None else 0  # caller's cancels so far)
 
     def expire() -> None:
         nonlocal expired
@@ -99,9 +101,7 @@ async def _wait_for(aw: typing.Awaitable[_T], timeout: float | None) -> _T:
     try:
         return await inner
     except asyncio.CancelledError:
-        task = asyncio.current_task()
-        cancelling = getattr(task, "cancelling", None)  # (3.11: the caller's own cancels)
-        if expired and not (cancelling is not None and cancelling()):
+        if expired and not (cancelling is not None and cancelling() > before):
             raise asyncio.TimeoutError from None
         raise
     finally:

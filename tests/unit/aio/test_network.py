@@ -1017,3 +1017,16 @@ async def test_the_wait_times_out_as_wait_for_does() -> None:
     assert never.cancelled()
     assert await network._wait_for(asyncio.sleep(0, "done"), 1) == "done"
     assert await network._wait_for(asyncio.sleep(0, "done"), None) == "done"
+
+
+@pytest.mark.anyio
+async def test_a_timeout_after_a_cancel_the_task_handled_is_still_a_timeout() -> None:
+    # (Python 3.11: the task's cancel count was read as "the caller was cancelled")
+    task = asyncio.current_task()
+    assert task is not None
+    with contextlib.suppress(asyncio.CancelledError):
+        task.cancel()
+        await asyncio.sleep(1)
+    never = asyncio.get_running_loop().create_future()
+    with pytest.raises(asyncio.TimeoutError):
+        await network._wait_for(never, 0.01)
