@@ -60,8 +60,8 @@ def config_path() -> Path:
 
 
 def _file(path: Path | str | None) -> Path:
-    """The config file ``path`` names (a string as a Path), else docker's own."""
-    return config_path() if path is None else Path(path)
+    """The config file ``path`` names (a string as a Path), else (None, "") docker's own."""
+    return Path(path) if path else config_path()
 
 
 def _normalise(key: str) -> str:

@@ -432,3 +432,13 @@ def test_a_config_file_may_be_named_by_a_string(tmp_path: Path) -> None:
     found = credentials_for("registry.example", config)  # type: ignore[arg-type]
     assert found is not None and (found.username, found.password) == ("u", "p")
     assert erase_credentials("registry.example", config) is True  # type: ignore[arg-type]
+
+
+def test_an_empty_path_means_docker_s_own_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    store_credentials("registry.example", "u", "p", "")  # type: ignore[arg-type]
+    found = credentials_for("registry.example", "")  # type: ignore[arg-type]
+    assert found is not None and found.username == "u"
+    assert (tmp_path / "config.json").is_file()
