@@ -9,7 +9,12 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .._flow import Flow, Gather, Offload
-from ..errors import LayoutError, RegistryResponseError
+from ..errors import (
+    LayoutError,
+    RegistryResponseError,
+    SchemaV1NotSupportedError,
+    UnknownSchemaError,
+)
 from ..layout import OCILayout
 from ..models import Descriptor, Image, RawManifest, manifest_media_type
 from ._light import distinct_largest_first
@@ -25,12 +30,14 @@ if TYPE_CHECKING:  # annotations only: progress events load with a callback
 
 @contextmanager
 def _of_the_layout(layout: OCILayout) -> Iterator[None]:
-    """The light parser's errors say the registry answered a malformed document: for a
-    file of the layout they are LayoutErrors naming it (nothing was sent yet)."""
+    """The light parser's errors say the registry answered a malformed document (or one
+    of a schema not read): for a file of the layout they are LayoutErrors naming it
+    (nothing was sent yet)."""
     try:
         yield
-    except RegistryResponseError as exc:
-        raise LayoutError(f"{layout.root}: {exc.message}") from None
+    except (RegistryResponseError, SchemaV1NotSupportedError, UnknownSchemaError) as exc:
+        what = exc.message.removeprefix("the registry sent ")
+        raise LayoutError(f"{layout.root}: {what}") from None
 
 
 def _local_manifest(layout: OCILayout, desc: dict[str, Any], limit: int) -> RawManifest:

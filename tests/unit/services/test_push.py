@@ -162,3 +162,24 @@ def test_a_layout_whose_json_is_malformed_is_a_layout_error_and_sends_nothing(
     with pytest.raises(LayoutError, match=rf"^{tmp_path / 'layout'}: .*JSON"):
         reg.repository("app").images.push(tmp_path / "layout", "1.0")
     assert [r.method for r in adapter.request_history if r.method != "HEAD"] == []
+
+
+@pytest.mark.parametrize(("document", "said"), [
+    (b'{"schemaVersion": 1, "name": "app", "tag": "1.0", "fsLayers": []}',
+     "a Docker schema1 manifest"),
+    (b'{"schemaVersion": 2, "mediaType": "application/x-weird"}', "application/x-weird"),
+])
+def test_a_layout_manifest_of_a_schema_not_read_is_a_layout_error(
+    tmp_path: Path, mocked_registry: Callable[..., Env], document: bytes, said: str,
+) -> None:
+    # it was "HOST/REPO: the registry sent a Docker schema1 manifest": the registry sent
+    # nothing, the layout's own file is the problem
+    reg, adapter = mocked_registry(retries=0)
+    lay = OCILayout(tmp_path / "layout")
+    lay.init()
+    lay.write_blob(sha256_digest(document), document)
+    lay.add_manifest({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                      "digest": sha256_digest(document), "size": len(document)}, "1.0")
+    with pytest.raises(LayoutError, match=rf"^{tmp_path / 'layout'}: .*{said}"):
+        reg.repository("app").images.push(tmp_path / "layout", "1.0")
+    assert adapter.request_history == []
