@@ -104,11 +104,11 @@ TOOL = "registry-client"
 
 def _run(repo: Repository, flow: Flow[Image]) -> Image:
     """Run a mutate flow with the blocking shell: its image; its error naming the
-    repository as the services' errors do (``services._base.in_repository``)."""
+    registry as the services' errors do (``services._base.in_repository``)."""
     try:
         return run(flow, BlockingShell(repo.requester))
     except RegistryError as exc:
-        in_repository(exc, repo.domain, repo.name)
+        in_repository(exc, repo.domain, None)  # (a base may be another repository's)
         raise
 
 

@@ -27,11 +27,11 @@ __all__ = ["append", "config", "flatten", "rebase"]
 
 async def _arun(repo: AsyncRepository, flow: Flow[Image]) -> Image:
     """Run a mutate flow with the asyncio shell; its error named as the blocking
-    module's (``services._base.in_repository``)."""
+    module's (``services._base.in_repository``: the registry)."""
     try:
         return await arun(flow, repo._shell)
     except RegistryError as exc:
-        in_repository(exc, repo.domain, repo.name)
+        in_repository(exc, repo.domain, None)  # (a base may be another repository's)
         raise
 
 

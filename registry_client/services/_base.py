@@ -23,8 +23,9 @@ from ._shell import BlockingShell
 T = TypeVar("T")
 
 
-def in_repository(exc: RegistryError, domain: str, repository: str) -> None:
-    """``exc``, its message naming ``domain/repository`` when it is about what the
+def in_repository(exc: RegistryError, domain: str, repository: str | None) -> None:
+    """``exc``, its message naming ``domain/repository`` (``domain``: the registry only,
+    when the document may be of another repository of it) when it is about what the
     registry sent and names neither a request nor the registry: what a service found
     wrong in a document (a schema1 manifest, one not JSON) says where, as the errors of
     a request do. Reworded in place. (An error about local files -- a layout, an
@@ -32,7 +33,8 @@ def in_repository(exc: RegistryError, domain: str, repository: str) -> None:
     about_answers = (RegistryResponseError, SchemaV1NotSupportedError, UnknownSchemaError)
     if (isinstance(exc, about_answers) and exc.url is None and exc.status_code is None
             and domain not in exc.message):
-        exc.with_context(f"{domain}/{repository}: {exc.message}")
+        where = domain if repository is None else f"{domain}/{repository}"
+        exc.with_context(f"{where}: {exc.message}")
 
 
 class Service:
