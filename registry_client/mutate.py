@@ -50,7 +50,7 @@ from . import _json, _tarfs, mediatypes
 from ._args import text_map, words
 from ._digest import compute_digest
 from ._flow import Endpoint, Flow, Gather, Offload, run
-from .errors import BaseMismatchError, LayerError, RegistryError
+from .errors import BaseMismatchError, LayerError, RegistryError, RegistryResponseError
 from .models import (
     IMAGE_CONFIG_TYPES,
     Descriptor,
@@ -230,8 +230,17 @@ is changed (and pushed)."""
 
 
 def _dumps(doc: Mapping[str, Any] | list[Any]) -> bytes:
-    """A JSON document as compact bytes, keys in the order they are (reproducible)."""
-    return _json.dumps(doc)
+    """A JSON document as compact bytes, keys in the order they are (reproducible).
+
+    Raises:
+        RegistryResponseError: the image's document holds a number JSON cannot (1e400,
+            read as infinite): it cannot be written back changed.
+    """
+    try:
+        return _json.dumps(doc)
+    except ValueError as exc:
+        raise RegistryResponseError(f"a document of the image cannot be written back "
+                                    f"changed: {exc}") from None
 
 
 def _layer_type(manifest_type: str) -> str:

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 import requests_mock
 
-from registry_client import InvalidReferenceError, LayerError, Registry, RegistryError, mutate
+from registry_client import (
+    InvalidReferenceError,
+    LayerError,
+    Registry,
+    RegistryError,
+    RegistryResponseError,
+    mutate,
+)
 from registry_client._tarfs import PreparedLayer
 from registry_client.models import Descriptor, RawManifest
 from registry_client.mutate import (
@@ -247,3 +254,9 @@ def test_an_error_about_the_registry_s_answer_says_where(tmp_path: Path) -> None
         # (the registry: a base named in another repository of it is read too)
         with pytest.raises(RegistryError, match=r"^registry.example: the registry sent"):
             mutate.config(reg.repository("app"), "old", tag="new", labels={"a": "b"})
+
+
+def test_a_document_that_cannot_be_written_back_is_a_registry_response_error() -> None:
+    # (1e400 reads as infinite: it was a bare ValueError naming nothing)
+    with pytest.raises(RegistryResponseError, match="cannot be written back changed"):
+        _dumps({"config": {"x": float("inf")}})
