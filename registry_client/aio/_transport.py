@@ -147,8 +147,8 @@ class _AsyncBody:
             async for block in self._resp.aiter_bytes():
                 yield block
             return
-        inflater = Inflater(codings, limit)
         try:
+            inflater = Inflater(codings, limit)
             async for raw in self._resp.aiter_raw():
                 for block in inflater.feed(raw):
                     yield block

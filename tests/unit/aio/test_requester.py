@@ -873,3 +873,21 @@ async def test_a_redirect_to_an_empty_location_is_the_final_answer_in_both_flavo
     assert type(errors[0]) is type(errors[1]) is RegistryResponseError
     assert str(errors[0]) == str(errors[1])
     assert seen_async == 1 and len(requests_seen) == 2
+
+
+@pytest.mark.anyio
+async def test_a_body_of_more_codings_than_read_is_the_same_error_in_both_flavours() -> None:
+    body = gzip.compress(gzip.compress(gzip.compress(b'{"tags": []}')))
+
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(0.5)
+        with contextlib.suppress(OSError):
+            while conn.recv(65536):
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Encoding: gzip, gzip, gzip\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    with tcp_server(handle) as port:
+        failed, caught, _ = await _both_flavours_fail(port, protocol="http", retries=0)
+    assert type(failed) is type(caught)  # (asyncio raised a bare InflateError)
+    assert str(failed) == str(caught)
