@@ -140,6 +140,9 @@ class FailureTypes(NamedTuple):
     malformed: Match = lambda e: False
     """An answer that is not valid HTTP: no status line, conflicting lengths, a head
     over the client's limits (the server answers so every time: not retried)."""
+    undecodable: Match = lambda e: False
+    """A body that does not decode as its Content-Encoding says (a client failure, said
+    in the decoder's words: the same in both flavours, whose inflater is shared)."""
 
 
 REQUESTS_FAILURES = FailureTypes(
@@ -155,6 +158,7 @@ REQUESTS_FAILURES = FailureTypes(
     connect=of(urllib3.exceptions.NewConnectionError),
     client=lambda e: isinstance(e, requests.RequestException)
     and not isinstance(e, requests.ConnectionError | requests.Timeout),
+    undecodable=of(requests.exceptions.ContentDecodingError),
     # http.client's own: a BadStatusLine that is not a hang-up (RemoteDisconnected is
     # one), a head line over 64 KiB, "got more than 100 headers"; conflicting
     # Content-Length values (urllib3's and requests' InvalidHeader)
@@ -223,6 +227,9 @@ def connection_failure(
     why = os.strerror(os_error.errno).lower() if os_error and os_error.errno else ""
     if has(types.connect):
         return "connect", "could not connect" + (f" ({why})" if why else "")
+    undecodable = next((e for e in chain if types.undecodable(e)), None)
+    if undecodable is not None:
+        return "client", f"the body does not decode ({printable(str(undecodable))[:120]})"
     if has(types.client):
         return "client", why or type(exc).__name__
     return "other", why or type(exc).__name__

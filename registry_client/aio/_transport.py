@@ -64,6 +64,7 @@ HTTPX_FAILURES = FailureTypes(
     broken=of(httpx.RemoteProtocolError, httpx.ReadError),
     connect=of(httpx.ConnectError),
     client=lambda e: isinstance(e, httpx.HTTPError) and not isinstance(e, httpx.TransportError),
+    undecodable=of(httpx.DecodingError),
     # h11's refusals of the answer itself ("illegal status line: ...", "conflicting
     # Content-Length headers"), not its words for a connection that ended early
     malformed=lambda e: isinstance(e, httpx.RemoteProtocolError)
