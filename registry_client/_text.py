@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["json_safe", "printable", "printable_lines"]
+__all__ = ["is_utf8", "json_safe", "printable", "printable_lines"]
 
 _NAMED = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
 # C0 (incl. ESC, BEL, CR, LF, TAB), DEL and C1 (0x80-0x9f, 8-bit CSI/OSC among them).
@@ -102,3 +102,14 @@ def json_safe(document: str) -> str:
     """
     document = document.translate(_JSON_TABLE)
     return document if document.isascii() else _NON_ASCII.sub(_json_escape, document)
+
+
+def is_utf8(value: str) -> bool:
+    """Whether ``value`` is text UTF-8 can encode: not bytes Python keeps as lone
+    surrogates (``surrogateescape``, a JSON ``"\\ud800"``), which no JSON document,
+    query or header can carry."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -63,6 +63,7 @@ from ._json import loads
 from ._redact import REDACTED, redact_url
 from ._response import Response, auth_scheme_sent
 from ._retry import TOKEN_POLICY
+from ._text import is_utf8
 from .errors import (
     AuthenticationError,
     AuthorizationError,
@@ -113,15 +114,6 @@ class _Token(NamedTuple):
 
 def _scope_key(scopes: Iterable[str]) -> str:
     return " ".join(sorted(set(s for s in scopes if s)))
-
-
-def _is_text(value: str) -> bool:
-    """Whether ``value`` is text UTF-8 can encode (not bytes kept by surrogateescape)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class TokenAuthenticator:
@@ -397,7 +389,7 @@ class TokenAuthenticator:
         params.extend(("scope", s) for s in scopes)
         if use_creds and self.username is not None and self._password is not None:
             headers["Authorization"] = basic_header(self.username, self._password)
-            if _is_text(self.username):
+            if is_utf8(self.username):
                 # (bytes that are no UTF-8, from a docker config, go in the Basic header
                 # only: a query holds text; ``account`` is optional)
                 params.append(("account", self.username))

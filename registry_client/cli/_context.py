@@ -27,7 +27,7 @@ from registry_client import (
     models,
     parse_image_name,
 )
-from registry_client._text import json_safe, printable
+from registry_client._text import is_utf8, json_safe, printable
 from registry_client.auth import NO_CREDENTIALS_HINT
 from registry_client.reference._grammar import port_out_of_range
 from registry_client.requester import HTTPS_PORT_HINT, TIMEOUT_HINT, TLS_HINT
@@ -153,10 +153,8 @@ def utf8_text(value: str, flag: str) -> str:
     """``value`` (a flag's, or read from stdin) if it is UTF-8 text; UsageError naming
     ``flag`` if it held bytes that are not (Python keeps them as lone surrogates, which
     no JSON document or HTTP header can carry)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UsageError(f"{flag}: not valid UTF-8 text") from None
+    if not is_utf8(value):
+        raise UsageError(f"{flag}: not valid UTF-8 text")
     return value
 
 
