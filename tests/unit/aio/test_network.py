@@ -18,12 +18,17 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpcore
 import httpcore._async.connection_pool
 import httpx
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # (tests/: _sockets)
+
+from _sockets import read_head
 
 from registry_client._flow import Call, Drain, Flow
 from registry_client._request import Relay, Request
@@ -41,14 +46,6 @@ MiB = 1 << 20
 Script = Callable[[socket.socket], None]
 
 
-def _read_request(conn: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        part = conn.recv(65536)
-        if not part:
-            break
-        data += part
-    return data
 
 
 def _answer(*pieces: bytes, pause: float = 0.0, requests: int = 1) -> Script:
@@ -56,7 +53,7 @@ def _answer(*pieces: bytes, pause: float = 0.0, requests: int = 1) -> Script:
     by one (``pause`` seconds apart), then hang up."""
     def handle(conn: socket.socket) -> None:
         for _ in range(requests):
-            _read_request(conn)
+            read_head(conn)
             for piece in pieces:
                 conn.sendall(piece)
                 if pause:
@@ -199,9 +196,9 @@ async def test_bytes_past_an_answer_s_length_are_never_the_next_request_s_answer
     (another manifest, served as the one asked for) or failed on it. Plain httpx does
     the same; urllib3 drops such a connection, and so does the pool now."""
     def handle(conn: socket.socket) -> None:
-        _read_request(conn)
+        read_head(conn)
         conn.sendall(_head(2) + b"{}" + extra)  # one write: all of it arrives at once
-        _read_request(conn)
+        read_head(conn)
         conn.sendall(_head(2) + b"{}")
 
     sender = sender_for(server(handle))
@@ -642,7 +639,7 @@ def _receive(bodies: list[bytes], requests: int = 1, status: bytes = b"201 Creat
     ``bodies`` (unless not ``read_body``: answer after the head, then hang up)."""
     def handle(conn: socket.socket) -> None:
         for _ in range(requests):
-            data = _read_request(conn)
+            data = read_head(conn)
             head, _, body = data.partition(b"\r\n\r\n")
             length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
                               if line.lower().startswith(b"content-length:")))
@@ -683,7 +680,7 @@ def thread_path(request: Any, monkeypatch: pytest.MonkeyPatch) -> bool:
 
 def _stall(conn: socket.socket) -> None:
     """Read a request's head, then nothing for 2 s: the socket's buffers fill."""
-    _read_request(conn)
+    read_head(conn)
     time.sleep(2.0)
 
 
@@ -858,7 +855,7 @@ async def test_a_file_that_fails_mid_body_raises_its_own_error(
     """The file's OSError, not a write error of the connection (which httpcore would
     swallow to wait for an answer the server never sends: a timeout in the end)."""
     def reads(conn: socket.socket) -> None:
-        _read_request(conn)
+        read_head(conn)
         while conn.recv(MiB):
             pass
 
@@ -919,7 +916,7 @@ async def test_a_connection_a_closed_pool_makes_is_closed_once_free(
     hung_up: list[bool] = []
 
     def handle(conn: socket.socket) -> None:
-        _read_request(conn)
+        read_head(conn)
         conn.sendall(_head(2) + b"{}")
         conn.settimeout(5)
         hung_up.append(conn.recv(1) == b"")  # the client closes it, once it is free
@@ -948,7 +945,7 @@ async def test_a_request_running_when_its_pool_closes_ends_then_its_connection_c
     hung_up: list[bool] = []
 
     def handle(conn: socket.socket) -> None:
-        _read_request(conn)
+        read_head(conn)
         time.sleep(0.3)  # the pool is closed meanwhile
         conn.sendall(_head(2) + b"{}")
         conn.settimeout(5)
@@ -977,7 +974,7 @@ async def test_a_pool_closed_for_good_closes_its_busy_connections_too(
     hung_up: list[bool] = []
 
     def handle(conn: socket.socket) -> None:
-        _read_request(conn)
+        read_head(conn)
         conn.sendall(_head(1000) + b"x" * 10)  # the rest never comes
         conn.settimeout(5)
         hung_up.append(conn.recv(1) == b"")

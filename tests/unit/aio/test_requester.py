@@ -21,6 +21,10 @@ import requests
 import requests.adapters
 import requests_mock
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # (tests/: _sockets)
+
+from _sockets import read_head
+
 from registry_client import NullAuthenticator
 from registry_client._flow import back_off
 from registry_client._request import Relay, Request
@@ -293,12 +297,9 @@ async def test_a_registry_asking_for_a_client_certificate_reads_the_same_in_both
 
 def _connect_proxy(conn: socket.socket) -> None:
     """An HTTP proxy's CONNECT: the tunnel, then the bytes both ways until one side ends."""
-    head = b""
-    while b"\r\n\r\n" not in head:
-        more = conn.recv(65536)
-        if not more:
-            return
-        head += more
+    head = read_head(conn)
+    if b"\r\n\r\n" not in head:
+        return
     host, _, port = head.split(b" ", 2)[1].decode().rpartition(":")
     with socket.create_connection((host.strip("[]"), int(port)), timeout=5) as upstream:
         conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
