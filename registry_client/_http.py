@@ -480,14 +480,17 @@ class CappedBody:
             )
         return b"".join(self._chunks)
 
-    def broken(self, kind: str, words: str) -> RegistryUnavailableError:
-        """The error of a read that failed (``kind``, ``words``: :func:`connection_failure`)."""
+    def broken(self, kind: str, words: str) -> RegistryError:
+        """The error of a read that failed (``kind``, ``words``: :func:`connection_failure`):
+        RegistryUnavailableError when the connection failed (a retry may read it), a
+        RegistryResponseError when the HTTP client refused the body (``client``: one that
+        does not decode, which the registry sends every time)."""
         url = redact_url(self._resp.url)
+        said = f"reading the response from {url} failed: {words}"
+        if kind == "client":
+            return RegistryResponseError(said, status_code=self._resp.status_code, url=url)
         return RegistryUnavailableError(
-            f"reading the response from {url} failed: {words}"
-            + (f" ({TIMEOUT_HINT})" if kind == "read-timeout" else ""),
-            url=url,
-        )
+            said + (f" ({TIMEOUT_HINT})" if kind == "read-timeout" else ""), url=url)
 
 
 def read_capped(resp: Answer, limit: int = DEFAULT_BODY_LIMIT) -> bytes:
