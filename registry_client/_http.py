@@ -19,7 +19,7 @@ import requests
 import urllib3.exceptions
 
 from ._challenge import ChallengeParseError, parse_challenges
-from ._inflate import InflateError, Inflater, codings_to_undo
+from ._inflate import InflateError, InflateLimit, Inflater, codings_to_undo
 from ._json import loads
 from ._redact import Redactor, redact_url
 from ._response import Answer, Response
@@ -451,13 +451,10 @@ class CappedBody:
         Raises:
             RegistryResponseError: the body is now over the limit or its Content-Length.
         """
-        resp, limit, exact = self._resp, self._limit, self._exact
+        resp, exact = self._resp, self._exact
         self._total += len(chunk)
-        if self._total > limit:
-            raise RegistryResponseError(
-                f"response body exceeds the {limit}-byte limit",
-                status_code=resp.status_code, url=redact_url(resp.url),
-            )
+        if self._total > self._limit:
+            raise self.over_limit()
         if exact is not None and self._total > exact:
             raise RegistryResponseError(
                 f"response body is longer than its Content-Length of {exact} bytes",
@@ -479,6 +476,14 @@ class CappedBody:
                 status_code=self._resp.status_code, url=redact_url(self._resp.url),
             )
         return b"".join(self._chunks)
+
+    def over_limit(self) -> RegistryResponseError:
+        """The error of a body over the limit (also one whose Content-Encoding stage took
+        in more than a body under it could be encoded as: ``_inflate.InflateLimit``)."""
+        return RegistryResponseError(
+            f"response body exceeds the {self._limit}-byte limit",
+            status_code=self._resp.status_code, url=redact_url(self._resp.url),
+        )
 
     def broken(self, kind: str, words: str) -> RegistryError:
         """The error of a read that failed (``kind``, ``words``: :func:`connection_failure`):
@@ -508,6 +513,8 @@ def read_capped(resp: Answer, limit: int = DEFAULT_BODY_LIMIT) -> bytes:
         for chunk in body_blocks(resp, 256 * 1024, limit):
             capped.add(chunk)
         return capped.result()
+    except InflateLimit:
+        raise capped.over_limit() from None
     except requests.RequestException as exc:
         # requests reports a read timeout while streaming as a ConnectionError
         raise capped.broken(*connection_failure(exc)) from failure_cause(exc)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 
-__all__ = ["STEP", "InflateError", "Inflater", "codings_to_undo"]
+__all__ = ["STEP", "InflateError", "InflateLimit", "Inflater", "codings_to_undo"]
 
 STEP = 1 << 20
 """The most bytes one step of inflating hands out."""
@@ -26,8 +26,14 @@ _MAX_CODINGS = 2
 
 
 class InflateError(ValueError):
-    """The body does not inflate as its ``Content-Encoding`` says, or would inflate
-    past what a capped read takes."""
+    """The body does not inflate as its ``Content-Encoding`` says: not gzip or deflate,
+    or of more codings than are undone."""
+
+
+class InflateLimit(ValueError):
+    """A stage took in more than a body under the reader's cap could be encoded as: the
+    body is over the cap, as one sent plain would be (not an :class:`InflateError`, so
+    that a reader says so, in its own words)."""
 
 
 def codings_to_undo(header: str | None) -> list[str] | None:
@@ -61,7 +67,7 @@ class _Stage:
         if self._budget is not None:
             self._budget -= len(data)
             if self._budget < 0:
-                raise InflateError("the body inflates past the size the read takes")
+                raise InflateLimit("the body inflates past the size the read takes")
         while data:
             if self._d.eof:  # what follows the end: gzip's next member (deflate: dropped)
                 if not self._gzip:
@@ -106,8 +112,8 @@ class Inflater:
             takes in at most what a body that long could be encoded as. None: no limit.
 
     Raises (from :meth:`feed` and :meth:`flush`):
-        InflateError: the body does not inflate, has more than two codings, or would
-            inflate past ``limit``.
+        InflateError: the body does not inflate, or has more than two codings.
+        InflateLimit: the body would inflate past ``limit``.
     """
 
     def __init__(self, codings: list[str], limit: int | None = None) -> None:

@@ -42,6 +42,7 @@ from .._exchange import (
     unusable_url,
 )
 from .._http import DEFAULT_BODY_LIMIT, CappedBody, UnwantedBody, through_proxy
+from .._inflate import InflateLimit
 from .._request import Body, Relay, Request
 from .._response import Response
 from .._transport import Transport, prepared_bodyless, tls_reason
@@ -153,6 +154,8 @@ async def _read_capped(answer: AsyncAnswer, cap: int) -> bytes:
             capped.add(chunk)
         answer.read = capped.result()
         return answer.read
+    except InflateLimit:
+        raise capped.over_limit() from None
     except httpx.HTTPError as exc:
         raise capped.broken(*failure(exc)) from failure_cause(exc)
     finally:

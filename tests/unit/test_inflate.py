@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from registry_client._inflate import STEP, InflateError, Inflater, codings_to_undo
+from registry_client._inflate import STEP, InflateError, InflateLimit, Inflater, codings_to_undo
 
 
 def undo(header: str, data: bytes, limit: int | None = None, block: int = 1000) -> bytes:
@@ -60,7 +60,7 @@ def test_a_body_a_stage_takes_more_of_than_the_limit_allows_is_refused(header: s
     codings = codings_to_undo(header)
     assert codings is not None
     inflater = Inflater(codings, limit=1 << 20)
-    with pytest.raises(InflateError, match="past the size"):
+    with pytest.raises(InflateLimit, match="past the size"):
         for _ in inflater.feed(body):
             pass
     assert undo(header, body) == b""  # (without a limit: read to its end)
