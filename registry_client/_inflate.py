@@ -27,7 +27,7 @@ _MAX_CODINGS = 2
 
 class InflateError(ValueError):
     """The body does not inflate as its ``Content-Encoding`` says: not gzip or deflate,
-    or of more codings than are undone."""
+    cut before its stream ends, or of more codings than are undone."""
 
 
 class InflateLimit(ValueError):
@@ -57,6 +57,8 @@ class _Stage:
         self._first = True  # (deflate: until the first output, zlib-wrapped or raw is open)
         self._taken = b""  # what deflate took in before its first output
         self._later_member = False
+        self._fed = self._out = False  # (the present member/stream took in / gave out)
+        self._garbage = False  # after the last gzip member: bytes of none, dropped
         self._budget = budget
         self._d = self._new()
 
@@ -68,15 +70,17 @@ class _Stage:
             self._budget -= len(data)
             if self._budget < 0:
                 raise InflateLimit("the body inflates past the size the read takes")
-        while data:
+        while data and not self._garbage:
             if self._d.eof:  # what follows the end: gzip's next member (deflate: dropped)
                 if not self._gzip:
                     return
-                self._d, self._later_member = self._new(), True
+                self._d, self._later_member, self._out = self._new(), True, False
+            self._fed = True
             try:
                 out = self._d.decompress(data, STEP)
             except zlib.error as exc:
-                if self._later_member:  # trailing garbage: dropped, as urllib3 drops it
+                if self._later_member and not self._out:
+                    self._garbage = True  # trailing garbage: dropped, as urllib3 drops it
                     return
                 if self._gzip or not self._first:
                     raise InflateError(f"the {'gzip' if self._gzip else 'deflate'} body "
@@ -94,13 +98,23 @@ class _Stage:
                 self._first, self._taken = False, b""
             data = self._d.unconsumed_tail or self._d.unused_data
             if out:
+                self._out = True
                 yield out
 
     def flush(self) -> bytes:
+        if self._garbage:
+            return b""
         try:
-            return self._d.flush()
+            tail = self._d.flush()
         except zlib.error as exc:
             raise InflateError(f"the body does not inflate ({exc})") from None
+        # A stream cut short inflates to its first part, which urllib3 and httpx hand
+        # out as the body; bytes after the last gzip member that begin no member (gave
+        # nothing) are trailing garbage, dropped.
+        if self._fed and not self._d.eof and (self._out or tail or not self._later_member):
+            raise InflateError(f"the {'gzip' if self._gzip else 'deflate'} body ends "
+                               "before its stream does")
+        return tail
 
 
 class Inflater:
@@ -112,7 +126,8 @@ class Inflater:
             takes in at most what a body that long could be encoded as. None: no limit.
 
     Raises (from :meth:`feed` and :meth:`flush`):
-        InflateError: the body does not inflate, or has more than two codings.
+        InflateError: the body does not inflate, is cut short, or has more than two
+            codings.
         InflateLimit: the body would inflate past ``limit``.
     """
 

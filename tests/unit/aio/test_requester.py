@@ -898,9 +898,13 @@ def _serving(body: bytes, encoding: str, seen: list[int],
 @pytest.mark.parametrize(("encoding", "body", "chunked", "said"), [
     ("gzip, gzip, gzip", gzip.compress(gzip.compress(gzip.compress(b'{"tags": []}'))), False,
      "the body does not decode (a body of 3 content codings is refused)"),
+    ("gzip", gzip.compress(b'{"tags": []}' * 100)[:-6], False,
+     "the body does not decode (the gzip body ends before its stream does)"),
+    ("gzip", gzip.compress(b'{"tags": []}' * 100)[:-6], True,
+     "the body does not decode (the gzip body ends before its stream does)"),
     ("gzip", gzip.compress(b"") * 250_000 + gzip.compress(b'{"tags": []}'), True,
      "response body exceeds the 4194304-byte limit"),
-], ids=["3-codings", "over-the-cap-compressed"])
+], ids=["3-codings", "cut-stream", "cut-stream-chunked", "over-the-cap-compressed"])
 async def test_a_body_that_does_not_decode_is_the_same_error_once_in_both_flavours(
     encoding: str, body: bytes, chunked: bool, said: str,
 ) -> None:
