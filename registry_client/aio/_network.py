@@ -87,10 +87,12 @@ async def _wait_for(aw: typing.Awaitable[_T], timeout: float | None) -> _T:
     """
     if sys.version_info >= (3, 12) or timeout is None:
         return await (asyncio.wait_for(aw, timeout) if timeout is not None else aw)
+    cancelling = getattr(asyncio.current_task(), "cancelling", None)
+    if cancelling is None:
+        return await _wait_for_uncounted(aw, timeout)
     inner = asyncio.ensure_future(aw)
     expired = False
-    cancelling = getattr(asyncio.current_task(), "cancelling", None)  # (3.11: the
-    before = cancelling() if cancelling is not None else 0  # caller's cancels so far)
+    before = cancelling()  # (the caller's cancels so far)
 
     def expire() -> None:
         nonlocal expired
@@ -101,11 +103,59 @@ async def _wait_for(aw: typing.Awaitable[_T], timeout: float | None) -> _T:
     try:
         return await inner
     except asyncio.CancelledError:
-        if expired and not (cancelling is not None and cancelling() > before):
+        if expired and not cancelling() > before:
             raise asyncio.TimeoutError from None
         raise
     finally:
         timer.cancel()
+
+
+async def _wait_for_uncounted(aw: typing.Awaitable[_T], timeout: float) -> _T:
+    """:func:`_wait_for` where tasks do not count their cancels (Python 3.10).
+
+    The timer cancelling what is awaited and a cancel of the caller in the same loop
+    turn both reach the caller as that thing's CancelledError: the caller waits on a
+    future of its own instead, which the end of the awaited thing or the timer settles,
+    and which only the caller's cancel can cancel.
+    """
+    loop = asyncio.get_running_loop()
+    inner = asyncio.ensure_future(aw)
+    woken: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        _settle(woken)
+
+    timer = loop.call_later(max(timeout, 0.0), wake)
+    inner.add_done_callback(wake)
+    try:
+        await woken
+    except asyncio.CancelledError:  # the caller's: it goes on, whatever inner did
+        await _cancelled(inner)
+        raise
+    finally:
+        timer.cancel()
+        inner.remove_done_callback(wake)
+    if not inner.done():  # the time is up
+        await _cancelled(inner)
+        if inner.cancelled():
+            raise asyncio.TimeoutError
+    return inner.result()
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _cancelled(fut: asyncio.Future[typing.Any]) -> None:
+    """Cancel ``fut`` and wait until it has ended (its error, if it ended so, taken)."""
+    if not fut.done():
+        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(lambda _: _settle(ended))
+        fut.cancel()
+        await ended
+    if not fut.cancelled():
+        fut.exception()  # (not logged as never retrieved: the cancel is what goes on)
 
 class _Reader(asyncio.BufferedProtocol):
     """Receives a connection's bytes straight into a buffer of up to ``size`` bytes (a

@@ -992,13 +992,21 @@ async def test_a_pool_closed_for_good_closes_its_busy_connections_too(
     del kept
 
 
+WaitFor = Callable[[Any, float], Any]
+WAITS = pytest.mark.parametrize("wait_for", [
+    network._wait_for,
+    network._wait_for_uncounted,  # (Python 3.10's, which runs anywhere)
+], ids=["wait_for", "uncounted"])
+
+
 @pytest.mark.anyio
-async def test_a_cancel_in_the_turn_the_wait_ends_is_never_dropped() -> None:
+@WAITS
+async def test_a_cancel_in_the_turn_the_wait_ends_is_never_dropped(wait_for: WaitFor) -> None:
     """asyncio.wait_for before 3.12 returned the result and dropped a cancel that came
     in the same loop turn (gh-86296): asyncio.timeout() or task.cancel() around a
     download went unheeded (7 in 150 timeouts, measured) while its bytes kept coming."""
     arrived = asyncio.get_running_loop().create_future()
-    waiting = asyncio.ensure_future(network._wait_for(arrived, 10))
+    waiting = asyncio.ensure_future(wait_for(arrived, 10))
     await asyncio.sleep(0)
     arrived.set_result(b"data")
     waiting.cancel()  # (the same turn)
@@ -1007,17 +1015,67 @@ async def test_a_cancel_in_the_turn_the_wait_ends_is_never_dropped() -> None:
 
 
 @pytest.mark.anyio
-async def test_the_wait_times_out_as_wait_for_does() -> None:
-    never = asyncio.get_running_loop().create_future()
-    with pytest.raises(asyncio.TimeoutError):
-        await network._wait_for(never, 0.01)
-    assert never.cancelled()
-    assert await network._wait_for(asyncio.sleep(0, "done"), 1) == "done"
-    assert await network._wait_for(asyncio.sleep(0, "done"), None) == "done"
+@WAITS
+async def test_a_cancel_in_the_turn_the_wait_times_out_is_never_dropped(
+    monkeypatch: pytest.MonkeyPatch, wait_for: WaitFor,
+) -> None:
+    """The timer fires and the caller is cancelled in the same loop turn: the cancel
+    goes on (Python 3.10, which has no ``Task.cancelling``, took it for the timeout, and
+    the library for a read timeout, to retry)."""
+    loop = asyncio.get_running_loop()
+    timers: list[Callable[[], object]] = []
+    real_at = loop.call_at
+
+    def at(when: float, fn: Callable[..., object], *args: Any, **kw: Any) -> Any:
+        # (every timer: call_later sets one with call_at, as 3.12's asyncio.timeout does)
+        timers.append(lambda: fn(*args))
+        return real_at(when + 3600, fn, *args, **kw)
+
+    monkeypatch.setattr(loop, "call_at", at)
+    never = loop.create_future()
+    waiting = asyncio.ensure_future(wait_for(never, 10))
+    await asyncio.sleep(0)
+    assert len(timers) == 1
+    timers[0]()  # the timeout...
+    waiting.cancel()  # ... and the caller's cancel, before the waiting task runs again
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
 
 
 @pytest.mark.anyio
-async def test_a_timeout_after_a_cancel_the_task_handled_is_still_a_timeout() -> None:
+@WAITS
+async def test_a_cancelled_wait_cancels_what_it_waits_for(wait_for: WaitFor) -> None:
+    never = asyncio.get_running_loop().create_future()
+    waiting = asyncio.ensure_future(wait_for(never, 10))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert never.cancelled()
+
+
+@pytest.mark.anyio
+@WAITS
+async def test_the_wait_times_out_as_wait_for_does(wait_for: WaitFor) -> None:
+    never = asyncio.get_running_loop().create_future()
+    with pytest.raises(asyncio.TimeoutError):
+        await wait_for(never, 0.01)
+    assert never.cancelled()
+    assert await wait_for(asyncio.sleep(0, "done"), 1) == "done"
+    assert await network._wait_for(asyncio.sleep(0, "done"), None) == "done"
+
+    async def failing() -> None:
+        raise OSError("reset")
+
+    with pytest.raises(OSError, match="reset"):
+        await wait_for(failing(), 1)
+
+
+@pytest.mark.anyio
+@WAITS
+async def test_a_timeout_after_a_cancel_the_task_handled_is_still_a_timeout(
+    wait_for: WaitFor,
+) -> None:
     # (Python 3.11: the task's cancel count was read as "the caller was cancelled")
     task = asyncio.current_task()
     assert task is not None
@@ -1026,4 +1084,4 @@ async def test_a_timeout_after_a_cancel_the_task_handled_is_still_a_timeout() ->
         await asyncio.sleep(1)
     never = asyncio.get_running_loop().create_future()
     with pytest.raises(asyncio.TimeoutError):
-        await network._wait_for(never, 0.01)
+        await wait_for(never, 0.01)
