@@ -87,13 +87,20 @@ class Uploader:
     def _where(self) -> str:
         return f"{self.sessions.domain}/{self.sessions.repository}"
 
+    @property
+    def _session_url(self) -> str | None:
+        """The session's URL, said in its errors: they are about the target registry's
+        answers, which a copy's source must not be named for (``services._base``)."""
+        return redact_url(self.location) if self.location else None
+
     def _set_location(self, resp: Any) -> None:
         # A Location sent twice (a proxy repeating it) reaches us joined, "loc, loc": the
         # first is the session, as Go's Header.Get reads it (no URL holds ", ").
         location = (resp.headers.get("Location") or "").split(", ", 1)[0].strip()
         if not location:
             raise RegistryResponseError(
-                f"upload to {self._where}: the registry sent no Location for the session")
+                f"upload to {self._where}: the registry sent no Location for the session",
+                url=redact_url(resp.url or "") or None)
         # relative to the URL of the request it answers (RFC 7231), not to /v2/
         self.location = self.requester.resolve(location, resp.url or None)
 
@@ -167,7 +174,8 @@ class Uploader:
             # a 302 or 303 turned the PUT into a GET, which any session answers 204
             raise RegistryResponseError(
                 f"upload to {self._where}: the registry redirected the final PUT (to "
-                f"{redact_url(resp.url)[:120]}) and does not hold {digest}")
+                f"{redact_url(resp.url)[:120]}) and does not hold {digest}",
+                url=self._session_url)
         remote = (resp.headers.get("Docker-Content-Digest") or "").strip()
         # A registry names what it stored by its canonical digest (sha256) whatever the
         # algorithm of the one sent (sha512...): only digests of one algorithm compare.
@@ -378,7 +386,8 @@ class Uploader:
             if offset < start:
                 raise RegistryResponseError(f"upload to {self._where}: the source is "
                                             "shorter than the "
-                                            "offset the registry reports")
+                                            "offset the registry reports",
+                                            url=self._session_url)
             self.advance(offset, count=False)
         # A source of known size (a file: its size when the upload began, which its
         # digest is of) is read to that size, not on to the end of a file that grows.
@@ -450,7 +459,7 @@ class Uploader:
                     raise RegistryResponseError(
                         f"upload to {self._where}: the registry reports offset {reported}, "
                         "outside the chunk "
-                        f"{offset}-{offset + length}"
+                        f"{offset}-{offset + length}", url=self._session_url,
                     ) from None
                 self._session_lost = False
                 self._resumed = True  # a 404 from now on: the session was dropped after all
@@ -473,7 +482,8 @@ class Uploader:
                 if not kept <= held <= offset + length:
                     raise RegistryResponseError(
                         f"upload to {self._where}: the registry reports offset {held}, "
-                        f"outside the chunk {offset}-{offset + length}")
+                        f"outside the chunk {offset}-{offset + length}",
+                        url=self._session_url)
                 log.debug("upload: the registry kept the chunk up to byte %d of %d",
                           held, offset + length)
                 if isinstance(body, CountingBody):  # counted while streaming

@@ -1,10 +1,17 @@
-"""The blob upload's state file (``services._upload``)."""
+"""Blob uploads (``services._upload``): the state file, and what their errors name."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+import requests_mock
+
+from registry_client import Registry
+from registry_client.errors import RegistryResponseError
 from registry_client.services._upload import _write_state, check_state_path
 
 
@@ -30,3 +37,36 @@ def test_a_state_file_is_replaced_whole(tmp_path: Path) -> None:
     _write_state(state, {"b": 2})
     assert json.loads(state.read_text()) == {"b": 2}
     assert [p.name for p in tmp_path.iterdir()] == ["up.state"]
+
+
+def test_an_upload_error_in_a_copy_names_the_target_not_the_source(
+    mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]],
+) -> None:
+    """It said "registry.example/app: upload to mirror.example/copy: ...": the source's
+    name put in front blamed the source for the target's answer."""
+    src, adapter = mocked_registry(retries=0)
+    dst = Registry("mirror.example", session=src.requester.session, retries=0, backoff=0.0)
+    blobs = {b"{}": "config", b"layer": "layer"}
+    digests = {data: f"sha256:{hashlib.sha256(data).hexdigest()}" for data in blobs}
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": digests[b"{}"], "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": digests[b"layer"], "size": 5}]}).encode()
+    adapter.register_uri("GET", "https://registry.example/v2/app/manifests/1.0",
+                         content=manifest,
+                         headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    for data, digest in digests.items():
+        adapter.register_uri("GET", f"https://registry.example/v2/app/blobs/{digest}",
+                             content=data)
+        adapter.register_uri("HEAD", f"https://mirror.example/v2/copy/blobs/{digest}",
+                             status_code=404)
+    adapter.register_uri("HEAD", "https://mirror.example/v2/copy/manifests/1.0",
+                         status_code=404)
+    adapter.register_uri("POST", "https://mirror.example/v2/copy/blobs/uploads/",
+                         status_code=202)  # (no Location)
+    with pytest.raises(RegistryResponseError) as caught:
+        src.repository("app").images.copy("1.0", dst.repository("copy"))
+    assert str(caught.value).startswith(
+        "upload to mirror.example/copy: the registry sent no Location"), str(caught.value)
