@@ -13,6 +13,7 @@ from registry_client import (
     Registry,
     docker_config,
 )
+from registry_client._text import json_safe
 from registry_client.reference import canonical_domain
 
 from ._context import (
@@ -221,5 +222,8 @@ def run_get(ctx: Context) -> int:
         doc = {"Username": "<token>", "Secret": found.identity_token}
     else:
         doc = {"Username": found.username or "", "Secret": found.password or ""}
-    ctx.stdout.write(json.dumps(doc, separators=(",", ":"), ensure_ascii=False) + "\n")
+    # (a login another tool stored as bytes that are not UTF-8 holds lone surrogates:
+    # written as their escapes, which read back as the same string)
+    ctx.stdout.write(json_safe(json.dumps(doc, separators=(",", ":"), ensure_ascii=False))
+                     + "\n")
     return 0

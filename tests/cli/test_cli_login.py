@@ -261,3 +261,18 @@ def test_auth_get_json_keeps_stdout_json_when_nothing_is_stored(
     assert b"credentials not found" in got.stderr and b"nowhere.example" in got.stderr
     plain = cli("auth", "get", "nowhere.example")  # the helper protocol's words, on stdout
     assert (plain.returncode, plain.stdout) == (1, b"credentials not found in native keychain\n")
+
+
+def test_get_of_a_login_that_is_not_utf8_writes_json_that_is(
+    cli: CliRunner, docker_config_dir: Path,
+) -> None:
+    """A docker config entry of Latin-1 bytes (another tool wrote it) is read, bytes kept
+    as surrogates: ``auth get`` wrote those bytes raw, which no JSON reader takes."""
+    auth = base64.b64encode(b"j\xe9r\xf4me:p\xe4ss").decode()
+    (docker_config_dir / "config.json").write_text(
+        json.dumps({"auths": {"127.0.0.1:5999": {"auth": auth}}}))
+    got = cli("auth", "get", "127.0.0.1:5999")
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout.decode("utf-8")) == {  # (the bytes, read back exactly)
+        "Username": b"j\xe9r\xf4me".decode("utf-8", "surrogateescape"),
+        "Secret": b"p\xe4ss".decode("utf-8", "surrogateescape")}
