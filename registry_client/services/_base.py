@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
@@ -21,6 +23,20 @@ from ..requester import Requester
 from ._shell import BlockingShell
 
 T = TypeVar("T")
+
+
+def check_path(path: str | os.PathLike[str], what: str) -> None:
+    """Refuse an empty ``path`` (``what``: the argument, in the user's words).
+
+    ``Path("")`` is the current directory, but an empty path is an unset variable
+    (``"$OUT"``), never a wish to write into (or push from) the current directory:
+    ``open("")``, ``cp`` and crane refuse it too.
+
+    Raises:
+        FileNotFoundError: ``path`` is empty (ENOENT, as ``open("")`` raises).
+    """
+    if isinstance(path, str) and not path:
+        raise FileNotFoundError(errno.ENOENT, f"{what} is an empty path", path)
 
 
 def in_repository(exc: RegistryError, domain: str, repository: str | None) -> None:

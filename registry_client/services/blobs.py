@@ -28,7 +28,7 @@ from ..errors import (
 from ..mediatypes import OCTET_STREAM
 from ..models import Descriptor
 from ..reference import check_digest, check_repository_name, hub_repository, scope
-from ._base import Service, link_race
+from ._base import Service, check_path, link_race
 from ._blob_reader import BlobReader
 from ._download import Downloader
 from ._fetch import BlobFetch
@@ -114,6 +114,7 @@ class BlobFlows(Service):
         """Save a blob to ``path``: streamed, verified, renamed into place only when right
         (``guard()``: run first, in the download's first file work)."""
         check_digest(digest)
+        check_path(path, "the download's destination")
         return (yield from self._downloader.download(
             digest, path, progress=progress, expected_size=expected_size, guard=guard))
 

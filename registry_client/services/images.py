@@ -25,7 +25,7 @@ from ..models import (
 )
 from ..reference import check_digest, check_reference, check_tag, is_digest
 from ..requester import Requester
-from ._base import Service
+from ._base import Service, check_path
 from ._platforms import platform_of_entry, read_config
 from .blobs import BlobFlows, BlobService
 from .manifests import ManifestFlows, ManifestService
@@ -214,6 +214,7 @@ class ImageFlows(Service):
     ) -> Flow[Image]:
         """See :meth:`ImageService.pull`."""
         check_reference(reference)
+        check_path(dest, "the pull's destination")
         if format != "oci":
             return (yield from self._archiver.pull(reference, dest, platform=platform,
                                                    format=format, progress=progress))
@@ -226,6 +227,7 @@ class ImageFlows(Service):
     ) -> Flow[Image]:
         """See :meth:`ImageService.push`."""
         check_tag(tag)
+        check_path(source, "the push's source")
         return (yield from self._archiver.push(source, tag, progress=progress))
 
     def create_index(
@@ -251,6 +253,7 @@ class ImageFlows(Service):
     ) -> Flow[list[Path]]:
         """See :meth:`ImageService.fetch_artifact`."""
         check_reference(reference)
+        check_path(dest_dir, "the artifact's destination")
         return (yield from self._artifacts.fetch_artifact(reference, dest_dir))
 
     def export(
@@ -259,6 +262,7 @@ class ImageFlows(Service):
     ) -> Flow[Path]:
         """See :meth:`ImageService.export`."""
         check_reference(reference)
+        check_path(dest, "the export's destination")
         return (yield from self._exporter.export(reference, dest, platform))
 
     @overload

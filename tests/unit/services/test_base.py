@@ -42,3 +42,27 @@ def test_only_errors_about_answers_that_do_not_say_where_are_reworded() -> None:
     local = LayoutError("/tmp/x: blob is corrupt")  # (the user's files: not the registry)
     in_repository(local, "r.example", "app")
     assert str(local) == "/tmp/x: blob is corrupt"
+
+
+def test_an_empty_path_is_refused_before_anything_is_written(
+    mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``Path("")`` is the current directory: a pull to "" (an unset "$OUT") wrote a
+    layout among the user's own files, a download a sha256_<hex> file there. Refused,
+    as ``open("")``, cp and crane refuse it, before any request."""
+    reg, adapter = mocked_registry()
+    monkeypatch.chdir(tmp_path)
+    repo = reg.repository("app")
+    digest = "sha256:" + "a" * 64
+    for call in (lambda: repo.images.pull("1.0", ""),
+                 lambda: repo.images.pull("1.0", "", format="docker-archive"),
+                 lambda: repo.images.export("1.0", ""),
+                 lambda: repo.images.push("", "1.0"),
+                 lambda: repo.images.fetch_artifact("1.0", ""),
+                 lambda: repo.blobs.download(digest, "")):
+        with pytest.raises(FileNotFoundError, match="empty path") as caught:
+            call()
+        assert caught.value.filename == ""
+    assert list(tmp_path.iterdir()) == []
+    assert adapter.request_history == []
