@@ -11,7 +11,7 @@ from registry_client import NotFoundError
 
 from ._artifacts import descriptor_json, key_values
 from ._context import Context, UsageError
-from ._parser import Parser, add_verb
+from ._parser import Parser, add_verb, nonempty_path
 from ._transfer import _report
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def register(
     sub.add_argument("action", choices=("get",), help="what to do (get)")
     sub.add_argument("reference", metavar="REF", help="the artifact (or the image, with "
                      "--artifact-type)")
-    sub.add_argument("-o", "--output", metavar="DIR", required=True,
+    sub.add_argument("-o", "--output", metavar="DIR", required=True, type=nonempty_path,
                      help="folder to write the files into (created if missing)")
     sub.add_argument("--artifact-type", metavar="TYPE",
                      help="REF is an image: fetch its referrer of this artifact type")

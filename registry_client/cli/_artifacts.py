@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from registry_client import ImageReference, Repository
 
 from ._context import Context, UsageError, utf8_text
-from ._parser import Parser, add_verb
+from ._parser import Parser, add_verb, nonempty_path
 
 if TYPE_CHECKING:
     from registry_client import Descriptor
@@ -49,7 +49,7 @@ def register(
         "--artifact-type", metavar="TYPE", required=True,
         help="e.g. application/spdx+json or application/vnd.example.signature",
     )
-    sub.add_argument("files", metavar="FILE", nargs="+", help="files to attach")
+    sub.add_argument("files", metavar="FILE", nargs="+", type=nonempty_path, help="files to attach")
     sub.add_argument(
         "--annotation", metavar="KEY=VALUE", action="append", default=[],
         help="an annotation of the artifact manifest (repeat for more)",

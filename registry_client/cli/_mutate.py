@@ -12,7 +12,7 @@ from registry_client import ImageReference, Repository
 
 from ._artifacts import key_values
 from ._context import DEFAULT_TAG, Context, UsageError, utf8_text
-from ._parser import Parser, add_verb
+from ._parser import Parser, add_verb, nonempty_path
 from ._transfer import _report  # how every image verb prints its image: written once
 
 __all__ = ["register"]
@@ -73,7 +73,8 @@ def register(verbs: argparse._SubParsersAction[Parser], common: list[Parser]) ->
     sub.add_argument("--user", dest="config_user", metavar="USER",
                      help="the user the container runs as, e.g. 1000 or app:app (not -u: "
                      "that is --username, to log in)")
-    sub.add_argument("-w", "--workdir", metavar="DIR", help="the working directory")
+    sub.add_argument("-w", "--workdir", metavar="DIR", type=nonempty_path,
+                     help="the working directory")
     sub.add_argument("--exposed-ports", action="append", default=[],
                      metavar="PORT[/PROTO][,...]", help="ports to expose, e.g. 8080,53/udp")
     sub.add_argument("-a", "--annotation", action="append", default=[], metavar="KEY=VALUE",
@@ -118,7 +119,7 @@ def register(verbs: argparse._SubParsersAction[Parser], common: list[Parser]) ->
         "--platform unless it has one platform.",
     )
     sub.add_argument("reference", metavar="REFERENCE", help="e.g. localhost:5000/app:1.0")
-    sub.add_argument("file", metavar="FILE", nargs="?", default="-",
+    sub.add_argument("file", metavar="FILE", nargs="?", default="-", type=nonempty_path,
                      help="the tar to write, or - for standard output (the default, as in "
                      "crane export)")
 

@@ -252,7 +252,7 @@ def global_flags(suppress: bool) -> Parser:
         help="use HTTPS without checking the certificate (self-signed registries)",
     )
     group.add_argument(
-        "--cert-dir", metavar="DIR", default=default(None),
+        "--cert-dir", metavar="DIR", default=default(None), type=nonempty_path,
         help="skopeo's flag: a client certificate (NAME.cert with NAME.key) for a registry "
         "that asks for one (mutual TLS), and CA certificates (*.crt) to trust; without "
         "it, /etc/containers/certs.d/HOST:PORT and /etc/docker/certs.d/HOST:PORT are "
@@ -338,6 +338,14 @@ def add_verb(
     )
     sub.set_defaults(handler=handler, uses_platform=platform, json_output=json_output)
     return sub
+
+
+def nonempty_path(text: str) -> str:
+    """An argparse type: a path, which may not be empty. An empty one is an unset
+    variable ("$OUT"), which ``Path("")`` would read as the current directory."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path (is a variable unset?)")
+    return text
 
 
 def at_least(minimum: int) -> Callable[[str], int]:

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from ._context import Context, UsageError
-from ._parser import Parser
+from ._parser import Parser, nonempty_path
 
 __all__ = ["add_task_arguments", "task_options"]
 
@@ -31,7 +31,7 @@ def add_task_arguments(sub: Parser) -> None:
         "--shards and --shard is required (a forgotten --shards would copy every\n"
         "image in every pod)")
     group.add_argument(
-        "--journal", metavar="FILE",
+        "--journal", metavar="FILE", type=nonempty_path,
         help="append each finished image to FILE (JSON lines, fsynced); a re-run with\n"
         "the same FILE skips them without a request and does the rest (a tag moved\n"
         "since is copied again). A journal of another sync file's entries or another\n"

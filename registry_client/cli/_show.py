@@ -11,7 +11,7 @@ from registry_client import ImageReference, RegistryError, Repository, mediatype
 from registry_client.models import IMAGE_CONFIG_TYPES, manifest_from_bytes
 
 from ._context import Context, UsageError
-from ._parser import Parser, add_verb
+from ._parser import Parser, add_verb, nonempty_path
 
 if TYPE_CHECKING:
     from registry_client import (
@@ -101,7 +101,7 @@ def register(
         "reference", metavar="REPOSITORY@DIGEST", help="e.g. localhost:5000/app@sha256:..."
     )
     sub.add_argument(
-        "-o", "--output", metavar="FILE",
+        "-o", "--output", metavar="FILE", type=nonempty_path,
         help="save to FILE instead of stdout ('-': stdout, even a terminal)",
     )
 

@@ -20,7 +20,7 @@ from registry_client import (
 
 from ._connection import add_tls_verify_flags
 from ._context import DEFAULT_TAG, Context, Side, UsageError, skopeo_registry
-from ._parser import Parser, add_verb, positive_int
+from ._parser import Parser, add_verb, nonempty_path, positive_int
 from ._shards import add_task_arguments, task_options
 from ._show import image_json, one_platform
 from ._skopeo import skopeo_docker_entry, skopeo_entries
@@ -50,7 +50,7 @@ def register(
         "directory) is written as a docker-archive, as crane pull writes it.",
     )
     sub.add_argument("reference", metavar="REFERENCE", help="e.g. localhost:5000/app:1.0")
-    sub.add_argument("directory", metavar="DIR|FILE.tar",
+    sub.add_argument("directory", metavar="DIR|FILE.tar", type=nonempty_path,
                      help="layout directory (created if missing), or the tar to write: a "
                      "name ending in .tar that is no directory is a docker-archive unless "
                      "--format says otherwise; - writes the tar to standard output "
@@ -72,7 +72,7 @@ def register(
         "Without a tag, REFERENCE means :latest. Prints the pushed image as\n"
         "REFERENCE@DIGEST.",
     )
-    sub.add_argument("directory", metavar="DIR|FILE.tar",
+    sub.add_argument("directory", metavar="DIR|FILE.tar", type=nonempty_path,
                      help="an OCI image layout directory, a docker-archive or an oci-archive")
     sub.add_argument("reference", metavar="REFERENCE", help="where to push, e.g. host/app:1.0")
 
@@ -148,7 +148,8 @@ def register(
                      "SOURCE (a sync file, or a repository or image)")
     sub.add_argument("destination", metavar="DEST", nargs="?",
                      help="with --src (skopeo's syntax): where the images go")
-    sub.add_argument("--src-yaml", metavar="FILE", help="a skopeo sync file (see above)")
+    sub.add_argument("--src-yaml", metavar="FILE", type=nonempty_path,
+                     help="a skopeo sync file (see above)")
     sub.add_argument("--src", choices=("yaml", "docker"),
                      help="skopeo's source transport: FILE is a sync file (yaml) or a "
                      "repository or image (docker); DEST follows")

@@ -119,3 +119,26 @@ def test_catalog_of_what_is_no_registry_domain_says_so_in_the_user_s_words(
     err = capsys.readouterr().err
     assert f"host {host!r}: give a registry domain such as localhost:5000" in err
     assert f"{host}/x" not in err
+
+
+@pytest.mark.parametrize("words", [
+    ["pull", "a.example/x:1", ""],
+    ["push", "", "a.example/x:1"],
+    ["blob", "a.example/x@sha256:" + "a" * 64, "-o", ""],
+    ["artifact", "get", "a.example/x:1", "-o", ""],
+    ["export", "a.example/x:1", ""],
+    ["attach", "a.example/x:1", "--artifact-type", "t", ""],
+    ["sync", "mirror.yaml", "--journal", ""],
+    ["sync", "--src-yaml", "", "b.example/m"],
+    ["ls", "a.example/x", "--cert-dir", ""],
+], ids=["pull", "push", "blob", "artifact", "export", "attach", "journal", "src-yaml",
+        "cert-dir"])
+def test_an_empty_path_is_a_usage_error(
+    words: list[str], capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An empty path is an unset variable ("$OUT"), which Path("") reads as the current
+    directory: ``pull REF ""`` wrote a layout among the user's own files."""
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args(words)
+    assert caught.value.code == 2
+    assert "an empty path" in capsys.readouterr().err
