@@ -17,7 +17,15 @@ import os
 import ssl
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from typing import IO, Any, NamedTuple
 
 import httpcore
@@ -304,10 +312,39 @@ class _ThreadBody:
 _CLOSING: set[asyncio.Task[None]] = set()
 
 
-def _close_soon(resp: httpx.Response) -> None:
-    task = asyncio.ensure_future(resp.aclose())
+def _closing(close: Awaitable[None]) -> asyncio.Task[None]:
+    """``close`` run by a task of its own, kept until done: no cancel cuts it short."""
+    task = asyncio.ensure_future(close)
     _CLOSING.add(task)  # kept alive until done
     task.add_done_callback(_CLOSING.discard)
+    return task
+
+
+def _close_soon(resp: httpx.Response) -> None:
+    _closing(resp.aclose())
+
+
+class _WholeClose(httpx.AsyncByteStream):
+    """An answer's stream whose close runs to its end whatever cancel comes meanwhile.
+
+    httpcore gives a connection back to its pool at the end of the close of its answer,
+    past awaits that its cancel shield (anyio's) does not guard from an asyncio cancel:
+    cut there -- a pull under ``asyncio.wait_for``, cancelled as httpx closed the answer
+    it had read to the end -- the connection stayed busy for good, one socket lost with
+    each such cancel (26 after 200), which ``aclose()`` left open too. A cancel of the
+    caller goes on once the close is under way, in a task of its own.
+    """
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: httpx.AsyncByteStream) -> None:
+        self._inner = inner
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._inner.__aiter__()
+
+    async def aclose(self) -> None:
+        await asyncio.shield(_closing(self._inner.aclose()))
 
 
 class _Hop:
@@ -620,23 +657,26 @@ def _proxy_transport(proxy: str, *, verify: ssl.SSLContext,
         raise SocksMissing(str(exc)) from None
 
 
-def _no_empty_location(resp: httpx.Response) -> httpx.Response:
-    """``resp`` without its ``Location`` when that is empty: a redirect to nowhere is no
-    redirect, as requests reads it (the 3xx is the final answer) -- httpx would follow
-    it back to the same URL, 20 times."""
+def _answered(resp: httpx.Response) -> httpx.Response:
+    """``resp`` as every answer is read: closed whole (:class:`_WholeClose`), and without
+    its ``Location`` when that is empty -- a redirect to nowhere is no redirect, as
+    requests reads it (the 3xx is the final answer); httpx would follow it back to the
+    same URL, 20 times."""
+    if isinstance(resp.stream, httpx.AsyncByteStream):
+        resp.stream = _WholeClose(resp.stream)
     if "Location" in resp.headers and not resp.headers["Location"].strip():
         del resp.headers["Location"]
     return resp
 
 
 class _Answers(httpx.AsyncBaseTransport):
-    """A transport whose answers go through :func:`_no_empty_location`."""
+    """A transport whose answers go through :func:`_answered`."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return _no_empty_location(await self.inner.handle_async_request(request))
+        return _answered(await self.inner.handle_async_request(request))
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -859,7 +899,7 @@ class AsyncTransport:
                 or not str(request.url).startswith(self.base_url + "/")
                 or "/blobs/" in request.url.path):
             return None
-        resp = _no_empty_location(await block.handle_async_request(request))
+        resp = _answered(await block.handle_async_request(request))
         resp.request = request
         if "set-cookie" in resp.headers:
             client.cookies.extract_cookies(resp)
