@@ -478,10 +478,15 @@ class BlockStream(httpcore.AsyncNetworkStream):
             self._transport.close()
             raise httpcore.ConnectError(_tls_failure(
                 "WRONG_VERSION_NUMBER" if reader.available else "UNEXPECTED_EOF_WHILE_READING"))
+        starting = asyncio.ensure_future(loop.start_tls(
+            self._transport, reader, ssl_context, server_hostname=server_hostname))
         try:
-            tls = await _wait_for(
-                loop.start_tls(self._transport, reader, ssl_context,
-                               server_hostname=server_hostname), timeout)
+            tls = await _wait_for(starting, timeout)
+        except asyncio.CancelledError:  # (mid-handshake, asyncio closes the connection)
+            made = _made(starting)
+            if made is not None:
+                made.close()
+            raise
         except asyncio.TimeoutError as exc:
             self._transport.close()
             raise httpcore.ConnectTimeout(exc) from exc
@@ -647,6 +652,15 @@ class ThreadWriter:
         self._sock.close()
 
 
+def _made(making: asyncio.Future[_T]) -> _T | None:
+    """What ``making`` made (a connection), when it ended so: the caller was cancelled
+    in the loop turn it ended in, and the cancel goes on (:func:`_wait_for`) -- nobody
+    else holds it, for the caller to close."""
+    if making.done() and not making.cancelled() and making.exception() is None:
+        return making.result()
+    return None
+
+
 class BlockBackend(httpcore.AsyncNetworkBackend):
     """httpcore's network backend for :class:`AsyncTransport`: TCP connections made by
     asyncio, read by :class:`BlockStream` (Unix sockets and socket options are left to
@@ -665,14 +679,20 @@ class BlockBackend(httpcore.AsyncNetworkBackend):
                 host, port, timeout=timeout, local_address=local_address,
                 socket_options=socket_options)
         loop = asyncio.get_running_loop()
+        connecting = asyncio.ensure_future(loop.create_connection(
+            lambda: _Reader(self.read_size), host, port,
+            local_addr=(local_address, 0) if local_address else None))
         try:
-            transport, reader = await _wait_for(loop.create_connection(
-                lambda: _Reader(self.read_size), host, port,
-                local_addr=(local_address, 0) if local_address else None), timeout)
+            transport, reader = await _wait_for(connecting, timeout)
         except asyncio.TimeoutError as exc:
             raise httpcore.ConnectTimeout(exc) from exc
         except OSError as exc:
             raise httpcore.ConnectError(exc) from exc
+        except asyncio.CancelledError:
+            made = _made(connecting)
+            if made is not None:
+                made[0].close()
+            raise
         return BlockStream(transport, reader, self.read_size)
 
     async def connect_unix_socket(

@@ -13,6 +13,7 @@ import io
 import os
 import random
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -997,6 +998,45 @@ WAITS = pytest.mark.parametrize("wait_for", [
     network._wait_for,
     network._wait_for_uncounted,  # (Python 3.10's, which runs anywhere)
 ], ids=["wait_for", "uncounted"])
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("step", ["connect", "tls"])
+async def test_a_connection_made_as_its_connect_is_cancelled_is_closed(
+    monkeypatch: pytest.MonkeyPatch, step: str,
+) -> None:
+    """The connect (or the TLS handshake) ended and the caller was cancelled in the same
+    loop turn: the cancel goes on (_wait_for), and the connection made was left open --
+    an asyncio transport nobody held ("unclosed transport" when collected), one per
+    such cancel."""
+    loop = asyncio.get_running_loop()
+    made: asyncio.Future[Any] = loop.create_future()
+
+    class Transport:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    transport = Transport()
+    if step == "connect":
+        monkeypatch.setattr(loop, "create_connection", lambda *args, **kw: made)
+        connecting = asyncio.ensure_future(
+            network.BlockBackend().connect_tcp("127.0.0.1", 5000, timeout=5))
+        result: Any = (transport, None)
+    else:
+        monkeypatch.setattr(loop, "start_tls", lambda *args, **kw: made)
+        plain = Transport()
+        stream = network.BlockStream(plain, network._Reader(1024), 1024)  # type: ignore[arg-type]
+        connecting = asyncio.ensure_future(stream.start_tls(ssl.create_default_context(),
+                                                            "registry.example", 5))
+        result = transport
+    await asyncio.sleep(0)
+    made.set_result(result)
+    connecting.cancel()  # (the same turn)
+    with pytest.raises(asyncio.CancelledError):
+        await connecting
+    assert transport.closed
 
 
 @pytest.mark.anyio
