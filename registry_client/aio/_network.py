@@ -738,15 +738,18 @@ class LinearPool(httpcore.AsyncConnectionPool):
         self._shut = False
 
     async def aclose(self) -> None:
-        """Close the idle connections; those requests still use (the client closed while
-        a pull runs) or are opening are each closed as they come free. httpcore's pool
+        """Close the connections no request holds; those requests still use (the client
+        closed while a pull runs) or are opening are each closed as they come free. httpcore's pool
         closed them all and forgot them: a request that was opening its connection
         kept it open for good, and the requests it aborted opened more (their retries),
         which nobody closed either."""
         self._shut = True
         with self._optional_thread_lock:
+            # (not only idle ones: one made for a request cancelled before it sent
+            # anything is neither idle nor busy -- httpcore's NEW)
+            held = {id(r.connection) for r in self._requests if r.connection is not None}
             closing = [c for c in self._connections
-                       if c.is_idle() or c.is_closed() or c.has_expired()]
+                       if id(c) not in held or c.is_closed() or c.has_expired()]
             self._connections = [c for c in self._connections if c not in closing]
         await self._close_connections(closing)
 

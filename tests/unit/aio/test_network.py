@@ -528,6 +528,28 @@ def test_linear_pool_asks_each_connection_a_bounded_number_of_questions() -> Non
     assert _Connection.asked <= 3 * 10 + 2
 
 
+@pytest.mark.anyio
+async def test_closing_the_pool_closes_every_connection_no_request_holds() -> None:
+    """A connection made for a request that was cancelled before it sent anything
+    (httpcore's NEW state: neither idle nor busy) stayed open after aclose(), until the
+    loop's end."""
+    pool: Any = LinearPool(max_connections=None, max_keepalive_connections=10)
+    fresh = _Connection("fresh", ORIGINS[0])  # (connected, no request on it: NEW)
+    idle = _Connection("idle", ORIGINS[0], idle=True, available=True)
+    busy = _Connection("busy", ORIGINS[0])
+    pool._connections = [fresh, idle, busy]
+    pool._requests = [_PoolRequest("r", ORIGINS[0], busy)]
+    closed: list[str] = []
+
+    async def record(closing: list[Any]) -> None:
+        closed.extend(c.name for c in closing)
+
+    pool._close_connections = record
+    await pool.aclose()
+    assert closed == ["fresh", "idle"]
+    assert [c.name for c in pool._connections] == ["busy"]
+
+
 @contextlib.asynccontextmanager
 async def _ok_server(pause: float = 0.0) -> AsyncIterator[int]:
     """A loopback server answering every request 200 ``ok`` on kept-alive connections
