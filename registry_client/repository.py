@@ -11,11 +11,11 @@ blob and model machinery (cold start of ``registry-client ls``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 from . import services
 from ._flow import Endpoint, run
+from ._lazy import cached_property
 from .requester import Requester
 from .services._shell import BlockingShell
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cached_property
 from typing import TYPE_CHECKING
 
+from .._lazy import cached_property
 from ..services._referrers import ReferrerFlows
 from ..services.manifests import ManifestFlows
 from ._base import AsyncRepositoryService

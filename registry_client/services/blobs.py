@@ -15,6 +15,7 @@ from .._digest import registry_keyed
 from .._events import skipped
 from .._flow import Endpoint, Flow, Offload
 from .._http import content_length
+from .._lazy import cached_property
 from .._log import log
 from .._reader import CHUNK, check_ranged_read
 from .._response import Answer
@@ -55,7 +56,7 @@ class BlobFlows(Service):
         """The flows that read blobs (GET, resume, verify)."""
         self._downloader = Downloader(self.fetch)
 
-    @functools.cached_property
+    @cached_property
     def _sessions(self) -> UploadSessions:
         """The upload sessions' protocol, imported on the first upload: a pull never
         loads the upload machinery (~7 ms of a cold pull's first-use imports)."""

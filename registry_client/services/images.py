@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .. import models
 from .._flow import Endpoint, Flow
+from .._lazy import cached_property
 from ..models import (
     IMAGE_CONFIG_TYPES,
     Descriptor,

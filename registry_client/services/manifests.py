@@ -7,13 +7,13 @@ runs them with the blocking shell, ``registry_client.aio`` with the asyncio one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .. import mediatypes
 from .._digest import compute_digest, registry_keyed
 from .._flow import Flow
 from .._http import content_length
+from .._lazy import cached_property
 from .._log import log
 from .._response import Response
 from ..errors import (

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable, Iterator
-from functools import cached_property, partial
+from functools import partial
 from typing import TYPE_CHECKING, Literal, overload
 
 from .. import models
 from .._flow import Endpoint, Flow, Gather
 from .._http import parse_json
+from .._lazy import cached_property
 from .._log import log
 from .._pagination import Pager, every_page, next_link
 from .._vanished import tag_vanished

@@ -1,11 +1,18 @@
-"""The packages' names loaded on first use (``registry_client._lazy``)."""
+"""What is made on first use (``registry_client._lazy``): the packages' names, and
+attributes."""
 
 from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
 
 import pytest
 
 import registry_client
 from registry_client import models, services, testing
+from registry_client._lazy import cached_property
 
 
 @pytest.mark.parametrize("package", [registry_client, models, services, testing])
@@ -34,3 +41,55 @@ def test_the_sync_task_names_are_importable_from_registry_client() -> None:
     from registry_client.sync import TaskResult as result
 
     assert (SyncTask, TaskResult) == (task, result)
+
+
+def test_a_cached_property_is_computed_once_and_read_as_an_attribute() -> None:
+    calls: list[int] = []
+
+    class Thing:
+        @cached_property
+        def part(self) -> list[int]:
+            """The part."""
+            calls.append(1)
+            return [len(calls)]
+
+    thing = Thing()
+    assert thing.part is thing.part == [1] and calls == [1]
+    assert Thing().part == [2]
+    assert Thing.part.__doc__ == "The part."
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX")
+def test_a_cached_property_never_hangs_a_child_forked_while_another_thread_computes_one(
+) -> None:
+    """functools.cached_property (before Python 3.12) holds one lock per class attribute
+    while it computes: a process forked while a thread was inside ``repo.images`` had
+    that lock held for good, and the child's first ``repo.images`` -- of any
+    Repository -- waited for ever (14 children in 20, a checker's repro)."""
+    inside, release = threading.Event(), threading.Event()
+
+    class Thing:
+        @cached_property
+        def part(self) -> int:
+            if not inside.is_set():
+                inside.set()
+                release.wait(10)  # (the parent's thread, inside, when the fork comes)
+            return 1
+
+    thread = threading.Thread(target=lambda: Thing().part)
+    thread.start()
+    assert inside.wait(5)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: a new Thing's part, at once
+            os._exit(0 if Thing().part == 1 else 1)
+        deadline = time.monotonic() + 5
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if done[0] == 0:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0, "the child hung"
+    finally:
+        release.set()
+        thread.join()
