@@ -16,14 +16,22 @@ URLs have two views:
   storage included, whose parameters no one here knows.
 
 A domain the user typed is quoted back with :func:`hide_userinfo` (``***@host``),
-which keeps the text recognisable. This module imports only the standard
+which keeps the text recognisable.
+
+The HTTP libraries underneath log the library's requests too (httpx every URL at
+INFO, urllib3 and httpcore at DEBUG, a redirect's ``Location`` included): their
+records are masked as the CLI's trace is while a request of the library's is sent
+(:func:`watch_foreign_logs`, :func:`sending`). This module imports only the standard
 library, so every layer may use it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import logging
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -35,10 +43,13 @@ __all__ = [
     "SECRET_HEADERS",
     "SECRET_NAMES",
     "Redactor",
+    "done_sending",
     "hide_userinfo",
     "is_secret_header",
     "is_secret_param",
     "redact_url",
+    "sending",
+    "watch_foreign_logs",
 ]
 
 MASK = "***"
@@ -181,3 +192,49 @@ class Redactor:
                 shown = self.url(str(value))
             lines.append(f"{name}: {shown}")
         return lines
+
+
+_SENDING: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "registry_client_sending", default=False)
+_WATCHED: set[str] = set()
+_WATCHING = threading.Lock()
+
+
+class _OwnRequests(logging.Filter):
+    """Masks the records an HTTP library logs while a request of the library's is sent
+    (as the CLI's trace is masked); others' records are left as they are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _SENDING.get():
+            try:
+                message = record.getMessage()
+            except Exception:  # a malformed record: its template only
+                message = str(record.msg)
+            record.msg, record.args = Redactor()(message), None
+        return True
+
+
+_OWN_REQUESTS = _OwnRequests()
+
+
+def watch_foreign_logs(*names: str) -> None:
+    """Mask what the loggers ``names`` (an HTTP library's, each exactly: a logger's
+    filters do not apply to its children's records) log of the library's requests."""
+    for name in names:
+        if name in _WATCHED:
+            continue
+        with _WATCHING:
+            if name not in _WATCHED:
+                logging.getLogger(name).addFilter(_OWN_REQUESTS)
+                _WATCHED.add(name)
+
+
+def sending() -> contextvars.Token[bool]:
+    """Mark what follows, in this thread or task, as a request of the library's (its
+    HTTP library's records masked); :func:`done_sending` ends it."""
+    return _SENDING.set(True)
+
+
+def done_sending(token: contextvars.Token[bool]) -> None:
+    """End what :func:`sending` began."""
+    _SENDING.reset(token)

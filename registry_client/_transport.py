@@ -33,7 +33,7 @@ from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers, ge
 from ._calloff import current, watching
 from ._http import HTTPS_PORT_HINT, UNASKED_SWITCH, body_blocks
 from ._log import log
-from ._redact import redact_url
+from ._redact import done_sending, redact_url, sending, watch_foreign_logs
 from ._request import Relay
 from ._response import Response, auth_scheme_sent
 from .errors import RegistrySSLError
@@ -43,6 +43,9 @@ __all__ = ["HTTPS_PORT_HINT", "TLS_HINT", "EnvSettings", "Transport", "ca_locati
            "is_url_error", "prepared_bodyless", "tls_reason"]
 
 _DEFAULT_UA = "registry-client/0.1 (+python-requests)"
+
+_URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.poolmanager")
+"""The loggers urllib3 logs a request's URL to (at DEBUG: a signed storage URL's too)."""
 
 TLS_HINT = ("verify= names a CA bundle to trust, verify=False skips the check; "
             "protocol='http' is for a plain-HTTP registry")
@@ -546,6 +549,7 @@ class Transport:
         self.verify: bool | str = os.fspath(verify) if isinstance(verify, os.PathLike) else verify
         self.proxies = {"http": proxy, "https": proxy} if proxy else {}
         self._env = EnvSettings(self.session, self.proxies, self.verify)
+        watch_foreign_logs(*_URLLIB3_LOGGERS)
 
     # -- sending ------------------------------------------------------------------------
     def prepare(
@@ -651,21 +655,26 @@ class Transport:
         one_pass = body is not None and not isinstance(body, bytes | str) and not callable(
             getattr(body, "seek", None))
         follow = allow_redirects and not one_pass
-        if self._sends_alone():
-            resp = self._send_alone(prepared, allow_redirects=follow, timeout=wait,
-                                    verify=verify, proxies=proxies)
-        else:
-            resp = self.session.send(prepared, stream=True, timeout=wait, verify=verify,
-                                     proxies=proxies, allow_redirects=follow)
-        if allow_redirects and one_pass and resp.is_redirect:
-            # A redirect that keeps the method keeps the body, which is spent; one to a
-            # GET (302, 303; 301 of a POST) drops it, and is followed as requests does.
-            status = resp.status_code
-            if status in (307, 308) or (status == 301 and prepared.method != "POST"):
-                resp.close()
-                raise requests.exceptions.UnrewindableBodyError(
-                    "a redirect of a body read once", request=prepared, response=resp)
-            resp = self._follow(resp, prepared, timeout=wait, verify=verify, proxies=proxies)
+        token = sending()  # (urllib3's records of it masked)
+        try:
+            if self._sends_alone():
+                resp = self._send_alone(prepared, allow_redirects=follow, timeout=wait,
+                                        verify=verify, proxies=proxies)
+            else:
+                resp = self.session.send(prepared, stream=True, timeout=wait, verify=verify,
+                                         proxies=proxies, allow_redirects=follow)
+            if allow_redirects and one_pass and resp.is_redirect:
+                # A redirect that keeps the method keeps the body, which is spent; one to
+                # a GET (302, 303; 301 of a POST) drops it, and is followed as requests does.
+                status = resp.status_code
+                if status in (307, 308) or (status == 301 and prepared.method != "POST"):
+                    resp.close()
+                    raise requests.exceptions.UnrewindableBodyError(
+                        "a redirect of a body read once", request=prepared, response=resp)
+                resp = self._follow(resp, prepared, timeout=wait, verify=verify,
+                                    proxies=proxies)
+        finally:
+            done_sending(token)
         log.debug(
             "%s %s -> %s in %.3fs (sent %d bytes, length %s)",
             prepared.method, redact_url(prepared.url), resp.status_code,
@@ -680,8 +689,12 @@ class Transport:
             kw["headers"] = {"User-Agent": self.user_agent, **(kw.get("headers") or {})}
         # no proxy for this host (NO_PROXY, loopback): say so, or requests would take
         # HTTP(S)_PROXY again from the environment
-        return self.session.request(method, url, timeout=self.timeout, verify=self.verify,
-                                    proxies=proxies or {"no_proxy": "*"}, stream=True, **kw)
+        token = sending()
+        try:
+            return self.session.request(method, url, timeout=self.timeout, verify=self.verify,
+                                        proxies=proxies or {"no_proxy": "*"}, stream=True, **kw)
+        finally:
+            done_sending(token)
 
     def settings_for(self, url: str) -> tuple[dict[str, str], bool | str]:
         """Proxies and TLS verification for ``url``, as ``requests.request`` would use them.

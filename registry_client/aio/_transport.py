@@ -36,7 +36,7 @@ from requests.utils import select_proxy
 from .._http import FailureTypes, connection_failure, content_length, exception_chain, of
 from .._inflate import InflateError, Inflater, codings_to_undo
 from .._log import log
-from .._redact import redact_url
+from .._redact import done_sending, redact_url, sending, watch_foreign_logs
 from .._request import Body, Relay
 from .._response import Response, auth_scheme_sent
 from .._transport import EnvSettings, Timeout, ca_locations
@@ -755,6 +755,11 @@ class _EnvRoutes(httpx.AsyncBaseTransport):
             await route.aclose()
 
 
+_HTTPX_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.proxy")
+"""The loggers httpx and httpcore log a request to: its URL at INFO (httpx), an answer's
+headers -- a redirect's signed ``Location`` -- at DEBUG (httpcore)."""
+
+
 class _Pool:
     """The pooled client of one event loop, its transport to the registry's own origin,
     and what closes it with its loop."""
@@ -805,6 +810,7 @@ class AsyncTransport:
         self.pool_size = pool_size
         # requests' reading of the environment, so both flavours honour the same variables
         self._env = EnvSettings(requests.Session(), self.proxies, self.verify)
+        watch_foreign_logs(*_HTTPX_LOGGERS)
         self._mock = transport
         # a pooled client per event loop (connections belong to the loop they were opened
         # on): one loop after another, or several at once in threads of their own
@@ -905,10 +911,14 @@ class AsyncTransport:
             method, _with_params(url, params), headers=merged, content=data,
             timeout=self._timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT)
         resp = None
-        if data is None and built.method in ("GET", "HEAD"):
-            resp = await self._send_alone(client, built, allow_redirects)
-        if resp is None:
-            resp = await client.send(built, stream=True, follow_redirects=allow_redirects)
+        token = sending()  # (httpx's and httpcore's records of it masked)
+        try:
+            if data is None and built.method in ("GET", "HEAD"):
+                resp = await self._send_alone(client, built, allow_redirects)
+            if resp is None:
+                resp = await client.send(built, stream=True, follow_redirects=allow_redirects)
+        finally:
+            done_sending(token)
         log.debug(
             "%s %s -> %s in %.3fs (sent %d bytes, length %s)",
             method.upper(), redact_url(url), resp.status_code, time.monotonic() - t0, sent,

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import io
+import logging
 import socket
 import ssl
 import struct
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -19,7 +22,11 @@ import httpx
 import pytest
 import requests
 
-from registry_client import NullAuthenticator
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # (tests/: _sockets)
+
+from _sockets import read_head
+
+from registry_client import NullAuthenticator, Registry
 from registry_client._http import connection_failure
 from registry_client._request import Relay
 from registry_client._response import Response
@@ -706,3 +713,35 @@ async def test_a_relay_cancelled_before_its_source_is_handed_over_closes_its_wri
         async for _ in transport_module._relayed(relay, 8 << 20):
             pass  # pragma: no cover - nothing is sent
     assert closed
+
+
+@pytest.mark.anyio
+async def test_a_signed_storage_url_is_in_no_log_record_of_either_flavour(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The library's own records mask a presigned URL's signature, but httpx logs every
+    request's URL whole at INFO (and urllib3 at DEBUG): an app at
+    ``logging.basicConfig(level=INFO)`` logged the signature of every blob GET."""
+    data = b"blob"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    signed = "/storage/blob?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=SIGSECRET"
+
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(2)
+        with contextlib.suppress(OSError):
+            while head := read_head(conn):
+                if b"/storage/" in head.split(b"\r\n", 1)[0]:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n" + data)
+                else:
+                    conn.sendall(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: %s\r\n"
+                                 b"Content-Length: 0\r\n\r\n" % signed.encode())
+
+    caplog.set_level(logging.DEBUG)  # (every logger: the app's root at DEBUG)
+    with tcp_server(handle) as port:
+        async with AsyncRegistry(f"127.0.0.1:{port}", protocol="http") as areg:
+            assert await areg.repository("app").blobs.get(digest) == data
+        with Registry(f"127.0.0.1:{port}", protocol="http") as reg:
+            assert reg.repository("app").blobs.get(digest) == data
+    logged = caplog.text
+    assert "/storage/blob" in logged  # (the records are there, the signature is not)
+    assert "SIGSECRET" not in logged and "AKIAEXAMPLE" not in logged
