@@ -122,6 +122,30 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def check_shard(shard: object) -> tuple[int, int] | None:
+    """``shard`` as ``(I, N)`` with ``0 <= I < N`` (None: every task), else refused
+    before anything is planned: shard ``N`` of ``N`` (a Job's index counted from 1)
+    planned nothing, and the sync said it succeeded.
+
+    Raises:
+        TypeError: not None nor a pair of whole numbers (``"0/3"``: see :func:`parse_shard`).
+        ValueError: a pair, but not ``0 <= I < N``.
+    """
+    if shard is None:
+        return None
+    if isinstance(shard, str) or not isinstance(shard, tuple | list):
+        hint = f" (parse_shard({shard!r}) reads one)" if isinstance(shard, str) else ""
+        raise TypeError(f"a shard is a pair (I, N), not {type(shard).__name__}{hint}")
+    if len(shard) != 2:
+        raise ValueError(f"a shard is a pair (I, N), not {len(shard)} numbers")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in shard):
+        raise TypeError(f"a shard is two whole numbers (I, N), not {tuple(shard)!r}")
+    i, n = shard
+    if not 0 <= i < n:
+        raise ValueError(f"the shard {tuple(shard)!r} needs 0 <= I < N (shards count from 0)")
+    return i, n
+
+
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -168,7 +192,8 @@ def plan_id(tasks: Iterable[SyncTask], shard: tuple[int, int] | None) -> str:
 
 
 def _whole(shard: tuple[int, int] | None) -> tuple[int, int] | None:
-    """``shard``, with one shard of one (every task) as None."""
+    """``shard`` (checked), with one shard of one (every task) as None."""
+    shard = check_shard(shard)
     return shard if shard is not None and shard[1] > 1 else None
 
 
@@ -235,6 +260,7 @@ def plan_flow(
     Only the tasks of ``shard`` have their digest read (one HEAD each); every tag
     list is read, as the shard of a tag is known from its name alone.
     """
+    shard = check_shard(shard)
     wanted: list[tuple[OpenedEntry, str, bool]] = []  # (entry, tag or digest, listed)
     failed: list[tuple[str, str]] = []
     for o in opened:

@@ -367,6 +367,8 @@ def sync(
             be used (a digest; a tag for a whole repository). Checked before any copy.
         JournalError: ``journal`` is of another input (entries or shard), in use by
             another sync, or not a journal.
+        ValueError: ``shard`` is not ``(I, N)`` with ``0 <= I < N`` (TypeError: not a
+            pair of whole numbers). Checked before any request.
     """
     if executor is None and journal is None and shard is None and max_per_registry is None:
         opened = open_entries(entries, registry_for)
@@ -443,6 +445,7 @@ def plan(
 
     Raises:
         InvalidReferenceError: as :func:`sync`, before any request.
+        ValueError: ``shard`` is no shard, as :func:`sync` (TypeError: not two numbers).
     """
     opened = open_entries(entries, registry_for)
     shell = next((BlockingShell(o.source.requester) for o in opened

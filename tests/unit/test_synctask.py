@@ -211,3 +211,22 @@ def test_two_sources_for_one_target_tag_keep_the_same_one_in_any_order() -> None
         [(_, why)] = refused
         assert "mirror/app:1 is the target of reg.example/a:1 too" in why
     assert outcomes == {(frozenset(items) - {items[0]}, frozenset({items[0]}))}
+
+
+@pytest.mark.parametrize(("shard", "error"), [
+    ((3, 3), ValueError), ((-1, 3), ValueError), ((0, 0), ValueError),
+    ((1.5, 3), TypeError), ((True, 2), TypeError), ((0, 1, 2), ValueError),
+    ("0/3", TypeError),
+])
+def test_a_shard_that_is_no_shard_is_refused_before_anything_is_read(
+    mock: requests_mock.Adapter, shard: object, error: type[Exception],
+) -> None:
+    """(3, 3) -- a 1-based Job index -- planned nothing and the sync said it succeeded:
+    one shard of the mirror was never copied. The CLI refused --shard 3/3 already."""
+    regs = registries(mock)
+    entries = [SyncEntry(f"src.example/pinned:v1@{DIGEST}", "dst.example/p")]
+    with pytest.raises(error, match="shard"):
+        plan(entries, lambda r: regs[r.domain], shard=shard)  # type: ignore[arg-type]
+    with pytest.raises(error, match="shard"):
+        SyncPlan([], shard=shard)  # type: ignore[arg-type]
+    assert mock.request_history == []
