@@ -142,13 +142,15 @@ def _json_line(text: str, key: str, occurrence: int) -> str:
 
 
 _LOADERS: dict[Any, Any] = {}  # base loader -> its duplicate-refusing subclass
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 def _yaml_loader(base: Any = None) -> Any:
     """A safe YAML loader (libyaml's CSafeLoader when there) that refuses duplicate keys.
 
     PyYAML keeps the last of two equal keys: a source listed twice would be
-    dropped without a word. The check names the second key's line.
+    dropped without a word. The check names the second key's line. Merge keys
+    (``<<: *common``) merge, also on a base loader that reads every scalar as written.
     """
     import yaml  # only sync files need it: a quicker import of the package
 
@@ -157,11 +159,18 @@ def _yaml_loader(base: Any = None) -> Any:
     if base in _LOADERS:
         return _LOADERS[base]
 
+    merges = not hasattr(base, "flatten_mapping")  # (the base loader: "<<" is a plain key)
+
     def construct_mapping(self: Any, node: Any, deep: bool = False) -> Any:
         if isinstance(node, yaml.MappingNode):
+            if merges:  # a plain "<<" merges, as YAML 1.1 and Go's yaml (skopeo's) read it
+                for key_node, _ in node.value:
+                    if isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" \
+                            and not key_node.style:
+                        key_node.tag = _MERGE
             seen: set[Any] = set()
             for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
+                if key_node.tag == _MERGE:
                     continue  # merged keys may be overridden: YAML says so
                 key = self.construct_object(key_node)
                 try:
@@ -172,9 +181,14 @@ def _yaml_loader(base: Any = None) -> Any:
                     raise yaml.constructor.ConstructorError(
                         None, None, f"{key!r} is listed twice", key_node.start_mark)
                 seen.add(key)
+            if merges:
+                self.flatten_mapping(node)  # (merged keys first: the mapping's own win)
         return base.construct_mapping(self, node, deep)
 
-    loader = type(f"_Unique{base.__name__}", (base,), {"construct_mapping": construct_mapping})
+    methods: dict[str, Any] = {"construct_mapping": construct_mapping}
+    if merges:
+        methods["flatten_mapping"] = yaml.constructor.SafeConstructor.flatten_mapping
+    loader = type(f"_Unique{base.__name__}", (base,), methods)
     _LOADERS[base] = loader
     return loader
 

@@ -43,6 +43,29 @@ def test_scalars_are_the_text_written_as_go_reads_them_into_strings(tmp_path: Pa
     assert "1234" not in repr(reg)
 
 
+def test_merge_keys_share_settings_between_registries_as_go_s_yaml_reads_them(
+        tmp_path: Path) -> None:
+    """``<<: *common`` is YAML, which skopeo 1.9 reads: it was refused as an unknown
+    key ("<< is not read here")."""
+    first, second = _read(tmp_path, (
+        "a.example:\n"
+        "  <<: &common\n"
+        "    tls-verify: false\n"
+        "    credentials: {username: me, password: pw}\n"
+        "  images:\n"
+        "    team/app: ['1.0']\n"
+        "b.example:\n"
+        "  <<: [*common, {images: {team/db: []}}]\n"
+        "  tls-verify: true\n"))  # (a key of its own wins over a merged one)
+    assert (first.tls_verify, first.credentials, first.images) == (
+        False, ("me", "pw"), {"team/app": ("1.0",)})
+    assert (second.tls_verify, second.credentials, second.images) == (
+        True, ("me", "pw"), {"team/db": ()})
+    # a quoted "<<" is a key like any other, which skopeo does not read
+    with pytest.raises(ValueError, match="<< is not read here"):
+        _read(tmp_path, "a.example:\n  '<<': {tls-verify: false}\n")
+
+
 def test_defaults(tmp_path: Path) -> None:
     [reg] = _read(tmp_path, "docker.io:\n  images:\n    busybox: []\n"
                             "  credentials: {username: '', password: x}\n")
