@@ -49,6 +49,18 @@ def reference_text(ref: ImageReference) -> str:
     return f"{ref.scheme}://{ref}" if ref.scheme else str(ref)
 
 
+def _fixed_source(task: SyncTask, attribute: Any, source: str) -> None:
+    """A task's source names its image by digest (the plan fixed it).
+
+    Raises:
+        InvalidReferenceError: ``source`` is no image reference.
+        ValueError: it has no digest.
+    """
+    if parse_image_name(source, allow_scheme=True).digest is None:
+        raise ValueError(f"a sync task's source needs a digest ({source!r}): "
+                         "registry_client.sync.plan makes tasks with theirs")
+
+
 @attrs.frozen
 class SyncTask:
     """One image to mirror: ``source`` (``host/repo:tag@sha256:…``, or ``host/repo@sha256:…``)
@@ -59,9 +71,12 @@ class SyncTask:
     the plan the task belongs to (see :attr:`SyncPlan.plan_id`); ``listed``: its tag
     came from the source's tag list (a tag deleted meanwhile is then "vanished", not
     a failure); ``entry``: the sync entry it came from, as written.
+
+    Raises:
+        ValueError: ``source`` has no digest (InvalidReferenceError: is no reference).
     """
 
-    source: str
+    source: str = attrs.field(validator=_fixed_source)
     target: str
     plan_id: str = ""
     listed: bool = False
@@ -78,7 +93,7 @@ class SyncTask:
     def digest(self) -> str:
         """The digest of the source image (the plan fixed it)."""
         digest = parse_image_name(self.source, allow_scheme=True).digest
-        assert digest is not None  # (a task always has one: see plan_flow)
+        assert digest is not None  # (a task always has one: _fixed_source)
         return digest
 
     @property

@@ -96,8 +96,8 @@ def test_an_entry_whose_registry_cannot_be_made_fails_alone(planned: bool) -> No
     result = sync([bad], factory, **kw)
     assert [source for source, _ in result.failed] == [bad.source]
     assert "port 99999 is out of range" in str(result.failed[0][1])
-    outcome = run_task(SyncTask(source="127.0.0.1:5000/app:1", target="127.0.0.1:99999/x:1"),
-                       factory)
+    outcome = run_task(SyncTask(source="127.0.0.1:5000/app:1@sha256:" + "ab" * 32,
+                                target="127.0.0.1:99999/x:1"), factory)
     assert outcome.outcome == "failed" and "out of range" in (outcome.error or "")
 
 

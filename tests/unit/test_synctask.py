@@ -230,3 +230,13 @@ def test_a_shard_that_is_no_shard_is_refused_before_anything_is_read(
     with pytest.raises(error, match="shard"):
         SyncPlan([], shard=shard)  # type: ignore[arg-type]
     assert mock.request_history == []
+
+
+@pytest.mark.parametrize("source", ["src.example/app:1.0", "src.example/app"])
+def test_a_task_whose_source_has_no_digest_is_refused_when_made(source: str) -> None:
+    """run_task raised a bare AssertionError for it (python -O: "invalid tag 'None'"),
+    and its name said "src.example/app:None"."""
+    with pytest.raises(ValueError, match="digest"):
+        SyncTask(source, "dst.example/m/app:1.0")
+    with pytest.raises(InvalidReferenceError):
+        SyncTask("src.example/App:1.0@" + DIGEST, "dst.example/m/app:1.0")
