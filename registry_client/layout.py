@@ -63,6 +63,17 @@ def _named(exc: OSError, path: Path) -> OSError:
     return type(exc)(exc.errno, exc.strerror, str(path))
 
 
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a regular file of exactly ``data`` (a small blob: a manifest)."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size != len(data):
+            return False
+        return path.read_bytes() == data
+    except OSError:
+        return False
+
+
 def _atomic_write(path: Path, data: bytes, *, replace: bool = True) -> None:
     """Write ``data`` to a temp file, then move it to ``path`` in one step.
 
@@ -372,7 +383,8 @@ class OCILayout:
         actual = f"{algo}:{hashlib.new(algo, data).hexdigest()}"
         if actual != digest:
             raise DigestMismatchError(f"blob content is {actual}, expected {digest}")
-        _atomic_write(path, data)
+        if not _holds(path, data):  # (what is there already is kept: a read-only layout)
+            _atomic_write(path, data)
         return path
 
     def read_blob(self, digest: str, limit: int | None = None) -> bytes:
@@ -453,6 +465,8 @@ class OCILayout:
             entry = dict(descriptor)
             own = entry.get("annotations")
             entry["annotations"] = {**(own if isinstance(own, dict) else {}), REF_NAME: ref_name}
+            if len(entries) == len(doc.get("manifests", [])) - 1 and entry in doc["manifests"]:
+                return  # recorded so already: nothing written (a read-only layout, a full disk)
             entries.append(entry)
             doc["manifests"] = entries
             doc.setdefault("schemaVersion", 2)

@@ -539,3 +539,26 @@ def test_an_index_with_a_number_json_cannot_hold_is_left_as_it_is(tmp_path: Path
         layout.add_manifest({"mediaType": "application/vnd.oci.image.manifest.v1+json",
                              "digest": "sha256:" + "a" * 64, "size": 2}, "1.0")
     assert index.read_text() == '{"schemaVersion":2,"manifests":[],"x":1e400}'
+
+
+def test_writing_what_the_layout_holds_already_writes_nothing(tmp_path: Path) -> None:
+    """A pull with nothing to do rewrote its manifest blob and index.json (new inodes):
+    into a read-only layout it failed (EROFS), on a full disk too, although every blob
+    was there -- "blobs already present and valid are skipped"."""
+    layout = layout_mod.OCILayout(tmp_path / "out")
+    data = b'{"schemaVersion": 2}'
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    blob = layout.write_blob(digest, data)
+    descriptor = {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "digest": digest, "size": len(data)}
+    layout.add_manifest(descriptor, "1.0")
+    index = tmp_path / "out" / "index.json"
+    before = (blob.stat().st_ino, index.stat().st_ino)
+    layout.write_blob(digest, data)
+    layout.add_manifest(descriptor, "1.0")
+    assert (blob.stat().st_ino, index.stat().st_ino) == before
+    layout.add_manifest({**descriptor, "size": 99}, "1.0")  # (a change is written)
+    assert index.stat().st_ino != before[1]
+    blob.write_bytes(b"{}")  # (a blob whose bytes differ is written again)
+    layout.write_blob(digest, data)
+    assert blob.read_bytes() == data
