@@ -23,6 +23,7 @@ from ..reference import is_digest
 from . import _light, _workdir
 from ._archive_files import archive_kind, docker_archive_to_layout, oci_archive_to_layout
 from ._archive_write import check_archive_dest, write_docker_archive, write_oci_archive
+from ._destination import named
 from ._pull import Puller
 from ._push import Pusher
 from ._worker import ImageWorker
@@ -131,11 +132,14 @@ class Archiver(ImageWorker):
         layout = work / "layout"
         try:
             limit = self._endpoint.body_limit
-            if kind == "oci-archive":
-                yield Offload(partial(oci_archive_to_layout, path, layout, limit))
-            else:
-                yield Offload(partial(docker_archive_to_layout, path, layout, tag, limit,
-                                      repository=self._repository))
+            try:
+                if kind == "oci-archive":
+                    yield Offload(partial(oci_archive_to_layout, path, layout, limit))
+                else:
+                    yield Offload(partial(docker_archive_to_layout, path, layout, tag, limit,
+                                          repository=self._repository))
+            except OSError as exc:  # (a full temp disk): which disk, the archive's has room
+                raise named(exc, work) from None
             return (yield from self._pusher.push(layout, tag, progress=progress))
         except RegistryError as exc:
             if str(layout) not in exc.message:

@@ -103,6 +103,33 @@ def test_a_full_disk_while_a_docker_archive_is_written_names_the_archive(
     assert (info.value.errno, info.value.filename) == (errno.ENOSPC, str(target))
 
 
+@pytest.mark.parametrize("kind", ["oci-archive", "docker-archive"])
+def test_a_full_temp_disk_while_an_archive_is_unpacked_for_a_push_names_the_folder(
+    mocked_registry: Callable[..., MockedRegistry], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, kind: str,
+) -> None:
+    """A push unpacks an archive into a folder of the temp directory: ENOSPC there said
+    only "[Errno 28] No space left on device" -- not which disk (the archive's has
+    room). It names the folder in TMPDIR, as downloads name theirs."""
+    reg, _ = mocked_registry()
+    monkeypatch.setattr(_archive.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    seen: list[Path] = []
+
+    def full(source: Path, layout: Path, *args: object, **kw: object) -> None:
+        seen.append(layout)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(_archive, "archive_kind", lambda path: kind)
+    monkeypatch.setattr(_archive, "oci_archive_to_layout", full)
+    monkeypatch.setattr(_archive, "docker_archive_to_layout", full)
+    with pytest.raises(OSError) as info:
+        reg.repository("app").images.push(tmp_path / "app.tar", "1.0")
+    assert info.value.errno == errno.ENOSPC
+    assert info.value.filename == str(seen[0].parent)
+    assert str(info.value.filename).startswith(str(tmp_path / "tmp" / "registry-client-push."))
+
+
 def test_a_failed_archive_pull_keeps_the_folders_it_made(
     mocked_registry: Callable[..., MockedRegistry], tmp_path: Path,
 ) -> None:
