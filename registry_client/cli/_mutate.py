@@ -73,8 +73,7 @@ def register(verbs: argparse._SubParsersAction[Parser], common: list[Parser]) ->
     sub.add_argument("--user", dest="config_user", metavar="USER",
                      help="the user the container runs as, e.g. 1000 or app:app (not -u: "
                      "that is --username, to log in)")
-    sub.add_argument("-w", "--workdir", metavar="DIR", type=nonempty_path,
-                     help="the working directory")
+    sub.add_argument("-w", "--workdir", metavar="DIR", help="the working directory")
     sub.add_argument("--exposed-ports", action="append", default=[],
                      metavar="PORT[/PROTO][,...]", help="ports to expose, e.g. 8080,53/udp")
     sub.add_argument("-a", "--annotation", action="append", default=[], metavar="KEY=VALUE",

@@ -142,3 +142,11 @@ def test_an_empty_path_is_a_usage_error(
         build_parser().parse_args(words)
     assert caught.value.code == 2
     assert "an empty path" in capsys.readouterr().err
+
+
+def test_an_empty_workdir_is_no_local_path_and_clears_the_image_s() -> None:
+    """``mutate -w ""`` clears WorkingDir (as mutate.config(workdir="") does): a path in
+    the image, not on this machine -- the empty-path refusal is not for it."""
+    args = build_parser().parse_args(["mutate", "a.example/x:1", "-t", "a.example/x:2",
+                                      "-w", ""])
+    assert args.workdir == ""
