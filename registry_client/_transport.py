@@ -44,8 +44,10 @@ __all__ = ["HTTPS_PORT_HINT", "TLS_HINT", "EnvSettings", "Transport", "ca_locati
 
 _DEFAULT_UA = "registry-client/0.1 (+python-requests)"
 
-_URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.poolmanager")
-"""The loggers urllib3 logs a request's URL to (at DEBUG: a signed storage URL's too)."""
+_URLLIB3_LOGGERS = ("urllib3", "urllib3.connection", "urllib3.connectionpool",
+                    "urllib3.poolmanager", "urllib3.response", "urllib3.util.retry")
+"""The loggers urllib3 logs a request to (a signed storage URL's too): its URL at DEBUG
+(connectionpool, a retry), at WARNING an answer whose headers it cannot parse."""
 
 TLS_HINT = ("verify= names a CA bundle to trust, verify=False skips the check; "
             "protocol='http' is for a plain-HTTP registry")

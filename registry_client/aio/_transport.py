@@ -755,7 +755,8 @@ class _EnvRoutes(httpx.AsyncBaseTransport):
             await route.aclose()
 
 
-_HTTPX_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.proxy")
+_HTTPX_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2",
+                  "httpcore.proxy", "httpcore.socks")
 """The loggers httpx and httpcore log a request to: its URL at INFO (httpx), an answer's
 headers -- a redirect's signed ``Location`` -- at DEBUG (httpcore)."""
 

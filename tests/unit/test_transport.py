@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import hashlib
 import io
+import logging
 import os
 import pathlib
 import re
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +19,10 @@ from typing import Any
 import pytest
 import requests
 import requests_mock
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # (tests/: _sockets)
+
+from _sockets import read_head
 
 import registry_client
 from registry_client import BasicAuthenticator, NullAuthenticator, Registry
@@ -452,3 +460,28 @@ def test_interim_answers_before_the_final_one_are_skipped(interim: bytes) -> Non
                        retries=0)
         reg.ping()
         reg.ping()  # (the same connection: nothing was left on it)
+
+
+def test_a_signed_url_urllib3_warns_about_is_masked(caplog: pytest.LogCaptureFixture) -> None:
+    """urllib3 logs the URL whole, at WARNING, of an answer whose headers it cannot
+    parse: the signature of a storage URL a blob was redirected to went to any app's
+    default logging."""
+    data = b"blob"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(2)
+        with contextlib.suppress(OSError):
+            while head := read_head(conn):
+                if b"/storage/" in head.split(b"\r\n", 1)[0]:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n"
+                                 b"X-Weird header without a colon\r\n\r\n" + data)
+                else:
+                    conn.sendall(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /storage/b"
+                                 b"?X-Amz-Signature=SIGSECRET\r\nContent-Length: 0\r\n\r\n")
+
+    caplog.set_level(logging.WARNING)
+    with tcp_server(handle) as port, Registry(f"127.0.0.1:{port}", protocol="http") as reg:
+        assert reg.repository("app").blobs.get(digest) == data
+    assert "Failed to parse headers" in caplog.text  # (the record is there, masked)
+    assert "SIGSECRET" not in caplog.text
