@@ -354,30 +354,38 @@ class _WholeClose(httpx.AsyncByteStream):
 
 async def _to_the_end(work: Awaitable[None]) -> None:
     """Await ``work`` in this task to its end, whatever cancel comes meanwhile; the cancel
-    is raised then. (A task runs a coroutine by stepping it and waiting, between steps,
-    for the future it yields; here each such wait is shielded.)"""
+    is raised then (its cause the error ``work`` ended with, if any). (A task runs a
+    coroutine by stepping it and waiting, between steps, for the future it yields; here
+    each such wait is shielded.)"""
     steps = work.__await__()
     cancelled: asyncio.CancelledError | None = None
-    while True:
-        try:
-            waits_for = steps.send(None)
-        except StopIteration:
-            break
-        while True:  # until what it waits for is done (its result or error is its own)
+    try:
+        while True:
             try:
-                if waits_for is None:  # a bare yield (asyncio.sleep(0)): one loop turn
-                    await asyncio.sleep(0)
-                else:
-                    await asyncio.shield(waits_for)
-            except asyncio.CancelledError as exc:
-                if waits_for is not None and waits_for.cancelled():
-                    break  # (its own cancel, not the caller's: work reads it)
-                cancelled = cancelled or exc
-                if waits_for is not None and not waits_for.done():
-                    continue
-            except BaseException:  # (the future's error: work reads it)
-                pass
-            break
+                waits_for = steps.send(None)
+            except StopIteration:
+                break
+            while True:  # until what it waits for is done (its result or error is its own)
+                try:
+                    if waits_for is None:  # a bare yield (asyncio.sleep(0)): one loop turn
+                        await asyncio.sleep(0)
+                    else:
+                        await asyncio.shield(waits_for)
+                except asyncio.CancelledError as exc:
+                    if waits_for is not None and waits_for.cancelled():
+                        break  # (its own cancel, not the caller's: work reads it)
+                    cancelled = cancelled or exc
+                    if waits_for is not None and not waits_for.done():
+                        continue
+                except Exception:  # (the future's error: work reads it)
+                    pass
+                break
+    except Exception as exc:
+        if cancelled is None:
+            raise
+        raise cancelled from exc
+    finally:
+        steps.close()  # (work cut short -- this task destroyed -- ends too)
     if cancelled is not None:
         raise cancelled
 

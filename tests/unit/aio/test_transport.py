@@ -454,6 +454,49 @@ async def test_a_cancel_while_an_answer_closes_still_closes_it() -> None:
     await transport.aclose()
 
 
+@pytest.mark.anyio
+async def test_a_cancel_held_back_by_a_close_that_then_fails_still_goes_on() -> None:
+    """The close's error came out and the cancel held back for it was lost (the task's
+    cancel count left at 1)."""
+    loop = asyncio.get_running_loop()
+    release: asyncio.Future[None] = loop.create_future()
+
+    async def failing_close() -> None:
+        await release
+        raise OSError("reset while closing")
+
+    closing = asyncio.ensure_future(transport_module._to_the_end(failing_close()))
+    await asyncio.sleep(0)
+    closing.cancel()
+    await asyncio.sleep(0)
+    release.set_result(None)
+    with pytest.raises(asyncio.CancelledError) as caught:
+        await closing
+    assert isinstance(caught.value.__cause__, OSError)
+
+
+def test_a_close_whose_task_is_destroyed_is_closed_too() -> None:
+    """GeneratorExit (the task destroyed while the close waits) was taken for the awaited
+    future's error: swallowed, and the coroutine's close() said "await wasn't used with
+    future"."""
+    loop = asyncio.new_event_loop()
+    ended: list[str] = []
+
+    async def close() -> None:
+        try:
+            await loop.create_future()
+        finally:
+            ended.append("closed")
+
+    try:
+        closing = transport_module._to_the_end(close())
+        closing.send(None)  # (it waits)
+        closing.close()
+    finally:
+        loop.close()
+    assert ended == ["closed"]
+
+
 def test_the_default_ca_bundle_is_loaded_at_the_first_handshake_only() -> None:
     """A plain-HTTP registry never loads it (tens of ms of the loop); TLS still checks."""
     context = CAOnFirstUse()
