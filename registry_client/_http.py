@@ -19,7 +19,7 @@ import requests
 import urllib3.exceptions
 
 from ._challenge import ChallengeParseError, parse_challenges
-from ._inflate import InflateError, InflateLimit, Inflater, codings_to_undo
+from ._inflate import InflateCut, InflateError, InflateLimit, Inflater, codings_to_undo
 from ._json import loads
 from ._redact import Redactor, redact_url
 from ._response import Answer, Response
@@ -402,6 +402,8 @@ def body_blocks(resp: Answer, size: int, limit: int | None = None) -> Iterator[b
         for block in raw.stream(size, False):
             yield from inflater.feed(block)
         yield from inflater.flush()
+    except InflateCut as exc:  # (a body cut short, as a broken connection cuts one)
+        raise requests.exceptions.ChunkedEncodingError(str(exc)) from None
     except InflateError as exc:
         raise requests.exceptions.ContentDecodingError(str(exc)) from None
     except urllib3.exceptions.ProtocolError as exc:

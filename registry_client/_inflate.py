@@ -15,7 +15,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 
-__all__ = ["STEP", "InflateError", "InflateLimit", "Inflater", "codings_to_undo"]
+__all__ = ["STEP", "InflateCut", "InflateError", "InflateLimit", "Inflater", "codings_to_undo"]
 
 STEP = 1 << 20
 """The most bytes one step of inflating hands out."""
@@ -28,6 +28,11 @@ _MAX_CODINGS = 2
 class InflateError(ValueError):
     """The body does not inflate as its ``Content-Encoding`` says: not gzip or deflate,
     cut before its stream ends, or of more codings than are undone."""
+
+
+class InflateCut(InflateError):
+    """The body ends before its gzip or deflate stream does: cut short, as a connection
+    that broke is (one its close delimits cannot tell a cut from an end)."""
 
 
 class InflateLimit(ValueError):
@@ -58,6 +63,7 @@ class _Stage:
         self._taken = b""  # what deflate took in before its first output
         self._later_member = False
         self._fed = self._out = False  # (the present member/stream took in / gave out)
+        self._head = b""  # a later gzip member's first two bytes: its magic, if one
         self._garbage = False  # after the last gzip member: bytes of none, dropped
         self._budget = budget
         self._d = self._new()
@@ -75,11 +81,14 @@ class _Stage:
                 if not self._gzip:
                     return
                 self._d, self._later_member, self._out = self._new(), True, False
+                self._head = b""
             self._fed = True
+            if self._later_member and len(self._head) < 2:
+                self._head += data[:2 - len(self._head)]
             try:
                 out = self._d.decompress(data, STEP)
             except zlib.error as exc:
-                if self._later_member and not self._out:
+                if self._later_member and not self._member():
                     self._garbage = True  # trailing garbage: dropped, as urllib3 drops it
                     return
                 if self._gzip or not self._first:
@@ -101,6 +110,11 @@ class _Stage:
                 self._out = True
                 yield out
 
+    def _member(self) -> bool:
+        """Whether the bytes after a gzip member begin another (gave out bytes, or start
+        with gzip's magic): not trailing garbage, which is dropped."""
+        return self._out or self._head == b"\x1f\x8b"
+
     def flush(self) -> bytes:
         if self._garbage:
             return b""
@@ -109,11 +123,11 @@ class _Stage:
         except zlib.error as exc:
             raise InflateError(f"the body does not inflate ({exc})") from None
         # A stream cut short inflates to its first part, which urllib3 and httpx hand
-        # out as the body; bytes after the last gzip member that begin no member (gave
-        # nothing) are trailing garbage, dropped.
-        if self._fed and not self._d.eof and (self._out or tail or not self._later_member):
-            raise InflateError(f"the {'gzip' if self._gzip else 'deflate'} body ends "
-                               "before its stream does")
+        # out as the body (Python's gzip and Go refuse it).
+        if self._fed and not self._d.eof and (
+                not self._later_member or tail or self._member()):
+            raise InflateCut(f"the {'gzip' if self._gzip else 'deflate'} body ends "
+                             "before its stream does")
         return tail
 
 
@@ -126,8 +140,8 @@ class Inflater:
             takes in at most what a body that long could be encoded as. None: no limit.
 
     Raises (from :meth:`feed` and :meth:`flush`):
-        InflateError: the body does not inflate, is cut short, or has more than two
-            codings.
+        InflateError: the body does not inflate, or has more than two codings;
+            InflateCut: it is cut short.
         InflateLimit: the body would inflate past ``limit``.
     """
 

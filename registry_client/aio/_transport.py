@@ -34,7 +34,7 @@ import requests
 from requests.utils import select_proxy
 
 from .._http import FailureTypes, connection_failure, content_length, exception_chain, of
-from .._inflate import InflateError, Inflater, codings_to_undo
+from .._inflate import InflateCut, InflateError, Inflater, codings_to_undo
 from .._log import log
 from .._redact import done_sending, redact_url, sending, watch_foreign_logs
 from .._request import Body, Relay
@@ -163,6 +163,8 @@ class _AsyncBody:
                     yield block
             for block in inflater.flush():
                 yield block
+        except InflateCut as exc:  # (a body cut short, as a broken connection cuts one)
+            raise httpx.ReadError(str(exc)) from None
         except InflateError as exc:  # (as httpx words a body that does not decode)
             raise httpx.DecodingError(str(exc)) from None
 

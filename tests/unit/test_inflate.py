@@ -7,7 +7,14 @@ import zlib
 
 import pytest
 
-from registry_client._inflate import STEP, InflateError, InflateLimit, Inflater, codings_to_undo
+from registry_client._inflate import (
+    STEP,
+    InflateCut,
+    InflateError,
+    InflateLimit,
+    Inflater,
+    codings_to_undo,
+)
 
 
 def undo(header: str, data: bytes, limit: int | None = None, block: int = 1000) -> bytes:
@@ -86,7 +93,7 @@ def test_a_body_whose_stream_is_cut_short_is_refused_not_taken_as_whole(
     """urllib3 and httpx hand out what a cut stream inflates to: a manifest read by tag
     got the digest of its first part, silently."""
     assert undo(header, whole)  # (whole, it reads)
-    with pytest.raises(InflateError, match="ends before"):
+    with pytest.raises(InflateCut, match="ends before"):
         undo(header, whole[:-6])
 
 
@@ -94,6 +101,21 @@ def test_an_empty_body_and_trailing_bytes_of_no_member_are_no_cut_stream() -> No
     assert undo("gzip", b"") == b""
     assert undo("deflate", b"") == b""
     assert undo("deflate", zlib.compress(b"")) == b""
-    # (a few bytes after the last member start no member: dropped, as urllib3 drops them)
-    assert undo("gzip", gzip.compress(b"a") + b"\x1f\x8b") == b"a"
+    # (bytes after the last member that start no member: dropped, as urllib3 drops them)
     assert undo("gzip", gzip.compress(b"a") + b"\0") == b"a"
+    assert undo("gzip", gzip.compress(b"a") + b"\0" * 20) == b"a"
+    assert undo("gzip", gzip.compress(b"a") + b"\x1f") == b"a"
+
+
+@pytest.mark.parametrize("cut", [2, 10, 12])
+def test_a_later_member_cut_before_it_gave_anything_is_a_cut_stream(cut: int) -> None:
+    """A member that began (gzip's magic) and was cut before its first output was
+    taken for trailing garbage, and the body for its first member alone: Python's gzip
+    and Go refuse it."""
+    second = gzip.compress(b"x" * 1000, mtime=0)
+    with pytest.raises(InflateCut, match="ends before"):
+        undo("gzip", gzip.compress(b"a", mtime=0) + second[:cut])
+    corrupt = bytearray(second)
+    corrupt[-8] ^= 0xFF  # (its CRC: begun, then corrupt)
+    with pytest.raises(InflateError, match="does not inflate"):
+        undo("gzip", gzip.compress(b"a", mtime=0) + bytes(corrupt))
