@@ -161,13 +161,21 @@ def _yaml_loader(base: Any = None) -> Any:
 
     merges = not hasattr(base, "flatten_mapping")  # (the base loader: "<<" is a plain key)
 
+    def tag_merges(node: Any) -> None:  # (in the mappings merged, too)
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" \
+                    and not key_node.style:
+                key_node.tag = _MERGE
+                merged = (value_node.value if isinstance(value_node, yaml.SequenceNode)
+                          else [value_node])
+                for sub in merged:
+                    if isinstance(sub, yaml.MappingNode):
+                        tag_merges(sub)
+
     def construct_mapping(self: Any, node: Any, deep: bool = False) -> Any:
         if isinstance(node, yaml.MappingNode):
             if merges:  # a plain "<<" merges, as YAML 1.1 and Go's yaml (skopeo's) read it
-                for key_node, _ in node.value:
-                    if isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" \
-                            and not key_node.style:
-                        key_node.tag = _MERGE
+                tag_merges(node)
             seen: set[Any] = set()
             for key_node, _ in node.value:
                 if key_node.tag == _MERGE:
@@ -182,7 +190,21 @@ def _yaml_loader(base: Any = None) -> Any:
                         None, None, f"{key!r} is listed twice", key_node.start_mark)
                 seen.add(key)
             if merges:
-                self.flatten_mapping(node)  # (merged keys first: the mapping's own win)
+                self.flatten_mapping(node)
+                # Go's yaml reads a key set by a merge and again its own way (the later
+                # wins, maps joined), not as YAML says (the mapping's own, whole):
+                # refused, or images would go missing without a word
+                merged: set[Any] = set()
+                for key_node, _ in node.value:
+                    key = self.construct_object(key_node)
+                    if not isinstance(key, str):
+                        continue  # (not a key skopeo reads: refused by name later)
+                    if key in merged:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"{key!r} is set twice, by a merge (<<) and again: "
+                            "skopeo reads that its own way; set it once",
+                            key_node.start_mark)
+                    merged.add(key)
         return base.construct_mapping(self, node, deep)
 
     methods: dict[str, Any] = {"construct_mapping": construct_mapping}

@@ -55,15 +55,30 @@ def test_merge_keys_share_settings_between_registries_as_go_s_yaml_reads_them(
         "  images:\n"
         "    team/app: ['1.0']\n"
         "b.example:\n"
-        "  <<: [*common, {images: {team/db: []}}]\n"
-        "  tls-verify: true\n"))  # (a key of its own wins over a merged one)
+        "  <<: [*common, {images: {team/db: []}}]\n"))
     assert (first.tls_verify, first.credentials, first.images) == (
         False, ("me", "pw"), {"team/app": ("1.0",)})
     assert (second.tls_verify, second.credentials, second.images) == (
-        True, ("me", "pw"), {"team/db": ()})
+        False, ("me", "pw"), {"team/db": ()})
+    [nested] = _read(tmp_path, "a.example:\n  <<: &c\n    <<: {tls-verify: false}\n"
+                               "    images: {app: ['1.0']}\n")
+    assert (nested.tls_verify, nested.images) == (False, {"app": ("1.0",)})
     # a quoted "<<" is a key like any other, which skopeo does not read
     with pytest.raises(ValueError, match="<< is not read here"):
         _read(tmp_path, "a.example:\n  '<<': {tls-verify: false}\n")
+
+
+@pytest.mark.parametrize("text", [
+    "a.example:\n  tls-verify: true\n  <<: {tls-verify: false}\n",
+    "a.example:\n  <<: {images: {db: ['1.0']}}\n  images: {app: ['1.0']}\n",
+    "a.example:\n  <<: [{images: {db: ['1.0']}}, {images: {app: ['2.0']}}]\n",
+], ids=["merged-and-own", "merged-images-and-own", "merged-twice"])
+def test_a_key_a_merge_sets_again_is_refused(tmp_path: Path, text: str) -> None:
+    """skopeo (Go's yaml) reads a key set by a merge and again its own way -- the later
+    one wins, maps are joined -- not as YAML says (the mapping's own key wins, whole):
+    read either way, images would go missing without a word."""
+    with pytest.raises(ValueError, match="set twice"):
+        _read(tmp_path, text)
 
 
 def test_defaults(tmp_path: Path) -> None:
