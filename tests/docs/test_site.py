@@ -137,6 +137,17 @@ def test_the_reference_pages_render_the_docstrings(site: Path) -> None:
     assert first_words in re.sub(r"<[^>]+>", "", page).replace("\n", " ")
 
 
+def test_a_repository_s_services_are_documented_as_properties(site: Path) -> None:
+    """They are the library's own cached_property (functools' holds a lock a fork can
+    leave held): griffe, which knows functools' alone, listed them as methods
+    (``images() -> ImageService``)."""
+    page = (site / "reference" / "repository" / "index.html").read_text()
+    for name in ("images", "tags", "manifests", "blobs"):
+        at = page.index(f'id="registry_client.repository.Repository.{name}"')
+        heading = page[at:page.index("</h3>", at)]
+        assert "doc-attribute-name" in heading and "doc-label-property" in heading, name
+
+
 def subcommands(parser: argparse.ArgumentParser) -> Iterator[list[str]]:
     """Every verb (and sub-verb) of ``parser``, as the words that name it."""
     for action in parser._actions:
