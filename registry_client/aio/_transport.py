@@ -314,16 +314,10 @@ class _ThreadBody:
 _CLOSING: set[asyncio.Task[None]] = set()
 
 
-def _closing(close: Awaitable[None]) -> asyncio.Task[None]:
-    """``close`` run by a task of its own, kept until done: no cancel cuts it short."""
-    task = asyncio.ensure_future(close)
+def _close_soon(resp: httpx.Response) -> None:
+    task = asyncio.ensure_future(resp.aclose())
     _CLOSING.add(task)  # kept alive until done
     task.add_done_callback(_CLOSING.discard)
-    return task
-
-
-def _close_soon(resp: httpx.Response) -> None:
-    _closing(resp.aclose())
 
 
 class _WholeClose(httpx.AsyncByteStream):
