@@ -482,10 +482,11 @@ class BlockStream(httpcore.AsyncNetworkStream):
             self._transport, reader, ssl_context, server_hostname=server_hostname))
         try:
             tls = await _wait_for(starting, timeout)
-        except asyncio.CancelledError:  # (mid-handshake, asyncio closes the connection)
+        except asyncio.CancelledError:
+            # the TLS connection made, or the TCP one (which asyncio closes only for a
+            # handshake under way; httpcore never closes a stream whose start_tls failed)
             made = _made(starting)
-            if made is not None:
-                made.close()
+            (made if made is not None else self._transport).close()
             raise
         except asyncio.TimeoutError as exc:
             self._transport.close()

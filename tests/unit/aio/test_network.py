@@ -1023,6 +1023,37 @@ WAITS = pytest.mark.parametrize("wait_for", [
 
 
 @pytest.mark.anyio
+async def test_a_connection_whose_handshake_is_cancelled_before_it_began_is_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cancelled before asyncio's start_tls took its first step, nothing closed the TCP
+    connection (asyncio closes it for a handshake under way; httpcore never closes a
+    stream whose start_tls failed): a socket lost per such cancel, over TLS."""
+    loop = asyncio.get_running_loop()
+
+    async def never_begun(*args: Any, **kw: Any) -> Any:
+        raise AssertionError("the handshake began")
+
+    monkeypatch.setattr(loop, "start_tls", never_begun)
+
+    class Transport:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    plain = Transport()
+    stream = network.BlockStream(plain, network._Reader(1024), 1024)  # type: ignore[arg-type]
+    handshake = asyncio.ensure_future(stream.start_tls(ssl.create_default_context(),
+                                                       "registry.example", 5))
+    await asyncio.sleep(0)  # (it waits for asyncio's start_tls, which has not run yet)
+    handshake.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handshake
+    assert plain.closed
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize("step", ["connect", "tls"])
 async def test_a_connection_made_as_its_connect_is_cancelled_is_closed(
     monkeypatch: pytest.MonkeyPatch, step: str,
