@@ -188,6 +188,18 @@ class _Reader(asyncio.BufferedProtocol):
         self.transport = typing.cast(asyncio.Transport, transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
+        if self.filled == len(self.buffer):
+            # No room: a transport handing over more after it was asked to pause --
+            # Python 3.10's TLS one hands over all it decrypted (an empty buffer failed
+            # the connection). What is held moves to the front, or the buffer grows.
+            if self.start:
+                rest = self.available
+                self.buffer[:rest] = self.buffer[self.start:self.filled]
+                self.start, self.filled = 0, rest
+            else:  # (a new one: the last view handed out may still be held)
+                grown = bytearray(len(self.buffer) + max(sizehint, _FIRST_BUFFER))
+                grown[:self.filled] = memoryview(self.buffer)[:self.filled]
+                self.buffer = grown
         return memoryview(self.buffer)[self.filled:]
 
     def buffer_updated(self, nbytes: int) -> None:

@@ -1022,6 +1022,28 @@ WAITS = pytest.mark.parametrize("wait_for", [
 ], ids=["wait_for", "uncounted"])
 
 
+def test_bytes_delivered_after_the_reader_paused_are_kept() -> None:
+    """Python 3.10's TLS transport hands over all it decrypted in one go, through
+    get_buffer, after the reader asked it to pause: an empty buffer then failed the
+    connection ("get_buffer() returned an empty buffer"), and a blob over ~256 KiB could
+    not be read over HTTPS with Python 3.10."""
+    paused: list[bool] = []
+
+    class Transport:
+        def pause_reading(self) -> None:
+            paused.append(True)
+
+        def resume_reading(self) -> None:
+            paused.append(False)
+
+    reader = network._Reader(64 << 10)
+    reader.connection_made(Transport())  # type: ignore[arg-type]
+    data = bytes(range(256)) * 1024  # 256 KiB: four times the most the reader holds
+    asyncio.protocols._feed_data_to_buffered_proto(reader, data)  # type: ignore[attr-defined]
+    assert paused and paused[-1] is True  # (it asked to pause, and got the rest anyway)
+    assert reader.take(len(data)) == data
+
+
 @pytest.mark.anyio
 async def test_a_connection_whose_handshake_is_cancelled_before_it_began_is_closed(
     monkeypatch: pytest.MonkeyPatch,
