@@ -32,6 +32,7 @@ from registry_client._request import Relay
 from registry_client._response import Response
 from registry_client._transport import Transport, tls_reason
 from registry_client.aio import AsyncRegistry
+from registry_client.aio import _network as network
 from registry_client.aio import _transport as transport_module
 from registry_client.aio._network import Stopped
 from registry_client.aio._transport import (
@@ -739,6 +740,29 @@ def test_a_thread_read_stopped_midway_returns_the_bytes_it_has_first() -> None:
     assert thread_body.readinto(view, stop) == 100 and bytes(view[:100]) == b"x" * 100
     with pytest.raises(Stopped):
         thread_body.readinto(view, stop)
+
+
+@pytest.mark.parametrize(("tls", "length", "direct"), [
+    (False, 1 << 20, True), (False, (1 << 20) - 1, False),
+    (True, (4 << 20) - 1, False), (True, 4 << 20, True),
+])
+def test_a_body_is_read_past_h11_from_1_mib_on_plain_tcp_and_4_mib_over_tls(
+    tls: bool, length: int, direct: bool,
+) -> None:
+    """Through h11 a 1 MiB blob cost 5.2 ms of CPU against 3.3 ms read past it, on a new
+    connection each (plain TCP: a new connection costs ~0.6 ms; over TLS a handshake,
+    more than the copies of a body under 4 MiB)."""
+    class Transport:
+        def get_extra_info(self, name: str) -> Any:
+            return object() if tls and name == "ssl_object" else None
+
+    reader = network._Reader(1 << 20)
+    reader.at_body = True
+    stream = network.BlockStream(Transport(), reader, 1 << 20)  # type: ignore[arg-type]
+    request = httpx.Request("GET", "http://registry.example/v2/app/blobs/sha256:ab")
+    resp = httpx.Response(200, headers={"Content-Length": str(length)}, request=request,
+                          extensions={"network_stream": stream})
+    assert (_DirectBody.of(resp) is not None) is direct
 
 
 @pytest.mark.anyio
