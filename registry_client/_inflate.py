@@ -21,6 +21,7 @@ STEP = 1 << 20
 """The most bytes one step of inflating hands out."""
 
 _INFLATABLE = frozenset({"gzip", "x-gzip", "deflate"})
+_MAGIC = b"\x1f\x8b"  # (what a gzip member begins with)
 _MAX_CODINGS = 2
 """More codings than this on one body are refused: no server sends them but to hurt."""
 
@@ -112,8 +113,9 @@ class _Stage:
 
     def _member(self) -> bool:
         """Whether the bytes after a gzip member begin another (gave out bytes, or start
-        with gzip's magic): not trailing garbage, which is dropped."""
-        return self._out or self._head == b"\x1f\x8b"
+        with gzip's magic -- its first byte, when the body ends there): not trailing
+        garbage, which is dropped."""
+        return self._out or (bool(self._head) and _MAGIC.startswith(self._head))
 
     def flush(self) -> bytes:
         if self._garbage:

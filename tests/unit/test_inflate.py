@@ -104,10 +104,9 @@ def test_an_empty_body_and_trailing_bytes_of_no_member_are_no_cut_stream() -> No
     # (bytes after the last member that start no member: dropped, as urllib3 drops them)
     assert undo("gzip", gzip.compress(b"a") + b"\0") == b"a"
     assert undo("gzip", gzip.compress(b"a") + b"\0" * 20) == b"a"
-    assert undo("gzip", gzip.compress(b"a") + b"\x1f") == b"a"
 
 
-@pytest.mark.parametrize("cut", [2, 10, 12])
+@pytest.mark.parametrize("cut", [1, 2, 10, 12])
 def test_a_later_member_cut_before_it_gave_anything_is_a_cut_stream(cut: int) -> None:
     """A member that began (gzip's magic) and was cut before its first output was
     taken for trailing garbage, and the body for its first member alone: Python's gzip
