@@ -446,11 +446,12 @@ class BlockStream(httpcore.AsyncNetworkStream):
 
     async def aclose(self) -> None:
         transport = self._transport
-        if _unsent(transport):
+        if _unsent(transport) or self._reader.paused:
             # bytes the peer never took (a body that timed out): asyncio's close() would
             # hold the socket open until they are sent -- for ever, or until the peer
             # hangs up. Nobody wants them any more: httpcore closes a connection when its
-            # exchange is over or failed
+            # exchange is over or failed. Likewise a paused reading (a body left unread):
+            # Python 3.10's TLS close waits for the server's close_notify, never read
             transport.abort()
         else:
             transport.close()

@@ -1022,6 +1022,33 @@ WAITS = pytest.mark.parametrize("wait_for", [
 ], ids=["wait_for", "uncounted"])
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("paused", [True, False])
+async def test_a_connection_closed_while_its_reading_is_paused_is_closed_at_once(
+    paused: bool,
+) -> None:
+    """Python 3.10's TLS transport, closed, waits for the server's close_notify -- which
+    a paused reading never reads: a blob reader closed early (or cancelled) over HTTPS
+    left its connection open for good, aclose() too (one socket a time). A paused
+    connection is aborted: nobody wants what it holds."""
+    done: list[str] = []
+
+    class Transport:
+        def get_write_buffer_size(self) -> int:
+            return 0
+
+        def close(self) -> None:
+            done.append("close")
+
+        def abort(self) -> None:
+            done.append("abort")
+
+    reader = network._Reader(1024)
+    reader.paused = paused
+    await network.BlockStream(Transport(), reader, 1024).aclose()  # type: ignore[arg-type]
+    assert done == ["abort" if paused else "close"]
+
+
 def test_bytes_delivered_after_the_reader_paused_are_kept() -> None:
     """Python 3.10's TLS transport hands over all it decrypted in one go, through
     get_buffer, after the reader asked it to pause: an empty buffer then failed the
