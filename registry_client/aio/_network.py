@@ -157,6 +157,20 @@ async def _cancelled(fut: asyncio.Future[typing.Any]) -> None:
     if not fut.cancelled():
         fut.exception()  # (not logged as never retrieved: the cancel is what goes on)
 
+def _reading(transport: asyncio.Transport, on: bool) -> None:
+    """Resume (``on``) or pause the reading of ``transport``. Python 3.10's TLS transport
+    raises AttributeError once it lost its connection (its protocol's transport gone,
+    before the reader is told): nothing is left to read then -- the reader hears of the
+    loss next."""
+    try:
+        if on:
+            transport.resume_reading()
+        else:
+            transport.pause_reading()
+    except (AttributeError, RuntimeError):
+        pass
+
+
 class _Reader(asyncio.BufferedProtocol):
     """Receives a connection's bytes straight into a buffer of up to ``size`` bytes (a
     small one until a body the loop reads fills it: most answers are small, many
@@ -215,7 +229,7 @@ class _Reader(asyncio.BufferedProtocol):
             self.buffer, self.start, self.filled = grown, 0, self.available
             full = False
         if full and self.transport is not None:
-            self.transport.pause_reading()
+            _reading(self.transport, False)
             self.paused = True
         if full or self.available >= self.want:
             self._wake()
@@ -278,7 +292,7 @@ class _Reader(asyncio.BufferedProtocol):
             self.start = self.filled = 0
             if self.paused and self.transport is not None:
                 self.paused = False
-                self.transport.resume_reading()
+                _reading(self.transport, True)
         else:
             self.start = end
         return data
@@ -290,7 +304,7 @@ class _Reader(asyncio.BufferedProtocol):
         self.start, self.filled = 0, rest
         if self.paused and self.transport is not None:
             self.paused = False
-            self.transport.resume_reading()
+            _reading(self.transport, True)
 
     async def drained(self, timeout: float | None) -> None:
         """Wait while the transport's write buffer is over its limit."""

@@ -1049,6 +1049,25 @@ async def test_a_connection_closed_while_its_reading_is_paused_is_closed_at_once
     assert done == ["abort" if paused else "close"]
 
 
+def test_a_reader_whose_tls_transport_lost_its_connection_is_read_to_its_end() -> None:
+    """Python 3.10's TLS transport, its connection gone in the read that filled the
+    reader (a server's close_notify after a 64-256 KiB answer), raised AttributeError
+    from resume_reading: blobs.get and blobs.open failed with it, bare, every retry."""
+    class Gone:
+        def pause_reading(self) -> None:
+            pass
+
+        def resume_reading(self) -> None:  # (3.10: self._ssl_protocol._transport is None)
+            raise AttributeError("'NoneType' object has no attribute 'resume_reading'")
+
+    reader = network._Reader(64 << 10)
+    reader.connection_made(Gone())  # type: ignore[arg-type]
+    data = bytes(range(256)) * 256  # (64 KiB: it fills the reader, which pauses)
+    asyncio.protocols._feed_data_to_buffered_proto(reader, data)  # type: ignore[attr-defined]
+    assert reader.paused
+    assert reader.take(len(data)) == data  # (it would resume: the transport is gone)
+
+
 def test_bytes_delivered_after_the_reader_paused_are_kept() -> None:
     """Python 3.10's TLS transport hands over all it decrypted in one go, through
     get_buffer, after the reader asked it to pause: an empty buffer then failed the
