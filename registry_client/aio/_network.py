@@ -546,7 +546,11 @@ class BlockStream(httpcore.AsyncNetworkStream):
             reader = self._reader
             if reader.available or reader.eof:
                 return True
-            if not reader.paused and transport.is_reading():
+            try:
+                reading = transport.is_reading()
+            except RuntimeError:  # (3.10's TLS transport, its connection lost: gone)
+                return True
+            if not reader.paused and reading:
                 # the loop reads this socket whenever it is readable: what came (a
                 # hang-up included) is in the reader. httpcore asks for every idle
                 # connection each time it places a request; a poll() each is the
