@@ -460,12 +460,15 @@ class BlockStream(httpcore.AsyncNetworkStream):
 
     async def aclose(self) -> None:
         transport = self._transport
-        if _unsent(transport) or self._reader.paused:
+        if _unsent(transport) or self._reader.paused \
+                or transport.get_extra_info("ssl_object") is not None:
             # bytes the peer never took (a body that timed out): asyncio's close() would
             # hold the socket open until they are sent -- for ever, or until the peer
             # hangs up. Nobody wants them any more: httpcore closes a connection when its
-            # exchange is over or failed. Likewise a paused reading (a body left unread):
-            # Python 3.10's TLS close waits for the server's close_notify, never read
+            # exchange is over or failed. Likewise a paused reading (a body left unread),
+            # and TLS: asyncio's TLS close waits for the server's close_notify -- for
+            # ever on Python 3.10 when the server stalls, 30 s on 3.11 -- which HTTP,
+            # its answers framed, does not need
             transport.abort()
         else:
             transport.close()

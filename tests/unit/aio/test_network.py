@@ -1023,9 +1023,9 @@ WAITS = pytest.mark.parametrize("wait_for", [
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("paused", [True, False])
+@pytest.mark.parametrize(("paused", "tls"), [(True, False), (False, False), (False, True)])
 async def test_a_connection_closed_while_its_reading_is_paused_is_closed_at_once(
-    paused: bool,
+    paused: bool, tls: bool,
 ) -> None:
     """Python 3.10's TLS transport, closed, waits for the server's close_notify -- which
     a paused reading never reads: a blob reader closed early (or cancelled) over HTTPS
@@ -1037,6 +1037,9 @@ async def test_a_connection_closed_while_its_reading_is_paused_is_closed_at_once
         def get_write_buffer_size(self) -> int:
             return 0
 
+        def get_extra_info(self, name: str) -> Any:
+            return object() if tls and name == "ssl_object" else None
+
         def close(self) -> None:
             done.append("close")
 
@@ -1046,7 +1049,9 @@ async def test_a_connection_closed_while_its_reading_is_paused_is_closed_at_once
     reader = network._Reader(1024)
     reader.paused = paused
     await network.BlockStream(Transport(), reader, 1024).aclose()  # type: ignore[arg-type]
-    assert done == ["abort" if paused else "close"]
+    # (a TLS close waits for the server's close_notify: for ever on 3.10 when it stalls,
+    # 30 s on 3.11 -- HTTP needs none: what a connection closed holds is unwanted)
+    assert done == ["abort" if paused or tls else "close"]
 
 
 def test_a_reader_whose_tls_transport_lost_its_connection_is_read_to_its_end() -> None:
