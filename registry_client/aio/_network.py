@@ -549,16 +549,17 @@ class BlockStream(httpcore.AsyncNetworkStream):
             reader = self._reader
             if reader.available or reader.eof:
                 return True
-            try:
-                reading = transport.is_reading()
-            except RuntimeError:  # (3.10's TLS transport, its connection lost: gone)
-                return True
-            if not reader.paused and reading:
-                # the loop reads this socket whenever it is readable: what came (a
-                # hang-up included) is in the reader. httpcore asks for every idle
-                # connection each time it places a request; a poll() each is the
-                # largest part of 200 gathered manifest GETs' pool work
-                return False
+            if not reader.paused:
+                try:
+                    reading = transport.is_reading()
+                except RuntimeError:  # (3.10's TLS transport, its connection lost: gone)
+                    return True
+                if reading:
+                    # the loop reads this socket whenever it is readable: what came (a
+                    # hang-up included) is in the reader. httpcore asks for every idle
+                    # connection each time it places a request; a poll() each is the
+                    # largest part of 200 gathered manifest GETs' pool work
+                    return False
             sock = transport.get_extra_info("socket")
             return sock is not None and is_socket_readable(sock)
         return None
