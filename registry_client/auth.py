@@ -63,6 +63,7 @@ from ._json import loads
 from ._redact import REDACTED, redact_url
 from ._response import Response, auth_scheme_sent
 from ._retry import TOKEN_POLICY
+from ._rfc3339 import parse_rfc3339
 from ._text import is_utf8
 from .errors import (
     AuthenticationError,
@@ -473,11 +474,16 @@ class TokenAuthenticator:
             raise TokenError(f"token server {realm} sent no usable token")
         expires_in = max(_seconds(doc.get("expires_in")), 1.0)
         margin = min(5.0, expires_in / 10)
+        # token.md: the lifetime counts from issued_at when the answer has it (a caching
+        # token server hands out tokens issued earlier); a token about to expire still
+        # serves the request that asked for it, re-sent after its challenge
+        left = max(expires_in - _age(doc.get("issued_at"), expires_in) - margin,
+                   min(1.0, expires_in - margin))
         refresh = doc.get("refresh_token")
         if isinstance(refresh, str) and refresh:
             with self._lock:
                 self._refresh[(realm, service)] = refresh
-        return _Token(value, time.monotonic() + expires_in - margin)
+        return _Token(value, time.monotonic() + left)
 
 
 class _HookSteps(BlockingSteps):
@@ -553,6 +559,17 @@ def _seconds(value: object) -> float:
     except OverflowError:
         return float(DEFAULT_EXPIRES_IN)
     return seconds if math.isfinite(seconds) else float(DEFAULT_EXPIRES_IN)
+
+
+def _age(issued_at: object, expires_in: float) -> float:
+    """Seconds since a token answer's ``issued_at``; 0 when it is absent or no RFC 3339
+    time, and when the clocks disagree: ahead of this machine's (a skew never lengthens
+    ``expires_in``), or before the token's whole lifetime (no server issues a token
+    already expired: its clock is behind, and honouring it would fetch a token per
+    request)."""
+    when = parse_rfc3339(issued_at) if isinstance(issued_at, str) else None
+    age = 0.0 if when is None else time.time() - when.timestamp()
+    return age if 0.0 < age < expires_in else 0.0
 
 
 def _default_transport() -> TokenTransport:

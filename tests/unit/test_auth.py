@@ -1159,3 +1159,59 @@ def test_a_token_a_registry_quotes_back_is_masked_in_the_error() -> None:
         reg.repository("app").manifests.get_raw("latest")
     assert OPAQUE_TOKEN not in str(info.value)
     assert "token *** lacks scope" in str(info.value)
+
+
+def _rfc3339_ago(seconds: float) -> str:
+    when = time.time() - seconds
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + f".{int(when % 1 * 1e9):09d}Z"
+
+
+def test_token_lifetime_counts_from_issued_at(clock: FakeClock) -> None:
+    # token.md: the token expires expires_in seconds after issued_at -- one a caching
+    # token server issued 50 s ago, for 60 s, is stale 6 s later (it was sent, refused,
+    # and a streamed body could not be sent again)
+    t = FakeTransport(lambda n: (200, token_body(f"t{n}", expires_in=60,
+                                                 issued_at=_rfc3339_ago(50))))
+    auth = bound_token_auth(t)
+    assert learn(auth) == "Bearer t0"
+    clock.now += 3
+    r = make_request(scopes=("repository:app:pull",))
+    auth.handle_request(r)
+    assert r.headers["Authorization"] == "Bearer t0"
+    clock.now += 3
+    r = make_request(scopes=("repository:app:pull",))
+    auth.handle_request(r)
+    assert r.headers["Authorization"] == "Bearer t1"
+    assert len(t.calls) == 2
+
+
+def test_token_about_to_expire_serves_the_request_that_asked(clock: FakeClock) -> None:
+    # 2 s left: less than the safety margin, still the token the challenged request is
+    # sent again with (not a second fetch for it)
+    t = FakeTransport(lambda n: (200, token_body(f"t{n}", expires_in=60,
+                                                 issued_at=_rfc3339_ago(58))))
+    auth = bound_token_auth(t)
+    assert learn(auth) == "Bearer t0"
+    assert len(t.calls) == 1
+    clock.now += 1.5
+    r = make_request(scopes=("repository:app:pull",))
+    auth.handle_request(r)
+    assert r.headers["Authorization"] == "Bearer t1"
+
+
+@pytest.mark.parametrize("issued", [-3600, 3600, "yesterday", 17, None],
+                         ids=["future", "past-lifetime", "unparsable", "number", "null"])
+def test_token_issued_at_that_tells_nothing_is_ignored(clock: FakeClock, issued: object) -> None:
+    # a token server whose clock is ahead (or an hour behind: it issued no token already
+    # expired), or an issued_at that is no time: expires_in counts from the answer, as
+    # when issued_at is absent -- never a token fetch per request
+    value = _rfc3339_ago(issued) if isinstance(issued, int) and abs(issued) == 3600 else issued
+    t = FakeTransport(lambda n: (200, token_body(f"t{n}", expires_in=60, issued_at=value)))
+    auth = bound_token_auth(t)
+    learn(auth)
+    clock.now += 50
+    auth.handle_request(make_request(scopes=("repository:app:pull",)))
+    assert len(t.calls) == 1
+    clock.now += 11
+    auth.handle_request(make_request(scopes=("repository:app:pull",)))
+    assert len(t.calls) == 2
