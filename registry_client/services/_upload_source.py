@@ -311,6 +311,8 @@ class Relayed:
         """
         rx = self._rx
         self._resp = resp = yield from self._fetch.open(rx)
+        if rx.expected_size == 0:
+            rx.ended()  # no block comes to be checked: the empty content is, before the PUT
 
         received = self._fetch._endpoint.count_received  # the source's stats count it
 

@@ -661,6 +661,36 @@ def test_a_non_distributable_layer_without_urls_is_pushed_pulled_and_copied(
     assert oc.repository(name).blobs.get("sha256:" + hashlib.sha256(layer).hexdigest()) == layer
 
 
+def test_a_blob_of_no_bytes_is_copied_to_another_registry(
+    reg: LocalRegistry, rc: Registry, oc: Registry, tmp_path: Path,
+) -> None:
+    """A 0-byte layer (``oras push`` of an empty file): relayed across registries, it
+    went through whole and unchecked -- no block ever came to verify -- and the copy
+    failed ("the source ended at byte 0 of 0") after the target had taken it."""
+    empty_digest = "sha256:" + hashlib.sha256(b"").hexdigest()
+    config = b"{}"
+    layout = OCILayout(tmp_path / "src")
+    for blob in (b"", config):
+        layout.write_blob("sha256:" + hashlib.sha256(blob).hexdigest(), blob)
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.example.empty-file",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+                   "digest": "sha256:" + hashlib.sha256(config).hexdigest(), "size": 2},
+        "layers": [{"mediaType": "application/octet-stream", "digest": empty_digest,
+                    "size": 0}]}).encode()
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    layout.write_blob(digest, manifest)
+    layout.add_manifest({"mediaType": OCI_MANIFEST, "digest": digest,
+                         "size": len(manifest)}, "1")
+    name = fresh_name(reg, "empty-blob")
+    rc.repository(name).images.push(tmp_path / "src", "1")
+
+    assert rc.repository(name).images.copy("1", oc.repository(name)).digest == digest
+    assert oc.repository(name).manifests.get_raw("1").digest == digest
+    assert oc.repository(name).blobs.get(empty_digest) == b""
+
+
 # -- a call-off cuts the connections its workers wait on ----------------------------------
 def _stalled_pull(reg: LocalRegistry, repo: str, tmp_path: Path,
                   then: Callable[[FaultProxy], None]) -> tuple[BaseException, float]:

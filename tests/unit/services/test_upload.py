@@ -11,7 +11,7 @@ import pytest
 import requests_mock
 
 from registry_client import Registry
-from registry_client.errors import RegistryResponseError
+from registry_client.errors import DigestMismatchError, RegistryResponseError
 from registry_client.services._upload import _write_state, check_state_path
 
 
@@ -70,3 +70,37 @@ def test_an_upload_error_in_a_copy_names_the_target_not_the_source(
         src.repository("app").images.copy("1.0", dst.repository("copy"))
     assert str(caught.value).startswith(
         "upload to mirror.example/copy: the registry sent no Location"), str(caught.value)
+
+
+def test_a_copied_blob_of_no_bytes_is_checked_before_it_is_put(
+    mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]],
+) -> None:
+    """A descriptor of size 0 whose digest is not that of no bytes: no block ever comes
+    to be checked, so the empty content is checked when the source answers -- before the
+    target is sent anything to commit."""
+    src, adapter = mocked_registry(retries=0)
+    dst = Registry("mirror.example", session=src.requester.session, retries=0, backoff=0.0)
+    config, wrong = b"{}", "sha256:" + hashlib.sha256(b"layer").hexdigest()
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+                   "digest": f"sha256:{hashlib.sha256(config).hexdigest()}", "size": 2},
+        "layers": [{"mediaType": "application/octet-stream", "digest": wrong,
+                    "size": 0}]}).encode()
+    adapter.register_uri("GET", "https://registry.example/v2/app/manifests/1.0",
+                         content=manifest,
+                         headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    adapter.register_uri("GET", f"https://registry.example/v2/app/blobs/{wrong}", content=b"")
+    adapter.register_uri("GET", f"https://registry.example/v2/app/blobs/sha256:"
+                         f"{hashlib.sha256(config).hexdigest()}", content=config)
+    adapter.register_uri("HEAD", requests_mock.ANY, status_code=404)
+    adapter.register_uri("POST", "https://mirror.example/v2/copy/blobs/uploads/",
+                         status_code=202, headers={"Location": "/v2/copy/blobs/uploads/u1"})
+    adapter.register_uri("PUT", requests_mock.ANY, status_code=201)
+    adapter.register_uri("PATCH", requests_mock.ANY, status_code=202)
+    adapter.register_uri("DELETE", requests_mock.ANY, status_code=204)
+    with pytest.raises(DigestMismatchError, match=wrong):
+        src.repository("app").images.copy("1.0", dst.repository("copy"))
+    puts = [r for r in adapter.request_history
+            if r.method == "PUT" and wrong.split(":")[1] in (r.url or "")]
+    assert puts == []
