@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from registry_client import ImageReference, RegistryError, Repository, mediatypes, models
 from registry_client.models import IMAGE_CONFIG_TYPES, manifest_from_bytes
@@ -121,9 +121,19 @@ def default_entry(index: ManifestList | OCIIndex, *, required: bool = True) -> D
     return found
 
 
+class _Chosen(NamedTuple):
+    """What :func:`_single` found: the single-platform manifest, the descriptor of the
+    one chosen in an index (None for a single image), and the index's own
+    ``artifactType`` (an artifact index, OCI 1.1; None when unknown or absent)."""
+
+    manifest: ManifestV2 | OCIManifest | None
+    entry: Descriptor | None
+    index_artifact_type: str | None = None
+
+
 def _single(
     ctx: Context, repo: Repository, reference: str, *, required: bool = True
-) -> tuple[ManifestV2 | OCIManifest | None, Descriptor | None]:
+) -> _Chosen:
     """The single-platform manifest of ``reference`` (and the descriptor of the one
     chosen in it, for an index): --platform's image found by the library's rule (an
     inner index searched too, a single image of another platform refused)."""
@@ -132,18 +142,19 @@ def _single(
         image = manifest_from_bytes(raw.data, raw.media_type)
         if not isinstance(image, models.ManifestV2 | models.OCIManifest):
             raise LookupError(f"{reference}: not an image manifest ({raw.media_type})")
-        return image, models.Descriptor(media_type=raw.media_type, digest=raw.digest,
-                                        size=len(raw.data))
+        return _Chosen(image, models.Descriptor(media_type=raw.media_type, digest=raw.digest,
+                                                size=len(raw.data)))
     manifest = repo.manifests.get(reference)
-    entry = None
+    entry = index_type = None
     if isinstance(manifest, models.ManifestList | models.OCIIndex):
+        index_type = getattr(manifest, "artifact_type", None)
         entry = default_entry(manifest, required=required)
         if entry is None:
-            return None, None
+            return _Chosen(None, None, index_type)
         manifest = repo.manifests.get(entry.digest)
     if not isinstance(manifest, models.ManifestV2 | models.OCIManifest):
         raise LookupError(f"{reference}: an index inside an index is not supported here")
-    return manifest, entry
+    return _Chosen(manifest, entry, index_type)
 
 
 def one_platform(ctx: Context, repo: Repository, reference: str) -> str:
@@ -196,7 +207,7 @@ def run_digest(ctx: Context) -> int:
 def run_config(ctx: Context) -> int:
     """``config REFERENCE``: the image config blob on stdout."""
     _, repo, reference = _pinned_repo(ctx, ctx.args.reference)
-    manifest, _ = _single(ctx, repo, reference)
+    manifest = _single(ctx, repo, reference).manifest
     assert manifest is not None
     ctx.write_bytes(repo.blobs.get(manifest.config.digest))
     return 0
@@ -278,7 +289,8 @@ def run_inspect(ctx: Context) -> int:
     image = repo.images.get_by_digest(reference) if ref.digest else repo.images.get_by_tag(
         reference
     )
-    manifest, entry = _single(ctx, repo, image.digest, required=ctx.platform is not None)
+    manifest, entry, index_type = _single(ctx, repo, image.digest,
+                                          required=ctx.platform is not None)
     # An artifact (attach, OCI 1.1) has no image config to read: no platform, no labels.
     config: ImageConfig | None = None
     if manifest is not None and manifest.config.media_type in IMAGE_CONFIG_TYPES:
@@ -290,9 +302,13 @@ def run_inspect(ctx: Context) -> int:
         doc["selected_digest"] = entry.digest if entry is not None else image.digest
         doc["layers"] = len(manifest.layers)
         doc["layers_size"] = sum(layer.size for layer in manifest.layers)
+    shown_type = None
     if manifest is not None and config is None:
-        doc["artifact_type"] = (getattr(manifest, "artifact_type", None)
-                                or manifest.config.media_type)
+        shown_type = getattr(manifest, "artifact_type", None) or manifest.config.media_type
+        # an artifact index's own type is the reference's; its child's is the one shown
+        doc["artifact_type"] = index_type or shown_type
+        if entry is not None:
+            doc["selected_artifact_type"] = shown_type
     if config is not None:
         doc["selected_platform"] = str(config.platform)
         doc["created"] = config.created
@@ -338,6 +354,8 @@ def run_inspect(ctx: Context) -> int:
                 rows.append((name, json.dumps(words, ensure_ascii=False)))
     elif manifest is not None:
         rows.append(("Artifact type", str(doc["artifact_type"])))
+        if entry is not None and entry.digest != image.digest:
+            rows.append(("Showing", f"{shown_type} ({entry.digest})"))
         rows.append(("Layers", f"{len(manifest.layers)}, {_size(int(doc['layers_size']))}"))
     else:
         rows.append(("Details", "use --platform to show created, labels and layers"))

@@ -10,13 +10,25 @@ from pathlib import Path
 
 import pytest
 
-from registry_client.testing import FaultProxy, LocalRegistry, SeededImage, seed_image, seed_tags
+from registry_client import Registry
+from registry_client.models import RawManifest
+from registry_client.testing import (
+    FaultProxy,
+    LocalRegistry,
+    SeededImage,
+    seed_image,
+    seed_tags,
+    sha256_digest,
+)
 
 CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]
 pytestmark = pytest.mark.integration
 
 SBOM = "application/spdx+json"
 SIG = "application/vnd.example.signature.v1"
+BUNDLE = "application/vnd.example.bundle"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 def lines(out: bytes) -> list[str]:
@@ -83,6 +95,39 @@ def test_attach_then_list_referrers(
     assert (art["digest"], art["artifact_type"], art["layers"]) == (sbom_digest, SBOM, 2)
     assert [p["platform"] for p in art["platforms"]] == [None]
     assert "labels" not in art and "selected_platform" not in art
+
+
+def test_inspect_of_an_artifact_index_shows_its_own_type_and_which_child(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str,
+) -> None:
+    """An index that is an artifact itself (OCI 1.1: its own ``artifactType``), of one
+    child artifact: inspect printed the child's type and layers as the index's."""
+    client = Registry(anon_registry.host, protocol="http")
+    repo = client.repository(unique_repository)
+    for blob in (b"{}", b'{"spdx":1}'):
+        repo.blobs.upload(blob)
+    child = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": SBOM,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+                   "digest": sha256_digest(b"{}"), "size": 2},
+        "layers": [{"mediaType": SBOM, "digest": sha256_digest(b'{"spdx":1}'),
+                    "size": 10}]}).encode()
+    child_digest = repo.manifests.put(
+        sha256_digest(child), RawManifest(child, OCI_MANIFEST, sha256_digest(child)))
+    index = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_INDEX, "artifactType": BUNDLE,
+        "manifests": [{"mediaType": OCI_MANIFEST, "digest": child_digest,
+                       "size": len(child)}]}).encode()
+    repo.manifests.put("bundle", RawManifest(index, OCI_INDEX, sha256_digest(index)))
+    client.close()
+    ref = f"{anon_registry.host}/{unique_repository}:bundle"
+
+    text = " ".join(ok(cli("inspect", ref, "--plain-http")).stdout.decode().split())
+    assert f"Artifact type: {BUNDLE}" in text
+    assert f"Showing: {SBOM} ({child_digest})" in text
+    doc = json.loads(ok(cli("inspect", ref, "--plain-http", "--json")).stdout)
+    assert (doc["artifact_type"], doc["selected_artifact_type"]) == (BUNDLE, SBOM)
+    assert (doc["selected_digest"], doc["layers"]) == (child_digest, 1)
 
 
 def test_copy_with_referrers_brings_the_sbom_along(
