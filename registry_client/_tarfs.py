@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import gzip
 import hashlib
+import io
 import os
 import posixpath
 import shutil
@@ -27,7 +28,7 @@ import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, BinaryIO, Protocol
+from typing import IO, Protocol
 
 import attrs
 
@@ -329,13 +330,13 @@ def clean_name(name: str) -> str:
     return "" if cleaned == "." else cleaned
 
 
-def _open_layer(path: Path) -> BinaryIO:
+def _open_layer(path: Path) -> gzip.GzipFile | io.BufferedReader:
     """A layer blob's uncompressed tar stream (gzip or plain tar)."""
     magic = _sniff(path)
     if magic.startswith(_ZSTD_MAGIC):
         raise LayerError(f"{path.name}: a zstd-compressed layer (not supported)")
     if magic.startswith(_GZIP_MAGIC):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.GzipFile(path, "rb")
     return open(path, "rb")
 
 
@@ -346,10 +347,13 @@ def tar_entries(path: Path) -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFile]]
         LayerError: the blob is not a (gzip) tar stream.
     """
     try:
-        with _open_layer(path) as stream, \
-                tarfile.open(fileobj=stream, mode="r|", encoding=ENCODING, errors=ERRORS) as tar:
-            for info in tar:
-                yield info, tar
+        with _open_layer(path) as stream:
+            if not stream.peek(1):  # no bytes: an archive of no entries, as Go reads it
+                return
+            with tarfile.open(fileobj=stream, mode="r|", encoding=ENCODING,
+                              errors=ERRORS) as tar:
+                for info in tar:
+                    yield info, tar
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise LayerError(f"layer {path.name}: not a readable tar stream ({exc})") from None
 
