@@ -319,20 +319,19 @@ def run_exclusive(effect: Exclusive, performer: Performer) -> Any:
             # an image sharing the blob being sent): the holder waits for this very
             # work. Without the lock, as it went before there was one.
             return run(effect.flow, performer)
-    # Work of no transfer (a fan-out of one slot runs in its caller's thread) gets a
-    # flag of its own while it holds the lock: what it starts inside is then known as
-    # its own (the check above), not made to wait for it.
-    ours = CallOff() if mine is None else mine
-    if mine is None:
-        enter(ours)
+    # The holder gets a flag of its own while it holds the lock, a child of its
+    # transfer's (called off with it): what it starts inside descends from it and is
+    # known as its own (the check above), while its sibling workers, which share the
+    # transfer's flag, wait -- a token one of them fetches is not fetched by each.
+    ours = CallOff(mine)
+    enter(ours)
     table.taken(key, ours)
     try:
         return run(effect.flow, performer)
     finally:
         table.given_back(key)
         lock.release()
-        if mine is None:
-            enter(None)
+        enter(mine)
 
 
 _LOCK_SLICE = 0.05

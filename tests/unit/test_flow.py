@@ -199,6 +199,43 @@ def test_work_started_inside_the_holder_s_own_work_does_not_wait_for_it(
     assert table.holder("blob") is None
 
 
+def test_sibling_workers_of_one_transfer_wait_for_each_other() -> None:
+    """Every worker of a fan-out shares its flag: a worker waiting 50 ms for a token
+    its sibling was fetching took that flag for the holder's own and fetched the same
+    token itself -- 8 token requests for one push, 8 failed logins for one wrong
+    password. Only work started inside the holder's goes on without the lock."""
+    table = LockTable(weak=True, thread_lock=threading.RLock)
+    flag = _calloff.CallOff()
+    inside = 0
+    overlapped: list[int] = []
+    lock = threading.Lock()
+
+    def slow_fetch() -> Flow[None]:
+        nonlocal inside
+        with lock:
+            inside += 1
+            overlapped.append(inside)
+        time.sleep(0.2)  # a token server slower than a lock slice
+        with lock:
+            inside -= 1
+        return None
+        yield  # pragma: no cover - a flow
+
+    def worker() -> None:
+        _calloff.enter(flag)
+        try:
+            run_exclusive(Exclusive(table, "token", slow_fetch()), _Performer())
+        finally:
+            _calloff.enter(None)
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert max(overlapped) == 1, overlapped
+
+
 def _note(ran: list[str], what: str) -> Flow[None]:
     ran.append(what)
     return None
