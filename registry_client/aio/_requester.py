@@ -123,7 +123,10 @@ class _Steps:
         if isinstance(effect, Exclusive):
             return await arun_exclusive(effect, self)
         if isinstance(effect, TokenCall):
-            return await arun(token_call(requester, effect), self)
+            # Token requests have a bound of their own: the request slots are taken to
+            # send, and a request holding one may wait for the token another is fetching
+            async with requester._slot(requester._token_slots):
+                return await arun(token_call(requester, effect), self)
         if isinstance(effect, TokenAttempt):
             call = effect.call
             headers, form = call.encoded()
@@ -136,6 +139,35 @@ class _Steps:
             except ssl.SSLError as exc:
                 raise TransmitError("tls", tls_reason(exc), cause=exc) from None
         raise TypeError(f"{type(self).__name__} cannot perform {effect!r}")
+
+
+class _Slotted:
+    """Performs one exchange's effects for :meth:`AsyncRequester.send_request`: takes a
+    slot of the loop's bound when the request is first sent (a Transmit) and holds it
+    to the exchange's end; what comes before -- its token, awaited under the token's
+    lock (the fetch has a bound of its own), a rate-limit pause -- takes none."""
+
+    __slots__ = ("_held", "_slots", "_steps")
+
+    def __init__(self, steps: _Steps, slots: asyncio.Semaphore) -> None:
+        self._steps = steps
+        self._slots = slots
+        self._held = False
+
+    async def perform(self, effect: Any) -> Any:
+        """Do what ``effect`` asks, as :class:`_Steps` does."""
+        if isinstance(effect, Exclusive):  # (its sub-flow's sends are this exchange's)
+            return await arun_exclusive(effect, self)
+        if not self._held and isinstance(effect, Transmit):
+            await self._slots.acquire()
+            self._held = True
+        return await self._steps.perform(effect)
+
+    def release(self) -> None:
+        """Give the slot back, if one was taken."""
+        if self._held:
+            self._held = False
+            self._slots.release()
 
 
 async def _read_capped(answer: AsyncAnswer, cap: int) -> bytes:
@@ -242,6 +274,8 @@ class AsyncRequester(RegistryEndpoint):
         self._steps = _Steps(self)
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
             weakref.WeakKeyDictionary()
+        self._token_slots: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
         self._token_steps = _TokenSteps(self)
         self._bind_authenticator(TokenRequests(self, self._token_steps))
         self._warn_insecure(self.transport.verify)
@@ -293,23 +327,30 @@ class AsyncRequester(RegistryEndpoint):
         answers and errors. A streamed answer's body is read with ``aread1`` (or a
         :class:`~registry_client._flow.Drain`) and closed with ``aclose``.
 
-        At most ``pool_size`` requests whose answers are read whole run at once (the
-        rest wait their turn), so 200 gathered ``manifests.get`` share a pool of
-        connections instead of opening one each. Streamed answers (blobs) are not
-        counted: their holder may send another request before it closes one, and a
-        bound on them could wait forever."""
+        At most ``pool_size`` requests whose answers are read whole are sent at once
+        (the rest wait their turn), so 200 gathered ``manifests.get`` share a pool of
+        connections instead of opening one each. A request takes its slot when it is
+        first sent, not while it waits for its token, so tasks waiting for one scope's
+        token hold up no other scope. Streamed answers (blobs) are not counted: their
+        holder may send another request before it closes one, and a bound on them
+        could wait forever."""
         if request.stream:
             return await arun(exchange(self, request), self._steps)
-        async with self._slot():
-            return await arun(exchange(self, request), self._steps)
+        slotted = _Slotted(self._steps, self._slot(self._slots))
+        try:
+            return await arun(exchange(self, request), slotted)
+        finally:
+            slotted.release()
 
-    def _slot(self) -> asyncio.Semaphore:
-        """The running loop's bound on requests answered whole (one per loop: an
-        asyncio primitive belongs to one event loop)."""
+    def _slot(self, table: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
+                                                    asyncio.Semaphore]) -> asyncio.Semaphore:
+        """The running loop's bound of ``table`` (requests answered whole, or token
+        requests): ``pool_size`` at once, one bound per loop (an asyncio primitive
+        belongs to one event loop)."""
         loop = asyncio.get_running_loop()
-        slots = self._slots.get(loop)
+        slots = table.get(loop)
         if slots is None:
-            slots = self._slots[loop] = asyncio.Semaphore(self.transport.pool_size)
+            slots = table[loop] = asyncio.Semaphore(self.transport.pool_size)
         return slots
 
     async def aclose(self) -> None:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # (tests/: _socket
 
 from _sockets import read_head
 
-from registry_client import NullAuthenticator, Registry
+from registry_client import NullAuthenticator, Registry, TokenAuthenticator
 from registry_client._flow import back_off
 from registry_client._request import Relay, Request
 from registry_client.aio import AsyncRegistry
@@ -403,6 +403,71 @@ async def test_gathered_requests_answered_whole_run_at_most_pool_size_at_once() 
     requester = _requester(handler, pool_size=3)
     answers = await asyncio.gather(*(requester.send_request(Request("GET", f"app/tags/{i}"))
                                      for i in range(30)))
+    assert [a.status_code for a in answers] == [200] * 30
+    assert peak == 3
+    await requester.aclose()
+
+
+@pytest.mark.anyio
+async def test_requests_waiting_for_a_token_take_no_slot_from_other_scopes() -> None:
+    """Ten tasks waiting for one scope's token (a slow token server) held every slot of
+    the bound, and a request of another scope, whose token comes at once, waited for
+    them -- the blocking flavour's does not. A slot is taken to send, not to wait."""
+    slow_scope = "repository:slow:pull"
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.example":
+            if slow_scope in request.url.params.get_list("scope"):
+                await asyncio.sleep(1.0)
+            return httpx.Response(200, json={"token": "t", "expires_in": 300})
+        if not request.headers.get("Authorization"):
+            return httpx.Response(401, headers={"WWW-Authenticate": (
+                'Bearer realm="https://auth.example/token",service="registry.example"')})
+        return httpx.Response(200, content=b"{}")
+
+    requester = _requester(handler, pool_size=2, authenticator=TokenAuthenticator())
+    warm = Request("GET", "warm/tags/list", scopes=("repository:warm:pull",))
+    assert (await requester.send_request(warm)).status_code == 200  # the challenge known
+
+    async def fast() -> float:
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        await requester.send_request(
+            Request("GET", "fast/tags/list", scopes=("repository:fast:pull",)))
+        return time.monotonic() - started
+
+    *_, took = await asyncio.gather(
+        *(requester.send_request(Request("GET", "slow/tags/list", scopes=(slow_scope,)))
+          for _ in range(4)), fast())
+    assert took < 0.5, took
+    await requester.aclose()
+
+
+@pytest.mark.anyio
+async def test_token_requests_of_many_scopes_run_at_most_pool_size_at_once() -> None:
+    """Their slot is not a request's: 30 gathered requests of 30 repositories do not
+    send 30 token requests at once either."""
+    in_flight = peak = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        if request.url.host == "auth.example":
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.01)
+            in_flight -= 1
+            return httpx.Response(200, json={"token": "t", "expires_in": 300})
+        if not request.headers.get("Authorization"):
+            return httpx.Response(401, headers={"WWW-Authenticate": (
+                'Bearer realm="https://auth.example/token",service="registry.example"')})
+        return httpx.Response(200, content=b"{}")
+
+    requester = _requester(handler, pool_size=3, authenticator=TokenAuthenticator())
+    await requester.send_request(Request("GET", "r/tags/list", scopes=("repository:r:pull",)))
+    answers = await asyncio.gather(*(
+        requester.send_request(Request("GET", f"r{i}/tags/list",
+                                       scopes=(f"repository:r{i}:pull",)))
+        for i in range(30)))
     assert [a.status_code for a in answers] == [200] * 30
     assert peak == 3
     await requester.aclose()
