@@ -460,6 +460,14 @@ def _error_body(resp: Any, method: str) -> Exchange[bytes]:
 _PRIME = "prime"
 
 
+class _First(NamedTuple):
+    """The priming request as it was sent, and its answer: a 401 whose challenge the
+    authenticator has learnt, not answered yet."""
+
+    prepared: requests.PreparedRequest
+    answer: Any
+
+
 def _send_first_alone(endpoint: ExchangeEndpoint, request: Request, url: str,
                       replay: Replay) -> Exchange[Any]:
     """Send with credentials; the very first request to the registry goes alone.
@@ -470,39 +478,75 @@ def _send_first_alone(endpoint: ExchangeEndpoint, request: Request, url: str,
     challenge is known and everyone asks for tokens up front.
     """
     if not endpoint.primed:
-        answer = yield Exclusive(endpoint.locks, _PRIME, _prime(endpoint, request, url, replay))
-        if answer is not None:
-            return answer
+        first = yield Exclusive(endpoint.locks, _PRIME, _prime(endpoint, request, url, replay))
+        if isinstance(first, _First):  # (its token is fetched with the lock given back)
+            return (yield from _authorized(endpoint, request, url, replay, first))
+        if first is not None:
+            return first
     return (yield from _authorized(endpoint, request, url, replay))
 
 
 def _prime(endpoint: ExchangeEndpoint, request: Request, url: str,
            replay: Replay) -> Exchange[Any]:
     """The first request, under the priming lock; None when another went first (this one
-    is then sent outside the lock)."""
+    is then sent outside the lock).
+
+    An authenticator that can learn a challenge apart from answering it (the token
+    authenticator: ``learn_challenge``) gives the lock back once the first answer is
+    in and its challenge learnt: the token it needs (a slow token server, its retries)
+    then holds up no request of another scope; the caller goes on with the
+    :class:`_First` returned. Any other's 401 is answered under the lock.
+    """
     if endpoint.primed:
         return None
     try:
-        return (yield from _authorized(endpoint, request, url, replay))
+        learn = getattr(endpoint.authenticator, "learn_challenge", None)
+        if learn is None:
+            return (yield from _authorized(endpoint, request, url, replay))
+        prepared = _prepared(endpoint, request, url, replay)
+        resp = yield from _sent(endpoint, request, prepared)
+        if resp.status_code == 401 and endpoint.same_origin(resp.url or url):
+            learn(resp)
+        return _First(prepared, resp)
     finally:
         endpoint.primed = True
 
 
+def _prepared(endpoint: ExchangeEndpoint, request: Request, url: str,
+              replay: Replay) -> requests.PreparedRequest:
+    """The request as the authenticators see it."""
+    prepared = endpoint.prepare(request.verb, url, params=request.params,
+                                headers=request.headers, data=replay.body())
+    set_scopes(prepared, request.scopes)
+    return prepared
+
+
+def _sent(endpoint: ExchangeEndpoint, request: Request,
+          prepared: requests.PreparedRequest) -> Exchange[Any]:
+    """Send ``prepared`` once with the authenticator's credentials (after a pause the
+    registry asked for); its answer."""
+    yield from authorize(endpoint.authenticator, prepared)
+    pause = endpoint.paused_for()
+    if pause > 0:
+        yield Sleep(min(pause, endpoint.max_backoff))
+    resp = yield Transmit(prepared, request.allow_redirects, request.timeout)
+    endpoint.note_answer(prepared, resp)
+    return resp
+
+
 def _authorized(endpoint: ExchangeEndpoint, request: Request, url: str,
-                replay: Replay) -> Exchange[Any]:
-    """Send with the authenticator's credentials, answering a 401 by one re-send."""
+                replay: Replay, first: _First | None = None) -> Exchange[Any]:
+    """Send with the authenticator's credentials, answering a 401 by one re-send
+    (``first``: the priming request's send, already answered)."""
     method = request.verb
     auth = endpoint.authenticator
-    prepared = endpoint.prepare(method, url, params=request.params, headers=request.headers,
-                                data=replay.body())
-    set_scopes(prepared, request.scopes)
+    prepared = first.prepared if first is not None else _prepared(endpoint, request, url,
+                                                                  replay)
     for round_ in range(2):
-        yield from authorize(auth, prepared)
-        pause = endpoint.paused_for()
-        if pause > 0:
-            yield Sleep(min(pause, endpoint.max_backoff))
-        resp = yield Transmit(prepared, request.allow_redirects, request.timeout)
-        endpoint.note_answer(prepared, resp)
+        if round_ == 0 and first is not None:
+            resp = first.answer
+        else:
+            resp = yield from _sent(endpoint, request, prepared)
         if resp.status_code != 401 or round_ == 1:
             return resp
         if not endpoint.same_origin(resp.url or url):

@@ -18,6 +18,7 @@ The contract lives in ``_auth_protocol.py``, the null and Basic strategies in
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import re
@@ -111,6 +112,16 @@ class _Token(NamedTuple):
 
     value: str
     expires_at: float
+
+
+class _Learnt(NamedTuple):
+    """What a 401 says to fetch: its challenge, the scopes, the registry host, and the
+    token it refused (None: none was sent)."""
+
+    challenge: Challenge
+    scopes: tuple[str, ...]
+    host: str
+    stale: str | None
 
 
 def _scope_key(scopes: Iterable[str]) -> str:
@@ -258,6 +269,31 @@ class TokenAuthenticator:
 
     def response_flow(self, response: requests.Response) -> Exchange[bool]:
         """:meth:`handle_response` as a flow (see :meth:`request_flow`)."""
+        learnt = self._learnt(response)
+        if isinstance(learnt, bool):
+            return learnt
+        yield from self._token_for(learnt.challenge, learnt.scopes, stale=learnt.stale,
+                                   registry=learnt.host)
+        return True
+
+    def learn_challenge(self, response: requests.Response) -> None:
+        """Learn the registry's challenge from ``response`` (its first 401) without
+        answering it: requests sent from now on fetch their tokens up front. The
+        registry's first request is the only one sent until then; this lets the others
+        go while its own token is fetched. A challenge it cannot use is left for
+        :meth:`response_flow` to refuse."""
+        with contextlib.suppress(TokenError):
+            self._learnt(response)
+
+    def _learnt(self, response: requests.Response) -> _Learnt | bool:
+        """The Bearer challenge of ``response`` (a 401) and the token it asks for,
+        recorded for its host (the challenge, and scopes it adds to the request's) -- or,
+        with none to answer by a token, :meth:`response_flow`'s answer (True: send again
+        with Basic, which is recorded for the host).
+
+        Raises:
+            TokenError: a challenge that is malformed, or no Bearer or Basic one.
+        """
         if response.status_code != 401:
             return False
         header = response.headers.get("WWW-Authenticate")
@@ -303,8 +339,7 @@ class TokenAuthenticator:
             with self._lock:
                 self._widened[(host, _scope_key(asked))] = tuple(sorted(scopes))
         stale = sent[7:] if sent.startswith("Bearer ") else None
-        yield from self._token_for(bearer, tuple(scopes), stale=stale, registry=host)
-        return True
+        return _Learnt(bearer, tuple(scopes), host, stale)
 
     # -- tokens -------------------------------------------------------------------------
     def _token_for(

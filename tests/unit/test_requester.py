@@ -482,6 +482,40 @@ def test_concurrent_first_calls_fetch_one_token() -> None:
     assert len(on_host(adapter, "auth.example")) == 1
 
 
+def test_the_first_request_s_slow_token_holds_up_no_other_scope() -> None:
+    """The registry's first request goes alone until its 401 shows the challenge; it
+    went on holding every other request back through its token fetch -- a token
+    server slow for its scope (or failing, through every retry) held a request of
+    another scope, whose token comes at once, for as long."""
+    reg, adapter = make(max_workers=4)
+    release = threading.Event()
+
+    def token(request: Any, context: Any) -> dict[str, str]:
+        if "repository:slow:pull" in request.qs.get("scope", []):
+            release.wait(5)
+        return {"token": TOKEN}
+
+    adapter.register_uri("GET", REALM, json=token)
+    for repo in ("slow", "fast"):
+        bearer_registry(adapter, f"{BASE}/v2/{repo}/manifests/latest",
+                        www=challenge(repo))
+    slow = threading.Thread(
+        target=lambda: reg.repository("slow").manifests.get_raw("latest"), daemon=True)
+    slow.start()
+    while not on_host(adapter, "auth.example"):  # the slow token is on its way
+        time.sleep(0.01)
+    try:
+        started = time.monotonic()
+        assert reg.repository("fast").manifests.get_raw("latest").digest == MANIFEST_DIGEST
+        assert time.monotonic() - started < 2
+        # the challenge was known: no 401 for the fast one, its token fetched up front
+        fast = [r for r in adapter.request_history if r.path == "/v2/fast/manifests/latest"]
+        assert [auth_of(r) for r in fast] == [f"Bearer {TOKEN}"]
+    finally:
+        release.set()
+        slow.join(5)
+
+
 # -- retries ----------------------------------------------------------------------------
 @pytest.mark.parametrize("status", [429, 502, 503, 504])
 def test_retry_then_success(status: int, sleeps: Sleeps) -> None:
