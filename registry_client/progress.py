@@ -36,7 +36,13 @@ class BlobStarted:
 
 @attrs.frozen
 class BlobAdvanced:
-    """``advanced`` more bytes of a blob moved; ``done`` of ``total`` so far."""
+    """``advanced`` more bytes of a blob moved; ``done`` of ``total`` so far.
+
+    ``advanced`` is negative when bytes already counted are sent again (an upload
+    chunk re-sent after the registry refused it, a download restarted from its
+    start): ``done`` then goes back by as much, so a bar that adds up ``advanced``
+    always shows what the destination really holds.
+    """
 
     digest: str
     advanced: int
