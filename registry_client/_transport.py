@@ -26,6 +26,7 @@ import requests.adapters
 import urllib3
 import urllib3.connection
 import urllib3.exceptions
+import urllib3.util.ssl_
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar, merge_cookies
 from requests.structures import CaseInsensitiveDict
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers, get_netrc_auth
@@ -268,18 +269,36 @@ def ca_locations(verify: bool | str) -> tuple[str | None, str | None] | None:
     return (None, verify) if os.path.isdir(verify) else (verify, None)
 
 
+def tls_settings(context: ssl.SSLContext) -> ssl.SSLContext:
+    """``context`` with the TLS settings urllib3 gives every connection of the blocking
+    flavour: TLS 1.2 at least, no compression or session tickets, no host name checked
+    against a certificate's common name, and on Python 3.13+ the stricter X.509 checks
+    (and partial chains) ``ssl.create_default_context`` has there. The asyncio
+    flavour's contexts and the blocking https proxy's get them too, so one certificate
+    is accepted or refused alike everywhere."""
+    model = urllib3.util.ssl_.create_urllib3_context()
+    context.minimum_version = model.minimum_version
+    context.options |= model.options
+    context.verify_flags |= model.verify_flags
+    if model.post_handshake_auth is not None:
+        context.post_handshake_auth = model.post_handshake_auth
+    context.hostname_checks_common_name = False
+    return context
+
+
 def _context(verify: bool | str) -> ssl.SSLContext:
     """The TLS context that checks a certificate as requests' ``verify`` says."""
+    context = tls_settings(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
     where = ca_locations(verify)
     if where is None:
-        context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
     cafile, capath = where
     if cafile is None and capath is None:
         cafile = DEFAULT_CA_BUNDLE_PATH
-    return ssl.create_default_context(cafile=cafile, capath=capath)
+    context.load_verify_locations(cafile=cafile, capath=capath)
+    return context
 
 
 class _Adapter(requests.adapters.HTTPAdapter):

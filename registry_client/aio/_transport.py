@@ -39,7 +39,7 @@ from .._log import log
 from .._redact import done_sending, redact_url, sending, watch_foreign_logs
 from .._request import Body, Relay
 from .._response import Response, auth_scheme_sent
-from .._transport import EnvSettings, Timeout, ca_locations
+from .._transport import EnvSettings, Timeout, ca_locations, tls_settings
 from ._network import (
     BlockStream,
     BlockTransport,
@@ -648,6 +648,7 @@ class CAOnFirstUse(ssl.SSLContext):
     def __init__(self, cafile: str | None = None, capath: str | None = None) -> None:
         self.cafile, self.capath = cafile, capath
         self.loaded = False
+        tls_settings(self)  # (the blocking flavour's: one certificate, one verdict)
 
     def _load(self) -> None:
         if self.loaded:

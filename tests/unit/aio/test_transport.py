@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import certifi
 import httpx
 import pytest
 import requests
@@ -514,6 +515,21 @@ def test_the_default_ca_bundle_is_loaded_at_the_first_handshake_only() -> None:
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="registry.example")
     assert context.loaded and context.cert_store_stats()["x509_ca"] > 0
+
+
+def test_certificates_are_checked_as_the_blocking_flavour_checks_them() -> None:
+    """The blocking flavour's connections use urllib3's TLS settings; the asyncio
+    flavour's context had Python's bare defaults -- on Python 3.13, without the strict
+    X.509 checks and partial chains urllib3 (and ssl.create_default_context) turn on
+    there, so each flavour refused a registry certificate the other accepted."""
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    blocking = create_urllib3_context()
+    for context in (CAOnFirstUse(), CAOnFirstUse(cafile=certifi.where())):
+        assert context.verify_flags == blocking.verify_flags
+        assert context.options == blocking.options
+        assert context.minimum_version == blocking.minimum_version
+        assert context.hostname_checks_common_name is False
 
 
 @pytest.mark.anyio
