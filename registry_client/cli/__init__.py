@@ -28,6 +28,7 @@ from registry_client._text import printable, printable_lines
 from ._context import Context, UsageError, in_cli_words
 from ._log import Redactor, install_logging, remove_logging
 from ._parser import EXIT_CLOSED_STDOUT, PROG, quiet_stdout
+from ._stdout import whole_stdout
 from ._verbs import build_parser
 
 __all__ = ["main", "run"]
@@ -102,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     verbose = bool(args.verbose)
     handler, previous_level = install_logging(sys.stderr, verbose=verbose, redactor=redactor)
     ctx: Context | None = None
+    stdout = whole_stdout(sys.stdout)
     try:
-        ctx = Context(args, stdin=sys.stdin, stdout=sys.stdout or cast(TextIO, _ClosedStdout()),
+        ctx = Context(args, stdin=sys.stdin, stdout=stdout or cast(TextIO, _ClosedStdout()),
                       stderr=sys.stderr, redactor=redactor)
         if ctx.platform is not None and not args.uses_platform:
             raise UsageError(f"--platform does not apply to {args.verb}")
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             # InsecureRequestWarning for each host would only repeat it on stderr.
             warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
             status: int = args.handler(ctx)
-        if not _flush_stdout():
+        if not _flush_stdout(stdout):
             return status or EXIT_CLOSED_STDOUT
         return status
     except (UsageError, InvalidReferenceError) as exc:
@@ -150,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         if ctx is not None:
             ctx.close()
         remove_logging(handler, previous_level)
-        _flush_stdout()  # lines printed before an error: no "Exception ignored" at exit
+        _flush_stdout(stdout)  # lines printed before an error: no "Exception ignored" at exit
 
 
 def _describe(exc: BaseException) -> str:
@@ -161,12 +163,13 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _flush_stdout() -> bool:
-    """Flush stdout; False when its reader has gone (stdout then points at /dev/null)."""
-    if sys.stdout is None:  # its descriptor was closed: nothing was buffered
-        return True
+def _flush_stdout(stdout: TextIO | None) -> bool:
+    """Flush ``stdout`` (the command's) and ``sys.stdout``; False when its reader has
+    gone (stdout then points at /dev/null)."""
     try:
-        sys.stdout.flush()
+        for stream in dict.fromkeys((stdout, sys.stdout)):
+            if stream is not None:  # (None: its descriptor was closed: nothing buffered)
+                stream.flush()
     except BrokenPipeError:
         quiet_stdout()
         return False

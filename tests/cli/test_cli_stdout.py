@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from registry_client import Registry
 from registry_client.cli import main
+from registry_client.models import RawManifest
 from registry_client.testing import (
     FaultProxy,
     LocalRegistry,
@@ -20,6 +22,7 @@ from registry_client.testing import (
     seed_image,
     seed_many_repositories,
     seed_tags,
+    sha256_digest,
 )
 
 EXIT_SIGPIPE = 141  # 128 + SIGPIPE: what a shell reports for crane or `seq` cut by `head`
@@ -274,3 +277,77 @@ def test_a_listing_prints_each_page_as_it_comes(
     assert len(set((first + rest).splitlines())) == 12
     assert total > 2.5  # (the pages held)
     assert first_after < total - 2
+
+
+@pytest.fixture(scope="module")
+def big_manifest_ref(local_registry: LocalRegistry, seeded: SeededImage) -> tuple[str, bytes]:
+    """A 220 KB manifest: more than a pipe holds."""
+    client = Registry(local_registry.host, protocol="http")
+    repo = client.repository("stdout/app")
+    doc = json.loads(repo.manifests.get_raw("1.0").data)
+    doc["annotations"] = {f"k{i}": "v" * 100 for i in range(2000)}
+    data = json.dumps(doc).encode()
+    media = doc.get("mediaType") or "application/vnd.oci.image.manifest.v1+json"
+    repo.manifests.put("big", RawManifest(data, media, sha256_digest(data)))
+    client.close()
+    return f"{local_registry.host}/stdout/app:big", data
+
+
+def _run_into_pipe(argv: list[str], *, unbuffered: bool, nonblocking: bool, read: int | None,
+                   docker_config_dir: Path, cwd: Path) -> tuple[int, bytes, bytes]:
+    """The CLI with stdout a pipe read only after 1 s (all of it, or ``read`` bytes and
+    then closed); its status, what was read, and stderr."""
+    read_end, write_end = os.pipe()
+    if nonblocking:  # as CI runners and Node parents may leave a child's stdout
+        os.set_blocking(write_end, False)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("REGISTRY_") and k != "PYTHONUNBUFFERED"}
+    env["DOCKER_CONFIG"] = str(docker_config_dir)
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    proc = subprocess.Popen([sys.executable, "-m", "registry_client", *argv], stdout=write_end,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, cwd=cwd)
+    os.close(write_end)
+    try:
+        time.sleep(1)
+        if read is None:
+            got = b""
+            while chunk := os.read(read_end, 1 << 16):
+                got += chunk
+        else:
+            got = os.read(read_end, read)
+    finally:
+        os.close(read_end)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, got, err
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize("nonblocking", [False, True], ids=["blocking", "nonblocking"])
+def test_output_larger_than_a_pipe_is_written_whole(
+    big_manifest_ref: tuple[str, bytes], unbuffered: bool, nonblocking: bool, tmp_path: Path,
+    docker_config_dir: Path,
+) -> None:
+    """A pipe whose reader comes late: a non-blocking one took 64 KiB of the manifest and
+    the rest was lost with exit 0 (PYTHONUNBUFFERED, as Python container images set it)
+    or ended in a traceback (exit 120)."""
+    ref, data = big_manifest_ref
+    status, got, err = _run_into_pipe(["manifest", ref, "--plain-http"], unbuffered=unbuffered,
+                                      nonblocking=nonblocking, read=None,
+                                      docker_config_dir=docker_config_dir, cwd=tmp_path)
+    assert (status, err) == (0, b"")
+    assert got == data + b"\n" or got == data
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+def test_output_cut_by_its_reader_after_a_partial_write_is_a_sigpipe_exit(
+    big_manifest_ref: tuple[str, bytes], unbuffered: bool, tmp_path: Path,
+    docker_config_dir: Path,
+) -> None:
+    """``| head -c 10`` once the pipe was full: the write that had gone partly through
+    was taken for done, and the command said 0."""
+    ref, _ = big_manifest_ref
+    status, got, err = _run_into_pipe(["manifest", ref, "--plain-http"], unbuffered=unbuffered,
+                                      nonblocking=False, read=10,
+                                      docker_config_dir=docker_config_dir, cwd=tmp_path)
+    assert (status, err, len(got)) == (EXIT_SIGPIPE, b"", 10)
