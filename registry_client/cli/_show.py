@@ -302,13 +302,20 @@ def run_inspect(ctx: Context) -> int:
         doc["selected_digest"] = entry.digest if entry is not None else image.digest
         doc["layers"] = len(manifest.layers)
         doc["layers_size"] = sum(layer.size for layer in manifest.layers)
+    is_index = image.media_type in mediatypes.INDEX_TYPES
     shown_type = None
     if manifest is not None and config is None:
+        if is_index and index_type is None and ctx.platform is not None:
+            # --platform chose an artifact in an index not read here: its own type is
+            # the reference's (one more GET, for artifacts only)
+            index_type = getattr(repo.manifests.get(image.digest), "artifact_type", None)
         shown_type = getattr(manifest, "artifact_type", None) or manifest.config.media_type
         # an artifact index's own type is the reference's; its child's is the one shown
         doc["artifact_type"] = index_type or shown_type
         if entry is not None:
             doc["selected_artifact_type"] = shown_type
+    elif manifest is None and index_type is not None:
+        doc["artifact_type"] = index_type
     if config is not None:
         doc["selected_platform"] = str(config.platform)
         doc["created"] = config.created
@@ -316,7 +323,6 @@ def run_inspect(ctx: Context) -> int:
         settings = config.config
         doc["entrypoint"] = None if settings is None else settings.entrypoint
         doc["cmd"] = None if settings is None else settings.cmd
-    is_index = image.media_type in mediatypes.INDEX_TYPES
     # per platform: digest, created, labels and config + layer bytes (one for a single image,
     # from the manifest and config already read: no second round of requests for them)
     if not is_index and manifest is not None and config is not None:
@@ -358,6 +364,8 @@ def run_inspect(ctx: Context) -> int:
             rows.append(("Showing", f"{shown_type} ({entry.digest})"))
         rows.append(("Layers", f"{len(manifest.layers)}, {_size(int(doc['layers_size']))}"))
     else:
+        if index_type is not None:
+            rows.append(("Artifact type", index_type))
         rows.append(("Details", "use --platform to show created, labels and layers"))
     width = max(len(name) for name, _ in rows) + 2
     for name, value in rows:

@@ -129,6 +129,23 @@ def test_inspect_of_an_artifact_index_shows_its_own_type_and_which_child(
     assert (doc["artifact_type"], doc["selected_artifact_type"]) == (BUNDLE, SBOM)
     assert (doc["selected_digest"], doc["layers"]) == (child_digest, 1)
 
+    # two children of their own platforms: the index's type, with --platform or without
+    entries = [{"mediaType": OCI_MANIFEST, "digest": child_digest, "size": len(child),
+                "platform": {"os": "linux", "architecture": arch}} for arch in ("arm64", "s390x")]
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "artifactType": BUNDLE,
+                        "manifests": entries}).encode()
+    with Registry(anon_registry.host, protocol="http") as client:
+        client.repository(unique_repository).manifests.put(
+            "two", RawManifest(index, OCI_INDEX, sha256_digest(index)))
+    two = f"{anon_registry.host}/{unique_repository}:two"
+    text = " ".join(ok(cli("inspect", two, "--plain-http")).stdout.decode().split())
+    assert f"Artifact type: {BUNDLE}" in text
+    assert json.loads(ok(cli("inspect", two, "--plain-http", "--json")).stdout)[
+        "artifact_type"] == BUNDLE
+    doc = json.loads(ok(cli("inspect", two, "--plain-http", "--json",
+                            "--platform", "linux/arm64")).stdout)
+    assert (doc["artifact_type"], doc["selected_artifact_type"]) == (BUNDLE, SBOM)
+
 
 def test_copy_with_referrers_brings_the_sbom_along(
     cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str, tmp_path: Path,
