@@ -142,7 +142,7 @@ def register(
         "which copies the repository SOURCE (every tag) or the image SOURCE (one tag)\n"
         "to DEST/ and its last path component, as skopeo does.",
     )
-    sub.add_argument("file", metavar="FILE",
+    sub.add_argument("file", metavar="FILE", nargs="?",
                      help="the mapping (JSON or YAML); with --src-yaml: DEST, where the "
                      "images go (e.g. localhost:5000/mirror); with --src: skopeo's "
                      "SOURCE (a sync file, or a repository or image)")
@@ -411,6 +411,12 @@ def run_sync(ctx: Context) -> int:
     if args.src is not None and args.src_yaml is not None:
         raise UsageError("--src and --src-yaml: give one (--src-yaml FILE DEST is "
                          "--src yaml FILE DEST)")
+    # (FILE is optional to argparse, so that what is missing is named as the form
+    # given reads it: with --src-yaml the one word is DEST)
+    if args.file is None:
+        raise UsageError("sync --src yaml|docker takes SOURCE DEST" if args.src is not None
+                         else "sync --src-yaml FILE takes DEST (where the images go)"
+                         if args.src_yaml is not None else "sync takes FILE (the mapping)")
     if (args.destination is None) != (args.src is None):
         raise UsageError("sync --src yaml|docker SOURCE DEST takes DEST; without --src, "
                          "sync FILE (or --src-yaml FILE DEST) takes one argument")

@@ -150,3 +150,19 @@ def test_an_empty_workdir_is_no_local_path_and_clears_the_image_s() -> None:
     args = build_parser().parse_args(["mutate", "a.example/x:1", "-t", "a.example/x:2",
                                       "-w", ""])
     assert args.workdir == ""
+
+
+@pytest.mark.parametrize(("words", "missing"), [
+    (["sync", "--src-yaml", "m.yaml"], "DEST"),
+    (["sync", "--src", "yaml", "--dest", "docker"], "SOURCE DEST"),
+    (["sync"], "FILE"),
+], ids=["src-yaml", "skopeo", "mapping"])
+def test_sync_without_its_arguments_names_the_missing_one(
+    words: list[str], missing: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``sync --src-yaml FILE`` (DEST left out) was told "FILE" was missing."""
+    from registry_client.cli import main
+
+    assert main(words) == 2
+    err = capsys.readouterr().err
+    assert f"takes {missing}" in err and "required: FILE" not in err, err
