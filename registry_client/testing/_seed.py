@@ -56,7 +56,9 @@ def seed_image(
 ) -> SeededImage:
     """Push an image (or a multi-platform index) to ``repository`` and tag it ``tag``.
 
-    ``layers`` gives the size in bytes of each random layer.  Without ``platforms`` a
+    ``layers`` gives the size in bytes of each random layer (random bytes labelled as a
+    gzip layer, not a tar archive: what reads a layer's content -- ``validate``,
+    ``export``, ``docker-archive`` -- refuses them).  Without ``platforms`` a
     single image manifest for ``linux/amd64`` is pushed; with ``platforms`` (e.g.
     ``["linux/amd64", "linux/arm64/v8"]``) one image manifest per platform is pushed by
     digest, then a manifest list (``media="docker"``) or OCI index (``media="oci"``)
