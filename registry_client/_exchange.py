@@ -145,12 +145,14 @@ Timeout = float | tuple[float, float]
 # A gateway's 502/504 says the registry's own answer never came back: it may have acted.
 MAYBE_DONE_STATUSES = frozenset({502, 504})
 """Answers after which the registry may have done what was asked."""
-NOT_SENT = frozenset({"refused", "dns", "connect", "connect-timeout", "proxy", "tls"})
+NOT_SENT = frozenset({"refused", "dns", "connect", "connect-timeout", "proxy", "tls",
+                      "proxy-tls"})
 """Failure kinds of a request that never left: the registry cannot have acted on it."""
-NOT_RETRIED = frozenset({"client", "tls", "url", "malformed", "proxy-refused"})
-"""Failure kinds never worth another try: the client's own, TLS, an unusable URL, an
-answer that is not valid HTTP (the server answers so every time), a proxy's refusal
-of the tunnel (407, 403: the same credentials get the same answer)."""
+NOT_RETRIED = frozenset({"client", "tls", "proxy-tls", "url", "malformed", "proxy-refused"})
+"""Failure kinds never worth another try: the client's own, TLS (the registry's or the
+proxy's), an unusable URL, an answer that is not valid HTTP (the server answers so every
+time), a proxy's refusal of the tunnel (407, 403: the same credentials get the same
+answer)."""
 TOKEN_BODY_LIMIT = 1 << 20
 """The largest token-server answer read."""
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -165,6 +167,7 @@ class TransmitError(Exception):
             ``dns``, ``connect``, ``connect-timeout``, ``read-timeout``, ``closed``,
             ``reset``, ``broken-pipe``, ``proxy``, ``broken``, ``other``), or
             ``tls`` (the TLS handshake: ``words`` is ``_transport.tls_reason``), or
+            ``proxy-tls`` (the TLS handshake with an https:// proxy: the same words), or
             ``url`` (a URL the registry sent, a redirect's ``Location``, is unusable:
             ``words`` are :func:`unusable_url`'s), or ``malformed`` (the answer is not
             valid HTTP: ``words`` is what the parser said).
@@ -349,9 +352,10 @@ def exchange(endpoint: ExchangeEndpoint, request: Request) -> Exchange[Response]
         try:
             resp = yield from _send_first_alone(endpoint, request, url, replay)
         except TransmitError as exc:
-            if exc.kind == "tls":
+            if exc.kind in ("tls", "proxy-tls"):
+                whose = endpoint.host if exc.kind == "tls" else "the proxy"
                 raise RegistrySSLError(
-                    f"{context}: TLS error talking to {endpoint.host}: {exc.words}",
+                    f"{context}: TLS error talking to {whose}: {exc.words}",
                     method=method, url=redact_url(url),
                 ) from exc.cause
             if exc.kind == "url":
@@ -643,9 +647,11 @@ def token_request(endpoint: ExchangeEndpoint, call: TokenCall) -> Exchange[Any]:
             resp = yield TokenAttempt(call)
             endpoint.count_request(call.method)
         except TransmitError as exc:
-            if exc.kind == "tls":
+            if exc.kind in ("tls", "proxy-tls"):
+                whose = "the proxy to token server" if exc.kind == "proxy-tls" else \
+                    "token server"
                 raise RegistrySSLError(
-                    f"TLS error talking to token server {redact_url(url)}: {exc.words}"
+                    f"TLS error talking to {whose} {redact_url(url)}: {exc.words}"
                 ) from exc.cause
             if policy.should_retry(attempt):
                 yield from back_off(policy, attempt, None)

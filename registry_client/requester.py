@@ -14,6 +14,7 @@ requester. Services get the library's own :class:`~registry_client._response.Res
 from __future__ import annotations
 
 import re
+import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -42,6 +43,7 @@ from ._http import (
     DEFAULT_BODY_LIMIT,
     HTTPS_PORT_HINT,
     connection_failure,
+    exception_chain,
     failure_cause,
 )
 from ._request import Body, Request
@@ -120,6 +122,11 @@ def transmit_error(exc: requests.RequestException | ValueError, url: str = "") -
     """
     if isinstance(exc, requests.exceptions.SSLError):
         return TransmitError("tls", tls_reason(exc), cause=failure_cause(exc))
+    if isinstance(exc, requests.exceptions.ProxyError) and any(
+            isinstance(e, ssl.SSLError) for e in exception_chain(exc)):
+        # urllib3 wraps the handshake with an https:// proxy in its ProxyError (one with
+        # the registry behind it is an SSLError): the proxy's certificate, say so
+        return TransmitError("proxy-tls", tls_reason(exc), cause=failure_cause(exc))
     if isinstance(exc, requests.exceptions.UnrewindableBodyError):
         return TransmitError("client", UNSENDABLE_AGAIN)
     if isinstance(exc, requests.exceptions.InvalidSchema) and "SOCKS" in str(exc):

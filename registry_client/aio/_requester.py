@@ -55,6 +55,7 @@ from ._transport import (
     SocksMissing,
     failure,
     failure_cause,
+    is_proxy_tls_failure,
     is_tls_failure,
 )
 
@@ -73,7 +74,8 @@ def _transmit_error(
     if isinstance(exc, SocksMissing):
         return TransmitError("client", SOCKS_MISSING)
     if is_tls_failure(exc):
-        return TransmitError("tls", tls_reason(exc), cause=failure_cause(exc))
+        return TransmitError("proxy-tls" if is_proxy_tls_failure(exc) else "tls",
+                             tls_reason(exc), cause=failure_cause(exc))
     if isinstance(exc, _URL_ERRORS):
         return unusable_url(str(exc.request.url) if isinstance(exc, httpx.RequestError)
                             and exc._request is not None else None)

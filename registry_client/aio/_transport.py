@@ -91,6 +91,40 @@ def is_tls_failure(exc: BaseException) -> bool:
     return any(isinstance(e, ssl.SSLError) for e in exception_chain(exc))
 
 
+def is_proxy_tls_failure(exc: BaseException) -> bool:
+    """True when ``exc`` (an httpx failure) is the TLS handshake with an https:// proxy
+    (see :class:`_ProxyHandshake`), not the registry's behind it."""
+    return any(getattr(e, _PROXY_HANDSHAKE, False) for e in exception_chain(exc))
+
+
+_PROXY_HANDSHAKE = "registry_client_proxy_handshake"
+
+
+class _ProxyHandshake(ssl.SSLObject):
+    """The TLS of a connection to an https:// proxy: a handshake that fails is marked
+    as the proxy's. A registry's handshake through the proxy's tunnel fails with the
+    same exceptions, and the blocking flavour names whose certificate it was (urllib3
+    wraps the proxy's in its ProxyError): the asyncio flavour tells them apart so."""
+
+    def do_handshake(self) -> None:
+        try:
+            super().do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise  # (a non-blocking handshake under way)
+        except ssl.SSLError as exc:
+            setattr(exc, _PROXY_HANDSHAKE, True)
+            raise
+
+
+def _proxy_context(verify: ssl.SSLContext) -> ssl.SSLContext:
+    """A context for an https:// proxy's own connection that checks as ``verify`` does
+    (its CA bundle, or nothing), its failed handshakes marked as the proxy's."""
+    context = (CAOnFirstUse(verify.cafile, verify.capath) if isinstance(verify, CAOnFirstUse)
+               else httpx.create_ssl_context(verify=False))
+    context.sslobject_class = _ProxyHandshake
+    return context
+
+
 def failure_cause(exc: BaseException) -> BaseException | None:
     """The exception to chain a connection error to: the low-level cause (an ``OSError``,
     httpcore's), never httpx's own, which holds the request (its URL and headers)."""
@@ -697,7 +731,7 @@ def _proxy_transport(proxy: str, *, verify: ssl.SSLContext,
     speak (httpx raises a bare ImportError)."""
     # An https:// proxy's own certificate is checked as the registry's is (verify=, the
     # CA bundle variables), as requests does: httpx checks it against its defaults else.
-    via: str | httpx.Proxy = (httpx.Proxy(proxy, ssl_context=verify)
+    via: str | httpx.Proxy = (httpx.Proxy(proxy, ssl_context=_proxy_context(verify))
                               if proxy.lower().startswith("https://") else proxy)
     try:
         return httpx.AsyncHTTPTransport(verify=verify, limits=limits, proxy=via)

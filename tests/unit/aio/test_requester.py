@@ -880,6 +880,45 @@ async def test_an_https_proxy_s_certificate_is_checked_with_verify_in_both(
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize(("protocol", "trusted", "blamed"), [
+    ("http", "none", "proxy"), ("https", "none", "proxy"),
+    ("https", "proxy", "registry"),
+], ids=["proxy-before-http", "proxy-before-https", "registry-behind-proxy"])
+async def test_a_certificate_refused_names_the_proxy_or_the_registry_alike(
+    tmp_path: Path, protocol: str, trusted: str, blamed: str,
+) -> None:
+    """An https:// proxy whose certificate is not trusted: the blocking flavour said
+    "the proxy could not be reached or failed" (unavailable, the TLS cause dropped), the
+    asyncio one a TLS error of the registry's certificate. Both say now whose
+    certificate it was, in one error type."""
+    (tmp_path / "proxy").mkdir()
+    (tmp_path / "registry").mkdir()
+    proxy_cert, proxy_key = self_signed_certificate(tmp_path / "proxy")
+    registry_cert, registry_key = self_signed_certificate(tmp_path / "registry")
+    proxy_context = _server_context(proxy_cert, proxy_key)
+
+    def tls_proxy(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            tls = proxy_context.wrap_socket(conn, server_side=True)
+            if protocol == "https":
+                _connect_proxy(tls)
+            else:
+                tls.recv(65536)
+                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+    with tcp_server(_tls_server(registry_cert, registry_key)) as port, \
+            tcp_server(tls_proxy) as proxy_port:
+        want, got = await _messages(
+            f"127.0.0.1:{port}", protocol=protocol, timeout=(2, 2),
+            verify=str(proxy_cert) if trusted == "proxy" else True,
+            proxy=f"https://127.0.0.1:{proxy_port}")
+    assert (type(got), str(got)) == (type(want), str(want))
+    assert isinstance(got, RegistrySSLError)
+    assert "certificate not trusted" in str(got)
+    assert ("the proxy" in str(got)) is (blamed == "proxy"), str(got)
+
+
+@pytest.mark.anyio
 async def test_an_https_proxy_in_front_of_a_plain_http_registry_is_checked_too(
     tmp_path: Path,
 ) -> None:
