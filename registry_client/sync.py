@@ -36,7 +36,7 @@ from ._executors import (
     run_tasks,
     runner_for,
 )
-from ._flow import Flow, Gather, run
+from ._flow import Exclusive, Flow, Gather, LockTable, run
 from ._journal import Journal
 from ._log import log
 from ._syncfile import read_mapping
@@ -52,7 +52,7 @@ from ._synctask import (
 )
 from ._vanished import repository_gone, tag_vanished
 from .errors import InvalidReferenceError, RegistryError
-from .models import Image
+from .models import Image, RawManifest
 from .progress import ProgressCallback
 from .reference import ImageReference, parse_image_name
 from .registry import Registry
@@ -233,24 +233,42 @@ def _run(
     came back first -- so the same sync reports the same failure, run after run.
     """
     gone: set[tuple[str, str]] = set()  # source repositories found deleted (NAME_UNKNOWN)
+    # An image many tags name (latest, 1.2, 1.2.3) is copied once to a target; its other
+    # tags get its manifest. Copies of one image at once re-mounted the same blobs while a
+    # sibling's manifest PUT was checked, which Distribution then refused (400
+    # MANIFEST_BLOB_UNKNOWN), and each moved every blob again: 7 requests a tag, not 2.
+    locks = LockTable(weak=True)
+    placed: dict[tuple[str, str, str], Image] = {}  # (target, repository, digest) -> copy
+
+    def once(job: _Job, raw: RawManifest) -> Flow[Image | _Present]:
+        """Copy ``job``'s image, its manifest ``raw`` read -- or, copied to the target by
+        this run already, put ``raw`` under the job's tag (no blob moved again)."""
+        key = (job.target.requester.base_url, job.target.name, raw.digest)
+        first = placed.get(key)
+        if first is not None and job.target_tag is not None:
+            yield from job.target.manifests.flows.put(job.target_tag, raw)
+            return attrs.evolve(first, tag=job.target_tag)
+        done: Image | str = yield from job.source.images.flows.copy_read(
+            raw, job.reference, job.target, job.target_tag, progress=progress,
+            unless_present=skip_present)
+        if isinstance(done, str):
+            return _Present(done)
+        placed[key] = done
+        return done
 
     def one(job: _Job) -> Flow[Image | CopyPlan | _Present | Exception]:
         """Copy one image; its failure is its result (collected, never raised)."""
         if job.listed and job.source_key in gone:
             return _RepositoryGone()
-        images = job.source.images.flows
         try:
             if dry_run:
-                plan: CopyPlan = yield from images.copy(job.reference, job.target,
-                                                        job.target_tag, dry_run=True)
+                plan: CopyPlan = yield from job.source.images.flows.copy(
+                    job.reference, job.target, job.target_tag, dry_run=True)
                 return plan
-            if skip_present and job.target_tag is not None:
-                done: Image | str = yield from images.copy_unless_present(
-                    job.reference, job.target, job.target_tag, progress=progress)
-                return done if isinstance(done, Image) else _Present(done)
-            image: Image = yield from images.copy(job.reference, job.target, job.target_tag,
-                                                  progress=progress)
-            return image
+            raw = yield from job.source.manifests.flows.get_raw(job.reference)
+            key = (job.target.requester.base_url, job.target.name, raw.digest)
+            copied: Image | _Present = yield Exclusive(locks, key, once(job, raw))
+            return copied
         except RegistryError as exc:
             if job.listed and repository_gone(exc, *job.source_key):
                 gone.add(job.source_key)

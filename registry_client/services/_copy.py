@@ -126,13 +126,15 @@ class Copier(ImageWorker):
 
     def copy_unless_present(
         self, reference: str, target: CopyTarget, target_tag: str,
-        progress: ProgressCallback | None,
+        progress: ProgressCallback | None, raw: RawManifest | None = None,
     ) -> Flow[Image | str]:
         """:meth:`copy` of ``reference`` to ``target_tag``, unless the target has the image
         under that tag already: then ``domain/repository:tag@digest`` of it, and nothing
-        else is sent (the source's manifest, read for the comparison, serves the copy)."""
+        else is sent (the source's manifest ``raw``, read for the comparison unless given,
+        serves the copy)."""
         check_target(target)
-        raw = yield from self._manifests.get_raw(reference)
+        if raw is None:
+            raw = yield from self._manifests.get_raw(reference)
         there_manifests, _ = flows_of(target)
         there = yield from there_manifests.head_if_told(target_tag)
         if there is not None and there.digest == raw.digest:

@@ -316,6 +316,24 @@ class ImageFlows(Service):
         return (yield from self._copier.copy_unless_present(reference, target, target_tag,
                                                             progress))
 
+    def copy_read(
+        self, raw: RawManifest, reference: str, target: CopyTarget, target_tag: str | None,
+        *, progress: ProgressCallback | None = None, unless_present: bool = False,
+    ) -> Flow[Image | str]:
+        """:meth:`copy` (with ``unless_present`` and a ``target_tag``,
+        :meth:`copy_unless_present`) of ``reference``, whose manifest ``raw`` was read
+        already: a bulk copy reads it first, to copy each image once."""
+        check_reference(reference)
+        if target_tag is not None:
+            check_tag(target_tag)
+        if unless_present and target_tag is not None:
+            return (yield from self._copier.copy_unless_present(reference, target, target_tag,
+                                                                progress, raw=raw))
+        image = yield from self._copier.copy(reference, target, target_tag, progress=progress,
+                                             referrers=False, dry_run=False, raw=raw)
+        assert isinstance(image, Image)
+        return image
+
     def attach(
         self, subject_digest: str, artifact_type: str, blobs_or_files: Iterable[ArtifactItem],
         annotations: Mapping[str, str] | None = None,
