@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from .._fdwrite import whole_writer
 from ..layout import _named as named
 from ..layout import _temp_file_beside, _umask
 
@@ -58,11 +59,13 @@ def open_stream(dest: Path, descriptor: int | None) -> BinaryIO:
     """``dest`` (a FIFO or device), or the open ``descriptor``, for writing as it is.
 
     No O_CREAT, no O_TRUNC: what is there is written to, never replaced; an open
-    descriptor (/dev/stdout) is written as it is (appending stays appending).
+    descriptor (/dev/stdout) is written as it is (appending stays appending), each
+    write whole even when it is non-blocking.
     """
     fd = descriptor if descriptor is not None else os.open(
         dest, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
-    return open(fd, "wb", closefd=descriptor is None)
+    # written whole: a non-blocking stdout (a CI runner's pipe) takes part of a write
+    return whole_writer(fd, closefd=descriptor is None)
 
 
 def _missing_parents(real: Path, dest: Path) -> list[Path]:

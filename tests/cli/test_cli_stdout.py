@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -351,3 +352,17 @@ def test_output_cut_by_its_reader_after_a_partial_write_is_a_sigpipe_exit(
                                       nonblocking=False, read=10,
                                       docker_config_dir=docker_config_dir, cwd=tmp_path)
     assert (status, err, len(got)) == (EXIT_SIGPIPE, b"", 10)
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+def test_a_blob_to_a_non_blocking_stdout_is_written_whole(
+    layer_ref: str, seeded: SeededImage, unbuffered: bool, tmp_path: Path,
+    docker_config_dir: Path,
+) -> None:
+    """``blob`` writes its descriptor 1 from the library (the download): it stopped at
+    the pipe's 64 KiB with "write could not complete without blocking" (exit 1)."""
+    status, got, err = _run_into_pipe(["blob", layer_ref, "--plain-http"],
+                                      unbuffered=unbuffered, nonblocking=True, read=None,
+                                      docker_config_dir=docker_config_dir, cwd=tmp_path)
+    assert (status, err) == (0, b"")
+    assert "sha256:" + hashlib.sha256(got).hexdigest() == seeded.layers[0]
