@@ -84,7 +84,8 @@ def _transmit_error(
         return unusable_url(None)  # httpx's word for a Location it cannot parse
     kind, words = failure(exc)  # whether it is worth another try: TransmitError.connection
     if proxied:
-        kind, words = through_proxy(kind, words)
+        kind, words = through_proxy(kind, words,
+                                    connecting=isinstance(exc, httpx.ConnectError))
     return TransmitError(kind, words, cause=failure_cause(exc))
 
 

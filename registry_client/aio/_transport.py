@@ -87,8 +87,13 @@ def failure(exc: BaseException) -> tuple[str, str]:
 
 
 def is_tls_failure(exc: BaseException) -> bool:
-    """True when ``exc`` (an httpx failure) is a TLS handshake's."""
-    return any(isinstance(e, ssl.SSLError) for e in exception_chain(exc))
+    """True when ``exc`` (an httpx failure) is a TLS handshake's. An SSLWantReadError
+    (or Write) is none: anyio's word for "more to read", left in the chain of a reset
+    or a timeout in the middle of a handshake -- a connection failure, as the blocking
+    flavour reads it."""
+    return any(isinstance(e, ssl.SSLError)
+               and not isinstance(e, ssl.SSLWantReadError | ssl.SSLWantWriteError)
+               for e in exception_chain(exc))
 
 
 def is_proxy_tls_failure(exc: BaseException) -> bool:

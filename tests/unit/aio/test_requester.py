@@ -9,6 +9,7 @@ import hashlib
 import json
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -916,6 +917,34 @@ async def test_a_certificate_refused_names_the_proxy_or_the_registry_alike(
     assert isinstance(got, RegistrySSLError)
     assert "certificate not trusted" in str(got)
     assert ("the proxy" in str(got)) is (blamed == "proxy"), str(got)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("through", ["https-proxy", "direct"])
+async def test_a_handshake_cut_by_a_reset_reads_alike(through: str) -> None:
+    """A peer that resets (or never answers) the TLS handshake: the blocking flavour
+    says the proxy (or the registry) could not be reached -- a connection failure,
+    retried -- where the asyncio one said a TLS error of the registry's certificate,
+    never retried: an SSLWantReadError, anyio's word for "more to read", lay in the
+    chain of the reset and was taken for a TLS failure."""
+    def reset(conn: socket.socket) -> None:
+        conn.recv(1024)  # the ClientHello
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+    def registry(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+
+    with tcp_server(reset) as cut_port, tcp_server(registry) as port:
+        if through == "https-proxy":
+            kw: dict[str, Any] = {"protocol": "http", "proxy": f"https://127.0.0.1:{cut_port}"}
+            domain = f"127.0.0.1:{port}"
+        else:
+            kw, domain = {"protocol": "https"}, f"127.0.0.1:{cut_port}"
+        want, got = await _messages(domain, timeout=(1, 1), **kw)
+    assert (type(got), str(got)) == (type(want), str(want))
+    assert not isinstance(got, RegistrySSLError)
 
 
 @pytest.mark.anyio
