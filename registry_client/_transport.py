@@ -50,9 +50,10 @@ _URLLIB3_LOGGERS = ("urllib3", "urllib3.connection", "urllib3.connectionpool",
 """The loggers urllib3 logs a request to (a signed storage URL's too): its URL at DEBUG
 (connectionpool, a retry), at WARNING an answer whose headers it cannot parse."""
 
-TLS_HINT = ("verify= names a CA bundle to trust, verify=False skips the check; "
-            "protocol='http' is for a plain-HTTP registry")
-"""The advice a TLS failure's message ends with (the CLI swaps in its flags)."""
+VERIFY_HINT = "verify= names a CA bundle to trust, verify=False skips the check"
+"""The advice a proxy's TLS failure ends with (the CLI swaps in its flags)."""
+TLS_HINT = f"{VERIFY_HINT}; protocol='http' is for a plain-HTTP registry"
+"""The advice a registry's TLS failure ends with (the CLI swaps in its flags)."""
 
 
 _URL_ERRORS = ("Invalid IPv6 URL", "Port out of range", "Port could not be cast",
@@ -78,8 +79,11 @@ _CLIENT_CERT_ALERTS = frozenset({
 sent, or one it does not trust): the client's own check of the server passed."""
 
 
-def tls_reason(exc: BaseException) -> str:
-    """What went wrong in a TLS handshake, in words, with the hint that fits it."""
+def tls_reason(exc: BaseException, *, proxy: bool = False) -> str:
+    """What went wrong in a TLS handshake, in words, with the hint that fits it (the
+    handshake with an https:// ``proxy``: the hints of a proxy, whose URL the user gave,
+    not of the registry)."""
+    hint = VERIFY_HINT if proxy else TLS_HINT
     seen: set[int] = set()
     todo: list[Any] = [exc]
     while todo:
@@ -89,18 +93,20 @@ def tls_reason(exc: BaseException) -> str:
         seen.add(id(e))
         if isinstance(e, ssl.SSLCertVerificationError):
             why = e.verify_message or e.reason or "certificate verify failed"
-            return f"certificate not trusted ({why}); {TLS_HINT}"
+            return f"certificate not trusted ({why}); {hint}"
         if isinstance(e, ssl.SSLError):
             why = str(e.reason or e)
             if e.reason in ("WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "HTTP_REQUEST"):
-                return f"{why}: is it a plain-HTTP registry? use protocol='http'"
+                return (f"{why}: is it a plain-HTTP proxy? give its URL with http://"
+                        if proxy else f"{why}: is it a plain-HTTP registry? use protocol='http'")
             if e.reason in _CLIENT_CERT_ALERTS:  # the server's alert: no verify= helps
-                return f"{why}: {CLIENT_CERT_HINT}"
-            return f"{why}; {TLS_HINT}"
+                return f"{why}: " + (CLIENT_CERT_HINT.replace("the registry", "the proxy")
+                                     if proxy else CLIENT_CERT_HINT)
+            return f"{why}; {hint}"
         todo.extend(a for a in e.args if isinstance(a, BaseException))
         todo.extend(x for x in (e.__cause__, e.__context__, getattr(e, "reason", None))
                     if x is not None)
-    return TLS_HINT
+    return hint
 
 
 def _ssl_cert_env() -> str | None:

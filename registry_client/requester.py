@@ -49,11 +49,18 @@ from ._http import (
 from ._request import Body, Request
 from ._response import Response
 from ._retry import RetryPolicy
-from ._transport import TLS_HINT, Transport, is_url_error, tls_reason, to_response
+from ._transport import (
+    TLS_HINT,
+    VERIFY_HINT,
+    Transport,
+    is_url_error,
+    tls_reason,
+    to_response,
+)
 from .errors import RegistryError
 
-__all__ = ["HTTPS_PORT_HINT", "TIMEOUT_HINT", "TLS_HINT", "Requester", "Response", "api_host",
-           "tls_reason"]
+__all__ = ["HTTPS_PORT_HINT", "TIMEOUT_HINT", "TLS_HINT", "VERIFY_HINT", "Requester", "Response",
+           "api_host", "tls_reason"]
 
 
 TIMEOUT_HINT = _http.TIMEOUT_HINT
@@ -126,7 +133,8 @@ def transmit_error(exc: requests.RequestException | ValueError, url: str = "") -
             isinstance(e, ssl.SSLError) for e in exception_chain(exc)):
         # urllib3 wraps the handshake with an https:// proxy in its ProxyError (one with
         # the registry behind it is an SSLError): the proxy's certificate, say so
-        return TransmitError("proxy-tls", tls_reason(exc), cause=failure_cause(exc))
+        return TransmitError("proxy-tls", tls_reason(exc, proxy=True),
+                             cause=failure_cause(exc))
     if isinstance(exc, requests.exceptions.UnrewindableBodyError):
         return TransmitError("client", UNSENDABLE_AGAIN)
     if isinstance(exc, requests.exceptions.InvalidSchema) and "SOCKS" in str(exc):

@@ -74,8 +74,9 @@ def _transmit_error(
     if isinstance(exc, SocksMissing):
         return TransmitError("client", SOCKS_MISSING)
     if is_tls_failure(exc):
-        return TransmitError("proxy-tls" if is_proxy_tls_failure(exc) else "tls",
-                             tls_reason(exc), cause=failure_cause(exc))
+        proxy = is_proxy_tls_failure(exc)
+        return TransmitError("proxy-tls" if proxy else "tls", tls_reason(exc, proxy=proxy),
+                             cause=failure_cause(exc))
     if isinstance(exc, _URL_ERRORS):
         return unusable_url(str(exc.request.url) if isinstance(exc, httpx.RequestError)
                             and exc._request is not None else None)

@@ -30,7 +30,7 @@ from registry_client import (
 from registry_client._text import is_utf8, json_safe, printable
 from registry_client.auth import NO_CREDENTIALS_HINT
 from registry_client.reference._grammar import port_out_of_range
-from registry_client.requester import HTTPS_PORT_HINT, TIMEOUT_HINT, TLS_HINT
+from registry_client.requester import HTTPS_PORT_HINT, TIMEOUT_HINT, TLS_HINT, VERIFY_HINT
 
 from ._connection import INSECURE, certificates, choose, probe_protocol
 from ._log import Redactor, trace_hook
@@ -65,6 +65,7 @@ CLI_LOOPBACK_HINT = ("write https:// before the host, or use --insecure (a self-
 # The library's advice names its arguments; the command line's names its flags.
 _CLI_WORDS = (
     (TLS_HINT, CLI_TLS_HINT),
+    (VERIFY_HINT, CLI_TLS_HINT.split(";")[0]),  # (a proxy's: no --plain-http)
     ("use protocol='http'", "use --plain-http"),
     (TIMEOUT_HINT, "raise --timeout for a slow registry"),
     (HTTPS_PORT_HINT, "is it an HTTPS port? drop --plain-http"),

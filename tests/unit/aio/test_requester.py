@@ -917,6 +917,23 @@ async def test_a_certificate_refused_names_the_proxy_or_the_registry_alike(
     assert isinstance(got, RegistrySSLError)
     assert "certificate not trusted" in str(got)
     assert ("the proxy" in str(got)) is (blamed == "proxy"), str(got)
+    # a proxy's hints are a proxy's: no protocol= (the registry's) for its certificate
+    assert ("protocol='http'" in str(got)) is (blamed == "registry"), str(got)
+
+
+@pytest.mark.anyio
+async def test_a_plain_http_proxy_given_as_https_is_told_so_in_both() -> None:
+    """Its TLS hello answered in plain HTTP: the advice was the registry's ("use
+    protocol='http'"), which the user had given already."""
+    def plain_proxy(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    with tcp_server(plain_proxy) as proxy_port:
+        want, got = await _messages("registry.example:5000", protocol="http", timeout=(2, 2),
+                                    proxy=f"https://127.0.0.1:{proxy_port}")
+    assert (type(got), str(got)) == (type(want), str(want))
+    assert "is it a plain-HTTP proxy? give its URL with http://" in str(got), str(got)
 
 
 @pytest.mark.anyio
