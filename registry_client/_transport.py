@@ -278,8 +278,9 @@ def ca_locations(verify: bool | str) -> tuple[str | None, str | None] | None:
 def tls_settings(context: ssl.SSLContext) -> ssl.SSLContext:
     """``context`` with the TLS settings urllib3 gives every connection of the blocking
     flavour: TLS 1.2 at least, no compression or session tickets, no host name checked
-    against a certificate's common name, and on Python 3.13+ the stricter X.509 checks
-    (and partial chains) ``ssl.create_default_context`` has there. The asyncio
+    against a certificate's common name, the key log SSLKEYLOGFILE names, and on Python
+    3.13+ the stricter X.509 checks (and partial chains) ``ssl.create_default_context``
+    has there. The asyncio
     flavour's contexts and the blocking https proxy's get them too, so one certificate
     is accepted or refused alike everywhere."""
     model = urllib3.util.ssl_.create_urllib3_context()
@@ -289,6 +290,8 @@ def tls_settings(context: ssl.SSLContext) -> ssl.SSLContext:
     if model.post_handshake_auth is not None:
         context.post_handshake_auth = model.post_handshake_auth
     context.hostname_checks_common_name = False
+    if model.keylog_filename:  # (SSLKEYLOGFILE: Wireshark's key log, as urllib3 writes it)
+        context.keylog_filename = model.keylog_filename
     return context
 
 

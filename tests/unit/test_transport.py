@@ -485,3 +485,19 @@ def test_a_signed_url_urllib3_warns_about_is_masked(caplog: pytest.LogCaptureFix
         assert reg.repository("app").blobs.get(digest) == data
     assert "Failed to parse headers" in caplog.text  # (the record is there, masked)
     assert "SIGSECRET" not in caplog.text
+
+
+def test_tls_settings_keep_urllib3_s_key_log(tmp_path: pathlib.Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """SSLKEYLOGFILE (Wireshark's key log): urllib3 writes the blocking flavour's keys
+    there; the https proxy's context (and the asyncio flavour's) lost it to
+    tls_settings, which copied every other setting of urllib3's."""
+    import ssl
+
+    from registry_client._transport import tls_settings
+
+    log = tmp_path / "keys.log"
+    monkeypatch.setenv("SSLKEYLOGFILE", str(log))
+    assert tls_settings(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)).keylog_filename == str(log)
+    monkeypatch.delenv("SSLKEYLOGFILE")
+    assert tls_settings(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)).keylog_filename is None
