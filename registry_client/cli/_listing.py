@@ -84,34 +84,42 @@ def run_ls(ctx: Context) -> int:
     args = ctx.args
     ref = ctx.repository_reference(args.repository)
     repo = ctx.repository(ref)
-    if not ctx.json and not args.digests:
-        # each page as it comes (as crane ls prints them): `ls | head -1` needs one page
+    if not ctx.json:
+        # each page as it comes (as crane ls prints them): `ls | head -1` needs one page;
+        # with --digests each batch of a page (Distribution sends every tag in one)
+        vanished: list[str] = []
         for page in repo.tags.pages(page_size=args.page_size):
-            for tag in _shown_tags(page.tags, args.omit_digest_tags):
-                ctx.line(f"{ref.name}:{tag}" if args.full_ref else tag)
-            ctx.stdout.flush()
+            shown = _shown_tags(page.tags, args.omit_digest_tags)
+            step = _DIGEST_BATCH if args.digests else max(len(shown), 1)
+            for at in range(0, len(shown), step):
+                batch = shown[at:at + step]
+                # a tag deleted since the list (a busy registry) is left out and named
+                digests = repo.tags.digests(batch) if args.digests else {}
+                for tag in batch:
+                    name = f"{ref.name}:{tag}" if args.full_ref else tag
+                    if not args.digests:
+                        ctx.line(name)
+                    elif tag in digests:
+                        ctx.line(f"{name}\t{digests[tag]}")
+                    else:
+                        vanished.append(tag)
+                ctx.stdout.flush()
+        if vanished:
+            ctx.error_line(f"vanished (deleted since the tag list): {', '.join(vanished)}")
         return 0
     tags = _shown_tags(repo.tags.iter(page_size=args.page_size), args.omit_digest_tags)
-    digests: dict[str, str] = {}
-    vanished: list[str] = []
+    doc: dict[str, object] = {"name": ref.name, "tags": tags}
     if args.digests:
-        # A tag deleted since the list (a busy registry) is left out and named.
         digests = repo.tags.digests(tags)
-        vanished = [t for t in tags if t not in digests]
-        tags = [t for t in tags if t in digests]
-    if ctx.json:
-        doc: dict[str, object] = {"name": ref.name, "tags": tags}
-        if args.digests:
-            doc["digests"] = digests
-            doc["vanished"] = vanished
-        ctx.print_json(doc)
-        return 0
-    if vanished:
-        ctx.error_line(f"vanished (deleted since the tag list): {', '.join(vanished)}")
-    for tag in tags:
-        shown = f"{ref.name}:{tag}" if args.full_ref else tag
-        ctx.line(f"{shown}\t{digests[tag]}")
+        doc["tags"] = [t for t in tags if t in digests]
+        doc["digests"] = digests
+        doc["vanished"] = [t for t in tags if t not in digests]
+    ctx.print_json(doc)
     return 0
+
+
+_DIGEST_BATCH = 256
+"""Tags whose digests ``ls --digests`` asks for at once (parallel HEADs), then prints."""
 
 
 def _shown_tags(tags: Iterable[str], omit_digest_tags: bool) -> list[str]:
