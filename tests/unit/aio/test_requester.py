@@ -13,7 +13,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -409,6 +409,23 @@ async def test_gathered_requests_answered_whole_run_at_most_pool_size_at_once() 
     await requester.aclose()
 
 
+def _token_registry(
+    on_token: Callable[[httpx.Request], Awaitable[None]],
+) -> Callable[[httpx.Request], Awaitable[httpx.Response]]:
+    """A registry asking for a Bearer token (auth.example) and its token server, which
+    awaits ``on_token(request)`` before each answer."""
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.example":
+            await on_token(request)
+            return httpx.Response(200, json={"token": "t", "expires_in": 300})
+        if not request.headers.get("Authorization"):
+            return httpx.Response(401, headers={"WWW-Authenticate": (
+                'Bearer realm="https://auth.example/token",service="registry.example"')})
+        return httpx.Response(200, content=b"{}")
+
+    return handler
+
+
 @pytest.mark.anyio
 async def test_requests_waiting_for_a_token_take_no_slot_from_other_scopes() -> None:
     """Ten tasks waiting for one scope's token (a slow token server) held every slot of
@@ -416,17 +433,12 @@ async def test_requests_waiting_for_a_token_take_no_slot_from_other_scopes() -> 
     them -- the blocking flavour's does not. A slot is taken to send, not to wait."""
     slow_scope = "repository:slow:pull"
 
-    async def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "auth.example":
-            if slow_scope in request.url.params.get_list("scope"):
-                await asyncio.sleep(1.0)
-            return httpx.Response(200, json={"token": "t", "expires_in": 300})
-        if not request.headers.get("Authorization"):
-            return httpx.Response(401, headers={"WWW-Authenticate": (
-                'Bearer realm="https://auth.example/token",service="registry.example"')})
-        return httpx.Response(200, content=b"{}")
+    async def token(request: httpx.Request) -> None:
+        if slow_scope in request.url.params.get_list("scope"):
+            await asyncio.sleep(1.0)
 
-    requester = _requester(handler, pool_size=2, authenticator=TokenAuthenticator())
+    requester = _requester(_token_registry(token), pool_size=2,
+                           authenticator=TokenAuthenticator())
     warm = Request("GET", "warm/tags/list", scopes=("repository:warm:pull",))
     assert (await requester.send_request(warm)).status_code == 200  # the challenge known
 
@@ -450,20 +462,15 @@ async def test_token_requests_of_many_scopes_run_at_most_pool_size_at_once() -> 
     send 30 token requests at once either."""
     in_flight = peak = 0
 
-    async def handler(request: httpx.Request) -> httpx.Response:
+    async def token(request: httpx.Request) -> None:
         nonlocal in_flight, peak
-        if request.url.host == "auth.example":
-            in_flight += 1
-            peak = max(peak, in_flight)
-            await asyncio.sleep(0.01)
-            in_flight -= 1
-            return httpx.Response(200, json={"token": "t", "expires_in": 300})
-        if not request.headers.get("Authorization"):
-            return httpx.Response(401, headers={"WWW-Authenticate": (
-                'Bearer realm="https://auth.example/token",service="registry.example"')})
-        return httpx.Response(200, content=b"{}")
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
 
-    requester = _requester(handler, pool_size=3, authenticator=TokenAuthenticator())
+    requester = _requester(_token_registry(token), pool_size=3,
+                           authenticator=TokenAuthenticator())
     await requester.send_request(Request("GET", "r/tags/list", scopes=("repository:r:pull",)))
     answers = await asyncio.gather(*(
         requester.send_request(Request("GET", f"r{i}/tags/list",
