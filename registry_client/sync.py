@@ -244,16 +244,12 @@ def _run(
         """Copy ``job``'s image, its manifest ``raw`` read -- or, copied to the target by
         this run already, put ``raw`` under the job's tag (no blob moved again)."""
         key = (job.target.requester.base_url, job.target.name, raw.digest)
-        first = placed.get(key)
-        if first is not None and job.target_tag is not None:
-            yield from job.target.manifests.flows.put(job.target_tag, raw)
-            return attrs.evolve(first, tag=job.target_tag)
         done: Image | str = yield from job.source.images.flows.copy_read(
             raw, job.reference, job.target, job.target_tag, progress=progress,
-            unless_present=skip_present)
+            unless_present=skip_present, placed=placed.get(key))
         if isinstance(done, str):
             return _Present(done)
-        placed[key] = done
+        placed.setdefault(key, done)
         return done
 
     def one(job: _Job) -> Flow[Image | CopyPlan | _Present | Exception]:

@@ -126,19 +126,35 @@ class Copier(ImageWorker):
 
     def copy_unless_present(
         self, reference: str, target: CopyTarget, target_tag: str,
-        progress: ProgressCallback | None, raw: RawManifest | None = None,
+        progress: ProgressCallback | None,
     ) -> Flow[Image | str]:
         """:meth:`copy` of ``reference`` to ``target_tag``, unless the target has the image
         under that tag already: then ``domain/repository:tag@digest`` of it, and nothing
-        else is sent (the source's manifest ``raw``, read for the comparison unless given,
-        serves the copy)."""
+        else is sent (the source's manifest, read for the comparison, serves the copy)."""
         check_target(target)
-        if raw is None:
-            raw = yield from self._manifests.get_raw(reference)
+        raw = yield from self._manifests.get_raw(reference)
+        return (yield from self.copy_read(raw, reference, target, target_tag, progress,
+                                          unless_present=True))
+
+    def copy_read(
+        self, raw: RawManifest, reference: str, target: CopyTarget, target_tag: str | None,
+        progress: ProgressCallback | None, *, unless_present: bool = False,
+        placed: Image | None = None,
+    ) -> Flow[Image | str]:
+        """:meth:`copy` of ``reference``, its manifest ``raw`` read already. With
+        ``unless_present`` (and a ``target_tag``), nothing when the target holds the image
+        under that tag: ``domain/repository:tag@digest`` of it (one HEAD). With
+        ``placed`` (this image, copied to ``target`` under another tag), only the manifest
+        is put under ``target_tag``: no blob is moved or mounted again."""
+        check_target(target)
         there_manifests, _ = flows_of(target)
-        there = yield from there_manifests.head_if_told(target_tag)
-        if there is not None and there.digest == raw.digest:
-            return f"{target.domain}/{target.name}:{target_tag}@{raw.digest}"
+        if unless_present and target_tag is not None:
+            there = yield from there_manifests.head_if_told(target_tag)
+            if there is not None and there.digest == raw.digest:
+                return f"{target.domain}/{target.name}:{target_tag}@{raw.digest}"
+        if placed is not None and target_tag is not None:
+            yield from there_manifests.put(target_tag, raw)
+            return attrs.evolve(placed, tag=target_tag)
         image = yield from self.copy(reference, target, target_tag, progress=progress,
                                      referrers=False, dry_run=False, raw=raw)
         assert isinstance(image, Image)

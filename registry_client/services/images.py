@@ -319,20 +319,18 @@ class ImageFlows(Service):
     def copy_read(
         self, raw: RawManifest, reference: str, target: CopyTarget, target_tag: str | None,
         *, progress: ProgressCallback | None = None, unless_present: bool = False,
+        placed: Image | None = None,
     ) -> Flow[Image | str]:
-        """:meth:`copy` (with ``unless_present`` and a ``target_tag``,
-        :meth:`copy_unless_present`) of ``reference``, whose manifest ``raw`` was read
-        already: a bulk copy reads it first, to copy each image once."""
+        """:meth:`copy` of ``reference``, whose manifest ``raw`` was read already (a bulk
+        copy reads it first, to copy each image once): with ``unless_present``, as
+        :meth:`copy_unless_present`; with ``placed`` (the image copied to ``target``
+        under another tag), its manifest put under ``target_tag`` only."""
         check_reference(reference)
         if target_tag is not None:
             check_tag(target_tag)
-        if unless_present and target_tag is not None:
-            return (yield from self._copier.copy_unless_present(reference, target, target_tag,
-                                                                progress, raw=raw))
-        image = yield from self._copier.copy(reference, target, target_tag, progress=progress,
-                                             referrers=False, dry_run=False, raw=raw)
-        assert isinstance(image, Image)
-        return image
+        return (yield from self._copier.copy_read(raw, reference, target, target_tag, progress,
+                                                  unless_present=unless_present,
+                                                  placed=placed))
 
     def attach(
         self, subject_digest: str, artifact_type: str, blobs_or_files: Iterable[ArtifactItem],

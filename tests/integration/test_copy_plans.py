@@ -128,6 +128,29 @@ def test_copy_all_tags_copies_an_image_of_many_tags_once(
     assert target_reg.request_count("PUT", "many/copy/manifests/") == len(tags)
 
 
+def test_sync_of_an_image_of_many_tags_still_finds_a_tag_present(
+    pair: tuple[LocalRegistry, LocalRegistry],
+) -> None:
+    """The image copied once for its first tag: a later tag the target held already (the
+    same image) was put again and reported copied -- a re-sync after one new tag wrote
+    every tag again. It is present: one HEAD, nothing written."""
+    src, dst = pair
+    seeded = seed_image(src, "re/app", "t0", layers=(64,))
+    with client(src) as a, client(dst) as b:
+        for tag in ("t1", "t2", "t3"):
+            a.repository("re/app").images.retag("t0", tag)
+        a.repository("re/app").images.copy("t2", b.repository("re/app"))
+        dst.clear_access_log()
+        by_domain = {src.host: a, dst.host: b}
+        result = sync([SyncEntry(f"{src.host}/re/app", f"{dst.host}/re/app")],
+                      lambda r: by_domain[r.domain], max_workers=1)
+    assert [p.split("@")[0] for p in result.present] == [f"{dst.host}/re/app:t2"]
+    assert sorted(i.tag or "" for i in result.copied if isinstance(i, Image)) == [
+        "t0", "t1", "t3"]
+    assert dst.request_count("PUT", "re/app/manifests/t2") == 0
+    assert {i.digest for i in result.copied if isinstance(i, Image)} == {seeded.digest}
+
+
 def test_copy_all_tags_copies_the_rest_then_raises_the_first_failure(
     pair: tuple[LocalRegistry, LocalRegistry],
 ) -> None:
