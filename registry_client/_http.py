@@ -256,11 +256,11 @@ def proxy_failure(*, refused: bool = False) -> tuple[str, str]:
 
 
 def through_proxy(kind: str, words: str, *, connecting: bool = False) -> tuple[str, str]:
-    """A failure of a request sent through a proxy: when no connection was made, or it
-    failed while being made (``connecting``: a reset in the proxy's TLS handshake), it is
-    the proxy's -- as urllib3 says it (its ProxyError); an HTTP library may not say so
-    (httpx's ``ConnectError``)."""
-    if kind in _NO_CONNECTION or connecting:
+    """A failure of a request sent through a proxy: when no connection was made, it
+    failed while being made (``connecting``: a reset in the proxy's TLS handshake), or
+    the proxy hung up without an answer, it is the proxy's -- as urllib3 says it (its
+    ProxyError); an HTTP library may not say so (httpx's ``ConnectError``)."""
+    if kind in _NO_CONNECTION or connecting or kind == "closed":
         return proxy_failure(refused=kind == "refused")
     return kind, words
 

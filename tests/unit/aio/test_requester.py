@@ -972,6 +972,21 @@ async def test_a_handshake_cut_by_a_reset_reads_alike(through: str) -> None:
 
 
 @pytest.mark.anyio
+async def test_a_proxy_that_closes_without_answering_reads_alike() -> None:
+    """urllib3 calls it the proxy's failure; the asyncio flavour said the server closed
+    without answering, "is it an HTTPS port? use protocol='https'" -- the registry's
+    advice, for the proxy's hang-up."""
+    def closing_proxy(conn: socket.socket) -> None:
+        read_head(conn)  # the request, then nothing
+
+    with tcp_server(closing_proxy) as proxy_port:
+        want, got = await _messages("registry.example:5000", protocol="http",
+                                    timeout=(2, 2), proxy=f"http://127.0.0.1:{proxy_port}")
+    assert (type(got), str(got)) == (type(want), str(want))
+    assert "the proxy could not be reached or failed" in str(got)
+
+
+@pytest.mark.anyio
 async def test_an_https_proxy_in_front_of_a_plain_http_registry_is_checked_too(
     tmp_path: Path,
 ) -> None:
