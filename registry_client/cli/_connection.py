@@ -6,7 +6,8 @@ The choice, first that applies:
 2. the side's ``--src-tls-verify`` / ``--dest-tls-verify`` (skopeo's flags; a skopeo
    sync file's ``tls-verify`` for its registry): false is "insecure", true is HTTPS
    with the certificate checked;
-3. ``--plain-http``: plain HTTP;
+3. ``--plain-http``: plain HTTP (with ``--insecure`` or ``--skip-tls-verify`` too, no
+   certificate is checked: an https:// proxy's, a redirect's storage);
 4. ``--insecure``: "insecure";
 5. ``--skip-tls-verify``: HTTPS without checking the certificate;
 6. a loopback host (``localhost``, ``127.0.0.0/8``, ``::1``, any port): plain HTTP, as
@@ -108,8 +109,8 @@ def choose(ref: ImageReference, args: argparse.Namespace, tls_verify: bool | Non
         return ("https" if ref.scheme == "https" else "http"), not skip
     if tls_verify is not None:
         return (INSECURE, False) if tls_verify is False else ("https", True)
-    if args.plain_http:
-        return "http", True
+    if args.plain_http:  # (a skip flag with it: an https:// proxy's certificate, or storage's)
+        return "http", not skip
     if getattr(args, "insecure", False):
         return INSECURE, False
     if args.skip_tls_verify:

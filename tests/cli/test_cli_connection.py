@@ -5,6 +5,7 @@ In-process ``main()`` against loopback ports that refuse, hang or hang up.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import socket
 from collections.abc import Callable
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from registry_client.cli import main
-from registry_client.cli._connection import certificates
+from registry_client.cli._connection import certificates, choose
+from registry_client.reference import parse_image_name
 from registry_client.testing import tcp_server
 
 
@@ -165,3 +167,17 @@ def test_certificates_come_from_the_cert_dir_else_the_certs_d_folder_of_the_host
     assert certificates("elsewhere:1", None, roots) == ([], None)
     with pytest.raises(ValueError, match="no such folder"):
         certificates("reg.example", str(tmp_path / "missing"), roots)
+
+
+@pytest.mark.parametrize("flag", ["skip_tls_verify", "insecure"])
+def test_plain_http_with_a_skip_flag_checks_no_certificate(flag: str) -> None:
+    """--plain-http with --skip-tls-verify (or --insecure): the flags were dropped, so an
+    https:// proxy's certificate was still checked -- and its refusal advised the very
+    flags given."""
+    args = argparse.Namespace(plain_http=True, skip_tls_verify=False, insecure=False)
+    setattr(args, flag, True)
+    assert choose(parse_image_name("registry.example:5000/app:1"), args, None) == (
+        "http", False)
+    args = argparse.Namespace(plain_http=True, skip_tls_verify=False, insecure=False)
+    assert choose(parse_image_name("registry.example:5000/app:1"), args, None) == (
+        "http", True)
