@@ -178,7 +178,8 @@ def connection_failure(
     ``kind`` is one of ``refused``, ``dns``, ``connect`` (no connection made, for
     another reason), ``connect-timeout``, ``read-timeout``,
     ``closed`` (the server hung up without answering), ``reset``, ``broken-pipe``,
-    ``proxy``, ``proxy-refused`` (a proxy answered a CONNECT with a 4xx: not retried),
+    ``proxy``, ``proxy-closed`` (the proxy hung up without answering, the request sent),
+    ``proxy-refused`` (a proxy answered a CONNECT with a 4xx: not retried),
     ``broken`` (cut mid-answer), ``client`` (a failure of the HTTP client
     itself, not of the connection) or ``other``; ``words`` say it plainly
     ("connection refused"). Never a URL: requests' own messages carry the query string.
@@ -199,6 +200,8 @@ def connection_failure(
             status = int(said["status"])
             return ("proxy-refused" if 400 <= status < 500 else "proxy",
                     f"the proxy refused the tunnel ({printable(said['said'])[:80]})")
+        if has(types.closed):  # (urllib3's ProxyError for a hang-up after the request)
+            return PROXY_CLOSED
         return proxy_failure(refused=refused)
     if refused:
         return "refused", "connection refused"
@@ -249,6 +252,11 @@ _TUNNEL_STATUS = re.compile(
 Proxy Authentication Required") or httpcore's ("407 Proxy Authentication Required")."""
 
 
+PROXY_CLOSED = "proxy-closed", "the proxy closed the connection without answering"
+"""A proxy's hang-up after the request was sent: it may have passed it on, so the
+registry may have acted (not :data:`_NO_CONNECTION`: sent, as any server's)."""
+
+
 def proxy_failure(*, refused: bool = False) -> tuple[str, str]:
     """The ``(kind, words)`` of a proxy that could not be reached or failed."""
     return "proxy", "the proxy could not be reached or failed" + (
@@ -256,12 +264,15 @@ def proxy_failure(*, refused: bool = False) -> tuple[str, str]:
 
 
 def through_proxy(kind: str, words: str, *, connecting: bool = False) -> tuple[str, str]:
-    """A failure of a request sent through a proxy: when no connection was made, it
-    failed while being made (``connecting``: a reset in the proxy's TLS handshake), or
-    the proxy hung up without an answer, it is the proxy's -- as urllib3 says it (its
-    ProxyError); an HTTP library may not say so (httpx's ``ConnectError``)."""
-    if kind in _NO_CONNECTION or connecting or kind == "closed":
+    """A failure of a request sent through a proxy: when no connection was made, or it
+    failed while being made (``connecting``: a reset in the proxy's TLS handshake), it
+    is the proxy's -- as urllib3 says it (its ProxyError); an HTTP library may not say
+    so (httpx's ``ConnectError``). A hang-up without an answer is the proxy's too, but
+    after the request went: :data:`PROXY_CLOSED`."""
+    if kind in _NO_CONNECTION or connecting:
         return proxy_failure(refused=kind == "refused")
+    if kind == "closed":
+        return PROXY_CLOSED
     return kind, words
 
 

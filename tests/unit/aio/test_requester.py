@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gzip
 import hashlib
+import http.client
 import json
 import socket
 import ssl
@@ -22,13 +23,16 @@ import pytest
 import requests
 import requests.adapters
 import requests_mock
+import urllib3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # (tests/: _sockets)
 
 from _sockets import read_head
 
 from registry_client import NullAuthenticator, Registry, TokenAuthenticator
+from registry_client._exchange import TransmitError
 from registry_client._flow import back_off
+from registry_client._http import connection_failure, through_proxy
 from registry_client._request import Relay, Request
 from registry_client.aio import AsyncRegistry
 from registry_client.aio._requester import AsyncRequester
@@ -983,7 +987,20 @@ async def test_a_proxy_that_closes_without_answering_reads_alike() -> None:
         want, got = await _messages("registry.example:5000", protocol="http",
                                     timeout=(2, 2), proxy=f"http://127.0.0.1:{proxy_port}")
     assert (type(got), str(got)) == (type(want), str(want))
-    assert "the proxy could not be reached or failed" in str(got)
+    assert "the proxy closed the connection without answering" in str(got), str(got)
+
+
+def test_a_proxy_s_hang_up_after_the_request_may_have_passed_it_on() -> None:
+    """Both flavours called it "the proxy could not be reached" (never sent): a DELETE
+    the proxy passed on and the registry did (202), its answer lost, was sent again and
+    its 404 raised NotFoundError. A hang-up after the request is one that may have been
+    acted on, as any server's."""
+    lost = requests.exceptions.ProxyError(urllib3.exceptions.ProxyError(
+        "Unable to connect to proxy", http.client.RemoteDisconnected("no answer")))
+    kinds = {connection_failure(lost)[0],
+             through_proxy("closed", "the server closed the connection without answering")[0]}
+    assert kinds == {"proxy-closed"}
+    assert TransmitError("proxy-closed", "").sent and TransmitError("proxy-closed", "").connection
 
 
 @pytest.mark.anyio
