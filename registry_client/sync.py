@@ -240,10 +240,11 @@ def _run(
     locks = LockTable(weak=True)
     placed: dict[tuple[str, str, str], Image] = {}  # (target, repository, digest) -> copy
 
-    def once(job: _Job, raw: RawManifest) -> Flow[Image | _Present]:
-        """Copy ``job``'s image, its manifest ``raw`` read -- or, copied to the target by
-        this run already, put ``raw`` under the job's tag (no blob moved again)."""
-        key = (job.target.requester.base_url, job.target.name, raw.digest)
+    def once(job: _Job, raw: RawManifest,
+             key: tuple[str, str, str]) -> Flow[Image | _Present]:
+        """Copy ``job``'s image, its manifest ``raw`` read -- or, copied to the target
+        (``key``) by this run already, put ``raw`` under the job's tag (no blob moved
+        again)."""
         done: Image | str = yield from job.source.images.flows.copy_read(
             raw, job.reference, job.target, job.target_tag, progress=progress,
             unless_present=skip_present, placed=placed.get(key))
@@ -263,7 +264,7 @@ def _run(
                 return plan
             raw = yield from job.source.manifests.flows.get_raw(job.reference)
             key = (job.target.requester.base_url, job.target.name, raw.digest)
-            copied: Image | _Present = yield Exclusive(locks, key, once(job, raw))
+            copied: Image | _Present = yield Exclusive(locks, key, once(job, raw, key))
             return copied
         except RegistryError as exc:
             if job.listed and repository_gone(exc, *job.source_key):
