@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from registry_client import InvalidReferenceError
 from registry_client.reference import canonical_domain
 
 from ._context import Context, UsageError
 from ._parser import Parser, add_verb, positive_int
+
+if TYPE_CHECKING:
+    from registry_client import Repository
 
 __all__ = ["register"]
 
@@ -92,17 +96,7 @@ def run_ls(ctx: Context) -> int:
             shown = _shown_tags(page.tags, args.omit_digest_tags)
             step = _DIGEST_BATCH if args.digests else max(len(shown), 1)
             for at in range(0, len(shown), step):
-                batch = shown[at:at + step]
-                # a tag deleted since the list (a busy registry) is left out and named
-                digests = repo.tags.digests(batch) if args.digests else {}
-                for tag in batch:
-                    name = f"{ref.name}:{tag}" if args.full_ref else tag
-                    if not args.digests:
-                        ctx.line(name)
-                    elif tag in digests:
-                        ctx.line(f"{name}\t{digests[tag]}")
-                    else:
-                        vanished.append(tag)
+                vanished += _print_tags(ctx, repo, ref.name, shown[at:at + step])
                 ctx.stdout.flush()
         if vanished:
             ctx.error_line(f"vanished (deleted since the tag list): {', '.join(vanished)}")
@@ -116,6 +110,23 @@ def run_ls(ctx: Context) -> int:
         doc["vanished"] = [t for t in tags if t not in digests]
     ctx.print_json(doc)
     return 0
+
+
+def _print_tags(ctx: Context, repo: Repository, name: str, tags: list[str]) -> list[str]:
+    """Print ``tags`` as ``ls`` does (with their digests for --digests); the tags deleted
+    since the list (a busy registry), left out to be named."""
+    args = ctx.args
+    digests = repo.tags.digests(tags) if args.digests else {}
+    vanished: list[str] = []
+    for tag in tags:
+        shown = f"{name}:{tag}" if args.full_ref else tag
+        if not args.digests:
+            ctx.line(shown)
+        elif tag in digests:
+            ctx.line(f"{shown}\t{digests[tag]}")
+        else:
+            vanished.append(tag)
+    return vanished
 
 
 _DIGEST_BATCH = 256
