@@ -41,7 +41,7 @@ from .errors import RegistrySSLError
 from .reference._grammar import is_loopback
 
 __all__ = ["HTTPS_PORT_HINT", "TLS_HINT", "EnvSettings", "Transport", "ca_locations",
-           "is_url_error", "prepared_bodyless", "tls_reason"]
+           "is_url_error", "prepared_bodyless", "tls_reason", "usual_cas"]
 
 _DEFAULT_UA = "registry-client/0.1 (+python-requests)"
 
@@ -182,6 +182,19 @@ class EnvSettings:
                 )
             self._found[key] = found
         return found
+
+
+def usual_cas(url: str) -> str:
+    """The CAs (a bundle file, or a folder of them) a Registry given no ``verify`` checks
+    ``url``'s certificate with: REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, then SSL_CERT_FILE /
+    SSL_CERT_DIR, else requests' own bundle (certifi's).
+
+    Raises:
+        RegistrySSLError: the bundle a variable names does not exist.
+    """
+    with requests.Session() as session:
+        verify = EnvSettings(session, {}, True).settings_for(url)[1]
+    return verify if isinstance(verify, str) else DEFAULT_CA_BUNDLE_PATH
 
 
 class _Answer(http.client.HTTPResponse):

@@ -40,7 +40,7 @@ from registry_client.reference._grammar import is_loopback
 from ._parser import Parser, go_bool
 
 __all__ = ["CERTS_D", "INSECURE", "add_tls_verify_flags", "certificates", "choose",
-           "is_loopback", "probe_protocol"]
+           "is_loopback", "pem_texts", "probe_protocol"]
 
 CERTS_D = ("/etc/containers/certs.d", "/etc/docker/certs.d")
 """Where docker and skopeo look for a registry's certificates, one folder per
@@ -77,6 +77,16 @@ def certificates(
     if not key.is_file():
         raise ValueError(f"{pairs[0]}: a client certificate without its key ({key.name})")
     return cas, (str(pairs[0]), str(key))
+
+def pem_texts(where: str) -> list[bytes]:
+    """The text of a CA bundle file, or of each file in a CA folder (OpenSSL's ``-CApath``
+    layout: a file its hashed links name is read once)."""
+    path = Path(where)
+    if not path.is_dir():
+        return [path.read_bytes()]
+    files = dict.fromkeys(p.resolve() for p in sorted(path.iterdir()) if p.is_file())
+    return [f.read_bytes() for f in files]
+
 
 INSECURE: Literal["insecure"] = "insecure"
 """The protocol choice "HTTPS without verification, else plain HTTP" (found by a probe)."""

@@ -28,11 +28,12 @@ from registry_client import (
     parse_image_name,
 )
 from registry_client._text import is_utf8, json_safe, printable
+from registry_client._transport import usual_cas
 from registry_client.auth import NO_CREDENTIALS_HINT
 from registry_client.reference._grammar import port_out_of_range
 from registry_client.requester import HTTPS_PORT_HINT, TIMEOUT_HINT, TLS_HINT, VERIFY_HINT
 
-from ._connection import INSECURE, certificates, choose, probe_protocol
+from ._connection import INSECURE, certificates, choose, pem_texts, probe_protocol
 from ._log import Redactor, trace_hook
 
 if TYPE_CHECKING:
@@ -458,18 +459,19 @@ class Context:
 
     def _certificates(self, domain: str, verify: bool) -> tuple[bool | str, tuple[str, str] | None]:
         """``verify`` and the client certificate for ``domain`` from --cert-dir or the
-        certs.d folders (see ``_connection.certificates``): the CA files in one bundle
-        when the certificate is checked."""
+        certs.d folders (see ``_connection.certificates``): when the certificate is
+        checked, one bundle of the usual CAs and the folder's, which docker and skopeo
+        add to the system's -- not put in their place: a token realm, a storage redirect
+        or a proxy the usual CAs vouch for stays trusted."""
         try:
             cas, pair = certificates(domain, getattr(self.args, "cert_dir", None))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         if not cas or verify is not True:
             return verify, pair
-        if len(cas) == 1:
-            return str(cas[0]), pair
+        usual = pem_texts(usual_cas(f"https://{domain}/"))
         bundle = Path(self._scratch()) / f"ca-{len(self._bundles)}.pem"
-        bundle.write_bytes(b"\n".join(path.read_bytes() for path in cas))
+        bundle.write_bytes(b"\n".join([*usual, *(path.read_bytes() for path in cas)]))
         self._bundles.append(bundle)
         return str(bundle), pair
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from registry_client.cli import main
-from registry_client.cli._connection import certificates, choose
+from registry_client.cli._connection import certificates, choose, pem_texts
 from registry_client.reference import parse_image_name
 from registry_client.testing import tcp_server
 
@@ -167,6 +167,20 @@ def test_certificates_come_from_the_cert_dir_else_the_certs_d_folder_of_the_host
     assert certificates("elsewhere:1", None, roots) == ([], None)
     with pytest.raises(ValueError, match="no such folder"):
         certificates("reg.example", str(tmp_path / "missing"), roots)
+
+
+def test_pem_texts_reads_a_bundle_or_each_file_of_a_ca_folder_once(tmp_path: Path) -> None:
+    """A CA folder (SSL_CERT_DIR, OpenSSL's -CApath) holds certificates and hashed links
+    to them: each file is read once, links and sub-folders add nothing."""
+    (tmp_path / "bundle.pem").write_bytes(b"A\nB\n")
+    assert pem_texts(str(tmp_path / "bundle.pem")) == [b"A\nB\n"]
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    (folder / "b.pem").write_bytes(b"B")
+    (folder / "a.pem").write_bytes(b"A")
+    (folder / "1a2b3c4d.0").symlink_to(folder / "b.pem")
+    (folder / "sub").mkdir()
+    assert sorted(pem_texts(str(folder))) == [b"A", b"B"]
 
 
 @pytest.mark.parametrize("flag", ["skip_tls_verify", "insecure"])

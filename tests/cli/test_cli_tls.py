@@ -248,6 +248,29 @@ def mtls_registry(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         yield host, certs
 
 
+def test_cert_dir_cas_are_trusted_besides_the_usual_ones(
+    cli: CliRunner, tls_registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As docker and skopeo read certs.d, its CAs are trusted besides the usual ones
+    (requests': here REQUESTS_CA_BUNDLE's), not instead of them: a registry, a token
+    realm or a storage redirect whose certificate the usual CAs vouch for stays trusted
+    when the folder holds a CA for something else."""
+    (tmp_path / "other").mkdir()
+    other, _ = self_signed_certificate(tmp_path / "other", host="other.example")
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / "other.crt").write_bytes(other.read_bytes())
+    for name in ("CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    usual = {"REQUESTS_CA_BUNDLE": str(tmp_path / "cert.pem")}
+    listed = cli("catalog", f"https://{tls_registry}", "--cert-dir", str(certs), env=usual)
+    assert (listed.returncode, listed.stderr) == (0, b"")
+    # the folder's CA is trusted too: the registry's own, with no usual CA for it
+    (certs / "registry.crt").write_bytes((tmp_path / "cert.pem").read_bytes())
+    listed = cli("catalog", f"https://{tls_registry}", "--cert-dir", str(certs))
+    assert (listed.returncode, listed.stderr) == (0, b""), listed.stderr
+
+
 def test_a_registry_asking_for_a_client_certificate_gets_the_cert_dir_s(
     cli: CliRunner, mtls_registry: tuple[str, Path],
 ) -> None:

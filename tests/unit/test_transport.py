@@ -501,3 +501,22 @@ def test_tls_settings_keep_urllib3_s_key_log(tmp_path: pathlib.Path,
     assert tls_settings(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)).keylog_filename == str(log)
     monkeypatch.delenv("SSLKEYLOGFILE")
     assert tls_settings(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)).keylog_filename is None
+
+
+def test_usual_cas_are_the_bundle_a_registry_given_no_verify_trusts(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, then SSL_CERT_FILE / SSL_CERT_DIR, else
+    requests' own bundle: what the CLI adds certs.d's CAs to."""
+    from requests.utils import DEFAULT_CA_BUNDLE_PATH
+
+    from registry_client._transport import usual_cas
+
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    assert usual_cas("https://reg.example/") == DEFAULT_CA_BUNDLE_PATH
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    assert usual_cas("https://reg.example/") == str(tmp_path)
+    (tmp_path / "ca.pem").write_text("x")
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(tmp_path / "ca.pem"))
+    assert usual_cas("https://reg.example/") == str(tmp_path / "ca.pem")
