@@ -22,12 +22,14 @@ __all__ = ["WholeWrites", "whole_writer"]
 class WholeWrites(io.RawIOBase):
     """A descriptor every write goes to whole: what a write leaves is written next,
     after waiting for the descriptor to take more when it is non-blocking. ``closefd``:
-    closing this closes the descriptor too."""
+    closing this closes the descriptor too. ``name``: what a failed write (a full disk
+    under it) names as its file; a reader that went away stays a bare broken pipe."""
 
-    def __init__(self, fd: int, *, closefd: bool = False) -> None:
+    def __init__(self, fd: int, *, closefd: bool = False, name: str | None = None) -> None:
         super().__init__()
         self._fd = fd
         self._closefd = closefd
+        self._name = name
 
     def writable(self) -> bool:
         """True."""
@@ -50,6 +52,12 @@ class WholeWrites(io.RawIOBase):
                 view = view[os.write(self._fd, view):]
             except BlockingIOError:
                 select.select([], [self._fd], [])
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                if self._name is None or exc.filename is not None:
+                    raise
+                raise OSError(exc.errno, exc.strerror, self._name) from None
         return total
 
     def close(self) -> None:
@@ -63,6 +71,7 @@ class WholeWrites(io.RawIOBase):
                 os.close(self._fd)
 
 
-def whole_writer(fd: int, *, closefd: bool = False) -> BinaryIO:
-    """A buffered binary file over ``fd`` whose writes go whole (see the module)."""
-    return io.BufferedWriter(WholeWrites(fd, closefd=closefd))
+def whole_writer(fd: int, *, closefd: bool = False, name: str | None = None) -> BinaryIO:
+    """A buffered binary file over ``fd`` whose writes go whole (see the module); its
+    errors name ``name`` (see :class:`WholeWrites`)."""
+    return io.BufferedWriter(WholeWrites(fd, closefd=closefd, name=name))

@@ -28,7 +28,7 @@ from registry_client._text import printable, printable_lines
 from ._context import Context, UsageError, in_cli_words
 from ._log import Redactor, install_logging, remove_logging
 from ._parser import EXIT_CLOSED_STDOUT, PROG, quiet_stdout
-from ._stdout import whole_stdout
+from ._stdout import STDOUT, whole_stdout
 from ._verbs import build_parser
 
 __all__ = ["main", "run"]
@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         if ctx is not None:
             ctx.close()
         remove_logging(handler, previous_level)
-        _flush_stdout(stdout)  # lines printed before an error: no "Exception ignored" at exit
+        # lines printed before an error: no "Exception ignored" at exit
+        _flush_stdout(stdout, reported=True)
 
 
 def _describe(exc: BaseException) -> str:
@@ -163,9 +164,16 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _flush_stdout(stdout: TextIO | None) -> bool:
+def _flush_stdout(stdout: TextIO | None, *, reported: bool = False) -> bool:
     """Flush ``stdout`` (the command's) and ``sys.stdout``; False when its reader has
-    gone (stdout then points at /dev/null)."""
+    gone (stdout then points at /dev/null).
+
+    Raises:
+        OSError: it could not be written (a full disk), named as :data:`STDOUT`, unless
+            ``reported`` (an error was reported already: the exit status stands). What
+            was not written is dropped either way: the interpreter's last flush at exit
+            must not fail on it again (a traceback after the error line).
+    """
     try:
         for stream in dict.fromkeys((stdout, sys.stdout)):
             if stream is not None:  # (None: its descriptor was closed: nothing buffered)
@@ -173,6 +181,13 @@ def _flush_stdout(stdout: TextIO | None) -> bool:
     except BrokenPipeError:
         quiet_stdout()
         return False
+    except OSError as exc:
+        quiet_stdout()
+        if reported:
+            return False
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, STDOUT) from None
+        raise
     return True
 
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from registry_client import __version__
 
+from ._stdout import STDOUT
+
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
@@ -218,7 +220,7 @@ class Parser(argparse.ArgumentParser):
             raise SystemExit(EXIT_CLOSED_STDOUT) from None
         except OSError as exc:  # a full disk (>/dev/full): one line, as every verb says it
             quiet_stdout()
-            sys.stderr.write(f"{self.prog}: error: {exc}\n")
+            sys.stderr.write(f"{self.prog}: error: {STDOUT}: {exc.strerror or exc}\n")
             raise SystemExit(1) from None
 
 

@@ -18,7 +18,10 @@ from typing import TextIO
 
 from .._fdwrite import whole_writer
 
-__all__ = ["whole_stdout"]
+__all__ = ["STDOUT", "whole_stdout"]
+
+STDOUT = "standard output"
+"""What an error writing to the command's standard output (a full disk) names."""
 
 
 def whole_stdout(stream: TextIO | None) -> TextIO | None:
@@ -33,5 +36,5 @@ def whole_stdout(stream: TextIO | None) -> TextIO | None:
     except (OSError, ValueError):  # io.UnsupportedOperation included
         return stream
     real.flush()
-    return io.TextIOWrapper(whole_writer(fd), encoding=real.encoding, errors=real.errors,
-                            line_buffering=real.line_buffering)
+    return io.TextIOWrapper(whole_writer(fd, name=STDOUT), encoding=real.encoding,
+                            errors=real.errors, line_buffering=real.line_buffering)

@@ -174,7 +174,37 @@ def test_help_and_version_to_a_full_disk_are_one_line(
     assert result.returncode == 1
     assert result.stderr.decode().splitlines() == [
         f"registry-client{' ls' if argv[0] == 'ls' else ''}: error: "
-        "[Errno 28] No space left on device"]
+        "standard output: No space left on device"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["ls", "{repo}"], ["ls", "{repo}", "--digests", "--json"], ["manifest", "{repo}:1.0"],
+     ["inspect", "{repo}:1.0"], ["blob", "{layer}"], ["parse", "golang:1.22"]],
+    ids=["ls", "ls-json", "manifest", "inspect", "blob", "parse"],
+)
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+def test_a_full_disk_under_stdout_is_one_line_naming_it(
+    args: list[str], unbuffered: bool, tagged_repo: str, layer_ref: str, tmp_path: Path,
+    docker_config_dir: Path,
+) -> None:
+    """>/dev/full: "[Errno 28] No space left on device" and then a traceback of the
+    last flush (exit 1); now one line that says what could not be written."""
+    argv = [a.format(repo=tagged_repo, layer=layer_ref) for a in args]
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("REGISTRY_") and k != "PYTHONUNBUFFERED"}
+    env["DOCKER_CONFIG"] = str(docker_config_dir)
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "registry_client", *argv, "--plain-http"], stdout=full,
+            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, cwd=tmp_path,
+            timeout=60, check=False)
+    name = "/dev/stdout" if args[0] == "blob" else "standard output"  # (blob's -o default)
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines() == [
+        f"registry-client: error: {name}: No space left on device"]
 
 
 @pytest.mark.parametrize(

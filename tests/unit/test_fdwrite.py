@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
 
 import pytest
 
-from registry_client._fdwrite import whole_writer
+from registry_client._fdwrite import WholeWrites, whole_writer
 
 
 def test_a_non_blocking_pipe_read_late_gets_every_byte() -> None:
@@ -52,4 +53,25 @@ def test_a_descriptor_lent_stays_open() -> None:
         assert os.read(read_end, 10) == b"abc"
     finally:
         os.close(read_end)
+        os.close(write_end)
+
+
+def test_a_failed_write_names_the_file_given_and_a_gone_reader_stays_a_broken_pipe() -> None:
+    """A full disk under standard output said "[Errno 28] No space left on device",
+    naming nothing; the name given is now the error's file. A broken pipe is left bare:
+    it is the quiet exit, not a failure to report."""
+    fd = os.open("/dev/full", os.O_WRONLY)
+    try:
+        with pytest.raises(OSError) as full:
+            WholeWrites(fd, name="standard output").write(b"x")
+        assert (full.value.errno, full.value.filename) == (errno.ENOSPC, "standard output")
+    finally:
+        os.close(fd)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        with pytest.raises(BrokenPipeError) as gone:
+            WholeWrites(write_end, name="standard output").write(b"x")
+        assert gone.value.filename is None
+    finally:
         os.close(write_end)
