@@ -36,6 +36,7 @@ from cattrs.gen import (
 from .._json import dumps as json_dumps
 from .._json import loads, no_constants
 from ..errors import RegistryError, RegistryResponseError
+from ..mediatypes import OCI_INDEX
 from ._strict import (
     BadValue,
     kind,
@@ -66,6 +67,7 @@ __all__ = [
     "manifest_from_bytes",
     "manifest_to_bytes",
     "media_type_of",
+    "referrers_index_from_bytes",
     "tag_page_from_bytes",
 ]
 
@@ -363,13 +365,33 @@ def manifest_from_bytes(data: bytes, content_type: str | None = None) -> Manifes
         RegistryResponseError: invalid JSON, a malformed manifest, or an index with more
             than ``MAX_INDEX_ENTRIES`` (1,000) entries.
     """
+    return _manifest(data, content_type, MAX_INDEX_ENTRIES)
+
+
+def referrers_index_from_bytes(data: bytes) -> OCIIndex:
+    """The OCI index of a manifest's referrers (the referrers API's answer, a referrers
+    tag schema's index), of any number of entries: they are listed, never fetched as
+    a pull fetches an index's children (:data:`MAX_INDEX_ENTRIES` guards that), and
+    artifacts (signatures, SBOMs) pile up past a thousand -- the manifest size limit of
+    its download bounds it.
+
+    Raises:
+        RegistryResponseError: invalid JSON, or no valid OCI index.
+    """
+    index = _manifest(data, OCI_INDEX, None)
+    if not isinstance(index, OCIIndex):  # pragma: no cover - the content type decides
+        raise RegistryResponseError("not an OCI index")
+    return index
+
+
+def _manifest(data: bytes, content_type: str | None, max_entries: int | None) -> Manifest:
     doc = _load_object(data, "manifest")
     cls = manifest_class_for(doc, content_type)
     entries = doc.get("manifests")
-    if cls in (ManifestList, OCIIndex) and isinstance(entries, list) \
-            and len(entries) > MAX_INDEX_ENTRIES:
+    if max_entries is not None and cls in (ManifestList, OCIIndex) \
+            and isinstance(entries, list) and len(entries) > max_entries:
         raise RegistryResponseError(
-            f"{cls.__name__} with {len(entries)} entries: more than {MAX_INDEX_ENTRIES} "
+            f"{cls.__name__} with {len(entries)} entries: more than {max_entries} "
             "is refused"
         )
     return _structure(doc, cls, f"{cls.__name__} manifest")

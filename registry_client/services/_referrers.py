@@ -37,7 +37,8 @@ from .._flow import Endpoint, Exclusive, Flow
 from .._log import log
 from .._pagination import Pager, next_link
 from ..errors import NotFoundError, RegistryError, RegistryResponseError
-from ..models import Descriptor, RawManifest, manifest_from_bytes, manifest_to_bytes
+from ..models import Descriptor, RawManifest, manifest_to_bytes
+from ..models._converter import referrers_index_from_bytes
 from ..reference import referrers_tag
 from ..requester import Requester
 from . import _light
@@ -65,12 +66,9 @@ def _index_of(data: bytes, what: str) -> OCIIndex:
         RegistryResponseError: it is none (the message names ``what``).
     """
     try:
-        index = manifest_from_bytes(data, mediatypes.OCI_INDEX)
+        return referrers_index_from_bytes(data)
     except RegistryResponseError as exc:
         raise RegistryResponseError(f"{what}: the answer is no OCI index ({exc})") from None
-    if not isinstance(index, models.OCIIndex):  # pragma: no cover - the content type decides
-        raise RegistryResponseError(f"{what}: not an OCI index")
-    return index
 
 
 def _filters_applied(value: str | None) -> set[str]:

@@ -368,3 +368,35 @@ def test_attach_does_not_list_an_artifact_twice(
     again = reg.repository("app").images.attach("1.0", SIG, [b"same"])
     assert again.digest == desc.digest
     assert len(calls(adapter, "PUT", FALLBACK_TAG)) == 1
+
+
+def _many(n: int) -> list[dict[str, Any]]:
+    return [{"mediaType": OCI_MANIFEST, "digest": f"sha256:{i:064x}", "size": 500,
+             "artifactType": SIG} for i in range(n)]
+
+
+def test_referrers_past_a_thousand_are_listed_and_kept(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """The 1,000-entry cap of an image index (a pull fetches its children) was applied
+    to referrers, which are only listed: a referrers tag index of 1,001 read as none,
+    and the next attach put an index of one entry over it -- 1,001 artifacts lost from
+    the list. The API's pages are listed whole too."""
+    reg, adapter = env
+    stub_push(adapter, oci_subject=False)
+    stub_no_api(adapter)
+    stub_fallback(adapter, index(*_many(1001)))
+    repo = reg.repository("app")
+    assert len(repo.manifests.referrers(SUBJECT)) == 1001
+    desc = repo.images.attach("1.0", SIG, [b"x"])
+    fallback = pushed(adapter, FALLBACK_TAG)
+    assert [m["digest"] for m in fallback["manifests"]] == [
+        *(e["digest"] for e in _many(1001)), desc.digest]
+
+
+def test_a_referrers_api_page_past_a_thousand_is_listed(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    reg, adapter = env
+    stub_referrers(adapter, index(*_many(1500)))
+    assert len(reg.repository("app").manifests.referrers(SUBJECT)) == 1500
