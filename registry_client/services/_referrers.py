@@ -137,7 +137,16 @@ class ReferrerFlows(Service):
     def fallback_index(self, digest: str) -> Flow[OCIIndex | None]:
         """The referrers tag schema's index for ``digest``; None when there is no such tag
         -- or when it holds no valid OCI index: the distribution spec has a client then
-        assume no referrers (as oras-go does), and the next write replaces it."""
+        assume no referrers (as oras-go does); logged."""
+        found = yield from self._read_fallback(digest)
+        if isinstance(found, str):
+            log.warning("%s: no referrers read from it", found)
+            return None
+        return found
+
+    def _read_fallback(self, digest: str) -> Flow[OCIIndex | str | None]:
+        """The referrers tag schema's index for ``digest``, None when there is no such
+        tag, or what the tag holds instead of a valid OCI index, in words."""
         tag = referrers_tag(digest)
         try:
             raw = yield from self._manifests.get_raw(tag)
@@ -145,15 +154,12 @@ class ReferrerFlows(Service):
             return None
         where = f"tag {tag} of {self.domain}/{self.repository}"
         if raw.media_type != mediatypes.OCI_INDEX:
-            log.warning("%s holds a %s, not the OCI index of the referrers tag schema: "
-                        "no referrers read from it", where, raw.media_type[:100])
-            return None
+            return (f"{where} holds a {raw.media_type[:100]}, not the OCI index of the "
+                    "referrers tag schema")
         try:
             return _index_of(raw.data, f"referrers tag {tag}")
         except RegistryResponseError as exc:
-            log.warning("%s is no valid OCI index (%s): no referrers read from it", where,
-                        exc.message)
-            return None
+            return f"{where} is no valid OCI index ({exc.message})"
 
     def _complete(self, entry: Descriptor) -> Flow[Descriptor]:
         """Fill in ``artifact_type``/``annotations`` that another client left out of the
@@ -256,7 +262,16 @@ class ReferrerFlows(Service):
                          flow)
 
     def _add(self, subject: str, entry: Descriptor) -> Flow[None]:
-        index = (yield from self.fallback_index(subject)) or models.OCIIndex(manifests=[])
+        """Raises RegistryResponseError: the tag holds something other than an OCI index
+        (the distribution spec: the client SHOULD report a failure and skip the update;
+        putting an index over it would lose what someone tagged so)."""
+        found = yield from self._read_fallback(subject)
+        if isinstance(found, str):
+            raise RegistryResponseError(
+                f"{found}: {entry.digest} was put, but is not listed among the referrers "
+                f"of {subject} (the tag was left as it is; delete it or point it at an "
+                "OCI index for the listing to resume)")
+        index = found or models.OCIIndex(manifests=[])
         if any(d.digest == entry.digest for d in index.manifests):
             return
         yield from self._put_pruned(subject, [*index.manifests, entry])

@@ -400,3 +400,30 @@ def test_a_referrers_api_page_past_a_thousand_is_listed(
     reg, adapter = env
     stub_referrers(adapter, index(*_many(1500)))
     assert len(reg.repository("app").manifests.referrers(SUBJECT)) == 1500
+
+
+@pytest.mark.parametrize(("body", "media"), [
+    (json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {
+        "mediaType": EMPTY, "digest": EMPTY_DIGEST, "size": 2}, "layers": []}).encode(),
+     OCI_MANIFEST),
+    (b'{"schemaVersion": 2, "mediaType": "' + OCI_INDEX.encode() + b'", "manifests": 7}',
+     OCI_INDEX),
+], ids=["an-image", "a-broken-index"])
+def test_attach_leaves_a_fallback_tag_holding_no_index_and_says_so(
+    env: tuple[Registry, requests_mock.Adapter], body: bytes, media: str,
+) -> None:
+    """dist-spec, "Pushing Manifests with Subject": a tag schema tag that holds something
+    other than the expected image index -- the client SHOULD report a failure and skip
+    the remaining steps. attach put a new index over it (an image someone tagged so was
+    lost from its tag)."""
+    reg, adapter = env
+    stub_push(adapter, oci_subject=False)
+    stub_no_api(adapter)
+    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/{FALLBACK_TAG}", content=body,
+                         headers={"Content-Type": media})
+    with pytest.raises(RegistryResponseError, match=FALLBACK_TAG) as refused:
+        reg.repository("app").images.attach("1.0", SIG, [b"x"])
+    assert "left as it is" in str(refused.value)
+    assert not calls(adapter, "PUT", FALLBACK_TAG)
+    artifact = [r for r in calls(adapter, "PUT", "/manifests/sha256:")]
+    assert len(artifact) == 1  # the artifact itself was put
