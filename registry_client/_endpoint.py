@@ -24,7 +24,7 @@ import urllib3
 from ._auth_protocol import Authenticator, BindableAuthenticator, TokenTransport
 from ._exchange import LockTable, Timeout
 from ._forksafe import renew_after_fork
-from ._http import DEFAULT_BODY_LIMIT, explain_failure, same_origin
+from ._http import DEFAULT_BODY_LIMIT, explain_failure, registry_warnings, same_origin
 from ._log import log
 from ._redact import hide_userinfo
 from ._request import Body
@@ -36,7 +36,11 @@ from .ratelimit import RateLimit, parse_rate_limit
 from .reference import DEFAULT_DOMAIN, DOCKER_HUB_API_HOST, canonical_domain, is_valid_domain
 from .reference._grammar import port_out_of_range
 
-__all__ = ["RegistryEndpoint", "api_host", "check_timeout"]
+__all__ = ["WARNINGS_KEPT", "RegistryEndpoint", "api_host", "check_timeout"]
+
+WARNINGS_KEPT = 64
+"""The most distinct warnings of one registry reported (and remembered, to say each
+once)."""
 
 _WARNED: set[tuple[str, str]] = set()
 _WARNED_LOCK = threading.Lock()
@@ -143,6 +147,7 @@ class RegistryEndpoint(abc.ABC):
         self._pause_lock = threading.Lock()
         self._rate_limit: RateLimit | None = None
         self._stats_lock = threading.Lock()
+        self._warned: set[str] = set()
         self._stats: dict[str, Any] = {
             "requests": 0, "by_method": {}, "bytes_sent": 0, "bytes_received": 0,
         }
@@ -263,6 +268,19 @@ class RegistryEndpoint(abc.ABC):
             if limit is not None:
                 with self._stats_lock:
                     self._rate_limit = limit
+        if "warning" in answer.headers:
+            self._report_warnings(answer.headers["warning"])
+
+    def _report_warnings(self, value: str) -> None:
+        """Log each registry warning (distribution spec, "Warnings": reported to the
+        user unobtrusively, repeats once, no action taken) the first time this registry
+        sends it; after :data:`WARNINGS_KEPT` distinct ones, no more."""
+        for text in registry_warnings(value):
+            with self._stats_lock:
+                if text in self._warned or len(self._warned) >= WARNINGS_KEPT:
+                    continue
+                self._warned.add(text)
+            log.warning("%s: the registry warns: %s", self.domain, text)
 
     # -- what the exchange flow asks --------------------------------------------------
     def explain(self, kind: str, words: str, url: str, timeout: Timeout | None) -> str:

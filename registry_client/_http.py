@@ -626,6 +626,21 @@ def retry_after(resp: Answer, cap: float) -> float | None:
     return max(0.0, min(when.timestamp() - time.time(), cap))
 
 
+_WARNING = re.compile(r'([0-9]{3})[ \t]+[^ \t,]+[ \t]+"((?:[^"\\]|\\.)*)"')
+_QUOTED_PAIR = re.compile(r"\\(.)")
+WARNING_TEXT_LIMIT = 300
+"""The most of a registry warning's text reported (a longer one is cut)."""
+
+
+def registry_warnings(value: str) -> list[str]:
+    """The texts of the registry's warnings in a ``Warning`` header's value (several
+    headers arrive joined by commas): code 299 only, as the distribution spec has a
+    registry send them (``299 - "text"``); a cache's codes (110, 199...) are not the
+    registry's."""
+    return [_QUOTED_PAIR.sub(r"\1", text)[:WARNING_TEXT_LIMIT]
+            for code, text in _WARNING.findall(value) if code == "299"]
+
+
 def _insufficient_scope(resp: Answer) -> bool:
     try:
         challenges = parse_challenges(resp.headers.get("WWW-Authenticate", ""))

@@ -21,6 +21,7 @@ from registry_client._http import (
     content_length,
     error_list,
     read_capped,
+    registry_warnings,
     retry_after,
     same_origin,
     status_error,
@@ -320,3 +321,18 @@ def test_a_refusal_by_the_storage_a_redirect_led_to_says_so_not_credentials() ->
     # the registry's own refusal keeps its hint
     own = status_error(raw_response(403), b"", context="c", method="GET", hint="the hint")
     assert str(own).endswith("-- the hint")
+
+
+@pytest.mark.parametrize(("value", "texts"), [
+    ('299 - "deprecated"', ["deprecated"]),
+    ('299 registry.example:443 "a, b" "Sat, 25 Aug 2012 23:34:45 GMT", 299 - "c"',
+     ["a, b", "c"]),
+    ('299 - "say \\"hi\\" \\\\ now"', ['say "hi" \\ now']),
+    ('110 - "Response is Stale", 199 proxy "misc"', []),
+    ("garbage", []),
+    ('299 - "' + "x" * 1000 + '"', ["x" * 300]),
+], ids=["one", "agent-date-and-two", "quoted-pairs", "a-caches-codes", "garbage", "cut"])
+def test_registry_warnings_are_the_299_texts_of_a_warning_header(
+    value: str, texts: list[str],
+) -> None:
+    assert registry_warnings(value) == texts

@@ -1144,3 +1144,30 @@ async def test_a_compressed_body_cut_short_is_a_cut_body_in_both_flavours(framin
     assert type(failed) is type(caught) is RegistryUnavailableError
     assert str(failed) == str(caught)
     assert "broke in the middle of the answer" in str(caught)
+
+
+@pytest.mark.anyio
+async def test_a_registrys_warnings_are_logged_once_in_both_flavours(
+    mock_registries: Any, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """distribution-spec, "Warnings": a client SHOULD report a registry's ``Warning:
+    299 - "..."`` headers to the user unobtrusively, once for repeated answers, and
+    take no action on them. They were dropped; now each distinct one is logged once per
+    registry (the CLI shows warnings on stderr). Other codes (a cache's) are not the
+    registry's."""
+    areg, reg, router = mock_registries()
+    warned = {"Warning": '299 - "this image is deprecated", 110 - "Response is Stale", '
+                         '299 - "use \\"app2\\" instead"', "Content-Type": "application/json"}
+    router.add("GET", "/v2/app/tags/list", body=b'{"name": "app", "tags": ["1"]}',
+               headers=warned)
+    for flavour in ("asyncio", "blocking"):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="registry_client"):
+            for _ in range(3):
+                if flavour == "asyncio":
+                    assert await areg.repository("app").tags.get_all() == ["1"]
+                else:
+                    assert reg.repository("app").tags.get_all() == ["1"]
+        said = [r.getMessage() for r in caplog.records if r.name.startswith("registry_client")]
+        assert said == ["registry.example: the registry warns: this image is deprecated",
+                        'registry.example: the registry warns: use "app2" instead'], flavour
