@@ -196,7 +196,8 @@ def rebase(
 
     The layers above the old base (the application's) are kept, as are the config's
     container settings; ``rootfs.diff_ids`` and ``history`` become the new base's followed
-    by the image's own. An OCI manifest gets ``org.opencontainers.image.base.name`` and
+    by the image's own, and ``os``, ``architecture`` and ``os.version`` the new base's
+    (a Windows base's newer revision of the same OS build is found for the image). An OCI manifest gets ``org.opencontainers.image.base.name`` and
     ``.base.digest`` annotations naming the new base. For an index, every platform is
     rebased onto the same platform of ``old_base`` and ``new_base``.
 
@@ -549,7 +550,7 @@ class MutateFlows:
 
         def check(image: SingleImage, src: _Source) -> Flow[None]:
             """Both bases of ``image``'s platform, and ``image`` built on the old one."""
-            platform = image.platform
+            platform = _os_build(image.platform)
             old = yield from self._image_of(old_src, platform)
             new = yield from self._image_of(new_src, platform)
             n = len(old.layers)
@@ -570,6 +571,14 @@ class MutateFlows:
                                   [*(new.manifest.get("layers") or []),
                                    *manifest.get("layers", [])[n:]]]
             doc = copy.deepcopy(image.config_doc)
+            # the platform is the new base's, as crane's: a Windows base's newer revision
+            for key in ("os", "architecture"):
+                if new.config_doc.get(key):
+                    doc[key] = new.config_doc[key]
+            if new.config_doc.get("os.version"):
+                doc["os.version"] = new.config_doc["os.version"]
+            else:
+                doc.pop("os.version", None)
             own_ids = list((doc.get("rootfs") or {}).get("diff_ids") or [])[n:]
             rootfs = doc.setdefault("rootfs", {"type": "layers"})
             rootfs["diff_ids"] = [*((new.config_doc.get("rootfs") or {}).get("diff_ids") or []),
@@ -729,6 +738,16 @@ class MutateFlows:
                         max_workers=self._workers)
         yield from copier.copy(digest, self._target, None, progress=None, referrers=False,
                                dry_run=False)
+
+
+def _os_build(platform: Platform) -> Platform:
+    """``platform`` with its os version cut to the OS build (``10.0.17763.1697`` ->
+    ``10.0.17763``), which a base is matched by: rebasing a Windows image onto a newer
+    revision of its build is what rebase is for there (Windows runs a container of the
+    host's build, whatever its revision)."""
+    if not platform.os_version:
+        return platform
+    return attrs.evolve(platform, os_version=".".join(platform.os_version.split(".")[:3]))
 
 
 def _repointed(descriptor: Mapping[str, Any], digest: str, size: int) -> dict[str, Any]:

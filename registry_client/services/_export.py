@@ -19,7 +19,7 @@ from ..reference import pinned_name
 from . import _light, _workdir
 from ._destination import prepare, written_to
 from ._light import refuse_foreign
-from ._platforms import pick_platform, read_config, wanted_platform
+from ._platforms import pick_platform, platform_words, read_config, wanted_platform
 from ._worker import ImageWorker
 from .blobs import BlobFlows
 from .manifests import ManifestFlows
@@ -102,8 +102,8 @@ def single_image(
     if platform is not None and not image.platform.matches(wanted_platform(platform)):
         # as pull: a single image is used for another platform only if it is one
         named = pinned_name(f"{manifests.domain}/{manifests.repository}", raw.digest)
-        raise PlatformNotFoundError(f"{named} is a single {image.platform} "
-                                    f"image, not {wanted_platform(platform)}")
+        raise PlatformNotFoundError(f"{named} is a single {platform_words(image.platform)} "
+                                    f"image, not {platform_words(wanted_platform(platform))}")
     return image
 
 

@@ -28,6 +28,13 @@ def wanted_platform(platform: object) -> Platform:
                     f"not {type(platform).__name__}")
 
 
+def platform_words(platform: Platform) -> str:
+    """``os/arch[/variant]`` with ``:osversion`` when it has one (crane's form, which
+    :meth:`Platform.parse` reads): what a message about a platform that did not match
+    says, so two Windows builds do not read alike."""
+    return f"{platform}:{platform.os_version}" if platform.os_version else str(platform)
+
+
 def choose_platform(entries: list[Descriptor], platform: str | Platform) -> Descriptor:
     """The index entry of ``platform``: the one that is exactly it, else the first that
     matches it (skopeo's and containerd's choice: ``linux/amd64`` is the plain amd64
@@ -40,8 +47,9 @@ def choose_platform(entries: list[Descriptor], platform: str | Platform) -> Desc
     matching = matching_entries(entries, want)
     if matching:
         return matching[0]
-    have = ", ".join(str(d.platform) for d in entries if d.platform is not None)
-    raise PlatformNotFoundError(f"no platform {want} in this index (have: {have})")
+    have = ", ".join(platform_words(d.platform) for d in entries if d.platform is not None)
+    raise PlatformNotFoundError(f"no platform {platform_words(want)} in this index "
+                                f"(have: {have})")
 
 
 def pick_platform(

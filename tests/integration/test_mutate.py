@@ -803,3 +803,57 @@ def test_export_of_an_index_of_one_entry_without_a_platform(
     with pytest.raises(PlatformNotFoundError):
         repo.images.export("noplat", tmp_path / "arm.tar", platform="linux/arm64")
 
+
+
+def _windows_image(repo: Repository, tag: str, layers: list[bytes], os_version: str) -> None:
+    """Push ``layers`` (tars) as a windows/amd64 image of ``os_version`` under ``tag``, and
+    an index of it (its entry naming the os version) under ``tag-idx``."""
+    oci, index_type = "application/vnd.oci.image.manifest.v1+json", \
+        "application/vnd.oci.image.index.v1+json"
+    descs = []
+    for tar in layers:
+        packed = gzip.compress(tar, mtime=0)
+        repo.blobs.upload(packed)
+        descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                      "size": len(packed), "digest": sha256(packed)})
+    config = json.dumps({"architecture": "amd64", "os": "windows", "os.version": os_version,
+                         "config": {}, "rootfs": {"type": "layers",
+                                                  "diff_ids": [sha256(t) for t in layers]}}
+                        ).encode()
+    repo.blobs.upload(config)
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": oci, "layers": descs, "config": {
+        "mediaType": "application/vnd.oci.image.config.v1+json", "size": len(config),
+        "digest": sha256(config)}}).encode()
+    digest = repo.manifests.put(tag, RawManifest(manifest, oci, sha256(manifest)))
+    index = json.dumps({"schemaVersion": 2, "mediaType": index_type, "manifests": [{
+        "mediaType": oci, "digest": digest, "size": len(manifest),
+        "platform": {"architecture": "amd64", "os": "windows", "os.version": os_version}}]}
+    ).encode()
+    repo.manifests.put(f"{tag}-idx", RawManifest(index, index_type, sha256(index)))
+
+
+def test_rebase_onto_a_patched_windows_base_takes_its_os_version(
+    client: Registry, unique_repository: str,
+) -> None:
+    """Rebasing a Windows image onto a newer revision of its OS build is what rebase is
+    for there: it was refused ("a single windows/amd64 image, not windows/amd64", the
+    os versions unsaid), or done with the old os.version left in the config. As crane's
+    mutate.Rebase, the result takes os, architecture and os.version from the new base;
+    the bases are matched by the build (10.0.17763), as Windows runs them."""
+    repo = client.repository(unique_repository)
+    old, patched = tar_of({"Files/base": b"old"}), tar_of({"Files/base": b"patched"})
+    _windows_image(repo, "old", [old], "10.0.17763.1")
+    _windows_image(repo, "new", [patched], "10.0.17763.2000")
+    _windows_image(repo, "other-build", [patched], "10.0.20348.1")
+    _windows_image(repo, "app", [old, tar_of({"Files/app": b"app"})], "10.0.17763.1")
+    for old_base, new_base in (("old", "new"), ("old-idx", "new-idx")):
+        rebased = mutate.rebase(repo, "app", old_base=old_base, new_base=new_base,
+                                tag=f"rebased-{new_base}")
+        config = config_of(repo, f"rebased-{new_base}")
+        assert (config["os"], config["architecture"], config["os.version"]) == (
+            "windows", "amd64", "10.0.17763.2000"), new_base
+        assert [p.os_version for p in rebased.platforms] == ["10.0.17763.2000"]
+    with pytest.raises(PlatformNotFoundError, match=r"windows/amd64:10\.0\.20348\.1") as other:
+        mutate.rebase(repo, "app", old_base="old-idx", new_base="other-build-idx",
+                      tag="refused")
+    assert "windows/amd64:10.0.17763" in str(other.value)
