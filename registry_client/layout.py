@@ -55,6 +55,18 @@ def _temp_file_beside(path: Path) -> tuple[int, str]:
         raise type(exc)(exc.errno, exc.strerror, str(path)) from None
 
 
+def _refuse_loop(path: Path, name: str | None = None) -> None:
+    """Raise ELOOP naming ``name`` (default: ``path``) when ``path`` is a symlink loop:
+    ``realpath`` hands back the looping link itself, and what is written there would
+    replace the link, or a ``mkdir`` of it say "File exists"."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP),
+                          str(path) if name is None else name) from None
+
+
 def _named(exc: OSError, path: Path) -> OSError:
     """``exc`` naming ``path`` when it names no file (a full disk while the bytes are
     written): same type, same errno. (For every file the library writes for a user.)"""
@@ -234,6 +246,7 @@ class OCILayout:
                 not a layout's (see :meth:`check_writable`).
         """
         self.check_writable()
+        _refuse_loop(self.root)
         # through a symlink to a directory still to be made (as a download does)
         Path(os.path.realpath(self.root)).mkdir(parents=True, exist_ok=True)
         marker = self.root / "oci-layout"

@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 from .._fdwrite import whole_writer
 from ..layout import _named as named
-from ..layout import _temp_file_beside, _umask
+from ..layout import _refuse_loop, _temp_file_beside, _umask
 
 __all__ = ["descriptor_of", "is_special", "make_parent", "named", "open_stream", "prepare",
            "written_to"]
@@ -115,6 +115,7 @@ def prepare(dest: Path, *, make_parents: bool) -> None:
     """
     if descriptor_of(dest) is not None or is_special(dest):
         return
+    _refuse_loop(dest)
     real = Path(os.path.realpath(dest))
     if make_parents:
         make_parent(real, dest)
@@ -152,6 +153,7 @@ def _written_to(dest: Path) -> Iterator[BinaryIO]:
         finally:
             out.close()
         return
+    _refuse_loop(dest)
     real = Path(os.path.realpath(dest))
     try:
         mode = stat.S_IMODE(os.stat(real).st_mode)

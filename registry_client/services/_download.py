@@ -21,6 +21,7 @@ from .._locks import locked_file
 from .._log import log
 from .._reader import CHUNK
 from ..errors import DigestMismatchError, RegistryResponseError
+from ..layout import _refuse_loop
 from ._destination import descriptor_of, is_special, make_parent, open_stream
 from ._fetch import BlobFetch
 
@@ -418,11 +419,7 @@ def _destination(raw: str, dest: Path, digest: str) -> Path:
     directory, which must be there (as ``curl -o dir/``): never a file named ``dir``.
     A symlink loop is an ELOOP error, never replaced by a file.
     """
-    try:
-        os.stat(dest)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), raw) from None
+    _refuse_loop(dest, raw)
     if dest.is_dir():
         return dest / digest.replace(":", "_")
     if raw.endswith(tuple(s for s in (os.sep, os.altsep) if s)):

@@ -417,6 +417,16 @@ def test_init_through_a_dangling_symlink_creates_its_target(tmp_path: Path) -> N
     assert OCILayout(link).read_index()["manifests"] == []
 
 
+def test_init_through_a_symlink_loop_is_an_eloop_error_naming_it(tmp_path: Path) -> None:
+    """A layout pulled to a symlink loop said "[Errno 17] File exists" (mkdir of the
+    looping link): ELOOP, naming the path, as a download says it."""
+    (tmp_path / "a").symlink_to("b")
+    (tmp_path / "b").symlink_to("a")
+    with pytest.raises(OSError) as loop:
+        OCILayout(tmp_path / "a").init()
+    assert (loop.value.errno, loop.value.filename) == (errno.ELOOP, str(tmp_path / "a"))
+
+
 def test_write_blob_over_a_directory_is_a_layout_error(tmp_path: Path) -> None:
     layout = OCILayout(tmp_path)
     layout.init()

@@ -125,3 +125,19 @@ def test_a_file_before_dot_dot_in_a_path_is_in_the_way(tmp_path: Path) -> None:
         with pytest.raises(NotADirectoryError):
             prepare(tmp_path / "FILE" / ".." / "x", make_parents=make_parents)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["FILE"]
+
+
+def test_a_symlink_loop_is_an_eloop_error_naming_the_path_and_stays(tmp_path: Path) -> None:
+    """docs/reliability.md: a symlink loop keeps its OSError type and names your path.
+    An archive pull or export put a regular file over the loop's link (realpath hands
+    back the looping link itself), where a download raised ELOOP."""
+    (tmp_path / "a").symlink_to("b")
+    (tmp_path / "b").symlink_to("a")
+    dest = tmp_path / "a"
+    for step in (lambda: prepare(dest, make_parents=True),
+                 lambda: written_to(dest).__enter__()):
+        with pytest.raises(OSError) as loop:
+            step()
+        assert (loop.value.errno, loop.value.filename) == (errno.ELOOP, str(dest))
+    assert os.readlink(dest) == "b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
