@@ -197,8 +197,9 @@ def rebase(
     The layers above the old base (the application's) are kept, as are the config's
     container settings; ``rootfs.diff_ids`` and ``history`` become the new base's followed
     by the image's own, and ``os``, ``architecture`` and ``os.version`` the new base's
-    (a Windows base's newer revision of the same OS build is found for the image). An OCI manifest gets ``org.opencontainers.image.base.name`` and
-    ``.base.digest`` annotations naming the new base. For an index, every platform is
+    (a Windows base's newer revision of the same OS build is found for the image). An
+    OCI manifest gets ``org.opencontainers.image.base.name`` and ``.base.digest``
+    annotations naming the new base. For an index, every platform is
     rebased onto the same platform of ``old_base`` and ``new_base``.
 
     Raises:
