@@ -45,12 +45,29 @@ def _umask() -> int:
     return mask
 
 
+_NAME_MAX = 255
+"""The most bytes of a file name (Linux, macOS and Windows file systems alike)."""
+
+
+def _fitted_name(name: str, room: int) -> str:
+    """``name``, or, when it and ``room`` bytes more exceed :data:`_NAME_MAX`, its start and
+    a digest of the whole (``NAME~1a2b3c4d5e6f``): what the library keeps beside a
+    user's file (``.partial``, temp files, work folders) is named after it, and must fit
+    wherever the user's own name does -- and stay apart for two long names."""
+    raw = os.fsencode(name)
+    if len(raw) + room <= _NAME_MAX:
+        return name
+    digest = hashlib.sha256(raw).hexdigest()[:12]
+    return os.fsdecode(raw[:_NAME_MAX - room - len(digest) - 1]) + "~" + digest
+
+
 def _temp_file_beside(path: Path) -> tuple[int, str]:
     """A new hidden temp file in ``path``'s directory, to be renamed to ``path``: its
     descriptor and name. An error creating it (a read-only file system, no write
     permission) names ``path``, the file the user asked for, not the temp file."""
-    try:
-        return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:  # (".NAME." + 8 random characters + ".tmp")
+        return tempfile.mkstemp(dir=path.parent, prefix=f".{_fitted_name(path.name, 14)}.",
+                                suffix=".tmp")
     except OSError as exc:
         raise type(exc)(exc.errno, exc.strerror, str(path)) from None
 

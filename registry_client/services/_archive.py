@@ -18,6 +18,7 @@ import attrs
 
 from .._flow import Endpoint, Flow, Offload
 from ..errors import PlatformNotFoundError, RegistryError
+from ..layout import _fitted_name
 from ..models import Image, Platform
 from ..reference import is_digest
 from . import _light, _workdir
@@ -72,8 +73,8 @@ class Archiver(ImageWorker):
         if format == "docker-archive" and platform is None:
             platform, pinned = yield from self._only_image(reference)
         # a work folder next to the archive (the same file system: the rename is atomic)
-        work, held = yield Offload(partial(_workdir.make, target.parent,
-                                           f".{target.name}.", ".work"))
+        work, held = yield Offload(partial(  # (".NAME." + 8 random characters + ".work")
+            _workdir.make, target.parent, f".{_fitted_name(target.name, 15)}.", ".work"))
         try:
             layout = work / "layout"
             image = yield from self._puller.pull(pinned, layout, platform=platform,

@@ -21,7 +21,7 @@ from .._locks import locked_file
 from .._log import log
 from .._reader import CHUNK
 from ..errors import DigestMismatchError, RegistryResponseError
-from ..layout import _refuse_loop
+from ..layout import _fitted_name, _refuse_loop
 from ._destination import descriptor_of, is_special, make_parent, open_stream
 from ._fetch import BlobFetch
 
@@ -89,7 +89,7 @@ class Downloader:
             self._check_kept(digest, kept, expected_size)
             skipped(progress, digest, kept)
             return dest
-        partial = real.with_name(real.name + ".partial")
+        partial = partial_of(real)
         try:
             yield from self._download_to(digest, real, partial, progress, expected_size, taken)
         except OSError as exc:
@@ -307,7 +307,7 @@ def _prepare(
     kept = _in_place(real, digest)
     if kept is not None:
         return dest, real, kept, None
-    partial = real.with_name(real.name + ".partial")
+    partial = partial_of(real)
     try:
         taken = _try_lock(real, partial, digest)
     except OSError as exc:
@@ -410,6 +410,12 @@ def _naming(exc: OSError, partial: Path, dest: Path) -> OSError:
                                                          str(exc.filename2)):
         return exc
     return type(exc)(exc.errno, exc.strerror, str(dest))
+
+
+def partial_of(real: Path) -> Path:
+    """The ``.partial`` file a download to ``real`` writes first (``NAME.partial``; a
+    name too long for that is cut, see :func:`~registry_client.layout._fitted_name`)."""
+    return real.with_name(_fitted_name(real.name, len(".partial")) + ".partial")
 
 
 def _destination(raw: str, dest: Path, digest: str) -> Path:

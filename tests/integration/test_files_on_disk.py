@@ -18,7 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from registry_client import DigestMismatchError, LayoutError, NotFoundError, Registry
+from registry_client import (
+    DigestMismatchError,
+    LayoutError,
+    NotFoundError,
+    Registry,
+    Repository,
+    mutate,
+)
 from registry_client.layout import OCILayout
 from registry_client.testing import FaultProxy, LocalRegistry, seed_blob, seed_image
 
@@ -647,3 +654,36 @@ def test_push_of_a_layout_whose_blob_is_a_directory_is_a_layout_error(
     path.mkdir()
     with pytest.raises(LayoutError, match=f"blob {digest} is not a regular file"):
         anon.repository(unique_repository + "-copy").images.push(layout_dir, "1.0")
+
+
+# -- names as long as a file system takes ------------------------------------------------------
+def _tar_image(repo: Repository, work: Path) -> None:
+    """Push ``repo:1``, an image of one real tar layer (archives and exports read it)."""
+    (work / "layer" / "etc").mkdir(parents=True)
+    (work / "layer" / "etc" / "hello").write_text("hello\n")
+    mutate.append(repo, mutate.SCRATCH, [work / "layer"], tag="1")
+
+
+def test_a_name_of_255_bytes_is_written_by_download_archive_pull_and_export(
+    anon: Registry, unique_repository: str, blob: tuple[str, bytes], tmp_path: Path,
+) -> None:
+    """The files kept beside a user's file (``.partial``, temp files, an archive's work
+    folder) took the user's name and more: a valid name of 248-255 bytes failed with
+    "File name too long" naming the user's path. Their names are cut to fit now (with a
+    digest of the whole, so two long names stay apart)."""
+    digest, data = blob
+    repo = anon.repository(unique_repository)
+    long_name = "é" * 120 + "x" * 15  # 255 bytes in UTF-8
+    _tar_image(repo, tmp_path)
+    for n, call in enumerate((
+        lambda p: repo.blobs.download(digest, p),
+        lambda p: repo.images.pull("1", p, format="docker-archive"),
+        lambda p: repo.images.pull("1", p, format="oci-archive"),
+        lambda p: repo.images.export("1", p),
+    )):
+        folder = tmp_path / str(n)
+        folder.mkdir()
+        call(folder / long_name)
+        assert leftovers(folder) == [long_name], n
+    assert (tmp_path / "0" / long_name).read_bytes() == data
+
