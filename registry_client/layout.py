@@ -7,6 +7,7 @@ checked against the grammar before it becomes a file name.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -14,12 +15,13 @@ import os
 import stat
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import mediatypes
 from ._json import loads
-from ._locks import locked_directory
+from ._locks import can_lock, forget, lock_now, locked_directory, unlock
 from .errors import DigestMismatchError, LayoutError, LayoutNotFoundError
 from .reference import is_valid_digest, one_named, require_verifiable
 
@@ -61,15 +63,60 @@ def _fitted_name(name: str, room: int) -> str:
     return os.fsdecode(raw[:_NAME_MAX - room - len(digest) - 1]) + "~" + digest
 
 
+_RANDOM_CHARS = 8
+"""The random part of a name ``tempfile`` makes."""
+
+
 def _temp_file_beside(path: Path) -> tuple[int, str]:
     """A new hidden temp file in ``path``'s directory, to be renamed to ``path``: its
     descriptor and name. An error creating it (a read-only file system, no write
-    permission) names ``path``, the file the user asked for, not the temp file."""
-    try:  # (".NAME." + 8 random characters + ".tmp")
-        return tempfile.mkstemp(dir=path.parent, prefix=f".{_fitted_name(path.name, 14)}.",
-                                suffix=".tmp")
-    except OSError as exc:
-        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
+    permission) names ``path``, the file the user asked for, not the temp file.
+
+    The file is locked (``flock``) while its descriptor is open -- keep it open until
+    the rename -- so that the temp files of ``path`` a killed writer left (SIGKILL, or
+    SIGTERM: ``docker stop``, ``timeout``, a cancelled CI job), up to a whole archive
+    each, are told from those a writer is at: they are removed here first.
+    """
+    prefix = f".{_fitted_name(path.name, 2 + _RANDOM_CHARS + 4)}."
+    _remove_stale_temps(path.parent, prefix)
+    while True:
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
+        except OSError as exc:
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
+        while not lock_now(fd):  # a fresh name: only another sweep holds it, briefly
+            time.sleep(0.01)
+        forget(fd)  # (a file object closes it, and the lock with it)
+        if os.fstat(fd).st_nlink > 0:
+            return fd, tmp
+        os.close(fd)  # removed by another sweep before the lock: make another
+
+
+def _remove_stale_temps(folder: Path, prefix: str) -> None:
+    """Remove ``folder``'s temp files named ``<prefix>XXXXXXXX.tmp`` no writer holds
+    locked (where locks do not work, one in use and one left behind look alike: none)."""
+    if not can_lock():
+        return
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    length = len(prefix) + _RANDOM_CHARS + len(".tmp")
+    for entry in entries:
+        if not (len(entry.name) == length and entry.name.startswith(prefix)
+                and entry.name.endswith(".tmp") and entry.is_file(follow_symlinks=False)):
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+                         | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        except OSError:  # (another user's)
+            continue
+        try:
+            if lock_now(fd):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+        finally:
+            unlock(fd)
 
 
 def _refuse_loop(path: Path, name: str | None = None) -> None:
@@ -119,19 +166,20 @@ def _atomic_write(path: Path, data: bytes, *, replace: bool = True) -> None:
         except OSError:
             mode = 0o666 & ~_umask()
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "wb") as f:  # (open, so locked, until renamed)
             f.write(data)
-        if replace:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-            except OSError:  # a filesystem without hard links: the best it allows
-                if not path.exists():
-                    os.replace(tmp, path)
-            Path(tmp).unlink(missing_ok=True)
+            f.flush()
+            if replace:
+                os.replace(tmp, path)
+            else:
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    pass
+                except OSError:  # a filesystem without hard links: the best it allows
+                    if not path.exists():
+                        os.replace(tmp, path)
+                Path(tmp).unlink(missing_ok=True)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError) and (found := _named(exc, path)) is not exc:

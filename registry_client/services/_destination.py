@@ -126,8 +126,8 @@ def prepare(dest: Path, *, make_parents: bool) -> None:
         fd, tmp = _temp_file_beside(real)
     except OSError as exc:
         raise named(exc, dest) from None
-    os.close(fd)
     os.unlink(tmp)
+    os.close(fd)
 
 
 @contextmanager
@@ -161,12 +161,12 @@ def _written_to(dest: Path) -> Iterator[BinaryIO]:
         mode = 0o666 & ~_umask()
     fd, tmp = _temp_file_beside(real)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "wb") as f:  # (open, so locked, until renamed)
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, real)
+            os.fchmod(f.fileno(), mode)
+            os.replace(tmp, real)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -528,9 +528,10 @@ def _write_state(path: Path, doc: dict[str, Any]) -> None:
     known in advance, which a symlink put there first would have written through."""
     fd, tmp = _temp_file_beside(path)
     try:
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "w") as f:  # (open, so locked, until renamed)
             f.write(json.dumps(doc))
-        os.replace(tmp, path)
+            f.flush()
+            os.replace(tmp, path)
     except OSError:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -547,8 +548,8 @@ def check_state_path(path: Path) -> None:
     except OSError as exc:
         raise type(exc)(exc.errno, f"cannot write the upload's state file there "
                         f"({exc.strerror})", str(path)) from None
-    os.close(fd)
     Path(probe).unlink(missing_ok=True)
+    os.close(fd)
 
 
 def _hash_prefix(stream: IO[bytes], base: int, length: int, hasher: Any) -> int:

@@ -687,3 +687,34 @@ def test_a_name_of_255_bytes_is_written_by_download_archive_pull_and_export(
         assert leftovers(folder) == [long_name], n
     assert (tmp_path / "0" / long_name).read_bytes() == data
 
+
+# -- what a killed writer left beside a file ---------------------------------------------------
+def test_temp_files_a_killed_writer_left_are_removed_by_the_next_write(
+    anon: Registry, unique_repository: str, tmp_path: Path,
+) -> None:
+    """A SIGKILL (or SIGTERM: docker stop, timeout, a CI cancel) during an archive pull or
+    an export left its hidden ``.NAME.XXXXXXXX.tmp``, up to the archive's size, and every
+    later run left them all there. The next write of the same file removes those nobody
+    holds (a writer holds its own locked); another file's, and a writer's at work, stay."""
+    repo = anon.repository(unique_repository)
+    _tar_image(repo, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "img.tar"
+    stale = [out / f".img.tar.{c * 8}.tmp" for c in "ab"]
+    other = out / ".other.tar.cccccccc.tmp"
+    for path in (*stale, other):
+        path.write_bytes(b"x" * 1000)
+    held = out / ".img.tar.dddddddd.tmp"
+    held.write_bytes(b"")
+    import fcntl  # (POSIX: the suite's machines)
+
+    with open(held, "rb") as in_use:
+        fcntl.flock(in_use, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        repo.images.pull("1", target, format="docker-archive")
+    assert leftovers(out) == sorted([held.name, other.name, target.name])
+    held.unlink()
+    for path in stale:
+        path.write_bytes(b"x")
+    repo.images.export("1", target)
+    assert leftovers(out) == sorted([other.name, target.name])
