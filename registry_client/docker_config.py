@@ -359,8 +359,12 @@ def _run_helper(helper: str, action: str, data: str) -> subprocess.CompletedProc
         ) from None
 
 
-def _helper_message(out: subprocess.CompletedProcess[bytes]) -> str:
-    text = (out.stdout or out.stderr).decode("utf-8", "replace").strip()
+def _helper_message(out: subprocess.CompletedProcess[bytes], secret: str | None = None) -> str:
+    """What a helper that failed to store or erase said, with credentials masked: the
+    ``secret`` it was given (as given, and as the JSON it was sent in spells it) and
+    whatever looks like one -- a helper may repeat its input in its complaint."""
+    mask = Redactor([secret, json.dumps(secret)[1:-1]] if secret else ())
+    text = mask((out.stdout or out.stderr).decode("utf-8", "replace").strip())
     return " ".join(text.split())[:300] or f"exit status {out.returncode}"
 
 
@@ -413,7 +417,7 @@ def _store(path: Path, host: str, username: str, secret: str) -> str | None:
         if out.returncode != 0:
             raise CredentialStoreError(
                 f"credential helper docker-credential-{helper} could not store the "
-                f"credentials for {key}: {_helper_message(out)}"
+                f"credentials for {key}: {_helper_message(out, secret)}"
             )
         entry: dict[str, Any] = {}  # as docker: the host is listed, its secret is not
     else:

@@ -442,3 +442,25 @@ def test_an_empty_path_means_docker_s_own_config(
     found = credentials_for("registry.example", "")  # type: ignore[arg-type]
     assert found is not None and found.username == "u"
     assert (tmp_path / "config.json").is_file()
+
+
+def test_a_helper_that_fails_to_store_never_has_the_secret_quoted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A helper that repeats its input when it fails (``could not parse {...}``) put the
+    secret, verbatim, in the CredentialStoreError's message (and a library caller's
+    log and traceback): "never a secret" held for get, not for store."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    echoer = bin_dir / "docker-credential-echoer"
+    echoer.write_text('#!/bin/sh\necho "error storing credentials: could not parse $(cat)"\n'
+                      "exit 1\n")
+    echoer.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credsStore": "echoer"}))
+    with pytest.raises(CredentialStoreError) as failed:
+        store_credentials("localhost:5000", "alice", 'S3cr3t-"PW"-xyz', config)
+    message = str(failed.value)
+    assert "could not store the credentials for localhost:5000" in message
+    assert "S3cr3t" not in message and "***" in message
