@@ -61,7 +61,7 @@ from ._flow import run
 from ._forksafe import renew_after_fork
 from ._http import connection_failure, failure_cause, same_origin
 from ._json import loads
-from ._redact import REDACTED, redact_url
+from ._redact import REDACTED, Redactor, redact_url
 from ._response import Response, auth_scheme_sent
 from ._retry import TOKEN_POLICY
 from ._rfc3339 import parse_rfc3339
@@ -300,10 +300,13 @@ class TokenAuthenticator:
         req = response.request
         if not header:
             return False
+        # quoted in errors as the registry's other words are: its echo of our
+        # credentials masked (a gateway may repeat the request's Authorization)
+        shown = repr(Redactor(self._held_secrets())(header))
         try:
             challenges = parse_challenges(header)
         except ChallengeParseError as exc:
-            raise TokenError(f"malformed WWW-Authenticate header {header!r}: {exc}") from None
+            raise TokenError(f"malformed WWW-Authenticate header {shown}: {exc}") from None
         bearer = next((c for c in challenges if c.scheme == "bearer"), None)
         host = host_of(response.url or (req.url if req else ""))
         if response.history and host_of(response.history[0].url) != host:
@@ -316,16 +319,16 @@ class TokenAuthenticator:
                 with self._lock:
                     self._basic_hosts.add(host)
                 return True
-            raise TokenError(f"unsupported auth challenge {header!r} (want Bearer or Basic)")
+            raise TokenError(f"unsupported auth challenge {shown} (want Bearer or Basic)")
         if not bearer.realm:
-            raise TokenError(f"Bearer challenge without realm: {header!r}")
+            raise TokenError(f"Bearer challenge without realm: {shown}")
         try:
             realm_parts = urlsplit(bearer.realm)
             realm_parts.port  # noqa: B018 -- a port out of range raises here, not later
         except ValueError:  # "http://[::1": not a URL
-            raise TokenError(f"Bearer challenge with an unusable realm: {header!r}") from None
+            raise TokenError(f"Bearer challenge with an unusable realm: {shown}") from None
         if realm_parts.scheme not in ("http", "https") or not realm_parts.netloc:
-            raise TokenError(f"Bearer challenge with an unusable realm: {header!r}")
+            raise TokenError(f"Bearer challenge with an unusable realm: {shown}")
         with self._lock:
             self._challenges[host] = bearer
         asked = get_scopes(req)

@@ -1215,3 +1215,32 @@ def test_token_issued_at_that_tells_nothing_is_ignored(clock: FakeClock, issued:
     clock.now += 11
     auth.handle_request(make_request(scopes=("repository:app:pull",)))
     assert len(t.calls) == 2
+
+
+MANIFEST_BODY = json.dumps({
+    "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+               "digest": "sha256:" + "c" * 64, "size": 2}, "layers": []}).encode()
+
+
+@pytest.mark.parametrize("echo", ["password", "token"])
+def test_a_challenge_quoting_a_held_secret_is_masked_in_the_error(echo: str) -> None:
+    """A registry (or gateway) whose challenge repeats the credentials it was sent --
+    ``Negotiate <password>``, a malformed challenge holding the token -- had them
+    quoted, raw, in TokenError's message, where an error body's are masked."""
+    reg, adapter = make(TokenAuthenticator("alice", "S3cr3t-PW-xyz"))
+    adapter.register_uri("GET", REALM, json={"token": "opaqueTok9x7Q2mZ4"})
+    echoed = {"password": "Negotiate S3cr3t-PW-xyz",
+              "token": 'Bearer realm=x "opaqueTok9x7Q2mZ4" ,,=='}[echo]
+    adapter.register_uri("GET", MANIFEST_URL, [
+        {"status_code": 401, "headers": {"WWW-Authenticate": BEARER}},
+        {"status_code": 200, "content": MANIFEST_BODY, "headers": {
+            "Content-Type": "application/vnd.oci.image.manifest.v1+json"}},
+        {"status_code": 401, "headers": {"WWW-Authenticate": echoed}},
+    ])
+    repo = reg.repository("app")
+    repo.manifests.get_raw("latest")  # (the token is held from now on)
+    with pytest.raises(TokenError) as info:
+        repo.manifests.get_raw("latest")
+    message = str(info.value)
+    assert "S3cr3t" not in message and "opaqueTok" not in message and "***" in message
