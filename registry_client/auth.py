@@ -383,7 +383,9 @@ class TokenAuthenticator:
         except (AuthenticationError, AuthorizationError, RegistryUnavailableError) as exc:
             with self._lock:
                 ended = self._ended[key] = self._ended.get(key, 0) + 1
-                self._failures[key] = (ended, time.monotonic(), exc)
+                # a copy: the error raised is reworded on its way up (with_context), and
+                # the calls it answers next are others, named in their own words
+                self._failures[key] = (ended, time.monotonic(), copy.copy(exc))
             raise
         with self._lock:
             self._ended[key] = self._ended.get(key, 0) + 1

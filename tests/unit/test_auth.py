@@ -1244,3 +1244,27 @@ def test_a_challenge_quoting_a_held_secret_is_masked_in_the_error(echo: str) -> 
         repo.manifests.get_raw("latest")
     message = str(info.value)
     assert "S3cr3t" not in message and "opaqueTok" not in message and "***" in message
+
+
+def test_a_refusal_reused_for_the_next_call_names_that_call() -> None:
+    """A token server's refusal answers the calls asking a moment later (no burst of
+    failed logins), but the error re-raised was the first call's, reworded in place
+    on its way up: "list tags (...)" for a manifest or blob call."""
+    reg, adapter = make(TokenAuthenticator("alice", "wrong-pw"))
+    adapter.register_uri("GET", REALM, status_code=401)
+    adapter.register_uri("GET", f"https://{DOMAIN}/v2/app/tags/list", status_code=401,
+                         content=UNAUTHORIZED, headers={"WWW-Authenticate": BEARER})
+    adapter.register_uri("GET", MANIFEST_URL, status_code=401, content=UNAUTHORIZED,
+                         headers={"WWW-Authenticate": BEARER})
+    repo = reg.repository("app")
+    with pytest.raises(AuthenticationError) as first:
+        repo.tags.get_all()
+    with pytest.raises(AuthenticationError) as second:
+        repo.manifests.get_raw("latest")
+    assert str(first.value).startswith("list tags")
+    assert not str(second.value).startswith("list tags"), str(second.value)
+    assert "latest" in str(second.value) and second.value.url == MANIFEST_URL
+    # the tag list's 401 and one token request: the manifest call, whose scope is the
+    # same, got the refusal before sending anything
+    assert [r.url.split("?")[0] for r in adapter.request_history] == [
+        f"https://{DOMAIN}/v2/app/tags/list", REALM]
