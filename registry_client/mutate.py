@@ -50,6 +50,7 @@ from . import _json, _tarfs, mediatypes
 from ._args import text_map, words
 from ._digest import compute_digest
 from ._flow import Endpoint, Flow, Gather, Offload, run
+from ._windows_layer import for_windows
 from .errors import BaseMismatchError, LayerError, RegistryError, RegistryResponseError
 from .models import (
     IMAGE_CONFIG_TYPES,
@@ -452,10 +453,17 @@ class MutateFlows:
         try:
             prepared: list[_tarfs.PreparedLayer] = yield Offload(partial(
                 _prepare_all, sources, work))
+            windows: list[_tarfs.PreparedLayer] = []  # laid out for a Windows base, once
 
             def edit(image: SingleImage, src: _Source) -> Flow[_Edited]:
-                yield from self._upload(prepared)
-                manifest, config_doc = _add_layers(image, prepared, f"{TOOL} append")
+                layers = prepared
+                if image.config_doc.get("os") == "windows":  # as crane append does
+                    if not windows:
+                        windows.extend((yield Offload(partial(
+                            _for_windows_all, prepared, work))))
+                    layers = windows
+                yield from self._upload(layers)
+                manifest, config_doc = _add_layers(image, layers, f"{TOOL} append")
                 return _Edited(manifest, config_doc, [(d, src) for d in image.layers])
 
             if base is None or base == SCRATCH:
@@ -804,6 +812,12 @@ def _merge_env(current: Sequence[str], updates: Mapping[str, str]) -> list[str]:
             result.append(item)
     return result
 
+
+
+def _for_windows_all(layers: Sequence[_tarfs.PreparedLayer], work: Path,
+                     ) -> list[_tarfs.PreparedLayer]:
+    """``layers`` laid out for a Windows image (see :mod:`registry_client._windows_layer`)."""
+    return [for_windows(layer, work / f"windows-{i}.tar.gz") for i, layer in enumerate(layers)]
 
 
 def _prepare_all(sources: Sequence[LayerSource], work: Path) -> list[_tarfs.PreparedLayer]:

@@ -857,3 +857,40 @@ def test_rebase_onto_a_patched_windows_base_takes_its_os_version(
         mutate.rebase(repo, "app", old_base="old-idx", new_base="other-build-idx",
                       tag="refused")
     assert "windows/amd64:10.0.17763" in str(other.value)
+
+
+def _layer_entries(repo: Repository, reference: str, index: int) -> list[tarfile.TarInfo]:
+    manifest = json.loads(repo.manifests.get_raw(reference).data)
+    blob = repo.blobs.get(manifest["layers"][index]["digest"])
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob))) as tar:
+        return tar.getmembers()
+
+
+def test_append_onto_a_windows_base_lays_the_layer_out_for_windows(
+    client: Registry, unique_repository: str, tmp_path: Path,
+) -> None:
+    """crane append: "If the base image is a Windows base image (config.OS is "windows"),
+    the contents of the tarballs will be modified to be suitable for a Windows container
+    image" -- its files under Files/, the Hives and Files folders first, each entry with
+    a security descriptor (PAX MSWINDOWS.rawsd: owner and group BUILTIN\\Users). The
+    layer was packed as for Linux, which Windows cannot use. A layer laid out for
+    Windows already is kept as it is; a Linux base's layers are not touched."""
+    repo = client.repository(unique_repository)
+    _windows_image(repo, "base", [tar_of({"Files/base.dll": b"base"})], "10.0.17763.1")
+    app = tmp_path / "app"
+    (app / "bin").mkdir(parents=True)
+    (app / "bin" / "app.exe").write_bytes(b"MZ app")
+    mutate.append(repo, "base", [app], tag="app")
+    entries = _layer_entries(repo, "app", 1)
+    assert [(e.name, e.isdir()) for e in entries] == [
+        ("Hives", True), ("Files", True), ("Files/bin", True), ("Files/bin/app.exe", False)]
+    sd = "AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA=="
+    assert all(e.pax_headers.get("MSWINDOWS.rawsd") == sd for e in entries[2:])
+    config = config_of(repo, "app")
+    manifest = json.loads(repo.manifests.get_raw("app").data)
+    layer = repo.blobs.get(manifest["layers"][1]["digest"])
+    assert config["rootfs"]["diff_ids"][1] == sha256(gzip.decompress(layer))  # type: ignore[index]
+    laid_out = tmp_path / "laid-out.tar"
+    laid_out.write_bytes(tar_of({"Files/tool.exe": b"MZ tool", "Hives/x": b""}))
+    mutate.append(repo, "base", [laid_out], tag="as-given")
+    assert [e.name for e in _layer_entries(repo, "as-given", 1)] == ["Files/tool.exe", "Hives/x"]
