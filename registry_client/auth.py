@@ -503,10 +503,12 @@ class TokenAuthenticator:
         body = resp.body
         if body is None or len(body) > TOKEN_BODY_LIMIT:
             raise TokenError(f"token server {realm} sent an oversized or unreadable answer")
-        try:
-            doc: Any = loads(body)
-        except ValueError:
-            raise TokenError(f"token server {realm} sent malformed JSON") from None
+        doc: Any = _MALFORMED
+        with contextlib.suppress(ValueError):
+            doc = loads(body)
+        if doc is _MALFORMED:  # (raised here, not in the handler: the decoder's error,
+            # which would be its context, holds the whole answer -- maybe credentials)
+            raise TokenError(f"token server {realm} sent malformed JSON")
         if not isinstance(doc, dict):
             raise TokenError(f"token server {realm} sent JSON that is not an object")
         value = doc.get("token") or doc.get("access_token")
@@ -588,6 +590,10 @@ def refusal_hint(authenticator: object, response: requests.Response | Response) 
 _MAX_TOKEN_REDIRECTS = 5
 _TOKEN_RE = re.compile(r"[\x21-\x7e]{1,65536}")
 """A token goes into an ``Authorization: Bearer`` header: visible ASCII, no spaces."""
+
+
+_MALFORMED = object()
+"""What a token server's answer is when it is no JSON (``null`` is JSON)."""
 
 
 def _seconds(value: object) -> float:

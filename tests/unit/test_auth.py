@@ -1268,3 +1268,21 @@ def test_a_refusal_reused_for_the_next_call_names_that_call() -> None:
     # same, got the refusal before sending anything
     assert [r.url.split("?")[0] for r in adapter.request_history] == [
         f"https://{DOMAIN}/v2/app/tags/list", REALM]
+
+
+def test_a_token_answer_that_is_no_json_keeps_no_copy_of_it_in_the_error() -> None:
+    """The decoder's error was the TokenError's ``__context__`` (``raise ... from None``
+    only hides it from tracebacks), and its ``.doc`` held the whole answer -- which a
+    token server that echoes the request may fill with the credentials."""
+    reg, adapter = make(TokenAuthenticator("alice", "S3cr3t-PW-xyz"))
+    adapter.register_uri("GET", REALM, text="not json: Basic YWxpY2U6UzNjcjN0LVBXLXh5eg==")
+    adapter.register_uri("GET", MANIFEST_URL, status_code=401, content=UNAUTHORIZED,
+                         headers={"WWW-Authenticate": BEARER})
+    with pytest.raises(TokenError, match="malformed JSON") as info:
+        reg.repository("app").manifests.get_raw("latest")
+    chain: list[BaseException] = []
+    e: BaseException | None = info.value
+    while e is not None and e not in chain:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    assert not any("YWxpY2U6" in repr(vars(x)) + repr(x.args) for x in chain)
