@@ -38,7 +38,7 @@ def _entry(name: str, data: bytes | None = None, **fields: object) -> Member:
 
 
 def test_the_descriptor_is_builtin_users_as_owner_and_group() -> None:
-    # what go-containerregistry writes (pkg/v1/mutate's Windows layers): owner and group
+    # what crane append writes (go-containerregistry's internal/windows): owner and group
     # S-1-5-32-545, self-relative, no access lists
     assert USERS_SD == "AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhAgAAAQIAAAAAAAUgAAAAIQIAAA=="
 
