@@ -62,7 +62,9 @@ def _warn_once(domain: str, what: str) -> bool:
 def _quiet_unverified(host: str) -> None:
     """Filter urllib3's InsecureRequestWarning for ``host``, which the caller asked not to
     verify: urllib3 warns once per request (printed on stderr where nobody configured
-    warnings), and the library never prints -- the log said it once instead."""
+    warnings), and the library never prints -- the log said it once instead. For the
+    adapters of a session the caller handed in: the library's own never warn
+    (``_transport._HTTPSPool``), whatever the caller's filters become."""
     warnings.filterwarnings(
         "ignore", category=urllib3.exceptions.InsecureRequestWarning,
         message=f"Unverified HTTPS request is being made to host '{re.escape(host)}'")
@@ -171,9 +173,9 @@ class RegistryEndpoint(abc.ABC):
         """Log (once per process and registry) that traffic is not protected."""
         if self.protocol == "http":
             _warn_once(self.domain, "plain HTTP, traffic is not encrypted")
-        elif verify is False and _warn_once(self.domain,
-                                            "TLS certificate verification is disabled"):
-            _quiet_unverified(urlsplit(self.base_url).hostname or "")
+        elif verify is False:
+            _warn_once(self.domain, "TLS certificate verification is disabled")
+            _quiet_unverified(urlsplit(self.base_url).hostname or "")  # (each time: idempotent)
 
     # -- options ------------------------------------------------------------------------
     @property

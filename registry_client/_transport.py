@@ -273,6 +273,18 @@ class _HTTPPool(urllib3.HTTPConnectionPool):
 class _HTTPSPool(urllib3.HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
+    def _validate_conn(self, conn: Any) -> None:
+        """urllib3's: connect now, then warn (InsecureRequestWarning) when the certificate
+        went unchecked -- not where the caller turned checking off (``verify=False``,
+        logged once per host): the library never prints, and a process-wide warnings
+        filter was lost as soon as the caller's filters were restored (pytest does it
+        around every test), bringing the warning back on stderr, or raised under ``-W
+        error`` where a RegistryError belongs."""
+        if self.cert_reqs not in ("CERT_NONE", ssl.CERT_NONE):
+            super()._validate_conn(conn)
+        elif conn.is_closed:
+            conn.connect()
+
 
 _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
 

@@ -21,6 +21,7 @@ import threading
 import time
 import traceback
 import types
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -1968,6 +1969,36 @@ def test_verify_false_is_said_once_in_the_log_never_as_a_warning_per_request(
     insecure = [w for w in recwarn if issubclass(w.category,
                                                  urllib3.exceptions.InsecureRequestWarning)]
     assert insecure == []
+
+
+def test_verify_false_stays_quiet_after_the_callers_warning_filters_are_reset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The warning was kept quiet by a process-wide filter added with the first Registry
+    of a host: once the caller's filters were restored (pytest does it around every
+    test; ``warnings.catch_warnings``), later requests warned on stderr again, or raised
+    InsecureRequestWarning -- no RegistryError -- under ``-W error``."""
+    monkeypatch.setattr(endpoint_mod, "_WARNED", set())
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+
+    def registry(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), context.wrap_socket(conn, server_side=True) as tls:
+            tls.recv(65536)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
+                        b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+
+    with tcp_server(registry) as port:
+        # (a module's fixture: made once, used by tests that each get their own filters)
+        reg = Registry(f"127.0.0.1:{port}", verify=False, authenticator=NullAuthenticator(),
+                       retries=0)
+        for _ in range(2):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                reg.ping()
+                Registry(f"127.0.0.1:{port}", verify=False, authenticator=NullAuthenticator(),
+                         retries=0).ping()
 
 
 def test_a_worker_of_a_called_off_transfer_sends_no_token_request() -> None:
