@@ -38,7 +38,6 @@ from .._log import log
 from .._pagination import Pager, next_link
 from ..errors import NotFoundError, RegistryError, RegistryResponseError
 from ..models import Descriptor, RawManifest, manifest_to_bytes
-from ..models._converter import referrers_index_from_bytes
 from ..reference import referrers_tag
 from ..requester import Requester
 from . import _light
@@ -65,6 +64,8 @@ def _index_of(data: bytes, what: str) -> OCIIndex:
     Raises:
         RegistryResponseError: it is none (the message names ``what``).
     """
+    from ..models._converter import referrers_index_from_bytes  # cattrs loads on first use
+
     try:
         return referrers_index_from_bytes(data)
     except RegistryResponseError as exc:
