@@ -716,11 +716,13 @@ class MutateFlows:
             for _, _, image in images:
                 yield from check(image, src)
         for entry_doc, entry, image in images:
-            new_child, _ = yield from self._one(image, src, edit, None)
+            new_child, config_data = yield from self._one(image, src, edit, None)
             yield from self._manifests.put(new_child.digest, new_child)
             if new_child.digest != entry.digest:
                 changed.add(entry.digest)
             repointed = _repointed(entry_doc, new_child.digest, len(new_child.data))
+            if config_data is not image.config_data:  # (a rebase may move the platform)
+                _replatformed(repointed, _json.loads(config_data))
             entry_doc.clear()  # (in place: the index lists this very dict)
             entry_doc.update(repointed, mediaType=new_child.media_type)
         for entry_doc, digest in others:
@@ -765,6 +767,17 @@ def _repointed(descriptor: Mapping[str, Any], digest: str, size: int) -> dict[st
     changed = descriptor.get("digest") != digest
     return {**{k: v for k, v in descriptor.items() if not (changed and k == "data")},
             "digest": digest, "size": size}
+
+
+def _replatformed(entry: dict[str, Any], config: Mapping[str, Any]) -> None:
+    """Make index ``entry``'s ``platform`` say the OS, architecture and OS version its
+    image's new ``config`` says where it says them (a host picks the entry by them: a
+    rebase onto a newer Windows revision moves them); the rest is kept."""
+    platform = entry.get("platform")
+    if not isinstance(platform, dict):
+        return
+    entry["platform"] = {**platform, **{key: config[key] for key in (
+        "os", "architecture", "os.version") if isinstance(config.get(key), str) and config[key]}}
 
 
 _PORT = re.compile(r"([0-9]{1,5})(?:/(tcp|udp|sctp))?")

@@ -853,6 +853,14 @@ def test_rebase_onto_a_patched_windows_base_takes_its_os_version(
         assert (config["os"], config["architecture"], config["os.version"]) == (
             "windows", "amd64", "10.0.17763.2000"), new_base
         assert [p.os_version for p in rebased.platforms] == ["10.0.17763.2000"]
+    # an index of the image: its entry's platform, which a Windows host picks by, too
+    _windows_image(repo, "app-in", [old, tar_of({"Files/app": b"app"})], "10.0.17763.1")
+    rebased = mutate.rebase(repo, "app-in-idx", old_base="old", new_base="new",
+                            tag="rebased-index")
+    [entry] = json.loads(repo.manifests.get_raw("rebased-index").data)["manifests"]
+    assert entry["platform"] == {"architecture": "amd64", "os": "windows",
+                                 "os.version": "10.0.17763.2000"}
+    assert [p.os_version for p in rebased.platforms] == ["10.0.17763.2000"]
     with pytest.raises(PlatformNotFoundError, match=r"windows/amd64:10\.0\.20348\.1") as other:
         mutate.rebase(repo, "app", old_base="old-idx", new_base="other-build-idx",
                       tag="refused")
