@@ -22,6 +22,7 @@ does not speak TLS there (one ``GET /v2/`` finds out, as crane's ping does).
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -78,14 +79,25 @@ def certificates(
         raise ValueError(f"{pairs[0]}: a client certificate without its key ({key.name})")
     return cas, (str(pairs[0]), str(key))
 
+_HASHED_NAME = re.compile(r"[0-9a-f]{8}\.[0-9]+")
+"""How OpenSSL finds a certificate in a ``-CApath`` folder: by its subject's hash."""
+_PEM_CERTIFICATE = re.compile(
+    rb"-----BEGIN (TRUSTED )?CERTIFICATE-----.+?-----END \1?CERTIFICATE-----", re.DOTALL)
+
+
 def pem_texts(where: str) -> list[bytes]:
-    """The text of a CA bundle file, or of each file in a CA folder (OpenSSL's ``-CApath``
-    layout: a file its hashed links name is read once)."""
+    """The certificates (PEM blocks) of a CA bundle file, or of a CA folder as OpenSSL
+    reads one (``-CApath``, SSL_CERT_DIR): the files its hashed names lead to, each
+    once. What is no PEM certificate is left out: a DER file's NUL-led line ends
+    OpenSSL's reading of a bundle, and the CAs after it would be dropped."""
     path = Path(where)
     if not path.is_dir():
-        return [path.read_bytes()]
-    files = dict.fromkeys(p.resolve() for p in sorted(path.iterdir()) if p.is_file())
-    return [f.read_bytes() for f in files]
+        files = [path]
+    else:
+        files = list(dict.fromkeys(
+            p.resolve() for p in sorted(path.iterdir())
+            if _HASHED_NAME.fullmatch(p.name) and p.is_file()))
+    return [m.group(0) for f in files for m in _PEM_CERTIFICATE.finditer(f.read_bytes())]
 
 
 INSECURE: Literal["insecure"] = "insecure"

@@ -169,18 +169,27 @@ def test_certificates_come_from_the_cert_dir_else_the_certs_d_folder_of_the_host
         certificates("reg.example", str(tmp_path / "missing"), roots)
 
 
-def test_pem_texts_reads_a_bundle_or_each_file_of_a_ca_folder_once(tmp_path: Path) -> None:
-    """A CA folder (SSL_CERT_DIR, OpenSSL's -CApath) holds certificates and hashed links
-    to them: each file is read once, links and sub-folders add nothing."""
-    (tmp_path / "bundle.pem").write_bytes(b"A\nB\n")
-    assert pem_texts(str(tmp_path / "bundle.pem")) == [b"A\nB\n"]
+def _pem(n: int) -> bytes:
+    return (b"-----BEGIN CERTIFICATE-----\nQ0VSVC%d=\n-----END CERTIFICATE-----" % n)
+
+
+def test_pem_texts_are_the_certificates_openssl_would_read_there(tmp_path: Path) -> None:
+    """The certificates of a CA bundle file, or of a CA folder (SSL_CERT_DIR, OpenSSL's
+    -CApath) as OpenSSL reads it: by its hashed names, each file once, its PEM blocks
+    only. Every file of the folder went into one bundle whole: a DER file (a line
+    starting with a NUL byte) ended OpenSSL's reading of it, so the --cert-dir CAs
+    after it were dropped without a word."""
+    (tmp_path / "bundle.pem").write_bytes(b"junk\n" + _pem(1) + b"\n\x00\x01\n" + _pem(2))
+    assert pem_texts(str(tmp_path / "bundle.pem")) == [_pem(1), _pem(2)]
     folder = tmp_path / "certs"
     folder.mkdir()
-    (folder / "b.pem").write_bytes(b"B")
-    (folder / "a.pem").write_bytes(b"A")
+    (folder / "b.pem").write_bytes(_pem(2))
+    (folder / "a.pem").write_bytes(_pem(1))  # (no hashed name: OpenSSL never reads it)
     (folder / "1a2b3c4d.0").symlink_to(folder / "b.pem")
+    (folder / "1a2b3c4d.1").symlink_to("b.pem")  # (the same file again)
+    (folder / "ffffffff.0").write_bytes(b"\x30\x82\n\x00DER")
     (folder / "sub").mkdir()
-    assert sorted(pem_texts(str(folder))) == [b"A", b"B"]
+    assert pem_texts(str(folder)) == [_pem(2)]
 
 
 @pytest.mark.parametrize("flag", ["skip_tls_verify", "insecure"])

@@ -265,10 +265,20 @@ def test_cert_dir_cas_are_trusted_besides_the_usual_ones(
     usual = {"REQUESTS_CA_BUNDLE": str(tmp_path / "cert.pem")}
     listed = cli("catalog", f"https://{tls_registry}", "--cert-dir", str(certs), env=usual)
     assert (listed.returncode, listed.stderr) == (0, b"")
-    # the folder's CA is trusted too: the registry's own, with no usual CA for it
+    # the folder's CA is trusted too: the registry's own, with no usual CA for it --
+    # also when the usual ones are a folder holding a DER file (a NUL-led line ended
+    # OpenSSL's reading of the bundle made of them, the folder's CAs after it)
     (certs / "registry.crt").write_bytes((tmp_path / "cert.pem").read_bytes())
     listed = cli("catalog", f"https://{tls_registry}", "--cert-dir", str(certs))
-    assert (listed.returncode, listed.stderr) == (0, b""), listed.stderr
+    assert (listed.returncode, listed.stderr) == (0, b"")
+    usual_dir = tmp_path / "usual"
+    usual_dir.mkdir()
+    (usual_dir / "other.pem").write_bytes(other.read_bytes())
+    (usual_dir / "00000000.0").symlink_to("other.pem")
+    (usual_dir / "00000001.0").write_bytes(b"\x30\x82\x01\n\x00\x00der")
+    listed = cli("catalog", f"https://{tls_registry}", "--cert-dir", str(certs),
+                 env={"REQUESTS_CA_BUNDLE": str(usual_dir)})
+    assert (listed.returncode, listed.stderr) == (0, b"")
 
 
 def test_a_registry_asking_for_a_client_certificate_gets_the_cert_dir_s(
