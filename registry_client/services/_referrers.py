@@ -38,6 +38,7 @@ from .._log import log
 from .._pagination import Pager, next_link
 from ..errors import NotFoundError, RegistryError, RegistryResponseError
 from ..models import Descriptor, RawManifest, manifest_to_bytes
+from ..models._mediatype import MAX_INDEX_ENTRIES
 from ..reference import referrers_tag
 from ..requester import Requester
 from . import _light
@@ -70,6 +71,12 @@ def _index_of(data: bytes, what: str) -> OCIIndex:
         return referrers_index_from_bytes(data)
     except RegistryResponseError as exc:
         raise RegistryResponseError(f"{what}: the answer is no OCI index ({exc})") from None
+
+
+def _incomplete(entry: Descriptor) -> bool:
+    """Whether a referrers index entry lacks the ``artifactType`` its manifest has."""
+    return not entry.artifact_type and entry.media_type in (
+        mediatypes.OCI_MANIFEST, mediatypes.OCI_INDEX)
 
 
 def _filters_applied(value: str | None) -> set[str]:
@@ -166,8 +173,7 @@ class ReferrerFlows(Service):
         """Fill in ``artifact_type``/``annotations`` that another client left out of the
         index. go-containerregistry writes fallback entries without them; the manifest
         (or index: an index may be a referrer too) has both."""
-        if entry.artifact_type or entry.media_type not in (
-                mediatypes.OCI_MANIFEST, mediatypes.OCI_INDEX):
+        if not _incomplete(entry):
             return entry
         try:
             manifest = yield from self._manifests.get(entry.digest)
@@ -196,8 +202,17 @@ class ReferrerFlows(Service):
         if index is None:
             return []
         completed: list[Descriptor] = []
+        fetches = 0  # (one GET each: an index of referrers has no cap on its entries)
         for entry in index.manifests:
-            completed.append((yield from self._complete(entry)))
+            if fetches < MAX_INDEX_ENTRIES and _incomplete(entry):
+                fetches += 1
+                entry = yield from self._complete(entry)
+            completed.append(entry)
+        left = sum(1 for entry in completed if _incomplete(entry)) if fetches else 0
+        if fetches == MAX_INDEX_ENTRIES and left:
+            log.warning("referrers tag %s: %d entries without artifactType not completed "
+                        "from their manifests (%d were): listed as the index has them",
+                        referrers_tag(digest), left, MAX_INDEX_ENTRIES)
         return _of_type(completed, artifact_type)
 
     def has_api(self, digest: str) -> Flow[bool]:

@@ -427,3 +427,30 @@ def test_attach_leaves_a_fallback_tag_holding_no_index_and_says_so(
     assert not calls(adapter, "PUT", FALLBACK_TAG)
     artifact = [r for r in calls(adapter, "PUT", "/manifests/sha256:")]
     assert len(artifact) == 1  # the artifact itself was put
+
+
+def test_entries_completed_from_their_manifests_are_at_most_a_thousand(
+    env: tuple[Registry, requests_mock.Adapter], caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Entries without artifactType (go-containerregistry writes them so) are completed
+    from their manifests, one GET each: with no cap on a referrers index's entries, a
+    hostile one of 20,000 such entries cost 20,000 requests. The first 1,000 are
+    completed; the rest are listed as the index has them, and that is logged."""
+    reg, adapter = env
+    stub_no_api(adapter)
+    bare = []
+    for i in range(1003):
+        artifact = json.dumps({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": SIG,
+            "config": {"mediaType": EMPTY, "digest": EMPTY_DIGEST, "size": 2},
+            "layers": [], "annotations": {"n": str(i)}}).encode()
+        bare.append({"mediaType": OCI_MANIFEST, "digest": sha256(artifact),
+                     "size": len(artifact)})
+        adapter.register_uri("GET", f"{BASE}/v2/app/manifests/{sha256(artifact)}",
+                             content=artifact, headers={"Content-Type": OCI_MANIFEST})
+    stub_fallback(adapter, index(*bare))
+    found = reg.repository("app").manifests.referrers(SUBJECT)
+    assert len(found) == 1003
+    assert [d.artifact_type for d in found[999:]] == [SIG, None, None, None]
+    assert len(calls(adapter, "GET", "/manifests/sha256:")) == 1000
+    assert "not completed" in caplog.text
