@@ -84,8 +84,11 @@ def _temp_file_beside(path: Path) -> tuple[int, str]:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
         except OSError as exc:
             raise type(exc)(exc.errno, exc.strerror, str(path)) from None
-        while not lock_now(fd):  # a fresh name: only another sweep holds it, briefly
-            time.sleep(0.01)
+        try:
+            while not lock_now(fd):  # a fresh name: only another sweep holds it, briefly
+                time.sleep(0.01)
+        except OSError:  # no locks on this file system (NFS without lockd: ENOLCK)
+            return fd, tmp
         forget(fd)  # (a file object closes it, and the lock with it)
         if os.fstat(fd).st_nlink > 0:
             return fd, tmp
@@ -115,6 +118,8 @@ def _remove_stale_temps(folder: Path, prefix: str) -> None:
             if lock_now(fd):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
+        except OSError:  # no locks on this file system: one in use looks left behind
+            return
         finally:
             unlock(fd)
 

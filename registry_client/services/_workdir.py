@@ -36,8 +36,11 @@ def make(parent: Path, prefix: str, suffix: str, *,
     while True:
         work = Path(tempfile.mkdtemp(dir=parent, prefix=prefix, suffix=suffix))
         fd = os.open(work, os.O_RDONLY)
-        while not lock_now(fd):  # a fresh name: only another sweep holds it, briefly
-            time.sleep(0.01)
+        try:
+            while not lock_now(fd):  # a fresh name: only another sweep holds it, briefly
+                time.sleep(0.01)
+        except OSError:  # no locks on this file system (NFS without lockd: ENOLCK)
+            return work, fd
         if os.fstat(fd).st_nlink > 0:
             return work, fd
         unlock(fd)  # removed by another sweep before the lock: make another
@@ -76,5 +79,7 @@ def _remove_stale(parent: Path, prefix: str, suffix: str,
                 except OSError:
                     continue  # what it holds could not be saved: it stays
                 shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:  # no locks on this file system: one in use looks left behind
+            return
         finally:
             unlock(fd)

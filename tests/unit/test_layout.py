@@ -572,3 +572,21 @@ def test_writing_what_the_layout_holds_already_writes_nothing(tmp_path: Path) ->
     blob.write_bytes(b"{}")  # (a blob whose bytes differ is written again)
     layout.write_blob(digest, data)
     assert blob.read_bytes() == data
+
+
+def test_a_file_system_without_locks_still_writes_and_sweeps_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """flock on NFS without a lock daemon raises ENOLCK: the temp file beside what is
+    written is locked to tell it from one a killed writer left, and that lock failing
+    failed the write. Now nothing is locked there, and nothing is swept either (one in
+    use and one left behind look alike)."""
+    def no_locks(fd: int) -> bool:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(layout_mod, "lock_now", no_locks)
+    stale = tmp_path / ".index.json.abcdefgh.tmp"
+    stale.write_text("left")
+    layout_mod._atomic_write(tmp_path / "index.json", b"{}")
+    assert (tmp_path / "index.json").read_bytes() == b"{}"
+    assert stale.exists()

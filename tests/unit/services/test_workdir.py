@@ -3,6 +3,7 @@ operation of their kind (archive pulls and pushes, exports, artifact fetches).""
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from registry_client._locks import lock_now, unlock
+from registry_client.services import _workdir
 from registry_client.services._artifact import _stage
 from registry_client.services._export import remove_directory, work_directory
 from registry_client.services._workdir import make, remove
@@ -76,3 +78,20 @@ def test_an_artifact_fetch_killed_mid_move_gets_the_user_s_file_back(tmp_path: P
     assert (tmp_path / "sbom.json").read_bytes() == b"the user's"
     remove(work, held)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.txt", "sbom.json"]
+
+
+def test_a_file_system_without_locks_still_gets_work_folders_and_sweeps_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """flock on NFS without a lock daemon raises ENOLCK: making a work folder failed
+    (an archive pull, an export there). Now none is locked, and none swept."""
+    def no_locks(fd: int) -> bool:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(_workdir, "lock_now", no_locks)
+    left = tmp_path / ".x.abcdefgh.work"
+    left.mkdir()
+    work, held = _workdir.make(tmp_path, ".x.", ".work")
+    assert work.is_dir() and left.is_dir()
+    _workdir.remove(work, held)
+    assert not work.exists()
