@@ -60,7 +60,10 @@ def _fitted_name(name: str, room: int) -> str:
     if len(raw) + room <= _NAME_MAX:
         return name
     digest = hashlib.sha256(raw).hexdigest()[:12]
-    return os.fsdecode(raw[:_NAME_MAX - room - len(digest) - 1]) + "~" + digest
+    start = name
+    while len(os.fsencode(start)) > _NAME_MAX - room - len(digest) - 1:
+        start = start[:-1]  # (whole characters: a UTF-8 name stays UTF-8)
+    return start + "~" + digest
 
 
 _RANDOM_CHARS = 8

@@ -590,3 +590,13 @@ def test_a_file_system_without_locks_still_writes_and_sweeps_nothing(
     layout_mod._atomic_write(tmp_path / "index.json", b"{}")
     assert (tmp_path / "index.json").read_bytes() == b"{}"
     assert stale.exists()
+
+
+def test_a_name_cut_to_fit_keeps_whole_characters_and_its_digest() -> None:
+    name = "x" + "é" * 127  # 255 bytes: a cut at 228 falls inside an "é"
+    fitted = layout_mod._fitted_name(name, 14)
+    assert len(os.fsencode(fitted)) <= 255 - 14
+    fitted.encode("utf-8")  # (no lone surrogate: whole characters only)
+    assert fitted.startswith("xé") and fitted.split("~")[-1] == hashlib.sha256(
+        name.encode()).hexdigest()[:12]
+    assert layout_mod._fitted_name("short", 14) == "short"
