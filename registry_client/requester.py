@@ -50,6 +50,7 @@ from ._request import Body, Request
 from ._response import Response
 from ._retry import RetryPolicy
 from ._transport import (
+    HANDSHAKE_MARK,
     TLS_HINT,
     VERIFY_HINT,
     Transport,
@@ -121,6 +122,18 @@ class _Shell(BlockingSteps):
 _QUOTED = re.compile(r"'([^']*)'")
 
 
+TLS_CLOSED = "closed", "the server closed the connection without answering"
+"""A TLS connection's EOF after its handshake, in the words of a plain hang-up."""
+
+
+def _ended_after_handshake(exc: BaseException) -> bool:
+    """Whether ``exc`` (requests' SSLError) is an EOF of a TLS connection whose handshake
+    was done: no handshake error (``_transport.HANDSHAKE_MARK``) in it."""
+    chain = exception_chain(exc)
+    return (any(isinstance(e, ssl.SSLEOFError | ssl.SSLZeroReturnError) for e in chain)
+            and not any(getattr(e, HANDSHAKE_MARK, False) for e in chain))
+
+
 def transmit_error(exc: requests.RequestException | ValueError, url: str = "") -> TransmitError:
     """``requests``' failure ``exc`` of a request to ``url`` in the exchange flow's words.
 
@@ -128,6 +141,10 @@ def transmit_error(exc: requests.RequestException | ValueError, url: str = "") -
     callback raising while the body is sent is not ours to wrap).
     """
     if isinstance(exc, requests.exceptions.SSLError):
+        if _ended_after_handshake(exc):
+            # a connection that ended in the middle of TLS (a reset, a proxy's tunnel
+            # cut while an upload was sent): retried as any, no certificate's fault
+            return TransmitError(*TLS_CLOSED, cause=failure_cause(exc))
         return TransmitError("tls", tls_reason(exc), cause=failure_cause(exc))
     if isinstance(exc, requests.exceptions.ProxyError) and any(
             isinstance(e, ssl.SSLError) for e in exception_chain(exc)):

@@ -32,6 +32,7 @@ import requests_mock
 import urllib3
 
 import registry_client._endpoint as endpoint_mod
+import registry_client._transport as transport_mod
 import registry_client.requester as requester_mod
 from registry_client import (
     BasicAuthenticator,
@@ -2031,3 +2032,51 @@ def test_a_port_no_connection_can_use_is_refused_when_the_registry_is_made(domai
     failed later, saying the registry's answer was unusable -- no registry had answered."""
     with pytest.raises(ValueError, match=r"port .* is out of range \(1-65535\)"):
         Registry(domain)
+
+
+def _wrapped_ssl_error(inner: ssl.SSLError) -> requests.exceptions.SSLError:
+    """``inner`` as requests raises it: its SSLError, from urllib3's, from ssl's."""
+    inner.reason = getattr(inner, "reason", None)  # (set by _ssl itself when it raises)
+    if isinstance(inner, ssl.SSLCertVerificationError):
+        inner.verify_message = "self-signed certificate"
+    try:
+        try:
+            raise inner
+        except ssl.SSLError as exc:
+            raise urllib3.exceptions.SSLError(exc) from exc
+    except urllib3.exceptions.SSLError as exc:
+        return requests.exceptions.SSLError(exc)
+
+
+def test_a_tls_connection_closed_after_its_handshake_is_a_connection_failure() -> None:
+    """An EOF in the middle of TLS after the handshake (a server, or a proxy's tunnel,
+    that hung up while an upload was sent: "EOF occurred in violation of protocol") was
+    taken for a handshake failure: not retried, and the advice was verify= or
+    verify=False -- for a network drop, where the asyncio flavour retried. It is a
+    connection that closed now, retried as any; a handshake's failure stays TLS's."""
+    eof = ssl.SSLEOFError(8, "EOF occurred in violation of protocol (_ssl.c:2427)")
+    lost = requester_mod.transmit_error(_wrapped_ssl_error(eof))
+    assert (lost.kind, lost.connection, lost.sent) == ("closed", True, True)
+    assert "verify" not in lost.words
+    at_handshake = ssl.SSLEOFError(8, "EOF occurred in violation of protocol (_ssl.c:1006)")
+    setattr(at_handshake, transport_mod.HANDSHAKE_MARK, True)
+    failed = requester_mod.transmit_error(_wrapped_ssl_error(at_handshake))
+    assert (failed.kind, failed.connection) == ("tls", False)
+    untrusted = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    assert requester_mod.transmit_error(_wrapped_ssl_error(untrusted)).kind == "tls"
+
+
+def test_a_tls_handshake_s_failure_is_marked_by_the_connection(tmp_path: Path) -> None:
+    """The marker :func:`transmit_error` reads: set by the library's HTTPS connection on
+    an error of its handshake (an untrusted certificate here)."""
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+
+    def registry(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), context.wrap_socket(conn, server_side=True):
+            pass
+
+    with tcp_server(registry) as port, pytest.raises(RegistrySSLError, match="not trusted"):
+        Registry(f"127.0.0.1:{port}", authenticator=NullAuthenticator(), retries=2,
+                 backoff=0.0).ping()
