@@ -754,14 +754,16 @@ class Transport:
 
     def request(self, method: str, url: str, **kw: Any) -> requests.Response:
         """Send a request outside the registry API (a token server's), body left on the wire."""
-        proxies, _ = self.settings_for(url)  # (a CA bundle that does not exist: typed)
+        # the registry's rules for its proxies and CA bundle (verify=, the environment's
+        # variables, SSL_CERT_FILE / SSL_CERT_DIR too); a bundle that does not exist: typed
+        proxies, verify = self.settings_for(url)
         if self.user_agent is not None:
             kw["headers"] = {"User-Agent": self.user_agent, **(kw.get("headers") or {})}
         # no proxy for this host (NO_PROXY, loopback): say so, or requests would take
         # HTTP(S)_PROXY again from the environment
         token = sending()
         try:
-            return self.session.request(method, url, timeout=self.timeout, verify=self.verify,
+            return self.session.request(method, url, timeout=self.timeout, verify=verify,
                                         proxies=proxies or {"no_proxy": "*"}, stream=True, **kw)
         finally:
             done_sending(token)

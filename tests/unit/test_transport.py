@@ -520,3 +520,35 @@ def test_usual_cas_are_the_bundle_a_registry_given_no_verify_trusts(
     (tmp_path / "ca.pem").write_text("x")
     monkeypatch.setenv("CURL_CA_BUNDLE", str(tmp_path / "ca.pem"))
     assert usual_cas("https://reg.example/") == str(tmp_path / "ca.pem")
+
+
+def test_a_token_request_checks_the_certificate_with_the_registry_s_ca_bundle(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SSL_CERT_FILE / SSL_CERT_DIR (Go's tools' and httpx's variables) named the CA
+    bundle for the registry's requests, but the token server's were sent with requests'
+    own lookup (REQUESTS_CA_BUNDLE or certifi): a realm the bundle vouches for was not
+    trusted by the blocking flavour, where the asyncio one trusted it."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("x")
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    session = requests.Session()
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+    realm = "https://auth.example/token"
+    adapter.register_uri("GET", realm, json={"token": "t0k3n"})
+    adapter.register_uri("GET", "https://registry.example/v2/app/tags/list", [
+        {"status_code": 401, "headers": {
+            "WWW-Authenticate": f'Bearer realm="{realm}",service="reg"'}},
+        {"json": {"name": "app", "tags": ["1"]}}])
+    from registry_client import TokenAuthenticator
+
+    reg = Registry("registry.example", session=session, authenticator=TokenAuthenticator(),
+                   retries=0)
+    assert reg.repository("app").tags.get_all() == ["1"]
+    verified = [(r.url.split("?")[0], r.verify) for r in adapter.request_history]
+    assert verified == [("https://registry.example/v2/app/tags/list", str(bundle)),
+                        (realm, str(bundle)),
+                        ("https://registry.example/v2/app/tags/list", str(bundle))]
