@@ -115,6 +115,7 @@ __all__ = [
     "MAYBE_DONE_STATUSES",
     "NOT_RETRIED",
     "NOT_SENT",
+    "TLS_CLOSED",
     "TOKEN_BODY_LIMIT",
     "Discard",
     "Exchange",
@@ -149,6 +150,13 @@ NOT_SENT = frozenset({"refused", "dns", "connect", "connect-timeout", "proxy", "
                       "proxy-tls"})
 """Failure kinds of a request that never left: the registry cannot have acted on it."""
 NOT_RETRIED = frozenset({"client", "tls", "proxy-tls", "url", "malformed", "proxy-refused"})
+
+TLS_CLOSED = "tls-closed"
+"""The kind of a TLS connection that ended right after its handshake, or later
+("EOF occurred in violation of protocol"): a network drop (a proxy's tunnel cut), retried
+as any -- or, when every attempt of a request without a body ends so, a registry that
+wants a client certificate (TLS 1.3 says so after the handshake, and its alert may be
+lost to the close): then a RegistrySSLError."""
 """Failure kinds never worth another try: the client's own, TLS (the registry's or the
 proxy's), an unusable URL, an answer that is not valid HTTP (the server answers so every
 time), a proxy's refusal of the tunnel (407, 403: the same credentials get the same
@@ -167,6 +175,7 @@ class TransmitError(Exception):
             ``dns``, ``connect``, ``connect-timeout``, ``read-timeout``, ``closed``,
             ``reset``, ``broken-pipe``, ``proxy``, ``broken``, ``other``), or
             ``tls`` (the TLS handshake: ``words`` is ``_transport.tls_reason``), or
+            ``tls-closed`` (:data:`TLS_CLOSED`: retried, then a TLS error), or
             ``proxy-tls`` (the TLS handshake with an https:// proxy: the same words), or
             ``url`` (a URL the registry sent, a redirect's ``Location``, is unusable:
             ``words`` are :func:`unusable_url`'s), or ``malformed`` (the answer is not
@@ -176,11 +185,15 @@ class TransmitError(Exception):
             (``_http.failure_cause``), or None.
     """
 
-    def __init__(self, kind: str, words: str, *, cause: BaseException | None = None) -> None:
+    def __init__(self, kind: str, words: str, *, cause: BaseException | None = None,
+                 host: str | None = None) -> None:
         super().__init__(kind, words)
         self.kind = kind
         self.words = words
         self.cause = cause
+        self.host = host
+        """The host (``name:port``) of the request that failed, when the shell knows it:
+        a redirect's target (a blob's storage) is not the registry."""
 
     @property
     def connection(self) -> bool:
@@ -353,10 +366,9 @@ def exchange(endpoint: ExchangeEndpoint, request: Request) -> Exchange[Response]
             resp = yield from _send_first_alone(endpoint, request, url, replay)
         except TransmitError as exc:
             if exc.kind in ("tls", "proxy-tls"):
-                whose = endpoint.host if exc.kind == "tls" else "the proxy"
                 raise RegistrySSLError(
-                    f"{context}: TLS error talking to {whose}: {exc.words}",
-                    method=method, url=redact_url(url),
+                    f"{context}: TLS error talking to {_tls_party(endpoint, exc)}: "
+                    f"{exc.words}", method=method, url=redact_url(url),
                 ) from exc.cause
             if exc.kind == "url":
                 # a URL the registry sent (a redirect's Location): "Invalid IPv6 URL",
@@ -383,6 +395,15 @@ def exchange(endpoint: ExchangeEndpoint, request: Request) -> Exchange[Response]
                 yield from back_off(policy, attempt, None)
                 attempt += 1
                 continue
+            if exc.kind == TLS_CLOSED and request.body is None \
+                    and request.body_factory is None:
+                # every attempt, with nothing but a head sent: a client certificate wanted
+                # (a body cut on its way is a connection failure: an upload resumes)
+                raise RegistrySSLError(
+                    f"{context}: TLS error talking to {_tls_party(endpoint, exc)} after "
+                    f"{attempt + 1} attempt(s): {exc.words}", method=method,
+                    url=redact_url(url),
+                ) from exc.cause
             raise RegistryUnavailableError(
                 f"{context}: {method} {redact_url(url)} failed after {attempt + 1} "
                 f"attempt(s): {explained}",
@@ -447,6 +468,16 @@ def exchange(endpoint: ExchangeEndpoint, request: Request) -> Exchange[Response]
         maybe_done = True
         yield from back_off(policy, attempt, error.retry_after)
         attempt += 1
+
+
+def _tls_party(endpoint: ExchangeEndpoint, exc: TransmitError) -> str:
+    """Whose TLS failed: the proxy's, a redirect target's (a blob's storage), or the
+    registry's."""
+    if exc.kind == "proxy-tls":
+        return "the proxy"
+    if exc.host is None or exc.host.lower() == endpoint.host.lower():
+        return endpoint.host
+    return f"{exc.host}, where {endpoint.host} redirected the request"
 
 
 def _error_body(resp: Any, method: str) -> Exchange[bytes]:
@@ -657,6 +688,10 @@ def token_request(endpoint: ExchangeEndpoint, call: TokenCall) -> Exchange[Any]:
                 yield from back_off(policy, attempt, None)
                 attempt += 1
                 continue
+            if exc.kind == TLS_CLOSED:
+                raise RegistrySSLError(f"TLS error talking to token server {redact_url(url)} "
+                                       f"after {attempt + 1} attempt(s): {exc.words}"
+                                       ) from exc.cause
             explained = endpoint.explain(exc.kind, exc.words, url, None).replace(
                 "is a registry listening", "is the token server listening")
             raise RegistryUnavailableError(

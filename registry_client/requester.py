@@ -18,6 +18,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -28,6 +29,7 @@ from ._calloff import check_cancelled, current
 from ._endpoint import RegistryEndpoint, api_host
 from ._exchange import (
     SOCKS_MISSING,
+    TLS_CLOSED,
     UNSENDABLE_AGAIN,
     TokenAttempt,
     TokenCall,
@@ -50,6 +52,7 @@ from ._request import Body, Request
 from ._response import Response
 from ._retry import RetryPolicy
 from ._transport import (
+    CLIENT_CERT_HINT,
     HANDSHAKE_MARK,
     TLS_HINT,
     VERIFY_HINT,
@@ -122,8 +125,20 @@ class _Shell(BlockingSteps):
 _QUOTED = re.compile(r"'([^']*)'")
 
 
-TLS_CLOSED = "closed", "the server closed the connection without answering"
-"""A TLS connection's EOF after its handshake, in the words of a plain hang-up."""
+def _tls_closed(exc: BaseException) -> TransmitError:
+    """A TLS connection's EOF after its handshake (see ``_exchange.TLS_CLOSED``)."""
+    why = next((str(e.strerror or e) for e in exception_chain(exc)
+                if isinstance(e, ssl.SSLError)), "EOF")
+    return TransmitError(TLS_CLOSED, f"the connection ended in the middle of TLS ({why}): "
+                         f"cut on the way, or {CLIENT_CERT_HINT}", cause=failure_cause(exc),
+                         host=_host_of(getattr(exc, "request", None)))
+
+
+def _host_of(request: Any) -> str | None:
+    """The ``host:port`` a failed request (requests' exception's) went to: a redirect's
+    hop, maybe not the registry."""
+    url = getattr(request, "url", None)
+    return urlsplit(url).netloc or None if isinstance(url, str) else None
 
 
 def _ended_after_handshake(exc: BaseException) -> bool:
@@ -143,9 +158,10 @@ def transmit_error(exc: requests.RequestException | ValueError, url: str = "") -
     if isinstance(exc, requests.exceptions.SSLError):
         if _ended_after_handshake(exc):
             # a connection that ended in the middle of TLS (a reset, a proxy's tunnel
-            # cut while an upload was sent): retried as any, no certificate's fault
-            return TransmitError(*TLS_CLOSED, cause=failure_cause(exc))
-        return TransmitError("tls", tls_reason(exc), cause=failure_cause(exc))
+            # cut while an upload was sent): retried as any, no check of ours failed
+            return _tls_closed(exc)
+        return TransmitError("tls", tls_reason(exc), cause=failure_cause(exc),
+                             host=_host_of(exc.request))
     if isinstance(exc, requests.exceptions.ProxyError) and any(
             isinstance(e, ssl.SSLError) for e in exception_chain(exc)):
         # urllib3 wraps the handshake with an https:// proxy in its ProxyError (one with

@@ -75,8 +75,10 @@ def _transmit_error(
         return TransmitError("client", SOCKS_MISSING)
     if is_tls_failure(exc):
         proxy = is_proxy_tls_failure(exc)
+        request = exc._request if isinstance(exc, httpx.RequestError) else None
         return TransmitError("proxy-tls" if proxy else "tls", tls_reason(exc, proxy=proxy),
-                             cause=failure_cause(exc))
+                             cause=failure_cause(exc),
+                             host=request.url.netloc.decode() if request is not None else None)
     if isinstance(exc, _URL_ERRORS):
         return unusable_url(str(exc.request.url) if isinstance(exc, httpx.RequestError)
                             and exc._request is not None else None)

@@ -2056,8 +2056,8 @@ def test_a_tls_connection_closed_after_its_handshake_is_a_connection_failure() -
     connection that closed now, retried as any; a handshake's failure stays TLS's."""
     eof = ssl.SSLEOFError(8, "EOF occurred in violation of protocol (_ssl.c:2427)")
     lost = requester_mod.transmit_error(_wrapped_ssl_error(eof))
-    assert (lost.kind, lost.connection, lost.sent) == ("closed", True, True)
-    assert "verify" not in lost.words
+    assert (lost.kind, lost.connection, lost.sent) == ("tls-closed", True, True)
+    assert "verify" not in lost.words and "client certificate" in lost.words
     at_handshake = ssl.SSLEOFError(8, "EOF occurred in violation of protocol (_ssl.c:1006)")
     setattr(at_handshake, transport_mod.HANDSHAKE_MARK, True)
     failed = requester_mod.transmit_error(_wrapped_ssl_error(at_handshake))
@@ -2080,3 +2080,55 @@ def test_a_tls_handshake_s_failure_is_marked_by_the_connection(tmp_path: Path) -
     with tcp_server(registry) as port, pytest.raises(RegistrySSLError, match="not trusted"):
         Registry(f"127.0.0.1:{port}", authenticator=NullAuthenticator(), retries=2,
                  backoff=0.0).ping()
+
+
+def test_a_tls_failure_at_a_redirect_s_target_names_that_host() -> None:
+    """A blob redirected to storage (S3, a CDN) whose certificate is not trusted said
+    "TLS error talking to <the registry>": the registry's certificate was fine (the
+    manifest came just before), and the user went to fix the wrong one."""
+    session = requests.Session()
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+    blob = "sha256:" + "b" * 64
+    adapter.register_uri("GET", f"https://registry.example/v2/app/blobs/{blob}",
+                         status_code=307,
+                         headers={"Location": "https://storage.example:8443/b?sig=1"})
+
+    def untrusted(request: Any, context: Any) -> bytes:
+        raise requests.exceptions.SSLError("certificate verify failed", request=request)
+
+    adapter.register_uri("GET", "https://storage.example:8443/b?sig=1", content=untrusted)
+    reg = Registry("registry.example", session=session, authenticator=NullAuthenticator(),
+                   retries=0)
+    with pytest.raises(RegistrySSLError) as info:
+        reg.repository("app").blobs.get(blob)
+    assert ("TLS error talking to storage.example:8443, where registry.example redirected"
+            in str(info.value)), str(info.value)
+
+
+def test_tls_ended_on_every_attempt_is_a_tls_error_unless_a_body_was_cut() -> None:
+    """A bodyless request whose every attempt ends in the middle of TLS: a registry that
+    wants a client certificate whose TLS 1.3 alert was lost to the close (the blocking
+    flavour mostly reads an EOF there) -- a RegistrySSLError saying so, after the
+    retries. A body cut on its way stays a connection failure, which an upload resumes
+    from (RegistryUnavailableError)."""
+    session = requests.Session()
+    adapter = requests_mock.Adapter()
+    session.mount("https://", adapter)
+
+    def cut(request: Any, context: Any) -> bytes:
+        raise _wrapped_ssl_error(
+            ssl.SSLEOFError(8, "EOF occurred in violation of protocol (_ssl.c:2427)"))
+
+    adapter.register_uri("GET", "https://registry.example/v2/", content=cut)
+    adapter.register_uri("HEAD", re.compile(r".*/blobs/sha256:.*"), status_code=404)
+    adapter.register_uri("POST", "https://registry.example/v2/app/blobs/uploads/",
+                         status_code=202, headers={"Location": "/v2/app/blobs/uploads/u1"})
+    adapter.register_uri("PUT", re.compile(r".*/blobs/uploads/u1.*"), content=cut)
+    reg = Registry("registry.example", session=session, authenticator=NullAuthenticator(),
+                   retries=1, backoff=0.0)
+    with pytest.raises(RegistrySSLError, match=r"after 2 attempt\(s\).*client certificate"):
+        reg.ping()
+    with pytest.raises(RegistryUnavailableError) as upload:
+        reg.repository("app").blobs.upload(b"x" * 100)
+    assert not isinstance(upload.value, RegistrySSLError)
