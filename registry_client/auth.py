@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -374,7 +374,7 @@ class TokenAuthenticator:
             # try per worker -- a token server may lock an account out after a burst of
             # failed logins, and one that is down has just had its retries. A refusal
             # also answers those asking a moment later.
-            raise copy.copy(failure[2])
+            raise _own_copy(failure[2])
         if cached is not None and cached.expires_at > now and cached.value != stale:
             return cached.value
         try:
@@ -385,7 +385,7 @@ class TokenAuthenticator:
                 ended = self._ended[key] = self._ended.get(key, 0) + 1
                 # a copy: the error raised is reworded on its way up (with_context), and
                 # the calls it answers next are others, named in their own words
-                self._failures[key] = (ended, time.monotonic(), copy.copy(exc))
+                self._failures[key] = (ended, time.monotonic(), _own_copy(exc))
             raise
         with self._lock:
             self._ended[key] = self._ended.get(key, 0) + 1
@@ -590,6 +590,19 @@ def refusal_hint(authenticator: object, response: requests.Response | Response) 
 _MAX_TOKEN_REDIRECTS = 5
 _TOKEN_RE = re.compile(r"[\x21-\x7e]{1,65536}")
 """A token goes into an ``Authorization: Bearer`` header: visible ASCII, no spaces."""
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def _own_copy(exc: _E) -> _E:
+    """A copy of ``exc`` with attributes of its own, reworded without touching ``exc``
+    (``with_context``): ``copy.copy`` of an exception may share its ``__dict__`` --
+    tblib's pickling support, which dask's distributed installs on import for every
+    exception class, makes it so."""
+    twin = copy.copy(exc)
+    twin.__dict__ = dict(exc.__dict__)
+    return twin
 
 
 _MALFORMED = object()

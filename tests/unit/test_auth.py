@@ -1246,10 +1246,34 @@ def test_a_challenge_quoting_a_held_secret_is_masked_in_the_error(echo: str) -> 
     assert "S3cr3t" not in message and "opaqueTok" not in message and "***" in message
 
 
-def test_a_refusal_reused_for_the_next_call_names_that_call() -> None:
+def _aliasing(exc: BaseException) -> tuple[Any, ...]:
+    """How tblib's pickling support (which dask's distributed installs on import, for
+    every exception class) reduces an exception with an __init__ of its own: its copy
+    gets the very same ``__dict__``."""
+    return _with_attrs, (type(exc), {"__dict__": exc.__dict__, "args": exc.args})
+
+
+def _with_attrs(cls: type[BaseException], attrs: dict[str, Any]) -> BaseException:
+    inst = cls.__new__(cls)
+    for name, value in attrs.items():
+        setattr(inst, name, value)
+    return inst
+
+
+@pytest.mark.parametrize("copying", ["plain", "as-dask-installs-it"])
+def test_a_refusal_reused_for_the_next_call_names_that_call(
+    copying: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A token server's refusal answers the calls asking a moment later (no burst of
     failed logins), but the error re-raised was the first call's, reworded in place
-    on its way up: "list tags (...)" for a manifest or blob call."""
+    on its way up: "list tags (...)" for a manifest or blob call. ``copy.copy`` of it
+    was not enough: where dask's distributed is imported (the distributed sync), a copy
+    of an exception shares its ``__dict__``, and the reused refusal said the first call's
+    words again."""
+    if copying != "plain":
+        import copyreg
+
+        monkeypatch.setitem(copyreg.dispatch_table, AuthenticationError, _aliasing)
     reg, adapter = make(TokenAuthenticator("alice", "wrong-pw"))
     adapter.register_uri("GET", REALM, status_code=401)
     adapter.register_uri("GET", f"https://{DOMAIN}/v2/app/tags/list", status_code=401,
