@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from registry_client import NotFoundError, Registry
+from registry_client import NotFoundError, Registry, RegistryResponseError
 from registry_client.sync import copy_all_tags
 from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image
 
@@ -349,12 +349,20 @@ def test_a_referrers_tag_that_holds_no_index_means_no_referrers(
     anon_registry: LocalRegistry, unique_repository: str, client_for: ClientFactory,
 ) -> None:
     """dist-spec: a tag schema tag that is not a valid index: assume no referrers (as
-    oras-go does) -- and the next attach makes it one."""
+    oras-go does); an attach then reports a failure and leaves the tag as it is
+    ("Pushing Manifests with Subject": the client SHOULD report a failure and skip the
+    remaining steps) -- the image someone tagged so stays -- and once the tag is gone,
+    the next attach makes an index of it."""
     image = seed_image(anon_registry, unique_repository, "1.0")
     other = seed_image(anon_registry, unique_repository, "other", seed=7)
     repo = client_for(anon_registry).repository(unique_repository)
-    repo.images.retag(other.digest, fallback_tag(image.digest))  # an image under that tag
+    tag = fallback_tag(image.digest)
+    repo.images.retag(other.digest, tag)  # an image under that tag
     assert repo.manifests.referrers(image.digest) == []
+    with pytest.raises(RegistryResponseError, match=f"{tag} .*holds a .*left as it is"):
+        repo.images.attach("1.0", SIG, [(b"sig", SIG)])
+    assert repo.manifests.head(tag).digest == other.digest
+    repo.tags.delete(tag)
     sig = repo.images.attach("1.0", SIG, [(b"sig", SIG)])
     assert [d.digest for d in repo.manifests.referrers(image.digest)] == [sig.digest]
 
