@@ -7,7 +7,8 @@ A thin layer over the public API with crane's verbs: ``ls`` (``tags``),
 ``logout``, ``get``: docker's stored credentials). Run
 ``registry-client --help`` for the flags. Exit status: 0 success, 1 the
 registry or the operation failed, 2 the command line is wrong, 141 standard
-output was closed before everything was written (``| head``).
+output was closed before everything was written (``| head``), 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM, ended as Ctrl-C ends it).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from __future__ import annotations
 import errno
 import gc
 import io
+import signal
 import sys
+import threading
 import traceback
 import warnings
-from typing import NoReturn, TextIO, cast
+from typing import Any, NoReturn, TextIO, cast
 
 import urllib3
 
@@ -37,6 +40,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a command it ended
 # -o names for standard output itself: a broken pipe there is the quiet 141 too
 _STDOUT_NAMES = frozenset({"-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"})
 def _one_line(text: str) -> str:
@@ -104,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     handler, previous_level = install_logging(sys.stderr, verbose=verbose, redactor=redactor)
     ctx: Context | None = None
     stdout = whole_stdout(sys.stdout)
+    terminated = _TermAsInterrupt()
     try:
         ctx = Context(args, stdin=sys.stdin, stdout=stdout or cast(TextIO, _ClosedStdout()),
                       stderr=sys.stderr, redactor=redactor)
@@ -138,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         quiet_stdout()
         return EXIT_CLOSED_STDOUT
     except KeyboardInterrupt:
+        if terminated.happened:
+            _report(redactor, verbose, "terminated")
+            return EXIT_TERMINATED
         _report(redactor, verbose, "interrupted")
         return EXIT_INTERRUPTED
     except (OSError, LookupError, ValueError) as exc:
@@ -151,9 +159,40 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if ctx is not None:
             ctx.close()
+        terminated.restore()
         remove_logging(handler, previous_level)
         # lines printed before an error: no "Exception ignored" at exit
         _flush_stdout(stdout, reported=True)
+
+
+class _TermAsInterrupt:
+    """SIGTERM (``timeout``, ``docker stop``, systemd, a cancelled CI job) ends the command
+    as Ctrl-C does -- what was downloaded is kept for the next run, temp files and the
+    CA bundles of --cert-dir are removed -- instead of killing it where it stands; a
+    second SIGTERM kills it. Only in the main thread (the only one signals reach), and
+    :meth:`restore` puts the previous handler back (:func:`main` for a caller that goes
+    on)."""
+
+    def __init__(self) -> None:
+        self.happened = False
+        self._previous: Any = None
+        if threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        except (ValueError, OSError):  # (no SIGTERM here, or not the main interpreter)
+            self._previous = None
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.happened = True
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (a second one: killed)
+        raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        """Give SIGTERM back its handler from before."""
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
 
 
 def _describe(exc: BaseException) -> str:

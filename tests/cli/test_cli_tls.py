@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -302,3 +305,37 @@ def test_a_registry_asking_for_a_client_certificate_gets_the_cert_dir_s(
     usage = cli("catalog", f"https://{host}", "--cert-dir", str(keyless))
     assert usage.returncode == 2 and b"without its key" in usage.stderr
     assert cli("catalog", f"https://{host}", "--cert-dir", str(certs / "none")).returncode == 2
+
+
+def test_sigterm_ends_the_cli_as_ctrl_c_does_and_leaves_no_ca_bundle(
+    tmp_path: Path, docker_config_dir: Path,
+) -> None:
+    """SIGTERM (timeout, docker stop, systemd, a cancelled CI job) killed the CLI where it
+    stood: the CA bundle it wrote for --cert-dir stayed in $TMPDIR (224 KiB a run), and
+    an archive's temp file beside the archive. It ends the command as Ctrl-C does now
+    (what is downloaded kept for the next run, temp files removed), exit status 143."""
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    cert, _ = self_signed_certificate(tmp_path)
+    (certs / "ca.crt").write_bytes(cert.read_bytes())
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env.update(DOCKER_CONFIG=str(docker_config_dir), TMPDIR=str(scratch))
+    with socket.socket() as silent:  # accepts, never answers: the command waits
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        port = silent.getsockname()[1]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "registry_client", "catalog", f"https://127.0.0.1:{port}",
+             "--cert-dir", str(certs), "--timeout", "30"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+        deadline = time.monotonic() + 20
+        while not list(scratch.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)  # (the bundle is written before the connection is made)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 143, err
+    assert err.decode().splitlines() == ["registry-client: error: terminated"]
+    assert list(scratch.iterdir()) == []
