@@ -47,6 +47,7 @@ from ._http import (
     connection_failure,
     exception_chain,
     failure_cause,
+    through_proxy,
 )
 from ._request import Body, Request
 from ._response import Response
@@ -55,6 +56,7 @@ from ._transport import (
     CLIENT_CERT_HINT,
     HANDSHAKE_MARK,
     TLS_HINT,
+    TUNNEL_MARK,
     VERIFY_HINT,
     Transport,
     is_url_error,
@@ -180,6 +182,8 @@ def transmit_error(exc: requests.RequestException | ValueError, url: str = "") -
         return unusable_url(quoted[-1] if quoted else url)
     if isinstance(exc, requests.RequestException):
         kind, words = connection_failure(exc)
+        if any(getattr(e, TUNNEL_MARK, False) for e in exception_chain(exc)):
+            kind, words = through_proxy(kind, words)  # (the proxy hung up on the CONNECT)
         return TransmitError(kind, words, cause=failure_cause(exc))
     # requests parsing a URL the registry sent (a redirect's Location):
     # "Invalid IPv6 URL", "Port out of range".

@@ -2132,3 +2132,14 @@ def test_tls_ended_on_every_attempt_is_a_tls_error_unless_a_body_was_cut() -> No
     with pytest.raises(RegistryUnavailableError) as upload:
         reg.repository("app").blobs.upload(b"x" * 100)
     assert not isinstance(upload.value, RegistrySSLError)
+
+
+def test_a_proxy_hanging_up_on_the_connect_reads_alike_in_both_flavours() -> None:
+    """A proxy that reads the CONNECT and hangs up without answering (an https-only proxy
+    given as http://): the blocking flavour said "the server closed the connection
+    without answering", the asyncio one "the proxy closed ..." -- it was the proxy."""
+    with tcp_server(lambda conn: conn.recv(65536)) as port:
+        reg = Registry("registry.example.test", proxy=f"http://127.0.0.1:{port}", retries=0)
+        with pytest.raises(RegistryUnavailableError) as info:
+            reg.ping()
+    assert "the proxy closed the connection without answering" in str(info.value)
