@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import http.client
 import json
+import select
 import socket
 import ssl
 import struct
@@ -310,6 +311,9 @@ def _connect_proxy(conn: socket.socket) -> None:
     host, _, port = head.split(b" ", 2)[1].decode().rpartition(":")
     with socket.create_connection((host.strip("[]"), int(port)), timeout=5) as upstream:
         conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        if isinstance(conn, ssl.SSLSocket):
+            _pipe_in_one_thread(conn, upstream)
+            return
 
         def pipe(a: socket.socket, b: socket.socket) -> None:
             with contextlib.suppress(OSError):
@@ -322,6 +326,24 @@ def _connect_proxy(conn: socket.socket) -> None:
         back.start()
         pipe(conn, upstream)
         back.join(5)
+
+
+def _pipe_in_one_thread(conn: ssl.SSLSocket, upstream: socket.socket) -> None:
+    """The bytes both ways between an https:// proxy's TLS socket and the registry, in one
+    thread: read in one thread and written in another (two pipe threads), a TLS socket
+    now and then garbled its records under load -- the registry behind it saw
+    TLSV1_ALERT_DECODE_ERROR."""
+    with contextlib.suppress(OSError):
+        while True:
+            ready = [conn] if conn.pending() else select.select(
+                [conn, upstream], [], [], 5)[0]
+            if not ready:
+                return
+            for end in ready:
+                data = end.recv(65536)
+                if not data:
+                    return
+                (upstream if end is conn else conn).sendall(data)
 
 
 @pytest.mark.anyio
