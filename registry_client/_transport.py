@@ -40,8 +40,7 @@ from ._response import Response, auth_scheme_sent
 from .errors import RegistrySSLError
 from .reference._grammar import is_loopback
 
-__all__ = ["HANDSHAKE_MARK", "HTTPS_PORT_HINT", "TLS_HINT", "TUNNEL_MARK", "EnvSettings",
-           "Transport", "ca_locations",
+__all__ = ["HTTPS_PORT_HINT", "TLS_HINT", "EnvSettings", "Transport", "ca_locations",
            "is_url_error", "prepared_bodyless", "tls_reason", "usual_cas"]
 
 _DEFAULT_UA = "registry-client/0.1 (+python-requests)"
@@ -263,31 +262,8 @@ class _HTTPConnection(_WatchedSends, urllib3.connection.HTTPConnection):
     response_class = _Answer
 
 
-HANDSHAKE_MARK = "registry_client_handshake"
-"""Set (True) on an ``ssl.SSLError`` raised while a connection was made: its handshake
-failed. One raised later is a connection that ended in the middle of TLS (a reset, a
-proxy's tunnel cut), no certificate's fault (see ``requester.transmit_error``)."""
-
-
-TUNNEL_MARK = "registry_client_tunnel"
-"""Set (True) on a hang-up read while a proxy's CONNECT tunnel was made: the proxy's."""
-
-
 class _HTTPSConnection(_WatchedSends, urllib3.connection.HTTPSConnection):
     response_class = _Answer
-
-    def connect(self) -> None:
-        """urllib3's, an SSLError of it marked as the handshake's (:data:`HANDSHAKE_MARK`),
-        a hang-up of the proxy before the tunnel was made as its (:data:`TUNNEL_MARK`)."""
-        try:
-            super().connect()
-        except ssl.SSLError as exc:
-            setattr(exc, HANDSHAKE_MARK, True)
-            raise
-        except http.client.RemoteDisconnected as exc:
-            if getattr(self, "_tunnel_host", None):  # (urllib3 calls it a ProtocolError)
-                setattr(exc, TUNNEL_MARK, True)
-            raise
 
 
 class _HTTPPool(urllib3.HTTPConnectionPool):

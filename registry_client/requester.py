@@ -54,9 +54,7 @@ from ._response import Response
 from ._retry import RetryPolicy
 from ._transport import (
     CLIENT_CERT_HINT,
-    HANDSHAKE_MARK,
     TLS_HINT,
-    TUNNEL_MARK,
     VERIFY_HINT,
     Transport,
     is_url_error,
@@ -143,12 +141,30 @@ def _host_of(request: Any) -> str | None:
     return urlsplit(url).netloc or None if isinstance(url, str) else None
 
 
+_HANDSHAKE_FRAMES = frozenset({"do_handshake", "ssl_wrap_socket", "wrap_socket",
+                               "_ssl_wrap_socket_and_match_hostname"})
+"""Where ssl and urllib3 make a TLS connection: an error raised in one is the handshake's."""
+
+
+def _raised_in(exc: BaseException, names: frozenset[str]) -> bool:
+    """Whether ``exc``, or an exception in its chain, was raised in a function of one of
+    ``names`` (its traceback shows how far it came: whatever session or adapter sent the
+    request, urllib3 and ssl name their steps so)."""
+    for e in exception_chain(exc):
+        tb = e.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_name in names:
+                return True
+            tb = tb.tb_next
+    return False
+
+
 def _ended_after_handshake(exc: BaseException) -> bool:
     """Whether ``exc`` (requests' SSLError) is an EOF of a TLS connection whose handshake
-    was done: no handshake error (``_transport.HANDSHAKE_MARK``) in it."""
-    chain = exception_chain(exc)
-    return (any(isinstance(e, ssl.SSLEOFError | ssl.SSLZeroReturnError) for e in chain)
-            and not any(getattr(e, HANDSHAKE_MARK, False) for e in chain))
+    was done: none of its errors came from the handshake."""
+    return (any(isinstance(e, ssl.SSLEOFError | ssl.SSLZeroReturnError)
+                for e in exception_chain(exc))
+            and not _raised_in(exc, _HANDSHAKE_FRAMES))
 
 
 def transmit_error(exc: requests.RequestException | ValueError, url: str = "") -> TransmitError:
@@ -182,8 +198,9 @@ def transmit_error(exc: requests.RequestException | ValueError, url: str = "") -
         return unusable_url(quoted[-1] if quoted else url)
     if isinstance(exc, requests.RequestException):
         kind, words = connection_failure(exc)
-        if any(getattr(e, TUNNEL_MARK, False) for e in exception_chain(exc)):
-            kind, words = through_proxy(kind, words)  # (the proxy hung up on the CONNECT)
+        if kind == "closed" and _raised_in(exc, frozenset({"_tunnel"})):
+            # the proxy hung up on the CONNECT (urllib3 calls it a ProtocolError)
+            kind, words = through_proxy(kind, words)
         return TransmitError(kind, words, cause=failure_cause(exc))
     # requests parsing a URL the registry sent (a redirect's Location):
     # "Invalid IPv6 URL", "Port out of range".

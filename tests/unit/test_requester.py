@@ -32,7 +32,6 @@ import requests_mock
 import urllib3
 
 import registry_client._endpoint as endpoint_mod
-import registry_client._transport as transport_mod
 import registry_client.requester as requester_mod
 from registry_client import (
     BasicAuthenticator,
@@ -2058,8 +2057,13 @@ def test_a_tls_connection_closed_after_its_handshake_is_a_connection_failure() -
     lost = requester_mod.transmit_error(_wrapped_ssl_error(eof))
     assert (lost.kind, lost.connection, lost.sent) == ("tls-closed", True, True)
     assert "verify" not in lost.words and "client certificate" in lost.words
-    at_handshake = ssl.SSLEOFError(8, "EOF occurred in violation of protocol (_ssl.c:1006)")
-    setattr(at_handshake, transport_mod.HANDSHAKE_MARK, True)
+    def do_handshake() -> None:  # (where ssl raises a handshake's errors)
+        raise ssl.SSLEOFError(8, "EOF occurred in violation of protocol (_ssl.c:1006)")
+
+    try:
+        do_handshake()
+    except ssl.SSLError as exc:
+        at_handshake = exc
     failed = requester_mod.transmit_error(_wrapped_ssl_error(at_handshake))
     assert (failed.kind, failed.connection) == ("tls", False)
     untrusted = ssl.SSLCertVerificationError(1, "certificate verify failed")
@@ -2143,3 +2147,37 @@ def test_a_proxy_hanging_up_on_the_connect_reads_alike_in_both_flavours() -> Non
         with pytest.raises(RegistryUnavailableError) as info:
             reg.ping()
     assert "the proxy closed the connection without answering" in str(info.value)
+
+
+@pytest.mark.parametrize("session", ["own", "callers"])
+def test_a_handshake_cut_and_a_proxy_hanging_up_read_alike_with_any_session(
+    session: str, tmp_path: Path,
+) -> None:
+    """How a TLS error and a proxy's hang-up are told apart was marked by the library's
+    own HTTPS connection only: with a session of the caller's (the CLI's -v, or its
+    client certificate; Registry(session=...)) a handshake cut was retried three times
+    as an EOF after it, with the client-certificate hint, and a proxy hanging up on the
+    CONNECT was "the server". They read as with the library's own session now."""
+    def cut_in_handshake(conn: socket.socket) -> None:
+        conn.recv(65536)  # (the ClientHello), then a hang-up
+
+    attempts: list[int] = []
+
+    def counted(conn: socket.socket) -> None:
+        attempts.append(1)
+        cut_in_handshake(conn)
+
+    caller = requests.Session() if session == "callers" else None
+    with tcp_server(counted) as port:
+        reg = Registry(f"127.0.0.1:{port}", session=caller, authenticator=NullAuthenticator(),
+                       retries=3, backoff=0.0)
+        with pytest.raises(RegistrySSLError) as cut:
+            reg.ping()
+    assert len(attempts) == 1 and "attempt" not in str(cut.value), str(cut.value)
+    with tcp_server(lambda conn: conn.recv(65536)) as port:
+        reg = Registry("registry.example.test", proxy=f"http://127.0.0.1:{port}",
+                       session=requests.Session() if session == "callers" else None,
+                       retries=0)
+        with pytest.raises(RegistryUnavailableError) as hung_up:
+            reg.ping()
+    assert "the proxy closed the connection without answering" in str(hung_up.value)
