@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ._json import loads
-from ._locks import forget, lock_now
+from ._locks import forget, lock_now, no_locks
 from ._synctask import SyncPlan, TaskResult
 from .errors import JournalError
 
@@ -35,6 +35,17 @@ __all__ = ["Journal"]
 KIND = "registry-client sync journal"
 VERSION = 2
 FINISHED = ("copied", "present")
+
+
+def _locked(fd: int) -> bool:
+    """:func:`lock_now`, True where the file system takes no locks (nothing can be held
+    there: two syncs sharing the journal are not told apart, as on Windows)."""
+    try:
+        return lock_now(fd)
+    except OSError as exc:
+        if no_locks(exc):
+            return True
+        raise
 
 
 class Journal:
@@ -55,7 +66,7 @@ class Journal:
         self.done: set[str] = set()
         self._file: IO[bytes] = open(self.path, "a+b")  # (closed by close())
         try:
-            if not lock_now(self._file.fileno()):
+            if not _locked(self._file.fileno()):
                 raise JournalError(
                     f"{self.path}: this journal is in use by another sync (it is locked); "
                     "give each shard and each concurrent run its own journal file, or "

@@ -69,6 +69,29 @@ _HELD = _HeldLocks()
 _forksafe.renew_after_fork(_HELD)
 
 
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", -1)})
+"""What ``flock`` says on a file system that has no locks (NFS without a lock daemon)."""
+
+
+def no_locks(exc: OSError) -> bool:
+    """Whether ``exc`` says the file system takes no locks at all (not that another
+    holds one): then none is taken, and what the locks keep apart -- two writers of one
+    path at once -- is not kept apart there, as where ``fcntl`` is missing (Windows)."""
+    return exc.errno in _NO_LOCKS
+
+
+def _flock(fd: int, operation: int) -> bool:
+    """``flock(fd, operation)``; False, no lock taken, where the file system has none."""
+    try:
+        fcntl.flock(fd, operation)
+    except OSError as exc:
+        if not no_locks(exc):
+            raise
+        return False
+    _HELD.add(fd)
+    return True
+
+
 @contextmanager
 def locked_directory(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on the directory ``path`` (e.g. around ``index.json`` updates)."""
@@ -77,8 +100,7 @@ def locked_directory(path: Path) -> Iterator[None]:
         return
     fd = os.open(path, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        _HELD.add(fd)
+        _flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         unlock(fd)
@@ -93,7 +115,12 @@ def can_lock() -> bool:
 def lock_now(fd: int) -> bool:
     """Lock the open file ``fd`` exclusively if no one else holds it: False when another
     file description (another process, or another open of it here) does. The lock
-    lasts until ``fd`` is closed."""
+    lasts until ``fd`` is closed.
+
+    Raises:
+        OSError: the file system takes no locks (:func:`no_locks`): the caller decides
+            (a sweep of what killed writers left must not take it for "nobody's").
+    """
     if fcntl is None:  # pragma: no cover
         return True
     try:
@@ -150,8 +177,7 @@ def locked_file(path: Path, *, wait: bool = True) -> Iterator[BinaryIO]:
         f = os.fdopen(fd, "r+b")
         try:
             if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-                _HELD.add(fd)
+                _flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
             mine = os.fstat(fd)
             try:
                 now = os.lstat(path)

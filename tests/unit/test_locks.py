@@ -124,3 +124,38 @@ def test_a_lock_taken_with_lock_now_is_not_kept_by_a_child(tmp_path: Path) -> No
             unlock(other)
     finally:
         child.end()
+
+
+@pytest.fixture
+def no_locks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """flock as on NFS without a lock daemon: ENOLCK, whatever is asked."""
+    import errno
+    import fcntl
+    import types
+
+    import registry_client._locks as locks_mod
+
+    def flock(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    fake = types.SimpleNamespace(flock=flock, LOCK_EX=fcntl.LOCK_EX, LOCK_NB=fcntl.LOCK_NB)
+    monkeypatch.setattr(locks_mod, "fcntl", fake)
+
+
+@pytest.mark.usefixtures("no_locks")
+def test_a_file_system_without_locks_is_written_unlocked(tmp_path: Path) -> None:
+    """A download's .partial (locked_file), a layout's index.json update
+    (locked_directory) and a sync's journal failed there with "No locks available":
+    where no lock can be taken, none is -- what the locks keep apart (two writers of one
+    path at once) is not kept apart there, as on Windows."""
+    with locked_file(tmp_path / "blob.partial") as f:
+        f.write(b"x")
+    with locked_file(tmp_path / "blob.partial", wait=False) as f:
+        assert f.read() == b"x"
+    with locked_directory(tmp_path):
+        (tmp_path / "index.json").write_text("{}")
+    from registry_client._journal import Journal
+    from registry_client._synctask import SyncPlan
+
+    journal = Journal(tmp_path / "journal", SyncPlan([], input_id="x"))
+    journal.close()
