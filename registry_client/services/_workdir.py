@@ -35,7 +35,10 @@ def make(parent: Path, prefix: str, suffix: str, *,
     _remove_stale(parent, prefix, suffix, before_removal)
     while True:
         work = Path(tempfile.mkdtemp(dir=parent, prefix=prefix, suffix=suffix))
-        fd = os.open(work, os.O_RDONLY)
+        try:
+            fd = os.open(work, os.O_RDONLY)
+        except FileNotFoundError:  # another's sweep took it before this lock: another
+            continue
         try:
             while not lock_now(fd):  # a fresh name: only another sweep holds it, briefly
                 time.sleep(0.01)

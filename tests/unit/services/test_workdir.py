@@ -95,3 +95,25 @@ def test_a_file_system_without_locks_still_gets_work_folders_and_sweeps_none(
     assert work.is_dir() and left.is_dir()
     _workdir.remove(work, held)
     assert not work.exists()
+
+
+def test_a_folder_swept_before_it_was_opened_is_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another process's sweep may take a folder just made, before this one opened and
+    locked it (16 archive pulls to one path at once: 1-3 in 160 failed with "No such file
+    or directory" naming their own work folder). Such a folder is made again."""
+    made: list[str] = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def swept_at_once(**kwargs: str) -> str:
+        path = real_mkdtemp(**kwargs)
+        made.append(path)
+        if len(made) == 1:
+            os.rmdir(path)  # (a sweep in another process, between mkdtemp and open)
+        return path
+
+    monkeypatch.setattr(_workdir.tempfile, "mkdtemp", swept_at_once)
+    work, held = make(tmp_path, ".x.", ".work")
+    assert len(made) == 2 and str(work) == made[1] and work.is_dir()
+    remove(work, held)
