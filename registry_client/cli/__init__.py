@@ -178,6 +178,8 @@ class _TermAsInterrupt:
         self._previous: Any = None
         if threading.current_thread() is not threading.main_thread():
             return
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+            return  # (started with it ignored, ``trap '' TERM``: it stays so)
         try:
             self._previous = signal.signal(signal.SIGTERM, self._handle)
         except (ValueError, OSError):  # (no SIGTERM here, or not the main interpreter)

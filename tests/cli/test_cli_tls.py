@@ -339,3 +339,27 @@ def test_sigterm_ends_the_cli_as_ctrl_c_does_and_leaves_no_ca_bundle(
     assert proc.returncode == 143, err
     assert err.decode().splitlines() == ["registry-client: error: terminated"]
     assert list(scratch.iterdir()) == []
+
+
+def test_a_cli_started_with_sigterm_ignored_keeps_ignoring_it(
+    tmp_path: Path, docker_config_dir: Path,
+) -> None:
+    """``trap '' TERM`` (nohup-like launchers) hands a command SIGTERM ignored, and it
+    keeps ignoring it, as Python keeps an ignored SIGINT: the CLI's own handler took it
+    over and ended with 143."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env.update(DOCKER_CONFIG=str(docker_config_dir))
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        port = silent.getsockname()[1]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "registry_client", "catalog", f"https://127.0.0.1:{port}",
+             "--timeout", "2", "--skip-tls-verify"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+            preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
+        time.sleep(1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, err  # (its own end: the timeout)
+    assert b"terminated" not in err
