@@ -211,8 +211,10 @@ class ReferrerFlows(Service):
         left = sum(1 for entry in completed if _incomplete(entry)) if fetches else 0
         if fetches == MAX_INDEX_ENTRIES and left:
             log.warning("referrers tag %s: %d entries without artifactType not completed "
-                        "from their manifests (%d were): listed as the index has them",
-                        referrers_tag(digest), left, MAX_INDEX_ENTRIES)
+                        "from their manifests (%d were): %s", referrers_tag(digest), left,
+                        MAX_INDEX_ENTRIES, "listed as the index has them" if artifact_type
+                        is None else f"left out of those of type {artifact_type!r}, which "
+                        "they may be")
         return _of_type(completed, artifact_type)
 
     def has_api(self, digest: str) -> Flow[bool]:

@@ -453,4 +453,7 @@ def test_entries_completed_from_their_manifests_are_at_most_a_thousand(
     assert len(found) == 1003
     assert [d.artifact_type for d in found[999:]] == [SIG, None, None, None]
     assert len(calls(adapter, "GET", "/manifests/sha256:")) == 1000
-    assert "not completed" in caplog.text
+    assert "not completed" in caplog.text and "listed as the index has them" in caplog.text
+    caplog.clear()  # with a filter, those are left out: the warning says so, not "listed"
+    assert len(reg.repository("app").manifests.referrers(SUBJECT, artifact_type=SIG)) == 1000
+    assert "left out of those of type" in caplog.text
