@@ -33,6 +33,7 @@ from .errors import (
     RegistryResponseError,
     RegistryUnavailableError,
 )
+from .reference import is_digest
 
 DEFAULT_BODY_LIMIT = 4 * 1024 * 1024
 TIMEOUT_HINT = "raise timeout= for a slow registry"
@@ -639,6 +640,14 @@ def registry_warnings(value: str) -> list[str]:
     registry's."""
     return [_QUOTED_PAIR.sub(r"\1", text)[:WARNING_TEXT_LIMIT]
             for code, text in _WARNING.findall(value) if code == "299"]
+
+
+def unknown_named(exc: RegistryError) -> frozenset[str]:
+    """The digests a ``MANIFEST_BLOB_UNKNOWN`` refusal names (Distribution puts each in an
+    error's ``detail``); empty when it names none."""
+    return frozenset(str(e["detail"]) for e in exc.errors
+                     if e.get("code") == "MANIFEST_BLOB_UNKNOWN"
+                     and isinstance(e.get("detail"), str) and is_digest(e["detail"]))
 
 
 def _insufficient_scope(resp: Answer) -> bool:

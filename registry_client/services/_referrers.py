@@ -34,6 +34,7 @@ import attrs
 from .. import mediatypes, models
 from .._digest import compute_digest
 from .._flow import Endpoint, Exclusive, Flow
+from .._http import unknown_named
 from .._log import log
 from .._pagination import Pager, next_link
 from ..errors import NotFoundError, RegistryError, RegistryResponseError
@@ -48,6 +49,10 @@ if TYPE_CHECKING:  # the typed manifests load with the first referrers call
     from ..models import Manifest, OCIIndex
 
 CAPABILITY = "referrers_api"
+
+_NAMED_ROUNDS = 3
+"""Puts of a referrers index that drop the entries the registry names as unknown, before
+the last one (another client may delete one meanwhile)."""
 
 
 class ManifestFlowsLike(Protocol):
@@ -305,19 +310,29 @@ class ReferrerFlows(Service):
         entries whose manifests are gone (``MANIFEST_BLOB_UNKNOWN``: deleted by a client
         that left the index alone, or by a delete racing this one), put it again
         without them."""
-        try:
-            yield from self._put_index(subject, entries)
-        except RegistryResponseError as exc:
-            if "MANIFEST_BLOB_UNKNOWN" not in exc.codes:
-                raise
-            present: list[Descriptor] = []
-            for d in entries:
-                if (yield from self._present(d.digest)):
-                    present.append(d)
-            if len(present) == len(entries):
-                raise
-            log.info("referrers tag %s listed %d deleted manifest(s): dropped",
-                     referrers_tag(subject), len(entries) - len(present))
+        present = entries
+        for _ in range(_NAMED_ROUNDS):
+            try:
+                yield from self._put_index(subject, present)
+                break
+            except RegistryResponseError as exc:
+                if "MANIFEST_BLOB_UNKNOWN" not in exc.codes:
+                    raise
+                # the registry names what it does not know (Distribution: each in an
+                # error's detail); else each entry is asked for, one HEAD each
+                named = unknown_named(exc)
+                kept = [d for d in present if d.digest not in named]
+                if len(kept) == len(present):
+                    kept = []
+                    for d in present:
+                        if (yield from self._present(d.digest)):
+                            kept.append(d)
+                    if len(kept) == len(present):
+                        raise
+                log.info("referrers tag %s listed %d deleted manifest(s): dropped",
+                         referrers_tag(subject), len(present) - len(kept))
+                present = kept
+        else:
             yield from self._put_index(subject, present)
 
     def _present(self, digest: str) -> Flow[bool]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .. import mediatypes
 from .._digest import compute_digest, registry_keyed
 from .._flow import Flow
-from .._http import content_length
+from .._http import content_length, unknown_named
 from .._lazy import cached_property
 from .._log import log
 from .._response import Response
@@ -210,23 +210,27 @@ class ManifestFlows(Service):
             except RegistryResponseError as exc:
                 if (exc.status_code != 400 or "MANIFEST_BLOB_UNKNOWN" not in exc.codes
                         or attempt >= self._endpoint.retries
-                        or not (yield from self._all_present(data, media, digest))):
+                        or not (yield from self._all_present(data, media, digest,
+                                                             unknown_named(exc)))):
                     raise
                 attempt += 1
                 log.debug("put manifest %s: refused for blobs %s/%s has: sending it again",
                           reference, self.domain, self.repository)
 
-    def _all_present(self, data: bytes, media: str, digest: str) -> Flow[bool]:
+    def _all_present(self, data: bytes, media: str, digest: str,
+                     named: frozenset[str] = frozenset()) -> Flow[bool]:
         """Whether the repository has every blob (an index: every manifest) ``data``
-        names, each asked with a HEAD; False when any HEAD fails (the PUT's refusal is
-        then what the caller gets)."""
+        names -- those of ``named`` only, when the refusal named them (an index of
+        thousands of referrers is not asked for entry by entry) -- each asked with a
+        HEAD; False when any HEAD fails (the PUT's refusal is then what the caller
+        gets)."""
         try:
             is_index, descriptors = _light.read(
                 RawManifest(data=data, media_type=media, digest=digest))
         except RegistryResponseError:
             return False
         for d in descriptors:
-            if not _light.distributable(d):
+            if not _light.distributable(d) or (named and d.digest not in named):
                 continue
             try:
                 if is_index:

@@ -264,8 +264,16 @@ def test_attach_drops_an_entry_whose_manifest_another_client_deleted(
     answer = requests.delete(f"{anon_registry.url}/v2/{unique_repository}/manifests/{gone.digest}",
                              timeout=10)
     assert answer.status_code == 202
+    heads = anon_registry.request_count("HEAD", "/manifests/")
     new = repo.images.attach("1.0", SBOM, [(b"new", SBOM)])
     assert [d.digest for d in repo.manifests.referrers(image.digest)] == [kept.digest, new.digest]
+    # the registry names the manifest it does not know: no HEAD of every entry to find it
+    # (an index of thousands of signatures cost thousands of HEADs) -- one more than an
+    # attach with nothing to drop sends: the named one's
+    pruning = anon_registry.request_count("HEAD", "/manifests/") - heads
+    heads = anon_registry.request_count("HEAD", "/manifests/")
+    repo.images.attach("1.0", SBOM, [(b"plain", SBOM)])
+    assert pruning == anon_registry.request_count("HEAD", "/manifests/") - heads + 1
 
 
 def test_every_put_of_a_manifest_with_a_subject_updates_the_referrers_tag(
