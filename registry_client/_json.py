@@ -29,12 +29,18 @@ def loads(data: str | bytes | bytearray, **kwargs: Any) -> Any:
     """``json.loads(data, **kwargs)``.
 
     Raises:
-        ValueError: not JSON, not UTF-8 (bytes), or nested too deeply to read.
+        ValueError: not JSON, not UTF-8 (bytes), or nested too deeply to read -- in the
+            decoder's words, raised without its error as context: json's keeps the
+            whole document (``.doc``), an answer that may echo the credentials, where
+            whatever walks an error's chain would find it.
     """
     try:
         return json.loads(data, **kwargs)
     except RecursionError:
-        raise ValueError("JSON nested too deeply to read") from None
+        why = "JSON nested too deeply to read"
+    except ValueError as exc:  # (JSONDecodeError, UnicodeDecodeError, parse_constant's)
+        why = str(exc)
+    raise ValueError(why)
 
 
 def dumps(doc: Any) -> bytes:

@@ -47,3 +47,21 @@ def test_dumps_refuses_a_number_json_cannot_hold(value: float) -> None:
     # (json.loads reads 1e400 as inf: written back, it would be the non-JSON "Infinity")
     with pytest.raises(ValueError, match="cannot be written as JSON"):
         dumps({"x": [value]})
+
+
+def test_a_document_that_is_no_json_is_not_kept_in_the_error() -> None:
+    """json's JSONDecodeError keeps the whole document (``.doc``), and every error raised
+    from it had it as its context (``raise ... from None`` only hides it from
+    tracebacks): a registry or token server answer echoing the credentials was reachable
+    by whatever walks an error's chain (Sentry-style reporters do)."""
+    from registry_client._json import loads
+
+    with pytest.raises(ValueError) as info:
+        loads(b'not json: Basic YWxpY2U6UzNjcjN0')
+    chain: list[BaseException] = []
+    e: BaseException | None = info.value
+    while e is not None and e not in chain:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    assert not any("YWxpY2U6" in repr(vars(x)) + repr(x.args) for x in chain)
+    assert "Expecting value" in str(info.value)
