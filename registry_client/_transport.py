@@ -78,6 +78,12 @@ _CLIENT_CERT_ALERTS = frozenset({
 """OpenSSL's names of the alerts a server sends about the client's certificate (none
 sent, or one it does not trust): the client's own check of the server passed."""
 
+_HANDSHAKE_FAILURE = "SSLV3_ALERT_HANDSHAKE_FAILURE"
+HANDSHAKE_FAILURE_HINT = ("the registry refused the handshake: it may ask for a client "
+                          "certificate (mutual TLS; OpenSSL servers say so on TLS 1.2), or "
+                          "share no TLS version or cipher with this client")
+"""The server's generic refusal alert: no check of ours failed, verify= cannot help."""
+
 
 def tls_reason(exc: BaseException, *, proxy: bool = False) -> str:
     """What went wrong in a TLS handshake, in words, with the hint that fits it (the
@@ -102,6 +108,9 @@ def tls_reason(exc: BaseException, *, proxy: bool = False) -> str:
             if e.reason in _CLIENT_CERT_ALERTS:  # the server's alert: no verify= helps
                 return f"{why}: " + (CLIENT_CERT_HINT.replace("the registry", "the proxy")
                                      if proxy else CLIENT_CERT_HINT)
+            if e.reason == _HANDSHAKE_FAILURE:
+                return f"{why}: " + (HANDSHAKE_FAILURE_HINT.replace("the registry", "the proxy")
+                                     if proxy else HANDSHAKE_FAILURE_HINT)
             return f"{why}; {hint}"
         todo.extend(a for a in e.args if isinstance(a, BaseException))
         todo.extend(x for x in (e.__cause__, e.__context__, getattr(e, "reason", None))

@@ -552,3 +552,18 @@ def test_a_token_request_checks_the_certificate_with_the_registry_s_ca_bundle(
     assert verified == [("https://registry.example/v2/app/tags/list", str(bundle)),
                         (realm, str(bundle)),
                         ("https://registry.example/v2/app/tags/list", str(bundle))]
+
+
+def test_a_handshake_failure_alert_suggests_what_may_cause_it_not_verify() -> None:
+    """An OpenSSL-based server (HAProxy, a Python front) on TLS 1.2 that wants a client
+    certificate and got none sends SSLV3_ALERT_HANDSHAKE_FAILURE: the advice was
+    verify= / verify=False, which cannot help -- no check of ours failed."""
+    import ssl
+
+    from registry_client._transport import tls_reason
+
+    alert = ssl.SSLError(1, "[SSL: SSLV3_ALERT_HANDSHAKE_FAILURE] sslv3 alert handshake failure")
+    alert.reason = "SSLV3_ALERT_HANDSHAKE_FAILURE"
+    said = tls_reason(alert)
+    assert "client certificate" in said and "verify=" not in said, said
+    assert "proxy" in tls_reason(alert, proxy=True)
