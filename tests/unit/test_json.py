@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from registry_client._http import exception_chain
 from registry_client._json import dumps, loads, no_constants
 
 
@@ -58,10 +59,6 @@ def test_a_document_that_is_no_json_is_not_kept_in_the_error() -> None:
 
     with pytest.raises(ValueError) as info:
         loads(b'not json: Basic YWxpY2U6UzNjcjN0')
-    chain: list[BaseException] = []
-    e: BaseException | None = info.value
-    while e is not None and e not in chain:
-        chain.append(e)
-        e = e.__cause__ or e.__context__
-    assert not any("YWxpY2U6" in repr(vars(x)) + repr(x.args) for x in chain)
+    assert not any("YWxpY2U6" in repr(vars(x)) + repr(x.args)
+                   for x in exception_chain(info.value))
     assert "Expecting value" in str(info.value)

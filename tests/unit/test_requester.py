@@ -1944,13 +1944,9 @@ def test_a_request_of_a_called_off_transfer_is_not_tried_again() -> None:
     assert adapter.call_count == 1
 
 
-def test_verify_false_is_said_once_in_the_log_never_as_a_warning_per_request(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recwarn: pytest.WarningsRecorder,
-) -> None:
-    """The library never prints: urllib3's InsecureRequestWarning (one per request, to
-    stderr when nobody filters warnings) is not raised for a registry the caller asked
-    not to verify -- the log says it once per host instead."""
-    monkeypatch.setattr(endpoint_mod, "_WARNED", set())
+def _self_signed_registry(tmp_path: Path) -> Callable[[socket.socket], None]:
+    """A connection handler answering ``GET /v2/`` with 200 over TLS with a self-signed
+    certificate (one request per connection)."""
     cert, key = self_signed_certificate(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(cert), str(key))
@@ -1961,7 +1957,17 @@ def test_verify_false_is_said_once_in_the_log_never_as_a_warning_per_request(
             tls.sendall(b"HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
                         b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
 
-    with tcp_server(registry) as port:
+    return registry
+
+
+def test_verify_false_is_said_once_in_the_log_never_as_a_warning_per_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recwarn: pytest.WarningsRecorder,
+) -> None:
+    """The library never prints: urllib3's InsecureRequestWarning (one per request, to
+    stderr when nobody filters warnings) is not raised for a registry the caller asked
+    not to verify -- the log says it once per host instead."""
+    monkeypatch.setattr(endpoint_mod, "_WARNED", set())
+    with tcp_server(_self_signed_registry(tmp_path)) as port:
         reg = Registry(f"127.0.0.1:{port}", verify=False, authenticator=NullAuthenticator(),
                        retries=0)
         for _ in range(3):
@@ -1979,17 +1985,7 @@ def test_verify_false_stays_quiet_after_the_callers_warning_filters_are_reset(
     test; ``warnings.catch_warnings``), later requests warned on stderr again, or raised
     InsecureRequestWarning -- no RegistryError -- under ``-W error``."""
     monkeypatch.setattr(endpoint_mod, "_WARNED", set())
-    cert, key = self_signed_certificate(tmp_path)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(str(cert), str(key))
-
-    def registry(conn: socket.socket) -> None:
-        with contextlib.suppress(OSError), context.wrap_socket(conn, server_side=True) as tls:
-            tls.recv(65536)
-            tls.sendall(b"HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
-                        b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
-
-    with tcp_server(registry) as port:
+    with tcp_server(_self_signed_registry(tmp_path)) as port:
         # (a module's fixture: made once, used by tests that each get their own filters)
         reg = Registry(f"127.0.0.1:{port}", verify=False, authenticator=NullAuthenticator(),
                        retries=0)

@@ -187,13 +187,17 @@ def test_no_fallback_tag_means_no_referrers(env: tuple[Registry, requests_mock.A
     assert reg.repository("app").manifests.referrers(SUBJECT) == []
 
 
-@pytest.mark.parametrize(("body", "media"), [
+NOT_AN_INDEX = pytest.mark.parametrize(("body", "media"), [
     (json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {
         "mediaType": EMPTY, "digest": EMPTY_DIGEST, "size": 2}, "layers": []}).encode(),
      OCI_MANIFEST),
     (b'{"schemaVersion": 2, "mediaType": "' + OCI_INDEX.encode() + b'", "manifests": 7}',
      OCI_INDEX),
 ], ids=["an-image", "a-broken-index"])
+"""What a referrers tag schema tag may hold instead of its OCI index."""
+
+
+@NOT_AN_INDEX
 def test_fallback_tag_holding_no_valid_index_means_no_referrers(
     env: tuple[Registry, requests_mock.Adapter], caplog: pytest.LogCaptureFixture,
     body: bytes, media: str,
@@ -402,13 +406,7 @@ def test_a_referrers_api_page_past_a_thousand_is_listed(
     assert len(reg.repository("app").manifests.referrers(SUBJECT)) == 1500
 
 
-@pytest.mark.parametrize(("body", "media"), [
-    (json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {
-        "mediaType": EMPTY, "digest": EMPTY_DIGEST, "size": 2}, "layers": []}).encode(),
-     OCI_MANIFEST),
-    (b'{"schemaVersion": 2, "mediaType": "' + OCI_INDEX.encode() + b'", "manifests": 7}',
-     OCI_INDEX),
-], ids=["an-image", "a-broken-index"])
+@NOT_AN_INDEX
 def test_attach_leaves_a_fallback_tag_holding_no_index_and_says_so(
     env: tuple[Registry, requests_mock.Adapter], body: bytes, media: str,
 ) -> None:
