@@ -472,7 +472,9 @@ def exchange(endpoint: ExchangeEndpoint, request: Request) -> Exchange[Response]
 
 def _tls_party(endpoint: ExchangeEndpoint, exc: TransmitError) -> str:
     """Whose TLS failed: the proxy's, a redirect target's (a blob's storage), or the
-    registry's."""
+    registry's. A storage host whose certificate is not trusted was called the registry,
+    whose own had just been trusted for the manifest: the user went to fix the wrong
+    one (the shells give the failed request's host: :attr:`TransmitError.host`)."""
     if exc.kind == "proxy-tls":
         return "the proxy"
     if exc.host is None or exc.host.lower() == endpoint.host.lower():
