@@ -150,17 +150,16 @@ NOT_SENT = frozenset({"refused", "dns", "connect", "connect-timeout", "proxy", "
                       "proxy-tls"})
 """Failure kinds of a request that never left: the registry cannot have acted on it."""
 NOT_RETRIED = frozenset({"client", "tls", "proxy-tls", "url", "malformed", "proxy-refused"})
-
+"""Failure kinds never worth another try: the client's own, TLS (the registry's or the
+proxy's), an unusable URL, an answer that is not valid HTTP (the server answers so every
+time), a proxy's refusal of the tunnel (407, 403: the same credentials get the same
+answer)."""
 TLS_CLOSED = "tls-closed"
 """The kind of a TLS connection that ended right after its handshake, or later
 ("EOF occurred in violation of protocol"): a network drop (a proxy's tunnel cut), retried
 as any -- or, when every attempt of a request without a body ends so, a registry that
 wants a client certificate (TLS 1.3 says so after the handshake, and its alert may be
 lost to the close): then a RegistrySSLError."""
-"""Failure kinds never worth another try: the client's own, TLS (the registry's or the
-proxy's), an unusable URL, an answer that is not valid HTTP (the server answers so every
-time), a proxy's refusal of the tunnel (407, 403: the same credentials get the same
-answer)."""
 TOKEN_BODY_LIMIT = 1 << 20
 """The largest token-server answer read."""
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
