@@ -17,7 +17,8 @@ import errno
 import itertools
 import os
 import stat
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -135,6 +136,50 @@ def unlock(fd: int) -> None:
     """Close ``fd``, releasing the lock :func:`lock_now` took on it."""
     _HELD.discard(fd)
     os.close(fd)
+
+
+def claim_fresh(fd: int) -> bool:
+    """Lock ``fd``, a file or folder just made under a name of a kind a sweep looks at
+    (:func:`remove_unheld`): only such a sweep can hold it, briefly, so this waits for
+    it. False when the sweep removed it meanwhile (make another; ``fd`` stays open);
+    True with the lock held -- or none, where the file system takes no locks."""
+    try:
+        while not lock_now(fd):
+            time.sleep(0.01)
+    except OSError:  # no locks on this file system (NFS without lockd: ENOLCK)
+        return True
+    return os.fstat(fd).st_nlink > 0
+
+
+def remove_unheld(folder: Path, wanted: Callable[[os.DirEntry[str]], bool],
+                  remove: Callable[[str], None]) -> None:
+    """``remove(path)`` each entry of ``folder`` that ``wanted`` picks and no one holds
+    locked: what a killed writer left (a writer holds its own, see :func:`claim_fresh`).
+    Where locks do not work, one in use and one left behind look alike: none is removed.
+    ``remove`` handles its own failures."""
+    if not can_lock():
+        return
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if not wanted(entry):
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+                         | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        except OSError:  # (another user's, in a shared temp directory)
+            continue
+        try:
+            try:
+                held = lock_now(fd)
+            except OSError:  # no locks on this file system
+                return
+            if held:
+                remove(entry.path)
+        finally:
+            unlock(fd)
 
 
 def forget(fd: int) -> None:

@@ -15,13 +15,12 @@ import os
 import stat
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import mediatypes
 from ._json import loads
-from ._locks import can_lock, forget, lock_now, locked_directory, unlock
+from ._locks import claim_fresh, forget, locked_directory, remove_unheld
 from .errors import DigestMismatchError, LayoutError, LayoutNotFoundError
 from .reference import is_valid_digest, one_named, require_verifiable
 
@@ -87,13 +86,9 @@ def _temp_file_beside(path: Path) -> tuple[int, str]:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
         except OSError as exc:
             raise type(exc)(exc.errno, exc.strerror, str(path)) from None
-        try:
-            while not lock_now(fd):  # a fresh name: only another sweep holds it, briefly
-                time.sleep(0.01)
-        except OSError:  # no locks on this file system (NFS without lockd: ENOLCK)
-            return fd, tmp
+        claimed = claim_fresh(fd)
         forget(fd)  # (a file object closes it, and the lock with it)
-        if os.fstat(fd).st_nlink > 0:
+        if claimed:
             return fd, tmp
         os.close(fd)  # removed by another sweep before the lock: make another
 
@@ -101,30 +96,14 @@ def _temp_file_beside(path: Path) -> tuple[int, str]:
 def _remove_stale_temps(folder: Path, prefix: str) -> None:
     """Remove ``folder``'s temp files named ``<prefix>XXXXXXXX.tmp`` no writer holds
     locked (where locks do not work, one in use and one left behind look alike: none)."""
-    if not can_lock():
-        return
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
     length = len(prefix) + _RANDOM_CHARS + len(".tmp")
-    for entry in entries:
-        if not (len(entry.name) == length and entry.name.startswith(prefix)
-                and entry.name.endswith(".tmp") and entry.is_file(follow_symlinks=False)):
-            continue
-        try:
-            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-                         | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-        except OSError:  # (another user's)
-            continue
-        try:
-            if lock_now(fd):
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
-        except OSError:  # no locks on this file system: one in use looks left behind
-            return
-        finally:
-            unlock(fd)
+
+    def unlink(path: str) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+    remove_unheld(folder, lambda e: len(e.name) == length and e.name.startswith(prefix)
+                  and e.name.endswith(".tmp") and e.is_file(follow_symlinks=False), unlink)
 
 
 def _refuse_loop(path: Path, name: str | None = None) -> None:

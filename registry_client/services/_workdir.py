@@ -13,11 +13,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .._locks import can_lock, lock_now, unlock
+from .._locks import claim_fresh, remove_unheld, unlock
 
 __all__ = ["make", "remove"]
 
@@ -39,12 +38,7 @@ def make(parent: Path, prefix: str, suffix: str, *,
             fd = os.open(work, os.O_RDONLY)
         except FileNotFoundError:  # another's sweep took it before this lock: another
             continue
-        try:
-            while not lock_now(fd):  # a fresh name: only another sweep holds it, briefly
-                time.sleep(0.01)
-        except OSError:  # no locks on this file system (NFS without lockd: ENOLCK)
-            return work, fd
-        if os.fstat(fd).st_nlink > 0:
+        if claim_fresh(fd):
             return work, fd
         unlock(fd)  # removed by another sweep before the lock: make another
 
@@ -60,29 +54,13 @@ def remove(work: Path, held: int) -> None:
 def _remove_stale(parent: Path, prefix: str, suffix: str,
                   before_removal: Callable[[Path], None] | None) -> None:
     """Remove ``parent/<prefix>*<suffix>`` folders no running operation holds locked."""
-    if not can_lock():  # a lock cannot tell a folder in use from a stale one
-        return
-    try:
-        entries = list(os.scandir(parent))
-    except OSError:
-        return
-    for entry in entries:
-        if not (entry.name.startswith(prefix) and entry.name.endswith(suffix)
-                and entry.is_dir(follow_symlinks=False)):
-            continue
+    def remove_saved(path: str) -> None:
         try:
-            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except OSError:  # (another user's, in a shared temp directory)
-            continue
-        try:
-            if lock_now(fd):
-                try:
-                    if before_removal is not None:
-                        before_removal(Path(entry.path))
-                except OSError:
-                    continue  # what it holds could not be saved: it stays
-                shutil.rmtree(entry.path, ignore_errors=True)
-        except OSError:  # no locks on this file system: one in use looks left behind
-            return
-        finally:
-            unlock(fd)
+            if before_removal is not None:
+                before_removal(Path(path))
+        except OSError:
+            return  # what it holds could not be saved: it stays
+        shutil.rmtree(path, ignore_errors=True)
+
+    remove_unheld(parent, lambda e: e.name.startswith(prefix) and e.name.endswith(suffix)
+                  and e.is_dir(follow_symlinks=False), remove_saved)

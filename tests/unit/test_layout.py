@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import registry_client._locks as locks_mod
 import registry_client.layout as layout_mod
 from registry_client import (
     DigestMismatchError,
@@ -584,7 +585,7 @@ def test_a_file_system_without_locks_still_writes_and_sweeps_nothing(
     def no_locks(fd: int) -> bool:
         raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
 
-    monkeypatch.setattr(layout_mod, "lock_now", no_locks)
+    monkeypatch.setattr(locks_mod, "lock_now", no_locks)
     stale = tmp_path / ".index.json.abcdefgh.tmp"
     stale.write_text("left")
     layout_mod._atomic_write(tmp_path / "index.json", b"{}")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import registry_client._locks as locks_mod
 from registry_client._locks import lock_now, unlock
 from registry_client.services import _workdir
 from registry_client.services._artifact import _stage
@@ -88,7 +89,7 @@ def test_a_file_system_without_locks_still_gets_work_folders_and_sweeps_none(
     def no_locks(fd: int) -> bool:
         raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
 
-    monkeypatch.setattr(_workdir, "lock_now", no_locks)
+    monkeypatch.setattr(locks_mod, "lock_now", no_locks)
     left = tmp_path / ".x.abcdefgh.work"
     left.mkdir()
     work, held = _workdir.make(tmp_path, ".x.", ".work")
