@@ -105,12 +105,11 @@ def tls_reason(exc: BaseException, *, proxy: bool = False) -> str:
             if e.reason in ("WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "HTTP_REQUEST"):
                 return (f"{why}: is it a plain-HTTP proxy? give its URL with http://"
                         if proxy else f"{why}: is it a plain-HTTP registry? use protocol='http'")
-            if e.reason in _CLIENT_CERT_ALERTS:  # the server's alert: no verify= helps
-                return f"{why}: " + (CLIENT_CERT_HINT.replace("the registry", "the proxy")
-                                     if proxy else CLIENT_CERT_HINT)
-            if e.reason == _HANDSHAKE_FAILURE:
-                return f"{why}: " + (HANDSHAKE_FAILURE_HINT.replace("the registry", "the proxy")
-                                     if proxy else HANDSHAKE_FAILURE_HINT)
+            refusal = (CLIENT_CERT_HINT if e.reason in _CLIENT_CERT_ALERTS
+                       else HANDSHAKE_FAILURE_HINT if e.reason == _HANDSHAKE_FAILURE else None)
+            if refusal is not None:  # the server's alert: no verify= helps
+                return f"{why}: " + (refusal.replace("the registry", "the proxy")
+                                     if proxy else refusal)
             return f"{why}; {hint}"
         todo.extend(a for a in e.args if isinstance(a, BaseException))
         todo.extend(x for x in (e.__cause__, e.__context__, getattr(e, "reason", None))
