@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from registry_client._lazy import lazy_names
 
-from ._mediatype import IMAGE_CONFIG_TYPES, manifest_media_type, specific_type
+from ._mediatype import (
+    IMAGE_CONFIG_TYPES,
+    manifest_media_type,
+    put_media_type,
+    specific_type,
+)
 
 if TYPE_CHECKING:
     from cattrs import Converter
@@ -154,6 +159,7 @@ __all__ = [
     "manifest_to_bytes",
     "media_type_of",
     "parse_rfc3339",
+    "put_media_type",
     "specific_type",
     "tag_page_from_bytes",
 ]

@@ -35,6 +35,7 @@ __all__ = [
     "bare_type",
     "manifest_media_type",
     "manifest_type_for",
+    "put_media_type",
     "specific_type",
 ]
 
@@ -105,6 +106,25 @@ def manifest_media_type(
         "cannot tell the manifest type: no media type, and neither 'manifests' "
         "nor 'config'/'layers' keys"
     )
+
+
+def put_media_type(data: bytes, given: str | None) -> str:
+    """The Content-Type to PUT manifest bytes with: the ``mediaType`` they declare.
+
+    The distribution spec: a manifest with a ``mediaType`` field MUST be sent with
+    that value as its Content-Type (Distribution refuses any other with
+    MANIFEST_INVALID), so the bytes' own specific type wins over ``given`` -- a
+    source registry's or a layout's other label must not fail a copy (skopeo sends
+    the type it reads from the bytes too). Bytes without one (or not JSON) are sent
+    as :func:`manifest_media_type` decides from ``given`` and their shape.
+    """
+    try:
+        own = _load(data).get("mediaType")
+    except RegistryResponseError:
+        own = None
+    if isinstance(own, str) and specific_type(own) is not None:
+        return own
+    return manifest_media_type(data, given)
 
 
 def _load(data: bytes | bytearray) -> Mapping[str, Any]:

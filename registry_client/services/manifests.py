@@ -30,6 +30,7 @@ from ..models import (
     manifest_media_type,
     manifest_to_bytes,
     media_type_of,
+    put_media_type,
     specific_type,
 )
 from ..reference import check_digest, check_reference, is_digest, is_verifiable_digest
@@ -172,7 +173,7 @@ class ManifestFlows(Service):
                     f"RawManifest says {claimed}, its bytes are {compute_digest(data)}")
         else:
             data, media = manifest_to_bytes(manifest), media_type_of(manifest)
-        media = manifest_media_type(data, media)  # a generic type is never sent: bytes decide
+        media = put_media_type(data, media)  # the bytes' own mediaType, never a generic type
         local = compute_digest(data)
         if is_digest(reference) and reference != local:
             algo = reference.split(":", 1)[0]
@@ -358,8 +359,9 @@ class ManifestService(Service):
     def put(self, reference: str, manifest: Manifest | RawManifest) -> str:
         """Store a manifest under a tag (or by its digest) and return its digest.
 
-        A :class:`RawManifest` is sent byte for byte; a model is serialised
-        with its media type as Content-Type.
+        A :class:`RawManifest` is sent byte for byte; a model is serialised.
+        The Content-Type is the ``mediaType`` the bytes declare (the distribution
+        spec's rule), else the RawManifest's or model's media type.
 
         Raises:
             DigestMismatchError: the registry computed a different digest.

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _write_helpers import (
     DOCKER_MANIFEST,
     OCI_INDEX,
+    OCI_MANIFEST,
     LogWindow,
     build_image,
     build_index,
@@ -64,6 +65,21 @@ def test_put_raw_manifest_keeps_its_bytes_and_digest(
     assert repo.manifests.put(image.digest, image.raw()) == image.digest
     assert repo.manifests.get_raw(image.digest).data == image.manifest
     assert repo.tags.get_all() == ["v1"]
+
+
+def test_put_raw_manifest_labelled_with_another_type_is_stored_as_its_bytes_say(
+    reg: LocalRegistry, rc: Registry, unique_repository: str
+) -> None:
+    # Distribution refuses a Content-Type that is not the body's mediaType (400
+    # MANIFEST_INVALID); a source registry's wrong label must not fail a copy
+    repo = rc.repository(unique_repository)
+    image = build_image((1000,), media="docker")
+    for data in image.blobs.values():
+        repo.blobs.upload(data)
+    mislabelled = RawManifest(data=image.manifest, media_type=OCI_MANIFEST,
+                              digest=image.digest)
+    assert repo.manifests.put("v1", mislabelled) == image.digest
+    assert repo.manifests.head("v1").media_type == DOCKER_MANIFEST
 
 
 def test_put_index_by_tag_after_its_children_by_digest(

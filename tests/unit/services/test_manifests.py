@@ -472,6 +472,20 @@ def test_put_never_sends_a_generic_content_type(
     assert adapter.request_history[-1].headers["Content-Type"] == DOCKER_V2
 
 
+def test_put_sends_the_type_the_bytes_declare_over_another_given_one(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    # the distribution spec: a manifest with a mediaType field MUST be sent with that
+    # Content-Type (a copy from a registry that labels it otherwise must not fail)
+    reg, adapter = env
+    body = manifest_bytes(DOCKER_V2)
+    adapter.register_uri("PUT", f"{BASE}/v2/app/manifests/v1", status_code=201,
+                         headers={"Docker-Content-Digest": sha256(body)})
+    raw = RawManifest(data=body, media_type=OCI_MANIFEST, digest=sha256(body))
+    assert reg.repository("app").manifests.put("v1", raw) == sha256(body)
+    assert adapter.request_history[-1].headers["Content-Type"] == DOCKER_V2
+
+
 def test_put_of_bytes_that_say_no_type_is_refused_before_sending(
     env: tuple[Registry, requests_mock.Adapter],
 ) -> None:
