@@ -69,7 +69,7 @@ class Uploader:
         self.effective_chunk: int = chunk_size or DEFAULT_CHUNK
         self._tail_joins = False  # a small last chunk goes with the one before (see below)
         self._session_lost = False
-        self._resumed = False  # this session resumed a chunk after a failure
+        self._resumed = False  # this session was resumed (a failed chunk, a saved state)
 
     def advance(self, n: int, *, count: bool = True) -> None:
         """Account for ``n`` bytes sent (negative after a rewind)."""
@@ -288,7 +288,9 @@ class Uploader:
         """
         restarts = self.requester.retries if self.source.stream.seekable() else 0
         while True:
-            self._session_lost = self._resumed = False
+            # a session a killed run saved answered its status GET, but may be gone by
+            # the PATCH (dropped late, or resumed by another process first)
+            self._session_lost, self._resumed = False, resumed is not None
             try:
                 return (yield from self._chunked_once(resumed or 0))
             except (NotFoundError, RegistryResponseError) as exc:

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import hashlib
 import io
+import json
 import time
 import types
 from collections.abc import Callable
@@ -988,6 +989,29 @@ def test_a_session_that_answered_after_a_cut_and_then_is_gone_is_started_again(
     assert d.digest == DIGEST
     sent = [(r.method, r.url.split("?")[0].rsplit("/", 1)[-1]) for r in adapter.request_history]
     assert sent[-3:] == [("POST", ""), ("PATCH", "s2"), ("PUT", "s2")]
+
+
+def test_a_saved_session_gone_by_its_first_patch_is_started_again(
+    env: tuple[Registry, requests_mock.Adapter], tmp_path: Path,
+) -> None:
+    """A killed run's saved session can answer its status GET and be gone by the PATCH
+    (Distribution drops it late; another process resumed it first): a new session, as
+    when the status GET says so -- not a NotFoundError for the caller."""
+    reg, adapter = env
+    session = _Session(adapter)  # the new one: s1
+    saved = f"{BASE}/v2/app/blobs/uploads/s0"
+    state = tmp_path / "upload.json"
+    state.write_text(json.dumps({
+        "location": saved, "offset": 4000, "digest": DIGEST, "size": len(BLOB),
+        "chunk_size": 4000, "repository": "app", "registry": reg.domain}))
+    adapter.register_uri("GET", saved, status_code=204,
+                         headers={"Range": "0-3999", "Location": saved})
+    gone = {"errors": [{"code": "BLOB_UPLOAD_UNKNOWN", "message": "blob upload unknown"}]}
+    adapter.register_uri("PATCH", saved, status_code=404, json=gone)
+    adapter.register_uri("DELETE", saved, status_code=404, json=gone)
+    d = reg.repository("app").blobs.upload(BLOB, state_file=state)
+    assert d.digest == DIGEST and session.held == BLOB
+    assert not state.exists()
 
 
 @pytest.mark.parametrize("where", ["missing-directory", "a-directory"])
