@@ -97,13 +97,14 @@ def _remove_stale_temps(folder: Path, prefix: str) -> None:
     """Remove ``folder``'s temp files named ``<prefix>XXXXXXXX.tmp`` no writer holds
     locked (where locks do not work, one in use and one left behind look alike: none)."""
     length = len(prefix) + _RANDOM_CHARS + len(".tmp")
-
-    def unlink(path: str) -> None:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-
     remove_unheld(folder, lambda e: len(e.name) == length and e.name.startswith(prefix)
-                  and e.name.endswith(".tmp") and e.is_file(follow_symlinks=False), unlink)
+                  and e.name.endswith(".tmp") and e.is_file(follow_symlinks=False),
+                  _unlink_quietly)
+
+
+def _unlink_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):  # (gone meanwhile, or not ours to remove)
+        os.unlink(path)
 
 
 def _refuse_loop(path: Path, name: str | None = None) -> None:
@@ -434,6 +435,27 @@ class OCILayout:
         except OSError:
             return False
         return f"{algo}:{h.hexdigest()}" == digest
+
+    def remove_stale_partials(self) -> None:
+        """Remove the ``.partial`` files in ``blobs/`` that no download holds.
+
+        A pull killed in the middle of a blob leaves ``blobs/<alg>/<hex>.partial`` for
+        the next pull of that blob to resume; when none comes (the tag moved on), it
+        stays for good, and tools that read every file there as a blob refuse the
+        layout (``umoci gc``: "invalid digest"). A pull calls this when it is done. A
+        download in progress holds a lock on its own, which is kept; only real
+        directories inside the layout are looked in (``blobs`` a symlink: none).
+        """
+        blobs = self.root / "blobs"
+        try:
+            if blobs.is_symlink():
+                return
+            folders = [e.path for e in os.scandir(blobs) if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            return
+        for folder in folders:
+            remove_unheld(Path(folder), lambda e: e.name.endswith(".partial")
+                          and e.is_file(follow_symlinks=False), _unlink_quietly)
 
     def write_blob(self, digest: str, data: bytes) -> Path:
         """Store ``data`` as blob ``digest`` after checking it.

@@ -100,6 +100,7 @@ class Puller(ImageWorker):
             for child_raw, _ in singles:
                 layout.write_blob(child_raw.digest, child_raw.data)
             layout.add_manifest(_descriptor_dict(entry_raw), tag or reference)
+            layout.remove_stale_partials()  # what a killed pull left (no resume will come)
             return None if whole_index else layout.read_blob(entries[0].digest, limit)
 
         tag = None if is_digest(reference) else reference

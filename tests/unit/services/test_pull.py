@@ -150,3 +150,25 @@ def test_a_pull_imports_none_of_the_machinery_it_does_not_use(tmp_path: Path) ->
     assert "registry_client.services._pull" in loaded  # the pull did run here
     assert sorted(loaded.intersection(_NOT_FOR_A_PULL)) == []
     assert (tmp_path / "out" / "index.json").is_file()
+
+
+def test_a_pull_removes_the_partial_files_a_killed_pull_left_in_the_layout(
+    env: Env, tmp_path: Path,
+) -> None:
+    """A pull killed mid-blob and never run again for that blob (its tag moved on) left
+    ``blobs/sha256/<hex>.partial`` for good: tens of MiB, and a layout ``umoci gc``
+    refuses ("invalid digest"). The next pull into the layout removes what no download
+    holds; a download in progress (its lock held) keeps its own."""
+    from registry_client._locks import locked_file  # (the lock a download holds)
+
+    reg, _ = env
+    blobs = tmp_path / "out" / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+    stale, busy = blobs / f"{'a' * 64}.partial", blobs / f"{'b' * 64}.partial"
+    stale.write_bytes(b"left by a killed pull")
+    with locked_file(busy) as f:
+        f.write(b"another pull's, in progress")
+        f.flush()
+        reg.repository("app").images.pull("1.0", tmp_path / "out")
+    assert not stale.exists() and busy.exists()
+    assert sorted(p.name for p in blobs.iterdir() if p.suffix == ".partial") == [busy.name]
