@@ -4,13 +4,15 @@ Two ways to find the manifests whose ``subject`` is a digest:
 
 * the referrers API, ``GET /v2/<name>/referrers/<digest>``, which answers an
   OCI index (an empty one when nothing refers to the digest);
-* where a registry lacks it (it answers 404: Distribution 2.8 does), the
-  referrers tag schema: an OCI index kept under the tag ``<alg>-<hex>`` that
-  clients update themselves whenever they push a manifest with a ``subject``.
+* where a registry lacks it (it answers 404 as the spec says, Distribution 2.8
+  does; Artifactory 406, others 400 or 405, or a 200 page that is no OCI index:
+  crane reads these so too), the referrers tag schema: an OCI index kept under
+  the tag ``<alg>-<hex>`` that clients update themselves whenever they push a
+  manifest with a ``subject``.
 
 See https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md#listing-referrers
 and ``#referrers-tag-schema``. A registry that lacks the API is remembered in
-``requester.capabilities["referrers_api"]``, so the 404 costs one round trip
+``requester.capabilities["referrers_api"]``, so the answer costs one round trip
 per registry. The fallback index is kept by every write of the client, as the
 distribution spec asks of clients: a manifest with a ``subject`` put where the
 registry answers no ``OCI-Subject`` header is added to it (:meth:`ReferrerFlows.after_put`:
@@ -53,6 +55,24 @@ CAPABILITY = "referrers_api"
 _NAMED_ROUNDS = 3
 """Puts of a referrers index that drop the entries the registry names as unknown, before
 the last one (another client may delete one meanwhile)."""
+
+
+_NO_API_STATUS = (400, 405, 406)
+"""Statuses besides 404 that registries without the referrers API answer its first page
+with (JFrog Artifactory: 406)."""
+
+
+class _NoReferrersAPI(Exception):
+    """The first referrers page was answered 200 with something that is no OCI index and
+    does not say it is one: a catch-all page of a registry without the API."""
+
+
+def _means_no_api(exc: RegistryError) -> bool:
+    """Whether an error answering the first referrers page says the registry has no such
+    API (a 404 saying the repository is unknown, NAME_UNKNOWN, does not)."""
+    if isinstance(exc, NotFoundError):
+        return "NAME_UNKNOWN" not in exc.codes
+    return type(exc) is RegistryResponseError and exc.status_code in _NO_API_STATUS
 
 
 class ManifestFlowsLike(Protocol):
@@ -110,14 +130,20 @@ class ReferrerFlows(Service):
 
     # -- listing ---------------------------------------------------------------------------
     def _api_page(
-        self, url: str, digest: str, artifact_type: str | None,
+        self, url: str, digest: str, artifact_type: str | None, first: bool,
     ) -> Flow[tuple[list[Descriptor], str | None]]:
         resp = yield from self._call(
             "GET", url, absolute=True, operation=f"list referrers of {digest}",
             headers={"Accept": mediatypes.OCI_INDEX},
         )
         what = f"referrers of {digest} in {self.domain}/{self.repository}"
-        found = _index_of(resp.content, what).manifests
+        try:
+            found = _index_of(resp.content, what).manifests
+        except RegistryResponseError:
+            if first and models.specific_type(
+                    resp.headers.get("Content-Type")) != mediatypes.OCI_INDEX:
+                raise _NoReferrersAPI from None
+            raise
         if "artifacttype" not in _filters_applied(resp.headers.get("OCI-Filters-Applied")):
             # The registry did not filter (it need not): do it here.
             found = _of_type(found, artifact_type)
@@ -129,16 +155,17 @@ class ReferrerFlows(Service):
         if artifact_type is not None:
             first += "?" + urlencode({"artifactType": artifact_type})
         pages: list[list[Descriptor]] = []
-        pager = Pager(first, lambda url: self._api_page(url, digest, artifact_type),
-                      self._endpoint)
+        pager = Pager(first, lambda url: self._api_page(url, digest, artifact_type,
+                                                        not pages), self._endpoint)
         try:
             while (flow := pager.next()) is not None:
                 pages.append((yield from flow))
-        except NotFoundError as exc:
+        except (RegistryError, _NoReferrersAPI) as exc:
             # A registry with the API answers 200 and an empty index when nothing refers
             # to the digest, so a 404 means: no API (Distribution 2.8's plain "404 page not
-            # found") -- unless the registry says the repository is unknown (NAME_UNKNOWN).
-            if pages or "NAME_UNKNOWN" in exc.codes:
+            # found") -- unless the registry says the repository is unknown (NAME_UNKNOWN);
+            # so do the other answers of registries without it (_NO_API_STATUS, a page).
+            if pages or (isinstance(exc, RegistryError) and not _means_no_api(exc)):
                 raise
             self.note_api(False)
             log.debug("%s: no referrers API, using the referrers tag schema", self.domain)

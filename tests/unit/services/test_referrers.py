@@ -180,6 +180,31 @@ def test_404_falls_back_to_the_tag_once_per_registry(
     assert len(calls(adapter, "GET", f"/manifests/{FALLBACK_TAG}")) == 2
 
 
+@pytest.mark.parametrize("answer", [
+    {"status_code": 406, "json": {"errors": [{"code": "UNSUPPORTED",
+                                              "message": "Not Acceptable"}]}},  # Artifactory
+    {"status_code": 400, "text": "bad request"},
+    {"status_code": 405, "text": "method not allowed"},
+    {"status_code": 200, "text": "<html>a catch-all page</html>",
+     "headers": {"Content-Type": "text/html"}},
+], ids=["406", "400", "405", "200-not-an-index"])
+def test_other_answers_of_a_registry_without_the_api_fall_back_to_the_tag(
+    env: tuple[Registry, requests_mock.Adapter], answer: dict[str, Any],
+) -> None:
+    """The spec has a registry without the referrers API answer 404; JFrog Artifactory
+    answers 406, others 400 or 405, or a 200 that is no OCI index (crane falls back on
+    404, 400, 406 and such a 200). They failed every referrers call -- and a whole
+    ``copy(referrers=True)`` -- instead of reading the referrers tag schema."""
+    reg, adapter = env
+    adapter.register_uri("GET", re.compile(re.escape(REFERRERS_URL)), **answer)
+    stub_fallback(adapter, index(entry(1, SBOM, k="v")))
+    first = reg.repository("app").manifests.referrers(SUBJECT)
+    assert [(d.artifact_type, d.annotations) for d in first] == [(SBOM, {"k": "v"})]
+    assert reg.requester.capabilities["referrers_api"] is False
+    assert reg.repository("app").manifests.referrers(SUBJECT, SIG) == []
+    assert len(calls(adapter, "GET", "/referrers/")) == 1
+
+
 def test_no_fallback_tag_means_no_referrers(env: tuple[Registry, requests_mock.Adapter]) -> None:
     reg, adapter = env
     stub_no_api(adapter)
