@@ -7,10 +7,10 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TextIO, TypeVar
 
 import requests
 import requests.adapters
@@ -19,6 +19,7 @@ from registry_client import (
     Authenticator,
     ImageReference,
     InvalidReferenceError,
+    PlatformNotFoundError,
     Registry,
     Repository,
     TokenAuthenticator,
@@ -58,6 +59,10 @@ _CLI_NO_CREDENTIALS_SIDES = ("no credentials were given: use --src-creds USER[:P
                              "--dest-creds USER[:PASSWORD] or `docker login`")
 
 Side = Literal["src", "dest"]
+_T = TypeVar("_T")
+
+CRANE_PLATFORM = "linux/amd64"
+"""The image crane reads of a multi-platform one where it needs one and is told none."""
 CLI_TLS_HINT = ("--skip-tls-verify or --insecure skips the check (REQUESTS_CA_BUNDLE names "
                  "a CA bundle); --plain-http is for a plain-HTTP registry")
 # plain HTTP without --plain-http: a loopback host's default
@@ -195,6 +200,21 @@ class Context:
         self.advice_words: list[tuple[str, str]] = []
 
     # -- flags ---------------------------------------------------------------------------
+    def one_image(self, call: Callable[[Platform | None], _T]) -> _T:
+        """``call(--platform)``, for a verb that writes one image (``export``, a
+        docker-archive ``pull``). Without --platform, a multi-platform image is read for
+        linux/amd64, as crane's export and pull read it (and our inspect and config);
+        where it has none, the first call's error stands: the choice is the user's."""
+        try:
+            return call(self.platform)
+        except PlatformNotFoundError as exc:
+            if self.args.platform is not None:
+                raise
+            try:
+                return call(models.Platform.parse(CRANE_PLATFORM))
+            except PlatformNotFoundError:
+                raise exc from None
+
     @staticmethod
     def _parse_platform(value: str | None) -> Platform | None:
         if value is None or value.lower() == "all":  # crane's "all": every platform

@@ -114,8 +114,9 @@ def register(verbs: argparse._SubParsersAction[Parser], common: list[Parser]) ->
         summary="write an image's root filesystem as a tar",
         description="Write the file system of REFERENCE -- its layers applied in order,\n"
         "whiteouts and opaque directories honoured -- to FILE as one tar, or to\n"
-        "standard output with - or without FILE (not to a terminal). An index needs\n"
-        "--platform unless it has one platform.",
+        "standard output with - or without FILE (not to a terminal). Of a multi-platform\n"
+        "image, --platform's, else linux/amd64 as crane (an index without it needs\n"
+        "--platform).",
     )
     sub.add_argument("reference", metavar="REFERENCE", help="e.g. localhost:5000/app:1.0")
     sub.add_argument("file", metavar="FILE", nargs="?", default="-", type=nonempty_path,
@@ -220,7 +221,8 @@ def run_export(ctx: Context) -> int:
     ref, reference = ctx.image_reference(ctx.args.reference)
     repo = ctx.repository(ref)
     if ctx.args.file != "-":
-        path = repo.images.export(reference, ctx.args.file, platform=ctx.platform)
+        path = ctx.one_image(lambda platform: repo.images.export(
+            reference, ctx.args.file, platform=platform))
         if ctx.json:
             ctx.print_json({"path": str(path), "size": path.stat().st_size})
         return 0
@@ -231,7 +233,8 @@ def run_export(ctx: Context) -> int:
         raise UsageError("a tar is binary and standard output is a terminal: give a FILE, "
                          "or pipe it (| tar -t)")
     with tempfile.TemporaryDirectory(prefix="registry-client-export-") as work:
-        path = repo.images.export(reference, Path(work) / "rootfs.tar", platform=ctx.platform)
+        path = ctx.one_image(lambda platform: repo.images.export(
+            reference, Path(work) / "rootfs.tar", platform=platform))
         out = ctx.binary_stdout()
         with open(path, "rb") as f:
             shutil.copyfileobj(f, out, 1 << 20)

@@ -26,7 +26,7 @@ from ._show import image_json, one_platform
 from ._skopeo import skopeo_docker_entry, skopeo_entries
 
 if TYPE_CHECKING:
-    from registry_client import CopyPlan, Image
+    from registry_client import CopyPlan, Image, Platform
     from registry_client.services._archive import PullFormat
     from registry_client.sync import SyncResult
 
@@ -59,7 +59,8 @@ def register(
         "--format", choices=(*_FORMATS, "tarball"), default=None,
         help="oci: an OCI layout directory (the default, but for a FILE.tar);\n"
         "docker-archive (crane's `tarball`, its default): a tar `docker load` reads (one\n"
-        "platform: --platform for an index); oci-archive: a tar of the layout",
+        "platform: --platform's, else linux/amd64 as crane); oci-archive: a tar of the\n"
+        "layout",
     )
 
     sub = add_verb(
@@ -232,8 +233,12 @@ def run_pull(ctx: Context) -> int:
         pull_format = _pull_format(ctx.args.format, path)
     repo = ctx.repository(ref)
     with ctx.progress("pull") as progress:
-        image = repo.images.pull(reference, path, platform=ctx.platform,
-                                 format=pull_format, progress=progress)
+        def pull(platform: Platform | None) -> Image:
+            return repo.images.pull(reference, path, platform=platform, format=pull_format,
+                                    progress=progress)
+
+        # a docker-archive holds one image: crane's, of a multi-platform one
+        image = ctx.one_image(pull) if pull_format == "docker-archive" else pull(ctx.platform)
     if _is_stdout(path):  # the archive went there: what is said of it goes to stderr
         ctx.error_line(json.dumps(image_json(image)) if ctx.json else image.reference)
         return 0

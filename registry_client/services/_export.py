@@ -90,8 +90,8 @@ def single_image(
             if len(real) != 1:
                 have = ", ".join(str(e.platform) for e in real)
                 raise PlatformNotFoundError(
-                    f"manifest {raw.digest} is a multi-platform index: choose a platform "
-                    f"(have: {have})")
+                    f"manifest {raw.digest} is a multi-platform index ({have}): choose one "
+                    "with platform=")  # (the CLI says --platform)
             raw = yield from manifests.get_raw(real[0].digest)
             if _light.read(raw)[0]:
                 raise PlatformNotFoundError(f"index entry {real[0].digest} is an index itself")

@@ -62,19 +62,35 @@ def test_pull_format_and_push_archives(
             assert doc["digest"] == amd.digest
 
 
-def test_pull_docker_archive_of_an_index_wants_a_platform(
+def test_one_image_of_an_index_is_linux_amd64_without_platform_as_crane_reads_it(
     cli: CliRunner, pushed: tuple[str, TarImage], tmp_path: Path
 ) -> None:
+    """A docker-archive and an export hold one image: crane's pull and export read an
+    index for linux/amd64 (its default platform), as our inspect and config do; they
+    exited 1 ("choose one with --platform") for every multi-platform image."""
     where, amd = pushed  # a bare digest, a full reference: both name images of the index's repo
     ok(cli("index", "create", f"{where}:multi", amd.digest, f"{where}:arm64", "--plain-http"))
     archive = tmp_path / "multi.tar"
-    refused = cli("pull", f"{where}:multi", str(archive), "--format", "docker-archive",
-                  "--plain-http")
-    assert refused.returncode == 1
-    assert b"choose one with --platform" in refused.stderr  # the flag, not platform=
+    ok(cli("pull", f"{where}:multi", str(archive), "--plain-http"))
+    info = json.loads(run_skopeo(find_skopeo(), "inspect", f"docker-archive:{archive}"))
+    assert info["Architecture"] == "amd64"
+    exported = ok(cli("export", f"{where}:multi", "-", "--plain-http")).stdout
+    assert exported == ok(cli("export", f"{where}:amd64", "-", "--plain-http")).stdout
     ok(cli("pull", f"{where}:multi", str(archive), "--format", "docker-archive",
            "--platform", "linux/arm64", "--plain-http"))
-    assert tarfile.is_tarfile(archive)
+    info = json.loads(run_skopeo(find_skopeo(), "inspect", f"docker-archive:{archive}"))
+    assert info["Architecture"] == "arm64"
+    # no linux/amd64 in it: the choice stays the user's
+    with Registry(where.split("/", 1)[0], protocol="http") as reg:
+        TarImage(platform="linux/s390x").push(reg.repository(where.split("/", 1)[1]), "s390x")
+    ok(cli("index", "create", f"{where}:other", f"{where}:s390x", f"{where}:arm64",
+           "--plain-http"))
+    for verb in (("pull", f"{where}:other", str(tmp_path / "o.tar")),
+                 ("export", f"{where}:other", str(tmp_path / "o-fs.tar"))):
+        refused = cli(*verb, "--plain-http")
+        assert refused.returncode == 1
+        assert b"choose" in refused.stderr and b"--platform" in refused.stderr  # not platform=
+        assert b"linux/s390x" in refused.stderr and b"amd64" not in refused.stderr
 
 
 

@@ -338,7 +338,8 @@ def test_an_index_is_changed_per_platform_or_one_platform_alone(
                                              platform=platform))
         assert files["srv/main.sh"] == b"#!/bin/sh\necho app\n"
         assert ("etc/motd" in files) is (platform == "linux/amd64")
-    with pytest.raises(PlatformNotFoundError, match="choose a platform"):
+    with pytest.raises(PlatformNotFoundError, match=r"\(linux/amd64, linux/arm64\): choose "
+                       "one with platform="):
         repo.images.export("multi-app", tmp_path / "none.tar")
     flat = mutate.flatten(repo, "multi-app", tag="multi-flat")
     assert [str(p) for p in flat.platforms] == ["linux/amd64", "linux/arm64"]
