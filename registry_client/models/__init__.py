@@ -23,7 +23,6 @@ from registry_client._lazy import lazy_names
 from ._mediatype import (
     IMAGE_CONFIG_TYPES,
     manifest_media_type,
-    put_media_type,
     specific_type,
 )
 
@@ -159,7 +158,6 @@ __all__ = [
     "manifest_to_bytes",
     "media_type_of",
     "parse_rfc3339",
-    "put_media_type",
     "specific_type",
     "tag_page_from_bytes",
 ]

@@ -1,13 +1,15 @@
-"""The one decision of which manifest type a document is: Content-Type, mediaType, shape.
+"""The one decision of which manifest type a document is: mediaType, Content-Type, shape.
 
 Registries, proxies and files on disk do not always say what a manifest is: some
 answer with a generic ``Content-Type`` (``application/json``, ``text/plain``,
-``application/octet-stream``, S3-style ``binary/octet-stream``, or none), OCI
-manifests may omit ``mediaType``. :func:`manifest_media_type` decides, as regclient
-does: a specific Content-Type, else the document's own ``mediaType``, else its
-shape. Every reader of manifests (``get_raw``, ``head``, ``get``, the transfers and
-the light parser) asks it, so a generic type never reaches a ``RawManifest``, a PUT
-or an ``index.json``.
+``application/octet-stream``, S3-style ``binary/octet-stream``, or none), some with
+another type than the bytes', and OCI manifests may omit ``mediaType``.
+:func:`manifest_media_type` decides: the document's own specific ``mediaType`` (the
+bytes are what the digest covers; a put MUST send it as Content-Type), else a
+specific Content-Type, else its shape. Every reader and writer of manifests
+(``get_raw``, ``get``, ``put``, the transfers and the light parser) asks it, so a
+generic type -- or a label the bytes contradict -- never reaches a ``RawManifest``,
+a PUT or an ``index.json``. (``head`` has no body: it takes the Content-Type.)
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ __all__ = [
     "bare_type",
     "manifest_media_type",
     "manifest_type_for",
-    "put_media_type",
     "specific_type",
 ]
 
@@ -69,32 +70,41 @@ def specific_type(value: str | None) -> str | None:
 def manifest_media_type(
     document: bytes | Mapping[str, Any], content_type: str | None = None
 ) -> str:
-    """The media type of a manifest: Content-Type, then ``mediaType``, then shape.
+    """The media type of a manifest: its ``mediaType``, then Content-Type, then shape.
 
-    1. ``content_type`` when it is specific (parameters ignored, lower-cased);
-    2. else the document's ``mediaType`` when it is a specific type;
+    1. the document's ``mediaType`` when it is a specific type (as written): the
+       distribution spec has a put send it as Content-Type, and a registry that labels
+       the bytes otherwise (a Docker v2 manifest served as OCI) does not change what
+       they are (skopeo reads and sends the bytes' type too);
+    2. else ``content_type`` when it is specific (parameters ignored, lower-cased);
     3. else the shape: ``schemaVersion: 1`` is Docker schema1 (signed when it has
        ``signatures``), ``manifests`` an OCI index, ``config``/``layers`` an
        OCI image manifest (a Docker one says so in ``mediaType``).
 
-    ``document`` is the manifest's bytes (parsed only when the Content-Type does not
-    decide) or its parsed JSON object. The type returned may still be one the library
-    does not read (schema1, an unknown type): the parser refuses those.
+    ``document`` is the manifest's bytes or its parsed JSON object; bytes that are no
+    JSON object are of a specific ``content_type`` when there is one (the parser
+    refuses them later). The type returned may still be one the library does not read
+    (schema1, an unknown type): the parser refuses those.
 
     Raises:
-        RegistryResponseError: the body had to be read and is not a JSON object, or
-            its ``mediaType`` is not a string.
+        RegistryResponseError: no specific Content-Type, and the body is not a JSON
+            object or its ``mediaType`` is not a string.
         UnknownSchemaError: nothing tells what the document is.
     """
     declared = specific_type(content_type)
+    try:
+        doc = _load(document) if isinstance(document, bytes | bytearray) else document
+    except RegistryResponseError:
+        if declared is not None:
+            return declared
+        raise
+    own = doc.get("mediaType")
+    if isinstance(own, str) and specific_type(own) is not None:
+        return own
     if declared is not None:
         return declared
-    doc = _load(document) if isinstance(document, bytes | bytearray) else document
-    own = doc.get("mediaType")
     if own is not None and not isinstance(own, str):
         raise RegistryResponseError("malformed manifest: mediaType is not a string")
-    if own is not None and specific_type(own) is not None:
-        return own
     version = doc.get("schemaVersion")
     if type(version) is int and version == 1:
         return DOCKER_MANIFEST_V1_SIGNED if "signatures" in doc else DOCKER_MANIFEST_V1
@@ -106,25 +116,6 @@ def manifest_media_type(
         "cannot tell the manifest type: no media type, and neither 'manifests' "
         "nor 'config'/'layers' keys"
     )
-
-
-def put_media_type(data: bytes, given: str | None) -> str:
-    """The Content-Type to PUT manifest bytes with: the ``mediaType`` they declare.
-
-    The distribution spec: a manifest with a ``mediaType`` field MUST be sent with
-    that value as its Content-Type (Distribution refuses any other with
-    MANIFEST_INVALID), so the bytes' own specific type wins over ``given`` -- a
-    source registry's or a layout's other label must not fail a copy (skopeo sends
-    the type it reads from the bytes too). Bytes without one (or not JSON) are sent
-    as :func:`manifest_media_type` decides from ``given`` and their shape.
-    """
-    try:
-        own = _load(data).get("mediaType")
-    except RegistryResponseError:
-        own = None
-    if isinstance(own, str) and specific_type(own) is not None:
-        return own
-    return manifest_media_type(data, given)
 
 
 def _load(data: bytes | bytearray) -> Mapping[str, Any]:

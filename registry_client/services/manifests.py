@@ -30,7 +30,6 @@ from ..models import (
     manifest_media_type,
     manifest_to_bytes,
     media_type_of,
-    put_media_type,
     specific_type,
 )
 from ..reference import check_digest, check_reference, is_digest, is_verifiable_digest
@@ -173,7 +172,7 @@ class ManifestFlows(Service):
                     f"RawManifest says {claimed}, its bytes are {compute_digest(data)}")
         else:
             data, media = manifest_to_bytes(manifest), media_type_of(manifest)
-        media = put_media_type(data, media)  # the bytes' own mediaType, never a generic type
+        media = manifest_media_type(data, media)  # the bytes' own mediaType, never generic
         local = compute_digest(data)
         if is_digest(reference) and reference != local:
             algo = reference.split(":", 1)[0]

@@ -52,14 +52,18 @@ def test_a_generic_content_type_says_nothing(content_type: str | None) -> None:
 @pytest.mark.parametrize(
     ("content_type", "doc", "expected"),
     [
-        # 1. a specific Content-Type wins (parameters and case ignored)
-        (mt.OCI_INDEX, {**INDEX, "mediaType": mt.DOCKER_MANIFEST_LIST}, mt.OCI_INDEX),
+        # 1. the document's mediaType, when it is a specific one, over any label
+        (mt.OCI_INDEX, {**INDEX, "mediaType": mt.DOCKER_MANIFEST_LIST},
+         mt.DOCKER_MANIFEST_LIST),
+        (mt.OCI_MANIFEST, {**IMAGE, "mediaType": mt.DOCKER_MANIFEST_V2},
+         mt.DOCKER_MANIFEST_V2),
+        ("binary/octet-stream", {**INDEX, "mediaType": mt.DOCKER_MANIFEST_LIST},
+         mt.DOCKER_MANIFEST_LIST),
+        # 2. then a specific Content-Type (parameters and case ignored)
         (mt.DOCKER_MANIFEST_V2 + "; charset=utf-8", IMAGE, mt.DOCKER_MANIFEST_V2),
         (mt.OCI_MANIFEST.upper(), IMAGE, mt.OCI_MANIFEST),
         ("application/vnd.example.unknown+json", IMAGE, "application/vnd.example.unknown+json"),
-        # 2. then the document's mediaType, when it is a specific one
-        ("binary/octet-stream", {**INDEX, "mediaType": mt.DOCKER_MANIFEST_LIST},
-         mt.DOCKER_MANIFEST_LIST),
+        (mt.OCI_MANIFEST, {**IMAGE, "mediaType": "application/json"}, mt.OCI_MANIFEST),
         (None, {**IMAGE, "mediaType": "application/json"}, mt.OCI_MANIFEST),
         (None, {**IMAGE, "mediaType": ""}, mt.OCI_MANIFEST),
         # 3. then the shape
@@ -70,7 +74,7 @@ def test_a_generic_content_type_says_nothing(content_type: str | None) -> None:
          mt.DOCKER_MANIFEST_V1_SIGNED),
     ],
 )
-def test_content_type_then_media_type_then_shape(
+def test_media_type_then_content_type_then_shape(
     content_type: str | None, doc: dict[str, Any], expected: str
 ) -> None:
     assert manifest_media_type(dumps(doc), content_type) == expected

@@ -56,7 +56,8 @@ def test_image_and_index_agree_with_the_typed_models() -> None:
 
 @pytest.mark.parametrize(("doc", "media", "error"), [
     ({"schemaVersion": 1, "fsLayers": []}, "application/json", SchemaV1NotSupportedError),
-    (IMAGE, "application/vnd.example.unknown+json", UnknownSchemaError),
+    ({k: v for k, v in IMAGE.items() if k != "mediaType"}, "application/vnd.example.unknown+json",
+     UnknownSchemaError),
     ({**IMAGE, "layers": "nope"}, OCI_M, RegistryResponseError),
     ({**IMAGE, "config": {**IMAGE["config"], "digest": "sha256:../../etc"}}, OCI_M,  # type: ignore[dict-item]
      RegistryResponseError),

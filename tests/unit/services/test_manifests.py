@@ -486,6 +486,23 @@ def test_put_sends_the_type_the_bytes_declare_over_another_given_one(
     assert adapter.request_history[-1].headers["Content-Type"] == DOCKER_V2
 
 
+def test_a_manifest_labelled_otherwise_is_read_as_its_bytes_say(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """A registry that serves a Docker v2 manifest as OCI: the RawManifest (what a copy
+    puts and describes, what a pull writes into index.json) takes the type its bytes
+    declare -- the type a put sends -- so a copy's Image describes what the destination
+    stores, not the source's label."""
+    reg, adapter = env
+    body = manifest_bytes(DOCKER_V2)
+    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/v1", content=body,
+                         headers={"Content-Type": OCI_MANIFEST,
+                                  "Docker-Content-Digest": sha256(body)})
+    raw = reg.repository("app").manifests.get_raw("v1")
+    assert raw.media_type == DOCKER_V2
+    assert reg.repository("app").manifests.get("v1").media_type == DOCKER_V2
+
+
 def test_put_of_bytes_that_say_no_type_is_refused_before_sending(
     env: tuple[Registry, requests_mock.Adapter],
 ) -> None:
