@@ -73,7 +73,7 @@ __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 
 def manifest_from_bytes(data: bytes, content_type: str | None = None) -> Manifest:
-    """Parse manifest bytes into the model chosen by Content-Type, then mediaType, then shape.
+    """Parse manifest bytes into the model chosen by mediaType, then Content-Type, then shape.
 
     Raises:
         SchemaV1NotSupportedError: a Docker schema1 manifest.

@@ -354,9 +354,9 @@ def _load_object(data: bytes, what: str) -> dict[str, Any]:
 def manifest_from_bytes(data: bytes, content_type: str | None = None) -> Manifest:
     """Parse a manifest as received from a registry.
 
-    The class is chosen by ``content_type`` (parameters such as ``;
-    charset=utf-8`` are ignored, and generic types like ``application/json``
-    count as absent), else by the JSON ``mediaType``, else by shape
+    The class is chosen by the JSON ``mediaType`` when it is a specific type, else
+    by ``content_type`` (parameters such as ``; charset=utf-8`` are ignored, and
+    generic types like ``application/json`` count as absent), else by shape
     (``manifests`` -> OCIIndex, ``config``/``layers`` -> OCIManifest).
 
     Raises:

@@ -131,9 +131,9 @@ def _load(data: bytes | bytearray) -> Mapping[str, Any]:
 def manifest_type_for(document: Mapping[str, Any], content_type: str | None = None) -> str:
     """Which manifest type (one of ``mediatypes.MANIFEST_TYPES``) a parsed JSON document is.
 
-    The media type is decided by :func:`manifest_media_type`: ``content_type``
-    (parameters ignored; generic types such as ``application/json`` count as absent),
-    else the document's ``mediaType``, else its shape (``manifests`` means an OCI
+    The media type is decided by :func:`manifest_media_type`: the document's specific
+    ``mediaType``, else ``content_type`` (parameters ignored; generic types such as
+    ``application/json`` count as absent), else its shape (``manifests`` means an OCI
     index, ``config``/``layers`` an OCI manifest).
 
     Raises:
