@@ -67,11 +67,16 @@ class _NoReferrersAPI(Exception):
     does not say it is one: a catch-all page of a registry without the API."""
 
 
-def _means_no_api(exc: RegistryError) -> bool:
+def _means_no_api(exc: RegistryError, *, filtered: bool, known: bool) -> bool:
     """Whether an error answering the first referrers page says the registry has no such
-    API (a 404 saying the repository is unknown, NAME_UNKNOWN, does not)."""
+    API: a 404 (not NAME_UNKNOWN: the repository is unknown), or a status of
+    :data:`_NO_API_STATUS` -- unless the registry is ``known`` to have the API (it
+    answered an index before: this request alone is refused), and not a 400 to a
+    request with an ``artifactType`` filter, which a registry with the API may refuse."""
     if isinstance(exc, NotFoundError):
         return "NAME_UNKNOWN" not in exc.codes
+    if known or (filtered and exc.status_code == 400):
+        return False
     return type(exc) is RegistryResponseError and exc.status_code in _NO_API_STATUS
 
 
@@ -140,8 +145,9 @@ class ReferrerFlows(Service):
         try:
             found = _index_of(resp.content, what).manifests
         except RegistryResponseError:
-            if first and models.specific_type(
-                    resp.headers.get("Content-Type")) != mediatypes.OCI_INDEX:
+            if first and self._endpoint.capabilities.get(CAPABILITY) is None \
+                    and models.specific_type(
+                        resp.headers.get("Content-Type")) != mediatypes.OCI_INDEX:
                 raise _NoReferrersAPI from None
             raise
         if "artifacttype" not in _filters_applied(resp.headers.get("OCI-Filters-Applied")):
@@ -165,7 +171,9 @@ class ReferrerFlows(Service):
             # to the digest, so a 404 means: no API (Distribution 2.8's plain "404 page not
             # found") -- unless the registry says the repository is unknown (NAME_UNKNOWN);
             # so do the other answers of registries without it (_NO_API_STATUS, a page).
-            if pages or (isinstance(exc, RegistryError) and not _means_no_api(exc)):
+            known = bool(self._endpoint.capabilities.get(CAPABILITY))
+            if pages or (isinstance(exc, RegistryError) and not _means_no_api(
+                    exc, filtered=artifact_type is not None, known=known)):
                 raise
             self.note_api(False)
             log.debug("%s: no referrers API, using the referrers tag schema", self.domain)

@@ -205,6 +205,34 @@ def test_other_answers_of_a_registry_without_the_api_fall_back_to_the_tag(
     assert len(calls(adapter, "GET", "/referrers/")) == 1
 
 
+def test_a_400_to_a_filter_is_no_answer_about_the_api(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """A registry with the API may refuse an ``artifactType`` filter with 400: that says
+    nothing about the API. It switched the API off for the whole Registry, and every
+    later referrers call read an empty list from the missing tag."""
+    reg, adapter = env
+    refused = {"errors": [{"code": "UNSUPPORTED", "message": "invalid artifactType"}]}
+    adapter.register_uri("GET", re.compile(re.escape(REFERRERS_URL) + r"\?artifactType="),
+                         status_code=400, json=refused)
+    stub_fallback(adapter, None)
+    repo = reg.repository("app")
+    with pytest.raises(RegistryResponseError, match="invalid artifactType"):
+        repo.manifests.referrers(SUBJECT, SIG)  # not known yet: the filter may be why
+    assert "referrers_api" not in reg.requester.capabilities
+    adapter.register_uri("GET", REFERRERS_URL, content=index(entry(1, SBOM)),
+                         headers={"Content-Type": OCI_INDEX})
+    assert len(repo.manifests.referrers(SUBJECT)) == 1
+    assert reg.requester.capabilities["referrers_api"] is True
+    adapter.register_uri("GET", re.compile(re.escape(REFERRERS_URL) + r"\?artifactType="),
+                         status_code=406, text="no")
+    with pytest.raises(RegistryResponseError):
+        repo.manifests.referrers(SUBJECT, SIG)  # known to have it: a refusal of this call
+    assert reg.requester.capabilities["referrers_api"] is True
+    assert len(repo.manifests.referrers(SUBJECT)) == 1
+    assert calls(adapter, "GET", f"/manifests/{FALLBACK_TAG}") == []
+
+
 def test_no_fallback_tag_means_no_referrers(env: tuple[Registry, requests_mock.Adapter]) -> None:
     reg, adapter = env
     stub_no_api(adapter)
