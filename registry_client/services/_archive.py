@@ -110,14 +110,12 @@ class Archiver(ImageWorker):
         lone = _light.lone_entry(entries)
         if lone is not None:
             return None, lone.digest
-        real = [d.platform for d in entries
-                if d.platform is not None and d.platform.os and d.platform.os != "unknown"]
-        if len(real) == 1:
+        real = _light.real_platforms(entries)
+        if len(real) == 1 and not _light.has_index(entries):
             return real[0], reference
-        have = ", ".join(str(p) for p in real) or "none"
         raise PlatformNotFoundError(
-            f"{reference} is an index of {len(real)} platforms ({have}) and a docker-archive "
-            "holds one image: choose one with platform=")
+            f"{reference} is a multi-platform index ({_light.platforms_in_words(entries)}) "
+            "and a docker-archive holds one image: choose one with platform=")
 
     def push(
         self, source: str | os.PathLike[str], tag: str, *, progress: ProgressCallback | None,

@@ -87,11 +87,10 @@ def single_image(
         if platform is None:
             real = [e for e in entries
                     if e.platform is not None and e.platform.os not in ("", "unknown")]
-            if len(real) != 1:
-                have = ", ".join(str(e.platform) for e in real)
+            if len(real) != 1 or _light.has_index(entries):
                 raise PlatformNotFoundError(
-                    f"manifest {raw.digest} is a multi-platform index ({have}): choose one "
-                    "with platform=")  # (the CLI says --platform)
+                    f"manifest {raw.digest} is a multi-platform index "
+                    f"({_light.platforms_in_words(entries)}): choose one with platform=")
             raw = yield from manifests.get_raw(real[0].digest)
             if _light.read(raw)[0]:
                 raise PlatformNotFoundError(f"index entry {real[0].digest} is an index itself")

@@ -172,11 +172,31 @@ def distributable(d: Descriptor) -> bool:
 def lone_entry(entries: list[Descriptor]) -> Descriptor | None:
     """The entry of an index of one entry that names no platform (``platform`` is
     optional in an index, or an attestation's ``unknown``): that index is its one image.
-    None for any other index."""
-    if len(entries) != 1:
+    None for any other index -- and for an entry that is an index itself: a
+    multi-platform image, whose platform is chosen inside it."""
+    if len(entries) != 1 or entries[0].media_type in INDEX_TYPES:
         return None
     p = entries[0].platform
     return entries[0] if p is None or not p.os or p.os == "unknown" else None
+
+
+def real_platforms(entries: list[Descriptor]) -> list[Platform]:
+    """The platforms an index's entries name (not an attestation's ``unknown``)."""
+    return [e.platform for e in entries
+            if e.platform is not None and e.platform.os not in ("", "unknown")]
+
+
+def platforms_in_words(entries: list[Descriptor]) -> str:
+    """What a message lists of an index's platforms: those its entries name, and an
+    index among them as such (its platforms are inside it)."""
+    named = [str(p) for p in real_platforms(entries)]
+    named += ["an index"] * has_index(entries)
+    return ", ".join(named) or "none named"
+
+
+def has_index(entries: list[Descriptor]) -> bool:
+    """Whether an index lists an index (a multi-platform image inside it)."""
+    return any(e.media_type in INDEX_TYPES for e in entries)
 
 
 def refuse_foreign(layers: Iterable[Descriptor]) -> None:

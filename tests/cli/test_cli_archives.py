@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from _tar_images import TarImage
 from _write_helpers import find_skopeo, run_skopeo
 
-from registry_client import Registry
+from registry_client import RawManifest, Registry
 from registry_client.testing import FaultProxy, LocalRegistry
 
 CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]
@@ -92,6 +92,31 @@ def test_one_image_of_an_index_is_linux_amd64_without_platform_as_crane_reads_it
         assert b"choose" in refused.stderr and b"--platform" in refused.stderr  # not platform=
         assert b"linux/s390x" in refused.stderr and b"amd64" not in refused.stderr
 
+
+
+def test_an_index_whose_one_entry_is_an_index_is_read_for_linux_amd64_too(
+    cli: CliRunner, pushed: tuple[str, TarImage], tmp_path: Path
+) -> None:
+    """An index of one entry that names no platform is that entry -- unless the entry is
+    an index itself: then it is a multi-platform image like any other (export refused
+    it even with --platform, and the CLI default did not apply)."""
+    where, amd = pushed
+    ok(cli("index", "create", f"{where}:inner", amd.digest, f"{where}:arm64", "--plain-http"))
+    host, name = where.split("/", 1)
+    with Registry(host, protocol="http") as reg:
+        repo = reg.repository(name)
+        inner = repo.manifests.head("inner")
+        outer = json.dumps({"schemaVersion": 2, "mediaType": inner.media_type, "manifests": [
+            {"mediaType": inner.media_type, "digest": inner.digest, "size": inner.size}]})
+        repo.manifests.put("outer", RawManifest(outer.encode(), inner.media_type, ""))
+    ok(cli("pull", f"{where}:outer", str(tmp_path / "o.tar"), "--plain-http"))
+    info = json.loads(run_skopeo(find_skopeo(), "inspect", f"docker-archive:{tmp_path / 'o.tar'}"))
+    assert info["Architecture"] == "amd64"
+    exported = ok(cli("export", f"{where}:outer", "-", "--plain-http")).stdout
+    assert exported == ok(cli("export", f"{where}:amd64", "-", "--plain-http")).stdout
+    arm = ok(cli("export", f"{where}:outer", "-", "--platform", "linux/arm64",
+                 "--plain-http")).stdout
+    assert arm == ok(cli("export", f"{where}:arm64", "-", "--plain-http")).stdout
 
 
 def test_pull_to_a_tar_name_writes_a_docker_archive_as_crane_pull_does(
