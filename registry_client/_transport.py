@@ -360,8 +360,9 @@ class _Adapter(requests.adapters.HTTPAdapter):
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         if (proxy.lower().startswith("https://") and proxy not in self.proxy_manager
                 and self.proxy_verify is not None):
-            # As for the registry, whatever it speaks: urllib3 leaves an https proxy in
-            # front of a plain-HTTP registry unchecked -- and sends it the proxy password.
+            # As for the registry, whatever it speaks: without this, urllib3 leaves an
+            # https proxy in front of a plain-HTTP registry unchecked -- and sends it the
+            # proxy password (and before 2.8, the pyproject floor, it ignores this here).
             proxy_kwargs.setdefault("proxy_ssl_context", _context(self.proxy_verify(proxy)))
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         if not proxy.lower().startswith("socks"):  # (SOCKS has pools of its own)

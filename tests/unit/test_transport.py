@@ -567,3 +567,40 @@ def test_a_handshake_failure_alert_suggests_what_may_cause_it_not_verify() -> No
     said = tls_reason(alert)
     assert "client certificate" in said and "verify=" not in said, said
     assert "proxy" in tls_reason(alert, proxy=True)
+
+
+def test_an_https_proxy_in_front_of_a_plain_http_registry_is_checked(
+    tmp_path: pathlib.Path,
+) -> None:
+    """With every urllib3 the dependencies allow: urllib3 before 2.8 left an https://
+    proxy in front of a plain-HTTP registry unchecked -- the proxy_ssl_context given to
+    its ProxyManager did not reach that connection -- and sent the untrusted proxy the
+    proxy password. (The asyncio flavour's own test is among the aio tests, which the
+    lowest-dependency run leaves out: this one runs there.)"""
+    import ssl
+
+    from registry_client.errors import RegistrySSLError
+    from registry_client.testing import self_signed_certificate
+
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    seen: list[bytes] = []
+
+    def tls_proxy(conn: socket.socket) -> None:  # an absolute-URI proxy: one answer
+        with contextlib.suppress(OSError):
+            tls = context.wrap_socket(conn, server_side=True)
+            seen.append(tls.recv(65536))
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n"
+                        b"Docker-Distribution-API-Version: registry/2.0\r\n\r\n{}")
+
+    with tcp_server(tls_proxy) as port:
+        proxy = f"https://user:pw-SECRET@127.0.0.1:{port}"
+        with Registry("registry.example:5000", protocol="http", proxy=proxy,
+                      timeout=(2, 2), retries=0) as reg, pytest.raises(RegistrySSLError):
+            reg.ping()
+        assert seen == []  # nothing (no password) went to the untrusted proxy
+        with Registry("registry.example:5000", protocol="http", proxy=proxy, retries=0,
+                      timeout=(2, 2), verify=str(cert)) as reg:
+            reg.ping()  # trusted through verify=
+        assert b"Proxy-Authorization: Basic " in seen[0]
