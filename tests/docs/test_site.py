@@ -17,6 +17,7 @@ import pkgutil
 import re
 import subprocess
 import sys
+import types
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,7 +100,9 @@ def public_api() -> Iterator[tuple[str, set[str]]]:
             value = getattr(module, name)
             where = paths_of(module, name, value)
             yield f"{module.__name__}.{name}", where
-            if not inspect.isclass(value) or id(value) in seen:
+            # (a type alias, Mapping[...], is a class to inspect before Python 3.11)
+            if (not inspect.isclass(value) or isinstance(value, types.GenericAlias)
+                    or id(value) in seen):
                 continue
             seen.add(id(value))
             for member, attribute in vars(value).items():
