@@ -84,7 +84,9 @@ async def sync(
     recorded in the journal as it finishes. With ``executor`` (processes, a Dask
     cluster) the tasks run there, with the blocking API, as the blocking ``sync`` runs
     them: ``registry_for`` is then a :class:`~registry_client.sync.RegistryFactory`,
-    and the whole sync runs in a worker thread, the loop free meanwhile.
+    and the whole sync runs in a worker thread, the loop free meanwhile (a process
+    pool: give it ``mp_context=multiprocessing.get_context("forkserver")``, as a
+    ``fork()`` from a process with threads may deadlock the child).
 
     Raises:
         InvalidReferenceError: as the blocking ``sync``.
