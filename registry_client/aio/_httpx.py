@@ -19,7 +19,7 @@ from typing import Any
 
 _CLI = "httpx._main"
 
-OLDEST = (0, 27)
+OLDEST = (0, 28)
 """The oldest httpx the asyncio flavour runs on (the ``async`` extra's floor)."""
 
 
