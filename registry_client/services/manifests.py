@@ -59,6 +59,13 @@ class ManifestFlows(Service):
     def _get_raw(self, reference: str, verb: str, actions: str = "pull") -> Flow[RawManifest]:
         """:meth:`get_raw`, its errors naming the user's call (``verb``: "head manifest"),
         under the token of ``actions``."""
+        data, content_type, digest = yield from self._fetch(reference, verb, actions)
+        media = manifest_media_type(data, content_type)
+        return RawManifest(data=data, media_type=media, digest=digest)
+
+    def _fetch(self, reference: str, verb: str, actions: str = "pull",
+               ) -> Flow[tuple[bytes, str | None, str]]:
+        """The manifest's bytes, verified, its Content-Type and its digest."""
         check_reference(reference)
         resp = yield from self._call(
             "GET", f"manifests/{reference}", actions=actions, operation=f"{verb} {reference}",
@@ -71,8 +78,7 @@ class ManifestFlows(Service):
             )
         header_digest = resp.headers.get("Docker-Content-Digest")
         digest = self._verify(data, reference, header_digest)
-        media = manifest_media_type(data, resp.headers.get("Content-Type"))
-        return RawManifest(data=data, media_type=media, digest=digest)
+        return data, resp.headers.get("Content-Type"), digest
 
     def _verify(self, data: bytes, reference: str, header_digest: str | None) -> str:
         where = f"manifest {reference} of {self.domain}/{self.repository}"
@@ -96,9 +102,11 @@ class ManifestFlows(Service):
 
     def get(self, reference: str) -> Flow[Manifest]:
         """The flow of :meth:`ManifestService.get`."""
-        raw = yield from self.get_raw(reference)
+        # the bytes parsed once: the model's type is decided as get_raw's (mediaType,
+        # then Content-Type, then shape), from the document the parser reads anyway
+        data, content_type, _ = yield from self._fetch(reference, "get manifest")
         try:
-            return manifest_from_bytes(raw.data, raw.media_type)
+            return manifest_from_bytes(data, content_type)
         except RegistryError as exc:  # (schema1, a type not known, not JSON): say where
             raise exc.with_context(
                 f"get manifest {reference} ({self.domain}/{self.repository}): {exc.message}"
