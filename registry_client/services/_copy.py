@@ -19,7 +19,7 @@ from ..errors import NotFoundError, RegistryUnavailableError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Image, RawManifest
 from ..reference import is_digest
 from ._plan import BlobPlan, CopyPlan, CopyTarget, check_target, make_plan
-from ._platforms import light_image, read_config
+from ._platforms import check_config_size, light_image, read_config
 from ._tree import Children, manifest_tree, require_verifiable_blobs
 from ._upload_source import Relayed
 from ._worker import ImageWorker
@@ -207,9 +207,11 @@ class Copier(ImageWorker):
         limit = self._endpoint.body_limit
         if config is not None and config.media_type not in IMAGE_CONFIG_TYPES:
             config = None
+        if config is not None:  # refused before anything is written, as pull refuses it
+            check_config_size(config, limit)
         # The config describes the result: the bytes relayed across are kept for it (it
         # is small), so only a mounted or skipped config is read from the source.
-        keep = config.digest if config is not None and config.size <= limit else None
+        keep = config.digest if config is not None else None
         kept: list[bytes] = []
         yield from self._move_and_put(source, plan, target, tag, progress, keep, kept)
         config_data = None

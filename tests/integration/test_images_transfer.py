@@ -56,6 +56,7 @@ from registry_client import (
     PlatformNotFoundError,
     ProgressEvent,
     Registry,
+    RegistryResponseError,
     Repository,
 )
 from registry_client.layout import OCILayout
@@ -290,6 +291,25 @@ def test_copy_within_the_registry_mounts_and_sends_no_blob_bytes(
     renamed = rc.repository(big_source.repository).images.copy("v1", target, "renamed")
     assert (renamed.tag, renamed.digest) == ("renamed", big_image.digest)
     assert target.manifests.head("renamed").digest == big_image.digest
+
+
+def test_a_copy_of_an_image_whose_config_is_over_the_body_limit_writes_nothing(
+    reg: LocalRegistry, rc: Registry,
+) -> None:
+    """The config describes the copy's result, so one over ``body_limit`` is refused --
+    as pull refuses it: before anything is written. The copy mounted every blob and put
+    the manifest, then raised: a script saw a failure where the image was copied."""
+    image = build_image((100,), label="x" * 5000)
+    source = rc.repository(fresh_name(reg, "big-config"))
+    upload_image(source, image, "v1")
+    target_name = fresh_name(reg, "big-config-copy")
+    log = LogWindow(reg, target_name)
+    with client_of(reg, body_limit=3000) as small:
+        with pytest.raises(RegistryResponseError, match="exceeds the 3000-byte limit"):
+            small.repository(source.name).images.copy("v1", small.repository(target_name))
+    assert [e for e in log.upload_writes() if e.status != 401] == []
+    with pytest.raises(NotFoundError):
+        rc.repository(target_name).manifests.head("v1")
 
 
 def test_copy_to_another_registry_keeps_every_digest(
