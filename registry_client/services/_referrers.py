@@ -67,17 +67,14 @@ class _NoReferrersAPI(Exception):
     does not say it is one: a catch-all page of a registry without the API."""
 
 
-def _means_no_api(exc: RegistryError, *, filtered: bool, known: bool) -> bool:
-    """Whether an error answering the first referrers page says the registry has no such
-    API: a 404 (not NAME_UNKNOWN: the repository is unknown), or a status of
-    :data:`_NO_API_STATUS` -- unless the registry is ``known`` to have the API (it
-    answered an index before: this request alone is refused), and not a 400 to a
-    request with an ``artifactType`` filter, which a registry with the API may refuse."""
+def _means_no_api(exc: RegistryError, *, known: bool) -> bool:
+    """Whether an error answering the first referrers page means reading the referrers
+    tag schema: a 404 (not NAME_UNKNOWN: the repository is unknown), or -- unless the
+    registry is ``known`` to have the API, when it refuses this request alone -- a
+    status of :data:`_NO_API_STATUS`."""
     if isinstance(exc, NotFoundError):
         return "NAME_UNKNOWN" not in exc.codes
-    if known or (filtered and exc.status_code == 400):
-        return False
-    return type(exc) is RegistryResponseError and exc.status_code in _NO_API_STATUS
+    return not known and type(exc) is RegistryResponseError and exc.status_code in _NO_API_STATUS
 
 
 class ManifestFlowsLike(Protocol):
@@ -171,11 +168,19 @@ class ReferrerFlows(Service):
             # to the digest, so a 404 means: no API (Distribution 2.8's plain "404 page not
             # found") -- unless the registry says the repository is unknown (NAME_UNKNOWN);
             # so do the other answers of registries without it (_NO_API_STATUS, a page).
+            # Once the API answered, they are this request's (Quay's 404 for a subject it
+            # does not hold): the API is kept.
             known = bool(self._endpoint.capabilities.get(CAPABILITY))
-            if pages or (isinstance(exc, RegistryError) and not _means_no_api(
-                    exc, filtered=artifact_type is not None, known=known)):
+            if pages or (isinstance(exc, RegistryError)
+                         and not _means_no_api(exc, known=known)):
                 raise
-            self.note_api(False)
+            if (artifact_type is not None and not known
+                    and getattr(exc, "status_code", None) == 400):
+                # the filter may be what a registry with the API refuses: ask without it
+                found = yield from self._from_api(digest, None)
+                return None if found is None else _of_type(found, artifact_type)
+            if not known:
+                self.note_api(False)
             log.debug("%s: no referrers API, using the referrers tag schema", self.domain)
             return None
         self.note_api(True)

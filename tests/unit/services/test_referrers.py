@@ -205,32 +205,69 @@ def test_other_answers_of_a_registry_without_the_api_fall_back_to_the_tag(
     assert len(calls(adapter, "GET", "/referrers/")) == 1
 
 
-def test_a_400_to_a_filter_is_no_answer_about_the_api(
+def test_a_400_to_a_filter_is_asked_again_without_it(
     env: tuple[Registry, requests_mock.Adapter],
 ) -> None:
     """A registry with the API may refuse an ``artifactType`` filter with 400: that says
-    nothing about the API. It switched the API off for the whole Registry, and every
-    later referrers call read an empty list from the missing tag."""
+    nothing about the API. It switched the API off for the whole Registry (every later
+    call read an empty list from the missing tag); the first page is asked again
+    without the filter, which tells the two apart (one request more, only then)."""
     reg, adapter = env
     refused = {"errors": [{"code": "UNSUPPORTED", "message": "invalid artifactType"}]}
+    adapter.register_uri("GET", REFERRERS_URL, content=index(entry(1, SBOM), entry(2, SIG)),
+                         headers={"Content-Type": OCI_INDEX})
     adapter.register_uri("GET", re.compile(re.escape(REFERRERS_URL) + r"\?artifactType="),
                          status_code=400, json=refused)
-    stub_fallback(adapter, None)
     repo = reg.repository("app")
-    with pytest.raises(RegistryResponseError, match="invalid artifactType"):
-        repo.manifests.referrers(SUBJECT, SIG)  # not known yet: the filter may be why
-    assert "referrers_api" not in reg.requester.capabilities
-    adapter.register_uri("GET", REFERRERS_URL, content=index(entry(1, SBOM)),
-                         headers={"Content-Type": OCI_INDEX})
-    assert len(repo.manifests.referrers(SUBJECT)) == 1
+    assert [d.artifact_type for d in repo.manifests.referrers(SUBJECT, SIG)] == [SIG]
     assert reg.requester.capabilities["referrers_api"] is True
+    assert len(calls(adapter, "GET", "/referrers/")) == 2
+    with pytest.raises(RegistryResponseError, match="invalid artifactType"):
+        repo.manifests.referrers(SUBJECT, SIG)  # known to have it: a refusal of this call
     adapter.register_uri("GET", re.compile(re.escape(REFERRERS_URL) + r"\?artifactType="),
                          status_code=406, text="no")
     with pytest.raises(RegistryResponseError):
-        repo.manifests.referrers(SUBJECT, SIG)  # known to have it: a refusal of this call
+        repo.manifests.referrers(SUBJECT, SIG)
+    assert reg.requester.capabilities["referrers_api"] is True
+    assert len(repo.manifests.referrers(SUBJECT)) == 2
+    assert calls(adapter, "GET", f"/manifests/{FALLBACK_TAG}") == []
+
+
+def test_a_400_to_every_request_falls_back_filtered_or_not(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """A registry without the API that answers 400: a filtered call is asked again
+    without the filter, and the second 400 means no API."""
+    reg, adapter = env
+    adapter.register_uri("GET", re.compile(re.escape(REFERRERS_URL)), status_code=400,
+                         text="bad request")
+    stub_fallback(adapter, index(entry(1, SBOM), entry(2, SIG)))
+    found = reg.repository("app").manifests.referrers(SUBJECT, SIG)
+    assert [d.artifact_type for d in found] == [SIG]
+    assert reg.requester.capabilities["referrers_api"] is False
+    assert len(calls(adapter, "GET", "/referrers/")) == 2
+
+
+def test_a_404_from_a_registry_known_to_have_the_api_keeps_it(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """Quay answers 404 MANIFEST_UNKNOWN for the referrers of a subject it does not
+    hold: the API was switched off for the Registry, and the referrers of every other
+    subject read as none from then on. Once the API answered, such a 404 is this
+    call's: read from the tag schema, the API kept."""
+    reg, adapter = env
+    other = "sha256:" + "c" * 64
+    adapter.register_uri("GET", REFERRERS_URL, content=index(entry(1, SBOM)),
+                         headers={"Content-Type": OCI_INDEX})
+    adapter.register_uri("GET", f"{BASE}/v2/app/referrers/{other}", status_code=404,
+                         json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "unknown"}]})
+    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/sha256-{'c' * 64}", status_code=404,
+                         json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "unknown"}]})
+    repo = reg.repository("app")
+    assert len(repo.manifests.referrers(SUBJECT)) == 1
+    assert repo.manifests.referrers(other) == []
     assert reg.requester.capabilities["referrers_api"] is True
     assert len(repo.manifests.referrers(SUBJECT)) == 1
-    assert calls(adapter, "GET", f"/manifests/{FALLBACK_TAG}") == []
 
 
 def test_no_fallback_tag_means_no_referrers(env: tuple[Registry, requests_mock.Adapter]) -> None:
