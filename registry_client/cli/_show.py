@@ -7,10 +7,18 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from registry_client import ImageReference, RegistryError, Repository, mediatypes, models
+from registry_client import (
+    ImageReference,
+    PlatformNotFoundError,
+    RegistryError,
+    Repository,
+    mediatypes,
+    models,
+)
 from registry_client.models import IMAGE_CONFIG_TYPES, manifest_from_bytes
+from registry_client.services import _light
 
-from ._context import Context, UsageError
+from ._context import CRANE_PLATFORM, Context, UsageError
 from ._parser import Parser, add_verb, nonempty_path
 
 if TYPE_CHECKING:
@@ -109,15 +117,21 @@ def register(
 # -- shared helpers ---------------------------------------------------------------------------
 
 def default_entry(index: ManifestList | OCIIndex, *, required: bool = True) -> Descriptor | None:
-    """Without --platform: the only entry of ``index``, else its first linux/amd64 one."""
-    if len(index.manifests) == 1:
-        return index.manifests[0]
-    found = index.find_platform(models.Platform(architecture="amd64", os="linux"))
+    """Without --platform, the entry of ``index`` export and pull choose: its one image
+    (its only entry naming no platform, or its one platform beside attestations), else
+    its linux/amd64 entry (crane's default). None -- or, when ``required``, a LookupError
+    -- when there is none; an index inside ``index`` is for the caller to enter."""
+    entries = index.manifests
+    lone = _light.lone_entry(entries)
+    if lone is not None:
+        return lone
+    real = _light.real_platforms(entries)
+    if len(real) == 1 and not _light.has_index(entries):
+        return next(e for e in entries if e.platform is real[0])
+    found = index.find_platform(models.Platform.parse(CRANE_PLATFORM))
     if found is None and required:
-        have = ", ".join(str(p) for p in index.platforms()) or "none"
-        raise LookupError(
-            f"this image has several platforms ({have}): choose one with --platform"
-        )
+        raise LookupError(f"this image has several platforms "
+                          f"({_light.platforms_in_words(entries)}): choose one with --platform")
     return found
 
 
@@ -148,7 +162,18 @@ def _single(
     entry = index_type = None
     if isinstance(manifest, models.ManifestList | models.OCIIndex):
         index_type = getattr(manifest, "artifact_type", None)
-        entry = default_entry(manifest, required=required)
+        nested = _light.has_index(manifest.manifests)
+        entry = default_entry(manifest, required=required and not nested)
+        if entry is None and nested:  # its linux/amd64 image, searched inside as pull does
+            try:
+                raw = repo.images.platform_manifest(reference, models.Platform.parse(
+                    CRANE_PLATFORM))
+            except PlatformNotFoundError:
+                if required:
+                    raise
+                return _Chosen(None, None, index_type)
+            entry = models.Descriptor(media_type=raw.media_type, digest=raw.digest,
+                                      size=len(raw.data))
         if entry is None:
             return _Chosen(None, None, index_type)
         manifest = repo.manifests.get(entry.digest)

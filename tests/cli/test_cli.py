@@ -6,6 +6,7 @@ import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,8 @@ from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_im
 CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]
 pytestmark = pytest.mark.integration
 
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 PLATFORMS = ["linux/amd64", "linux/arm64/v8"]
 
 
@@ -112,6 +115,55 @@ def test_config_prints_the_blob_of_the_chosen_platform(
     chosen = cli("--plain-http", "config", ref, "--platform", "linux/arm64")
     assert json.loads(chosen.stdout)["architecture"] == "arm64"
     assert chosen.stdout == arm.blobs[arm.config_digest]
+
+
+def test_config_and_inspect_choose_an_index_s_image_as_export_does(
+    cli: CliRunner, anon_registry: LocalRegistry, unique_repository: str
+) -> None:
+    """Without --platform, config and inspect chose by "the only entry, else linux/amd64":
+    a buildkit-style index (one platform and its unknown/unknown attestation) failed
+    with "several platforms (linux/arm64)", and an index whose entry is an index with
+    "an index inside an index is not supported", where export and pull read them."""
+    import hashlib
+
+    from registry_client import RawManifest, Registry
+
+    def put(repo: Any, tag: str, entries: list[dict[str, Any]]) -> None:
+        body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                           "manifests": entries}).encode()
+        repo.manifests.put(tag, RawManifest(body, OCI_INDEX, ""))
+
+    arm = seed_image(anon_registry, unique_repository, "arm", platforms=["linux/arm64"],
+                     media="oci").children[0]
+    both = seed_image(anon_registry, unique_repository, "both",
+                      platforms=["linux/arm64", "linux/amd64"], media="oci")
+    amd = both.children[1]
+    with Registry(anon_registry.host, protocol="http") as reg:
+        repo = reg.repository(unique_repository)
+        config = b'{"architecture":"unknown","os":"unknown","rootfs":{"type":"layers"}}'
+        config_digest = repo.blobs.upload(config).digest
+        attestation = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config_digest, "size": len(config)}, "layers": []}).encode()
+        att_digest = "sha256:" + hashlib.sha256(attestation).hexdigest()
+        repo.manifests.put(att_digest, RawManifest(attestation, OCI_MANIFEST, att_digest))
+        put(repo, "attested", [
+            {"mediaType": OCI_MANIFEST, "digest": arm.digest, "size": len(arm.manifest),
+             "platform": {"os": "linux", "architecture": "arm64"}},
+            {"mediaType": OCI_MANIFEST, "digest": att_digest, "size": len(attestation),
+             "platform": {"os": "unknown", "architecture": "unknown"}}])
+        put(repo, "nested", [{"mediaType": OCI_INDEX, "digest": both.digest,
+                              "size": len(both.manifest)}])
+    where = f"{anon_registry.host}/{unique_repository}"
+    for tag, image in (("attested", arm), ("nested", amd)):
+        config_out = cli("--plain-http", "config", f"{where}:{tag}")
+        assert config_out.returncode == 0, config_out.stderr
+        assert image.config_digest is not None
+        assert config_out.stdout == image.blobs[image.config_digest]
+        shown = cli("--plain-http", "--json", "inspect", f"{where}:{tag}")
+        assert shown.returncode == 0, shown.stderr
+        arch = json.loads(image.blobs[image.config_digest])["architecture"]
+        assert json.loads(shown.stdout)["Architecture"] == arch
 
 
 def test_inspect_human_and_json(
