@@ -239,6 +239,7 @@ def _run(
     # MANIFEST_BLOB_UNKNOWN), and each moved every blob again: 7 requests a tag, not 2.
     locks = LockTable(weak=True)
     placed: dict[tuple[str, str, str], Image] = {}  # (target, repository, digest) -> copy
+    planned: dict[tuple[str, str, str], CopyPlan] = {}  # the same, for a dry run
 
     def once(job: _Job, raw: RawManifest,
              key: tuple[str, str, str]) -> Flow[Image | _Present]:
@@ -253,19 +254,24 @@ def _run(
         placed.setdefault(key, done)
         return done
 
+    def plan_once(job: _Job, raw: RawManifest, key: tuple[str, str, str]) -> Flow[CopyPlan]:
+        """:func:`once` for a dry run: the image's plan to the target (``key``) made once
+        (a HEAD a blob), its other tags given that plan."""
+        plan: CopyPlan = yield from job.source.images.flows.plan_read(
+            raw, job.reference, job.target, job.target_tag, planned=planned.get(key))
+        planned.setdefault(key, plan)
+        return plan
+
     def one(job: _Job) -> Flow[Image | CopyPlan | _Present | Exception]:
         """Copy one image; its failure is its result (collected, never raised)."""
         if job.listed and job.source_key in gone:
             return _RepositoryGone()
         try:
-            if dry_run:
-                plan: CopyPlan = yield from job.source.images.flows.copy(
-                    job.reference, job.target, job.target_tag, dry_run=True)
-                return plan
             raw = yield from job.source.manifests.flows.get_raw(job.reference)
             key = (job.target.requester.base_url, job.target.name, raw.digest)
-            copied: Image | _Present = yield Exclusive(locks, key, once(job, raw, key))
-            return copied
+            done: Image | CopyPlan | _Present = yield Exclusive(
+                locks, key, plan_once(job, raw, key) if dry_run else once(job, raw, key))
+            return done
         except RegistryError as exc:
             if job.listed and repository_gone(exc, *job.source_key):
                 gone.add(job.source_key)

@@ -160,6 +160,21 @@ class Copier(ImageWorker):
         assert isinstance(image, Image)
         return image
 
+    def plan_read(
+        self, raw: RawManifest, reference: str, target: CopyTarget, target_tag: str | None,
+        *, planned: CopyPlan | None = None,
+    ) -> Flow[CopyPlan]:
+        """:meth:`copy`'s dry run of ``reference``, its manifest ``raw`` read already.
+        With ``planned`` (this image's plan to ``target`` under another tag), that plan
+        under ``target_tag``: its blobs are not asked about again."""
+        check_target(target)
+        if planned is not None and target_tag is not None:
+            return attrs.evolve(planned, tag=target_tag)
+        plan = yield from self.copy(reference, target, target_tag, progress=None,
+                                    referrers=False, dry_run=True, raw=raw)
+        assert isinstance(plan, CopyPlan)
+        return plan
+
     def place(self, raw: RawManifest, target: CopyTarget) -> Flow[None]:
         """Put the manifest ``raw`` of this repository, already read, into ``target`` by
         digest, with its blobs, as :meth:`copy` moves them -- without reading the

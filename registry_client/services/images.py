@@ -316,6 +316,19 @@ class ImageFlows(Service):
         return (yield from self._copier.copy_unless_present(reference, target, target_tag,
                                                             progress))
 
+    def plan_read(
+        self, raw: RawManifest, reference: str, target: CopyTarget, target_tag: str | None,
+        *, planned: CopyPlan | None = None,
+    ) -> Flow[CopyPlan]:
+        """:meth:`copy`'s dry run of ``reference``, whose manifest ``raw`` was read already;
+        with ``planned`` (the image's plan to ``target`` under another tag), that plan
+        under ``target_tag``, no request sent."""
+        check_reference(reference)
+        if target_tag is not None:
+            check_tag(target_tag)
+        return (yield from self._copier.plan_read(raw, reference, target, target_tag,
+                                                  planned=planned))
+
     def copy_read(
         self, raw: RawManifest, reference: str, target: CopyTarget, target_tag: str | None,
         *, progress: ProgressCallback | None = None, unless_present: bool = False,

@@ -128,6 +128,28 @@ def test_copy_all_tags_copies_an_image_of_many_tags_once(
     assert target_reg.request_count("PUT", "many/copy/manifests/") == len(tags)
 
 
+def test_the_dry_run_of_an_image_of_many_tags_asks_about_its_blobs_once(
+    pair: tuple[LocalRegistry, LocalRegistry],
+) -> None:
+    """The dry run planned each tag's copy as if alone: a HEAD of every blob a tag --
+    25,551 HEADs for 51 tags of a 500-layer image, where the copy itself sends one
+    request a blob. Its other tags get the image's plan under their own tag."""
+    src, dst = pair
+    seed_image(src, "many/app", "t0", layers=(2048, 4096))
+    tags = [f"t{i}" for i in range(12)]
+    with client(src) as a, client(dst) as b:
+        for tag in tags[1:]:
+            a.repository("many/app").images.retag("t0", tag)
+        dst.clear_access_log()
+        plans = copy_all_tags(a.repository("many/app"), b.repository("many/plan"),
+                              dry_run=True, max_workers=4)
+    assert sorted(p.tag for p in plans if isinstance(p, CopyPlan)) == sorted(tags)
+    assert {len(p.blobs) for p in plans if isinstance(p, CopyPlan)} == {3}
+    assert {b.action for p in plans if isinstance(p, CopyPlan) for b in p.blobs} == {
+        "transfer"}
+    assert dst.request_count("HEAD", "many/plan/blobs/") == 3  # config and two layers
+
+
 def test_sync_of_an_image_of_many_tags_still_finds_a_tag_present(
     pair: tuple[LocalRegistry, LocalRegistry],
 ) -> None:
