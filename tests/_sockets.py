@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import ssl
+from collections.abc import Callable
 
 
 def read_head(conn: socket.socket) -> bytes:
@@ -15,3 +18,19 @@ def read_head(conn: socket.socket) -> bytes:
             break
         data += part
     return data
+
+
+def tls_absolute_proxy(context: ssl.SSLContext, seen: list[bytes],
+                       ) -> Callable[[socket.socket], None]:
+    """A ``tcp_server`` handler: an https:// proxy for plain-HTTP URLs (absolute-URI
+    requests) behind ``context``'s certificate, answering each connection's first
+    request with a registry's 200 ``{}``; what it received goes to ``seen``."""
+
+    def handle(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            tls = context.wrap_socket(conn, server_side=True)
+            seen.append(tls.recv(65536))
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n"
+                        b"Docker-Distribution-API-Version: registry/2.0\r\n\r\n{}")
+
+    return handle

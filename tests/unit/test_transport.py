@@ -22,7 +22,7 @@ import requests_mock
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # (tests/: _sockets)
 
-from _sockets import read_head
+from _sockets import read_head, tls_absolute_proxy
 
 import registry_client
 from registry_client import BasicAuthenticator, NullAuthenticator, Registry
@@ -586,15 +586,7 @@ def test_an_https_proxy_in_front_of_a_plain_http_registry_is_checked(
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     seen: list[bytes] = []
-
-    def tls_proxy(conn: socket.socket) -> None:  # an absolute-URI proxy: one answer
-        with contextlib.suppress(OSError):
-            tls = context.wrap_socket(conn, server_side=True)
-            seen.append(tls.recv(65536))
-            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n"
-                        b"Docker-Distribution-API-Version: registry/2.0\r\n\r\n{}")
-
-    with tcp_server(tls_proxy) as port:
+    with tcp_server(tls_absolute_proxy(context, seen)) as port:
         proxy = f"https://user:pw-SECRET@127.0.0.1:{port}"
         with Registry("registry.example:5000", protocol="http", proxy=proxy,
                       timeout=(2, 2), retries=0) as reg, pytest.raises(RegistrySSLError):

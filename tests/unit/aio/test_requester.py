@@ -28,7 +28,7 @@ import urllib3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # (tests/: _sockets)
 
-from _sockets import read_head
+from _sockets import read_head, tls_absolute_proxy
 
 from registry_client import NullAuthenticator, Registry, TokenAuthenticator
 from registry_client._exchange import TransmitError
@@ -1033,17 +1033,8 @@ async def test_an_https_proxy_in_front_of_a_plain_http_registry_is_checked_too(
     HTTP -- and sent it the proxy's password -- where the asyncio flavour refused it:
     both check it now, and trust it when verify= names its CA."""
     cert, key = self_signed_certificate(tmp_path)
-    proxy_context = _server_context(cert, key)
     seen: list[bytes] = []
-
-    def tls_proxy(conn: socket.socket) -> None:  # an absolute-URI proxy: one answer
-        with contextlib.suppress(OSError):
-            tls = proxy_context.wrap_socket(conn, server_side=True)
-            seen.append(tls.recv(65536))
-            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n"
-                        b"Docker-Distribution-API-Version: registry/2.0\r\n\r\n{}")
-
-    with tcp_server(tls_proxy) as proxy_port:
+    with tcp_server(tls_absolute_proxy(_server_context(cert, key), seen)) as proxy_port:
         kw: dict[str, Any] = {"protocol": "http", "timeout": (2, 2),
                               "proxy": f"https://user:pw-SECRET@127.0.0.1:{proxy_port}"}
         await _messages("registry.example:5000", verify=True, **kw)  # (both refuse it)
