@@ -239,7 +239,8 @@ def _run(
     # MANIFEST_BLOB_UNKNOWN), and each moved every blob again: 7 requests a tag, not 2.
     locks = LockTable(weak=True)
     placed: dict[tuple[str, str, str], Image] = {}  # (target, repository, digest) -> copy
-    planned: dict[tuple[str, str, str], CopyPlan] = {}  # the same, for a dry run
+    # a dry run's plans: (source, source repository, target, repository, digest) -> plan
+    planned: dict[tuple[str, ...], CopyPlan] = {}
 
     def once(job: _Job, raw: RawManifest,
              key: tuple[str, str, str]) -> Flow[Image | _Present]:
@@ -255,11 +256,12 @@ def _run(
         return done
 
     def plan_once(job: _Job, raw: RawManifest, key: tuple[str, str, str]) -> Flow[CopyPlan]:
-        """:func:`once` for a dry run: the image's plan to the target (``key``) made once
-        (a HEAD a blob), its other tags given that plan."""
+        """:func:`once` for a dry run: the image's plan from its source to the target
+        (``key``) made once (a HEAD a blob), its other tags given that plan."""
+        mine = (job.source.requester.base_url, job.source.name, *key)
         plan: CopyPlan = yield from job.source.images.flows.plan_read(
-            raw, job.reference, job.target, job.target_tag, planned=planned.get(key))
-        planned.setdefault(key, plan)
+            raw, job.reference, job.target, job.target_tag, planned=planned.get(mine))
+        planned.setdefault(mine, plan)
         return plan
 
     def one(job: _Job) -> Flow[Image | CopyPlan | _Present | Exception]:

@@ -150,6 +150,25 @@ def test_the_dry_run_of_an_image_of_many_tags_asks_about_its_blobs_once(
     assert dst.request_count("HEAD", "many/plan/blobs/") == 3  # config and two layers
 
 
+def test_a_dry_run_plan_names_its_own_source(
+    pair: tuple[LocalRegistry, LocalRegistry],
+) -> None:
+    """One image from two sources (two registries) to one target: each plan is made
+    from its own source -- the second was given the first's, naming the other
+    registry (and its mount or transfer decisions)."""
+    src, dst = pair
+    seeded = seed_image(src, "a/app", "1", layers=(2048,))
+    with client(src) as a, client(dst) as b:
+        a.repository("a/app").images.copy("1", b.repository("b/app"))
+        entries = [SyncEntry(f"{src.host}/a/app:1", f"{dst.host}/t/app:one"),
+                   SyncEntry(f"{dst.host}/b/app:1", f"{dst.host}/t/app:two")]
+        result = sync(entries, lambda ref: a if ref.domain == src.host else b, dry_run=True,
+                      max_workers=1)
+    sources = {p.tag: p.source for p in result.copied if isinstance(p, CopyPlan)}
+    assert sources == {"one": f"{src.host}/a/app@{seeded.digest}",
+                       "two": f"{dst.host}/b/app@{seeded.digest}"}
+
+
 def test_sync_of_an_image_of_many_tags_still_finds_a_tag_present(
     pair: tuple[LocalRegistry, LocalRegistry],
 ) -> None:
