@@ -85,6 +85,13 @@ class _Source:
     children: Children
 
 
+def _image_config(source: _Source) -> Descriptor | None:
+    """The image config that describes a copy of ``source``: a single image's, when it is
+    an image config (an artifact's config describes nothing here); None for an index."""
+    config = None if source.is_index else source.top[0]
+    return config if config is not None and config.media_type in IMAGE_CONFIG_TYPES else None
+
+
 class Copier(ImageWorker):
     """Copies images of one repository to others, ``max_workers`` blobs at a time.
 
@@ -198,6 +205,9 @@ class Copier(ImageWorker):
         source = yield from self._source(reference, raw)
         if not dry_run:
             require_verifiable_blobs(reference, source.children)
+        config = _image_config(source)
+        if config is not None:  # refused before anything is written, as pull refuses it
+            check_config_size(config, self._endpoint.body_limit)  # (a dry run says so too)
         tag = target_tag or (None if is_digest(reference) else reference)
         plan = yield from self._plan(source, target, tag, dry_run=dry_run)
         if dry_run:
@@ -218,12 +228,8 @@ class Copier(ImageWorker):
     ) -> Flow[Image]:
         """Move the blobs as ``plan`` says, put the manifests (children first); the Image."""
         raw = source.raw
-        config = None if source.is_index else source.top[0]
+        config = _image_config(source)  # (its size checked by _one)
         limit = self._endpoint.body_limit
-        if config is not None and config.media_type not in IMAGE_CONFIG_TYPES:
-            config = None
-        if config is not None:  # refused before anything is written, as pull refuses it
-            check_config_size(config, limit)
         # The config describes the result: the bytes relayed across are kept for it (it
         # is small), so only a mounted or skipped config is read from the source.
         keep = config.digest if config is not None else None

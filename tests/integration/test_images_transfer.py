@@ -307,6 +307,10 @@ def test_a_copy_of_an_image_whose_config_is_over_the_body_limit_writes_nothing(
     with client_of(reg, body_limit=3000) as small:
         with pytest.raises(RegistryResponseError, match="exceeds the 3000-byte limit"):
             small.repository(source.name).images.copy("v1", small.repository(target_name))
+        with pytest.raises(RegistryResponseError, match="exceeds the 3000-byte limit"):
+            # the dry run says so too, not a plan of a copy that will be refused
+            small.repository(source.name).images.copy("v1", small.repository(target_name),
+                                                      dry_run=True)
     assert [e for e in log.upload_writes() if e.status != 401] == []
     with pytest.raises(NotFoundError):
         rc.repository(target_name).manifests.head("v1")
