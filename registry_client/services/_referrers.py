@@ -171,15 +171,20 @@ class ReferrerFlows(Service):
             # Once the API answered, they are this request's (Quay's 404 for a subject it
             # does not hold): the API is kept.
             known = bool(self._endpoint.capabilities.get(CAPABILITY))
+            status = getattr(exc, "status_code", None)
+            if not pages and artifact_type is not None and status == 400:
+                # the filter may be what a registry with the API refuses: ask without it
+                # (and filter here), every time -- whether the API is known or not
+                found = yield from self._from_api(digest, None)
+                return None if found is None else _of_type(found, artifact_type)
             if pages or (isinstance(exc, RegistryError)
                          and not _means_no_api(exc, known=known)):
                 raise
-            if (artifact_type is not None and not known
-                    and getattr(exc, "status_code", None) == 400):
-                # the filter may be what a registry with the API refuses: ask without it
-                found = yield from self._from_api(digest, None)
-                return None if found is None else _of_type(found, artifact_type)
-            if not known:
+            # A 404 MANIFEST_UNKNOWN (Quay's, for a subject it does not hold) is about the
+            # subject, not the API: this call reads the tag schema, and nothing is
+            # remembered (Distribution without the API answers "404 page not found").
+            if not known and not (isinstance(exc, NotFoundError)
+                                  and "MANIFEST_UNKNOWN" in exc.codes):
                 self.note_api(False)
             log.debug("%s: no referrers API, using the referrers tag schema", self.domain)
             return None

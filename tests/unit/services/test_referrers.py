@@ -222,8 +222,8 @@ def test_a_400_to_a_filter_is_asked_again_without_it(
     assert [d.artifact_type for d in repo.manifests.referrers(SUBJECT, SIG)] == [SIG]
     assert reg.requester.capabilities["referrers_api"] is True
     assert len(calls(adapter, "GET", "/referrers/")) == 2
-    with pytest.raises(RegistryResponseError, match="invalid artifactType"):
-        repo.manifests.referrers(SUBJECT, SIG)  # known to have it: a refusal of this call
+    # the same call again, the API known: the same answer (it raised from then on)
+    assert [d.artifact_type for d in repo.manifests.referrers(SUBJECT, SIG)] == [SIG]
     adapter.register_uri("GET", re.compile(re.escape(REFERRERS_URL) + r"\?artifactType="),
                          status_code=406, text="no")
     with pytest.raises(RegistryResponseError):
@@ -231,6 +231,27 @@ def test_a_400_to_a_filter_is_asked_again_without_it(
     assert reg.requester.capabilities["referrers_api"] is True
     assert len(repo.manifests.referrers(SUBJECT)) == 2
     assert calls(adapter, "GET", f"/manifests/{FALLBACK_TAG}") == []
+
+
+def test_a_404_for_an_unknown_subject_first_does_not_switch_the_api_off(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """Quay's 404 MANIFEST_UNKNOWN for a subject it does not hold, asked first: it says
+    nothing of the API (Distribution without it answers a bare "404 page not found").
+    That call reads the tag schema; the next one asks the API again."""
+    reg, adapter = env
+    other = "sha256:" + "c" * 64
+    adapter.register_uri("GET", REFERRERS_URL, content=index(entry(1, SBOM)),
+                         headers={"Content-Type": OCI_INDEX})
+    adapter.register_uri("GET", f"{BASE}/v2/app/referrers/{other}", status_code=404,
+                         json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "unknown"}]})
+    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/sha256-{'c' * 64}", status_code=404,
+                         json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "unknown"}]})
+    repo = reg.repository("app")
+    assert repo.manifests.referrers(other) == []
+    assert "referrers_api" not in reg.requester.capabilities
+    assert len(repo.manifests.referrers(SUBJECT)) == 1
+    assert reg.requester.capabilities["referrers_api"] is True
 
 
 def test_a_400_to_every_request_falls_back_filtered_or_not(
