@@ -164,7 +164,9 @@ def _single(
         index_type = getattr(manifest, "artifact_type", None)
         nested = _light.has_index(manifest.manifests)
         entry = default_entry(manifest, required=required and not nested)
-        if entry is None and nested:  # its linux/amd64 image, searched inside as pull does
+        if (entry is None and nested) or (entry is not None
+                                          and entry.media_type in mediatypes.INDEX_TYPES):
+            # its linux/amd64 image, searched inside the index in it as pull does
             try:
                 raw = repo.images.platform_manifest(reference, models.Platform.parse(
                     CRANE_PLATFORM))

@@ -154,8 +154,14 @@ def test_config_and_inspect_choose_an_index_s_image_as_export_does(
              "platform": {"os": "unknown", "architecture": "unknown"}}])
         put(repo, "nested", [{"mediaType": OCI_INDEX, "digest": both.digest,
                               "size": len(both.manifest)}])
+        # its linux/amd64 entry an index (which holds the image)
+        put(repo, "amd-is-an-index", [
+            {"mediaType": OCI_INDEX, "digest": both.digest, "size": len(both.manifest),
+             "platform": {"os": "linux", "architecture": "amd64"}},
+            {"mediaType": OCI_MANIFEST, "digest": arm.digest, "size": len(arm.manifest),
+             "platform": {"os": "linux", "architecture": "arm64"}}])
     where = f"{anon_registry.host}/{unique_repository}"
-    for tag, image in (("attested", arm), ("nested", amd)):
+    for tag, image in (("attested", arm), ("nested", amd), ("amd-is-an-index", amd)):
         config_out = cli("--plain-http", "config", f"{where}:{tag}")
         assert config_out.returncode == 0, config_out.stderr
         assert image.config_digest is not None
