@@ -233,27 +233,6 @@ def test_a_400_to_a_filter_is_asked_again_without_it(
     assert calls(adapter, "GET", f"/manifests/{FALLBACK_TAG}") == []
 
 
-def test_a_404_for_an_unknown_subject_first_does_not_switch_the_api_off(
-    env: tuple[Registry, requests_mock.Adapter],
-) -> None:
-    """Quay's 404 MANIFEST_UNKNOWN for a subject it does not hold, asked first: it says
-    nothing of the API (Distribution without it answers a bare "404 page not found").
-    That call reads the tag schema; the next one asks the API again."""
-    reg, adapter = env
-    other = "sha256:" + "c" * 64
-    adapter.register_uri("GET", REFERRERS_URL, content=index(entry(1, SBOM)),
-                         headers={"Content-Type": OCI_INDEX})
-    adapter.register_uri("GET", f"{BASE}/v2/app/referrers/{other}", status_code=404,
-                         json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "unknown"}]})
-    adapter.register_uri("GET", f"{BASE}/v2/app/manifests/sha256-{'c' * 64}", status_code=404,
-                         json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "unknown"}]})
-    repo = reg.repository("app")
-    assert repo.manifests.referrers(other) == []
-    assert "referrers_api" not in reg.requester.capabilities
-    assert len(repo.manifests.referrers(SUBJECT)) == 1
-    assert reg.requester.capabilities["referrers_api"] is True
-
-
 def test_a_400_to_every_request_falls_back_filtered_or_not(
     env: tuple[Registry, requests_mock.Adapter],
 ) -> None:
@@ -269,13 +248,15 @@ def test_a_400_to_every_request_falls_back_filtered_or_not(
     assert len(calls(adapter, "GET", "/referrers/")) == 2
 
 
-def test_a_404_from_a_registry_known_to_have_the_api_keeps_it(
-    env: tuple[Registry, requests_mock.Adapter],
+@pytest.mark.parametrize("unknown_first", [False, True])
+def test_a_404_for_a_subject_the_registry_does_not_hold_keeps_the_api(
+    env: tuple[Registry, requests_mock.Adapter], unknown_first: bool,
 ) -> None:
     """Quay answers 404 MANIFEST_UNKNOWN for the referrers of a subject it does not
-    hold: the API was switched off for the Registry, and the referrers of every other
-    subject read as none from then on. Once the API answered, such a 404 is this
-    call's: read from the tag schema, the API kept."""
+    hold: the API was switched off for the Registry (asked before or after an index was
+    seen), and the referrers of every other subject read as none from then on. Such a
+    404 is about the subject (Distribution without the API answers a bare "404 page not
+    found"): that call reads the tag schema, nothing is remembered of it."""
     reg, adapter = env
     other = "sha256:" + "c" * 64
     adapter.register_uri("GET", REFERRERS_URL, content=index(entry(1, SBOM)),
@@ -285,6 +266,9 @@ def test_a_404_from_a_registry_known_to_have_the_api_keeps_it(
     adapter.register_uri("GET", f"{BASE}/v2/app/manifests/sha256-{'c' * 64}", status_code=404,
                          json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "unknown"}]})
     repo = reg.repository("app")
+    if unknown_first:
+        assert repo.manifests.referrers(other) == []
+        assert "referrers_api" not in reg.requester.capabilities
     assert len(repo.manifests.referrers(SUBJECT)) == 1
     assert repo.manifests.referrers(other) == []
     assert reg.requester.capabilities["referrers_api"] is True
