@@ -165,24 +165,22 @@ class ReferrerFlows(Service):
                 pages.append((yield from flow))
         except (RegistryError, _NoReferrersAPI) as exc:
             # A registry with the API answers 200 and an empty index when nothing refers
-            # to the digest, so a 404 means: no API (Distribution 2.8's plain "404 page not
-            # found") -- unless the registry says the repository is unknown (NAME_UNKNOWN);
-            # so do the other answers of registries without it (_NO_API_STATUS, a page).
-            # Once the API answered, they are this request's (Quay's 404 for a subject it
-            # does not hold): the API is kept.
+            # to the digest, so a 404 means: read the tag schema (Distribution 2.8's plain
+            # "404 page not found") -- unless the repository is unknown (NAME_UNKNOWN); so
+            # do the other answers of registries without it (_NO_API_STATUS, a page),
+            # while the API is not known to be there.
             known = bool(self._endpoint.capabilities.get(CAPABILITY))
-            status = getattr(exc, "status_code", None)
-            if not pages and artifact_type is not None and status == 400:
-                # the filter may be what a registry with the API refuses: ask without it
-                # (and filter here), every time -- whether the API is known or not
+            if not pages and artifact_type is not None \
+                    and getattr(exc, "status_code", None) == 400:
+                # the filter may be what a registry with the API refuses: asked without
+                # it (and filtered here), every time
                 found = yield from self._from_api(digest, None)
                 return None if found is None else _of_type(found, artifact_type)
             if pages or (isinstance(exc, RegistryError)
                          and not _means_no_api(exc, known=known)):
                 raise
-            # A 404 MANIFEST_UNKNOWN (Quay's, for a subject it does not hold) is about the
-            # subject, not the API: this call reads the tag schema, and nothing is
-            # remembered (Distribution without the API answers "404 page not found").
+            # Remembered unless known otherwise -- or a 404 MANIFEST_UNKNOWN (Quay's, for
+            # a subject it does not hold), which is about the subject, not the API.
             if not known and not (isinstance(exc, NotFoundError)
                                   and "MANIFEST_UNKNOWN" in exc.codes):
                 self.note_api(False)
