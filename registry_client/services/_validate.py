@@ -313,15 +313,21 @@ class LayoutSource:
 
     def manifest(self, reference: str) -> Flow[RawManifest]:
         def read() -> RawManifest:
-            if is_valid_digest(reference):
+            # strictly by name (validating "the only entry" for another name misleads),
+            # a name first: "app:latest" (skopeo's oci:DIR:app:latest) is digest-shaped
+            named = {str(m.get("digest", "")) for m in self._layout.read_index().get(
+                         "manifests", [])
+                     if isinstance(m, dict) and isinstance(m.get("annotations"), dict)
+                     and m["annotations"].get(REF_NAME) == reference}
+            if len(named) > 1:  # (as a push of the layout refuses it)
+                raise LayoutError(f"{self._layout.root}: {reference!r} names {len(named)} "
+                                  f"images ({', '.join(sorted(named))}): give one's digest")
+            if named:
+                digest = named.pop()
+            elif is_valid_digest(reference):
                 digest = reference
-            else:  # strictly by name: validating "the only entry" for another name misleads
-                named = [m for m in self._layout.read_index().get("manifests", [])
-                         if isinstance(m, dict) and isinstance(m.get("annotations"), dict)
-                         and m["annotations"].get(REF_NAME) == reference]
-                if not named:
-                    raise LayoutError(f"{self._layout.root}: no image named {reference!r}")
-                digest = str(named[0].get("digest", ""))
+            else:
+                raise LayoutError(f"{self._layout.root}: no image named {reference!r}")
             data = self._layout.read_blob(digest, self._limit)
             return RawManifest(data=data, media_type=manifest_media_type(data), digest=digest)
 

@@ -185,6 +185,30 @@ def test_several_images_need_a_name(tmp_path: Path) -> None:
     assert validate_layout(tmp_path, "2.0").ok
 
 
+def test_a_name_with_a_colon_is_a_name_and_a_name_of_two_images_is_refused(
+    tmp_path: Path,
+) -> None:
+    """``app:latest`` (skopeo's ``oci:DIR:app:latest``) was read as a digest of the
+    algorithm ``app`` (UnsupportedDigestError); and of two entries with one name (Docker
+    25's save of a/x:1 and b/y:1) only the first was validated -- which a push of the
+    layout refuses as ambiguous."""
+    layout = OCILayout(tmp_path)
+    layout.init()
+    good = image(layout, gzip.compress(tar_of("a", b"a")), sha(tar_of("a", b"a")))
+    layout.add_manifest({"mediaType": OCI_MANIFEST, "digest": sha(good), "size": len(good)},
+                        "app:latest")
+    assert validate_layout(tmp_path, "app:latest").manifests == (sha(good),)
+    assert validate_layout(tmp_path, sha(good)).ok  # a digest stays a digest
+    bad = image(layout, b"not gzip", sha(tar_of("b", b"b")), "arm64")
+    doc = layout.read_index()
+    doc["manifests"] += [
+        {"mediaType": OCI_MANIFEST, "digest": sha(m), "size": len(m),
+         "annotations": {"org.opencontainers.image.ref.name": "1"}} for m in (good, bad)]
+    layout.write_index(doc)
+    with pytest.raises(LayoutError, match="'1' names 2 images"):
+        validate_layout(tmp_path, "1")
+
+
 def test_a_single_image_of_another_platform_is_refused_as_pull_refuses_it(
     tmp_path: Path,
 ) -> None:
