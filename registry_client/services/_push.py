@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+import attrs
+
 from .._flow import Flow, Gather, Offload
 from ..errors import (
     LayoutError,
@@ -147,5 +149,7 @@ class Pusher(ImageWorker):
         if is_index:
             for child, _ in children:
                 yield from self._manifests.put(child.digest, child)
-        yield from self._manifests.put(tag, raw)
-        return image
+        stored = yield from self._manifests.put(tag, raw)
+        # the digest the registry serves it by: a layout's blobs/sha512 manifest is
+        # stored under its sha256 (the Image describes the destination)
+        return image if stored == image.digest else attrs.evolve(image, digest=stored)

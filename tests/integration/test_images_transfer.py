@@ -8,6 +8,7 @@ fixtures) and then pulled, pushed again from the layout, and copied within the r
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -250,6 +251,38 @@ def test_push_pulled_layout_to_another_repository(
     assert (image.domain, image.repository) == (reg.host, big_pushed.repository)
     assert [str(p) for p in image.platforms] == ["linux/amd64"]
     assert_same_image(rc.repository(big_pushed.repository), big_image, "v1")
+
+
+def test_push_of_a_sha512_layout_returns_the_digest_the_registry_serves(
+    reg: LocalRegistry, rc: Registry, tmp_path: Path,
+) -> None:
+    """The image-layout spec allows blobs/sha512/; Distribution stores a manifest put
+    by tag under its sha256. The push returned the layout's sha512 digest, which the
+    registry does not serve (API.md: the Image describes the destination)."""
+    from registry_client.layout import OCILayout
+
+    def sha512(data: bytes) -> str:
+        return "sha512:" + hashlib.sha512(data).hexdigest()
+
+    layer = gzip.compress(b"not really a tar, a layer's bytes", mtime=0)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {
+        "type": "layers", "diff_ids": [sha512(b"x")]}}).encode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {
+        "mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha512(config),
+        "size": len(config)}, "layers": [{
+        "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha512(layer),
+        "size": len(layer)}]}).encode()
+    layout = OCILayout(tmp_path / "l512")
+    layout.init()
+    for data in (layer, config, manifest):
+        layout.write_blob(sha512(data), data)
+    layout.add_manifest({"mediaType": OCI_MANIFEST, "digest": sha512(manifest),
+                         "size": len(manifest)}, "v1")
+    repo = rc.repository(fresh_name(reg, "sha512"))
+    image = repo.images.push(tmp_path / "l512", "v1")
+    sha256 = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    assert image.digest == sha256 == repo.manifests.head("v1").digest
+    assert repo.manifests.get_raw(image.digest).data == manifest
 
 
 def test_pushing_the_same_image_again_sends_no_blob_bytes(
