@@ -542,9 +542,9 @@ DISCARD_LIMIT = 64 * 1024
 """The most of an unwanted body read to keep its connection (more: the connection closes)."""
 
 
-def _short_text(resp: Answer, body: bytes) -> str:
+def _short_text(headers: Mapping[str, str], body: bytes) -> str:
     """A plain-text error body worth showing (one short printable line), else ""."""
-    ctype = (resp.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    ctype = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
     if ctype not in ("", "text/plain") or not body or len(body) > 300:
         return ""
     try:
@@ -658,6 +658,38 @@ def _insufficient_scope(resp: Answer) -> bool:
     return any(c.params.get("error") == "insufficient_scope" for c in challenges)
 
 
+def said_in(headers: Mapping[str, str], body: bytes,
+            mask: Callable[[str], str]) -> tuple[str, list[dict[str, Any]]]:
+    """What an error answer says, with ``mask`` applied, and the registry's ``errors``
+    list (masked): its items as ``CODE: message``; else a token server's own words
+    (Docker's auth server's ``details``, OAuth2's ``error: error_description``); else a
+    short plain-text body. "" when it says nothing worth showing."""
+    errors = [_masked(e, mask) for e in error_list(body)]
+    detail = "; ".join(
+        f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors
+    )
+    if not detail:
+        detail = mask(_token_server_words(body) or _short_text(headers, body))
+    return printable(detail), errors
+
+
+def _token_server_words(body: bytes) -> str:
+    """A token server's reason in an error body: ``details`` (Docker's auth server),
+    or OAuth2's ``error`` with its ``error_description`` (RFC 6749, 5.2); else ""."""
+    try:
+        doc = loads(body)
+    except ValueError:
+        return ""
+    if not isinstance(doc, dict):
+        return ""
+    details = doc.get("details")
+    if isinstance(details, str) and details:
+        return details[:300]
+    said = [v for v in (doc.get("error"), doc.get("error_description"))
+            if isinstance(v, str) and v]
+    return ": ".join(said)[:300]
+
+
 def _masked(value: Any, mask: Callable[[str], str]) -> Any:
     """``value`` (an error's JSON: its message, its ``detail`` of any shape) with every
     string masked, keys included."""
@@ -715,14 +747,10 @@ def status_error(
     status = resp.status_code
     url = redact_url(resp.url)
     mask = Redactor(secrets)
-    errors = [_masked(e, mask) for e in error_list(body)]
-    detail = "; ".join(
-        f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors
-    )
+    detail, errors = said_in(resp.headers, body, mask)
     elsewhere = _answered_elsewhere(resp)
-    if not detail:
-        detail = mask(_short_text(resp, body) or (_storage_error(body) if elsewhere else ""))
-    detail = printable(detail)
+    if not detail and elsewhere:
+        detail = printable(mask(_storage_error(body)))
     message = f"{context}: {method} {url} -> {status}" + (f" ({detail})" if detail else "")
     if elsewhere and status in (401, 403):  # no credential of ours was ever sent there
         hint = (f"the registry redirected the request to {elsewhere}, which refused it: a "

@@ -59,7 +59,7 @@ from ._exchange import (
 )
 from ._flow import run
 from ._forksafe import renew_after_fork
-from ._http import connection_failure, failure_cause, same_origin
+from ._http import connection_failure, failure_cause, said_in, same_origin
 from ._json import loads
 from ._redact import REDACTED, Redactor, redact_url
 from ._response import Response, auth_scheme_sent
@@ -477,29 +477,36 @@ class TokenAuthenticator:
         what: str = "the credentials of",
     ) -> _Token:
         status = resp.status_code
+        if status != 200:  # its own words quoted, the credentials held masked in them
+            said, errors = said_in(resp.headers, resp.body or b"",
+                                   Redactor(self._held_secrets()))
+            words = f": {said}" if said else ""
         if status in (401, 403) and not self.has_credentials:
             cls = AuthenticationError if status == 401 else AuthorizationError
             raise cls(
-                f"token server {realm} refused an anonymous token ({status}) -- "
+                f"token server {realm} refused an anonymous token ({status}{words}) -- "
                 f"{self._no_credentials_hint()}",
-                status_code=status,
+                status_code=status, errors=errors,
             )
         if status == 401 or (status == 400 and what != "the credentials of"):
             raise AuthenticationError(
                 f"token server {realm} refused {what} "
-                f"{self.username or 'anonymous'} ({status})",
-                status_code=status,
+                f"{self.username or 'anonymous'} ({status}{words})",
+                status_code=status, errors=errors,
             )
         if status == 403:
             raise AuthorizationError(
-                f"token server {realm} denied access (403)", status_code=403
+                f"token server {realm} denied access (403{words})", status_code=403,
+                errors=errors,
             )
         if status in TOKEN_POLICY.statuses:  # still, after the transport's retries
             raise RegistryUnavailableError(
-                f"token server {realm} kept failing ({status})", status_code=status
+                f"token server {realm} kept failing ({status}{words})", status_code=status,
+                errors=errors,
             )
         if status != 200:
-            raise TokenError(f"token server {realm} answered {status}", status_code=status)
+            raise TokenError(f"token server {realm} answered {status}{words}",
+                             status_code=status, errors=errors)
         body = resp.body
         if body is None or len(body) > TOKEN_BODY_LIMIT:
             raise TokenError(f"token server {realm} sent an oversized or unreadable answer")

@@ -590,6 +590,31 @@ def test_token_server_401_is_authentication_error() -> None:
     assert PASSWORD not in repr(info.value)
 
 
+@pytest.mark.parametrize(("status", "body", "said"), [
+    (401, b'{"details":"incorrect username or password"}', "incorrect username or password"),
+    (401, b'{"errors":[{"code":"UNAUTHORIZED","message":"use a personal access token"}]}',
+     "UNAUTHORIZED: use a personal access token"),
+    (403, b'{"errors":[{"code":"DENIED","message":"account disabled"}]}',
+     "DENIED: account disabled"),
+    (400, b'{"error":"invalid_grant","error_description":"token revoked"}',
+     "invalid_grant: token revoked"),
+    (401, b'{"details":"bad password PASSWORD"}', "bad password ***"),
+])
+def test_a_token_server_s_refusal_is_quoted(status: int, body: bytes, said: str) -> None:
+    """The token server's own words (Distribution's errors list, Docker's auth server's
+    details, OAuth2's error_description) were dropped for the status code alone --
+    "refused the credentials of alice (401)" -- where the registry's are quoted; the
+    credentials held are masked in them."""
+    t = FakeTransport([(status, body.replace(b"PASSWORD", PASSWORD.encode()))])
+    auth = bound_token_auth(t, "alice", PASSWORD)
+    with pytest.raises(RegistryError) as info:
+        auth.handle_response(challenge_401(make_request()))
+    assert said in str(info.value)
+    assert PASSWORD not in str(info.value) and PASSWORD not in repr(info.value.errors)
+    if b'"errors"' in body:
+        assert info.value.errors[0]["message"] in said
+
+
 def test_token_server_403_is_authorization_error() -> None:
     t = FakeTransport([(403, b"")])
     auth = bound_token_auth(t)
