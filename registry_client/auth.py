@@ -150,6 +150,8 @@ class TokenAuthenticator:
         self.username = username
         self._password = password
         self._refresh: dict[tuple[str, str], str] = {}
+        # (realm, service) of token servers that take no OAuth2 POST: asked with GET only
+        self._get_only: set[tuple[str, str]] = set()
         self._initial_refresh = refresh_token
         self._challenges: dict[str, Challenge] = {}
         self._basic_hosts: set[str] = set()
@@ -415,12 +417,17 @@ class TokenAuthenticator:
         if refresh:
             resp = yield from self._post_refresh(realm, service, scopes, refresh)
             server_issued = refresh != self._initial_refresh
-            if (resp.status_code in (400, 401) and server_issued
-                    and use_creds and self._password is not None):
+            # oauth.md: a token server answering the POST 404 (or 405) takes GET only --
+            # one that hands out refresh tokens unasked, too: they are not used again
+            no_post = resp.status_code in (404, 405) and server_issued
+            if no_post or (resp.status_code in (400, 401) and server_issued
+                           and use_creds and self._password is not None):
                 # The refresh token the server handed out was refused (revoked or
-                # expired): forget it and ask again with the password.
+                # expired) or cannot be used: forget it, ask again with GET.
                 with self._lock:
                     self._refresh.pop((realm, service), None)
+                    if no_post:
+                        self._get_only.add((realm, service))
             else:
                 return self._parse_token_response(resp, realm, service,
                                                   what="the refresh token of")
@@ -531,7 +538,8 @@ class TokenAuthenticator:
         refresh = doc.get("refresh_token")
         if isinstance(refresh, str) and refresh:
             with self._lock:
-                self._refresh[(realm, service)] = refresh
+                if (realm, service) not in self._get_only:
+                    self._refresh[(realm, service)] = refresh
         return _Token(value, time.monotonic() + left)
 
 

@@ -535,6 +535,33 @@ def test_refresh_token_flow() -> None:
     assert dict(t.calls[2]["data"])["refresh_token"] == "R2"
 
 
+@pytest.mark.parametrize("status", [404, 405])
+@pytest.mark.parametrize("user", [("alice", PASSWORD), (None, None)])
+def test_a_token_server_without_the_oauth2_post_is_asked_with_get(
+    status: int, user: tuple[str | None, str | None],
+) -> None:
+    """oauth.md: "If the request to the endpoint returns 404 using the HTTP POST method,
+    refer to [token.md] for using the HTTP GET method supported by all token servers".
+    A server that hands out refresh tokens unasked but takes no POST failed every token
+    request after the first (TokenError: answered 405); its refresh tokens are not
+    used again."""
+    t = FakeTransport([
+        (200, token_body("t1", refresh_token="R1")),
+        (status, b"method not allowed"),
+        (200, token_body("t2", refresh_token="R2")),
+        (200, token_body("t3", refresh_token="R3")),
+    ])
+    auth = bound_token_auth(t, *user)
+    assert learn(auth) == "Bearer t1"
+    r = make_request(scopes=("repository:app:pull,push",))
+    auth.handle_request(r)
+    assert r.headers["Authorization"] == "Bearer t2"
+    r = make_request(scopes=("repository:x:pull",))
+    auth.handle_request(r)
+    assert r.headers["Authorization"] == "Bearer t3"
+    assert [c["method"] for c in t.calls] == ["GET", "POST", "GET", "GET"]
+
+
 def test_initial_refresh_token_is_used_with_post() -> None:
     t = FakeTransport()
     auth = bound_token_auth(t, refresh_token="INITIAL-R")
