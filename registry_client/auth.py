@@ -655,5 +655,8 @@ def _default_transport() -> TokenTransport:
         except requests.RequestException as exc:
             raise RegistryError(f"token request to {redact_url(url)} failed: "
                                 f"{connection_failure(exc)[1]}") from failure_cause(exc)
+        except ValueError:  # urlparse's, for a redirect to a URL it cannot read
+            raise RegistryError(f"token request to {redact_url(url)} failed: an unusable "
+                                "URL") from None
 
     return send

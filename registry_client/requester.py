@@ -103,7 +103,8 @@ class _Shell(BlockingSteps):
                 return requester.transport.request(
                     call.method, call.url, params=call.params, headers=headers,
                     data=form, allow_redirects=call.allow_redirects)
-            except requests.RequestException as exc:
+            except (requests.RequestException, ValueError) as exc:  # (as a Transmit's:
+                # urlparse's ValueError for a redirect to a URL it cannot read)
                 raise transmit_error(exc, call.url) from None
         if isinstance(effect, TokenCall):
             return run(token_call(requester, effect), self)

@@ -233,7 +233,7 @@ class _TokenSteps(BlockingSteps):
             return self._transport.request(
                 call.method, call.url, params=call.params, headers=headers,
                 data=form, allow_redirects=call.allow_redirects)
-        except requests.RequestException as exc:
+        except (requests.RequestException, ValueError) as exc:  # (see requester.perform)
             raise transmit_error(exc) from None
 
     def close(self) -> None:

@@ -2177,3 +2177,28 @@ def test_a_handshake_cut_and_a_proxy_hanging_up_read_alike_with_any_session(
         with pytest.raises(RegistryUnavailableError) as hung_up:
             reg.ping()
     assert "the proxy closed the connection without answering" in str(hung_up.value)
+
+
+@pytest.mark.parametrize("location", ["http://[::1", "http://a b/"])
+def test_a_token_server_redirect_to_a_malformed_url_is_a_typed_error(location: str) -> None:
+    """requests raises a bare ValueError (from urlparse) following a redirect to a URL
+    it cannot read: for a token request it reached the caller untyped ("Invalid IPv6
+    URL", naming neither the token server nor the call), where the same Location from
+    the registry, and either in the asyncio flavour, is a RegistryUnavailableError."""
+    def handle(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            head = conn.recv(65536)  # (a request line and headers: one small packet)
+            port = conn.getsockname()[1]
+            if b" /token" in head:
+                conn.sendall(f"HTTP/1.1 302 Found\r\nLocation: {location}\r\n"
+                             "Content-Length: 0\r\nConnection: close\r\n\r\n".encode())
+            else:
+                conn.sendall(b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="'
+                             + f"http://127.0.0.1:{port}/token".encode()
+                             + b'",service="reg"\r\nContent-Length: 0\r\nConnection: close'
+                             b"\r\n\r\n")
+
+    with tcp_server(handle) as port, Registry(f"127.0.0.1:{port}", protocol="http",
+                                              retries=0, timeout=(2, 2)) as reg:
+        with pytest.raises(RegistryUnavailableError, match="token server"):
+            reg.repository("app").tags.get_all()
