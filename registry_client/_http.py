@@ -668,8 +668,8 @@ def said_in(headers: Mapping[str, str], body: bytes,
     detail = "; ".join(
         f"{e.get('code', '')}: {e.get('message', '')}".strip(": ") for e in errors
     )
-    if not detail:
-        detail = mask(_token_server_words(body) or _short_text(headers, body))
+    if not detail:  # masked whole, then cut: a secret the cut split is not recognised
+        detail = mask(_token_server_words(body) or _short_text(headers, body))[:300]
     return printable(detail), errors
 
 
@@ -684,10 +684,10 @@ def _token_server_words(body: bytes) -> str:
         return ""
     details = doc.get("details")
     if isinstance(details, str) and details:
-        return details[:300]
+        return details
     said = [v for v in (doc.get("error"), doc.get("error_description"))
             if isinstance(v, str) and v]
-    return ": ".join(said)[:300]
+    return ": ".join(said)
 
 
 def _masked(value: Any, mask: Callable[[str], str]) -> Any:

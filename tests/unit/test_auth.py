@@ -626,6 +626,9 @@ def test_token_server_401_is_authentication_error() -> None:
     (400, b'{"error":"invalid_grant","error_description":"token revoked"}',
      "invalid_grant: token revoked"),
     (401, b'{"details":"bad password PASSWORD"}', "bad password ***"),
+    # a secret across the 300th character was cut, then not recognised: a prefix shown
+    (401, b'{"details":"' + b"x" * 290 + b' PASSWORD"}', "x" * 290 + " ***"),
+    (400, b'{"error":"e","error_description":"' + b"x" * 290 + b' PASSWORD"}', "e: xx"),
 ])
 def test_a_token_server_s_refusal_is_quoted(status: int, body: bytes, said: str) -> None:
     """The token server's own words (Distribution's errors list, Docker's auth server's
@@ -638,6 +641,7 @@ def test_a_token_server_s_refusal_is_quoted(status: int, body: bytes, said: str)
         auth.handle_response(challenge_401(make_request()))
     assert said in str(info.value)
     assert PASSWORD not in str(info.value) and PASSWORD not in repr(info.value.errors)
+    assert PASSWORD[:5] not in str(info.value)  # (nor a part of it)
     if b'"errors"' in body:
         assert info.value.errors[0]["message"] in said
 
