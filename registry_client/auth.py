@@ -418,8 +418,11 @@ class TokenAuthenticator:
             resp = yield from self._post_refresh(realm, service, scopes, refresh)
             server_issued = refresh != self._initial_refresh
             # oauth.md: a token server answering the POST 404 (or 405) takes GET only --
-            # one that hands out refresh tokens unasked, too: they are not used again
-            no_post = resp.status_code in (404, 405) and server_issued
+            # one that hands out refresh tokens unasked, too: they are not used again.
+            # Not for an identity the caller gave as a refresh token: a GET cannot carry
+            # it, and an anonymous one would stand in for it silently.
+            no_post = (resp.status_code in (404, 405) and server_issued
+                       and self._initial_refresh is None)
             if no_post or (resp.status_code in (400, 401) and server_issued
                            and use_creds and self._password is not None):
                 # The refresh token the server handed out was refused (revoked or

@@ -562,6 +562,22 @@ def test_a_token_server_without_the_oauth2_post_is_asked_with_get(
     assert [c["method"] for c in t.calls] == ["GET", "POST", "GET", "GET"]
 
 
+def test_a_caller_s_refresh_token_never_turns_into_anonymous_gets() -> None:
+    """With the caller's own refresh (identity) token and no password, a GET cannot
+    carry that identity: a server that stopped taking the POST of the refresh token it
+    issued got an anonymous GET instead -- served silently, then failing the call
+    after. It fails loudly, as the caller's own token does."""
+    t = FakeTransport([
+        (200, token_body("t1", refresh_token="SERVER-R")),
+        (405, b"method not allowed"),
+    ])
+    auth = bound_token_auth(t, refresh_token="CALLER-R")
+    assert learn(auth) == "Bearer t1"
+    with pytest.raises(TokenError, match="405"):
+        auth.handle_request(make_request(scopes=("repository:x:pull",)))
+    assert [c["method"] for c in t.calls] == ["POST", "POST"]
+
+
 def test_initial_refresh_token_is_used_with_post() -> None:
     t = FakeTransport()
     auth = bound_token_auth(t, refresh_token="INITIAL-R")
