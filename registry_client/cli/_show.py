@@ -125,9 +125,9 @@ def default_entry(index: ManifestList | OCIIndex, *, required: bool = True) -> D
     lone = _light.lone_entry(entries)
     if lone is not None:
         return lone
-    real = _light.real_platforms(entries)
+    real = _light.real_entries(entries)
     if len(real) == 1 and not _light.has_index(entries):
-        return next(e for e in entries if e.platform is real[0])
+        return real[0]
     found = index.find_platform(models.Platform.parse(CRANE_PLATFORM))
     if found is None and required:
         raise LookupError(f"this image has several platforms "

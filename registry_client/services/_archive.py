@@ -110,9 +110,9 @@ class Archiver(ImageWorker):
         lone = _light.lone_entry(entries)
         if lone is not None:
             return None, lone.digest
-        real = _light.real_platforms(entries)
+        real = _light.real_entries(entries)
         if len(real) == 1 and not _light.has_index(entries):
-            return real[0], reference
+            return real[0].platform, reference
         raise PlatformNotFoundError(
             f"{reference} is a multi-platform index ({_light.platforms_in_words(entries)}) "
             "and a docker-archive holds one image: choose one with platform=")

@@ -85,8 +85,7 @@ def single_image(
         is_index = False
     if is_index:
         if platform is None:
-            real = [e for e in entries
-                    if e.platform is not None and e.platform.os not in ("", "unknown")]
+            real = _light.real_entries(entries)
             if len(real) != 1 or _light.has_index(entries):
                 raise PlatformNotFoundError(
                     f"manifest {raw.digest} is a multi-platform index "

@@ -174,22 +174,21 @@ def lone_entry(entries: list[Descriptor]) -> Descriptor | None:
     optional in an index, or an attestation's ``unknown``): that index is its one image.
     None for any other index -- and for an entry that is an index itself: a
     multi-platform image, whose platform is chosen inside it."""
-    if len(entries) != 1 or entries[0].media_type in INDEX_TYPES:
+    if len(entries) != 1 or entries[0].media_type in INDEX_TYPES or real_entries(entries):
         return None
-    p = entries[0].platform
-    return entries[0] if p is None or not p.os or p.os == "unknown" else None
+    return entries[0]
 
 
-def real_platforms(entries: list[Descriptor]) -> list[Platform]:
-    """The platforms an index's entries name (not an attestation's ``unknown``)."""
-    return [e.platform for e in entries
+def real_entries(entries: list[Descriptor]) -> list[Descriptor]:
+    """The entries of an index that name a platform (not an attestation's ``unknown``)."""
+    return [e for e in entries
             if e.platform is not None and e.platform.os not in ("", "unknown")]
 
 
 def platforms_in_words(entries: list[Descriptor]) -> str:
     """What a message lists of an index's platforms: those its entries name, and an
     index among them as such (its platforms are inside it)."""
-    named = [str(p) for p in real_platforms(entries)]
+    named = [str(e.platform) for e in real_entries(entries)]
     named += ["an index"] * has_index(entries)
     return ", ".join(named) or "none named"
 
