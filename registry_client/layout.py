@@ -559,6 +559,12 @@ class OCILayout:
             doc.setdefault("schemaVersion", 2)
             self.write_index(doc)
 
+    def digests_named(self, ref_name: str) -> set[str]:
+        """The digests of the ``index.json`` entries whose ref.name is exactly ``ref_name``
+        (no tag of a full name, no "only image": see :meth:`find` for those)."""
+        return {str(m.get("digest", "")) for m in self.read_index().get("manifests", [])
+                if isinstance(m, dict) and _ref_name(m) == ref_name}
+
     def find(self, ref_name: str, *, repository: str | None = None) -> dict[str, Any]:
         """The ``index.json`` entry named ``ref_name``, or the only image.
 

@@ -29,7 +29,7 @@ from ..errors import (
     SchemaV1NotSupportedError,
     UnknownSchemaError,
 )
-from ..layout import REF_NAME, OCILayout
+from ..layout import OCILayout
 from ..models import (
     IMAGE_CONFIG_TYPES,
     Descriptor,
@@ -315,10 +315,7 @@ class LayoutSource:
         def read() -> RawManifest:
             # strictly by name (validating "the only entry" for another name misleads),
             # a name first: "app:latest" (skopeo's oci:DIR:app:latest) is digest-shaped
-            named = {str(m.get("digest", "")) for m in self._layout.read_index().get(
-                         "manifests", [])
-                     if isinstance(m, dict) and isinstance(m.get("annotations"), dict)
-                     and m["annotations"].get(REF_NAME) == reference}
+            named = self._layout.digests_named(reference)
             if len(named) > 1:  # (as a push of the layout refuses it)
                 raise LayoutError(f"{self._layout.root}: {reference!r} names {len(named)} "
                                   f"images ({', '.join(sorted(named))}): give one's digest")
