@@ -486,37 +486,8 @@ class TokenAuthenticator:
         self, resp: TokenAnswer, realm: str, service: str,
         what: str = "the credentials of",
     ) -> _Token:
-        status = resp.status_code
-        if status != 200:  # its own words quoted, the credentials held masked in them
-            said, errors = said_in(resp.headers, resp.body or b"",
-                                   Redactor(self._held_secrets()))
-            words = f": {said}" if said else ""
-        if status in (401, 403) and not self.has_credentials:
-            cls = AuthenticationError if status == 401 else AuthorizationError
-            raise cls(
-                f"token server {realm} refused an anonymous token ({status}{words}) -- "
-                f"{self._no_credentials_hint()}",
-                status_code=status, errors=errors,
-            )
-        if status == 401 or (status == 400 and what != "the credentials of"):
-            raise AuthenticationError(
-                f"token server {realm} refused {what} "
-                f"{self.username or 'anonymous'} ({status}{words})",
-                status_code=status, errors=errors,
-            )
-        if status == 403:
-            raise AuthorizationError(
-                f"token server {realm} denied access (403{words})", status_code=403,
-                errors=errors,
-            )
-        if status in TOKEN_POLICY.statuses:  # still, after the transport's retries
-            raise RegistryUnavailableError(
-                f"token server {realm} kept failing ({status}{words})", status_code=status,
-                errors=errors,
-            )
-        if status != 200:
-            raise TokenError(f"token server {realm} answered {status}{words}",
-                             status_code=status, errors=errors)
+        if resp.status_code != 200:
+            raise self._refusal(resp, realm, what)
         body = resp.body
         if body is None or len(body) > TOKEN_BODY_LIMIT:
             raise TokenError(f"token server {realm} sent an oversized or unreadable answer")
@@ -544,6 +515,38 @@ class TokenAuthenticator:
                 if (realm, service) not in self._get_only:
                     self._refresh[(realm, service)] = refresh
         return _Token(value, time.monotonic() + left)
+
+    def _refusal(self, resp: TokenAnswer, realm: str, what: str) -> RegistryError:
+        """The error for a token server's answer other than 200, quoting what it says
+        (the credentials held masked in it)."""
+        status = resp.status_code
+        said, errors = said_in(resp.headers, resp.body or b"", Redactor(self._held_secrets()))
+        words = f": {said}" if said else ""
+        if status in (401, 403) and not self.has_credentials:
+            cls = AuthenticationError if status == 401 else AuthorizationError
+            return cls(
+                f"token server {realm} refused an anonymous token ({status}{words}) -- "
+                f"{self._no_credentials_hint()}",
+                status_code=status, errors=errors,
+            )
+        if status == 401 or (status == 400 and what != "the credentials of"):
+            return AuthenticationError(
+                f"token server {realm} refused {what} "
+                f"{self.username or 'anonymous'} ({status}{words})",
+                status_code=status, errors=errors,
+            )
+        if status == 403:
+            return AuthorizationError(
+                f"token server {realm} denied access (403{words})", status_code=403,
+                errors=errors,
+            )
+        if status in TOKEN_POLICY.statuses:  # still, after the transport's retries
+            return RegistryUnavailableError(
+                f"token server {realm} kept failing ({status}{words})", status_code=status,
+                errors=errors,
+            )
+        return TokenError(f"token server {realm} answered {status}{words}",
+                          status_code=status, errors=errors)
 
 
 class _HookSteps(BlockingSteps):
