@@ -51,6 +51,8 @@ if TYPE_CHECKING:  # the typed manifests load with the first referrers call
     from ..models import Manifest, OCIIndex
 
 CAPABILITY = "referrers_api"
+FILTER = "referrers_filter"
+"""A capability remembered False when the referrers API refuses an ``artifactType`` filter."""
 
 _NAMED_ROUNDS = 3
 """Puts of a referrers index that drop the entries the registry names as unknown, before
@@ -155,7 +157,7 @@ class ReferrerFlows(Service):
     def _from_api(self, digest: str, artifact_type: str | None) -> Flow[list[Descriptor] | None]:
         """The referrers from the API, every page; None when the registry has no such API."""
         first = self._endpoint.url(f"{self.repository}/referrers/{digest}")
-        if artifact_type is not None:
+        if artifact_type is not None and self._endpoint.capabilities.get(FILTER) is not False:
             first += "?" + urlencode({"artifactType": artifact_type})
         pages: list[list[Descriptor]] = []
         pager = Pager(first, lambda url: self._api_page(url, digest, artifact_type,
@@ -173,9 +175,13 @@ class ReferrerFlows(Service):
             if not pages and artifact_type is not None \
                     and getattr(exc, "status_code", None) == 400:
                 # the filter may be what a registry with the API refuses: asked without
-                # it (and filtered here), every time
+                # it (and filtered here); a registry that then answers refuses filters,
+                # remembered (asking with one again cost a 400 each time)
                 found = yield from self._from_api(digest, None)
-                return None if found is None else _of_type(found, artifact_type)
+                if found is None:
+                    return None
+                self._endpoint.capabilities[FILTER] = False
+                return _of_type(found, artifact_type)
             if pages or (isinstance(exc, RegistryError)
                          and not _means_no_api(exc, known=known)):
                 raise
