@@ -359,9 +359,34 @@ def tar_entries(path: Path) -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFile]]
 
 
 def _ancestors(name: str) -> Iterator[str]:
+    """The directories holding ``name``, innermost first, down to the root ``""``."""
     while "/" in name:
         name = name.rsplit("/", 1)[0]
         yield name
+    yield ""
+
+
+def _whiteout(name: str) -> tuple[str, bool] | None:
+    """What the whiteout entry ``name`` hides in the layers below it, as ``(path,
+    itself)``: for ``DIR/.wh..wh..opq`` what DIR holds (``""``: the root), for
+    ``DIR/.wh.NAME`` the path DIR/NAME and what it holds; a bare ``.wh.`` names nothing
+    (``None``). Check :func:`_is_whiteout` first."""
+    parent, _, base = name.rpartition("/")
+    if base == OPAQUE:
+        return parent, False
+    gone = base[len(WHITEOUT):]
+    return (posixpath.join(parent, gone), True) if gone else None
+
+
+def _is_whiteout(name: str) -> bool:
+    """Whether ``name`` is a whiteout entry (an opaque marker too): never a file."""
+    return name.rpartition("/")[2].startswith(WHITEOUT)
+
+
+def _below(name: str, path: str) -> bool:
+    """Whether ``name`` is inside the directory ``path`` (the root ``""`` holds every
+    name: a layer's ``.wh..wh..opq`` at its top makes the root opaque)."""
+    return name.startswith(path + "/") if path else bool(name)
 
 
 class _Visibility:
@@ -381,23 +406,21 @@ class _Visibility:
     def layer(self, entries: list[tuple[str, bool]]) -> set[int]:
         """The ordinals of one layer's entries (``(clean name, is_dir)``) that survive."""
         keep: set[int] = set()
-        whiteouts: list[str] = []
-        opaques: list[str] = []
+        hides: list[tuple[str, bool]] = []
         for ordinal in range(len(entries) - 1, -1, -1):  # within a layer the last one wins
             name, is_dir = entries[ordinal]
             if not name:
                 continue
-            parent, _, base = name.rpartition("/")
-            if base == OPAQUE:
-                opaques.append(parent)
-            elif base.startswith(WHITEOUT):
-                whiteouts.append(posixpath.join(parent, base[len(WHITEOUT):]))
+            if _is_whiteout(name):
+                hidden = _whiteout(name)
+                if hidden is not None:
+                    hides.append(hidden)
             elif not self.hidden(name):
                 self.taken[name] = not is_dir
                 keep.add(ordinal)
         # A layer's whiteouts and opaque markers hide what the layers below it hold.
-        self.masked.update(whiteouts)
-        self.opaque.update(opaques)
+        for path, itself in hides:
+            (self.masked if itself else self.opaque).add(path)
         return keep
 
 
@@ -456,7 +479,7 @@ def _resolve_names(listing: list[list[_Listed]]) -> list[list[_Listed]]:
 
     def drop(layer: int, path: str, *, itself: bool = True) -> None:
         for name in [n for n, (made, _) in links.items() if made < layer
-                     and (n.startswith(path + "/") or (itself and n == path))]:
+                     and (_below(n, path) or (itself and n == path))]:
             del links[name]
 
     if not any(e.symlink is not None for entries in listing for e in entries):
@@ -468,17 +491,18 @@ def _resolve_names(listing: list[list[_Listed]]) -> list[list[_Listed]]:
             name = _resolve(entry.name, links)[0] if entry.name else ""
             link = None if entry.link is None else _resolve(entry.link, links)[0]
             resolved.append(attrs.evolve(entry, name=name, link=link))
-            parent, _, base = name.rpartition("/")
-            if base == OPAQUE:
-                drop(i, parent, itself=False)
-            elif base.startswith(WHITEOUT):
-                drop(i, posixpath.join(parent, base[len(WHITEOUT):]))
+            if not name:
+                continue
+            if _is_whiteout(name):
+                hidden = _whiteout(name)
+                if hidden is not None:
+                    drop(i, hidden[0], itself=hidden[1])
             elif entry.symlink is not None:
                 drop(i + 1, name)
                 links[name] = (i, entry.symlink)
             elif entry.is_dir:
                 links.pop(name, None)  # a directory replaces a link
-            elif name:
+            else:
                 drop(i + 1, name)  # a file replaces a link, and hides what is below it
         result.append(resolved)
     return result
@@ -497,20 +521,18 @@ def _link_sources(listing: list[list[_Listed]]) -> dict[EntryId, EntryId]:
 
     def drop_below(layer: int, prefix: str, *, itself: bool) -> None:
         for name in [n for n, (set_in, _) in current.items() if set_in < layer
-                     and (n.startswith(prefix + "/") or (itself and n == prefix))]:
+                     and (_below(n, prefix) or (itself and n == prefix))]:
             del current[name]
 
     sources: dict[EntryId, EntryId] = {}
     for i, entries in enumerate(listing):
         for ordinal, entry in enumerate(entries):
-            parent, _, base = entry.name.rpartition("/")
-            if base == OPAQUE:
-                drop_below(i, parent, itself=False)
+            if _is_whiteout(entry.name):
+                hidden = _whiteout(entry.name)
+                if hidden is not None:
+                    drop_below(i, hidden[0], itself=hidden[1])
                 continue
-            if base.startswith(WHITEOUT):
-                drop_below(i, posixpath.join(parent, base[len(WHITEOUT):]), itself=True)
-                continue
-            if not entry.is_dir:
+            if entry.name and not entry.is_dir:
                 drop_below(i + 1, entry.name, itself=False)
             source: EntryId | None = (i, ordinal)
             if entry.link is not None:

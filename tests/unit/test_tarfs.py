@@ -259,6 +259,23 @@ def test_an_opaque_directory_hides_what_lower_layers_put_there_but_keeps_its_own
     assert dict(result) == {"keep": b"k", "d": None, "d/new": b"n"}
 
 
+def test_an_opaque_root_hides_everything_lower_layers_hold(tmp_path: Path) -> None:
+    """``.wh..wh..opq`` at the top of a layer makes the root opaque: every lower entry
+    goes, as umoci and Docker unpack it (the root's ``""`` matched no name before)."""
+    result = merged(tmp_path, [("old", b"o"), ("d", None), ("d/x", b"x")],
+                    [(".wh..wh..opq", b""), ("new", b"n")], [("top", b"t")])
+    assert dict(result) == {"new": b"n", "top": b"t"}
+
+
+def test_an_opaque_root_drops_lower_symlinks_and_link_targets(tmp_path: Path) -> None:
+    paths = [layer([("etc", None), ("etc/f", b"old")], tmp_path / "a.tgz",
+                   symlinks=[("lnk", "etc")], links=[("keep", "etc/f")]),
+             layer([(".wh..wh..opq", b""), ("lnk", None), ("lnk/g", b"new")],
+                   tmp_path / "b.tgz")]
+    # lnk/g is a file in a fresh directory lnk: the old link went with the root
+    assert merged_infos(paths) == [("lnk", "dir", None), ("lnk/g", "file", b"new")]
+
+
 def test_a_whited_out_directory_takes_its_children_and_may_come_back_empty(
     tmp_path: Path,
 ) -> None:
