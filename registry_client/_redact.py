@@ -64,13 +64,15 @@ SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "s
 SECRET_NAMES = frozenset({
     "token", "access_token", "refresh_token", "password", "_state",
     "signature", "sig", "x-amz-signature", "x-amz-credential", "x-goog-signature",
+    "verify",  # Docker Hub's CDN redirects: ?verify=<expiry>-<HMAC>
     # docker's config.json / credential helper answer fields ("identitytoken", "Secret")
     "identitytoken", "secret",
 })
 """Query parameters and JSON/form fields whose value is a credential (lower case).
 
 ``_state`` is Distribution's signed upload state; the signatures and
-credentials are those of presigned blob-storage redirects (S3, GCS)."""
+credentials are those of presigned blob-storage redirects (S3, GCS, Docker Hub's
+CDN)."""
 
 # A parameter is secret too when its name contains one of these (X-Amz-Security-Token).
 _SECRET_WORDS = ("token", "signature", "credential", "password", "secret")

@@ -52,6 +52,17 @@ def test_redact_url_hides_aws_session_token() -> None:
     assert "FwoGZXIvYXdzEXAMPLESESSION" not in out
 
 
+def test_redact_url_hides_docker_hub_s_cdn_signature() -> None:
+    """Docker Hub redirects a blob GET to its CDN with ``?verify=<expiry>-<HMAC>``: a
+    signature granting the blob (of a private repository too) until it expires."""
+    url = ("https://production.cloudflare.docker.com/registry-v2/docker/registry/v2/blobs/"
+           "sha256/bd/bd78/data?verify=1724734283-ITrxFiQ6E1kMHc3ytWgG0DK8WNQ%3D")
+    for shown in (redact_url(url), Redactor()(f'"GET {url} HTTP/1.1" 200 409'),
+                  Redactor().url(url)):
+        assert "ITrxFiQ6E1kMHc3ytWgG0DK8WNQ" not in shown
+        assert "production.cloudflare.docker.com/registry-v2/" in shown
+
+
 def test_redact_url_keeps_the_parameters_an_error_is_about() -> None:
     url = "https://h/v2/a/referrers/sha256:ab?artifactType=application/x&n=2&last=b"
     assert redact_url(url) == url
