@@ -257,17 +257,22 @@ class CountingBody:
         return pos
 
 
+_READ_STEP = 64 * 1024 * 1024
+
+
 def read_full(stream: Any, size: int) -> bytes:
     """Up to ``size`` bytes, fewer only at EOF: a pipe or socket hands over 64 KiB per
     read, and each short read sent as its own PATCH would cost a round trip (and break
-    a registry's minimum chunk length)."""
-    first = stream.read(size)
+    a registry's minimum chunk length). Each read asks for at most 64 MiB: a stream
+    allocates what it is asked for up front, and a registry's minimum chunk length may
+    be any number (1 TiB, for a pipe holding 3 MB)."""
+    first = stream.read(min(size, _READ_STEP))
     if not first or len(first) >= size:
         return bytes(first or b"")
     parts = [first]
     got = len(first)
     while got < size:
-        more = stream.read(size - got)
+        more = stream.read(min(size - got, _READ_STEP))
         if not more:
             break
         parts.append(more)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 import time
 import types
 from typing import Any
@@ -88,6 +90,30 @@ def test_oci_chunk_min_length_raises_the_chunk_size() -> None:
     patches = [r for r in adapter.request_history if r.method == "PATCH"]
     assert [len(r.body) for r in patches] == [3_000_000, 3_000_000, 1_000_000]
     assert patches[1].headers["Content-Range"] == "3000000-5999999"
+
+
+@pytest.mark.parametrize("minimum", ["1099511627776", "99999999999999999999"])
+def test_a_huge_chunk_minimum_reads_a_stream_only_as_far_as_it_goes(minimum: str) -> None:
+    """A stream of unknown size (a pipe) is read a chunk at a time: a registry's huge
+    OCI-Chunk-Min-Length made that one read of 1 TiB (MemoryError) or of more than an
+    index holds (OverflowError) up front; a 3 MB pipe is one chunk, its last."""
+    reg, adapter = make("registry.example")
+    _upload_stubs(adapter, "https://registry.example", {"OCI-Chunk-Min-Length": minimum})
+    data = b"z" * 3_000_000
+    read_end, write_end = os.pipe()
+
+    def feed() -> None:
+        with os.fdopen(write_end, "wb") as f:
+            f.write(data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    with os.fdopen(read_end, "rb") as stream:
+        got = reg.repository("app").blobs.upload(stream, chunk_size=1_000_000)
+    writer.join(5)
+    assert got.digest == sha256(data) and got.size == len(data)
+    patches = [r for r in adapter.request_history if r.method == "PATCH"]
+    assert [len(r.body) for r in patches] == [3_000_000]
 
 
 @pytest.mark.parametrize("status", [401, 403, 404])
