@@ -295,7 +295,8 @@ def _rfc3339(value: str | _dt.datetime) -> str:
 
     Raises:
         ValueError: text that is not RFC 3339, or a naive datetime (no timezone: local
-            time or UTC? give ``tzinfo``, e.g. ``datetime.now(timezone.utc)``).
+            time or UTC? give ``tzinfo``, e.g. ``datetime.now(timezone.utc)``), or a
+            time outside the years 0001-9999 once in UTC.
         TypeError: neither text nor a datetime.
     """
     fraction = ""
@@ -319,7 +320,10 @@ def _rfc3339(value: str | _dt.datetime) -> str:
             fraction = f".{value.microsecond:06d}".rstrip("0")
     else:
         raise TypeError(f"created: an RFC 3339 str or a datetime, not {type(value).__name__}")
-    utc = when.astimezone(_dt.timezone.utc)
+    try:
+        utc = when.astimezone(_dt.timezone.utc)
+    except OverflowError:
+        raise ValueError(f"created: {value!s} is outside the years 0001-9999 in UTC") from None
     return utc.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
 
 

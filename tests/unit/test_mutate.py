@@ -91,6 +91,17 @@ def test_created_that_is_no_rfc3339_time_is_refused(text: str) -> None:
         _rfc3339(text)
 
 
+@pytest.mark.parametrize("value", [
+    "0001-01-01T00:30:00+01:00", "9999-12-31T23:59:59-01:00",
+    dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))])
+def test_created_that_leaves_the_years_utc_holds_is_a_value_error(
+        value: str | dt.datetime) -> None:
+    """RFC 3339 allows these; in UTC they fall outside years 1-9999, which no datetime
+    holds (it raised OverflowError, and the CLI said "unexpected" with status 1)."""
+    with pytest.raises(ValueError, match="outside"):
+        _rfc3339(value)
+
+
 def test_a_naive_datetime_or_another_type_is_refused_before_any_request() -> None:
     repo = Registry("127.0.0.1:9", protocol="http").repository("app")
     with pytest.raises(ValueError, match="timezone"):
