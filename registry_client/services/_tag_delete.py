@@ -1,9 +1,10 @@
 """Deleting one tag: the registry's tag DELETE, else Distribution's tombstone dance.
 
-Distribution 2.8 has no DELETE by tag (it answers 400 ``DIGEST_INVALID`` or 405
-``UNSUPPORTED``): the tag is pointed at a unique throw-away manifest, which is then
-deleted by digest. Whether the registry has the tag DELETE is remembered in
-``requester.capabilities["tag_delete"]``.
+Distribution 2.8 has no DELETE by tag (it answers 400 ``DIGEST_INVALID``, or 405
+``UNSUPPORTED`` when deletes are off): the tag is pointed at a unique throw-away
+manifest, which is then deleted by digest -- after a 405, only once a DELETE of a digest
+nobody holds (404) shows deletes are allowed. Whether the registry has the tag DELETE
+is remembered in ``requester.capabilities["tag_delete"]``.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class TagDeleter(Service):
         again meanwhile: it is left alone, and the result is False.
         """
         caps = self._endpoint.capabilities
+        probe = False  # deletes by digest may be off: ask before moving the tag
         if caps.get("tag_delete") is not False:
             try:
                 yield from self._call(
@@ -76,15 +78,40 @@ class TagDeleter(Service):
                 if exc.status_code not in (400, 405) or hub_refuses_deletes(
                         self._endpoint.host, exc):
                     raise  # (Docker Hub: never a tombstone over a live tag there)
-                caps["tag_delete"] = False
+                probe = exc.status_code == 405
+                if not probe:
+                    caps["tag_delete"] = False
         try:
-            return (yield from self._delete_by_tombstone(tag, at))
+            return (yield from self._delete_by_tombstone(tag, at, probe=probe))
         except RegistryError as exc:
             if not exc.message.startswith(f"delete tag {tag}"):
                 exc.with_context(f"delete tag {tag}: {exc.message}")
             raise
 
-    def _delete_by_tombstone(self, tag: str, at: str | None) -> Flow[bool]:
+    def _deletes_allowed(self, tag: str) -> Flow[None]:
+        """After a 405 to a DELETE by tag: are deletes by digest allowed? Distribution
+        answers 405 there when deletes are off (its default) -- and the tombstone dance
+        would then move the tag, be refused its delete, put the tag back, and leave the
+        throw-away manifest for good. A DELETE of a digest no repository holds tells,
+        writing nothing: 404 (deletes on), or the refusal, raised as it is.
+
+        Raises:
+            RegistryResponseError: deletes are off (405 UNSUPPORTED, said so).
+            AuthorizationError: no right to delete here.
+        """
+        nothing = compute_digest(f"registry-client no manifest {uuid.uuid4()}".encode())
+        try:
+            yield from self._call(
+                "DELETE", f"manifests/{nothing}", actions="delete",
+                operation=f"delete tag {tag}", expected=(200, 202, 204))
+        except NotFoundError:
+            pass
+        except RegistryError as exc:
+            exc.with_context(f"{exc.message}; nothing was written, the tag is left as it was")
+            raise
+        self._endpoint.capabilities["tag_delete"] = False  # the tombstone dance it is
+
+    def _delete_by_tombstone(self, tag: str, at: str | None, *, probe: bool) -> Flow[bool]:
         """Point ``tag`` at a unique throw-away manifest, then delete that by digest.
 
         Distribution deletes the manifest first and untags second: a delete that
@@ -96,6 +123,8 @@ class TagDeleter(Service):
         original = yield from self._manifests.get_raw(tag)  # NotFoundError for a missing tag
         if at is not None and original.digest != at:
             return False  # pushed again since the caller looked: not the tag it meant
+        if probe:  # after the read: a missing tag is a NotFoundError, deletes on or off
+            yield from self._deletes_allowed(tag)
         if not self._has_empty:  # once per repository, not a HEAD per tag deleted
             yield from self._blobs.upload(EMPTY_JSON)
             self._has_empty = True

@@ -219,18 +219,26 @@ def test_tags_delete_of_a_missing_tag_raises_not_found(
         rc.repository(f"{unique_repository}/nothing-here").tags.delete("latest")
 
 
-def test_a_refused_tag_delete_leaves_the_tag_where_it_was() -> None:
-    # Distribution's default: deletes disabled. The fallback moves the tag to a throw-away
-    # manifest before the delete by digest is refused; the tag must be put back.
+def test_a_refused_tag_delete_writes_nothing_and_leaves_the_tag() -> None:
+    # Distribution's default: deletes disabled, a tag DELETE answered 405 (400 with
+    # deletes on). The tombstone fallback moved the tag to a throw-away manifest, was
+    # refused its delete, and put the tag back: a pull meanwhile got an empty image, and
+    # the throw-away manifest stayed for good. A DELETE of a digest the repository does
+    # not hold tells first, writing nothing: 405 deletes off, 404 on.
     with LocalRegistry(delete_enabled=False) as no_deletes:
         with Registry(no_deletes.host, protocol="http") as client:
             repo = client.repository("keep/tags")
             image = build_image((321,), media="docker")
             upload_image(repo, image, "v1")
             repo.manifests.put("v2", image.raw())
+            before = dict(client.requester.stats["by_method"])
             with pytest.raises(RegistryError) as caught:
                 repo.tags.delete("v1")
             assert caught.value.status_code == 405
+            assert "storage.delete.enabled" in str(caught.value)
+            assert "the tag is left as it was" in str(caught.value)
+            assert dict(client.requester.stats["by_method"]) == {  # the tag read, no write
+                **before, "DELETE": before.get("DELETE", 0) + 2, "GET": before.get("GET", 0) + 1}
             assert repo.manifests.get_raw("v1").data == image.manifest
             assert repo.manifests.head("v2").digest == image.digest
             assert sorted(repo.tags.get_all()) == ["v1", "v2"]

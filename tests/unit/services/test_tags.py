@@ -13,6 +13,7 @@ import requests_mock
 
 from registry_client import Registry, TagPage
 from registry_client.errors import (
+    AuthorizationError,
     InvalidReferenceError,
     NotFoundError,
     RegistryError,
@@ -277,7 +278,7 @@ def test_delete_falls_back_to_tombstone(
 
 def test_delete_fallback_is_remembered(env: tuple[Registry, requests_mock.Adapter]) -> None:
     reg, adapter = env
-    _fallback_registry(adapter, 405)
+    _fallback_registry(adapter, 400)
     tags = reg.repository("app").tags
     tags.delete("old")
     n = len(adapter.request_history)
@@ -289,12 +290,66 @@ def test_delete_fallback_is_remembered(env: tuple[Registry, requests_mock.Adapte
 
 def test_tombstones_are_unique(env: tuple[Registry, requests_mock.Adapter]) -> None:
     reg, adapter = env
-    state = _fallback_registry(adapter, 405)
+    state = _fallback_registry(adapter, 400)
     tags = reg.repository("app").tags
     tags.delete("old")
     first = state["manifest"]
     tags.delete("old")
     assert state["manifest"] != first
+
+
+def _writes(adapter: requests_mock.Adapter) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in adapter.request_history
+            if r.method in ("PUT", "POST", "PATCH")]
+
+
+def test_a_405_to_a_tag_delete_asks_whether_deletes_are_on_before_writing(
+    env: tuple[Registry, requests_mock.Adapter],
+) -> None:
+    """Distribution answers a tag DELETE 405 when deletes are off, 400 when they are on.
+    After a 405 a DELETE of a digest nobody holds tells (404: on), once per registry."""
+    reg, adapter = env
+    state = _fallback_registry(adapter, 405)
+    adapter.register_uri(
+        "DELETE", requests_mock.ANY, status_code=202,
+        additional_matcher=lambda r: "/v2/app/manifests/sha256:" in r.url
+        and sha256(state.get("manifest", b"")) in r.url)
+    adapter.register_uri(
+        "DELETE", requests_mock.ANY, **TOMBSTONE_GONE,
+        additional_matcher=lambda r: "/v2/app/manifests/sha256:" in r.url
+        and sha256(state.get("manifest", b"")) not in r.url)
+    tags = reg.repository("app").tags
+    tags.delete("old")
+    deletes = [r.path for r in adapter.request_history if r.method == "DELETE"]
+    probe, tombstone = deletes[1:]
+    assert deletes[0] == "/v2/app/manifests/old"
+    assert probe != tombstone and tombstone.endswith(sha256(state["manifest"]))
+    assert reg.requester.capabilities["tag_delete"] is False
+    n = len(adapter.request_history)
+    tags.delete("old")  # remembered: no tag DELETE, no probe
+    assert [r.method for r in adapter.request_history[n:]].count("DELETE") == 1
+
+
+@pytest.mark.parametrize(("status", "code", "error"), [
+    (405, "UNSUPPORTED", RegistryResponseError), (403, "DENIED", AuthorizationError)])
+def test_deletes_that_are_off_are_refused_before_anything_is_written(
+    env: tuple[Registry, requests_mock.Adapter], status: int, code: str, error: type,
+) -> None:
+    """The tombstone dance moved the tag, was refused its delete, put the tag back, and
+    left its throw-away manifest in the repository for good (deletes off)."""
+    reg, adapter = env
+    _fallback_registry(adapter, 405)
+    adapter.register_uri(
+        "DELETE", requests_mock.ANY, status_code=status,
+        json={"errors": [{"code": code, "message": "nope"}]},
+        additional_matcher=lambda r: "/v2/app/manifests/sha256:" in r.url)
+    with pytest.raises(error) as caught:
+        reg.repository("app").tags.delete("old")
+    assert str(caught.value).startswith("delete tag old")
+    if status == 405:
+        assert "storage.delete.enabled" in str(caught.value)
+    assert _writes(adapter) == []
+    assert "tag_delete" not in reg.requester.capabilities  # asked again next time
 
 
 def test_delete_missing_tag_with_tag_delete(env: tuple[Registry, requests_mock.Adapter]) -> None:
@@ -325,7 +380,7 @@ def test_a_refused_delete_by_digest_puts_the_tag_back(
     # deletes disabled (405 UNSUPPORTED) or not allowed (403): the tag must not stay on
     # the throw-away manifest
     reg, adapter = env
-    state = _fallback_registry(adapter, 405)
+    state = _fallback_registry(adapter, 400)
     adapter.register_uri(
         "DELETE", requests_mock.ANY, status_code=refusal,
         json={"errors": [{"code": "UNSUPPORTED" if refusal == 405 else "DENIED",
@@ -347,7 +402,7 @@ def test_a_tag_that_cannot_be_put_back_is_named_in_the_error(
     env: tuple[Registry, requests_mock.Adapter],
 ) -> None:
     reg, adapter = env
-    _fallback_registry(adapter, 405)
+    _fallback_registry(adapter, 400)
     adapter.register_uri(
         "DELETE", requests_mock.ANY, status_code=405,
         additional_matcher=lambda r: "/v2/app/manifests/sha256:" in r.url,
@@ -414,7 +469,7 @@ def test_a_tombstone_delete_found_done_is_never_undone(
     # 500 the retry sees 404 (done), and the tag may be left naming nothing, so the
     # tombstone is put and deleted once more; the original is never put back.
     reg, adapter = mocked_registry(retries=2)
-    state = _fallback_registry(adapter, 405)
+    state = _fallback_registry(adapter, 400)
     _answer_tombstone_deletes(adapter, [first, TOMBSTONE_GONE, {"status_code": 202}])
     adapter.register_uri("GET", TAGS, [page(["new", "old"])])  # listed, naming nothing
     adapter.register_uri("HEAD", f"{BASE}/v2/app/manifests/old", status_code=404)
@@ -431,7 +486,7 @@ def test_a_tag_pushed_again_meanwhile_is_left_alone(
 ) -> None:
     # the delete was found done; by then CI had pushed the tag again: no second round
     reg, adapter = mocked_registry(retries=2)
-    state = _fallback_registry(adapter, 405)
+    state = _fallback_registry(adapter, 400)
     _answer_tombstone_deletes(adapter, [RACING_500, TOMBSTONE_GONE])
     fresh = "sha256:" + "f" * 64
     adapter.register_uri("GET", TAGS, [page(["old"])])
@@ -453,7 +508,7 @@ def test_a_tombstone_delete_found_done_and_untagged_is_one_round(
     # the registry deleted and untagged. No second throw-away manifest, no warning
     # (HEAD of the tag is 404 both ways, so it cannot tell this from a dangling tag).
     reg, adapter = mocked_registry(retries=2)
-    state = _fallback_registry(adapter, 405)
+    state = _fallback_registry(adapter, 400)
     _answer_tombstone_deletes(adapter, [{"exc": requests.exceptions.ReadTimeout},
                                         TOMBSTONE_GONE, {"status_code": 202}])
     adapter.register_uri("GET", TAGS, [listing])
@@ -470,7 +525,7 @@ def test_a_tag_list_that_fails_after_a_delete_found_done_is_only_warned_about(
 ) -> None:
     # the delete is done; whether the tag dangles cannot be told: no error, no new round
     reg, adapter = mocked_registry(retries=1)
-    state = _fallback_registry(adapter, 405)
+    state = _fallback_registry(adapter, 400)
     _answer_tombstone_deletes(adapter, [{"exc": requests.exceptions.ReadTimeout},
                                         TOMBSTONE_GONE])
     adapter.register_uri("GET", TAGS, status_code=503)
@@ -485,7 +540,7 @@ def test_a_tag_left_dangling_every_round_is_warned_about(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     reg, adapter = mocked_registry(retries=2)
-    state = _fallback_registry(adapter, 405)
+    state = _fallback_registry(adapter, 400)
     _answer_tombstone_deletes(adapter, [RACING_500, TOMBSTONE_GONE] * 3)
     adapter.register_uri("GET", TAGS, [page(["old"])])
     adapter.register_uri("HEAD", f"{BASE}/v2/app/manifests/old", status_code=404)
@@ -499,7 +554,7 @@ def test_a_racing_500_on_the_tombstone_delete_is_retried(
     mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]],
 ) -> None:
     reg, adapter = mocked_registry(retries=2)
-    state = _fallback_registry(adapter, 405)
+    state = _fallback_registry(adapter, 400)
     _answer_tombstone_deletes(adapter, [RACING_500, {"status_code": 202}])
     reg.repository("app").tags.delete("old")
     assert len(_tombstone_deletes(adapter)) == 2
@@ -522,7 +577,7 @@ def test_a_tombstone_delete_that_may_have_happened_does_not_put_the_tag_back(
     mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]], answer: dict[str, Any],
 ) -> None:
     reg, adapter = mocked_registry(retries=1)
-    state = _fallback_registry(adapter, 405)
+    state = _fallback_registry(adapter, 400)
     _answer_tombstone_deletes(adapter, [answer])
     _tombstone_heads(adapter, {"status_code": 503})  # and nobody can tell if it did
     with pytest.raises(RegistryError) as caught:
@@ -544,7 +599,7 @@ def test_a_refused_tombstone_delete_keeps_status_method_url_and_retry_after(
     mocked_registry: Callable[..., tuple[Registry, requests_mock.Adapter]],
 ) -> None:
     reg, adapter = mocked_registry(retries=1)
-    state = _fallback_registry(adapter, 405)
+    state = _fallback_registry(adapter, 400)
     _answer_tombstone_deletes(adapter, [{"status_code": 429, "headers": {"Retry-After": "9"}},
                                         {"status_code": 429, "headers": {"Retry-After": "9"}}])
     with pytest.raises(RegistryError) as caught:
@@ -562,7 +617,7 @@ def test_an_unanswered_tombstone_delete_is_not_called_refused(
     # every attempt timed out, and the throw-away manifest is still there: nothing was
     # deleted, so the tag goes back -- but the registry did not refuse anything
     reg, adapter = mocked_registry(retries=1)
-    state = _fallback_registry(adapter, 405)
+    state = _fallback_registry(adapter, 400)
     _answer_tombstone_deletes(adapter, [{"exc": requests.exceptions.ReadTimeout}] * 2)
     with pytest.raises(RegistryError) as caught:
         reg.repository("app").tags.delete("old")
@@ -607,7 +662,7 @@ def test_a_tombstone_found_gone_after_a_failed_delete_is_done(
     # the first answer was lost (the registry deleted it), the retries were refused: the
     # HEAD finds the throw-away manifest gone, so the tag is never put back
     reg, adapter = mocked_registry(retries=1)
-    state = _fallback_registry(adapter, 405)
+    state = _fallback_registry(adapter, 400)
     _answer_tombstone_deletes(adapter, [{"exc": requests.exceptions.ReadTimeout}, refusal,
                                         {"status_code": 202}])
     _tombstone_heads(adapter, {"status_code": 404})
