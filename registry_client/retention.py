@@ -15,6 +15,8 @@ the keep rules goes. Always kept, whatever the rules: tags whose ``created``
 time is unknown, the referrers tag schema's ``sha256-<hex>`` tags (they
 list an image's signatures and SBOMs) and cosign's ``sha256-<hex>.sig``,
 ``.att`` and ``.sbom`` tags (an image's signature, attestations and SBOM).
+Always deleted: a tag left naming the throw-away manifest of a tag delete that
+was stopped half-way (no image; see ``tags.delete``).
 
 :func:`apply` deletes the planned tags one by one with ``repo.tags.delete``
 (this tag only, never another tag on the same manifest), after checking that
@@ -47,6 +49,7 @@ from .models import ManifestList, ManifestV2, OCIIndex, OCIManifest, parse_rfc33
 from .reference import is_referrers_tag
 from .services._light import distributable
 from .services._shell import BlockingShell
+from .services._tag_delete import is_tombstone
 
 if TYPE_CHECKING:
     from .aio import AsyncRepository
@@ -181,10 +184,14 @@ class RetentionPlan:
 class _Facts:
     created: _dt.datetime | None
     blobs: dict[str, int]
+    left_over: bool = False  # a throw-away manifest of a delete stopped half-way
 
 
 def _blobs(manifest: ManifestV2 | OCIManifest) -> dict[str, int]:
     return {d.digest: d.size for d in manifest.blobs() if distributable(d)}
+
+
+_LEFT_OVER = "left naming a throw-away manifest by an interrupted delete"
 
 
 def _label(delta: _dt.timedelta) -> str:
@@ -331,7 +338,8 @@ class RetentionFlows:
         ranked += sorted(t for t in tags if t not in dated)
         # (referrers and cosign tags are kept by a rule of their own: they take none of
         # the newest N slots, which are the images')
-        images = [t for t in ranked if not is_referrers_tag(t)]
+        left_over = {t for t in tags if facts[tags[t]].left_over}
+        images = [t for t in ranked if not is_referrers_tag(t) and t not in left_over]
         newest = {t: i + 1 for i, t in enumerate(images[:keep])} if keep is not None else {}
         semvers = {t: k for t in tags if (k := semver_key(t)) is not None}
         versions = sorted(sorted(semvers), key=semvers.__getitem__, reverse=True)
@@ -343,6 +351,9 @@ class RetentionFlows:
         going: list[TagDecision] = []
         for tag in ranked:
             when = created(tag)
+            if tag in left_over:  # whatever the rules: no image, a delete to finish
+                going.append(TagDecision(tag, tags[tag], when, _LEFT_OVER))
+                continue
             protect = []
             if is_referrers_tag(tag):
                 protect.append(_COSIGN.get(tag.rpartition(".")[2], "referrers tag schema index"))
@@ -384,12 +395,14 @@ class RetentionFlows:
             try:
                 # the rule tags.digests() and plan() use: a HEAD's 404 is confirmed by a GET
                 found = (yield from self._tags.find(decision.tag))
-                if found is not None and found.digest != decision.digest:
-                    log.warning("%s:%s now points to %s, not %s as planned: skipped",
-                                self.name, decision.tag, found.digest, decision.digest)
-                    continue
-                if found is not None and not (
-                        yield from self._tags.delete_at(decision.tag, decision.digest)):
+                at = decision.digest
+                if found is not None and found.digest != at:
+                    if not (yield from self._left_over(found.digest)):
+                        log.warning("%s:%s now points to %s, not %s as planned: skipped",
+                                    self.name, decision.tag, found.digest, at)
+                        continue
+                    at = found.digest  # a delete of it stopped half-way: finished here
+                if found is not None and not (yield from self._tags.delete_at(decision.tag, at)):
                     log.warning("%s:%s was pushed again as it was being deleted: skipped",
                                 self.name, decision.tag)
                     continue
@@ -403,6 +416,13 @@ class RetentionFlows:
                 on_deleted(decision.tag)
         return deleted
 
+    def _left_over(self, digest: str) -> Flow[bool]:
+        """Whether the manifest ``digest`` is a throw-away manifest of a stopped delete."""
+        try:
+            return is_tombstone((yield from self._manifests.get(digest)))
+        except NotFoundError:
+            return False
+
     def _facts(self, digest: str) -> Flow[_Facts | None]:
         """What the plan needs of one manifest; None when it was deleted since its HEAD."""
         try:
@@ -411,6 +431,9 @@ class RetentionFlows:
             if not tag_vanished(exc, self._endpoint.base_url, self.name, digest):
                 raise
             return None
+        if is_tombstone(manifest):
+            assert isinstance(manifest, OCIManifest)
+            return _Facts(None, _blobs(manifest), left_over=True)
         if isinstance(manifest, ManifestV2 | OCIManifest):
             return _Facts((yield from self._created(manifest)), _blobs(manifest))
         assert isinstance(manifest, ManifestList | OCIIndex)

@@ -20,13 +20,22 @@ from .._digest import compute_digest
 from .._flow import Endpoint, Flow
 from .._log import log
 from ..errors import NotFoundError, RegistryError, RegistryResponseError
-from ..models import Descriptor, RawManifest
+from ..models import Descriptor, OCIManifest, RawManifest
 from ..quirks import hub_refuses_deletes
 from ._attach import EMPTY_DESCRIPTOR, EMPTY_JSON
 from ._base import Service, link_race
 from .manifests import ManifestFlows
 
 _TOMBSTONE_ROUNDS = 3
+TOMBSTONE_ANNOTATION = "io.registry-client.tombstone"
+"""The annotation that marks a throw-away manifest (its value: the tag, a uuid, a time)."""
+
+
+def is_tombstone(manifest: object) -> bool:
+    """Whether ``manifest`` (parsed) is a throw-away manifest of a tag delete: a tag that
+    names one is a delete stopped half-way (Ctrl-C, a cancelled task) -- never an image."""
+    return (isinstance(manifest, OCIManifest) and not manifest.layers
+            and TOMBSTONE_ANNOTATION in (manifest.annotations or {}))
 
 
 class BlobFlowsLike(Protocol):
@@ -235,7 +244,7 @@ def _tombstone(tag: str) -> RawManifest:
         },
         "layers": [],
         "annotations": {
-            "io.registry-client.tombstone": f"{tag} {uuid.uuid4()} {time.time()}",
+            TOMBSTONE_ANNOTATION: f"{tag} {uuid.uuid4()} {time.time()}",
         },
     }
     data = json.dumps(doc, separators=(",", ":")).encode()

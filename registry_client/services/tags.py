@@ -281,7 +281,9 @@ class TagService(Service):
         Uses the registry's tag DELETE where it exists; otherwise points the tag
         at a unique throw-away manifest and deletes that by digest. A delete whose
         answer was lost and that is found done on the retry is done; a tag whose
-        delete may have happened is never put back.
+        delete may have happened is never put back. A delete stopped between the
+        two (Ctrl-C, a cancelled task) leaves the tag naming the empty throw-away
+        manifest: delete it again (``retention`` plans such a tag to go).
 
         Raises:
             NotFoundError: the tag does not exist.

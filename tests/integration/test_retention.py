@@ -294,3 +294,44 @@ def test_a_tag_delete_after_the_throw_away_config_blob_was_removed(
         other.repository(unique_repository).blobs.delete(empty)
     repo.tags.delete("b")
     assert repo.tags.get_all() == []
+
+
+def _leave_on_a_throw_away_manifest(repo: Repository, tag: str) -> str:
+    """What a tag delete stopped (Ctrl-C, a cancelled task) between moving ``tag`` to its
+    throw-away manifest and deleting that leaves: the tag naming an empty manifest."""
+    from registry_client.services._attach import EMPTY_JSON  # (the test's own setup)
+    from registry_client.services._tag_delete import _tombstone
+
+    repo.blobs.upload(EMPTY_JSON)
+    return repo.manifests.put(tag, _tombstone(tag))
+
+
+def test_a_tag_left_by_an_interrupted_delete_is_always_planned_to_go(
+    anon_registry: LocalRegistry, seeded: Seeded, client_for: ClientFactory,
+) -> None:
+    """Its throw-away manifest has no created time: the plan kept it for good ("created
+    time unknown"), serving an empty image. A tag on one is a delete half done."""
+    repo = client_for(anon_registry).repository(seeded.repository)
+    _leave_on_a_throw_away_manifest(repo, "release-2")  # a pattern would keep it
+    plan = make_plan(repo)
+    going = {d.tag: d.reason for d in plan.delete}
+    assert "interrupted delete" in going["release-2"]
+    assert "release-2" not in {d.tag for d in plan.keep}
+    assert set(going) == expected_deleted() | {"release-2"}
+    retention.apply(repo, plan)
+    assert "release-2" not in repo.tags.get_all()
+
+
+def test_applying_a_plan_again_finishes_a_delete_that_was_interrupted(
+    anon_registry: LocalRegistry, seeded: Seeded, client_for: ClientFactory,
+) -> None:
+    """The plan's digest is the image's; the tag now names the throw-away manifest. It
+    was skipped as "pushed again", and stayed on an empty image for good."""
+    repo = client_for(anon_registry).repository(seeded.repository)
+    plan = make_plan(repo)
+    victim = sorted(expected_deleted())[0]
+    _leave_on_a_throw_away_manifest(repo, victim)
+    deleted = retention.apply(repo, plan)
+    assert victim in deleted
+    assert set(deleted) == expected_deleted()
+    assert victim not in repo.tags.get_all()
