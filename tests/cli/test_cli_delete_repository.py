@@ -110,20 +110,25 @@ def test_a_missing_repository_says_delete_repository(
 def test_a_closed_stdout_stops_the_deletes_and_says_how_far_they_got(
     docker_config_dir: Path, anon_registry: LocalRegistry, unique_repository: str,
 ) -> None:
-    """`delete --all | head -1`: the rest is kept, stderr says how many went, exit 141."""
+    """`delete --all | head -1`: the rest is kept, stderr says how many went, exit 141.
+
+    Each DELETE takes 0.3 s (a proxy's delay): on a busy machine the eight went before
+    the reader closed its end, and the run ended 0."""
     for i in range(8):
         seed_image(anon_registry, unique_repository, f"v{i}", seed=100 + i)
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
     env["DOCKER_CONFIG"] = str(docker_config_dir)
-    child = subprocess.Popen(
-        [sys.executable, "-m", "registry_client", "--plain-http", "delete",
-         f"{anon_registry.host}/{unique_repository}", "--all"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
-    assert child.stdout is not None and child.stderr is not None
-    first = child.stdout.readline()
-    child.stdout.close()  # as `head -1` does
-    stderr = child.stderr.read().decode()
-    assert child.wait(timeout=60) == 141
+    with FaultProxy(anon_registry, timeout=10) as proxy:
+        proxy.add_rule("DELETE", "/manifests/", action="delay", delay=0.3, times=None)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "registry_client", "--plain-http", "delete",
+             f"{proxy.host}/{unique_repository}", "--all"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+        assert child.stdout is not None and child.stderr is not None
+        first = child.stdout.readline()
+        child.stdout.close()  # as `head -1` does
+        stderr = child.stderr.read().decode()
+        assert child.wait(timeout=60) == 141
     assert first.startswith(b"sha256:")
     match = re.search(r"stopped after (\d+) deletions?\b.*standard output was closed", stderr)
     assert match, stderr
