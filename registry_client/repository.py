@@ -105,8 +105,11 @@ class Repository(RepositoryName):
         Lists the tags and resolves each to its manifest; for an index
         (multi-platform image) also the manifests it lists that are in this
         repository. Each manifest is then deleted once by digest, however many
-        tags point to it, and an index before the manifests it lists. Returns the
-        digests deleted, in that order. A tag that disappears meanwhile is skipped,
+        tags point to it, and an index before the manifests it lists (right after
+        it). Returns the digests deleted, in that order. Stopped after an index
+        went, the manifests it listed that no tag reaches now are named (in the
+        error, else in a warning): delete them by digest, as a second run cannot
+        find them. A tag that disappears meanwhile is skipped,
         and a manifest that someone else deleted first counts as gone (not
         returned, not an error). ``dry_run=True`` deletes nothing and returns the
         digests that would be deleted. ``on_deleted(digest)`` is called after each

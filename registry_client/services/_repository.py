@@ -6,7 +6,6 @@ the blocking shell, ``AsyncRepository`` with the asyncio one.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from functools import partial
 
@@ -40,24 +39,49 @@ class RepositoryFlows:
         self, *, dry_run: bool = False, on_deleted: Callable[[str], None] | None = None,
     ) -> Flow[list[str]]:
         """The flow of :meth:`Repository.delete`."""
+        deleted: list[str] = []
+        gone: set[str] = set()  # deleted, by this run or another
+        found: _Found | None = None
         try:
-            order = yield from self._manifests_to_delete()
+            found = yield from self._manifests_to_delete()
             if dry_run:
-                return order
-            deleted: list[str] = []
-            for digest in order:
+                return found.order
+            for digest in found.order:
                 try:
                     yield from self._manifests.delete_alone(digest)
                 except NotFoundError:
                     log.info("%s@%s was already deleted", self.name, digest)
+                    gone.add(digest)
                     continue
                 deleted.append(digest)
+                gone.add(digest)
                 if on_deleted is not None:
                     on_deleted(digest)
             return deleted
         except RegistryError as exc:  # name the user's call before the step that failed
-            exc.with_context(f"delete repository {self.name}: {exc.message}")
+            exc.with_context(f"delete repository {self.name}: {exc.message}"
+                             + self._unreached(found, gone, log_it=False))
             raise
+        except BaseException:  # Ctrl-C, a cancelled task, an on_deleted that raised
+            self._unreached(found, gone, log_it=True)
+            raise
+
+    def _unreached(self, found: _Found | None, gone: set[str], *, log_it: bool) -> str:
+        """After a stop: the manifests left that no tag reaches any more (the platforms
+        of a deleted index), which a second run cannot find -- named, and how to delete
+        them; logged as a warning with ``log_it``. Empty when there are none."""
+        if found is None:
+            return ""
+        left = found.unreached(gone)
+        if not left:
+            return ""
+        words = (f"{len(left)} manifest{'s' if len(left) > 1 else ''} that a deleted index "
+                 f"listed, reached by no tag now, stay: delete "
+                 f"{'each' if len(left) > 1 else 'it'} by digest "
+                 f"({', '.join(f'{self.name}@{d}' for d in left)})")
+        if log_it:
+            log.warning("delete repository %s stopped: %s", self.name, words)
+        return f"; {words}"
 
     def _head(self, reference: str) -> Flow[Descriptor | None]:
         """The manifest's descriptor, or None when it is gone (a 404 a GET confirms)."""
@@ -72,8 +96,10 @@ class RepositoryFlows:
             [partial(self._head, ref) for ref in references], self._max_workers)
         return found
 
-    def _manifests_to_delete(self) -> Flow[list[str]]:
-        """Every manifest reached from a tag, an index before what it lists, each once."""
+    def _manifests_to_delete(self) -> Flow[_Found]:
+        """Every manifest reached from a tag, each once: an index before what it lists,
+        and those right after it (depth first), so that a run stopped midway leaves the
+        fewest manifests that no tag reaches."""
         tags = yield from self._tags.get_all()
         found: dict[str, Descriptor] = {}  # digest -> descriptor, in the order found
         for tag, desc in zip(tags, (yield from self._heads(tags)), strict=True):
@@ -82,6 +108,7 @@ class RepositoryFlows:
                             self.name, tag)
             else:
                 found.setdefault(desc.digest, desc)
+        tagged = frozenset(found)
         lists: dict[str, list[str]] = {}  # index digest -> the digests it lists found here
         todo = [d for d in found.values() if d.media_type in mediatypes.INDEX_TYPES]
         while todo:
@@ -104,19 +131,43 @@ class RepositoryFlows:
                     found.setdefault(child.digest, child)
             todo = [d for d in found.values()
                     if d.media_type in mediatypes.INDEX_TYPES and d.digest not in lists]
-        # Kahn's order: a manifest comes once every index listing it has come.
+        # Kahn's order, depth first: a manifest comes once every index listing it has
+        # come -- at once after the last of them.
         waiting = dict.fromkeys(found, 0)
         for listed_digests in lists.values():
             for listed in listed_digests:
                 waiting[listed] += 1
-        ready = deque(d for d, n in waiting.items() if n == 0)
+        ready = [d for d, n in waiting.items() if n == 0][::-1]  # a stack, the first on top
         order: list[str] = []
         while ready:
-            digest = ready.popleft()
+            digest = ready.pop()
             order.append(digest)
-            for listed in lists.get(digest, ()):
+            for listed in reversed(lists.get(digest, ())):
                 waiting[listed] -= 1
                 if waiting[listed] == 0:
                     ready.append(listed)
-        return order
+        return _Found(order, tagged, lists)
+
+
+class _Found:
+    """What :meth:`RepositoryFlows.delete` deletes: ``order``; the digests tags name
+    (``tagged``); and the digests each index lists (``lists``)."""
+
+    def __init__(self, order: list[str], tagged: frozenset[str],
+                 lists: dict[str, list[str]]) -> None:
+        self.order = order
+        self.tagged = tagged
+        self.lists = lists
+
+    def unreached(self, deleted: set[str]) -> list[str]:
+        """The manifests of ``order`` not deleted that no tag reaches once ``deleted``
+        are gone: neither tagged nor listed by a manifest still reached."""
+        reached = set(self.tagged - deleted)
+        todo = list(reached)
+        while todo:
+            for listed in self.lists.get(todo.pop(), ()):
+                if listed not in reached and listed not in deleted:
+                    reached.add(listed)
+                    todo.append(listed)
+        return [d for d in self.order if d not in deleted and d not in reached]
 

@@ -84,3 +84,36 @@ def test_deletes_refused_by_the_registry_say_how_to_enable_them() -> None:
             assert "storage.delete.enabled" in str(info.value)
             assert "UNSUPPORTED" in str(info.value)  # the registry's own words stay
         assert sorted(repo.tags.get_all()) == ["a", "b"]
+
+
+def test_an_index_s_platforms_follow_it_and_a_stop_names_those_left_unreached(
+    reg: LocalRegistry, rc: Registry, unique_repository: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An index goes before its platforms (registries such as ECR refuse to delete a
+    manifest an index lists); once it is gone no tag reaches them, and a run stopped
+    then (Ctrl-C, `delete --all | head -1`, an error) left them for good, unnamed:
+    a second run finds nothing, and garbage-collect keeps them without
+    --delete-untagged. They now come right after their index, and a stop names them."""
+    first = seed_image(reg, unique_repository, "a", platforms=PLATFORMS, seed=5)
+    second = seed_image(reg, unique_repository, "b", platforms=PLATFORMS, seed=6)
+    repo = rc.repository(unique_repository)
+    order = repo.delete(dry_run=True)
+    for index in (first, second):
+        at = order.index(index.digest)
+        assert sorted(order[at + 1:at + 3]) == sorted(c.digest for c in index.children)
+
+    def stop(digest: str) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with caplog.at_level("WARNING", logger="registry_client"), \
+            pytest.raises(BrokenPipeError):
+        repo.delete(on_deleted=stop)
+    gone = order[0]
+    left = [c.digest for i in (first, second) if i.digest == gone for c in i.children]
+    warned = "\n".join(r.getMessage() for r in caplog.records)
+    for digest in left:
+        assert digest in warned
+    assert f"{unique_repository}@" in warned
+    other = (second if gone == first.digest else first).digest
+    assert other not in warned  # still tagged: a second run finds it
