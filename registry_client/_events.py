@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .progress import ProgressCallback
 
-__all__ = ["advanced", "finished", "mounted", "skipped", "started"]
+__all__ = ["Resent", "advanced", "finished", "mounted", "skipped", "started"]
 
 
 def started(progress: ProgressCallback | None, digest: str, total: int | None,
@@ -58,3 +58,35 @@ def mounted(progress: ProgressCallback | None, digest: str, size: int,
         from .progress import BlobMounted  # with the first event (see the module)
 
         progress(BlobMounted(digest, size, from_repository))
+
+
+class Resent:
+    """The ``progress`` of one blob that may be sent again from its start (a copy's
+    relayed upload after a cut): its first ``BlobStarted`` passes, later ones do not,
+    and :meth:`restart` takes back the bytes counted (a negative ``BlobAdvanced`` to
+    ``done`` 0), so a bar adding up ``advanced`` shows what the target holds."""
+
+    def __init__(self, progress: ProgressCallback, digest: str) -> None:
+        self._progress = progress
+        self._digest = digest
+        self._started = False
+        self._done = 0
+        self._total: int | None = None
+
+    def __call__(self, event: object) -> None:
+        from .progress import BlobAdvanced, BlobStarted  # (events are made: loaded)
+
+        if getattr(event, "digest", None) == self._digest:
+            if isinstance(event, BlobStarted):
+                if self._started:
+                    return
+                self._started = True
+            elif isinstance(event, BlobAdvanced):
+                self._done, self._total = event.done, event.total
+        self._progress(event)  # type: ignore[arg-type]
+
+    def restart(self) -> None:
+        """Before the blob is sent again: ``done`` back to 0."""
+        if self._done:
+            advanced(self._progress, self._digest, -self._done, 0, self._total)
+            self._done = 0

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from .._events import mounted, skipped
+from .._events import Resent, mounted, skipped
 from .._flow import Exclusive, Flow, Gather, LockTable
 from .._forksafe import renew_after_fork
 from .._log import log
@@ -297,13 +297,14 @@ class Copier(ImageWorker):
         new session when a connection is cut on the way."""
         _, there = flows_of(target)
         tries = 0
+        events = None if progress is None else Resent(progress, b.digest)
         while True:
             # read from the source as it is sent, verified on the way (a Relay)
             passed: list[bytes] | None = None if keep is None else []
             relayed = Relayed(self._blobs.fetch, b.digest, b.size, passed)
             try:
                 yield from there.upload_stream(relayed, digest=b.digest, size=b.size,
-                                               progress=progress)
+                                               progress=events)
                 if keep is not None and passed is not None:
                     keep.extend(passed)
                 return
@@ -318,6 +319,8 @@ class Copier(ImageWorker):
                     raise
                 tries += 1
                 log.debug("copy: blob %s was cut on the way, sending it again", b.digest)
+                if events is not None:
+                    events.restart()
 
     # -- referrers ---------------------------------------------------------------------------
     def _copy_referrers(

@@ -32,6 +32,7 @@ from registry_client import (
     RegistryUnavailableError,
 )
 from registry_client._flow import run
+from registry_client.progress import BlobAdvanced
 from registry_client.testing import FaultProxy, LocalRegistry, seed_image
 
 MB = 1_000_000
@@ -309,6 +310,7 @@ def test_a_copy_across_registries_survives_a_cut(
     source = local_registry_factory("anonymous")
     image = seed_image(source, "copy/cut", "v1", layers=(2 * MB,))
     layer = image.layers[0].split(":")[1]
+    events: list[Any] = []
     if where == "target PUT":
         proxy.add_rule("PUT", layer, action="cut", on="request", after_bytes=MB)
     with Registry(source.host, protocol="http", retries=0) as src, \
@@ -317,13 +319,20 @@ def test_a_copy_across_registries_survives_a_cut(
             src_proxy.add_rule("GET", layer, action="cut", after_bytes=MB)
             with Registry(src_proxy.host, protocol="http", retries=0) as cut_src:
                 copied = cut_src.repository("copy/cut").images.copy(
-                    "v1", client(proxy).repository(unique_repository))
+                    "v1", client(proxy).repository(unique_repository), progress=events.append)
         else:
             copied = src.repository("copy/cut").images.copy(
-                "v1", client(proxy).repository(unique_repository))
+                "v1", client(proxy).repository(unique_repository), progress=events.append)
         cuts = [r.method for p in (proxy, src_proxy) for r in p.requests if r.fault == "cut"]
     assert cuts == (["PUT"] if where == "target PUT" else ["GET"])
     assert copied.digest == image.digest
+    # The progress of the blob sent again: one start, and the bytes counted before the
+    # cut taken back (a bar adding up `advanced` ended at 150 %, after a second start).
+    mine = [e for e in events if e.digest == image.layers[0]]
+    assert [type(e).__name__ for e in mine].count("BlobStarted") == 1
+    steps = [e for e in mine if isinstance(e, BlobAdvanced)]
+    assert any(e.advanced < 0 for e in steps)
+    assert sum(e.advanced for e in steps) == steps[-1].done == 2 * MB
     for digest, data in image.blobs.items():
         assert stored(anon_registry, unique_repository, digest) == data
 
