@@ -15,6 +15,7 @@ from .._events import Resent, mounted, skipped
 from .._flow import Exclusive, Flow, Gather, LockTable
 from .._forksafe import renew_after_fork
 from .._log import log
+from .._response import Answer
 from ..errors import NotFoundError, RegistryUnavailableError
 from ..models import IMAGE_CONFIG_TYPES, Descriptor, Image, RawManifest
 from ..reference import is_digest
@@ -270,31 +271,37 @@ class Copier(ImageWorker):
         if b.action == "skip":
             skipped(progress, b.digest, b.size)
             return
-        if b.action == "mount" and (yield from there.mount(b.digest, self._repository)):
-            mounted(progress, b.digest, b.size, self._repository)
-            return
+        session = None  # a declined mount's upload session: the blob goes in it
+        if b.action == "mount":
+            got = yield from there.mount_or_session(b.digest, self._repository)
+            if got is True:
+                mounted(progress, b.digest, b.size, self._repository)
+                return
+            session = got or None
         key = (target.requester.base_url, target.name, b.digest)
-        yield Exclusive(_SENDING, key, self._send_once(b, target, progress, keep, key))
+        yield Exclusive(_SENDING, key, self._send_once(b, target, progress, keep, key,
+                                                       session))
 
     def _send_once(
         self, b: BlobPlan, target: CopyTarget, progress: ProgressCallback | None,
-        keep: list[bytes] | None, key: tuple[str, str, str],
+        keep: list[bytes] | None, key: tuple[str, str, str], session: Answer | None,
     ) -> Flow[None]:
         """:meth:`_send`, unless another copy of this process sent the blob there since
         this one's plan and the registry has it (then it is skipped)."""
         _, there = flows_of(target)
         if key in _SENT and (yield from there.exists(b.digest, for_push=True)):
             skipped(progress, b.digest, b.size)
-            return
-        yield from self._send(b, target, progress, keep)
+            return  # (a session of a declined mount is left to expire)
+        yield from self._send(b, target, progress, keep, session)
         _SENT.add(key)
 
     def _send(
         self, b: BlobPlan, target: CopyTarget, progress: ProgressCallback | None,
-        keep: list[bytes] | None,
+        keep: list[bytes] | None, session: Answer | None,
     ) -> Flow[None]:
-        """Stream blob ``b`` across (read from the source as it is sent), sent again in a
-        new session when a connection is cut on the way."""
+        """Stream blob ``b`` across (read from the source as it is sent) -- in
+        ``session`` when given -- sent again in a new session when a connection is cut
+        on the way."""
         _, there = flows_of(target)
         tries = 0
         events = None if progress is None else Resent(progress, b.digest)
@@ -302,9 +309,10 @@ class Copier(ImageWorker):
             # read from the source as it is sent, verified on the way (a Relay)
             passed: list[bytes] | None = None if keep is None else []
             relayed = Relayed(self._blobs.fetch, b.digest, b.size, passed)
+            opened, session = session, None  # the first attempt's only
             try:
                 yield from there.upload_stream(relayed, digest=b.digest, size=b.size,
-                                               progress=events)
+                                               progress=events, session=opened)
                 if keep is not None and passed is not None:
                     keep.extend(passed)
                 return

@@ -57,8 +57,10 @@ class Uploader:
         chunk_size: int | None,
         progress: ProgressCallback | None,
         state_file: str | os.PathLike[str] | None = None,
+        opened: Any = None,
     ) -> None:
         self.state_file = Path(state_file) if state_file is not None else None
+        self._opened = opened  # the answer of a POST that opened a session already
         self.requester = requester
         self.sessions = sessions
         self.source = source
@@ -129,7 +131,12 @@ class Uploader:
         started(self.progress, src.digest or "", src.size, "upload")
         resumed = yield from self._resume_from_state()
         if not resumed:
-            self._note_chunk_limits((yield from self._start_session("start blob upload")))
+            opened, self._opened = self._opened, None
+            if opened is not None:  # a mount's 202: the session to go on with
+                self._set_location(opened)
+            else:
+                opened = yield from self._start_session("start blob upload")
+            self._note_chunk_limits(opened)
         try:
             digest = yield from (self._monolithic() if monolithic else self._chunked(resumed))
         except Exception:

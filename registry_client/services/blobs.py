@@ -206,7 +206,7 @@ class BlobFlows(Service):
 
     def upload_stream(
         self, stream: io.RawIOBase | BlobFetch | Relayed, *, digest: str, size: int,
-        progress: ProgressCallback | None = None,
+        progress: ProgressCallback | None = None, session: Answer | None = None,
     ) -> Flow[Descriptor]:
         """Upload the blob ``digest`` of ``size`` bytes, read once from ``stream``.
 
@@ -214,6 +214,8 @@ class BlobFlows(Service):
         of this registry or another): the blob is then read from there as it is sent,
         verified on the way (a copy, in either flavour of the API); or a
         :class:`Relayed` of one, made by a caller that keeps the bytes passing.
+        ``session``: the answer that opened an upload session already (a mount's 202,
+        :meth:`mount_or_session`), used instead of a new one.
         """
         # the upload machinery loads with the first upload, not with every pull
         from ._upload import MONOLITHIC_MAX, Uploader
@@ -231,7 +233,7 @@ class BlobFlows(Service):
         source = UploadSource(body, size, digest, owned=False)  # type: ignore[arg-type]
         try:
             return (yield from Uploader(self._endpoint, self._sessions, source, None,
-                                        progress).run())
+                                        progress, opened=session).run())
         finally:
             if isinstance(body, Relayed):
                 body.close()
@@ -253,7 +255,18 @@ class BlobFlows(Service):
     def mount(self, digest: str, from_repository: str) -> Flow[bool]:
         """Link a blob from another repository of this registry; False: upload it instead.
         (On Docker Hub ``alpine`` is ``library/alpine``, as ``Registry.repository`` names
-        it.)"""
+        it.) The upload session a registry may answer with instead is cancelled."""
+        got = yield from self.mount_or_session(digest, from_repository)
+        if isinstance(got, bool):
+            return got
+        yield from self._sessions.cancel(
+            self._endpoint.resolve(got.headers["Location"], got.url or None))
+        return False
+
+    def mount_or_session(self, digest: str, from_repository: str) -> Flow[bool | Answer]:
+        """:meth:`mount`, but a 202's upload session (the answer, its ``Location`` set) is
+        handed back for the blob's upload -- the spec lets a client go on with it -- not
+        cancelled: :meth:`upload_stream`'s ``session``."""
         check_digest(digest)
         check_repository_name(from_repository)
         from_repository = hub_repository(from_repository, self.domain, self._endpoint.host)
@@ -281,10 +294,7 @@ class BlobFlows(Service):
             log.debug("mount of %s from %s answered 201 but linked nothing: will upload",
                       digest, from_repository)
             return False
-        location = resp.headers.get("Location")
-        if location:  # relative to the POST's URL (RFC 7231), not to /v2/
-            yield from self._sessions.cancel(self._endpoint.resolve(location, resp.url or None))
-        return False
+        return resp if resp.headers.get("Location") else False
 
     def delete(self, digest: str) -> Flow[None]:
         """Delete a blob from the repository."""
