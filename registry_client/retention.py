@@ -393,28 +393,45 @@ class RetentionFlows:
         deleted: list[str] = []
         for decision in plan.delete:
             try:
-                # the rule tags.digests() and plan() use: a HEAD's 404 is confirmed by a GET
-                found = (yield from self._tags.find(decision.tag))
-                at = decision.digest
-                if found is not None and found.digest != at:
-                    if not (yield from self._left_over(found.digest)):
-                        log.warning("%s:%s now points to %s, not %s as planned: skipped",
-                                    self.name, decision.tag, found.digest, at)
-                        continue
-                    at = found.digest  # a delete of it stopped half-way: finished here
-                if found is not None and not (yield from self._tags.delete_at(decision.tag, at)):
-                    log.warning("%s:%s was pushed again as it was being deleted: skipped",
-                                self.name, decision.tag)
-                    continue
+                done = yield from self._delete_planned(decision)
             except NotFoundError:
-                found = None
-            if found is None:
+                done = None
+            if done is None:
                 log.info("%s:%s is already gone", self.name, decision.tag)
+                continue
+            if not done:
                 continue
             deleted.append(decision.tag)
             if on_deleted is not None:
                 on_deleted(decision.tag)
         return deleted
+
+    def _delete_planned(self, decision: TagDecision) -> Flow[bool | None]:
+        """Delete ``decision.tag`` if it still names the planned digest -- or a throw-away
+        manifest of a delete stopped half-way: True. False: it names another manifest
+        now (skipped, said); None: it is gone.
+
+        A registry's own tag DELETE checks nothing, so the tag is read first (a HEAD; a
+        404 confirmed by a GET: the rule of ``tags.digests()`` and ``plan()``). Without
+        one (Distribution: ``tag_delete`` known False) the throw-away manifest dance
+        reads the tag and checks the digest itself: no HEAD.
+        """
+        tag, at = decision.tag, decision.digest
+        if self._endpoint.capabilities.get("tag_delete") is not False:
+            found = yield from self._tags.find(tag)
+            if found is None:
+                return None
+            if found.digest != at:
+                if not (yield from self._left_over(found.digest)):
+                    log.warning("%s:%s now points to %s, not %s as planned: skipped",
+                                self.name, tag, found.digest, at)
+                    return False
+                at = found.digest  # a delete of it stopped half-way: finished here
+        if not (yield from self._tags.delete_at(tag, at)):
+            log.warning("%s:%s now names another manifest than %s as planned (pushed "
+                        "again): skipped", self.name, tag, at)
+            return False
+        return True
 
     def _left_over(self, digest: str) -> Flow[bool]:
         """Whether the manifest ``digest`` is a throw-away manifest of a stopped delete."""

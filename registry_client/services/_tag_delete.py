@@ -32,10 +32,24 @@ TOMBSTONE_ANNOTATION = "io.registry-client.tombstone"
 
 
 def is_tombstone(manifest: object) -> bool:
-    """Whether ``manifest`` (parsed) is a throw-away manifest of a tag delete: a tag that
-    names one is a delete stopped half-way (Ctrl-C, a cancelled task) -- never an image."""
-    return (isinstance(manifest, OCIManifest) and not manifest.layers
-            and TOMBSTONE_ANNOTATION in (manifest.annotations or {}))
+    """Whether ``manifest`` (parsed, or a RawManifest) is a throw-away manifest of a tag
+    delete: a tag that names one is a delete stopped half-way (Ctrl-C, a cancelled
+    task) -- never an image."""
+    if isinstance(manifest, RawManifest):
+        if manifest.media_type != mediatypes.OCI_MANIFEST:
+            return False
+        try:
+            doc = json.loads(manifest.data)
+        except ValueError:
+            return False
+        if not isinstance(doc, dict) or not isinstance(doc.get("annotations"), dict):
+            return False
+        layers, annotations = doc.get("layers"), doc["annotations"]
+    elif isinstance(manifest, OCIManifest):
+        layers, annotations = manifest.layers, manifest.annotations or {}
+    else:
+        return False
+    return not layers and TOMBSTONE_ANNOTATION in annotations
 
 
 class BlobFlowsLike(Protocol):
@@ -130,8 +144,10 @@ class TagDeleter(Service):
         on the same tag while the tag list still has the tag and it names nothing.
         """
         original = yield from self._manifests.get_raw(tag)  # NotFoundError for a missing tag
-        if at is not None and original.digest != at:
-            return False  # pushed again since the caller looked: not the tag it meant
+        if at is not None and original.digest != at and not is_tombstone(original):
+            # pushed again since the caller looked: not the tag it meant (one left on a
+            # throw-away manifest by a delete stopped half-way is finished)
+            return False
         if probe:  # after the read: a missing tag is a NotFoundError, deletes on or off
             yield from self._deletes_allowed(tag)
         if not self._has_empty:  # once per repository, not a HEAD per tag deleted
