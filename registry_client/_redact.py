@@ -82,6 +82,10 @@ SAFE_PARAMS = frozenset({"n", "last", "mount", "from", "digest", "scope", "servi
 
 _USERINFO_RE = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*://)?)[^/\[\]]*@")
 
+# What follows a secret's name before its value: at once (password=x), or in quotes after
+# a space ("password": "x").
+_SEPARATOR = r"['\"]?\s*[=:](?:['\"]?|\s*['\"])"
+
 _NOT_CHALLENGE = r"(?!(?:realm|service|scope|error|error_description|charset)=)"
 # After an auth scheme in free text, a credential rather than a word of prose: it holds a
 # digit or a base64/JWT symbol, a capital past its first letter (base64), or is long.
@@ -108,9 +112,13 @@ def _patterns() -> tuple[re.Pattern[str], ...]:
         # A value follows the separator at once (password=x), or in quotes after a space
         # ("password": "x"); "password: give the other" is prose.
         re.compile(
-            r"(?i)((?:" + "|".join(re.escape(name) for name in sorted(SECRET_NAMES)) + r")"
-            r"['\"]?\s*[=:](?:['\"]?|\s*['\"]))[^&\s'\",}]+"
+            r"(?i)((?:" + "|".join(re.escape(name) for name in sorted(SECRET_NAMES - {"verify"}))
+            + r")" + _SEPARATOR + r")[^&\s'\",}]+"
         ),
+        # Docker Hub's CDN signature, ?verify=<expiry>-<HMAC>: not a word ending in
+        # "verify" (skopeo's --tls-verify=false), nor a yes/no (verify=False, TLS advice).
+        re.compile(r"(?i)((?<![\w-])verify" + _SEPARATOR + r")(?!(?:true|false|0|1)\b)"
+                   r"[^&\s'\",}]+"),
     )
 
 
