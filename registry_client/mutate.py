@@ -324,7 +324,9 @@ def _rfc3339(value: str | _dt.datetime) -> str:
         utc = when.astimezone(_dt.timezone.utc)
     except OverflowError:
         raise ValueError(f"created: {value!s} is outside the years 0001-9999 in UTC") from None
-    return utc.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+    # (not strftime: its %Y gives "500" for the year 500, where RFC 3339 wants "0500")
+    return (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+            f"{utc.second:02d}{fraction}Z")
 
 
 def _history_entry(config_doc: Mapping[str, Any], created_by: str,

@@ -91,6 +91,19 @@ def test_created_that_is_no_rfc3339_time_is_refused(text: str) -> None:
         _rfc3339(text)
 
 
+@pytest.mark.parametrize(("value", "written"), [
+    ("0500-01-01T00:00:00Z", "0500-01-01T00:00:00Z"),
+    ("0001-01-01T00:30:00Z", "0001-01-01T00:30:00Z"),
+    (dt.datetime(999, 5, 1, tzinfo=dt.timezone.utc), "0999-05-01T00:00:00Z"),
+])
+def test_created_before_year_1000_keeps_four_year_digits(
+        value: str | dt.datetime, written: str) -> None:
+    """strftime's %Y does not pad: '500-01-01T00:00:00Z', which Go (skopeo) cannot read
+    and which the CLI, reading it again, refused as no RFC 3339 time."""
+    assert _rfc3339(value) == written
+    assert _rfc3339(written) == written
+
+
 @pytest.mark.parametrize("value", [
     "0001-01-01T00:30:00+01:00", "9999-12-31T23:59:59-01:00",
     dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))])
