@@ -157,7 +157,9 @@ class ReferrerFlows(Service):
     def _from_api(self, digest: str, artifact_type: str | None) -> Flow[list[Descriptor] | None]:
         """The referrers from the API, every page; None when the registry has no such API."""
         first = self._endpoint.url(f"{self.repository}/referrers/{digest}")
-        if artifact_type is not None and self._endpoint.capabilities.get(FILTER) is not False:
+        refused = self._endpoint.capabilities.get(FILTER) is False
+        filtered = artifact_type is not None and not refused
+        if filtered:
             first += "?" + urlencode({"artifactType": artifact_type})
         pages: list[list[Descriptor]] = []
         pager = Pager(first, lambda url: self._api_page(url, digest, artifact_type,
@@ -172,8 +174,7 @@ class ReferrerFlows(Service):
             # do the other answers of registries without it (_NO_API_STATUS, a page),
             # while the API is not known to be there.
             known = bool(self._endpoint.capabilities.get(CAPABILITY))
-            if not pages and artifact_type is not None \
-                    and getattr(exc, "status_code", None) == 400:
+            if not pages and filtered and getattr(exc, "status_code", None) == 400:
                 # the filter may be what a registry with the API refuses: asked without
                 # it (and filtered here); a registry that then answers refuses filters,
                 # remembered (asking with one again cost a 400 each time)

@@ -231,6 +231,12 @@ def test_a_400_to_a_filter_is_asked_again_without_it(
     with pytest.raises(RegistryResponseError):
         repo.manifests.referrers(SUBJECT, SIG)
     assert reg.requester.capabilities["referrers_api"] is True
+    # a 400 to the call asked without the filter is not asked again without it
+    adapter.register_uri("GET", REFERRERS_URL, status_code=400, text="no")
+    n = len(calls(adapter, "GET", "/referrers/"))
+    with pytest.raises(RegistryResponseError):
+        repo.manifests.referrers(SUBJECT, SIG)
+    assert len(calls(adapter, "GET", "/referrers/")) == n + 1
     assert calls(adapter, "GET", f"/manifests/{FALLBACK_TAG}") == []
 
 
