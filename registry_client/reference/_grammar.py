@@ -172,16 +172,21 @@ def _digest_parts(value: object) -> tuple[str, str] | None:
     return None if match is None else (match["algorithm"], match["encoded"])
 
 
+# Every registered algorithm's encoding (blake3's too, which the client cannot verify).
+_REGISTERED_HEX_LENGTHS = {**DIGEST_HEX_LENGTHS, "blake3": 64}
+
+
 def _has_encoded_length(algorithm: str, encoded: str) -> bool:
     """A registered algorithm's exact lowercase-hex length; other algorithms: any."""
-    size = DIGEST_HEX_LENGTHS.get(algorithm)
+    size = _REGISTERED_HEX_LENGTHS.get(algorithm)
     return size is None or (len(encoded) == size and bool(LOWER_HEX_RE.fullmatch(encoded)))
 
 
 def is_valid_digest(value: object) -> bool:
     """True when ``value`` follows the OCI digest grammar: ``sha256:<64 hex>``, ``sha256+b64u:…``.
 
-    sha256, sha384 and sha512 digests must have their exact lowercase-hex encoding. A valid
+    sha256, sha384, sha512 and blake3 digests must have their exact lowercase-hex
+    encoding (image-spec's registered algorithms). A valid
     digest of another algorithm may be read, and safely put in a URL, but content
     cannot be verified against it: see :func:`is_verifiable_digest`.
     """
