@@ -150,11 +150,14 @@ class TagDeleter(Service):
             return False
         if probe:  # after the read: a missing tag is a NotFoundError, deletes on or off
             yield from self._deletes_allowed(tag)
-        if not self._has_empty:  # once per repository, not a HEAD per tag deleted
-            yield from self._blobs.upload(EMPTY_JSON)
-            self._has_empty = True
+        # A tag left on a throw-away manifest by a delete stopped half-way: that manifest
+        # is deleted as it is (another one put would stay behind, untagged, for good).
+        left_over = original.digest if is_tombstone(original) else None
         for round_ in range(_TOMBSTONE_ROUNDS):
-            digest = yield from self._put_tombstone(tag)
+            if left_over is not None:
+                digest, left_over = left_over, None
+            else:
+                digest = yield from self._put_tombstone(tag)
             try:
                 resp = yield from self._call(
                     "DELETE", f"manifests/{digest}", actions="delete",
@@ -180,6 +183,9 @@ class TagDeleter(Service):
         """Point ``tag`` at a throw-away manifest; its digest. Its config blob, uploaded
         once per repository, may have gone since (deleted: nothing refers to it once the
         throw-away manifests are): then it is uploaded again, and the manifest put again."""
+        if not self._has_empty:  # once per repository, not a HEAD per tag deleted
+            yield from self._blobs.upload(EMPTY_JSON)
+            self._has_empty = True
         try:
             return (yield from self._manifests.put(tag, _tombstone(tag)))
         except RegistryResponseError as exc:

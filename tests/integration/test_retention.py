@@ -312,7 +312,7 @@ def test_a_tag_left_by_an_interrupted_delete_is_always_planned_to_go(
     """Its throw-away manifest has no created time: the plan kept it for good ("created
     time unknown"), serving an empty image. A tag on one is a delete half done."""
     repo = client_for(anon_registry).repository(seeded.repository)
-    _leave_on_a_throw_away_manifest(repo, "release-2")  # a pattern would keep it
+    left = _leave_on_a_throw_away_manifest(repo, "release-2")  # a pattern would keep it
     plan = make_plan(repo)
     going = {d.tag: d.reason for d in plan.delete}
     assert "interrupted delete" in going["release-2"]
@@ -320,6 +320,8 @@ def test_a_tag_left_by_an_interrupted_delete_is_always_planned_to_go(
     assert set(going) == expected_deleted() | {"release-2"}
     retention.apply(repo, plan)
     assert "release-2" not in repo.tags.get_all()
+    with pytest.raises(NotFoundError):  # deleted as it was: no second one left behind
+        repo.manifests.head(left)
 
 
 def test_applying_a_plan_again_finishes_a_delete_that_was_interrupted(
@@ -330,11 +332,13 @@ def test_applying_a_plan_again_finishes_a_delete_that_was_interrupted(
     repo = client_for(anon_registry).repository(seeded.repository)
     plan = make_plan(repo)
     victim = sorted(expected_deleted())[0]
-    _leave_on_a_throw_away_manifest(repo, victim)
+    left = _leave_on_a_throw_away_manifest(repo, victim)
     deleted = retention.apply(repo, plan)
     assert victim in deleted
     assert set(deleted) == expected_deleted()
     assert victim not in repo.tags.get_all()
+    with pytest.raises(NotFoundError):
+        repo.manifests.head(left)
 
 
 def test_apply_on_distribution_reads_each_tag_once(
