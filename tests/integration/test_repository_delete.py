@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from registry_client import NotFoundError, Registry
@@ -117,3 +119,45 @@ def test_an_index_s_platforms_follow_it_and_a_stop_names_those_left_unreached(
     assert f"{unique_repository}@" in warned
     other = (second if gone == first.digest else first).digest
     assert other not in warned  # still tagged: a second run finds it
+
+
+def test_a_stop_while_an_index_s_delete_is_answered_names_its_platforms(
+    reg: LocalRegistry, rc: Registry, unique_repository: str,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C (or a cancellation) while a DELETE is out: the registry may have acted. The
+    index's delete counted only once answered, so its platforms went unnamed -- the most
+    likely moment of a stop on a remote registry, which a run spends waiting."""
+    index = seed_image(reg, unique_repository, "a", platforms=PLATFORMS, seed=7)
+    repo = rc.repository(unique_repository)
+    flows = repo.manifests.flows
+    delete_alone = flows.delete_alone
+
+    def deleted_then_stopped(digest: str) -> Any:
+        yield from delete_alone(digest)
+        raise KeyboardInterrupt  # the answer never read
+
+    monkeypatch.setattr(flows, "delete_alone", deleted_then_stopped)
+    with caplog.at_level("WARNING", logger="registry_client"), \
+            pytest.raises(KeyboardInterrupt):
+        repo.delete()
+    warned = "\n".join(r.getMessage() for r in caplog.records)
+    for child in index.children:
+        assert child.digest in warned
+
+
+def test_a_refused_delete_names_nothing_left(
+    reg: LocalRegistry, unique_repository: str,
+) -> None:
+    """A DELETE answered with a refusal (403) did nothing: the index is still tagged, a
+    second run finds all of it, and nothing is named as left unreached."""
+    from registry_client import AuthorizationError
+    from registry_client.testing import FaultProxy
+
+    seed_image(reg, unique_repository, "a", platforms=PLATFORMS, seed=8)
+    with FaultProxy(reg, timeout=5) as proxy, \
+            Registry(proxy.host, protocol="http", retries=0) as client:
+        proxy.add_rule("DELETE", "/manifests/", action="status", status=403, times=None)
+        with pytest.raises(AuthorizationError) as caught:
+            client.repository(unique_repository).delete()
+    assert "may be reached" not in str(caught.value)
