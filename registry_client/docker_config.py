@@ -132,8 +132,8 @@ def _from_helper(helper: str, domain: str, strict: bool = False) -> DockerCreden
         _helper_trouble(strict, f"credential helper {name} failed: {type(exc).__name__}")
         return None
     if out.returncode != 0:
-        if b"not found" not in (out.stdout + out.stderr).lower():  # "credentials not
-            _helper_trouble(strict, f"credential helper {name} could not get the "  # found"
+        if not _says_not_found(out):
+            _helper_trouble(strict, f"credential helper {name} could not get the "
                             f"credentials for {server_key(domain)}: {_failure(out)}")
         return None
     try:
@@ -153,6 +153,16 @@ def _from_helper(helper: str, domain: str, strict: bool = False) -> DockerCreden
                         "username")
         return None
     return DockerCredentials(username=user, password=secret)
+
+
+_NOT_FOUND = b"credentials not found in native keychain"
+
+
+def _says_not_found(out: subprocess.CompletedProcess[bytes]) -> bool:
+    """Whether a helper that failed said "nothing stored": its whole answer the helpers'
+    own words (docker-credential-helpers' IsErrCredentialsNotFoundMessage), not any
+    message holding "not found" -- "executable file not found" is a failure."""
+    return _NOT_FOUND in (out.stdout.strip().lower(), out.stderr.strip().lower())
 
 
 def _failure(out: subprocess.CompletedProcess[bytes]) -> str:
@@ -460,7 +470,7 @@ def _erase(path: Path, host: str) -> bool:
         out = _run_helper(helper, "erase", server_key(domain))
         if out.returncode == 0:
             removed = True
-        elif b"not found" not in (out.stdout + out.stderr).lower():
+        elif not _says_not_found(out):
             raise CredentialStoreError(
                 f"credential helper docker-credential-{helper} could not erase the "
                 f"credentials for {server_key(domain)}: {_helper_message(out)}"

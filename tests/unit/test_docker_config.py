@@ -402,6 +402,23 @@ def test_a_helper_failure_never_quotes_a_secret(
     assert "hunter2" not in logged and "eyJzdWIiOiJodW50ZXIyIn0" not in logged
 
 
+def test_a_failure_that_only_mentions_not_found_is_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """docker-credential-pass without pass installed says 'executable file not found':
+    read as "nothing stored", the lookup went anonymous unwarned, and logout said "Not
+    logged in". Only the helpers' own words mean not found (docker-credential-helpers'
+    IsErrCredentialsNotFoundMessage: the whole trimmed output)."""
+    _helper(tmp_path, "pass", 'exec: "pass": executable file not found in $PATH: ', status=1)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credsStore": "pass", "auths": {"registry.example": {}}}))
+    with pytest.raises(CredentialStoreError, match="executable file not found"):
+        credentials_for("registry.example", config, strict=True)
+    with pytest.raises(CredentialStoreError, match="could not erase"):
+        erase_credentials("registry.example", config)
+
+
 @pytest.mark.parametrize("missing", [True, False])
 def test_not_found_is_no_error_even_when_strict(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: bool,
