@@ -231,14 +231,9 @@ def credentials_for(
     """
     domain = _normalise(domain)
     doc = _load(_file(path))
-    helpers = doc.get("credHelpers")
-    if isinstance(helpers, dict):
-        for key, helper in helpers.items():
-            if _normalise(key) == domain and isinstance(helper, str):
-                return _from_helper(helper, domain, strict)
-    store = doc.get("credsStore")
-    if isinstance(store, str) and store:
-        return _from_helper(store, domain, strict)
+    helper = _helper_name(doc, domain)
+    if helper is not None:
+        return _from_helper(helper, domain, strict)
     auths = doc.get("auths")
     return _from_auths(auths, domain) if isinstance(auths, dict) else None
 
@@ -342,11 +337,14 @@ def helper_for(host: str, path: Path | None = None) -> str | None:
 
 
 def _helper_name(doc: dict[str, Any], domain: str) -> str | None:
+    """The helper holding ``domain``'s credentials, as docker picks it for reads and
+    writes alike: its ``credHelpers`` entry (an empty one: the file), else
+    ``credsStore``; None for the file."""
     helpers = doc.get("credHelpers")
     if isinstance(helpers, dict):
         for key, helper in helpers.items():
-            if _normalise(key) == domain and isinstance(helper, str) and helper:
-                return helper
+            if _normalise(key) == domain and isinstance(helper, str):
+                return helper or None
     store = doc.get("credsStore")
     return store if isinstance(store, str) and store else None
 

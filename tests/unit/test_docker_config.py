@@ -419,6 +419,22 @@ def test_a_failure_that_only_mentions_not_found_is_a_failure(
         erase_credentials("registry.example", config)
 
 
+def test_an_empty_cred_helper_entry_means_the_file_for_reads_and_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """credHelpers {"HOST": ""} beside a credsStore: docker keeps HOST's credentials in the
+    file. The login went to the credsStore, the lookup ran "docker-credential-"."""
+    _helper(tmp_path, "store", '{"Username": "other", "Secret": "x"}')
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credsStore": "store",
+                                  "credHelpers": {"registry.example": ""}}))
+    assert helper_for("registry.example", config) is None
+    assert store_credentials("registry.example", "alice", "pw", config) is None
+    found = credentials_for("registry.example", config, strict=True)
+    assert found is not None and (found.username, found.password) == ("alice", "pw")
+
+
 @pytest.mark.parametrize("missing", [True, False])
 def test_not_found_is_no_error_even_when_strict(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: bool,
