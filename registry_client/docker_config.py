@@ -73,6 +73,15 @@ def _normalise(key: str) -> str:
     return DEFAULT_DOMAIN if is_docker_hub(host) else host
 
 
+def _key_host(key: str) -> str | None:
+    """The registry host a config key names (``host``, ``https://host``,
+    ``https://host/v1/``...), normalised; None for a key of a namespace of a registry
+    (podman's and skopeo's ``quay.io/team``), which is no key of the host."""
+    bare = key.strip()
+    rest = bare.partition("://")[2] if "://" in bare else bare
+    return _normalise(bare) if rest.partition("/")[2].strip("/") in ("", "v1", "v2") else None
+
+
 def _checked_host(host: str) -> str:
     """``host`` as ``docker login`` takes it (``localhost:5000``, ``https://ghcr.io``,
     docker's ``https://index.docker.io/v1/``), normalised; ValueError for anything else."""
@@ -80,9 +89,9 @@ def _checked_host(host: str) -> str:
     scheme, sep, rest = bare.partition("://")
     if not sep:
         rest = bare
-    name, _, path = rest.partition("/")
-    if (sep and scheme.lower() not in ("http", "https")) or path.strip("/") not in (
-            "", "v1", "v2") or DOMAIN_RE.fullmatch(name) is None:
+    name = rest.partition("/")[0]
+    if (sep and scheme.lower() not in ("http", "https")) or _key_host(bare) is None \
+            or DOMAIN_RE.fullmatch(name) is None:
         raise ValueError(f"{host!r} is not a registry host (such as localhost:5000 or "
                          "https://ghcr.io)")
     return _normalise(bare)
@@ -184,7 +193,7 @@ def _from_auths(auths: dict[str, Any], domain: str) -> DockerCredentials | None:
     exact = [k for k in (server_key(domain), domain) if k in auths]
     for key in dict.fromkeys([*exact, *auths]):
         entry = auths[key]
-        if _normalise(key) != domain or not isinstance(entry, dict):
+        if _key_host(key) != domain or not isinstance(entry, dict):
             continue
         identity = entry.get("identitytoken")
         user, password = entry.get("username"), entry.get("password")
@@ -343,7 +352,7 @@ def _helper_name(doc: dict[str, Any], domain: str) -> str | None:
     helpers = doc.get("credHelpers")
     if isinstance(helpers, dict):
         for key, helper in helpers.items():
-            if _normalise(key) == domain and isinstance(helper, str):
+            if _key_host(key) == domain and isinstance(helper, str):
                 return helper or None
     store = doc.get("credsStore")
     return store if isinstance(store, str) and store else None
@@ -378,7 +387,7 @@ def _helper_message(out: subprocess.CompletedProcess[bytes], secret: str | None 
 
 def _drop_entries(auths: dict[str, Any], domain: str) -> bool:
     """Remove every ``auths`` key naming ``domain`` (``host``, ``https://host``...)."""
-    keys = [k for k in auths if _normalise(k) == domain]
+    keys = [k for k in auths if _key_host(k) == domain]
     for key in keys:
         del auths[key]
     return bool(keys)

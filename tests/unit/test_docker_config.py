@@ -435,6 +435,24 @@ def test_an_empty_cred_helper_entry_means_the_file_for_reads_and_writes(
     assert found is not None and (found.username, found.password) == ("alice", "pw")
 
 
+def test_a_namespace_key_is_neither_read_nor_dropped_for_its_host(tmp_path: Path) -> None:
+    """podman and skopeo keep credentials per namespace in auth.json ("HOST/team"): they
+    were read for every repository of HOST, and a login to HOST deleted them."""
+    config = tmp_path / "auth.json"
+    team = {"auth": base64.b64encode(b"alice:a").decode()}
+    ops = {"auth": base64.b64encode(b"carol:c").decode()}
+    config.write_text(json.dumps({"auths": {"registry.example/team": team,
+                                            "registry.example/ops": ops}}))
+    assert credentials_for("registry.example", config) is None
+    store_credentials("registry.example", "bob", "b", config)
+    assert json.loads(config.read_text())["auths"] == {
+        "registry.example/team": team, "registry.example/ops": ops,
+        "registry.example": {"auth": base64.b64encode(b"bob:b").decode()}}
+    assert erase_credentials("registry.example", config) is True
+    assert list(json.loads(config.read_text())["auths"]) == [
+        "registry.example/team", "registry.example/ops"]
+
+
 @pytest.mark.parametrize("missing", [True, False])
 def test_not_found_is_no_error_even_when_strict(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: bool,
