@@ -311,9 +311,14 @@ def _load_for_update(path: Path) -> dict[str, Any]:
 def _save(path: Path, doc: dict[str, Any]) -> None:
     """Replace ``path`` atomically (temp file in its directory, then rename), mode 0600.
 
-    A symlinked config is written through to its target, as docker does.
+    A symlinked config is written through to its target, as docker does, and a file
+    rewritten by root (``sudo -E``) keeps its owner, as docker's does.
     """
     target = path.resolve() if path.is_symlink() else path
+    try:
+        was = target.stat()
+    except OSError:
+        was = None
     try:
         data = (json.dumps(doc, indent="\t", allow_nan=False) + "\n").encode("utf-8")
     except ValueError as exc:  # (1e400 read as infinite: written back, not JSON)
@@ -327,6 +332,8 @@ def _save(path: Path, doc: dict[str, Any]) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o600)
+            if was is not None and os.geteuid() == 0 and (was.st_uid, was.st_gid) != (0, 0):
+                os.fchown(f.fileno(), was.st_uid, was.st_gid)  # (root alone may)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -453,6 +453,22 @@ def test_a_namespace_key_is_neither_read_nor_dropped_for_its_host(tmp_path: Path
         "registry.example/team", "registry.example/ops"]
 
 
+def test_a_config_rewritten_by_root_keeps_its_owner(tmp_path: Path) -> None:
+    """``sudo -E registry-client login``, or a root CI step on a user's DOCKER_CONFIG: the
+    file became root's (mode 0600), unreadable to its owner. docker keeps the owner
+    (configfile.Save: copyFilePermissions)."""
+    config = tmp_path / "config.json"
+    config.write_text("{}")
+    owner = group = 65534  # nobody, when we may chown (CI runs as root)
+    if os.geteuid() == 0:
+        os.chown(config, owner, group)
+    else:
+        owner, group = os.getuid(), os.getgid()
+    store_credentials("registry.example", "alice", "pw", config)
+    assert (config.stat().st_uid, config.stat().st_gid) == (owner, group)
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+
+
 @pytest.mark.parametrize("missing", [True, False])
 def test_not_found_is_no_error_even_when_strict(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: bool,
