@@ -519,7 +519,9 @@ class Context:
         choice, verify = choose(ref, args, tls_verify)
         if choice == INSECURE:
             if domain not in self._probed:
-                session = self._session()  # (-v: the probe is traced too)
+                # (-v: the probe is traced too; a registry asking for a client
+                # certificate refuses a handshake without it, which reads as "no TLS")
+                session = self._session(self._certificates(domain, False)[1])
                 try:
                     self._probed[domain] = probe_protocol(
                         ref.domain, session=session, timeout=args.timeout,

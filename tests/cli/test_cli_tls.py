@@ -307,6 +307,19 @@ def test_a_registry_asking_for_a_client_certificate_gets_the_cert_dir_s(
     assert cli("catalog", f"https://{host}", "--cert-dir", str(certs / "none")).returncode == 2
 
 
+@pytest.mark.parametrize("flag", ["--insecure", "--tls-verify=false"])
+def test_insecure_with_a_client_certificate_reaches_a_mutual_tls_registry(
+    cli: CliRunner, mtls_registry: tuple[str, Path], flag: str,
+) -> None:
+    """crane's --insecure (skopeo's --tls-verify=false) first asks whether the registry
+    speaks TLS. That probe went without the --cert-dir certificate: the registry refused
+    its handshake, read as "no TLS", and the command went plain HTTP (400 "Client sent
+    an HTTP request to an HTTPS server", advising --insecure). skopeo reaches it."""
+    host, certs = mtls_registry
+    listed = cli("catalog", host, flag, "--cert-dir", str(certs))
+    assert (listed.returncode, listed.stderr) == (0, b""), listed.stderr
+
+
 def test_sigterm_ends_the_cli_as_ctrl_c_does_and_leaves_no_ca_bundle(
     tmp_path: Path, docker_config_dir: Path,
 ) -> None:
