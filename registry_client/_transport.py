@@ -41,7 +41,7 @@ from .errors import RegistrySSLError
 from .reference._grammar import is_loopback
 
 __all__ = ["HTTPS_PORT_HINT", "TLS_HINT", "EnvSettings", "Transport", "ca_locations",
-           "is_url_error", "prepared_bodyless", "tls_reason", "usual_cas"]
+           "is_url_error", "prepared_bodyless", "tls_reason", "usual_cas", "with_scheme"]
 
 _DEFAULT_UA = "registry-client/0.1 (+python-requests)"
 
@@ -130,6 +130,13 @@ def _ssl_cert_env() -> str | None:
     return None
 
 
+def with_scheme(proxy: str) -> str:
+    """``proxy`` as a URL: ``proxy.corp:3128`` is ``http://proxy.corp:3128``, as httpx and
+    Go read a proxy setting without a scheme (requests read ``localhost:3128`` as the
+    scheme "localhost")."""
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
 class EnvSettings:
     """Proxies and TLS verification per URL, as ``requests.request`` would use them.
 
@@ -175,7 +182,8 @@ class EnvSettings:
                 # after requests' REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, OpenSSL's own
                 # variables, which Go (docker, crane, skopeo) and httpx read too
                 verify = _ssl_cert_env() or verify
-            proxies = dict(merged["proxies"])
+            proxies = {key: with_scheme(value) if value and key not in ("no", "no_proxy")
+                       else value for key, value in merged["proxies"].items()}
             if not self._proxies and is_loopback(parts.netloc):
                 # as Go's ProxyFromEnvironment (docker, crane, skopeo): HTTP(S)_PROXY is
                 # never used for this machine's own hosts
@@ -611,7 +619,7 @@ class Transport:
                 session.verify, bool | str | os.PathLike):
             verify = session.verify  # a caller's session keeps its own TLS setting
         self.verify: bool | str = os.fspath(verify) if isinstance(verify, os.PathLike) else verify
-        self.proxies = {"http": proxy, "https": proxy} if proxy else {}
+        self.proxies = {"http": with_scheme(proxy), "https": with_scheme(proxy)} if proxy else {}
         self._env = EnvSettings(self.session, self.proxies, self.verify)
         watch_foreign_logs(*_URLLIB3_LOGGERS)
 

@@ -39,7 +39,7 @@ from .._log import log
 from .._redact import done_sending, redact_url, sending, watch_foreign_logs
 from .._request import Body, Relay
 from .._response import Response, auth_scheme_sent
-from .._transport import EnvSettings, Timeout, ca_locations, tls_settings
+from .._transport import EnvSettings, Timeout, ca_locations, tls_settings, with_scheme
 from ._network import (
     BlockStream,
     BlockTransport,
@@ -720,12 +720,6 @@ def _verify_context(verify: bool | str) -> ssl.SSLContext:
     return CAOnFirstUse(*where)
 
 
-def _with_scheme(proxy: str) -> str:
-    """``proxy`` as a URL: ``proxy.corp:3128`` is ``http://proxy.corp:3128``, as requests
-    (and httpx) read a proxy setting without a scheme."""
-    return proxy if "://" in proxy else f"http://{proxy}"
-
-
 class SocksMissing(httpx.TransportError):
     """httpx cannot speak to a SOCKS proxy: socksio is not installed."""
 
@@ -793,7 +787,7 @@ class _EnvRoutes(httpx.AsyncBaseTransport):
         url = str(request.url)
         proxy = select_proxy(url, self._env.settings_for(url)[0])
         if proxy:  # "proxy.corp:3128" is http://, as requests (and httpx) read it
-            proxy = _with_scheme(proxy)
+            proxy = with_scheme(proxy)
         if not proxy:
             return await self._direct.handle_async_request(request)
         route = self._proxied.get(proxy)
@@ -857,7 +851,7 @@ class AsyncTransport:
         self.timeout = timeout
         self.verify: bool | str = os.fspath(verify) if isinstance(verify, os.PathLike) else verify
         # a proxy written without a scheme is http://, as requests reads it
-        self.proxy = _with_scheme(proxy) if proxy else proxy
+        self.proxy = with_scheme(proxy) if proxy else proxy
         self.proxies = {"http": self.proxy, "https": self.proxy} if self.proxy else {}
         self.user_agent = user_agent or _DEFAULT_UA
         self.pool_size = pool_size

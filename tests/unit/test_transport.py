@@ -596,3 +596,26 @@ def test_an_https_proxy_in_front_of_a_plain_http_registry_is_checked(
                       timeout=(2, 2), verify=str(cert)) as reg:
             reg.ping()  # trusted through verify=
         assert b"Proxy-Authorization: Basic " in seen[0]
+
+
+@pytest.mark.parametrize("setting", ["localhost:3128", "user:pw@proxy.example:3128"])
+def test_a_proxy_setting_without_a_scheme_is_an_http_proxy(
+    monkeypatch: pytest.MonkeyPatch, setting: str,
+) -> None:
+    """HTTP_PROXY=localhost:3128 (cntlm, px): requests read it as the scheme "localhost"
+    ('localhost:///3128') and the request failed as "an unusable URL" of the registry's
+    answer; the asyncio flavour reads it as http://, as httpx and Go do. So does this."""
+    from registry_client._transport import Transport
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, setting)
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    url = "http://registry.example.test:5000/v2/"
+    from_env = Transport(None, timeout=5, verify=True, proxy=None, user_agent=None, pool_size=1)
+    given = Transport(None, timeout=5, verify=True, proxy=setting, user_agent=None,
+                      pool_size=1)
+    for transport in (from_env, given):
+        proxies = transport.settings_for(url)[0]
+        assert proxies["http"] == f"http://{setting}"
+        assert proxies["https"] == f"http://{setting}"
