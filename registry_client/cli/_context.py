@@ -531,7 +531,11 @@ class Context:
                         session.close()
             choice = self._probed[domain]
         protocol: str = choice
-        own = side if side in self._side_credentials else None
+        # the side's own credentials (--src-creds, --dest-creds); a destination on a
+        # registry a sync file gives credentials to has a Registry of its own too: they
+        # are the source's
+        own = side if side in self._side_credentials or (
+            side == "dest" and domain in self._registry_credentials) else None
         key = (ref.domain, protocol, verify, own)
         if key not in self._registries:
             checked, cert = (self._certificates(domain, verify) if protocol == "https"

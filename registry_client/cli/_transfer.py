@@ -440,9 +440,16 @@ def run_sync(ctx: Context) -> int:
     targets = [ctx.reference(e.target, "sync target") for e in entries]
     ctx.check_sides(sources, targets)
     side_of = _sides_by_registry(ctx, sources, targets)
+    # a registry on both sides with no --*-creds: its targets are still a destination's
+    # (a sync file's credentials and tls-verify are its sources')
+    only_targets = ({(r.domain.lower(), r.path) for r in targets}
+                    - {(r.domain.lower(), r.path) for r in sources})
 
     def registry_for(ref: ImageReference) -> Registry:
-        return ctx.registry(ref, side_of.get(ref.domain.lower()))
+        side = side_of.get(ref.domain.lower())
+        if side is None and (ref.domain.lower(), ref.path) in only_targets:
+            side = "dest"
+        return ctx.registry(ref, side)
 
     options = task_options(ctx)
     with ctx.progress("sync") as progress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_client import NotFoundError, Registry
+from registry_client import NotFoundError, Registry, TokenAuthenticator
 from registry_client.testing import LocalRegistry, LocalRegistryFactory, seed_image
 
 pytestmark = pytest.mark.integration
@@ -160,6 +161,32 @@ def test_src_yaml_a_key_with_a_namespace_keeps_its_credentials_and_tls(
     refused = cli("sync", "--src-yaml", str(sync_file), f"{target.host}/m")
     assert refused.returncode == 2
     assert b"credentials" in refused.stderr and b"another" not in refused.stderr
+
+
+def test_src_yaml_credentials_are_the_source_s_not_a_destination_s_on_that_registry(
+    cli: CliRunner, docker_config_dir: Path, unique_repository: str, tmp_path: Path,
+) -> None:
+    """A file's credentials are for its registry as a source (skopeo puts them in that
+    entry's source context alone). A DEST on the same registry was pushed to with them
+    too -- a pull-only account's: denied -- not with the credentials stored for it."""
+    grants = {None: {}, "admin": {"*": "*"}, "reader": {f"{unique_repository}/*": "pull"},
+              "writer": {"*": "pull,push"}}
+    with LocalRegistry(auth="token", users={"reader": "rpw", "writer": "wpw"},
+                       grants=grants) as reg:
+        image = seed_image(reg, f"{unique_repository}/app", "1.0")
+        (docker_config_dir / "config.json").write_text(json.dumps(
+            {"auths": {reg.host: {"auth": base64.b64encode(b"writer:wpw").decode()}}}))
+        sync_file = tmp_path / "sync.yaml"
+        sync_file.write_text(
+            f"{reg.host}:\n  tls-verify: false\n"
+            "  credentials: {username: reader, password: rpw}\n"
+            f"  images:\n    {unique_repository}/app: ['1.0']\n")
+        done = cli("sync", "--src-yaml", str(sync_file), f"{reg.host}/mirror",
+                   "--dest-tls-verify=false")
+        assert done.returncode == 0, done.stderr
+        with Registry(reg.host, protocol="http",
+                      authenticator=TokenAuthenticator("writer", "wpw")) as check:
+            assert check.repository("mirror/app").manifests.head("1.0").digest == image.digest
 
 
 @pytest.mark.parametrize(("text", "message"), [
