@@ -53,7 +53,9 @@ def skopeo_entries(ctx: Context, path: str, destination: str) -> list[SyncEntry]
     for reg in registries:
         tls_verify = True if reg.tls_verify is None else reg.tls_verify  # skopeo's default
         # a key may name a namespace of its registry (HOST/team): its settings are HOST's
-        host = reg.domain.split("/", 1)[0].lower()
+        # -- the registry its images' names are on (index.docker.io and myorg/:
+        # docker.io), as skopeo reads the key
+        host = ctx.reference(f"{reg.domain}/x", "sync source").domain.lower()
         key, earlier_tls, earlier_credentials = options.setdefault(
             host, (reg.domain, tls_verify, reg.credentials))
         if (earlier_tls, earlier_credentials) != (tls_verify, reg.credentials):

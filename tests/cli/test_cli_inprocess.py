@@ -620,3 +620,26 @@ def test_a_file_to_read_that_is_not_there_is_exit_1(
     missing = str(tmp_path / "no-such-file")
     assert main([w.format(missing=missing) for w in verb] + ["--plain-http"]) == 1
     assert "no such file or directory" in capsys.readouterr().err.lower()
+
+
+@pytest.mark.parametrize("key", ["docker.io", "index.docker.io", "myorg"])
+def test_a_sync_file_s_docker_hub_key_gives_docker_hub_its_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, docker_config_dir: Path, key: str,
+) -> None:
+    """skopeo reads `index.docker.io:` and a bare namespace `myorg:` (docker.io/myorg/...)
+    as Docker Hub, with the entry's credentials. They were filed under the key's first
+    part ("index.docker.io", "myorg"), and Docker Hub's images pulled anonymously."""
+    seen: dict[str, Any] = {}
+
+    def fake_sync(entries: Any, registry_for: Any, **kwargs: Any) -> Any:
+        for entry in entries:
+            ref = cli_context.parse_image_name(entry.source)
+            seen[ref.domain] = registry_for(ref).requester.authenticator
+        return sync_module.SyncResult((), ())
+
+    monkeypatch.setattr(sync_module, "sync", fake_sync)
+    sync_file = tmp_path / "sync.yaml"
+    sync_file.write_text(f"{key}:\n  images:\n    app: ['1.0']\n"
+                         "  credentials: {username: hubuser, password: hubpw}\n")
+    assert main(["sync", "--src-yaml", str(sync_file), "localhost:5000/m"]) == 0
+    assert getattr(seen["docker.io"], "username", None) == "hubuser"
