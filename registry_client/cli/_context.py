@@ -340,11 +340,15 @@ class Context:
                 if ref.domain.lower() not in domains[side]:
                     domains[side].append(ref.domain.lower())
         for side, flag in SIDE_FLAGS.items():
-            if side in self._side_credentials and len(domains[side]) > 1:
+            # (a source a sync file gives credentials to keeps them: the flag's are not
+            # for it, as skopeo's are not)
+            takers = [d for d in domains[side]
+                      if side == "dest" or d not in self._registry_credentials]
+            if side in self._side_credentials and len(takers) > 1:
                 what = "sources" if side == "src" else "targets"
                 raise UsageError(
                     f"{flag} is for one registry, and the {what} are on several "
-                    f"({', '.join(domains[side])})"
+                    f"({', '.join(takers)})"
                 )
         every = list(dict.fromkeys(domains["src"] + domains["dest"]))
         if self._credentials is None or len(every) < 2:

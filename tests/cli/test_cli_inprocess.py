@@ -643,3 +643,28 @@ def test_a_sync_file_s_docker_hub_key_gives_docker_hub_its_credentials(
                          "  credentials: {username: hubuser, password: hubpw}\n")
     assert main(["sync", "--src-yaml", str(sync_file), "localhost:5000/m"]) == 0
     assert getattr(seen["docker.io"], "username", None) == "hubuser"
+
+
+def test_src_creds_go_to_the_one_source_a_sync_file_gives_none(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, docker_config_dir: Path,
+) -> None:
+    """--src-creds is for one registry: with a file naming two, one of them with its own
+    credentials, the other is that one (skopeo applies --src-creds to it). It was
+    refused, "the sources are on several"."""
+    seen: dict[str, Any] = {}
+
+    def fake_sync(entries: Any, registry_for: Any, **kwargs: Any) -> Any:
+        for entry in entries:
+            ref = cli_context.parse_image_name(entry.source)
+            seen[ref.domain] = registry_for(ref).requester.authenticator
+        return sync_module.SyncResult((), ())
+
+    monkeypatch.setattr(sync_module, "sync", fake_sync)
+    sync_file = tmp_path / "sync.yaml"
+    sync_file.write_text("b.example:\n  images:\n    app: ['1.0']\n"
+                         "  credentials: {username: bee, password: bpw}\n"
+                         "c.example:\n  images:\n    app: ['1.0']\n")
+    assert main(["sync", "--src-yaml", str(sync_file), "localhost:5000/m",
+                 "--src-creds", "carl:cpw"]) == 0
+    assert {d: getattr(a, "username", None) for d, a in seen.items()} == {
+        "b.example": "bee", "c.example": "carl"}
