@@ -754,19 +754,27 @@ class Transport:
         )
         return resp
 
-    def request(self, method: str, url: str, **kw: Any) -> requests.Response:
+    def request(
+        self, method: str, url: str, *, params: Any = None, headers: Any = None,
+        data: Any = None, allow_redirects: bool = True,
+    ) -> requests.Response:
         """Send a request outside the registry API (a token server's), body left on the wire."""
         # the registry's rules for its proxies and CA bundle (verify=, the environment's
         # variables, SSL_CERT_FILE / SSL_CERT_DIR too); a bundle that does not exist: typed
         proxies, verify = self.settings_for(url)
         if self.user_agent is not None:
-            kw["headers"] = {"User-Agent": self.user_agent, **(kw.get("headers") or {})}
-        # no proxy for this host (NO_PROXY, loopback): say so, or requests would take
-        # HTTP(S)_PROXY again from the environment
+            headers = {"User-Agent": self.user_agent, **(headers or {})}
+        # Prepared and sent, not Session.request: that reads HTTP(S)_PROXY again from the
+        # environment, unless told proxies={"no_proxy": "*"} -- which requests applies by
+        # writing os.environ for the call (set_environ): no lock, threads see it, and
+        # overlapping calls may leave it set. These proxies are the ones (none: none).
+        prepared = self.session.prepare_request(requests.Request(
+            method, url, params=params, headers=headers, data=data))
         token = sending()
         try:
-            return self.session.request(method, url, timeout=self.timeout, verify=verify,
-                                        proxies=proxies or {"no_proxy": "*"}, stream=True, **kw)
+            return self.session.send(prepared, timeout=self.timeout, verify=verify,
+                                     proxies=proxies, stream=True, cert=self.session.cert,
+                                     allow_redirects=allow_redirects)
         finally:
             done_sending(token)
 

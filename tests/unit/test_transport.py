@@ -619,3 +619,36 @@ def test_a_proxy_setting_without_a_scheme_is_an_http_proxy(
         proxies = transport.settings_for(url)[0]
         assert proxies["http"] == f"http://{setting}"
         assert proxies["https"] == f"http://{setting}"
+
+
+def test_a_token_request_never_writes_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A token request to a host no proxy is for went through requests with
+    proxies={"no_proxy": "*"}, which sets os.environ["no_proxy"] for the call and deletes
+    it after (requests' set_environ): threads sharing a Registry raised KeyError, others
+    saw no_proxy=*, and two overlapping calls could leave it set for good."""
+    from registry_client._transport import Transport
+
+    writes: list[str] = []
+
+    class Environment(dict[str, str]):
+        def __setitem__(self, key: str, value: str) -> None:
+            writes.append(key)
+            super().__setitem__(key, value)
+
+        def __delitem__(self, key: str) -> None:
+            writes.append(key)
+            super().__delitem__(key)
+
+    monkeypatch.setattr(os, "environ", Environment(os.environ))
+    transport = Transport(None, timeout=5, verify=True, proxy=None, user_agent=None,
+                          pool_size=1)
+    adapter = requests_mock.Adapter()
+    transport.session.mount("http://", adapter)
+    adapter.register_uri("GET", "http://127.0.0.1:9/token", json={"token": "t"})
+    answer = transport.request("GET", "http://127.0.0.1:9/token", params={"scope": "s"},
+                               headers={"X": "1"}, data=None, allow_redirects=True)
+    assert answer.json() == {"token": "t"}
+    assert adapter.last_request.qs == {"scope": ["s"]}
+    assert writes == []
