@@ -40,7 +40,7 @@ __all__ = ["SkopeoRegistry", "read_skopeo_sync", "skopeo_copies", "skopeo_destin
 _KEYS = frozenset({"images", "images-by-tag-regex", "tls-verify", "credentials", "cert-dir"})
 _TRUE = frozenset({"true", "yes", "on", "y"})
 _FALSE = frozenset({"false", "no", "off", "n"})
-_NULL = frozenset({"", "~", "null"})
+_NULL = frozenset({"", "~", "null", "Null", "NULL"})  # (yaml.v2: what reads as null)
 
 
 @attrs.frozen

@@ -81,6 +81,16 @@ def test_a_key_a_merge_sets_again_is_refused(tmp_path: Path, text: str) -> None:
         _read(tmp_path, text)
 
 
+def test_every_spelling_of_null_go_s_yaml_reads_is_null(tmp_path: Path) -> None:
+    """yaml.v2 reads ~, null, Null and NULL as null: `team/app: NULL` is every tag, as
+    `team/app:` is (it was refused, "want a list of tags")."""
+    for spelling in ("~", "null", "Null", "NULL"):
+        [reg] = _read(tmp_path, f"r.example:\n  images:\n    team/app: {spelling}\n"
+                                f"  tls-verify: {spelling}\n  credentials: {spelling}\n")
+        assert reg.images == {"team/app": ()}
+        assert (reg.tls_verify, reg.credentials) == (None, None)
+
+
 def test_defaults(tmp_path: Path) -> None:
     [reg] = _read(tmp_path, "docker.io:\n  images:\n    busybox: []\n"
                             "  credentials: {username: '', password: x}\n")
