@@ -122,6 +122,13 @@ def _registry(path: str | os.PathLike[str], line: int | None, name: str, entry: 
         if not isinstance(refs, list) or not all(isinstance(r, str) and r for r in refs):
             raise ValueError(f"{at('images', repo)}: images: {repo}: want a list of tags or "
                          "digests")
+        for ref in refs:
+            sep = "@" if ":" in ref else ":"  # (as skopeo_copies joins them)
+            try:
+                parse_image_name(f"{name}/{repo}{sep}{ref}")
+            except ValueError as exc:
+                raise ValueError(f"{at('images', repo)}: images: {repo}: {ref!r}: {exc}"
+                                 ) from None
         images[repo] = tuple(refs)
     regexes: dict[str, str] = {}
     skipped: dict[str, str] = {}

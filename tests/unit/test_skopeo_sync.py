@@ -81,6 +81,14 @@ def test_a_key_a_merge_sets_again_is_refused(tmp_path: Path, text: str) -> None:
         _read(tmp_path, text)
 
 
+@pytest.mark.parametrize("item", ["'bad tag'", "~", "sha256:abc", "'-x'"])
+def test_a_tag_or_digest_that_is_none_is_named_with_its_line(tmp_path: Path, item: str) -> None:
+    """It was refused later, as "sync source: invalid reference format", with no file or
+    line (the repository's name had them)."""
+    with pytest.raises(ValueError, match=r"sync\.yml, line 3: r\.example: .*team/app"):
+        _read(tmp_path, f"r.example:\n  images:\n    team/app: ['1.0', {item}]\n")
+
+
 def test_every_spelling_of_null_go_s_yaml_reads_is_null(tmp_path: Path) -> None:
     """yaml.v2 reads ~, null, Null and NULL as null: `team/app: NULL` is every tag, as
     `team/app:` is (it was refused, "want a list of tags")."""
