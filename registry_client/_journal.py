@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import stat
 from pathlib import Path
 from typing import IO, Any
 
@@ -64,7 +65,15 @@ class Journal:
         self.input_id = plan.input_id
         self.shard = _shard_text(plan.shard)
         self.done: set[str] = set()
+        try:
+            kind = os.stat(self.path).st_mode
+        except FileNotFoundError:
+            kind = stat.S_IFREG
+        if not stat.S_ISREG(kind):  # (/dev/zero would be read for ever, a pipe not at all)
+            raise JournalError(f"{self.path}: not a regular file (a device, a pipe...); "
+                               "give a file for the journal")
         self._file: IO[bytes] = open(self.path, "a+b")  # (closed by close())
+        self._failed = False  # a write failed: said once, not again by close()
         try:
             if not _locked(self._file.fileno()):
                 raise JournalError(
@@ -121,9 +130,14 @@ class Journal:
                 self.done.add(record["task"])
 
     def _write(self, data: bytes) -> None:
-        self._file.write(data)
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.write(data)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:  # (a full disk: which file, said)
+            self._failed = True
+            raise type(exc)(exc.errno, f"cannot write the sync journal ({exc.strerror})",
+                            str(self.path)) from None
 
     def record(self, result: TaskResult) -> None:
         """Append a finished task (flushed, fsynced); a failed or vanished one is not
@@ -142,7 +156,11 @@ class Journal:
         """Close the file (and release its lock)."""
         if not self._file.closed:
             forget(self._file.fileno())
-            self._file.close()
+            try:
+                self._file.close()  # (flushes what a failed write left in its buffer)
+            except OSError:
+                if not self._failed:
+                    raise
 
     def __enter__(self) -> Journal:
         return self

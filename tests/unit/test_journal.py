@@ -53,6 +53,36 @@ def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
         Journal(path, tasks())
 
 
+def test_a_journal_that_is_no_regular_file_is_refused_unread(tmp_path: Path) -> None:
+    """--journal /dev/zero read the whole of it (22 GB, then the OOM killer), a FIFO
+    failed as "File or stream is not seekable"."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(JournalError, match="not a regular file"):
+            Journal(path, tasks())
+
+
+def test_a_journal_that_cannot_be_written_says_which_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A full disk: "[Errno 28] No space left on device", naming no file (the journal, a
+    state file, a blob?), and raised again by close() as it flushed the same bytes."""
+    plan = tasks()
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path, plan)
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError) as caught:
+        journal.record(TaskResult(plan[0], "copied"))
+    assert caught.value.filename == str(path) and caught.value.errno == 28
+    assert "journal" in str(caught.value)
+    journal.close()  # the failure said once
+
+
 def test_a_journal_of_json_nested_too_deeply_is_refused_as_no_journal(tmp_path: Path) -> None:
     path = tmp_path / "deep.journal"
     path.write_text("[" * 100_000 + "]" * 100_000 + "\n")  # (RecursionError in json)
