@@ -541,9 +541,10 @@ def _write_state(path: Path, doc: dict[str, Any]) -> None:
             f.write(json.dumps(doc))
             f.flush()
             os.replace(tmp, path)
-    except OSError:
+    except OSError as exc:  # (a full disk: which file, said)
         Path(tmp).unlink(missing_ok=True)
-        raise
+        raise type(exc)(exc.errno, f"cannot write the upload's state file ({exc.strerror})",
+                        str(path)) from None
 
 
 def check_state_path(path: Path) -> None:
@@ -552,6 +553,9 @@ def check_state_path(path: Path) -> None:
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a directory, not an upload's state file",
                                 str(path))
+    if path.exists() and not path.is_file():  # (replaced by the state, then deleted)
+        raise OSError(errno.EINVAL, "is a device, a pipe or a socket, not an upload's "
+                      "state file", str(path))
     try:
         fd, probe = _temp_file_beside(path)  # (a new file: no symlink followed)
     except OSError as exc:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +31,33 @@ def test_the_state_file_is_never_written_through_a_name_known_in_advance(
     assert json.loads(state.read_text()) == {"location": "http://r/v2/a/blobs/uploads/1"}
     assert state.stat().st_mode & 0o077 == 0  # (the upload's URL is in it)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["up.state", "up.state.tmp", "victim"]
+
+
+def test_a_state_file_that_is_a_device_or_a_pipe_is_refused(tmp_path: Path) -> None:
+    """state_file="/dev/null" replaced the device with a JSON file, then deleted it (as
+    root: /dev/null gone). A file that is no regular file is none to keep a state in."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/null")):
+        with pytest.raises(OSError, match="state file") as caught:
+            check_state_path(path)
+        assert caught.value.filename == str(path)
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and stat.S_ISCHR(Path("/dev/null").stat().st_mode)
+
+
+def test_a_state_file_that_cannot_be_written_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A full disk said "[Errno 28] No space left on device", naming no file."""
+    def full(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    state = tmp_path / "up.state"
+    with pytest.raises(OSError, match="state file") as caught:
+        _write_state(state, {"a": 1})
+    assert (caught.value.errno, caught.value.filename) == (28, str(state))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_state_file_is_replaced_whole(tmp_path: Path) -> None:
