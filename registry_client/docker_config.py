@@ -75,11 +75,13 @@ def _normalise(key: str) -> str:
 
 def _key_host(key: str) -> str | None:
     """The registry host a config key names (``host``, ``https://host``,
-    ``https://host/v1/``...), normalised; None for a key of a namespace of a registry
-    (podman's and skopeo's ``quay.io/team``), which is no key of the host."""
+    ``https://host/v1/``, a URL with any path: docker's ConvertToHostname), normalised;
+    None for a key of a namespace of a registry (podman's and skopeo's ``quay.io/team``:
+    no scheme), which is no key of the host."""
     bare = key.strip()
-    rest = bare.partition("://")[2] if "://" in bare else bare
-    return _normalise(bare) if rest.partition("/")[2].strip("/") in ("", "v1", "v2") else None
+    if "://" in bare or bare.partition("/")[2].strip("/") in ("", "v1", "v2"):
+        return _normalise(bare)
+    return None
 
 
 def _checked_host(host: str) -> str:
@@ -89,9 +91,9 @@ def _checked_host(host: str) -> str:
     scheme, sep, rest = bare.partition("://")
     if not sep:
         rest = bare
-    name = rest.partition("/")[0]
-    if (sep and scheme.lower() not in ("http", "https")) or _key_host(bare) is None \
-            or DOMAIN_RE.fullmatch(name) is None:
+    name, _, path = rest.partition("/")
+    if (sep and scheme.lower() not in ("http", "https")) or path.strip("/") not in (
+            "", "v1", "v2") or DOMAIN_RE.fullmatch(name) is None:
         raise ValueError(f"{host!r} is not a registry host (such as localhost:5000 or "
                          "https://ghcr.io)")
     return _normalise(bare)

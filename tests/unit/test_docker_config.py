@@ -453,6 +453,18 @@ def test_a_namespace_key_is_neither_read_nor_dropped_for_its_host(tmp_path: Path
         "registry.example/team", "registry.example/ops"]
 
 
+def test_a_key_with_a_scheme_is_its_host_s_whatever_its_path(tmp_path: Path) -> None:
+    """docker (ConvertToHostname) and containers/image read https://HOST/anything as
+    HOST's: only a key without a scheme may name a namespace."""
+    config = tmp_path / "config.json"
+    entry = {"auth": base64.b64encode(b"alice:a").decode()}
+    config.write_text(json.dumps({"auths": {"https://registry.example/team": entry}}))
+    found = credentials_for("registry.example", config)
+    assert found is not None and found.username == "alice"
+    assert erase_credentials("registry.example", config) is True
+    assert json.loads(config.read_text())["auths"] == {}
+
+
 def test_a_config_rewritten_by_root_keeps_its_owner(tmp_path: Path) -> None:
     """``sudo -E registry-client login``, or a root CI step on a user's DOCKER_CONFIG: the
     file became root's (mode 0600), unreadable to its owner. docker keeps the owner
