@@ -439,16 +439,17 @@ def run_sync(ctx: Context) -> int:
     sources = [ctx.reference(e.source, "sync source") for e in entries]
     targets = [ctx.reference(e.target, "sync target") for e in entries]
     ctx.check_sides(sources, targets)
-    side_of = _sides_by_registry(ctx, sources, targets)
-    # a registry on both sides with no --*-creds: its targets are still a destination's
-    # (a sync file's credentials and tls-verify are its sources')
-    only_targets = ({(r.domain.lower(), r.path) for r in targets}
-                    - {(r.domain.lower(), r.path) for r in sources})
+    # Each repository is opened as its side's -- a source with --src-creds,
+    # --src-tls-verify and a sync file's settings, a target with --dest-creds and
+    # --dest-tls-verify (else the stored credentials) -- also on a registry that is on
+    # both sides, as skopeo keeps its source and destination contexts apart.
+    sources_at = {(r.domain.lower(), r.path) for r in sources}
+    targets_at = {(r.domain.lower(), r.path) for r in targets}
 
     def registry_for(ref: ImageReference) -> Registry:
-        side = side_of.get(ref.domain.lower())
-        if side is None and (ref.domain.lower(), ref.path) in only_targets:
-            side = "dest"
+        at = (ref.domain.lower(), ref.path)
+        side: Side | None = ("src" if at in sources_at else "dest" if at in targets_at
+                             else None)
         return ctx.registry(ref, side)
 
     options = task_options(ctx)
@@ -456,30 +457,3 @@ def run_sync(ctx: Context) -> int:
         result = sync(entries, registry_for, dry_run=ctx.args.dry_run, progress=progress,
                       **ctx.jobs_option(), **options)
     return _report_sync(ctx, result)
-
-
-def _sides_by_registry(
-    ctx: Context, sources: list[ImageReference], targets: list[ImageReference]
-) -> dict[str, Side]:
-    """Which side each registry of a sync file is on: its --*-creds (check_sides ran first)
-    and --*-tls-verify. A registry on both sides gets a side only from --*-creds."""
-    src = {r.domain.lower() for r in sources}
-    dst = {r.domain.lower() for r in targets}
-    side_of: dict[str, Side] = {}
-    sides: tuple[tuple[Side, set[str]], ...] = (("src", src), ("dest", dst))
-    same = ctx.args.src_creds == ctx.args.dest_creds  # (skopeo takes X and X for one)
-    for side, domains in sides:
-        if getattr(ctx.args, f"{side}_creds") is None or (same and side == "dest"):
-            continue
-        for domain in domains:
-            if side_of.get(domain, side) != side:
-                raise UsageError(
-                    f"{domain} is both a source and a target: give its credentials once "
-                    "(--src-creds or --dest-creds)"
-                )
-            side_of[domain] = side
-    for domain in src - dst:  # one side only: its --*-tls-verify applies (creds as above)
-        side_of.setdefault(domain, "src")
-    for domain in dst - src:
-        side_of.setdefault(domain, "dest")
-    return side_of

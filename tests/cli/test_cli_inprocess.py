@@ -668,3 +668,35 @@ def test_src_creds_go_to_the_one_source_a_sync_file_gives_none(
                  "--src-creds", "carl:cpw"]) == 0
     assert {d: getattr(a, "username", None) for d, a in seen.items()} == {
         "b.example": "bee", "c.example": "carl"}
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    (["--src-creds", "carl:cpw"], {"a.example/app": "reader", "b.example/app": "carl",
+                                   "a.example/m/app": None}),
+    (["--dest-creds", "writer:wpw"], {"a.example/app": "reader", "b.example/app": None,
+                                      "a.example/m/app": "writer"}),
+])
+def test_a_registry_on_both_sides_keeps_each_side_s_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, docker_config_dir: Path,
+    flags: list[str], expected: dict[str, str | None],
+) -> None:
+    """A sync file gives a.example `reader` (its sources); DEST is on a.example too. With
+    --src-creds (for b.example) a.example's targets were written with the file's
+    `reader`; with --dest-creds its sources were read with the destination's `writer`."""
+    seen: dict[str, Any] = {}
+
+    def fake_sync(entries: Any, registry_for: Any, **kwargs: Any) -> Any:
+        for entry in entries:
+            for text in (entry.source, entry.target):
+                ref = cli_context.parse_image_name(text)
+                auth = registry_for(ref).requester.authenticator
+                seen[f"{ref.domain}/{ref.path}"] = getattr(auth, "username", None)
+        return sync_module.SyncResult((), ())
+
+    monkeypatch.setattr(sync_module, "sync", fake_sync)
+    sync_file = tmp_path / "sync.yaml"
+    sync_file.write_text("a.example:\n  images:\n    app: ['1.0']\n"
+                         "  credentials: {username: reader, password: rpw}\n"
+                         "b.example:\n  images:\n    app: ['1.0']\n")
+    assert main(["sync", "--src-yaml", str(sync_file), "a.example/m", *flags]) == 0
+    assert seen == expected
