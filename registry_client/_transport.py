@@ -17,7 +17,7 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,7 +29,7 @@ import urllib3.exceptions
 import urllib3.util.ssl_
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar, merge_cookies
 from requests.structures import CaseInsensitiveDict
-from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers, get_netrc_auth
+from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers
 
 from ._calloff import current, watching
 from ._http import HTTPS_PORT_HINT, UNASKED_SWITCH, body_blocks
@@ -152,16 +152,6 @@ class EnvSettings:
         self._proxies = dict(proxies)
         self._verify = verify
         self._found: dict[tuple[str, str], tuple[dict[str, str], bool | str]] = {}
-        self._netrc: dict[tuple[str, str], tuple[str, str] | None] = {}
-
-    def netrc_auth(self, url: str) -> tuple[str, str] | None:
-        """The ``~/.netrc`` login requests would send to ``url``'s host (None: none);
-        looked up once per scheme and host, not once per request."""
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc)
-        if key not in self._netrc:
-            self._netrc[key] = get_netrc_auth(url) if self._session.trust_env else None
-        return self._netrc[key]
 
     def settings_for(self, url: str) -> tuple[dict[str, str], bool | str]:
         """``(proxies, verify)`` for ``url``; worked out once per scheme and host.
@@ -479,6 +469,34 @@ class _StreamedBody:
         self._resp.close()
 
 
+def _as_prepared(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
+
+
+def no_netrc(session: requests.Session) -> Callable[[requests.PreparedRequest],
+                                                    requests.PreparedRequest] | None:
+    """The ``auth=`` that keeps requests from adding a ``~/.netrc`` login (it does when a
+    request has no auth): a Registry's credentials are its authenticator's alone --
+    a netrc entry for the registry's host (pip's, git's) was sent in their place, and
+    the asyncio flavour reads none. None when ``session.auth`` is set (the caller's
+    session: its auth, as requests gives it)."""
+    return _as_prepared if session.auth is None else None
+
+
+class _Session(requests.Session):
+    """The session a Transport makes: requests' own, but a redirect hop gets no
+    ``~/.netrc`` login either (its ``rebuild_auth`` still drops credentials for
+    another host)."""
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest,
+                     response: requests.Response) -> None:
+        headers = prepared_request.headers
+        if "Authorization" in headers and response.request is not None \
+                and self.should_strip_auth(  # type: ignore[no-untyped-call]
+                    response.request.url, prepared_request.url):
+            del headers["Authorization"]
+
+
 def prepared_bodyless(
     method: str, url: str, params: Any, headers: Mapping[str, str | bytes],
     auth: tuple[str, str] | None = None,
@@ -602,7 +620,7 @@ class Transport:
         pool_size: int,
     ) -> None:
         self._own_session = session is None
-        self.session = session if session is not None else requests.Session()
+        self.session = session if session is not None else _Session()
         _SESSIONS.add(self.session)
         if self._own_session:
             adapter = _Adapter(pool_connections=4, pool_maxsize=pool_size)
@@ -636,7 +654,8 @@ class Transport:
             merged.setdefault("User-Agent", self.user_agent)
         if data is None and self._untouched():
             return self._prepare_bodyless(method, url, params, merged)
-        req = requests.Request(method, url, params=params, headers=merged, data=data)
+        req = requests.Request(method, url, params=params, headers=merged, data=data,
+                               auth=no_netrc(self.session))
         prepared = self.session.prepare_request(req)
         if "Content-Length" in merged:  # the caller knows the length of a streamed body
             prepared.headers.pop("Transfer-Encoding", None)
@@ -653,14 +672,13 @@ class Transport:
         self, method: str, url: str, params: Any, headers: dict[str, str],
     ) -> requests.PreparedRequest:
         """``Session.prepare_request`` for a request without a body, minus its per-request
-        costs: the session's cookie jar is copied only when it has cookies, ``~/.netrc``
-        is read once per host (:meth:`EnvSettings.netrc_auth`). The same request."""
+        costs: the session's cookie jar is copied only when it has cookies; ``~/.netrc``
+        is not read (see :func:`no_netrc`). The same request."""
         session = self.session
         merged = CaseInsensitiveDict(session.headers)
         merged.update(headers)
         prepared = prepared_bodyless(method, url, params,
-                                     {k: v for k, v in merged.items() if v is not None},
-                                     auth=self._env.netrc_auth(url))
+                                     {k: v for k, v in merged.items() if v is not None})
         if session.cookies:
             jar = merge_cookies(RequestsCookieJar(), session.cookies)  # type: ignore[no-untyped-call]
             prepared.prepare_cookies(jar)
@@ -769,7 +787,8 @@ class Transport:
         # writing os.environ for the call (set_environ): no lock, threads see it, and
         # overlapping calls may leave it set. These proxies are the ones (none: none).
         prepared = self.session.prepare_request(requests.Request(
-            method, url, params=params, headers=headers, data=data))
+            method, url, params=params, headers=headers, data=data,
+            auth=no_netrc(self.session)))
         token = sending()
         try:
             return self.session.send(prepared, timeout=self.timeout, verify=verify,

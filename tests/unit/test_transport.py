@@ -185,8 +185,9 @@ def test_a_bodyless_request_is_sent_exactly_as_requests_sends_it(
     """The transport prepares and sends a request without a body through the adapter
     itself (Session.prepare_request and Session.send cost a fifth of a manifest GET's
     CPU); what reaches the server is what requests' own path sends -- headers, query,
-    Content-Length: 0 of a bodyless DELETE/POST, a ~/.netrc login, a cookie the server
-    set -- and the session keeps the cookie."""
+    Content-Length: 0 of a bodyless DELETE/POST, a cookie the server set, and no
+    ~/.netrc login (a Registry's authenticator gives its credentials) -- and the session
+    keeps the cookie."""
     from registry_client._transport import Transport
 
     server = recording_server
@@ -211,7 +212,7 @@ def test_a_bodyless_request_is_sent_exactly_as_requests_sends_it(
     by_path = {path: headers for _, path, headers in fast}
     assert by_path["/v2/r/tags/list?n=10&last=a+b"]["user-agent"].startswith("registry-client/")
     assert by_path["/v2/r/manifests/1.0"]["accept"] == "application/json"
-    assert by_path["/v2/r/manifests/1.0"]["authorization"].startswith("Basic ")  # netrc
+    assert "authorization" not in by_path["/v2/r/manifests/1.0"]  # (not netrc's)
     assert by_path["/v2/after-the-cookie"]["cookie"] == "lb=backend-2"
     assert "cookie" not in by_path["/set"]
     assert by_path["/v2/r/blobs/uploads/?mount=sha256%3Aab&from=o%2Fr"]["content-length"] == "0"
@@ -652,3 +653,34 @@ def test_a_token_request_never_writes_the_process_environment(
     assert answer.json() == {"token": "t"}
     assert adapter.last_request.qs == {"scope": ["s"]}
     assert writes == []
+
+
+def test_no_request_carries_a_netrc_login(
+    tmp_path: pathlib.Path, monkeypatch: Any, recording_server: Any,
+) -> None:
+    """A ~/.netrc entry for the registry's host (pip's, git's: an Artifactory) was sent
+    in place of the Registry's own credentials -- the registry's refusal then named the
+    Registry's user -- by the blocking flavour only: on registry requests, token
+    requests, bodies and redirect hops. The authenticator is the one source."""
+    from registry_client._transport import Transport
+
+    server = recording_server
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login nina password n3trc\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    transport = Transport(None, timeout=5, verify=True, proxy=None, user_agent=None,
+                          pool_size=2)
+    base = f"http://{server.host}"
+    for method, path, data in (("GET", "/v2/", None), ("PUT", "/v2/r/blobs/u", b"x"),
+                               ("GET", "/moved", None)):
+        prepared = transport.prepare(method, base + path, params=None, headers=None,
+                                     data=data)
+        transport.send(prepared, allow_redirects=True, timeout=5).close()
+    transport.request("GET", base + "/token", headers={"Authorization": "Basic b3duOm93bg=="}
+                      ).close()
+    transport.request("GET", base + "/moved").close()
+    transport.close()
+    sent = {path: headers.get("authorization") for _, path, headers in server.seen}
+    assert sent["/token"] == "Basic b3duOm93bg=="
+    assert [p for p, a in sent.items() if a is not None] == ["/token"], sent
