@@ -27,9 +27,15 @@ import urllib3
 import urllib3.connection
 import urllib3.exceptions
 import urllib3.util.ssl_
+from requests.auth import _basic_auth_str
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar, merge_cookies
 from requests.structures import CaseInsensitiveDict
-from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers
+from requests.utils import (
+    DEFAULT_CA_BUNDLE_PATH,
+    get_auth_from_url,
+    get_encoding_from_headers,
+    select_proxy,
+)
 
 from ._calloff import current, watching
 from ._http import HTTPS_PORT_HINT, UNASKED_SWITCH, body_blocks
@@ -484,9 +490,28 @@ def no_netrc(session: requests.Session) -> Callable[[requests.PreparedRequest],
 
 
 class _Session(requests.Session):
-    """The session a Transport makes: requests' own, but a redirect hop gets no
-    ``~/.netrc`` login either (its ``rebuild_auth`` still drops credentials for
-    another host)."""
+    """The session a Transport makes: requests' own, but for a redirect hop: no
+    ``~/.netrc`` login (its ``rebuild_auth`` still drops credentials for another host),
+    and the proxy the registry's rules choose for the hop's URL (``proxies_for``: Go's
+    loopback bypass, NO_PROXY), not requests' -- which took the environment's proxy
+    for a hop to this machine, and kept a former hop's."""
+
+    proxies_for: Callable[[str], dict[str, str]] | None = None
+
+    def rebuild_proxies(self, prepared_request: requests.PreparedRequest,
+                        proxies: dict[str, str] | None) -> dict[str, str]:
+        if self.proxies_for is None:
+            return super().rebuild_proxies(  # type: ignore[no-any-return,no-untyped-call]
+                prepared_request, proxies)
+        url = prepared_request.url or ""
+        chosen = dict(self.proxies_for(url))
+        headers = prepared_request.headers
+        headers.pop("Proxy-Authorization", None)
+        proxy = select_proxy(url, chosen)
+        username, password = get_auth_from_url(proxy) if proxy else (None, None)
+        if not url.startswith("https") and username and password:  # (as requests does)
+            headers["Proxy-Authorization"] = _basic_auth_str(username, password)
+        return chosen
 
     def rebuild_auth(self, prepared_request: requests.PreparedRequest,
                      response: requests.Response) -> None:
@@ -639,6 +664,8 @@ class Transport:
         self.verify: bool | str = os.fspath(verify) if isinstance(verify, os.PathLike) else verify
         self.proxies = {"http": with_scheme(proxy), "https": with_scheme(proxy)} if proxy else {}
         self._env = EnvSettings(self.session, self.proxies, self.verify)
+        if isinstance(self.session, _Session):
+            self.session.proxies_for = lambda url: self.settings_for(url)[0]
         watch_foreign_logs(*_URLLIB3_LOGGERS)
 
     # -- sending ------------------------------------------------------------------------

@@ -684,3 +684,44 @@ def test_no_request_carries_a_netrc_login(
     sent = {path: headers.get("authorization") for _, path, headers in server.seen}
     assert sent["/token"] == "Basic b3duOm93bg=="
     assert [p for p, a in sent.items() if a is not None] == ["/token"], sent
+
+
+def test_a_redirect_hop_to_this_machine_goes_direct_whatever_the_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each hop's proxy is chosen by the registry's rules (Go's loopback bypass, NO_PROXY),
+    as the asyncio flavour chooses it: requests' redirect machinery took the environment's
+    proxy for a hop to localhost (and kept a former hop's), so a token realm or a
+    registry redirecting on this machine went to HTTP_PROXY."""
+    from registry_client._transport import Transport
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = int(s.getsockname()[1])
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{dead}")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    port = 0
+
+    def answer(conn: socket.socket) -> None:
+        head = conn.recv(65536)
+        if head.startswith(b"GET /moved"):
+            conn.sendall(b"HTTP/1.1 307 Temporary Redirect\r\nContent-Length: 0\r\n"
+                         b"Location: http://localhost:%d/there\r\n\r\n" % port)
+        else:
+            _registry_answer_rest(conn)
+
+    with tcp_server(answer) as port:
+        transport = Transport(None, timeout=5, verify=True, proxy=None, user_agent=None,
+                              pool_size=2)
+        url = f"http://127.0.0.1:{port}/moved"
+        prepared = transport.prepare("GET", url, params=None, headers=None, data=None)
+        assert transport.send(prepared, allow_redirects=True, timeout=5).status_code == 200
+        assert transport.request("GET", url).status_code == 200
+        transport.close()
+
+
+def _registry_answer_rest(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json"
+                 b"\r\n\r\n{}")
