@@ -47,7 +47,8 @@ from .errors import RegistrySSLError
 from .reference._grammar import is_loopback
 
 __all__ = ["HTTPS_PORT_HINT", "TLS_HINT", "EnvSettings", "Transport", "ca_locations",
-           "is_url_error", "prepared_bodyless", "tls_reason", "usual_cas", "with_scheme"]
+           "is_url_error", "new_session", "prepared_bodyless", "tls_reason", "usual_cas",
+           "with_scheme"]
 
 _DEFAULT_UA = "registry-client/0.1 (+python-requests)"
 
@@ -522,6 +523,14 @@ class _Session(requests.Session):
             del headers["Authorization"]
 
 
+def new_session() -> requests.Session:
+    """A session with the registry's rules on redirect hops too (``_Session``): for a
+    caller that brings a session of its own (the CLI's, with a trace hook or a client
+    certificate), not a plain ``requests.Session``, which reads ``~/.netrc`` and picks
+    proxies its own way on a hop."""
+    return _Session()
+
+
 def prepared_bodyless(
     method: str, url: str, params: Any, headers: Mapping[str, str | bytes],
     auth: tuple[str, str] | None = None,
@@ -645,7 +654,7 @@ class Transport:
         pool_size: int,
     ) -> None:
         self._own_session = session is None
-        self.session = session if session is not None else _Session()
+        self.session = session if session is not None else new_session()
         _SESSIONS.add(self.session)
         if self._own_session:
             adapter = _Adapter(pool_connections=4, pool_maxsize=pool_size)

@@ -29,7 +29,7 @@ from registry_client import (
     parse_image_name,
 )
 from registry_client._text import is_utf8, json_safe, printable
-from registry_client._transport import usual_cas
+from registry_client._transport import new_session, usual_cas
 from registry_client.auth import NO_CREDENTIALS_HINT
 from registry_client.reference._grammar import port_out_of_range
 from registry_client.requester import HTTPS_PORT_HINT, TIMEOUT_HINT, TLS_HINT, VERIFY_HINT
@@ -470,7 +470,7 @@ class Context:
         requests or a client certificate (``cert``: its file and key) goes with them."""
         if not self.verbose and cert is None:
             return None
-        session = requests.Session()
+        session = new_session()  # (the registry's rules on redirect hops: no netrc...)
         session.cert = cert
         workers: int = self.jobs_option().get("max_workers", 0)  # as Registry sizes its own
         adapter = requests.adapters.HTTPAdapter(pool_connections=4,

@@ -173,3 +173,43 @@ def test_blob_o_into_a_fifo_whose_reader_leaves_is_an_error_naming_it(
     err = capsys.readouterr().err
     assert str(fifo) in err
     assert "Broken pipe" in err
+
+
+def test_a_traced_blob_redirected_to_storage_sends_no_netrc_login(
+    tmp_path: Path, docker_config_dir: Path,
+) -> None:
+    """-v gives the CLI a session of its own (a trace hook): requests' redirect machinery
+    then added a ~/.netrc login for the storage host a blob GET was redirected to (an S3
+    answers 400 "Only one auth mechanism allowed"): the command failed with -v alone."""
+    import hashlib
+    import socket
+
+    from registry_client.testing import tcp_server
+
+    body = b"hello blob"
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    seen: list[bytes] = []
+    port = 0
+
+    def answer(conn: socket.socket) -> None:
+        head = conn.recv(65536)
+        seen.append(head)
+        if head.startswith(f"GET /v2/r/blobs/{digest}".encode()):
+            conn.sendall(b"HTTP/1.1 307 Temporary Redirect\r\nContent-Length: 0\r\n"
+                         b"Location: http://localhost:%d/data\r\n\r\n" % port)
+        else:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine localhost login pip password artifactory\n")
+    netrc.chmod(0o600)
+    with tcp_server(answer) as port:
+        done = subprocess.run(
+            [sys.executable, "-m", "registry_client", "-v", "blob",
+             f"127.0.0.1:{port}/r@{digest}", "-o", str(tmp_path / "out")],
+            capture_output=True, env={**os.environ, "NETRC": str(netrc),
+                                      "DOCKER_CONFIG": str(docker_config_dir)},
+            timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out").read_bytes() == body
+    assert not [h for h in seen if b"authorization" in h.lower()]
