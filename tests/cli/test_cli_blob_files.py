@@ -189,14 +189,14 @@ def test_a_traced_blob_redirected_to_storage_sends_no_netrc_login(
     body = b"hello blob"
     digest = "sha256:" + hashlib.sha256(body).hexdigest()
     seen: list[bytes] = []
-    port = 0
+    where: list[int] = []  # the server's port, once it listens
 
     def answer(conn: socket.socket) -> None:
         head = conn.recv(65536)
         seen.append(head)
         if head.startswith(f"GET /v2/r/blobs/{digest}".encode()):
             conn.sendall(b"HTTP/1.1 307 Temporary Redirect\r\nContent-Length: 0\r\n"
-                         b"Location: http://localhost:%d/data\r\n\r\n" % port)
+                         b"Location: http://localhost:%d/data\r\n\r\n" % where[0])
         else:
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
 
@@ -204,6 +204,7 @@ def test_a_traced_blob_redirected_to_storage_sends_no_netrc_login(
     netrc.write_text("machine localhost login pip password artifactory\n")
     netrc.chmod(0o600)
     with tcp_server(answer) as port:
+        where.append(port)
         done = subprocess.run(
             [sys.executable, "-m", "registry_client", "-v", "blob",
              f"127.0.0.1:{port}/r@{digest}", "-o", str(tmp_path / "out")],

@@ -702,17 +702,18 @@ def test_a_redirect_hop_to_this_machine_goes_direct_whatever_the_proxy(
         monkeypatch.setenv(name, f"http://127.0.0.1:{dead}")
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
-    port = 0
+    where: list[int] = []  # the server's port, once it listens
 
     def answer(conn: socket.socket) -> None:
         head = conn.recv(65536)
         if head.startswith(b"GET /moved"):
             conn.sendall(b"HTTP/1.1 307 Temporary Redirect\r\nContent-Length: 0\r\n"
-                         b"Location: http://localhost:%d/there\r\n\r\n" % port)
+                         b"Location: http://localhost:%d/there\r\n\r\n" % where[0])
         else:
             _registry_answer_rest(conn)
 
     with tcp_server(answer) as port:
+        where.append(port)
         transport = Transport(None, timeout=5, verify=True, proxy=None, user_agent=None,
                               pool_size=2)
         url = f"http://127.0.0.1:{port}/moved"
