@@ -362,6 +362,13 @@ class Context:
             "--src-creds USER[:PASSWORD] and --dest-creds USER[:PASSWORD]"
         )
 
+    def sides_differ(self, domain: str) -> bool:
+        """Whether a source on ``domain`` gets other credentials than a target there
+        (``--src-creds`` and ``--dest-creds``, or a sync file's, which are a source's)."""
+        src, dest = self._side_credentials.get("src"), self._side_credentials.get("dest")
+        return ((src is not None and dest is not None and src != dest)
+                or domain.lower() in self._registry_credentials)
+
     def set_registry_options(
         self, domain: str, *, tls_verify: bool | None = None,
         credentials: tuple[str, str] | None = None,

@@ -445,10 +445,20 @@ def run_sync(ctx: Context) -> int:
     # both sides, as skopeo keeps its source and destination contexts apart.
     sources_at = {(r.domain.lower(), r.path) for r in sources}
     targets_at = {(r.domain.lower(), r.path) for r in targets}
+    for domain, path in sorted(sources_at & targets_at):  # (asked for by its name alone)
+        if ctx.sides_differ(domain):
+            raise UsageError(
+                f"{domain}/{path} is both a source and a target, with a source's credentials "
+                "and a destination's that differ (--src-creds, --dest-creds, a sync file's): "
+                "one sync opens a repository once; give one set, or sync it in two runs")
+
+    # (a repository on both sides takes the one side flag given, if one is)
+    either: Side = "dest" if args.dest_creds is not None and args.src_creds is None else "src"
 
     def registry_for(ref: ImageReference) -> Registry:
         at = (ref.domain.lower(), ref.path)
-        side: Side | None = ("src" if at in sources_at else "dest" if at in targets_at
+        side: Side | None = (either if at in sources_at and at in targets_at
+                             else "src" if at in sources_at else "dest" if at in targets_at
                              else None)
         return ctx.registry(ref, side)
 

@@ -262,6 +262,19 @@ def test_sync_on_one_registry_takes_each_side_s_flag_for_its_repositories(
     assert seen == {"a": "alice", "b": "bob"}
 
 
+def test_a_repository_on_both_sides_with_two_sides_credentials_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
+) -> None:
+    """A repository read and written by one sync (a retag in place, a chain a -> b, b ->
+    c) is opened once: with --src-creds and --dest-creds that differ, it was written
+    with --src-creds (refused by the registry, or worse). Said before anything moves."""
+    mapping = tmp_path / "sync.json"
+    mapping.write_text(json.dumps({"127.0.0.1:9/a/app:1": "127.0.0.1:9/a/app:2"}))
+    args = ["sync", str(mapping), "--src-creds", "alice:pw", "--dest-creds", "bob:pw2"]
+    assert main(args) == 2
+    assert "127.0.0.1:9/a/app is both a source and a target" in capsys.readouterr().err
+
+
 def test_sync_on_one_registry_may_give_both_side_flags_the_same_credentials(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], docker_config_dir: Path,
 ) -> None:
@@ -272,3 +285,27 @@ def test_sync_on_one_registry_may_give_both_side_flags_the_same_credentials(
             "--timeout", "0.5", "--retry-times", "0"]
     assert main(args) == 1  # (nothing listens there) -- not a usage error
     assert "both a source and a target" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flag", "user"), [("--src-creds", "alice"), ("--dest-creds", "bob")])
+def test_a_repository_on_both_sides_takes_the_one_side_flag_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_config_dir: Path,
+    flag: str, user: str,
+) -> None:
+    import registry_client.cli._context as cli_context
+    import registry_client.sync as sync_module
+
+    seen: set[Any] = set()
+
+    def fake_sync(entries: Any, registry_for: Any, **kwargs: Any) -> Any:
+        for entry in entries:
+            for ref in (entry.source, entry.target):
+                parsed = cli_context.parse_image_name(ref)
+                seen.add(registry_for(parsed).requester.authenticator.username)
+        return sync_module.SyncResult((), ())
+
+    monkeypatch.setattr(sync_module, "sync", fake_sync)
+    mapping = tmp_path / "sync.json"
+    mapping.write_text(json.dumps({"127.0.0.1:9/a/app:1": "127.0.0.1:9/a/app:2"}))
+    assert main(["sync", str(mapping), flag, f"{user}:pw"]) == 0
+    assert seen == {user}
