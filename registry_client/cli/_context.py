@@ -363,11 +363,21 @@ class Context:
         )
 
     def sides_differ(self, domain: str) -> bool:
-        """Whether a source on ``domain`` gets other credentials than a target there
-        (``--src-creds`` and ``--dest-creds``, or a sync file's, which are a source's)."""
+        """Whether a source on ``domain`` gets other credentials than a target there:
+        ``--src-creds`` and ``--dest-creds`` that differ, or a sync file's (a source's)
+        other than the destination's (``--dest-creds``, else the command's, else the
+        stored ones)."""
         src, dest = self._side_credentials.get("src"), self._side_credentials.get("dest")
-        return ((src is not None and dest is not None and src != dest)
-                or domain.lower() in self._registry_credentials)
+        own = self._registry_credentials.get(domain.lower())
+        if own is None:
+            return src is not None and dest is not None and src != dest
+        if dest is None:
+            dest = self._credentials
+        if dest is None:
+            found = stored_credentials(domain)
+            dest = (found.username or "", found.password) if found is not None \
+                and found.password is not None else None
+        return own != dest
 
     def set_registry_options(
         self, domain: str, *, tls_verify: bool | None = None,

@@ -309,3 +309,21 @@ def test_a_repository_on_both_sides_takes_the_one_side_flag_given(
     mapping.write_text(json.dumps({"127.0.0.1:9/a/app:1": "127.0.0.1:9/a/app:2"}))
     assert main(["sync", str(mapping), flag, f"{user}:pw"]) == 0
     assert seen == {user}
+
+
+def test_a_sync_file_s_credentials_equal_to_the_destination_s_are_one_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_config_dir: Path,
+) -> None:
+    """A repository on both sides, the file's credentials and --dest-creds the same pair:
+    refused as differing. A file's credentials with none for the destination still are
+    (they are a source's, never used to push)."""
+    import registry_client.sync as sync_module
+
+    monkeypatch.setattr(sync_module, "sync",
+                        lambda *a, **k: sync_module.SyncResult((), ()))
+    sync_file = tmp_path / "s.yaml"
+    sync_file.write_text("r.example:\n  images:\n    app: ['1']\n"
+                         "  credentials: {username: writer, password: wpw}\n")
+    base = ["sync", "--src-yaml", str(sync_file), "r.example"]
+    assert main([*base, "--dest-creds", "writer:wpw"]) == 0
+    assert main(base) == 2
