@@ -7,8 +7,12 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+import registry_client.sync as sync_module
+from registry_client import parse_image_name
 
 CliRunner = Callable[..., subprocess.CompletedProcess[bytes]]
 
@@ -51,3 +55,22 @@ def cli(docker_config_dir: Path, tmp_path: Path) -> CliRunner:
         )
 
     return run
+
+
+@pytest.fixture
+def sync_users(monkeypatch: pytest.MonkeyPatch) -> dict[str, str | None]:
+    """A CLI ``sync`` that copies nothing: it opens each entry's source and target
+    repository as the command would and records, by ``domain/path``, the user its
+    Registry's authenticator holds (None: none)."""
+    users: dict[str, str | None] = {}
+
+    def fake_sync(entries: Any, registry_for: Any, **kwargs: Any) -> Any:
+        for entry in entries:
+            for text in (entry.source, entry.target):
+                ref = parse_image_name(text)
+                auth = registry_for(ref).requester.authenticator
+                users[f"{ref.domain}/{ref.path}"] = getattr(auth, "username", None)
+        return sync_module.SyncResult((), ())
+
+    monkeypatch.setattr(sync_module, "sync", fake_sync)
+    return users

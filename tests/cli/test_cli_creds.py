@@ -8,7 +8,6 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -237,29 +236,16 @@ def test_an_empty_username_is_a_usage_error(
 
 
 def test_sync_on_one_registry_takes_each_side_s_flag_for_its_repositories(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_config_dir: Path,
+    sync_users: dict[str, str | None], tmp_path: Path, docker_config_dir: Path,
 ) -> None:
     """skopeo keeps a source context and a destination context apart: a registry on both
     sides reads its sources with --src-creds and is written with --dest-creds (it was
     refused, "both a source and a target: give its credentials once")."""
-    import registry_client.cli._context as cli_context
-    import registry_client.sync as sync_module
-
-    seen: dict[str, Any] = {}
-
-    def fake_sync(entries: Any, registry_for: Any, **kwargs: Any) -> Any:
-        for entry in entries:
-            for ref in (entry.source, entry.target):
-                parsed = cli_context.parse_image_name(ref)
-                seen[parsed.path] = registry_for(parsed).requester.authenticator.username
-        return sync_module.SyncResult((), ())
-
-    monkeypatch.setattr(sync_module, "sync", fake_sync)
     mapping = tmp_path / "sync.json"
     mapping.write_text(json.dumps({"127.0.0.1:9/a:1": "127.0.0.1:9/b"}))
     args = ["sync", str(mapping), "--src-creds", "alice:pw", "--dest-creds", "bob:pw2"]
     assert main(args) == 0
-    assert seen == {"a": "alice", "b": "bob"}
+    assert sync_users == {"127.0.0.1:9/a": "alice", "127.0.0.1:9/b": "bob"}
 
 
 def test_a_repository_on_both_sides_with_two_sides_credentials_is_refused(
@@ -289,38 +275,21 @@ def test_sync_on_one_registry_may_give_both_side_flags_the_same_credentials(
 
 @pytest.mark.parametrize(("flag", "user"), [("--src-creds", "alice"), ("--dest-creds", "bob")])
 def test_a_repository_on_both_sides_takes_the_one_side_flag_given(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_config_dir: Path,
+    sync_users: dict[str, str | None], tmp_path: Path, docker_config_dir: Path,
     flag: str, user: str,
 ) -> None:
-    import registry_client.cli._context as cli_context
-    import registry_client.sync as sync_module
-
-    seen: set[Any] = set()
-
-    def fake_sync(entries: Any, registry_for: Any, **kwargs: Any) -> Any:
-        for entry in entries:
-            for ref in (entry.source, entry.target):
-                parsed = cli_context.parse_image_name(ref)
-                seen.add(registry_for(parsed).requester.authenticator.username)
-        return sync_module.SyncResult((), ())
-
-    monkeypatch.setattr(sync_module, "sync", fake_sync)
     mapping = tmp_path / "sync.json"
     mapping.write_text(json.dumps({"127.0.0.1:9/a/app:1": "127.0.0.1:9/a/app:2"}))
     assert main(["sync", str(mapping), flag, f"{user}:pw"]) == 0
-    assert seen == {user}
+    assert set(sync_users.values()) == {user}
 
 
 def test_a_sync_file_s_credentials_equal_to_the_destination_s_are_one_set(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_config_dir: Path,
+    sync_users: dict[str, str | None], tmp_path: Path, docker_config_dir: Path,
 ) -> None:
     """A repository on both sides, the file's credentials and --dest-creds the same pair:
     refused as differing. A file's credentials with none for the destination still are
     (they are a source's, never used to push)."""
-    import registry_client.sync as sync_module
-
-    monkeypatch.setattr(sync_module, "sync",
-                        lambda *a, **k: sync_module.SyncResult((), ()))
     sync_file = tmp_path / "s.yaml"
     sync_file.write_text("r.example:\n  images:\n    app: ['1']\n"
                          "  credentials: {username: writer, password: wpw}\n")

@@ -624,50 +624,31 @@ def test_a_file_to_read_that_is_not_there_is_exit_1(
 
 @pytest.mark.parametrize("key", ["docker.io", "index.docker.io", "myorg"])
 def test_a_sync_file_s_docker_hub_key_gives_docker_hub_its_credentials(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, docker_config_dir: Path, key: str,
+    sync_users: dict[str, str | None], tmp_path: Path, docker_config_dir: Path, key: str,
 ) -> None:
     """skopeo reads `index.docker.io:` and a bare namespace `myorg:` (docker.io/myorg/...)
     as Docker Hub, with the entry's credentials. They were filed under the key's first
     part ("index.docker.io", "myorg"), and Docker Hub's images pulled anonymously."""
-    seen: dict[str, Any] = {}
-
-    def fake_sync(entries: Any, registry_for: Any, **kwargs: Any) -> Any:
-        for entry in entries:
-            ref = cli_context.parse_image_name(entry.source)
-            seen[ref.domain] = registry_for(ref).requester.authenticator
-        return sync_module.SyncResult((), ())
-
-    monkeypatch.setattr(sync_module, "sync", fake_sync)
     sync_file = tmp_path / "sync.yaml"
     sync_file.write_text(f"{key}:\n  images:\n    app: ['1.0']\n"
                          "  credentials: {username: hubuser, password: hubpw}\n")
     assert main(["sync", "--src-yaml", str(sync_file), "localhost:5000/m"]) == 0
-    assert getattr(seen["docker.io"], "username", None) == "hubuser"
+    assert {u for ref, u in sync_users.items() if ref.startswith("docker.io/")} == {"hubuser"}
 
 
 def test_src_creds_go_to_the_one_source_a_sync_file_gives_none(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, docker_config_dir: Path,
+    sync_users: dict[str, str | None], tmp_path: Path, docker_config_dir: Path,
 ) -> None:
     """--src-creds is for one registry: with a file naming two, one of them with its own
     credentials, the other is that one (skopeo applies --src-creds to it). It was
     refused, "the sources are on several"."""
-    seen: dict[str, Any] = {}
-
-    def fake_sync(entries: Any, registry_for: Any, **kwargs: Any) -> Any:
-        for entry in entries:
-            ref = cli_context.parse_image_name(entry.source)
-            seen[ref.domain] = registry_for(ref).requester.authenticator
-        return sync_module.SyncResult((), ())
-
-    monkeypatch.setattr(sync_module, "sync", fake_sync)
     sync_file = tmp_path / "sync.yaml"
     sync_file.write_text("b.example:\n  images:\n    app: ['1.0']\n"
                          "  credentials: {username: bee, password: bpw}\n"
                          "c.example:\n  images:\n    app: ['1.0']\n")
     assert main(["sync", "--src-yaml", str(sync_file), "localhost:5000/m",
                  "--src-creds", "carl:cpw"]) == 0
-    assert {d: getattr(a, "username", None) for d, a in seen.items()} == {
-        "b.example": "bee", "c.example": "carl"}
+    assert (sync_users["b.example/app"], sync_users["c.example/app"]) == ("bee", "carl")
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
@@ -677,26 +658,15 @@ def test_src_creds_go_to_the_one_source_a_sync_file_gives_none(
                                       "a.example/m/app": "writer"}),
 ])
 def test_a_registry_on_both_sides_keeps_each_side_s_credentials(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, docker_config_dir: Path,
+    sync_users: dict[str, str | None], tmp_path: Path, docker_config_dir: Path,
     flags: list[str], expected: dict[str, str | None],
 ) -> None:
     """A sync file gives a.example `reader` (its sources); DEST is on a.example too. With
     --src-creds (for b.example) a.example's targets were written with the file's
     `reader`; with --dest-creds its sources were read with the destination's `writer`."""
-    seen: dict[str, Any] = {}
-
-    def fake_sync(entries: Any, registry_for: Any, **kwargs: Any) -> Any:
-        for entry in entries:
-            for text in (entry.source, entry.target):
-                ref = cli_context.parse_image_name(text)
-                auth = registry_for(ref).requester.authenticator
-                seen[f"{ref.domain}/{ref.path}"] = getattr(auth, "username", None)
-        return sync_module.SyncResult((), ())
-
-    monkeypatch.setattr(sync_module, "sync", fake_sync)
     sync_file = tmp_path / "sync.yaml"
     sync_file.write_text("a.example:\n  images:\n    app: ['1.0']\n"
                          "  credentials: {username: reader, password: rpw}\n"
                          "b.example:\n  images:\n    app: ['1.0']\n")
     assert main(["sync", "--src-yaml", str(sync_file), "a.example/m", *flags]) == 0
-    assert seen == expected
+    assert sync_users == expected

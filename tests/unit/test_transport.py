@@ -260,6 +260,18 @@ def test_requests_mock_still_routes_the_transports_requests() -> None:
     reg.close()
 
 
+def _dead_proxy_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP(S)_PROXY set to a port nobody listens on, NO_PROXY unset: a request sent to
+    the proxy fails."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = int(s.getsockname()[1])
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{dead}")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def _registry_answer(conn: socket.socket) -> None:
     conn.recv(65536)
     conn.sendall(b"HTTP/1.1 200 OK\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
@@ -272,13 +284,7 @@ def test_a_loopback_registry_is_never_sent_to_the_environment_s_proxy(
 ) -> None:
     """As docker, crane and skopeo (Go's ProxyFromEnvironment): HTTP(S)_PROXY is for
     other hosts; a registry on this machine is reached directly, NO_PROXY or not."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = int(s.getsockname()[1])
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.setenv(name, f"http://127.0.0.1:{dead}")
-    for name in ("NO_PROXY", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    _dead_proxy_in_the_environment(monkeypatch)
     with tcp_server(_registry_answer) as port:
         Registry(f"{host}:{port}", protocol="http", authenticator=NullAuthenticator(),
                  retries=0).ping()
@@ -695,13 +701,7 @@ def test_a_redirect_hop_to_this_machine_goes_direct_whatever_the_proxy(
     registry redirecting on this machine went to HTTP_PROXY."""
     from registry_client._transport import Transport
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = int(s.getsockname()[1])
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.setenv(name, f"http://127.0.0.1:{dead}")
-    for name in ("NO_PROXY", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    _dead_proxy_in_the_environment(monkeypatch)
     where: list[int] = []  # the server's port, once it listens
 
     def answer(conn: socket.socket) -> None:
