@@ -785,9 +785,8 @@ class _EnvRoutes(httpx.AsyncBaseTransport):
         if port is not None and not 0 < port < 65536:
             raise httpx.InvalidURL("Port out of range")
         url = str(request.url)
+        # (settings_for gives "proxy.corp:3128" as http://, as requests and httpx read it)
         proxy = select_proxy(url, self._env.settings_for(url)[0])
-        if proxy:  # "proxy.corp:3128" is http://, as requests (and httpx) read it
-            proxy = with_scheme(proxy)
         if not proxy:
             return await self._direct.handle_async_request(request)
         route = self._proxied.get(proxy)
