@@ -41,22 +41,22 @@ class RepositoryFlows:
         """The flow of :meth:`Repository.delete`."""
         deleted: list[str] = []
         gone: set[str] = set()  # deleted, by this run or another
-        sent: set[str] = set()  # a DELETE out, its answer not read: maybe deleted
+        out: str | None = None  # the digest whose DELETE is out, its answer not read
         found: _Found | None = None
         try:
             found = yield from self._manifests_to_delete()
             if dry_run:
                 return found.order
             for digest in found.order:
-                sent.add(digest)
+                out = digest
                 try:
                     yield from self._manifests.delete_alone(digest)
                 except NotFoundError:
                     log.info("%s@%s was already deleted", self.name, digest)
-                    sent.discard(digest)
+                    out = None
                     gone.add(digest)
                     continue
-                sent.discard(digest)  # (kept when anything else stopped it: unknown)
+                out = None  # (kept when anything else stopped it: its outcome unknown)
                 deleted.append(digest)
                 gone.add(digest)
                 if on_deleted is not None:
@@ -64,24 +64,26 @@ class RepositoryFlows:
             return deleted
         except RegistryError as exc:  # name the user's call before the step that failed
             if exc.status_code is not None and exc.status_code < 500:
-                sent.clear()  # refused: that DELETE did nothing
+                out = None  # refused: that DELETE did nothing
             exc.with_context(f"delete repository {self.name}: {exc.message}"
-                             + self._unreached(found, gone, sent, log_it=False))
+                             + self._unreached(found, gone, out, log_it=False))
             raise
         except BaseException:  # Ctrl-C, a cancelled task, an on_deleted that raised
-            self._unreached(found, gone, sent, log_it=True)
+            self._unreached(found, gone, out, log_it=True)
             raise
 
-    def _unreached(self, found: _Found | None, gone: set[str], sent: set[str], *,
+    def _unreached(self, found: _Found | None, gone: set[str], out: str | None, *,
                    log_it: bool) -> str:
         """After a stop: the manifests that may be left with no tag reaching them (the
-        platforms of a deleted index -- or of one whose DELETE was out when the run
-        stopped, ``sent``), which a second run cannot find: named, and how to delete
-        them; logged as a warning with ``log_it``. Empty when there are none."""
+        platforms of a deleted index -- or of one whose DELETE was ``out`` when the run
+        stopped), which a second run cannot find: named, and how to delete them; logged
+        as a warning with ``log_it``. Empty when there are none."""
         if found is None:
             return ""
-        left = found.unreached(gone | sent)
-        left += [d for d in sent if d not in found.tagged and d not in left]
+        maybe = gone if out is None else gone | {out}
+        left = found.unreached(maybe)
+        if out is not None and out not in found.tagged:
+            left.append(out)
         if not left:
             return ""
         words = (f"{len(left)} manifest{'s' if len(left) > 1 else ''} that a deleted index "
