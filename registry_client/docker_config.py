@@ -73,13 +73,18 @@ def _normalise(key: str) -> str:
     return DEFAULT_DOMAIN if is_docker_hub(host) else host
 
 
+def _api_path(path: str) -> bool:
+    """Whether a key's path after its host is none, or docker's ``/v1/`` or ``/v2/``."""
+    return path.strip("/") in ("", "v1", "v2")
+
+
 def _key_host(key: str) -> str | None:
     """The registry host a config key names (``host``, ``https://host``,
     ``https://host/v1/``, a URL with any path: docker's ConvertToHostname), normalised;
     None for a key of a namespace of a registry (podman's and skopeo's ``quay.io/team``:
     no scheme), which is no key of the host."""
     bare = key.strip()
-    if "://" in bare or bare.partition("/")[2].strip("/") in ("", "v1", "v2"):
+    if "://" in bare or _api_path(bare.partition("/")[2]):
         return _normalise(bare)
     return None
 
@@ -92,8 +97,8 @@ def _checked_host(host: str) -> str:
     if not sep:
         rest = bare
     name, _, path = rest.partition("/")
-    if (sep and scheme.lower() not in ("http", "https")) or path.strip("/") not in (
-            "", "v1", "v2") or DOMAIN_RE.fullmatch(name) is None:
+    if (sep and scheme.lower() not in ("http", "https")) or not _api_path(path) \
+            or DOMAIN_RE.fullmatch(name) is None:
         raise ValueError(f"{host!r} is not a registry host (such as localhost:5000 or "
                          "https://ghcr.io)")
     return _normalise(bare)
